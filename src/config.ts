@@ -1,0 +1,411 @@
+/**
+ * Broker configuration: one zod schema with every key and default (see docs/configuration.md), loaded from
+ * a YAML/JSON file, then environment variables (`WHARF_*`), then command-line overrides — later wins.
+ * Unknown keys anywhere are errors, so a typo never silently falls back to a default.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import type { PolicyRule } from './core/policy.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// Building blocks with messages that say what is expected (the "got …" part is added by formatIssues).
+
+const intIn = (min: number, max?: number) => {
+  const msg = max === undefined ? `expected an integer >= ${min}` : `expected a number between ${min} and ${max}`;
+  let s = z.number({ error: msg }).int({ error: msg }).min(min, { error: msg });
+  if (max !== undefined) s = s.max(max, { error: msg });
+  return s;
+};
+const portSchema = intIn(0, 65535);
+const boolSchema = z.boolean({ error: 'expected true or false' });
+const nonEmpty = (what = 'a non-empty string') => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `expected one of ${values.join(', ')}` });
+
+export const LISTENER_NAMES = ['openwire', 'amqp', 'stomp', 'mqtt', 'ws', 'admin', 'sqs'] as const;
+export type ListenerName = (typeof LISTENER_NAMES)[number];
+
+/** Default ports per DESIGN.md (ActiveMQ / Amazon MQ compatible). */
+export const DEFAULT_PORTS: Record<ListenerName, { port: number; tlsPort: number; host: string }> = {
+  openwire: { port: 61616, tlsPort: 61617, host: '0.0.0.0' },
+  amqp: { port: 5672, tlsPort: 5671, host: '0.0.0.0' },
+  stomp: { port: 61613, tlsPort: 61612, host: '0.0.0.0' },
+  mqtt: { port: 1883, tlsPort: 8883, host: '0.0.0.0' },
+  ws: { port: 61614, tlsPort: 61619, host: '0.0.0.0' },
+  admin: { port: 8161, tlsPort: 8162, host: '127.0.0.1' },
+  sqs: { port: 9324, tlsPort: 9325, host: '0.0.0.0' },
+};
+
+const tlsSchema = (tlsPort: number) =>
+  z
+    .strictObject({
+      /** Default true: writing a `tls:` section turns TLS on. */
+      enabled: boolSchema.default(true),
+      port: portSchema.default(tlsPort),
+      /** PEM certificate (chain) file. */
+      cert: nonEmpty('a path to a PEM certificate file').optional(),
+      /** PEM private key file. */
+      key: nonEmpty('a path to a PEM private key file').optional(),
+      /** PEM CA bundle that client certificates are verified against. */
+      ca: nonEmpty('a path to a PEM CA file').optional(),
+      /** Ask clients for a certificate; verified ones reach the adapters (e.g. for certificate auth). */
+      requestClientCert: boolSchema.default(false),
+      /** Refuse clients without a certificate signed by `ca` (implies requestClientCert). */
+      requireClientCert: boolSchema.default(false),
+    })
+    .superRefine((t, ctx) => {
+      if (!t.enabled) return;
+      if (!t.cert) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'required when TLS is enabled: a path to a PEM certificate file' });
+      if (!t.key) ctx.addIssue({ code: 'custom', path: ['key'], message: 'required when TLS is enabled: a path to a PEM private key file' });
+      if ((t.requireClientCert || t.requestClientCert) && !t.ca)
+        ctx.addIssue({ code: 'custom', path: ['ca'], message: 'required with requestClientCert/requireClientCert: a PEM CA file to verify client certificates' });
+    });
+
+const listenerSchema = (name: ListenerName) => {
+  const d = DEFAULT_PORTS[name];
+  return z
+    .strictObject({
+      host: nonEmpty('a host name or IP address').default(d.host),
+      /** Plain (non-TLS) port; 0 = any free port. */
+      port: portSchema.default(d.port),
+      /** Turns the plain listener on/off; the TLS one follows `tls.enabled`. */
+      enabled: boolSchema.default(true),
+      tls: tlsSchema(d.tlsPort).optional(),
+    })
+    .prefault({});
+};
+
+const durationMs = intIn(0);
+
+/** Dot-separated name or ActiveMQ-style wildcard pattern: `*` one segment, `>` the rest (last segment only). */
+const matchPattern = nonEmpty('a destination name or wildcard pattern').refine(
+  (s) => {
+    const parts = s.split('.');
+    return parts.every((p, i) => p.length > 0 && (p !== '>' || i === parts.length - 1));
+  },
+  { error: 'expected a dot-separated name or pattern (empty segments are not allowed; ">" only as the last segment)' },
+);
+
+/** One entry of `destinations`: a PolicyRule (src/core/policy.ts). */
+const policyRuleSchema = z.strictObject({
+  match: matchPattern,
+  kind: oneOf(['queue', 'topic'] as const).optional(),
+  maxRedeliveries: intIn(-1).optional(),
+  initialRedeliveryDelay: durationMs.optional(),
+  backoffMultiplier: z.number({ error: 'expected a number >= 1' }).min(1, { error: 'expected a number >= 1' }).optional(),
+  maxRedeliveryDelay: durationMs.optional(),
+  deadLetterQueue: z.string({ error: 'expected a DLQ name template like "DLQ.{name}" (empty = no DLQ)' }).optional(),
+  expiry: oneOf(['dlq', 'drop'] as const).optional(),
+  defaultTtl: durationMs.optional(),
+  maxMessages: intIn(0).optional(),
+  maxBytes: intIn(0).optional(),
+  limitPolicy: oneOf(['block', 'reject', 'drop-oldest'] as const).optional(),
+  blockTimeout: durationMs.optional(),
+  ackTimeout: durationMs.optional(),
+});
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const configSchema = z.strictObject({
+  /** Where the store (`<dataDir>/store`) and other state live. */
+  dataDir: nonEmpty('a directory path').default('./data'),
+  listeners: z
+    .strictObject({
+      openwire: listenerSchema('openwire'),
+      amqp: listenerSchema('amqp'),
+      stomp: listenerSchema('stomp'),
+      mqtt: listenerSchema('mqtt'),
+      ws: listenerSchema('ws'),
+      admin: listenerSchema('admin'),
+      sqs: listenerSchema('sqs'),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Largest frame / message / HTTP body accepted, bytes. */
+      maxFrameSize: intIn(1).default(10 * 1024 * 1024),
+      /** Close connections silent for this long, ms; 0 = none (protocol heartbeats only). */
+      idleTimeout: durationMs.default(0),
+      /** Concurrent connections per listener; 0 = unlimited. */
+      maxConnections: intIn(0).default(10_000),
+    })
+    .prefault({}),
+  destinations: z.array(policyRuleSchema, { error: 'expected a list of destination policies' }).default([]),
+  log: z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({}),
+  store: z
+    .strictObject({
+      /** Skip fsync on commit. Loses acknowledged messages on a crash: benchmarks only. */
+      noSync: boolSchema.default(false),
+    })
+    .prefault({}),
+  // --- protocol-specific sections (add new ones here, strict like the rest) ---
+  amqp: z
+    .strictObject({
+      /** What a plain AMQP address without a `queue`/`topic` capability or prefix means. */
+      defaultAddressKind: oneOf(['queue', 'topic'] as const).default('queue'),
+    })
+    .prefault({}),
+  sqs: z
+    .strictObject({
+      region: z
+        .string({ error: 'expected an AWS region name like us-east-1' })
+        .regex(/^[a-z0-9-]+$/, { error: 'expected an AWS region name like us-east-1' })
+        .default('us-east-1'),
+      /** 12 digits; YAML reads an unquoted 000000000000 as the number 0, so numbers are zero-padded back. */
+      accountId: z
+        .preprocess(
+          (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? String(v).padStart(12, '0') : v),
+          z.string({ error: 'expected a 12-digit AWS account id' }).regex(/^\d{12}$/, { error: 'expected a 12-digit AWS account id' }),
+        )
+        .default('000000000000'),
+    })
+    .prefault({}),
+});
+
+export type BrokerConfig = z.output<typeof configSchema>;
+export type BrokerConfigInput = z.input<typeof configSchema>;
+export type ListenerConfig = BrokerConfig['listeners'][ListenerName];
+export type TlsConfig = NonNullable<ListenerConfig['tls']>;
+
+// Compile-time check: config destinations are core PolicyRules.
+const _policyCheck = (c: BrokerConfig): PolicyRule[] => c.destinations;
+void _policyCheck;
+
+export type DeepPartial<T> = T extends readonly (infer _U)[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+// ---------------------------------------------------------------------------------------------------------
+
+export class ConfigError extends Error {
+  /** One line per problem, each starting with the key path. */
+  readonly problems: string[];
+  constructor(problems: string[], readonly source?: string) {
+    super((source ? `${source}: ` : '') + problems.join('; '));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Validate an already-merged raw config object; throws ConfigError. */
+export function parseConfig(raw: unknown, sources: Map<string, string> = new Map(), source?: string): BrokerConfig {
+  const result = configSchema.safeParse(raw ?? {}, { reportInput: true });
+  if (result.success) return result.data;
+  throw new ConfigError(formatIssues(result.error.issues, raw, sources), source);
+}
+
+/** The configuration with every default. */
+export function defaultConfig(): BrokerConfig {
+  return configSchema.parse({});
+}
+
+/** Environment variables that override config keys (besides WHARF_CONFIG, which names the file). */
+export function envVarNames(): string[] {
+  const names = ['WHARF_CONFIG', 'WHARF_DATA_DIR', 'WHARF_LOG_LEVEL'];
+  for (const l of LISTENER_NAMES) {
+    const u = l.toUpperCase();
+    names.push(`WHARF_${u}_HOST`, `WHARF_${u}_PORT`, `WHARF_${u}_ENABLED`, `WHARF_${u}_TLS_PORT`, `WHARF_${u}_TLS_ENABLED`);
+  }
+  return names;
+}
+
+export interface LoadConfigOptions {
+  /** YAML or JSON file; defaults to $WHARF_CONFIG; no file = defaults. */
+  file?: string;
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Highest-precedence overrides (command-line flags). */
+  overrides?: DeepPartial<BrokerConfigInput>;
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): BrokerConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? (env.WHARF_CONFIG || undefined);
+  let raw: Record<string, unknown> = {};
+  if (file) raw = readConfigFile(file);
+  const sources = new Map<string, string>();
+  const fromEnv = envOverrides(env, sources);
+  const merged = deepMerge(deepMerge(raw, fromEnv), (opts.overrides ?? {}) as Record<string, unknown>);
+  return parseConfig(merged, sources, file ? `invalid configuration in ${file}` : 'invalid configuration');
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'file not found' : e.code === 'EISDIR' ? 'is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new ConfigError([`cannot read config file ${file}: ${why}`]);
+  }
+  let data: unknown;
+  if (path.extname(file).toLowerCase() === '.json') {
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError([`config file ${file} is not valid JSON: ${(err as Error).message}`]);
+    }
+  } else {
+    // YAML 1.2 is a JSON superset, so this reads .yaml, .yml and extension-less JSON alike.
+    try {
+      data = YAML.parse(text, { prettyErrors: true });
+    } catch (err) {
+      const first = String((err as Error).message).split('\n')[0];
+      throw new ConfigError([`config file ${file} is not valid YAML: ${first}`]);
+    }
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new ConfigError([`config file ${file}: expected a mapping of settings at the top level, got ${describeValue(data)}`]);
+  return resolvePaths(data as Record<string, unknown>, path.dirname(path.resolve(file)));
+}
+
+/** Relative paths in a config file (dataDir, TLS files) are relative to the file's directory. */
+function resolvePaths(cfg: Record<string, unknown>, dir: string): Record<string, unknown> {
+  const abs = (v: unknown) => (typeof v === 'string' && v.length > 0 && !path.isAbsolute(v) ? path.resolve(dir, v) : v);
+  const out = { ...cfg };
+  if ('dataDir' in out) out.dataDir = abs(out.dataDir);
+  const listeners = out.listeners;
+  if (isPlainObject(listeners)) {
+    const ls: Record<string, unknown> = { ...listeners };
+    for (const [name, l] of Object.entries(ls)) {
+      if (!isPlainObject(l) || !isPlainObject(l.tls)) continue;
+      const tls: Record<string, unknown> = { ...l.tls };
+      for (const k of ['cert', 'key', 'ca']) if (k in tls) tls[k] = abs(tls[k]);
+      ls[name] = { ...l, tls };
+    }
+    out.listeners = ls;
+  }
+  return out;
+}
+
+function envOverrides(env: NodeJS.ProcessEnv, sources: Map<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const set = (keyPath: string[], value: unknown, name: string) => {
+    let o = out;
+    for (const k of keyPath.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+    o[keyPath[keyPath.length - 1]] = value;
+    sources.set(keyPath.join('.'), name);
+  };
+  const get = (name: string) => {
+    const v = env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const num = (v: string) => (/^\s*\d+\s*$/.test(v) ? Number(v) : v);
+  const bool = (v: string) => {
+    const s = v.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(s)) return true;
+    if (['false', '0', 'no', 'off'].includes(s)) return false;
+    return v;
+  };
+  let v: string | undefined;
+  if ((v = get('WHARF_DATA_DIR')) !== undefined) set(['dataDir'], v, 'WHARF_DATA_DIR');
+  if ((v = get('WHARF_LOG_LEVEL')) !== undefined) set(['log', 'level'], v.trim().toLowerCase(), 'WHARF_LOG_LEVEL');
+  for (const l of LISTENER_NAMES) {
+    const u = `WHARF_${l.toUpperCase()}_`;
+    if ((v = get(u + 'HOST')) !== undefined) set(['listeners', l, 'host'], v.trim(), u + 'HOST');
+    if ((v = get(u + 'PORT')) !== undefined) set(['listeners', l, 'port'], num(v), u + 'PORT');
+    if ((v = get(u + 'ENABLED')) !== undefined) set(['listeners', l, 'enabled'], bool(v), u + 'ENABLED');
+    if ((v = get(u + 'TLS_PORT')) !== undefined) set(['listeners', l, 'tls', 'port'], num(v), u + 'TLS_PORT');
+    if ((v = get(u + 'TLS_ENABLED')) !== undefined) set(['listeners', l, 'tls', 'enabled'], bool(v), u + 'TLS_ENABLED');
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+/** Merge `b` over `a`: plain objects recursively, everything else (arrays included) replaced; undefined in b is ignored. */
+export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    if (v === undefined) continue;
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Error messages: `<key path>: <what is expected>, got <value>[ (from WHARF_X)]`.
+
+function formatPath(p: readonly PropertyKey[]): string {
+  let s = '';
+  for (const k of p) {
+    if (typeof k === 'number') s += `[${k}]`;
+    else s += (s ? '.' : '') + String(k);
+  }
+  return s || '(top level)';
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return typeof v;
+}
+
+function valueAt(root: unknown, p: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const k of p) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+/** The keys a strict object at `p` accepts, for "unknown key" hints. */
+function knownKeysAt(p: readonly PropertyKey[]): string[] {
+  let s: unknown = configSchema;
+  const unwrap = (x: unknown): unknown => {
+    for (let i = 0; i < 10; i++) {
+      const def = (x as { _zod?: { def?: { innerType?: unknown; in?: unknown; type?: string } } })?._zod?.def;
+      if (!def) return x;
+      if (def.innerType) x = def.innerType;
+      else if (def.type === 'pipe' && def.in) x = def.in;
+      else return x;
+    }
+    return x;
+  };
+  for (const k of p) {
+    s = unwrap(s);
+    if (s instanceof z.ZodObject) s = (s.shape as Record<string, unknown>)[String(k)];
+    else if (s instanceof z.ZodArray) s = s.element;
+    else return [];
+  }
+  s = unwrap(s);
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[], raw: unknown, sources: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeysAt(issue.path);
+      for (const key of issue.keys) {
+        out.push(`${formatPath([...issue.path, key])}: unknown key` + (known.length ? ` (expected one of: ${known.join(', ')})` : ''));
+      }
+      continue;
+    }
+    const keyPath = formatPath(issue.path);
+    const value = issue.code !== 'custom' && 'input' in issue && issue.input !== undefined ? issue.input : valueAt(raw, issue.path);
+    let expected = issue.message;
+    if (expected.startsWith('Invalid input')) {
+      // zod's generic wording: replace with something a person can act on
+      if (issue.code === 'invalid_type') expected = `expected ${issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}`;
+      else expected = 'invalid value';
+    }
+    const from = sources.get(issue.path.map(String).join('.'));
+    const got = issue.code === 'custom' && value === undefined ? '' : `, got ${describeValue(value)}`;
+    out.push(`${keyPath}: ${expected}${got}${from ? ` (from ${from})` : ''}`);
+  }
+  return out;
+}

@@ -1,0 +1,78 @@
+/**
+ * What protocol adapters plug into. A listener (TCP, TLS, WebSocket) accepts a connection and hands the
+ * adapter registered for it a Duplex byte stream plus who is on the other end; HTTP modules get requests.
+ * Adapters own everything above the bytes: framing, heartbeats/idle detection, and mapping to engine calls.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { PeerCertificate } from 'node:tls';
+import type { Logger } from 'pino';
+import type { Engine } from '../core/engine.js';
+import type { BrokerConfig } from '../config.js';
+
+export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
+
+export interface PeerInfo {
+  transport: TransportKind;
+  remoteAddress: string;
+  remotePort: number;
+  localPort: number;
+  /**
+   * The client's certificate when the TLS listener asked for one (`requestClientCert`) and it verified
+   * against the listener's `ca`. Unverified certificates are never exposed.
+   */
+  clientCertificate?: PeerCertificate;
+  /** WebSocket only: the `Sec-WebSocket-Protocol` the connection was routed by (e.g. `v12.stomp`). */
+  wsSubprotocol?: string;
+}
+
+export interface StreamAdapter {
+  /**
+   * Take over one connection. The stream already has an 'error' listener that logs at debug level, so an
+   * unhandled ECONNRESET cannot crash the broker; adapters still add their own. For TCP/TLS the stream is
+   * the socket itself (`setNoDelay(true)` already applied: coalesce writes with cork()/uncork() or one
+   * Buffer per batch); for WebSocket it is `createWebSocketStream(ws)`, one binary message per write().
+   */
+  handle(stream: Duplex, peer: PeerInfo): void;
+  /** Close all of this adapter's connections gracefully (protocol goodbye where there is one), then resolve. */
+  close(): Promise<void>;
+}
+
+export type ProtocolName = 'stomp' | 'amqp' | 'mqtt' | 'openwire';
+
+export interface ProtocolModule {
+  name: ProtocolName;
+  /** `Sec-WebSocket-Protocol` values this adapter serves on the shared WebSocket listener (e.g. `mqtt`, `v12.stomp`, `amqp`). */
+  wsSubprotocols: string[];
+  /** Called once per broker start; the one adapter serves the plain, TLS and WebSocket listeners. */
+  create(ctx: AdapterContext): StreamAdapter;
+}
+
+export interface HttpHandler {
+  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HttpModule {
+  /** `sqs` is served on `listeners.sqs`, `admin` on `listeners.admin`. */
+  name: string;
+  /** Which `listeners.<key>` this module is served on; defaults to `name`. */
+  listener?: string;
+  create(ctx: AdapterContext): HttpHandler;
+}
+
+export interface ConnectionLimits {
+  /** Largest frame/message/HTTP body an adapter accepts, bytes. Also the WebSocket `maxPayload`. */
+  maxFrameSize: number;
+  /** Close a connection from which nothing was received for this long, ms; 0 = none (protocol heartbeats only). Enforced by adapters. */
+  idleTimeout: number;
+  /** Concurrent connections per listener; 0 = unlimited. Enforced by the listeners. */
+  maxConnections: number;
+}
+
+export interface AdapterContext {
+  engine: Engine;
+  config: BrokerConfig;
+  logger: Logger;
+  limits: ConnectionLimits;
+}

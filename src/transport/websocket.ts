@@ -1,0 +1,174 @@
+/**
+ * The shared WebSocket listener: one port (plain or TLS) for every protocol that runs over WebSocket.
+ * Each connection is routed by `Sec-WebSocket-Protocol` to the adapter registered for the first offered
+ * subprotocol we serve; a handshake that offers none of ours is refused with HTTP 400. Adapters get
+ * `createWebSocketStream(ws)`: a Duplex where each write() is one binary message and each received
+ * message (text or binary) arrives as a Buffer chunk.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import { boundAddress, listenServer, throttled } from './errors.js';
+import { verifiedClientCertificate, type ConnectionHandler, type Listener } from './tcp.js';
+import { tlsServerOptions, type TlsFiles } from './tls-files.js';
+import type { PeerInfo } from './types.js';
+
+export interface WebSocketListenerOptions {
+  /** Listener name for errors and logs. Default `ws` (or `ws-tls`). */
+  name?: string;
+  host: string;
+  port: number;
+  tls?: TlsFiles;
+  /** Concurrent WebSocket connections; handshakes over it get HTTP 503. 0 = unlimited. */
+  maxConnections: number;
+  /** Largest WebSocket message accepted, bytes (ws `maxPayload`); bigger ones close the connection with 1009. */
+  maxPayload: number;
+  logger?: Logger;
+}
+
+export interface WebSocketListener extends Listener {
+  /** Route these subprotocols to `handler`. May be called before or after the listener starts. */
+  register(subprotocols: string[], handler: ConnectionHandler): void;
+  /** Subprotocols currently routed. */
+  subprotocols(): string[];
+}
+
+/** Parse a `Sec-WebSocket-Protocol` header (comma-separated tokens), keeping the client's order. */
+export function parseSubprotocols(header: string | string[] | undefined): string[] {
+  if (!header) return [];
+  const joined = Array.isArray(header) ? header.join(',') : header;
+  return joined.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+export async function listenWebSocket(
+  opts: WebSocketListenerOptions,
+  routes: Iterable<{ subprotocols: string[]; handler: ConnectionHandler }> = [],
+): Promise<WebSocketListener> {
+  const name = opts.name ?? (opts.tls ? 'ws-tls' : 'ws');
+  const log = opts.logger?.child({ listener: name });
+  const table = new Map<string, ConnectionHandler>();
+  const register = (subprotocols: string[], handler: ConnectionHandler) => {
+    for (const p of subprotocols) table.set(p, handler);
+  };
+  for (const r of routes) register(r.subprotocols, r.handler);
+
+  const clients = new Set<WebSocket>();
+  const server = opts.tls
+    ? https.createServer({ ...tlsServerOptions(name, opts.tls), noDelay: true })
+    : http.createServer({ noDelay: true });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxPayload,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (offered) => {
+      for (const p of offered) if (table.has(p)) return p;
+      return false;
+    },
+  });
+  wss.on('error', (err) => log?.error({ err }, 'websocket server error'));
+
+  const logFull = throttled(10_000, (n) =>
+    log?.warn({ maxConnections: opts.maxConnections, refused: n }, `${name}: connection limit of ${opts.maxConnections} reached, refusing new connections`),
+  );
+
+  server.on('request', (_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' });
+    res.end('This port serves WebSocket connections only.\n');
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) =>
+    log?.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed'),
+  );
+  server.on('error', (err) => log?.error({ err }, 'listener error'));
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', (err) => log?.debug({ err: err.message }, 'socket error during handshake'));
+    const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
+    const chosen = offered.find((p) => table.has(p));
+    if (!chosen) {
+      log?.debug({ offered, remote: req.socket.remoteAddress }, 'refused WebSocket: no supported subprotocol');
+      const supported = [...table.keys()].join(', ') || 'none';
+      refuse(socket, 400, 'Bad Request',
+        offered.length === 0
+          ? `Missing Sec-WebSocket-Protocol; supported subprotocols: ${supported}\n`
+          : `Unsupported Sec-WebSocket-Protocol "${offered.join(', ')}"; supported subprotocols: ${supported}\n`);
+      return;
+    }
+    if (opts.maxConnections > 0 && clients.size >= opts.maxConnections) {
+      logFull();
+      refuse(socket, 503, 'Service Unavailable', 'Connection limit reached\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const handler = table.get(chosen);
+      if (!handler) {
+        ws.close(1002, 'unsupported subprotocol');
+        return;
+      }
+      clients.add(ws);
+      ws.once('close', () => clients.delete(ws));
+      const raw = req.socket as Socket;
+      const peer: PeerInfo = {
+        transport: opts.tls ? 'wss' : 'ws',
+        remoteAddress: raw.remoteAddress ?? '',
+        remotePort: raw.remotePort ?? 0,
+        localPort: raw.localPort ?? 0,
+        wsSubprotocol: chosen,
+      };
+      if (raw instanceof TLSSocket) {
+        const cert = verifiedClientCertificate(raw);
+        if (cert) peer.clientCertificate = cert;
+      }
+      const stream = createWebSocketStream(ws);
+      stream.on('error', (err) => log?.debug({ err: err.message, remote: peer.remoteAddress }, 'websocket stream error'));
+      try {
+        handler(stream, peer);
+      } catch (err) {
+        log?.error({ err }, 'connection handler failed');
+        ws.terminate();
+      }
+    });
+  });
+
+  await listenServer(server, name, opts.host, opts.port);
+  const addr = boundAddress(server, opts.host);
+  let closed: Promise<void> | undefined;
+  return {
+    address: () => addr,
+    get connections() {
+      return clients.size;
+    },
+    register,
+    subprotocols: () => [...table.keys()],
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close();
+        server.closeIdleConnections();
+        resolve();
+      });
+      return closed;
+    },
+    destroyConnections() {
+      for (const ws of clients) ws.terminate();
+      clients.clear();
+      server.closeAllConnections();
+    },
+  };
+}
+
+function refuse(socket: Duplex, status: number, reason: string, body: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
