@@ -33,6 +33,8 @@ export interface Message {
   contentType?: string;
   contentEncoding?: string;
   userId?: string;
+  /** Where the producer sent it (`queue://orders`, `topic://a.b`), stamped by the engine on send. */
+  destination?: string;
   /** Protocol-specific extras, namespaced by protocol (`stomp.*`, `amqp.*`, `mqtt.*`, `sqs.*`) so a same-protocol round trip is lossless. */
   annotations?: Record<string, unknown>;
 }
@@ -72,6 +74,7 @@ export function createMessage(init: MessageInit): Message {
     contentType: init.contentType,
     contentEncoding: init.contentEncoding,
     userId: init.userId,
+    destination: init.destination,
     annotations: init.annotations,
   };
 }

@@ -1,0 +1,39 @@
+/** A client connection as the engine sees it: identity, what it owns, and counters. */
+import type { Consumer } from './consumer.js';
+import type { Principal } from './security.js';
+
+export interface ConnectionInfo {
+  protocol: string;
+  clientId?: string;
+  remoteAddress?: string;
+  /** When another connection claims this one's clientId (MQTT session takeover), it is closed via onTakeover. */
+  takeover?: boolean;
+  /** Called when the broker wants this connection gone (takeover, admin close). The adapter closes its socket. */
+  onKill?: (reason: string) => void;
+}
+
+export class Connection {
+  private static nextId = 1;
+  readonly id: string;
+  readonly protocol: string;
+  readonly clientId?: string;
+  readonly remoteAddress?: string;
+  readonly principal: Principal;
+  readonly createdAt = Date.now();
+  readonly consumers = new Set<Consumer>();
+  /** Temporary destinations owned by this connection: `queue:name` / `topic:name`. */
+  readonly temporaries = new Set<string>();
+  producers = 0;
+  closed = false;
+  readonly stats = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
+  readonly onKill?: (reason: string) => void;
+
+  constructor(info: ConnectionInfo, principal: Principal) {
+    this.id = `${info.protocol}-${(Connection.nextId++).toString(36)}`;
+    this.protocol = info.protocol;
+    this.clientId = info.clientId;
+    this.remoteAddress = info.remoteAddress;
+    this.principal = principal;
+    this.onKill = info.onKill;
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * A consumer attached to one CoreQueue (a queue, or the queue behind a topic subscription).
+ * Credit: in prefetch mode the engine keeps at most `prefetch` deliveries unsettled (credit comes back
+ * on each settlement, as JMS prefetch / MQTT receive-maximum); in explicit mode only `addCredit` gives
+ * credit (AMQP link credit, SQS receive).
+ */
+import type { CoreQueue, Delivery, Entry, NackOptions } from './queue.js';
+import type { Selector } from './selector.js';
+import type { Connection } from './connection.js';
+import { BrokerError } from './errors.js';
+
+export interface ConsumerHost {
+  nextDeliveryId(): number;
+  consumerClosed(c: Consumer): void;
+}
+
+export interface ConsumerInit {
+  queue: CoreQueue;
+  connection: Connection | null;
+  prefetch?: number;
+  credit?: number;
+  selector?: Selector;
+  exclusive?: boolean;
+  autoAck?: boolean;
+  ackTimeout?: number;
+  onMessage: (d: Delivery) => void;
+  onClose?: (reason: string) => void;
+  onLeaseExpired?: (d: Delivery) => void;
+  /** The queue exists only for this consumer (non-durable topic subscription): deleted with it. */
+  ownsQueue?: boolean;
+}
+
+export class Consumer {
+  private static nextId = 1;
+  readonly id = Consumer.nextId++;
+  readonly queue: CoreQueue;
+  readonly connection: Connection | null;
+  credit: number;
+  readonly prefetchMode: boolean;
+  readonly prefetch: number;
+  readonly exclusive: boolean;
+  readonly autoAck: boolean;
+  readonly ackTimeout: number;
+  readonly ownsQueue: boolean;
+  closed = false;
+  private readonly selector?: Selector;
+  private readonly onMessage: (d: Delivery) => void;
+  private readonly onClose?: (reason: string) => void;
+  readonly onLeaseExpired?: (d: Delivery) => void;
+  private readonly unsettled = new Set<number>();
+  private refused?: Set<number>;
+  delivered = 0;
+
+  constructor(readonly engine: ConsumerHost, init: ConsumerInit) {
+    this.queue = init.queue;
+    this.connection = init.connection;
+    this.prefetchMode = init.prefetch !== undefined && init.prefetch > 0;
+    this.prefetch = init.prefetch ?? 0;
+    this.credit = this.prefetchMode ? this.prefetch : init.credit ?? 0;
+    this.selector = init.selector;
+    this.exclusive = init.exclusive ?? false;
+    this.autoAck = init.autoAck ?? false;
+    this.ackTimeout = init.ackTimeout ?? 0;
+    this.onMessage = init.onMessage;
+    this.onClose = init.onClose;
+    this.onLeaseExpired = init.onLeaseExpired;
+    this.ownsQueue = init.ownsQueue ?? false;
+  }
+
+  /** Whether this consumer may take the entry (selector, undeliverable-here). */
+  accepts(e: Entry): boolean {
+    if (this.refused?.has(e.seq)) return false;
+    return this.selector ? this.selector(e.message) : true;
+  }
+
+  refuse(seq: number): void {
+    (this.refused ??= new Set()).add(seq);
+  }
+
+  deliver(d: Delivery): void {
+    this.delivered++;
+    this.onMessage(d);
+  }
+
+  track(id: number): void {
+    this.unsettled.add(id);
+  }
+  untrack(id: number): void {
+    this.unsettled.delete(id);
+  }
+
+  /** Unsettled delivery ids, oldest first. */
+  get unsettledIds(): number[] {
+    return [...this.unsettled];
+  }
+
+  addCredit(n: number): void {
+    if (this.closed) return;
+    this.credit += n;
+    this.queue.scheduleDispatch();
+  }
+
+  setCredit(n: number): void {
+    if (this.closed) return;
+    this.credit = n;
+    if (n > 0) this.queue.scheduleDispatch();
+  }
+
+  /** Deliver what is available within the current credit now, then give up the rest (AMQP drain). Returns the credit given up. */
+  drain(): number {
+    this.queue.dispatch();
+    const left = Math.max(0, this.credit);
+    this.credit = 0;
+    return left;
+  }
+
+  async ack(deliveryId: number): Promise<void> {
+    this.checkOwn(deliveryId);
+    await this.queue.ack(deliveryId);
+  }
+
+  /** Cumulative ack (STOMP `client`, MQTT-style): every unsettled delivery up to and including `deliveryId`. */
+  async ackUpTo(deliveryId: number): Promise<void> {
+    this.checkOwn(deliveryId);
+    const ids = this.unsettledIds.filter((id) => id <= deliveryId);
+    await Promise.all(ids.map((id) => this.queue.ack(id)));
+  }
+
+  nack(deliveryId: number, opts?: NackOptions): void {
+    this.checkOwn(deliveryId);
+    this.queue.nack(deliveryId, opts);
+  }
+
+  extendLease(deliveryId: number, ms: number): void {
+    this.checkOwn(deliveryId);
+    this.queue.extendLease(deliveryId, ms);
+  }
+
+  owns(deliveryId: number): boolean {
+    return this.unsettled.has(deliveryId);
+  }
+
+  private checkOwn(deliveryId: number): void {
+    if (!this.unsettled.has(deliveryId)) {
+      throw new BrokerError('not-found', `Delivery ${deliveryId} is not unsettled on this consumer (already settled, or its lease expired)`);
+    }
+  }
+
+  /**
+   * Detach. Unsettled deliveries go back to the queue flagged redelivered; `countFailures` also counts
+   * them as failed attempts (JMS session recover / rollback semantics).
+   */
+  close(opts: { countFailures?: boolean; reason?: string; notify?: boolean } = {}): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.credit = 0;
+    this.queue.removeConsumer(this, opts.countFailures ?? false);
+    this.engine.consumerClosed(this);
+    if (opts.notify) this.onClose?.(opts.reason ?? 'closed');
+  }
+}

@@ -1,0 +1,1017 @@
+/**
+ * The engine: the one place where messaging semantics live. Protocol adapters call it; it decides
+ * routing, dispatch, acks, redelivery, DLQ, expiry, delay, transactions and fan-out, and records every
+ * durable change as a Store command, applying it only once the store has committed it.
+ */
+import { EventEmitter } from 'node:events';
+import { CronExpressionParser } from 'cron-parser';
+import { type Address, formatAddress, parseAddress, isWildcard } from './address.js';
+import { BrokerError } from './errors.js';
+import { copyMessage, createMessage, messageSize, newMessageId, type Message } from './message.js';
+import { PolicyResolver, type PolicyRule } from './policy.js';
+import { CoreQueue, type Delivery, type Entry, type QueueRole } from './queue.js';
+import { Consumer } from './consumer.js';
+import { Connection, type ConnectionInfo } from './connection.js';
+import { allowAll, ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+import type { Command, Store } from './store.js';
+import { TimerWheel } from './timers.js';
+import { TopicIndex } from './topic-index.js';
+import { compileSelector, type Selector } from './selector.js';
+import { Transaction } from './transaction.js';
+
+export interface Logger {
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+  debug(obj: unknown, msg?: string): void;
+}
+
+const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+export interface CompositeTarget {
+  /** `queue://a` or `topic://b`. */
+  address: string;
+  selector?: string;
+}
+
+export interface CompositeDestination {
+  name: string;
+  kind: 'queue' | 'topic';
+  targets: CompositeTarget[];
+  /** false: the composite itself also receives the message. */
+  forwardOnly?: boolean;
+}
+
+export interface EngineOptions {
+  store: Store;
+  policies?: PolicyRule[];
+  logger?: Logger;
+  security?: SecurityHooks;
+  virtualTopics?: { topicPrefix: string; consumerPrefix: string } | false;
+  composites?: CompositeDestination[];
+  /** Queue window held in memory before paging (entries / bytes). */
+  windowSize?: number;
+  windowBytes?: number;
+  /** How often expired messages are swept from queues without consumers, ms. */
+  expirySweepInterval?: number;
+  now?: () => number;
+}
+
+export interface SendOptions {
+  connection?: Connection | null;
+  transaction?: Transaction | null;
+  /** Topic only: keep as the topic's retained message (an empty body clears it). */
+  retain?: boolean;
+}
+
+export interface SubscribeOptions {
+  address: Address;
+  connection?: Connection | null;
+  /** Max unsettled deliveries (credit replenished on settle). Omit or 0 for explicit credit. */
+  prefetch?: number;
+  /** Initial explicit credit when prefetch is not used. */
+  credit?: number;
+  selector?: string;
+  exclusive?: boolean;
+  /** At-most-once: messages are removed as they are delivered. */
+  autoAck?: boolean;
+  noLocal?: boolean;
+  /** Topic: a durable subscription `name` owned by `clientId` (defaults to the connection's clientId). */
+  durable?: { name: string; clientId?: string };
+  /** Topic: a shared subscription (one copy per group, spread over its members). With `durable`, a shared durable one. */
+  shared?: string;
+  /** Topic: deliver matching retained messages first. */
+  retained?: boolean;
+  ackTimeout?: number;
+  onMessage: (d: Delivery) => void;
+  onClose?: (reason: string) => void;
+  onLeaseExpired?: (d: Delivery) => void;
+}
+
+export interface DestinationInfo {
+  kind: 'queue' | 'topic';
+  name: string;
+  role: QueueRole;
+  depth: number;
+  ready: number;
+  inflight: number;
+  scheduled: number;
+  bytes: number;
+  consumers: number;
+  producers: number;
+  enqueued: number;
+  dequeued: number;
+  expired: number;
+  deadLettered: number;
+  dropped: number;
+  limitHits: number;
+  paused: boolean;
+  temporary: boolean;
+  subscription?: CoreQueue['subscription'];
+}
+
+interface QueueMeta {
+  role: QueueRole;
+  name: string;
+  kind: 'queue' | 'topic';
+  address: string;
+  dlq?: boolean;
+  subscription?: CoreQueue['subscription'];
+  [key: string]: unknown;
+}
+
+interface ScheduledJob {
+  id: string;
+  message: Message;
+  destination: string;
+  cron?: string;
+  delay: number;
+  period: number;
+  repeat: number;
+  /** Next fire time (epoch ms) for cron jobs. */
+  next: number;
+}
+
+const SCHEDULE_PROPS = ['AMQ_SCHEDULED_DELAY', 'AMQ_SCHEDULED_PERIOD', 'AMQ_SCHEDULED_REPEAT', 'AMQ_SCHEDULED_CRON'];
+
+function num(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) return Number(v);
+  return 0;
+}
+
+export class Engine extends EventEmitter {
+  readonly store: Store;
+  readonly timers: TimerWheel;
+  readonly logger: Logger;
+  security: SecurityHooks;
+  readonly policies: PolicyResolver;
+  private readonly queues = new Map<string, CoreQueue>();
+  /** Durable / shared subscription queues by engine name. */
+  private readonly subscriptions = new Map<string, CoreQueue>();
+  private readonly topicIndex = new TopicIndex<CoreQueue>();
+  /** Topics that have ever been published to or subscribed (for listing). */
+  private readonly knownTopics = new Map<string, { enqueued: number; producers: number; createdAt: number }>();
+  private readonly virtualConsumers = new Map<string, Set<CoreQueue>>();
+  private readonly retained = new Map<string, Message>();
+  private readonly kv = new Map<string, unknown>();
+  private readonly connections = new Map<string, Connection>();
+  private readonly clientIds = new Map<string, Connection>();
+  private readonly composites = new Map<string, CompositeDestination>();
+  private readonly producersByDest = new Map<string, number>();
+  private readonly jobs = new Map<string, { job: ScheduledJob; timer?: ReturnType<TimerWheel['schedule']> }>();
+  private readonly opts: EngineOptions;
+  private deliveryIds = 0;
+  private tempIds = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  private stopped = false;
+  private readonly inflightCommits = new Set<Promise<void>>();
+  readonly now: () => number;
+  readonly totals = { enqueued: 0, delivered: 0, acked: 0, expired: 0, deadLettered: 0 };
+
+  constructor(opts: EngineOptions) {
+    super();
+    this.opts = opts;
+    this.store = opts.store;
+    this.now = opts.now ?? Date.now;
+    this.timers = new TimerWheel(this.now);
+    this.host.timers = this.timers;
+    this.logger = opts.logger ?? silentLogger;
+    this.security = opts.security ?? allowAll;
+    this.policies = new PolicyResolver(opts.policies ?? []);
+    for (const c of opts.composites ?? []) this.composites.set(`${c.kind}:${c.name}`, c);
+  }
+
+  // ================================================================ lifecycle
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    const { queues, kv } = await this.store.open();
+    for (const [k, v] of kv) this.kv.set(k, v);
+    for (const r of queues) {
+      const meta = r.meta as QueueMeta;
+      const q = this.instantiateQueue(meta, r.name);
+      q.recover(r.count, r.bytes, r.lastSeq, r.mark);
+    }
+    for (const [k, v] of this.kv) {
+      if (k.startsWith('retained:')) this.retained.set(k.slice('retained:'.length), v as Message);
+      else if (k.startsWith('sched:')) this.armJob(v as ScheduledJob);
+    }
+    const interval = this.opts.expirySweepInterval ?? 1000;
+    this.sweepTimer = setInterval(() => this.sweep(), interval);
+    this.sweepTimer.unref();
+    this.started = true;
+    this.logger.info({ queues: this.queues.size, subscriptions: this.subscriptions.size, retained: this.retained.size }, 'engine recovered');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const c of [...this.connections.values()]) this.disconnect(c);
+    this.timers.stop();
+    await Promise.allSettled([...this.inflightCommits]);
+    await this.store.close();
+  }
+
+  private sweep(): void {
+    for (const q of this.queues.values()) q.sweepExpired();
+    for (const q of this.subscriptions.values()) q.sweepExpired();
+  }
+
+  /** Commit through the store, tracked so stop() can wait for it. */
+  commit(batch: Command[]): Promise<void> {
+    if (this.stopped && !this.started) return Promise.reject(new BrokerError('closed', 'broker is stopped'));
+    const p = this.store.commit(batch);
+    this.inflightCommits.add(p);
+    const done = () => this.inflightCommits.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  nextDeliveryId(): number {
+    return ++this.deliveryIds;
+  }
+
+  onError(err: unknown, where: string): void {
+    this.logger.error({ err, where }, `engine error in ${where}`);
+  }
+
+  // ================================================================ connections and security
+
+  async connect(info: ConnectionInfo, credentials?: Omit<Credentials, 'protocol'>): Promise<Connection> {
+    if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
+    const principal = await this.security.authenticate({ protocol: info.protocol, remoteAddress: info.remoteAddress, ...credentials });
+    if (!principal) throw new BrokerError('unauthenticated', 'Authentication failed: bad username or password');
+    if (info.clientId) {
+      const existing = this.clientIds.get(info.clientId);
+      if (existing && !existing.closed) {
+        if (!info.takeover) throw new BrokerError('client-id-in-use', `Client id '${info.clientId}' is already connected`);
+        existing.onKill?.('session taken over by a new connection with the same client id');
+        this.disconnect(existing);
+      }
+    }
+    const c = new Connection(info, principal);
+    this.connections.set(c.id, c);
+    if (info.clientId) this.clientIds.set(info.clientId, c);
+    this.emit('connection.opened', c);
+    return c;
+  }
+
+  /** Close everything a connection owns: consumers (unsettled go back), temporary destinations. */
+  disconnect(c: Connection): void {
+    if (c.closed) return;
+    c.closed = true;
+    for (const consumer of [...c.consumers]) consumer.close();
+    for (const t of c.temporaries) {
+      const [kind, name] = [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)];
+      if (kind === 'queue') this.deleteQueue(name).catch((err) => this.onError(err, 'temp queue delete'));
+      else this.knownTopics.delete(name);
+    }
+    this.connections.delete(c.id);
+    if (c.clientId && this.clientIds.get(c.clientId) === c) this.clientIds.delete(c.clientId);
+    this.emit('connection.closed', c);
+  }
+
+  /** Ask the adapter to drop a connection (admin close). */
+  killConnection(id: string, reason = 'closed by administrator'): boolean {
+    const c = this.connections.get(id);
+    if (!c) return false;
+    c.onKill?.(reason);
+    this.disconnect(c);
+    return true;
+  }
+
+  listConnections(): Connection[] {
+    return [...this.connections.values()];
+  }
+
+  authorize(principal: Principal | undefined, action: Action, address: Address | null): void {
+    if (!this.security.authorize(principal ?? ANONYMOUS, action, address)) {
+      throw new BrokerError('unauthorized', `User '${(principal ?? ANONYMOUS).username}' is not authorized to ${action} ${address ? formatAddress(address) : ''}`.trim());
+    }
+  }
+
+  // ================================================================ destinations
+
+  private storageNameFor(role: QueueRole, name: string): string {
+    return role === 'queue' ? `q:${name}` : `s:${name}`;
+  }
+
+  private instantiateQueue(meta: QueueMeta, storageName: string): CoreQueue {
+    const address = parseAddress(meta.address);
+    const policy = this.policies.resolve(meta.kind, meta.kind === 'queue' ? meta.name : address.name);
+    const q = new CoreQueue(this.host, {
+      name: meta.name,
+      storageName,
+      role: meta.role,
+      address,
+      persistent: meta.role === 'queue' || meta.role === 'durable-subscription' || (meta.role === 'shared-subscription' && !!meta.durable),
+      policy,
+      windowSize: this.opts.windowSize,
+      windowBytes: this.opts.windowBytes,
+      subscription: meta.subscription,
+    });
+    q.isDeadLetterQueue = !!meta.dlq;
+    if (meta.role === 'queue' || meta.role === 'temporary') {
+      this.queues.set(meta.name, q);
+      this.indexVirtualConsumer(q, true);
+    } else {
+      this.subscriptions.set(meta.name, q);
+      if (meta.subscription) this.topicIndex.add(meta.subscription.topicPattern, q);
+    }
+    if (meta.subscription?.selector) subscriptionSelectors.set(q, compileSelector(meta.subscription.selector));
+    return q;
+  }
+
+  private readonly host = {
+    timers: null as unknown as TimerWheel,
+    commit: (batch: Command[]) => this.commit(batch),
+    readEntries: (s: string, after: number, limit: number) => this.store.readEntries(s, after, limit),
+    deadLetter: (from: CoreQueue, entry: Entry, reason: string) => this.deadLetterPlan(from, entry, reason),
+    onError: (err: unknown, where: string) => this.onError(err, where),
+    now: () => this.now(),
+  };
+
+  private indexVirtualConsumer(q: CoreQueue, add: boolean): void {
+    const vt = this.opts.virtualTopics === false ? null : this.opts.virtualTopics ?? { topicPrefix: 'VirtualTopic.', consumerPrefix: 'Consumer.' };
+    if (!vt || !q.name.startsWith(vt.consumerPrefix)) return;
+    const rest = q.name.slice(vt.consumerPrefix.length);
+    const dot = rest.indexOf('.');
+    if (dot <= 0) return;
+    const topicName = rest.slice(dot + 1);
+    if (!topicName.startsWith(vt.topicPrefix)) return;
+    let set = this.virtualConsumers.get(topicName);
+    if (add) {
+      if (!set) this.virtualConsumers.set(topicName, (set = new Set()));
+      set.add(q);
+    } else set?.delete(q);
+  }
+
+  getQueue(name: string): CoreQueue | undefined {
+    return this.queues.get(name);
+  }
+
+  getSubscription(name: string): CoreQueue | undefined {
+    return this.subscriptions.get(name);
+  }
+
+  /**
+   * The queue named `name`, created (and its creation committed) if missing.
+   * Returns the commands that create it when `deferCommit` (so a send can commit creation and enqueue together).
+   */
+  private ensureQueue(name: string, pending?: Command[], opts: { dlq?: boolean; temporary?: boolean } = {}): CoreQueue {
+    let q = this.queues.get(name);
+    if (q) return q;
+    if (!name || name.length > 1024 || isWildcard(name)) throw new BrokerError('invalid', `Invalid queue name '${name}'`);
+    const meta: QueueMeta = { role: opts.temporary ? 'temporary' : 'queue', name, kind: 'queue', address: formatAddress({ kind: 'queue', name }), dlq: opts.dlq };
+    q = this.instantiateQueue(meta, this.storageNameFor('queue', name));
+    if (!opts.temporary) {
+      const cmd: Command = { t: 'queue.put', queue: q.storageName, meta: meta as Record<string, unknown> };
+      if (pending) pending.push(cmd);
+      else this.commit([cmd]).catch((err) => this.onError(err, 'queue create'));
+    }
+    this.emit('destination.created', { kind: 'queue', name });
+    return q;
+  }
+
+  /** Create a queue (idempotent). Resolves when its creation is durable. */
+  async createQueue(name: string, opts: { dlq?: boolean } = {}): Promise<CoreQueue> {
+    const pending: Command[] = [];
+    const q = this.ensureQueue(name, pending, opts);
+    if (pending.length) await this.commit(pending);
+    return q;
+  }
+
+  async deleteQueue(name: string): Promise<boolean> {
+    const q = this.queues.get(name);
+    if (!q) return false;
+    this.queues.delete(name);
+    this.indexVirtualConsumer(q, false);
+    q.markDeleted();
+    for (const c of [...q.consumers]) c.close({ notify: true, reason: `queue '${name}' was deleted` });
+    if (q.role !== 'temporary') await this.commit([{ t: 'queue.delete', queue: q.storageName }]);
+    this.emit('destination.deleted', { kind: 'queue', name });
+    return true;
+  }
+
+  async purgeQueue(name: string): Promise<number> {
+    const q = this.queues.get(name) ?? this.subscriptions.get(name);
+    if (!q) throw new BrokerError('not-found', `Queue '${name}' does not exist`);
+    return q.purge();
+  }
+
+  /** A temporary queue or topic owned by the connection, deleted when it closes. */
+  createTemporary(kind: 'queue' | 'topic', connection: Connection, name?: string): Address {
+    const n = name ?? `temp.${connection.id}.${++this.tempIds}`;
+    if (kind === 'queue') this.ensureQueue(n, undefined, { temporary: true });
+    else this.knownTopics.set(n, { enqueued: 0, producers: 0, createdAt: Date.now() });
+    connection.temporaries.add(`${kind}:${n}`);
+    return { kind, name: n, temporary: true };
+  }
+
+  listDestinations(): DestinationInfo[] {
+    const out: DestinationInfo[] = [];
+    for (const q of this.queues.values()) out.push(this.describeQueue(q));
+    for (const [name, t] of this.knownTopics) {
+      const subs = this.topicIndex.match(name);
+      let consumers = 0;
+      for (const s of subs) consumers += s.consumers.length;
+      out.push({
+        kind: 'topic', name, role: 'queue', depth: 0, ready: 0, inflight: 0, scheduled: 0, bytes: 0, consumers,
+        producers: this.producersByDest.get(`topic:${name}`) ?? 0, enqueued: t.enqueued, dequeued: 0, expired: 0, deadLettered: 0,
+        dropped: 0, limitHits: 0, paused: false, temporary: false,
+      });
+    }
+    return out;
+  }
+
+  listSubscriptions(): DestinationInfo[] {
+    return [...this.subscriptions.values()].map((q) => this.describeQueue(q));
+  }
+
+  describeQueue(q: CoreQueue): DestinationInfo {
+    return {
+      kind: q.role === 'queue' || q.role === 'temporary' ? 'queue' : 'topic',
+      name: q.name,
+      role: q.role,
+      depth: q.depth,
+      ready: q.readyMessages,
+      inflight: q.inflightCount,
+      scheduled: q.scheduledMessages,
+      bytes: q.bytes,
+      consumers: q.consumers.length,
+      producers: this.producersByDest.get(`queue:${q.name}`) ?? 0,
+      enqueued: q.stats.enqueued,
+      dequeued: q.stats.dequeued,
+      expired: q.stats.expired,
+      deadLettered: q.stats.deadLettered,
+      dropped: q.stats.dropped,
+      limitHits: q.stats.limitHits,
+      paused: q.paused,
+      temporary: q.role === 'temporary',
+      subscription: q.subscription,
+    };
+  }
+
+  /** Count a producer on a destination (for stats); returns a function that un-counts it. */
+  registerProducer(address: Address, connection?: Connection | null): () => void {
+    const key = `${address.kind}:${address.name}`;
+    this.producersByDest.set(key, (this.producersByDest.get(key) ?? 0) + 1);
+    if (connection) connection.producers++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.producersByDest.set(key, Math.max(0, (this.producersByDest.get(key) ?? 1) - 1));
+      if (connection) connection.producers--;
+    };
+  }
+
+  // ================================================================ sending
+
+  /**
+   * Send a message. Resolves once it is durable (persistent messages to persistent destinations) or
+   * routed (otherwise). In a transaction, it is only buffered until commit.
+   */
+  async send(message: Message, address: Address, opts: SendOptions = {}): Promise<void> {
+    if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
+    const conn = opts.connection ?? null;
+    this.authorize(conn?.principal, 'send', address);
+    if (conn) {
+      conn.stats.messagesIn++;
+      conn.stats.bytesIn += message.body.length;
+    }
+    if (opts.transaction) {
+      opts.transaction.addSend(message, address, opts.retain ?? false);
+      return;
+    }
+    if (this.hasScheduleProps(message)) return this.schedule(message, address);
+    const plan = await this.planSend(message, address, opts.retain ?? false, conn);
+    await this.executePlan(plan, []);
+  }
+
+  /** A routed, admitted send: commands to commit and what to apply afterwards. */
+  async planSend(message: Message, address: Address, retain: boolean, conn: Connection | null): Promise<SendPlan> {
+    const plan: SendPlan = { commands: [], apply: [], release: [] };
+    const targets = this.expandComposite(address);
+    const policyTtl = (a: Address) => this.policies.resolve(a.kind, a.name).defaultTtl;
+    try {
+      for (const t of targets) {
+        const dest = formatAddress(t.address);
+        let m: Message;
+        if (targets.length === 1 && (message.destination === undefined || message.destination === dest)) {
+          message.destination = dest;
+          m = message;
+        } else m = copyMessage(message, { destination: dest });
+        if (t.selector && !t.selector(m)) continue;
+        if (!m.expiration) {
+          const ttl = policyTtl(t.address);
+          if (ttl > 0) m = copyMessage(m, { expiration: m.timestamp + ttl });
+        }
+        if (t.address.kind === 'queue') await this.planQueue(plan, m, t.address);
+        else await this.planTopic(plan, m, t.address.name, retain, conn);
+      }
+    } catch (err) {
+      for (const r of plan.release) r();
+      throw err;
+    }
+    // A message body fanned out to several persistent queues is stored once.
+    const persistedEnqueues = plan.commands.filter((c) => c.t === 'enqueue');
+    if (persistedEnqueues.length > 1) {
+      const shared = newMessageId();
+      for (const c of persistedEnqueues) (c as Extract<Command, { t: 'enqueue' }>).shared = shared;
+    }
+    return plan;
+  }
+
+  async executePlan(plan: SendPlan, extra: Command[]): Promise<void> {
+    const cmds = extra.length ? [...extra, ...plan.commands] : plan.commands;
+    if (cmds.length) {
+      try {
+        await this.commit(cmds);
+      } catch (err) {
+        for (const r of plan.release) r();
+        throw err;
+      }
+    }
+    for (const a of plan.apply) a();
+  }
+
+  private async planQueue(plan: SendPlan, m: Message, address: Address): Promise<void> {
+    const existing = this.queues.get(address.name);
+    if (!existing && address.temporary) throw new BrokerError('not-found', `Temporary queue '${address.name}' does not exist (its connection closed)`);
+    const q = existing ?? this.ensureQueue(address.name, plan.commands);
+    await this.enqueueInto(plan, q, m);
+  }
+
+  private enqueueInto(plan: SendPlan, q: CoreQueue, m: Message): Promise<void> | void {
+    const size = messageSize(m);
+    const persisted = q.persistent && m.durable;
+    const doReserve = () => {
+      const seq = q.reserve(size);
+      plan.release.push(() => q.unreserve(size));
+      if (persisted) plan.commands.push({ t: 'enqueue', queue: q.storageName, seq, message: m });
+      plan.apply.push(() => q.applyEnqueue(seq, m, persisted, true));
+    };
+    const p = q.policy;
+    if (!p.maxMessages && !p.maxBytes) return doReserve();
+    return q.admit(size).then(doReserve);
+  }
+
+  private async planTopic(plan: SendPlan, m: Message, topicName: string, retain: boolean, conn: Connection | null): Promise<void> {
+    if (!topicName || isWildcard(topicName)) throw new BrokerError('invalid', `Cannot publish to topic '${topicName}': wildcards are for subscribing`);
+    let t = this.knownTopics.get(topicName);
+    if (!t) {
+      this.knownTopics.set(topicName, (t = { enqueued: 0, producers: 0, createdAt: Date.now() }));
+      this.emit('destination.created', { kind: 'topic', name: topicName });
+    }
+    const topicStats = t;
+    plan.apply.push(() => topicStats.enqueued++);
+    if (retain) {
+      const key = `retained:${topicName}`;
+      if (m.body.length === 0) {
+        plan.commands.push({ t: 'kv.delete', key });
+        plan.apply.push(() => {
+          this.retained.delete(topicName);
+          this.kv.delete(key);
+        });
+      } else {
+        const stored = copyMessage(m, { annotations: { ...(m.annotations ?? {}), 'core.retained': true } });
+        plan.commands.push({ t: 'kv.put', key, value: stored });
+        plan.apply.push(() => {
+          this.retained.set(topicName, stored);
+          this.kv.set(key, stored);
+        });
+      }
+    }
+    for (const q of this.topicIndex.match(topicName)) {
+      const sub = q.subscription;
+      if (sub?.noLocal && conn && this.isLocal(q, conn)) continue;
+      const sel = subscriptionSelectors.get(q);
+      if (sel && !sel(m)) continue;
+      await this.enqueueInto(plan, q, m);
+    }
+    const vqs = this.virtualConsumers.get(topicName);
+    if (vqs) {
+      for (const q of vqs) await this.enqueueInto(plan, q, copyMessage(m, { destination: formatAddress({ kind: 'queue', name: q.name }), annotations: { ...(m.annotations ?? {}), 'core.originalDestination': m.destination } }));
+    }
+  }
+
+  private isLocal(q: CoreQueue, conn: Connection): boolean {
+    const owner = subscriptionOwners.get(q);
+    if (owner === conn.id) return true;
+    return !!conn.clientId && q.subscription?.clientId === conn.clientId;
+  }
+
+  private expandComposite(address: Address): Array<{ address: Address; selector?: Selector }> {
+    const configured = this.composites.get(`${address.kind}:${address.name}`);
+    if (configured) {
+      const out: Array<{ address: Address; selector?: Selector }> = configured.targets.map((t) => ({ address: parseAddress(t.address, address.kind), selector: t.selector ? compileSelector(t.selector) : undefined }));
+      if (configured.forwardOnly === false) out.push({ address });
+      return out;
+    }
+    if (!address.name.includes(',')) return [{ address }];
+    return address.name
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => ({ address: parseAddress(s, address.kind) }));
+  }
+
+  // ================================================================ scheduled delivery (ActiveMQ scheduler properties)
+
+  private hasScheduleProps(m: Message): boolean {
+    const p = m.properties;
+    return p.AMQ_SCHEDULED_DELAY !== undefined || p.AMQ_SCHEDULED_PERIOD !== undefined || p.AMQ_SCHEDULED_REPEAT !== undefined || p.AMQ_SCHEDULED_CRON !== undefined;
+  }
+
+  private stripSchedule(m: Message, extra: Partial<Message> = {}): Message {
+    const c = copyMessage(m, extra);
+    for (const k of SCHEDULE_PROPS) delete c.properties[k];
+    return c;
+  }
+
+  private async schedule(message: Message, address: Address): Promise<void> {
+    const p = message.properties;
+    const delay = Math.max(0, num(p.AMQ_SCHEDULED_DELAY));
+    const period = Math.max(0, num(p.AMQ_SCHEDULED_PERIOD));
+    const repeat = Math.max(0, Math.trunc(num(p.AMQ_SCHEDULED_REPEAT)));
+    const cron = typeof p.AMQ_SCHEDULED_CRON === 'string' ? p.AMQ_SCHEDULED_CRON : undefined;
+    const now = this.now();
+    if (cron) {
+      let next: number;
+      try {
+        next = CronExpressionParser.parse(cron, { currentDate: new Date(now) }).next().getTime();
+      } catch (err) {
+        throw new BrokerError('invalid', `Invalid AMQ_SCHEDULED_CRON '${cron}': ${(err as Error).message}`);
+      }
+      const job: ScheduledJob = { id: newMessageId(), message: this.stripSchedule(message), destination: formatAddress(address), cron, delay, period, repeat, next };
+      await this.commit([{ t: 'kv.put', key: `sched:${job.id}`, value: job }]);
+      this.kv.set(`sched:${job.id}`, job);
+      this.armJob(job);
+      return;
+    }
+    // delay / repeat: each occurrence is an ordinary message with a delivery time
+    const plans: SendPlan[] = [];
+    for (let i = 0; i <= repeat; i++) {
+      const at = now + delay + i * period;
+      const m = this.stripSchedule(message, { deliveryTime: at, messageId: i === 0 ? message.messageId : newMessageId() });
+      plans.push(await this.planSend(m, address, false, null));
+    }
+    await this.executePlan({ commands: plans.flatMap((x) => x.commands), apply: plans.flatMap((x) => x.apply), release: plans.flatMap((x) => x.release) }, []);
+  }
+
+  private armJob(job: ScheduledJob): void {
+    const entry: { job: ScheduledJob; timer?: ReturnType<TimerWheel['schedule']> } = { job };
+    this.jobs.set(job.id, entry);
+    entry.timer = this.timers.schedule(job.next, () => this.fireJob(job));
+  }
+
+  private fireJob(job: ScheduledJob): void {
+    const address = parseAddress(job.destination);
+    const now = this.now();
+    const occurrences: Message[] = [];
+    for (let i = 0; i <= job.repeat; i++) occurrences.push(copyMessage(job.message, { messageId: newMessageId(), timestamp: now, deliveryTime: now + job.delay + i * job.period, properties: { ...job.message.properties, scheduledJobId: job.id } }));
+    let next: number;
+    try {
+      next = CronExpressionParser.parse(job.cron!, { currentDate: new Date(now + 1) }).next().getTime();
+    } catch {
+      return;
+    }
+    const updated = { ...job, next };
+    (async () => {
+      const plans = await Promise.all(occurrences.map((m) => this.planSend(m, address, false, null)));
+      await this.executePlan({ commands: plans.flatMap((x) => x.commands), apply: plans.flatMap((x) => x.apply), release: plans.flatMap((x) => x.release) }, [{ t: 'kv.put', key: `sched:${job.id}`, value: updated }]);
+      if (this.jobs.has(job.id)) {
+        this.kv.set(`sched:${job.id}`, updated);
+        this.armJob(updated);
+      }
+    })().catch((err) => this.onError(err, 'scheduled job'));
+  }
+
+  listScheduledJobs(): ScheduledJob[] {
+    return [...this.jobs.values()].map((j) => j.job);
+  }
+
+  async cancelScheduledJob(id: string): Promise<boolean> {
+    const j = this.jobs.get(id);
+    if (!j) return false;
+    this.timers.cancel(j.timer);
+    this.jobs.delete(id);
+    await this.commit([{ t: 'kv.delete', key: `sched:${id}` }]);
+    this.kv.delete(`sched:${id}`);
+    return true;
+  }
+
+  // ================================================================ dead letters
+
+  private deadLetterPlan(from: CoreQueue, entry: Entry, reason: string): { commands: Command[]; apply: () => void } | null {
+    const template = from.policy.deadLetterQueue;
+    if (!template) return null;
+    const baseName = from.role === 'queue' || from.role === 'temporary' ? from.name : from.address.name;
+    const dlqName = template.replace('{name}', baseName);
+    if (dlqName === from.name) return null;
+    const commands: Command[] = [];
+    const dlq = this.ensureQueue(dlqName, commands, { dlq: true });
+    dlq.isDeadLetterQueue = true;
+    const m = copyMessage(entry.message, { expiration: 0 });
+    m.properties.dlqDeliveryFailureCause = reason;
+    m.properties.originalDestination = entry.message.destination ?? formatAddress(from.address);
+    if (from.role !== 'queue') m.properties.originalSubscription = from.name;
+    m.properties.originalDeliveryCount = entry.deliveryCount;
+    const size = messageSize(m);
+    const seq = dlq.reserve(size);
+    const persisted = dlq.persistent && m.durable;
+    if (persisted) commands.push({ t: 'enqueue', queue: dlq.storageName, seq, message: m });
+    this.totals.deadLettered++;
+    return { commands, apply: () => dlq.applyEnqueue(seq, m, persisted, true) };
+  }
+
+  /**
+   * Move messages from a DLQ back to where they came from (`originalDestination`), or to `target`.
+   * Returns how many were moved.
+   */
+  async retryDeadLetters(dlqName: string, opts: { seqs?: number[]; target?: Address } = {}): Promise<number> {
+    const dlq = this.queues.get(dlqName);
+    if (!dlq) throw new BrokerError('not-found', `Queue '${dlqName}' does not exist`);
+    const items = dlq.browse(opts.seqs ? Number.MAX_SAFE_INTEGER : 100_000).filter((b) => b.state !== 'inflight' && (!opts.seqs || opts.seqs.includes(b.seq)));
+    let moved = 0;
+    for (const it of items) {
+      const orig = typeof it.message.properties.originalDestination === 'string' ? parseAddress(it.message.properties.originalDestination) : null;
+      const target = opts.target ?? orig;
+      if (!target) continue;
+      const removed = await dlq.removeBySeq(it.seq);
+      if (!removed) continue;
+      const m = copyMessage(removed, { destination: formatAddress(target) });
+      delete m.properties.dlqDeliveryFailureCause;
+      delete m.properties.originalDestination;
+      delete m.properties.originalSubscription;
+      delete m.properties.originalDeliveryCount;
+      await this.send(m, target);
+      moved++;
+    }
+    return moved;
+  }
+
+  /** Move or copy one message (admin). */
+  async moveMessage(fromQueue: string, seq: number, target: Address, copy = false): Promise<boolean> {
+    const q = this.queues.get(fromQueue) ?? this.subscriptions.get(fromQueue);
+    if (!q) throw new BrokerError('not-found', `Queue '${fromQueue}' does not exist`);
+    if (copy) {
+      const found = q.browse(Number.MAX_SAFE_INTEGER).find((b) => b.seq === seq);
+      if (!found) return false;
+      await this.send(copyMessage(found.message, { messageId: newMessageId(), destination: formatAddress(target) }), target);
+      return true;
+    }
+    const m = await q.removeBySeq(seq);
+    if (!m) return false;
+    await this.send(copyMessage(m, { destination: formatAddress(target) }), target);
+    return true;
+  }
+
+  // ================================================================ consuming
+
+  /** Attach a consumer to a queue or a topic subscription. */
+  async subscribe(o: SubscribeOptions): Promise<Consumer> {
+    if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
+    const conn = o.connection ?? null;
+    this.authorize(conn?.principal, 'consume', o.address);
+    let selector: Selector | undefined;
+    if (o.selector && o.selector.trim()) {
+      try {
+        selector = compileSelector(o.selector);
+      } catch (err) {
+        throw new BrokerError('invalid', `Invalid selector: ${(err as Error).message}`);
+      }
+    }
+    let queue: CoreQueue;
+    let ownsQueue = false;
+    let consumerSelector = selector;
+    if (o.address.kind === 'queue') {
+      if (isWildcard(o.address.name)) throw new BrokerError('invalid', `Wildcards are not supported for queue consumers: '${o.address.name}'`);
+      const existing = this.queues.get(o.address.name);
+      if (!existing && o.address.temporary) throw new BrokerError('not-found', `Temporary queue '${o.address.name}' does not exist`);
+      queue = existing ?? (await this.createQueue(o.address.name));
+    } else {
+      consumerSelector = undefined; // topic selectors filter at routing time
+      if (!this.knownTopics.has(o.address.name) && !isWildcard(o.address.name)) this.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
+      ({ queue, ownsQueue } = await this.subscriptionQueue(o, conn));
+      if (selector) subscriptionSelectors.set(queue, selector);
+    }
+    const consumer = new Consumer(
+      { nextDeliveryId: () => this.nextDeliveryId(), consumerClosed: (c) => this.consumerClosed(c) },
+      {
+        queue,
+        connection: conn,
+        prefetch: o.prefetch,
+        credit: o.credit,
+        selector: consumerSelector,
+        exclusive: o.exclusive,
+        autoAck: o.autoAck,
+        ackTimeout: o.ackTimeout,
+        onMessage: (d) => {
+          this.totals.delivered++;
+          if (conn) {
+            conn.stats.messagesOut++;
+            conn.stats.bytesOut += d.message.body.length;
+          }
+          o.onMessage(d);
+        },
+        onClose: o.onClose,
+        onLeaseExpired: o.onLeaseExpired,
+        ownsQueue,
+      },
+    );
+    conn?.consumers.add(consumer);
+    if (o.retained && o.address.kind === 'topic') this.deliverRetained(queue, o.address.name);
+    queue.addConsumer(consumer);
+    this.emit('consumer.opened', consumer);
+    return consumer;
+  }
+
+  private deliverRetained(queue: CoreQueue, pattern: string): void {
+    const sel = subscriptionSelectors.get(queue);
+    for (const [topicName, m] of this.retained) {
+      if (!matchPattern(pattern, topicName)) continue;
+      if (sel && !sel(m)) continue;
+      const seq = queue.reserve(messageSize(m));
+      // retained copies are delivered from memory: they are already durable as the topic's retained message
+      queue.applyEnqueue(seq, m, false, true);
+    }
+  }
+
+  private async subscriptionQueue(o: SubscribeOptions, conn: Connection | null): Promise<{ queue: CoreQueue; ownsQueue: boolean }> {
+    const pattern = o.address.name;
+    if (o.durable) {
+      const clientId = o.shared ? undefined : o.durable.clientId ?? conn?.clientId;
+      if (!o.shared && !clientId) throw new BrokerError('invalid', 'A durable subscription needs a client id');
+      const name = o.shared ? `shared:${o.shared}` : `durable:${clientId}:${o.durable.name}`;
+      const sub = { clientId, subscriptionName: o.durable.name, selector: o.selector || undefined, noLocal: o.noLocal || undefined, topicPattern: pattern };
+      let q = this.subscriptions.get(name);
+      if (q && (q.subscription?.topicPattern !== pattern || (q.subscription?.selector ?? '') !== (o.selector ?? '') || !!q.subscription?.noLocal !== !!o.noLocal)) {
+        // JMS: subscribing with a different topic or selector replaces the subscription
+        if (q.consumers.length && !o.shared) throw new BrokerError('invalid', `Durable subscription '${o.durable.name}' is in use`);
+        await this.removeSubscription(q);
+        q = undefined;
+      }
+      if (q && !o.shared && q.consumers.some((c) => !c.closed)) throw new BrokerError('invalid', `Durable subscription '${o.durable.name}' of client '${clientId}' already has an active consumer`);
+      if (!q) {
+        const meta: QueueMeta = { role: o.shared ? 'shared-subscription' : 'durable-subscription', durable: true, name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: sub };
+        q = this.instantiateQueue(meta, this.storageNameFor(meta.role, name));
+        await this.commit([{ t: 'queue.put', queue: q.storageName, meta: meta as Record<string, unknown> }]);
+        this.emit('subscription.created', { name });
+      }
+      return { queue: q, ownsQueue: false };
+    }
+    if (o.shared) {
+      const name = `shared-nd:${o.shared}:${pattern}`;
+      let q = this.subscriptions.get(name);
+      if (!q) {
+        const meta: QueueMeta = { role: 'shared-subscription', name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: { topicPattern: pattern, selector: o.selector || undefined, subscriptionName: o.shared } };
+        q = this.instantiateQueue(meta, this.storageNameFor('shared-subscription', name));
+      }
+      return { queue: q, ownsQueue: false };
+    }
+    const name = `sub:${conn?.id ?? 'local'}:${this.nextDeliveryId()}`;
+    const meta: QueueMeta = { role: 'subscription', name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: { topicPattern: pattern, noLocal: o.noLocal || undefined, selector: o.selector || undefined } };
+    const q = this.instantiateQueue(meta, this.storageNameFor('subscription', name));
+    if (conn) subscriptionOwners.set(q, conn.id);
+    return { queue: q, ownsQueue: true };
+  }
+
+  private consumerClosed(c: Consumer): void {
+    c.connection?.consumers.delete(c);
+    const q = c.queue;
+    this.emit('consumer.closed', c);
+    if (c.ownsQueue || (q.role === 'shared-subscription' && !q.persistent && q.consumers.length === 0)) {
+      this.dropSubscriptionQueue(q);
+    }
+  }
+
+  private dropSubscriptionQueue(q: CoreQueue): void {
+    this.subscriptions.delete(q.name);
+    if (q.subscription) this.topicIndex.remove(q.subscription.topicPattern, q);
+    q.markDeleted();
+  }
+
+  private async removeSubscription(q: CoreQueue): Promise<void> {
+    for (const c of [...q.consumers]) c.close({ notify: true, reason: 'subscription removed' });
+    this.dropSubscriptionQueue(q);
+    if (q.persistent) await this.commit([{ t: 'queue.delete', queue: q.storageName }]);
+    this.emit('subscription.deleted', { name: q.name });
+  }
+
+  /** Remove a durable subscription (JMS unsubscribe, STOMP UNSUBSCRIBE with activemq.subscriptionName, MQTT clean session). */
+  async unsubscribeDurable(clientId: string, name: string): Promise<boolean> {
+    const q = this.subscriptions.get(`durable:${clientId}:${name}`);
+    if (!q) return false;
+    if (q.consumers.some((c) => !c.closed)) throw new BrokerError('invalid', `Durable subscription '${name}' has an active consumer`);
+    await this.removeSubscription(q);
+    return true;
+  }
+
+  async deleteSubscription(name: string): Promise<boolean> {
+    const q = this.subscriptions.get(name);
+    if (!q) return false;
+    await this.removeSubscription(q);
+    return true;
+  }
+
+  /** Durable subscriptions of a client (MQTT session state). */
+  durableSubscriptionsOf(clientId: string): CoreQueue[] {
+    return [...this.subscriptions.values()].filter((q) => q.role === 'durable-subscription' && q.subscription?.clientId === clientId);
+  }
+
+  // ================================================================ browsing, retained, kv
+
+  browse(address: Address, opts: { limit?: number; offset?: number; selector?: string } = {}): Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: string }> {
+    const q = address.kind === 'queue' ? this.queues.get(address.name) : this.subscriptions.get(address.name);
+    if (!q) return [];
+    let filter: Selector | undefined;
+    if (opts.selector) {
+      try {
+        filter = compileSelector(opts.selector);
+      } catch (err) {
+        throw new BrokerError('invalid', `Invalid selector: ${(err as Error).message}`);
+      }
+    }
+    return q.browse(opts.limit ?? 1000, opts.offset ?? 0, filter);
+  }
+
+  retainedMessages(pattern = '>'): Message[] {
+    return [...this.retained].filter(([t]) => matchPattern(pattern, t)).map(([, m]) => m);
+  }
+
+  kvGet<T = unknown>(key: string): T | undefined {
+    return this.kv.get(key) as T | undefined;
+  }
+
+  kvEntries<T = unknown>(prefix: string): Array<[string, T]> {
+    return [...this.kv].filter(([k]) => k.startsWith(prefix)) as Array<[string, T]>;
+  }
+
+  async kvPut(key: string, value: unknown): Promise<void> {
+    await this.commit([{ t: 'kv.put', key, value }]);
+    this.kv.set(key, value);
+  }
+
+  async kvDelete(key: string): Promise<void> {
+    await this.commit([{ t: 'kv.delete', key }]);
+    this.kv.delete(key);
+  }
+
+  // ================================================================ transactions
+
+  beginTransaction(connection?: Connection | null): Transaction {
+    return new Transaction(this, connection ?? null);
+  }
+
+  /** Used by Transaction: take a delivery off the books now, ack durably at commit. */
+  takeDelivery(consumer: Consumer, deliveryId: number): { queue: CoreQueue; entry: Entry } {
+    if (!consumer.owns(deliveryId)) throw new BrokerError('not-found', `Delivery ${deliveryId} is not unsettled on this consumer`);
+    const { entry } = consumer.queue.takeForAck(deliveryId);
+    if (consumer.prefetchMode && !consumer.closed) {
+      consumer.credit++;
+      consumer.queue.scheduleDispatch();
+    }
+    return { queue: consumer.queue, entry };
+  }
+
+  // ================================================================ stats
+
+  overview(): { connections: number; queues: number; topics: number; subscriptions: number; consumers: number; depth: number; totals: Engine['totals']; storeBytes: number; timers: number } {
+    let consumers = 0, depth = 0;
+    for (const q of this.queues.values()) {
+      consumers += q.consumers.length;
+      depth += q.depth;
+    }
+    for (const q of this.subscriptions.values()) {
+      consumers += q.consumers.length;
+      depth += q.depth;
+    }
+    return { connections: this.connections.size, queues: this.queues.size, topics: this.knownTopics.size, subscriptions: this.subscriptions.size, consumers, depth, totals: this.totals, storeBytes: this.store.size(), timers: this.timers.size };
+  }
+}
+
+export interface SendPlan {
+  commands: Command[];
+  apply: Array<() => void>;
+  /** Undo reservations if the plan is abandoned. */
+  release: Array<() => void>;
+}
+
+/** Routing-time selectors of topic subscriptions (kept off CoreQueue: routing is the engine's business). */
+const subscriptionSelectors = new WeakMap<CoreQueue, Selector>();
+/** The connection that owns a non-durable subscription (for noLocal). */
+const subscriptionOwners = new WeakMap<CoreQueue, string>();
+
+function matchPattern(pattern: string, name: string): boolean {
+  const idx = new TopicIndex<true>();
+  idx.add(pattern, true);
+  return idx.match(name).size > 0;
+}
+
+export { createMessage };

@@ -1,0 +1,838 @@
+/**
+ * A queue: the unit every destination is built from. Point-to-point queues, topic subscriptions
+ * (durable, shared, non-durable), DLQs and temporary queues are all CoreQueues; topics only route.
+ *
+ * It holds a window of entries in memory (priority order, FIFO within a priority) and pages the rest
+ * from the store; dispatches to consumers within their credit (round-robin, selectors, message groups,
+ * exclusive consumer); tracks in-flight deliveries with optional leases; and applies redelivery,
+ * dead-letter, expiry and limit policies.
+ */
+import type { Message } from './message.js';
+import { messageSize } from './message.js';
+import { PolicyResolver, type DestinationPolicy } from './policy.js';
+import type { Command, StoredEntry } from './store.js';
+import type { TimerHandle, TimerWheel } from './timers.js';
+import { BrokerError } from './errors.js';
+import type { Consumer } from './consumer.js';
+import type { Address } from './address.js';
+
+export interface Entry {
+  seq: number;
+  message: Message;
+  /** Prior failed delivery attempts. */
+  deliveryCount: number;
+  redelivered: boolean;
+  size: number;
+  /** Stored in the queue's storage queue (durable message in a persistent queue). */
+  persisted: boolean;
+  /** Timer of a scheduled (delayed) entry. */
+  timer?: TimerHandle;
+}
+
+export interface Delivery {
+  /** Engine-unique delivery id (the delivery tag / receipt the adapter hands out). */
+  readonly id: number;
+  readonly message: Message;
+  /** Prior failed delivery attempts (AMQP delivery-count; JMSXDeliveryCount = deliveryCount + 1). */
+  readonly deliveryCount: number;
+  readonly redelivered: boolean;
+  readonly queue: CoreQueue;
+  readonly consumer: Consumer;
+}
+
+interface InFlight {
+  delivery: Delivery;
+  entry: Entry;
+  consumer: Consumer;
+  lease?: TimerHandle;
+  /** Delivery callback postponed until the redelivery mark is durable. */
+  pending: boolean;
+}
+
+export interface NackOptions {
+  /** Count this as a failed delivery attempt (nack/modified/rollback); false for AMQP `released`. */
+  countFailure?: boolean;
+  /** Send straight to the DLQ (reject). */
+  deadLetter?: boolean;
+  /** Delay before it is available again, ms (overrides the redelivery policy), e.g. SQS visibility. */
+  delay?: number;
+  reason?: string;
+  /** Do not redeliver to the same consumer (AMQP modified undeliverable-here). */
+  notHere?: boolean;
+}
+
+/** What a queue needs from the engine that owns it. */
+export interface QueueHost {
+  readonly timers: TimerWheel;
+  commit(batch: Command[]): Promise<void>;
+  readEntries(storageName: string, afterSeq: number, limit: number): StoredEntry[];
+  /** Dead-letter an entry: returns the commands to commit with the entry's removal, and a function applying the DLQ side. */
+  deadLetter(from: CoreQueue, entry: Entry, reason: string): { commands: Command[]; apply: () => void } | null;
+  onError(err: unknown, where: string): void;
+  now(): number;
+}
+
+export type QueueRole = 'queue' | 'durable-subscription' | 'shared-subscription' | 'subscription' | 'temporary';
+
+export interface QueueOptions {
+  /** Engine name: the queue's name, or a subscription's id. */
+  name: string;
+  /** Key in the store (only for persistent queues). */
+  storageName: string;
+  role: QueueRole;
+  /** The destination this queue serves: the queue's own address, or the topic (pattern) of a subscription. */
+  address: Address;
+  persistent: boolean;
+  policy: DestinationPolicy;
+  /** Messages kept in memory before paging to the store. */
+  windowSize?: number;
+  windowBytes?: number;
+  /** Subscription details (kept in the store's queue meta). */
+  subscription?: { clientId?: string; subscriptionName?: string; selector?: string; noLocal?: boolean; topicPattern: string };
+}
+
+const PRIORITIES = 10;
+const SCAN_LIMIT = 20_000;
+
+export class CoreQueue {
+  readonly name: string;
+  readonly storageName: string;
+  readonly role: QueueRole;
+  readonly address: Address;
+  readonly persistent: boolean;
+  policy: DestinationPolicy;
+  readonly subscription?: QueueOptions['subscription'];
+  isDeadLetterQueue = false;
+  paused = false;
+  deleted = false;
+
+  readonly consumers: Consumer[] = [];
+  private rr = 0;
+  private readonly groups = new Map<string, Consumer>();
+
+  private readonly ready: Entry[][] = Array.from({ length: PRIORITIES }, () => []);
+  private readonly heads: number[] = new Array(PRIORITIES).fill(0);
+  private readyCount = 0;
+  private scheduledCount = 0;
+  private readonly scheduled = new Set<Entry>();
+  private readonly inflight = new Map<number, InFlight>();
+
+  private readonly windowSize: number;
+  private readonly windowBytes: number;
+  private memCount = 0;
+  private memBytes = 0;
+  private pagingActive = false;
+  private pagedCount = 0;
+  private pagedBytes = 0;
+  private pageCursor = 0;
+
+  /** Highest seq assigned (persisted queues continue from the store's lastSeq). */
+  lastSeq = 0;
+  private committedMark = 0;
+  private requestedMark = 0;
+
+  /** Entries enqueued but not yet applied (in a commit) count against limits too. */
+  private pendingCount = 0;
+  private pendingBytes = 0;
+  private blocked: Array<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  private dispatchScheduled = false;
+  private dispatching = false;
+
+  readonly stats = { enqueued: 0, dequeued: 0, expired: 0, deadLettered: 0, dropped: 0, limitHits: 0, redelivered: 0 };
+  readonly createdAt = Date.now();
+
+  constructor(private readonly host: QueueHost, opts: QueueOptions) {
+    this.name = opts.name;
+    this.storageName = opts.storageName;
+    this.role = opts.role;
+    this.address = opts.address;
+    this.persistent = opts.persistent;
+    this.policy = opts.policy;
+    this.subscription = opts.subscription;
+    this.windowSize = opts.windowSize ?? 5000;
+    this.windowBytes = opts.windowBytes ?? 32 * 1024 * 1024;
+  }
+
+  // ---------------------------------------------------------------- counts
+
+  /** Messages held (ready, scheduled, in flight, paged). */
+  get depth(): number {
+    return this.memCount + this.pagedCount;
+  }
+  get bytes(): number {
+    return this.memBytes + this.pagedBytes;
+  }
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+  get scheduledMessages(): number {
+    return this.scheduledCount;
+  }
+  /** Messages available for delivery now (excludes in-flight and delayed). */
+  get readyMessages(): number {
+    return this.readyCount + this.pagedCount;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** Called once after the store opened: entries are paged in lazily. */
+  recover(count: number, bytes: number, lastSeq: number, mark: number): void {
+    this.lastSeq = lastSeq;
+    this.committedMark = this.requestedMark = mark;
+    if (count > 0) {
+      this.pagingActive = true;
+      this.pagedCount = count;
+      this.pagedBytes = bytes;
+      this.pageCursor = 0;
+      this.pageIn();
+    }
+  }
+
+  // ---------------------------------------------------------------- limits
+
+  /**
+   * Admission control before a send is committed. Resolves when there is room (block policy may wait),
+   * throws BrokerError('limit') for reject / block timeout. For drop-oldest it makes room itself.
+   */
+  async admit(size: number): Promise<void> {
+    const p = this.policy;
+    if (!p.maxMessages && !p.maxBytes) return;
+    if (!this.full(size)) return;
+    this.stats.limitHits++;
+    if (p.limitPolicy === 'drop-oldest') {
+      while (this.full(size) && this.dropOldest()) {
+        /* keep dropping */
+      }
+      return;
+    }
+    const what = this.limitText();
+    if (p.limitPolicy === 'reject') throw new BrokerError('limit', `${this.describe()} is full (${what}); message rejected`);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.blocked = this.blocked.filter((b) => b.timer !== timer);
+        reject(new BrokerError('limit', `${this.describe()} is full (${what}); producer blocked for ${p.blockTimeout} ms`));
+      }, p.blockTimeout);
+      this.blocked.push({ resolve, reject, timer });
+    });
+    // woken up: re-check (another producer may have taken the room)
+    return this.admit(size);
+  }
+
+  private full(size: number): boolean {
+    const p = this.policy;
+    const count = this.depth + this.pendingCount;
+    const bytes = this.bytes + this.pendingBytes;
+    return (p.maxMessages > 0 && count + 1 > p.maxMessages) || (p.maxBytes > 0 && bytes + size > p.maxBytes && count > 0);
+  }
+
+  private limitText(): string {
+    const p = this.policy;
+    const parts: string[] = [];
+    if (p.maxMessages) parts.push(`maxMessages=${p.maxMessages}`);
+    if (p.maxBytes) parts.push(`maxBytes=${p.maxBytes}`);
+    return parts.join(', ');
+  }
+
+  describe(): string {
+    return this.role === 'queue' || this.role === 'temporary' ? `queue '${this.name}'` : `subscription '${this.name}' on topic '${this.address.name}'`;
+  }
+
+  private wakeBlocked(): void {
+    if (!this.blocked.length) return;
+    const b = this.blocked.shift()!;
+    clearTimeout(b.timer);
+    b.resolve();
+  }
+
+  private dropOldest(): boolean {
+    for (let p = 0; p < PRIORITIES; p++) {
+      const arr = this.ready[p];
+      if (this.heads[p] < arr.length) {
+        const e = arr[this.heads[p]];
+        this.removeReadyAt(p, this.heads[p]);
+        this.stats.dropped++;
+        this.forget(e);
+        if (e.persisted) this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }]).catch((err) => this.host.onError(err, 'drop-oldest'));
+        return true;
+      }
+    }
+    if (this.pagedCount > 0) {
+      this.pageIn(true);
+      return this.readyCount > 0 && this.dropOldest();
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- enqueue
+
+  /** Reserve a seq and count a not-yet-committed entry against the limits. */
+  reserve(size: number): number {
+    this.pendingCount++;
+    this.pendingBytes += size;
+    return ++this.lastSeq;
+  }
+
+  /** Release a reservation that will not be applied (commit failed / transaction rolled back). */
+  unreserve(size: number): void {
+    this.pendingCount--;
+    this.pendingBytes -= size;
+  }
+
+  /** Apply a committed enqueue (or a non-persistent one). `reserved` when `reserve` was called for it. */
+  applyEnqueue(seq: number, message: Message, persisted: boolean, reserved: boolean, deliveryCount = 0): void {
+    const size = messageSize(message);
+    if (reserved) this.unreserve(size);
+    if (this.deleted) return;
+    this.stats.enqueued++;
+    if (persisted && (this.pagingActive || this.memCount >= this.windowSize || this.memBytes + size > this.windowBytes)) {
+      if (!this.pagingActive) {
+        this.pagingActive = true;
+        this.pageCursor = seq - 1;
+      }
+      this.pagedCount++;
+      this.pagedBytes += size;
+      return;
+    }
+    const e: Entry = { seq, message, deliveryCount, redelivered: deliveryCount > 0, size, persisted };
+    this.memCount++;
+    this.memBytes += size;
+    this.place(e);
+    this.scheduleDispatch();
+  }
+
+  /** Put an in-memory entry where it belongs: scheduled when not yet due, else ready. */
+  private place(e: Entry, availableAt = e.message.deliveryTime): void {
+    if (availableAt > this.host.now()) {
+      this.scheduledCount++;
+      this.scheduled.add(e);
+      e.timer = this.host.timers.schedule(availableAt, () => {
+        if (!this.scheduled.delete(e)) return;
+        this.scheduledCount--;
+        e.timer = undefined;
+        this.insertReady(e);
+        this.scheduleDispatch();
+      });
+      return;
+    }
+    this.insertReady(e);
+  }
+
+  private insertReady(e: Entry): void {
+    const p = e.message.priority;
+    const arr = this.ready[p];
+    this.readyCount++;
+    if (arr.length === this.heads[p] || arr[arr.length - 1].seq < e.seq) {
+      arr.push(e);
+      return;
+    }
+    // a redelivered entry goes back to its place by seq
+    let lo = this.heads[p], hi = arr.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (arr[mid].seq < e.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === this.heads[p] && lo > 0) {
+      this.heads[p]--;
+      arr[this.heads[p]] = e;
+    } else arr.splice(lo, 0, e);
+  }
+
+  private removeReadyAt(p: number, i: number): void {
+    const arr = this.ready[p];
+    this.readyCount--;
+    if (i === this.heads[p]) {
+      (arr as Array<Entry | undefined>)[i] = undefined;
+      this.heads[p]++;
+      if (this.heads[p] === arr.length) {
+        arr.length = 0;
+        this.heads[p] = 0;
+      } else if (this.heads[p] > 1024 && this.heads[p] * 2 > arr.length) {
+        arr.splice(0, this.heads[p]);
+        this.heads[p] = 0;
+      }
+    } else {
+      arr.splice(i, 1);
+    }
+  }
+
+  /** Entry leaves the queue for good (acked, expired, dead-lettered, dropped). */
+  private forget(e: Entry): void {
+    this.memCount--;
+    this.memBytes -= e.size;
+    if (e.timer) this.host.timers.cancel(e.timer);
+    this.wakeBlocked();
+    this.pageIn();
+  }
+
+  // ---------------------------------------------------------------- paging
+
+  private pageIn(force = false): void {
+    if (this.pagedCount === 0 || this.deleted) return;
+    if (!force && this.memCount > this.windowSize / 2) return;
+    const want = Math.max(1, this.windowSize - this.memCount);
+    let entries: StoredEntry[];
+    try {
+      entries = this.host.readEntries(this.storageName, this.pageCursor, Math.min(want, this.pagedCount));
+    } catch (err) {
+      this.host.onError(err, `paging ${this.describe()}`);
+      return;
+    }
+    if (entries.length === 0) {
+      // The store holds fewer than we counted (should not happen): resynchronise rather than stall.
+      this.pagedCount = 0;
+      this.pagedBytes = 0;
+      this.pagingActive = false;
+      return;
+    }
+    for (const s of entries) {
+      this.pageCursor = s.seq;
+      const size = messageSize(s.message);
+      this.pagedCount--;
+      this.pagedBytes -= size;
+      const e: Entry = { seq: s.seq, message: s.message, deliveryCount: s.deliveryCount, redelivered: s.deliveryCount > 0 || s.seq <= this.committedMark, size, persisted: true };
+      this.memCount++;
+      this.memBytes += size;
+      this.place(e);
+    }
+    if (this.pagedCount <= 0) {
+      this.pagedCount = 0;
+      this.pagedBytes = 0;
+      this.pagingActive = false;
+    }
+    this.scheduleDispatch();
+  }
+
+  // ---------------------------------------------------------------- consumers
+
+  addConsumer(c: Consumer): void {
+    this.consumers.push(c);
+    this.scheduleDispatch();
+  }
+
+  /** Remove a consumer; its in-flight deliveries go back to the queue (redelivered). */
+  removeConsumer(c: Consumer, countFailures = false): void {
+    const i = this.consumers.indexOf(c);
+    if (i >= 0) this.consumers.splice(i, 1);
+    for (const [gid, owner] of this.groups) if (owner === c) this.groups.delete(gid);
+    for (const f of [...this.inflight.values()]) {
+      if (f.consumer === c) this.settleBack(f, { countFailure: countFailures });
+    }
+    this.scheduleDispatch();
+  }
+
+  scheduleDispatch(): void {
+    if (this.dispatchScheduled || this.deleted) return;
+    this.dispatchScheduled = true;
+    queueMicrotask(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private anyCredit(): boolean {
+    for (const c of this.consumers) if (c.credit > 0 && !c.closed) return true;
+    return false;
+  }
+
+  dispatch(): void {
+    if (this.dispatching || this.paused || this.deleted || this.consumers.length === 0) return;
+    this.dispatching = true;
+    try {
+      let scanned = 0;
+      const now = this.host.now();
+      for (let p = PRIORITIES - 1; p >= 0; p--) {
+        const arr = this.ready[p];
+        let i = this.heads[p];
+        while (i < arr.length) {
+          if (!this.anyCredit()) return;
+          const e = arr[i];
+          if (e.message.expiration > 0 && e.message.expiration <= now) {
+            const wasHead = i === this.heads[p];
+            this.removeReadyAt(p, i);
+            if (wasHead) i = this.heads[p];
+            this.expire(e);
+            continue;
+          }
+          const c = this.chooseConsumer(e);
+          if (c) {
+            const wasHead = i === this.heads[p];
+            this.removeReadyAt(p, i);
+            if (wasHead) i = this.heads[p];
+            this.deliver(e, c);
+            continue;
+          }
+          i++;
+          if (++scanned > SCAN_LIMIT) return;
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
+    if (this.pagedCount > 0 && this.readyCount === 0 && this.anyCredit()) this.pageIn(true);
+  }
+
+  private chooseConsumer(e: Entry): Consumer | null {
+    const gid = e.message.groupId;
+    if (gid !== undefined) {
+      const owner = this.groups.get(gid);
+      if (owner && !owner.closed) return owner.credit > 0 && owner.accepts(e) ? owner : null;
+    }
+    let candidates = this.consumers;
+    const exclusive = candidates.find((c) => c.exclusive && !c.closed);
+    if (exclusive) candidates = [exclusive];
+    const n = candidates.length;
+    for (let k = 0; k < n; k++) {
+      const idx = (this.rr + k) % n;
+      const c = candidates[idx];
+      if (c.closed || c.credit <= 0 || !c.accepts(e)) continue;
+      this.rr = idx + 1;
+      if (gid !== undefined) {
+        this.groups.set(gid, c);
+      }
+      return c;
+    }
+    return null;
+  }
+
+  private deliver(e: Entry, c: Consumer): void {
+    c.credit--;
+    const delivery: Delivery = { id: c.engine.nextDeliveryId(), message: e.message, deliveryCount: e.deliveryCount, redelivered: e.redelivered, queue: this, consumer: c };
+    const gid = e.message.groupId;
+    if (gid !== undefined && e.message.groupSeq === -1) this.groups.delete(gid); // JMS: groupSeq -1 closes the group
+    if (c.autoAck) {
+      // at-most-once: the message leaves the queue as it is sent
+      this.stats.dequeued++;
+      this.forget(e);
+      if (e.persisted) this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }]).catch((err) => this.host.onError(err, 'auto-ack'));
+      c.deliver(delivery);
+      if (c.prefetchMode) c.credit++;
+      return;
+    }
+    const f: InFlight = { delivery, entry: e, consumer: c, pending: false };
+    this.inflight.set(delivery.id, f);
+    c.track(delivery.id);
+    const lease = c.ackTimeout || this.policy.ackTimeout;
+    if (lease > 0) this.setLease(f, lease);
+    if (e.persisted && e.seq > this.committedMark) {
+      // Record "may have been delivered" durably before the client sees it, so a crash
+      // afterwards redelivers it flagged redelivered.
+      f.pending = true;
+      if (e.seq > this.requestedMark) {
+        const mark = this.lastSeq;
+        this.requestedMark = mark;
+        this.host.commit([{ t: 'mark', queue: this.storageName, seq: mark }]).then(
+          () => this.markCommitted(mark),
+          (err) => this.host.onError(err, 'mark'),
+        );
+      }
+      return;
+    }
+    c.deliver(delivery);
+  }
+
+  private markCommitted(mark: number): void {
+    if (mark > this.committedMark) this.committedMark = mark;
+    for (const f of this.inflight.values()) {
+      if (f.pending && f.entry.seq <= this.committedMark) {
+        f.pending = false;
+        if (!f.consumer.closed) f.consumer.deliver(f.delivery);
+      }
+    }
+  }
+
+  private setLease(f: InFlight, ms: number): void {
+    if (f.lease) this.host.timers.cancel(f.lease);
+    f.lease = this.host.timers.schedule(this.host.now() + ms, () => {
+      f.lease = undefined;
+      if (this.inflight.get(f.delivery.id) !== f) return;
+      // lease expired: that one message becomes available again; the consumer stays connected
+      this.settleBack(f, { countFailure: true, reason: 'lease expired' });
+      f.consumer.onLeaseExpired?.(f.delivery);
+    });
+  }
+
+  /** Extend (or shorten; 0 = now) the lease of an in-flight delivery. */
+  extendLease(deliveryId: number, ms: number): void {
+    const f = this.inflight.get(deliveryId);
+    if (!f) throw new BrokerError('not-found', `Delivery ${deliveryId} is not in flight on ${this.describe()}`);
+    if (ms <= 0) {
+      if (f.lease) this.host.timers.cancel(f.lease);
+      f.lease = undefined;
+      this.settleBack(f, { countFailure: false, reason: 'lease released' });
+      return;
+    }
+    this.setLease(f, ms);
+  }
+
+  hasInflight(deliveryId: number): boolean {
+    return this.inflight.has(deliveryId);
+  }
+
+  // ---------------------------------------------------------------- settlement
+
+  /** Take an in-flight delivery off the books for an ack; returns the commands to commit (for transactions). */
+  takeForAck(deliveryId: number): { entry: Entry; consumer: Consumer } {
+    const f = this.inflight.get(deliveryId);
+    if (!f) throw new BrokerError('not-found', `Delivery ${deliveryId} is not in flight on ${this.describe()} (already settled or lease expired)`);
+    this.inflight.delete(deliveryId);
+    if (f.lease) this.host.timers.cancel(f.lease);
+    f.consumer.untrack(deliveryId);
+    return { entry: f.entry, consumer: f.consumer };
+  }
+
+  ackCommands(e: Entry): Command[] {
+    return e.persisted ? [{ t: 'ack', queue: this.storageName, seq: e.seq }] : [];
+  }
+
+  /** The ack is committed (or needed no commit): the entry is gone. */
+  applyAck(e: Entry, c: Consumer | null): void {
+    this.stats.dequeued++;
+    this.forget(e);
+    if (c && c.prefetchMode && !c.closed) c.credit++;
+    this.scheduleDispatch();
+  }
+
+  async ack(deliveryId: number): Promise<void> {
+    const { entry, consumer } = this.takeForAck(deliveryId);
+    const cmds = this.ackCommands(entry);
+    // Give the credit back at once: the ack's durability is the client's business, not dispatch's.
+    this.applyAck(entry, consumer);
+    if (cmds.length) await this.host.commit(cmds);
+  }
+
+  nack(deliveryId: number, opts: NackOptions = {}): void {
+    const f = this.inflight.get(deliveryId);
+    if (!f) throw new BrokerError('not-found', `Delivery ${deliveryId} is not in flight on ${this.describe()} (already settled or lease expired)`);
+    this.settleBack(f, { countFailure: true, ...opts });
+  }
+
+  /** Return a delivery taken by takeForAck (transaction rollback) to the queue. */
+  returnEntry(e: Entry, c: Consumer | null, opts: NackOptions): void {
+    if (c && c.prefetchMode && !c.closed) c.credit++;
+    this.requeue(e, opts, c);
+  }
+
+  private settleBack(f: InFlight, opts: NackOptions): void {
+    this.inflight.delete(f.delivery.id);
+    if (f.lease) this.host.timers.cancel(f.lease);
+    f.consumer.untrack(f.delivery.id);
+    if (f.consumer.prefetchMode && !f.consumer.closed) f.consumer.credit++;
+    if (f.pending) {
+      // the client never saw it: as if never delivered
+      this.insertReady(f.entry);
+      this.scheduleDispatch();
+      return;
+    }
+    this.requeue(f.entry, opts, f.consumer);
+  }
+
+  private requeue(e: Entry, opts: NackOptions, from: Consumer | null): void {
+    if (this.deleted) return;
+    e.redelivered = true;
+    this.stats.redelivered++;
+    if (opts.deadLetter) {
+      this.deadLetter(e, opts.reason ?? 'rejected by consumer');
+      return;
+    }
+    if (opts.countFailure) {
+      e.deliveryCount++;
+      const max = this.policy.maxRedeliveries;
+      if (max >= 0 && e.deliveryCount > max) {
+        this.deadLetter(e, opts.reason ? `${opts.reason}; delivery attempts exceeded maxRedeliveries=${max}` : `Delivery attempts exceeded maxRedeliveries=${max}`);
+        return;
+      }
+      if (e.persisted) {
+        this.host.commit([{ t: 'update', queue: this.storageName, seq: e.seq, deliveryCount: e.deliveryCount }]).catch((err) => this.host.onError(err, 'redelivery count'));
+      }
+    }
+    if (opts.notHere && from) from.refuse(e.seq);
+    const delay = opts.delay ?? (opts.countFailure ? PolicyResolver.redeliveryDelay(this.policy, e.deliveryCount) : 0);
+    this.place(e, delay > 0 ? this.host.now() + delay : 0);
+    this.scheduleDispatch();
+  }
+
+  // ---------------------------------------------------------------- expiry and dead letters
+
+  private expire(e: Entry): void {
+    this.stats.expired++;
+    if (this.policy.expiry === 'dlq' && e.message.durable && !this.isDeadLetterQueue) {
+      this.deadLetter(e, 'expired');
+      return;
+    }
+    this.forget(e);
+    if (e.persisted) this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }]).catch((err) => this.host.onError(err, 'expire'));
+  }
+
+  /** Remove an in-memory entry (not in flight) and move it to the DLQ atomically. */
+  private deadLetter(e: Entry, reason: string): void {
+    const dl = this.isDeadLetterQueue ? null : this.host.deadLetter(this, e, reason);
+    this.stats.deadLettered++;
+    this.forget(e);
+    const cmds = [...this.ackCommands(e), ...(dl?.commands ?? [])];
+    const applyDlq = () => dl?.apply();
+    if (cmds.length) this.host.commit(cmds).then(applyDlq, (err) => this.host.onError(err, 'dead-letter'));
+    else applyDlq();
+  }
+
+  /** Periodic sweep: expire what sits in the window past its expiration. */
+  sweepExpired(): void {
+    const now = this.host.now();
+    for (let p = 0; p < PRIORITIES; p++) {
+      const arr = this.ready[p];
+      for (let i = this.heads[p]; i < arr.length; ) {
+        const e = arr[i];
+        if (e.message.expiration > 0 && e.message.expiration <= now) {
+          const wasHead = i === this.heads[p];
+          this.removeReadyAt(p, i);
+          if (wasHead) i = this.heads[p];
+          this.expire(e);
+        } else i++;
+      }
+    }
+    for (const e of [...this.scheduled]) {
+      if (e.message.expiration > 0 && e.message.expiration <= now) {
+        this.scheduled.delete(e);
+        this.scheduledCount--;
+        this.expire(e);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- browse, purge, delete
+
+  /** Messages in queue order without consuming them (in-memory window, then paged from the store). */
+  browse(limit = 1000, offset = 0, filter?: (m: Message) => boolean): Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: 'ready' | 'scheduled' | 'inflight' }> {
+    const out: Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: 'ready' | 'scheduled' | 'inflight' }> = [];
+    const mem: Array<{ e: Entry; state: 'ready' | 'scheduled' | 'inflight' }> = [];
+    for (let p = PRIORITIES - 1; p >= 0; p--) for (let i = this.heads[p]; i < this.ready[p].length; i++) mem.push({ e: this.ready[p][i], state: 'ready' });
+    for (const e of this.scheduled) mem.push({ e, state: 'scheduled' });
+    for (const f of this.inflight.values()) mem.push({ e: f.entry, state: 'inflight' });
+    mem.sort((a, b) => b.e.message.priority - a.e.message.priority || a.e.seq - b.e.seq);
+    let skipped = 0;
+    const take = (seq: number, message: Message, deliveryCount: number, redelivered: boolean, state: 'ready' | 'scheduled' | 'inflight') => {
+      if (filter && !filter(message)) return;
+      if (skipped < offset) {
+        skipped++;
+        return;
+      }
+      out.push({ seq, message, deliveryCount, redelivered, state });
+    };
+    for (const { e, state } of mem) {
+      if (out.length >= limit) return out;
+      take(e.seq, e.message, e.deliveryCount, e.redelivered, state);
+    }
+    let cursor = this.pageCursor;
+    while (out.length < limit && this.pagedCount > 0) {
+      const batch = this.host.readEntries(this.storageName, cursor, 500);
+      if (!batch.length) break;
+      for (const s of batch) {
+        cursor = s.seq;
+        if (out.length >= limit) break;
+        take(s.seq, s.message, s.deliveryCount, s.deliveryCount > 0, 'ready');
+      }
+    }
+    return out;
+  }
+
+  /** Remove every message that is not in flight. Returns how many were removed. */
+  async purge(): Promise<number> {
+    let removed = 0;
+    const keep: Entry[] = [];
+    for (let p = 0; p < PRIORITIES; p++) {
+      for (let i = this.heads[p]; i < this.ready[p].length; i++) {
+        removed++;
+        const e = this.ready[p][i];
+        this.memCount--;
+        this.memBytes -= e.size;
+      }
+      this.ready[p] = [];
+      this.heads[p] = 0;
+    }
+    this.readyCount = 0;
+    for (const e of this.scheduled) {
+      removed++;
+      this.memCount--;
+      this.memBytes -= e.size;
+      if (e.timer) this.host.timers.cancel(e.timer);
+    }
+    this.scheduled.clear();
+    this.scheduledCount = 0;
+    removed += this.pagedCount;
+    this.pagedCount = 0;
+    this.pagedBytes = 0;
+    this.pagingActive = false;
+    const cmds: Command[] = [];
+    if (this.persistent) {
+      // In-flight persistent entries must survive the purge in the store: re-add them after the purge.
+      cmds.push({ t: 'purge', queue: this.storageName });
+      for (const f of this.inflight.values()) {
+        if (f.entry.persisted) {
+          keep.push(f.entry);
+          cmds.push({ t: 'enqueue', queue: this.storageName, seq: f.entry.seq, message: f.entry.message, deliveryCount: f.entry.deliveryCount });
+        }
+      }
+      this.pageCursor = this.lastSeq;
+    }
+    this.stats.dropped += removed;
+    while (this.blocked.length) this.wakeBlocked();
+    if (cmds.length) await this.host.commit(cmds);
+    return removed;
+  }
+
+  /** Mark deleted: consumers are closed by the engine; pending timers dropped. */
+  markDeleted(): void {
+    this.deleted = true;
+    for (const e of this.scheduled) if (e.timer) this.host.timers.cancel(e.timer);
+    for (const f of this.inflight.values()) if (f.lease) this.host.timers.cancel(f.lease);
+    for (const b of this.blocked) {
+      clearTimeout(b.timer);
+      b.reject(new BrokerError('not-found', `${this.describe()} was deleted`));
+    }
+    this.blocked = [];
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused) this.scheduleDispatch();
+  }
+
+  /** Oldest-first list of in-flight deliveries (admin, SQS). */
+  inflightDeliveries(): Delivery[] {
+    return [...this.inflight.values()].map((f) => f.delivery);
+  }
+
+  /** Remove one message by seq wherever it is not in flight (admin delete/move). Returns it if removed. */
+  async removeBySeq(seq: number): Promise<Message | null> {
+    for (let p = 0; p < PRIORITIES; p++) {
+      const arr = this.ready[p];
+      for (let i = this.heads[p]; i < arr.length; i++) {
+        if (arr[i].seq === seq) {
+          const e = arr[i];
+          this.removeReadyAt(p, i);
+          this.forget(e);
+          this.stats.dequeued++;
+          const cmds = this.ackCommands(e);
+          if (cmds.length) await this.host.commit(cmds);
+          return e.message;
+        }
+      }
+    }
+    for (const e of this.scheduled) {
+      if (e.seq === seq) {
+        this.scheduled.delete(e);
+        this.scheduledCount--;
+        this.forget(e);
+        const cmds = this.ackCommands(e);
+        if (cmds.length) await this.host.commit(cmds);
+        return e.message;
+      }
+    }
+    // paged: page everything up to it in, then retry once
+    if (this.pagedCount > 0 && seq > this.pageCursor) {
+      this.pageIn(true);
+      if (seq <= this.pageCursor) return this.removeBySeq(seq);
+    }
+    return null;
+  }
+}
