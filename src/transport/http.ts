@@ -114,6 +114,9 @@ export async function listenHttp(opts: HttpListenerOptions, handler: RequestHand
     headersTimeout: opts.headersTimeout ?? 20_000,
     keepAliveTimeout: opts.keepAliveTimeout ?? 65_000,
   };
+  // Node checks the two timeouts above only every connectionsCheckingInterval (default 30 s).
+  const timeouts = [serverOptions.requestTimeout!, serverOptions.headersTimeout!].filter((t) => t > 0);
+  serverOptions.connectionsCheckingInterval = timeouts.length ? Math.max(50, Math.min(5_000, Math.floor(Math.min(...timeouts) / 4))) : 5_000;
   const server: http.Server = opts.tls
     ? https.createServer({ ...tlsServerOptions(opts.name, opts.tls), ...serverOptions })
     : http.createServer(serverOptions);

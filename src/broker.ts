@@ -1,0 +1,311 @@
+/**
+ * Composition root: config → store → engine → adapters → listeners. The only module that knows every part.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { Engine } from './core/engine.js';
+import type { BrokerConfig, ListenerConfig, ListenerName, TlsConfig } from './config.js';
+import { LISTENER_NAMES } from './config.js';
+import { createLogger } from './log.js';
+import { defaultHttp, defaultProtocols } from './modules.js';
+import { LmdbStore } from '../storage/lmdb/lmdb-store.js';
+import { listenHttp } from './transport/http.js';
+import { listenStream, type Listener } from './transport/tcp.js';
+import type { TlsFiles } from './transport/tls-files.js';
+import type { AdapterContext, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter } from './transport/types.js';
+import { listenWebSocket } from './transport/websocket.js';
+
+export interface BrokerModules {
+  /** Stream protocols; default `defaultProtocols` from src/modules.ts. */
+  protocols?: ProtocolModule[];
+  /** HTTP modules (`sqs`, `admin`); default `defaultHttp`. */
+  http?: HttpModule[];
+  /** Default: a pino logger on stdout at `config.log.level`. */
+  logger?: Logger;
+  /** How long stop() lets adapters close their connections gracefully before destroying them, ms. Default 10 s. */
+  shutdownTimeout?: number;
+}
+
+/** The data directory cannot be created or written. */
+export class DataDirError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DataDirError';
+  }
+}
+
+type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+export class Broker {
+  readonly logger: Logger;
+  private readonly protocols: ProtocolModule[];
+  private readonly httpModules: HttpModule[];
+  private readonly shutdownTimeout: number;
+  private state: State = 'new';
+  private starting?: Promise<void>;
+  private stopping?: Promise<void>;
+  private store?: LmdbStore;
+  private _engine?: Engine;
+  private engineStarted = false;
+  private readonly adapters: { name: string; close(): Promise<void> }[] = [];
+  private readonly listeners = new Map<string, Listener>();
+
+  constructor(readonly config: BrokerConfig, modules: BrokerModules = {}) {
+    this.logger = modules.logger ?? createLogger({ level: config.log.level });
+    this.protocols = modules.protocols ?? defaultProtocols;
+    this.httpModules = modules.http ?? defaultHttp;
+    this.shutdownTimeout = modules.shutdownTimeout ?? 10_000;
+  }
+
+  /** The engine; available once start() has opened the store. */
+  get engine(): Engine {
+    if (!this._engine) throw new Error('Broker: the engine exists only after start()');
+    return this._engine;
+  }
+
+  /** Bound address of every running listener: `{ stomp: {...}, 'stomp-tls': {...}, ws: {...} }`. */
+  listenerAddresses(): Record<string, { host: string; port: number }> {
+    const out: Record<string, { host: string; port: number }> = {};
+    for (const [name, l] of this.listeners) out[name] = l.address();
+    return out;
+  }
+
+  start(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return Promise.reject(new Error('Broker: cannot start a stopped broker'));
+    this.starting ??= (async () => {
+      this.state = 'starting';
+      try {
+        await this.doStart();
+        this.state = 'started';
+      } catch (err) {
+        await this.shutdown().catch((e) => this.logger.error({ err: e }, 'cleanup after failed start failed'));
+        this.state = 'stopped';
+        throw err;
+      }
+    })();
+    return this.starting;
+  }
+
+  /** Stop accepting, close adapters (and their connections), stop the engine, close the store. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.starting) await this.starting.catch(() => undefined);
+      if (this.state === 'stopped' || this.state === 'new') {
+        this.state = 'stopped';
+        return;
+      }
+      this.state = 'stopping';
+      await this.shutdown();
+      this.state = 'stopped';
+      this.logger.info('broker stopped');
+    })();
+    return this.stopping;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+
+  private async doStart(): Promise<void> {
+    const { config, logger } = this;
+    const dataDir = path.resolve(config.dataDir);
+    prepareDataDir(dataDir);
+    if (config.store.noSync) {
+      logger.warn('store.noSync is ON: commits are not fsync\'d and acknowledged messages WILL be lost on a crash or power failure — use it for benchmarks only');
+    }
+    this.store = new LmdbStore({ path: path.join(dataDir, 'store'), noSync: config.store.noSync });
+    this._engine = new Engine({ store: this.store, policies: config.destinations, logger: logger.child({ component: 'engine' }) });
+    await this._engine.start();
+    this.engineStarted = true;
+    logger.info({ dataDir }, 'engine started');
+
+    const limits: ConnectionLimits = { ...config.limits };
+    const ctx = (component: string): AdapterContext => ({
+      engine: this._engine!,
+      config,
+      logger: logger.child({ protocol: component }),
+      limits,
+    });
+
+    // Stream protocols: plain + TLS ports, and subprotocols on the shared WebSocket listener.
+    const wsRoutes: { subprotocols: string[]; handler: StreamAdapter['handle']; name: string }[] = [];
+    const served = new Set<string>();
+    for (const mod of this.protocols) {
+      const lc = config.listeners[mod.name];
+      const wsWanted = mod.wsSubprotocols.length > 0 && wsEnabled(config);
+      if (!lc.enabled && !lc.tls?.enabled && !wsWanted) {
+        logger.debug({ protocol: mod.name }, `${mod.name}: all its listeners are disabled`);
+        continue;
+      }
+      served.add(mod.name);
+      const adapter = mod.create(ctx(mod.name));
+      this.adapters.push({ name: mod.name, close: () => adapter.close() });
+      const handler: StreamAdapter['handle'] = (stream, peer) => adapter.handle(stream, peer);
+      if (lc.enabled) {
+        await this.addListener(mod.name, () =>
+          listenStream({ name: mod.name, host: lc.host, port: lc.port, maxConnections: limits.maxConnections, logger }, handler),
+        );
+      }
+      if (lc.tls?.enabled) {
+        const tls = lc.tls;
+        await this.addListener(`${mod.name}-tls`, () =>
+          listenStream({ name: `${mod.name}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, logger }, handler),
+        );
+      }
+      if (wsWanted) wsRoutes.push({ subprotocols: mod.wsSubprotocols, handler, name: mod.name });
+    }
+
+    const ws = config.listeners.ws;
+    if (wsRoutes.length === 0) {
+      if (ws.enabled || ws.tls?.enabled) logger.debug('ws: no protocol module serves WebSocket yet, listener skipped');
+    } else {
+      const routes = wsRoutes.map((r) => ({ subprotocols: r.subprotocols, handler: r.handler }));
+      const detail = wsRoutes.map((r) => `${r.name}=${r.subprotocols.join('|')}`).join(' ');
+      const maxPayload = config.limits.maxFrameSize;
+      if (ws.enabled) {
+        await this.addListener('ws', () =>
+          listenWebSocket({ name: 'ws', host: ws.host, port: ws.port, maxConnections: limits.maxConnections, maxPayload, logger }, routes), detail);
+      }
+      if (ws.tls?.enabled) {
+        const tls = ws.tls;
+        await this.addListener('ws-tls', () =>
+          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, maxPayload, logger }, routes), detail);
+      }
+    }
+
+    // HTTP modules, each on its own listener.
+    const httpTaken = new Map<string, string>();
+    for (const mod of this.httpModules) {
+      const key = mod.listener ?? mod.name;
+      if (!(LISTENER_NAMES as readonly string[]).includes(key)) {
+        logger.warn({ module: mod.name }, `http module ${mod.name}: there is no listeners.${key} in the configuration, skipped`);
+        continue;
+      }
+      if (httpTaken.has(key)) {
+        throw new Error(`http modules ${httpTaken.get(key)} and ${mod.name} both want listeners.${key}`);
+      }
+      httpTaken.set(key, mod.name);
+      const lc: ListenerConfig = config.listeners[key as ListenerName];
+      if (!lc.enabled && !lc.tls?.enabled) {
+        logger.debug({ module: mod.name }, `${key}: listener disabled`);
+        continue;
+      }
+      served.add(key);
+      const handler: HttpHandler = mod.create(ctx(mod.name));
+      this.adapters.push({ name: mod.name, close: () => handler.close() });
+      const handle = (req: Parameters<HttpHandler['handle']>[0], res: Parameters<HttpHandler['handle']>[1]) => handler.handle(req, res);
+      const maxConnections = limits.maxConnections;
+      if (lc.enabled) {
+        await this.addListener(key, () => listenHttp({ name: key, host: lc.host, port: lc.port, maxConnections, logger }, handle));
+      }
+      if (lc.tls?.enabled) {
+        const tls = lc.tls;
+        await this.addListener(`${key}-tls`, () =>
+          listenHttp({ name: `${key}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections, logger }, handle));
+      }
+    }
+
+    for (const name of LISTENER_NAMES) {
+      if (name === 'ws' || served.has(name)) continue;
+      const lc = config.listeners[name];
+      if (lc.enabled || lc.tls?.enabled) logger.debug({ listener: name }, `${name}: no module for this listener yet, skipped`);
+    }
+    logger.info({ listeners: this.listenerAddresses() }, 'broker started');
+  }
+
+  private async addListener(name: string, open: () => Promise<Listener>, detail?: string): Promise<void> {
+    const l = await open();
+    this.listeners.set(name, l);
+    const { host, port } = l.address();
+    this.logger.info({ listener: name, host, port, ...(detail ? { subprotocols: detail } : {}) }, `${name} listening on ${host}:${port}`);
+  }
+
+  /** Tear down whatever is up, in order; safe to call after a partial start. */
+  private async shutdown(): Promise<void> {
+    const listeners = [...this.listeners.values()];
+    await Promise.all(listeners.map((l) => l.close()));
+
+    const adapters = this.adapters.splice(0);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.shutdownTimeout);
+      timer.unref();
+    });
+    const closing = Promise.allSettled(
+      adapters.map((a) =>
+        Promise.resolve()
+          .then(() => a.close())
+          .catch((err) => this.logger.warn({ err, module: a.name }, `${a.name}: error while closing connections`)),
+      ),
+    );
+    if ((await Promise.race([closing, timedOut])) === 'timeout') {
+      this.logger.warn(`adapters did not close their connections within ${this.shutdownTimeout} ms; closing them forcibly`);
+    }
+    clearTimeout(timer);
+    for (const l of listeners) l.destroyConnections();
+
+    if (this._engine && this.engineStarted) {
+      this.engineStarted = false;
+      await this._engine.stop().catch((err) => this.logger.error({ err }, 'engine stop failed'));
+    }
+    if (this.store) await this.store.close().catch((err) => this.logger.error({ err }, 'store close failed'));
+  }
+}
+
+function wsEnabled(config: BrokerConfig): boolean {
+  const ws = config.listeners.ws;
+  return ws.enabled || ws.tls?.enabled === true;
+}
+
+function tlsFiles(tls: TlsConfig): TlsFiles {
+  // The schema guarantees cert and key when TLS is enabled.
+  return {
+    cert: tls.cert!,
+    key: tls.key!,
+    ca: tls.ca,
+    requestCert: tls.requestClientCert || tls.requireClientCert,
+    rejectUnauthorized: tls.requireClientCert,
+  };
+}
+
+/** Create the data directory if needed and prove it is writable (access() says yes to root on a read-only mount). */
+export function prepareDataDir(dir: string): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new DataDirError(`data directory ${dir} is not usable: ${(err as Error).message}`, { cause: err });
+  }
+  if (st && !st.isDirectory()) throw new DataDirError(`data directory ${dir} exists but is not a directory`);
+  if (!st) {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new DataDirError(`cannot create data directory ${dir}: ${reason(err)}`, { cause: err });
+    }
+  }
+  const probe = path.join(dir, `.wharf-write-test-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, '');
+    fs.unlinkSync(probe);
+  } catch (err) {
+    throw new DataDirError(`data directory ${dir} is not writable: ${reason(err)}`, { cause: err });
+  }
+}
+
+function reason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOTDIR':
+      return 'a parent path is not a directory';
+    case 'ENOSPC':
+      return 'no space left on device';
+    default:
+      return e.message;
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * The protocol and HTTP modules the broker serves by default — the one list to add a new adapter to.
+ * A listener whose module is not in these lists is skipped at start (debug log).
+ */
+import type { HttpModule, ProtocolModule } from './transport/types.js';
+
+export const defaultProtocols: ProtocolModule[] = [];
+
+export const defaultHttp: HttpModule[] = [];
