@@ -518,17 +518,29 @@ export class CoreQueue {
       // Record "may have been delivered" durably before the client sees it, so a crash
       // afterwards redelivers it flagged redelivered.
       f.pending = true;
-      if (e.seq > this.requestedMark) {
-        const mark = this.lastSeq;
-        this.requestedMark = mark;
-        this.host.commit([{ t: 'mark', queue: this.storageName, seq: mark }]).then(
-          () => this.markCommitted(mark),
-          (err) => this.host.onError(err, 'mark'),
-        );
+      if (e.seq > this.markWanted) this.markWanted = e.seq;
+      if (!this.markScheduled) {
+        // one mark commit per dispatch round, covering exactly what this round delivered
+        this.markScheduled = true;
+        queueMicrotask(() => this.flushMark());
       }
       return;
     }
     c.deliver(delivery);
+  }
+
+  private markWanted = 0;
+  private markScheduled = false;
+
+  private flushMark(): void {
+    this.markScheduled = false;
+    if (this.markWanted <= this.requestedMark) return;
+    const mark = this.markWanted;
+    this.requestedMark = mark;
+    this.host.commit([{ t: 'mark', queue: this.storageName, seq: mark }]).then(
+      () => this.markCommitted(mark),
+      (err) => this.host.onError(err, 'mark'),
+    );
   }
 
   private markCommitted(mark: number): void {

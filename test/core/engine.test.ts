@@ -1,0 +1,583 @@
+import assert from 'node:assert/strict';
+import { createMessage, type Message } from '../../src/core/message.js';
+import { queue, topic } from '../../src/core/address.js';
+import { BrokerError } from '../../src/core/errors.js';
+import { eventually, Inbox, settle, sleep, startEngine, type TestEngine } from '../helpers/engine.js';
+import type { EngineOptions } from '../../src/core/engine.js';
+
+const msg = (body: string, extra: Partial<Message> = {}) => createMessage({ body: Buffer.from(body), ...extra });
+
+describe('core engine', function () {
+  this.timeout(20000);
+  let t: TestEngine;
+  const open = async (opts: Partial<EngineOptions> = {}) => (t = await startEngine(opts));
+  afterEach(async () => {
+    await t?.close();
+  });
+
+  describe('queues', () => {
+    it('delivers FIFO within a priority, higher priorities first', async () => {
+      const { engine } = await open();
+      for (const [b, p] of [['a', 4], ['b', 9], ['c', 4], ['d', 0], ['e', 9]] as const) await engine.send(msg(b, { priority: p }), queue('q'));
+      const inbox = new Inbox();
+      await engine.subscribe({ address: queue('q'), prefetch: 10, onMessage: inbox.push });
+      await inbox.waitFor(5);
+      assert.deepEqual(inbox.bodies(), ['b', 'e', 'a', 'c', 'd']);
+    });
+
+    it('spreads messages over competing consumers within each one\'s prefetch', async () => {
+      const { engine } = await open();
+      const a = new Inbox(), b = new Inbox();
+      const ca = await engine.subscribe({ address: queue('work'), prefetch: 2, onMessage: a.push });
+      await engine.subscribe({ address: queue('work'), prefetch: 2, onMessage: b.push });
+      for (let i = 0; i < 6; i++) await engine.send(msg(`m${i}`), queue('work'));
+      await settle();
+      // 2 each: prefetch bounds unacked deliveries; 2 wait in the queue
+      assert.equal(a.items.length, 2);
+      assert.equal(b.items.length, 2);
+      assert.equal(engine.getQueue('work')!.depth, 6);
+      await ca.ack(a.items[0].id);
+      await a.waitFor(3);
+      assert.equal(engine.getQueue('work')!.depth, 5);
+      assert.equal(engine.getQueue('work')!.inflightCount, 4);
+    });
+
+    it('nack requeues flagged redelivered with deliveryCount incremented; release does not count', async () => {
+      const { engine } = await open();
+      await engine.send(msg('x'), queue('q'));
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('q'), prefetch: 1, onMessage: inbox.push });
+      const [d1] = await inbox.waitFor(1);
+      assert.equal(d1.redelivered, false);
+      assert.equal(d1.deliveryCount, 0);
+      c.nack(d1.id);
+      const d2 = (await inbox.waitFor(2))[1];
+      assert.equal(d2.redelivered, true);
+      assert.equal(d2.deliveryCount, 1);
+      c.nack(d2.id, { countFailure: false });
+      const d3 = (await inbox.waitFor(3))[2];
+      assert.equal(d3.deliveryCount, 1, 'a release is not a failed attempt');
+      assert.equal(d3.redelivered, true);
+    });
+
+    it('applies redelivery delay with backoff, then dead-letters with reason and original address', async () => {
+      const { engine } = await open({ policies: [{ match: 'orders', maxRedeliveries: 2, initialRedeliveryDelay: 40, backoffMultiplier: 2 }] });
+      await engine.send(msg('poison', { properties: { k: 'v' } }), queue('orders'));
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('orders'), prefetch: 1, onMessage: inbox.push });
+      const times: number[] = [];
+      for (let i = 1; i <= 3; i++) {
+        const d = (await inbox.waitFor(i))[i - 1];
+        times.push(Date.now());
+        c.nack(d.id);
+      }
+      assert.ok(times[1] - times[0] >= 35, `first redelivery delayed (${times[1] - times[0]} ms)`);
+      assert.ok(times[2] - times[1] >= 75, `second redelivery backed off (${times[2] - times[1]} ms)`);
+      await eventually(() => assert.equal(engine.browse(queue('DLQ.orders')).length, 1));
+      assert.equal(engine.getQueue('orders')!.depth, 0);
+      const dlq = engine.browse(queue('DLQ.orders'));
+      assert.equal(dlq.length, 1);
+      const m = dlq[0].message;
+      assert.equal(m.body.toString(), 'poison');
+      assert.equal(m.properties.k, 'v');
+      assert.equal(m.properties.originalDestination, 'queue://orders');
+      assert.match(String(m.properties.dlqDeliveryFailureCause), /maxRedeliveries=2/);
+      assert.equal(engine.getQueue('orders')!.stats.deadLettered, 1);
+    });
+
+    it('reject sends a message straight to the DLQ', async () => {
+      const { engine } = await open();
+      await engine.send(msg('bad'), queue('q'));
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('q'), prefetch: 1, onMessage: inbox.push });
+      const [d] = await inbox.waitFor(1);
+      c.nack(d.id, { deadLetter: true, reason: 'cannot parse' });
+      await eventually(() => assert.equal(engine.browse(queue('DLQ.q')).length, 1));
+      const dlq = engine.browse(queue('DLQ.q'));
+      assert.equal(dlq[0].message.properties.dlqDeliveryFailureCause, 'cannot parse');
+    });
+
+    it('expires messages: to the DLQ by default, dropped when the policy says so', async () => {
+      const { engine } = await open({ policies: [{ match: 'drop.>', expiry: 'drop' }], expirySweepInterval: 20 });
+      await engine.send(msg('old', { expiration: Date.now() + 30 }), queue('keep.q'));
+      await engine.send(msg('old', { expiration: Date.now() + 30 }), queue('drop.q'));
+      await engine.send(msg('fresh'), queue('keep.q'));
+      await sleep(120);
+      assert.equal(engine.getQueue('keep.q')!.depth, 1);
+      assert.equal(engine.getQueue('drop.q')!.depth, 0);
+      assert.equal(engine.browse(queue('DLQ.keep.q'))[0].message.properties.dlqDeliveryFailureCause, 'expired');
+      assert.equal(engine.getQueue('DLQ.drop.q'), undefined);
+      assert.equal(engine.getQueue('keep.q')!.stats.expired, 1);
+      const inbox = new Inbox();
+      await engine.subscribe({ address: queue('keep.q'), prefetch: 5, onMessage: inbox.push });
+      await inbox.waitFor(1);
+      assert.deepEqual(inbox.bodies(), ['fresh']);
+    });
+
+    it('applies a default TTL from the destination policy', async () => {
+      const { engine } = await open({ policies: [{ match: 'ttl', defaultTtl: 10, expiry: 'drop' }] });
+      await engine.send(msg('x'), queue('ttl'));
+      await sleep(30);
+      const inbox = new Inbox();
+      await engine.subscribe({ address: queue('ttl'), prefetch: 5, onMessage: inbox.push });
+      await sleep(30);
+      assert.equal(inbox.items.length, 0);
+    });
+
+    it('holds delayed messages until their delivery time', async () => {
+      const { engine } = await open();
+      const inbox = new Inbox();
+      await engine.subscribe({ address: queue('later'), prefetch: 5, onMessage: inbox.push });
+      const sent = Date.now();
+      await engine.send(msg('late', { deliveryTime: sent + 150 }), queue('later'));
+      await engine.send(msg('now'), queue('later'));
+      await inbox.waitFor(1);
+      assert.deepEqual(inbox.bodies(), ['now']);
+      assert.equal(engine.getQueue('later')!.scheduledMessages, 1);
+      await inbox.waitFor(2);
+      assert.ok(Date.now() - sent >= 140);
+      assert.equal(inbox.bodies()[1], 'late');
+    });
+
+    it('keeps a message group on one consumer while it lives, then reassigns it', async () => {
+      const { engine } = await open();
+      const a = new Inbox(), b = new Inbox();
+      const ca = await engine.subscribe({ address: queue('g'), prefetch: 100, onMessage: a.push });
+      await engine.subscribe({ address: queue('g'), prefetch: 100, onMessage: b.push });
+      for (let i = 0; i < 10; i++) await engine.send(msg(`${i % 2 ? 'X' : 'Y'}${i}`, { groupId: i % 2 ? 'X' : 'Y' }), queue('g'));
+      await eventually(() => a.items.length + b.items.length === 10);
+      const groupsA = new Set(a.items.map((d) => d.message.groupId));
+      const groupsB = new Set(b.items.map((d) => d.message.groupId));
+      assert.equal(groupsA.size, 1);
+      assert.equal(groupsB.size, 1);
+      assert.notDeepEqual([...groupsA], [...groupsB]);
+      const ownedByA = [...groupsA][0]!;
+      ca.close();
+      await engine.send(msg('after', { groupId: ownedByA }), queue('g'));
+      await eventually(() => b.items.some((d) => d.message.body.toString() === 'after'));
+      assert.ok(b.items.some((d) => d.message.body.toString() === 'after'), 'group reassigned to the remaining consumer');
+      // A's unacked messages of its group went to B as well, in order
+      const bGroup = b.items.filter((d) => d.message.groupId === ownedByA).map((d) => d.message.body.toString());
+      assert.deepEqual(bGroup.slice(-1), ['after']);
+      assert.equal(bGroup.length, 6);
+    });
+
+    it('gives an exclusive consumer every message while it is attached', async () => {
+      const { engine } = await open();
+      const a = new Inbox(), b = new Inbox();
+      await engine.subscribe({ address: queue('ex'), prefetch: 100, onMessage: a.push });
+      const cb = await engine.subscribe({ address: queue('ex'), prefetch: 100, exclusive: true, onMessage: b.push });
+      for (let i = 0; i < 5; i++) await engine.send(msg(`${i}`), queue('ex'));
+      await b.waitFor(5);
+      await settle();
+      assert.equal(b.items.length, 5);
+      assert.equal(a.items.length, 0);
+      cb.close();
+      await engine.send(msg('5'), queue('ex'));
+      await a.waitFor(6);
+    });
+
+    it('browses without consuming, and purges', async () => {
+      const { engine } = await open();
+      for (let i = 0; i < 3; i++) await engine.send(msg(`b${i}`, { properties: { n: i } }), queue('br'));
+      const seen = engine.browse(queue('br'));
+      assert.deepEqual(seen.map((s) => s.message.body.toString()), ['b0', 'b1', 'b2']);
+      assert.deepEqual(engine.browse(queue('br'), { selector: 'n > 0' }).map((s) => s.message.properties.n), [1, 2]);
+      assert.equal(engine.getQueue('br')!.depth, 3);
+      assert.equal(await engine.purgeQueue('br'), 3);
+      assert.equal(engine.getQueue('br')!.depth, 0);
+      await t.restart();
+      assert.equal(t.engine.getQueue('br')!.depth, 0, 'purge is durable');
+    });
+
+    it('lets a selector consumer take only matching messages; the rest stay for others', async () => {
+      const { engine } = await open();
+      for (const color of ['red', 'blue', 'red', 'green']) await engine.send(msg(color, { properties: { color } }), queue('sel'));
+      const reds = new Inbox();
+      await engine.subscribe({ address: queue('sel'), prefetch: 10, selector: "color = 'red'", onMessage: reds.push });
+      await reds.waitFor(2);
+      await settle();
+      assert.deepEqual(reds.bodies(), ['red', 'red']);
+      const rest = new Inbox();
+      await engine.subscribe({ address: queue('sel'), prefetch: 10, onMessage: rest.push });
+      await rest.waitFor(2);
+      assert.deepEqual(rest.bodies(), ['blue', 'green']);
+      await assert.rejects(engine.subscribe({ address: queue('sel'), selector: "color = 'red' AND", onMessage: () => {} }), (e: BrokerError) => e.code === 'invalid' && /position/i.test(e.message));
+    });
+  });
+
+  describe('limits', () => {
+    it('reject: a clear error at once naming the limit', async () => {
+      const { engine } = await open({ policies: [{ match: 'small', maxMessages: 2, limitPolicy: 'reject' }] });
+      await engine.send(msg('1'), queue('small'));
+      await engine.send(msg('2'), queue('small'));
+      await assert.rejects(engine.send(msg('3'), queue('small')), (e: BrokerError) => e.code === 'limit' && /maxMessages=2/.test(e.message));
+      assert.equal(engine.getQueue('small')!.stats.limitHits, 1);
+    });
+
+    it('block: the producer waits for room, and gets an error naming the limit on timeout', async () => {
+      const { engine } = await open({ policies: [{ match: 'blk', maxMessages: 1, limitPolicy: 'block', blockTimeout: 100 }] });
+      await engine.send(msg('1'), queue('blk'));
+      const started = Date.now();
+      await assert.rejects(engine.send(msg('2'), queue('blk')), (e: BrokerError) => e.code === 'limit' && /blocked for 100 ms/.test(e.message) && /maxMessages=1/.test(e.message));
+      assert.ok(Date.now() - started >= 90);
+      // now a consumer makes room while a producer is blocked
+      const pending = engine.send(msg('3'), queue('blk'));
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('blk'), prefetch: 1, onMessage: inbox.push });
+      const [d] = await inbox.waitFor(1);
+      await c.ack(d.id);
+      await pending;
+      await inbox.waitFor(2);
+      assert.deepEqual(inbox.bodies(), ['1', '3']);
+    });
+
+    it('drop-oldest: makes room by dropping the oldest message', async () => {
+      const { engine } = await open({ policies: [{ match: 'ring', maxMessages: 3, limitPolicy: 'drop-oldest' }] });
+      for (let i = 1; i <= 5; i++) await engine.send(msg(`${i}`), queue('ring'));
+      assert.deepEqual(engine.browse(queue('ring')).map((b) => b.message.body.toString()), ['3', '4', '5']);
+      assert.equal(engine.getQueue('ring')!.stats.dropped, 2);
+    });
+
+    it('maxBytes limits by size', async () => {
+      const { engine } = await open({ policies: [{ match: 'bytes', maxBytes: 1000, limitPolicy: 'reject' }] });
+      await engine.send(msg('x'.repeat(600)), queue('bytes'));
+      await assert.rejects(engine.send(msg('y'.repeat(600)), queue('bytes')), /maxBytes=1000/);
+    });
+  });
+
+  describe('leases', () => {
+    it('redelivers only the one message whose lease expired, keeps the consumer, and lets a lease be extended', async () => {
+      const { engine } = await open();
+      await engine.send(msg('a'), queue('lease'));
+      await engine.send(msg('b'), queue('lease'));
+      const inbox = new Inbox();
+      const expired: number[] = [];
+      const c = await engine.subscribe({ address: queue('lease'), prefetch: 10, ackTimeout: 80, onMessage: inbox.push, onLeaseExpired: (d) => expired.push(d.id) });
+      const [da, db] = await inbox.waitFor(2);
+      c.extendLease(db.id, 400);
+      await inbox.waitFor(3, 2000);
+      assert.equal(inbox.items[2].message.body.toString(), 'a');
+      assert.equal(inbox.items[2].redelivered, true);
+      assert.equal(inbox.items[2].deliveryCount, 1);
+      assert.deepEqual(expired, [da.id]);
+      assert.equal(c.closed, false);
+      await c.ack(db.id); // b's lease was extended, so it is still ours to ack
+      await assert.rejects(c.ack(da.id), (e: BrokerError) => e.code === 'not-found');
+    });
+  });
+
+  describe('topics', () => {
+    it('fans out to every non-durable subscriber, with * and > wildcards', async () => {
+      const { engine } = await open();
+      const exact = new Inbox(), star = new Inbox(), rest = new Inbox(), other = new Inbox();
+      await engine.subscribe({ address: topic('orders.eu.new'), prefetch: 10, onMessage: exact.push });
+      await engine.subscribe({ address: topic('orders.*.new'), prefetch: 10, onMessage: star.push });
+      await engine.subscribe({ address: topic('orders.>'), prefetch: 10, onMessage: rest.push });
+      await engine.subscribe({ address: topic('invoices.>'), prefetch: 10, onMessage: other.push });
+      await engine.send(msg('1'), topic('orders.eu.new'));
+      await engine.send(msg('2'), topic('orders.us.new'));
+      await engine.send(msg('3'), topic('orders.eu.old.x'));
+      await settle();
+      assert.deepEqual(exact.bodies(), ['1']);
+      assert.deepEqual(star.bodies(), ['1', '2']);
+      assert.deepEqual(rest.bodies(), ['1', '2', '3']);
+      assert.deepEqual(other.bodies(), []);
+      assert.equal(exact.items[0].message.destination, 'topic://orders.eu.new');
+    });
+
+    it('does not keep messages for non-durable subscribers that are gone', async () => {
+      const { engine } = await open();
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: topic('t'), prefetch: 10, onMessage: inbox.push });
+      c.close();
+      await engine.send(msg('lost'), topic('t'));
+      assert.equal(engine.overview().depth, 0);
+    });
+
+    it('keeps messages for an offline durable subscription, across a restart', async () => {
+      const { engine } = await open();
+      const conn = await engine.connect({ protocol: 'test', clientId: 'app1' });
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: topic('news'), connection: conn, durable: { name: 'sub1' }, prefetch: 10, onMessage: inbox.push });
+      await engine.send(msg('live'), topic('news'));
+      const [d] = await inbox.waitFor(1);
+      await c.ack(d.id);
+      engine.disconnect(conn);
+      await engine.send(msg('while-away-1'), topic('news'));
+      await engine.send(msg('while-away-2'), topic('news'));
+      const e2 = await t.restart();
+      const conn2 = await e2.connect({ protocol: 'test', clientId: 'app1' });
+      const inbox2 = new Inbox();
+      await e2.subscribe({ address: topic('news'), connection: conn2, durable: { name: 'sub1' }, prefetch: 10, onMessage: inbox2.push });
+      await inbox2.waitFor(2);
+      assert.deepEqual(inbox2.bodies(), ['while-away-1', 'while-away-2']);
+      // unsubscribe removes it
+      e2.disconnect(conn2);
+      assert.equal(await e2.unsubscribeDurable('app1', 'sub1'), true);
+      await e2.send(msg('nobody'), topic('news'));
+      assert.equal(e2.listSubscriptions().length, 0);
+    });
+
+    it('refuses a second active consumer on one durable subscription', async () => {
+      const { engine } = await open();
+      const conn = await engine.connect({ protocol: 'test', clientId: 'c1' });
+      await engine.subscribe({ address: topic('x'), connection: conn, durable: { name: 's' }, prefetch: 1, onMessage: () => {} });
+      await assert.rejects(engine.subscribe({ address: topic('x'), connection: conn, durable: { name: 's' }, prefetch: 1, onMessage: () => {} }), /already has an active consumer/);
+    });
+
+    it('spreads a shared subscription over its members (one copy per group)', async () => {
+      const { engine } = await open();
+      const a = new Inbox(), b = new Inbox(), solo = new Inbox();
+      await engine.subscribe({ address: topic('jobs'), shared: 'workers', prefetch: 100, onMessage: a.push });
+      await engine.subscribe({ address: topic('jobs'), shared: 'workers', prefetch: 100, onMessage: b.push });
+      await engine.subscribe({ address: topic('jobs'), prefetch: 100, onMessage: solo.push });
+      for (let i = 0; i < 10; i++) await engine.send(msg(`${i}`), topic('jobs'));
+      await settle();
+      assert.equal(a.items.length + b.items.length, 10);
+      assert.ok(a.items.length > 0 && b.items.length > 0);
+      assert.equal(solo.items.length, 10);
+    });
+
+    it('honours noLocal', async () => {
+      const { engine } = await open();
+      const conn = await engine.connect({ protocol: 'test' });
+      const mine = new Inbox();
+      await engine.subscribe({ address: topic('chat'), connection: conn, noLocal: true, prefetch: 10, onMessage: mine.push });
+      await engine.send(msg('self'), topic('chat'), { connection: conn });
+      await engine.send(msg('other'), topic('chat'));
+      await settle();
+      assert.deepEqual(mine.bodies(), ['other']);
+    });
+
+    it('filters topic subscriptions by selector at routing time', async () => {
+      const { engine } = await open();
+      const inbox = new Inbox();
+      await engine.subscribe({ address: topic('prices'), selector: 'price > 10', prefetch: 10, onMessage: inbox.push });
+      await engine.send(msg('cheap', { properties: { price: 5 } }), topic('prices'));
+      await engine.send(msg('dear', { properties: { price: 50 } }), topic('prices'));
+      await settle();
+      assert.deepEqual(inbox.bodies(), ['dear']);
+    });
+
+    it('keeps one retained message per topic, durable, delivered to new subscribers, cleared by an empty body', async () => {
+      const { engine } = await open();
+      await engine.send(msg('v1'), topic('sensors.a'), { retain: true });
+      await engine.send(msg('v2'), topic('sensors.a'), { retain: true });
+      await engine.send(msg('b1'), topic('sensors.b'), { retain: true });
+      const e2 = await t.restart();
+      const inbox = new Inbox();
+      await e2.subscribe({ address: topic('sensors.*'), retained: true, prefetch: 10, onMessage: inbox.push });
+      await inbox.waitFor(2);
+      assert.deepEqual(inbox.bodies().sort(), ['b1', 'v2']);
+      await e2.send(msg(''), topic('sensors.a'), { retain: true });
+      assert.deepEqual(e2.retainedMessages().map((m) => m.body.toString()), ['b1']);
+    });
+  });
+
+  describe('ActiveMQ routing features', () => {
+    it('virtual topics: a publish lands in every Consumer.<name>.VirtualTopic.<x> queue', async () => {
+      const { engine } = await open();
+      const a = new Inbox(), b1 = new Inbox(), b2 = new Inbox();
+      await engine.subscribe({ address: queue('Consumer.A.VirtualTopic.Orders'), prefetch: 10, onMessage: a.push });
+      await engine.subscribe({ address: queue('Consumer.B.VirtualTopic.Orders'), prefetch: 10, onMessage: b1.push });
+      await engine.subscribe({ address: queue('Consumer.B.VirtualTopic.Orders'), prefetch: 10, onMessage: b2.push });
+      for (let i = 0; i < 4; i++) await engine.send(msg(`o${i}`), topic('VirtualTopic.Orders'));
+      await a.waitFor(4);
+      await eventually(() => b1.items.length + b2.items.length === 4);
+      assert.deepEqual(a.bodies(), ['o0', 'o1', 'o2', 'o3']);
+      assert.equal(b1.items.length + b2.items.length, 4, 'consumers of one virtual queue compete');
+    });
+
+    it('composite destinations: `a,topic://b` and configured composites with per-target selectors', async () => {
+      const { engine } = await open({ composites: [{ name: 'all.orders', kind: 'queue', targets: [{ address: 'queue://big', selector: 'amount > 100' }, { address: 'queue://audit' }] }] });
+      const tb = new Inbox();
+      await engine.subscribe({ address: topic('b'), prefetch: 10, onMessage: tb.push });
+      await engine.send(msg('both'), queue('a,topic://b'));
+      await settle();
+      assert.equal(engine.getQueue('a')!.depth, 1);
+      assert.deepEqual(tb.bodies(), ['both']);
+      await engine.send(msg('small', { properties: { amount: 5 } }), queue('all.orders'));
+      await engine.send(msg('large', { properties: { amount: 500 } }), queue('all.orders'));
+      assert.deepEqual(engine.browse(queue('big')).map((b) => b.message.body.toString()), ['large']);
+      assert.deepEqual(engine.browse(queue('audit')).map((b) => b.message.body.toString()), ['small', 'large']);
+      assert.equal(engine.getQueue('all.orders'), undefined, 'forward-only composite stores nothing itself');
+    });
+
+    it('AMQ_SCHEDULED_DELAY, _PERIOD and _REPEAT become delayed, repeated deliveries', async () => {
+      const { engine } = await open();
+      const inbox = new Inbox();
+      await engine.subscribe({ address: queue('sched'), prefetch: 10, onMessage: inbox.push });
+      const sent = Date.now();
+      await engine.send(msg('tick', { properties: { AMQ_SCHEDULED_DELAY: 100, AMQ_SCHEDULED_PERIOD: 50, AMQ_SCHEDULED_REPEAT: 2 } }), queue('sched'));
+      await sleep(50);
+      assert.equal(inbox.items.length, 0);
+      await inbox.waitFor(3, 3000);
+      const at = inbox.items.map(() => Date.now() - sent);
+      assert.ok(at[0] >= 190, 'third occurrence after delay + 2 periods');
+      assert.equal(new Set(inbox.items.map((d) => d.message.messageId)).size, 3);
+      assert.equal(inbox.items[0].message.properties.AMQ_SCHEDULED_DELAY, undefined);
+    });
+
+    it('AMQ_SCHEDULED_CRON creates a durable job that fires on schedule', async () => {
+      const { engine } = await open();
+      await engine.send(msg('cron'), queue('c'), {});
+      await engine.send(msg('job', { properties: { AMQ_SCHEDULED_CRON: '* * * * * *' } }), queue('cronq'));
+      assert.equal(engine.listScheduledJobs().length, 1);
+      const e2 = await t.restart();
+      assert.equal(e2.listScheduledJobs().length, 1, 'job survives a restart');
+      const inbox = new Inbox();
+      await e2.subscribe({ address: queue('cronq'), prefetch: 10, onMessage: inbox.push });
+      await inbox.waitFor(1, 3000);
+      assert.equal(inbox.items[0].message.body.toString(), 'job');
+      assert.equal(await e2.cancelScheduledJob(e2.listScheduledJobs()[0].id), true);
+      await assert.rejects(e2.send(msg('bad', { properties: { AMQ_SCHEDULED_CRON: 'not a cron' } }), queue('cronq')), /Invalid AMQ_SCHEDULED_CRON/);
+    });
+  });
+
+  describe('connections, temporaries, security', () => {
+    it('deletes temporary queues with their connection', async () => {
+      const { engine } = await open();
+      const conn = await engine.connect({ protocol: 'test' });
+      const tmp = engine.createTemporary('queue', conn);
+      await engine.send(msg('reply'), tmp);
+      assert.equal(engine.getQueue(tmp.name)!.depth, 1);
+      engine.disconnect(conn);
+      await settle();
+      assert.equal(engine.getQueue(tmp.name), undefined);
+      await assert.rejects(engine.send(msg('late'), tmp), (e: BrokerError) => e.code === 'not-found');
+    });
+
+    it('refuses a duplicate client id unless takeover is asked for', async () => {
+      const { engine } = await open();
+      let killed = '';
+      await engine.connect({ protocol: 'test', clientId: 'dup', onKill: (r) => (killed = r) });
+      await assert.rejects(engine.connect({ protocol: 'test', clientId: 'dup' }), (e: BrokerError) => e.code === 'client-id-in-use');
+      await engine.connect({ protocol: 'test', clientId: 'dup', takeover: true });
+      assert.match(killed, /taken over/);
+    });
+
+    it('calls the authentication and authorization hooks', async () => {
+      const { engine } = await open({
+        security: {
+          async authenticate(c) {
+            return c.username === 'alice' && c.password === 'pw' ? { username: 'alice', anonymous: false, groups: [] } : null;
+          },
+          authorize(p, action, dest) {
+            return !(action === 'send' && dest?.name === 'secret' && p.username !== 'root');
+          },
+        },
+      });
+      await assert.rejects(engine.connect({ protocol: 'test' }, { username: 'alice', password: 'no' }), (e: BrokerError) => e.code === 'unauthenticated');
+      const conn = await engine.connect({ protocol: 'test' }, { username: 'alice', password: 'pw' });
+      assert.equal(conn.principal.username, 'alice');
+      await assert.rejects(engine.send(msg('x'), queue('secret'), { connection: conn }), (e: BrokerError) => e.code === 'unauthorized');
+      await engine.send(msg('x'), queue('open'), { connection: conn });
+    });
+  });
+
+  describe('transactions', () => {
+    it('commit applies sends and acks atomically; rollback discards sends and redelivers acked messages', async () => {
+      const { engine } = await open();
+      await engine.send(msg('in1'), queue('src'));
+      await engine.send(msg('in2'), queue('src'));
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('src'), prefetch: 1, onMessage: inbox.push });
+      const tx = engine.beginTransaction();
+      const [d1] = await inbox.waitFor(1);
+      tx.ack(c, d1.id);
+      const d2 = (await inbox.waitFor(2))[1]; // prefetch 1: the transactional ack freed the slot
+      tx.ack(c, d2.id);
+      await engine.send(msg('out1'), queue('dst'), { transaction: tx });
+      assert.equal(engine.getQueue('dst'), undefined, 'nothing visible before commit');
+      tx.rollback();
+      // prefetch 1: the rolled-back messages come back one at a time, flagged and counted
+      const r1 = (await inbox.waitFor(3))[2];
+      assert.deepEqual([r1.message.body.toString(), r1.redelivered, r1.deliveryCount], ['in1', true, 1]);
+      assert.equal(engine.getQueue('dst'), undefined, 'rolled-back send discarded');
+      const tx2 = engine.beginTransaction();
+      tx2.ack(c, r1.id);
+      const r2 = (await inbox.waitFor(4))[3];
+      assert.deepEqual([r2.message.body.toString(), r2.redelivered, r2.deliveryCount], ['in2', true, 1]);
+      await engine.send(msg('out2'), queue('dst'), { transaction: tx2 });
+      await tx2.commit();
+      assert.equal(engine.getQueue('dst')!.depth, 1);
+      assert.equal(engine.getQueue('src')!.depth, 1);
+      await assert.rejects(tx2.commit(), (e: BrokerError) => e.code === 'transaction');
+      await t.restart();
+      assert.equal(t.engine.getQueue('src')!.depth, 1, 'committed ack is durable');
+      assert.equal(t.engine.getQueue('dst')!.depth, 1, 'committed send is durable');
+    });
+  });
+
+  describe('durability and paging', () => {
+    it('recovers persistent messages after a restart, drops non-persistent ones, and flags delivered ones redelivered', async () => {
+      const { engine } = await open();
+      await engine.send(msg('p1'), queue('d'));
+      await engine.send(msg('np', { durable: false }), queue('d'));
+      await engine.send(msg('p2'), queue('d'));
+      const inbox = new Inbox();
+      await engine.subscribe({ address: queue('d'), prefetch: 1, onMessage: inbox.push });
+      await inbox.waitFor(1); // p1 delivered, never acked
+      const e2 = await t.restart();
+      const again = new Inbox();
+      await e2.subscribe({ address: queue('d'), prefetch: 10, onMessage: again.push });
+      await again.waitFor(2);
+      assert.deepEqual(again.items.map((d) => [d.message.body.toString(), d.redelivered]), [['p1', true], ['p2', false]]);
+    });
+
+    it('pages a backlog larger than the window from the store, in order, across a restart', async () => {
+      const { engine } = await open({ windowSize: 50 });
+      const N = 1000;
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < N; i++) sends.push(engine.send(msg(`m${i}`, { properties: { i } }), queue('deep')));
+      await Promise.all(sends);
+      assert.equal(engine.getQueue('deep')!.depth, N);
+      const e2 = await t.restart();
+      assert.equal(e2.getQueue('deep')!.depth, N);
+      const inbox = new Inbox();
+      const c = await e2.subscribe({ address: queue('deep'), prefetch: 100, onMessage: (d) => {
+        inbox.push(d);
+        c.ack(d.id).catch(() => {});
+      } });
+      await inbox.waitFor(N, 15000);
+      assert.deepEqual(inbox.items.map((d) => d.message.properties.i), Array.from({ length: N }, (_, i) => i));
+      await settle(5);
+      assert.equal(e2.getQueue('deep')!.depth, 0);
+    });
+
+    it('stores a message fanned out to several durable subscriptions once and frees it when all acked', async () => {
+      const { engine } = await open();
+      const conns = await Promise.all(['a', 'b', 'c'].map((id) => engine.connect({ protocol: 'test', clientId: id })));
+      const inboxes = conns.map(() => new Inbox());
+      const consumers = await Promise.all(conns.map((conn, i) => engine.subscribe({ address: topic('fan'), connection: conn, durable: { name: 's' }, prefetch: 10, onMessage: inboxes[i].push })));
+      await engine.send(msg('x'.repeat(10000)), topic('fan'));
+      for (let i = 0; i < 3; i++) {
+        const [d] = await inboxes[i].waitFor(1);
+        if (i < 2) await consumers[i].ack(d.id);
+      }
+      const e2 = await t.restart();
+      const subs = e2.listSubscriptions();
+      assert.deepEqual(subs.map((s) => s.depth).sort(), [0, 0, 1]);
+    });
+
+    it('counts per destination for the console', async () => {
+      const { engine } = await open();
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('cnt'), prefetch: 10, onMessage: inbox.push });
+      const done = engine.registerProducer(queue('cnt'));
+      for (let i = 0; i < 3; i++) await engine.send(msg(`${i}`), queue('cnt'));
+      await inbox.waitFor(3);
+      await c.ack(inbox.items[0].id);
+      const info = engine.listDestinations().find((d) => d.name === 'cnt')!;
+      assert.equal(info.enqueued, 3);
+      assert.equal(info.dequeued, 1);
+      assert.equal(info.inflight, 2);
+      assert.equal(info.depth, 2);
+      assert.equal(info.consumers, 1);
+      assert.equal(info.producers, 1);
+      done();
+      assert.equal(engine.listDestinations().find((d) => d.name === 'cnt')!.producers, 0);
+    });
+  });
+});
