@@ -274,7 +274,7 @@ export function prepareDataDir(dir: string): void {
     st = fs.statSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw new DataDirError(`data directory ${dir} is not usable: ${(err as Error).message}`, { cause: err });
+      throw new DataDirError(`data directory ${dir} is not usable: ${reason(err)}`, { cause: err });
   }
   if (st && !st.isDirectory()) throw new DataDirError(`data directory ${dir} exists but is not a directory`);
   if (!st) {
