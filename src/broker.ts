@@ -227,8 +227,8 @@ export class Broker {
     const adapters = this.adapters.splice(0);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
+      // Not unref'd: it must keep the process alive until shutdown has closed the store.
       timer = setTimeout(() => resolve('timeout'), this.shutdownTimeout);
-      timer.unref();
     });
     const closing = Promise.allSettled(
       adapters.map((a) =>

@@ -83,6 +83,8 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const broker = new Broker(config);
   const log = broker.logger;
 
+  // Keeps the process alive even when no listener is open (every module disabled) until a signal arrives.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -105,11 +107,11 @@ export async function runStart(opts: StartOptions): Promise<void> {
   try {
     await broker.start();
   } catch (err) {
+    clearInterval(keepAlive);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     throw err;
   }
-  // Keep running until a signal arrives: the listeners hold the event loop open.
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
