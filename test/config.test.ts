@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, defaultConfig, envVarNames, loadConfig, parseConfig } from '../src/config.js';
 
 function problems(fn: () => unknown): string[] {
@@ -215,5 +216,25 @@ sqs:
     for (const n of ['WHARF_CONFIG', 'WHARF_DATA_DIR', 'WHARF_LOG_LEVEL', 'WHARF_STOMP_PORT', 'WHARF_SQS_HOST', 'WHARF_ADMIN_ENABLED', 'WHARF_WS_TLS_PORT']) {
       assert.ok(names.includes(n), n);
     }
+  });
+
+  it('parses the example wharf.yaml in docs/configuration.md', () => {
+    const doc = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'configuration.md'), 'utf8');
+    const m = /## Example `wharf.yaml`\s+```yaml\n([\s\S]*?)```/.exec(doc);
+    assert.ok(m, 'example block found');
+    const c = loadConfig({ file: file('example.yaml', m[1]), env: {} });
+    assert.equal(c.listeners.mqtt.tls?.requestClientCert, true);
+    assert.equal(c.listeners.sqs.enabled, false);
+    assert.equal(c.destinations.length, 3);
+  });
+
+  it('documents every top-level and listener key', () => {
+    const doc = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'configuration.md'), 'utf8');
+    const c = defaultConfig();
+    for (const k of Object.keys(c)) assert.ok(doc.includes(`| \`${k}\` |`), `docs: top-level ${k}`);
+    for (const k of [...Object.keys(c.limits), ...Object.keys(c.log), ...Object.keys(c.store), ...Object.keys(c.sqs), ...Object.keys(c.amqp), ...Object.keys(c.listeners.stomp)])
+      assert.ok(doc.includes(`| \`${k}\` |`), `docs: ${k}`);
+    const tls = parseConfig({ listeners: { stomp: { tls: { cert: 'a', key: 'b' } } } }).listeners.stomp.tls!;
+    for (const k of Object.keys(tls)) assert.ok(doc.includes(`| \`${k}\` |`), `docs: tls.${k}`);
   });
 });
