@@ -1,0 +1,131 @@
+/**
+ * JMS 1.1 message selectors (JMS 1.1 §3.8.1): parse once, compile to closures, evaluate per message
+ * with SQL three-valued logic. A selector matches only when it evaluates to TRUE; FALSE and UNKNOWN
+ * (NULLs, type mismatches, division by zero) do not match. Evaluation never throws.
+ *
+ * Identifiers resolve against the canonical Message: the JMS header names below map to message
+ * fields, everything else is an application property (missing → NULL, Buffer → NULL).
+ */
+import type { Message } from './message.js';
+import { compileNode, normalizeValue, type Evaluator, type Value } from './selector/compile.js';
+import { parseSelector } from './selector/parser.js';
+
+export {
+  MAX_SELECTOR_HEIGHT,
+  MAX_SELECTOR_LENGTH,
+  MAX_SELECTOR_NESTING,
+  SelectorError,
+  type AndNode,
+  type ArithmeticNode,
+  type ArithmeticOp,
+  type BetweenNode,
+  type ComparisonNode,
+  type ComparisonOp,
+  type IdentifierNode,
+  type InNode,
+  type IsNullNode,
+  type LikeNode,
+  type LiteralNode,
+  type LiteralValue,
+  type NotNode,
+  type NumericValue,
+  type OrNode,
+  type SelectorNode,
+  type UnaryNode,
+} from './selector/ast.js';
+export { parseSelector } from './selector/parser.js';
+
+/** What a selector can see: identifier → value (string | number | boolean | bigint | null | undefined; anything else is NULL). */
+export interface SelectorContext {
+  get(identifier: string): unknown;
+}
+
+/** true only when the selector evaluates to TRUE (UNKNOWN and FALSE → false). Never throws. */
+export type Selector = (msg: Message) => boolean;
+export type ContextSelector = (ctx: SelectorContext) => boolean;
+/** A run-time selector value; null is both SQL NULL and the truth value UNKNOWN. */
+export type SelectorValue = Value;
+
+function str(v: string | undefined): Value {
+  return typeof v === 'string' ? v : null;
+}
+function num(v: number | undefined): Value {
+  return typeof v === 'number' ? v : null;
+}
+
+/** Reader for one identifier on a Message (JMS header names map to fields, the rest to properties). */
+function messageAccessor(name: string): Evaluator<Message> {
+  switch (name) {
+    case 'JMSDeliveryMode':
+      return (m) => (m.durable ? 'PERSISTENT' : 'NON_PERSISTENT');
+    case 'JMSPriority':
+      return (m) => num(m.priority);
+    case 'JMSMessageID':
+      return (m) => str(m.messageId);
+    case 'JMSTimestamp':
+      return (m) => num(m.timestamp);
+    case 'JMSCorrelationID':
+      return (m) => str(m.correlationId);
+    case 'JMSType':
+      return (m) => str(m.type);
+    case 'JMSExpiration':
+      return (m) => num(m.expiration);
+    case 'JMSDeliveryTime':
+      return (m) => num(m.deliveryTime);
+    case 'JMSXGroupID':
+      return (m) => (m.groupId !== undefined ? str(m.groupId) : normalizeValue(m.properties[name]));
+    case 'JMSXGroupSeq':
+      return (m) => (m.groupSeq !== undefined ? num(m.groupSeq) : normalizeValue(m.properties[name]));
+    case 'JMSXUserID':
+      return (m) => (m.userId !== undefined ? str(m.userId) : normalizeValue(m.properties[name]));
+    default:
+      return (m) => normalizeValue(m.properties[name]);
+  }
+}
+
+function contextAccessor(name: string): Evaluator<SelectorContext> {
+  return (ctx) => normalizeValue(ctx.get(name));
+}
+
+function finish<T>(text: string, access: (name: string) => Evaluator<T>): (input: T) => boolean {
+  const node = parseSelector(text);
+  if (node.kind === 'literal') {
+    const result = node.value === true;
+    return () => result;
+  }
+  const f = compileNode(node, access);
+  return (input) => {
+    try {
+      return f(input) === true;
+    } catch {
+      return false; // e.g. a malformed message without `properties`, or a throwing context
+    }
+  };
+}
+
+/**
+ * Parse and compile a selector. Empty or whitespace-only text matches every message.
+ * @throws SelectorError (with `.position`) when the text is not a valid JMS selector.
+ */
+export function compileSelector(text: string): Selector {
+  return finish(text, messageAccessor);
+}
+
+/** Like compileSelector, but evaluates against any identifier source (e.g. a queue entry view). */
+export function compileContextSelector(text: string): ContextSelector {
+  return finish(text, contextAccessor);
+}
+
+/** The value a selector sees for `identifier` on `msg` (null = NULL). */
+export function selectorValue(msg: Message, identifier: string): SelectorValue {
+  try {
+    return messageAccessor(identifier)(msg);
+  } catch {
+    return null;
+  }
+}
+
+/** A SelectorContext view of a message, resolving identifiers exactly as compileSelector does. */
+export function messageContext(msg: Message): SelectorContext {
+  return { get: (identifier) => selectorValue(msg, identifier) };
+}
