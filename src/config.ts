@@ -148,6 +148,36 @@ export const configSchema = z.strictObject({
       defaultAddressKind: oneOf(['queue', 'topic'] as const).default('queue'),
     })
     .prefault({}),
+  mqtt: z
+    .strictObject({
+      /** Largest MQTT packet accepted, bytes (also advertised to v5 clients); 0 = limits.maxFrameSize. */
+      maxPacketSize: intIn(0, 268_435_460).default(0),
+      /** Inbound QoS 1/2 publishes a client may have unacknowledged (v5 Receive Maximum). */
+      receiveMaximum: intIn(1, 65535).default(1024),
+      /** Outbound QoS 1/2 deliveries in flight per session (capped by the client's Receive Maximum). */
+      maxInflight: intIn(1, 65535).default(1024),
+      /** Messages kept per subscription queue (offline sessions included); the oldest are dropped past it. 0 = unlimited. */
+      maxQueuedMessages: intIn(0).default(100_000),
+      /** Topic name / filter length in bytes. */
+      maxTopicLength: intIn(1, 65535).default(65535),
+      /** Topic levels (`a/b/c` has 3). */
+      maxTopicLevels: intIn(1).default(128),
+      /** Subscriptions one session may hold; 0 = unlimited. */
+      maxSubscriptionsPerClient: intIn(0).default(10_000),
+      /** Topic aliases a v5 client may use towards the broker (CONNACK Topic Alias Maximum); 0 = none. */
+      topicAliasMaximum: intIn(0, 65535).default(1024),
+      /** Largest keep-alive accepted, seconds; longer (or 0) is lowered to it (v5 Server Keep Alive). 0 = client's choice. */
+      maxKeepAlive: intIn(0, 65535).default(0),
+      /** Close connections that send no CONNECT within this many ms. */
+      connectTimeout: durationMs.default(10_000),
+      /** Upper bound for a v5 Session Expiry Interval, seconds (4294967295 = never expire). */
+      maxSessionExpiry: intIn(0, 4_294_967_295).default(4_294_967_295),
+      /** Longest accepted client identifier, bytes. */
+      maxClientIdLength: intIn(1, 65535).default(1024),
+      /** `$SYS/broker/...` statistics publish interval, seconds; 0 = off. */
+      sysInterval: intIn(0).default(10),
+    })
+    .prefault({}),
   sqs: z
     .strictObject({
       region: z

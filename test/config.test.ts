@@ -138,7 +138,7 @@ sqs:
 
   it('rejects unknown keys, top-level and nested, naming them', () => {
     const p = problems(() => parseConfig({ listners: {}, listeners: { stomp: { prot: 1 }, xmpp: {} }, sqs: { regoin: 'x' } }));
-    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, log, store, amqp, sqs)'), p.join('\n'));
+    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, log, store, amqp, mqtt, sqs)'), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.stomp.prot: unknown key (expected one of: host, port, enabled, tls)')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.xmpp: unknown key')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('sqs.regoin: unknown key')), p.join('\n'));

@@ -62,6 +62,11 @@ export interface SendOptions {
   transaction?: Transaction | null;
   /** Topic only: keep as the topic's retained message (an empty body clears it). */
   retain?: boolean;
+  /**
+   * Adapter key/value state committed atomically with the send (e.g. MQTT QoS 2 PUBREC state):
+   * `value` undefined deletes the key. Applied to kvGet/kvEntries once the commit resolved.
+   */
+  kv?: Array<{ key: string; value?: unknown }>;
 }
 
 export interface SubscribeOptions {
@@ -488,9 +493,18 @@ export class Engine extends EventEmitter {
       opts.transaction.addSend(message, address, opts.retain ?? false);
       return;
     }
-    if (this.hasScheduleProps(message)) return this.schedule(message, address);
-    const plan = await this.planSend(message, address, opts.retain ?? false, conn);
-    await this.executePlan(plan, []);
+    const kvCmds: Command[] = (opts.kv ?? []).map((e) => (e.value === undefined ? { t: 'kv.delete', key: e.key } : { t: 'kv.put', key: e.key, value: e.value }));
+    if (this.hasScheduleProps(message)) {
+      await this.schedule(message, address);
+      if (kvCmds.length) await this.commit(kvCmds);
+    } else {
+      const plan = await this.planSend(message, address, opts.retain ?? false, conn);
+      await this.executePlan(plan, kvCmds);
+    }
+    for (const e of opts.kv ?? []) {
+      if (e.value === undefined) this.kv.delete(e.key);
+      else this.kv.set(e.key, e.value);
+    }
   }
 
   /** A routed, admitted send: commands to commit and what to apply afterwards. */
