@@ -191,6 +191,22 @@ export const configSchema = z.strictObject({
           z.string({ error: 'expected a 12-digit AWS account id' }).regex(/^\d{12}$/, { error: 'expected a 12-digit AWS account id' }),
         )
         .default('000000000000'),
+      /** Access keys whose SigV4 signatures are accepted. None configured = anonymous mode. */
+      credentials: z
+        .array(
+          z.strictObject({
+            accessKeyId: nonEmpty('an access key id'),
+            secretAccessKey: nonEmpty('a secret access key'),
+          }),
+          { error: 'expected a list of { accessKeyId, secretAccessKey }' },
+        )
+        .optional(),
+      /** Accept unsigned requests and unknown keys (local development). Default: on when no credentials are configured. */
+      anonymous: boolSchema.optional(),
+      /** Public base URL of this listener for links the broker hands out (SNS SigningCertURL, SubscribeURL, UnsubscribeURL). Default: from the request / the listener. */
+      baseUrl: z.url({ error: 'expected an http(s) URL like http://broker.example:9324' }).optional(),
+      /** Most seconds a request may be signed before or after the broker's clock (default 900). */
+      maxClockSkew: intIn(1).optional(),
     })
     .prefault({}),
 });
