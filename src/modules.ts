@@ -3,7 +3,8 @@
  * A listener whose module is not in these lists is skipped at start (debug log).
  */
 import type { HttpModule, ProtocolModule } from './transport/types.js';
+import { stompModule } from '../protocols/stomp/index.js';
 
-export const defaultProtocols: ProtocolModule[] = [];
+export const defaultProtocols: ProtocolModule[] = [stompModule];
 
 export const defaultHttp: HttpModule[] = [];
