@@ -4,7 +4,8 @@
  */
 import type { HttpModule, ProtocolModule } from './transport/types.js';
 import { stompModule } from '../protocols/stomp/index.js';
+import { mqttModule } from '../protocols/mqtt/index.js';
 
-export const defaultProtocols: ProtocolModule[] = [stompModule];
+export const defaultProtocols: ProtocolModule[] = [stompModule, mqttModule];
 
 export const defaultHttp: HttpModule[] = [];

@@ -1,0 +1,182 @@
+/**
+ * Outgoing packets. The hot ones (PUBLISH, PUBACK/PUBREC/PUBREL/PUBCOMP, PINGRESP) are encoded here directly
+ * into one Buffer each; the rest (CONNACK, SUBACK, UNSUBACK, DISCONNECT) go through mqtt-packet's generate.
+ */
+import * as mqttPacket from 'mqtt-packet';
+
+export type Version = 3 | 4 | 5;
+
+export const PUBACK = 4;
+export const PUBREC = 5;
+export const PUBREL = 6;
+export const PUBCOMP = 7;
+
+export const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+/** Reason codes (MQTT 5 §2.4) used by the broker. */
+export const RC = {
+  success: 0x00,
+  grantedQos1: 0x01,
+  grantedQos2: 0x02,
+  disconnectWithWill: 0x04,
+  noMatchingSubscribers: 0x10,
+  noSubscriptionExisted: 0x11,
+  unspecified: 0x80,
+  malformed: 0x81,
+  protocolError: 0x82,
+  implementationSpecific: 0x83,
+  unsupportedProtocolVersion: 0x84,
+  clientIdNotValid: 0x85,
+  badUserNameOrPassword: 0x86,
+  notAuthorized: 0x87,
+  serverUnavailable: 0x88,
+  serverBusy: 0x89,
+  serverShuttingDown: 0x8b,
+  badAuthenticationMethod: 0x8c,
+  keepAliveTimeout: 0x8d,
+  sessionTakenOver: 0x8e,
+  topicFilterInvalid: 0x8f,
+  topicNameInvalid: 0x90,
+  packetIdInUse: 0x91,
+  packetIdNotFound: 0x92,
+  receiveMaximumExceeded: 0x93,
+  topicAliasInvalid: 0x94,
+  packetTooLarge: 0x95,
+  quotaExceeded: 0x97,
+  administrativeAction: 0x98,
+  payloadFormatInvalid: 0x99,
+  sharedSubscriptionsNotSupported: 0x9e,
+} as const;
+
+/** MQTT 3.1.1 CONNACK return codes. */
+export const RC3 = {
+  accepted: 0,
+  unacceptableProtocolVersion: 1,
+  identifierRejected: 2,
+  serverUnavailable: 3,
+  badUserNameOrPassword: 4,
+  notAuthorized: 5,
+} as const;
+
+export function generate(packet: mqttPacket.Packet, version: Version): Buffer {
+  return mqttPacket.generate(packet, { protocolVersion: version });
+}
+
+/** PUBACK / PUBREC / PUBREL / PUBCOMP. */
+export function encodeAck(type: number, pid: number, version: Version, reason = 0): Buffer {
+  const first = (type << 4) | (type === PUBREL ? 0x02 : 0);
+  if (version < 5 || reason === 0) return Buffer.from([first, 2, pid >> 8, pid & 0xff]);
+  return Buffer.from([first, 3, pid >> 8, pid & 0xff, reason]);
+}
+
+export interface PublishProps {
+  payloadFormatIndicator?: boolean;
+  messageExpiryInterval?: number;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: Buffer;
+  subscriptionIdentifier?: number;
+  topicAlias?: number;
+  userProperties?: Record<string, string | string[]>;
+}
+
+function varintSize(n: number): number {
+  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
+}
+
+function writeVarint(buf: Buffer, off: number, n: number): number {
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    buf[off++] = b;
+  } while (n > 0);
+  return off;
+}
+
+/** Encoded v5 PUBLISH properties (without the length prefix). */
+export function encodePublishProps(p: PublishProps): Buffer {
+  const parts: Buffer[] = [];
+  const str = (id: number, s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    const h = Buffer.allocUnsafe(3);
+    h[0] = id;
+    h.writeUInt16BE(b.length, 1);
+    parts.push(h, b);
+  };
+  if (p.payloadFormatIndicator) parts.push(Buffer.from([0x01, 1]));
+  if (p.messageExpiryInterval !== undefined) {
+    const b = Buffer.allocUnsafe(5);
+    b[0] = 0x02;
+    b.writeUInt32BE(Math.min(0xffffffff, Math.max(0, Math.trunc(p.messageExpiryInterval))), 1);
+    parts.push(b);
+  }
+  if (p.contentType !== undefined) str(0x03, p.contentType);
+  if (p.responseTopic !== undefined) str(0x08, p.responseTopic);
+  if (p.correlationData !== undefined) {
+    const h = Buffer.allocUnsafe(3);
+    h[0] = 0x09;
+    h.writeUInt16BE(p.correlationData.length, 1);
+    parts.push(h, p.correlationData);
+  }
+  if (p.subscriptionIdentifier !== undefined) {
+    const b = Buffer.allocUnsafe(1 + varintSize(p.subscriptionIdentifier));
+    b[0] = 0x0b;
+    writeVarint(b, 1, p.subscriptionIdentifier);
+    parts.push(b);
+  }
+  if (p.topicAlias !== undefined) {
+    const b = Buffer.allocUnsafe(3);
+    b[0] = 0x23;
+    b.writeUInt16BE(p.topicAlias, 1);
+    parts.push(b);
+  }
+  if (p.userProperties) {
+    for (const [k, v] of Object.entries(p.userProperties)) {
+      for (const one of Array.isArray(v) ? v : [v]) {
+        const kb = Buffer.from(k, 'utf8');
+        const vb = Buffer.from(one, 'utf8');
+        const b = Buffer.allocUnsafe(5 + kb.length + vb.length);
+        b[0] = 0x26;
+        b.writeUInt16BE(kb.length, 1);
+        kb.copy(b, 3);
+        b.writeUInt16BE(vb.length, 3 + kb.length);
+        vb.copy(b, 5 + kb.length);
+        parts.push(b);
+      }
+    }
+  }
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
+
+/** Size a PUBLISH would have on the wire. */
+export function publishSize(topicBytes: number, payloadLength: number, qos: number, props: Buffer | null): number {
+  const rl = 2 + topicBytes + (qos > 0 ? 2 : 0) + (props ? varintSize(props.length) + props.length : 0) + payloadLength;
+  return 1 + varintSize(rl) + rl;
+}
+
+/**
+ * One PUBLISH packet. `props` is null for v3/v4 and the encoded property block (possibly empty) for v5.
+ * Returns the header (fixed header, topic, packet id, properties) and the payload separately so the payload
+ * bytes are written as they are, never copied.
+ */
+export function encodePublish(topic: Buffer, payload: Buffer, qos: number, pid: number, dup: boolean, retain: boolean, props: Buffer | null): Buffer[] {
+  const rl = 2 + topic.length + (qos > 0 ? 2 : 0) + (props ? varintSize(props.length) + props.length : 0) + payload.length;
+  const hlen = 1 + varintSize(rl) + 2 + topic.length + (qos > 0 ? 2 : 0) + (props ? varintSize(props.length) + props.length : 0);
+  const h = Buffer.allocUnsafe(hlen);
+  h[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
+  let off = writeVarint(h, 1, rl);
+  h.writeUInt16BE(topic.length, off);
+  off += 2;
+  topic.copy(h, off);
+  off += topic.length;
+  if (qos > 0) {
+    h.writeUInt16BE(pid, off);
+    off += 2;
+  }
+  if (props) {
+    off = writeVarint(h, off, props.length);
+    props.copy(h, off);
+  }
+  return payload.length ? [h, payload] : [h];
+}

@@ -1,0 +1,93 @@
+/**
+ * MQTT session state. Everything that must outlive a connection is in the engine:
+ * - `mqtt:session:<clientId>` (kv): expiry interval and the subscriptions with their MQTT options; each
+ *   subscription of a persistent session is an engine durable subscription (`durable:<clientId>:<filter>`),
+ *   whose queue holds the QoS ≥ 1 messages published while the client is away, in order, across restarts;
+ *   a shared one (`$share/g/f`) is the engine shared durable subscription `mqtt:<g>:<f>`;
+ * - `mqtt:in2:<clientId>:<packetId>` (kv): inbound QoS 2 publishes that got PUBREC and wait for PUBREL,
+ *   committed in the same store commit as the message itself;
+ * - `mqtt:pubrel:<clientId>:<packetId>` (kv): outbound QoS 2 messages the client acknowledged with PUBREC,
+ *   waiting for PUBCOMP;
+ * - `mqtt:will:<clientId>` (kv): the will of the current connection, so a broker crash still publishes it.
+ * Non-persistent sessions (clean session / session expiry 0) keep the same structures in memory only.
+ */
+
+export interface SubRecord {
+  /** The filter as the client sent it (including `$share/<group>/`). */
+  filter: string;
+  qos: number;
+  /** v5 options. */
+  nl: boolean;
+  rap: boolean;
+  rh: number;
+  subId?: number;
+  /** Backed by an engine durable subscription. */
+  durable: boolean;
+}
+
+export interface StoredSession {
+  v: 1;
+  /** Session expiry interval, seconds (0xFFFFFFFF = never). */
+  expiry: number;
+  subs: SubRecord[];
+}
+
+export interface WillRecord {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: boolean;
+  /** v5 will properties (message properties + will delay). */
+  properties?: {
+    willDelayInterval?: number;
+    payloadFormatIndicator?: boolean;
+    messageExpiryInterval?: number;
+    contentType?: string;
+    responseTopic?: string;
+    correlationData?: Buffer;
+    userProperties?: Record<string, string | string[]>;
+  };
+  /** Session expiry interval of the connection that set it (the will is sent at the latest when the session ends). */
+  sessionExpiry: number;
+}
+
+export const NEVER = 0xffffffff;
+
+export const kvKeys = {
+  session: (cid: string) => `mqtt:session:${cid}`,
+  in2Prefix: (cid: string) => `mqtt:in2:${cid}:`,
+  in2: (cid: string, pid: number) => `mqtt:in2:${cid}:${pid}`,
+  pubrelPrefix: (cid: string) => `mqtt:pubrel:${cid}:`,
+  pubrel: (cid: string, pid: number) => `mqtt:pubrel:${cid}:${pid}`,
+  will: (cid: string) => `mqtt:will:${cid}`,
+};
+
+export class SessionState {
+  /** Subscriptions by filter as sent. */
+  readonly subs = new Map<string, SubRecord>();
+  /** Inbound QoS 2 packet ids that got PUBREC (waiting for PUBREL). */
+  readonly in2 = new Set<number>();
+  /** Outbound QoS 2 packet ids the client PUBREC'd (waiting for PUBCOMP). */
+  readonly pubrel = new Set<number>();
+  /** Packet id given to a message still unacknowledged (`queue|messageId`), so a resend after reconnect reuses it. */
+  readonly pidByMsg = new Map<string, number>();
+  /** The connection using the session now. */
+  owner: unknown = null;
+  expiryTimer: NodeJS.Timeout | null = null;
+  /** Persisted record exists. */
+  stored = false;
+
+  constructor(
+    readonly clientId: string,
+    /** Session expiry interval, seconds; 0 = ends with the connection. */
+    public expiry: number,
+  ) {}
+
+  get persistent(): boolean {
+    return this.expiry > 0;
+  }
+
+  toStored(): StoredSession {
+    return { v: 1, expiry: this.expiry, subs: [...this.subs.values()] };
+  }
+}

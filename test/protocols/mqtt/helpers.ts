@@ -1,0 +1,173 @@
+/** MQTT test helpers: a real broker (MQTT on TCP, TLS and WebSocket, port 0, temp data dir) and MQTT.js clients. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { Broker } from '../../../src/broker.js';
+import { parseConfig, type BrokerConfigInput } from '../../../src/config.js';
+import { createLogger } from '../../../src/log.js';
+import { mqttModule } from '../../../protocols/mqtt/index.js';
+import type { ProtocolModule } from '../../../src/transport/types.js';
+
+export const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'tls');
+export const tlsFixture = (n: string) => path.join(fixtures, n);
+
+export interface TestBroker {
+  broker: Broker;
+  dir: string;
+  port: number;
+  tlsPort: number;
+  wsPort: number;
+  url(kind?: 'tcp' | 'tls' | 'ws'): string;
+  /** Stop, and start a new broker on the same data directory (same ports are not kept). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startBroker(input: BrokerConfigInput = {}, protocols: ProtocolModule[] = [mqttModule], keepDir?: string): Promise<TestBroker> {
+  const dir = keepDir ?? mkdtempSync(path.join(os.tmpdir(), 'wharf-mqtt-'));
+  const off = { enabled: false };
+  const mk = () =>
+    parseConfig({
+      dataDir: path.join(dir, 'data'),
+      log: { level: 'warn' },
+      ...input,
+      listeners: {
+        openwire: off,
+        amqp: off,
+        stomp: { host: '127.0.0.1', port: 0 },
+        admin: off,
+        sqs: off,
+        mqtt: { host: '127.0.0.1', port: 0, tls: { port: 0, cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } },
+        ws: { host: '127.0.0.1', port: 0 },
+        ...(input.listeners ?? {}),
+      },
+    });
+  const logger = createLogger({ level: (process.env.WHARF_TEST_LOG as 'debug') ?? 'warn' });
+  const t: TestBroker = {
+    broker: new Broker(mk(), { protocols, http: [], logger, shutdownTimeout: 2000 }),
+    dir,
+    port: 0,
+    tlsPort: 0,
+    wsPort: 0,
+    url(kind = 'tcp') {
+      if (kind === 'tls') return `mqtts://localhost:${t.tlsPort}`;
+      if (kind === 'ws') return `ws://127.0.0.1:${t.wsPort}`;
+      return `mqtt://127.0.0.1:${t.port}`;
+    },
+    async restart() {
+      await t.broker.stop();
+      t.broker = new Broker(mk(), { protocols, http: [], logger, shutdownTimeout: 2000 });
+      await t.broker.start();
+      setPorts();
+    },
+    async stop() {
+      await t.broker.stop();
+      if (!keepDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const setPorts = () => {
+    const a = t.broker.listenerAddresses();
+    t.port = a.mqtt?.port ?? 0;
+    t.tlsPort = a['mqtt-tls']?.port ?? 0;
+    t.wsPort = a.ws?.port ?? 0;
+  };
+  await t.broker.start();
+  setPorts();
+  return t;
+}
+
+const clients: MqttClient[] = [];
+
+/** Connect an MQTT.js client (closed by `endAll`). */
+export async function client(b: TestBroker, opts: IClientOptions & { kind?: 'tcp' | 'tls' | 'ws' } = {}): Promise<MqttClient> {
+  const { kind = 'tcp', ...rest } = opts;
+  const o: IClientOptions = { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...rest };
+  if (kind === 'tls') o.ca = readFileSync(tlsFixture('ca.crt'));
+  const c = mqtt.connect(b.url(kind), o);
+  clients.push(c);
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve());
+    c.once('error', reject);
+    c.once('close', () => reject(new Error('closed before CONNACK')));
+  });
+  c.on('error', () => undefined);
+  return c;
+}
+
+export async function endAll(): Promise<void> {
+  await Promise.all(clients.splice(0).map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
+}
+
+export interface Received {
+  topic: string;
+  payload: Buffer;
+  packet: mqtt.IPublishPacket;
+}
+
+/** Collect messages of a client; `wait(n)` resolves when n have arrived. */
+export function collect(c: MqttClient): { items: Received[]; wait(n: number, ms?: number): Promise<Received[]>; texts(): string[] } {
+  const items: Received[] = [];
+  let waiters: Array<() => void> = [];
+  c.on('message', (topic, payload, packet) => {
+    items.push({ topic, payload, packet });
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  });
+  return {
+    items,
+    texts: () => items.map((i) => i.payload.toString()),
+    async wait(n, ms = 5000) {
+      const end = Date.now() + ms;
+      while (items.length < n) {
+        const left = end - Date.now();
+        if (left <= 0) throw new Error(`timed out waiting for ${n} messages (got ${items.length}: ${items.map((i) => i.payload.toString()).join(', ').slice(0, 300)})`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, left);
+          waiters.push(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+      return items.slice(0, n);
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what} not met in ${ms} ms`);
+    await sleep(10);
+  }
+}
+
+/** A raw TCP socket to the broker. */
+export function rawSocket(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1' }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Resolves with everything received until the socket closes (or rejects after ms). */
+export function readUntilClose(s: net.Socket, ms = 5000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const t = setTimeout(() => reject(new Error('socket was not closed by the broker')), ms);
+    s.on('data', (c) => chunks.push(c));
+    s.on('error', () => undefined);
+    s.once('close', () => {
+      clearTimeout(t);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+export { mqtt };
