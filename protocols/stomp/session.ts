@@ -840,7 +840,9 @@ export class StompSession {
     if (this.state === 'closing' || this.state === 'closed') return;
     const headers: Array<[string, string]> = [['message', clip(message.replace(/[\r\n]+/g, ' '), 256)]];
     if (receiptId !== undefined) headers.push(['receipt-id', receiptId]);
-    headers.push(...extra, ['content-type', 'text/plain']);
+    // No content-type (as ActiveMQ): stompit 1.0 reads a `text/plain` ERROR body and then destroys the
+    // *frame* stream with the error (`this` in its 'end' listener), an uncaught exception in the client.
+    headers.push(...extra);
     this.writeFrame('ERROR', headers, Buffer.from(`${detail}\n`, 'utf8'));
     this.endOutput();
   }
