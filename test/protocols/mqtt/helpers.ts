@@ -171,3 +171,48 @@ export function readUntilClose(s: net.Socket, ms = 5000): Promise<Buffer> {
 }
 
 export { mqtt };
+
+/** A raw MQTT client on mqtt-packet: send any packet, see every packet the broker sends. */
+export interface RawClient {
+  socket: net.Socket;
+  packets: Array<Record<string, any>>;
+  closed: boolean;
+  send(p: Record<string, unknown>): void;
+  waitFor(pred: (p: Record<string, any>) => boolean, ms?: number, what?: string): Promise<Record<string, any>>;
+  waitClose(ms?: number): Promise<void>;
+  destroy(): void;
+}
+
+export async function rawClient(port: number, protocolVersion: 3 | 4 | 5, connect?: Record<string, unknown>): Promise<RawClient> {
+  const { parser: mkParser, generate } = await import('mqtt-packet');
+  const socket = await rawSocket(port);
+  const parser = mkParser({ protocolVersion });
+  const rc: RawClient = {
+    socket,
+    packets: [],
+    closed: false,
+    send: (p) => socket.write(generate(p as never, { protocolVersion })),
+    async waitFor(pred, ms = 5000, what = 'packet') {
+      const end = Date.now() + ms;
+      for (;;) {
+        const found = rc.packets.find(pred);
+        if (found) return found;
+        if (Date.now() > end) throw new Error(`${what} not received in ${ms} ms; got ${rc.packets.map((p) => p.cmd).join(',')}`);
+        await sleep(5);
+      }
+    },
+    async waitClose(ms = 5000) {
+      await until(() => rc.closed, ms, 'close');
+    },
+    destroy: () => socket.destroy(),
+  };
+  parser.on('packet', (p) => rc.packets.push(p as unknown as Record<string, any>));
+  socket.on('data', (d) => parser.parse(d));
+  socket.on('error', () => undefined);
+  socket.on('close', () => (rc.closed = true));
+  if (connect) {
+    rc.send({ cmd: 'connect', protocolId: protocolVersion === 3 ? 'MQIsdp' : 'MQTT', protocolVersion, clean: true, keepalive: 30, ...connect });
+    await rc.waitFor((p) => p.cmd === 'connack', 5000, 'CONNACK');
+  }
+  return rc;
+}
