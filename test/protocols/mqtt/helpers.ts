@@ -216,3 +216,8 @@ export async function rawClient(port: number, protocolVersion: 3 | 4 | 5, connec
   }
   return rc;
 }
+
+/** The CONNACK a client got. */
+export function connack(c: MqttClient): mqtt.IConnackPacket {
+  return (c as unknown as { connackPacket: mqtt.IConnackPacket }).connackPacket;
+}

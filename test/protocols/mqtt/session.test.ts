@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { client, collect, endAll, mqtt, rawSocket, sleep, startBroker, until, type TestBroker } from './helpers.js';
+import { connack } from './helpers.js';
 
 /** Kill a client's socket without DISCONNECT. */
 function kill(c: mqtt.MqttClient): void {
@@ -59,7 +60,7 @@ for (const protocolVersion of [4, 5] as const) {
       await b.restart();
       const again = await client(b, { protocolVersion, clientId: `persist-${v}`, ...persistent });
       const got = collect(again);
-      assert.equal((again as unknown as { _sessionPresent?: boolean }).connackPacket?.sessionPresent ?? true, true);
+      assert.equal(connack(again).sessionPresent, true);
       await got.wait(20);
       assert.deepEqual(got.texts(), Array.from({ length: 20 }, (_, i) => `m${i}`));
       // the subscription itself survived too: a new publish arrives without re-subscribing
@@ -76,7 +77,7 @@ for (const protocolVersion of [4, 5] as const) {
       const pub = await client(b, { protocolVersion });
       await pub.publishAsync('cleanme/t', 'queued', { qos: 1 });
       const c = await client(b, { protocolVersion, clientId: `clean-${v}`, clean: true });
-      assert.equal(c.connackPacket?.sessionPresent ?? false, false);
+      assert.equal(connack(c).sessionPresent ?? false, false);
       const got = collect(c);
       await sleep(200);
       assert.deepEqual(got.texts(), []);
@@ -160,7 +161,7 @@ for (const protocolVersion of [4, 5] as const) {
       const bb = await client(b, { protocolVersion, clientId: cid, ...persistent });
       await aClosed;
       if (protocolVersion === 5) assert.equal(await discReason, 0x8e, 'DISCONNECT Session taken over');
-      assert.equal(bb.connackPacket?.sessionPresent, true);
+      assert.equal(connack(bb).sessionPresent, true);
       const got = collect(bb);
       const pub = await client(b, { protocolVersion });
       await pub.publishAsync('take/t', 'to-new', { qos: 1 });

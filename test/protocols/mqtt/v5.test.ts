@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { generate } from 'mqtt-packet';
 import { client, collect, endAll, rawClient, rawSocket, readUntilClose, sleep, startBroker, until, type TestBroker } from './helpers.js';
+import { connack } from './helpers.js';
 
 describe('MQTT 5 features', function () {
   this.timeout(20_000);
@@ -16,7 +17,7 @@ describe('MQTT 5 features', function () {
 
   it('CONNACK: assigned client id, server keep-alive, limits', async () => {
     const c = await client(b, { protocolVersion: 5, clientId: '', keepalive: 0 });
-    const p = c.connackPacket!.properties!;
+    const p = connack(c).properties!;
     assert.match(p.assignedClientIdentifier ?? '', /^wharf-/);
     assert.equal(p.serverKeepAlive, 30);
     assert.equal(p.maximumPacketSize, 64 * 1024);
@@ -226,7 +227,7 @@ describe('MQTT 5 features', function () {
     await sleep(1500);
     assert.equal(b.broker.engine.durableSubscriptionsOf('short-lived').length, 0);
     const again = await client(b, { protocolVersion: 5, clientId: 'short-lived', clean: false, properties: { sessionExpiryInterval: 1 } });
-    assert.equal(again.connackPacket?.sessionPresent, false);
+    assert.equal(connack(again).sessionPresent, false);
   });
 
   it('DISCONNECT with reason 0x04 publishes the will; will delay is cancelled by a reconnect', async () => {
