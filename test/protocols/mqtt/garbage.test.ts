@@ -1,0 +1,150 @@
+/**
+ * Garbage in: random bytes, mutated valid packets, bad Remaining Length, oversized announcements, wrong fixed
+ * header flags and packets before CONNECT, over many connections. Every one must end in a closed connection
+ * (or be ignored), never a crash; the broker must stay up and a good client must keep working.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { generate } from 'mqtt-packet';
+import { client, collect, endAll, rawSocket, sleep, startBroker, type TestBroker } from './helpers.js';
+
+/** Deterministic PRNG so a failure can be replayed. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 0x100000000;
+  };
+}
+
+function validPackets(v: 4 | 5): Buffer[] {
+  const o = { protocolVersion: v };
+  const props = v === 5 ? { properties: { userProperties: { a: 'b' }, contentType: 'x', messageExpiryInterval: 10 } } : {};
+  return [
+    generate({ cmd: 'publish', topic: 'g/a', payload: Buffer.from('hello'), qos: 1, messageId: 3, dup: false, retain: false, ...props } as never, o),
+    generate({ cmd: 'publish', topic: 'g/b', payload: Buffer.from('x'), qos: 2, messageId: 4, dup: false, retain: true } as never, o),
+    generate({ cmd: 'subscribe', messageId: 5, subscriptions: [{ topic: 'g/#', qos: 1 }] } as never, o),
+    generate({ cmd: 'unsubscribe', messageId: 6, unsubscriptions: ['g/#'] } as never, o),
+    generate({ cmd: 'pubrel', messageId: 4 } as never, o),
+    generate({ cmd: 'puback', messageId: 9 } as never, o),
+    generate({ cmd: 'pingreq' } as never, o),
+  ];
+}
+
+function connect(v: 4 | 5, id: string): Buffer {
+  return generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: v, clientId: id, clean: true, keepalive: 5 } as never, { protocolVersion: v });
+}
+
+function mutate(buf: Buffer, r: () => number): Buffer {
+  const b = Buffer.from(buf);
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    const k = r();
+    const at = Math.floor(r() * b.length);
+    if (k < 0.5) b[at] = Math.floor(r() * 256);
+    else if (k < 0.7) b[at] ^= 1 << Math.floor(r() * 8);
+    else if (k < 0.85) return b.subarray(0, at);
+    else return Buffer.concat([b, randomBytes(Math.floor(r() * 20))]);
+  }
+  return b;
+}
+
+describe('MQTT garbage input', function () {
+  this.timeout(120_000);
+  let b: TestBroker;
+  before(async () => {
+    b = await startBroker({ mqtt: { maxPacketSize: 256 * 1024, connectTimeout: 1000 } });
+  });
+  after(async () => {
+    await endAll();
+    await b.stop();
+  });
+
+  async function goodClientWorks(tag: string): Promise<void> {
+    const c = await client(b, { protocolVersion: 5 });
+    const got = collect(c);
+    await c.subscribeAsync(`alive/${tag}`, { qos: 1 });
+    await c.publishAsync(`alive/${tag}`, 'ok', { qos: 1 });
+    await got.wait(1);
+    c.end(true);
+  }
+
+  /** Send bytes on a fresh connection; wait for the broker to close it (or a short while). */
+  async function shoot(chunks: Buffer[], waitMs = 300): Promise<boolean> {
+    const s = await rawSocket(b.port);
+    s.on('data', () => undefined);
+    s.on('error', () => undefined);
+    const closed = new Promise<boolean>((r) => {
+      s.once('close', () => r(true));
+      setTimeout(() => r(false), waitMs);
+    });
+    for (const c of chunks) if (!s.destroyed) s.write(c);
+    const wasClosed = await closed;
+    s.destroy();
+    return wasClosed;
+  }
+
+  it('packets before CONNECT close the connection at once', async () => {
+    for (const p of [...validPackets(4), Buffer.from([0x00, 0x00]), Buffer.from([0xf0, 0x00]), Buffer.from('GET / HTTP/1.1\r\n\r\n')]) {
+      assert.equal(await shoot([p], 1000), true, `closed after ${p.subarray(0, 4).toString('hex')}`);
+    }
+    await goodClientWorks('before');
+  });
+
+  it('bad Remaining Length, oversized announcements and wrong flags close the connection', async () => {
+    const cases: Buffer[][] = [
+      [Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x01])], // 5-byte varint
+      [Buffer.from([0x10, 0xff, 0xff, 0xff, 0x7f])], // CONNECT announcing 256 MiB
+      [connect(4, 'g1'), Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3])], // PUBLISH announcing 256 MiB
+      [connect(5, 'g2'), Buffer.from([0x30, 0x80, 0x80, 0x40])], // 1 MiB > 256 KiB limit
+      [connect(4, 'g3'), Buffer.from([0x82, 0x00])], // SUBSCRIBE with wrong flags and no payload
+      [connect(4, 'g4'), Buffer.from([0x80, 0x05, 0, 1, 0, 1, 0x61])], // SUBSCRIBE flags 0 instead of 2
+      [connect(4, 'g5'), Buffer.from([0x36, 0x04, 0, 1, 0x61, 0])], // PUBLISH QoS 3
+      [connect(4, 'g6'), connect(4, 'g6')], // second CONNECT
+      [connect(4, 'g7'), Buffer.from([0x30, 0x03, 0, 1, 0x2b])], // PUBLISH to "+"
+      [connect(5, 'g8'), Buffer.from([0xf0, 0x02, 0x19, 0x00])], // AUTH without an auth method
+      [Buffer.from([0x10, 0x05, 0, 4, 0x4d, 0x51, 0x54])], // truncated CONNECT body
+      [Buffer.from([0x10, 0x0c, 0, 4, 0x4d, 0x51, 0x54, 0x54, 9, 2, 0, 10, 0, 0])], // protocol level 9
+    ];
+    for (const c of cases) assert.equal(await shoot(c, 2000), true, `closed: ${Buffer.concat(c).subarray(0, 16).toString('hex')}`);
+    await goodClientWorks('flags');
+  });
+
+  it('an unfinished 256 MiB announcement is refused without buffering it', async () => {
+    const before = process.memoryUsage().rss;
+    const s = await rawSocket(b.port);
+    s.on('error', () => undefined);
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    s.write(connect(4, 'huge'));
+    s.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]));
+    // keep streaming: the broker must have closed long before
+    for (let i = 0; i < 20 && !s.destroyed; i++) {
+      s.write(Buffer.alloc(1 << 20));
+      await sleep(5);
+    }
+    await closed;
+    assert.ok(process.memoryUsage().rss - before < 64 * 1024 * 1024, 'no large buffering');
+  });
+
+  it('survives 600 connections of random and mutated packets', async () => {
+    const r = rng(0xc0ffee);
+    const pending: Promise<boolean>[] = [];
+    for (let i = 0; i < 600; i++) {
+      const v = (i % 2 ? 4 : 5) as 4 | 5;
+      const kind = i % 4;
+      let chunks: Buffer[];
+      if (kind === 0) chunks = [randomBytes(1 + Math.floor(r() * 512))];
+      else if (kind === 1) chunks = [mutate(connect(v, `m${i}`), r)];
+      else if (kind === 2) chunks = [connect(v, `m${i}`), ...validPackets(v).map((p) => (r() < 0.5 ? mutate(p, r) : p))];
+      else chunks = [connect(v, `m${i}`), randomBytes(1 + Math.floor(r() * 256))];
+      pending.push(shoot(chunks, 200));
+      if (pending.length >= 50) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+    await goodClientWorks('fuzz');
+    // the broker is still the same process and serving
+    assert.ok(b.broker.engine.overview().connections <= 5, 'garbage connections are gone');
+  });
+});
