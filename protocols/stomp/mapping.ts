@@ -148,11 +148,11 @@ export function sendToMessage(frame: StompFrame, ctx: SendContext): Message {
         persistent = v === 'true';
         break;
       case 'priority':
-        priority = Math.max(0, Math.min(9, parseIntStrict(v, 'priority', -(2 ** 31), 2 ** 31 - 1)));
+        priority = Math.max(0, Math.min(9, parseIntStrict(v, 'priority', -Infinity, Infinity))); // clamped, as JMS
         break;
       case 'expires': {
-        const n = parseIntStrict(v, 'expires', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-        expiration = n > 0 ? n : 0;
+        const n = parseIntStrict(v, 'expires', -Infinity, Infinity);
+        expiration = n > 0 ? Math.min(n, Number.MAX_SAFE_INTEGER) : 0;
         break;
       }
       case 'type':
@@ -207,7 +207,7 @@ function firstIndex(hs: ReadonlyArray<readonly [string, string]>, name: string):
 
 function parseIntStrict(v: string, name: string, min: number, max: number): number {
   const s = v.trim();
-  if (!/^-?\d{1,16}$/.test(s)) throw new BrokerError('invalid', `Header '${name}' must be an integer, got '${clip(v)}'`);
+  if (!/^[+-]?\d{1,20}$/.test(s)) throw new BrokerError('invalid', `Header '${name}' must be an integer, got '${clip(v)}'`);
   const n = Number(s);
   if (n < min || n > max) throw new BrokerError('invalid', `Header '${name}' must be between ${min} and ${max}, got ${s}`);
   return n;

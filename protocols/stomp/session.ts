@@ -226,7 +226,15 @@ export class StompSession {
       if (this.state === 'closing' || this.state === 'closed') return;
       this.decoder.push(chunk);
     });
-    s.on('end', () => this.endOutput());
+    s.on('end', () => {
+      // WebSocket: 'end' means the WebSocket is closed, and the ws Duplex's _final would wait for a socket
+      // 'finish' that never comes after a terminate(): nothing more can be sent, destroy now.
+      // TCP/TLS: the peer half-closed; Node ends our side once what is buffered is written.
+      if (this.peer.transport === 'ws' || this.peer.transport === 'wss') {
+        this.teardown();
+        s.destroy();
+      } else this.endOutput();
+    });
     s.on('error', (err) => this.log.debug({ err: err.message, remote: this.peer.remoteAddress }, 'stomp: stream error'));
     s.on('close', () => this.onClosed());
     this.connectTimer = setTimeout(() => {
