@@ -1,0 +1,151 @@
+/**
+ * Store microbenchmark (LmdbStore).
+ *
+ *   npx tsx bench/store.ts [--seconds 5] [--window 1000] [--size 1024] [--nosync] [--recovery 1000000]
+ *
+ * 1. pairs: keeps `window` messages outstanding; each message is one `commit([enqueue])` and, once that
+ *    resolves, one `commit([ack])` (as the engine does: one commit per producer send and per consumer ack).
+ *    A finished ack starts the next enqueue. Prints enqueue+ack pairs/s, commits/s, LMDB transactions/s.
+ * 2. latency: one outstanding enqueue at a time (shows the fsync per commit; compare with --nosync).
+ * 3. recovery (with --recovery N): fills one queue with N entries, closes, times open().
+ *
+ * Durable (fsync per transaction) unless --nosync is given.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createMessage } from '../src/core/message.js';
+import type { Command } from '../src/core/store.js';
+import { LmdbStore } from '../storage/lmdb/lmdb-store.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    window: { type: 'string', default: '1000' },
+    size: { type: 'string', default: '1024' },
+    nosync: { type: 'boolean', default: false },
+    recovery: { type: 'string', default: '0' },
+    dir: { type: 'string' },
+  },
+});
+const seconds = Number(args.seconds);
+const windowSize = Number(args.window);
+const bodySize = Number(args.size);
+const noSync = args.nosync;
+const recoveryN = Number(args.recovery);
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(args.dir ?? os.tmpdir(), 'wharf-bench-store-'));
+}
+
+const body = Buffer.alloc(bodySize, 'x');
+function message(i: number) {
+  return createMessage({ body, properties: { i, kind: 'bench' }, destination: 'queue://bench' });
+}
+
+async function pairs(): Promise<void> {
+  const dir = tempDir();
+  const store = new LmdbStore({ path: dir, noSync });
+  await store.open();
+  await store.commit([{ t: 'queue.put', queue: 'q:bench', meta: { kind: 'queue' } }]);
+  let seq = 0;
+  let done = 0;
+  let stop = false;
+  const t0 = performance.now();
+  const tx0 = store.stats.transactions;
+  await new Promise<void>((resolve) => {
+    let live = 0;
+    const startOne = () => {
+      const s = ++seq;
+      live++;
+      store
+        .commit([{ t: 'enqueue', queue: 'q:bench', seq: s, message: message(s) }])
+        .then(() => store.commit([{ t: 'ack', queue: 'q:bench', seq: s }]))
+        .then(() => {
+          done++;
+          live--;
+          if (!stop) startOne();
+          else if (live === 0) resolve();
+        })
+        .catch((err) => {
+          console.error(err);
+          process.exit(1);
+        });
+    };
+    for (let i = 0; i < windowSize; i++) startOne();
+    setTimeout(() => (stop = true), seconds * 1000);
+  });
+  const secs = (performance.now() - t0) / 1000;
+  const txns = store.stats.transactions - tx0;
+  console.log(
+    `pairs: ${bodySize} B bodies, window ${windowSize}, ${noSync ? 'noSync' : 'durable'}: ` +
+      `${Math.round(done / secs).toLocaleString('en')} enqueue+ack pairs/s ` +
+      `(${Math.round((2 * done) / secs).toLocaleString('en')} commits/s, ${Math.round(txns / secs).toLocaleString('en')} LMDB txns/s, ` +
+      `${((2 * done) / txns).toFixed(0)} commits per txn), ${done.toLocaleString('en')} pairs in ${secs.toFixed(1)} s`,
+  );
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+async function latency(): Promise<void> {
+  const dir = tempDir();
+  const store = new LmdbStore({ path: dir, noSync });
+  await store.open();
+  const N = 1000;
+  const lat: number[] = [];
+  for (let i = 1; i <= N; i++) {
+    const t = performance.now();
+    await store.commit([{ t: 'enqueue', queue: 'q', seq: i, message: message(i) }]);
+    lat.push(performance.now() - t);
+  }
+  lat.sort((a, b) => a - b);
+  const us = (q: number) => (lat[Math.floor(q * (lat.length - 1))]! * 1000).toFixed(0);
+  console.log(`latency: one outstanding commit, ${noSync ? 'noSync' : 'durable'}: p50 ${us(0.5)} µs, p90 ${us(0.9)} µs, p99 ${us(0.99)} µs`);
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+async function recovery(n: number): Promise<void> {
+  const dir = tempDir();
+  let store = new LmdbStore({ path: dir, noSync: true });
+  await store.open();
+  const t0 = performance.now();
+  const B = 10_000;
+  for (let s = 1; s <= n; s += B) {
+    const batch: Command[] = [];
+    for (let i = s; i < s + B && i <= n; i++) batch.push({ t: 'enqueue', queue: 'q:big', seq: i, message: message(i) });
+    await store.commit(batch);
+  }
+  const fillSecs = (performance.now() - t0) / 1000;
+  await store.close();
+  const rss0 = process.memoryUsage().rss;
+  store = new LmdbStore({ path: dir, noSync });
+  const t1 = performance.now();
+  const rec = await store.open();
+  const openSecs = (performance.now() - t1) / 1000;
+  const q = rec.queues[0]!;
+  console.log(
+    `recovery: ${n.toLocaleString('en')} entries of ${bodySize} B (filled in ${fillSecs.toFixed(1)} s): open() in ${openSecs.toFixed(2)} s, ` +
+      `count ${q.count.toLocaleString('en')}, bytes ${q.bytes.toLocaleString('en')}, lastSeq ${q.lastSeq}, ` +
+      `RSS +${((process.memoryUsage().rss - rss0) / 1048576).toFixed(0)} MiB, db ${(store.size() / 1048576).toFixed(0)} MiB`,
+  );
+  const t2 = performance.now();
+  let read = 0;
+  for (let after = 0; ; ) {
+    const page = store.readEntries('q:big', after, 1000);
+    if (page.length === 0) break;
+    read += page.length;
+    after = page[page.length - 1]!.seq;
+  }
+  console.log(`readEntries: ${Math.round(read / ((performance.now() - t2) / 1000)).toLocaleString('en')} entries/s (pages of 1000)`);
+  const t3 = performance.now();
+  await store.commit([{ t: 'purge', queue: 'q:big' }]);
+  console.log(`purge of ${n.toLocaleString('en')} entries: ${((performance.now() - t3) / 1000).toFixed(2)} s`);
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+await pairs();
+await latency();
+if (recoveryN > 0) await recovery(recoveryN);

@@ -1,0 +1,644 @@
+/**
+ * The Store port on LMDB (lmdb-js), for one node.
+ *
+ * Layout — one LMDB environment (file `<path>/wharf.mdb`) with named DBs:
+ * - `entries` [queue, seq] (ordered-binary) → entry value (see codec.ts): fixed prefix (kind, deliveryCount,
+ *   deliveryTime, messageSize) then the message inline, or the id of a shared message.
+ * - `shared`  sharedId → encoded message, stored once for every entry referencing it.
+ * - `refs`    sharedId → u32 LE reference count; at 0 both records are deleted.
+ * - `queues`  queue → queue record: meta (from queue.put), lastSeq (highest seq ever enqueued), mark, and
+ *   counters (entries, bytes = Σ messageSize, shared entries) updated in the same transactions as the
+ *   entries, so `open()` reads no entry: recovery is O(queues + kv) whatever the queue depths.
+ * - `kv`      key → msgpack value.
+ *
+ * A queue exists for recovery once it has a record: created by queue.put, enqueue or mark; removed by
+ * queue.delete (with its entries, lastSeq and mark: a queue created again under that name starts afresh).
+ * A queue that never got a queue.put is recovered with meta `{}`.
+ *
+ * Durability: the env is opened with `overlappingSync: false`, so an lmdb-js transaction promise resolves
+ * only after the commit has been fsync'd (with the default `overlappingSync: true` it resolves before;
+ * see /work/shared/LIBRARIES.md §4.1). `noSync: true` (benchmarks only) disables fsync altogether.
+ *
+ * Group commit: `commit()` encodes its batch at once (so encoding errors reject that batch alone) and
+ * queues it. With no LMDB transaction in flight, it starts one (`childTransaction`, async: the callback
+ * runs on the main thread inside the write transaction, the commit and fsync run on lmdb-js's writer
+ * thread — the event loop is not blocked on the disk). The callback applies every batch queued by the
+ * time it runs, in call order, so all commits of an event turn, plus those arriving while the previous
+ * transaction was being written, share one transaction and one fsync. Batches queued after the callback
+ * ran form the next transaction. The callback runs as an abortable (child) transaction: if applying
+ * throws, nothing of the group is written and each of its batches is retried in a transaction of its own,
+ * so a batch is applied whole or not at all and only the failing batch rejects.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { messageSize } from '../../src/core/message.js';
+import type { Command, QueueRecovery, Store, StoredEntry } from '../../src/core/store.js';
+import {
+  decodeMessage,
+  decodeQueueRecord,
+  decodeValue,
+  encodeInlineEntry,
+  encodeMessage,
+  encodeQueueRecord,
+  encodeSharedEntry,
+  encodeValue,
+  entryDeliveryCount,
+  entryDeliveryTime,
+  entryKind,
+  entrySharedId,
+  entrySize,
+  ENTRY_PREFIX,
+  KIND_INLINE,
+  KIND_SHARED,
+  withDeliveryState,
+  newQueueRecord,
+  type QueueRecord,
+} from './codec.js';
+
+export interface LmdbStoreOptions {
+  /** Directory holding the database (created if missing). */
+  path: string;
+  /** Initial LMDB map size in bytes; lmdb-js grows the map automatically. */
+  mapSize?: number;
+  /** Benchmarks only: do not fsync — commits are NOT durable across an OS crash. */
+  noSync?: boolean;
+  /** Tests: on open(), recount every queue by scanning its entries and fail if the stored counters differ. */
+  verifyRecovery?: boolean;
+}
+
+type Key = [string, number];
+
+/** A command with everything that can fail (validation, encoding) already done. */
+type Op =
+  | { t: 'queue.put'; queue: string; meta: Buffer }
+  | { t: 'queue.delete'; queue: string }
+  | { t: 'enqueue'; queue: string; seq: number; size: number; value: Buffer; shared?: string; sharedMessage?: Buffer }
+  | { t: 'ack'; queue: string; seq: number }
+  | { t: 'update'; queue: string; seq: number; deliveryCount: number; deliveryTime?: number }
+  | { t: 'mark'; queue: string; seq: number }
+  | { t: 'purge'; queue: string }
+  | { t: 'kv.put'; key: string; value: Buffer }
+  | { t: 'kv.delete'; key: string };
+
+interface Pending {
+  ops: Op[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+interface RefState {
+  /** Reference count as of now in the transaction being applied. */
+  count: number;
+  /** The shared message record exists in the DB (at the start of this transaction). */
+  existed: boolean;
+  /** Message bytes to write: set when the count went from 0 to 1 in this transaction. */
+  message?: Buffer;
+}
+
+/** Per-transaction write-back caches for records updated many times per transaction. */
+interface TxnState {
+  /** null: deleted in this transaction. */
+  queues: Map<string, QueueRecord | null>;
+  refs: Map<string, RefState>;
+}
+
+/** Chunk size of the range scans that delete a queue's entries. */
+const DELETE_CHUNK = 4096;
+
+type State = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
+
+export class LmdbStore implements Store {
+  readonly path: string;
+  private readonly opts: LmdbStoreOptions;
+  private state: State = 'new';
+  private env!: RootDatabase;
+  private entries!: Database<Buffer, Key>;
+  private shared!: Database<Buffer, string>;
+  private refs!: Database<Buffer, string>;
+  private queues!: Database<Buffer, string>;
+  private kv!: Database<Buffer, string>;
+
+  private pending: Pending[] = [];
+  private inFlight = false;
+  private idleWaiters: (() => void)[] = [];
+  private closing: Promise<void> | undefined;
+
+  /** Counters for metrics and tests: LMDB write transactions committed, batches applied. */
+  readonly stats = { transactions: 0, batches: 0 };
+  /** Testing hook: when it returns true for a command, applying it throws inside the write transaction. */
+  injectApplyFault: ((op: { t: string }) => boolean) | undefined;
+
+  constructor(opts: LmdbStoreOptions) {
+    if (!opts || typeof opts.path !== 'string' || opts.path === '') throw new TypeError('LmdbStore: opts.path (a directory) is required');
+    this.opts = { ...opts };
+    this.path = path.resolve(opts.path);
+  }
+
+  // --- lifecycle ----------------------------------------------------------------------------------
+
+  async open(): Promise<{ queues: QueueRecovery[]; kv: Map<string, unknown> }> {
+    if (this.state !== 'new') throw new Error(`LmdbStore(${this.path}): open() called on a store that is ${this.state}`);
+    this.state = 'opening';
+    try {
+      this.prepareDirectory();
+      const env = open<Buffer, string>(path.join(this.path, 'wharf.mdb'), {
+        mapSize: this.opts.mapSize,
+        noSync: this.opts.noSync === true,
+        overlappingSync: false,
+        maxDbs: 8,
+      });
+      this.env = env;
+      this.entries = env.openDB<Buffer, Key>({ name: 'entries', encoding: 'binary', keyEncoding: 'ordered-binary' });
+      this.shared = env.openDB<Buffer, string>({ name: 'shared', encoding: 'binary', keyEncoding: 'ordered-binary' });
+      this.refs = env.openDB<Buffer, string>({ name: 'refs', encoding: 'binary', keyEncoding: 'ordered-binary' });
+      this.queues = env.openDB<Buffer, string>({ name: 'queues', encoding: 'binary', keyEncoding: 'ordered-binary' });
+      this.kv = env.openDB<Buffer, string>({ name: 'kv', encoding: 'binary', keyEncoding: 'ordered-binary' });
+      const result = this.recover();
+      this.state = 'open';
+      return result;
+    } catch (err) {
+      this.state = 'failed';
+      if (this.env) await this.env.close().catch(() => undefined);
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new Error(msg.includes(this.path) ? msg : `LmdbStore: cannot open storage at ${this.path}: ${msg}`, { cause: err });
+    }
+  }
+
+  private prepareDirectory(): void {
+    const p = this.path;
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`LmdbStore: cannot use ${p} as a storage directory: ${(err as Error).message}`);
+    }
+    if (st && !st.isDirectory()) throw new Error(`LmdbStore: storage path ${p} exists and is not a directory`);
+    if (!st) {
+      try {
+        mkdirs(p);
+      } catch (err) {
+        throw new Error(`LmdbStore: cannot create storage directory ${p}: ${(err as Error).message}`);
+      }
+    }
+    try {
+      fs.accessSync(p, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+    } catch (err) {
+      throw new Error(`LmdbStore: storage directory ${p} is not readable and writable: ${(err as Error).message}`);
+    }
+    // access() says yes to root even on a read-only mount: try creating a file.
+    const probe = path.join(p, `.wharf-probe-${process.pid}`);
+    try {
+      fs.writeFileSync(probe, '');
+      fs.unlinkSync(probe);
+    } catch (err) {
+      throw new Error(`LmdbStore: storage directory ${p} is not writable: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Rebuild the summary of every queue and load the kv map. Entry counts and byte sums come from the
+   * counters kept in each queue record (maintained in the transactions that add and remove entries), so
+   * recovery reads no entry at all: O(queues + kv), whatever the queue depths. With `verifyRecovery` it
+   * also recounts by scanning the entries and throws if the counters disagree (used by the tests).
+   */
+  private recover(): { queues: QueueRecovery[]; kv: Map<string, unknown> } {
+    const queues: QueueRecovery[] = [];
+    for (const { key: name, value } of this.queues.getRange({})) {
+      const rec = decodeQueueRecord(value);
+      if (this.opts.verifyRecovery) {
+        const scanned = this.scanQueue(name);
+        if (scanned.count !== rec.count || scanned.bytes !== rec.bytes || scanned.sharedCount !== rec.sharedCount) {
+          throw new Error(
+            `LmdbStore(${this.path}): queue ${name}: counters say ${rec.count} entries / ${rec.bytes} bytes / ${rec.sharedCount} shared, ` +
+              `a scan finds ${scanned.count} / ${scanned.bytes} / ${scanned.sharedCount}`,
+          );
+        }
+      }
+      queues.push({
+        name,
+        meta: rec.hasMeta ? (decodeValue(rec.meta) as Record<string, unknown>) : {},
+        count: rec.count,
+        bytes: rec.bytes,
+        lastSeq: rec.lastSeq,
+        mark: rec.mark,
+      });
+    }
+    if (this.opts.verifyRecovery) {
+      // Every entry belongs to a queue with a record.
+      for (const key of this.entries.getKeys({})) {
+        if (this.queues.getBinaryFast(key[0]) === undefined) throw new Error(`LmdbStore(${this.path}): entry ${key[0]}#${key[1]} has no queue record`);
+      }
+    }
+    const kv = new Map<string, unknown>();
+    for (const { key, value } of this.kv.getRange({})) kv.set(key, decodeValue(value));
+    return { queues, kv };
+  }
+
+  /** Count a queue's entries and sum their sizes by scanning them (the size is in the entry prefix: no decoding). */
+  private scanQueue(queue: string): { count: number; bytes: number; sharedCount: number } {
+    let count = 0;
+    let bytes = 0;
+    let sharedCount = 0;
+    for (const { value } of this.entries.getRange({ start: [queue], end: [queue, Infinity] })) {
+      count++;
+      bytes += entrySize(value);
+      if (entryKind(value) === KIND_SHARED) sharedCount++;
+    }
+    return { count, bytes, sharedCount };
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.state === 'new' || this.state === 'failed' || this.state === 'closed') {
+      this.state = 'closed';
+      return Promise.resolve();
+    }
+    // 'opening' cannot be observed here: open() runs synchronously up to its return.
+    this.state = 'closing';
+    this.closing = (async () => {
+      await this.whenIdle();
+      await this.env.close();
+      this.state = 'closed';
+    })();
+    return this.closing;
+  }
+
+  /** Resolves when no commit is queued or in flight. */
+  private whenIdle(): Promise<void> {
+    if (!this.inFlight && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // --- reads --------------------------------------------------------------------------------------
+
+  readEntries(queue: string, afterSeq: number, limit: number): StoredEntry[] {
+    this.assertReadable();
+    const out: StoredEntry[] = [];
+    if (!(limit > 0)) return out;
+    const range = this.entries.getRange({ start: [queue, afterSeq], end: [queue, Infinity], limit: limit + 1 });
+    for (const { key, value } of range) {
+      const seq = key[1];
+      if (key[0] !== queue || !(seq > afterSeq)) continue;
+      out.push(this.decodeEntry(queue, seq, value));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  private decodeEntry(queue: string, seq: number, v: Buffer): StoredEntry {
+    let message;
+    if (entryKind(v) === KIND_INLINE) {
+      message = decodeMessage(v, ENTRY_PREFIX);
+    } else {
+      const id = entrySharedId(v);
+      const m = this.shared.get(id);
+      if (!m) throw new Error(`LmdbStore(${this.path}): entry ${queue}#${seq} references missing shared message ${id}`);
+      message = decodeMessage(m);
+    }
+    message.deliveryTime = entryDeliveryTime(v);
+    return { queue, seq, message, deliveryCount: entryDeliveryCount(v) };
+  }
+
+  size(): number {
+    this.assertReadable();
+    const stats = this.env.getStats() as { pageSize: number; lastPageNumber: number };
+    return (stats.lastPageNumber + 1) * stats.pageSize;
+  }
+
+  private assertReadable(): void {
+    if (this.state !== 'open' && this.state !== 'closing') throw new Error(`LmdbStore(${this.path}): store is ${this.state}, not open`);
+  }
+
+  // --- writes -------------------------------------------------------------------------------------
+
+  commit(batch: Command[]): Promise<void> {
+    if (this.state !== 'open') {
+      return Promise.reject(new Error(`LmdbStore(${this.path}): commit on a store that is ${this.state === 'new' ? 'not open yet' : this.state}`));
+    }
+    let ops: Op[];
+    try {
+      ops = prepare(batch);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ ops, resolve, reject });
+      if (!this.inFlight) this.startTxn();
+    });
+  }
+
+  private startTxn(): void {
+    this.inFlight = true;
+    let group: Pending[] = [];
+    let ran = false;
+    let txn: Promise<void>;
+    try {
+      txn = this.env.childTransaction(() => {
+        // Runs inside the write transaction: take everything queued up to now.
+        ran = true;
+        group = this.pending;
+        this.pending = [];
+        this.apply(group);
+      });
+    } catch (err) {
+      txn = Promise.reject(err);
+    }
+    txn.then(
+      () => {
+        this.stats.transactions++;
+        this.stats.batches += group.length;
+        for (const p of group) p.resolve();
+        this.afterTxn();
+      },
+      (err: unknown) => {
+        if (!ran) {
+          // LMDB failed before our callback ran (environment error): fail what is queued, do not spin.
+          group = this.pending;
+          this.pending = [];
+        }
+        if (!ran || group.length <= 1) {
+          for (const p of group) p.reject(asError(err));
+          this.afterTxn();
+        } else {
+          void this.retryOneByOne(group).then(() => this.afterTxn());
+        }
+      },
+    );
+  }
+
+  /** The group transaction failed and was rolled back: isolate the failing batch(es). */
+  private async retryOneByOne(group: Pending[]): Promise<void> {
+    for (const p of group) {
+      try {
+        await this.env.childTransaction(() => this.apply([p]));
+        this.stats.transactions++;
+        this.stats.batches++;
+        p.resolve();
+      } catch (err) {
+        p.reject(asError(err));
+      }
+    }
+  }
+
+  private afterTxn(): void {
+    this.inFlight = false;
+    if (this.pending.length > 0) this.startTxn();
+    else for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Apply batches in order inside the current write transaction. */
+  private apply(group: Pending[]): void {
+    const tx: TxnState = { queues: new Map(), refs: new Map() };
+    for (const p of group) {
+      for (const op of p.ops) this.applyOp(tx, op);
+    }
+    for (const [name, rec] of tx.queues) {
+      if (rec === null) this.queues.removeSync(name);
+      else this.queues.putSync(name, encodeQueueRecord(rec));
+    }
+    for (const [id, ref] of tx.refs) {
+      if (ref.count <= 0) {
+        if (ref.existed) {
+          this.refs.removeSync(id);
+          this.shared.removeSync(id);
+        }
+      } else {
+        const c = Buffer.allocUnsafe(4);
+        c.writeUInt32LE(ref.count, 0);
+        this.refs.putSync(id, c);
+        if (ref.message) this.shared.putSync(id, ref.message);
+      }
+    }
+  }
+
+  private applyOp(tx: TxnState, op: Op): void {
+    if (this.injectApplyFault?.(op)) throw new Error(`injected fault applying ${op.t}`);
+    switch (op.t) {
+      case 'enqueue': {
+        const key: Key = [op.queue, op.seq];
+        const rec = this.queueRecord(tx, op.queue, true)!;
+        // An entry already at this seq is replaced (the engine never does it; the counters stay right if it does).
+        const old = this.entries.getBinaryFast(key); // reused buffer: read it before any other get
+        if (old !== undefined) this.forgetEntry(tx, rec, old);
+        if (op.shared !== undefined) {
+          const ref = this.ref(tx, op.shared);
+          // First reference (or first again after every earlier one went in this transaction): this message is stored.
+          if (ref.count <= 0) ref.message = op.sharedMessage;
+          ref.count++;
+        }
+        this.entries.putSync(key, op.value);
+        if (op.shared !== undefined) rec.sharedCount++;
+        rec.count++;
+        rec.bytes += op.size;
+        if (op.seq > rec.lastSeq) rec.lastSeq = op.seq;
+        break;
+      }
+      case 'ack': {
+        const key: Key = [op.queue, op.seq];
+        const rec = this.queueRecord(tx, op.queue, false);
+        const old = this.entries.getBinaryFast(key);
+        if (old === undefined) break;
+        this.forgetEntry(tx, rec, old);
+        this.entries.removeSync(key);
+        break;
+      }
+      case 'update': {
+        const key: Key = [op.queue, op.seq];
+        const old = this.entries.get(key);
+        if (old === undefined) break;
+        this.entries.putSync(key, withDeliveryState(old, op.deliveryCount, op.deliveryTime));
+        break;
+      }
+      case 'mark': {
+        this.queueRecord(tx, op.queue, true)!.mark = op.seq;
+        break;
+      }
+      case 'queue.put': {
+        const rec = this.queueRecord(tx, op.queue, true)!;
+        rec.hasMeta = true;
+        rec.meta = op.meta;
+        break;
+      }
+      case 'purge':
+        this.removeEntries(tx, op.queue);
+        break;
+      case 'queue.delete':
+        this.removeEntries(tx, op.queue);
+        tx.queues.set(op.queue, null);
+        break;
+      case 'kv.put':
+        this.kv.putSync(op.key, op.value);
+        break;
+      case 'kv.delete':
+        this.kv.removeSync(op.key);
+        break;
+    }
+  }
+
+  /** Account for an entry going away: queue counters and the shared message reference. */
+  private forgetEntry(tx: TxnState, rec: QueueRecord | undefined, v: Buffer): void {
+    const kind = entryKind(v);
+    const size = entrySize(v);
+    const id = kind === KIND_SHARED ? entrySharedId(v) : undefined;
+    if (rec) {
+      rec.count--;
+      rec.bytes -= size;
+      if (id !== undefined) rec.sharedCount--;
+    }
+    if (id !== undefined) this.deref(tx, id);
+  }
+
+  /** Remove all entries of a queue, releasing their shared messages, and zero its counters. */
+  private removeEntries(tx: TxnState, queue: string): void {
+    const rec = this.queueRecord(tx, queue, false);
+    const range = { start: [queue], end: [queue, Infinity], limit: DELETE_CHUNK };
+    if (rec && rec.sharedCount === 0) {
+      // No shared references: delete by key, without reading (copying) the values.
+      for (;;) {
+        const keys = Array.from(this.entries.getKeys(range));
+        for (const key of keys) this.entries.removeSync(key);
+        if (keys.length < DELETE_CHUNK) break;
+      }
+    } else {
+      for (;;) {
+        const chunk = Array.from(this.entries.getRange(range));
+        for (const { key, value } of chunk) {
+          if (entryKind(value) === KIND_SHARED) this.deref(tx, entrySharedId(value));
+          this.entries.removeSync(key);
+        }
+        if (chunk.length < DELETE_CHUNK) break;
+      }
+    }
+    if (rec) {
+      rec.count = 0;
+      rec.bytes = 0;
+      rec.sharedCount = 0;
+    }
+  }
+
+  private queueRecord(tx: TxnState, queue: string, create: boolean): QueueRecord | undefined {
+    let rec = tx.queues.get(queue);
+    if (rec === undefined) {
+      // Not touched yet in this transaction: the DB holds its current state.
+      const v = this.queues.get(queue);
+      if (v !== undefined) rec = decodeQueueRecord(v);
+      else if (!create) return undefined;
+      else rec = newQueueRecord();
+      tx.queues.set(queue, rec);
+    } else if (rec === null) {
+      // Deleted earlier in this transaction.
+      if (!create) return undefined;
+      rec = newQueueRecord();
+      tx.queues.set(queue, rec);
+    }
+    return rec;
+  }
+
+  private ref(tx: TxnState, id: string): RefState {
+    let ref = tx.refs.get(id);
+    if (!ref) {
+      const v = this.refs.getBinaryFast(id);
+      ref = v === undefined ? { count: 0, existed: false } : { count: v.readUInt32LE(0), existed: true };
+      tx.refs.set(id, ref);
+    }
+    return ref;
+  }
+
+  private deref(tx: TxnState, id: string): void {
+    this.ref(tx, id).count--;
+  }
+}
+
+/**
+ * mkdir -p without `fs.mkdirSync(p, { recursive: true })`, which loops forever on Node 20 where a
+ * directory cannot be created although its parent exists (e.g. under /proc: ENOENT every time).
+ */
+function mkdirs(p: string): void {
+  try {
+    fs.mkdirSync(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = path.dirname(p);
+    if (code !== 'ENOENT' || parent === p || fs.existsSync(parent)) throw err;
+    mkdirs(parent);
+    fs.mkdirSync(p);
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function checkQueue(c: { queue?: unknown }): string {
+  if (typeof c.queue !== 'string' || c.queue === '') throw new TypeError(`Store command ${JSON.stringify((c as { t?: unknown }).t)}: queue must be a non-empty string`);
+  return c.queue;
+}
+
+function checkSeq(c: { t: string; seq?: unknown }): number {
+  if (typeof c.seq !== 'number' || !Number.isFinite(c.seq)) throw new TypeError(`Store command ${c.t}: seq must be a finite number`);
+  return c.seq;
+}
+
+/** Validate and encode a batch (outside the write transaction). Throws on a bad command. */
+function prepare(batch: Command[]): Op[] {
+  if (!Array.isArray(batch)) throw new TypeError('Store.commit: batch must be an array of commands');
+  const ops: Op[] = new Array(batch.length);
+  // Fan-out: the same message object enqueued under the same shared id in many queues is encoded once.
+  let sharedEncoded: Map<string, { m: object; enc: Buffer }> | undefined;
+  for (let i = 0; i < batch.length; i++) {
+    const c = batch[i]!;
+    switch (c.t) {
+      case 'enqueue': {
+        const queue = checkQueue(c);
+        const seq = checkSeq(c);
+        const m = c.message;
+        if (!m || typeof m !== 'object') throw new TypeError(`Store command enqueue ${queue}#${seq}: message is missing`);
+        const size = messageSize(m);
+        const dc = c.deliveryCount ?? 0;
+        if (c.shared !== undefined) {
+          if (typeof c.shared !== 'string' || c.shared === '') throw new TypeError(`Store command enqueue ${queue}#${seq}: shared must be a non-empty string`);
+          sharedEncoded ??= new Map();
+          let cached = sharedEncoded.get(c.shared);
+          if (cached?.m !== m) sharedEncoded.set(c.shared, (cached = { m, enc: encodeMessage(m) }));
+          const enc = cached.enc;
+          ops[i] = { t: 'enqueue', queue, seq, size, value: encodeSharedEntry(c.shared, dc, m.deliveryTime, size), shared: c.shared, sharedMessage: enc };
+        } else {
+          ops[i] = { t: 'enqueue', queue, seq, size, value: encodeInlineEntry(m, dc, size) };
+        }
+        break;
+      }
+      case 'ack':
+        ops[i] = { t: 'ack', queue: checkQueue(c), seq: checkSeq(c) };
+        break;
+      case 'update':
+        if (typeof c.deliveryCount !== 'number') throw new TypeError('Store command update: deliveryCount must be a number');
+        ops[i] = { t: 'update', queue: checkQueue(c), seq: checkSeq(c), deliveryCount: c.deliveryCount, deliveryTime: c.deliveryTime };
+        break;
+      case 'mark':
+        ops[i] = { t: 'mark', queue: checkQueue(c), seq: checkSeq(c) };
+        break;
+      case 'queue.put':
+        ops[i] = { t: 'queue.put', queue: checkQueue(c), meta: encodeValue(c.meta ?? {}) };
+        break;
+      case 'queue.delete':
+        ops[i] = { t: 'queue.delete', queue: checkQueue(c) };
+        break;
+      case 'purge':
+        ops[i] = { t: 'purge', queue: checkQueue(c) };
+        break;
+      case 'kv.put':
+        if (typeof c.key !== 'string' || c.key === '') throw new TypeError('Store command kv.put: key must be a non-empty string');
+        ops[i] = { t: 'kv.put', key: c.key, value: encodeValue(c.value) };
+        break;
+      case 'kv.delete':
+        if (typeof c.key !== 'string' || c.key === '') throw new TypeError('Store command kv.delete: key must be a non-empty string');
+        ops[i] = { t: 'kv.delete', key: c.key };
+        break;
+      default:
+        throw new TypeError(`Store.commit: unknown command ${JSON.stringify((c as { t?: unknown }).t)}`);
+    }
+  }
+  return ops;
+}
