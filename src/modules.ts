@@ -5,7 +5,9 @@
 import type { HttpModule, ProtocolModule } from './transport/types.js';
 import { stompModule } from '../protocols/stomp/index.js';
 import { mqttModule } from '../protocols/mqtt/index.js';
+import { sqsHttpModule } from '../protocols/sqs/index.js';
 
 export const defaultProtocols: ProtocolModule[] = [stompModule, mqttModule];
 
-export const defaultHttp: HttpModule[] = [];
+/** SQS + SNS share `listeners.sqs`: one module dispatches both APIs. */
+export const defaultHttp: HttpModule[] = [sqsHttpModule];

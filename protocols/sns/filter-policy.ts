@@ -1,0 +1,294 @@
+/**
+ * SNS subscription filter policies: validation (with errors worded like SNS's) and matching, over message
+ * attributes (`FilterPolicyScope: MessageAttributes`, the default) or over a JSON message body (`MessageBody`).
+ *
+ * Supported: exact strings, numbers, booleans and null; `prefix`, `suffix`, `equals-ignore-case`, `anything-but`
+ * (value, list, `prefix`, `suffix`), `numeric` ranges, `exists`, `cidr` (IPv4/IPv6), `$or`, nested keys (body).
+ * Keys are ANDed, the values in a key's list ORed; arrays in the message match when any element matches.
+ */
+import { isIP } from 'node:net';
+
+export type FilterScope = 'MessageAttributes' | 'MessageBody';
+
+export class FilterPolicyError extends Error {}
+
+const MAX_COMBINATIONS = 150;
+const MAX_DEPTH = 5;
+const OPS = new Set(['<', '<=', '=', '>', '>=']);
+
+type Cond = unknown;
+
+export interface FilterAttribute {
+  DataType: string;
+  StringValue?: string;
+  BinaryValue?: Buffer;
+}
+
+/** Parse and check a policy; returns the parsed object. Throws FilterPolicyError with the reason. */
+export function parseFilterPolicy(text: string, scope: FilterScope): Record<string, unknown> {
+  let policy: unknown;
+  try {
+    policy = JSON.parse(text);
+  } catch (err) {
+    throw new FilterPolicyError(`failed to parse JSON. ${(err as Error).message}`);
+  }
+  if (!policy || typeof policy !== 'object' || Array.isArray(policy)) throw new FilterPolicyError('Filter policy must be a JSON object');
+  const combos = checkObject(policy as Record<string, unknown>, scope, 1);
+  if (combos > MAX_COMBINATIONS) throw new FilterPolicyError(`Filter policy is too complex: ${combos} combinations (at most ${MAX_COMBINATIONS})`);
+  return policy as Record<string, unknown>;
+}
+
+/** Validate one level; returns the number of value combinations it contributes. */
+function checkObject(o: Record<string, unknown>, scope: FilterScope, depth: number): number {
+  if (depth > MAX_DEPTH) throw new FilterPolicyError(`Filter policy can not have more than ${MAX_DEPTH} levels of nesting`);
+  const keys = Object.keys(o);
+  if (keys.length === 0) throw new FilterPolicyError('Empty objects are not allowed');
+  let combos = 1;
+  for (const k of keys) {
+    const v = o[k];
+    if (k === '$or') {
+      if (!Array.isArray(v) || v.length < 2) throw new FilterPolicyError('$or must be an array of at least two objects');
+      let sum = 0;
+      for (const alt of v) {
+        if (!alt || typeof alt !== 'object' || Array.isArray(alt)) throw new FilterPolicyError('$or must contain objects');
+        sum += checkObject(alt as Record<string, unknown>, scope, depth);
+      }
+      combos *= sum;
+      continue;
+    }
+    if (Array.isArray(v)) {
+      if (v.length === 0) throw new FilterPolicyError(`Empty arrays are not allowed (key ${k})`);
+      for (const c of v) checkCondition(c, k);
+      combos *= v.length;
+    } else if (v && typeof v === 'object') {
+      if (scope === 'MessageAttributes') throw new FilterPolicyError(`"${k}" must be an object or an array`);
+      combos *= checkObject(v as Record<string, unknown>, scope, depth + 1);
+    } else {
+      throw new FilterPolicyError(`"${k}" must be an object or an array`);
+    }
+  }
+  return combos;
+}
+
+function checkCondition(c: Cond, key: string): void {
+  if (c === null || typeof c === 'string' || typeof c === 'boolean') return;
+  if (typeof c === 'number') {
+    if (!Number.isFinite(c)) throw new FilterPolicyError(`Invalid number for key ${key}`);
+    return;
+  }
+  if (Array.isArray(c) || typeof c !== 'object') throw new FilterPolicyError(`Match value must be String, number, true, false, or null (key ${key})`);
+  const entries = Object.entries(c as Record<string, unknown>);
+  if (entries.length !== 1) throw new FilterPolicyError(`Only one key allowed in match expression (key ${key})`);
+  const [op, arg] = entries[0];
+  switch (op) {
+    case 'prefix':
+    case 'suffix':
+      if (typeof arg === 'string') return;
+      if (arg && typeof arg === 'object' && !Array.isArray(arg) && typeof (arg as Record<string, unknown>)['equals-ignore-case'] === 'string') return;
+      throw new FilterPolicyError(`${op} match pattern must be a string`);
+    case 'equals-ignore-case':
+      if (typeof arg !== 'string') throw new FilterPolicyError('equals-ignore-case match pattern must be a string');
+      return;
+    case 'exists':
+      if (typeof arg !== 'boolean') throw new FilterPolicyError('exists match pattern must be either true or false.');
+      return;
+    case 'anything-but': {
+      if (typeof arg === 'string' || typeof arg === 'number') return;
+      if (Array.isArray(arg)) {
+        if (arg.length === 0 || !arg.every((x) => typeof x === 'string' || typeof x === 'number')) throw new FilterPolicyError('Inside anything but list, start|null|boolean is not supported.');
+        return;
+      }
+      if (arg && typeof arg === 'object') {
+        const inner = Object.entries(arg as Record<string, unknown>);
+        if (inner.length === 1 && ['prefix', 'suffix', 'equals-ignore-case'].includes(inner[0][0]) && (typeof inner[0][1] === 'string' || Array.isArray(inner[0][1]))) return;
+      }
+      throw new FilterPolicyError('Value of anything-but must be an array or single string/number value.');
+    }
+    case 'numeric': {
+      if (!Array.isArray(arg) || (arg.length !== 2 && arg.length !== 4)) throw new FilterPolicyError('Value of numeric must be an array of 2 or 4 elements.');
+      for (let i = 0; i < arg.length; i += 2) {
+        if (typeof arg[i] !== 'string' || !OPS.has(arg[i] as string)) throw new FilterPolicyError(`Unrecognized numeric range operator: ${String(arg[i])}`);
+        if (typeof arg[i + 1] !== 'number' || !Number.isFinite(arg[i + 1])) throw new FilterPolicyError('Value of numeric range must be numeric.');
+      }
+      if (arg.length === 4) {
+        const [o1, , o2] = arg as [string, number, string, number];
+        if (!o1.startsWith('>') || !o2.startsWith('<')) throw new FilterPolicyError('Bad numeric range: use a lower bound (> or >=) then an upper bound (< or <=).');
+        if ((arg[1] as number) >= (arg[3] as number)) throw new FilterPolicyError('Bottom must be less than top');
+      }
+      return;
+    }
+    case 'cidr':
+      if (typeof arg !== 'string' || !parseCidr(arg)) throw new FilterPolicyError(`Malformed CIDR, one '/' required: ${String(arg)}`);
+      return;
+    default:
+      throw new FilterPolicyError(`Unrecognized match type ${op}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------ matching
+
+type Val = string | number | boolean | null;
+
+function matchOne(c: Cond, values: Val[], present: boolean): boolean {
+  if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
+    const [op, arg] = Object.entries(c as Record<string, unknown>)[0];
+    if (op === 'exists') return (arg as boolean) === present;
+    if (!present) return false;
+    switch (op) {
+      case 'prefix':
+        return values.some((v) => typeof v === 'string' && prefixMatch(arg, v, (a, b) => b.startsWith(a)));
+      case 'suffix':
+        return values.some((v) => typeof v === 'string' && prefixMatch(arg, v, (a, b) => b.endsWith(a)));
+      case 'equals-ignore-case':
+        return values.some((v) => typeof v === 'string' && v.toLowerCase() === (arg as string).toLowerCase());
+      case 'anything-but':
+        return values.length > 0 && values.every((v) => !anythingButHit(arg, v));
+      case 'numeric':
+        return values.some((v) => typeof v === 'number' && numericMatch(arg as Array<string | number>, v));
+      case 'cidr':
+        return values.some((v) => typeof v === 'string' && cidrMatch(arg as string, v));
+      default:
+        return false;
+    }
+  }
+  if (!present) return false;
+  if (typeof c === 'number') return values.some((v) => typeof v === 'number' && v === c);
+  return values.some((v) => v === c);
+}
+
+function prefixMatch(arg: unknown, v: string, f: (a: string, b: string) => boolean): boolean {
+  if (typeof arg === 'string') return f(arg, v);
+  const ic = (arg as Record<string, string>)['equals-ignore-case'];
+  return f(ic.toLowerCase(), v.toLowerCase());
+}
+
+function anythingButHit(arg: unknown, v: Val): boolean {
+  if (Array.isArray(arg)) return arg.some((x) => x === v);
+  if (arg && typeof arg === 'object') {
+    const [k, x] = Object.entries(arg as Record<string, unknown>)[0];
+    const list = Array.isArray(x) ? (x as string[]) : [x as string];
+    if (typeof v !== 'string') return false;
+    if (k === 'prefix') return list.some((p) => v.startsWith(p));
+    if (k === 'suffix') return list.some((p) => v.endsWith(p));
+    if (k === 'equals-ignore-case') return list.some((p) => v.toLowerCase() === p.toLowerCase());
+    return false;
+  }
+  return arg === v;
+}
+
+function numericMatch(arg: Array<string | number>, v: number): boolean {
+  for (let i = 0; i < arg.length; i += 2) {
+    const op = arg[i] as string;
+    const n = arg[i + 1] as number;
+    const ok = op === '=' ? v === n : op === '<' ? v < n : op === '<=' ? v <= n : op === '>' ? v > n : v >= n;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function parseCidr(s: string): { bytes: Buffer; bits: number } | null {
+  const slash = s.indexOf('/');
+  if (slash < 0) return null;
+  const ip = s.slice(0, slash);
+  const bits = Number(s.slice(slash + 1));
+  const bytes = ipBytes(ip);
+  if (!bytes || !Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) return null;
+  return { bytes, bits };
+}
+
+function ipBytes(ip: string): Buffer | null {
+  const kind = isIP(ip);
+  if (kind === 4) return Buffer.from(ip.split('.').map(Number));
+  if (kind === 6) {
+    const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
+    const h = head ? head.split(':') : [];
+    const t = tail !== undefined ? (tail ? tail.split(':') : []) : [];
+    const groups = tail !== undefined ? [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t] : h;
+    if (groups.length !== 8) return null;
+    const b = Buffer.alloc(16);
+    groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16) || 0, i * 2));
+    return b;
+  }
+  return null;
+}
+
+function cidrMatch(cidr: string, ip: string): boolean {
+  const c = parseCidr(cidr);
+  const b = ipBytes(ip);
+  if (!c || !b || b.length !== c.bytes.length) return false;
+  let bits = c.bits;
+  for (let i = 0; i < b.length && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((b[i] & mask) !== (c.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
+function matchObject(policy: Record<string, unknown>, lookup: (path: string[]) => { present: boolean; values: Val[] }, path: string[]): boolean {
+  for (const [k, v] of Object.entries(policy)) {
+    if (k === '$or') {
+      if (!(v as Record<string, unknown>[]).some((alt) => matchObject(alt, lookup, path))) return false;
+      continue;
+    }
+    if (Array.isArray(v)) {
+      const { present, values } = lookup([...path, k]);
+      if (!v.some((c) => matchOne(c, values, present))) return false;
+    } else if (!matchObject(v as Record<string, unknown>, lookup, [...path, k])) return false;
+  }
+  return true;
+}
+
+function attributeValues(a: FilterAttribute | undefined): { present: boolean; values: Val[] } {
+  if (!a) return { present: false, values: [] };
+  if (a.DataType.startsWith('Number')) {
+    const n = Number(a.StringValue);
+    return { present: true, values: Number.isFinite(n) ? [n] : [] };
+  }
+  if (a.DataType === 'String.Array') {
+    try {
+      const arr = JSON.parse(a.StringValue ?? '');
+      if (Array.isArray(arr)) return { present: true, values: arr.filter((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)) as Val[] };
+    } catch {
+      /* not an array */
+    }
+    return { present: true, values: [] };
+  }
+  if (a.DataType.startsWith('String')) return { present: true, values: [a.StringValue ?? ''] };
+  return { present: true, values: [] };
+}
+
+function bodyValues(body: unknown, path: string[]): { present: boolean; values: Val[] } {
+  let nodes: unknown[] = [body];
+  for (const seg of path) {
+    const next: unknown[] = [];
+    for (const n of nodes) {
+      const items = Array.isArray(n) ? n : [n];
+      for (const it of items) {
+        if (it && typeof it === 'object' && !Array.isArray(it) && Object.prototype.hasOwnProperty.call(it, seg)) next.push((it as Record<string, unknown>)[seg]);
+      }
+    }
+    nodes = next;
+    if (nodes.length === 0) return { present: false, values: [] };
+  }
+  const values: Val[] = [];
+  for (const n of nodes) {
+    const items = Array.isArray(n) ? n : [n];
+    for (const it of items) if (it === null || ['string', 'number', 'boolean'].includes(typeof it)) values.push(it as Val);
+  }
+  return { present: true, values };
+}
+
+/** Whether a message passes a (parsed, valid) filter policy. */
+export function matchesFilter(policy: Record<string, unknown>, scope: FilterScope, attrs: Record<string, FilterAttribute>, body: string): boolean {
+  if (scope === 'MessageBody') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return false; // a body that is not JSON matches no body-scoped policy
+    }
+    if (!parsed || typeof parsed !== 'object') return false;
+    return matchObject(policy, (path) => bodyValues(parsed, path), []);
+  }
+  return matchObject(policy, (path) => attributeValues(attrs[path[0]]), []);
+}

@@ -1,0 +1,1493 @@
+/**
+ * The SQS service: every SQS action on top of the Engine API, independent of the wire protocol (the JSON and
+ * query front ends translate to the JSON-protocol input shapes and back).
+ *
+ * An SQS queue `orders` is the core queue `orders`. SQS-only metadata (attributes, tags, times) lives in the
+ * engine's kv store under `sqs:queue:<name>`. Receiving uses one long-lived engine consumer per queue in
+ * explicit-credit mode: a ReceiveMessage adds credit, collects deliveries, and leases them for the visibility
+ * timeout; DeleteMessage acks; visibility expiry is the core's lease expiry (delivery count + 1).
+ */
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { queue as queueAddress, formatAddress, parseAddress } from '../../src/core/address.js';
+import type { Connection } from '../../src/core/connection.js';
+import type { Consumer } from '../../src/core/consumer.js';
+import type { Engine } from '../../src/core/engine.js';
+import { BrokerError } from '../../src/core/errors.js';
+import { createMessage, type Message } from '../../src/core/message.js';
+import { DEFAULT_POLICY, type DestinationPolicy } from '../../src/core/policy.js';
+import type { Delivery } from '../../src/core/queue.js';
+import type { Command } from '../../src/core/store.js';
+import {
+  ATTRS_ANNOTATION,
+  attributesSize,
+  attributesToProperties,
+  bodyText,
+  hasInvalidChars,
+  md5Hex,
+  md5OfAttributes,
+  messageAttributesOf,
+  parseMessageAttributes,
+  selectAttributes,
+  type MessageAttributes,
+} from './attributes.js';
+import { AwsError, noQueue, sqsError } from './errors.js';
+import { Params, type Input } from './input.js';
+import {
+  ALL_NAMES,
+  attr,
+  checkRedriveAllowPolicyShape,
+  checkRedrivePolicyShape,
+  isFifoMeta,
+  normalizeAttribute,
+  parseRedriveAllowPolicy,
+  parseRedrivePolicy,
+  SETTABLE,
+  validateQueueName,
+  type QueueMeta,
+} from './queue-attributes.js';
+
+export interface RequestContext {
+  /** `http://host:port` as the client addressed the broker (queue URLs are built from it). */
+  baseUrl: string;
+  /** Access key id (or account id when anonymous): the SenderId of sent messages. */
+  senderId: string;
+  /** Query protocol: numbers and booleans arrive as strings. */
+  lenient: boolean;
+  /** Queue name from the request path (query protocol `POST /<account>/<queue>`). */
+  pathQueue?: string;
+  /** Aborted when the client goes away (ends long polls early). */
+  signal?: AbortSignal;
+}
+
+export interface SqsServiceOptions {
+  engine: Engine;
+  region: string;
+  accountId: string;
+  logger: Logger;
+}
+
+/** What an SNS subscription (or anything in-process) hands to `deliver`. */
+export interface InboundMessage {
+  body: string;
+  attributes?: MessageAttributes;
+  groupId?: string;
+  dedupId?: string;
+  senderId?: string;
+  traceHeader?: string;
+  /** Extra annotations to keep on the core message. */
+  annotations?: Record<string, unknown>;
+}
+
+interface Receipt {
+  delivery: Delivery;
+  nonce: string;
+  handle: string;
+  groupId?: string;
+}
+
+interface Waiter {
+  want: number;
+  got: Delivery[];
+  groups: Set<string>;
+  done: boolean;
+  flushScheduled: boolean;
+  timer?: NodeJS.Timeout;
+  finish: () => void;
+}
+
+interface DedupEntry {
+  expires: number;
+  messageId: string;
+  seq?: string;
+  pending?: Promise<boolean>;
+}
+
+interface MoveTask {
+  handle: string;
+  source: string;
+  destinationArn?: string;
+  maxPerSecond?: number;
+  status: 'RUNNING' | 'COMPLETED' | 'CANCELLING' | 'CANCELLED' | 'FAILED';
+  moved: number;
+  toMove: number;
+  failureReason?: string;
+  started: number;
+}
+
+const DEDUP_WINDOW_MS = 5 * 60 * 1000;
+const ATTEMPT_WINDOW_MS = 5 * 60 * 1000;
+const HOLD_LIMIT = 20_000;
+const INFLIGHT_LIMIT_STANDARD = 120_000;
+const INFLIGHT_LIMIT_FIFO = 120_000;
+const BATCH_ID_RE = /^[A-Za-z0-9_-]{1,80}$/;
+const DEDUP_ID_RE = /^[\x21-\x7e]{1,128}$/;
+const TAG_KEY_MAX = 128;
+const TAG_VALUE_MAX = 256;
+
+/** Per-queue adapter state: the engine consumer, open receives, current receipts, FIFO group bookkeeping. */
+class QueueState {
+  consumer?: Consumer;
+  starting?: Promise<Consumer>;
+  readonly waiters: Waiter[] = [];
+  readonly receipts = new Map<number, Receipt>();
+  /** FIFO: deliveries of busy groups, in order, not yet handed to a client. */
+  held: Delivery[] = [];
+  readonly groupInflight = new Map<string, number>();
+  readonly dedup = new Map<string, DedupEntry>();
+  readonly attempts = new Map<string, { expires: number; handles: string[]; messages: unknown[] }>();
+  creditAdded = 0;
+  creditRemoved = 0;
+  delivered = 0;
+  constructor(readonly name: string) {}
+  /** Deliveries the core dispatched to the consumer that have not reached onMessage yet (mark commit pending). */
+  pendingDispatch(): number {
+    const c = this.consumer;
+    if (!c) return 0;
+    return this.creditAdded - this.creditRemoved - c.credit - this.delivered;
+  }
+}
+
+export class SqsService {
+  readonly engine: Engine;
+  readonly region: string;
+  readonly accountId: string;
+  private readonly logger: Logger;
+  private readonly states = new Map<string, QueueState>();
+  private readonly secret = randomBytes(32);
+  private readonly recentlyDeleted = new Set<string>();
+  private connection?: Connection;
+  private seqCounter = 0n;
+  private sweepTimer?: NodeJS.Timeout;
+  private closed = false;
+  private readonly moveTasks = new Map<string, MoveTask>();
+  readonly actions: Record<string, (p: Params, ctx: RequestContext) => Promise<Record<string, unknown>>>;
+
+  constructor(opts: SqsServiceOptions) {
+    this.engine = opts.engine;
+    this.region = opts.region;
+    this.accountId = opts.accountId;
+    this.logger = opts.logger;
+    this.actions = {
+      CreateQueue: (p, c) => this.createQueue(p, c),
+      GetQueueUrl: (p, c) => this.getQueueUrl(p, c),
+      ListQueues: (p, c) => this.listQueues(p, c),
+      DeleteQueue: (p, c) => this.deleteQueue(p, c),
+      GetQueueAttributes: (p, c) => this.getQueueAttributes(p, c),
+      SetQueueAttributes: (p, c) => this.setQueueAttributes(p, c),
+      PurgeQueue: (p, c) => this.purgeQueue(p, c),
+      TagQueue: (p, c) => this.tagQueue(p, c),
+      UntagQueue: (p, c) => this.untagQueue(p, c),
+      ListQueueTags: (p, c) => this.listQueueTags(p, c),
+      SendMessage: (p, c) => this.sendMessage(p, c),
+      SendMessageBatch: (p, c) => this.sendMessageBatch(p, c),
+      ReceiveMessage: (p, c) => this.receiveMessage(p, c),
+      DeleteMessage: (p, c) => this.deleteMessage(p, c),
+      DeleteMessageBatch: (p, c) => this.deleteMessageBatch(p, c),
+      ChangeMessageVisibility: (p, c) => this.changeMessageVisibility(p, c),
+      ChangeMessageVisibilityBatch: (p, c) => this.changeMessageVisibilityBatch(p, c),
+      ListDeadLetterSourceQueues: (p, c) => this.listDeadLetterSourceQueues(p, c),
+      StartMessageMoveTask: (p, c) => this.startMessageMoveTask(p, c),
+      CancelMessageMoveTask: (p, c) => this.cancelMessageMoveTask(p, c),
+      ListMessageMoveTasks: (p, c) => this.listMessageMoveTasks(p, c),
+      AddPermission: (p, c) => this.addPermission(p, c),
+      RemovePermission: (p, c) => this.removePermission(p, c),
+    };
+  }
+
+  // ============================================================== lifecycle
+
+  async start(): Promise<void> {
+    this.connection = await this.engine.connect({ protocol: 'sqs', remoteAddress: 'http' });
+    for (const [, meta] of this.engine.kvEntries<QueueMeta>('sqs:queue:')) {
+      if (this.engine.getQueue(meta.name)) this.applyPolicy(meta.name);
+    }
+    const now = Date.now();
+    for (const [key, v] of this.engine.kvEntries<{ e: number; id: string; s?: string }>('sqs:dedup:')) {
+      const rest = key.slice('sqs:dedup:'.length);
+      const sep = rest.indexOf('\n');
+      if (sep < 0 || v.e <= now) {
+        this.engine.kvDelete(key).catch(() => undefined);
+        continue;
+      }
+      this.state(rest.slice(0, sep)).dedup.set(rest.slice(sep + 1), { expires: v.e, messageId: v.id, seq: v.s });
+    }
+    this.engine.on('destination.deleted', this.onDestinationDeleted);
+    this.engine.on('destination.created', this.onDestinationCreated);
+    this.sweepTimer = setInterval(() => this.sweep(), 10_000);
+    this.sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.engine.off('destination.deleted', this.onDestinationDeleted);
+    this.engine.off('destination.created', this.onDestinationCreated);
+    for (const st of this.states.values()) {
+      for (const w of [...st.waiters]) w.finish();
+    }
+    for (const t of this.moveTasks.values()) if (t.status === 'RUNNING') t.status = 'CANCELLING';
+    if (this.connection) this.engine.disconnect(this.connection);
+  }
+
+  private readonly onDestinationDeleted = (e: { kind: string; name: string }) => {
+    if (e.kind !== 'queue') return;
+    const st = this.states.get(e.name);
+    if (st) {
+      for (const w of [...st.waiters]) w.finish();
+      this.states.delete(e.name);
+    }
+    if (this.engine.kvGet(metaKey(e.name)) !== undefined) this.engine.kvDelete(metaKey(e.name)).catch((err) => this.logger.warn({ err }, 'sqs: meta delete failed'));
+  };
+
+  private readonly onDestinationCreated = (e: { kind: string; name: string }) => {
+    if (e.kind === 'queue' && this.meta(e.name)) queueMicrotask(() => this.applyPolicy(e.name));
+  };
+
+  private sweep(): void {
+    const now = Date.now();
+    const deletes: string[] = [];
+    for (const st of this.states.values()) {
+      for (const [k, d] of st.dedup) {
+        if (!d.pending && d.expires <= now) {
+          st.dedup.delete(k);
+          deletes.push(`sqs:dedup:${st.name}\n${k}`);
+        }
+      }
+      for (const [k, a] of st.attempts) if (a.expires <= now) st.attempts.delete(k);
+    }
+    if (deletes.length) this.engine.commit(deletes.map((key) => ({ t: 'kv.delete', key }) as Command)).catch(() => undefined);
+    if (this.recentlyDeleted.size > 50_000) this.recentlyDeleted.clear();
+  }
+
+  // ============================================================== names, URLs, ARNs
+
+  queueUrl(ctx: RequestContext, name: string): string {
+    return `${ctx.baseUrl}/${this.accountId}/${name}`;
+  }
+
+  queueArn(name: string): string {
+    return `arn:aws:sqs:${this.region}:${this.accountId}:${name}`;
+  }
+
+  /** Queue name from an SQS ARN (`arn:aws:sqs:<region>:<account>:<name>`), or undefined. */
+  static nameFromArn(arn: string): string | undefined {
+    const m = /^arn:aws[\w-]*:sqs:[^:]*:[^:]*:([^:]+)$/.exec(arn);
+    return m ? m[1] : undefined;
+  }
+
+  private meta(name: string): QueueMeta | undefined {
+    return this.engine.kvGet<QueueMeta>(metaKey(name));
+  }
+
+  private state(name: string): QueueState {
+    let st = this.states.get(name);
+    if (!st) this.states.set(name, (st = new QueueState(name)));
+    return st;
+  }
+
+  exists(name: string): boolean {
+    const q = this.engine.getQueue(name);
+    return !!q && !q.deleted;
+  }
+
+  isFifo(name: string): boolean {
+    return isFifoMeta(this.meta(name));
+  }
+
+  /** The queue a request addresses (QueueUrl, or the request path), which must exist. */
+  private resolveQueue(p: Params, ctx: RequestContext): string {
+    const url = p.optStr('QueueUrl');
+    let name: string | undefined;
+    if (url !== undefined) name = queueNameFromUrl(url);
+    else if (ctx.pathQueue) name = ctx.pathQueue;
+    else throw p.missing('QueueUrl');
+    if (!name) throw sqsError('InvalidAddress', `The address ${url} is not valid for this endpoint.`);
+    if (!this.exists(name)) throw noQueue();
+    return name;
+  }
+
+  /** Core policy for an SQS queue: SQS redrive semantics instead of the broker's redelivery policy. */
+  applyPolicy(name: string): void {
+    const q = this.engine.getQueue(name);
+    if (!q) return;
+    const meta = this.meta(name);
+    if (!meta) return;
+    const base: DestinationPolicy = this.engine.policies?.resolve('queue', name) ?? DEFAULT_POLICY;
+    const redrive = parseRedrivePolicy(meta.attributes.RedrivePolicy);
+    const dlq = redrive ? SqsService.nameFromArn(redrive.deadLetterTargetArn) : undefined;
+    q.policy = {
+      ...base,
+      maxRedeliveries: redrive && dlq ? redrive.maxReceiveCount - 1 : -1,
+      deadLetterQueue: redrive && dlq ? dlq : '',
+      initialRedeliveryDelay: 0,
+      expiry: 'drop',
+      ackTimeout: 0,
+    };
+    if (redrive && dlq) {
+      const target = this.engine.getQueue(dlq);
+      // A DLQ that has its own redrive policy must still dead-letter onwards.
+      if (target && parseRedrivePolicy(this.meta(dlq)?.attributes.RedrivePolicy)) target.isDeadLetterQueue = false;
+    }
+  }
+
+  private async putMeta(meta: QueueMeta): Promise<void> {
+    await this.engine.kvPut(metaKey(meta.name), meta);
+  }
+
+  // ============================================================== queue actions
+
+  private async createQueue(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = p.str('QueueName');
+    validateQueueName(name);
+    const requested = p.optStrMap('Attributes') ?? {};
+    const tags = p.optStrMap('tags') ?? p.optStrMap('Tags') ?? {};
+    const nameFifo = name.endsWith('.fifo');
+    if (requested.FifoQueue !== undefined) {
+      const f = requested.FifoQueue.toLowerCase();
+      if (f !== 'true' && f !== 'false') throw sqsError('InvalidAttributeValue', 'Invalid value for the parameter FifoQueue.');
+      if ((f === 'true') !== nameFifo) {
+        throw sqsError('InvalidParameterValue', nameFifo ? 'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix. FifoQueue must be true.' : 'The name of a FIFO queue must end with the .fifo suffix.');
+      }
+    } else if (nameFifo) {
+      throw sqsError('InvalidParameterValue', 'The name of a FIFO queue can only end with .fifo when the FifoQueue attribute is true.');
+    }
+    const attributes: Record<string, string> = {};
+    for (const [k, v] of Object.entries(requested)) attributes[k] = normalizeAttribute(k, v, nameFifo);
+    if (nameFifo) attributes.FifoQueue = 'true';
+    this.checkTags(tags);
+    await this.checkCrossAttributes(name, attributes, nameFifo);
+
+    const existing = this.meta(name);
+    if (existing && this.exists(name)) {
+      for (const [k, v] of Object.entries(attributes)) {
+        const cur = attr(existing, k) ?? '';
+        if (!sameAttributeValue(k, cur, v)) {
+          throw sqsError('QueueNameExists', `A queue already exists with the same name and a different value for attribute ${k}`);
+        }
+      }
+      return { QueueUrl: this.queueUrl(ctx, name) };
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const meta: QueueMeta = { name, created: now, modified: now, attributes, tags: { ...tags } };
+    await this.engine.createQueue(name);
+    await this.putMeta(meta);
+    this.applyPolicy(name);
+    return { QueueUrl: this.queueUrl(ctx, name) };
+  }
+
+  private async checkCrossAttributes(name: string, attributes: Record<string, string>, fifo: boolean): Promise<void> {
+    if (attributes.RedrivePolicy) {
+      const rp = checkRedrivePolicyShape(attributes.RedrivePolicy);
+      const dlq = SqsService.nameFromArn(rp.deadLetterTargetArn);
+      if (!dlq || !this.exists(dlq)) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`);
+      if (dlq === name) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: A queue cannot be its own dead-letter queue.`);
+      if (this.isFifo(dlq) !== fifo) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.`);
+      const allow = parseRedriveAllowPolicy(this.meta(dlq)?.attributes.RedriveAllowPolicy);
+      if (allow && (allow.redrivePermission === 'denyAll' || (allow.redrivePermission === 'byQueue' && !(allow.sourceQueueArns ?? []).includes(this.queueArn(name))))) {
+        throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: The dead-letter queue's RedriveAllowPolicy does not allow this queue as a source.`);
+      }
+      attributes.RedrivePolicy = JSON.stringify(rp);
+    }
+    if (attributes.RedriveAllowPolicy) attributes.RedriveAllowPolicy = JSON.stringify(checkRedriveAllowPolicyShape(attributes.RedriveAllowPolicy));
+    if (fifo && attributes.FifoThroughputLimit === 'perMessageGroupId' && (attributes.DeduplicationScope ?? this.meta(name)?.attributes.DeduplicationScope ?? 'queue') !== 'messageGroup') {
+      throw sqsError('InvalidAttributeValue', 'Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId needs DeduplicationScope messageGroup.');
+    }
+  }
+
+  private checkTags(tags: Record<string, string>, existing: Record<string, string> = {}): void {
+    const keys = new Set([...Object.keys(existing), ...Object.keys(tags)]);
+    if (keys.size > 50) throw sqsError('InvalidParameterValue', 'Too many tags added for queue. A queue can have at most 50 tags.');
+    for (const [k, v] of Object.entries(tags)) {
+      if (k.length < 1 || k.length > TAG_KEY_MAX) throw sqsError('InvalidParameterValue', `Tag key '${k.slice(0, 140)}' must be 1 to ${TAG_KEY_MAX} characters.`);
+      if (k.toLowerCase().startsWith('aws:')) throw sqsError('InvalidParameterValue', `Tag key '${k}' uses the reserved prefix aws:.`);
+      if (v.length > TAG_VALUE_MAX) throw sqsError('InvalidParameterValue', `Tag value for '${k}' must be at most ${TAG_VALUE_MAX} characters.`);
+    }
+  }
+
+  private async getQueueUrl(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = p.str('QueueName');
+    p.optStr('QueueOwnerAWSAccountId');
+    if (!name || name.length > 1024 || !this.exists(name)) throw noQueue();
+    return { QueueUrl: this.queueUrl(ctx, name) };
+  }
+
+  private allQueueNames(): string[] {
+    const names = new Set<string>();
+    for (const [, m] of this.engine.kvEntries<QueueMeta>('sqs:queue:')) if (this.exists(m.name)) names.add(m.name);
+    for (const d of this.engine.listDestinations()) if (d.kind === 'queue' && !d.temporary) names.add(d.name);
+    return [...names].sort();
+  }
+
+  private async listQueues(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const prefix = p.optStr('QueueNamePrefix') ?? '';
+    if (prefix.length > 80) throw p.invalid('QueueNamePrefix', 'must be at most 80 characters.', prefix);
+    const max = p.optInt('MaxResults', 1, 1000);
+    const token = p.optStr('NextToken');
+    if (token !== undefined && max === undefined) throw p.invalid('NextToken', 'MaxResults is required with NextToken.');
+    let names = this.allQueueNames().filter((n) => n.startsWith(prefix));
+    if (token) {
+      const after = decodeToken(token, p);
+      names = names.filter((n) => n > after);
+    }
+    const limit = max ?? 1000;
+    const page = names.slice(0, limit);
+    const out: Record<string, unknown> = {};
+    if (page.length) out.QueueUrls = page.map((n) => this.queueUrl(ctx, n));
+    if (max !== undefined && names.length > limit) out.NextToken = encodeToken(page[page.length - 1]);
+    return out;
+  }
+
+  private async deleteQueue(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const st = this.states.get(name);
+    if (st) for (const w of [...st.waiters]) w.finish();
+    await this.engine.deleteQueue(name);
+    if (this.meta(name)) await this.engine.kvDelete(metaKey(name));
+    const dedupKeys = this.engine.kvEntries(`sqs:dedup:${name}\n`).map(([k]) => k);
+    if (dedupKeys.length) await this.engine.commit(dedupKeys.map((key) => ({ t: 'kv.delete', key }) as Command));
+    this.states.delete(name);
+    return {};
+  }
+
+  private async purgeQueue(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const st = this.states.get(name);
+    if (st) this.releaseHeld(st, () => true);
+    await this.engine.purgeQueue(name);
+    return {};
+  }
+
+  private approximateCounts(name: string): { visible: number; notVisible: number; delayed: number } {
+    const q = this.engine.getQueue(name);
+    if (!q) return { visible: 0, notVisible: 0, delayed: 0 };
+    const held = this.states.get(name)?.held.length ?? 0;
+    return { visible: q.readyMessages + held, notVisible: Math.max(0, q.inflightCount - held), delayed: q.scheduledMessages };
+  }
+
+  private async getQueueAttributes(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const names = p.optStrList('AttributeNames') ?? [];
+    for (const n of names) if (n !== 'All' && !ALL_NAMES.has(n)) throw sqsError('InvalidAttributeName', `Unknown Attribute ${n}.`);
+    if (names.length === 0) return {};
+    const all = names.includes('All');
+    const want = (n: string) => all || names.includes(n);
+    const meta = this.meta(name);
+    const fifo = isFifoMeta(meta) || (!meta && name.endsWith('.fifo'));
+    const out: Record<string, string> = {};
+    const counts = this.approximateCounts(name);
+    const q = this.engine.getQueue(name)!;
+    const created = meta?.created ?? Math.floor(q.createdAt / 1000);
+    if (want('QueueArn')) out.QueueArn = this.queueArn(name);
+    if (want('ApproximateNumberOfMessages')) out.ApproximateNumberOfMessages = String(counts.visible);
+    if (want('ApproximateNumberOfMessagesNotVisible')) out.ApproximateNumberOfMessagesNotVisible = String(counts.notVisible);
+    if (want('ApproximateNumberOfMessagesDelayed')) out.ApproximateNumberOfMessagesDelayed = String(counts.delayed);
+    if (want('CreatedTimestamp')) out.CreatedTimestamp = String(created);
+    if (want('LastModifiedTimestamp')) out.LastModifiedTimestamp = String(meta?.modified ?? created);
+    for (const k of Object.keys(SETTABLE)) {
+      if (!want(k)) continue;
+      if (k === 'KmsDataKeyReusePeriodSeconds' && !meta?.attributes.KmsMasterKeyId) continue;
+      const v = meta ? attr(meta, k) : k === 'FifoQueue' ? (fifo ? 'true' : undefined) : attr(undefined, k);
+      if (v !== undefined && v !== '') out[k] = v;
+    }
+    return { Attributes: out };
+  }
+
+  private async setQueueAttributes(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const requested = p.optStrMap('Attributes');
+    if (!requested) throw p.missing('Attributes');
+    const meta = this.meta(name) ?? newMeta(name);
+    const fifo = isFifoMeta(meta);
+    const attributes: Record<string, string> = {};
+    for (const [k, v] of Object.entries(requested)) {
+      if (SETTABLE[k]?.createOnly) {
+        if (k === 'FifoQueue' && v.toLowerCase() === String(fifo)) continue;
+        throw sqsError('InvalidAttributeName', `Attribute ${k} can only be set when the queue is created.`);
+      }
+      attributes[k] = normalizeAttribute(k, v, fifo);
+    }
+    await this.checkCrossAttributes(name, attributes, fifo);
+    const next: QueueMeta = { ...meta, attributes: { ...meta.attributes }, modified: Math.floor(Date.now() / 1000) };
+    for (const [k, v] of Object.entries(attributes)) {
+      if (v === '') delete next.attributes[k];
+      else next.attributes[k] = v;
+    }
+    await this.putMeta(next);
+    this.applyPolicy(name);
+    return {};
+  }
+
+  private async tagQueue(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const tags = p.optStrMap('Tags');
+    if (!tags) throw p.missing('Tags');
+    const meta = this.meta(name) ?? newMeta(name);
+    this.checkTags(tags, meta.tags);
+    await this.putMeta({ ...meta, tags: { ...meta.tags, ...tags } });
+    this.applyPolicy(name);
+    return {};
+  }
+
+  private async untagQueue(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const keys = p.optStrList('TagKeys');
+    if (!keys) throw p.missing('TagKeys');
+    const meta = this.meta(name) ?? newMeta(name);
+    const tags = { ...meta.tags };
+    for (const k of keys) delete tags[k];
+    await this.putMeta({ ...meta, tags });
+    return {};
+  }
+
+  private async listQueueTags(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const tags = this.meta(name)?.tags ?? {};
+    return Object.keys(tags).length ? { Tags: { ...tags } } : {};
+  }
+
+  private async listDeadLetterSourceQueues(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const max = p.optInt('MaxResults', 1, 1000);
+    const token = p.optStr('NextToken');
+    let sources = this.engine
+      .kvEntries<QueueMeta>('sqs:queue:')
+      .map(([, m]) => m)
+      .filter((m) => this.exists(m.name) && SqsService.nameFromArn(parseRedrivePolicy(m.attributes.RedrivePolicy)?.deadLetterTargetArn ?? '') === name)
+      .map((m) => m.name)
+      .sort();
+    if (token) {
+      const after = decodeToken(token, p);
+      sources = sources.filter((n) => n > after);
+    }
+    const limit = max ?? 1000;
+    const page = sources.slice(0, limit);
+    const out: Record<string, unknown> = { queueUrls: page.map((n) => this.queueUrl(ctx, n)) };
+    if (max !== undefined && sources.length > limit) out.NextToken = encodeToken(page[page.length - 1]);
+    return out;
+  }
+
+  private async addPermission(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const label = p.str('Label');
+    const accounts = p.optStrList('AWSAccountIds');
+    const actions = p.optStrList('Actions');
+    if (!accounts || accounts.length === 0) throw p.missing('AWSAccountIds');
+    if (!actions || actions.length === 0) throw p.missing('Actions');
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(label)) throw p.invalid('Label', 'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length.', label);
+    const meta = this.meta(name) ?? newMeta(name);
+    const policy = parsePolicy(meta.attributes.Policy, this.queueArn(name));
+    if (policy.Statement.some((s) => s.Sid === label)) throw p.invalid('Label', `Already exists.`, label);
+    policy.Statement.push({
+      Sid: label,
+      Effect: 'Allow',
+      Principal: { AWS: accounts.map((a) => `arn:aws:iam::${a}:root`) },
+      Action: actions.map((a) => `SQS:${a}`),
+      Resource: this.queueArn(name),
+    });
+    await this.putMeta({ ...meta, attributes: { ...meta.attributes, Policy: JSON.stringify(policy) }, modified: Math.floor(Date.now() / 1000) });
+    return {};
+  }
+
+  private async removePermission(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const label = p.str('Label');
+    const meta = this.meta(name) ?? newMeta(name);
+    const policy = parsePolicy(meta.attributes.Policy, this.queueArn(name));
+    const before = policy.Statement.length;
+    policy.Statement = policy.Statement.filter((s) => s.Sid !== label);
+    if (policy.Statement.length === before) throw p.invalid('Label', `Value ${label} for parameter Label is invalid. Reason: can't find label.`);
+    const attributes = { ...meta.attributes };
+    if (policy.Statement.length) attributes.Policy = JSON.stringify(policy);
+    else delete attributes.Policy;
+    await this.putMeta({ ...meta, attributes, modified: Math.floor(Date.now() / 1000) });
+    return {};
+  }
+
+  // ============================================================== sending
+
+  private nextSequenceNumber(): string {
+    const floor = BigInt(Date.now()) * 1_000_000n;
+    this.seqCounter = this.seqCounter + 1n > floor ? this.seqCounter + 1n : floor;
+    return this.seqCounter.toString().padStart(20, '0');
+  }
+
+  private async sendMessage(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const prepared = this.prepareSend(name, p, ctx, 'MessageBody');
+    const [r] = await this.commitSends(name, [prepared]);
+    if (r instanceof AwsError) throw r;
+    return r;
+  }
+
+  private async sendMessageBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const entries = checkBatch(p);
+    const meta = this.meta(name);
+    const maxSize = Number(attr(meta, 'MaximumMessageSize'));
+    let total = 0;
+    const prepared: Array<Prepared | AwsError> = [];
+    for (const e of entries) {
+      const ep = p.sub(e, 'Entries');
+      try {
+        const pr = this.prepareSend(name, ep, ctx, 'MessageBody');
+        total += pr.size;
+        prepared.push(pr);
+      } catch (err) {
+        if (!(err instanceof AwsError)) throw err;
+        const body = ep.input.MessageBody;
+        if (typeof body === 'string') total += Buffer.byteLength(body);
+        prepared.push(err);
+      }
+    }
+    if (total > Math.max(maxSize, 262144)) {
+      throw sqsError('BatchRequestTooLong', `Batch requests cannot be longer than ${Math.max(maxSize, 262144)} bytes. You have sent ${total} bytes.`);
+    }
+    const toSend = prepared.filter((x): x is Prepared => !(x instanceof AwsError));
+    const results = await this.commitSends(name, toSend);
+    const Successful: Record<string, unknown>[] = [];
+    const Failed: Record<string, unknown>[] = [];
+    let j = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const id = (entries[i] as Input).Id as string;
+      const x = prepared[i];
+      const r = x instanceof AwsError ? x : results[j++];
+      if (r instanceof AwsError) Failed.push({ Id: id, SenderFault: r.fault === 'Sender', Code: r.queryCode, Message: r.message });
+      else Successful.push({ Id: id, ...r });
+    }
+    return { Successful, Failed };
+  }
+
+  /** Validate one message and build its core message (not yet committed). */
+  private prepareSend(name: string, p: Params, ctx: RequestContext, bodyField: string): Prepared {
+    const body = p.optStr(bodyField);
+    if (body === undefined) throw p.missing(bodyField);
+    if (body.length === 0) throw sqsError('InvalidParameterValue', 'The request must contain non-empty message body.');
+    if (hasInvalidChars(body)) throw sqsError('InvalidMessageContents', 'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
+    const meta = this.meta(name);
+    const fifo = isFifoMeta(meta);
+    const attrs = parseMessageAttributes(p.optMap('MessageAttributes'));
+    const sys = parseMessageAttributes(p.optMap('MessageSystemAttributes'), 'system');
+    const size = Buffer.byteLength(body) + attributesSize(attrs);
+    const maxSize = Number(attr(meta, 'MaximumMessageSize'));
+    if (size > maxSize) throw sqsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${maxSize} bytes.`);
+    const delay = p.optInt('DelaySeconds', 0, 900);
+    if (fifo && delay !== undefined && delay > 0) {
+      throw sqsError('InvalidParameterValue', `Value ${delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`);
+    }
+    const groupId = p.optStr('MessageGroupId');
+    let dedupId = p.optStr('MessageDeduplicationId');
+    if (groupId !== undefined && !DEDUP_ID_RE.test(groupId)) throw p.invalid('MessageGroupId', 'must be 1 to 128 printable ASCII characters.', groupId);
+    if (dedupId !== undefined && !DEDUP_ID_RE.test(dedupId)) throw p.invalid('MessageDeduplicationId', 'must be 1 to 128 printable ASCII characters.', dedupId);
+    if (fifo) {
+      if (groupId === undefined) throw p.missing('MessageGroupId');
+      if (dedupId === undefined) {
+        if (attr(meta, 'ContentBasedDeduplication') !== 'true') {
+          throw sqsError('InvalidParameterValue', 'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+        }
+        dedupId = createHash('sha256').update(body).digest('hex');
+      }
+    } else if (dedupId !== undefined) {
+      throw sqsError('InvalidParameterValue', `Value ${dedupId} for parameter MessageDeduplicationId is invalid. Reason: The request includes a parameter that is not valid for this queue type.`);
+    }
+    const inbound: InboundMessage = { body, attributes: attrs, groupId, dedupId, senderId: ctx.senderId, traceHeader: sys?.AWSTraceHeader?.StringValue };
+    const built = this.buildMessage(name, meta, inbound, delay);
+    return {
+      message: built.message,
+      size,
+      dedupKey: fifo ? dedupKeyOf(meta, groupId!, dedupId!) : undefined,
+      result: {
+        MD5OfMessageBody: built.md5,
+        MD5OfMessageAttributes: md5OfAttributes(attrs),
+        MD5OfMessageSystemAttributes: md5OfAttributes(sys),
+        MessageId: built.message.messageId,
+      },
+    };
+  }
+
+  private buildMessage(name: string, meta: QueueMeta | undefined, m: InboundMessage, delaySeconds?: number): { message: Message; md5: string } {
+    const fifo = isFifoMeta(meta);
+    const now = Date.now();
+    const delay = delaySeconds ?? Number(attr(meta, 'DelaySeconds') ?? 0);
+    const retention = Number(attr(meta, 'MessageRetentionPeriod') ?? 345600);
+    const md5 = md5Hex(m.body);
+    const annotations: Record<string, unknown> = { ...(m.annotations ?? {}), 'sqs.md5': md5 };
+    if (m.attributes) annotations[ATTRS_ANNOTATION] = m.attributes;
+    if (m.senderId) annotations['sqs.sender'] = m.senderId;
+    if (m.traceHeader) annotations['sqs.trace'] = m.traceHeader;
+    if (m.groupId !== undefined) annotations['sqs.group'] = m.groupId;
+    if (m.dedupId !== undefined) annotations['sqs.dedup'] = m.dedupId;
+    if (fifo) annotations['sqs.seq'] = this.nextSequenceNumber();
+    const message = createMessage({
+      messageId: randomUUID(),
+      body: Buffer.from(m.body, 'utf8'),
+      bodyType: 'text',
+      properties: attributesToProperties(m.attributes),
+      durable: true,
+      timestamp: now,
+      deliveryTime: delay > 0 ? now + delay * 1000 : 0,
+      expiration: meta ? now + retention * 1000 : 0,
+      groupId: fifo ? m.groupId : undefined,
+      annotations,
+    });
+    void name;
+    return { message, md5 };
+  }
+
+  /**
+   * Commit prepared sends to a queue in one store commit (FIFO: duplicates within the 5-minute window are
+   * answered with the first copy's MessageId and not enqueued again). One result per entry, in order.
+   */
+  private async commitSends(name: string, prepared: Prepared[]): Promise<Array<Record<string, unknown> | AwsError>> {
+    const st = this.state(name);
+    const results: Array<Record<string, unknown> | AwsError | undefined> = new Array(prepared.length);
+    const plans: Array<{ i: number; plan: Awaited<ReturnType<Engine['planSend']>> }> = [];
+    const extra: Command[] = [];
+    const newDedup: Array<{ key: string; entry: DedupEntry; ok: (v: boolean) => void }> = [];
+    const address = queueAddress(name);
+    const now = Date.now();
+    for (let i = 0; i < prepared.length; i++) {
+      const pr = prepared[i];
+      if (pr.dedupKey !== undefined) {
+        let d = st.dedup.get(pr.dedupKey);
+        if (d?.pending) {
+          const ok = await d.pending;
+          if (!ok) d = undefined;
+          else d = st.dedup.get(pr.dedupKey);
+        }
+        if (d && d.expires > now) {
+          results[i] = { ...pr.result, MessageId: d.messageId, ...(d.seq ? { SequenceNumber: d.seq } : {}) };
+          continue;
+        }
+        // a duplicate inside this same batch is answered by the first one
+        const inBatch = newDedup.find((n) => n.key === pr.dedupKey);
+        if (inBatch) {
+          results[i] = { ...pr.result, MessageId: inBatch.entry.messageId, ...(inBatch.entry.seq ? { SequenceNumber: inBatch.entry.seq } : {}) };
+          continue;
+        }
+        const seq = pr.message.annotations?.['sqs.seq'] as string | undefined;
+        let ok!: (v: boolean) => void;
+        const entry: DedupEntry = { expires: now + DEDUP_WINDOW_MS, messageId: pr.message.messageId, seq, pending: new Promise<boolean>((r) => (ok = r)) };
+        st.dedup.set(pr.dedupKey, entry);
+        newDedup.push({ key: pr.dedupKey, entry, ok });
+        extra.push({ t: 'kv.put', key: `sqs:dedup:${name}\n${pr.dedupKey}`, value: { e: entry.expires, id: entry.messageId, s: seq } });
+      }
+      try {
+        plans.push({ i, plan: await this.engine.planSend(pr.message, address, false, this.connection ?? null) });
+      } catch (err) {
+        results[i] = err instanceof AwsError ? err : mapSendError(err);
+      }
+    }
+    const merged = { commands: plans.flatMap((x) => x.plan.commands), apply: plans.flatMap((x) => x.plan.apply), release: plans.flatMap((x) => x.plan.release) };
+    try {
+      if (merged.commands.length || extra.length) await this.engine.executePlan(merged, extra);
+      else for (const a of merged.apply) a();
+      for (const n of newDedup) {
+        n.entry.pending = undefined;
+        n.ok(true);
+      }
+    } catch (err) {
+      for (const n of newDedup) {
+        st.dedup.delete(n.key);
+        n.ok(false);
+      }
+      throw err;
+    }
+    for (const { i } of plans) {
+      const pr = prepared[i];
+      const seq = pr.message.annotations?.['sqs.seq'] as string | undefined;
+      results[i] = seq ? { ...pr.result, SequenceNumber: seq } : pr.result;
+    }
+    return results.map((r) => r ?? sqsError('InternalFailure', 'message not sent'));
+  }
+
+  /** Enqueue a message from inside the broker (SNS subscription delivery). Resolves when durable. */
+  async deliver(name: string, m: InboundMessage): Promise<{ messageId: string }> {
+    if (!this.exists(name)) throw new BrokerError('not-found', `Queue '${name}' does not exist`);
+    const meta = this.meta(name);
+    const fifo = isFifoMeta(meta);
+    let dedupId = m.dedupId;
+    if (fifo && dedupId === undefined) dedupId = createHash('sha256').update(m.body).digest('hex');
+    const inbound = { ...m, dedupId: fifo ? dedupId : undefined, groupId: m.groupId };
+    const built = this.buildMessage(name, meta, inbound);
+    const pr: Prepared = {
+      message: built.message,
+      size: Buffer.byteLength(m.body),
+      dedupKey: fifo && m.groupId !== undefined ? dedupKeyOf(meta, m.groupId, dedupId!) : undefined,
+      result: { MessageId: built.message.messageId },
+    };
+    const [r] = await this.commitSends(name, [pr]);
+    if (r instanceof AwsError) throw r;
+    return { messageId: r.MessageId as string };
+  }
+
+  // ============================================================== receiving
+
+  private async ensureConsumer(st: QueueState): Promise<Consumer> {
+    if (st.consumer && !st.consumer.closed) return st.consumer;
+    st.starting ??= (async () => {
+      const c = await this.engine.subscribe({
+        address: queueAddress(st.name),
+        connection: this.connection ?? null,
+        credit: 0,
+        onMessage: (d) => this.onDelivery(st, d),
+        onLeaseExpired: (d) => this.onLeaseExpired(st, d),
+        onClose: () => this.onConsumerClosed(st),
+      });
+      st.consumer = c;
+      st.creditAdded = st.creditRemoved = st.delivered = 0;
+      return c;
+    })().finally(() => {
+      st.starting = undefined;
+    });
+    return st.starting;
+  }
+
+  private onConsumerClosed(st: QueueState): void {
+    for (const w of [...st.waiters]) {
+      w.got.length = 0;
+      w.finish();
+    }
+    st.receipts.clear();
+    st.held = [];
+    st.groupInflight.clear();
+    st.consumer = undefined;
+  }
+
+  private addCredit(st: QueueState, n: number): void {
+    if (n <= 0 || !st.consumer) return;
+    st.creditAdded += n;
+    st.consumer.addCredit(n);
+  }
+
+  private takeBackCredit(st: QueueState, n: number): void {
+    const c = st.consumer;
+    if (!c || n <= 0) return;
+    const k = Math.min(n, c.credit);
+    if (k <= 0) return;
+    st.creditRemoved += k;
+    c.setCredit(c.credit - k);
+  }
+
+  private groupBusy(st: QueueState, gid: string, except?: Waiter): boolean {
+    if ((st.groupInflight.get(gid) ?? 0) > 0) return true;
+    for (const w of st.waiters) if (w !== except && !w.done && w.groups.has(gid)) return true;
+    return false;
+  }
+
+  private onDelivery(st: QueueState, d: Delivery): void {
+    st.delivered++;
+    const fifo = this.isFifo(st.name);
+    const gid = fifo ? d.message.groupId : undefined;
+    let w: Waiter | undefined;
+    if (gid !== undefined) {
+      w = st.waiters.find((x) => !x.done && x.groups.has(gid) && x.got.length < x.want);
+      if (!w) {
+        const blocked = this.groupBusy(st, gid) || st.held.some((h) => h.message.groupId === gid);
+        if (blocked) {
+          st.held.push(d);
+          // look further for messages of free groups on behalf of open receives
+          if (st.held.length < HOLD_LIMIT && st.waiters.some((x) => !x.done && x.got.length < x.want)) this.addCredit(st, 1);
+          return;
+        }
+        w = st.waiters.find((x) => !x.done && x.got.length < x.want);
+      }
+    } else {
+      w = st.waiters.find((x) => !x.done && x.got.length < x.want);
+    }
+    if (!w) {
+      // nobody is waiting any more (the receive ended while the mark commit was pending): give it back
+      this.release(st, d);
+      return;
+    }
+    this.take(st, w, d);
+  }
+
+  /** A FIFO group gets one more message in flight (counted from the moment a receive takes it). */
+  private groupTaken(st: QueueState, w: Waiter, gid: string): void {
+    w.groups.add(gid);
+    st.groupInflight.set(gid, (st.groupInflight.get(gid) ?? 0) + 1);
+  }
+
+  private take(st: QueueState, w: Waiter, d: Delivery): void {
+    w.got.push(d);
+    const gid = this.isFifo(st.name) ? d.message.groupId : undefined;
+    if (gid !== undefined) this.groupTaken(st, w, gid);
+    if (w.got.length >= w.want) {
+      w.finish();
+      return;
+    }
+    if (!w.flushScheduled) {
+      w.flushScheduled = true;
+      setImmediate(() => {
+        if (!w.done) w.finish();
+      });
+    }
+  }
+
+  /** Give a delivery the client never saw back to the queue (not counted as a receive). */
+  private release(st: QueueState, d: Delivery): void {
+    try {
+      st.consumer?.extendLease(d.id, 0);
+    } catch {
+      /* already settled */
+    }
+  }
+
+  private releaseHeld(st: QueueState, which: (d: Delivery) => boolean): void {
+    if (!st.held.length) return;
+    const keep: Delivery[] = [];
+    const out: Delivery[] = [];
+    for (const d of st.held) (which(d) ? out : keep).push(d);
+    st.held = keep;
+    for (const d of out) this.release(st, d);
+  }
+
+  /** A group's in-flight count dropped: free it when zero, serve or release its held messages. */
+  private groupDone(st: QueueState, gid: string | undefined, expired: boolean): void {
+    if (gid === undefined) return;
+    const n = (st.groupInflight.get(gid) ?? 1) - 1;
+    if (n > 0) st.groupInflight.set(gid, n);
+    else st.groupInflight.delete(gid);
+    if (expired) {
+      // an earlier message of the group went back to the queue: later ones must queue up behind it again
+      this.releaseHeld(st, (h) => h.message.groupId === gid);
+      return;
+    }
+    if (n > 0 || !st.held.some((h) => h.message.groupId === gid)) return;
+    const w = st.waiters.find((x) => !x.done && x.got.length < x.want && !this.groupBusy(st, gid, x));
+    if (w) this.serveHeld(st, w);
+    else this.releaseHeld(st, (h) => h.message.groupId === gid);
+  }
+
+  /** Hand held FIFO messages whose group is free (or already this receive's) to a receive. */
+  private serveHeld(st: QueueState, w: Waiter): void {
+    if (!st.held.length) return;
+    const keep: Delivery[] = [];
+    const blocked = new Set<string>();
+    for (const d of st.held) {
+      const gid = d.message.groupId!;
+      if (w.got.length < w.want && !blocked.has(gid) && (w.groups.has(gid) || !this.groupBusy(st, gid, w))) {
+        w.got.push(d);
+        this.groupTaken(st, w, gid);
+      } else {
+        blocked.add(gid);
+        keep.push(d);
+      }
+    }
+    st.held = keep;
+    if (w.got.length > 0 && !w.flushScheduled) {
+      w.flushScheduled = true;
+      setImmediate(() => {
+        if (!w.done) w.finish();
+      });
+    }
+  }
+
+  private onLeaseExpired(st: QueueState, d: Delivery): void {
+    const r = st.receipts.get(d.id);
+    if (!r) return;
+    st.receipts.delete(d.id);
+    this.groupDone(st, r.groupId, true);
+  }
+
+  private makeReceipt(st: QueueState, d: Delivery): Receipt {
+    const nonce = randomBytes(9).toString('base64url');
+    const payload = `${st.name}\n${d.id}\n${nonce}`;
+    const mac = createHmac('sha256', this.secret).update(payload).digest().subarray(0, 16);
+    const handle = Buffer.concat([mac, Buffer.from(payload, 'utf8')]).toString('base64url');
+    return { delivery: d, nonce, handle, groupId: this.isFifo(st.name) ? d.message.groupId : undefined };
+  }
+
+  /** Decode and authenticate a receipt handle of this queue: the delivery id and nonce, or ReceiptHandleIsInvalid. */
+  private parseReceipt(name: string, handle: string): { id: number; nonce: string } {
+    const invalid = () => sqsError('ReceiptHandleIsInvalid', `The input receipt handle "${handle.slice(0, 200)}" is not a valid receipt handle.`);
+    if (!handle || handle.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(handle)) throw invalid();
+    const raw = Buffer.from(handle, 'base64url');
+    if (raw.length < 20) throw invalid();
+    const mac = raw.subarray(0, 16);
+    const payload = raw.subarray(16).toString('utf8');
+    const expect = createHmac('sha256', this.secret).update(payload).digest().subarray(0, 16);
+    if (!mac.equals(expect)) throw invalid();
+    const [q, id, nonce] = payload.split('\n');
+    if (q !== name) throw invalid();
+    return { id: Number(id), nonce };
+  }
+
+  private async receiveMessage(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const meta = this.meta(name);
+    const fifo = isFifoMeta(meta);
+    const max = p.optInt('MaxNumberOfMessages', 1, 10) ?? 1;
+    const visibility = p.optInt('VisibilityTimeout', 0, 43200) ?? Number(attr(meta, 'VisibilityTimeout'));
+    const wait = p.optInt('WaitTimeSeconds', 0, 20) ?? Number(attr(meta, 'ReceiveMessageWaitTimeSeconds'));
+    const sysNames = [...(p.optStrList('AttributeNames') ?? []), ...(p.optStrList('MessageSystemAttributeNames') ?? [])];
+    const attrNames = p.optStrList('MessageAttributeNames');
+    for (const n of attrNames ?? []) {
+      if (n !== 'All' && n !== '.*' && !/^[A-Za-z0-9_\-.]{1,256}(\.\*)?$/.test(n.replace(/\.\*$/, '')) ) throw p.invalid('MessageAttributeNames', `invalid attribute name ${n}.`);
+    }
+    const attemptId = p.optStr('ReceiveRequestAttemptId');
+    if (attemptId !== undefined && !DEDUP_ID_RE.test(attemptId)) throw p.invalid('ReceiveRequestAttemptId', 'must be 1 to 128 printable ASCII characters.', attemptId);
+    const st = this.state(name);
+    if (fifo && attemptId !== undefined) {
+      const prev = st.attempts.get(attemptId);
+      if (prev && prev.expires > Date.now()) {
+        const still = prev.handles.every((h) => {
+          try {
+            const { id, nonce } = this.parseReceipt(name, h);
+            return st.receipts.get(id)?.nonce === nonce;
+          } catch {
+            return false;
+          }
+        });
+        if (still) {
+          for (const h of prev.handles) {
+            const { id } = this.parseReceipt(name, h);
+            if (visibility > 0) st.consumer?.extendLease(id, visibility * 1000);
+          }
+          return prev.messages.length ? { Messages: prev.messages } : {};
+        }
+      }
+    }
+    if (st.receipts.size >= (fifo ? INFLIGHT_LIMIT_FIFO : INFLIGHT_LIMIT_STANDARD)) {
+      throw sqsError('OverLimit', `Too many messages in flight for queue ${name} (at most ${fifo ? INFLIGHT_LIMIT_FIFO : INFLIGHT_LIMIT_STANDARD}).`);
+    }
+    const consumer = await this.ensureConsumer(st);
+    const got = await this.collect(st, consumer, max, wait, ctx.signal);
+    const messages: Record<string, unknown>[] = [];
+    const handles: string[] = [];
+    const now = Date.now();
+    for (const d of got) {
+      const r = this.makeReceipt(st, d);
+      st.receipts.set(d.id, r);
+      const ann = (d.message.annotations ??= {});
+      if (ann['sqs.firstReceive'] === undefined) ann['sqs.firstReceive'] = now;
+      handles.push(r.handle);
+      messages.push(this.renderMessage(name, d, r.handle, sysNames, attrNames));
+    }
+    // leases start now; a visibility timeout of 0 makes them visible again at once (still counted as received)
+    for (const d of got) {
+      if (visibility > 0) {
+        try {
+          consumer.extendLease(d.id, visibility * 1000);
+        } catch {
+          /* settled meanwhile */
+        }
+      }
+    }
+    if (visibility === 0) {
+      for (const d of got) {
+        const r = st.receipts.get(d.id);
+        st.receipts.delete(d.id);
+        try {
+          consumer.nack(d.id, { countFailure: true, delay: 0, reason: 'visibility timeout 0' });
+        } catch {
+          /* settled */
+        }
+        this.groupDone(st, r?.groupId, true);
+      }
+    }
+    if (fifo && attemptId !== undefined) st.attempts.set(attemptId, { expires: now + ATTEMPT_WINDOW_MS, handles, messages });
+    return messages.length ? { Messages: messages } : {};
+  }
+
+  /** Wait for up to `max` deliveries: return as soon as some arrived (or `wait` seconds passed). */
+  private collect(st: QueueState, consumer: Consumer, max: number, wait: number, signal?: AbortSignal): Promise<Delivery[]> {
+    return new Promise<Delivery[]>((resolve) => {
+      const w: Waiter = {
+        want: max,
+        got: [],
+        groups: new Set(),
+        done: false,
+        flushScheduled: false,
+        finish: () => {
+          if (w.done) return;
+          w.done = true;
+          if (w.timer) clearTimeout(w.timer);
+          const i = st.waiters.indexOf(w);
+          if (i >= 0) st.waiters.splice(i, 1);
+          signal?.removeEventListener('abort', onAbort);
+          if (st.waiters.length === 0) this.takeBackCredit(st, consumer.credit);
+          else this.takeBackCredit(st, w.want - w.got.length);
+          if (aborted) {
+            const fifo = this.isFifo(st.name);
+            for (const d of w.got) {
+              this.release(st, d);
+              if (fifo) this.groupDone(st, d.message.groupId, true);
+            }
+            resolve([]);
+            return;
+          }
+          resolve(w.got);
+        },
+      };
+      let aborted = false;
+      const onAbort = () => {
+        aborted = true;
+        w.finish();
+      };
+      signal?.addEventListener('abort', onAbort);
+      st.waiters.push(w);
+      if (this.isFifo(st.name)) this.serveHeld(st, w);
+      if (w.got.length >= w.want) {
+        w.finish();
+        return;
+      }
+      this.addCredit(st, w.want - w.got.length);
+      if (wait > 0) {
+        w.timer = setTimeout(() => w.finish(), wait * 1000);
+      } else {
+        // short poll: dispatch runs on a microtask; deliveries waiting for their mark commit come a little later
+        let rounds = 0;
+        const check = () => {
+          if (w.done) return;
+          if (w.got.length > 0) return; // flush already scheduled
+          if (st.pendingDispatch() > 0 && rounds++ < 200) {
+            w.timer = setTimeout(check, 5);
+            return;
+          }
+          w.finish();
+        };
+        setImmediate(check);
+      }
+    });
+  }
+
+  private renderMessage(name: string, d: Delivery, handle: string, sysNames: string[], attrNames: string[] | undefined): Record<string, unknown> {
+    const m = d.message;
+    const ann = m.annotations ?? {};
+    const body = bodyText(m);
+    const out: Record<string, unknown> = {
+      MessageId: m.messageId,
+      ReceiptHandle: handle,
+      MD5OfBody: (ann['sqs.md5'] as string | undefined) ?? md5Hex(body),
+      Body: body,
+    };
+    if (sysNames.length) {
+      const all = sysNames.includes('All');
+      const want = (n: string) => all || sysNames.includes(n);
+      const a: Record<string, string> = {};
+      if (want('SenderId')) a.SenderId = (ann['sqs.sender'] as string | undefined) ?? m.userId ?? this.accountId;
+      if (want('SentTimestamp')) a.SentTimestamp = String(m.timestamp);
+      if (want('ApproximateReceiveCount')) a.ApproximateReceiveCount = String(d.deliveryCount + 1);
+      if (want('ApproximateFirstReceiveTimestamp')) a.ApproximateFirstReceiveTimestamp = String(ann['sqs.firstReceive'] ?? Date.now());
+      if (want('SequenceNumber') && ann['sqs.seq'] !== undefined) a.SequenceNumber = String(ann['sqs.seq']);
+      if (want('MessageDeduplicationId') && ann['sqs.dedup'] !== undefined) a.MessageDeduplicationId = String(ann['sqs.dedup']);
+      if (want('MessageGroupId')) {
+        const g = (ann['sqs.group'] as string | undefined) ?? m.groupId;
+        if (g !== undefined) a.MessageGroupId = g;
+      }
+      if (want('AWSTraceHeader') && ann['sqs.trace'] !== undefined) a.AWSTraceHeader = String(ann['sqs.trace']);
+      if (want('DeadLetterQueueSourceArn') && typeof m.properties.originalDestination === 'string') {
+        const src = parseAddress(m.properties.originalDestination);
+        if (src.kind === 'queue' && src.name !== name) a.DeadLetterQueueSourceArn = this.queueArn(src.name);
+      }
+      if (Object.keys(a).length) out.Attributes = a;
+    }
+    const selected = selectAttributes(messageAttributesOf(m), attrNames);
+    if (selected) {
+      out.MD5OfMessageAttributes = md5OfAttributes(selected);
+      const ma: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(selected)) {
+        ma[k] = v.BinaryValue !== undefined ? { DataType: v.DataType, BinaryValue: Buffer.from(v.BinaryValue).toString('base64') } : { DataType: v.DataType, StringValue: v.StringValue };
+      }
+      out.MessageAttributes = ma;
+    }
+    return out;
+  }
+
+  // ============================================================== settling
+
+  private async settleOne(name: string, handle: string, op: 'delete' | { visibility: number }): Promise<void> {
+    const st = this.state(name);
+    const { id, nonce } = this.parseReceipt(name, handle);
+    const r = st.receipts.get(id);
+    if (!r || r.nonce !== nonce) {
+      if (op === 'delete') {
+        if (this.recentlyDeleted.has(handle)) return; // a retried delete of the same receipt succeeds, as in AWS
+        throw sqsError('ReceiptHandleIsInvalid', `The receipt handle has expired: the message was received again or its visibility timeout ended.`);
+      }
+      throw sqsError('MessageNotInflight', 'The message referred to is not in flight.');
+    }
+    const consumer = st.consumer;
+    if (!consumer) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
+    if (op === 'delete') {
+      st.receipts.delete(id);
+      this.recentlyDeleted.add(handle);
+      try {
+        const acked = consumer.ack(id);
+        this.groupDone(st, r.groupId, false);
+        await acked;
+      } catch (err) {
+        if (err instanceof BrokerError && err.code === 'not-found') throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
+        throw err;
+      }
+      return;
+    }
+    if (op.visibility === 0) {
+      st.receipts.delete(id);
+      try {
+        consumer.nack(id, { countFailure: true, delay: 0, reason: 'visibility timeout changed to 0' });
+      } catch {
+        throw sqsError('MessageNotInflight', 'The message referred to is not in flight.');
+      }
+      this.groupDone(st, r.groupId, true);
+      return;
+    }
+    try {
+      consumer.extendLease(id, op.visibility * 1000);
+    } catch {
+      throw sqsError('MessageNotInflight', 'The message referred to is not in flight.');
+    }
+  }
+
+  private async deleteMessage(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    await this.settleOne(name, p.str('ReceiptHandle'), 'delete');
+    return {};
+  }
+
+  private async changeMessageVisibility(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const handle = p.str('ReceiptHandle');
+    const visibility = p.int('VisibilityTimeout', 0, 43200);
+    await this.settleOne(name, handle, { visibility });
+    return {};
+  }
+
+  private async deleteMessageBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const entries = checkBatch(p);
+    return this.batchSettle(p, entries, (ep) => this.settleOne(name, ep.str('ReceiptHandle'), 'delete'));
+  }
+
+  private async changeMessageVisibilityBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
+    const name = this.resolveQueue(p, ctx);
+    const entries = checkBatch(p);
+    return this.batchSettle(p, entries, (ep) => this.settleOne(name, ep.str('ReceiptHandle'), { visibility: ep.int('VisibilityTimeout', 0, 43200) }));
+  }
+
+  private async batchSettle(p: Params, entries: unknown[], op: (ep: Params) => Promise<void>): Promise<Record<string, unknown>> {
+    const outcomes = await Promise.all(
+      entries.map(async (e) => {
+        const ep = p.sub(e, 'Entries');
+        try {
+          await op(ep);
+          return null;
+        } catch (err) {
+          if (err instanceof AwsError) return err;
+          throw err;
+        }
+      }),
+    );
+    const Successful: Record<string, unknown>[] = [];
+    const Failed: Record<string, unknown>[] = [];
+    outcomes.forEach((o, i) => {
+      const id = (entries[i] as Input).Id as string;
+      if (o) Failed.push({ Id: id, SenderFault: o.fault === 'Sender', Code: o.queryCode, Message: o.message });
+      else Successful.push({ Id: id });
+    });
+    return { Successful, Failed };
+  }
+
+  // ============================================================== DLQ redrive (message move tasks)
+
+  private async startMessageMoveTask(p: Params, _ctx: RequestContext): Promise<Record<string, unknown>> {
+    const sourceArn = p.str('SourceArn');
+    const source = SqsService.nameFromArn(sourceArn);
+    if (!source || !this.exists(source)) throw sqsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.');
+    const destinationArn = p.optStr('DestinationArn');
+    const dest = destinationArn !== undefined ? SqsService.nameFromArn(destinationArn) : undefined;
+    if (destinationArn !== undefined && (!dest || !this.exists(dest))) throw sqsError('ResourceNotFoundException', 'The resource that you specified for the DestinationArn parameter doesn\'t exist.');
+    const maxPerSecond = p.optInt('MaxNumberOfMessagesPerSecond', 1, 500);
+    const isDlq = this.engine
+      .kvEntries<QueueMeta>('sqs:queue:')
+      .some(([, m]) => SqsService.nameFromArn(parseRedrivePolicy(m.attributes.RedrivePolicy)?.deadLetterTargetArn ?? '') === source);
+    if (!isDlq && !this.engine.getQueue(source)?.isDeadLetterQueue) {
+      throw sqsError('InvalidParameterValue', 'Source queue must be configured as a Dead Letter Queue.');
+    }
+    for (const t of this.moveTasks.values()) {
+      if (t.source === source && t.status === 'RUNNING') throw sqsError('UnsupportedOperation', 'There is already a task running. Only one active task is allowed for a source queue ARN at a given time.');
+    }
+    const handle = Buffer.from(JSON.stringify({ taskId: randomUUID(), sourceArn })).toString('base64');
+    const q = this.engine.getQueue(source)!;
+    const task: MoveTask = { handle, source, destinationArn, maxPerSecond, status: 'RUNNING', moved: 0, toMove: q.readyMessages, started: Date.now() };
+    this.moveTasks.set(handle, task);
+    this.runMoveTask(task, dest).catch((err) => {
+      task.status = 'FAILED';
+      task.failureReason = (err as Error).message;
+    });
+    return { TaskHandle: handle };
+  }
+
+  private async runMoveTask(task: MoveTask, dest: string | undefined): Promise<void> {
+    const started = Date.now();
+    for (;;) {
+      if (task.status === 'CANCELLING') {
+        task.status = 'CANCELLED';
+        return;
+      }
+      if (this.closed) return;
+      const batch = this.engine
+        .browse(queueAddress(task.source), { limit: 100 })
+        .filter((b) => b.state !== 'inflight')
+        .map((b) => b.seq);
+      if (batch.length === 0) break;
+      let chunk = batch;
+      if (task.maxPerSecond) {
+        const allowed = Math.floor(((Date.now() - started) / 1000 + 1) * task.maxPerSecond) - task.moved;
+        if (allowed <= 0) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
+        chunk = batch.slice(0, allowed);
+      }
+      const moved = await this.engine.retryDeadLetters(task.source, { seqs: chunk, target: dest ? queueAddress(dest) : undefined });
+      if (moved === 0) break; // the rest has no known source to go back to
+      task.moved += moved;
+    }
+    task.status = 'COMPLETED';
+  }
+
+  private async cancelMessageMoveTask(p: Params, _ctx: RequestContext): Promise<Record<string, unknown>> {
+    const handle = p.str('TaskHandle');
+    const t = this.moveTasks.get(handle);
+    if (!t) throw sqsError('ResourceNotFoundException', 'The specified task handle does not exist.');
+    if (t.status !== 'RUNNING') throw sqsError('UnsupportedOperation', 'Only a task with status RUNNING can be cancelled.');
+    t.status = 'CANCELLING';
+    return { ApproximateNumberOfMessagesMoved: t.moved };
+  }
+
+  private async listMessageMoveTasks(p: Params, _ctx: RequestContext): Promise<Record<string, unknown>> {
+    const sourceArn = p.str('SourceArn');
+    const max = p.optInt('MaxResults', 1, 10) ?? 1;
+    const source = SqsService.nameFromArn(sourceArn);
+    if (!source || !this.exists(source)) throw sqsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.');
+    const tasks = [...this.moveTasks.values()].filter((t) => t.source === source).sort((a, b) => b.started - a.started).slice(0, max);
+    return {
+      Results: tasks.map((t) => ({
+        ...(t.status === 'RUNNING' ? { TaskHandle: t.handle } : {}),
+        Status: t.status,
+        SourceArn: sourceArn,
+        ...(t.destinationArn ? { DestinationArn: t.destinationArn } : {}),
+        ...(t.maxPerSecond ? { MaxNumberOfMessagesPerSecond: t.maxPerSecond } : {}),
+        ApproximateNumberOfMessagesMoved: t.moved,
+        ApproximateNumberOfMessagesToMove: t.toMove,
+        ...(t.failureReason ? { FailureReason: t.failureReason } : {}),
+        StartedTimestamp: t.started,
+      })),
+    };
+  }
+}
+
+interface Prepared {
+  message: Message;
+  size: number;
+  dedupKey?: string;
+  result: Record<string, unknown>;
+}
+
+function metaKey(name: string): string {
+  return `sqs:queue:${name}`;
+}
+
+function newMeta(name: string): QueueMeta {
+  const now = Math.floor(Date.now() / 1000);
+  return { name, created: now, modified: now, attributes: name.endsWith('.fifo') ? { FifoQueue: 'true' } : {}, tags: {} };
+}
+
+function dedupKeyOf(meta: QueueMeta | undefined, groupId: string, dedupId: string): string {
+  return attr(meta, 'DeduplicationScope') === 'messageGroup' ? `${groupId}\n${dedupId}` : dedupId;
+}
+
+function sameAttributeValue(name: string, a: string, b: string): boolean {
+  if (a === b) return true;
+  if (name === 'RedrivePolicy' || name === 'RedriveAllowPolicy' || name === 'Policy') {
+    try {
+      return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** The queue name in a queue URL (`http://host/<account>/<name>`, a path, or a bare name). */
+export function queueNameFromUrl(url: string): string | undefined {
+  let path = url;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    try {
+      path = new URL(url).pathname;
+    } catch {
+      return undefined;
+    }
+  }
+  const segs = path.split('/').filter(Boolean);
+  const last = segs[segs.length - 1];
+  if (!last) return undefined;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkBatch(p: Params): unknown[] {
+  const entries = p.optList('Entries');
+  if (!entries || entries.length === 0) throw sqsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry in the request.');
+  if (entries.length > 10) throw sqsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${entries.length}.`);
+  const ids = new Set<string>();
+  for (const e of entries) {
+    const ep = p.sub(e, 'Entries');
+    const id = ep.str('Id');
+    if (!BATCH_ID_RE.test(id)) throw sqsError('InvalidBatchEntryId', `A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.`);
+    if (ids.has(id)) throw sqsError('BatchEntryIdsNotDistinct', `Id ${id} repeated.`);
+    ids.add(id);
+  }
+  return entries;
+}
+
+function encodeToken(last: string): string {
+  return Buffer.from(JSON.stringify({ after: last })).toString('base64');
+}
+
+function decodeToken(token: string, p: Params): string {
+  try {
+    const v = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { after?: unknown };
+    if (typeof v.after === 'string') return v.after;
+  } catch {
+    /* fall through */
+  }
+  throw p.invalid('NextToken', 'Invalid NextToken value.', token);
+}
+
+function mapSendError(err: unknown): AwsError {
+  if (err instanceof BrokerError) {
+    if (err.code === 'limit') return sqsError('OverLimit', err.message);
+    if (err.code === 'not-found') return noQueue();
+    if (err.code === 'unauthorized') return sqsError('AccessDenied', err.message);
+  }
+  throw err;
+}
+
+interface PolicyDoc {
+  Version: string;
+  Id?: string;
+  Statement: Array<Record<string, unknown> & { Sid?: string }>;
+}
+
+function parsePolicy(s: string | undefined, arn: string): PolicyDoc {
+  if (s) {
+    try {
+      const v = JSON.parse(s) as PolicyDoc;
+      if (Array.isArray(v.Statement)) return v;
+      if (v.Statement && typeof v.Statement === 'object') return { ...v, Statement: [v.Statement as Record<string, unknown>] };
+    } catch {
+      /* replace */
+    }
+  }
+  return { Version: '2012-10-17', Id: `${arn}/SQSDefaultPolicy`, Statement: [] };
+}
+
+export { formatAddress };
