@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { client, collect, endAll, mqtt, rawSocket, sleep, startBroker, until, type TestBroker } from './helpers.js';
+import { client, collect, endAll, mqtt, rawClient, rawSocket, sleep, startBroker, until, type TestBroker } from './helpers.js';
 import { connack } from './helpers.js';
 
 /** Kill a client's socket without DISCONNECT. */
@@ -119,23 +119,58 @@ for (const protocolVersion of [4, 5] as const) {
       s2.destroy();
     });
 
-    it('QoS 2 outbound: a subscriber that drops before PUBCOMP gets the message once (PUBREL resent with the same id)', async () => {
+    it('QoS 2 outbound across reconnects: PUBLISH resent with DUP and the same packet id, then PUBREL resent (not the message)', async () => {
       const cid = `eo-out-${v}`;
-      const sub = await client(b, { protocolVersion, clientId: cid, ...persistent });
-      await sub.subscribeAsync('eo2/t', { qos: 2 });
-      // do not complete: swallow PUBREL handling by killing the socket right after the PUBLISH arrives
-      const first = new Promise<void>((r) => sub.once('message', () => r()));
+      const conn = { clientId: cid, clean: false, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 600 } } : {}) };
+      const r1 = await rawClient(b.port, protocolVersion, conn);
+      r1.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'eo2/t', qos: 2 }] });
+      await r1.waitFor((p) => p.cmd === 'suback');
       const pub = await client(b, { protocolVersion });
       await pub.publishAsync('eo2/t', 'only-once', { qos: 2 });
-      await first;
-      kill(sub);
+      const first = await r1.waitFor((p) => p.cmd === 'publish');
+      assert.equal(first.qos, 2);
+      r1.destroy(); // no PUBREC
+      await sleep(100);
+      const r2 = await rawClient(b.port, protocolVersion, conn);
+      const again = await r2.waitFor((p) => p.cmd === 'publish');
+      assert.equal(again.messageId, first.messageId, 'same packet id');
+      assert.equal(again.dup, true, 'DUP set');
+      assert.equal(again.payload.toString(), 'only-once');
+      r2.send({ cmd: 'pubrec', messageId: again.messageId });
+      await r2.waitFor((p) => p.cmd === 'pubrel');
+      r2.destroy(); // no PUBCOMP
+      await sleep(100);
+      const r3 = await rawClient(b.port, protocolVersion, conn);
+      const rel = await r3.waitFor((p) => p.cmd === 'pubrel');
+      assert.equal(rel.messageId, first.messageId);
+      r3.send({ cmd: 'pubcomp', messageId: rel.messageId });
+      await sleep(300);
+      assert.equal(r3.packets.filter((p) => p.cmd === 'publish').length, 0, 'the message is not sent a third time');
+      // and the same after a broker restart between PUBREC and PUBCOMP
+      await pub.publishAsync('eo2/t', 'second', { qos: 2 });
+      const m2 = await r3.waitFor((p) => p.cmd === 'publish');
+      r3.send({ cmd: 'pubrec', messageId: m2.messageId });
+      await r3.waitFor((p) => p.cmd === 'pubrel' && p.messageId === m2.messageId);
+      await sleep(50);
+      r3.destroy();
+      await b.restart();
+      const r4 = await rawClient(b.port, protocolVersion, conn);
+      const rel2 = await r4.waitFor((p) => p.cmd === 'pubrel');
+      assert.equal(rel2.messageId, m2.messageId);
+      await sleep(300);
+      assert.equal(r4.packets.filter((p) => p.cmd === 'publish').length, 0);
+      r4.destroy();
+    });
+
+    it('a will survives a broker restart (published at the next start: the connection ended without DISCONNECT)', async () => {
+      await client(b, { protocolVersion, clientId: `will-restart-${v}`, will: { topic: 'wr/t', payload: Buffer.from('after-restart'), qos: 1, retain: true } });
+      await b.restart();
       await sleep(200);
-      const again = await client(b, { protocolVersion, clientId: cid, ...persistent });
-      const got = collect(again);
-      await sleep(500);
-      // MQTT.js delivers a QoS 2 message on PUBLISH; the broker must not send it again as a new message
-      assert.ok(got.items.length <= 1, `at most one more delivery, got ${got.texts()}`);
-      if (got.items.length === 1) assert.equal(got.items[0].packet.dup, true, 'a resend carries DUP');
+      const c = await client(b, { protocolVersion });
+      const got = collect(c);
+      await c.subscribeAsync('wr/t', { qos: 1 });
+      const [m] = await got.wait(1);
+      assert.equal(m.payload.toString(), 'after-restart');
     });
 
     it('will is published on socket kill, not on clean DISCONNECT', async () => {

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { ANONYMOUS, type SecurityHooks } from '../../../src/core/security.js';
+import { client, collect, endAll, rawClient, sleep, startBroker, type TestBroker } from './helpers.js';
+
+describe('MQTT limits, authentication, MQTT 3.1', function () {
+  this.timeout(20_000);
+  let b: TestBroker;
+  before(async () => {
+    b = await startBroker({ mqtt: { maxTopicLevels: 3, maxTopicLength: 40, maxQueuedMessages: 5, maxClientIdLength: 30 } });
+  });
+  after(async () => {
+    await endAll();
+    await b.stop();
+  });
+  afterEach(endAll);
+
+  it('MQTT 3.1 (MQIsdp, level 3) over TCP and WebSocket (subprotocol mqttv3.1)', async () => {
+    for (const kind of ['tcp', 'ws'] as const) {
+      const c = await client(b, { kind, protocolVersion: 3, protocolId: 'MQIsdp', clientId: `v31-${kind}` });
+      const got = collect(c);
+      await c.subscribeAsync('v31/t', { qos: 1 });
+      await c.publishAsync('v31/t', `hi ${kind}`, { qos: 1 });
+      assert.equal((await got.wait(1))[0].payload.toString(), `hi ${kind}`);
+    }
+  });
+
+  it('topic too deep or too long: v5 PUBACK 0x90, 3.1.1 closes; subscription filters too: SUBACK failure', async () => {
+    const c5 = await rawClient(b.port, 5, { clientId: 'deep5' });
+    c5.send({ cmd: 'publish', topic: 'a/b/c/d', payload: 'x', qos: 1, messageId: 3 });
+    assert.equal((await c5.waitFor((p) => p.cmd === 'puback')).reasonCode, 0x90);
+    c5.send({ cmd: 'publish', topic: 'x'.repeat(41), payload: 'x', qos: 1, messageId: 4 });
+    assert.equal((await c5.waitFor((p) => p.cmd === 'puback' && p.messageId === 4)).reasonCode, 0x90);
+    c5.send({ cmd: 'subscribe', messageId: 5, subscriptions: [{ topic: 'a/b/c/#', qos: 1 }] });
+    assert.deepEqual((await c5.waitFor((p) => p.cmd === 'suback')).granted, [0x8f]);
+    assert.equal(c5.closed, false);
+    const c4 = await rawClient(b.port, 4, { clientId: 'deep4' });
+    c4.send({ cmd: 'publish', topic: 'a/b/c/d', payload: 'x', qos: 1, messageId: 3 });
+    await c4.waitClose();
+    assert.equal(c4.packets.filter((p) => p.cmd === 'puback').length, 0);
+  });
+
+  it('client id too long is refused (v5 0x85, 3.1.1 rc 2)', async () => {
+    const c5 = await rawClient(b.port, 5);
+    c5.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'x'.repeat(31), clean: true, keepalive: 10 });
+    assert.equal((await c5.waitFor((p) => p.cmd === 'connack')).reasonCode, 0x85);
+    await c5.waitClose();
+    const c4 = await rawClient(b.port, 4);
+    c4.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'x'.repeat(31), clean: true, keepalive: 10 });
+    assert.equal((await c4.waitFor((p) => p.cmd === 'connack')).returnCode, 2);
+  });
+
+  it('max queued messages per offline session: the oldest are dropped', async () => {
+    const opts = { protocolVersion: 4 as const, clientId: 'queue-limit', clean: false };
+    const s = await client(b, opts);
+    await s.subscribeAsync('ql/t', { qos: 1 });
+    await new Promise<void>((r) => s.end(false, {}, () => r()));
+    const pub = await client(b, { protocolVersion: 4 });
+    for (let i = 0; i < 12; i++) await pub.publishAsync('ql/t', `q${i}`, { qos: 1 });
+    const again = await client(b, opts);
+    const got = collect(again);
+    await got.wait(5);
+    await sleep(200);
+    assert.deepEqual(got.texts(), ['q7', 'q8', 'q9', 'q10', 'q11']);
+  });
+
+  it('username/password go through the authenticate hook (v5 0x86, 3.1.1 rc 4); unauthorized publish gets 0x87', async () => {
+    const engine = b.broker.engine;
+    const saved = engine.security;
+    const hooks: SecurityHooks = {
+      async authenticate(c) {
+        if (!c.username) return ANONYMOUS;
+        return c.username === 'alice' && c.password === 'secret' ? { username: 'alice', anonymous: false, groups: [] } : null;
+      },
+      authorize: (p, action, dest) => !(action === 'send' && dest?.name.startsWith('private') && p.username !== 'alice'),
+    };
+    engine.security = hooks;
+    try {
+      const ok = await client(b, { protocolVersion: 5, username: 'alice', password: 'secret' });
+      assert.ok(ok.connected);
+      const bad5 = await rawClient(b.port, 5);
+      bad5.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'bad5', clean: true, keepalive: 10, username: 'alice', password: Buffer.from('wrong') });
+      assert.equal((await bad5.waitFor((p) => p.cmd === 'connack')).reasonCode, 0x86);
+      const bad4 = await rawClient(b.port, 4);
+      bad4.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'bad4', clean: true, keepalive: 10, username: 'alice', password: Buffer.from('wrong') });
+      assert.equal((await bad4.waitFor((p) => p.cmd === 'connack')).returnCode, 4);
+      const anon = await rawClient(b.port, 5, { clientId: 'anon' });
+      anon.send({ cmd: 'publish', topic: 'private/x', payload: 'x', qos: 1, messageId: 2 });
+      assert.equal((await anon.waitFor((p) => p.cmd === 'puback')).reasonCode, 0x87);
+    } finally {
+      engine.security = saved;
+    }
+  });
+
+  it('admin kill: a v5 client is told (DISCONNECT 0x98)', async () => {
+    const c = await rawClient(b.port, 5, { clientId: 'to-kill' });
+    const conn = b.broker.engine.listConnections().find((x) => x.clientId === 'to-kill')!;
+    b.broker.engine.killConnection(conn.id);
+    assert.equal((await c.waitFor((p) => p.cmd === 'disconnect')).reasonCode, 0x98);
+    await c.waitClose();
+  });
+});
