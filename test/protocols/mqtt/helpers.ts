@@ -1,5 +1,5 @@
 /** MQTT test helpers: a real broker (MQTT on TCP, TLS and WebSocket, port 0, temp data dir) and MQTT.js clients. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,12 @@ import { createLogger } from '../../../src/log.js';
 import { mqttModule } from '../../../protocols/mqtt/index.js';
 import type { ProtocolModule } from '../../../src/transport/types.js';
 
-export const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'tls');
+/** test/fixtures/tls in the source tree (also when running the compiled tests from dist/). */
+export const fixtures = (() => {
+  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'tls');
+  if (existsSync(here)) return here;
+  return here.replace(`${path.sep}dist${path.sep}test${path.sep}`, `${path.sep}test${path.sep}`);
+})();
 export const tlsFixture = (n: string) => path.join(fixtures, n);
 
 export interface TestBroker {
