@@ -1,5 +1,5 @@
 /** STOMP test helpers: a real broker on port 0, a promise wrapper around stompit, and a raw frame client. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,9 +13,21 @@ import { silentLogger } from '../../../src/log.js';
 import { createStompModule, type StompOptions } from '../../../protocols/stomp/index.js';
 import { encodeFrame, StompDecoder } from '../../../protocols/stomp/codec.js';
 import type { StompFrame, StompVersion } from '../../../protocols/stomp/frame.js';
-import { tlsFixture } from '../../transport/helpers.js';
+import { fileURLToPath } from 'node:url';
 
-export { tlsFixture };
+/**
+ * test/fixtures/tls/<name> in the source tree, found from the package root, so it also works from dist/
+ * (tsc does not copy the certificates; test/transport/helpers.ts resolves next to the compiled file).
+ */
+export function tlsFixture(name: string): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'test', 'fixtures', 'tls', name);
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`TLS fixture ${name} not found above ${fileURLToPath(import.meta.url)}`);
+}
 
 // ------------------------------------------------------------------------------------------- broker
 
