@@ -48,21 +48,25 @@ class Gen {
     return this.pick(['a', 'b', 'x-1', 'id', 'r', '0', '7', 'true', 'client', 'auto', 'g.1', '']);
   }
 
-  /** A plausible frame (valid most of the time). */
-  frame(): Buffer {
-    const dest = this.rnd() < 0.9 ? this.pick(['/queue/g.0', '/queue/g.1', '/topic/g.t', '/temp-queue/t']) : this.pick(['/queue/g.*', '/nowhere', '']);
-    const cmd =
-      this.rnd() < 0.75
-        ? 'SEND'
-        : this.pick(['SUBSCRIBE', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT', 'CONNECT', 'MESSAGE', 'send']);
+  /** A plausible frame: valid most of the time (open transactions tracked in `st`), sometimes subtly wrong. */
+  frame(st: { txs: string[]; n: number }): Buffer {
+    const dest = this.rnd() < 0.95 ? this.pick(['/queue/g.0', '/queue/g.1', '/topic/g.t', '/temp-queue/t']) : this.pick(['/queue/g.*', '/nowhere', '']);
+    const r = this.rnd();
+    const cmd = r < 0.7 ? 'SEND' : r < 0.8 ? 'SUBSCRIBE' : r < 0.86 ? 'BEGIN' : r < 0.92 ? this.pick(['COMMIT', 'ABORT']) : this.pick(['UNSUBSCRIBE', 'ACK', 'NACK', 'DISCONNECT', 'CONNECT', 'MESSAGE', 'send']);
     const headers: Array<[string, string]> = [];
     if (cmd === 'SEND' || cmd === 'SUBSCRIBE') headers.push(['destination', dest]);
-    if (cmd !== 'SEND' || this.rnd() < 0.2) headers.push(['id', cmd === 'SUBSCRIBE' ? `s${this.int(1e9)}` : this.token()]);
+    if (cmd === 'SUBSCRIBE') headers.push(['id', `s${st.n++}`]);
+    else if (cmd === 'BEGIN') {
+      const id = `t${st.n++}`;
+      st.txs.push(id);
+      headers.push(['transaction', id]);
+    } else if (cmd === 'COMMIT' || cmd === 'ABORT') headers.push(['transaction', st.txs.pop() ?? this.token()]);
+    else if (cmd !== 'SEND') headers.push(['id', this.token()]);
+    if (cmd === 'SEND' && st.txs.length && this.rnd() < 0.3) headers.push(['transaction', st.txs[st.txs.length - 1]!]);
     if (this.rnd() < 0.3) headers.push(['receipt', this.token()]);
-    if (this.rnd() < 0.05) headers.push(['transaction', this.token()]);
-    if (this.rnd() < 0.2) headers.push(['ack', this.pick(['auto', 'client', 'client-individual', 'bogus'])]);
-    if (this.rnd() < 0.2) headers.push(['selector', this.pick(["a = 'b'", 'x >', '((', 'JMSPriority > 3'])]);
-    if (this.rnd() < 0.2) headers.push(['priority', this.pick(['1', '9', 'x', '-3', '99999999999999999'])]);
+    if (cmd === 'SUBSCRIBE' && this.rnd() < 0.5) headers.push(['ack', this.pick(['auto', 'client', 'client-individual', 'client-individual', 'bogus'])]);
+    if (this.rnd() < 0.1) headers.push(['selector', this.pick(["a = 'b'", 'x >', '((', 'JMSPriority > 3', "h1 LIKE 'a%'"])]);
+    if (this.rnd() < 0.1) headers.push(['priority', this.pick(['1', '9', 'x', '-3', '99999999999999999'])]);
     if (this.rnd() < 0.1) headers.push(['persistent', 'true']);
     for (let i = this.int(4); i > 0; i--) headers.push([`h${this.int(10)}`, this.token()]);
     const body = cmd === 'SEND' ? this.bytes(this.int(300)) : Buffer.alloc(0);
@@ -143,19 +147,20 @@ function garbageConnection(port: number, g: Gen): Promise<Outcome> {
       resolve(out);
     });
     s.on('connect', async () => {
+      const st = { txs: [] as string[], n: 0 };
       const parts: Buffer[] = [g.connect()];
       for (let i = 0; i < FRAMES_PER_CONNECTION; i++) {
-        const f = g.frame();
-        parts.push(g.rnd() < 0.1 ? g.mutate(f) : f);
+        const f = g.frame(st);
+        parts.push(g.rnd() < 0.08 ? g.mutate(f) : f);
       }
-      // write in random chunks, sometimes with a pause between them
+      // write in random chunks (a frame may be split or share a chunk with others), with pauses between them
       const all = Buffer.concat(parts);
       let at = 0;
       while (at < all.length && !s.destroyed) {
-        const n = 1 + g.int(Math.min(all.length - at, 4096));
+        const n = 1 + g.int(Math.min(all.length - at, 1024));
         s.write(all.subarray(at, at + n));
         at += n;
-        if (g.int(8) === 0) await sleep(1);
+        if (g.int(3) === 0) await sleep(1 + g.int(4));
       }
       // give the server a moment to answer, then half-close: a frame left incomplete ends with the close
       await sleep(20);
