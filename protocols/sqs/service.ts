@@ -744,54 +744,65 @@ export class SqsService {
     const results: Array<Record<string, unknown> | AwsError | undefined> = new Array(prepared.length);
     const plans: Array<{ i: number; plan: Awaited<ReturnType<Engine['planSend']>> }> = [];
     const extra: Command[] = [];
-    const newDedup: Array<{ key: string; entry: DedupEntry; ok: (v: boolean) => void }> = [];
+    const newDedup = new Map<number, { key: string; entry: DedupEntry; ok: (v: boolean) => void }>();
     const address = queueAddress(name);
+    // FIFO dedup: first wait for other requests that are committing one of our ids (never while holding our own),
+    // then claim ours in one synchronous pass, so concurrent batches cannot wait on each other.
+    for (;;) {
+      const waits = prepared.map((pr) => (pr.dedupKey !== undefined ? st.dedup.get(pr.dedupKey)?.pending : undefined)).filter((x) => x !== undefined);
+      if (waits.length === 0) break;
+      await Promise.all(waits);
+    }
     const now = Date.now();
+    const claimed = new Map<string, DedupEntry>();
     for (let i = 0; i < prepared.length; i++) {
       const pr = prepared[i];
-      if (pr.dedupKey !== undefined) {
-        let d = st.dedup.get(pr.dedupKey);
-        if (d?.pending) {
-          const ok = await d.pending;
-          if (!ok) d = undefined;
-          else d = st.dedup.get(pr.dedupKey);
-        }
-        if (d && d.expires > now) {
-          results[i] = { ...pr.result, MessageId: d.messageId, ...(d.seq ? { SequenceNumber: d.seq } : {}) };
-          continue;
-        }
-        // a duplicate inside this same batch is answered by the first one
-        const inBatch = newDedup.find((n) => n.key === pr.dedupKey);
-        if (inBatch) {
-          results[i] = { ...pr.result, MessageId: inBatch.entry.messageId, ...(inBatch.entry.seq ? { SequenceNumber: inBatch.entry.seq } : {}) };
-          continue;
-        }
-        const seq = pr.message.annotations?.['sqs.seq'] as string | undefined;
-        let ok!: (v: boolean) => void;
-        const entry: DedupEntry = { expires: now + DEDUP_WINDOW_MS, messageId: pr.message.messageId, seq, pending: new Promise<boolean>((r) => (ok = r)) };
-        st.dedup.set(pr.dedupKey, entry);
-        newDedup.push({ key: pr.dedupKey, entry, ok });
-        extra.push({ t: 'kv.put', key: `sqs:dedup:${name}\n${pr.dedupKey}`, value: { e: entry.expires, id: entry.messageId, s: seq } });
+      if (pr.dedupKey === undefined) continue;
+      const d = claimed.get(pr.dedupKey) ?? st.dedup.get(pr.dedupKey);
+      if (d && d.expires > now) {
+        results[i] = { ...pr.result, MessageId: d.messageId, ...(d.seq ? { SequenceNumber: d.seq } : {}) };
+        continue;
       }
+      const seq = pr.message.annotations?.['sqs.seq'] as string | undefined;
+      let ok!: (v: boolean) => void;
+      const entry: DedupEntry = { expires: now + DEDUP_WINDOW_MS, messageId: pr.message.messageId, seq, pending: new Promise<boolean>((r) => (ok = r)) };
+      st.dedup.set(pr.dedupKey, entry);
+      claimed.set(pr.dedupKey, entry);
+      newDedup.set(i, { key: pr.dedupKey, entry, ok });
+    }
+    const settleDedup = (i: number, success: boolean) => {
+      const n = newDedup.get(i);
+      if (!n) return;
+      newDedup.delete(i);
+      if (success) n.entry.pending = undefined;
+      else if (st.dedup.get(n.key) === n.entry) st.dedup.delete(n.key);
+      n.ok(success);
+    };
+    for (let i = 0; i < prepared.length; i++) {
+      if (results[i] !== undefined) continue;
+      const pr = prepared[i];
       try {
         plans.push({ i, plan: await this.engine.planSend(pr.message, address, false, this.connection ?? null) });
+        const n = newDedup.get(i);
+        if (n) extra.push({ t: 'kv.put', key: `sqs:dedup:${name}\n${n.key}`, value: { e: n.entry.expires, id: n.entry.messageId, s: n.entry.seq } });
       } catch (err) {
-        results[i] = err instanceof AwsError ? err : mapSendError(err);
+        settleDedup(i, false);
+        try {
+          results[i] = err instanceof AwsError ? err : mapSendError(err);
+        } catch (fatal) {
+          for (const k of [...newDedup.keys()]) settleDedup(k, false);
+          for (const x of plans) for (const r of x.plan.release) r();
+          throw fatal;
+        }
       }
     }
     const merged = { commands: plans.flatMap((x) => x.plan.commands), apply: plans.flatMap((x) => x.plan.apply), release: plans.flatMap((x) => x.plan.release) };
     try {
       if (merged.commands.length || extra.length) await this.engine.executePlan(merged, extra);
       else for (const a of merged.apply) a();
-      for (const n of newDedup) {
-        n.entry.pending = undefined;
-        n.ok(true);
-      }
+      for (const k of [...newDedup.keys()]) settleDedup(k, true);
     } catch (err) {
-      for (const n of newDedup) {
-        st.dedup.delete(n.key);
-        n.ok(false);
-      }
+      for (const k of [...newDedup.keys()]) settleDedup(k, false);
       throw err;
     }
     for (const { i } of plans) {
