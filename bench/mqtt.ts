@@ -10,7 +10,8 @@
  * (b) QoS 1, one publisher → one subscriber with a persistent session (so every message is committed and
  *     fsync'd before its PUBACK), 100 publishes in flight: msgs/s, publish→PUBACK and end-to-end p50/p99.
  *
- * Options (env): BENCH_SECONDS (default 5), BENCH_WARMUP (1).
+ * Options (env): BENCH_SECONDS (default 5), BENCH_WARMUP (1), BENCH_ONLY (qos0-1, qos0-10 or qos1),
+ * BENCH_CHILD_NODE_ARGS (extra node flags for the broker child, e.g. `--cpu-prof`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -65,7 +66,7 @@ class Child {
 
   static async start(): Promise<Child> {
     const self = fileURLToPath(import.meta.url);
-    const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const execArgv = [...(self.endsWith('.ts') ? ['--import', 'tsx'] : []), ...(process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     const proc = fork(self, [], { env: { ...process.env, WHARF_BENCH_CHILD: '1' }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const port = await new Promise<number>((resolve, reject) => {
       proc.once('message', (m: { port: number }) => resolve(m.port));
@@ -270,7 +271,9 @@ async function qos1Durable(child: Child, inFlight = 100): Promise<Qos1Result> {
 export async function run(): Promise<void> {
   console.log(`MQTT benchmark: broker in a child process, MQTT.js clients here; ${SECONDS} s per case after ${WARMUP} s warm-up; ${os.cpus().length} cores`);
   const results: Record<string, unknown> = {};
+  const only = process.env.BENCH_ONLY;
   for (const n of [1, 10]) {
+    if (only && only !== `qos0-${n}`) continue;
     const child = await Child.start();
     try {
       const r = await qos0Fanout(child, n);
@@ -280,6 +283,7 @@ export async function run(): Promise<void> {
       await child.stop();
     }
   }
+  if (only && only !== 'qos1') return;
   const child = await Child.start();
   try {
     const r = await qos1Durable(child);

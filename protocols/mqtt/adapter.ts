@@ -66,6 +66,7 @@ export class MqttAdapter implements StreamAdapter {
   private nowCache = Date.now();
   private readonly topicCache = new Map<string, string>();
   private readonly topicBufCache = new Map<string, Buffer>();
+  private readonly coreTopicCache = new Map<string, string>();
   private closed = false;
 
   constructor(ctx: AdapterContext) {
@@ -136,6 +137,17 @@ export class MqttAdapter implements StreamAdapter {
       this.topicCache.set(d, t);
     }
     return t;
+  }
+
+  /** Core name of an MQTT topic name (cached). */
+  coreTopic(t: string): string {
+    let c = this.coreTopicCache.get(t);
+    if (c === undefined) {
+      c = topicToCore(t);
+      if (this.coreTopicCache.size > 10_000) this.coreTopicCache.clear();
+      this.coreTopicCache.set(t, c);
+    }
+    return c;
   }
 
   topicBytes(t: string): Buffer {

@@ -152,9 +152,10 @@ export class MqttConnection {
     }
   }
 
-  private readonly onFrame = (_first: number, pkt: Buffer): boolean => {
+  private readonly onFrame = (first: number, pkt: Buffer, hl: number): boolean => {
     if (this.state === 'closed') return false;
     this.adapter.stats.bytesIn += pkt.length;
+    if (this.state === 'connected' && this.fastPath(first, pkt, hl)) return this.now() !== 'closed';
     try {
       this.parser.parse(pkt);
     } catch (err) {
@@ -175,6 +176,58 @@ export class MqttConnection {
     this.onPacket(p);
     return this.now() !== 'closed';
   };
+
+  /**
+   * The hot packets decoded here without mqtt-packet (whose parser costs several times more per packet):
+   * PUBLISH without v5 properties, 2-byte PUBACK/PUBREC/PUBREL/PUBCOMP, PINGREQ. Anything unusual (bad flags,
+   * short fields, properties) returns false and goes through mqtt-packet, which produces the error.
+   */
+  private fastPath(first: number, pkt: Buffer, hl: number): boolean {
+    const type = first >> 4;
+    const rl = pkt.length - hl;
+    switch (type) {
+      case 3: {
+        const qos = (first >> 1) & 3;
+        if (qos === 3 || rl < 2) return false;
+        let off = hl;
+        const tlen = pkt.readUInt16BE(off);
+        off += 2;
+        if (off + tlen > pkt.length) return false;
+        const topic = pkt.toString('utf8', off, off + tlen);
+        off += tlen;
+        let messageId: number | undefined;
+        if (qos > 0) {
+          if (off + 2 > pkt.length) return false;
+          messageId = pkt.readUInt16BE(off);
+          off += 2;
+        }
+        if (this.version === 5) {
+          if (off >= pkt.length || pkt[off] !== 0) return false;
+          off += 1;
+        }
+        this.handlePublish({ cmd: 'publish', topic, payload: pkt.subarray(off), qos: qos as 0 | 1 | 2, dup: (first & 8) !== 0, retain: (first & 1) !== 0, messageId, length: rl });
+        return true;
+      }
+      case 4:
+      case 5:
+      case 6:
+      case 7: {
+        if (rl !== 2 || (first & 0x0f) !== (type === 6 ? 2 : 0)) return false;
+        const pid = pkt.readUInt16BE(hl);
+        if (type === 4) this.onPuback(pid);
+        else if (type === 5) this.onPubrec(pid, 0);
+        else if (type === 6) this.onPubrel(pid);
+        else this.onPubcomp(pid);
+        return true;
+      }
+      case 12:
+        if (first !== 0xc0 || rl !== 0) return false;
+        this.write(PINGRESP);
+        return true;
+      default:
+        return false;
+    }
+  }
 
   private onPacket(p: mqttPacket.Packet): void {
     if (this.state === 'new') {
@@ -417,7 +470,7 @@ export class MqttConnection {
     }
     this.adapter.stats.messagesIn++;
     const m = publishToMessage(p as Parameters<typeof publishToMessage>[0], this.adapter.now());
-    const address = topicAddress(topicToCore(topic));
+    const address = topicAddress(this.adapter.coreTopic(topic));
     const engine = this.adapter.engine;
     if (qos === 0) {
       this.pendingSends++;
