@@ -654,7 +654,7 @@ export class SqsService {
       const x = prepared[i];
       const r = x instanceof AwsError ? x : results[j++];
       if (r instanceof AwsError) Failed.push({ Id: id, SenderFault: r.fault === 'Sender', Code: r.queryCode, Message: r.message });
-      else Successful.push({ Id: id, ...r });
+      else Successful.push({ Id: id, MessageId: r.MessageId, ...r });
     }
     return { Successful, Failed };
   }

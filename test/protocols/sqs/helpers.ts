@@ -38,7 +38,7 @@ export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; sto
       stomp: { host: '127.0.0.1', port: 0, enabled: !!opts.stomp },
       sqs: { host: '127.0.0.1', port: 0 },
     },
-    sqs: opts.sqs ?? {},
+    sqs: opts.sqs ? { ...opts.sqs, credentials: opts.sqs.credentials?.map((c) => ({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey })) } : {},
     destinations: opts.destinations ?? [],
     log: { level: 'silent' },
   });
@@ -53,12 +53,12 @@ export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; sto
   const endpoint = `http://127.0.0.1:${port}`;
   const clients: Array<{ destroy(): void }> = [];
   const client = (creds = KEY) => {
-    const c = new SQSClient({ endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+    const c = new SQSClient({ endpoint, region: 'us-east-1', credentials: { ...creds }, maxAttempts: 1 });
     clients.push(c);
     return c;
   };
   const snsClient = (creds = KEY) => {
-    const c = new SNSClient({ endpoint, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+    const c = new SNSClient({ endpoint, region: 'us-east-1', credentials: { ...creds }, maxAttempts: 1 });
     clients.push(c);
     return c;
   };
