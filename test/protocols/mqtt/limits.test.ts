@@ -91,6 +91,29 @@ describe('MQTT limits, authentication, MQTT 3.1', function () {
     }
   });
 
+  it('a slow QoS 0 subscriber does not make the broker buffer without bound (oldest dropped)', async () => {
+    const slow = await rawClient(b.port, 4, { clientId: 'slow' });
+    slow.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'slow/t', qos: 0 }] });
+    await slow.waitFor((p) => p.cmd === 'suback');
+    slow.socket.pause();
+    const pub = await client(b, { protocolVersion: 4 });
+    const body = Buffer.alloc(1024, 0x41);
+    for (let i = 0; i < 20_000; i++) {
+      pub.publish('slow/t', body, { qos: 0 });
+      if (i % 500 === 0) await sleep(1);
+    }
+    await pub.publishAsync('slow/t', 'last', { qos: 1 });
+    await sleep(300);
+    const q = b.broker.engine.listSubscriptions().find((d) => d.subscription?.topicPattern === 'slow.t');
+    assert.ok(q, 'subscription queue');
+    // bounded (the engine's drop-oldest admits a burst of concurrent sends before trimming, so a little over 5)
+    assert.ok(q.depth < 200 && q.dropped > 10_000, `queue bounded by maxQueuedMessages: ${JSON.stringify(q)}`);
+    slow.socket.resume();
+    await slow.waitFor((p) => p.cmd === 'publish' && p.payload.toString() === 'last', 10_000);
+    const n = slow.packets.filter((p) => p.cmd === 'publish').length;
+    assert.ok(n < 20_000, `some were dropped for the slow subscriber (got ${n})`);
+  });
+
   it('admin kill: a v5 client is told (DISCONNECT 0x98)', async () => {
     const c = await rawClient(b.port, 5, { clientId: 'to-kill' });
     const conn = b.broker.engine.listConnections().find((x) => x.clientId === 'to-kill')!;
