@@ -100,7 +100,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
         const authed = verifySigV4(req, body, auth);
         if (!target.startsWith('AmazonSQS.')) throw sqsError('InvalidAction', `The action or operation requested is invalid: ${target.slice(0, 100)}.`);
         const action = target.slice('AmazonSQS.'.length);
-        const fn = sqs.actions[action];
+        const fn = Object.hasOwn(sqs.actions, action) ? sqs.actions[action] : undefined;
         if (!fn) throw sqsError('InvalidAction', `The action ${action.slice(0, 100)} is not valid for this endpoint.`);
         let input: unknown;
         try {
@@ -132,7 +132,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
       const mkErr = api === 'sns' ? snsError : sqsError;
       const tree = parseQueryTree(params, (m) => mkErr(api === 'sns' ? 'InvalidParameter' : 'MalformedQueryString', m));
       if (api === 'sns') {
-        const fn = sns.actions[action];
+        const fn = Object.hasOwn(sns.actions, action) ? sns.actions[action] : undefined;
         if (!fn) throw snsError('InvalidAction', `The action ${action.slice(0, 100)} is not valid for this endpoint.`);
         const input = snsQueryInput(tree);
         const p = new Params(input, true, (code, m) => snsError(code === 'MissingParameter' ? 'InvalidParameter' : 'InvalidParameter', code === 'MissingParameter' ? `Invalid parameter: ${m.replace(/^The request must contain the parameter (\w+)\.$/, '$1')}` : m));
@@ -140,7 +140,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
         sendXml(res, 200, snsXml(action, out, requestId), requestId);
         return;
       }
-      const fn = sqs.actions[action];
+      const fn = Object.hasOwn(sqs.actions, action) ? sqs.actions[action] : undefined;
       if (!fn) throw sqsError('InvalidAction', `The action ${action.slice(0, 100)} is not valid for this endpoint.`);
       const segs = path.split('/').filter(Boolean);
       const pathQueue = segs.length >= 2 ? queueNameFromUrl(path) : undefined;

@@ -12,7 +12,7 @@ const MAX_INDEX = 10_000;
 const MAX_DEPTH = 8;
 
 function isIndex(s: string): boolean {
-  return /^[1-9]\d{0,5}$/.test(s);
+  return /^\d+$/.test(s);
 }
 
 export function parseQueryTree(params: URLSearchParams, err: (m: string) => AwsError): QueryTree {
@@ -26,7 +26,7 @@ export function parseQueryTree(params: URLSearchParams, err: (m: string) => AwsE
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
       const k: string | number = isIndex(p) ? Number(p) : p;
-      if (typeof k === 'number' && k > MAX_INDEX) throw err(`Parameter index in '${key.slice(0, 100)}' is too large.`);
+      if (typeof k === 'number' && (k < 1 || k > MAX_INDEX)) throw err(`Parameter index in '${key.slice(0, 100)}' must be between 1 and ${MAX_INDEX}.`);
       if (i === parts.length - 1) {
         if (!node.has(k) || typeof node.get(k) === 'string') node.set(k, value);
         // a value where a structure already exists (A=1 and A.B=2) keeps the structure

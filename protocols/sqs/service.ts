@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { queue as queueAddress, formatAddress, parseAddress } from '../../src/core/address.js';
 import type { Connection } from '../../src/core/connection.js';
 import type { Consumer } from '../../src/core/consumer.js';
-import type { Engine } from '../../src/core/engine.js';
+import { mergePlans, type Engine } from '../../src/core/engine.js';
 import { BrokerError } from '../../src/core/errors.js';
 import { createMessage, type Message } from '../../src/core/message.js';
 import { DEFAULT_POLICY, type DestinationPolicy } from '../../src/core/policy.js';
@@ -796,10 +796,9 @@ export class SqsService {
         }
       }
     }
-    const merged = { commands: plans.flatMap((x) => x.plan.commands), apply: plans.flatMap((x) => x.plan.apply), release: plans.flatMap((x) => x.plan.release) };
+    const merged = mergePlans(plans.map((x) => x.plan));
     try {
-      if (merged.commands.length || extra.length) await this.engine.executePlan(merged, extra);
-      else for (const a of merged.apply) a();
+      await this.engine.executePlan(merged, extra);
       for (const k of [...newDedup.keys()]) settleDedup(k, true);
     } catch (err) {
       for (const k of [...newDedup.keys()]) settleDedup(k, false);
