@@ -19,13 +19,14 @@ export interface SqsBroker {
   stompPort?: number;
   sqs: SQSClient;
   sns: SNSClient;
+  dataDir: string;
   client(creds?: { accessKeyId: string; secretAccessKey: string }): SQSClient;
   snsClient(creds?: { accessKeyId: string; secretAccessKey: string }): SNSClient;
   close(): Promise<void>;
 }
 
-export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; stomp?: boolean; destinations?: BrokerConfigInput['destinations'] } = {}): Promise<SqsBroker> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-sqs-'));
+export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; stomp?: boolean; destinations?: BrokerConfigInput['destinations']; dataDir?: string; keepData?: boolean } = {}): Promise<SqsBroker> {
+  const dir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'wharf-sqs-'));
   const off = { host: '127.0.0.1', port: 0, enabled: false };
   const config = parseConfig({
     dataDir: path.join(dir, 'data'),
@@ -67,6 +68,7 @@ export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; sto
     port,
     endpoint,
     stompPort: addrs.stomp?.port,
+    dataDir: dir,
     sqs: client(),
     sns: snsClient(),
     client,
@@ -74,7 +76,7 @@ export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; sto
     async close() {
       for (const c of clients) c.destroy();
       await broker.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.keepData) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
