@@ -48,6 +48,8 @@ async function brokerChild(dataDir: string, noSync: boolean): Promise<void> {
   process.on('message', async (m: { stop?: boolean; cpu?: boolean }) => {
     if (m.cpu) {
       const u = process.cpuUsage();
+      const st = (broker.engine.store as unknown as { stats?: { transactions: number } }).stats;
+      if (process.env.BENCH_DEBUG) console.error(`  [broker] LMDB transactions so far: ${st?.transactions}, t=${(performance.now() / 1000).toFixed(2)} s`);
       process.send!({ cpu: u.user + u.system });
       return;
     }
@@ -174,8 +176,11 @@ async function sendPhase(name: string, clients: Caller[], url: string, body: str
   return { name, messages, seconds: elapsed, latencies, cpuMicros: cpu1 - cpu0, clientCpuMicros: cpuNow() - c0 };
 }
 
-async function receivePhase(name: string, clients: Caller[], url: string, expected: number, child: ChildProcess, maxSeconds = 120): Promise<Phase> {
+async function receivePhase(name: string, clients: Caller[], url: string, expected: number, child: ChildProcess, maxSeconds = 120, pipelined = false): Promise<Phase> {
   const latencies: number[] = [];
+  const recvLat: number[] = [];
+  const delLat: number[] = [];
+  let empty = 0;
   let messages = 0;
   const cpu0 = await ask<number>(child, { cpu: true }, 'cpu');
   const c0 = cpuNow();
@@ -183,23 +188,39 @@ async function receivePhase(name: string, clients: Caller[], url: string, expect
   const end = t0 + maxSeconds * 1000;
   await Promise.all(
     clients.map(async (c) => {
-      while (messages < expected && performance.now() < end) {
-        let s = performance.now();
+      let pending: Promise<void> = Promise.resolve();
+      while (messages + (pipelined ? 10 : 0) < expected && performance.now() < end) {
+        const s = performance.now();
         const r = await c.call('ReceiveMessage', { QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 120 });
         latencies.push(performance.now() - s);
+        recvLat.push(performance.now() - s);
         const msgs = (r.Messages as Array<{ ReceiptHandle: string }> | undefined) ?? [];
+        if (msgs.length < 10) empty++;
         if (msgs.length === 0) continue;
-        s = performance.now();
-        const d = await c.call('DeleteMessageBatch', { QueueUrl: url, Entries: msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) });
-        latencies.push(performance.now() - s);
-        const failed = (d.Failed as unknown[] | undefined) ?? [];
-        if (failed.length) throw new Error(`DeleteMessageBatch failures: ${JSON.stringify(failed).slice(0, 300)}`);
-        messages += msgs.length;
+        const del = async () => {
+          const t = performance.now();
+          const d = await c.call('DeleteMessageBatch', { QueueUrl: url, Entries: msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) });
+          latencies.push(performance.now() - t);
+          delLat.push(performance.now() - t);
+          const failed = (d.Failed as unknown[] | undefined) ?? [];
+          if (failed.length) throw new Error(`DeleteMessageBatch failures: ${JSON.stringify(failed).slice(0, 300)}`);
+          messages += msgs.length;
+        };
+        if (pipelined) {
+          // the delete of this batch overlaps the next receive; at most one delete outstanding per consumer
+          await pending;
+          pending = del();
+        } else await del();
       }
+      await pending;
     }),
   );
   const elapsed = (performance.now() - t0) / 1000;
   const cpu1 = await ask<number>(child, { cpu: true }, 'cpu');
+  if (process.env.BENCH_DEBUG && Number.isFinite(expected)) {
+    const p = (a: number[]) => pct([...a].sort((x, y) => x - y), 50).toFixed(2);
+    console.error(`  ${name}: receive p50 ${p(recvLat)} ms, delete p50 ${p(delLat)} ms, receives with < 10 messages: ${empty} of ${recvLat.length}`);
+  }
   if (messages < expected && Number.isFinite(expected)) console.error(`  warning: ${name}: only ${messages} of ${expected} messages received`);
   return { name, messages, seconds: elapsed, latencies, cpuMicros: cpu1 - cpu0, clientCpuMicros: cpuNow() - c0 };
 }
@@ -282,7 +303,18 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   await receivePhase('warm-up', signed, url, Infinity, child, 1.5);
   const sent = await sendPhase('undici: SendMessageBatch', signed, url, body, Number(a.seconds), child);
   phases.push(sent);
+  if (process.env.BENCH_SEND_ONLY) {
+    child.send({ stop: true });
+    await new Promise((r) => child.once('exit', r));
+    for (const p of phases) console.log(report(p));
+    return;
+  }
   phases.push(await receivePhase('undici: Receive + DeleteMessageBatch', signed, url, sent.messages, child));
+  // again, with each consumer's DeleteMessageBatch overlapping its next ReceiveMessage
+  const sent2 = await sendPhase('undici: SendMessageBatch (again)', signed, url, body, Number(a.seconds), child);
+  phases.push(sent2);
+  phases.push(await receivePhase('undici: Receive + pipelined Delete', signed, url, sent2.messages, child, 120, true));
+  await receivePhase('drain', signed, url, Infinity, child, 1.5);
   await Promise.all(signed.map((c) => c.close()));
 
   // 2. the AWS SDK

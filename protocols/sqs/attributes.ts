@@ -30,27 +30,35 @@ export function md5OfAttributes(attrs: MessageAttributes | undefined): string | 
   if (!attrs) return undefined;
   const names = Object.keys(attrs);
   if (names.length === 0) return undefined;
-  names.sort();
-  const h = createHash('md5');
-  const len = Buffer.alloc(4);
-  const put = (b: Buffer) => {
-    len.writeUInt32BE(b.length, 0);
-    h.update(len);
-    h.update(b);
+  if (names.length > 1) names.sort();
+  // one buffer for everything: 4-byte lengths, name, type, transport byte, value
+  let size = 0;
+  for (const name of names) {
+    const a = attrs[name];
+    size += 13 + Buffer.byteLength(name) + Buffer.byteLength(a.DataType) + (a.BinaryValue !== undefined ? a.BinaryValue.length : Buffer.byteLength(a.StringValue ?? ''));
+  }
+  const buf = Buffer.allocUnsafe(size);
+  let o = 0;
+  const putString = (s: string) => {
+    const n = buf.write(s, o + 4, 'utf8');
+    buf.writeUInt32BE(n, o);
+    o += 4 + n;
   };
   for (const name of names) {
     const a = attrs[name];
-    put(Buffer.from(name, 'utf8'));
-    put(Buffer.from(a.DataType, 'utf8'));
+    putString(name);
+    putString(a.DataType);
     if (a.BinaryValue !== undefined) {
-      h.update(Buffer.from([2]));
-      put(a.BinaryValue);
+      buf[o++] = 2;
+      buf.writeUInt32BE(a.BinaryValue.length, o);
+      o += 4;
+      o += Buffer.from(a.BinaryValue.buffer, a.BinaryValue.byteOffset, a.BinaryValue.length).copy(buf, o);
     } else {
-      h.update(Buffer.from([1]));
-      put(Buffer.from(a.StringValue ?? '', 'utf8'));
+      buf[o++] = 1;
+      putString(a.StringValue ?? '');
     }
   }
-  return h.digest('hex');
+  return createHash('md5').update(buf.subarray(0, o)).digest('hex');
 }
 
 /** Characters SQS accepts in message bodies and string attribute values. */

@@ -118,6 +118,9 @@ interface MoveTask {
 const DEDUP_WINDOW_MS = 5 * 60 * 1000;
 const ATTEMPT_WINDOW_MS = 5 * 60 * 1000;
 const HOLD_LIMIT = 20_000;
+/** Standard queues: most deliveries fetched ahead for receives to come (released after PREFETCH_IDLE_MS without receives). */
+const PREFETCH_MAX = 100;
+const PREFETCH_IDLE_MS = 1000;
 const INFLIGHT_LIMIT_STANDARD = 120_000;
 const INFLIGHT_LIMIT_FIFO = 120_000;
 const BATCH_ID_RE = /^[A-Za-z0-9_-]{1,80}$/;
@@ -131,8 +134,14 @@ class QueueState {
   starting?: Promise<Consumer>;
   readonly waiters: Waiter[] = [];
   readonly receipts = new Map<number, Receipt>();
-  /** FIFO: deliveries of busy groups, in order, not yet handed to a client. */
+  /**
+   * Deliveries not yet handed to a client. FIFO: messages of busy groups, in order. Standard: messages fetched
+   * ahead of receives (at most `prefetch`), so a receive does not wait for the core's redelivery-mark commit.
+   */
   held: Delivery[] = [];
+  /** Standard queues: how many deliveries to keep fetched ahead (grows with concurrent receives, 0 when idle). */
+  prefetch = 0;
+  idleTimer?: NodeJS.Timeout;
   readonly groupInflight = new Map<string, number>();
   readonly dedup = new Map<string, DedupEntry>();
   readonly attempts = new Map<string, { expires: number; handles: string[]; messages: unknown[] }>();
@@ -158,6 +167,7 @@ export class SqsService {
   private readonly recentlyDeleted = new Set<string>();
   private connection?: Connection;
   private seqCounter = 0n;
+  private nonceCounter = 0;
   private sweepTimer?: NodeJS.Timeout;
   private closed = false;
   private readonly moveTasks = new Map<string, MoveTask>();
@@ -226,6 +236,7 @@ export class SqsService {
     this.engine.off('destination.created', this.onDestinationCreated);
     for (const st of this.states.values()) {
       for (const w of [...st.waiters]) w.finish();
+      if (st.idleTimer) clearTimeout(st.idleTimer);
     }
     for (const t of this.moveTasks.values()) if (t.status === 'RUNNING') t.status = 'CANCELLING';
     if (this.connection) this.engine.disconnect(this.connection);
@@ -453,8 +464,7 @@ export class SqsService {
 
   private async purgeQueue(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
     const name = this.resolveQueue(p, ctx);
-    const st = this.states.get(name);
-    if (st) this.releaseHeld(st, () => true);
+    this.quiesce(name);
     await this.engine.purgeQueue(name);
     return {};
   }
@@ -863,6 +873,7 @@ export class SqsService {
     st.held = [];
     st.groupInflight.clear();
     st.consumer = undefined;
+    st.prefetch = 0;
   }
 
   private addCredit(st: QueueState, n: number): void {
@@ -898,7 +909,7 @@ export class SqsService {
         if (blocked) {
           st.held.push(d);
           // look further for messages of free groups on behalf of open receives
-          if (st.held.length < HOLD_LIMIT && st.waiters.some((x) => !x.done && x.got.length < x.want)) this.addCredit(st, 1);
+          this.adjustCredit(st);
           return;
         }
         w = st.waiters.find((x) => !x.done && x.got.length < x.want);
@@ -907,11 +918,61 @@ export class SqsService {
       w = st.waiters.find((x) => !x.done && x.got.length < x.want);
     }
     if (!w) {
+      if (gid === undefined && !fifo && st.held.length < st.prefetch) {
+        st.held.push(d); // fetched ahead for the next receive
+        return;
+      }
       // nobody is waiting any more (the receive ended while the mark commit was pending): give it back
       this.release(st, d);
+      this.adjustCredit(st);
       return;
     }
     this.take(st, w, d);
+  }
+
+  /**
+   * Keep the consumer's outstanding credit at what open receives still want plus the prefetch room (standard
+   * queues), counting deliveries already dispatched but not yet arrived.
+   */
+  private adjustCredit(st: QueueState): void {
+    const c = st.consumer;
+    if (!c || c.closed) return;
+    let want = 0;
+    for (const w of st.waiters) if (!w.done) want += w.want - w.got.length;
+    const fifo = this.isFifo(st.name);
+    if (fifo && st.held.length >= HOLD_LIMIT) want = 0;
+    const room = fifo ? 0 : Math.max(0, st.prefetch - st.held.length);
+    const desired = want + room;
+    const outstanding = c.credit + Math.max(0, st.pendingDispatch());
+    if (desired > outstanding) this.addCredit(st, desired - outstanding);
+    else if (desired < outstanding) this.takeBackCredit(st, outstanding - desired);
+  }
+
+  /** Give back everything fetched ahead (before operations that must see every waiting message: purge, move tasks). */
+  private quiesce(name: string): void {
+    const st = this.states.get(name);
+    if (!st) return;
+    st.prefetch = 0;
+    if (this.isFifo(name)) this.releaseHeld(st, (d) => !this.groupBusy(st, d.message.groupId ?? ''));
+    else this.releaseHeld(st, () => true);
+    this.adjustCredit(st);
+  }
+
+  /** A receive came: grow the prefetch with concurrency; release what was fetched ahead once receives stop. */
+  private noteReceive(st: QueueState, want: number): void {
+    if (this.isFifo(st.name)) return;
+    const open = st.waiters.filter((w) => !w.done).length + 1;
+    st.prefetch = Math.min(PREFETCH_MAX, Math.max(st.prefetch, want * Math.max(4, open)));
+    if (st.idleTimer) st.idleTimer.refresh();
+    else {
+      st.idleTimer = setTimeout(() => {
+        st.idleTimer = undefined;
+        st.prefetch = 0;
+        this.releaseHeld(st, () => true);
+        this.adjustCredit(st);
+      }, PREFETCH_IDLE_MS);
+      st.idleTimer.unref();
+    }
   }
 
   /** A FIFO group gets one more message in flight (counted from the moment a receive takes it). */
@@ -974,6 +1035,11 @@ export class SqsService {
   /** Hand held FIFO messages whose group is free (or already this receive's) to a receive. */
   private serveHeld(st: QueueState, w: Waiter): void {
     if (!st.held.length) return;
+    if (!this.isFifo(st.name)) {
+      const n = Math.min(w.want - w.got.length, st.held.length);
+      if (n > 0) w.got.push(...st.held.splice(0, n));
+      return;
+    }
     const keep: Delivery[] = [];
     const blocked = new Set<string>();
     for (const d of st.held) {
@@ -1003,7 +1069,7 @@ export class SqsService {
   }
 
   private makeReceipt(st: QueueState, d: Delivery): Receipt {
-    const nonce = randomBytes(9).toString('base64url');
+    const nonce = (++this.nonceCounter).toString(36);
     const payload = `${st.name}\n${d.id}\n${nonce}`;
     const mac = createHmac('sha256', this.secret).update(payload).digest().subarray(0, 16);
     const handle = Buffer.concat([mac, Buffer.from(payload, 'utf8')]).toString('base64url');
@@ -1118,17 +1184,17 @@ export class SqsService {
           const i = st.waiters.indexOf(w);
           if (i >= 0) st.waiters.splice(i, 1);
           signal?.removeEventListener('abort', onAbort);
-          if (st.waiters.length === 0) this.takeBackCredit(st, consumer.credit);
-          else this.takeBackCredit(st, w.want - w.got.length);
           if (aborted) {
             const fifo = this.isFifo(st.name);
             for (const d of w.got) {
               this.release(st, d);
               if (fifo) this.groupDone(st, d.message.groupId, true);
             }
+            this.adjustCredit(st);
             resolve([]);
             return;
           }
+          this.adjustCredit(st);
           resolve(w.got);
         },
       };
@@ -1138,13 +1204,20 @@ export class SqsService {
         w.finish();
       };
       signal?.addEventListener('abort', onAbort);
+      this.noteReceive(st, max);
       st.waiters.push(w);
-      if (this.isFifo(st.name)) this.serveHeld(st, w);
+      this.serveHeld(st, w);
       if (w.got.length >= w.want) {
         w.finish();
         return;
       }
-      this.addCredit(st, w.want - w.got.length);
+      if (w.got.length > 0 && !w.flushScheduled) {
+        w.flushScheduled = true;
+        setImmediate(() => {
+          if (!w.done) w.finish();
+        });
+      }
+      this.adjustCredit(st);
       if (wait > 0) {
         w.timer = setTimeout(() => w.finish(), wait * 1000);
       } else {
@@ -1339,6 +1412,7 @@ export class SqsService {
         return;
       }
       if (this.closed) return;
+      this.quiesce(task.source);
       const batch = this.engine
         .browse(queueAddress(task.source), { limit: 100 })
         .filter((b) => b.state !== 'inflight')

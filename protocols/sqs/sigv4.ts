@@ -28,6 +28,7 @@ export interface AuthResult {
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const EMPTY_QUERY = new URLSearchParams();
 
 const fail = (code: string, message: string, status: number) => new AwsError(code, message, status);
 
@@ -129,6 +130,7 @@ function canonicalQuery(rawQuery: string, presigned: boolean): string {
 
 /** The canonical path SDKs sign for non-S3 services: normalised, then each character URI-escaped once more. */
 function canonicalPaths(rawPath: string): string[] {
+  if (rawPath === '/' || rawPath === '') return ROOT_PATHS;
   const segs: string[] = [];
   for (const s of rawPath.split('/')) {
     if (s === '' || s === '.') continue;
@@ -158,6 +160,7 @@ function canonicalHeaders(req: IncomingMessage, signed: string[]): string {
   return out;
 }
 
+const ROOT_PATHS = ['/'];
 const keyCache = new Map<string, Buffer>();
 
 function signingKey(secret: string, date: string, region: string, service: string): Buffer {
@@ -187,7 +190,7 @@ export function verifySigV4(req: IncomingMessage, body: Buffer, opts: SigV4Optio
   const qi = url.indexOf('?');
   const rawPath = qi < 0 ? url : url.slice(0, qi);
   const rawQuery = qi < 0 ? '' : url.slice(qi + 1);
-  const query = new URLSearchParams(rawQuery);
+  const query = rawQuery ? new URLSearchParams(rawQuery) : EMPTY_QUERY;
   const auth = parseAuth(req, query);
   if (!auth) {
     if (opts.anonymous) return { verified: false };
