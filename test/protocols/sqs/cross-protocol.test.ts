@@ -43,6 +43,19 @@ describe('SQS/SNS ⇄ STOMP and restarts', function () {
     assert.equal(m.Attributes!.ApproximateReceiveCount, '1');
   });
 
+  it('messages an SQS receiver fetched ahead go back to the queue for other consumers once it stops receiving', async () => {
+    const QueueUrl = (await b.sqs.send(new CreateQueueCommand({ QueueName: 'mixed' }))).QueueUrl!;
+    for (let i = 0; i < 5; i++) await b.sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: `m${i}` }));
+    const first = await receiveOne(b.sqs, QueueUrl, 0);
+    assert.ok(first);
+    const attrs = (await b.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes!;
+    assert.equal(attrs.ApproximateNumberOfMessages, '4', 'prefetched messages still count as visible');
+    assert.equal(attrs.ApproximateNumberOfMessagesNotVisible, '1');
+    const inbox = await stomp.subscribe('/queue/mixed');
+    const got = await inbox.take(4, 4000);
+    assert.deepEqual(got.map((m) => m.text).sort(), ['m0', 'm1', 'm2', 'm3', 'm4'].filter((x) => x !== first.Body));
+  });
+
   it('a STOMP publish to /topic/<name> reaches the SNS subscriptions; an SNS Publish reaches STOMP topic subscribers', async () => {
     const TopicArn = (await b.sns.send(new CreateTopicCommand({ Name: 'news' }))).TopicArn!;
     const QueueUrl = (await b.sqs.send(new CreateQueueCommand({ QueueName: 'news-q' }))).QueueUrl!;
