@@ -308,6 +308,10 @@ describe('SNS (AWS SDK, query protocol)', function () {
       const a = (await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: notes[2].headers['x-amz-sns-subscription-arn'] as string }))).Attributes!;
       assert.equal(a.PendingConfirmation, 'false');
       assert.equal(JSON.parse(a.EffectiveDeliveryPolicy).http.defaultHealthyRetryPolicy.numRetries, 3);
+      // the UnsubscribeURL in the notification works without a signature, as with AWS
+      const un = new URL(n.UnsubscribeURL);
+      assert.equal((await get(b.port, un.pathname + un.search)).status, 200);
+      assert.equal((await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: arn }))).Subscriptions!.length, 0);
     });
 
     it('after the retries, a failing endpoint\'s messages go to the subscription\'s redrive DLQ; ConfirmSubscription action', async () => {

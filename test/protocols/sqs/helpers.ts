@@ -17,6 +17,7 @@ export interface SqsBroker {
   port: number;
   endpoint: string;
   stompPort?: number;
+  tlsPort?: number;
   sqs: SQSClient;
   sns: SNSClient;
   dataDir: string;
@@ -25,7 +26,14 @@ export interface SqsBroker {
   close(): Promise<void>;
 }
 
-export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; stomp?: boolean; destinations?: BrokerConfigInput['destinations']; dataDir?: string; keepData?: boolean } = {}): Promise<SqsBroker> {
+export async function startSqsBroker(opts: {
+  sqs?: BrokerConfigInput['sqs'];
+  stomp?: boolean;
+  destinations?: BrokerConfigInput['destinations'];
+  dataDir?: string;
+  keepData?: boolean;
+  tls?: { cert: string; key: string };
+} = {}): Promise<SqsBroker> {
   const dir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'wharf-sqs-'));
   const off = { host: '127.0.0.1', port: 0, enabled: false };
   const config = parseConfig({
@@ -37,7 +45,7 @@ export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; sto
       ws: off,
       admin: off,
       stomp: { host: '127.0.0.1', port: 0, enabled: !!opts.stomp },
-      sqs: { host: '127.0.0.1', port: 0 },
+      sqs: { host: '127.0.0.1', port: 0, ...(opts.tls ? { tls: { port: 0, ...opts.tls } } : {}) },
     },
     sqs: opts.sqs ? { ...opts.sqs, credentials: opts.sqs.credentials?.map((c) => ({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey })) } : {},
     destinations: opts.destinations ?? [],
@@ -68,6 +76,7 @@ export async function startSqsBroker(opts: { sqs?: BrokerConfigInput['sqs']; sto
     port,
     endpoint,
     stompPort: addrs.stomp?.port,
+    tlsPort: addrs['sqs-tls']?.port,
     dataDir: dir,
     sqs: client(),
     sns: snsClient(),
