@@ -92,7 +92,8 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
         }
         throw err;
       }
-      const signal = abortSignal(res);
+      let signal: AbortSignal | undefined;
+      const lazySignal = () => (signal ??= abortSignal(res));
       const target = req.headers['x-amz-target'];
       if (typeof target === 'string' && target) {
         // ------------------------------------------------------------------ SQS JSON
@@ -109,7 +110,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
           throw sqsError('SerializationException', 'The request body is not valid JSON.');
         }
         if (!input || typeof input !== 'object' || Array.isArray(input)) throw sqsError('SerializationException', 'The request body must be a JSON object.');
-        const out = await fn(new Params(input as Record<string, unknown>, false), requestContext(authed, baseUrl, false, undefined, signal));
+        const out = await fn(new Params(input as Record<string, unknown>, false), requestContext(authed, baseUrl, false, undefined, lazySignal));
         const text = JSON.stringify(out);
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(text) });
         res.end(text);
@@ -145,7 +146,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
       const segs = path.split('/').filter(Boolean);
       const pathQueue = segs.length >= 2 ? queueNameFromUrl(path) : undefined;
       const input = sqsQueryInput(tree);
-      const out = await fn(new Params(input, true), requestContext(authed, baseUrl, true, pathQueue, signal));
+      const out = await fn(new Params(input, true), requestContext(authed, baseUrl, true, pathQueue, lazySignal));
       sendXml(res, 200, sqsXml(action, out, requestId), requestId);
     } catch (err) {
       const service = api === 'sns' ? 'sns' : 'sqs';
@@ -169,8 +170,17 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
     }
   }
 
-  function requestContext(a: AuthResult, baseUrl: string, lenient: boolean, pathQueue: string | undefined, signal: AbortSignal): RequestContext {
-    return { baseUrl, senderId: a.accessKeyId ?? cfg.accountId, lenient, pathQueue, signal };
+  function requestContext(a: AuthResult, baseUrl: string, lenient: boolean, pathQueue: string | undefined, signal: () => AbortSignal): RequestContext {
+    return {
+      baseUrl,
+      senderId: a.accessKeyId ?? cfg.accountId,
+      lenient,
+      pathQueue,
+      // created on first use (only receives wait): an AbortSignal per request is not free
+      get signal() {
+        return signal();
+      },
+    };
   }
 
   return {
@@ -208,6 +218,7 @@ function sendXml(res: ServerResponse, status: number, xml: string, requestId: st
 
 function abortSignal(res: ServerResponse): AbortSignal {
   const ac = new AbortController();
+  if (res.destroyed || !res.socket || res.socket.destroyed) ac.abort();
   res.once('close', () => {
     if (!res.writableFinished) ac.abort();
   });

@@ -7,7 +7,7 @@
  * explicit-credit mode: a ReceiveMessage adds credit, collects deliveries, and leases them for the visibility
  * timeout; DeleteMessage acks; visibility expiry is the core's lease expiry (delivery count + 1).
  */
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { queue as queueAddress, formatAddress, parseAddress } from '../../src/core/address.js';
 import type { Connection } from '../../src/core/connection.js';
@@ -124,6 +124,7 @@ const PREFETCH_IDLE_MS = 1000;
 const INFLIGHT_LIMIT_STANDARD = 120_000;
 const INFLIGHT_LIMIT_FIFO = 120_000;
 const BATCH_ID_RE = /^[A-Za-z0-9_-]{1,80}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DEDUP_ID_RE = /^[\x21-\x7e]{1,128}$/;
 const TAG_KEY_MAX = 128;
 const TAG_VALUE_MAX = 256;
@@ -163,11 +164,9 @@ export class SqsService {
   readonly accountId: string;
   private readonly logger: Logger;
   private readonly states = new Map<string, QueueState>();
-  private readonly secret = randomBytes(32);
   private readonly recentlyDeleted = new Set<string>();
   private connection?: Connection;
   private seqCounter = 0n;
-  private nonceCounter = 0;
   private sweepTimer?: NodeJS.Timeout;
   private closed = false;
   private readonly moveTasks = new Map<string, MoveTask>();
@@ -1068,27 +1067,23 @@ export class SqsService {
     this.groupDone(st, r.groupId, true);
   }
 
+  /**
+   * A receipt handle: queue, delivery id and a random UUID nonce (unguessable, new for every receive). It is valid
+   * while the adapter holds a receipt with that nonce for that delivery (the message is in flight for this receive).
+   */
   private makeReceipt(st: QueueState, d: Delivery): Receipt {
-    const nonce = (++this.nonceCounter).toString(36);
-    const payload = `${st.name}\n${d.id}\n${nonce}`;
-    const mac = createHmac('sha256', this.secret).update(payload).digest().subarray(0, 16);
-    const handle = Buffer.concat([mac, Buffer.from(payload, 'utf8')]).toString('base64url');
+    const nonce = randomUUID();
+    const handle = Buffer.from(`${st.name}\n${d.id}\n${nonce}`, 'utf8').toString('base64url');
     return { delivery: d, nonce, handle, groupId: this.isFifo(st.name) ? d.message.groupId : undefined };
   }
 
-  /** Decode and authenticate a receipt handle of this queue: the delivery id and nonce, or ReceiptHandleIsInvalid. */
+  /** Decode a receipt handle of this queue: the delivery id and nonce, or ReceiptHandleIsInvalid. */
   private parseReceipt(name: string, handle: string): { id: number; nonce: string } {
     const invalid = () => sqsError('ReceiptHandleIsInvalid', `The input receipt handle "${handle.slice(0, 200)}" is not a valid receipt handle.`);
     if (!handle || handle.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(handle)) throw invalid();
-    const raw = Buffer.from(handle, 'base64url');
-    if (raw.length < 20) throw invalid();
-    const mac = raw.subarray(0, 16);
-    const payload = raw.subarray(16).toString('utf8');
-    const expect = createHmac('sha256', this.secret).update(payload).digest().subarray(0, 16);
-    if (!mac.equals(expect)) throw invalid();
-    const [q, id, nonce] = payload.split('\n');
-    if (q !== name) throw invalid();
-    return { id: Number(id), nonce };
+    const parts = Buffer.from(handle, 'base64url').toString('utf8').split('\n');
+    if (parts.length !== 3 || parts[0] !== name || !/^\d{1,15}$/.test(parts[1]) || !UUID_RE.test(parts[2])) throw invalid();
+    return { id: Number(parts[1]), nonce: parts[2] };
   }
 
   private async receiveMessage(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
