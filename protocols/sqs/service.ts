@@ -1334,10 +1334,52 @@ export class SqsService {
     return {};
   }
 
+  /** All deletes of a batch are one engine transaction: one store commit, answered when it is durable. */
   private async deleteMessageBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
     const name = this.resolveQueue(p, ctx);
     const entries = checkBatch(p);
-    return this.batchSettle(p, entries, (ep) => this.settleOne(name, ep.str('ReceiptHandle'), 'delete'));
+    const st = this.state(name);
+    const tx = this.engine.beginTransaction(this.connection ?? null);
+    const outcomes: Array<AwsError | null> = [];
+    const groups: Array<string | undefined> = [];
+    for (const e of entries) {
+      const ep = p.sub(e, 'Entries');
+      try {
+        const handle = ep.str('ReceiptHandle');
+        const { id, nonce } = this.parseReceipt(name, handle);
+        const r = st.receipts.get(id);
+        if (!r || r.nonce !== nonce) {
+          if (this.recentlyDeleted.has(handle)) {
+            outcomes.push(null);
+            continue;
+          }
+          throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired: the message was received again or its visibility timeout ended.');
+        }
+        if (!st.consumer) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
+        tx.ack(st.consumer, id);
+        st.receipts.delete(id);
+        this.recentlyDeleted.add(handle);
+        groups.push(r.groupId);
+        outcomes.push(null);
+      } catch (err) {
+        if (err instanceof AwsError) outcomes.push(err);
+        else if (err instanceof BrokerError && err.code === 'not-found') outcomes.push(sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.'));
+        else {
+          tx.rollback();
+          throw err;
+        }
+      }
+    }
+    for (const g of groups) this.groupDone(st, g, false);
+    if (tx.pendingAcks > 0) await tx.commit();
+    const Successful: Record<string, unknown>[] = [];
+    const Failed: Record<string, unknown>[] = [];
+    outcomes.forEach((o, i) => {
+      const id = (entries[i] as Input).Id as string;
+      if (o) Failed.push({ Id: id, SenderFault: o.fault === 'Sender', Code: o.queryCode, Message: o.message });
+      else Successful.push({ Id: id });
+    });
+    return { Successful, Failed };
   }
 
   private async changeMessageVisibilityBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {

@@ -48,6 +48,8 @@ export class Consumer {
   private readonly onClose?: (reason: string) => void;
   readonly onLeaseExpired?: (d: Delivery) => void;
   private readonly unsettled = new Set<number>();
+  /** Unsettled deliveries the client has actually been handed (not still waiting on their mark commit). */
+  private readonly seen = new Set<number>();
   private refused?: Set<number>;
   delivered = 0;
 
@@ -79,6 +81,7 @@ export class Consumer {
 
   deliver(d: Delivery): void {
     this.delivered++;
+    if (this.unsettled.has(d.id)) this.seen.add(d.id);
     this.onMessage(d);
   }
 
@@ -87,6 +90,7 @@ export class Consumer {
   }
   untrack(id: number): void {
     this.unsettled.delete(id);
+    this.seen.delete(id);
   }
 
   /** Unsettled delivery ids, oldest first. */
@@ -122,7 +126,7 @@ export class Consumer {
   /** Cumulative ack (STOMP `client`, MQTT-style): every unsettled delivery up to and including `deliveryId`. */
   async ackUpTo(deliveryId: number): Promise<void> {
     this.checkOwn(deliveryId);
-    const ids = this.unsettledIds.filter((id) => id <= deliveryId);
+    const ids = this.unsettledIds.filter((id) => id <= deliveryId && this.seen.has(id));
     await Promise.all(ids.map((id) => this.queue.ack(id)));
   }
 

@@ -509,7 +509,7 @@ export class Engine extends EventEmitter {
 
   /** A routed, admitted send: commands to commit and what to apply afterwards. */
   async planSend(message: Message, address: Address, retain: boolean, conn: Connection | null): Promise<SendPlan> {
-    const plan: SendPlan = { commands: [], apply: [], release: [] };
+    const plan: SendPlan = { commands: [], apply: [], release: [], targets: [] };
     const targets = this.expandComposite(address);
     const policyTtl = (a: Address) => this.policies.resolve(a.kind, a.name).defaultTtl;
     try {
@@ -532,16 +532,11 @@ export class Engine extends EventEmitter {
       for (const r of plan.release) r();
       throw err;
     }
-    // A message body fanned out to several persistent queues is stored once.
-    const persistedEnqueues = plan.commands.filter((c) => c.t === 'enqueue');
-    if (persistedEnqueues.length > 1) {
-      const shared = newMessageId();
-      for (const c of persistedEnqueues) (c as Extract<Command, { t: 'enqueue' }>).shared = shared;
-    }
     return plan;
   }
 
   async executePlan(plan: SendPlan, extra: Command[]): Promise<void> {
+    this.finalizePlan(plan);
     const cmds = extra.length ? [...extra, ...plan.commands] : plan.commands;
     if (cmds.length) {
       try {
@@ -563,16 +558,41 @@ export class Engine extends EventEmitter {
 
   private enqueueInto(plan: SendPlan, q: CoreQueue, m: Message): Promise<void> | void {
     const size = messageSize(m);
-    const persisted = q.persistent && m.durable;
-    const doReserve = () => {
-      const seq = q.reserve(size);
+    const doHold = () => {
+      q.hold(size);
       plan.release.push(() => q.unreserve(size));
-      if (persisted) plan.commands.push({ t: 'enqueue', queue: q.storageName, seq, message: m });
-      plan.apply.push(() => q.applyEnqueue(seq, m, persisted, true));
+      plan.targets.push({ q, m, size });
     };
     const p = q.policy;
-    if (!p.maxMessages && !p.maxBytes) return doReserve();
-    return q.admit(size).then(doReserve);
+    if (!p.maxMessages && !p.maxBytes) return doHold();
+    return q.admit(size).then(doHold);
+  }
+
+  /**
+   * Give every target its seq and build the enqueue commands. Must run in the same synchronous step as
+   * the commit() call (see CoreQueue.nextSeq).
+   */
+  private finalizePlan(plan: SendPlan): void {
+    const enqueues: Array<Extract<Command, { t: 'enqueue' }>> = [];
+    for (const { q, m } of plan.targets) {
+      const seq = q.nextSeq();
+      const persisted = q.persistent && m.durable;
+      if (persisted) {
+        const cmd: Extract<Command, { t: 'enqueue' }> = { t: 'enqueue', queue: q.storageName, seq, message: m };
+        enqueues.push(cmd);
+        plan.commands.push(cmd);
+      }
+      plan.apply.push(() => {
+        this.totals.enqueued++;
+        q.applyEnqueue(seq, m, persisted, true);
+      });
+    }
+    plan.targets = [];
+    // A message body fanned out to several persistent queues is stored once.
+    if (enqueues.length > 1 && enqueues.every((c) => c.message === enqueues[0].message)) {
+      const shared = newMessageId();
+      for (const c of enqueues) c.shared = shared;
+    }
   }
 
   private async planTopic(plan: SendPlan, m: Message, topicName: string, retain: boolean, conn: Connection | null): Promise<void> {
@@ -675,7 +695,7 @@ export class Engine extends EventEmitter {
       const m = this.stripSchedule(message, { deliveryTime: at, messageId: i === 0 ? message.messageId : newMessageId() });
       plans.push(await this.planSend(m, address, false, null));
     }
-    await this.executePlan({ commands: plans.flatMap((x) => x.commands), apply: plans.flatMap((x) => x.apply), release: plans.flatMap((x) => x.release) }, []);
+    await this.executePlan(mergePlans(plans), []);
   }
 
   private armJob(job: ScheduledJob): void {
@@ -698,7 +718,7 @@ export class Engine extends EventEmitter {
     const updated = { ...job, next };
     (async () => {
       const plans = await Promise.all(occurrences.map((m) => this.planSend(m, address, false, null)));
-      await this.executePlan({ commands: plans.flatMap((x) => x.commands), apply: plans.flatMap((x) => x.apply), release: plans.flatMap((x) => x.release) }, [{ t: 'kv.put', key: `sched:${job.id}`, value: updated }]);
+      await this.executePlan(mergePlans(plans), [{ t: 'kv.put', key: `sched:${job.id}`, value: updated }]);
       if (this.jobs.has(job.id)) {
         this.kv.set(`sched:${job.id}`, updated);
         this.armJob(updated);
@@ -1011,10 +1031,16 @@ export class Engine extends EventEmitter {
 }
 
 export interface SendPlan {
+  /** Admitted target queues, given seqs by finalizePlan right before the commit. */
+  targets: Array<{ q: CoreQueue; m: Message; size: number }>;
   commands: Command[];
   apply: Array<() => void>;
   /** Undo reservations if the plan is abandoned. */
   release: Array<() => void>;
+}
+
+export function mergePlans(plans: SendPlan[]): SendPlan {
+  return { targets: plans.flatMap((x) => x.targets), commands: plans.flatMap((x) => x.commands), apply: plans.flatMap((x) => x.apply), release: plans.flatMap((x) => x.release) };
 }
 
 /** Routing-time selectors of topic subscriptions (kept off CoreQueue: routing is the engine's business). */

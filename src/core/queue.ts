@@ -265,11 +265,24 @@ export class CoreQueue {
 
   // ---------------------------------------------------------------- enqueue
 
-  /** Reserve a seq and count a not-yet-committed entry against the limits. */
-  reserve(size: number): number {
+  /** Count a not-yet-committed entry against the limits (released by applyEnqueue or unreserve). */
+  hold(size: number): void {
     this.pendingCount++;
     this.pendingBytes += size;
+  }
+
+  /**
+   * The next seq. Callers take it in the same synchronous step as the store commit() call that carries
+   * the enqueue, so per queue, commit order (and so apply order) equals seq order — paging relies on it.
+   */
+  nextSeq(): number {
     return ++this.lastSeq;
+  }
+
+  /** hold + nextSeq, for callers that commit right away. */
+  reserve(size: number): number {
+    this.hold(size);
+    return this.nextSeq();
   }
 
   /** Release a reservation that will not be applied (commit failed / transaction rolled back). */
@@ -407,7 +420,8 @@ export class CoreQueue {
 
   addConsumer(c: Consumer): void {
     this.consumers.push(c);
-    this.scheduleDispatch();
+    // Not a microtask: the adapter gets its Consumer back from subscribe() before the first delivery.
+    setImmediate(() => this.scheduleDispatch());
   }
 
   /** Remove a consumer; its in-flight deliveries go back to the queue (redelivered). */

@@ -5,7 +5,7 @@
 import type { Address } from './address.js';
 import type { Connection } from './connection.js';
 import type { Consumer } from './consumer.js';
-import type { Engine, SendPlan } from './engine.js';
+import { mergePlans, type Engine, type SendPlan } from './engine.js';
 import { BrokerError } from './errors.js';
 import type { Message } from './message.js';
 import type { CoreQueue, Entry } from './queue.js';
@@ -58,7 +58,7 @@ export class Transaction {
       throw err;
     }
     const ackCmds: Command[] = acks.flatMap((a) => a.queue.ackCommands(a.entry));
-    const merged: SendPlan = { commands: plans.flatMap((p) => p.commands), apply: plans.flatMap((p) => p.apply), release: plans.flatMap((p) => p.release) };
+    const merged: SendPlan = mergePlans(plans);
     try {
       await this.engine.executePlan(merged, ackCmds);
     } catch (err) {
