@@ -199,12 +199,7 @@ export class CoreQueue {
     if (!p.maxMessages && !p.maxBytes) return;
     if (!this.full(size)) return;
     this.stats.limitHits++;
-    if (p.limitPolicy === 'drop-oldest') {
-      while (this.full(size) && this.dropOldest()) {
-        /* keep dropping */
-      }
-      return;
-    }
+    if (p.limitPolicy === 'drop-oldest') return; // room is made when the message is applied (see trimToLimits)
     const what = this.limitText();
     if (p.limitPolicy === 'reject') throw new BrokerError('limit', `${this.describe()} is full (${what}); message rejected`);
     await new Promise<void>((resolve, reject) => {
@@ -304,13 +299,25 @@ export class CoreQueue {
       }
       this.pagedCount++;
       this.pagedBytes += size;
+      this.trimToLimits();
       return;
     }
     const e: Entry = { seq, message, deliveryCount, redelivered: deliveryCount > 0, size, persisted };
     this.memCount++;
     this.memBytes += size;
     this.place(e);
+    this.trimToLimits();
     this.scheduleDispatch();
+  }
+
+  /** drop-oldest: applied enqueues push the oldest messages out, so the limit holds however many sends raced. */
+  private trimToLimits(): void {
+    const p = this.policy;
+    if (p.limitPolicy !== 'drop-oldest' || (!p.maxMessages && !p.maxBytes)) return;
+    const over = () => (p.maxMessages > 0 && this.depth > p.maxMessages) || (p.maxBytes > 0 && this.bytes > p.maxBytes && this.depth > 1);
+    while (over() && this.dropOldest()) {
+      /* keep dropping */
+    }
   }
 
   /** Put an in-memory entry where it belongs: scheduled when not yet due, else ready. */

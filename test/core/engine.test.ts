@@ -237,6 +237,10 @@ describe('core engine', function () {
       for (let i = 1; i <= 5; i++) await engine.send(msg(`${i}`), queue('ring'));
       assert.deepEqual(engine.browse(queue('ring')).map((b) => b.message.body.toString()), ['3', '4', '5']);
       assert.equal(engine.getQueue('ring')!.stats.dropped, 2);
+      // concurrent sends cannot overshoot the limit
+      await Promise.all(Array.from({ length: 30 }, (_, i) => engine.send(msg(`c${i}`), queue('ring'))));
+      assert.equal(engine.getQueue('ring')!.depth, 3);
+      assert.deepEqual(engine.browse(queue('ring')).map((b) => b.message.body.toString()), ['c27', 'c28', 'c29']);
     });
 
     it('maxBytes limits by size', async () => {
