@@ -175,6 +175,8 @@ export class Engine extends EventEmitter {
   private readonly inflightCommits = new Set<Promise<void>>();
   readonly now: () => number;
   readonly totals = { enqueued: 0, delivered: 0, acked: 0, expired: 0, deadLettered: 0 };
+  /** Observes every store commit's duration in seconds (admin metrics: commit latency histogram). */
+  commitObserver: ((seconds: number, ok: boolean) => void) | null = null;
 
   constructor(opts: EngineOptions) {
     super();
@@ -233,6 +235,11 @@ export class Engine extends EventEmitter {
     this.inflightCommits.add(p);
     const done = () => this.inflightCommits.delete(p);
     p.then(done, done);
+    const observe = this.commitObserver;
+    if (observe) {
+      const t0 = performance.now();
+      p.then(() => observe((performance.now() - t0) / 1000, true), () => observe((performance.now() - t0) / 1000, false));
+    }
     return p;
   }
 
