@@ -236,6 +236,7 @@ function report(p: Phase): string {
 }
 
 async function sdkClients(port: number, n: number): Promise<Caller[]> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const sqs = await import('@aws-sdk/client-sqs');
   const out: Caller[] = [];
   for (let i = 0; i < n; i++) {

@@ -10,6 +10,9 @@ import { createLogger } from '../../../src/log.js';
 import { defaultProtocols } from '../../../src/modules.js';
 import { sqsHttpModule } from '../../../protocols/sqs/index.js';
 
+// The SDK warns once per process that it will need Node 22 from 2027; the broker targets Node 20.20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const KEY = { accessKeyId: 'AKIDWHARFTEST', secretAccessKey: 'wharf-test-secret' };
 
 export interface SqsBroker {
