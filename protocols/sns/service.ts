@@ -133,6 +133,8 @@ const UNSUPPORTED_PROTOCOLS = new Set(['email', 'email-json', 'sms', 'applicatio
 const MAX_MESSAGE = 262144;
 const DEDUP_WINDOW_MS = 5 * 60 * 1000;
 const TOKEN_TTL_MS = 3 * 24 * 3600 * 1000;
+/** Topic-to-topic (wharf) forwarding stops after this many hops, so a subscription loop cannot spin. */
+const MAX_HOPS = 8;
 const SETTABLE_TOPIC = new Set([
   'DisplayName',
   'Policy',
@@ -552,6 +554,7 @@ export class SnsService {
       if (u.protocol !== `${protocol}:`) throw invalid(`Endpoint Reason: an ${protocol} endpoint must start with ${protocol}://`);
     } else if (protocol === 'wharf') {
       if (!/^(queue|topic):\/\/[^\s]+$/.test(endpoint)) throw invalid('Endpoint Reason: a wharf endpoint is a core address like queue://orders or topic://orders.eu');
+      if (endpoint === `topic://${topicName}`) throw invalid('Endpoint Reason: a topic cannot deliver to itself');
     }
   }
 
@@ -894,10 +897,17 @@ export class SnsService {
         await consumer.ack(d.id);
       } else if (sub.protocol === 'wharf') {
         const target: Address = parseAddress(sub.endpoint);
+        const hops = Number(ann['sns.hops'] ?? 0);
+        if (hops >= MAX_HOPS) {
+          this.logger.warn({ sub: this.subArn(sub), hops }, 'sns: message dropped: it went through too many topic-to-topic subscriptions (a loop?)');
+          await consumer.ack(d.id);
+          return;
+        }
         const out = raw
           ? copyMessage(m, { destination: undefined, messageId: m.messageId })
           : createMessage({ body: Buffer.from(payload, 'utf8'), bodyType: 'text', contentType: 'application/json', properties: {}, annotations: { 'sns.topicArn': this.topicArn(sub.topic) } });
         out.destination = undefined;
+        out.annotations = { ...(out.annotations ?? {}), 'sns.hops': hops + 1 };
         await this.engine.send(out, target, { connection: this.connection ?? null });
         await consumer.ack(d.id);
       } else {

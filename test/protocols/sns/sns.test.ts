@@ -242,6 +242,23 @@ describe('SNS (AWS SDK, query protocol)', function () {
     assert.equal(m.message.properties.k, 'v');
   });
 
+  it('topic-to-topic (wharf) loops stop after a bounded number of hops', async () => {
+    const a = await topic('loop-a');
+    await topic('loop-b');
+    await sns.send(new SubscribeCommand({ TopicArn: a, Protocol: 'wharf', Endpoint: 'topic://loop-b' }));
+    await sns.send(new SubscribeCommand({ TopicArn: 'arn:aws:sns:us-east-1:000000000000:loop-b', Protocol: 'wharf', Endpoint: 'topic://loop-a' }));
+    assert.equal((await rejection(sns.send(new SubscribeCommand({ TopicArn: a, Protocol: 'wharf', Endpoint: 'topic://loop-a' })))).name, 'InvalidParameterException');
+    const q = await makeQueue('loop-q');
+    await sns.send(new SubscribeCommand({ TopicArn: a, Protocol: 'sqs', Endpoint: q.arn, Attributes: { RawMessageDelivery: 'true' } }));
+    await sns.send(new PublishCommand({ TopicArn: a, Message: 'round and round' }));
+    await sleep(1000);
+    const count = async () => Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes!.ApproximateNumberOfMessages);
+    const n = await count();
+    assert.ok(n >= 1 && n <= 10, `copies: ${n}`);
+    await sleep(300);
+    assert.equal(await count(), n, 'no more copies: the loop stopped');
+  });
+
   describe('HTTP endpoints', () => {
     let server: http.Server;
     let port: number;
