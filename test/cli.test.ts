@@ -1,3 +1,4 @@
+import { repoRoot } from './helpers/paths.js';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = repoRoot;
 const cli = path.join(root, 'src', 'cli.ts');
 const echoModules = path.join(root, 'test', 'fixtures', 'echo-modules.ts');
 

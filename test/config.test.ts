@@ -1,3 +1,4 @@
+import { repoRoot } from './helpers/paths.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -138,7 +139,7 @@ sqs:
 
   it('rejects unknown keys, top-level and nested, naming them', () => {
     const p = problems(() => parseConfig({ listners: {}, listeners: { stomp: { prot: 1 }, xmpp: {} }, sqs: { regoin: 'x' } }));
-    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, log, store, amqp, mqtt, sqs)'), p.join('\n'));
+    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, log, store, amqp, mqtt, sqs, admin)'), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.stomp.prot: unknown key (expected one of: host, port, enabled, tls)')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.xmpp: unknown key')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('sqs.regoin: unknown key')), p.join('\n'));
@@ -219,7 +220,7 @@ sqs:
   });
 
   it('parses the example wharf.yaml in docs/configuration.md', () => {
-    const doc = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'configuration.md'), 'utf8');
+    const doc = readFileSync(path.join(repoRoot, 'docs', 'configuration.md'), 'utf8');
     const m = /## Example `wharf.yaml`\s+```yaml\n([\s\S]*?)```/.exec(doc);
     assert.ok(m, 'example block found');
     const c = loadConfig({ file: file('example.yaml', m[1]), env: {} });
@@ -229,7 +230,7 @@ sqs:
   });
 
   it('documents every top-level and listener key', () => {
-    const doc = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'configuration.md'), 'utf8');
+    const doc = readFileSync(path.join(repoRoot, 'docs', 'configuration.md'), 'utf8');
     const c = defaultConfig();
     for (const k of Object.keys(c)) assert.ok(doc.includes(`| \`${k}\` |`), `docs: top-level ${k}`);
     for (const k of [...Object.keys(c.limits), ...Object.keys(c.log), ...Object.keys(c.store), ...Object.keys(c.sqs), ...Object.keys(c.amqp), ...Object.keys(c.listeners.stomp)])

@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import type { PeerInfo } from '../../src/transport/types.js';
 
-export const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'tls');
+// Fixtures live in the source tree: from dist/test/transport go up to the package root.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '..', '..', '..') : path.resolve(here, '..', '..');
+export const fixtures = path.join(root, 'test', 'fixtures', 'tls');
 export const tlsFixture = (name: string) => path.join(fixtures, name);
 
 /** A tiny adapter: echoes every chunk back with a prefix, records peers. */
