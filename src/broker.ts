@@ -13,7 +13,7 @@ import { LmdbStore } from '../storage/lmdb/lmdb-store.js';
 import { listenHttp } from './transport/http.js';
 import { listenStream, type Listener } from './transport/tcp.js';
 import type { TlsFiles } from './transport/tls-files.js';
-import type { AdapterContext, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter } from './transport/types.js';
+import type { AdapterContext, BrokerStatus, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter } from './transport/types.js';
 import { listenWebSocket } from './transport/websocket.js';
 
 export interface BrokerModules {
@@ -113,17 +113,25 @@ export class Broker {
       logger.warn('store.noSync is ON: commits are not fsync\'d and acknowledged messages WILL be lost on a crash or power failure — use it for benchmarks only');
     }
     this.store = new LmdbStore({ path: path.join(dataDir, 'store'), noSync: config.store.noSync });
-    this._engine = new Engine({ store: this.store, policies: config.destinations, logger: logger.child({ component: 'engine' }) });
+    this._engine = new Engine({
+      store: this.store,
+      policies: config.destinations,
+      composites: config.composites,
+      virtualTopics: config.virtualTopics.enabled ? { topicPrefix: config.virtualTopics.topicPrefix, consumerPrefix: config.virtualTopics.consumerPrefix } : false,
+      logger: logger.child({ component: 'engine' }),
+    });
     await this._engine.start();
     this.engineStarted = true;
     logger.info({ dataDir }, 'engine started');
 
     const limits: ConnectionLimits = { ...config.limits };
+    const status: BrokerStatus = { state: () => this.state, listeners: () => this.listenerAddresses(), startedAt: Date.now() };
     const ctx = (component: string): AdapterContext => ({
       engine: this._engine!,
       config,
       logger: logger.child({ protocol: component }),
       limits,
+      broker: status,
     });
 
     // Stream protocols: plain + TLS ports, and subprotocols on the shared WebSocket listener.

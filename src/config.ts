@@ -106,6 +106,9 @@ const policyRuleSchema = z.strictObject({
   ackTimeout: durationMs.optional(),
 });
 
+/** `scrypt$N$r$p$salt$hash` (salt and hash base64). */
+export const ADMIN_HASH_PATTERN = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -134,6 +137,29 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   destinations: z.array(policyRuleSchema, { error: 'expected a list of destination policies' }).default([]),
+  /** Configured composite destinations: a send to `name` is forwarded to every target (ActiveMQ compositeQueue/compositeTopic). */
+  composites: z
+    .array(
+      z.strictObject({
+        name: nonEmpty('a destination name'),
+        kind: oneOf(['queue', 'topic'] as const).default('queue'),
+        targets: z
+          .array(z.strictObject({ address: nonEmpty('an address like "queue://a" or "topic://b"'), selector: z.string({ error: 'expected a JMS selector string' }).optional() }), { error: 'expected a list of targets' })
+          .min(1, { error: 'expected at least one target' }),
+        /** false: the composite itself also keeps a copy. */
+        forwardOnly: boolSchema.default(true),
+      }),
+      { error: 'expected a list of composite destinations' },
+    )
+    .default([]),
+  /** ActiveMQ virtual topics: a publish to topic `<topicPrefix>X` lands in every queue `<consumerPrefix><name>.<topicPrefix>X`. */
+  virtualTopics: z
+    .strictObject({
+      enabled: boolSchema.default(true),
+      topicPrefix: nonEmpty('a name prefix').default('VirtualTopic.'),
+      consumerPrefix: nonEmpty('a name prefix').default('Consumer.'),
+    })
+    .prefault({}),
   log: z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({}),
   store: z
     .strictObject({
@@ -209,7 +235,35 @@ export const configSchema = z.strictObject({
       maxClockSkew: intIn(1).optional(),
     })
     .prefault({}),
+  // --- admin console / REST API / metrics on listeners.admin ---
+  admin: z
+    .strictObject({
+      /** Console and API users. Passwords are stored as scrypt hashes (`wharf hash-password`). */
+      users: z
+        .array(
+          z.strictObject({
+            username: z
+              .string({ error: 'expected a user name (letters, digits, . _ @ -)' })
+              .regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a user name (letters, digits, . _ @ -)' }),
+            passwordHash: z
+              .string({ error: 'expected a scrypt hash made by `wharf hash-password`' })
+              .regex(ADMIN_HASH_PATTERN, { error: 'expected a scrypt hash made by `wharf hash-password` (scrypt$N$r$p$salt$hash)' }),
+            /** `admin` may change things; `viewer` may only look. */
+            role: oneOf(['admin', 'viewer'] as const).default('admin'),
+          }),
+          { error: 'expected a list of { username, passwordHash, role }' },
+        )
+        .default([]),
+      /** The built-in admin/admin user, accepted only from loopback addresses and only while no users are configured. */
+      defaultUser: boolSchema.default(true),
+      /** Idle time after which a console session (or API token) expires, ms. */
+      sessionTimeout: intIn(60_000).default(8 * 3600_000),
+      /** Require a login for /metrics too (default: open, for Prometheus scrapers on the admin listener). */
+      metricsAuth: boolSchema.default(false),
+    })
+    .prefault({}),
 });
+
 
 export type BrokerConfig = z.output<typeof configSchema>;
 export type BrokerConfigInput = z.input<typeof configSchema>;

@@ -139,7 +139,7 @@ sqs:
 
   it('rejects unknown keys, top-level and nested, naming them', () => {
     const p = problems(() => parseConfig({ listners: {}, listeners: { stomp: { prot: 1 }, xmpp: {} }, sqs: { regoin: 'x' } }));
-    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, log, store, amqp, mqtt, sqs, admin)'), p.join('\n'));
+    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, composites, virtualTopics, log, store, amqp, mqtt, sqs, admin)'), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.stomp.prot: unknown key (expected one of: host, port, enabled, tls)')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.xmpp: unknown key')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('sqs.regoin: unknown key')), p.join('\n'));
@@ -212,6 +212,15 @@ sqs:
     assert.ok(p.some((x) => x.startsWith('listeners.mqtt.tls.ca: required with requestClientCert')), p.join('\n'));
   });
 
+  it('validates composites and virtual topics', () => {
+    const c = parseConfig({ composites: [{ name: 'orders.all', targets: [{ address: 'queue://big', selector: 'amount > 1' }] }], virtualTopics: { topicPrefix: 'VT.' } });
+    assert.equal(c.composites[0].kind, 'queue');
+    assert.equal(c.composites[0].forwardOnly, true);
+    assert.equal(c.virtualTopics.enabled, true);
+    assert.equal(c.virtualTopics.topicPrefix, 'VT.');
+    assert.throws(() => parseConfig({ composites: [{ name: 'x', targets: [] }] }), /composites\[0\]\.targets: expected at least one target/);
+  });
+
   it('lists its environment variables', () => {
     const names = envVarNames();
     for (const n of ['WHARF_CONFIG', 'WHARF_DATA_DIR', 'WHARF_LOG_LEVEL', 'WHARF_STOMP_PORT', 'WHARF_SQS_HOST', 'WHARF_ADMIN_ENABLED', 'WHARF_WS_TLS_PORT']) {
@@ -233,7 +242,7 @@ sqs:
     const doc = readFileSync(path.join(repoRoot, 'docs', 'configuration.md'), 'utf8');
     const c = defaultConfig();
     for (const k of Object.keys(c)) assert.ok(doc.includes(`| \`${k}\` |`), `docs: top-level ${k}`);
-    for (const k of [...Object.keys(c.limits), ...Object.keys(c.log), ...Object.keys(c.store), ...Object.keys(c.sqs), ...Object.keys(c.amqp), ...Object.keys(c.listeners.stomp)])
+    for (const k of [...Object.keys(c.virtualTopics), ...Object.keys(c.limits), ...Object.keys(c.log), ...Object.keys(c.store), ...Object.keys(c.sqs), ...Object.keys(c.amqp), ...Object.keys(c.listeners.stomp)])
       assert.ok(doc.includes(`| \`${k}\` |`), `docs: ${k}`);
     const tls = parseConfig({ listeners: { stomp: { tls: { cert: 'a', key: 'b' } } } }).listeners.stomp.tls!;
     for (const k of Object.keys(tls)) assert.ok(doc.includes(`| \`${k}\` |`), `docs: tls.${k}`);
