@@ -90,7 +90,8 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
           const e = new AwsError('RequestEntityTooLarge', `Request body larger than ${maxBody} bytes.`, 413);
           throw Object.assign(e, { closeConnection: true });
         }
-        throw err;
+        // the client went away or sent a broken body: nothing useful to answer, nothing to log loudly
+        throw Object.assign(new AwsError('IncompleteBody', `The request body could not be read: ${(err as Error).message}.`, 400), { closeConnection: true });
       }
       let signal: AbortSignal | undefined;
       const lazySignal = () => (signal ??= abortSignal(res));
