@@ -61,6 +61,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
     logger.error({ err }, 'sqs/sns: start failed');
     throw err;
   });
+  ready.catch(() => undefined); // requests see the failure; it must not be an unhandled rejection meanwhile
   let closed = false;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
