@@ -1,3 +1,4 @@
+import { repoRoot } from '../helpers/paths.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -169,7 +170,7 @@ describe('LmdbStore specifics', function () {
   describe('durability', () => {
     it('keeps every resolved commit and consistent counters when the process is killed mid-stream', async function () {
       const dir = tempDir();
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'lmdb-crash-child.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test', 'storage', 'lmdb-crash-child.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
       let lastOk = 0;
       let buf = '';
       child.stdout.on('data', (d: Buffer) => {
