@@ -247,6 +247,17 @@ export class Engine extends EventEmitter {
     return ++this.deliveryIds;
   }
 
+  private readonly limitLogged = new WeakMap<CoreQueue, number>();
+
+  /** Log a destination limit hit, at most once per 10 s per destination (every hit is counted in its stats). */
+  private onLimit(q: CoreQueue, detail: string): void {
+    const now = this.now();
+    if ((this.limitLogged.get(q) ?? 0) + 10_000 > now) return;
+    this.limitLogged.set(q, now);
+    this.logger.warn({ destination: q.name, limit: detail, hits: q.stats.limitHits }, `${q.describe()} reached its limit (${detail})`);
+    this.emit('destination.limit', { name: q.name, detail });
+  }
+
   onError(err: unknown, where: string): void {
     this.logger.error({ err, where }, `engine error in ${where}`);
   }
@@ -344,6 +355,7 @@ export class Engine extends EventEmitter {
     readEntries: (s: string, after: number, limit: number) => this.store.readEntries(s, after, limit),
     deadLetter: (from: CoreQueue, entry: Entry, reason: string) => this.deadLetterPlan(from, entry, reason),
     onError: (err: unknown, where: string) => this.onError(err, where),
+    onLimit: (q: CoreQueue, detail: string) => this.onLimit(q, detail),
     now: () => this.now(),
   };
 

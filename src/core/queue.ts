@@ -69,6 +69,8 @@ export interface QueueHost {
   /** Dead-letter an entry: returns the commands to commit with the entry's removal, and a function applying the DLQ side. */
   deadLetter(from: CoreQueue, entry: Entry, reason: string): { commands: Command[]; apply: () => void } | null;
   onError(err: unknown, where: string): void;
+  /** A producer hit a destination limit (logged, rate-limited, by the engine). */
+  onLimit(queue: CoreQueue, detail: string): void;
   now(): number;
 }
 
@@ -199,6 +201,7 @@ export class CoreQueue {
     if (!p.maxMessages && !p.maxBytes) return;
     if (!this.full(size)) return;
     this.stats.limitHits++;
+    this.host.onLimit(this, `${this.limitText()}, policy ${p.limitPolicy}`);
     if (p.limitPolicy === 'drop-oldest') return; // room is made when the message is applied (see trimToLimits)
     const what = this.limitText();
     if (p.limitPolicy === 'reject') throw new BrokerError('limit', `${this.describe()} is full (${what}); message rejected`);
@@ -315,6 +318,9 @@ export class CoreQueue {
     const p = this.policy;
     if (p.limitPolicy !== 'drop-oldest' || (!p.maxMessages && !p.maxBytes)) return;
     const over = () => (p.maxMessages > 0 && this.depth > p.maxMessages) || (p.maxBytes > 0 && this.bytes > p.maxBytes && this.depth > 1);
+    if (!over()) return;
+    this.stats.limitHits++;
+    this.host.onLimit(this, `${this.limitText()}, policy drop-oldest`);
     while (over() && this.dropOldest()) {
       /* keep dropping */
     }
