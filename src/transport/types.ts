@@ -75,4 +75,14 @@ export interface AdapterContext {
   config: BrokerConfig;
   logger: Logger;
   limits: ConnectionLimits;
+  /** The running broker as admin/health endpoints see it (absent in adapter unit tests). */
+  broker?: BrokerStatus;
+}
+
+export interface BrokerStatus {
+  /** `starting` until every listener is bound, then `started`; `stopping`/`stopped` on the way down. */
+  state(): string;
+  /** Bound address of every running listener (`stomp`, `stomp-tls`, `admin`, …). */
+  listeners(): Record<string, { host: string; port: number }>;
+  startedAt: number;
 }
