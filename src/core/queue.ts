@@ -95,6 +95,7 @@ export interface QueueOptions {
 
 const PRIORITIES = 10;
 const SCAN_LIMIT = 20_000;
+const PAGE_BATCH = 500;
 
 export class CoreQueue {
   readonly name: string;
@@ -396,7 +397,8 @@ export class CoreQueue {
   private pageIn(force = false): void {
     if (this.pagedCount === 0 || this.deleted) return;
     if (!force && this.memCount > this.windowSize / 2) return;
-    const want = Math.max(1, this.windowSize - this.memCount);
+    // Small reads: paging runs on the event loop, and a 5,000-entry read would stall every connection.
+    const want = Math.max(1, Math.min(PAGE_BATCH, this.windowSize - this.memCount));
     let entries: StoredEntry[];
     try {
       entries = this.host.readEntries(this.storageName, this.pageCursor, Math.min(want, this.pagedCount));
@@ -867,10 +869,18 @@ export class CoreQueue {
         return e.message;
       }
     }
-    // paged: page everything up to it in, then retry once
+    // Paged out: remove it from the store directly, without paging the backlog in.
     if (this.pagedCount > 0 && seq > this.pageCursor) {
-      this.pageIn(true);
-      if (seq <= this.pageCursor) return this.removeBySeq(seq);
+      const [s] = this.host.readEntries(this.storageName, seq - 1, 1);
+      if (!s || s.seq !== seq) return null;
+      const size = messageSize(s.message);
+      this.pagedCount--;
+      this.pagedBytes -= size;
+      if (this.pagedCount === 0) this.pagingActive = false;
+      this.stats.dequeued++;
+      await this.host.commit([{ t: 'ack', queue: this.storageName, seq }]);
+      this.wakeBlocked();
+      return s.message;
     }
     return null;
   }

@@ -550,6 +550,30 @@ describe('core engine', function () {
       assert.equal(e2.getQueue('deep')!.depth, 0);
     });
 
+    it('moves and retries dead-lettered messages, also from deep in a paged backlog', async () => {
+      const { engine } = await open({ windowSize: 20 });
+      for (let i = 0; i < 100; i++) await engine.send(msg(`m${i}`, { properties: { i } }), queue('deep2'));
+      const target = engine.browse(queue('deep2'), { limit: 200 }).find((b) => b.message.properties.i === 90)!;
+      assert.equal(await engine.moveMessage('deep2', target.seq, queue('elsewhere')), true);
+      assert.equal(engine.getQueue('deep2')!.depth, 99);
+      assert.deepEqual(engine.browse(queue('elsewhere')).map((b) => b.message.properties.i), [90]);
+      // DLQ retry: back to the original destination, without the DLQ properties
+      await engine.send(msg('bad'), queue('work2'));
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('work2'), prefetch: 1, onMessage: inbox.push });
+      const [d] = await inbox.waitFor(1);
+      c.nack(d.id, { deadLetter: true, reason: 'nope' });
+      await eventually(() => assert.equal(engine.browse(queue('DLQ.work2')).length, 1));
+      c.close();
+      assert.equal(await engine.retryDeadLetters('DLQ.work2'), 1);
+      const back = engine.browse(queue('work2'));
+      assert.equal(back.length, 1);
+      assert.equal(back[0].message.properties.dlqDeliveryFailureCause, undefined);
+      assert.equal(engine.browse(queue('DLQ.work2')).length, 0);
+      await t.restart();
+      assert.equal(t.engine.getQueue('deep2')!.depth, 99, 'the move is durable');
+    });
+
     it('stores a message fanned out to several durable subscriptions once and frees it when all acked', async () => {
       const { engine } = await open();
       const conns = await Promise.all(['a', 'b', 'c'].map((id) => engine.connect({ protocol: 'test', clientId: id })));
