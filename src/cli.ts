@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, LOG_LEVELS, loadConfig, type BrokerConfigInput, type DeepPartial, type LogLevel } from './config.js';
 import { ListenError, ListenerConfigError } from './transport/errors.js';
+import { AdminCliError, addAdminCommands } from './admin/cli.js';
 
 /** Errors that are the operator's to fix: one line, no stack trace. */
 function isUserError(err: unknown): err is Error {
@@ -17,6 +18,7 @@ function isUserError(err: unknown): err is Error {
     err instanceof ConfigError ||
     err instanceof ListenError ||
     err instanceof ListenerConfigError ||
+    err instanceof AdminCliError ||
     (err instanceof Error && err.name === 'DataDirError')
   );
 }
@@ -66,7 +68,8 @@ export function buildProgram(): Command {
       await runStart(opts);
     });
 
-  // Admin subcommands (status, queues, …) go here.
+  // Admin subcommands over the REST admin API: status, queues, topics, browse, send, purge, dlq retry, export, import, …
+  addAdminCommands(program);
 
   return program;
 }
