@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import { createStompModule } from '../../protocols/stomp/index.js';
 import { createAdminHandler, type AdminHandler } from '../../src/admin/index.js';
 import type { HttpModule } from '../../src/transport/types.js';
+import { sqsHttpModule } from '../../protocols/sqs/index.js';
 
 export { Stompit } from '../protocols/stomp/helpers.js';
 
@@ -19,11 +20,12 @@ export interface AdminBroker {
   url: string;
   adminPort: number;
   stompPort: number;
+  sqsPort: number;
   handler: AdminHandler;
   close(): Promise<void>;
 }
 
-export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampleInterval?: number; adminHost?: string } = {}): Promise<AdminBroker> {
+export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampleInterval?: number; adminHost?: string; sqs?: boolean } = {}): Promise<AdminBroker> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-admin-'));
   const off = { enabled: false };
   const config = parseConfig({
@@ -37,7 +39,7 @@ export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampl
       openwire: off,
       amqp: off,
       mqtt: off,
-      sqs: off,
+      sqs: opts.sqs ? { host: '127.0.0.1', port: 0 } : off,
       ...opts.config?.listeners,
     },
   });
@@ -46,7 +48,7 @@ export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampl
     name: 'admin',
     create: (ctx) => (handler = createAdminHandler(ctx, { sampleInterval: opts.sampleInterval ?? 200 })),
   };
-  const broker = new Broker(config, { protocols: [createStompModule()], http: [admin], logger: silentLogger(), shutdownTimeout: 3000 });
+  const broker = new Broker(config, { protocols: [createStompModule()], http: opts.sqs ? [sqsHttpModule, admin] : [admin], logger: silentLogger(), shutdownTimeout: 3000 });
   await broker.start();
   const a = broker.listenerAddresses();
   const adminPort = a.admin.port;
@@ -57,6 +59,7 @@ export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampl
     url: `http://127.0.0.1:${adminPort}`,
     adminPort,
     stompPort: a.stomp?.port ?? 0,
+    sqsPort: a.sqs?.port ?? 0,
     handler,
     async close() {
       await broker.stop();
