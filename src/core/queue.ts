@@ -59,6 +59,8 @@ export interface NackOptions {
   reason?: string;
   /** Do not redeliver to the same consumer (AMQP modified undeliverable-here). */
   notHere?: boolean;
+  /** false: do not flag the message redelivered (AMQP released: the client never processed it). Default true. */
+  redelivered?: boolean;
 }
 
 /** What a queue needs from the engine that owns it. */
@@ -670,7 +672,7 @@ export class CoreQueue {
 
   private requeue(e: Entry, opts: NackOptions, from: Consumer | null): void {
     if (this.deleted) return;
-    e.redelivered = true;
+    if (opts.redelivered !== false) e.redelivered = true;
     this.stats.redelivered++;
     if (opts.deadLetter) {
       this.deadLetter(e, opts.reason ?? 'rejected by consumer');
