@@ -385,6 +385,13 @@ export class CoreQueue {
     }
   }
 
+  /** Remove the ready entry at index i of priority p; returns the index of the entry that followed it. */
+  private takeReadyAt(p: number, i: number): number {
+    const wasHead = i === this.heads[p];
+    this.removeReadyAt(p, i);
+    return wasHead ? this.heads[p] : i;
+  }
+
   /** Entry leaves the queue for good (acked, expired, dead-lettered, dropped). */
   private forget(e: Entry): void {
     this.memCount--;
@@ -479,17 +486,13 @@ export class CoreQueue {
           if (!this.anyCredit()) return;
           const e = arr[i];
           if (e.message.expiration > 0 && e.message.expiration <= now) {
-            const wasHead = i === this.heads[p];
-            this.removeReadyAt(p, i);
-            if (wasHead) i = this.heads[p];
+            i = this.takeReadyAt(p, i);
             this.expire(e);
             continue;
           }
           const c = this.chooseConsumer(e);
           if (c) {
-            const wasHead = i === this.heads[p];
-            this.removeReadyAt(p, i);
-            if (wasHead) i = this.heads[p];
+            i = this.takeReadyAt(p, i);
             this.deliver(e, c);
             continue;
           }
@@ -726,9 +729,7 @@ export class CoreQueue {
       for (let i = this.heads[p]; i < arr.length; ) {
         const e = arr[i];
         if (e.message.expiration > 0 && e.message.expiration <= now) {
-          const wasHead = i === this.heads[p];
-          this.removeReadyAt(p, i);
-          if (wasHead) i = this.heads[p];
+          i = this.takeReadyAt(p, i);
           this.expire(e);
         } else i++;
       }
