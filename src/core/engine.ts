@@ -600,6 +600,11 @@ export class Engine extends EventEmitter {
         const cmd: Extract<Command, { t: 'enqueue' }> = { t: 'enqueue', queue: q.storageName, seq, message: m };
         enqueues.push(cmd);
         plan.commands.push(cmd);
+        if (q.wantsEagerMark(seq)) {
+          plan.commands.push({ t: 'mark', queue: q.storageName, seq });
+          q.noteMarkRequested(seq);
+          plan.apply.push(() => q.markCommitted(seq));
+        }
       }
       plan.apply.push(() => {
         this.totals.enqueued++;

@@ -577,7 +577,23 @@ export class CoreQueue {
     );
   }
 
-  private markCommitted(mark: number): void {
+  /**
+   * Whether a persistent enqueue should carry its redelivery mark in its own commit: a consumer is waiting
+   * with credit and nothing is queued ahead, so it will be delivered as soon as it is applied. Saves the
+   * mark's separate commit on the streaming path; if the broker dies in between, the message is flagged
+   * redelivered without having been delivered, which "may have been delivered" allows.
+   */
+  wantsEagerMark(seq: number): boolean {
+    if (seq <= this.requestedMark || this.readyCount > 0 || this.pagingActive || this.paused) return false;
+    for (const c of this.consumers) if (c.credit > 0 && !c.closed) return true;
+    return false;
+  }
+
+  noteMarkRequested(seq: number): void {
+    if (seq > this.requestedMark) this.requestedMark = seq;
+  }
+
+  markCommitted(mark: number): void {
     if (mark > this.committedMark) this.committedMark = mark;
     for (const f of this.inflight.values()) {
       if (f.pending && f.entry.seq <= this.committedMark) {
