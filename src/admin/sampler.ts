@@ -7,7 +7,7 @@ import type { Engine } from '../core/engine.js';
 import type { Connection } from '../core/connection.js';
 
 export interface RateSample {
-  /** Epoch seconds. */
+  /** Epoch seconds (fractional when sampling faster than once a second). */
   t: number;
   publish: number;
   deliver: number;
@@ -88,7 +88,7 @@ export class Sampler {
 
   /** The latest sample (zeros before the first full interval). */
   current(): RateSample {
-    return this.history[this.history.length - 1] ?? { t: Math.floor(Date.now() / 1000), publish: 0, deliver: 0, ack: 0, depth: 0, connections: 0 };
+    return this.history[this.history.length - 1] ?? { t: Math.round(Date.now()) / 1000, publish: 0, deliver: 0, ack: 0, depth: 0, connections: 0 };
   }
 
   sample(): void {
@@ -137,7 +137,7 @@ export class Sampler {
     const totals = this.engine.totals;
     const ackCount = this.last.t ? acked : 0;
     const s: RateSample = {
-      t: Math.floor(now / 1000),
+      t: Math.round(now) / 1000,
       publish: round(rate(totals.enqueued, this.last.enqueued)),
       deliver: round(rate(totals.delivered, this.last.delivered)),
       ack: round(dt ? ackCount / dt : 0),

@@ -1,0 +1,316 @@
+/**
+ * Browser tests of the web console: playwright-core driving Debian's chromium (headless). They fail — never
+ * skip — when chromium is missing. Every test leaves a screenshot in test-output/.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { repoRoot } from '../helpers/paths.js';
+import { queue } from '../../src/core/address.js';
+import { createMessage } from '../../src/core/message.js';
+import type { Delivery } from '../../src/core/queue.js';
+import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
+
+const CHROMIUM = process.env.WHARF_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const outDir = path.join(repoRoot, 'test-output');
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`browser tests need Debian's chromium at ${CHROMIUM} (apt-get install -y chromium), or WHARF_TEST_CHROMIUM=/path/to/chromium`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+/** Compile the console's browser modules (src/admin/ui → dist/src/admin/ui) so tsx runs see the current code. */
+export function buildConsole(): void {
+  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repoRoot, 'src', 'admin', 'ui', 'tsconfig.json')], { cwd: repoRoot, stdio: 'inherit' });
+}
+
+const slug = (s: string) => s.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 100);
+
+describe('admin web console (chromium)', function () {
+  this.timeout(90_000);
+  let browser: Browser;
+  let b: AdminBroker;
+  let ctx: BrowserContext;
+  let page: Page;
+  let pageErrors: string[];
+  const clients: Stompit[] = [];
+
+  before(async function () {
+    this.timeout(120_000);
+    mkdirSync(outDir, { recursive: true });
+    buildConsole();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  beforeEach(async () => {
+    b = await startAdminBroker({ config: { destinations: [{ match: '>', kind: 'queue', maxRedeliveries: 0 }] } });
+    ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    page = await ctx.newPage();
+    pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+  afterEach(async function () {
+    const name = slug(this.currentTest?.fullTitle() ?? 'test');
+    await page.screenshot({ path: path.join(outDir, `console-${name}.png`), fullPage: true }).catch(() => undefined);
+    for (const c of clients.splice(0)) c.destroy();
+    await ctx.close();
+    await b.close();
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+  });
+
+  const stomp = async (headers: Record<string, string> = {}) => {
+    const c = await Stompit.connect({ port: b.stompPort, headers });
+    clients.push(c);
+    return c;
+  };
+
+  async function login(p: Page = page) {
+    await p.goto(`${b.url}/`);
+    await p.getByLabel('User').fill('admin');
+    await p.getByLabel('Password').fill('admin');
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await p.locator('[data-card=queues]').waitFor();
+  }
+
+  const stat = (name: string) => page.locator(`[data-stat="${name}"] dd`);
+
+  it('logs in (and refuses a wrong password)', async () => {
+    await page.goto(`${b.url}/`);
+    await page.getByLabel('Password').fill('wrong');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'bad username or password' }).waitFor();
+    await page.getByLabel('Password').fill('admin');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    assert.equal(await page.locator('#who .user').innerText(), 'admin (admin)');
+    const cookies = await ctx.cookies();
+    const session = cookies.find((c) => c.name === 'wharf_session')!;
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Strict');
+    // the session survives a reload; logging out ends it
+    await page.reload();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('button', { name: 'Log in' }).waitFor();
+  });
+
+  it('shows a queue a STOMP client created, with the right depth', async () => {
+    const s = await stomp();
+    for (let i = 0; i < 3; i++) await s.send('/queue/stomp.orders', `order ${i}`, { persistent: 'true' });
+    await s.send('/queue/stomp.other', 'x', { persistent: 'true' });
+    await login();
+    await page.getByRole('navigation').getByRole('link', { name: 'Destinations' }).click();
+    await page.getByLabel(/Search destinations/).fill('stomp.orders');
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'stomp.orders', exact: true }) });
+    await row.waitFor();
+    await until(async () => (await page.getByRole('table', { name: 'Destinations' }).locator('tbody tr').count()) === 1, 'the filter to apply');
+    const cells = await row.locator('td').allInnerTexts();
+    assert.deepEqual(cells.slice(0, 3), ['stomp.orders', 'queue', '3']);
+    await row.getByRole('link').click();
+    await page.getByRole('heading', { name: 'Queue stomp.orders' }).waitFor();
+    assert.equal(await stat('Messages').innerText(), '3');
+    assert.equal(await stat('Enqueued').innerText(), '3');
+  });
+
+  it('browses a message and shows its body and properties', async () => {
+    const s = await stomp();
+    await s.send('/queue/browse.me', '{"order": 42, "item": "anchor"}', { persistent: 'true', region: 'eu-west', 'content-type': 'application/json', priority: '7' });
+    await login();
+    await page.goto(`${b.url}/#/queue/browse.me`);
+    const row = page.getByRole('table', { name: 'Messages' }).getByRole('row').filter({ hasText: 'anchor' });
+    await row.click();
+    const detail = page.locator('#message-detail');
+    await detail.getByRole('heading', { name: 'Message #1' }).waitFor();
+    assert.equal(await detail.getByLabel('Body').innerText(), '{"order": 42, "item": "anchor"}');
+    const props = detail.getByRole('table', { name: 'Properties' });
+    assert.equal(await props.getByRole('row').filter({ hasText: 'region' }).locator('td').first().innerText(), 'eu-west');
+    const headers = await detail.getByLabel('Headers').innerText();
+    assert.match(headers, /Priority\s+7/);
+    assert.match(headers, /Content type\s+application\/json/);
+    assert.match(headers, /Persistent\s+yes/);
+  });
+
+  it('sends a message from the console that a STOMP client receives', async () => {
+    const s = await stomp();
+    const inbox = await s.subscribe('/queue/from.console');
+    await login();
+    await page.goto(`${b.url}/#/queue/from.console`);
+    await page.getByRole('heading', { name: 'Send a message' }).waitFor();
+    await page.locator('#send-body').fill('hello from the console');
+    await page.locator('#send-props').fill('source=console\nattempt=2');
+    await page.locator('#send-priority').fill('6');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    const got = await inbox.next(5000);
+    assert.equal(got.text, 'hello from the console');
+    assert.equal(got.headers.source, 'console');
+    assert.equal(got.headers.attempt, '2');
+    assert.equal(got.headers.priority, '6');
+    await page.getByRole('status').filter({ hasText: /^Sent ID:/ }).waitFor();
+  });
+
+  it('purges a queue after confirmation (cancel keeps the messages)', async () => {
+    const s = await stomp();
+    for (let i = 0; i < 5; i++) await s.send('/queue/to.purge', `m${i}`, { persistent: 'true' });
+    await login();
+    await page.goto(`${b.url}/#/queue/to.purge`);
+    await until(async () => (await stat('Messages').innerText()) === '5', 'depth 5');
+    await page.getByRole('button', { name: 'Purge' }).click();
+    let dialog = page.getByRole('dialog', { name: 'Purge to.purge?' });
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /All 5 messages/);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal(b.broker.engine.getQueue('to.purge')!.depth, 5);
+    await page.getByRole('button', { name: 'Purge' }).click();
+    dialog = page.getByRole('dialog', { name: 'Purge to.purge?' });
+    await dialog.getByRole('button', { name: 'Purge' }).click();
+    await page.getByRole('status').filter({ hasText: 'Purged 5 messages' }).waitFor();
+    await until(async () => (await stat('Messages').innerText()) === '0', 'depth 0 shown');
+    assert.equal(b.broker.engine.getQueue('to.purge')!.depth, 0);
+    assert.equal(await page.getByRole('table', { name: 'Messages' }).locator('td.empty').innerText(), 'No messages.');
+  });
+
+  it('retries a dead-lettered message back to its queue', async () => {
+    const engine = b.broker.engine;
+    await engine.send(createMessage({ body: Buffer.from('poison pill'), properties: { kind: 'bad' } }), queue('orders'));
+    const ds: Delivery[] = [];
+    const c = await engine.subscribe({ address: queue('orders'), prefetch: 1, onMessage: (d) => ds.push(d) });
+    await until(() => ds.length === 1, 'delivery');
+    c.nack(ds[0].id, { deadLetter: true, reason: 'cannot parse' });
+    c.close();
+    await until(() => engine.getQueue('DLQ.orders')?.depth === 1, 'dead letter');
+    await login();
+    await page.goto(`${b.url}/#/destinations?filter=orders`);
+    await page.getByRole('link', { name: 'DLQ.orders' }).click();
+    await page.getByRole('heading', { name: 'Queue DLQ.orders' }).waitFor();
+    await page.getByRole('table', { name: 'Messages' }).getByRole('row').filter({ hasText: 'poison pill' }).click();
+    const detail = page.locator('#message-detail');
+    assert.match(await detail.getByRole('table', { name: 'Properties' }).innerText(), /dlqDeliveryFailureCause\s+cannot parse/);
+    await detail.getByRole('button', { name: 'Retry', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Message sent back to orders' }).waitFor();
+    await until(() => engine.getQueue('orders')!.depth === 1, 'message back in orders');
+    assert.equal(engine.getQueue('DLQ.orders')!.depth, 0);
+    const [back] = engine.browse(queue('orders'));
+    assert.equal(back.message.body.toString(), 'poison pill');
+    assert.equal(back.message.properties.originalDestination, undefined);
+    await until(async () => (await stat('Messages').innerText()) === '0', 'DLQ depth 0 shown');
+  });
+
+  it('shows the overview chart moving while a producer runs', async () => {
+    await login();
+    const chart = page.locator('#rate-chart');
+    await chart.locator('canvas').waitFor();
+    await until(async () => Number(await chart.getAttribute('data-points')) >= 2, 'first samples');
+    assert.equal(Number(await chart.getAttribute('data-max')), 0, 'idle broker: flat chart');
+    const before = await chart.locator('canvas').screenshot();
+    const s = await stomp();
+    let running = true;
+    let sent = 0;
+    const producer = (async () => {
+      while (running) {
+        await s.send('/queue/busy.producer', `m${sent}`, { persistent: 'true' });
+        sent++;
+      }
+    })();
+    try {
+      await until(async () => Number(await chart.getAttribute('data-lastpublish')) > 0, 'a publish rate on the chart', 10_000);
+      await until(async () => /publish [1-9]/.test(await page.locator('#live-rates').innerText()), 'the live rate text');
+      await page.waitForTimeout(600);
+    } finally {
+      running = false;
+      await producer;
+    }
+    const after = await chart.locator('canvas').screenshot();
+    assert.ok(!before.equals(after), 'the chart was redrawn with the new rates');
+    assert.ok(Number(await page.locator('#depth-chart').getAttribute('data-lastdepth')) > 0, 'depth chart shows the backlog');
+    await until(async () => Number((await page.locator('[data-card=messages]').innerText()).replace(/,/g, '')) > 0, 'message count card');
+    assert.ok(sent > 0);
+  });
+
+  it('closes a client connection after confirmation', async () => {
+    const s = await stomp({ 'client-id': 'doomed-client' });
+    await stomp({ 'client-id': 'survivor' });
+    const socket = s.client.getTransportSocket();
+    await login();
+    await page.getByRole('navigation').getByRole('link', { name: 'Connections' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'doomed-client' });
+    await row.waitFor();
+    const id = (await row.locator('td').first().innerText()).trim();
+    await row.getByRole('button', { name: `Close ${id}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Close connection ${id}?` });
+    assert.match(await dialog.innerText(), /doomed-client/);
+    await dialog.getByRole('button', { name: 'Close connection' }).click();
+    await until(() => socket.destroyed, 'the STOMP socket to close');
+    await row.waitFor({ state: 'detached' });
+    assert.equal(await page.getByRole('row').filter({ hasText: 'survivor' }).count(), 1);
+    assert.deepEqual(b.broker.engine.listConnections().map((c) => c.clientId), ['survivor']);
+  });
+
+  it('works at phone width (menu button, stacked layout)', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await login();
+    assert.equal(await page.getByRole('navigation').isVisible(), false);
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Destinations' }).click();
+    await page.getByRole('heading', { name: 'Destinations' }).waitFor();
+    assert.equal(await page.getByRole('navigation').isVisible(), false, 'the menu closes after navigating');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no horizontal page scroll (${overflow}px)`);
+  });
+
+  it('loads the overview quickly with 10,000 destinations (measured, not asserted)', async function () {
+    this.timeout(180_000);
+    const engine = b.broker.engine;
+    const N = 10_000;
+    for (let i = 0; i < N; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, N - i) }, (_, j) => engine.createQueue(`load.q${String(i + j).padStart(5, '0')}`)));
+    }
+    await engine.send(createMessage({ body: Buffer.from('x') }), queue('load.q04242'));
+    assert.equal(engine.overview().queues, N);
+    await login();
+    const results: Record<string, number> = {};
+    for (let run = 0; run < 3; run++) {
+      const t0 = Date.now();
+      await page.goto(`${b.url}/#/`, { waitUntil: 'commit' });
+      await page.reload({ waitUntil: 'commit' });
+      await page.locator('main[data-ready=overview]').waitFor();
+      await page.getByRole('table', { name: 'Busiest queues' }).getByRole('link', { name: 'load.q04242' }).waitFor();
+      await page.locator('#rate-chart canvas').waitFor();
+      results[`overview_ms_run${run + 1}`] = Date.now() - t0;
+    }
+    assert.equal((await page.locator('[data-card=queues]').innerText()).replace(/,/g, ''), String(N));
+    const t1 = Date.now();
+    await page.goto(`${b.url}/#/destinations`);
+    await page.getByText(`1–50 of ${N.toLocaleString('en')}`).waitFor();
+    results.destinations_page_ms = Date.now() - t1;
+    const t2 = Date.now();
+    await page.getByLabel(/Search destinations/).fill('load.q0424');
+    await page.getByText('1–10 of 10').waitFor();
+    results.destinations_search_ms = Date.now() - t2;
+    const nav = await page.evaluate(() => {
+      const e = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+      return e ? Math.round(e.domContentLoadedEventEnd) : -1;
+    });
+    results.dom_content_loaded_ms = nav;
+    const api = client(b.url);
+    const t3 = Date.now();
+    await api.get('/api/destinations?sort=depth&limit=10');
+    results.api_destinations_sorted_ms = Date.now() - t3;
+    const t4 = Date.now();
+    const metrics = await api.get('/metrics');
+    results.metrics_scrape_ms = Date.now() - t4;
+    results.metrics_bytes = metrics.text.length;
+    writeFileSync(path.join(outDir, 'console-load-10000-destinations.json'), JSON.stringify({ destinations: N, ...results }, null, 2));
+    console.log(`      console with ${N} destinations: ${JSON.stringify(results)}`);
+  });
+});
