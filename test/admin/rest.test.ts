@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import { queue, topic } from '../../src/core/address.js';
 import { createMessage } from '../../src/core/message.js';
@@ -7,6 +9,7 @@ import type { Delivery } from '../../src/core/queue.js';
 import { AdminAuth, hashPassword, verifyPassword } from '../../src/admin/auth.js';
 import { parseConfig } from '../../src/config.js';
 import { ADMIN, client, request, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
+import { tlsFixture } from '../protocols/stomp/helpers.js';
 
 const enc = encodeURIComponent;
 
@@ -174,6 +177,32 @@ describe('admin REST API', function () {
       const r = await api.put('/api/overview', {});
       assertJsonError(r, 405);
       assert.equal(r.headers.allow, 'GET');
+    });
+
+    it('malformed paths and percent-encoding are 400s', async () => {
+      assertJsonError(await api.get('/api/queues/%E0%A4%A'), 400, /malformed/);
+      await api.post('/api/queues', { name: 'x' });
+      assertJsonError(await api.get('/api/queues/x/messages/1e5'), 400, /seq/);
+    });
+
+    it('over TLS (8162 in production) the session cookie is Secure', async () => {
+      const tlsB = await startAdminBroker({ config: { listeners: { admin: { host: '127.0.0.1', port: 0, tls: { port: 0, cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } } } } });
+      try {
+        const port = tlsB.broker.listenerAddresses()['admin-tls'].port;
+        const res = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+          const body = JSON.stringify({ username: 'admin', password: 'admin' });
+          const req = https.request({ host: '127.0.0.1', port, path: '/api/login', method: 'POST', ca: readFileSync(tlsFixture('ca.crt')), servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+            r.resume();
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, cookie: String((r.headers['set-cookie'] ?? [])[0]) }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+        assert.equal(res.status, 200);
+        assert.match(res.cookie, /; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+      } finally {
+        await tlsB.close();
+      }
     });
 
     it('/healthz and /readyz answer without a login', async () => {
