@@ -84,6 +84,8 @@ interface Receipt {
   nonce: string;
   handle: string;
   groupId?: string;
+  /** Standard queues: the message's MessageGroupId (its tenant for fair-queue scheduling). */
+  tenant?: string;
 }
 
 interface Waiter {
@@ -122,6 +124,11 @@ const HOLD_LIMIT = 20_000;
 const PREFETCH_MAX = 100;
 const PREFETCH_IDLE_MS = 1000;
 const INFLIGHT_LIMIT_STANDARD = 120_000;
+/** Fair queues: a tenant is noisy with more than this share of the in-flight messages and at least FAIR_NOISY_MIN of them (AWS's thresholds). */
+const FAIR_NOISY_SHARE = 0.1;
+const FAIR_NOISY_MIN = 30;
+/** Fair queues: while a tenant is noisy, look this far ahead of the backlog for messages of quiet tenants. */
+const FAIR_LOOKAHEAD = 1000;
 const INFLIGHT_LIMIT_FIFO = 120_000;
 const BATCH_ID_RE = /^[A-Za-z0-9_-]{1,80}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -135,6 +142,10 @@ class QueueState {
   starting?: Promise<Consumer>;
   readonly waiters: Waiter[] = [];
   readonly receipts = new Map<number, Receipt>();
+  /** Fair queues (standard queues): in-flight messages per MessageGroupId, and the groups with at least FAIR_NOISY_MIN. */
+  readonly tenantInflight = new Map<string, number>();
+  readonly heavyTenants = new Set<string>();
+  fairServeScheduled = false;
   /**
    * Deliveries not yet handed to a client. FIFO: messages of busy groups, in order. Standard: messages fetched
    * ahead of receives (at most `prefetch`), so a receive does not wait for the core's redelivery-mark commit.
@@ -150,6 +161,56 @@ class QueueState {
   creditRemoved = 0;
   delivered = 0;
   constructor(readonly name: string) {}
+
+  addReceipt(r: Receipt): void {
+    this.dropReceipt(r.delivery.id);
+    this.receipts.set(r.delivery.id, r);
+    if (r.tenant === undefined) return;
+    const n = (this.tenantInflight.get(r.tenant) ?? 0) + 1;
+    this.tenantInflight.set(r.tenant, n);
+    if (n >= FAIR_NOISY_MIN) this.heavyTenants.add(r.tenant);
+  }
+
+  dropReceipt(id: number): void {
+    const r = this.receipts.get(id);
+    if (!r) return;
+    this.receipts.delete(id);
+    if (r.tenant === undefined) return;
+    const n = (this.tenantInflight.get(r.tenant) ?? 1) - 1;
+    if (n > 0) this.tenantInflight.set(r.tenant, n);
+    else this.tenantInflight.delete(r.tenant);
+    if (n < FAIR_NOISY_MIN) this.heavyTenants.delete(r.tenant);
+  }
+
+  clearReceipts(): void {
+    this.receipts.clear();
+    this.tenantInflight.clear();
+    this.heavyTenants.clear();
+  }
+
+  /**
+   * Fair queues, as AWS detects a noisy neighbour by concurrency share: a tenant (MessageGroupId) with more than
+   * 10 % of the queue's in-flight messages and at least FAIR_NOISY_MIN of its own. Returns them with their
+   * in-flight counts (empty when nobody is noisy, the common case: no work then).
+   */
+  hasNoisyTenant(): boolean {
+    if (this.heavyTenants.size === 0) return false;
+    const limit = this.receipts.size * FAIR_NOISY_SHARE;
+    for (const t of this.heavyTenants) if ((this.tenantInflight.get(t) ?? 0) > limit) return true;
+    return false;
+  }
+
+  noisyTenants(): Map<string, number> {
+    const out = new Map<string, number>();
+    if (this.heavyTenants.size === 0) return out;
+    const total = this.receipts.size;
+    for (const t of this.heavyTenants) {
+      const n = this.tenantInflight.get(t) ?? 0;
+      if (n > total * FAIR_NOISY_SHARE) out.set(t, n);
+    }
+    return out;
+  }
+
   /** Deliveries the core dispatched to the consumer that have not reached onMessage yet (mark commit pending). */
   pendingDispatch(): number {
     const c = this.consumer;
@@ -868,7 +929,7 @@ export class SqsService {
       w.got.length = 0;
       w.finish();
     }
-    st.receipts.clear();
+    st.clearReceipts();
     st.held = [];
     st.groupInflight.clear();
     st.consumer = undefined;
@@ -913,6 +974,11 @@ export class SqsService {
         }
         w = st.waiters.find((x) => !x.done && x.got.length < x.want);
       }
+    } else if (!fifo && st.hasNoisyTenant()) {
+      // fair queue with a noisy tenant: collect what this dispatch round brings, then serve quiet tenants first
+      st.held.push(d);
+      this.scheduleFairServe(st);
+      return;
     } else {
       w = st.waiters.find((x) => !x.done && x.got.length < x.want);
     }
@@ -961,7 +1027,8 @@ export class SqsService {
   private noteReceive(st: QueueState, want: number): void {
     if (this.isFifo(st.name)) return;
     const open = st.waiters.filter((w) => !w.done).length + 1;
-    st.prefetch = Math.min(PREFETCH_MAX, Math.max(st.prefetch, want * Math.max(4, open)));
+    if (st.hasNoisyTenant()) st.prefetch = FAIR_LOOKAHEAD; // look past the noisy backlog for quiet tenants
+    else st.prefetch = Math.min(PREFETCH_MAX, Math.max(st.prefetch > PREFETCH_MAX ? 0 : st.prefetch, want * Math.max(4, open)));
     if (st.idleTimer) st.idleTimer.refresh();
     else {
       st.idleTimer = setTimeout(() => {
@@ -1031,12 +1098,40 @@ export class SqsService {
     else this.releaseHeld(st, (h) => h.message.groupId === gid);
   }
 
+  /** Fair queues: after a dispatch round, hand what arrived to the open receives, quiet tenants first. */
+  private scheduleFairServe(st: QueueState): void {
+    if (st.fairServeScheduled) return;
+    st.fairServeScheduled = true;
+    setImmediate(() => {
+      st.fairServeScheduled = false;
+      if (this.states.get(st.name) !== st) return;
+      for (const w of [...st.waiters]) {
+        if (w.done || w.got.length >= w.want) continue;
+        this.serveHeld(st, w);
+        if (w.got.length >= w.want) w.finish();
+        else if (w.got.length > 0 && !w.flushScheduled) {
+          w.flushScheduled = true;
+          setImmediate(() => {
+            if (!w.done) w.finish();
+          });
+        }
+      }
+      this.adjustCredit(st);
+    });
+  }
+
   /** Hand held FIFO messages whose group is free (or already this receive's) to a receive. */
   private serveHeld(st: QueueState, w: Waiter): void {
     if (!st.held.length) return;
     if (!this.isFifo(st.name)) {
       const n = Math.min(w.want - w.got.length, st.held.length);
-      if (n > 0) w.got.push(...st.held.splice(0, n));
+      if (n <= 0) return;
+      const noisy = st.noisyTenants();
+      if (noisy.size === 0) {
+        w.got.push(...st.held.splice(0, n));
+        return;
+      }
+      w.got.push(...pickFair(st.held, n, noisy));
       return;
     }
     const keep: Delivery[] = [];
@@ -1063,7 +1158,7 @@ export class SqsService {
   private onLeaseExpired(st: QueueState, d: Delivery): void {
     const r = st.receipts.get(d.id);
     if (!r) return;
-    st.receipts.delete(d.id);
+    st.dropReceipt(d.id);
     this.groupDone(st, r.groupId, true);
   }
 
@@ -1074,7 +1169,8 @@ export class SqsService {
   private makeReceipt(st: QueueState, d: Delivery): Receipt {
     const nonce = randomUUID();
     const handle = Buffer.from(`${st.name}\n${d.id}\n${nonce}`, 'utf8').toString('base64url');
-    return { delivery: d, nonce, handle, groupId: this.isFifo(st.name) ? d.message.groupId : undefined };
+    const fifo = this.isFifo(st.name);
+    return { delivery: d, nonce, handle, groupId: fifo ? d.message.groupId : undefined, tenant: fifo ? undefined : tenantOf(d) };
   }
 
   /** Decode a receipt handle of this queue: the delivery id and nonce, or ReceiptHandleIsInvalid. */
@@ -1131,7 +1227,7 @@ export class SqsService {
     const now = Date.now();
     for (const d of got) {
       const r = this.makeReceipt(st, d);
-      st.receipts.set(d.id, r);
+      st.addReceipt(r);
       const ann = (d.message.annotations ??= {});
       if (ann['sqs.firstReceive'] === undefined) ann['sqs.firstReceive'] = now;
       handles.push(r.handle);
@@ -1150,7 +1246,7 @@ export class SqsService {
     if (visibility === 0) {
       for (const d of got) {
         const r = st.receipts.get(d.id);
-        st.receipts.delete(d.id);
+        st.dropReceipt(d.id);
         try {
           consumer.nack(d.id, { countFailure: true, delay: 0, reason: 'visibility timeout 0' });
         } catch {
@@ -1291,7 +1387,7 @@ export class SqsService {
     const consumer = st.consumer;
     if (!consumer) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
     if (op === 'delete') {
-      st.receipts.delete(id);
+      st.dropReceipt(id);
       this.recentlyDeleted.add(handle);
       try {
         const acked = consumer.ack(id);
@@ -1304,7 +1400,7 @@ export class SqsService {
       return;
     }
     if (op.visibility === 0) {
-      st.receipts.delete(id);
+      st.dropReceipt(id);
       try {
         consumer.nack(id, { countFailure: true, delay: 0, reason: 'visibility timeout changed to 0' });
       } catch {
@@ -1357,7 +1453,7 @@ export class SqsService {
         }
         if (!st.consumer) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
         tx.ack(st.consumer, id);
-        st.receipts.delete(id);
+        st.dropReceipt(id);
         this.recentlyDeleted.add(handle);
         groups.push(r.groupId);
         outcomes.push(null);
@@ -1507,6 +1603,46 @@ interface Prepared {
   size: number;
   dedupKey?: string;
   result: Record<string, unknown>;
+}
+
+/** The tenant of a message on a fair (standard) queue: its MessageGroupId; none = a tenant of its own. */
+function tenantOf(d: Delivery): string | undefined {
+  const g = d.message.annotations?.['sqs.group'];
+  return typeof g === 'string' ? g : undefined;
+}
+
+/**
+ * Take `n` deliveries out of `held` (oldest first) for a fair queue: messages of quiet tenants first; then those
+ * of noisy tenants, the tenant with the fewest in-flight messages first (as AWS does).
+ */
+function pickFair(held: Delivery[], n: number, noisy: Map<string, number>): Delivery[] {
+  const out: Delivery[] = [];
+  const rest: Delivery[] = [];
+  for (const d of held) {
+    const t = tenantOf(d);
+    if (out.length < n && (t === undefined || !noisy.has(t))) out.push(d);
+    else rest.push(d);
+  }
+  if (out.length < n && rest.length) {
+    const order = [...noisy.entries()].sort((a, b) => a[1] - b[1]).map(([t]) => t);
+    const taken = new Set<Delivery>();
+    for (const t of order) {
+      for (const d of rest) {
+        if (out.length >= n) break;
+        if (tenantOf(d) === t) {
+          out.push(d);
+          taken.add(d);
+        }
+      }
+      if (out.length >= n) break;
+    }
+    held.length = 0;
+    for (const d of rest) if (!taken.has(d)) held.push(d);
+    return out;
+  }
+  held.length = 0;
+  held.push(...rest);
+  return out;
 }
 
 function metaKey(name: string): string {
