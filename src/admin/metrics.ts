@@ -9,6 +9,19 @@ import type { Sampler } from './sampler.js';
 
 type Labels = 'kind' | 'name';
 
+/**
+ * Node.js process metrics (CPU, memory, event-loop lag, GC) — one registry per process: collectDefaultMetrics
+ * starts observers that are never stopped, so several brokers in one process (tests) share it.
+ */
+let processRegistry: client.Registry | undefined;
+function processMetrics(): client.Registry {
+  if (!processRegistry) {
+    processRegistry = new client.Registry();
+    client.collectDefaultMetrics({ register: processRegistry, prefix: 'wharf_' });
+  }
+  return processRegistry;
+}
+
 interface Snapshot {
   dests: Array<DestinationInfo & { metricKind: string }>;
   byProtocol: Map<string, number>;
@@ -132,7 +145,6 @@ export class AdminMetrics {
         this.set((Date.now() - startedAt) / 1000);
       },
     });
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'wharf_' });
   }
 
   start(): void {
@@ -156,7 +168,9 @@ export class AdminMetrics {
     for (const c of this.engine.listConnections()) byProtocol.set(c.protocol, (byProtocol.get(c.protocol) ?? 0) + 1);
     this.snap = { dests, byProtocol };
     try {
-      return await this.registry.metrics();
+      const own = await this.registry.metrics();
+      const proc = await processMetrics().metrics();
+      return own.endsWith('\n') ? own + proc : `${own}\n${proc}`;
     } finally {
       this.snap = { dests: [], byProtocol: new Map() };
     }

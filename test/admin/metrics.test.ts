@@ -66,9 +66,10 @@ export function parsePrometheus(text: string): Map<string, Family> {
         pos = re.lastIndex;
       }
     }
-    const raw = m[4];
-    const value = raw === 'NaN' ? NaN : raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
-    assert.ok(raw === 'NaN' || !Number.isNaN(value), `bad value, ${where}`);
+    // like Prometheus (Go's strconv.ParseFloat): NaN and Inf in any letter case (prom-client writes "Nan")
+    const raw = m[4].toLowerCase();
+    const value = raw === 'nan' ? NaN : raw === '+inf' || raw === 'inf' ? Infinity : raw === '-inf' ? -Infinity : Number(raw);
+    assert.ok(raw === 'nan' || !Number.isNaN(value), `bad value, ${where}`);
     const f = familyOf(m[1]);
     assert.ok(f, `sample without TYPE/HELP, ${where}`);
     f.samples.push({ name: m[1], labels, value });
