@@ -100,6 +100,20 @@ function seqParam(s: string): number {
   return Number(s);
 }
 
+const PAUSED_PREFIX = 'admin:paused:';
+const pausedKey = (q: CoreQueue) => `${PAUSED_PREFIX}${q.role === 'queue' || q.role === 'temporary' ? 'q' : 's'}:${q.name}`;
+
+/** Pause again what an administrator paused before a restart; forget pauses of destinations that are gone. */
+export async function restorePaused(engine: Engine): Promise<void> {
+  for (const [key] of engine.kvEntries(PAUSED_PREFIX)) {
+    const rest = key.slice(PAUSED_PREFIX.length);
+    const name = rest.slice(2);
+    const q = rest.startsWith('q:') ? engine.getQueue(name) : engine.getSubscription(name);
+    if (q) q.setPaused(true);
+    else await engine.kvDelete(key);
+  }
+}
+
 export function buildApi(svc: AdminServices): Router<ApiContext> {
   const { engine, config, auth, sampler } = svc;
   const r = new Router<ApiContext>();
@@ -251,8 +265,12 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   const purge = async (q: CoreQueue) => ({ removed: await engine.purgeQueue(q.name) });
 
-  const pause = (paused: boolean) => (q: CoreQueue) => {
+  /** Paused dispatch is remembered across restarts (admin key/value state, re-applied by restorePaused). */
+  const pause = (paused: boolean) => async (q: CoreQueue) => {
     q.setPaused(paused);
+    const key = pausedKey(q);
+    if (paused) await engine.kvPut(key, true);
+    else if (engine.kvGet(key) !== undefined) await engine.kvDelete(key);
     return { name: q.name, paused: q.paused };
   };
 
@@ -345,7 +363,9 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     const q = queueOr404(ctx.params.name);
     if (ctx.url.searchParams.get('ifEmpty') === 'true' && q.depth > 0) throw new ApiError(409, 'not-empty', `queue '${q.name}' holds ${q.depth} messages`);
     if (ctx.url.searchParams.get('ifUnused') === 'true' && q.consumers.length > 0) throw new ApiError(409, 'in-use', `queue '${q.name}' has ${q.consumers.length} consumers`);
+    const key = pausedKey(q);
     await engine.deleteQueue(q.name);
+    if (engine.kvGet(key) !== undefined) await engine.kvDelete(key);
     return new Reply(204);
   });
 
@@ -427,7 +447,9 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   });
   r.delete('/api/subscriptions/:name', async (ctx) => {
     const q = subOr404(ctx.params.name);
+    const key = pausedKey(q);
     await engine.deleteSubscription(q.name);
+    if (engine.kvGet(key) !== undefined) await engine.kvDelete(key);
     return new Reply(204);
   });
   r.post('/api/subscriptions/:name/purge', (ctx) => purge(subOr404(ctx.params.name)));

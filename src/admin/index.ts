@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AdapterContext, HttpHandler, HttpModule } from '../transport/types.js';
-import { buildApi, Reply, STREAMED, type ApiContext } from './api.js';
+import { buildApi, Reply, restorePaused, STREAMED, type ApiContext } from './api.js';
 import { AdminAuth } from './auth.js';
 import { ApiError, sendApiError, sendJson, toApiError } from './http-util.js';
 import { AdminMetrics } from './metrics.js';
@@ -79,6 +79,7 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
 
   sampler.start();
   metrics.start();
+  restorePaused(engine).catch((err) => logger.warn({ err }, 'admin: could not restore paused destinations'));
 
   const readiness = () => {
     const state = ctx.broker?.state() ?? 'started';
@@ -119,6 +120,7 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
     }
     const c: ApiContext = { req, res, url, params, auth: who, secure: (req.socket as TLSSocket).encrypted === true };
     const out = await route.handler(c);
+    if (route.mutating && !isLogin) logger.info({ user: who?.user.username, method, path: url.pathname, remote: req.socket.remoteAddress }, `admin: ${method} ${url.pathname}`);
     if (out === STREAMED) return;
     if (out instanceof Reply) {
       if (out.status === 204) {

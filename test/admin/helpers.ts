@@ -22,6 +22,8 @@ export interface AdminBroker {
   stompPort: number;
   sqsPort: number;
   handler: AdminHandler;
+  /** Stop and start a new broker on the same data directory (new ports, url updated). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,24 +50,40 @@ export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampl
     name: 'admin',
     create: (ctx) => (handler = createAdminHandler(ctx, { sampleInterval: opts.sampleInterval ?? 200 })),
   };
-  const broker = new Broker(config, { protocols: [createStompModule()], http: opts.sqs ? [sqsHttpModule, admin] : [admin], logger: silentLogger(), shutdownTimeout: 3000 });
-  await broker.start();
-  const a = broker.listenerAddresses();
-  const adminPort = a.admin.port;
-  return {
-    broker,
+  const make = async () => {
+    const broker = new Broker(config, { protocols: [createStompModule()], http: opts.sqs ? [sqsHttpModule, admin] : [admin], logger: silentLogger(), shutdownTimeout: 3000 });
+    await broker.start();
+    return broker;
+  };
+  const t: AdminBroker = {
+    broker: await make(),
     config,
     dir,
-    url: `http://127.0.0.1:${adminPort}`,
-    adminPort,
-    stompPort: a.stomp?.port ?? 0,
-    sqsPort: a.sqs?.port ?? 0,
+    url: '',
+    adminPort: 0,
+    stompPort: 0,
+    sqsPort: 0,
     handler,
+    async restart() {
+      await t.broker.stop();
+      t.broker = await make();
+      ports();
+    },
     async close() {
-      await broker.stop();
+      await t.broker.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  const ports = () => {
+    const a = t.broker.listenerAddresses();
+    t.adminPort = a.admin.port;
+    t.url = `http://127.0.0.1:${t.adminPort}`;
+    t.stompPort = a.stomp?.port ?? 0;
+    t.sqsPort = a.sqs?.port ?? 0;
+    t.handler = handler;
+  };
+  ports();
+  return t;
 }
 
 export interface HttpResult {

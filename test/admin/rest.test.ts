@@ -377,6 +377,22 @@ describe('admin REST API', function () {
       await api.post('/api/queues/work/resume');
       assert.equal((await inbox.next()).text, 'held');
     });
+    it('paused dispatch survives a restart; resume and delete forget it', async () => {
+      await api.post('/api/queues', { name: 'held' });
+      await api.post('/api/queues', { name: 'gone' });
+      await api.post('/api/queues/held/pause');
+      await api.post('/api/queues/gone/pause');
+      await api.del('/api/queues/gone');
+      await b.restart();
+      api = client(b.url);
+      await until(() => b.broker.engine.getQueue('held')!.paused, 'pause restored');
+      assert.equal((await api.get('/api/queues/held')).json.paused, true);
+      assert.deepEqual(b.broker.engine.kvEntries('admin:paused:').map(([k]) => k), ['admin:paused:q:held']);
+      await api.post('/api/queues/held/resume');
+      await b.restart();
+      api = client(b.url);
+      assert.equal((await api.get('/api/queues/held')).json.paused, false);
+    });
   });
 
   describe('messages', () => {
