@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths.js';
@@ -266,6 +266,37 @@ describe('admin web console (chromium)', function () {
     assert.equal(await page.getByRole('navigation').isVisible(), false, 'the menu closes after navigating');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `no horizontal page scroll (${overflow}px)`);
+  });
+
+  it('every page renders: topic, subscription, subscriptions, SQS/SNS, cluster, users, definitions', async () => {
+    const s = await stomp({ 'client-id': 'watcher' });
+    await s.subscribe('/topic/prices.gold', { 'activemq.subscriptionName': 'gold-watch' });
+    await s.send('/topic/prices.gold', 'price 1');
+    await login();
+    await page.goto(`${b.url}/#/topic/prices.gold`);
+    await page.getByRole('heading', { name: 'Topic prices.gold' }).waitFor();
+    await page.getByRole('link', { name: 'durable:watcher:gold-watch' }).click();
+    await page.getByRole('heading', { name: 'Subscription durable:watcher:gold-watch' }).waitFor();
+    await until(async () => (await stat('Messages').innerText()) !== '', 'stats');
+    await page.getByRole('navigation').getByRole('link', { name: 'Subscriptions' }).click();
+    await page.getByRole('table', { name: 'Subscriptions' }).getByRole('link', { name: 'durable:watcher:gold-watch' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'SQS / SNS' }).click();
+    await page.getByRole('heading', { name: 'SNS subscriptions' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Cluster' }).click();
+    await page.getByText('This broker runs standalone').waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Users' }).click();
+    await page.getByText('The built-in admin/admin user is active').waitFor();
+    await page.locator('#new-user').fill('ops');
+    await page.locator('#new-password').fill('ops-password-1');
+    await page.getByRole('button', { name: 'Save user' }).click();
+    await page.getByRole('table', { name: 'Users' }).getByRole('row').filter({ hasText: 'ops' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Definitions' }).click();
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export definitions' }).click();
+    const file = await (await download).path();
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    assert.equal(doc.wharf, 'definitions');
+    assert.deepEqual(doc.users.map((u: { username: string }) => u.username), ['ops']);
   });
 
   it('loads the overview quickly with 10,000 destinations (measured, not asserted)', async function () {
