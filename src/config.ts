@@ -233,6 +233,10 @@ export const configSchema = z.strictObject({
       baseUrl: z.url({ error: 'expected an http(s) URL like http://broker.example:9324' }).optional(),
       /** Most seconds a request may be signed before or after the broker's clock (default 900). */
       maxClockSkew: intIn(1).optional(),
+      /** Seconds between two PurgeQueue calls on one queue (AWS: 60; PurgeQueueInProgress); 0 = no limit. */
+      purgeInterval: intIn(0, 86400).optional(),
+      /** Seconds after DeleteQueue before the name can be created again (AWS: 60; QueueDeletedRecently); 0 = at once. */
+      deletedQueueCooldown: intIn(0, 86400).optional(),
     })
     .prefault({}),
   // --- admin console / REST API / metrics on listeners.admin ---

@@ -39,7 +39,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
     maxClockSkew: cfg.maxClockSkew ?? 900,
   };
   const maxBody = ctx.limits.maxFrameSize;
-  const sqs = new SqsService({ engine, region: cfg.region, accountId: cfg.accountId, logger });
+  const sqs = new SqsService({ engine, region: cfg.region, accountId: cfg.accountId, logger, purgeInterval: cfg.purgeInterval, deletedQueueCooldown: cfg.deletedQueueCooldown });
   let learnedBase: string | undefined;
   const listener = config.listeners.sqs;
   const fallbackBase = () =>

@@ -65,6 +65,10 @@ export interface SqsServiceOptions {
   region: string;
   accountId: string;
   logger: Logger;
+  /** Seconds between two PurgeQueue calls on a queue (AWS: 60); 0 = no limit. */
+  purgeInterval?: number;
+  /** Seconds after DeleteQueue before a queue of that name can be created again (AWS: 60); 0 = at once. */
+  deletedQueueCooldown?: number;
 }
 
 /** What an SNS subscription (or anything in-process) hands to `deliver`. */
@@ -105,7 +109,9 @@ interface DedupEntry {
   pending?: Promise<boolean>;
 }
 
+/** A message move task; kept in kv `sqs:move:<taskId>` so it is listed, resumed or failed after a restart. */
 interface MoveTask {
+  id: string;
   handle: string;
   source: string;
   destinationArn?: string;
@@ -118,6 +124,8 @@ interface MoveTask {
 }
 
 const DEDUP_WINDOW_MS = 5 * 60 * 1000;
+/** Finished message move tasks are listed for 14 days (AWS). */
+const MOVE_TASK_RETENTION_MS = 14 * 24 * 3600 * 1000;
 const ATTEMPT_WINDOW_MS = 5 * 60 * 1000;
 const HOLD_LIMIT = 20_000;
 /** Standard queues: most deliveries fetched ahead for receives to come (released after PREFETCH_IDLE_MS without receives). */
@@ -231,6 +239,12 @@ export class SqsService {
   private sweepTimer?: NodeJS.Timeout;
   private closed = false;
   private readonly moveTasks = new Map<string, MoveTask>();
+  private readonly purgeIntervalMs: number;
+  private readonly deletedCooldownMs: number;
+  /** Queue name → when its last PurgeQueue started (ms). */
+  private readonly lastPurge = new Map<string, number>();
+  /** Queue name → when it was deleted (ms), for QueueDeletedRecently. */
+  private readonly deletedAt = new Map<string, number>();
   readonly actions: Record<string, (p: Params, ctx: RequestContext) => Promise<Record<string, unknown>>>;
 
   constructor(opts: SqsServiceOptions) {
@@ -238,6 +252,8 @@ export class SqsService {
     this.region = opts.region;
     this.accountId = opts.accountId;
     this.logger = opts.logger;
+    this.purgeIntervalMs = (opts.purgeInterval ?? 60) * 1000;
+    this.deletedCooldownMs = (opts.deletedQueueCooldown ?? 60) * 1000;
     this.actions = {
       CreateQueue: (p, c) => this.createQueue(p, c),
       GetQueueUrl: (p, c) => this.getQueueUrl(p, c),
@@ -284,6 +300,7 @@ export class SqsService {
     }
     this.engine.on('destination.deleted', this.onDestinationDeleted);
     this.engine.on('destination.created', this.onDestinationCreated);
+    this.loadMoveTasks();
     this.sweepTimer = setInterval(() => this.sweep(), 10_000);
     this.sweepTimer.unref();
   }
@@ -298,7 +315,7 @@ export class SqsService {
       for (const w of [...st.waiters]) w.finish();
       if (st.idleTimer) clearTimeout(st.idleTimer);
     }
-    for (const t of this.moveTasks.values()) if (t.status === 'RUNNING') t.status = 'CANCELLING';
+    // running move tasks stop here and resume at the next start (their state is in kv)
     if (this.connection) this.engine.disconnect(this.connection);
   }
 
@@ -309,7 +326,11 @@ export class SqsService {
       for (const w of [...st.waiters]) w.finish();
       this.states.delete(e.name);
     }
-    if (this.engine.kvGet(metaKey(e.name)) !== undefined) this.engine.kvDelete(metaKey(e.name)).catch((err) => this.logger.warn({ err }, 'sqs: meta delete failed'));
+    this.lastPurge.delete(e.name);
+    if (this.engine.kvGet(metaKey(e.name)) !== undefined) {
+      this.deletedAt.set(e.name, Date.now());
+      this.engine.kvDelete(metaKey(e.name)).catch((err) => this.logger.warn({ err }, 'sqs: meta delete failed'));
+    }
   };
 
   private readonly onDestinationCreated = (e: { kind: string; name: string }) => {
@@ -328,8 +349,16 @@ export class SqsService {
       }
       for (const [k, a] of st.attempts) if (a.expires <= now) st.attempts.delete(k);
     }
-    if (deletes.length) this.engine.commit(deletes.map((key) => ({ t: 'kv.delete', key }) as Command)).catch(() => undefined);
     if (this.recentlyDeleted.size > 50_000) this.recentlyDeleted.clear();
+    for (const [n, t] of this.deletedAt) if (now - t >= this.deletedCooldownMs) this.deletedAt.delete(n);
+    for (const [n, t] of this.lastPurge) if (now - t >= this.purgeIntervalMs) this.lastPurge.delete(n);
+    for (const [h, t] of this.moveTasks) {
+      if (t.status !== 'RUNNING' && t.status !== 'CANCELLING' && now - t.started > MOVE_TASK_RETENTION_MS) {
+        this.moveTasks.delete(h);
+        deletes.push(`sqs:move:${t.id}`);
+      }
+    }
+    if (deletes.length) this.engine.commit(deletes.map((key) => ({ t: 'kv.delete', key }) as Command)).catch(() => undefined);
   }
 
   // ============================================================== names, URLs, ARNs
@@ -428,7 +457,7 @@ export class SqsService {
     for (const [k, v] of Object.entries(requested)) attributes[k] = normalizeAttribute(k, v, nameFifo);
     if (nameFifo) attributes.FifoQueue = 'true';
     this.checkTags(tags);
-    await this.checkCrossAttributes(name, attributes, nameFifo);
+    await this.checkCrossAttributes(name, attributes, nameFifo, newMeta(name));
 
     const existing = this.meta(name);
     if (existing && this.exists(name)) {
@@ -440,6 +469,13 @@ export class SqsService {
       }
       return { QueueUrl: this.queueUrl(ctx, name) };
     }
+    const deleted = this.deletedAt.get(name);
+    if (deleted !== undefined && !this.exists(name)) {
+      if (Date.now() - deleted < this.deletedCooldownMs) {
+        throw sqsError('QueueDeletedRecently', `You must wait ${Math.round(this.deletedCooldownMs / 1000)} seconds after deleting a queue before you can create another with the same name.`);
+      }
+      this.deletedAt.delete(name);
+    }
     const now = Math.floor(Date.now() / 1000);
     const meta: QueueMeta = { name, created: now, modified: now, attributes, tags: { ...tags } };
     await this.engine.createQueue(name);
@@ -448,7 +484,7 @@ export class SqsService {
     return { QueueUrl: this.queueUrl(ctx, name) };
   }
 
-  private async checkCrossAttributes(name: string, attributes: Record<string, string>, fifo: boolean): Promise<void> {
+  private async checkCrossAttributes(name: string, attributes: Record<string, string>, fifo: boolean, existing?: QueueMeta): Promise<void> {
     if (attributes.RedrivePolicy) {
       const rp = checkRedrivePolicyShape(attributes.RedrivePolicy);
       const dlq = SqsService.nameFromArn(rp.deadLetterTargetArn);
@@ -462,8 +498,16 @@ export class SqsService {
       attributes.RedrivePolicy = JSON.stringify(rp);
     }
     if (attributes.RedriveAllowPolicy) attributes.RedriveAllowPolicy = JSON.stringify(checkRedriveAllowPolicyShape(attributes.RedriveAllowPolicy));
-    if (fifo && attributes.FifoThroughputLimit === 'perMessageGroupId' && (attributes.DeduplicationScope ?? this.meta(name)?.attributes.DeduplicationScope ?? 'queue') !== 'messageGroup') {
-      throw sqsError('InvalidAttributeValue', 'Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId needs DeduplicationScope messageGroup.');
+    if (fifo && (attributes.FifoThroughputLimit !== undefined || attributes.DeduplicationScope !== undefined)) {
+      // AWS: a per-message-group throughput limit (high-throughput FIFO) needs deduplication per message group;
+      // checked on the values in effect after this request (also when only one of the two changes)
+      const current = existing ?? this.meta(name);
+      const limit = attributes.FifoThroughputLimit || attr(current, 'FifoThroughputLimit');
+      const scope = attributes.DeduplicationScope || attr(current, 'DeduplicationScope');
+      if (limit === 'perMessageGroupId' && scope !== 'messageGroup') {
+        const which = attributes.FifoThroughputLimit === 'perMessageGroupId' ? 'FifoThroughputLimit' : 'DeduplicationScope';
+        throw sqsError('InvalidAttributeValue', `Invalid value for the parameter ${which}. Reason: FifoThroughputLimit perMessageGroupId is only valid with DeduplicationScope messageGroup.`);
+      }
     }
   }
 
@@ -514,6 +558,8 @@ export class SqsService {
     const name = this.resolveQueue(p, ctx);
     const st = this.states.get(name);
     if (st) for (const w of [...st.waiters]) w.finish();
+    this.deletedAt.set(name, Date.now());
+    this.lastPurge.delete(name);
     await this.engine.deleteQueue(name);
     if (this.meta(name)) await this.engine.kvDelete(metaKey(name));
     const dedupKeys = this.engine.kvEntries(`sqs:dedup:${name}\n`).map(([k]) => k);
@@ -524,6 +570,12 @@ export class SqsService {
 
   private async purgeQueue(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
     const name = this.resolveQueue(p, ctx);
+    const now = Date.now();
+    const last = this.lastPurge.get(name);
+    if (last !== undefined && now - last < this.purgeIntervalMs) {
+      throw sqsError('PurgeQueueInProgress', `Only one PurgeQueue operation on ${name} is allowed every ${Math.round(this.purgeIntervalMs / 1000)} seconds.`);
+    }
+    this.lastPurge.set(name, now);
     this.quiesce(name);
     await this.engine.purgeQueue(name);
     return {};
@@ -578,7 +630,7 @@ export class SqsService {
       }
       attributes[k] = normalizeAttribute(k, v, fifo);
     }
-    await this.checkCrossAttributes(name, attributes, fifo);
+    await this.checkCrossAttributes(name, attributes, fifo, meta);
     const next: QueueMeta = { ...meta, attributes: { ...meta.attributes }, modified: Math.floor(Date.now() / 1000) };
     for (const [k, v] of Object.entries(attributes)) {
       if (v === '') delete next.attributes[k];
@@ -1526,25 +1578,76 @@ export class SqsService {
     for (const t of this.moveTasks.values()) {
       if (t.source === source && t.status === 'RUNNING') throw sqsError('UnsupportedOperation', 'There is already a task running. Only one active task is allowed for a source queue ARN at a given time.');
     }
-    const handle = Buffer.from(JSON.stringify({ taskId: randomUUID(), sourceArn })).toString('base64');
+    const id = randomUUID();
+    const handle = Buffer.from(JSON.stringify({ taskId: id, sourceArn })).toString('base64');
     const q = this.engine.getQueue(source)!;
-    const task: MoveTask = { handle, source, destinationArn, maxPerSecond, status: 'RUNNING', moved: 0, toMove: q.readyMessages, started: Date.now() };
+    const task: MoveTask = { id, handle, source, destinationArn, maxPerSecond, status: 'RUNNING', moved: 0, toMove: q.readyMessages, started: Date.now() };
     this.moveTasks.set(handle, task);
-    this.runMoveTask(task, dest).catch((err) => {
-      task.status = 'FAILED';
-      task.failureReason = (err as Error).message;
-    });
+    await this.saveMoveTask(task);
+    this.launchMoveTask(task, dest);
     return { TaskHandle: handle };
   }
 
-  private async runMoveTask(task: MoveTask, dest: string | undefined): Promise<void> {
-    const started = Date.now();
-    for (;;) {
+  private launchMoveTask(task: MoveTask, dest: string | undefined): void {
+    this.runMoveTask(task, dest).catch((err) => {
+      if (this.closed) return; // stopped by shutdown: resumes at the next start
+      task.status = 'FAILED';
+      task.failureReason = (err as Error).message;
+      this.saveMoveTask(task).catch(() => undefined);
+    });
+  }
+
+  private async saveMoveTask(task: MoveTask): Promise<void> {
+    await this.engine.kvPut(`sqs:move:${task.id}`, task);
+  }
+
+  /**
+   * After a restart: finished tasks are listed as before (for 14 days, as in AWS); a task that was RUNNING goes
+   * on where it stopped (its moved count was saved after every chunk) unless its source or destination queue is
+   * gone, then it is FAILED; one that was being cancelled is CANCELLED.
+   */
+  private loadMoveTasks(): void {
+    const now = Date.now();
+    for (const [key, t] of this.engine.kvEntries<MoveTask>('sqs:move:')) {
+      if (!t || typeof t.handle !== 'string' || typeof t.source !== 'string') {
+        this.engine.kvDelete(key).catch(() => undefined);
+        continue;
+      }
+      if (now - t.started > MOVE_TASK_RETENTION_MS) {
+        this.engine.kvDelete(key).catch(() => undefined);
+        continue;
+      }
+      const task: MoveTask = { ...t };
+      this.moveTasks.set(task.handle, task);
       if (task.status === 'CANCELLING') {
         task.status = 'CANCELLED';
+        this.saveMoveTask(task).catch(() => undefined);
+      } else if (task.status === 'RUNNING') {
+        const dest = task.destinationArn !== undefined ? SqsService.nameFromArn(task.destinationArn) : undefined;
+        const missing = !this.exists(task.source) ? 'source' : task.destinationArn !== undefined && (!dest || !this.exists(dest)) ? 'destination' : undefined;
+        if (missing) {
+          task.status = 'FAILED';
+          task.failureReason = `The ${missing} queue of the task no longer exists (found at broker restart).`;
+          this.saveMoveTask(task).catch(() => undefined);
+        } else {
+          this.logger.info({ source: task.source, moved: task.moved }, 'sqs: resuming message move task after restart');
+          this.launchMoveTask(task, dest);
+        }
+      }
+    }
+  }
+
+  private async runMoveTask(task: MoveTask, dest: string | undefined): Promise<void> {
+    // the rate limit counts from where this run started (a resumed task does not get a burst for the downtime)
+    const started = Date.now();
+    const movedAtStart = task.moved;
+    for (;;) {
+      if (this.closed) return;
+      if (task.status === 'CANCELLING') {
+        task.status = 'CANCELLED';
+        await this.saveMoveTask(task);
         return;
       }
-      if (this.closed) return;
       this.quiesce(task.source);
       const batch = this.engine
         .browse(queueAddress(task.source), { limit: 100 })
@@ -1553,7 +1656,7 @@ export class SqsService {
       if (batch.length === 0) break;
       let chunk = batch;
       if (task.maxPerSecond) {
-        const allowed = Math.floor(((Date.now() - started) / 1000 + 1) * task.maxPerSecond) - task.moved;
+        const allowed = Math.floor(((Date.now() - started) / 1000 + 1) * task.maxPerSecond) - (task.moved - movedAtStart);
         if (allowed <= 0) {
           await new Promise((r) => setTimeout(r, 100));
           continue;
@@ -1563,8 +1666,11 @@ export class SqsService {
       const moved = await this.engine.retryDeadLetters(task.source, { seqs: chunk, target: dest ? queueAddress(dest) : undefined });
       if (moved === 0) break; // the rest has no known source to go back to
       task.moved += moved;
+      if (!this.closed) await this.saveMoveTask(task);
     }
+    if (this.closed) return;
     task.status = 'COMPLETED';
+    await this.saveMoveTask(task);
   }
 
   private async cancelMessageMoveTask(p: Params, _ctx: RequestContext): Promise<Record<string, unknown>> {
@@ -1573,6 +1679,7 @@ export class SqsService {
     if (!t) throw sqsError('ResourceNotFoundException', 'The specified task handle does not exist.');
     if (t.status !== 'RUNNING') throw sqsError('UnsupportedOperation', 'Only a task with status RUNNING can be cancelled.');
     t.status = 'CANCELLING';
+    await this.saveMoveTask(t);
     return { ApproximateNumberOfMessagesMoved: t.moved };
   }
 
