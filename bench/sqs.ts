@@ -1,7 +1,7 @@
 /**
  * SQS throughput benchmark.
  *
- *   npm run bench -- sqs [--seconds 5] [--clients 4] [--size 1024] [--sdk-seconds 5] [--no-sdk] [--nosync] [--profile DIR]
+ *   npm run bench -- sqs [--seconds 5] [--clients 4] [--size 1024] [--sdk-seconds 5] [--no-sdk] [--no-fauxqs] [--nosync] [--profile DIR]
  *   npx tsx bench/sqs.ts ...        (without a build)
  *
  * A real Broker runs in a child process with only the SQS/SNS listener, SigV4 verification against a configured
@@ -11,6 +11,9 @@
  *     `clients` producers loop SendMessageBatch (10 × `size` bytes) for `seconds`; then `clients` consumers loop
  *     ReceiveMessage (10, long poll) + DeleteMessageBatch until everything sent was deleted.
  *  2. the same with `@aws-sdk/client-sqs` (one SQSClient per client), for comparison.
+ *  3. the same SDK workload against the npm SQS emulator `fauxqs` (devDependency, pinned; 1.9.2 is the last release
+ *     that runs on Node 20), started with its `startFauxqs()` in its own child process (in memory, no auth), so
+ *     both servers are measured in the same run with the same client.
  *
  * Reported per phase: messages/s, p50/p99 request latency, and the broker process's CPU time per message.
  */
@@ -55,6 +58,25 @@ async function brokerChild(dataDir: string, noSync: boolean): Promise<void> {
     }
     if (!m.stop) return;
     await broker.stop();
+    process.send!({ stopped: true });
+    process.disconnect();
+    setImmediate(() => process.exit(0));
+  });
+}
+
+/** fauxqs in a child process of its own, answering the same IPC messages as the broker child. */
+async function fauxqsChild(): Promise<void> {
+  const { startFauxqs } = await import('fauxqs');
+  const server = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
+  process.send!({ port: server.port });
+  process.on('message', async (m: { stop?: boolean; cpu?: boolean }) => {
+    if (m.cpu) {
+      const u = process.cpuUsage();
+      process.send!({ cpu: u.user + u.system });
+      return;
+    }
+    if (!m.stop) return;
+    await server.stop();
     process.send!({ stopped: true });
     process.disconnect();
     setImmediate(() => process.exit(0));
@@ -271,6 +293,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       clients: { type: 'string', default: '4' },
       size: { type: 'string', default: '1024' },
       'no-sdk': { type: 'boolean', default: false },
+      'no-fauxqs': { type: 'boolean', default: false },
       nosync: { type: 'boolean', default: false },
       profile: { type: 'string' },
       dir: { type: 'string' },
@@ -329,18 +352,44 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     phases.push(await receivePhase('aws-sdk: Receive + DeleteMessageBatch', sdk, url2, s2.messages, child));
     await Promise.all(sdk.map((c) => c.close()));
   }
+  child.send({ stop: true });
+  await new Promise((r) => child.once('exit', r));
+
+  // 3. the same SDK workload against fauxqs
+  if (!a['no-sdk'] && !a['no-fauxqs']) {
+    const fq: ChildProcess = fork(self, ['--fauxqs-child'], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    try {
+      const fqPort = await new Promise<number>((resolve, reject) => {
+        fq.once('message', (m: { port: number }) => resolve(m.port));
+        fq.once('exit', (code) => reject(new Error(`fauxqs child exited with ${code}`)));
+      });
+      const sdk = await sdkClients(fqPort, nClients);
+      const url3 = ((await sdk[0]!.call('CreateQueue', { QueueName: 'bench-sdk' })) as { QueueUrl: string }).QueueUrl;
+      await sendPhase('warm-up', sdk, url3, body, 0.5, fq);
+      await receivePhase('warm-up', sdk, url3, Infinity, fq, 1.5);
+      const s3 = await sendPhase('fauxqs aws-sdk: SendMessageBatch', sdk, url3, body, Number(a['sdk-seconds']), fq);
+      phases.push(s3);
+      phases.push(await receivePhase('fauxqs aws-sdk: Receive + Delete', sdk, url3, s3.messages, fq));
+      await Promise.all(sdk.map((c) => c.close()));
+    } catch (err) {
+      console.error(`  fauxqs run failed: ${(err as Error).message}`);
+    } finally {
+      fq.send({ stop: true });
+      await new Promise((r) => (fq.exitCode !== null ? r(undefined) : fq.once('exit', r)));
+    }
+  }
 
   console.log(`\n${'phase'.padEnd(34)} ${'msgs/s'.padStart(8)} ${'messages'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'broker µs/msg'.padStart(13)} ${'broker CPU'.padStart(10)} ${'client CPU'.padStart(10)}`);
   for (const p of phases) console.log(report(p));
-  console.log('\n(latency is per HTTP request; broker µs/msg is the broker process\'s user+system CPU time per message; CPU % of one core)');
-  child.send({ stop: true });
-  await new Promise((r) => child.once('exit', r));
+  console.log('\n(latency is per HTTP request; broker µs/msg is the server process\'s user+system CPU time per message (Wharf, or fauxqs in the fauxqs rows); CPU % of one core)');
   fs.rmSync(dataDir, { recursive: true, force: true });
   if (a.profile) console.log(`\nbroker CPU profile written to ${path.resolve(a.profile)}`);
 }
 
 if (process.argv[2] === '--broker-child') {
   await brokerChild(process.argv[3]!, process.argv[4] === 'nosync');
+} else if (process.argv[2] === '--fauxqs-child') {
+  await fauxqsChild();
 } else if (path.resolve(process.argv[1] ?? '') === self) {
   await run(process.argv.slice(2));
 }
