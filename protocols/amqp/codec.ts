@@ -1,0 +1,538 @@
+/**
+ * AMQP 1.0 message bytes: a section scanner for inbound transfers (offsets of every section, so the bare
+ * message can be kept byte for byte) and a small direct encoder for outbound sections. Performatives,
+ * SASL and link state stay with rhea; messages never go through rhea's encode/decode, which changes value
+ * types on a round trip (a ubyte comes back a uint, a symbol a string...).
+ */
+import type { PropertyValue } from '../../src/core/message.js';
+import { rheaTypes, type Typed } from './rhea.js';
+
+/** Section descriptors (AMQP 1.0 §3.2). */
+export const SECTION = {
+  header: 0x70,
+  deliveryAnnotations: 0x71,
+  messageAnnotations: 0x72,
+  properties: 0x73,
+  applicationProperties: 0x74,
+  data: 0x75,
+  sequence: 0x76,
+  value: 0x77,
+  footer: 0x78,
+} as const;
+
+const SYMBOLIC: Record<string, number> = {
+  'amqp:header:list': 0x70,
+  'amqp:delivery-annotations:map': 0x71,
+  'amqp:message-annotations:map': 0x72,
+  'amqp:properties:list': 0x73,
+  'amqp:application-properties:map': 0x74,
+  'amqp:data:binary': 0x75,
+  'amqp:amqp-sequence:list': 0x76,
+  'amqp:amqp-value:*': 0x77,
+  'amqp:footer:map': 0x78,
+};
+
+export class DecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecodeError';
+  }
+}
+
+/** A descriptor at `p`: `0x00` then a ulong or symbol. Returns the numeric code (symbols mapped) and where the value starts. */
+export function readDescriptor(buf: Buffer, p: number, symbols: Record<string, number> = SYMBOLIC): { code: number; next: number } {
+  if (buf[p] !== 0x00) throw new DecodeError(`expected a described section at byte ${p}`);
+  const c = buf[p + 1];
+  switch (c) {
+    case 0x53:
+      need(buf, p + 3);
+      return { code: buf[p + 2]!, next: p + 3 };
+    case 0x80: {
+      need(buf, p + 10);
+      const hi = buf.readUInt32BE(p + 2);
+      const lo = buf.readUInt32BE(p + 6);
+      return { code: hi === 0 ? lo : -1, next: p + 10 };
+    }
+    case 0x44:
+      return { code: 0, next: p + 2 };
+    case 0xa3: {
+      need(buf, p + 3);
+      const len = buf[p + 2]!;
+      need(buf, p + 3 + len);
+      return { code: symbols[buf.toString('latin1', p + 3, p + 3 + len)] ?? -1, next: p + 3 + len };
+    }
+    case 0xb3: {
+      need(buf, p + 6);
+      const len = buf.readUInt32BE(p + 2);
+      need(buf, p + 6 + len);
+      return { code: symbols[buf.toString('latin1', p + 6, p + 6 + len)] ?? -1, next: p + 6 + len };
+    }
+    default:
+      throw new DecodeError(`unsupported descriptor constructor 0x${(c ?? 0).toString(16)} at byte ${p + 1}`);
+  }
+}
+
+function need(buf: Buffer, end: number): void {
+  if (end > buf.length) throw new DecodeError('truncated message');
+}
+
+/** One section: [start, end) in the message bytes, and its decoded value when it was decoded. */
+export interface Section {
+  code: number;
+  start: number;
+  end: number;
+  value?: Typed;
+}
+
+export interface ScannedMessage {
+  header?: Section;
+  deliveryAnnotations?: Section;
+  messageAnnotations?: Section;
+  properties?: Section;
+  applicationProperties?: Section;
+  /** Every body section, in order. */
+  body: Section[];
+  bodyKind: 'none' | 'data' | 'value' | 'sequence';
+  footer?: Section;
+  /**
+   * Where the body's bytes sit when they are one contiguous run the core body can hold unchanged (one data
+   * section, or an amqp-value string/binary/null): [contentStart, contentEnd).
+   */
+  content?: { start: number; end: number; kind: 'binary' | 'string' | 'null' };
+}
+
+/** Reads a variable-width value header (vbin/str) at `q`: content offsets, or null if another type. */
+function variable(buf: Buffer, q: number): { start: number; end: number; str: boolean } | null {
+  const code = buf[q];
+  if (code === 0xa0 || code === 0xa1) {
+    need(buf, q + 2);
+    const start = q + 2;
+    const end = start + buf[q + 1]!;
+    need(buf, end);
+    return { start, end, str: code === 0xa1 };
+  }
+  if (code === 0xb0 || code === 0xb1) {
+    need(buf, q + 5);
+    const start = q + 5;
+    const end = start + buf.readUInt32BE(q + 1);
+    need(buf, end);
+    return { start, end, str: code === 0xb1 };
+  }
+  return null;
+}
+
+/** Split an encoded AMQP message into its sections (throws DecodeError on malformed input). */
+export function scanMessage(buf: Buffer): ScannedMessage {
+  const out: ScannedMessage = { body: [], bodyKind: 'none' };
+  let p = 0;
+  let reader: InstanceType<typeof rheaTypes.Reader> | null = null;
+  const decodeAt = (start: number): { value: Typed; end: number } => {
+    reader ??= new rheaTypes.Reader(buf);
+    reader.position = start;
+    let value: Typed;
+    try {
+      value = reader.read();
+    } catch (err) {
+      throw new DecodeError(`malformed section value: ${(err as Error).message}`);
+    }
+    if (reader.position > buf.length) throw new DecodeError('truncated message');
+    return { value, end: reader.position };
+  };
+  let last = 0;
+  while (p < buf.length) {
+    const { code, next } = readDescriptor(buf, p);
+    if (code < SECTION.header || code > SECTION.footer) throw new DecodeError(`unknown message section descriptor at byte ${p}`);
+    if (code < last && !(code >= SECTION.data && code <= SECTION.value && last >= SECTION.data && last <= SECTION.value)) {
+      throw new DecodeError('message sections out of order');
+    }
+    if (out.footer) throw new DecodeError('section after the footer');
+    const s: Section = { code, start: p, end: 0 };
+    if (code === SECTION.data || code === SECTION.value) {
+      const v = variable(buf, next);
+      if (v && (code === SECTION.data ? !v.str : true)) {
+        s.end = v.end;
+        if (out.body.length === 0) out.content = { start: v.start, end: v.end, kind: v.str ? 'string' : 'binary' };
+        else out.content = undefined;
+      } else if (code === SECTION.value && buf[next] === 0x40) {
+        s.end = next + 1;
+        if (out.body.length === 0) out.content = { start: s.end, end: s.end, kind: 'null' };
+      } else {
+        if (code === SECTION.data) throw new DecodeError('a data section must hold binary');
+        const r = decodeAt(next);
+        s.value = r.value;
+        s.end = r.end;
+        out.content = undefined;
+      }
+    } else {
+      const r = decodeAt(next);
+      s.value = r.value;
+      s.end = r.end;
+    }
+    switch (code) {
+      case SECTION.header:
+        if (out.header || last > 0) throw new DecodeError('misplaced header section');
+        out.header = s;
+        break;
+      case SECTION.deliveryAnnotations:
+        out.deliveryAnnotations = s;
+        break;
+      case SECTION.messageAnnotations:
+        out.messageAnnotations = s;
+        break;
+      case SECTION.properties:
+        out.properties = s;
+        break;
+      case SECTION.applicationProperties:
+        out.applicationProperties = s;
+        break;
+      case SECTION.footer:
+        out.footer = s;
+        break;
+      default: {
+        const kind = code === SECTION.data ? 'data' : code === SECTION.sequence ? 'sequence' : 'value';
+        if (out.bodyKind !== 'none' && (out.bodyKind !== kind || kind === 'value')) throw new DecodeError('mixed or repeated body sections');
+        out.bodyKind = kind;
+        if (out.body.length > 0) out.content = undefined;
+        out.body.push(s);
+      }
+    }
+    last = code;
+    p = s.end;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ typed → JS
+
+function bigFrom(b: Buffer, signed: boolean): bigint {
+  return signed ? b.readBigInt64BE(0) : b.readBigUInt64BE(0);
+}
+
+function uuidString(b: Buffer): string {
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A list's or map's elements (rhea keeps them as an array of Typed). */
+export function elements(t: Typed | undefined): Typed[] {
+  if (!t || !Array.isArray(t.value)) return [];
+  return t.value as Typed[];
+}
+
+/** A simple typed value as a core property value; undefined for compound values (not allowed in application-properties). */
+export function toProperty(t: Typed | undefined): PropertyValue | undefined {
+  if (!t || !t.type) return undefined;
+  const code = t.type.typecode;
+  const v = t.value;
+  switch (code) {
+    case 0x40:
+      return null;
+    case 0x41:
+      return true;
+    case 0x42:
+      return false;
+    case 0x56:
+      return v !== 0;
+    case 0x80:
+    case 0x53:
+    case 0x44:
+      return Buffer.isBuffer(v) ? bigFrom(v, false) : (v as number);
+    case 0x81:
+    case 0x55:
+      return Buffer.isBuffer(v) ? bigFrom(v, true) : (v as number);
+    case 0x83: {
+      const ms = v instanceof Date ? v.getTime() : Number(v);
+      return Number.isFinite(ms) ? ms : 0;
+    }
+    case 0x73:
+      try {
+        return String.fromCodePoint(v as number);
+      } catch {
+        return null;
+      }
+    case 0x98:
+      return Buffer.isBuffer(v) && v.length === 16 ? uuidString(v) : null;
+    case 0xa0:
+    case 0xb0:
+      return Buffer.isBuffer(v) ? v : null;
+    case 0xa1:
+    case 0xb1:
+    case 0xa3:
+    case 0xb3:
+      return v as string;
+    case 0x74:
+    case 0x84:
+    case 0x94:
+      return Buffer.isBuffer(v) ? v : null;
+    default:
+      if (typeof v === 'number' || typeof v === 'boolean') return v;
+      return undefined;
+  }
+}
+
+/** Any typed value as plain JS (maps → objects, lists/arrays → arrays, described → their value). */
+export function toJs(t: Typed | undefined, depth = 0): unknown {
+  if (!t || !t.type) return null;
+  if (depth > 32) return null;
+  const code = t.type.typecode;
+  if (code === 0xc1 || code === 0xd1) {
+    const els = elements(t);
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < els.length; i += 2) {
+      const k = toJs(els[i], depth + 1);
+      Object.defineProperty(o, typeof k === 'string' ? k : JSON.stringify(jsonSafe(k)), { value: toJs(els[i + 1], depth + 1), enumerable: true, writable: true, configurable: true });
+    }
+    return o;
+  }
+  if (code === 0x45 || code === 0xc0 || code === 0xd0 || code === 0xe0 || code === 0xf0) {
+    const els = Array.isArray(t.value) ? (t.value as unknown[]) : [];
+    if (code === 0xe0 || code === 0xf0) return els.map((x) => (x && typeof x === 'object' && 'type' in (x as object) ? toJs(x as Typed, depth + 1) : x));
+    return els.map((x) => toJs(x as Typed, depth + 1));
+  }
+  const p = toProperty(t);
+  return p === undefined ? null : p;
+}
+
+/** JSON-friendly: Buffers as base64 strings, bigints as strings. */
+export function jsonSafe(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v ?? null, (_k, x) => (typeof x === 'bigint' ? x.toString() : x && typeof x === 'object' && (x as { type?: string }).type === 'Buffer' && Array.isArray((x as { data?: unknown }).data) ? Buffer.from((x as { data: number[] }).data).toString('base64') : x)));
+}
+
+/** A map section's entries with symbol/string keys. */
+export function mapEntries(t: Typed | undefined): Array<[string, Typed]> {
+  const els = elements(t);
+  const out: Array<[string, Typed]> = [];
+  for (let i = 0; i + 1 < els.length; i += 2) {
+    const k = els[i]!;
+    if (typeof k.value === 'string') out.push([k.value, els[i + 1]!]);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ encoder
+
+/** A growing buffer writing AMQP 1.0 encoded values directly (no intermediate Typed objects). */
+export class Encoder {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(size = 256) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  toBuffer(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  raw(b: Buffer): this {
+    this.ensure(b.length);
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+    return this;
+  }
+
+  private u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  private u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  null(): this {
+    this.u8(0x40);
+    return this;
+  }
+
+  bool(v: boolean): this {
+    this.u8(v ? 0x41 : 0x42);
+    return this;
+  }
+
+  ubyte(v: number): this {
+    this.u8(0x50);
+    this.u8(v & 0xff);
+    return this;
+  }
+
+  byte(v: number): this {
+    this.ensure(2);
+    this.buf[this.pos++] = 0x51;
+    this.buf.writeInt8(v, this.pos++);
+    return this;
+  }
+
+  uint(v: number): this {
+    if (v === 0) this.u8(0x43);
+    else if (v < 256) {
+      this.u8(0x52);
+      this.u8(v);
+    } else {
+      this.u8(0x70);
+      this.u32(v);
+    }
+    return this;
+  }
+
+  ulong(v: number | bigint): this {
+    if (typeof v === 'number' && v === 0) this.u8(0x44);
+    else if (typeof v === 'number' && v > 0 && v < 256) {
+      this.u8(0x53);
+      this.u8(v);
+    } else {
+      this.ensure(9);
+      this.buf[this.pos++] = 0x80;
+      this.buf.writeBigUInt64BE(BigInt(v), this.pos);
+      this.pos += 8;
+    }
+    return this;
+  }
+
+  int(v: number): this {
+    this.ensure(5);
+    if (v >= -128 && v <= 127) {
+      this.buf[this.pos++] = 0x54;
+      this.buf.writeInt8(v, this.pos++);
+    } else {
+      this.buf[this.pos++] = 0x71;
+      this.buf.writeInt32BE(v, this.pos);
+      this.pos += 4;
+    }
+    return this;
+  }
+
+  long(v: number | bigint): this {
+    this.ensure(9);
+    if (typeof v === 'number' && v >= -128 && v <= 127) {
+      this.buf[this.pos++] = 0x55;
+      this.buf.writeInt8(v, this.pos++);
+    } else {
+      this.buf[this.pos++] = 0x81;
+      this.buf.writeBigInt64BE(BigInt(v), this.pos);
+      this.pos += 8;
+    }
+    return this;
+  }
+
+  double(v: number): this {
+    this.ensure(9);
+    this.buf[this.pos++] = 0x82;
+    this.buf.writeDoubleBE(v, this.pos);
+    this.pos += 8;
+    return this;
+  }
+
+  timestamp(ms: number): this {
+    this.ensure(9);
+    this.buf[this.pos++] = 0x83;
+    this.buf.writeBigInt64BE(BigInt(Math.trunc(ms)), this.pos);
+    this.pos += 8;
+    return this;
+  }
+
+  private variable(code8: number, code32: number, b: Buffer | string, encoding: BufferEncoding): this {
+    const len = typeof b === 'string' ? Buffer.byteLength(b, encoding) : b.length;
+    this.ensure(5 + len);
+    if (len < 256) {
+      this.buf[this.pos++] = code8;
+      this.buf[this.pos++] = len;
+    } else {
+      this.buf[this.pos++] = code32;
+      this.buf.writeUInt32BE(len, this.pos);
+      this.pos += 4;
+    }
+    if (typeof b === 'string') this.buf.write(b, this.pos, len, encoding);
+    else b.copy(this.buf, this.pos);
+    this.pos += len;
+    return this;
+  }
+
+  binary(b: Buffer): this {
+    return this.variable(0xa0, 0xb0, b, 'binary');
+  }
+
+  string(s: string): this {
+    return this.variable(0xa1, 0xb1, s, 'utf8');
+  }
+
+  symbol(s: string): this {
+    return this.variable(0xa3, 0xb3, s, 'latin1');
+  }
+
+  /** `0x00 0x53 code`: a small-ulong descriptor. */
+  descriptor(code: number): this {
+    this.ensure(3);
+    this.buf[this.pos++] = 0x00;
+    this.buf[this.pos++] = 0x53;
+    this.buf[this.pos++] = code;
+    return this;
+  }
+
+  /** Start a list32/map32; returns the mark for `end`. */
+  begin(map: boolean): number {
+    this.ensure(9);
+    this.buf[this.pos++] = map ? 0xd1 : 0xd0;
+    const mark = this.pos;
+    this.pos += 8;
+    return mark;
+  }
+
+  /** Close a list/map begun at `mark` holding `count` elements (a map counts keys and values). */
+  end(mark: number, count: number): this {
+    this.buf.writeUInt32BE(this.pos - mark - 4, mark);
+    this.buf.writeUInt32BE(count, mark + 4);
+    return this;
+  }
+
+  /** A core property value with the narrowest faithful AMQP type. */
+  property(v: PropertyValue | undefined): this {
+    if (v === null || v === undefined) return this.null();
+    switch (typeof v) {
+      case 'string':
+        return this.string(v);
+      case 'boolean':
+        return this.bool(v);
+      case 'bigint':
+        return v >= -(2n ** 63n) && v < 2n ** 63n ? this.long(v) : this.ulong(v);
+      case 'number':
+        if (Number.isInteger(v)) {
+          if (v >= -2147483648 && v <= 2147483647) return this.int(v);
+          if (Number.isSafeInteger(v)) return this.long(v);
+        }
+        return this.double(v);
+      default:
+        if (Buffer.isBuffer(v)) return this.binary(v);
+        return this.string(String(v));
+    }
+  }
+
+  /** Plain JS (from JSON: objects, arrays, strings, numbers, booleans, null) as AMQP values. */
+  value(v: unknown, depth = 0): this {
+    if (depth > 32) return this.null();
+    if (Array.isArray(v)) {
+      const mark = this.begin(false);
+      for (const x of v) this.value(x, depth + 1);
+      return this.end(mark, v.length);
+    }
+    if (v && typeof v === 'object' && !Buffer.isBuffer(v)) {
+      const entries = Object.entries(v as Record<string, unknown>);
+      const mark = this.begin(true);
+      for (const [k, x] of entries) {
+        this.string(k);
+        this.value(x, depth + 1);
+      }
+      return this.end(mark, entries.length * 2);
+    }
+    return this.property(v as PropertyValue);
+  }
+}
