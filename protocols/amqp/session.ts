@@ -211,6 +211,8 @@ export class AmqpSession {
   private backedUp = false;
   private holds = 0;
   private pendingBytes = 0;
+  /** Delivery payload handed to rhea since the last flush (not in the socket yet). */
+  private turnBytes = 0;
   private creditRefreshScheduled = false;
 
   private connectTimer: NodeJS.Timeout | null = null;
@@ -397,6 +399,7 @@ export class AmqpSession {
     } catch {
       // rhea's disconnect handling; nothing to do
     }
+    for (const rs of Object.values(this.rconn.local_channel_map)) this.applyPendingOutcomes(rs);
     for (const l of [...this.links.values()]) this.linkGone(l, false);
     for (const t of this.txns.values()) t.tx.rollback();
     this.txns.clear();
@@ -433,8 +436,12 @@ export class AmqpSession {
         for (const c of chunks) s.write(c);
         s.uncork();
       }
-      if (!this.backedUp && s.writableLength > this.opts.writeHighWater) this.backpressure();
     }
+    this.turnBytes = 0;
+    if (this.outClosed) return;
+    if (s.writableLength > this.opts.writeHighWater) {
+      if (!this.backedUp) this.backpressure(); // 'drain' follows
+    } else if (this.backedUp) this.onDrain();
     if (this.endRequested && !this.outClosed) {
       this.outClosed = true;
       s.end();
@@ -638,6 +645,7 @@ export class AmqpSession {
   }
 
   private onSessionClose(rs: RSession): void {
+    this.applyPendingOutcomes(rs);
     for (const l of [...this.links.values()]) if (l.r.session === rs) this.linkGone(l, false);
   }
 
@@ -830,6 +838,7 @@ export class AmqpSession {
   private onPeerDetach(r: RLink): void {
     const l = this.links.get(r);
     if (!l) return;
+    this.applyPendingOutcomes(r.session, r);
     const closed = r.remote.detach?.closed === true;
     if (l.state === 'attaching') {
       // our attach was held back: it must still precede our detach
@@ -964,9 +973,16 @@ export class AmqpSession {
       this.giveBack(d);
       return;
     }
+    if (!l.presettled && (this.backedUp || this.turnBytes + this.stream.writableLength > this.opts.writeHighWater)) {
+      // the engine handed over more than the socket takes now (a whole dispatch round): give it back
+      if (!this.backedUp) this.backpressure();
+      this.giveBack(d);
+      return;
+    }
     let rd: RDelivery;
     try {
       const payload = encodeDelivery(d.message, d, this.mapOpts);
+      this.turnBytes += payload.length;
       rd = l.r.send(payload, Buffer.from(d.id.toString(36)), 0);
     } catch (err) {
       this.log.error({ err, link: l.name }, 'amqp: delivery failed');
@@ -1022,6 +1038,16 @@ export class AmqpSession {
         l.credit--;
       }
     }
+  }
+
+  /**
+   * rhea applies dispositions for our deliveries in its deferred processing; a detach (or end, or socket
+   * close) in the same read would otherwise overtake them and return already-accepted messages.
+   */
+  private applyPendingOutcomes(rs: RSession, only?: RLink): void {
+    const updated = (rs as unknown as { outgoing?: { updated?: RDelivery[] } }).outgoing?.updated;
+    if (!updated) return;
+    for (const d of updated) if ((!only || d.link === only) && (d.remote_state || d.remote_settled)) this.onOutcome(d, 'settled');
   }
 
   /** A disposition from the client for one of our deliveries. */
