@@ -1222,6 +1222,8 @@ export class AmqpSession {
       return;
     }
     if (code !== 0x32) return reject('amqp:decode-error', 'expected declare or discharge');
+    // transactional dispositions that arrived before this discharge must be in the transaction
+    for (const rs of Object.values(this.rconn.local_channel_map)) this.applyPendingOutcomes(rs);
     const f = elements(body);
     const idv = toProperty(f[0]);
     const fail = toJs(f[1]) === true;
