@@ -358,6 +358,7 @@ export class AmqpSession {
     if (this.state !== 'closed') this.state = 'closing';
     this.refreshAllCredit();
     if (this.rconn.remote.open && !this.rconn.is_closed()) {
+      this.openNow?.(true);
       this.rconn.close({ condition: err.condition, description: err.description });
       if (err.info) this.patchErrorInfo((this.rconn.local as unknown as { close: { value: Typed[] } }).close, err.info);
     } else {
@@ -528,7 +529,30 @@ export class AmqpSession {
     }
   }
 
-  /** The client's open is in rhea: bound its parameters, connect to the engine, then let frames flow. */
+  /**
+   * rhea just took the client's open (synchronously, before it writes anything): bound the peer's
+   * idle-time-out (rhea would arm setTimeout(idle/2): 2^32-1 overflows into a 1 ms heart-beat), and hold
+   * our open back until the engine has the connection (Qpid JMS reads amqp:connection-establishment-failed
+   * in it). No heart-beat may precede our open, so the peer's idle-time-out stays 0 until then.
+   */
+  private onRemoteOpen(): void {
+    const open = this.rconn.remote.open;
+    if (!open || this.openNow) return;
+    const idle = open.idle_time_out;
+    const peerIdle = typeof idle === 'number' && idle > 0 ? Math.max(100, Math.min(idle, 3_600_000)) : 0;
+    open.idle_time_out = 0;
+    const st = (this.rconn as unknown as { state: { open_requests: number } }).state;
+    if (st.open_requests > 0) st.open_requests--;
+    this.openNow = (failed: boolean) => {
+      this.openNow = null;
+      if (peerIdle) open.idle_time_out = peerIdle;
+      if (failed) this.rconn.local.open.properties = { product: this.host.product, version: this.host.version, 'amqp:connection-establishment-failed': true };
+      st.open_requests++;
+      this.rconn._register();
+    };
+  }
+
+  /** The client's open is in rhea: connect to the engine, then let frames flow. */
   private onOpenForwarded(): void {
     const open = this.rconn.remote.open;
     if (!open) {
@@ -540,23 +564,6 @@ export class AmqpSession {
       this.closeConnection({ condition: 'amqp:invalid-field', description: `max-frame-size ${mfs} is below the minimum of 512` });
       return;
     }
-    // Our open waits for the engine's verdict (Qpid JMS reads amqp:connection-establishment-failed in it);
-    // no heart-beats may go out before it either.
-    const idle = open.idle_time_out;
-    const peerIdle = typeof idle === 'number' && idle > 0 ? Math.max(100, Math.min(idle, 3_600_000)) : 0;
-    open.idle_time_out = 0;
-    const st = (this.rconn as unknown as { state: { open_requests: number } }).state;
-    if (st.open_requests > 0) st.open_requests--;
-    const sendOpen = (failed: boolean) => {
-      if (peerIdle) open.idle_time_out = peerIdle;
-      if (failed) this.rconn.local.open.properties = { product: this.host.product, version: this.host.version, 'amqp:connection-establishment-failed': true };
-      st.open_requests++;
-      this.rconn._register();
-    };
-    this.openNow = (failed: boolean) => {
-      this.openNow = null;
-      sendOpen(failed);
-    };
     this.containerId = typeof open.container_id === 'string' ? open.container_id : '';
     const sole = symbols(open.desired_capabilities).includes('sole-connection-for-container');
     this.state = 'connecting';
@@ -604,7 +611,7 @@ export class AmqpSession {
       };
     c.on('error', (e: Error & { condition?: string }) => this.rheaError(e));
     c.on('protocol_error', (e: Error & { condition?: string }) => this.rheaError(e));
-    c.on('connection_open', () => undefined);
+    c.on('connection_open', () => this.onRemoteOpen());
     c.on('connection_close', () => undefined);
     c.on('connection_error', () => undefined);
     c.on('disconnected', () => this.teardown());

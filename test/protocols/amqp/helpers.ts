@@ -181,6 +181,11 @@ export class Client {
     conn.on('protocol_error', (e: Any) => this.errors.push(e));
   }
 
+  /** A plain TCP connection to a port (a broker in a child process). */
+  static connectTo(port: number, o: ConnectOptions = {}): Promise<Client> {
+    return Client.connect({ port, tlsPort: 0, wsPort: 0 } as TestBroker, o);
+  }
+
   static connect(b: TestBroker, o: ConnectOptions = {}): Promise<Client> {
     const container = rhea.create_container({ id: o.containerId ?? `test-client-${process.pid}-${++containerSeq}` });
     container.on('error', () => undefined);
@@ -363,4 +368,141 @@ export function rawSocket(port: number): Promise<net.Socket> {
 
 export function closeAll(...cs: Array<Client | undefined>): Promise<unknown> {
   return Promise.all(cs.map((c) => c?.close()));
+}
+
+// ------------------------------------------------------------------------------------------- raw frames
+
+const frames: Any = require('rhea/lib/frames.js');
+
+export const AMQP_HEADER = Buffer.from('AMQP\x00\x01\x00\x00', 'latin1');
+export const SASL_HEADER = Buffer.from('AMQP\x03\x01\x00\x00', 'latin1');
+
+/** Encode an AMQP frame (channel, performative built with rhea's frames module). */
+export function amqpFrame(channel: number, performative: Any, payload?: Buffer): Buffer {
+  return frames.write_frame(frames.amqp_frame(channel, performative, payload));
+}
+
+/** A frame with an arbitrary body (no checks at all): size, doff 2, type, channel, body. */
+export function rawFrame(body: Buffer, type = 0, channel = 0): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt32BE(8 + body.length, 0);
+  h[4] = 2;
+  h[5] = type;
+  h.writeUInt16BE(channel, 6);
+  return Buffer.concat([h, body]);
+}
+
+export { frames };
+
+/** A socket speaking raw AMQP frames; decodes what the broker sends with rhea's frame reader. */
+export class RawAmqp {
+  readonly frames: Any[] = [];
+  readonly headers: Buffer[] = [];
+  closed = false;
+  private buf = Buffer.alloc(0);
+  private expectHeader = true;
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (c: Buffer) => this.onData(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+  }
+
+  static async connect(port: number): Promise<RawAmqp> {
+    return new RawAmqp(await rawSocket(port));
+  }
+
+  /** AMQP header (no SASL) + open; resolves with the broker's open. */
+  static async open(port: number, open: Record<string, unknown> = {}): Promise<RawAmqp> {
+    const r = await RawAmqp.connect(port);
+    r.write(Buffer.concat([AMQP_HEADER, amqpFrame(0, frames.open({ container_id: 'raw-client', ...open }))]));
+    await r.waitFor((f) => f.performative?.constructor?.toString?.().startsWith('open'), 'open');
+    return r;
+  }
+
+  private onData(c: Buffer): void {
+    this.buf = Buffer.concat([this.buf, c]);
+    for (;;) {
+      if (this.expectHeader) {
+        if (this.buf.length < 8) break;
+        this.headers.push(this.buf.subarray(0, 8));
+        const sasl = this.buf[4] === 3;
+        this.buf = this.buf.subarray(8);
+        this.expectHeader = false;
+        this.sasl = sasl;
+        continue;
+      }
+      if (this.buf.length < 4) break;
+      const size = this.buf.readUInt32BE(0);
+      if (this.buf.length < size) break;
+      const f = frames.read_frame(this.buf.subarray(0, size));
+      this.buf = this.buf.subarray(size);
+      this.frames.push(f);
+      // after a SASL outcome the broker's AMQP header follows
+      if (this.sasl && f.performative?.constructor?.toString?.().startsWith('sasl_outcome')) this.expectHeader = true;
+    }
+    this.wake();
+  }
+  private sasl = false;
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  write(b: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(b);
+  }
+
+  async waitFor(pred: (f: Any) => boolean, what: string, timeoutMs = 3000): Promise<Any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const f = this.frames.find(pred);
+      if (f) return f;
+      if (this.closed) throw new Error(`connection closed while waiting for ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The close's error condition, or 'socket closed' if the broker just closed the socket. */
+  async closeCondition(timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const close = this.frames.find((f) => f.performative?.constructor?.toString?.().startsWith('close'));
+      if (close) return close.performative.error?.condition ?? 'close without error';
+      if (this.closed) return 'socket closed';
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('the broker neither closed the connection nor the socket');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async waitClosed(timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('socket not closed');
+      await sleep(10);
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
 }

@@ -1,0 +1,301 @@
+/**
+ * The measured defects of rhea 3.0.5 (../shared/LIBRARIES.md §1.2), each with the test that fails without
+ * its fix:
+ *
+ * | defect | fix | test |
+ * |---|---|---|
+ * | batched dispositions report the first outcome for the whole range | patch: session.js write_dispositions | "dispositions with different outcomes settled together" |
+ * | no inbound frame-size limit (4 GiB header buffers, also before SASL) | FrameGuard (guard.ts) | "frame-size guard" tests |
+ * | multi-frame transfers concatenated without limit | patch: session.js on_transfer message-size check | "a message larger than the limit" |
+ * | array bomb: array32 of zero-width values, count 2^32-1, aborts V8 | patch: types.js read_array_items / read_n count guard | "array bomb" tests (child process) |
+ * | decoder errors throw out of the socket callback without an error listener | connection + container `error`/`protocol_error` handlers | "malformed performatives" (child process) |
+ * | link credit not enforced | per-link transfer count in the session | flow.test.ts "exceeding it detaches the link" |
+ * | output back-pressure ignored | writableLength check, credit withheld, deliveries given back | flow.test.ts "output back-pressure" |
+ * | re-encoding changes value types | raw section bytes kept (`raw_messages` patch, codec.ts) | mapping.test.ts "typed values round-trip byte for byte" |
+ *
+ * Plus the parameters a peer sends that rhea would take as they are: idle-time-out (timer overflow →
+ * 1 ms heart-beats), max-frame-size below 512 (endless fragmentation loop), channel numbers.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { forkFixture } from '../../helpers/child.js';
+import { AMQP_HEADER, Client, amqpFrame, frames, rawFrame, RawAmqp, rawSocket, SASL_HEADER, sleep, startBroker, until, type TestBroker } from './helpers.js';
+
+interface Child {
+  child: ChildProcess;
+  port: number;
+  alive(): boolean;
+  stats(): Promise<{ rss: number; heapUsed: number; connections: number }>;
+  stop(): Promise<void>;
+}
+
+async function childBroker(maxFrame?: number): Promise<Child> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-amqp-child-'));
+  const child = forkFixture(new URL('../../fixtures/amqp-broker-child.js', import.meta.url), [dir, ...(maxFrame ? [String(maxFrame)] : [])], { execArgv: ['--max-old-space-size=256'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`broker child exited with ${code}`)));
+  });
+  return {
+    child,
+    port,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stats: () =>
+      new Promise((resolve) => {
+        child.once('message', (m: { rss: number; heapUsed: number; connections: number }) => resolve(m));
+        child.send({ stats: true });
+      }),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.send({ stop: true });
+        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Encoded `array32` of `true` (zero-width elements) announcing `count` elements in 5 bytes. */
+function arrayBomb(count = 0xffffffff): Buffer {
+  const b = Buffer.alloc(10);
+  b[0] = 0xf0;
+  b.writeUInt32BE(5, 1);
+  b.writeUInt32BE(count, 5);
+  b[9] = 0x41;
+  return b;
+}
+
+/** A described list: 0x00 0x53 code, list32 of the given encoded elements. */
+function describedList(code: number, elements: Buffer[]): Buffer {
+  const body = Buffer.concat(elements);
+  const h = Buffer.alloc(12);
+  h[0] = 0x00;
+  h[1] = 0x53;
+  h[2] = code;
+  h[3] = 0xd0;
+  h.writeUInt32BE(4 + body.length, 4);
+  h.writeUInt32BE(elements.length, 8);
+  return Buffer.concat([h, body]);
+}
+
+const NULL = Buffer.from([0x40]);
+const str8 = (s: string) => Buffer.concat([Buffer.from([0xa1, Buffer.byteLength(s)]), Buffer.from(s)]);
+
+describe('AMQP hardening: rhea defects (child-process broker)', function () {
+  this.timeout(60_000);
+  let c: Child;
+  before(async () => {
+    c = await childBroker();
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  async function stillServes(): Promise<void> {
+    assert.ok(c.alive(), 'the broker process is alive');
+    const x = await Client.connectTo(c.port);
+    const s = await x.sender('alive.q');
+    assert.equal((await s.send({ body: 'still here' })).state, 'accepted');
+    await x.close();
+  }
+
+  it('array bomb before authentication (sasl-init with an array32 of 2^32-1 booleans) ends the connection; the broker stays up', async () => {
+    const r = await RawAmqp.connect(c.port);
+    r.write(Buffer.concat([SASL_HEADER, rawFrame(describedList(0x41, [arrayBomb()]), 1)]));
+    const cond = await r.closeCondition(10_000);
+    assert.equal(cond, 'socket closed');
+    await sleep(200);
+    await stillServes();
+  });
+
+  it('array bomb in an open frame (offered-capabilities) ends with amqp:decode-error; the broker stays up', async () => {
+    const r = await RawAmqp.connect(c.port);
+    const open = describedList(0x10, [str8('bomb'), NULL, NULL, NULL, NULL, NULL, NULL, arrayBomb()]);
+    r.write(Buffer.concat([AMQP_HEADER, rawFrame(open)]));
+    const cond = await r.closeCondition(10_000);
+    assert.ok(cond === 'amqp:decode-error' || cond === 'socket closed', cond);
+    await stillServes();
+  });
+
+  it('array bomb after open (attach properties) and a list count beyond the frame', async () => {
+    for (const payload of [arrayBomb(), Buffer.from([0xd0, 0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0x40])]) {
+      const r = await RawAmqp.open(c.port);
+      r.write(amqpFrame(0, frames.begin({ next_outgoing_id: 0, incoming_window: 100, outgoing_window: 100 })));
+      await r.waitFor((f) => String(f.performative?.constructor).startsWith('begin'), 'begin');
+      const attach = describedList(0x12, [str8('l'), Buffer.from([0x43]), Buffer.from([0x42]), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, payload]);
+      r.write(rawFrame(attach));
+      assert.equal(await r.closeCondition(10_000), 'amqp:decode-error');
+    }
+    await stillServes();
+  });
+
+  it('malformed performatives (unknown typecodes, truncated lists, bad descriptors) end with an error condition, never a crash', async () => {
+    const bad = [
+      Buffer.from([0x00, 0x53, 0x11, 0xc0, 0x03, 0x01, 0xae, 0x00]), // begin with an unknown typecode
+      Buffer.from([0x00, 0x53, 0x12, 0xd0, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x09]), // truncated attach
+      Buffer.from([0x00, 0x53, 0x99, 0x45]), // unknown performative
+      Buffer.from([0x00, 0xa3, 0x05, 0x6e, 0x6f, 0x70, 0x65, 0x21, 0x45]), // symbolic descriptor nobody knows
+      Buffer.from([0x3f, 0x3f]),
+    ];
+    for (const body of bad) {
+      const r = await RawAmqp.open(c.port);
+      r.write(rawFrame(body));
+      const cond = await r.closeCondition(5000);
+      assert.ok(cond.startsWith('amqp:') || cond === 'socket closed', `${body.toString('hex')}: ${cond}`);
+    }
+    await stillServes();
+  });
+
+  it('frame-size guard before SASL: a header announcing 4 GiB is refused at once, nothing is buffered', async () => {
+    const before = await c.stats();
+    const s = await rawSocket(c.port);
+    let closed = false;
+    s.on('close', () => (closed = true));
+    s.on('error', () => undefined);
+    s.resume();
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(0xffffffff);
+    s.write(Buffer.concat([SASL_HEADER, h]));
+    const chunk = Buffer.alloc(1024 * 1024, 0x41);
+    let sent = 0;
+    while (!closed && sent < 64) {
+      s.write(chunk);
+      sent++;
+      await sleep(5);
+    }
+    await until(() => closed, 3000, 'socket closed');
+    assert.ok(sent < 16, `closed after ${sent} MiB`);
+    const after = await c.stats();
+    assert.ok(after.rss - before.rss < 32 * 1024 * 1024, `rss grew ${((after.rss - before.rss) / 1048576).toFixed(1)} MiB`);
+    await stillServes();
+  });
+});
+
+describe('AMQP hardening: limits and peer parameters', function () {
+  this.timeout(20_000);
+  let b: TestBroker;
+  before(async () => {
+    b = await startBroker({ amqp: { maxFrameSize: 4096, maxSessions: 4 }, config: { limits: { maxFrameSize: 64 * 1024 } } });
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  it('dispositions with different outcomes settled together: each keeps its own outcome', async () => {
+    // one full queue (reject policy) and one open one; four transfers in one write, outcomes decided in the same turn
+    const t = await startBroker({ config: { destinations: [{ match: 'hb.full', kind: 'queue', maxMessages: 1, limitPolicy: 'reject' }] } });
+    const x = await Client.connect(t);
+    try {
+      const pre = await x.sender('hb.full');
+      await pre.send({ body: 'fill' });
+      const s = await x.sender({ target: {} });
+      await s.ready();
+      const sends = ['hb.ok', 'hb.full', 'hb.ok', 'hb.full', 'hb.full', 'hb.ok'].map((to, i) => s.send({ to, body: `m${i}`, durable: false }));
+      const states = (await Promise.all(sends)).map((o) => o.state);
+      assert.deepEqual(states, ['accepted', 'rejected', 'accepted', 'rejected', 'rejected', 'accepted']);
+      assert.equal(t.broker.engine.getQueue('hb.ok')!.depth, 3);
+      assert.equal(t.broker.engine.getQueue('hb.full')!.depth, 1);
+    } finally {
+      await x.close();
+      await t.close();
+    }
+  });
+
+  it('frame-size guard after open: a frame above our max-frame-size ends with amqp:frame-size-too-large', async () => {
+    const r = await RawAmqp.open(b.port);
+    const open = r.frames.find((f) => String(f.performative?.constructor).startsWith('open'));
+    assert.equal(open.performative.max_frame_size, 4096);
+    const h = Buffer.alloc(8);
+    h.writeUInt32BE(100_000);
+    h[4] = 2;
+    r.write(Buffer.concat([h, Buffer.alloc(5000)]));
+    assert.equal(await r.closeCondition(), 'amqp:frame-size-too-large');
+  });
+
+  it('frames before the open are held to the pre-open limit', async () => {
+    const r = await RawAmqp.connect(b.port);
+    const big = rawFrame(Buffer.concat([Buffer.from([0x00, 0x53, 0x10, 0xd0]), Buffer.alloc(40_000)]));
+    r.write(Buffer.concat([AMQP_HEADER, big]));
+    assert.equal(await r.closeCondition(), 'socket closed');
+  });
+
+  it('a message larger than the limit (in many frames) ends with amqp:link:message-size-exceeded', async () => {
+    const x = await Client.connect(b);
+    try {
+      const s = await x.sender('big.q');
+      await s.ready();
+      s.link.send({ body: 'x'.repeat(200 * 1024) });
+      await until(() => x.errors.length > 0 || x.closed, 5000, 'connection closed');
+      assert.equal(x.errors[0]?.condition, 'amqp:link:message-size-exceeded');
+      assert.equal(b.broker.engine.getQueue('big.q')?.depth ?? 0, 0);
+      // within the limit, several frames are fine
+      const y = await Client.connect(b);
+      const s2 = await y.sender('big.q');
+      assert.equal((await s2.send({ body: 'y'.repeat(40 * 1024) })).state, 'accepted');
+      await y.close();
+    } finally {
+      await x.close();
+    }
+  });
+
+  it('a peer idle-time-out of 2^32-1 ms is bounded (no timer overflow into 1 ms heart-beats)', async () => {
+    const r = await RawAmqp.open(b.port, { idle_time_out: 0xffffffff });
+    assert.ok(r.frames[0]?.performative, 'the first frame is our open, not a heart-beat');
+    await sleep(300);
+    const empty = r.frames.filter((f) => !f.performative).length;
+    assert.ok(empty <= 1, `${empty} heart-beat frames in 300 ms`);
+    r.destroy();
+  });
+
+  it('a short peer idle-time-out is honoured with heart-beats', async () => {
+    const r = await RawAmqp.open(b.port, { idle_time_out: 400 });
+    await sleep(700);
+    const empty = r.frames.filter((f) => !f.performative).length;
+    assert.ok(empty >= 2, `${empty} heart-beats`);
+    r.destroy();
+  });
+
+  it('a peer max-frame-size below 512 is refused', async () => {
+    const r = await RawAmqp.open(b.port, { max_frame_size: 100 });
+    assert.equal(await r.closeCondition(), 'amqp:invalid-field');
+  });
+
+  it('channel-max and session count are enforced', async () => {
+    const r = await RawAmqp.open(b.port);
+    r.write(amqpFrame(40, frames.begin({ next_outgoing_id: 0, incoming_window: 10, outgoing_window: 10 })));
+    assert.equal(await r.closeCondition(), 'amqp:resource-limit-exceeded');
+  });
+
+  it('SASL: mechanisms offered, a pipelined AMQP header and open wait for the outcome', async () => {
+    const r = await RawAmqp.connect(b.port);
+    const init = frames.write_frame(frames.sasl_frame(frames.sasl_init({ mechanism: 'PLAIN', initial_response: Buffer.from('\0user\0pass') })));
+    r.write(Buffer.concat([SASL_HEADER, init, AMQP_HEADER, amqpFrame(0, frames.open({ container_id: 'pipelined' }))]));
+    const mechs = await r.waitFor((f) => String(f.performative?.constructor).startsWith('sasl_mechanisms'), 'mechanisms');
+    assert.deepEqual([].concat(mechs.performative.sasl_server_mechanisms), ['PLAIN', 'ANONYMOUS']);
+    const outcome = await r.waitFor((f) => String(f.performative?.constructor).startsWith('sasl_outcome'), 'outcome');
+    assert.equal(outcome.performative.code, 0);
+    await r.waitFor((f) => String(f.performative?.constructor).startsWith('open'), 'open');
+    r.destroy();
+  });
+
+  it('an unknown SASL mechanism or a non-AMQP header is refused', async () => {
+    const r = await RawAmqp.connect(b.port);
+    r.write(Buffer.concat([SASL_HEADER, frames.write_frame(frames.sasl_frame(frames.sasl_init({ mechanism: 'GSSAPI' })))]));
+    const outcome = await r.waitFor((f) => String(f.performative?.constructor).startsWith('sasl_outcome'), 'outcome');
+    assert.equal(outcome.performative.code, 1);
+    await r.waitClosed();
+    const h = await RawAmqp.connect(b.port);
+    h.write(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+    await h.waitClosed();
+    assert.equal(h.headers[0]?.toString('latin1'), 'AMQP\x03\x01\x00\x00', 'answers with the header it speaks');
+    const tls = await RawAmqp.connect(b.port);
+    tls.write(Buffer.from('AMQP\x02\x01\x00\x00', 'latin1'));
+    await tls.waitClosed();
+  });
+});
