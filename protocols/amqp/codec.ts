@@ -142,10 +142,8 @@ export function scanMessage(buf: Buffer): ScannedMessage {
   while (p < buf.length) {
     const { code, next } = readDescriptor(buf, p);
     if (code < SECTION.header || code > SECTION.footer) throw new DecodeError(`unknown message section descriptor at byte ${p}`);
-    if (code < last && !(code >= SECTION.data && code <= SECTION.value && last >= SECTION.data && last <= SECTION.value)) {
-      throw new DecodeError('message sections out of order');
-    }
-    if (out.footer) throw new DecodeError('section after the footer');
+    // Order is not policed beyond "header first, each annotation/properties section once": rhea, for one,
+    // encodes the footer before the body. Outbound, sections always go in the specified order.
     const s: Section = { code, start: p, end: 0 };
     if (code === SECTION.data || code === SECTION.value) {
       const v = variable(buf, next);
@@ -174,18 +172,23 @@ export function scanMessage(buf: Buffer): ScannedMessage {
         out.header = s;
         break;
       case SECTION.deliveryAnnotations:
+        if (out.deliveryAnnotations) throw new DecodeError('repeated delivery-annotations');
         out.deliveryAnnotations = s;
         break;
       case SECTION.messageAnnotations:
+        if (out.messageAnnotations) throw new DecodeError('repeated message-annotations');
         out.messageAnnotations = s;
         break;
       case SECTION.properties:
+        if (out.properties) throw new DecodeError('repeated properties');
         out.properties = s;
         break;
       case SECTION.applicationProperties:
+        if (out.applicationProperties) throw new DecodeError('repeated application-properties');
         out.applicationProperties = s;
         break;
       case SECTION.footer:
+        if (out.footer) throw new DecodeError('repeated footer');
         out.footer = s;
         break;
       default: {

@@ -124,6 +124,9 @@ export function amqpError(err: unknown): AmqpError {
   return { condition: 'amqp:internal-error', description: err instanceof Error ? err.message : String(err) };
 }
 
+/** A session whose rhea delivery buffer has fewer free slots than this gets no new deliveries. */
+const SESSION_MARGIN = 64;
+
 const HOLD_GUARD = 1;
 const HOLD_BACKPRESSURE = 2;
 const HOLD_PENDING = 4;
@@ -939,8 +942,8 @@ export class AmqpSession {
   private syncCredit(l: OutLink): void {
     const c = l.consumer;
     if (!c || c.closed || l.state !== 'open' || l.browser) return;
-    let target = this.backedUp || this.closeSent || l.draining ? 0 : Math.min(l.credit, this.opts.maxConsumerCredit);
-    if (target > 0) target = Math.min(target, l.allowance + this.sessionRoom(l.r.session));
+    const full = l.r.session.outgoing.available() < SESSION_MARGIN;
+    const target = this.backedUp || this.closeSent || l.draining || full ? 0 : Math.min(l.credit, this.opts.maxConsumerCredit);
     const delta = target - l.allowance;
     if (delta > 0) {
       l.allowance += delta;
@@ -952,13 +955,6 @@ export class AmqpSession {
         c.setCredit(c.credit - cut);
       }
     }
-  }
-
-  /** Free slots in rhea's outgoing delivery buffer of a session, less what the engine may still hand its links. */
-  private sessionRoom(rs: RSession): number {
-    let promised = 0;
-    for (const l of this.links.values()) if (l.kind === 'out' && l.r.session === rs) promised += Math.max(0, l.allowance);
-    return rs.outgoing.available() - promised - 16;
   }
 
   private refreshAllCredit(): void {
@@ -984,6 +980,12 @@ export class AmqpSession {
       // the engine handed over more than the socket takes now (a whole dispatch round): give it back
       if (!this.backedUp) this.backpressure();
       this.giveBack(d);
+      return;
+    }
+    if (l.r.session.outgoing.available() < 2) {
+      // rhea's session buffer of unsettled deliveries is full (it frees in order): wait for settlements
+      this.giveBack(d);
+      this.syncCredit(l);
       return;
     }
     let rd: RDelivery;
@@ -1030,7 +1032,7 @@ export class AmqpSession {
 
   private browseMore(l: OutLink): void {
     const b = l.browser!;
-    while (l.credit > 0 && this.sessionRoom(l.r.session) > 0 && !this.backedUp) {
+    while (l.credit > 0 && l.r.session.outgoing.available() >= SESSION_MARGIN && !this.backedUp) {
       const items = this.engine.browse(b.address, { limit: Math.min(l.credit, 100), offset: b.offset, selector: b.selector });
       if (items.length === 0) return;
       for (const it of items) {

@@ -82,6 +82,38 @@ describe('AMQP: credit and drain', function () {
     }
   });
 
+  it('many consumers with large credit on one session all get messages', async () => {
+    const receivers = [];
+    for (let i = 0; i < 20; i++) receivers.push(await c.receiver(`many.q${i}`));
+    const s = await c.sender({ target: {} });
+    for (let i = 0; i < 20; i++) await s.send({ to: `many.q${i}`, body: `to ${i}` });
+    for (let i = 0; i < 20; i++) assert.equal((await receivers[i]!.next()).message.body, `to ${i}`);
+  });
+
+  it('a full session delivery buffer pauses deliveries until the client settles (no overflow)', async () => {
+    const t = await startBroker({ amqp: { sessionOutgoingBuffer: 100 } });
+    const x = await Client.connect(t);
+    try {
+      const s = await x.sender('sessfull.q');
+      for (let i = 0; i < 150; i++) await s.send({ body: `f${i}` });
+      const r = await x.receiver('sessfull.q', { autoaccept: false });
+      await until(() => r.inbox.items.length >= 30, 3000, 'first deliveries');
+      await sleep(200);
+      assert.ok(r.inbox.items.length <= 100, `${r.inbox.items.length} unsettled deliveries`);
+      for (const m of r.inbox.items) m.delivery.accept();
+      let settled = r.inbox.items.length;
+      while (settled < 150) {
+        await until(() => r.inbox.items.length > settled, 3000, 'more after settling');
+        for (const m of r.inbox.items.slice(settled)) m.delivery.accept();
+        settled = r.inbox.items.length;
+      }
+      await until(() => t.broker.engine.getQueue('sessfull.q')!.depth === 0, 3000, 'all acked');
+    } finally {
+      await x.close();
+      await t.close();
+    }
+  });
+
   it('credit comes back as sends complete: a producer keeps going past its first window', async () => {
     const t = await startBroker({ amqp: { receiverCredit: 4 } });
     const x = await Client.connect(t);
