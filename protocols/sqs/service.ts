@@ -1061,7 +1061,9 @@ export class SqsService {
     const room = fifo ? 0 : Math.max(0, st.prefetch - st.held.length);
     const desired = want + room;
     const outstanding = c.credit + Math.max(0, st.pendingDispatch());
-    if (desired > outstanding) this.addCredit(st, desired - outstanding);
+    // Open receives are always covered at once; the read-ahead is topped up only once half of it is used, so the
+    // core dispatches in larger rounds (one redelivery-mark commit per round instead of one per receive).
+    if (desired > outstanding && (outstanding < want || desired - outstanding >= st.prefetch / 2)) this.addCredit(st, desired - outstanding);
     else if (desired < outstanding) this.takeBackCredit(st, outstanding - desired);
   }
 
