@@ -1,0 +1,186 @@
+/**
+ * Interop with an AMQP client no one here wrote: Debian's python3-qpid-proton (Qpid Proton 0.37, the C
+ * engine with its Python binding), driven by interop/proton_client.py. These tests fail (not skip) when the
+ * package is missing:  apt-get install -y python3-qpid-proton
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SecurityHooks } from '../../../src/core/security.js';
+import { Client, rhea, startBroker, tlsFixture, until, type TestBroker } from './helpers.js';
+
+/** Debian's python3 (where python3-qpid-proton installs), not whatever python3 is first on PATH. */
+const PYTHON = '/usr/bin/python3';
+
+/** The script in the source tree, found from the package root (tsc does not copy it to dist/). */
+function script(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'test', 'protocols', 'amqp', 'interop', 'proton_client.py');
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new Error('test/protocols/amqp/interop/proton_client.py not found');
+}
+
+function proton(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, [script(), ...args], { timeout: timeoutMs, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      let out: Record<string, unknown> | undefined;
+      try {
+        out = JSON.parse(stdout.trim().split('\n').pop() || 'null');
+      } catch {
+        out = undefined;
+      }
+      if (err && !out) reject(new Error(`proton_client ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      else resolve(out ?? {});
+    });
+  });
+}
+
+interface PMsg {
+  body: unknown;
+  durable: boolean;
+  priority: number;
+  id: unknown;
+  correlation_id: unknown;
+  subject: string | null;
+  reply_to: string | null;
+  content_type: string | null;
+  properties: Record<string, unknown>;
+  annotations: Record<string, unknown>;
+  delivery_count: number;
+}
+
+describe('AMQP interop: python3-qpid-proton', function () {
+  this.timeout(60_000);
+  let b: TestBroker;
+  let url: string;
+  before(async () => {
+    if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: install the Debian package (apt-get install -y python3-qpid-proton)`);
+    const probe = await new Promise<string>((resolve) => execFile(PYTHON, ['-c', 'import proton; print(proton.VERSION)'], (err, out, errOut) => resolve(err ? `missing: ${errOut}` : out)));
+    if (probe.startsWith('missing')) throw new Error(`python3-qpid-proton is not installed for ${PYTHON} (apt-get install -y python3-qpid-proton): ${probe}`);
+    b = await startBroker();
+    url = `amqp://127.0.0.1:${b.port}`;
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  it('proton sends (typed properties, binary and text bodies) → rhea receives', async () => {
+    const msgs = [
+      { body: 'hello from proton', subject: 'greeting', correlation_id: 'py-c1', content_type: 'text/plain', priority: 7, properties: { n: 5, ub: { ubyte: 200 }, s: 'str', sym: { symbol: 'sy' } } },
+      { binary: '00ff10', durable: false },
+      { body: { k: 'v', n: [1, 2] } },
+    ];
+    const res = await proton(['send', url, 'py.in', JSON.stringify(msgs)]);
+    assert.deepEqual(res.outcomes, ['accepted', 'accepted', 'accepted']);
+    const c = await Client.connect(b);
+    const r = await c.receiver('py.in');
+    // the non-durable one needs no fsync and may overtake the durable ones sent before it
+    const got = await r.take(3);
+    const a = got.find((m) => m.message.body === 'hello from proton');
+    const bin = got.find((m) => Buffer.isBuffer(m.message.body));
+    const map = got.find((m) => m.message.body?.k === 'v');
+    assert.equal(a!.message.body, 'hello from proton');
+    assert.equal(a!.message.subject, 'greeting');
+    assert.equal(a!.message.correlation_id, 'py-c1');
+    assert.equal(a!.message.priority, 7);
+    assert.equal(a!.message.durable, true);
+    assert.deepEqual(a!.message.application_properties, { n: 5, ub: 200, s: 'str', sym: 'sy' });
+    assert.deepEqual(bin!.message.body, Buffer.from([0x00, 0xff, 0x10]));
+    assert.equal(bin!.message.durable, false);
+    assert.deepEqual(map!.message.body, { k: 'v', n: [1, 2] });
+    await c.close();
+  });
+
+  it('rhea sends → proton receives, with a selector', async () => {
+    const c = await Client.connect(b);
+    const s = await c.sender('py.out');
+    await s.send({ body: 'skip me', application_properties: { color: 'blue' } });
+    await s.send({ body: 'for proton', application_properties: { color: 'red', n: 3 }, correlation_id: 'r-1', reply_to: 'topic://py.replies', durable: true, priority: 2 });
+    const res = await proton(['receive', url, 'py.out', '1', "color = 'red'"]);
+    const [m] = res.messages as PMsg[];
+    assert.equal(m!.body, 'for proton');
+    assert.deepEqual(m!.properties, { color: 'red', n: 3 });
+    assert.equal(m!.correlation_id, 'r-1');
+    assert.equal(m!.reply_to, 'topic://py.replies');
+    assert.equal(m!.priority, 2);
+    assert.equal(m!.durable, true);
+    assert.equal(b.broker.engine.getQueue('py.out')!.depth, 1, 'the non-matching one is still there');
+    await c.close();
+  });
+
+  it('STOMP-less foreign messages reach proton with Qpid JMS annotations', async () => {
+    const { createMessage } = await import('../../../src/core/message.js');
+    await b.broker.engine.send(createMessage({ bodyType: 'text', body: Buffer.from('core text'), properties: { k: 1 } }), { kind: 'queue', name: 'py.core' });
+    const res = await proton(['receive', url, 'py.core', '1']);
+    const [m] = res.messages as PMsg[];
+    assert.equal(m!.body, 'core text');
+    assert.equal(m!.annotations['x-opt-jms-msg-type'], 5);
+  });
+
+  it('over TLS with SASL PLAIN', async () => {
+    const engine = b.broker.engine;
+    const saved = engine.security;
+    const seen: string[] = [];
+    const hooks: SecurityHooks = {
+      async authenticate(c) {
+        if (c.username) seen.push(c.username);
+        return c.username === 'py' && c.password === 'secret' ? { username: 'py', anonymous: false, groups: [] } : null;
+      },
+      authorize: () => true,
+    };
+    engine.security = hooks;
+    try {
+      const res = await proton(['send', `amqps://py:secret@localhost:${b.tlsPort}`, 'py.tls', JSON.stringify([{ body: 'secure' }])], { PROTON_CA: tlsFixture('ca.crt') });
+      assert.deepEqual(res.outcomes, ['accepted']);
+      assert.deepEqual(seen.slice(0, 1), ['py']);
+      const bad = await proton(['send', `amqps://py:wrong@localhost:${b.tlsPort}`, 'py.tls', JSON.stringify([{ body: 'x' }])], { PROTON_CA: tlsFixture('ca.crt') });
+      assert.ok(bad.error, 'wrong password refused');
+    } finally {
+      engine.security = saved;
+    }
+    assert.equal(b.broker.engine.getQueue('py.tls')!.depth, 1);
+  });
+
+  it('proton transactions: commit publishes, abort discards', async () => {
+    const committed = await proton(['txn', url, 'py.txn', 'commit', '3']);
+    assert.equal(committed.discharged, 'committed');
+    assert.equal(b.broker.engine.getQueue('py.txn')!.depth, 3);
+    const aborted = await proton(['txn', url, 'py.txn.abort', 'rollback', '2']);
+    assert.equal(aborted.discharged, 'aborted');
+    assert.equal(b.broker.engine.getQueue('py.txn.abort')?.depth ?? 0, 0);
+  });
+
+  it('proton durable subscription: receives what was published while it was detached, then removed on close', async () => {
+    const first = await proton(['durable', url, 'topic://py.news', 'py-client', 'py-sub', '0', 'detach']);
+    assert.deepEqual(first.messages, []);
+    assert.ok(b.broker.engine.getSubscription('durable:py-client:py-sub'), 'subscription kept after detach');
+    const c = await Client.connect(b);
+    const s = await c.sender('topic://py.news');
+    for (let i = 0; i < 2; i++) await s.send({ body: `news ${i}`, durable: true });
+    await c.close();
+    const again = await proton(['durable', url, 'topic://py.news', 'py-client', 'py-sub', '2', 'close']);
+    assert.deepEqual((again.messages as PMsg[]).map((m) => m.body), ['news 0', 'news 1']);
+    await until(() => !b.broker.engine.getSubscription('durable:py-client:py-sub'), 3000, 'removed on close');
+  });
+
+  it('proton request/reply through a dynamic reply queue, answered by rhea', async () => {
+    const c = await Client.connect(b);
+    const service = await c.receiver('py.service');
+    const replier = await c.sender({ target: {} });
+    service.link.on('message', (ctx: { message: { reply_to: string; correlation_id: string; body: string } }) => {
+      void replier.send({ to: ctx.message.reply_to, correlation_id: ctx.message.correlation_id, body: `echo: ${ctx.message.body}` });
+    });
+    const res = await proton(['request', url, 'py.service', 'ping']);
+    assert.match(res.reply_to as string, /^temp-queue:\/\//);
+    const reply = res.reply as PMsg;
+    assert.equal(reply.body, 'echo: ping');
+    assert.equal(reply.correlation_id, 'py-1');
+    void rhea;
+    await c.close();
+  });
+});

@@ -1,0 +1,292 @@
+"""
+A python3-qpid-proton (Debian) client for the AMQP interop tests. Prints one JSON document on stdout.
+
+  proton_client.py send    <url> <address> <json-messages>      send, wait for every outcome
+  proton_client.py receive <url> <address> <count> [selector]   receive and accept <count> messages
+  proton_client.py txn     <url> <address> <commit|rollback> <n> send <n> messages in a transaction
+  proton_client.py durable <url> <topic> <client-id> <sub> <count> [detach|close]
+                                                               durable subscriber: receive <count>, then detach (keep) or close (remove)
+  proton_client.py request <url> <service> <body>             request/reply through a dynamic reply queue
+
+<url> is amqp://host:port or amqps://host:port (CA from $PROTON_CA), optionally with user:password@.
+"""
+import json
+import os
+import sys
+
+from proton import Message, SSLDomain, symbol, ubyte, short, ulong, char, timestamp
+from proton.handlers import MessagingHandler
+from proton.reactor import Container, DurableSubscription, Selector
+
+
+def ssl_domain():
+    ca = os.environ.get("PROTON_CA")
+    if not ca:
+        return None
+    d = SSLDomain(SSLDomain.MODE_CLIENT)
+    d.set_trusted_ca_db(ca)
+    d.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
+    return d
+
+
+def jsonable(v):
+    if isinstance(v, bytes):
+        return {"binary": v.hex()}
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, (symbol, char)):
+        return str(v)
+    return v
+
+
+def describe(m):
+    return {
+        "body": jsonable(m.body),
+        "durable": m.durable,
+        "priority": m.priority,
+        "id": jsonable(m.id),
+        "correlation_id": jsonable(m.correlation_id),
+        "subject": m.subject,
+        "reply_to": m.reply_to,
+        "content_type": m.content_type,
+        "properties": jsonable(m.properties or {}),
+        "annotations": jsonable(m.annotations or {}),
+        "delivery_count": m.delivery_count,
+    }
+
+
+def typed(props):
+    out = {}
+    for k, v in (props or {}).items():
+        if isinstance(v, dict) and len(v) == 1:
+            (t, x), = v.items()
+            out[k] = {"ubyte": ubyte, "short": short, "ulong": ulong, "symbol": symbol}[t](x)
+        else:
+            out[k] = v
+    return out
+
+
+class Base(MessagingHandler):
+    def __init__(self, url, **kw):
+        super().__init__(**kw)
+        self.url = url
+        self.result = {}
+        self.error = None
+
+    def connect(self, event):
+        return event.container.connect(self.url, ssl_domain=ssl_domain(), allowed_mechs="PLAIN ANONYMOUS", allow_insecure_mechs=True, reconnect=False)
+
+    def on_transport_error(self, event):
+        self.error = str(event.transport.condition)
+
+    def on_connection_error(self, event):
+        self.error = str(event.connection.remote_condition)
+        event.connection.close()
+
+    def on_link_error(self, event):
+        self.error = str(event.link.remote_condition)
+        event.connection.close()
+
+
+class Sender(Base):
+    def __init__(self, url, address, messages):
+        super().__init__(url)
+        self.address = address
+        self.messages = messages
+        self.sent = 0
+        self.outcomes = []
+
+    def on_start(self, event):
+        conn = self.connect(event)
+        event.container.create_sender(conn, self.address)
+
+    def on_sendable(self, event):
+        while event.sender.credit and self.sent < len(self.messages):
+            spec = self.messages[self.sent]
+            m = Message(body=spec.get("body"), durable=spec.get("durable", True), priority=spec.get("priority", 4),
+                        id=spec.get("id"), correlation_id=spec.get("correlation_id"), subject=spec.get("subject"),
+                        reply_to=spec.get("reply_to"), content_type=spec.get("content_type"),
+                        properties=typed(spec.get("properties")))
+            if "binary" in spec:
+                m.body = bytes.fromhex(spec["binary"])
+            event.sender.send(m)
+            self.sent += 1
+
+    def settled(self, state, event):
+        self.outcomes.append(state)
+        if len(self.outcomes) == len(self.messages):
+            self.result = {"outcomes": self.outcomes}
+            event.connection.close()
+
+    def on_accepted(self, event):
+        self.settled("accepted", event)
+
+    def on_rejected(self, event):
+        self.settled("rejected", event)
+
+    def on_released(self, event):
+        self.settled("released", event)
+
+
+class Receiver(Base):
+    def __init__(self, url, address, count, selector=None):
+        super().__init__(url, auto_accept=True)
+        self.address = address
+        self.count = count
+        self.selector = selector
+        self.got = []
+
+    def on_start(self, event):
+        conn = self.connect(event)
+        opts = [Selector(self.selector)] if self.selector else None
+        event.container.create_receiver(conn, self.address, options=opts)
+
+    def on_message(self, event):
+        self.got.append(describe(event.message))
+        if len(self.got) == self.count:
+            self.result = {"messages": self.got}
+            event.receiver.close()
+            event.connection.close()
+
+
+class Txn(Base):
+    def __init__(self, url, address, commit, n):
+        super().__init__(url)
+        self.address = address
+        self.commit = commit
+        self.n = n
+        self.sent = 0
+        self.txn = None
+        self.sender = None
+
+    def on_start(self, event):
+        self.conn = self.connect(event)
+        self.sender = event.container.create_sender(self.conn, self.address)
+        event.container.declare_transaction(self.conn, handler=self)
+
+    def on_transaction_declared(self, event):
+        self.txn = event.transaction
+        self.send()
+
+    def on_sendable(self, event):
+        self.send()
+
+    def send(self):
+        if not self.txn:
+            return
+        while self.sender.credit and self.sent < self.n:
+            self.txn.send(self.sender, Message(body="txn %d" % self.sent, durable=True))
+            self.sent += 1
+        if self.sent == self.n:
+            self.sent += 1
+            if self.commit:
+                self.txn.commit()
+            else:
+                self.txn.abort()
+
+    def on_transaction_committed(self, event):
+        self.result = {"discharged": "committed"}
+        self.conn.close()
+
+    def on_transaction_aborted(self, event):
+        self.result = {"discharged": "aborted"}
+        self.conn.close()
+
+    def on_transaction_declare_failed(self, event):
+        self.error = "declare failed"
+        self.conn.close()
+
+    def on_transaction_commit_failed(self, event):
+        self.error = "commit failed"
+        self.conn.close()
+
+
+class Durable(Base):
+    def __init__(self, url, topic, sub, count, end):
+        super().__init__(url, auto_accept=True)
+        self.topic = topic
+        self.sub = sub
+        self.count = count
+        self.end = end
+        self.got = []
+
+    def on_start(self, event):
+        conn = self.connect(event)
+        self.receiver = event.container.create_receiver(conn, self.topic, name=self.sub, options=[DurableSubscription()])
+        if self.count == 0:
+            self.result = {"messages": []}
+
+    def on_link_opened(self, event):
+        if self.count == 0 and event.receiver:
+            self.finish(event)
+
+    def finish(self, event):
+        if self.end == "close":
+            self.receiver.close()
+        else:
+            self.receiver.detach()
+        event.connection.close()
+
+    def on_message(self, event):
+        self.got.append(describe(event.message))
+        if len(self.got) == self.count:
+            self.result = {"messages": self.got}
+            self.finish(event)
+
+
+class Request(Base):
+    def __init__(self, url, service, body):
+        super().__init__(url)
+        self.service = service
+        self.body = body
+
+    def on_start(self, event):
+        self.conn = self.connect(event)
+        self.sender = event.container.create_sender(self.conn, self.service)
+        self.receiver = event.container.create_receiver(self.conn, None, dynamic=True)
+
+    def on_link_opened(self, event):
+        if event.receiver == self.receiver:
+            self.reply_to = event.receiver.remote_source.address
+            self.sender.send(Message(body=self.body, reply_to=self.reply_to, correlation_id="py-1"))
+
+    def on_message(self, event):
+        self.result = {"reply_to": self.reply_to, "reply": describe(event.message)}
+        event.connection.close()
+
+
+def main():
+    cmd, url = sys.argv[1], sys.argv[2]
+    a = sys.argv[3:]
+    if cmd == "send":
+        h = Sender(url, a[0], json.loads(a[1]))
+    elif cmd == "receive":
+        h = Receiver(url, a[0], int(a[1]), a[2] if len(a) > 2 else None)
+    elif cmd == "txn":
+        h = Txn(url, a[0], a[1] == "commit", int(a[2]))
+    elif cmd == "durable":
+        h = Durable(url, a[0], a[2], int(a[3]), a[4] if len(a) > 4 else "detach")
+        c = Container(h)
+        c.container_id = a[1]
+        c.run()
+        finish(h)
+        return
+    elif cmd == "request":
+        h = Request(url, a[0], a[1])
+    else:
+        raise SystemExit("unknown command " + cmd)
+    Container(h).run()
+    finish(h)
+
+
+def finish(h):
+    if h.error:
+        print(json.dumps({"error": h.error}))
+        sys.exit(1)
+    print(json.dumps(h.result))
+
+
+if __name__ == "__main__":
+    main()
