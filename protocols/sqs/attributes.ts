@@ -3,7 +3,7 @@
  * from the core message (typed application properties for other protocols, the exact SQS form kept in the
  * `sqs.attrs` annotation so an SQS → SQS round trip is lossless).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { Message, PropertyValue } from '../../src/core/message.js';
 import { sqsError, type AwsError } from './errors.js';
 
@@ -17,8 +17,16 @@ export type MessageAttributes = Record<string, MessageAttribute>;
 
 export const ATTRS_ANNOTATION = 'sqs.attrs';
 
+/** One-shot `crypto.hash` (Node ≥ 20.12) where there is one: no Hash object per digest. */
+const hashHex: (algorithm: string, data: string | Buffer) => string =
+  typeof oneShotHash === 'function' ? (a, d) => oneShotHash(a, d, 'hex') : (a, d) => createHash(a).update(d).digest('hex');
+
 export function md5Hex(data: string | Buffer): string {
-  return createHash('md5').update(data).digest('hex');
+  return hashHex('md5', data);
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return hashHex('sha256', data);
 }
 
 /**
@@ -58,7 +66,7 @@ export function md5OfAttributes(attrs: MessageAttributes | undefined): string | 
       putString(a.StringValue ?? '');
     }
   }
-  return createHash('md5').update(buf.subarray(0, o)).digest('hex');
+  return hashHex('md5', buf.subarray(0, o));
 }
 
 /** Characters SQS accepts in message bodies and string attribute values. */

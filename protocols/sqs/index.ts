@@ -63,6 +63,9 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
   });
   ready.catch(() => undefined); // requests see the failure; it must not be an unhandled rejection meanwhile
   let closed = false;
+  let lastHost: string | undefined;
+  let lastEncrypted = false;
+  let lastBase = '';
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
@@ -72,8 +75,16 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
     const path = qi < 0 ? url : url.slice(0, qi);
     const encrypted = !!(req.socket as TLSSocket).encrypted;
     const host = req.headers.host;
-    const baseUrl = host && /^[A-Za-z0-9.\-:[\]]+$/.test(host) ? `${encrypted ? 'https' : 'http'}://${host}` : fallbackBase();
-    if (!cfg.baseUrl && host && !learnedBase && /^[A-Za-z0-9.\-:[\]]+$/.test(host)) learnedBase = `${encrypted ? 'https' : 'http'}://${host}`;
+    let baseUrl: string;
+    if (host !== undefined && host === lastHost && encrypted === lastEncrypted) baseUrl = lastBase;
+    else if (host && /^[A-Za-z0-9.\-:[\]]+$/.test(host)) {
+      baseUrl = `${encrypted ? 'https' : 'http'}://${host}`;
+      if (!cfg.baseUrl && !learnedBase) learnedBase = baseUrl;
+      // the same client sends the same Host header on every request: remember the last good one
+      lastHost = host;
+      lastEncrypted = encrypted;
+      lastBase = baseUrl;
+    } else baseUrl = fallbackBase();
     try {
       await ready;
       if (closed) throw sqsError('ServiceUnavailable', 'The broker is shutting down.');

@@ -3,7 +3,8 @@
  * botocore and the aws CLI sign SQS and SNS requests. The secret is looked up by access key id in the broker's
  * configured credentials; the signing key is derived per (secret, date, region, service) and cached.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from './attributes.js';
 import type { IncomingMessage } from 'node:http';
 import { AwsError } from './errors.js';
 
@@ -68,24 +69,64 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+type Credential = { accessKeyId: string; date: string; region: string; service: string };
+// Parsed credential scopes and SignedHeaders lists: the same few strings on every request of a client.
+const credentialCache = new Map<string, Credential | null>();
+const signedHeadersCache = new Map<string, string[]>();
+
+function cachedCredential(s: string): Credential | null {
+  let c = credentialCache.get(s);
+  if (c === undefined) {
+    c = parseCredential(s);
+    if (credentialCache.size >= 1000) credentialCache.clear();
+    credentialCache.set(s, c);
+  }
+  return c;
+}
+
+function cachedSignedHeaders(s: string): string[] {
+  let h = signedHeadersCache.get(s);
+  if (h === undefined) {
+    h = s.split(';');
+    if (signedHeadersCache.size >= 1000) signedHeadersCache.clear();
+    signedHeadersCache.set(s, h);
+  }
+  return h;
+}
+
 function parseAuth(req: IncomingMessage, query: URLSearchParams): ParsedAuth | null {
   const auth = headerValue(req, 'authorization');
   if (auth !== undefined) {
     if (!auth.startsWith(ALGORITHM + ' ')) {
       throw fail('IncompleteSignature', `Unsupported Authorization scheme: only ${ALGORITHM} (Signature Version 4) is accepted.`, 400);
     }
-    const fields: Record<string, string> = {};
+    let credential: string | undefined;
+    let signedHeaders: string | undefined;
+    let signature: string | undefined;
     for (const part of auth.slice(ALGORITHM.length + 1).split(',')) {
       const eq = part.indexOf('=');
-      if (eq > 0) fields[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+      if (eq <= 0) continue;
+      const k = part.slice(0, eq).trim();
+      if (k === 'Credential') credential = part.slice(eq + 1).trim();
+      else if (k === 'SignedHeaders') signedHeaders = part.slice(eq + 1).trim();
+      else if (k === 'Signature') signature = part.slice(eq + 1).trim();
     }
-    const cred = fields.Credential ? parseCredential(fields.Credential) : null;
-    if (!cred || !fields.SignedHeaders || !fields.Signature) {
+    const cred = credential ? cachedCredential(credential) : null;
+    if (!cred || !signedHeaders || !signature) {
       throw fail('IncompleteSignature', 'Authorization header requires Credential, SignedHeaders and Signature parameters.', 400);
     }
     const amzDate = headerValue(req, 'x-amz-date') ?? '';
     if (!amzDate) throw fail('IncompleteSignature', 'Authorization header requires existence of either a X-Amz-Date or a Date header.', 400);
-    return { ...cred, signedHeaders: fields.SignedHeaders.split(';'), signature: fields.Signature, amzDate, presigned: false };
+    return {
+      accessKeyId: cred.accessKeyId,
+      date: cred.date,
+      region: cred.region,
+      service: cred.service,
+      signedHeaders: cachedSignedHeaders(signedHeaders),
+      signature,
+      amzDate,
+      presigned: false,
+    };
   }
   if (query.has('X-Amz-Signature') || query.has('X-Amz-Credential')) {
     if (query.get('X-Amz-Algorithm') !== ALGORITHM) throw fail('IncompleteSignature', `X-Amz-Algorithm must be ${ALGORITHM}.`, 400);
@@ -145,19 +186,27 @@ function canonicalPaths(rawPath: string): string[] {
 }
 
 function canonicalHeaders(req: IncomingMessage, signed: string[]): string {
-  const values = new Map<string, string[]>();
-  const want = new Set(signed);
   const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (!want.has(name)) continue;
-    let list = values.get(name);
-    if (!list) values.set(name, (list = []));
-    list.push(raw[i + 1].trim().replace(/\s+/g, ' '));
-  }
   let out = '';
-  for (const name of signed) out += `${name}:${(values.get(name) ?? []).join(',')}\n`;
+  for (const name of signed) {
+    let value: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const n = raw[i];
+      if (n.length !== name.length || n.toLowerCase() !== name) continue;
+      const v = canonicalValue(raw[i + 1]);
+      value = value === undefined ? v : `${value},${v}`;
+    }
+    out += `${name}:${value ?? ''}\n`;
+  }
   return out;
+}
+
+const WS_RUN = /\s{2,}|[^\S ]/;
+
+/** A header value as SigV4 canonicalises it: trimmed, runs of whitespace as one space. */
+function canonicalValue(v: string): string {
+  const t = v.trim();
+  return WS_RUN.test(t) ? t.replace(/\s+/g, ' ') : t;
 }
 
 const ROOT_PATHS = ['/'];
@@ -177,9 +226,6 @@ function signingKey(secret: string, date: string, region: string, service: strin
   return k;
 }
 
-function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 /**
  * Verify a request's signature. Returns who signed it; throws an AwsError (InvalidClientTokenId,
@@ -228,9 +274,10 @@ export function verifySigV4(req: IncomingMessage, body: Buffer, opts: SigV4Optio
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
   const key = signingKey(secret, auth.date, auth.region, auth.service);
   const given = Buffer.from(auth.signature, 'hex');
+  const signedList = auth.signedHeaders.join(';');
   for (const path of canonicalPaths(rawPath)) {
     for (const ph of payloadHashes) {
-      const creq = `${req.method ?? 'GET'}\n${path}\n${cq}\n${headers}\n${auth.signedHeaders.join(';')}\n${ph}`;
+      const creq = `${req.method ?? 'GET'}\n${path}\n${cq}\n${headers}\n${signedList}\n${ph}`;
       const sts = `${ALGORITHM}\n${auth.amzDate}\n${scope}\n${sha256Hex(creq)}`;
       const expected = createHmac('sha256', key).update(sts).digest();
       if (given.length === expected.length && timingSafeEqual(given, expected)) {
