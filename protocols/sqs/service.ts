@@ -233,7 +233,8 @@ export class SqsService {
   readonly accountId: string;
   private readonly logger: Logger;
   private readonly states = new Map<string, QueueState>();
-  private readonly recentlyDeleted = new Set<string>();
+  /** Receipts deleted lately (delivery id → nonce; ids are engine-unique), so a repeated delete succeeds. */
+  private readonly recentlyDeleted = new Map<number, string>();
   private connection?: Connection;
   private seqCounter = 0n;
   private sweepTimer?: NodeJS.Timeout;
@@ -1433,7 +1434,7 @@ export class SqsService {
     const r = st.receipts.get(id);
     if (!r || r.nonce !== nonce) {
       if (op === 'delete') {
-        if (this.recentlyDeleted.has(handle)) return; // a retried delete of the same receipt succeeds, as in AWS
+        if (this.recentlyDeleted.get(id) === nonce) return; // a retried delete of the same receipt succeeds, as in AWS
         throw sqsError('ReceiptHandleIsInvalid', `The receipt handle has expired: the message was received again or its visibility timeout ended.`);
       }
       throw sqsError('MessageNotInflight', 'The message referred to is not in flight.');
@@ -1442,7 +1443,7 @@ export class SqsService {
     if (!consumer) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
     if (op === 'delete') {
       st.dropReceipt(id);
-      this.recentlyDeleted.add(handle);
+      this.recentlyDeleted.set(id, nonce);
       try {
         const acked = consumer.ack(id);
         this.groupDone(st, r.groupId, false);
@@ -1499,7 +1500,7 @@ export class SqsService {
         const { id, nonce } = this.parseReceipt(name, handle);
         const r = st.receipts.get(id);
         if (!r || r.nonce !== nonce) {
-          if (this.recentlyDeleted.has(handle)) {
+          if (this.recentlyDeleted.get(id) === nonce) {
             outcomes.push(null);
             continue;
           }
@@ -1508,7 +1509,7 @@ export class SqsService {
         if (!st.consumer) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
         tx.ack(st.consumer, id);
         st.dropReceipt(id);
-        this.recentlyDeleted.add(handle);
+        this.recentlyDeleted.set(id, nonce);
         groups.push(r.groupId);
         outcomes.push(null);
       } catch (err) {
