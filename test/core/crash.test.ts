@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { forkFixture } from '../helpers/child.js';
 
 interface Report {
@@ -23,6 +24,7 @@ describe('crash safety (SIGKILL of a child-process broker under load)', function
     let redeliveredSeen = 0;
     const history = new Map<number, string[]>();
     let round = 0;
+    let current: ChildProcess | undefined;
     const note = (id: number, what: string) => {
       let h = history.get(id);
       if (!h) history.set(id, (h = []));
@@ -32,6 +34,7 @@ describe('crash safety (SIGKILL of a child-process broker under load)', function
     try {
       for (round = 0; round < 20; round++) {
         const child = forkFixture(new URL('../fixtures/engine-child.js', import.meta.url), ['crash', dir, String((round + 1) * 10_000_000)]);
+        current = child;
         let state: Report['contents'] | undefined;
         let snapshot!: { confirmed: Set<number>; acked: Set<number>; received: Set<number> };
         const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -85,6 +88,8 @@ describe('crash safety (SIGKILL of a child-process broker under load)', function
       assert.ok(redeliveredSeen > 0, 'some in-flight messages were recovered and flagged redelivered');
       assert.ok(totalChecked > 0);
     } finally {
+      // a failed check must not leave the child producing forever
+      if (current && current.exitCode === null && current.signalCode === null) current.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -24,7 +24,8 @@ describe('bounded memory with a deep backlog', function () {
       const reports: Report[] = [];
       const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
       child.on('message', (m: Report) => reports.push(m));
-      const code = await exit;
+      const code = await Promise.race([exit, new Promise<null>((r) => setTimeout(() => r(null), 500_000))]);
+      if (code === null) child.kill('SIGKILL');
       assert.equal(code, 0, 'child finished cleanly');
       const filled = reports.find((r) => r.t === 'filled')!;
       const drained = reports.find((r) => r.t === 'drained')!;
