@@ -2,8 +2,14 @@
  * MQTT benchmark: `npm run bench -- mqtt` (or `npx tsx bench/mqtt.ts`).
  *
  * The broker runs in a child process (MQTT listener only, durable store: fsync on every commit); the MQTT.js
- * clients run in this process. Broker CPU is the child's process.cpuUsage() over the measured interval,
- * fetched over IPC.
+ * clients run in this process. Broker CPU is the child's utime + stime from /proc/<pid>/stat over the measured
+ * interval (all threads).
+ *
+ * Peers, in the same run and with the same clients and workloads: Debian's `mosquitto` and ActiveMQ 5.17
+ * (`activemq` + `libmqtt-client-java`), each started directly (not through systemd) as a child process on a free
+ * 127.0.0.1 port with a generated config, its CPU read from /proc/<pid>/stat the same way, and killed by pid at
+ * the end (see bench/mqtt-peers.ts). `--peers` (the default) runs every peer whose binaries exist and prints a
+ * line for each one that is not installed; `--no-peers` measures Wharf only.
  *
  * (a) QoS 0, one publisher → 1 and → 10 subscribers, 100-byte payloads: delivered msgs/s and broker CPU µs per
  *     delivered message. The publisher keeps at most `window` messages ahead of the slowest subscriber.
@@ -11,7 +17,9 @@
  *     fsync'd before its PUBACK), 100 publishes in flight: msgs/s, publish→PUBACK and end-to-end p50/p99.
  *
  * Options (env): BENCH_SECONDS (default 5), BENCH_WARMUP (1), BENCH_ONLY (qos0-1, qos0-10 or qos1),
- * BENCH_CHILD_NODE_ARGS (extra node flags for the broker child, e.g. `--cpu-prof`).
+ * BENCH_CHILD_NODE_ARGS (extra node flags for the broker child, e.g. `--cpu-prof`), BENCH_JVM_WARMUP (ActiveMQ's
+ * warm-up, default 3 s, so that its hot paths are JIT-compiled before measuring), BENCH_PEERS (comma-separated
+ * subset of mosquitto,activemq).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
+import { PEERS, procCpuMicros, type PeerBroker, type PeerSpec } from './mqtt-peers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
@@ -58,7 +67,29 @@ interface ChildStats {
   delivered: number;
 }
 
-class Child {
+/** A broker under test: where to connect and a snapshot of its CPU (µs, from /proc) and store counters. */
+interface Target {
+  readonly port: number;
+  stats(): Promise<Snapshot>;
+}
+
+interface Snapshot {
+  cpuMicros: number;
+  /** fsync'd store transactions (Wharf only) */
+  storeTransactions?: number;
+}
+
+class PeerTarget implements Target {
+  constructor(readonly broker: PeerBroker) {}
+  get port(): number {
+    return this.broker.port;
+  }
+  async stats(): Promise<Snapshot> {
+    return { cpuMicros: this.broker.cpuMicros() };
+  }
+}
+
+class Child implements Target {
   private constructor(
     readonly proc: ChildProcess,
     readonly port: number,
@@ -75,11 +106,17 @@ class Child {
     return new Child(proc, port);
   }
 
-  stats(): Promise<ChildStats> {
+  childStats(): Promise<ChildStats> {
     return new Promise((resolve) => {
       this.proc.once('message', (m: ChildStats) => resolve(m));
       this.proc.send({ cmd: 'stats' });
     });
+  }
+
+  async stats(): Promise<Snapshot> {
+    const s = await this.childStats();
+    // the same measure as the peers': utime + stime of the broker process from /proc/<pid>/stat
+    return { cpuMicros: procCpuMicros(this.proc.pid!), storeTransactions: s.store.transactions };
   }
 
   async stop(): Promise<void> {
@@ -106,7 +143,6 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-const cpuMicros = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage) => b.user - a.user + (b.system - a.system);
 
 // ------------------------------------------------------------------------------------------ (a) QoS 0 fan-out
 
@@ -118,7 +154,7 @@ export interface FanoutResult {
   brokerCpuPercent: number;
 }
 
-async function qos0Fanout(child: Child, subscribers: number, window = 5000): Promise<FanoutResult> {
+async function qos0Fanout(child: Target, subscribers: number, warmup = WARMUP, window = 5000): Promise<FanoutResult> {
   const topic = `bench/qos0/${subscribers}`;
   const subs: MqttClient[] = [];
   const counts: number[] = [];
@@ -167,7 +203,7 @@ async function qos0Fanout(child: Child, subscribers: number, window = 5000): Pro
       });
     }
   })();
-  await sleep(WARMUP * 1000);
+  await sleep(warmup * 1000);
   const s0 = await child.stats();
   const d0 = counts.reduce((a, b) => a + b, 0);
   const p0 = sent;
@@ -181,7 +217,7 @@ async function qos0Fanout(child: Child, subscribers: number, window = 5000): Pro
   await loop;
   for (const c of [...subs, pub]) c.end(true);
   const delivered = d1 - d0;
-  const cpu = cpuMicros(s0.cpu, s1.cpu);
+  const cpu = s1.cpuMicros - s0.cpuMicros;
   return {
     subscribers,
     deliveredPerSec: Math.round(delivered / secs),
@@ -204,7 +240,7 @@ export interface Qos1Result {
   brokerCpuMicrosPerMsg: number;
 }
 
-async function qos1Durable(child: Child, inFlight = 100): Promise<Qos1Result> {
+async function qos1Durable(child: Target, warmup = WARMUP, inFlight = 100): Promise<Qos1Result> {
   const topic = 'bench/qos1';
   const sub = await connect(child.port, { clientId: 'bench-qos1-sub', clean: false });
   await sub.subscribeAsync(topic, { qos: 1 });
@@ -236,7 +272,7 @@ async function qos1Durable(child: Child, inFlight = 100): Promise<Qos1Result> {
     });
   };
   for (let i = 0; i < inFlight; i++) one();
-  await sleep(WARMUP * 1000);
+  await sleep(warmup * 1000);
   const s0 = await child.stats();
   const r0 = received;
   measuring = true;
@@ -261,40 +297,160 @@ async function qos1Durable(child: Child, inFlight = 100): Promise<Qos1Result> {
     pubackP99ms: Number(pct(puback, 99).toFixed(2)),
     e2eP50ms: Number(pct(e2e, 50).toFixed(2)),
     e2eP99ms: Number(pct(e2e, 99).toFixed(2)),
-    storeTransactionsPerSec: Math.round((s1.store.transactions - s0.store.transactions) / secs),
-    brokerCpuMicrosPerMsg: Number((cpuMicros(s0.cpu, s1.cpu) / Math.max(1, delivered)).toFixed(2)),
+    storeTransactionsPerSec: s1.storeTransactions === undefined ? NaN : Math.round((s1.storeTransactions - (s0.storeTransactions ?? 0)) / secs),
+    brokerCpuMicrosPerMsg: Number(((s1.cpuMicros - s0.cpuMicros) / Math.max(1, delivered)).toFixed(2)),
   };
 }
 
 // ------------------------------------------------------------------------------------------ entry
 
-export async function run(): Promise<void> {
-  console.log(`MQTT benchmark: broker in a child process, MQTT.js clients here; ${SECONDS} s per case after ${WARMUP} s warm-up; ${os.cpus().length} cores`);
-  const results: Record<string, unknown> = {};
-  const only = process.env.BENCH_ONLY;
-  for (const n of [1, 10]) {
-    if (only && only !== `qos0-${n}`) continue;
+type Workload = 'qos0' | 'qos1';
+
+interface Contender {
+  name: string;
+  warmup: number;
+  qos1Note: string;
+  start(workload: Workload): Promise<{ target: Target; stop(): Promise<void>; pid: number }>;
+}
+
+const wharf: Contender = {
+  name: 'wharf',
+  warmup: WARMUP,
+  qos1Note: 'LMDB, fsync before every PUBACK',
+  async start() {
     const child = await Child.start();
-    try {
-      const r = await qos0Fanout(child, n);
-      results[`qos0_1to${n}`] = r;
-      console.log(`(a) QoS 0, 1 → ${n}: ${r.deliveredPerSec.toLocaleString('en')} delivered msgs/s (${r.publishedPerSec.toLocaleString('en')} published/s), broker CPU ${r.brokerCpuMicrosPerMsg} µs per delivered message (${r.brokerCpuPercent}% of a core)`);
-    } finally {
-      await child.stop();
+    return { target: child, stop: () => child.stop(), pid: child.proc.pid! };
+  },
+};
+
+function peerContender(p: PeerSpec): Contender {
+  return {
+    name: p.name,
+    warmup: p.warmupSeconds(WARMUP),
+    qos1Note: p.qos1Note,
+    async start(workload) {
+      const b = await p.start(workload);
+      return { target: new PeerTarget(b), stop: () => b.stop(), pid: b.pid };
+    },
+  };
+}
+
+interface Row {
+  broker: string;
+  case: string;
+  delivered: number;
+  cpu: number;
+  pubackP50?: number;
+  pubackP99?: number;
+  e2eP50?: number;
+  e2eP99?: number;
+  note: string;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms)))]).finally(() =>
+    clearTimeout(t),
+  );
+}
+
+function table(rows: Row[]): string {
+  const head = ['broker', 'case', 'delivered msgs/s', 'broker µs CPU/delivered msg', 'PUBACK p50/p99 ms', 'end-to-end p50/p99 ms', 'notes'];
+  const body = rows.map((r) => [
+    r.broker,
+    r.case,
+    r.delivered.toLocaleString('en'),
+    r.cpu.toFixed(2),
+    r.pubackP50 === undefined ? '' : `${r.pubackP50} / ${r.pubackP99}`,
+    r.e2eP50 === undefined ? '' : `${r.e2eP50} / ${r.e2eP99}`,
+    r.note,
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i >= 2 && i <= 5 ? c.padStart(w[i]) : c.padEnd(w[i]))).join(' | ') + ' |';
+  return [line(head), '|' + w.map((n, i) => (i >= 2 && i <= 5 ? '-'.repeat(n + 1) + ':' : '-'.repeat(n + 2))).join('|') + '|', ...body.map(line)].join('\n');
+}
+
+export async function run(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const withPeers = !argv.includes('--no-peers'); // `--peers` is the default
+  console.log(`MQTT benchmark: broker in a child process, MQTT.js clients here; ${SECONDS} s per case after ${WARMUP} s warm-up; ${os.cpus().length} cores`);
+  const contenders: Contender[] = [wharf];
+  if (withPeers) {
+    const wanted = process.env.BENCH_PEERS?.split(',').map((s) => s.trim());
+    for (const p of PEERS) {
+      if (wanted && !wanted.includes(p.name)) continue;
+      const why = p.missing();
+      if (why) console.log(`peer ${p.name}: not run — ${why}`);
+      else contenders.push(peerContender(p));
+    }
+  } else console.log('peers: off (--no-peers)');
+  const jvm = contenders.find((c) => c.name === 'activemq');
+  if (jvm) console.log(`activemq: ${jvm.warmup} s warm-up (JIT), non-persistent broker for QoS 0`);
+
+  const cases: { id: string; label: string; workload: Workload; subs?: number }[] = [
+    { id: 'qos0-1', label: 'QoS 0, 1 → 1', workload: 'qos0', subs: 1 },
+    { id: 'qos0-10', label: 'QoS 0, 1 → 10', workload: 'qos0', subs: 10 },
+    { id: 'qos1', label: 'QoS 1, 1 → 1, 100 in flight', workload: 'qos1' },
+  ];
+  const only = process.env.BENCH_ONLY;
+  const rows: Row[] = [];
+  const results: Record<string, Record<string, unknown>> = {};
+  for (const c of cases) {
+    if (only && only !== c.id) continue;
+    for (const k of contenders) {
+      let h: Awaited<ReturnType<Contender['start']>>;
+      try {
+        h = await k.start(c.workload);
+      } catch (err) {
+        console.log(`${k.name} ${c.label}: could not start: ${(err as Error).message}`);
+        continue;
+      }
+      try {
+        const limit = (k.warmup + SECONDS + 30) * 1000;
+        if (c.workload === 'qos0') {
+          const r = await withTimeout(qos0Fanout(h.target, c.subs!, k.warmup), limit, `${k.name} ${c.label}`);
+          (results[k.name] ??= {})[`qos0_1to${c.subs}`] = r;
+          rows.push({ broker: k.name, case: c.label, delivered: r.deliveredPerSec, cpu: r.brokerCpuMicrosPerMsg, note: `${r.publishedPerSec.toLocaleString('en')} published/s, broker ${r.brokerCpuPercent}% of a core` });
+          console.log(`${k.name} (a) ${c.label}: ${r.deliveredPerSec.toLocaleString('en')} delivered msgs/s (${r.publishedPerSec.toLocaleString('en')} published/s), broker CPU ${r.brokerCpuMicrosPerMsg} µs per delivered message (${r.brokerCpuPercent}% of a core)`);
+        } else {
+          const r = await withTimeout(qos1Durable(h.target, k.warmup), limit, `${k.name} ${c.label}`);
+          (results[k.name] ??= {}).qos1_durable = r;
+          const fsyncs = Number.isNaN(r.storeTransactionsPerSec) ? '' : `; ${r.storeTransactionsPerSec.toLocaleString('en')} fsync'd store transactions/s`;
+          rows.push({ broker: k.name, case: c.label, delivered: r.msgsPerSec, cpu: r.brokerCpuMicrosPerMsg, pubackP50: r.pubackP50ms, pubackP99: r.pubackP99ms, e2eP50: r.e2eP50ms, e2eP99: r.e2eP99ms, note: k.qos1Note + fsyncs });
+          console.log(
+            `${k.name} (b) ${c.label}, persistent subscriber (${k.qos1Note}): ${r.msgsPerSec.toLocaleString('en')} msgs/s; ` +
+              `publish→PUBACK p50 ${r.pubackP50ms} ms p99 ${r.pubackP99ms} ms; end-to-end p50 ${r.e2eP50ms} ms p99 ${r.e2eP99ms} ms${fsyncs}; broker CPU ${r.brokerCpuMicrosPerMsg} µs/msg`,
+          );
+        }
+      } catch (err) {
+        console.log(`${k.name} ${c.label}: failed: ${(err as Error).message}`);
+      } finally {
+        await h.stop();
+      }
     }
   }
-  if (only && only !== 'qos1') return;
-  const child = await Child.start();
-  try {
-    const r = await qos1Durable(child);
-    results.qos1_durable = r;
-    console.log(
-      `(b) QoS 1, 1 → 1, ${r.inFlight} in flight, persistent subscriber (fsync before every PUBACK): ${r.msgsPerSec.toLocaleString('en')} msgs/s; ` +
-        `publish→PUBACK p50 ${r.pubackP50ms} ms p99 ${r.pubackP99ms} ms; end-to-end p50 ${r.e2eP50ms} ms p99 ${r.e2eP99ms} ms; ` +
-        `${r.storeTransactionsPerSec.toLocaleString('en')} fsync'd store transactions/s; broker CPU ${r.brokerCpuMicrosPerMsg} µs/msg`,
-    );
-  } finally {
-    await child.stop();
+
+  console.log('');
+  console.log(table(rows));
+  console.log('');
+  const get = (broker: string, cs: string) => rows.find((r) => r.broker === broker && r.case === cs);
+  for (const n of [1, 10]) {
+    const cs = `QoS 0, 1 → ${n}`;
+    const w = get('wharf', cs);
+    if (!w) continue;
+    const m = get('mosquitto', cs);
+    const a = get('activemq', cs);
+    const thr = m ? `${w.delivered >= m.delivered ? 'met' : 'NOT met'} (${w.delivered.toLocaleString('en')} vs mosquitto ${m.delivered.toLocaleString('en')} delivered msgs/s)` : 'not checked (no mosquitto result)';
+    const cpu = a ? `${w.cpu < a.cpu ? 'met' : 'NOT met'} (${w.cpu.toFixed(2)} vs ActiveMQ ${a.cpu.toFixed(2)} µs/msg)` : 'not checked (no ActiveMQ result)';
+    console.log(`target (a) ${cs}: throughput ≥ mosquitto: ${thr}; CPU/msg < ActiveMQ: ${cpu}`);
+  }
+  const w1 = get('wharf', 'QoS 1, 1 → 1, 100 in flight');
+  if (w1) {
+    const ahead = ['mosquitto', 'activemq']
+      .map((b) => get(b, w1.case))
+      .filter((r): r is Row => !!r)
+      .map((r) => `${w1.delivered > r.delivered ? 'ahead of' : 'NOT ahead of'} ${r.broker} (${r.delivered.toLocaleString('en')})`);
+    console.log(`target (b) QoS 1: ≥ 23,000 msgs/s with fsync before every PUBACK: ${w1.delivered >= 23_000 ? 'met' : 'NOT met'} (${w1.delivered.toLocaleString('en')} msgs/s)${ahead.length ? '; ' + ahead.join(', ') : ''}`);
   }
   console.log(JSON.stringify(results));
 }

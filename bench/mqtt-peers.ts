@@ -1,0 +1,261 @@
+/**
+ * Peer MQTT brokers for bench/mqtt.ts: Debian's `mosquitto` and ActiveMQ 5.17 (`activemq`, whose MQTT transport also
+ * needs `libmqtt-client-java`), each started directly as a child process (never through systemd) on a free
+ * 127.0.0.1 port with a generated config in a temporary directory, and killed by its pid at the end.
+ *
+ * CPU is read from /proc/<pid>/stat (utime + stime of the broker process, all threads), the same way as Wharf's.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+let clkTck = 0;
+/** utime + stime of a process (all its threads) in µs, from /proc/<pid>/stat. */
+export function procCpuMicros(pid: number): number {
+  if (!clkTck) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the command name (field 2) may contain spaces: the fields after it start past the last ')'
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // f[0] is field 3 (state), so utime (field 14) is f[11] and stime (field 15) is f[12]
+  return ((Number(f[11]) + Number(f[12])) * 1e6) / clkTck;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function which(bin: string, extra: string[] = []): string | null {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), ...extra]) {
+    if (!dir) continue;
+    const p = path.join(dir, bin);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+export type Workload = 'qos0' | 'qos1';
+
+export interface PeerSpec {
+  name: string;
+  /** null when it can run here; otherwise why not (e.g. which Debian package is missing). */
+  missing(): string | null;
+  /** seconds of warm-up before measuring (a JVM needs longer to JIT-compile its hot paths). */
+  warmupSeconds(base: number): number;
+  /** what "durable" means for its QoS 1 case, for the table. */
+  qos1Note: string;
+  start(workload: Workload): Promise<PeerBroker>;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
+export class PeerBroker {
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+    readonly port: number,
+    private readonly dir: string,
+    private readonly logFile: string,
+  ) {}
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  cpuMicros(): number {
+    return procCpuMicros(this.pid);
+  }
+
+  logTail(lines = 20): string {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (p.exitCode === null && p.signalCode === null) {
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    live.delete(p);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Resolve once the port accepts TCP connections (and the process is still alive). */
+  static async launch(name: string, cmd: string, args: string[], dir: string, port: number, cwd = dir, timeoutMs = 60_000): Promise<PeerBroker> {
+    const logFile = path.join(dir, 'broker.log');
+    const out = fs.openSync(logFile, 'a');
+    const proc = spawn(cmd, args, { cwd, stdio: ['ignore', out, out], detached: false });
+    fs.closeSync(out);
+    live.add(proc);
+    const b = new PeerBroker(name, proc, port, dir, logFile);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        const tail = b.logTail();
+        await b.stop();
+        throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) before listening:\n${tail}`);
+      }
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      });
+      if (ok) return b;
+      if (Date.now() > deadline) {
+        const tail = b.logTail();
+        await b.stop();
+        throw new Error(`${name} did not listen on 127.0.0.1:${port} within ${timeoutMs / 1000} s:\n${tail}`);
+      }
+      await sleep(100);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------ mosquitto
+
+export const mosquitto: PeerSpec = {
+  name: 'mosquitto',
+  missing: () => (which('mosquitto', ['/usr/sbin']) ? null : 'mosquitto is not installed (apt-get install mosquitto)'),
+  warmupSeconds: (base) => base,
+  qos1Note: 'in memory (persistence false), no fsync',
+  async start() {
+    const bin = which('mosquitto', ['/usr/sbin'])!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-mosquitto-'));
+    const port = await freePort();
+    const conf = path.join(dir, 'mosquitto.conf');
+    fs.writeFileSync(
+      conf,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous true',
+        'persistence false',
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        // the default 1000 could drop QoS 1 messages queued for the subscriber beyond its 20 in flight
+        'max_queued_messages 100000',
+        '',
+      ].join('\n'),
+    );
+    return PeerBroker.launch('mosquitto', bin, ['-c', conf], dir, port);
+  },
+};
+
+// ------------------------------------------------------------------------------------------ ActiveMQ
+
+const AMQ_HOME = '/usr/share/activemq';
+// ActiveMQ's MQTT transport (activemq-mqtt.jar) needs the FuseSource MQTT codec, which Debian ships in
+// libmqtt-client-java; /usr/share/activemq/lib has no link to it, so the generated ACTIVEMQ_BASE/lib gets one.
+const AMQ_EXTRA_JARS = ['mqtt-client', 'hawtdispatch', 'hawtdispatch-transport'];
+
+export const activemq: PeerSpec = {
+  name: 'activemq',
+  missing() {
+    if (!fs.existsSync(path.join(AMQ_HOME, 'bin/activemq.jar'))) return 'ActiveMQ is not installed (apt-get install activemq libmqtt-client-java)';
+    if (!fs.existsSync('/usr/share/java/mqtt-client.jar')) return "ActiveMQ's MQTT transport needs libmqtt-client-java (apt-get install libmqtt-client-java)";
+    if (!which('java')) return 'no java on PATH (apt-get install default-jre-headless)';
+    return null;
+  },
+  warmupSeconds: (base) => Math.max(base, Number(process.env.BENCH_JVM_WARMUP ?? 3)),
+  qos1Note: 'KahaDB, journal synced periodically (no fsync per message)',
+  async start(workload) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-activemq-'));
+    const port = await freePort();
+    const conf = path.join(dir, 'conf');
+    const data = path.join(dir, 'data');
+    const lib = path.join(dir, 'lib');
+    for (const d of [conf, data, lib]) fs.mkdirSync(d, { recursive: true });
+    for (const j of AMQ_EXTRA_JARS) if (fs.existsSync(`/usr/share/java/${j}.jar`)) fs.symlinkSync(`/usr/share/java/${j}.jar`, path.join(lib, `${j}.jar`));
+    fs.writeFileSync(
+      path.join(conf, 'log4j.properties'),
+      [
+        'log4j.rootLogger=WARN, console',
+        'log4j.appender.console=org.apache.log4j.ConsoleAppender',
+        'log4j.appender.console.layout=org.apache.log4j.PatternLayout',
+        'log4j.appender.console.layout.ConversionPattern=%d %-5p %c{1} - %m%n',
+        '',
+      ].join('\n'),
+    );
+    // QoS 0: non-persistent broker. QoS 1 (persistent subscriber): KahaDB, like the Debian default instance, but
+    // with the journal synced periodically rather than on every write (mosquitto does not fsync per message either).
+    const persistence =
+      workload === 'qos1'
+        ? `<persistenceAdapter><kahaDB directory="${data}/kahadb" journalDiskSyncStrategy="periodic"/></persistenceAdapter>`
+        : '';
+    fs.writeFileSync(
+      path.join(conf, 'activemq.xml'),
+      `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="bench" persistent="${workload === 'qos1'}" dataDirectory="${data}">
+    ${persistence}
+    <transportConnectors>
+      <transportConnector name="mqtt" uri="mqtt://127.0.0.1:${port}"/>
+    </transportConnectors>
+  </broker>
+</beans>
+`,
+    );
+    // what /usr/bin/activemq does for `start` (JVM options from /usr/share/activemq/activemq-options), minus the
+    // daemonising: the JVM is our direct child, so its pid is the broker's
+    const args = [
+      '-Xms512M',
+      '-Xmx512M',
+      '-Dorg.apache.activemq.UseDedicatedTaskRunner=true',
+      '--add-reads=java.xml=java.logging',
+      '--add-opens',
+      'java.base/java.lang=ALL-UNNAMED',
+      '--add-opens',
+      'java.base/java.util=ALL-UNNAMED',
+      '--add-opens',
+      'java.base/java.util.concurrent=ALL-UNNAMED',
+      `-Dlog4j.configuration=file:${conf}/log4j.properties`,
+      `-Dactivemq.classpath=${conf}`,
+      `-Dactivemq.home=${AMQ_HOME}`,
+      `-Dactivemq.base=${dir}`,
+      `-Dactivemq.conf=${conf}`,
+      `-Dactivemq.data=${data}`,
+      '-jar',
+      `${AMQ_HOME}/bin/activemq.jar`,
+      'start',
+      `xbean:file:${conf}/activemq.xml`,
+    ];
+    return PeerBroker.launch('activemq', which('java')!, args, dir, port);
+  },
+};
+
+export const PEERS: PeerSpec[] = [mosquitto, activemq];
