@@ -773,7 +773,15 @@ export class Engine extends EventEmitter {
     const dlqName = template.replace('{name}', baseName);
     if (dlqName === from.name) return null;
     const commands: Command[] = [];
-    const dlq = this.ensureQueue(dlqName, commands, { dlq: true });
+    let dlq: CoreQueue;
+    try {
+      dlq = this.ensureQueue(dlqName, commands, { dlq: true });
+    } catch (err) {
+      // e.g. a subscription on a wildcard pattern ('DLQ.a.*' is no queue name): drop rather than throw out
+      // of an expiry sweep timer
+      this.logger.warn({ err, from: from.name, dlq: dlqName }, 'dead-letter queue name is not valid; message dropped');
+      return null;
+    }
     dlq.isDeadLetterQueue = true;
     const m = copyMessage(entry.message, { expiration: 0 });
     m.properties.dlqDeliveryFailureCause = reason;
