@@ -958,7 +958,12 @@ export class AmqpSession {
   }
 
   private refreshAllCredit(): void {
-    for (const l of this.links.values()) if (l.kind === 'out') this.syncCredit(l);
+    for (const l of this.links.values()) {
+      if (l.kind !== 'out') continue;
+      if (l.browser) {
+        if (l.state === 'open' && l.credit > 0 && !this.backedUp && !this.closeSent) this.browseMore(l);
+      } else this.syncCredit(l);
+    }
   }
 
   private scheduleCreditRefresh(): void {
@@ -1032,13 +1037,15 @@ export class AmqpSession {
 
   private browseMore(l: OutLink): void {
     const b = l.browser!;
-    while (l.credit > 0 && l.r.session.outgoing.available() >= SESSION_MARGIN && !this.backedUp) {
+    while (l.credit > 0 && l.r.session.outgoing.available() >= SESSION_MARGIN && !this.backedUp && this.turnBytes + this.stream.writableLength <= this.opts.writeHighWater) {
       const items = this.engine.browse(b.address, { limit: Math.min(l.credit, 100), offset: b.offset, selector: b.selector });
       if (items.length === 0) return;
       for (const it of items) {
         b.offset++;
         try {
-          l.r.send(encodeDelivery(it.message, it, this.mapOpts), Buffer.from(`b${b.offset.toString(36)}`), 0);
+          const payload = encodeDelivery(it.message, it, this.mapOpts);
+          this.turnBytes += payload.length;
+          l.r.send(payload, Buffer.from(`b${b.offset.toString(36)}`), 0);
         } catch (err) {
           this.log.error({ err, link: l.name }, 'amqp: browse delivery failed');
           return;

@@ -203,6 +203,21 @@ describe('AMQP: dispositions', function () {
     assert.equal(b.broker.engine.getQueue('disp.rej')!.depth, 0);
   });
 
+  it('expired and rejected messages of a wildcard subscription (no valid DLQ name) are dropped, not a crash', async () => {
+    const r = await c.receiver('topic://wc.*', { credit_window: 0, autoaccept: false });
+    const s = await c.sender('topic://wc.a');
+    await s.send({ body: 'short-lived', ttl: 50, durable: true });
+    await s.send({ body: 'rejected', durable: true });
+    await sleep(1300); // the engine's expiry sweep runs every second
+    r.flow(5);
+    const m = await r.next();
+    assert.equal(m.message.body, 'rejected');
+    m.delivery.reject({ condition: 'x:y', description: 'no' });
+    await r.none(200);
+    const x = await c.sender('wc.alive');
+    assert.equal((await x.send({ body: 'alive' })).state, 'accepted');
+  });
+
   it('detaching with unsettled deliveries returns them flagged redelivered (delivery-count 1 for JMS)', async () => {
     const r = await one('disp.detach', 'u');
     await r.next();

@@ -8,6 +8,8 @@
  * | no inbound frame-size limit (4 GiB header buffers, also before SASL) | FrameGuard (guard.ts) | "frame-size guard" tests |
  * | multi-frame transfers concatenated without limit | patch: session.js on_transfer message-size check | "a message larger than the limit" |
  * | array bomb: array32 of zero-width values, count 2^32-1, aborts V8 | patch: types.js read_array_items / read_n count guard | "array bomb" tests (child process) |
+ * | (found by the garbage test) a disposition range first=0 last=2^32-1 loops 4·10⁹ times, blocking the process | patch: session.js on_disposition iterates only the ids it holds | "a disposition for the range 0..2^32-1" (child process) |
+ * | (found reading) drain advances delivery-count one by one (`while (credit)`), up to 2^32 iterations | our own `_get_drain` per sending link | flow.test.ts drain tests |
  * | decoder errors throw out of the socket callback without an error listener | connection + container `error`/`protocol_error` handlers | "malformed performatives" (child process) |
  * | link credit not enforced | per-link transfer count in the session | flow.test.ts "exceeding it detaches the link" |
  * | output back-pressure ignored | writableLength check, credit withheld, deliveries given back | flow.test.ts "output back-pressure" |
@@ -22,6 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { forkFixture } from '../../helpers/child.js';
+import { rheaMessage } from '../../../protocols/amqp/rhea.js';
 import { AMQP_HEADER, Client, amqpFrame, frames, rawFrame, RawAmqp, rawSocket, SASL_HEADER, sleep, startBroker, until, type TestBroker } from './helpers.js';
 
 interface Child {
@@ -150,6 +153,25 @@ describe('AMQP hardening: rhea defects (child-process broker)', function () {
       assert.ok(cond.startsWith('amqp:') || cond === 'socket closed', `${body.toString('hex')}: ${cond}`);
     }
     await stillServes();
+  });
+
+  it('a disposition for the range 0..2^32-1 does not loop over four billion ids (patched: only ids held)', async () => {
+    const x = await Client.connectTo(c.port);
+    const r = await x.receiver('range.q');
+    const s = await x.sender('range.q');
+    await s.send({ body: 'one' });
+    await r.next();
+    // both directions: the broker as sender (role=receiver) and as receiver (role=sender)
+    for (const role of [true, false]) {
+      const frame = amqpFrame(0, frames.disposition({ role, first: 0, last: 0xffffffff, settled: true, state: rheaMessage.accepted().described() }));
+      x.conn.socket.write(frame);
+    }
+    await sleep(200);
+    // unpatched, each of the two frames blocks the broker's event loop for several seconds
+    const t0 = Date.now();
+    await stillServes();
+    assert.ok(Date.now() - t0 < 2000, `the broker answered after ${Date.now() - t0} ms`);
+    await x.close().catch(() => undefined);
   });
 
   it('frame-size guard before SASL: a header announcing 4 GiB is refused at once, nothing is buffered', async () => {
