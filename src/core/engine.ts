@@ -224,8 +224,13 @@ export class Engine extends EventEmitter {
   }
 
   private sweep(): void {
-    for (const q of this.queues.values()) q.sweepExpired();
-    for (const q of this.subscriptions.values()) q.sweepExpired();
+    for (const q of [...this.queues.values(), ...this.subscriptions.values()]) {
+      try {
+        q.sweepExpired();
+      } catch (err) {
+        this.onError(err, `expiry sweep of ${q.describe()}`);
+      }
+    }
   }
 
   /** Commit through the store, tracked so stop() can wait for it. */
@@ -769,7 +774,9 @@ export class Engine extends EventEmitter {
   private deadLetterPlan(from: CoreQueue, entry: Entry, reason: string): { commands: Command[]; apply: () => void } | null {
     const template = from.policy.deadLetterQueue;
     if (!template) return null;
-    const baseName = from.role === 'queue' || from.role === 'temporary' ? from.name : from.address.name;
+    // A subscription dead-letters per concrete topic the message was published to (its pattern may be a wildcard).
+    const published = entry.message.destination ? parseAddress(entry.message.destination) : null;
+    const baseName = from.role === 'queue' || from.role === 'temporary' ? from.name : published?.kind === 'topic' ? published.name : from.address.name;
     const dlqName = template.replace('{name}', baseName);
     if (dlqName === from.name) return null;
     const commands: Command[] = [];

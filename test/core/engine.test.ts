@@ -354,6 +354,17 @@ describe('core engine', function () {
       assert.deepEqual(mine.bodies(), ['other']);
     });
 
+    it('dead-letters a wildcard subscription\'s message to the DLQ of the topic it was published to', async () => {
+      const { engine } = await open({ policies: [{ match: 'alerts.>', maxRedeliveries: 0 }] });
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: topic('alerts.*'), prefetch: 1, onMessage: inbox.push });
+      await engine.send(msg('fire'), topic('alerts.kitchen'));
+      const [d] = await inbox.waitFor(1);
+      c.nack(d.id);
+      await eventually(() => assert.equal(engine.browse(queue('DLQ.alerts.kitchen')).length, 1));
+      assert.equal(engine.browse(queue('DLQ.alerts.kitchen'))[0].message.properties.originalDestination, 'topic://alerts.kitchen');
+    });
+
     it('filters topic subscriptions by selector at routing time', async () => {
       const { engine } = await open();
       const inbox = new Inbox();
