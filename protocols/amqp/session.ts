@@ -422,7 +422,7 @@ export class AmqpSession {
     this.out.push(b);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flush);
+      process.nextTick(this.flush);
     }
   }
 
@@ -466,6 +466,11 @@ export class AmqpSession {
     this.backedUp = true;
     this.hold(HOLD_BACKPRESSURE);
     this.refreshAllCredit();
+    // the next flush decides: wait for 'drain' (something is buffered) or carry on at once
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flush);
+    }
   }
 
   private onDrain(): void {
