@@ -134,6 +134,35 @@ describe('AMQP: connections', function () {
     await closeAll(a, x, y);
   });
 
+  it('WebSocket: a message spanning many frames and WebSocket messages', async () => {
+    const c = await Client.connect(b, { transport: 'ws', extra: { max_frame_size: 2048 } });
+    const s = await c.sender('ws.big');
+    const body = 'w'.repeat(300_000);
+    assert.equal((await s.send({ body, durable: true })).state, 'accepted');
+    const r = await c.receiver('ws.big');
+    assert.equal((await r.next()).message.body, body);
+    await c.close();
+  });
+
+  it('an administrative kill closes the connection with amqp:connection:forced', async () => {
+    const c = await Client.connect(b, { containerId: 'to-be-killed' });
+    await c.receiver('kill.q');
+    const conn = b.broker.engine.listConnections().find((x) => x.protocol === 'amqp' && x.consumers.size > 0 && x.remoteAddress)!;
+    assert.ok(b.broker.engine.killConnection(conn.id, 'maintenance'));
+    await until(() => c.errors.length > 0, 3000, 'connection error');
+    assert.equal(c.errors[0].condition, 'amqp:connection:forced');
+    assert.match(c.errors[0].description, /maintenance/);
+  });
+
+  it('a consumer whose queue is deleted is detached with amqp:resource-deleted', async () => {
+    const c = await Client.connect(b);
+    const r = await c.receiver('gone.q');
+    const closed = new Promise<{ condition?: string }>((resolve) => r.link.once('receiver_error', () => resolve(r.link.remote.detach?.error ?? {})));
+    await b.broker.engine.deleteQueue('gone.q');
+    assert.equal((await closed).condition, 'amqp:resource-deleted');
+    await c.close();
+  });
+
   it('closes a connection that never opens', async () => {
     const t = await startBroker({ amqp: { connectTimeout: 200 } });
     try {
