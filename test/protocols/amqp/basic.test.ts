@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { SecurityHooks } from '../../../src/core/security.js';
+import { scanMessage } from '../../../protocols/amqp/codec.js';
 import { Client, closeAll, rhea, startBroker, tlsFixture, until, type TestBroker } from './helpers.js';
 
 describe('AMQP: connections', function () {
@@ -336,7 +337,8 @@ describe('AMQP: durability', function () {
     try {
       let c = await Client.connect(b);
       const s = await c.sender('dur.q');
-      assert.equal((await s.send({ body: 'kept', durable: true, message_id: 'm-1', application_properties: { k: 'v' } })).state, 'accepted');
+      const typed = { body: 'kept', durable: true, message_id: 'm-1', application_properties: { k: 'v', ub: rhea.types.wrap_ubyte(7), sy: rhea.types.wrap_symbol('s') } };
+      assert.equal((await s.send(typed)).state, 'accepted');
       assert.equal((await s.send({ body: 'lost', durable: false })).state, 'accepted');
       await c.close();
       await b.restart();
@@ -345,7 +347,14 @@ describe('AMQP: durability', function () {
       const m = await r.next();
       assert.equal(m.message.body, 'kept');
       assert.equal(m.message.message_id, 'm-1');
-      assert.deepEqual(m.message.application_properties, { k: 'v' });
+      assert.deepEqual(m.message.application_properties, { k: 'v', ub: 7, sy: 's' });
+      // the original section bytes came back from the store: types intact
+      const sent = rhea.message.encode(typed) as Buffer;
+      const ap = (x: Buffer) => {
+        const sc = scanMessage(x).applicationProperties!;
+        return x.subarray(sc.start, sc.end);
+      };
+      assert.deepEqual(ap(m.raw!), ap(sent));
       assert.equal(m.message.durable, true);
       await r.none(300);
       m.delivery.accept();
