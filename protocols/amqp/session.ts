@@ -863,7 +863,10 @@ export class AmqpSession {
     if (!closed && !r.is_itself_closed()) {
       // answer with closed=false too (rhea would answer closed=true), and let rhea forget the link after
       r.detach();
-      setImmediate(() => r.remove());
+      // once our detach is written; not if the peer re-attached the same name meanwhile
+      setImmediate(() => {
+        if (!r.state.local_open && !r.state.remote_open) r.remove();
+      });
     }
     this.linkGone(l, closed);
   }
@@ -1153,6 +1156,11 @@ export class AmqpSession {
       return;
     }
     const bytes = raw ?? Buffer.alloc(0);
+    if (d.format) {
+      this.settleIn(l, d, rheaMessage.rejected({ error: { condition: 'amqp:not-implemented', description: `message-format ${d.format} is not supported` } }).described());
+      this.grantCredit(l);
+      return;
+    }
     if (l.kind === 'coordinator') {
       this.onCoordinator(l, d, bytes);
       return;
