@@ -203,7 +203,7 @@ describe('AMQP: dispositions', function () {
     assert.equal(b.broker.engine.getQueue('disp.rej')!.depth, 0);
   });
 
-  it('expired and rejected messages of a wildcard subscription (no valid DLQ name) are dropped, not a crash', async () => {
+  it('expired and rejected messages of a wildcard subscription go to the DLQ of their topic (no crash on DLQ.wc.*)', async () => {
     const r = await c.receiver('topic://wc.*', { credit_window: 0, autoaccept: false });
     const s = await c.sender('topic://wc.a');
     await s.send({ body: 'short-lived', ttl: 50, durable: true });
@@ -214,6 +214,7 @@ describe('AMQP: dispositions', function () {
     assert.equal(m.message.body, 'rejected');
     m.delivery.reject({ condition: 'x:y', description: 'no' });
     await r.none(200);
+    await until(() => b.broker.engine.getQueue('DLQ.wc.a')?.depth === 2, 3000, 'both in DLQ.wc.a');
     const x = await c.sender('wc.alive');
     assert.equal((await x.send({ body: 'alive' })).state, 'accepted');
   });
