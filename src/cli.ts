@@ -4,13 +4,14 @@
  * Subcommands: `start` runs the broker. Admin subcommands (`status`, `queues`, …) are added in
  * `buildProgram()` next to it, each as `program.command(...)`.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, LOG_LEVELS, loadConfig, type BrokerConfigInput, type DeepPartial, type LogLevel } from './config.js';
 import { ListenError, ListenerConfigError } from './transport/errors.js';
 import { AdminCliError, addAdminCommands } from './admin/cli.js';
+import { packageVersion } from './package-info.js';
 
 /** Errors that are the operator's to fix: one line, no stack trace. */
 function isUserError(err: unknown): err is Error {
@@ -21,21 +22,6 @@ function isUserError(err: unknown): err is Error {
     err instanceof AdminCliError ||
     (err instanceof Error && err.name === 'DataDirError')
   );
-}
-
-export function packageVersion(): string {
-  // src/cli.ts and dist/src/cli.js: walk up to the package.json named wharf.
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'wharf' && pkg.version) return pkg.version;
-    } catch {
-      // keep walking
-    }
-    dir = path.dirname(dir);
-  }
-  return '0.0.0';
 }
 
 export interface StartOptions {

@@ -4,12 +4,10 @@
  * (patched: patches/rhea+3.0.5.patch), behind our own header/SASL/frame-size guard (guard.ts); message
  * bytes are ours (codec.ts, mapping.ts); everything else is Engine calls (session.ts).
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { AdapterContext, PeerInfo, ProtocolModule, StreamAdapter } from '../../src/transport/types.js';
+import { packageVersion } from '../../src/package-info.js';
 import { rhea, type RContainer } from './rhea.js';
 import { AmqpSession, DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './session.js';
 
@@ -87,20 +85,3 @@ export function createAmqpModule(options: Partial<AmqpOptions> = {}): ProtocolMo
 
 export const amqpModule: ProtocolModule = createAmqpModule();
 
-let cachedVersion: string | undefined;
-
-/** Wharf's version from the package.json above this file (protocols/amqp or dist/protocols/amqp). */
-function packageVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'wharf' && pkg.version) return (cachedVersion = pkg.version);
-    } catch {
-      // keep walking up
-    }
-    dir = path.dirname(dir);
-  }
-  return (cachedVersion = '0.0.0');
-}

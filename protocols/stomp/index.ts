@@ -2,11 +2,9 @@
  * The STOMP 1.0/1.1/1.2 protocol module: plain TCP (61613), TLS (61612) and WebSocket (subprotocols
  * `v10.stomp`, `v11.stomp`, `v12.stomp`, `stomp`) all hand their streams to one adapter.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { AdapterContext, PeerInfo, ProtocolModule, StreamAdapter } from '../../src/transport/types.js';
+import { packageVersion } from '../../src/package-info.js';
 import { DEFAULT_STOMP_OPTIONS, StompSession, type StompOptions } from './session.js';
 
 export { DEFAULT_STOMP_OPTIONS, StompSession, type StompOptions } from './session.js';
@@ -70,20 +68,3 @@ export function createStompModule(options: Partial<StompOptions> = {}): Protocol
 
 export const stompModule: ProtocolModule = createStompModule();
 
-let cachedVersion: string | undefined;
-
-/** Wharf's version from the package.json above this file (protocols/stomp or dist/protocols/stomp). */
-function packageVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'wharf' && pkg.version) return (cachedVersion = pkg.version);
-    } catch {
-      // keep walking up
-    }
-    dir = path.dirname(dir);
-  }
-  return (cachedVersion = '0.0.0');
-}

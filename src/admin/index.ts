@@ -3,8 +3,6 @@
  * `/api/`, the web console at `/` (static files, see static.ts), `/metrics` (Prometheus), `/healthz` and
  * `/readyz`. See docs/admin-api.md.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AdapterContext, HttpHandler, HttpModule } from '../transport/types.js';
@@ -13,7 +11,8 @@ import { AdminAuth } from './auth.js';
 import { ApiError, sendApiError, sendJson, toApiError } from './http-util.js';
 import { AdminMetrics } from './metrics.js';
 import { Sampler, type RateSample } from './sampler.js';
-import { packageRoot, StaticFiles } from './static.js';
+import { StaticFiles } from './static.js';
+import { packageVersion } from '../package-info.js';
 
 export { hashPassword, verifyPassword } from './auth.js';
 
@@ -23,13 +22,6 @@ export interface AdminHandler extends HttpHandler {
   readonly metrics: AdminMetrics;
 }
 
-function brokerVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 export interface AdminOptions {
   /** Sampling interval for rates and the overview chart, ms (default 1000). */
@@ -39,7 +31,7 @@ export interface AdminOptions {
 export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {}): AdminHandler {
   const { engine, config, logger } = ctx;
   const startedAt = ctx.broker?.startedAt ?? Date.now();
-  const version = brokerVersion();
+  const version = packageVersion();
   const auth = new AdminAuth(engine, config.admin);
   const sampler = new Sampler(engine, opts.sampleInterval ?? 1000);
   const metrics = new AdminMetrics(engine, sampler, version, startedAt);

@@ -4,28 +4,12 @@
  * node_modules. Files are read once and kept in memory.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { packageRoot } from '../package-info.js';
 
-/** The package root (the directory of the package.json named wharf), from src/ or dist/src/. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const pj = path.join(dir, 'package.json');
-    if (existsSync(pj)) {
-      try {
-        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'wharf') return dir;
-      } catch {
-        // keep walking
-      }
-    }
-    dir = path.dirname(dir);
-  }
-  throw new Error('admin console: cannot find the wharf package root');
-}
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
