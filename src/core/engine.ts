@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { CronExpressionParser } from 'cron-parser';
-import { type Address, formatAddress, parseAddress, isWildcard } from './address.js';
+import { type Address, formatAddress, parseAddress, isWildcard, matchTopic } from './address.js';
 import { BrokerError } from './errors.js';
 import { copyMessage, createMessage, messageSize, newMessageId, type Message } from './message.js';
 import { PolicyResolver, type PolicyRule } from './policy.js';
@@ -908,7 +908,7 @@ export class Engine extends EventEmitter {
   private deliverRetained(queue: CoreQueue, pattern: string): void {
     const sel = subscriptionSelectors.get(queue);
     for (const [topicName, m] of this.retained) {
-      if (!matchPattern(pattern, topicName)) continue;
+      if (!matchTopic(pattern, topicName)) continue;
       if (sel && !sel(m)) continue;
       const seq = queue.reserve(messageSize(m));
       // retained copies are delivered from memory: they are already durable as the topic's retained message
@@ -1015,7 +1015,7 @@ export class Engine extends EventEmitter {
   }
 
   retainedMessages(pattern = '>'): Message[] {
-    return [...this.retained].filter(([t]) => matchPattern(pattern, t)).map(([, m]) => m);
+    return [...this.retained].filter(([t]) => matchTopic(pattern, t)).map(([, m]) => m);
   }
 
   kvGet<T = unknown>(key: string): T | undefined {
@@ -1086,11 +1086,5 @@ export function mergePlans(plans: SendPlan[]): SendPlan {
 const subscriptionSelectors = new WeakMap<CoreQueue, Selector>();
 /** The connection that owns a non-durable subscription (for noLocal). */
 const subscriptionOwners = new WeakMap<CoreQueue, string>();
-
-function matchPattern(pattern: string, name: string): boolean {
-  const idx = new TopicIndex<true>();
-  idx.add(pattern, true);
-  return idx.match(name).size > 0;
-}
 
 export { createMessage };
