@@ -122,6 +122,9 @@ describe('admin /metrics', function () {
     c.close();
     await engine.send(createMessage({ body: Buffer.from('old'), expiration: Date.now() + 20 }), queue('stale'));
     await until(() => engine.getQueue('stale')!.stats.expired === 1, 'expiry', 5000);
+    // the move to the DLQ lands after its store commit, a little after the counters tick
+    const depth = (name: string) => engine.listDestinations().find((d) => d.name === name)?.depth ?? 0;
+    await until(() => depth('DLQ.stale') === 1 && depth('DLQ.poison') === 1, 'dead letters', 5000);
 
     const m = await scrape();
     const q = { kind: 'queue', name: 'orders' };
