@@ -24,7 +24,9 @@ describe('bounded memory with a deep backlog', function () {
       const reports: Report[] = [];
       const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
       child.on('message', (m: Report) => reports.push(m));
-      const code = await Promise.race([exit, new Promise<null>((r) => setTimeout(() => r(null), 500_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exit, new Promise<null>((r) => (timer = setTimeout(() => r(null), 500_000)))]);
+      clearTimeout(timer);
       if (code === null) child.kill('SIGKILL');
       assert.equal(code, 0, 'child finished cleanly');
       const filled = reports.find((r) => r.t === 'filled')!;
