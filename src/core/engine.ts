@@ -358,6 +358,7 @@ export class Engine extends EventEmitter {
     timers: null as unknown as TimerWheel,
     commit: (batch: Command[]) => this.commit(batch),
     readEntries: (s: string, after: number, limit: number) => this.store.readEntries(s, after, limit),
+    readSeqs: (s: string, after: number, limit: number) => this.store.readSeqs(s, after, limit),
     deadLetter: (from: CoreQueue, entry: Entry, reason: string) => this.deadLetterPlan(from, entry, reason),
     onError: (err: unknown, where: string) => this.onError(err, where),
     onLimit: (q: CoreQueue, detail: string) => this.onLimit(q, detail),
@@ -417,6 +418,13 @@ export class Engine extends EventEmitter {
   async deleteQueue(name: string): Promise<boolean> {
     const q = this.queues.get(name);
     if (!q) return false;
+    if (q.persistent && q.role !== 'temporary') {
+      // Empty it a chunk per commit first (CoreQueue.purge), so the final delete is a small transaction. The
+      // queue stays registered meanwhile: new sends take seqs above the purge and go with the delete.
+      for (const c of [...q.consumers]) c.close({ notify: true, reason: `queue '${name}' was deleted` });
+      await q.purge();
+      if (this.queues.get(name) !== q) return true; // another call deleted it meanwhile
+    }
     this.queues.delete(name);
     this.indexVirtualConsumer(q, false);
     q.markDeleted();

@@ -68,6 +68,7 @@ export interface QueueHost {
   readonly timers: TimerWheel;
   commit(batch: Command[]): Promise<void>;
   readEntries(storageName: string, afterSeq: number, limit: number): StoredEntry[];
+  readSeqs(storageName: string, afterSeq: number, limit: number): number[];
   /** Dead-letter an entry: returns the commands to commit with the entry's removal, and a function applying the DLQ side. */
   deadLetter(from: CoreQueue, entry: Entry, reason: string): { commands: Command[]; apply: () => void } | null;
   onError(err: unknown, where: string): void;
@@ -98,6 +99,8 @@ export interface QueueOptions {
 const PRIORITIES = 10;
 const SCAN_LIMIT = 20_000;
 const PAGE_BATCH = 500;
+/** Stored entries removed per commit by a purge (a few ms of write transaction each). */
+const PURGE_CHUNK = 2000;
 
 export class CoreQueue {
   readonly name: string;
@@ -798,7 +801,6 @@ export class CoreQueue {
   /** Remove every message that is not in flight. Returns how many were removed. */
   async purge(): Promise<number> {
     let removed = 0;
-    const keep: Entry[] = [];
     for (let p = 0; p < PRIORITIES; p++) {
       for (let i = this.heads[p]; i < this.ready[p].length; i++) {
         removed++;
@@ -822,22 +824,41 @@ export class CoreQueue {
     this.pagedCount = 0;
     this.pagedBytes = 0;
     this.pagingActive = false;
-    const cmds: Command[] = [];
-    if (this.persistent) {
-      // In-flight persistent entries must survive the purge in the store: re-add them after the purge.
-      cmds.push({ t: 'purge', queue: this.storageName });
-      for (const f of this.inflight.values()) {
-        if (f.entry.persisted) {
-          keep.push(f.entry);
-          cmds.push({ t: 'enqueue', queue: this.storageName, seq: f.entry.seq, message: f.entry.message, deliveryCount: f.entry.deliveryCount });
-        }
-      }
-      this.pageCursor = this.lastSeq;
-    }
+    const upTo = this.lastSeq;
+    if (this.persistent) this.pageCursor = upTo;
     this.stats.dropped += removed;
     while (this.blocked.length) this.wakeBlocked();
-    if (cmds.length) await this.host.commit(cmds);
+    if (this.persistent) await this.removeStored(upTo);
     return removed;
+  }
+
+  /**
+   * Delete the stored entries with seq ≤ `upTo` that this queue no longer holds in memory, one chunk per
+   * commit, so that purging millions of entries never holds the event loop in one long write transaction.
+   * Kept: entries in flight, and entries whose enqueue commit landed after the purge had begun. A crash in
+   * the middle leaves the rest of the purge undone (the caller has not been answered yet).
+   */
+  private async removeStored(upTo: number): Promise<void> {
+    let after = 0;
+    for (;;) {
+      const seqs = this.host.readSeqs(this.storageName, after, PURGE_CHUNK);
+      if (seqs.length === 0) return;
+      const held = this.heldSeqs();
+      const cmds: Command[] = [];
+      for (const seq of seqs) if (seq <= upTo && !held.has(seq)) cmds.push({ t: 'ack', queue: this.storageName, seq });
+      after = seqs[seqs.length - 1];
+      if (cmds.length) await this.host.commit(cmds);
+      if (after >= upTo || seqs.length < PURGE_CHUNK) return;
+    }
+  }
+
+  /** Seqs of the entries held in memory (ready window, scheduled, in flight). */
+  private heldSeqs(): Set<number> {
+    const held = new Set<number>();
+    for (let p = 0; p < PRIORITIES; p++) for (let i = this.heads[p]; i < this.ready[p].length; i++) held.add(this.ready[p][i].seq);
+    for (const e of this.scheduled) held.add(e.seq);
+    for (const f of this.inflight.values()) held.add(f.entry.seq);
+    return held;
   }
 
   /** Mark deleted: consumers are closed by the engine; pending timers dropped. */

@@ -68,6 +68,8 @@ export interface Store {
   commit(batch: Command[]): Promise<void>;
   /** Read up to `limit` entries of `queue` with seq > `afterSeq`, in seq order (paging). Synchronous: reads are local. */
   readEntries(queue: string, afterSeq: number, limit: number): StoredEntry[];
+  /** The seqs of up to `limit` entries of `queue` with seq > `afterSeq`, in order, without reading the messages. */
+  readSeqs(queue: string, afterSeq: number, limit: number): number[];
   /** Approximate bytes used on disk, for metrics. */
   size(): number;
   close(): Promise<void>;

@@ -286,6 +286,19 @@ export class LmdbStore implements Store {
     return out;
   }
 
+  readSeqs(queue: string, afterSeq: number, limit: number): number[] {
+    this.assertReadable();
+    const out: number[] = [];
+    if (!(limit > 0)) return out;
+    for (const key of this.entries.getKeys({ start: [queue, afterSeq], end: [queue, Infinity], limit: limit + 1 })) {
+      const seq = key[1];
+      if (key[0] !== queue || !(seq > afterSeq)) continue;
+      out.push(seq);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   private decodeEntry(queue: string, seq: number, v: Buffer): StoredEntry {
     let message;
     if (entryKind(v) === KIND_INLINE) {

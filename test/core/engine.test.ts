@@ -4,6 +4,7 @@ import { queue, topic } from '../../src/core/address.js';
 import { BrokerError } from '../../src/core/errors.js';
 import { eventually, Inbox, settle, sleep, startEngine, type TestEngine } from '../helpers/engine.js';
 import type { EngineOptions } from '../../src/core/engine.js';
+import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 
 const msg = (body: string, extra: Partial<Message> = {}) => createMessage({ body: Buffer.from(body), ...extra });
 
@@ -188,6 +189,46 @@ describe('core engine', function () {
       assert.equal(engine.getQueue('br')!.depth, 0);
       await t.restart();
       assert.equal(t.engine.getQueue('br')!.depth, 0, 'purge is durable');
+    });
+
+    it('purges a deep paged backlog a chunk per commit; in-flight and later messages survive the purge and a restart', async () => {
+      const { engine } = await open();
+      const total = 12_000;
+      for (let i = 0; i < total; i += 500) await Promise.all(Array.from({ length: 500 }, (_, k) => engine.send(msg(`m${i + k}`), queue('deep'))));
+      const inbox = new Inbox();
+      await engine.subscribe({ address: queue('deep'), prefetch: 3, onMessage: inbox.push });
+      await inbox.waitFor(3);
+      const store = engine.store as LmdbStore;
+      const txnsBefore = store.stats.transactions;
+      const purging = engine.purgeQueue('deep');
+      await engine.send(msg('late'), queue('deep')); // sent while the purge runs: not purged
+      assert.equal(await purging, total - 3, 'everything but the 3 in flight');
+      assert.ok(store.stats.transactions - txnsBefore >= total / 2000, `purge spread over ${store.stats.transactions - txnsBefore} transactions`);
+      const left = store.readSeqs('q:deep', 0, 100);
+      assert.equal(left.length, 4, `stored after the purge: the 3 in flight and the late one (${left.join(',')})`);
+      await t.restart();
+      const q = t.engine.getQueue('deep')!;
+      assert.equal(q.depth, 4);
+      const after = new Inbox();
+      await t.engine.subscribe({ address: queue('deep'), prefetch: 10, onMessage: after.push });
+      await after.waitFor(4);
+      assert.deepEqual(after.bodies().sort(), [...inbox.bodies(), 'late'].sort());
+    });
+
+    it('deletes a deep queue a chunk per commit; a queue of the same name starts empty', async () => {
+      const { engine } = await open();
+      for (let i = 0; i < 6000; i += 500) await Promise.all(Array.from({ length: 500 }, (_, k) => engine.send(msg(`m${i + k}`), queue('gone'))));
+      assert.equal(await engine.deleteQueue('gone'), true);
+      assert.equal(engine.getQueue('gone'), undefined);
+      assert.deepEqual((engine.store as LmdbStore).readSeqs('q:gone', 0, 10), []);
+      await t.restart();
+      assert.equal(t.engine.getQueue('gone'), undefined, 'the delete is durable');
+      await t.engine.send(msg('new'), queue('gone'));
+      const inbox = new Inbox();
+      await t.engine.subscribe({ address: queue('gone'), prefetch: 10, onMessage: inbox.push });
+      await inbox.waitFor(1);
+      await sleep(50);
+      assert.deepEqual(inbox.bodies(), ['new']);
     });
 
     it('lets a selector consumer take only matching messages; the rest stay for others', async () => {

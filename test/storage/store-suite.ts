@@ -199,6 +199,13 @@ export function storeSuite(name: string, makeStore: (dir: string) => Store): voi
         assert.equal(e.seq, 5);
         assert.equal(e.deliveryCount, 0);
         assertSameMessage(e.message, plainMessage(5));
+        // readSeqs: the same order and paging, keys only
+        assert.deepEqual(store.readSeqs('q:a', 0, 3), [1, 2, 3]);
+        assert.deepEqual(store.readSeqs('q:a', 6, 100), [7, 8, 9, 10]);
+        assert.deepEqual(store.readSeqs('q:a', 2.5, 2), [3, 4]);
+        assert.deepEqual(store.readSeqs('q:a', 10, 5), []);
+        assert.deepEqual(store.readSeqs('q:a', 0, 0), []);
+        assert.deepEqual(store.readSeqs('q:ab', 0, 5), []);
       });
 
       it('keeps queues with similar names apart', async () => {
@@ -211,6 +218,7 @@ export function storeSuite(name: string, makeStore: (dir: string) => Store): voi
           assert.equal(got[0]!.queue, n);
           assertSameMessage(got[0]!.message, plainMessage(i));
           assertSameMessage(got[1]!.message, plainMessage(100 + i));
+          assert.deepEqual(store.readSeqs(n, 0, 10), [1, 2], `readSeqs of ${JSON.stringify(n)}`);
         });
       });
 
