@@ -6,7 +6,8 @@
  */
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
-import type { AdapterContext, PeerInfo, ProtocolModule, StreamAdapter } from '../../src/transport/types.js';
+import { SessionAdapter } from '../../src/transport/session-adapter.js';
+import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
 import { packageVersion } from '../../src/package-info.js';
 import { rhea, type RContainer } from './rhea.js';
 import { AmqpSession, DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './session.js';
@@ -15,18 +16,17 @@ export { AmqpSession, DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './session.j
 
 export const AMQP_WS_SUBPROTOCOLS = ['amqp'];
 
-export class AmqpAdapter implements StreamAdapter {
-  private readonly sessions = new Set<AmqpSession>();
+export class AmqpAdapter extends SessionAdapter<AmqpSession> {
   private readonly options: AmqpOptions;
   private readonly container: RContainer;
   private readonly containerId: string;
   private readonly version: string;
-  private closing = false;
 
   constructor(
     private readonly ctx: AdapterContext,
     options: Partial<AmqpOptions> = {},
   ) {
+    super();
     this.options = { ...DEFAULT_AMQP_OPTIONS, ...options };
     this.version = packageVersion();
     this.containerId = `wharf-${os.hostname()}`;
@@ -38,39 +38,24 @@ export class AmqpAdapter implements StreamAdapter {
     this.container.on('disconnected', () => undefined);
   }
 
-  /** Open connections (tests, admin). */
-  get size(): number {
-    return this.sessions.size;
-  }
-
-  handle(stream: Duplex, peer: PeerInfo): void {
-    if (this.closing) {
-      stream.destroy();
-      return;
-    }
-    const session = new AmqpSession(
+  protected createSession(stream: Duplex, peer: PeerInfo, closed: (s: AmqpSession) => void): AmqpSession {
+    const { engine, logger, limits } = this.ctx;
+    return new AmqpSession(
       {
-        engine: this.ctx.engine,
-        logger: this.ctx.logger,
-        limits: this.ctx.limits,
+        engine,
+        logger,
+        limits,
         options: this.options,
         defaultKind: this.ctx.config.amqp.defaultAddressKind,
         container: this.container,
         containerId: this.containerId,
         product: 'Wharf',
         version: this.version,
-        closed: (s) => this.sessions.delete(s),
+        closed,
       },
       stream,
       peer,
     );
-    this.sessions.add(session);
-    session.start();
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all([...this.sessions].map((s) => s.shutdown()));
   }
 }
 

@@ -3,7 +3,8 @@
  * `v10.stomp`, `v11.stomp`, `v12.stomp`, `stomp`) all hand their streams to one adapter.
  */
 import type { Duplex } from 'node:stream';
-import type { AdapterContext, PeerInfo, ProtocolModule, StreamAdapter } from '../../src/transport/types.js';
+import { SessionAdapter } from '../../src/transport/session-adapter.js';
+import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
 import { packageVersion } from '../../src/package-info.js';
 import { DEFAULT_STOMP_OPTIONS, StompSession, type StompOptions } from './session.js';
 
@@ -11,49 +12,22 @@ export { DEFAULT_STOMP_OPTIONS, StompSession, type StompOptions } from './sessio
 
 export const STOMP_WS_SUBPROTOCOLS = ['v10.stomp', 'v11.stomp', 'v12.stomp', 'stomp'];
 
-export class StompAdapter implements StreamAdapter {
-  private readonly sessions = new Set<StompSession>();
+export class StompAdapter extends SessionAdapter<StompSession> {
   private readonly options: StompOptions;
   private readonly serverName: string;
-  private closing = false;
 
   constructor(
     private readonly ctx: AdapterContext,
     options: Partial<StompOptions> = {},
   ) {
+    super();
     this.options = { ...DEFAULT_STOMP_OPTIONS, ...options };
     this.serverName = `Wharf/${packageVersion()}`;
   }
 
-  /** Open sessions (tests, admin). */
-  get size(): number {
-    return this.sessions.size;
-  }
-
-  handle(stream: Duplex, peer: PeerInfo): void {
-    if (this.closing) {
-      stream.destroy();
-      return;
-    }
-    const session = new StompSession(
-      {
-        engine: this.ctx.engine,
-        logger: this.ctx.logger,
-        limits: this.ctx.limits,
-        options: this.options,
-        serverName: this.serverName,
-        closed: (s) => this.sessions.delete(s),
-      },
-      stream,
-      peer,
-    );
-    this.sessions.add(session);
-    session.start();
-  }
-
-  async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all([...this.sessions].map((s) => s.shutdown()));
+  protected createSession(stream: Duplex, peer: PeerInfo, closed: (s: StompSession) => void): StompSession {
+    const { engine, logger, limits } = this.ctx;
+    return new StompSession({ engine, logger, limits, options: this.options, serverName: this.serverName, closed }, stream, peer);
   }
 }
 
