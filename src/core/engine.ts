@@ -163,7 +163,8 @@ export class Engine extends EventEmitter {
   private readonly kv = new Map<string, unknown>();
   private readonly connections = new Map<string, Connection>();
   private readonly clientIds = new Map<string, Connection>();
-  private readonly composites = new Map<string, CompositeDestination>();
+  /** Configured composite destinations by `kind:name`, their targets parsed and selectors compiled once. */
+  private readonly composites = new Map<string, { targets: Array<{ address: Address; selector?: Selector }>; forwardOnly: boolean }>();
   private readonly producersByDest = new Map<string, number>();
   private readonly jobs = new Map<string, { job: ScheduledJob; timer?: ReturnType<TimerWheel['schedule']> }>();
   private readonly opts: EngineOptions;
@@ -188,7 +189,16 @@ export class Engine extends EventEmitter {
     this.logger = opts.logger ?? silentLogger;
     this.security = opts.security ?? allowAll;
     this.policies = new PolicyResolver(opts.policies ?? []);
-    for (const c of opts.composites ?? []) this.composites.set(`${c.kind}:${c.name}`, c);
+    for (const c of opts.composites ?? []) {
+      const targets = c.targets.map((t) => {
+        try {
+          return { address: parseAddress(t.address, c.kind), selector: t.selector ? compileSelector(t.selector) : undefined };
+        } catch (err) {
+          throw new BrokerError('invalid', `Composite ${c.kind} '${c.name}', target '${t.address}': ${(err as Error).message}`);
+        }
+      });
+      this.composites.set(`${c.kind}:${c.name}`, { targets, forwardOnly: c.forwardOnly !== false });
+    }
   }
 
   // ================================================================ lifecycle
@@ -680,9 +690,7 @@ export class Engine extends EventEmitter {
   private expandComposite(address: Address): Array<{ address: Address; selector?: Selector }> {
     const configured = this.composites.get(`${address.kind}:${address.name}`);
     if (configured) {
-      const out: Array<{ address: Address; selector?: Selector }> = configured.targets.map((t) => ({ address: parseAddress(t.address, address.kind), selector: t.selector ? compileSelector(t.selector) : undefined }));
-      if (configured.forwardOnly === false) out.push({ address });
-      return out;
+      return configured.forwardOnly ? configured.targets : [...configured.targets, { address }];
     }
     if (!address.name.includes(',')) return [{ address }];
     return address.name

@@ -3,7 +3,7 @@ import { createMessage, type Message } from '../../src/core/message.js';
 import { queue, topic } from '../../src/core/address.js';
 import { BrokerError } from '../../src/core/errors.js';
 import { eventually, Inbox, settle, sleep, startEngine, type TestEngine } from '../helpers/engine.js';
-import type { EngineOptions } from '../../src/core/engine.js';
+import { Engine, type EngineOptions } from '../../src/core/engine.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 
 const msg = (body: string, extra: Partial<Message> = {}) => createMessage({ body: Buffer.from(body), ...extra });
@@ -458,6 +458,11 @@ describe('core engine', function () {
       assert.deepEqual(engine.browse(queue('big')).map((b) => b.message.body.toString()), ['large']);
       assert.deepEqual(engine.browse(queue('audit')).map((b) => b.message.body.toString()), ['small', 'large']);
       assert.equal(engine.getQueue('all.orders'), undefined, 'forward-only composite stores nothing itself');
+      // selectors are compiled once, when the engine is made: a bad one is refused there, naming the composite
+      assert.throws(
+        () => new Engine({ store: engine.store, composites: [{ name: 'bad', kind: 'topic', targets: [{ address: 'queue://x', selector: 'amount >' }] }] }),
+        /Composite topic 'bad', target 'queue:\/\/x'/,
+      );
     });
 
     it('AMQ_SCHEDULED_DELAY, _PERIOD and _REPEAT become delayed, repeated deliveries', async () => {
