@@ -235,6 +235,12 @@ describe('admin web console (chromium)', function () {
     assert.ok(Number(await page.locator('#depth-chart').getAttribute('data-lastdepth')) > 0, 'depth chart shows the backlog');
     await until(async () => Number((await page.locator('[data-card=messages]').innerText()).replace(/,/g, '')) > 0, 'message count card');
     assert.ok(sent > 0);
+    // the panels below follow the live samples: the queue is listed with its depth, the STOMP connection counted
+    const depth = b.broker.engine.getQueue('busy.producer')!.depth;
+    const busiest = page.getByRole('table', { name: 'Busiest queues' });
+    await until(async () => (await busiest.getByRole('row').filter({ hasText: 'busy.producer' }).count()) === 1, 'busy.producer in Busiest queues', 5000);
+    await until(async () => (await busiest.getByRole('row').filter({ hasText: 'busy.producer' }).innerText()).replace(/,/g, '').includes(String(depth)), `its depth ${depth}`, 5000);
+    await until(async () => /Protocols\s+stomp 1(\D|$)/.test(await page.locator('.info').innerText()), 'the Broker panel counts the STOMP connection', 5000);
   });
 
   it('closes a client connection after confirmation', async () => {

@@ -367,9 +367,12 @@ async function overviewPage(): Promise<void> {
       { key: 'rateOut', label: 'Out/s', num: true, render: (d) => rate(d.rateOut) },
     ], r.items as Array<Dest & Record<string, unknown>>, { empty: 'No queues yet.', label: 'Busiest queues' }));
   };
+  let lastBusiest = Date.now();
+  let lastOverview = Date.now();
   await Promise.all([loadOverview(), loadBusiest()]).catch((err) => toast((err as Error).message, 'error'));
-  every(5000, loadBusiest);
-  every(10_000, loadOverview);
+  // without live samples (event stream down) the panels still refresh
+  every(5000, () => Date.now() - lastBusiest >= 5000 && loadBusiest());
+  every(10_000, () => Date.now() - lastOverview >= 10_000 && loadOverview());
 
   const rates = new LiveChart(rateChartEl, 'Messages per second', [
     { label: 'publish', key: 'publish', color: '#2f7de1' },
@@ -397,6 +400,17 @@ async function overviewPage(): Promise<void> {
     depth.push(s);
     live.textContent = `now: publish ${rate(s.publish)}/s · deliver ${rate(s.deliver)}/s · ack ${rate(s.ack)}/s · ${num(s.depth)} messages held`;
     if (s.counts) renderCards(s.counts, extra);
+    // the tables and the broker panel follow the live samples too, at most once a second each, so they never
+    // contradict the cards above them
+    const now = Date.now();
+    if (now - lastBusiest >= 1000) {
+      lastBusiest = now;
+      void loadBusiest().catch(() => undefined);
+    }
+    if (now - lastOverview >= 1000) {
+      lastOverview = now;
+      void loadOverview().catch(() => undefined);
+    }
   });
 }
 
