@@ -1,0 +1,250 @@
+/**
+ * Interop with a STOMP client no one here wrote: Debian's python3-stomp (stomp.py 8), driven by
+ * py/stomp_client.py through stomp.Connection10 / Connection11 / Connection12 against a broker started here.
+ * Each scenario prints one JSON line that these tests assert on; where useful, stompit (Node) is on the other
+ * side to show the bytes and headers cross clients intact. These tests fail (not skip) when the package is
+ * missing:  apt-get install -y python3-stomp
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SecurityHooks } from '../../../src/core/security.js';
+import { startBroker, Stompit, type TestBroker } from './helpers.js';
+
+/** Debian's python3 (where python3-stomp installs), not whatever python3 is first on PATH. */
+const PYTHON = '/usr/bin/python3';
+
+/** The script in the source tree, found from the package root (tsc does not copy it to dist/). */
+function script(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'test', 'protocols', 'stomp', 'py', 'stomp_client.py');
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new Error('test/protocols/stomp/py/stomp_client.py not found');
+}
+
+/** A scenario's parsed JSON output (its shape is the Python script's; the assertions below check it). */
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Run one scenario of stomp_client.py; resolves with its JSON result, rejects with its traceback. */
+function stompPy(scenario: string, port: number, version: string, timeoutMs = 30_000): Promise<Json> {
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, [script(), scenario, String(port), version], { timeout: timeoutMs, env: { ...process.env, STOMP_SKIP_HOSTNAME_SCAN: '1' } }, (err, stdout, stderr) => {
+      let out: Json;
+      try {
+        out = JSON.parse(stdout.trim().split('\n').pop() || 'null');
+      } catch {
+        out = undefined;
+      }
+      if (out?.error) reject(new Error(`stomp_client.py ${scenario} (STOMP ${version}) failed:\n${out.error}\n${stderr}`));
+      else if (err || !out) reject(new Error(`stomp_client.py ${scenario} (STOMP ${version}) failed: ${err?.message ?? 'no JSON output'}\n${stdout}\n${stderr}`));
+      else resolve(out);
+    });
+  });
+}
+
+/** Only py/secret (stomp.py) and node/secret (stompit) may connect. */
+const security: SecurityHooks = {
+  async authenticate(c) {
+    return c.password === 'secret' && (c.username === 'py' || c.username === 'node') ? { username: c.username, anonymous: false, groups: [] } : null;
+  },
+  authorize: () => true,
+};
+
+const UTF8 = 'héllo wörld — 日本語 Ελληνικά 🚀✓';
+const BINARY = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from([0, 0, 10, 0]), Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i))]);
+
+describe('STOMP interop: python3-stomp (stomp.py)', function () {
+  this.timeout(40_000);
+
+  before(async () => {
+    if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: install the Debian package (apt-get install -y python3-stomp)`);
+    const probe = await new Promise<string>((resolve) => execFile(PYTHON, ['-c', 'import stomp; print(stomp.__version__)'], (err, out, errOut) => resolve(err ? `missing: ${errOut}` : out)));
+    if (probe.startsWith('missing')) throw new Error(`python3-stomp is not installed for ${PYTHON} (apt-get install -y python3-stomp): ${probe}`);
+  });
+
+  for (const version of ['1.0', '1.1', '1.2'] as const) {
+    describe(`STOMP ${version} (stomp.Connection${version.replace('.', '')})`, () => {
+      let b: TestBroker;
+      const nodes: Stompit[] = [];
+      const node = async () => {
+        const c = await Stompit.connect({ port: b.port, headers: { login: 'node', passcode: 'secret' } });
+        nodes.push(c);
+        return c;
+      };
+      before(async () => {
+        b = await startBroker({ config: { destinations: [{ match: 'py.ack', maxRedeliveries: 1 }] } });
+        b.broker.engine.security = security;
+      });
+      after(async () => {
+        for (const c of nodes.splice(0)) c.destroy();
+        await b?.close();
+      });
+
+      it('connects with login/passcode (a wrong passcode gets ERROR), sends to /queue/x and receives with ack=auto; receipts for every frame', async () => {
+        const r = await stompPy('basic', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.equal(r.badLogin.connected, false, 'wrong passcode refused');
+        assert.equal(r.badLogin.errors.length, 1);
+        assert.match(r.badLogin.errors[0].headers.message, /Authentication failed/);
+        assert.equal(r.connected.version, version, 'stomp.py sends accept-version, even Connection10');
+        assert.match(r.connected.server, /^Wharf\//);
+        assert.ok(r.connected.session);
+        assert.deepEqual(
+          r.messages.map((m: Json) => m.body),
+          [0, 1, 2].map((i) => `hello ${version} #${i}`),
+        );
+        for (const m of r.messages) {
+          assert.equal(m.headers.destination, '/queue/x');
+          assert.equal(m.headers.subscription, 'sub-x');
+          assert.ok(m.headers['message-id']);
+          assert.equal(m.headers.ack, undefined, 'no ack header for ack=auto');
+        }
+        // SUBSCRIBE + 3 SENDs, each with a receipt, all answered
+        assert.equal(r.receipts.length, 4);
+        if (version === '1.0') {
+          assert.equal(r.noId.body, 'no id');
+          assert.equal(r.noId.headers.subscription, '/queue/x.noid', '1.0: the destination is the subscription id');
+          assert.equal(r.noIdAfter, true, 'UNSUBSCRIBE by destination');
+        }
+        assert.equal(r.disconnectReceipt, true, 'DISCONNECT receipt arrived, then stomp.py closed');
+        assert.equal(b.broker.engine.getQueue('x')!.depth, 0, 'every message consumed');
+      });
+
+      it(`ack=client-individual: ACK${version === '1.0' ? ' (1.0 has no NACK: unacked messages come back after a reconnect)' : ' and NACK → redelivered, then dead-lettered per the policy'}; ack=client is cumulative`, async () => {
+        const r = await stompPy('ack', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(
+          r.first.map((m: Json) => m.body),
+          ['m1', 'm2', 'm3'],
+        );
+        for (const m of r.first) {
+          assert.equal(m.headers.redelivered, 'false');
+          if (version === '1.2') assert.match(m.headers.ack, /^\d+$/, '1.2 MESSAGE carries an ack header');
+          else assert.equal(m.headers.ack, undefined, `${version} MESSAGE has no ack header`);
+        }
+        assert.equal(r.redelivered.body, 'm2');
+        assert.equal(r.redelivered.headers.redelivered, 'true');
+        if (version !== '1.0') {
+          assert.equal(r.dlq.body, 'm2');
+          assert.equal(r.dlq.headers.originalDestination, 'queue://py.ack');
+          assert.match(r.dlq.headers.dlqDeliveryFailureCause, /NACK/);
+        }
+        assert.equal(r.leftover, true, 'm1 and m3 stay acknowledged');
+        assert.deepEqual(
+          r.cumulative.map((m: Json) => [m.body, m.headers.redelivered]),
+          [['n3', 'true']],
+        );
+        assert.equal(r.cumulativeLeftover, true);
+        assert.equal(b.broker.engine.getQueue('py.ack')!.depth, 0, 'nothing left on the queue');
+        if (version !== '1.0') assert.equal(b.broker.engine.getQueue('DLQ.py.ack')!.depth, 0, 'the dead letter was consumed');
+      });
+
+      it('transactions: BEGIN/SEND/COMMIT delivers at commit, ABORT discards, an ACK in a transaction counts at COMMIT', async () => {
+        const r = await stompPy('tx', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.equal(r.beforeCommit, true, 'nothing delivered before COMMIT');
+        assert.deepEqual(r.committed, ['a1', 'a2']);
+        assert.equal(r.afterAbort, true, 'nothing delivered after ABORT');
+        assert.deepEqual(r.after, ['c1'], 'the aborted b1 never arrives');
+        assert.equal(r.abortedAck.body, 'k2', 'ACK undone by ABORT: redelivered');
+        assert.equal(r.abortedAck.headers.redelivered, 'true');
+        assert.equal(r.txAckLeftover, true, 'the messages acknowledged in a committed transaction (and after the abort) are gone');
+      });
+
+      if (version !== '1.0') {
+        it('heart-beats=(1000,1000) are negotiated and the connection stays up across 4.5 s of silence', async () => {
+          const r = await stompPy('heartbeat', b.port, version);
+          assert.deepEqual(r.errors, []);
+          assert.equal(r.connected['heart-beat'], '1000,1000');
+          assert.deepEqual(r.negotiated, [1000, 1000]);
+          assert.ok(r.beats >= 4, `server heart-beats seen by stomp.py: ${r.beats}`);
+          assert.equal(r.stillConnected, true);
+          assert.equal(r.disconnectedEarly, false);
+          assert.deepEqual(r.after, ['alive']);
+        });
+      }
+
+      it('/topic/ pub-sub: two subscribers each get every message; after UNSUBSCRIBE only the other does', async () => {
+        const r = await stompPy('topic', b.port, version);
+        assert.deepEqual(r.errors, []);
+        for (const [sub, id] of [[r.sub1, 'news-1'], [r.sub2, 'news-2']] as const) {
+          assert.deepEqual(
+            sub.map((m: Json) => m.body),
+            ['t1', 't2', 't3'],
+          );
+          for (const m of sub) {
+            assert.equal(m.headers.destination, '/topic/py.news');
+            assert.equal(m.headers.subscription, id);
+          }
+        }
+        assert.deepEqual(r.sub1After, ['t4']);
+        assert.equal(r.sub2After, true);
+      });
+
+      it('custom headers (escaped in 1.1/1.2) and a multi-byte UTF-8 body round-trip, also to and from stompit', async () => {
+        const js = await node();
+        const nodeHeaders = { 'x-from': 'stompit', 'x-utf8': 'naïve ☃', 'content-type': 'text/plain; charset=utf-8' };
+        await js.send('/queue/py.from-node', UTF8, nodeHeaders);
+        const r = await stompPy('headers', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.equal(r.sent, UTF8, 'the Python literal is the same string');
+        // stompit → stomp.py
+        assert.equal(r.fromNode.body, UTF8);
+        assert.equal(r.fromNode.headers['x-from'], 'stompit');
+        assert.equal(r.fromNode.headers['x-utf8'], 'naïve ☃');
+        assert.equal(r.fromNode.headers['content-length'], String(Buffer.byteLength(UTF8)));
+        // stomp.py → stomp.py
+        const [withType, noType] = r.messages;
+        assert.equal(withType.body, UTF8);
+        assert.equal(noType.body, UTF8);
+        assert.equal(withType.headers['content-length'], String(r.sentBytes));
+        assert.equal(r.sentBytes, Buffer.byteLength(UTF8));
+        assert.equal(withType.headers['content-type'], 'text/plain; charset=utf-8');
+        for (const [k, v] of Object.entries(r.custom as Record<string, string>)) assert.equal(withType.headers[k], v, `header ${k}`);
+        assert.equal(noType.headers['x-n'], '2');
+        // stomp.py → stompit
+        const inbox = await js.subscribe('/queue/py.to-node');
+        const m = await inbox.next();
+        assert.equal(m.text, UTF8);
+        for (const [k, v] of Object.entries(r.custom as Record<string, string>)) assert.equal(m.headers[k], v, `header ${k} at stompit`);
+      });
+
+      it('a binary body with NULs and content-length round-trips byte for byte, also to and from stompit', async () => {
+        const js = await node();
+        await js.send('/queue/py.bin-from-node', BINARY, { 'content-type': 'application/octet-stream', 'content-length': BINARY.length }); // stompit adds no content-length itself
+        const r = await stompPy('binary', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.equal(r.sentHex, BINARY.toString('hex'), 'the Python bytes are the same');
+        assert.equal(r.fromNode.type, 'bytes');
+        assert.equal(r.fromNode.hex, BINARY.toString('hex'));
+        assert.equal(r.fromNode.contentLength, String(BINARY.length));
+        assert.equal(r.roundTrip.length, 2);
+        for (const m of r.roundTrip) {
+          assert.equal(m.hex, BINARY.toString('hex'));
+          assert.equal(m.contentLength, String(BINARY.length));
+        }
+        assert.equal(r.roundTrip[0].contentType, 'application/octet-stream');
+        assert.deepEqual(r.big, { ok: true, length: 512 * 1024, contentLength: String(512 * 1024) });
+        const inbox = await js.subscribe('/queue/py.bin-to-node');
+        const m = await inbox.next();
+        assert.deepEqual(m.body, BINARY);
+      });
+
+      it('a bad frame gets an ERROR carrying its receipt as receipt-id, and the connection closes', async () => {
+        const r = await stompPy('error', b.port, version);
+        assert.equal(r.errors.length, 1);
+        const e = r.errors[0];
+        assert.match(e.headers.message, /Unknown destination/);
+        assert.equal(e.headers['receipt-id'], 'bad-send');
+        assert.match(e.body, /\/queue\/<name>/);
+        assert.deepEqual(r.receipts, [], 'no RECEIPT for the failed frame');
+        assert.equal(r.connected, false);
+      });
+    });
+  }
+});
