@@ -110,6 +110,8 @@ interface Tx {
   tx: Transaction;
   messages: number;
   bytes: number;
+  /** NACKs sent in the transaction: applied when it ends (commit or abort), not before. */
+  nacks: Array<{ consumer: Consumer; id: number }>;
 }
 
 /** A problem with a frame: `message` goes into the ERROR frame's header, `detail` into its body. */
@@ -382,10 +384,12 @@ export class StompSession {
 
   private startHeartbeats(out: number, inn: number): void {
     if (out > 0) {
+      // Checked every quarter interval, sent once half of it passed in silence: the longest gap is then about
+      // 3/4 of the interval, so a client that checks strictly against the interval never sees a late beat.
       const half = Math.max(1, Math.floor(out / 2));
       this.hbOutTimer = setInterval(() => {
         if (Date.now() - this.lastWriteAt >= half) this.write(HEARTBEAT);
-      }, half);
+      }, Math.max(1, Math.floor(out / 4)));
       this.hbOutTimer.unref();
     }
     const idle = this.host.limits.idleTimeout;
@@ -733,7 +737,10 @@ export class StompSession {
     let waits: Promise<void>[] | null = null;
     for (const p of list) {
       this.untrack(p);
-      if (!positive) consumer.nack(p.id, { countFailure: true, reason: 'NACK from STOMP client' });
+      if (!positive) {
+        if (t) t.nacks.push({ consumer, id: p.id });
+        else consumer.nack(p.id, { countFailure: true, reason: 'NACK from STOMP client' });
+      }
       else if (t) t.tx.ack(consumer, p.id);
       else (waits ??= []).push(consumer.ack(p.id));
     }
@@ -769,7 +776,7 @@ export class StompSession {
     const id = required(f, 'transaction');
     if (this.txs.has(id)) throw new FrameError('Transaction already started', `Transaction '${clip(id, 60)}' is already active on this connection.`);
     if (this.txs.size >= this.opts.maxTransactions) throw new BrokerError('limit', `A connection may have at most ${this.opts.maxTransactions} open transactions`);
-    this.txs.set(id, { tx: this.engine.beginTransaction(this.conn), messages: 0, bytes: 0 });
+    this.txs.set(id, { tx: this.engine.beginTransaction(this.conn), messages: 0, bytes: 0, nacks: [] });
     const receipt = header(f, 'receipt');
     if (receipt !== undefined) this.receipt(receipt);
   }
@@ -779,9 +786,28 @@ export class StompSession {
     const t = this.getTx(id);
     this.txs.delete(id);
     const receipt = header(f, 'receipt');
-    return t.tx.commit().then(() => {
-      if (receipt !== undefined) this.receipt(receipt);
-    });
+    return t.tx.commit().then(
+      () => {
+        this.applyNacks(t);
+        if (receipt !== undefined) this.receipt(receipt);
+      },
+      (err: unknown) => {
+        this.applyNacks(t);
+        throw err;
+      },
+    );
+  }
+
+  /** A transaction ended: its NACKed messages go back (an abort would have returned them anyway). */
+  private applyNacks(t: Tx): void {
+    for (const { consumer, id } of t.nacks.splice(0)) {
+      if (consumer.closed) continue; // closing the consumer already released it
+      try {
+        consumer.nack(id, { countFailure: true, reason: 'NACK from STOMP client' });
+      } catch {
+        // already settled another way (lease expired): nothing left to do
+      }
+    }
   }
 
   private onAbort(f: StompFrame): void {
@@ -789,6 +815,7 @@ export class StompSession {
     const t = this.getTx(id);
     this.txs.delete(id);
     t.tx.rollback();
+    this.applyNacks(t);
     const receipt = header(f, 'receipt');
     if (receipt !== undefined) this.receipt(receipt);
   }

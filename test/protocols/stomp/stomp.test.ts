@@ -517,6 +517,26 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       await inbox.none(100);
     });
 
+    it('a NACK inside a transaction takes effect when it ends: at COMMIT, or at ABORT', async () => {
+      const c = await stompit();
+      for (let i = 0; i < 2; i++) await c.send('/queue/txnack', `m${i}`, { persistent: 'true' });
+      const inbox = await c.subscribe('/queue/txnack', { ack: 'client-individual' });
+      const ms = await inbox.take(2);
+      await c.frame('BEGIN', { transaction: 'n1' });
+      await c.nack(ms[0]!, { transaction: 'n1' });
+      await inbox.none(200); // not redelivered while the transaction is open
+      assert.equal(engine().getQueue('txnack')!.inflightCount, 2);
+      await c.frame('COMMIT', { transaction: 'n1' });
+      const [again] = await inbox.take(1);
+      assert.deepEqual([again!.text, again!.headers.redelivered], ['m0', 'true']);
+      await c.frame('BEGIN', { transaction: 'n2' });
+      await c.nack(ms[1]!, { transaction: 'n2' });
+      await inbox.none(200);
+      await c.frame('ABORT', { transaction: 'n2' });
+      const [back] = await inbox.take(1);
+      assert.deepEqual([back!.text, back!.headers.redelivered], ['m1', 'true']);
+    });
+
     it('client (cumulative) ACK inside a transaction, and transactions roll back when the connection drops', async () => {
       const c = await stompit();
       for (let i = 0; i < 3; i++) await c.send('/queue/txcum', `m${i}`, { persistent: 'true' });
