@@ -217,38 +217,58 @@ export class MqttAdapter implements StreamAdapter {
     this.clearExpiry(s);
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
     const ops: Promise<unknown>[] = [];
-    for (const rec of s.subs.values()) if (rec.durable) ops.push(this.dropDurable(s, rec));
+    // shared subscriptions of clean members too: they hold the group's durable queue like persistent members
+    for (const rec of s.subs.values()) ops.push(this.dropDurable(s, rec));
     if (s.stored) {
       s.stored = false;
       ops.push(this.engine.kvDelete(kvKeys.session(s.clientId)));
     }
     for (const [k] of this.engine.kvEntries(kvKeys.in2Prefix(s.clientId))) ops.push(this.engine.kvDelete(k));
     for (const [k] of this.engine.kvEntries(kvKeys.pubrelPrefix(s.clientId))) ops.push(this.engine.kvDelete(k));
+    for (const [k] of this.engine.kvEntries(kvKeys.out2Prefix(s.clientId))) ops.push(this.engine.kvDelete(k));
     s.subs.clear();
     s.in2.clear();
     s.pubrel.clear();
+    s.out2.clear();
     s.pidByMsg.clear();
     const results = await Promise.allSettled(ops);
     for (const r of results) if (r.status === 'rejected') this.logger.warn({ err: r.reason, clientId: s.clientId }, 'mqtt: error while removing a session');
   }
 
-  /** Remove the engine durable subscription behind a session's subscription. */
+  /**
+   * A session no longer holds a subscription: remove the engine subscription behind it when nothing else needs it
+   * (its durable subscription; for a shared one, the group's queue once no member is left).
+   */
   async dropDurable(s: SessionState, rec: SubRecord): Promise<void> {
     const parsed = parseFilter(rec.filter, this.cfg) as ParsedFilter;
     if (parsed.group !== undefined) {
-      // a shared durable subscription lives while any stored session still holds it
-      for (const other of this.sessions.values()) {
-        if (other === s) continue;
-        const r = other.subs.get(rec.filter);
-        if (r && r.durable) return;
-      }
-      await this.engine.deleteSubscription(`shared:mqtt:${parsed.group}:${parsed.filter}`);
+      const name = `shared:mqtt:${parsed.group}:${parsed.filter}`;
+      this.dropOut2(s, name);
+      // the group's one queue lives while any session holds the subscription: a connected clean member or a
+      // (possibly offline) persistent one
+      for (const other of this.sessions.values()) if (other !== s && other.subs.has(rec.filter)) return;
+      // a member whose SUBSCRIBE is still being handled is in its session only once attached, but already consumes
+      const q = this.engine.getSubscription(name);
+      if (q && q.consumers.some((c) => !c.closed)) return;
+      await this.engine.deleteSubscription(name);
       return;
     }
+    if (!rec.durable) return;
+    this.dropOut2(s, `durable:${s.clientId}:${rec.filter}`);
     try {
       await this.engine.unsubscribeDurable(s.clientId, rec.filter);
     } catch (err) {
       this.logger.debug({ err: (err as Error).message, clientId: s.clientId, filter: rec.filter }, 'mqtt: durable subscription not removed');
+    }
+  }
+
+  /** Forget stored outbound QoS 2 packet ids of messages from a queue the session no longer consumes from. */
+  private dropOut2(s: SessionState, queue: string): void {
+    for (const [pid, o] of s.out2) {
+      if (o.queue !== queue) continue;
+      s.out2.delete(pid);
+      s.pidByMsg.delete(o.key);
+      this.engine.kvDelete(kvKeys.out2(s.clientId, pid)).catch(() => undefined);
     }
   }
 
@@ -310,6 +330,15 @@ export class MqttAdapter implements StreamAdapter {
     for (const [k] of this.engine.kvEntries('mqtt:pubrel:')) {
       const [cid, pid] = splitKey(k, 'mqtt:pubrel:');
       this.sessions.get(cid)?.pubrel.add(pid);
+    }
+    // outbound QoS 2 PUBLISHes in flight when the broker stopped: their redelivery reuses the packet id
+    for (const [k, v] of this.engine.kvEntries<{ q: string; m: string }>('mqtt:out2:')) {
+      const [cid, pid] = splitKey(k, 'mqtt:out2:');
+      const s = this.sessions.get(cid);
+      if (!s || !v || typeof v.q !== 'string') continue;
+      const key = `${v.q}|${v.m}`;
+      s.out2.set(pid, { key, queue: v.q });
+      s.pidByMsg.set(key, pid);
     }
     const durableNames = new Set<string>();
     for (const s of [...this.sessions.values()]) {

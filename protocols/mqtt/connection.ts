@@ -7,7 +7,8 @@
  * the publishes came in.
  * Outbound: one engine consumer per subscription. QoS = min(subscription QoS, message QoS); QoS ≥ 1 deliveries
  * are acked to the engine on PUBACK / PUBREC; at most min(maxInflight, client Receive Maximum) are in flight,
- * the rest wait in order. Output is coalesced: everything written in one event-loop turn leaves in one write.
+ * the rest wait in order. A persistent session's outbound QoS 2 packet id is stored before its PUBLISH is written,
+ * so a resend after a broker restart keeps it. Output is coalesced: everything written in one event-loop turn leaves in one write.
  */
 import type { Duplex } from 'node:stream';
 import * as mqttPacket from 'mqtt-packet';
@@ -95,6 +96,11 @@ export class MqttConnection {
 
   // outbound flow
   private readonly subEntries = new Map<string, SubEntry>();
+  /**
+   * Delivery writes queued behind a QoS 2 PUBLISH whose packet id is still being stored: written in order once
+   * the slots before them are ready (empty in the common case).
+   */
+  private outHold: Array<{ ready: boolean; run: () => void }> = [];
   private readonly outInflight = new Map<number, OutEntry>();
   private waiting: Array<{ entry: SubEntry; d: Delivery }> = [];
   private nextPid = 1;
@@ -590,8 +596,12 @@ export class MqttConnection {
     }
     const qos = Math.min(entry.sub.qos, messageQos(m));
     if (qos === 0) {
-      this.sendPublish(entry.sub, m, t, 0, 0, false);
-      this.settleQos0(d);
+      const send = () => {
+        this.sendPublish(entry.sub, m, t, 0, 0, false);
+        this.settleQos0(d);
+      };
+      if (this.outHold.length) this.outHold.push({ ready: true, run: send });
+      else send();
       return;
     }
     if (this.outInflight.size >= this.maxOut) {
@@ -618,13 +628,50 @@ export class MqttConnection {
     if (pid === undefined || this.outInflight.has(pid) || s.pubrel.has(pid)) pid = this.allocPid();
     const e: OutEntry = { pid, qos, state: 'publish', d, key };
     this.outInflight.set(pid, e);
-    if (s.pidByMsg.size > 4 * 65536) s.pidByMsg.clear();
-    s.pidByMsg.set(key, pid);
-    if (!this.sendPublish(sub, m, t, qos, pid, d.redelivered)) {
-      // too large for the client: behave as if delivered (MQTT 5 §3.1.2.11.4)
-      this.outInflight.delete(pid);
-      this.finishOut(e);
+    if (s.pidByMsg.size > 4 * 65536) {
+      s.pidByMsg.clear();
+      for (const [p, o] of s.out2) s.pidByMsg.set(o.key, p); // stored ones must still be found after a restart
     }
+    s.pidByMsg.set(key, pid);
+    const send = () => {
+      if (this.state !== 'connected' || this.outInflight.get(pid) !== e) return;
+      if (!this.sendPublish(sub, m, t, qos, pid, d.redelivered)) {
+        // too large for the client: behave as if delivered (MQTT 5 §3.1.2.11.4)
+        this.outInflight.delete(pid);
+        this.finishOut(e);
+      }
+    };
+    const stored = s.out2.get(pid);
+    if (qos === 2 && s.persistent && stored?.key !== key) {
+      // the packet id must survive a broker restart (resent with the same id, MQTT 4.4), so it is stored before
+      // the PUBLISH leaves; later deliveries wait behind it to keep their order
+      s.out2.set(pid, { key, queue: d.queue.name });
+      const slot = { ready: false, run: send };
+      this.outHold.push(slot);
+      const done = () => {
+        slot.ready = true;
+        this.drainHold();
+      };
+      this.adapter.engine.kvPut(kvKeys.out2(this.clientId, pid), { q: d.queue.name, m: m.messageId }).then(done, (err) => {
+        this.adapter.logger.warn({ err, clientId: this.clientId }, 'mqtt: could not store outbound QoS 2 state');
+        done();
+      });
+      return;
+    }
+    if (this.outHold.length) this.outHold.push({ ready: true, run: send });
+    else send();
+  }
+
+  private drainHold(): void {
+    const h = this.outHold;
+    while (h.length && h[0].ready) h.shift()!.run();
+  }
+
+  /** Forget the stored packet id of an outbound QoS 2 message that got PUBREC or is given up on. */
+  private dropOut2(pid: number): void {
+    const s = this.session!;
+    if (!s.out2.delete(pid)) return;
+    this.adapter.engine.kvDelete(kvKeys.out2(this.clientId, pid)).catch(() => undefined);
   }
 
   private allocPid(): number {
@@ -632,7 +679,7 @@ export class MqttConnection {
     for (let i = 0; i < 65536; i++) {
       const pid = this.nextPid;
       this.nextPid = pid >= 65535 ? 1 : pid + 1;
-      if (!this.outInflight.has(pid) && !s.pubrel.has(pid)) return pid;
+      if (!this.outInflight.has(pid) && !s.pubrel.has(pid) && !s.out2.has(pid)) return pid;
     }
     throw new Error('no free packet identifier');
   }
@@ -690,6 +737,7 @@ export class MqttConnection {
 
   private finishOut(e: OutEntry): void {
     if (e.key) this.session?.pidByMsg.delete(e.key);
+    if (e.key && this.session?.out2.get(e.pid)?.key === e.key) this.dropOut2(e.pid);
     const d = e.d;
     e.d = null;
     if (d) d.consumer.ack(d.id).catch(() => undefined);
@@ -720,6 +768,8 @@ export class MqttConnection {
     const ops: Promise<unknown>[] = [];
     if (d) ops.push(d.consumer.ack(d.id).catch(() => undefined));
     if (s.persistent) ops.push(this.adapter.engine.kvPut(kvKeys.pubrel(this.clientId, pid), 1));
+    // issued in the same event-loop turn as the PUBREL state, so (group commit) in the same store transaction
+    this.dropOut2(pid);
     if (!ops.length) this.write(encodeAck(PUBREL, pid, this.version));
     else
       Promise.all(ops).then(
@@ -735,6 +785,7 @@ export class MqttConnection {
     const s = this.session!;
     s.pubrel.delete(pid);
     if (s.persistent) this.adapter.engine.kvDelete(kvKeys.pubrel(this.clientId, pid)).catch(() => undefined);
+    this.dropOut2(pid); // in case a crash kept the stored id next to the PUBREL state (nothing else can hold the id now)
     this.pump();
   }
 
@@ -824,8 +875,10 @@ export class MqttConnection {
       },
     };
     if (parsed.group !== undefined) {
-      o.shared = rec.durable ? `mqtt:${parsed.group}:${parsed.filter}` : `mqtt:${parsed.group}`;
-      if (rec.durable) o.durable = { name: rec.filter, clientId: this.clientId };
+      // every member, clean or persistent, consumes from the group's one durable queue: one copy per group
+      // (MQTT 5 §4.8.2), kept while only offline persistent members are left; the adapter removes it with the last member
+      o.shared = `mqtt:${parsed.group}:${parsed.filter}`;
+      o.durable = { name: rec.filter, clientId: this.clientId };
     } else if (rec.durable) o.durable = { name: rec.filter, clientId: this.clientId };
     if (rec.qos === 0) {
       o.autoAck = true;
@@ -857,7 +910,7 @@ export class MqttConnection {
       changed = true;
       if (entry?.parsed.filter.startsWith('$SYS')) this.adapter.sys.unsubscribe(this, f);
       entry?.consumer?.close();
-      if (rec.durable) await this.adapter.dropDurable(s, rec);
+      await this.adapter.dropDurable(s, rec);
       codes.push(0);
     }
     if (changed && (s.persistent || s.stored)) await this.adapter.saveSession(s);
@@ -922,6 +975,7 @@ export class MqttConnection {
     for (const e of this.subEntries.values()) e.consumer = null;
     this.waiting = [];
     this.heldAcks = [];
+    this.outHold = [];
     const s = this.session;
     if (s && s.owner === this && !o.shutdown) {
       s.owner = null;

@@ -3,9 +3,12 @@
  * - `mqtt:session:<clientId>` (kv): expiry interval and the subscriptions with their MQTT options; each
  *   subscription of a persistent session is an engine durable subscription (`durable:<clientId>:<filter>`),
  *   whose queue holds the QoS ≥ 1 messages published while the client is away, in order, across restarts;
- *   a shared one (`$share/g/f`) is the engine shared durable subscription `mqtt:<g>:<f>`;
+ *   a shared one (`$share/g/f`) is the engine shared durable subscription `mqtt:<g>:<f>`, which every member of
+ *   the group consumes from, clean or persistent, so the group gets one copy of each message (MQTT 5 §4.8.2);
  * - `mqtt:in2:<clientId>:<packetId>` (kv): inbound QoS 2 publishes that got PUBREC and wait for PUBREL,
  *   committed in the same store commit as the message itself;
+ * - `mqtt:out2:<clientId>:<packetId>` (kv): outbound QoS 2 PUBLISHes not yet PUBREC'd, value `<queue>|<messageId>`,
+ *   stored before the PUBLISH is written, so a resend after a broker restart keeps the packet id (MQTT 4.4);
  * - `mqtt:pubrel:<clientId>:<packetId>` (kv): outbound QoS 2 messages the client acknowledged with PUBREC,
  *   waiting for PUBCOMP;
  * - `mqtt:will:<clientId>` (kv): the will of the current connection, so a broker crash still publishes it.
@@ -59,6 +62,8 @@ export const kvKeys = {
   in2: (cid: string, pid: number) => `mqtt:in2:${cid}:${pid}`,
   pubrelPrefix: (cid: string) => `mqtt:pubrel:${cid}:`,
   pubrel: (cid: string, pid: number) => `mqtt:pubrel:${cid}:${pid}`,
+  out2Prefix: (cid: string) => `mqtt:out2:${cid}:`,
+  out2: (cid: string, pid: number) => `mqtt:out2:${cid}:${pid}`,
   will: (cid: string) => `mqtt:will:${cid}`,
 };
 
@@ -71,6 +76,11 @@ export class SessionState {
   readonly pubrel = new Set<number>();
   /** Packet id given to a message still unacknowledged (`queue|messageId`), so a resend after reconnect reuses it. */
   readonly pidByMsg = new Map<string, number>();
+  /**
+   * Outbound QoS 2 packet ids stored in kv (`mqtt:out2:`) → `queue|messageId`. Reserved: a new message must not
+   * take an id that a stored message will be resent with.
+   */
+  readonly out2 = new Map<number, { key: string; queue: string }>();
   /** The connection using the session now. */
   owner: unknown = null;
   expiryTimer: NodeJS.Timeout | null = null;

@@ -275,6 +275,134 @@ for (const protocolVersion of [4, 5] as const) {
       for (const c of counts) assert.ok(c >= 10, `load spread: ${counts}`);
     });
 
+    it('shared subscription mixing a clean and a persistent member: each message once per group, spread over both', async () => {
+      const group = `$share/mixed-${v}/mix/#`;
+      const clean = await client(b, { protocolVersion, clientId: `mix-clean-${v}`, clean: true });
+      const durable = await client(b, { protocolVersion, clientId: `mix-durable-${v}`, ...persistent });
+      const gots = [collect(clean), collect(durable)];
+      await clean.subscribeAsync(group, { qos: 1 });
+      await durable.subscribeAsync(group, { qos: 1 });
+      const pub = await client(b, { protocolVersion });
+      const N = 40;
+      for (let i = 0; i < N; i++) await pub.publishAsync(`mix/${i}`, `m${i}`, { qos: 1 });
+      await until(() => gots.reduce((n, g) => n + g.items.length, 0) >= N);
+      await sleep(300);
+      const all = gots.flatMap((g) => g.texts());
+      assert.equal(all.length, N, `each message once in the group, got ${all.length}: clean ${gots[0].items.length}, persistent ${gots[1].items.length}`);
+      assert.deepEqual([...new Set(all)].sort(), Array.from({ length: N }, (_, i) => `m${i}`).sort());
+      assert.ok(gots.every((g) => g.items.length > 0), `spread over both members: ${gots.map((g) => g.items.length)}`);
+    });
+
+    it('shared subscription mixing a clean and a persistent member: the group keeps its messages while only the persistent member is left (offline)', async () => {
+      const group = `$share/mixed-off-${v}/mixoff/t`;
+      const cid = `mixoff-durable-${v}`;
+      const durable = await client(b, { protocolVersion, clientId: cid, ...persistent });
+      await durable.subscribeAsync(group, { qos: 1 });
+      await new Promise<void>((r) => durable.end(false, {}, () => r()));
+      const clean = await client(b, { protocolVersion, clientId: `mixoff-clean-${v}`, clean: true });
+      const cleanGot = collect(clean);
+      await clean.subscribeAsync(group, { qos: 1 });
+      const pub = await client(b, { protocolVersion });
+      await pub.publishAsync('mixoff/t', 'while-clean-online', { qos: 1 });
+      await cleanGot.wait(1);
+      await new Promise<void>((r) => clean.end(false, {}, () => r()));
+      await sleep(100);
+      await pub.publishAsync('mixoff/t', 'only-offline-persistent', { qos: 1 });
+      await b.restart();
+      const again = await client(b, { protocolVersion, clientId: cid, ...persistent });
+      const got = collect(again);
+      await got.wait(1);
+      await sleep(300);
+      assert.deepEqual(got.texts(), ['only-offline-persistent']);
+      assert.deepEqual(cleanGot.texts(), ['while-clean-online']);
+    });
+
+    it('shared subscription of clean members only: the group queue goes away with its last member', async () => {
+      const group = `$share/clean-only-${v}/cleanonly/t`;
+      const a = await client(b, { protocolVersion, clean: true });
+      const c = await client(b, { protocolVersion, clean: true });
+      await a.subscribeAsync(group, { qos: 1 });
+      await c.subscribeAsync(group, { qos: 1 });
+      const groupQueues = () => b.broker.engine.listSubscriptions().filter((d) => d.name.includes(`clean-only-${v}`));
+      assert.equal(groupQueues().length, 1, 'one engine queue for the group');
+      await new Promise<void>((r) => a.end(false, {}, () => r()));
+      await sleep(100);
+      assert.equal(groupQueues().length, 1, 'kept while a member is connected');
+      await c.unsubscribeAsync(group);
+      await sleep(100);
+      assert.equal(groupQueues().length, 0, 'removed with the last member');
+    });
+
+    it('QoS 2 outbound across a broker restart before PUBREC: PUBLISH resent with DUP and the same packet id', async () => {
+      const cid = `eo-restart-${v}`;
+      const conn = { clientId: cid, clean: false, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 600 } } : {}) };
+      const r1 = await rawClient(b.port, protocolVersion, conn);
+      r1.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'eor/t', qos: 2 }] });
+      await r1.waitFor((p) => p.cmd === 'suback');
+      const pub = await client(b, { protocolVersion });
+      // a few QoS 2 messages so the one under test does not simply get packet id 1 again
+      for (let i = 0; i < 3; i++) await pub.publishAsync('eor/t', `done-${i}`, { qos: 2 });
+      for (let i = 0; i < 3; i++) {
+        const p = await r1.waitFor((x) => x.cmd === 'publish' && x.payload.toString() === `done-${i}`);
+        r1.send({ cmd: 'pubrec', messageId: p.messageId });
+        await r1.waitFor((x) => x.cmd === 'pubrel' && x.messageId === p.messageId);
+        r1.send({ cmd: 'pubcomp', messageId: p.messageId });
+      }
+      await pub.publishAsync('eor/t', 'in-flight', { qos: 2 });
+      const first = await r1.waitFor((p) => p.cmd === 'publish' && p.payload.toString() === 'in-flight');
+      assert.notEqual(first.messageId, 1);
+      await sleep(50);
+      r1.destroy(); // no PUBREC
+      await endAll();
+      await b.restart();
+      const r2 = await rawClient(b.port, protocolVersion, conn);
+      const again = await r2.waitFor((p) => p.cmd === 'publish');
+      assert.equal(again.payload.toString(), 'in-flight');
+      assert.equal(again.messageId, first.messageId, 'same packet id after the restart');
+      assert.equal(again.dup, true, 'DUP set');
+      r2.send({ cmd: 'pubrec', messageId: again.messageId });
+      await r2.waitFor((p) => p.cmd === 'pubrel' && p.messageId === first.messageId);
+      r2.send({ cmd: 'pubcomp', messageId: first.messageId });
+      // a new message does not reuse a packet id that is still taken, and nothing is left over after PUBCOMP
+      const pub2 = await client(b, { protocolVersion });
+      await pub2.publishAsync('eor/t', 'next', { qos: 2 });
+      const next = await r2.waitFor((p) => p.cmd === 'publish' && p.payload.toString() === 'next');
+      r2.send({ cmd: 'pubrec', messageId: next.messageId });
+      await r2.waitFor((p) => p.cmd === 'pubrel' && p.messageId === next.messageId);
+      r2.send({ cmd: 'pubcomp', messageId: next.messageId });
+      await sleep(200);
+      assert.deepEqual(b.broker.engine.kvEntries(`mqtt:out2:${cid}:`), [], 'no outbound QoS 2 state left');
+      assert.deepEqual(b.broker.engine.kvEntries(`mqtt:pubrel:${cid}:`), []);
+      assert.equal(r2.packets.filter((p) => p.cmd === 'publish').length, 2);
+      r2.destroy();
+    });
+
+    it('QoS 2 outbound across a broker restart after PUBREC: PUBREL resent with the same packet id, the PUBLISH is not', async () => {
+      const cid = `eo-restart-rec-${v}`;
+      const conn = { clientId: cid, clean: false, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 600 } } : {}) };
+      const r1 = await rawClient(b.port, protocolVersion, conn);
+      r1.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'eorr/t', qos: 2 }] });
+      await r1.waitFor((p) => p.cmd === 'suback');
+      const pub = await client(b, { protocolVersion });
+      await pub.publishAsync('eorr/t', 'received', { qos: 2 });
+      const first = await r1.waitFor((p) => p.cmd === 'publish');
+      r1.send({ cmd: 'pubrec', messageId: first.messageId });
+      await r1.waitFor((p) => p.cmd === 'pubrel' && p.messageId === first.messageId);
+      r1.destroy(); // no PUBCOMP
+      await endAll();
+      await b.restart();
+      const r2 = await rawClient(b.port, protocolVersion, conn);
+      const rel = await r2.waitFor((p) => p.cmd === 'pubrel');
+      assert.equal(rel.messageId, first.messageId, 'PUBREL with the same packet id');
+      await sleep(300);
+      assert.equal(r2.packets.filter((p) => p.cmd === 'publish').length, 0, 'the message is not resent');
+      r2.send({ cmd: 'pubcomp', messageId: rel.messageId });
+      await sleep(100);
+      assert.deepEqual(b.broker.engine.kvEntries(`mqtt:pubrel:${cid}:`), []);
+      assert.deepEqual(b.broker.engine.kvEntries(`mqtt:out2:${cid}:`), []);
+      r2.destroy();
+    });
+
     it('keep-alive: a silent client is disconnected and its will published', async () => {
       const watcher = await client(b, { protocolVersion });
       const got = collect(watcher);
