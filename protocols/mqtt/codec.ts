@@ -77,7 +77,96 @@ export interface PublishProps {
   correlationData?: Buffer;
   subscriptionIdentifier?: number;
   topicAlias?: number;
-  userProperties?: Record<string, string | string[]>;
+  userProperties?: UserProperties;
+}
+
+/**
+ * User Properties: mqtt-packet's form (a record, repeated names as arrays), or the pairs in wire order when the
+ * record cannot keep it (a name repeated around another one, integer-like names): MQTT 5 §3.3.2.3.7 wants the
+ * order kept when forwarding [MQTT-3.3.2-18].
+ */
+export type UserProperties = Record<string, string | string[]> | Array<[string, string]>;
+
+/** The pairs of a record in the order it writes them. */
+export function userPropertyEntries(up: UserProperties): Array<[string, string]> {
+  if (Array.isArray(up)) return up;
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(up)) for (const one of Array.isArray(v) ? v : [v]) out.push([k, one]);
+  return out;
+}
+
+/**
+ * The User Properties of a v5 PUBLISH (`pkt` whole, `hl` its fixed header length) in wire order, or null when the
+ * property block cannot be walked (the packet was already accepted by mqtt-packet; this only re-reads the order).
+ */
+export function publishUserProperties(pkt: Buffer, hl: number): Array<[string, string]> | null {
+  const qos = (pkt[0] >> 1) & 3;
+  let off = hl;
+  if (off + 2 > pkt.length) return null;
+  off += 2 + pkt.readUInt16BE(off);
+  if (qos > 0) off += 2;
+  let len = 0;
+  let mul = 1;
+  for (let k = 0; ; k++) {
+    if (off >= pkt.length || k === 4) return null;
+    const b = pkt[off++];
+    len += (b & 0x7f) * mul;
+    mul *= 128;
+    if ((b & 0x80) === 0) break;
+  }
+  const end = off + len;
+  if (end > pkt.length) return null;
+  const out: Array<[string, string]> = [];
+  const str = (): string | null => {
+    if (off + 2 > end) return null;
+    const n = pkt.readUInt16BE(off);
+    if (off + 2 + n > end) return null;
+    const s = pkt.toString('utf8', off + 2, off + 2 + n);
+    off += 2 + n;
+    return s;
+  };
+  while (off < end) {
+    const id = pkt[off++];
+    switch (id) {
+      case 0x01: off += 1; break;
+      case 0x02: off += 4; break;
+      case 0x23: off += 2; break;
+      case 0x0b:
+        while (off < end && pkt[off] & 0x80) off++;
+        off++;
+        break;
+      case 0x03:
+      case 0x08:
+      case 0x09:
+        if (str() === null) return null;
+        break;
+      case 0x26: {
+        const k = str();
+        const v = k === null ? null : str();
+        if (k === null || v === null) return null;
+        out.push([k, v]);
+        break;
+      }
+      default:
+        return null;
+    }
+  }
+  return off === end ? out : null;
+}
+
+/**
+ * Replace a parsed v5 PUBLISH's User Properties by the wire-order pairs when mqtt-packet's record lost the order.
+ */
+export function keepUserPropertyOrder(p: { properties?: { userProperties?: unknown } }, pkt: Buffer, hl: number): void {
+  const up = p.properties?.userProperties as Record<string, string | string[]> | undefined;
+  if (!up) return;
+  const keys = Object.keys(up);
+  if (keys.length < 2) return;
+  const wire = publishUserProperties(pkt, hl);
+  if (!wire) return;
+  const rec = userPropertyEntries(up);
+  if (rec.length === wire.length && rec.every(([k, v], i) => wire[i][0] === k && wire[i][1] === v)) return;
+  p.properties!.userProperties = wire;
 }
 
 function varintSize(n: number): number {
@@ -132,18 +221,16 @@ export function encodePublishProps(p: PublishProps): Buffer {
     parts.push(b);
   }
   if (p.userProperties) {
-    for (const [k, v] of Object.entries(p.userProperties)) {
-      for (const one of Array.isArray(v) ? v : [v]) {
-        const kb = Buffer.from(k, 'utf8');
-        const vb = Buffer.from(one, 'utf8');
-        const b = Buffer.allocUnsafe(5 + kb.length + vb.length);
-        b[0] = 0x26;
-        b.writeUInt16BE(kb.length, 1);
-        kb.copy(b, 3);
-        b.writeUInt16BE(vb.length, 3 + kb.length);
-        vb.copy(b, 5 + kb.length);
-        parts.push(b);
-      }
+    for (const [k, one] of userPropertyEntries(p.userProperties)) {
+      const kb = Buffer.from(k, 'utf8');
+      const vb = Buffer.from(one, 'utf8');
+      const b = Buffer.allocUnsafe(5 + kb.length + vb.length);
+      b[0] = 0x26;
+      b.writeUInt16BE(kb.length, 1);
+      kb.copy(b, 3);
+      b.writeUInt16BE(vb.length, 3 + kb.length);
+      vb.copy(b, 5 + kb.length);
+      parts.push(b);
     }
   }
   return parts.length === 1 ? parts[0] : Buffer.concat(parts);

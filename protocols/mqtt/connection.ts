@@ -25,6 +25,7 @@ import {
   encodeAck,
   encodePublish,
   encodePublishProps,
+  keepUserPropertyOrder,
   generate,
   PINGRESP,
   PUBACK,
@@ -175,6 +176,7 @@ export class MqttConnection {
       this.protocolClose(RC.malformed, `malformed packet: ${e?.message ?? 'incomplete'}`);
       return false;
     }
+    if (p.cmd === 'publish' && this.version === 5) keepUserPropertyOrder(p, pkt, hl);
     if (this.state === 'connecting') {
       this.queued.push(p);
       return true;

@@ -7,12 +7,13 @@
  * - Message Expiry Interval ⇄ expiration (absolute); outgoing: the seconds left
  * - Content Type ⇄ contentType; Response Topic ⇄ replyTo (`topic://a.b`); Correlation Data ⇄ correlationId
  *   (UTF-8; non-UTF-8 bytes kept in annotation `mqtt.correlationData`)
- * - User Properties ⇄ properties (strings; repeated names kept whole in annotation `mqtt.userProperties`)
+ * - User Properties ⇄ properties (strings; repeated names kept whole in annotation `mqtt.userProperties`, as
+ *   ordered pairs when a record would change their order)
  * - the RETAIN flag of the publish ⇄ annotation `mqtt.retain` (for Retain As Published)
  */
 import { formatAddress, parseAddress } from '../../src/core/address.js';
 import { createMessage, type Message, type PropertyValue } from '../../src/core/message.js';
-import type { PublishProps } from './codec.js';
+import type { PublishProps, UserProperties } from './codec.js';
 import { coreToTopic, topicToCore } from './topics.js';
 
 export interface InboundPublish {
@@ -25,7 +26,7 @@ export interface InboundPublish {
     contentType?: string;
     responseTopic?: string;
     correlationData?: Buffer;
-    userProperties?: Record<string, string | string[]>;
+    userProperties?: UserProperties;
   };
 }
 
@@ -68,7 +69,12 @@ export function publishToMessage(p: InboundPublish, now: number): Message {
       }
     }
     const up = props.userProperties;
-    if (up) {
+    if (Array.isArray(up)) {
+      // wire order that a record cannot keep: first value per name in properties, the pairs in the annotation
+      for (const [k, v] of up) if (!(k in m.properties)) m.properties[k] = v;
+      annotations['mqtt.userProperties'] = up.map(([k, v]) => [k, v]);
+      hasAnn = true;
+    } else if (up) {
       let repeated = false;
       for (const k of Object.keys(up)) {
         const v = up[k];
@@ -115,8 +121,18 @@ export function messageToProps(m: Message, now: number): PublishProps {
   else if (cd instanceof Uint8Array) p.correlationData = Buffer.from(cd);
   else if (m.correlationId !== undefined) p.correlationData = Buffer.from(m.correlationId, 'utf8');
   const keys = Object.keys(m.properties);
-  const whole = m.annotations?.['mqtt.userProperties'] as Record<string, string | string[]> | undefined;
-  if (keys.length || whole) {
+  const whole = m.annotations?.['mqtt.userProperties'] as UserProperties | undefined;
+  if (Array.isArray(whole)) {
+    // ordered pairs, then properties another protocol added
+    const up: Array<[string, string]> = whole.map(([k, v]) => [k, v]);
+    const names = new Set(up.map(([k]) => k));
+    for (const k of keys) {
+      if (names.has(k)) continue;
+      const s = propertyString(m.properties[k]);
+      if (s !== undefined) up.push([k, s]);
+    }
+    if (up.length) p.userProperties = up;
+  } else if (keys.length || whole) {
     const up: Record<string, string | string[]> = whole ? { ...whole } : {};
     for (const k of keys) {
       if (whole && k in whole) continue;
