@@ -5,13 +5,11 @@
  * then 1 → 1 at a fixed 10,000 msgs/s offered. Prints msgs/s and p50/p99 of send→confirm (durable) and
  * send→consume.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Engine } from '../src/core/engine.js';
 import { createMessage } from '../src/core/message.js';
 import { queue } from '../src/core/address.js';
 import { LmdbStore } from '../storage/lmdb/lmdb-store.js';
+import { Latencies, removeDir, sleep, tempDir } from './lib.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,34 +21,22 @@ const size = arg('size', 1024);
 const windowSize = arg('window', 1000);
 const noSync = process.argv.includes('--nosync');
 
-class Histogram {
-  private samples: number[] = [];
-  add(ms: number): void {
-    if (this.samples.length < 2_000_000) this.samples.push(ms);
-  }
-  pct(p: number): number {
-    if (!this.samples.length) return NaN;
-    const s = Float64Array.from(this.samples).sort();
-    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-  }
-}
-
 interface Result {
   name: string;
   consumed: number;
   seconds: number;
-  confirm: Histogram;
-  e2e: Histogram;
+  confirm: Latencies;
+  e2e: Latencies;
 }
 
 async function runCase(name: string, producers: number, consumers: number, ratePerSec: number | null): Promise<Result> {
-  const dir = mkdtempSync(join(tmpdir(), 'wharf-bench-core-'));
+  const dir = tempDir('core');
   const engine = new Engine({ store: new LmdbStore({ path: dir, noSync }) });
   await engine.start();
   const q = queue('bench');
   const body = Buffer.alloc(size, 0x61);
-  const confirm = new Histogram();
-  const e2e = new Histogram();
+  const confirm = new Latencies(2_000_000);
+  const e2e = new Latencies(2_000_000);
   let consumed = 0;
   let measuring = false;
   for (let c = 0; c < consumers; c++) {
@@ -99,22 +85,22 @@ async function runCase(name: string, producers: number, consumers: number, rateP
             pending.add(p);
             void p.finally(() => pending.delete(p));
           }
-          await new Promise((r) => setTimeout(r, 1));
+          await sleep(1);
         }
         await Promise.all(pending);
       })(),
     );
   }
-  await new Promise((r) => setTimeout(r, 1000)); // warm-up
+  await sleep(1000); // warm-up
   measuring = true;
   const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await sleep(seconds * 1000);
   const elapsed = (performance.now() - t0) / 1000;
   measuring = false;
   running = false;
   await Promise.all(loops);
   await engine.stop();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
   return { name, consumed, seconds: elapsed, confirm, e2e };
 }
 
@@ -122,8 +108,8 @@ function print(r: Result): void {
   const f = (n: number) => n.toFixed(2);
   console.log(
     `${r.name.padEnd(34)} ${Math.round(r.consumed / r.seconds).toString().padStart(8)} msgs/s consumed   ` +
-      `send→confirm p50 ${f(r.confirm.pct(50))} ms p99 ${f(r.confirm.pct(99))} ms   ` +
-      `send→consume p50 ${f(r.e2e.pct(50))} ms p99 ${f(r.e2e.pct(99))} ms`,
+      `send→confirm p50 ${f(r.confirm.percentile(50))} ms p99 ${f(r.confirm.percentile(99))} ms   ` +
+      `send→consume p50 ${f(r.e2e.percentile(50))} ms p99 ${f(r.e2e.percentile(99))} ms`,
   );
 }
 

@@ -5,28 +5,11 @@
  *
  * CPU is read from /proc/<pid>/stat (utime + stime of the broker process, all threads), the same way as Wharf's.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-
-let clkTck = 0;
-/** utime + stime of a process (all its threads) in µs, from /proc/<pid>/stat. */
-export function procCpuMicros(pid: number): number {
-  if (!clkTck) {
-    try {
-      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      clkTck = 100;
-    }
-  }
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // the command name (field 2) may contain spaces: the fields after it start past the last ')'
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // f[0] is field 3 (state), so utime (field 14) is f[11] and stime (field 15) is f[12]
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / clkTck;
-}
+import { procCpuMicros, removeDir, sleep, tempDir } from './lib.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,8 +21,6 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function which(bin: string, extra: string[] = []): string | null {
   for (const dir of [...(process.env.PATH ?? '').split(':'), ...extra]) {
@@ -108,7 +89,7 @@ export class PeerBroker {
       clearTimeout(t);
     }
     live.delete(p);
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    removeDir(this.dir);
   }
 
   /** Resolve once the port accepts TCP connections (and the process is still alive). */
@@ -154,7 +135,7 @@ export const mosquitto: PeerSpec = {
   qos1Note: 'in memory (persistence false), no fsync',
   async start() {
     const bin = which('mosquitto', ['/usr/sbin'])!;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-mosquitto-'));
+    const dir = tempDir('mosquitto');
     const port = await freePort();
     const conf = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(
@@ -193,7 +174,7 @@ export const activemq: PeerSpec = {
   warmupSeconds: (base) => Math.max(base, Number(process.env.BENCH_JVM_WARMUP ?? 3)),
   qos1Note: 'KahaDB, journal synced periodically (no fsync per message)',
   async start(workload) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-activemq-'));
+    const dir = tempDir('activemq');
     const port = await freePort();
     const conf = path.join(dir, 'conf');
     const data = path.join(dir, 'data');

@@ -21,13 +21,11 @@
  * warm-up, default 3 s, so that its hot paths are JIT-compiled before measuring), BENCH_PEERS (comma-separated
  * subset of mosquitto,activemq).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { PEERS, procCpuMicros, type PeerBroker, type PeerSpec } from './mqtt-peers.js';
+import { benchMain, forkBrokerChild, formatTable, Latencies, removeDir, serveBroker, sleep, tempDir, type BrokerChild } from './lib.js';
+import { PEERS, type PeerBroker, type PeerSpec, type Workload } from './mqtt-peers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
@@ -35,36 +33,9 @@ const PAYLOAD = 100;
 
 // ------------------------------------------------------------------------------------------ broker child
 
-async function brokerChild(): Promise<void> {
-  const { Broker } = await import('../src/broker.js');
-  const { parseConfig } = await import('../src/config.js');
-  const { createLogger } = await import('../src/log.js');
+async function brokerChild(dataDir: string): Promise<void> {
   const { mqttModule } = await import('../protocols/mqtt/index.js');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-bench-mqtt-'));
-  const off = { enabled: false };
-  const cfg = parseConfig({
-    dataDir: dir,
-    log: { level: 'warn' },
-    listeners: { openwire: off, amqp: off, stomp: off, admin: off, sqs: off, ws: off, mqtt: { host: '127.0.0.1', port: 0 } },
-  });
-  const broker = new Broker(cfg, { protocols: [mqttModule], http: [], logger: createLogger({ level: 'warn' }) });
-  await broker.start();
-  const store = (broker as unknown as { store: { stats: { transactions: number; batches: number } } }).store;
-  process.on('message', async (m: { cmd: string }) => {
-    if (m.cmd === 'stats') process.send!({ cpu: process.cpuUsage(), store: { ...store.stats }, delivered: broker.engine.totals.delivered });
-    if (m.cmd === 'stop') {
-      await broker.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-      process.exit(0);
-    }
-  });
-  process.send!({ port: broker.listenerAddresses().mqtt.port });
-}
-
-interface ChildStats {
-  cpu: NodeJS.CpuUsage;
-  store: { transactions: number; batches: number };
-  delivered: number;
+  await serveBroker({ listener: 'mqtt', dataDir, noSync: false, logLevel: 'warn', modules: { protocols: [mqttModule] } });
 }
 
 /** A broker under test: where to connect and a snapshot of its CPU (µs, from /proc) and store counters. */
@@ -89,40 +60,38 @@ class PeerTarget implements Target {
   }
 }
 
-class Child implements Target {
+/** Wharf in a child process (this file with --broker-child), its store in a temporary directory. */
+class WharfTarget implements Target {
   private constructor(
-    readonly proc: ChildProcess,
-    readonly port: number,
+    readonly child: BrokerChild,
+    private readonly dir: string,
   ) {}
 
-  static async start(): Promise<Child> {
+  static async start(): Promise<WharfTarget> {
     const self = fileURLToPath(import.meta.url);
     const execArgv = [...(self.endsWith('.ts') ? ['--import', 'tsx'] : []), ...(process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-    const proc = fork(self, [], { env: { ...process.env, WHARF_BENCH_CHILD: '1' }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const port = await new Promise<number>((resolve, reject) => {
-      proc.once('message', (m: { port: number }) => resolve(m.port));
-      proc.once('exit', (code) => reject(new Error(`broker child exited with ${code}`)));
-    });
-    return new Child(proc, port);
+    const dir = tempDir('mqtt');
+    try {
+      return new WharfTarget(await forkBrokerChild(self, ['--broker-child', dir], { execArgv }), dir);
+    } catch (err) {
+      removeDir(dir);
+      throw err;
+    }
   }
 
-  childStats(): Promise<ChildStats> {
-    return new Promise((resolve) => {
-      this.proc.once('message', (m: ChildStats) => resolve(m));
-      this.proc.send({ cmd: 'stats' });
-    });
+  get port(): number {
+    return this.child.port;
   }
 
   async stats(): Promise<Snapshot> {
-    const s = await this.childStats();
+    const s = await this.child.storeStats();
     // the same measure as the peers': utime + stime of the broker process from /proc/<pid>/stat
-    return { cpuMicros: procCpuMicros(this.proc.pid!), storeTransactions: s.store.transactions };
+    return { cpuMicros: this.child.procCpuMicros(), storeTransactions: s?.transactions };
   }
 
   async stop(): Promise<void> {
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.send({ cmd: 'stop' });
-    await exited;
+    await this.child.stop();
+    removeDir(this.dir);
   }
 }
 
@@ -135,14 +104,6 @@ function connect(port: number, opts: mqtt.IClientOptions = {}): Promise<MqttClie
     c.once('error', reject);
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pct(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 
 // ------------------------------------------------------------------------------------------ (a) QoS 0 fan-out
 
@@ -247,11 +208,11 @@ async function qos1Durable(child: Target, warmup = WARMUP, inFlight = 100): Prom
   const pub = await connect(child.port, { clientId: 'bench-qos1-pub' });
   let received = 0;
   let measuring = false;
-  const e2e: number[] = [];
-  const puback: number[] = [];
+  const e2e = new Latencies();
+  const puback = new Latencies();
   sub.on('message', (_t, payload: Buffer) => {
     received++;
-    if (measuring) e2e.push(Number(process.hrtime.bigint() - payload.readBigUInt64BE(0)) / 1e6);
+    if (measuring) e2e.add(Number(process.hrtime.bigint() - payload.readBigUInt64BE(0)) / 1e6);
   });
   let running = true;
   let acked = 0;
@@ -267,7 +228,7 @@ async function qos1Durable(child: Target, warmup = WARMUP, inFlight = 100): Prom
     pub.publish(topic, p, { qos: 1 }, (err) => {
       if (err) return;
       acked++;
-      if (measuring) puback.push(Number(process.hrtime.bigint() - start) / 1e6);
+      if (measuring) puback.add(Number(process.hrtime.bigint() - start) / 1e6);
       one();
     });
   };
@@ -286,25 +247,21 @@ async function qos1Durable(child: Target, warmup = WARMUP, inFlight = 100): Prom
   await sleep(200);
   pub.end(true);
   sub.end(true);
-  e2e.sort((a, b) => a - b);
-  puback.sort((a, b) => a - b);
   const delivered = r1 - r0;
   void acked;
   return {
     msgsPerSec: Math.round(delivered / secs),
     inFlight,
-    pubackP50ms: Number(pct(puback, 50).toFixed(2)),
-    pubackP99ms: Number(pct(puback, 99).toFixed(2)),
-    e2eP50ms: Number(pct(e2e, 50).toFixed(2)),
-    e2eP99ms: Number(pct(e2e, 99).toFixed(2)),
+    pubackP50ms: Number(puback.percentile(50).toFixed(2)),
+    pubackP99ms: Number(puback.percentile(99).toFixed(2)),
+    e2eP50ms: Number(e2e.percentile(50).toFixed(2)),
+    e2eP99ms: Number(e2e.percentile(99).toFixed(2)),
     storeTransactionsPerSec: s1.storeTransactions === undefined ? NaN : Math.round((s1.storeTransactions - (s0.storeTransactions ?? 0)) / secs),
     brokerCpuMicrosPerMsg: Number(((s1.cpuMicros - s0.cpuMicros) / Math.max(1, delivered)).toFixed(2)),
   };
 }
 
 // ------------------------------------------------------------------------------------------ entry
-
-type Workload = 'qos0' | 'qos1';
 
 interface Contender {
   name: string;
@@ -318,8 +275,8 @@ const wharf: Contender = {
   warmup: WARMUP,
   qos1Note: 'LMDB, fsync before every PUBACK',
   async start() {
-    const child = await Child.start();
-    return { target: child, stop: () => child.stop(), pid: child.proc.pid! };
+    const w = await WharfTarget.start();
+    return { target: w, stop: () => w.stop(), pid: w.child.pid };
   },
 };
 
@@ -355,19 +312,19 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 function table(rows: Row[]): string {
-  const head = ['broker', 'case', 'delivered msgs/s', 'broker µs CPU/delivered msg', 'PUBACK p50/p99 ms', 'end-to-end p50/p99 ms', 'notes'];
-  const body = rows.map((r) => [
-    r.broker,
-    r.case,
-    r.delivered.toLocaleString('en'),
-    r.cpu.toFixed(2),
-    r.pubackP50 === undefined ? '' : `${r.pubackP50} / ${r.pubackP99}`,
-    r.e2eP50 === undefined ? '' : `${r.e2eP50} / ${r.e2eP99}`,
-    r.note,
-  ]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i >= 2 && i <= 5 ? c.padStart(w[i]) : c.padEnd(w[i]))).join(' | ') + ' |';
-  return [line(head), '|' + w.map((n, i) => (i >= 2 && i <= 5 ? '-'.repeat(n + 1) + ':' : '-'.repeat(n + 2))).join('|') + '|', ...body.map(line)].join('\n');
+  return formatTable(
+    ['broker', 'case', 'delivered msgs/s', 'broker µs CPU/delivered msg', 'PUBACK p50/p99 ms', 'end-to-end p50/p99 ms', 'notes'],
+    rows.map((r) => [
+      r.broker,
+      r.case,
+      r.delivered.toLocaleString('en'),
+      r.cpu.toFixed(2),
+      r.pubackP50 === undefined ? '' : `${r.pubackP50} / ${r.pubackP99}`,
+      r.e2eP50 === undefined ? '' : `${r.e2eP50} / ${r.e2eP99}`,
+      r.note,
+    ]),
+    { markdown: true, right: (i) => i >= 2 && i <= 5 },
+  );
 }
 
 export async function run(): Promise<void> {
@@ -455,14 +412,4 @@ export async function run(): Promise<void> {
   console.log(JSON.stringify(results));
 }
 
-if (process.env.WHARF_BENCH_CHILD === '1') {
-  brokerChild().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-} else if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  run().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+await benchMain(import.meta.url, run, { '--broker-child': (args) => brokerChild(args[0]!) });

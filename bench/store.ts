@@ -11,13 +11,11 @@
  *
  * Durable (fsync per transaction) unless --nosync is given.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMessage } from '../src/core/message.js';
 import type { Command } from '../src/core/store.js';
 import { LmdbStore } from '../storage/lmdb/lmdb-store.js';
+import { removeDir, tempDir } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,17 +33,13 @@ const bodySize = Number(args.size);
 const noSync = args.nosync;
 const recoveryN = Number(args.recovery);
 
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(args.dir ?? os.tmpdir(), 'wharf-bench-store-'));
-}
-
 const body = Buffer.alloc(bodySize, 'x');
 function message(i: number) {
   return createMessage({ body, properties: { i, kind: 'bench' }, destination: 'queue://bench' });
 }
 
 async function pairs(): Promise<void> {
-  const dir = tempDir();
+  const dir = tempDir('store', args.dir);
   const store = new LmdbStore({ path: dir, noSync });
   await store.open();
   await store.commit([{ t: 'queue.put', queue: 'q:bench', meta: { kind: 'queue' } }]);
@@ -85,11 +79,11 @@ async function pairs(): Promise<void> {
       `${((2 * done) / txns).toFixed(0)} commits per txn), ${done.toLocaleString('en')} pairs in ${secs.toFixed(1)} s`,
   );
   await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 }
 
 async function latency(): Promise<void> {
-  const dir = tempDir();
+  const dir = tempDir('store', args.dir);
   const store = new LmdbStore({ path: dir, noSync });
   await store.open();
   const N = 1000;
@@ -103,11 +97,11 @@ async function latency(): Promise<void> {
   const us = (q: number) => (lat[Math.floor(q * (lat.length - 1))]! * 1000).toFixed(0);
   console.log(`latency: one outstanding commit, ${noSync ? 'noSync' : 'durable'}: p50 ${us(0.5)} µs, p90 ${us(0.9)} µs, p99 ${us(0.99)} µs`);
   await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 }
 
 async function recovery(n: number): Promise<void> {
-  const dir = tempDir();
+  const dir = tempDir('store', args.dir);
   let store = new LmdbStore({ path: dir, noSync: true });
   await store.open();
   const t0 = performance.now();
@@ -143,7 +137,7 @@ async function recovery(n: number): Promise<void> {
   await store.commit([{ t: 'purge', queue: 'q:big' }]);
   console.log(`purge of ${n.toLocaleString('en')} entries: ${((performance.now() - t3) / 1000).toFixed(2)} s`);
   await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 }
 
 await pairs();
