@@ -37,7 +37,7 @@ import {
   RC3,
   type Version,
 } from './codec.js';
-import { FrameError, Framer } from './framer.js';
+import { FrameError, Framer, splitPackets } from './framer.js';
 import { deliveryTopic, messageQos, messageToProps, publishToMessage } from './mapping.js';
 import { kvKeys, NEVER, SessionState, type SubRecord, type WillRecord } from './session.js';
 import { checkTopicName, filterToCore, parseFilter, startsWithWildcard, topicToCore, type ParsedFilter } from './topics.js';
@@ -1023,7 +1023,11 @@ export class MqttConnection {
     this.outBytes = 0;
     const st = this.stream;
     if (st.destroyed || st.writableEnded) return;
-    if (this.isWs) st.write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    if (this.isWs) {
+      // one MQTT packet per WebSocket message (see splitPackets)
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      for (const pkt of splitPackets(all)) st.write(pkt);
+    }
     else {
       st.cork();
       for (const c of chunks) st.write(c);

@@ -112,3 +112,30 @@ function headerLength(pkt: Buffer): number {
   while (i < 5 && pkt[i] & 0x80) i++;
   return i + 1;
 }
+
+/**
+ * Split well-formed outgoing bytes (whole MQTT packets, as the connection writes them) into one buffer per
+ * packet (views, no copy). On WebSocket each goes in its own message: MQTT-6.0.0-2 allows several packets per
+ * frame, but the Eclipse Paho C client (1.3.x) leaves the second and later packets of a frame unread until
+ * more bytes arrive on the socket (a SUBACK behind a retained PUBLISH waited for the next PINGRESP), and
+ * mosquitto sends one packet per frame.
+ */
+export function splitPackets(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    let i = off + 1;
+    let value = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[i++];
+      value += (b & 0x7f) * mul;
+      mul *= 128;
+      if ((b & 0x80) === 0 || i - off > 4) break;
+    }
+    const end = Math.min(buf.length, i + value);
+    out.push(buf.subarray(off, end));
+    off = end;
+  }
+  return out;
+}
