@@ -1178,7 +1178,12 @@ export function snsQueryInput(tree: QueryTree): Record<string, unknown> {
   for (const [k, v] of Object.entries(tree)) {
     if (k === 'Action' || k === 'Version') continue;
     const t = asTree(v);
-    if (k === 'Attributes' && t) {
+    if (v === '' && (k === 'Attributes' || k === 'MessageAttributes')) {
+      // botocore sends an empty map or list as `Name=` (aws sns create-topic --tags '[]'): read it as empty, as AWS does
+      out[k] = {};
+    } else if (v === '' && (k === 'Tags' || k === 'TagKeys' || k === 'PublishBatchRequestEntries')) {
+      out[k] = [];
+    } else if (k === 'Attributes' && t) {
       const m = pairsToMap(asList(t.entry), 'key', 'value');
       out.Attributes = Object.fromEntries(Object.entries(m).map(([a, b]) => [a, typeof b === 'string' ? b : '']));
     } else if (k === 'MessageAttributes' && t) {

@@ -746,7 +746,7 @@ export class SqsService {
 
   private async sendMessageBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
     const name = this.resolveQueue(p, ctx);
-    const entries = checkBatch(p);
+    const entries = checkBatch(p, 'SendMessageBatch');
     const meta = this.meta(name);
     const maxSize = Number(attr(meta, 'MaximumMessageSize'));
     let total = 0;
@@ -1488,7 +1488,7 @@ export class SqsService {
   /** All deletes of a batch are one engine transaction: one store commit, answered when it is durable. */
   private async deleteMessageBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
     const name = this.resolveQueue(p, ctx);
-    const entries = checkBatch(p);
+    const entries = checkBatch(p, 'DeleteMessageBatch');
     const st = this.state(name);
     const tx = this.engine.beginTransaction(this.connection ?? null);
     const outcomes: Array<AwsError | null> = [];
@@ -1535,7 +1535,7 @@ export class SqsService {
 
   private async changeMessageVisibilityBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
     const name = this.resolveQueue(p, ctx);
-    const entries = checkBatch(p);
+    const entries = checkBatch(p, 'ChangeMessageVisibilityBatch');
     return this.batchSettle(p, entries, (ep) => this.settleOne(name, ep.str('ReceiptHandle'), { visibility: ep.int('VisibilityTimeout', 0, 43200) }));
   }
 
@@ -1800,9 +1800,9 @@ export function queueNameFromUrl(url: string): string | undefined {
   }
 }
 
-function checkBatch(p: Params): unknown[] {
+function checkBatch(p: Params, action: 'SendMessageBatch' | 'DeleteMessageBatch' | 'ChangeMessageVisibilityBatch'): unknown[] {
   const entries = p.optList('Entries');
-  if (!entries || entries.length === 0) throw sqsError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry in the request.');
+  if (!entries || entries.length === 0) throw sqsError('EmptyBatchRequest', `There should be at least one ${action}RequestEntry in the request.`);
   if (entries.length > 10) throw sqsError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${entries.length}.`);
   const ids = new Set<string>();
   for (const e of entries) {

@@ -63,6 +63,14 @@ const LIST_RENAMES: Record<string, string> = {
 
 const ENTRY_LISTS = ['SendMessageBatchRequestEntry', 'DeleteMessageBatchRequestEntry', 'ChangeMessageVisibilityBatchRequestEntry'];
 
+/**
+ * botocore's query serializer sends an empty list or map as the member's own name with an empty value
+ * (`Entries=`, `AttributeNames=`, `Tags=`) rather than leaving it out: read those as empty, as AWS does (so an
+ * empty batch is `EmptyBatchRequest`, and `--attribute-names` with no names returns no attributes).
+ */
+const EMPTY_LISTS = new Set(['Entries', ...Object.values(LIST_RENAMES)]);
+const EMPTY_MAPS = new Set(['Attributes', 'Tags', 'MessageAttributes', 'MessageSystemAttributes']);
+
 function messageAttributeMap(list: QueryNode[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(pairsToMap(list, 'Name', 'Value'))) {
@@ -77,7 +85,10 @@ export function sqsQueryInput(tree: QueryTree): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(tree)) {
     if (k === 'Action' || k === 'Version') continue;
-    if (k in LIST_RENAMES) {
+    if (v === '' && (EMPTY_LISTS.has(k) || EMPTY_MAPS.has(k) || ENTRY_LISTS.includes(k) || k in LIST_RENAMES)) {
+      const name = ENTRY_LISTS.includes(k) ? 'Entries' : (LIST_RENAMES[k] ?? k);
+      out[name] ??= EMPTY_MAPS.has(k) ? {} : [];
+    } else if (k in LIST_RENAMES) {
       const name = LIST_RENAMES[k];
       const list = asList(v).map((x) => asString(x)).filter((x): x is string => x !== undefined);
       out[name] = [...((out[name] as string[] | undefined) ?? []), ...list];
