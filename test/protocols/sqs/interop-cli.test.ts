@@ -417,12 +417,16 @@ describe('interop: aws CLI and boto3, what users do', function () {
     assert.ok(r.empty_poll[1] >= 0.9, `an empty long poll waited ${r.empty_poll[1]} s`);
     assert.equal(r.fifo_seq, true);
     assert.deepEqual(r.fifo, { g0: ['f0', 'f2', 'f4'], g1: ['f1', 'f3', 'f5'] });
+    assert.deepEqual(r.create_tags, { 'made-by': 'boto3' });
+    assert.equal(r.escaped, true, 'bodies and attributes with <&>"\' \\r ]]> and non-BMP characters come back unchanged');
+    assert.equal(r.permission, 'p1');
     assert.deepEqual(r.errors, {
       get_queue_url: ['AWS.SimpleQueueService.NonExistentQueue', 400, 'QueueDoesNotExist'],
       bad_handle: ['ReceiptHandleIsInvalid', 404, 'ReceiptHandleIsInvalid'],
       bad_attr: ['InvalidAttributeValue', 400, 'ClientError'],
       unknown_attr: ['InvalidAttributeName', 400, 'InvalidAttributeName'],
       empty_batch: ['AWS.SimpleQueueService.EmptyBatchRequest', 400, 'EmptyBatchRequest'],
+      bad_chars: ['InvalidMessageContents', 400, 'InvalidMessageContents'],
       too_many: ['AWS.SimpleQueueService.TooManyEntriesInBatchRequest', 400, 'TooManyEntriesInBatchRequest'],
     });
     assert.equal(r.modeled_exception, 'QueueDoesNotExist');

@@ -118,6 +118,26 @@ def run():
     for m in msgs:
         md5_ok(m['Body'], m['MD5OfBody'])
 
+    # bodies and attribute values that need XML escaping (and a \r, which XML parsers would normalise away)
+    esc = client.create_queue(QueueName='py-escape', tags={'made-by': 'boto3'})['QueueUrl']
+    out['create_tags'] = client.list_queue_tags(QueueUrl=esc).get('Tags')
+    tricky = ['<a href="x">&amp; \'q\'</a>', 'line1\r\nline2\rline3\n', 'tab\there ]]> end', 'emoji \U0001F600 \ue000']
+    for b in tricky:
+        r = client.send_message(QueueUrl=esc, MessageBody=b, MessageAttributes={'v': {'DataType': 'String', 'StringValue': b}})
+        md5_ok(b, r['MD5OfMessageBody'], {'v': {'DataType': 'String', 'StringValue': b}}, r['MD5OfMessageAttributes'])
+    back = []
+    for _ in range(5):
+        ms = client.receive_message(QueueUrl=esc, MaxNumberOfMessages=10, MessageAttributeNames=['All']).get('Messages', [])
+        if not ms:
+            break
+        back += ms
+    for m in back:
+        md5_ok(m['Body'], m['MD5OfBody'], m['MessageAttributes'], m['MD5OfMessageAttributes'])
+    out['escaped'] = sorted(m['Body'] for m in back) == sorted(tricky) and all(m['MessageAttributes']['v']['StringValue'] == m['Body'] for m in back)
+    client.add_permission(QueueUrl=esc, Label='p1', AWSAccountIds=['111122223333'], Actions=['SendMessage'])
+    out['permission'] = json.loads(client.get_queue_attributes(QueueUrl=esc, AttributeNames=['Policy'])['Attributes']['Policy'])['Statement'][0]['Sid']
+    client.remove_permission(QueueUrl=esc, Label='p1')
+
     # errors: modeled exceptions and codes
     out['errors'] = {
         'get_queue_url': error_code(lambda: client.get_queue_url(QueueName='py-nope')),
@@ -125,6 +145,7 @@ def run():
         'bad_attr': error_code(lambda: client.set_queue_attributes(QueueUrl=queue.url, Attributes={'VisibilityTimeout': '-1'})),
         'unknown_attr': error_code(lambda: client.get_queue_attributes(QueueUrl=queue.url, AttributeNames=['NoSuchAttribute'])),
         'empty_batch': error_code(lambda: client.send_message_batch(QueueUrl=queue.url, Entries=[])),
+        'bad_chars': error_code(lambda: client.send_message(QueueUrl=esc, MessageBody='nul \x00 char')),
         'too_many': error_code(lambda: client.send_message_batch(QueueUrl=queue.url, Entries=[{'Id': str(i), 'MessageBody': 'x'} for i in range(11)])),
     }
     try:
