@@ -542,8 +542,10 @@ export class SnsService {
     if (protocol === 'sqs') {
       const q = this.opts.sqs.nameFromArn(endpoint);
       if (!q) throw invalid('SQS endpoint ARN');
-      if (!this.opts.sqs.exists(q)) throw invalid(`Endpoint Reason: the queue ${q} does not exist`);
-      if (this.isFifoTopic(topicName) && !this.opts.sqs.isFifo(q)) throw invalid('Invalid parameter: Endpoint Reason: FIFO SNS Topics currently only support FIFO SQS Queues as subscription endpoints.');
+      // Like AWS, a queue that does not exist (yet) is accepted: deliveries go through once it is created (until
+      // then they fail and follow the subscription's redrive policy). Templates often subscribe before creating.
+      const fifo = this.opts.sqs.exists(q) ? this.opts.sqs.isFifo(q) : q.endsWith('.fifo');
+      if (this.isFifoTopic(topicName) && !fifo) throw invalid('Invalid parameter: Endpoint Reason: FIFO SNS Topics currently only support FIFO SQS Queues as subscription endpoints.');
     } else if (protocol === 'http' || protocol === 'https') {
       let u: URL;
       try {
