@@ -8,6 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import type { PolicyRule } from './core/policy.js';
+import { compileSelector } from './core/selector.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Building blocks with messages that say what is expected (the "got …" part is added by formatIssues).
@@ -89,6 +90,15 @@ const matchPattern = nonEmpty('a destination name or wildcard pattern').refine(
 );
 
 /** One entry of `destinations`: a PolicyRule (src/core/policy.ts). */
+/** A JMS selector, compiled here so a bad one is a configuration error with its path. */
+const selectorSchema = z.string({ error: 'expected a JMS selector string' }).superRefine((text, ctx) => {
+  try {
+    compileSelector(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid JMS selector: ${(err as Error).message}` });
+  }
+});
+
 const policyRuleSchema = z.strictObject({
   match: matchPattern,
   kind: oneOf(['queue', 'topic'] as const).optional(),
@@ -144,7 +154,7 @@ export const configSchema = z.strictObject({
         name: nonEmpty('a destination name'),
         kind: oneOf(['queue', 'topic'] as const).default('queue'),
         targets: z
-          .array(z.strictObject({ address: nonEmpty('an address like "queue://a" or "topic://b"'), selector: z.string({ error: 'expected a JMS selector string' }).optional() }), { error: 'expected a list of targets' })
+          .array(z.strictObject({ address: nonEmpty('an address like "queue://a" or "topic://b"'), selector: selectorSchema.optional() }), { error: 'expected a list of targets' })
           .min(1, { error: 'expected at least one target' }),
         /** false: the composite itself also keeps a copy. */
         forwardOnly: boolSchema.default(true),

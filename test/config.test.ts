@@ -219,6 +219,7 @@ sqs:
     assert.equal(c.virtualTopics.enabled, true);
     assert.equal(c.virtualTopics.topicPrefix, 'VT.');
     assert.throws(() => parseConfig({ composites: [{ name: 'x', targets: [] }] }), /composites\[0\]\.targets: expected at least one target/);
+    assert.throws(() => parseConfig({ composites: [{ name: 'x', targets: [{ address: 'queue://y', selector: 'a >' }] }] }), /composites\[0\]\.targets\[0\]\.selector: invalid JMS selector: /);
   });
 
   it('lists its environment variables', () => {
