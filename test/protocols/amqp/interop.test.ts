@@ -5,29 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { SecurityHooks } from '../../../src/core/security.js';
+import { DEBIAN_PYTHON, need, testSource } from '../../helpers/external.js';
 import { Client, rhea, startBroker, tlsFixture, until, type TestBroker } from './helpers.js';
 
-/** Debian's python3 (where python3-qpid-proton installs), not whatever python3 is first on PATH. */
-const PYTHON = '/usr/bin/python3';
+const PYTHON = DEBIAN_PYTHON;
 
-/** The script in the source tree, found from the package root (tsc does not copy it to dist/). */
-function script(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, 'test', 'protocols', 'amqp', 'interop', 'proton_client.py');
-    if (existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error('test/protocols/amqp/interop/proton_client.py not found');
-}
+const SCRIPT = testSource('protocols', 'amqp', 'interop', 'proton_client.py');
 
 function proton(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    execFile(PYTHON, [script(), ...args], { timeout: timeoutMs, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+    execFile(PYTHON, [SCRIPT, ...args], { timeout: timeoutMs, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       let out: Record<string, unknown> | undefined;
       try {
         out = JSON.parse(stdout.trim().split('\n').pop() || 'null');
@@ -59,7 +47,7 @@ describe('AMQP interop: python3-qpid-proton', function () {
   let b: TestBroker;
   let url: string;
   before(async () => {
-    if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: install the Debian package (apt-get install -y python3-qpid-proton)`);
+    need(PYTHON, 'python3-qpid-proton');
     const probe = await new Promise<string>((resolve) => execFile(PYTHON, ['-c', 'import proton; print(proton.VERSION)'], (err, out, errOut) => resolve(err ? `missing: ${errOut}` : out)));
     if (probe.startsWith('missing')) throw new Error(`python3-qpid-proton is not installed for ${PYTHON} (apt-get install -y python3-qpid-proton): ${probe}`);
     b = await startBroker();

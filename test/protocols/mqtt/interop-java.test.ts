@@ -6,14 +6,14 @@
  *   apt-get install -y libmqtt-client-java default-jdk-headless
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import type { Credentials, SecurityHooks } from '../../../src/core/security.js';
 import { ANONYMOUS } from '../../../src/core/security.js';
+import { need, run, testSource } from '../../helpers/external.js';
 import { client, collect, endAll, sleep, startBroker, until, type TestBroker } from './helpers.js';
 
 /** Debian's alternatives for the JDK (default-jdk-headless / openjdk-17-jdk-headless). */
@@ -22,25 +22,7 @@ const JAVA = '/usr/bin/java';
 /** The client and what it depends on, as libmqtt-client-java, libhawtbuf-java and libhawtdispatch-java install them. */
 const JARS = ['mqtt-client.jar', 'hawtbuf.jar', 'hawtdispatch.jar', 'hawtdispatch-transport.jar'].map((j) => path.join('/usr/share/java', j));
 
-/** java/MqttInterop.java in the source tree (also when running the compiled tests from dist/). */
-const SOURCE = (() => {
-  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), 'java', 'MqttInterop.java');
-  if (existsSync(here)) return here;
-  return here.replace(`${path.sep}dist${path.sep}test${path.sep}`, `${path.sep}test${path.sep}`);
-})();
-
-function need(file: string, pkg: string): void {
-  if (!existsSync(file)) throw new Error(`${file} is missing: install the Debian package (apt-get install -y ${pkg})`);
-}
-
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
+const SOURCE = testSource('protocols', 'mqtt', 'java', 'MqttInterop.java');
 
 interface JavaMsg {
   topic: string;
@@ -132,7 +114,7 @@ describe('MQTT interop: FuseSource MQTT client for Java (libmqtt-client-java, Bl
     for (const j of JARS) need(j, 'libmqtt-client-java');
     need(SOURCE, 'the test program test/protocols/mqtt/java/MqttInterop.java');
     classes = mkdtempSync(path.join(os.tmpdir(), 'wharf-mqtt-java-'));
-    await run(JAVAC, ['-nowarn', '-cp', JARS.join(path.delimiter), '-d', classes, SOURCE]);
+    await run(JAVAC, ['-nowarn', '-cp', JARS.join(path.delimiter), '-d', classes, SOURCE], 60_000);
     b = await startBroker();
     savedSecurity = b.broker.engine.security;
     // java/s3cret, or anonymous (MQTT.js)

@@ -8,39 +8,19 @@
  *   apt-get install -y paho.mqtt.c-examples python3-paho-mqtt
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
+import { DEBIAN_PYTHON, need, run, testSource } from '../../helpers/external.js';
 import { client, collect, endAll, startBroker, until, type TestBroker } from './helpers.js';
 
 const PAHO_C_PUB = '/usr/bin/paho_c_pub';
 const PAHO_C_SUB = '/usr/bin/paho_c_sub';
 const PAHO_CS_PUB = '/usr/bin/paho_cs_pub';
 const PAHO_CS_SUB = '/usr/bin/paho_cs_sub';
-/** Debian's python3 (where python3-paho-mqtt installs), not whatever python3 is first on PATH. */
-const PYTHON = '/usr/bin/python3';
+const PYTHON = DEBIAN_PYTHON;
 
-/** py/paho_more.py in the source tree (also when running the compiled tests from dist/). */
-const PAHO_MORE = (() => {
-  const here = path.join(path.dirname(fileURLToPath(import.meta.url)), 'py', 'paho_more.py');
-  if (existsSync(here)) return here;
-  return here.replace(`${path.sep}dist${path.sep}test${path.sep}`, `${path.sep}test${path.sep}`);
-})();
-
-function need(file: string, pkg: string): void {
-  if (!existsSync(file)) throw new Error(`${file} is missing: install the Debian package (apt-get install -y ${pkg})`);
-}
-
-function run(cmd: string, args: string[], timeoutMs = 15_000): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
+const PAHO_MORE = testSource('protocols', 'mqtt', 'py', 'paho_more.py');
 
 /** The last stdout line of a scenario of py/paho_more.py, parsed. */
 async function paho(b: TestBroker, scenario: string, args: string[], timeoutMs = 30_000): Promise<any> {

@@ -4,27 +4,13 @@
  *   apt-get install -y mosquitto-clients python3-paho-mqtt
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { DEBIAN_PYTHON, need, run } from '../../helpers/external.js';
 import { client, collect, endAll, sleep, startBroker, tlsFixture, until, type TestBroker } from './helpers.js';
 
 const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub';
 const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub';
-/** Debian's python3 (where python3-paho-mqtt installs), not whatever python3 is first on PATH. */
-const PYTHON = '/usr/bin/python3';
-
-function need(path: string, pkg: string): void {
-  if (!existsSync(path)) throw new Error(`${path} is missing: install the Debian package (apt-get install -y ${pkg})`);
-}
-
-function run(cmd: string, args: string[], timeoutMs = 15_000): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
+const PYTHON = DEBIAN_PYTHON;
 
 /** Start mosquitto_sub; resolves once its subscription exists in the broker. */
 async function startSub(b: TestBroker, clientId: string, args: string[]): Promise<{ proc: ChildProcess; out: () => string; done: Promise<number | null> }> {

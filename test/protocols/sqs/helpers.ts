@@ -119,3 +119,22 @@ export async function rejection(p: Promise<unknown>): Promise<Error & { name: st
   }
   throw new Error('expected the call to fail, but it succeeded');
 }
+
+/**
+ * Environment for Debian's aws CLI and boto3 against a test broker: these keys, region us-east-1, and nothing from
+ * the user's own AWS configuration (files, pager, instance metadata).
+ */
+export function awsCliEnv(creds: { accessKeyId: string; secretAccessKey: string }, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_PAGER: '',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extra,
+  };
+}

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../../helpers/paths.js';
-import { startSqsBroker, type SqsBroker } from './helpers.js';
+import { awsCliEnv, startSqsBroker, type SqsBroker } from './helpers.js';
 
 const run = promisify(execFile);
 const AWS = '/usr/bin/aws';
@@ -27,21 +27,7 @@ const ACCOUNT = '000000000000';
 const SQS_ARN = `arn:aws:sqs:us-east-1:${ACCOUNT}:`;
 const SNS_ARN = `arn:aws:sns:us-east-1:${ACCOUNT}:`;
 
-function clientEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: '/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/tmp',
-    AWS_ACCESS_KEY_ID: CREDS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    PYTHONDONTWRITEBYTECODE: '1',
-    PYTHONPATH: PY_DIR,
-  };
-}
+const clientEnv = () => awsCliEnv(CREDS, { PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: PY_DIR });
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON printed by the clients, checked field by field */
 type Json = any;

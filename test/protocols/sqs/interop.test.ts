@@ -8,26 +8,14 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { startSqsBroker, type SqsBroker } from './helpers.js';
+import { awsCliEnv, startSqsBroker, type SqsBroker } from './helpers.js';
 
 const run = promisify(execFile);
 const AWS = '/usr/bin/aws';
 const PYTHON = '/usr/bin/python3';
 const CREDS = { accessKeyId: 'AKIDINTEROP', secretAccessKey: 'interop-secret' };
 
-function clientEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: '/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/tmp',
-    AWS_ACCESS_KEY_ID: CREDS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-}
+const clientEnv = () => awsCliEnv(CREDS);
 
 describe('interop: Debian awscli and python3-boto3', function () {
   this.timeout(90_000);

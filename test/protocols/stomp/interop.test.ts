@@ -7,25 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { SecurityHooks } from '../../../src/core/security.js';
+import { DEBIAN_PYTHON, need, testSource } from '../../helpers/external.js';
 import { startBroker, Stompit, type TestBroker } from './helpers.js';
 
-/** Debian's python3 (where python3-stomp installs), not whatever python3 is first on PATH. */
-const PYTHON = '/usr/bin/python3';
+const PYTHON = DEBIAN_PYTHON;
 
-/** The script in the source tree, found from the package root (tsc does not copy it to dist/). */
-function script(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, 'test', 'protocols', 'stomp', 'py', 'stomp_client.py');
-    if (existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error('test/protocols/stomp/py/stomp_client.py not found');
-}
+const SCRIPT = testSource('protocols', 'stomp', 'py', 'stomp_client.py');
 
 /** A scenario's parsed JSON output (its shape is the Python script's; the assertions below check it). */
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -33,7 +21,7 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 /** Run one scenario of stomp_client.py; resolves with its JSON result, rejects with its traceback. */
 function stompPy(scenario: string, port: number, version: string, timeoutMs = 30_000): Promise<Json> {
   return new Promise((resolve, reject) => {
-    execFile(PYTHON, [script(), scenario, String(port), version], { timeout: timeoutMs, env: { ...process.env, STOMP_SKIP_HOSTNAME_SCAN: '1' } }, (err, stdout, stderr) => {
+    execFile(PYTHON, [SCRIPT, scenario, String(port), version], { timeout: timeoutMs, env: { ...process.env, STOMP_SKIP_HOSTNAME_SCAN: '1' } }, (err, stdout, stderr) => {
       let out: Json;
       try {
         out = JSON.parse(stdout.trim().split('\n').pop() || 'null');
@@ -62,7 +50,7 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
   this.timeout(40_000);
 
   before(async () => {
-    if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: install the Debian package (apt-get install -y python3-stomp)`);
+    need(PYTHON, 'python3-stomp');
     const probe = await new Promise<string>((resolve) => execFile(PYTHON, ['-c', 'import stomp; print(stomp.__version__)'], (err, out, errOut) => resolve(err ? `missing: ${errOut}` : out)));
     if (probe.startsWith('missing')) throw new Error(`python3-stomp is not installed for ${PYTHON} (apt-get install -y python3-stomp): ${probe}`);
   });
