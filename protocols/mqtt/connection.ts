@@ -1024,9 +1024,11 @@ export class MqttConnection {
     const st = this.stream;
     if (st.destroyed || st.writableEnded) return;
     if (this.isWs) {
-      // one MQTT packet per WebSocket message (see splitPackets)
+      // one MQTT packet per WebSocket message (see splitPackets); corked, the transport frames them in one TCP write
       const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      st.cork();
       for (const pkt of splitPackets(all)) st.write(pkt);
+      st.uncork();
     }
     else {
       st.cork();

@@ -125,6 +125,7 @@ export async function listenWebSocket(
         if (cert) peer.clientCertificate = cert;
       }
       const stream = createWebSocketStream(ws);
+      stream._writev = writeMessages(ws, socket);
       stream.on('error', (err) => log?.debug({ err: err.message, remote: peer.remoteAddress }, 'websocket stream error'));
       try {
         handler(stream, peer);
@@ -158,6 +159,33 @@ export async function listenWebSocket(
       clients.clear();
       server.closeAllConnections();
     },
+  };
+}
+
+/**
+ * Writes an adapter queued together (cork … uncork on the stream) leave as one WebSocket message each, framed while
+ * the TCP socket is corked, so a burst of small messages costs one socket write instead of one per message.
+ */
+function writeMessages(ws: WebSocket, socket: Duplex): (chunks: Array<{ chunk: unknown }>, callback: (err?: Error | null) => void) => void {
+  return (chunks, callback) => {
+    let left = chunks.length;
+    let done = false;
+    const sent = (err?: Error) => {
+      if (done) return;
+      if (err) {
+        done = true;
+        callback(err);
+      } else if (--left === 0) {
+        done = true;
+        callback();
+      }
+    };
+    socket.cork();
+    try {
+      for (const { chunk } of chunks) ws.send(chunk as Buffer, sent);
+    } finally {
+      socket.uncork();
+    }
   };
 }
 
