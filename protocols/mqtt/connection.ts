@@ -258,9 +258,13 @@ export class MqttConnection {
       case 'pubcomp':
         return this.onPubcomp(p.messageId ?? 0);
       case 'subscribe':
+        // [MQTT-3.8.3-3]: at least one topic filter (mqtt-packet lets an empty payload through)
+        if (!p.subscriptions?.length) return this.protocolClose(RC.protocolError, 'SUBSCRIBE without a topic filter');
         this.chain(() => this.handleSubscribe(p));
         return;
       case 'unsubscribe':
+        // [MQTT-3.10.3-2]: at least one topic filter
+        if (!p.unsubscriptions?.length) return this.protocolClose(RC.protocolError, 'UNSUBSCRIBE without a topic filter');
         this.chain(() => this.handleUnsubscribe(p));
         return;
       case 'pingreq':

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { generate } from 'mqtt-packet';
-import { client, collect, endAll, rawSocket, sleep, startBroker, type TestBroker } from './helpers.js';
+import { client, collect, endAll, rawClient, rawSocket, sleep, startBroker, type TestBroker } from './helpers.js';
 
 /** Deterministic PRNG so a failure can be replayed. */
 function rng(seed: number) {
@@ -91,6 +91,25 @@ describe('MQTT garbage input', function () {
       assert.equal(await shoot([p], 1000), true, `closed after ${p.subarray(0, 4).toString('hex')}`);
     }
     await goodClientWorks('before');
+  });
+
+  it('SUBSCRIBE / UNSUBSCRIBE without a topic filter: v5 DISCONNECT with a protocol error, 3.1.1 closes', async () => {
+    for (const [name, bytes5, bytes4] of [
+      ['UNSUBSCRIBE', [0xa2, 0x03, 0x00, 0x01, 0x00], [0xa2, 0x02, 0x00, 0x01]],
+      ['SUBSCRIBE', [0x82, 0x03, 0x00, 0x01, 0x00], [0x82, 0x02, 0x00, 0x01]],
+    ] as const) {
+      const c5 = await rawClient(b.port, 5, { clientId: `empty5-${name}` });
+      c5.socket.write(Buffer.from(bytes5));
+      const d = await c5.waitFor((p) => p.cmd === 'disconnect', 3000, `DISCONNECT after an empty ${name}`);
+      assert.ok(d.reasonCode === 0x82 || d.reasonCode === 0x81, `${name}: reason 0x${d.reasonCode.toString(16)}`);
+      await c5.waitClose();
+      assert.ok(!c5.packets.some((p) => p.cmd === 'unsuback' || p.cmd === 'suback'), `${name}: no ack for an empty payload`);
+      const c4 = await rawClient(b.port, 4, { clientId: `empty4-${name}` });
+      c4.socket.write(Buffer.from(bytes4));
+      await c4.waitClose();
+      assert.ok(!c4.packets.some((p) => p.cmd === 'unsuback' || p.cmd === 'suback'), `${name}: no ack for an empty payload (3.1.1)`);
+    }
+    await goodClientWorks('empty');
   });
 
   it('bad Remaining Length, oversized announcements and wrong flags close the connection', async () => {
