@@ -988,6 +988,13 @@ export class Engine extends EventEmitter {
 
   private async removeSubscription(q: CoreQueue): Promise<void> {
     for (const c of [...q.consumers]) c.close({ notify: true, reason: 'subscription removed' });
+    if (q.persistent) {
+      // empty its backlog a chunk per commit first (see deleteQueue); still routed meanwhile, so a subscriber
+      // coming back under the same name finds this queue rather than a second one with colliding seqs
+      await q.purge();
+      if (this.subscriptions.get(q.name) !== q) return; // removed meanwhile by another call
+      for (const c of [...q.consumers]) c.close({ notify: true, reason: 'subscription removed' });
+    }
     this.dropSubscriptionQueue(q);
     if (q.persistent) await this.commit([{ t: 'queue.delete', queue: q.storageName }]);
     this.emit('subscription.deleted', { name: q.name });

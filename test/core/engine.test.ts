@@ -364,6 +364,25 @@ describe('core engine', function () {
       assert.equal(e2.listSubscriptions().length, 0);
     });
 
+    it('unsubscribing a durable subscription with a deep backlog removes it a chunk per commit, durably', async () => {
+      const { engine } = await open();
+      const conn = await engine.connect({ protocol: 'test', clientId: 'deep' });
+      const c = await engine.subscribe({ address: topic('firehose'), connection: conn, durable: { name: 'all' }, prefetch: 1, onMessage: () => undefined });
+      c.close();
+      for (let i = 0; i < 6000; i += 500) await Promise.all(Array.from({ length: 500 }, (_, k) => engine.send(msg(`f${i + k}`), topic('firehose'))));
+      const sub = engine.listSubscriptions().find((x) => x.name === 'durable:deep:all')!;
+      assert.equal(sub.depth, 6000);
+      const store = engine.store as LmdbStore;
+      assert.equal(store.readSeqs('s:durable:deep:all', 0, 10).length, 10, 'the backlog is stored under this name');
+      const txns = store.stats.transactions;
+      engine.disconnect(conn);
+      assert.equal(await engine.unsubscribeDurable('deep', 'all'), true);
+      assert.ok(store.stats.transactions - txns >= 3, `removal spread over ${store.stats.transactions - txns} transactions`);
+      assert.deepEqual(store.readSeqs('s:durable:deep:all', 0, 10), []);
+      await t.restart();
+      assert.equal(t.engine.listSubscriptions().length, 0);
+    });
+
     it('refuses a second active consumer on one durable subscription', async () => {
       const { engine } = await open();
       const conn = await engine.connect({ protocol: 'test', clientId: 'c1' });
