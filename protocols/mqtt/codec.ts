@@ -96,15 +96,10 @@ export function userPropertyEntries(up: UserProperties): Array<[string, string]>
 }
 
 /**
- * The User Properties of a v5 PUBLISH (`pkt` whole, `hl` its fixed header length) in wire order, or null when the
- * property block cannot be walked (the packet was already accepted by mqtt-packet; this only re-reads the order).
+ * Walk a v5 property block starting at `off` (its Variable Byte Integer length first): the User Properties in wire
+ * order and where the block ends, or null when it cannot be walked.
  */
-export function publishUserProperties(pkt: Buffer, hl: number): Array<[string, string]> | null {
-  const qos = (pkt[0] >> 1) & 3;
-  let off = hl;
-  if (off + 2 > pkt.length) return null;
-  off += 2 + pkt.readUInt16BE(off);
-  if (qos > 0) off += 2;
+function walkProperties(pkt: Buffer, off: number): { pairs: Array<[string, string]>; end: number } | null {
   let len = 0;
   let mul = 1;
   for (let k = 0; ; k++) {
@@ -116,7 +111,7 @@ export function publishUserProperties(pkt: Buffer, hl: number): Array<[string, s
   }
   const end = off + len;
   if (end > pkt.length) return null;
-  const out: Array<[string, string]> = [];
+  const pairs: Array<[string, string]> = [];
   const str = (): string | null => {
     if (off + 2 > end) return null;
     const n = pkt.readUInt16BE(off);
@@ -128,30 +123,81 @@ export function publishUserProperties(pkt: Buffer, hl: number): Array<[string, s
   while (off < end) {
     const id = pkt[off++];
     switch (id) {
-      case 0x01: off += 1; break;
-      case 0x02: off += 4; break;
-      case 0x23: off += 2; break;
-      case 0x0b:
+      case 0x01: // payload format indicator
+      case 0x17: // request problem information
+      case 0x19: // request response information
+        off += 1;
+        break;
+      case 0x21: // receive maximum
+      case 0x22: // topic alias maximum
+      case 0x23: // topic alias
+        off += 2;
+        break;
+      case 0x02: // message expiry interval
+      case 0x11: // session expiry interval
+      case 0x18: // will delay interval
+      case 0x27: // maximum packet size
+        off += 4;
+        break;
+      case 0x0b: // subscription identifier
         while (off < end && pkt[off] & 0x80) off++;
         off++;
         break;
-      case 0x03:
-      case 0x08:
-      case 0x09:
+      case 0x03: // content type
+      case 0x08: // response topic
+      case 0x09: // correlation data
+      case 0x15: // authentication method
+      case 0x16: // authentication data
         if (str() === null) return null;
         break;
       case 0x26: {
         const k = str();
         const v = k === null ? null : str();
         if (k === null || v === null) return null;
-        out.push([k, v]);
+        pairs.push([k, v]);
         break;
       }
       default:
         return null;
     }
   }
-  return off === end ? out : null;
+  return off === end ? { pairs, end } : null;
+}
+
+/**
+ * The User Properties of a v5 PUBLISH (`pkt` whole, `hl` its fixed header length) in wire order, or null when the
+ * property block cannot be walked (the packet was already accepted by mqtt-packet; this only re-reads the order).
+ */
+export function publishUserProperties(pkt: Buffer, hl: number): Array<[string, string]> | null {
+  const qos = (pkt[0] >> 1) & 3;
+  let off = hl;
+  if (off + 2 > pkt.length) return null;
+  off += 2 + pkt.readUInt16BE(off);
+  if (qos > 0) off += 2;
+  return walkProperties(pkt, off)?.pairs ?? null;
+}
+
+/** The User Properties of a v5 CONNECT's will, in wire order (null: no will, not v5, or not walkable). */
+export function willUserProperties(pkt: Buffer, hl: number): Array<[string, string]> | null {
+  let off = hl;
+  if (off + 2 > pkt.length) return null;
+  off += 2 + pkt.readUInt16BE(off); // protocol name
+  if (off + 4 > pkt.length) return null;
+  const level = pkt[off];
+  const flags = pkt[off + 1];
+  if (level !== 5 || (flags & 0x04) === 0) return null;
+  const connectProps = walkProperties(pkt, off + 4);
+  if (!connectProps) return null;
+  off = connectProps.end;
+  if (off + 2 > pkt.length) return null;
+  off += 2 + pkt.readUInt16BE(off); // client identifier
+  return walkProperties(pkt, off)?.pairs ?? null;
+}
+
+/** Whether mqtt-packet's record of User Properties lists the same pairs in the same order as `wire`. */
+function sameOrder(up: Record<string, string | string[]>, wire: Array<[string, string]>): boolean {
+  const rec = userPropertyEntries(up);
+  return rec.length === wire.length && rec.every(([k, v], i) => wire[i][0] === k && wire[i][1] === v);
 }
 
 /**
@@ -159,14 +205,17 @@ export function publishUserProperties(pkt: Buffer, hl: number): Array<[string, s
  */
 export function keepUserPropertyOrder(p: { properties?: { userProperties?: unknown } }, pkt: Buffer, hl: number): void {
   const up = p.properties?.userProperties as Record<string, string | string[]> | undefined;
-  if (!up) return;
-  const keys = Object.keys(up);
-  if (keys.length < 2) return;
+  if (!up || Object.keys(up).length < 2) return;
   const wire = publishUserProperties(pkt, hl);
-  if (!wire) return;
-  const rec = userPropertyEntries(up);
-  if (rec.length === wire.length && rec.every(([k, v], i) => wire[i][0] === k && wire[i][1] === v)) return;
-  p.properties!.userProperties = wire;
+  if (wire && !sameOrder(up, wire)) p.properties!.userProperties = wire;
+}
+
+/** The same for the will of a v5 CONNECT: its User Properties are forwarded with the will message. */
+export function keepWillUserPropertyOrder(p: { will?: { properties?: { userProperties?: unknown } } }, pkt: Buffer, hl: number): void {
+  const up = p.will?.properties?.userProperties as Record<string, string | string[]> | undefined;
+  if (!up || Object.keys(up).length < 2) return;
+  const wire = willUserProperties(pkt, hl);
+  if (wire && !sameOrder(up, wire)) p.will!.properties!.userProperties = wire;
 }
 
 function varintSize(n: number): number {

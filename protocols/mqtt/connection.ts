@@ -26,6 +26,7 @@ import {
   encodePublish,
   encodePublishProps,
   keepUserPropertyOrder,
+  keepWillUserPropertyOrder,
   generate,
   PINGRESP,
   PUBACK,
@@ -177,6 +178,7 @@ export class MqttConnection {
       return false;
     }
     if (p.cmd === 'publish' && this.version === 5) keepUserPropertyOrder(p, pkt, hl);
+    else if (p.cmd === 'connect' && p.protocolVersion === 5) keepWillUserPropertyOrder(p, pkt, hl);
     if (this.state === 'connecting') {
       this.queued.push(p);
       return true;

@@ -14,6 +14,7 @@
  * - `mqtt:will:<clientId>` (kv): the will of the current connection, so a broker crash still publishes it.
  * Non-persistent sessions (clean session / session expiry 0) keep the same structures in memory only.
  */
+import type { UserProperties } from './codec.js';
 
 export interface SubRecord {
   /** The filter as the client sent it (including `$share/<group>/`). */
@@ -48,7 +49,8 @@ export interface WillRecord {
     contentType?: string;
     responseTopic?: string;
     correlationData?: Buffer;
-    userProperties?: Record<string, string | string[]>;
+    /** mqtt-packet's record, or the pairs in wire order when the record would change it (codec.ts). */
+    userProperties?: UserProperties;
   };
   /** Session expiry interval of the connection that set it (the will is sent at the latest when the session ends). */
   sessionExpiry: number;

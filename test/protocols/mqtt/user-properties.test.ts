@@ -4,7 +4,7 @@
  * adapter re-reads the wire order when the record would change it. Found by paho-python (interop-more.test.ts).
  */
 import assert from 'node:assert/strict';
-import { publishUserProperties } from '../../../protocols/mqtt/codec.js';
+import { publishUserProperties, willUserProperties } from '../../../protocols/mqtt/codec.js';
 import { endAll, rawClient, startBroker, until, type RawClient, type TestBroker } from './helpers.js';
 
 const str = (s: string) => {
@@ -19,6 +19,25 @@ function publish(topic: string, payload: string, pairs: Array<[string, string]>)
   const body = Buffer.concat([str(topic), Buffer.from([0, 1, props.length]), props, Buffer.from(payload)]);
   assert.ok(body.length < 128 && props.length < 128);
   return Buffer.concat([Buffer.from([0x32, body.length]), body]);
+}
+
+/** A v5 CONNECT (clean start, keep-alive 30, a connect property) whose will carries these user properties in order. */
+function connectWithWill(clientId: string, topic: string, payload: string, pairs: Array<[string, string]>): Buffer {
+  const connectProps = Buffer.from([0x11, 0, 0, 0, 0]); // session expiry 0
+  const willProps = Buffer.concat([Buffer.from([0x18, 0, 0, 0, 0]), Buffer.from([0x03]), str('text/plain'), ...pairs.map(([k, v]) => pair(k, v))]);
+  const body = Buffer.concat([
+    str('MQTT'),
+    Buffer.from([5, 0x02 | 0x04 | 0x08, 0, 30]), // level 5; clean start, will flag, will QoS 1
+    Buffer.from([connectProps.length]),
+    connectProps,
+    str(clientId),
+    Buffer.from([willProps.length]),
+    willProps,
+    str(topic),
+    str(payload),
+  ]);
+  assert.ok(body.length < 128 && willProps.length < 128);
+  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
 }
 
 /** Every byte the broker sends to a raw client (its own parser would regroup the properties). */
@@ -52,6 +71,25 @@ describe('MQTT 5 user property order', function () {
   it('publishUserProperties reads the pairs of a PUBLISH in wire order', () => {
     assert.deepEqual(publishUserProperties(publish('t/x', 'p', ORDER), 2), ORDER);
     assert.deepEqual(publishUserProperties(publish('t/x', 'p', []), 2), []);
+  });
+
+  it('willUserProperties reads the pairs of a v5 CONNECT will in wire order', () => {
+    assert.deepEqual(willUserProperties(connectWithWill('w', 't/w', 'bye', ORDER), 2), ORDER);
+  });
+
+  it("a will's user properties reach the subscriber in the order the CONNECT sent them", async () => {
+    const sub = await rawClient(b.port, 5, { clientId: 'upo-will-sub' });
+    const bytes = capture(sub);
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'upo/will', qos: 1 }] });
+    await sub.waitFor((p) => p.cmd === 'suback');
+    const dying = await rawClient(b.port, 5);
+    dying.socket.write(connectWithWill('upo-will', 'upo/will', 'gone', ORDER));
+    await dying.waitFor((p) => p.cmd === 'connack');
+    dying.socket.destroy(); // abnormal end: the will is published
+    const got = await sub.waitFor((p) => p.cmd === 'publish', 5000, 'the will');
+    assert.equal(got.payload.toString(), 'gone');
+    assert.ok(bytes().includes(wire), 'will user properties in order on the wire');
+    sub.destroy();
   });
 
   it('interleaved repeated names and integer-like names reach a live subscriber in the order they were sent', async () => {
