@@ -202,6 +202,8 @@ describe('nothing acknowledged is lost when the broker process is killed (SIGKIL
     closers.push(() => stomp.destroy());
     stomp.client.on('error', () => undefined);
     stomp.client.setMaxListeners(WINDOW + 10); // one error listener per outstanding frame
+    // stompit leaves Nagle on: each SEND's body would wait ~40 ms for the broker's delayed ACK
+    (stomp.client as unknown as { getTransportSocket(): { setNoDelay(on: boolean): void } }).getTransportSocket().setNoDelay(true);
     const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.ports.mqtt}`, { clientId: 'crash-pub', clean: true, protocolVersion: 4, reconnectPeriod: 0 });
     pub.on('error', () => undefined);
     closers.push(() => pub.end(true));
