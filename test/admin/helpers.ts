@@ -1,11 +1,7 @@
 /** Admin test helpers: a real broker (STOMP + admin on port 0) and a small HTTP client for the REST API. */
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { Broker } from '../../src/broker.js';
-import { parseConfig, type BrokerConfig, type BrokerConfigInput } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import type { BrokerConfigInput } from '../../src/config.js';
+import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { createStompModule } from '../../protocols/stomp/index.js';
 import { createAdminHandler, type AdminHandler } from '../../src/admin/index.js';
 import type { HttpModule } from '../../src/transport/types.js';
@@ -13,77 +9,40 @@ import { sqsHttpModule } from '../../protocols/sqs/index.js';
 
 export { Stompit } from '../protocols/stomp/helpers.js';
 
-export interface AdminBroker {
-  broker: Broker;
-  config: BrokerConfig;
-  dir: string;
-  url: string;
-  adminPort: number;
-  stompPort: number;
-  sqsPort: number;
-  handler: AdminHandler;
-  /** Stop and start a new broker on the same data directory (new ports, url updated). */
-  restart(): Promise<void>;
-  close(): Promise<void>;
+export interface AdminBroker extends RunningBroker {
+  /** http://127.0.0.1:<admin port> of the current broker. */
+  readonly url: string;
+  readonly adminPort: number;
+  readonly stompPort: number;
+  readonly sqsPort: number;
+  /** The current broker's admin handler. */
+  readonly handler: AdminHandler;
 }
 
 export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampleInterval?: number; adminHost?: string; sqs?: boolean } = {}): Promise<AdminBroker> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-admin-'));
-  const off = { enabled: false };
-  const config = parseConfig({
-    dataDir: path.join(dir, 'data'),
-    log: { level: 'silent' },
-    ...opts.config,
-    listeners: {
-      stomp: { host: '127.0.0.1', port: 0 },
-      admin: { host: opts.adminHost ?? '127.0.0.1', port: 0 },
-      ws: off,
-      openwire: off,
-      amqp: off,
-      mqtt: off,
-      sqs: opts.sqs ? { host: '127.0.0.1', port: 0 } : off,
-      ...opts.config?.listeners,
-    },
-  });
   let handler!: AdminHandler;
   const admin: HttpModule = {
     name: 'admin',
     create: (ctx) => (handler = createAdminHandler(ctx, { sampleInterval: opts.sampleInterval ?? 200 })),
   };
-  const make = async () => {
-    const broker = new Broker(config, { protocols: [createStompModule()], http: opts.sqs ? [sqsHttpModule, admin] : [admin], logger: silentLogger(), shutdownTimeout: 3000 });
-    await broker.start();
-    return broker;
-  };
-  const t: AdminBroker = {
-    broker: await make(),
-    config,
-    dir,
-    url: '',
-    adminPort: 0,
-    stompPort: 0,
-    sqsPort: 0,
-    handler,
-    async restart() {
-      await t.broker.stop();
-      t.broker = await make();
-      ports();
+  const r = await runBroker({
+    name: 'admin',
+    config: {
+      ...opts.config,
+      listeners: {
+        stomp: { host: '127.0.0.1', port: 0 },
+        admin: { host: opts.adminHost ?? '127.0.0.1', port: 0 },
+        ...(opts.sqs ? { sqs: { host: '127.0.0.1', port: 0 } } : {}),
+        ...opts.config?.listeners,
+      },
     },
-    async close() {
-      await t.broker.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  const ports = () => {
-    const a = t.broker.listenerAddresses();
-    t.adminPort = a.admin.port;
-    t.url = `http://127.0.0.1:${t.adminPort}`;
-    t.stompPort = a.stomp?.port ?? 0;
-    t.sqsPort = a.sqs?.port ?? 0;
-    t.handler = handler;
-  };
-  ports();
-  return t;
+    modules: () => ({ protocols: [createStompModule()], http: opts.sqs ? [sqsHttpModule, admin] : [admin] }),
+  });
+  const t = withPorts(r, { adminPort: 'admin', stompPort: 'stomp', sqsPort: 'sqs' });
+  return Object.defineProperties(t, {
+    url: { get: () => `http://127.0.0.1:${t.adminPort}`, enumerable: true },
+    handler: { get: () => handler, enumerable: true },
+  }) as AdminBroker;
 }
 
 export interface HttpResult {

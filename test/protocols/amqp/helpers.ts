@@ -1,14 +1,10 @@
 /** AMQP test helpers: a real broker on port 0, and promise wrappers around the rhea client (TCP, TLS, WebSocket). */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { Broker } from '../../../src/broker.js';
-import { parseConfig, type BrokerConfig, type BrokerConfigInput } from '../../../src/config.js';
-import { silentLogger } from '../../../src/log.js';
+import type { BrokerConfigInput } from '../../../src/config.js';
+import { runBroker, tlsFixture, withPorts, type RunningBroker } from '../../helpers/broker.js';
 import type { ProtocolModule } from '../../../src/transport/types.js';
 import { createAmqpModule, type AmqpOptions } from '../../../protocols/amqp/index.js';
 
@@ -20,15 +16,7 @@ export type Any = any;
 /** The rhea module (the default container; use `container()` for one with its own id). */
 export const rhea: Any = require('rhea');
 
-export function tlsFixture(name: string): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, 'test', 'fixtures', 'tls', name);
-    if (existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`TLS fixture ${name} not found above ${fileURLToPath(import.meta.url)}`);
-}
+export { tlsFixture };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,68 +30,28 @@ export async function until(cond: () => boolean, timeoutMs = 3000, what = 'condi
 
 // ------------------------------------------------------------------------------------------- broker
 
-export interface TestBroker {
-  broker: Broker;
-  dir: string;
-  config: BrokerConfig;
-  port: number;
-  tlsPort: number;
-  wsPort: number;
-  stompPort: number;
-  restart(): Promise<void>;
-  close(): Promise<void>;
+export interface TestBroker extends RunningBroker {
+  readonly port: number;
+  readonly tlsPort: number;
+  readonly wsPort: number;
+  readonly stompPort: number;
 }
 
 export async function startBroker(opts: { amqp?: Partial<AmqpOptions>; config?: BrokerConfigInput; protocols?: ProtocolModule[] } = {}): Promise<TestBroker> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-amqp-'));
-  const off = { enabled: false };
-  const config = parseConfig({
-    dataDir: path.join(dir, 'data'),
-    log: { level: 'silent' },
-    ...opts.config,
-    listeners: {
-      amqp: { host: '127.0.0.1', port: 0, tls: { port: 0, cert: tlsFixture('server.crt'), key: tlsFixture('server.key'), ca: tlsFixture('ca.crt'), requestClientCert: true } },
-      ws: { host: '127.0.0.1', port: 0 },
-      openwire: off,
-      stomp: opts.protocols?.some((p) => p.name === 'stomp') ? { host: '127.0.0.1', port: 0 } : off,
-      mqtt: off,
-      admin: off,
-      sqs: off,
-      ...opts.config?.listeners,
+  const r = await runBroker({
+    name: 'amqp',
+    config: {
+      ...opts.config,
+      listeners: {
+        amqp: { host: '127.0.0.1', port: 0, tls: { port: 0, cert: tlsFixture('server.crt'), key: tlsFixture('server.key'), ca: tlsFixture('ca.crt'), requestClientCert: true } },
+        ws: { host: '127.0.0.1', port: 0 },
+        ...(opts.protocols?.some((p) => p.name === 'stomp') ? { stomp: { host: '127.0.0.1', port: 0 } } : {}),
+        ...opts.config?.listeners,
+      },
     },
+    modules: () => ({ protocols: [createAmqpModule(opts.amqp), ...(opts.protocols ?? [])] }),
   });
-  const make = async () => {
-    const b = new Broker(config, { protocols: [createAmqpModule(opts.amqp), ...(opts.protocols ?? [])], http: [], logger: silentLogger(), shutdownTimeout: 3000 });
-    await b.start();
-    return b;
-  };
-  const t: TestBroker = {
-    broker: await make(),
-    dir,
-    config,
-    port: 0,
-    tlsPort: 0,
-    wsPort: 0,
-    stompPort: 0,
-    async restart() {
-      await t.broker.stop();
-      t.broker = await make();
-      ports();
-    },
-    async close() {
-      await t.broker.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  const ports = () => {
-    const a = t.broker.listenerAddresses();
-    t.port = a.amqp?.port ?? 0;
-    t.tlsPort = a['amqp-tls']?.port ?? 0;
-    t.wsPort = a.ws?.port ?? 0;
-    t.stompPort = a.stomp?.port ?? 0;
-  };
-  ports();
-  return t;
+  return withPorts(r, { port: 'amqp', tlsPort: 'amqp-tls', wsPort: 'ws', stompPort: 'stomp' });
 }
 
 // ------------------------------------------------------------------------------------------- rhea client
@@ -183,10 +131,10 @@ export class Client {
 
   /** A plain TCP connection to a port (a broker in a child process). */
   static connectTo(port: number, o: ConnectOptions = {}): Promise<Client> {
-    return Client.connect({ port, tlsPort: 0, wsPort: 0 } as TestBroker, o);
+    return Client.connect({ port, tlsPort: 0, wsPort: 0 }, o);
   }
 
-  static connect(b: TestBroker, o: ConnectOptions = {}): Promise<Client> {
+  static connect(b: Pick<TestBroker, 'port' | 'tlsPort' | 'wsPort'>, o: ConnectOptions = {}): Promise<Client> {
     const container = rhea.create_container({ id: o.containerId ?? `test-client-${process.pid}-${++containerSeq}` });
     container.on('error', () => undefined);
     const common: Record<string, unknown> = { reconnect: false, host: '127.0.0.1', idle_time_out: 0, ...o.extra };

@@ -1,96 +1,40 @@
 /** STOMP test helpers: a real broker on port 0, a promise wrapper around stompit, and a raw frame client. */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import type { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
-import { Broker } from '../../../src/broker.js';
-import { parseConfig, type BrokerConfig, type BrokerConfigInput } from '../../../src/config.js';
-import { silentLogger } from '../../../src/log.js';
+import type { BrokerConfigInput } from '../../../src/config.js';
+import { runBroker, tlsFixture, withPorts, type RunningBroker } from '../../helpers/broker.js';
 import { createStompModule, type StompOptions } from '../../../protocols/stomp/index.js';
 import { encodeFrame, StompDecoder } from '../../../protocols/stomp/codec.js';
 import type { StompFrame, StompVersion } from '../../../protocols/stomp/frame.js';
-import { fileURLToPath } from 'node:url';
 
-/**
- * test/fixtures/tls/<name> in the source tree, found from the package root, so it also works from dist/
- * (tsc does not copy the certificates; test/transport/helpers.ts resolves next to the compiled file).
- */
-export function tlsFixture(name: string): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, 'test', 'fixtures', 'tls', name);
-    if (existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`TLS fixture ${name} not found above ${fileURLToPath(import.meta.url)}`);
-}
+export { tlsFixture };
 
 // ------------------------------------------------------------------------------------------- broker
 
-export interface TestBroker {
-  broker: Broker;
-  dir: string;
-  config: BrokerConfig;
-  port: number;
-  tlsPort: number;
-  wsPort: number;
-  /** Stop and start a new broker on the same data directory (new ports). */
-  restart(): Promise<void>;
-  close(): Promise<void>;
+export interface TestBroker extends RunningBroker {
+  readonly port: number;
+  readonly tlsPort: number;
+  readonly wsPort: number;
 }
 
 export async function startBroker(opts: { stomp?: Partial<StompOptions>; config?: BrokerConfigInput } = {}): Promise<TestBroker> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-stomp-'));
-  const off = { enabled: false };
-  const config = parseConfig({
-    dataDir: path.join(dir, 'data'),
-    log: { level: 'silent' },
-    ...opts.config,
-    listeners: {
-      stomp: { host: '127.0.0.1', port: 0, tls: { port: 0, cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } },
-      ws: { host: '127.0.0.1', port: 0 },
-      openwire: off,
-      amqp: off,
-      mqtt: off,
-      admin: off,
-      sqs: off,
-      ...opts.config?.listeners,
+  const r = await runBroker({
+    name: 'stomp',
+    config: {
+      ...opts.config,
+      listeners: {
+        stomp: { host: '127.0.0.1', port: 0, tls: { port: 0, cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } },
+        ws: { host: '127.0.0.1', port: 0 },
+        ...opts.config?.listeners,
+      },
     },
+    modules: () => ({ protocols: [createStompModule(opts.stomp)] }),
   });
-  const make = async () => {
-    const b = new Broker(config, { protocols: [createStompModule(opts.stomp)], http: [], logger: silentLogger(), shutdownTimeout: 3000 });
-    await b.start();
-    return b;
-  };
-  const t: TestBroker = {
-    broker: await make(),
-    dir,
-    config,
-    port: 0,
-    tlsPort: 0,
-    wsPort: 0,
-    async restart() {
-      await t.broker.stop();
-      t.broker = await make();
-      ports();
-    },
-    async close() {
-      await t.broker.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  const ports = () => {
-    const a = t.broker.listenerAddresses();
-    t.port = a.stomp?.port ?? 0;
-    t.tlsPort = a['stomp-tls']?.port ?? 0;
-    t.wsPort = a.ws?.port ?? 0;
-  };
-  ports();
-  return t;
+  return withPorts(r, { port: 'stomp', tlsPort: 'stomp-tls', wsPort: 'ws' });
 }
 
 // ------------------------------------------------------------------------------------------- stompit
