@@ -1,87 +1,51 @@
 /** MQTT test helpers: a real broker (MQTT on TCP, TLS and WebSocket, port 0, temp data dir) and MQTT.js clients. */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { Broker } from '../../../src/broker.js';
-import { parseConfig, type BrokerConfigInput } from '../../../src/config.js';
+import type { BrokerConfigInput } from '../../../src/config.js';
+import { runBroker, tlsFixture, withPorts, type RunningBroker } from '../../helpers/broker.js';
 import { createLogger } from '../../../src/log.js';
 import { mqttModule } from '../../../protocols/mqtt/index.js';
 import type { ProtocolModule } from '../../../src/transport/types.js';
 
-/** test/fixtures/tls in the source tree (also when running the compiled tests from dist/). */
-export const fixtures = (() => {
-  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'tls');
-  if (existsSync(here)) return here;
-  return here.replace(`${path.sep}dist${path.sep}test${path.sep}`, `${path.sep}test${path.sep}`);
-})();
-export const tlsFixture = (n: string) => path.join(fixtures, n);
+export { tlsFixture };
 
-export interface TestBroker {
-  broker: Broker;
-  dir: string;
-  port: number;
-  tlsPort: number;
-  wsPort: number;
+export interface TestBroker extends RunningBroker {
+  readonly port: number;
+  readonly tlsPort: number;
+  readonly wsPort: number;
   url(kind?: 'tcp' | 'tls' | 'ws'): string;
-  /** Stop, and start a new broker on the same data directory (same ports are not kept). */
-  restart(): Promise<void>;
+  /** The same as close(). */
   stop(): Promise<void>;
 }
 
 export async function startBroker(input: BrokerConfigInput = {}, protocols: ProtocolModule[] = [mqttModule], keepDir?: string): Promise<TestBroker> {
-  const dir = keepDir ?? mkdtempSync(path.join(os.tmpdir(), 'wharf-mqtt-'));
-  const off = { enabled: false };
-  const mk = () =>
-    parseConfig({
-      dataDir: path.join(dir, 'data'),
+  const r = await runBroker({
+    name: 'mqtt',
+    keepDir,
+    config: {
       log: { level: 'warn' },
       ...input,
       listeners: {
-        openwire: off,
-        amqp: off,
         stomp: { host: '127.0.0.1', port: 0 },
-        admin: off,
-        sqs: off,
         mqtt: { host: '127.0.0.1', port: 0, tls: { port: 0, cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } },
         ws: { host: '127.0.0.1', port: 0 },
-        ...(input.listeners ?? {}),
+        ...input.listeners,
       },
-    });
-  const logger = createLogger({ level: (process.env.WHARF_TEST_LOG as 'debug') ?? 'warn' });
-  const t: TestBroker = {
-    broker: new Broker(mk(), { protocols, http: [], logger, shutdownTimeout: 2000 }),
-    dir,
-    port: 0,
-    tlsPort: 0,
-    wsPort: 0,
-    url(kind = 'tcp') {
+    },
+    modules: () => ({ protocols }),
+    logger: createLogger({ level: (process.env.WHARF_TEST_LOG as 'debug') ?? 'warn' }),
+    shutdownTimeout: 2000,
+  });
+  const t = withPorts(r, { port: 'mqtt', tlsPort: 'mqtt-tls', wsPort: 'ws' });
+  return Object.assign(t, {
+    url(kind: 'tcp' | 'tls' | 'ws' = 'tcp') {
       if (kind === 'tls') return `mqtts://localhost:${t.tlsPort}`;
       if (kind === 'ws') return `ws://127.0.0.1:${t.wsPort}`;
       return `mqtt://127.0.0.1:${t.port}`;
     },
-    async restart() {
-      await t.broker.stop();
-      t.broker = new Broker(mk(), { protocols, http: [], logger, shutdownTimeout: 2000 });
-      await t.broker.start();
-      setPorts();
-    },
-    async stop() {
-      await t.broker.stop();
-      if (!keepDir) rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  const setPorts = () => {
-    const a = t.broker.listenerAddresses();
-    t.port = a.mqtt?.port ?? 0;
-    t.tlsPort = a['mqtt-tls']?.port ?? 0;
-    t.wsPort = a.ws?.port ?? 0;
-  };
-  await t.broker.start();
-  setPorts();
-  return t;
+    stop: () => t.close(),
+  });
 }
 
 const clients: MqttClient[] = [];
