@@ -1,14 +1,8 @@
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
 import type { PeerInfo } from '../../src/transport/types.js';
 
-// Fixtures live in the source tree: from dist/test/transport go up to the package root.
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '..', '..', '..') : path.resolve(here, '..', '..');
-export const fixtures = path.join(root, 'test', 'fixtures', 'tls');
-export const tlsFixture = (name: string) => path.join(fixtures, name);
+export { tlsFixture } from '../helpers/broker.js';
 
 /** A tiny adapter: echoes every chunk back with a prefix, records peers. */
 export function echoHandler(prefix = '') {
