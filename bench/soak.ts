@@ -12,44 +12,21 @@
  * own /metrics) and the message counts so far. A leak shows as RSS and heap minima that keep rising while the
  * depths stay near zero.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import mqtt from 'mqtt';
 import { Stompit } from '../test/protocols/stomp/helpers.js';
+import { startWharf } from '../test/helpers/wharf-process.js';
 import { removeDir, sleep, tempDir } from './lib.js';
 
 export async function run(): Promise<void> {
   const { values: a } = parseArgs({ options: { minutes: { type: 'string', default: '5' }, every: { type: 'string', default: '20' } } });
   const dir = tempDir('soak');
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const l of ['OPENWIRE', 'AMQP', 'STOMP', 'MQTT', 'WS', 'ADMIN', 'SQS']) {
-    env[`WHARF_${l}_PORT`] = '0';
-    env[`WHARF_${l}_HOST`] = '127.0.0.1';
-  }
-  const cli = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'src', `cli${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`);
-  const child = spawn(process.execPath, [...process.execArgv, cli, 'start', '--data-dir', path.join(dir, 'data')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const ports = await new Promise<Record<string, { port: number }>>((resolve, reject) => {
-    let buf = '';
-    child.once('exit', (code) => reject(new Error(`broker exited (${code})`)));
-    child.stdout!.on('data', (c: Buffer) => {
-      buf += c.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          const r = JSON.parse(line) as { msg?: string; listeners?: Record<string, { port: number }> };
-          if (r.msg === 'broker started' && r.listeners) resolve(r.listeners);
-        } catch {
-          // not a log line
-        }
-      }
-    });
-  });
+  const { child, ports } = await startWharf(path.join(dir, 'data'));
+  child.stderr!.pipe(process.stderr);
   const sample = async () => {
-    const t = await (await fetch(`http://127.0.0.1:${ports.admin.port}/metrics`)).text();
+    const t = await (await fetch(`http://127.0.0.1:${ports.admin}/metrics`)).text();
     const metric = (re: string) => Number(t.match(new RegExp(`^${re} (\\S+)`, 'm'))?.[1]);
     const mb = (n: string) => (metric(n) / 1048576).toFixed(1);
     const depth = (q: string) => metric(`wharf_destination_messages\\{[^}]*name="${q}"[^}]*\\}`) || 0;
@@ -70,7 +47,7 @@ export async function run(): Promise<void> {
 
   // stompit leaves Nagle on: each SEND's body would wait ~40 ms for the broker's delayed ACK
   const stompClient = async () => {
-    const c = await Stompit.connect({ port: ports.stomp.port });
+    const c = await Stompit.connect({ port: ports.stomp });
     (c.client as unknown as { getTransportSocket(): { setNoDelay(on: boolean): void } }).getTransportSocket().setNoDelay(true);
     return c;
   };
@@ -93,16 +70,16 @@ export async function run(): Promise<void> {
     counts.churn++;
   });
 
-  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt.port}`, { clientId: 'soak-sub', clean: false, reconnectPeriod: 0 });
+  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { clientId: 'soak-sub', clean: false, reconnectPeriod: 0 });
   await sub.subscribeAsync('soak/#', { qos: 1 });
   loop(async () => {
-    const p = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt.port}`, { clientId: `soak-pub-${counts.mqtt % 50}`, reconnectPeriod: 0 });
+    const p = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { clientId: `soak-pub-${counts.mqtt % 50}`, reconnectPeriod: 0 });
     for (let i = 0; i < 50; i++) await p.publishAsync(`soak/t${i % 5}`, 'z'.repeat(100), { qos: 1 });
     counts.mqtt += 50;
     await p.endAsync();
   });
 
-  const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${ports.sqs.port}`, region: 'us-east-1', credentials: { accessKeyId: 'soak', secretAccessKey: 'soak' }, maxAttempts: 1 });
+  const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${ports.sqs}`, region: 'us-east-1', credentials: { accessKeyId: 'soak', secretAccessKey: 'soak' }, maxAttempts: 1 });
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'soak-sqs' }));
   loop(async () => {
     await sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: 'q'.repeat(300) })) }));

@@ -1,4 +1,5 @@
 import { repoRoot } from './helpers/paths.js';
+import { ephemeralEnv } from './helpers/wharf-process.js';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,13 +14,7 @@ const echoModules = path.join(root, 'test', 'fixtures', 'echo-modules.ts');
 
 /** Environment with every listener on 127.0.0.1:0 and no WHARF_* leaking in from the caller. */
 function testEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
-  for (const l of ['OPENWIRE', 'AMQP', 'STOMP', 'MQTT', 'WS', 'ADMIN', 'SQS']) {
-    env[`WHARF_${l}_PORT`] = '0';
-    env[`WHARF_${l}_HOST`] = '127.0.0.1';
-  }
-  return { ...env, ...extra };
+  return { ...ephemeralEnv(), ...extra };
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv = testEnv(), preload = false) {

@@ -4,21 +4,20 @@
  * mid-stream, restarted on the same data directory, and every acknowledged message must come back, once.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateQueueCommand, ReceiveMessageCommand, DeleteMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import mqtt from 'mqtt';
-import { repoRoot } from './helpers/paths.js';
+import { startWharf } from './helpers/wharf-process.js';
 import { Stompit } from './protocols/stomp/helpers.js';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const rhea: any = require('rhea');
 
-const cli = path.join(repoRoot, 'src', 'cli.ts');
 const CREDS = { accessKeyId: 'AKIDCRASH', secretAccessKey: 'crash-secret' };
 const WINDOW = 20;
 
@@ -29,47 +28,10 @@ interface Ports {
   sqs: number;
 }
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) e[k] = v;
-  for (const l of ['OPENWIRE', 'AMQP', 'STOMP', 'MQTT', 'WS', 'ADMIN', 'SQS']) {
-    e[`WHARF_${l}_PORT`] = '0';
-    e[`WHARF_${l}_HOST`] = '127.0.0.1';
-  }
-  return e;
-}
-
-/** `wharf start` in a child process; resolves with its listener ports once it logs "broker started". */
+/** `wharf start` in a child process, with the four listeners this test drives. */
 async function startBroker(dataDir: string): Promise<{ child: ChildProcess; ports: Ports }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'start', '--data-dir', dataDir], { cwd: repoRoot, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const ports = await new Promise<Ports>((resolve, reject) => {
-    let buf = '';
-    const onData = (c: Buffer) => {
-      buf += c.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        let rec: { msg?: string; listeners?: Record<string, { port: number }> };
-        try {
-          rec = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (rec.msg === 'broker started' && rec.listeners) {
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
-          const l = rec.listeners;
-          resolve({ stomp: l.stomp.port, mqtt: l.mqtt.port, amqp: l.amqp.port, sqs: l.sqs.port });
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`broker exited (${code}) before it started: ${stderr}`)));
-  });
-  return { child, ports };
+  const { child, ports: p } = await startWharf(dataDir);
+  return { child, ports: { stomp: p.stomp, mqtt: p.mqtt, amqp: p.amqp, sqs: p.sqs } };
 }
 
 function kill9(child: ChildProcess): Promise<void> {

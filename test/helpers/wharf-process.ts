@@ -1,0 +1,52 @@
+/** `wharf start` as a real child process (the CLI), every listener on 127.0.0.1 port 0. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { repoRoot } from './paths.js';
+
+/** The caller's environment without WHARF_* settings, and every listener on 127.0.0.1:0. */
+export function ephemeralEnv(): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) e[k] = v;
+  for (const l of ['OPENWIRE', 'AMQP', 'STOMP', 'MQTT', 'WS', 'ADMIN', 'SQS']) {
+    e[`WHARF_${l}_PORT`] = '0';
+    e[`WHARF_${l}_HOST`] = '127.0.0.1';
+  }
+  return e;
+}
+
+/**
+ * Start `wharf start --data-dir DIR` (compiled from dist/ when the caller runs compiled, else src/cli.ts under tsx);
+ * resolves once it logs "broker started", with the port of each listener.
+ */
+export async function startWharf(dataDir: string): Promise<{ child: ChildProcess; ports: Record<string, number> }> {
+  const compiled = !import.meta.url.endsWith('.ts');
+  const args = compiled ? [path.join(repoRoot, 'dist', 'src', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'cli.ts')];
+  const child = spawn(process.execPath, [...args, 'start', '--data-dir', dataDir], { cwd: repoRoot, env: ephemeralEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
+    let buf = '';
+    const onData = (c: Buffer) => {
+      buf += c.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let rec: { msg?: string; listeners?: Record<string, { port: number }> };
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue; // not a log line
+        }
+        if (rec.msg === 'broker started' && rec.listeners) {
+          child.stdout!.off('data', onData);
+          child.stdout!.resume();
+          resolve(Object.fromEntries(Object.entries(rec.listeners).map(([name, a]) => [name, a.port])));
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`wharf exited (${code}) before it started: ${stderr}`)));
+  });
+  return { child, ports };
+}
