@@ -1523,14 +1523,7 @@ export class SqsService {
     }
     for (const g of groups) this.groupDone(st, g, false);
     if (tx.pendingAcks > 0) await tx.commit();
-    const Successful: Record<string, unknown>[] = [];
-    const Failed: Record<string, unknown>[] = [];
-    outcomes.forEach((o, i) => {
-      const id = (entries[i] as Input).Id as string;
-      if (o) Failed.push({ Id: id, SenderFault: o.fault === 'Sender', Code: o.queryCode, Message: o.message });
-      else Successful.push({ Id: id });
-    });
-    return { Successful, Failed };
+    return batchResult(entries, outcomes);
   }
 
   private async changeMessageVisibilityBatch(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
@@ -1552,14 +1545,7 @@ export class SqsService {
         }
       }),
     );
-    const Successful: Record<string, unknown>[] = [];
-    const Failed: Record<string, unknown>[] = [];
-    outcomes.forEach((o, i) => {
-      const id = (entries[i] as Input).Id as string;
-      if (o) Failed.push({ Id: id, SenderFault: o.fault === 'Sender', Code: o.queryCode, Message: o.message });
-      else Successful.push({ Id: id });
-    });
-    return { Successful, Failed };
+    return batchResult(entries, outcomes);
   }
 
   // ============================================================== DLQ redrive (message move tasks)
@@ -1798,6 +1784,18 @@ export function queueNameFromUrl(url: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A settle batch's answer: the entries whose outcome is null succeeded, the others failed with that error. */
+function batchResult(entries: unknown[], outcomes: Array<AwsError | null>): Record<string, unknown> {
+  const Successful: Record<string, unknown>[] = [];
+  const Failed: Record<string, unknown>[] = [];
+  outcomes.forEach((o, i) => {
+    const id = (entries[i] as Input).Id as string;
+    if (o) Failed.push({ Id: id, SenderFault: o.fault === 'Sender', Code: o.queryCode, Message: o.message });
+    else Successful.push({ Id: id });
+  });
+  return { Successful, Failed };
 }
 
 function checkBatch(p: Params, action: 'SendMessageBatch' | 'DeleteMessageBatch' | 'ChangeMessageVisibilityBatch'): unknown[] {
