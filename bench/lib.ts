@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BrokerModules } from '../src/broker.js';
+import type { BrokerModules } from '../src/app/broker.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -199,9 +199,9 @@ export async function serveBroker(o: {
   /** called when the parent asks for CPU time, with the store counters */
   onCpu?: (stats: StoreStats | null) => void;
 }): Promise<void> {
-  const { Broker } = await import('../src/broker.js');
-  const { parseConfig } = await import('../src/config.js');
-  const { createLogger, silentLogger } = await import('../src/log.js');
+  const { Broker } = await import('../src/app/broker.js');
+  const { parseConfig } = await import('../src/app/config.js');
+  const { createLogger, silentLogger } = await import('../src/app/log.js');
   const level = o.logLevel ?? 'silent';
   const off = { enabled: false };
   const config = parseConfig({

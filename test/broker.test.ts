@@ -8,9 +8,10 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import { Broker, DataDirError } from '../src/broker.js';
-import { parseConfig, type BrokerConfig, type BrokerConfigInput } from '../src/config.js';
-import { createLogger } from '../src/log.js';
+import { Broker, DataDirError } from '../src/app/broker.js';
+import { parseConfig, type BrokerConfig, type BrokerConfigInput } from '../src/app/config.js';
+import { createLogger } from '../src/app/log.js';
+import { moduleOptions } from '../src/app/modules.js';
 import { ListenError } from '../src/transport/errors.js';
 import type { AdapterContext, HttpModule, PeerInfo, ProtocolModule, ProtocolName } from '../src/transport/types.js';
 import { closed, connect, readN, tlsFixture, until } from './transport/helpers.js';
@@ -118,7 +119,7 @@ describe('Broker', function () {
     assert.ok(b.engine, 'engine available');
     assert.equal(stomp.state.created, 1);
     assert.equal(stomp.state.ctx?.limits.maxConnections, 50);
-    assert.equal(stomp.state.ctx?.config, cfg);
+    assert.equal(stomp.state.ctx?.options, moduleOptions('stomp', cfg));
 
     // one info line per listener with its bound address
     for (const [name, a] of Object.entries(addrs)) {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = repoRoot;
-const cli = path.join(root, 'src', 'cli.ts');
+const cli = path.join(root, 'src', 'app', 'cli.ts');
 const echoModules = path.join(root, 'test', 'fixtures', 'echo-modules.ts');
 
 /** Environment with every listener on 127.0.0.1:0 and no WHARF_* leaking in from the caller. */

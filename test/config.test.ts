@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, defaultConfig, envVarNames, loadConfig, parseConfig } from '../src/config.js';
+import { ConfigError, defaultConfig, envVarNames, loadConfig, parseConfig } from '../src/app/config.js';
 
 function problems(fn: () => unknown): string[] {
   try {

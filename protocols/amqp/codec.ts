@@ -4,7 +4,7 @@
  * SASL and link state stay with rhea; messages never go through rhea's encode/decode, which changes value
  * types on a round trip (a ubyte comes back a uint, a symbol a string...).
  */
-import type { PropertyValue } from '../../src/core/message.js';
+import { type PropertyValue } from '../../src/core/api.js';
 import { rheaTypes, type Typed } from './rhea.js';
 
 /** Section descriptors (AMQP 1.0 §3.2). */

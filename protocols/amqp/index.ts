@@ -46,7 +46,7 @@ export class AmqpAdapter extends SessionAdapter<AmqpSession> {
         logger,
         limits,
         options: this.options,
-        defaultKind: this.ctx.config.amqp.defaultAddressKind,
+        defaultKind: (this.ctx.options as AmqpModuleOptions | undefined)?.defaultAddressKind ?? 'queue',
         container: this.container,
         containerId: this.containerId,
         product: 'Wharf',
@@ -70,3 +70,8 @@ export function createAmqpModule(options: Partial<AmqpOptions> = {}): ProtocolMo
 
 export const amqpModule: ProtocolModule = createAmqpModule();
 
+/** What the composition root passes the AMQP module (`amqp:` in the configuration). */
+export interface AmqpModuleOptions {
+  /** What a plain address without a `queue`/`topic` capability or prefix means. */
+  defaultAddressKind: 'queue' | 'topic';
+}

@@ -8,8 +8,7 @@
  * core fields, with the Qpid JMS annotations (x-opt-jms-msg-type, x-opt-jms-dest, x-opt-jms-reply-type)
  * so a JMS client sees the right message and destination types.
  */
-import { parseAddress, type Address, type DestinationKind } from '../../src/core/address.js';
-import { clampPriority, createMessage, type BodyType, type Message, type PropertyValue } from '../../src/core/message.js';
+import { type Address, type BodyType, clampPriority, createMessage, type DestinationKind, type Message, parseAddress, type PropertyValue } from '../../src/core/api.js';
 import { DecodeError, elements, Encoder, jsonSafe, mapEntries, scanMessage, SECTION, toJs, toProperty, type ScannedMessage } from './codec.js';
 import type { Typed } from './rhea.js';
 

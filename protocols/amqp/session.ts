@@ -19,14 +19,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Address, DestinationKind } from '../../src/core/address.js';
-import type { Connection } from '../../src/core/connection.js';
-import type { Consumer } from '../../src/core/consumer.js';
-import type { Engine } from '../../src/core/engine.js';
-import { BrokerError, type BrokerErrorCode } from '../../src/core/errors.js';
-import type { Delivery } from '../../src/core/queue.js';
-import type { Credentials } from '../../src/core/security.js';
-import type { Transaction } from '../../src/core/transaction.js';
+import { type Address, BrokerError, type BrokerErrorCode, durableSubscriptionId, sharedSubscriptionId, type ConnectionHandle, type ConsumerHandle, type Credentials, type Delivery, type DestinationKind, type EngineApi, type TransactionHandle } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import { DecodeError, elements, scanMessage, toJs, toProperty } from './codec.js';
 import { FrameGuard, SASL_AUTH, SASL_SYS, type SaslResult } from './guard.js';
@@ -87,7 +80,7 @@ export const DEFAULT_AMQP_OPTIONS: AmqpOptions = {
 };
 
 export interface SessionHost {
-  engine: Engine;
+  engine: EngineApi;
   logger: Logger;
   limits: ConnectionLimits;
   options: AmqpOptions;
@@ -138,7 +131,7 @@ interface OutLink {
   r: RLink;
   name: string;
   state: LinkState;
-  consumer: Consumer | null;
+  consumer: ConsumerHandle | null;
   browser?: { address: Address; selector?: string; offset: number };
   presettled: boolean;
   /** AMQP link credit left, relative to `deliveryCount`. */
@@ -169,7 +162,7 @@ type Link = OutLink | InLink;
 
 interface Tx {
   id: Buffer;
-  tx: Transaction;
+  tx: TransactionHandle;
   /** Transactional sends still on their way into the transaction. */
   ops: Set<Promise<unknown>>;
   coordinator: InLink;
@@ -177,7 +170,7 @@ interface Tx {
 
 interface OutDeliveryTag {
   id: number;
-  consumer: Consumer;
+  consumer: ConsumerHandle;
   done: boolean;
 }
 
@@ -185,8 +178,8 @@ type State = 'new' | 'connecting' | 'open' | 'closing' | 'closed';
 
 export class AmqpSession {
   private state: State = 'new';
-  private conn: Connection | null = null;
-  private readonly engine: Engine;
+  private conn: ConnectionHandle | null = null;
+  private readonly engine: EngineApi;
   private readonly opts: AmqpOptions;
   private readonly log: Logger;
   private readonly guard: FrameGuard;
@@ -340,7 +333,7 @@ export class AmqpSession {
     return this.closedPromise;
   }
 
-  get connection(): Connection | null {
+  get connection(): ConnectionHandle | null {
     return this.conn;
   }
 
@@ -517,7 +510,7 @@ export class AmqpSession {
       creds = { certificateSubject: formatSubject(cert.subject as unknown as Record<string, string | string[]>) };
     } else creds = {};
     try {
-      const principal = await this.engine.security.authenticate({ protocol: 'amqp', remoteAddress: this.peer.remoteAddress, ...creds });
+      const principal = await this.engine.authenticate({ protocol: 'amqp', remoteAddress: this.peer.remoteAddress, ...creds });
       if (!principal) return { ok: false, code: SASL_AUTH };
     } catch (err) {
       this.log.warn({ err, remote: this.peer.remoteAddress }, 'amqp: authenticate hook failed');
@@ -800,7 +793,7 @@ export class AmqpSession {
     const group = shared ? (global || !this.containerId ? subName : `${this.containerId}:${subName}`) : undefined;
     if (!src || typeof src.address !== 'string' || src.address === '') {
       // Qpid JMS unsubscribe / resume by name: find the durable subscription this link name stands for
-      const q = shared ? this.engine.getSubscription(`shared:${group}`) : this.engine.getSubscription(`durable:${this.containerId}:${subName}`);
+      const q = this.engine.subscriptionInfo(shared ? sharedSubscriptionId(group!) : durableSubscriptionId(this.containerId, subName));
       const sub = q?.subscription;
       if (!q || !sub || (q.role !== 'durable-subscription' && !(q.role === 'shared-subscription' && q.persistent))) {
         throw new BrokerError('not-found', `No durable subscription '${subName}' for client '${this.containerId}'`);
@@ -903,8 +896,8 @@ export class AmqpSession {
     if (closed && l.durable && this.state !== 'closed') {
       const d = l.durable;
       if (d.shared) {
-        const q = this.engine.getSubscription(`shared:${d.shared}`);
-        if (q && q.consumers.every((x) => x.closed)) this.engine.deleteSubscription(`shared:${d.shared}`).catch((err) => this.log.debug({ err }, 'amqp: shared subscription delete'));
+        const id = sharedSubscriptionId(d.shared);
+        if (this.engine.consumersOf({ kind: 'subscription', name: id }).every((x) => x.closed)) this.engine.deleteSubscription(id).catch((err) => this.log.debug({ err }, 'amqp: shared subscription delete'));
       } else {
         this.engine.unsubscribeDurable(d.clientId, d.name).catch((err) => this.log.debug({ err }, 'amqp: unsubscribe'));
       }

@@ -6,19 +6,32 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { topic as topicAddress } from '../../src/core/address.js';
-import type { Engine } from '../../src/core/engine.js';
-import type { Message } from '../../src/core/message.js';
-import type { CoreQueue } from '../../src/core/queue.js';
-import type { BrokerConfig } from '../../src/config.js';
+import { durableSubscriptionId, type EngineApi, type Message, sharedSubscriptionId, type SubscriptionLimits, topic as topicAddress } from '../../src/core/api.js';
 import type { AdapterContext, PeerInfo, StreamAdapter } from '../../src/transport/types.js';
 import { MqttConnection } from './connection.js';
 import { deliveryTopic, publishToMessage } from './mapping.js';
 import { kvKeys, NEVER, SessionState, type StoredSession, type SubRecord, type WillRecord } from './session.js';
 import { SysTopics } from './sys.js';
-import { parseFilter, topicToCore, type ParsedFilter } from './topics.js';
+import { MQTT_SHARE_PREFIX, mqttShareGroup, parseFilter, topicToCore, type ParsedFilter } from './topics.js';
 
-export type MqttConfig = BrokerConfig['mqtt'];
+/** The MQTT adapter's options (the `mqtt:` section of the configuration; docs/configuration.md). */
+export interface MqttOptions {
+  maxPacketSize: number;
+  receiveMaximum: number;
+  maxInflight: number;
+  maxQueuedMessages: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
+  maxSubscriptionsPerClient: number;
+  topicAliasMaximum: number;
+  maxKeepAlive: number;
+  connectTimeout: number;
+  maxSessionExpiry: number;
+  maxClientIdLength: number;
+  sysInterval: number;
+}
+
+export type MqttConfig = MqttOptions;
 
 export const MQTT_DEFAULTS: MqttConfig = {
   maxPacketSize: 0,
@@ -49,7 +62,7 @@ function longTimeout(ms: number, fn: () => void): { t: NodeJS.Timeout } {
 }
 
 export class MqttAdapter implements StreamAdapter {
-  readonly engine: Engine;
+  readonly engine: EngineApi;
   readonly logger: Logger;
   readonly cfg: MqttConfig;
   readonly maxPacketSize: number;
@@ -72,7 +85,7 @@ export class MqttAdapter implements StreamAdapter {
   constructor(ctx: AdapterContext) {
     this.engine = ctx.engine;
     this.logger = ctx.logger;
-    this.cfg = { ...MQTT_DEFAULTS, ...(ctx.config.mqtt ?? {}) };
+    this.cfg = { ...MQTT_DEFAULTS, ...((ctx.options as Partial<MqttOptions> | undefined) ?? {}) };
     this.maxPacketSize = this.cfg.maxPacketSize > 0 ? this.cfg.maxPacketSize : ctx.limits.maxFrameSize;
     this.idleTimeout = ctx.limits.idleTimeout;
     this.sys = new SysTopics(this);
@@ -160,10 +173,10 @@ export class MqttAdapter implements StreamAdapter {
     return b;
   }
 
-  /** Bound a subscription queue (maxQueuedMessages, drop-oldest) unless a destination policy sets a limit. */
-  applyQueuePolicy(q: CoreQueue): void {
+  /** The bound of a subscription queue (maxQueuedMessages, drop-oldest) where no destination policy sets a limit. */
+  get subscriptionLimits(): SubscriptionLimits | undefined {
     const max = this.cfg.maxQueuedMessages;
-    if (max > 0 && !q.policy.maxMessages && !q.policy.maxBytes) q.policy = { ...q.policy, maxMessages: max, limitPolicy: 'drop-oldest' };
+    return max > 0 ? { maxMessages: max, limitPolicy: 'drop-oldest' } : undefined;
   }
 
   // ================================================================ sessions
@@ -242,19 +255,18 @@ export class MqttAdapter implements StreamAdapter {
   async dropDurable(s: SessionState, rec: SubRecord): Promise<void> {
     const parsed = parseFilter(rec.filter, this.cfg) as ParsedFilter;
     if (parsed.group !== undefined) {
-      const name = `shared:mqtt:${parsed.group}:${parsed.filter}`;
+      const name = sharedSubscriptionId(mqttShareGroup(parsed.group, parsed.filter));
       this.dropOut2(s, name);
       // the group's one queue lives while any session holds the subscription: a connected clean member or a
       // (possibly offline) persistent one
       for (const other of this.sessions.values()) if (other !== s && other.subs.has(rec.filter)) return;
       // a member whose SUBSCRIBE is still being handled is in its session only once attached, but already consumes
-      const q = this.engine.getSubscription(name);
-      if (q && q.consumers.some((c) => !c.closed)) return;
+      if (this.engine.consumersOf({ kind: 'subscription', name }).some((c) => !c.closed)) return;
       await this.engine.deleteSubscription(name);
       return;
     }
     if (!rec.durable) return;
-    this.dropOut2(s, `durable:${s.clientId}:${rec.filter}`);
+    this.dropOut2(s, durableSubscriptionId(s.clientId, rec.filter));
     try {
       await this.engine.unsubscribeDurable(s.clientId, rec.filter);
     } catch (err) {
@@ -349,16 +361,13 @@ export class MqttAdapter implements StreamAdapter {
       for (const rec of s.subs.values()) {
         if (!rec.durable) continue;
         const parsed = parseFilter(rec.filter, this.cfg) as ParsedFilter;
-        const name = parsed.group !== undefined ? `shared:mqtt:${parsed.group}:${parsed.filter}` : `durable:${s.clientId}:${rec.filter}`;
-        durableNames.add(name);
-        const q = this.engine.getSubscription(name);
-        if (q) this.applyQueuePolicy(q);
+        durableNames.add(parsed.group !== undefined ? sharedSubscriptionId(mqttShareGroup(parsed.group, parsed.filter)) : durableSubscriptionId(s.clientId, rec.filter));
       }
       this.scheduleExpiry(s);
     }
     // shared durable subscriptions of MQTT sessions that no longer exist
     for (const d of this.engine.listSubscriptions()) {
-      if (d.name.startsWith('shared:mqtt:') && !durableNames.has(d.name)) {
+      if (d.name.startsWith(sharedSubscriptionId(MQTT_SHARE_PREFIX)) && !durableNames.has(d.name)) {
         this.engine.deleteSubscription(d.name).catch((err) => this.logger.warn({ err }, 'mqtt: could not remove an orphaned shared subscription'));
       }
     }

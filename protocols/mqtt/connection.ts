@@ -12,13 +12,7 @@
  */
 import type { Duplex } from 'node:stream';
 import * as mqttPacket from 'mqtt-packet';
-import { topic as topicAddress } from '../../src/core/address.js';
-import type { Connection } from '../../src/core/connection.js';
-import type { Consumer } from '../../src/core/consumer.js';
-import type { SubscribeOptions } from '../../src/core/engine.js';
-import { BrokerError } from '../../src/core/errors.js';
-import type { Message } from '../../src/core/message.js';
-import type { Delivery } from '../../src/core/queue.js';
+import { BrokerError, type ConnectionHandle, type ConsumerHandle, type Delivery, type Message, type SubscribeOptions, topic as topicAddress } from '../../src/core/api.js';
 import type { PeerInfo } from '../../src/transport/types.js';
 import type { MqttAdapter } from './adapter.js';
 import {
@@ -41,12 +35,12 @@ import {
 import { FrameError, Framer, splitPackets } from './framer.js';
 import { deliveryTopic, messageQos, messageToProps, publishToMessage } from './mapping.js';
 import { kvKeys, NEVER, SessionState, type SubRecord, type WillRecord } from './session.js';
-import { checkTopicName, filterToCore, parseFilter, startsWithWildcard, topicToCore, type ParsedFilter } from './topics.js';
+import { checkTopicName, filterToCore, mqttShareGroup, parseFilter, startsWithWildcard, topicToCore, type ParsedFilter } from './topics.js';
 
 interface SubEntry {
   sub: SubRecord;
   parsed: ParsedFilter;
-  consumer: Consumer | null;
+  consumer: ConsumerHandle | null;
   /** Filter starts with a wildcard: topics starting with `$` are not delivered to it. */
   wildFirst: boolean;
 }
@@ -76,7 +70,7 @@ export class MqttConnection {
   state: State = 'new';
   version: Version = 4;
   clientId = '';
-  conn: Connection | null = null;
+  conn: ConnectionHandle | null = null;
   session: SessionState | null = null;
   readonly createdAt = Date.now();
   lastRx = Date.now();
@@ -340,7 +334,7 @@ export class MqttConnection {
     }
     this.clientId = cid;
     await this.adapter.withClientLock(cid, async () => {
-      let conn: Connection;
+      let conn: ConnectionHandle;
       try {
         conn = await this.adapter.engine.connect(
           { protocol: 'mqtt', clientId: cid, remoteAddress: this.peer.remoteAddress, takeover: true, onKill: (reason) => this.kill(reason) },
@@ -800,7 +794,7 @@ export class MqttConnection {
   private pump(): void {
     while (this.waiting.length && this.outInflight.size < this.maxOut && this.state === 'connected') {
       const { entry, d } = this.waiting.shift()!;
-      if (!d.queue.hasInflight(d.id) || d.consumer.closed) continue; // returned to its queue meanwhile
+      if (!d.consumer.owns(d.id) || d.consumer.closed) continue; // returned to its queue meanwhile
       const m = d.message;
       this.sendQos(entry.sub, d, m, this.adapter.topicOf(m), Math.min(entry.sub.qos, messageQos(m)));
     }
@@ -877,6 +871,7 @@ export class MqttConnection {
       connection: this.conn,
       noLocal: rec.nl || undefined,
       retained: sendRetained,
+      limits: this.adapter.subscriptionLimits,
       onMessage: (d) => this.onDelivery(entry, d),
       onClose: () => {
         entry.consumer = null;
@@ -885,7 +880,7 @@ export class MqttConnection {
     if (parsed.group !== undefined) {
       // every member, clean or persistent, consumes from the group's one durable queue: one copy per group
       // (MQTT 5 §4.8.2), kept while only offline persistent members are left; the adapter removes it with the last member
-      o.shared = `mqtt:${parsed.group}:${parsed.filter}`;
+      o.shared = mqttShareGroup(parsed.group, parsed.filter);
       o.durable = { name: rec.filter, clientId: this.clientId };
     } else if (rec.durable) o.durable = { name: rec.filter, clientId: this.clientId };
     if (rec.qos === 0) {
@@ -898,7 +893,6 @@ export class MqttConnection {
       return;
     }
     entry.consumer = consumer;
-    this.adapter.applyQueuePolicy(consumer.queue);
   }
 
   private async handleUnsubscribe(p: mqttPacket.IUnsubscribePacket): Promise<void> {

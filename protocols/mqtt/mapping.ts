@@ -11,8 +11,7 @@
  *   ordered pairs when a record would change their order)
  * - the RETAIN flag of the publish ⇄ annotation `mqtt.retain` (for Retain As Published)
  */
-import { formatAddress, parseAddress } from '../../src/core/address.js';
-import { createMessage, type Message, type PropertyValue } from '../../src/core/message.js';
+import { createMessage, formatAddress, type Message, parseAddress, type PropertyValue } from '../../src/core/api.js';
 import type { PublishProps, UserProperties } from './codec.js';
 import { coreToTopic, topicToCore } from './topics.js';
 

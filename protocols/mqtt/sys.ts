@@ -3,7 +3,7 @@
  * subscription never sees them (MQTT 4.7.2) and no client can publish into them. Values are sent (QoS 0,
  * RETAIN set) when a client subscribes and then every `mqtt.sysInterval` seconds.
  */
-import { createMessage } from '../../src/core/message.js';
+import { createMessage } from '../../src/core/api.js';
 import type { MqttAdapter } from './adapter.js';
 import type { MqttConnection } from './connection.js';
 import type { SubRecord } from './session.js';

@@ -127,3 +127,11 @@ export function mqttMatch(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
+
+/** Engine share groups of MQTT `$share` subscriptions start with this (kept apart from JMS/AMQP groups). */
+export const MQTT_SHARE_PREFIX = 'mqtt:';
+
+/** The engine share group of `$share/<group>/<filter>`: one queue per group and filter. */
+export function mqttShareGroup(group: string, filter: string): string {
+  return `${MQTT_SHARE_PREFIX}${group}:${filter}`;
+}

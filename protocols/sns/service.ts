@@ -12,13 +12,7 @@ import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
-import { formatAddress, parseAddress, topic as topicAddress, type Address } from '../../src/core/address.js';
-import type { Connection } from '../../src/core/connection.js';
-import type { Consumer } from '../../src/core/consumer.js';
-import type { Engine } from '../../src/core/engine.js';
-import { BrokerError } from '../../src/core/errors.js';
-import { copyMessage, createMessage, type Message } from '../../src/core/message.js';
-import type { Delivery } from '../../src/core/queue.js';
+import { type Address, BrokerError, type ConnectionHandle, type ConsumerHandle, copyMessage, createMessage, type Delivery, type EngineApi, formatAddress, type Message, parseAddress, topic as topicAddress } from '../../src/core/api.js';
 import {
   ATTRS_ANNOTATION,
   attributesSize,
@@ -69,7 +63,7 @@ export interface SqsBridge {
 }
 
 export interface SnsServiceOptions {
-  engine: Engine;
+  engine: EngineApi;
   region: string;
   accountId: string;
   logger: Logger;
@@ -160,14 +154,14 @@ const invalid = (msg: string) => snsError('InvalidParameter', `Invalid parameter
 export class SnsService {
   static readonly CERT_PATH = '/_wharf/sns/SimpleNotificationService.pem';
   readonly actions: Record<string, (p: Params, ctx: SnsContext) => Promise<Record<string, unknown>>>;
-  private readonly engine: Engine;
+  private readonly engine: EngineApi;
   private readonly logger: Logger;
   private readonly region: string;
   private readonly accountId: string;
   private readonly opts: SnsServiceOptions;
   private signer?: Signer;
-  private connection?: Connection;
-  private readonly consumers = new Map<string, Consumer>();
+  private connection?: ConnectionHandle;
+  private readonly consumers = new Map<string, ConsumerHandle>();
   private readonly filters = new Map<string, { policy: Record<string, unknown>; scope: FilterScope } | null>();
   private readonly dedup = new Map<string, { expires: number; messageId: string; seq?: string }>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -1053,7 +1047,7 @@ export class SnsService {
     });
   }
 
-  private async deliverHttp(sub: SubMeta, m: Message, payload: string, raw: boolean, d: Delivery, consumer: Consumer): Promise<void> {
+  private async deliverHttp(sub: SubMeta, m: Message, payload: string, raw: boolean, d: Delivery, consumer: ConsumerHandle): Promise<void> {
     const pol = this.retryPolicy(sub);
     const headers: Record<string, string> = {
       'x-amz-sns-message-type': 'Notification',

@@ -4,7 +4,7 @@
  * `sqs.attrs` annotation so an SQS → SQS round trip is lossless).
  */
 import { createHash, hash as oneShotHash } from 'node:crypto';
-import type { Message, PropertyValue } from '../../src/core/message.js';
+import { type Message, type PropertyValue } from '../../src/core/api.js';
 import { sqsError, type AwsError } from './errors.js';
 
 export interface MessageAttribute {

@@ -3,7 +3,7 @@
  * the query-protocol code (`<Code>`, and the `x-amzn-query-error` header of the JSON protocol), the HTTP
  * status and who is at fault. Names, codes and statuses are those of the AWS service models.
  */
-import { BrokerError } from '../../src/core/errors.js';
+import { BrokerError } from '../../src/core/api.js';
 
 export class AwsError extends Error {
   /** Query-protocol code (defaults to `code`). */

@@ -22,6 +22,20 @@ export { SqsService } from './service.js';
 type Api = 'sqs-json' | 'sqs-query' | 'sns';
 
 /** SNS actions that AWS serves without a signature (the links in confirmation and notification messages). */
+/** What the composition root passes the SQS/SNS module (`sqs:` in the configuration, and where it listens). */
+export interface SqsModuleOptions {
+  region: string;
+  accountId: string;
+  credentials?: Array<{ accessKeyId: string; secretAccessKey: string }>;
+  anonymous?: boolean;
+  baseUrl?: string;
+  maxClockSkew?: number;
+  purgeInterval?: number;
+  deletedQueueCooldown?: number;
+  /** The `listeners.sqs` address, for links the broker hands out when no baseUrl is set. */
+  listener: { host: string; port: number };
+}
+
 const UNSIGNED_SNS = new Set(['ConfirmSubscription', 'Unsubscribe']);
 
 export interface SqsHttpHandler extends HttpHandler {
@@ -30,8 +44,8 @@ export interface SqsHttpHandler extends HttpHandler {
 }
 
 export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
-  const { engine, config, logger } = ctx;
-  const cfg = config.sqs;
+  const { engine, logger } = ctx;
+  const cfg = (ctx.options as SqsModuleOptions | undefined) ?? { region: 'us-east-1', accountId: '000000000000', listener: { host: '127.0.0.1', port: 9324 } };
   const credentials = new Map<string, string>((cfg.credentials ?? []).map((c) => [c.accessKeyId, c.secretAccessKey]));
   const auth: SigV4Options = {
     credentials,
@@ -41,7 +55,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
   const maxBody = ctx.limits.maxFrameSize;
   const sqs = new SqsService({ engine, region: cfg.region, accountId: cfg.accountId, logger, purgeInterval: cfg.purgeInterval, deletedQueueCooldown: cfg.deletedQueueCooldown });
   let learnedBase: string | undefined;
-  const listener = config.listeners.sqs;
+  const listener = cfg.listener;
   const fallbackBase = () =>
     cfg.baseUrl?.replace(/\/+$/, '') ?? learnedBase ?? `http://${listener.host === '0.0.0.0' || listener.host === '::' ? '127.0.0.1' : listener.host}:${listener.port}`;
   const sns = new SnsService({

@@ -9,15 +9,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { queue as queueAddress, formatAddress, parseAddress } from '../../src/core/address.js';
-import type { Connection } from '../../src/core/connection.js';
-import type { Consumer } from '../../src/core/consumer.js';
-import { mergePlans, type Engine } from '../../src/core/engine.js';
-import { BrokerError } from '../../src/core/errors.js';
-import { createMessage, type Message } from '../../src/core/message.js';
-import { DEFAULT_POLICY, type DestinationPolicy } from '../../src/core/policy.js';
-import type { Delivery } from '../../src/core/queue.js';
-import type { Command } from '../../src/core/store.js';
+import { BrokerError, type ConnectionHandle, type ConsumerHandle, createMessage, DEFAULT_POLICY, type Delivery, type DestinationPolicy, type EngineApi, formatAddress, type Message, parseAddress, queue as queueAddress, type SendItem } from '../../src/core/api.js';
 import {
   ATTRS_ANNOTATION,
   attributesSize,
@@ -61,7 +53,7 @@ export interface RequestContext {
 }
 
 export interface SqsServiceOptions {
-  engine: Engine;
+  engine: EngineApi;
   region: string;
   accountId: string;
   logger: Logger;
@@ -146,8 +138,8 @@ const TAG_VALUE_MAX = 256;
 
 /** Per-queue adapter state: the engine consumer, open receives, current receipts, FIFO group bookkeeping. */
 class QueueState {
-  consumer?: Consumer;
-  starting?: Promise<Consumer>;
+  consumer?: ConsumerHandle;
+  starting?: Promise<ConsumerHandle>;
   readonly waiters: Waiter[] = [];
   readonly receipts = new Map<number, Receipt>();
   /** Fair queues (standard queues): in-flight messages per MessageGroupId, and the groups with at least FAIR_NOISY_MIN. */
@@ -228,14 +220,14 @@ class QueueState {
 }
 
 export class SqsService {
-  readonly engine: Engine;
+  readonly engine: EngineApi;
   readonly region: string;
   readonly accountId: string;
   private readonly logger: Logger;
   private readonly states = new Map<string, QueueState>();
   /** Receipts deleted lately (delivery id → nonce; ids are engine-unique), so a repeated delete succeeds. */
   private readonly recentlyDeleted = new Map<number, string>();
-  private connection?: Connection;
+  private connection?: ConnectionHandle;
   private seqCounter = 0n;
   private sweepTimer?: NodeJS.Timeout;
   private closed = false;
@@ -287,7 +279,7 @@ export class SqsService {
   async start(): Promise<void> {
     this.connection = await this.engine.connect({ protocol: 'sqs', remoteAddress: 'http' });
     for (const [, meta] of this.engine.kvEntries<QueueMeta>('sqs:queue:')) {
-      if (this.engine.getQueue(meta.name)) this.applyPolicy(meta.name);
+      if (this.exists(meta.name)) await this.applyPolicy(meta.name);
     }
     const now = Date.now();
     for (const [key, v] of this.engine.kvEntries<{ e: number; id: string; s?: string }>('sqs:dedup:')) {
@@ -335,7 +327,9 @@ export class SqsService {
   };
 
   private readonly onDestinationCreated = (e: { kind: string; name: string }) => {
-    if (e.kind === 'queue' && this.meta(e.name)) queueMicrotask(() => this.applyPolicy(e.name));
+    if (e.kind === 'queue' && this.meta(e.name)) {
+      queueMicrotask(() => this.applyPolicy(e.name).catch((err) => this.logger.warn({ err, queue: e.name }, 'sqs: policy not applied')));
+    }
   };
 
   private sweep(): void {
@@ -359,7 +353,7 @@ export class SqsService {
         deletes.push(`sqs:move:${t.id}`);
       }
     }
-    if (deletes.length) this.engine.commit(deletes.map((key) => ({ t: 'kv.delete', key }) as Command)).catch(() => undefined);
+    if (deletes.length) this.engine.kvCommit(deletes.map((key) => ({ key }))).catch(() => undefined);
   }
 
   // ============================================================== names, URLs, ARNs
@@ -389,8 +383,7 @@ export class SqsService {
   }
 
   exists(name: string): boolean {
-    const q = this.engine.getQueue(name);
-    return !!q && !q.deleted;
+    return this.engine.queueInfo(name) !== undefined;
   }
 
   isFifo(name: string): boolean {
@@ -409,27 +402,27 @@ export class SqsService {
     return name;
   }
 
-  /** Core policy for an SQS queue: SQS redrive semantics instead of the broker's redelivery policy. */
-  applyPolicy(name: string): void {
-    const q = this.engine.getQueue(name);
-    if (!q) return;
+  /**
+   * Core policy for an SQS queue: SQS redrive semantics instead of the broker's redelivery policy, as the queue's
+   * durable policy override (committed only when it changes).
+   */
+  async applyPolicy(name: string): Promise<void> {
+    if (!this.exists(name)) return;
     const meta = this.meta(name);
     if (!meta) return;
-    const base: DestinationPolicy = this.engine.policies?.resolve('queue', name) ?? DEFAULT_POLICY;
     const redrive = parseRedrivePolicy(meta.attributes.RedrivePolicy);
     const dlq = redrive ? SqsService.nameFromArn(redrive.deadLetterTargetArn) : undefined;
-    q.policy = {
-      ...base,
+    const override: Partial<DestinationPolicy> = {
       maxRedeliveries: redrive && dlq ? redrive.maxReceiveCount - 1 : -1,
       deadLetterQueue: redrive && dlq ? dlq : '',
       initialRedeliveryDelay: 0,
       expiry: 'drop',
       ackTimeout: 0,
     };
-    if (redrive && dlq) {
-      const target = this.engine.getQueue(dlq);
-      // A DLQ that has its own redrive policy must still dead-letter onwards.
-      if (target && parseRedrivePolicy(this.meta(dlq)?.attributes.RedrivePolicy)) target.isDeadLetterQueue = false;
+    if (!samePolicy(this.engine.policyOverride('queue', name), override)) await this.engine.setPolicyOverride('queue', name, override);
+    // A DLQ that has its own redrive policy must still dead-letter onwards.
+    if (redrive && dlq && this.engine.queueInfo(dlq)?.deadLetterQueue && parseRedrivePolicy(this.meta(dlq)?.attributes.RedrivePolicy)) {
+      await this.engine.setDeadLetterQueue(dlq, false);
     }
   }
 
@@ -481,7 +474,7 @@ export class SqsService {
     const meta: QueueMeta = { name, created: now, modified: now, attributes, tags: { ...tags } };
     await this.engine.createQueue(name);
     await this.putMeta(meta);
-    this.applyPolicy(name);
+    await this.applyPolicy(name);
     return { QueueUrl: this.queueUrl(ctx, name) };
   }
 
@@ -564,7 +557,7 @@ export class SqsService {
     await this.engine.deleteQueue(name);
     if (this.meta(name)) await this.engine.kvDelete(metaKey(name));
     const dedupKeys = this.engine.kvEntries(`sqs:dedup:${name}\n`).map(([k]) => k);
-    if (dedupKeys.length) await this.engine.commit(dedupKeys.map((key) => ({ t: 'kv.delete', key }) as Command));
+    await this.engine.kvCommit(dedupKeys.map((key) => ({ key })));
     this.states.delete(name);
     return {};
   }
@@ -583,10 +576,10 @@ export class SqsService {
   }
 
   private approximateCounts(name: string): { visible: number; notVisible: number; delayed: number } {
-    const q = this.engine.getQueue(name);
+    const q = this.engine.queueInfo(name);
     if (!q) return { visible: 0, notVisible: 0, delayed: 0 };
     const held = this.states.get(name)?.held.length ?? 0;
-    return { visible: q.readyMessages + held, notVisible: Math.max(0, q.inflightCount - held), delayed: q.scheduledMessages };
+    return { visible: q.ready + held, notVisible: Math.max(0, q.inflight - held), delayed: q.scheduled };
   }
 
   private async getQueueAttributes(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
@@ -600,8 +593,7 @@ export class SqsService {
     const fifo = isFifoMeta(meta) || (!meta && name.endsWith('.fifo'));
     const out: Record<string, string> = {};
     const counts = this.approximateCounts(name);
-    const q = this.engine.getQueue(name)!;
-    const created = meta?.created ?? Math.floor(q.createdAt / 1000);
+    const created = meta?.created ?? Math.floor(this.engine.queueInfo(name)!.createdAt / 1000);
     if (want('QueueArn')) out.QueueArn = this.queueArn(name);
     if (want('ApproximateNumberOfMessages')) out.ApproximateNumberOfMessages = String(counts.visible);
     if (want('ApproximateNumberOfMessagesNotVisible')) out.ApproximateNumberOfMessagesNotVisible = String(counts.notVisible);
@@ -638,7 +630,7 @@ export class SqsService {
       else next.attributes[k] = v;
     }
     await this.putMeta(next);
-    this.applyPolicy(name);
+    await this.applyPolicy(name);
     return {};
   }
 
@@ -649,7 +641,7 @@ export class SqsService {
     const meta = this.meta(name) ?? newMeta(name);
     this.checkTags(tags, meta.tags);
     await this.putMeta({ ...meta, tags: { ...meta.tags, ...tags } });
-    this.applyPolicy(name);
+    await this.applyPolicy(name);
     return {};
   }
 
@@ -865,8 +857,8 @@ export class SqsService {
   private async commitSends(name: string, prepared: Prepared[]): Promise<Array<Record<string, unknown> | AwsError>> {
     const st = this.state(name);
     const results: Array<Record<string, unknown> | AwsError | undefined> = new Array(prepared.length);
-    const plans: Array<{ i: number; plan: Awaited<ReturnType<Engine['planSend']>> }> = [];
-    const extra: Command[] = [];
+    const items: SendItem[] = [];
+    const itemIndex: number[] = [];
     const newDedup = new Map<number, { key: string; entry: DedupEntry; ok: (v: boolean) => void }>();
     const address = queueAddress(name);
     // FIFO dedup: first wait for other requests that are committing one of our ids (never while holding our own),
@@ -903,35 +895,37 @@ export class SqsService {
     };
     for (let i = 0; i < prepared.length; i++) {
       if (results[i] !== undefined) continue;
-      const pr = prepared[i];
-      try {
-        plans.push({ i, plan: await this.engine.planSend(pr.message, address, false, this.connection ?? null) });
-        const n = newDedup.get(i);
-        if (n) extra.push({ t: 'kv.put', key: `sqs:dedup:${name}\n${n.key}`, value: { e: n.entry.expires, id: n.entry.messageId, s: n.entry.seq } });
-      } catch (err) {
-        settleDedup(i, false);
-        try {
-          results[i] = err instanceof AwsError ? err : mapSendError(err);
-        } catch (fatal) {
-          for (const k of [...newDedup.keys()]) settleDedup(k, false);
-          for (const x of plans) for (const r of x.plan.release) r();
-          throw fatal;
-        }
-      }
+      const n = newDedup.get(i);
+      // the dedup record commits with its message, so a restart knows every id a client was answered for
+      const kv = n ? [{ key: `sqs:dedup:${name}\n${n.key}`, value: { e: n.entry.expires, id: n.entry.messageId, s: n.entry.seq } }] : undefined;
+      items.push({ message: prepared[i].message, address, kv });
+      itemIndex.push(i);
     }
-    const merged = mergePlans(plans.map((x) => x.plan));
+    let outcomes: Array<Error | undefined>;
     try {
-      await this.engine.executePlan(merged, extra);
-      for (const k of [...newDedup.keys()]) settleDedup(k, true);
+      outcomes = await this.engine.sendMany(items, { connection: this.connection ?? null });
     } catch (err) {
       for (const k of [...newDedup.keys()]) settleDedup(k, false);
       throw err;
     }
-    for (const { i } of plans) {
+    let fatal: unknown;
+    for (let j = 0; j < itemIndex.length; j++) {
+      const i = itemIndex[j];
       const pr = prepared[i];
+      const err = outcomes[j];
+      settleDedup(i, !err);
+      if (err) {
+        try {
+          results[i] = err instanceof AwsError ? err : mapSendError(err);
+        } catch (e) {
+          fatal ??= e;
+        }
+        continue;
+      }
       const seq = pr.message.annotations?.['sqs.seq'] as string | undefined;
       results[i] = seq ? { ...pr.result, SequenceNumber: seq } : pr.result;
     }
+    if (fatal) throw fatal;
     return results.map((r) => r ?? sqsError('InternalFailure', 'message not sent'));
   }
 
@@ -957,7 +951,7 @@ export class SqsService {
 
   // ============================================================== receiving
 
-  private async ensureConsumer(st: QueueState): Promise<Consumer> {
+  private async ensureConsumer(st: QueueState): Promise<ConsumerHandle> {
     if (st.consumer && !st.consumer.closed) return st.consumer;
     st.starting ??= (async () => {
       const c = await this.engine.subscribe({
@@ -1315,7 +1309,7 @@ export class SqsService {
   }
 
   /** Wait for up to `max` deliveries: return as soon as some arrived (or `wait` seconds passed). */
-  private collect(st: QueueState, consumer: Consumer, max: number, wait: number, signal?: AbortSignal): Promise<Delivery[]> {
+  private collect(st: QueueState, consumer: ConsumerHandle, max: number, wait: number, signal?: AbortSignal): Promise<Delivery[]> {
     return new Promise<Delivery[]>((resolve) => {
       const w: Waiter = {
         want: max,
@@ -1561,7 +1555,7 @@ export class SqsService {
     const isDlq = this.engine
       .kvEntries<QueueMeta>('sqs:queue:')
       .some(([, m]) => SqsService.nameFromArn(parseRedrivePolicy(m.attributes.RedrivePolicy)?.deadLetterTargetArn ?? '') === source);
-    if (!isDlq && !this.engine.getQueue(source)?.isDeadLetterQueue) {
+    if (!isDlq && !this.engine.queueInfo(source)?.deadLetterQueue) {
       throw sqsError('InvalidParameterValue', 'Source queue must be configured as a Dead Letter Queue.');
     }
     for (const t of this.moveTasks.values()) {
@@ -1569,8 +1563,7 @@ export class SqsService {
     }
     const id = randomUUID();
     const handle = Buffer.from(JSON.stringify({ taskId: id, sourceArn })).toString('base64');
-    const q = this.engine.getQueue(source)!;
-    const task: MoveTask = { id, handle, source, destinationArn, maxPerSecond, status: 'RUNNING', moved: 0, toMove: q.readyMessages, started: Date.now() };
+    const task: MoveTask = { id, handle, source, destinationArn, maxPerSecond, status: 'RUNNING', moved: 0, toMove: this.engine.queueInfo(source)!.ready, started: Date.now() };
     this.moveTasks.set(handle, task);
     await this.saveMoveTask(task);
     this.launchMoveTask(task, dest);
@@ -1856,3 +1849,10 @@ function parsePolicy(s: string | undefined, arn: string): PolicyDoc {
 }
 
 export { formatAddress };
+
+function samePolicy(a: Partial<DestinationPolicy> | undefined, b: Partial<DestinationPolicy>): boolean {
+  if (!a) return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof DestinationPolicy>;
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}

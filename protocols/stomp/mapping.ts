@@ -2,9 +2,7 @@
  * STOMP ⇄ core mapping: destinations, SEND frames → core Message, core Message → MESSAGE headers.
  * The table is in docs/interop.md (## STOMP); ActiveMQ's STOMP conventions are followed where it has one.
  */
-import type { Address } from '../../src/core/address.js';
-import { BrokerError } from '../../src/core/errors.js';
-import { createMessage, DEFAULT_PRIORITY, type BodyType, type Message, type PropertyValue } from '../../src/core/message.js';
+import { type Address, type BodyType, BrokerError, createMessage, DEFAULT_PRIORITY, type Message, type PropertyValue } from '../../src/core/api.js';
 import type { StompFrame } from './frame.js';
 
 // ------------------------------------------------------------------------------------------- destinations

@@ -13,14 +13,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Address } from '../../src/core/address.js';
-import type { Connection } from '../../src/core/connection.js';
-import type { Consumer } from '../../src/core/consumer.js';
-import type { Engine } from '../../src/core/engine.js';
-import { BrokerError, type BrokerErrorCode } from '../../src/core/errors.js';
-import type { Message } from '../../src/core/message.js';
-import type { Delivery } from '../../src/core/queue.js';
-import type { Transaction } from '../../src/core/transaction.js';
+import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type ConsumerHandle, type Delivery, type EngineApi, type Message, type TransactionHandle } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import { encodeFrame, HEARTBEAT, PreparedMessage, StompDecoder } from './codec.js';
 import { header, StompProtocolError, type StompFrame, type StompVersion } from './frame.js';
@@ -77,7 +70,7 @@ export const DEFAULT_STOMP_OPTIONS: StompOptions = {
 };
 
 export interface SessionHost {
-  engine: Engine;
+  engine: EngineApi;
   logger: Logger;
   limits: ConnectionLimits;
   options: StompOptions;
@@ -92,7 +85,7 @@ interface Sub {
   destination: string;
   ackMode: AckMode;
   prefetch: number;
-  consumer: Consumer | null;
+  consumer: ConsumerHandle | null;
   /** Delivered and not yet acknowledged (client modes), in delivery order. */
   unacked: Map<number, Pending>;
   /** message-id → delivery id, for 1.0/1.1 ACKs. */
@@ -107,11 +100,11 @@ interface Pending {
 }
 
 interface Tx {
-  tx: Transaction;
+  tx: TransactionHandle;
   messages: number;
   bytes: number;
   /** NACKs sent in the transaction: applied when it ends (commit or abort), not before. */
-  nacks: Array<{ consumer: Consumer; id: number }>;
+  nacks: Array<{ consumer: ConsumerHandle; id: number }>;
 }
 
 /** A problem with a frame: `message` goes into the ERROR frame's header, `detail` into its body. */
@@ -153,8 +146,8 @@ type State = 'new' | 'connecting' | 'connected' | 'disconnecting' | 'closing' | 
 export class StompSession {
   version: StompVersion = '1.0';
   private state: State = 'new';
-  private conn: Connection | null = null;
-  private readonly engine: Engine;
+  private conn: ConnectionHandle | null = null;
+  private readonly engine: EngineApi;
   private readonly opts: StompOptions;
   private readonly log: Logger;
   private readonly decoder: StompDecoder;
@@ -253,7 +246,7 @@ export class StompSession {
     return this.closedPromise;
   }
 
-  get connection(): Connection | null {
+  get connection(): ConnectionHandle | null {
     return this.conn;
   }
 
@@ -528,7 +521,7 @@ export class StompSession {
           const local = this.tempLocal.get(`queue:${name}`);
           if (local) return local;
         }
-        return this.engine.getQueue(name)?.role === 'temporary' ? `/remote-temp-queue/${name}` : `/queue/${name}`;
+        return this.engine.queueInfo(name)?.temporary ? `/remote-temp-queue/${name}` : `/queue/${name}`;
       }
       case 'topic':
         return (this.tempLocal.size && this.tempLocal.get(`topic:${name}`)) || `/topic/${name}`;

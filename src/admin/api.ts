@@ -3,13 +3,9 @@
  * "invoke any operation" or "load from a URL" endpoint. See docs/admin-api.md.
  */
 import os from 'node:os';
-import { formatAddress, isWildcard, matchTopic, parseAddress, type Address } from '../core/address.js';
-import type { DestinationInfo, Engine } from '../core/engine.js';
-import type { CoreQueue } from '../core/queue.js';
-import type { Connection } from '../core/connection.js';
-import { DEFAULT_POLICY } from '../core/policy.js';
-import type { BrokerConfig } from '../config.js';
-import type { BrokerStatus } from '../transport/types.js';
+import { type Address, type ConnectionHandle, DEFAULT_POLICY, type DestinationInfo, type EngineApi, formatAddress, isWildcard, matchTopic, parseAddress, type QueueRef } from '../core/api.js';
+import type { BrokerStatus, ConnectionLimits } from '../transport/types.js';
+import type { AdminModuleOptions } from './options.js';
 import type { AdminAuth, AdminRole, Authenticated } from './auth.js';
 import { clearCookie, sessionCookie } from './auth.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
@@ -18,8 +14,9 @@ import { messageFromJson, messageJson } from './messages.js';
 import type { Sampler } from './sampler.js';
 
 export interface AdminServices {
-  engine: Engine;
-  config: BrokerConfig;
+  engine: EngineApi;
+  config: AdminModuleOptions;
+  limits: ConnectionLimits;
   auth: AdminAuth;
   sampler: Sampler;
   version: string;
@@ -100,18 +97,10 @@ function seqParam(s: string): number {
   return Number(s);
 }
 
-const PAUSED_PREFIX = 'admin:paused:';
-const pausedKey = (q: CoreQueue) => `${PAUSED_PREFIX}${q.role === 'queue' || q.role === 'temporary' ? 'q' : 's'}:${q.name}`;
-
-/** Pause again what an administrator paused before a restart; forget pauses of destinations that are gone. */
-export async function restorePaused(engine: Engine): Promise<void> {
-  for (const [key] of engine.kvEntries(PAUSED_PREFIX)) {
-    const rest = key.slice(PAUSED_PREFIX.length);
-    const name = rest.slice(2);
-    const q = rest.startsWith('q:') ? engine.getQueue(name) : engine.getSubscription(name);
-    if (q) q.setPaused(true);
-    else await engine.kvDelete(key);
-  }
+/** A queue or subscription an admin route works on: how to name it to the engine, and its state now. */
+interface Target {
+  ref: QueueRef;
+  info: DestinationInfo;
 }
 
 export function buildApi(svc: AdminServices): Router<ApiContext> {
@@ -121,7 +110,6 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   const destRow = (d: DestinationInfo) => {
     const rates = sampler.destinationRates(`${d.kind}:${d.name}`);
-    const q = d.kind === 'queue' ? engine.getQueue(d.name) : undefined;
     return {
       kind: d.kind,
       name: d.name,
@@ -139,7 +127,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
       dropped: d.dropped,
       paused: d.paused,
       temporary: d.temporary,
-      dlq: q?.isDeadLetterQueue ?? false,
+      dlq: d.kind === 'queue' && d.deadLetterQueue,
       rateIn: rates.in,
       rateOut: rates.out,
     };
@@ -171,8 +159,8 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     };
   };
 
-  const consumerRows = (q: CoreQueue) =>
-    q.consumers.map((c) => ({
+  const consumerRows = (ref: QueueRef) =>
+    engine.consumersOf(ref).map((c) => ({
       id: c.id,
       connection: c.connection?.id,
       protocol: c.connection?.protocol,
@@ -186,7 +174,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
       autoAck: c.autoAck,
     }));
 
-  const connRow = (c: Connection) => {
+  const connRow = (c: ConnectionHandle) => {
     const rates = sampler.connectionRates(c.id);
     return {
       id: c.id,
@@ -207,71 +195,63 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     };
   };
 
-  const queueOr404 = (name: string): CoreQueue => {
-    const q = engine.getQueue(name);
-    if (!q) throw notFound(`queue '${name}' does not exist`);
-    return q;
+  const queueOr404 = (name: string): Target => {
+    const info = engine.queueInfo(name);
+    if (!info) throw notFound(`queue '${name}' does not exist`);
+    return { ref: { kind: 'queue', name }, info };
   };
-  const subOr404 = (name: string): CoreQueue => {
-    const q = engine.getSubscription(name);
-    if (!q) throw notFound(`subscription '${name}' does not exist`);
-    return q;
+  const subOr404 = (name: string): Target => {
+    const info = engine.subscriptionInfo(name);
+    if (!info) throw notFound(`subscription '${name}' does not exist`);
+    return { ref: { kind: 'subscription', name }, info };
   };
+  const isQueue = (t: Target) => t.ref.kind === 'queue';
 
-  const browse = (q: CoreQueue, ctx: ApiContext) => {
+  const browse = (t: Target, ctx: ApiContext) => {
     const offset = queryInt(ctx.url.searchParams, 'offset', 0, 0, 10_000_000);
     const limit = queryInt(ctx.url.searchParams, 'limit', 50, 1, 500);
     const selector = ctx.url.searchParams.get('selector') || undefined;
-    const address: Address = q.role === 'queue' || q.role === 'temporary' ? { kind: 'queue', name: q.name } : { kind: 'topic', name: q.name };
+    const address: Address = isQueue(t) ? { kind: 'queue', name: t.ref.name } : { kind: 'topic', name: t.ref.name };
     const items = engine.browse(address, { offset, limit, selector }).map((e) => messageJson(e, previewBytes));
-    return { destination: q.name, total: selector ? null : q.depth, offset, limit, items };
+    return { destination: t.ref.name, total: selector ? null : t.info.depth, offset, limit, items };
   };
 
-  const findMessage = (q: CoreQueue, seq: number) => {
-    // in-memory entries first; the store pages the rest in seq order
-    return q.browse(200_000).find((b) => b.seq === seq);
-  };
-
-  const showMessage = (q: CoreQueue, ctx: ApiContext) => {
+  const showMessage = (t: Target, ctx: ApiContext) => {
     const seq = seqParam(ctx.params.seq);
-    const e = findMessage(q, seq);
-    if (!e) throw notFound(`message ${seq} is not in '${q.name}'`);
+    const e = engine.findMessage(t.ref, seq);
+    if (!e) throw notFound(`message ${seq} is not in '${t.ref.name}'`);
     const maxBody = queryInt(ctx.url.searchParams, 'maxBody', 1024 * 1024, 0, 64 * 1024 * 1024);
     return messageJson(e, maxBody, true);
   };
 
-  const deleteMessage = async (q: CoreQueue, ctx: ApiContext) => {
+  const deleteMessage = async (t: Target, ctx: ApiContext) => {
     const seq = seqParam(ctx.params.seq);
-    const removed = await q.removeBySeq(seq);
-    if (!removed) {
-      if (findMessage(q, seq)) throw new ApiError(409, 'in-flight', `message ${seq} is delivered to a consumer and not yet acknowledged; it cannot be removed now`);
-      throw notFound(`message ${seq} is not in '${q.name}'`);
+    if (!(await engine.removeMessage(t.ref, seq))) {
+      if (engine.findMessage(t.ref, seq)) throw new ApiError(409, 'in-flight', `message ${seq} is delivered to a consumer and not yet acknowledged; it cannot be removed now`);
+      throw notFound(`message ${seq} is not in '${t.ref.name}'`);
     }
     return new Reply(204);
   };
 
-  const moveOrCopy = (copy: boolean) => async (q: CoreQueue, ctx: ApiContext) => {
+  const moveOrCopy = (copy: boolean) => async (t: Target, ctx: ApiContext) => {
     const seq = seqParam(ctx.params.seq);
     const body = await readJson(ctx.req, svc.maxBody);
     const target = targetAddress(body);
-    if (!copy && target.kind === 'queue' && target.name === q.name && (q.role === 'queue' || q.role === 'temporary')) throw badRequest('to: the message is already there');
-    const ok = await engine.moveMessage(q.name, seq, target, copy);
+    if (!copy && target.kind === 'queue' && target.name === t.ref.name && isQueue(t)) throw badRequest('to: the message is already there');
+    const ok = await engine.moveMessage(t.ref.name, seq, target, copy);
     if (!ok) {
-      if (findMessage(q, seq)) throw new ApiError(409, 'in-flight', `message ${seq} is delivered to a consumer and not yet acknowledged; it cannot be moved now`);
-      throw notFound(`message ${seq} is not in '${q.name}'`);
+      if (engine.findMessage(t.ref, seq)) throw new ApiError(409, 'in-flight', `message ${seq} is delivered to a consumer and not yet acknowledged; it cannot be moved now`);
+      throw notFound(`message ${seq} is not in '${t.ref.name}'`);
     }
     return { [copy ? 'copiedTo' : 'movedTo']: formatAddress(target) };
   };
 
-  const purge = async (q: CoreQueue) => ({ removed: await engine.purgeQueue(q.name) });
+  const purge = async (t: Target) => ({ removed: await engine.purgeQueue(t.ref.name) });
 
-  /** Paused dispatch is remembered across restarts (admin key/value state, re-applied by restorePaused). */
-  const pause = (paused: boolean) => async (q: CoreQueue) => {
-    q.setPaused(paused);
-    const key = pausedKey(q);
-    if (paused) await engine.kvPut(key, true);
-    else if (engine.kvGet(key) !== undefined) await engine.kvDelete(key);
-    return { name: q.name, paused: q.paused };
+  /** Paused dispatch is remembered across restarts (a durable engine command). */
+  const pause = (paused: boolean) => async (t: Target) => {
+    await engine.setPaused(t.ref, paused);
+    return { name: t.ref.name, paused };
   };
 
   // ------------------------------------------------------------------------------------------- session
@@ -347,25 +327,22 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     const body = await readJson(ctx.req, svc.maxBody);
     const name = validQueueName(reqString(body, 'name', 1024));
     const dlq = optBool(body, 'dlq') ?? false;
-    const existed = !!engine.getQueue(name);
-    const q = await engine.createQueue(name, dlq ? { dlq: true } : {});
-    if (dlq) q.isDeadLetterQueue = true;
-    return new Reply(existed ? 200 : 201, { ...destRow(engine.describeQueue(q)), created: !existed });
+    const existed = !!engine.queueInfo(name);
+    const info = await engine.createQueue(name, dlq ? { dlq: true } : {});
+    return new Reply(existed ? 200 : 201, { ...destRow(info), created: !existed });
   });
 
   r.get('/api/queues/:name', (ctx) => {
-    const q = queueOr404(ctx.params.name);
-    const policy = engine.policies.resolve('queue', q.name);
-    return { ...destRow(engine.describeQueue(q)), createdAt: q.createdAt, persistent: q.persistent, consumerList: consumerRows(q), policy };
+    const t = queueOr404(ctx.params.name);
+    const policy = engine.policyOf('queue', t.ref.name);
+    return { ...destRow(t.info), createdAt: t.info.createdAt, persistent: t.info.persistent, consumerList: consumerRows(t.ref), policy };
   });
 
   r.delete('/api/queues/:name', async (ctx) => {
-    const q = queueOr404(ctx.params.name);
-    if (ctx.url.searchParams.get('ifEmpty') === 'true' && q.depth > 0) throw new ApiError(409, 'not-empty', `queue '${q.name}' holds ${q.depth} messages`);
-    if (ctx.url.searchParams.get('ifUnused') === 'true' && q.consumers.length > 0) throw new ApiError(409, 'in-use', `queue '${q.name}' has ${q.consumers.length} consumers`);
-    const key = pausedKey(q);
-    await engine.deleteQueue(q.name);
-    if (engine.kvGet(key) !== undefined) await engine.kvDelete(key);
+    const { info } = queueOr404(ctx.params.name);
+    if (ctx.url.searchParams.get('ifEmpty') === 'true' && info.depth > 0) throw new ApiError(409, 'not-empty', `queue '${info.name}' holds ${info.depth} messages`);
+    if (ctx.url.searchParams.get('ifUnused') === 'true' && info.consumers > 0) throw new ApiError(409, 'in-use', `queue '${info.name}' has ${info.consumers} consumers`);
+    await engine.deleteQueue(info.name);
     return new Reply(204);
   });
 
@@ -380,16 +357,16 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   const send = async (address: Address, ctx: ApiContext) => {
     const body = await readJson(ctx.req, svc.maxBody);
-    const m = messageFromJson(body, config.limits.maxFrameSize);
+    const m = messageFromJson(body, svc.limits.maxFrameSize);
     m.userId ??= ctx.auth?.user.username;
     await engine.send(m, address);
     return new Reply(201, { messageId: m.messageId, destination: formatAddress(address) });
   };
   r.post('/api/queues/:name/messages', (ctx) => send({ kind: 'queue', name: validQueueName(ctx.params.name) }, ctx));
 
-  const retry = async (q: CoreQueue, seqs: number[] | undefined, body: Record<string, unknown>) => {
+  const retry = async (t: Target, seqs: number[] | undefined, body: Record<string, unknown>) => {
     const target = body.to !== undefined ? targetAddress(body) : undefined;
-    const moved = await engine.retryDeadLetters(q.name, { seqs, target });
+    const moved = await engine.retryDeadLetters(t.ref.name, { seqs, target });
     return { moved };
   };
   r.post('/api/queues/:name/retry', async (ctx) => {
@@ -406,8 +383,8 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     const q = queueOr404(ctx.params.name);
     const seq = seqParam(ctx.params.seq);
     const body = await readJson(ctx.req, svc.maxBody);
-    const e = findMessage(q, seq);
-    if (!e) throw notFound(`message ${seq} is not in '${q.name}'`);
+    const e = engine.findMessage(q.ref, seq);
+    if (!e) throw notFound(`message ${seq} is not in '${q.ref.name}'`);
     if (body.to === undefined && typeof e.message.properties.originalDestination !== 'string') throw badRequest(`message ${seq} has no originalDestination: say where it should go with "to"`);
     const res = await retry(q, [seq], body);
     if (res.moved === 0) throw new ApiError(409, 'in-flight', `message ${seq} is delivered to a consumer and not yet acknowledged`);
@@ -421,7 +398,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     const d = engine.listDestinations().find((x) => x.kind === 'topic' && x.name === name);
     if (!d) throw notFound(`topic '${name}' does not exist`);
     const subs = engine.listSubscriptions().filter((s) => s.subscription && matchTopic(s.subscription.topicPattern, name)).map(subRow);
-    return { ...destRow(d), subscriptions: subs, policy: engine.policies.resolve('topic', name) };
+    return { ...destRow(d), subscriptions: subs, policy: engine.policyOf('topic', name) };
   });
   r.post('/api/topics/:name/messages', (ctx) => {
     const name = ctx.params.name;
@@ -442,14 +419,12 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     return page(rows, q, SUB_SORT);
   });
   r.get('/api/subscriptions/:name', (ctx) => {
-    const q = subOr404(ctx.params.name);
-    return { ...subRow(engine.describeQueue(q)), consumerList: consumerRows(q) };
+    const t = subOr404(ctx.params.name);
+    return { ...subRow(t.info), consumerList: consumerRows(t.ref) };
   });
   r.delete('/api/subscriptions/:name', async (ctx) => {
-    const q = subOr404(ctx.params.name);
-    const key = pausedKey(q);
-    await engine.deleteSubscription(q.name);
-    if (engine.kvGet(key) !== undefined) await engine.kvDelete(key);
+    const t = subOr404(ctx.params.name);
+    await engine.deleteSubscription(t.ref.name);
     return new Reply(204);
   });
   r.post('/api/subscriptions/:name/purge', (ctx) => purge(subOr404(ctx.params.name)));
@@ -491,13 +466,11 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     const rows: Row[] = [];
     for (const d of engine.listDestinations()) {
       if (d.kind !== 'queue' || !d.consumers) continue;
-      const q = engine.getQueue(d.name);
-      if (q) for (const c of consumerRows(q)) rows.push({ ...c, name: String(c.id), destination: d.name, destinationKind: 'queue' });
+      for (const c of consumerRows({ kind: 'queue', name: d.name })) rows.push({ ...c, name: String(c.id), destination: d.name, destinationKind: 'queue' });
     }
     for (const s of engine.listSubscriptions()) {
       if (!s.consumers) continue;
-      const q = engine.getSubscription(s.name);
-      if (q) for (const c of consumerRows(q)) rows.push({ ...c, name: String(c.id), destination: s.name, destinationKind: 'subscription', topic: s.subscription?.topicPattern });
+      for (const c of consumerRows({ kind: 'subscription', name: s.name })) rows.push({ ...c, name: String(c.id), destination: s.name, destinationKind: 'subscription', topic: s.subscription?.topicPattern });
     }
     return page(rows, ctx.url.searchParams, ['name', 'destination', 'connection', 'delivered', 'unsettled'], 'destination');
   });
@@ -512,8 +485,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   r.get('/api/sqs/queues', (ctx) => {
     const rows = engine.kvEntries<{ name: string; created: number; attributes: Record<string, string>; tags: Record<string, string> }>('sqs:queue:').map(([, m]) => {
-      const q = engine.getQueue(m.name);
-      const d = q ? engine.describeQueue(q) : undefined;
+      const d = engine.queueInfo(m.name);
       return {
         name: m.name,
         fifo: m.name.endsWith('.fifo'),

@@ -12,10 +12,9 @@
  */
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Engine } from '../core/engine.js';
-import type { BrokerConfig } from '../config.js';
-import { ADMIN_HASH_PATTERN } from '../config.js';
+import { type EngineApi } from '../core/api.js';
 import { ApiError } from './http-util.js';
+import { ADMIN_HASH_PATTERN, type AdminConfig } from './options.js';
 
 export type AdminRole = 'admin' | 'viewer';
 
@@ -100,7 +99,7 @@ export class AdminAuth {
   /** Failed logins per remote address in the current minute. */
   private readonly failures = new Map<string, { count: number; since: number }>();
 
-  constructor(private readonly engine: Engine, private readonly cfg: BrokerConfig['admin']) {}
+  constructor(private readonly engine: EngineApi, private readonly cfg: AdminConfig) {}
 
   get sessionTimeout(): number {
     return this.cfg.sessionTimeout;

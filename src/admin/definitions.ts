@@ -2,9 +2,7 @@
  * Definitions export/import: destinations, durable subscriptions, policies and admin users as one JSON
  * document (RabbitMQ's "definitions"). Messages are not part of it.
  */
-import { parseAddress } from '../core/address.js';
-import type { Engine } from '../core/engine.js';
-import type { PolicyRule } from '../core/policy.js';
+import { durableSubscriptionId, type EngineApi, parseAddress, type PolicyRule, sharedSubscriptionId } from '../core/api.js';
 import type { AdminAuth, AdminRole } from './auth.js';
 import { badRequest } from './http-util.js';
 
@@ -28,14 +26,13 @@ export interface ImportResult {
   skipped: Array<{ what: string; reason: string }>;
 }
 
-export function exportDefinitions(engine: Engine, auth: AdminAuth, policies: PolicyRule[], brokerVersion: string): Definitions {
+export function exportDefinitions(engine: EngineApi, auth: AdminAuth, policies: PolicyRule[], brokerVersion: string): Definitions {
   const queues: Definitions['queues'] = [];
   const topics: Definitions['topics'] = [];
   for (const d of engine.listDestinations()) {
     if (d.temporary) continue;
     if (d.kind === 'queue') {
-      const q = engine.getQueue(d.name);
-      queues.push(q?.isDeadLetterQueue ? { name: d.name, dlq: true } : { name: d.name });
+      queues.push(d.deadLetterQueue ? { name: d.name, dlq: true } : { name: d.name });
     } else topics.push({ name: d.name });
   }
   const subscriptions: Definitions['subscriptions'] = [];
@@ -44,7 +41,7 @@ export function exportDefinitions(engine: Engine, auth: AdminAuth, policies: Pol
     if (!sub) continue;
     if (s.role === 'durable-subscription' && sub.clientId && sub.subscriptionName) {
       subscriptions.push(clean({ type: 'durable' as const, name: sub.subscriptionName, clientId: sub.clientId, topic: sub.topicPattern, selector: sub.selector, noLocal: sub.noLocal }));
-    } else if (s.role === 'shared-subscription' && s.name.startsWith('shared:') && sub.subscriptionName) {
+    } else if (s.role === 'shared-subscription' && s.persistent && sub.subscriptionName) {
       subscriptions.push(clean({ type: 'shared' as const, name: sub.subscriptionName, topic: sub.topicPattern, selector: sub.selector }));
     }
   }
@@ -88,7 +85,7 @@ function str(o: Record<string, unknown>, key: string, where: string, required = 
 }
 
 /** Validate the whole document first, then apply it; an invalid document changes nothing. */
-export async function importDefinitions(engine: Engine, auth: AdminAuth, doc: Record<string, unknown>): Promise<ImportResult> {
+export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc: Record<string, unknown>): Promise<ImportResult> {
   if (doc.wharf !== 'definitions') throw badRequest('not a Wharf definitions document (expected "wharf": "definitions")');
   if (doc.version !== 1) throw badRequest(`version: expected 1, got ${JSON.stringify(doc.version)}`);
   const queues = list(doc, 'queues').map((q, i) => ({ name: str(q, 'name', `queues[${i}]`)!, dlq: q.dlq === true }));
@@ -118,7 +115,7 @@ export async function importDefinitions(engine: Engine, auth: AdminAuth, doc: Re
 
   const result: ImportResult = { created: { queues: 0, topics: 0, subscriptions: 0, users: 0 }, existing: { queues: 0, topics: 0, subscriptions: 0, users: 0 }, skipped: [] };
   for (const q of queues) {
-    if (engine.getQueue(q.name)) {
+    if (engine.queueInfo(q.name)) {
       result.existing.queues++;
       continue;
     }
@@ -137,8 +134,8 @@ export async function importDefinitions(engine: Engine, auth: AdminAuth, doc: Re
     result.created.topics++;
   }
   for (const s of subs) {
-    const engineName = s.type === 'durable' ? `durable:${s.clientId}:${s.name}` : `shared:${s.name}`;
-    if (engine.getSubscription(engineName)) {
+    const id = s.type === 'durable' ? durableSubscriptionId(s.clientId!, s.name) : sharedSubscriptionId(s.name);
+    if (engine.subscriptionInfo(id)) {
       result.existing.subscriptions++;
       continue;
     }

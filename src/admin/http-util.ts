@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, readBody } from '../transport/http.js';
-import { BrokerError } from '../core/errors.js';
+import { BrokerError } from '../core/api.js';
 
 /** An error the API reports as `{ error: { status, code, message } }`. */
 export class ApiError extends Error {

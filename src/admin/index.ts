@@ -6,8 +6,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AdapterContext, HttpHandler, HttpModule } from '../transport/types.js';
-import { buildApi, Reply, restorePaused, STREAMED, type ApiContext } from './api.js';
+import { buildApi, Reply, STREAMED, type ApiContext } from './api.js';
 import { AdminAuth } from './auth.js';
+import { DEFAULT_ADMIN_OPTIONS, type AdminModuleOptions } from './options.js';
+export type { AdminModuleOptions } from './options.js';
 import { ApiError, sendApiError, sendJson, toApiError } from './http-util.js';
 import { AdminMetrics } from './metrics.js';
 import { Sampler, type RateSample } from './sampler.js';
@@ -29,16 +31,17 @@ export interface AdminOptions {
 }
 
 export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {}): AdminHandler {
-  const { engine, config, logger } = ctx;
+  const { engine, logger } = ctx;
+  const config = (ctx.options as AdminModuleOptions | undefined) ?? DEFAULT_ADMIN_OPTIONS;
   const startedAt = ctx.broker?.startedAt ?? Date.now();
   const version = packageVersion();
-  const auth = new AdminAuth(engine, config.admin);
+  const auth = new AdminAuth(engine, config);
   const sampler = new Sampler(engine, opts.sampleInterval ?? 1000);
   const metrics = new AdminMetrics(engine, sampler, version, startedAt);
   const files = new StaticFiles();
   const streams = new Set<ServerResponse>();
   // JSON bodies: a message body of maxFrameSize as base64, plus room for headers and properties
-  const maxBody = Math.ceil(config.limits.maxFrameSize * 1.37) + 256 * 1024;
+  const maxBody = Math.ceil(ctx.limits.maxFrameSize * 1.37) + 256 * 1024;
   let closed = false;
 
   // One overview count per sample, shared by every live stream.
@@ -67,17 +70,16 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
     res.on('close', done);
   };
 
-  const api = buildApi({ engine, config, auth, sampler, version, broker: ctx.broker, startedAt, maxBody, openStream });
+  const api = buildApi({ engine, config, limits: ctx.limits, auth, sampler, version, broker: ctx.broker, startedAt, maxBody, openStream });
 
   sampler.start();
   metrics.start();
-  restorePaused(engine).catch((err) => logger.warn({ err }, 'admin: could not restore paused destinations'));
 
   const readiness = () => {
     const state = ctx.broker?.state() ?? 'started';
     let storeOk = true;
     try {
-      engine.store.size();
+      engine.storeSize();
     } catch {
       storeOk = false;
     }
@@ -143,7 +145,7 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
       }
       if (p === '/metrics') {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, 'method-not-allowed', 'GET only', { allow: 'GET' });
-        if (config.admin.metricsAuth && !(await auth.authenticate(req))) throw new ApiError(401, 'unauthenticated', 'metrics need a login (admin.metricsAuth)', { 'www-authenticate': 'Basic realm="wharf"' });
+        if (config.metricsAuth && !(await auth.authenticate(req))) throw new ApiError(401, 'unauthenticated', 'metrics need a login (admin.metricsAuth)', { 'www-authenticate': 'Basic realm="wharf"' });
         const text = await metrics.text();
         res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : text);

@@ -1,5 +1,5 @@
 /** Core messages as the admin API shows them, and messages the API is asked to send. */
-import { createMessage, type Message, type PropertyValue } from '../core/message.js';
+import { createMessage, type Message, type PropertyValue } from '../core/api.js';
 import { badRequest, optBool, optInt, optString } from './http-util.js';
 
 export interface BrowsedEntry {

@@ -4,7 +4,7 @@
  * one snapshot of every destination per scrape, shared by all per-destination metric families.
  */
 import client from 'prom-client';
-import type { Engine, DestinationInfo } from '../core/engine.js';
+import { type DestinationInfo, type EngineApi } from '../core/api.js';
 import type { Sampler } from './sampler.js';
 
 type Labels = 'kind' | 'name';
@@ -32,7 +32,7 @@ export class AdminMetrics {
   private snap: Snapshot = { dests: [], byProtocol: new Map() };
   private readonly commitLatency: client.Histogram<'result'>;
 
-  constructor(private readonly engine: Engine, private readonly sampler: Sampler, version: string, startedAt: number) {
+  constructor(private readonly engine: EngineApi, private readonly sampler: Sampler, version: string, startedAt: number) {
     const registers = [this.registry];
     const self = this;
     const perDest = (name: string, help: string, pick: (d: DestinationInfo) => number, opts: { counter?: boolean; queuesOnly?: boolean } = {}) => {
@@ -87,7 +87,7 @@ export class AdminMetrics {
     traffic('wharf_received_messages_total', 'Messages received from clients', (t) => t.messagesIn);
     traffic('wharf_sent_messages_total', 'Messages delivered to clients', (t) => t.messagesOut);
 
-    const totals = (name: string, help: string, key: keyof Engine['totals']) =>
+    const totals = (name: string, help: string, key: keyof EngineApi['totals']) =>
       new client.Counter({
         name,
         help,
@@ -106,7 +106,7 @@ export class AdminMetrics {
       help: 'Size of the message store on disk, bytes',
       registers,
       collect() {
-        this.set(self.engine.store.size());
+        this.set(self.engine.storeSize());
       },
     });
     new client.Gauge({

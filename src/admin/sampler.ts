@@ -3,8 +3,7 @@
  * five-minute history for the console's overview chart and pushed to live listeners (SSE); per-destination and
  * per-connection in/out rates for the tables; and byte counters that survive connection close (for /metrics).
  */
-import type { Engine } from '../core/engine.js';
-import type { Connection } from '../core/connection.js';
+import { type ConnectionHandle, type EngineApi } from '../core/api.js';
 
 export interface RateSample {
   /** Epoch seconds (fractional when sampling faster than once a second). */
@@ -33,7 +32,7 @@ export class Sampler {
   private readonly listeners = new Set<(s: RateSample) => void>();
   /** Message body bytes and messages of connections that have closed (live ones are added on read). */
   readonly retired = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
-  private readonly onClosed = (c: Connection) => {
+  private readonly onClosed = (c: ConnectionHandle) => {
     this.retired.bytesIn += c.stats.bytesIn;
     this.retired.bytesOut += c.stats.bytesOut;
     this.retired.messagesIn += c.stats.messagesIn;
@@ -41,7 +40,7 @@ export class Sampler {
     this.conn.delete(c.id);
   };
 
-  constructor(private readonly engine: Engine, private readonly intervalMs = 1000, historySeconds = 300) {
+  constructor(private readonly engine: EngineApi, private readonly intervalMs = 1000, historySeconds = 300) {
     this.max = Math.ceil((historySeconds * 1000) / intervalMs);
   }
 

@@ -8,23 +8,21 @@ import { CronExpressionParser } from 'cron-parser';
 import { type Address, formatAddress, parseAddress, isWildcard, matchTopic } from './address.js';
 import { BrokerError } from './errors.js';
 import { copyMessage, createMessage, messageSize, newMessageId, type Message } from './message.js';
-import { PolicyResolver, type PolicyRule } from './policy.js';
-import { CoreQueue, type Delivery, type Entry, type QueueRole } from './queue.js';
+import { PolicyResolver, type DestinationPolicy, type PolicyRule } from './policy.js';
+import { CoreQueue, type Entry, type QueueRole } from './queue.js';
 import { Consumer } from './consumer.js';
-import { Connection, type ConnectionInfo } from './connection.js';
+import { Connection } from './connection.js';
 import { allowAll, ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+import type {
+  BrowsedMessage, ConnectionHandle, ConnectionInfo, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
+  SendItem, SendOptions, SubscribeOptions, SubscriptionLimits, TransactionHandle,
+} from './api.js';
+import { durableSubscriptionId, sharedSubscriptionId, volatileSharedSubscriptionId } from './subscription-ids.js';
 import type { Command, Store } from './store.js';
 import { TimerWheel } from './timers.js';
 import { TopicIndex } from './topic-index.js';
 import { compileSelector, type Selector } from './selector.js';
 import { Transaction } from './transaction.js';
-
-export interface Logger {
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-  debug(obj: unknown, msg?: string): void;
-}
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -57,64 +55,6 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-export interface SendOptions {
-  connection?: Connection | null;
-  transaction?: Transaction | null;
-  /** Topic only: keep as the topic's retained message (an empty body clears it). */
-  retain?: boolean;
-  /**
-   * Adapter key/value state committed atomically with the send (e.g. MQTT QoS 2 PUBREC state):
-   * `value` undefined deletes the key. Applied to kvGet/kvEntries once the commit resolved.
-   */
-  kv?: Array<{ key: string; value?: unknown }>;
-}
-
-export interface SubscribeOptions {
-  address: Address;
-  connection?: Connection | null;
-  /** Max unsettled deliveries (credit replenished on settle). Omit or 0 for explicit credit. */
-  prefetch?: number;
-  /** Initial explicit credit when prefetch is not used. */
-  credit?: number;
-  selector?: string;
-  exclusive?: boolean;
-  /** At-most-once: messages are removed as they are delivered. */
-  autoAck?: boolean;
-  noLocal?: boolean;
-  /** Topic: a durable subscription `name` owned by `clientId` (defaults to the connection's clientId). */
-  durable?: { name: string; clientId?: string };
-  /** Topic: a shared subscription (one copy per group, spread over its members). With `durable`, a shared durable one. */
-  shared?: string;
-  /** Topic: deliver matching retained messages first. */
-  retained?: boolean;
-  ackTimeout?: number;
-  onMessage: (d: Delivery) => void;
-  onClose?: (reason: string) => void;
-  onLeaseExpired?: (d: Delivery) => void;
-}
-
-export interface DestinationInfo {
-  kind: 'queue' | 'topic';
-  name: string;
-  role: QueueRole;
-  depth: number;
-  ready: number;
-  inflight: number;
-  scheduled: number;
-  bytes: number;
-  consumers: number;
-  producers: number;
-  enqueued: number;
-  dequeued: number;
-  expired: number;
-  deadLettered: number;
-  dropped: number;
-  limitHits: number;
-  paused: boolean;
-  temporary: boolean;
-  subscription?: CoreQueue['subscription'];
-}
-
 interface QueueMeta {
   role: QueueRole;
   name: string;
@@ -122,6 +62,8 @@ interface QueueMeta {
   address: string;
   dlq?: boolean;
   subscription?: CoreQueue['subscription'];
+  /** Limits given by the subscriber (SubscribeOptions.limits), used when no destination policy sets one. */
+  limits?: SubscriptionLimits;
   [key: string]: unknown;
 }
 
@@ -146,7 +88,7 @@ function num(v: unknown): number {
   return 0;
 }
 
-export class Engine extends EventEmitter {
+export class Engine extends EventEmitter implements EngineApi {
   readonly store: Store;
   readonly timers: TimerWheel;
   readonly logger: Logger;
@@ -161,6 +103,10 @@ export class Engine extends EventEmitter {
   private readonly virtualConsumers = new Map<string, Set<CoreQueue>>();
   private readonly retained = new Map<string, Message>();
   private readonly kv = new Map<string, unknown>();
+  /** Runtime policy overrides by `kind:name` (kv `core:policy:<kind>:<name>`). */
+  private readonly overrides = new Map<string, Partial<DestinationPolicy>>();
+  /** The stored meta of each queue (what its `queue.put` command said). */
+  private readonly metas = new WeakMap<CoreQueue, QueueMeta>();
   private readonly connections = new Map<string, Connection>();
   private readonly clientIds = new Map<string, Connection>();
   /** Configured composite destinations by `kind:name`, their targets parsed and selectors compiled once. */
@@ -207,6 +153,9 @@ export class Engine extends EventEmitter {
     if (this.started) return;
     const { queues, kv } = await this.store.open();
     for (const [k, v] of kv) this.kv.set(k, v);
+    for (const [k, v] of this.kv) {
+      if (k.startsWith(POLICY_PREFIX)) this.overrides.set(k.slice(POLICY_PREFIX.length), v as Partial<DestinationPolicy>);
+    }
     for (const r of queues) {
       const meta = r.meta as QueueMeta;
       const q = this.instantiateQueue(meta, r.name);
@@ -215,6 +164,7 @@ export class Engine extends EventEmitter {
     for (const [k, v] of this.kv) {
       if (k.startsWith('retained:')) this.retained.set(k.slice('retained:'.length), v as Message);
       else if (k.startsWith('sched:')) this.armJob(v as ScheduledJob);
+      else if (k.startsWith(PAUSED_PREFIX)) this.queueByRef(refFromKey(k.slice(PAUSED_PREFIX.length)))?.setPaused(true);
     }
     const interval = this.opts.expirySweepInterval ?? 1000;
     this.sweepTimer = setInterval(() => this.sweep(), interval);
@@ -279,6 +229,10 @@ export class Engine extends EventEmitter {
 
   // ================================================================ connections and security
 
+  authenticate(credentials: Credentials): Promise<Principal | null> {
+    return this.security.authenticate(credentials);
+  }
+
   async connect(info: ConnectionInfo, credentials?: Omit<Credentials, 'protocol'>): Promise<Connection> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
     const principal = await this.security.authenticate({ protocol: info.protocol, remoteAddress: info.remoteAddress, ...credentials });
@@ -299,7 +253,8 @@ export class Engine extends EventEmitter {
   }
 
   /** Close everything a connection owns: consumers (unsettled go back), temporary destinations. */
-  disconnect(c: Connection): void {
+  disconnect(handle: ConnectionHandle): void {
+    const c = handle as Connection;
     if (c.closed) return;
     c.closed = true;
     for (const consumer of [...c.consumers]) consumer.close();
@@ -340,7 +295,7 @@ export class Engine extends EventEmitter {
 
   private instantiateQueue(meta: QueueMeta, storageName: string): CoreQueue {
     const address = parseAddress(meta.address);
-    const policy = this.policies.resolve(meta.kind, meta.kind === 'queue' ? meta.name : address.name);
+    const policy = this.queuePolicy(meta, address);
     const q = new CoreQueue(this.host, {
       name: meta.name,
       storageName,
@@ -353,6 +308,7 @@ export class Engine extends EventEmitter {
       subscription: meta.subscription,
     });
     q.isDeadLetterQueue = !!meta.dlq;
+    this.metas.set(q, meta);
     if (meta.role === 'queue' || meta.role === 'temporary') {
       this.queues.set(meta.name, q);
       this.indexVirtualConsumer(q, true);
@@ -390,12 +346,111 @@ export class Engine extends EventEmitter {
     } else set?.delete(q);
   }
 
+  /** The live queue (core and tests only: adapters get `queueInfo`). */
   getQueue(name: string): CoreQueue | undefined {
     return this.queues.get(name);
   }
 
+  /** The live subscription queue (core and tests only: adapters get `subscriptionInfo`). */
   getSubscription(name: string): CoreQueue | undefined {
     return this.subscriptions.get(name);
+  }
+
+  private queueByRef(ref: QueueRef): CoreQueue | undefined {
+    return ref.kind === 'queue' ? this.queues.get(ref.name) : this.subscriptions.get(ref.name);
+  }
+
+  private queueOrThrow(ref: QueueRef): CoreQueue {
+    const q = this.queueByRef(ref);
+    if (!q) throw new BrokerError('not-found', `${ref.kind === 'queue' ? 'Queue' : 'Subscription'} '${ref.name}' does not exist`);
+    return q;
+  }
+
+  queueInfo(name: string): DestinationInfo | undefined {
+    const q = this.queues.get(name);
+    return q && !q.deleted ? this.describeQueue(q) : undefined;
+  }
+
+  subscriptionInfo(id: string): DestinationInfo | undefined {
+    const q = this.subscriptions.get(id);
+    return q && !q.deleted ? this.describeQueue(q) : undefined;
+  }
+
+  consumersOf(ref: QueueRef): ConsumerHandle[] {
+    return [...(this.queueByRef(ref)?.consumers ?? [])];
+  }
+
+  // ================================================================ policies
+
+  /** A queue's policy: configured rules, the runtime override, then a subscriber's own limits where none is set. */
+  private queuePolicy(meta: QueueMeta, address: Address): DestinationPolicy {
+    const p = this.policyOf(meta.kind, meta.kind === 'queue' ? meta.name : address.name);
+    const lim = meta.limits;
+    if (lim && lim.maxMessages > 0 && !p.maxMessages && !p.maxBytes) return { ...p, maxMessages: lim.maxMessages, limitPolicy: lim.limitPolicy };
+    return p;
+  }
+
+  policyOf(kind: 'queue' | 'topic', name: string): DestinationPolicy {
+    const base = this.policies.resolve(kind, name);
+    const o = this.overrides.get(`${kind}:${name}`);
+    return o ? { ...base, ...o } : base;
+  }
+
+  async setPolicyOverride(kind: 'queue' | 'topic', name: string, override: Partial<DestinationPolicy> | null): Promise<void> {
+    const key = `${POLICY_PREFIX}${kind}:${name}`;
+    if (override === null) {
+      if (!this.overrides.has(`${kind}:${name}`)) return;
+      await this.commit([{ t: 'kv.delete', key }]);
+      this.kv.delete(key);
+      this.overrides.delete(`${kind}:${name}`);
+    } else {
+      const value = { ...override };
+      await this.commit([{ t: 'kv.put', key, value }]);
+      this.kv.set(key, value);
+      this.overrides.set(`${kind}:${name}`, value);
+    }
+    this.refreshPolicies(kind, name);
+  }
+
+  policyOverride(kind: 'queue' | 'topic', name: string): Partial<DestinationPolicy> | undefined {
+    return this.overrides.get(`${kind}:${name}`);
+  }
+
+  policyOverrides(): Array<{ kind: 'queue' | 'topic'; name: string; override: Partial<DestinationPolicy> }> {
+    return [...this.overrides].map(([k, override]) => {
+      const i = k.indexOf(':');
+      return { kind: k.slice(0, i) as 'queue' | 'topic', name: k.slice(i + 1), override };
+    });
+  }
+
+  private refreshPolicies(kind: 'queue' | 'topic', name: string): void {
+    const qs = kind === 'queue' ? [this.queues.get(name)] : [...this.subscriptions.values()].filter((q) => q.address.name === name);
+    for (const q of qs) {
+      const meta = q && this.metas.get(q);
+      if (q && meta) q.policy = this.queuePolicy(meta, q.address);
+    }
+  }
+
+  async setDeadLetterQueue(name: string, dlq: boolean): Promise<void> {
+    const q = this.queueOrThrow({ kind: 'queue', name });
+    if (q.isDeadLetterQueue === dlq) return;
+    const meta = { ...this.metas.get(q)!, dlq };
+    if (q.role !== 'temporary') await this.commit([{ t: 'queue.put', queue: q.storageName, meta }]);
+    this.metas.set(q, meta);
+    q.isDeadLetterQueue = dlq;
+  }
+
+  async setPaused(ref: QueueRef, paused: boolean): Promise<void> {
+    const q = this.queueOrThrow(ref);
+    const key = `${PAUSED_PREFIX}${refKey(ref)}`;
+    if (paused) {
+      await this.commit([{ t: 'kv.put', key, value: true }]);
+      this.kv.set(key, true);
+    } else if (this.kv.has(key)) {
+      await this.commit([{ t: 'kv.delete', key }]);
+      this.kv.delete(key);
+    }
+    q.setPaused(paused);
   }
 
   /**
@@ -417,8 +472,14 @@ export class Engine extends EventEmitter {
     return q;
   }
 
-  /** Create a queue (idempotent). Resolves when its creation is durable. */
-  async createQueue(name: string, opts: { dlq?: boolean } = {}): Promise<CoreQueue> {
+  /** Create a queue (idempotent; `dlq` also marks an existing one). Resolves when its creation is durable. */
+  async createQueue(name: string, opts: { dlq?: boolean } = {}): Promise<DestinationInfo> {
+    const q = await this.openQueue(name, opts);
+    if (opts.dlq && !q.isDeadLetterQueue) await this.setDeadLetterQueue(name, true);
+    return this.describeQueue(q);
+  }
+
+  private async openQueue(name: string, opts: { dlq?: boolean } = {}): Promise<CoreQueue> {
     const pending: Command[] = [];
     const q = this.ensureQueue(name, pending, opts);
     if (pending.length) await this.commit(pending);
@@ -439,7 +500,15 @@ export class Engine extends EventEmitter {
     this.indexVirtualConsumer(q, false);
     q.markDeleted();
     for (const c of [...q.consumers]) c.close({ notify: true, reason: `queue '${name}' was deleted` });
-    if (q.role !== 'temporary') await this.commit([{ t: 'queue.delete', queue: q.storageName }]);
+    if (q.role !== 'temporary') {
+      // the queue's runtime state goes with it, in the same commit
+      const cmds: Command[] = [{ t: 'queue.delete', queue: q.storageName }];
+      const stateKeys = [`${POLICY_PREFIX}queue:${name}`, `${PAUSED_PREFIX}${refKey({ kind: 'queue', name })}`].filter((k) => this.kv.has(k));
+      for (const key of stateKeys) cmds.push({ t: 'kv.delete', key });
+      await this.commit(cmds);
+      for (const key of stateKeys) this.kv.delete(key);
+      this.overrides.delete(`queue:${name}`);
+    }
     this.emit('destination.deleted', { kind: 'queue', name });
     return true;
   }
@@ -451,7 +520,8 @@ export class Engine extends EventEmitter {
   }
 
   /** A temporary queue or topic owned by the connection, deleted when it closes. */
-  createTemporary(kind: 'queue' | 'topic', connection: Connection, name?: string): Address {
+  createTemporary(kind: 'queue' | 'topic', handle: ConnectionHandle, name?: string): Address {
+    const connection = handle as Connection;
     const n = name ?? `temp.${connection.id}.${++this.tempIds}`;
     if (kind === 'queue') this.ensureQueue(n, undefined, { temporary: true });
     else this.knownTopics.set(n, { enqueued: 0, producers: 0, createdAt: Date.now() });
@@ -469,7 +539,7 @@ export class Engine extends EventEmitter {
       out.push({
         kind: 'topic', name, role: 'queue', depth: 0, ready: 0, inflight: 0, scheduled: 0, bytes: 0, consumers,
         producers: this.producersByDest.get(`topic:${name}`) ?? 0, enqueued: t.enqueued, dequeued: 0, expired: 0, deadLettered: 0,
-        dropped: 0, limitHits: 0, paused: false, temporary: false,
+        dropped: 0, limitHits: 0, paused: false, temporary: false, deadLetterQueue: false, persistent: false, createdAt: t.createdAt,
       });
     }
     return out;
@@ -499,12 +569,16 @@ export class Engine extends EventEmitter {
       limitHits: q.stats.limitHits,
       paused: q.paused,
       temporary: q.role === 'temporary',
+      deadLetterQueue: q.isDeadLetterQueue,
+      persistent: q.persistent,
+      createdAt: q.createdAt,
       subscription: q.subscription,
     };
   }
 
   /** Count a producer on a destination (for stats); returns a function that un-counts it. */
-  registerProducer(address: Address, connection?: Connection | null): () => void {
+  registerProducer(address: Address, handle?: ConnectionHandle | null): () => void {
+    const connection = handle as Connection | null | undefined;
     const key = `${address.kind}:${address.name}`;
     this.producersByDest.set(key, (this.producersByDest.get(key) ?? 0) + 1);
     if (connection) connection.producers++;
@@ -525,17 +599,17 @@ export class Engine extends EventEmitter {
    */
   async send(message: Message, address: Address, opts: SendOptions = {}): Promise<void> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
-    const conn = opts.connection ?? null;
+    const conn = (opts.connection ?? null) as Connection | null;
     this.authorize(conn?.principal, 'send', address);
     if (conn) {
       conn.stats.messagesIn++;
       conn.stats.bytesIn += message.body.length;
     }
     if (opts.transaction) {
-      opts.transaction.addSend(message, address, opts.retain ?? false);
+      (opts.transaction as Transaction).addSend(message, address, opts.retain ?? false);
       return;
     }
-    const kvCmds: Command[] = (opts.kv ?? []).map((e) => (e.value === undefined ? { t: 'kv.delete', key: e.key } : { t: 'kv.put', key: e.key, value: e.value }));
+    const kvCmds = kvCommands(opts.kv);
     if (this.hasScheduleProps(message)) {
       await this.schedule(message, address);
       if (kvCmds.length) await this.commit(kvCmds);
@@ -543,7 +617,55 @@ export class Engine extends EventEmitter {
       const plan = await this.planSend(message, address, opts.retain ?? false, conn);
       await this.executePlan(plan, kvCmds);
     }
-    for (const e of opts.kv ?? []) {
+    this.applyKv(opts.kv);
+  }
+
+  async sendMany(items: SendItem[], opts: { connection?: ConnectionHandle | null } = {}): Promise<Array<Error | undefined>> {
+    if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
+    const conn = (opts.connection ?? null) as Connection | null;
+    const results: Array<Error | undefined> = new Array(items.length).fill(undefined);
+    const plans: SendPlan[] = [];
+    const kv: KvChange[] = [];
+    const scheduled: number[] = [];
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const { message, address } = items[i];
+        try {
+          this.authorize(conn?.principal, 'send', address);
+          if (this.hasScheduleProps(message)) {
+            scheduled.push(i);
+            continue;
+          }
+          plans.push(await this.planSend(message, address, false, conn));
+        } catch (err) {
+          results[i] = err as Error;
+          continue;
+        }
+        if (conn) {
+          conn.stats.messagesIn++;
+          conn.stats.bytesIn += message.body.length;
+        }
+        if (items[i].kv) kv.push(...items[i].kv!);
+      }
+    } catch (err) {
+      for (const p of plans) for (const r of p.release) r();
+      throw err;
+    }
+    await this.executePlan(mergePlans(plans), kvCommands(kv));
+    this.applyKv(kv);
+    // scheduled messages are jobs of their own (rare over SQS): one commit each
+    for (const i of scheduled) {
+      try {
+        await this.send(items[i].message, items[i].address, { connection: conn, kv: items[i].kv });
+      } catch (err) {
+        results[i] = err as Error;
+      }
+    }
+    return results;
+  }
+
+  private applyKv(changes: KvChange[] | undefined): void {
+    for (const e of changes ?? []) {
       if (e.value === undefined) this.kv.delete(e.key);
       else this.kv.set(e.key, e.value);
     }
@@ -553,7 +675,7 @@ export class Engine extends EventEmitter {
   async planSend(message: Message, address: Address, retain: boolean, conn: Connection | null): Promise<SendPlan> {
     const plan: SendPlan = { commands: [], apply: [], release: [], targets: [] };
     const targets = this.expandComposite(address);
-    const policyTtl = (a: Address) => this.policies.resolve(a.kind, a.name).defaultTtl;
+    const policyTtl = (a: Address) => this.policyOf(a.kind, a.name).defaultTtl;
     try {
       for (const t of targets) {
         const dest = formatAddress(t.address);
@@ -805,7 +927,13 @@ export class Engine extends EventEmitter {
       this.logger.warn({ err, from: from.name, dlq: dlqName }, 'dead-letter queue name is not valid; message dropped');
       return null;
     }
-    dlq.isDeadLetterQueue = true;
+    if (!dlq.isDeadLetterQueue) {
+      // an existing queue becomes a DLQ: recorded in its meta with the move, so a restart knows it too
+      const meta = { ...this.metas.get(dlq)!, dlq: true };
+      if (dlq.persistent && commands.length === 0) commands.push({ t: 'queue.put', queue: dlq.storageName, meta });
+      this.metas.set(dlq, meta);
+      dlq.isDeadLetterQueue = true;
+    }
     const m = copyMessage(entry.message, { expiration: 0 });
     m.properties.dlqDeliveryFailureCause = reason;
     m.properties.originalDestination = entry.message.destination ?? formatAddress(from.address);
@@ -866,7 +994,7 @@ export class Engine extends EventEmitter {
   /** Attach a consumer to a queue or a topic subscription. */
   async subscribe(o: SubscribeOptions): Promise<Consumer> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
-    const conn = o.connection ?? null;
+    const conn = (o.connection ?? null) as Connection | null;
     this.authorize(conn?.principal, 'consume', o.address);
     let selector: Selector | undefined;
     if (o.selector && o.selector.trim()) {
@@ -883,7 +1011,7 @@ export class Engine extends EventEmitter {
       if (isWildcard(o.address.name)) throw new BrokerError('invalid', `Wildcards are not supported for queue consumers: '${o.address.name}'`);
       const existing = this.queues.get(o.address.name);
       if (!existing && o.address.temporary) throw new BrokerError('not-found', `Temporary queue '${o.address.name}' does not exist`);
-      queue = existing ?? (await this.createQueue(o.address.name));
+      queue = existing ?? (await this.openQueue(o.address.name));
     } else {
       consumerSelector = undefined; // topic selectors filter at routing time
       if (!this.knownTopics.has(o.address.name) && !isWildcard(o.address.name)) this.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
@@ -937,7 +1065,7 @@ export class Engine extends EventEmitter {
     if (o.durable) {
       const clientId = o.shared ? undefined : o.durable.clientId ?? conn?.clientId;
       if (!o.shared && !clientId) throw new BrokerError('invalid', 'A durable subscription needs a client id');
-      const name = o.shared ? `shared:${o.shared}` : `durable:${clientId}:${o.durable.name}`;
+      const name = o.shared ? sharedSubscriptionId(o.shared) : durableSubscriptionId(clientId!, o.durable.name);
       const sub = { clientId, subscriptionName: o.durable.name, selector: o.selector || undefined, noLocal: o.noLocal || undefined, topicPattern: pattern };
       let q = this.subscriptions.get(name);
       if (q && (q.subscription?.topicPattern !== pattern || (q.subscription?.selector ?? '') !== (o.selector ?? '') || !!q.subscription?.noLocal !== !!o.noLocal)) {
@@ -948,24 +1076,30 @@ export class Engine extends EventEmitter {
       }
       if (q && !o.shared && q.consumers.some((c) => !c.closed)) throw new BrokerError('invalid', `Durable subscription '${o.durable.name}' of client '${clientId}' already has an active consumer`);
       if (!q) {
-        const meta: QueueMeta = { role: o.shared ? 'shared-subscription' : 'durable-subscription', durable: true, name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: sub };
+        const meta: QueueMeta = { role: o.shared ? 'shared-subscription' : 'durable-subscription', durable: true, name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: sub, limits: o.limits };
         q = this.instantiateQueue(meta, this.storageNameFor(meta.role, name));
         await this.commit([{ t: 'queue.put', queue: q.storageName, meta: meta as Record<string, unknown> }]);
         this.emit('subscription.created', { name });
+      } else if (!sameLimits(this.metas.get(q)?.limits, o.limits)) {
+        // the subscriber's limits changed (configuration): a new meta, committed before it takes effect
+        const meta: QueueMeta = { ...this.metas.get(q)!, limits: o.limits };
+        await this.commit([{ t: 'queue.put', queue: q.storageName, meta: meta as Record<string, unknown> }]);
+        this.metas.set(q, meta);
+        q.policy = this.queuePolicy(meta, q.address);
       }
       return { queue: q, ownsQueue: false };
     }
     if (o.shared) {
-      const name = `shared-nd:${o.shared}:${pattern}`;
+      const name = volatileSharedSubscriptionId(o.shared, pattern);
       let q = this.subscriptions.get(name);
       if (!q) {
-        const meta: QueueMeta = { role: 'shared-subscription', name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: { topicPattern: pattern, selector: o.selector || undefined, subscriptionName: o.shared } };
+        const meta: QueueMeta = { role: 'shared-subscription', name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: { topicPattern: pattern, selector: o.selector || undefined, subscriptionName: o.shared }, limits: o.limits };
         q = this.instantiateQueue(meta, this.storageNameFor('shared-subscription', name));
       }
       return { queue: q, ownsQueue: false };
     }
     const name = `sub:${conn?.id ?? 'local'}:${this.nextDeliveryId()}`;
-    const meta: QueueMeta = { role: 'subscription', name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: { topicPattern: pattern, noLocal: o.noLocal || undefined, selector: o.selector || undefined } };
+    const meta: QueueMeta = { role: 'subscription', name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: { topicPattern: pattern, noLocal: o.noLocal || undefined, selector: o.selector || undefined }, limits: o.limits };
     const q = this.instantiateQueue(meta, this.storageNameFor('subscription', name));
     if (conn) subscriptionOwners.set(q, conn.id);
     return { queue: q, ownsQueue: true };
@@ -996,13 +1130,19 @@ export class Engine extends EventEmitter {
       for (const c of [...q.consumers]) c.close({ notify: true, reason: 'subscription removed' });
     }
     this.dropSubscriptionQueue(q);
-    if (q.persistent) await this.commit([{ t: 'queue.delete', queue: q.storageName }]);
+    if (q.persistent) {
+      const paused = `${PAUSED_PREFIX}${refKey({ kind: 'subscription', name: q.name })}`;
+      const cmds: Command[] = [{ t: 'queue.delete', queue: q.storageName }];
+      if (this.kv.has(paused)) cmds.push({ t: 'kv.delete', key: paused });
+      await this.commit(cmds);
+      this.kv.delete(paused);
+    }
     this.emit('subscription.deleted', { name: q.name });
   }
 
   /** Remove a durable subscription (JMS unsubscribe, STOMP UNSUBSCRIBE with activemq.subscriptionName, MQTT clean session). */
   async unsubscribeDurable(clientId: string, name: string): Promise<boolean> {
-    const q = this.subscriptions.get(`durable:${clientId}:${name}`);
+    const q = this.subscriptions.get(durableSubscriptionId(clientId, name));
     if (!q) return false;
     if (q.consumers.some((c) => !c.closed)) throw new BrokerError('invalid', `Durable subscription '${name}' has an active consumer`);
     await this.removeSubscription(q);
@@ -1017,13 +1157,13 @@ export class Engine extends EventEmitter {
   }
 
   /** Durable subscriptions of a client (MQTT session state). */
-  durableSubscriptionsOf(clientId: string): CoreQueue[] {
-    return [...this.subscriptions.values()].filter((q) => q.role === 'durable-subscription' && q.subscription?.clientId === clientId);
+  durableSubscriptionsOf(clientId: string): DestinationInfo[] {
+    return [...this.subscriptions.values()].filter((q) => q.role === 'durable-subscription' && q.subscription?.clientId === clientId).map((q) => this.describeQueue(q));
   }
 
   // ================================================================ browsing, retained, kv
 
-  browse(address: Address, opts: { limit?: number; offset?: number; selector?: string } = {}): Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: string }> {
+  browse(address: Address, opts: { limit?: number; offset?: number; selector?: string } = {}): BrowsedMessage[] {
     const q = address.kind === 'queue' ? this.queues.get(address.name) : this.subscriptions.get(address.name);
     if (!q) return [];
     let filter: Selector | undefined;
@@ -1035,6 +1175,16 @@ export class Engine extends EventEmitter {
       }
     }
     return q.browse(opts.limit ?? 1000, opts.offset ?? 0, filter);
+  }
+
+  findMessage(ref: QueueRef, seq: number): BrowsedMessage | undefined {
+    // in-memory entries first; the store pages the rest in seq order
+    return this.queueByRef(ref)?.browse(200_000).find((b) => b.seq === seq);
+  }
+
+  async removeMessage(ref: QueueRef, seq: number): Promise<boolean> {
+    const q = this.queueOrThrow(ref);
+    return (await q.removeBySeq(seq)) !== null;
   }
 
   retainedMessages(pattern = '>'): Message[] {
@@ -1059,10 +1209,20 @@ export class Engine extends EventEmitter {
     this.kv.delete(key);
   }
 
+  async kvCommit(changes: KvChange[]): Promise<void> {
+    if (!changes.length) return;
+    await this.commit(kvCommands(changes));
+    this.applyKv(changes);
+  }
+
+  storeSize(): number {
+    return this.store.size();
+  }
+
   // ================================================================ transactions
 
-  beginTransaction(connection?: Connection | null): Transaction {
-    return new Transaction(this, connection ?? null);
+  beginTransaction(connection?: ConnectionHandle | null): TransactionHandle {
+    return new Transaction(this, (connection ?? null) as Connection | null);
   }
 
   /** Used by Transaction: take a delivery off the books now, ack durably at commit. */
@@ -1103,6 +1263,26 @@ export interface SendPlan {
 
 export function mergePlans(plans: SendPlan[]): SendPlan {
   return { targets: plans.flatMap((x) => x.targets), commands: plans.flatMap((x) => x.commands), apply: plans.flatMap((x) => x.apply), release: plans.flatMap((x) => x.release) };
+}
+
+const POLICY_PREFIX = 'core:policy:';
+/** Paused dispatch (an operator's pause). The key keeps the name it had when the admin API stored it. */
+const PAUSED_PREFIX = 'admin:paused:';
+
+function refKey(ref: QueueRef): string {
+  return `${ref.kind === 'queue' ? 'q' : 's'}:${ref.name}`;
+}
+
+function refFromKey(k: string): QueueRef {
+  return { kind: k.startsWith('q:') ? 'queue' : 'subscription', name: k.slice(2) };
+}
+
+function kvCommands(changes: KvChange[] | undefined): Command[] {
+  return (changes ?? []).map((e) => (e.value === undefined ? { t: 'kv.delete', key: e.key } : { t: 'kv.put', key: e.key, value: e.value }));
+}
+
+function sameLimits(a: SubscriptionLimits | undefined, b: SubscriptionLimits | undefined): boolean {
+  return (a?.maxMessages ?? 0) === (b?.maxMessages ?? 0) && (a?.limitPolicy ?? '') === (b?.limitPolicy ?? '');
 }
 
 /** Routing-time selectors of topic subscriptions (kept off CoreQueue: routing is the engine's business). */

@@ -7,8 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
-import type { Engine } from '../core/engine.js';
-import type { BrokerConfig } from '../config.js';
+import { type EngineApi } from '../core/api.js';
 
 export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
 
@@ -71,8 +70,12 @@ export interface ConnectionLimits {
 }
 
 export interface AdapterContext {
-  engine: Engine;
-  config: BrokerConfig;
+  engine: EngineApi;
+  /**
+   * This module's own options: its part of the broker configuration, picked by the composition root
+   * (`moduleOptions` in src/app/modules.ts). Each module names the type it reads (`MqttOptions`, …).
+   */
+  options: unknown;
   logger: Logger;
   limits: ConnectionLimits;
   /** The running broker as admin/health endpoints see it (absent in adapter unit tests). */

@@ -5,13 +5,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
-import { queue } from '../../src/core/address.js';
-import { createMessage } from '../../src/core/message.js';
-import type { Delivery } from '../../src/core/queue.js';
+import { createMessage, type Delivery, queue } from '../../src/core/api.js';
 import { hashPassword } from '../../src/admin/auth.js';
 import { startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
 
-const cli = path.join(repoRoot, 'src', 'cli.ts');
+const cli = path.join(repoRoot, 'src', 'app', 'cli.ts');
 
 /** Run the wharf command (asynchronously: the broker under test lives in this process). */
 function wharf(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -8,9 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths.js';
-import { queue } from '../../src/core/address.js';
-import { createMessage } from '../../src/core/message.js';
-import type { Delivery } from '../../src/core/queue.js';
+import { createMessage, type Delivery, queue } from '../../src/core/api.js';
 import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
 
 const CHROMIUM = process.env.WHARF_TEST_CHROMIUM ?? '/usr/bin/chromium';

@@ -1,6 +1,6 @@
 /** Admin test helpers: a real broker (STOMP + admin on port 0) and a small HTTP client for the REST API. */
 import http from 'node:http';
-import type { BrokerConfigInput } from '../../src/config.js';
+import type { BrokerConfigInput } from '../../src/app/config.js';
 import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { createStompModule } from '../../protocols/stomp/index.js';
 import { createAdminHandler, type AdminHandler } from '../../src/admin/index.js';

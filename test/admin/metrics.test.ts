@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { queue } from '../../src/core/address.js';
-import { createMessage } from '../../src/core/message.js';
-import type { Delivery } from '../../src/core/queue.js';
+import { createMessage, type Delivery, queue } from '../../src/core/api.js';
 import { hashPassword } from '../../src/admin/auth.js';
 import { client, request, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
 

@@ -3,11 +3,9 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
-import { queue, topic } from '../../src/core/address.js';
-import { createMessage } from '../../src/core/message.js';
-import type { Delivery } from '../../src/core/queue.js';
+import { createMessage, type Delivery, queue, topic } from '../../src/core/api.js';
 import { AdminAuth, hashPassword, verifyPassword } from '../../src/admin/auth.js';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/app/config.js';
 import { ADMIN, client, request, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
 import { tlsFixture } from '../protocols/stomp/helpers.js';
 

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { Broker } from '../../src/broker.js';
-import { parseConfig, type BrokerConfig, type BrokerConfigInput } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { Broker } from '../../src/app/broker.js';
+import { parseConfig, type BrokerConfig, type BrokerConfigInput } from '../../src/app/config.js';
+import { silentLogger } from '../../src/app/log.js';
 import type { HttpModule, ProtocolModule } from '../../src/transport/types.js';
 import { repoRoot } from './paths.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, type EngineOptions } from '../../src/core/engine.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
-import type { Delivery } from '../../src/core/queue.js';
+import type { Delivery } from '../../src/core/api.js';
 
 export interface TestEngine {
   engine: Engine;

@@ -15,12 +15,12 @@ export function ephemeralEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * Start `wharf start --data-dir DIR` (compiled from dist/ when the caller runs compiled, else src/cli.ts under tsx);
+ * Start `wharf start --data-dir DIR` (compiled from dist/ when the caller runs compiled, else src/app/cli.ts under tsx);
  * resolves once it logs "broker started", with the port of each listener.
  */
 export async function startWharf(dataDir: string): Promise<{ child: ChildProcess; ports: Record<string, number> }> {
   const compiled = !import.meta.url.endsWith('.ts');
-  const args = compiled ? [path.join(repoRoot, 'dist', 'src', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'cli.ts')];
+  const args = compiled ? [path.join(repoRoot, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts')];
   const child = spawn(process.execPath, [...args, 'start', '--data-dir', dataDir], { cwd: repoRoot, env: ephemeralEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));

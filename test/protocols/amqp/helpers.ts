@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import WebSocket from 'ws';
-import type { BrokerConfigInput } from '../../../src/config.js';
+import type { BrokerConfigInput } from '../../../src/app/config.js';
 import { runBroker, tlsFixture, withPorts, type RunningBroker } from '../../helpers/broker.js';
 import type { ProtocolModule } from '../../../src/transport/types.js';
 import { createAmqpModule, type AmqpOptions } from '../../../protocols/amqp/index.js';

@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { BrokerConfigInput } from '../../../src/config.js';
+import type { BrokerConfigInput } from '../../../src/app/config.js';
 import { runBroker, tlsFixture, withPorts, type RunningBroker } from '../../helpers/broker.js';
-import { createLogger } from '../../../src/log.js';
+import { createLogger } from '../../../src/app/log.js';
 import { mqttModule } from '../../../protocols/mqtt/index.js';
 import type { ProtocolModule } from '../../../src/transport/types.js';
 

@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { Broker } from '../../../src/broker.js';
-import { parseConfig, type BrokerConfigInput } from '../../../src/config.js';
-import { createLogger } from '../../../src/log.js';
-import { defaultProtocols } from '../../../src/modules.js';
+import { Broker } from '../../../src/app/broker.js';
+import { parseConfig, type BrokerConfigInput } from '../../../src/app/config.js';
+import { createLogger } from '../../../src/app/log.js';
+import { defaultProtocols } from '../../../src/app/modules.js';
 import { sqsHttpModule } from '../../../protocols/sqs/index.js';
 
 // The SDK warns once per process that it will need Node 22 from 2027; the broker targets Node 20.20.

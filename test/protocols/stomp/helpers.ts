@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { BrokerConfigInput } from '../../../src/config.js';
+import type { BrokerConfigInput } from '../../../src/app/config.js';
 import { runBroker, tlsFixture, withPorts, type RunningBroker } from '../../helpers/broker.js';
 import { createStompModule, type StompOptions } from '../../../protocols/stomp/index.js';
 import { encodeFrame, StompDecoder } from '../../../protocols/stomp/codec.js';

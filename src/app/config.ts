@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import type { PolicyRule } from './core/policy.js';
-import { compileSelector } from './core/selector.js';
+import type { PolicyRule } from '../core/policy.js';
+import { ADMIN_HASH_PATTERN } from '../admin/options.js';
+import { compileSelector } from '../core/selector.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Building blocks with messages that say what is expected (the "got …" part is added by formatIssues).
@@ -117,7 +118,7 @@ const policyRuleSchema = z.strictObject({
 });
 
 /** `scrypt$N$r$p$salt$hash` (salt and hash base64). */
-export const ADMIN_HASH_PATTERN = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/;
+export { ADMIN_HASH_PATTERN };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, LOG_LEVELS, loadConfig, type BrokerConfigInput, type DeepPartial, type LogLevel } from './config.js';
-import { ListenError, ListenerConfigError } from './transport/errors.js';
-import { AdminCliError, addAdminCommands } from './admin/cli.js';
-import { packageVersion } from './package-info.js';
+import { ListenError, ListenerConfigError } from '../transport/errors.js';
+import { AdminCliError, addAdminCommands } from '../admin/cli.js';
+import { packageVersion } from '../package-info.js';
 
 /** Errors that are the operator's to fix: one line, no stack trace. */
 function isUserError(err: unknown): err is Error {

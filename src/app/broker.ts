@@ -4,17 +4,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { Engine } from './core/engine.js';
+import { Engine } from '../core/engine.js';
 import type { BrokerConfig, ListenerConfig, ListenerName, TlsConfig } from './config.js';
 import { LISTENER_NAMES } from './config.js';
 import { createLogger } from './log.js';
-import { defaultHttp, defaultProtocols } from './modules.js';
-import { LmdbStore } from '../storage/lmdb/lmdb-store.js';
-import { listenHttp } from './transport/http.js';
-import { listenStream, type Listener } from './transport/tcp.js';
-import type { TlsFiles } from './transport/tls-files.js';
-import type { AdapterContext, BrokerStatus, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter } from './transport/types.js';
-import { listenWebSocket } from './transport/websocket.js';
+import { defaultHttp, defaultProtocols, moduleOptions } from './modules.js';
+import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
+import { listenHttp } from '../transport/http.js';
+import { listenStream, type Listener } from '../transport/tcp.js';
+import type { TlsFiles } from '../transport/tls-files.js';
+import type { AdapterContext, BrokerStatus, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter } from '../transport/types.js';
+import { listenWebSocket } from '../transport/websocket.js';
 
 export interface BrokerModules {
   /** Stream protocols; default `defaultProtocols` from src/modules.ts. */
@@ -128,7 +128,7 @@ export class Broker {
     const status: BrokerStatus = { state: () => this.state, listeners: () => this.listenerAddresses(), startedAt: Date.now() };
     const ctx = (component: string): AdapterContext => ({
       engine: this._engine!,
-      config,
+      options: moduleOptions(component, config),
       logger: logger.child({ protocol: component }),
       limits,
       broker: status,

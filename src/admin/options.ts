@@ -1,0 +1,22 @@
+/** What the composition root passes the admin module: its own section of the configuration. */
+import type { PolicyRule } from '../core/api.js';
+
+/** The form of a password hash `wharf hash-password` makes: scrypt$N$r$p$salt$hash. */
+export const ADMIN_HASH_PATTERN = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/;
+
+/** The `admin:` section of the configuration (docs/configuration.md). */
+export interface AdminConfig {
+  users: Array<{ username: string; passwordHash: string; role: 'admin' | 'viewer' }>;
+  defaultUser: boolean;
+  sessionTimeout: number;
+  metricsAuth: boolean;
+}
+
+/** The `admin:` section plus what the console shows of the rest of the configuration. */
+export interface AdminModuleOptions extends AdminConfig {
+  dataDir: string;
+  /** The configured destination policies (shown, and exported with the definitions). */
+  destinations: PolicyRule[];
+}
+
+export const DEFAULT_ADMIN_OPTIONS: AdminModuleOptions = { users: [], defaultUser: true, sessionTimeout: 8 * 3600_000, metricsAuth: false, dataDir: '', destinations: [] };

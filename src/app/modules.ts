@@ -1,0 +1,36 @@
+/**
+ * The protocol and HTTP modules the broker serves by default — the one list to add a new adapter to.
+ * A listener whose module is not in these lists is skipped at start (debug log).
+ */
+import type { BrokerConfig } from './config.js';
+import type { HttpModule, ProtocolModule } from '../transport/types.js';
+import type { AmqpModuleOptions } from '../../protocols/amqp/index.js';
+import type { MqttOptions } from '../../protocols/mqtt/adapter.js';
+import type { SqsModuleOptions } from '../../protocols/sqs/index.js';
+import type { AdminModuleOptions } from '../admin/index.js';
+import { stompModule } from '../../protocols/stomp/index.js';
+import { mqttModule } from '../../protocols/mqtt/index.js';
+import { amqpModule } from '../../protocols/amqp/index.js';
+import { sqsHttpModule } from '../../protocols/sqs/index.js';
+import { adminModule } from '../admin/index.js';
+
+export const defaultProtocols: ProtocolModule[] = [stompModule, mqttModule, amqpModule];
+
+/** SQS + SNS share `listeners.sqs`: one module dispatches both APIs. The admin console, REST API and /metrics are on `listeners.admin`. */
+export const defaultHttp: HttpModule[] = [sqsHttpModule, adminModule];
+
+/** Each module's own options, out of the broker configuration (`AdapterContext.options`). */
+export function moduleOptions(name: string, config: BrokerConfig): unknown {
+  switch (name) {
+    case 'mqtt':
+      return config.mqtt satisfies MqttOptions;
+    case 'amqp':
+      return { defaultAddressKind: config.amqp.defaultAddressKind } satisfies AmqpModuleOptions;
+    case 'sqs':
+      return { ...config.sqs, listener: config.listeners.sqs } satisfies SqsModuleOptions;
+    case 'admin':
+      return { ...config.admin, dataDir: config.dataDir, destinations: config.destinations } satisfies AdminModuleOptions;
+    default:
+      return undefined;
+  }
+}
