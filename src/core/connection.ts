@@ -1,16 +1,9 @@
 /** A client connection as the engine sees it: identity, what it owns, and counters. */
 import type { Consumer } from './consumer.js';
 import type { Principal } from './security.js';
+import type { ConnectionInfo } from './api.js';
 
-export interface ConnectionInfo {
-  protocol: string;
-  clientId?: string;
-  remoteAddress?: string;
-  /** When another connection claims this one's clientId (MQTT session takeover), it is closed via onTakeover. */
-  takeover?: boolean;
-  /** Called when the broker wants this connection gone (takeover, admin close). The adapter closes its socket. */
-  onKill?: (reason: string) => void;
-}
+export type { ConnectionInfo } from './api.js';
 
 export class Connection {
   private static nextId = 1;

@@ -4,19 +4,29 @@
  * on each settlement, as JMS prefetch / MQTT receive-maximum); in explicit mode only `addCredit` gives
  * credit (AMQP link credit, SQS receive).
  */
-import type { CoreQueue, Delivery, Entry, NackOptions } from './queue.js';
+import type { ConnectionHandle, Delivery, NackOptions, QueueView } from './api.js';
+import type { Entry } from './entry.js';
 import type { Selector } from './selector.js';
-import type { Connection } from './connection.js';
 import { BrokerError } from './errors.js';
 
-export interface ConsumerHost {
-  nextDeliveryId(): number;
-  consumerClosed(c: Consumer): void;
+/** What a consumer asks of the queue it reads (CoreQueue implements it). */
+export interface ConsumerQueue extends QueueView {
+  scheduleDispatch(): void;
+  dispatch(): void;
+  ack(deliveryId: number): Promise<void>;
+  nack(deliveryId: number, opts?: NackOptions): void;
+  extendLease(deliveryId: number, ms: number): void;
+  removeConsumer(c: Consumer, countFailures?: boolean): void;
 }
 
-export interface ConsumerInit {
-  queue: CoreQueue;
-  connection: Connection | null;
+export interface ConsumerHost<Q extends ConsumerQueue> {
+  nextDeliveryId(): number;
+  consumerClosed(c: Consumer<Q>): void;
+}
+
+export interface ConsumerInit<Q extends ConsumerQueue> {
+  queue: Q;
+  connection: ConnectionHandle | null;
   prefetch?: number;
   credit?: number;
   selector?: Selector;
@@ -30,11 +40,11 @@ export interface ConsumerInit {
   ownsQueue?: boolean;
 }
 
-export class Consumer {
+export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
   private static nextId = 1;
   readonly id = Consumer.nextId++;
-  readonly queue: CoreQueue;
-  readonly connection: Connection | null;
+  readonly queue: Q;
+  readonly connection: ConnectionHandle | null;
   credit: number;
   readonly prefetchMode: boolean;
   readonly prefetch: number;
@@ -53,7 +63,7 @@ export class Consumer {
   private refused?: Set<number>;
   delivered = 0;
 
-  constructor(readonly engine: ConsumerHost, init: ConsumerInit) {
+  constructor(readonly engine: ConsumerHost<Q>, init: ConsumerInit<Q>) {
     this.queue = init.queue;
     this.connection = init.connection;
     this.prefetchMode = init.prefetch !== undefined && init.prefetch > 0;

@@ -23,6 +23,7 @@ import { TimerWheel } from './timers.js';
 import { TopicIndex } from './topic-index.js';
 import { compileSelector, type Selector } from './selector.js';
 import { Transaction } from './transaction.js';
+import { mergePlans, type SendPlan } from './plan.js';
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -1018,7 +1019,7 @@ export class Engine extends EventEmitter implements EngineApi {
       ({ queue, ownsQueue } = await this.subscriptionQueue(o, conn));
       if (selector) subscriptionSelectors.set(queue, selector);
     }
-    const consumer = new Consumer(
+    const consumer = new Consumer<CoreQueue>(
       { nextDeliveryId: () => this.nextDeliveryId(), consumerClosed: (c) => this.consumerClosed(c) },
       {
         queue,
@@ -1105,8 +1106,8 @@ export class Engine extends EventEmitter implements EngineApi {
     return { queue: q, ownsQueue: true };
   }
 
-  private consumerClosed(c: Consumer): void {
-    c.connection?.consumers.delete(c);
+  private consumerClosed(c: Consumer<CoreQueue>): void {
+    (c.connection as Connection | null)?.consumers.delete(c);
     const q = c.queue;
     this.emit('consumer.closed', c);
     if (c.ownsQueue || (q.role === 'shared-subscription' && !q.persistent && q.consumers.length === 0)) {
@@ -1226,7 +1227,7 @@ export class Engine extends EventEmitter implements EngineApi {
   }
 
   /** Used by Transaction: take a delivery off the books now, ack durably at commit. */
-  takeDelivery(consumer: Consumer, deliveryId: number): { queue: CoreQueue; entry: Entry } {
+  takeDelivery(consumer: Consumer<CoreQueue>, deliveryId: number): { queue: CoreQueue; entry: Entry } {
     if (!consumer.owns(deliveryId)) throw new BrokerError('not-found', `Delivery ${deliveryId} is not unsettled on this consumer`);
     const { entry } = consumer.queue.takeForAck(deliveryId);
     if (consumer.prefetchMode && !consumer.closed) {
@@ -1250,19 +1251,6 @@ export class Engine extends EventEmitter implements EngineApi {
     }
     return { connections: this.connections.size, queues: this.queues.size, topics: this.knownTopics.size, subscriptions: this.subscriptions.size, consumers, depth, totals: this.totals, storeBytes: this.store.size(), timers: this.timers.size };
   }
-}
-
-export interface SendPlan {
-  /** Admitted target queues, given seqs by finalizePlan right before the commit. */
-  targets: Array<{ q: CoreQueue; m: Message; size: number }>;
-  commands: Command[];
-  apply: Array<() => void>;
-  /** Undo reservations if the plan is abandoned. */
-  release: Array<() => void>;
-}
-
-export function mergePlans(plans: SendPlan[]): SendPlan {
-  return { targets: plans.flatMap((x) => x.targets), commands: plans.flatMap((x) => x.commands), apply: plans.flatMap((x) => x.apply), release: plans.flatMap((x) => x.release) };
 }
 
 const POLICY_PREFIX = 'core:policy:';

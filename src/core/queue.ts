@@ -14,20 +14,10 @@ import type { Command, StoredEntry } from './store.js';
 import type { TimerHandle, TimerWheel } from './timers.js';
 import { BrokerError } from './errors.js';
 import type { Consumer } from './consumer.js';
-import type { Address } from './address.js';
+import type { Entry } from './entry.js';
 
-export interface Entry {
-  seq: number;
-  message: Message;
-  /** Prior failed delivery attempts. */
-  deliveryCount: number;
-  redelivered: boolean;
-  size: number;
-  /** Stored in the queue's storage queue (durable message in a persistent queue). */
-  persisted: boolean;
-  /** Timer of a scheduled (delayed) entry. */
-  timer?: TimerHandle;
-}
+export type { Entry } from './entry.js';
+import type { Address } from './address.js';
 
 export interface Delivery {
   /** Engine-unique delivery id (the delivery tag / receipt the adapter hands out). */
@@ -37,31 +27,20 @@ export interface Delivery {
   readonly deliveryCount: number;
   readonly redelivered: boolean;
   readonly queue: CoreQueue;
-  readonly consumer: Consumer;
+  readonly consumer: Consumer<CoreQueue>;
 }
 
 interface InFlight {
   delivery: Delivery;
   entry: Entry;
-  consumer: Consumer;
+  consumer: Consumer<CoreQueue>;
   lease?: TimerHandle;
   /** Delivery callback postponed until the redelivery mark is durable. */
   pending: boolean;
 }
 
-export interface NackOptions {
-  /** Count this as a failed delivery attempt (nack/modified/rollback); false for AMQP `released`. */
-  countFailure?: boolean;
-  /** Send straight to the DLQ (reject). */
-  deadLetter?: boolean;
-  /** Delay before it is available again, ms (overrides the redelivery policy), e.g. SQS visibility. */
-  delay?: number;
-  reason?: string;
-  /** Do not redeliver to the same consumer (AMQP modified undeliverable-here). */
-  notHere?: boolean;
-  /** false: do not flag the message redelivered (AMQP released: the client never processed it). Default true. */
-  redelivered?: boolean;
-}
+export type { NackOptions, QueueRole } from './api.js';
+import type { NackOptions, QueueRole } from './api.js';
 
 /** What a queue needs from the engine that owns it. */
 export interface QueueHost {
@@ -77,7 +56,6 @@ export interface QueueHost {
   now(): number;
 }
 
-export type QueueRole = 'queue' | 'durable-subscription' | 'shared-subscription' | 'subscription' | 'temporary';
 
 export interface QueueOptions {
   /** Engine name: the queue's name, or a subscription's id. */
@@ -114,9 +92,9 @@ export class CoreQueue {
   paused = false;
   deleted = false;
 
-  readonly consumers: Consumer[] = [];
+  readonly consumers: Consumer<CoreQueue>[] = [];
   private rr = 0;
-  private readonly groups = new Map<string, Consumer>();
+  private readonly groups = new Map<string, Consumer<CoreQueue>>();
 
   private readonly ready: Entry[][] = Array.from({ length: PRIORITIES }, () => []);
   private readonly heads: number[] = new Array(PRIORITIES).fill(0);
@@ -445,14 +423,14 @@ export class CoreQueue {
 
   // ---------------------------------------------------------------- consumers
 
-  addConsumer(c: Consumer): void {
+  addConsumer(c: Consumer<CoreQueue>): void {
     this.consumers.push(c);
     // Not a microtask: the adapter gets its Consumer back from subscribe() before the first delivery.
     setImmediate(() => this.scheduleDispatch());
   }
 
   /** Remove a consumer; its in-flight deliveries go back to the queue (redelivered). */
-  removeConsumer(c: Consumer, countFailures = false): void {
+  removeConsumer(c: Consumer<CoreQueue>, countFailures = false): void {
     const i = this.consumers.indexOf(c);
     if (i >= 0) this.consumers.splice(i, 1);
     for (const [gid, owner] of this.groups) if (owner === c) this.groups.delete(gid);
@@ -509,7 +487,7 @@ export class CoreQueue {
     if (this.pagedCount > 0 && this.readyCount === 0 && this.anyCredit()) this.pageIn(true);
   }
 
-  private chooseConsumer(e: Entry): Consumer | null {
+  private chooseConsumer(e: Entry): Consumer<CoreQueue> | null {
     const gid = e.message.groupId;
     if (gid !== undefined) {
       const owner = this.groups.get(gid);
@@ -532,7 +510,7 @@ export class CoreQueue {
     return null;
   }
 
-  private deliver(e: Entry, c: Consumer): void {
+  private deliver(e: Entry, c: Consumer<CoreQueue>): void {
     c.credit--;
     const delivery: Delivery = { id: c.engine.nextDeliveryId(), message: e.message, deliveryCount: e.deliveryCount, redelivered: e.redelivered, queue: this, consumer: c };
     const gid = e.message.groupId;
@@ -637,7 +615,7 @@ export class CoreQueue {
   // ---------------------------------------------------------------- settlement
 
   /** Take an in-flight delivery off the books for an ack; returns the commands to commit (for transactions). */
-  takeForAck(deliveryId: number): { entry: Entry; consumer: Consumer } {
+  takeForAck(deliveryId: number): { entry: Entry; consumer: Consumer<CoreQueue> } {
     const f = this.inflight.get(deliveryId);
     if (!f) throw new BrokerError('not-found', `Delivery ${deliveryId} is not in flight on ${this.describe()} (already settled or lease expired)`);
     this.inflight.delete(deliveryId);
@@ -651,7 +629,7 @@ export class CoreQueue {
   }
 
   /** The ack is committed (or needed no commit): the entry is gone. */
-  applyAck(e: Entry, c: Consumer | null): void {
+  applyAck(e: Entry, c: Consumer<CoreQueue> | null): void {
     this.stats.dequeued++;
     this.forget(e);
     if (c && c.prefetchMode && !c.closed) c.credit++;
@@ -673,7 +651,7 @@ export class CoreQueue {
   }
 
   /** Return a delivery taken by takeForAck (transaction rollback) to the queue. */
-  returnEntry(e: Entry, c: Consumer | null, opts: NackOptions): void {
+  returnEntry(e: Entry, c: Consumer<CoreQueue> | null, opts: NackOptions): void {
     if (c && c.prefetchMode && !c.closed) c.credit++;
     this.requeue(e, opts, c);
   }
@@ -692,7 +670,7 @@ export class CoreQueue {
     this.requeue(f.entry, opts, f.consumer);
   }
 
-  private requeue(e: Entry, opts: NackOptions, from: Consumer | null): void {
+  private requeue(e: Entry, opts: NackOptions, from: Consumer<CoreQueue> | null): void {
     if (this.deleted) return;
     if (opts.redelivered !== false) e.redelivered = true;
     this.stats.redelivered++;

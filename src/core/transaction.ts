@@ -5,11 +5,19 @@
 import type { Address } from './address.js';
 import type { Connection } from './connection.js';
 import type { Consumer } from './consumer.js';
-import { mergePlans, type Engine, type SendPlan } from './engine.js';
+import type { ConsumerHandle } from './api.js';
+import { mergePlans, type SendPlan } from './plan.js';
 import { BrokerError } from './errors.js';
 import type { Message } from './message.js';
 import type { CoreQueue, Entry } from './queue.js';
 import type { Command } from './store.js';
+
+/** What a transaction needs of the engine that runs it. */
+export interface TransactionHost {
+  planSend(message: Message, address: Address, retain: boolean, conn: Connection | null): Promise<SendPlan>;
+  executePlan(plan: SendPlan, extra: Command[]): Promise<void>;
+  takeDelivery(consumer: Consumer<CoreQueue>, deliveryId: number): { queue: CoreQueue; entry: Entry };
+}
 
 export class Transaction {
   private static nextId = 1;
@@ -18,7 +26,7 @@ export class Transaction {
   private acks: Array<{ queue: CoreQueue; entry: Entry }> = [];
   state: 'active' | 'committed' | 'rolled-back' = 'active';
 
-  constructor(private readonly engine: Engine, readonly connection: Connection | null) {}
+  constructor(private readonly engine: TransactionHost, readonly connection: Connection | null) {}
 
   get pendingSends(): number {
     return this.sends.length;
@@ -37,9 +45,10 @@ export class Transaction {
   }
 
   /** Acknowledge within the transaction: the delivery leaves the consumer now, the queue at commit. */
-  ack(consumer: Consumer, deliveryId: number): void {
+  ack(consumer: ConsumerHandle, deliveryId: number): void {
     this.check();
-    this.acks.push(this.engine.takeDelivery(consumer, deliveryId));
+    // only the engine makes consumers: every handle is one of its Consumers
+    this.acks.push(this.engine.takeDelivery(consumer as Consumer<CoreQueue>, deliveryId));
   }
 
   async commit(): Promise<void> {
