@@ -52,7 +52,7 @@ export class Broker {
   private readonly listeners = new Map<string, Listener>();
 
   constructor(readonly config: BrokerConfig, modules: BrokerModules = {}) {
-    this.logger = modules.logger ?? createLogger({ level: config.log.level });
+    this.logger = modules.logger ?? createLogger({ level: config.log.level, format: config.log.format });
     this.protocols = modules.protocols ?? defaultProtocols;
     this.httpModules = modules.http ?? defaultHttp;
     this.shutdownTimeout = modules.shutdownTimeout ?? 10_000;
@@ -218,6 +218,7 @@ export class Broker {
       if (lc.enabled || lc.tls?.enabled) logger.debug({ listener: name }, `${name}: no module for this listener yet, skipped`);
     }
     logger.info({ listeners: this.listenerAddresses() }, 'broker started');
+    logger.info({ summary: true }, startupSummary(this.listenerAddresses(), config));
   }
 
   private async addListener(name: string, open: () => Promise<Listener>, detail?: string): Promise<void> {
@@ -316,4 +317,28 @@ function reason(err: unknown): string {
     default:
       return e.message;
   }
+}
+
+const LISTENER_TITLES: Record<string, string> = { openwire: 'OpenWire', amqp: 'AMQP', stomp: 'STOMP', mqtt: 'MQTT', ws: 'WebSocket', sqs: 'SQS/SNS', admin: 'console' };
+
+/** One line saying where every listener is and how to open the console: the last line of a start-up. */
+export function startupSummary(addrs: Record<string, { host: string; port: number }>, config: BrokerConfig): string {
+  const parts: string[] = [];
+  for (const name of ['openwire', 'amqp', 'stomp', 'mqtt', 'ws', 'sqs', 'admin']) {
+    const plain = addrs[name];
+    const tls = addrs[`${name}-tls`];
+    if (!plain && !tls) continue;
+    const http = name === 'sqs' || name === 'admin';
+    const where = (a: { host: string; port: number }, secure: boolean) => (http ? `${secure ? 'https' : 'http'}://${displayHost(a.host)}:${a.port}/` : `${a.host}:${a.port}`);
+    const shown = [plain && where(plain, false), tls && `${where(tls, true)}${http ? '' : ' (TLS)'}`].filter(Boolean).join(', ');
+    parts.push(`${LISTENER_TITLES[name] ?? name} ${shown}`);
+  }
+  const login = config.admin.defaultUser && config.admin.users.length === 0 ? ' (log in as admin/admin from this machine)' : '';
+  const consoleHint = addrs.admin || addrs['admin-tls'] ? login : ' (console off)';
+  return `Wharf ready: ${parts.join(' · ') || 'no listeners'}${consoleHint}`;
+}
+
+/** A wildcard bind is reached through the loopback address from this machine. */
+function displayHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
 }

@@ -8,7 +8,7 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError, LOG_LEVELS, loadConfig, type BrokerConfigInput, type DeepPartial, type LogLevel } from './config.js';
+import { ConfigError, LOG_FORMATS, LOG_LEVELS, loadConfig, type BrokerConfigInput, type DeepPartial, type LogFormat, type LogLevel } from './config.js';
 import { ListenError, ListenerConfigError } from '../transport/errors.js';
 import { AdminCliError, addAdminCommands } from '../admin/cli.js';
 import { packageVersion } from '../package-info.js';
@@ -28,12 +28,19 @@ export interface StartOptions {
   config?: string;
   dataDir?: string;
   logLevel?: LogLevel;
+  logFormat?: LogFormat;
 }
 
 function parseLogLevel(v: string): LogLevel {
   const l = v.toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new InvalidArgumentError(`expected one of ${LOG_LEVELS.join(', ')}.`);
   return l as LogLevel;
+}
+
+function parseLogFormat(v: string): LogFormat {
+  const f = v.toLowerCase();
+  if (!(LOG_FORMATS as readonly string[]).includes(f)) throw new InvalidArgumentError(`expected one of ${LOG_FORMATS.join(', ')}.`);
+  return f as LogFormat;
 }
 
 export function buildProgram(): Command {
@@ -49,6 +56,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'configuration file, YAML or JSON (default: $WHARF_CONFIG, else built-in defaults)')
     .option('-d, --data-dir <dir>', 'data directory (overrides dataDir and $WHARF_DATA_DIR)')
     .option('-l, --log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, parseLogLevel)
+    .option('--log-format <format>', 'json (JSON lines), pretty (readable lines) or auto: pretty on a terminal (default)', parseLogFormat)
     .addHelpText('after', '\nEnvironment: WHARF_CONFIG, WHARF_DATA_DIR, WHARF_LOG_LEVEL, WHARF_<LISTENER>_PORT|HOST|ENABLED|TLS_PORT|TLS_ENABLED\n(LISTENER: OPENWIRE AMQP STOMP MQTT WS ADMIN SQS). See docs/configuration.md.')
     .action(async (opts: StartOptions) => {
       await runStart(opts);
@@ -64,7 +72,7 @@ export function buildProgram(): Command {
 export async function runStart(opts: StartOptions): Promise<void> {
   const overrides: DeepPartial<BrokerConfigInput> = {};
   if (opts.dataDir) overrides.dataDir = opts.dataDir;
-  if (opts.logLevel) overrides.log = { level: opts.logLevel };
+  if (opts.logLevel || opts.logFormat) overrides.log = { ...(opts.logLevel ? { level: opts.logLevel } : {}), ...(opts.logFormat ? { format: opts.logFormat } : {}) };
   const config = loadConfig({ file: opts.config, overrides });
 
   // Imported here so `wharf --help` and config errors do not load the engine and LMDB.

@@ -122,6 +122,8 @@ export { ADMIN_HASH_PATTERN };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export const configSchema = z.strictObject({
   /** Where the store (`<dataDir>/store`) and other state live. */
@@ -171,7 +173,13 @@ export const configSchema = z.strictObject({
       consumerPrefix: nonEmpty('a name prefix').default('Consumer.'),
     })
     .prefault({}),
-  log: z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({}),
+  log: z
+    .strictObject({
+      level: oneOf(LOG_LEVELS).default('info'),
+      /** `pretty`: readable lines (time, level, component, message); `json`: JSON lines; `auto`: pretty on a terminal, else JSON. */
+      format: oneOf(LOG_FORMATS).default('auto'),
+    })
+    .prefault({}),
   store: z
     .strictObject({
       /** Skip fsync on commit. Loses acknowledged messages on a crash: benchmarks only. */
@@ -321,7 +329,7 @@ export function defaultConfig(): BrokerConfig {
 
 /** Environment variables that override config keys (besides WHARF_CONFIG, which names the file). */
 export function envVarNames(): string[] {
-  const names = ['WHARF_CONFIG', 'WHARF_DATA_DIR', 'WHARF_LOG_LEVEL'];
+  const names = ['WHARF_CONFIG', 'WHARF_DATA_DIR', 'WHARF_LOG_LEVEL', 'WHARF_LOG_FORMAT'];
   for (const l of LISTENER_NAMES) {
     const u = l.toUpperCase();
     names.push(`WHARF_${u}_HOST`, `WHARF_${u}_PORT`, `WHARF_${u}_ENABLED`, `WHARF_${u}_TLS_PORT`, `WHARF_${u}_TLS_ENABLED`);
@@ -421,6 +429,7 @@ function envOverrides(env: NodeJS.ProcessEnv, sources: Map<string, string>): Rec
   let v: string | undefined;
   if ((v = get('WHARF_DATA_DIR')) !== undefined) set(['dataDir'], v, 'WHARF_DATA_DIR');
   if ((v = get('WHARF_LOG_LEVEL')) !== undefined) set(['log', 'level'], v.trim().toLowerCase(), 'WHARF_LOG_LEVEL');
+  if ((v = get('WHARF_LOG_FORMAT')) !== undefined) set(['log', 'format'], v.trim().toLowerCase(), 'WHARF_LOG_FORMAT');
   for (const l of LISTENER_NAMES) {
     const u = `WHARF_${l.toUpperCase()}_`;
     if ((v = get(u + 'HOST')) !== undefined) set(['listeners', l, 'host'], v.trim(), u + 'HOST');
