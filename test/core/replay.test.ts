@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { SNSClient, CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import mqtt from 'mqtt';
 import rhea from 'rhea';
 import { defaultHttp, defaultProtocols } from '../../src/app/modules.js';

@@ -1,0 +1,209 @@
+/**
+ * Routing: where a send goes and what committing it takes. A send is planned (composite destinations and
+ * virtual topics expanded, topic subscriptions matched with their selectors and no-local, limits admitted,
+ * default TTLs applied), then executed: seqs are taken and the plan's commands committed in one synchronous
+ * step, and its effects applied once the commit resolved.
+ */
+import { formatAddress, isWildcard, parseAddress, type Address } from './address.js';
+import type { Connection } from './connection.js';
+import type { EngineState } from './engine-state.js';
+import { BrokerError } from './errors.js';
+import { copyMessage, messageSize, newMessageId, type Message } from './message.js';
+import type { SendPlan } from './plan.js';
+import type { DestinationPolicy } from './policy.js';
+import type { CoreQueue } from './queue.js';
+import { compileSelector, type Selector } from './selector.js';
+import type { Command } from './store.js';
+
+export interface CompositeTarget {
+  /** `queue://a` or `topic://b`. */
+  address: string;
+  selector?: string;
+}
+
+export interface CompositeDestination {
+  name: string;
+  kind: 'queue' | 'topic';
+  targets: CompositeTarget[];
+  /** false: the composite itself also receives the message. */
+  forwardOnly?: boolean;
+}
+
+/** What routing needs of the engine. */
+export interface RouterHost {
+  /** The queue, created if missing (its creation command goes into `pending`). */
+  ensureQueue(name: string, pending: Command[]): CoreQueue;
+  policyOf(kind: 'queue' | 'topic', name: string): DestinationPolicy;
+  commit(batch: Command[]): Promise<void>;
+  topicCreated(name: string): void;
+}
+
+export class Router {
+  /** Configured composite destinations by `kind:name`, their targets parsed and selectors compiled once. */
+  private readonly composites = new Map<string, { targets: Array<{ address: Address; selector?: Selector }>; forwardOnly: boolean }>();
+
+  constructor(private readonly state: EngineState, private readonly host: RouterHost, composites: CompositeDestination[]) {
+    for (const c of composites) {
+      const targets = c.targets.map((t) => {
+        try {
+          return { address: parseAddress(t.address, c.kind), selector: t.selector ? compileSelector(t.selector) : undefined };
+        } catch (err) {
+          throw new BrokerError('invalid', `Composite ${c.kind} '${c.name}', target '${t.address}': ${(err as Error).message}`);
+        }
+      });
+      this.composites.set(`${c.kind}:${c.name}`, { targets, forwardOnly: c.forwardOnly !== false });
+    }
+  }
+
+  /** A routed, admitted send: commands to commit and what to apply afterwards. */
+  async plan(message: Message, address: Address, retain: boolean, conn: Connection | null): Promise<SendPlan> {
+    const plan: SendPlan = { commands: [], apply: [], release: [], targets: [] };
+    const targets = this.expandComposite(address);
+    const policyTtl = (a: Address) => this.host.policyOf(a.kind, a.name).defaultTtl;
+    try {
+      for (const t of targets) {
+        const dest = formatAddress(t.address);
+        let m: Message;
+        if (targets.length === 1 && (message.destination === undefined || message.destination === dest)) {
+          message.destination = dest;
+          m = message;
+        } else m = copyMessage(message, { destination: dest });
+        if (t.selector && !t.selector(m)) continue;
+        if (!m.expiration) {
+          const ttl = policyTtl(t.address);
+          if (ttl > 0) m = copyMessage(m, { expiration: m.timestamp + ttl });
+        }
+        if (t.address.kind === 'queue') await this.planQueue(plan, m, t.address);
+        else await this.planTopic(plan, m, t.address.name, retain, conn);
+      }
+    } catch (err) {
+      for (const r of plan.release) r();
+      throw err;
+    }
+    return plan;
+  }
+
+  /** Commit a plan (with `extra` commands in the same commit), then apply it. */
+  async execute(plan: SendPlan, extra: Command[]): Promise<void> {
+    this.finalizePlan(plan);
+    const cmds = extra.length ? [...extra, ...plan.commands] : plan.commands;
+    if (cmds.length) {
+      try {
+        await this.host.commit(cmds);
+      } catch (err) {
+        for (const r of plan.release) r();
+        throw err;
+      }
+    }
+    for (const a of plan.apply) a();
+  }
+
+  private async planQueue(plan: SendPlan, m: Message, address: Address): Promise<void> {
+    const existing = this.state.queues.get(address.name);
+    if (!existing && address.temporary) throw new BrokerError('not-found', `Temporary queue '${address.name}' does not exist (its connection closed)`);
+    const q = existing ?? this.host.ensureQueue(address.name, plan.commands);
+    await this.enqueueInto(plan, q, m);
+  }
+
+  private enqueueInto(plan: SendPlan, q: CoreQueue, m: Message): Promise<void> | void {
+    const size = messageSize(m);
+    const doHold = () => {
+      q.hold(size);
+      plan.release.push(() => q.unreserve(size));
+      plan.targets.push({ q, m, size });
+    };
+    const p = q.policy;
+    if (!p.maxMessages && !p.maxBytes) return doHold();
+    return q.admit(size).then(doHold);
+  }
+
+  /**
+   * Give every target its seq and build the enqueue commands. Must run in the same synchronous step as
+   * the commit() call (see CoreQueue.nextSeq).
+   */
+  private finalizePlan(plan: SendPlan): void {
+    const enqueues: Array<Extract<Command, { t: 'enqueue' }>> = [];
+    for (const { q, m } of plan.targets) {
+      const seq = q.nextSeq();
+      const persisted = q.persistent && m.durable;
+      if (persisted) {
+        const cmd: Extract<Command, { t: 'enqueue' }> = { t: 'enqueue', queue: q.storageName, seq, message: m };
+        enqueues.push(cmd);
+        plan.commands.push(cmd);
+        if (q.wantsEagerMark(seq)) {
+          plan.commands.push({ t: 'mark', queue: q.storageName, seq });
+          q.noteMarkRequested(seq);
+          plan.apply.push(() => q.markCommitted(seq));
+        }
+      }
+      plan.apply.push(() => {
+        this.state.totals.enqueued++;
+        q.applyEnqueue(seq, m, persisted, true);
+      });
+    }
+    plan.targets = [];
+    // A message body fanned out to several persistent queues is stored once.
+    if (enqueues.length > 1 && enqueues.every((c) => c.message === enqueues[0].message)) {
+      const shared = newMessageId();
+      for (const c of enqueues) c.shared = shared;
+    }
+  }
+
+  private async planTopic(plan: SendPlan, m: Message, topicName: string, retain: boolean, conn: Connection | null): Promise<void> {
+    if (!topicName || isWildcard(topicName)) throw new BrokerError('invalid', `Cannot publish to topic '${topicName}': wildcards are for subscribing`);
+    let t = this.state.knownTopics.get(topicName);
+    if (!t) {
+      this.state.knownTopics.set(topicName, (t = { enqueued: 0, producers: 0, createdAt: Date.now() }));
+      this.host.topicCreated(topicName);
+    }
+    const topicStats = t;
+    plan.apply.push(() => topicStats.enqueued++);
+    if (retain) {
+      const key = `retained:${topicName}`;
+      if (m.body.length === 0) {
+        plan.commands.push({ t: 'kv.delete', key });
+        plan.apply.push(() => {
+          this.state.retained.delete(topicName);
+          this.state.kv.delete(key);
+        });
+      } else {
+        const stored = copyMessage(m, { annotations: { ...(m.annotations ?? {}), 'core.retained': true } });
+        plan.commands.push({ t: 'kv.put', key, value: stored });
+        plan.apply.push(() => {
+          this.state.retained.set(topicName, stored);
+          this.state.kv.set(key, stored);
+        });
+      }
+    }
+    for (const q of this.state.topicIndex.match(topicName)) {
+      const sub = q.subscription;
+      if (sub?.noLocal && conn && this.isLocal(q, conn)) continue;
+      const sel = this.state.subscriptionSelectors.get(q);
+      if (sel && !sel(m)) continue;
+      await this.enqueueInto(plan, q, m);
+    }
+    const vqs = this.state.virtualConsumers.get(topicName);
+    if (vqs) {
+      for (const q of vqs) await this.enqueueInto(plan, q, copyMessage(m, { destination: formatAddress({ kind: 'queue', name: q.name }), annotations: { ...(m.annotations ?? {}), 'core.originalDestination': m.destination } }));
+    }
+  }
+
+  private isLocal(q: CoreQueue, conn: Connection): boolean {
+    const owner = this.state.subscriptionOwners.get(q);
+    if (owner === conn.id) return true;
+    return !!conn.clientId && q.subscription?.clientId === conn.clientId;
+  }
+
+  private expandComposite(address: Address): Array<{ address: Address; selector?: Selector }> {
+    const configured = this.composites.get(`${address.kind}:${address.name}`);
+    if (configured) {
+      return configured.forwardOnly ? configured.targets : [...configured.targets, { address }];
+    }
+    if (!address.name.includes(',')) return [{ address }];
+    return address.name
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => ({ address: parseAddress(s, address.kind) }));
+  }
+}
