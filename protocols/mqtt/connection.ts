@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import * as mqttPacket from 'mqtt-packet';
 import { BrokerError, type ConnectionHandle, type ConsumerHandle, type Delivery, type Message, type SubscribeOptions, topic as topicAddress } from '../../src/core/api.js';
 import type { PeerInfo } from '../../src/transport/types.js';
-import type { MqttAdapter } from './adapter.js';
+import type { MqttHost } from './host.js';
 import {
   encodeAck,
   encodePublish,
@@ -117,9 +117,11 @@ export class MqttConnection {
   private will: WillRecord | undefined;
 
   constructor(
-    private readonly adapter: MqttAdapter,
+    private readonly adapter: MqttHost,
     private readonly stream: Duplex,
     readonly peer: PeerInfo,
+    /** Tells the adapter the connection is gone. */
+    private readonly onClosed: () => void,
   ) {
     this.isWs = peer.transport === 'ws' || peer.transport === 'wss';
     this.framer = new Framer(adapter.maxPacketSize);
@@ -354,7 +356,7 @@ export class MqttConnection {
       this.conn = conn;
       this.adapter.cancelWill(cid);
       let s = this.adapter.sessions.get(cid);
-      if (s && s.owner && s.owner !== this) (s.owner as MqttConnection).close({ normal: false, reason: 'session taken over' });
+      if (s && s.owner && s.owner !== this) s.owner.close({ normal: false, reason: 'session taken over' });
       s = this.adapter.sessions.get(cid);
       if (s && p.clean) {
         await this.adapter.endSession(s);
@@ -971,7 +973,7 @@ export class MqttConnection {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected' || this.state === 'connecting';
     this.state = 'closed';
-    this.adapter.removeConnection(this);
+    this.onClosed();
     this.adapter.sys.remove(this);
     if (this.conn) this.adapter.engine.disconnect(this.conn);
     for (const e of this.subEntries.values()) e.consumer = null;
