@@ -3,6 +3,7 @@
  * packets), the dispatch of each packet to its handler in handlers/, closing, and coalesced output (everything
  * written in one event-loop turn leaves in one write). Inbound PUBLISH flows are in handlers/publish.ts and
  * handlers/acks.ts, outbound delivery in outbound.ts; see adapter.ts for what outlives a connection.
+ * Spec clause ids in comments (`[MQTT-3.1.2-4]`) are MQTT 5.0's; an id numbered after 3.1.1 says so.
  */
 import type { Duplex } from 'node:stream';
 import * as mqttPacket from 'mqtt-packet';

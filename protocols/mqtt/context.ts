@@ -2,6 +2,8 @@
  * What a packet handler (handlers/) and the outbound delivery (outbound.ts) see of their connection: the
  * per-connection state and the few operations on it. MqttConnection (connection.ts) implements it; the handlers
  * depend on this interface, never on the connection, so the connection can dispatch to them without an import cycle.
+ *
+ * Spec clause ids in comments (`[MQTT-3.1.2-4]`) are MQTT 5.0's; an id numbered after 3.1.1 says so.
  */
 import type { Duplex } from 'node:stream';
 import type * as mqttPacket from 'mqtt-packet';

@@ -51,7 +51,7 @@ export function handlePublish(c: ConnectionContext, p: mqttPacket.IPublishPacket
     return;
   }
   if (qos > 0) {
-    // the client must not exceed our Receive Maximum (MQTT 5 §3.3.4)
+    // [MQTT-3.3.4-7]: the client must not exceed our Receive Maximum
     if (v5 && inb.pending >= cfg.receiveMaximum) return c.protocolClose(RC.receiveMaximumExceeded, 'Receive Maximum exceeded');
     inb.pending++;
     if (inb.pending >= cfg.receiveMaximum) pauseInput(c);

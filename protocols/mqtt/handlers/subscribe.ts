@@ -12,7 +12,7 @@ import type { SessionState, SubRecord } from '../session.js';
 import { filterToCore, mqttShareGroup, parseFilter, startsWithWildcard, type ParsedFilter } from '../topics.js';
 
 export function handleSubscribe(c: ConnectionContext, p: mqttPacket.ISubscribePacket): void {
-  // [MQTT-3.8.3-3]: at least one topic filter (mqtt-packet lets an empty payload through)
+  // [MQTT-3.8.3-3] (3.1.1): at least one topic filter (mqtt-packet lets an empty payload through)
   if (!p.subscriptions?.length) return c.protocolClose(RC.protocolError, 'SUBSCRIBE without a topic filter');
   c.chain(() => subscribe(c, p));
 }
@@ -33,7 +33,7 @@ async function subscribe(c: ConnectionContext, p: mqttPacket.ISubscribePacket): 
       codes.push(v5 ? RC.topicFilterInvalid : 0x80);
       continue;
     }
-    // [MQTT-3.8.3-4] (5.0): No Local on a shared subscription is a protocol error
+    // [MQTT-3.8.3-4]: No Local on a shared subscription is a protocol error
     if (parsed.group !== undefined && req.nl) {
       if (v5) return c.protocolClose(RC.protocolError, 'No Local on a shared subscription');
       codes.push(0x80);
@@ -103,7 +103,7 @@ async function attach(c: ConnectionContext, rec: SubRecord, restoring: boolean, 
   const o: SubscribeOptions = {
     address: topicAddress(pattern),
     connection: c.engineConnection,
-    // [MQTT-3.8.3-3] (5.0): No Local, messages published by this connection are not delivered to it
+    // [MQTT-3.8.3-3]: No Local, messages published by this connection are not delivered to it
     noLocal: rec.nl || undefined,
     retained: sendRetained,
     limits: c.host.subscriptionLimits,
