@@ -9,45 +9,15 @@ import type { Logger } from 'pino';
 import { durableSubscriptionId, type EngineApi, type Message, sharedSubscriptionId, type SubscriptionLimits, topic as topicAddress } from '../../src/core/api.js';
 import type { AdapterContext, PeerInfo, StreamAdapter } from '../../src/transport/types.js';
 import { MqttConnection } from './connection.js';
+import type { MqttHost } from './host.js';
 import { deliveryTopic, publishToMessage } from './mapping.js';
 import { kvKeys, NEVER, SessionState, type StoredSession, type SubRecord, type WillRecord } from './session.js';
+import { MQTT_DEFAULTS, type MqttConfig, type MqttOptions } from './options.js';
 import { SysTopics } from './sys.js';
 import { MQTT_SHARE_PREFIX, mqttShareGroup, parseFilter, topicToCore, type ParsedFilter } from './topics.js';
 
-/** The MQTT adapter's options (the `mqtt:` section of the configuration; docs/configuration.md). */
-export interface MqttOptions {
-  maxPacketSize: number;
-  receiveMaximum: number;
-  maxInflight: number;
-  maxQueuedMessages: number;
-  maxTopicLength: number;
-  maxTopicLevels: number;
-  maxSubscriptionsPerClient: number;
-  topicAliasMaximum: number;
-  maxKeepAlive: number;
-  connectTimeout: number;
-  maxSessionExpiry: number;
-  maxClientIdLength: number;
-  sysInterval: number;
-}
-
-export type MqttConfig = MqttOptions;
-
-export const MQTT_DEFAULTS: MqttConfig = {
-  maxPacketSize: 0,
-  receiveMaximum: 1024,
-  maxInflight: 1024,
-  maxQueuedMessages: 100_000,
-  maxTopicLength: 65535,
-  maxTopicLevels: 128,
-  maxSubscriptionsPerClient: 10_000,
-  topicAliasMaximum: 1024,
-  maxKeepAlive: 0,
-  connectTimeout: 10_000,
-  maxSessionExpiry: NEVER,
-  maxClientIdLength: 1024,
-  sysInterval: 10,
-};
+export type { MqttConfig, MqttOptions } from './options.js';
+export { MQTT_DEFAULTS } from './options.js';
 
 /** setTimeout for delays beyond 24.8 days (chained). */
 function longTimeout(ms: number, fn: () => void): { t: NodeJS.Timeout } {
@@ -61,7 +31,7 @@ function longTimeout(ms: number, fn: () => void): { t: NodeJS.Timeout } {
   return h;
 }
 
-export class MqttAdapter implements StreamAdapter {
+export class MqttAdapter implements StreamAdapter, MqttHost {
   readonly engine: EngineApi;
   readonly logger: Logger;
   readonly cfg: MqttConfig;
@@ -99,7 +69,8 @@ export class MqttAdapter implements StreamAdapter {
       stream.destroy();
       return;
     }
-    this.conns.add(new MqttConnection(this, stream, peer));
+    const c: MqttConnection = new MqttConnection(this, stream, peer, () => this.conns.delete(c));
+    this.conns.add(c);
   }
 
   async close(): Promise<void> {
@@ -113,10 +84,6 @@ export class MqttAdapter implements StreamAdapter {
 
   now(): number {
     return this.nowCache = Date.now();
-  }
-
-  removeConnection(c: MqttConnection): void {
-    this.conns.delete(c);
   }
 
   get connectionCount(): number {

@@ -69,6 +69,11 @@ export const kvKeys = {
   will: (cid: string) => `mqtt:will:${cid}`,
 };
 
+/** The connection using a session (connection.ts): a CONNECT for the same client id takes the session over. */
+export interface SessionOwner {
+  close(o: { normal: boolean; reason: string }): void;
+}
+
 export class SessionState {
   /** Subscriptions by filter as sent. */
   readonly subs = new Map<string, SubRecord>();
@@ -84,7 +89,7 @@ export class SessionState {
    */
   readonly out2 = new Map<number, { key: string; queue: string }>();
   /** The connection using the session now. */
-  owner: unknown = null;
+  owner: SessionOwner | null = null;
   expiryTimer: NodeJS.Timeout | null = null;
   /** Persisted record exists. */
   stored = false;

@@ -4,17 +4,16 @@
  * RETAIN set) when a client subscribes and then every `mqtt.sysInterval` seconds.
  */
 import { createMessage } from '../../src/core/api.js';
-import type { MqttAdapter } from './adapter.js';
-import type { MqttConnection } from './connection.js';
+import type { DirectReceiver, MqttHost, SysFeed } from './host.js';
 import type { SubRecord } from './session.js';
 import { mqttMatch } from './topics.js';
 
-export class SysTopics {
-  private readonly subs = new Map<MqttConnection, Map<string, SubRecord>>();
+export class SysTopics implements SysFeed {
+  private readonly subs = new Map<DirectReceiver, Map<string, SubRecord>>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly adapter: MqttAdapter) {
-    const every = adapter.cfg.sysInterval;
+  constructor(private readonly host: MqttHost) {
+    const every = host.cfg.sysInterval;
     if (every > 0) {
       this.timer = setInterval(() => this.publishAll(), every * 1000);
       this.timer.unref();
@@ -27,7 +26,7 @@ export class SysTopics {
   }
 
   values(): Array<[string, string]> {
-    const a = this.adapter;
+    const a = this.host;
     const o = a.engine.overview();
     let subscriptions = 0;
     for (const s of a.sessions.values()) subscriptions += s.subs.size;
@@ -49,22 +48,22 @@ export class SysTopics {
     ];
   }
 
-  subscribe(c: MqttConnection, rec: SubRecord, sendNow: boolean): void {
+  subscribe(c: DirectReceiver, rec: SubRecord, sendNow: boolean): void {
     let m = this.subs.get(c);
     if (!m) this.subs.set(c, (m = new Map()));
     m.set(rec.filter, rec);
     if (sendNow) this.send(c, rec, this.values());
   }
 
-  unsubscribe(c: MqttConnection, filter: string): void {
+  unsubscribe(c: DirectReceiver, filter: string): void {
     this.subs.get(c)?.delete(filter);
   }
 
-  remove(c: MqttConnection): void {
+  remove(c: DirectReceiver): void {
     this.subs.delete(c);
   }
 
-  private send(c: MqttConnection, rec: SubRecord, values: Array<[string, string]>): void {
+  private send(c: DirectReceiver, rec: SubRecord, values: Array<[string, string]>): void {
     const filter = rec.filter.startsWith('$share/') ? rec.filter.slice(rec.filter.indexOf('/', 7) + 1) : rec.filter;
     for (const [t, v] of values) {
       if (!mqttMatch(filter, t)) continue;

@@ -1,0 +1,36 @@
+/** The MQTT adapter's options (the `mqtt:` section of the configuration; docs/configuration.md). */
+import { NEVER } from './session.js';
+
+export interface MqttOptions {
+  maxPacketSize: number;
+  receiveMaximum: number;
+  maxInflight: number;
+  maxQueuedMessages: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
+  maxSubscriptionsPerClient: number;
+  topicAliasMaximum: number;
+  maxKeepAlive: number;
+  connectTimeout: number;
+  maxSessionExpiry: number;
+  maxClientIdLength: number;
+  sysInterval: number;
+}
+
+export type MqttConfig = MqttOptions;
+
+export const MQTT_DEFAULTS: MqttConfig = {
+  maxPacketSize: 0,
+  receiveMaximum: 1024,
+  maxInflight: 1024,
+  maxQueuedMessages: 100_000,
+  maxTopicLength: 65535,
+  maxTopicLevels: 128,
+  maxSubscriptionsPerClient: 10_000,
+  topicAliasMaximum: 1024,
+  maxKeepAlive: 0,
+  connectTimeout: 10_000,
+  maxSessionExpiry: NEVER,
+  maxClientIdLength: 1024,
+  sysInterval: 10,
+};
