@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import {
   DataType,
-  OpenWireCodec,
   decodeBytesBody,
   decodeMapBody,
   decodePrimitiveMap,
@@ -11,18 +10,11 @@ import {
   readWireFormatInfo,
   type DataStructure,
 } from '../../../protocols/openwire/index.js';
-import { javaHarness } from './java-harness.js';
+import { codecFor, javaHarness } from './java-harness.js';
 
 // Golden frames marshalled by ActiveMQ's own OpenWireFormat (v12) in six configurations; every
 // frame must decode to the fields the Java program put in and re-encode to the identical bytes.
 
-export function codecFor(config: string): OpenWireCodec {
-  return new OpenWireCodec({
-    tightEncoding: config.startsWith('tight'),
-    cacheEnabled: config.includes('-cache'),
-    stackTraceEnabled: !config.includes('nostack'),
-  });
-}
 
 /** Removes what legitimately differs between configurations (stack traces are not sent without StackTraceEnabled). */
 function withoutStacks(v: unknown): unknown {

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OpenWireCodec } from '../../../protocols/openwire/index.js';
 
 // The Java side of the OpenWire tests: ActiveMQ's own client jars as Debian ships them. Nothing
 // is skipped when they are missing - the tests fail and say which packages to install.
@@ -60,4 +61,13 @@ export function javaHarness(): JavaHarness {
     },
   };
   return cached;
+}
+
+/** A codec for one of the Java helper's configuration names ("tight-cache", "loose-nocache-nostack", ...). */
+export function codecFor(config: string): OpenWireCodec {
+  return new OpenWireCodec({
+    tightEncoding: config.startsWith('tight'),
+    cacheEnabled: config.includes('-cache'),
+    stackTraceEnabled: !config.includes('nostack'),
+  });
 }

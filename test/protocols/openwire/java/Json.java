@@ -75,7 +75,8 @@ public class Json {
             Class<?> r = m.getReturnType();
             boolean ok = r.isPrimitive() || r == String.class || DataStructure.class.isAssignableFrom(r) || r.isArray();
             if (!ok || r == void.class) continue;
-            getters.put(n, m);
+            String prop = n.startsWith("is") ? n.substring(2) : n.substring(3);
+            getters.put(Character.toLowerCase(prop.charAt(0)) + prop.substring(1), m);
         }
         for (Map.Entry<String, Method> e : getters.entrySet()) {
             Object v;
