@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   DataType,
+  OpenWireCodec,
   decodeBytesBody,
   decodeMapBody,
   decodePrimitiveMap,
