@@ -2,7 +2,7 @@ import { BooleanStreamReader, BooleanStreamWriter } from './boolean-stream.js';
 import { Reader, Writer } from './buffers.js';
 import type { DataStructure, ThrowableInfo } from './commands.js';
 import { OpenWireError } from './errors.js';
-import { SCHEMAS, type FieldKind, type StructSchema } from './schema.js';
+import { DataType, SCHEMAS, type FieldKind, type StructSchema } from './schema.js';
 import { isSimpleAscii, modifiedUtf8Length } from './utf8.js';
 
 /** The negotiated properties that change how commands are marshalled. */
@@ -10,6 +10,36 @@ export interface MarshalOptions {
   tightEncoding: boolean;
   cacheEnabled: boolean;
   stackTraceEnabled: boolean;
+  /** Negotiated OpenWire version, 9..12 (default 12). */
+  version?: number;
+}
+
+export const MIN_MARSHAL_VERSION = 9;
+export const MAX_MARSHAL_VERSION = 12;
+
+// The v9..v11 layouts are the v12 one minus a few later additions (checked against ActiveMQ's
+// openwire/v9..v11 marshallers): the field is simply absent from the wire below its version.
+const FIELD_SINCE = new Map<string, number>([
+  [`${DataType.CONSUMER_INFO}.clientId`, 10],
+  [`${DataType.MESSAGE_ID}.textView`, 10],
+  [`${DataType.DURABLE_SUBSCRIPTION_INFO}.noLocal`, 11],
+  ...[DataType.ACTIVEMQ_MESSAGE, DataType.ACTIVEMQ_BYTES_MESSAGE, DataType.ACTIVEMQ_MAP_MESSAGE, DataType.ACTIVEMQ_OBJECT_MESSAGE,
+    DataType.ACTIVEMQ_STREAM_MESSAGE, DataType.ACTIVEMQ_TEXT_MESSAGE, DataType.ACTIVEMQ_BLOB_MESSAGE].map(
+    (t) => [`${t}.jmsxGroupFirstForConsumer`, 10] as [string, number],
+  ),
+]);
+// Structures that do not exist (or have another layout we do not implement) below a version.
+const TYPE_SINCE = new Map<number, number>([
+  [DataType.BROKER_SUBSCRIPTION_INFO, 12],
+  [DataType.NETWORK_BRIDGE_FILTER, 10],
+]);
+
+function fieldsFor(s: StructSchema, version: number): ReadonlyArray<readonly [string, FieldKind]> {
+  if (version >= MAX_MARSHAL_VERSION) return s.fields;
+  if (version < MIN_MARSHAL_VERSION) throw new OpenWireError(`unsupported OpenWire version ${version}`);
+  const since = TYPE_SINCE.get(s.type);
+  if (since !== undefined && version < since) throw new OpenWireError(`${s.name} does not exist in OpenWire version ${version}`);
+  return s.fields.filter(([name]) => (FIELD_SINCE.get(`${s.type}.${name}`) ?? 0) <= version);
 }
 
 /** Limits applied while decoding untrusted bytes. */
@@ -136,7 +166,7 @@ function toBigInt(v: unknown): bigint {
 function encodeFields(e: Enc, o: DataStructure): void {
   const s = schemaOf(o.type);
   const rec = o as unknown as Record<string, unknown>;
-  for (const [name, kind] of s.fields) {
+  for (const [name, kind] of fieldsFor(s, e.opts.version ?? MAX_MARSHAL_VERSION)) {
     let v = rec[name];
     if (v === undefined) v = defaultFor(kind);
     encodeField(e, kind, v, name);
@@ -349,7 +379,10 @@ interface Dec {
 function decodeFields(d: Dec, type: number, bs: BooleanStreamReader | null, depth: number): DataStructure {
   const s = schemaOf(type);
   const o: Record<string, unknown> = { type };
-  for (const [name, kind] of s.fields) o[name] = decodeField(d, kind, bs, depth);
+  const version = d.opts.version ?? MAX_MARSHAL_VERSION;
+  for (const [name, kind] of fieldsFor(s, version)) o[name] = decodeField(d, kind, bs, depth);
+  // Fields newer than the negotiated version read as their defaults, so shapes stay uniform.
+  if (version < MAX_MARSHAL_VERSION) for (const [name, kind] of s.fields) if (!(name in o)) o[name] = defaultFor(kind);
   return o as unknown as DataStructure;
 }
 

@@ -16,8 +16,8 @@ import { DataType } from './schema.js';
 export const MAGIC = Buffer.from('ActiveMQ', 'latin1');
 /** The newest OpenWire version this codec marshals (ActiveMQ 5.x/6.x clients propose 12). */
 export const MAX_VERSION = 12;
-/** The oldest version whose field layout the v12 tables also describe correctly. */
-export const MIN_VERSION = 12;
+/** The oldest version we marshal (v9..v11 are v12 minus a few fields; see marshal.ts). */
+export const MIN_VERSION = 9;
 /** ActiveMQ brokers' default transport maxFrameSize (100 MiB). */
 export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024;
 
@@ -149,6 +149,7 @@ export function negotiate(local: WireFormatPreferences, remote: WireFormatPrefer
 }
 
 export interface CodecOptions {
+  version: number;
   tightEncoding: boolean;
   cacheEnabled: boolean;
   cacheSize: number;
@@ -160,6 +161,8 @@ export interface CodecOptions {
 
 /** Before negotiation both sides speak loose encoding without cache (WireFormatInfo itself). */
 export const INITIAL_CODEC_OPTIONS: CodecOptions = {
+  // WireFormatInfo's layout is the same in every version.
+  version: MAX_VERSION,
   tightEncoding: false,
   cacheEnabled: false,
   cacheSize: DEFAULT_CACHE_SIZE,
@@ -187,6 +190,7 @@ export class OpenWireCodec {
   /** Switches to the negotiated format (fresh caches, as Java does on renegotiation). */
   apply(n: NegotiatedWireFormat, limits: DecodeLimits = this.options.limits): void {
     this.options = {
+      version: n.version,
       tightEncoding: n.tightEncoding,
       cacheEnabled: n.cacheEnabled,
       cacheSize: n.cacheSize,

@@ -150,7 +150,7 @@ describe('openwire codec units', function () {
       assert.equal(n.maxFrameSize, DEFAULT_SERVER_PREFERENCES.maxFrameSize, 'an unset (0) max frame size does not win');
       assert.equal(n.stackTraceEnabled, false);
       assert.equal(n.tightEncoding, true);
-      assert.throws(() => negotiate(DEFAULT_SERVER_PREFERENCES, { ...client, version: 9 }), OpenWireError);
+      assert.throws(() => negotiate(DEFAULT_SERVER_PREFERENCES, { ...client, version: 8 }), OpenWireError);
       assert.throws(() => negotiate(DEFAULT_SERVER_PREFERENCES, { ...client, magicValid: false }), /magic/);
     });
   });

@@ -65,7 +65,11 @@ export function javaHarness(): JavaHarness {
 
 /** A codec for one of the Java helper's configuration names ("tight-cache", "loose-nocache-nostack", ...). */
 export function codecFor(config: string): OpenWireCodec {
+  const v = /^v(\d+)-(.*)$/.exec(config);
+  const version = v ? Number(v[1]) : 12;
+  if (v) config = v[2]!;
   return new OpenWireCodec({
+    version,
     tightEncoding: config.startsWith('tight'),
     cacheEnabled: config.includes('-cache'),
     stackTraceEnabled: !config.includes('nostack'),

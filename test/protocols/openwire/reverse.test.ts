@@ -110,7 +110,7 @@ function commands(): [string, DataStructure][] {
 
 describe('openwire frames from our encoder, unmarshalled by ActiveMQ', function () {
   this.timeout(180_000);
-  const CONFIGS = ['tight-cache', 'tight-nocache', 'loose-cache', 'loose-nocache'];
+  const CONFIGS = ['tight-cache', 'tight-nocache', 'loose-cache', 'loose-nocache', 'v11-tight-cache', 'v9-loose-nocache'];
   const seen = new Map<string, any>();
 
   before(function () {

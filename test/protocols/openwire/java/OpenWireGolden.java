@@ -13,12 +13,15 @@ import org.apache.activemq.openwire.OpenWireFormat;
 import org.apache.activemq.util.ByteSequence;
 
 public class OpenWireGolden {
-    static final String[] CONFIGS = {"tight-cache", "tight-nocache", "loose-cache", "loose-nocache", "tight-cache-nostack", "loose-nocache-nostack"};
+    static final String[] CONFIGS = {"tight-cache", "tight-nocache", "loose-cache", "loose-nocache", "tight-cache-nostack", "loose-nocache-nostack",
+        "v11-tight-cache", "v10-loose-cache", "v9-tight-nocache", "v9-loose-cache"};
     static final Map<String, OpenWireFormat> formats = new HashMap<>();
 
     static OpenWireFormat format(String config) {
         return formats.computeIfAbsent(config, c -> {
-            OpenWireFormat f = new OpenWireFormat(12);
+            int version = 12;
+            if (c.startsWith("v")) { version = Integer.parseInt(c.substring(1, c.indexOf('-'))); c = c.substring(c.indexOf('-') + 1); }
+            OpenWireFormat f = new OpenWireFormat(version);
             f.setTightEncodingEnabled(c.startsWith("tight"));
             f.setCacheEnabled(c.contains("-cache"));
             f.setStackTraceEnabled(!c.contains("nostack"));
