@@ -109,6 +109,7 @@ const CONDITION: Record<BrokerErrorCode, string> = {
   'client-id-in-use': 'amqp:invalid-field',
   closed: 'amqp:connection:forced',
   transaction: 'amqp:transaction:unknown-id',
+  unavailable: 'amqp:resource-limit-exceeded',
 };
 
 export function amqpError(err: unknown): AmqpError {

@@ -139,6 +139,7 @@ const CODE_TEXT: Record<BrokerErrorCode, string> = {
   'client-id-in-use': 'Client id in use',
   closed: 'Closed',
   transaction: 'Transaction error',
+  unavailable: 'Store unavailable',
 };
 
 type State = 'new' | 'connecting' | 'connected' | 'disconnecting' | 'closing' | 'closed';

@@ -7,7 +7,8 @@ export type BrokerErrorCode =
   | 'invalid' // bad argument: selector, address, parameter
   | 'client-id-in-use'
   | 'closed' // engine, connection or consumer closed
-  | 'transaction'; // unknown or finished transaction
+  | 'transaction' // unknown or finished transaction
+  | 'unavailable'; // the store cannot take writes now (disk full, I/O error, resource alarm): retry later
 
 export class BrokerError extends Error {
   constructor(readonly code: BrokerErrorCode, message: string) {

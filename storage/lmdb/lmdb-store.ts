@@ -32,6 +32,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { BrokerError } from '../../src/core/errors.js';
 import { messageSize } from '../../src/core/message.js';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../../src/core/store.js';
 import {
@@ -371,7 +372,7 @@ export class LmdbStore implements Store {
           this.pending = [];
         }
         if (!ran || group.length <= 1) {
-          for (const p of group) p.reject(asError(err));
+          for (const p of group) p.reject(commitFailure(err));
           this.afterTxn();
         } else {
           void this.retryOneByOne(group).then(() => this.afterTxn());
@@ -389,7 +390,7 @@ export class LmdbStore implements Store {
         this.stats.batches++;
         p.resolve();
       } catch (err) {
-        p.reject(asError(err));
+        p.reject(commitFailure(err));
       }
     }
   }
@@ -582,6 +583,34 @@ function mkdirs(p: string): void {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * A failed LMDB commit (disk full, I/O error) as the error the engine hands on: `unavailable`, retry later.
+ * lmdb-js attaches the cause as a second, already rejected promise (`commitError`); unobserved, that promise's
+ * rejection would end the process, so it is observed here.
+ */
+function commitFailure(err: unknown): Error {
+  const e = asError(err) as Error & { commitError?: Promise<unknown> };
+  const inner = e.commitError;
+  if (!inner || typeof inner.then !== 'function') return e;
+  let cause = e.message;
+  inner.then(undefined, (c: unknown) => {
+    cause = c instanceof Error ? c.message : String(c);
+  });
+  return new StoreWriteError(e, () => cause);
+}
+
+/** The store could not commit; `message` names the OS cause once lmdb-js reported it (ENOSPC: "No space left on device"). */
+export class StoreWriteError extends BrokerError {
+  constructor(readonly original: Error, private readonly causeText: () => string) {
+    super('unavailable', 'the broker cannot store messages right now (its disk is full or failing); retry later');
+    this.name = 'StoreWriteError';
+  }
+
+  get detail(): string {
+    return this.causeText();
+  }
 }
 
 function checkQueue(c: { queue?: unknown }): string {
