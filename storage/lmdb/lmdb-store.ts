@@ -141,6 +141,7 @@ export class LmdbStore implements Store {
   async open(): Promise<{ queues: QueueRecovery[]; kv: Map<string, unknown> }> {
     if (this.state !== 'new') throw new Error(`LmdbStore(${this.path}): open() called on a store that is ${this.state}`);
     this.state = 'opening';
+    filterLmdbCommitRejections();
     try {
       this.prepareDirectory();
       const env = open<Buffer, string>(path.join(this.path, 'wharf.mdb'), {
@@ -583,6 +584,27 @@ function mkdirs(p: string): void {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * lmdb-js 3.5 rejects, for every failed commit, one promise of its own that nothing can observe (measured: one
+ * unhandled `Commit failed (see commitError for details)` per failed transaction, besides the one it hands the
+ * caller). Node ends the process on an unhandled rejection, so a full disk would take the broker down. This
+ * listener drops exactly those (observing their `commitError`) and rethrows anything else, which Node then
+ * treats as before: an uncaught exception.
+ */
+let commitRejectionFilter = false;
+function filterLmdbCommitRejections(): void {
+  if (commitRejectionFilter) return;
+  commitRejectionFilter = true;
+  process.on('unhandledRejection', (reason) => {
+    const e = reason as { message?: unknown; commitError?: Promise<unknown> } | null;
+    if (e && e.message === 'Commit failed (see commitError for details)' && e.commitError && typeof e.commitError.then === 'function') {
+      e.commitError.then(undefined, () => undefined);
+      return;
+    }
+    throw reason;
+  });
 }
 
 /**
