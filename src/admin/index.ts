@@ -37,7 +37,7 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
   const version = packageVersion();
   const auth = new AdminAuth(engine, config);
   const sampler = new Sampler(engine, opts.sampleInterval ?? 1000);
-  const metrics = new AdminMetrics(engine, sampler, version, startedAt);
+  const metrics = new AdminMetrics(engine, sampler, version, startedAt, config.metricsTopDestinations);
   const files = new StaticFiles();
   const streams = new Set<ServerResponse>();
   // JSON bodies: a message body of maxFrameSize as base64, plus room for headers and properties
@@ -143,9 +143,15 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
         const r = readiness();
         return sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
       }
-      if (p === '/metrics') {
+      if (p === '/metrics' || p === '/metrics/per-destination') {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, 'method-not-allowed', 'GET only', { allow: 'GET' });
         if (config.metricsAuth && !(await auth.authenticate(req))) throw new ApiError(401, 'unauthenticated', 'metrics need a login (admin.metricsAuth)', { 'www-authenticate': 'Basic realm="wharf"' });
+        if (p === '/metrics/per-destination') {
+          res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+          if (req.method !== 'HEAD') await metrics.writeAll(res);
+          res.end();
+          return;
+        }
         const text = await metrics.text();
         res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : text);

@@ -1,7 +1,10 @@
 /**
- * `/metrics` in the Prometheus text format, built with prom-client on a registry of this broker's own (several
- * brokers in one process — tests — do not share metrics). Values are read from the engine at scrape time:
- * one snapshot of every destination per scrape, shared by all per-destination metric families.
+ * `/metrics` in the Prometheus text format. Broker-wide series come from prom-client on a registry of this
+ * broker's own (several brokers in one process — tests — do not share metrics). Per-destination series are
+ * written by hand from one snapshot per scrape, as RabbitMQ's Prometheus plugin splits them: `/metrics` carries
+ * the busiest `admin.metricsTopDestinations` destinations (all of them when there are fewer), and
+ * `/metrics/per-destination` every destination. Building yields to the event loop every few thousand series,
+ * and concurrent scrapes of the same kind share one build, so 100,000 destinations cannot stall clients.
  */
 import client from 'prom-client';
 import { type DestinationInfo, type EngineApi } from '../core/api.js';
@@ -23,45 +26,50 @@ function processMetrics(): client.Registry {
 }
 
 interface Snapshot {
-  dests: Array<DestinationInfo & { metricKind: string }>;
   byProtocol: Map<string, number>;
+}
+
+type Dest = DestinationInfo & { metricKind: string };
+
+/** Per-destination families: name, help, type, value, and whether topics have it. */
+const PER_DEST: Array<{ name: string; help: string; counter?: boolean; queuesOnly?: boolean; pick: (d: DestinationInfo) => number }> = [
+  // kind: queue, topic, or subscription (the queue behind a durable/shared/non-durable topic subscription)
+  { name: 'wharf_destination_messages', help: 'Messages held (ready, scheduled, in flight, paged): the queue depth', queuesOnly: true, pick: (d) => d.depth },
+  { name: 'wharf_destination_messages_ready', help: 'Messages available for delivery now', queuesOnly: true, pick: (d) => d.ready },
+  { name: 'wharf_destination_messages_inflight', help: 'Messages delivered and not yet acknowledged', queuesOnly: true, pick: (d) => d.inflight },
+  { name: 'wharf_destination_messages_scheduled', help: 'Messages waiting for their delivery time', queuesOnly: true, pick: (d) => d.scheduled },
+  { name: 'wharf_destination_bytes', help: 'Approximate size of the messages held, bytes', queuesOnly: true, pick: (d) => d.bytes },
+  { name: 'wharf_destination_consumers', help: 'Attached consumers', pick: (d) => d.consumers },
+  { name: 'wharf_destination_producers', help: 'Producers registered on the destination', pick: (d) => d.producers },
+  { name: 'wharf_destination_enqueued_total', help: 'Messages enqueued (topics: published) since the broker started', counter: true, pick: (d) => d.enqueued },
+  { name: 'wharf_destination_dequeued_total', help: 'Messages removed by acknowledgement since the broker started', counter: true, queuesOnly: true, pick: (d) => d.dequeued },
+  { name: 'wharf_destination_expired_total', help: 'Messages expired since the broker started', counter: true, queuesOnly: true, pick: (d) => d.expired },
+  { name: 'wharf_destination_dead_lettered_total', help: 'Messages moved to a dead-letter queue since the broker started', counter: true, queuesOnly: true, pick: (d) => d.deadLettered },
+  { name: 'wharf_destination_dropped_total', help: 'Messages purged or dropped by limits since the broker started', counter: true, queuesOnly: true, pick: (d) => d.dropped },
+];
+
+/** Series written between two yields to the event loop. */
+const SERIES_PER_SLICE = 4000;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const endLine = (t: string) => (t.endsWith('\n') ? t : `${t}\n`);
+
+/** A Prometheus label value: backslash, double quote and newline escaped. */
+function labelValue(v: string): string {
+  return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
 }
 
 export class AdminMetrics {
   readonly registry = new client.Registry();
-  private snap: Snapshot = { dests: [], byProtocol: new Map() };
+  private snap: Snapshot = { byProtocol: new Map() };
+  /** The /metrics text being built: concurrent scrapers share it. */
+  private building?: Promise<string>;
   private readonly commitLatency: client.Histogram<'result'>;
 
-  constructor(private readonly engine: EngineApi, private readonly sampler: Sampler, version: string, startedAt: number) {
+  constructor(private readonly engine: EngineApi, private readonly sampler: Sampler, version: string, startedAt: number, private readonly topDestinations = 100) {
     const registers = [this.registry];
     const self = this;
-    const perDest = (name: string, help: string, pick: (d: DestinationInfo) => number, opts: { counter?: boolean; queuesOnly?: boolean } = {}) => {
-      const collect = function (this: client.Gauge<Labels> | client.Counter<Labels>) {
-        this.reset();
-        for (const d of self.snap.dests) {
-          if (opts.queuesOnly && d.metricKind === 'topic') continue;
-          const v = pick(d);
-          if (this instanceof client.Counter) this.inc({ kind: d.metricKind, name: d.name }, v);
-          else (this as client.Gauge<Labels>).set({ kind: d.metricKind, name: d.name }, v);
-        }
-      };
-      if (opts.counter) new client.Counter<Labels>({ name, help, labelNames: ['kind', 'name'], registers, collect });
-      else new client.Gauge<Labels>({ name, help, labelNames: ['kind', 'name'], registers, collect });
-    };
-    // kind: queue, topic, or subscription (the queue behind a durable/shared/non-durable topic subscription)
-    perDest('wharf_destination_messages', 'Messages held (ready, scheduled, in flight, paged): the queue depth', (d) => d.depth, { queuesOnly: true });
-    perDest('wharf_destination_messages_ready', 'Messages available for delivery now', (d) => d.ready, { queuesOnly: true });
-    perDest('wharf_destination_messages_inflight', 'Messages delivered and not yet acknowledged', (d) => d.inflight, { queuesOnly: true });
-    perDest('wharf_destination_messages_scheduled', 'Messages waiting for their delivery time', (d) => d.scheduled, { queuesOnly: true });
-    perDest('wharf_destination_bytes', 'Approximate size of the messages held, bytes', (d) => d.bytes, { queuesOnly: true });
-    perDest('wharf_destination_consumers', 'Attached consumers', (d) => d.consumers);
-    perDest('wharf_destination_producers', 'Producers registered on the destination', (d) => d.producers);
-    perDest('wharf_destination_enqueued_total', 'Messages enqueued (topics: published) since the broker started', (d) => d.enqueued, { counter: true });
-    perDest('wharf_destination_dequeued_total', 'Messages removed by acknowledgement since the broker started', (d) => d.dequeued, { counter: true, queuesOnly: true });
-    perDest('wharf_destination_expired_total', 'Messages expired since the broker started', (d) => d.expired, { counter: true, queuesOnly: true });
-    perDest('wharf_destination_dead_lettered_total', 'Messages moved to a dead-letter queue since the broker started', (d) => d.deadLettered, { counter: true, queuesOnly: true });
-    perDest('wharf_destination_dropped_total', 'Messages purged or dropped by limits since the broker started', (d) => d.dropped, { counter: true, queuesOnly: true });
-
     new client.Gauge<'protocol'>({
       name: 'wharf_connections',
       help: 'Open client connections by protocol',
@@ -160,19 +168,77 @@ export class AdminMetrics {
     return this.registry.contentType;
   }
 
-  async text(): Promise<string> {
-    const dests: Snapshot['dests'] = [];
-    for (const d of this.engine.listDestinations()) dests.push({ ...d, metricKind: d.kind });
-    for (const s of this.engine.listSubscriptions()) dests.push({ ...s, metricKind: 'subscription' });
+  /** `/metrics`: broker-wide series and the busiest destinations. Concurrent scrapes share one build. */
+  text(): Promise<string> {
+    let p = this.building;
+    if (!p) {
+      p = this.build().finally(() => (this.building = undefined));
+      this.building = p;
+    }
+    return p;
+  }
+
+  private async build(): Promise<string> {
+    const own = await this.brokerWide();
+    const parts: string[] = [];
+    await this.perDestination(await this.selectDestinations(false), (t) => parts.push(t));
+    const proc = await processMetrics().metrics();
+    return [own, parts.join(''), proc].map(endLine).join('');
+  }
+
+  /**
+   * `/metrics/per-destination`: every destination, written to `out` a slice at a time as it is built (82 MB of
+   * text at 100,000 destinations is never held whole), waiting for the socket to drain.
+   */
+  async writeAll(out: NodeJS.WritableStream): Promise<void> {
+    const write = (t: string) => (out.write(t) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', resolve)));
+    await write(endLine(await this.brokerWide()));
+    await this.perDestination(await this.selectDestinations(true), write);
+    await write(endLine(await processMetrics().metrics()));
+  }
+
+  private async brokerWide(): Promise<string> {
     const byProtocol = new Map<string, number>();
     for (const c of this.engine.listConnections()) byProtocol.set(c.protocol, (byProtocol.get(c.protocol) ?? 0) + 1);
-    this.snap = { dests, byProtocol };
+    this.snap = { byProtocol };
     try {
-      const own = await this.registry.metrics();
-      const proc = await processMetrics().metrics();
-      return own.endsWith('\n') ? own + proc : `${own}\n${proc}`;
+      return await this.registry.metrics();
     } finally {
-      this.snap = { dests: [], byProtocol: new Map() };
+      this.snap = { byProtocol: new Map() };
+    }
+  }
+
+  private async selectDestinations(all: boolean): Promise<Dest[]> {
+    const dests: Dest[] = [];
+    await this.engine.scanDestinations((infos, what) => {
+      for (const d of infos) dests.push(Object.assign(d, { metricKind: what }));
+    });
+    if (all || dests.length <= this.topDestinations) return dests;
+    if (this.topDestinations <= 0) return [];
+    // the busiest: most messages held, then most traffic
+    return dests.sort((a, b) => b.depth - a.depth || b.enqueued - a.enqueued || b.consumers - a.consumers).slice(0, this.topDestinations);
+  }
+
+  private async perDestination(dests: Dest[], emit: (text: string) => unknown): Promise<void> {
+    const labels: string[] = new Array(dests.length);
+    for (let i = 0; i < dests.length; i++) {
+      labels[i] = `{kind="${dests[i].metricKind}",name="${labelValue(dests[i].name)}"}`;
+      if (i % SERIES_PER_SLICE === SERIES_PER_SLICE - 1) await yieldToLoop();
+    }
+    let written = 0;
+    for (const f of PER_DEST) {
+      let chunk = `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.counter ? 'counter' : 'gauge'}\n`;
+      for (let i = 0; i < dests.length; i++) {
+        const d = dests[i];
+        if (f.queuesOnly && d.metricKind === 'topic') continue;
+        chunk += `${f.name}${labels[i]} ${f.pick(d)}\n`;
+        if (++written % SERIES_PER_SLICE === 0) {
+          await emit(chunk);
+          chunk = '';
+          await yieldToLoop();
+        }
+      }
+      await emit(chunk);
     }
   }
 }

@@ -10,6 +10,8 @@ export interface AdminConfig {
   defaultUser: boolean;
   sessionTimeout: number;
   metricsAuth: boolean;
+  /** Destinations with per-destination series on /metrics (the busiest); /metrics/per-destination has all. */
+  metricsTopDestinations: number;
 }
 
 /** The `admin:` section plus what the console shows of the rest of the configuration. */
@@ -19,4 +21,4 @@ export interface AdminModuleOptions extends AdminConfig {
   destinations: PolicyRule[];
 }
 
-export const DEFAULT_ADMIN_OPTIONS: AdminModuleOptions = { users: [], defaultUser: true, sessionTimeout: 8 * 3600_000, metricsAuth: false, dataDir: '', destinations: [] };
+export const DEFAULT_ADMIN_OPTIONS: AdminModuleOptions = { users: [], defaultUser: true, sessionTimeout: 8 * 3600_000, metricsAuth: false, metricsTopDestinations: 100, dataDir: '', destinations: [] };

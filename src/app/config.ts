@@ -283,6 +283,8 @@ export const configSchema = z.strictObject({
       sessionTimeout: intIn(60_000).default(8 * 3600_000),
       /** Require a login for /metrics too (default: open, for Prometheus scrapers on the admin listener). */
       metricsAuth: boolSchema.default(false),
+      /** Per-destination series on /metrics for the busiest N destinations (all when there are fewer); 0 = none. /metrics/per-destination always has every destination. */
+      metricsTopDestinations: intIn(0).default(100),
     })
     .prefault({}),
 });

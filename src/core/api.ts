@@ -323,6 +323,8 @@ export interface EngineApi {
   subscriptionInfo(id: string): DestinationInfo | undefined;
   listDestinations(): DestinationInfo[];
   listSubscriptions(): DestinationInfo[];
+  /** Every queue, topic and subscription, a slice at a time, yielding to the event loop between slices (metrics of 100,000 destinations). */
+  scanDestinations(onSlice: (infos: DestinationInfo[], what: 'queue' | 'topic' | 'subscription') => void, slice?: number): Promise<void>;
   /** Durable subscriptions owned by a client id (MQTT session state). */
   durableSubscriptionsOf(clientId: string): DestinationInfo[];
   consumersOf(ref: QueueRef): ConsumerHandle[];

@@ -27,7 +27,7 @@ import { Router, type CompositeDestination } from './routing.js';
 import { DeadLetters } from './dead-letters.js';
 import { Subscriptions } from './subscriptions.js';
 import { RuntimePolicies } from './runtime-policies.js';
-import { countAll, describeQueue, listDestinations } from './describe.js';
+import { countAll, describeQueue, listDestinations, scanDestinations } from './describe.js';
 import { ConnectionRegistry } from './connections.js';
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
@@ -442,6 +442,10 @@ export class Engine extends EventEmitter implements EngineApi {
 
   listSubscriptions(): DestinationInfo[] {
     return [...this.state.subscriptions.values()].map((q) => describeQueue(this.state, q));
+  }
+
+  scanDestinations(onSlice: (infos: DestinationInfo[], what: 'queue' | 'topic' | 'subscription') => void, slice?: number): Promise<void> {
+    return scanDestinations(this.state, onSlice, slice);
   }
 
   describeQueue(q: CoreQueue): DestinationInfo {

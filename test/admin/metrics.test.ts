@@ -206,6 +206,39 @@ describe('admin /metrics', function () {
     }
   });
 
+  it('many destinations: /metrics carries the busiest (admin.metricsTopDestinations), /metrics/per-destination every one', async () => {
+    const big = await startAdminBroker({ config: { admin: { metricsTopDestinations: 3 } } });
+    try {
+      const engine = big.broker.engine;
+      for (let i = 0; i < 12; i++) await engine.createQueue(`many.q${i}`);
+      // depths 0..11: the busiest three are q11, q10, q9
+      for (let i = 0; i < 12; i++) for (let k = 0; k < i; k++) await engine.send(createMessage({ body: Buffer.from('x') }), queue(`many.q${i}`));
+      const names = (text: string) =>
+        parsePrometheus(text)
+          .get('wharf_destination_messages')!
+          .samples.filter((x) => x.labels.kind === 'queue')
+          .map((x) => x.labels.name)
+          .sort();
+      const top = await request(big.url, 'GET', '/metrics', { auth: null });
+      assert.equal(top.status, 200);
+      assert.deepEqual(names(top.text), ['many.q10', 'many.q11', 'many.q9']);
+      // broker-wide series stay complete
+      assert.equal(value(parsePrometheus(top.text), 'wharf_destinations', { kind: 'queue' }), 12);
+      const all = await request(big.url, 'GET', '/metrics/per-destination', { auth: null });
+      assert.equal(all.status, 200);
+      assert.match(String(all.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+      const every = parsePrometheus(all.text);
+      assert.equal(every.get('wharf_destination_messages')!.samples.length, 12);
+      assert.equal(value(every, 'wharf_destination_messages', { kind: 'queue', name: 'many.q7' }), 7);
+      assert.equal(value(every, 'wharf_destination_enqueued_total', { kind: 'queue', name: 'many.q5' }), 5);
+      // scrapes at the same time all get the full answer
+      const three = await Promise.all([1, 2, 3].map(() => request(big.url, 'GET', '/metrics', { auth: null })));
+      for (const r of three) assert.deepEqual(names(r.text), ['many.q10', 'many.q11', 'many.q9']);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('the parser rejects malformed exposition text', () => {
     assert.throws(() => parsePrometheus('# TYPE x counter\nx{a="b" 1\n'));
     assert.throws(() => parsePrometheus('y 1\n'));
