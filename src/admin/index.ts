@@ -37,7 +37,7 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
   const version = packageVersion();
   const auth = new AdminAuth(engine, config);
   const sampler = new Sampler(engine, opts.sampleInterval ?? 1000);
-  const metrics = new AdminMetrics(engine, sampler, version, startedAt, config.metricsTopDestinations);
+  const metrics = new AdminMetrics(engine, sampler, version, startedAt, config.metricsTopDestinations, () => ctx.broker?.connectionRefusals?.() ?? {});
   const files = new StaticFiles();
   const streams = new Set<ServerResponse>();
   // JSON bodies: a message body of maxFrameSize as base64, plus room for headers and properties

@@ -67,7 +67,7 @@ export class AdminMetrics {
   private building?: Promise<string>;
   private readonly commitLatency: client.Histogram<'result'>;
 
-  constructor(private readonly engine: EngineApi, private readonly sampler: Sampler, version: string, startedAt: number, private readonly topDestinations = 100) {
+  constructor(private readonly engine: EngineApi, private readonly sampler: Sampler, version: string, startedAt: number, private readonly topDestinations = 100, refusals: () => Record<string, number> = () => ({})) {
     const registers = [this.registry];
     const self = this;
     new client.Gauge<'protocol'>({
@@ -109,6 +109,16 @@ export class AdminMetrics {
     totals('wharf_messages_delivered_total', 'Deliveries to consumers (redeliveries included)', 'delivered');
     totals('wharf_messages_dead_lettered_total', 'Messages dead-lettered', 'deadLettered');
 
+    new client.Counter<'reason'>({
+      name: 'wharf_connections_refused_total',
+      help: 'Client connections refused by the broker-wide limits (total, per-address) or for lack of file descriptors',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(refusals())) this.inc({ reason }, n);
+      },
+    });
     new client.Gauge({
       name: 'wharf_store_size_bytes',
       help: 'Size of the message store on disk, bytes',

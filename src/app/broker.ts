@@ -15,6 +15,7 @@ import { listenStream, type Listener } from '../transport/tcp.js';
 import type { TlsFiles } from '../transport/tls-files.js';
 import type { AdapterContext, BrokerStatus, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter } from '../transport/types.js';
 import { listenWebSocket } from '../transport/websocket.js';
+import { ConnectionGovernor } from '../transport/governor.js';
 
 export interface BrokerModules {
   /** Stream protocols; default `defaultProtocols` from src/modules.ts. */
@@ -116,6 +117,7 @@ export class Broker {
     this._engine = new Engine({
       store: this.store,
       policies: config.destinations,
+      maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
       composites: config.composites,
       virtualTopics: config.virtualTopics.enabled ? { topicPrefix: config.virtualTopics.topicPrefix, consumerPrefix: config.virtualTopics.consumerPrefix } : false,
       logger: logger.child({ component: 'engine' }),
@@ -125,7 +127,14 @@ export class Broker {
     logger.info({ dataDir }, 'engine started');
 
     const limits: ConnectionLimits = { ...config.limits };
-    const status: BrokerStatus = { state: () => this.state, listeners: () => this.listenerAddresses(), startedAt: Date.now() };
+    const governor = new ConnectionGovernor({ maxTotal: config.limits.maxConnectionsTotal, maxPerAddress: config.limits.maxConnectionsPerAddress }, logger.child({ component: 'limits' }));
+    logger.info({ maxTotal: governor.maxTotal, maxPerAddress: governor.maxPerAddress }, `client connections: at most ${governor.maxTotal}, ${governor.maxPerAddress} per address`);
+    const status: BrokerStatus = {
+      state: () => this.state,
+      listeners: () => this.listenerAddresses(),
+      startedAt: Date.now(),
+      connectionRefusals: () => ({ ...governor.refused }),
+    };
     const ctx = (component: string): AdapterContext => ({
       engine: this._engine!,
       options: moduleOptions(component, config),
@@ -150,13 +159,13 @@ export class Broker {
       const handler: StreamAdapter['handle'] = (stream, peer) => adapter.handle(stream, peer);
       if (lc.enabled) {
         await this.addListener(mod.name, () =>
-          listenStream({ name: mod.name, host: lc.host, port: lc.port, maxConnections: limits.maxConnections, logger }, handler),
+          listenStream({ name: mod.name, host: lc.host, port: lc.port, maxConnections: limits.maxConnections, governor, logger }, handler),
         );
       }
       if (lc.tls?.enabled) {
         const tls = lc.tls;
         await this.addListener(`${mod.name}-tls`, () =>
-          listenStream({ name: `${mod.name}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, logger }, handler),
+          listenStream({ name: `${mod.name}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, governor, logger }, handler),
         );
       }
       if (wsWanted) wsRoutes.push({ subprotocols: mod.wsSubprotocols, handler, name: mod.name });
@@ -171,12 +180,12 @@ export class Broker {
       const maxPayload = config.limits.maxFrameSize;
       if (ws.enabled) {
         await this.addListener('ws', () =>
-          listenWebSocket({ name: 'ws', host: ws.host, port: ws.port, maxConnections: limits.maxConnections, maxPayload, logger }, routes), detail);
+          listenWebSocket({ name: 'ws', host: ws.host, port: ws.port, maxConnections: limits.maxConnections, governor, maxPayload, logger }, routes), detail);
       }
       if (ws.tls?.enabled) {
         const tls = ws.tls;
         await this.addListener('ws-tls', () =>
-          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, maxPayload, logger }, routes), detail);
+          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, governor, maxPayload, logger }, routes), detail);
       }
     }
 
@@ -202,13 +211,15 @@ export class Broker {
       this.adapters.push({ name: mod.name, close: () => handler.close() });
       const handle = (req: Parameters<HttpHandler['handle']>[0], res: Parameters<HttpHandler['handle']>[1]) => handler.handle(req, res);
       const maxConnections = limits.maxConnections;
+      // the admin listener counts towards no broker-wide limit: an operator can always get in
+      const reserved = key === 'admin';
       if (lc.enabled) {
-        await this.addListener(key, () => listenHttp({ name: key, host: lc.host, port: lc.port, maxConnections, logger }, handle));
+        await this.addListener(key, () => listenHttp({ name: key, host: lc.host, port: lc.port, maxConnections, governor, reserved, logger }, handle));
       }
       if (lc.tls?.enabled) {
         const tls = lc.tls;
         await this.addListener(`${key}-tls`, () =>
-          listenHttp({ name: `${key}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections, logger }, handle));
+          listenHttp({ name: `${key}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections, governor, reserved, logger }, handle));
       }
     }
 

@@ -147,6 +147,12 @@ export const configSchema = z.strictObject({
       idleTimeout: durationMs.default(0),
       /** Concurrent connections per listener; 0 = unlimited. */
       maxConnections: intIn(0).default(10_000),
+      /** Client connections over all listeners (the admin listener excepted); 0 = the file-descriptor limit less a reserve. */
+      maxConnectionsTotal: intIn(0).default(0),
+      /** Client connections from one remote address; 0 = half of maxConnectionsTotal. */
+      maxConnectionsPerAddress: intIn(0).default(0),
+      /** Connections one authenticated user may hold; 0 = unlimited. */
+      maxConnectionsPerUser: intIn(0).default(0),
     })
     .prefault({}),
   destinations: z.array(policyRuleSchema, { error: 'expected a list of destination policies' }).default([]),

@@ -9,11 +9,14 @@ export interface ConnectionRegistryHost {
   deleteQueue(name: string): void;
   forgetTopic(name: string): void;
   emit(event: 'connection.opened' | 'connection.closed', c: Connection): void;
+  /** Connections one authenticated user may hold; 0 = unlimited. */
+  readonly maxPerUser: number;
 }
 
 export class ConnectionRegistry {
   private readonly byId = new Map<string, Connection>();
   private readonly clientIds = new Map<string, Connection>();
+  private readonly perUser = new Map<string, number>();
 
   constructor(private readonly host: ConnectionRegistryHost) {}
 
@@ -27,6 +30,10 @@ export class ConnectionRegistry {
 
   /** Register an authenticated connection; a second one with a client id in use is refused unless it takes over. */
   open(info: ConnectionInfo, principal: Principal): Connection {
+    const max = this.host.maxPerUser;
+    if (max > 0 && !principal.anonymous && (this.perUser.get(principal.username) ?? 0) >= max) {
+      throw new BrokerError('limit', `User '${principal.username}' already has ${max} connections (limits.maxConnectionsPerUser)`);
+    }
     if (info.clientId) {
       const existing = this.clientIds.get(info.clientId);
       if (existing && !existing.closed) {
@@ -38,6 +45,7 @@ export class ConnectionRegistry {
     const c = new Connection(info, principal);
     this.byId.set(c.id, c);
     if (info.clientId) this.clientIds.set(info.clientId, c);
+    if (!principal.anonymous) this.perUser.set(principal.username, (this.perUser.get(principal.username) ?? 0) + 1);
     this.host.emit('connection.opened', c);
     return c;
   }
@@ -53,6 +61,11 @@ export class ConnectionRegistry {
     }
     this.byId.delete(c.id);
     if (c.clientId && this.clientIds.get(c.clientId) === c) this.clientIds.delete(c.clientId);
+    if (!c.principal.anonymous) {
+      const left = (this.perUser.get(c.principal.username) ?? 1) - 1;
+      if (left <= 0) this.perUser.delete(c.principal.username);
+      else this.perUser.set(c.principal.username, left);
+    }
     this.host.emit('connection.closed', c);
   }
 

@@ -47,6 +47,8 @@ export interface EngineOptions {
   /** How often expired messages are swept from queues without consumers, ms. */
   expirySweepInterval?: number;
   now?: () => number;
+  /** Connections one authenticated user may hold; 0 = unlimited. */
+  maxConnectionsPerUser?: number;
 }
 
 export class Engine extends EventEmitter implements EngineApi {
@@ -99,6 +101,7 @@ export class Engine extends EventEmitter implements EngineApi {
       deleteQueue: (name) => this.deleteQueue(name).catch((err) => this.onError(err, 'temp queue delete')),
       forgetTopic: (name) => this.state.knownTopics.delete(name),
       emit: (event, c) => this.emit(event, c),
+      maxPerUser: opts.maxConnectionsPerUser ?? 0,
     });
     this.runtime = new RuntimePolicies(this.state, this.policies, (batch) => this.commit(batch));
     this.subs = new Subscriptions(this.state, {

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { boundAddress, listenServer, throttled } from './errors.js';
 import type { Listener } from './tcp.js';
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
+import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
 
 export interface HttpListenerOptions {
   /** Listener name for errors and logs, e.g. `sqs` or `admin-tls`. */
@@ -24,6 +25,10 @@ export interface HttpListenerOptions {
   headersTimeout?: number;
   /** How long an idle keep-alive connection stays open, ms. Default 65 s (longer than AWS SDK idle sockets, avoiding reuse races). */
   keepAliveTimeout?: number;
+  /** Broker-wide limits (total, per address), shared with the other listeners. */
+  governor?: ConnectionGovernor;
+  /** The admin listener: counts towards no limit, so an operator can always get in. */
+  reserved?: boolean;
   logger?: Logger;
 }
 
@@ -130,8 +135,16 @@ export async function listenHttp(opts: HttpListenerOptions, handler: RequestHand
 
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
+    const release = opts.governor ? opts.governor.admit(socket.remoteAddress ?? '', opts.reserved) : () => undefined;
+    if (!release) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      release();
+    });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log?.debug({ err: err.message }, 'client error');
@@ -142,7 +155,10 @@ export async function listenHttp(opts: HttpListenerOptions, handler: RequestHand
       socket.destroy();
     }
   });
-  server.on('error', (err) => log?.error({ err }, 'listener error'));
+  server.on('error', (err) => {
+    if (isDescriptorExhaustion(err)) opts.governor?.outOfDescriptors();
+    else log?.error({ err }, 'listener error');
+  });
 
   const fail = (res: http.ServerResponse, err: unknown) => {
     if (!(err instanceof HttpError)) log?.error({ err }, 'request handler failed');

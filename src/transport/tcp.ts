@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { boundAddress, listenServer, throttled } from './errors.js';
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
+import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
 import type { PeerInfo } from './types.js';
 
 export type { TlsFiles } from './tls-files.js';
@@ -21,6 +22,8 @@ export interface StreamListenerOptions {
   tls?: TlsFiles;
   /** Concurrent connections; sockets over it are destroyed at once. 0 = unlimited. */
   maxConnections: number;
+  /** Broker-wide limits (total, per address), shared with the other listeners. */
+  governor?: ConnectionGovernor;
   logger?: Logger;
 }
 
@@ -52,6 +55,12 @@ export async function listenStream(opts: StreamListenerOptions, onConnection: Co
       socket.destroy(); // already gone
       return;
     }
+    const release = opts.governor ? opts.governor.admit(socket.remoteAddress) : () => undefined;
+    if (!release) {
+      socket.destroy();
+      return;
+    }
+    socket.once('close', release);
     const peer: PeerInfo = {
       transport,
       remoteAddress: socket.remoteAddress,
@@ -87,7 +96,10 @@ export async function listenStream(opts: StreamListenerOptions, onConnection: Co
     log?.warn({ maxConnections: opts.maxConnections, dropped: n }, `${name}: connection limit of ${opts.maxConnections} reached, refusing new connections`),
   );
   server.on('drop', logDrop);
-  server.on('error', (err) => log?.error({ err }, 'listener error'));
+  server.on('error', (err) => {
+    if (isDescriptorExhaustion(err)) opts.governor?.outOfDescriptors();
+    else log?.error({ err }, 'listener error');
+  });
 
   await listenServer(server, name, opts.host, opts.port);
   const addr = boundAddress(server, opts.host);

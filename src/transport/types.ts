@@ -88,4 +88,6 @@ export interface BrokerStatus {
   /** Bound address of every running listener (`stomp`, `stomp-tls`, `admin`, …). */
   listeners(): Record<string, { host: string; port: number }>;
   startedAt: number;
+  /** Connections refused by the broker-wide limits since start, by reason. */
+  connectionRefusals?(): Record<string, number>;
 }

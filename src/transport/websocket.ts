@@ -16,6 +16,7 @@ import { boundAddress, listenServer, throttled } from './errors.js';
 import { verifiedClientCertificate, type ConnectionHandler, type Listener } from './tcp.js';
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
 import type { PeerInfo } from './types.js';
+import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
 
 export interface WebSocketListenerOptions {
   /** Listener name for errors and logs. Default `ws` (or `ws-tls`). */
@@ -25,6 +26,8 @@ export interface WebSocketListenerOptions {
   tls?: TlsFiles;
   /** Concurrent WebSocket connections; handshakes over it get HTTP 503. 0 = unlimited. */
   maxConnections: number;
+  /** Broker-wide limits (total, per address), shared with the other listeners. */
+  governor?: ConnectionGovernor;
   /** Largest WebSocket message accepted, bytes (ws `maxPayload`); bigger ones close the connection with 1009. */
   maxPayload: number;
   logger?: Logger;
@@ -84,7 +87,10 @@ export async function listenWebSocket(
   server.on('tlsClientError', (err: Error, socket: TLSSocket) =>
     log?.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed'),
   );
-  server.on('error', (err) => log?.error({ err }, 'listener error'));
+  server.on('error', (err) => {
+    if (isDescriptorExhaustion(err)) opts.governor?.outOfDescriptors();
+    else log?.error({ err }, 'listener error');
+  });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', (err) => log?.debug({ err: err.message }, 'socket error during handshake'));
@@ -104,6 +110,12 @@ export async function listenWebSocket(
       refuse(socket, 503, 'Service Unavailable', 'Connection limit reached\n');
       return;
     }
+    const release = opts.governor ? opts.governor.admit(req.socket.remoteAddress ?? '') : () => undefined;
+    if (!release) {
+      refuse(socket, 503, 'Service Unavailable', 'Connection limit reached\n');
+      return;
+    }
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => {
       const handler = table.get(chosen);
       if (!handler) {
