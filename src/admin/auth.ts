@@ -16,6 +16,11 @@ import { type EngineApi } from '../core/api.js';
 import { ApiError } from './http-util.js';
 import { ADMIN_HASH_PATTERN, type AdminConfig } from './options.js';
 
+/** Failed logins a minute before a user and address pair is locked out for the rest of the minute. */
+const PAIR_FAILURES = 20;
+/** Failed logins a minute, over all users, before an address is locked out (password spraying). */
+const ADDRESS_FAILURES = 100;
+
 export type AdminRole = 'admin' | 'viewer';
 
 export interface AdminUser {
@@ -155,16 +160,26 @@ export class AdminAuth {
     for (const [t, s] of this.sessions) if (s.user.username === username && s.user.source !== 'default') this.sessions.delete(t);
   }
 
-  /** Check a username and password from `remote`; throws 401/429 ApiErrors with a reason a person can act on. */
+  /**
+   * Check a username and password from `remote`; throws 401/429 ApiErrors with a reason a person can act on.
+   * Failures lock out the user and address pair that failed (20 a minute), so an attacker guessing one user's
+   * password does not lock the other users behind the same address out; an address that fails for many users
+   * (password spraying) is locked as a whole at 100 a minute.
+   */
   async verify(username: string, password: string, remote: string | undefined): Promise<AdminUser> {
-    const key = remote ?? '?';
+    const address = remote ?? '?';
+    const pair = `${address}\0${username}`;
     const now = Date.now();
-    const f = this.failures.get(key);
-    if (f && now - f.since < 60_000 && f.count >= 20) throw new ApiError(429, 'too-many-attempts', 'too many failed logins from this address; try again in a minute');
+    const live = (f: { count: number; since: number } | undefined) => (f && now - f.since < 60_000 ? f : undefined);
+    if ((live(this.failures.get(pair))?.count ?? 0) >= PAIR_FAILURES) throw new ApiError(429, 'too-many-attempts', `too many failed logins for '${username}' from this address; try again in a minute`);
+    if ((live(this.failures.get(address))?.count ?? 0) >= ADDRESS_FAILURES) throw new ApiError(429, 'too-many-attempts', 'too many failed logins from this address; try again in a minute');
     const user = await this.check(username, password, remote);
     if (!user) {
-      if (!f || now - f.since >= 60_000) this.failures.set(key, { count: 1, since: now });
-      else f.count++;
+      for (const key of [pair, address]) {
+        const f = live(this.failures.get(key));
+        if (f) f.count++;
+        else this.failures.set(key, { count: 1, since: now });
+      }
       if (this.failures.size > 10_000) this.failures.clear();
       if (username === 'admin' && password === 'admin' && this.defaultUserActive() && !isLoopback(remote)) {
         throw new ApiError(401, 'unauthenticated', 'the default admin/admin user only works from localhost; configure admin.users to log in remotely');

@@ -42,17 +42,40 @@ export class HttpError extends Error {
   }
 }
 
+/** What a refused upload may still send, and for how long, before its connection is cut. */
+const LINGER_BYTES = 64 * 1024 * 1024;
+const LINGER_MS = 5_000;
+
+/**
+ * The rest of a refused upload is read and dropped for a while (a "lingering close", as nginx does): closing a
+ * socket with unread data makes the kernel send a reset, and a client still uploading would see ECONNRESET
+ * instead of the 413 we wrote. Bounded in bytes and time, then the connection is cut anyway.
+ */
+function discardRest(req: http.IncomingMessage): void {
+  let dropped = 0;
+  const cut = () => req.socket.destroy();
+  const timer = setTimeout(cut, LINGER_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
 /**
  * Read a request body into one Buffer, refusing more than `max` bytes: rejects with HttpError(413) as soon
  * as the declared Content-Length or the bytes received exceed `max`, without buffering more. Answer it with
- * `sendError` (which closes the connection, so the rest of the upload is not read).
+ * `sendError` (which closes the connection once the response is out; what the client still sends is dropped).
  */
 export function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const tooLarge = () => new HttpError(413, `request body larger than ${max} bytes`, { connection: 'close' });
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > max) {
-      req.pause();
+      discardRest(req);
       reject(tooLarge());
       return;
     }
@@ -68,8 +91,8 @@ export function readBody(req: http.IncomingMessage, max: number): Promise<Buffer
       size += chunk.length;
       if (size > max) {
         cleanup();
-        req.pause();
         chunks.length = 0;
+        discardRest(req);
         reject(tooLarge());
         return;
       }

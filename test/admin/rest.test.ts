@@ -162,8 +162,15 @@ describe('admin REST API', function () {
       assertJsonError(await request(b.url, 'GET', '/api/overview', { auth: bob }), 401);
     });
 
-    it('throttles repeated failed logins from one address', async () => {
+    it('throttles repeated failed logins of a user from one address, without locking the other users out', async () => {
       for (let i = 0; i < 20; i++) await request(b.url, 'POST', '/api/login', { body: { username: 'x', password: 'y' }, auth: null });
+      assertJsonError(await request(b.url, 'POST', '/api/login', { body: { username: 'x', password: 'y' }, auth: null }), 429);
+      // the same address, another user: the failures of 'x' do not lock 'admin' out
+      assert.equal((await request(b.url, 'POST', '/api/login', { body: { username: 'admin', password: 'admin' }, auth: null })).status, 200);
+    });
+
+    it('an address failing for many users (password spraying) is locked out as a whole', async () => {
+      for (let i = 0; i < 100; i++) await request(b.url, 'POST', '/api/login', { body: { username: `u${i}`, password: 'y' }, auth: null });
       assertJsonError(await request(b.url, 'POST', '/api/login', { body: { username: 'admin', password: 'admin' }, auth: null }), 429);
     });
   });
