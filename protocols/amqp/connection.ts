@@ -79,7 +79,7 @@ export const DEFAULT_AMQP_OPTIONS: AmqpOptions = {
   maxHeldBytes: 256 * 1024,
 };
 
-export interface SessionHost {
+export interface ConnectionHost {
   engine: EngineApi;
   logger: Logger;
   limits: ConnectionLimits;
@@ -89,7 +89,7 @@ export interface SessionHost {
   containerId: string;
   product: string;
   version: string;
-  closed(session: AmqpSession): void;
+  closed(connection: AmqpConnection): void;
 }
 
 /** Filter descriptors (Apache/Qpid JMS conventions). */
@@ -176,7 +176,7 @@ interface OutDeliveryTag {
 
 type State = 'new' | 'connecting' | 'open' | 'closing' | 'closed';
 
-export class AmqpSession {
+export class AmqpConnection {
   private state: State = 'new';
   private conn: ConnectionHandle | null = null;
   private readonly engine: EngineApi;
@@ -219,7 +219,7 @@ export class AmqpSession {
   private resolveClosed!: () => void;
 
   constructor(
-    private readonly host: SessionHost,
+    private readonly host: ConnectionHost,
     readonly stream: Duplex,
     readonly peer: PeerInfo,
   ) {

@@ -69,13 +69,13 @@ export const DEFAULT_STOMP_OPTIONS: StompOptions = {
   maxHeaders: 128,
 };
 
-export interface SessionHost {
+export interface ConnectionHost {
   engine: EngineApi;
   logger: Logger;
   limits: ConnectionLimits;
   options: StompOptions;
   serverName: string;
-  closed(session: StompSession): void;
+  closed(connection: StompConnection): void;
 }
 
 type AckMode = 'auto' | 'client' | 'client-individual';
@@ -143,7 +143,7 @@ const CODE_TEXT: Record<BrokerErrorCode, string> = {
 
 type State = 'new' | 'connecting' | 'connected' | 'disconnecting' | 'closing' | 'closed';
 
-export class StompSession {
+export class StompConnection {
   version: StompVersion = '1.0';
   private state: State = 'new';
   private conn: ConnectionHandle | null = null;
@@ -187,7 +187,7 @@ export class StompSession {
   private readonly sendCtx: SendContext;
 
   constructor(
-    private readonly host: SessionHost,
+    private readonly host: ConnectionHost,
     readonly stream: Duplex,
     readonly peer: PeerInfo,
   ) {
