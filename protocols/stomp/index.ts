@@ -6,9 +6,11 @@ import type { Duplex } from 'node:stream';
 import { ConnectionAdapter } from '../../src/transport/connection-adapter.js';
 import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
 import { packageVersion } from '../../src/package-info.js';
-import { DEFAULT_STOMP_OPTIONS, StompConnection, type StompOptions } from './connection.js';
+import { StompConnection } from './connection.js';
+import { DEFAULT_STOMP_OPTIONS, type StompOptions } from './options.js';
 
-export { DEFAULT_STOMP_OPTIONS, StompConnection, type StompOptions } from './connection.js';
+export { StompConnection } from './connection.js';
+export { DEFAULT_STOMP_OPTIONS, type StompOptions } from './options.js';
 
 export const STOMP_WS_SUBPROTOCOLS = ['v10.stomp', 'v11.stomp', 'v12.stomp', 'stomp'];
 
