@@ -2,7 +2,7 @@
  * The AMQP 1.0 protocol module: plain TCP (5672), TLS (5671) and WebSocket (subprotocol `amqp`) all hand
  * their streams to one adapter. Connection, session and link state machines come from rhea 3.0.5
  * (patched: patches/rhea+3.0.5.patch), behind our own header/SASL/frame-size guard (guard.ts); message
- * bytes are ours (codec.ts, mapping.ts); everything else is Engine calls (connection.ts).
+ * bytes are ours (codec.ts, mapping.ts); everything else is Engine calls (connection.ts and the modules it names).
  */
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
@@ -10,9 +10,11 @@ import { ConnectionAdapter } from '../../src/transport/connection-adapter.js';
 import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
 import { packageVersion } from '../../src/package-info.js';
 import { rhea, type RContainer } from './rhea.js';
-import { AmqpConnection, DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './connection.js';
+import { AmqpConnection } from './connection.js';
+import { DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './options.js';
 
-export { AmqpConnection, DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './connection.js';
+export { AmqpConnection } from './connection.js';
+export { DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './options.js';
 
 export const AMQP_WS_SUBPROTOCOLS = ['amqp'];
 
