@@ -383,10 +383,10 @@ export class AmqpConnection implements AmqpContext {
   private registerRheaHandlers(): void {
     const c = this.rconn;
     const guarded =
-      <T>(fn: (ctx: T) => void) =>
-      (ctx: T) => {
+      <T>(fn: (ev: T) => void) =>
+      (ev: T) => {
         try {
-          fn(ctx);
+          fn(ev);
         } catch (err) {
           this.log.error({ err, remote: this.peer.remoteAddress }, 'amqp: event handler failed');
           this.closeConnection({ condition: 'amqp:internal-error', description: 'internal error' });
@@ -398,24 +398,24 @@ export class AmqpConnection implements AmqpContext {
     c.on('connection_close', () => undefined);
     c.on('connection_error', () => undefined);
     c.on('disconnected', () => this.teardown());
-    c.on('session_open', guarded((ctx: { session: RSession }) => onSessionOpen(this, ctx.session)));
-    c.on('session_close', guarded((ctx: { session: RSession }) => onSessionClose(this, ctx.session)));
+    c.on('session_open', guarded((ev: { session: RSession }) => onSessionOpen(this, ev.session)));
+    c.on('session_close', guarded((ev: { session: RSession }) => onSessionClose(this, ev.session)));
     c.on('session_error', () => undefined);
-    c.on('sender_open', guarded((ctx: { sender: RLink }) => onSenderOpen(this, ctx.sender)));
-    c.on('receiver_open', guarded((ctx: { receiver: RLink }) => onReceiverOpen(this, ctx.receiver)));
-    c.on('sender_close', guarded((ctx: { sender: RLink }) => onPeerDetach(this, ctx.sender)));
-    c.on('receiver_close', guarded((ctx: { receiver: RLink }) => onPeerDetach(this, ctx.receiver)));
+    c.on('sender_open', guarded((ev: { sender: RLink }) => onSenderOpen(this, ev.sender)));
+    c.on('receiver_open', guarded((ev: { receiver: RLink }) => onReceiverOpen(this, ev.receiver)));
+    c.on('sender_close', guarded((ev: { sender: RLink }) => onPeerDetach(this, ev.sender)));
+    c.on('receiver_close', guarded((ev: { receiver: RLink }) => onPeerDetach(this, ev.receiver)));
     c.on('sender_error', () => undefined);
     c.on('receiver_error', () => undefined);
-    c.on('sender_flow', guarded((ctx: { sender: RLink }) => onSenderFlow(this, ctx.sender)));
+    c.on('sender_flow', guarded((ev: { sender: RLink }) => onSenderFlow(this, ev.sender)));
     c.on('sendable', () => undefined);
     c.on('sender_draining', () => undefined);
-    c.on('message', guarded((ctx: { receiver: RLink; delivery: RDelivery; raw?: Buffer }) => onTransfer(this, ctx.receiver, ctx.delivery, ctx.raw)));
+    c.on('message', guarded((ev: { receiver: RLink; delivery: RDelivery; raw?: Buffer }) => onTransfer(this, ev.receiver, ev.delivery, ev.raw)));
     for (const outcome of ['accepted', 'released', 'rejected', 'modified', 'transactional_state'] as const) {
-      c.on(outcome, guarded((ctx: { sender?: RLink; delivery: RDelivery }) => ctx.sender && onOutcome(this, ctx.delivery, outcome)));
+      c.on(outcome, guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, outcome)));
     }
     c.on('received', () => undefined);
-    c.on('settled', guarded((ctx: { sender?: RLink; delivery: RDelivery }) => ctx.sender && onOutcome(this, ctx.delivery, 'settled')));
+    c.on('settled', guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, 'settled')));
   }
 
   private rheaError(e: Error & { condition?: string }): void {
