@@ -2,21 +2,23 @@
  * The AMQP 1.0 protocol module: plain TCP (5672), TLS (5671) and WebSocket (subprotocol `amqp`) all hand
  * their streams to one adapter. Connection, session and link state machines come from rhea 3.0.5
  * (patched: patches/rhea+3.0.5.patch), behind our own header/SASL/frame-size guard (guard.ts); message
- * bytes are ours (codec.ts, mapping.ts); everything else is Engine calls (session.ts).
+ * bytes are ours (codec.ts, mapping.ts); everything else is Engine calls (connection.ts and the modules it names).
  */
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
-import { SessionAdapter } from '../../src/transport/session-adapter.js';
+import { ConnectionAdapter } from '../../src/transport/connection-adapter.js';
 import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
 import { packageVersion } from '../../src/package-info.js';
 import { rhea, type RContainer } from './rhea.js';
-import { AmqpSession, DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './session.js';
+import { AmqpConnection } from './connection.js';
+import { DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './options.js';
 
-export { AmqpSession, DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './session.js';
+export { AmqpConnection } from './connection.js';
+export { DEFAULT_AMQP_OPTIONS, type AmqpOptions } from './options.js';
 
 export const AMQP_WS_SUBPROTOCOLS = ['amqp'];
 
-export class AmqpAdapter extends SessionAdapter<AmqpSession> {
+export class AmqpAdapter extends ConnectionAdapter<AmqpConnection> {
   private readonly options: AmqpOptions;
   private readonly container: RContainer;
   private readonly containerId: string;
@@ -38,9 +40,9 @@ export class AmqpAdapter extends SessionAdapter<AmqpSession> {
     this.container.on('disconnected', () => undefined);
   }
 
-  protected createSession(stream: Duplex, peer: PeerInfo, closed: (s: AmqpSession) => void): AmqpSession {
+  protected createConnection(stream: Duplex, peer: PeerInfo, closed: (s: AmqpConnection) => void): AmqpConnection {
     const { engine, logger, limits } = this.ctx;
-    return new AmqpSession(
+    return new AmqpConnection(
       {
         engine,
         logger,

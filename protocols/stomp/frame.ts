@@ -60,3 +60,8 @@ export class StompProtocolError extends Error {
     this.name = 'StompProtocolError';
   }
 }
+
+/** STOMP 1.2 "Value Encoding": CONNECT, STOMP and CONNECTED frames are never (un)escaped. */
+export function isConnectCommand(command: string): boolean {
+  return command === 'CONNECT' || command === 'STOMP' || command === 'CONNECTED';
+}

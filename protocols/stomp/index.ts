@@ -3,16 +3,18 @@
  * `v10.stomp`, `v11.stomp`, `v12.stomp`, `stomp`) all hand their streams to one adapter.
  */
 import type { Duplex } from 'node:stream';
-import { SessionAdapter } from '../../src/transport/session-adapter.js';
+import { ConnectionAdapter } from '../../src/transport/connection-adapter.js';
 import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
 import { packageVersion } from '../../src/package-info.js';
-import { DEFAULT_STOMP_OPTIONS, StompSession, type StompOptions } from './session.js';
+import { StompConnection } from './connection.js';
+import { DEFAULT_STOMP_OPTIONS, type StompOptions } from './options.js';
 
-export { DEFAULT_STOMP_OPTIONS, StompSession, type StompOptions } from './session.js';
+export { StompConnection } from './connection.js';
+export { DEFAULT_STOMP_OPTIONS, type StompOptions } from './options.js';
 
 export const STOMP_WS_SUBPROTOCOLS = ['v10.stomp', 'v11.stomp', 'v12.stomp', 'stomp'];
 
-export class StompAdapter extends SessionAdapter<StompSession> {
+export class StompAdapter extends ConnectionAdapter<StompConnection> {
   private readonly options: StompOptions;
   private readonly serverName: string;
 
@@ -25,13 +27,13 @@ export class StompAdapter extends SessionAdapter<StompSession> {
     this.serverName = `Wharf/${packageVersion()}`;
   }
 
-  protected createSession(stream: Duplex, peer: PeerInfo, closed: (s: StompSession) => void): StompSession {
+  protected createConnection(stream: Duplex, peer: PeerInfo, closed: (s: StompConnection) => void): StompConnection {
     const { engine, logger, limits } = this.ctx;
-    return new StompSession({ engine, logger, limits, options: this.options, serverName: this.serverName, closed }, stream, peer);
+    return new StompConnection({ engine, logger, limits, options: this.options, serverName: this.serverName, closed }, stream, peer);
   }
 }
 
-/** A STOMP module with non-default session options (tests use short timeouts). */
+/** A STOMP module with non-default connection options (tests use short timeouts). */
 export function createStompModule(options: Partial<StompOptions> = {}): ProtocolModule {
   return {
     name: 'stomp',

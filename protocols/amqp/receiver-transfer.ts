@@ -1,0 +1,95 @@
+/**
+ * Receiver links, transfers (client → broker): each message is settled `accepted` once engine.send
+ * resolved (a durable message is fsync'd by then) or `rejected` with an AMQP error (AMQP 1.0 §3.4).
+ * §2.6.7: rhea does not enforce link credit, so a transfer beyond it closes the link
+ * (amqp:link:transfer-limit-exceeded). The anonymous relay (a link without a target address) routes each
+ * message by its `to`. §4.4.1: a transfer in a transactional-state is sent in that transaction.
+ * Transfers on a coordinator link go to transactions.ts.
+ */
+import { BrokerError } from '../../src/core/api.js';
+import { DecodeError } from './codec.js';
+import { addressOf, decodeMessage } from './mapping.js';
+import { rheaMessage, type RDelivery, type RLink } from './rhea.js';
+import { amqpError, HOLD_PENDING, type AmqpContext, type Tx } from './context.js';
+import { grantCredit, settleIn } from './receiver-link.js';
+import { onCoordinator } from './transactions.js';
+
+export function onTransfer(ctx: AmqpContext, r: RLink, d: RDelivery, raw: Buffer | undefined): void {
+  const l = ctx.links.get(r);
+  if (!l || l.kind === 'out' || l.state !== 'open') {
+    if (!d.remote_settled) d.update(true, rheaMessage.released().described());
+    else d.update(true);
+    return;
+  }
+  if (--l.creditLeft < 0) {
+    // rhea only logs this; we enforce it
+    l.state = 'closed';
+    ctx.links.delete(r);
+    l.unregister?.();
+    r.close({ condition: 'amqp:link:transfer-limit-exceeded', description: 'transfer without link credit' });
+    return;
+  }
+  const bytes = raw ?? Buffer.alloc(0);
+  if (d.format) {
+    settleIn(ctx, l, d, rheaMessage.rejected({ error: { condition: 'amqp:not-implemented', description: `message-format ${d.format} is not supported` } }).described());
+    grantCredit(ctx, l);
+    return;
+  }
+  if (l.kind === 'coordinator') {
+    onCoordinator(ctx, l, d, bytes);
+    return;
+  }
+  let inbound;
+  try {
+    inbound = decodeMessage(bytes, ctx.mapOpts);
+  } catch (err) {
+    settleIn(ctx, l, d, rheaMessage.rejected({ error: amqpError(err instanceof DecodeError ? err : new DecodeError(String(err))) }).described());
+    grantCredit(ctx, l);
+    return;
+  }
+  let address = l.address;
+  if (!address) {
+    if (!inbound.to) {
+      settleIn(ctx, l, d, rheaMessage.rejected({ error: { condition: 'amqp:not-found', description: "anonymous relay: the message has no 'to' address" } }).described());
+      grantCredit(ctx, l);
+      return;
+    }
+    address = addressOf(inbound.to, inbound.toType, ctx.host.defaultKind);
+  }
+  let txn: Tx | undefined;
+  if (d.raw_state !== undefined && d.raw_state !== null) {
+    const st = rheaMessage.unwrap_outcome(d.raw_state);
+    if (st?.constructor?.composite_type === 'transactional_state') {
+      const id = st.txn_id;
+      txn = Buffer.isBuffer(id) ? ctx.txns.get(id.toString('hex')) : undefined;
+      if (!txn) {
+        settleIn(ctx, l, d, rheaMessage.rejected({ error: { condition: 'amqp:transaction:unknown-id', description: 'unknown transaction' } }).described());
+        grantCredit(ctx, l);
+        return;
+      }
+    }
+  }
+  const size = bytes.length;
+  l.inflight++;
+  ctx.pendingBytes += size;
+  if (ctx.pendingBytes > ctx.opts.maxPendingBytes) ctx.hold(HOLD_PENDING);
+  const p = ctx.engine.send(inbound.message, address, { connection: ctx.conn, transaction: txn?.tx });
+  if (txn) txn.ops.add(p);
+  const t = txn;
+  p.then(
+    () => {
+      const accepted = rheaMessage.accepted().described();
+      settleIn(ctx, l, d, t ? rheaMessage.transactional_state({ txn_id: t.id, outcome: accepted }).described() : accepted);
+    },
+    (err: unknown) => {
+      if (!(err instanceof BrokerError)) ctx.log.warn({ err, address }, 'amqp: send failed');
+      settleIn(ctx, l, d, rheaMessage.rejected({ error: amqpError(err) }).described());
+    },
+  ).finally(() => {
+    t?.ops.delete(p);
+    l.inflight--;
+    ctx.pendingBytes -= size;
+    if (ctx.pendingBytes <= ctx.opts.maxPendingBytes / 2) ctx.release(HOLD_PENDING);
+    grantCredit(ctx, l);
+  });
+}

@@ -1,0 +1,24 @@
+/**
+ * AMQP sessions (AMQP 1.0 §2.5; begin §2.7.2, end §2.7.3). rhea runs their state machine; we bound how
+ * many a connection may have (channel-max, §2.4.1) and how many links each may attach (handle-max,
+ * §2.7.2), and on end settle what the session still carried and forget its links.
+ */
+import type { RSession } from './rhea.js';
+import type { AmqpContext } from './context.js';
+import { linkGone } from './links.js';
+import { applyPendingOutcomes } from './sender-flow.js';
+
+export function onSessionOpen(ctx: AmqpContext, rs: RSession): void {
+  const channel = rs.remote.channel ?? 0;
+  const count = Object.keys(ctx.rconn.local_channel_map).length;
+  if (channel > ctx.opts.maxSessions - 1 || count > ctx.opts.maxSessions) {
+    ctx.closeConnection({ condition: 'amqp:resource-limit-exceeded', description: `at most ${ctx.opts.maxSessions} sessions (channel-max ${ctx.opts.maxSessions - 1})` });
+    return;
+  }
+  rs.local.begin.handle_max = ctx.opts.maxLinks - 1;
+}
+
+export function onSessionClose(ctx: AmqpContext, rs: RSession): void {
+  applyPendingOutcomes(ctx, rs);
+  for (const l of [...ctx.links.values()]) if (l.r.session === rs) linkGone(ctx, l, false);
+}

@@ -1,0 +1,86 @@
+/**
+ * ACK / NACK.
+ *
+ * STOMP 1.2 "ACK": names the message by the MESSAGE's `ack` header (`id`); 1.0/1.1 by `message-id` (and
+ * 1.1 `subscription`). "SUBSCRIBE ack Header": with ack:client an ACK is cumulative (everything that
+ * subscription received up to the message), with client-individual it covers that message only.
+ * "NACK": the message was not consumed (here: back to the queue, counted as a failed delivery).
+ * With `transaction`, ACKs join the transaction and NACKs are applied when it ends.
+ */
+import { header, type StompFrame } from '../frame.js';
+import { replenish, untrack } from '../delivery.js';
+import { clip, FrameError, missing, type Pending, type StompContext } from '../context.js';
+import { getTx } from './transaction.js';
+
+export function findPending(ctx: StompContext, f: StompFrame): Pending {
+  const ackId = header(f, 'id');
+  if (ackId !== undefined && /^\d{1,15}$/.test(ackId)) {
+    const p = ctx.pending.get(Number(ackId));
+    if (p) return p;
+  }
+  const messageId = header(f, 'message-id');
+  const subId = header(f, 'subscription');
+  if (messageId !== undefined) {
+    if (subId !== undefined) {
+      const sub = ctx.subs.get(subId);
+      const id = sub?.byMessageId.get(messageId);
+      if (id !== undefined) return sub!.unacked.get(id)!;
+    } else {
+      for (const sub of ctx.subs.values()) {
+        const id = sub.byMessageId.get(messageId);
+        if (id !== undefined) return sub.unacked.get(id)!;
+      }
+    }
+  }
+  if (ackId === undefined && messageId === undefined) throw missing(f.command, ctx.version === '1.2' ? 'id' : 'message-id');
+  const what = ackId !== undefined ? `ack id '${clip(ackId, 60)}'` : `message-id '${clip(messageId!, 80)}'${subId !== undefined ? ` on subscription '${clip(subId, 60)}'` : ''}`;
+  throw new FrameError(
+    `Unexpected ${f.command}`,
+    `There is no unacknowledged message with ${what} on this connection: it was already acknowledged, its subscription uses ack:auto or was closed, or its lease expired.`,
+  );
+}
+
+export function onAck(ctx: StompContext, f: StompFrame, positive: boolean): void {
+  const target = findPending(ctx, f);
+  const sub = target.sub;
+  const consumer = sub.consumer!;
+  const txId = header(f, 'transaction');
+  const t = txId !== undefined ? getTx(ctx, txId) : undefined;
+  let list: Pending[];
+  if (sub.ackMode === 'client') {
+    // cumulative: everything this subscription received up to and including the target, in delivery order
+    list = [];
+    for (const p of sub.unacked.values()) {
+      list.push(p);
+      if (p === target) break;
+    }
+  } else list = [target];
+  let waits: Promise<void>[] | null = null;
+  for (const p of list) {
+    untrack(ctx, p);
+    if (!positive) {
+      if (t) t.nacks.push({ consumer, id: p.id });
+      else consumer.nack(p.id, { countFailure: true, reason: 'NACK from STOMP client' });
+    }
+    else if (t) t.tx.ack(consumer, p.id);
+    else (waits ??= []).push(consumer.ack(p.id));
+  }
+  replenish(ctx, sub);
+  const receipt = header(f, 'receipt');
+  if (waits === null) {
+    if (receipt !== undefined) ctx.receipt(receipt);
+    return;
+  }
+  ctx.ops++;
+  const done = waits.length === 1 ? waits[0]! : Promise.all(waits);
+  done.then(
+    () => {
+      ctx.opDone();
+      if (receipt !== undefined) ctx.receipt(receipt);
+    },
+    (err: unknown) => {
+      ctx.opDone();
+      ctx.fail(err, f);
+    },
+  );
+}

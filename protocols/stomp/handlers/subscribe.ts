@@ -1,0 +1,117 @@
+/**
+ * SUBSCRIBE / UNSUBSCRIBE: one engine consumer per subscription, in explicit-credit mode (delivery.ts
+ * keeps its credit). Both are barriers: later frames wait until the consumer exists or is gone.
+ *
+ * STOMP 1.2 "SUBSCRIBE": `destination` and `id` are required (1.0: the destination is the id), `ack` is
+ * auto, client or client-individual. "UNSUBSCRIBE": `id` is required. ActiveMQ extensions honoured:
+ * activemq.prefetchSize, activemq.exclusive, activemq.noLocal, activemq.subscriptionName (durable topic
+ * subscriptions, which UNSUBSCRIBE with the name removes).
+ */
+import { BrokerError, type Delivery } from '../../../src/core/api.js';
+import { header, type StompFrame } from '../frame.js';
+import { resolve } from '../destinations.js';
+import { deliver, replenish, untrack } from '../delivery.js';
+import { type AckMode, clip, FrameError, missing, required, type StompContext, type Sub } from '../context.js';
+
+const ACK_MODES = new Set<AckMode>(['auto', 'client', 'client-individual']);
+
+export function onSubscribe(ctx: StompContext, f: StompFrame): Promise<void> {
+  const dest = required(f, 'destination');
+  let id = header(f, 'id');
+  if (id === undefined) {
+    if (ctx.version !== '1.0') throw missing('SUBSCRIBE', 'id');
+    id = dest; // STOMP 1.0: the destination identifies the subscription
+  }
+  if (ctx.subs.has(id)) throw new FrameError('Duplicate subscription id', `This connection already has a subscription with id '${clip(id, 60)}'.`);
+  if (ctx.subs.size >= ctx.opts.maxSubscriptions) throw new BrokerError('limit', `A connection may have at most ${ctx.opts.maxSubscriptions} subscriptions`);
+  const ackMode = (header(f, 'ack') ?? 'auto') as AckMode;
+  if (!ACK_MODES.has(ackMode)) throw new FrameError('Invalid ack mode', `ack must be auto, client or client-individual, got '${clip(ackMode, 40)}'.`);
+  let prefetch = ctx.opts.defaultPrefetch;
+  const pf = header(f, 'activemq.prefetchSize');
+  if (pf !== undefined) {
+    if (!/^\s*\d{1,10}\s*$/.test(pf) || Number(pf) < 1) throw new FrameError('Invalid activemq.prefetchSize', `activemq.prefetchSize must be a positive integer, got '${clip(pf, 40)}'.`);
+    prefetch = Math.min(Number(pf), ctx.opts.maxPrefetch);
+  }
+  const selector = header(f, 'selector') || undefined;
+  const subName = header(f, 'activemq.subscriptionName') ?? header(f, 'activemq.subcriptionName') ?? header(f, 'durable-subscription-name');
+  const address = resolve(ctx, dest, true);
+  const sub: Sub = { id, destination: dest, ackMode, prefetch, consumer: null, unacked: new Map(), byMessageId: new Map(), closed: false };
+  ctx.subs.set(id, sub);
+  const receipt = header(f, 'receipt');
+  return ctx.engine
+    .subscribe({
+      address,
+      connection: ctx.conn,
+      credit: 0,
+      selector,
+      autoAck: ackMode === 'auto',
+      exclusive: header(f, 'activemq.exclusive') === 'true',
+      noLocal: header(f, 'activemq.noLocal') === 'true',
+      durable: subName && address.kind === 'topic' ? { name: subName } : undefined,
+      onMessage: (d) => deliver(ctx, sub, d),
+      onClose: (reason) => subscriptionClosed(ctx, sub, reason),
+      onLeaseExpired: (d) => leaseExpired(ctx, sub, d),
+    })
+    .then(
+      (c) => {
+        if (sub.closed || ctx.tornDown) {
+          c.close();
+          return;
+        }
+        sub.consumer = c;
+        replenish(ctx, sub);
+        if (receipt !== undefined) ctx.receipt(receipt);
+      },
+      (err: unknown) => {
+        if (ctx.subs.get(sub.id) === sub) ctx.subs.delete(sub.id);
+        throw err;
+      },
+    );
+}
+
+export function onUnsubscribe(ctx: StompContext, f: StompFrame): Promise<void> | void {
+  let id = header(f, 'id');
+  if (id === undefined && ctx.version === '1.0') id = header(f, 'destination');
+  const subName = header(f, 'activemq.subscriptionName') ?? header(f, 'activemq.subcriptionName') ?? header(f, 'durable-subscription-name');
+  if (id === undefined && subName === undefined) throw missing('UNSUBSCRIBE', 'id');
+  const sub = id !== undefined ? ctx.subs.get(id) : undefined;
+  if (!sub && subName === undefined) throw new FrameError('No such subscription', `This connection has no subscription with id '${clip(id ?? '', 60)}'.`);
+  if (sub) closeSub(ctx, sub);
+  const receipt = header(f, 'receipt');
+  if (subName !== undefined) {
+    const clientId = ctx.conn!.clientId;
+    if (!clientId) throw new FrameError('No client-id', 'Removing a durable subscription needs the client-id header on CONNECT.');
+    return ctx.engine.unsubscribeDurable(clientId, subName).then(() => {
+      if (receipt !== undefined) ctx.receipt(receipt);
+    });
+  }
+  if (receipt !== undefined) ctx.receipt(receipt);
+}
+
+export function closeSub(ctx: StompContext, sub: Sub): void {
+  sub.closed = true;
+  ctx.subs.delete(sub.id);
+  for (const p of sub.unacked.values()) ctx.pending.delete(p.id);
+  sub.unacked.clear();
+  sub.byMessageId.clear();
+  ctx.creditDue.delete(sub);
+  sub.consumer?.close();
+}
+
+/** The engine closed the consumer (its queue or durable subscription was deleted). */
+export function subscriptionClosed(ctx: StompContext, sub: Sub, reason: string): void {
+  if (sub.closed) return;
+  ctx.log.debug({ session: ctx.conn?.id, subscription: sub.id, reason }, 'stomp: subscription closed by the broker');
+  sub.closed = true;
+  if (ctx.subs.get(sub.id) === sub) ctx.subs.delete(sub.id);
+  for (const p of sub.unacked.values()) ctx.pending.delete(p.id);
+  sub.unacked.clear();
+  sub.byMessageId.clear();
+  ctx.creditDue.delete(sub);
+}
+
+export function leaseExpired(ctx: StompContext, sub: Sub, d: Delivery): void {
+  const p = sub.unacked.get(d.id);
+  if (p) untrack(ctx, p);
+  replenish(ctx, sub);
+}
