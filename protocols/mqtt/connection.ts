@@ -48,6 +48,7 @@ export class MqttConnection implements ConnectionContext {
   private readonly parser: mqttPacket.Parser;
   private parsed: mqttPacket.Packet | null = null;
   private parseError: Error | null = null;
+  private parsedBytes = 0;
   private readonly isWs: boolean;
   private subChain: Promise<void> = Promise.resolve();
 
@@ -67,7 +68,11 @@ export class MqttConnection implements ConnectionContext {
     this.isWs = peer.transport === 'ws' || peer.transport === 'wss';
     this.framer = new Framer(host.maxPacketSize);
     this.parser = mqttPacket.parser();
-    this.parser.on('packet', (p) => (this.parsed = p));
+    this.parser.on('packet', (p) => {
+      this.parsed = p;
+      // mqtt-packet stops reading once its fields are read: what it left of the packet is trailing garbage
+      this.parsedBytes = (this.parser as unknown as { _pos: number })._pos;
+    });
     this.parser.on('error', (e: Error) => (this.parseError = e));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err) => this.host.logger.debug({ err: err.message, remote: peer.remoteAddress }, 'mqtt: stream error'));
@@ -111,6 +116,11 @@ export class MqttConnection implements ConnectionContext {
       const e = this.parseError;
       this.parseError = null;
       this.protocolClose(RC.malformed, `malformed packet: ${e?.message ?? 'incomplete'}`);
+      return false;
+    }
+    if (p.cmd !== 'publish' && this.parsedBytes !== pkt.length - hl) {
+      // a malformed packet (MQTT 5 §1.2, §4.13; 3.1.1 §4.8): its Remaining Length announced more than its fields hold
+      this.protocolClose(RC.malformed, `malformed ${p.cmd.toUpperCase()}: ${pkt.length - hl - this.parsedBytes} bytes after its last field`);
       return false;
     }
     if (p.cmd === 'publish' && this.version === 5) keepUserPropertyOrder(p, pkt, hl);

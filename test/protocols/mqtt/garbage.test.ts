@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { generate } from 'mqtt-packet';
-import { client, collect, endAll, rawClient, rawSocket, sleep, startBroker, type TestBroker } from './helpers.js';
+import { client, collect, endAll, rawClient, rawSocket, readUntilClose, sleep, startBroker, type TestBroker } from './helpers.js';
 
 /** Deterministic PRNG so a failure can be replayed. */
 function rng(seed: number) {
@@ -110,6 +110,25 @@ describe('MQTT garbage input', function () {
       assert.ok(!c4.packets.some((p) => p.cmd === 'unsuback' || p.cmd === 'suback'), `${name}: no ack for an empty payload (3.1.1)`);
     }
     await goodClientWorks('empty');
+  });
+
+  it('a CONNECT (or another packet) with bytes after its last field is malformed: closed, never CONNACK 0', async () => {
+    for (const v of [4, 5] as const) {
+      const good = connect(v, `trailing-${v}`);
+      assert.ok(good[1] < 0x7d, 'a one-byte Remaining Length to patch');
+      const bad = Buffer.concat([good, Buffer.from([0xde, 0xad, 0x01])]);
+      bad[1] += 3;
+      const s = await rawSocket(b.port);
+      s.write(bad);
+      const got = await readUntilClose(s, 3000);
+      // v5 may answer CONNACK 0x81 (malformed) before closing; success (0) never
+      assert.ok(got.length === 0 || (got[0] === 0x20 && got[got.length > 3 ? 3 : 2] !== 0x00), `v${v}: ${got.toString('hex')}`);
+    }
+    // after CONNECT: a PUBACK carrying extra bytes
+    const c4 = await rawClient(b.port, 4, { clientId: 'trailing-puback' });
+    c4.socket.write(Buffer.from([0x40, 0x04, 0x00, 0x09, 0xff, 0xff]));
+    await c4.waitClose();
+    await goodClientWorks('trailing');
   });
 
   it('bad Remaining Length, oversized announcements and wrong flags close the connection', async () => {
