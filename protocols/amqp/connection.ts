@@ -68,6 +68,7 @@ export class AmqpConnection implements AmqpContext {
   containerId = '';
 
   readonly links = new Map<RLink, Link>();
+  retainedValues = 0;
   readonly txns = new Map<string, Tx>();
   nextTxnId = 1;
 

@@ -119,6 +119,8 @@ export interface AmqpContext {
   containerId: string;
 
   readonly links: Map<RLink, Link>;
+  /** Decoded values the open sessions' begin and links' attach frames hold (budget.ts). */
+  retainedValues: number;
   /** Open transactions by txn-id (hex). */
   readonly txns: Map<string, Tx>;
   nextTxnId: number;

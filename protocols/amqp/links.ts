@@ -4,6 +4,7 @@
  * detach (§2.6.5, §2.7.6): the peer's detach, and forgetting a link with what it owned (its consumer;
  * a durable subscription when the detach is closing, §3.5.3 terminus expiry; a link-detach temporary).
  */
+import { releaseRetained, retain } from './budget.js';
 import { type Address, BrokerError, sharedSubscriptionId } from '../../src/core/api.js';
 import { addressOf } from './mapping.js';
 import type { AmqpError, RLink } from './rhea.js';
@@ -39,7 +40,7 @@ export function linkAllowed(ctx: AmqpContext, r: RLink): AmqpError | null {
   if (ctx.links.size >= ctx.opts.maxLinks) return { condition: 'amqp:resource-limit-exceeded', description: `at most ${ctx.opts.maxLinks} links per connection` };
   const h = r.remote.handle ?? 0;
   if (h > ctx.opts.maxLinks - 1) return { condition: 'amqp:resource-limit-exceeded', description: `handle ${h} above handle-max ${ctx.opts.maxLinks - 1}` };
-  return null;
+  return retain(ctx, r, r.remote.attach);
 }
 
 
@@ -84,6 +85,7 @@ export function linkGone(ctx: AmqpContext, l: Link, closed: boolean): void {
   const wasAttaching = l.state === 'attaching';
   l.state = 'closed';
   ctx.links.delete(l.r);
+  releaseRetained(ctx, l.r);
   if (l.kind === 'out') {
     if (!wasAttaching) dropConsumer(ctx, l, closed);
   } else {

@@ -12,6 +12,8 @@ export interface AmqpOptions {
   maxSessions: number;
   /** Links per connection. */
   maxLinks: number;
+  /** Decoded values all open sessions' begin and links' attach frames of a connection may hold (~60 bytes of heap each). */
+  maxRetainedValues: number;
   /** Credit the broker grants each link a client sends on. */
   receiverCredit: number;
   /** Most deliveries the engine may have outstanding to one link at a time (the client's credit is capped by it). */
@@ -40,6 +42,7 @@ export const DEFAULT_AMQP_OPTIONS: AmqpOptions = {
   preOpenMaxFrameSize: 16 * 1024,
   maxSessions: 256,
   maxLinks: 1024,
+  maxRetainedValues: 100_000,
   receiverCredit: 1000,
   maxConsumerCredit: 1000,
   sessionOutgoingBuffer: 8192,

@@ -149,7 +149,7 @@ export interface RLink extends EventEmitter {
 export interface RSession extends EventEmitter {
   connection: RConnection;
   local: { channel: number; begin: Record<string, unknown> };
-  remote: { channel?: number };
+  remote: { channel?: number; begin?: Record<string, unknown> };
   outgoing: { available(): number; deliveries: { size: number; capacity: number } };
   links: Record<string, RLink>;
   close(error?: AmqpError): void;

@@ -6,6 +6,7 @@
 import type { RSession } from './rhea.js';
 import type { AmqpContext } from './context.js';
 import { linkGone } from './links.js';
+import { releaseRetained, retain } from './budget.js';
 import { applyPendingOutcomes } from './sender-flow.js';
 
 export function onSessionOpen(ctx: AmqpContext, rs: RSession): void {
@@ -15,10 +16,16 @@ export function onSessionOpen(ctx: AmqpContext, rs: RSession): void {
     ctx.closeConnection({ condition: 'amqp:resource-limit-exceeded', description: `at most ${ctx.opts.maxSessions} sessions (channel-max ${ctx.opts.maxSessions - 1})` });
     return;
   }
+  const over = retain(ctx, rs, rs.remote.begin);
+  if (over) {
+    ctx.closeConnection(over);
+    return;
+  }
   rs.local.begin.handle_max = ctx.opts.maxLinks - 1;
 }
 
 export function onSessionClose(ctx: AmqpContext, rs: RSession): void {
   applyPendingOutcomes(ctx, rs);
+  releaseRetained(ctx, rs);
   for (const l of [...ctx.links.values()]) if (l.r.session === rs) linkGone(ctx, l, false);
 }

@@ -8,6 +8,7 @@
  * | no inbound frame-size limit (4 GiB header buffers, also before SASL) | FrameGuard (guard.ts) | "frame-size guard" tests |
  * | multi-frame transfers concatenated without limit | patch: session.js on_transfer message-size check | "a message larger than the limit" |
  * | array bomb: array32 of zero-width values, count 2^32-1, aborts V8 | patch: types.js read_array_items / read_n count guard | "array bomb" tests (child process) |
+ * | decode amplification: a frame of one-byte values (0x45) decodes into ~58 bytes of heap per byte; rhea keeps begin/attach performatives for the life of the session/link | patch: types.js counts decoded values per frame (MAX_FRAME_VALUES 4096) and nesting (32); budget.ts bounds what a connection's sessions and links keep (maxRetainedValues) | "decode amplification", "what the sessions of one connection keep" (child process) |
  * | (found by the garbage test) a disposition range first=0 last=2^32-1 loops 4·10⁹ times, blocking the process | patch: session.js on_disposition iterates only the ids it holds | "a disposition for the range 0..2^32-1" (child process) |
  * | (found reading) drain advances delivery-count one by one (`while (credit)`), up to 2^32 iterations | our own `_get_drain` per sending link | flow.test.ts drain tests |
  * | decoder errors throw out of the socket callback without an error listener | connection + container `error`/`protocol_error` handlers | "malformed performatives" (child process) |
@@ -172,6 +173,45 @@ describe('AMQP hardening: rhea defects (child-process broker)', function () {
     await stillServes();
     assert.ok(Date.now() - t0 < 2000, `the broker answered after ${Date.now() - t0} ms`);
     await x.close().catch(() => undefined);
+  });
+
+  it('decode amplification: begin frames of a million one-byte values on successive channels end the connection; the heap stays small', async () => {
+    // ~1 MiB of 0x45 (empty list) decodes into one JS value per byte, ~58 bytes of heap each: 200 such frames
+    // used to exhaust the heap. Now a frame may decode into at most MAX_FRAME_VALUES values.
+    const manyEmptyLists = (n: number) => {
+      const b = Buffer.alloc(9 + n, 0x45);
+      b[0] = 0xd0;
+      b.writeUInt32BE(4 + n, 1);
+      b.writeUInt32BE(n, 5);
+      return b;
+    };
+    const before = await c.stats();
+    for (let i = 0; i < 20; i++) {
+      const r = await RawAmqp.open(c.port);
+      const begin = describedList(0x11, [NULL, Buffer.from([0x43]), Buffer.from([0x70, 0, 0, 0, 100]), Buffer.from([0x70, 0, 0, 0, 100]), NULL, manyEmptyLists(1_000_000)]);
+      r.write(rawFrame(begin, 0, i));
+      assert.equal(await r.closeCondition(10_000), 'amqp:decode-error');
+    }
+    const after = await c.stats();
+    assert.ok(after.heapUsed - before.heapUsed < 64 * 1024 * 1024, `heap grew ${((after.heapUsed - before.heapUsed) / 1048576).toFixed(1)} MiB`);
+    await stillServes();
+  });
+
+  it('what the sessions of one connection keep decoded is bounded (maxRetainedValues): past it, amqp:resource-limit-exceeded', async () => {
+    const lists = (n: number) => {
+      const b = Buffer.alloc(9 + n, 0x45);
+      b[0] = 0xd0;
+      b.writeUInt32BE(4 + n, 1);
+      b.writeUInt32BE(n, 5);
+      return b;
+    };
+    const r = await RawAmqp.open(c.port);
+    // each begin holds 4,000 values (under the per-frame bound); 100,000 over all sessions is the default budget
+    for (let ch = 0; ch < 30; ch++) {
+      r.write(rawFrame(describedList(0x11, [NULL, Buffer.from([0x43]), Buffer.from([0x70, 0, 0, 0, 100]), Buffer.from([0x70, 0, 0, 0, 100]), NULL, lists(4000)]), 0, ch));
+    }
+    assert.equal(await r.closeCondition(10_000), 'amqp:resource-limit-exceeded');
+    await stillServes();
   });
 
   it('frame-size guard before SASL: a header announcing 4 GiB is refused at once, nothing is buffered', async () => {
