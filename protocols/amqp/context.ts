@@ -59,6 +59,8 @@ export interface OutLink {
   /** Deliveries the engine may still hand us: its consumer credit plus those waiting for their mark. */
   allowance: number;
   draining: boolean;
+  /** Our attach went to rhea (the link opens for deliveries once it is written). */
+  attachSent?: boolean;
   durable?: { clientId: string; name: string; shared?: string };
   tempToDelete?: Address;
 }

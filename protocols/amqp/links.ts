@@ -63,7 +63,7 @@ export function onPeerDetach(ctx: AmqpContext, r: RLink): void {
   if (!l) return;
   applyPendingOutcomes(ctx, r.session, r);
   const closed = r.remote.detach?.closed === true;
-  if (l.state === 'attaching') {
+  if (l.state === 'attaching' && !(l.kind === 'out' && l.attachSent)) {
     // our attach was held back: it must still precede our detach
     r.local.attach.source = null;
     sendAttach(ctx, r);
@@ -87,7 +87,9 @@ export function linkGone(ctx: AmqpContext, l: Link, closed: boolean): void {
   ctx.links.delete(l.r);
   releaseRetained(ctx, l.r);
   if (l.kind === 'out') {
-    if (!wasAttaching) dropConsumer(ctx, l, closed);
+    // still attaching: the consumer does not exist yet (setupOutgoing drops it when it arrives), unless our attach
+    // already went out and only the credit waits
+    if (!wasAttaching || l.attachSent) dropConsumer(ctx, l, closed);
   } else {
     l.unregister?.();
     if (l.kind === 'coordinator') {

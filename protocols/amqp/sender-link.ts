@@ -10,7 +10,7 @@ import { type Address, BrokerError, durableSubscriptionId, sharedSubscriptionId,
 import { rheaTypes, type RLink, type RTerminus, type Typed } from './rhea.js';
 import { amqpError, clampSettleMode, symbols, terminus, type AmqpContext, type OutLink } from './context.js';
 import { dropConsumer, holdAttach, linkAllowed, refuse, resolveTerminus, sendAttach } from './links.js';
-import { deliver, syncCredit } from './sender-flow.js';
+import { browseMore, deliver, syncCredit } from './sender-flow.js';
 
 /** Filter descriptors (Apache/Qpid JMS conventions). */
 const SELECTOR_FILTER = 0x0000468c00000004;
@@ -48,9 +48,18 @@ export function onSenderOpen(ctx: AmqpContext, r: RLink): void {
         return;
       }
       r.set_source(source);
-      link.state = 'open';
       sendAttach(ctx, r);
-      syncCredit(ctx, link);
+      link.attachSent = true;
+      // rhea writes a session's transfers before its links' attach frames in one output pass, so credit (and with
+      // it deliveries) may only follow once our attach is on the wire: a client that pipelines begin, attach and
+      // flow would otherwise get a transfer for a handle it does not know yet ("no such handle")
+      setImmediate(() => {
+        if (link.state !== 'attaching') return;
+        link.state = 'open';
+        if (link.browser) {
+          if (link.credit > 0) browseMore(ctx, link);
+        } else syncCredit(ctx, link);
+      });
     },
     (err: unknown) => {
       if (link.state === 'closed') return;

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { SecurityHooks } from '../../../src/core/security.js';
 import { scanMessage } from '../../../protocols/amqp/codec.js';
-import { Client, closeAll, rhea, startBroker, tlsFixture, until, type TestBroker } from './helpers.js';
+import { createMessage, queue } from '../../../src/core/api.js';
+import { rheaTerminus } from '../../../protocols/amqp/rhea.js';
+import { amqpFrame, Client, closeAll, frames, RawAmqp, rhea, startBroker, tlsFixture, until, type TestBroker } from './helpers.js';
 
 describe('AMQP: connections', function () {
   this.timeout(15_000);
@@ -162,6 +164,26 @@ describe('AMQP: connections', function () {
     await b.broker.engine.deleteQueue('gone.q');
     assert.equal((await closed).condition, 'amqp:resource-deleted');
     await c.close();
+  });
+
+  it('pipelined begin, attach and flow with a message already waiting: our attach goes out before the first transfer', async () => {
+    // python-qpid-proton writes them back to back; a transfer ahead of our attach made it close with "no such handle: 0"
+    for (const durable of [false, true]) {
+      const q = `pipelined.${durable ? 'persistent' : 'transient'}`;
+      await b.broker.engine.send(createMessage({ body: Buffer.from('waiting'), durable }), queue(q));
+      const r = await RawAmqp.open(b.port);
+      r.write(
+        Buffer.concat([
+          amqpFrame(0, frames.begin({ next_outgoing_id: 0, incoming_window: 100, outgoing_window: 100 })),
+          amqpFrame(0, frames.attach({ name: `pipe-${q}`, handle: 0, role: true, source: rheaTerminus.source({ address: q }).described() as never, target: rheaTerminus.target({}).described() as never })),
+          amqpFrame(0, frames.flow({ handle: 0, delivery_count: 0, link_credit: 10, next_incoming_id: 0, incoming_window: 100, next_outgoing_id: 0, outgoing_window: 100 })),
+        ]),
+      );
+      await r.waitFor((f) => String(f.performative?.constructor).startsWith('transfer'), 'transfer').catch((e) => { throw new Error(`${e.message}: ${r.frames.map((f) => String(f.performative?.constructor).slice(0, 30) + JSON.stringify(f.performative?.error ?? '')).join(' | ')}`); });
+      const names = r.frames.map((f) => String(f.performative?.constructor).replace(/[^a-z_].*$/s, ''));
+      assert.ok(names.indexOf('attach') >= 0 && names.indexOf('attach') < names.indexOf('transfer'), `${durable ? 'persistent' : 'transient'}: ${names.join(',')}`);
+      r.destroy();
+    }
   });
 
   it('closes a connection that never opens', async () => {
