@@ -46,6 +46,14 @@ export class Inflights {
     }
   }
 
+  /** Drop the oldest item: used when a heartbeat answer shows the follower is alive while the
+   *  window is full, so one more MsgApp goes out. If earlier ones were lost, the follower
+   *  rejects it (gap) and the leader falls back to probing instead of stalling forever. */
+  freeFirstOne(): void {
+    const first = this.idx[this.head];
+    if (first !== undefined) this.freeLE(first);
+  }
+
   full(): boolean {
     return this.count >= this.maxCount || (this.maxBytes > 0 && this.totalBytes >= this.maxBytes);
   }

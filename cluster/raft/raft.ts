@@ -513,6 +513,7 @@ export class Raft {
       case 'heartbeatResp':
         pr.recentActive = true;
         pr.msgAppFlowPaused = false;
+        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.state === 'snapshot') this.sendSnapChunk(m.from, pr); // retransmit a lost chunk
         else if (pr.match < this.log.lastIndex()) this.maybeSendAppend(m.from, true);
         break;
