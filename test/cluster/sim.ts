@@ -70,6 +70,7 @@ interface SimNode {
   checkedCommit: number;
   /** Permanently out (removed from the cluster): kept down so ids are never reused. */
   retired: boolean;
+  removedApplied: boolean;
 }
 
 const enc = new TextEncoder();
@@ -139,10 +140,12 @@ export class Sim {
         lastCommit: 0,
         checkedCommit: 0,
         retired: false,
+        removedApplied: false,
       };
       this.nodes.set(id, n);
       this.start(n);
       this.group.set(id, 0);
+      if (member) this.everMember.add(id);
     }
   }
 
@@ -249,7 +252,11 @@ export class Sim {
     else if (prev !== h) this.fail(`State Machine Safety: node ${n.id} applied a different entry (or prefix) at index ${e.index}`);
     n.app.hash = h;
     n.app.applied = e.index;
-    if (e.type === 'confChange') n.app.conf = decodeConfChange(e.data).conf;
+    if (e.type === 'confChange') {
+      const r = decodeConfChange(e.data);
+      n.app.conf = r.conf;
+      if (r.change.type === 'removeNode' && r.change.node === n.id) n.removedApplied = true;
+    }
   }
 
   private encodeSnapshot(n: SimNode): Uint8Array {
@@ -358,7 +365,8 @@ export class Sim {
     let cc: ConfChange | undefined;
     const choice = r.int(3);
     const members = new Set([...conf.voters, ...conf.learners]);
-    const spare = [...this.nodes.values()].find((n) => !n.retired && !members.has(n.id) && n.app.applied === 0 && n.storage.lastIndex() === 0);
+    // Ids are never reused (as in etcd): only nodes that were never members or candidates for it.
+    const spare = [...this.nodes.values()].find((n) => !this.everMember.has(n.id) && !this.addProposed.has(n.id) && !members.has(n.id));
     if (choice === 0 && spare) cc = { type: 'addLearner', node: spare.id };
     else if (choice === 1 && conf.learners.length > 0 && conf.voters.length < 5) cc = { type: 'promoteLearner', node: r.pick(conf.learners) };
     else if (choice === 2 && conf.voters.length > 3) cc = { type: 'removeNode', node: r.pick(conf.voters) };
@@ -366,6 +374,7 @@ export class Sim {
     if (!cc) return;
     const res = raft.proposeConfChange(cc);
     if (res.ok) {
+      if (cc.type === 'addLearner') this.addProposed.add(cc.node);
       this.stats.confChanges++;
       this.trace(`${l.id} proposed conf change ${cc.type} ${cc.node} at ${res.index}`);
     }
@@ -381,19 +390,17 @@ export class Sim {
     this.trace(`${n.id} compacted to ${at}`);
   }
 
-  /** Nodes whose own log removed them are retired once they've applied that removal. */
+  /** A node that applied its own removal is shut down for good (ids are never reused). */
   private retireRemoved(): void {
     for (const n of this.nodes.values()) {
-      if (n.retired || !n.node) continue;
-      const c = n.app.conf;
-      if (n.app.applied > 0 && !c.voters.includes(n.id) && !c.learners.includes(n.id) && this.everMember.has(n.id)) {
-        this.trace(`retire ${n.id}`);
-        n.retired = true;
-        n.node = undefined;
-      }
+      if (n.retired || !n.node || !n.removedApplied) continue;
+      this.trace(`retire ${n.id}`);
+      n.retired = true;
+      n.node = undefined;
     }
   }
   private everMember = new Set<NodeId>();
+  private addProposed = new Set<NodeId>();
 
   // ------------------------------------------------------------ rounds
 
