@@ -22,6 +22,13 @@ export interface SimOptions {
   /** Rounds allowed after healing for an election and a commit on every live voter. */
   readonly livenessRounds: number;
   readonly crashRate: number;
+  /** Network weather, drawn per seed. */
+  readonly loss: number;
+  readonly dup: number;
+  readonly maxDelay: number;
+  readonly partitionRate: number;
+  /** Proposals per burst (exercises batching and flow control). */
+  readonly burst: number;
   /** Test-only protocol violations, to prove the checker notices them. */
   readonly bug?: 'forgetVote' | 'ackRejectedAppend';
   /** Collect a readable event trace (slower; used when replaying one seed). */
@@ -31,6 +38,7 @@ export interface SimOptions {
 export function defaultOptions(seed: number): SimOptions {
   // The variant is a pure function of the seed so RAFT_SEED=s alone replays a run.
   const v = seed % 6;
+  const w = new Prng(seed ^ 0x5bd1e995);
   return {
     seed,
     voters: v % 2 === 0 ? 3 : 5,
@@ -39,9 +47,14 @@ export function defaultOptions(seed: number): SimOptions {
     membership: v >= 2,
     preVote: v !== 1, // one variant without pre-vote / check-quorum: plain Raft must be safe too
     checkQuorum: v !== 1,
-    rounds: 160,
+    rounds: 300,
     livenessRounds: 400,
-    crashRate: 0.004,
+    crashRate: [0, 0.002, 0.005, 0.01][w.int(4)] as number,
+    loss: [0, 0.02, 0.05, 0.15][w.int(4)] as number,
+    dup: [0, 0.03, 0.1][w.int(3)] as number,
+    maxDelay: 1 + w.int(5),
+    partitionRate: [0.005, 0.02, 0.05][w.int(3)] as number,
+    burst: 1 + w.int(6),
   };
 }
 
@@ -101,9 +114,9 @@ export class Sim {
   /** Partition group of each node; messages cross groups only when equal. */
   private group = new Map<NodeId, number>();
   round = 0;
-  private loss = 0.05;
-  private dup = 0.03;
-  private maxDelay = 3;
+  private loss: number;
+  private dup: number;
+  private maxDelay: number;
   private crashRate: number;
   private proposals = 0;
   readonly traceLines: string[] = [];
@@ -123,6 +136,9 @@ export class Sim {
   constructor(o: SimOptions) {
     this.o = o;
     this.crashRate = o.crashRate;
+    this.loss = o.loss;
+    this.dup = o.dup;
+    this.maxDelay = o.maxDelay;
     this.rng = new Prng(o.seed * 2654435761 + 1);
     const voters: NodeId[] = [];
     for (let i = 1; i <= o.voters; i++) voters.push(i);
@@ -323,7 +339,7 @@ export class Sim {
 
   private chaos(): void {
     const r = this.rng;
-    if (r.chance(0.02)) {
+    if (r.chance(this.o.partitionRate)) {
       // Random partition: every node into one of two or three groups.
       const k = 2 + r.int(2);
       for (const id of this.nodes.keys()) this.group.set(id, r.int(k));
@@ -340,8 +356,11 @@ export class Sim {
     const leaders = this.leaders();
     if (leaders.length > 0 && r.chance(0.3)) {
       const l = r.pick(leaders).node as RawNode;
-      const res = l.propose(enc.encode(`p${this.o.seed}-${++this.proposals}`));
-      if (res.ok) this.trace(`${l.raft.id} proposed ${res.index}/${res.term}`);
+      const k = 1 + r.int(this.o.burst);
+      for (let j = 0; j < k; j++) {
+        const res = l.propose(enc.encode(`p${this.o.seed}-${++this.proposals}`));
+        if (res.ok) this.trace(`${l.raft.id} proposed ${res.index}/${res.term}`);
+      }
     }
     if (leaders.length > 0 && r.chance(0.02)) {
       const l = r.pick(leaders);
