@@ -514,7 +514,10 @@ export class Raft {
         pr.recentActive = true;
         pr.msgAppFlowPaused = false;
         if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-        if (pr.state === 'snapshot') this.sendSnapChunk(m.from, pr); // retransmit a lost chunk
+        // Retransmit a chunk that went unacknowledged for a whole heartbeat interval.
+        if (pr.state === 'snapshot') {
+          if (pr.snapshotIdle > 0) this.sendSnapChunk(m.from, pr);
+        }
         else if (pr.match < this.log.lastIndex()) this.maybeSendAppend(m.from, true);
         break;
       case 'snapResp':
@@ -570,6 +573,7 @@ export class Raft {
 
   private bcastHeartbeat(): void {
     for (const [id, pr] of this.prs) {
+      if (pr.state === 'snapshot') pr.snapshotIdle++;
       // Never tell a follower a commit index beyond what it is known to hold.
       const commit = Math.min(pr.match, this.log.committed);
       this.msgs.push({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit });
@@ -721,6 +725,7 @@ export class Raft {
     const offset = Math.min(pr.snapshotOffset, total);
     const data = snap.data.subarray(offset, Math.min(total, offset + this.chunkBytes));
     const done = offset + data.byteLength >= total;
+    pr.snapshotIdle = 0;
     this.msgs.push({ type: 'snap', from: this.id, to, term: this.term, meta: snap.meta, offset, data, total, done });
   }
 
@@ -731,9 +736,10 @@ export class Raft {
       pr.snapshotOffset = m.offset;
       if (m.offset < snap.data.byteLength) this.sendSnapChunk(m.from, pr);
     } else if (m.offset < pr.snapshotOffset) {
-      // The follower lost its partial image (restart) or saw a gap: resume from what it has;
-      // the next heartbeat response retransmits.
+      // The follower lost its partial image (restart) or saw a gap: resume from what it has.
+      // Each answer triggers at most one chunk, so stale answers can't multiply traffic.
       pr.snapshotOffset = m.offset;
+      this.sendSnapChunk(m.from, pr);
     }
   }
 
