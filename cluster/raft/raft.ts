@@ -531,26 +531,30 @@ export class Raft {
 
   // ---------------------------------------------------------------- replication (leader)
 
+  private refuse(reason: string): ProposeResult {
+    return { ok: false, reason, lead: this.lead };
+  }
+
   propose(data: Uint8Array): ProposeResult {
-    if (this.role !== 'leader') return { ok: false, reason: 'not leader' };
-    if (this.leadTransferee !== NONE) return { ok: false, reason: 'leadership transfer in progress' };
+    if (this.role !== 'leader') return this.refuse('not leader');
+    if (this.leadTransferee !== NONE) return this.refuse('leadership transfer in progress');
     const e = this.appendEntries([{ term: 0, index: 0, type: 'normal', data }]);
     this.bcastAppend();
     return { ok: true, index: e.index, term: e.term };
   }
 
   proposeConfChange(cc: ConfChange): ProposeResult {
-    if (this.role !== 'leader') return { ok: false, reason: 'not leader' };
-    if (this.leadTransferee !== NONE) return { ok: false, reason: 'leadership transfer in progress' };
-    if (this.confIndex() > this.log.committed) return { ok: false, reason: 'a conf change is already pending' };
+    if (this.role !== 'leader') return this.refuse('not leader');
+    if (this.leadTransferee !== NONE) return this.refuse('leadership transfer in progress');
+    if (this.confIndex() > this.log.committed) return this.refuse('a conf change is already pending');
     if (this.log.term(this.log.committed) !== this.term) {
-      return { ok: false, reason: 'leader has not yet committed an entry in its term' };
+      return this.refuse('leader has not yet committed an entry in its term');
     }
     let conf: ConfState;
     try {
       conf = applyConfChange(this.conf(), cc);
     } catch (err) {
-      return { ok: false, reason: (err as Error).message };
+      return this.refuse((err as Error).message);
     }
     const e = this.appendEntries([{ term: 0, index: 0, type: 'confChange', data: encodeConfChange({ change: cc, conf }) }]);
     this.bcastAppend();
@@ -799,11 +803,11 @@ export class Raft {
   // ---------------------------------------------------------------- leadership transfer
 
   transferLeadership(to: NodeId): ProposeResult {
-    if (this.role !== 'leader') return { ok: false, reason: 'not leader' };
-    if (to === this.id) return { ok: false, reason: 'already leader' };
-    if (!isVoter(this.conf(), to)) return { ok: false, reason: `${to} is not a voter` };
+    if (this.role !== 'leader') return this.refuse('not leader');
+    if (to === this.id) return this.refuse('already leader');
+    if (!isVoter(this.conf(), to)) return this.refuse(`${to} is not a voter`);
     const pr = this.prs.get(to);
-    if (!pr) return { ok: false, reason: `${to} has no progress` };
+    if (!pr) return this.refuse(`${to} has no progress`);
     this.info(`starting leadership transfer to ${to}`);
     this.leadTransferee = to;
     // The transfer must finish within one election timeout (checked in tickHeartbeat).

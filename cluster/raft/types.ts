@@ -146,9 +146,13 @@ export interface Rand {
   int(n: number): number;
 }
 
+/** Outcome of propose / proposeConfChange / transferLeadership. On success, where the entry
+ *  will be if it commits (it may still be lost if leadership changes: watch committed entries
+ *  for that index and term). On failure, `lead` is the leader this node knows of (0 = none),
+ *  so the caller can redirect the client. */
 export type ProposeResult =
   | { readonly ok: true; readonly index: number; readonly term: number }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly lead: NodeId };
 
 export function entrySize(e: Entry): number {
   // Rough wire size: data plus a fixed header; used for batching/flow control only.
