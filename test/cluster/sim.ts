@@ -27,6 +27,10 @@ export interface SimOptions {
   readonly dup: number;
   readonly maxDelay: number;
   readonly partitionRate: number;
+  /** Chance that a message is held back for up to 4 election timeouts (stale-message stress). */
+  readonly longDelay: number;
+  /** Chance that a node misses a tick in a round (clock drift between nodes). */
+  readonly tickSkip: number;
   /** Proposals per burst (exercises batching and flow control). */
   readonly burst: number;
   /** Test-only protocol violations, to prove the checker notices them. */
@@ -55,6 +59,8 @@ export function defaultOptions(seed: number): SimOptions {
     maxDelay: 1 + w.int(5),
     partitionRate: [0.005, 0.02, 0.05][w.int(3)] as number,
     burst: 1 + w.int(6),
+    longDelay: [0, 0.005, 0.02][w.int(3)] as number,
+    tickSkip: [0, 0.1, 0.3][w.int(3)] as number,
   };
 }
 
@@ -118,6 +124,8 @@ export class Sim {
   private dup: number;
   private maxDelay: number;
   private crashRate: number;
+  private longDelay: number;
+  private tickSkip: number;
   private proposals = 0;
   readonly traceLines: string[] = [];
 
@@ -139,6 +147,8 @@ export class Sim {
     this.loss = o.loss;
     this.dup = o.dup;
     this.maxDelay = o.maxDelay;
+    this.longDelay = o.longDelay;
+    this.tickSkip = o.tickSkip;
     this.rng = new Prng(o.seed * 2654435761 + 1);
     const voters: NodeId[] = [];
     for (let i = 1; i <= o.voters; i++) voters.push(i);
@@ -294,13 +304,19 @@ export class Sim {
 
   private send(m: Message): void {
     if (this.o.bug === 'ackRejectedAppend' && m.type === 'appResp' && m.reject && m.index > 0) {
-      // A follower that claims to hold entries it rejected: lets the leader commit on a minority.
-      m = { ...m, reject: false };
+      // A follower that claims to match the leader where its log actually differs: the leader
+      // counts it toward a majority it doesn't have. (Only where the follower has entries at
+      // that index, so no internal assertion fires first: the checker must notice.)
+      const last = this.nodes.get(m.from)?.node?.raft.log.lastIndex() ?? 0;
+      if (last >= m.index) m = { ...m, reject: false };
     }
     if (m.type === 'snap' && m.offset === 0) this.stats.snapshotsSent++;
     if (this.rng.chance(this.loss)) return;
     const copies = this.rng.chance(this.dup) ? 2 : 1;
-    for (let k = 0; k < copies; k++) this.flights.push({ at: this.round + this.rng.int(this.maxDelay + 1), m });
+    for (let k = 0; k < copies; k++) {
+      const delay = this.rng.chance(this.longDelay) ? this.rng.int(40) : this.rng.int(this.maxDelay + 1);
+      this.flights.push({ at: this.round + delay, m });
+    }
   }
 
   private connected(a: NodeId, b: NodeId): boolean {
@@ -442,7 +458,7 @@ export class Sim {
     }
     for (const a of acts) {
       if ('tick' in a) {
-        if (!a.tick.node) continue;
+        if (!a.tick.node || this.rng.chance(this.tickSkip)) continue;
         a.tick.node.tick();
         this.afterStep(a.tick);
       } else {
@@ -476,6 +492,8 @@ export class Sim {
     this.dup = 0;
     this.maxDelay = 1;
     this.crashRate = 0;
+    this.longDelay = 0;
+    this.tickSkip = 0;
   }
 
   private liveness(): void {
