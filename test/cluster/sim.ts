@@ -402,14 +402,14 @@ export class Sim {
     const members = new Set([...conf.voters, ...conf.learners]);
     // Ids are never reused (as in etcd): only nodes that were never members or candidates for it.
     const spare = [...this.nodes.values()].find((n) => !this.everMember.has(n.id) && !this.addProposed.has(n.id) && !members.has(n.id));
-    if (choice === 0 && spare) cc = { type: 'addLearner', node: spare.id };
+    if (choice === 0 && spare) cc = { type: conf.voters.length < 5 && r.chance(0.3) ? 'addVoter' : 'addLearner', node: spare.id };
     else if (choice === 1 && conf.learners.length > 0 && conf.voters.length < 5) cc = { type: 'promoteLearner', node: r.pick(conf.learners) };
     else if (choice === 2 && conf.voters.length > 3) cc = { type: 'removeNode', node: r.pick(conf.voters) };
     else if (choice === 2 && conf.learners.length > 0 && r.chance(0.3)) cc = { type: 'removeNode', node: r.pick(conf.learners) };
     if (!cc) return;
     const res = raft.proposeConfChange(cc);
     if (res.ok) {
-      if (cc.type === 'addLearner') this.addProposed.add(cc.node);
+      if (cc.type === 'addLearner' || cc.type === 'addVoter') this.addProposed.add(cc.node);
       this.stats.confChanges++;
       this.trace(`${l.id} proposed conf change ${cc.type} ${cc.node} at ${res.index}`);
     }
