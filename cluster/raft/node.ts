@@ -148,7 +148,7 @@ export class RawNode {
     if (last) r.onStable();
   }
 
-  /** Abandon an outstanding Ready without advancing (the process is going down). */
+  /** A Ready was handed out and not yet advanced (the application is mid-way through it). */
   get hasOutstandingReady(): boolean {
     return this.outstanding !== undefined;
   }

@@ -204,8 +204,11 @@ export class Sim {
       maxSnapshotChunkBytes: 64,
       applied: snap.meta.index,
     });
-    n.lastCommit = hs.commit;
-    n.checkedCommit = Math.min(n.checkedCommit, hs.commit);
+    // A restarted node resumes exactly from its persisted commit (or its snapshot, if later).
+    const want = Math.max(hs.commit, snap.meta.index);
+    if (n.node.raft.log.committed !== want) this.fail(`node ${n.id} restarted with commit ${n.node.raft.log.committed}, persisted ${want}`);
+    n.lastCommit = want;
+    n.checkedCommit = Math.min(n.checkedCommit, want);
   }
 
   crash(n: SimNode): void {
