@@ -98,17 +98,12 @@ export class MemoryStorage implements Storage {
     this.ents = this.ents.slice(0, start - off - 1).concat(keep);
   }
 
-  /** Install a snapshot received from the leader: replaces the whole log unless the
-   *  log already extends past it with a matching entry at its index. */
+  /** Install a snapshot received from the leader: it replaces the whole log. (Raft only
+   *  hands one out when its own view of the log does not contain the snapshot's last entry,
+   *  so nothing stored after it can be trusted to match.) */
   applySnapshot(s: Snapshot): void {
-    const off = this.snap.meta.index;
-    if (s.meta.index <= off) return; // older than what we have
-    const i = s.meta.index;
-    if (i <= this.lastIndex() && this.term(i) === s.meta.term) {
-      this.ents = this.ents.slice(i - off);
-    } else {
-      this.ents = [];
-    }
+    if (s.meta.index <= this.snap.meta.index) return; // older than what we have
+    this.ents = [];
     this.snap = s;
   }
 
