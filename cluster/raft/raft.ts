@@ -429,7 +429,7 @@ export class Raft {
         this.becomeFollower(m.term, lead);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+      if ((this.checkQuorum || this.preVote) && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) {
         // A stale leader whose term we passed (possible with pre-vote/check-quorum, because
         // we may have a higher term it never learned). Tell it, so it steps down.
         this.msgs.push({ type: 'appResp', from: this.id, to: m.from, term: this.term, index: 0, reject: false, hintIndex: 0, hintTerm: 0 });
