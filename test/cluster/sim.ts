@@ -31,6 +31,8 @@ export interface SimOptions {
   readonly longDelay: number;
   /** Chance that a node misses a tick in a round (clock drift between nodes). */
   readonly tickSkip: number;
+  /** Chance that a Ready's send/apply/advance half is deferred while the node keeps running. */
+  readonly splitReady: number;
   /** Proposals per burst (exercises batching and flow control). */
   readonly burst: number;
   /** Test-only protocol violations, to prove the checker notices them. */
@@ -61,6 +63,7 @@ export function defaultOptions(seed: number): SimOptions {
     burst: 1 + w.int(6),
     longDelay: [0, 0.005, 0.02][w.int(3)] as number,
     tickSkip: [0, 0.1, 0.3][w.int(3)] as number,
+    splitReady: [0, 0.1, 0.3][w.int(3)] as number,
   };
 }
 
@@ -90,6 +93,8 @@ interface SimNode {
   /** Permanently out (removed from the cluster): kept down so ids are never reused. */
   retired: boolean;
   removedApplied: boolean;
+  /** A Ready persisted but not yet sent/applied/advanced. */
+  pending: Ready | undefined;
 }
 
 const enc = new TextEncoder();
@@ -126,6 +131,7 @@ export class Sim {
   private crashRate: number;
   private longDelay: number;
   private tickSkip: number;
+  private splitReady: number;
   private proposals = 0;
   readonly traceLines: string[] = [];
 
@@ -149,6 +155,7 @@ export class Sim {
     this.maxDelay = o.maxDelay;
     this.longDelay = o.longDelay;
     this.tickSkip = o.tickSkip;
+    this.splitReady = o.splitReady;
     this.rng = new Prng(o.seed * 2654435761 + 1);
     const voters: NodeId[] = [];
     for (let i = 1; i <= o.voters; i++) voters.push(i);
@@ -167,6 +174,7 @@ export class Sim {
         checkedCommit: 0,
         retired: false,
         removedApplied: false,
+        pending: undefined,
       };
       this.nodes.set(id, n);
       this.start(n);
@@ -214,6 +222,7 @@ export class Sim {
   crash(n: SimNode): void {
     if (!n.node) return;
     this.trace(`crash ${n.id}`);
+    n.pending = undefined;
     n.node = undefined; // everything not persisted is gone
   }
 
@@ -226,16 +235,33 @@ export class Sim {
 
   // ------------------------------------------------------------ Ready handling
 
-  /** Persist, send, apply, advance: the contract in node.ts, done right (unless a test bug is on). */
+  /** Persist, send, apply, advance: the contract in node.ts, done right (unless a test bug is on).
+   *  Sometimes the second half is deferred, as an application with asynchronous fsync would:
+   *  the node keeps stepping and ticking between ready() and advance(). */
   private handleReady(n: SimNode, crashBeforeSend: boolean): void {
     const node = n.node;
-    if (!node || !node.hasReady()) return;
+    if (!node) return;
+    if (n.pending) {
+      this.finishReady(n, n.pending);
+      return;
+    }
+    if (!node.hasReady()) return;
     const rd = node.ready();
     this.persist(n, rd);
     if (crashBeforeSend) {
       this.crash(n); // durable, but nothing sent or applied
       return;
     }
+    if (this.rng.chance(this.splitReady)) {
+      n.pending = rd;
+      return;
+    }
+    this.finishReady(n, rd);
+  }
+
+  private finishReady(n: SimNode, rd: Ready): void {
+    const node = n.node as RawNode;
+    n.pending = undefined;
     for (const m of rd.messages) this.send(m);
     if (rd.snapshot) {
       n.app = this.decodeSnapshot(n, rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.conf);
@@ -497,6 +523,7 @@ export class Sim {
     this.crashRate = 0;
     this.longDelay = 0;
     this.tickSkip = 0;
+    this.splitReady = 0;
   }
 
   private liveness(): void {
