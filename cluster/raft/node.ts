@@ -21,6 +21,10 @@ import type { RaftConfig } from './raft.js';
  *     covered by what step 1 made durable.
  *  4. Call advance(ready).
  *
+ * Only one Ready may be outstanding. Between ready() and advance() the node may keep being
+ * ticked and stepped (e.g. while an asynchronous fsync is in flight): advance() only marks
+ * as durable what that Ready carried and is still current (the simulation exercises this).
+ *
  * Messages may be lost, duplicated, delayed and reordered by the transport: Raft tolerates
  * all of these. Learn membership from conf-change entries in `committedEntries`
  * (decodeConfChange(entry.data).conf) or from `snapshot.meta.conf`.
