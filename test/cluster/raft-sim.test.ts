@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { defaultOptions, runSeed } from './sim.js';
+import type { SimOptions } from './sim.js';
+
+// Default: 5,000 seeds in `npm test`. RAFT_SEEDS=n runs more (seeds 1..n), RAFT_SEED=s replays one
+// with a trace, RAFT_SEED_BASE=b shifts the range (for soak runs on new seeds).
+const SEEDS = Number(process.env.RAFT_SEEDS ?? 5000);
+const BASE = Number(process.env.RAFT_SEED_BASE ?? 0);
+const ONE = process.env.RAFT_SEED;
+
+function replayCommand(seed: number): string {
+  return `cd ${process.cwd()} && npx tsc -p . && RAFT_SEED=${seed} npx mocha dist/test/cluster/raft-sim.test.js`;
+}
+
+describe('raft: deterministic simulation', function () {
+  this.timeout(0);
+
+  if (ONE !== undefined) {
+    it(`seed ${ONE} (replay)`, () => {
+      const seed = Number(ONE);
+      const { error, sim } = runSeed({ ...defaultOptions(seed), trace: true });
+      if (error) {
+        console.log(sim.traceLines.slice(-200).join('\n'));
+        assert.fail(`seed ${seed}: ${error}`);
+      }
+      console.log(`    seed ${seed} ok: ${JSON.stringify(sim.stats)}`);
+    });
+    return;
+  }
+
+  it(`safety after every step, liveness after healing: ${SEEDS} seeds`, () => {
+    const t0 = Date.now();
+    const total = { elections: 0, commits: 0, snapshotsSent: 0, restarts: 0, confChanges: 0, transfers: 0 };
+    for (let s = BASE + 1; s <= BASE + SEEDS; s++) {
+      const { error, sim } = runSeed(defaultOptions(s));
+      if (error) assert.fail(`seed ${s} failed: ${error}\n  replay: ${replayCommand(s)}`);
+      for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += sim.stats[k];
+    }
+    console.log(`    ${SEEDS} seeds in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${JSON.stringify(total)}`);
+  });
+});
+
+describe('raft: the simulation checker has teeth', function () {
+  this.timeout(0);
+  const hunt = (bug: NonNullable<SimOptions['bug']>, pattern: RegExp, extra: Partial<SimOptions>) => {
+    for (let s = 1; s <= 400; s++) {
+      const { error } = runSeed({ ...defaultOptions(s), ...extra, bug });
+      // A broken protocol may also just stall; we want the safety checker itself to fire.
+      if (error === undefined || error.startsWith('Liveness')) continue;
+      assert.match(error, pattern);
+      console.log(`      seed ${s}: ${error.split('\n')[0]}`);
+      return s;
+    }
+    return assert.fail(`bug ${bug} went unnoticed in 400 seeds`);
+  };
+
+  it('catches a node that forgets its vote across a restart (two votes in one term)', () => {
+    hunt('forgetVote', /Election Safety/, { preVote: false, checkQuorum: false });
+  });
+
+  it('catches a follower that acknowledges entries it rejected (commit by a minority)', () => {
+    hunt('ackRejectedAppend', /State Machine Safety|Leader Completeness|Log Matching|Election Safety/, {});
+  });
+});
