@@ -296,6 +296,8 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
       storeBytes: o.storeBytes,
       dataDir: config.dataDir,
+      /** Raised resource alarms: producers wait while any is listed (docs/operations.md). */
+      alarms: engine.alarms(),
     };
   };
   r.get('/api/overview', () => overview());

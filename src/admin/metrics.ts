@@ -109,6 +109,17 @@ export class AdminMetrics {
     totals('wharf_messages_delivered_total', 'Deliveries to consumers (redeliveries included)', 'delivered');
     totals('wharf_messages_dead_lettered_total', 'Messages dead-lettered', 'deadLettered');
 
+    new client.Gauge<'resource'>({
+      name: 'wharf_resource_alarm',
+      help: 'A resource alarm is raised (1): disk, store or memory; producers wait while any is',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        const raised = new Set(self.engine.alarms().map((a) => a.resource));
+        for (const resource of ['disk', 'store', 'memory']) this.set({ resource }, raised.has(resource) ? 1 : 0);
+      },
+    });
     new client.Counter<'reason'>({
       name: 'wharf_connections_refused_total',
       help: 'Client connections refused by the broker-wide limits (total, per-address) or for lack of file descriptors',

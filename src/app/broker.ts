@@ -16,6 +16,7 @@ import type { TlsFiles } from '../transport/tls-files.js';
 import type { AdapterContext, BrokerStatus, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter } from '../transport/types.js';
 import { listenWebSocket } from '../transport/websocket.js';
 import { ConnectionGovernor } from '../transport/governor.js';
+import { ResourceMonitor } from './resources.js';
 
 export interface BrokerModules {
   /** Stream protocols; default `defaultProtocols` from src/modules.ts. */
@@ -49,6 +50,7 @@ export class Broker {
   private store?: LmdbStore;
   private _engine?: Engine;
   private engineStarted = false;
+  private monitor?: ResourceMonitor;
   private readonly adapters: { name: string; close(): Promise<void> }[] = [];
   private readonly listeners = new Map<string, Listener>();
 
@@ -125,6 +127,7 @@ export class Broker {
     await this._engine.start();
     this.engineStarted = true;
     logger.info({ dataDir }, 'engine started');
+    this.monitor = new ResourceMonitor(this._engine, dataDir, config.resources, logger.child({ component: 'resources' }));
 
     const limits: ConnectionLimits = { ...config.limits };
     const governor = new ConnectionGovernor({ maxTotal: config.limits.maxConnectionsTotal, maxPerAddress: config.limits.maxConnectionsPerAddress }, logger.child({ component: 'limits' }));
@@ -263,6 +266,7 @@ export class Broker {
     clearTimeout(timer);
     for (const l of listeners) l.destroyConnections();
 
+    this.monitor?.stop();
     if (this._engine && this.engineStarted) {
       this.engineStarted = false;
       await this._engine.stop().catch((err) => this.logger.error({ err }, 'engine stop failed'));

@@ -133,6 +133,8 @@ export interface KvChange {
 
 export interface SendOptions {
   connection?: ConnectionHandle | null;
+  /** While a resource alarm is raised: wait for it to clear (default), or fail at once with `unavailable` (SQS). */
+  onAlarm?: 'wait' | 'fail';
   transaction?: TransactionHandle | null;
   /** Topic only: keep as the topic's retained message (an empty body clears it). */
   retain?: boolean;
@@ -269,6 +271,8 @@ export interface EngineEvents {
   'destination.limit': { name: string; detail: string };
   'subscription.created': { name: string };
   'subscription.deleted': { name: string };
+  'alarm.raised': { resource: string; detail: string; since: number };
+  'alarm.cleared': { resource: string };
 }
 
 export interface Logger {
@@ -300,7 +304,7 @@ export interface EngineApi {
    * Send several messages in one store commit. Each item is authorized and admitted on its own: the result at
    * its index is undefined when sent, or the error that refused it. Throws only if the commit itself fails.
    */
-  sendMany(items: SendItem[], opts?: { connection?: ConnectionHandle | null }): Promise<Array<Error | undefined>>;
+  sendMany(items: SendItem[], opts?: { connection?: ConnectionHandle | null; onAlarm?: 'wait' | 'fail' }): Promise<Array<Error | undefined>>;
   /** Count a producer on a destination (stats); returns a function that un-counts it. */
   registerProducer(address: Address, connection?: ConnectionHandle | null): () => void;
 
@@ -360,6 +364,10 @@ export interface EngineApi {
   kvDelete(key: string): Promise<void>;
   /** Several key/value changes in one atomic commit. */
   kvCommit(changes: KvChange[]): Promise<void>;
+
+  // ------------------------------------------------------------------ resource alarms
+  /** Raised resource alarms (disk, store, memory): producers wait while any is raised. */
+  alarms(): Array<{ resource: string; detail: string; since: number }>;
 
   // ------------------------------------------------------------------ stats and events
   overview(): EngineOverview;

@@ -29,6 +29,7 @@ import { Subscriptions } from './subscriptions.js';
 import { RuntimePolicies } from './runtime-policies.js';
 import { countAll, describeQueue, listDestinations, scanDestinations } from './describe.js';
 import { ConnectionRegistry } from './connections.js';
+import { Alarms, type AlarmInfo } from './alarms.js';
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -58,6 +59,15 @@ export class Engine extends EventEmitter implements EngineApi {
   security: SecurityHooks;
   readonly policies: PolicyResolver;
   private readonly connections: ConnectionRegistry;
+  private readonly alarmState = new Alarms((resource, info) => {
+    if (info) {
+      this.logger.warn({ resource, detail: info.detail }, `${resource} alarm: ${info.detail}; producers on every protocol wait until it clears`);
+      this.emit('alarm.raised', info);
+    } else {
+      this.logger.info({ resource }, `${resource} alarm cleared; producers continue`);
+      this.emit('alarm.cleared', { resource });
+    }
+  });
   /** Configured composite destinations by `kind:name`, their targets parsed and selectors compiled once. */
   private readonly opts: EngineOptions;
   private deliveryIds = 0;
@@ -157,6 +167,7 @@ export class Engine extends EventEmitter implements EngineApi {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.alarmState.close();
     for (const c of this.connections.list()) this.disconnect(c);
     this.timers.stop();
     await Promise.allSettled([...this.inflightCommits]);
@@ -480,6 +491,7 @@ export class Engine extends EventEmitter implements EngineApi {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
     const conn = (opts.connection ?? null) as Connection | null;
     this.authorize(conn?.principal, 'send', address);
+    if (this.alarmState.active) await this.alarmState.admit(opts.onAlarm === 'fail');
     if (conn) {
       conn.stats.messagesIn++;
       conn.stats.bytesIn += message.body.length;
@@ -499,8 +511,9 @@ export class Engine extends EventEmitter implements EngineApi {
     this.applyKv(opts.kv);
   }
 
-  async sendMany(items: SendItem[], opts: { connection?: ConnectionHandle | null } = {}): Promise<Array<Error | undefined>> {
+  async sendMany(items: SendItem[], opts: { connection?: ConnectionHandle | null; onAlarm?: 'wait' | 'fail' } = {}): Promise<Array<Error | undefined>> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
+    if (this.alarmState.active) await this.alarmState.admit(opts.onAlarm === 'fail');
     const conn = (opts.connection ?? null) as Connection | null;
     const results: Array<Error | undefined> = new Array(items.length).fill(undefined);
     const plans: SendPlan[] = [];
@@ -705,6 +718,23 @@ export class Engine extends EventEmitter implements EngineApi {
     if (!changes.length) return;
     await this.commit(kvCommands(changes));
     this.applyKv(changes);
+  }
+
+  alarms(): AlarmInfo[] {
+    return this.alarmState.list();
+  }
+
+  /** Raise (detail) or clear (null) a resource alarm: for the resource monitor of the composition root. */
+  setAlarm(resource: string, detail: string | null): void {
+    this.alarmState.set(resource, detail, this.now());
+  }
+
+  /** Bytes of the messages held by persistent queues (what the store holds, less its free pages). */
+  storedMessageBytes(): number {
+    let n = 0;
+    for (const q of this.state.queues.values()) if (q.persistent) n += q.bytes;
+    for (const q of this.state.subscriptions.values()) if (q.persistent) n += q.bytes;
+    return n;
   }
 
   storeSize(): number {

@@ -171,6 +171,7 @@ function reasonFor(err: unknown): number {
     case 'unauthorized':
       return RC.notAuthorized;
     case 'limit':
+    case 'unavailable': // the store cannot take writes now (disk full): 0x97, the client may retry later
       return RC.quotaExceeded;
     case 'invalid':
       return RC.topicNameInvalid;

@@ -309,9 +309,11 @@ interface Overview {
   rates: Sample;
   memory: { rss: number; heapUsed: number };
   storeBytes: number;
+  alarms?: Array<{ resource: string; detail: string; since: number }>;
 }
 
 async function overviewPage(): Promise<void> {
+  const alarmBanner = h('div', { class: 'alarm-banner', role: 'alert', id: 'alarm-banner', hidden: true });
   const cards = h('div', { class: 'cards', 'aria-label': 'Broker summary' });
   const rateChartEl = h('div', { class: 'chart', id: 'rate-chart', 'aria-label': 'Message rates chart' });
   const depthChartEl = h('div', { class: 'chart', id: 'depth-chart', 'aria-label': 'Queue depth chart' });
@@ -320,6 +322,7 @@ async function overviewPage(): Promise<void> {
   const info = h('div', { class: 'info' });
   page('Overview',
     h('h1', null, 'Overview'),
+    alarmBanner,
     cards,
     h('section', { class: 'charts' }, h('div', { class: 'card' }, rateChartEl, live), h('div', { class: 'card' }, depthChartEl)),
     h('section', { class: 'split' }, h('div', { class: 'card' }, h('h2', null, 'Busiest queues'), busiest), h('div', { class: 'card' }, h('h2', null, 'Broker'), info)),
@@ -346,6 +349,9 @@ async function overviewPage(): Promise<void> {
   const loadOverview = async () => {
     const o = await get<Overview>('/api/overview');
     extra = { storeBytes: o.storeBytes, rss: o.memory.rss };
+    const alarms = o.alarms ?? [];
+    alarmBanner.hidden = alarms.length === 0;
+    replace(alarmBanner, ...alarms.map((a) => h('p', null, h('strong', null, `${a.resource} alarm: `), `${a.detail}. Producers wait until it clears; consumers go on.`)));
     renderCards(o.counts, extra);
     replace(info, h('dl', { class: 'kv' },
       h('dt', null, 'Version'), h('dd', null, o.version),
