@@ -21,11 +21,11 @@ import {
   messageAttributesOf,
   parseMessageAttributes,
   type MessageAttributes,
-} from '../sqs/attributes.js';
-import { AwsError, snsError } from '../sqs/errors.js';
-import type { Params } from '../sqs/input.js';
-import { asList, asString, asTree, pairsToMap, type QueryNode, type QueryTree } from '../sqs/query-params.js';
-import { el, response, wrap } from '../sqs/xml.js';
+} from '../aws/message-attributes.js';
+import { AwsError, snsError } from '../aws/errors.js';
+import type { Params } from '../aws/params.js';
+import { asList, asString, asTree, pairsToMap, type QueryNode, type QueryTree } from '../aws/query-params.js';
+import { el, response, wrap } from '../aws/xml.js';
 import { FilterPolicyError, matchesFilter, parseFilterPolicy, type FilterScope } from './filter-policy.js';
 import { generateSigningMaterial, Signer, stringToSign, type SigningMaterial } from './signing.js';
 

@@ -10,12 +10,12 @@ import type { TLSSocket } from 'node:tls';
 import { HttpError, readBody } from '../../src/transport/http.js';
 import type { AdapterContext, HttpHandler, HttpModule } from '../../src/transport/types.js';
 import { SnsService, SNS_ACTIONS, SNS_NS, snsQueryInput, snsXml } from '../sns/service.js';
-import { AwsError, snsError, sqsError, toAwsError } from './errors.js';
-import { Params } from './input.js';
-import { parseQueryTree } from './query-params.js';
+import { AwsError, jsonError, queryError, snsError, sqsError, toAwsError } from '../aws/errors.js';
+import { Params } from '../aws/params.js';
+import { parseQueryTree } from '../aws/query-params.js';
 import { SqsService, queueNameFromUrl, type RequestContext } from './service.js';
-import { verifySigV4, type AuthResult, type SigV4Options } from './sigv4.js';
-import { jsonError, queryError, SQS_ACTIONS, SQS_NS, sqsQueryInput, sqsXml } from './wire.js';
+import { verifySigV4, type AuthResult, type SigV4Options } from '../aws/sigv4.js';
+import { SQS_ACTIONS, SQS_NS, sqsQueryInput, sqsXml } from './wire.js';
 
 export { SqsService } from './service.js';
 
@@ -188,7 +188,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
       }
       const close = (err as { closeConnection?: boolean }).closeConnection === true;
       if (api === 'sqs-json') {
-        const r = jsonError(e);
+        const r = jsonError(e, 'com.amazonaws.sqs');
         res.writeHead(r.status, { ...r.headers, 'x-amzn-requestid': requestId, ...(close ? { connection: 'close' } : {}) });
         res.end(r.body);
       } else {

@@ -16,15 +16,15 @@ import {
   attributesToProperties,
   bodyText,
   hasInvalidChars,
-  md5Hex,
   md5OfAttributes,
   messageAttributesOf,
   parseMessageAttributes,
   selectAttributes,
   type MessageAttributes,
-} from './attributes.js';
-import { AwsError, noQueue, sqsError } from './errors.js';
-import { Params, type Input } from './input.js';
+} from '../aws/message-attributes.js';
+import { md5Hex } from '../aws/digest.js';
+import { AwsError, noQueue, sqsError } from '../aws/errors.js';
+import { Params, type Input } from '../aws/params.js';
 import {
   ALL_NAMES,
   attr,
