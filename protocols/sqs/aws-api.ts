@@ -4,7 +4,8 @@
  */
 import type { AwsJsonApi } from '../aws/endpoint.js';
 import { Params } from '../aws/params.js';
-import { queueNameFromUrl, SqsService, type RequestContext } from './service.js';
+import { queueNameFromUrl, type RequestContext } from './queues.js';
+import type { SqsService } from './service.js';
 import { SQS_ACTIONS, SQS_NS, sqsQueryInput, sqsXml } from './wire.js';
 
 export function sqsApi(sqs: SqsService): AwsJsonApi<RequestContext> {
