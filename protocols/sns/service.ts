@@ -7,6 +7,9 @@
  * `wharf` (broker-native) to any core queue or topic address.
  *
  * State: `sns:topic:<name>`, `sns:sub:<id>` and the signing key `sns:signing` in the engine's kv store.
+ *
+ * This façade only wires the parts: topics.ts, subscriptions.ts, publish.ts, fan-out.ts (delivery to subscribers),
+ * http-delivery.ts; they share resources.ts (engine, kv records, ARNs).
  */
 import { generateSigningMaterial, Signer, type SigningMaterial } from './signing.js';
 import type { Params } from '../aws/params.js';

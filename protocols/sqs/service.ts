@@ -6,6 +6,9 @@
  * engine's kv store under `sqs:queue:<name>`. Receiving uses one long-lived engine consumer per queue in
  * explicit-credit mode: a ReceiveMessage adds credit, collects deliveries, and leases them for the visibility
  * timeout; DeleteMessage acks; visibility expiry is the core's lease expiry (delivery count + 1).
+ *
+ * This façade only wires the parts: queue-manager.ts (queue actions), send.ts, receive.ts, settle.ts (delete and
+ * visibility), move-tasks.ts (DLQ redrive); they share queues.ts (engine, metadata, per-queue state).
  */
 import type { Logger } from 'pino';
 import type { EngineApi } from '../../src/core/api.js';
