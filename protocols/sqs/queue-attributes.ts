@@ -2,7 +2,7 @@
  * SQS queue attributes: the settable ones with their ranges and defaults, validation as AWS words it, and the
  * metadata record kept in the engine's kv store (`sqs:queue:<name>`).
  */
-import { sqsError } from './errors.js';
+import { sqsError } from '../aws/errors.js';
 
 export interface QueueMeta {
   name: string;

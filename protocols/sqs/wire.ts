@@ -2,9 +2,8 @@
  * The two SQS wire protocols around the SqsService: AWS JSON 1.0 (`X-Amz-Target: AmazonSQS.<Action>`) and the
  * query protocol (form-encoded `Action=…`, XML responses), with their error shapes.
  */
-import { AwsError } from './errors.js';
-import { asList, asString, asTree, pairsToMap, type QueryNode, type QueryTree } from './query-params.js';
-import { el, esc, errorResponse, response, wrap } from './xml.js';
+import { asList, asString, asTree, pairsToMap, type QueryNode, type QueryTree } from '../aws/query-params.js';
+import { el, response, wrap } from '../aws/xml.js';
 
 export const SQS_NS = 'http://queue.amazonaws.com/doc/2012-11-05/';
 
@@ -36,19 +35,6 @@ export const SQS_ACTIONS = new Set([
 
 /** Actions whose query response has no `<…Result>` element. */
 const NO_RESULT = new Set(['DeleteMessage', 'DeleteQueue', 'SetQueueAttributes', 'PurgeQueue', 'ChangeMessageVisibility', 'TagQueue', 'UntagQueue', 'AddPermission', 'RemovePermission']);
-
-// ------------------------------------------------------------------------------------------------ JSON
-
-export function jsonError(err: AwsError): { status: number; headers: Record<string, string>; body: string } {
-  return {
-    status: err.status,
-    headers: {
-      'content-type': 'application/x-amz-json-1.0',
-      'x-amzn-query-error': `${err.queryCode};${err.fault}`,
-    },
-    body: JSON.stringify({ __type: `com.amazonaws.sqs#${err.code}`, message: err.message }),
-  };
-}
 
 // ------------------------------------------------------------------------------------------------ query → input
 
@@ -180,9 +166,3 @@ export function sqsXml(action: string, out: Record<string, unknown>, requestId: 
   }
   return response(action, SQS_NS, s, requestId);
 }
-
-export function queryError(ns: string, err: AwsError, requestId: string): string {
-  return errorResponse(ns, err.fault, err.queryCode, err.message, requestId);
-}
-
-export { esc };

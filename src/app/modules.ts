@@ -6,12 +6,11 @@ import type { BrokerConfig } from './config.js';
 import type { HttpModule, ProtocolModule } from '../transport/types.js';
 import type { AmqpModuleOptions } from '../../protocols/amqp/index.js';
 import type { MqttOptions } from '../../protocols/mqtt/adapter.js';
-import type { SqsModuleOptions } from '../../protocols/sqs/index.js';
 import type { AdminModuleOptions } from '../admin/index.js';
 import { stompModule } from '../../protocols/stomp/index.js';
 import { mqttModule } from '../../protocols/mqtt/index.js';
 import { amqpModule } from '../../protocols/amqp/index.js';
-import { sqsHttpModule } from '../../protocols/sqs/index.js';
+import { sqsHttpModule, type SqsModuleOptions } from './aws-module.js';
 import { adminModule } from '../admin/index.js';
 
 export const defaultProtocols: ProtocolModule[] = [stompModule, mqttModule, amqpModule];

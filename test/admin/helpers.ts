@@ -5,7 +5,7 @@ import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { createStompModule } from '../../protocols/stomp/index.js';
 import { createAdminHandler, type AdminHandler } from '../../src/admin/index.js';
 import type { HttpModule } from '../../src/transport/types.js';
-import { sqsHttpModule } from '../../protocols/sqs/index.js';
+import { sqsHttpModule } from '../../src/app/aws-module.js';
 
 export { Stompit } from '../protocols/stomp/helpers.js';
 

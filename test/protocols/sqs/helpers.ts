@@ -8,7 +8,7 @@ import { Broker } from '../../../src/app/broker.js';
 import { parseConfig, type BrokerConfigInput } from '../../../src/app/config.js';
 import { createLogger } from '../../../src/app/log.js';
 import { defaultProtocols } from '../../../src/app/modules.js';
-import { sqsHttpModule } from '../../../protocols/sqs/index.js';
+import { sqsHttpModule } from '../../../src/app/aws-module.js';
 
 // The SDK warns once per process that it will need Node 22 from 2027; the broker targets Node 20.20.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -23,7 +23,7 @@ import {
   RemovePermissionCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { md5OfAttributes } from '../../../protocols/sqs/attributes.js';
+import { md5OfAttributes } from '../../../protocols/aws/message-attributes.js';
 import { eventually, rejection, sleep, startSqsBroker, type SqsBroker } from './helpers.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');

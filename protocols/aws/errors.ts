@@ -1,9 +1,10 @@
 /**
- * AWS-shaped errors for the SQS and SNS APIs. An AwsError carries the JSON-protocol error name (`__type`),
+ * AWS-shaped errors for the SQS and SNS APIs, and their two wire shapes (JSON 1.0 and query-protocol XML). An AwsError carries the JSON-protocol error name (`__type`),
  * the query-protocol code (`<Code>`, and the `x-amzn-query-error` header of the JSON protocol), the HTTP
  * status and who is at fault. Names, codes and statuses are those of the AWS service models.
  */
 import { BrokerError } from '../../src/core/api.js';
+import { errorResponse } from './xml.js';
 
 export class AwsError extends Error {
   /** Query-protocol code (defaults to `code`). */
@@ -68,9 +69,6 @@ export function sqsError(code: keyof typeof SQS_ERRORS | string, message: string
   return e ? new AwsError(code, message, e[1], e[0]) : new AwsError(code, message, 400);
 }
 
-export const missing = (param: string) => sqsError('MissingParameter', `The request must contain the parameter ${param}.`);
-export const invalidValue = (param: string, why?: string) =>
-  sqsError('InvalidParameterValue', why ? `Value for parameter ${param} is invalid. Reason: ${why}` : `Value for parameter ${param} is invalid.`);
 export const noQueue = () => sqsError('QueueDoesNotExist', 'The specified queue does not exist.');
 
 /** SNS errors: query code → [SDK exception name, status]. From the AWS SNS service model. */
@@ -135,4 +133,21 @@ export function toAwsError(err: unknown, service: 'sqs' | 'sns' = 'sqs'): AwsErr
   return service === 'sqs'
     ? sqsError('InternalFailure', 'The request processing has failed because of an unknown error, exception or failure.')
     : snsError('InternalError', 'The request processing has failed because of an unknown error, exception or failure.');
+}
+
+/** An error in the AWS JSON 1.0 protocol: `__type` names the shape (`<shapePrefix>#<code>`), the header carries the query code. */
+export function jsonError(err: AwsError, shapePrefix: string): { status: number; headers: Record<string, string>; body: string } {
+  return {
+    status: err.status,
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amzn-query-error': `${err.queryCode};${err.fault}`,
+    },
+    body: JSON.stringify({ __type: `${shapePrefix}#${err.code}`, message: err.message }),
+  };
+}
+
+/** An error as a query-protocol `<ErrorResponse>` in the API's XML namespace. */
+export function queryError(ns: string, err: AwsError, requestId: string): string {
+  return errorResponse(ns, err.fault, err.queryCode, err.message, requestId);
 }

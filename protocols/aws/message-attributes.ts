@@ -3,8 +3,8 @@
  * from the core message (typed application properties for other protocols, the exact SQS form kept in the
  * `sqs.attrs` annotation so an SQS → SQS round trip is lossless).
  */
-import { createHash, hash as oneShotHash } from 'node:crypto';
 import { type Message, type PropertyValue } from '../../src/core/api.js';
+import { hashHex } from './digest.js';
 import { sqsError, type AwsError } from './errors.js';
 
 export interface MessageAttribute {
@@ -16,18 +16,6 @@ export interface MessageAttribute {
 export type MessageAttributes = Record<string, MessageAttribute>;
 
 export const ATTRS_ANNOTATION = 'sqs.attrs';
-
-/** One-shot `crypto.hash` (Node ≥ 20.12) where there is one: no Hash object per digest. */
-const hashHex: (algorithm: string, data: string | Buffer) => string =
-  typeof oneShotHash === 'function' ? (a, d) => oneShotHash(a, d, 'hex') : (a, d) => createHash(a).update(d).digest('hex');
-
-export function md5Hex(data: string | Buffer): string {
-  return hashHex('md5', data);
-}
-
-export function sha256Hex(data: string | Buffer): string {
-  return hashHex('sha256', data);
-}
 
 /**
  * MD5OfMessageAttributes / MD5OfMessageSystemAttributes as AWS documents it: attributes sorted by name; for each,

@@ -4,8 +4,8 @@
  * configured credentials; the signing key is derived per (secret, date, region, service) and cached.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { sha256Hex } from './attributes.js';
 import type { IncomingMessage } from 'node:http';
+import { sha256Hex } from './digest.js';
 import { AwsError } from './errors.js';
 
 export interface SigV4Options {

@@ -1,0 +1,14 @@
+/** Hex digests as SQS (MD5 of bodies and attributes) and SigV4 (SHA-256 of payloads and canonical requests) need them. */
+import { createHash, hash as oneShotHash } from 'node:crypto';
+
+/** One-shot `crypto.hash` (Node ≥ 20.12) where there is one: no Hash object per digest. */
+export const hashHex: (algorithm: string, data: string | Buffer) => string =
+  typeof oneShotHash === 'function' ? (a, d) => oneShotHash(a, d, 'hex') : (a, d) => createHash(a).update(d).digest('hex');
+
+export function md5Hex(data: string | Buffer): string {
+  return hashHex('md5', data);
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return hashHex('sha256', data);
+}

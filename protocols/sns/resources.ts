@@ -1,0 +1,176 @@
+/**
+ * What every part of the SNS service shares: the engine and its connection, the signing key, the topics and
+ * subscriptions as kept in the engine's kv store (`sns:topic:<name>`, `sns:sub:<id>`), their ARNs, and the
+ * timers of pending retries (cleared at close).
+ */
+import type { Logger } from 'pino';
+import type { ConnectionHandle, EngineApi } from '../../src/core/api.js';
+import { snsError } from '../aws/errors.js';
+import type { MessageAttributes } from '../aws/message-attributes.js';
+import type { Params } from '../aws/params.js';
+import type { Signer } from './signing.js';
+
+/** Where the broker serves the certificate that verifies SNS message signatures (SigningCertURL). */
+export const CERT_PATH = '/_wharf/sns/SimpleNotificationService.pem';
+
+/** What SNS needs from the SQS side (wired by the combined HTTP module; SNS does not import the SQS service). */
+export interface SqsBridge {
+  exists(name: string): boolean;
+  isFifo(name: string): boolean;
+  deliver(
+    name: string,
+    m: { body: string; attributes?: MessageAttributes; groupId?: string; dedupId?: string; senderId?: string; annotations?: Record<string, unknown> },
+  ): Promise<{ messageId: string }>;
+  nameFromArn(arn: string): string | undefined;
+}
+
+export interface SnsServiceOptions {
+  engine: EngineApi;
+  region: string;
+  accountId: string;
+  logger: Logger;
+  /** Base URL for links in messages when no request names one. */
+  baseUrl: () => string;
+  sqs: SqsBridge;
+  /** HTTP delivery timeout, ms (default 15 s). */
+  httpTimeout?: number;
+}
+
+export interface SnsContext {
+  baseUrl: string;
+  principal: string;
+  verified: boolean;
+}
+
+export interface TopicMeta {
+  name: string;
+  created: number;
+  attributes: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+export interface SubMeta {
+  id: string;
+  topic: string;
+  protocol: string;
+  endpoint: string;
+  owner: string;
+  confirmed: boolean;
+  token?: string;
+  tokenExpires?: number;
+  authOnUnsubscribe?: boolean;
+  attributes: Record<string, string>;
+  created: number;
+}
+
+export const invalid = (msg: string) => snsError('InvalidParameter', `Invalid parameter: ${msg}`);
+
+export class SnsResources {
+  readonly engine: EngineApi;
+  readonly logger: Logger;
+  readonly region: string;
+  readonly accountId: string;
+  /** Set at start, from the key in kv `sns:signing`. */
+  signer?: Signer;
+  connection?: ConnectionHandle;
+  closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(readonly opts: SnsServiceOptions) {
+    this.engine = opts.engine;
+    this.logger = opts.logger;
+    this.region = opts.region;
+    this.accountId = opts.accountId;
+  }
+
+  /** A delay that `clearTimers` (at close) cancels: pending retries must not keep the process alive. */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+
+  clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  topicArn(name: string): string {
+    return `arn:aws:sns:${this.region}:${this.accountId}:${name}`;
+  }
+
+  topicMeta(name: string): TopicMeta | undefined {
+    return this.engine.kvGet<TopicMeta>(`sns:topic:${name}`);
+  }
+
+  subMeta(id: string): SubMeta | undefined {
+    return this.engine.kvGet<SubMeta>(`sns:sub:${id}`);
+  }
+
+  subArn(sub: SubMeta): string {
+    return `${this.topicArn(sub.topic)}:${sub.id}`;
+  }
+
+  /** The topic name of a topic ARN, which must exist (NotFound otherwise). */
+  topicFromArn(arn: string): string {
+    const m = /^arn:aws[\w-]*:sns:[^:]*:[^:]*:([^:]+)$/.exec(arn);
+    if (!m) throw invalid(`TopicArn Reason: An ARN must have the format "arn:aws:sns:<region>:<account>:<topic>"`);
+    if (!this.topicMeta(m[1])) throw snsError('NotFound', 'Topic does not exist');
+    return m[1];
+  }
+
+  subFromArn(arn: string): SubMeta {
+    const m = /^arn:aws[\w-]*:sns:[^:]*:[^:]*:([^:]+):([0-9a-f-]{36})$/.exec(arn);
+    if (!m) throw invalid('SubscriptionArn Reason: An ARN must have the format "arn:aws:sns:<region>:<account>:<topic>:<id>"');
+    const sub = this.subMeta(m[2]);
+    if (!sub || sub.topic !== m[1]) throw snsError('NotFound', 'Subscription does not exist');
+    return sub;
+  }
+
+  isFifoTopic(name: string): boolean {
+    return this.topicMeta(name)?.attributes.FifoTopic === 'true';
+  }
+}
+
+export function nonEmpty(a: MessageAttributes | undefined): MessageAttributes | undefined {
+  return a && Object.keys(a).length ? a : undefined;
+}
+
+export function stringMap(p: Params, name: string): Record<string, string> {
+  return p.optStrMap(name) ?? {};
+}
+
+/** `Tags` as a list of {Key, Value} into a map. */
+export function tagList(p: Params, name: string): Record<string, string> {
+  const list = p.optList(name) ?? [];
+  const out: Record<string, string> = {};
+  for (const t of list) {
+    const tp = p.sub(t, name);
+    const k = tp.str('Key');
+    out[k] = tp.optStr('Value') ?? '';
+  }
+  return out;
+}
+
+export function paginate(items: string[], token: string | undefined, size: number, p: Params, sorted = true): { page: string[]; next?: string } {
+  let start = 0;
+  if (token) {
+    let after: string | undefined;
+    try {
+      after = (JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { after?: string }).after;
+    } catch {
+      after = undefined;
+    }
+    if (typeof after !== 'string') throw p.invalid('NextToken', 'Invalid NextToken value.', token);
+    const idx = items.indexOf(after);
+    start = idx >= 0 ? idx + 1 : sorted ? items.findIndex((x) => x > after!) : items.length;
+    if (start < 0) start = items.length;
+  }
+  const page = items.slice(start, start + size);
+  const next = start + size < items.length ? Buffer.from(JSON.stringify({ after: page[page.length - 1] })).toString('base64') : undefined;
+  return { page, next };
+}
