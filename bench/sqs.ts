@@ -30,7 +30,7 @@ const REGION = 'us-east-1';
 // ------------------------------------------------------------------------------------------- broker child
 
 async function brokerChild(dataDir: string, noSync: boolean): Promise<void> {
-  const { sqsHttpModule } = await import('../protocols/sqs/index.js');
+  const { sqsHttpModule } = await import('../src/app/aws-module.js');
   await serveBroker({
     listener: 'sqs',
     dataDir,

@@ -126,6 +126,9 @@ export function toAwsError(err: unknown, service: 'sqs' | 'sns' = 'sqs'): AwsErr
         return service === 'sqs' ? sqsError('AccessDenied', err.message) : snsError('AuthorizationError', err.message);
       case 'closed':
         return service === 'sqs' ? sqsError('ServiceUnavailable', 'The broker is shutting down.') : snsError('ServiceUnavailable', 'The broker is shutting down.');
+      case 'unavailable':
+        // a resource alarm or a failed store commit: 503, which every AWS SDK retries with back-off
+        return service === 'sqs' ? sqsError('ServiceUnavailable', err.message) : snsError('ServiceUnavailable', err.message);
       default:
         break;
     }

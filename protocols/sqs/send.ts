@@ -251,7 +251,8 @@ export class Sender {
     }
     let outcomes: Array<Error | undefined>;
     try {
-      outcomes = await this.q.engine.sendMany(items, { connection: this.q.connection ?? null });
+      // under a resource alarm SQS answers 503 at once (the SDKs retry with back-off) instead of holding the request
+      outcomes = await this.q.engine.sendMany(items, { connection: this.q.connection ?? null, onAlarm: 'fail' });
     } catch (err) {
       for (const k of [...newDedup.keys()]) settleDedup(k, false);
       throw err;
@@ -307,6 +308,7 @@ function mapSendError(err: unknown): AwsError {
     if (err.code === 'limit') return sqsError('OverLimit', err.message);
     if (err.code === 'not-found') return noQueue();
     if (err.code === 'unauthorized') return sqsError('AccessDenied', err.message);
+    if (err.code === 'unavailable') return sqsError('ServiceUnavailable', err.message);
   }
   throw err;
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import mqtt from 'mqtt';
 import { defaultHttp, defaultProtocols } from '../../src/app/modules.js';
 import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
@@ -34,19 +35,19 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 
 
 describe('resource alarms', function () {
   this.timeout(60_000);
-  let b: RunningBroker & { stompPort: number; mqttPort: number; adminPort: number };
+  let b: RunningBroker & { stompPort: number; mqttPort: number; adminPort: number; sqsPort: number };
 
   before(async () => {
     const r = await runBroker({
       name: 'alarms',
       config: {
-        listeners: { stomp: local, mqtt: local, admin: local },
+        listeners: { stomp: local, mqtt: local, admin: local, sqs: local },
         // 256 KiB of stored messages is the limit; checked every 50 ms
         resources: { maxStoreBytes: 256 * 1024, checkInterval: 50, minFreeDisk: 1, memoryHighWater: 0 },
       },
-      modules: () => ({ protocols: defaultProtocols.filter((p) => p.name === 'stomp' || p.name === 'mqtt'), http: defaultHttp.filter((m) => m.name === 'admin') }),
+      modules: () => ({ protocols: defaultProtocols.filter((p) => p.name === 'stomp' || p.name === 'mqtt'), http: defaultHttp }),
     });
-    b = withPorts(r, { stompPort: 'stomp', mqttPort: 'mqtt', adminPort: 'admin' });
+    b = withPorts(r, { stompPort: 'stomp', mqttPort: 'mqtt', adminPort: 'admin', sqsPort: 'sqs' });
   });
   after(() => b?.close());
 
@@ -65,6 +66,16 @@ describe('resource alarms', function () {
     const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.mqttPort}`, { protocolVersion: 5, clientId: 'alarm-pub' });
     let mqttDone = false;
     const mqttHeld = pub.publishAsync('alarm/topic', 'held', { qos: 1 }).then(() => (mqttDone = true));
+    // SQS answers at once with a retryable 503 ServiceUnavailable (the SDKs back off and retry)
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${b.sqsPort}`, credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1 });
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'alarm-sqs' }));
+    const refused = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'refused' })).then(
+      () => null,
+      (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
+    );
+    assert.ok(refused, 'SendMessage is refused during the alarm');
+    assert.equal(refused.name, 'ServiceUnavailable');
+    assert.equal(refused.$metadata?.httpStatusCode, 503);
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(stompDone, false, 'the STOMP receipt waits for the alarm to clear');
     assert.equal(mqttDone, false, 'the MQTT PUBACK waits for the alarm to clear');
@@ -86,8 +97,10 @@ describe('resource alarms', function () {
     assert.equal(mqttDone, true);
     assert.equal((await inbox.next(5000)).text, 'after the alarm');
     assert.match((await getJson(b.adminPort, '/metrics')).body, /^wharf_resource_alarm\{resource="store"\} 0$/m);
+    assert.ok((await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'accepted' }))).MessageId, 'SQS accepts again');
+    sqs.destroy();
     await pub.endAsync();
     await producer.disconnect();
-    await consumer.disconnect();
+    consumer.destroy();
   });
 });
