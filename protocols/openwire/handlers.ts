@@ -20,7 +20,7 @@ import type {
   TransactionId,
   TransactionInfo,
 } from './commands.js';
-import type { OpenWireConnection } from './connection.js';
+import type { PeerInfo } from '../../src/transport/types.js';
 import { consumerKey, OwConsumer, TxAcks, type ConsumerHost } from './consumers.js';
 import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, TRANSACTION_ROLLED_BACK } from './exceptions.js';
 import { isTemporary, isTopic, producerKey, toAddress, toCoreMessage } from './mapping.js';
@@ -53,6 +53,16 @@ function sessionKeyOf(connectionId: string | null, sessionId: bigint): string {
   return `${connectionId}:${sessionId}`;
 }
 
+/** What the handlers need of their connection (connection.ts). */
+export interface SessionOwner {
+  readonly host: { engine: EngineApi; logger: Logger; advisories: AdvisoryHub; options: { maxPrefetch: number } };
+  readonly peer: PeerInfo;
+  /** Closing or closed. */
+  readonly closing: boolean;
+  write(cmd: DataStructure): void;
+  close(reason: string): void;
+}
+
 export class Handlers implements ConsumerHost {
   private conn: ConnectionHandle | null = null;
   private info: ConnectionInfo | null = null;
@@ -68,7 +78,7 @@ export class Handlers implements ConsumerHost {
   readonly advisories: AdvisoryHub;
   readonly maxPrefetch: number;
 
-  constructor(private readonly owner: OpenWireConnection) {
+  constructor(private readonly owner: SessionOwner) {
     this.engine = owner.host.engine;
     this.logger = owner.host.logger;
     this.advisories = owner.host.advisories;
