@@ -135,6 +135,20 @@ describe('openwire adapter: interop, restart, protocol edges', function () {
     await jms(b.port, 'recv-persistent', 'x.restart');
   });
 
+  it('credentials go to the security hooks: JMSSecurityException for a bad password and an unauthorized send', async () => {
+    b = await startOpenWireBroker();
+    const seen: Array<{ username?: string; protocol: string }> = [];
+    b.broker.engine.security = {
+      async authenticate(c) {
+        seen.push({ username: c.username, protocol: c.protocol });
+        return c.username === 'alice' && c.password === 'secret' ? { username: 'alice', anonymous: false, groups: [] } : null;
+      },
+      authorize: (_p, action, a) => !(action === 'send' && a?.name === 'forbidden'),
+    };
+    await jms(b.port, 'security');
+    assert.deepEqual(seen[0], { username: 'alice', protocol: 'openwire' });
+  });
+
   it('commands the broker does not support get an ExceptionResponse, never silence', async () => {
     b = await startOpenWireBroker();
     const c = await RawClient.connect(b.port);

@@ -88,6 +88,7 @@ public class JmsScenarios {
             case "send-persistent": sendPersistent(arg); break;
             case "recv-persistent": recvPersistent(arg); break;
             case "ping": ping(arg); break;
+            case "security": security(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -628,6 +629,34 @@ public class JmsScenarios {
         MessageConsumer consumer = s.createConsumer(s.createQueue(queue));
         eq("durable", text(recv(consumer)), "persistent message after restart");
         none(consumer);
+        c.close();
+    }
+
+    static void security() throws Exception {
+        Connection bad = factory("").createConnection("alice", "wrong");
+        try {
+            bad.start();
+            throw new AssertionError("a wrong password was accepted");
+        } catch (JMSSecurityException expected) {
+        } finally {
+            bad.close();
+        }
+        Connection c = factory("").createConnection("alice", "secret");
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        try {
+            s.createProducer(s.createQueue("forbidden")).send(s.createTextMessage("x"));
+            throw new AssertionError("an unauthorized send was accepted");
+        } catch (JMSSecurityException expected) {
+        }
+        try {
+            s.createProducer(null).send(s.createQueue("forbidden"), s.createTextMessage("x"));
+            throw new AssertionError("an unauthorized send (anonymous producer) was accepted");
+        } catch (JMSSecurityException expected) {
+        }
+        Queue q = s.createQueue("allowed");
+        s.createProducer(q).send(s.createTextMessage("ok"));
+        eq("ok", text(recv(s.createConsumer(q))), "authorized send");
         c.close();
     }
 
