@@ -14,7 +14,7 @@ import type { EngineApi } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import type { ConnectionSession } from '../../src/transport/session-adapter.js';
 import type { AdvisoryHub } from './advisories.js';
-import type { BrokerInfo, DataStructure, ExceptionResponse, KeepAliveInfo, Response, WireFormatInfo } from './commands.js';
+import type { BrokerInfo, DataStructure, Message as OwMessage, ExceptionResponse, KeepAliveInfo, Response, WireFormatInfo } from './commands.js';
 import { OpenWireError } from './errors.js';
 import { toThrowable } from './exceptions.js';
 import { Handlers } from './handlers.js';
@@ -58,6 +58,9 @@ export interface ConnectionHost {
 
 type State = 'handshake' | 'open' | 'closing' | 'closed';
 
+/** Message sends of one connection in flight at once (see run()). */
+const MAX_INFLIGHT_SENDS = 256;
+
 export class OpenWireConnection implements ConnectionSession {
   readonly codec = new OpenWireCodec();
   readonly reader: FrameReader;
@@ -67,6 +70,7 @@ export class OpenWireConnection implements ConnectionSession {
   readonly log: Logger;
 
   private chain: Promise<void> = Promise.resolve();
+  private readonly inflight = new Set<Promise<void>>();
   private queued = 0;
   private paused = false;
   private corked = false;
@@ -225,23 +229,48 @@ export class OpenWireConnection implements ConnectionSession {
     this.timers.push(t);
   }
 
+  /**
+   * One command, in wire order. Persistent sends are pipelined: each starts its engine call at once (commit
+   * order is call order) and is answered when it resolves, so the persistent sends of one connection share
+   * group commits. Any other command — a non-persistent send too, which the engine routes without a commit and
+   * would otherwise overtake them — first waits for the sends before it.
+   */
   private async run(cmd: DataStructure): Promise<void> {
+    if (this.state !== 'open') {
+      this.done();
+      return;
+    }
+    if (cmd.type >= DataType.ACTIVEMQ_MESSAGE && cmd.type <= DataType.ACTIVEMQ_BLOB_MESSAGE && (cmd as OwMessage).persistent) {
+      while (this.inflight.size >= MAX_INFLIGHT_SENDS) await Promise.race(this.inflight);
+      const p: Promise<void> = this.execute(cmd).finally(() => {
+        this.inflight.delete(p);
+        this.done();
+      });
+      this.inflight.add(p);
+      return;
+    }
+    if (this.inflight.size > 0) await Promise.all(this.inflight);
+    await this.execute(cmd);
+    this.done();
+  }
+
+  /** Handle one command and answer it if it asks for an answer; never throws. */
+  private async execute(cmd: DataStructure): Promise<void> {
+    const rr = 'responseRequired' in cmd && cmd.responseRequired;
     try {
-      if (this.state !== 'open') return;
-      const rr = 'responseRequired' in cmd && cmd.responseRequired;
-      try {
-        await this.handlers.handle(cmd);
-        if (rr && this.state === 'open') this.respond(cmd.commandId);
-      } catch (err) {
-        if (rr) this.respondError(cmd.commandId, err);
-        else this.log.debug({ err: (err as Error).message, type: cmd.type }, 'openwire: command failed (no response requested)');
-      }
-    } finally {
-      this.queued--;
-      if (this.paused && this.queued < this.host.options.maxQueuedCommands / 2) {
-        this.paused = false;
-        this.stream.resume();
-      }
+      await this.handlers.handle(cmd);
+      if (rr && this.state === 'open') this.respond(cmd.commandId);
+    } catch (err) {
+      if (rr) this.respondError(cmd.commandId, err);
+      else this.log.debug({ err: (err as Error).message, type: cmd.type }, 'openwire: command failed (no response requested)');
+    }
+  }
+
+  private done(): void {
+    this.queued--;
+    if (this.paused && this.queued < this.host.options.maxQueuedCommands / 2) {
+      this.paused = false;
+      this.stream.resume();
     }
   }
 

@@ -25,7 +25,7 @@ describe('openwire adapter: JMS applications on ActiveMQ\'s client', function ()
   it('a topic with two subscribers (one on a wildcard)', async () => {
     await jms(b.port, 'topic');
   });
-  it('AUTO_ACKNOWLEDGE', async () => {
+  it('AUTO_ACKNOWLEDGE and DUPS_OK_ACKNOWLEDGE', async () => {
     await jms(b.port, 'ack-auto');
   });
   it('CLIENT_ACKNOWLEDGE and session.recover() redelivery with JMSRedelivered and JMSXDeliveryCount', async () => {

@@ -258,14 +258,16 @@ public class JmsScenarios {
 
     static void ackAuto() throws Exception {
         Connection c = connect();
-        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
-        Queue q = s.createQueue("jms.ack.auto");
-        MessageProducer p = s.createProducer(q);
-        for (int i = 0; i < 5; i++) p.send(s.createTextMessage("a" + i));
-        MessageConsumer consumer = s.createConsumer(q);
-        for (int i = 0; i < 5; i++) eq("a" + i, text(recv(consumer)), "auto");
-        consumer.close();
-        none(s.createConsumer(q));
+        for (int mode : new int[] {Session.AUTO_ACKNOWLEDGE, Session.DUPS_OK_ACKNOWLEDGE}) {
+            Session s = c.createSession(false, mode);
+            Queue q = s.createQueue("jms.ack.auto." + mode);
+            MessageProducer p = s.createProducer(q);
+            for (int i = 0; i < 5; i++) p.send(s.createTextMessage("a" + i));
+            MessageConsumer consumer = s.createConsumer(q);
+            for (int i = 0; i < 5; i++) eq("a" + i, text(recv(consumer)), "ack mode " + mode);
+            consumer.close();
+            none(s.createConsumer(q));
+        }
         c.close();
     }
 
