@@ -16,3 +16,6 @@ export {
 } from './marshal.js';
 export * from './properties.js';
 export * from './wire-format.js';
+// The protocol module (session layer on the engine API).
+export { OpenWireAdapter, createOpenWireModule, openwireModule } from './adapter.js';
+export { DEFAULT_OPENWIRE_OPTIONS, OpenWireConnection, type OpenWireOptions } from './connection.js';

@@ -278,9 +278,13 @@ export function decodeBytesBody(content: Buffer | null, compressed: boolean, lim
   if (content.length < 4) throw new OpenWireError('compressed bytes body shorter than its length prefix');
   const n = content.readInt32BE(0);
   if (n < 0 || n > limits.maxInflatedSize) throw new OpenWireError(`compressed bytes body declares ${n} bytes`);
-  const out = inflate(content.subarray(4), { ...limits, maxInflatedSize: n });
-  if (out.length !== n) throw new OpenWireError(`inflated ${out.length} bytes, expected ${n}`);
-  return out;
+  // ActiveMQBytesMessage.doCompress deflates the whole backing array of its output buffer (ByteSequence.data,
+  // not just offset..length), so the stream inflates to the body followed by up to a buffer's worth of
+  // garbage; Java's reader stops after the declared length, and so do we.
+  const bound = Math.min(limits.maxInflatedSize, 2 * n + 65536);
+  const out = inflate(content.subarray(4), { ...limits, maxInflatedSize: bound + 1 });
+  if (out.length < n) throw new OpenWireError(`inflated ${out.length} bytes, expected ${n}`);
+  return out.length === n ? out : out.subarray(0, n);
 }
 
 /** MapMessage: a primitive map, deflated when compressed. */

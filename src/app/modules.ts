@@ -10,10 +10,11 @@ import type { AdminModuleOptions } from '../admin/index.js';
 import { stompModule } from '../../protocols/stomp/index.js';
 import { mqttModule } from '../../protocols/mqtt/index.js';
 import { amqpModule } from '../../protocols/amqp/index.js';
+import { openwireModule } from '../../protocols/openwire/adapter.js';
 import { sqsHttpModule, type SqsModuleOptions } from './aws-module.js';
 import { adminModule } from '../admin/index.js';
 
-export const defaultProtocols: ProtocolModule[] = [stompModule, mqttModule, amqpModule];
+export const defaultProtocols: ProtocolModule[] = [stompModule, mqttModule, amqpModule, openwireModule];
 
 /** SQS + SNS share `listeners.sqs`: one module dispatches both APIs. The admin console, REST API and /metrics are on `listeners.admin`. */
 export const defaultHttp: HttpModule[] = [sqsHttpModule, adminModule];

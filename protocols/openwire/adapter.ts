@@ -1,0 +1,42 @@
+/**
+ * The OpenWire protocol module: ActiveMQ's native protocol, so unmodified `ActiveMQConnectionFactory` JMS
+ * applications work against Wharf on 61616 (TLS 61617). One adapter per broker start serves both listeners;
+ * its advisory hub (temporary destinations) is shared by all of its connections.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { SessionAdapter } from '../../src/transport/session-adapter.js';
+import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
+import { AdvisoryHub } from './advisories.js';
+import { DEFAULT_OPENWIRE_OPTIONS, OpenWireConnection, type OpenWireOptions } from './connection.js';
+
+export class OpenWireAdapter extends SessionAdapter<OpenWireConnection> {
+  readonly options: OpenWireOptions;
+  readonly advisories: AdvisoryHub;
+  readonly brokerId = `ID:wharf-${randomBytes(6).toString('hex')}`;
+
+  constructor(
+    private readonly ctx: AdapterContext,
+    options: Partial<OpenWireOptions> = {},
+  ) {
+    super();
+    this.options = { ...DEFAULT_OPENWIRE_OPTIONS, ...(ctx.options as Partial<OpenWireOptions> | undefined), ...options };
+    this.advisories = new AdvisoryHub();
+  }
+
+  protected createSession(stream: Duplex, peer: PeerInfo, closed: (s: OpenWireConnection) => void): OpenWireConnection {
+    const { engine, logger, limits } = this.ctx;
+    return new OpenWireConnection({ engine, logger, limits, options: this.options, advisories: this.advisories, brokerId: this.brokerId, closed }, stream, peer);
+  }
+}
+
+/** An OpenWire module with non-default options (tests use short timeouts). */
+export function createOpenWireModule(options: Partial<OpenWireOptions> = {}): ProtocolModule {
+  return {
+    name: 'openwire',
+    wsSubprotocols: [],
+    create: (ctx) => new OpenWireAdapter(ctx, options),
+  };
+}
+
+export const openwireModule: ProtocolModule = createOpenWireModule();

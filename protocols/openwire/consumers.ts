@@ -1,0 +1,264 @@
+/**
+ * The consumers of one OpenWire connection: ConsumerInfo → engine.subscribe (or browse, or an advisory
+ * subscription), deliveries → MessageDispatch, MessageAck / MessagePull → settlement and credit.
+ *
+ * Flow control mirrors ActiveMQ's prefetch: each consumer has explicit engine credit, starting at prefetchSize;
+ * a delivery's credit comes back once the client reports it delivered (DELIVERED ack) or settles it, whichever
+ * is first — so a CLIENT_ACKNOWLEDGE or transacted consumer can receive beyond its prefetch, as with ActiveMQ.
+ * Prefetch 0 gives one credit per MessagePull; a pull that times out is answered with an empty dispatch.
+ *
+ * Redelivery after `session.recover()` or a transaction rollback is done by the client from its own buffer
+ * (ActiveMQ clients do that); the broker sees a REDELIVERED ack (informational) or, past the client's redelivery
+ * policy, a POISON ack, which dead-letters the messages.
+ */
+import type { Logger } from 'pino';
+import { type ConnectionHandle, type ConsumerHandle, type Delivery, type EngineApi, type Message } from '../../src/core/api.js';
+import type { ConsumerId, ConsumerInfo, Destination, MessageAck, MessageDispatch, MessagePull, Message as OwMessage } from './commands.js';
+import { AdvisoryHub } from './advisories.js';
+import { JmsError, INVALID_DESTINATION } from './exceptions.js';
+import { messageIdKey, toAddress, toOpenWireMessage } from './mapping.js';
+import { DataType } from './schema.js';
+
+export const ACK_DELIVERED = 0;
+export const ACK_POISON = 1;
+export const ACK_STANDARD = 2;
+export const ACK_REDELIVERED = 3;
+export const ACK_INDIVIDUAL = 4;
+export const ACK_UNMATCHED = 5;
+export const ACK_EXPIRED = 6;
+
+/** What consumers need of their connection. */
+export interface ConsumerHost {
+  readonly engine: EngineApi;
+  readonly logger: Logger;
+  readonly advisories: AdvisoryHub;
+  readonly connection: ConnectionHandle;
+  readonly maxPrefetch: number;
+  /** Clientid of the connection (durable subscriptions). */
+  readonly clientId: string | undefined;
+  dispatch(md: MessageDispatch): void;
+}
+
+interface Dispatched {
+  deliveryId: number;
+  credited: boolean;
+}
+
+/** The ActiveMQ message of a core message, built once and shared by every delivery of it. */
+const converted = new WeakMap<Message, OwMessage>();
+
+export function consumerKey(id: ConsumerId | null): string {
+  return id ? `${id.connectionId}:${id.sessionId}:${id.value}` : 'null';
+}
+
+export class OwConsumer {
+  handle: ConsumerHandle | null = null;
+  /** Dispatched and not settled, by OpenWire message id, in dispatch order. */
+  readonly dispatched = new Map<string, Dispatched>();
+  closed = false;
+  private pullTimer: NodeJS.Timeout | null = null;
+  private unsubscribeAdvisory: (() => void) | null = null;
+
+  constructor(
+    private readonly host: ConsumerHost,
+    readonly info: ConsumerInfo,
+  ) {}
+
+  get key(): string {
+    return consumerKey(this.info.consumerId);
+  }
+
+  get pullMode(): boolean {
+    return this.info.prefetchSize === 0;
+  }
+
+  async open(): Promise<void> {
+    const { info, host } = this;
+    if (AdvisoryHub.isAdvisory(info.destination)) {
+      const topics = info.destination!.physicalName!.split(',').map((p) => p.trim());
+      this.unsubscribeAdvisory = host.advisories.subscribe({ topics, deliver: (m) => this.send(m, 0) });
+      return;
+    }
+    const address = toAddress(info.destination);
+    if (info.browser) {
+      if (address.kind !== 'queue') throw new JmsError(INVALID_DESTINATION, 'Only queues can be browsed');
+      const items = host.engine.browse(address, { selector: info.selector ?? undefined });
+      // Dispatch after the Response, like ActiveMQ: the client registers the browser when the call returns.
+      setImmediate(() => {
+        if (this.closed) return;
+        for (const b of items) this.send(this.convert(b.message), b.deliveryCount || (b.redelivered ? 1 : 0));
+        this.end();
+      });
+      return;
+    }
+    const durable = info.subscriptionName && address.kind === 'topic' ? { name: info.subscriptionName, clientId: host.clientId } : undefined;
+    this.handle = await host.engine.subscribe({
+      address,
+      connection: host.connection,
+      credit: Math.min(Math.max(info.prefetchSize, 0), host.maxPrefetch),
+      selector: info.selector ?? undefined,
+      exclusive: info.exclusive,
+      noLocal: info.noLocal,
+      durable,
+      onMessage: (d) => this.onDelivery(d),
+      onClose: (reason) => {
+        host.logger.debug({ consumer: this.key, reason }, 'openwire: consumer closed by the broker');
+      },
+    });
+    if (this.closed) this.handle.close();
+  }
+
+  private convert(m: Message): OwMessage {
+    let c = converted.get(m);
+    if (!c) {
+      c = toOpenWireMessage(m);
+      converted.set(m, c);
+    }
+    return c;
+  }
+
+  private onDelivery(d: Delivery): void {
+    if (this.closed) return;
+    if (this.pullTimer) {
+      clearTimeout(this.pullTimer);
+      this.pullTimer = null;
+    }
+    const m = this.convert(d.message);
+    this.dispatched.set(messageIdKey(m.messageId), { deliveryId: d.id, credited: false });
+    this.send(m, d.deliveryCount || (d.redelivered ? 1 : 0));
+  }
+
+  private send(base: OwMessage, redeliveryCounter: number): void {
+    const info = this.info;
+    let destination: Destination | null = base.destination ?? info.destination;
+    // The engine renders temporary destinations as plain ones: give the consumer its own back.
+    if (destination && info.destination && destination.physicalName === info.destination.physicalName) destination = info.destination;
+    const message = { ...base, destination, redeliveryCounter } as OwMessage;
+    this.host.dispatch({ type: DataType.MESSAGE_DISPATCH, commandId: 0, responseRequired: false, consumerId: info.consumerId, destination, message, redeliveryCounter });
+  }
+
+  /** The empty dispatch that ends a browse or answers a pull that timed out. */
+  private end(): void {
+    this.host.dispatch({ type: DataType.MESSAGE_DISPATCH, commandId: 0, responseRequired: false, consumerId: this.info.consumerId, destination: this.info.destination, message: null, redeliveryCounter: 0 });
+  }
+
+  pull(p: MessagePull): void {
+    const h = this.handle;
+    if (!h || this.closed || !this.pullMode) return;
+    if (h.credit === 0) h.addCredit(1);
+    const timeout = Number(p.timeout);
+    if (timeout === 0) return; // receive(): wait as long as it takes
+    if (this.pullTimer) clearTimeout(this.pullTimer);
+    this.pullTimer = setTimeout(() => {
+      this.pullTimer = null;
+      if (this.closed) return;
+      if (h.drain() > 0) this.end();
+    }, timeout > 0 ? timeout : 10);
+  }
+
+  /** The dispatched entries an ack covers: from its firstMessageId (or the oldest) through its lastMessageId. */
+  private range(ack: MessageAck, fromOldest: boolean): Array<[string, Dispatched]> {
+    const last = messageIdKey(ack.lastMessageId);
+    if (!this.dispatched.has(last)) return [];
+    const first = ack.firstMessageId ? messageIdKey(ack.firstMessageId) : undefined;
+    const startAtFirst = !fromOldest && first !== undefined && this.dispatched.has(first);
+    const out: Array<[string, Dispatched]> = [];
+    let on = !startAtFirst;
+    for (const e of this.dispatched) {
+      if (!on && e[0] === first) on = true;
+      if (on) out.push(e);
+      if (e[0] === last) break;
+    }
+    return out;
+  }
+
+  private credit(entries: Array<[string, Dispatched]>): void {
+    let n = 0;
+    for (const [, d] of entries) {
+      if (!d.credited) {
+        d.credited = true;
+        n++;
+      }
+    }
+    if (n > 0 && this.handle && !this.closed && !this.pullMode) this.handle.addCredit(n);
+  }
+
+  /**
+   * Settle what an ack covers. In a transaction (`tx` given) standard and individual acks are only noted:
+   * the returned entries are acknowledged by the transaction at commit.
+   */
+  async ack(ack: MessageAck, tx: TxAcks | null): Promise<void> {
+    const h = this.handle;
+    if (!h) return; // advisory or browser consumer
+    switch (ack.ackType) {
+      case ACK_DELIVERED:
+        this.credit(this.range(ack, true));
+        return;
+      case ACK_REDELIVERED:
+        return; // the client redelivers from its own buffer
+      case ACK_STANDARD:
+      case ACK_INDIVIDUAL:
+      case ACK_UNMATCHED: {
+        const entries = ack.ackType === ACK_INDIVIDUAL ? this.single(ack) : this.range(ack, true);
+        if (entries.length === 0) return;
+        this.credit(entries);
+        if (tx) {
+          tx.add(this, entries.map(([k]) => k));
+          return;
+        }
+        for (const [k] of entries) this.dispatched.delete(k);
+        if (ack.ackType === ACK_INDIVIDUAL) await h.ack(entries[0]![1].deliveryId);
+        else await h.ackUpTo(entries.at(-1)![1].deliveryId);
+        return;
+      }
+      case ACK_POISON:
+      case ACK_EXPIRED: {
+        const entries = this.range(ack, false);
+        this.credit(entries);
+        const reason = ack.ackType === ACK_EXPIRED ? 'expired' : (ack.poisonCause?.message ?? 'poison ack');
+        for (const [k, d] of entries) {
+          this.dispatched.delete(k);
+          if (h.owns(d.deliveryId)) h.nack(d.deliveryId, { deadLetter: true, countFailure: true, reason });
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private single(ack: MessageAck): Array<[string, Dispatched]> {
+    const k = messageIdKey(ack.lastMessageId);
+    const d = this.dispatched.get(k);
+    return d ? [[k, d]] : [];
+  }
+
+  /** Delivery ids of still-dispatched entries (a transaction's acks at commit); removes them. */
+  take(keys: string[]): number[] {
+    const ids: number[] = [];
+    for (const k of keys) {
+      const d = this.dispatched.get(k);
+      if (!d) continue;
+      this.dispatched.delete(k);
+      if (this.handle?.owns(d.deliveryId)) ids.push(d.deliveryId);
+    }
+    return ids;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pullTimer) clearTimeout(this.pullTimer);
+    this.unsubscribeAdvisory?.();
+    this.handle?.close();
+    this.dispatched.clear();
+  }
+}
+
+/** The acks a local transaction has collected, per consumer, applied at commit. */
+export class TxAcks {
+  readonly acks: Array<{ consumer: OwConsumer; keys: string[] }> = [];
+  add(consumer: OwConsumer, keys: string[]): void {
+    this.acks.push({ consumer, keys });
+  }
+}

@@ -1,0 +1,379 @@
+/**
+ * The session side of one OpenWire connection: one handler per command type, on the engine API.
+ * The connection (connection.ts) calls `handle` in wire order and turns a throw into an ExceptionResponse.
+ */
+import { type ConnectionHandle, type EngineApi, type TransactionHandle } from '../../src/core/api.js';
+import type { Logger } from 'pino';
+import type { AdvisoryHub } from './advisories.js';
+import type {
+  ConnectionInfo,
+  ConsumerInfo,
+  DataStructure,
+  Destination,
+  DestinationInfo,
+  Message as OwMessage,
+  MessageAck,
+  MessagePull,
+  ProducerInfo,
+  RemoveInfo,
+  RemoveSubscriptionInfo,
+  TransactionId,
+  TransactionInfo,
+} from './commands.js';
+import type { PeerInfo } from '../../src/transport/types.js';
+import { consumerKey, OwConsumer, TxAcks, type ConsumerHost } from './consumers.js';
+import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, TRANSACTION_ROLLED_BACK } from './exceptions.js';
+import { isTemporary, isTopic, producerKey, toAddress, toCoreMessage } from './mapping.js';
+import { DataType } from './schema.js';
+
+const TX_BEGIN = 0;
+const TX_PREPARE = 1;
+const TX_COMMIT_ONE_PHASE = 2;
+const TX_COMMIT_TWO_PHASE = 3;
+const TX_ROLLBACK = 4;
+const TX_RECOVER = 5;
+const TX_FORGET = 6;
+const TX_END = 7;
+
+const DESTINATION_ADD = 0;
+const DESTINATION_REMOVE = 1;
+
+interface Tx {
+  tx: TransactionHandle;
+  acks: TxAcks;
+}
+
+function txKey(id: TransactionId | null): string | null {
+  if (!id) return null;
+  if (id.type === DataType.ACTIVEMQ_LOCAL_TRANSACTION_ID) return `${id.connectionId?.value}:${id.value}`;
+  throw new JmsError(JMS_EXCEPTION, 'XA transactions are not supported by this broker');
+}
+
+function sessionKeyOf(connectionId: string | null, sessionId: bigint): string {
+  return `${connectionId}:${sessionId}`;
+}
+
+/** What the handlers need of their connection (connection.ts). */
+export interface SessionOwner {
+  readonly host: { engine: EngineApi; logger: Logger; advisories: AdvisoryHub; options: { maxPrefetch: number } };
+  readonly peer: PeerInfo;
+  /** Closing or closed. */
+  readonly closing: boolean;
+  write(cmd: DataStructure): void;
+  close(reason: string): void;
+}
+
+export class Handlers implements ConsumerHost {
+  private conn: ConnectionHandle | null = null;
+  private info: ConnectionInfo | null = null;
+  private readonly consumers = new Map<string, OwConsumer>();
+  private readonly producers = new Map<string, () => void>();
+  private readonly sessions = new Set<string>();
+  private readonly txs = new Map<string, Tx>();
+  /** Temporary destinations this connection announced, by `type:name`. */
+  private readonly temps = new Map<string, Destination>();
+
+  readonly engine: EngineApi;
+  readonly logger: Logger;
+  readonly advisories: AdvisoryHub;
+  readonly maxPrefetch: number;
+
+  constructor(private readonly owner: SessionOwner) {
+    this.engine = owner.host.engine;
+    this.logger = owner.host.logger;
+    this.advisories = owner.host.advisories;
+    this.maxPrefetch = owner.host.options.maxPrefetch;
+  }
+
+  get connection(): ConnectionHandle {
+    if (!this.conn) throw new JmsError(ILLEGAL_STATE, 'No ConnectionInfo was sent on this connection');
+    return this.conn;
+  }
+
+  get clientId(): string | undefined {
+    return this.conn?.clientId;
+  }
+
+  dispatch(md: DataStructure): void {
+    this.owner.write(md);
+  }
+
+  handle(cmd: DataStructure): Promise<void> | void {
+    if (cmd.type !== DataType.CONNECTION_INFO && !this.conn) {
+      if (cmd.type === DataType.SHUTDOWN_INFO) return this.owner.close('shutdown');
+      if (cmd.type === DataType.REMOVE_INFO || cmd.type === DataType.CONNECTION_CONTROL) return;
+      throw new JmsError(ILLEGAL_STATE, `Command type ${cmd.type} before ConnectionInfo`);
+    }
+    switch (cmd.type) {
+      case DataType.CONNECTION_INFO:
+        return this.onConnectionInfo(cmd);
+      case DataType.SESSION_INFO:
+        this.sessions.add(sessionKeyOf(cmd.sessionId?.connectionId ?? null, cmd.sessionId?.value ?? 0n));
+        return;
+      case DataType.PRODUCER_INFO:
+        return this.onProducerInfo(cmd);
+      case DataType.CONSUMER_INFO:
+        return this.onConsumerInfo(cmd);
+      case DataType.REMOVE_INFO:
+        return this.onRemoveInfo(cmd);
+      case DataType.ACTIVEMQ_MESSAGE:
+      case DataType.ACTIVEMQ_BYTES_MESSAGE:
+      case DataType.ACTIVEMQ_MAP_MESSAGE:
+      case DataType.ACTIVEMQ_OBJECT_MESSAGE:
+      case DataType.ACTIVEMQ_STREAM_MESSAGE:
+      case DataType.ACTIVEMQ_TEXT_MESSAGE:
+      case DataType.ACTIVEMQ_BLOB_MESSAGE:
+        return this.onMessage(cmd);
+      case DataType.MESSAGE_ACK:
+        return this.onAck(cmd);
+      case DataType.MESSAGE_PULL:
+        return this.onPull(cmd);
+      case DataType.TRANSACTION_INFO:
+        return this.onTransaction(cmd);
+      case DataType.DESTINATION_INFO:
+        return this.onDestinationInfo(cmd);
+      case DataType.REMOVE_SUBSCRIPTION_INFO:
+        return this.onRemoveSubscription(cmd);
+      case DataType.SHUTDOWN_INFO:
+        this.owner.close('client shutdown');
+        return;
+      case DataType.CONNECTION_CONTROL:
+      case DataType.CONSUMER_CONTROL:
+      case DataType.CONTROL_COMMAND:
+      case DataType.FLUSH_COMMAND:
+      case DataType.PRODUCER_ACK:
+      case DataType.RESPONSE:
+      case DataType.EXCEPTION_RESPONSE:
+      case DataType.DATA_RESPONSE:
+      case DataType.DATA_ARRAY_RESPONSE:
+      case DataType.INTEGER_RESPONSE:
+      case DataType.BROKER_INFO:
+        return; // accepted (answered with a Response when one is asked for)
+      default:
+        throw new JmsError(JMS_EXCEPTION, `Unsupported OpenWire command type ${cmd.type}`);
+    }
+  }
+
+  // ============================================================================= connection, producers
+
+  private async onConnectionInfo(ci: ConnectionInfo): Promise<void> {
+    if (this.conn) throw new JmsError(ILLEGAL_STATE, 'This connection already sent its ConnectionInfo');
+    const credentials = ci.userName != null || ci.password != null ? { username: ci.userName ?? undefined, password: ci.password ?? undefined } : undefined;
+    const conn = await this.engine.connect(
+      {
+        protocol: 'openwire',
+        clientId: ci.clientId ?? undefined,
+        remoteAddress: this.owner.peer.remoteAddress,
+        onKill: (reason) => this.owner.close(reason),
+      },
+      credentials,
+    );
+    if (this.owner.closing) {
+      this.engine.disconnect(conn);
+      return;
+    }
+    this.conn = conn;
+    this.info = ci;
+  }
+
+  private onProducerInfo(pi: ProducerInfo): void {
+    const key = producerKey(pi.producerId);
+    if (this.producers.has(key)) return;
+    if (pi.destination && !isTemporary(pi.destination)) {
+      const address = toAddress(pi.destination);
+      this.engine.authorize(this.connection.principal, 'send', address);
+      this.producers.set(key, this.engine.registerProducer(address, this.connection));
+    } else this.producers.set(key, () => undefined);
+  }
+
+  private async onMessage(m: OwMessage): Promise<void> {
+    const address = toAddress(m.destination);
+    const message = toCoreMessage(m, { now: Date.now() });
+    const tk = txKey(m.transactionId);
+    let transaction: TransactionHandle | null = null;
+    if (tk) {
+      const t = this.txs.get(tk);
+      if (!t) throw new JmsError(TRANSACTION_ROLLED_BACK, `Unknown transaction ${tk}`);
+      transaction = t.tx;
+    }
+    await this.engine.send(message, address, { connection: this.connection, transaction });
+  }
+
+  // ============================================================================= consumers
+
+  private async onConsumerInfo(info: ConsumerInfo): Promise<void> {
+    const key = consumerKey(info.consumerId);
+    if (this.consumers.has(key)) throw new JmsError(JMS_EXCEPTION, `Consumer ${key} already exists`);
+    const c = new OwConsumer(this, info);
+    this.consumers.set(key, c);
+    try {
+      await c.open();
+    } catch (err) {
+      this.consumers.delete(key);
+      c.close();
+      throw err;
+    }
+  }
+
+  private async onAck(ack: MessageAck): Promise<void> {
+    const c = this.consumers.get(consumerKey(ack.consumerId));
+    if (!c) return;
+    const tk = txKey(ack.transactionId);
+    let acks: TxAcks | null = null;
+    if (tk) {
+      const t = this.txs.get(tk);
+      if (!t) throw new JmsError(TRANSACTION_ROLLED_BACK, `Unknown transaction ${tk}`);
+      acks = t.acks;
+    }
+    await c.ack(ack, acks);
+  }
+
+  private onPull(p: MessagePull): void {
+    this.consumers.get(consumerKey(p.consumerId))?.pull(p);
+  }
+
+  private async onRemoveSubscription(r: RemoveSubscriptionInfo): Promise<void> {
+    const clientId = r.clientId ?? this.clientId;
+    if (!clientId || !r.subcriptionName) throw new JmsError(JMS_EXCEPTION, 'RemoveSubscriptionInfo needs a client id and a subscription name');
+    const removed = await this.engine.unsubscribeDurable(clientId, r.subcriptionName);
+    if (!removed) throw new JmsError(INVALID_DESTINATION, `No durable subscription exists for clientID: ${clientId} and subscriptionName: ${r.subcriptionName}`);
+  }
+
+  // ============================================================================= remove
+
+  private onRemoveInfo(r: RemoveInfo): void {
+    const id = r.objectId as DataStructure | null;
+    if (!id) return;
+    switch (id.type) {
+      case DataType.CONSUMER_ID: {
+        const key = consumerKey(id);
+        this.consumers.get(key)?.close();
+        this.consumers.delete(key);
+        return;
+      }
+      case DataType.PRODUCER_ID: {
+        const key = producerKey(id);
+        this.producers.get(key)?.();
+        this.producers.delete(key);
+        return;
+      }
+      case DataType.SESSION_ID: {
+        const prefix = sessionKeyOf(id.connectionId, id.value);
+        for (const [k, c] of this.consumers) {
+          if (k.startsWith(prefix + ':')) {
+            c.close();
+            this.consumers.delete(k);
+          }
+        }
+        for (const [k, undo] of this.producers) {
+          if (k.startsWith(prefix + ':')) {
+            undo();
+            this.producers.delete(k);
+          }
+        }
+        this.sessions.delete(prefix);
+        return;
+      }
+      case DataType.CONNECTION_ID:
+        this.release();
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ============================================================================= transactions
+
+  private async onTransaction(t: TransactionInfo): Promise<void> {
+    const key = txKey(t.transactionId);
+    if (!key) throw new JmsError(JMS_EXCEPTION, 'TransactionInfo without a transaction id');
+    switch (t.transactionType) {
+      case TX_BEGIN:
+        if (this.txs.has(key)) throw new JmsError(JMS_EXCEPTION, `Transaction ${key} already started`);
+        this.txs.set(key, { tx: this.engine.beginTransaction(this.connection), acks: new TxAcks() });
+        return;
+      case TX_END:
+        return;
+      case TX_COMMIT_ONE_PHASE: {
+        const tx = this.txs.get(key);
+        if (!tx) throw new JmsError(TRANSACTION_ROLLED_BACK, `Unknown transaction ${key}`);
+        this.txs.delete(key);
+        try {
+          for (const a of tx.acks.acks) for (const id of a.consumer.take(a.keys)) tx.tx.ack(a.consumer.handle!, id);
+          await tx.tx.commit();
+        } catch (err) {
+          tx.tx.rollback();
+          throw new JmsError(TRANSACTION_ROLLED_BACK, `Transaction ${key} rolled back: ${(err as Error).message}`);
+        }
+        return;
+      }
+      case TX_ROLLBACK: {
+        const tx = this.txs.get(key);
+        this.txs.delete(key);
+        // Acks noted in the transaction are dropped: the messages stay with their consumer, whose client
+        // redelivers them from its own buffer (ActiveMQ clients do).
+        tx?.tx.rollback();
+        return;
+      }
+      case TX_PREPARE:
+      case TX_COMMIT_TWO_PHASE:
+      case TX_RECOVER:
+      case TX_FORGET:
+      default:
+        throw new JmsError(JMS_EXCEPTION, `Transaction operation ${t.transactionType} (XA) is not supported`);
+    }
+  }
+
+  // ============================================================================= destinations
+
+  private async onDestinationInfo(d: DestinationInfo): Promise<void> {
+    const dest = d.destination;
+    if (!dest?.physicalName) throw new JmsError(INVALID_DESTINATION, 'DestinationInfo without a destination');
+    const key = `${dest.type}:${dest.physicalName}`;
+    if (d.operationType === DESTINATION_ADD) {
+      if (isTemporary(dest)) {
+        if (this.temps.has(key)) return;
+        this.engine.createTemporary(isTopic(dest) ? 'topic' : 'queue', this.connection, dest.physicalName);
+        this.temps.set(key, dest);
+        this.advisories.added(dest, this.info?.connectionId ?? null);
+      } else if (!isTopic(dest)) {
+        await this.engine.createQueue(dest.physicalName);
+      }
+      return;
+    }
+    if (d.operationType === DESTINATION_REMOVE) {
+      if (isTemporary(dest)) {
+        this.temps.delete(key);
+        this.advisories.removed(dest);
+        if (!isTopic(dest)) await this.engine.deleteQueue(dest.physicalName);
+      } else if (!isTopic(dest)) {
+        await this.engine.deleteQueue(dest.physicalName);
+      }
+      return;
+    }
+    throw new JmsError(JMS_EXCEPTION, `Unknown DestinationInfo operation ${d.operationType}`);
+  }
+
+  // ============================================================================= teardown
+
+  /** The connection's engine state goes: consumers close (unsettled messages return), temporaries are deleted. */
+  private release(): void {
+    for (const c of this.consumers.values()) c.close();
+    this.consumers.clear();
+    for (const undo of this.producers.values()) undo();
+    this.producers.clear();
+    for (const t of this.txs.values()) t.tx.rollback();
+    this.txs.clear();
+    for (const d of this.temps.values()) this.advisories.removed(d);
+    this.temps.clear();
+    if (this.conn) {
+      const c = this.conn;
+      this.conn = null;
+      this.engine.disconnect(c);
+    }
+  }
+
+  teardown(): void {
+    this.release();
+  }
+}

@@ -1,0 +1,673 @@
+// Unmodified JMS code on ActiveMQ's own client (ActiveMQConnectionFactory), run against a Wharf broker by
+// test/protocols/openwire/adapter*.test.ts: `java JmsScenarios <port> <scenario> [arg]`. Each scenario checks
+// what it receives itself and prints PASS (and any values the TypeScript side checks as `KEY\tvalue` lines);
+// a failed check throws, so the JVM exits non-zero with the message.
+import java.io.Serializable;
+import java.util.*;
+import javax.jms.Queue;
+import java.util.concurrent.*;
+import java.util.concurrent.atomic.*;
+import javax.jms.*;
+import org.apache.activemq.ActiveMQConnection;
+import org.apache.activemq.ActiveMQConnectionFactory;
+import org.apache.activemq.ActiveMQSession;
+import org.apache.activemq.RedeliveryPolicy;
+import org.apache.activemq.command.ActiveMQQueue;
+
+public class JmsScenarios {
+    static String url;
+    static int port;
+
+    static void check(boolean ok, String what) {
+        if (!ok) throw new AssertionError(what);
+    }
+
+    static void eq(Object expected, Object actual, String what) {
+        boolean same = expected == null ? actual == null
+            : expected instanceof byte[] && actual instanceof byte[] ? Arrays.equals((byte[]) expected, (byte[]) actual)
+            : expected.equals(actual);
+        if (!same) throw new AssertionError(what + ": expected <" + expected + "> (" + (expected == null ? "null" : expected.getClass().getSimpleName())
+            + ") but was <" + actual + "> (" + (actual == null ? "null" : actual.getClass().getSimpleName()) + ")");
+    }
+
+    static ActiveMQConnectionFactory factory(String query) {
+        return new ActiveMQConnectionFactory("tcp://127.0.0.1:" + port + query);
+    }
+
+    static Connection connect() throws JMSException {
+        Connection c = factory("").createConnection();
+        c.start();
+        return c;
+    }
+
+    static Connection connect(String clientId) throws JMSException {
+        Connection c = factory("").createConnection();
+        c.setClientID(clientId);
+        c.start();
+        return c;
+    }
+
+    static Message recv(MessageConsumer c) throws JMSException {
+        Message m = c.receive(5000);
+        check(m != null, "expected a message within 5 s");
+        return m;
+    }
+
+    static void none(MessageConsumer c) throws JMSException {
+        Message m = c.receive(300);
+        check(m == null, "expected no message, got " + m);
+    }
+
+    static String text(Message m) throws JMSException {
+        return ((TextMessage) m).getText();
+    }
+
+    public static void main(String[] args) throws Exception {
+        port = Integer.parseInt(args[0]);
+        String scenario = args[1];
+        String arg = args.length > 2 ? args[2] : "";
+        switch (scenario) {
+            case "types": types(arg); break;
+            case "topic": topic(); break;
+            case "ack-auto": ackAuto(); break;
+            case "ack-client": ackClient(); break;
+            case "ack-individual": ackIndividual(); break;
+            case "close-unacked": closeUnacked(); break;
+            case "tx": tx(); break;
+            case "selector": selector(); break;
+            case "durable": durable(); break;
+            case "temp-reply": tempReply(); break;
+            case "browser": browser(); break;
+            case "prefetch0": prefetch0(); break;
+            case "dlq": dlq(); break;
+            case "listener": listener(); break;
+            case "client-id": clientId(); break;
+            case "composite": composite(); break;
+            case "send-text": sendText(arg); break;
+            case "recv-text": recvText(arg); break;
+            case "send-persistent": sendPersistent(arg); break;
+            case "recv-persistent": recvPersistent(arg); break;
+            case "ping": ping(arg); break;
+            case "security": security(); break;
+            default: throw new IllegalArgumentException("unknown scenario " + scenario);
+        }
+        System.out.println("PASS");
+        System.exit(0); // a connection refused at start (client-id) keeps its transport thread alive
+    }
+
+    // ------------------------------------------------------------------------------------------ bodies, headers, properties
+
+    static void props(Message m) throws JMSException {
+        m.setStringProperty("s", "str ☃");
+        m.setByteProperty("b", (byte) -7);
+        m.setShortProperty("sh", (short) 1234);
+        m.setIntProperty("i", 42);
+        m.setLongProperty("l", 1L << 40);
+        m.setLongProperty("small", 5L);
+        m.setFloatProperty("f", 1.5f);
+        m.setDoubleProperty("d", 2.25);
+        m.setDoubleProperty("whole", 3.0);
+        m.setBooleanProperty("t", true);
+        m.setJMSCorrelationID("corr-1");
+        m.setJMSType("kind");
+        m.setStringProperty("JMSXGroupID", "g1");
+        m.setIntProperty("JMSXGroupSeq", 3);
+    }
+
+    static void checkProps(Message m, Message sent, String what) throws JMSException {
+        eq("str ☃", m.getObjectProperty("s"), what + " s");
+        eq((byte) -7, m.getObjectProperty("b"), what + " b");
+        eq((short) 1234, m.getObjectProperty("sh"), what + " sh");
+        eq(42, m.getObjectProperty("i"), what + " i");
+        eq(1L << 40, m.getObjectProperty("l"), what + " l");
+        eq(5L, m.getObjectProperty("small"), what + " small");
+        eq(1.5f, m.getObjectProperty("f"), what + " f");
+        eq(2.25, m.getObjectProperty("d"), what + " d");
+        eq(3.0, m.getObjectProperty("whole"), what + " whole");
+        eq(true, m.getObjectProperty("t"), what + " t");
+        eq("corr-1", m.getJMSCorrelationID(), what + " correlation id");
+        eq("kind", m.getJMSType(), what + " type");
+        eq("g1", m.getStringProperty("JMSXGroupID"), what + " group");
+        eq(3, m.getIntProperty("JMSXGroupSeq"), what + " group seq");
+        eq(sent.getJMSMessageID(), m.getJMSMessageID(), what + " message id");
+        eq(sent.getJMSTimestamp(), m.getJMSTimestamp(), what + " timestamp");
+        eq(sent.getJMSExpiration(), m.getJMSExpiration(), what + " expiration");
+        eq(6, m.getJMSPriority(), what + " priority");
+        eq(DeliveryMode.PERSISTENT, m.getJMSDeliveryMode(), what + " delivery mode");
+        eq(new ActiveMQQueue("replies"), m.getJMSReplyTo(), what + " reply to");
+        eq(false, m.getJMSRedelivered(), what + " redelivered");
+        eq(1, m.getIntProperty("JMSXDeliveryCount"), what + " delivery count");
+    }
+
+    static void types(String query) throws Exception {
+        Connection c = factory(query).createConnection();
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.types" + (query.isEmpty() ? "" : ".z"));
+        MessageProducer p = s.createProducer(q);
+        p.setPriority(6);
+        p.setTimeToLive(600000);
+        List<Message> sent = new ArrayList<>();
+
+        sent.add(s.createTextMessage("hello ☃ wharf"));
+        BytesMessage bm = s.createBytesMessage();
+        bm.writeBytes(new byte[] {0, 1, 2, (byte) 255, 127});
+        bm.writeUTF("tail");
+        sent.add(bm);
+        MapMessage mm = s.createMapMessage();
+        mm.setInt("int", 7);
+        mm.setLong("long", 1L << 50);
+        mm.setString("str", "v");
+        mm.setBoolean("bool", true);
+        mm.setDouble("dbl", 0.5);
+        mm.setFloat("flt", 0.25f);
+        mm.setShort("sht", (short) 3);
+        mm.setByte("byt", (byte) 9);
+        mm.setChar("chr", 'x');
+        mm.setBytes("bin", new byte[] {1, 2, 3});
+        sent.add(mm);
+        StreamMessage sm = s.createStreamMessage();
+        sm.writeInt(1);
+        sm.writeString("two");
+        sm.writeBoolean(false);
+        sm.writeLong(4L);
+        sm.writeBytes(new byte[] {5});
+        sent.add(sm);
+        sent.add(s.createObjectMessage("serialized ☃"));
+        sent.add(s.createMessage());
+        TextMessage nullText = s.createTextMessage(null);
+        sent.add(nullText);
+        for (Message m : sent) {
+            props(m);
+            m.setJMSReplyTo(new ActiveMQQueue("replies"));
+            p.send(m);
+        }
+
+        MessageConsumer consumer = s.createConsumer(q);
+        Message m = recv(consumer);
+        checkProps(m, sent.get(0), "text");
+        eq("hello ☃ wharf", text(m), "text body");
+
+        m = recv(consumer);
+        checkProps(m, sent.get(1), "bytes");
+        BytesMessage b = (BytesMessage) m;
+        byte[] five = new byte[5];
+        eq(5, b.readBytes(five), "bytes length");
+        eq(new byte[] {0, 1, 2, (byte) 255, 127}, five, "bytes body");
+        eq("tail", b.readUTF(), "bytes utf");
+
+        m = recv(consumer);
+        checkProps(m, sent.get(2), "map");
+        MapMessage rm = (MapMessage) m;
+        eq(7, rm.getObject("int"), "map int");
+        eq(1L << 50, rm.getObject("long"), "map long");
+        eq("v", rm.getObject("str"), "map str");
+        eq(true, rm.getObject("bool"), "map bool");
+        eq(0.5, rm.getObject("dbl"), "map double");
+        eq(0.25f, rm.getObject("flt"), "map float");
+        eq((short) 3, rm.getObject("sht"), "map short");
+        eq((byte) 9, rm.getObject("byt"), "map byte");
+        eq('x', rm.getObject("chr"), "map char");
+        eq(new byte[] {1, 2, 3}, rm.getObject("bin"), "map bytes");
+
+        m = recv(consumer);
+        checkProps(m, sent.get(3), "stream");
+        StreamMessage rs = (StreamMessage) m;
+        eq(1, rs.readInt(), "stream 1");
+        eq("two", rs.readString(), "stream 2");
+        eq(false, rs.readBoolean(), "stream 3");
+        eq(4L, rs.readLong(), "stream 4");
+        byte[] one = new byte[1];
+        eq(1, rs.readBytes(one), "stream 5 length");
+        eq((byte) 5, one[0], "stream 5");
+
+        m = recv(consumer);
+        checkProps(m, sent.get(4), "object");
+        eq("serialized ☃", ((ObjectMessage) m).getObject(), "object body");
+
+        m = recv(consumer);
+        checkProps(m, sent.get(5), "plain");
+        check(!(m instanceof TextMessage) && !(m instanceof BytesMessage), "a plain Message, got " + m.getClass());
+
+        m = recv(consumer);
+        checkProps(m, sent.get(6), "null text");
+        eq(null, text(m), "null text body");
+        none(consumer);
+        c.close();
+    }
+
+    // ------------------------------------------------------------------------------------------ topics, acks
+
+    static void topic() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Topic t = s.createTopic("jms.news.eu");
+        MessageConsumer a = s.createConsumer(t);
+        MessageConsumer b = c.createSession(false, Session.AUTO_ACKNOWLEDGE).createConsumer(s.createTopic("jms.news.*"));
+        MessageProducer p = s.createProducer(t);
+        for (int i = 0; i < 3; i++) p.send(s.createTextMessage("n" + i));
+        for (int i = 0; i < 3; i++) {
+            eq("n" + i, text(recv(a)), "subscriber a");
+            Message m = recv(b);
+            eq("n" + i, text(m), "subscriber b (wildcard)");
+            eq(t, m.getJMSDestination(), "destination");
+        }
+        none(a);
+        c.close();
+    }
+
+    static void ackAuto() throws Exception {
+        Connection c = connect();
+        for (int mode : new int[] {Session.AUTO_ACKNOWLEDGE, Session.DUPS_OK_ACKNOWLEDGE}) {
+            Session s = c.createSession(false, mode);
+            Queue q = s.createQueue("jms.ack.auto." + mode);
+            MessageProducer p = s.createProducer(q);
+            for (int i = 0; i < 5; i++) p.send(s.createTextMessage("a" + i));
+            MessageConsumer consumer = s.createConsumer(q);
+            for (int i = 0; i < 5; i++) eq("a" + i, text(recv(consumer)), "ack mode " + mode);
+            consumer.close();
+            none(s.createConsumer(q));
+        }
+        c.close();
+    }
+
+    static void ackClient() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.ack.client");
+        MessageProducer p = s.createProducer(q);
+        for (int i = 0; i < 3; i++) p.send(s.createTextMessage("c" + i));
+        MessageConsumer consumer = s.createConsumer(q);
+        for (int i = 0; i < 3; i++) {
+            Message m = recv(consumer);
+            eq("c" + i, text(m), "first delivery");
+            eq(false, m.getJMSRedelivered(), "first delivery redelivered");
+        }
+        s.recover();
+        Message last = null;
+        for (int i = 0; i < 3; i++) {
+            last = recv(consumer);
+            eq("c" + i, text(last), "after recover");
+            eq(true, last.getJMSRedelivered(), "JMSRedelivered after recover");
+            eq(2, last.getIntProperty("JMSXDeliveryCount"), "JMSXDeliveryCount after recover");
+        }
+        last.acknowledge();
+        consumer.close();
+        none(s.createConsumer(q));
+        c.close();
+    }
+
+    static void ackIndividual() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, ActiveMQSession.INDIVIDUAL_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.ack.individual");
+        MessageProducer p = s.createProducer(q);
+        for (int i = 0; i < 3; i++) p.send(s.createTextMessage("i" + i));
+        MessageConsumer consumer = s.createConsumer(q);
+        Message m0 = recv(consumer), m1 = recv(consumer), m2 = recv(consumer);
+        m1.acknowledge();
+        consumer.close();
+        MessageConsumer again = s.createConsumer(q);
+        Message r0 = recv(again), r2 = recv(again);
+        eq("i0", text(r0), "first unacked back");
+        eq("i2", text(r2), "third unacked back");
+        eq(true, r0.getJMSRedelivered(), "redelivered after close");
+        r0.acknowledge();
+        r2.acknowledge();
+        none(again);
+        c.close();
+    }
+
+    static void closeUnacked() throws Exception {
+        Connection a = connect();
+        Session sa = a.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        Queue q = sa.createQueue("jms.unacked");
+        MessageProducer p = sa.createProducer(q);
+        p.send(sa.createTextMessage("u0"));
+        p.send(sa.createTextMessage("u1"));
+        MessageConsumer ca = sa.createConsumer(q);
+        eq("u0", text(recv(ca)), "first consumer");
+        eq("u1", text(recv(ca)), "first consumer");
+        a.close();
+        Connection b = connect();
+        Session sb = b.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        MessageConsumer cb = sb.createConsumer(q);
+        Message m0 = recv(cb);
+        eq("u0", text(m0), "next consumer");
+        eq(true, m0.getJMSRedelivered(), "redelivered to the next consumer");
+        Message m1 = recv(cb);
+        eq("u1", text(m1), "next consumer");
+        m1.acknowledge();
+        b.close();
+    }
+
+    static void tx() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(true, Session.SESSION_TRANSACTED);
+        Queue q = s.createQueue("jms.tx");
+        MessageProducer p = s.createProducer(q);
+        MessageConsumer consumer = s.createConsumer(q);
+        p.send(s.createTextMessage("rolled back"));
+        s.rollback();
+        none(consumer);
+        p.send(s.createTextMessage("t0"));
+        p.send(s.createTextMessage("t1"));
+        none(consumer);
+        s.commit();
+        eq("t0", text(recv(consumer)), "committed 0");
+        eq("t1", text(recv(consumer)), "committed 1");
+        s.rollback();
+        Message m = recv(consumer);
+        eq("t0", text(m), "redelivered after rollback");
+        eq(true, m.getJMSRedelivered(), "JMSRedelivered after rollback");
+        eq("t1", text(recv(consumer)), "redelivered 1");
+        s.commit();
+        none(consumer);
+        consumer.close();
+        none(s.createConsumer(q));
+        c.close();
+    }
+
+    static void selector() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.selector");
+        MessageProducer p = s.createProducer(q);
+        String[] colors = {"red", "blue", "red", "green"};
+        for (int i = 0; i < colors.length; i++) {
+            Message m = s.createTextMessage("m" + i);
+            m.setStringProperty("color", colors[i]);
+            m.setIntProperty("n", i);
+            p.send(m);
+        }
+        MessageConsumer red = s.createConsumer(q, "color = 'red' AND n > 0");
+        eq("m2", text(recv(red)), "selected");
+        none(red);
+        MessageConsumer notRed = s.createConsumer(q, "color <> 'red'");
+        eq("m1", text(recv(notRed)), "not red 1");
+        eq("m3", text(recv(notRed)), "not red 2");
+        try {
+            s.createConsumer(q, "color = = 'x'");
+            throw new AssertionError("an invalid selector was accepted");
+        } catch (InvalidSelectorException expected) {
+        }
+        c.close();
+    }
+
+    static void durable() throws Exception {
+        Connection c = connect("durable-client");
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Topic t = s.createTopic("jms.durable");
+        TopicSubscriber sub = s.createDurableSubscriber(t, "sub1");
+        MessageProducer p = s.createProducer(t);
+        p.send(s.createTextMessage("online"));
+        eq("online", text(recv(sub)), "online");
+        sub.close();
+        p.send(s.createTextMessage("offline 1"));
+        p.send(s.createTextMessage("offline 2"));
+        c.close();
+
+        c = connect("durable-client");
+        s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        sub = s.createDurableSubscriber(t, "sub1");
+        eq("offline 1", text(recv(sub)), "kept while offline");
+        eq("offline 2", text(recv(sub)), "kept while offline");
+        none(sub);
+        sub.close();
+        s.unsubscribe("sub1");
+        try {
+            s.unsubscribe("sub1");
+            throw new AssertionError("unsubscribing twice worked");
+        } catch (InvalidDestinationException expected) {
+        }
+        s.createProducer(t).send(s.createTextMessage("after unsubscribe"));
+        sub = s.createDurableSubscriber(t, "sub1");
+        none(sub);
+        c.close();
+    }
+
+    static void tempReply() throws Exception {
+        Connection server = connect();
+        Session ss = server.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer replies = ss.createProducer(null);
+        ss.createConsumer(ss.createQueue("jms.service")).setMessageListener(m -> {
+            try {
+                TextMessage r = ss.createTextMessage("re: " + text(m));
+                r.setJMSCorrelationID(m.getJMSCorrelationID());
+                replies.send(m.getJMSReplyTo(), r);
+            } catch (JMSException e) {
+                e.printStackTrace();
+            }
+        });
+        Connection client = connect();
+        Session cs = client.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        TemporaryQueue tq = cs.createTemporaryQueue();
+        MessageConsumer answers = cs.createConsumer(tq);
+        MessageProducer requests = cs.createProducer(cs.createQueue("jms.service"));
+        for (int i = 0; i < 3; i++) {
+            TextMessage req = cs.createTextMessage("q" + i);
+            req.setJMSReplyTo(tq);
+            req.setJMSCorrelationID("c" + i);
+            requests.send(req);
+            Message r = recv(answers);
+            eq("re: q" + i, text(r), "reply");
+            eq("c" + i, r.getJMSCorrelationID(), "reply correlation");
+        }
+        answers.close();
+        tq.delete();
+        client.close();
+        server.close();
+    }
+
+    static void browser() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.browse");
+        MessageProducer p = s.createProducer(q);
+        for (int i = 0; i < 3; i++) {
+            Message m = s.createTextMessage("b" + i);
+            m.setIntProperty("n", i);
+            p.send(m);
+        }
+        List<String> seen = new ArrayList<>();
+        Enumeration<?> e = s.createBrowser(q).getEnumeration();
+        while (e.hasMoreElements()) seen.add(text((Message) e.nextElement()));
+        eq(Arrays.asList("b0", "b1", "b2"), seen, "browsed");
+        seen.clear();
+        e = s.createBrowser(q, "n >= 1").getEnumeration();
+        while (e.hasMoreElements()) seen.add(text((Message) e.nextElement()));
+        eq(Arrays.asList("b1", "b2"), seen, "browsed with a selector");
+        MessageConsumer consumer = s.createConsumer(q);
+        for (int i = 0; i < 3; i++) eq("b" + i, text(recv(consumer)), "still there after browsing");
+        c.close();
+    }
+
+    static void prefetch0() throws Exception {
+        ActiveMQConnectionFactory f = factory("");
+        f.getPrefetchPolicy().setAll(0);
+        Connection c = f.createConnection();
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.prefetch0");
+        MessageConsumer first = s.createConsumer(q);
+        MessageConsumer second = s.createConsumer(q);
+        eq(null, first.receiveNoWait(), "nothing yet (receiveNoWait)");
+        eq(null, first.receive(200), "nothing yet (receive with timeout)");
+        MessageProducer p = s.createProducer(q);
+        for (int i = 0; i < 4; i++) p.send(s.createTextMessage("p" + i));
+        // With prefetch 0 nothing is pushed: each consumer gets exactly what it pulls.
+        eq("p0", text(recv(first)), "pull 1");
+        eq("p1", text(recv(second)), "pull 2");
+        eq("p2", text(recv(first)), "pull 3");
+        eq("p3", text(second.receive(2000)), "pull 4");
+        eq(null, second.receive(200), "drained");
+        c.close();
+    }
+
+    static void dlq() throws Exception {
+        ActiveMQConnectionFactory f = factory("");
+        RedeliveryPolicy policy = new RedeliveryPolicy();
+        policy.setMaximumRedeliveries(2);
+        policy.setInitialRedeliveryDelay(0);
+        policy.setRedeliveryDelay(0);
+        f.setRedeliveryPolicy(policy);
+        Connection c = f.createConnection();
+        c.start();
+        Session s = c.createSession(true, Session.SESSION_TRANSACTED);
+        Queue q = s.createQueue("jms.poison");
+        s.createProducer(q).send(s.createTextMessage("poison"));
+        s.commit();
+        MessageConsumer consumer = s.createConsumer(q);
+        for (int i = 0; i < 3; i++) {
+            Message m = recv(consumer);
+            eq("poison", text(m), "attempt " + i);
+            eq(i + 1, m.getIntProperty("JMSXDeliveryCount"), "delivery count of attempt " + i);
+            s.rollback();
+        }
+        none(consumer);
+        s.commit();
+        consumer.close();
+        MessageConsumer dead = s.createConsumer(s.createQueue("DLQ.jms.poison"));
+        eq("poison", text(recv(dead)), "dead-lettered");
+        s.commit();
+        c.close();
+    }
+
+    static void listener() throws Exception {
+        Connection c = factory("?jms.useAsyncSend=true").createConnection();
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.listener");
+        final int n = 1000;
+        CountDownLatch done = new CountDownLatch(1);
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<String> error = new AtomicReference<>();
+        s.createConsumer(q).setMessageListener(m -> {
+            try {
+                int i = m.getIntProperty("i");
+                if (i != next.get() && error.get() == null) error.set("expected " + next.get() + " got " + i);
+                if (next.incrementAndGet() == n) done.countDown();
+            } catch (JMSException e) {
+                error.set(e.toString());
+            }
+        });
+        Session ps = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = ps.createProducer(q);
+        for (int i = 0; i < n; i++) {
+            Message m = ps.createTextMessage("m" + i);
+            m.setIntProperty("i", i);
+            p.send(m, i % 2 == 0 ? DeliveryMode.PERSISTENT : DeliveryMode.NON_PERSISTENT, 4, 0);
+        }
+        check(done.await(30, TimeUnit.SECONDS), "received " + next.get() + " of " + n);
+        eq(null, error.get(), "order");
+        c.close();
+    }
+
+    static void clientId() throws Exception {
+        Connection a = connect("same-id");
+        Connection b = factory("").createConnection();
+        try {
+            b.setClientID("same-id");
+            b.start();
+            throw new AssertionError("a duplicate client id was accepted");
+        } catch (InvalidClientIDException expected) {
+        } finally {
+            b.close();
+        }
+        a.close();
+        connect("same-id").close();
+    }
+
+    static void composite() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        s.createProducer(s.createQueue("jms.comp.a,jms.comp.b")).send(s.createTextMessage("both"));
+        eq("both", text(recv(s.createConsumer(s.createQueue("jms.comp.a")))), "composite part a");
+        eq("both", text(recv(s.createConsumer(s.createQueue("jms.comp.b")))), "composite part b");
+        c.close();
+    }
+
+    // ------------------------------------------------------------------------------------------ steps driven by the TypeScript side
+
+    static void sendText(String queue) throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        TextMessage m = s.createTextMessage("from jms ☃");
+        m.setStringProperty("color", "blue");
+        m.setIntProperty("n", 7);
+        m.setJMSCorrelationID("jms-corr");
+        m.setJMSType("greeting");
+        s.createProducer(s.createQueue(queue)).send(m, DeliveryMode.PERSISTENT, 7, 0);
+        System.out.println("ID\t" + m.getJMSMessageID());
+        c.close();
+    }
+
+    static void recvText(String queue) throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Message m = recv(s.createConsumer(s.createQueue(queue)));
+        System.out.println("CLASS\t" + m.getClass().getSimpleName());
+        System.out.println("TEXT\t" + (m instanceof TextMessage ? text(m) : "-"));
+        System.out.println("COLOR\t" + m.getObjectProperty("color"));
+        System.out.println("CORR\t" + m.getJMSCorrelationID());
+        System.out.println("PRIORITY\t" + m.getJMSPriority());
+        System.out.println("PERSISTENT\t" + (m.getJMSDeliveryMode() == DeliveryMode.PERSISTENT));
+        System.out.println("ID\t" + m.getJMSMessageID());
+        c.close();
+    }
+
+    static void sendPersistent(String queue) throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(s.createQueue(queue));
+        p.send(s.createTextMessage("durable"), DeliveryMode.PERSISTENT, 4, 0);
+        p.send(s.createTextMessage("transient"), DeliveryMode.NON_PERSISTENT, 4, 0);
+        c.close();
+    }
+
+    static void recvPersistent(String queue) throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer consumer = s.createConsumer(s.createQueue(queue));
+        eq("durable", text(recv(consumer)), "persistent message after restart");
+        none(consumer);
+        c.close();
+    }
+
+    static void security() throws Exception {
+        Connection bad = factory("").createConnection("alice", "wrong");
+        try {
+            bad.start();
+            throw new AssertionError("a wrong password was accepted");
+        } catch (JMSSecurityException expected) {
+        } finally {
+            bad.close();
+        }
+        Connection c = factory("").createConnection("alice", "secret");
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        try {
+            s.createProducer(s.createQueue("forbidden")).send(s.createTextMessage("x"));
+            throw new AssertionError("an unauthorized send was accepted");
+        } catch (JMSSecurityException expected) {
+        }
+        try {
+            s.createProducer(null).send(s.createQueue("forbidden"), s.createTextMessage("x"));
+            throw new AssertionError("an unauthorized send (anonymous producer) was accepted");
+        } catch (JMSSecurityException expected) {
+        }
+        Queue q = s.createQueue("allowed");
+        s.createProducer(q).send(s.createTextMessage("ok"));
+        eq("ok", text(recv(s.createConsumer(q))), "authorized send");
+        c.close();
+    }
+
+    static void ping(String queue) throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue(queue);
+        s.createProducer(q).send(s.createTextMessage("ping"));
+        eq("ping", text(recv(s.createConsumer(q))), "ping");
+        c.close();
+    }
+}
