@@ -5,12 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { SessionAdapter } from '../../src/transport/session-adapter.js';
+import { ConnectionAdapter } from '../../src/transport/connection-adapter.js';
 import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
 import { AdvisoryHub } from './advisories.js';
 import { DEFAULT_OPENWIRE_OPTIONS, OpenWireConnection, type OpenWireOptions } from './connection.js';
 
-export class OpenWireAdapter extends SessionAdapter<OpenWireConnection> {
+export class OpenWireAdapter extends ConnectionAdapter<OpenWireConnection> {
   readonly options: OpenWireOptions;
   readonly advisories: AdvisoryHub;
   readonly brokerId = `ID:wharf-${randomBytes(6).toString('hex')}`;
@@ -24,7 +24,7 @@ export class OpenWireAdapter extends SessionAdapter<OpenWireConnection> {
     this.advisories = new AdvisoryHub();
   }
 
-  protected createSession(stream: Duplex, peer: PeerInfo, closed: (s: OpenWireConnection) => void): OpenWireConnection {
+  protected createConnection(stream: Duplex, peer: PeerInfo, closed: (s: OpenWireConnection) => void): OpenWireConnection {
     const { engine, logger, limits } = this.ctx;
     return new OpenWireConnection({ engine, logger, limits, options: this.options, advisories: this.advisories, brokerId: this.brokerId, closed }, stream, peer);
   }

@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { EngineApi } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
-import type { ConnectionSession } from '../../src/transport/session-adapter.js';
+import type { ProtocolConnection } from '../../src/transport/connection-adapter.js';
 import type { AdvisoryHub } from './advisories.js';
 import type { BrokerInfo, DataStructure, Message as OwMessage, ExceptionResponse, KeepAliveInfo, Response, WireFormatInfo } from './commands.js';
 import { OpenWireError } from './errors.js';
@@ -61,7 +61,7 @@ type State = 'handshake' | 'open' | 'closing' | 'closed';
 /** Message sends of one connection in flight at once (see run()). */
 const MAX_INFLIGHT_SENDS = 256;
 
-export class OpenWireConnection implements ConnectionSession {
+export class OpenWireConnection implements ProtocolConnection {
   readonly codec = new OpenWireCodec();
   readonly reader: FrameReader;
   private state: State = 'handshake';
