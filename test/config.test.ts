@@ -39,7 +39,7 @@ describe('config', () => {
       assert.equal(l.enabled, true);
       assert.equal(l.tls, undefined);
     }
-    assert.deepEqual(c.limits, { maxFrameSize: 10 * 1024 * 1024, idleTimeout: 0, maxConnections: 10_000 });
+    assert.deepEqual(c.limits, { maxFrameSize: 10 * 1024 * 1024, idleTimeout: 0, maxConnections: 10_000, maxConnectionsTotal: 0, maxConnectionsPerAddress: 0, maxConnectionsPerUser: 0 });
     assert.deepEqual(c.destinations, []);
     assert.equal(c.log.level, 'info');
     assert.equal(c.store.noSync, false);
@@ -139,7 +139,7 @@ sqs:
 
   it('rejects unknown keys, top-level and nested, naming them', () => {
     const p = problems(() => parseConfig({ listners: {}, listeners: { stomp: { prot: 1 }, xmpp: {} }, sqs: { regoin: 'x' } }));
-    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, composites, virtualTopics, log, store, amqp, mqtt, sqs, admin)'), p.join('\n'));
+    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, composites, virtualTopics, log, store, amqp, mqtt, sqs, admin, resources)'), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.stomp.prot: unknown key (expected one of: host, port, enabled, tls)')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.xmpp: unknown key')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('sqs.regoin: unknown key')), p.join('\n'));

@@ -179,15 +179,6 @@ export const configSchema = z.strictObject({
       consumerPrefix: nonEmpty('a name prefix').default('Consumer.'),
     })
     .prefault({}),
-  /** Resource alarms (docs/operations.md): producers wait while one is raised. */
-  resources: z
-    .strictObject({
-      minFreeDisk: intIn(0).default(0),
-      maxStoreBytes: intIn(0).default(0),
-      memoryHighWater: z.number({ error: 'expected a fraction of the memory (0.4) or bytes' }).min(0).default(0.4),
-      checkInterval: intIn(10).default(1000),
-    })
-    .prefault({}),
   log: z
     .strictObject({
       level: oneOf(LOG_LEVELS).default('info'),
@@ -300,6 +291,15 @@ export const configSchema = z.strictObject({
       metricsAuth: boolSchema.default(false),
       /** Per-destination series on /metrics for the busiest N destinations (all when there are fewer); 0 = none. /metrics/per-destination always has every destination. */
       metricsTopDestinations: intIn(0).default(100),
+    })
+    .prefault({}),
+  /** Resource alarms (docs/operations.md): producers wait while one is raised. */
+  resources: z
+    .strictObject({
+      minFreeDisk: intIn(0).default(0),
+      maxStoreBytes: intIn(0).default(0),
+      memoryHighWater: z.number({ error: 'expected a fraction of the memory (0.4) or bytes' }).min(0).default(0.4),
+      checkInterval: intIn(10).default(1000),
     })
     .prefault({}),
 });
