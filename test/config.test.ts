@@ -39,7 +39,7 @@ describe('config', () => {
       assert.equal(l.enabled, true);
       assert.equal(l.tls, undefined);
     }
-    assert.deepEqual(c.limits, { maxFrameSize: 10 * 1024 * 1024, idleTimeout: 0, maxConnections: 10_000, maxConnectionsTotal: 0, maxConnectionsPerAddress: 0, maxConnectionsPerUser: 0 });
+    assert.deepEqual(c.limits, { maxFrameSize: 10 * 1024 * 1024, idleTimeout: 0, maxConnections: 10_000, maxConnectionsTotal: 0, maxConnectionsPerAddress: 0, maxConnectionsPerUser: 0, maxDestinations: 200_000, maxSubscriptions: 200_000, maxConsumersPerConnection: 10_000 });
     assert.deepEqual(c.destinations, []);
     assert.equal(c.log.level, 'info');
     assert.equal(c.store.noSync, false);

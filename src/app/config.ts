@@ -153,6 +153,12 @@ export const configSchema = z.strictObject({
       maxConnectionsPerAddress: intIn(0).default(0),
       /** Connections one authenticated user may hold; 0 = unlimited. */
       maxConnectionsPerUser: intIn(0).default(0),
+      /** Queues and topics clients may create; 0 = unlimited. */
+      maxDestinations: intIn(0).default(200_000),
+      /** Topic subscriptions (durable, shared and non-durable); 0 = unlimited. */
+      maxSubscriptions: intIn(0).default(200_000),
+      /** Consumers (subscriptions) one connection may hold; 0 = unlimited. */
+      maxConsumersPerConnection: intIn(0).default(10_000),
     })
     .prefault({}),
   destinations: z.array(policyRuleSchema, { error: 'expected a list of destination policies' }).default([]),

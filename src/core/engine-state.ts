@@ -9,6 +9,7 @@ import type { DestinationPolicy } from './policy.js';
 import type { CoreQueue, QueueRole } from './queue.js';
 import type { Selector } from './selector.js';
 import { TopicIndex } from './topic-index.js';
+import { BrokerError } from './errors.js';
 
 /** A queue's stored description: what its `queue.put` command says. */
 export interface QueueMeta {
@@ -46,6 +47,21 @@ export class EngineState {
   /** The connection that owns a non-durable subscription (for noLocal). */
   readonly subscriptionOwners = new WeakMap<CoreQueue, string>();
   readonly totals = { enqueued: 0, delivered: 0, acked: 0, expired: 0, deadLettered: 0 };
+  /** Counts that bound what clients may create (limits.*): a clear `limit` error past them. */
+  limits = { maxDestinations: Infinity, maxSubscriptions: Infinity, maxConsumersPerConnection: Infinity };
+
+  /** A new queue or topic would be one too many. */
+  checkNewDestination(kind: 'queue' | 'topic', name: string): void {
+    if (this.queues.size + this.knownTopics.size >= this.limits.maxDestinations) {
+      throw new BrokerError('limit', `Cannot create ${kind} '${name}': the broker holds its limit of ${this.limits.maxDestinations} destinations (limits.maxDestinations)`);
+    }
+  }
+
+  checkNewSubscription(): void {
+    if (this.subscriptions.size >= this.limits.maxSubscriptions) {
+      throw new BrokerError('limit', `The broker holds its limit of ${this.limits.maxSubscriptions} topic subscriptions (limits.maxSubscriptions)`);
+    }
+  }
 }
 
 export type { SubscriptionLimits };

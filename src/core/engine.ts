@@ -50,6 +50,10 @@ export interface EngineOptions {
   now?: () => number;
   /** Connections one authenticated user may hold; 0 = unlimited. */
   maxConnectionsPerUser?: number;
+  /** Queues and topics clients may create (0 = unlimited), topic subscriptions, consumers per connection. */
+  maxDestinations?: number;
+  maxSubscriptions?: number;
+  maxConsumersPerConnection?: number;
 }
 
 export class Engine extends EventEmitter implements EngineApi {
@@ -101,6 +105,8 @@ export class Engine extends EventEmitter implements EngineApi {
     this.logger = opts.logger ?? silentLogger;
     this.security = opts.security ?? allowAll;
     this.policies = new PolicyResolver(opts.policies ?? []);
+    const lim = (n: number | undefined) => (n && n > 0 ? n : Infinity);
+    this.state.limits = { maxDestinations: lim(opts.maxDestinations), maxSubscriptions: lim(opts.maxSubscriptions), maxConsumersPerConnection: lim(opts.maxConsumersPerConnection) };
     this.router = new Router(this.state, {
       ensureQueue: (name, pending) => this.ensureQueue(name, pending),
       policyOf: (kind, name) => this.policyOf(kind, name),
@@ -382,6 +388,8 @@ export class Engine extends EventEmitter implements EngineApi {
     let q = this.state.queues.get(name);
     if (q) return q;
     if (!name || name.length > 1024 || isWildcard(name)) throw new BrokerError('invalid', `Invalid queue name '${name}'`);
+    // a dead-letter queue is the broker's own doing: never refused (the message would be lost)
+    if (!opts.dlq) this.state.checkNewDestination('queue', name);
     const meta: QueueMeta = { role: opts.temporary ? 'temporary' : 'queue', name, kind: 'queue', address: formatAddress({ kind: 'queue', name }), dlq: opts.dlq };
     q = this.instantiateQueue(meta, this.storageNameFor('queue', name));
     if (!opts.temporary) {
@@ -617,9 +625,15 @@ export class Engine extends EventEmitter implements EngineApi {
       queue = existing ?? (await this.openQueue(o.address.name));
     } else {
       consumerSelector = undefined; // topic selectors filter at routing time
-      if (!this.state.knownTopics.has(o.address.name) && !isWildcard(o.address.name)) this.state.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
+      if (!this.state.knownTopics.has(o.address.name) && !isWildcard(o.address.name)) {
+        this.state.checkNewDestination('topic', o.address.name);
+        this.state.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
+      }
       ({ queue, ownsQueue } = await this.subs.queueFor(o, conn));
       if (selector) this.state.subscriptionSelectors.set(queue, selector);
+    }
+    if (conn && conn.consumers.size >= this.state.limits.maxConsumersPerConnection) {
+      throw new BrokerError('limit', `A connection may have at most ${this.state.limits.maxConsumersPerConnection} consumers (limits.maxConsumersPerConnection)`);
     }
     const consumer = new Consumer<CoreQueue>(
       { nextDeliveryId: () => this.nextDeliveryId(), consumerClosed: (c) => this.subs.consumerClosed(c) },

@@ -153,6 +153,7 @@ export class Router {
     if (!topicName || isWildcard(topicName)) throw new BrokerError('invalid', `Cannot publish to topic '${topicName}': wildcards are for subscribing`);
     let t = this.state.knownTopics.get(topicName);
     if (!t) {
+      this.state.checkNewDestination('topic', topicName);
       this.state.knownTopics.set(topicName, (t = { enqueued: 0, producers: 0, createdAt: Date.now() }));
       this.host.topicCreated(topicName);
     }

@@ -63,6 +63,7 @@ export class Subscriptions {
       if (q && !o.shared && q.consumers.some((c) => !c.closed)) throw new BrokerError('invalid', `Durable subscription '${o.durable.name}' of client '${clientId}' already has an active consumer`);
       if (!q) {
         const meta: QueueMeta = { role: o.shared ? 'shared-subscription' : 'durable-subscription', durable: true, name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: sub, limits: o.limits };
+        this.state.checkNewSubscription();
         q = this.host.instantiateQueue(meta, this.host.storageNameFor(meta.role, name));
         await this.host.commit([{ t: 'queue.put', queue: q.storageName, meta: meta as Record<string, unknown> }]);
         this.host.emit('subscription.created', { name });
@@ -80,12 +81,14 @@ export class Subscriptions {
       let q = this.state.subscriptions.get(name);
       if (!q) {
         const meta: QueueMeta = { role: 'shared-subscription', name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: { topicPattern: pattern, selector: o.selector || undefined, subscriptionName: o.shared }, limits: o.limits };
+        this.state.checkNewSubscription();
         q = this.host.instantiateQueue(meta, this.host.storageNameFor('shared-subscription', name));
       }
       return { queue: q, ownsQueue: false };
     }
     const name = `sub:${conn?.id ?? 'local'}:${this.host.nextId()}`;
     const meta: QueueMeta = { role: 'subscription', name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: { topicPattern: pattern, noLocal: o.noLocal || undefined, selector: o.selector || undefined }, limits: o.limits };
+    this.state.checkNewSubscription();
     const q = this.host.instantiateQueue(meta, this.host.storageNameFor('subscription', name));
     if (conn) this.state.subscriptionOwners.set(q, conn.id);
     return { queue: q, ownsQueue: true };
