@@ -79,6 +79,8 @@ export async function handleConnect(c: ConnectionContext, p: mqttPacket.IConnect
       const code = err instanceof BrokerError ? err.code : '';
       if (code === 'unauthenticated') return refuse(c, RC.badUserNameOrPassword, RC3.badUserNameOrPassword);
       if (code === 'unauthorized') return refuse(c, RC.notAuthorized, RC3.notAuthorized);
+      // a connection limit (limits.maxConnectionsPerUser): MQTT 5 Quota exceeded; 3.1.1 has only Server unavailable
+      if (code === 'limit') return refuse(c, RC.quotaExceeded, RC3.serverUnavailable);
       host.logger.warn({ err, clientId: cid }, 'mqtt: connect refused');
       return refuse(c, RC.serverUnavailable, RC3.serverUnavailable);
     }
