@@ -100,7 +100,7 @@ describe('resource alarms', function () {
     assert.ok((await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'accepted' }))).MessageId, 'SQS accepts again');
     sqs.destroy();
     await pub.endAsync();
-    await producer.disconnect();
+    producer.destroy();
     consumer.destroy();
   });
 });
