@@ -237,6 +237,7 @@ export interface ScheduledJobInfo {
   delay: number;
   period: number;
   repeat: number;
+  /** Next fire time (epoch ms) of a cron job. */
   next: number;
 }
 

@@ -5,6 +5,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { formatAddress, parseAddress, type Address } from './address.js';
+import type { ScheduledJobInfo } from './api.js';
 import type { EngineState } from './engine-state.js';
 import { BrokerError } from './errors.js';
 import { copyMessage, newMessageId, type Message } from './message.js';
@@ -12,17 +13,8 @@ import { mergePlans, type SendPlan } from './plan.js';
 import type { Command } from './store.js';
 import type { TimerHandle, TimerWheel } from './timers.js';
 
-export interface ScheduledJob {
-  id: string;
-  message: Message;
-  destination: string;
-  cron?: string;
-  delay: number;
-  period: number;
-  repeat: number;
-  /** Next fire time (epoch ms) for cron jobs. */
-  next: number;
-}
+/** A durable cron job (kv `sched:<id>`): the API's view of it is the whole record. */
+export type ScheduledJob = ScheduledJobInfo;
 
 const SCHEDULE_PROPS = ['AMQ_SCHEDULED_DELAY', 'AMQ_SCHEDULED_PERIOD', 'AMQ_SCHEDULED_REPEAT', 'AMQ_SCHEDULED_CRON'];
 
