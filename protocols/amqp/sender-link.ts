@@ -47,7 +47,14 @@ export function onSenderOpen(ctx: AmqpContext, r: RLink): void {
         dropConsumer(ctx, link, false);
         return;
       }
-      r.set_source(source);
+      try {
+        r.set_source(source);
+      } catch (err) {
+        // a source rhea cannot encode (garbage from the peer echoed back): refuse the link, never throw out of here
+        dropConsumer(ctx, link, false);
+        refuse(ctx, r, { condition: 'amqp:invalid-field', description: `bad source: ${(err as Error).message}` }, true);
+        return;
+      }
       sendAttach(ctx, r);
       link.attachSent = true;
       // rhea writes a session's transfers before its links' attach frames in one output pass, so credit (and with
@@ -73,7 +80,13 @@ export async function setupOutgoing(ctx: AmqpContext, link: OutLink, src: RTermi
   const conn = ctx.conn!;
   const caps = symbols(src?.capabilities);
   const { selector, noLocal, filterEcho } = parseFilters(src?.filter);
-  const base = { durable: src?.durable ?? undefined, expiry_policy: src?.expiry_policy ?? undefined, timeout: src?.timeout ?? undefined, outcomes: OUTCOMES };
+  // echo only well-typed fields: rhea's encoder throws on, say, a numeric expiry-policy (AMQP 1.0 §3.5.3: a symbol)
+  const base = {
+    durable: typeof src?.durable === 'number' ? src.durable : undefined,
+    expiry_policy: typeof src?.expiry_policy === 'string' ? src.expiry_policy : undefined,
+    timeout: typeof src?.timeout === 'number' ? src.timeout : undefined,
+    outcomes: OUTCOMES,
+  };
   const onMessage = (d: Delivery) => deliver(ctx, link, d);
   const onClose = (reason: string) => consumerClosed(ctx, link, reason);
   const common = { connection: conn, credit: 0, selector, noLocal, autoAck: link.presettled, onMessage, onClose };
