@@ -51,6 +51,9 @@ export class MqttConnection implements ConnectionContext {
   private parsedBytes = 0;
   private readonly isWs: boolean;
   private subChain: Promise<void> = Promise.resolve();
+  /** Subscription changes queued or running in `subChain`; input waits behind them (`heldFrames`). */
+  private chainPending = 0;
+  private readonly heldFrames: Array<[number, Buffer, number]> = [];
 
   // output
   private out: Buffer[] = [];
@@ -103,6 +106,26 @@ export class MqttConnection implements ConnectionContext {
 
   private readonly onFrame = (first: number, pkt: Buffer, hl: number): boolean => {
     if (this.state === 'closed') return false;
+    if (this.chainPending > 0) {
+      // a SUBSCRIBE/UNSUBSCRIBE (or a session's restore) is still being applied: what follows waits for it, so
+      // packets take effect in arrival order — a PUBLISH pipelined behind a SUBSCRIBE reaches that subscription
+      this.heldFrames.push([first, Buffer.from(pkt), hl]);
+      this.stream.pause();
+      return true;
+    }
+    return this.handleFrame(first, pkt, hl);
+  };
+
+  /** Packets held behind a subscription change, in order, once it is applied. */
+  private releaseHeld(): void {
+    while (this.heldFrames.length && this.chainPending === 0 && this.state !== 'closed') {
+      const [first, pkt, hl] = this.heldFrames.shift()!;
+      if (!this.handleFrame(first, pkt, hl)) break;
+    }
+    if (this.heldFrames.length === 0 && this.chainPending === 0 && this.state !== 'closed' && !this.inbound.paused) this.stream.resume();
+  }
+
+  private handleFrame(first: number, pkt: Buffer, hl: number): boolean {
     this.host.stats.bytesIn += pkt.length;
     if (this.state === 'connected' && this.fastPath(first, pkt, hl)) return this.currentState() !== 'closed';
     try {
@@ -131,7 +154,7 @@ export class MqttConnection implements ConnectionContext {
     }
     this.dispatch(p);
     return this.currentState() !== 'closed';
-  };
+  }
 
   /**
    * The hot packets decoded here without mqtt-packet (whose parser costs several times more per packet):
@@ -225,10 +248,17 @@ export class MqttConnection implements ConnectionContext {
   }
 
   chain(fn: () => Promise<void>): void {
-    this.subChain = this.subChain.then(fn).catch((err) => {
-      this.host.logger.warn({ err, clientId: this.clientId }, 'mqtt: subscription handling failed');
-      this.protocolClose(RC.implementationSpecific, 'internal error');
-    });
+    this.chainPending++;
+    this.subChain = this.subChain
+      .then(fn)
+      .catch((err) => {
+        this.host.logger.warn({ err, clientId: this.clientId }, 'mqtt: subscription handling failed');
+        this.protocolClose(RC.implementationSpecific, 'internal error');
+      })
+      .finally(() => {
+        this.chainPending--;
+        if (this.chainPending === 0) this.releaseHeld();
+      });
   }
 
   /** A retained or $SYS message written directly (not through an engine queue). */

@@ -23,6 +23,18 @@ for (const protocolVersion of [4, 5] as const) {
       await b.stop();
     });
 
+    it('a PUBLISH pipelined right behind a SUBSCRIBE reaches that subscription (packets take effect in arrival order)', async () => {
+      const { generate } = await import('mqtt-packet');
+      const c = await rawClient(b.port, protocolVersion, { clientId: `pipelined-${v}`, ...persistent });
+      const sub = generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `pipe/${v}/#`, qos: 1 }] } as never, { protocolVersion });
+      const pub = generate({ cmd: 'publish', topic: `pipe/${v}/x`, payload: Buffer.from('right behind'), qos: 1, messageId: 2, dup: false, retain: false } as never, { protocolVersion });
+      c.socket.write(Buffer.concat([sub, pub]));
+      await c.waitFor((p) => p.cmd === 'suback', 3000, 'SUBACK');
+      const got = await c.waitFor((p) => p.cmd === 'publish', 3000, 'the pipelined PUBLISH delivered to the new subscription');
+      assert.equal(Buffer.from(got.payload).toString(), 'right behind');
+      c.destroy();
+    });
+
     it('retained messages: set, delivered on subscribe with RETAIN, replaced, cleared by an empty payload', async () => {
       const pub = await client(b, { protocolVersion });
       await pub.publishAsync('ret/a', 'first', { qos: 1, retain: true });
