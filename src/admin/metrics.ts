@@ -10,7 +10,6 @@ import client from 'prom-client';
 import { type DestinationInfo, type EngineApi } from '../core/api.js';
 import type { Sampler } from './sampler.js';
 
-type Labels = 'kind' | 'name';
 
 /**
  * Node.js process metrics (CPU, memory, event-loop lag, GC) — one registry per process: collectDefaultMetrics

@@ -45,7 +45,7 @@ export class ResourceMonitor {
   readonly maxStoreBytes: number;
   readonly memoryHighWater: number;
 
-  constructor(private readonly engine: Engine, private readonly dataDir: string, limits: ResourceLimits, private readonly log?: Logger) {
+  constructor(private readonly engine: Engine, private readonly dataDir: string, limits: ResourceLimits, log?: Logger) {
     const fsInfo = filesystem(dataDir);
     this.minFreeDisk = limits.minFreeDisk > 0 ? limits.minFreeDisk : fsInfo ? derivedMinFreeDisk(fsInfo.total) : 64 * MiB;
     this.maxStoreBytes = limits.maxStoreBytes > 0 ? limits.maxStoreBytes : fsInfo ? Math.floor(fsInfo.total / 2) : 0;

@@ -46,7 +46,7 @@ export class ConnectionGovernor {
   private readonly warnAddress: () => void;
   private readonly warnFds: () => void;
 
-  constructor(limits: GovernorLimits, private readonly log?: Logger) {
+  constructor(limits: GovernorLimits, log?: Logger) {
     this.maxTotal = limits.maxTotal > 0 ? limits.maxTotal : derivedTotal();
     this.maxPerAddress = limits.maxPerAddress > 0 ? limits.maxPerAddress : Math.max(1, Math.floor(this.maxTotal / 2));
     this.warnFull = throttled(10_000, (n) =>
