@@ -152,6 +152,7 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
           throw sqsError('SerializationException', 'The request body is not valid JSON.');
         }
         if (!input || typeof input !== 'object' || Array.isArray(input)) throw sqsError('SerializationException', 'The request body must be a JSON object.');
+        if (jsonDepth(input, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw sqsError('SerializationException', `The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`);
         const out = await fn(sqs.params(input as Input, false), sqs.context(request(authed, 'json')));
         const text = JSON.stringify(out);
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(text) });
@@ -162,6 +163,8 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
       const params = new URLSearchParams(qi < 0 ? '' : url.slice(qi + 1));
       const ctype = String(req.headers['content-type'] ?? '');
       if (body.length && req.method === 'POST' && !/json/i.test(ctype)) {
+        // counted before parsing: a 10 MB form of a million parameters kept the event loop busy for seconds (unsigned)
+        if (countParams(body) + countParams(url) > MAX_QUERY_PARAMS) throw new AwsError('MalformedQueryString', `More than ${MAX_QUERY_PARAMS} query parameters.`, 400);
         for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
       }
       const action = params.get('Action');
@@ -246,4 +249,31 @@ function abortSignal(res: ServerResponse): AbortSignal {
     if (!res.writableFinished) ac.abort();
   });
   return ac.signal;
+}
+
+/** The most query-protocol parameters a request may carry (the largest SQS/SNS batch needs a few hundred). */
+const MAX_QUERY_PARAMS = 5_000;
+/** The deepest JSON an SQS request may nest (its shapes are a few levels deep). */
+const MAX_JSON_DEPTH = 64;
+
+/** Parameters in a form body or URL: one more than its `&` separators (an upper bound, cheap to take). */
+function countParams(s: Buffer | string): number {
+  const b = typeof s === 'string' ? Buffer.from(s) : s;
+  let n = 1;
+  for (let i = b.indexOf(0x26); i >= 0; i = b.indexOf(0x26, i + 1)) n++;
+  return n;
+}
+
+/** How deep `v` nests, counted without recursion and stopping once past `limit`. */
+function jsonDepth(v: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const c of Array.isArray(x) ? x : Object.values(x as object)) stack.push([c, d + 1]);
+  }
+  return max;
 }

@@ -81,6 +81,15 @@ describe('SQS/SNS API bad input', function () {
     assertAwsError(put, 'InvalidAction');
   });
 
+  it('a form of a million parameters and JSON nested 100,000 deep are refused with 400 before any work', async () => {
+    const huge = 'Action=ListQueues' + '&a=1'.repeat(1_000_000);
+    assertAwsError(await rawRequest(b.port, { headers: FORM, body: huge }), 'MalformedQueryString', 400);
+    const deep = `{"QueueUrl":"${url}","MessageBody":"x","MessageAttributes":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    assertAwsError(await json('AmazonSQS.SendMessage', deep), 'SerializationException', 400);
+    // still serving
+    assertAwsError(await json('AmazonSQS.SendMessage', JSON.stringify({ QueueUrl: url, MessageBody: 42 })), 'InvalidParameterValue');
+  });
+
   it('oversized bodies get RequestEntityTooLarge (413) without reading them', async () => {
     const small = await startSqsBroker();
     try {
