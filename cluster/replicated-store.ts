@@ -20,16 +20,20 @@
  * Restart: Raft starts with `applied = min(state applied index, persisted commit)`; entries at or below the
  * state's applied index are skipped on replay, so every committed entry is applied exactly once.
  *
- * Not done yet: snapshots of the state machine (compaction / InstallSnapshot to a follower that fell behind the
- * compacted log) — a Ready carrying a snapshot fails the node with a clear error; membership changes are driven
- * through `raw` by hand (no API yet).
+ * Compaction: every `snapshotEntries` applied entries the node exports its state (`LmdbStore.exportImage`, the
+ * whole state in memory — fine for modest stores, a streamed copy is the next step) and replaces the log up to
+ * the applied index with it (`LmdbRaftLog.createSnapshot`). A follower that needs compacted entries gets that
+ * image from the leader (InstallSnapshot) and restores it (`LmdbStore.importImage`, applied index included);
+ * a crash between persisting the snapshot and restoring it is finished at the next start.
+ *
+ * Not done yet: membership changes are driven through `raw` by hand (no API yet).
  */
 import path from 'node:path';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/store.js';
 import { BrokerError } from '../src/core/errors.js';
 import { LmdbStore, validateBatch } from '../storage/lmdb/lmdb-store.js';
 import { LmdbRaftLog } from '../storage/raft/raft-log.js';
-import { Prng, RawNode, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
+import { Prng, RawNode, decodeConfChange, type ConfState, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
 import { decodeBatch, encodeBatch } from './batch-codec.js';
 import type { Transport } from './transport/transport.js';
 
@@ -52,6 +56,9 @@ export interface ReplicatedNodeOptions {
   logger?: (line: string) => void;
   /** Benchmarks only: no fsync (neither log nor state). */
   noSync?: boolean;
+  /** Compact the Raft log into a state snapshot once this many entries are applied past the last one
+   *  (default 10,000; 0 = never). */
+  snapshotEntries?: number;
 }
 
 /** A commit reached a node that is not the leader. `leader` is the node this one believes leads (0 = unknown). */
@@ -99,6 +106,10 @@ export class ReplicatedNode {
   private readonly waiters = new Map<number, Waiter>();
   private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
   private readonly roleListeners: ((s: SoftState) => void)[] = [];
+  private readonly snapshotEntries: number;
+  private compacting: Promise<void> | undefined;
+  /** Counters for tests and metrics. */
+  readonly stats = { snapshotsCreated: 0, snapshotsInstalled: 0 };
 
   private constructor(o: ReplicatedNodeOptions, log: LmdbRaftLog, state: LmdbStore, applied: number) {
     this.id = o.id;
@@ -108,6 +119,7 @@ export class ReplicatedNode {
     this.transport = o.transport;
     this.appliedQueued = applied;
     this.appliedDone = applied;
+    this.snapshotEntries = o.snapshotEntries ?? 10_000;
     const hs = log.initialState();
     this.raw = new RawNode({
       id: o.id,
@@ -135,6 +147,9 @@ export class ReplicatedNode {
       if (log.isEmpty()) await log.bootstrap({ voters: [...o.peers].sort((a, b) => a - b), learners: [] });
       state = new LmdbStore({ path: path.join(o.dir, 'state'), noSync: o.noSync });
       await state.open();
+      // Crashed between installing a leader's snapshot in the log and restoring the state from it: finish that.
+      const snap = log.snapshot();
+      if (snap.meta.index > state.appliedIndex()) await state.importImage(snap.data, snap.meta.index);
       return new ReplicatedNode(o, log, state, state.appliedIndex());
     } catch (err) {
       await state?.close().catch(() => undefined);
@@ -180,14 +195,25 @@ export class ReplicatedNode {
 
   private tick(): void {
     if (this.nodeState !== 'running') return;
-    this.raw.tick();
+    try {
+      this.raw.tick();
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     this.schedule();
   }
 
   private receive(m: Message): void {
     if (this.nodeState !== 'running') return;
     if (m.to !== this.id) return;
-    this.raw.step(m);
+    try {
+      this.raw.step(m);
+    } catch (err) {
+      // A storage read failed inside the Raft core: this node cannot go on (never throw into the transport).
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     this.schedule();
   }
 
@@ -217,10 +243,10 @@ export class ReplicatedNode {
     try {
       while (this.nodeState === 'running' && this.raw.hasReady()) {
         const rd = this.raw.ready();
-        if (rd.snapshot) throw new Error(`node ${this.id}: received a snapshot at index ${rd.snapshot.meta.index}; installing state-machine snapshots is not implemented yet`);
         await this.persist(rd);
         if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing
         for (const m of rd.messages) this.transport.send(m.to, m);
+        if (rd.snapshot) await this.restore(rd.snapshot.data, rd.snapshot.meta.index);
         this.apply(rd);
         if (rd.softState) this.roleChanged(rd.softState);
         this.raw.advance(rd);
@@ -239,6 +265,38 @@ export class ReplicatedNode {
     const hardState = rd.hardState ?? this.unsavedHard;
     this.unsavedHard = undefined;
     await this.log.save({ snapshot: rd.snapshot, entries: rd.entries, hardState });
+  }
+
+  /** Replace the local state with a leader's snapshot (after the applies in flight). */
+  private async restore(image: Uint8Array, index: number): Promise<void> {
+    await this.applyTail;
+    await this.compacting;
+    if (index <= this.appliedDone) return;
+    await this.state.importImage(image, index);
+    this.stats.snapshotsInstalled++;
+    this.appliedQueued = index;
+    this.applied(index, -1, undefined);
+  }
+
+  /** Snapshot the state at its applied index and drop the log up to it. */
+  private maybeCompact(): void {
+    if (this.snapshotEntries <= 0 || this.compacting || this.nodeState !== 'running') return;
+    if (this.appliedDone - (this.log.firstIndex() - 1) < this.snapshotEntries) return;
+    this.compacting = (async () => {
+      const { index, image } = this.state.exportImage();
+      if (index <= this.log.firstIndex() - 1) return;
+      await this.log.createSnapshot(index, this.confAt(index), image);
+      this.stats.snapshotsCreated++;
+    })()
+      .catch((err: unknown) => this.fail(new Error(`node ${this.id}: log compaction failed: ${(err as Error).message}`, { cause: err })))
+      .finally(() => (this.compacting = undefined));
+  }
+
+  /** Membership as of log index `index` (from the conf-change index, no log scan). */
+  private confAt(index: number): ConfState {
+    let conf = this.log.snapshot().meta.conf;
+    for (const e of this.log.confEntries()) if (e.index <= index) conf = decodeConfChange(e.data).conf;
+    return conf;
   }
 
   private apply(rd: Ready): void {
@@ -280,6 +338,7 @@ export class ReplicatedNode {
         aw.resolve();
       }
     }
+    this.maybeCompact();
   }
 
   private roleChanged(s: SoftState): void {
@@ -322,6 +381,7 @@ export class ReplicatedNode {
     await this.transport.close();
     await this.driving;
     await this.applyTail;
+    await this.compacting;
     if (!failed) this.rejectWaiters(new Error(`node ${this.id}: stopped (store closed)`));
     await this.state.close();
     await this.log.close();
@@ -341,6 +401,7 @@ export class ReplicatedNode {
     this.rejectWaiters(new Error(`node ${this.id}: crashed`));
     await this.driving;
     await this.applyTail;
+    await this.compacting;
     await this.state.close();
     await this.log.close();
     this.nodeState = 'stopped';

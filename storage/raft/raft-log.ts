@@ -18,10 +18,13 @@
  * keeps stepping the Raft node meanwhile; everything proposed during one fsync goes into the next Ready, i.e.
  * the next transaction (group commit).
  *
- * Reads are synchronous and see what the last finished write transaction wrote: the cached bounds (first, last,
- * hard state, snapshot) are updated when a write commits, never before, which is what the Raft core expects —
- * entries handed out in a Ready stay in its unstable tail until advance(), so it never reads them from here
- * until they are durable.
+ * Reads are synchronous. The cached bounds (first, last, hard state, snapshot) change when a write transaction's
+ * body runs, not when its commit finishes: lmdb-js may expose a transaction's effects to main-thread reads before
+ * the commit promise resolves, and a compaction whose removals are visible while the cached first index is still
+ * the old one would answer "entry missing" (seen under load). The Raft core never reads from storage what a
+ * Ready being persisted carries (it stays in its unstable tail until advance()), so bounds that are ahead of the
+ * durable state are never used to read data that is not there yet. A write that fails leaves the log unusable
+ * (every later read and write throws): the node must stop.
  */
 import path from 'node:path';
 import fs from 'node:fs';
@@ -101,6 +104,7 @@ export class LmdbRaftLog implements Storage {
   private snap: Snapshot;
   private last: number;
   private closed = false;
+  private broken: Error | undefined;
   /** Writes are serialized: each one sees the bounds the previous one left. */
   private writing: Promise<unknown> = Promise.resolve();
   /** Counters for tests and metrics: write transactions committed (= fsyncs), entries written. */
@@ -137,9 +141,7 @@ export class LmdbRaftLog implements Storage {
     const s: Snapshot = { meta: { index: 0, term: 0, conf }, data: new Uint8Array(0) };
     return this.write(() => {
       this.meta.putSync('snap', encodeSnap(s));
-      return () => {
-        this.snap = s;
-      };
+      this.snap = s;
     });
   }
 
@@ -155,6 +157,7 @@ export class LmdbRaftLog implements Storage {
     return this.last;
   }
   term(i: number): number {
+    if (this.broken) throw this.broken;
     const off = this.snap.meta.index;
     if (i === off) return this.snap.meta.term;
     if (i < off || i > this.last) throw new RangeError(`term(${i}) outside [${off}, ${this.last}]`);
@@ -163,6 +166,7 @@ export class LmdbRaftLog implements Storage {
     return v.readDoubleLE(0);
   }
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    if (this.broken) throw this.broken;
     const off = this.snap.meta.index;
     if (lo <= off || hi > this.last + 1 || lo > hi) {
       throw new RangeError(`entries(${lo}, ${hi}) outside [${off + 1}, ${this.last + 1})`);
@@ -234,11 +238,9 @@ export class LmdbRaftLog implements Storage {
         hard = rd.hardState;
         this.meta.putSync('hard', encodeHard(hard));
       }
-      return () => {
-        this.snap = snap;
-        this.last = last;
-        this.hard = hard;
-      };
+      this.snap = snap;
+      this.last = last;
+      this.hard = hard;
     });
   }
 
@@ -261,15 +263,13 @@ export class LmdbRaftLog implements Storage {
     let result: Snapshot = this.snap;
     return this.write(() => {
       const off = this.snap.meta.index;
-      if (index <= off) return () => undefined;
+      if (index <= off) return;
       if (index > this.last) throw new Error(`snapshot ${index} beyond last index ${this.last}`);
       const s: Snapshot = { meta: { index, term: this.term(index), conf }, data };
       this.removeRange(off + 1, index);
       this.meta.putSync('snap', encodeSnap(s));
       result = s;
-      return () => {
-        this.snap = s;
-      };
+      this.snap = s;
     }).then(() => result);
   }
 
@@ -281,18 +281,34 @@ export class LmdbRaftLog implements Storage {
   }
 
   /**
-   * Run `body` inside one write transaction after every earlier write; `body` returns what to apply to the
-   * cached bounds once the transaction is durable. If the transaction fails, nothing changes.
+   * Run `body` inside one write transaction after every earlier write; it updates the cached bounds as it writes.
+   * If `body` throws, the transaction is aborted and the bounds restored; if the commit itself fails, the log is
+   * broken (the cache may be ahead of the disk).
    */
-  private write(body: () => () => void): Promise<void> {
+  private write(body: () => void): Promise<void> {
+    if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new Error(`LmdbRaftLog(${this.path}): closed`));
     const run = async (): Promise<void> => {
-      let commit: (() => void) | undefined;
-      await this.env.transaction(() => {
-        commit = body();
-      });
+      if (this.broken) throw this.broken;
+      const saved = { snap: this.snap, last: this.last, hard: this.hard };
+      let ran = false;
+      try {
+        await this.env.transaction(() => {
+          try {
+            body();
+            ran = true;
+          } catch (err) {
+            this.snap = saved.snap;
+            this.last = saved.last;
+            this.hard = saved.hard;
+            throw err;
+          }
+        });
+      } catch (err) {
+        if (ran) this.broken = new Error(`LmdbRaftLog(${this.path}): a write failed, the log is unusable: ${(err as Error).message}`, { cause: err });
+        throw err;
+      }
       this.stats.transactions++;
-      commit?.();
     };
     const p = this.writing.then(run, run);
     this.writing = p.catch(() => undefined);

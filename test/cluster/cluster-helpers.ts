@@ -7,7 +7,8 @@ import { ReplicatedNode, type ReplicatedNodeOptions } from '../../cluster/replic
 import { LocalNetwork } from '../../cluster/transport/local.js';
 import type { Store } from '../../src/core/store.js';
 
-export const FAST: Partial<ReplicatedNodeOptions> = { tickMs: 10, electionTick: 10, heartbeatTick: 1 };
+/** Short ticks, but an election timeout (0.5–1 s) above fsync latency on a loaded CI machine: a follower answers only after its fsync. */
+export const FAST: Partial<ReplicatedNodeOptions> = { tickMs: 10, electionTick: 50, heartbeatTick: 5 };
 
 export function tempRoot(prefix = 'wharf-cluster-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -7,7 +7,7 @@ import { decodeBatch, encodeBatch } from '../../cluster/batch-codec.js';
 import { NotLeaderError, type ReplicatedNode } from '../../cluster/replicated-store.js';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../../src/core/store.js';
 import { assertSameMessage, fullMessage, plainMessage, storeSuite } from '../storage/store-suite.js';
-import { TestCluster, dump, tempRoot, until } from './cluster-helpers.js';
+import { FAST, TestCluster, dump, tempRoot, until } from './cluster-helpers.js';
 
 /**
  * The shared Store suite's shape: `makeStore(dir)` → an unopened Store on `dir`. Here that is a whole 3-node
@@ -186,6 +186,36 @@ describe('ReplicatedStore', function () {
     await c.settle();
     assert.ok(!back.isLeader || (await c.leader()) === back);
     assert.deepEqual(dump(back.state), dump((await c.leader()).state));
+  });
+
+  it('compacts the log into state snapshots; a follower that fell behind is caught up by InstallSnapshot', async () => {
+    const root = tempRoot();
+    roots.push(root);
+    const c = new TestCluster(root, [1, 2, 3], { ...FAST, snapshotEntries: 20 });
+    clusters.push(c);
+    await c.startAll();
+    c.node(1).campaign();
+    const leader = await c.leader();
+    await leader.store.open();
+    const lagging = c.running().find((n) => n !== leader)!;
+    c.net.isolate(lagging.id);
+    const m = fullMessage(7);
+    for (let i = 1; i <= 60; i++) {
+      await leader.store.commit([enq('q', i), { t: 'kv.put', key: `k${i % 5}`, value: { i, big: BigInt(i) ** 30n } }, enq('fan', i, { message: m, shared: `S${i % 3}` })]);
+    }
+    await leader.store.commit([{ t: 'ack', queue: 'q', seq: 3 }, { t: 'purge', queue: 'fan' }]);
+    assert.ok(leader.stats.snapshotsCreated >= 2, `leader snapshots: ${leader.stats.snapshotsCreated}`);
+    assert.ok(leader.log.firstIndex() > 40, `leader log compacted to ${leader.log.firstIndex()}`);
+    c.net.heal(lagging.id);
+    await c.settle();
+    assert.equal(lagging.stats.snapshotsInstalled, 1);
+    assert.deepEqual(dump(lagging.state), dump(leader.state));
+    // Restart after the install: state and log agree, nothing replayed twice.
+    await c.stop(lagging.id);
+    const back = await c.start(lagging.id);
+    await leader.store.commit([enq('q', 100)]);
+    await c.settle();
+    assert.deepEqual(dump(back.state), dump(leader.state));
   });
 
   it('a restarted node replays exactly: nothing applied twice, nothing missed; an empty state is rebuilt from the log', async () => {
