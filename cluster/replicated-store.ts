@@ -1,0 +1,467 @@
+/**
+ * One cluster node: a Raft core (`cluster/raft` RawNode) on an LMDB Raft log (`storage/raft`), a local LMDB
+ * state store (`LmdbStore`) every committed batch is applied to, and the Store port for the engine
+ * (`ReplicatedStore`), which only works on the leader.
+ *
+ * Directory layout: `<dir>/raft/raft.mdb` (Raft log, hard state, snapshot), `<dir>/state/wharf.mdb` (the same
+ * tables as a single-node broker, plus the applied index).
+ *
+ * The Ready loop (durability contract of cluster/raft/node.ts):
+ *   1. persist: snapshot + entries + hard state in one fsync'd LMDB transaction (LmdbRaftLog.save); a Ready
+ *      whose only change is the commit index is not written on its own (commit is recoverable from the leader);
+ *      its hard state goes with the next write.
+ *   2. send the messages;
+ *   3. apply the committed entries in order: each is `LmdbStore.commitApplied(batch, index)` — the batch and the
+ *      applied index in one state transaction (group commit: all entries of a Ready share one fsync). Apply is
+ *      pipelined: the loop does not wait for the state fsync before the next Ready.
+ *   4. advance.
+ * Proposals arriving while a Raft fsync is in flight are batched into the next Ready (one fsync for all).
+ *
+ * Restart: Raft starts with `applied = min(state applied index, persisted commit)`; entries at or below the
+ * state's applied index are skipped on replay, so every committed entry is applied exactly once.
+ *
+ * Compaction: every `snapshotEntries` applied entries the node exports its state (`LmdbStore.exportImage`, the
+ * whole state in memory — fine for modest stores, a streamed copy is the next step) and replaces the log up to
+ * the applied index with it (`LmdbRaftLog.createSnapshot`). A follower that needs compacted entries gets that
+ * image from the leader (InstallSnapshot) and restores it (`LmdbStore.importImage`, applied index included);
+ * a crash between persisting the snapshot and restoring it is finished at the next start.
+ *
+ * Not done yet: membership changes are driven through `raw` by hand (no API yet).
+ */
+import path from 'node:path';
+import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/store.js';
+import { BrokerError } from '../src/core/errors.js';
+import { LmdbStore, validateBatch } from '../storage/lmdb/lmdb-store.js';
+import { LmdbRaftLog } from '../storage/raft/raft-log.js';
+import { Prng, RawNode, decodeConfChange, type ConfState, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
+import { decodeBatch, encodeBatch } from './batch-codec.js';
+import type { Transport } from './transport/transport.js';
+
+export interface ReplicatedNodeOptions {
+  id: NodeId;
+  /** Initial voters, this node included. Used only to bootstrap a brand-new node (empty Raft log). */
+  peers: readonly NodeId[];
+  /** Node directory: `raft/` and `state/` go under it. */
+  dir: string;
+  transport: Transport;
+  /** Milliseconds per Raft tick (default 100). */
+  tickMs?: number;
+  /** Ticks without a leader before campaigning (default 10; randomized in [t, 2t)). */
+  electionTick?: number;
+  /** Ticks between heartbeats (default 1). */
+  heartbeatTick?: number;
+  /** Seed for election jitter (default: from the id and the clock). */
+  seed?: number;
+  /** Raft event log sink. */
+  logger?: (line: string) => void;
+  /** Benchmarks only: no fsync (neither log nor state). */
+  noSync?: boolean;
+  /** Compact the Raft log into a state snapshot once this many entries are applied past the last one
+   *  (default 10,000; 0 = never). */
+  snapshotEntries?: number;
+}
+
+/** A commit reached a node that is not the leader. `leader` is the node this one believes leads (0 = unknown). */
+export class NotLeaderError extends BrokerError {
+  constructor(readonly nodeId: NodeId, readonly leader: NodeId, why = '') {
+    super(
+      'unavailable',
+      `node ${nodeId} is not the cluster leader${leader ? `; the leader is node ${leader}` : '; no leader is known yet'}${why ? ` (${why})` : ''}`,
+    );
+    this.name = 'NotLeaderError';
+  }
+}
+
+interface Waiter {
+  term: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+type NodeState = 'running' | 'stopping' | 'stopped' | 'failed';
+
+export class ReplicatedNode {
+  readonly id: NodeId;
+  readonly dir: string;
+  /** The Raft core; exposed for tests and tools (status, conf changes, transfers). */
+  readonly raw: RawNode;
+  /** The local state store committed entries are applied to. */
+  readonly state: LmdbStore;
+  readonly log: LmdbRaftLog;
+  /** The Store port for the engine (leader only). */
+  readonly store: ReplicatedStore;
+  private readonly transport: Transport;
+  private nodeState: NodeState = 'running';
+  private failure: Error | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private scheduled = false;
+  private driving: Promise<void> | undefined;
+  private soft: SoftState = { lead: 0, role: 'follower' };
+  /** Hard state handed out in a commit-only Ready and not written yet. */
+  private unsavedHard: HardState | undefined;
+  /** Highest index handed to the state store (queued), and applied durably. */
+  private appliedQueued: number;
+  private appliedDone: number;
+  private applyTail: Promise<unknown> = Promise.resolve();
+  private readonly waiters = new Map<number, Waiter>();
+  private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
+  private readonly roleListeners: ((s: SoftState) => void)[] = [];
+  private readonly snapshotEntries: number;
+  private compacting: Promise<void> | undefined;
+  /** Counters for tests and metrics. */
+  readonly stats = { snapshotsCreated: 0, snapshotsInstalled: 0 };
+
+  private constructor(o: ReplicatedNodeOptions, log: LmdbRaftLog, state: LmdbStore, applied: number) {
+    this.id = o.id;
+    this.dir = path.resolve(o.dir);
+    this.log = log;
+    this.state = state;
+    this.transport = o.transport;
+    this.appliedQueued = applied;
+    this.appliedDone = applied;
+    this.snapshotEntries = o.snapshotEntries ?? 10_000;
+    const hs = log.initialState();
+    this.raw = new RawNode({
+      id: o.id,
+      storage: log,
+      rand: new Prng(o.seed ?? (o.id * 7919 + Date.now()) >>> 0),
+      electionTick: o.electionTick ?? 10,
+      heartbeatTick: o.heartbeatTick ?? 1,
+      preVote: true,
+      checkQuorum: true,
+      applied: Math.max(Math.min(applied, hs.commit), log.firstIndex() - 1),
+      logger: o.logger,
+    });
+    this.store = new ReplicatedStore(this);
+    this.transport.onMessage((m) => this.receive(m));
+    this.timer = setInterval(() => this.tick(), o.tickMs ?? 100);
+    this.timer.unref?.();
+  }
+
+  /** Open (or create) the node's log and state store and start ticking. */
+  static async start(o: ReplicatedNodeOptions): Promise<ReplicatedNode> {
+    if (!o.peers.includes(o.id)) throw new Error(`ReplicatedNode ${o.id}: peers must include the node itself`);
+    const log = new LmdbRaftLog({ path: path.join(o.dir, 'raft'), noSync: o.noSync });
+    let state: LmdbStore | undefined;
+    try {
+      if (log.isEmpty()) await log.bootstrap({ voters: [...o.peers].sort((a, b) => a - b), learners: [] });
+      state = new LmdbStore({ path: path.join(o.dir, 'state'), noSync: o.noSync });
+      await state.open();
+      // Crashed between installing a leader's snapshot in the log and restoring the state from it: finish that.
+      const snap = log.snapshot();
+      if (snap.meta.index > state.appliedIndex()) await state.importImage(snap.data, snap.meta.index);
+      return new ReplicatedNode(o, log, state, state.appliedIndex());
+    } catch (err) {
+      await state?.close().catch(() => undefined);
+      await log.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  // ---- observation ----
+
+  get leader(): NodeId {
+    return this.raw.raft.lead;
+  }
+  get isLeader(): boolean {
+    return this.raw.raft.role === 'leader' && this.nodeState === 'running';
+  }
+  get running(): boolean {
+    return this.nodeState === 'running';
+  }
+  /** Highest log index applied durably to the local state store. */
+  get appliedIndex(): number {
+    return this.appliedDone;
+  }
+  status(): Status {
+    return this.raw.status();
+  }
+  /** Called with the new soft state whenever the role or the known leader changes. */
+  onRoleChange(listener: (s: SoftState) => void): void {
+    this.roleListeners.push(listener);
+  }
+  /** Resolves once entries up to `index` are applied to the local state store. */
+  waitApplied(index: number): Promise<void> {
+    if (this.appliedDone >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+  /** Start an election now (tests, tools). */
+  campaign(): void {
+    this.raw.campaign();
+    this.schedule();
+  }
+
+  // ---- inputs ----
+
+  private tick(): void {
+    if (this.nodeState !== 'running') return;
+    try {
+      this.raw.tick();
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    this.schedule();
+  }
+
+  private receive(m: Message): void {
+    if (this.nodeState !== 'running') return;
+    if (m.to !== this.id) return;
+    try {
+      this.raw.step(m);
+    } catch (err) {
+      // A storage read failed inside the Raft core: this node cannot go on (never throw into the transport).
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    this.schedule();
+  }
+
+  /** Propose an encoded batch; resolves once committed and applied locally. (ReplicatedStore.commit) */
+  propose(data: Uint8Array): Promise<void> {
+    if (this.nodeState !== 'running') return Promise.reject(this.failure ?? new Error(`node ${this.id} is stopped: the store is closed`));
+    if (this.raw.raft.role !== 'leader') return Promise.reject(new NotLeaderError(this.id, this.raw.raft.lead));
+    const r = this.raw.propose(data);
+    if (!r.ok) return Promise.reject(new NotLeaderError(this.id, r.lead, r.reason));
+    this.schedule();
+    return new Promise<void>((resolve, reject) => this.waiters.set(r.index, { term: r.term, resolve, reject }));
+  }
+
+  // ---- the Ready loop ----
+
+  private schedule(): void {
+    if (this.scheduled || this.nodeState !== 'running') return;
+    this.scheduled = true;
+    // setImmediate: every proposal and message of this event turn goes into the same Ready.
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.driving && this.nodeState === 'running') this.driving = this.drive().finally(() => (this.driving = undefined));
+    });
+  }
+
+  private async drive(): Promise<void> {
+    try {
+      while (this.nodeState === 'running' && this.raw.hasReady()) {
+        const rd = this.raw.ready();
+        await this.persist(rd);
+        if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing
+        for (const m of rd.messages) this.transport.send(m.to, m);
+        if (rd.snapshot) await this.restore(rd.snapshot.data, rd.snapshot.meta.index);
+        this.apply(rd);
+        if (rd.softState) this.roleChanged(rd.softState);
+        this.raw.advance(rd);
+      }
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private async persist(rd: Ready): Promise<void> {
+    if (rd.entries.length === 0 && !rd.snapshot && !rd.mustSync) {
+      if (rd.hardState) this.unsavedHard = rd.hardState; // commit only: written with the next Ready
+      return;
+    }
+    if (rd.entries.length === 0 && !rd.snapshot && !rd.hardState) return;
+    const hardState = rd.hardState ?? this.unsavedHard;
+    this.unsavedHard = undefined;
+    await this.log.save({ snapshot: rd.snapshot, entries: rd.entries, hardState });
+  }
+
+  /** Replace the local state with a leader's snapshot (after the applies in flight). */
+  private async restore(image: Uint8Array, index: number): Promise<void> {
+    await this.applyTail;
+    await this.compacting;
+    if (index <= this.appliedDone) return;
+    await this.state.importImage(image, index);
+    this.stats.snapshotsInstalled++;
+    this.appliedQueued = index;
+    this.applied(index, -1, undefined);
+  }
+
+  /** Snapshot the state at its applied index and drop the log up to it. */
+  private maybeCompact(): void {
+    if (this.snapshotEntries <= 0 || this.compacting || this.nodeState !== 'running') return;
+    if (this.appliedDone - (this.log.firstIndex() - 1) < this.snapshotEntries) return;
+    this.compacting = (async () => {
+      const { index, image } = this.state.exportImage();
+      if (index <= this.log.firstIndex() - 1) return;
+      await this.log.createSnapshot(index, this.confAt(index), image);
+      this.stats.snapshotsCreated++;
+    })()
+      .catch((err: unknown) => this.fail(new Error(`node ${this.id}: log compaction failed: ${(err as Error).message}`, { cause: err })))
+      .finally(() => (this.compacting = undefined));
+  }
+
+  /** Membership as of log index `index` (from the conf-change index, no log scan). */
+  private confAt(index: number): ConfState {
+    let conf = this.log.snapshot().meta.conf;
+    for (const e of this.log.confEntries()) if (e.index <= index) conf = decodeConfChange(e.data).conf;
+    return conf;
+  }
+
+  private apply(rd: Ready): void {
+    for (const e of rd.committedEntries) {
+      if (e.index <= this.appliedQueued) continue; // applied before a restart: replay skips it
+      this.appliedQueued = e.index;
+      let batch: Command[] = [];
+      let bad: Error | undefined;
+      if (e.type === 'normal' && e.data.byteLength > 0) {
+        try {
+          batch = decodeBatch(e.data);
+        } catch (err) {
+          bad = new Error(`log entry ${e.index}: ${(err as Error).message}`);
+        }
+      }
+      const index = e.index;
+      const term = e.term;
+      const done = this.state.commitApplied(batch, index);
+      this.applyTail = done.then(
+        (skipped) => this.applied(index, term, bad ?? skipped),
+        (err: unknown) => this.fail(new Error(`node ${this.id}: cannot apply log entry ${index} to the state store: ${(err as Error).message}`, { cause: err })),
+      );
+    }
+  }
+
+  private applied(index: number, term: number, err: Error | undefined): void {
+    this.appliedDone = index;
+    const w = this.waiters.get(index);
+    if (w) {
+      this.waiters.delete(index);
+      if (w.term !== term) w.reject(new NotLeaderError(this.id, this.soft.lead, `the proposal at index ${index} was replaced by a new leader`));
+      else if (err) w.reject(err);
+      else w.resolve();
+    }
+    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+      const aw = this.appliedWaiters[i]!;
+      if (aw.index <= index) {
+        this.appliedWaiters.splice(i, 1);
+        aw.resolve();
+      }
+    }
+    this.maybeCompact();
+  }
+
+  private roleChanged(s: SoftState): void {
+    const wasLeader = this.soft.role === 'leader';
+    this.soft = s;
+    if (wasLeader && s.role !== 'leader') {
+      // The engine on this node stops here; what it proposed may or may not commit under the next leader.
+      this.rejectWaiters(new NotLeaderError(this.id, s.lead, 'leadership lost; the outcome of this commit is unknown'));
+    }
+    for (const l of this.roleListeners) l(s);
+  }
+
+  private rejectWaiters(err: Error): void {
+    for (const w of this.waiters.values()) w.reject(err);
+    this.waiters.clear();
+  }
+
+  private fail(err: Error): void {
+    if (this.nodeState !== 'running') return;
+    this.failure = err;
+    this.nodeState = 'failed';
+    clearInterval(this.timer);
+    this.rejectWaiters(err);
+    void this.transport.close();
+  }
+
+  /** The failure that stopped this node, if any. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  // ---- shutdown ----
+
+  /** Graceful stop: finish the Ready in progress and the applies in flight, then close everything. */
+  async stop(): Promise<void> {
+    if (this.nodeState === 'stopped' || this.nodeState === 'stopping') return;
+    const failed = this.nodeState === 'failed';
+    this.nodeState = 'stopping';
+    clearInterval(this.timer);
+    await this.transport.close();
+    await this.driving;
+    await this.applyTail;
+    await this.compacting;
+    if (!failed) this.rejectWaiters(new Error(`node ${this.id}: stopped (store closed)`));
+    await this.state.close();
+    await this.log.close();
+    this.nodeState = 'stopped';
+  }
+
+  /**
+   * Tests: stop as if the process died — no further message sent, nothing further written once the writes
+   * already handed to LMDB finish (a real crash may or may not have kept those: LMDB commits are atomic either
+   * way). Pending commits are rejected.
+   */
+  async crash(): Promise<void> {
+    if (this.nodeState === 'stopped' || this.nodeState === 'stopping') return;
+    this.nodeState = 'stopping';
+    clearInterval(this.timer);
+    await this.transport.close();
+    this.rejectWaiters(new Error(`node ${this.id}: crashed`));
+    await this.driving;
+    await this.applyTail;
+    await this.compacting;
+    await this.state.close();
+    await this.log.close();
+    this.nodeState = 'stopped';
+  }
+}
+
+/**
+ * The Store port on a replicated node. The engine runs only on the leader: `open()` and `commit()` on a
+ * follower reject with a NotLeaderError naming the leader. Reads are local (the leader's state store is
+ * up to date with everything its commits resolved).
+ *
+ * `close()` only detaches the engine (commits reject afterwards, in-flight ones finish); the node keeps
+ * replicating until `ReplicatedNode.stop()`.
+ */
+export class ReplicatedStore implements Store {
+  private closed = false;
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(readonly node: ReplicatedNode) {}
+
+  /**
+   * Leader only: wait until everything committed before this node became leader is applied here (a no-op
+   * barrier entry of this term), then return the state as `LmdbStore.open()` would.
+   */
+  async open(): Promise<{ queues: QueueRecovery[]; kv: Map<string, unknown> }> {
+    if (this.closed) throw new Error(`ReplicatedStore(node ${this.node.id}): store is closed`);
+    await this.commit([]);
+    return this.node.state.recovery();
+  }
+
+  commit(batch: Command[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`ReplicatedStore(node ${this.node.id}): commit on a closed store`));
+    let data: Uint8Array;
+    try {
+      validateBatch(batch);
+      data = encodeBatch(batch);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const p = this.node.propose(data);
+    this.inflight.add(p);
+    const forget = () => this.inflight.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  readEntries(queue: string, afterSeq: number, limit: number): StoredEntry[] {
+    return this.node.state.readEntries(queue, afterSeq, limit);
+  }
+
+  readSeqs(queue: string, afterSeq: number, limit: number): number[] {
+    return this.node.state.readSeqs(queue, afterSeq, limit);
+  }
+
+  size(): number {
+    return this.node.state.size();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inflight]);
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * The Raft core's Storage contract, run against the reference (MemoryStorage) and the LMDB log
+ * (storage/raft/raft-log.ts): the same expectations, so the LMDB log behaves exactly like the reference.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MemoryStorage, encodeConfChange, type ConfState, type Entry, type HardState, type Snapshot, type Storage } from '../../cluster/raft/index.js';
+import { LmdbRaftLog } from '../../storage/raft/raft-log.js';
+
+/** Uniform async write surface over both implementations. */
+interface Harness {
+  readonly s: Storage;
+  append(ents: Entry[]): Promise<void>;
+  setHardState(h: HardState): Promise<void>;
+  applySnapshot(snap: Snapshot): Promise<void>;
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot>;
+  /** "Restart": a Storage reading what is durable. */
+  reopen(): Promise<Harness>;
+  close(): Promise<void>;
+}
+
+function memoryHarness(m: MemoryStorage = new MemoryStorage()): Harness {
+  const wrap = <T>(f: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(f());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+  return {
+    s: m,
+    append: (e) => wrap(() => m.append(e)),
+    setHardState: (h) => wrap(() => m.setHardState(h)),
+    applySnapshot: (s) => wrap(() => m.applySnapshot(s)),
+    createSnapshot: (i, c, d) => wrap(() => m.createSnapshot(i, c, d)),
+    reopen: async () => memoryHarness(m),
+    close: async () => undefined,
+  };
+}
+
+function lmdbHarness(dir: string): Harness {
+  const l = new LmdbRaftLog({ path: dir });
+  return {
+    s: l,
+    append: (e) => l.append(e),
+    setHardState: (h) => l.setHardState(h),
+    applySnapshot: (s) => l.applySnapshot(s),
+    createSnapshot: (i, c, d) => l.createSnapshot(i, c, d),
+    reopen: async () => {
+      await l.close();
+      return lmdbHarness(dir);
+    },
+    close: () => l.close(),
+  };
+}
+
+const CONF: ConfState = { voters: [1, 2, 3], learners: [] };
+
+function ent(index: number, term: number, data = `e${index}`): Entry {
+  return { index, term, type: 'normal', data: Buffer.from(data) };
+}
+function ents(from: number, to: number, term: number): Entry[] {
+  const out: Entry[] = [];
+  for (let i = from; i <= to; i++) out.push(ent(i, term));
+  return out;
+}
+function summary(es: Entry[]): string[] {
+  return es.map((e) => `${e.index}/${e.term}:${e.type}:${Buffer.from(e.data).toString()}`);
+}
+
+function storageContract(name: string, make: () => Harness): void {
+  describe(`Raft Storage contract: ${name}`, () => {
+    let h: Harness;
+    beforeEach(() => {
+      h = make();
+    });
+    afterEach(async () => {
+      await h.close();
+    });
+
+    it('starts empty: zero hard state, no snapshot, firstIndex 1, lastIndex 0', () => {
+      assert.deepEqual(h.s.initialState(), { term: 0, vote: 0, commit: 0 });
+      assert.equal(h.s.firstIndex(), 1);
+      assert.equal(h.s.lastIndex(), 0);
+      assert.equal(h.s.term(0), 0);
+      assert.equal(h.s.snapshot().meta.index, 0);
+      assert.throws(() => h.s.term(1), RangeError);
+    });
+
+    it('appends and reads entries and terms; entries() honours maxBytes but returns at least one', async () => {
+      await h.append(ents(1, 5, 1));
+      await h.append(ents(6, 7, 2));
+      assert.equal(h.s.lastIndex(), 7);
+      assert.equal(h.s.term(5), 1);
+      assert.equal(h.s.term(6), 2);
+      assert.deepEqual(summary(h.s.entries(2, 5, Infinity)), ['2/1:normal:e2', '3/1:normal:e3', '4/1:normal:e4']);
+      assert.equal(h.s.entries(1, 8, 1).length, 1);
+      assert.equal(h.s.entries(1, 8, 2 * (16 + 2)).length, 2);
+      assert.deepEqual(h.s.entries(3, 3, 100), []);
+      assert.throws(() => h.s.entries(0, 3, 100), RangeError);
+      assert.throws(() => h.s.entries(3, 9, 100), RangeError);
+      assert.throws(() => h.s.term(8), RangeError);
+    });
+
+    it('an append at an existing index replaces that entry and everything after it', async () => {
+      await h.append(ents(1, 6, 1));
+      await h.append([ent(4, 2, 'x4'), ent(5, 2, 'x5')]);
+      assert.equal(h.s.lastIndex(), 5);
+      assert.deepEqual(summary(h.s.entries(3, 6, Infinity)), ['3/1:normal:e3', '4/2:normal:x4', '5/2:normal:x5']);
+      await h.append([ent(6, 2)]);
+      assert.equal(h.s.lastIndex(), 6);
+    });
+
+    it('refuses an append that leaves a gap, and changes nothing', async () => {
+      await h.append(ents(1, 3, 1));
+      await assert.rejects(h.append([ent(5, 1)]), /gap/);
+      assert.equal(h.s.lastIndex(), 3);
+    });
+
+    it('keeps the hard state', async () => {
+      await h.setHardState({ term: 3, vote: 2, commit: 0 });
+      await h.append(ents(1, 2, 3));
+      await h.setHardState({ term: 3, vote: 2, commit: 2 });
+      assert.deepEqual(h.s.initialState(), { term: 3, vote: 2, commit: 2 });
+    });
+
+    it('createSnapshot compacts the prefix; the snapshot point answers its term', async () => {
+      await h.append(ents(1, 10, 1));
+      const s = await h.createSnapshot(4, CONF, Buffer.from('img'));
+      assert.equal(s.meta.index, 4);
+      assert.equal(s.meta.term, 1);
+      assert.equal(h.s.firstIndex(), 5);
+      assert.equal(h.s.lastIndex(), 10);
+      assert.equal(h.s.term(4), 1);
+      assert.throws(() => h.s.term(3), RangeError);
+      assert.throws(() => h.s.entries(4, 6, 100), RangeError);
+      assert.deepEqual(summary(h.s.entries(5, 7, Infinity)), ['5/1:normal:e5', '6/1:normal:e6']);
+      assert.deepEqual(h.s.snapshot().meta.conf, CONF);
+      assert.equal(Buffer.from(h.s.snapshot().data).toString(), 'img');
+      // Older or equal: no-op; beyond the log: refused.
+      assert.equal((await h.createSnapshot(3, CONF, Buffer.from('old'))).meta.index, 4);
+      await assert.rejects(h.createSnapshot(11, CONF, Buffer.alloc(0)), /beyond/);
+    });
+
+    it('an append covering compacted indices skips them', async () => {
+      await h.append(ents(1, 5, 1));
+      await h.createSnapshot(3, CONF, Buffer.alloc(0));
+      await h.append([ent(2, 1), ent(3, 1), ent(4, 2, 'n4')]);
+      assert.equal(h.s.firstIndex(), 4);
+      assert.equal(h.s.lastIndex(), 4);
+      assert.equal(h.s.term(4), 2);
+    });
+
+    it('installing a snapshot replaces the whole log; an older one is ignored', async () => {
+      await h.append(ents(1, 5, 1));
+      const snap: Snapshot = { meta: { index: 8, term: 3, conf: CONF }, data: Buffer.from('leader image') };
+      await h.applySnapshot(snap);
+      assert.equal(h.s.firstIndex(), 9);
+      assert.equal(h.s.lastIndex(), 8);
+      assert.equal(h.s.term(8), 3);
+      assert.throws(() => h.s.term(5), RangeError);
+      await h.applySnapshot({ meta: { index: 2, term: 1, conf: CONF }, data: Buffer.alloc(0) });
+      assert.equal(h.s.snapshot().meta.index, 8);
+      await h.append([ent(9, 3)]);
+      assert.equal(h.s.lastIndex(), 9);
+    });
+
+    it('a restart sees exactly what was persisted', async () => {
+      await h.setHardState({ term: 2, vote: 1, commit: 0 });
+      await h.append(ents(1, 6, 2));
+      await h.createSnapshot(2, CONF, Buffer.from('two'));
+      await h.append([ent(5, 3, 'r5')]);
+      await h.setHardState({ term: 3, vote: 1, commit: 4 });
+      h = await h.reopen();
+      assert.deepEqual(h.s.initialState(), { term: 3, vote: 1, commit: 4 });
+      assert.equal(h.s.firstIndex(), 3);
+      assert.equal(h.s.lastIndex(), 5);
+      assert.deepEqual(summary(h.s.entries(3, 6, Infinity)), ['3/2:normal:e3', '4/2:normal:e4', '5/3:normal:r5']);
+      assert.equal(Buffer.from(h.s.snapshot().data).toString(), 'two');
+      assert.deepEqual(h.s.snapshot().meta, { index: 2, term: 2, conf: CONF });
+    });
+  });
+}
+
+describe('LmdbRaftLog', function () {
+  this.timeout(30_000);
+  let dirs: string[] = [];
+  const tempDir = () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-raftlog-'));
+    dirs.push(d);
+    return d;
+  };
+  after(() => {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    dirs = [];
+  });
+
+  storageContract('MemoryStorage (reference)', () => memoryHarness());
+  storageContract('LmdbRaftLog', () => lmdbHarness(tempDir()));
+
+  describe('LMDB specifics', () => {
+    const conf = (voters: number[]): ConfState => ({ voters, learners: [] });
+    const confEnt = (index: number, term: number, voters: number[]): Entry => ({
+      index,
+      term,
+      type: 'confChange',
+      data: encodeConfChange({ change: { type: 'addVoter', node: voters[voters.length - 1]! }, conf: conf(voters) }),
+    });
+
+    it('saves snapshot + entries + hard state of one Ready in one transaction', async () => {
+      const l = new LmdbRaftLog({ path: tempDir() });
+      try {
+        const before = l.stats.transactions;
+        await l.save({
+          snapshot: { meta: { index: 3, term: 1, conf: CONF }, data: Buffer.from('s') },
+          entries: ents(4, 6, 2),
+          hardState: { term: 2, vote: 1, commit: 5 },
+        });
+        assert.equal(l.stats.transactions - before, 1);
+        assert.equal(l.firstIndex(), 4);
+        assert.equal(l.lastIndex(), 6);
+        assert.deepEqual(l.initialState(), { term: 2, vote: 1, commit: 5 });
+      } finally {
+        await l.close();
+      }
+    });
+
+    it('bootstraps the initial membership durably, once', async () => {
+      const dir = tempDir();
+      let l = new LmdbRaftLog({ path: dir });
+      assert.ok(l.isEmpty());
+      await l.bootstrap(CONF);
+      await assert.rejects(l.bootstrap(CONF), /non-empty/);
+      await l.close();
+      l = new LmdbRaftLog({ path: dir });
+      assert.ok(!l.isEmpty());
+      assert.deepEqual(l.snapshot().meta, { index: 0, term: 0, conf: CONF });
+      await l.close();
+    });
+
+    it('indexes conf-change entries: truncation and compaction drop them, a restart finds them without a scan', async () => {
+      const dir = tempDir();
+      let l = new LmdbRaftLog({ path: dir });
+      await l.append([ent(1, 1), confEnt(2, 1, [1, 2]), ent(3, 1), confEnt(4, 1, [1, 2, 3]), ent(5, 1)]);
+      assert.deepEqual(l.confEntries().map((e) => e.index), [2, 4]);
+      await l.append([ent(4, 2, 'over')]); // truncates the conf change at 4
+      assert.deepEqual(l.confEntries().map((e) => e.index), [2]);
+      await l.append([confEnt(5, 2, [1, 2, 4])]);
+      await l.createSnapshot(3, conf([1, 2]), Buffer.alloc(0)); // compacts the one at 2
+      await l.close();
+      l = new LmdbRaftLog({ path: dir });
+      const cs = l.confEntries();
+      assert.deepEqual(cs.map((e) => e.index), [5]);
+      assert.equal(cs[0]!.type, 'confChange');
+      await l.applySnapshot({ meta: { index: 9, term: 3, conf: CONF }, data: Buffer.alloc(0) });
+      assert.deepEqual(l.confEntries(), []);
+      await l.close();
+    });
+
+    it('groups: a write queued while another is in flight runs after it, in order', async () => {
+      const l = new LmdbRaftLog({ path: tempDir() });
+      try {
+        const a = l.append(ents(1, 100, 1));
+        const b = l.append([ent(50, 2, 'b')]);
+        const c = l.setHardState({ term: 2, vote: 0, commit: 50 });
+        await Promise.all([a, b, c]);
+        assert.equal(l.lastIndex(), 50);
+        assert.equal(l.term(50), 2);
+        assert.equal(l.initialState().commit, 50);
+      } finally {
+        await l.close();
+      }
+    });
+  });
+});
