@@ -88,7 +88,7 @@ export class SqsService {
   // ============================================================== lifecycle
 
   async start(): Promise<void> {
-    this.q.connection = await this.engine.connect({ protocol: 'sqs', remoteAddress: 'http' });
+    this.q.connection = await this.engine.connect({ protocol: 'sqs', remoteAddress: 'internal' }, { internal: true });
     await this.queues.start();
     this.sender.loadDedup();
     this.engine.on('destination.deleted', this.queues.onDestinationDeleted);

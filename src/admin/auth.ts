@@ -10,9 +10,11 @@
  * `X-CSRF-Token` on every state-changing call. API clients use HTTP basic auth or the session token as a
  * bearer token (no CSRF token needed: browsers never attach those on their own).
  */
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { type EngineApi } from '../core/api.js';
+import { hashPassword, isLoopback, verifyPassword, type EngineApi } from '../core/api.js';
+
+export { hashPassword, isLoopback, verifyPassword };
 import { ApiError } from './http-util.js';
 import { ADMIN_HASH_PATTERN, type AdminConfig } from './options.js';
 
@@ -55,41 +57,6 @@ export const SESSION_COOKIE = 'wharf_session';
 const KV_PREFIX = 'admin:user:';
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const MAX_SESSIONS = 10_000;
-
-function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
-}
-
-/** `scrypt$N$r$p$salt$hash` for a password (N=16384, r=8, p=1, 16-byte salt, 32-byte key). */
-export async function hashPassword(password: string): Promise<string> {
-  const N = 16384, r = 8, p = 1;
-  const salt = randomBytes(16);
-  const key = await scrypt(password, salt, 32, { N, r, p, maxmem: 64 * 1024 * 1024 });
-  return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
-
-export async function verifyPassword(password: string, hash: string): Promise<boolean> {
-  if (!ADMIN_HASH_PATTERN.test(hash)) return false;
-  const [, n, r, p, saltB64, keyB64] = hash.split('$');
-  const N = Number(n), R = Number(r), P = Number(p);
-  // refuse parameters that would let a config file make every login burn memory/CPU
-  if (!(N >= 2 && N <= 1 << 20 && (N & (N - 1)) === 0 && R >= 1 && R <= 32 && P >= 1 && P <= 16)) return false;
-  const expected = Buffer.from(keyB64, 'base64');
-  if (expected.length < 16) return false;
-  try {
-    const got = await scrypt(password, Buffer.from(saltB64, 'base64'), expected.length, { N, r: R, p: P, maxmem: 256 * N * R + 64 * 1024 * 1024 });
-    return timingSafeEqual(got, expected);
-  } catch {
-    return false;
-  }
-}
-
-/** Loopback peers: 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
-export function isLoopback(addr: string | undefined): boolean {
-  if (!addr) return false;
-  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-  return a === '::1' || a.startsWith('127.');
-}
 
 function safeEqual(a: string, b: string): boolean {
   const x = createHash('sha256').update(a).digest();
