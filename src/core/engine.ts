@@ -76,6 +76,8 @@ export class Engine extends EventEmitter implements EngineApi {
   private readonly opts: EngineOptions;
   private deliveryIds = 0;
   private tempIds = 0;
+  /** Denials already in the audit log, for calls without a connection (SQS/SNS requests). */
+  private readonly deniedLogged = new Set<string>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private started = false;
   private stopped = false;
@@ -280,8 +282,14 @@ export class Engine extends EventEmitter implements EngineApi {
     if (this.security.authorize(p, action, address)) return;
     const conn = connection as Connection | null | undefined;
     const key = `${action}:${address ? formatAddress(address) : ''}`;
-    const first = conn ? !conn.denied.has(key) && conn.denied.size < 1000 : true;
-    if (conn && first) conn.denied.add(key);
+    // logged once per connection and destination (per user and destination for connectionless HTTP requests)
+    const seen = conn ? conn.denied : this.deniedLogged;
+    const seenKey = conn ? key : `${p.username}\0${key}`;
+    const first = !seen.has(seenKey);
+    if (first) {
+      if (seen.size >= 10_000) seen.clear();
+      seen.add(seenKey);
+    }
     if (first) {
       this.logger.warn(
         { audit: true, event: 'denied', user: p.username, action, destination: address ? formatAddress(address) : null, connection: conn?.id, protocol: conn?.protocol, remote: conn?.remoteAddress },
