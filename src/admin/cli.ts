@@ -305,25 +305,25 @@ export function addAdminCommands(program: Command): void {
     });
   withConn(users.command('add').argument('<username>', 'user name (letters, digits, . _ @ -)'))
     .description('add (or replace the groups/roles of) a runtime user')
-    .requiredOption('--password <password>', 'the password (at least 8 characters; stored as an scrypt hash)')
+    .addOption(new Option('--new-password <password>', 'the user\'s password (at least 8 characters; stored as an scrypt hash)').env('WHARF_NEW_PASSWORD').makeOptionMandatory())
     .option('--group <group>', 'member of this group (repeatable)', collect, [] as string[])
     .option('--role <role>', 'console role: admin or viewer (repeatable)', collect, [] as string[])
     .option('--access-key <id:secret>', 'an SQS/SNS access key of this user (repeatable)', collect, [] as string[])
-    .action(async (username: string, o: ConnOpts & { password: string; group: string[]; role: string[]; accessKey: string[] }) => {
+    .action(async (username: string, o: ConnOpts & { newPassword: string; group: string[]; role: string[]; accessKey: string[] }) => {
       const accessKeys = o.accessKey.map((k) => {
         const i = k.indexOf(':');
         if (i <= 0) throw new Error(`--access-key: expected <id>:<secret>, got '${k}'`);
         return { accessKeyId: k.slice(0, i), secretAccessKey: k.slice(i + 1) };
       });
-      const v = await call(o, 'PUT', `api/security/users/${q(username)}`, { password: o.password, groups: o.group, roles: o.role, ...(accessKeys.length ? { accessKeys } : {}) });
+      const v = await call(o, 'PUT', `api/security/users/${q(username)}`, { password: o.newPassword, groups: o.group, roles: o.role, ...(accessKeys.length ? { accessKeys } : {}) });
       if (o.json) return printJson(v);
       out(`user ${username} saved`);
     });
   withConn(users.command('passwd').argument('<username>', 'user name'))
     .description('change a runtime user\'s password')
-    .requiredOption('--password <password>', 'the new password (at least 8 characters)')
-    .action(async (username: string, o: ConnOpts & { password: string }) => {
-      const v = await call(o, 'PUT', `api/security/users/${q(username)}`, { password: o.password });
+    .addOption(new Option('--new-password <password>', 'the new password (at least 8 characters)').env('WHARF_NEW_PASSWORD').makeOptionMandatory())
+    .action(async (username: string, o: ConnOpts & { newPassword: string }) => {
+      const v = await call(o, 'PUT', `api/security/users/${q(username)}`, { password: o.newPassword });
       if (o.json) return printJson(v);
       out(`password of ${username} changed`);
     });

@@ -416,3 +416,70 @@ describe('security: anonymous clients', function () {
     }
   });
 });
+
+describe('security: runtime users (wharf users over the admin REST API)', function () {
+  this.timeout(90_000);
+
+  it('add, log in over STOMP and SQS, passwd, remove; stored durably; the admin actions are audited', async () => {
+    const { execFile } = await import('node:child_process');
+    const path = await import('node:path');
+    const { repoRoot } = await import('../helpers/paths.js');
+    const lines: string[] = [];
+    const { default: pino } = await import('pino');
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const r = await runBroker({
+      name: 'security-users',
+      config: { listeners: { stomp: { host: '127.0.0.1', port: 0 }, sqs: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } } },
+      modules: () => ({ protocols: defaultProtocols, http: defaultHttp }),
+      logger,
+    });
+    const ports = (): Ports => {
+      const a = r.broker.listenerAddresses();
+      return { stomp: a.stomp.port, sqs: a.sqs.port, admin: a.admin.port } as unknown as Ports;
+    };
+    const b = ports();
+    const wharf = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const env: NodeJS.ProcessEnv = {};
+        for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
+        execFile(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts'), ...args, '--url', `http://127.0.0.1:${b.admin}`], { cwd: repoRoot, env, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    try {
+      // no users yet: anonymous from loopback
+      await (await stomp.connect(b)).close();
+      const add = await wharf(['users', 'add', 'carol', '--new-password', 'carol-password', '--group', 'ops', '--role', 'admin', '--access-key', 'AKIDCAROL:carol-secret-key']);
+      assert.equal(add.code, 0, add.stderr);
+      // a user exists now: anonymous is off, carol logs in
+      await rejects(stomp.connect(b), 'anonymous after a user was added');
+      await (await stomp.connect(b, 'carol', 'carol-password')).close();
+      const sqsClient = new SQSClient({ endpoint: `http://127.0.0.1:${b.sqs}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDCAROL', secretAccessKey: 'carol-secret-key' }, maxAttempts: 1 });
+      await sqsClient.send(new CreateQueueCommand({ QueueName: 'carols' }));
+      sqsClient.destroy();
+      const list = await wharf(['users', 'list', '--user', 'carol', '--password', 'carol-password']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /carol\s+ops\s+admin\s+AKIDCAROL\s+runtime/);
+      assert.doesNotMatch(list.stdout, /carol-secret-key|scrypt/);
+      const pw = await wharf(['users', 'passwd', 'carol', '--new-password', 'carol-password-2', '--user', 'carol', '--password', 'carol-password']);
+      assert.equal(pw.code, 0, pw.stderr);
+      stomp.authError(await rejects(stomp.connect(b, 'carol', 'carol-password')));
+      await r.restart();
+      const b2 = ports();
+      await (await stomp.connect(b2, 'carol', 'carol-password-2')).close();
+      Object.assign(b, { admin: b2.admin });
+      const rm = await new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts'), 'users', 'remove', 'carol', '--url', `http://127.0.0.1:${b2.admin}`, '--user', 'carol', '--password', 'carol-password-2'], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 }, (err, _o, stderr) => resolve({ code: err ? 1 : 0, stderr })),
+      );
+      assert.equal(rm.code, 0, rm.stderr);
+      // no users again: back to anonymous from loopback
+      await (await stomp.connect(b2)).close();
+      const audit = lines.map((l) => JSON.parse(l)).filter((e) => e.audit === true);
+      assert.ok(audit.some((e) => e.event === 'user-change' && e.method === 'PUT'), 'user change audited');
+      assert.ok(audit.some((e) => e.event === 'login' && e.outcome === 'failure' && e.user === 'carol'), 'failed login audited');
+      assert.ok(audit.some((e) => e.event === 'login' && e.outcome === 'success' && e.user === 'carol'), 'login audited');
+    } finally {
+      await r.close();
+    }
+  });
+});
