@@ -12,6 +12,7 @@ import type { BrokerConfigInput } from '../../src/app/config.js';
 import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { Stompit } from '../protocols/stomp/helpers.js';
 import { Client as AmqpClient } from '../protocols/amqp/helpers.js';
+import { get, presignedPath, signedRequest, xmlText } from '../protocols/sqs/sigv4-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -368,6 +369,24 @@ describe('security: users and ACLs over every protocol', function () {
       }
     });
   }
+
+  it("SigV4 with a user's access key: wrong secret, a signature older than 15 minutes, a modified presigned URL are refused", async () => {
+    const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+    const body = new URLSearchParams({ Action: 'ListQueues', Version: '2012-11-05' }).toString();
+    const ok = await signedRequest(b.sqs, KEYS.opsy, { headers: FORM, body });
+    assert.equal(ok.status, 200, ok.body);
+    const wrong = await signedRequest(b.sqs, { ...KEYS.opsy, secretAccessKey: 'not-the-secret' }, { headers: FORM, body });
+    assert.equal(wrong.status, 403);
+    assert.equal(xmlText(wrong.body, 'Code'), 'SignatureDoesNotMatch');
+    const old = await signedRequest(b.sqs, KEYS.opsy, { headers: FORM, body, signingDate: new Date(Date.now() - 16 * 60_000) });
+    assert.equal(old.status, 400);
+    assert.equal(xmlText(old.body, 'Code'), 'RequestExpired');
+    const path = await presignedPath(b.sqs, KEYS.opsy, { Action: 'ListQueues', Version: '2012-11-05' }, 60);
+    assert.equal((await get(b.sqs, path)).status, 200);
+    const bad = await get(b.sqs, path.replace('ListQueues', 'ListQueuez'));
+    assert.equal(bad.status, 403);
+    assert.equal(xmlText(bad.body, 'Code'), 'SignatureDoesNotMatch');
+  });
 
   it('audit: the engine logged the denials and logins (audit: true)', async () => {
     // covered by the log assertions in the remote test below; here: the principal of a connection is the user
