@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HttpError, readBody } from '../../src/transport/http.js';
 import type { HttpHandler } from '../../src/transport/types.js';
+import type { Principal } from '../../src/core/api.js';
 import type { BaseUrls } from './base-url.js';
 import { AwsError, jsonError, queryError, snsError, sqsError, toAwsError } from './errors.js';
 import type { Input, Params } from './params.js';
@@ -29,6 +30,8 @@ export interface AwsRequest {
   readonly auth: AuthResult;
   /** The access key id the request was signed with, else the account id. */
   readonly principal: string;
+  /** The broker user behind the request (its access key, or anonymous); undefined for unsigned SNS links. */
+  readonly user?: Principal;
   /** AWS JSON 1.0, or the query protocol (where numbers and booleans arrive as strings). */
   readonly protocol: 'json' | 'query';
   /** The URL path (no query string). */
@@ -79,6 +82,11 @@ export interface AwsEndpointOptions<Q, N> {
   auth: SigV4Options;
   /** The principal of unsigned and anonymous requests. */
   accountId: string;
+  /**
+   * The broker user behind a request's signature (or anonymous); null refuses the request. Default: every request
+   * is anonymous and accepted.
+   */
+  userOf?: (auth: AuthResult, remoteAddress: string | undefined) => Promise<Principal | null>;
   /** Largest request body, bytes. */
   maxBody: number;
   baseUrls: BaseUrls;
@@ -89,6 +97,14 @@ type Api = 'sqs-json' | 'sqs-query' | 'sns';
 
 export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHandler {
   const { sqs, sns, auth, accountId, maxBody, baseUrls, logger } = opts;
+  /** Who sent a request; throws the AWS error a refused client sees. */
+  const userOf = async (authed: AuthResult, req: IncomingMessage): Promise<Principal | undefined> => {
+    if (!opts.userOf) return undefined;
+    const u = await opts.userOf(authed, req.socket.remoteAddress);
+    if (u) return u;
+    if (authed.accessKeyId) throw new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+    throw new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token (anonymous requests are not accepted from this address; see docs/security.md).', 403);
+  };
   const ready = Promise.all([sqs.start(), sns.start()]).catch((err) => {
     logger.error({ err }, 'sqs/sns: start failed');
     throw err;
@@ -126,9 +142,10 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
         throw Object.assign(new AwsError('IncompleteBody', `The request body could not be read: ${(err as Error).message}.`, 400), { closeConnection: true });
       }
       let signal: AbortSignal | undefined;
-      const request = (authed: AuthResult, protocol: 'json' | 'query'): AwsRequest => ({
+      const request = (authed: AuthResult, protocol: 'json' | 'query', user?: Principal): AwsRequest => ({
         baseUrl,
         auth: authed,
+        user,
         principal: authed.accessKeyId ?? accountId,
         protocol,
         path,
@@ -153,7 +170,7 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
         }
         if (!input || typeof input !== 'object' || Array.isArray(input)) throw sqsError('SerializationException', 'The request body must be a JSON object.');
         if (jsonDepth(input, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw sqsError('SerializationException', `The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`);
-        const out = await fn(sqs.params(input as Input, false), sqs.context(request(authed, 'json')));
+        const out = await fn(sqs.params(input as Input, false), sqs.context(request(authed, 'json', await userOf(authed, req))));
         const text = JSON.stringify(out);
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId, 'content-length': Buffer.byteLength(text) });
         res.end(text);
@@ -172,19 +189,23 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
       if (!action) throw new AwsError('MissingAction', 'The request must contain the parameter Action.', 400);
       const queryApi: AwsApi<Q> | AwsApi<N> = api === 'sns' ? sns : sqs;
       let authed: AuthResult;
+      let user: Principal | undefined;
       if (queryApi.unsignedActions?.has(action) && !req.headers.authorization && !params.has('X-Amz-Signature')) authed = { verified: false };
-      else authed = verifySigV4(req, body, auth);
+      else {
+        authed = verifySigV4(req, body, auth);
+        user = await userOf(authed, req);
+      }
       const tree = parseQueryTree(params, (m) => (api === 'sns' ? snsError('InvalidParameter', m) : sqsError('MalformedQueryString', m)));
       if (api === 'sns') {
         const fn = Object.hasOwn(sns.actions, action) ? sns.actions[action] : undefined;
         if (!fn) throw snsError('InvalidAction', `The action ${action.slice(0, 100)} is not valid for this endpoint.`);
-        const out = await fn(sns.params(sns.queryInput(tree), true), sns.context(request(authed, 'query')));
+        const out = await fn(sns.params(sns.queryInput(tree), true), sns.context(request(authed, 'query', user)));
         sendXml(res, 200, sns.xml(action, out, requestId), requestId);
         return;
       }
       const fn = Object.hasOwn(sqs.actions, action) ? sqs.actions[action] : undefined;
       if (!fn) throw sqsError('InvalidAction', `The action ${action.slice(0, 100)} is not valid for this endpoint.`);
-      const out = await fn(sqs.params(sqs.queryInput(tree), true), sqs.context(request(authed, 'query')));
+      const out = await fn(sqs.params(sqs.queryInput(tree), true), sqs.context(request(authed, 'query', user)));
       sendXml(res, 200, sqs.xml(action, out, requestId), requestId);
     } catch (err) {
       const service = api === 'sns' ? 'sns' : 'sqs';

@@ -9,8 +9,8 @@ import { sha256Hex } from './digest.js';
 import { AwsError } from './errors.js';
 
 export interface SigV4Options {
-  /** accessKeyId → secretAccessKey */
-  credentials: Map<string, string>;
+  /** accessKeyId → secretAccessKey (configured keys, and the keys of the broker's users). */
+  credentials: { get(accessKeyId: string): string | undefined };
   /** Accept unsigned requests and unknown access keys. */
   anonymous: boolean;
   /** Allowed clock difference, seconds. */

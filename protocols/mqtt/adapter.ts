@@ -38,7 +38,7 @@ export class MqttAdapter implements StreamAdapter, MqttHost {
   readonly maxPacketSize: number;
   readonly sessions = new Map<string, SessionState>();
   readonly sys: SysTopics;
-  readonly stats = { connects: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
+  readonly stats = { connects: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, publishesDenied: 0 };
   readonly startedAt = Date.now();
   private readonly conns = new Set<MqttConnection>();
   private readonly wills = new Map<string, { t: NodeJS.Timeout }>();

@@ -22,6 +22,8 @@ export interface SysFeed {
 export interface MqttStats {
   connects: number;
   messagesIn: number;
+  /** PUBLISHes refused by authorization (3.1.1 and QoS 0: dropped silently; v5 QoS>0: PUBACK 0x87). */
+  publishesDenied: number;
   messagesOut: number;
   bytesIn: number;
   bytesOut: number;

@@ -69,7 +69,7 @@ export class SnsService {
       await r.engine.kvPut('sns:signing', material);
     }
     r.signer = new Signer(material);
-    r.connection = await r.engine.connect({ protocol: 'sns', remoteAddress: 'internal' });
+    r.connection = await r.engine.connect({ protocol: 'sns', remoteAddress: 'internal' }, { internal: true });
     for (const [, sub] of r.engine.kvEntries<SubMeta>('sns:sub:')) {
       if (sub.confirmed && r.topicMeta(sub.topic)) await this.fanOut.attach(sub).catch((err) => r.logger.error({ err, sub: sub.id }, 'sns: cannot resume subscription'));
     }

@@ -22,6 +22,7 @@ export function sqsApi(sqs: SqsService): AwsJsonApi<RequestContext> {
     context: (req) => ({
       baseUrl: req.baseUrl,
       senderId: req.principal,
+      user: req.user,
       lenient: req.protocol === 'query',
       pathQueue: req.protocol === 'query' && req.path.split('/').filter(Boolean).length >= 2 ? queueNameFromUrl(req.path) : undefined,
       get signal() {

@@ -3,7 +3,7 @@
  * `sqs:queue:<name>`) and per-queue adapter state, and the names, URLs and ARNs of queues.
  */
 import type { Logger } from 'pino';
-import type { ConnectionHandle, EngineApi } from '../../src/core/api.js';
+import type { ConnectionHandle, EngineApi, Principal } from '../../src/core/api.js';
 import { noQueue, sqsError } from '../aws/errors.js';
 import type { Params } from '../aws/params.js';
 import { isFifoMeta, type QueueMeta } from './queue-attributes.js';
@@ -20,6 +20,8 @@ export interface RequestContext {
   pathQueue?: string;
   /** Aborted when the client goes away (ends long polls early). */
   signal?: AbortSignal;
+  /** The broker user behind the request (undefined: not checked, e.g. SQS used without the endpoint). */
+  user?: Principal;
 }
 
 export class SqsQueues {

@@ -11,11 +11,12 @@
  * visibility), move-tasks.ts (DLQ redrive); they share queues.ts (engine, metadata, per-queue state).
  */
 import type { Logger } from 'pino';
-import type { EngineApi } from '../../src/core/api.js';
+import { BrokerError, type Action, type EngineApi } from '../../src/core/api.js';
+import { sqsError } from '../aws/errors.js';
 import type { Params } from '../aws/params.js';
 import { MessageMoveTasks } from './move-tasks.js';
 import { QueueManager } from './queue-manager.js';
-import { queueNameFromArn, SqsQueues, type RequestContext } from './queues.js';
+import { queueNameFromArn, queueNameFromUrl, SqsQueues, type RequestContext } from './queues.js';
 import { Receiver } from './receive.js';
 import { Sender, type InboundMessage } from './send.js';
 import { Settler } from './settle.js';
@@ -33,6 +34,26 @@ export interface SqsServiceOptions {
   /** Seconds after DeleteQueue before a queue of that name can be created again (AWS: 60); 0 = at once. */
   deletedQueueCooldown?: number;
 }
+
+/** What each queue action needs (security.acl); actions not listed only read metadata and are not checked. */
+const AUTHORIZE: Record<string, Action> = {
+  CreateQueue: 'create',
+  DeleteQueue: 'delete',
+  PurgeQueue: 'delete',
+  SetQueueAttributes: 'admin',
+  TagQueue: 'admin',
+  UntagQueue: 'admin',
+  AddPermission: 'admin',
+  RemovePermission: 'admin',
+  StartMessageMoveTask: 'admin',
+  SendMessage: 'send',
+  SendMessageBatch: 'send',
+  ReceiveMessage: 'consume',
+  DeleteMessage: 'consume',
+  DeleteMessageBatch: 'consume',
+  ChangeMessageVisibility: 'consume',
+  ChangeMessageVisibilityBatch: 'consume',
+};
 
 /** The SQS service: its actions by name, its lifecycle, and what SNS delivery needs (wired in src/app/aws-module.ts). */
 export class SqsService {
@@ -83,12 +104,39 @@ export class SqsService {
       AddPermission: (p, c) => queues.addPermission(p, c),
       RemovePermission: (p, c) => queues.removePermission(p, c),
     };
+    for (const [action, fn] of Object.entries(this.actions)) {
+      const need = AUTHORIZE[action];
+      if (!need) continue;
+      this.actions[action] = (p, c) => {
+        if (c.user) this.authorize(action, need, p, c);
+        return fn(p, c);
+      };
+    }
+  }
+
+  /** security.acl for an action on a named queue: AccessDenied (403) unless the request's user may. */
+  private authorize(action: string, need: Action, p: Params, c: RequestContext): void {
+    let name: string | undefined;
+    if (action === 'CreateQueue') {
+      name = p.optStr('QueueName');
+      if (!name || this.exists(name)) return; // creating an existing queue is a lookup
+    } else {
+      const url = p.optStr('QueueUrl') ?? p.optStr('SourceArn');
+      name = url === undefined ? c.pathQueue : url.startsWith('arn:') ? SqsService.nameFromArn(url) : queueNameFromUrl(url);
+    }
+    if (!name) return; // the action reports the missing or malformed parameter itself
+    try {
+      this.engine.authorize(c.user, need, { kind: 'queue', name });
+    } catch (err) {
+      if (err instanceof BrokerError && err.code === 'unauthorized') throw sqsError('AccessDenied', `User '${c.user!.username}' is not authorized to perform ${action} on queue ${name}.`);
+      throw err;
+    }
   }
 
   // ============================================================== lifecycle
 
   async start(): Promise<void> {
-    this.q.connection = await this.engine.connect({ protocol: 'sqs', remoteAddress: 'http' });
+    this.q.connection = await this.engine.connect({ protocol: 'sqs', remoteAddress: 'internal' }, { internal: true });
     await this.queues.start();
     this.sender.loadDedup();
     this.engine.on('destination.deleted', this.queues.onDestinationDeleted);

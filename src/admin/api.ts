@@ -558,6 +558,19 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     return new Reply(204);
   });
 
+  // ------------------------------------------------------------------------------- broker users (security.users)
+
+  r.get('/api/security/users', () => ({ items: auth.brokerUsers() }));
+  r.put('/api/security/users/:name', async (ctx) => {
+    const body = await readJson(ctx.req, 64 * 1024);
+    const user = await auth.putBrokerUser(ctx.params.name, body as Record<string, unknown>);
+    return new Reply(200, user);
+  });
+  r.delete('/api/security/users/:name', async (ctx) => {
+    if (!(await auth.deleteBrokerUser(ctx.params.name))) throw notFound(`user '${ctx.params.name}' does not exist (or is not a runtime user)`);
+    return new Reply(204);
+  });
+
   // ------------------------------------------------------------------------------------------- definitions
 
   r.get('/api/definitions', () => exportDefinitions(engine, auth, config.destinations, svc.version));

@@ -10,9 +10,11 @@
  * `X-CSRF-Token` on every state-changing call. API clients use HTTP basic auth or the session token as a
  * bearer token (no CSRF token needed: browsers never attach those on their own).
  */
-import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { type EngineApi } from '../core/api.js';
+import { hashPassword, isLoopback, USER_KV_PREFIX, verifyPassword, type AccessKey, type EngineApi, type StoredUser as BrokerUser, type UserRecord } from '../core/api.js';
+
+export { hashPassword, isLoopback, verifyPassword };
 import { ApiError } from './http-util.js';
 import { ADMIN_HASH_PATTERN, type AdminConfig } from './options.js';
 
@@ -56,41 +58,6 @@ const KV_PREFIX = 'admin:user:';
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const MAX_SESSIONS = 10_000;
 
-function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
-}
-
-/** `scrypt$N$r$p$salt$hash` for a password (N=16384, r=8, p=1, 16-byte salt, 32-byte key). */
-export async function hashPassword(password: string): Promise<string> {
-  const N = 16384, r = 8, p = 1;
-  const salt = randomBytes(16);
-  const key = await scrypt(password, salt, 32, { N, r, p, maxmem: 64 * 1024 * 1024 });
-  return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
-
-export async function verifyPassword(password: string, hash: string): Promise<boolean> {
-  if (!ADMIN_HASH_PATTERN.test(hash)) return false;
-  const [, n, r, p, saltB64, keyB64] = hash.split('$');
-  const N = Number(n), R = Number(r), P = Number(p);
-  // refuse parameters that would let a config file make every login burn memory/CPU
-  if (!(N >= 2 && N <= 1 << 20 && (N & (N - 1)) === 0 && R >= 1 && R <= 32 && P >= 1 && P <= 16)) return false;
-  const expected = Buffer.from(keyB64, 'base64');
-  if (expected.length < 16) return false;
-  try {
-    const got = await scrypt(password, Buffer.from(saltB64, 'base64'), expected.length, { N, r: R, p: P, maxmem: 256 * N * R + 64 * 1024 * 1024 });
-    return timingSafeEqual(got, expected);
-  } catch {
-    return false;
-  }
-}
-
-/** Loopback peers: 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
-export function isLoopback(addr: string | undefined): boolean {
-  if (!addr) return false;
-  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-  return a === '::1' || a.startsWith('127.');
-}
-
 function safeEqual(a: string, b: string): boolean {
   const x = createHash('sha256').update(a).digest();
   const y = createHash('sha256').update(b).digest();
@@ -116,7 +83,14 @@ export class AdminAuth {
 
   /** Whether admin/admin is accepted (from loopback): no configured users and no runtime admin. */
   defaultUserActive(): boolean {
-    return this.cfg.defaultUser && this.cfg.users.length === 0 && !this.runtimeUsers().some((u) => u.role === 'admin');
+    const brokerAdmin = (u: UserRecord) => (u.roles ?? []).includes('admin');
+    return (
+      this.cfg.defaultUser &&
+      this.cfg.users.length === 0 &&
+      !this.runtimeUsers().some((u) => u.role === 'admin') &&
+      !(this.cfg.securityUsers ?? []).some(brokerAdmin) &&
+      !this.engine.kvEntries<BrokerUser>(USER_KV_PREFIX).some(([, u]) => brokerAdmin(u))
+    );
   }
 
   users(): AdminUser[] {
@@ -189,13 +163,78 @@ export class AdminAuth {
     return user;
   }
 
+  /** A broker user (security.users or runtime) with a console role: its hash and role. */
+  private brokerUser(username: string): { hash: string; user: AdminUser } | undefined {
+    const conf = this.cfg.securityUsers?.find((u) => u.username === username);
+    const rt = conf ? undefined : this.engine.kvGet<BrokerUser>(USER_KV_PREFIX + username);
+    const u: UserRecord | undefined = conf ?? rt;
+    const roles = u?.roles ?? [];
+    if (!u || roles.length === 0) return undefined;
+    return { hash: u.passwordHash, user: { username, role: roles.includes('admin') ? 'admin' : 'viewer', source: conf ? 'config' : 'runtime' } };
+  }
+
+  /** Runtime broker users (security.users are listed as config), without hashes or secrets. */
+  brokerUsers(): Array<{ username: string; groups: string[]; roles: string[]; accessKeys: string[]; source: 'config' | 'runtime' }> {
+    const show = (u: UserRecord, source: 'config' | 'runtime') => ({ username: u.username, groups: u.groups ?? [], roles: u.roles ?? [], accessKeys: (u.accessKeys ?? []).map((k) => k.accessKeyId), source });
+    return [...(this.cfg.securityUsers ?? []).map((u) => show(u, 'config')), ...this.engine.kvEntries<BrokerUser>(USER_KV_PREFIX).map(([, u]) => show(u, 'runtime'))];
+  }
+
+  /** Create or change a runtime broker user (messaging, console roles, SQS access keys); unchanged fields are kept. */
+  async putBrokerUser(username: string, body: Record<string, unknown>): Promise<ReturnType<AdminAuth['brokerUsers']>[number]> {
+    if (!USERNAME.test(username)) throw new ApiError(400, 'bad-request', 'username: expected 1–64 letters, digits, . _ @ -');
+    if (this.cfg.securityUsers?.some((u) => u.username === username)) throw new ApiError(409, 'conflict', `user '${username}' is defined in the configuration file and cannot be changed here`);
+    const old = this.engine.kvGet<BrokerUser>(USER_KV_PREFIX + username);
+    const list = (k: string, ok: (v: string) => boolean = () => true): string[] | undefined => {
+      const v = body[k];
+      if (v === undefined) return undefined;
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 128 && ok(x))) throw new ApiError(400, 'bad-request', `${k}: expected a list of names`);
+      return v as string[];
+    };
+    const groups = list('groups') ?? old?.groups ?? [];
+    const roles = (list('roles', (r) => r === 'admin' || r === 'viewer') ?? old?.roles ?? []) as Array<'admin' | 'viewer'>;
+    let accessKeys: AccessKey[] = old?.accessKeys ?? [];
+    if (body.accessKeys !== undefined) {
+      const ks = body.accessKeys;
+      if (!Array.isArray(ks) || !ks.every((k) => k && typeof k.accessKeyId === 'string' && k.accessKeyId && typeof k.secretAccessKey === 'string' && k.secretAccessKey.length >= 8)) {
+        throw new ApiError(400, 'bad-request', 'accessKeys: expected a list of { accessKeyId, secretAccessKey } (secret at least 8 characters)');
+      }
+      accessKeys = ks.map((k) => ({ accessKeyId: String(k.accessKeyId), secretAccessKey: String(k.secretAccessKey) }));
+    }
+    let hash = typeof body.passwordHash === 'string' ? body.passwordHash : undefined;
+    if (hash !== undefined && !ADMIN_HASH_PATTERN.test(hash)) throw new ApiError(400, 'bad-request', 'passwordHash: expected scrypt$N$r$p$salt$hash');
+    if (hash === undefined && body.password !== undefined) {
+      if (typeof body.password !== 'string' || body.password.length < 8 || body.password.length > 1024) throw new ApiError(400, 'bad-request', 'password: at least 8 characters');
+      hash = await hashPassword(body.password);
+    }
+    hash ??= old?.passwordHash;
+    if (!hash) throw new ApiError(400, 'bad-request', 'password: required for a new user (at least 8 characters)');
+    const rec: BrokerUser = { username, passwordHash: hash, groups, roles, accessKeys, created: old?.created ?? Date.now() };
+    await this.engine.kvPut(USER_KV_PREFIX + username, rec);
+    this.verified.clear();
+    this.dropSessionsOf(username);
+    return { username, groups, roles, accessKeys: accessKeys.map((k) => k.accessKeyId), source: 'runtime' };
+  }
+
+  async deleteBrokerUser(username: string): Promise<boolean> {
+    if (this.cfg.securityUsers?.some((u) => u.username === username)) throw new ApiError(409, 'conflict', `user '${username}' is defined in the configuration file and cannot be deleted here`);
+    if (this.engine.kvGet(USER_KV_PREFIX + username) === undefined) return false;
+    await this.engine.kvDelete(USER_KV_PREFIX + username);
+    this.verified.clear();
+    this.dropSessionsOf(username);
+    for (const c of this.engine.listConnections()) if (c.principal.username === username && !c.principal.anonymous) this.engine.killConnection(c.id, `user '${username}' was removed`);
+    return true;
+  }
+
   private async check(username: string, password: string, remote: string | undefined): Promise<AdminUser | null> {
     const conf = this.cfg.users.find((u) => u.username === username);
     let hash: string | undefined;
     let user: AdminUser | undefined;
+    const broker = conf ? undefined : this.brokerUser(username);
     if (conf) {
       hash = conf.passwordHash;
       user = { username, role: conf.role, source: 'config' };
+    } else if (broker) {
+      ({ hash, user } = broker);
     } else {
       const rt = this.engine.kvGet<StoredUser>(KV_PREFIX + username);
       if (rt) {

@@ -294,6 +294,47 @@ export function addAdminCommands(program: Command): void {
       out(`closed ${id}`);
     });
 
+  const users = program.command('users').description('the broker\'s users (messaging, console roles, SQS access keys), stored in the broker');
+  withConn(users.command('list'))
+    .description('list the users (security.users from the config file, and runtime users)')
+    .action(async (o: ConnOpts) => {
+      type U = { username: string; groups: string[]; roles: string[]; accessKeys: string[]; source: string };
+      const v = (await call(o, 'GET', 'api/security/users')) as { items: U[] };
+      if (o.json) return printJson(v);
+      out(table(['USER', 'GROUPS', 'ROLES', 'ACCESS KEYS', 'SOURCE'], v.items.map((u) => [u.username, u.groups.join(','), u.roles.join(','), u.accessKeys.join(','), u.source])));
+    });
+  withConn(users.command('add').argument('<username>', 'user name (letters, digits, . _ @ -)'))
+    .description('add (or replace the groups/roles of) a runtime user')
+    .addOption(new Option('--new-password <password>', 'the user\'s password (at least 8 characters; stored as an scrypt hash)').env('WHARF_NEW_PASSWORD').makeOptionMandatory())
+    .option('--group <group>', 'member of this group (repeatable)', collect, [] as string[])
+    .option('--role <role>', 'console role: admin or viewer (repeatable)', collect, [] as string[])
+    .option('--access-key <id:secret>', 'an SQS/SNS access key of this user (repeatable)', collect, [] as string[])
+    .action(async (username: string, o: ConnOpts & { newPassword: string; group: string[]; role: string[]; accessKey: string[] }) => {
+      const accessKeys = o.accessKey.map((k) => {
+        const i = k.indexOf(':');
+        if (i <= 0) throw new Error(`--access-key: expected <id>:<secret>, got '${k}'`);
+        return { accessKeyId: k.slice(0, i), secretAccessKey: k.slice(i + 1) };
+      });
+      const v = await call(o, 'PUT', `api/security/users/${q(username)}`, { password: o.newPassword, groups: o.group, roles: o.role, ...(accessKeys.length ? { accessKeys } : {}) });
+      if (o.json) return printJson(v);
+      out(`user ${username} saved`);
+    });
+  withConn(users.command('passwd').argument('<username>', 'user name'))
+    .description('change a runtime user\'s password')
+    .addOption(new Option('--new-password <password>', 'the new password (at least 8 characters)').env('WHARF_NEW_PASSWORD').makeOptionMandatory())
+    .action(async (username: string, o: ConnOpts & { newPassword: string }) => {
+      const v = await call(o, 'PUT', `api/security/users/${q(username)}`, { password: o.newPassword });
+      if (o.json) return printJson(v);
+      out(`password of ${username} changed`);
+    });
+  withConn(users.command('remove').argument('<username>', 'user name'))
+    .description('remove a runtime user (its connections are closed)')
+    .action(async (username: string, o: ConnOpts) => {
+      await call(o, 'DELETE', `api/security/users/${q(username)}`);
+      if (o.json) return printJson({ removed: username });
+      out(`user ${username} removed`);
+    });
+
   withConn(program.command('export'))
     .description('print the definitions (destinations, subscriptions, policies, users) as JSON')
     .action(async (o: ConnOpts) => {

@@ -1,8 +1,8 @@
 /** What the composition root passes the admin module: its own section of the configuration. */
-import type { PolicyRule } from '../core/api.js';
+import { PASSWORD_HASH_PATTERN, type PolicyRule, type UserRecord } from '../core/api.js';
 
 /** The form of a password hash `wharf hash-password` makes: scrypt$N$r$p$salt$hash. */
-export const ADMIN_HASH_PATTERN = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/;
+export const ADMIN_HASH_PATTERN = PASSWORD_HASH_PATTERN;
 
 /** The `admin:` section of the configuration (docs/configuration.md). */
 export interface AdminConfig {
@@ -12,6 +12,8 @@ export interface AdminConfig {
   metricsAuth: boolean;
   /** Destinations with per-destination series on /metrics (the busiest); /metrics/per-destination has all. */
   metricsTopDestinations: number;
+  /** security.users: those with `roles` log into the console too. */
+  securityUsers?: UserRecord[];
 }
 
 /** The `admin:` section plus what the console shows of the rest of the configuration. */

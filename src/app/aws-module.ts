@@ -5,7 +5,8 @@
  */
 import { BaseUrls } from '../../protocols/aws/base-url.js';
 import { createAwsEndpoint } from '../../protocols/aws/endpoint.js';
-import type { SigV4Options } from '../../protocols/aws/sigv4.js';
+import type { AuthResult, SigV4Options } from '../../protocols/aws/sigv4.js';
+import type { Principal } from '../core/api.js';
 import { snsApi } from '../../protocols/sns/aws-api.js';
 import { SnsService } from '../../protocols/sns/service.js';
 import { sqsApi } from '../../protocols/sqs/aws-api.js';
@@ -36,9 +37,19 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
   const cfg = (ctx.options as SqsModuleOptions | undefined) ?? { region: 'us-east-1', accountId: '000000000000', listener: { host: '127.0.0.1', port: 9324 } };
   const credentials = new Map<string, string>((cfg.credentials ?? []).map((c) => [c.accessKeyId, c.secretAccessKey]));
   const auth: SigV4Options = {
-    credentials,
+    // sqs.credentials, then the access keys of the broker's users (security.users[].accessKeys, runtime users)
+    credentials: { get: (id) => credentials.get(id) ?? engine.accessKey(id)?.secret },
     anonymous: cfg.anonymous ?? credentials.size === 0,
     maxClockSkew: cfg.maxClockSkew ?? 900,
+  };
+  /** The user behind a request: a user's access key = that user; an sqs.credentials key = a user of its id; else anonymous, if allowed. */
+  const userOf = async (authed: AuthResult, remoteAddress: string | undefined): Promise<Principal | null> => {
+    if (authed.verified && authed.accessKeyId) {
+      if (credentials.has(authed.accessKeyId)) return { username: authed.accessKeyId, anonymous: false, groups: [] };
+      const k = engine.accessKey(authed.accessKeyId);
+      if (k) return k.principal;
+    }
+    return engine.authenticate({ protocol: 'sqs', remoteAddress });
   };
   const baseUrls = new BaseUrls(cfg.baseUrl, cfg.listener);
   const sqs = new SqsService({ engine, region: cfg.region, accountId: cfg.accountId, logger, purgeInterval: cfg.purgeInterval, deletedQueueCooldown: cfg.deletedQueueCooldown });
@@ -55,7 +66,7 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
       nameFromArn: (arn) => SqsService.nameFromArn(arn),
     },
   });
-  const endpoint = createAwsEndpoint({ sqs: sqsApi(sqs), sns: snsApi(sns), auth, accountId: cfg.accountId, maxBody: ctx.limits.maxFrameSize, baseUrls, logger });
+  const endpoint = createAwsEndpoint({ sqs: sqsApi(sqs), sns: snsApi(sns), auth, userOf, accountId: cfg.accountId, maxBody: ctx.limits.maxFrameSize, baseUrls, logger });
   return { sqs, sns, handle: (req, res) => endpoint.handle(req, res), close: () => endpoint.close() };
 }
 

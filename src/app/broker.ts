@@ -17,6 +17,7 @@ import type { AdapterContext, BrokerStatus, ConnectionLimits, HttpHandler, HttpM
 import { listenWebSocket } from '../transport/websocket.js';
 import { ConnectionGovernor } from '../transport/governor.js';
 import { ResourceMonitor } from './resources.js';
+import { UserSecurity } from '../core/security.js';
 
 export interface BrokerModules {
   /** Stream protocols; default `defaultProtocols` from src/modules.ts. */
@@ -116,8 +117,11 @@ export class Broker {
       logger.warn('store.noSync is ON: commits are not fsync\'d and acknowledged messages WILL be lost on a crash or power failure — use it for benchmarks only');
     }
     this.store = new LmdbStore({ path: path.join(dataDir, 'store'), noSync: config.store.noSync });
+    const audit = logger.child({ component: 'audit' });
+    const security = new UserSecurity(config.security, (fields, msg) => audit.warn(fields, msg));
     this._engine = new Engine({
       store: this.store,
+      security,
       policies: config.destinations,
       maxConnectionsPerUser: config.limits.maxConnectionsPerUser,
       maxDestinations: config.limits.maxDestinations,
@@ -127,9 +131,11 @@ export class Broker {
       virtualTopics: config.virtualTopics.enabled ? { topicPrefix: config.virtualTopics.topicPrefix, consumerPrefix: config.virtualTopics.consumerPrefix } : false,
       logger: logger.child({ component: 'engine' }),
     });
+    security.bind(this._engine);
     await this._engine.start();
     this.engineStarted = true;
     logger.info({ dataDir }, 'engine started');
+    logSecurityMode(logger, security);
     this.monitor = new ResourceMonitor(this._engine, dataDir, config.resources, logger.child({ component: 'resources' }));
 
     const limits: ConnectionLimits = { ...config.limits };
@@ -359,4 +365,22 @@ export function startupSummary(addrs: Record<string, { host: string; port: numbe
 /** A wildcard bind is reached through the loopback address from this machine. */
 function displayHost(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+}
+
+/** The startup line that says who may connect. */
+function logSecurityMode(logger: Logger, security: UserSecurity): void {
+  const { users, acl } = security.config;
+  const runtime = security.runtimeUsers().length;
+  const fields = { security: security.mode(), users: users.length, runtimeUsers: runtime, aclRules: acl.length };
+  const authz = acl.length ? `${acl.length} ACL rules` : 'no ACL: authenticated users may do everything';
+  switch (security.mode()) {
+    case 'anonymous-loopback':
+      logger.info(fields, `security: no users configured — anonymous clients are accepted from loopback addresses only; remote clients are refused until users exist (security.users or \`wharf users add\`) or security.anonymous: true`);
+      break;
+    case 'anonymous':
+      logger.warn(fields, `security: anonymous clients are accepted from every address (security.anonymous: true); ${users.length + runtime} users; ${authz}`);
+      break;
+    default:
+      logger.info(fields, `security: ${users.length + runtime} users, anonymous clients refused; ${authz}`);
+  }
 }

@@ -270,6 +270,48 @@ export const configSchema = z.strictObject({
       deletedQueueCooldown: intIn(0, 86400).optional(),
     })
     .prefault({}),
+  // --- users and destination ACLs for every protocol (docs/security.md) ---
+  security: z
+    .strictObject({
+      /** The broker's users: messaging (groups), console (roles), SQS/SNS (accessKeys). */
+      users: z
+        .array(
+          z.strictObject({
+            username: z
+              .string({ error: 'expected a user name (letters, digits, . _ @ -)' })
+              .regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a user name (letters, digits, . _ @ -)' }),
+            passwordHash: z
+              .string({ error: 'expected a scrypt hash made by `wharf hash-password`' })
+              .regex(ADMIN_HASH_PATTERN, { error: 'expected a scrypt hash made by `wharf hash-password` (scrypt$N$r$p$salt$hash)' }),
+            groups: z.array(nonEmpty('a group name'), { error: 'expected a list of group names' }).default([]),
+            /** Console roles: `admin` may change things, `viewer` may only look; none = no console access. */
+            roles: z.array(oneOf(['admin', 'viewer'] as const), { error: 'expected a list of roles (admin, viewer)' }).default([]),
+            /** SigV4 access keys of this user (SQS/SNS). */
+            accessKeys: z
+              .array(z.strictObject({ accessKeyId: nonEmpty('an access key id'), secretAccessKey: nonEmpty('a secret access key') }), { error: 'expected a list of { accessKeyId, secretAccessKey }' })
+              .default([]),
+          }),
+          { error: 'expected a list of { username, passwordHash, groups, roles, accessKeys }' },
+        )
+        .default([])
+        .refine((us) => new Set(us.map((u) => u.username)).size === us.length, { error: 'user names must be unique' }),
+      /** Anonymous clients. Default: only from loopback addresses, and only while no users exist. */
+      anonymous: boolSchema.optional(),
+      /** Destination access rules; none = every authenticated user may do everything. */
+      acl: z
+        .array(
+          z.strictObject({
+            match: nonEmpty('a destination name or pattern (orders.>, a.*.c)'),
+            kind: oneOf(['queue', 'topic'] as const).optional(),
+            read: z.array(nonEmpty('a user or group name'), { error: 'expected a list of users/groups' }).optional(),
+            write: z.array(nonEmpty('a user or group name'), { error: 'expected a list of users/groups' }).optional(),
+            admin: z.array(nonEmpty('a user or group name'), { error: 'expected a list of users/groups' }).optional(),
+          }),
+          { error: 'expected a list of { match, kind, read, write, admin }' },
+        )
+        .default([]),
+    })
+    .prefault({}),
   // --- admin console / REST API / metrics on listeners.admin ---
   admin: z
     .strictObject({

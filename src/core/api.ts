@@ -20,8 +20,9 @@ export { clampPriority, copyMessage, createMessage, DEFAULT_PRIORITY, messageSiz
 export { BrokerError, type BrokerErrorCode } from './errors.js';
 export type { DestinationPolicy, LimitPolicy, PolicyRule } from './policy.js';
 export { DEFAULT_POLICY } from './policy.js';
-export type { Action, Credentials, Principal, SecurityHooks } from './security.js';
-export { allowAll, ANONYMOUS } from './security.js';
+export type { AccessKey, AclRule, Action, ConsoleRole, Credentials, Principal, SecurityConfig, SecurityHooks, SecurityMode, StoredUser, UserRecord } from './security.js';
+export { allowAll, ANONYMOUS, USER_KV_PREFIX } from './security.js';
+export { hashPassword, isLoopback, PASSWORD_HASH_PATTERN, verifyPassword } from './passwords.js';
 export { durableSubscriptionId, sharedSubscriptionId } from './subscription-ids.js';
 
 export type QueueRole = 'queue' | 'durable-subscription' | 'shared-subscription' | 'subscription' | 'temporary';
@@ -293,7 +294,9 @@ export interface EngineApi {
   /** Check credentials without opening a connection (e.g. AMQP SASL before open): a principal, or null. */
   authenticate(credentials: Credentials): Promise<Principal | null>;
   /** Throws `BrokerError('unauthorized')` unless the principal may do `action` on `address`. */
-  authorize(principal: Principal | undefined, action: Action, address: Address | null): void;
+  authorize(principal: Principal | undefined, action: Action, address: Address | null, connection?: ConnectionHandle | null): void;
+  /** The secret and user of a SigV4 access key that belongs to a user (security.users[].accessKeys). */
+  accessKey(accessKeyId: string): { secret: string; principal: Principal } | undefined;
   disconnect(c: ConnectionHandle): void;
   killConnection(id: string, reason?: string): boolean;
   listConnections(): ConnectionHandle[];

@@ -20,6 +20,8 @@ export class Connection {
   closed = false;
   readonly stats = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
   readonly onKill?: (reason: string) => void;
+  /** `action:address` denials already logged (the audit log names each once per connection). */
+  readonly denied = new Set<string>();
 
   constructor(info: ConnectionInfo, principal: Principal) {
     this.id = `${info.protocol}-${(Connection.nextId++).toString(36)}`;

@@ -7,6 +7,7 @@ import type { QueueRef, SubscriptionLimits } from './api.js';
 import type { Message } from './message.js';
 import type { DestinationPolicy } from './policy.js';
 import type { CoreQueue, QueueRole } from './queue.js';
+import type { Principal } from './security.js';
 import type { Selector } from './selector.js';
 import { TopicIndex } from './topic-index.js';
 import { BrokerError } from './errors.js';
@@ -46,6 +47,8 @@ export class EngineState {
   readonly subscriptionSelectors = new WeakMap<CoreQueue, Selector>();
   /** The connection that owns a non-durable subscription (for noLocal). */
   readonly subscriptionOwners = new WeakMap<CoreQueue, string>();
+  /** Wildcard subscriptions whose messages are checked against their subscriber's read rights (security.acl). */
+  readonly subscriptionReaders = new WeakMap<CoreQueue, Principal>();
   readonly totals = { enqueued: 0, delivered: 0, acked: 0, expired: 0, deadLettered: 0 };
   /** Counts that bound what clients may create (limits.*): a clear `limit` error past them. */
   limits = { maxDestinations: Infinity, maxSubscriptions: Infinity, maxConsumersPerConnection: Infinity };

@@ -76,6 +76,8 @@ export class Engine extends EventEmitter implements EngineApi {
   private readonly opts: EngineOptions;
   private deliveryIds = 0;
   private tempIds = 0;
+  /** Denials already in the audit log, for calls without a connection (SQS/SNS requests). */
+  private readonly deniedLogged = new Set<string>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private started = false;
   private stopped = false;
@@ -112,6 +114,7 @@ export class Engine extends EventEmitter implements EngineApi {
       policyOf: (kind, name) => this.policyOf(kind, name),
       commit: (batch) => this.commit(batch),
       topicCreated: (name) => this.emit('destination.created', { kind: 'topic', name }),
+      mayRead: (principal, name) => this.security.authorize(principal, 'consume', { kind: 'topic', name }),
     }, opts.composites ?? []);
     this.connections = new ConnectionRegistry({
       deleteQueue: (name) => this.deleteQueue(name).catch((err) => this.onError(err, 'temp queue delete')),
@@ -226,15 +229,38 @@ export class Engine extends EventEmitter implements EngineApi {
 
   // ================================================================ connections and security
 
-  authenticate(credentials: Credentials): Promise<Principal | null> {
-    return this.security.authenticate(credentials);
+  async authenticate(credentials: Credentials): Promise<Principal | null> {
+    const principal = await this.security.authenticate(credentials);
+    if (!principal) this.loginFailed(credentials);
+    return principal;
   }
 
   async connect(info: ConnectionInfo, credentials?: Omit<Credentials, 'protocol'>): Promise<Connection> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
-    const principal = await this.security.authenticate({ protocol: info.protocol, remoteAddress: info.remoteAddress, ...credentials });
-    if (!principal) throw new BrokerError('unauthenticated', 'Authentication failed: bad username or password');
-    return this.connections.open(info, principal);
+    const creds: Credentials = { ...credentials, protocol: info.protocol, remoteAddress: info.remoteAddress ?? credentials?.remoteAddress };
+    const principal = await this.security.authenticate(creds);
+    if (!principal) {
+      this.loginFailed(creds);
+      throw new BrokerError('unauthenticated', creds.username ? 'Authentication failed: bad username or password' : 'Authentication failed: anonymous access is not allowed from this address');
+    }
+    const c = this.connections.open(info, principal);
+    if (!principal.internal) {
+      this.logger.info({ audit: true, event: 'login', outcome: 'success', protocol: info.protocol, user: principal.username, anonymous: principal.anonymous, remote: creds.remoteAddress, connection: c.id }, `login: ${principal.username} over ${info.protocol} from ${creds.remoteAddress ?? '?'}`);
+    }
+    return c;
+  }
+
+  private loginFailed(c: Credentials): void {
+    const hint = this.security.refusalHint?.(c);
+    this.logger.warn(
+      { audit: true, event: 'login', outcome: 'failure', protocol: c.protocol, user: c.username ?? null, remote: c.remoteAddress, ...(hint ? { hint } : {}) },
+      c.username ? `login failed: ${c.username} over ${c.protocol} from ${c.remoteAddress ?? '?'}` : `login failed: anonymous ${c.protocol} client from ${c.remoteAddress ?? '?'} refused; ${hint ?? ''}`.trim(),
+    );
+  }
+
+  /** The user and secret behind a SigV4 access key (SQS/SNS), from the security hooks. */
+  accessKey(accessKeyId: string): { secret: string; principal: Principal } | undefined {
+    return this.security.accessKey?.(accessKeyId);
   }
 
   /** Close everything a connection owns: consumers (unsettled go back), temporary destinations. */
@@ -251,10 +277,55 @@ export class Engine extends EventEmitter implements EngineApi {
     return this.connections.list();
   }
 
-  authorize(principal: Principal | undefined, action: Action, address: Address | null): void {
-    if (!this.security.authorize(principal ?? ANONYMOUS, action, address)) {
-      throw new BrokerError('unauthorized', `User '${(principal ?? ANONYMOUS).username}' is not authorized to ${action} ${address ? formatAddress(address) : ''}`.trim());
+  authorize(principal: Principal | undefined, action: Action, address: Address | null, connection?: ConnectionHandle | null): void {
+    const p = principal ?? ANONYMOUS;
+    if (this.security.authorize(p, action, address)) return;
+    const conn = connection as Connection | null | undefined;
+    const key = `${action}:${address ? formatAddress(address) : ''}`;
+    // logged once per connection and destination (per user and destination for connectionless HTTP requests)
+    const seen = conn ? conn.denied : this.deniedLogged;
+    const seenKey = conn ? key : `${p.username}\0${key}`;
+    const first = !seen.has(seenKey);
+    if (first) {
+      if (seen.size >= 10_000) seen.clear();
+      seen.add(seenKey);
     }
+    if (first) {
+      this.logger.warn(
+        { audit: true, event: 'denied', user: p.username, action, destination: address ? formatAddress(address) : null, connection: conn?.id, protocol: conn?.protocol, remote: conn?.remoteAddress },
+        `denied: ${p.username} may not ${action} ${address ? formatAddress(address) : ''}`.trim(),
+      );
+    }
+    throw new BrokerError('unauthorized', `User '${p.username}' is not authorized to ${action} ${address ? formatAddress(address) : ''}`.trim());
+  }
+
+  /**
+   * Authorization of a connection's operation: the broker's own calls (no connection) pass; a temporary queue
+   * may be consumed only by the connection that created it and written by anyone (replies); a queue that does
+   * not exist yet needs `create` too.
+   */
+  private check(conn: Connection | null, action: Action, address: Address): void {
+    if (!conn || conn.principal.internal) return;
+    if (address.kind === 'queue') {
+      const q = this.state.queues.get(address.name);
+      if (q?.role === 'temporary' || address.temporary) {
+        if (action === 'send' || conn.temporaries.has(`queue:${address.name}`)) return;
+        this.authorize(conn.principal, action, address, conn);
+        return;
+      }
+      this.authorize(conn.principal, action, address, conn);
+      if (!q && !isWildcard(address.name)) this.authorize(conn.principal, 'create', address, conn);
+      return;
+    }
+    if (address.temporary && conn.temporaries.has(`topic:${address.name}`)) return;
+    this.authorize(conn.principal, action, address, conn);
+  }
+
+  /** A send: the address itself and, for a composite `a,topic://b`, each of its parts. */
+  private checkSend(conn: Connection | null, address: Address): void {
+    if (!conn || conn.principal.internal) return;
+    if (!address.name.includes(',')) return this.check(conn, 'send', address);
+    for (const part of address.name.split(',').map((x) => x.trim()).filter(Boolean)) this.check(conn, 'send', parseAddress(part, address.kind));
   }
 
   // ================================================================ destinations
@@ -498,7 +569,7 @@ export class Engine extends EventEmitter implements EngineApi {
   async send(message: Message, address: Address, opts: SendOptions = {}): Promise<void> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
     const conn = (opts.connection ?? null) as Connection | null;
-    this.authorize(conn?.principal, 'send', address);
+    this.checkSend(conn, address);
     if (this.alarmState.active) await this.alarmState.admit(opts.onAlarm === 'fail');
     if (conn) {
       conn.stats.messagesIn++;
@@ -531,7 +602,7 @@ export class Engine extends EventEmitter implements EngineApi {
       for (let i = 0; i < items.length; i++) {
         const { message, address } = items[i];
         try {
-          this.authorize(conn?.principal, 'send', address);
+          this.checkSend(conn, address);
           if (Scheduler.applies(message)) {
             scheduled.push(i);
             continue;
@@ -606,7 +677,7 @@ export class Engine extends EventEmitter implements EngineApi {
   async subscribe(o: SubscribeOptions): Promise<Consumer> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
     const conn = (o.connection ?? null) as Connection | null;
-    this.authorize(conn?.principal, 'consume', o.address);
+    this.check(conn, 'consume', o.address);
     let selector: Selector | undefined;
     if (o.selector && o.selector.trim()) {
       try {
@@ -631,6 +702,9 @@ export class Engine extends EventEmitter implements EngineApi {
       }
       ({ queue, ownsQueue } = await this.subs.queueFor(o, conn));
       if (selector) this.state.subscriptionSelectors.set(queue, selector);
+      // a wildcard filter no single ACL rule covers: each routed message is checked against the subscriber's read rights
+      if (conn && isWildcard(o.address.name) && this.security.filterAtDelivery?.(conn.principal, o.address.name)) this.state.subscriptionReaders.set(queue, conn.principal);
+      else this.state.subscriptionReaders.delete(queue);
     }
     if (conn && conn.consumers.size >= this.state.limits.maxConsumersPerConnection) {
       throw new BrokerError('limit', `A connection may have at most ${this.state.limits.maxConsumersPerConnection} consumers (limits.maxConsumersPerConnection)`);

@@ -13,6 +13,7 @@ import type { SendPlan } from './plan.js';
 import type { DestinationPolicy } from './policy.js';
 import type { CoreQueue } from './queue.js';
 import { compileSelector, type Selector } from './selector.js';
+import type { Principal } from './security.js';
 import type { Command } from './store.js';
 
 export interface CompositeTarget {
@@ -36,6 +37,8 @@ export interface RouterHost {
   policyOf(kind: 'queue' | 'topic', name: string): DestinationPolicy;
   commit(batch: Command[]): Promise<void>;
   topicCreated(name: string): void;
+  /** Whether a wildcard subscriber may read a topic it matched (security.acl; filtered at delivery). */
+  mayRead(principal: Principal, topicName: string): boolean;
 }
 
 export class Router {
@@ -181,6 +184,8 @@ export class Router {
       if (sub?.noLocal && conn && this.isLocal(q, conn)) continue;
       const sel = this.state.subscriptionSelectors.get(q);
       if (sel && !sel(m)) continue;
+      const reader = this.state.subscriptionReaders.get(q);
+      if (reader && !this.host.mayRead(reader, topicName)) continue;
       await this.enqueueInto(plan, q, m);
     }
     const vqs = this.state.virtualConsumers.get(topicName);

@@ -1,8 +1,22 @@
 /**
- * Authentication and authorization hooks every adapter goes through. Allow-all by default;
- * the security work plugs real users, TLS client certificates and ACLs in here.
+ * Authentication and authorization hooks every adapter goes through (engine.connect, send, sendMany, subscribe),
+ * and the broker's implementation of them: one user database (configured users plus runtime users kept in the
+ * engine's kv under `security:user:`), the anonymous rule, and ActiveMQ-style destination ACLs.
+ *
+ * Anonymous clients: with no users at all (configured or runtime) they are accepted only from loopback addresses,
+ * so the quick start works and a broker reachable from a network is not open; `security.anonymous: true` accepts
+ * them from everywhere, `false` nowhere. Any user turns remote and local anonymous access off unless
+ * `anonymous: true`.
+ *
+ * ACL rules (`security.acl`) grant `read` (consume, browse, durable/shared subscribe), `write` (send/publish) and
+ * `admin` (auto-create a queue that does not exist, delete, purge) on destinations matching `match` (`*` one
+ * segment, `>` the rest), to users and groups (`*` = every authenticated user). A principal may do what any
+ * matching rule grants (the union, as ActiveMQ's DefaultAuthorizationMap). No rules = every authenticated
+ * principal may do everything.
  */
-import type { Address } from './address.js';
+import { isWildcard, matchTopic, type Address } from './address.js';
+import { isLoopback, verifyPassword } from './passwords.js';
+import { createHash } from 'node:crypto';
 
 export interface Credentials {
   protocol: string;
@@ -11,12 +25,18 @@ export interface Credentials {
   /** Subject of a verified TLS client certificate (SASL EXTERNAL, MQTT over mTLS). */
   certificateSubject?: string;
   remoteAddress?: string;
+  /** A connection the broker opens for itself (the SQS/SNS services' shared connection); never from a client. */
+  internal?: boolean;
 }
 
 export interface Principal {
   username: string;
   anonymous: boolean;
   groups: string[];
+  /** Console roles (`admin`, `viewer`) of the user, if any. */
+  roles?: string[];
+  /** The broker's own connections (SQS/SNS services): they authorize each request themselves. */
+  internal?: boolean;
 }
 
 export type Action = 'send' | 'consume' | 'browse' | 'create' | 'delete' | 'admin';
@@ -25,15 +45,244 @@ export interface SecurityHooks {
   /** Resolve credentials to a principal, or return null to refuse the connection. */
   authenticate(credentials: Credentials): Promise<Principal | null>;
   authorize(principal: Principal, action: Action, destination: Address | null): boolean;
+  /** A SigV4 access key: its secret and the user it belongs to. */
+  accessKey?(accessKeyId: string): { secret: string; principal: Principal } | undefined;
+  /**
+   * Whether a wildcard topic subscription of this principal needs a read check per delivered message (its filter
+   * is not wholly covered by one rule granting read). Implementations without ACLs return false.
+   */
+  filterAtDelivery?(principal: Principal, filter: string): boolean;
+  /** Why an anonymous client was refused, for the adapter's log line. */
+  refusalHint?(credentials: Credentials): string | undefined;
 }
 
-export const ANONYMOUS: Principal = Object.freeze({ username: 'anonymous', anonymous: true, groups: [] as string[] }) as Principal;
+export const ANONYMOUS: Principal = Object.freeze({ username: 'anonymous', anonymous: true, groups: ['anonymous'] as string[] }) as Principal;
+export const INTERNAL: Principal = Object.freeze({ username: '$internal', anonymous: false, groups: [] as string[], internal: true }) as Principal;
 
 export const allowAll: SecurityHooks = {
   async authenticate(c) {
+    if (c.internal) return INTERNAL;
     return c.username ? { username: c.username, anonymous: false, groups: [] } : ANONYMOUS;
   },
   authorize() {
     return true;
   },
 };
+
+// ---------------------------------------------------------------------------------------------------- the users
+
+export type ConsoleRole = 'admin' | 'viewer';
+
+export interface AccessKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** One user of the broker: messaging (groups, ACLs), console (roles), SQS/SNS (access keys). */
+export interface UserRecord {
+  username: string;
+  /** `scrypt$N$r$p$salt$hash` (`wharf hash-password`). */
+  passwordHash: string;
+  groups?: string[];
+  roles?: ConsoleRole[];
+  /** SigV4 access keys (the secret has to be kept: SigV4 is an HMAC over it). */
+  accessKeys?: AccessKey[];
+}
+
+export interface StoredUser extends UserRecord {
+  created: number;
+}
+
+export interface AclRule {
+  match: string;
+  kind?: 'queue' | 'topic';
+  read?: string[];
+  write?: string[];
+  admin?: string[];
+}
+
+export interface SecurityConfig {
+  users: UserRecord[];
+  /** undefined: anonymous from loopback while there are no users; true: from everywhere; false: never. */
+  anonymous?: boolean;
+  acl: AclRule[];
+}
+
+export const USER_KV_PREFIX = 'security:user:';
+
+/** Where runtime users live: the engine's kv (bound once the engine exists). */
+export interface UserSource {
+  kvGet<T = unknown>(key: string): T | undefined;
+  kvEntries<T = unknown>(prefix: string): Array<[string, T]>;
+}
+
+export type AuditLog = (fields: Record<string, unknown>, msg: string) => void;
+
+export type SecurityMode = 'anonymous-loopback' | 'anonymous' | 'users';
+
+const PERMISSION: Record<Action, 'read' | 'write' | 'admin'> = {
+  send: 'write',
+  consume: 'read',
+  browse: 'read',
+  create: 'admin',
+  delete: 'admin',
+  admin: 'admin',
+};
+
+/** Whether every name `filter` matches is matched by `pattern` (both ActiveMQ wildcards). */
+export function patternCovers(pattern: string, filter: string): boolean {
+  const p = pattern.split('.');
+  const f = filter.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return true;
+    if (i >= f.length) return false;
+    if (f[i] === '>') return false;
+    if (p[i] === '*') continue;
+    if (f[i] === '*' || p[i] !== f[i]) return false;
+  }
+  return p.length === f.length;
+}
+
+export class UserSecurity implements SecurityHooks {
+  private source: UserSource | null = null;
+  /** sha256(user NUL password NUL hash) of recently verified logins: saves an scrypt per reconnect. */
+  private readonly verified = new Map<string, number>();
+
+  constructor(private readonly cfg: SecurityConfig, private readonly audit: AuditLog = () => undefined) {}
+
+  bind(source: UserSource): void {
+    this.source = source;
+  }
+
+  get config(): SecurityConfig {
+    return this.cfg;
+  }
+
+  runtimeUsers(): StoredUser[] {
+    return this.source ? this.source.kvEntries<StoredUser>(USER_KV_PREFIX).map(([, u]) => u) : [];
+  }
+
+  /** A configured user, else a runtime one. */
+  user(username: string): (UserRecord & { source: 'config' | 'runtime' }) | undefined {
+    const c = this.cfg.users.find((u) => u.username === username);
+    if (c) return { ...c, source: 'config' };
+    const r = this.source?.kvGet<StoredUser>(USER_KV_PREFIX + username);
+    return r ? { ...r, source: 'runtime' } : undefined;
+  }
+
+  hasUsers(): boolean {
+    return this.cfg.users.length > 0 || this.runtimeUsers().length > 0;
+  }
+
+  mode(): SecurityMode {
+    if (this.cfg.anonymous === true) return 'anonymous';
+    if (this.cfg.anonymous === false || this.hasUsers()) return 'users';
+    return 'anonymous-loopback';
+  }
+
+  principalOf(u: UserRecord): Principal {
+    return { username: u.username, anonymous: false, groups: [...(u.groups ?? [])], roles: [...(u.roles ?? [])] };
+  }
+
+  async authenticate(c: Credentials): Promise<Principal | null> {
+    if (c.internal) return INTERNAL;
+    if (c.username) {
+      const u = this.user(c.username);
+      if (!u) {
+        // no users at all: the name is taken as given (as before users existed), where anonymous clients may connect
+        if (!this.hasUsers() && this.anonymousAllowed(c)) return { username: c.username, anonymous: false, groups: [] };
+        return null;
+      }
+      if (c.password === undefined) return null;
+      const key = createHash('sha256').update(`${u.username}\0${c.password}\0${u.passwordHash}`).digest('base64');
+      const until = this.verified.get(key);
+      if (!(until && until > Date.now())) {
+        if (!(await verifyPassword(c.password, u.passwordHash))) return null;
+        if (this.verified.size > 1000) this.verified.clear();
+        this.verified.set(key, Date.now() + 60_000);
+      }
+      return this.principalOf(u);
+    }
+    return this.anonymousAllowed(c) ? ANONYMOUS : null;
+  }
+
+  private anonymousAllowed(c: Credentials): boolean {
+    switch (this.mode()) {
+      case 'anonymous':
+        return true;
+      case 'anonymous-loopback':
+        return isLoopback(c.remoteAddress);
+      default:
+        return false;
+    }
+  }
+
+  refusalHint(c: Credentials): string | undefined {
+    if (c.username) return undefined;
+    if (this.mode() === 'anonymous-loopback') {
+      return 'anonymous clients are accepted only from loopback addresses while no users are configured; add users (security.users, or `wharf users add`) and connect with a username and password, or set security.anonymous: true';
+    }
+    return 'anonymous access is off (users are configured): connect with a username and password, or set security.anonymous: true';
+  }
+
+  accessKey(accessKeyId: string): { secret: string; principal: Principal } | undefined {
+    for (const u of this.cfg.users) {
+      const k = u.accessKeys?.find((a) => a.accessKeyId === accessKeyId);
+      if (k) return { secret: k.secretAccessKey, principal: this.principalOf(u) };
+    }
+    for (const u of this.runtimeUsers()) {
+      const k = u.accessKeys?.find((a) => a.accessKeyId === accessKeyId);
+      if (k) return { secret: k.secretAccessKey, principal: this.principalOf(u) };
+    }
+    return undefined;
+  }
+
+  private names(p: Principal): string[] {
+    return p.anonymous ? ['anonymous', ...p.groups] : [p.username, ...p.groups, '*'];
+  }
+
+  private grants(rule: AclRule, perm: 'read' | 'write' | 'admin', names: string[]): boolean {
+    const list = rule[perm];
+    return !!list && list.some((n) => names.includes(n));
+  }
+
+  authorize(principal: Principal, action: Action, address: Address | null): boolean {
+    if (principal.internal) return true;
+    if (this.cfg.acl.length === 0) return true;
+    if (!address) return false;
+    const perm = PERMISSION[action];
+    const names = this.names(principal);
+    const wildcard = address.kind === 'topic' && perm === 'read' && isWildcard(address.name);
+    for (const rule of this.cfg.acl) {
+      if (rule.kind && rule.kind !== address.kind) continue;
+      if (!this.grants(rule, perm, names)) continue;
+      // a wildcard subscription is allowed when the user may read something under it; what is delivered is
+      // filtered per message (filterAtDelivery) unless one rule covers the whole filter
+      if (wildcard ? patternCovers(rule.match, address.name) || overlaps(rule.match, address.name) : matchTopic(rule.match, address.name)) return true;
+    }
+    return false;
+  }
+
+  filterAtDelivery(principal: Principal, filter: string): boolean {
+    if (principal.internal || this.cfg.acl.length === 0) return false;
+    const names = this.names(principal);
+    return !this.cfg.acl.some((r) => r.kind !== 'queue' && this.grants(r, 'read', names) && patternCovers(r.match, filter));
+  }
+
+  /** For the audit log: a denial. */
+  logDenied(principal: Principal, action: Action, address: Address | null, extra: Record<string, unknown> = {}): void {
+    this.audit({ audit: true, event: 'denied', user: principal.username, action, destination: address ? `${address.kind}://${address.name}` : null, ...extra }, `denied: ${principal.username} may not ${action} ${address ? `${address.kind}://${address.name}` : ''}`.trim());
+  }
+}
+
+/** Whether some name could match both patterns (segment by segment, `>` matching the rest). */
+export function overlaps(a: string, b: string): boolean {
+  const x = a.split('.');
+  const y = b.split('.');
+  for (let i = 0; ; i++) {
+    if (i >= x.length || i >= y.length) return x.length === y.length || x[i] === '>' || y[i] === '>';
+    if (x[i] === '>' || y[i] === '>') return true;
+    if (x[i] === '*' || y[i] === '*' || x[i] === y[i]) continue;
+    return false;
+  }
+}

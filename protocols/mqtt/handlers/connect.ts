@@ -77,6 +77,8 @@ export async function handleConnect(c: ConnectionContext, p: mqttPacket.IConnect
       );
     } catch (err) {
       const code = err instanceof BrokerError ? err.code : '';
+      // bad credentials, or an anonymous client where anonymous access is off (docs/security.md)
+      if (code === 'unauthenticated' && p.username === undefined) return refuse(c, RC.notAuthorized, RC3.notAuthorized);
       if (code === 'unauthenticated') return refuse(c, RC.badUserNameOrPassword, RC3.badUserNameOrPassword);
       if (code === 'unauthorized') return refuse(c, RC.notAuthorized, RC3.notAuthorized);
       // a connection limit (limits.maxConnectionsPerUser): MQTT 5 Quota exceeded; 3.1.1 has only Server unavailable

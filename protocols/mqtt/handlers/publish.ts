@@ -76,6 +76,7 @@ export function handlePublish(c: ConnectionContext, p: mqttPacket.IPublishPacket
     if (inb.pendingSends >= MAX_PENDING_SENDS) pauseInput(c);
     engine.send(m, address, { connection: c.engineConnection, retain: p.retain }).then(inb.sendDone, (err) => {
       inb.sendDone();
+      if (err instanceof BrokerError && err.code === 'unauthorized') c.host.stats.publishesDenied++;
       c.host.logger.debug({ err: (err as Error).message, clientId: c.clientId, topic }, 'mqtt: QoS 0 publish dropped');
     });
     return;
@@ -96,6 +97,16 @@ export function handlePublish(c: ConnectionContext, p: mqttPacket.IPublishPacket
     (err: unknown) => {
       if (qos === 2) s.in2.delete(pid);
       const rc = reasonFor(err);
+      if (err instanceof BrokerError && err.code === 'unauthorized') {
+        c.host.stats.publishesDenied++;
+        if (!v5) {
+          // 3.1.1 has no negative acknowledgement: the message is dropped silently (counted, and the engine's audit log names it)
+          slot.buf = encodeAck(qos === 1 ? PUBACK : PUBREC, pid, c.version);
+          if (qos === 1) inboundDone(c);
+          flushAcks(c);
+          return;
+        }
+      }
       if (!v5) {
         c.host.logger.info({ err: (err as Error).message, clientId: c.clientId, topic }, 'mqtt: publish refused; closing the 3.1.1 connection (it has no negative acknowledgement)');
         c.protocolClose(rc, (err as Error).message);

@@ -151,7 +151,7 @@ export class Client {
     const c = new Client(container, conn);
     return new Promise((resolve, reject) => {
       conn.once('connection_open', () => resolve(c));
-      conn.once('connection_error', (ctx: Any) => reject(new Error(`connection refused: ${JSON.stringify(ctx.connection.error)}`)));
+      conn.once('connection_error', (ctx: Any) => reject(new Error(`connection refused: ${JSON.stringify(ctx.connection.error ?? { condition: ctx.error?.condition, description: ctx.error?.description })}`)));
       conn.once('disconnected', (ctx: Any) => reject(new Error(`disconnected: ${ctx.error?.message ?? 'closed'}`)));
     });
   }

@@ -110,6 +110,8 @@ export class Inbox {
 
 export interface ConnectOptions {
   port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
   ssl?: boolean;
   headers?: Record<string, string>;
 }
@@ -124,7 +126,7 @@ export class Stompit {
 
   static connect(o: ConnectOptions): Promise<Stompit> {
     return new Promise((resolve, reject) => {
-      const opts: Record<string, unknown> = { host: '127.0.0.1', port: o.port, connectHeaders: { host: '/', 'accept-version': '1.2', ...o.headers } };
+      const opts: Record<string, unknown> = { host: o.host ?? '127.0.0.1', port: o.port, connectHeaders: { host: '/', 'accept-version': '1.2', ...o.headers } };
       if (o.ssl) Object.assign(opts, { ssl: true, ca: readFileSync(tlsFixture('ca.crt')), servername: 'localhost' });
       stompit.connect(opts, (err, client) => (err ? reject(err) : resolve(new Stompit(client))));
     });
