@@ -35,10 +35,12 @@ def scenario(s):
     s.note('md5-send', [sent['MD5OfMessageBody'] == md5_of_body('first ☃'), sent['MD5OfMessageAttributes'] == md5_of_attributes(json.loads(mattrs))])
     # a per-message delay, on a queue of its own so that the timing of the rest does not matter
     delay_q = s.aws('create-delay-q', 'sqs', 'create-queue', '--queue-name', 'cli-std-delay')['QueueUrl']
-    s.aws('send-delayed', 'sqs', 'send-message', '--queue-url', delay_q, '--message-body', 'delayed', '--delay-seconds', '3')
+    # 15 s: each aws CLI call takes one to several seconds on a busy machine, and two come before the early receive
+    s.aws('send-delayed', 'sqs', 'send-message', '--queue-url', delay_q, '--message-body', 'delayed', '--delay-seconds', '15')
     sent_delayed_at = time.time()
     s.aws('attrs-delayed', 'sqs', 'get-queue-attributes', '--queue-url', delay_q, '--attribute-names', 'All')
     s.aws('receive-too-early', 'sqs', 'receive-message', '--queue-url', delay_q, '--wait-time-seconds', '0')
+    s.note('too-early-after', round(time.time() - sent_delayed_at, 2))
     entries = json.dumps([
         {'Id': 'b1', 'MessageBody': 'batch one'},
         {'Id': 'b2', 'MessageBody': 'batch two', 'MessageAttributes': {'n': {'DataType': 'Number', 'StringValue': '-1.5'}}},
@@ -118,8 +120,10 @@ def scenario(s):
     s.aws('err-batch-ids', 'sqs', 'send-message-batch', '--queue-url', url, '--entries',
           json.dumps([{'Id': 'same', 'MessageBody': 'a'}, {'Id': 'same', 'MessageBody': 'b'}]))
 
-    # the delayed message is there once its 3 s are over (a long poll waits for it)
-    delayed = s.aws('receive-delayed', 'sqs', 'receive-message', '--queue-url', delay_q, '--wait-time-seconds', '5')
+    # the delayed message is there once its 15 s are over (a long poll waits for it)
+    delayed = None
+    while not (delayed and delayed.get('Messages')) and time.time() - sent_delayed_at < 60:
+        delayed = s.aws('receive-delayed', 'sqs', 'receive-message', '--queue-url', delay_q, '--wait-time-seconds', '20')
     s.note('delayed-after', round(time.time() - sent_delayed_at, 2))
     s.aws('delete-delayed', 'sqs', 'delete-message', '--queue-url', delay_q, '--receipt-handle', delayed['Messages'][0]['ReceiptHandle'])
 
