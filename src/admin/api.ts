@@ -153,6 +153,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
       dequeued: d.dequeued,
       expired: d.expired,
       deadLettered: d.deadLettered,
+      dropped: d.dropped,
       paused: d.paused,
       rateIn: rates.in,
       rateOut: rates.out,

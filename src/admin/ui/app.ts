@@ -524,6 +524,8 @@ async function queuePage(kind: 'queue' | 'subscription', name: string): Promise<
       ['Dequeued', num(q.dequeued)],
       ['Expired', num(q.expired)],
       ['Dead-lettered', num(q.deadLettered)],
+      // limit drops (drop-oldest, MQTT maxQueuedMessages) and purges
+      ['Dropped', num(q.dropped ?? 0)],
       ['In/s', rate(q.rateIn)],
       ['Out/s', rate(q.rateOut)],
       ['Size', bytes(q.bytes)],
