@@ -93,6 +93,8 @@ public class JmsScenarios {
             case "groups": groups(); break;
             case "exclusive-option": exclusiveOption(); break;
             case "large": large(arg); break;
+            case "send": send(arg); break;
+            case "recv": recvAny(arg); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -806,6 +808,95 @@ public class JmsScenarios {
         eq(size, r.getIntProperty("size"), "property");
         System.out.println("SEND_MS\t" + (t1 - t0) / 1_000_000);
         System.out.println("RECV_MS\t" + (t2 - t1) / 1_000_000);
+        c.close();
+    }
+
+    // ------------------------------------------------------------------------------------------ cross-protocol
+
+    /** "queue:a.b" / "topic:a.b" */
+    static Destination dest(Session s, String spec) throws JMSException {
+        String name = spec.substring(spec.indexOf(':') + 1);
+        return spec.startsWith("topic:") ? s.createTopic(name) : s.createQueue(name);
+    }
+
+    static String hex(byte[] b) {
+        StringBuilder sb = new StringBuilder();
+        for (byte x : b) sb.append(String.format("%02x", x & 0xff));
+        return sb.toString();
+    }
+
+    /** arg "text|bytes|map:queue:name": one PERSISTENT message with property color=blue. */
+    static void send(String arg) throws Exception {
+        String kind = arg.substring(0, arg.indexOf(':'));
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Message m;
+        switch (kind) {
+            case "text": m = s.createTextMessage("from jms ☃"); break;
+            case "bytes": {
+                BytesMessage b = s.createBytesMessage();
+                b.writeBytes(new byte[] {0, 1, 2, (byte) 0xfe, (byte) 0xff});
+                m = b;
+                break;
+            }
+            case "map": {
+                MapMessage mm = s.createMapMessage();
+                mm.setString("s", "str ☃");
+                mm.setInt("i", 42);
+                mm.setLong("l", 1L << 40);
+                mm.setDouble("d", 2.5);
+                mm.setBoolean("b", true);
+                mm.setBytes("raw", new byte[] {1, 2, 3});
+                m = mm;
+                break;
+            }
+            default: throw new IllegalArgumentException(kind);
+        }
+        m.setStringProperty("color", "blue");
+        m.setIntProperty("n", 7);
+        m.setJMSCorrelationID("jms-corr");
+        s.createProducer(dest(s, arg.substring(kind.length() + 1))).send(m, DeliveryMode.PERSISTENT, 4, 0);
+        System.out.println("ID\t" + m.getJMSMessageID());
+        c.close();
+    }
+
+    /** arg "queue:name" / "topic:name": prints READY once subscribed, then what one message holds. */
+    static void recvAny(String arg) throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer consumer = s.createConsumer(dest(s, arg));
+        System.out.println("READY");
+        System.out.flush();
+        Message m = consumer.receive(15_000);
+        check(m != null, "expected a message within 15 s");
+        System.out.println("CLASS\t" + m.getClass().getSimpleName());
+        if (m instanceof TextMessage) System.out.println("TEXT\t" + text(m));
+        if (m instanceof BytesMessage) {
+            BytesMessage b = (BytesMessage) m;
+            byte[] body = new byte[(int) b.getBodyLength()];
+            b.readBytes(body);
+            System.out.println("BYTES\t" + hex(body));
+        }
+        if (m instanceof MapMessage) {
+            MapMessage mm = (MapMessage) m;
+            TreeMap<String, String> entries = new TreeMap<>();
+            for (Enumeration<?> e = mm.getMapNames(); e.hasMoreElements(); ) {
+                String k = (String) e.nextElement();
+                Object v = mm.getObject(k);
+                entries.put(k, (v instanceof byte[] ? hex((byte[]) v) : String.valueOf(v)) + "(" + v.getClass().getSimpleName() + ")");
+            }
+            System.out.println("MAP\t" + entries);
+        }
+        TreeMap<String, String> props = new TreeMap<>();
+        for (Enumeration<?> e = m.getPropertyNames(); e.hasMoreElements(); ) {
+            String k = (String) e.nextElement();
+            Object v = m.getObjectProperty(k);
+            props.put(k, v + "(" + v.getClass().getSimpleName() + ")");
+        }
+        System.out.println("PROPS\t" + props);
+        System.out.println("PERSISTENT\t" + (m.getJMSDeliveryMode() == DeliveryMode.PERSISTENT));
+        System.out.println("CORR\t" + m.getJMSCorrelationID());
+        System.out.println("ID\t" + m.getJMSMessageID());
         c.close();
     }
 }
