@@ -35,12 +35,29 @@ export interface JavaRun {
  * Runs one scenario of JmsScenarios.java in a JVM (asynchronously: the broker runs in this process) and
  * asserts it passed.
  */
-export async function jms(port: number, scenario: string, arg = '', timeoutMs = 60_000): Promise<JavaRun> {
+/**
+ * Starts a scenario that prints READY once its consumer is subscribed (`recv`): resolves then, with the
+ * run's completion (which asserts it passed, like `jms`).
+ */
+export async function jmsReady(port: number, scenario: string, arg = '', timeoutMs = 60_000): Promise<{ done: Promise<JavaRun> }> {
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  const done = jms(port, scenario, arg, timeoutMs, (out) => {
+    if (out.includes('READY\n')) ready();
+  });
+  await Promise.race([isReady, done]);
+  return { done };
+}
+
+export async function jms(port: number, scenario: string, arg = '', timeoutMs = 60_000, onOutput?: (out: string) => void): Promise<JavaRun> {
   const java = javaHarness();
   const child = spawn('java', ['-cp', java.classpath, 'JmsScenarios', String(port), scenario, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => {
+    out += d;
+    onOutput?.(out);
+  });
   child.stderr.on('data', (d) => (err += d));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [code] = (await once(child, 'exit')) as [number | null];

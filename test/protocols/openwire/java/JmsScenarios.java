@@ -89,6 +89,12 @@ public class JmsScenarios {
             case "recv-persistent": recvPersistent(arg); break;
             case "ping": ping(arg); break;
             case "security": security(); break;
+            case "expire": expire(); break;
+            case "groups": groups(); break;
+            case "exclusive-option": exclusiveOption(); break;
+            case "large": large(arg); break;
+            case "send": send(arg); break;
+            case "recv": recvAny(arg); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -668,6 +674,229 @@ public class JmsScenarios {
         Queue q = s.createQueue(queue);
         s.createProducer(q).send(s.createTextMessage("ping"));
         eq("ping", text(recv(s.createConsumer(q))), "ping");
+        c.close();
+    }
+
+    // ------------------------------------------------------------------------------------------ expiry, groups, exclusive, size
+
+    static void expire() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.expire");
+        MessageProducer p = s.createProducer(q);
+        p.send(s.createTextMessage("short"), DeliveryMode.PERSISTENT, 4, 200);
+        p.send(s.createTextMessage("short transient"), DeliveryMode.NON_PERSISTENT, 4, 200);
+        TextMessage keep = s.createTextMessage("long");
+        p.send(keep, DeliveryMode.PERSISTENT, 4, 60_000);
+        check(keep.getJMSExpiration() > System.currentTimeMillis(), "JMSExpiration set from the time to live");
+        Thread.sleep(700);
+        MessageConsumer consumer = s.createConsumer(q);
+        Message m = recv(consumer);
+        eq("long", text(m), "the unexpired message");
+        eq(keep.getJMSExpiration(), m.getJMSExpiration(), "JMSExpiration kept");
+        none(consumer);
+        // The engine's default expiry policy: dead-letter (ActiveMQ's default too, for persistent messages).
+        MessageConsumer dlq = s.createConsumer(s.createQueue("DLQ.jms.expire"));
+        Set<String> dead = new HashSet<>();
+        dead.add(text(recv(dlq)));
+        Message second = dlq.receive(1000);
+        if (second != null) dead.add(text(second));
+        check(dead.contains("short"), "the expired persistent message is in DLQ.jms.expire, got " + dead);
+        System.out.println("DLQ\t" + new TreeSet<>(dead));
+        c.close();
+    }
+
+    static void groups() throws Exception {
+        Connection c = connect();
+        Session s1 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s1.createQueue("jms.groups");
+        Map<String, Set<String>> owners = new ConcurrentHashMap<>();
+        Map<String, List<Integer>> order = new ConcurrentHashMap<>();
+        CountDownLatch first = new CountDownLatch(40);
+        CountDownLatch later = new CountDownLatch(8);
+        MessageConsumer a = s1.createConsumer(q);
+        MessageConsumer b = s2.createConsumer(q);
+        for (Object[] pair : new Object[][] {{a, "a"}, {b, "b"}}) {
+            String name = (String) pair[1];
+            ((MessageConsumer) pair[0]).setMessageListener(m -> {
+                try {
+                    String g = m.getStringProperty("JMSXGroupID");
+                    owners.computeIfAbsent(g, k -> ConcurrentHashMap.newKeySet()).add(name);
+                    order.computeIfAbsent(g, k -> Collections.synchronizedList(new ArrayList<>())).add(m.getIntProperty("n"));
+                    if (first.getCount() > 0) first.countDown(); else later.countDown();
+                } catch (JMSException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+        }
+        Session ps = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = ps.createProducer(q);
+        for (int i = 0; i < 40; i++) {
+            Message m = ps.createTextMessage("m" + i);
+            m.setStringProperty("JMSXGroupID", "g" + (i % 4));
+            m.setIntProperty("n", i);
+            p.send(m);
+        }
+        check(first.await(10, TimeUnit.SECONDS), "40 grouped messages within 10 s, got " + (40 - first.getCount()));
+        for (Map.Entry<String, Set<String>> e : owners.entrySet()) check(e.getValue().size() == 1, "group " + e.getKey() + " went to " + e.getValue());
+        for (Map.Entry<String, List<Integer>> e : order.entrySet()) {
+            List<Integer> seen = new ArrayList<>(e.getValue());
+            List<Integer> sorted = new ArrayList<>(seen);
+            Collections.sort(sorted);
+            eq(sorted, seen, "order within group " + e.getKey());
+        }
+        System.out.println("OWNERS\t" + new TreeMap<>(owners));
+        // The owner of g0 goes away: its group moves to the other consumer.
+        String ownerOfG0 = owners.get("g0").iterator().next();
+        MessageConsumer gone = ownerOfG0.equals("a") ? a : b;
+        String other = ownerOfG0.equals("a") ? "b" : "a";
+        gone.close();
+        owners.clear();
+        for (int i = 0; i < 8; i++) {
+            Message m = ps.createTextMessage("late" + i);
+            m.setStringProperty("JMSXGroupID", "g" + (i % 2 == 0 ? 0 : 1));
+            m.setIntProperty("n", 100 + i);
+            p.send(m);
+        }
+        check(later.await(10, TimeUnit.SECONDS), "8 late grouped messages within 10 s");
+        eq(Collections.singleton(other), owners.get("g0"), "g0 after its owner closed");
+        c.close();
+    }
+
+    static void exclusiveOption() throws Exception {
+        Connection c = connect();
+        Session s1 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue opts = s1.createQueue("jms.excl.opt?consumer.exclusive=true&consumer.prefetchSize=1&consumer.priority=5");
+        eq("jms.excl.opt", opts.getQueueName(), "the client strips destination options");
+        MessageConsumer first = s1.createConsumer(opts);
+        MessageConsumer second = s2.createConsumer(s2.createQueue("jms.excl.opt?consumer.exclusive=true"));
+        eq(1, ((org.apache.activemq.ActiveMQMessageConsumer) first).getPrefetchNumber(), "consumer.prefetchSize");
+        MessageProducer p = s1.createProducer(s1.createQueue("jms.excl.opt"));
+        for (int i = 0; i < 6; i++) p.send(s1.createTextMessage("m" + i));
+        for (int i = 0; i < 6; i++) eq("m" + i, text(recv(first)), "the exclusive consumer gets every message");
+        none(second);
+        first.close();
+        p.send(s1.createTextMessage("after"));
+        eq("after", text(recv(second)), "the next exclusive consumer takes over");
+        c.close();
+    }
+
+    static void large(String arg) throws Exception {
+        int size = Integer.parseInt(arg);
+        byte[] body = new byte[size];
+        for (int i = 0; i < size; i++) body[i] = (byte) (i * 31 + (i >>> 16));
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.large." + size);
+        BytesMessage m = s.createBytesMessage();
+        m.writeBytes(body);
+        m.setIntProperty("size", size);
+        long t0 = System.nanoTime();
+        s.createProducer(q).send(m, DeliveryMode.PERSISTENT, 4, 0);
+        long t1 = System.nanoTime();
+        MessageConsumer consumer = s.createConsumer(q);
+        Message r = consumer.receive(60_000);
+        check(r != null, "the " + size + "-byte message within 60 s");
+        long t2 = System.nanoTime();
+        BytesMessage br = (BytesMessage) r;
+        eq((long) size, br.getBodyLength(), "body length");
+        byte[] got = new byte[size];
+        eq(size, br.readBytes(got), "bytes read");
+        check(Arrays.equals(body, got), "the body arrives intact");
+        eq(size, r.getIntProperty("size"), "property");
+        System.out.println("SEND_MS\t" + (t1 - t0) / 1_000_000);
+        System.out.println("RECV_MS\t" + (t2 - t1) / 1_000_000);
+        c.close();
+    }
+
+    // ------------------------------------------------------------------------------------------ cross-protocol
+
+    /** "queue:a.b" / "topic:a.b" */
+    static Destination dest(Session s, String spec) throws JMSException {
+        String name = spec.substring(spec.indexOf(':') + 1);
+        return spec.startsWith("topic:") ? s.createTopic(name) : s.createQueue(name);
+    }
+
+    static String hex(byte[] b) {
+        StringBuilder sb = new StringBuilder();
+        for (byte x : b) sb.append(String.format("%02x", x & 0xff));
+        return sb.toString();
+    }
+
+    /** arg "text|bytes|map:queue:name": one PERSISTENT message with property color=blue. */
+    static void send(String arg) throws Exception {
+        String kind = arg.substring(0, arg.indexOf(':'));
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Message m;
+        switch (kind) {
+            case "text": m = s.createTextMessage("from jms ☃"); break;
+            case "bytes": {
+                BytesMessage b = s.createBytesMessage();
+                b.writeBytes(new byte[] {0, 1, 2, (byte) 0xfe, (byte) 0xff});
+                m = b;
+                break;
+            }
+            case "map": {
+                MapMessage mm = s.createMapMessage();
+                mm.setString("s", "str ☃");
+                mm.setInt("i", 42);
+                mm.setLong("l", 1L << 40);
+                mm.setDouble("d", 2.5);
+                mm.setBoolean("b", true);
+                mm.setBytes("raw", new byte[] {1, 2, 3});
+                m = mm;
+                break;
+            }
+            default: throw new IllegalArgumentException(kind);
+        }
+        m.setStringProperty("color", "blue");
+        m.setIntProperty("n", 7);
+        m.setJMSCorrelationID("jms-corr");
+        s.createProducer(dest(s, arg.substring(kind.length() + 1))).send(m, DeliveryMode.PERSISTENT, 4, 0);
+        System.out.println("ID\t" + m.getJMSMessageID());
+        c.close();
+    }
+
+    /** arg "queue:name" / "topic:name": prints READY once subscribed, then what one message holds. */
+    static void recvAny(String arg) throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer consumer = s.createConsumer(dest(s, arg));
+        System.out.println("READY");
+        System.out.flush();
+        Message m = consumer.receive(15_000);
+        check(m != null, "expected a message within 15 s");
+        System.out.println("CLASS\t" + m.getClass().getSimpleName());
+        if (m instanceof TextMessage) System.out.println("TEXT\t" + text(m));
+        if (m instanceof BytesMessage) {
+            BytesMessage b = (BytesMessage) m;
+            byte[] body = new byte[(int) b.getBodyLength()];
+            b.readBytes(body);
+            System.out.println("BYTES\t" + hex(body));
+        }
+        if (m instanceof MapMessage) {
+            MapMessage mm = (MapMessage) m;
+            TreeMap<String, String> entries = new TreeMap<>();
+            for (Enumeration<?> e = mm.getMapNames(); e.hasMoreElements(); ) {
+                String k = (String) e.nextElement();
+                Object v = mm.getObject(k);
+                entries.put(k, (v instanceof byte[] ? hex((byte[]) v) : String.valueOf(v)) + "(" + v.getClass().getSimpleName() + ")");
+            }
+            System.out.println("MAP\t" + entries);
+        }
+        TreeMap<String, String> props = new TreeMap<>();
+        for (Enumeration<?> e = m.getPropertyNames(); e.hasMoreElements(); ) {
+            String k = (String) e.nextElement();
+            Object v = m.getObjectProperty(k);
+            props.put(k, v + "(" + v.getClass().getSimpleName() + ")");
+        }
+        System.out.println("PROPS\t" + props);
+        System.out.println("PERSISTENT\t" + (m.getJMSDeliveryMode() == DeliveryMode.PERSISTENT));
+        System.out.println("CORR\t" + m.getJMSCorrelationID());
+        System.out.println("ID\t" + m.getJMSMessageID());
         c.close();
     }
 }

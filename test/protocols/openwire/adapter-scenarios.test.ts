@@ -1,0 +1,80 @@
+/** More JMS scenarios on ActiveMQ's client: crash durability of a real `wharf start`, expiry, groups, exclusive consumers, large messages. */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { startWharf } from '../../helpers/wharf-process.js';
+import { javaHarness } from './java-harness.js';
+import { jms, startOpenWireBroker, type OpenWireBroker } from './adapter-helpers.js';
+
+const MiB = 1024 * 1024;
+
+async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
+}
+
+describe('openwire adapter: more JMS scenarios', function () {
+  this.timeout(180_000);
+  let b: OpenWireBroker | undefined;
+
+  before(() => {
+    javaHarness();
+  });
+  afterEach(async () => {
+    await b?.close();
+    b = undefined;
+  });
+
+  it('a persistent message survives SIGKILL of `wharf start`; a non-persistent one does not', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-openwire-kill-'));
+    let w = await startWharf(dir);
+    try {
+      assert.ok(w.ports['openwire'], 'the openwire listener is on by default');
+      // send-persistent: one PERSISTENT and one NON_PERSISTENT message; the sync send returns once it is durable
+      await jms(w.ports['openwire']!, 'send-persistent', 'x.sigkill');
+      await kill(w.child, 'SIGKILL');
+      w = await startWharf(dir);
+      // recv-persistent: exactly the persistent one comes back
+      await jms(w.ports['openwire']!, 'recv-persistent', 'x.sigkill');
+    } finally {
+      await kill(w.child, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('expiration: a message past its JMSExpiration is not delivered, a persistent one goes to DLQ.<queue>, a non-persistent one is dropped', async () => {
+    b = await startOpenWireBroker();
+    const { values } = await jms(b.port, 'expire');
+    // expiry 'dlq' dead-letters durable messages only; the expired non-persistent one is dropped (as ActiveMQ does)
+    assert.equal(values['DLQ'], '[short]');
+  });
+
+  it('message groups: a JMSXGroupID sticks to one consumer, in order, and moves when that consumer closes', async () => {
+    b = await startOpenWireBroker();
+    const { values } = await jms(b.port, 'groups');
+    // new groups are spread round-robin: both consumers own some
+    assert.match(values['OWNERS']!, /\[a\]/);
+    assert.match(values['OWNERS']!, /\[b\]/);
+  });
+
+  it('exclusive consumers from the destination option ?consumer.exclusive=true (prefetchSize and priority options accepted)', async () => {
+    b = await startOpenWireBroker();
+    await jms(b.port, 'exclusive-option');
+  });
+
+  it('a 1 MiB persistent BytesMessage', async () => {
+    b = await startOpenWireBroker();
+    await jms(b.port, 'large', String(MiB));
+  });
+
+  it('a 64 MiB persistent BytesMessage with limits.maxFrameSize 100 MiB', async () => {
+    b = await startOpenWireBroker({ config: { limits: { maxFrameSize: 100 * MiB } } });
+    const { values } = await jms(b.port, 'large', String(64 * MiB), 150_000);
+    console.log(`      64 MiB: send ${values['SEND_MS']} ms, receive ${values['RECV_MS']} ms`);
+  });
+});

@@ -1,0 +1,139 @@
+/** JMS (ActiveMQ's client) ⇄ AMQP 1.0 (rhea), MQTT (MQTT.js) and SQS (@aws-sdk/client-sqs) on one broker. */
+import assert from 'node:assert/strict';
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import mqtt from 'mqtt';
+import { createAmqpModule } from '../../../protocols/amqp/index.js';
+import { mqttModule } from '../../../protocols/mqtt/index.js';
+import { createOpenWireModule } from '../../../protocols/openwire/index.js';
+import { sqsHttpModule } from '../../../src/app/aws-module.js';
+import { runBroker, withPorts, type RunningBroker } from '../../helpers/broker.js';
+import { Client, rhea } from '../amqp/helpers.js';
+import { javaHarness } from './java-harness.js';
+import { jms, jmsReady } from './adapter-helpers.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+type Multi = RunningBroker & { readonly openwire: number; readonly amqp: number; readonly mqtt: number; readonly sqs: number };
+
+describe('openwire adapter: cross-protocol with AMQP, MQTT and SQS', function () {
+  this.timeout(120_000);
+  let b: Multi;
+  let amqp: Client;
+  let sqs: SQSClient;
+  const mqttClients: mqtt.MqttClient[] = [];
+
+  before(async () => {
+    javaHarness();
+    const on = { host: '127.0.0.1', port: 0 };
+    const r = await runBroker({
+      name: 'openwire-cross',
+      config: { listeners: { openwire: on, amqp: on, mqtt: on, sqs: on } },
+      modules: () => ({ protocols: [createOpenWireModule(), createAmqpModule(), mqttModule], http: [sqsHttpModule] }),
+    });
+    b = withPorts(r, { openwire: 'openwire', amqp: 'amqp', mqtt: 'mqtt', sqs: 'sqs' });
+    amqp = await Client.connectTo(b.amqp);
+    sqs = new SQSClient({ endpoint: `http://127.0.0.1:${b.sqs}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDWHARFTEST', secretAccessKey: 'wharf-test-secret' }, maxAttempts: 1 });
+  });
+  after(async () => {
+    await Promise.all(mqttClients.map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
+    sqs?.destroy();
+    await amqp?.close();
+    await b?.close();
+  });
+
+  async function mqttClient(): Promise<mqtt.MqttClient> {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${b.mqtt}`, { reconnectPeriod: 0, protocolVersion: 4 });
+    mqttClients.push(c);
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+    });
+    return c;
+  }
+
+  it('JMS BytesMessage → AMQP: a data section, properties as application-properties', async () => {
+    const rx = await amqp.receiver('x.jms2amqp.bytes');
+    await jms(b.openwire, 'send', 'bytes:queue:x.jms2amqp.bytes');
+    const { message } = await rx.inbox.next(5000);
+    assert.equal(message.body?.typecode, 0x75, `a data section, got ${JSON.stringify(message.body)}`);
+    assert.deepEqual(Buffer.from(message.body.content), Buffer.from([0, 1, 2, 0xfe, 0xff]));
+    assert.equal(message.application_properties?.color, 'blue');
+    assert.equal(message.application_properties?.n, 7);
+    assert.equal(message.correlation_id, 'jms-corr');
+    assert.equal(message.durable, true);
+  });
+
+  it('AMQP data section → JMS BytesMessage', async () => {
+    const tx = await amqp.sender('x.amqp2jms.bytes');
+    const out = await tx.send({ body: rhea.message.data_section(Buffer.from([9, 8, 0, 255])), application_properties: { color: 'green' }, durable: true, correlation_id: 'amqp-corr' });
+    assert.equal(out.state, 'accepted');
+    const { values } = await jms(b.openwire, 'recv', 'queue:x.amqp2jms.bytes');
+    assert.equal(values['CLASS'], 'ActiveMQBytesMessage');
+    assert.equal(values['BYTES'], '090800ff');
+    assert.match(values['PROPS']!, /color=green\(String\)/);
+    assert.equal(values['PERSISTENT'], 'true');
+    assert.equal(values['CORR'], 'amqp-corr');
+  });
+
+  it('JMS MapMessage → AMQP: an amqp-value map', async () => {
+    const rx = await amqp.receiver('x.jms2amqp.map');
+    await jms(b.openwire, 'send', 'map:queue:x.jms2amqp.map');
+    const { message } = await rx.inbox.next(5000);
+    const body = message.body;
+    assert.equal(typeof body, 'object', `an amqp-value map, got ${JSON.stringify(body)}`);
+    assert.ok(body.typecode === undefined, `not a data section: ${JSON.stringify(body)}`);
+    assert.equal(body.s, 'str ☃');
+    assert.equal(body.i, 42);
+    assert.equal(Number(body.l), 2 ** 40);
+    assert.equal(body.d, 2.5);
+    assert.equal(body.b, true);
+    // A bytes entry is base64 in the core's JSON map body (README mapping), and the AMQP adapter has no way to
+    // tell it from a string: AMQP receives the string 'AQID', not binary [1,2,3]. Kept as the documented behaviour.
+    assert.equal(body.raw, Buffer.from([1, 2, 3]).toString('base64'));
+    assert.equal(message.application_properties?.color, 'blue');
+  });
+
+  it('MQTT publish → JMS topic subscriber: a BytesMessage', async () => {
+    const sub = await jmsReady(b.openwire, 'recv', 'topic:x.mqtt2jms');
+    const c = await mqttClient();
+    await c.publishAsync('x/mqtt2jms', Buffer.from('from mqtt'), { qos: 1 });
+    const { values } = await sub.done;
+    assert.equal(values['CLASS'], 'ActiveMQBytesMessage');
+    assert.equal(values['BYTES'], Buffer.from('from mqtt').toString('hex'));
+  });
+
+  it('JMS → MQTT subscriber: TextMessage and BytesMessage payloads', async () => {
+    const c = await mqttClient();
+    const got: Array<{ topic: string; payload: Buffer }> = [];
+    c.on('message', (topic, payload) => got.push({ topic, payload }));
+    await c.subscribeAsync('x/jms2mqtt/#', { qos: 1 });
+    await jms(b.openwire, 'send', 'text:topic:x.jms2mqtt.text');
+    await jms(b.openwire, 'send', 'bytes:topic:x.jms2mqtt.bytes');
+    const deadline = Date.now() + 5000;
+    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(got.length, 2, `two MQTT messages, got ${got.length}`);
+    assert.equal(got[0]!.topic, 'x/jms2mqtt/text');
+    assert.equal(got[0]!.payload.toString('utf8'), 'from jms ☃');
+    assert.equal(got[1]!.topic, 'x/jms2mqtt/bytes');
+    assert.deepEqual(got[1]!.payload, Buffer.from([0, 1, 2, 0xfe, 0xff]));
+  });
+
+  it('SQS SendMessage → JMS TextMessage (message attributes as properties)', async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'x-sqs2jms' }));
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'from sqs ☃', MessageAttributes: { color: { DataType: 'String', StringValue: 'green' } } }));
+    const { values } = await jms(b.openwire, 'recv', 'queue:x-sqs2jms');
+    assert.equal(values['CLASS'], 'ActiveMQTextMessage');
+    assert.equal(values['TEXT'], 'from sqs ☃');
+    assert.match(values['PROPS']!, /color=green\(String\)/);
+  });
+
+  it('JMS TextMessage → SQS ReceiveMessage', async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'x-jms2sqs' }));
+    await jms(b.openwire, 'send', 'text:queue:x-jms2sqs');
+    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 5, MessageAttributeNames: ['All'] }));
+    assert.equal(r.Messages?.length, 1);
+    const m = r.Messages![0]!;
+    assert.equal(m.Body, 'from jms ☃');
+    assert.equal(m.MessageAttributes?.['color']?.StringValue, 'blue');
+  });
+});
