@@ -11,7 +11,7 @@ import { PolicyResolver, type DestinationPolicy, type PolicyRule } from './polic
 import { CoreQueue, type Entry, type QueueRole } from './queue.js';
 import { Consumer } from './consumer.js';
 import { Connection } from './connection.js';
-import { allowAll, ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+import { allowAll, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
 import type {
   BrowsedMessage, EngineOverview, ConnectionHandle, ConnectionInfo, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
   SendItem, SendOptions, SubscribeOptions, TransactionHandle,
@@ -30,6 +30,7 @@ import { RuntimePolicies } from './runtime-policies.js';
 import { countAll, describeQueue, listDestinations, scanDestinations } from './describe.js';
 import { ConnectionRegistry } from './connections.js';
 import { Alarms, type AlarmInfo } from './alarms.js';
+import { AccessControl } from './access.js';
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -76,8 +77,6 @@ export class Engine extends EventEmitter implements EngineApi {
   private readonly opts: EngineOptions;
   private deliveryIds = 0;
   private tempIds = 0;
-  /** Denials already in the audit log, for calls without a connection (SQS/SNS requests). */
-  private readonly deniedLogged = new Set<string>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private started = false;
   private stopped = false;
@@ -90,6 +89,7 @@ export class Engine extends EventEmitter implements EngineApi {
   private readonly deadLetters: DeadLetters;
   private readonly subs: Subscriptions;
   private readonly runtime: RuntimePolicies;
+  private readonly access: AccessControl;
 
   get totals(): EngineState['totals'] {
     return this.state.totals;
@@ -109,6 +109,7 @@ export class Engine extends EventEmitter implements EngineApi {
     this.policies = new PolicyResolver(opts.policies ?? []);
     const lim = (n: number | undefined) => (n && n > 0 ? n : Infinity);
     this.state.limits = { maxDestinations: lim(opts.maxDestinations), maxSubscriptions: lim(opts.maxSubscriptions), maxConsumersPerConnection: lim(opts.maxConsumersPerConnection) };
+    this.access = new AccessControl(this.state, () => this.security, this.logger);
     this.router = new Router(this.state, {
       ensureQueue: (name, pending) => this.ensureQueue(name, pending),
       policyOf: (kind, name) => this.policyOf(kind, name),
@@ -231,7 +232,7 @@ export class Engine extends EventEmitter implements EngineApi {
 
   async authenticate(credentials: Credentials): Promise<Principal | null> {
     const principal = await this.security.authenticate(credentials);
-    if (!principal) this.loginFailed(credentials);
+    if (!principal) this.access.loginFailed(credentials);
     return principal;
   }
 
@@ -240,7 +241,7 @@ export class Engine extends EventEmitter implements EngineApi {
     const creds: Credentials = { ...credentials, protocol: info.protocol, remoteAddress: info.remoteAddress ?? credentials?.remoteAddress };
     const principal = await this.security.authenticate(creds);
     if (!principal) {
-      this.loginFailed(creds);
+      this.access.loginFailed(creds);
       throw new BrokerError('unauthenticated', creds.username ? 'Authentication failed: bad username or password' : 'Authentication failed: anonymous access is not allowed from this address');
     }
     const c = this.connections.open(info, principal);
@@ -248,14 +249,6 @@ export class Engine extends EventEmitter implements EngineApi {
       this.logger.info({ audit: true, event: 'login', outcome: 'success', protocol: info.protocol, user: principal.username, anonymous: principal.anonymous, remote: creds.remoteAddress, connection: c.id }, `login: ${principal.username} over ${info.protocol} from ${creds.remoteAddress ?? '?'}`);
     }
     return c;
-  }
-
-  private loginFailed(c: Credentials): void {
-    const hint = this.security.refusalHint?.(c);
-    this.logger.warn(
-      { audit: true, event: 'login', outcome: 'failure', protocol: c.protocol, user: c.username ?? null, remote: c.remoteAddress, ...(hint ? { hint } : {}) },
-      c.username ? `login failed: ${c.username} over ${c.protocol} from ${c.remoteAddress ?? '?'}` : `login failed: anonymous ${c.protocol} client from ${c.remoteAddress ?? '?'} refused; ${hint ?? ''}`.trim(),
-    );
   }
 
   /** The user and secret behind a SigV4 access key (SQS/SNS), from the security hooks. */
@@ -278,54 +271,15 @@ export class Engine extends EventEmitter implements EngineApi {
   }
 
   authorize(principal: Principal | undefined, action: Action, address: Address | null, connection?: ConnectionHandle | null): void {
-    const p = principal ?? ANONYMOUS;
-    if (this.security.authorize(p, action, address)) return;
-    const conn = connection as Connection | null | undefined;
-    const key = `${action}:${address ? formatAddress(address) : ''}`;
-    // logged once per connection and destination (per user and destination for connectionless HTTP requests)
-    const seen = conn ? conn.denied : this.deniedLogged;
-    const seenKey = conn ? key : `${p.username}\0${key}`;
-    const first = !seen.has(seenKey);
-    if (first) {
-      if (seen.size >= 10_000) seen.clear();
-      seen.add(seenKey);
-    }
-    if (first) {
-      this.logger.warn(
-        { audit: true, event: 'denied', user: p.username, action, destination: address ? formatAddress(address) : null, connection: conn?.id, protocol: conn?.protocol, remote: conn?.remoteAddress },
-        `denied: ${p.username} may not ${action} ${address ? formatAddress(address) : ''}`.trim(),
-      );
-    }
-    throw new BrokerError('unauthorized', `User '${p.username}' is not authorized to ${action} ${address ? formatAddress(address) : ''}`.trim());
+    this.access.authorize(principal, action, address, connection as Connection | null | undefined);
   }
 
-  /**
-   * Authorization of a connection's operation: the broker's own calls (no connection) pass; a temporary queue
-   * may be consumed only by the connection that created it and written by anyone (replies); a queue that does
-   * not exist yet needs `create` too.
-   */
   private check(conn: Connection | null, action: Action, address: Address): void {
-    if (!conn || conn.principal.internal) return;
-    if (address.kind === 'queue') {
-      const q = this.state.queues.get(address.name);
-      if (q?.role === 'temporary' || address.temporary) {
-        if (action === 'send' || conn.temporaries.has(`queue:${address.name}`)) return;
-        this.authorize(conn.principal, action, address, conn);
-        return;
-      }
-      this.authorize(conn.principal, action, address, conn);
-      if (!q && !isWildcard(address.name)) this.authorize(conn.principal, 'create', address, conn);
-      return;
-    }
-    if (address.temporary && conn.temporaries.has(`topic:${address.name}`)) return;
-    this.authorize(conn.principal, action, address, conn);
+    this.access.check(conn, action, address);
   }
 
-  /** A send: the address itself and, for a composite `a,topic://b`, each of its parts. */
   private checkSend(conn: Connection | null, address: Address): void {
-    if (!conn || conn.principal.internal) return;
-    if (!address.name.includes(',')) return this.check(conn, 'send', address);
-    for (const part of address.name.split(',').map((x) => x.trim()).filter(Boolean)) this.check(conn, 'send', parseAddress(part, address.kind));
+    this.access.checkSend(conn, address);
   }
 
   // ================================================================ destinations

@@ -1,0 +1,77 @@
+/**
+ * Access control on the engine's one path: who may do what to which destination (through the security hooks),
+ * with the rules every protocol shares — temporary queues belong to their connection (anyone may reply to one),
+ * creating a queue needs `create`, a composite send is checked part by part — and the audit log lines of logins
+ * and denials (a denial logged once per connection and destination).
+ */
+import { formatAddress, isWildcard, parseAddress, type Address } from './address.js';
+import type { Logger } from './api.js';
+import type { Connection } from './connection.js';
+import type { EngineState } from './engine-state.js';
+import { BrokerError } from './errors.js';
+import { ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+
+export class AccessControl {
+  /** Denials already in the audit log, for calls without a connection (SQS/SNS requests). */
+  private readonly deniedLogged = new Set<string>();
+
+  constructor(private readonly state: EngineState, private readonly security: () => SecurityHooks, private readonly logger: Logger) {}
+
+  loginFailed(c: Credentials): void {
+    const hint = this.security().refusalHint?.(c);
+    this.logger.warn(
+      { audit: true, event: 'login', outcome: 'failure', protocol: c.protocol, user: c.username ?? null, remote: c.remoteAddress, ...(hint ? { hint } : {}) },
+      c.username ? `login failed: ${c.username} over ${c.protocol} from ${c.remoteAddress ?? '?'}` : `login failed: anonymous ${c.protocol} client from ${c.remoteAddress ?? '?'} refused; ${hint ?? ''}`.trim(),
+    );
+  }
+
+  authorize(principal: Principal | undefined, action: Action, address: Address | null, conn?: Connection | null): void {
+    const p = principal ?? ANONYMOUS;
+    if (this.security().authorize(p, action, address)) return;
+    const key = `${action}:${address ? formatAddress(address) : ''}`;
+    // logged once per connection and destination (per user and destination for connectionless HTTP requests)
+    const seen = conn ? conn.denied : this.deniedLogged;
+    const seenKey = conn ? key : `${p.username}\0${key}`;
+    const first = !seen.has(seenKey);
+    if (first) {
+      if (seen.size >= 10_000) seen.clear();
+      seen.add(seenKey);
+    }
+    if (first) {
+      this.logger.warn(
+        { audit: true, event: 'denied', user: p.username, action, destination: address ? formatAddress(address) : null, connection: conn?.id, protocol: conn?.protocol, remote: conn?.remoteAddress },
+        `denied: ${p.username} may not ${action} ${address ? formatAddress(address) : ''}`.trim(),
+      );
+    }
+    throw new BrokerError('unauthorized', `User '${p.username}' is not authorized to ${action} ${address ? formatAddress(address) : ''}`.trim());
+  }
+
+  /**
+   * Authorization of a connection's operation: the broker's own calls (no connection) pass; a temporary queue
+   * may be consumed only by the connection that created it and written by anyone (replies); a queue that does
+   * not exist yet needs `create` too.
+   */
+  check(conn: Connection | null, action: Action, address: Address): void {
+    if (!conn || conn.principal.internal) return;
+    if (address.kind === 'queue') {
+      const q = this.state.queues.get(address.name);
+      if (q?.role === 'temporary' || address.temporary) {
+        if (action === 'send' || conn.temporaries.has(`queue:${address.name}`)) return;
+        this.authorize(conn.principal, action, address, conn);
+        return;
+      }
+      this.authorize(conn.principal, action, address, conn);
+      if (!q && !isWildcard(address.name)) this.authorize(conn.principal, 'create', address, conn);
+      return;
+    }
+    if (address.temporary && conn.temporaries.has(`topic:${address.name}`)) return;
+    this.authorize(conn.principal, action, address, conn);
+  }
+
+  /** A send: the address itself and, for a composite `a,topic://b`, each of its parts. */
+  checkSend(conn: Connection | null, address: Address): void {
+    if (!conn || conn.principal.internal) return;
+    if (!address.name.includes(',')) return this.check(conn, 'send', address);
+    for (const part of address.name.split(',').map((x) => x.trim()).filter(Boolean)) this.check(conn, 'send', parseAddress(part, address.kind));
+  }
+}
