@@ -2,12 +2,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startWharf } from '../../helpers/wharf-process.js';
 import { javaHarness } from './java-harness.js';
-import { jms, startOpenWireBroker, type OpenWireBroker } from './adapter-helpers.js';
+import { jms, jmsReady, startOpenWireBroker, type OpenWireBroker } from './adapter-helpers.js';
 
 const MiB = 1024 * 1024;
 
@@ -45,6 +46,20 @@ describe('openwire adapter: more JMS scenarios', function () {
       await kill(w.child, 'SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('failover:(tcp://…) reconnects after a broker restart and the producer and consumer go on', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    b = await startOpenWireBroker({ config: { listeners: { openwire: { host: '127.0.0.1', port } } } });
+    const run = await jmsReady(port, 'failover', 'x.failover');
+    await b.restart();
+    assert.equal(b.port, port, 'the broker is back on the same port');
+    await run.done;
   });
 
   it('expiration: a message past its JMSExpiration is not delivered, a persistent one goes to DLQ.<queue>, a non-persistent one is dropped', async () => {

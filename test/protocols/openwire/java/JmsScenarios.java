@@ -95,6 +95,7 @@ public class JmsScenarios {
             case "large": large(arg); break;
             case "send": send(arg); break;
             case "recv": recvAny(arg); break;
+            case "failover": failover(arg); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -637,6 +638,30 @@ public class JmsScenarios {
         MessageConsumer consumer = s.createConsumer(s.createQueue(queue));
         eq("durable", text(recv(consumer)), "persistent message after restart");
         none(consumer);
+        c.close();
+    }
+
+    /**
+     * failover:(tcp://…): a producer and a consumer keep working across a broker restart — the client reconnects and
+     * recreates its session, producer and consumer (the test restarts the broker on the same port after READY).
+     */
+    static void failover(String queue) throws Exception {
+        ActiveMQConnectionFactory f = new ActiveMQConnectionFactory("failover:(tcp://127.0.0.1:" + port
+            + ")?randomize=false&initialReconnectDelay=100&maxReconnectDelay=1000&maxReconnectAttempts=200");
+        Connection c = f.createConnection();
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(s.createQueue(queue));
+        MessageConsumer consumer = s.createConsumer(s.createQueue(queue));
+        p.send(s.createTextMessage("before"), DeliveryMode.PERSISTENT, 4, 0);
+        eq("before", text(recv(consumer)), "before the restart");
+        System.out.println("READY");
+        System.out.flush();
+        Thread.sleep(3000); // the broker restarts meanwhile
+        p.send(s.createTextMessage("after"), DeliveryMode.PERSISTENT, 4, 0); // waits for the reconnect
+        Message m = consumer.receive(30000);
+        check(m != null, "a message after the restart");
+        eq("after", text(m), "after the restart");
         c.close();
     }
 
