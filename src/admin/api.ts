@@ -444,7 +444,10 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   const CONN_SORT = ['name', 'id', 'protocol', 'clientId', 'user', 'remoteAddress', 'connectedAt', 'consumers', 'producers', 'messagesIn', 'messagesOut', 'bytesIn', 'bytesOut', 'rateIn', 'rateOut'];
   r.get('/api/connections', (ctx) => {
     const q = ctx.url.searchParams;
-    let rows = engine.listConnections().map(connRow);
+    // the broker's own connections (SQS/SNS services) are listed only on request (?internal=true)
+    const internal = ctx.url.searchParams.get('internal') === 'true';
+    ctx.url.searchParams.delete('internal');
+    let rows = engine.listConnections().filter((c) => internal || !c.principal.internal).map(connRow);
     const protocol = q.get('protocol');
     if (protocol) rows = rows.filter((c) => c.protocol === protocol);
     const f = q.get('filter')?.toLowerCase();
@@ -461,6 +464,9 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     return { ...connRow(c), consumerList: consumers, temporaries: [...c.temporaries] };
   });
   r.delete('/api/connections/:id', (ctx) => {
+    const c = engine.listConnections().find((x) => x.id === ctx.params.id);
+    // the broker's own parts (the SQS and SNS services' engine connections) are not clients: closing one broke delivery
+    if (c?.principal.internal) throw new ApiError(409, 'internal', `connection '${ctx.params.id}' is the broker's own (${c.protocol}); it cannot be closed`);
     if (!engine.killConnection(ctx.params.id, `closed by administrator ${ctx.auth?.user.username ?? ''}`.trim())) throw notFound(`connection '${ctx.params.id}' does not exist`);
     return new Reply(204);
   });
@@ -574,7 +580,12 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   // ------------------------------------------------------------------------------------------- definitions
 
-  r.get('/api/definitions', () => exportDefinitions(engine, auth, config.destinations, svc.version));
+  // password hashes leave the broker only for an admin who asks for them (?hashes=true); a viewer never gets them
+  r.get('/api/definitions', (ctx) => {
+    const doc = exportDefinitions(engine, auth, config.destinations, svc.version);
+    const hashes = ctx.auth?.user.role === 'admin' && ctx.url.searchParams.get('hashes') === 'true';
+    return hashes ? doc : { ...doc, users: doc.users.map(({ passwordHash: _h, ...u }) => u) };
+  });
   r.post('/api/definitions', async (ctx) => {
     const body = await readJson(ctx.req, Math.max(svc.maxBody, 64 * 1024 * 1024));
     return importDefinitions(engine, auth, body);

@@ -337,8 +337,9 @@ export function addAdminCommands(program: Command): void {
 
   withConn(program.command('export'))
     .description('print the definitions (destinations, subscriptions, policies, users) as JSON')
-    .action(async (o: ConnOpts) => {
-      printJson(await call(o, 'GET', 'api/definitions'));
+    .option('--hashes', "include the users' password hashes (admins only)")
+    .action(async (o: ConnOpts & { hashes?: boolean }) => {
+      printJson(await call(o, 'GET', o.hashes ? 'api/definitions?hashes=true' : 'api/definitions'));
     });
 
   withConn(program.command('import').argument('<file>', 'definitions file from wharf export ("-" = standard input)'))

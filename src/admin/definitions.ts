@@ -107,7 +107,8 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
     const w = `users[${i}]`;
     const role = u.role ?? 'admin';
     if (role !== 'admin' && role !== 'viewer') throw badRequest(`${w}.role: expected admin or viewer`);
-    return { username: str(u, 'username', w)!, role: role as AdminRole, passwordHash: str(u, 'passwordHash', w)! };
+    // an export without ?hashes=true carries users without their hash: they are reported, not created
+    return { username: str(u, 'username', w)!, role: role as AdminRole, passwordHash: str(u, 'passwordHash', w, false) };
   });
   for (const [i, q] of queues.entries()) {
     if (q.name.includes(',') || parseAddress(q.name).name !== q.name) throw badRequest(`queues[${i}].name: invalid queue name '${q.name}'`);
@@ -156,6 +157,10 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
   for (const u of users) {
     if (existingUsers.has(u.username)) {
       result.existing.users++;
+      continue;
+    }
+    if (!u.passwordHash) {
+      result.skipped.push({ what: `users.${u.username}`, reason: 'no passwordHash in the document (export with ?hashes=true / wharf export --hashes as an admin)' });
       continue;
     }
     await auth.putUser(u.username, u.role, undefined, u.passwordHash);

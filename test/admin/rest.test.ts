@@ -611,6 +611,25 @@ describe('admin REST API', function () {
   });
 
   describe('SQS and SNS', () => {
+    it("the broker's own SQS/SNS connections are not listed as clients and cannot be closed (409)", async () => {
+      const aws = await startAdminBroker({ sqs: true });
+      try {
+        const api2 = client(aws.url);
+        await until(() => aws.broker.engine.listConnections().some((c) => c.principal.internal), 'the SQS/SNS services connected');
+        const listed = (await api2.get('/api/connections')).json.items as Array<{ id: string }>;
+        const internal = aws.broker.engine.listConnections().filter((c) => c.principal.internal);
+        assert.ok(internal.length >= 1);
+        for (const c of internal) {
+          assert.ok(!listed.some((x) => x.id === c.id), `${c.id} is not listed as a client`);
+          assertJsonError(await api2.del(`/api/connections/${c.id}`), 409);
+        }
+        assert.ok(((await api2.get('/api/connections?internal=true')).json.items as Array<{ id: string }>).some((x) => x.id === internal[0].id), 'listed on request');
+        assert.ok(aws.broker.engine.listConnections().some((c) => c.id === internal[0].id), 'still open');
+      } finally {
+        await aws.close();
+      }
+    });
+
     it('shows SQS queues, SNS topics and their subscriptions', async () => {
       const aws = await startAdminBroker({ sqs: true });
       try {
@@ -665,7 +684,12 @@ describe('admin REST API', function () {
       c1.close();
       c2.close();
       await engine.send(createMessage({ body: Buffer.from('x') }), topic('announcements'));
-      const ex = await api.get('/api/definitions');
+      // hashes only for an admin who asks for them
+      assert.equal((await api.get('/api/definitions')).json.users[0].passwordHash, undefined, 'no hashes unless asked');
+      const asViewer = await request(b.url, 'GET', '/api/definitions?hashes=true', { auth: { user: 'viewer1', password: 'viewer-password' } });
+      assert.equal(asViewer.status, 200);
+      assert.ok(!asViewer.text.includes('scrypt$') && asViewer.json.users.length === 1, 'a viewer never gets password hashes, even asking');
+      const ex = await api.get('/api/definitions?hashes=true');
       assert.equal(ex.status, 200);
       const doc = ex.json;
       assert.equal(doc.wharf, 'definitions');
