@@ -279,7 +279,8 @@ export class AdminAuth {
     const s = this.sessions.get(token);
     if (!s) return undefined;
     const now = Date.now();
-    if (s.expires <= now) {
+    // a session of the built-in admin/admin ends when that user turns off (a real admin user exists now)
+    if (s.expires <= now || (s.user.source === 'default' && !this.defaultUserActive())) {
       this.sessions.delete(token);
       return undefined;
     }

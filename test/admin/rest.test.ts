@@ -610,6 +610,19 @@ describe('admin REST API', function () {
     });
   });
 
+  describe('default user', () => {
+    it('a session of the built-in admin/admin ends once a real admin user exists', async () => {
+      const login = await request(b.url, 'POST', '/api/login', { body: { username: 'admin', password: 'admin' }, auth: null });
+      assert.equal(login.status, 200);
+      const token = login.json.token as string;
+      const bearer = { headers: { authorization: `Bearer ${token}` }, auth: null };
+      assert.equal((await request(b.url, 'GET', '/api/overview', bearer)).status, 200);
+      assert.equal((await api.put('/api/users/root2', { password: 'root-password', role: 'admin' })).status, 200);
+      assertJsonError(await request(b.url, 'GET', '/api/overview', bearer), 401);
+      assertJsonError(await request(b.url, 'POST', '/api/queues/x/pause', bearer), 401);
+    });
+  });
+
   describe('SQS and SNS', () => {
     it("the broker's own SQS/SNS connections are not listed as clients and cannot be closed (409)", async () => {
       const aws = await startAdminBroker({ sqs: true });
