@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths.js';
@@ -204,6 +205,25 @@ describe('admin web console (chromium)', function () {
     await until(async () => (await stat('Messages').innerText()) === '0', 'DLQ depth 0 shown');
   });
 
+  it('says within seconds when the broker is unreachable, and recovers when it is back', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    await b.close();
+    b = await startAdminBroker({ config: { listeners: { admin: { host: '127.0.0.1', port } } } });
+    await login();
+    await page.waitForSelector('main[data-ready="overview"]');
+    assert.equal(await page.isVisible('#unreachable'), false);
+    await b.broker.stop();
+    await page.waitForSelector('#unreachable', { state: 'visible', timeout: 10_000 });
+    assert.match((await page.textContent('#unreachable')) ?? '', /Broker unreachable/);
+    await b.restart();
+    await page.waitForSelector('#unreachable', { state: 'hidden', timeout: 10_000 });
+  });
+
   it('shows the overview chart moving while a producer runs', async () => {
     await login();
     const chart = page.locator('#rate-chart');
@@ -293,6 +313,13 @@ describe('admin web console (chromium)', function () {
     await page.locator('#new-user').fill('ops');
     await page.locator('#new-password').fill('ops-password-1');
     await page.getByRole('button', { name: 'Save user' }).click();
+    // the first real admin turns admin/admin off, and its session ends: log in as ops
+    await page.getByRole('alert').filter({ hasText: 'log in as ops' }).waitFor();
+    await page.getByLabel('User').fill('ops');
+    await page.getByLabel('Password').fill('ops-password-1');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('#who .user').filter({ hasText: 'ops' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Users' }).click();
     await page.getByRole('table', { name: 'Users' }).getByRole('row').filter({ hasText: 'ops' }).waitFor();
     await page.getByRole('navigation').getByRole('link', { name: 'Definitions' }).click();
     const download = page.waitForEvent('download');

@@ -916,10 +916,14 @@ async function usersPage(): Promise<void> {
       class: 'card inline-form',
       onsubmit: async (e: Event) => {
         e.preventDefault();
-        if (await act(() => put(`/api/users/${enc(username.value)}`, { password: password.value, role: role.value }), `Saved ${username.value}`)) {
+        const name = username.value;
+        const wasDefault = user?.source === 'default';
+        if (await act(() => put(`/api/users/${enc(name)}`, { password: password.value, role: role.value }), `Saved ${name}`)) {
           username.value = '';
           password.value = '';
-          await load();
+          // the first real admin turns the built-in admin/admin off, and its session with it
+          if (wasDefault && role.value === 'admin') return showLogin(`The built-in admin/admin is off now that ${name} exists: log in as ${name}.`);
+          await load().catch(() => undefined);
         }
       },
     }, h('h2', null, 'Add or change a user'), h('label', { for: 'new-user' }, 'User'), username, h('label', { for: 'new-password' }, 'Password (8+ characters)'), password, h('label', { for: 'new-role' }, 'Role'), role, h('button', { type: 'submit', class: 'primary' }, 'Save user'))
@@ -978,3 +982,38 @@ function definitionsPage(): void {
 
 $('#nav-toggle').addEventListener('click', () => document.body.classList.toggle('nav-open'));
 void boot();
+watchReachability();
+
+/**
+ * Is the broker there? /healthz every 2 s; two misses in a row (or a request that cannot reach it) show a banner
+ * saying so and since when — the figures on the page are from then — until it answers again.
+ */
+function watchReachability(): void {
+  const banner = h('div', { class: 'unreachable-banner', id: 'unreachable', role: 'alert', hidden: true });
+  document.body.insertBefore(banner, document.body.firstChild);
+  let misses = 0;
+  let lastContact = Date.now();
+  const check = async () => {
+    const ctl = new AbortController();
+    const t = setTimeout(() => ctl.abort(), 1500);
+    try {
+      const r = await fetch('/healthz', { cache: 'no-store', signal: ctl.signal });
+      if (!r.ok) throw new Error(String(r.status));
+      misses = 0;
+      lastContact = Date.now();
+      if (!banner.hidden) {
+        banner.hidden = true;
+        toast('The broker is reachable again');
+      }
+    } catch {
+      misses++;
+      if (misses >= 2) {
+        replace(banner, h('strong', null, 'Broker unreachable. '), `No answer since ${new Date(lastContact).toLocaleTimeString()}; what this page shows is from then. Retrying every 2 s.`);
+        banner.hidden = false;
+      }
+    } finally {
+      clearTimeout(t);
+    }
+  };
+  setInterval(() => void check(), 2000);
+}
