@@ -13,10 +13,11 @@ import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { Stompit } from '../protocols/stomp/helpers.js';
 import { Client as AmqpClient } from '../protocols/amqp/helpers.js';
 import { get, presignedPath, signedRequest, xmlText } from '../protocols/sqs/sigv4-client.js';
+import { JmsClient, type JmsError } from './openwire-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Ports = RunningBroker & { stomp: number; mqtt: number; amqp: number; sqs: number; admin: number };
+type Ports = RunningBroker & { stomp: number; mqtt: number; amqp: number; sqs: number; admin: number; openwire: number };
 
 const PW = { boss: 'boss-password', writer: 'writer-password', reader: 'reader-password', opsy: 'opsy-password', sports: 'sports-password' };
 const KEYS = {
@@ -52,11 +53,11 @@ async function start(security: BrokerConfigInput['security'], host = '127.0.0.1'
     config: {
       security,
       sqs: { purgeInterval: 0 },
-      listeners: { stomp: { host, port: 0 }, mqtt: { host, port: 0 }, amqp: { host, port: 0 }, sqs: { host, port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+      listeners: { stomp: { host, port: 0 }, mqtt: { host, port: 0 }, amqp: { host, port: 0 }, sqs: { host, port: 0 }, openwire: { host, port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
     },
     modules: () => ({ protocols: defaultProtocols, http: defaultHttp }),
   });
-  return withPorts(r, { stomp: 'stomp', mqtt: 'mqtt', amqp: 'amqp', sqs: 'sqs', admin: 'admin' });
+  return withPorts(r, { stomp: 'stomp', mqtt: 'mqtt', amqp: 'amqp', sqs: 'sqs', openwire: 'openwire', admin: 'admin' });
 }
 
 // ------------------------------------------------------------------------------------------ one client shape
@@ -193,6 +194,32 @@ const amqp: Proto = {
   },
 };
 
+function jmsSecurityException(err: Error, n?: string): void {
+  assert.equal((err as JmsError).javaClass, 'javax.jms.JMSSecurityException', err.message);
+  if (n) assert.ok(err.message.includes(n), err.message);
+}
+
+/** OpenWire: ActiveMQ 5.17's JMS client (test/security/java/SecurityJms.java). */
+const openwire: Proto = {
+  name: 'OpenWire (JMS)',
+  kind: 'queue',
+  everything: 'topic://>',
+  async connect(b, user, password) {
+    const c = await JmsClient.connect(b.openwire, user, password);
+    return {
+      send: (n, body) => c.send(n, body),
+      async subscribe(n) {
+        const list = await c.subscribe(n);
+        return { texts: () => list };
+      },
+      close: () => c.close(),
+    };
+  },
+  authError: (err) => jmsSecurityException(err),
+  sendDenied: (err, n) => jmsSecurityException(err, n),
+  subscribeDenied: (err, n) => jmsSecurityException(err, n),
+};
+
 const SQS_PW_TO_KEY: Record<string, { accessKeyId: string; secretAccessKey: string }> = {
   [PW.writer]: KEYS.writer,
   [PW.reader]: KEYS.reader,
@@ -244,7 +271,7 @@ const sqs: Proto = {
   },
 };
 
-const PROTOCOLS: Proto[] = [stomp, mqttProto(4), mqttProto(5), amqp, sqs];
+const PROTOCOLS: Proto[] = [stomp, mqttProto(4), mqttProto(5), amqp, openwire, sqs];
 
 async function rejects(p: Promise<unknown>, what = ''): Promise<Error> {
   let ok: unknown;
