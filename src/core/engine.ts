@@ -13,7 +13,7 @@ import { Consumer } from './consumer.js';
 import { Connection } from './connection.js';
 import { allowAll, ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
 import type {
-  BrowsedMessage, EngineOverview, ConnectionHandle, ConnectionInfo, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
+  BrowsedMessage, EngineOverview, ConnectionHandle, ConnectionInfo, KillCause, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
   SendItem, SendOptions, SubscribeOptions, TransactionHandle,
 } from './api.js';
 import type { Command, Store } from './store.js';
@@ -269,8 +269,8 @@ export class Engine extends EventEmitter implements EngineApi {
   }
 
   /** Ask the adapter to drop a connection (admin close). */
-  killConnection(id: string, reason = 'closed by administrator'): boolean {
-    return this.connections.kill(id, reason);
+  killConnection(id: string, reason = 'closed by administrator', cause?: KillCause): boolean {
+    return this.connections.kill(id, reason, cause);
   }
 
   listConnections(): Connection[] {

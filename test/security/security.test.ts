@@ -529,3 +529,83 @@ describe('security: runtime users (wharf users over the admin REST API)', functi
     }
   });
 });
+
+describe('security: revocation without a restart (runtime user removed or its groups changed)', function () {
+  this.timeout(120_000);
+
+  it("ends the user's consumers on every protocol with its not-authorized error; the reconnect gets the new rights", async () => {
+    const boss = await hashPassword(PW.boss);
+    const b = await start({
+      users: [{ username: 'boss', passwordHash: boss, roles: ['admin'] }],
+      acl: [
+        { match: '>', read: ['boss'], write: ['boss'], admin: ['boss'] },
+        { match: 'orders.>', read: ['consumers'] },
+      ],
+    });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${b.admin}${path}`, {
+        method,
+        headers: { authorization: `Basic ${Buffer.from(`boss:${PW.boss}`).toString('base64')}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.text()}`);
+    };
+    const PWD = 'dana-password';
+    // one consumer of orders.rev per protocol, each observing how its connection ends
+    const consumers = async () => {
+      const st = await Stompit.connect({ port: b.stomp, host: '127.0.0.1', headers: { login: 'dana', passcode: PWD } });
+      await st.subscribe('/queue/orders.rev');
+      const mq = async (version: 4 | 5) => {
+        const c = mqtt.connect(`mqtt://127.0.0.1:${b.mqtt}`, { protocolVersion: version, reconnectPeriod: 0, username: 'dana', password: PWD, clientId: `rev-${version}-${Math.random().toString(36).slice(2)}` });
+        const seen = { closed: false, disconnectRc: undefined as number | undefined };
+        c.on('error', () => undefined);
+        c.on('disconnect', (p) => (seen.disconnectRc = p.reasonCode));
+        c.on('close', () => (seen.closed = true));
+        await new Promise<void>((resolve, reject) => (c.once('connect', () => resolve()), c.once('error', reject)));
+        await new Promise<void>((resolve, reject) => c.subscribe('orders/rev', { qos: 1 }, (err, g) => (err || (g?.[0]?.qos ?? 0) >= 0x80 ? reject(err ?? new Error('SUBACK refused')) : resolve())));
+        return { c, seen };
+      };
+      const m4 = await mq(4);
+      const m5 = await mq(5);
+      const am = await AmqpClient.connect({ port: b.amqp, tlsPort: 0, wsPort: 0 }, { username: 'dana', password: PWD });
+      await am.receiver('orders.rev');
+      const jms = await JmsClient.connect(b.openwire, 'dana', PWD);
+      await jms.subscribe('orders.rev');
+      assert.equal(b.broker.engine.listConnections().filter((c) => c.principal.username === 'dana').length, 5);
+      return { st, m4, m5, am, jms };
+    };
+    const ended = async (c: Awaited<ReturnType<typeof consumers>>) => {
+      await eventually(() => {
+        assert.ok(c.st.errors.some((e) => /not authorized|groups of user|was removed/.test(e.message)), `STOMP ERROR: ${c.st.errors.map((e) => e.message)}`);
+        assert.ok(c.m4.seen.closed, 'MQTT 3.1.1 closed');
+        assert.equal(c.m5.seen.disconnectRc, 0x87, 'MQTT 5 DISCONNECT 0x87');
+        assert.ok(c.am.errors.some((e) => e?.condition === 'amqp:unauthorized-access'), `AMQP close: ${JSON.stringify(c.am.errors)}`);
+        assert.ok(c.jms.connectionErrors.length > 0 || c.jms.exited, 'OpenWire connection failed');
+      }, 10_000);
+      assert.equal(b.broker.engine.listConnections().filter((x) => x.principal.username === 'dana').length, 0);
+      await Promise.all([c.st.disconnect().catch(() => undefined), c.am.close().catch(() => undefined), c.jms.close()]);
+      c.m4.c.end(true);
+      c.m5.c.end(true);
+    };
+    try {
+      await api('PUT', '/api/security/users/dana', { password: PWD, groups: ['consumers'] });
+      await b.broker.engine.createQueue('orders.rev');
+      // a groups change: the consumers end; a reconnect logs in with the new groups and is refused the subscription
+      const first = await consumers();
+      await api('PUT', '/api/security/users/dana', { roles: ['viewer'] }); // not a messaging right: nothing ends
+      await sleep(300);
+      assert.equal(b.broker.engine.listConnections().filter((c) => c.principal.username === 'dana').length, 5);
+      await api('PUT', '/api/security/users/dana', { groups: [] });
+      await ended(first);
+      stomp.subscribeDenied(await rejects(stomp.connect(b, 'dana', PWD).then((c) => c.subscribe('orders.rev'))), 'orders.rev');
+      // removal
+      await api('PUT', '/api/security/users/dana', { groups: ['consumers'] });
+      const second = await consumers();
+      await api('DELETE', '/api/security/users/dana');
+      await ended(second);
+      stomp.authError(await rejects(stomp.connect(b, 'dana', PWD)));
+    } finally {
+      await b.close();
+    }
+  });
+});
