@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { SQSClient, CreateQueueCommand, SendMessageCommand, ReceiveMessageCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { SNSClient, CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import mqtt, { type MqttClient } from 'mqtt';
 import { hashPassword } from '../../src/core/api.js';
 import { defaultHttp, defaultProtocols } from '../../src/app/modules.js';
@@ -605,6 +606,53 @@ describe('security: revocation without a restart (runtime user removed or its gr
       await ended(second);
       stomp.authError(await rejects(stomp.connect(b, 'dana', PWD)));
     } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('security: SNS per-topic authorization (a user\'s access key)', function () {
+  this.timeout(60_000);
+
+  it('Publish needs write, Subscribe read, creating a topic admin: else AuthorizationError 403', async () => {
+    const [boss, writer, reader] = await Promise.all([PW.boss, PW.writer, PW.reader].map((p) => hashPassword(p)));
+    const b = await start({
+      users: [
+        { username: 'boss', passwordHash: boss, accessKeys: [KEYS.boss] },
+        { username: 'writer', passwordHash: writer, groups: ['producers'], accessKeys: [KEYS.writer] },
+        { username: 'reader', passwordHash: reader, groups: ['consumers'], accessKeys: [KEYS.reader] },
+      ],
+      acl: [
+        { match: '>', read: ['boss'], write: ['boss'], admin: ['boss'] },
+        { match: 'alerts', kind: 'topic', write: ['producers'] },
+        { match: 'alerts', kind: 'topic', read: ['consumers'] },
+      ],
+    });
+    const sns = (key: { accessKeyId: string; secretAccessKey: string }) => new SNSClient({ endpoint: `http://127.0.0.1:${b.sqs}`, region: 'us-east-1', credentials: key, maxAttempts: 1 });
+    const denied = async (p: Promise<unknown>, action: string) => {
+      const err = (await rejects(p, action)) as Error & { $metadata?: { httpStatusCode?: number } };
+      // the SDK's class for AWS's AuthorizationError code (403)
+      assert.equal(err.name, 'AuthorizationErrorException', err.message);
+      assert.equal(err.$metadata?.httpStatusCode, 403);
+      assert.match(err.message, new RegExp(`not authorized to perform: SNS:${action} on resource: arn:aws:sns:[^:]*:[^:]*:`));
+    };
+    const [bs, ws, rs] = [sns(KEYS.boss), sns(KEYS.writer), sns(KEYS.reader)];
+    try {
+      const { TopicArn } = await bs.send(new CreateTopicCommand({ Name: 'alerts' }));
+      await b.broker.engine.createQueue('alerts-inbox');
+      const Endpoint = 'arn:aws:sqs:us-east-1:000000000000:alerts-inbox';
+      // writer: publish yes, subscribe no, a new topic no; creating the existing one is a lookup
+      await ws.send(new PublishCommand({ TopicArn, Message: 'by-writer' }));
+      await denied(ws.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint })), 'Subscribe');
+      await denied(ws.send(new CreateTopicCommand({ Name: 'other' })), 'CreateTopic');
+      assert.equal((await ws.send(new CreateTopicCommand({ Name: 'alerts' }))).TopicArn, TopicArn);
+      // reader: subscribe yes, publish no
+      await rs.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint }));
+      await denied(rs.send(new PublishCommand({ TopicArn, Message: 'by-reader' })), 'Publish');
+      await ws.send(new PublishCommand({ TopicArn, Message: 'after-subscribe' }));
+      await eventually(() => assert.equal(b.broker.engine.queueInfo('alerts-inbox')?.depth, 1));
+    } finally {
+      for (const c of [bs, ws, rs]) c.destroy();
       await b.close();
     }
   });
