@@ -305,6 +305,8 @@ export interface EngineApi {
   accessKey(accessKeyId: string): { secret: string; principal: Principal } | undefined;
   disconnect(c: ConnectionHandle): void;
   killConnection(id: string, reason?: string, cause?: KillCause): boolean;
+  /** Refused logins by protocol since start (bad credentials, refused anonymous clients, throttled), and the throttled ones. */
+  loginStats(): { failures: Record<string, number>; throttled: Record<string, number> };
   listConnections(): ConnectionHandle[];
 
   // ------------------------------------------------------------------ sending

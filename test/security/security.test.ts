@@ -616,11 +616,13 @@ describe('security: SNS per-topic authorization (a user\'s access key)', functio
 
   it('Publish needs write, Subscribe read, creating a topic admin: else AuthorizationError 403', async () => {
     const [boss, writer, reader] = await Promise.all([PW.boss, PW.writer, PW.reader].map((p) => hashPassword(p)));
+    // new objects: the config parser marks the ones it was given ($source), and the table above parsed KEYS
+    const fresh = (k: { accessKeyId: string; secretAccessKey: string }) => ({ accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey });
     const b = await start({
       users: [
-        { username: 'boss', passwordHash: boss, accessKeys: [KEYS.boss] },
-        { username: 'writer', passwordHash: writer, groups: ['producers'], accessKeys: [KEYS.writer] },
-        { username: 'reader', passwordHash: reader, groups: ['consumers'], accessKeys: [KEYS.reader] },
+        { username: 'boss', passwordHash: boss, accessKeys: [fresh(KEYS.boss)] },
+        { username: 'writer', passwordHash: writer, groups: ['producers'], accessKeys: [fresh(KEYS.writer)] },
+        { username: 'reader', passwordHash: reader, groups: ['consumers'], accessKeys: [fresh(KEYS.reader)] },
       ],
       acl: [
         { match: '>', read: ['boss'], write: ['boss'], admin: ['boss'] },
@@ -653,6 +655,38 @@ describe('security: SNS per-topic authorization (a user\'s access key)', functio
       await eventually(() => assert.equal(b.broker.engine.queueInfo('alerts-inbox')?.depth, 1));
     } finally {
       for (const c of [bs, ws, rs]) c.destroy();
+      await b.close();
+    }
+  });
+});
+
+describe('security: login throttling', function () {
+  this.timeout(60_000);
+
+  it('after 10 failed logins of a user from an address, further attempts are refused unchecked on every protocol; /metrics counts them', async () => {
+    const [boss, writer] = await Promise.all([PW.boss, PW.writer].map((p) => hashPassword(p)));
+    const b = await start({ users: [{ username: 'boss', passwordHash: boss, roles: ['admin'] }, { username: 'writer', passwordHash: writer }] });
+    try {
+      for (let i = 0; i < 10; i++) {
+        const p = i % 2 ? amqp : stomp;
+        p.authError(await rejects(p.connect(b, 'writer', `wrong-${i}`)));
+      }
+      // the right password now: refused without being checked, on every protocol, from this address
+      stomp.authError(await rejects(stomp.connect(b, 'writer', PW.writer)));
+      mqttProto(5).authError(await rejects(mqttProto(5).connect(b, 'writer', PW.writer)));
+      openwire.authError(await rejects(openwire.connect(b, 'writer', PW.writer)));
+      // another user from the same address is not affected
+      await (await stomp.connect(b, 'boss', PW.boss)).close();
+      const res = await fetch(`http://127.0.0.1:${b.admin}/metrics`, { headers: { authorization: `Basic ${Buffer.from(`boss:${PW.boss}`).toString('base64')}` } });
+      const text = await res.text();
+      const value = (name: string, protocol: string) => Number(new RegExp(`^${name}\\{protocol="${protocol}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      assert.equal(value('wharf_login_failures_total', 'stomp'), 6, text);
+      assert.equal(value('wharf_login_failures_total', 'amqp'), 5);
+      assert.equal(value('wharf_login_failures_total', 'mqtt'), 1);
+      assert.equal(value('wharf_login_failures_total', 'openwire'), 1);
+      assert.equal(value('wharf_logins_throttled_total', 'stomp'), 1);
+      assert.equal(value('wharf_logins_throttled_total', 'mqtt'), 1);
+    } finally {
       await b.close();
     }
   });
