@@ -183,6 +183,23 @@ export function serveParent(s: { port: number; stop(): Promise<void>; storeStats
 
 export type ListenerName = 'stomp' | 'amqp' | 'mqtt' | 'sqs';
 
+/** `--acl`: what the benches measure with users and ACLs on (set in the child's environment as WHARF_BENCH_ACL). */
+export const ACL_NOTE = 'security: 10 users, 50 ACL rules; the bench clients are anonymous (security.anonymous: true), granted by the last rule, so every send and subscribe scans all 50';
+
+/**
+ * 10 users and 50 rules (`security.acl`) whose only grant to the bench's anonymous clients is the last rule
+ * (`>` read/write/admin for `anonymous`): every authorization walks the whole list, the worst case.
+ */
+export async function benchSecurity(): Promise<Record<string, unknown>> {
+  const { hashPassword } = await import('../src/core/api.js');
+  const hash = await hashPassword('bench-password');
+  const users = Array.from({ length: 10 }, (_, i) => ({ username: `user${i}`, passwordHash: hash, groups: [`group${i % 3}`] }));
+  const acl: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < 49; i++) acl.push({ match: `app${i}.orders.>`, read: [`user${i % 10}`, `group${i % 3}`], write: [`user${(i + 1) % 10}`], admin: ['group0'] });
+  acl.push({ match: '>', read: ['anonymous'], write: ['anonymous'], admin: ['anonymous'] });
+  return { users, acl, anonymous: true };
+}
+
 /**
  * In a child: a Broker with only `listener` (on 127.0.0.1, a free port) and the given modules, its store in
  * `dataDir` (fsync'd unless noSync), served to the parent with serveParent().
@@ -211,6 +228,7 @@ export async function serveBroker(o: {
     ...o.config,
     listeners: { openwire: off, amqp: off, stomp: off, admin: off, sqs: off, ws: off, mqtt: off, [o.listener]: { host: '127.0.0.1', port: 0 } },
   });
+  if (process.env.WHARF_BENCH_ACL) Object.assign(config, { security: parseConfig({ security: await benchSecurity() }).security });
   const broker = new Broker(config, { protocols: [], http: [], ...o.modules, logger: level === 'silent' ? silentLogger() : createLogger({ level }) });
   await broker.start();
   const storeStats = () => (broker.engine.store as unknown as { stats?: StoreStats }).stats ?? null;
@@ -250,6 +268,10 @@ export function brokerChildEntry(fn: (dataDir: string, noSync: boolean) => Promi
  */
 export async function withBrokerChild(self: string, name: string, a: BrokerArgs, body: (child: BrokerChild) => Promise<void>): Promise<void> {
   const dataDir = tempDir(name, a.dir);
+  if (a.acl) {
+    process.env.WHARF_BENCH_ACL = '1';
+    console.log(ACL_NOTE);
+  }
   try {
     const child = await forkBrokerChild(self, ['--broker-child', dataDir, a.nosync ? 'nosync' : 'sync'], { profileDir: a.profile });
     try {
@@ -268,6 +290,7 @@ export async function withBrokerChild(self: string, name: string, a: BrokerArgs,
 /** The broker options shared by the stomp, amqp and sqs benches (for node:util parseArgs), see withBrokerChild(). */
 export const BROKER_OPTIONS = {
   nosync: { type: 'boolean', default: false },
+  acl: { type: 'boolean', default: false },
   profile: { type: 'string' },
   dir: { type: 'string' },
 } as const;
@@ -283,6 +306,7 @@ export const LOOP_OPTIONS = {
 
 export interface BrokerArgs {
   nosync: boolean;
+  acl?: boolean;
   profile?: string;
   dir?: string;
 }

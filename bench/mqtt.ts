@@ -24,7 +24,7 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { benchMain, forkBrokerChild, formatTable, Latencies, removeDir, serveBroker, sleep, tempDir, type BrokerChild } from './lib.js';
+import { ACL_NOTE, benchMain, forkBrokerChild, formatTable, Latencies, removeDir, serveBroker, sleep, tempDir, type BrokerChild } from './lib.js';
 import { PEERS, type PeerBroker, type PeerSpec, type Workload } from './mqtt-peers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -330,6 +330,10 @@ function table(rows: Row[]): string {
 export async function run(): Promise<void> {
   const argv = process.argv.slice(2);
   const withPeers = !argv.includes('--no-peers'); // `--peers` is the default
+  if (argv.includes('--acl')) {
+    process.env.WHARF_BENCH_ACL = '1';
+    console.log(ACL_NOTE);
+  }
   console.log(`MQTT benchmark: broker in a child process, MQTT.js clients here; ${SECONDS} s per case after ${WARMUP} s warm-up; ${os.cpus().length} cores`);
   const contenders: Contender[] = [wharf];
   if (withPeers) {

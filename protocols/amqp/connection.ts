@@ -22,7 +22,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ConnectionHandle, Credentials, DestinationKind, EngineApi } from '../../src/core/api.js';
+import type { ConnectionHandle, Credentials, DestinationKind, EngineApi, KillCause } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import { FrameGuard } from './guard.js';
 import type { MappingOptions } from './mapping.js';
@@ -220,8 +220,8 @@ export class AmqpConnection implements AmqpContext {
     return this.closedPromise;
   }
 
-  kill(reason: string): void {
-    this.closeConnection({ condition: 'amqp:connection:forced', description: reason });
+  kill(reason: string, cause?: KillCause): void {
+    this.closeConnection({ condition: cause === 'unauthorized' ? 'amqp:unauthorized-access' : 'amqp:connection:forced', description: reason });
   }
 
   /** Send close with an error (after our open) or just end the socket; the socket is destroyed after closeGrace. */

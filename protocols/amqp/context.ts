@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type ConsumerHandle, type Credentials, type DestinationKind, type EngineApi, type TransactionHandle } from '../../src/core/api.js';
+import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type ConsumerHandle, type Credentials, type DestinationKind, type EngineApi, type KillCause, type TransactionHandle } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import { DecodeError } from './codec.js';
 import type { FrameGuard } from './guard.js';
@@ -139,7 +139,7 @@ export interface AmqpContext {
   /** Send close with an error (after our open) or just end the socket. */
   closeConnection(err: AmqpError): void;
   /** The engine (admin, client-id takeover) closes this connection. */
-  kill(reason: string): void;
+  kill(reason: string, cause?: KillCause): void;
   /** Output is above the high-water mark: stop deliveries and reading until 'drain'. */
   backpressure(): void;
   hold(bit: number): void;

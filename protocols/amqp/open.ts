@@ -46,7 +46,7 @@ export function onOpenForwarded(ctx: AmqpContext): void {
   ctx.state = 'connecting';
   ctx.engine
     .connect(
-      { protocol: 'amqp', clientId: sole && ctx.containerId ? ctx.containerId : undefined, remoteAddress: ctx.peer.remoteAddress, onKill: (reason) => ctx.kill(reason) },
+      { protocol: 'amqp', clientId: sole && ctx.containerId ? ctx.containerId : undefined, remoteAddress: ctx.peer.remoteAddress, onKill: (reason, cause) => ctx.kill(reason, cause) },
       ctx.credentials,
     )
     .then(

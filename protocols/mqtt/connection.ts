@@ -7,7 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import * as mqttPacket from 'mqtt-packet';
-import type { ConnectionHandle, Message } from '../../src/core/api.js';
+import type { ConnectionHandle, KillCause, Message } from '../../src/core/api.js';
 import type { PeerInfo } from '../../src/transport/types.js';
 import { generate, keepUserPropertyOrder, keepWillUserPropertyOrder, RC, RC3, type Version } from './codec.js';
 import type { CloseOptions, ConnectionContext, ConnectionState, InboundState, OutboundState, SubEntry } from './context.js';
@@ -268,10 +268,10 @@ export class MqttConnection implements ConnectionContext {
 
   // ================================================================ close
 
-  kill(reason: string): void {
+  kill(reason: string, cause?: KillCause): void {
     if (this.state === 'closed') return;
     if (this.version === 5 && this.state === 'connected') {
-      const rc = /taken over/.test(reason) ? RC.sessionTakenOver : RC.administrativeAction;
+      const rc = cause === 'unauthorized' ? RC.notAuthorized : /taken over/.test(reason) ? RC.sessionTakenOver : RC.administrativeAction;
       this.write(generate({ cmd: 'disconnect', reasonCode: rc }, 5));
     }
     this.close({ normal: false, reason });

@@ -7,7 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type * as mqttPacket from 'mqtt-packet';
-import type { ConnectionHandle, ConsumerHandle, Delivery } from '../../src/core/api.js';
+import type { ConnectionHandle, ConsumerHandle, Delivery, KillCause } from '../../src/core/api.js';
 import type { PeerInfo } from '../../src/transport/types.js';
 import type { Version } from './codec.js';
 import type { DirectReceiver, MqttHost } from './host.js';
@@ -122,6 +122,6 @@ export interface ConnectionContext extends DirectReceiver {
   write(buf: Buffer): void;
   protocolClose(rc: number, message: string): void;
   /** The engine wants this connection gone (session takeover, admin). */
-  kill(reason: string): void;
+  kill(reason: string, cause?: KillCause): void;
   close(o: CloseOptions): void;
 }

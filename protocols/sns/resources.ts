@@ -4,7 +4,7 @@
  * timers of pending retries (cleared at close).
  */
 import type { Logger } from 'pino';
-import type { ConnectionHandle, EngineApi } from '../../src/core/api.js';
+import type { ConnectionHandle, EngineApi, Principal } from '../../src/core/api.js';
 import { snsError } from '../aws/errors.js';
 import type { MessageAttributes } from '../aws/message-attributes.js';
 import type { Params } from '../aws/params.js';
@@ -40,6 +40,8 @@ export interface SnsContext {
   baseUrl: string;
   principal: string;
   verified: boolean;
+  /** The broker user behind the request's access key (security.users[].accessKeys), for security.acl. */
+  user?: Principal;
 }
 
 export interface TopicMeta {

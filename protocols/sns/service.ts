@@ -19,8 +19,25 @@ import { Publisher } from './publish.js';
 import { CERT_PATH, SnsResources, type SnsContext, type SnsServiceOptions, type SubMeta } from './resources.js';
 import { Subscriptions } from './subscriptions.js';
 import { Topics } from './topics.js';
+import { BrokerError, type Action } from '../../src/core/api.js';
+import { snsError } from '../aws/errors.js';
 
 export type { SnsContext, SnsServiceOptions, SqsBridge } from './resources.js';
+
+/**
+ * What security.acl asks of a request's user per action on the topic it names (the same rights as the core topic):
+ * Publish `write`, Subscribe `read`, creating a topic that does not exist and changing or deleting one `admin`.
+ */
+const AUTHORIZE: Record<string, Action> = {
+  CreateTopic: 'create',
+  DeleteTopic: 'delete',
+  SetTopicAttributes: 'admin',
+  TagResource: 'admin',
+  UntagResource: 'admin',
+  Subscribe: 'consume',
+  Publish: 'send',
+  PublishBatch: 'send',
+};
 
 /** The SNS service: its actions by name and its lifecycle (wired in src/app/aws-module.ts). */
 export class SnsService {
@@ -57,6 +74,33 @@ export class SnsService {
       UntagResource: (p) => topics.untagResource(p),
       ListTagsForResource: (p) => topics.listTagsForResource(p),
     };
+    for (const [action, fn] of Object.entries(this.actions)) {
+      const need = AUTHORIZE[action];
+      if (!need) continue;
+      this.actions[action] = (p, c) => {
+        if (c.user) this.authorize(action, need, p, c);
+        return fn(p, c);
+      };
+    }
+  }
+
+  /** security.acl for an action on a named topic: AuthorizationError (403) unless the request's user may. */
+  private authorize(action: string, need: Action, p: Params, c: SnsContext): void {
+    let name: string | undefined;
+    if (action === 'CreateTopic') {
+      name = p.optStr('Name');
+      if (!name || this.r.topicMeta(name)) return; // creating an existing topic is a lookup
+    } else {
+      const arn = p.optStr('TopicArn') ?? p.optStr('TargetArn') ?? p.optStr('ResourceArn');
+      name = arn === undefined ? undefined : /^arn:aws[\w-]*:sns:[^:]*:[^:]*:([^:]+)$/.exec(arn)?.[1];
+    }
+    if (!name) return; // the action reports the missing or malformed parameter itself
+    try {
+      this.r.engine.authorize(c.user, need, { kind: 'topic', name });
+    } catch (err) {
+      if (err instanceof BrokerError && err.code === 'unauthorized') throw snsError('AuthorizationError', `User '${c.user!.username}' is not authorized to perform: SNS:${action} on resource: ${this.r.topicArn(name)}`);
+      throw err;
+    }
   }
 
   // ============================================================== lifecycle

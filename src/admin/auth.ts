@@ -212,6 +212,10 @@ export class AdminAuth {
     await this.engine.kvPut(USER_KV_PREFIX + username, rec);
     this.verified.clear();
     this.dropSessionsOf(username);
+    // the ACLs name groups: a connection keeps the groups it logged in with, so a change of them ends the user's
+    // connections (with the protocol's "not authorized" error); the client reconnects under its new rights
+    const before = [...(old?.groups ?? [])].sort().join('\0');
+    if (old && before !== [...groups].sort().join('\0')) this.revoke(username, `the groups of user '${username}' changed`);
     return { username, groups, roles, accessKeys: accessKeys.map((k) => k.accessKeyId), source: 'runtime' };
   }
 
@@ -221,8 +225,13 @@ export class AdminAuth {
     await this.engine.kvDelete(USER_KV_PREFIX + username);
     this.verified.clear();
     this.dropSessionsOf(username);
-    for (const c of this.engine.listConnections()) if (c.principal.username === username && !c.principal.anonymous) this.engine.killConnection(c.id, `user '${username}' was removed`);
+    this.revoke(username, `user '${username}' was removed`);
     return true;
+  }
+
+  /** Ends every messaging connection of a user whose rights changed, with the protocol's "not authorized" error. */
+  private revoke(username: string, reason: string): void {
+    for (const c of this.engine.listConnections()) if (c.principal.username === username && !c.principal.anonymous) this.engine.killConnection(c.id, reason, 'unauthorized');
   }
 
   private async check(username: string, password: string, remote: string | undefined): Promise<AdminUser | null> {

@@ -129,6 +129,19 @@ export class AdminMetrics {
         for (const [reason, n] of Object.entries(refusals())) this.inc({ reason }, n);
       },
     });
+    const logins = (name: string, help: string, pick: (s: ReturnType<EngineApi['loginStats']>) => Record<string, number>) =>
+      new client.Counter<'protocol'>({
+        name,
+        help,
+        labelNames: ['protocol'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [protocol, n] of Object.entries(pick(self.engine.loginStats()))) this.inc({ protocol }, n);
+        },
+      });
+    logins('wharf_login_failures_total', 'Refused messaging logins by protocol (bad credentials, refused anonymous clients, throttled attempts)', (s) => s.failures);
+    logins('wharf_logins_throttled_total', 'Logins refused unchecked: too many failures of the username from the address in the last minute', (s) => s.throttled);
     new client.Gauge({
       name: 'wharf_store_size_bytes',
       help: 'Size of the message store on disk, bytes',

@@ -11,6 +11,10 @@ import type { EngineState } from './engine-state.js';
 import { BrokerError } from './errors.js';
 import { ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
 
+/** Login throttling (per username and address): failures allowed in a window, and the window. */
+export const LOGIN_MAX_FAILURES = 10;
+export const LOGIN_WINDOW_MS = 60_000;
+
 export class AccessControl {
   /** Denials already in the audit log, for calls without a connection (SQS/SNS requests). */
   private readonly deniedLogged = new Set<string>();
@@ -73,5 +77,55 @@ export class AccessControl {
     if (!conn || conn.principal.internal) return;
     if (!address.name.includes(',')) return this.check(conn, 'send', address);
     for (const part of address.name.split(',').map((x) => x.trim()).filter(Boolean)) this.check(conn, 'send', parseAddress(part, address.kind));
+  }
+
+  /** Failed logins per (user, address) in the current window; at LOGIN_MAX_FAILURES further attempts are refused unchecked. */
+  private readonly loginThrottle = new Map<string, { start: number; failures: number; throttled: boolean }>();
+  private readonly loginCounts = { failures: new Map<string, number>(), throttled: new Map<string, number>() };
+
+  loginStats(): { failures: Record<string, number>; throttled: Record<string, number> } {
+    return { failures: Object.fromEntries(this.loginCounts.failures), throttled: Object.fromEntries(this.loginCounts.throttled) };
+  }
+
+  /**
+   * The security hooks' authenticate behind a throttle: after LOGIN_MAX_FAILURES failed logins of one username from
+   * one address within LOGIN_WINDOW_MS, further attempts are refused without checking the password until the window
+   * ends (a success ends the window). Anonymous clients have no password to guess and are not throttled.
+   */
+  async checkLogin(c: Credentials): Promise<Principal | null> {
+    if (c.internal || !c.username) return this.counted(c, await this.security().authenticate(c));
+    const key = `${c.username}\0${c.remoteAddress ?? ''}`;
+    const now = Date.now();
+    let t = this.loginThrottle.get(key);
+    if (t && now - t.start >= LOGIN_WINDOW_MS) {
+      this.loginThrottle.delete(key);
+      t = undefined;
+    }
+    if (t && t.failures >= LOGIN_MAX_FAILURES) {
+      this.loginCounts.throttled.set(c.protocol, (this.loginCounts.throttled.get(c.protocol) ?? 0) + 1);
+      if (!t.throttled) {
+        t.throttled = true;
+        this.logger.warn({ audit: true, event: 'login-throttled', protocol: c.protocol, user: c.username, remote: c.remoteAddress }, `login: ${LOGIN_MAX_FAILURES} failed logins of ${c.username} from ${c.remoteAddress ?? '?'} within ${LOGIN_WINDOW_MS / 1000} s; refusing further attempts until the window ends`);
+      }
+      return this.counted(c, null);
+    }
+    const principal = await this.security().authenticate(c);
+    if (principal) {
+      if (t) this.loginThrottle.delete(key);
+    } else {
+      if (!t) {
+        if (this.loginThrottle.size >= 100_000) for (const [k, v] of this.loginThrottle) if (now - v.start >= LOGIN_WINDOW_MS) this.loginThrottle.delete(k);
+        if (this.loginThrottle.size >= 100_000) this.loginThrottle.clear();
+        t = { start: now, failures: 0, throttled: false };
+        this.loginThrottle.set(key, t);
+      }
+      t.failures++;
+    }
+    return this.counted(c, principal);
+  }
+
+  private counted(c: Credentials, p: Principal | null): Principal | null {
+    if (!p) this.loginCounts.failures.set(c.protocol, (this.loginCounts.failures.get(c.protocol) ?? 0) + 1);
+    return p;
   }
 }

@@ -50,14 +50,20 @@ export interface NackOptions {
   redelivered?: boolean;
 }
 
+export type KillCause = 'unauthorized';
+
 export interface ConnectionInfo {
   protocol: string;
   clientId?: string;
   remoteAddress?: string;
   /** When another connection claims this one's clientId (MQTT session takeover), it is closed via onKill. */
   takeover?: boolean;
-  /** Called when the broker wants this connection gone (takeover, admin close). The adapter closes its socket. */
-  onKill?: (reason: string) => void;
+  /**
+   * Called when the broker wants this connection gone (takeover, admin close). The adapter closes its socket.
+   * `cause: 'unauthorized'`: the user's rights were revoked (user removed, groups changed): the adapter closes
+   * with its "not authorized" error (MQTT 5 DISCONNECT 0x87, AMQP close `amqp:unauthorized-access`, STOMP ERROR).
+   */
+  onKill?: (reason: string, cause?: KillCause) => void;
 }
 
 /** A client connection as the engine sees it. */
@@ -298,7 +304,9 @@ export interface EngineApi {
   /** The secret and user of a SigV4 access key that belongs to a user (security.users[].accessKeys). */
   accessKey(accessKeyId: string): { secret: string; principal: Principal } | undefined;
   disconnect(c: ConnectionHandle): void;
-  killConnection(id: string, reason?: string): boolean;
+  killConnection(id: string, reason?: string, cause?: KillCause): boolean;
+  /** Refused logins by protocol since start (bad credentials, refused anonymous clients, throttled), and the throttled ones. */
+  loginStats(): { failures: Record<string, number>; throttled: Record<string, number> };
   listConnections(): ConnectionHandle[];
 
   // ------------------------------------------------------------------ sending

@@ -19,7 +19,7 @@ export class Connection {
   producers = 0;
   closed = false;
   readonly stats = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
-  readonly onKill?: (reason: string) => void;
+  readonly onKill?: ConnectionInfo['onKill'];
   /** `action:address` denials already logged (the audit log names each once per connection). */
   readonly denied = new Set<string>();
 

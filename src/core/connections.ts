@@ -1,5 +1,5 @@
 /** The open connections: client-id uniqueness (or takeover), and what closing one releases. */
-import type { ConnectionInfo } from './api.js';
+import type { ConnectionInfo, KillCause } from './api.js';
 import { Connection } from './connection.js';
 import { BrokerError } from './errors.js';
 import type { Principal } from './security.js';
@@ -69,10 +69,10 @@ export class ConnectionRegistry {
     this.host.emit('connection.closed', c);
   }
 
-  kill(id: string, reason: string): boolean {
+  kill(id: string, reason: string, cause?: KillCause): boolean {
     const c = this.byId.get(id);
     if (!c) return false;
-    c.onKill?.(reason);
+    c.onKill?.(reason, cause);
     this.close(c);
     return true;
   }

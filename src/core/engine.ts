@@ -13,7 +13,7 @@ import { Consumer } from './consumer.js';
 import { Connection } from './connection.js';
 import { allowAll, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
 import type {
-  BrowsedMessage, EngineOverview, ConnectionHandle, ConnectionInfo, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
+  BrowsedMessage, EngineOverview, ConnectionHandle, ConnectionInfo, KillCause, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
   SendItem, SendOptions, SubscribeOptions, TransactionHandle,
 } from './api.js';
 import type { Command, Store } from './store.js';
@@ -31,6 +31,8 @@ import { countAll, describeQueue, listDestinations, scanDestinations } from './d
 import { ConnectionRegistry } from './connections.js';
 import { Alarms, type AlarmInfo } from './alarms.js';
 import { AccessControl } from './access.js';
+
+export { LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS } from './access.js';
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -231,15 +233,23 @@ export class Engine extends EventEmitter implements EngineApi {
   // ================================================================ connections and security
 
   async authenticate(credentials: Credentials): Promise<Principal | null> {
-    const principal = await this.security.authenticate(credentials);
+    const principal = await this.checkLogin(credentials);
     if (!principal) this.access.loginFailed(credentials);
     return principal;
+  }
+
+  loginStats(): { failures: Record<string, number>; throttled: Record<string, number> } {
+    return this.access.loginStats();
+  }
+
+  private checkLogin(c: Credentials): Promise<Principal | null> {
+    return this.access.checkLogin(c);
   }
 
   async connect(info: ConnectionInfo, credentials?: Omit<Credentials, 'protocol'>): Promise<Connection> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
     const creds: Credentials = { ...credentials, protocol: info.protocol, remoteAddress: info.remoteAddress ?? credentials?.remoteAddress };
-    const principal = await this.security.authenticate(creds);
+    const principal = await this.checkLogin(creds);
     if (!principal) {
       this.access.loginFailed(creds);
       throw new BrokerError('unauthenticated', creds.username ? 'Authentication failed: bad username or password' : 'Authentication failed: anonymous access is not allowed from this address');
@@ -262,8 +272,8 @@ export class Engine extends EventEmitter implements EngineApi {
   }
 
   /** Ask the adapter to drop a connection (admin close). */
-  killConnection(id: string, reason = 'closed by administrator'): boolean {
-    return this.connections.kill(id, reason);
+  killConnection(id: string, reason = 'closed by administrator', cause?: KillCause): boolean {
+    return this.connections.kill(id, reason, cause);
   }
 
   listConnections(): Connection[] {

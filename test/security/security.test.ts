@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { SQSClient, CreateQueueCommand, SendMessageCommand, ReceiveMessageCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { SNSClient, CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import mqtt, { type MqttClient } from 'mqtt';
 import { hashPassword } from '../../src/core/api.js';
 import { defaultHttp, defaultProtocols } from '../../src/app/modules.js';
@@ -13,10 +14,11 @@ import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { Stompit } from '../protocols/stomp/helpers.js';
 import { Client as AmqpClient } from '../protocols/amqp/helpers.js';
 import { get, presignedPath, signedRequest, xmlText } from '../protocols/sqs/sigv4-client.js';
+import { JmsClient, type JmsError } from './openwire-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Ports = RunningBroker & { stomp: number; mqtt: number; amqp: number; sqs: number; admin: number };
+type Ports = RunningBroker & { stomp: number; mqtt: number; amqp: number; sqs: number; admin: number; openwire: number };
 
 const PW = { boss: 'boss-password', writer: 'writer-password', reader: 'reader-password', opsy: 'opsy-password', sports: 'sports-password' };
 const KEYS = {
@@ -52,11 +54,11 @@ async function start(security: BrokerConfigInput['security'], host = '127.0.0.1'
     config: {
       security,
       sqs: { purgeInterval: 0 },
-      listeners: { stomp: { host, port: 0 }, mqtt: { host, port: 0 }, amqp: { host, port: 0 }, sqs: { host, port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+      listeners: { stomp: { host, port: 0 }, mqtt: { host, port: 0 }, amqp: { host, port: 0 }, sqs: { host, port: 0 }, openwire: { host, port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
     },
     modules: () => ({ protocols: defaultProtocols, http: defaultHttp }),
   });
-  return withPorts(r, { stomp: 'stomp', mqtt: 'mqtt', amqp: 'amqp', sqs: 'sqs', admin: 'admin' });
+  return withPorts(r, { stomp: 'stomp', mqtt: 'mqtt', amqp: 'amqp', sqs: 'sqs', openwire: 'openwire', admin: 'admin' });
 }
 
 // ------------------------------------------------------------------------------------------ one client shape
@@ -193,6 +195,32 @@ const amqp: Proto = {
   },
 };
 
+function jmsSecurityException(err: Error, n?: string): void {
+  assert.equal((err as JmsError).javaClass, 'javax.jms.JMSSecurityException', err.message);
+  if (n) assert.ok(err.message.includes(n), err.message);
+}
+
+/** OpenWire: ActiveMQ 5.17's JMS client (test/security/java/SecurityJms.java). */
+const openwire: Proto = {
+  name: 'OpenWire (JMS)',
+  kind: 'queue',
+  everything: 'topic://>',
+  async connect(b, user, password) {
+    const c = await JmsClient.connect(b.openwire, user, password);
+    return {
+      send: (n, body) => c.send(n, body),
+      async subscribe(n) {
+        const list = await c.subscribe(n);
+        return { texts: () => list };
+      },
+      close: () => c.close(),
+    };
+  },
+  authError: (err) => jmsSecurityException(err),
+  sendDenied: (err, n) => jmsSecurityException(err, n),
+  subscribeDenied: (err, n) => jmsSecurityException(err, n),
+};
+
 const SQS_PW_TO_KEY: Record<string, { accessKeyId: string; secretAccessKey: string }> = {
   [PW.writer]: KEYS.writer,
   [PW.reader]: KEYS.reader,
@@ -244,7 +272,7 @@ const sqs: Proto = {
   },
 };
 
-const PROTOCOLS: Proto[] = [stomp, mqttProto(4), mqttProto(5), amqp, sqs];
+const PROTOCOLS: Proto[] = [stomp, mqttProto(4), mqttProto(5), amqp, openwire, sqs];
 
 async function rejects(p: Promise<unknown>, what = ''): Promise<Error> {
   let ok: unknown;
@@ -499,6 +527,167 @@ describe('security: runtime users (wharf users over the admin REST API)', functi
       assert.ok(audit.some((e) => e.event === 'login' && e.outcome === 'success' && e.user === 'carol'), 'login audited');
     } finally {
       await r.close();
+    }
+  });
+});
+
+describe('security: revocation without a restart (runtime user removed or its groups changed)', function () {
+  this.timeout(120_000);
+
+  it("ends the user's consumers on every protocol with its not-authorized error; the reconnect gets the new rights", async () => {
+    const boss = await hashPassword(PW.boss);
+    const b = await start({
+      users: [{ username: 'boss', passwordHash: boss, roles: ['admin'] }],
+      acl: [
+        { match: '>', read: ['boss'], write: ['boss'], admin: ['boss'] },
+        { match: 'orders.>', read: ['consumers'] },
+      ],
+    });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${b.admin}${path}`, {
+        method,
+        headers: { authorization: `Basic ${Buffer.from(`boss:${PW.boss}`).toString('base64')}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.text()}`);
+    };
+    const PWD = 'dana-password';
+    // one consumer of orders.rev per protocol, each observing how its connection ends
+    const consumers = async () => {
+      const st = await Stompit.connect({ port: b.stomp, host: '127.0.0.1', headers: { login: 'dana', passcode: PWD } });
+      await st.subscribe('/queue/orders.rev');
+      const mq = async (version: 4 | 5) => {
+        const c = mqtt.connect(`mqtt://127.0.0.1:${b.mqtt}`, { protocolVersion: version, reconnectPeriod: 0, username: 'dana', password: PWD, clientId: `rev-${version}-${Math.random().toString(36).slice(2)}` });
+        const seen = { closed: false, disconnectRc: undefined as number | undefined };
+        c.on('error', () => undefined);
+        c.on('disconnect', (p) => (seen.disconnectRc = p.reasonCode));
+        c.on('close', () => (seen.closed = true));
+        await new Promise<void>((resolve, reject) => (c.once('connect', () => resolve()), c.once('error', reject)));
+        await new Promise<void>((resolve, reject) => c.subscribe('orders/rev', { qos: 1 }, (err, g) => (err || (g?.[0]?.qos ?? 0) >= 0x80 ? reject(err ?? new Error('SUBACK refused')) : resolve())));
+        return { c, seen };
+      };
+      const m4 = await mq(4);
+      const m5 = await mq(5);
+      const am = await AmqpClient.connect({ port: b.amqp, tlsPort: 0, wsPort: 0 }, { username: 'dana', password: PWD });
+      await am.receiver('orders.rev');
+      const jms = await JmsClient.connect(b.openwire, 'dana', PWD);
+      await jms.subscribe('orders.rev');
+      assert.equal(b.broker.engine.listConnections().filter((c) => c.principal.username === 'dana').length, 5);
+      return { st, m4, m5, am, jms };
+    };
+    const ended = async (c: Awaited<ReturnType<typeof consumers>>) => {
+      await eventually(() => {
+        assert.ok(c.st.errors.some((e) => /not authorized|groups of user|was removed/.test(e.message)), `STOMP ERROR: ${c.st.errors.map((e) => e.message)}`);
+        assert.ok(c.m4.seen.closed, 'MQTT 3.1.1 closed');
+        assert.equal(c.m5.seen.disconnectRc, 0x87, 'MQTT 5 DISCONNECT 0x87');
+        assert.ok(c.am.errors.some((e) => e?.condition === 'amqp:unauthorized-access'), `AMQP close: ${JSON.stringify(c.am.errors)}`);
+        assert.ok(c.jms.connectionErrors.length > 0 || c.jms.exited, 'OpenWire connection failed');
+      }, 10_000);
+      assert.equal(b.broker.engine.listConnections().filter((x) => x.principal.username === 'dana').length, 0);
+      await Promise.all([c.st.disconnect().catch(() => undefined), c.am.close().catch(() => undefined), c.jms.close()]);
+      c.m4.c.end(true);
+      c.m5.c.end(true);
+    };
+    try {
+      await api('PUT', '/api/security/users/dana', { password: PWD, groups: ['consumers'] });
+      await b.broker.engine.createQueue('orders.rev');
+      // a groups change: the consumers end; a reconnect logs in with the new groups and is refused the subscription
+      const first = await consumers();
+      await api('PUT', '/api/security/users/dana', { roles: ['viewer'] }); // not a messaging right: nothing ends
+      await sleep(300);
+      assert.equal(b.broker.engine.listConnections().filter((c) => c.principal.username === 'dana').length, 5);
+      await api('PUT', '/api/security/users/dana', { groups: [] });
+      await ended(first);
+      stomp.subscribeDenied(await rejects(stomp.connect(b, 'dana', PWD).then((c) => c.subscribe('orders.rev'))), 'orders.rev');
+      // removal
+      await api('PUT', '/api/security/users/dana', { groups: ['consumers'] });
+      const second = await consumers();
+      await api('DELETE', '/api/security/users/dana');
+      await ended(second);
+      stomp.authError(await rejects(stomp.connect(b, 'dana', PWD)));
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('security: SNS per-topic authorization (a user\'s access key)', function () {
+  this.timeout(60_000);
+
+  it('Publish needs write, Subscribe read, creating a topic admin: else AuthorizationError 403', async () => {
+    const [boss, writer, reader] = await Promise.all([PW.boss, PW.writer, PW.reader].map((p) => hashPassword(p)));
+    // new objects: the config parser marks the ones it was given ($source), and the table above parsed KEYS
+    const fresh = (k: { accessKeyId: string; secretAccessKey: string }) => ({ accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey });
+    const b = await start({
+      users: [
+        { username: 'boss', passwordHash: boss, accessKeys: [fresh(KEYS.boss)] },
+        { username: 'writer', passwordHash: writer, groups: ['producers'], accessKeys: [fresh(KEYS.writer)] },
+        { username: 'reader', passwordHash: reader, groups: ['consumers'], accessKeys: [fresh(KEYS.reader)] },
+      ],
+      acl: [
+        { match: '>', read: ['boss'], write: ['boss'], admin: ['boss'] },
+        { match: 'alerts', kind: 'topic', write: ['producers'] },
+        { match: 'alerts', kind: 'topic', read: ['consumers'] },
+      ],
+    });
+    const sns = (key: { accessKeyId: string; secretAccessKey: string }) => new SNSClient({ endpoint: `http://127.0.0.1:${b.sqs}`, region: 'us-east-1', credentials: key, maxAttempts: 1 });
+    const denied = async (p: Promise<unknown>, action: string) => {
+      const err = (await rejects(p, action)) as Error & { $metadata?: { httpStatusCode?: number } };
+      // the SDK's class for AWS's AuthorizationError code (403)
+      assert.equal(err.name, 'AuthorizationErrorException', err.message);
+      assert.equal(err.$metadata?.httpStatusCode, 403);
+      assert.match(err.message, new RegExp(`not authorized to perform: SNS:${action} on resource: arn:aws:sns:[^:]*:[^:]*:`));
+    };
+    const [bs, ws, rs] = [sns(KEYS.boss), sns(KEYS.writer), sns(KEYS.reader)];
+    try {
+      const { TopicArn } = await bs.send(new CreateTopicCommand({ Name: 'alerts' }));
+      await b.broker.engine.createQueue('alerts-inbox');
+      const Endpoint = 'arn:aws:sqs:us-east-1:000000000000:alerts-inbox';
+      // writer: publish yes, subscribe no, a new topic no; creating the existing one is a lookup
+      await ws.send(new PublishCommand({ TopicArn, Message: 'by-writer' }));
+      await denied(ws.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint })), 'Subscribe');
+      await denied(ws.send(new CreateTopicCommand({ Name: 'other' })), 'CreateTopic');
+      assert.equal((await ws.send(new CreateTopicCommand({ Name: 'alerts' }))).TopicArn, TopicArn);
+      // reader: subscribe yes, publish no
+      await rs.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint }));
+      await denied(rs.send(new PublishCommand({ TopicArn, Message: 'by-reader' })), 'Publish');
+      await ws.send(new PublishCommand({ TopicArn, Message: 'after-subscribe' }));
+      await eventually(() => assert.equal(b.broker.engine.queueInfo('alerts-inbox')?.depth, 1));
+    } finally {
+      for (const c of [bs, ws, rs]) c.destroy();
+      await b.close();
+    }
+  });
+});
+
+describe('security: login throttling', function () {
+  this.timeout(60_000);
+
+  it('after 10 failed logins of a user from an address, further attempts are refused unchecked on every protocol; /metrics counts them', async () => {
+    const [boss, writer] = await Promise.all([PW.boss, PW.writer].map((p) => hashPassword(p)));
+    const b = await start({ users: [{ username: 'boss', passwordHash: boss, roles: ['admin'] }, { username: 'writer', passwordHash: writer }] });
+    try {
+      for (let i = 0; i < 10; i++) {
+        const p = i % 2 ? amqp : stomp;
+        p.authError(await rejects(p.connect(b, 'writer', `wrong-${i}`)));
+      }
+      // the right password now: refused without being checked, on every protocol, from this address
+      stomp.authError(await rejects(stomp.connect(b, 'writer', PW.writer)));
+      mqttProto(5).authError(await rejects(mqttProto(5).connect(b, 'writer', PW.writer)));
+      openwire.authError(await rejects(openwire.connect(b, 'writer', PW.writer)));
+      // another user from the same address is not affected
+      await (await stomp.connect(b, 'boss', PW.boss)).close();
+      const res = await fetch(`http://127.0.0.1:${b.admin}/metrics`, { headers: { authorization: `Basic ${Buffer.from(`boss:${PW.boss}`).toString('base64')}` } });
+      const text = await res.text();
+      const value = (name: string, protocol: string) => Number(new RegExp(`^${name}\\{protocol="${protocol}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      assert.equal(value('wharf_login_failures_total', 'stomp'), 6, text);
+      assert.equal(value('wharf_login_failures_total', 'amqp'), 5);
+      assert.equal(value('wharf_login_failures_total', 'mqtt'), 1);
+      assert.equal(value('wharf_login_failures_total', 'openwire'), 1);
+      assert.equal(value('wharf_logins_throttled_total', 'stomp'), 1);
+      assert.equal(value('wharf_logins_throttled_total', 'mqtt'), 1);
+    } finally {
+      await b.close();
     }
   });
 });

@@ -72,7 +72,7 @@ export async function handleConnect(c: ConnectionContext, p: mqttPacket.IConnect
     let conn: ConnectionHandle;
     try {
       conn = await host.engine.connect(
-        { protocol: 'mqtt', clientId: cid, remoteAddress: c.peer.remoteAddress, takeover: true, onKill: (reason) => c.kill(reason) },
+        { protocol: 'mqtt', clientId: cid, remoteAddress: c.peer.remoteAddress, takeover: true, onKill: (reason, cause) => c.kill(reason, cause) },
         { username: p.username, password: p.password?.toString('utf8'), certificateSubject: certSubject(c.peer) },
       );
     } catch (err) {
