@@ -246,10 +246,31 @@ export class UserSecurity implements SecurityHooks {
     return !!list && list.some((n) => names.includes(n));
   }
 
+  /**
+   * Decisions by principal (one object per connection) and permission + destination: a publish checks its topic on
+   * every message, and walking 50 rules each time cost MQTT QoS 0 ~20 % more broker CPU. The ACL is fixed for the
+   * broker's life and a principal's groups do not change under it (a change of groups ends its connections), so a
+   * decision never goes stale.
+   */
+  private readonly decisions = new WeakMap<Principal, Map<string, boolean>>();
+
   authorize(principal: Principal, action: Action, address: Address | null): boolean {
     if (principal.internal) return true;
     if (this.cfg.acl.length === 0) return true;
     if (!address) return false;
+    let cache = this.decisions.get(principal);
+    if (!cache) this.decisions.set(principal, (cache = new Map()));
+    const key = `${PERMISSION[action]}:${address.kind}:${address.name}`;
+    let d = cache.get(key);
+    if (d === undefined) {
+      d = this.decide(principal, action, address);
+      if (cache.size >= 4096) cache.clear();
+      cache.set(key, d);
+    }
+    return d;
+  }
+
+  private decide(principal: Principal, action: Action, address: Address): boolean {
     const perm = PERMISSION[action];
     const names = this.names(principal);
     const wildcard = address.kind === 'topic' && perm === 'read' && isWildcard(address.name);
