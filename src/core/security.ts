@@ -120,6 +120,8 @@ export type AuditLog = (fields: Record<string, unknown>, msg: string) => void;
 
 export type SecurityMode = 'anonymous-loopback' | 'anonymous' | 'users';
 
+const PERMISSION_BIT = { read: 1, write: 2, admin: 4 } as const;
+
 const PERMISSION: Record<Action, 'read' | 'write' | 'admin'> = {
   send: 'write',
   consume: 'read',
@@ -252,22 +254,23 @@ export class UserSecurity implements SecurityHooks {
    * broker's life and a principal's groups do not change under it (a change of groups ends its connections), so a
    * decision never goes stale.
    */
-  private readonly decisions = new WeakMap<Principal, Map<string, boolean>>();
+  private readonly decisions = new WeakMap<Principal, { queue: Map<string, number>; topic: Map<string, number> }>();
 
   authorize(principal: Principal, action: Action, address: Address | null): boolean {
     if (principal.internal) return true;
     if (this.cfg.acl.length === 0) return true;
     if (!address) return false;
     let cache = this.decisions.get(principal);
-    if (!cache) this.decisions.set(principal, (cache = new Map()));
-    const key = `${PERMISSION[action]}:${address.kind}:${address.name}`;
-    let d = cache.get(key);
-    if (d === undefined) {
-      d = this.decide(principal, action, address);
-      if (cache.size >= 4096) cache.clear();
-      cache.set(key, d);
-    }
-    return d;
+    if (!cache) this.decisions.set(principal, (cache = { queue: new Map(), topic: new Map() }));
+    // per name a bit mask: bit p = permission p decided, bit p+3 = allowed (no key string built per message)
+    const byName = cache[address.kind];
+    const bit = PERMISSION_BIT[PERMISSION[action]];
+    const flags = byName.get(address.name) ?? 0;
+    if (flags & bit) return (flags & (bit << 3)) !== 0;
+    const allowed = this.decide(principal, action, address);
+    if (byName.size >= 4096) byName.clear();
+    byName.set(address.name, flags | bit | (allowed ? bit << 3 : 0));
+    return allowed;
   }
 
   private decide(principal: Principal, action: Action, address: Address): boolean {
