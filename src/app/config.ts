@@ -125,6 +125,17 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** A user name in security.users and admin.users. */
+const usernameSchema = z
+  .string({ error: 'expected a user name (letters, digits, . _ @ -)' })
+  .regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a user name (letters, digits, . _ @ -)' });
+/** A password as `wharf hash-password` prints it. */
+const passwordHashSchema = z
+  .string({ error: 'expected a scrypt hash made by `wharf hash-password`' })
+  .regex(ADMIN_HASH_PATTERN, { error: 'expected a scrypt hash made by `wharf hash-password` (scrypt$N$r$p$salt$hash)' });
+/** Who an ACL rule grants a permission to: users and groups. */
+const grantees = z.array(nonEmpty('a user or group name'), { error: 'expected a list of users/groups' }).optional();
+
 export const configSchema = z.strictObject({
   /** Where the store (`<dataDir>/store`) and other state live. */
   dataDir: nonEmpty('a directory path').default('./data'),
@@ -277,12 +288,8 @@ export const configSchema = z.strictObject({
       users: z
         .array(
           z.strictObject({
-            username: z
-              .string({ error: 'expected a user name (letters, digits, . _ @ -)' })
-              .regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a user name (letters, digits, . _ @ -)' }),
-            passwordHash: z
-              .string({ error: 'expected a scrypt hash made by `wharf hash-password`' })
-              .regex(ADMIN_HASH_PATTERN, { error: 'expected a scrypt hash made by `wharf hash-password` (scrypt$N$r$p$salt$hash)' }),
+            username: usernameSchema,
+            passwordHash: passwordHashSchema,
             groups: z.array(nonEmpty('a group name'), { error: 'expected a list of group names' }).default([]),
             /** Console roles: `admin` may change things, `viewer` may only look; none = no console access. */
             roles: z.array(oneOf(['admin', 'viewer'] as const), { error: 'expected a list of roles (admin, viewer)' }).default([]),
@@ -303,9 +310,9 @@ export const configSchema = z.strictObject({
           z.strictObject({
             match: nonEmpty('a destination name or pattern (orders.>, a.*.c)'),
             kind: oneOf(['queue', 'topic'] as const).optional(),
-            read: z.array(nonEmpty('a user or group name'), { error: 'expected a list of users/groups' }).optional(),
-            write: z.array(nonEmpty('a user or group name'), { error: 'expected a list of users/groups' }).optional(),
-            admin: z.array(nonEmpty('a user or group name'), { error: 'expected a list of users/groups' }).optional(),
+            read: grantees,
+            write: grantees,
+            admin: grantees,
           }),
           { error: 'expected a list of { match, kind, read, write, admin }' },
         )
@@ -319,12 +326,8 @@ export const configSchema = z.strictObject({
       users: z
         .array(
           z.strictObject({
-            username: z
-              .string({ error: 'expected a user name (letters, digits, . _ @ -)' })
-              .regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'expected a user name (letters, digits, . _ @ -)' }),
-            passwordHash: z
-              .string({ error: 'expected a scrypt hash made by `wharf hash-password`' })
-              .regex(ADMIN_HASH_PATTERN, { error: 'expected a scrypt hash made by `wharf hash-password` (scrypt$N$r$p$salt$hash)' }),
+            username: usernameSchema,
+            passwordHash: passwordHashSchema,
             /** `admin` may change things; `viewer` may only look. */
             role: oneOf(['admin', 'viewer'] as const).default('admin'),
           }),
