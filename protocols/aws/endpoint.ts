@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HttpError, readBody } from '../../src/transport/http.js';
 import type { HttpHandler } from '../../src/transport/types.js';
-import type { Principal } from '../../src/core/api.js';
+import type { Action, Principal } from '../../src/core/api.js';
 import type { BaseUrls } from './base-url.js';
 import { AwsError, jsonError, queryError, snsError, sqsError, toAwsError } from './errors.js';
 import type { Input, Params } from './params.js';
@@ -22,6 +22,25 @@ import { verifySigV4, type AuthResult, type SigV4Options } from './sigv4.js';
 
 /** One action of an API: the request's parameters (in the JSON protocol's input shape) in, its output shape out. */
 export type AwsAction<C> = (p: Params, ctx: C) => Promise<Record<string, unknown>>;
+
+/**
+ * Puts security.acl in front of the actions `needs` names: a request made as a broker user passes `authorize` (which
+ * throws the API's own 403) before the action runs; anonymous requests were admitted by the endpoint already.
+ */
+export function guardActions<C extends { user?: Principal }>(
+  actions: Record<string, AwsAction<C>>,
+  needs: Record<string, Action>,
+  authorize: (action: string, need: Action, p: Params, ctx: C) => void,
+): void {
+  for (const [action, fn] of Object.entries(actions)) {
+    const need = needs[action];
+    if (!need) continue;
+    actions[action] = (p, c) => {
+      if (c.user) authorize(action, need, p, c);
+      return fn(p, c);
+    };
+  }
+}
 
 /** What the endpoint knows about a request when it hands it to an API, which makes its own action context of it. */
 export interface AwsRequest {

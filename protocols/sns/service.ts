@@ -12,6 +12,7 @@
  * http-delivery.ts; they share resources.ts (engine, kv records, ARNs).
  */
 import { generateSigningMaterial, Signer, type SigningMaterial } from './signing.js';
+import { guardActions } from '../aws/endpoint.js';
 import type { Params } from '../aws/params.js';
 import { FanOut } from './fan-out.js';
 import { HttpDelivery } from './http-delivery.js';
@@ -74,14 +75,7 @@ export class SnsService {
       UntagResource: (p) => topics.untagResource(p),
       ListTagsForResource: (p) => topics.listTagsForResource(p),
     };
-    for (const [action, fn] of Object.entries(this.actions)) {
-      const need = AUTHORIZE[action];
-      if (!need) continue;
-      this.actions[action] = (p, c) => {
-        if (c.user) this.authorize(action, need, p, c);
-        return fn(p, c);
-      };
-    }
+    guardActions(this.actions, AUTHORIZE, (action, need, p, c) => this.authorize(action, need, p, c));
   }
 
   /** security.acl for an action on a named topic: AuthorizationError (403) unless the request's user may. */

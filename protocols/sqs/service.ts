@@ -12,6 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { BrokerError, type Action, type EngineApi } from '../../src/core/api.js';
+import { guardActions } from '../aws/endpoint.js';
 import { sqsError } from '../aws/errors.js';
 import type { Params } from '../aws/params.js';
 import { MessageMoveTasks } from './move-tasks.js';
@@ -104,14 +105,7 @@ export class SqsService {
       AddPermission: (p, c) => queues.addPermission(p, c),
       RemovePermission: (p, c) => queues.removePermission(p, c),
     };
-    for (const [action, fn] of Object.entries(this.actions)) {
-      const need = AUTHORIZE[action];
-      if (!need) continue;
-      this.actions[action] = (p, c) => {
-        if (c.user) this.authorize(action, need, p, c);
-        return fn(p, c);
-      };
-    }
+    guardActions(this.actions, AUTHORIZE, (action, need, p, c) => this.authorize(action, need, p, c));
   }
 
   /** security.acl for an action on a named queue: AccessDenied (403) unless the request's user may. */
