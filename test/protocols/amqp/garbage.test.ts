@@ -11,20 +11,10 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Encoder } from '../../../protocols/amqp/codec.js';
 import { AMQP_HEADER, amqpFrame, Client, frames, rawFrame, SASL_HEADER, sleep, startBroker, until, type TestBroker } from './helpers.js';
+import { mulberry32 as prng } from '../../helpers/prng.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.AMQP_FUZZ_SEED ?? 0xa3f1);
 const CONNECTIONS = Number(process.env.AMQP_FUZZ_CONNECTIONS ?? 400);

@@ -15,6 +15,7 @@ import {
 import { Stompit } from '../stomp/helpers.js';
 import { javaHarness } from './java-harness.js';
 import { jms, startOpenWireBroker, type OpenWireBroker } from './adapter-helpers.js';
+import { mulberry32 as rng } from '../../helpers/prng.js';
 
 /** A raw OpenWire client on the codec: handshake, then commands by hand. */
 class RawClient {
@@ -70,16 +71,6 @@ class RawClient {
       });
     }
   }
-}
-
-/** Seeded PRNG (mulberry32), so a failing garbage run can be replayed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const connectionInfo = (commandId: number, clientId: string) =>

@@ -21,18 +21,7 @@ import {
   type DataStructure,
   type Message,
 } from '../../../protocols/openwire/index.js';
-
-/** Small deterministic PRNG (mulberry32) so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../../helpers/prng.js';
 
 const OPTS = [
   { tightEncoding: true, cacheEnabled: true, stackTraceEnabled: true },

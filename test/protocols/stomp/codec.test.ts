@@ -12,6 +12,7 @@ import {
   type StompFrame,
   type StompVersion,
 } from '../../../protocols/stomp/codec.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -62,17 +63,6 @@ function errorCode(input: Buffer | string | Array<Buffer | string>, opts: StompD
   const run = decode(input, opts);
   assert.equal(run.errors.length, 1, 'expected exactly one error');
   return run.errors[0]!.code;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randInt(rnd: () => number, lo: number, hi: number): number {

@@ -10,21 +10,10 @@ import vm from 'node:vm';
 import { encodeFrame, StompDecoder } from '../../../protocols/stomp/codec.js';
 import type { StompFrame } from '../../../protocols/stomp/frame.js';
 import { hdr, RawClient, sleep, startBroker, type TestBroker } from './helpers.js';
+import { mulberry32 as prng } from '../../helpers/prng.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
-
-/** mulberry32: a small seeded PRNG so a failure can be replayed with the same SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.STOMP_FUZZ_SEED ?? 0x5eed);
 const CONNECTIONS = 200;
