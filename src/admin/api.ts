@@ -9,6 +9,7 @@ import type { AdminModuleOptions } from './options.js';
 import type { AdminAuth, AdminRole, Authenticated } from './auth.js';
 import { clearCookie, sessionCookie } from './auth.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
+import { parsePolicyOverride, parsePolicyTarget, policyRow } from './policies.js';
 import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson, reqString, Router, type RouteContext } from './http-util.js';
 import { messageFromJson, messageJson } from './messages.js';
 import type { Sampler } from './sampler.js';
@@ -544,7 +545,38 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   // ------------------------------------------------------------------------------------------- cluster, policies, scheduler
 
   r.get('/api/cluster', () => ({ enabled: false, role: 'standalone', nodes: [{ id: os.hostname(), self: true, role: 'standalone', state: svc.broker?.state() ?? 'started' }], groups: [] }));
-  r.get('/api/policies', () => ({ defaults: DEFAULT_POLICY, rules: config.destinations }));
+  // destination policies: configured rules (read-only here) and durable runtime overrides (engine.setPolicyOverride)
+  const managedBy = (kind: 'queue' | 'topic', name: string) => (kind === 'queue' ? config.definitions?.owns('policy', name)?.key : undefined);
+  r.get('/api/policies', () => ({
+    defaults: DEFAULT_POLICY,
+    rules: config.destinations,
+    overrides: engine
+      .policyOverrides()
+      .map((o) => policyRow(engine, o.kind, o.name, managedBy(o.kind, o.name)))
+      .sort((a, b) => a.kind.localeCompare(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+  }));
+  r.get('/api/policies/:kind/:name', (ctx) => {
+    const t = parsePolicyTarget(ctx.params.kind, ctx.params.name);
+    return policyRow(engine, t.kind, t.name, managedBy(t.kind, t.name));
+  });
+  const notManaged = (kind: 'queue' | 'topic', name: string) => {
+    const by = managedBy(kind, name);
+    if (by) throw new ApiError(409, 'conflict', `the policy of ${kind} '${name}' is kept by the ${by.toUpperCase()} service from the queue's attributes (RedrivePolicy, VisibilityTimeout…): change those instead`);
+  };
+  r.put('/api/policies/:kind/:name', async (ctx) => {
+    const t = parsePolicyTarget(ctx.params.kind, ctx.params.name);
+    const override = parsePolicyOverride(await readJson(ctx.req, 64 * 1024), 'body');
+    notManaged(t.kind, t.name);
+    await engine.setPolicyOverride(t.kind, t.name, override);
+    return policyRow(engine, t.kind, t.name);
+  });
+  r.delete('/api/policies/:kind/:name', async (ctx) => {
+    const t = parsePolicyTarget(ctx.params.kind, ctx.params.name);
+    notManaged(t.kind, t.name);
+    if (!engine.policyOverride(t.kind, t.name)) throw notFound(`${t.kind} '${t.name}' has no runtime policy override`);
+    await engine.setPolicyOverride(t.kind, t.name, null);
+    return new Reply(204);
+  });
   r.get('/api/scheduled', () => ({ items: engine.listScheduledJobs().map((j) => ({ id: j.id, destination: j.destination, cron: j.cron, delay: j.delay, period: j.period, repeat: j.repeat, next: j.next, messageId: j.message.messageId })) }));
   r.delete('/api/scheduled/:id', async (ctx) => {
     if (!(await engine.cancelScheduledJob(ctx.params.id))) throw notFound(`scheduled job '${ctx.params.id}' does not exist`);
@@ -582,13 +614,12 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   // password hashes leave the broker only for an admin who asks for them (?hashes=true); a viewer never gets them
   r.get('/api/definitions', (ctx) => {
-    const doc = exportDefinitions(engine, auth, config.destinations, svc.version);
-    const hashes = ctx.auth?.user.role === 'admin' && ctx.url.searchParams.get('hashes') === 'true';
-    return hashes ? doc : { ...doc, users: doc.users.map(({ passwordHash: _h, ...u }) => u) };
+    const secrets = ctx.auth?.user.role === 'admin' && ctx.url.searchParams.get('hashes') === 'true';
+    return exportDefinitions(engine, auth, config.destinations, svc.version, config.definitions, { secrets });
   });
   r.post('/api/definitions', async (ctx) => {
     const body = await readJson(ctx.req, Math.max(svc.maxBody, 64 * 1024 * 1024));
-    return importDefinitions(engine, auth, body);
+    return importDefinitions(engine, auth, body, config.definitions);
   });
 
   return r;

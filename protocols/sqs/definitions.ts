@@ -1,0 +1,94 @@
+/**
+ * SQS queues as definitions: what an export carries (name, attributes, tags) and how an import recreates them
+ * through the same CreateQueue/SetQueueAttributes code an SDK call takes (validation, the redrive policy's core
+ * override), so an imported queue is the queue a client would have made. ARNs in attributes name the exporting
+ * broker's region and account; they are rewritten to this broker's.
+ */
+import { rewriteArns } from '../aws/arns.js';
+import { AwsError } from '../aws/errors.js';
+import { Params } from '../aws/params.js';
+import type { QueueManager } from './queue-manager.js';
+import type { QueueMeta } from './queue-attributes.js';
+import type { RequestContext, SqsQueues } from './queues.js';
+
+export interface SqsQueueDefinition {
+  name: string;
+  attributes: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+export interface SqsDefinitions {
+  region: string;
+  accountId: string;
+  queues: SqsQueueDefinition[];
+}
+
+export type ItemOutcome = { name: string; outcome: 'created' | 'existing' } | { name: string; outcome: 'failed'; reason: string };
+
+export function exportSqs(q: SqsQueues): SqsDefinitions {
+  const queues = q.engine
+    .kvEntries<QueueMeta>('sqs:queue:')
+    .map(([, m]) => m)
+    .filter((m) => q.exists(m.name))
+    .map((m) => ({ name: m.name, attributes: { ...m.attributes }, tags: { ...m.tags } }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { region: q.region, accountId: q.accountId, queues };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const strMap = (v: unknown): v is Record<string, string> => isObj(v) && Object.values(v).every((x) => typeof x === 'string');
+
+/** The document's `sqs` part, checked: a shape error names the item. */
+export function parseSqsDefinitions(value: unknown): SqsDefinitions {
+  if (!isObj(value)) throw new Error('sqs: expected an object');
+  const list = value.queues ?? [];
+  if (!Array.isArray(list)) throw new Error('sqs.queues: expected a list');
+  const queues = list.map((x, i) => {
+    if (!isObj(x) || typeof x.name !== 'string' || !x.name) throw new Error(`sqs.queues[${i}].name: expected a non-empty string`);
+    if (x.attributes !== undefined && !strMap(x.attributes)) throw new Error(`sqs.queues[${i}].attributes: expected a map of strings`);
+    if (x.tags !== undefined && !strMap(x.tags)) throw new Error(`sqs.queues[${i}].tags: expected a map of strings`);
+    return { name: x.name, attributes: (x.attributes as Record<string, string>) ?? {}, tags: (x.tags as Record<string, string>) ?? {} };
+  });
+  return { region: typeof value.region === 'string' ? value.region : '', accountId: typeof value.accountId === 'string' ? value.accountId : '', queues };
+}
+
+/**
+ * Create the queues that do not exist. Dead-letter targets may come later in the list than their sources, so every
+ * queue is created without its RedrivePolicy first and gets it in a second pass.
+ */
+export async function importSqs(q: SqsQueues, manager: QueueManager, defs: SqsDefinitions): Promise<ItemOutcome[]> {
+  const ctx: RequestContext = { baseUrl: '', senderId: q.accountId, lenient: false };
+  const out: ItemOutcome[] = [];
+  const redrives: Array<{ name: string; policy: string; at: number }> = [];
+  const fail = (name: string, err: unknown): ItemOutcome => ({ name, outcome: 'failed', reason: reasonOf(err) });
+  for (const d of defs.queues) {
+    if (q.exists(d.name) && q.meta(d.name)) {
+      out.push({ name: d.name, outcome: 'existing' });
+      continue;
+    }
+    const attributes: Record<string, string> = {};
+    for (const [k, v] of Object.entries(d.attributes)) attributes[k] = rewriteArns(v, defs, q);
+    const redrive = attributes.RedrivePolicy;
+    delete attributes.RedrivePolicy;
+    try {
+      await manager.createQueue(new Params({ QueueName: d.name, Attributes: attributes, tags: d.tags }, false), ctx);
+      out.push({ name: d.name, outcome: 'created' });
+      if (redrive) redrives.push({ name: d.name, policy: redrive, at: out.length - 1 });
+    } catch (err) {
+      out.push(fail(d.name, err));
+    }
+  }
+  for (const r of redrives) {
+    try {
+      await manager.setQueueAttributes(new Params({ QueueUrl: r.name, Attributes: { RedrivePolicy: r.policy } }, false), ctx);
+    } catch (err) {
+      // the queue exists, without the redrive policy its definition asked for: say so
+      out[r.at] = { name: r.name, outcome: 'failed', reason: `created without its RedrivePolicy: ${reasonOf(err)}` };
+    }
+  }
+  return out;
+}
+
+export function reasonOf(err: unknown): string {
+  return err instanceof AwsError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+}
