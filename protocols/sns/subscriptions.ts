@@ -118,6 +118,7 @@ export class Subscriptions {
   async restore(def: { id: string; topic: string; protocol: string; endpoint: string; confirmed: boolean; attributes: Record<string, string>; authOnUnsubscribe?: boolean }): Promise<boolean> {
     if (!this.r.topicMeta(def.topic)) throw snsError('NotFound', `Topic ${def.topic} does not exist`);
     const protocol = def.protocol.toLowerCase();
+    if (UNSUPPORTED_PROTOCOLS.has(protocol)) throw invalid(`Protocol Reason: the ${protocol} protocol is not supported by this broker (supported: sqs, http, https, wharf)`);
     if (!PROTOCOLS.has(protocol)) throw invalid(`Invalid protocol type: ${protocol}`);
     this.checkEndpoint(protocol, def.endpoint, def.topic);
     const attributes: Record<string, string> = {};

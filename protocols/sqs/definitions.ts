@@ -59,7 +59,7 @@ export function parseSqsDefinitions(value: unknown): SqsDefinitions {
 export async function importSqs(q: SqsQueues, manager: QueueManager, defs: SqsDefinitions): Promise<ItemOutcome[]> {
   const ctx: RequestContext = { baseUrl: '', senderId: q.accountId, lenient: false };
   const out: ItemOutcome[] = [];
-  const redrives: Array<{ name: string; policy: string; at: number }> = [];
+  const redrives: Array<{ name: string; policy: string }> = [];
   const fail = (name: string, err: unknown): ItemOutcome => ({ name, outcome: 'failed', reason: reasonOf(err) });
   for (const d of defs.queues) {
     if (q.exists(d.name) && q.meta(d.name)) {
@@ -73,7 +73,7 @@ export async function importSqs(q: SqsQueues, manager: QueueManager, defs: SqsDe
     try {
       await manager.createQueue(new Params({ QueueName: d.name, Attributes: attributes, tags: d.tags }, false), ctx);
       out.push({ name: d.name, outcome: 'created' });
-      if (redrive) redrives.push({ name: d.name, policy: redrive, at: out.length - 1 });
+      if (redrive) redrives.push({ name: d.name, policy: redrive });
     } catch (err) {
       out.push(fail(d.name, err));
     }
@@ -83,7 +83,7 @@ export async function importSqs(q: SqsQueues, manager: QueueManager, defs: SqsDe
       await manager.setQueueAttributes(new Params({ QueueUrl: r.name, Attributes: { RedrivePolicy: r.policy } }, false), ctx);
     } catch (err) {
       // the queue exists, without the redrive policy its definition asked for: say so
-      out[r.at] = { name: r.name, outcome: 'failed', reason: `created without its RedrivePolicy: ${reasonOf(err)}` };
+      out.push({ name: `${r.name}.RedrivePolicy`, outcome: 'failed', reason: `the queue was created without its RedrivePolicy: ${reasonOf(err)}` });
     }
   }
   return out;

@@ -15,6 +15,8 @@ export interface SectionReport {
 export interface DefinitionsSection {
   /** The key of this section in the document (`sqs`, `sns`); sections import in registration order. */
   readonly key: string;
+  /** The counters this section reports (`sqsQueues`…): an import's answer always has them, zero or not. */
+  readonly kinds: readonly string[];
   /**
    * Whether an engine queue or subscription, or a queue's policy override, is this section's own: it is then left
    * out of the generic lists of the document (the section recreates it), and the policy API does not edit it.

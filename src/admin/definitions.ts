@@ -139,11 +139,12 @@ const BASE_KINDS = ['queues', 'topics', 'subscriptions', 'policyOverrides', 'use
 
 /** Collects an import's counters and skipped items. */
 export class ImportReport implements SectionReport {
-  readonly result: ImportResult = {
-    created: Object.fromEntries(BASE_KINDS.map((k) => [k, 0])),
-    existing: Object.fromEntries(BASE_KINDS.map((k) => [k, 0])),
-    skipped: [],
-  };
+  readonly result: ImportResult;
+
+  constructor(sectionKinds: readonly string[] = []) {
+    const kinds = [...BASE_KINDS, ...sectionKinds];
+    this.result = { created: Object.fromEntries(kinds.map((k) => [k, 0])), existing: Object.fromEntries(kinds.map((k) => [k, 0])), skipped: [] };
+  }
 
   created(kind: string): void {
     this.result.created[kind] = (this.result.created[kind] ?? 0) + 1;
@@ -209,7 +210,7 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
   }
   // the sections check their own parts before anything is applied
   const sections: Array<{ key: string; apply: () => Promise<void> }> = [];
-  const report = new ImportReport();
+  const report = new ImportReport(registry?.sections.flatMap((s) => s.kinds) ?? []);
   for (const s of registry?.sections ?? []) {
     if (doc[s.key] === undefined) continue;
     let parsed: unknown;

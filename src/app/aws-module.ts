@@ -96,6 +96,7 @@ function registerDefinitions(registry: DefinitionsRegistry | undefined, sqs: Sqs
   const off = [
     registry.register({
       key: 'sqs',
+      kinds: ['sqsQueues'],
       owns: (kind, name) => kind !== 'subscription' && sqs.owns(name),
       export: () => sqs.exportDefinitions(),
       parse: (value) => sqs.parseDefinitions(value),
@@ -105,6 +106,7 @@ function registerDefinitions(registry: DefinitionsRegistry | undefined, sqs: Sqs
     }),
     registry.register({
       key: 'sns',
+      kinds: ['snsTopics', 'snsSubscriptions'],
       owns: (kind, name) => kind === 'subscription' && sns.ownsSubscription(name),
       export: () => sns.exportDefinitions(),
       parse: (value) => sns.parseDefinitions(value),
