@@ -10,7 +10,8 @@ import type { AdminAuth, AdminRole, Authenticated } from './auth.js';
 import { clearCookie, sessionCookie } from './auth.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
 import { parsePolicyOverride, parsePolicyTarget, policyRow } from './policies.js';
-import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson, reqString, Router, type RouteContext } from './http-util.js';
+import { migrate, parseFormat, planFor } from './migrate/index.js';
+import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson, readText, reqString, Router, type RouteContext } from './http-util.js';
 import { messageFromJson, messageJson } from './messages.js';
 import type { Sampler } from './sampler.js';
 
@@ -620,6 +621,16 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   r.post('/api/definitions', async (ctx) => {
     const body = await readJson(ctx.req, Math.max(svc.maxBody, 64 * 1024 * 1024));
     return importDefinitions(engine, auth, body, config.definitions);
+  });
+  // migration: RabbitMQ definitions JSON or an ActiveMQ activemq.xml (or a Wharf document, as above)
+  r.post('/api/definitions/import', async (ctx) => {
+    const q = ctx.url.searchParams;
+    const format = parseFormat(q.get('format'));
+    const max = Math.max(svc.maxBody, 64 * 1024 * 1024);
+    if (format === 'wharf') return importDefinitions(engine, auth, await readJson(ctx.req, max), config.definitions);
+    const body = format === 'activemq' ? await readText(ctx.req, max, /^(application|text)\/(.+\+)?xml\b|^text\/plain\b/i, 'activemq.xml (Content-Type: application/xml)') : await readText(ctx.req, max, /^application\/(.+\+)?json\b/i, 'RabbitMQ definitions JSON (Content-Type: application/json)');
+    const plan = await planFor(format, body, { vhost: q.get('vhost') ?? undefined });
+    return migrate(engine, auth, config.definitions, plan, q.get('dryRun') === 'true');
   });
 
   return r;
