@@ -111,8 +111,12 @@ function deadLetterSettings(entry: Node, t: Target, miss: (what: string, reason:
   return o;
 }
 
-/** ActiveMQ `redeliveryPolicy` attributes as Wharf settings. */
-function redeliverySettings(n: Node): Partial<DestinationPolicy> {
+/**
+ * ActiveMQ `redeliveryPolicy` attributes as Wharf settings. ActiveMQ waits initialRedeliveryDelay before the first
+ * redelivery and redeliveryDelay (times the back-off) after; Wharf has one starting delay, taken from
+ * redeliveryDelay when both are given (the later redeliveries are the many).
+ */
+function redeliverySettings(n: Node, where: string, miss: (what: string, reason: string) => void): Partial<DestinationPolicy> {
   const o: Partial<DestinationPolicy> = {};
   const int = (k: string) => {
     const v = attr(n, k);
@@ -120,8 +124,12 @@ function redeliverySettings(n: Node): Partial<DestinationPolicy> {
   };
   const max = int('maximumRedeliveries');
   if (max !== undefined) o.maxRedeliveries = max;
-  const initial = int('initialRedeliveryDelay') ?? int('redeliveryDelay');
-  if (initial !== undefined) o.initialRedeliveryDelay = Math.max(0, initial);
+  const initial = int('initialRedeliveryDelay');
+  const delay = int('redeliveryDelay');
+  if (delay !== undefined) {
+    o.initialRedeliveryDelay = Math.max(0, delay);
+    if (initial !== undefined && initial !== delay) miss(`${where}: initialRedeliveryDelay="${initial}"`, `Wharf has one starting delay: every redelivery starts from redeliveryDelay (${delay} ms)`);
+  } else if (initial !== undefined) o.initialRedeliveryDelay = Math.max(0, initial);
   if (bool(attr(n, 'useExponentialBackOff'), false)) {
     const m = Number(attr(n, 'backOffMultiplier') ?? 5);
     if (Number.isFinite(m) && m >= 1) o.backoffMultiplier = m;
@@ -157,59 +165,66 @@ export async function planActivemq(xml: string): Promise<MigrationPlan> {
   }
 
   // ------------------------------------------------------------------ policies: destination policy + redelivery plugin
-  const rules = new Map<string, Target & { settings: Partial<DestinationPolicy> }>();
-  const ruleFor = (t: Target) => {
-    const key = `${t.kind}:${t.match}`;
-    let r = rules.get(key);
-    if (!r) rules.set(key, (r = { ...t, settings: {} }));
-    return r;
-  };
+  // ActiveMQ applies the one most specific policyEntry, and separately the one most specific redeliveryPolicy
+  type Rule = Target & { settings: Partial<DestinationPolicy> };
+  const policyRules: Rule[] = [];
+  const redeliveryRules: Rule[] = [];
   const policyMap = kid(kid(broker, 'destinationPolicy'), 'policyMap');
-  const entries = [...kids(kid(policyMap, 'policyEntries'), 'policyEntry'), ...kids(kid(policyMap, 'defaultEntry'), 'policyEntry').map((e) => ({ ...e, '@queue': attr(e, 'queue') ?? '>' }))];
-  for (const e of entries) {
-    const t = targetOf(e);
-    const where = `policyEntry ${t ? `${t.kind}="${t.match}"` : '(tempQueue/tempTopic)'}`;
-    if (!t) {
+  const defaults = kids(kid(policyMap, 'defaultEntry'), 'policyEntry');
+  const entries: Array<{ e: Node; targets: Target[] }> = [
+    ...kids(kid(policyMap, 'policyEntries'), 'policyEntry').map((e) => ({ e, targets: targetOf(e) ? [targetOf(e)!] : [] })),
+    ...defaults.map((e) => ({ e, targets: [{ kind: 'queue' as const, match: '>' }, { kind: 'topic' as const, match: '>' }] })),
+  ];
+  for (const { e, targets } of entries) {
+    const where = `policyEntry ${targets.length === 1 ? `${targets[0].kind}="${targets[0].match}"` : targets.length ? '(defaultEntry)' : '(tempQueue/tempTopic)'}`;
+    if (!targets.length) {
       miss(where, 'policies for temporary destinations do not map');
       continue;
     }
-    const r = ruleFor(t);
-    Object.assign(r.settings, deadLetterSettings(e, t, miss, where));
+    for (const t of targets) policyRules.push({ ...t, settings: deadLetterSettings(e, t, targets.length === 1 ? miss : () => undefined, where) });
     for (const a of attrs(e)) {
       if (POLICY_ATTR_FINE.has(a)) continue;
-      if (a === 'expireMessagesPeriod' || a === 'prioritizedMessages') continue;
       miss(`${where}: ${a}="${attr(e, a)}"`, POLICY_ATTR_REASON[a] ?? 'no Wharf equivalent');
     }
     for (const c of children(e)) if (c !== 'deadLetterStrategy') miss(`${where}: <${c}>`, 'no Wharf equivalent');
   }
-  if (entries.length && !entries.some((e) => kid(e, 'deadLetterStrategy'))) {
+  if (entries.length && !entries.some(({ e }) => kid(e, 'deadLetterStrategy'))) {
     miss('deadLetterStrategy (default)', "ActiveMQ's default is one shared ActiveMQ.DLQ; Wharf dead-letters into DLQ.<name> unless a policy says otherwise");
   }
-  const redelivery = kid(kid(kid(broker, 'plugins'), 'redeliveryPlugin'), 'redeliveryPolicyMap');
-  const rmap = kid(redelivery, 'redeliveryPolicyMap');
-  for (const p of kids(kid(rmap, 'defaultEntry'), 'redeliveryPolicy')) Object.assign(ruleFor({ kind: 'queue', match: '>' }).settings, redeliverySettings(p));
+  const redeliveryPlugin = kid(kid(broker, 'plugins'), 'redeliveryPlugin');
+  const rmap = kid(kid(redeliveryPlugin, 'redeliveryPolicyMap'), 'redeliveryPolicyMap');
+  for (const p of kids(kid(rmap, 'defaultEntry'), 'redeliveryPolicy')) {
+    const settings = redeliverySettings(p, 'redeliveryPolicy (defaultEntry)', miss);
+    redeliveryRules.push({ kind: 'queue', match: '>', settings }, { kind: 'topic', match: '>', settings });
+  }
   for (const p of kids(kid(rmap, 'redeliveryPolicyEntries'), 'redeliveryPolicy')) {
     const t = targetOf(p);
-    if (t) Object.assign(ruleFor(t).settings, redeliverySettings(p));
+    if (t) redeliveryRules.push({ ...t, settings: redeliverySettings(p, `redeliveryPolicy ${t.kind}="${t.match}"`, miss) });
     else miss('redeliveryPolicy (temporary destinations)', 'policies for temporary destinations do not map');
   }
-  if (redelivery) {
-    const rp = kid(kid(broker, 'plugins'), 'redeliveryPlugin');
-    if (bool(attr(rp, 'fallbackToDeadLetter'), true) === false) miss('redeliveryPlugin fallbackToDeadLetter=false', 'Wharf always dead-letters after the last redelivery');
+  if (redeliveryPlugin && !bool(attr(redeliveryPlugin, 'fallbackToDeadLetter'), true)) miss('redeliveryPlugin fallbackToDeadLetter=false', 'Wharf always dead-letters after the last redelivery');
+
+  /** The settings ActiveMQ would apply to `name` (or to the names a pattern covers): best policyEntry + best redeliveryPolicy. */
+  const settingsFor = (kind: 'queue' | 'topic', name: string): Partial<DestinationPolicy> => {
+    const best = (rules: Rule[]) => {
+      const hits = rules.filter((r) => r.kind === kind && matchTopic(r.match, name));
+      hits.sort((a, b) => (b.match === name ? Infinity : b.match.length) - (a.match === name ? Infinity : a.match.length));
+      return hits[0]?.settings ?? {};
+    };
+    return { ...best(policyRules), ...best(redeliveryRules) };
+  };
+  // each pattern: a configuration rule for destinations made later
+  const patterns = new Map<string, Target>();
+  for (const r of [...policyRules, ...redeliveryRules]) if (isWildcard(r.match)) patterns.set(`${r.kind}:${r.match}`, r);
+  for (const t of patterns.values()) {
+    const settings = settingsFor(t.kind, t.match);
+    if (Object.keys(settings).length) (plan.config.destinations ??= []).push({ match: t.match, kind: t.kind, ...settings } satisfies PolicyRule);
   }
-  // every rule with settings: a configuration rule (wildcards), and overrides on the imported destinations it covers
-  for (const r of rules.values()) {
-    if (Object.keys(r.settings).length === 0) continue;
-    if (isWildcard(r.match)) (plan.config.destinations ??= []).push({ match: r.match, kind: r.kind, ...r.settings } satisfies PolicyRule);
-  }
-  const applied = [...plan.definitions.queues.map((q) => ({ kind: 'queue' as const, name: q.name })), ...plan.definitions.topics.map((t) => ({ kind: 'topic' as const, name: t.name }))];
-  for (const r of rules.values()) if (!isWildcard(r.match) && !applied.some((a) => a.kind === r.kind && a.name === r.match)) applied.push({ kind: r.kind, name: r.match });
-  for (const d of applied) {
-    // most specific pattern wins (exact name, then the longest pattern), as in ActiveMQ's PolicyMap
-    const matching = [...rules.values()].filter((r) => r.kind === d.kind && Object.keys(r.settings).length && matchTopic(r.match, d.name));
-    matching.sort((a, b) => (b.match === d.name ? Infinity : b.match.length) - (a.match === d.name ? Infinity : a.match.length));
-    const override: Partial<DestinationPolicy> = {};
-    for (const r of matching.reverse()) Object.assign(override, r.settings);
+  // and the imported destinations (and those named exactly by an entry): runtime overrides, applied at once
+  const named = [...plan.definitions.queues.map((q) => ({ kind: 'queue' as const, name: q.name })), ...plan.definitions.topics.map((t) => ({ kind: 'topic' as const, name: t.name }))];
+  for (const r of [...policyRules, ...redeliveryRules]) if (!isWildcard(r.match) && !named.some((a) => a.kind === r.kind && a.name === r.match)) named.push({ kind: r.kind, name: r.match });
+  for (const d of named) {
+    const override = settingsFor(d.kind, d.name);
     if (Object.keys(override).length) plan.definitions.policyOverrides.push({ kind: d.kind, name: d.name, override });
   }
   const dlqs = new Set(plan.definitions.policyOverrides.map((p) => p.override.deadLetterQueue).filter((x): x is string => !!x && !x.includes('{name}')));
