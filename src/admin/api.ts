@@ -548,14 +548,17 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   r.get('/api/cluster', () => ({ enabled: false, role: 'standalone', nodes: [{ id: os.hostname(), self: true, role: 'standalone', state: svc.broker?.state() ?? 'started' }], groups: [] }));
   // destination policies: configured rules (read-only here) and durable runtime overrides (engine.setPolicyOverride)
   const managedBy = (kind: 'queue' | 'topic', name: string) => (kind === 'queue' ? config.definitions?.owns('policy', name)?.key : undefined);
-  r.get('/api/policies', () => ({
-    defaults: DEFAULT_POLICY,
-    rules: config.destinations,
-    overrides: engine
-      .policyOverrides()
-      .map((o) => policyRow(engine, o.kind, o.name, managedBy(o.kind, o.name)))
-      .sort((a, b) => a.kind.localeCompare(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-  }));
+  r.get('/api/policies', (ctx) => {
+    const overrides = engine.policyOverrides().map((o) => policyRow(engine, o.kind, o.name, managedBy(o.kind, o.name)));
+    overrides.sort((a, b) => a.kind.localeCompare(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // items: every destination (and every override of one not created yet), its override and effective policy
+    const rows = new Map<string, ReturnType<typeof policyRow>>();
+    for (const d of engine.listDestinations()) if (!d.temporary) rows.set(`${d.kind}:${d.name}`, policyRow(engine, d.kind, d.name, managedBy(d.kind, d.name)));
+    for (const o of overrides) rows.set(`${o.kind}:${o.name}`, o);
+    const q = new URLSearchParams(ctx.url.searchParams);
+    if (!q.has('limit')) q.set('limit', '1000');
+    return { defaults: DEFAULT_POLICY, rules: config.destinations, overrides, ...page([...rows.values()], q, ['name', 'kind']) };
+  });
   r.get('/api/policies/:kind/:name', (ctx) => {
     const t = parsePolicyTarget(ctx.params.kind, ctx.params.name);
     return policyRow(engine, t.kind, t.name, managedBy(t.kind, t.name));

@@ -35,6 +35,9 @@ describe('policies REST API', function () {
     assert.equal(put.json.effective.backoffMultiplier, 1, 'the rest comes from the rules and defaults');
     list = (await api.get('/api/policies')).json;
     assert.deepEqual(list.overrides.map((o: { kind: string; name: string }) => `${o.kind}:${o.name}`), ['queue:jobs.eu']);
+    // items: every destination with its override and effective policy (the console's policies page), here the
+    // override of a queue that does not exist yet
+    assert.deepEqual(list.items.map((i: { kind: string; name: string; override: unknown; effective: { maxRedeliveries: number } }) => [i.kind, i.name, i.override, i.effective.maxRedeliveries]), [['queue', 'jobs.eu', { maxRedeliveries: 1, deadLetterQueue: 'jobs.failed' }, 1]]);
 
     // the override applies to a real consumer: one redelivery, then the DLQ it names
     const s = await Stompit.connect({ port: b.stompPort });
