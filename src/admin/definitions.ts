@@ -30,6 +30,8 @@ export interface Definitions {
   users: Array<{ username: string; role: AdminRole; passwordHash?: string }>;
   /** Messaging users created at runtime (`wharf users add`); hashes and access-key secrets only on request. */
   brokerUsers: Array<{ username: string; groups: string[]; roles: string[]; accessKeys: Array<{ accessKeyId: string; secretAccessKey?: string }>; passwordHash?: string }>;
+  /** Paused queues and subscriptions that a section recreates (SQS queues, SNS and MQTT subscriptions): paused again after it did. */
+  paused: Array<{ kind: 'queue' | 'subscription'; name: string }>;
   /** Registered sections: `sqs`, `sns` (when the SQS/SNS listener runs). */
   [section: string]: unknown;
 }
@@ -49,22 +51,30 @@ export function exportDefinitions(engine: EngineApi, auth: AdminAuth, policies: 
   const owned = (kind: 'queue' | 'subscription' | 'policy', name: string) => registry?.owns(kind, name) !== undefined;
   const queues: Definitions['queues'] = [];
   const topics: Definitions['topics'] = [];
+  const paused: Definitions['paused'] = [];
   for (const d of engine.listDestinations()) {
     if (d.temporary) continue;
     if (d.kind === 'queue') {
-      if (owned('queue', d.name)) continue;
+      if (owned('queue', d.name)) {
+        if (d.paused) paused.push({ kind: 'queue', name: d.name });
+        continue;
+      }
       queues.push(clean({ name: d.name, dlq: d.deadLetterQueue || undefined, paused: d.paused || undefined }));
     } else topics.push({ name: d.name });
   }
   const subscriptions: Definitions['subscriptions'] = [];
   for (const s of engine.listSubscriptions()) {
     const sub = s.subscription;
-    if (!sub || owned('subscription', s.name)) continue;
-    const paused = s.paused || undefined;
+    if (!sub) continue;
+    if (owned('subscription', s.name)) {
+      if (s.paused) paused.push({ kind: 'subscription', name: s.name });
+      continue;
+    }
+    const isPaused = s.paused || undefined;
     if (s.role === 'durable-subscription' && sub.clientId && sub.subscriptionName) {
-      subscriptions.push(clean({ type: 'durable' as const, name: sub.subscriptionName, clientId: sub.clientId, topic: sub.topicPattern, selector: sub.selector, noLocal: sub.noLocal || undefined, paused }));
+      subscriptions.push(clean({ type: 'durable' as const, name: sub.subscriptionName, clientId: sub.clientId, topic: sub.topicPattern, selector: sub.selector, noLocal: sub.noLocal || undefined, paused: isPaused }));
     } else if (s.role === 'shared-subscription' && s.persistent && sub.subscriptionName) {
-      subscriptions.push(clean({ type: 'shared' as const, name: sub.subscriptionName, topic: sub.topicPattern, selector: sub.selector, paused }));
+      subscriptions.push(clean({ type: 'shared' as const, name: sub.subscriptionName, topic: sub.topicPattern, selector: sub.selector, paused: isPaused }));
     }
   }
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -90,6 +100,7 @@ export function exportDefinitions(engine: EngineApi, auth: AdminAuth, policies: 
     policyOverrides,
     users,
     brokerUsers,
+    paused: paused.sort((a, b) => a.kind.localeCompare(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   };
   for (const s of registry?.sections ?? []) doc[s.key] = s.export();
   return doc;
@@ -132,7 +143,7 @@ function strList(o: Record<string, unknown>, key: string, where: string): string
   return v as string[];
 }
 
-const ENGINE_KEYS = new Set(['wharf', 'version', 'exportedAt', 'brokerVersion', 'queues', 'topics', 'subscriptions', 'policies', 'policyOverrides', 'users', 'brokerUsers']);
+const ENGINE_KEYS = new Set(['wharf', 'version', 'exportedAt', 'brokerVersion', 'queues', 'topics', 'subscriptions', 'policies', 'policyOverrides', 'users', 'brokerUsers', 'paused']);
 
 /** Counters every import answers with, zero or not (sections add theirs: sqsQueues, snsTopics, snsSubscriptions). */
 const BASE_KINDS = ['queues', 'topics', 'subscriptions', 'policyOverrides', 'users', 'brokerUsers'];
@@ -205,12 +216,18 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
       accessKeys: (keys as Array<Record<string, unknown>>).map((k) => ({ accessKeyId: String(k.accessKeyId), secretAccessKey: typeof k.secretAccessKey === 'string' ? k.secretAccessKey : undefined })),
     };
   });
+  const pausedOwned = list(doc, 'paused').map((p, i) => {
+    const kind = p.kind;
+    if (kind !== 'queue' && kind !== 'subscription') throw badRequest(`paused[${i}].kind: expected queue or subscription`);
+    return { kind: kind as 'queue' | 'subscription', name: str(p, 'name', `paused[${i}]`)! };
+  });
   for (const [i, q] of queues.entries()) {
     if (q.name.includes(',') || parseAddress(q.name).name !== q.name) throw badRequest(`queues[${i}].name: invalid queue name '${q.name}'`);
   }
   // the sections check their own parts before anything is applied
   const sections: Array<{ key: string; apply: () => Promise<void> }> = [];
   const report = new ImportReport(registry?.sections.flatMap((s) => s.kinds) ?? []);
+  const importStarted = Date.now();
   for (const s of registry?.sections ?? []) {
     if (doc[s.key] === undefined) continue;
     let parsed: unknown;
@@ -284,6 +301,12 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
     report.created('subscriptions');
   }
   for (const s of sections) await s.apply();
+  // what the sections recreated, paused as it was (only when it was just created: an existing one is kept as it is)
+  for (const p of pausedOwned) {
+    const info = p.kind === 'queue' ? engine.queueInfo(p.name) : engine.subscriptionInfo(p.name);
+    if (!info) report.skipped(`paused.${p.kind}:${p.name}`, `the ${p.kind} was not recreated`);
+    else if (!info.paused && info.createdAt >= importStarted) await engine.setPaused({ kind: p.kind, name: p.name }, true);
+  }
   if (Array.isArray(doc.policies) && doc.policies.length) report.skipped('policies', 'configured rules come from the configuration file (destinations:); runtime overrides are imported from policyOverrides');
 
   const existingUsers = new Set(auth.users().filter((u) => u.source !== 'default').map((u) => u.username));

@@ -91,6 +91,7 @@ describe('definitions: export and import everything a user created', function ()
     assert.equal((await api.post('/api/queues', { name: 'work' })).status, 201);
     assert.equal((await api.put('/api/policies/queue/work', { maxRedeliveries: 2, deadLetterQueue: 'work.dead', limitPolicy: 'reject', maxMessages: 1000 })).status, 200);
     assert.equal((await api.post('/api/queues/work/pause')).status, 200);
+    assert.equal((await api.post('/api/queues/orders-dlq.fifo/pause')).status, 200, 'an SQS queue paused from the console');
     assert.equal((await api.put('/api/users/watcher', { password: 'watcher-password', role: 'viewer' })).status, 200);
     const alice = await api.put('/api/security/users/alice', { password: 'alice-password', groups: ['apps'], accessKeys: [{ accessKeyId: 'AKIDALICE', secretAccessKey: 'alice-secret-key' }] });
     assert.equal(alice.status, 200, alice.text);
@@ -111,6 +112,7 @@ describe('definitions: export and import everything a user created', function ()
     assert.deepEqual(doc.subscriptions, [{ type: 'durable', name: 'reader', clientId: 'app-1', topic: 'prices', selector: "region = 'eu'" }]);
     assert.deepEqual(doc.policyOverrides, [{ kind: 'queue', name: 'work', override: { maxRedeliveries: 2, deadLetterQueue: 'work.dead', limitPolicy: 'reject', maxMessages: 1000 } }]);
     assert.deepEqual(doc.queues, [{ name: 'work', paused: true }]);
+    assert.deepEqual(doc.paused, [{ kind: 'queue', name: 'orders-dlq.fifo' }], 'paused state of what the SQS section recreates');
     assert.equal(doc.brokerUsers[0].accessKeys[0].secretAccessKey, 'alice-secret-key');
     const noSecrets = (await api.get('/api/definitions')).json;
     assert.ok(!JSON.stringify(noSecrets).includes('scrypt$') && !JSON.stringify(noSecrets).includes('alice-secret-key'), 'hashes and secrets only on request');
@@ -176,6 +178,7 @@ describe('definitions: export and import everything a user created', function ()
     assert.deepEqual(pol.override, { maxRedeliveries: 2, deadLetterQueue: 'work.dead', limitPolicy: 'reject', maxMessages: 1000 });
     assert.equal(pol.effective.maxRedeliveries, 2);
     assert.equal((await api2.get('/api/queues/work')).json.paused, true);
+    assert.equal((await api2.get('/api/queues/orders-dlq.fifo')).json.paused, true);
     assert.equal((await request(b.url, 'GET', '/api/overview', { auth: { user: 'watcher', password: 'watcher-password' } })).status, 200);
     const aliceSqs = new SQSClient({ endpoint: `http://127.0.0.1:${b.sqsPort}`, region: 'us-east-1', credentials: { accessKeyId: 'AKIDALICE', secretAccessKey: 'alice-secret-key' }, maxAttempts: 1 });
     assert.ok((await aliceSqs.send(new GetQueueAttributesCommand({ QueueUrl: aws2.url('events'), AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn, "alice's access key works on the new broker");
