@@ -10,6 +10,7 @@ import { LISTENER_NAMES } from './config.js';
 import { createLogger } from './log.js';
 import { defaultHttp, defaultProtocols, moduleOptions, type SharedServices } from './modules.js';
 import { DefinitionsRegistry } from '../admin/definitions-port.js';
+import { registerAdapterDefinitions } from './definitions-sections.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 import { listenHttp } from '../transport/http.js';
 import { listenStream, type Listener } from '../transport/tcp.js';
@@ -170,6 +171,7 @@ export class Broker {
       served.add(mod.name);
       const adapter = mod.create(ctx(mod.name));
       this.adapters.push({ name: mod.name, close: () => adapter.close() });
+      registerAdapterDefinitions(adapter, shared.definitions);
       const handler: StreamAdapter['handle'] = (stream, peer) => adapter.handle(stream, peer);
       if (lc.enabled) {
         await this.addListener(mod.name, () =>

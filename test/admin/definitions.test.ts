@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ListQueueTagsCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import mqtt from 'mqtt';
 import { client, request, startAdminBroker, Stompit, type AdminBroker } from './helpers.js';
+import { runBroker, withPorts } from '../helpers/broker.js';
+import { mqttModule } from '../../protocols/mqtt/index.js';
+import { createAdminHandler } from '../../src/admin/index.js';
 import { eventually, KEY } from '../protocols/sqs/helpers.js';
 import { get } from '../protocols/sqs/sigv4-client.js';
 
@@ -225,5 +229,57 @@ describe('definitions: export and import everything a user created', function ()
     assert.match(reasons['sqs.queues.src.RedrivePolicy'], /created without its RedrivePolicy: .*Dead letter target does not exist/);
     assert.match(reasons['sns.subscriptions.news → email:a@example.com'], /not supported/);
     assert.match(reasons['sns.subscriptions.nope → sqs:' + sqsArn('fine')], /NotFound/);
+  });
+
+  it('MQTT persistent sessions come back as sessions: resumed by their client (session present), ended by a clean start', async () => {
+    const start = () =>
+      runBroker({
+        name: 'defs-mqtt',
+        config: { listeners: { mqtt: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } } },
+        modules: () => ({ protocols: [mqttModule], http: [{ name: 'admin', create: (ctx) => createAdminHandler(ctx) }] }),
+      }).then((r) => withPorts(r, { mqttPort: 'mqtt', adminPort: 'admin' }));
+    const connect = (port: number, clientId: string, clean: boolean) =>
+      new Promise<mqtt.MqttClient & { present?: boolean }>((resolve, reject) => {
+        const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId, clean, protocolVersion: 4, reconnectPeriod: 0 }) as mqtt.MqttClient & { present?: boolean };
+        c.once('connect', (ack) => ((c.present = ack.sessionPresent), resolve(c)));
+        c.once('error', reject);
+      });
+    const end = (c: mqtt.MqttClient) => new Promise<void>((r) => c.end(false, {}, () => r()));
+
+    const a = await start();
+    const b = await start();
+    try {
+      const s1 = await connect(a.mqttPort, 'sensor-1', false);
+      await s1.subscribeAsync('plant/+/temp', { qos: 1 });
+      await end(s1);
+      const doc = (await client(`http://127.0.0.1:${a.adminPort}`).get('/api/definitions')).json;
+      assert.deepEqual(doc.mqtt.sessions, [{ clientId: 'sensor-1', expiry: 4294967295, subscriptions: [{ filter: 'plant/+/temp', qos: 1, nl: false, rap: false, rh: 0, durable: true }] }]);
+      assert.deepEqual(doc.subscriptions, [], 'the session\'s durable subscription comes back with its session, not on its own');
+
+      const api2 = client(`http://127.0.0.1:${b.adminPort}`);
+      const imp = await api2.post('/api/definitions', doc);
+      assert.equal(imp.status, 200, imp.text);
+      assert.equal(imp.json.created.mqttSessions, 1);
+      assert.deepEqual(imp.json.skipped, []);
+      const round = (await api2.get('/api/definitions')).json;
+      assert.deepEqual(round.mqtt, doc.mqtt);
+
+      // a message published while the client is away waits in its session, which the client resumes
+      const pub = await connect(b.mqttPort, 'pub-1', true);
+      await pub.publishAsync('plant/a/temp', '21.5', { qos: 1 });
+      await end(pub);
+      const back = await connect(b.mqttPort, 'sensor-1', false);
+      assert.equal(back.present, true, 'CONNACK session present');
+      const got = await new Promise<string>((resolve) => back.once('message', (t, m) => resolve(`${t}=${m.toString()}`)));
+      assert.equal(got, 'plant/a/temp=21.5');
+      await end(back);
+      // a clean start ends the imported session with its durable subscription: nothing is left collecting messages
+      const clean = await connect(b.mqttPort, 'sensor-1', true);
+      await end(clean);
+      assert.equal(b.broker.engine.listSubscriptions().length, 0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });
