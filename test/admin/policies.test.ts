@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { client, request, startAdminBroker, Stompit, type AdminBroker } from './helpers.js';
 import { KEY } from '../protocols/sqs/helpers.js';
+import { pino } from 'pino';
+import { runBroker, withPorts } from '../helpers/broker.js';
+import { createAdminHandler } from '../../src/admin/index.js';
 
 describe('policies REST API', function () {
   this.timeout(30_000);
@@ -95,5 +98,25 @@ describe('policies REST API', function () {
     assert.equal(r.status, 409);
     assert.match(r.json.error.message, /kept by the SQS service/);
     assert.equal((await api.del('/api/policies/queue/inbox')).status, 409);
+  });
+
+  it('every change is an audit line naming the user (event policy-change)', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const r = await runBroker({
+      name: 'policies-audit',
+      config: { listeners: { admin: { host: '127.0.0.1', port: 0 } } },
+      modules: () => ({ protocols: [], http: [{ name: 'admin', create: (ctx) => createAdminHandler(ctx) }] }),
+      logger,
+    }).then((x) => withPorts(x, { adminPort: 'admin' }));
+    try {
+      const api = client(`http://127.0.0.1:${r.adminPort}`);
+      assert.equal((await api.put('/api/policies/topic/prices', { defaultTtl: 60000 })).status, 200);
+      assert.equal((await api.del('/api/policies/topic/prices')).status, 204);
+      const audit = lines.filter((l) => l.audit === true && l.event === 'policy-change').map((l) => [l.user, l.method, l.path]);
+      assert.deepEqual(audit, [['admin', 'PUT', '/api/policies/topic/prices'], ['admin', 'DELETE', '/api/policies/topic/prices']]);
+    } finally {
+      await r.close();
+    }
   });
 });
