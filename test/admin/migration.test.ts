@@ -179,9 +179,14 @@ describe('migration import: RabbitMQ definitions and ActiveMQ activemq.xml', fun
     r = await post('format=rabbitmq', '{"queues": [', 'application/json');
     assert.equal(r.status, 400);
     assert.equal(b.broker.engine.listDestinations().filter((d) => d.kind === 'queue').length, 0);
+    // format=wharf is POST /api/definitions
+    r = await post('format=wharf', JSON.stringify({ wharf: 'definitions', version: 1, queues: [{ name: 'w1' }] }), 'application/json');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.created.queues, 1);
     assert.equal((await client(b.url).put('/api/users/watcher', { password: 'watcher-password', role: 'viewer' })).status, 200);
     r = await post('format=rabbitmq', RABBIT, 'application/json', { user: 'watcher', password: 'watcher-password' });
     assert.equal(r.status, 403);
+    assert.equal(b.broker.engine.queueInfo('orders.created'), undefined);
   });
 
   it('wharf import --format rabbitmq|activemq prints what it created, what did not map and the configuration to add', async () => {
