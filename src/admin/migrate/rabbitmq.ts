@@ -55,7 +55,8 @@ export function planRabbitmq(doc: Obj, vhost = '/'): MigrationPlan {
   }
   const plan = emptyPlan('rabbitmq');
   const miss = (what: string, reason: string) => plan.notMapped.push({ what, reason });
-  const inVhost = (o: Obj) => (o.vhost ?? '/') === vhost;
+  // an export of one virtual host (`rabbitmqctl export_definitions --vhost`) names none: its items are taken
+  const inVhost = (o: Obj) => o.vhost === undefined || o.vhost === vhost;
   const others = new Map<string, number>();
   const pick = (key: string) =>
     list(doc, key).filter((o) => {
