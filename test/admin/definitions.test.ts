@@ -82,6 +82,8 @@ describe('definitions: export and import everything a user created', function ()
     const topicArn = (await aws.sns.send(new CreateTopicCommand({ Name: 'news', Attributes: { DisplayName: 'News' }, Tags: [{ Key: 'team', Value: 'web' }] }))).TopicArn!;
     await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: sqsArn('events'), Attributes: { FilterPolicy: JSON.stringify({ region: ['eu'] }), RawMessageDelivery: 'true' } }));
     await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'http', Endpoint: `http://127.0.0.1:${hookPort}/hook` }));
+    // a broker-native endpoint: any core queue
+    await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'wharf', Endpoint: 'queue://news.audit', Attributes: { RawMessageDelivery: 'true' } }));
     const conf = await eventually(() => received.find((r) => r.type === 'SubscriptionConfirmation'), 5000, 'the confirmation request');
     const u = new URL(conf!.body.SubscribeURL);
     assert.equal((await get(a.sqsPort, u.pathname + u.search)).status, 200);
@@ -110,7 +112,7 @@ describe('definitions: export and import everything a user created', function ()
     assert.deepEqual(JSON.parse(fifo.attributes.RedrivePolicy), { deadLetterTargetArn: sqsArn('orders-dlq.fifo'), maxReceiveCount: 2 });
     assert.deepEqual(fifo.tags, { team: 'billing', env: 'test' });
     assert.deepEqual(doc.sns.topics, [{ name: 'news', attributes: { DisplayName: 'News' }, tags: { team: 'web' } }]);
-    assert.equal(doc.sns.subscriptions.length, 2);
+    assert.deepEqual(doc.sns.subscriptions.map((x: { protocol: string }) => x.protocol).sort(), ['http', 'sqs', 'wharf']);
     assert.ok(!doc.subscriptions.some((s: { clientId?: string }) => s.clientId === 'sns'), 'the queues behind SNS subscriptions are not listed as bare durable subscriptions');
     assert.ok(!doc.queues.some((q: { name: string }) => q.name === 'events'), 'SQS queues come from the sqs section only');
     assert.deepEqual(doc.subscriptions, [{ type: 'durable', name: 'reader', clientId: 'app-1', topic: 'prices', selector: "region = 'eu'" }]);
@@ -129,7 +131,7 @@ describe('definitions: export and import everything a user created', function ()
     const imp = await api2.post('/api/definitions', doc);
     assert.equal(imp.status, 200, imp.text);
     assert.deepEqual(imp.json.skipped, []);
-    assert.deepEqual(imp.json.created, { queues: 1, topics: 2, subscriptions: 1, policyOverrides: 1, users: 1, brokerUsers: 1, sqsQueues: 3, snsTopics: 1, snsSubscriptions: 2 });
+    assert.deepEqual(imp.json.created, { queues: 1, topics: 2, subscriptions: 1, policyOverrides: 1, users: 1, brokerUsers: 1, sqsQueues: 3, snsTopics: 1, snsSubscriptions: 3 });
 
     const round = (await api2.get('/api/definitions?hashes=true')).json;
     const strip = (d: Record<string, unknown>) => ({ ...d, exportedAt: undefined });
@@ -139,7 +141,7 @@ describe('definitions: export and import everything a user created', function ()
 
     // no subscription queue without its consumer
     const snsSubs = b.broker.engine.listSubscriptions().filter((s) => s.name.startsWith('durable:sns:'));
-    assert.equal(snsSubs.length, 2);
+    assert.equal(snsSubs.length, 3);
     for (const s of snsSubs) assert.equal(s.consumers, 1, `${s.name} has its fan-out consumer`);
 
     // SNS → SQS through the filter policy, raw; and to the HTTP endpoint
@@ -151,6 +153,7 @@ describe('definitions: export and import everything a user created', function ()
     assert.deepEqual(got.Messages?.map((m) => m.Body), ['for-eu'], 'only the message the filter policy lets through, raw');
     await eventually(() => received.filter((r) => r.type === 'Notification').length === 2, 5000, 'both notifications at the HTTP endpoint');
     assert.deepEqual(received.filter((r) => r.type === 'Notification').map((r) => r.body.Message).sort(), ['for-eu', 'for-us']);
+    await eventually(() => b.broker.engine.queueInfo('news.audit')?.depth === 2, 5000, 'both messages in the broker-native endpoint queue');
     assert.deepEqual((await aws2.sqs.send(new ListQueueTagsCommand({ QueueUrl: aws2.url('orders.fifo') }))).Tags, { team: 'billing', env: 'test' });
 
     // FIFO content-based deduplication, then redrive after maxReceiveCount receives
