@@ -58,34 +58,43 @@ export function parseSqsDefinitions(value: unknown): SqsDefinitions {
  */
 export async function importSqs(q: SqsQueues, manager: QueueManager, defs: SqsDefinitions): Promise<ItemOutcome[]> {
   const ctx: RequestContext = { baseUrl: '', senderId: q.accountId, lenient: false };
-  const out: ItemOutcome[] = [];
   const redrives: Array<{ name: string; policy: string }> = [];
   const fail = (name: string, err: unknown): ItemOutcome => ({ name, outcome: 'failed', reason: reasonOf(err) });
-  for (const d of defs.queues) {
-    if (q.exists(d.name) && q.meta(d.name)) {
-      out.push({ name: d.name, outcome: 'existing' });
-      continue;
-    }
+  const seen = new Set<string>();
+  const queues = defs.queues.filter((d) => !seen.has(d.name) && (seen.add(d.name), true));
+  const out = await inBatches(queues, async (d): Promise<ItemOutcome> => {
+    if (q.exists(d.name) && q.meta(d.name)) return { name: d.name, outcome: 'existing' };
     const attributes: Record<string, string> = {};
     for (const [k, v] of Object.entries(d.attributes)) attributes[k] = rewriteArns(v, defs, q);
     const redrive = attributes.RedrivePolicy;
     delete attributes.RedrivePolicy;
     try {
       await manager.createQueue(new Params({ QueueName: d.name, Attributes: attributes, tags: d.tags }, false), ctx);
-      out.push({ name: d.name, outcome: 'created' });
       if (redrive) redrives.push({ name: d.name, policy: redrive });
+      return { name: d.name, outcome: 'created' };
     } catch (err) {
-      out.push(fail(d.name, err));
+      return fail(d.name, err);
     }
-  }
-  for (const r of redrives) {
+  });
+  const second = await inBatches(redrives, async (r): Promise<ItemOutcome | undefined> => {
     try {
       await manager.setQueueAttributes(new Params({ QueueUrl: r.name, Attributes: { RedrivePolicy: r.policy } }, false), ctx);
+      return undefined;
     } catch (err) {
       // the queue exists, without the redrive policy its definition asked for: say so
-      out.push({ name: `${r.name}.RedrivePolicy`, outcome: 'failed', reason: `the queue was created without its RedrivePolicy: ${reasonOf(err)}` });
+      return { name: `${r.name}.RedrivePolicy`, outcome: 'failed', reason: `the queue was created without its RedrivePolicy: ${reasonOf(err)}` };
     }
-  }
+  });
+  return [...out, ...second.filter((x): x is ItemOutcome => x !== undefined)];
+}
+
+/**
+ * Up to 64 queues at a time: each CreateQueue is a few store commits, and the engine gives the commits of one
+ * event-loop turn one fsync (1,000 queues one by one took 17 s). Results in the order of the items.
+ */
+async function inBatches<T, R>(items: T[], fn: (t: T) => Promise<R>, size = 64): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
   return out;
 }
 
