@@ -348,8 +348,8 @@ export function addAdminCommands(program: Command): void {
     });
 
   withConn(program.command('export'))
-    .description('print the definitions (destinations, subscriptions, policies, users) as JSON')
-    .option('--hashes', "include the users' password hashes (admins only)")
+    .description('print the definitions (destinations, subscriptions, policies, users, SQS/SNS, MQTT sessions) as JSON')
+    .option('--hashes', "include the users' password hashes and access-key secrets (admins only)")
     .action(async (o: ConnOpts & { hashes?: boolean }) => {
       printJson(await call(o, 'GET', o.hashes ? 'api/definitions?hashes=true' : 'api/definitions'));
     });
