@@ -12,6 +12,7 @@ import { durableSubscriptionId, type DestinationPolicy, type EngineApi, parseAdd
 import type { AdminAuth, AdminRole } from './auth.js';
 import type { DefinitionsRegistry, SectionReport } from './definitions-port.js';
 import { ApiError, badRequest } from './http-util.js';
+import { ADMIN_HASH_PATTERN } from './options.js';
 import { parsePolicyOverride, parsePolicyTarget } from './policies.js';
 
 export interface Definitions {
@@ -136,6 +137,13 @@ function str(o: Record<string, unknown>, key: string, where: string, required = 
   return v;
 }
 
+/** A user's passwordHash, if the document carries it: it must be one Wharf can check (scrypt$N$r$p$salt$hash). */
+function hashOf(u: Record<string, unknown>, where: string): string | undefined {
+  const h = str(u, 'passwordHash', where, false);
+  if (h !== undefined && !ADMIN_HASH_PATTERN.test(h)) throw badRequest(`${where}.passwordHash: expected scrypt$N$r$p$salt$hash (wharf hash-password)`);
+  return h;
+}
+
 function strList(o: Record<string, unknown>, key: string, where: string): string[] {
   const v = o[key];
   if (v === undefined) return [];
@@ -194,7 +202,12 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
   });
   const overrides = list(doc, 'policyOverrides').map((p, i) => {
     const w = `policyOverrides[${i}]`;
-    const t = parsePolicyTarget(String(p.kind ?? ''), str(p, 'name', w)!);
+    let t: ReturnType<typeof parsePolicyTarget>;
+    try {
+      t = parsePolicyTarget(String(p.kind ?? ''), str(p, 'name', w)!);
+    } catch (err) {
+      throw badRequest(`${w}.${(err as Error).message}`);
+    }
     return { ...t, override: parsePolicyOverride(p.override, `${w}.override`) };
   });
   const users = list(doc, 'users').map((u, i) => {
@@ -202,7 +215,7 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
     const role = u.role ?? 'admin';
     if (role !== 'admin' && role !== 'viewer') throw badRequest(`${w}.role: expected admin or viewer`);
     // an export without ?hashes=true carries users without their hash: they are reported, not created
-    return { username: str(u, 'username', w)!, role: role as AdminRole, passwordHash: str(u, 'passwordHash', w, false) };
+    return { username: str(u, 'username', w)!, role: role as AdminRole, passwordHash: hashOf(u, w) };
   });
   const brokerUsers = list(doc, 'brokerUsers').map((u, i) => {
     const w = `brokerUsers[${i}]`;
@@ -210,7 +223,7 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
     if (!Array.isArray(keys) || !keys.every((k) => isObj(k) && typeof k.accessKeyId === 'string' && k.accessKeyId)) throw badRequest(`${w}.accessKeys: expected a list of { accessKeyId, secretAccessKey }`);
     return {
       username: str(u, 'username', w)!,
-      passwordHash: str(u, 'passwordHash', w, false),
+      passwordHash: hashOf(u, w),
       groups: strList(u, 'groups', w),
       roles: strList(u, 'roles', w),
       accessKeys: (keys as Array<Record<string, unknown>>).map((k) => ({ accessKeyId: String(k.accessKeyId), secretAccessKey: typeof k.secretAccessKey === 'string' ? k.secretAccessKey : undefined })),

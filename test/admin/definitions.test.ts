@@ -215,6 +215,14 @@ describe('definitions: export and import everything a user created', function ()
     r = await api.post('/api/definitions', { wharf: 'definitions', version: 1, queues: [{ name: 'early' }], sns: { subscriptions: [{ topic: 'news', protocol: 'sqs' }] } });
     assert.equal(r.status, 400);
     assert.match(r.json.error.message, /sns\.subscriptions\[0\]\.endpoint/);
+    r = await api.post('/api/definitions', { wharf: 'definitions', version: 1, queues: [{ name: 'early' }], policyOverrides: [{ kind: 'queue', name: 'early', override: { maxRedelivery: 1 } }] });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error.message, /policyOverrides\[0\]\.override\.maxRedelivery: not a policy setting/);
+    r = await api.post('/api/definitions', { wharf: 'definitions', version: 1, queues: [{ name: 'early' }], policyOverrides: [{ kind: 'queue', name: 'a.*', override: {} }] });
+    assert.match(r.json.error.message, /policyOverrides\[0\]\.name: a runtime override is for one destination/);
+    r = await api.post('/api/definitions', { wharf: 'definitions', version: 1, queues: [{ name: 'early' }], users: [{ username: 'u1', role: 'viewer', passwordHash: 'md5$abc' }] });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error.message, /users\[0\]\.passwordHash: expected scrypt/);
     assert.equal(b.broker.engine.queueInfo('early'), undefined, 'nothing applied');
     // items the services refuse are reported with the service's own reason; the rest is imported
     r = await api.post('/api/definitions', {
