@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseConfig } from '../../src/app/config.js';
 import { repoRoot } from '../helpers/paths.js';
 import { client, request, startAdminBroker, Stompit, type AdminBroker } from './helpers.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'migration', name);
 const RABBIT = readFileSync(fixture('rabbitmq-definitions.json'), 'utf8');
@@ -201,5 +202,42 @@ describe('migration import: RabbitMQ definitions and ActiveMQ activemq.xml', fun
     assert.equal(amq.code, 0, amq.stderr);
     assert.equal(JSON.parse(amq.stdout).created.queues, 3);
     assert.ok(b.broker.engine.queueInfo('payments.card'));
+  });
+
+  it('mutated samples (seeded) always get an answer — a plan or a 4xx — never a server error', async () => {
+    const rnd = mulberry32(13);
+    const int = (n: number) => Math.floor(rnd() * n);
+    const mutate = (text: string) => {
+      let t = text;
+      for (let k = 1 + int(4); k > 0; k--) {
+        const at = int(t.length);
+        const len = 1 + int(40);
+        switch (int(4)) {
+          case 0:
+            t = t.slice(0, at) + t.slice(at + len);
+            break;
+          case 1:
+            t = t.slice(0, at) + String.fromCharCode(...Array.from({ length: len }, () => int(256))) + t.slice(at);
+            break;
+          case 2:
+            t = t.slice(0, at) + t.slice(at, at + len).repeat(2 + int(3)) + t.slice(at + len);
+            break;
+          default:
+            t = t.slice(0, at) + '"<>{}[],:=&\\'.charAt(int(13)) + t.slice(at + 1);
+        }
+      }
+      return t;
+    };
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      for (const [format, text, type] of [['rabbitmq', RABBIT, 'application/json'], ['activemq', AMQ, 'application/xml']] as const) {
+        const r = await request(b.url, 'POST', `/api/definitions/import?format=${format}&dryRun=true`, { raw: mutate(text), headers: { 'content-type': type } });
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        assert.ok(r.status === 200 || r.status === 400, `mutation ${i} (${format}): ${r.status} ${r.text.slice(0, 300)}`);
+        assert.ok(r.json && (r.status === 200 ? Array.isArray(r.json.notMapped) : typeof r.json.error.message === 'string'));
+      }
+    }
+    assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, `both plans and refusals: ${JSON.stringify([...statuses])}`);
+    assert.equal((await request(b.url, 'GET', '/healthz')).status, 200);
   });
 });

@@ -13,7 +13,7 @@
  *   the configuration file (Wharf keeps ACLs and composites there); transport connectors → listeners.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { type AclRule, type DestinationPolicy, hashPassword, isWildcard, matchTopic, type PolicyRule } from '../../core/api.js';
+import { type AclRule, type DestinationPolicy, isWildcard, matchTopic, type PolicyRule } from '../../core/api.js';
 import { badRequest } from '../http-util.js';
 import { emptyPlan, type MigrationPlan, type NotMapped, usableName } from './plan.js';
 
@@ -139,7 +139,7 @@ function redeliverySettings(n: Node, where: string, miss: (what: string, reason:
   return o;
 }
 
-export async function planActivemq(xml: string): Promise<MigrationPlan> {
+export function planActivemq(xml: string): MigrationPlan {
   const valid = XMLValidator.validate(xml);
   if (valid !== true) throw badRequest(`activemq.xml is not well-formed XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
   const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', removeNSPrefix: true, isArray: (_n, _p, _leaf, isAttr) => !isAttr, parseAttributeValue: false, parseTagValue: false });
@@ -249,7 +249,8 @@ export async function planActivemq(xml: string): Promise<MigrationPlan> {
         continue;
       }
       if (password.length < 8) miss(`authenticationUser ${username}: password`, 'shorter than 8 characters: carried over as it is, change it (wharf users passwd)');
-      plan.definitions.brokerUsers.push({ username, passwordHash: await hashPassword(password), groups, roles: [] });
+      plan.definitions.brokerUsers.push({ username, passwordHash: '(the password of activemq.xml, hashed with scrypt at import)', groups, roles: [] });
+      plan.passwords.set(username, password);
     }
   }
   for (const p of ['jaasAuthenticationPlugin', 'jaasCertificateAuthenticationPlugin', 'jaasDualAuthenticationPlugin']) {

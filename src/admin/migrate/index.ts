@@ -5,7 +5,7 @@
  * what did not map and the configuration-file entries for what Wharf keeps only there. `dryRun=true` answers
  * the plan without applying anything.
  */
-import type { EngineApi } from '../../core/api.js';
+import { type EngineApi, hashPassword } from '../../core/api.js';
 import type { AdminAuth } from '../auth.js';
 import type { DefinitionsRegistry } from '../definitions-port.js';
 import { importDefinitions, type ImportResult } from '../definitions.js';
@@ -49,6 +49,15 @@ export async function planFor(format: 'rabbitmq' | 'activemq', body: string, opt
 export async function migrate(engine: EngineApi, auth: AdminAuth, registry: DefinitionsRegistry | undefined, plan: MigrationPlan, dryRun: boolean): Promise<MigrationResult> {
   const base = { format: plan.format, dryRun, notMapped: plan.notMapped, config: plan.config };
   if (dryRun) return { ...base, definitions: plan.definitions };
-  const result = await importDefinitions(engine, auth, plan.definitions as unknown as Record<string, unknown>, registry);
+  const existing = new Set(auth.brokerUsers().map((u) => u.username));
+  const brokerUsers = await Promise.all(
+    plan.definitions.brokerUsers.map(async (u) => {
+      // an existing user is kept as it is: no need to spend an scrypt on it
+      const { passwordHash: _placeholder, ...rest } = u;
+      const pw = plan.passwords.get(u.username);
+      return pw !== undefined && !existing.has(u.username) ? { ...rest, passwordHash: await hashPassword(pw) } : rest;
+    }),
+  );
+  const result = await importDefinitions(engine, auth, { ...plan.definitions, brokerUsers } as unknown as Record<string, unknown>, registry);
   return { ...result, ...base };
 }

@@ -31,12 +31,17 @@ export interface MigrationPlan {
     policyOverrides: Array<{ kind: 'queue' | 'topic'; name: string; override: Partial<DestinationPolicy> }>;
     brokerUsers: Array<{ username: string; passwordHash: string; groups: string[]; roles: string[] }>;
   };
+  /**
+   * Plain-text passwords of `definitions.brokerUsers` (ActiveMQ keeps them so), by user name: hashed with scrypt
+   * only when the plan is applied (a dry run neither spends the time nor answers them).
+   */
+  passwords: Map<string, string>;
   config: ConfigSuggestion;
   notMapped: NotMapped[];
 }
 
 export function emptyPlan(format: MigrationPlan['format']): MigrationPlan {
-  return { format, definitions: { wharf: 'definitions', version: 1, queues: [], topics: [], policyOverrides: [], brokerUsers: [] }, config: {}, notMapped: [] };
+  return { format, definitions: { wharf: 'definitions', version: 1, queues: [], topics: [], policyOverrides: [], brokerUsers: [] }, passwords: new Map(), config: {}, notMapped: [] };
 }
 
 /** A name Wharf can hold as a queue or topic: no wildcards, commas, control characters or `queue://` prefix. */
