@@ -38,14 +38,14 @@ describe('definitions: export and import everything a user created', function ()
   const stomps: Stompit[] = [];
   let hook: http.Server;
   let hookPort: number;
-  const received: Array<{ type: string; body: Record<string, string> }> = [];
+  const received: Array<{ type: string; path: string; body: Record<string, string> }> = [];
 
   before(async () => {
     hook = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c) => (body += c));
       req.on('end', () => {
-        received.push({ type: String(req.headers['x-amz-sns-message-type']), body: JSON.parse(body) });
+        received.push({ type: String(req.headers['x-amz-sns-message-type']), path: req.url ?? '', body: JSON.parse(body) });
         res.writeHead(200).end();
       });
     });
@@ -84,7 +84,9 @@ describe('definitions: export and import everything a user created', function ()
     await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'http', Endpoint: `http://127.0.0.1:${hookPort}/hook` }));
     // a broker-native endpoint: any core queue
     await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'wharf', Endpoint: 'queue://news.audit', Attributes: { RawMessageDelivery: 'true' } }));
-    const conf = await eventually(() => received.find((r) => r.type === 'SubscriptionConfirmation'), 5000, 'the confirmation request');
+    const conf = await eventually(() => received.find((r) => r.type === 'SubscriptionConfirmation' && r.path === '/hook'), 5000, 'the confirmation request');
+    // one that its endpoint never confirms
+    await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'http', Endpoint: `http://127.0.0.1:${hookPort}/pending` }));
     const u = new URL(conf!.body.SubscribeURL);
     assert.equal((await get(a.sqsPort, u.pathname + u.search)).status, 200);
 
@@ -112,7 +114,8 @@ describe('definitions: export and import everything a user created', function ()
     assert.deepEqual(JSON.parse(fifo.attributes.RedrivePolicy), { deadLetterTargetArn: sqsArn('orders-dlq.fifo'), maxReceiveCount: 2 });
     assert.deepEqual(fifo.tags, { team: 'billing', env: 'test' });
     assert.deepEqual(doc.sns.topics, [{ name: 'news', attributes: { DisplayName: 'News' }, tags: { team: 'web' } }]);
-    assert.deepEqual(doc.sns.subscriptions.map((x: { protocol: string }) => x.protocol).sort(), ['http', 'sqs', 'wharf']);
+    assert.deepEqual(doc.sns.subscriptions.map((x: { protocol: string; confirmed: boolean }) => `${x.protocol}:${x.confirmed}`).sort(), ['http:false', 'http:true', 'sqs:true', 'wharf:true']);
+    assert.ok(!JSON.stringify(doc.sns).includes('token'), 'confirmation tokens stay in the broker');
     assert.ok(!doc.subscriptions.some((s: { clientId?: string }) => s.clientId === 'sns'), 'the queues behind SNS subscriptions are not listed as bare durable subscriptions');
     assert.ok(!doc.queues.some((q: { name: string }) => q.name === 'events'), 'SQS queues come from the sqs section only');
     assert.deepEqual(doc.subscriptions, [{ type: 'durable', name: 'reader', clientId: 'app-1', topic: 'prices', selector: "region = 'eu'" }]);
@@ -128,10 +131,11 @@ describe('definitions: export and import everything a user created', function ()
     open.push(b);
     assert.notEqual(b.dir, a.dir);
     const api2 = client(b.url);
+    received.length = 0;
     const imp = await api2.post('/api/definitions', doc);
     assert.equal(imp.status, 200, imp.text);
     assert.deepEqual(imp.json.skipped, []);
-    assert.deepEqual(imp.json.created, { queues: 1, topics: 2, subscriptions: 1, policyOverrides: 1, users: 1, brokerUsers: 1, sqsQueues: 3, snsTopics: 1, snsSubscriptions: 3 });
+    assert.deepEqual(imp.json.created, { queues: 1, topics: 2, subscriptions: 1, policyOverrides: 1, users: 1, brokerUsers: 1, sqsQueues: 3, snsTopics: 1, snsSubscriptions: 4 });
 
     const round = (await api2.get('/api/definitions?hashes=true')).json;
     const strip = (d: Record<string, unknown>) => ({ ...d, exportedAt: undefined });
@@ -139,6 +143,9 @@ describe('definitions: export and import everything a user created', function ()
     const again = await api2.post('/api/definitions', doc);
     assert.ok(Object.values(again.json.created).every((n) => n === 0), `a second import creates nothing: ${JSON.stringify(again.json.created)}`);
 
+    // the pending one asks its endpoint again, from the new broker
+    const again2 = await eventually(() => received.find((r) => r.type === 'SubscriptionConfirmation' && r.path === '/pending'), 5000, 'a new confirmation request');
+    assert.equal(again2!.body.TopicArn, topicArn);
     // no subscription queue without its consumer
     const snsSubs = b.broker.engine.listSubscriptions().filter((s) => s.name.startsWith('durable:sns:'));
     assert.equal(snsSubs.length, 3);
