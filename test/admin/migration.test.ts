@@ -17,12 +17,16 @@ const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'migra
 const RABBIT = readFileSync(fixture('rabbitmq-definitions.json'), 'utf8');
 const AMQ = readFileSync(fixture('activemq.xml'), 'utf8');
 
+/** Run the wharf command (asynchronously: the broker under test lives in this process), without WHARF_* settings. */
 function wharf(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const cli = path.join(repoRoot, 'src', 'app', 'cli.ts');
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
+    child.stdin!.end();
   });
 }
 
