@@ -81,7 +81,7 @@ describe('definitions: export and import everything a user created', function ()
     // SNS: a topic with attributes and tags; an SQS subscription with a filter policy and raw delivery; an HTTP one
     const topicArn = (await aws.sns.send(new CreateTopicCommand({ Name: 'news', Attributes: { DisplayName: 'News' }, Tags: [{ Key: 'team', Value: 'web' }] }))).TopicArn!;
     await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: sqsArn('events'), Attributes: { FilterPolicy: JSON.stringify({ region: ['eu'] }), RawMessageDelivery: 'true' } }));
-    await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'http', Endpoint: `http://127.0.0.1:${hookPort}/hook` }));
+    await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'http', Endpoint: `http://127.0.0.1:${hookPort}/hook`, Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: sqsArn('events') }) } }));
     // a broker-native endpoint: any core queue
     await aws.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'wharf', Endpoint: 'queue://news.audit', Attributes: { RawMessageDelivery: 'true' } }));
     const conf = await eventually(() => received.find((r) => r.type === 'SubscriptionConfirmation' && r.path === '/hook'), 5000, 'the confirmation request');
@@ -116,6 +116,8 @@ describe('definitions: export and import everything a user created', function ()
     assert.deepEqual(doc.sns.topics, [{ name: 'news', attributes: { DisplayName: 'News' }, tags: { team: 'web' } }]);
     assert.deepEqual(doc.sns.subscriptions.map((x: { protocol: string; confirmed: boolean }) => `${x.protocol}:${x.confirmed}`).sort(), ['http:false', 'http:true', 'sqs:true', 'wharf:true']);
     assert.ok(!JSON.stringify(doc.sns).includes('token'), 'confirmation tokens stay in the broker');
+    const hookSub = doc.sns.subscriptions.find((x: { endpoint: string }) => x.endpoint.endsWith('/hook'));
+    assert.deepEqual(JSON.parse(hookSub.attributes.RedrivePolicy), { deadLetterTargetArn: sqsArn('events') }, "the subscription's redrive policy");
     assert.ok(!doc.subscriptions.some((s: { clientId?: string }) => s.clientId === 'sns'), 'the queues behind SNS subscriptions are not listed as bare durable subscriptions');
     assert.ok(!doc.queues.some((q: { name: string }) => q.name === 'events'), 'SQS queues come from the sqs section only');
     assert.deepEqual(doc.subscriptions, [{ type: 'durable', name: 'reader', clientId: 'app-1', topic: 'prices', selector: "region = 'eu'" }]);
