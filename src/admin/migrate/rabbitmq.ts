@@ -144,7 +144,8 @@ export function planRabbitmq(doc: Obj, vhost = '/'): MigrationPlan {
     const settings = readSettings(def, `policy ${name}`, miss);
     const wildcard = regexToWildcard(String(p.pattern ?? ''));
     const rule: PolicyRule | undefined = wildcard ? { match: wildcard, kind: 'queue', ...settings.override } : undefined;
-    if (rule && Object.keys(settings.override).length > 0 && !settings.dlx) (plan.config.destinations ??= []).push(rule);
+    if (rule && Object.keys(settings.override).length > 0) (plan.config.destinations ??= []).push(rule);
+    if (settings.dlx !== undefined) miss(`policy ${name}: dead-letter-exchange`, 'resolved to a dead-letter queue for each imported queue it matches; for queues made later set deadLetterQueue in the destinations: rule by hand');
     else if (!wildcard) miss(`policy ${name}`, `pattern ${JSON.stringify(p.pattern)} is not a prefix or a name: it is applied to the imported queues it matches, but queues made later need a configuration rule (destinations:) written by hand`);
   }
   queuePolicies.sort((a, b) => b.priority - a.priority);
