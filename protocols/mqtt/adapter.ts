@@ -3,6 +3,7 @@
  * connection — sessions (persisted in the engine's kv, see session.ts), will timers, session expiry, `$SYS`
  * statistics — and the keep-alive / connect-timeout sweep.
  */
+import { exportSessions, importSessions, type MqttSessionDefinition, ownsSubscription, parseSessions, type SessionOutcome } from './definitions.js';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -144,6 +145,27 @@ export class MqttAdapter implements StreamAdapter, MqttHost {
   get subscriptionLimits(): SubscriptionLimits | undefined {
     const max = this.cfg.maxQueuedMessages;
     return max > 0 ? { maxMessages: max, limitPolicy: 'drop-oldest' } : undefined;
+  }
+
+  // ================================================================ definitions (wired in src/app/definitions-sections.ts)
+
+  /** Persistent sessions with their subscriptions, for the definitions document. */
+  exportDefinitions(): MqttSessionDefinition[] {
+    return exportSessions(this);
+  }
+
+  /** The `mqtt` part of a definitions document, checked (throws an Error naming the bad item). */
+  parseDefinitions(value: unknown): MqttSessionDefinition[] {
+    return parseSessions(value);
+  }
+
+  importDefinitions(defs: MqttSessionDefinition[]): Promise<SessionOutcome[]> {
+    return importSessions(this, defs);
+  }
+
+  /** Whether an engine subscription is the queue of a session's subscription (the session recreates it). */
+  ownsSubscription(id: string): boolean {
+    return ownsSubscription(this, id);
   }
 
   // ================================================================ sessions

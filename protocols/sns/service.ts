@@ -14,6 +14,7 @@
 import { generateSigningMaterial, Signer, type SigningMaterial } from './signing.js';
 import { guardActions } from '../aws/endpoint.js';
 import type { Params } from '../aws/params.js';
+import { exportSns, importSns, parseSnsDefinitions, type SnsDefinitions, type SnsItemOutcome } from './definitions.js';
 import { FanOut } from './fan-out.js';
 import { HttpDelivery } from './http-delivery.js';
 import { Publisher } from './publish.js';
@@ -24,6 +25,7 @@ import { BrokerError, type Action } from '../../src/core/api.js';
 import { snsError } from '../aws/errors.js';
 
 export type { SnsContext, SnsServiceOptions, SqsBridge } from './resources.js';
+export type { SnsDefinitions, SnsItemOutcome } from './definitions.js';
 
 /**
  * What security.acl asks of a request's user per action on the topic it names (the same rights as the core topic):
@@ -47,14 +49,16 @@ export class SnsService {
   private readonly r: SnsResources;
   private readonly fanOut: FanOut;
   private readonly publisher: Publisher;
+  private readonly topics: Topics;
+  private readonly subs: Subscriptions;
   private sweepTimer?: NodeJS.Timeout;
 
   constructor(opts: SnsServiceOptions) {
     const r = (this.r = new SnsResources(opts));
     const http = new HttpDelivery(r);
     const fanOut = (this.fanOut = new FanOut(r, http));
-    const subs = new Subscriptions(r, fanOut, http);
-    const topics = new Topics(r, subs);
+    const subs = (this.subs = new Subscriptions(r, fanOut, http));
+    const topics = (this.topics = new Topics(r, subs));
     const publisher = (this.publisher = new Publisher(r));
     this.actions = {
       CreateTopic: (p, c) => topics.createTopic(p, c),
@@ -121,6 +125,27 @@ export class SnsService {
     this.r.clearTimers();
     this.fanOut.close();
     if (this.r.connection) this.r.engine.disconnect(this.r.connection);
+  }
+
+  // ============================================================== definitions (export/import, wired in src/app/aws-module.ts)
+
+  /** The core durable subscriptions behind SNS subscriptions (`durable:sns:<id>`) are the service's own. */
+  ownsSubscription(engineId: string): boolean {
+    return engineId.startsWith('durable:sns:');
+  }
+
+  exportDefinitions(): SnsDefinitions {
+    return exportSns(this.r);
+  }
+
+  /** The `sns` part of a definitions document, checked (throws an Error naming the bad item). */
+  parseDefinitions(value: unknown): SnsDefinitions {
+    return parseSnsDefinitions(value);
+  }
+
+  /** Create the topics and subscriptions that do not exist (subscriptions with their fan-out consumer). */
+  importDefinitions(defs: SnsDefinitions): Promise<SnsItemOutcome[]> {
+    return importSns(this.r, this.topics, this.subs, defs);
   }
 
   certificatePem(): string {

@@ -110,6 +110,40 @@ export class Subscriptions {
     return { SubscriptionArn: sub.confirmed || returnArn ? this.r.subArn(sub) : 'pending confirmation' };
   }
 
+  /**
+   * Recreate an exported subscription (definitions import) with its id, so its ARN stays the same, through the
+   * same checks as Subscribe. A confirmed one is attached to the fan-out at once; an HTTP(S) one that was still
+   * pending gets a new token and a new confirmation request. Returns false when it already exists.
+   */
+  async restore(def: { id: string; topic: string; protocol: string; endpoint: string; confirmed: boolean; attributes: Record<string, string>; authOnUnsubscribe?: boolean }): Promise<boolean> {
+    if (!this.r.topicMeta(def.topic)) throw snsError('NotFound', `Topic ${def.topic} does not exist`);
+    const protocol = def.protocol.toLowerCase();
+    if (UNSUPPORTED_PROTOCOLS.has(protocol)) throw invalid(`Protocol Reason: the ${protocol} protocol is not supported by this broker (supported: sqs, http, https, wharf)`);
+    if (!PROTOCOLS.has(protocol)) throw invalid(`Invalid protocol type: ${protocol}`);
+    this.checkEndpoint(protocol, def.endpoint, def.topic);
+    const attributes: Record<string, string> = {};
+    for (const [k, v] of Object.entries(def.attributes)) attributes[k] = this.checkSubAttribute({ protocol, topic: def.topic }, k, v, def.attributes);
+    const same = this.r.engine.kvEntries<SubMeta>('sns:sub:').map(([, s]) => s).find((s) => s.id === def.id || (s.topic === def.topic && s.protocol === protocol && s.endpoint === def.endpoint));
+    if (same) return false;
+    const needsConfirm = (protocol === 'http' || protocol === 'https') && !def.confirmed;
+    const sub: SubMeta = {
+      id: /^[0-9a-f-]{36}$/.test(def.id) ? def.id : randomUUID(),
+      topic: def.topic,
+      protocol,
+      endpoint: def.endpoint,
+      owner: this.r.accountId,
+      confirmed: !needsConfirm,
+      attributes,
+      created: Date.now(),
+      ...(def.authOnUnsubscribe ? { authOnUnsubscribe: true } : {}),
+      ...(needsConfirm ? { token: randomBytes(64).toString('hex'), tokenExpires: Date.now() + TOKEN_TTL_MS } : {}),
+    };
+    await this.r.engine.kvPut(`sns:sub:${sub.id}`, sub);
+    if (sub.confirmed) await this.fanOut.attach(sub);
+    else this.http.sendConfirmation(sub, this.r.opts.baseUrl());
+    return true;
+  }
+
   private checkEndpoint(protocol: string, endpoint: string, topicName: string): void {
     if (protocol === 'sqs') {
       const q = this.r.opts.sqs.nameFromArn(endpoint);

@@ -15,6 +15,7 @@ import { BrokerError, type Action, type EngineApi } from '../../src/core/api.js'
 import { guardActions } from '../aws/endpoint.js';
 import { sqsError } from '../aws/errors.js';
 import type { Params } from '../aws/params.js';
+import { exportSqs, importSqs, parseSqsDefinitions, type ItemOutcome, type SqsDefinitions } from './definitions.js';
 import { MessageMoveTasks } from './move-tasks.js';
 import { QueueManager } from './queue-manager.js';
 import { queueNameFromArn, queueNameFromUrl, SqsQueues, type RequestContext } from './queues.js';
@@ -24,6 +25,7 @@ import { Settler } from './settle.js';
 
 export type { RequestContext } from './queues.js';
 export type { InboundMessage } from './send.js';
+export type { ItemOutcome, SqsDefinitions } from './definitions.js';
 
 export interface SqsServiceOptions {
   engine: EngineApi;
@@ -161,6 +163,27 @@ export class SqsService {
     this.queues.sweep(now);
     this.moveTasks.sweep(now, deletes);
     if (deletes.length) this.engine.kvCommit(deletes.map((key) => ({ key }))).catch(() => undefined);
+  }
+
+  // ============================================================== definitions (export/import, wired in src/app/aws-module.ts)
+
+  /** Whether `name` is an SQS queue (it has SQS metadata): its definition and policy override are SQS's own. */
+  owns(name: string): boolean {
+    return this.q.meta(name) !== undefined && this.q.exists(name);
+  }
+
+  exportDefinitions(): SqsDefinitions {
+    return exportSqs(this.q);
+  }
+
+  /** The `sqs` part of a definitions document, checked (throws an Error naming the bad item). */
+  parseDefinitions(value: unknown): SqsDefinitions {
+    return parseSqsDefinitions(value);
+  }
+
+  /** Create the queues that do not exist, through CreateQueue/SetQueueAttributes; one outcome per queue. */
+  importDefinitions(defs: SqsDefinitions): Promise<ItemOutcome[]> {
+    return importSqs(this.q, this.queues, defs);
   }
 
   // ============================================================== for SNS subscriptions (the SqsBridge)

@@ -9,7 +9,9 @@ import type { AdminModuleOptions } from './options.js';
 import type { AdminAuth, AdminRole, Authenticated } from './auth.js';
 import { clearCookie, sessionCookie } from './auth.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
-import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson, reqString, Router, type RouteContext } from './http-util.js';
+import { parsePolicyOverride, parsePolicyTarget, policyRow } from './policies.js';
+import { migrate, parseFormat, planFor } from './migrate/index.js';
+import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson, readText, reqString, Router, type RouteContext } from './http-util.js';
 import { messageFromJson, messageJson } from './messages.js';
 import type { Sampler } from './sampler.js';
 
@@ -544,7 +546,41 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   // ------------------------------------------------------------------------------------------- cluster, policies, scheduler
 
   r.get('/api/cluster', () => ({ enabled: false, role: 'standalone', nodes: [{ id: os.hostname(), self: true, role: 'standalone', state: svc.broker?.state() ?? 'started' }], groups: [] }));
-  r.get('/api/policies', () => ({ defaults: DEFAULT_POLICY, rules: config.destinations }));
+  // destination policies: configured rules (read-only here) and durable runtime overrides (engine.setPolicyOverride)
+  const managedBy = (kind: 'queue' | 'topic', name: string) => (kind === 'queue' ? config.definitions?.owns('policy', name)?.key : undefined);
+  r.get('/api/policies', (ctx) => {
+    const overrides = engine.policyOverrides().map((o) => policyRow(engine, o.kind, o.name, managedBy(o.kind, o.name)));
+    overrides.sort((a, b) => a.kind.localeCompare(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // items: every destination (and every override of one not created yet), its override and effective policy
+    const rows = new Map<string, ReturnType<typeof policyRow>>();
+    for (const d of engine.listDestinations()) if (!d.temporary) rows.set(`${d.kind}:${d.name}`, policyRow(engine, d.kind, d.name, managedBy(d.kind, d.name)));
+    for (const o of overrides) rows.set(`${o.kind}:${o.name}`, o);
+    const q = new URLSearchParams(ctx.url.searchParams);
+    if (!q.has('limit')) q.set('limit', '1000');
+    return { defaults: DEFAULT_POLICY, rules: config.destinations, overrides, ...page([...rows.values()], q, ['name', 'kind']) };
+  });
+  r.get('/api/policies/:kind/:name', (ctx) => {
+    const t = parsePolicyTarget(ctx.params.kind, ctx.params.name);
+    return policyRow(engine, t.kind, t.name, managedBy(t.kind, t.name));
+  });
+  const notManaged = (kind: 'queue' | 'topic', name: string) => {
+    const by = managedBy(kind, name);
+    if (by) throw new ApiError(409, 'conflict', `the policy of ${kind} '${name}' is kept by the ${by.toUpperCase()} service from the queue's attributes (RedrivePolicy, VisibilityTimeout…): change those instead`);
+  };
+  r.put('/api/policies/:kind/:name', async (ctx) => {
+    const t = parsePolicyTarget(ctx.params.kind, ctx.params.name);
+    const override = parsePolicyOverride(await readJson(ctx.req, 64 * 1024), 'body');
+    notManaged(t.kind, t.name);
+    await engine.setPolicyOverride(t.kind, t.name, override);
+    return policyRow(engine, t.kind, t.name);
+  });
+  r.delete('/api/policies/:kind/:name', async (ctx) => {
+    const t = parsePolicyTarget(ctx.params.kind, ctx.params.name);
+    notManaged(t.kind, t.name);
+    if (!engine.policyOverride(t.kind, t.name)) throw notFound(`${t.kind} '${t.name}' has no runtime policy override`);
+    await engine.setPolicyOverride(t.kind, t.name, null);
+    return new Reply(204);
+  });
   r.get('/api/scheduled', () => ({ items: engine.listScheduledJobs().map((j) => ({ id: j.id, destination: j.destination, cron: j.cron, delay: j.delay, period: j.period, repeat: j.repeat, next: j.next, messageId: j.message.messageId })) }));
   r.delete('/api/scheduled/:id', async (ctx) => {
     if (!(await engine.cancelScheduledJob(ctx.params.id))) throw notFound(`scheduled job '${ctx.params.id}' does not exist`);
@@ -582,13 +618,22 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   // password hashes leave the broker only for an admin who asks for them (?hashes=true); a viewer never gets them
   r.get('/api/definitions', (ctx) => {
-    const doc = exportDefinitions(engine, auth, config.destinations, svc.version);
-    const hashes = ctx.auth?.user.role === 'admin' && ctx.url.searchParams.get('hashes') === 'true';
-    return hashes ? doc : { ...doc, users: doc.users.map(({ passwordHash: _h, ...u }) => u) };
+    const secrets = ctx.auth?.user.role === 'admin' && ctx.url.searchParams.get('hashes') === 'true';
+    return exportDefinitions(engine, auth, config.destinations, svc.version, config.definitions, { secrets });
   });
   r.post('/api/definitions', async (ctx) => {
     const body = await readJson(ctx.req, Math.max(svc.maxBody, 64 * 1024 * 1024));
-    return importDefinitions(engine, auth, body);
+    return importDefinitions(engine, auth, body, config.definitions);
+  });
+  // migration: RabbitMQ definitions JSON or an ActiveMQ activemq.xml (or a Wharf document, as above)
+  r.post('/api/definitions/import', async (ctx) => {
+    const q = ctx.url.searchParams;
+    const format = parseFormat(q.get('format'));
+    const max = Math.max(svc.maxBody, 64 * 1024 * 1024);
+    if (format === 'wharf') return importDefinitions(engine, auth, await readJson(ctx.req, max), config.definitions);
+    const body = format === 'activemq' ? await readText(ctx.req, max, /^(application|text)\/(.+\+)?xml\b|^text\/plain\b/i, 'activemq.xml (Content-Type: application/xml)') : await readText(ctx.req, max, /^application\/(.+\+)?json\b/i, 'RabbitMQ definitions JSON (Content-Type: application/json)');
+    const plan = await planFor(format, body, { vhost: q.get('vhost') ?? undefined });
+    return migrate(engine, auth, config.definitions, plan, q.get('dryRun') === 'true');
   });
 
   return r;

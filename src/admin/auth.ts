@@ -179,6 +179,11 @@ export class AdminAuth {
     return [...(this.cfg.securityUsers ?? []).map((u) => show(u, 'config')), ...this.engine.kvEntries<BrokerUser>(USER_KV_PREFIX).map(([, u]) => show(u, 'runtime'))];
   }
 
+  /** Runtime broker users with their hashes and access-key secrets, for a definitions export an admin asked for. */
+  exportBrokerUsers(): UserRecord[] {
+    return this.engine.kvEntries<BrokerUser>(USER_KV_PREFIX).map(([, u]) => ({ username: u.username, passwordHash: u.passwordHash, groups: [...(u.groups ?? [])], roles: [...(u.roles ?? [])], accessKeys: (u.accessKeys ?? []).map((k) => ({ ...k })) }));
+  }
+
   /** Create or change a runtime broker user (messaging, console roles, SQS access keys); unchanged fields are kept. */
   async putBrokerUser(username: string, body: Record<string, unknown>): Promise<ReturnType<AdminAuth['brokerUsers']>[number]> {
     if (!USERNAME.test(username)) throw new ApiError(400, 'bad-request', 'username: expected 1–64 letters, digits, . _ @ -');

@@ -5,8 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { stringify as stringifyYaml } from 'yaml';
 
 /** A failure the operator can act on: printed as one line, exit code 1. */
+/** What `POST /api/definitions` and `/api/definitions/import` answer. */
+interface ImportAnswer {
+  created?: Record<string, number>;
+  existing?: Record<string, number>;
+  skipped?: Array<{ what: string; reason: string }>;
+  notMapped?: Array<{ what: string; reason: string }>;
+  config?: Record<string, unknown>;
+  definitions?: { queues: unknown[]; topics: unknown[]; policyOverrides: unknown[]; brokerUsers: unknown[] };
+}
+
 export class AdminCliError extends Error {
   constructor(message: string) {
     super(message);
@@ -29,7 +40,7 @@ function withConn(cmd: Command): Command {
     .option('--json', 'print the API response as JSON');
 }
 
-async function call(o: ConnOpts, method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(o: ConnOpts, method: string, path: string, body?: unknown, raw?: { text: string; type: string }): Promise<unknown> {
   let base: URL;
   try {
     base = new URL(o.url);
@@ -39,9 +50,10 @@ async function call(o: ConnOpts, method: string, path: string, body?: unknown): 
   const url = new URL(path, base.href.endsWith('/') ? base.href : base.href + '/');
   const headers: Record<string, string> = { authorization: 'Basic ' + Buffer.from(`${o.user}:${o.password}`).toString('base64'), accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
+  if (raw) headers['content-type'] = raw.type;
   let res: Response;
   try {
-    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+    res = await fetch(url, { method, headers, body: raw ? raw.text : body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new AdminCliError(`cannot reach the admin API at ${base.origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
@@ -336,32 +348,50 @@ export function addAdminCommands(program: Command): void {
     });
 
   withConn(program.command('export'))
-    .description('print the definitions (destinations, subscriptions, policies, users) as JSON')
-    .option('--hashes', "include the users' password hashes (admins only)")
+    .description('print the definitions (destinations, subscriptions, policies, users, SQS/SNS, MQTT sessions) as JSON')
+    .option('--hashes', "include the users' password hashes and access-key secrets (admins only)")
     .action(async (o: ConnOpts & { hashes?: boolean }) => {
       printJson(await call(o, 'GET', o.hashes ? 'api/definitions?hashes=true' : 'api/definitions'));
     });
 
-  withConn(program.command('import').argument('<file>', 'definitions file from wharf export ("-" = standard input)'))
-    .description('create the destinations, subscriptions and users of a definitions file (existing ones are kept)')
-    .action(async (file: string, o: ConnOpts) => {
+  withConn(program.command('import').argument('<file>', 'definitions file from wharf export, a RabbitMQ definitions export or an activemq.xml ("-" = standard input)'))
+    .description('create the destinations, subscriptions and users of a definitions file (existing ones are kept); --format rabbitmq|activemq migrates and lists what did not map')
+    .addOption(new Option('--format <format>', 'what the file is').choices(['wharf', 'rabbitmq', 'activemq']).default('wharf'))
+    .option('--vhost <name>', 'RabbitMQ: the virtual host to take (default /)')
+    .option('--dry-run', 'RabbitMQ/ActiveMQ: show what would be created and what does not map, change nothing')
+    .action(async (file: string, o: ConnOpts & { format: 'wharf' | 'rabbitmq' | 'activemq'; vhost?: string; dryRun?: boolean }) => {
       let text: string;
       try {
         text = file === '-' ? await readStdin() : readFileSync(file, 'utf8');
       } catch (err) {
         throw new AdminCliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
-      let doc: unknown;
-      try {
-        doc = JSON.parse(text);
-      } catch (err) {
-        throw new AdminCliError(`${file} is not JSON: ${(err as Error).message}`);
+      let v: ImportAnswer;
+      if (o.format === 'activemq') {
+        const q = new URLSearchParams({ format: 'activemq', ...(o.dryRun ? { dryRun: 'true' } : {}) });
+        v = (await call(o, 'POST', `api/definitions/import?${q}`, undefined, { text, type: 'application/xml' })) as ImportAnswer;
+      } else {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(text);
+        } catch (err) {
+          throw new AdminCliError(`${file} is not JSON: ${(err as Error).message}`);
+        }
+        if (o.format === 'wharf') v = (await call(o, 'POST', 'api/definitions', doc)) as ImportAnswer;
+        else {
+          const q = new URLSearchParams({ format: 'rabbitmq', ...(o.vhost ? { vhost: o.vhost } : {}), ...(o.dryRun ? { dryRun: 'true' } : {}) });
+          v = (await call(o, 'POST', `api/definitions/import?${q}`, doc)) as ImportAnswer;
+        }
       }
-      const v = (await call(o, 'POST', 'api/definitions', doc)) as { created: Record<string, number>; existing: Record<string, number>; skipped: Array<{ what: string; reason: string }> };
       if (o.json) return printJson(v);
-      const kinds = ['queues', 'topics', 'subscriptions', 'users'];
-      out(table(['', ...kinds.map((k) => k.toUpperCase())], [['created', ...kinds.map((k) => v.created[k])], ['existing', ...kinds.map((k) => v.existing[k])]]));
-      for (const s of v.skipped) out(`skipped ${s.what}: ${s.reason}`);
+      if (v.created && v.existing) {
+        const kinds = Object.keys(v.created);
+        out(table(['', ...kinds.map((k) => k.toUpperCase())], [['created', ...kinds.map((k) => v.created![k])], ['existing', ...kinds.map((k) => v.existing![k] ?? 0)]]));
+      }
+      if (v.definitions) out(`would create: ${v.definitions.queues.length} queues, ${v.definitions.topics.length} topics, ${v.definitions.policyOverrides.length} policy overrides, ${v.definitions.brokerUsers.length} users`);
+      for (const s of v.skipped ?? []) out(`skipped ${s.what}: ${s.reason}`);
+      for (const s of v.notMapped ?? []) out(`not mapped: ${s.what}: ${s.reason}`);
+      if (v.config && Object.keys(v.config).length) out(`\nadd to the configuration file (YAML):\n${stringifyYaml(v.config).trimEnd()}`);
     });
 
   program

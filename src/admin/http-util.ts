@@ -88,6 +88,14 @@ export async function readJson(req: IncomingMessage, max: number): Promise<Recor
   return v as Record<string, unknown>;
 }
 
+/** A bounded text body (XML uploads); `types` are the Content-Types accepted (415 otherwise; none given is accepted). */
+export async function readText(req: IncomingMessage, max: number, types: RegExp, what: string): Promise<string> {
+  const type = String(req.headers['content-type'] ?? '');
+  const buf = await readBody(req, max);
+  if (type && !types.test(type)) throw new ApiError(415, 'unsupported-media-type', `expected ${what}`);
+  return buf.toString('utf8');
+}
+
 // ------------------------------------------------------------------------------------------------ input
 
 export function optString(o: Record<string, unknown>, key: string, max = 4096): string | undefined {

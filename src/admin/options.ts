@@ -1,5 +1,6 @@
 /** What the composition root passes the admin module: its own section of the configuration. */
 import { PASSWORD_HASH_PATTERN, type PolicyRule, type UserRecord } from '../core/api.js';
+import type { DefinitionsRegistry } from './definitions-port.js';
 
 /** The form of a password hash `wharf hash-password` makes: scrypt$N$r$p$salt$hash. */
 export const ADMIN_HASH_PATTERN = PASSWORD_HASH_PATTERN;
@@ -21,6 +22,8 @@ export interface AdminModuleOptions extends AdminConfig {
   dataDir: string;
   /** The configured destination policies (shown, and exported with the definitions). */
   destinations: PolicyRule[];
+  /** Sections other modules (SQS, SNS) add to the definitions document; absent: engine definitions only. */
+  definitions?: DefinitionsRegistry;
 }
 
 export const DEFAULT_ADMIN_OPTIONS: AdminModuleOptions = { users: [], defaultUser: true, sessionTimeout: 8 * 3600_000, metricsAuth: false, metricsTopDestinations: 100, dataDir: '', destinations: [] };

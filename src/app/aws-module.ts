@@ -8,10 +8,11 @@ import { createAwsEndpoint } from '../../protocols/aws/endpoint.js';
 import type { AuthResult, SigV4Options } from '../../protocols/aws/sigv4.js';
 import type { Principal } from '../core/api.js';
 import { snsApi } from '../../protocols/sns/aws-api.js';
-import { SnsService } from '../../protocols/sns/service.js';
+import { SnsService, type SnsDefinitions } from '../../protocols/sns/service.js';
 import { sqsApi } from '../../protocols/sqs/aws-api.js';
-import { SqsService } from '../../protocols/sqs/service.js';
+import { SqsService, type SqsDefinitions } from '../../protocols/sqs/service.js';
 import type { AdapterContext, HttpHandler, HttpModule } from '../transport/types.js';
+import type { DefinitionsRegistry, SectionReport } from '../admin/definitions-port.js';
 
 /** What the composition root passes the SQS/SNS module (`sqs:` in the configuration, and where it listens). */
 export interface SqsModuleOptions {
@@ -25,6 +26,8 @@ export interface SqsModuleOptions {
   deletedQueueCooldown?: number;
   /** The `listeners.sqs` address, for links the broker hands out when no baseUrl is set. */
   listener: { host: string; port: number };
+  /** Where SQS and SNS register their part of the definitions document (shared with the admin module). */
+  definitions?: DefinitionsRegistry;
 }
 
 export interface SqsHttpHandler extends HttpHandler {
@@ -67,7 +70,52 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
     },
   });
   const endpoint = createAwsEndpoint({ sqs: sqsApi(sqs), sns: snsApi(sns), auth, userOf, accountId: cfg.accountId, maxBody: ctx.limits.maxFrameSize, baseUrls, logger });
-  return { sqs, sns, handle: (req, res) => endpoint.handle(req, res), close: () => endpoint.close() };
+  const unregister = registerDefinitions(cfg.definitions, sqs, sns);
+  return {
+    sqs,
+    sns,
+    handle: (req, res) => endpoint.handle(req, res),
+    close: () => {
+      unregister();
+      return endpoint.close();
+    },
+  };
+}
+
+/**
+ * SQS queues (with attributes and tags) and SNS topics and subscriptions in the definitions document: SQS first,
+ * since SNS subscriptions name SQS queues (endpoints, redrive targets).
+ */
+function registerDefinitions(registry: DefinitionsRegistry | undefined, sqs: SqsService, sns: SnsService): () => void {
+  if (!registry) return () => undefined;
+  const count = (report: SectionReport, kind: string, item: { name: string; outcome: string; reason?: string }, what: string) => {
+    if (item.outcome === 'created') report.created(kind);
+    else if (item.outcome === 'existing') report.existing(kind);
+    else report.skipped(`${what}.${item.name}`, item.reason ?? 'failed');
+  };
+  const off = [
+    registry.register({
+      key: 'sqs',
+      kinds: ['sqsQueues'],
+      owns: (kind, name) => kind !== 'subscription' && sqs.owns(name),
+      export: () => sqs.exportDefinitions(),
+      parse: (value) => sqs.parseDefinitions(value),
+      import: async (parsed, report) => {
+        for (const item of await sqs.importDefinitions(parsed as SqsDefinitions)) count(report, 'sqsQueues', item, 'sqs.queues');
+      },
+    }),
+    registry.register({
+      key: 'sns',
+      kinds: ['snsTopics', 'snsSubscriptions'],
+      owns: (kind, name) => kind === 'subscription' && sns.ownsSubscription(name),
+      export: () => sns.exportDefinitions(),
+      parse: (value) => sns.parseDefinitions(value),
+      import: async (parsed, report) => {
+        for (const item of await sns.importDefinitions(parsed as SnsDefinitions)) count(report, item.kind === 'topic' ? 'snsTopics' : 'snsSubscriptions', item, item.kind === 'topic' ? 'sns.topics' : 'sns.subscriptions');
+      },
+    }),
+  ];
+  return () => off.forEach((f) => f());
 }
 
 /** The SQS + SNS API module, served on `listeners.sqs`. */

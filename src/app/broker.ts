@@ -8,7 +8,9 @@ import { Engine } from '../core/engine.js';
 import type { BrokerConfig, ListenerConfig, ListenerName, TlsConfig } from './config.js';
 import { LISTENER_NAMES } from './config.js';
 import { createLogger } from './log.js';
-import { defaultHttp, defaultProtocols, moduleOptions } from './modules.js';
+import { defaultHttp, defaultProtocols, moduleOptions, type SharedServices } from './modules.js';
+import { DefinitionsRegistry } from '../admin/definitions-port.js';
+import { registerAdapterDefinitions } from './definitions-sections.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 import { listenHttp } from '../transport/http.js';
 import { listenStream, type Listener } from '../transport/tcp.js';
@@ -147,9 +149,10 @@ export class Broker {
       startedAt: Date.now(),
       connectionRefusals: () => ({ ...governor.refused }),
     };
+    const shared: SharedServices = { definitions: new DefinitionsRegistry() };
     const ctx = (component: string): AdapterContext => ({
       engine: this._engine!,
-      options: moduleOptions(component, config),
+      options: moduleOptions(component, config, shared),
       logger: logger.child({ protocol: component }),
       limits,
       broker: status,
@@ -168,6 +171,7 @@ export class Broker {
       served.add(mod.name);
       const adapter = mod.create(ctx(mod.name));
       this.adapters.push({ name: mod.name, close: () => adapter.close() });
+      registerAdapterDefinitions(adapter, shared.definitions);
       const handler: StreamAdapter['handle'] = (stream, peer) => adapter.handle(stream, peer);
       if (lc.enabled) {
         await this.addListener(mod.name, () =>

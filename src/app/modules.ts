@@ -13,6 +13,13 @@ import { amqpModule } from '../../protocols/amqp/index.js';
 import { openwireModule } from '../../protocols/openwire/adapter.js';
 import { sqsHttpModule, type SqsModuleOptions } from './aws-module.js';
 import { adminModule } from '../admin/index.js';
+import type { DefinitionsRegistry } from '../admin/definitions-port.js';
+
+/** Per-broker objects more than one module shares (made by the composition root at each start). */
+export interface SharedServices {
+  /** SQS/SNS register their definitions sections here; the admin module exports and imports through it. */
+  definitions: DefinitionsRegistry;
+}
 
 export const defaultProtocols: ProtocolModule[] = [stompModule, mqttModule, amqpModule, openwireModule];
 
@@ -20,16 +27,16 @@ export const defaultProtocols: ProtocolModule[] = [stompModule, mqttModule, amqp
 export const defaultHttp: HttpModule[] = [sqsHttpModule, adminModule];
 
 /** Each module's own options, out of the broker configuration (`AdapterContext.options`). */
-export function moduleOptions(name: string, config: BrokerConfig): unknown {
+export function moduleOptions(name: string, config: BrokerConfig, shared?: SharedServices): unknown {
   switch (name) {
     case 'mqtt':
       return config.mqtt satisfies MqttOptions;
     case 'amqp':
       return { defaultAddressKind: config.amqp.defaultAddressKind } satisfies AmqpModuleOptions;
     case 'sqs':
-      return { ...config.sqs, listener: config.listeners.sqs } satisfies SqsModuleOptions;
+      return { ...config.sqs, listener: config.listeners.sqs, definitions: shared?.definitions } satisfies SqsModuleOptions;
     case 'admin':
-      return { ...config.admin, securityUsers: config.security.users, dataDir: config.dataDir, destinations: config.destinations } satisfies AdminModuleOptions;
+      return { ...config.admin, securityUsers: config.security.users, dataDir: config.dataDir, destinations: config.destinations, definitions: shared?.definitions } satisfies AdminModuleOptions;
     default:
       return undefined;
   }
