@@ -11,6 +11,8 @@ import { clearCookie, sessionCookie } from './auth.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
 import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson, reqString, Router, type RouteContext } from './http-util.js';
 import { messageFromJson, messageJson } from './messages.js';
+import { nameMatcher } from './name-filter.js';
+import { consumerDetail, endpointFields } from './connection-detail.js';
 import type { Sampler } from './sampler.js';
 
 export interface AdminServices {
@@ -47,18 +49,13 @@ type SortKey = (typeof SORT_KEYS)[number];
 
 type Row = Record<string, unknown> & { name: string };
 
-/** filter (substring, case-insensitive; `*`/`?` make it a glob), sort and page a list. */
+/** filter (see name-filter.ts: substring, `*`/`>` segments, MQTT names, globs), sort and page a list. */
 function page<T extends Row>(items: T[], q: URLSearchParams, sortKeys: readonly string[], defSort = 'name'): { total: number; offset: number; limit: number; items: T[] } {
   const filter = q.get('filter')?.trim();
   let rows = items;
   if (filter) {
-    if (/[*?]/.test(filter)) {
-      const re = new RegExp('^' + filter.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
-      rows = rows.filter((r) => re.test(r.name));
-    } else {
-      const f = filter.toLowerCase();
-      rows = rows.filter((r) => r.name.toLowerCase().includes(f));
-    }
+    const match = nameMatcher(filter);
+    rows = rows.filter((r) => match(r.name));
   }
   const sort = q.get('sort') ?? defSort;
   if (!sortKeys.includes(sort)) throw badRequest(`sort: expected one of ${sortKeys.join(', ')}`);
@@ -193,6 +190,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
       bytesOut: c.stats.bytesOut,
       rateIn: rates.in,
       rateOut: rates.out,
+      ...endpointFields(c),
     };
   };
 
@@ -460,8 +458,9 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   r.get('/api/connections/:id', (ctx) => {
     const c = engine.listConnections().find((x) => x.id === ctx.params.id);
     if (!c) throw notFound(`connection '${ctx.params.id}' does not exist`);
-    const consumers = [...c.consumers].map((k) => ({ id: k.id, destination: k.queue.name, kind: k.queue.role === 'queue' || k.queue.role === 'temporary' ? 'queue' : 'subscription', prefetch: k.prefetch, unsettled: k.unsettledIds.length, delivered: k.delivered }));
-    return { ...connRow(c), consumerList: consumers, temporaries: [...c.temporaries] };
+    const consumers = [...c.consumers].map((k) => consumerDetail(c, k));
+    const unacked = consumers.reduce((n, k) => n + k.unsettled, 0);
+    return { ...connRow(c), unacked, internal: !!c.principal.internal, consumerList: consumers, temporaries: [...c.temporaries] };
   });
   r.delete('/api/connections/:id', (ctx) => {
     const c = engine.listConnections().find((x) => x.id === ctx.params.id);
