@@ -13,6 +13,9 @@ import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson,
 import { messageFromJson, messageJson } from './messages.js';
 import { nameMatcher } from './name-filter.js';
 import { consumerDetail, endpointFields } from './connection-detail.js';
+import { bulkAction, deadLetterCauses } from './bulk.js';
+import { historyRoutes } from './history-routes.js';
+import { HealthWatch } from './health.js';
 import type { Sampler } from './sampler.js';
 
 export interface AdminServices {
@@ -305,6 +308,10 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     svc.openStream(ctx);
     return STREAMED;
   });
+  historyRoutes(r, sampler);
+  const health = new HealthWatch(engine, sampler);
+  // ?stuckSeconds=N: how long a consumer holding unacknowledged messages may go without progress (default 60)
+  r.get('/api/health', (ctx) => health.report(queryInt(ctx.url.searchParams, 'stuckSeconds', 60, 1, 86_400)));
 
   // ------------------------------------------------------------------------------------------- destinations
 
@@ -355,6 +362,8 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   r.delete('/api/queues/:name/messages/:seq', (ctx) => deleteMessage(queueOr404(ctx.params.name), ctx));
   r.post('/api/queues/:name/messages/:seq/move', (ctx) => moveOrCopy(false)(queueOr404(ctx.params.name), ctx));
   r.post('/api/queues/:name/messages/:seq/copy', (ctx) => moveOrCopy(true)(queueOr404(ctx.params.name), ctx));
+  r.post('/api/queues/:name/bulk', async (ctx) => bulkAction(engine, queueOr404(ctx.params.name).ref, await readJson(ctx.req, svc.maxBody)));
+  r.get('/api/queues/:name/dead-letter-causes', (ctx) => deadLetterCauses(engine, queueOr404(ctx.params.name).ref.name));
 
   const send = async (address: Address, ctx: ApiContext) => {
     const body = await readJson(ctx.req, svc.maxBody);
@@ -436,6 +445,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   r.delete('/api/subscriptions/:name/messages/:seq', (ctx) => deleteMessage(subOr404(ctx.params.name), ctx));
   r.post('/api/subscriptions/:name/messages/:seq/move', (ctx) => moveOrCopy(false)(subOr404(ctx.params.name), ctx));
   r.post('/api/subscriptions/:name/messages/:seq/copy', (ctx) => moveOrCopy(true)(subOr404(ctx.params.name), ctx));
+  r.post('/api/subscriptions/:name/bulk', async (ctx) => bulkAction(engine, subOr404(ctx.params.name).ref, await readJson(ctx.req, svc.maxBody)));
 
   // ------------------------------------------------------------------------------------------- connections, consumers, producers
 

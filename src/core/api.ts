@@ -227,6 +227,8 @@ export interface DestinationInfo {
   deadLettered: number;
   dropped: number;
   limitHits: number;
+  /** Deliveries that failed and went back to the queue (nack, rollback, lease expiry), since start. */
+  redelivered?: number;
   paused: boolean;
   temporary: boolean;
   /** Marked as a dead-letter queue: expired or failed messages in it are not dead-lettered again. */
