@@ -2,9 +2,16 @@
 import type { Consumer } from './consumer.js';
 import type { Principal } from './security.js';
 import type { ConnectionInfo } from './api.js';
-import type { RecentSendsOf } from './senders.js';
 
 export type { ConnectionInfo } from './api.js';
+
+/** A destination a connection sent to lately: un-counts its producer when released (see senders.ts). */
+export interface RecentSend {
+  release: () => void;
+  /** Sent since the last sweep. */
+  touched: boolean;
+}
+export type RecentSendsOf = { queue: Map<string, RecentSend>; topic: Map<string, RecentSend> };
 
 export class Connection {
   private static nextId = 1;

@@ -7,12 +7,6 @@
 import type { Address } from './address.js';
 import type { Connection } from './connection.js';
 
-interface Recent {
-  release: () => void;
-  /** Sent since the last sweep. */
-  touched: boolean;
-}
-
 export class RecentSenders {
   private readonly active = new Set<Connection>();
   private lastSweep = 0;
@@ -67,5 +61,3 @@ export class RecentSenders {
     this.active.delete(c);
   }
 }
-
-export type RecentSendsOf = { queue: Map<string, Recent>; topic: Map<string, Recent> };
