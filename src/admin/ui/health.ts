@@ -15,7 +15,7 @@ interface Health {
   stuckConsumers: { count: number; thresholdSeconds: number; items: Array<{ connection: string; consumer: number; destination: string; unacked: number; stuckSeconds: number }> };
 }
 
-type Level = 'ok' | 'warn' | 'bad' | 'info';
+type Level = 'ok' | 'warn' | 'bad' | 'neutral';
 
 function marker(key: string, level: Level, label: string, detail: Child, href?: string): HTMLElement {
   const body = [h('span', { class: 'dot', 'aria-hidden': 'true' }), h('strong', null, label), detail ? h('span', { class: 'detail' }, detail) : null];
@@ -48,7 +48,7 @@ export function healthStrip(): { el: HTMLElement; load: () => Promise<void> } {
       marker('alarms', hl.alarms.length ? 'bad' : 'ok', hl.alarms.length ? `${hl.alarms.length} resource alarm${hl.alarms.length > 1 ? 's' : ''}` : 'No alarms', hl.alarms.map((a) => `${a.resource}: ${a.detail}`).join('; ')),
       marker('dead-letters', d.messages ? 'warn' : 'ok', `Dead letters: ${num(d.messages)} in ${num(d.queues)} DLQ${d.queues === 1 ? '' : 's'}`, d.items.length ? names(d.items) : '', d.queues === 1 ? `#/queue/${enc(d.items[0].name)}` : d.queues ? '#/destinations?kind=queue&filter=DLQ.>&sort=depth' : undefined),
       marker('no-consumer', hl.noConsumer.count ? 'warn' : 'ok', `${num(hl.noConsumer.count)} queue${hl.noConsumer.count === 1 ? '' : 's'} with messages and no consumer`, names(hl.noConsumer.items)),
-      marker('oldest', oldest && oldest.ageSeconds >= 3600 ? 'warn' : 'info', oldest ? `Oldest message: ${duration(oldest.ageSeconds)}` : 'No messages waiting', oldest ? ['in ', h('a', { href: `#/queue/${enc(oldest.name)}` }, oldest.name)] : ''),
+      marker('oldest', oldest && oldest.ageSeconds >= 3600 ? 'warn' : 'neutral', oldest ? `Oldest message: ${duration(oldest.ageSeconds)}` : 'No messages waiting', oldest ? ['in ', h('a', { href: `#/queue/${enc(oldest.name)}` }, oldest.name)] : ''),
       marker('growing-subscriptions', hl.growingSubscriptions.count ? 'warn' : 'ok', `${num(hl.growingSubscriptions.count)} offline subscription${hl.growingSubscriptions.count === 1 ? '' : 's'} growing`, names(hl.growingSubscriptions.items, 'subscription')),
       marker('stuck-consumers', hl.stuckConsumers.count ? 'bad' : 'ok', `${num(hl.stuckConsumers.count)} stuck consumer${hl.stuckConsumers.count === 1 ? '' : 's'}`,
         hl.stuckConsumers.items.map((s, i) => [i ? ', ' : '', h('a', { href: `#/connection/${enc(s.connection)}` }, s.connection), ` (${num(s.unacked)} unacked on ${s.destination}, ${duration(s.stuckSeconds)})`])),
