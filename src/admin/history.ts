@@ -38,6 +38,8 @@ interface Ring {
 class DestHistory {
   readonly rings: Ring[];
   lastActive = 0;
+  /** The sample generation it was last seen in. */
+  gen = 0;
   prev: { in: number; out: number; redelivered: number };
 
   constructor(now: number, counters: { in: number; out: number; redelivered: number }) {
@@ -99,6 +101,8 @@ class DestHistory {
   }
 }
 
+const ZERO = { in: 0, out: 0, redelivered: 0 };
+
 export interface HistoryInput {
   key: string;
   depth: number;
@@ -109,8 +113,12 @@ export interface HistoryInput {
 
 export class History {
   private readonly dests = new Map<string, DestHistory>();
-  /** Counters of destinations seen but not (yet) tracked: where the first increase is measured from. */
-  private readonly baseline = new Map<string, { in: number; out: number; redelivered: number }>();
+  /**
+   * Counters of untracked destinations that were tracked once (evicted at the cap): where their next increase is
+   * measured from. Every other destination's counters count from 0, as they do since the broker started.
+   */
+  private readonly baseline = new Map<string, { in: number; out: number; redelivered: number; gen: number }>();
+  private gen = 0;
 
   constructor(readonly maxDestinations = 2_000, private readonly now: () => number = () => Date.now() / 1000) {}
 
@@ -123,23 +131,22 @@ export class History {
     return this.dests.size * BYTES_PER_DESTINATION;
   }
 
-  /** One sample of every destination (keys not seen are forgotten: the destination is gone). */
+  /** One sample of every destination (a destination not in it is forgotten: it is gone). */
   sample(items: Iterable<HistoryInput>): void {
     const now = this.now();
-    const seen = new Set<string>();
+    const gen = ++this.gen;
     for (const d of items) {
-      seen.add(d.key);
       let h = this.dests.get(d.key);
       if (!h) {
         const base = this.baseline.get(d.key);
-        if (!base) {
-          // first sight: remember the counters; an idle, empty destination costs no buffer
-          this.baseline.set(d.key, { in: d.in, out: d.out, redelivered: d.redelivered });
-          if (d.depth === 0) continue;
-        } else if (d.depth === 0 && base.in === d.in && base.out === d.out && base.redelivered === d.redelivered) continue;
-        h = this.track(d.key, now, base ?? d) ?? undefined;
+        if (base) base.gen = gen;
+        const from = base ?? ZERO;
+        // an idle, empty destination costs no buffer
+        if (d.depth === 0 && d.in === from.in && d.out === from.out && d.redelivered === from.redelivered) continue;
+        h = this.track(d.key, now, from) ?? undefined;
         if (!h) continue;
       }
+      h.gen = gen;
       const dIn = Math.max(0, d.in - h.prev.in), dOut = Math.max(0, d.out - h.prev.out), dRe = Math.max(0, d.redelivered - h.prev.redelivered);
       if (dIn || dOut || dRe || d.depth) h.lastActive = now;
       h.prev.in = d.in;
@@ -147,8 +154,8 @@ export class History {
       h.prev.redelivered = d.redelivered;
       h.add(now, d.depth, dIn, dOut, dRe);
     }
-    for (const k of this.dests.keys()) if (!seen.has(k)) this.dests.delete(k);
-    for (const k of this.baseline.keys()) if (!seen.has(k)) this.baseline.delete(k);
+    for (const [k, h] of this.dests) if (h.gen !== gen) this.dests.delete(k);
+    for (const [k, b] of this.baseline) if (b.gen !== gen) this.baseline.delete(k);
   }
 
   private track(key: string, now: number, from: { in: number; out: number; redelivered: number }): DestHistory | null {
@@ -163,6 +170,8 @@ export class History {
         }
       }
       if (oldest === undefined || at >= now) return null;
+      const gone = this.dests.get(oldest)!;
+      this.baseline.set(oldest, { ...gone.prev, gen: gone.gen });
       this.dests.delete(oldest);
     }
     this.baseline.delete(key);

@@ -167,7 +167,9 @@ async function overviewPage(): Promise<void> {
   const live = h('p', { class: 'live muted', id: 'live-rates', 'aria-live': 'off' }, 'waiting for data…');
   const busiest = h('div', { class: 'busiest' });
   const info = h('div', { class: 'info' });
-  const health = healthStrip();
+  // #/?stuckAfter=N: a shorter (or longer) stuck-consumer threshold than the default minute
+  const stuckAfter = Number(hashParams().get('stuckAfter')) || undefined;
+  const health = healthStrip(stuckAfter && stuckAfter > 0 ? Math.min(86_400, Math.round(stuckAfter)) : undefined);
   page('Overview',
     h('h1', null, 'Overview'),
     alarmBanner,

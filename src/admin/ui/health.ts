@@ -18,13 +18,14 @@ interface Health {
 type Level = 'ok' | 'warn' | 'bad' | 'neutral';
 
 function marker(key: string, level: Level, label: string, detail: Child, href?: string): HTMLElement {
-  const body = [h('span', { class: 'dot', 'aria-hidden': 'true' }), h('strong', null, label), detail ? h('span', { class: 'detail' }, detail) : null];
-  return h('li', { class: `marker ${level}`, 'data-health': key, 'data-level': level }, href ? h('a', { href }, body) : body);
+  // only the label links (the detail holds links of its own)
+  return h('li', { class: `marker ${level}`, 'data-health': key, 'data-level': level }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('strong', null, href ? h('a', { href }, label) : label), detail ? h('span', { class: 'detail' }, detail) : null);
 }
 
 const names = (items: Array<{ name: string }>, kind = 'queue') => items.map((i, n) => [n ? ', ' : '', h('a', { href: `#/${kind}/${enc(i.name)}` }, i.name)]);
 
-export function healthStrip(): { el: HTMLElement; load: () => Promise<void> } {
+/** `stuckAfter`: seconds without progress before a consumer holding messages counts as stuck (default: the broker's 60). */
+export function healthStrip(stuckAfter?: number): { el: HTMLElement; load: () => Promise<void> } {
   const list = h('ul', { class: 'health-strip', 'aria-label': 'Health' });
   const el = h('section', { class: 'card health', id: 'health' }, list);
   const load = async () => {
@@ -32,7 +33,7 @@ export function healthStrip(): { el: HTMLElement; load: () => Promise<void> } {
     let ready: { status: string; checks: Record<string, string> } | null = null;
     try {
       [hl, ready] = await Promise.all([
-        get<Health>('/api/health'),
+        get<Health>(`/api/health${stuckAfter ? `?stuckSeconds=${stuckAfter}` : ''}`),
         fetch('/readyz', { cache: 'no-store' }).then((r) => r.json() as Promise<{ status: string; checks: Record<string, string> }>).catch(() => null),
       ]);
     } catch (err) {

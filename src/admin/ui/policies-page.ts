@@ -31,7 +31,7 @@ export async function policiesPage(): Promise<void> {
       else replace(box, h('p', { class: 'error' }, (err as Error).message));
       return;
     }
-    const o = r as { items?: PolicyRow[]; defaults?: Record<string, unknown>; rules?: Array<Record<string, unknown>> };
+    const o = (Array.isArray(r) ? { items: r } : r) as { items?: PolicyRow[]; defaults?: Record<string, unknown>; rules?: Array<Record<string, unknown>> };
     if (!Array.isArray(o.items)) {
       // the configuration file's rules only: read-only
       replace(box,

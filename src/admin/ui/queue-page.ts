@@ -211,7 +211,8 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
     ], res.items as Array<Msg & Record<string, unknown>>, {
       empty: selector ? 'No messages match the selector.' : 'No messages.',
       label: 'Messages',
-      onRow: (m, tr) => void showMessage(m.seq, tr),
+      onRow: (m) => void showMessage(m.seq),
+      rowKey: (m) => String(m.seq),
       select: isAdmin() ? { key: (m) => String(m.seq), selected, onChange: renderBulkBar, label: (m) => `message #${m.seq}` } : undefined,
     });
     const more = res.total === null ? res.items.length === limit : offset + res.items.length < total;
@@ -229,18 +230,20 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
   /** Statistics, the list and (on a DLQ) the causes together, so they never disagree for long. */
   const refresh = () => Promise.all([loadStats(), loadMessages(), loadCauses().catch(() => undefined)]);
 
-  let returnFocus: HTMLElement | null = null;
+  // the row to focus when the detail closes (found by seq: the list may have been re-rendered meanwhile)
+  let returnSeq: number | null = null;
   const closeDetail = () => {
+    const wasOpen = detailBox.classList.contains('open');
     clear(detailBox);
     detailBox.classList.remove('open');
-    returnFocus?.focus();
+    if (wasOpen && returnSeq !== null) messagesBox.querySelector<HTMLElement>(`tr[data-key="${returnSeq}"]`)?.focus();
   };
   detailBox.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') closeDetail();
   });
 
-  const showMessage = async (seq: number, from?: HTMLElement) => {
-    if (from) returnFocus = from;
+  const showMessage = async (seq: number) => {
+    returnSeq = seq;
     let m: Msg;
     try {
       m = await get<Msg>(`${base}/messages/${seq}`);

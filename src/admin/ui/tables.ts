@@ -20,6 +20,8 @@ export interface TableOpts<T> {
   empty?: string;
   onRow?: (r: T, tr: HTMLTableRowElement) => void;
   label?: string;
+  /** `data-key` of each row (to find it again after a refresh re-rendered the table). */
+  rowKey?: (r: T) => string;
   /** Rows get a checkbox; `selected` holds their keys. */
   select?: { key: (r: T) => string; selected: Set<string>; onChange: () => void; label: (r: T) => string };
 }
@@ -66,7 +68,7 @@ export function renderTable<T extends Record<string, unknown>>(cols: Col<T>[], r
           sel.onChange();
         });
       }
-      const tr = h('tr', null, sel ? h('td', { class: 'select' }, box) : null, cells);
+      const tr = h('tr', { 'data-key': opts.rowKey?.(r) }, sel ? h('td', { class: 'select' }, box) : null, cells);
       if (opts.onRow) {
         tr.classList.add('clickable');
         tr.tabIndex = 0;
