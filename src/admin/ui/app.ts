@@ -226,8 +226,9 @@ async function overviewPage(): Promise<void> {
   };
   let lastBusiest = Date.now();
   let lastOverview = Date.now();
-  await Promise.all([loadOverview(), loadBusiest()]).catch((err) => toast((err as Error).message, 'error'));
+  // the health strip loads alongside the cards, not after them
   void health.load();
+  await Promise.all([loadOverview(), loadBusiest()]).catch((err) => toast((err as Error).message, 'error'));
   // the health markers (scans of every queue) refresh every 3 s, not with each live sample
   every(3000, health.load);
   // without live samples (event stream down) the panels still refresh
