@@ -42,7 +42,11 @@ class DestHistory {
   gen = 0;
   prev: { in: number; out: number; redelivered: number };
 
+  /** When tracking began (epoch s): charts start there, not with an hour of zeros. */
+  readonly start: number;
+
   constructor(now: number, counters: { in: number; out: number; redelivered: number }) {
+    this.start = now;
     this.rings = TIERS.map((t) => ({ values: new Float32Array(t.points * SERIES.length), head: Math.floor(now / t.step) }));
     this.prev = { ...counters };
     this.lastActive = now;
@@ -72,7 +76,7 @@ class DestHistory {
     });
   }
 
-  /** The tier's buckets, oldest first: bucket start times (epoch s) and one array per series. */
+  /** The tier's buckets since tracking began (at most `points`), oldest first: bucket start times (epoch s) and one array per series. */
   read(tier: number, now: number, points: number): { t: number[]; series: Record<SeriesName, number[]> } {
     const spec = TIERS[tier];
     const r = this.rings[tier];
@@ -80,7 +84,7 @@ class DestHistory {
     const n = Math.min(points, spec.points);
     const out = { t: [] as number[], series: { depth: [], in: [], out: [], redelivered: [] } as Record<SeriesName, number[]> };
     const lastDepth = r.values[(r.head % spec.points) * SERIES.length];
-    for (let k = cur - n + 1; k <= cur; k++) {
+    for (let k = Math.max(cur - n + 1, Math.floor(this.start / spec.step)); k <= cur; k++) {
       out.t.push(k * spec.step);
       if (k > r.head || k <= r.head - spec.points) {
         // not sampled (before tracking began: 0; after the last sample: the depth carried)

@@ -87,7 +87,7 @@ export async function connectionPage(id: string): Promise<void> {
     ));
     replace(consumers, h('h2', null, 'Consumers'), renderTable<ConsumerRow>([
       { key: 'id', label: 'Id', num: true },
-      { key: 'address', label: c.protocol === 'mqtt' ? 'Topic filter' : 'Destination', clip: true, render: (k) => h('a', { href: `#/${k.kind}/${enc(k.destination)}`, title: k.destination }, k.address) },
+      { key: 'address', label: c.protocol === 'mqtt' ? 'Topic filter' : 'Destination', render: (k) => h('a', { href: `#/${k.kind}/${enc(k.destination)}`, title: k.destination }, k.address) },
       { key: 'flow', label: 'Flow', render: (k) => (k.flow === 'credit' ? `credit ${num(k.credit)}` : `prefetch ${num(k.prefetch)}`) },
       { key: 'unsettled', label: 'Unacked', num: true },
       { key: 'delivered', label: 'Delivered', num: true },

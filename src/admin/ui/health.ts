@@ -19,7 +19,7 @@ type Level = 'ok' | 'warn' | 'bad' | 'neutral';
 
 function marker(key: string, level: Level, label: string, detail: Child, href?: string): HTMLElement {
   // only the label links (the detail holds links of its own)
-  return h('li', { class: `marker ${level}`, 'data-health': key, 'data-level': level }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('strong', null, href ? h('a', { href }, label) : label), detail ? h('span', { class: 'detail' }, detail) : null);
+  return h('li', { class: `marker ${level}`, 'data-health': key, 'data-level': level }, h('span', { class: 'dot', 'aria-hidden': 'true' }), h('strong', null, href ? h('a', { href }, label) : label), detail ? h('span', { class: 'marker-detail' }, detail) : null);
 }
 
 const names = (items: Array<{ name: string }>, kind = 'queue') => items.map((i, n) => [n ? ', ' : '', h('a', { href: `#/${kind}/${enc(i.name)}` }, i.name)]);

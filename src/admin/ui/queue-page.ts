@@ -65,7 +65,7 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
     h('header', { class: 'page-head' }, title, badges, actions),
     statBox,
     historyBox,
-    h('section', { class: 'split' },
+    h('section', null,
       h('div', { class: 'card' },
         h('h2', null, 'Messages'),
         causesBox,
@@ -83,8 +83,8 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
         isAdmin() ? bulkBar : null,
         messagesBox,
       ),
-      h('div', { class: 'side' }, sendBox ? h('div', { class: 'card' }, h('h2', null, 'Send a message'), sendBox) : null, h('div', { class: 'card' }, h('h2', null, 'Consumers'), consumersBox)),
     ),
+    h('section', { class: 'split queue-lower' }, h('div', { class: 'card' }, h('h2', null, 'Consumers'), consumersBox), sendBox ? h('div', { class: 'card' }, h('h2', null, 'Send a message'), sendBox) : null),
     detailBox,
   );
 
@@ -248,7 +248,12 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
     try {
       m = await get<Msg>(`${base}/messages/${seq}`);
     } catch (err) {
-      replace(detailBox, h('p', { class: 'error' }, (err as Error).message));
+      // e.g. acknowledged meanwhile: say so where the detail would have been
+      replace(detailBox,
+        h('div', { class: 'detail-head' }, h('h3', { tabindex: -1 }, `Message #${seq}`), h('button', { type: 'button', class: 'link', 'aria-label': 'Close message', onclick: closeDetail }, '✕')),
+        h('p', { class: 'error', role: 'alert' }, (err as Error).message));
+      detailBox.classList.add('open');
+      detailBox.querySelector<HTMLElement>('h3')?.focus();
       return;
     }
     const headers: Array<[string, unknown]> = [
