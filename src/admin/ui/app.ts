@@ -9,7 +9,7 @@ import { act, every, hashParams, isAdmin, leavePage, link, onLeave, page, sessio
 import { badge, pagedList, renderTable, stats, type Col } from './tables.js';
 import { sendForm } from './send-form.js';
 import { queuePage } from './queue-page.js';
-import { fillSparklines } from './history.js';
+import { fillSparklines, historyCharts } from './history.js';
 import { connectionPage } from './connection-page.js';
 import { policiesPage } from './policies-page.js';
 import { healthStrip } from './health.js';
@@ -328,10 +328,12 @@ function destinationsPage(params: URLSearchParams): void {
 async function topicPage(name: string): Promise<void> {
   const statBox = h('div');
   const subsBox = h('div');
+  const historyBox = h('div', { class: 'card history' });
   page(`Topic ${name}`,
     h('p', { class: 'crumbs' }, h('a', { href: '#/destinations?kind=topic' }, 'Destinations'), ' / '),
     h('header', { class: 'page-head' }, h('h1', null, 'Topic ', h('span', { class: 'name' }, name))),
     statBox,
+    historyBox,
     h('section', { class: 'split' },
       h('div', { class: 'card' }, h('h2', null, 'Subscriptions'), subsBox),
       isAdmin() ? h('div', { class: 'card' }, h('h2', null, 'Publish a message'), sendForm({ kind: 'topic', name }, () => void load())) : null,
@@ -356,6 +358,8 @@ async function topicPage(name: string): Promise<void> {
       { key: 'consumers', label: 'Consumers', num: true },
     ], t.subscriptions, { empty: 'No subscriptions.', label: 'Subscriptions' }));
   };
+  const charts = historyCharts(historyBox, 'topic', name);
+  onLeave(() => charts.destroy());
   await load();
   every(3000, load);
 }
