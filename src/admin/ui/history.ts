@@ -52,7 +52,9 @@ export function historyCharts(el: HTMLElement, kind: 'queue' | 'topic' | 'subscr
     el.dataset.tracked = String(d.tracked);
     note.textContent = d.tracked ? `${d.step === 10 ? '10-second' : '5-minute'} buckets; in/out/redelivered are messages per bucket.` : 'No traffic since the broker started: nothing to chart yet.';
     if (!d.tracked) return;
-    draw(U, depthEl, 'Messages held', d.t, [{ label: 'depth', color: '#7c3aed', ys: d.series.depth }]);
+    // a topic holds nothing (its subscriptions do): no depth chart
+    depthEl.hidden = kind === 'topic';
+    if (kind !== 'topic') draw(U, depthEl, 'Messages held', d.t, [{ label: 'depth', color: '#7c3aed', ys: d.series.depth }]);
     draw(U, flowEl, 'Messages per bucket', d.t, [
       { label: 'in', color: '#2f7de1', ys: d.series.in },
       { label: 'out', color: '#16a34a', ys: d.series.out },
