@@ -14,6 +14,13 @@ interface PolicyRow extends Record<string, unknown> {
   effective?: Record<string, unknown>;
   policy?: Record<string, unknown>;
   override?: Record<string, unknown> | null;
+  /** Kept by a service (e.g. `sqs` from a queue's attributes): not edited here. */
+  managedBy?: string | null;
+}
+
+function differs(p: Record<string, unknown> | undefined, defaults: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!p) return {};
+  return Object.fromEntries(Object.entries(p).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(defaults?.[k])));
 }
 
 const fmt = (o: unknown) => (o && typeof o === 'object' && Object.keys(o).length ? Object.entries(o as Record<string, unknown>).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '—');
@@ -46,8 +53,9 @@ export async function policiesPage(): Promise<void> {
       { key: 'kind', label: 'Kind' },
       { key: 'name', label: 'Destination', clip: true },
       { key: 'override', label: 'Override', clip: true, render: (p) => fmt(p.override) },
-      { key: 'effective', label: 'Effective', clip: true, render: (p) => fmt(p.effective ?? p.policy) },
-      ...(isAdmin() ? [{ key: 'edit', label: '', render: (p: PolicyRow) => h('button', { type: 'button', class: 'secondary small', 'aria-label': `Edit ${p.kind} ${p.name}`, onclick: () => edit(p) }, 'Edit') }] : []),
+      // only what differs from the defaults: the full policy is long and mostly the same everywhere
+      { key: 'effective', label: 'Effective (besides the defaults)', clip: true, render: (p) => fmt(differs(p.effective ?? p.policy, o.defaults)) },
+      ...(isAdmin() ? [{ key: 'edit', label: '', render: (p: PolicyRow) => (p.managedBy ? h('span', { class: 'muted', title: `kept by the ${p.managedBy.toUpperCase()} service from the queue's attributes` }, `set by ${p.managedBy.toUpperCase()}`) : h('button', { type: 'button', class: 'secondary small', 'aria-label': `Edit ${p.kind} ${p.name}`, onclick: () => edit(p) }, 'Edit')) }] : []),
     ], o.items, { label: 'Policies', empty: 'No destinations yet.' }));
   };
   const edit = (p: PolicyRow) => {
