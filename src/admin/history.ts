@@ -53,7 +53,9 @@ class DestHistory {
   }
 
   add(now: number, depth: number, dIn: number, dOut: number, dRe: number): void {
-    TIERS.forEach((t, i) => {
+    // a plain loop: this runs for every tracked destination once a second
+    for (let i = 0; i < TIERS.length; i++) {
+      const t = TIERS[i];
       const r = this.rings[i];
       const b = Math.floor(now / t.step);
       if (b > r.head) {
@@ -73,7 +75,7 @@ class DestHistory {
       r.values[o + 1] += dIn;
       r.values[o + 2] += dOut;
       r.values[o + 3] += dRe;
-    });
+    }
   }
 
   /** The tier's buckets since tracking began (at most `points`), oldest first: bucket start times (epoch s) and one array per series. */
