@@ -384,7 +384,10 @@ function subscriptionsPage(): void {
       { key: 'inflight', label: 'In flight', num: true, sortable: true },
       { key: 'consumers', label: 'Consumers', num: true, sortable: true },
       { key: 'rateIn', label: 'In/s', num: true, sortable: true, render: (s) => rate(s.rateIn as number) },
+      { key: 'spark', label: 'Last 15 min', render: (s) => h('span', { class: 'spark-cell', 'data-spark': s.name, 'data-spark-kind': 'subscription' }) },
     ],
+    inAddress: true,
+    onPage: (items) => void fillSparklines(list.el, 'subscription', items.map((s) => s.name)).catch(() => undefined),
   });
   page('Subscriptions', h('h1', null, 'Subscriptions'), list.el);
 }
