@@ -7,6 +7,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { BYTES_PER_DESTINATION, History, TIERS } from '../../src/admin/history.js';
+import { hashPassword } from '../../src/admin/auth.js';
 import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
 
 describe('admin API: the console review', function () {
@@ -85,6 +86,23 @@ describe('admin API: the console review', function () {
       s.destroy();
       await until(() => b.broker.engine.queueInfo('p1')!.producers === 0, 'released on close');
     });
+  });
+
+  it('a viewer may look (health, history, dead-letter causes) but not act in bulk', async () => {
+    const [adminHash, viewerHash] = await Promise.all([hashPassword('s3cret-admin'), hashPassword('just-looking')]);
+    const b = await startAdminBroker({ config: { admin: { users: [{ username: 'ops', passwordHash: adminHash }, { username: 'eve', passwordHash: viewerHash, role: 'viewer' }] } } });
+    try {
+      await b.broker.engine.createQueue('DLQ.x', { dlq: true });
+      const viewer = client(b.url, { user: 'eve', password: 'just-looking' });
+      assert.equal((await viewer.get('/api/health')).status, 200);
+      assert.equal((await viewer.get('/api/history/queue/DLQ.x')).status, 200);
+      assert.equal((await viewer.get('/api/queues/DLQ.x/dead-letter-causes')).status, 200);
+      const r = await viewer.post('/api/queues/DLQ.x/bulk', { action: 'delete', all: true, dryRun: true });
+      assert.equal(r.status, 403);
+      assert.equal(r.json.error.code, 'forbidden');
+    } finally {
+      await b.close();
+    }
   });
 
   describe('history buffers', () => {
