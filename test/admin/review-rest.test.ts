@@ -8,6 +8,7 @@ import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { BYTES_PER_DESTINATION, History, TIERS } from '../../src/admin/history.js';
 import { hashPassword } from '../../src/admin/auth.js';
+import { tlsFixture } from '../helpers/broker.js';
 import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
 
 describe('admin API: the console review', function () {
@@ -86,6 +87,25 @@ describe('admin API: the console review', function () {
       s.destroy();
       await until(() => b.broker.engine.queueInfo('p1')!.producers === 0, 'released on close');
     });
+  });
+
+  it('a TLS connection is shown as TLS, with its ports', async () => {
+    const b = await startAdminBroker({ config: { listeners: { stomp: { host: '127.0.0.1', port: 0, tls: { port: 0, cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } } } } });
+    let s: Stompit | undefined;
+    try {
+      const tlsPort = b.broker.listenerAddresses()['stomp-tls'].port;
+      s = await Stompit.connect({ port: tlsPort, ssl: true, headers: { 'client-id': 'secure-one' } });
+      const rows = (await client(b.url).get('/api/connections')).json.items as Array<Record<string, unknown>>;
+      const row = rows.find((c) => c.clientId === 'secure-one')!;
+      assert.equal(row.tls, true);
+      assert.equal(row.transport, 'tls');
+      assert.equal(row.localPort, tlsPort);
+      const detail = (await client(b.url).get(`/api/connections/${encodeURIComponent(String(row.id))}`)).json;
+      assert.equal(detail.tls, true);
+    } finally {
+      s?.destroy();
+      await b.close();
+    }
   });
 
   it('a viewer may look (health, history, dead-letter causes) but not act in bulk', async () => {
