@@ -496,6 +496,11 @@ describe('admin web console: the review (chromium)', function () {
     assert.ok(over <= 0, `the DLQ columns fit (${over}px over)`);
     await causes.getByRole('button', { name: 'Show cause bad currency' }).click();
     await until(async () => (await rows('Messages').count()) === 2, 'two messages of that cause');
+    // the selector is in the address: a reload shows the same two
+    assert.equal(new URLSearchParams(page.url().split('?')[1]).get('selector'), "dlqDeliveryFailureCause = 'bad currency'");
+    await page.reload();
+    await until(async () => (await rows('Messages').count()) === 2, 'the same two after a reload');
+    assert.equal(await page.getByLabel('Selector').inputValue(), "dlqDeliveryFailureCause = 'bad currency'");
     await bar.getByRole('button', { name: 'Retry' }).click();
     await page.getByRole('dialog', { name: 'Retry 2 messages?' }).getByRole('button', { name: 'Retry' }).click();
     await page.getByRole('status').filter({ hasText: 'Retried 2 messages' }).waitFor();

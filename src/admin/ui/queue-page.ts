@@ -6,7 +6,7 @@
 import { ApiError, del, enc, get, post, type Dest, type Msg, type Page } from './api.js';
 import { bytes, clear, confirmDialog, h, num, rate, replace, time, toast, type Child } from './dom.js';
 import { historyCharts } from './history.js';
-import { act, every, isAdmin, leavePage, link, onLeave, page } from './page.js';
+import { act, every, hashParams, isAdmin, leavePage, link, onLeave, page, setHashParams } from './page.js';
 import { pickDestination } from './pick-destination.js';
 import { sendForm } from './send-form.js';
 import { badge, renderTable, stats } from './tables.js';
@@ -73,10 +73,7 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
           class: 'toolbar',
           onsubmit: (e: Event) => {
             e.preventDefault();
-            selector = selectorInput.value.trim();
-            offset = 0;
-            selected.clear();
-            void loadMessages();
+            filterBy(selectorInput.value.trim());
           },
         }, selectorInput, h('button', { type: 'submit', class: 'secondary' }, 'Filter')),
         selectorErr,
@@ -90,7 +87,8 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
 
   let q: QueueDetail | undefined;
   let offset = 0;
-  let selector = '';
+  let selector = hashParams().get('selector') ?? '';
+  selectorInput.value = selector;
   const limit = 25;
   const selected = new Set<string>();
   let isDlq = /^DLQ\./.test(name);
@@ -167,6 +165,8 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
   function filterBy(sel: string) {
     selectorInput.value = sel;
     selector = sel;
+    // kept in the address, like a list's search: Back and reload come back to the same messages
+    setHashParams(new URLSearchParams(sel ? { selector: sel } : {}));
     offset = 0;
     selected.clear();
     void loadMessages();
