@@ -125,6 +125,7 @@ export class History {
    */
   private readonly baseline = new Map<string, { in: number; out: number; redelivered: number; gen: number }>();
   private gen = 0;
+  private noRoomGen = -1;
 
   constructor(readonly maxDestinations = 2_000, private readonly now: () => number = () => Date.now() / 1000) {}
 
@@ -166,6 +167,8 @@ export class History {
 
   private track(key: string, now: number, from: { in: number; out: number; redelivered: number }): DestHistory | null {
     if (this.dests.size >= this.maxDestinations) {
+      // every tracked one was active this second: no room in this sample (don't scan again for each newcomer)
+      if (this.noRoomGen === this.gen) return null;
       // make room: the destination idle the longest gives up its history
       let oldest: string | undefined;
       let at = Infinity;
@@ -175,7 +178,10 @@ export class History {
           oldest = k;
         }
       }
-      if (oldest === undefined || at >= now) return null;
+      if (oldest === undefined || at >= now) {
+        this.noRoomGen = this.gen;
+        return null;
+      }
       const gone = this.dests.get(oldest)!;
       this.baseline.set(oldest, { ...gone.prev, gen: gone.gen });
       this.dests.delete(oldest);
