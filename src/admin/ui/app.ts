@@ -5,6 +5,8 @@
  */
 import { ApiError, del, enc, get, post, put, setCsrf, whenUnauthorized, type Dest, type Msg, type Page, type Sample, type User } from './api.js';
 import { LiveChart } from './chart.js';
+import { $, append, bytes, clear, confirmDialog, debounce, duration, h, num, promptDialog, rate, replace, time, toast, type Child } from './dom.js';
+// page lifetime, tables and the review's views (modules of their own)
 import { act, every, hashParams, isAdmin, leavePage, link, onLeave, page, session } from './page.js';
 import { badge, pagedList, renderTable, stats, type Col } from './tables.js';
 import { sendForm } from './send-form.js';
@@ -13,7 +15,6 @@ import { fillSparklines, historyCharts } from './history.js';
 import { connectionPage } from './connection-page.js';
 import { policiesPage } from './policies-page.js';
 import { healthStrip } from './health.js';
-import { $, append, bytes, clear, confirmDialog, debounce, duration, h, num, promptDialog, rate, replace, time, toast, type Child } from './dom.js';
 
 const main = $('#main');
 const nav = $('#nav');
