@@ -378,5 +378,7 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
   if (!q) return;
   await Promise.all([loadMessages(), loadCauses().catch(() => undefined)]);
   // the list follows the queue: a message list that stayed at "0 messages" beside a depth of 60 was a defect
-  every(3000, refresh);
+  every(3000, () => Promise.all([loadStats(), loadMessages()]));
+  // grouping causes reads up to 10,000 messages: less often (and at once after an action, through refresh())
+  every(15_000, () => loadCauses());
 }
