@@ -269,6 +269,8 @@ describe('admin web console: the review (chromium)', function () {
       const localPort = (a.conn.socket as { localPort: number }).localPort;
       assert.match(text, new RegExp(`127\\.0\\.0\\.1:${localPort} → ${b.amqpPort}`));
       assert.match(text, /amqp\s*1\.0/);
+      const over = await page.getByRole('table', { name: 'Connections' }).locator('xpath=..').evaluate((el) => el.scrollWidth - el.clientWidth);
+      assert.ok(over <= 0, `the connections table fits (${over}px over)`);
     });
 
     it('long ids, names and property values stay inside their columns', async () => {

@@ -403,6 +403,12 @@ interface ConnRow extends Record<string, unknown> {
   connectedAt: number;
 }
 
+/** A time of today as HH:MM:SS, another day's with its date. */
+function shortTime(ms: number): string {
+  const full = time(ms);
+  return new Date(ms).toDateString() === new Date().toDateString() ? full.slice(11) : full;
+}
+
 function connectionsPage(): void {
   const list = pagedList<ConnRow>({
     path: '/api/connections',
@@ -418,14 +424,13 @@ function connectionsPage(): void {
       // AMQP names its container even when it is not the client id
       { key: 'clientId', label: 'Client / container id', sortable: true, clip: true, render: (c) => String(c.clientId ?? c.containerId ?? '') },
       { key: 'user', label: 'User', sortable: true },
-      { key: 'remoteAddress', label: 'Address', sortable: true, render: (c) => `${c.remoteAddress ?? ''}${c.remotePort ? `:${String(c.remotePort)}` : ''}${c.localPort ? ` → ${String(c.localPort)}` : ''}` },
-      { key: 'connectedAt', label: 'Connected', sortable: true, render: (c) => time(c.connectedAt) },
+      { key: 'remoteAddress', label: 'Address → broker port', sortable: true, clip: true, render: (c) => `${c.remoteAddress ?? ''}${c.remotePort ? `:${String(c.remotePort)}` : ''}${c.localPort ? ` → ${String(c.localPort)}` : ''}` },
+      // today's connections by time only: the full date pushed the counters off the card
+      { key: 'connectedAt', label: 'Connected', sortable: true, render: (c) => shortTime(c.connectedAt) },
       { key: 'consumers', label: 'Consumers', num: true, sortable: true },
       { key: 'producers', label: 'Producers', num: true, sortable: true },
-      { key: 'messagesIn', label: 'In', num: true, sortable: true },
-      { key: 'messagesOut', label: 'Out', num: true, sortable: true },
-      { key: 'rateIn', label: 'In/s', num: true, sortable: true, render: (c) => rate(c.rateIn as number) },
-      { key: 'rateOut', label: 'Out/s', num: true, sortable: true, render: (c) => rate(c.rateOut as number) },
+      { key: 'messagesIn', label: 'In / out', num: true, sortable: true, render: (c) => `${num(c.messagesIn as number)} / ${num(c.messagesOut as number)}` },
+      { key: 'rateIn', label: 'Rate in / out', num: true, sortable: true, render: (c) => `${rate(c.rateIn as number)} / ${rate(c.rateOut as number)}` },
       ...(isAdmin() ? [{ key: 'close', label: '', render: (c: ConnRow) => h('button', { type: 'button', class: 'danger small', 'aria-label': `Close ${c.id}`, onclick: () => void closeConn(c) }, 'Close') }] : []),
     ],
   });
