@@ -420,7 +420,12 @@ describe('admin web console: the review (chromium)', function () {
     const inbox = await r.subscribe('/queue/charted', { ack: 'auto' });
     await inbox.take(20, 5000);
     for (let i = 0; i < 5; i++) await s.send('/queue/charted', `d${i}`, { persistent: 'true' });
-    await until(() => b.handler.sampler.destinations.has('queue:charted'), 'sampled');
+    // the sampler has seen all of it before the page loads (the charts reload every 10 s only)
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+    await until(() => {
+      const hh = b.handler.sampler.destinations.read('queue:charted', '1h');
+      return !!hh && sum(hh.series.in) === 25 && sum(hh.series.out) === 25;
+    }, 'sampled', 10_000);
     await login();
     await page.goto(`${b.url}/#/queue/charted`);
     const flow = page.locator('#history-flow');
