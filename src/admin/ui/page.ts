@@ -46,7 +46,10 @@ export async function act(fn: () => Promise<unknown>, ok?: string): Promise<bool
 
 export function page(title: string, ...children: Child[]): void {
   document.title = `${title} · Wharf`;
-  replace($('#main'), ...children);
+  const main = $('#main');
+  // a page marks itself ready (data-ready) once its data is shown: a new page starts unready
+  delete main.dataset.ready;
+  replace(main, ...children);
 }
 
 export const link = (kind: string, name: string, text: Child = name): HTMLAnchorElement => h('a', { href: `#/${kind}/${enc(name)}` }, text);
