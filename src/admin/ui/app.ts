@@ -3,12 +3,12 @@
  * #/ overview · #/destinations · #/queue/NAME · #/topic/NAME · #/subscription/NAME · #/subscriptions ·
  * #/connections · #/aws · #/cluster · #/users · #/definitions
  */
-import { ApiError, del, enc, get, post, put, setCsrf, whenUnauthorized, type Dest, type Msg, type Page, type Sample, type User } from './api.js';
+import { ApiError, del, enc, get, post, put, setCsrf, whenUnauthorized, type Dest, type Page, type Sample, type User } from './api.js';
 import { LiveChart } from './chart.js';
-import { $, append, bytes, clear, confirmDialog, debounce, duration, h, num, promptDialog, rate, replace, time, toast, type Child } from './dom.js';
+import { $, bytes, clear, confirmDialog, duration, h, num, promptDialog, rate, replace, time, toast, type Child } from './dom.js';
 // page lifetime, tables and the review's views (modules of their own)
 import { act, every, hashParams, isAdmin, leavePage, link, onLeave, page, session } from './page.js';
-import { badge, pagedList, renderTable, stats, type Col } from './tables.js';
+import { badge, pagedList, renderTable, stats } from './tables.js';
 import { sendForm } from './send-form.js';
 import { queuePage } from './queue-page.js';
 import { fillSparklines, historyCharts } from './history.js';
