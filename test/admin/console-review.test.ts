@@ -15,6 +15,7 @@ import { createMessage, type Delivery, queue } from '../../src/core/api.js';
 import { Client as AmqpClient } from '../protocols/amqp/helpers.js';
 import { buildConsole, launchChromium } from './browser.js';
 import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
+import { hashPassword } from '../../src/admin/auth.js';
 
 const outDir = path.join(repoRoot, 'test-output');
 const slug = (s: string) => s.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 100);
@@ -60,10 +61,10 @@ describe('admin web console: the review (chromium)', function () {
     return c;
   };
 
-  async function login() {
+  async function login(user = 'admin', password = 'admin') {
     await page.goto(`${b.url}/`);
-    await page.getByLabel('User').fill('admin');
-    await page.getByLabel('Password').fill('admin');
+    await page.getByLabel('User').fill(user);
+    await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.locator('[data-card=queues]').waitFor();
   }
@@ -513,6 +514,22 @@ describe('admin web console: the review (chromium)', function () {
     await page.getByRole('status').filter({ hasText: 'Retried 2 messages' }).waitFor();
     assert.equal(engine.getQueue('billing')!.depth, 2);
     assert.equal(engine.getQueue('DLQ.billing')!.depth, 1);
+  });
+
+  it('a viewer sees messages, history and health but no bulk selection, move or delete', async () => {
+    const [adminHash, viewerHash] = await Promise.all([hashPassword('s3cret-admin'), hashPassword('just-looking')]);
+    await start({ config: { admin: { users: [{ username: 'ops', passwordHash: adminHash }, { username: 'eve', passwordHash: viewerHash, role: 'viewer' }] } } });
+    const s = await stomp();
+    await s.send('/queue/look.only', 'see me', { persistent: 'true' });
+    await login('eve', 'just-looking');
+    await page.locator('#health[data-loaded=true]').waitFor();
+    await page.goto(`${b.url}/#/queue/look.only`);
+    await rows('Messages').filter({ hasText: 'see me' }).click();
+    await page.locator('#message-detail').getByRole('heading', { name: 'Message #1' }).waitFor();
+    assert.equal(await page.getByRole('toolbar', { name: 'Bulk actions' }).count(), 0);
+    assert.equal(await page.getByLabel('Select message #1').count(), 0);
+    assert.equal(await page.locator('#message-detail').getByRole('button').filter({ hasText: /Move|Copy|Delete|Retry/ }).count(), 0);
+    await page.locator('#history-flow').waitFor();
   });
 
   it('policies page: shows the configured rules (read-only when the broker has no runtime overrides API)', async () => {
