@@ -77,9 +77,9 @@ export class HealthWatch {
     const dlqWithMessages = dlqs.filter((d) => d.depth > 0).sort((a, b) => b.depth - a.depth);
     const idle = dests.filter((d) => !d.deadLetterQueue && !d.temporary && d.ready > 0 && d.consumers === 0).sort((a, b) => b.ready - a.ready);
 
-    // the oldest message: the first (lowest seq) ready message of the deepest queues
+    // the oldest message waiting to be processed: the first message of the deepest queues (DLQs have their own marker)
     let oldest: { name: string; ageSeconds: number; timestamp: number } | null = null;
-    for (const d of dests.filter((x) => x.depth > 0).sort((a, b) => b.depth - a.depth).slice(0, OLDEST_SCAN)) {
+    for (const d of dests.filter((x) => x.depth > 0 && !x.deadLetterQueue).sort((a, b) => b.depth - a.depth).slice(0, OLDEST_SCAN)) {
       const [m] = this.engine.browse({ kind: 'queue', name: d.name }, { limit: 1 });
       if (m && (!oldest || m.message.timestamp < oldest.timestamp)) oldest = { name: d.name, timestamp: m.message.timestamp, ageSeconds: Math.max(0, Math.round((now - m.message.timestamp) / 1000)) };
     }
