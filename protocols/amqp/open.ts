@@ -46,7 +46,8 @@ export function onOpenForwarded(ctx: AmqpContext): void {
   ctx.state = 'connecting';
   ctx.engine
     .connect(
-      { protocol: 'amqp', clientId: sole && ctx.containerId ? ctx.containerId : undefined, remoteAddress: ctx.peer.remoteAddress, onKill: (reason, cause) => ctx.kill(reason, cause) },
+      { protocol: 'amqp', clientId: sole && ctx.containerId ? ctx.containerId : undefined, remoteAddress: ctx.peer.remoteAddress, onKill: (reason, cause) => ctx.kill(reason, cause),
+        endpoint: { transport: ctx.peer.transport, remotePort: ctx.peer.remotePort, localPort: ctx.peer.localPort, containerId: ctx.containerId || undefined, version: '1.0' } },
       ctx.credentials,
     )
     .then(

@@ -165,6 +165,7 @@ export class Handlers implements ConsumerHost {
         clientId: ci.clientId ?? undefined,
         remoteAddress: this.owner.peer.remoteAddress,
         onKill: (reason) => this.owner.close(reason),
+        endpoint: { transport: this.owner.peer.transport, remotePort: this.owner.peer.remotePort, localPort: this.owner.peer.localPort },
       },
       credentials,
     );

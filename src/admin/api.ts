@@ -13,6 +13,11 @@ import { parsePolicyOverride, parsePolicyTarget, policyRow } from './policies.js
 import { migrate, parseFormat, planFor } from './migrate/index.js';
 import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson, readText, reqString, Router, type RouteContext } from './http-util.js';
 import { messageFromJson, messageJson } from './messages.js';
+import { nameMatcher } from './name-filter.js';
+import { consumerDetail, endpointFields } from './connection-detail.js';
+import { bulkAction, deadLetterCauses } from './bulk.js';
+import { historyRoutes } from './history-routes.js';
+import { HealthWatch } from './health.js';
 import type { Sampler } from './sampler.js';
 
 export interface AdminServices {
@@ -49,18 +54,13 @@ type SortKey = (typeof SORT_KEYS)[number];
 
 type Row = Record<string, unknown> & { name: string };
 
-/** filter (substring, case-insensitive; `*`/`?` make it a glob), sort and page a list. */
+/** filter (see name-filter.ts: substring, `*`/`>` segments, MQTT names, globs), sort and page a list. */
 function page<T extends Row>(items: T[], q: URLSearchParams, sortKeys: readonly string[], defSort = 'name'): { total: number; offset: number; limit: number; items: T[] } {
   const filter = q.get('filter')?.trim();
   let rows = items;
   if (filter) {
-    if (/[*?]/.test(filter)) {
-      const re = new RegExp('^' + filter.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
-      rows = rows.filter((r) => re.test(r.name));
-    } else {
-      const f = filter.toLowerCase();
-      rows = rows.filter((r) => r.name.toLowerCase().includes(f));
-    }
+    const match = nameMatcher(filter);
+    rows = rows.filter((r) => match(r.name));
   }
   const sort = q.get('sort') ?? defSort;
   if (!sortKeys.includes(sort)) throw badRequest(`sort: expected one of ${sortKeys.join(', ')}`);
@@ -195,6 +195,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
       bytesOut: c.stats.bytesOut,
       rateIn: rates.in,
       rateOut: rates.out,
+      ...endpointFields(c),
     };
   };
 
@@ -309,6 +310,10 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
     svc.openStream(ctx);
     return STREAMED;
   });
+  historyRoutes(r, sampler);
+  const health = new HealthWatch(engine, sampler);
+  // ?stuckSeconds=N: how long a consumer holding unacknowledged messages may go without progress (default 60)
+  r.get('/api/health', (ctx) => health.report(queryInt(ctx.url.searchParams, 'stuckSeconds', 60, 1, 86_400)));
 
   // ------------------------------------------------------------------------------------------- destinations
 
@@ -359,6 +364,8 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   r.delete('/api/queues/:name/messages/:seq', (ctx) => deleteMessage(queueOr404(ctx.params.name), ctx));
   r.post('/api/queues/:name/messages/:seq/move', (ctx) => moveOrCopy(false)(queueOr404(ctx.params.name), ctx));
   r.post('/api/queues/:name/messages/:seq/copy', (ctx) => moveOrCopy(true)(queueOr404(ctx.params.name), ctx));
+  r.post('/api/queues/:name/bulk', async (ctx) => bulkAction(engine, queueOr404(ctx.params.name).ref, await readJson(ctx.req, svc.maxBody)));
+  r.get('/api/queues/:name/dead-letter-causes', (ctx) => deadLetterCauses(engine, queueOr404(ctx.params.name).ref.name));
 
   const send = async (address: Address, ctx: ApiContext) => {
     const body = await readJson(ctx.req, svc.maxBody);
@@ -440,6 +447,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   r.delete('/api/subscriptions/:name/messages/:seq', (ctx) => deleteMessage(subOr404(ctx.params.name), ctx));
   r.post('/api/subscriptions/:name/messages/:seq/move', (ctx) => moveOrCopy(false)(subOr404(ctx.params.name), ctx));
   r.post('/api/subscriptions/:name/messages/:seq/copy', (ctx) => moveOrCopy(true)(subOr404(ctx.params.name), ctx));
+  r.post('/api/subscriptions/:name/bulk', async (ctx) => bulkAction(engine, subOr404(ctx.params.name).ref, await readJson(ctx.req, svc.maxBody)));
 
   // ------------------------------------------------------------------------------------------- connections, consumers, producers
 
@@ -462,8 +470,9 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   r.get('/api/connections/:id', (ctx) => {
     const c = engine.listConnections().find((x) => x.id === ctx.params.id);
     if (!c) throw notFound(`connection '${ctx.params.id}' does not exist`);
-    const consumers = [...c.consumers].map((k) => ({ id: k.id, destination: k.queue.name, kind: k.queue.role === 'queue' || k.queue.role === 'temporary' ? 'queue' : 'subscription', prefetch: k.prefetch, unsettled: k.unsettledIds.length, delivered: k.delivered }));
-    return { ...connRow(c), consumerList: consumers, temporaries: [...c.temporaries] };
+    const consumers = [...c.consumers].map((k) => consumerDetail(c, k));
+    const unacked = consumers.reduce((n, k) => n + k.unsettled, 0);
+    return { ...connRow(c), unacked, internal: !!c.principal.internal, consumerList: consumers, temporaries: [...c.temporaries] };
   });
   r.delete('/api/connections/:id', (ctx) => {
     const c = engine.listConnections().find((x) => x.id === ctx.params.id);

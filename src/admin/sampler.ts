@@ -4,6 +4,7 @@
  * per-connection in/out rates for the tables; and byte counters that survive connection close (for /metrics).
  */
 import { type ConnectionHandle, type EngineApi } from '../core/api.js';
+import { History, type HistoryInput } from './history.js';
 
 export interface RateSample {
   /** Epoch seconds (fractional when sampling faster than once a second). */
@@ -24,6 +25,8 @@ interface Prev {
 
 export class Sampler {
   readonly history: RateSample[] = [];
+  /** Per-destination depth/in/out/redelivered over 24 h, downsampled (history.ts). */
+  readonly destinations = new History();
   private readonly max: number;
   private timer: NodeJS.Timeout | null = null;
   private last = { t: 0, enqueued: 0, delivered: 0, acked: 0 };
@@ -111,14 +114,20 @@ export class Sampler {
       p.in = inCount;
       p.out = outCount;
     };
+    const hist: HistoryInput[] = [];
     for (const d of this.engine.listDestinations()) {
       depth += d.depth;
-      track(`${d.kind}:${d.name}`, d.enqueued, d.dequeued);
+      const key = `${d.kind}:${d.name}`;
+      track(key, d.enqueued, d.dequeued);
+      hist.push({ key, depth: d.depth, in: d.enqueued, out: d.dequeued, redelivered: d.redelivered ?? 0 });
     }
     for (const s of this.engine.listSubscriptions()) {
       depth += s.depth;
-      track(`sub:${s.name}`, s.enqueued, s.dequeued);
+      const key = `sub:${s.name}`;
+      track(key, s.enqueued, s.dequeued);
+      hist.push({ key, depth: s.depth, in: s.enqueued, out: s.dequeued, redelivered: s.redelivered ?? 0 });
     }
+    this.destinations.sample(hist);
     for (const k of this.dest.keys()) if (!seen.has(k)) this.dest.delete(k);
 
     const conns = this.engine.listConnections();

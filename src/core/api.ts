@@ -64,6 +64,19 @@ export interface ConnectionInfo {
    * with its "not authorized" error (MQTT 5 DISCONNECT 0x87, AMQP close `amqp:unauthorized-access`, STOMP ERROR).
    */
   onKill?: (reason: string, cause?: KillCause) => void;
+  /** Where the socket is (shown by the admin console): ports, transport, the AMQP container id. */
+  endpoint?: ConnectionEndpoint;
+}
+
+/** A connection's socket as the admin console shows it. */
+export interface ConnectionEndpoint {
+  transport?: string;
+  remotePort?: number;
+  localPort?: number;
+  /** AMQP container id (also when it is not used as the client id). */
+  containerId?: string;
+  /** MQTT/STOMP protocol version, AMQP 1.0, … */
+  version?: string;
 }
 
 /** A client connection as the engine sees it. */
@@ -79,6 +92,7 @@ export interface ConnectionHandle {
   readonly temporaries: ReadonlySet<string>;
   readonly producers: number;
   readonly closed: boolean;
+  readonly endpoint?: ConnectionEndpoint;
   readonly stats: { readonly messagesIn: number; readonly messagesOut: number; readonly bytesIn: number; readonly bytesOut: number };
 }
 
@@ -213,6 +227,8 @@ export interface DestinationInfo {
   deadLettered: number;
   dropped: number;
   limitHits: number;
+  /** Deliveries that failed and went back to the queue (nack, rollback, lease expiry), since start. */
+  redelivered?: number;
   paused: boolean;
   temporary: boolean;
   /** Marked as a dead-letter queue: expired or failed messages in it are not dead-lettered again. */

@@ -5,6 +5,14 @@ import type { ConnectionInfo } from './api.js';
 
 export type { ConnectionInfo } from './api.js';
 
+/** A destination a connection sent to lately: un-counts its producer when released (see senders.ts). */
+export interface RecentSend {
+  release: () => void;
+  /** Sent since the last sweep. */
+  touched: boolean;
+}
+export type RecentSendsOf = { queue: Map<string, RecentSend>; topic: Map<string, RecentSend> };
+
 export class Connection {
   private static nextId = 1;
   readonly id: string;
@@ -17,9 +25,14 @@ export class Connection {
   /** Temporary destinations owned by this connection: `queue:name` / `topic:name`. */
   readonly temporaries = new Set<string>();
   producers = 0;
+  /** Has registered a producer itself (AMQP sender link, OpenWire producer): its sends are not counted as recent senders. */
+  explicitProducers = false;
+  /** Destinations this connection sent to lately (protocols without producer objects; see senders.ts). */
+  recentSends?: RecentSendsOf;
   closed = false;
   readonly stats = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
   readonly onKill?: ConnectionInfo['onKill'];
+  readonly endpoint?: ConnectionInfo['endpoint'];
   /** `action:address` denials already logged (the audit log names each once per connection). */
   readonly denied = new Set<string>();
 
@@ -30,5 +43,6 @@ export class Connection {
     this.remoteAddress = info.remoteAddress;
     this.principal = principal;
     this.onKill = info.onKill;
+    this.endpoint = info.endpoint;
   }
 }

@@ -61,6 +61,7 @@ export function describeQueue(state: EngineState, q: CoreQueue): DestinationInfo
     deadLettered: q.stats.deadLettered,
     dropped: q.stats.dropped,
     limitHits: q.stats.limitHits,
+    redelivered: q.stats.redelivered,
     paused: q.paused,
     temporary: q.role === 'temporary',
     deadLetterQueue: q.isDeadLetterQueue,

@@ -22,6 +22,7 @@ import { compileSelector, type Selector } from './selector.js';
 import { Transaction } from './transaction.js';
 import { mergePlans, type SendPlan } from './plan.js';
 import { EngineState, PAUSED_PREFIX, POLICY_PREFIX, refFromKey, refKey, type QueueMeta } from './engine-state.js';
+import { RecentSenders } from './senders.js';
 import { Scheduler, type ScheduledJob } from './scheduler.js';
 import { Router, type CompositeDestination } from './routing.js';
 import { DeadLetters } from './dead-letters.js';
@@ -92,6 +93,8 @@ export class Engine extends EventEmitter implements EngineApi {
   private readonly subs: Subscriptions;
   private readonly runtime: RuntimePolicies;
   private readonly access: AccessControl;
+  /** STOMP, MQTT and SQS senders counted as producers (they have no producer objects). */
+  private readonly senders = new RecentSenders((a, c) => this.registerProducer(a, c, true));
 
   get totals(): EngineState['totals'] {
     return this.state.totals;
@@ -122,7 +125,10 @@ export class Engine extends EventEmitter implements EngineApi {
     this.connections = new ConnectionRegistry({
       deleteQueue: (name) => this.deleteQueue(name).catch((err) => this.onError(err, 'temp queue delete')),
       forgetTopic: (name) => this.state.knownTopics.delete(name),
-      emit: (event, c) => this.emit(event, c),
+      emit: (event, c) => {
+        if (event === 'connection.closed') this.senders.release(c);
+        this.emit(event, c);
+      },
       maxPerUser: opts.maxConnectionsPerUser ?? 0,
     });
     this.runtime = new RuntimePolicies(this.state, this.policies, (batch) => this.commit(batch));
@@ -187,6 +193,7 @@ export class Engine extends EventEmitter implements EngineApi {
   }
 
   private sweep(): void {
+    this.senders.sweep(this.now());
     for (const q of [...this.state.queues.values(), ...this.state.subscriptions.values()]) {
       try {
         q.sweepExpired();
@@ -510,11 +517,14 @@ export class Engine extends EventEmitter implements EngineApi {
   }
 
   /** Count a producer on a destination (for stats); returns a function that un-counts it. */
-  registerProducer(address: Address, handle?: ConnectionHandle | null): () => void {
+  registerProducer(address: Address, handle?: ConnectionHandle | null, fromRecent = false): () => void {
     const connection = handle as Connection | null | undefined;
     const key = `${address.kind}:${address.name}`;
     this.state.producersByDest.set(key, (this.state.producersByDest.get(key) ?? 0) + 1);
-    if (connection) connection.producers++;
+    if (connection) {
+      connection.producers++;
+      if (!fromRecent) connection.explicitProducers = true;
+    }
     let done = false;
     return () => {
       if (done) return;
@@ -538,6 +548,7 @@ export class Engine extends EventEmitter implements EngineApi {
     if (conn) {
       conn.stats.messagesIn++;
       conn.stats.bytesIn += message.body.length;
+      this.senders.note(conn, address);
     }
     if (opts.transaction) {
       (opts.transaction as Transaction).addSend(message, address, opts.retain ?? false);
@@ -579,6 +590,7 @@ export class Engine extends EventEmitter implements EngineApi {
         if (conn) {
           conn.stats.messagesIn++;
           conn.stats.bytesIn += message.body.length;
+          this.senders.note(conn, address);
         }
         if (items[i].kv) kv.push(...items[i].kv!);
       }

@@ -7,29 +7,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { repoRoot } from '../helpers/paths.js';
 import { createMessage, type Delivery, queue } from '../../src/core/api.js';
 import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
+import { buildConsole, launchChromium } from './browser.js';
 
-const CHROMIUM = process.env.WHARF_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const outDir = path.join(repoRoot, 'test-output');
-
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`browser tests need Debian's chromium at ${CHROMIUM} (apt-get install -y chromium), or WHARF_TEST_CHROMIUM=/path/to/chromium`);
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
-}
-
-/** Compile the console's browser modules (src/admin/ui → dist/src/admin/ui) so tsx runs see the current code. */
-export function buildConsole(): void {
-  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repoRoot, 'src', 'admin', 'ui', 'tsconfig.json')], { cwd: repoRoot, stdio: 'inherit' });
-}
 
 const slug = (s: string) => s.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 100);
 
@@ -348,6 +332,8 @@ describe('admin web console (chromium)', function () {
       await page.locator('main[data-ready=overview]').waitFor();
       await page.getByRole('table', { name: 'Busiest queues' }).getByRole('link', { name: 'load.q04242' }).waitFor();
       await page.locator('#rate-chart canvas').waitFor();
+      // the health strip scans every queue (no consumer, oldest message, dead letters)
+      await page.locator('#health[data-loaded=true]').waitFor();
       results[`overview_ms_run${run + 1}`] = Date.now() - t0;
     }
     assert.equal((await page.locator('[data-card=queues]').innerText()).replace(/,/g, ''), String(N));
@@ -359,6 +345,13 @@ describe('admin web console (chromium)', function () {
     await page.getByLabel(/Search destinations/).fill('load.q0424');
     await page.getByText('1–10 of 10').waitFor();
     results.destinations_search_ms = Date.now() - t2;
+    const t5 = Date.now();
+    await page.goto(`${b.url}/#/queue/load.q04242`);
+    await page.locator('#history-depth canvas').waitFor();
+    results.queue_page_with_history_ms = Date.now() - t5;
+    const t6 = Date.now();
+    assert.equal((await client(b.url).get('/api/health')).status, 200);
+    results.api_health_ms = Date.now() - t6;
     const nav = await page.evaluate(() => {
       const e = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
       return e ? Math.round(e.domContentLoadedEventEnd) : -1;

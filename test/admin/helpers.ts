@@ -3,6 +3,8 @@ import http from 'node:http';
 import type { BrokerConfigInput } from '../../src/app/config.js';
 import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { createStompModule } from '../../protocols/stomp/index.js';
+import { mqttModule } from '../../protocols/mqtt/index.js';
+import { amqpModule } from '../../protocols/amqp/index.js';
 import { createAdminHandler, type AdminHandler } from '../../src/admin/index.js';
 import type { HttpModule } from '../../src/transport/types.js';
 import { sqsHttpModule } from '../../src/app/aws-module.js';
@@ -15,11 +17,15 @@ export interface AdminBroker extends RunningBroker {
   readonly adminPort: number;
   readonly stompPort: number;
   readonly sqsPort: number;
+  /** Only with `protocols: ['mqtt']` / `['amqp']`. */
+  readonly mqttPort: number;
+  readonly amqpPort: number;
   /** The current broker's admin handler. */
   readonly handler: AdminHandler;
 }
 
-export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampleInterval?: number; adminHost?: string; sqs?: boolean } = {}): Promise<AdminBroker> {
+export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampleInterval?: number; adminHost?: string; sqs?: boolean; protocols?: Array<'mqtt' | 'amqp'> } = {}): Promise<AdminBroker> {
+  const extra = opts.protocols ?? [];
   let handler!: AdminHandler;
   const admin: HttpModule = {
     name: 'admin',
@@ -33,12 +39,14 @@ export async function startAdminBroker(opts: { config?: BrokerConfigInput; sampl
         stomp: { host: '127.0.0.1', port: 0 },
         admin: { host: opts.adminHost ?? '127.0.0.1', port: 0 },
         ...(opts.sqs ? { sqs: { host: '127.0.0.1', port: 0 } } : {}),
+        ...(extra.includes('mqtt') ? { mqtt: { host: '127.0.0.1', port: 0 } } : {}),
+        ...(extra.includes('amqp') ? { amqp: { host: '127.0.0.1', port: 0 } } : {}),
         ...opts.config?.listeners,
       },
     },
-    modules: () => ({ protocols: [createStompModule()], http: opts.sqs ? [sqsHttpModule, admin] : [admin] }),
+    modules: () => ({ protocols: [createStompModule(), ...(extra.includes('mqtt') ? [mqttModule] : []), ...(extra.includes('amqp') ? [amqpModule] : [])], http: opts.sqs ? [sqsHttpModule, admin] : [admin] }),
   });
-  const t = withPorts(r, { adminPort: 'admin', stompPort: 'stomp', sqsPort: 'sqs' });
+  const t = withPorts(r, { adminPort: 'admin', stompPort: 'stomp', sqsPort: 'sqs', mqttPort: 'mqtt', amqpPort: 'amqp' });
   return Object.defineProperties(t, {
     url: { get: () => `http://127.0.0.1:${t.adminPort}`, enumerable: true },
     handler: { get: () => handler, enumerable: true },

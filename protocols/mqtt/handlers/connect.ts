@@ -72,7 +72,8 @@ export async function handleConnect(c: ConnectionContext, p: mqttPacket.IConnect
     let conn: ConnectionHandle;
     try {
       conn = await host.engine.connect(
-        { protocol: 'mqtt', clientId: cid, remoteAddress: c.peer.remoteAddress, takeover: true, onKill: (reason, cause) => c.kill(reason, cause) },
+        { protocol: 'mqtt', clientId: cid, remoteAddress: c.peer.remoteAddress, takeover: true, onKill: (reason, cause) => c.kill(reason, cause),
+          endpoint: { transport: c.peer.transport, remotePort: c.peer.remotePort, localPort: c.peer.localPort, version: v === 5 ? '5.0' : v === 4 ? '3.1.1' : '3.1' } },
         { username: p.username, password: p.password?.toString('utf8'), certificateSubject: certSubject(c.peer) },
       );
     } catch (err) {

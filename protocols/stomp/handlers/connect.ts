@@ -44,7 +44,8 @@ export function onConnect(ctx: StompContext, f: StompFrame): Promise<void> {
   const certificateSubject = cert?.subject ? formatSubject(cert.subject as unknown as Record<string, string | string[]>) : undefined;
   return ctx.engine
     .connect(
-      { protocol: 'stomp', clientId, remoteAddress: ctx.peer.remoteAddress, onKill: (reason) => ctx.errorClose(reason, `The broker closed this connection: ${reason}.`) },
+      { protocol: 'stomp', clientId, remoteAddress: ctx.peer.remoteAddress, onKill: (reason) => ctx.errorClose(reason, `The broker closed this connection: ${reason}.`),
+        endpoint: { transport: ctx.peer.transport, remotePort: ctx.peer.remotePort, localPort: ctx.peer.localPort, version } },
       { username: login || undefined, password: passcode, certificateSubject },
     )
     .then((conn) => {

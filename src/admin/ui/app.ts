@@ -3,57 +3,27 @@
  * #/ overview · #/destinations · #/queue/NAME · #/topic/NAME · #/subscription/NAME · #/subscriptions ·
  * #/connections · #/aws · #/cluster · #/users · #/definitions
  */
-import { ApiError, del, enc, get, post, put, setCsrf, whenUnauthorized, type Dest, type Msg, type Page, type Sample, type User } from './api.js';
+import { ApiError, del, enc, get, post, put, setCsrf, whenUnauthorized, type Dest, type Page, type Sample, type User } from './api.js';
 import { LiveChart } from './chart.js';
-import { $, append, bytes, clear, confirmDialog, debounce, duration, h, num, promptDialog, rate, replace, time, toast, type Child } from './dom.js';
+import { $, bytes, clear, confirmDialog, duration, h, num, promptDialog, rate, replace, time, toast, type Child } from './dom.js';
+// page lifetime, tables and the review's views (modules of their own)
+import { act, every, hashParams, isAdmin, leavePage, link, onLeave, page, session } from './page.js';
+import { badge, pagedList, renderTable, stats } from './tables.js';
+import { sendForm } from './send-form.js';
+import { queuePage } from './queue-page.js';
+import { fillSparklines, historyCharts } from './history.js';
+import { connectionPage } from './connection-page.js';
+import { policiesPage } from './policies-page.js';
+import { healthStrip } from './health.js';
 
 const main = $('#main');
 const nav = $('#nav');
 const who = $('#who');
-let user: User | null = null;
-let cleanup: Array<() => void> = [];
-
-function onLeave(fn: () => void): void {
-  cleanup.push(fn);
-}
-
-function leavePage(): void {
-  for (const f of cleanup.splice(0)) {
-    try {
-      f();
-    } catch {
-      // keep leaving
-    }
-  }
-}
-
-const isAdmin = () => user?.role === 'admin';
-
-/** Run an action; errors become a toast. */
-async function act(fn: () => Promise<unknown>, ok?: string): Promise<boolean> {
-  try {
-    await fn();
-    if (ok) toast(ok);
-    return true;
-  } catch (err) {
-    toast(err instanceof Error ? err.message : String(err), 'error');
-    return false;
-  }
-}
-
-/** Repeat `fn` every `ms` while this page is shown (skipped while the tab is hidden). */
-function every(ms: number, fn: () => unknown): void {
-  const t = setInterval(() => {
-    if (!document.hidden) void Promise.resolve(fn()).catch(() => undefined);
-  }, ms);
-  onLeave(() => clearInterval(t));
-}
-
 // ================================================================================================ login
 
 function showLogin(message?: string): void {
   leavePage();
-  user = null;
+  session.user = null;
   document.body.classList.add('logged-out');
   clear(who);
   const err = h('p', { class: 'error', role: 'alert' }, message ?? '');
@@ -67,7 +37,7 @@ function showLogin(message?: string): void {
       try {
         const r = await post<{ user: User; csrfToken: string }>('/api/login', { username: username.value, password: password.value });
         setCsrf(r.csrfToken);
-        user = r.user;
+        session.user = r.user;
         start();
       } catch (e2) {
         err.textContent = e2 instanceof Error ? e2.message : String(e2);
@@ -90,13 +60,13 @@ function showLogin(message?: string): void {
 }
 
 whenUnauthorized(() => {
-  if (user) showLogin('Your session has ended. Please log in again.');
+  if (session.user) showLogin('Your session has ended. Please log in again.');
 });
 
 function start(): void {
   document.body.classList.remove('logged-out');
   replace(who,
-    h('span', { class: 'user' }, `${user!.username}`, h('small', null, ` (${user!.role})`)),
+    h('span', { class: 'user' }, `${session.user!.username}`, h('small', null, ` (${session.user!.role})`)),
     h('button', { type: 'button', class: 'link', onclick: logout }, 'Log out'),
   );
   window.onhashchange = route;
@@ -113,7 +83,7 @@ async function boot(): Promise<void> {
   try {
     const s = await get<{ user: User; csrfToken?: string }>('/api/session');
     setCsrf(s.csrfToken ?? '');
-    user = s.user;
+    session.user = s.user;
     start();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) showLogin();
@@ -132,7 +102,7 @@ function route(): void {
   const section = parts[0] ?? '';
   for (const a of nav.querySelectorAll('a')) {
     const target = (a.getAttribute('href') ?? '').replace(/^#\/?/, '').split('/')[0];
-    const active = target === section || (section === 'queue' && target === 'destinations') || (section === 'topic' && target === 'destinations') || (section === 'subscription' && target === 'subscriptions');
+    const active = target === section || (section === 'connection' && target === 'connections') || (section === 'queue' && target === 'destinations') || (section === 'topic' && target === 'destinations') || (section === 'subscription' && target === 'subscriptions');
     a.classList.toggle('active', active);
     if (active) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -154,6 +124,10 @@ function route(): void {
       return void subscriptionsPage();
     case 'connections':
       return void connectionsPage();
+    case 'connection':
+      return void connectionPage(rest);
+    case 'policies':
+      return void policiesPage();
     case 'aws':
       return void awsPage();
     case 'cluster':
@@ -167,132 +141,6 @@ function route(): void {
   }
 }
 
-function page(title: string, ...children: Child[]): void {
-  document.title = `${title} · Wharf`;
-  replace(main, ...children);
-}
-
-const link = (kind: string, name: string, text: Child = name) => h('a', { href: `#/${kind}/${enc(name)}` }, text);
-
-// ================================================================================================ tables
-
-interface Col<T> {
-  key: string;
-  label: string;
-  num?: boolean;
-  sortable?: boolean;
-  render?: (r: T) => Child;
-}
-
-function renderTable<T extends Record<string, unknown>>(cols: Col<T>[], rows: T[], opts: { sort?: string; order?: string; onSort?: (key: string) => void; empty?: string; onRow?: (r: T) => void; label?: string } = {}): HTMLElement {
-  const head = h('tr', null, cols.map((c) => {
-    const sorted = opts.sort === c.key;
-    const th = h('th', { class: c.num ? 'num' : '', scope: 'col', 'aria-sort': sorted ? (opts.order === 'asc' ? 'ascending' : 'descending') : undefined });
-    if (c.sortable && opts.onSort) append(th, [h('button', { type: 'button', class: 'sort', onclick: () => opts.onSort!(c.key) }, c.label, sorted ? (opts.order === 'asc' ? ' ▲' : ' ▼') : '')]);
-    else th.textContent = c.label;
-    return th;
-  }));
-  const body = h('tbody', null, rows.length === 0
-    ? h('tr', null, h('td', { colspan: cols.length, class: 'empty' }, opts.empty ?? 'Nothing here.'))
-    : rows.map((r) => {
-      const tr = h('tr', null, cols.map((c) => h('td', { class: c.num ? 'num' : '' }, c.render ? c.render(r) : (c.num ? num(r[c.key] as number) : String(r[c.key] ?? '')))));
-      if (opts.onRow) {
-        tr.classList.add('clickable');
-        tr.tabIndex = 0;
-        tr.addEventListener('click', (e) => {
-          if ((e.target as HTMLElement).closest('button, a')) return;
-          opts.onRow!(r);
-        });
-        tr.addEventListener('keydown', (e) => {
-          if (e.key === 'Enter') opts.onRow!(r);
-        });
-      }
-      return tr;
-    }));
-  return h('div', { class: 'table-wrap' }, h('table', { 'aria-label': opts.label }, h('thead', null, head), body));
-}
-
-/** A searchable, sortable, paged list over an API list endpoint. */
-function pagedList<T extends Record<string, unknown>>(opts: {
-  path: string;
-  base?: Record<string, string>;
-  cols: Col<T>[];
-  sort: string;
-  order?: 'asc' | 'desc';
-  searchLabel: string;
-  limit?: number;
-  empty?: string;
-  label: string;
-  refreshMs?: number;
-  controls?: Child;
-  initialFilter?: string;
-  onRow?: (r: T) => void;
-}): { el: HTMLElement; reload: () => Promise<void>; setBase: (b: Record<string, string>) => void } {
-  const state = { filter: opts.initialFilter ?? '', sort: opts.sort, order: opts.order ?? (opts.sort === 'name' ? 'asc' : 'desc'), offset: 0, limit: opts.limit ?? 50, base: opts.base ?? {} };
-  const tableBox = h('div', { class: 'list-table' });
-  const info = h('span', { class: 'muted pager-info', 'aria-live': 'polite' });
-  const prev = h('button', { type: 'button', class: 'secondary', onclick: () => { state.offset = Math.max(0, state.offset - state.limit); void reload(); } }, '‹ Previous');
-  const next = h('button', { type: 'button', class: 'secondary', onclick: () => { state.offset += state.limit; void reload(); } }, 'Next ›');
-  const search = h('input', { type: 'search', placeholder: opts.searchLabel, 'aria-label': opts.searchLabel, value: state.filter });
-  let seq = 0;
-  const reload = async () => {
-    const my = ++seq;
-    const p = new URLSearchParams({ ...state.base, sort: state.sort, order: state.order, offset: String(state.offset), limit: String(state.limit) });
-    if (state.filter) p.set('filter', state.filter);
-    let res: Page<T>;
-    try {
-      res = await get<Page<T>>(`${opts.path}?${p}`);
-    } catch (err) {
-      if (my === seq) replace(tableBox, h('p', { class: 'error' }, (err as Error).message));
-      return;
-    }
-    if (my !== seq) return;
-    if (res.total > 0 && state.offset >= res.total) {
-      state.offset = Math.max(0, Math.floor((res.total - 1) / state.limit) * state.limit);
-      return reload();
-    }
-    replace(tableBox, renderTable(opts.cols, res.items, {
-      sort: state.sort,
-      order: state.order,
-      empty: state.filter ? `Nothing matches “${state.filter}”.` : opts.empty,
-      label: opts.label,
-      onRow: opts.onRow,
-      onSort: (key) => {
-        if (state.sort === key) state.order = state.order === 'asc' ? 'desc' : 'asc';
-        else {
-          state.sort = key;
-          state.order = key === 'name' ? 'asc' : 'desc';
-        }
-        state.offset = 0;
-        void reload();
-      },
-    }));
-    info.textContent = res.total === 0 ? '0 items' : `${num(res.offset + 1)}–${num(res.offset + res.items.length)} of ${num(res.total)}`;
-    prev.disabled = res.offset === 0;
-    next.disabled = res.offset + res.items.length >= res.total;
-  };
-  search.addEventListener('input', debounce(() => {
-    state.filter = search.value.trim();
-    state.offset = 0;
-    void reload();
-  }, 200));
-  const el = h('section', { class: 'list' },
-    h('div', { class: 'toolbar' }, search, opts.controls),
-    tableBox,
-    h('div', { class: 'pager' }, prev, info, next),
-  );
-  void reload();
-  if (opts.refreshMs) every(opts.refreshMs, reload);
-  return { el, reload, setBase: (b) => { state.base = b; state.offset = 0; void reload(); } };
-}
-
-function stats(items: Array<[string, Child]>, label: string): HTMLElement {
-  return h('dl', { class: 'stats', 'aria-label': label }, items.map(([k, v]) => h('div', { class: 'stat', 'data-stat': k }, h('dt', null, k), h('dd', null, v))));
-}
-
-function badge(text: string, kind = ''): HTMLElement {
-  return h('span', { class: `badge ${kind}` }, text);
-}
 
 // ================================================================================================ overview
 
@@ -320,9 +168,13 @@ async function overviewPage(): Promise<void> {
   const live = h('p', { class: 'live muted', id: 'live-rates', 'aria-live': 'off' }, 'waiting for data…');
   const busiest = h('div', { class: 'busiest' });
   const info = h('div', { class: 'info' });
+  // #/?stuckAfter=N: a shorter (or longer) stuck-consumer threshold than the default minute
+  const stuckAfter = Number(hashParams().get('stuckAfter')) || undefined;
+  const health = healthStrip(stuckAfter && stuckAfter > 0 ? Math.min(86_400, Math.round(stuckAfter)) : undefined);
   page('Overview',
     h('h1', null, 'Overview'),
     alarmBanner,
+    health.el,
     cards,
     h('section', { class: 'charts' }, h('div', { class: 'card' }, rateChartEl, live), h('div', { class: 'card' }, depthChartEl)),
     h('section', { class: 'split' }, h('div', { class: 'card' }, h('h2', null, 'Busiest queues'), busiest), h('div', { class: 'card' }, h('h2', null, 'Broker'), info)),
@@ -375,7 +227,11 @@ async function overviewPage(): Promise<void> {
   };
   let lastBusiest = Date.now();
   let lastOverview = Date.now();
+  // the health strip loads alongside the cards, not after them
+  void health.load();
   await Promise.all([loadOverview(), loadBusiest()]).catch((err) => toast((err as Error).message, 'error'));
+  // the health markers (scans of every queue) refresh every 3 s, not with each live sample
+  every(3000, health.load);
   // without live samples (event stream down) the panels still refresh
   every(5000, () => Date.now() - lastBusiest >= 5000 && loadBusiest());
   every(10_000, () => Date.now() - lastOverview >= 10_000 && loadOverview());
@@ -434,15 +290,15 @@ function destinationsPage(params: URLSearchParams): void {
   const list = pagedList<Dest & Record<string, unknown>>({
     path: '/api/destinations',
     base: kind ? { kind } : {},
-    sort: params.get('sort') ?? 'name',
-    searchLabel: 'Search destinations (text or glob: orders.*)',
+    sort: 'name',
+    searchLabel: 'Search destinations (orders, orders.*, orders.>, sensors/+/temp)',
     label: 'Destinations',
     empty: 'No destinations yet.',
     refreshMs: 5000,
-    initialFilter: params.get('filter') ?? '',
+    inAddress: true,
     controls: [kindSel, create],
     cols: [
-      { key: 'name', label: 'Name', sortable: true, render: (d) => [link(d.kind, d.name), d.paused ? badge('paused', 'warn') : null, d.dlq ? badge('DLQ', 'bad') : null, d.temporary ? badge('temp') : null] },
+      { key: 'name', label: 'Name', sortable: true, clip: true, render: (d) => [link(d.kind, d.name), d.paused ? badge('paused', 'warn') : null, d.dlq ? badge('DLQ', 'bad') : null, d.temporary ? badge('temp') : null] },
       { key: 'kind', label: 'Kind', sortable: true },
       { key: 'depth', label: 'Messages', num: true, sortable: true, render: (d) => (d.kind === 'topic' ? '—' : num(d.depth)) },
       { key: 'inflight', label: 'In flight', num: true, sortable: true, render: (d) => (d.kind === 'topic' ? '—' : num(d.inflight)) },
@@ -452,7 +308,11 @@ function destinationsPage(params: URLSearchParams): void {
       { key: 'dequeued', label: 'Dequeued', num: true, sortable: true, render: (d) => (d.kind === 'topic' ? '—' : num(d.dequeued)) },
       { key: 'rateIn', label: 'In/s', num: true, sortable: true, render: (d) => rate(d.rateIn) },
       { key: 'rateOut', label: 'Out/s', num: true, sortable: true, render: (d) => rate(d.rateOut) },
+      { key: 'spark', label: 'Last 15 min', render: (d) => h('span', { class: 'spark-cell', 'data-spark': d.name, 'data-spark-kind': d.kind }) },
     ],
+    onPage: (items) => {
+      for (const k of ['queue', 'topic'] as const) void fillSparklines(list.el, k, items.filter((d) => d.kind === k).map((d) => d.name)).catch(() => undefined);
+    },
   });
   kindSel.addEventListener('change', () => list.setBase(kindSel.value ? { kind: kindSel.value } : {}));
   page('Destinations', h('h1', null, 'Destinations'), list.el);
@@ -464,276 +324,17 @@ function destinationsPage(params: URLSearchParams): void {
   }
 }
 
-// ================================================================================================ queue / subscription page
-
-interface QueueDetail extends Dest {
-  createdAt: number;
-  persistent: boolean;
-  consumerList: Array<{ id: number; connection?: string; protocol?: string; clientId?: string; remoteAddress?: string; prefetch: number; credit: number; unsettled: number; delivered: number }>;
-  policy?: Record<string, unknown>;
-  // subscriptions
-  type?: string;
-  topic?: string;
-  clientId?: string;
-  selector?: string;
-}
-
-async function queuePage(kind: 'queue' | 'subscription', name: string): Promise<void> {
-  const base = kind === 'queue' ? `/api/queues/${enc(name)}` : `/api/subscriptions/${enc(name)}`;
-  const title = h('h1', null, kind === 'queue' ? 'Queue ' : 'Subscription ', h('span', { class: 'name' }, name));
-  const badges = h('span', { class: 'badges' });
-  const actions = h('div', { class: 'actions' });
-  const statBox = h('div');
-  const consumersBox = h('div');
-  const messagesBox = h('div');
-  const detailBox = h('div', { class: 'detail', id: 'message-detail' });
-  const sendBox = kind === 'queue' && isAdmin() ? sendForm({ kind: 'queue', name }, () => void Promise.all([loadStats(), loadMessages()])) : null;
-  page(`${kind === 'queue' ? 'Queue' : 'Subscription'} ${name}`,
-    h('p', { class: 'crumbs' }, h('a', { href: kind === 'queue' ? '#/destinations' : '#/subscriptions' }, kind === 'queue' ? 'Destinations' : 'Subscriptions'), ' / '),
-    h('header', { class: 'page-head' }, title, badges, actions),
-    statBox,
-    h('section', { class: 'split' },
-      h('div', { class: 'card' }, h('h2', null, 'Messages'), messagesBox, detailBox),
-      h('div', { class: 'side' }, sendBox ? h('div', { class: 'card' }, h('h2', null, 'Send a message'), sendBox) : null, h('div', { class: 'card' }, h('h2', null, 'Consumers'), consumersBox)),
-    ),
-  );
-
-  let q: QueueDetail | undefined;
-  let offset = 0;
-  const limit = 25;
-
-  const loadStats = async () => {
-    try {
-      q = await get<QueueDetail>(base);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) {
-        leavePage();
-        page('Not found', h('h1', null, `${kind === 'queue' ? 'Queue' : 'Subscription'} ${name}`), h('p', { class: 'error' }, err.message), h('a', { href: '#/destinations' }, 'All destinations'));
-      }
-      return;
-    }
-    const isDlq = q.dlq || /^DLQ\./.test(name);
-    replace(badges, q.paused ? badge('paused', 'warn') : null, isDlq ? badge('DLQ', 'bad') : null, q.temporary ? badge('temporary') : null, q.type ? badge(q.type) : null);
-    const items: Array<[string, Child]> = [
-      ['Messages', num(q.depth)],
-      ['Ready', num(q.ready)],
-      ['In flight', num(q.inflight)],
-      ['Scheduled', num(q.scheduled)],
-      ['Consumers', num(q.consumers)],
-      ['Enqueued', num(q.enqueued)],
-      ['Dequeued', num(q.dequeued)],
-      ['Expired', num(q.expired)],
-      ['Dead-lettered', num(q.deadLettered)],
-      // limit drops (drop-oldest, MQTT maxQueuedMessages) and purges
-      ['Dropped', num(q.dropped ?? 0)],
-      ['In/s', rate(q.rateIn)],
-      ['Out/s', rate(q.rateOut)],
-      ['Size', bytes(q.bytes)],
-    ];
-    if (kind === 'queue') items.splice(5, 0, ['Producers', num(q.producers)]);
-    if (q.topic) items.unshift(['Topic', link('topic', q.topic)]);
-    replace(statBox, stats(items, 'Statistics'));
-    if (isAdmin()) {
-      replace(actions,
-        h('button', { type: 'button', class: 'secondary', onclick: togglePause }, q.paused ? 'Resume' : 'Pause'),
-        isDlq && kind === 'queue' ? h('button', { type: 'button', class: 'primary', onclick: retryAll }, 'Retry all') : null,
-        h('button', { type: 'button', class: 'danger', onclick: purge }, 'Purge'),
-        h('button', { type: 'button', class: 'danger', onclick: remove }, 'Delete'),
-      );
-    }
-    replace(consumersBox, renderTable<Record<string, unknown>>([
-      { key: 'id', label: 'Id' },
-      { key: 'connection', label: 'Connection', render: (c) => (c.connection ? h('a', { href: `#/connections?filter=${enc(String(c.connection))}` }, String(c.connection)) : 'internal') },
-      { key: 'clientId', label: 'Client id' },
-      { key: 'prefetch', label: 'Prefetch', num: true },
-      { key: 'unsettled', label: 'Unacked', num: true },
-      { key: 'delivered', label: 'Delivered', num: true },
-    ], q.consumerList as unknown as Array<Record<string, unknown>>, { empty: 'No consumers.', label: 'Consumers' }));
-  };
-
-  const loadMessages = async () => {
-    let res: Page<Msg> & { total: number | null };
-    try {
-      res = await get<Page<Msg> & { total: number | null }>(`${base}/messages?offset=${offset}&limit=${limit}`);
-    } catch (err) {
-      replace(messagesBox, h('p', { class: 'error' }, (err as Error).message));
-      return;
-    }
-    const total = res.total ?? res.items.length;
-    const table = renderTable<Msg & Record<string, unknown>>([
-      { key: 'seq', label: '#', num: true },
-      { key: 'messageId', label: 'Message id', render: (m) => h('code', null, m.messageId) },
-      { key: 'state', label: 'State', render: (m) => (m.state === 'ready' ? 'ready' : badge(m.state, m.state === 'inflight' ? 'warn' : '')) },
-      { key: 'timestamp', label: 'Time', render: (m) => time(m.timestamp) },
-      { key: 'priority', label: 'Pri', num: true },
-      { key: 'bodySize', label: 'Size', num: true, render: (m) => bytes(m.bodySize) },
-      { key: 'body', label: 'Body', render: (m) => h('span', { class: 'preview' }, m.bodyEncoding === 'utf8' ? m.body.slice(0, 80) : `base64: ${m.body.slice(0, 40)}`) },
-    ], res.items as Array<Msg & Record<string, unknown>>, { empty: 'No messages.', label: 'Messages', onRow: (m) => void showMessage(m.seq) });
-    replace(messagesBox,
-      table,
-      h('div', { class: 'pager' },
-        h('button', { type: 'button', class: 'secondary', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - limit); void loadMessages(); } }, '‹ Previous'),
-        h('span', { class: 'muted pager-info' }, total === 0 ? '0 messages' : `${num(offset + 1)}–${num(offset + res.items.length)} of ${num(total)}`),
-        h('button', { type: 'button', class: 'secondary', disabled: offset + res.items.length >= total, onclick: () => { offset += limit; void loadMessages(); } }, 'Next ›'),
-        h('button', { type: 'button', class: 'secondary', onclick: () => void loadMessages() }, 'Refresh'),
-      ),
-    );
-  };
-
-  const showMessage = async (seq: number) => {
-    let m: Msg;
-    try {
-      m = await get<Msg>(`${base}/messages/${seq}`);
-    } catch (err) {
-      replace(detailBox, h('p', { class: 'error' }, (err as Error).message));
-      return;
-    }
-    const headers: Array<[string, unknown]> = [
-      ['Message id', m.messageId], ['Seq', m.seq], ['State', m.state], ['Destination', m.destination], ['Timestamp', time(m.timestamp)],
-      ['Priority', m.priority], ['Persistent', m.durable ? 'yes' : 'no'], ['Deliveries', m.deliveryCount], ['Redelivered', m.redelivered ? 'yes' : 'no'],
-      ['Expires', m.expiration ? time(m.expiration) : 'never'], ['Deliver at', m.deliveryTime ? time(m.deliveryTime) : ''],
-      ['Correlation id', m.correlationId], ['Reply to', m.replyTo], ['Type', m.type], ['Group', m.groupId], ['Content type', m.contentType], ['User', m.userId], ['Body type', m.bodyType],
-    ];
-    const props = Object.entries(m.properties);
-    const isDlq = typeof m.properties.originalDestination === 'string';
-    replace(detailBox,
-      h('div', { class: 'detail-head' },
-        h('h3', null, `Message #${m.seq}`),
-        h('button', { type: 'button', class: 'link', 'aria-label': 'Close message', onclick: () => clear(detailBox) }, '✕'),
-      ),
-      isAdmin() ? h('div', { class: 'actions' },
-        isDlq ? h('button', { type: 'button', class: 'primary', onclick: () => retryOne(m) }, 'Retry') : null,
-        h('button', { type: 'button', class: 'secondary', onclick: () => moveOrCopy(m, 'move') }, 'Move…'),
-        h('button', { type: 'button', class: 'secondary', onclick: () => moveOrCopy(m, 'copy') }, 'Copy…'),
-        h('button', { type: 'button', class: 'danger', onclick: () => deleteMessage(m) }, 'Delete'),
-      ) : null,
-      h('h4', null, 'Headers'),
-      h('dl', { class: 'kv', 'aria-label': 'Headers' }, headers.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => [h('dt', null, k), h('dd', null, String(v))])),
-      h('h4', null, `Properties (${props.length})`),
-      props.length
-        ? h('table', { class: 'props', 'aria-label': 'Properties' }, h('tbody', null, props.map(([k, v]) => h('tr', null, h('th', { scope: 'row' }, k), h('td', null, v === null ? 'null' : String(v)), h('td', { class: 'muted' }, m.propertyTypes?.[k] ?? typeof v)))))
-        : h('p', { class: 'muted' }, 'No properties.'),
-      h('h4', null, `Body (${bytes(m.bodySize)}${m.bodyEncoding === 'base64' ? ', base64' : ''})`),
-      h('pre', { class: 'body', 'aria-label': 'Body' }, m.body),
-    );
-  };
-
-  async function togglePause() {
-    if (!q) return;
-    await act(() => post(`${base}/${q!.paused ? 'resume' : 'pause'}`), q.paused ? 'Dispatch resumed' : 'Dispatch paused');
-    await loadStats();
-  }
-  async function purge() {
-    if (!(await confirmDialog(`Purge ${name}?`, `All ${num(q?.depth ?? 0)} messages that are not being delivered right now will be deleted. This cannot be undone.`, 'Purge'))) return;
-    const ok = await act(async () => {
-      const r = await post<{ removed: number }>(`${base}/purge`);
-      toast(`Purged ${num(r.removed)} messages`);
-    });
-    if (ok) {
-      clear(detailBox);
-      await Promise.all([loadStats(), loadMessages()]);
-    }
-  }
-  async function remove() {
-    if (!(await confirmDialog(`Delete ${name}?`, `The ${kind} and its ${num(q?.depth ?? 0)} messages will be deleted and its consumers disconnected. This cannot be undone.`, 'Delete'))) return;
-    if (await act(() => del(base), `Deleted ${name}`)) location.hash = kind === 'queue' ? '#/destinations' : '#/subscriptions';
-  }
-  async function retryAll() {
-    if (!(await confirmDialog(`Retry all messages in ${name}?`, 'Every dead-lettered message that is not in flight goes back to the destination it came from.', 'Retry all', false))) return;
-    await act(async () => {
-      const r = await post<{ moved: number }>(`${base}/retry`);
-      toast(`Retried ${num(r.moved)} messages`);
-    });
-    clear(detailBox);
-    await Promise.all([loadStats(), loadMessages()]);
-  }
-  async function retryOne(m: Msg) {
-    const ok = await act(() => post(`${base}/messages/${m.seq}/retry`), `Message sent back to ${String(m.properties.originalDestination).replace(/^queue:\/\//, '')}`);
-    if (ok) {
-      clear(detailBox);
-      await Promise.all([loadStats(), loadMessages()]);
-    }
-  }
-  async function moveOrCopy(m: Msg, what: 'move' | 'copy') {
-    const to = await promptDialog(`${what === 'move' ? 'Move' : 'Copy'} message #${m.seq}`, 'To (queue name, or topic://name)', what === 'move' ? 'Move' : 'Copy');
-    if (!to) return;
-    const ok = await act(() => post(`${base}/messages/${m.seq}/${what}`, { to }), `Message ${what === 'move' ? 'moved' : 'copied'} to ${to}`);
-    if (ok && what === 'move') clear(detailBox);
-    await Promise.all([loadStats(), loadMessages()]);
-  }
-  async function deleteMessage(m: Msg) {
-    if (!(await confirmDialog(`Delete message #${m.seq}?`, 'The message will be removed from the queue. This cannot be undone.', 'Delete'))) return;
-    if (await act(() => del(`${base}/messages/${m.seq}`), 'Message deleted')) {
-      clear(detailBox);
-      await Promise.all([loadStats(), loadMessages()]);
-    }
-  }
-
-  await loadStats();
-  if (!q) return;
-  await loadMessages();
-  every(3000, loadStats);
-}
-
-/** The send form for a queue or topic. */
-function sendForm(dest: { kind: 'queue' | 'topic'; name: string }, after: () => void): HTMLElement {
-  const body = h('textarea', { id: 'send-body', rows: 5, 'aria-label': 'Body', placeholder: 'Message body' });
-  const props = h('textarea', { id: 'send-props', rows: 3, 'aria-label': 'Properties', placeholder: 'name=value, one per line' });
-  const priority = h('input', { id: 'send-priority', type: 'number', min: 0, max: 9, value: 4, 'aria-label': 'Priority' });
-  const ttl = h('input', { id: 'send-ttl', type: 'number', min: 0, placeholder: 'none', 'aria-label': 'Time to live (ms)' });
-  const persistent = h('input', { id: 'send-persistent', type: 'checkbox', checked: true });
-  const correlation = h('input', { id: 'send-correlation', 'aria-label': 'Correlation id' });
-  const err = h('p', { class: 'error', role: 'alert' });
-  return h('form', {
-    class: 'send-form',
-    onsubmit: async (e: Event) => {
-      e.preventDefault();
-      err.textContent = '';
-      const properties: Record<string, string | number | boolean> = {};
-      for (const line of props.value.split('\n').map((l) => l.trim()).filter(Boolean)) {
-        const i = line.indexOf('=');
-        if (i <= 0) {
-          err.textContent = `Property “${line}”: expected name=value`;
-          return;
-        }
-        const [k, v] = [line.slice(0, i).trim(), line.slice(i + 1).trim()];
-        properties[k] = v === 'true' ? true : v === 'false' ? false : /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
-      }
-      const msg: Record<string, unknown> = { body: body.value, properties, priority: Number(priority.value || 4), durable: persistent.checked };
-      if (ttl.value) msg.ttl = Number(ttl.value);
-      if (correlation.value) msg.correlationId = correlation.value;
-      try {
-        const r = await post<{ messageId: string }>(`/api/${dest.kind === 'queue' ? 'queues' : 'topics'}/${enc(dest.name)}/messages`, msg);
-        toast(`Sent ${r.messageId}`);
-        body.value = '';
-        after();
-      } catch (e2) {
-        err.textContent = (e2 as Error).message;
-      }
-    },
-  },
-    h('label', { for: 'send-body' }, 'Body'), body,
-    h('label', { for: 'send-props' }, 'Properties'), props,
-    h('div', { class: 'row' },
-      h('label', null, 'Priority', priority),
-      h('label', null, 'TTL (ms)', ttl),
-      h('label', { class: 'check' }, persistent, ' Persistent'),
-    ),
-    h('label', null, 'Correlation id', correlation),
-    err,
-    h('button', { type: 'submit', class: 'primary' }, 'Send'),
-  );
-}
-
 // ================================================================================================ topic page
 
 async function topicPage(name: string): Promise<void> {
   const statBox = h('div');
   const subsBox = h('div');
+  const historyBox = h('div', { class: 'card history' });
   page(`Topic ${name}`,
     h('p', { class: 'crumbs' }, h('a', { href: '#/destinations?kind=topic' }, 'Destinations'), ' / '),
     h('header', { class: 'page-head' }, h('h1', null, 'Topic ', h('span', { class: 'name' }, name))),
     statBox,
+    historyBox,
     h('section', { class: 'split' },
       h('div', { class: 'card' }, h('h2', null, 'Subscriptions'), subsBox),
       isAdmin() ? h('div', { class: 'card' }, h('h2', null, 'Publish a message'), sendForm({ kind: 'topic', name }, () => void load())) : null,
@@ -758,6 +359,8 @@ async function topicPage(name: string): Promise<void> {
       { key: 'consumers', label: 'Consumers', num: true },
     ], t.subscriptions, { empty: 'No subscriptions.', label: 'Subscriptions' }));
   };
+  const charts = historyCharts(historyBox, 'topic', name);
+  onLeave(() => charts.destroy());
   await load();
   every(3000, load);
 }
@@ -782,7 +385,10 @@ function subscriptionsPage(): void {
       { key: 'inflight', label: 'In flight', num: true, sortable: true },
       { key: 'consumers', label: 'Consumers', num: true, sortable: true },
       { key: 'rateIn', label: 'In/s', num: true, sortable: true, render: (s) => rate(s.rateIn as number) },
+      { key: 'spark', label: 'Last 15 min', render: (s) => h('span', { class: 'spark-cell', 'data-spark': s.name, 'data-spark-kind': 'subscription' }) },
     ],
+    inAddress: true,
+    onPage: (items) => void fillSparklines(list.el, 'subscription', items.map((s) => s.name)).catch(() => undefined),
   });
   page('Subscriptions', h('h1', null, 'Subscriptions'), list.el);
 }
@@ -797,8 +403,13 @@ interface ConnRow extends Record<string, unknown> {
   connectedAt: number;
 }
 
+/** A time of today as HH:MM:SS, another day's with its date. */
+function shortTime(ms: number): string {
+  const full = time(ms);
+  return new Date(ms).toDateString() === new Date().toDateString() ? full.slice(11) : full;
+}
+
 function connectionsPage(): void {
-  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const list = pagedList<ConnRow>({
     path: '/api/connections',
     sort: 'connectedAt',
@@ -806,20 +417,20 @@ function connectionsPage(): void {
     label: 'Connections',
     empty: 'No client connections.',
     refreshMs: 3000,
-    initialFilter: params.get('filter') ?? '',
+    inAddress: true,
     cols: [
-      { key: 'id', label: 'Id', sortable: true },
-      { key: 'protocol', label: 'Protocol', sortable: true },
-      { key: 'clientId', label: 'Client id', sortable: true },
+      { key: 'id', label: 'Id', sortable: true, render: (c) => link('connection', c.id) },
+      { key: 'protocol', label: 'Protocol', sortable: true, render: (c) => [String(c.protocol), c.protocolVersion ? h('small', { class: 'muted' }, ` ${String(c.protocolVersion)}`) : null, c.tls ? badge('TLS', 'ok') : null] },
+      // AMQP names its container even when it is not the client id
+      { key: 'clientId', label: 'Client / container id', sortable: true, clip: true, render: (c) => String(c.clientId ?? c.containerId ?? '') },
       { key: 'user', label: 'User', sortable: true },
-      { key: 'remoteAddress', label: 'Address', sortable: true },
-      { key: 'connectedAt', label: 'Connected', sortable: true, render: (c) => time(c.connectedAt) },
+      { key: 'remoteAddress', label: 'Address → broker port', sortable: true, clip: true, render: (c) => `${c.remoteAddress ?? ''}${c.remotePort ? `:${String(c.remotePort)}` : ''}${c.localPort ? ` → ${String(c.localPort)}` : ''}` },
+      // today's connections by time only: the full date pushed the counters off the card
+      { key: 'connectedAt', label: 'Connected', sortable: true, render: (c) => shortTime(c.connectedAt) },
       { key: 'consumers', label: 'Consumers', num: true, sortable: true },
       { key: 'producers', label: 'Producers', num: true, sortable: true },
-      { key: 'messagesIn', label: 'In', num: true, sortable: true },
-      { key: 'messagesOut', label: 'Out', num: true, sortable: true },
-      { key: 'rateIn', label: 'In/s', num: true, sortable: true, render: (c) => rate(c.rateIn as number) },
-      { key: 'rateOut', label: 'Out/s', num: true, sortable: true, render: (c) => rate(c.rateOut as number) },
+      { key: 'messagesIn', label: 'In / out', num: true, sortable: true, render: (c) => `${num(c.messagesIn as number)} / ${num(c.messagesOut as number)}` },
+      { key: 'rateIn', label: 'Rate in / out', num: true, sortable: true, render: (c) => `${rate(c.rateIn as number)} / ${rate(c.rateOut as number)}` },
       ...(isAdmin() ? [{ key: 'close', label: '', render: (c: ConnRow) => h('button', { type: 'button', class: 'danger small', 'aria-label': `Close ${c.id}`, onclick: () => void closeConn(c) }, 'Close') }] : []),
     ],
   });
@@ -917,7 +528,7 @@ async function usersPage(): Promise<void> {
       onsubmit: async (e: Event) => {
         e.preventDefault();
         const name = username.value;
-        const wasDefault = user?.source === 'default';
+        const wasDefault = session.user?.source === 'default';
         if (await act(() => put(`/api/users/${enc(name)}`, { password: password.value, role: role.value }), `Saved ${name}`)) {
           username.value = '';
           password.value = '';
@@ -935,6 +546,7 @@ async function usersPage(): Promise<void> {
 function definitionsPage(): void {
   const result = h('div', { role: 'status' });
   const file = h('input', { type: 'file', accept: 'application/json,.json', 'aria-label': 'Definitions file' });
+  file.addEventListener('change', () => clear(result));
   const exportBtn = h('button', {
     type: 'button',
     class: 'primary',
@@ -955,19 +567,25 @@ function definitionsPage(): void {
     class: 'secondary',
     disabled: !isAdmin(),
     onclick: async () => {
+      // the result shown belongs to one file and one attempt: a failed import must not leave an earlier success beside it
+      clear(result);
       const f = file.files?.[0];
-      if (!f) return toast('Choose a definitions file first', 'error');
+      const fail = (text: string) => replace(result, h('p', { class: 'error', role: 'alert' }, text));
+      if (!f) return fail('Choose a definitions file first.');
       let doc: unknown;
       try {
         doc = JSON.parse(await f.text());
       } catch {
-        return toast(`${f.name} is not JSON`, 'error');
+        return fail(`${f.name} is not JSON: nothing was imported.`);
       }
       if (!(await confirmDialog('Import definitions?', `Destinations, subscriptions and users from ${f.name} that do not exist yet will be created. Nothing is deleted.`, 'Import', false))) return;
-      await act(async () => {
+      try {
         const r = await post<{ created: Record<string, number>; existing: Record<string, number>; skipped: Array<{ what: string; reason: string }> }>('/api/definitions', doc);
-        replace(result, h('p', null, `Created: ${Object.entries(r.created).map(([k, v]) => `${v} ${k}`).join(', ')}. Already there: ${Object.entries(r.existing).map(([k, v]) => `${v} ${k}`).join(', ')}.`), r.skipped.map((s) => h('p', { class: 'muted' }, `Skipped ${s.what}: ${s.reason}`)));
-      }, 'Definitions imported');
+        replace(result, h('p', { class: 'ok' }, `${f.name} imported. Created: ${Object.entries(r.created).map(([k, v]) => `${v} ${k}`).join(', ')}. Already there: ${Object.entries(r.existing).map(([k, v]) => `${v} ${k}`).join(', ')}.`), r.skipped.map((s) => h('p', { class: 'muted' }, `Skipped ${s.what}: ${s.reason}`)));
+        toast('Definitions imported');
+      } catch (err) {
+        fail(`${f.name} was not imported: ${(err as Error).message}`);
+      }
     },
   }, 'Import');
   page('Definitions',

@@ -6,7 +6,7 @@ type UPlotCtor = typeof uPlot;
 const VENDOR = '/console/vendor/uPlot.esm.js';
 let ctor: Promise<UPlotCtor> | undefined;
 
-function loadUPlot(): Promise<UPlotCtor> {
+export function loadUPlot(): Promise<UPlotCtor> {
   const url = VENDOR;
   ctor ??= import(url).then((m: { default: UPlotCtor }) => m.default);
   return ctor;
