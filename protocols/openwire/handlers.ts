@@ -158,7 +158,9 @@ export class Handlers implements ConsumerHost {
 
   private async onConnectionInfo(ci: ConnectionInfo): Promise<void> {
     if (this.conn) throw new JmsError(ILLEGAL_STATE, 'This connection already sent its ConnectionInfo');
-    const credentials = ci.userName != null || ci.password != null ? { username: ci.userName ?? undefined, password: ci.password ?? undefined } : undefined;
+    // no userName over TLS with a verified client certificate: the certificate's user (ActiveMQ's certificate login)
+    const certificate = this.owner.peer.clientIdentity;
+    const credentials = ci.userName != null || ci.password != null ? { username: ci.userName ?? undefined, password: ci.password ?? undefined, certificate } : certificate ? { certificate } : undefined;
     const conn = await this.engine.connect(
       {
         protocol: 'openwire',

@@ -177,7 +177,7 @@ export class Broker {
       if (lc.tls?.enabled) {
         const tls = lc.tls;
         await this.addListener(`${mod.name}-tls`, () =>
-          listenStream({ name: `${mod.name}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, governor, logger }, handler),
+          listenStream({ name: `${mod.name}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, mod.name), maxConnections: limits.maxConnections, governor, logger }, handler),
         );
       }
       if (wsWanted) wsRoutes.push({ subprotocols: mod.wsSubprotocols, handler, name: mod.name });
@@ -197,7 +197,7 @@ export class Broker {
       if (ws.tls?.enabled) {
         const tls = ws.tls;
         await this.addListener('ws-tls', () =>
-          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, governor, maxPayload, logger }, routes), detail);
+          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, 'ws'), maxConnections: limits.maxConnections, governor, maxPayload, logger }, routes), detail);
       }
     }
 
@@ -231,7 +231,7 @@ export class Broker {
       if (lc.tls?.enabled) {
         const tls = lc.tls;
         await this.addListener(`${key}-tls`, () =>
-          listenHttp({ name: `${key}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections, governor, reserved, logger }, handle));
+          listenHttp({ name: `${key}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, key), maxConnections, governor, reserved, logger }, handle));
       }
     }
 
@@ -289,14 +289,17 @@ function wsEnabled(config: BrokerConfig): boolean {
   return ws.enabled || ws.tls?.enabled === true;
 }
 
-function tlsFiles(tls: TlsConfig): TlsFiles {
+function tlsFiles(tls: TlsConfig, certificates?: BrokerConfig['security']['certificates'], listener?: string): TlsFiles {
+  // security.certificates.mode asks every messaging TLS listener for a client certificate (the console is left to
+  // its own requestClientCert: a browser would prompt for one)
+  const mode = listener === 'admin' ? undefined : certificates?.mode;
   // The schema guarantees cert and key when TLS is enabled.
   return {
     cert: tls.cert!,
     key: tls.key!,
-    ca: tls.ca,
-    requestCert: tls.requestClientCert || tls.requireClientCert,
-    rejectUnauthorized: tls.requireClientCert,
+    ca: tls.ca ?? certificates?.ca,
+    requestCert: tls.requestClientCert || tls.requireClientCert || mode !== undefined,
+    rejectUnauthorized: tls.requireClientCert || mode === 'required',
   };
 }
 

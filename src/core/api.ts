@@ -20,7 +20,7 @@ export { clampPriority, copyMessage, createMessage, DEFAULT_PRIORITY, messageSiz
 export { BrokerError, type BrokerErrorCode } from './errors.js';
 export type { DestinationPolicy, LimitPolicy, PolicyRule } from './policy.js';
 export { DEFAULT_POLICY } from './policy.js';
-export type { AccessKey, AclRule, Action, ConsoleRole, Credentials, Principal, SecurityConfig, SecurityHooks, SecurityMode, StoredUser, UserRecord } from './security.js';
+export type { AccessKey, AclRule, Action, CertificateLogin, ClientCertificate, ConsoleRole, Credentials, Principal, SecurityConfig, SecurityHooks, SecurityMode, StoredUser, UserRecord } from './security.js';
 export { allowAll, ANONYMOUS, USER_KV_PREFIX } from './security.js';
 export { hashPassword, isLoopback, PASSWORD_HASH_PATTERN, verifyPassword } from './passwords.js';
 export { durableSubscriptionId, sharedSubscriptionId } from './subscription-ids.js';

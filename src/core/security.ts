@@ -22,11 +22,34 @@ export interface Credentials {
   protocol: string;
   username?: string;
   password?: string;
-  /** Subject of a verified TLS client certificate (SASL EXTERNAL, MQTT over mTLS). */
-  certificateSubject?: string;
+  /**
+   * A TLS client certificate the listener verified against its CA. Used as the identity when the client gives no
+   * username (STOMP without login, MQTT without username, AMQP SASL EXTERNAL, OpenWire without userName).
+   */
+  certificate?: ClientCertificate;
   remoteAddress?: string;
   /** A connection the broker opens for itself (the SQS/SNS services' shared connection); never from a client. */
   internal?: boolean;
+}
+
+/** Who a verified TLS client certificate names. */
+export interface ClientCertificate {
+  /** The subject DN as RFC 4514 / 2253 text, most specific RDN first: `CN=app1,OU=apps,O=Acme\\, Inc.,C=US`. */
+  subject: string;
+  /** The subject's (first) common name, unescaped. */
+  commonName?: string;
+}
+
+/**
+ * How a certificate's subject becomes a user name (`security.certificates`), after RabbitMQ's
+ * `ssl_cert_login_from` (common_name | distinguished_name) and ActiveMQ's certificate login (a DN → user map):
+ * `map` first (exact DN), else `pattern` (a regex over the DN: the first capture group, or the whole match, is the
+ * name), else the CN (`userFrom: cn`) or the whole DN (`userFrom: dn`). The name must be an existing user.
+ */
+export interface CertificateLogin {
+  userFrom: 'cn' | 'dn';
+  pattern?: string;
+  map: Array<{ subject: string; user: string }>;
 }
 
 export interface Principal {
@@ -106,6 +129,8 @@ export interface SecurityConfig {
   /** undefined: anonymous from loopback while there are no users; true: from everywhere; false: never. */
   anonymous?: boolean;
   acl: AclRule[];
+  /** TLS client certificate login; absent = certificates are not an identity (anonymous rules apply). */
+  certificates?: CertificateLogin;
 }
 
 export const USER_KV_PREFIX = 'security:user:';
@@ -186,8 +211,31 @@ export class UserSecurity implements SecurityHooks {
     return { username: u.username, anonymous: false, groups: [...(u.groups ?? [])], roles: [...(u.roles ?? [])] };
   }
 
+  /** The user name a certificate maps to (`security.certificates`), or undefined. */
+  certificateUser(cert: ClientCertificate): string | undefined {
+    const cfg = this.cfg.certificates;
+    if (!cfg) return undefined;
+    const mapped = cfg.map.find((m) => sameDn(m.subject, cert.subject));
+    if (mapped) return mapped.user;
+    if (cfg.pattern !== undefined) {
+      this.certPattern ??= new RegExp(cfg.pattern);
+      const m = this.certPattern.exec(cert.subject);
+      return m ? (m[1] ?? m[0]) || undefined : undefined;
+    }
+    return cfg.userFrom === 'dn' ? cert.subject : cert.commonName;
+  }
+
+  private certPattern: RegExp | undefined;
+
   async authenticate(c: Credentials): Promise<Principal | null> {
     if (c.internal) return INTERNAL;
+    // a certificate is the identity of a client that names no user (RabbitMQ's ssl_cert_login): it must map to an
+    // existing user; an unmapped certificate is refused, never taken for an anonymous client
+    if (!c.username && c.certificate && this.cfg.certificates) {
+      const name = this.certificateUser(c.certificate);
+      const u = name === undefined ? undefined : this.user(name);
+      return u ? this.principalOf(u) : null;
+    }
     if (c.username) {
       const u = this.user(c.username);
       if (!u) {
@@ -221,6 +269,12 @@ export class UserSecurity implements SecurityHooks {
 
   refusalHint(c: Credentials): string | undefined {
     if (c.username) return undefined;
+    if (c.certificate && this.cfg.certificates) {
+      const name = this.certificateUser(c.certificate);
+      return name === undefined
+        ? `the client certificate '${c.certificate.subject}' maps to no user name (security.certificates)`
+        : `the client certificate '${c.certificate.subject}' maps to '${name}', which is not a user`;
+    }
     if (this.mode() === 'anonymous-loopback') {
       return 'anonymous clients are accepted only from loopback addresses while no users are configured; add users (security.users, or `wharf users add`) and connect with a username and password, or set security.anonymous: true';
     }
@@ -309,4 +363,10 @@ export function overlaps(a: string, b: string): boolean {
     if (x[i] === '*' || y[i] === '*' || x[i] === y[i]) continue;
     return false;
   }
+}
+
+/** Two DNs as the same text, ignoring spaces after separators and the case of attribute names (`cn=a, o=b`). */
+export function sameDn(a: string, b: string): boolean {
+  const norm = (dn: string) => dn.replace(/(^|[^\\])([,+])\s+/g, '$1$2').replace(/(^|[,+])\s*([A-Za-z0-9.]+)\s*=/g, (_m, sep: string, k: string) => `${sep}${k.toUpperCase()}=`);
+  return norm(a) === norm(b);
 }
