@@ -22,7 +22,7 @@ import type {
 } from './commands.js';
 import type { PeerInfo } from '../../src/transport/types.js';
 import { consumerKey, OwConsumer, TxAcks, type ConsumerHost } from './consumers.js';
-import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, TRANSACTION_ROLLED_BACK } from './exceptions.js';
+import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, SECURITY_EXCEPTION, TRANSACTION_ROLLED_BACK } from './exceptions.js';
 import { isTemporary, isTopic, producerKey, toAddress, toCoreMessage } from './mapping.js';
 import { DataType } from './schema.js';
 
@@ -96,6 +96,19 @@ export class Handlers implements ConsumerHost {
 
   dispatch(md: DataStructure): void {
     this.owner.write(md);
+  }
+
+  /**
+   * A consumer whose user lost the right to read its destination: the client closes just that consumer
+   * (ConsumerControl close, which ActiveMQConnection.onConsumerControl turns into MessageConsumer.close()), and the
+   * connection's ExceptionListener hears why (ConnectionError carrying a JMSSecurityException; the connection stays).
+   */
+  revoked(consumer: OwConsumer, reason: string): void {
+    const info = consumer.info;
+    if (this.consumers.get(consumerKey(info.consumerId)) === consumer) this.consumers.delete(consumerKey(info.consumerId));
+    consumer.close();
+    this.owner.write({ type: DataType.CONSUMER_CONTROL, commandId: 0, responseRequired: false, destination: info.destination, close: true, consumerId: info.consumerId, prefetch: 0, flush: false, start: false, stop: false });
+    this.owner.write({ type: DataType.CONNECTION_ERROR, commandId: 0, responseRequired: false, exception: { className: SECURITY_EXCEPTION, message: reason, stackTrace: [], cause: null }, connectionId: this.info?.connectionId ?? null });
   }
 
   handle(cmd: DataStructure): Promise<void> | void {

@@ -29,7 +29,7 @@ export function moduleOptions(name: string, config: BrokerConfig): unknown {
     case 'sqs':
       return { ...config.sqs, listener: config.listeners.sqs } satisfies SqsModuleOptions;
     case 'admin':
-      return { ...config.admin, securityUsers: config.security.users, dataDir: config.dataDir, destinations: config.destinations } satisfies AdminModuleOptions;
+      return { ...config.admin, securityUsers: config.security.users, securityAcl: config.security.acl, dataDir: config.dataDir, destinations: config.destinations } satisfies AdminModuleOptions;
     default:
       return undefined;
   }

@@ -60,6 +60,8 @@ export interface Principal {
   roles?: string[];
   /** The broker's own connections (SQS/SNS services): they authorize each request themselves. */
   internal?: boolean;
+  /** A user of the user database (not a name taken at its word while no users exist): its groups follow the user. */
+  known?: boolean;
 }
 
 export type Action = 'send' | 'consume' | 'browse' | 'create' | 'delete' | 'admin';
@@ -77,6 +79,13 @@ export interface SecurityHooks {
   filterAtDelivery?(principal: Principal, filter: string): boolean;
   /** Why an anonymous client was refused, for the adapter's log line. */
   refusalHint?(credentials: Credentials): string | undefined;
+  /** Users or ACL rules changed (a `security:` kv key): forget cached decisions. */
+  changed?(): void;
+  /**
+   * Bring a live connection's principal up to date after a change (its groups follow its user): false when its user
+   * is gone, and the connection must end.
+   */
+  refreshPrincipal?(principal: Principal): boolean;
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ username: 'anonymous', anonymous: true, groups: ['anonymous'] as string[] }) as Principal;
@@ -133,7 +142,19 @@ export interface SecurityConfig {
   certificates?: CertificateLogin;
 }
 
+/** Every kv key under it is security state: the engine tells the hooks when one changes. */
+export const SECURITY_KV_PREFIX = 'security:';
 export const USER_KV_PREFIX = 'security:user:';
+/** Runtime ACL rules (`wharf acl add`, the admin API), one kv entry per rule, added to `security.acl`. */
+export const ACL_KV_PREFIX = 'security:acl:';
+
+/** A runtime ACL rule as stored. */
+export interface StoredAclRule extends AclRule {
+  id: string;
+  created: number;
+  /** The admin who added it. */
+  by?: string;
+}
 
 /** Where runtime users live: the engine's kv (bound once the engine exists). */
 export interface UserSource {
@@ -179,6 +200,7 @@ export class UserSecurity implements SecurityHooks {
 
   bind(source: UserSource): void {
     this.source = source;
+    this.changed();
   }
 
   get config(): SecurityConfig {
@@ -208,7 +230,34 @@ export class UserSecurity implements SecurityHooks {
   }
 
   principalOf(u: UserRecord): Principal {
-    return { username: u.username, anonymous: false, groups: [...(u.groups ?? [])], roles: [...(u.roles ?? [])] };
+    return { username: u.username, anonymous: false, groups: [...(u.groups ?? [])], roles: [...(u.roles ?? [])], known: true };
+  }
+
+  /** Runtime ACL rules, oldest first. */
+  runtimeAcl(): StoredAclRule[] {
+    if (!this.source) return [];
+    return this.source.kvEntries<StoredAclRule>(ACL_KV_PREFIX).map(([, r]) => r).sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
+  }
+
+  private ruleCache: AclRule[] | undefined;
+
+  /** The rules in force: `security.acl`, then the runtime ones. */
+  rules(): AclRule[] {
+    return (this.ruleCache ??= [...this.cfg.acl, ...this.runtimeAcl()]);
+  }
+
+  changed(): void {
+    this.ruleCache = undefined;
+    this.decisions = new WeakMap();
+  }
+
+  refreshPrincipal(p: Principal): boolean {
+    if (!p.known || p.internal) return true;
+    const u = this.user(p.username);
+    if (!u) return false;
+    p.groups = [...(u.groups ?? [])];
+    p.roles = [...(u.roles ?? [])];
+    return true;
   }
 
   /** The user name a certificate maps to (`security.certificates`), or undefined. */
@@ -304,15 +353,14 @@ export class UserSecurity implements SecurityHooks {
 
   /**
    * Decisions by principal (one object per connection) and permission + destination: a publish checks its topic on
-   * every message, and walking 50 rules each time cost MQTT QoS 0 ~20 % more broker CPU. The ACL is fixed for the
-   * broker's life and a principal's groups do not change under it (a change of groups ends its connections), so a
-   * decision never goes stale.
+   * every message, and walking 50 rules each time cost MQTT QoS 0 ~20 % more broker CPU. Any change of users or
+   * rules (`changed()`, called by the engine when a `security:` kv key changes) drops every cached decision.
    */
-  private readonly decisions = new WeakMap<Principal, { queue: Map<string, number>; topic: Map<string, number> }>();
+  private decisions = new WeakMap<Principal, { queue: Map<string, number>; topic: Map<string, number> }>();
 
   authorize(principal: Principal, action: Action, address: Address | null): boolean {
     if (principal.internal) return true;
-    if (this.cfg.acl.length === 0) return true;
+    if (this.rules().length === 0) return true;
     if (!address) return false;
     let cache = this.decisions.get(principal);
     if (!cache) this.decisions.set(principal, (cache = { queue: new Map(), topic: new Map() }));
@@ -331,7 +379,7 @@ export class UserSecurity implements SecurityHooks {
     const perm = PERMISSION[action];
     const names = this.names(principal);
     const wildcard = address.kind === 'topic' && perm === 'read' && isWildcard(address.name);
-    for (const rule of this.cfg.acl) {
+    for (const rule of this.rules()) {
       if (rule.kind && rule.kind !== address.kind) continue;
       if (!this.grants(rule, perm, names)) continue;
       // a wildcard subscription is allowed when the user may read something under it; what is delivered is
@@ -342,9 +390,9 @@ export class UserSecurity implements SecurityHooks {
   }
 
   filterAtDelivery(principal: Principal, filter: string): boolean {
-    if (principal.internal || this.cfg.acl.length === 0) return false;
+    if (principal.internal || this.rules().length === 0) return false;
     const names = this.names(principal);
-    return !this.cfg.acl.some((r) => r.kind !== 'queue' && this.grants(r, 'read', names) && patternCovers(r.match, filter));
+    return !this.rules().some((r) => r.kind !== 'queue' && this.grants(r, 'read', names) && patternCovers(r.match, filter));
   }
 
   /** For the audit log: a denial. */
