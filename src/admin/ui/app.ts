@@ -1,10 +1,11 @@
 /**
  * The Wharf web console: a single-page app over the REST admin API (docs/admin-api.md). Hash routes:
  * #/ overview · #/destinations · #/queue/NAME · #/topic/NAME · #/subscription/NAME · #/subscriptions ·
- * #/connections · #/aws · #/cluster · #/users · #/definitions
+ * #/connections · #/aws · #/cluster · #/users · #/acl (ui/acl.ts) · #/definitions
  */
 import { ApiError, del, enc, get, post, put, setCsrf, whenUnauthorized, type Dest, type Msg, type Page, type Sample, type User } from './api.js';
 import { LiveChart } from './chart.js';
+import { aclPage } from './acl.js';
 import { $, append, bytes, clear, confirmDialog, debounce, duration, h, num, promptDialog, rate, replace, time, toast, type Child } from './dom.js';
 
 const main = $('#main');
@@ -160,6 +161,8 @@ function route(): void {
       return void clusterPage();
     case 'users':
       return void usersPage();
+    case 'acl':
+      return void aclPage({ admin: isAdmin(), page }).catch((err: Error) => page('Access control', h('p', { class: 'error' }, err.message)));
     case 'definitions':
       return void definitionsPage();
     default:
