@@ -619,7 +619,7 @@ describe('security: revocation without a restart (runtime user removed or its gr
 describe('security: SNS per-topic authorization (a user\'s access key)', function () {
   this.timeout(60_000);
 
-  it('Publish needs write, Subscribe read, creating a topic admin: else AuthorizationError 403', async () => {
+  it('Publish needs write, Subscribe read (and write on an sqs/wharf target), creating a topic admin: else AuthorizationError 403', async () => {
     const [boss, writer, reader] = await Promise.all([PW.boss, PW.writer, PW.reader].map((p) => hashPassword(p)));
     // new objects: the config parser marks the ones it was given ($source), and the table above parsed KEYS
     const fresh = (k: { accessKeyId: string; secretAccessKey: string }) => ({ accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey });
@@ -633,6 +633,8 @@ describe('security: SNS per-topic authorization (a user\'s access key)', functio
         { match: '>', read: ['boss'], write: ['boss'], admin: ['boss'] },
         { match: 'alerts', kind: 'topic', write: ['producers'] },
         { match: 'alerts', kind: 'topic', read: ['consumers'] },
+        // Subscribe of an sqs/wharf endpoint needs write on the target queue too
+        { match: 'alerts-inbox', kind: 'queue', write: ['consumers'] },
       ],
     });
     const sns = (key: { accessKeyId: string; secretAccessKey: string }) => new SNSClient({ endpoint: `http://127.0.0.1:${b.sqs}`, region: 'us-east-1', credentials: key, maxAttempts: 1 });
@@ -655,6 +657,14 @@ describe('security: SNS per-topic authorization (a user\'s access key)', functio
       assert.equal((await ws.send(new CreateTopicCommand({ Name: 'alerts' }))).TopicArn, TopicArn);
       // reader: subscribe yes, publish no
       await rs.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint }));
+      // ... but not into a queue the reader may not write to (sqs or a broker-native wharf endpoint)
+      await b.broker.engine.createQueue('payroll');
+      for (const [Protocol, target] of [['sqs', 'arn:aws:sqs:us-east-1:000000000000:payroll'], ['wharf', 'queue://payroll']]) {
+        const err = (await rejects(rs.send(new SubscribeCommand({ TopicArn, Protocol, Endpoint: target })), `Subscribe ${Protocol}`)) as Error & { $metadata?: { httpStatusCode?: number } };
+        assert.equal(err.name, 'AuthorizationErrorException', err.message);
+        assert.equal(err.$metadata?.httpStatusCode, 403);
+        assert.match(err.message, /User 'reader' is not authorized to perform: SNS:Subscribe with endpoint .*sending to queue:\/\/payroll is not allowed/);
+      }
       await denied(rs.send(new PublishCommand({ TopicArn, Message: 'by-reader' })), 'Publish');
       await ws.send(new PublishCommand({ TopicArn, Message: 'after-subscribe' }));
       await eventually(() => assert.equal(b.broker.engine.queueInfo('alerts-inbox')?.depth, 1));
