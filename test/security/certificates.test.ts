@@ -17,11 +17,12 @@ import { runBroker, tlsFixture, withPorts, type RunningBroker } from '../helpers
 import { Stompit } from '../protocols/stomp/helpers.js';
 import { Client as AmqpClient } from '../protocols/amqp/helpers.js';
 import { TestCertificates, type KeyPair } from './certs.js';
+import { JmsClient, type JmsError } from './openwire-client.js';
 
 const CA = readFileSync(tlsFixture('ca.crt'));
 const SERVER = { cert: tlsFixture('server.crt'), key: tlsFixture('server.key') };
 
-type Ports = RunningBroker & { stomp: number; mqtt: number; amqp: number; sqs: number };
+type Ports = RunningBroker & { stomp: number; mqtt: number; amqp: number; sqs: number; wss: number; openwire: number };
 
 async function start(certificates: NonNullable<BrokerConfigInput['security']>['certificates']): Promise<Ports> {
   const [alice, bob] = await Promise.all(['alice-password', 'bob-password'].map((p) => hashPassword(p)));
@@ -46,19 +47,21 @@ async function start(certificates: NonNullable<BrokerConfigInput['security']>['c
         mqtt: { host: '127.0.0.1', enabled: false, tls },
         amqp: { host: '127.0.0.1', enabled: false, tls },
         sqs: { host: '127.0.0.1', enabled: false, tls },
+        ws: { host: '127.0.0.1', enabled: false, tls },
+        openwire: { host: '127.0.0.1', enabled: false, tls },
       },
     },
     modules: () => ({ protocols: defaultProtocols, http: defaultHttp }),
   });
-  return withPorts(r, { stomp: 'stomp-tls', mqtt: 'mqtt-tls', amqp: 'amqp-tls', sqs: 'sqs-tls' });
+  return withPorts(r, { stomp: 'stomp-tls', mqtt: 'mqtt-tls', amqp: 'amqp-tls', sqs: 'sqs-tls', wss: 'ws-tls', openwire: 'openwire-tls' });
 }
 
 function stompConnect(b: Ports, pair?: KeyPair, headers: Record<string, string> = {}): Promise<Stompit> {
   return Stompit.connect({ port: b.stomp, ssl: true, headers, tls: pair ? { cert: pair.cert, key: pair.key } : undefined });
 }
 
-function mqttConnect(b: Ports, version: 4 | 5, pair?: KeyPair): Promise<MqttClient> {
-  const c = mqtt.connect(`mqtts://127.0.0.1:${b.mqtt}`, {
+function mqttConnect(b: Ports, version: 4 | 5, pair?: KeyPair, url = `mqtts://127.0.0.1:${b.mqtt}`): Promise<MqttClient> {
+  const c = mqtt.connect(url, {
     protocolVersion: version, reconnectPeriod: 0, connectTimeout: 5000, clientId: `cert-${Math.random().toString(36).slice(2)}`,
     ca: CA, servername: 'localhost', ...(pair ?? {}),
   });
@@ -186,6 +189,23 @@ describe('security: TLS client certificates as users', function () {
     });
   }
 
+  describe('MQTT 5 over WebSocket TLS (wss)', () => {
+    const wss = () => `wss://localhost:${b.wss}/`;
+    it('a certificate with CN=alice is alice: her ACLs apply', async () => {
+      const c = await mqttConnect(b, 5, alice, wss());
+      try {
+        await c.subscribeAsync('orders/wss', { qos: 1 });
+        await assert.rejects(c.subscribeAsync('payroll/wss', { qos: 1 }), /Not authorized/);
+      } finally {
+        await c.endAsync(true);
+      }
+    });
+
+    it('an unmapped certificate gets CONNACK 0x87', async () => {
+      await assert.rejects(mqttConnect(b, 5, mallory, wss()), (err: Error & { code?: number }) => err.code === 0x87);
+    });
+  });
+
   describe('AMQP 1.0 over TLS, SASL EXTERNAL', () => {
     it('a certificate with CN=alice is alice: her ACLs apply', async () => {
       const c = await amqpConnect(b, alice);
@@ -208,6 +228,22 @@ describe('security: TLS client certificates as users', function () {
 
     it('an untrusted certificate ends the TLS connection', async () => {
       await assert.rejects(amqpConnect(b, rogue), /^Error: disconnected/);
+    });
+  });
+
+  describe('OpenWire over TLS (ActiveMQ client, ssl://)', () => {
+    it('a certificate with CN=alice and no userName is alice: her ACLs apply; an unmapped one is a JMSSecurityException', async () => {
+      const jms = await JmsClient.connect(`ssl://localhost:${b.openwire}`, undefined, undefined, certs.javaStores('alice', alice));
+      try {
+        await jms.send('orders.jms', 'by certificate');
+        await assert.rejects(jms.send('payroll', 'x'), (err: JmsError) => err.javaClass === 'javax.jms.JMSSecurityException');
+      } finally {
+        await jms.close();
+      }
+      await assert.rejects(JmsClient.connect(`ssl://localhost:${b.openwire}`, undefined, undefined, certs.javaStores('mallory', mallory)), (err: JmsError) => {
+        assert.equal(err.javaClass, 'javax.jms.JMSSecurityException');
+        return true;
+      });
     });
   });
 

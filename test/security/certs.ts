@@ -3,7 +3,7 @@
  * the broker's TLS listeners trust, and one from a CA of its own that nobody trusts.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { tlsFixture } from '../helpers/broker.js';
@@ -32,6 +32,19 @@ export class TestCertificates {
     const ca = signer === 'trusted' ? { crt: tlsFixture('ca.crt'), key: tlsFixture('ca.key') } : this.rogue();
     this.openssl(['x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-out', crt, '-extfile', ext]);
     return { cert: readFileSync(crt), key: readFileSync(key) };
+  }
+
+  /** Java's view of a client certificate: a PKCS#12 key store with it, and a trust store with the fixture CA. */
+  javaStores(name: string, pair: KeyPair): string[] {
+    const crt = path.join(this.dir, `${name}.java.crt`);
+    const key = path.join(this.dir, `${name}.java.key`);
+    writeFileSync(crt, pair.cert);
+    writeFileSync(key, pair.key);
+    const ks = path.join(this.dir, `${name}.p12`);
+    this.openssl(['pkcs12', '-export', '-in', crt, '-inkey', key, '-out', ks, '-passout', 'pass:changeit', '-name', name]);
+    const ts = path.join(this.dir, 'trust.p12');
+    if (!existsSync(ts)) execFileSync('keytool', ['-importcert', '-noprompt', '-alias', 'wharf-test-ca', '-file', tlsFixture('ca.crt'), '-keystore', ts, '-storetype', 'PKCS12', '-storepass', 'changeit'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return [`-Djavax.net.ssl.keyStore=${ks}`, '-Djavax.net.ssl.keyStoreType=PKCS12', '-Djavax.net.ssl.keyStorePassword=changeit', `-Djavax.net.ssl.trustStore=${ts}`, '-Djavax.net.ssl.trustStoreType=PKCS12', '-Djavax.net.ssl.trustStorePassword=changeit'];
   }
 
   private rogue(): { crt: string; key: string } {
