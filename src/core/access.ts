@@ -26,8 +26,10 @@ export class AccessControl {
   loginFailed(c: Credentials): void {
     const hint = this.security().refusalHint?.(c);
     this.logger.warn(
-      { audit: true, event: 'login', outcome: 'failure', protocol: c.protocol, user: c.username ?? null, remote: c.remoteAddress, ...(hint ? { hint } : {}) },
-      c.username ? `login failed: ${c.username} over ${c.protocol} from ${c.remoteAddress ?? '?'}` : `login failed: anonymous ${c.protocol} client from ${c.remoteAddress ?? '?'} refused; ${hint ?? ''}`.trim(),
+      { audit: true, event: 'login', outcome: 'failure', protocol: c.protocol, user: c.username ?? null, remote: c.remoteAddress, ...(c.certificate && !c.username ? { certificate: c.certificate.subject } : {}), ...(hint ? { hint } : {}) },
+      c.username
+        ? `login failed: ${c.username} over ${c.protocol} from ${c.remoteAddress ?? '?'}`
+        : `login failed: ${c.certificate ? 'certificate' : 'anonymous'} ${c.protocol} client from ${c.remoteAddress ?? '?'} refused; ${hint ?? ''}`.trim(),
     );
   }
 

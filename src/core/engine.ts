@@ -257,7 +257,8 @@ export class Engine extends EventEmitter implements EngineApi {
     }
     const c = this.connections.open(info, principal);
     if (!principal.internal) {
-      this.logger.info({ audit: true, event: 'login', outcome: 'success', protocol: info.protocol, user: principal.username, anonymous: principal.anonymous, remote: creds.remoteAddress, connection: c.id }, `login: ${principal.username} over ${info.protocol} from ${creds.remoteAddress ?? '?'}`);
+      const viaCertificate = !creds.username && creds.certificate && !principal.anonymous ? { certificate: creds.certificate.subject } : {};
+      this.logger.info({ audit: true, event: 'login', outcome: 'success', protocol: info.protocol, user: principal.username, anonymous: principal.anonymous, remote: creds.remoteAddress, connection: c.id, ...viaCertificate }, `login: ${principal.username} over ${info.protocol} from ${creds.remoteAddress ?? '?'}`);
     }
     return c;
   }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
+import pino from 'pino';
 import { SQSClient, CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { hashPassword } from '../../src/core/api.js';
@@ -24,7 +25,7 @@ const SERVER = { cert: tlsFixture('server.crt'), key: tlsFixture('server.key') }
 
 type Ports = RunningBroker & { stomp: number; mqtt: number; amqp: number; sqs: number; wss: number; openwire: number };
 
-async function start(certificates: NonNullable<BrokerConfigInput['security']>['certificates']): Promise<Ports> {
+async function start(certificates: NonNullable<BrokerConfigInput['security']>['certificates'], lines: string[] = []): Promise<Ports> {
   const [alice, bob] = await Promise.all(['alice-password', 'bob-password'].map((p) => hashPassword(p)));
   const tls = { port: 0, ...SERVER };
   const r = await runBroker({
@@ -52,6 +53,7 @@ async function start(certificates: NonNullable<BrokerConfigInput['security']>['c
       },
     },
     modules: () => ({ protocols: defaultProtocols, http: defaultHttp }),
+    logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }),
   });
   return withPorts(r, { stomp: 'stomp-tls', mqtt: 'mqtt-tls', amqp: 'amqp-tls', sqs: 'sqs-tls', wss: 'ws-tls', openwire: 'openwire-tls' });
 }
@@ -100,6 +102,7 @@ describe('security: TLS client certificates as users', function () {
   let mallory: KeyPair;
   let rogue: KeyPair;
   let b: Ports;
+  const lines: string[] = [];
 
   before(async () => {
     alice = certs.client('alice', '/O=Wharf Test/OU=apps/CN=alice');
@@ -107,11 +110,18 @@ describe('security: TLS client certificates as users', function () {
     mallory = certs.client('mallory', '/O=Wharf Test/CN=mallory');
     rogue = certs.client('rogue-alice', '/O=Wharf Test/OU=apps/CN=alice', 'rogue');
     // userFrom cn (the default); legacy-app's DN is mapped to bob, written with spaces and lower-case names as an operator might
-    b = await start({ mode: 'optional', ca: tlsFixture('ca.crt'), map: [{ subject: 'cn=legacy-app, o=Wharf Test', user: 'bob' }] });
+    b = await start({ mode: 'optional', ca: tlsFixture('ca.crt'), map: [{ subject: 'cn=legacy-app, o=Wharf Test', user: 'bob' }] }, lines);
   });
   after(async () => {
     await b?.close();
     certs.remove();
+  });
+
+  after(() => {
+    // the audit log names the certificate of every certificate login, and why a refused one was refused
+    const audit = lines.map((l) => JSON.parse(l)).filter((e) => e.audit === true && e.event === 'login');
+    assert.ok(audit.some((e) => e.outcome === 'success' && e.user === 'alice' && e.certificate === 'CN=alice,OU=apps,O=Wharf Test'), 'certificate login audited');
+    assert.ok(audit.some((e) => e.outcome === 'failure' && e.certificate === 'CN=mallory,O=Wharf Test' && /maps to 'mallory', which is not a user/.test(e.hint)), 'refused certificate audited');
   });
 
   describe('STOMP over TLS', () => {
