@@ -107,7 +107,7 @@ export class AccessControl {
       const p = conn.principal;
       if (sec.refreshPrincipal && !sec.refreshPrincipal(p)) {
         this.logger.warn({ audit: true, event: 'revoked', user: p.username, connection: conn.id, protocol: conn.protocol, remote: conn.remoteAddress }, `revoked: user '${p.username}' no longer exists; closing its ${conn.protocol} connection ${conn.id}`);
-        kill(conn.id, `user '${p.username}' was removed`, 'unauthorized');
+        this.guarded(() => kill(conn.id, `user '${p.username}' was removed`, 'unauthorized'));
         continue;
       }
       for (const consumer of [...conn.consumers]) {
@@ -123,8 +123,17 @@ export class AccessControl {
         }
         const dest = formatAddress(address);
         this.logger.warn({ audit: true, event: 'revoked', user: p.username, action: 'consume', destination: dest, connection: conn.id, protocol: conn.protocol, remote: conn.remoteAddress }, `revoked: ${p.username} may no longer consume ${dest}; closing its consumer`);
-        consumer.close({ notify: true, reason: `User '${p.username}' is no longer authorized to consume ${dest}`, cause: 'unauthorized' });
+        this.guarded(() => consumer.close({ notify: true, reason: `User '${p.username}' is no longer authorized to consume ${dest}`, cause: 'unauthorized' }));
       }
+    }
+  }
+
+  /** An adapter's close handler that throws must not stop the sweep (nor fail the admin call: the change is committed). */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error({ err }, 'revocation: closing a consumer or connection failed');
     }
   }
 
