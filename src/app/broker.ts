@@ -136,6 +136,10 @@ export class Broker {
     this.engineStarted = true;
     logger.info({ dataDir }, 'engine started');
     logSecurityMode(logger, security);
+    const certs = config.security.certificates;
+    if (certs && !Object.values(config.listeners).some((l) => l.tls?.enabled && (l.tls.requestClientCert || l.tls.requireClientCert || (certs.mode && l !== config.listeners.admin)))) {
+      logger.warn('security.certificates is set, but no TLS listener asks clients for a certificate: set security.certificates.mode, or tls.requestClientCert on a listener');
+    }
     this.monitor = new ResourceMonitor(this._engine, dataDir, config.resources, logger.child({ component: 'resources' }));
 
     const limits: ConnectionLimits = { ...config.limits };
@@ -372,10 +376,12 @@ function displayHost(host: string): string {
 
 /** The startup line that says who may connect. */
 function logSecurityMode(logger: Logger, security: UserSecurity): void {
-  const { users, acl } = security.config;
+  const { users, certificates } = security.config;
+  const acl = security.rules();
   const runtime = security.runtimeUsers().length;
-  const fields = { security: security.mode(), users: users.length, runtimeUsers: runtime, aclRules: acl.length };
-  const authz = acl.length ? `${acl.length} ACL rules` : 'no ACL: authenticated users may do everything';
+  const certs = certificates ? `; TLS client certificates are users (${certificates.map.length ? `${certificates.map.length} mapped subjects, then ` : ''}${certificates.pattern !== undefined ? 'pattern' : `subject ${certificates.userFrom.toUpperCase()}`})` : '';
+  const fields = { security: security.mode(), users: users.length, runtimeUsers: runtime, aclRules: acl.length, runtimeAclRules: acl.length - security.config.acl.length, certificateLogin: !!certificates };
+  const authz = (acl.length ? `${acl.length} ACL rules` : 'no ACL: authenticated users may do everything') + certs;
   switch (security.mode()) {
     case 'anonymous-loopback':
       logger.info(fields, `security: no users configured — anonymous clients are accepted from loopback addresses only; remote clients are refused until users exist (security.users or \`wharf users add\`) or security.anonymous: true`);
