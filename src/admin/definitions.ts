@@ -1,8 +1,9 @@
 /**
- * Definitions export/import: destinations, durable subscriptions, policies and admin users as one JSON
- * document (RabbitMQ's "definitions"). Messages are not part of it.
+ * Definitions export/import: destinations, durable subscriptions, policies, admin users and runtime ACL rules as one
+ * JSON document (RabbitMQ's "definitions"). Messages are not part of it.
  */
-import { durableSubscriptionId, type EngineApi, parseAddress, type PolicyRule, sharedSubscriptionId } from '../core/api.js';
+import { type AclRule, durableSubscriptionId, type EngineApi, parseAddress, type PolicyRule, sharedSubscriptionId } from '../core/api.js';
+import { addAclRule, listAcl, parseAclRule } from './acl.js';
 import type { AdminAuth, AdminRole } from './auth.js';
 import { badRequest } from './http-util.js';
 
@@ -18,11 +19,13 @@ export interface Definitions {
   policies: PolicyRule[];
   /** Users created at runtime (configuration-file users stay in the file). */
   users: Array<{ username: string; role: AdminRole; passwordHash: string }>;
+  /** Runtime ACL rules (`wharf acl add`; security.acl stays in the file). */
+  acl: AclRule[];
 }
 
 export interface ImportResult {
-  created: { queues: number; topics: number; subscriptions: number; users: number };
-  existing: { queues: number; topics: number; subscriptions: number; users: number };
+  created: { queues: number; topics: number; subscriptions: number; users: number; acl: number };
+  existing: { queues: number; topics: number; subscriptions: number; users: number; acl: number };
   skipped: Array<{ what: string; reason: string }>;
 }
 
@@ -57,6 +60,7 @@ export function exportDefinitions(engine: EngineApi, auth: AdminAuth, policies: 
     subscriptions,
     policies,
     users: auth.exportUsers(),
+    acl: listAcl(engine, []).runtime.map(({ id: _id, created: _c, by: _by, ...rule }) => rule),
   };
 }
 
@@ -110,11 +114,18 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
     // an export without ?hashes=true carries users without their hash: they are reported, not created
     return { username: str(u, 'username', w)!, role: role as AdminRole, passwordHash: str(u, 'passwordHash', w, false) };
   });
+  const acl = list(doc, 'acl').map((r, i) => {
+    try {
+      return parseAclRule(r);
+    } catch (err) {
+      throw badRequest(`acl[${i}]: ${(err as Error).message}`);
+    }
+  });
   for (const [i, q] of queues.entries()) {
     if (q.name.includes(',') || parseAddress(q.name).name !== q.name) throw badRequest(`queues[${i}].name: invalid queue name '${q.name}'`);
   }
 
-  const result: ImportResult = { created: { queues: 0, topics: 0, subscriptions: 0, users: 0 }, existing: { queues: 0, topics: 0, subscriptions: 0, users: 0 }, skipped: [] };
+  const result: ImportResult = { created: { queues: 0, topics: 0, subscriptions: 0, users: 0, acl: 0 }, existing: { queues: 0, topics: 0, subscriptions: 0, users: 0, acl: 0 }, skipped: [] };
   for (const q of queues) {
     if (engine.queueInfo(q.name)) {
       result.existing.queues++;
@@ -165,6 +176,18 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
     }
     await auth.putUser(u.username, u.role, undefined, u.passwordHash);
     result.created.users++;
+  }
+  // a rule equal to one in force (same match, kind and grants) is not added twice
+  const key = (r: AclRule) => JSON.stringify([r.match, r.kind ?? '', ...(['read', 'write', 'admin'] as const).map((p) => [...(r[p] ?? [])].sort())]);
+  const known = new Set(listAcl(engine, []).runtime.map(key));
+  for (const r of acl) {
+    if (known.has(key(r))) {
+      result.existing.acl++;
+      continue;
+    }
+    await addAclRule(engine, r as unknown as Record<string, unknown>, undefined);
+    known.add(key(r));
+    result.created.acl++;
   }
   return result;
 }

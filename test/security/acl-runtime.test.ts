@@ -150,6 +150,28 @@ describe('security: runtime ACL rules (wharf acl, /api/security/acl)', function 
     }
   });
 
+  it('runtime rules travel with the definitions (wharf export / import), once', async () => {
+    const a = await start();
+    const c = await start();
+    try {
+      assert.equal((await a.api('POST', '/api/security/acl', { match: 'orders.>', kind: 'queue', read: ['consumers'], write: ['dana'] })).status, 201);
+      const doc = (await a.api('GET', '/api/definitions')).body;
+      assert.deepEqual(doc.acl, [{ match: 'orders.>', kind: 'queue', read: ['consumers'], write: ['dana'] }]);
+      const first = await c.api('POST', '/api/definitions', doc);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.body.created.acl, 1);
+      assert.equal((await c.api('POST', '/api/definitions', doc)).body.existing.acl, 1);
+      assert.deepEqual((await c.api('GET', '/api/security/acl')).body.runtime.map((r: { match: string; read: string[] }) => [r.match, r.read]), [['orders.>', ['consumers']]]);
+      // a bad rule fails the whole import before anything is created
+      const bad = await c.api('POST', '/api/definitions', { ...doc, queues: [{ name: 'never' }], acl: [{ match: 'x' }] });
+      assert.equal(bad.status, 400);
+      assert.match(JSON.stringify(bad.body), /acl\[0\]: a rule must grant/);
+      assert.equal(c.b.broker.engine.queueInfo('never'), undefined);
+    } finally {
+      await Promise.all([a.b.close(), c.b.close()]);
+    }
+  });
+
   it('revoking read closes only the consumers of that destination, each with its protocol error', async () => {
     const { b, api } = await start();
     try {
