@@ -179,7 +179,11 @@ export class Handlers implements ConsumerHost {
         protocol: 'openwire',
         clientId: ci.clientId ?? undefined,
         remoteAddress: this.owner.peer.remoteAddress,
-        onKill: (reason) => this.owner.close(reason),
+        onKill: (reason, cause) => {
+          // rights revoked (the user was removed): the ExceptionListener hears a JMSSecurityException before the close
+          if (cause === 'unauthorized') this.owner.write({ type: DataType.CONNECTION_ERROR, commandId: 0, responseRequired: false, exception: { className: SECURITY_EXCEPTION, message: reason, stackTrace: [], cause: null }, connectionId: ci.connectionId ?? null });
+          this.owner.close(reason);
+        },
       },
       credentials,
     );
