@@ -204,6 +204,7 @@ describe('security: runtime ACL rules (wharf acl, /api/security/acl)', function 
       // MQTT: 5 gets DISCONNECT 0x87, 3.1.1 a close (no way to end one subscription from the server)
       await eventually(() => {
         assert.equal(m5.seen.disconnectRc, 0x87, 'MQTT 5 DISCONNECT 0x87');
+        assert.match(m5.seen.reason ?? '', /no longer authorized to consume topic:\/\/orders\.rev/);
         assert.ok(m4.seen.closed, 'MQTT 3.1.1 closed');
       });
       await eventually(() => assert.equal(b.broker.engine.consumersOf({ kind: 'queue', name: 'orders.rev' }).length, 0));
