@@ -30,7 +30,8 @@ export class TestCertificates {
     writeFileSync(ext, 'extendedKeyUsage=clientAuth\n');
     this.openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
     const ca = signer === 'trusted' ? { crt: tlsFixture('ca.crt'), key: tlsFixture('ca.key') } : this.rogue();
-    this.openssl(['x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-out', crt, '-extfile', ext]);
+    // the serial file goes to the temp dir, never next to the fixture CA
+    this.openssl(['x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAserial', path.join(this.dir, 'ca.srl'), '-CAcreateserial', '-days', '2', '-out', crt, '-extfile', ext]);
     return { cert: readFileSync(crt), key: readFileSync(key) };
   }
 
