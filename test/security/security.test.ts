@@ -414,6 +414,15 @@ describe('security: users and ACLs over every protocol', function () {
     const bad = await get(b.sqs, path.replace('ListQueues', 'ListQueuez'));
     assert.equal(bad.status, 403);
     assert.equal(xmlText(bad.body, 'Code'), 'SignatureDoesNotMatch');
+    // SNS (same listener, its own action and signing service) verifies the same way
+    const sns = new URLSearchParams({ Action: 'ListTopics', Version: '2010-03-31' }).toString();
+    assert.equal((await signedRequest(b.sqs, KEYS.opsy, { headers: FORM, body: sns, service: 'sns' })).status, 200);
+    const snsWrong = await signedRequest(b.sqs, { ...KEYS.opsy, secretAccessKey: 'not-the-secret' }, { headers: FORM, body: sns, service: 'sns' });
+    assert.equal(snsWrong.status, 403);
+    assert.equal(xmlText(snsWrong.body, 'Code'), 'SignatureDoesNotMatch');
+    const snsOld = await signedRequest(b.sqs, KEYS.opsy, { headers: FORM, body: sns, service: 'sns', signingDate: new Date(Date.now() - 16 * 60_000) });
+    assert.equal(snsOld.status, 400);
+    assert.equal(xmlText(snsOld.body, 'Code'), 'RequestExpired');
   });
 
   it('audit: the engine logged the denials and logins (audit: true)', async () => {
