@@ -212,6 +212,16 @@ sqs:
     assert.ok(p.some((x) => x.startsWith('listeners.mqtt.tls.ca: required with requestClientCert')), p.join('\n'));
   });
 
+  it('security.certificates: mode needs a CA on every messaging TLS listener, a pattern must compile, map users are user names', () => {
+    const p = problems(() => parseConfig({ listeners: { mqtt: { tls: { cert: 'a', key: 'b' } }, admin: { tls: { cert: 'a', key: 'b' } } }, security: { certificates: { mode: 'required' } } }));
+    assert.ok(p.some((x) => x.startsWith('listeners.mqtt.tls.ca: required with security.certificates.mode')), p.join('\n'));
+    assert.ok(!p.some((x) => x.startsWith('listeners.admin')), 'the console is not asked for certificates');
+    const ok = parseConfig({ listeners: { mqtt: { tls: { cert: 'a', key: 'b' } } }, security: { certificates: { mode: 'optional', ca: 'ca.pem' } } });
+    assert.equal(ok.security.certificates?.userFrom, 'cn');
+    assert.ok(problems(() => parseConfig({ security: { certificates: { pattern: '(' } } })).some((x) => x.startsWith('security.certificates.pattern: expected a valid regular expression')));
+    assert.ok(problems(() => parseConfig({ security: { certificates: { map: [{ subject: 'CN=a', user: 'no spaces allowed' }] } } })).some((x) => x.startsWith('security.certificates.map[0].user')));
+  });
+
   it('validates composites and virtual topics', () => {
     const c = parseConfig({ composites: [{ name: 'orders.all', targets: [{ address: 'queue://big', selector: 'amount > 1' }] }], virtualTopics: { topicPrefix: 'VT.' } });
     assert.equal(c.composites[0].kind, 'queue');

@@ -24,10 +24,13 @@ export async function saslAuthenticate(ctx: AmqpContext, mechanism: string, resp
     if (parts.length !== 3) return { ok: false, code: SASL_AUTH };
     creds = { username: parts[1] || undefined, password: parts[2] };
   } else if (mechanism === 'EXTERNAL') {
-    const cert = ctx.peer.clientCertificate;
-    if (!cert) return { ok: false, code: SASL_AUTH };
-    creds = { certificateSubject: formatSubject(cert.subject as unknown as Record<string, string | string[]>) };
-  } else creds = {};
+    // RFC 4422 Appendix A: the identity comes from the TLS layer (the verified client certificate)
+    if (!ctx.peer.clientIdentity) return { ok: false, code: SASL_AUTH };
+    creds = { certificate: ctx.peer.clientIdentity };
+  } else {
+    // ANONYMOUS: a client that presented a certificate is still the certificate's user (or refused), as on STOMP/MQTT
+    creds = ctx.peer.clientIdentity ? { certificate: ctx.peer.clientIdentity } : {};
+  }
   try {
     const principal = await ctx.engine.authenticate({ protocol: 'amqp', remoteAddress: ctx.peer.remoteAddress, ...creds });
     if (!principal) return { ok: false, code: SASL_AUTH };
@@ -50,11 +53,4 @@ function splitNul(b: Buffer): string[] {
     }
   }
   return out;
-}
-
-/** A client certificate's subject as `CN=x,O=y` (what the security hooks match on). */
-function formatSubject(subject: Record<string, string | string[]>): string {
-  return Object.entries(subject)
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
-    .join(',');
 }

@@ -6,7 +6,7 @@
  * shared one, and a source without an address resumes or removes a durable subscription by name.
  * Filters (§3.5.1): the Apache/Qpid JMS selector and no-local filters; what is in force is echoed back.
  */
-import { type Address, BrokerError, durableSubscriptionId, sharedSubscriptionId, type Delivery, type DestinationKind } from '../../src/core/api.js';
+import { type Address, BrokerError, durableSubscriptionId, sharedSubscriptionId, type Delivery, type DestinationKind, type KillCause } from '../../src/core/api.js';
 import { rheaTypes, type RLink, type RTerminus, type Typed } from './rhea.js';
 import { amqpError, clampSettleMode, symbols, terminus, type AmqpContext, type OutLink } from './context.js';
 import { dropConsumer, holdAttach, linkAllowed, refuse, resolveTerminus, sendAttach } from './links.js';
@@ -88,7 +88,7 @@ export async function setupOutgoing(ctx: AmqpContext, link: OutLink, src: RTermi
     outcomes: OUTCOMES,
   };
   const onMessage = (d: Delivery) => deliver(ctx, link, d);
-  const onClose = (reason: string) => consumerClosed(ctx, link, reason);
+  const onClose = (reason: string, cause?: KillCause) => consumerClosed(ctx, link, reason, cause);
   const common = { connection: conn, credit: 0, selector, noLocal, autoAck: link.presettled, onMessage, onClose };
   if (src?.dynamic) {
     const kind: 'queue' | 'topic' = caps.includes('temporary-topic') || caps.includes('topic') ? 'topic' : 'queue';
@@ -139,12 +139,13 @@ export async function setupOutgoing(ctx: AmqpContext, link: OutLink, src: RTermi
 }
 
 /** The engine closed the consumer (queue deleted, subscription removed): detach with an error. */
-export function consumerClosed(ctx: AmqpContext, l: OutLink, reason: string): void {
+export function consumerClosed(ctx: AmqpContext, l: OutLink, reason: string, cause?: KillCause): void {
   if (l.state === 'closed') return;
   l.consumer = null;
   l.state = 'closed';
   ctx.links.delete(l.r);
-  if (!l.r.is_itself_closed()) l.r.close({ condition: 'amqp:resource-deleted', description: reason });
+  // a revoked right detaches only this link (AMQP 1.0 §2.8.15 amqp:unauthorized-access); the connection stays
+  if (!l.r.is_itself_closed()) l.r.close({ condition: cause === 'unauthorized' ? 'amqp:unauthorized-access' : 'amqp:resource-deleted', description: reason });
 }
 
 /** The selector and no-local filters of a source, and what to echo back (the filters in force). */

@@ -11,9 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { HttpError, readBody } from '../../src/transport/http.js';
+import { HttpError, readBody, requestCertificate } from '../../src/transport/http.js';
 import type { HttpHandler } from '../../src/transport/types.js';
-import type { Action, Principal } from '../../src/core/api.js';
+import type { Action, ClientCertificate, Principal } from '../../src/core/api.js';
 import type { BaseUrls } from './base-url.js';
 import { AwsError, jsonError, queryError, snsError, sqsError, toAwsError } from './errors.js';
 import type { Input, Params } from './params.js';
@@ -105,7 +105,7 @@ export interface AwsEndpointOptions<Q, N> {
    * The broker user behind a request's signature (or anonymous); null refuses the request. Default: every request
    * is anonymous and accepted.
    */
-  userOf?: (auth: AuthResult, remoteAddress: string | undefined) => Promise<Principal | null>;
+  userOf?: (auth: AuthResult, remoteAddress: string | undefined, certificate?: ClientCertificate) => Promise<Principal | null>;
   /** Largest request body, bytes. */
   maxBody: number;
   baseUrls: BaseUrls;
@@ -119,7 +119,8 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
   /** Who sent a request; throws the AWS error a refused client sees. */
   const userOf = async (authed: AuthResult, req: IncomingMessage): Promise<Principal | undefined> => {
     if (!opts.userOf) return undefined;
-    const u = await opts.userOf(authed, req.socket.remoteAddress);
+    // over HTTPS, a verified client certificate is the identity of an unsigned request
+    const u = await opts.userOf(authed, req.socket.remoteAddress, requestCertificate(req.socket));
     if (u) return u;
     if (authed.accessKeyId) throw new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
     throw new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token (anonymous requests are not accepted from this address; see docs/security.md).', 403);

@@ -272,7 +272,9 @@ export class MqttConnection implements ConnectionContext {
     if (this.state === 'closed') return;
     if (this.version === 5 && this.state === 'connected') {
       const rc = cause === 'unauthorized' ? RC.notAuthorized : /taken over/.test(reason) ? RC.sessionTakenOver : RC.administrativeAction;
-      this.write(generate({ cmd: 'disconnect', reasonCode: rc }, 5));
+      // a revoked right says which (MQTT 5 §3.14.2.2.3 Reason String), unless that would exceed the client's packet limit
+      const props = cause === 'unauthorized' && Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
+      this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
     }
     this.close({ normal: false, reason });
   }

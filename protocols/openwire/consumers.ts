@@ -37,6 +37,8 @@ export interface ConsumerHost {
   /** Clientid of the connection (durable subscriptions). */
   readonly clientId: string | undefined;
   dispatch(md: MessageDispatch): void;
+  /** The broker closed this consumer because its user may no longer read the destination. */
+  revoked(consumer: OwConsumer, reason: string): void;
 }
 
 interface Dispatched {
@@ -101,8 +103,9 @@ export class OwConsumer {
       noLocal: info.noLocal,
       durable,
       onMessage: (d) => this.onDelivery(d),
-      onClose: (reason) => {
+      onClose: (reason, cause) => {
         host.logger.debug({ consumer: this.key, reason }, 'openwire: consumer closed by the broker');
+        if (cause === 'unauthorized') host.revoked(this, reason);
       },
     });
     if (this.closed) this.handle.close();

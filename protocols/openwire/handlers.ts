@@ -22,7 +22,7 @@ import type {
 } from './commands.js';
 import type { PeerInfo } from '../../src/transport/types.js';
 import { consumerKey, OwConsumer, TxAcks, type ConsumerHost } from './consumers.js';
-import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, TRANSACTION_ROLLED_BACK } from './exceptions.js';
+import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, SECURITY_EXCEPTION, TRANSACTION_ROLLED_BACK } from './exceptions.js';
 import { isTemporary, isTopic, producerKey, toAddress, toCoreMessage } from './mapping.js';
 import { DataType } from './schema.js';
 
@@ -98,6 +98,19 @@ export class Handlers implements ConsumerHost {
     this.owner.write(md);
   }
 
+  /**
+   * A consumer whose user lost the right to read its destination: the client closes just that consumer
+   * (ConsumerControl close, which ActiveMQConnection.onConsumerControl turns into MessageConsumer.close()), and the
+   * connection's ExceptionListener hears why (ConnectionError carrying a JMSSecurityException; the connection stays).
+   */
+  revoked(consumer: OwConsumer, reason: string): void {
+    const info = consumer.info;
+    if (this.consumers.get(consumerKey(info.consumerId)) === consumer) this.consumers.delete(consumerKey(info.consumerId));
+    consumer.close();
+    this.owner.write({ type: DataType.CONSUMER_CONTROL, commandId: 0, responseRequired: false, destination: info.destination, close: true, consumerId: info.consumerId, prefetch: 0, flush: false, start: false, stop: false });
+    this.owner.write({ type: DataType.CONNECTION_ERROR, commandId: 0, responseRequired: false, exception: { className: SECURITY_EXCEPTION, message: reason, stackTrace: [], cause: null }, connectionId: this.info?.connectionId ?? null });
+  }
+
   handle(cmd: DataStructure): Promise<void> | void {
     if (cmd.type !== DataType.CONNECTION_INFO && !this.conn) {
       if (cmd.type === DataType.SHUTDOWN_INFO) return this.owner.close('shutdown');
@@ -158,13 +171,19 @@ export class Handlers implements ConsumerHost {
 
   private async onConnectionInfo(ci: ConnectionInfo): Promise<void> {
     if (this.conn) throw new JmsError(ILLEGAL_STATE, 'This connection already sent its ConnectionInfo');
-    const credentials = ci.userName != null || ci.password != null ? { username: ci.userName ?? undefined, password: ci.password ?? undefined } : undefined;
+    // no userName over TLS with a verified client certificate: the certificate's user (ActiveMQ's certificate login)
+    const certificate = this.owner.peer.clientIdentity;
+    const credentials = ci.userName != null || ci.password != null ? { username: ci.userName ?? undefined, password: ci.password ?? undefined, certificate } : certificate ? { certificate } : undefined;
     const conn = await this.engine.connect(
       {
         protocol: 'openwire',
         clientId: ci.clientId ?? undefined,
         remoteAddress: this.owner.peer.remoteAddress,
-        onKill: (reason) => this.owner.close(reason),
+        onKill: (reason, cause) => {
+          // rights revoked (the user was removed): the ExceptionListener hears a JMSSecurityException before the close
+          if (cause === 'unauthorized') this.owner.write({ type: DataType.CONNECTION_ERROR, commandId: 0, responseRequired: false, exception: { className: SECURITY_EXCEPTION, message: reason, stackTrace: [], cause: null }, connectionId: ci.connectionId ?? null });
+          this.owner.close(reason);
+        },
         endpoint: { transport: this.owner.peer.transport, remotePort: this.owner.peer.remotePort, localPort: this.owner.peer.localPort },
       },
       credentials,

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { snsError } from '../aws/errors.js';
+import { BrokerError, formatAddress, parseAddress, type Address } from '../../src/core/api.js';
 import type { Params } from '../aws/params.js';
 import { effectiveDeliveryPolicyDoc, parseDeliveryPolicy } from './delivery-policy.js';
 import type { FanOut } from './fan-out.js';
@@ -80,6 +81,7 @@ export class Subscriptions {
     const endpoint = p.optStr('Endpoint');
     if (!endpoint) throw invalid('Endpoint');
     this.checkEndpoint(protocol, endpoint, name);
+    this.checkTargetWrite(protocol, endpoint, ctx);
     const requested = stringMap(p, 'Attributes');
     const returnArn = p.optBool('ReturnSubscriptionArn') ?? false;
     const attributes: Record<string, string> = {};
@@ -142,6 +144,22 @@ export class Subscriptions {
     if (sub.confirmed) await this.fanOut.attach(sub);
     else this.http.sendConfirmation(sub, this.r.opts.baseUrl());
     return true;
+  }
+
+  /**
+   * An sqs or wharf endpoint makes the broker send the topic's messages into that queue/topic for the subscriber:
+   * the caller must be allowed to write there itself (else Subscribe would be a way around the target's ACL).
+   * SNS's own 403 error code is AuthorizationError.
+   */
+  private checkTargetWrite(protocol: string, endpoint: string, ctx: SnsContext): void {
+    if (protocol !== 'sqs' && protocol !== 'wharf') return;
+    const target: Address = protocol === 'sqs' ? { kind: 'queue', name: this.r.opts.sqs.nameFromArn(endpoint)! } : parseAddress(endpoint);
+    try {
+      this.r.engine.authorize(ctx.user, 'send', target);
+    } catch (err) {
+      if (err instanceof BrokerError && err.code === 'unauthorized') throw snsError('AuthorizationError', `User '${ctx.user?.username ?? 'anonymous'}' is not authorized to perform: SNS:Subscribe with endpoint ${endpoint.slice(0, 300)}: sending to ${formatAddress(target)} is not allowed`);
+      throw err;
+    }
   }
 
   private checkEndpoint(protocol: string, endpoint: string, topicName: string): void {

@@ -11,6 +11,7 @@ import { clearCookie, sessionCookie } from './auth.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
 import { parsePolicyOverride, parsePolicyTarget, policyRow } from './policies.js';
 import { migrate, parseFormat, planFor } from './migrate/index.js';
+import { addAclRule, listAcl, removeAclRule } from './acl.js';
 import { ApiError, badRequest, notFound, optBool, optString, queryInt, readJson, readText, reqString, Router, type RouteContext } from './http-util.js';
 import { messageFromJson, messageJson } from './messages.js';
 import { nameMatcher } from './name-filter.js';
@@ -620,6 +621,15 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
   });
   r.delete('/api/security/users/:name', async (ctx) => {
     if (!(await auth.deleteBrokerUser(ctx.params.name))) throw notFound(`user '${ctx.params.name}' does not exist (or is not a runtime user)`);
+    return new Reply(204);
+  });
+
+  // ------------------------------------------------------------------------- runtime ACL rules (security.acl + these)
+
+  r.get('/api/security/acl', () => listAcl(engine, config.securityAcl ?? []));
+  r.post('/api/security/acl', async (ctx) => new Reply(201, await addAclRule(engine, await readJson(ctx.req, 256 * 1024), ctx.auth?.user.username)));
+  r.delete('/api/security/acl/:id', async (ctx) => {
+    if (!(await removeAclRule(engine, ctx.params.id))) throw notFound(`ACL rule '${ctx.params.id}' does not exist (rules from the configuration file cannot be removed here)`);
     return new Reply(204);
   });
 

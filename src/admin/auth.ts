@@ -217,10 +217,8 @@ export class AdminAuth {
     await this.engine.kvPut(USER_KV_PREFIX + username, rec);
     this.verified.clear();
     this.dropSessionsOf(username);
-    // the ACLs name groups: a connection keeps the groups it logged in with, so a change of them ends the user's
-    // connections (with the protocol's "not authorized" error); the client reconnects under its new rights
-    const before = [...(old?.groups ?? [])].sort().join('\0');
-    if (old && before !== [...groups].sort().join('\0')) this.revoke(username, `the groups of user '${username}' changed`);
+    // the engine notices the change (a security: kv key): live connections take the new groups, and only consumers
+    // of destinations the user may no longer read are closed, each with its protocol's error
     return { username, groups, roles, accessKeys: accessKeys.map((k) => k.accessKeyId), source: 'runtime' };
   }
 
@@ -229,14 +227,9 @@ export class AdminAuth {
     if (this.engine.kvGet(USER_KV_PREFIX + username) === undefined) return false;
     await this.engine.kvDelete(USER_KV_PREFIX + username);
     this.verified.clear();
+    // the engine ends the removed user's messaging connections with each protocol's "not authorized" error
     this.dropSessionsOf(username);
-    this.revoke(username, `user '${username}' was removed`);
     return true;
-  }
-
-  /** Ends every messaging connection of a user whose rights changed, with the protocol's "not authorized" error. */
-  private revoke(username: string, reason: string): void {
-    for (const c of this.engine.listConnections()) if (c.principal.username === username && !c.principal.anonymous) this.engine.killConnection(c.id, reason, 'unauthorized');
   }
 
   private async check(username: string, password: string, remote: string | undefined): Promise<AdminUser | null> {

@@ -347,6 +347,35 @@ export function addAdminCommands(program: Command): void {
       out(`user ${username} removed`);
     });
 
+  const acl = program.command('acl').description('destination access rules: security.acl from the config file, and runtime rules stored in the broker');
+  withConn(acl.command('list'))
+    .description('list the ACL rules in force (config and runtime)')
+    .action(async (o: ConnOpts) => {
+      type R = { id?: string; match: string; kind?: string; read?: string[]; write?: string[]; admin?: string[]; by?: string };
+      const v = (await call(o, 'GET', 'api/security/acl')) as { config: R[]; runtime: R[] };
+      if (o.json) return printJson(v);
+      const row = (r: R, id: string) => [id, r.match, r.kind ?? 'both', (r.read ?? []).join(','), (r.write ?? []).join(','), (r.admin ?? []).join(',')];
+      out(table(['ID', 'MATCH', 'KIND', 'READ', 'WRITE', 'ADMIN'], [...v.config.map((r) => row(r, 'config')), ...v.runtime.map((r) => row(r, r.id ?? '?'))]));
+    });
+  withConn(acl.command('add').argument('<match>', 'destination name or pattern (orders.>, a.*.c)'))
+    .description('add a runtime rule (effective at once; consumers that lose read access are closed)')
+    .option('--kind <kind>', 'queue or topic (default: both)')
+    .option('--read <name>', 'user or group that may consume/browse (repeatable; * = every authenticated user)', collect, [] as string[])
+    .option('--write <name>', 'user or group that may send/publish (repeatable)', collect, [] as string[])
+    .option('--admin <name>', 'user or group that may create/delete/purge (repeatable)', collect, [] as string[])
+    .action(async (match: string, o: ConnOpts & { kind?: string; read: string[]; write: string[]; admin: string[] }) => {
+      const v = (await call(o, 'POST', 'api/security/acl', { match, kind: o.kind, read: o.read, write: o.write, admin: o.admin })) as { id: string };
+      if (o.json) return printJson(v);
+      out(`rule ${v.id} added`);
+    });
+  withConn(acl.command('remove').argument('<id>', 'rule id (from wharf acl list)'))
+    .description('remove a runtime rule (effective at once; consumers that lose read access are closed)')
+    .action(async (id: string, o: ConnOpts) => {
+      await call(o, 'DELETE', `api/security/acl/${q(id)}`);
+      if (o.json) return printJson({ removed: id });
+      out(`rule ${id} removed`);
+    });
+
   withConn(program.command('export'))
     .description('print the definitions (destinations, subscriptions, policies, users, SQS/SNS, MQTT sessions) as JSON')
     .option('--hashes', "include the users' password hashes and access-key secrets (admins only)")

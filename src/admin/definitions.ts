@@ -1,19 +1,20 @@
 /**
  * Definitions export/import (RabbitMQ's "definitions"): everything a user created, as one JSON document —
  * queues (DLQ flag, paused), topics, durable and shared subscriptions (paused), runtime policy overrides, console
- * users and runtime broker users, and the sections other modules register (SQS queues with attributes and tags,
+ * users, runtime broker users and runtime ACL rules, and the sections other modules register (SQS queues with attributes and tags,
  * SNS topics and subscriptions; see definitions-port.ts). Messages are not part of it.
  *
  * Import creates what is missing and keeps what exists (nothing is deleted or changed). Everything a module owns is
  * recreated by that module, never as a bare engine object: an SNS subscription's `durable:sns:<id>` queue is left
  * out of `subscriptions` and comes back with the SNS section, with the consumer that drains it.
  */
-import { durableSubscriptionId, type DestinationPolicy, type EngineApi, parseAddress, type PolicyRule, sharedSubscriptionId, type UserRecord } from '../core/api.js';
+import { type AclRule, durableSubscriptionId, type DestinationPolicy, type EngineApi, parseAddress, type PolicyRule, sharedSubscriptionId, type UserRecord } from '../core/api.js';
 import type { AdminAuth, AdminRole } from './auth.js';
 import type { DefinitionsRegistry, SectionReport } from './definitions-port.js';
 import { ApiError, badRequest } from './http-util.js';
 import { ADMIN_HASH_PATTERN } from './options.js';
 import { parsePolicyOverride, parsePolicyTarget } from './policies.js';
+import { addAclRule, listAcl, parseAclRule } from './acl.js';
 
 export interface Definitions {
   wharf: 'definitions';
@@ -31,6 +32,8 @@ export interface Definitions {
   users: Array<{ username: string; role: AdminRole; passwordHash?: string }>;
   /** Messaging users created at runtime (`wharf users add`); hashes and access-key secrets only on request. */
   brokerUsers: Array<{ username: string; groups: string[]; roles: string[]; accessKeys: Array<{ accessKeyId: string; secretAccessKey?: string }>; passwordHash?: string }>;
+  /** Runtime ACL rules (`wharf acl add`; security.acl stays in the file). */
+  acl: AclRule[];
   /** Paused queues and subscriptions that a section recreates (SQS queues, SNS and MQTT subscriptions): paused again after it did. */
   paused: Array<{ kind: 'queue' | 'subscription'; name: string }>;
   /** Registered sections: `sqs`, `sns` (when the SQS/SNS listener runs). */
@@ -101,6 +104,7 @@ export function exportDefinitions(engine: EngineApi, auth: AdminAuth, policies: 
     policyOverrides,
     users,
     brokerUsers,
+    acl: listAcl(engine, []).runtime.map(({ id: _id, created: _c, by: _by, ...rule }) => rule),
     paused: paused.sort((a, b) => a.kind.localeCompare(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   };
   for (const s of registry?.sections ?? []) doc[s.key] = s.export();
@@ -151,10 +155,10 @@ function strList(o: Record<string, unknown>, key: string, where: string): string
   return v as string[];
 }
 
-const ENGINE_KEYS = new Set(['wharf', 'version', 'exportedAt', 'brokerVersion', 'queues', 'topics', 'subscriptions', 'policies', 'policyOverrides', 'users', 'brokerUsers', 'paused']);
+const ENGINE_KEYS = new Set(['wharf', 'version', 'exportedAt', 'brokerVersion', 'queues', 'topics', 'subscriptions', 'policies', 'policyOverrides', 'users', 'brokerUsers', 'acl', 'paused']);
 
 /** Counters every import answers with, zero or not (sections add theirs: sqsQueues, snsTopics, snsSubscriptions). */
-const BASE_KINDS = ['queues', 'topics', 'subscriptions', 'policyOverrides', 'users', 'brokerUsers'];
+const BASE_KINDS = ['queues', 'topics', 'subscriptions', 'policyOverrides', 'users', 'brokerUsers', 'acl'];
 
 /** Collects an import's counters and skipped items. */
 export class ImportReport implements SectionReport {
@@ -233,6 +237,13 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
     const kind = p.kind;
     if (kind !== 'queue' && kind !== 'subscription') throw badRequest(`paused[${i}].kind: expected queue or subscription`);
     return { kind: kind as 'queue' | 'subscription', name: str(p, 'name', `paused[${i}]`)! };
+  });
+  const acl = list(doc, 'acl').map((r, i) => {
+    try {
+      return parseAclRule(r);
+    } catch (err) {
+      throw badRequest(`acl[${i}]: ${(err as Error).message}`);
+    }
   });
   for (const [i, q] of queues.entries()) {
     if (q.name.includes(',') || parseAddress(q.name).name !== q.name) throw badRequest(`queues[${i}].name: invalid queue name '${q.name}'`);
@@ -354,6 +365,18 @@ export async function importDefinitions(engine: EngineApi, auth: AdminAuth, doc:
       if (!(err instanceof ApiError)) throw err;
       report.skipped(`brokerUsers.${u.username}`, err.message);
     }
+  }
+  // a rule equal to one in force (same match, kind and grants) is not added twice
+  const aclKey = (r: AclRule) => JSON.stringify([r.match, r.kind ?? '', ...(['read', 'write', 'admin'] as const).map((p) => [...(r[p] ?? [])].sort())]);
+  const knownAcl = new Set(listAcl(engine, []).runtime.map(aclKey));
+  for (const r of acl) {
+    if (knownAcl.has(aclKey(r))) {
+      report.existing('acl');
+      continue;
+    }
+    await addAclRule(engine, r as unknown as Record<string, unknown>, undefined);
+    knownAcl.add(aclKey(r));
+    report.created('acl');
   }
   return report.result;
 }

@@ -114,7 +114,7 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
     }
     const c: ApiContext = { req, res, url, params, auth: who, secure: (req.socket as TLSSocket).encrypted === true };
     const out = await route.handler(c);
-    if (route.mutating && !isLogin) logger.info({ audit: true, event: url.pathname.startsWith('/api/security/users') || url.pathname.startsWith('/api/users') ? 'user-change' : url.pathname.startsWith('/api/policies/') ? 'policy-change' : 'admin-action', user: who?.user.username, method, path: url.pathname, remote: req.socket.remoteAddress }, `admin: ${method} ${url.pathname}`);
+    if (route.mutating && !isLogin) logger.info({ audit: true, event: url.pathname.startsWith('/api/security/users') || url.pathname.startsWith('/api/users') ? 'user-change' : url.pathname.startsWith('/api/security/acl') ? 'acl-change' : url.pathname.startsWith('/api/policies/') ? 'policy-change' : 'admin-action', user: who?.user.username, method, path: url.pathname, remote: req.socket.remoteAddress }, `admin: ${method} ${url.pathname}`);
     if (out === STREAMED) return;
     if (out instanceof Reply) {
       if (out.status === 204) {

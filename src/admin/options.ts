@@ -1,5 +1,5 @@
 /** What the composition root passes the admin module: its own section of the configuration. */
-import { PASSWORD_HASH_PATTERN, type PolicyRule, type UserRecord } from '../core/api.js';
+import { PASSWORD_HASH_PATTERN, type AclRule, type PolicyRule, type UserRecord } from '../core/api.js';
 import type { DefinitionsRegistry } from './definitions-port.js';
 
 /** The form of a password hash `wharf hash-password` makes: scrypt$N$r$p$salt$hash. */
@@ -15,6 +15,8 @@ export interface AdminConfig {
   metricsTopDestinations: number;
   /** security.users: those with `roles` log into the console too. */
   securityUsers?: UserRecord[];
+  /** security.acl: listed next to the runtime rules (`/api/security/acl`). */
+  securityAcl?: AclRule[];
 }
 
 /** The `admin:` section plus what the console shows of the rest of the configuration. */

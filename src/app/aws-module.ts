@@ -6,7 +6,7 @@
 import { BaseUrls } from '../../protocols/aws/base-url.js';
 import { createAwsEndpoint } from '../../protocols/aws/endpoint.js';
 import type { AuthResult, SigV4Options } from '../../protocols/aws/sigv4.js';
-import type { Principal } from '../core/api.js';
+import type { ClientCertificate, Principal } from '../core/api.js';
 import { snsApi } from '../../protocols/sns/aws-api.js';
 import { SnsService, type SnsDefinitions } from '../../protocols/sns/service.js';
 import { sqsApi } from '../../protocols/sqs/aws-api.js';
@@ -46,13 +46,13 @@ export function createSqsHandler(ctx: AdapterContext): SqsHttpHandler {
     maxClockSkew: cfg.maxClockSkew ?? 900,
   };
   /** The user behind a request: a user's access key = that user; an sqs.credentials key = a user of its id; else anonymous, if allowed. */
-  const userOf = async (authed: AuthResult, remoteAddress: string | undefined): Promise<Principal | null> => {
+  const userOf = async (authed: AuthResult, remoteAddress: string | undefined, certificate?: ClientCertificate): Promise<Principal | null> => {
     if (authed.verified && authed.accessKeyId) {
       if (credentials.has(authed.accessKeyId)) return { username: authed.accessKeyId, anonymous: false, groups: [] };
       const k = engine.accessKey(authed.accessKeyId);
       if (k) return k.principal;
     }
-    return engine.authenticate({ protocol: 'sqs', remoteAddress });
+    return engine.authenticate({ protocol: 'sqs', remoteAddress, certificate });
   };
   const baseUrls = new BaseUrls(cfg.baseUrl, cfg.listener);
   const sqs = new SqsService({ engine, region: cfg.region, accountId: cfg.accountId, logger, purgeInterval: cfg.purgeInterval, deletedQueueCooldown: cfg.deletedQueueCooldown });

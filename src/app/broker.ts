@@ -138,6 +138,10 @@ export class Broker {
     this.engineStarted = true;
     logger.info({ dataDir }, 'engine started');
     logSecurityMode(logger, security);
+    const certs = config.security.certificates;
+    if (certs && !Object.values(config.listeners).some((l) => l.tls?.enabled && (l.tls.requestClientCert || l.tls.requireClientCert || (certs.mode && l !== config.listeners.admin)))) {
+      logger.warn('security.certificates is set, but no TLS listener asks clients for a certificate: set security.certificates.mode, or tls.requestClientCert on a listener');
+    }
     this.monitor = new ResourceMonitor(this._engine, dataDir, config.resources, logger.child({ component: 'resources' }));
 
     const limits: ConnectionLimits = { ...config.limits };
@@ -181,7 +185,7 @@ export class Broker {
       if (lc.tls?.enabled) {
         const tls = lc.tls;
         await this.addListener(`${mod.name}-tls`, () =>
-          listenStream({ name: `${mod.name}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, governor, logger }, handler),
+          listenStream({ name: `${mod.name}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, mod.name), maxConnections: limits.maxConnections, governor, logger }, handler),
         );
       }
       if (wsWanted) wsRoutes.push({ subprotocols: mod.wsSubprotocols, handler, name: mod.name });
@@ -201,7 +205,7 @@ export class Broker {
       if (ws.tls?.enabled) {
         const tls = ws.tls;
         await this.addListener('ws-tls', () =>
-          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls), maxConnections: limits.maxConnections, governor, maxPayload, logger }, routes), detail);
+          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, 'ws'), maxConnections: limits.maxConnections, governor, maxPayload, logger }, routes), detail);
       }
     }
 
@@ -235,7 +239,7 @@ export class Broker {
       if (lc.tls?.enabled) {
         const tls = lc.tls;
         await this.addListener(`${key}-tls`, () =>
-          listenHttp({ name: `${key}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls), maxConnections, governor, reserved, logger }, handle));
+          listenHttp({ name: `${key}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, key), maxConnections, governor, reserved, logger }, handle));
       }
     }
 
@@ -293,14 +297,17 @@ function wsEnabled(config: BrokerConfig): boolean {
   return ws.enabled || ws.tls?.enabled === true;
 }
 
-function tlsFiles(tls: TlsConfig): TlsFiles {
+function tlsFiles(tls: TlsConfig, certificates?: BrokerConfig['security']['certificates'], listener?: string): TlsFiles {
+  // security.certificates.mode asks every messaging TLS listener for a client certificate (the console is left to
+  // its own requestClientCert: a browser would prompt for one)
+  const mode = listener === 'admin' ? undefined : certificates?.mode;
   // The schema guarantees cert and key when TLS is enabled.
   return {
     cert: tls.cert!,
     key: tls.key!,
-    ca: tls.ca,
-    requestCert: tls.requestClientCert || tls.requireClientCert,
-    rejectUnauthorized: tls.requireClientCert,
+    ca: tls.ca ?? certificates?.ca,
+    requestCert: tls.requestClientCert || tls.requireClientCert || mode !== undefined,
+    rejectUnauthorized: tls.requireClientCert || mode === 'required',
   };
 }
 
@@ -373,10 +380,12 @@ function displayHost(host: string): string {
 
 /** The startup line that says who may connect. */
 function logSecurityMode(logger: Logger, security: UserSecurity): void {
-  const { users, acl } = security.config;
+  const { users, certificates } = security.config;
+  const acl = security.rules();
   const runtime = security.runtimeUsers().length;
-  const fields = { security: security.mode(), users: users.length, runtimeUsers: runtime, aclRules: acl.length };
-  const authz = acl.length ? `${acl.length} ACL rules` : 'no ACL: authenticated users may do everything';
+  const certs = certificates ? `; TLS client certificates are users (${certificates.map.length ? `${certificates.map.length} mapped subjects, then ` : ''}${certificates.pattern !== undefined ? 'pattern' : `subject ${certificates.userFrom.toUpperCase()}`})` : '';
+  const fields = { security: security.mode(), users: users.length, runtimeUsers: runtime, aclRules: acl.length, runtimeAclRules: acl.length - security.config.acl.length, certificateLogin: !!certificates };
+  const authz = (acl.length ? `${acl.length} ACL rules` : 'no ACL: authenticated users may do everything') + certs;
   switch (security.mode()) {
     case 'anonymous-loopback':
       logger.info(fields, `security: no users configured — anonymous clients are accepted from loopback addresses only; remote clients are refused until users exist (security.users or \`wharf users add\`) or security.anonymous: true`);

@@ -317,6 +317,36 @@ export const configSchema = z.strictObject({
           { error: 'expected a list of { match, kind, read, write, admin }' },
         )
         .default([]),
+      /**
+       * TLS client certificates as users (docs/security.md): a client over TLS that presents a certificate verified
+       * by the listener's CA and names no user is the user its subject maps to; an unmapped certificate is refused.
+       */
+      certificates: z
+        .strictObject({
+          /** `mode` asks every messaging TLS listener (all but admin) for a certificate: `optional` or `required`. Unset: only listeners with requestClientCert/requireClientCert ask. */
+          mode: oneOf(['optional', 'required'] as const).optional(),
+          /** PEM CA bundle for listeners without their own `tls.ca`. */
+          ca: nonEmpty('a path to a PEM CA file').optional(),
+          /** Which part of the subject is the user name: the common name, or the whole DN (RFC 4514, `CN=a,O=b`). */
+          userFrom: oneOf(['cn', 'dn'] as const).default('cn'),
+          /** A regular expression over the DN; its first capture group (or the whole match) is the user name. Overrides userFrom. */
+          pattern: z
+            .string({ error: 'expected a regular expression' })
+            .refine((p) => {
+              try {
+                new RegExp(p);
+                return true;
+              } catch {
+                return false;
+              }
+            }, { error: 'expected a valid regular expression' })
+            .optional(),
+          /** Exact subject DNs → user names, checked first. */
+          map: z
+            .array(z.strictObject({ subject: nonEmpty('a subject DN like "CN=app1,O=Acme"'), user: usernameSchema }), { error: 'expected a list of { subject, user }' })
+            .default([]),
+        })
+        .optional(),
     })
     .prefault({}),
   // --- admin console / REST API / metrics on listeners.admin ---
@@ -386,8 +416,26 @@ export class ConfigError extends Error {
 /** Validate an already-merged raw config object; throws ConfigError. */
 export function parseConfig(raw: unknown, sources: Map<string, string> = new Map(), source?: string): BrokerConfig {
   const result = configSchema.safeParse(raw ?? {}, { reportInput: true });
-  if (result.success) return result.data;
+  if (result.success) {
+    const problems = crossChecks(result.data);
+    if (problems.length) throw new ConfigError(problems, source);
+    return result.data;
+  }
   throw new ConfigError(formatIssues(result.error.issues, raw, sources), source);
+}
+
+/** Rules that span sections. */
+function crossChecks(c: BrokerConfig): string[] {
+  const problems: string[] = [];
+  const certs = c.security.certificates;
+  if (certs?.mode && !certs.ca) {
+    for (const name of LISTENER_NAMES) {
+      const t = c.listeners[name].tls;
+      if (name !== 'admin' && t?.enabled && !t.ca)
+        problems.push(`listeners.${name}.tls.ca: required with security.certificates.mode (or set security.certificates.ca): a PEM CA file to verify client certificates`);
+    }
+  }
+  return problems;
 }
 
 /** The configuration with every default. */
@@ -471,6 +519,10 @@ function resolvePaths(cfg: Record<string, unknown>, dir: string): Record<string,
       ls[name] = { ...l, tls };
     }
     out.listeners = ls;
+  }
+  const sec = out.security;
+  if (isPlainObject(sec) && isPlainObject(sec.certificates) && 'ca' in sec.certificates) {
+    out.security = { ...sec, certificates: { ...sec.certificates, ca: abs(sec.certificates.ca) } };
   }
   return out;
 }

@@ -36,7 +36,7 @@ export function moduleOptions(name: string, config: BrokerConfig, shared?: Share
     case 'sqs':
       return { ...config.sqs, listener: config.listeners.sqs, definitions: shared?.definitions } satisfies SqsModuleOptions;
     case 'admin':
-      return { ...config.admin, securityUsers: config.security.users, dataDir: config.dataDir, destinations: config.destinations, definitions: shared?.definitions } satisfies AdminModuleOptions;
+      return { ...config.admin, securityUsers: config.security.users, securityAcl: config.security.acl, dataDir: config.dataDir, destinations: config.destinations, definitions: shared?.definitions } satisfies AdminModuleOptions;
     default:
       return undefined;
   }

@@ -9,7 +9,9 @@ import type { Logger } from './api.js';
 import type { Connection } from './connection.js';
 import type { EngineState } from './engine-state.js';
 import { BrokerError } from './errors.js';
-import { ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+import { ANONYMOUS, SECURITY_KV_PREFIX, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+import type { KillCause } from './api.js';
+import type { CoreQueue } from './queue.js';
 
 /** Login throttling (per username and address): failures allowed in a window, and the window. */
 export const LOGIN_MAX_FAILURES = 10;
@@ -24,8 +26,10 @@ export class AccessControl {
   loginFailed(c: Credentials): void {
     const hint = this.security().refusalHint?.(c);
     this.logger.warn(
-      { audit: true, event: 'login', outcome: 'failure', protocol: c.protocol, user: c.username ?? null, remote: c.remoteAddress, ...(hint ? { hint } : {}) },
-      c.username ? `login failed: ${c.username} over ${c.protocol} from ${c.remoteAddress ?? '?'}` : `login failed: anonymous ${c.protocol} client from ${c.remoteAddress ?? '?'} refused; ${hint ?? ''}`.trim(),
+      { audit: true, event: 'login', outcome: 'failure', protocol: c.protocol, user: c.username ?? null, remote: c.remoteAddress, ...(c.certificate && !c.username ? { certificate: c.certificate.subject } : {}), ...(hint ? { hint } : {}) },
+      c.username
+        ? `login failed: ${c.username} over ${c.protocol} from ${c.remoteAddress ?? '?'}`
+        : `login failed: ${c.certificate ? 'certificate' : 'anonymous'} ${c.protocol} client from ${c.remoteAddress ?? '?'} refused; ${hint ?? ''}`.trim(),
     );
   }
 
@@ -77,6 +81,66 @@ export class AccessControl {
     if (!conn || conn.principal.internal) return;
     if (!address.name.includes(',')) return this.check(conn, 'send', address);
     for (const part of address.name.split(',').map((x) => x.trim()).filter(Boolean)) this.check(conn, 'send', parseAddress(part, address.kind));
+  }
+
+  // ------------------------------------------------------------------------------ revocation
+
+  /** The address each live consumer was authorized to read (the subscribe's): what a change of rights re-checks. */
+  readonly consumerAddress = new WeakMap<object, Address>();
+
+  /** Whether a kv key is security state (users, runtime ACL rules). */
+  static isSecurityKey(key: string): boolean {
+    return key.startsWith(SECURITY_KV_PREFIX);
+  }
+
+  /**
+   * Users or ACL rules changed: cached decisions are dropped, every live connection's principal follows its user
+   * (a removed user's connections end with `unauthorized`), and only the consumers whose user may no longer read
+   * their destination are closed (`cause: 'unauthorized'`, so the adapter uses its protocol's error). Wildcard topic
+   * subscriptions are re-filtered under the new rules.
+   */
+  securityChanged(connections: Connection[], kill: (id: string, reason: string, cause: KillCause) => void): void {
+    const sec = this.security();
+    sec.changed?.();
+    for (const conn of connections) {
+      if (conn.closed || conn.principal.internal) continue;
+      const p = conn.principal;
+      if (sec.refreshPrincipal && !sec.refreshPrincipal(p)) {
+        this.logger.warn({ audit: true, event: 'revoked', user: p.username, connection: conn.id, protocol: conn.protocol, remote: conn.remoteAddress }, `revoked: user '${p.username}' no longer exists; closing its ${conn.protocol} connection ${conn.id}`);
+        this.guarded(() => kill(conn.id, `user '${p.username}' was removed`, 'unauthorized'));
+        continue;
+      }
+      for (const consumer of [...conn.consumers]) {
+        const address = this.consumerAddress.get(consumer);
+        if (!address || consumer.closed) continue;
+        if (this.mayStillRead(conn, address)) {
+          if (address.kind === 'topic' && isWildcard(address.name)) {
+            const q = consumer.queue as unknown as CoreQueue;
+            if (sec.filterAtDelivery?.(p, address.name)) this.state.subscriptionReaders.set(q, p);
+            else this.state.subscriptionReaders.delete(q);
+          }
+          continue;
+        }
+        const dest = formatAddress(address);
+        this.logger.warn({ audit: true, event: 'revoked', user: p.username, action: 'consume', destination: dest, connection: conn.id, protocol: conn.protocol, remote: conn.remoteAddress }, `revoked: ${p.username} may no longer consume ${dest}; closing its consumer`);
+        this.guarded(() => consumer.close({ notify: true, reason: `User '${p.username}' is no longer authorized to consume ${dest}`, cause: 'unauthorized' }));
+      }
+    }
+  }
+
+  /** An adapter's close handler that throws must not stop the sweep (nor fail the admin call: the change is committed). */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error({ err }, 'revocation: closing a consumer or connection failed');
+    }
+  }
+
+  private mayStillRead(conn: Connection, address: Address): boolean {
+    const temp = address.temporary || (address.kind === 'queue' && this.state.queues.get(address.name)?.role === 'temporary');
+    if (temp && conn.temporaries.has(`${address.kind}:${address.name}`)) return true;
+    return this.security().authorize(conn.principal, 'consume', address);
   }
 
   /** Failed logins per (user, address) in the current window; at LOGIN_MAX_FAILURES further attempts are refused unchecked. */

@@ -20,8 +20,8 @@ export { clampPriority, copyMessage, createMessage, DEFAULT_PRIORITY, messageSiz
 export { BrokerError, type BrokerErrorCode } from './errors.js';
 export type { DestinationPolicy, LimitPolicy, PolicyRule } from './policy.js';
 export { DEFAULT_POLICY } from './policy.js';
-export type { AccessKey, AclRule, Action, ConsoleRole, Credentials, Principal, SecurityConfig, SecurityHooks, SecurityMode, StoredUser, UserRecord } from './security.js';
-export { allowAll, ANONYMOUS, USER_KV_PREFIX } from './security.js';
+export type { AccessKey, AclRule, Action, CertificateLogin, StoredAclRule, ClientCertificate, ConsoleRole, Credentials, Principal, SecurityConfig, SecurityHooks, SecurityMode, StoredUser, UserRecord } from './security.js';
+export { ACL_KV_PREFIX, allowAll, ANONYMOUS, SECURITY_KV_PREFIX, USER_KV_PREFIX } from './security.js';
 export { hashPassword, isLoopback, PASSWORD_HASH_PATTERN, verifyPassword } from './passwords.js';
 export { durableSubscriptionId, sharedSubscriptionId } from './subscription-ids.js';
 
@@ -121,7 +121,7 @@ export interface ConsumerHandle {
   setCredit(n: number): void;
   /** Give up the remaining credit; returns how much there was. */
   drain(): number;
-  close(opts?: { countFailures?: boolean; reason?: string; notify?: boolean }): void;
+  close(opts?: { countFailures?: boolean; reason?: string; notify?: boolean; cause?: KillCause }): void;
 }
 
 export interface Delivery {
@@ -198,7 +198,12 @@ export interface SubscribeOptions {
   limits?: SubscriptionLimits;
   ackTimeout?: number;
   onMessage: (d: Delivery) => void;
-  onClose?: (reason: string) => void;
+  /**
+   * The engine closed the consumer (its queue or subscription was deleted, or `cause: 'unauthorized'`: its user may
+   * no longer read the destination after an ACL, user or group change). The adapter ends it with its protocol's
+   * error (AMQP detach `amqp:unauthorized-access`, STOMP ERROR naming the destination, MQTT 5 DISCONNECT 0x87, …).
+   */
+  onClose?: (reason: string, cause?: KillCause) => void;
   onLeaseExpired?: (d: Delivery) => void;
 }
 

@@ -4,7 +4,7 @@
  * on each settlement, as JMS prefetch / MQTT receive-maximum); in explicit mode only `addCredit` gives
  * credit (AMQP link credit, SQS receive).
  */
-import type { ConnectionHandle, Delivery, NackOptions, QueueView } from './api.js';
+import type { ConnectionHandle, Delivery, KillCause, NackOptions, QueueView } from './api.js';
 import type { Entry } from './entry.js';
 import type { Selector } from './selector.js';
 import { BrokerError } from './errors.js';
@@ -34,7 +34,7 @@ export interface ConsumerInit<Q extends ConsumerQueue> {
   autoAck?: boolean;
   ackTimeout?: number;
   onMessage: (d: Delivery) => void;
-  onClose?: (reason: string) => void;
+  onClose?: (reason: string, cause?: KillCause) => void;
   onLeaseExpired?: (d: Delivery) => void;
   /** The queue exists only for this consumer (non-durable topic subscription): deleted with it. */
   ownsQueue?: boolean;
@@ -55,7 +55,7 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
   closed = false;
   private readonly selector?: Selector;
   private readonly onMessage: (d: Delivery) => void;
-  private readonly onClose?: (reason: string) => void;
+  private readonly onClose?: (reason: string, cause?: KillCause) => void;
   readonly onLeaseExpired?: (d: Delivery) => void;
   private readonly unsettled = new Set<number>();
   /** Unsettled deliveries the client has actually been handed (not still waiting on their mark commit). */
@@ -164,12 +164,12 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
    * Detach. Unsettled deliveries go back to the queue flagged redelivered; `countFailures` also counts
    * them as failed attempts (JMS session recover / rollback semantics).
    */
-  close(opts: { countFailures?: boolean; reason?: string; notify?: boolean } = {}): void {
+  close(opts: { countFailures?: boolean; reason?: string; notify?: boolean; cause?: KillCause } = {}): void {
     if (this.closed) return;
     this.closed = true;
     this.credit = 0;
     this.queue.removeConsumer(this, opts.countFailures ?? false);
     this.engine.consumerClosed(this);
-    if (opts.notify) this.onClose?.(opts.reason ?? 'closed');
+    if (opts.notify) this.onClose?.(opts.reason ?? 'closed', opts.cause);
   }
 }

@@ -11,7 +11,7 @@ import { PolicyResolver, type DestinationPolicy, type PolicyRule } from './polic
 import { CoreQueue, type Entry, type QueueRole } from './queue.js';
 import { Consumer } from './consumer.js';
 import { Connection } from './connection.js';
-import { allowAll, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+import { ACL_KV_PREFIX, allowAll, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
 import type {
   BrowsedMessage, EngineOverview, ConnectionHandle, ConnectionInfo, KillCause, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
   SendItem, SendOptions, SubscribeOptions, TransactionHandle,
@@ -161,6 +161,7 @@ export class Engine extends EventEmitter implements EngineApi {
     if (this.started) return;
     const { queues, kv } = await this.store.open();
     for (const [k, v] of kv) this.state.kv.set(k, v);
+    this.security.changed?.(); // runtime users and ACL rules are in the kv just loaded
     for (const [k, v] of this.state.kv) {
       if (k.startsWith(POLICY_PREFIX)) this.state.overrides.set(k.slice(POLICY_PREFIX.length), v as Partial<DestinationPolicy>);
     }
@@ -263,7 +264,8 @@ export class Engine extends EventEmitter implements EngineApi {
     }
     const c = this.connections.open(info, principal);
     if (!principal.internal) {
-      this.logger.info({ audit: true, event: 'login', outcome: 'success', protocol: info.protocol, user: principal.username, anonymous: principal.anonymous, remote: creds.remoteAddress, connection: c.id }, `login: ${principal.username} over ${info.protocol} from ${creds.remoteAddress ?? '?'}`);
+      const viaCertificate = !creds.username && creds.certificate && !principal.anonymous ? { certificate: creds.certificate.subject } : {};
+      this.logger.info({ audit: true, event: 'login', outcome: 'success', protocol: info.protocol, user: principal.username, anonymous: principal.anonymous, remote: creds.remoteAddress, connection: c.id, ...viaCertificate }, `login: ${principal.username} over ${info.protocol} from ${creds.remoteAddress ?? '?'}`);
     }
     return c;
   }
@@ -710,6 +712,7 @@ export class Engine extends EventEmitter implements EngineApi {
       },
     );
     conn?.consumers.add(consumer);
+    this.access.consumerAddress.set(consumer, o.address);
     if (o.retained && o.address.kind === 'topic') this.subs.deliverRetained(queue, o.address.name);
     queue.addConsumer(consumer);
     this.emit('consumer.opened', consumer);
@@ -771,17 +774,32 @@ export class Engine extends EventEmitter implements EngineApi {
   async kvPut(key: string, value: unknown): Promise<void> {
     await this.commit([{ t: 'kv.put', key, value }]);
     this.state.kv.set(key, value);
+    this.kvChanged([key]);
   }
 
   async kvDelete(key: string): Promise<void> {
     await this.commit([{ t: 'kv.delete', key }]);
     this.state.kv.delete(key);
+    this.kvChanged([key]);
   }
 
   async kvCommit(changes: KvChange[]): Promise<void> {
     if (!changes.length) return;
     await this.commit(kvCommands(changes));
     this.applyKv(changes);
+    this.kvChanged(changes.map((c) => c.key));
+  }
+
+  /** A change of users or ACL rules (kv `security:…`) takes effect at once: see AccessControl.securityChanged. */
+  private kvChanged(keys: string[]): void {
+    if (!keys.some((k) => AccessControl.isSecurityKey(k))) return;
+    for (const k of keys) {
+      if (!k.startsWith(ACL_KV_PREFIX)) continue;
+      const rule = this.state.kv.get(k);
+      const id = k.slice(ACL_KV_PREFIX.length);
+      this.logger.info({ audit: true, event: 'acl-change', id, change: rule === undefined ? 'removed' : 'added', rule: rule ?? null }, `acl: rule ${id} ${rule === undefined ? 'removed' : `added: ${JSON.stringify(rule)}`}`);
+    }
+    this.access.securityChanged(this.connections.list(), (id, reason, cause) => this.connections.kill(id, reason, cause));
   }
 
   alarms(): AlarmInfo[] {

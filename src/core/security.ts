@@ -22,11 +22,34 @@ export interface Credentials {
   protocol: string;
   username?: string;
   password?: string;
-  /** Subject of a verified TLS client certificate (SASL EXTERNAL, MQTT over mTLS). */
-  certificateSubject?: string;
+  /**
+   * A TLS client certificate the listener verified against its CA. Used as the identity when the client gives no
+   * username (STOMP without login, MQTT without username, AMQP SASL EXTERNAL, OpenWire without userName).
+   */
+  certificate?: ClientCertificate;
   remoteAddress?: string;
   /** A connection the broker opens for itself (the SQS/SNS services' shared connection); never from a client. */
   internal?: boolean;
+}
+
+/** Who a verified TLS client certificate names. */
+export interface ClientCertificate {
+  /** The subject DN as RFC 4514 / 2253 text, most specific RDN first: `CN=app1,OU=apps,O=Acme\\, Inc.,C=US`. */
+  subject: string;
+  /** The subject's (first) common name, unescaped. */
+  commonName?: string;
+}
+
+/**
+ * How a certificate's subject becomes a user name (`security.certificates`), after RabbitMQ's
+ * `ssl_cert_login_from` (common_name | distinguished_name) and ActiveMQ's certificate login (a DN → user map):
+ * `map` first (exact DN), else `pattern` (a regex over the DN: the first capture group, or the whole match, is the
+ * name), else the CN (`userFrom: cn`) or the whole DN (`userFrom: dn`). The name must be an existing user.
+ */
+export interface CertificateLogin {
+  userFrom: 'cn' | 'dn';
+  pattern?: string;
+  map: Array<{ subject: string; user: string }>;
 }
 
 export interface Principal {
@@ -37,6 +60,8 @@ export interface Principal {
   roles?: string[];
   /** The broker's own connections (SQS/SNS services): they authorize each request themselves. */
   internal?: boolean;
+  /** A user of the user database (not a name taken at its word while no users exist): its groups follow the user. */
+  known?: boolean;
 }
 
 export type Action = 'send' | 'consume' | 'browse' | 'create' | 'delete' | 'admin';
@@ -54,6 +79,13 @@ export interface SecurityHooks {
   filterAtDelivery?(principal: Principal, filter: string): boolean;
   /** Why an anonymous client was refused, for the adapter's log line. */
   refusalHint?(credentials: Credentials): string | undefined;
+  /** Users or ACL rules changed (a `security:` kv key): forget cached decisions. */
+  changed?(): void;
+  /**
+   * Bring a live connection's principal up to date after a change (its groups follow its user): false when its user
+   * is gone, and the connection must end.
+   */
+  refreshPrincipal?(principal: Principal): boolean;
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ username: 'anonymous', anonymous: true, groups: ['anonymous'] as string[] }) as Principal;
@@ -106,9 +138,23 @@ export interface SecurityConfig {
   /** undefined: anonymous from loopback while there are no users; true: from everywhere; false: never. */
   anonymous?: boolean;
   acl: AclRule[];
+  /** TLS client certificate login; absent = certificates are not an identity (anonymous rules apply). */
+  certificates?: CertificateLogin;
 }
 
+/** Every kv key under it is security state: the engine tells the hooks when one changes. */
+export const SECURITY_KV_PREFIX = 'security:';
 export const USER_KV_PREFIX = 'security:user:';
+/** Runtime ACL rules (`wharf acl add`, the admin API), one kv entry per rule, added to `security.acl`. */
+export const ACL_KV_PREFIX = 'security:acl:';
+
+/** A runtime ACL rule as stored. */
+export interface StoredAclRule extends AclRule {
+  id: string;
+  created: number;
+  /** The admin who added it. */
+  by?: string;
+}
 
 /** Where runtime users live: the engine's kv (bound once the engine exists). */
 export interface UserSource {
@@ -154,6 +200,7 @@ export class UserSecurity implements SecurityHooks {
 
   bind(source: UserSource): void {
     this.source = source;
+    this.changed();
   }
 
   get config(): SecurityConfig {
@@ -183,11 +230,61 @@ export class UserSecurity implements SecurityHooks {
   }
 
   principalOf(u: UserRecord): Principal {
-    return { username: u.username, anonymous: false, groups: [...(u.groups ?? [])], roles: [...(u.roles ?? [])] };
+    return { username: u.username, anonymous: false, groups: [...(u.groups ?? [])], roles: [...(u.roles ?? [])], known: true };
   }
+
+  /** Runtime ACL rules, oldest first. */
+  runtimeAcl(): StoredAclRule[] {
+    if (!this.source) return [];
+    return this.source.kvEntries<StoredAclRule>(ACL_KV_PREFIX).map(([, r]) => r).sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
+  }
+
+  private ruleCache: AclRule[] | undefined;
+
+  /** The rules in force: `security.acl`, then the runtime ones. */
+  rules(): AclRule[] {
+    return (this.ruleCache ??= [...this.cfg.acl, ...this.runtimeAcl()]);
+  }
+
+  changed(): void {
+    this.ruleCache = undefined;
+    this.decisions = new WeakMap();
+  }
+
+  refreshPrincipal(p: Principal): boolean {
+    if (!p.known || p.internal) return true;
+    const u = this.user(p.username);
+    if (!u) return false;
+    p.groups = [...(u.groups ?? [])];
+    p.roles = [...(u.roles ?? [])];
+    return true;
+  }
+
+  /** The user name a certificate maps to (`security.certificates`), or undefined. */
+  certificateUser(cert: ClientCertificate): string | undefined {
+    const cfg = this.cfg.certificates;
+    if (!cfg) return undefined;
+    const mapped = cfg.map.find((m) => sameDn(m.subject, cert.subject));
+    if (mapped) return mapped.user;
+    if (cfg.pattern !== undefined) {
+      this.certPattern ??= new RegExp(cfg.pattern);
+      const m = this.certPattern.exec(cert.subject);
+      return m ? (m[1] ?? m[0]) || undefined : undefined;
+    }
+    return cfg.userFrom === 'dn' ? cert.subject : cert.commonName;
+  }
+
+  private certPattern: RegExp | undefined;
 
   async authenticate(c: Credentials): Promise<Principal | null> {
     if (c.internal) return INTERNAL;
+    // a certificate is the identity of a client that names no user (RabbitMQ's ssl_cert_login): it must map to an
+    // existing user; an unmapped certificate is refused, never taken for an anonymous client
+    if (!c.username && c.certificate && this.cfg.certificates) {
+      const name = this.certificateUser(c.certificate);
+      const u = name === undefined ? undefined : this.user(name);
+      return u ? this.principalOf(u) : null;
+    }
     if (c.username) {
       const u = this.user(c.username);
       if (!u) {
@@ -221,6 +318,12 @@ export class UserSecurity implements SecurityHooks {
 
   refusalHint(c: Credentials): string | undefined {
     if (c.username) return undefined;
+    if (c.certificate && this.cfg.certificates) {
+      const name = this.certificateUser(c.certificate);
+      return name === undefined
+        ? `the client certificate '${c.certificate.subject}' maps to no user name (security.certificates)`
+        : `the client certificate '${c.certificate.subject}' maps to '${name}', which is not a user`;
+    }
     if (this.mode() === 'anonymous-loopback') {
       return 'anonymous clients are accepted only from loopback addresses while no users are configured; add users (security.users, or `wharf users add`) and connect with a username and password, or set security.anonymous: true';
     }
@@ -250,15 +353,14 @@ export class UserSecurity implements SecurityHooks {
 
   /**
    * Decisions by principal (one object per connection) and permission + destination: a publish checks its topic on
-   * every message, and walking 50 rules each time cost MQTT QoS 0 ~20 % more broker CPU. The ACL is fixed for the
-   * broker's life and a principal's groups do not change under it (a change of groups ends its connections), so a
-   * decision never goes stale.
+   * every message, and walking 50 rules each time cost MQTT QoS 0 ~20 % more broker CPU. Any change of users or
+   * rules (`changed()`, called by the engine when a `security:` kv key changes) drops every cached decision.
    */
-  private readonly decisions = new WeakMap<Principal, { queue: Map<string, number>; topic: Map<string, number> }>();
+  private decisions = new WeakMap<Principal, { queue: Map<string, number>; topic: Map<string, number> }>();
 
   authorize(principal: Principal, action: Action, address: Address | null): boolean {
     if (principal.internal) return true;
-    if (this.cfg.acl.length === 0) return true;
+    if (this.rules().length === 0) return true;
     if (!address) return false;
     let cache = this.decisions.get(principal);
     if (!cache) this.decisions.set(principal, (cache = { queue: new Map(), topic: new Map() }));
@@ -277,7 +379,7 @@ export class UserSecurity implements SecurityHooks {
     const perm = PERMISSION[action];
     const names = this.names(principal);
     const wildcard = address.kind === 'topic' && perm === 'read' && isWildcard(address.name);
-    for (const rule of this.cfg.acl) {
+    for (const rule of this.rules()) {
       if (rule.kind && rule.kind !== address.kind) continue;
       if (!this.grants(rule, perm, names)) continue;
       // a wildcard subscription is allowed when the user may read something under it; what is delivered is
@@ -288,9 +390,9 @@ export class UserSecurity implements SecurityHooks {
   }
 
   filterAtDelivery(principal: Principal, filter: string): boolean {
-    if (principal.internal || this.cfg.acl.length === 0) return false;
+    if (principal.internal || this.rules().length === 0) return false;
     const names = this.names(principal);
-    return !this.cfg.acl.some((r) => r.kind !== 'queue' && this.grants(r, 'read', names) && patternCovers(r.match, filter));
+    return !this.rules().some((r) => r.kind !== 'queue' && this.grants(r, 'read', names) && patternCovers(r.match, filter));
   }
 
   /** For the audit log: a denial. */
@@ -309,4 +411,10 @@ export function overlaps(a: string, b: string): boolean {
     if (x[i] === '*' || y[i] === '*' || x[i] === y[i]) continue;
     return false;
   }
+}
+
+/** Two DNs as the same text, ignoring spaces after separators and the case of attribute names (`cn=a, o=b`). */
+export function sameDn(a: string, b: string): boolean {
+  const norm = (dn: string) => dn.replace(/(^|[^\\])([,+])\s+/g, '$1$2').replace(/(^|[,+])\s*([A-Za-z0-9.]+)\s*=/g, (_m, sep: string, k: string) => `${sep}${k.toUpperCase()}=`);
+  return norm(a) === norm(b);
 }

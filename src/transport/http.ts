@@ -7,7 +7,9 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { boundAddress, listenServer, throttled } from './errors.js';
-import type { Listener } from './tcp.js';
+import { TLSSocket } from 'node:tls';
+import type { ClientCertificate } from '../core/api.js';
+import { certificateIdentity, untrustedClientCertificate, verifiedClientCertificate, type Listener } from './tcp.js';
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
 import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
 
@@ -148,6 +150,7 @@ export async function listenHttp(opts: HttpListenerOptions, handler: RequestHand
   const server: http.Server = opts.tls
     ? https.createServer({ ...tlsServerOptions(opts.name, opts.tls), ...serverOptions })
     : http.createServer(serverOptions);
+  if (opts.tls) server.on('secureConnection', refuseUntrusted(log));
   // keepAliveTimeout is not a createServer option in every Node version; set the property too.
   server.keepAliveTimeout = serverOptions.keepAliveTimeout!;
   if (opts.maxConnections && opts.maxConnections > 0) server.maxConnections = opts.maxConnections;
@@ -218,4 +221,20 @@ export async function listenHttp(opts: HttpListenerOptions, handler: RequestHand
       sockets.clear();
     },
   };
+}
+
+/** A 'secureConnection' listener that ends TLS connections presenting an untrusted client certificate (tcp.ts). */
+export function refuseUntrusted(log?: { debug(o: unknown, m: string): void }): (socket: TLSSocket) => void {
+  return (socket) => {
+    if (!untrustedClientCertificate(socket)) return;
+    log?.debug({ remote: socket.remoteAddress, reason: socket.authorizationError }, 'TLS client certificate not trusted: connection refused');
+    socket.destroy();
+  };
+}
+
+/** Who the verified TLS client certificate of an HTTPS request names (SQS/SNS, admin), or undefined. */
+export function requestCertificate(socket: Socket): ClientCertificate | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  const cert = verifiedClientCertificate(socket);
+  return cert ? certificateIdentity(cert) : undefined;
 }

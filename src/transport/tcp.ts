@@ -10,6 +10,8 @@ import { boundAddress, listenServer, throttled } from './errors.js';
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
 import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
 import type { PeerInfo } from './types.js';
+import { X509Certificate } from 'node:crypto';
+import type { ClientCertificate } from '../core/api.js';
 
 export type { TlsFiles } from './tls-files.js';
 
@@ -68,8 +70,12 @@ export async function listenStream(opts: StreamListenerOptions, onConnection: Co
       localPort: socket.localPort ?? 0,
     };
     if (socket instanceof tls.TLSSocket) {
-      const cert = verifiedClientCertificate(socket);
-      if (cert) peer.clientCertificate = cert;
+      if (untrustedClientCertificate(socket)) {
+        log?.debug({ remote: socket.remoteAddress, reason: socket.authorizationError }, 'TLS client certificate not trusted: connection refused');
+        socket.destroy();
+        return;
+      }
+      setClientCertificate(peer, socket);
     }
     try {
       onConnection(socket, peer);
@@ -123,6 +129,38 @@ export async function listenStream(opts: StreamListenerOptions, onConnection: Co
       sockets.clear();
     },
   };
+}
+
+/** A verified client certificate (if any) into the peer: the certificate and who it names. */
+export function setClientCertificate(peer: PeerInfo, socket: tls.TLSSocket): void {
+  const cert = verifiedClientCertificate(socket);
+  if (!cert) return;
+  peer.clientCertificate = cert;
+  peer.clientIdentity = certificateIdentity(cert);
+}
+
+/**
+ * A client that presented a certificate the listener's CA does not verify. With `requireClientCert` TLS refuses it
+ * in the handshake; with `requestClientCert` (optional) Node lets it through, and we refuse it here, as OpenSSL's
+ * SSL_VERIFY_PEER (RabbitMQ `verify_peer`) and Java's wantClientAuth do: a bad certificate is never ignored.
+ */
+export function untrustedClientCertificate(socket: tls.TLSSocket): boolean {
+  if (socket.authorized) return false;
+  const cert = socket.getPeerCertificate();
+  return !!cert && Object.keys(cert).length > 0;
+}
+
+/** The subject of a certificate as RFC 4514 text (most specific RDN first, escaped by OpenSSL) and its CN. */
+export function certificateIdentity(cert: tls.PeerCertificate): ClientCertificate {
+  let subject: string;
+  try {
+    // X509Certificate.subject is one RDN per line, certificate order, values escaped as RFC 2253 asks
+    subject = new X509Certificate(cert.raw).subject.split('\n').reverse().join(',');
+  } catch {
+    subject = Object.entries(cert.subject ?? {}).reverse().map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(',');
+  }
+  const cn = cert.subject?.CN as string | string[] | undefined;
+  return { subject, commonName: Array.isArray(cn) ? cn[0] : cn };
 }
 
 /** The client's certificate, only when it was verified against the listener's CA (`socket.authorized`). */

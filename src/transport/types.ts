@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
-import { type EngineApi } from '../core/api.js';
+import { type ClientCertificate, type EngineApi } from '../core/api.js';
 
 export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
 
@@ -21,6 +21,8 @@ export interface PeerInfo {
    * against the listener's `ca`. Unverified certificates are never exposed.
    */
   clientCertificate?: PeerCertificate;
+  /** Who that certificate names (subject DN, CN): what adapters pass to the engine as `credentials.certificate`. */
+  clientIdentity?: ClientCertificate;
   /** WebSocket only: the `Sec-WebSocket-Protocol` the connection was routed by (e.g. `v12.stomp`). */
   wsSubprotocol?: string;
 }

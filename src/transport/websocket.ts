@@ -13,7 +13,8 @@ import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import { boundAddress, listenServer, throttled } from './errors.js';
-import { verifiedClientCertificate, type ConnectionHandler, type Listener } from './tcp.js';
+import { refuseUntrusted } from './http.js';
+import { setClientCertificate, type ConnectionHandler, type Listener } from './tcp.js';
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
 import type { PeerInfo } from './types.js';
 import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
@@ -63,6 +64,7 @@ export async function listenWebSocket(
   const server = opts.tls
     ? https.createServer({ ...tlsServerOptions(name, opts.tls), noDelay: true })
     : http.createServer({ noDelay: true });
+  if (opts.tls) server.on('secureConnection', refuseUntrusted(log));
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: opts.maxPayload,
@@ -132,10 +134,7 @@ export async function listenWebSocket(
         localPort: raw.localPort ?? 0,
         wsSubprotocol: chosen,
       };
-      if (raw instanceof TLSSocket) {
-        const cert = verifiedClientCertificate(raw);
-        if (cert) peer.clientCertificate = cert;
-      }
+      if (raw instanceof TLSSocket) setClientCertificate(peer, raw);
       const stream = createWebSocketStream(ws);
       stream._writev = writeMessages(ws, socket);
       stream.on('error', (err) => log?.debug({ err: err.message, remote: peer.remoteAddress }, 'websocket stream error'));

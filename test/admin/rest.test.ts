@@ -720,10 +720,10 @@ describe('admin REST API', function () {
         const api2 = client(other.url);
         const imp = await api2.post('/api/definitions', doc);
         assert.equal(imp.status, 200, imp.text);
-        assert.deepEqual(imp.json.created, { queues: 2, topics: doc.topics.length, subscriptions: 2, policyOverrides: 0, users: 1, brokerUsers: 0 });
+        assert.deepEqual(imp.json.created, { queues: 2, topics: doc.topics.length, subscriptions: 2, policyOverrides: 0, users: 1, brokerUsers: 0, acl: 0 });
         const again = await api2.post('/api/definitions', doc);
-        assert.deepEqual(again.json.created, { queues: 0, topics: 0, subscriptions: 0, policyOverrides: 0, users: 0, brokerUsers: 0 });
-        assert.deepEqual(again.json.existing, { queues: 2, topics: doc.topics.length, subscriptions: 2, policyOverrides: 0, users: 1, brokerUsers: 0 });
+        assert.deepEqual(again.json.created, { queues: 0, topics: 0, subscriptions: 0, policyOverrides: 0, users: 0, brokerUsers: 0, acl: 0 });
+        assert.deepEqual(again.json.existing, { queues: 2, topics: doc.topics.length, subscriptions: 2, policyOverrides: 0, users: 1, brokerUsers: 0, acl: 0 });
         const round = (await api2.get('/api/definitions')).json;
         assert.deepEqual(round.queues, doc.queues);
         assert.deepEqual(round.subscriptions.length, 2);

@@ -91,9 +91,12 @@ export class JmsClient {
     return r;
   }
 
-  /** createConnection(user, password) + start; rejects with the JMSException the client threw. */
-  static async connect(port: number, user?: string, password?: string): Promise<JmsClient> {
-    const child = spawn('java', ['-cp', compiled(), 'SecurityJms', String(port), user ?? '-', password ?? '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /**
+   * createConnection(user, password) + start; rejects with the JMSException the client threw. `port` may be a URL
+   * (`ssl://localhost:61617`); `jvmArgs` e.g. the javax.net.ssl key and trust store properties.
+   */
+  static async connect(port: number | string, user?: string, password?: string, jvmArgs: string[] = []): Promise<JmsClient> {
+    const child = spawn('java', [...jvmArgs, '-cp', compiled(), 'SecurityJms', String(port), user ?? '-', password ?? '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const c = new JmsClient(child);
     const first = await c.reply();
     if (first !== 'CONNECTED') {

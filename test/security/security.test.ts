@@ -414,6 +414,15 @@ describe('security: users and ACLs over every protocol', function () {
     const bad = await get(b.sqs, path.replace('ListQueues', 'ListQueuez'));
     assert.equal(bad.status, 403);
     assert.equal(xmlText(bad.body, 'Code'), 'SignatureDoesNotMatch');
+    // SNS (same listener, its own action and signing service) verifies the same way
+    const sns = new URLSearchParams({ Action: 'ListTopics', Version: '2010-03-31' }).toString();
+    assert.equal((await signedRequest(b.sqs, KEYS.opsy, { headers: FORM, body: sns, service: 'sns' })).status, 200);
+    const snsWrong = await signedRequest(b.sqs, { ...KEYS.opsy, secretAccessKey: 'not-the-secret' }, { headers: FORM, body: sns, service: 'sns' });
+    assert.equal(snsWrong.status, 403);
+    assert.equal(xmlText(snsWrong.body, 'Code'), 'SignatureDoesNotMatch');
+    const snsOld = await signedRequest(b.sqs, KEYS.opsy, { headers: FORM, body: sns, service: 'sns', signingDate: new Date(Date.now() - 16 * 60_000) });
+    assert.equal(snsOld.status, 400);
+    assert.equal(xmlText(snsOld.body, 'Code'), 'RequestExpired');
   });
 
   it('audit: the engine logged the denials and logins (audit: true)', async () => {
@@ -534,7 +543,7 @@ describe('security: runtime users (wharf users over the admin REST API)', functi
 describe('security: revocation without a restart (runtime user removed or its groups changed)', function () {
   this.timeout(120_000);
 
-  it("ends the user's consumers on every protocol with its not-authorized error; the reconnect gets the new rights", async () => {
+  it("ends the user's consumers (a removed user: its connections) on every protocol with its not-authorized error; the reconnect gets the new rights", async () => {
     const boss = await hashPassword(PW.boss);
     const b = await start({
       users: [{ username: 'boss', passwordHash: boss, roles: ['admin'] }],
@@ -569,21 +578,26 @@ describe('security: revocation without a restart (runtime user removed or its gr
       const m4 = await mq(4);
       const m5 = await mq(5);
       const am = await AmqpClient.connect({ port: b.amqp, tlsPort: 0, wsPort: 0 }, { username: 'dana', password: PWD });
-      await am.receiver('orders.rev');
+      const amLink = (await am.receiver('orders.rev')).link;
       const jms = await JmsClient.connect(b.openwire, 'dana', PWD);
       await jms.subscribe('orders.rev');
       assert.equal(b.broker.engine.listConnections().filter((c) => c.principal.username === 'dana').length, 5);
-      return { st, m4, m5, am, jms };
+      return { st, m4, m5, am, amLink, jms };
     };
-    const ended = async (c: Awaited<ReturnType<typeof consumers>>) => {
+    // whole: the user is gone, every connection ends; else (groups changed) only the consumers of orders.rev end:
+    // STOMP and MQTT can only say so by ending the connection, AMQP detaches the link, OpenWire removes the consumer
+    const ended = async (c: Awaited<ReturnType<typeof consumers>>, whole = true) => {
       await eventually(() => {
-        assert.ok(c.st.errors.some((e) => /not authorized|groups of user|was removed/.test(e.message)), `STOMP ERROR: ${c.st.errors.map((e) => e.message)}`);
+        assert.ok(c.st.errors.some((e) => /not authorized|no longer authorized to consume queue:\/\/orders\.rev|was removed/.test(e.message)), `STOMP ERROR: ${c.st.errors.map((e) => e.message)}`);
         assert.ok(c.m4.seen.closed, 'MQTT 3.1.1 closed');
         assert.equal(c.m5.seen.disconnectRc, 0x87, 'MQTT 5 DISCONNECT 0x87');
-        assert.ok(c.am.errors.some((e) => e?.condition === 'amqp:unauthorized-access'), `AMQP close: ${JSON.stringify(c.am.errors)}`);
-        assert.ok(c.jms.connectionErrors.length > 0 || c.jms.exited, 'OpenWire connection failed');
+        if (whole) assert.ok(c.am.errors.some((e) => e?.condition === 'amqp:unauthorized-access'), `AMQP close: ${JSON.stringify(c.am.errors)}`);
+        else assert.equal(c.amLink.remote?.detach?.error?.condition, 'amqp:unauthorized-access', 'AMQP link detached');
+        if (whole) assert.ok(c.jms.connectionErrors.some((l) => /JMSSecurityException/.test(l)), `OpenWire JMSSecurityException, then the connection fails: ${c.jms.connectionErrors}`);
+        else assert.ok(c.jms.connectionErrors.some((l) => /JMSSecurityException/.test(l)), 'OpenWire JMSSecurityException');
       }, 10_000);
-      assert.equal(b.broker.engine.listConnections().filter((x) => x.principal.username === 'dana').length, 0);
+      const left = b.broker.engine.listConnections().filter((x) => x.principal.username === 'dana').map((x) => x.protocol).sort();
+      assert.deepEqual(left, whole ? [] : ['amqp', 'openwire']);
       await Promise.all([c.st.disconnect().catch(() => undefined), c.am.close().catch(() => undefined), c.jms.close()]);
       c.m4.c.end(true);
       c.m5.c.end(true);
@@ -597,7 +611,7 @@ describe('security: revocation without a restart (runtime user removed or its gr
       await sleep(300);
       assert.equal(b.broker.engine.listConnections().filter((c) => c.principal.username === 'dana').length, 5);
       await api('PUT', '/api/security/users/dana', { groups: [] });
-      await ended(first);
+      await ended(first, false);
       stomp.subscribeDenied(await rejects(stomp.connect(b, 'dana', PWD).then((c) => c.subscribe('orders.rev'))), 'orders.rev');
       // removal
       await api('PUT', '/api/security/users/dana', { groups: ['consumers'] });
@@ -614,7 +628,7 @@ describe('security: revocation without a restart (runtime user removed or its gr
 describe('security: SNS per-topic authorization (a user\'s access key)', function () {
   this.timeout(60_000);
 
-  it('Publish needs write, Subscribe read, creating a topic admin: else AuthorizationError 403', async () => {
+  it('Publish needs write, Subscribe read (and write on an sqs/wharf target), creating a topic admin: else AuthorizationError 403', async () => {
     const [boss, writer, reader] = await Promise.all([PW.boss, PW.writer, PW.reader].map((p) => hashPassword(p)));
     // new objects: the config parser marks the ones it was given ($source), and the table above parsed KEYS
     const fresh = (k: { accessKeyId: string; secretAccessKey: string }) => ({ accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey });
@@ -628,6 +642,8 @@ describe('security: SNS per-topic authorization (a user\'s access key)', functio
         { match: '>', read: ['boss'], write: ['boss'], admin: ['boss'] },
         { match: 'alerts', kind: 'topic', write: ['producers'] },
         { match: 'alerts', kind: 'topic', read: ['consumers'] },
+        // Subscribe of an sqs/wharf endpoint needs write on the target queue too
+        { match: 'alerts-inbox', kind: 'queue', write: ['consumers'] },
       ],
     });
     const sns = (key: { accessKeyId: string; secretAccessKey: string }) => new SNSClient({ endpoint: `http://127.0.0.1:${b.sqs}`, region: 'us-east-1', credentials: key, maxAttempts: 1 });
@@ -650,6 +666,14 @@ describe('security: SNS per-topic authorization (a user\'s access key)', functio
       assert.equal((await ws.send(new CreateTopicCommand({ Name: 'alerts' }))).TopicArn, TopicArn);
       // reader: subscribe yes, publish no
       await rs.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint }));
+      // ... but not into a queue the reader may not write to (sqs or a broker-native wharf endpoint)
+      await b.broker.engine.createQueue('payroll');
+      for (const [Protocol, target] of [['sqs', 'arn:aws:sqs:us-east-1:000000000000:payroll'], ['wharf', 'queue://payroll']]) {
+        const err = (await rejects(rs.send(new SubscribeCommand({ TopicArn, Protocol, Endpoint: target })), `Subscribe ${Protocol}`)) as Error & { $metadata?: { httpStatusCode?: number } };
+        assert.equal(err.name, 'AuthorizationErrorException', err.message);
+        assert.equal(err.$metadata?.httpStatusCode, 403);
+        assert.match(err.message, /User 'reader' is not authorized to perform: SNS:Subscribe with endpoint .*sending to queue:\/\/payroll is not allowed/);
+      }
       await denied(rs.send(new PublishCommand({ TopicArn, Message: 'by-reader' })), 'Publish');
       await ws.send(new PublishCommand({ TopicArn, Message: 'after-subscribe' }));
       await eventually(() => assert.equal(b.broker.engine.queueInfo('alerts-inbox')?.depth, 1));

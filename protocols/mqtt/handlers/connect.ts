@@ -74,7 +74,7 @@ export async function handleConnect(c: ConnectionContext, p: mqttPacket.IConnect
       conn = await host.engine.connect(
         { protocol: 'mqtt', clientId: cid, remoteAddress: c.peer.remoteAddress, takeover: true, onKill: (reason, cause) => c.kill(reason, cause),
           endpoint: { transport: c.peer.transport, remotePort: c.peer.remotePort, localPort: c.peer.localPort, version: v === 5 ? '5.0' : v === 4 ? '3.1.1' : '3.1' } },
-        { username: p.username, password: p.password?.toString('utf8'), certificateSubject: certSubject(c.peer) },
+        { username: p.username, password: p.password?.toString('utf8'), certificate: c.peer.clientIdentity },
       );
     } catch (err) {
       const code = err instanceof BrokerError ? err.code : '';
@@ -163,9 +163,4 @@ export function refuse(c: ConnectionContext, rc5: number, rc3: number): void {
   if (c.version === 5) c.write(generate({ cmd: 'connack', sessionPresent: false, reasonCode: rc5 }, 5));
   else c.write(generate({ cmd: 'connack', sessionPresent: false, returnCode: rc3 }, c.version));
   c.close({ normal: false, reason: `connect refused (${rc5.toString(16)})`, noSession: true });
-}
-
-function certSubject(peer: PeerInfo): string | undefined {
-  const cn = peer.clientCertificate?.subject?.CN;
-  return Array.isArray(cn) ? cn[0] : cn;
 }

@@ -108,8 +108,10 @@ async function attach(c: ConnectionContext, rec: SubRecord, restoring: boolean, 
     retained: sendRetained,
     limits: c.host.subscriptionLimits,
     onMessage: (d) => onDelivery(c, entry, d),
-    onClose: () => {
+    onClose: (reason, cause) => {
       entry.consumer = null;
+      // MQTT cannot end one subscription from the server: v5 DISCONNECT 0x87 Not authorized, 3.1.1 a plain close
+      if (cause === 'unauthorized') c.kill(reason, 'unauthorized');
     },
   };
   if (parsed.group !== undefined) {

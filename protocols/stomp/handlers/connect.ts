@@ -40,13 +40,11 @@ export function onConnect(ctx: StompContext, f: StompFrame): Promise<void> {
   const clientId = header(f, 'client-id') || undefined;
   const login = header(f, 'login');
   const passcode = header(f, 'passcode');
-  const cert = ctx.peer.clientCertificate;
-  const certificateSubject = cert?.subject ? formatSubject(cert.subject as unknown as Record<string, string | string[]>) : undefined;
   return ctx.engine
     .connect(
       { protocol: 'stomp', clientId, remoteAddress: ctx.peer.remoteAddress, onKill: (reason) => ctx.errorClose(reason, `The broker closed this connection: ${reason}.`),
         endpoint: { transport: ctx.peer.transport, remotePort: ctx.peer.remotePort, localPort: ctx.peer.localPort, version } },
-      { username: login || undefined, password: passcode, certificateSubject },
+      { username: login || undefined, password: passcode, certificate: ctx.peer.clientIdentity },
     )
     .then((conn) => {
       if (ctx.state !== 'connecting') {
@@ -96,11 +94,4 @@ export function startHeartbeats(ctx: StompContext, out: number, inn: number): vo
     }, every);
     ctx.hbInTimer.unref();
   }
-}
-
-/** A client certificate's subject as `CN=x,O=y` (what the security hooks match on). */
-function formatSubject(subject: Record<string, string | string[]>): string {
-  return Object.entries(subject)
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
-    .join(',');
 }

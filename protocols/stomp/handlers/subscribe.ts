@@ -7,7 +7,7 @@
  * activemq.prefetchSize, activemq.exclusive, activemq.noLocal, activemq.subscriptionName (durable topic
  * subscriptions, which UNSUBSCRIBE with the name removes).
  */
-import { BrokerError, type Delivery } from '../../../src/core/api.js';
+import { BrokerError, type Delivery, type KillCause } from '../../../src/core/api.js';
 import { header, type StompFrame } from '../frame.js';
 import { resolve } from '../destinations.js';
 import { deliver, replenish, untrack } from '../delivery.js';
@@ -49,7 +49,7 @@ export function onSubscribe(ctx: StompContext, f: StompFrame): Promise<void> {
       noLocal: header(f, 'activemq.noLocal') === 'true',
       durable: subName && address.kind === 'topic' ? { name: subName } : undefined,
       onMessage: (d) => deliver(ctx, sub, d),
-      onClose: (reason) => subscriptionClosed(ctx, sub, reason),
+      onClose: (reason, cause) => subscriptionClosed(ctx, sub, reason, cause),
       onLeaseExpired: (d) => leaseExpired(ctx, sub, d),
     })
     .then(
@@ -99,8 +99,13 @@ export function closeSub(ctx: StompContext, sub: Sub): void {
 }
 
 /** The engine closed the consumer (its queue or durable subscription was deleted). */
-export function subscriptionClosed(ctx: StompContext, sub: Sub, reason: string): void {
+export function subscriptionClosed(ctx: StompContext, sub: Sub, reason: string, cause?: KillCause): void {
   if (sub.closed) return;
+  // its user may no longer read the destination: STOMP can only say so with an ERROR, which ends the connection
+  // (STOMP 1.2 "ERROR": the server closes it after sending); the ERROR names the subscription and destination
+  if (cause === 'unauthorized') {
+    ctx.errorClose(reason, `The subscription ${sub.id} was closed: ${reason}.`, undefined, [['subscription', sub.id]]);
+  }
   ctx.log.debug({ session: ctx.conn?.id, subscription: sub.id, reason }, 'stomp: subscription closed by the broker');
   sub.closed = true;
   if (ctx.subs.get(sub.id) === sub) ctx.subs.delete(sub.id);

@@ -1,10 +1,11 @@
 /**
  * The Wharf web console: a single-page app over the REST admin API (docs/admin-api.md). Hash routes:
  * #/ overview · #/destinations · #/queue/NAME · #/topic/NAME · #/subscription/NAME · #/subscriptions ·
- * #/connections · #/aws · #/cluster · #/users · #/definitions
+ * #/connections · #/aws · #/cluster · #/users · #/acl (ui/acl.ts) · #/definitions
  */
 import { ApiError, del, enc, get, post, put, setCsrf, whenUnauthorized, type Dest, type Page, type Sample, type User } from './api.js';
 import { LiveChart } from './chart.js';
+import { aclPage } from './acl.js';
 import { $, bytes, clear, confirmDialog, duration, h, num, promptDialog, rate, replace, time, toast, type Child } from './dom.js';
 // page lifetime, tables and the review's views (modules of their own)
 import { act, every, hashParams, isAdmin, leavePage, link, onLeave, page, session } from './page.js';
@@ -134,6 +135,8 @@ function route(): void {
       return void clusterPage();
     case 'users':
       return void usersPage();
+    case 'acl':
+      return void aclPage({ admin: isAdmin(), page }).catch((err: Error) => page('Access control', h('p', { class: 'error' }, err.message)));
     case 'definitions':
       return void definitionsPage();
     default:

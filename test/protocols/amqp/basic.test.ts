@@ -92,8 +92,8 @@ describe('AMQP: connections', function () {
     let subject: string | undefined;
     engine.security = {
       async authenticate(c) {
-        if (c.certificateSubject) subject = c.certificateSubject;
-        return { username: c.certificateSubject ?? 'anonymous', anonymous: !c.certificateSubject, groups: [] };
+        if (c.certificate) subject = c.certificate.subject;
+        return { username: c.certificate?.commonName ?? 'anonymous', anonymous: !c.certificate, groups: [] };
       },
       authorize: () => true,
     };

@@ -113,6 +113,8 @@ export interface ConnectOptions {
   /** Default 127.0.0.1. */
   host?: string;
   ssl?: boolean;
+  /** With ssl: more tls.connect options (a client certificate's `cert` and `key`). */
+  tls?: Record<string, unknown>;
   headers?: Record<string, string>;
 }
 
@@ -127,7 +129,7 @@ export class Stompit {
   static connect(o: ConnectOptions): Promise<Stompit> {
     return new Promise((resolve, reject) => {
       const opts: Record<string, unknown> = { host: o.host ?? '127.0.0.1', port: o.port, connectHeaders: { host: '/', 'accept-version': '1.2', ...o.headers } };
-      if (o.ssl) Object.assign(opts, { ssl: true, ca: readFileSync(tlsFixture('ca.crt')), servername: 'localhost' });
+      if (o.ssl) Object.assign(opts, { ssl: true, ca: readFileSync(tlsFixture('ca.crt')), servername: 'localhost', ...o.tls });
       stompit.connect(opts, (err, client) => (err ? reject(err) : resolve(new Stompit(client))));
     });
   }

@@ -1,5 +1,5 @@
 // A JMS client on ActiveMQ's own client jars for test/security/security.test.ts, driven over stdin/stdout:
-// `java SecurityJms <port> <user|-> <password|->` connects (createConnection(user, password) + start) and prints
+// `java SecurityJms <port|url> <user|-> <password|->` connects (createConnection(user, password) + start) and prints
 // CONNECTED, or ERROR<TAB>exception class<TAB>message and exits. Then one command a line (tab-separated):
 //   send <dest> <body>      -> SENT | ERROR...          (persistent, so the send is synchronous)
 //   subscribe <id> <dest>   -> SUBSCRIBED | ERROR...    (then MSG<TAB>id<TAB>text for each message)
@@ -31,7 +31,10 @@ public class SecurityJms {
     public static void main(String[] args) throws Exception {
         String user = "-".equals(args[1]) ? null : args[1];
         String password = "-".equals(args[2]) ? null : args[2];
-        ActiveMQConnectionFactory f = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + args[0] + "?jms.watchTopicAdvisories=false");
+        // a bare port is tcp://127.0.0.1:<port>; a URL (ssl://localhost:<port>) is taken as given (its key and trust
+        // stores come from the javax.net.ssl.* system properties)
+        String url = args[0].contains("://") ? args[0] : "tcp://127.0.0.1:" + args[0];
+        ActiveMQConnectionFactory f = new ActiveMQConnectionFactory(url + "?jms.watchTopicAdvisories=false");
         Connection c;
         try {
             c = f.createConnection(user, password);
