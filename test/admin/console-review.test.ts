@@ -251,6 +251,8 @@ describe('admin web console: the review (chromium)', function () {
       await until(async () => (await producers('from-sqs')) === '1', 'SQS sender counted');
       await page.goto(`${b.url}/#/connections`);
       const row = rows('Connections').filter({ hasText: 'stomp-sender' });
+      // allInnerTexts does not wait: read the header once the row is there
+      await row.first().waitFor();
       const head = await page.getByRole('table', { name: 'Connections' }).locator('thead th').allInnerTexts();
       assert.equal((await row.locator('td').nth(head.findIndex((t) => t.startsWith('Producers'))).innerText()).trim(), '1');
       // a closed sender no longer counts

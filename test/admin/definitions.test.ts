@@ -137,7 +137,7 @@ describe('definitions: export and import everything a user created', function ()
     const imp = await api2.post('/api/definitions', doc);
     assert.equal(imp.status, 200, imp.text);
     assert.deepEqual(imp.json.skipped, []);
-    assert.deepEqual(imp.json.created, { queues: 1, topics: 2, subscriptions: 1, policyOverrides: 1, users: 1, brokerUsers: 1, sqsQueues: 3, snsTopics: 1, snsSubscriptions: 4 });
+    assert.deepEqual(imp.json.created, { queues: 1, topics: 2, subscriptions: 1, policyOverrides: 1, users: 1, brokerUsers: 1, acl: 0, sqsQueues: 3, snsTopics: 1, snsSubscriptions: 4 });
 
     const round = (await api2.get('/api/definitions?hashes=true')).json;
     const strip = (d: Record<string, unknown>) => ({ ...d, exportedAt: undefined });
