@@ -534,17 +534,39 @@ describe('admin web console: the review (chromium)', function () {
     await page.locator('#history-flow').waitFor();
   });
 
-  it('policies page: shows the configured rules (read-only when the broker has no runtime overrides API)', async () => {
+  it('policies page: an admin edits and removes a durable override; the effective policy follows', async () => {
     await start({ config: { destinations: [{ match: 'orders.>', kind: 'queue', maxRedeliveries: 3 }] } });
+    await b.broker.engine.createQueue('orders.eu');
     await login();
     await page.getByRole('navigation').getByRole('link', { name: 'Policies' }).click();
-    await page.getByRole('heading', { name: 'Policies' }).waitFor();
-    const api = (await client(b.url).get('/api/policies')).json as { items?: unknown[] };
-    if (Array.isArray(api.items)) {
-      await page.getByRole('table', { name: 'Policies' }).waitFor();
-    } else {
-      await page.getByRole('status').filter({ hasText: 'Runtime overrides are not available' }).waitFor();
-      assert.match(await page.getByRole('table', { name: 'Policy rules' }).innerText(), /orders\.>\s+kind="queue" maxRedeliveries=3/);
-    }
+    const table = page.getByRole('table', { name: 'Policies' });
+    const row = table.getByRole('row').filter({ hasText: 'orders.eu' });
+    await row.waitFor();
+    assert.match(await row.innerText(), /maxRedeliveries=3/, 'the configured rule is in effect');
+    await page.getByRole('button', { name: 'Edit queue orders.eu' }).click();
+    const text = page.getByLabel('Override (JSON)');
+    await text.fill('not json');
+    await page.getByRole('button', { name: 'Save override' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Not JSON' }).waitFor();
+    await text.fill('{"maxRedeliveries": 1, "deadLetterQueue": "orders.parked"}');
+    await page.getByRole('button', { name: 'Save override' }).click();
+    await until(async () => /maxRedeliveries=1\b/.test(await row.innerText()) && (await row.innerText()).includes('deadLetterQueue="orders.parked"'), 'the row shows the override');
+    assert.deepEqual(b.broker.engine.policyOverride('queue', 'orders.eu'), { maxRedeliveries: 1, deadLetterQueue: 'orders.parked' });
+    assert.equal(b.broker.engine.policyOf('queue', 'orders.eu').maxRedeliveries, 1, 'the override wins over the rule');
+    await page.getByRole('button', { name: 'Edit queue orders.eu' }).click();
+    await page.getByRole('button', { name: 'Remove override' }).click();
+    await until(() => b.broker.engine.policyOverride('queue', 'orders.eu') === undefined, 'override removed');
+    await until(async () => /maxRedeliveries=3/.test(await row.innerText()), 'the configured rule is back in effect');
+    assert.equal(b.broker.engine.policyOf('queue', 'orders.eu').maxRedeliveries, 3);
+  });
+
+  it('policies page: a viewer sees the policies but no Edit', async () => {
+    const viewerHash = await hashPassword('just-looking');
+    await start({ config: { admin: { users: [{ username: 'eve', passwordHash: viewerHash, role: 'viewer' }] } } });
+    await b.broker.engine.createQueue('orders.eu');
+    await login('eve', 'just-looking');
+    await page.getByRole('navigation').getByRole('link', { name: 'Policies' }).click();
+    await page.getByRole('table', { name: 'Policies' }).getByRole('row').filter({ hasText: 'orders.eu' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: /^Edit / }).count(), 0);
   });
 });

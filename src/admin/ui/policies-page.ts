@@ -1,7 +1,6 @@
 /**
  * Policies: every destination's effective policy and its runtime override, editable (admin) as a durable override
- * through the policies REST API (`GET /api/policies`, `PUT|DELETE /api/policies/{kind}/{name}`). A broker whose API
- * answers the older `{defaults, rules}` form (configuration-file rules only) gets a read-only view saying so.
+ * through the policies REST API (`GET /api/policies`, `PUT|DELETE /api/policies/{kind}/{name}`).
  */
 import { ApiError, del, enc, get, put } from './api.js';
 import { h, replace } from './dom.js';
@@ -34,21 +33,10 @@ export async function policiesPage(): Promise<void> {
     try {
       r = await get('/api/policies');
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) replace(box, h('p', { class: 'notice', role: 'alert' }, 'This broker has no policies API (GET /api/policies answered 404): upgrade it to see and edit policies here.'));
-      else replace(box, h('p', { class: 'error' }, (err as Error).message));
+      replace(box, h('p', { class: 'error', role: 'alert' }, err instanceof ApiError ? err.message : String(err)));
       return;
     }
-    const o = (Array.isArray(r) ? { items: r } : r) as { items?: PolicyRow[]; defaults?: Record<string, unknown>; rules?: Array<Record<string, unknown>> };
-    if (!Array.isArray(o.items)) {
-      // the configuration file's rules only: read-only
-      replace(box,
-        h('p', { class: 'notice', role: 'status' }, 'Runtime overrides are not available on this broker: showing the configuration file’s rules (read-only).'),
-        h('h2', null, 'Defaults'), h('pre', { class: 'body' }, JSON.stringify(o.defaults ?? {}, null, 2)),
-        h('h2', null, 'Rules'),
-        renderTable<Record<string, unknown>>([{ key: 'match', label: 'Match' }, { key: 'rest', label: 'Settings', clip: true, render: (x) => fmt(Object.fromEntries(Object.entries(x).filter(([k]) => k !== 'match'))) }], o.rules ?? [], { label: 'Policy rules', empty: 'No rules in the configuration file.' }),
-      );
-      return;
-    }
+    const o = r as { items: PolicyRow[]; defaults?: Record<string, unknown> };
     replace(box, renderTable<PolicyRow>([
       { key: 'kind', label: 'Kind' },
       { key: 'name', label: 'Destination', clip: true },
