@@ -84,6 +84,11 @@ export interface CauseGroup {
   newest: number;
 }
 
+/** When a message was dead-lettered (its send time for messages dead-lettered before the broker recorded it). */
+export function deadLetteredAt(m: { timestamp: number; properties: Record<string, unknown> }): number {
+  return typeof m.properties.dlqDeadLetteredAt === 'number' ? m.properties.dlqDeadLetteredAt : m.timestamp;
+}
+
 /** A DLQ's messages grouped by `dlqDeliveryFailureCause` (the first BULK_MAX messages). */
 export function deadLetterCauses(engine: EngineApi, name: string): { scanned: number; capped: boolean; causes: CauseGroup[] } {
   const entries = engine.browse({ kind: 'queue', name }, { limit: BULK_MAX + 1 });
@@ -97,8 +102,9 @@ export function deadLetterCauses(engine: EngineApi, name: string): { scanned: nu
     g.count++;
     const src = typeof p.originalDestination === 'string' ? p.originalDestination : '(unknown)';
     g.sources[src] = (g.sources[src] ?? 0) + 1;
-    g.oldest = Math.min(g.oldest, e.message.timestamp);
-    g.newest = Math.max(g.newest, e.message.timestamp);
+    const at = deadLetteredAt(e.message);
+    g.oldest = Math.min(g.oldest, at);
+    g.newest = Math.max(g.newest, at);
   }
   return { scanned: Math.min(entries.length, BULK_MAX), capped, causes: [...groups.values()].sort((a, b) => b.count - a.count || a.cause.localeCompare(b.cause)) };
 }

@@ -16,6 +16,7 @@ export interface DeadLettersHost {
   ensureQueue(name: string, pending: Command[], opts: { dlq?: boolean }): CoreQueue;
   send(m: Message, address: Address): Promise<void>;
   readonly logger: Logger;
+  now(): number;
 }
 
 export class DeadLetters {
@@ -53,6 +54,8 @@ export class DeadLetters {
     m.properties.originalDestination = entry.message.destination ?? formatAddress(from.address);
     if (from.role !== 'queue') m.properties.originalSubscription = from.name;
     m.properties.originalDeliveryCount = entry.deliveryCount;
+    // when it was dead-lettered (the timestamp stays the send time): the console's DLQ columns and cause groups
+    m.properties.dlqDeadLetteredAt = this.host.now();
     const size = messageSize(m);
     const seq = dlq.reserve(size);
     const persisted = dlq.persistent && m.durable;
@@ -79,6 +82,7 @@ export class DeadLetters {
       const m = copyMessage(removed, { destination: formatAddress(target) });
       delete m.properties.dlqDeliveryFailureCause;
       delete m.properties.originalDestination;
+      delete m.properties.dlqDeadLetteredAt;
       delete m.properties.originalSubscription;
       delete m.properties.originalDeliveryCount;
       await this.host.send(m, target);

@@ -144,6 +144,7 @@ export class Engine extends EventEmitter implements EngineApi {
       ensureQueue: (name, pending, o) => this.ensureQueue(name, pending, o),
       send: (m, a) => this.send(m, a),
       logger: this.logger,
+      now: () => this.now(),
     });
     this.scheduler = new Scheduler(this.state, {
       timers: this.timers,

@@ -501,7 +501,11 @@ describe('admin web console: the review (chromium)', function () {
     const causeRows = (await causes.locator('tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
     assert.deepEqual(causeRows.map((t) => t.replace(/ \d{4}-.*$/, '')), ['bad currency 2 billing (2)', 'timeout 1 billing (1)'], causeRows.join(' | '));
     const head = await page.getByRole('table', { name: 'Messages' }).locator('thead th').allInnerTexts();
-    assert.deepEqual(head.slice(4, 7), ['Cause', 'From', 'Sent']);
+    assert.deepEqual(head.slice(4, 8), ['Cause', 'From', 'Dead-lettered', 'Sent']);
+    const dead = engine.browse(queue('DLQ.billing'), { limit: 3 });
+    assert.ok(dead.every((e) => typeof e.message.properties.dlqDeadLetteredAt === 'number' && e.message.properties.dlqDeadLetteredAt >= e.message.timestamp), 'the time of the move is recorded');
+    const firstRow = (await rows('Messages').first().locator('td').allInnerTexts())[6];
+    assert.match(firstRow, /\d{2}:\d{2}:\d{2}/, 'the Dead-lettered column shows it');
     const over = await page.getByRole('table', { name: 'Messages' }).locator('xpath=..').evaluate((el) => el.scrollWidth - el.clientWidth);
     assert.ok(over <= 0, `the DLQ columns fit (${over}px over)`);
     await causes.getByRole('button', { name: 'Show cause bad currency' }).click();

@@ -198,6 +198,7 @@ export async function queuePage(kind: 'queue' | 'subscription', name: string): P
     const dlqCols = isDlq ? [
       { key: 'cause', label: 'Cause', clip: true, render: (m: Msg) => String(m.properties.dlqDeliveryFailureCause ?? '') },
       { key: 'source', label: 'From', clip: true, render: (m: Msg) => shortDest(m.properties.originalDestination) },
+      { key: 'deadLettered', label: 'Dead-lettered', render: (m: Msg) => (typeof m.properties.dlqDeadLetteredAt === 'number' ? time(m.properties.dlqDeadLetteredAt) : '') },
     ] : [];
     const table = renderTable<Msg & Record<string, unknown>>([
       { key: 'seq', label: '#', num: true },
