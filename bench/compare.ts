@@ -97,6 +97,11 @@ const wharf: BrokerSpec = {
     const profileDir = process.env.BENCH_WHARF_PROFILE;
     if (profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`);
     const proc = fork(self, ['--wharf-child', dataDir], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // a failing scenario exits this process: the broker child goes with it
+    process.on('exit', () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      removeDir(dataDir);
+    });
     const p = await new Promise<{ stomp: number; amqp: number }>((resolve, reject) => {
       proc.on('message', (m: { ports?: { stomp: number; amqp: number } }) => m.ports && resolve(m.ports));
       proc.once('exit', (code) => reject(new Error(`wharf child exited with ${code}`)));

@@ -40,9 +40,28 @@ export function summarize(file: string, top = 30): string {
     const f = url ? short : functionName;
     byFile.set(f, (byFile.get(f) ?? 0) + t);
   }
+  // inclusive time: each sample counts once for every distinct frame on its stack
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const incl = new Map<string, number>();
+  for (const [id, t] of self) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const { functionName, url, lineNumber } = byId.get(cur)!.callFrame;
+      const short = url.replace(/^.*\/(dist|node_modules)\//, '$1/').replace(/^file:\/\//, '');
+      const key = `${functionName || '(anonymous)'} ${short}${url ? `:${lineNumber + 1}` : ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + t);
+    }
+  }
   const pct = (t: number) => ((100 * t) / total).toFixed(1).padStart(5) + '%';
   const lines = [`${file}: ${(total / 1e6).toFixed(2)} s sampled busy, ${(idle / 1e6).toFixed(2)} s idle`, '', 'top self time by frame:'];
   for (const [k, t] of [...byFrame].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`${pct(t)}  ${k}`);
+  lines.push('', 'inclusive (self + callees) by frame:');
+  for (const [k, t] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`${pct(t)}  ${k}`);
   lines.push('', 'self time by file:');
   for (const [k, t] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`${pct(t)}  ${k}`);
   return lines.join('\n');
