@@ -547,7 +547,7 @@ function table(scenarios: Scenario[], names: string[], results: Map<string, Map<
         continue;
       }
       let ratio = '';
-      if (n !== 'wharf' && w && typeof w !== 'string') ratio = s.rate ? `p50 ×${(w.p50 / r.p50).toFixed(2)}` : `×${(w.msgsPerSec / r.msgsPerSec).toFixed(2)}`;
+      if (n !== 'wharf' && w && typeof w !== 'string') ratio = s.rate ? `p50 ×${(w.p50 / r.p50).toPrecision(2)}` : `×${(w.msgsPerSec / r.msgsPerSec).toFixed(2)}`;
       rows.push([s.name, n, String(Math.round(r.msgsPerSec)), `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}`, r.brokerUs.toFixed(1), r.clientUs.toFixed(1), ratio]);
     }
   }
