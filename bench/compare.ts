@@ -19,6 +19,9 @@
  * - `amqp-100-1x1`, `amqp-1k-1x1`, `amqp-100-4x4`, `amqp-1k-4x4`: durable transfers, 100 unsettled per sender
  *   waiting for `accepted`; receivers with credit window 100 accept each message.
  * - `stomp-rate`, `amqp-rate`: one producer at a fixed 500 msgs/s (100 B), one consumer; end-to-end p50/p99.
+ * - `stomp-1m-1x1`: 1 MiB persistent messages, 4 receipts outstanding.
+ * - `stomp-backlog`: `--backlog N` (default 1,000,000) persistent 100 B messages filled with nobody consuming,
+ *   then drained; prints fill and drain rates and the broker's peak RSS (msgs/s in the table = drain rate).
  * `--others` afterwards runs the benches that already compare with peers on their own (mqtt: mosquitto/ActiveMQ;
  * sqs: fauxqs) and prints their tables.
  *
@@ -290,7 +293,7 @@ function stompConnect(port: number): Promise<Any> {
   });
 }
 
-async function stompScenario(t: Target, o: Opts, size: number, pairs: number, rate: number | null): Promise<Result> {
+async function stompScenario(t: Target, o: Opts, size: number, pairs: number, rate: number | null, window = 100): Promise<Result> {
   const queue = `/queue/bench.${size}.${pairs}.${Date.now()}`;
   const body = Buffer.alloc(size, 0x78);
   const meter = new Meter();
@@ -332,7 +335,7 @@ async function stompScenario(t: Target, o: Opts, size: number, pairs: number, ra
   if (rate === null) {
     for (const c of producers) {
       const loop = () => !stopping && sendOne(c, loop);
-      for (let i = 0; i < 100; i++) loop();
+      for (let i = 0; i < window; i++) loop();
     }
   } else {
     const start = performance.now();
@@ -427,6 +430,63 @@ async function amqpScenario(t: Target, o: Opts, size: number, pairs: number, rat
   return r;
 }
 
+/**
+ * Backlog: one stompit producer fills a queue with `count` persistent 100 B messages (receipts, window 100) while
+ * nobody consumes, then one consumer drains it. msgs/s is the drain rate; p50/p99 are of nothing (0); the broker's
+ * peak RSS (VmHWM from /proc) says what the backlog cost in memory.
+ */
+async function backlogScenario(t: Target, count: number): Promise<Result & { fillPerSec: number; rssMb: number }> {
+  const queue = `/queue/backlog.${Date.now()}`;
+  const body = Buffer.alloc(100, 0x78);
+  const producer = await stompConnect(t.stomp!);
+  producer.on('error', (e: Error) => fail(`stomp producer: ${e.message}`));
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    let sent = 0;
+    let acked = 0;
+    const one = () => {
+      if (sent >= count) return;
+      sent++;
+      const f = producer.send({ destination: queue, persistent: 'true', 'content-length': '100' }, { onReceipt: () => (++acked === count ? resolve() : one()) });
+      f.write(body);
+      f.end();
+    };
+    for (let i = 0; i < 100; i++) one();
+  });
+  const fillPerSec = count / ((performance.now() - t0) / 1000);
+  producer.destroy();
+  const c0 = procCpuMicros(t.pid);
+  const t1 = performance.now();
+  const consumer = await stompConnect(t.stomp!);
+  let stopping = false;
+  consumer.on('error', (e: Error) => stopping || fail(`stomp consumer: ${e.message}`));
+  await new Promise<void>((resolve) => {
+    let got = 0;
+    consumer.subscribe({ destination: queue, ack: 'client-individual', 'activemq.prefetchSize': '1000', 'prefetch-count': '1000' }, (err: Error | null, msg: Any) => {
+      if (err) return stopping || fail(`stomp subscribe: ${err.message}`);
+      msg.on('data', () => undefined);
+      msg.on('end', () => {
+        consumer.ack(msg);
+        if (++got === count) resolve();
+      });
+    });
+  });
+  const el = (performance.now() - t1) / 1000;
+  stopping = true;
+  const brokerUs = (procCpuMicros(t.pid) - c0) / count;
+  consumer.destroy();
+  return { msgsPerSec: count / el, p50: 0, p99: 0, brokerUs, clientUs: NaN, fillPerSec, rssMb: peakRssMb(t.pid) };
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 function rheaBinary(b: Buffer): Any {
   return require('rhea').message.data_section(b);
 }
@@ -447,7 +507,21 @@ for (const [p, fn] of [['stomp', stompScenario], ['amqp', amqpScenario]] as cons
   }
   SCENARIOS.push({ name: `${p}-rate`, protocol: p, rate: true, run: (t, o) => fn(t, o, 100, 1, 500) });
 }
+// 1 MiB messages: 4 outstanding per producer (a window of 100 would keep 100 MiB in flight)
+SCENARIOS.push({ name: 'stomp-1m-1x1', protocol: 'stomp', rate: false, run: (t, o) => stompScenario(t, o, 1 << 20, 1, null, 4) });
+SCENARIOS.push({
+  name: 'stomp-backlog',
+  protocol: 'stomp',
+  rate: false,
+  async run(t) {
+    const r = await backlogScenario(t, BACKLOG_COUNT);
+    console.log(`    stomp-backlog (${BACKLOG_COUNT} × 100 B): fill ${Math.round(r.fillPerSec)} msgs/s, drain ${Math.round(r.msgsPerSec)} msgs/s, broker peak RSS ${r.rssMb.toFixed(0)} MB`);
+    return r;
+  },
+});
 const QUICK = ['stomp-100-1x1', 'amqp-100-1x1', 'stomp-rate', 'amqp-rate'];
+/** messages of the backlog scenario: `--backlog N` (default 1,000,000; 100,000 with --quick) */
+let BACKLOG_COUNT = 1_000_000;
 
 function fail(msg: string): never {
   console.error(`bench compare: ${msg}`);
@@ -476,8 +550,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       runs: { type: 'string' },
       markdown: { type: 'boolean', default: false },
       others: { type: 'boolean', default: false },
+      backlog: { type: 'string' },
     },
   });
+  BACKLOG_COUNT = Number(a.backlog ?? (a.quick ? 100_000 : 1_000_000));
   const o: Opts = { seconds: Number(a.seconds ?? (a.quick ? 4 : 8)), warmup: Number(a.warmup ?? (a.quick ? 1 : 2)) };
   const runs = Number(a.runs ?? (a.quick ? 1 : 2));
   const wanted = (a.scenarios?.split(',') ?? (a.quick ? QUICK : SCENARIOS.map((s) => s.name))).map((s) => s.trim());
@@ -504,9 +580,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
           continue;
         }
         const rs: Result[] = [];
-        for (let i = 0; i < runs; i++) {
+        const long = s.name === 'stomp-backlog';
+        for (let i = 0; i < (long ? 1 : runs); i++) {
           try {
-            rs.push(await withTimeout(s.run(target, { ...o, warmup: b.warmup(o.warmup) }), (o.seconds + o.warmup + 30) * 1000));
+            rs.push(await withTimeout(s.run(target, { ...o, warmup: b.warmup(o.warmup) }), long ? 3_600_000 : (o.seconds + o.warmup + 30) * 1000));
           } catch (err) {
             console.log(`    ${s.name}: ${(err as Error).message}`);
           }
