@@ -20,6 +20,8 @@
  *   waiting for `accepted`; receivers with credit window 100 accept each message.
  * - `stomp-rate`, `amqp-rate`: one producer at a fixed 500 msgs/s (100 B), one consumer; end-to-end p50/p99.
  * - `stomp-1m-1x1`: 1 MiB persistent messages, 4 receipts outstanding.
+ * - `mqtt-idle`: `--idle N` (default 10,000) idle MQTT 3.1.1 connections; the table shows connects/s in the msgs/s
+ *   column and the broker's RSS growth per connection (KiB) in the µs/msg column (mosquitto is a broker here too).
  * - `stomp-backlog`: `--backlog N` (default 1,000,000) persistent 100 B messages filled with nobody consuming,
  *   then drained; prints fill and drain rates and the broker's peak RSS (msgs/s in the table = drain rate).
  * `--others` afterwards runs the benches that already compare with peers on their own (mqtt: mosquitto/ActiveMQ;
@@ -37,7 +39,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
-import { freePort, PeerBroker } from './mqtt-peers.js';
+import { freePort, mosquitto, PeerBroker } from './mqtt-peers.js';
 
 const self = fileURLToPath(import.meta.url);
 const require = createRequire(import.meta.url);
@@ -52,6 +54,7 @@ interface Target {
   pid: number;
   stomp?: number;
   amqp?: number;
+  mqtt?: number;
   /** what durable means there */
   note: string;
   stop(): Promise<void>;
@@ -73,18 +76,22 @@ async function wharfChild(dataDir: string): Promise<void> {
   const { silentLogger } = await import('../src/app/log.js');
   const { stompModule } = await import('../protocols/stomp/index.js');
   const { amqpModule } = await import('../protocols/amqp/index.js');
+  const { mqttModule } = await import('../protocols/mqtt/index.js');
   const off = { enabled: false };
   const on = { host: '127.0.0.1', port: 0 };
   const config = parseConfig({
     dataDir,
     store: { noSync: false },
     log: { level: 'silent' },
-    listeners: { openwire: off, amqp: on, stomp: on, admin: off, sqs: off, ws: off, mqtt: off },
+    listeners: { openwire: off, amqp: on, stomp: on, admin: off, sqs: off, ws: off, mqtt: on },
+    // the idle-connections scenario opens 10,000 from 127.0.0.1 (the defaults allow 10,000 per listener and half
+    // the file-descriptor limit per address)
+    limits: { maxConnections: 0, maxConnectionsPerAddress: 15_000 },
   });
-  const broker = new Broker(config, { protocols: [stompModule, amqpModule], http: [], logger: silentLogger() });
+  const broker = new Broker(config, { protocols: [stompModule, amqpModule, mqttModule], http: [], logger: silentLogger() });
   await broker.start();
   const a = broker.listenerAddresses();
-  process.send!({ ports: { stomp: a.stomp!.port, amqp: a.amqp!.port } });
+  process.send!({ ports: { stomp: a.stomp!.port, amqp: a.amqp!.port, mqtt: a.mqtt!.port } });
   serveParent({ port: a.stomp!.port, stop: () => broker.stop() });
 }
 
@@ -105,8 +112,8 @@ const wharf: BrokerSpec = {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       removeDir(dataDir);
     });
-    const p = await new Promise<{ stomp: number; amqp: number }>((resolve, reject) => {
-      proc.on('message', (m: { ports?: { stomp: number; amqp: number } }) => m.ports && resolve(m.ports));
+    const p = await new Promise<{ stomp: number; amqp: number; mqtt: number }>((resolve, reject) => {
+      proc.on('message', (m: { ports?: { stomp: number; amqp: number; mqtt: number } }) => m.ports && resolve(m.ports));
       proc.once('exit', (code) => reject(new Error(`wharf child exited with ${code}`)));
     });
     return {
@@ -114,6 +121,7 @@ const wharf: BrokerSpec = {
       pid: proc.pid!,
       stomp: p.stomp,
       amqp: p.amqp,
+      mqtt: p.mqtt,
       note: 'LMDB, every commit fsync’d before the receipt/accepted',
       async stop() {
         if (proc.exitCode === null && proc.signalCode === null) {
@@ -228,7 +236,18 @@ function which(bin: string): string | null {
   return null;
 }
 
-const BROKERS: BrokerSpec[] = [wharf, activemq, rabbitmq];
+const mosquittoBroker: BrokerSpec = {
+  name: 'mosquitto',
+  packages: ['mosquitto'],
+  missing: () => mosquitto.missing(),
+  warmup: (b) => b,
+  async start() {
+    const b = await mosquitto.start('qos0');
+    return { name: 'mosquitto', pid: b.pid, mqtt: b.port, note: 'in memory (persistence false); MQTT only', stop: () => b.stop() };
+  },
+};
+
+const BROKERS: BrokerSpec[] = [wharf, activemq, rabbitmq, mosquittoBroker];
 
 // ------------------------------------------------------------------------------------------- measuring
 
@@ -478,6 +497,39 @@ async function backlogScenario(t: Target, count: number): Promise<Result & { fil
   return { msgsPerSec: count / el, p50: 0, p99: 0, brokerUs, clientUs: NaN, fillPerSec, rssMb: peakRssMb(t.pid) };
 }
 
+/**
+ * Idle MQTT connections: `IDLE_CONNECTIONS` raw MQTT 3.1.1 CONNECTs (clean session, keep-alive 0, 200 at a time),
+ * each waiting for its CONNACK; the broker's RSS (VmRSS) is read before and 2 s after. Reported in the table as
+ * connections/s (msgs/s column) and KiB of broker RSS per connection (µs/msg column).
+ */
+async function idleMqtt(t: Target, n: number): Promise<Result> {
+  const rss0 = rssKb(t.pid);
+  const sockets: net.Socket[] = [];
+  const t0 = performance.now();
+  const open = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const id = Buffer.from(`idle-${process.pid}-${i}`);
+      const body = Buffer.concat([Buffer.from([0, 4]), Buffer.from('MQTT'), Buffer.from([4, 2, 0, 0, 0, id.length]), id]);
+      const s = net.connect({ host: '127.0.0.1', port: t.mqtt!, noDelay: true }, () => s.write(Buffer.concat([Buffer.from([0x10, body.length]), body])));
+      s.once('data', (d: Buffer) => (d[0] === 0x20 && d[3] === 0 ? resolve() : reject(new Error(`CONNACK ${d.toString('hex')}`))));
+      s.once('error', reject);
+      s.on('close', () => undefined);
+      sockets.push(s);
+    });
+  for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, k) => open(i + k)));
+  const el = (performance.now() - t0) / 1000;
+  await sleep(2000);
+  const rss1 = rssKb(t.pid);
+  for (const s of sockets) s.destroy();
+  console.log(`    mqtt-idle (${n}): broker RSS ${(rss0 / 1024).toFixed(0)} → ${(rss1 / 1024).toFixed(0)} MB, ${((rss1 - rss0) / n).toFixed(1)} KiB per connection, ${Math.round(n / el)} connects/s`);
+  return { msgsPerSec: n / el, p50: NaN, p99: NaN, brokerUs: (rss1 - rss0) / n, clientUs: NaN };
+}
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
 function peakRssMb(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -495,7 +547,7 @@ function rheaBinary(b: Buffer): Any {
 
 interface Scenario {
   name: string;
-  protocol: 'stomp' | 'amqp';
+  protocol: 'stomp' | 'amqp' | 'mqtt';
   rate: boolean;
   run(t: Target, o: Opts): Promise<Result>;
 }
@@ -507,6 +559,7 @@ for (const [p, fn] of [['stomp', stompScenario], ['amqp', amqpScenario]] as cons
   }
   SCENARIOS.push({ name: `${p}-rate`, protocol: p, rate: true, run: (t, o) => fn(t, o, 100, 1, 500) });
 }
+SCENARIOS.push({ name: 'mqtt-idle', protocol: 'mqtt', rate: false, run: (t) => idleMqtt(t, IDLE_CONNECTIONS) });
 // 1 MiB messages: 4 outstanding per producer (a window of 100 would keep 100 MiB in flight)
 SCENARIOS.push({ name: 'stomp-1m-1x1', protocol: 'stomp', rate: false, run: (t, o) => stompScenario(t, o, 1 << 20, 1, null, 4) });
 SCENARIOS.push({
@@ -522,6 +575,8 @@ SCENARIOS.push({
 const QUICK = ['stomp-100-1x1', 'amqp-100-1x1', 'stomp-rate', 'amqp-rate'];
 /** messages of the backlog scenario: `--backlog N` (default 1,000,000; 100,000 with --quick) */
 let BACKLOG_COUNT = 1_000_000;
+/** connections of the mqtt-idle scenario: `--idle N` (default 10,000; 2,000 with --quick) */
+let IDLE_CONNECTIONS = 10_000;
 
 function fail(msg: string): never {
   console.error(`bench compare: ${msg}`);
@@ -543,7 +598,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     options: {
       quick: { type: 'boolean', default: false },
       install: { type: 'boolean', default: false },
-      brokers: { type: 'string', default: 'wharf,activemq,rabbitmq' },
+      brokers: { type: 'string', default: 'wharf,activemq,rabbitmq,mosquitto' },
       scenarios: { type: 'string' },
       seconds: { type: 'string' },
       warmup: { type: 'string' },
@@ -551,8 +606,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       markdown: { type: 'boolean', default: false },
       others: { type: 'boolean', default: false },
       backlog: { type: 'string' },
+      idle: { type: 'string' },
     },
   });
+  IDLE_CONNECTIONS = Number(a.idle ?? (a.quick ? 2_000 : 10_000));
   BACKLOG_COUNT = Number(a.backlog ?? (a.quick ? 100_000 : 1_000_000));
   const o: Opts = { seconds: Number(a.seconds ?? (a.quick ? 4 : 8)), warmup: Number(a.warmup ?? (a.quick ? 1 : 2)) };
   const runs = Number(a.runs ?? (a.quick ? 1 : 2));
@@ -625,7 +682,9 @@ function table(scenarios: Scenario[], names: string[], results: Map<string, Map<
       }
       let ratio = '';
       if (n !== 'wharf' && w && typeof w !== 'string') ratio = s.rate ? `p50 ×${(w.p50 / r.p50).toPrecision(2)}` : `×${(w.msgsPerSec / r.msgsPerSec).toFixed(2)}`;
-      rows.push([s.name, n, String(Math.round(r.msgsPerSec)), `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}`, r.brokerUs.toFixed(1), r.clientUs.toFixed(1), ratio]);
+      const num = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '');
+      const lat = Number.isFinite(r.p50) && r.p50 > 0 ? `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}` : '';
+      rows.push([s.name, n, String(Math.round(r.msgsPerSec)), lat, num(r.brokerUs, 1) + (s.protocol === 'mqtt' ? ' KiB/conn' : ''), num(r.clientUs, 1), ratio]);
     }
   }
   return formatTable(head, rows, { right: (i) => i > 1, markdown });
