@@ -94,7 +94,7 @@ export function procCpuMicros(pid: number): number {
 // ------------------------------------------------------------------------------------------- child processes
 
 /** LmdbStore counters (not part of the Store port): write transactions and commit() batches so far. */
-export type StoreStats = { transactions: number; batches: number };
+export type StoreStats = { transactions: number; batches: number; syncTransactions?: number };
 
 type Request = { cmd: 'cpu' | 'stats' | 'stop' };
 
@@ -336,6 +336,12 @@ export interface LoopResult {
   received: number;
   txnsPerSec: number;
   batchesPerTxn: number;
+  /** share of the transactions committed on the main thread (the store's idle path), 0–1 */
+  syncShare: number;
+  /** broker CPU (utime + stime of its process, all threads) per delivered message over the window, µs */
+  brokerCpuPerMsg: number;
+  /** this (client) process's CPU per delivered message, µs */
+  clientCpuPerMsg: number;
 }
 
 /**
@@ -389,10 +395,14 @@ export class ClosedLoop {
     await sleep(o.warmup * 1000);
     const s0 = await child.storeStats();
     this.measuring = true;
+    const c0 = child.procCpuMicros();
+    const o0 = ownCpuMicros();
     const t0 = performance.now();
     await sleep(o.seconds * 1000);
     this.measuring = false;
     const elapsed = (performance.now() - t0) / 1000;
+    const brokerCpu = child.procCpuMicros() - c0;
+    const clientCpu = ownCpuMicros() - o0;
     const s1 = await child.storeStats();
     this.stopping = true;
     // drain: every sent message must arrive
@@ -408,6 +418,9 @@ export class ClosedLoop {
       received: this.received,
       txnsPerSec: s0 && s1 ? (s1.transactions - s0.transactions) / elapsed : NaN,
       batchesPerTxn: s0 && s1 ? (s1.batches - s0.batches) / Math.max(1, s1.transactions - s0.transactions) : NaN,
+      syncShare: s0 && s1 && s1.syncTransactions !== undefined ? (s1.syncTransactions - (s0.syncTransactions ?? 0)) / Math.max(1, s1.transactions - s0.transactions) : NaN,
+      brokerCpuPerMsg: brokerCpu / Math.max(1, this.receivedInWindow),
+      clientCpuPerMsg: clientCpu / Math.max(1, this.receivedInWindow),
     };
   }
 }
@@ -421,7 +434,7 @@ export async function runSizes(sizes: string, ack: { perSec: string; latency: st
   for (const size of sizes.split(',').map(Number)) results.push(await runSize(size));
   const f1 = (x: number) => x.toFixed(1);
   const table = formatTable(
-    ['size', 'msgs/s', ack.perSec, `${ack.latency} p50/p99 ms`, 'send→deliver p50/p99 ms', 'LMDB txn/s', 'commits/txn'],
+    ['size', 'msgs/s', ack.perSec, `${ack.latency} p50/p99 ms`, 'send→deliver p50/p99 ms', 'LMDB txn/s', 'commits/txn', 'idle txn %', 'broker µs/msg', 'client µs/msg'],
     results.map((r) => [
       String(r.size),
       Math.round(r.msgsPerSec).toString(),
@@ -430,6 +443,9 @@ export async function runSizes(sizes: string, ack: { perSec: string; latency: st
       `${f1(r.e2e.p50)} / ${f1(r.e2e.p99)}`,
       Math.round(r.txnsPerSec).toString(),
       r.batchesPerTxn.toFixed(1),
+      Number.isNaN(r.syncShare) ? '-' : (100 * r.syncShare).toFixed(0),
+      f1(r.brokerCpuPerMsg),
+      f1(r.clientCpuPerMsg),
     ]),
     { right: () => true },
   );

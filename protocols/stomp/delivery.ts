@@ -12,22 +12,38 @@ import { messageHeaders } from './mapping.js';
 import { render } from './destinations.js';
 import type { Pending, StompContext, Sub } from './context.js';
 
-/** PreparedMessage per message, per version (fan-out and redelivery encode the message's headers once). */
-const prepared: Record<StompVersion, WeakMap<Message, PreparedMessage>> = {
-  '1.0': new WeakMap(),
-  '1.1': new WeakMap(),
-  '1.2': new WeakMap(),
-};
+/**
+ * The PreparedMessages of the last RING messages delivered, per version: fan-out delivers one message to its
+ * subscribers back to back, so a small ring finds it again. (A WeakMap entry per message cost more than the
+ * encoding it saved: every new key is an ephemeron the GC has to trace; a redelivery re-encodes instead.)
+ */
+const RING = 16;
+const RING_MAX_BODY = 64 * 1024;
+interface Ring {
+  keys: Array<Message | undefined>;
+  vals: Array<PreparedMessage | undefined>;
+  next: number;
+}
+const newRing = (): Ring => ({ keys: new Array(RING).fill(undefined), vals: new Array(RING).fill(undefined), next: 0 });
+const prepared: Record<StompVersion, Ring> = { '1.0': newRing(), '1.1': newRing(), '1.2': newRing() };
+
+function preparedFor(version: StompVersion, m: Message): PreparedMessage {
+  const r = prepared[version];
+  const keys = r.keys;
+  for (let i = 0; i < RING; i++) if (keys[i] === m) return r.vals[i]!;
+  const pm = new PreparedMessage(version, messageHeaders(m), m.body);
+  // the ring must not keep big bodies alive after their messages are gone; copying dominates their cost anyway
+  if (m.body.length > RING_MAX_BODY) return pm;
+  keys[r.next] = m;
+  r.vals[r.next] = pm;
+  r.next = (r.next + 1) % RING;
+  return pm;
+}
 
 export function deliver(ctx: StompContext, sub: Sub, d: Delivery): void {
   if (ctx.outClosed || sub.closed) return;
   const m = d.message;
-  const cache = prepared[ctx.version];
-  let pm = cache.get(m);
-  if (pm === undefined) {
-    pm = new PreparedMessage(ctx.version, messageHeaders(m), m.body);
-    cache.set(m, pm);
-  }
+  const pm = preparedFor(ctx.version, m);
   const lead: Array<[string, string]> = [
     ['subscription', sub.id],
     ['message-id', m.messageId],

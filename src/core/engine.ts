@@ -562,7 +562,9 @@ export class Engine extends EventEmitter implements EngineApi {
       await this.scheduler.schedule(message, address);
       if (kvCmds.length) await this.commit(kvCmds);
     } else {
-      const plan = await this.planSend(message, address, opts.retain ?? false, conn);
+      // The synchronous plan only while no asynchronous one is under way: a send must not take its seq (at
+      // execute) before an earlier send to the same queue whose plan is still being awaited.
+      const plan = (this.asyncPlans === 0 ? this.router.planNow(message, address) : null) ?? (await this.planSend(message, address, opts.retain ?? false, conn));
       await this.executePlan(plan, kvCmds);
     }
     this.applyKv(opts.kv);
@@ -623,8 +625,18 @@ export class Engine extends EventEmitter implements EngineApi {
 
   /** A routed, admitted send (see Router.plan); used by transactions and the scheduler. */
   planSend(message: Message, address: Address, retain: boolean, conn: Connection | null): Promise<SendPlan> {
-    return this.router.plan(message, address, retain, conn);
+    this.asyncPlans++;
+    const p = this.router.plan(message, address, retain, conn);
+    // registered before the caller's await, so it runs first: the count is down before the caller executes
+    p.then(this.asyncPlanDone, this.asyncPlanDone);
+    return p;
   }
+
+  /** Plans started by planSend and not settled yet (see send). */
+  private asyncPlans = 0;
+  private readonly asyncPlanDone = (): void => {
+    this.asyncPlans--;
+  };
 
   executePlan(plan: SendPlan, extra: Command[]): Promise<void> {
     return this.router.execute(plan, extra);

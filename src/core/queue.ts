@@ -80,6 +80,8 @@ const PAGE_BATCH = 500;
 /** Stored entries removed per commit by a purge (a few ms of write transaction each). */
 const PURGE_CHUNK = 2000;
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 export class CoreQueue {
   readonly name: string;
   readonly storageName: string;
@@ -519,7 +521,7 @@ export class CoreQueue {
       // at-most-once: the message leaves the queue as it is sent
       this.stats.dequeued++;
       this.forget(e);
-      if (e.persisted) this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }]).catch((err) => this.host.onError(err, 'auto-ack'));
+      if (e.persisted) this.commitAck(e.seq).catch((err) => this.host.onError(err, 'auto-ack'));
       c.deliver(delivery);
       if (c.prefetchMode) c.credit++;
       return;
@@ -636,13 +638,42 @@ export class CoreQueue {
     this.scheduleDispatch();
   }
 
-  async ack(deliveryId: number): Promise<void> {
-    const { entry, consumer } = this.takeForAck(deliveryId);
-    const cmds = this.ackCommands(entry);
-    // Give the credit back at once: the ack's durability is the client's business, not dispatch's.
-    this.applyAck(entry, consumer);
-    if (cmds.length) await this.host.commit(cmds);
+  ack(deliveryId: number): Promise<void> {
+    let entry: Entry;
+    try {
+      const taken = this.takeForAck(deliveryId);
+      entry = taken.entry;
+      // Give the credit back at once: the ack's durability is the client's business, not dispatch's.
+      this.applyAck(entry, taken.consumer);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return entry.persisted ? this.commitAck(entry.seq) : RESOLVED;
   }
+
+  /**
+   * The ack commands of one tick go to the store as one batch (one commit, one promise shared by their callers)
+   * instead of a commit each: a consumer acking a window of messages costs the store one batch. An ack
+   * removes an entry no other command of the tick refers to (seqs are never reused), so taking it out of call
+   * order within the tick changes nothing that is written.
+   */
+  private commitAck(seq: number): Promise<void> {
+    let batch = this.ackBatch;
+    if (batch === null) {
+      const b: Command[] = (batch = this.ackBatch = []);
+      this.ackBatchDone = new Promise<void>((resolve, reject) => {
+        queueMicrotask(() => {
+          this.ackBatch = null;
+          this.host.commit(b).then(resolve, reject);
+        });
+      });
+    }
+    batch.push({ t: 'ack', queue: this.storageName, seq });
+    return this.ackBatchDone!;
+  }
+
+  private ackBatch: Command[] | null = null;
+  private ackBatchDone: Promise<void> | null = null;
 
   nack(deliveryId: number, opts: NackOptions = {}): void {
     const f = this.inflight.get(deliveryId);

@@ -86,6 +86,30 @@ export class Router {
     return plan;
   }
 
+  /**
+   * The plan of the common send — to one existing queue without limits (no composite, no admission wait) —
+   * built synchronously, so the send reaches its commit without the promises and microtask hops of plan();
+   * null for everything else (plan() then does it). Same result as plan() for the sends it takes.
+   */
+  planNow(message: Message, address: Address): SendPlan | null {
+    if (address.kind !== 'queue' || this.composites.size > 0 || address.name.includes(',')) return null;
+    const q = this.state.queues.get(address.name);
+    if (q === undefined || q.policy.maxMessages || q.policy.maxBytes) return null;
+    const dest = formatAddress(address);
+    let m: Message;
+    if (message.destination === undefined || message.destination === dest) {
+      message.destination = dest;
+      m = message;
+    } else m = copyMessage(message, { destination: dest });
+    if (!m.expiration) {
+      const ttl = this.host.policyOf('queue', address.name).defaultTtl;
+      if (ttl > 0) m = copyMessage(m, { expiration: m.timestamp + ttl });
+    }
+    const plan: SendPlan = { commands: [], apply: [], release: [], targets: [] };
+    this.enqueueInto(plan, q, m);
+    return plan;
+  }
+
   /** Commit a plan (with `extra` commands in the same commit), then apply it. */
   async execute(plan: SendPlan, extra: Command[]): Promise<void> {
     this.finalizePlan(plan);

@@ -126,6 +126,24 @@ describe('LmdbStore specifics', function () {
       await s.close();
     });
 
+    it('an idle store commits a lone batch on the main thread at the end of the tick; idleSyncCommit:false never does', async () => {
+      const s = new LmdbStore({ path: tempDir() });
+      await s.open();
+      // a fresh store is idle: both commits of this tick share one main-thread transaction
+      const a = s.commit([{ t: 'enqueue', queue: 'q', seq: 1, message: plainMessage(1) }]);
+      const b = s.commit([{ t: 'enqueue', queue: 'q', seq: 2, message: plainMessage(2) }]);
+      await Promise.all([a, b]);
+      assert.deepEqual({ ...s.stats }, { transactions: 1, batches: 2, syncTransactions: 1 });
+      assert.equal(s.readEntries('q', 0, 10).length, 2);
+      await s.close();
+      const w = new LmdbStore({ path: tempDir(), idleSyncCommit: false });
+      await w.open();
+      await w.commit([{ t: 'enqueue', queue: 'q', seq: 1, message: plainMessage(1) }]);
+      assert.equal(w.stats.syncTransactions, 0);
+      assert.equal(w.stats.transactions, 1);
+      await w.close();
+    });
+
     it('commits arriving while a transaction is written form the next one', async () => {
       const s = new LmdbStore({ path: tempDir() });
       await s.open();

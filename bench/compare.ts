@@ -1,0 +1,737 @@
+/**
+ * Side by side: Wharf and peer brokers under the same scenarios, the same third-party clients, one table.
+ *
+ *   npm run bench -- compare [--quick] [--install] [--brokers wharf,activemq,rabbitmq] [--scenarios a,b,…]
+ *                            [--seconds 8] [--warmup 2] [--runs 2] [--markdown] [--others]
+ *
+ * Brokers (one at a time, each on its own free 127.0.0.1 ports, killed by pid at the end):
+ * - wharf: `--broker-child` of this file, every commit fsync'd (`store.noSync` false), STOMP and AMQP listeners.
+ * - activemq: Debian's ActiveMQ 5.17 (`/usr/share/activemq`), KahaDB with `journalDiskSyncStrategy="always"` (fsync
+ *   per journal write, the durable default); STOMP only (Debian's build ships no AMQP transport).
+ * - rabbitmq: Debian's rabbitmq-server 3.10 with rabbitmq_stomp and rabbitmq_amqp1_0; durable queues, publisher
+ *   confirms (STOMP receipts and AMQP `accepted` are sent after the message is fsync'd by the queue).
+ * `--install` apt-get installs what is missing (activemq, rabbitmq-server); without it a missing peer is skipped
+ * with the reason.
+ *
+ * Scenarios (clients: stompit 1.0.0 and rhea 3.0.5, every socket with TCP_NODELAY):
+ * - `stomp-100-1x1`, `stomp-1k-1x1`, `stomp-100-4x4`, `stomp-1k-4x4`: persistent SEND with a receipt each, up to
+ *   100 receipts outstanding per producer, consumers `ack:client-individual` (prefetch 1000) ACK every MESSAGE.
+ * - `amqp-100-1x1`, `amqp-1k-1x1`, `amqp-100-4x4`, `amqp-1k-4x4`: durable transfers, 100 unsettled per sender
+ *   waiting for `accepted`; receivers with credit window 100 accept each message.
+ * - `stomp-rate`, `amqp-rate`: one producer at a fixed 500 msgs/s (100 B), one consumer; end-to-end p50/p99.
+ * - `stomp-1m-1x1`: 1 MiB persistent messages, 4 receipts outstanding.
+ * - `mqtt-idle`: `--idle N` (default 10,000) idle MQTT 3.1.1 connections; the table shows connects/s in the msgs/s
+ *   column and the broker's RSS growth per connection (KiB) in the µs/msg column (mosquitto is a broker here too).
+ * - `stomp-backlog`: `--backlog N` (default 1,000,000) persistent 100 B messages filled with nobody consuming,
+ *   then drained; prints fill and drain rates and the broker's peak RSS (msgs/s in the table = drain rate).
+ * `--others` afterwards runs the benches that already compare with peers on their own (mqtt: mosquitto/ActiveMQ;
+ * sqs: fauxqs) and prints their tables.
+ *
+ * Reported per scenario and broker: delivered msgs/s, p50/p99 (send → delivery, ms), broker CPU µs per message
+ * (utime + stime of the broker process from /proc, all threads), client CPU µs per message (this process), and the
+ * Wharf/peer ratio of msgs/s (for rate runs: of p50). The median of `runs` runs is shown.
+ */
+import { fork, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
+import { freePort, mosquitto, PeerBroker } from './mqtt-peers.js';
+
+const self = fileURLToPath(import.meta.url);
+const require = createRequire(import.meta.url);
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Any = any;
+
+// ------------------------------------------------------------------------------------------- brokers
+
+interface Target {
+  name: string;
+  pid: number;
+  stomp?: number;
+  amqp?: number;
+  mqtt?: number;
+  /** what durable means there */
+  note: string;
+  stop(): Promise<void>;
+}
+
+interface BrokerSpec {
+  name: string;
+  missing(): string | null;
+  /** apt packages --install adds */
+  packages: string[];
+  start(): Promise<Target>;
+  warmup(base: number): number;
+}
+
+/** In the Wharf child: a Broker with STOMP and AMQP listeners, fsync'd store. */
+async function wharfChild(dataDir: string): Promise<void> {
+  const { Broker } = await import('../src/app/broker.js');
+  const { parseConfig } = await import('../src/app/config.js');
+  const { silentLogger } = await import('../src/app/log.js');
+  const { stompModule } = await import('../protocols/stomp/index.js');
+  const { amqpModule } = await import('../protocols/amqp/index.js');
+  const { mqttModule } = await import('../protocols/mqtt/index.js');
+  const off = { enabled: false };
+  const on = { host: '127.0.0.1', port: 0 };
+  const config = parseConfig({
+    dataDir,
+    store: { noSync: false },
+    log: { level: 'silent' },
+    listeners: { openwire: off, amqp: on, stomp: on, admin: off, sqs: off, ws: off, mqtt: on },
+    // the idle-connections scenario opens 10,000 from 127.0.0.1 (the defaults allow 10,000 per listener and half
+    // the file-descriptor limit per address)
+    limits: { maxConnections: 0, maxConnectionsPerAddress: 15_000 },
+  });
+  const broker = new Broker(config, { protocols: [stompModule, amqpModule, mqttModule], http: [], logger: silentLogger() });
+  await broker.start();
+  const a = broker.listenerAddresses();
+  process.send!({ ports: { stomp: a.stomp!.port, amqp: a.amqp!.port, mqtt: a.mqtt!.port } });
+  serveParent({ port: a.stomp!.port, stop: () => broker.stop() });
+}
+
+const wharf: BrokerSpec = {
+  name: 'wharf',
+  missing: () => null,
+  packages: [],
+  warmup: (b) => b,
+  async start() {
+    const dataDir = tempDir('compare-wharf');
+    const execArgv = [...process.execArgv];
+    // BENCH_WHARF_PROFILE=DIR: a V8 CPU profile of the Wharf broker per start
+    const profileDir = process.env.BENCH_WHARF_PROFILE;
+    if (profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`);
+    const proc = fork(self, ['--wharf-child', dataDir], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // a failing scenario exits this process: the broker child goes with it
+    process.on('exit', () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      removeDir(dataDir);
+    });
+    const p = await new Promise<{ stomp: number; amqp: number; mqtt: number }>((resolve, reject) => {
+      proc.on('message', (m: { ports?: { stomp: number; amqp: number; mqtt: number } }) => m.ports && resolve(m.ports));
+      proc.once('exit', (code) => reject(new Error(`wharf child exited with ${code}`)));
+    });
+    return {
+      name: 'wharf',
+      pid: proc.pid!,
+      stomp: p.stomp,
+      amqp: p.amqp,
+      mqtt: p.mqtt,
+      note: 'LMDB, every commit fsync’d before the receipt/accepted',
+      async stop() {
+        if (proc.exitCode === null && proc.signalCode === null) {
+          const exited = new Promise((r) => proc.once('exit', r));
+          proc.send({ cmd: 'stop' });
+          await exited;
+        }
+        removeDir(dataDir);
+      },
+    };
+  },
+};
+
+const AMQ_HOME = '/usr/share/activemq';
+
+const activemq: BrokerSpec = {
+  name: 'activemq',
+  packages: ['activemq'],
+  missing: () => (fs.existsSync(path.join(AMQ_HOME, 'bin/activemq.jar')) && which('java') ? null : 'ActiveMQ is not installed (apt-get install activemq)'),
+  warmup: (b) => Math.max(b, 3),
+  async start() {
+    const dir = tempDir('compare-activemq');
+    const port = await freePort();
+    const conf = path.join(dir, 'conf');
+    const data = path.join(dir, 'data');
+    for (const d of [conf, data]) fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(conf, 'log4j.properties'), 'log4j.rootLogger=WARN, console\nlog4j.appender.console=org.apache.log4j.ConsoleAppender\nlog4j.appender.console.layout=org.apache.log4j.PatternLayout\n');
+    // KahaDB journal synced on every write ("always", the default): a receipt means the message is on disk
+    fs.writeFileSync(
+      path.join(conf, 'activemq.xml'),
+      `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="bench" persistent="true" dataDirectory="${data}">
+    <persistenceAdapter><kahaDB directory="${data}/kahadb" journalDiskSyncStrategy="always"/></persistenceAdapter>
+    <transportConnectors>
+      <transportConnector name="stomp" uri="stomp+nio://127.0.0.1:${port}?transport.tcpNoDelay=true"/>
+    </transportConnectors>
+  </broker>
+</beans>
+`,
+    );
+    const args = [
+      '-Xms512M', '-Xmx512M', '-Dorg.apache.activemq.UseDedicatedTaskRunner=true', '--add-reads=java.xml=java.logging',
+      '--add-opens', 'java.base/java.lang=ALL-UNNAMED', '--add-opens', 'java.base/java.util=ALL-UNNAMED', '--add-opens', 'java.base/java.util.concurrent=ALL-UNNAMED',
+      `-Dlog4j.configuration=file:${conf}/log4j.properties`, `-Dactivemq.classpath=${conf}`, `-Dactivemq.home=${AMQ_HOME}`, `-Dactivemq.base=${dir}`,
+      `-Dactivemq.conf=${conf}`, `-Dactivemq.data=${data}`, '-jar', `${AMQ_HOME}/bin/activemq.jar`, 'start', `xbean:file:${conf}/activemq.xml`,
+    ];
+    const b = await PeerBroker.launch('activemq', which('java')!, args, dir, port);
+    return { name: 'activemq', pid: b.pid, stomp: port, note: 'KahaDB, journalDiskSyncStrategy=always', stop: () => b.stop() };
+  },
+};
+
+const rabbitmq: BrokerSpec = {
+  name: 'rabbitmq',
+  packages: ['rabbitmq-server'],
+  missing: () => (fs.existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') ? null : 'RabbitMQ is not installed (apt-get install rabbitmq-server)'),
+  warmup: (b) => Math.max(b, 2),
+  async start() {
+    const dir = tempDir('compare-rabbitmq');
+    const [amqp091, stomp, amqp, dist] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp,rabbitmq_amqp1_0].\n');
+    fs.writeFileSync(
+      path.join(dir, 'rabbitmq.conf'),
+      [
+        `listeners.tcp.default = 127.0.0.1:${amqp091}`,
+        `stomp.listeners.tcp.1 = 127.0.0.1:${stomp}`,
+        'stomp.tcp_listen_options.nodelay = true',
+        'tcp_listen_options.nodelay = true',
+        'loopback_users = none',
+        'stomp.default_user = guest',
+        'stomp.default_pass = guest',
+        // AMQP 1.0 rides on the AMQP 0-9-1 port (protocol header negotiation) in 3.10
+        '',
+      ].join('\n'),
+    );
+    const env = {
+      ...process.env,
+      RABBITMQ_BASE: dir,
+      RABBITMQ_MNESIA_BASE: path.join(dir, 'mnesia'),
+      RABBITMQ_LOG_BASE: path.join(dir, 'log'),
+      RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'enabled_plugins'),
+      RABBITMQ_NODENAME: `bench${process.pid}@localhost`,
+      RABBITMQ_DIST_PORT: String(dist),
+      RABBITMQ_PID_FILE: path.join(dir, 'pid'),
+      HOME: dir,
+    };
+    Object.assign(process.env, { RABBITMQ_NODENAME: env.RABBITMQ_NODENAME });
+    void amqp;
+    const b = await launchWithEnv('rabbitmq', '/usr/lib/rabbitmq/bin/rabbitmq-server', [], dir, stomp, env);
+    await sleep(2000);
+    return { name: 'rabbitmq', pid: b.pid, stomp, amqp: amqp091, note: 'durable queues; receipts/accepted after confirm (fsync by the queue)', stop: () => b.stop() };
+  },
+};
+
+async function launchWithEnv(name: string, cmd: string, args: string[], dir: string, port: number, env: NodeJS.ProcessEnv): Promise<PeerBroker> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    return await PeerBroker.launch(name, cmd, args, dir, port, dir, 120_000);
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+}
+
+function which(bin: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && fs.existsSync(path.join(dir, bin))) return path.join(dir, bin);
+  }
+  return null;
+}
+
+const mosquittoBroker: BrokerSpec = {
+  name: 'mosquitto',
+  packages: ['mosquitto'],
+  missing: () => mosquitto.missing(),
+  warmup: (b) => b,
+  async start() {
+    const b = await mosquitto.start('qos0');
+    return { name: 'mosquitto', pid: b.pid, mqtt: b.port, note: 'in memory (persistence false); MQTT only', stop: () => b.stop() };
+  },
+};
+
+const BROKERS: BrokerSpec[] = [wharf, activemq, rabbitmq, mosquittoBroker];
+
+// ------------------------------------------------------------------------------------------- measuring
+
+interface Result {
+  msgsPerSec: number;
+  p50: number;
+  p99: number;
+  brokerUs: number;
+  clientUs: number;
+}
+
+/** What a scenario drives: start producing (closed loop or fixed rate), count deliveries with their latency. */
+class Meter {
+  readonly lat = new Latencies(2_000_000);
+  delivered = 0;
+  measuring = false;
+  record(sentAt: number): void {
+    if (!this.measuring) return;
+    this.delivered++;
+    this.lat.add(performance.now() - sentAt);
+  }
+}
+
+/**
+ * CPU (µs) of `pid` and every process below it: RabbitMQ's pid is its start script, the Erlang VM its child
+ * (a process that exits during the window takes its time with it; none does here).
+ */
+function treeCpuMicros(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      const l = children.get(ppid);
+      if (l) l.push(Number(d));
+      else children.set(ppid, [Number(d)]);
+    } catch {
+      /* gone */
+    }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    try {
+      total += procCpuMicros(p);
+    } catch {
+      /* gone */
+    }
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
+}
+
+async function measure(t: Target, o: Opts, meter: Meter): Promise<Result> {
+  await sleep(o.warmup * 1000);
+  const c0 = treeCpuMicros(t.pid);
+  const u0 = ownCpuMicros();
+  const t0 = performance.now();
+  meter.measuring = true;
+  await sleep(o.seconds * 1000);
+  meter.measuring = false;
+  const el = (performance.now() - t0) / 1000;
+  const n = Math.max(1, meter.delivered);
+  return {
+    msgsPerSec: meter.delivered / el,
+    p50: meter.lat.percentile(50),
+    p99: meter.lat.percentile(99),
+    brokerUs: (treeCpuMicros(t.pid) - c0) / n,
+    clientUs: (ownCpuMicros() - u0) / n,
+  };
+}
+
+interface Opts {
+  seconds: number;
+  warmup: number;
+}
+
+const noDelayConnect = (opts: Any, cb: () => void) => {
+  const s = net.connect(opts, cb);
+  s.setNoDelay(true);
+  return s;
+};
+
+// ------------------------------------------------------------------------------------------- STOMP (stompit)
+
+function stompConnect(port: number): Promise<Any> {
+  const stompit = require('stompit');
+  return new Promise((resolve, reject) => {
+    stompit.connect({ host: '127.0.0.1', port, connect: noDelayConnect, connectHeaders: { host: '/', login: 'guest', passcode: 'guest', 'heart-beat': '0,0', 'accept-version': '1.2' } }, (err: Error | null, client: Any) =>
+      err ? reject(err) : resolve(client),
+    );
+  });
+}
+
+async function stompScenario(t: Target, o: Opts, size: number, pairs: number, rate: number | null, window = 100): Promise<Result> {
+  const queue = `/queue/bench.${size}.${pairs}.${Date.now()}`;
+  const body = Buffer.alloc(size, 0x78);
+  const meter = new Meter();
+  const clients: Any[] = [];
+  let stopping = false;
+  const errors = (c: Any) => c.on('error', (e: Error) => !stopping && fail(`stomp client: ${e.message}`));
+  for (let i = 0; i < pairs; i++) {
+    const c = await stompConnect(t.stomp!);
+    errors(c);
+    clients.push(c);
+    const subscribed = new Promise<void>((resolve) => {
+      c.subscribe({ destination: queue, ack: 'client-individual', 'activemq.prefetchSize': '1000', 'prefetch-count': '1000' }, (err: Error | null, msg: Any) => {
+        if (err) return stopping || fail(`stomp subscribe: ${err.message}`);
+        const sentAt = Number(msg.headers.sent);
+        msg.on('data', () => undefined);
+        msg.on('end', () => {
+          meter.record(sentAt);
+          c.ack(msg);
+        });
+      });
+      // stompit sends SUBSCRIBE at once; give the broker a moment to attach the consumer
+      setTimeout(resolve, 200);
+    });
+    await subscribed;
+  }
+  const producers: Any[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const c = await stompConnect(t.stomp!);
+    errors(c);
+    clients.push(c);
+    producers.push(c);
+  }
+  const sendOne = (c: Any, onReceipt: () => void) => {
+    const f = c.send({ destination: queue, persistent: 'true', 'content-length': String(size), sent: String(performance.now()) }, { onReceipt });
+    f.write(body);
+    f.end();
+  };
+  let timer: NodeJS.Timeout | undefined;
+  if (rate === null) {
+    for (const c of producers) {
+      const loop = () => !stopping && sendOne(c, loop);
+      for (let i = 0; i < window; i++) loop();
+    }
+  } else {
+    const start = performance.now();
+    let sent = 0;
+    timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) / 1000) * rate);
+      while (sent < due && !stopping) {
+        sent++;
+        sendOne(producers[0], () => undefined);
+      }
+    }, 1);
+  }
+  const r = await measure(t, o, meter);
+  stopping = true;
+  if (timer) clearInterval(timer);
+  await sleep(300);
+  for (const c of clients) c.destroy();
+  return r;
+}
+
+// ------------------------------------------------------------------------------------------- AMQP 1.0 (rhea)
+
+function amqpConnect(port: number): Promise<Any> {
+  const rhea = require('rhea');
+  const container = rhea.create_container();
+  container.on('error', (e: Error) => fail(`amqp client: ${e.message}`));
+  const conn = container.connect({ host: '127.0.0.1', port, reconnect: false, idle_time_out: 0, tcp_no_delay: true, username: 'guest', password: 'guest' });
+  return new Promise((resolve, reject) => {
+    conn.once('connection_open', () => resolve(conn));
+    conn.once('disconnected', (ctx: Any) => reject(new Error(`disconnected: ${ctx.error?.message ?? ''}`)));
+  });
+}
+
+async function amqpScenario(t: Target, o: Opts, size: number, pairs: number, rate: number | null): Promise<Result> {
+  const queue = `bench.${size}.${pairs}.${Date.now()}`;
+  // RabbitMQ 3.10's AMQP 1.0 plugin: /queue/<name> declares (durable) and uses that queue
+  const address = t.name === 'rabbitmq' ? `/queue/${queue}` : queue;
+  const body = Buffer.alloc(size, 0x78);
+  const meter = new Meter();
+  const conns: Any[] = [];
+  let stopping = false;
+  for (let i = 0; i < pairs; i++) {
+    const c = await amqpConnect(t.amqp!);
+    conns.push(c);
+    const r = c.open_receiver({ source: { address, durable: 2 }, credit_window: 100, autoaccept: true });
+    r.on('message', (ctx: Any) => meter.record(Number(ctx.message.application_properties?.sent)));
+    await new Promise((res) => r.once('receiver_open', res));
+  }
+  const senders: Any[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const c = await amqpConnect(t.amqp!);
+    conns.push(c);
+    const s = c.open_sender({ target: { address, durable: 2 } });
+    await new Promise((res) => s.once('sendable', res));
+    senders.push(s);
+  }
+  const sendOne = (s: Any) => s.send({ durable: true, body: rheaBinary(body), application_properties: { sent: performance.now() } });
+  let timer: NodeJS.Timeout | undefined;
+  if (rate === null) {
+    for (const s of senders) {
+      let unsettled = 0;
+      const pump = () => {
+        while (!stopping && unsettled < 100 && s.sendable()) {
+          unsettled++;
+          sendOne(s);
+        }
+      };
+      s.on('accepted', () => {
+        unsettled--;
+        pump();
+      });
+      s.on('sendable', pump);
+      s.on('rejected', (ctx: Any) => fail(`amqp rejected: ${JSON.stringify(ctx.delivery.remote_state?.error)}`));
+      pump();
+    }
+  } else {
+    const start = performance.now();
+    let sent = 0;
+    timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) / 1000) * rate);
+      while (sent < due && !stopping && senders[0].sendable()) {
+        sent++;
+        sendOne(senders[0]);
+      }
+    }, 1);
+  }
+  const r = await measure(t, o, meter);
+  stopping = true;
+  if (timer) clearInterval(timer);
+  await sleep(300);
+  for (const c of conns) c.close();
+  return r;
+}
+
+/**
+ * Backlog: one stompit producer fills a queue with `count` persistent 100 B messages (receipts, window 100) while
+ * nobody consumes, then one consumer drains it. msgs/s is the drain rate; p50/p99 are of nothing (0); the broker's
+ * peak RSS (VmHWM from /proc) says what the backlog cost in memory.
+ */
+async function backlogScenario(t: Target, count: number): Promise<Result & { fillPerSec: number; rssMb: number }> {
+  const queue = `/queue/backlog.${Date.now()}`;
+  const body = Buffer.alloc(100, 0x78);
+  const producer = await stompConnect(t.stomp!);
+  producer.on('error', (e: Error) => fail(`stomp producer: ${e.message}`));
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    let sent = 0;
+    let acked = 0;
+    const one = () => {
+      if (sent >= count) return;
+      sent++;
+      const f = producer.send({ destination: queue, persistent: 'true', 'content-length': '100' }, { onReceipt: () => (++acked === count ? resolve() : one()) });
+      f.write(body);
+      f.end();
+    };
+    for (let i = 0; i < 100; i++) one();
+  });
+  const fillPerSec = count / ((performance.now() - t0) / 1000);
+  producer.destroy();
+  const c0 = treeCpuMicros(t.pid);
+  const t1 = performance.now();
+  const consumer = await stompConnect(t.stomp!);
+  let stopping = false;
+  consumer.on('error', (e: Error) => stopping || fail(`stomp consumer: ${e.message}`));
+  await new Promise<void>((resolve) => {
+    let got = 0;
+    consumer.subscribe({ destination: queue, ack: 'client-individual', 'activemq.prefetchSize': '1000', 'prefetch-count': '1000' }, (err: Error | null, msg: Any) => {
+      if (err) return stopping || fail(`stomp subscribe: ${err.message}`);
+      msg.on('data', () => undefined);
+      msg.on('end', () => {
+        consumer.ack(msg);
+        if (++got === count) resolve();
+      });
+    });
+  });
+  const el = (performance.now() - t1) / 1000;
+  stopping = true;
+  const brokerUs = (treeCpuMicros(t.pid) - c0) / count;
+  consumer.destroy();
+  return { msgsPerSec: count / el, p50: 0, p99: 0, brokerUs, clientUs: NaN, fillPerSec, rssMb: peakRssMb(t.pid) };
+}
+
+/**
+ * Idle MQTT connections: `IDLE_CONNECTIONS` raw MQTT 3.1.1 CONNECTs (clean session, keep-alive 0, 200 at a time),
+ * each waiting for its CONNACK; the broker's RSS (VmRSS) is read before and 2 s after. Reported in the table as
+ * connections/s (msgs/s column) and KiB of broker RSS per connection (µs/msg column).
+ */
+async function idleMqtt(t: Target, n: number): Promise<Result> {
+  const rss0 = rssKb(t.pid);
+  const sockets: net.Socket[] = [];
+  const t0 = performance.now();
+  const open = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const id = Buffer.from(`idle-${process.pid}-${i}`);
+      const body = Buffer.concat([Buffer.from([0, 4]), Buffer.from('MQTT'), Buffer.from([4, 2, 0, 0, 0, id.length]), id]);
+      const s = net.connect({ host: '127.0.0.1', port: t.mqtt!, noDelay: true }, () => s.write(Buffer.concat([Buffer.from([0x10, body.length]), body])));
+      s.once('data', (d: Buffer) => (d[0] === 0x20 && d[3] === 0 ? resolve() : reject(new Error(`CONNACK ${d.toString('hex')}`))));
+      s.once('error', reject);
+      s.on('close', () => undefined);
+      sockets.push(s);
+    });
+  for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, k) => open(i + k)));
+  const el = (performance.now() - t0) / 1000;
+  await sleep(2000);
+  const rss1 = rssKb(t.pid);
+  for (const s of sockets) s.destroy();
+  console.log(`    mqtt-idle (${n}): broker RSS ${(rss0 / 1024).toFixed(0)} → ${(rss1 / 1024).toFixed(0)} MB, ${((rss1 - rss0) / n).toFixed(1)} KiB per connection, ${Math.round(n / el)} connects/s`);
+  return { msgsPerSec: n / el, p50: NaN, p99: NaN, brokerUs: (rss1 - rss0) / n, clientUs: NaN };
+}
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function rheaBinary(b: Buffer): Any {
+  return require('rhea').message.data_section(b);
+}
+
+// ------------------------------------------------------------------------------------------- scenarios
+
+interface Scenario {
+  name: string;
+  protocol: 'stomp' | 'amqp' | 'mqtt';
+  rate: boolean;
+  run(t: Target, o: Opts): Promise<Result>;
+}
+
+const SCENARIOS: Scenario[] = [];
+for (const [p, fn] of [['stomp', stompScenario], ['amqp', amqpScenario]] as const) {
+  for (const [label, size] of [['100', 100], ['1k', 1024]] as const) {
+    for (const pairs of [1, 4]) SCENARIOS.push({ name: `${p}-${label}-${pairs}x${pairs}`, protocol: p, rate: false, run: (t, o) => fn(t, o, size, pairs, null) });
+  }
+  SCENARIOS.push({ name: `${p}-rate`, protocol: p, rate: true, run: (t, o) => fn(t, o, 100, 1, 500) });
+}
+SCENARIOS.push({ name: 'mqtt-idle', protocol: 'mqtt', rate: false, run: (t) => idleMqtt(t, IDLE_CONNECTIONS) });
+// 1 MiB messages: 4 outstanding per producer (a window of 100 would keep 100 MiB in flight)
+SCENARIOS.push({ name: 'stomp-1m-1x1', protocol: 'stomp', rate: false, run: (t, o) => stompScenario(t, o, 1 << 20, 1, null, 4) });
+SCENARIOS.push({
+  name: 'stomp-backlog',
+  protocol: 'stomp',
+  rate: false,
+  async run(t) {
+    const r = await backlogScenario(t, BACKLOG_COUNT);
+    console.log(`    stomp-backlog (${BACKLOG_COUNT} × 100 B): fill ${Math.round(r.fillPerSec)} msgs/s, drain ${Math.round(r.msgsPerSec)} msgs/s, broker peak RSS ${r.rssMb.toFixed(0)} MB`);
+    return r;
+  },
+});
+const QUICK = ['stomp-100-1x1', 'amqp-100-1x1', 'stomp-rate', 'amqp-rate'];
+/** messages of the backlog scenario: `--backlog N` (default 1,000,000; 100,000 with --quick) */
+let BACKLOG_COUNT = 1_000_000;
+/** connections of the mqtt-idle scenario: `--idle N` (default 10,000; 2,000 with --quick) */
+let IDLE_CONNECTIONS = 10_000;
+
+function fail(msg: string): never {
+  console.error(`bench compare: ${msg}`);
+  process.exit(1);
+}
+
+function install(pkgs: string[]): void {
+  if (!pkgs.length) return;
+  console.log(`apt-get install ${pkgs.join(' ')} …`);
+  const r = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status !== 0) console.log(`apt-get install failed (${r.status}); the missing peers are skipped`);
+  // Debian starts the installed services; the bench runs its own instances
+  for (const svc of ['activemq', 'rabbitmq-server']) spawnSync('service', [svc, 'stop'], { stdio: 'ignore' });
+}
+
+export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const { values: a } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      install: { type: 'boolean', default: false },
+      brokers: { type: 'string', default: 'wharf,activemq,rabbitmq,mosquitto' },
+      scenarios: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      runs: { type: 'string' },
+      markdown: { type: 'boolean', default: false },
+      others: { type: 'boolean', default: false },
+      backlog: { type: 'string' },
+      idle: { type: 'string' },
+    },
+  });
+  IDLE_CONNECTIONS = Number(a.idle ?? (a.quick ? 2_000 : 10_000));
+  BACKLOG_COUNT = Number(a.backlog ?? (a.quick ? 100_000 : 1_000_000));
+  const o: Opts = { seconds: Number(a.seconds ?? (a.quick ? 4 : 8)), warmup: Number(a.warmup ?? (a.quick ? 1 : 2)) };
+  const runs = Number(a.runs ?? (a.quick ? 1 : 2));
+  const wanted = (a.scenarios?.split(',') ?? (a.quick ? QUICK : SCENARIOS.map((s) => s.name))).map((s) => s.trim());
+  const scenarios = SCENARIOS.filter((s) => wanted.includes(s.name));
+  const brokers = a.brokers.split(',').map((n) => BROKERS.find((b) => b.name === n.trim()) ?? fail(`unknown broker ${n}`));
+  if (a.install) install(brokers.filter((b) => b.missing()).flatMap((b) => b.packages));
+
+  console.log(`compare: ${scenarios.map((s) => s.name).join(', ')}; ${o.seconds} s after ${o.warmup} s warm-up, median of ${runs}; clients stompit 1.0.0 / rhea 3.0.5 with TCP_NODELAY; ${hostNote()}; ${loadNote()}`);
+  const results = new Map<string, Map<string, Result | string>>(); // scenario → broker → result or why not
+  for (const s of scenarios) results.set(s.name, new Map());
+  for (const b of brokers) {
+    const why = b.missing();
+    if (why) {
+      console.log(`  ${b.name}: skipped — ${why}`);
+      for (const s of scenarios) results.get(s.name)!.set(b.name, 'n/a');
+      continue;
+    }
+    const target = await b.start();
+    console.log(`  ${b.name} (pid ${target.pid}): ${target.note}`);
+    try {
+      for (const s of scenarios) {
+        if (!target[s.protocol]) {
+          results.get(s.name)!.set(b.name, 'n/a');
+          continue;
+        }
+        const rs: Result[] = [];
+        const long = s.name === 'stomp-backlog';
+        for (let i = 0; i < (long ? 1 : runs); i++) {
+          try {
+            rs.push(await withTimeout(s.run(target, { ...o, warmup: b.warmup(o.warmup) }), long ? 3_600_000 : (o.seconds + o.warmup + 30) * 1000));
+          } catch (err) {
+            console.log(`    ${s.name}: ${(err as Error).message}`);
+          }
+        }
+        const r = median(rs, s.rate ? (x) => -x.p50 : (x) => x.msgsPerSec);
+        results.get(s.name)!.set(b.name, r ?? 'failed');
+        if (r) console.log(`    ${s.name}: ${Math.round(r.msgsPerSec)} msgs/s, p50/p99 ${r.p50.toFixed(2)}/${r.p99.toFixed(2)} ms, broker ${r.brokerUs.toFixed(1)} µs/msg, client ${r.clientUs.toFixed(1)} µs/msg`);
+      }
+    } finally {
+      await target.stop();
+    }
+  }
+  console.log('\n' + table(scenarios, brokers.map((b) => b.name), results, a.markdown));
+  if (a.others) {
+    for (const [bench, args] of [['mqtt', []], ['sqs', ['--clients', '4']]] as const) {
+      console.log(`\n== npm run bench -- ${bench} ${args.join(' ')} (compares with its own peers)`);
+      spawnSync(process.execPath, [path.join(path.dirname(self), 'run.js'), bench, ...args], { stdio: 'inherit' });
+    }
+  }
+}
+
+function median(rs: Result[], key: (r: Result) => number): Result | undefined {
+  if (!rs.length) return undefined;
+  return [...rs].sort((x, y) => key(x) - key(y))[Math.floor((rs.length - 1) / 2)];
+}
+
+function table(scenarios: Scenario[], names: string[], results: Map<string, Map<string, Result | string>>, markdown: boolean): string {
+  const head = ['scenario', 'broker', 'msgs/s', 'p50/p99 ms', 'broker µs/msg', 'client µs/msg', 'wharf/peer'];
+  const rows: string[][] = [];
+  for (const s of scenarios) {
+    const byB = results.get(s.name)!;
+    const w = byB.get('wharf');
+    for (const n of names) {
+      const r = byB.get(n);
+      if (r === undefined) continue;
+      if (typeof r === 'string') {
+        rows.push([s.name, n, r, '', '', '', '']);
+        continue;
+      }
+      let ratio = '';
+      if (n !== 'wharf' && w && typeof w !== 'string') ratio = s.rate ? `p50 ×${(w.p50 / r.p50).toPrecision(2)}` : `×${(w.msgsPerSec / r.msgsPerSec).toFixed(2)}`;
+      const num = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '');
+      const lat = Number.isFinite(r.p50) && r.p50 > 0 ? `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}` : '';
+      rows.push([s.name, n, String(Math.round(r.msgsPerSec)), lat, num(r.brokerUs, 1) + (s.protocol === 'mqtt' ? ' KiB/conn' : ''), num(r.clientUs, 1), ratio]);
+    }
+  }
+  return formatTable(head, rows, { right: (i) => i > 1, markdown });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, j) => setTimeout(() => j(new Error(`timed out after ${ms / 1000} s`)), ms).unref())]);
+}
+
+function loadNote(): string {
+  try {
+    return `load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
+  } catch {
+    return '';
+  }
+}
+
+await benchMain(import.meta.url, () => run(), { '--wharf-child': (args) => wharfChild(args[0]!) });
