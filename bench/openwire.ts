@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { javaHarness } from '../test/protocols/openwire/java-harness.js';
-import { benchMain, BROKER_OPTIONS, brokerChildEntry, fatal, formatTable, hostNote, serveBroker, syncNote, tempDir, withBrokerChild, type ListenerName } from './lib.js';
+import { benchMain, BROKER_OPTIONS, brokerChildEntry, fatal, formatTable, hostNote, serveBroker, syncNote, tempDir, withBrokerChild, type ListenerName, type StoreStats } from './lib.js';
 import { freePort, PeerBroker } from './mqtt-peers.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -35,11 +35,16 @@ interface Result {
   seconds: number;
   values: Record<string, string>;
   cpuMicros: number;
+  /** store transactions and commit batches in the measured window (Wharf) */
+  txns?: number;
+  batches?: number;
 }
 
 interface Target {
   port: number;
   cpuMicros(): number;
+  /** Wharf: its store's transaction and batch counters */
+  storeStats?(): Promise<StoreStats | null>;
 }
 
 async function runPair(target: Target, producers: number, consumers: number, o: { warmup: number; seconds: number; size: number }): Promise<Result> {
@@ -50,11 +55,19 @@ async function runPair(target: Target, producers: number, consumers: number, o: 
   let out = '';
   let cpuStart = 0;
   let cpuEnd = 0;
+  let stats0: Promise<StoreStats | null> | undefined;
+  let stats1: Promise<StoreStats | null> | undefined;
   jvm.stdout.on('data', (d: Buffer) => {
     const before = out;
     out += d.toString();
-    if (!before.includes('START\n') && out.includes('START\n')) cpuStart = target.cpuMicros();
-    if (!before.includes('END\n') && out.includes('END\n')) cpuEnd = target.cpuMicros();
+    if (!before.includes('START\n') && out.includes('START\n')) {
+      cpuStart = target.cpuMicros();
+      stats0 = target.storeStats?.();
+    }
+    if (!before.includes('END\n') && out.includes('END\n')) {
+      cpuEnd = target.cpuMicros();
+      stats1 = target.storeStats?.();
+    }
   });
   const code = await new Promise<number | null>((r) => jvm.once('exit', r));
   if (code !== 0 || !cpuEnd) fatal('openwire', `JmsBench ${producers}x${consumers} failed (exit ${code}):\n${out}`);
@@ -63,7 +76,9 @@ async function runPair(target: Target, producers: number, consumers: number, o: 
     const i = line.indexOf('\t');
     if (i > 0) values[line.slice(0, i)] = line.slice(i + 1);
   }
-  return { received: Number(values['RECEIVED']), seconds: Number(values['SECONDS']), values, cpuMicros: cpuEnd - cpuStart };
+  const [s0, s1] = [await stats0, await stats1];
+  const store = s0 && s1 ? { txns: s1.transactions - s0.transactions, batches: s1.batches - s0.batches } : {};
+  return { received: Number(values['RECEIVED']), seconds: Number(values['SECONDS']), values, cpuMicros: cpuEnd - cpuStart, ...store };
 }
 
 function row(broker: string, p: number, c: number, r: Result): string[] {
@@ -78,6 +93,7 @@ function row(broker: string, p: number, c: number, r: Result): string[] {
     `${ms('SEND_P50')} / ${ms('SEND_P99')}`,
     `${ms('E2E_P50')} / ${ms('E2E_P99')}`,
     count ? (r.cpuMicros / count).toFixed(1) : '-',
+    r.txns ? `${(r.txns / r.seconds).toFixed(0)} / ${(r.batches! / r.txns).toFixed(1)}` : '-',
   ];
 }
 
@@ -176,10 +192,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       }
     }
     await withBrokerChild(self, 'openwire', a, async (child) => {
-      rows.push(row('Wharf', p, c, await runPair({ port: child.port, cpuMicros: () => child.procCpuMicros() }, p, c, o)));
+      rows.push(row('Wharf', p, c, await runPair({ port: child.port, cpuMicros: () => child.procCpuMicros(), storeStats: () => child.storeStats() }, p, c, o)));
     });
   }
-  console.log(formatTable(['broker', 'producers → consumers', 'msgs/s', 'sent/s', 'send p50/p99 ms', 'end-to-end p50/p99 ms', 'broker CPU µs/msg'], rows, { right: (i) => i > 1 }));
+  console.log(formatTable(['broker', 'producers → consumers', 'msgs/s', 'sent/s', 'send p50/p99 ms', 'end-to-end p50/p99 ms', 'broker CPU µs/msg', 'store txn/s / commits per txn'], rows, { right: (i) => i > 1 }));
   if (missing && a.peer) console.log(`peer: ${missing}; Wharf only`);
 }
 

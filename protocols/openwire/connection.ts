@@ -250,6 +250,16 @@ export class OpenWireConnection implements ProtocolConnection {
       return;
     }
     if (this.inflight.size > 0) await Promise.all(this.inflight);
+    if (cmd.type === DataType.MESSAGE_ACK && !cmd.responseRequired) {
+      // An ack nobody waits for (AUTO_ACKNOWLEDGE, the usual case) settles in the engine at once (credit, state);
+      // only its store commit is left. Waiting for that commit would hold every later command of this connection
+      // behind one fsync per ack, so a consumer could ack at most one message per commit. The commit goes on
+      // without us and shares its transaction with whatever else is committing then. A crash before it lands
+      // redelivers the message (at-least-once) — as ActiveMQ, whose KahaDB does not sync acks without a response.
+      void this.execute(cmd);
+      this.done();
+      return;
+    }
     await this.execute(cmd);
     this.done();
   }
