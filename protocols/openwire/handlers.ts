@@ -49,6 +49,12 @@ function txKey(id: TransactionId | null): string | null {
   throw new JmsError(JMS_EXCEPTION, 'XA transactions are not supported by this broker');
 }
 
+/** The ActiveMQ client's Message.getSize() after marshalling: 1024 (its minimum) + content + marshalled properties. */
+const CLIENT_MINIMUM_MESSAGE_SIZE = 1024;
+function clientMessageSize(m: OwMessage): number {
+  return CLIENT_MINIMUM_MESSAGE_SIZE + (m.content?.length ?? 0) + (m.marshalledProperties?.length ?? 0);
+}
+
 function sessionKeyOf(connectionId: string | null, sessionId: bigint): string {
   return `${connectionId}:${sessionId}`;
 }
@@ -67,7 +73,8 @@ export class Handlers implements ConsumerHost {
   private conn: ConnectionHandle | null = null;
   private info: ConnectionInfo | null = null;
   private readonly consumers = new Map<string, OwConsumer>();
-  private readonly producers = new Map<string, () => void>();
+  /** Producers by key: how to un-count them, and their ProducerInfo.windowSize (0 = no ProducerAck). */
+  private readonly producers = new Map<string, { undo: () => void; windowSize: number }>();
   private readonly sessions = new Set<string>();
   private readonly txs = new Map<string, Tx>();
   /** Temporary destinations this connection announced, by `type:name`. */
@@ -179,11 +186,12 @@ export class Handlers implements ConsumerHost {
   private onProducerInfo(pi: ProducerInfo): void {
     const key = producerKey(pi.producerId);
     if (this.producers.has(key)) return;
+    const windowSize = Math.max(0, pi.windowSize);
     if (pi.destination && !isTemporary(pi.destination)) {
       const address = toAddress(pi.destination);
       this.engine.authorize(this.connection.principal, 'send', address);
-      this.producers.set(key, this.engine.registerProducer(address, this.connection));
-    } else this.producers.set(key, () => undefined);
+      this.producers.set(key, { undo: this.engine.registerProducer(address, this.connection), windowSize });
+    } else this.producers.set(key, { undo: () => undefined, windowSize });
   }
 
   private async onMessage(m: OwMessage): Promise<void> {
@@ -196,7 +204,24 @@ export class Handlers implements ConsumerHost {
       if (!t) throw new JmsError(TRANSACTION_ROLLED_BACK, `Unknown transaction ${tk}`);
       transaction = t.tx;
     }
-    await this.engine.send(message, address, { connection: this.connection, transaction });
+    try {
+      await this.engine.send(message, address, { connection: this.connection, transaction });
+    } finally {
+      // a refused async send no longer occupies the producer's window either
+      if (!m.responseRequired) this.producerAck(m);
+    }
+  }
+
+  /**
+   * Producer flow control (ActiveMQ's producerWindowSize): a client with a window counts the size of each async send
+   * against it and blocks when it is full; the broker gives the size back with a ProducerAck once the message is
+   * accepted — for us when engine.send resolved, so a send held by a `block` limit or a resource alarm holds its
+   * ack and the client's window fills. Synchronous sends get their Response instead (ActiveMQ's Queue.send does the same).
+   */
+  private producerAck(m: OwMessage): void {
+    const p = m.producerId && this.producers.get(producerKey(m.producerId));
+    if (!p || p.windowSize <= 0) return;
+    this.owner.write({ type: DataType.PRODUCER_ACK, commandId: 0, responseRequired: false, producerId: m.producerId, size: clientMessageSize(m) });
   }
 
   // ============================================================================= consumers
@@ -253,7 +278,7 @@ export class Handlers implements ConsumerHost {
       }
       case DataType.PRODUCER_ID: {
         const key = producerKey(id);
-        this.producers.get(key)?.();
+        this.producers.get(key)?.undo();
         this.producers.delete(key);
         return;
       }
@@ -265,9 +290,9 @@ export class Handlers implements ConsumerHost {
             this.consumers.delete(k);
           }
         }
-        for (const [k, undo] of this.producers) {
+        for (const [k, p] of this.producers) {
           if (k.startsWith(prefix + ':')) {
-            undo();
+            p.undo();
             this.producers.delete(k);
           }
         }
@@ -360,7 +385,7 @@ export class Handlers implements ConsumerHost {
   private release(): void {
     for (const c of this.consumers.values()) c.close();
     this.consumers.clear();
-    for (const undo of this.producers.values()) undo();
+    for (const p of this.producers.values()) p.undo();
     this.producers.clear();
     for (const t of this.txs.values()) t.tx.rollback();
     this.txs.clear();

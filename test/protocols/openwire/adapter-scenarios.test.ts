@@ -82,6 +82,13 @@ describe('openwire adapter: more JMS scenarios', function () {
     await jms(b.port, 'exclusive-option');
   });
 
+  it('async sends with a producer window: ProducerAcks let 10,000 through; a full `block` queue parks the producer in its window', async () => {
+    b = await startOpenWireBroker({ config: { destinations: [{ match: 'pw.limited.>', maxMessages: 20, limitPolicy: 'block', blockTimeout: 60_000 }] } });
+    const { values } = await jms(b.port, 'producer-window', '', 120_000);
+    // the producer stopped on its window, not on a broker error: it had sent more than the queue holds
+    assert.ok(Number(values['BLOCKED_AFTER']) >= 20, `blocked after ${values['BLOCKED_AFTER']} sends`);
+  });
+
   it('a 1 MiB persistent BytesMessage', async () => {
     b = await startOpenWireBroker();
     await jms(b.port, 'large', String(MiB));

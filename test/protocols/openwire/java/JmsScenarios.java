@@ -96,6 +96,7 @@ public class JmsScenarios {
             case "send": send(arg); break;
             case "recv": recvAny(arg); break;
             case "failover": failover(arg); break;
+            case "producer-window": producerWindow(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -567,6 +568,95 @@ public class JmsScenarios {
         }
         check(done.await(30, TimeUnit.SECONDS), "received " + next.get() + " of " + n);
         eq(null, error.get(), "order");
+        c.close();
+    }
+
+    /** A thread's stack shows it parked in the producer window (ActiveMQ's MemoryUsage.waitForSpace). */
+    static boolean waitingForWindow(Thread t) {
+        if (t.getState() != Thread.State.WAITING && t.getState() != Thread.State.TIMED_WAITING) return false;
+        for (StackTraceElement e : t.getStackTrace()) if (e.getMethodName().equals("waitForSpace")) return true;
+        return false;
+    }
+
+    /**
+     * Async sends with a producer window (producerWindowSize): 10,000 persistent messages all arrive in order (the
+     * broker's ProducerAcks keep the window open); then, against a queue whose `block` limit is 20 messages, the
+     * producer ends up parked in its window with exactly 20 messages in the queue, and goes on once a consumer drains.
+     */
+    static void producerWindow() throws Exception {
+        ActiveMQConnectionFactory f = factory("?jms.useAsyncSend=true");
+        f.setProducerWindowSize(64 * 1024);
+        Connection c = f.createConnection();
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("pw.flow");
+        MessageProducer p = s.createProducer(q);
+        p.setDeliveryMode(DeliveryMode.PERSISTENT);
+        final int n = 10_000;
+        AtomicInteger sent = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread sender = new Thread(() -> {
+            try {
+                for (int i = 0; i < n; i++) {
+                    TextMessage m = s.createTextMessage("m" + i);
+                    m.setIntProperty("i", i);
+                    p.send(m);
+                    sent.incrementAndGet();
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        sender.start();
+        sender.join(60_000);
+        check(!sender.isAlive(), "the async producer is stuck after " + sent.get() + " of " + n + " sends (window parked: " + waitingForWindow(sender) + ")");
+        eq(null, failure.get(), "send failure");
+        Session cs = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer mc = cs.createConsumer(q);
+        for (int i = 0; i < n; i++) eq(i, recv(mc).getIntProperty("i"), "order");
+        none(mc);
+        mc.close();
+
+        // the window stops the producer when the queue is full (limitPolicy block, maxMessages 20)
+        ActiveMQConnectionFactory small = factory("?jms.useAsyncSend=true");
+        small.setProducerWindowSize(8 * 1024);
+        Connection c2 = small.createConnection();
+        c2.start();
+        Session s2 = c2.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue limited = s2.createQueue("pw.limited.q");
+        MessageProducer p2 = s2.createProducer(limited);
+        p2.setDeliveryMode(DeliveryMode.PERSISTENT);
+        final int m2 = 100;
+        AtomicInteger sent2 = new AtomicInteger();
+        Thread sender2 = new Thread(() -> {
+            try {
+                for (int i = 0; i < m2; i++) {
+                    TextMessage m = s2.createTextMessage("l" + i);
+                    m.setIntProperty("i", i);
+                    p2.send(m);
+                    sent2.incrementAndGet();
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        sender2.start();
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!waitingForWindow(sender2) && sender2.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(20);
+        check(waitingForWindow(sender2), "the producer is parked in its window (sent " + sent2.get() + ", alive " + sender2.isAlive() + ")");
+        check(sent2.get() < m2, "blocked before the end: " + sent2.get());
+        int depth = 0;
+        QueueBrowser br = s.createBrowser(limited);
+        for (Enumeration<?> e = br.getEnumeration(); e.hasMoreElements(); e.nextElement()) depth++;
+        br.close();
+        eq(20, depth, "messages in the limited queue while the producer waits");
+        System.out.println("BLOCKED_AFTER\t" + sent2.get());
+        MessageConsumer lc = cs.createConsumer(limited);
+        for (int i = 0; i < m2; i++) eq(i, recv(lc).getIntProperty("i"), "order behind the limit");
+        sender2.join(10_000);
+        check(!sender2.isAlive(), "the producer finished once the queue drained");
+        eq(null, failure.get(), "send failure");
+        c2.close();
         c.close();
     }
 
