@@ -268,8 +268,11 @@ export class OpenWireConnection implements ProtocolConnection {
   private async execute(cmd: DataStructure): Promise<void> {
     const rr = 'responseRequired' in cmd && cmd.responseRequired;
     try {
-      await this.handlers.handle(cmd);
-      if (rr && this.state === 'open') this.respond(cmd.commandId);
+      const answer = await this.handlers.handle(cmd);
+      if (rr && this.state === 'open') {
+        if (answer) this.write(answer);
+        else this.respond(cmd.commandId);
+      }
     } catch (err) {
       if (rr) this.respondError(cmd.commandId, err);
       else this.log.debug({ err: (err as Error).message, type: cmd.type }, 'openwire: command failed (no response requested)');

@@ -19,10 +19,11 @@ import type {
   RemoveSubscriptionInfo,
   TransactionId,
   TransactionInfo,
+  XATransactionId,
 } from './commands.js';
 import type { PeerInfo } from '../../src/transport/types.js';
 import { consumerKey, OwConsumer, TxAcks, type ConsumerHost } from './consumers.js';
-import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, TRANSACTION_ROLLED_BACK } from './exceptions.js';
+import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, TRANSACTION_ROLLED_BACK, XA_EXCEPTION } from './exceptions.js';
 import { isTemporary, isTopic, producerKey, toAddress, toCoreMessage } from './mapping.js';
 import { DataType } from './schema.js';
 
@@ -43,10 +44,22 @@ interface Tx {
   acks: TxAcks;
 }
 
+/** Engine keys of OpenWire XA transactions: this prefix, then formatId:globalTransactionId:branchQualifier (hex). */
+const XA_PREFIX = 'openwire.xa:';
+const XA_OK = 0;
+const XA_RDONLY = 3;
+
 function txKey(id: TransactionId | null): string | null {
   if (!id) return null;
   if (id.type === DataType.ACTIVEMQ_LOCAL_TRANSACTION_ID) return `${id.connectionId?.value}:${id.value}`;
-  throw new JmsError(JMS_EXCEPTION, 'XA transactions are not supported by this broker');
+  return `${XA_PREFIX}${id.formatId}:${id.globalTransactionId?.toString('hex') ?? ''}:${id.branchQualifier?.toString('hex') ?? ''}`;
+}
+
+/** The XATransactionId of a prepared transaction's engine key (XA recover). */
+function xidOf(key: string): XATransactionId | null {
+  const m = /^(-?\d+):([0-9a-f]*):([0-9a-f]*)$/.exec(key.slice(XA_PREFIX.length));
+  if (!key.startsWith(XA_PREFIX) || !m) return null;
+  return { type: DataType.ACTIVEMQ_XA_TRANSACTION_ID, formatId: Number(m[1]), globalTransactionId: Buffer.from(m[2]!, 'hex'), branchQualifier: Buffer.from(m[3]!, 'hex') };
 }
 
 /** The ActiveMQ client's Message.getSize() after marshalling: 1024 (its minimum) + content + marshalled properties. */
@@ -105,7 +118,8 @@ export class Handlers implements ConsumerHost {
     this.owner.write(md);
   }
 
-  handle(cmd: DataStructure): Promise<void> | void {
+  /** Handle one command; a handler that answers with more than a Response (XA prepare, recover) returns it. */
+  handle(cmd: DataStructure): Promise<DataStructure | void> | DataStructure | void {
     if (cmd.type !== DataType.CONNECTION_INFO && !this.conn) {
       if (cmd.type === DataType.SHUTDOWN_INFO) return this.owner.close('shutdown');
       if (cmd.type === DataType.REMOVE_INFO || cmd.type === DataType.CONNECTION_CONTROL) return;
@@ -309,44 +323,84 @@ export class Handlers implements ConsumerHost {
 
   // ============================================================================= transactions
 
-  private async onTransaction(t: TransactionInfo): Promise<void> {
+  private async onTransaction(t: TransactionInfo): Promise<DataStructure | void> {
+    if (t.transactionType === TX_RECOVER) {
+      // XAResource.recover(): every prepared OpenWire XA transaction of the broker, whichever connection prepared it
+      const data = this.engine.preparedTransactions().map(xidOf).filter((x): x is XATransactionId => x !== null);
+      return { type: DataType.DATA_ARRAY_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, data };
+    }
     const key = txKey(t.transactionId);
     if (!key) throw new JmsError(JMS_EXCEPTION, 'TransactionInfo without a transaction id');
+    const xa = t.transactionId?.type === DataType.ACTIVEMQ_XA_TRANSACTION_ID;
     switch (t.transactionType) {
       case TX_BEGIN:
-        if (this.txs.has(key)) throw new JmsError(JMS_EXCEPTION, `Transaction ${key} already started`);
+        if (this.txs.has(key) || (xa && this.engine.preparedTransaction(key))) throw new JmsError(xa ? XA_EXCEPTION : JMS_EXCEPTION, `Transaction ${key} already started`);
         this.txs.set(key, { tx: this.engine.beginTransaction(this.connection), acks: new TxAcks() });
         return;
       case TX_END:
         return;
+      case TX_PREPARE: {
+        const tx = this.txs.get(key);
+        if (!tx) throw new JmsError(XA_EXCEPTION, `Cannot prepare ${key}: no such active transaction`);
+        this.txs.delete(key);
+        this.applyNotedAcks(tx);
+        if (tx.tx.pendingSends === 0 && tx.tx.pendingAcks === 0) {
+          // no work: read-only, nothing to commit (ActiveMQ's XATransaction.prepare answers XA_RDONLY too)
+          await tx.tx.rollback();
+          return { type: DataType.INTEGER_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, result: XA_RDONLY };
+        }
+        try {
+          await tx.tx.prepare(key);
+        } catch (err) {
+          await tx.tx.rollback();
+          throw new JmsError(XA_EXCEPTION, `Transaction ${key} could not be prepared and was rolled back: ${(err as Error).message}`);
+        }
+        return { type: DataType.INTEGER_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, result: XA_OK };
+      }
+      case TX_COMMIT_TWO_PHASE: {
+        const prepared = this.engine.preparedTransaction(key);
+        if (!prepared) throw new JmsError(XA_EXCEPTION, `Cannot commit ${key}: no such prepared transaction`);
+        await prepared.commit();
+        return;
+      }
       case TX_COMMIT_ONE_PHASE: {
         const tx = this.txs.get(key);
-        if (!tx) throw new JmsError(TRANSACTION_ROLLED_BACK, `Unknown transaction ${key}`);
+        if (!tx) throw new JmsError(xa ? XA_EXCEPTION : TRANSACTION_ROLLED_BACK, `Unknown transaction ${key}`);
         this.txs.delete(key);
         try {
-          for (const a of tx.acks.acks) for (const id of a.consumer.take(a.keys)) tx.tx.ack(a.consumer.handle!, id);
+          this.applyNotedAcks(tx);
           await tx.tx.commit();
         } catch (err) {
-          tx.tx.rollback();
+          await tx.tx.rollback();
           throw new JmsError(TRANSACTION_ROLLED_BACK, `Transaction ${key} rolled back: ${(err as Error).message}`);
         }
         return;
       }
-      case TX_ROLLBACK: {
+      case TX_ROLLBACK:
+      case TX_FORGET: {
         const tx = this.txs.get(key);
-        this.txs.delete(key);
-        // Acks noted in the transaction are dropped: the messages stay with their consumer, whose client
-        // redelivers them from its own buffer (ActiveMQ clients do).
-        tx?.tx.rollback();
+        if (tx) {
+          this.txs.delete(key);
+          // Acks noted in the transaction are dropped: the messages stay with their consumer, whose client
+          // redelivers them from its own buffer (ActiveMQ clients do).
+          await tx.tx.rollback();
+          return;
+        }
+        // a prepared XA transaction (this connection's or recovered): its acked messages go back to the queue
+        const prepared = xa ? this.engine.preparedTransaction(key) : undefined;
+        if (prepared) await prepared.rollback();
+        else if (xa && t.transactionType === TX_ROLLBACK) throw new JmsError(XA_EXCEPTION, `Cannot roll back ${key}: no such transaction`);
         return;
       }
-      case TX_PREPARE:
-      case TX_COMMIT_TWO_PHASE:
-      case TX_RECOVER:
-      case TX_FORGET:
       default:
-        throw new JmsError(JMS_EXCEPTION, `Transaction operation ${t.transactionType} (XA) is not supported`);
+        throw new JmsError(JMS_EXCEPTION, `Unknown transaction operation ${t.transactionType}`);
     }
+  }
+
+  /** Acks noted by a transaction's consumers go into its engine transaction (at commit or prepare). */
+  private applyNotedAcks(tx: Tx): void {
+    for (const a of tx.acks.acks) for (const id of a.consumer.take(a.keys)) tx.tx.ack(a.consumer.handle!, id);
+    tx.acks.acks.length = 0;
   }
 
   // ============================================================================= destinations
@@ -387,7 +441,8 @@ export class Handlers implements ConsumerHost {
     this.consumers.clear();
     for (const p of this.producers.values()) p.undo();
     this.producers.clear();
-    for (const t of this.txs.values()) t.tx.rollback();
+    // transactions not prepared end with their connection; prepared (XA) ones are the engine's until a commit or rollback
+    for (const t of this.txs.values()) void t.tx.rollback();
     this.txs.clear();
     for (const d of this.temps.values()) this.advisories.removed(d);
     this.temps.clear();

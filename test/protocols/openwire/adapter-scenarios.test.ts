@@ -48,6 +48,25 @@ describe('openwire adapter: more JMS scenarios', function () {
     }
   });
 
+  it('XA: prepared through the XAResource, kill -9, recover() lists the Xid and commit delivers exactly the prepared send and ack; rollback, read-only and one-phase', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-openwire-xa-'));
+    let w = await startWharf(dir);
+    let prepare: ChildProcess | undefined;
+    try {
+      // xa-prepare prints PREPARED once prepare() returned (durable) and then waits: the broker dies under it
+      const run = await jmsReady(w.ports['openwire']!, 'xa-prepare', 'x.xa', 60_000, 'PREPARED');
+      prepare = run.child;
+      await kill(w.child, 'SIGKILL');
+      await kill(run.child, 'SIGKILL');
+      w = await startWharf(dir);
+      await jms(w.ports['openwire']!, 'xa-recover', 'x.xa');
+    } finally {
+      if (prepare) await kill(prepare, 'SIGKILL');
+      await kill(w.child, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('failover:(tcp://…) reconnects after a broker restart and the producer and consumer go on', async () => {
     const port = await new Promise<number>((resolve) => {
       const srv = net.createServer().listen(0, '127.0.0.1', () => {

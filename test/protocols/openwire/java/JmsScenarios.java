@@ -11,6 +11,9 @@ import javax.jms.*;
 import org.apache.activemq.ActiveMQConnection;
 import org.apache.activemq.ActiveMQConnectionFactory;
 import org.apache.activemq.ActiveMQSession;
+import org.apache.activemq.ActiveMQXAConnectionFactory;
+import javax.transaction.xa.XAResource;
+import javax.transaction.xa.Xid;
 import org.apache.activemq.RedeliveryPolicy;
 import org.apache.activemq.command.ActiveMQQueue;
 
@@ -97,6 +100,8 @@ public class JmsScenarios {
             case "recv": recvAny(arg); break;
             case "failover": failover(arg); break;
             case "producer-window": producerWindow(); break;
+            case "xa-prepare": xaPrepare(arg); break;
+            case "xa-recover": xaRecover(arg); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -658,6 +663,132 @@ public class JmsScenarios {
         eq(null, failure.get(), "send failure");
         c2.close();
         c.close();
+    }
+
+    /** A transaction manager's own Xid (what a JTA coordinator hands the resource). */
+    static final class TestXid implements Xid {
+        final int formatId;
+        final byte[] gtrid, bqual;
+        TestXid(int formatId, String gtrid, String bqual) {
+            this.formatId = formatId;
+            this.gtrid = gtrid.getBytes();
+            this.bqual = bqual.getBytes();
+        }
+        public int getFormatId() { return formatId; }
+        public byte[] getGlobalTransactionId() { return gtrid; }
+        public byte[] getBranchQualifier() { return bqual; }
+        boolean same(Xid x) {
+            return x.getFormatId() == formatId && Arrays.equals(x.getGlobalTransactionId(), gtrid) && Arrays.equals(x.getBranchQualifier(), bqual);
+        }
+    }
+
+    static final TestXid XID1 = new TestXid(0x5752, "wharf-gtrid-1", "branch-1");
+
+    static int countRecovered(XAResource xr, TestXid xid) throws Exception {
+        int n = 0;
+        for (Xid x : xr.recover(XAResource.TMSTARTRSCAN | XAResource.TMENDRSCAN)) if (xid.same(x)) n++;
+        return n;
+    }
+
+    /**
+     * XA phase one through ActiveMQ's XAResource: in one global transaction (our own Xid) consume `in1` from
+     * <q>.in and send `out1` to <q>.out; prepare answers XA_OK and recover() lists the Xid. Then the test kills the broker.
+     */
+    static void xaPrepare(String q) throws Exception {
+        Connection plain = connect();
+        Session ps = plain.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer feed = ps.createProducer(ps.createQueue(q + ".in"));
+        feed.send(ps.createTextMessage("in1"), DeliveryMode.PERSISTENT, 4, 0);
+        feed.send(ps.createTextMessage("in2"), DeliveryMode.PERSISTENT, 4, 0);
+        plain.close();
+
+        ActiveMQXAConnectionFactory f = new ActiveMQXAConnectionFactory("tcp://127.0.0.1:" + port);
+        XAConnection xc = f.createXAConnection();
+        xc.start();
+        XASession xs = xc.createXASession();
+        XAResource xr = xs.getXAResource();
+        Session s = xs.getSession();
+        MessageConsumer in = s.createConsumer(s.createQueue(q + ".in"));
+        MessageProducer out = s.createProducer(s.createQueue(q + ".out"));
+        out.setDeliveryMode(DeliveryMode.PERSISTENT);
+        eq(0, countRecovered(xr, XID1), "nothing prepared yet");
+        xr.start(XID1, XAResource.TMNOFLAGS);
+        eq("in1", text(recv(in)), "consumed in the XA transaction");
+        out.send(s.createTextMessage("out1"));
+        xr.end(XID1, XAResource.TMSUCCESS);
+        eq(XAResource.XA_OK, xr.prepare(XID1), "prepare");
+        eq(1, countRecovered(xr, XID1), "recover() lists the prepared Xid");
+        System.out.println("PREPARED");
+        System.out.flush();
+        Thread.sleep(60_000); // killed with the broker meanwhile (the test SIGKILLs the broker, then this JVM)
+    }
+
+    /**
+     * After the broker was killed between prepare and commit: recover() still lists the Xid, the prepared ack keeps
+     * `in1` from other consumers and `out1` is invisible; commit(xid, false) delivers exactly the prepared work.
+     * Then, without a restart: prepare + rollback returns the consumed message and drops the send, a
+     * read-only branch prepares as XA_RDONLY, and a one-phase commit works.
+     */
+    static void xaRecover(String q) throws Exception {
+        ActiveMQXAConnectionFactory f = new ActiveMQXAConnectionFactory("tcp://127.0.0.1:" + port);
+        XAConnection xc = f.createXAConnection();
+        xc.start();
+        XASession xs = xc.createXASession();
+        XAResource xr = xs.getXAResource();
+        eq(1, countRecovered(xr, XID1), "recover() after the crash lists the prepared Xid");
+
+        Connection plain = connect();
+        Session ps = plain.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer in = ps.createConsumer(ps.createQueue(q + ".in"));
+        MessageConsumer out = ps.createConsumer(ps.createQueue(q + ".out"));
+        eq("in2", text(recv(in)), "in2 (not part of the transaction) is delivered");
+        none(in); // in1 is held by the prepared transaction
+        none(out); // out1 is not visible before the commit
+
+        xr.commit(XID1, false);
+        eq(0, countRecovered(xr, XID1), "committed: no longer listed");
+        eq("out1", text(recv(out)), "the prepared send arrives once committed");
+        none(out);
+        none(in); // the prepared ack of in1 is committed: it never comes back
+
+        // prepare, then rollback: the consumed message returns (redelivered), the send is dropped
+        MessageProducer feed = ps.createProducer(ps.createQueue(q + ".in2"));
+        feed.send(ps.createTextMessage("in3"), DeliveryMode.PERSISTENT, 4, 0);
+        Session s = xs.getSession();
+        MessageConsumer xin = s.createConsumer(s.createQueue(q + ".in2"));
+        MessageProducer xout = s.createProducer(s.createQueue(q + ".out"));
+        TestXid xid2 = new TestXid(0x5752, "wharf-gtrid-2", "branch-1");
+        xr.start(xid2, XAResource.TMNOFLAGS);
+        eq("in3", text(recv(xin)), "in3 in the second transaction");
+        xout.send(s.createTextMessage("out2"));
+        xr.end(xid2, XAResource.TMSUCCESS);
+        eq(XAResource.XA_OK, xr.prepare(xid2), "prepare 2");
+        xin.close();
+        xr.rollback(xid2);
+        eq(0, countRecovered(xr, xid2), "rolled back: no longer listed");
+        none(out);
+        MessageConsumer in2 = ps.createConsumer(ps.createQueue(q + ".in2"));
+        Message back = recv(in2);
+        eq("in3", text(back), "the rolled-back message comes back");
+        check(back.getJMSRedelivered(), "flagged redelivered");
+
+        // a branch with no work is read-only
+        TestXid xid3 = new TestXid(0x5752, "wharf-gtrid-3", "branch-1");
+        xr.start(xid3, XAResource.TMNOFLAGS);
+        xr.end(xid3, XAResource.TMSUCCESS);
+        eq(XAResource.XA_RDONLY, xr.prepare(xid3), "read-only prepare");
+        eq(0, countRecovered(xr, xid3), "a read-only branch is not kept");
+
+        // one-phase commit (no prepare)
+        TestXid xid4 = new TestXid(0x5752, "wharf-gtrid-4", "branch-1");
+        xr.start(xid4, XAResource.TMNOFLAGS);
+        xout.send(s.createTextMessage("out4"));
+        xr.end(xid4, XAResource.TMSUCCESS);
+        xr.commit(xid4, true);
+        eq("out4", text(recv(out)), "one-phase commit");
+        none(out);
+        xc.close();
+        plain.close();
     }
 
     static void clientId() throws Exception {
