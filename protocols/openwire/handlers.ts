@@ -206,6 +206,7 @@ export class Handlers implements ConsumerHost {
       this.engine.authorize(this.connection.principal, 'send', address);
       this.producers.set(key, { undo: this.engine.registerProducer(address, this.connection), windowSize });
     } else this.producers.set(key, { undo: () => undefined, windowSize });
+    this.advisories.partyAdded(key, { kind: 'Producer', info: pi });
   }
 
   private async onMessage(m: OwMessage): Promise<void> {
@@ -252,6 +253,19 @@ export class Handlers implements ConsumerHost {
       c.close();
       throw err;
     }
+    if (!c.closed) this.advisories.partyAdded(key, { kind: 'Consumer', info });
+  }
+
+  private closeConsumer(key: string, c: OwConsumer): void {
+    c.close();
+    this.consumers.delete(key);
+    this.advisories.partyRemoved('Consumer', key);
+  }
+
+  private removeProducer(key: string, p: { undo: () => void }): void {
+    p.undo();
+    this.producers.delete(key);
+    this.advisories.partyRemoved('Producer', key);
   }
 
   private async onAck(ack: MessageAck): Promise<void> {
@@ -286,30 +300,20 @@ export class Handlers implements ConsumerHost {
     switch (id.type) {
       case DataType.CONSUMER_ID: {
         const key = consumerKey(id);
-        this.consumers.get(key)?.close();
-        this.consumers.delete(key);
+        const c = this.consumers.get(key);
+        if (c) this.closeConsumer(key, c);
         return;
       }
       case DataType.PRODUCER_ID: {
         const key = producerKey(id);
-        this.producers.get(key)?.undo();
-        this.producers.delete(key);
+        const p = this.producers.get(key);
+        if (p) this.removeProducer(key, p);
         return;
       }
       case DataType.SESSION_ID: {
         const prefix = sessionKeyOf(id.connectionId, id.value);
-        for (const [k, c] of this.consumers) {
-          if (k.startsWith(prefix + ':')) {
-            c.close();
-            this.consumers.delete(k);
-          }
-        }
-        for (const [k, p] of this.producers) {
-          if (k.startsWith(prefix + ':')) {
-            p.undo();
-            this.producers.delete(k);
-          }
-        }
+        for (const [k, c] of this.consumers) if (k.startsWith(prefix + ':')) this.closeConsumer(k, c);
+        for (const [k, p] of this.producers) if (k.startsWith(prefix + ':')) this.removeProducer(k, p);
         this.sessions.delete(prefix);
         return;
       }
@@ -437,10 +441,8 @@ export class Handlers implements ConsumerHost {
 
   /** The connection's engine state goes: consumers close (unsettled messages return), temporaries are deleted. */
   private release(): void {
-    for (const c of this.consumers.values()) c.close();
-    this.consumers.clear();
-    for (const p of this.producers.values()) p.undo();
-    this.producers.clear();
+    for (const [k, c] of this.consumers) this.closeConsumer(k, c);
+    for (const [k, p] of this.producers) this.removeProducer(k, p);
     // transactions not prepared end with their connection; prepared (XA) ones are the engine's until a commit or rollback
     for (const t of this.txs.values()) void t.tx.rollback();
     this.txs.clear();

@@ -108,6 +108,11 @@ describe('openwire adapter: more JMS scenarios', function () {
     assert.ok(Number(values['BLOCKED_AFTER']) >= 20, `blocked after ${values['BLOCKED_AFTER']} sends`);
   });
 
+  it('consumer and producer advisories on request: ConsumerInfo/ProducerInfo, RemoveInfo, consumerCount/producerCount, replay to a late subscriber', async () => {
+    b = await startOpenWireBroker();
+    await jms(b.port, 'advisories');
+  });
+
   it('a 1 MiB persistent BytesMessage', async () => {
     b = await startOpenWireBroker();
     await jms(b.port, 'large', String(MiB));

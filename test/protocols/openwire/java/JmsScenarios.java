@@ -101,6 +101,7 @@ public class JmsScenarios {
             case "failover": failover(arg); break;
             case "producer-window": producerWindow(); break;
             case "xa-prepare": xaPrepare(arg); break;
+            case "advisories": advisories(); break;
             case "xa-recover": xaRecover(arg); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
@@ -663,6 +664,78 @@ public class JmsScenarios {
         eq(null, failure.get(), "send failure");
         c2.close();
         c.close();
+    }
+
+    static org.apache.activemq.command.DataStructure advisory(MessageConsumer c, String what) throws JMSException {
+        Message m = recv(c);
+        check(m instanceof org.apache.activemq.command.ActiveMQMessage, what + ": an ActiveMQMessage");
+        return ((org.apache.activemq.command.ActiveMQMessage) m).getDataStructure();
+    }
+
+    /**
+     * Consumer and producer advisories on request (AdvisorySupport's topics): ConsumerInfo / ProducerInfo when one is
+     * added, RemoveInfo when it goes, with consumerCount / producerCount; a late advisory subscriber gets the
+     * consumers already there.
+     */
+    static void advisories() throws Exception {
+        ActiveMQQueue q = new ActiveMQQueue("adv.q");
+        Connection watcher = connect();
+        Session ws = watcher.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer consumerAdv = ws.createConsumer(org.apache.activemq.advisory.AdvisorySupport.getConsumerAdvisoryTopic(q));
+        MessageConsumer producerAdv = ws.createConsumer(org.apache.activemq.advisory.AdvisorySupport.getProducerAdvisoryTopic(q));
+        eq("ActiveMQ.Advisory.Consumer.Queue.adv.q", org.apache.activemq.advisory.AdvisorySupport.getConsumerAdvisoryTopic(q).getPhysicalName(), "topic name");
+        none(consumerAdv);
+
+        Connection app = connect();
+        Session s = app.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        org.apache.activemq.ActiveMQMessageConsumer c1 = (org.apache.activemq.ActiveMQMessageConsumer) s.createConsumer(q);
+        org.apache.activemq.command.DataStructure d = advisory(consumerAdv, "first consumer");
+        check(d instanceof org.apache.activemq.command.ConsumerInfo, "ConsumerInfo, got " + d);
+        eq(c1.getConsumerId(), ((org.apache.activemq.command.ConsumerInfo) d).getConsumerId(), "the new consumer's id");
+        eq("adv.q", ((org.apache.activemq.command.ConsumerInfo) d).getDestination().getPhysicalName(), "its destination");
+        MessageConsumer c2 = s.createConsumer(q);
+        Message second = consumerAdv.receive(5000);
+        check(second != null, "second consumer advisory");
+        eq(2, second.getIntProperty("consumerCount"), "consumerCount after the second");
+        c1.close();
+        Message gone = consumerAdv.receive(5000);
+        check(gone != null, "removal advisory");
+        org.apache.activemq.command.DataStructure r = ((org.apache.activemq.command.ActiveMQMessage) gone).getDataStructure();
+        check(r instanceof org.apache.activemq.command.RemoveInfo, "RemoveInfo, got " + r);
+        eq(c1.getConsumerId(), ((org.apache.activemq.command.RemoveInfo) r).getObjectId(), "the removed consumer's id");
+        eq(1, gone.getIntProperty("consumerCount"), "consumerCount after the removal");
+        // advisories for other queues do not reach this topic
+        Session other = app.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        other.createConsumer(other.createQueue("adv.other")).close();
+        none(consumerAdv);
+
+        MessageProducer p = s.createProducer(q);
+        Message pAdded = producerAdv.receive(5000);
+        check(pAdded != null, "producer advisory");
+        check(((org.apache.activemq.command.ActiveMQMessage) pAdded).getDataStructure() instanceof org.apache.activemq.command.ProducerInfo, "ProducerInfo");
+        eq(1, pAdded.getIntProperty("producerCount"), "producerCount");
+        p.close();
+        Message pGone = producerAdv.receive(5000);
+        check(pGone != null, "producer removal advisory");
+        check(((org.apache.activemq.command.ActiveMQMessage) pGone).getDataStructure() instanceof org.apache.activemq.command.RemoveInfo, "RemoveInfo for the producer");
+        eq(0, pGone.getIntProperty("producerCount"), "producerCount after the removal");
+
+        // a late subscriber is told about the consumer already there
+        Connection late = connect();
+        Session ls = late.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer lateAdv = ls.createConsumer(org.apache.activemq.advisory.AdvisorySupport.getConsumerAdvisoryTopic(q));
+        Message replay = lateAdv.receive(5000);
+        check(replay != null, "replayed consumer advisory");
+        check(((org.apache.activemq.command.ActiveMQMessage) replay).getDataStructure() instanceof org.apache.activemq.command.ConsumerInfo, "replayed ConsumerInfo");
+        eq(1, replay.getIntProperty("consumerCount"), "consumerCount in the replay");
+        none(lateAdv);
+        // a connection closing removes its consumers: RemoveInfo, consumerCount 0
+        app.close();
+        Message closed = lateAdv.receive(5000);
+        check(closed != null, "advisory for a consumer gone with its connection");
+        eq(0, closed.getIntProperty("consumerCount"), "consumerCount once the connection closed");
+        late.close();
+        watcher.close();
     }
 
     /** A transaction manager's own Xid (what a JTA coordinator hands the resource). */
