@@ -838,12 +838,13 @@ export class CoreQueue {
     }
   }
 
-  /** Seqs of the entries held in memory (ready window, scheduled, in flight). */
+  /** Seqs of the entries held in memory (ready window, scheduled, in flight) or by a prepared transaction. */
   private heldSeqs(): Set<number> {
     const held = new Set<number>();
     for (let p = 0; p < PRIORITIES; p++) for (let i = this.heads[p]; i < this.ready[p].length; i++) held.add(this.ready[p][i].seq);
     for (const e of this.scheduled) held.add(e.seq);
     for (const f of this.inflight.values()) held.add(f.entry.seq);
+    for (const seq of this.locked.keys()) held.add(seq); // acked by a prepared transaction: it decides
     return held;
   }
 
