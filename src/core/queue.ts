@@ -912,9 +912,23 @@ export class CoreQueue {
       else this.returnEntry(e, null, { countFailure: true, reason: 'transaction rolled back' });
       return;
     }
-    // still in the store: its ack was committed without paging it in (the counters go down as removeBySeq's do);
-    // rolled back, pageIn places it when it gets there
-    if (committed && this.pagedCount > 0 && seq > this.pageCursor) {
+    // Still in the store. Rolled back: pageIn places it when it gets there, unless paging is already past it
+    // (a purge moved the cursor): then it is read back now.
+    if (!committed) {
+      if (seq <= this.pageCursor && !this.deleted) {
+        const [st] = this.host.readEntries(this.storageName, seq - 1, 1);
+        if (st && st.seq === seq) {
+          const size = messageSize(st.message);
+          this.memCount++;
+          this.memBytes += size;
+          this.place({ seq, message: st.message, deliveryCount: st.deliveryCount, redelivered: true, size, persisted: true });
+          this.scheduleDispatch();
+        }
+      }
+      return;
+    }
+    // committed: its ack went to the store without paging it in (the counters go down as removeBySeq's do)
+    if (this.pagedCount > 0 && seq > this.pageCursor) {
       this.pagedCount--;
       this.pagedBytes = Math.max(0, this.pagedBytes - pagedSize);
       this.pagingActive = this.pagedCount > 0;

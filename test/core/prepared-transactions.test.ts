@@ -103,4 +103,25 @@ describe('core engine: prepared (two-phase) transactions', function () {
     assert.deepEqual(again.bodies(), ['m2', 'm3', 'm4', 'm6']);
     assert.equal(e2.getQueue('deep')!.depth, 0);
   });
+
+  it('a purge keeps what a prepared transaction holds; its rollback then makes it available again', async () => {
+    t = await startEngine({ windowSize: 2 });
+    const { engine } = t;
+    for (let i = 1; i <= 6; i++) await engine.send(msg(`m${i}`), queue('pq'));
+    const inbox = new Inbox();
+    const c = await engine.subscribe({ address: queue('pq'), prefetch: 10, onMessage: inbox.push });
+    await inbox.waitFor(6);
+    const tx = engine.beginTransaction();
+    tx.ack(c, inbox.items[4].id);
+    await tx.prepare('test:x5');
+    const e2 = await t.restart(); // m5 is paged out after the restart (window of 2)
+    await e2.purgeQueue('pq');
+    await e2.preparedTransaction('test:x5')!.rollback();
+    const again = new Inbox();
+    await e2.subscribe({ address: queue('pq'), prefetch: 10, onMessage: again.push });
+    const [d] = await again.waitFor(1);
+    await settle();
+    assert.deepEqual(again.bodies(), ['m5'], 'only the held message survived the purge');
+    assert.equal(d.redelivered, true);
+  });
 });
