@@ -1,7 +1,7 @@
 /**
  * OpenWire (JMS) benchmark with ActiveMQ's own Java client.
  *
- *   npm run bench -- openwire [--seconds 5] [--warmup 2] [--size 100] [--pairs 1x1,8x8] [--no-peer] [--nosync] [--profile DIR] [--dir TMPDIR]
+ *   npm run bench -- openwire [--seconds 5] [--warmup 2] [--size 100] [--pairs 1x1,8x8] [--no-peer] [--url-options '?tcpNoDelay=true'] [--nosync] [--profile DIR] [--dir TMPDIR]
  *
  * A real Broker with only the OpenWire listener runs in a child process (fsync'd store unless --nosync). A JVM runs
  * test/protocols/openwire/java/JmsBench.java (compiled with javac against Debian's ActiveMQ 5.17 jars, like the
@@ -47,10 +47,10 @@ interface Target {
   storeStats?(): Promise<StoreStats | null>;
 }
 
-async function runPair(target: Target, producers: number, consumers: number, o: { warmup: number; seconds: number; size: number }): Promise<Result> {
+async function runPair(target: Target, producers: number, consumers: number, o: { warmup: number; seconds: number; size: number; query: string }): Promise<Result> {
   const java = javaHarness();
   const queue = `bench.openwire.${producers}x${consumers}.${Date.now()}`;
-  const args = ['-cp', java.classpath, 'JmsBench', String(target.port), String(producers), String(consumers), String(o.warmup), String(o.seconds), String(o.size), queue];
+  const args = ['-cp', java.classpath, 'JmsBench', String(target.port), String(producers), String(consumers), String(o.warmup), String(o.seconds), String(o.size), queue, o.query];
   const jvm = spawn('java', args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let cpuStart = 0;
@@ -167,15 +167,17 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       size: { type: 'string', default: '100' },
       pairs: { type: 'string', default: '1x1,8x8' },
       peer: { type: 'boolean', default: true },
+      /** client URL options, e.g. `?tcpNoDelay=true` (ActiveMQ's client leaves Nagle on by default) */
+      'url-options': { type: 'string', default: '' },
       ...BROKER_OPTIONS,
     },
     allowNegative: true,
   });
-  const o = { seconds: Number(a.seconds), warmup: Number(a.warmup), size: Number(a.size) };
+  const o = { seconds: Number(a.seconds), warmup: Number(a.warmup), size: Number(a.size), query: a['url-options'] };
   const pairs = a.pairs.split(',').map((pair) => pair.split('x').map(Number) as [number, number]);
   javaHarness(); // compile before the brokers start
   console.log(
-    `OpenWire bench: ActiveMQ 5.17 JMS client in a JVM (default URL options); PERSISTENT ${o.size}-byte BytesMessages, synchronous sends ` +
+    `OpenWire bench: ActiveMQ 5.17 JMS client in a JVM (URL options: ${o.query || 'none'}); PERSISTENT ${o.size}-byte BytesMessages, synchronous sends ` +
       `(each producer on its own connection), AUTO_ACKNOWLEDGE consumers (own connections, prefetch 1000); ${o.seconds} s after ${o.warmup} s warm-up; ` +
       `Wharf in a child process (${syncNote(a.nosync)}); ${hostNote()}. The machine is shared: figures are noisy, compare rows of one run.`,
   );
