@@ -4,6 +4,7 @@
  */
 import { type ConnectionHandle, type EngineApi, type TransactionHandle } from '../../src/core/api.js';
 import type { Logger } from 'pino';
+import type { AckBatcher } from './ack-batcher.js';
 import type { AdvisoryHub } from './advisories.js';
 import type {
   ConnectionInfo,
@@ -74,7 +75,7 @@ function sessionKeyOf(connectionId: string | null, sessionId: bigint): string {
 
 /** What the handlers need of their connection (connection.ts). */
 export interface SessionOwner {
-  readonly host: { engine: EngineApi; logger: Logger; advisories: AdvisoryHub; options: { maxPrefetch: number } };
+  readonly host: { engine: EngineApi; logger: Logger; advisories: AdvisoryHub; acks: AckBatcher; options: { maxPrefetch: number } };
   readonly peer: PeerInfo;
   /** Closing or closed. */
   readonly closing: boolean;
@@ -96,12 +97,14 @@ export class Handlers implements ConsumerHost {
   readonly engine: EngineApi;
   readonly logger: Logger;
   readonly advisories: AdvisoryHub;
+  readonly acks: AckBatcher;
   readonly maxPrefetch: number;
 
   constructor(private readonly owner: SessionOwner) {
     this.engine = owner.host.engine;
     this.logger = owner.host.logger;
     this.advisories = owner.host.advisories;
+    this.acks = owner.host.acks;
     this.maxPrefetch = owner.host.options.maxPrefetch;
   }
 
@@ -456,6 +459,7 @@ export class Handlers implements ConsumerHost {
   }
 
   teardown(): void {
+    this.acks.flush(); // held acks of this connection's consumers land before the consumers close
     this.release();
   }
 }

@@ -589,6 +589,14 @@ public class JmsScenarios {
      * broker's ProducerAcks keep the window open); then, against a queue whose `block` limit is 20 messages, the
      * producer ends up parked in its window with exactly 20 messages in the queue, and goes on once a consumer drains.
      */
+    static int browseCount(Session s, Queue q) throws JMSException {
+        int n = 0;
+        QueueBrowser br = s.createBrowser(q);
+        for (Enumeration<?> e = br.getEnumeration(); e.hasMoreElements(); e.nextElement()) n++;
+        br.close();
+        return n;
+    }
+
     static void producerWindow() throws Exception {
         ActiveMQConnectionFactory f = factory("?jms.useAsyncSend=true");
         f.setProducerWindowSize(64 * 1024);
@@ -647,15 +655,21 @@ public class JmsScenarios {
             }
         });
         sender2.start();
+        // The producer also waits in its window while the broker is still committing its last sends (a slow disk):
+        // wait until the queue is full and the producer parked, then check that it stays parked.
         long deadline = System.currentTimeMillis() + 30_000;
-        while (!waitingForWindow(sender2) && sender2.isAlive() && System.currentTimeMillis() < deadline) Thread.sleep(20);
-        check(waitingForWindow(sender2), "the producer is parked in its window (sent " + sent2.get() + ", alive " + sender2.isAlive() + ")");
-        check(sent2.get() < m2, "blocked before the end: " + sent2.get());
-        int depth = 0;
-        QueueBrowser br = s.createBrowser(limited);
-        for (Enumeration<?> e = br.getEnumeration(); e.hasMoreElements(); e.nextElement()) depth++;
-        br.close();
-        eq(20, depth, "messages in the limited queue while the producer waits");
+        int depth = -1;
+        while (System.currentTimeMillis() < deadline) {
+            if (waitingForWindow(sender2) && (depth = browseCount(s, limited)) == 20) break;
+            Thread.sleep(100);
+        }
+        eq(20, depth, "messages in the limited queue while the producer waits (sent " + sent2.get() + ", state " + sender2.getState()
+            + ", at " + Arrays.toString(sender2.getStackTrace()) + ")");
+        int sentWhenFull = sent2.get();
+        Thread.sleep(300);
+        check(waitingForWindow(sender2), "the producer stays parked in its window while the queue is full");
+        check(sentWhenFull < m2, "blocked before the end: " + sentWhenFull);
+        eq(20, browseCount(s, limited), "still 20 messages in the limited queue");
         System.out.println("BLOCKED_AFTER\t" + sent2.get());
         MessageConsumer lc = cs.createConsumer(limited);
         for (int i = 0; i < m2; i++) eq(i, recv(lc).getIntProperty("i"), "order behind the limit");
