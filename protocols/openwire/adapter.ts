@@ -7,12 +7,14 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { ConnectionAdapter } from '../../src/transport/connection-adapter.js';
 import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
+import { AckBatcher } from './ack-batcher.js';
 import { AdvisoryHub } from './advisories.js';
 import { DEFAULT_OPENWIRE_OPTIONS, OpenWireConnection, type OpenWireOptions } from './connection.js';
 
 export class OpenWireAdapter extends ConnectionAdapter<OpenWireConnection> {
   readonly options: OpenWireOptions;
   readonly advisories: AdvisoryHub;
+  readonly acks: AckBatcher;
   readonly brokerId = `ID:wharf-${randomBytes(6).toString('hex')}`;
 
   constructor(
@@ -22,11 +24,12 @@ export class OpenWireAdapter extends ConnectionAdapter<OpenWireConnection> {
     super();
     this.options = { ...DEFAULT_OPENWIRE_OPTIONS, ...(ctx.options as Partial<OpenWireOptions> | undefined), ...options };
     this.advisories = new AdvisoryHub();
+    this.acks = new AckBatcher(ctx.logger);
   }
 
   protected createConnection(stream: Duplex, peer: PeerInfo, closed: (s: OpenWireConnection) => void): OpenWireConnection {
     const { engine, logger, limits } = this.ctx;
-    return new OpenWireConnection({ engine, logger, limits, options: this.options, advisories: this.advisories, brokerId: this.brokerId, closed }, stream, peer);
+    return new OpenWireConnection({ engine, logger, limits, options: this.options, advisories: this.advisories, acks: this.acks, brokerId: this.brokerId, closed }, stream, peer);
   }
 }
 

@@ -1,20 +1,30 @@
 /**
- * ActiveMQ advisory topics, as far as JMS clients rely on them: the temporary-destination advisories.
+ * ActiveMQ advisory topics: temporary destinations, consumers and producers.
  *
  * An ActiveMQ client watches `ActiveMQ.Advisory.TempQueue,ActiveMQ.Advisory.TempTopic` and refuses to send to a
  * temporary destination it has not heard of (`Cannot publish to a deleted Destination`), so a reply to another
- * connection's temporary queue works only once that queue's advisory arrived. The hub is shared by all OpenWire
- * connections of one adapter: it remembers the live temporary destinations, replays them to each new advisory
- * consumer (as ActiveMQ's AdvisoryBroker does) and announces every add and remove. Consumers on other advisory
- * topics are accepted and get nothing.
+ * connection's temporary queue works only once that queue's advisory arrived. Applications ask for
+ * `ActiveMQ.Advisory.Consumer.Queue.<name>` / `…Producer.Topic.<name>` (AdvisorySupport.getConsumerAdvisoryTopic…)
+ * to see consumers and producers come and go: a ConsumerInfo / ProducerInfo when one is added, a RemoveInfo when
+ * it goes, each with the `consumerCount` / `producerCount` property after the change, as ActiveMQ's AdvisoryBroker
+ * sends them.
+ *
+ * The hub is shared by all OpenWire connections of one adapter: it remembers the live temporary destinations,
+ * consumers and producers, replays them to each new advisory consumer (as AdvisoryBroker does) and announces
+ * every add and remove. It sees OpenWire's own consumers and producers only: those of STOMP, AMQP, MQTT or SQS
+ * clients get no advisories. Consumers on other advisory topics are accepted and get nothing.
  */
 import { matchTopic } from '../../src/core/api.js';
-import type { ActiveMQMessage, ConnectionId, Destination, DestinationInfo, ProducerId } from './commands.js';
+import type { ActiveMQMessage, ConnectionId, ConsumerInfo, DataStructure, Destination, DestinationInfo, ProducerId, ProducerInfo, RemoveInfo } from './commands.js';
+import { encodePrimitiveMap, int } from './properties.js';
 import { ADVISORY_PREFIX } from './mapping.js';
 import { DataType } from './schema.js';
 
 export const TEMP_QUEUE_ADVISORY = `${ADVISORY_PREFIX}TempQueue`;
 export const TEMP_TOPIC_ADVISORY = `${ADVISORY_PREFIX}TempTopic`;
+
+export const CONSUMER_ADVISORY_PREFIX = `${ADVISORY_PREFIX}Consumer.`;
+export const PRODUCER_ADVISORY_PREFIX = `${ADVISORY_PREFIX}Producer.`;
 
 export const DESTINATION_ADD = 0;
 export const DESTINATION_REMOVE = 1;
@@ -30,10 +40,34 @@ interface TempEntry {
   connectionId: ConnectionId | null;
 }
 
+/** ActiveMQ's ActiveMQDestination.getDestinationTypeAsString(). */
+function typeName(d: Destination): string {
+  switch (d.type) {
+    case DataType.ACTIVEMQ_TOPIC:
+      return 'Topic';
+    case DataType.ACTIVEMQ_TEMP_QUEUE:
+      return 'TempQueue';
+    case DataType.ACTIVEMQ_TEMP_TOPIC:
+      return 'TempTopic';
+    default:
+      return 'Queue';
+  }
+}
+
+/** `ActiveMQ.Advisory.Consumer.Queue.orders` for kind 'Consumer' and queue `orders`. */
+export function advisoryTopicFor(kind: 'Consumer' | 'Producer', d: Destination): string {
+  return `${ADVISORY_PREFIX}${kind}.${typeName(d)}.${d.physicalName}`;
+}
+
+type Party = { kind: 'Consumer'; info: ConsumerInfo } | { kind: 'Producer'; info: ProducerInfo };
+
 const ADVISORY_PRODUCER: ProducerId = { type: DataType.PRODUCER_ID, connectionId: 'ID:wharf-advisories', sessionId: 0n, value: 0n };
 
 export class AdvisoryHub {
   private readonly temps = new Map<string, TempEntry>();
+  /** Live consumers and producers with a destination, by `kind:id`, and how many there are per advisory topic. */
+  private readonly parties = new Map<string, Party & { topic: string }>();
+  private readonly counts = new Map<string, number>();
   private readonly subscribers = new Set<AdvisorySubscriber>();
   private seq = 0n;
 
@@ -49,7 +83,44 @@ export class AdvisoryHub {
   subscribe(s: AdvisorySubscriber): () => void {
     this.subscribers.add(s);
     for (const t of this.temps.values()) this.deliverTo(s, t, DESTINATION_ADD);
+    // AdvisoryBroker replays the consumers/producers already there, each with the current count
+    for (const p of this.parties.values()) if (s.topics.some((x) => matchTopic(x, p.topic))) s.deliver(this.partyMessage(p.topic, p.kind, p.info, this.counts.get(p.topic) ?? 0));
     return () => this.subscribers.delete(s);
+  }
+
+  /** A consumer or producer with a destination (not an advisory one) was added; `id` is its key. */
+  partyAdded(id: string, party: Party): void {
+    const d = party.info.destination;
+    if (!d?.physicalName || AdvisoryHub.isAdvisory(d)) return;
+    const key = `${party.kind}:${id}`;
+    if (this.parties.has(key)) return;
+    const topic = advisoryTopicFor(party.kind, d);
+    this.parties.set(key, { ...party, topic });
+    const count = (this.counts.get(topic) ?? 0) + 1;
+    this.counts.set(topic, count);
+    this.publish(topic, () => this.partyMessage(topic, party.kind, party.info, count));
+  }
+
+  partyRemoved(kind: 'Consumer' | 'Producer', id: string): void {
+    const key = `${kind}:${id}`;
+    const p = this.parties.get(key);
+    if (!p) return;
+    this.parties.delete(key);
+    const count = (this.counts.get(p.topic) ?? 1) - 1;
+    if (count > 0) this.counts.set(p.topic, count);
+    else this.counts.delete(p.topic);
+    const objectId = p.kind === 'Consumer' ? p.info.consumerId : p.info.producerId;
+    const remove: RemoveInfo = { type: DataType.REMOVE_INFO, commandId: 0, responseRequired: false, objectId, lastDeliveredSequenceId: 0n };
+    this.publish(p.topic, () => this.message(p.topic, remove, { [p.kind === 'Consumer' ? 'consumerCount' : 'producerCount']: int(count) }));
+  }
+
+  private publish(topic: string, build: () => ActiveMQMessage): void {
+    let m: ActiveMQMessage | undefined;
+    for (const s of this.subscribers) if (s.topics.some((x) => matchTopic(x, topic))) s.deliver((m ??= build()));
+  }
+
+  private partyMessage(topic: string, kind: 'Consumer' | 'Producer', info: ConsumerInfo | ProducerInfo, count: number): ActiveMQMessage {
+    return this.message(topic, info, { [kind === 'Consumer' ? 'consumerCount' : 'producerCount']: int(count) });
   }
 
   added(destination: Destination, connectionId: ConnectionId | null): void {
@@ -75,10 +146,6 @@ export class AdvisoryHub {
   private deliverTo(s: AdvisorySubscriber, t: TempEntry, op: number): void {
     const topic = t.destination.type === DataType.ACTIVEMQ_TEMP_TOPIC ? TEMP_TOPIC_ADVISORY : TEMP_QUEUE_ADVISORY;
     if (!s.topics.some((p) => matchTopic(p, topic))) return;
-    s.deliver(this.message(topic, t, op));
-  }
-
-  private message(topic: string, t: TempEntry, op: number): ActiveMQMessage {
     const info: DestinationInfo = {
       type: DataType.DESTINATION_INFO,
       commandId: 0,
@@ -89,6 +156,10 @@ export class AdvisoryHub {
       timeout: 0n,
       brokerPath: null,
     };
+    s.deliver(this.message(topic, info));
+  }
+
+  private message(topic: string, info: DataStructure, properties?: Record<string, ReturnType<typeof int>>): ActiveMQMessage {
     const now = BigInt(Date.now());
     return {
       type: DataType.ACTIVEMQ_MESSAGE,
@@ -105,7 +176,7 @@ export class AdvisoryHub {
       dataStructure: info,
       userID: null,
       content: null,
-      marshalledProperties: null,
+      marshalledProperties: properties ? encodePrimitiveMap(properties) : null,
       jmsType: 'Advisory',
       groupID: null,
       groupSequence: 0,

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { EngineApi } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import type { ProtocolConnection } from '../../src/transport/connection-adapter.js';
+import type { AckBatcher } from './ack-batcher.js';
 import type { AdvisoryHub } from './advisories.js';
 import type { BrokerInfo, DataStructure, Message as OwMessage, ExceptionResponse, KeepAliveInfo, Response, WireFormatInfo } from './commands.js';
 import { OpenWireError } from './errors.js';
@@ -52,6 +53,8 @@ export interface ConnectionHost {
   limits: ConnectionLimits;
   options: OpenWireOptions;
   advisories: AdvisoryHub;
+  /** Fire-and-forget acks of every connection of the adapter, held until the next command (ack-batcher.ts). */
+  acks: AckBatcher;
   brokerId: string;
   closed(c: OpenWireConnection): void;
 }
@@ -240,6 +243,8 @@ export class OpenWireConnection implements ProtocolConnection {
       this.done();
       return;
     }
+    const heldAck = cmd.type === DataType.MESSAGE_ACK && !cmd.responseRequired;
+    if (!heldAck) this.host.acks.flush(); // a send joins the held acks' store batch; a close or commit sees them
     if (cmd.type >= DataType.ACTIVEMQ_MESSAGE && cmd.type <= DataType.ACTIVEMQ_BLOB_MESSAGE && (cmd as OwMessage).persistent) {
       while (this.inflight.size >= MAX_INFLIGHT_SENDS) await Promise.race(this.inflight);
       const p: Promise<void> = this.execute(cmd).finally(() => {
@@ -250,6 +255,16 @@ export class OpenWireConnection implements ProtocolConnection {
       return;
     }
     if (this.inflight.size > 0) await Promise.all(this.inflight);
+    if (heldAck) {
+      // An ack nobody waits for (AUTO_ACKNOWLEDGE, the usual case): the consumer's credit comes back at once and
+      // the engine ack is held briefly (ack-batcher.ts). Waiting for its store commit would hold every later
+      // command of this connection behind one fsync per ack; a commit of its own would make the next send wait
+      // behind it. A crash before it lands redelivers the message (at-least-once) — as with ActiveMQ, whose KahaDB
+      // does not sync acks without a response.
+      void this.execute(cmd);
+      this.done();
+      return;
+    }
     await this.execute(cmd);
     this.done();
   }
@@ -258,8 +273,11 @@ export class OpenWireConnection implements ProtocolConnection {
   private async execute(cmd: DataStructure): Promise<void> {
     const rr = 'responseRequired' in cmd && cmd.responseRequired;
     try {
-      await this.handlers.handle(cmd);
-      if (rr && this.state === 'open') this.respond(cmd.commandId);
+      const answer = await this.handlers.handle(cmd);
+      if (rr && this.state === 'open') {
+        if (answer) this.write(answer);
+        else this.respond(cmd.commandId);
+      }
     } catch (err) {
       if (rr) this.respondError(cmd.commandId, err);
       else this.log.debug({ err: (err as Error).message, type: cmd.type }, 'openwire: command failed (no response requested)');

@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import { type ConnectionHandle, type ConsumerHandle, type Delivery, type EngineApi, type Message } from '../../src/core/api.js';
 import type { ConsumerId, ConsumerInfo, Destination, MessageAck, MessageDispatch, MessagePull, Message as OwMessage } from './commands.js';
+import type { AckBatcher } from './ack-batcher.js';
 import { AdvisoryHub } from './advisories.js';
 import { JmsError, INVALID_DESTINATION } from './exceptions.js';
 import { messageIdKey, toAddress, toOpenWireMessage } from './mapping.js';
@@ -32,6 +33,7 @@ export interface ConsumerHost {
   readonly engine: EngineApi;
   readonly logger: Logger;
   readonly advisories: AdvisoryHub;
+  readonly acks: AckBatcher;
   readonly connection: ConnectionHandle;
   readonly maxPrefetch: number;
   /** Clientid of the connection (durable subscriptions). */
@@ -210,8 +212,10 @@ export class OwConsumer {
           return;
         }
         for (const [k] of entries) this.dispatched.delete(k);
-        if (ack.ackType === ACK_INDIVIDUAL) await h.ack(entries[0]![1].deliveryId);
-        else await h.ackUpTo(entries.at(-1)![1].deliveryId);
+        const settle = ack.ackType === ACK_INDIVIDUAL ? () => h.ack(entries[0]![1].deliveryId) : () => h.ackUpTo(entries.at(-1)![1].deliveryId);
+        // nobody waits for this ack: the engine call is held so its commit shares the next one (ack-batcher.ts)
+        if (!ack.responseRequired) this.host.acks.defer(settle);
+        else await settle();
         return;
       }
       case ACK_POISON:

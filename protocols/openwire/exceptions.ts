@@ -13,6 +13,8 @@ export const INVALID_SELECTOR = 'javax.jms.InvalidSelectorException';
 export const RESOURCE_ALLOCATION = 'javax.jms.ResourceAllocationException';
 export const TRANSACTION_ROLLED_BACK = 'javax.jms.TransactionRolledBackException';
 export const ILLEGAL_STATE = 'javax.jms.IllegalStateException';
+/** XAResource calls: the client turns it into an XAException for the transaction manager. */
+export const XA_EXCEPTION = 'javax.transaction.xa.XAException';
 
 /** An error the session raises itself, with the Java class the client should see. */
 export class JmsError extends Error {

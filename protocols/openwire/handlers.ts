@@ -4,6 +4,7 @@
  */
 import { type ConnectionHandle, type EngineApi, type TransactionHandle } from '../../src/core/api.js';
 import type { Logger } from 'pino';
+import type { AckBatcher } from './ack-batcher.js';
 import type { AdvisoryHub } from './advisories.js';
 import type {
   ConnectionInfo,
@@ -19,10 +20,11 @@ import type {
   RemoveSubscriptionInfo,
   TransactionId,
   TransactionInfo,
+  XATransactionId,
 } from './commands.js';
 import type { PeerInfo } from '../../src/transport/types.js';
 import { consumerKey, OwConsumer, TxAcks, type ConsumerHost } from './consumers.js';
-import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, SECURITY_EXCEPTION, TRANSACTION_ROLLED_BACK } from './exceptions.js';
+import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, SECURITY_EXCEPTION, TRANSACTION_ROLLED_BACK, XA_EXCEPTION } from './exceptions.js';
 import { isTemporary, isTopic, producerKey, toAddress, toCoreMessage } from './mapping.js';
 import { DataType } from './schema.js';
 
@@ -43,10 +45,28 @@ interface Tx {
   acks: TxAcks;
 }
 
+/** Engine keys of OpenWire XA transactions: this prefix, then formatId:globalTransactionId:branchQualifier (hex). */
+const XA_PREFIX = 'openwire.xa:';
+const XA_OK = 0;
+const XA_RDONLY = 3;
+
 function txKey(id: TransactionId | null): string | null {
   if (!id) return null;
   if (id.type === DataType.ACTIVEMQ_LOCAL_TRANSACTION_ID) return `${id.connectionId?.value}:${id.value}`;
-  throw new JmsError(JMS_EXCEPTION, 'XA transactions are not supported by this broker');
+  return `${XA_PREFIX}${id.formatId}:${id.globalTransactionId?.toString('hex') ?? ''}:${id.branchQualifier?.toString('hex') ?? ''}`;
+}
+
+/** The XATransactionId of a prepared transaction's engine key (XA recover). */
+function xidOf(key: string): XATransactionId | null {
+  const m = /^(-?\d+):([0-9a-f]*):([0-9a-f]*)$/.exec(key.slice(XA_PREFIX.length));
+  if (!key.startsWith(XA_PREFIX) || !m) return null;
+  return { type: DataType.ACTIVEMQ_XA_TRANSACTION_ID, formatId: Number(m[1]), globalTransactionId: Buffer.from(m[2]!, 'hex'), branchQualifier: Buffer.from(m[3]!, 'hex') };
+}
+
+/** The ActiveMQ client's Message.getSize() after marshalling: 1024 (its minimum) + content + marshalled properties. */
+const CLIENT_MINIMUM_MESSAGE_SIZE = 1024;
+function clientMessageSize(m: OwMessage): number {
+  return CLIENT_MINIMUM_MESSAGE_SIZE + (m.content?.length ?? 0) + (m.marshalledProperties?.length ?? 0);
 }
 
 function sessionKeyOf(connectionId: string | null, sessionId: bigint): string {
@@ -55,7 +75,7 @@ function sessionKeyOf(connectionId: string | null, sessionId: bigint): string {
 
 /** What the handlers need of their connection (connection.ts). */
 export interface SessionOwner {
-  readonly host: { engine: EngineApi; logger: Logger; advisories: AdvisoryHub; options: { maxPrefetch: number } };
+  readonly host: { engine: EngineApi; logger: Logger; advisories: AdvisoryHub; acks: AckBatcher; options: { maxPrefetch: number } };
   readonly peer: PeerInfo;
   /** Closing or closed. */
   readonly closing: boolean;
@@ -67,7 +87,8 @@ export class Handlers implements ConsumerHost {
   private conn: ConnectionHandle | null = null;
   private info: ConnectionInfo | null = null;
   private readonly consumers = new Map<string, OwConsumer>();
-  private readonly producers = new Map<string, () => void>();
+  /** Producers by key: how to un-count them, and their ProducerInfo.windowSize (0 = no ProducerAck). */
+  private readonly producers = new Map<string, { undo: () => void; windowSize: number }>();
   private readonly sessions = new Set<string>();
   private readonly txs = new Map<string, Tx>();
   /** Temporary destinations this connection announced, by `type:name`. */
@@ -76,12 +97,14 @@ export class Handlers implements ConsumerHost {
   readonly engine: EngineApi;
   readonly logger: Logger;
   readonly advisories: AdvisoryHub;
+  readonly acks: AckBatcher;
   readonly maxPrefetch: number;
 
   constructor(private readonly owner: SessionOwner) {
     this.engine = owner.host.engine;
     this.logger = owner.host.logger;
     this.advisories = owner.host.advisories;
+    this.acks = owner.host.acks;
     this.maxPrefetch = owner.host.options.maxPrefetch;
   }
 
@@ -105,13 +128,15 @@ export class Handlers implements ConsumerHost {
    */
   revoked(consumer: OwConsumer, reason: string): void {
     const info = consumer.info;
-    if (this.consumers.get(consumerKey(info.consumerId)) === consumer) this.consumers.delete(consumerKey(info.consumerId));
-    consumer.close();
+    const key = consumerKey(info.consumerId);
+    if (this.consumers.get(key) === consumer) this.closeConsumer(key, consumer);
+    else consumer.close();
     this.owner.write({ type: DataType.CONSUMER_CONTROL, commandId: 0, responseRequired: false, destination: info.destination, close: true, consumerId: info.consumerId, prefetch: 0, flush: false, start: false, stop: false });
     this.owner.write({ type: DataType.CONNECTION_ERROR, commandId: 0, responseRequired: false, exception: { className: SECURITY_EXCEPTION, message: reason, stackTrace: [], cause: null }, connectionId: this.info?.connectionId ?? null });
   }
 
-  handle(cmd: DataStructure): Promise<void> | void {
+  /** Handle one command; a handler that answers with more than a Response (XA prepare, recover) returns it. */
+  handle(cmd: DataStructure): Promise<DataStructure | void> | DataStructure | void {
     if (cmd.type !== DataType.CONNECTION_INFO && !this.conn) {
       if (cmd.type === DataType.SHUTDOWN_INFO) return this.owner.close('shutdown');
       if (cmd.type === DataType.REMOVE_INFO || cmd.type === DataType.CONNECTION_CONTROL) return;
@@ -199,11 +224,13 @@ export class Handlers implements ConsumerHost {
   private onProducerInfo(pi: ProducerInfo): void {
     const key = producerKey(pi.producerId);
     if (this.producers.has(key)) return;
+    const windowSize = Math.max(0, pi.windowSize);
     if (pi.destination && !isTemporary(pi.destination)) {
       const address = toAddress(pi.destination);
       this.engine.authorize(this.connection.principal, 'send', address);
-      this.producers.set(key, this.engine.registerProducer(address, this.connection));
-    } else this.producers.set(key, () => undefined);
+      this.producers.set(key, { undo: this.engine.registerProducer(address, this.connection), windowSize });
+    } else this.producers.set(key, { undo: () => undefined, windowSize });
+    this.advisories.partyAdded(key, { kind: 'Producer', info: pi });
   }
 
   private async onMessage(m: OwMessage): Promise<void> {
@@ -216,7 +243,24 @@ export class Handlers implements ConsumerHost {
       if (!t) throw new JmsError(TRANSACTION_ROLLED_BACK, `Unknown transaction ${tk}`);
       transaction = t.tx;
     }
-    await this.engine.send(message, address, { connection: this.connection, transaction });
+    try {
+      await this.engine.send(message, address, { connection: this.connection, transaction });
+    } finally {
+      // a refused async send no longer occupies the producer's window either
+      if (!m.responseRequired) this.producerAck(m);
+    }
+  }
+
+  /**
+   * Producer flow control (ActiveMQ's producerWindowSize): a client with a window counts the size of each async send
+   * against it and blocks when it is full; the broker gives the size back with a ProducerAck once the message is
+   * accepted — for us when engine.send resolved, so a send held by a `block` limit or a resource alarm holds its
+   * ack and the client's window fills. Synchronous sends get their Response instead (ActiveMQ's Queue.send does the same).
+   */
+  private producerAck(m: OwMessage): void {
+    const p = m.producerId && this.producers.get(producerKey(m.producerId));
+    if (!p || p.windowSize <= 0) return;
+    this.owner.write({ type: DataType.PRODUCER_ACK, commandId: 0, responseRequired: false, producerId: m.producerId, size: clientMessageSize(m) });
   }
 
   // ============================================================================= consumers
@@ -233,6 +277,19 @@ export class Handlers implements ConsumerHost {
       c.close();
       throw err;
     }
+    if (!c.closed) this.advisories.partyAdded(key, { kind: 'Consumer', info });
+  }
+
+  private closeConsumer(key: string, c: OwConsumer): void {
+    c.close();
+    this.consumers.delete(key);
+    this.advisories.partyRemoved('Consumer', key);
+  }
+
+  private removeProducer(key: string, p: { undo: () => void }): void {
+    p.undo();
+    this.producers.delete(key);
+    this.advisories.partyRemoved('Producer', key);
   }
 
   private async onAck(ack: MessageAck): Promise<void> {
@@ -267,30 +324,20 @@ export class Handlers implements ConsumerHost {
     switch (id.type) {
       case DataType.CONSUMER_ID: {
         const key = consumerKey(id);
-        this.consumers.get(key)?.close();
-        this.consumers.delete(key);
+        const c = this.consumers.get(key);
+        if (c) this.closeConsumer(key, c);
         return;
       }
       case DataType.PRODUCER_ID: {
         const key = producerKey(id);
-        this.producers.get(key)?.();
-        this.producers.delete(key);
+        const p = this.producers.get(key);
+        if (p) this.removeProducer(key, p);
         return;
       }
       case DataType.SESSION_ID: {
         const prefix = sessionKeyOf(id.connectionId, id.value);
-        for (const [k, c] of this.consumers) {
-          if (k.startsWith(prefix + ':')) {
-            c.close();
-            this.consumers.delete(k);
-          }
-        }
-        for (const [k, undo] of this.producers) {
-          if (k.startsWith(prefix + ':')) {
-            undo();
-            this.producers.delete(k);
-          }
-        }
+        for (const [k, c] of this.consumers) if (k.startsWith(prefix + ':')) this.closeConsumer(k, c);
+        for (const [k, p] of this.producers) if (k.startsWith(prefix + ':')) this.removeProducer(k, p);
         this.sessions.delete(prefix);
         return;
       }
@@ -304,44 +351,84 @@ export class Handlers implements ConsumerHost {
 
   // ============================================================================= transactions
 
-  private async onTransaction(t: TransactionInfo): Promise<void> {
+  private async onTransaction(t: TransactionInfo): Promise<DataStructure | void> {
+    if (t.transactionType === TX_RECOVER) {
+      // XAResource.recover(): every prepared OpenWire XA transaction of the broker, whichever connection prepared it
+      const data = this.engine.preparedTransactions().map(xidOf).filter((x): x is XATransactionId => x !== null);
+      return { type: DataType.DATA_ARRAY_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, data };
+    }
     const key = txKey(t.transactionId);
     if (!key) throw new JmsError(JMS_EXCEPTION, 'TransactionInfo without a transaction id');
+    const xa = t.transactionId?.type === DataType.ACTIVEMQ_XA_TRANSACTION_ID;
     switch (t.transactionType) {
       case TX_BEGIN:
-        if (this.txs.has(key)) throw new JmsError(JMS_EXCEPTION, `Transaction ${key} already started`);
+        if (this.txs.has(key) || (xa && this.engine.preparedTransaction(key))) throw new JmsError(xa ? XA_EXCEPTION : JMS_EXCEPTION, `Transaction ${key} already started`);
         this.txs.set(key, { tx: this.engine.beginTransaction(this.connection), acks: new TxAcks() });
         return;
       case TX_END:
         return;
+      case TX_PREPARE: {
+        const tx = this.txs.get(key);
+        if (!tx) throw new JmsError(XA_EXCEPTION, `Cannot prepare ${key}: no such active transaction`);
+        this.txs.delete(key);
+        this.applyNotedAcks(tx);
+        if (tx.tx.pendingSends === 0 && tx.tx.pendingAcks === 0) {
+          // no work: read-only, nothing to commit (ActiveMQ's XATransaction.prepare answers XA_RDONLY too)
+          await tx.tx.rollback();
+          return { type: DataType.INTEGER_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, result: XA_RDONLY };
+        }
+        try {
+          await tx.tx.prepare(key);
+        } catch (err) {
+          await tx.tx.rollback();
+          throw new JmsError(XA_EXCEPTION, `Transaction ${key} could not be prepared and was rolled back: ${(err as Error).message}`);
+        }
+        return { type: DataType.INTEGER_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, result: XA_OK };
+      }
+      case TX_COMMIT_TWO_PHASE: {
+        const prepared = this.engine.preparedTransaction(key);
+        if (!prepared) throw new JmsError(XA_EXCEPTION, `Cannot commit ${key}: no such prepared transaction`);
+        await prepared.commit();
+        return;
+      }
       case TX_COMMIT_ONE_PHASE: {
         const tx = this.txs.get(key);
-        if (!tx) throw new JmsError(TRANSACTION_ROLLED_BACK, `Unknown transaction ${key}`);
+        if (!tx) throw new JmsError(xa ? XA_EXCEPTION : TRANSACTION_ROLLED_BACK, `Unknown transaction ${key}`);
         this.txs.delete(key);
         try {
-          for (const a of tx.acks.acks) for (const id of a.consumer.take(a.keys)) tx.tx.ack(a.consumer.handle!, id);
+          this.applyNotedAcks(tx);
           await tx.tx.commit();
         } catch (err) {
-          tx.tx.rollback();
+          await tx.tx.rollback();
           throw new JmsError(TRANSACTION_ROLLED_BACK, `Transaction ${key} rolled back: ${(err as Error).message}`);
         }
         return;
       }
-      case TX_ROLLBACK: {
+      case TX_ROLLBACK:
+      case TX_FORGET: {
         const tx = this.txs.get(key);
-        this.txs.delete(key);
-        // Acks noted in the transaction are dropped: the messages stay with their consumer, whose client
-        // redelivers them from its own buffer (ActiveMQ clients do).
-        tx?.tx.rollback();
+        if (tx) {
+          this.txs.delete(key);
+          // Acks noted in the transaction are dropped: the messages stay with their consumer, whose client
+          // redelivers them from its own buffer (ActiveMQ clients do).
+          await tx.tx.rollback();
+          return;
+        }
+        // a prepared XA transaction (this connection's or recovered): its acked messages go back to the queue
+        const prepared = xa ? this.engine.preparedTransaction(key) : undefined;
+        if (prepared) await prepared.rollback();
+        else if (xa && t.transactionType === TX_ROLLBACK) throw new JmsError(XA_EXCEPTION, `Cannot roll back ${key}: no such transaction`);
         return;
       }
-      case TX_PREPARE:
-      case TX_COMMIT_TWO_PHASE:
-      case TX_RECOVER:
-      case TX_FORGET:
       default:
-        throw new JmsError(JMS_EXCEPTION, `Transaction operation ${t.transactionType} (XA) is not supported`);
+        throw new JmsError(JMS_EXCEPTION, `Unknown transaction operation ${t.transactionType}`);
     }
+  }
+
+  /** Acks noted by a transaction's consumers go into its engine transaction (at commit or prepare). */
+  private applyNotedAcks(tx: Tx): void {
+    for (const a of tx.acks.acks) for (const id of a.consumer.take(a.keys)) tx.tx.ack(a.consumer.handle!, id);
+    tx.acks.acks.length = 0;
   }
 
   // ============================================================================= destinations
@@ -378,11 +465,10 @@ export class Handlers implements ConsumerHost {
 
   /** The connection's engine state goes: consumers close (unsettled messages return), temporaries are deleted. */
   private release(): void {
-    for (const c of this.consumers.values()) c.close();
-    this.consumers.clear();
-    for (const undo of this.producers.values()) undo();
-    this.producers.clear();
-    for (const t of this.txs.values()) t.tx.rollback();
+    for (const [k, c] of this.consumers) this.closeConsumer(k, c);
+    for (const [k, p] of this.producers) this.removeProducer(k, p);
+    // transactions not prepared end with their connection; prepared (XA) ones are the engine's until a commit or rollback
+    for (const t of this.txs.values()) void t.tx.rollback();
     this.txs.clear();
     for (const d of this.temps.values()) this.advisories.removed(d);
     this.temps.clear();
@@ -394,6 +480,7 @@ export class Handlers implements ConsumerHost {
   }
 
   teardown(): void {
+    this.acks.flush(); // held acks of this connection's consumers land before the consumers close
     this.release();
   }
 }

@@ -138,12 +138,19 @@ export interface Delivery {
 /** A local transaction: sends buffered and acks taken off the books until one atomic commit. */
 export interface TransactionHandle {
   readonly id: number;
-  readonly state: 'active' | 'committed' | 'rolled-back';
+  readonly state: 'active' | 'prepared' | 'committed' | 'rolled-back';
   readonly pendingSends: number;
   readonly pendingAcks: number;
   ack(consumer: ConsumerHandle, deliveryId: number): void;
+  /**
+   * Two-phase commit, phase one (XA prepare): durable under `key` (unique among prepared transactions; namespace it
+   * by protocol), its acked messages held from every consumer until it ends. It then outlives its connection and a
+   * restart: end it with commit() or rollback() here or on `EngineApi.preparedTransaction(key)`.
+   */
+  prepare(key: string): Promise<void>;
   commit(): Promise<void>;
-  rollback(): void;
+  /** Resolves at once unless prepared (then once the prepared record is durably gone). */
+  rollback(): Promise<void>;
 }
 
 /** One durable key/value change; `value` undefined deletes the key. */
@@ -348,6 +355,10 @@ export interface EngineApi {
   /** Remove a durable or shared subscription by its engine id. */
   deleteSubscription(id: string): Promise<boolean>;
   beginTransaction(connection?: ConnectionHandle | null): TransactionHandle;
+  /** Keys of the prepared transactions (XA recover), including those rebuilt after a restart. */
+  preparedTransactions(): string[];
+  /** A prepared transaction by key, to commit or roll back from any connection. */
+  preparedTransaction(key: string): TransactionHandle | undefined;
 
   // ------------------------------------------------------------------ destinations
   createQueue(name: string, opts?: { dlq?: boolean }): Promise<DestinationInfo>;

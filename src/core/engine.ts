@@ -19,7 +19,7 @@ import type {
 import type { Command, Store } from './store.js';
 import { TimerWheel } from './timers.js';
 import { compileSelector, type Selector } from './selector.js';
-import { Transaction } from './transaction.js';
+import { PREPARED_PREFIX, Transaction, type PreparedRecord } from './transaction.js';
 import { mergePlans, type SendPlan } from './plan.js';
 import { EngineState, PAUSED_PREFIX, POLICY_PREFIX, refFromKey, refKey, type QueueMeta } from './engine-state.js';
 import { RecentSenders } from './senders.js';
@@ -82,6 +82,8 @@ export class Engine extends EventEmitter implements EngineApi {
   private tempIds = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
   private started = false;
+  /** Prepared (XA) transactions by key, until they commit or roll back. */
+  private readonly prepared = new Map<string, Transaction>();
   private stopped = false;
   private readonly inflightCommits = new Set<Promise<void>>();
   readonly now: () => number;
@@ -166,11 +168,24 @@ export class Engine extends EventEmitter implements EngineApi {
     for (const [k, v] of this.state.kv) {
       if (k.startsWith(POLICY_PREFIX)) this.state.overrides.set(k.slice(POLICY_PREFIX.length), v as Partial<DestinationPolicy>);
     }
+    // entries acked by prepared transactions are parked before their queues page anything in
+    const preparedRecords: Array<[string, PreparedRecord]> = [];
+    const lockedSeqs = new Map<string, number[]>();
+    for (const [k, v] of this.state.kv) {
+      if (!k.startsWith(PREPARED_PREFIX)) continue;
+      const record = v as PreparedRecord;
+      preparedRecords.push([k.slice(PREPARED_PREFIX.length), record]);
+      for (const a of record.acks) lockedSeqs.set(a.queue, [...(lockedSeqs.get(a.queue) ?? []), a.seq]);
+    }
+    const byStorage = new Map<string, CoreQueue>();
     for (const r of queues) {
       const meta = r.meta as QueueMeta;
       const q = this.instantiateQueue(meta, r.name);
+      byStorage.set(r.name, q);
+      for (const seq of lockedSeqs.get(r.name) ?? []) q.lockSeq(seq);
       q.recover(r.count, r.bytes, r.lastSeq, r.mark);
     }
+    for (const [key, record] of preparedRecords) this.prepared.set(key, Transaction.recovered(this, key, record, (name) => byStorage.get(name)));
     for (const [k, v] of this.state.kv) {
       if (k.startsWith('retained:')) this.state.retained.set(k.slice('retained:'.length), v as Message);
       else if (k.startsWith('sched:')) this.scheduler.arm(v as ScheduledJob);
@@ -616,7 +631,8 @@ export class Engine extends EventEmitter implements EngineApi {
     return results;
   }
 
-  private applyKv(changes: KvChange[] | undefined): void {
+  /** Mirror committed key/value changes in memory (also used by transactions). */
+  applyKv(changes: KvChange[] | undefined): void {
     for (const e of changes ?? []) {
       if (e.value === undefined) this.state.kv.delete(e.key);
       else this.state.kv.set(e.key, e.value);
@@ -840,6 +856,24 @@ export class Engine extends EventEmitter implements EngineApi {
 
   beginTransaction(connection?: ConnectionHandle | null): TransactionHandle {
     return new Transaction(this, (connection ?? null) as Connection | null);
+  }
+
+  preparedTransactions(): string[] {
+    return [...this.prepared.keys()];
+  }
+
+  preparedTransaction(key: string): TransactionHandle | undefined {
+    return this.prepared.get(key);
+  }
+
+  isPrepared(key: string): boolean {
+    return this.prepared.has(key);
+  }
+
+  trackPrepared(t: Transaction, live: boolean): void {
+    if (t.preparedKey === null) return;
+    if (live) this.prepared.set(t.preparedKey, t);
+    else if (this.prepared.get(t.preparedKey) === t) this.prepared.delete(t.preparedKey);
   }
 
   /** Used by Transaction: take a delivery off the books now, ack durably at commit. */

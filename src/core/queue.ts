@@ -104,6 +104,13 @@ export class CoreQueue {
   private scheduledCount = 0;
   private readonly scheduled = new Set<Entry>();
   private readonly inflight = new Map<number, InFlight>();
+  /**
+   * Entries acked by a prepared (XA) transaction, by seq: out of dispatch until it commits (removed) or rolls back
+   * (returned). null = recovered after a restart and not paged in yet: pageIn parks it here when it gets to it.
+   */
+  private readonly locked = new Map<number, Entry | null>();
+  /** Sizes of locked entries whose ack is being committed while they are still paged out (for pagedBytes). */
+  private readonly lockedPagedSizes = new Map<number, number>();
 
   private readonly windowSize: number;
   private readonly windowBytes: number;
@@ -413,7 +420,8 @@ export class CoreQueue {
       const e: Entry = { seq: s.seq, message: s.message, deliveryCount: s.deliveryCount, redelivered: s.deliveryCount > 0 || s.seq <= this.committedMark, size, persisted: true };
       this.memCount++;
       this.memBytes += size;
-      this.place(e);
+      if (this.locked.has(e.seq)) this.locked.set(e.seq, e);
+      else this.place(e);
     }
     if (this.pagedCount <= 0) {
       this.pagedCount = 0;
@@ -861,12 +869,13 @@ export class CoreQueue {
     }
   }
 
-  /** Seqs of the entries held in memory (ready window, scheduled, in flight). */
+  /** Seqs of the entries held in memory (ready window, scheduled, in flight) or by a prepared transaction. */
   private heldSeqs(): Set<number> {
     const held = new Set<number>();
     for (let p = 0; p < PRIORITIES; p++) for (let i = this.heads[p]; i < this.ready[p].length; i++) held.add(this.ready[p][i].seq);
     for (const e of this.scheduled) held.add(e.seq);
     for (const f of this.inflight.values()) held.add(f.entry.seq);
+    for (const seq of this.locked.keys()) held.add(seq); // acked by a prepared transaction: it decides
     return held;
   }
 
@@ -890,6 +899,73 @@ export class CoreQueue {
   /** Oldest-first list of in-flight deliveries (admin, SQS). */
   inflightDeliveries(): Delivery[] {
     return [...this.inflight.values()].map((f) => f.delivery);
+  }
+
+  // ---------------------------------------------------------------- prepared (XA) transactions
+
+  /** An entry taken for an ack (takeForAck) whose transaction is now prepared: held until it ends. */
+  lockEntry(e: Entry): void {
+    this.locked.set(e.seq, e);
+  }
+
+  /** Recovery: the entry at `seq` belongs to a prepared transaction; call before recover() pages entries in. */
+  lockSeq(seq: number): void {
+    if (!this.locked.has(seq)) this.locked.set(seq, null);
+  }
+
+  /** The commands removing a locked entry for good: in memory, or still in the store (paged out); none if gone. */
+  lockedAckCommands(seq: number): Command[] {
+    if (!this.locked.has(seq)) return [];
+    const e = this.locked.get(seq);
+    if (e) return this.ackCommands(e);
+    if (this.pagedCount > 0 && seq > this.pageCursor) {
+      const [s] = this.host.readEntries(this.storageName, seq - 1, 1);
+      if (s && s.seq === seq) {
+        this.lockedPagedSizes.set(seq, messageSize(s.message));
+        return [{ t: 'ack', queue: this.storageName, seq }];
+      }
+    }
+    return [];
+  }
+
+  /**
+   * The prepared transaction ended: committed (the lockedAckCommands are durable) → the entry is gone; rolled
+   * back → it is available again, flagged redelivered.
+   */
+  settleLocked(seq: number, committed: boolean): void {
+    if (!this.locked.has(seq)) return;
+    const e = this.locked.get(seq) ?? null;
+    const pagedSize = this.lockedPagedSizes.get(seq) ?? 0;
+    this.locked.delete(seq);
+    this.lockedPagedSizes.delete(seq);
+    if (e) {
+      if (committed) this.applyAck(e, null);
+      else this.returnEntry(e, null, { countFailure: true, reason: 'transaction rolled back' });
+      return;
+    }
+    // Still in the store. Rolled back: pageIn places it when it gets there, unless paging is already past it
+    // (a purge moved the cursor): then it is read back now.
+    if (!committed) {
+      if (seq <= this.pageCursor && !this.deleted) {
+        const [st] = this.host.readEntries(this.storageName, seq - 1, 1);
+        if (st && st.seq === seq) {
+          const size = messageSize(st.message);
+          this.memCount++;
+          this.memBytes += size;
+          this.place({ seq, message: st.message, deliveryCount: st.deliveryCount, redelivered: true, size, persisted: true });
+          this.scheduleDispatch();
+        }
+      }
+      return;
+    }
+    // committed: its ack went to the store without paging it in (the counters go down as removeBySeq's do)
+    if (this.pagedCount > 0 && seq > this.pageCursor) {
+      this.pagedCount--;
+      this.pagedBytes = Math.max(0, this.pagedBytes - pagedSize);
+      this.pagingActive = this.pagedCount > 0;
+      this.stats.dequeued++;
+      this.wakeBlocked();
+    }
   }
 
   /** Remove one message by seq wherever it is not in flight (admin delete/move). Returns it if removed. */

@@ -1,6 +1,6 @@
 /** OpenWire adapter tests: a real broker (OpenWire + STOMP listeners on port 0) and the Java JMS scenarios. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createOpenWireModule, type OpenWireOptions } from '../../../protocols/openwire/index.js';
 import { createStompModule } from '../../../protocols/stomp/index.js';
@@ -39,19 +39,22 @@ export interface JavaRun {
  * Starts a scenario that prints READY once its consumer is subscribed (`recv`): resolves then, with the
  * run's completion (which asserts it passed, like `jms`).
  */
-export async function jmsReady(port: number, scenario: string, arg = '', timeoutMs = 60_000): Promise<{ done: Promise<JavaRun> }> {
+export async function jmsReady(port: number, scenario: string, arg = '', timeoutMs = 60_000, marker = 'READY'): Promise<{ done: Promise<JavaRun>; child: ChildProcess }> {
   let ready!: () => void;
   const isReady = new Promise<void>((r) => (ready = r));
+  let child!: ChildProcess;
   const done = jms(port, scenario, arg, timeoutMs, (out) => {
-    if (out.includes('READY\n')) ready();
-  });
+    if (out.includes(marker + '\n')) ready();
+  }, (c) => (child = c));
+  done.catch(() => undefined); // a caller that kills the JVM (marker scenarios) does not await it
   await Promise.race([isReady, done]);
-  return { done };
+  return { done, child };
 }
 
-export async function jms(port: number, scenario: string, arg = '', timeoutMs = 60_000, onOutput?: (out: string) => void): Promise<JavaRun> {
+export async function jms(port: number, scenario: string, arg = '', timeoutMs = 60_000, onOutput?: (out: string) => void, onSpawn?: (c: ChildProcess) => void): Promise<JavaRun> {
   const java = javaHarness();
   const child = spawn('java', ['-cp', java.classpath, 'JmsScenarios', String(port), scenario, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  onSpawn?.(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => {

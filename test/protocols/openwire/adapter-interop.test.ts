@@ -150,14 +150,18 @@ describe('openwire adapter: interop, restart, protocol edges', function () {
     assert.equal(early.exception.className, 'javax.jms.IllegalStateException');
     c.send(connectionInfo(2, 'raw-unsupported'));
     await c.waitFor(DataType.RESPONSE, 3000, (r) => (r as { correlationId: number }).correlationId === 2);
-    // ReplayCommand (UDP transports only) and an XA transaction.
+    // ReplayCommand (UDP transports only) and an unknown transaction operation.
     c.send({ type: DataType.REPLAY, commandId: 3, responseRequired: true, firstNakNumber: 0, lastNakNumber: 0 } as DataStructure);
     const xa = { type: DataType.ACTIVEMQ_XA_TRANSACTION_ID, formatId: 1, globalTransactionId: Buffer.from('g'), branchQualifier: Buffer.from('b') };
-    c.send({ type: DataType.TRANSACTION_INFO, commandId: 4, responseRequired: true, connectionId: { type: DataType.CONNECTION_ID, value: 'ID:raw' }, transactionId: xa, transactionType: 0 } as DataStructure);
+    c.send({ type: DataType.TRANSACTION_INFO, commandId: 4, responseRequired: true, connectionId: { type: DataType.CONNECTION_ID, value: 'ID:raw' }, transactionId: xa, transactionType: 99 } as DataStructure);
     for (const id of [3, 4]) {
       const r = (await c.waitFor(DataType.EXCEPTION_RESPONSE, 3000, (x) => (x as { correlationId: number }).correlationId === id)) as { exception: { className: string } };
       assert.equal(r.exception.className, 'javax.jms.JMSException');
     }
+    // XA commit of a branch nobody prepared: an XAException for the transaction manager
+    c.send({ type: DataType.TRANSACTION_INFO, commandId: 6, responseRequired: true, connectionId: { type: DataType.CONNECTION_ID, value: 'ID:raw' }, transactionId: xa, transactionType: 3 } as DataStructure);
+    const nota = (await c.waitFor(DataType.EXCEPTION_RESPONSE, 3000, (x) => (x as { correlationId: number }).correlationId === 6)) as { exception: { className: string } };
+    assert.equal(nota.exception.className, 'javax.transaction.xa.XAException');
     // A send to a temporary queue that does not exist.
     c.send({ type: DataType.ACTIVEMQ_TEXT_MESSAGE, commandId: 5, responseRequired: true, destination: { type: DataType.ACTIVEMQ_TEMP_QUEUE, physicalName: 'ID:gone:1:1' }, persistent: true, priority: 4 } as DataStructure);
     const gone = (await c.waitFor(DataType.EXCEPTION_RESPONSE, 3000, (x) => (x as { correlationId: number }).correlationId === 5)) as { exception: { className: string } };

@@ -48,6 +48,25 @@ describe('openwire adapter: more JMS scenarios', function () {
     }
   });
 
+  it('XA: prepared through the XAResource, kill -9, recover() lists the Xid and commit delivers exactly the prepared send and ack; rollback, read-only and one-phase', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wharf-openwire-xa-'));
+    let w = await startWharf(dir);
+    let prepare: ChildProcess | undefined;
+    try {
+      // xa-prepare prints PREPARED once prepare() returned (durable) and then waits: the broker dies under it
+      const run = await jmsReady(w.ports['openwire']!, 'xa-prepare', 'x.xa', 60_000, 'PREPARED');
+      prepare = run.child;
+      await kill(w.child, 'SIGKILL');
+      await kill(run.child, 'SIGKILL');
+      w = await startWharf(dir);
+      await jms(w.ports['openwire']!, 'xa-recover', 'x.xa');
+    } finally {
+      if (prepare) await kill(prepare, 'SIGKILL');
+      await kill(w.child, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('failover:(tcp://…) reconnects after a broker restart and the producer and consumer go on', async () => {
     const port = await new Promise<number>((resolve) => {
       const srv = net.createServer().listen(0, '127.0.0.1', () => {
@@ -80,6 +99,18 @@ describe('openwire adapter: more JMS scenarios', function () {
   it('exclusive consumers from the destination option ?consumer.exclusive=true (prefetchSize and priority options accepted)', async () => {
     b = await startOpenWireBroker();
     await jms(b.port, 'exclusive-option');
+  });
+
+  it('async sends with a producer window: ProducerAcks let 10,000 through; a full `block` queue parks the producer in its window', async () => {
+    b = await startOpenWireBroker({ config: { destinations: [{ match: 'pw.limited.>', maxMessages: 20, limitPolicy: 'block', blockTimeout: 60_000 }] } });
+    const { values } = await jms(b.port, 'producer-window', '', 120_000);
+    // the producer stopped on its window, not on a broker error: it had sent more than the queue holds
+    assert.ok(Number(values['BLOCKED_AFTER']) >= 20, `blocked after ${values['BLOCKED_AFTER']} sends`);
+  });
+
+  it('consumer and producer advisories on request: ConsumerInfo/ProducerInfo, RemoveInfo, consumerCount/producerCount, replay to a late subscriber', async () => {
+    b = await startOpenWireBroker();
+    await jms(b.port, 'advisories');
   });
 
   it('a 1 MiB persistent BytesMessage', async () => {

@@ -17,7 +17,8 @@ public class JmsBench {
         double warmup = Double.parseDouble(a[3]), seconds = Double.parseDouble(a[4]);
         int size = Integer.parseInt(a[5]);
         String queue = a[6];
-        ActiveMQConnectionFactory f = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + port);
+        String query = a.length > 7 ? a[7] : ""; // URL options, e.g. ?tcpNoDelay=true
+        ActiveMQConnectionFactory f = new ActiveMQConnectionFactory("tcp://127.0.0.1:" + port + query);
         List<Connection> conns = new ArrayList<>();
         AtomicLong received = new AtomicLong(), sent = new AtomicLong();
         List<long[]> sendLat = Collections.synchronizedList(new ArrayList<>());
