@@ -185,6 +185,13 @@ export class ReplicatedNode {
     if (this.appliedDone >= index) return Promise.resolve();
     return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
   }
+  /** Leader only: hand leadership to voter `to` once it has caught up (rolling restarts, `wharf cluster transfer-leader`). */
+  transferLeadership(to: NodeId): void {
+    if (this.nodeState !== 'running') throw new Error(`node ${this.id} is stopped`);
+    const r = this.raw.transferLeadership(to);
+    if (!r.ok) throw new NotLeaderError(this.id, r.lead, r.reason);
+    this.schedule();
+  }
   /** Start an election now (tests, tools). */
   campaign(): void {
     this.raw.campaign();

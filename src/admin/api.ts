@@ -543,7 +543,15 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   // ------------------------------------------------------------------------------------------- cluster, policies, scheduler
 
-  r.get('/api/cluster', () => ({ enabled: false, role: 'standalone', nodes: [{ id: os.hostname(), self: true, role: 'standalone', state: svc.broker?.state() ?? 'started' }], groups: [] }));
+  r.get('/api/cluster', () => svc.broker?.clusterStatus?.() ?? ({ enabled: false, role: 'standalone', nodes: [{ id: os.hostname(), self: true, role: 'standalone', state: svc.broker?.state() ?? 'started' }], groups: [] }));
+  r.post('/api/cluster/transfer-leader', async (ctx) => {
+    const body = await readJson(ctx.req, 4096);
+    const to = (body as { to?: unknown }).to;
+    if (typeof to !== 'number' || !Number.isInteger(to) || to < 1) throw new ApiError(400, 'bad-request', 'expected {"to": <node id>}');
+    if (!svc.broker?.transferLeadership) throw new ApiError(409, 'conflict', 'this broker is not a cluster node');
+    svc.broker.transferLeadership(to);
+    return new Reply(202, { transferring: to });
+  });
   r.get('/api/policies', () => ({ defaults: DEFAULT_POLICY, rules: config.destinations }));
   r.get('/api/scheduled', () => ({ items: engine.listScheduledJobs().map((j) => ({ id: j.id, destination: j.destination, cron: j.cron, delay: j.delay, period: j.period, repeat: j.repeat, next: j.next, messageId: j.message.messageId })) }));
   r.delete('/api/scheduled/:id', async (ctx) => {

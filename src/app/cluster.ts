@@ -1,0 +1,238 @@
+/**
+ * The cluster side of `wharf start` with a `cluster:` section: the Raft transport, the replicated node (Raft log
+ * + replicated state store under the data directory), the follower's connection forwarding, and the status the
+ * admin API shows. The Broker (broker.ts) opens its engine on the node's ReplicatedStore whenever this node
+ * becomes leader and closes it when it stops leading.
+ */
+import type { Logger } from 'pino';
+import type net from 'node:net';
+import type { ClusterConfig, BrokerConfig } from './config.js';
+import { LISTENER_NAMES } from './config.js';
+import { ReplicatedNode, ReplicatedStore } from '../../cluster/replicated-store.js';
+import { TcpTransport, type PeerAddress } from '../../cluster/transport/tcp.js';
+import type { Transport } from '../../cluster/transport/transport.js';
+import type { Message, NodeId, SoftState } from '../../cluster/raft/index.js';
+import { Forwarder, type ForwardTarget } from '../../cluster/forward.js';
+import type { ConnectionInterceptor } from '../transport/intercept.js';
+
+/** Records when each peer was last heard from (for `lastContact` in the status). */
+class ObservedTransport implements Transport {
+  readonly lastHeard = new Map<NodeId, number>();
+  constructor(readonly inner: TcpTransport) {}
+  send(to: NodeId, msg: Message): void {
+    this.inner.send(to, msg);
+  }
+  onMessage(handler: (msg: Message) => void): void {
+    this.inner.onMessage((m) => {
+      this.lastHeard.set(m.from, Date.now());
+      handler(m);
+    });
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export interface ClusterMemberStatus {
+  id: NodeId;
+  self: boolean;
+  role: string;
+  raft: string;
+  /** Leader only: highest log index known to be on that member, and how far behind the leader's log it is. */
+  match?: number;
+  lag?: number;
+  replication?: string;
+  /** Milliseconds since this node last heard from the member (undefined: never). */
+  lastContactMs?: number;
+}
+
+export interface ClusterStatus {
+  enabled: true;
+  nodeId: NodeId;
+  role: string;
+  leader: NodeId;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  /** This node serves clients itself (leader with its engine open) or can forward them (a leader is known). */
+  serving: boolean;
+  members: ClusterMemberStatus[];
+  learners: NodeId[];
+}
+
+export class ClusterRuntime {
+  readonly forwarder = new Forwarder();
+  private readonly roleListeners: ((s: SoftState) => void)[] = [];
+  private soft: SoftState = { lead: 0, role: 'follower' };
+  /** Set by the broker while its engine is open on this node. */
+  engineOpen = false;
+
+  private constructor(
+    readonly cfg: ClusterConfig,
+    private readonly config: BrokerConfig,
+    readonly node: ReplicatedNode,
+    private readonly transport: ObservedTransport,
+    private readonly logger: Logger,
+  ) {
+    node.onRoleChange((s) => this.roleChanged(s));
+  }
+
+  static async start(config: BrokerConfig, dataDir: string, logger: Logger): Promise<ClusterRuntime> {
+    const cfg = config.cluster!;
+    const self = cfg.peers.find((p) => p.id === cfg.nodeId)!;
+    const peers = new Map<NodeId, PeerAddress>();
+    for (const p of cfg.peers) if (p.id !== cfg.nodeId) peers.set(p.id, { host: p.host, port: p.port });
+    const raftLog = logger.child({ component: 'raft' });
+    const tcp = await TcpTransport.listen({
+      id: cfg.nodeId,
+      secret: cfg.secret,
+      host: cfg.host,
+      port: cfg.port ?? self.port,
+      peers,
+      logger: (line) => raftLog.debug(line),
+    });
+    const transport = new ObservedTransport(tcp);
+    try {
+      const node = await ReplicatedNode.start({
+        id: cfg.nodeId,
+        peers: cfg.peers.map((p) => p.id),
+        dir: dataDir,
+        transport,
+        tickMs: cfg.tickMs,
+        electionTick: cfg.electionTicks,
+        heartbeatTick: cfg.heartbeatTicks,
+        snapshotEntries: cfg.snapshotEntries,
+        logger: (line) => raftLog.info(line),
+      });
+      logger.info({ nodeId: cfg.nodeId, raft: `${cfg.host}:${tcp.port}`, peers: cfg.peers.map((p) => p.id) }, `cluster node ${cfg.nodeId}: Raft on ${cfg.host}:${tcp.port}`);
+      return new ClusterRuntime(cfg, config, node, transport, logger);
+    } catch (err) {
+      await tcp.close();
+      throw err;
+    }
+  }
+
+  get id(): NodeId {
+    return this.cfg.nodeId;
+  }
+  get leader(): NodeId {
+    return this.node.running ? this.node.leader : 0;
+  }
+  get isLeader(): boolean {
+    return this.node.isLeader;
+  }
+  get raftPort(): number {
+    return this.transport.inner.port;
+  }
+
+  /** A fresh Store port for an engine on this node (leader only: commits elsewhere reject with the leader's id). */
+  openStore(): ReplicatedStore {
+    return new ReplicatedStore(this.node);
+  }
+
+  onRoleChange(l: (s: SoftState) => void): void {
+    this.roleListeners.push(l);
+  }
+
+  private roleChanged(s: SoftState): void {
+    const prev = this.soft;
+    this.soft = s;
+    if (prev.lead !== s.lead) {
+      // Forwarded connections go to the old leader: end them so their clients reconnect to the new one.
+      if (this.forwarder.active > 0) this.logger.info({ forwarded: this.forwarder.active }, 'leader changed: closing forwarded connections');
+      this.forwarder.closeAll();
+      this.logger.info({ leader: s.lead, role: s.role, term: this.node.status().term }, s.lead ? `cluster: node ${s.lead} leads (this node: ${s.role})` : `cluster: no leader (this node: ${s.role})`);
+    }
+    for (const l of this.roleListeners) l(s);
+  }
+
+  /** Where a client of listener `key` (`stomp`, `stomp-tls`, `sqs`, …) is forwarded to on node `id`. */
+  clientTarget(id: NodeId, key: string): ForwardTarget | undefined {
+    const p = this.cfg.peers.find((x) => x.id === id);
+    if (!p) return undefined;
+    const port = (p.listeners as Record<string, number | undefined>)[key] ?? this.ownPort(key);
+    if (!port) return undefined;
+    return { host: p.clientHost ?? p.host, port };
+  }
+
+  private ownPort(key: string): number | undefined {
+    const [name, tls] = key.split('-');
+    if (!(LISTENER_NAMES as readonly string[]).includes(name!)) return undefined;
+    const lc = this.config.listeners[name as (typeof LISTENER_NAMES)[number]];
+    return tls ? lc.tls?.port : lc.port;
+  }
+
+  /**
+   * The hook for listener `key`: on a follower with a known leader, pipe the connection to the leader; with no
+   * leader, refuse it (the client retries); on the leader, let the listener serve it.
+   */
+  interceptor(key: string): ConnectionInterceptor {
+    return (socket: net.Socket) => {
+      if (this.node.isLeader) return false;
+      const lead = this.leader;
+      const target = lead && lead !== this.id ? this.clientTarget(lead, key) : undefined;
+      if (!target) {
+        socket.destroy();
+        return true;
+      }
+      this.forwarder.forward(socket, target);
+      return true;
+    };
+  }
+
+  /** Ready to serve clients: the leader with its engine open, or a follower that knows a leader to forward to. */
+  get ready(): boolean {
+    if (!this.node.running) return false;
+    if (this.node.isLeader) return this.engineOpen;
+    return this.leader !== 0 && this.leader !== this.id;
+  }
+
+  status(): ClusterStatus {
+    const st = this.node.status();
+    const now = Date.now();
+    const members: ClusterMemberStatus[] = [];
+    const ids = [...st.conf.voters, ...st.conf.learners];
+    for (const id of ids) {
+      const peer = this.cfg.peers.find((p) => p.id === id);
+      const pr = this.node.raw.raft.prs.get(id);
+      const heard = this.transport.lastHeard.get(id);
+      const m: ClusterMemberStatus = {
+        id,
+        self: id === this.id,
+        role: id === st.lead ? 'leader' : st.conf.learners.includes(id) ? 'learner' : 'follower',
+        raft: peer ? `${peer.host}:${peer.port}` : '?',
+      };
+      if (st.role === 'leader' && pr) {
+        m.match = id === this.id ? st.lastIndex : pr.match;
+        m.lag = Math.max(0, st.lastIndex - m.match);
+        m.replication = pr.toString();
+      }
+      if (id !== this.id && heard !== undefined) m.lastContactMs = now - heard;
+      members.push(m);
+    }
+    return {
+      enabled: true,
+      nodeId: this.id,
+      role: st.role,
+      leader: st.lead,
+      term: st.term,
+      commitIndex: st.commit,
+      appliedIndex: this.node.appliedIndex,
+      lastIndex: st.lastIndex,
+      serving: this.ready,
+      members,
+      learners: [...st.conf.learners],
+    };
+  }
+
+  /** Leader only: hand leadership to `to` (`wharf cluster transfer-leader`). */
+  transferLeadership(to: NodeId): void {
+    this.node.transferLeadership(to);
+  }
+
+  async stop(): Promise<void> {
+    this.forwarder.closeAll();
+    await this.node.stop();
+  }
+}
