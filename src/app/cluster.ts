@@ -203,10 +203,10 @@ export class ClusterRuntime {
         role: id === st.lead ? 'leader' : st.conf.learners.includes(id) ? 'learner' : 'follower',
         raft: peer ? `${peer.host}:${peer.port}` : '?',
       };
-      if (st.role === 'leader' && pr) {
-        m.match = id === this.id ? st.lastIndex : pr.match;
+      if (st.role === 'leader') {
+        m.match = id === this.id ? st.lastIndex : (pr?.match ?? 0);
         m.lag = Math.max(0, st.lastIndex - m.match);
-        m.replication = pr.toString();
+        if (pr && id !== this.id) m.replication = pr.toString();
       }
       if (id !== this.id && heard !== undefined) m.lastContactMs = now - heard;
       members.push(m);

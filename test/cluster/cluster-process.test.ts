@@ -1,0 +1,79 @@
+/**
+ * `wharf start` with a `cluster:` section, three real processes on 127.0.0.1: a leader is elected and serves,
+ * followers forward client connections to it byte for byte (STOMP and SQS over HTTP here), /readyz holds on every
+ * node, and a SIGKILLed leader is replaced while its confirmed messages survive.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Stompit } from '../protocols/stomp/helpers.js';
+import { WharfCluster } from './wharf-cluster.js';
+
+describe('cluster: three wharf processes', function () {
+  this.timeout(120_000);
+  let root: string;
+  let c: WharfCluster;
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-cproc-'));
+    c = await WharfCluster.create(root);
+    await c.startAll();
+  });
+  after(async () => {
+    await c?.close();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('elects one leader that serves; every node is ready and reports the members', async () => {
+    const lead = await c.leader();
+    for (const n of c.nodes) {
+      const res = await fetch(`http://127.0.0.1:${n.ports.admin}/readyz`);
+      assert.equal(res.status, 200, `node ${n.id} /readyz`);
+      const s = (await c.status(n.id))!;
+      assert.equal(s.leader, lead);
+      assert.deepEqual(s.members.map((m) => m.id).sort(), [1, 2, 3]);
+    }
+    const ls = (await c.status(lead))!;
+    assert.ok(ls.members.every((m) => typeof m.lag === 'number'), `the leader reports each member's lag: ${JSON.stringify(ls)}`);
+  });
+
+  it('a follower forwards STOMP and SQS clients to the leader', async () => {
+    const lead = await c.leader();
+    const [f1, f2] = c.nodes.filter((n) => n.id !== lead);
+    const p = await Stompit.connect({ port: f1!.ports.stomp });
+    for (let i = 0; i < 20; i++) await p.send('/queue/fwd', `m${i}`, { persistent: 'true' });
+    await p.disconnect();
+    const s = await Stompit.connect({ port: f2!.ports.stomp });
+    const inbox = await s.subscribe('/queue/fwd', { ack: 'client-individual' });
+    const got = await inbox.take(20, 10_000);
+    assert.deepEqual(got.map((m) => m.text), Array.from({ length: 20 }, (_, i) => `m${i}`));
+    for (const m of got) await s.ack(m);
+    await s.disconnect();
+
+    const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${f1!.ports.sqs}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'fwd-sqs' }));
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'via follower' }));
+    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 2 }));
+    assert.equal(r.Messages?.[0]?.Body, 'via follower');
+    sqs.destroy();
+  });
+
+  it('after SIGKILL of the leader another node leads and still has every confirmed message', async () => {
+    const lead = await c.leader();
+    const p = await Stompit.connect({ port: c.node(lead).ports.stomp });
+    for (let i = 0; i < 50; i++) await p.send('/queue/survive', `s${i}`, { persistent: 'true' });
+    p.destroy();
+    await c.kill(lead);
+    const next = await c.leader(20_000, lead);
+    assert.notEqual(next, lead);
+    const s = await Stompit.connect({ port: c.node(next).ports.stomp });
+    const inbox = await s.subscribe('/queue/survive', { ack: 'auto' });
+    const got = await inbox.take(50, 10_000);
+    assert.deepEqual(got.map((m) => m.text), Array.from({ length: 50 }, (_, i) => `s${i}`));
+    await s.disconnect();
+    await c.start(lead); // it rejoins as a follower
+    await c.leader();
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * Three (or more) `wharf start` processes forming a cluster on 127.0.0.1, every Raft link through a FaultProxy:
+ * node i reaches node j's Raft port through proxy (i→j), so a partition is a set of proxies switched to `drop`.
+ * Client listeners (STOMP, MQTT, AMQP, SQS, admin) are on fixed free ports, so followers know where to forward.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { FaultProxy } from './fault-proxy.js';
+
+export const CLIENT_LISTENERS = ['stomp', 'mqtt', 'amqp', 'sqs', 'admin'] as const;
+export type ClientListener = (typeof CLIENT_LISTENERS)[number];
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ClusterStatusView {
+  nodeId: number;
+  role: string;
+  leader: number;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  serving: boolean;
+  members: { id: number; lag?: number; lastContactMs?: number }[];
+}
+
+export interface NodeInfo {
+  id: number;
+  dir: string;
+  raftPort: number;
+  ports: Record<ClientListener, number>;
+  child?: ChildProcess;
+  stopped?: boolean;
+}
+
+export class WharfCluster {
+  readonly nodes: NodeInfo[] = [];
+  /** proxies.get(`${from}>${to}`) */
+  readonly proxies = new Map<string, FaultProxy>();
+  private readonly logs: fs.WriteStream[] = [];
+
+  private constructor(readonly root: string, readonly extra: Record<string, unknown>) {}
+
+  static async create(root: string, size = 3, extra: Record<string, unknown> = {}): Promise<WharfCluster> {
+    const c = new WharfCluster(root, extra);
+    for (let id = 1; id <= size; id++) {
+      const ports = {} as Record<ClientListener, number>;
+      for (const l of CLIENT_LISTENERS) ports[l] = await freePort();
+      c.nodes.push({ id, dir: path.join(root, `n${id}`), raftPort: await freePort(), ports });
+    }
+    for (const a of c.nodes)
+      for (const b of c.nodes) if (a !== b) c.proxies.set(`${a.id}>${b.id}`, await FaultProxy.listen({ host: '127.0.0.1', port: b.raftPort }));
+    for (const n of c.nodes) fs.mkdirSync(n.dir, { recursive: true });
+    return c;
+  }
+
+  node(id: number): NodeInfo {
+    return this.nodes.find((n) => n.id === id)!;
+  }
+
+  /** The configuration of node `id`: its peers' Raft ports are the proxies it dials them through. */
+  configOf(id: number): Record<string, unknown> {
+    const self = this.node(id);
+    const listeners: Record<string, unknown> = { openwire: { enabled: false }, ws: { enabled: false } };
+    for (const l of CLIENT_LISTENERS) listeners[l] = { host: '127.0.0.1', port: self.ports[l] };
+    return {
+      dataDir: path.join(self.dir, 'data'),
+      log: { level: 'info', format: 'json' },
+      listeners,
+      cluster: {
+        nodeId: id,
+        secret: 'cluster-test-secret-0123456789',
+        host: '127.0.0.1',
+        port: self.raftPort,
+        peers: this.nodes.map((n) => ({
+          id: n.id,
+          host: '127.0.0.1',
+          port: n.id === id ? n.raftPort : this.proxies.get(`${id}>${n.id}`)!.port,
+          listeners: n.ports,
+        })),
+        ...this.extra,
+      },
+    };
+  }
+
+  /** Start node `id` (again); resolves once its listeners are bound. */
+  async start(id: number): Promise<void> {
+    const n = this.node(id);
+    const file = path.join(n.dir, 'wharf.json');
+    fs.writeFileSync(file, JSON.stringify(this.configOf(id), null, 2));
+    const compiled = !import.meta.url.endsWith('.ts');
+    const args = compiled ? [path.join(repoRoot, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts')];
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
+    const child = spawn(process.execPath, [...args, 'start', '--config', file], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    n.child = child;
+    n.stopped = false;
+    const log = fs.createWriteStream(path.join(n.dir, 'wharf.log'), { flags: 'a' });
+    this.logs.push(log);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      log.write(c);
+    });
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      let started = false;
+      child.stdout!.on('data', (c: Buffer) => {
+        log.write(c);
+        if (started) return;
+        buf += c.toString();
+        if (buf.includes('"msg":"broker started"')) {
+          started = true;
+          buf = '';
+          resolve();
+        }
+      });
+      child.once('exit', (code, sig) => {
+        if (!started) reject(new Error(`node ${id} exited (${code ?? sig}) before it started: ${stderr}`));
+      });
+    });
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.start(n.id)));
+  }
+
+  alive(id: number): boolean {
+    const c = this.node(id).child;
+    return !!c && c.exitCode === null && c.signalCode === null;
+  }
+
+  async kill(id: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.node(id).child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
+  }
+
+  pause(id: number): void {
+    this.node(id).child?.kill('SIGSTOP');
+    this.node(id).stopped = true;
+  }
+
+  resume(id: number): void {
+    this.node(id).child?.kill('SIGCONT');
+    this.node(id).stopped = false;
+  }
+
+  /** Cut every Raft link between `a` and the nodes in `others` (both directions). */
+  partition(a: number, others: number[]): void {
+    for (const b of others) {
+      this.proxies.get(`${a}>${b}`)!.setMode('drop');
+      this.proxies.get(`${b}>${a}`)!.setMode('drop');
+    }
+  }
+
+  heal(): void {
+    for (const p of this.proxies.values()) p.setMode('pass');
+  }
+
+  async status(id: number, timeoutMs = 1000): Promise<ClusterStatusView | undefined> {
+    if (!this.alive(id) || this.node(id).stopped) return undefined;
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.node(id).ports.admin}/api/cluster`, {
+        headers: { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` },
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'manual',
+      });
+      if (res.status !== 200) return undefined;
+      return (await res.json()) as ClusterStatusView;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Wait for one node that leads and serves (optionally not `except`) and that the other reachable nodes follow. */
+  async leader(timeoutMs = 20_000, except?: number): Promise<number> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < timeoutMs) {
+      const all = await Promise.all(this.nodes.map((n) => this.status(n.id)));
+      const leaders = all.filter((s) => s && s.role === 'leader' && s.serving && s.nodeId !== except);
+      if (leaders.length === 1) return leaders[0]!.nodeId;
+      await sleep(100);
+    }
+    throw new Error(`no serving leader within ${timeoutMs} ms`);
+  }
+
+  async transferLeader(from: number, to: number): Promise<void> {
+    const res = await fetch(`http://127.0.0.1:${this.node(from).ports.admin}/api/cluster/transfer-leader`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ to }),
+    });
+    if (res.status !== 202) throw new Error(`transfer-leader: HTTP ${res.status} ${await res.text()}`);
+  }
+
+  async close(): Promise<void> {
+    for (const n of this.nodes) if (n.stopped) this.resume(n.id);
+    await Promise.all(this.nodes.map((n) => this.kill(n.id)));
+    await Promise.all([...this.proxies.values()].map((p) => p.close()));
+    for (const l of this.logs) l.end();
+  }
+}
