@@ -1,0 +1,119 @@
+/**
+ * Real-process fault test (issue #16): three `wharf start` processes on 127.0.0.1, every Raft link through a
+ * fault-injecting proxy. STOMP producers send persistent messages with receipts through the leader and through
+ * followers while a consumer acknowledges (ACK with receipt); the test SIGKILLs the leader, SIGSTOPs and resumes a
+ * follower, partitions the leader away from the majority, restarts nodes and transfers leadership. The Checker
+ * then proves: every confirmed send delivered at least once, no confirmed ack undone without the redelivered
+ * flag, per-producer order of first deliveries; duplicates are counted.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Checker } from './checker.js';
+import { StompConsumer, StompProducer } from './stomp-clients.js';
+import { sleep, WharfCluster } from './wharf-cluster.js';
+
+describe('cluster faults: STOMP through leader and followers while nodes die, pause, partition and hand over', function () {
+  this.timeout(180_000);
+  let root: string;
+  let c: WharfCluster;
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-cfault-'));
+    c = await WharfCluster.create(root);
+    await c.startAll();
+  });
+  after(async () => {
+    await c?.close();
+    if (root && !process.env.WHARF_KEEP_TEST_DIR) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('loses no confirmed message and undoes no confirmed ack', async () => {
+    const checker = new Checker();
+    const log = (s: string) => process.env.WHARF_TEST_VERBOSE && console.log(`      [${new Date().toISOString().slice(11, 23)}] ${s}`);
+    let lead = await c.leader();
+    log(`leader ${lead}`);
+    const stompPorts = (first: number) => () => {
+      const ids = c.nodes.map((n) => n.id);
+      const order = [first, ...ids.filter((x) => x !== first)];
+      return order.map((id) => c.node(id).ports.stomp);
+    };
+    const followers = c.nodes.filter((n) => n.id !== lead).map((n) => n.id);
+    // Producers: one starts on the leader, one on each follower (forwarded); one consumer starts on a follower.
+    const producers = [
+      new StompProducer('pL', 'orders', checker, stompPorts(lead)),
+      new StompProducer('pF1', 'orders', checker, stompPorts(followers[0]!)),
+      new StompProducer('pF2', 'orders', checker, stompPorts(followers[1]!)),
+    ];
+    const consumer = new StompConsumer('orders', checker, stompPorts(followers[1]!));
+    for (const p of producers) p.start();
+    consumer.start();
+
+    /** Wait until `n` more sends are confirmed (traffic flows again after a fault). */
+    const progress = async (n: number, what: string) => {
+      const target = checker.confirmed.size + n;
+      const t0 = Date.now();
+      while (checker.confirmed.size < target) {
+        if (Date.now() - t0 > 30_000) throw new Error(`no progress after ${what}: ${checker.summary()}`);
+        await sleep(50);
+      }
+      log(`progress after ${what}: ${checker.summary()}`);
+    };
+    await progress(100, 'start');
+
+    for (let round = 1; round <= 2; round++) {
+      // 1. SIGKILL the leader; another node takes over; the dead one restarts and catches up.
+      lead = await c.leader();
+      await c.kill(lead, 'SIGKILL');
+      log(`round ${round}: killed leader ${lead}`);
+      const next = await c.leader(20_000, lead);
+      log(`round ${round}: node ${next} leads`);
+      await progress(100, `SIGKILL of leader ${lead}`);
+      await c.start(lead);
+      log(`round ${round}: node ${lead} restarted`);
+      await progress(50, `restart of node ${lead}`);
+
+      // 2. SIGSTOP a follower for a while, then SIGCONT.
+      lead = await c.leader();
+      const f = c.nodes.find((n) => n.id !== lead)!.id;
+      c.pause(f);
+      log(`round ${round}: paused follower ${f}`);
+      await progress(100, `SIGSTOP of follower ${f}`);
+      await sleep(1500);
+      c.resume(f);
+      log(`round ${round}: resumed follower ${f}`);
+      await progress(50, `SIGCONT of follower ${f}`);
+
+      // 3. Partition the leader from the majority: the majority elects a new leader, the old one steps down.
+      lead = await c.leader();
+      const others = c.nodes.filter((n) => n.id !== lead).map((n) => n.id);
+      c.partition(lead, others);
+      log(`round ${round}: partitioned leader ${lead} from ${others.join(',')}`);
+      const majorityLeader = await c.leader(20_000, lead);
+      log(`round ${round}: node ${majorityLeader} leads the majority`);
+      await progress(100, `partition of leader ${lead}`);
+      c.heal();
+      log(`round ${round}: healed`);
+      await progress(50, 'heal');
+
+      // 4. Transfer leadership to a follower.
+      lead = await c.leader();
+      const to = c.nodes.find((n) => n.id !== lead && c.alive(n.id))!.id;
+      await c.transferLeader(lead, to);
+      log(`round ${round}: transfer ${lead} → ${to}`);
+      await progress(100, `leadership transfer ${lead} → ${to}`);
+    }
+
+    for (const p of producers) await p.stop();
+    log(`producers stopped: ${checker.summary()}`);
+    const t0 = Date.now();
+    while (checker.missing().length > 0 && Date.now() - t0 < 30_000) await sleep(100);
+    await consumer.stop();
+    log(`final: ${checker.summary()}; reconnects: producers ${producers.map((p) => p.reconnects).join('/')}, consumer ${consumer.reconnects}`);
+
+    assert.deepEqual(checker.violations, [], checker.summary());
+    assert.deepEqual(checker.missing().slice(0, 20), [], `confirmed but never delivered (first 20): ${checker.summary()}`);
+    assert.ok(checker.confirmed.size >= 1000, `enough traffic to mean something: ${checker.summary()}`);
+  });
+});
