@@ -1,7 +1,8 @@
 /**
  * Real-process fault test (issue #16): three `wharf start` processes on 127.0.0.1, every Raft link through a
- * fault-injecting proxy. STOMP producers send persistent messages with receipts through the leader and through
- * followers while a consumer acknowledges (ACK with receipt); the test SIGKILLs the leader, SIGSTOPs and resumes a
+ * fault-injecting proxy. Producers send persistent messages — STOMP with receipts, MQTT QoS 1, AMQP durable
+ * (accepted), SQS SendMessage (200) — through the leader and through followers, while STOMP consumers (ACK with
+ * receipt) and an MQTT persistent session consume; the test SIGKILLs the leader, SIGSTOPs and resumes a
  * follower, partitions the leader away from the majority, restarts nodes and transfers leadership. The Checker
  * then proves: every confirmed send delivered at least once, no confirmed ack undone without the redelivered
  * flag, per-producer order of first deliveries; duplicates are counted.
@@ -11,10 +12,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Checker } from './checker.js';
-import { StompConsumer, StompProducer } from './stomp-clients.js';
-import { sleep, WharfCluster } from './wharf-cluster.js';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { amqpDial, MqttConsumer, mqttDial, Producer, sqsDial, StompConsumer, stompDial } from './clients.js';
+import { sleep, WharfCluster, type ClientListener } from './wharf-cluster.js';
 
-describe('cluster faults: STOMP through leader and followers while nodes die, pause, partition and hand over', function () {
+describe('cluster faults: STOMP, MQTT, AMQP and SQS through leader and followers while nodes die, pause, partition and hand over', function () {
   this.timeout(180_000);
   let root: string;
   let c: WharfCluster;
@@ -34,21 +36,35 @@ describe('cluster faults: STOMP through leader and followers while nodes die, pa
     const log = (s: string) => process.env.WHARF_TEST_VERBOSE && console.log(`      [${new Date().toISOString().slice(11, 23)}] ${s}`);
     let lead = await c.leader();
     log(`leader ${lead}`);
-    const stompPorts = (first: number) => () => {
+    /** The ports of `listener` on every node, node `first` first (a client starts there, then moves on). */
+    const portsOf = (listener: ClientListener, first: number) => () => {
       const ids = c.nodes.map((n) => n.id);
-      const order = [first, ...ids.filter((x) => x !== first)];
-      return order.map((id) => c.node(id).ports.stomp);
+      return [first, ...ids.filter((x) => x !== first)].map((id) => c.node(id).ports[listener]);
     };
-    const followers = c.nodes.filter((n) => n.id !== lead).map((n) => n.id);
-    // Producers: one starts on the leader, one on each follower (forwarded); one consumer starts on a follower.
+    const [f1, f2] = c.nodes.filter((n) => n.id !== lead).map((n) => n.id) as [number, number];
+    // Set-up: the SQS queue, and the MQTT persistent session whose subscription queue keeps the QoS 1 messages.
+    const sqs = new SQSClient({ endpoint: `http://127.0.0.1:${c.node(lead).ports.sqs}`, region: 'us-east-1', credentials: { accessKeyId: 'faults', secretAccessKey: 'faults-secret' } });
+    await sqs.send(new CreateQueueCommand({ QueueName: 'faults-sqs' }));
+    sqs.destroy();
+    await MqttConsumer.subscribe(c.node(f1).ports.mqtt, 'faults-sub', 'faults/mqtt');
+
+    // Producers start on the leader and on the followers (forwarded); consumers start on followers.
     const producers = [
-      new StompProducer('pL', 'orders', checker, stompPorts(lead)),
-      new StompProducer('pF1', 'orders', checker, stompPorts(followers[0]!)),
-      new StompProducer('pF2', 'orders', checker, stompPorts(followers[1]!)),
+      new Producer('stompL', 'orders', checker, portsOf('stomp', lead), stompDial('orders')),
+      new Producer('stompF1', 'orders', checker, portsOf('stomp', f1), stompDial('orders')),
+      new Producer('stompF2', 'orders', checker, portsOf('stomp', f2), stompDial('orders')),
+      new Producer('mqtt', 'faults/mqtt', checker, portsOf('mqtt', f1), mqttDial('faults/mqtt')),
+      new Producer('amqp', 'faults-amqp', checker, portsOf('amqp', f2), amqpDial('faults-amqp')),
+      new Producer('sqs', 'faults-sqs', checker, portsOf('sqs', lead), sqsDial('faults-sqs')),
     ];
-    const consumer = new StompConsumer('orders', checker, stompPorts(followers[1]!));
+    const consumers = [
+      new StompConsumer('orders', checker, portsOf('stomp', f2)),
+      new StompConsumer('faults-amqp', checker, portsOf('stomp', f1)),
+      new StompConsumer('faults-sqs', checker, portsOf('stomp', lead)),
+      new MqttConsumer('faults-sub', 'faults/mqtt', checker, portsOf('mqtt', f2)),
+    ];
     for (const p of producers) p.start();
-    consumer.start();
+    for (const k of consumers) k.start();
 
     /** Wait until `n` more sends are confirmed (traffic flows again after a fault). */
     const progress = async (n: number, what: string) => {
@@ -109,11 +125,14 @@ describe('cluster faults: STOMP through leader and followers while nodes die, pa
     log(`producers stopped: ${checker.summary()}`);
     const t0 = Date.now();
     while (checker.missing().length > 0 && Date.now() - t0 < 30_000) await sleep(100);
-    await consumer.stop();
-    log(`final: ${checker.summary()}; reconnects: producers ${producers.map((p) => p.reconnects).join('/')}, consumer ${consumer.reconnects}`);
+    for (const k of consumers) await k.stop();
+    log(`final: ${checker.summary()}; reconnects: producers ${producers.map((p) => p.reconnects).join('/')}, consumers ${consumers.map((k) => k.reconnects).join('/')}`);
 
     assert.deepEqual(checker.violations, [], checker.summary());
     assert.deepEqual(checker.missing().slice(0, 20), [], `confirmed but never delivered (first 20): ${checker.summary()}`);
-    assert.ok(checker.confirmed.size >= 1000, `enough traffic to mean something: ${checker.summary()}`);
+    for (const p of producers) {
+      const n = [...checker.confirmed].filter((id) => id.startsWith(`${p.name}-`)).length;
+      assert.ok(n >= 50, `${p.name}: ${n} sends confirmed (enough traffic to mean something); ${checker.summary()}`);
+    }
   });
 });
