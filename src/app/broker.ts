@@ -21,7 +21,7 @@ import { UserSecurity } from '../core/security.js';
 import type { Store } from '../core/store.js';
 import { ClusterRuntime } from './cluster.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isLoopback } from '../admin/auth.js';
+import { isLoopback, verifyPassword } from '../core/passwords.js';
 
 /** An open engine with the adapters created on it. */
 interface Serving {
@@ -297,7 +297,7 @@ export class Broker {
       const handle = (req: Parameters<HttpHandler['handle']>[0], res: Parameters<HttpHandler['handle']>[1]) => {
         const h = this.serving?.http.get(key);
         if (h) return h.handle(req, res);
-        return this.cluster ? clusterFallback(this.cluster, key, req, res) : undefined;
+        return this.cluster ? clusterFallback(this.cluster, config, key, req, res) : undefined;
       };
       void mod;
       const maxConnections = limits.maxConnections;
@@ -400,8 +400,18 @@ export class Broker {
   }
 }
 
+/** A follower has no engine to check console users against: loopback, or basic auth of a configured admin.users entry. */
+async function followerAdminAllowed(config: BrokerConfig, req: IncomingMessage): Promise<boolean> {
+  if (isLoopback(req.socket.remoteAddress)) return true;
+  const h = req.headers.authorization ?? '';
+  if (!h.startsWith('Basic ')) return false;
+  const [user, ...rest] = Buffer.from(h.slice(6), 'base64').toString('utf8').split(':');
+  const u = config.admin.users.find((x) => x.username === user);
+  return !!u && (await verifyPassword(rest.join(':'), u.passwordHash));
+}
+
 /** What a node without an open engine answers on an HTTP listener nobody forwarded: the admin basics, else 503. */
-function clusterFallback(c: ClusterRuntime, key: string, req: IncomingMessage, res: ServerResponse): void {
+async function clusterFallback(c: ClusterRuntime, config: BrokerConfig, key: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const send = (status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
@@ -411,7 +421,7 @@ function clusterFallback(c: ClusterRuntime, key: string, req: IncomingMessage, r
     if (p === '/healthz') return send(200, { status: 'ok' });
     if (p === '/readyz') return send(c.ready ? 200 : 503, { status: c.ready ? 'ready' : 'not ready', checks: { cluster: c.ready ? `follower of node ${c.leader}` : 'no leader' } });
     // The cluster view of this node is public on the admin listener of a follower (no engine here to check users).
-    if (p === '/api/cluster' && isLoopback(req.socket.remoteAddress)) return send(200, c.status());
+    if (p === '/api/cluster') return (await followerAdminAllowed(config, req)) ? send(200, c.status()) : send(401, { error: { code: 'unauthenticated', message: 'log in as an admin.users entry (basic auth) or ask from this machine' } });
     const target = c.leader && c.leader !== c.id ? c.clientTarget(c.leader, 'admin') : undefined;
     if (target) {
       res.writeHead(307, { location: `http://${target.host}:${target.port}${req.url ?? '/'}`, 'content-type': 'text/plain' });

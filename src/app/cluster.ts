@@ -44,6 +44,8 @@ export interface ClusterMemberStatus {
   replication?: string;
   /** Milliseconds since this node last heard from the member (undefined: never). */
   lastContactMs?: number;
+  /** The member's admin API, where `wharf cluster` sends leader-only commands. */
+  admin?: string;
 }
 
 export interface ClusterStatus {
@@ -203,6 +205,8 @@ export class ClusterRuntime {
         role: id === st.lead ? 'leader' : st.conf.learners.includes(id) ? 'learner' : 'follower',
         raft: peer ? `${peer.host}:${peer.port}` : '?',
       };
+      const admin = this.clientTarget(id, 'admin');
+      if (admin) m.admin = `http://${admin.host}:${admin.port}`;
       if (st.role === 'leader') {
         m.match = id === this.id ? st.lastIndex : (pr?.match ?? 0);
         m.lag = Math.max(0, st.lastIndex - m.match);

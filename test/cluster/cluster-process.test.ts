@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Stompit } from '../protocols/stomp/helpers.js';
-import { WharfCluster } from './wharf-cluster.js';
+import { WharfCluster, wharfCli } from './wharf-cluster.js';
 
 describe('cluster: three wharf processes', function () {
   this.timeout(120_000);
@@ -58,6 +58,22 @@ describe('cluster: three wharf processes', function () {
     const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 2 }));
     assert.equal(r.Messages?.[0]?.Body, 'via follower');
     sqs.destroy();
+  });
+
+  it('wharf cluster status and transfer-leader, pointed at a follower', async () => {
+    const lead = await c.leader();
+    const f = c.nodes.find((n) => n.id !== lead)!;
+    const url = `http://127.0.0.1:${f.ports.admin}`;
+    const st = await wharfCli(['cluster', 'status', '--url', url]);
+    assert.match(st, new RegExp(`^node ${f.id}: follower, term \\d+, leader ${lead}, commit \\d+, applied \\d+`), st);
+    assert.match(st, /id\s+role\s+raft\s+match\s+lag\s+last contact/);
+    const to = c.nodes.find((n) => n.id !== lead && n.id !== f.id)!.id;
+    const tr = await wharfCli(['cluster', 'transfer-leader', String(to), '--url', url]);
+    assert.match(tr, new RegExp(`node ${to} leads`));
+    assert.equal(await c.leader(), to);
+    const json = JSON.parse(await wharfCli(['cluster', 'status', '--json', '--url', `http://127.0.0.1:${c.node(to).ports.admin}`])) as { role: string; members: { id: number; lag: number }[] };
+    assert.equal(json.role, 'leader');
+    assert.equal(json.members.length, 3);
   });
 
   it('after SIGKILL of the leader another node leads and still has every confirmed message', async () => {

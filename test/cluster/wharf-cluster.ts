@@ -3,7 +3,7 @@
  * node i reaches node j's Raft port through proxy (i→j), so a partition is a set of proxies switched to `drop`.
  * Client listeners (STOMP, MQTT, AMQP, SQS, admin) are on fixed free ports, so followers know where to forward.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -19,6 +19,22 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
+}
+
+function cliArgs(): string[] {
+  const compiled = !import.meta.url.endsWith('.ts');
+  return compiled ? [path.join(repoRoot, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts')];
+}
+
+/** Run the `wharf` command; resolves with stdout, rejects with stderr. */
+export function wharfCli(args: string[]): Promise<string> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [...cliArgs(), ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`wharf ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+    );
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,8 +114,7 @@ export class WharfCluster {
     const n = this.node(id);
     const file = path.join(n.dir, 'wharf.json');
     fs.writeFileSync(file, JSON.stringify(this.configOf(id), null, 2));
-    const compiled = !import.meta.url.endsWith('.ts');
-    const args = compiled ? [path.join(repoRoot, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts')];
+    const args = cliArgs();
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
     const child = spawn(process.execPath, [...args, 'start', '--config', file], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });

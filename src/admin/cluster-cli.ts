@@ -1,0 +1,86 @@
+/**
+ * `wharf cluster status|transfer-leader`: the Raft view of a node (GET /api/cluster, answered by every node for
+ * itself) and leadership transfer (POST /api/cluster/transfer-leader, sent to the leader's admin API as the
+ * status names it).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { AdminCliError, call, out, printJson, table, withConn, type ConnOpts } from './cli.js';
+
+interface Member {
+  id: number;
+  self: boolean;
+  role: string;
+  raft: string;
+  match?: number;
+  lag?: number;
+  replication?: string;
+  lastContactMs?: number;
+  admin?: string;
+}
+
+interface ClusterView {
+  enabled: boolean;
+  nodeId?: number;
+  role: string;
+  leader?: number;
+  term?: number;
+  commitIndex?: number;
+  appliedIndex?: number;
+  lastIndex?: number;
+  serving?: boolean;
+  members?: Member[];
+}
+
+const nodeId = (v: string) => {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a node id (an integer >= 1).');
+  return Number(v);
+};
+
+export function addClusterCommands(program: Command): void {
+  const cluster = program.command('cluster').description('Raft cluster: status, leadership transfer');
+
+  withConn(cluster.command('status'))
+    .description("this node's view of the cluster: role, term, commit/applied index, members with lag and last contact")
+    .action(async (o: ConnOpts) => {
+      const v = (await call(o, 'GET', 'api/cluster')) as ClusterView;
+      if (o.json) return printJson(v);
+      if (!v.enabled) return out('not a cluster: this broker runs as a single node');
+      out(`node ${v.nodeId}: ${v.role}, term ${v.term}, leader ${v.leader || 'none'}, commit ${v.commitIndex}, applied ${v.appliedIndex}, last ${v.lastIndex}, ${v.serving ? 'serving' : 'NOT serving'}`);
+      out(
+        table(
+          ['id', 'role', 'raft', 'match', 'lag', 'last contact', 'replication'],
+          (v.members ?? []).map((m) => [
+            `${m.id}${m.self ? '*' : ''}`,
+            m.role,
+            m.raft,
+            m.match,
+            m.lag,
+            m.self ? '' : m.lastContactMs === undefined ? 'never' : `${(m.lastContactMs / 1000).toFixed(1)} s ago`,
+            m.replication,
+          ]),
+        ),
+      );
+      if (v.role !== 'leader') out('(match and lag are known on the leader only)');
+    });
+
+  withConn(cluster.command('transfer-leader'))
+    .description('hand leadership to another voter (rolling restarts); waits until it leads')
+    .argument('<node>', 'the node id to lead next', nodeId)
+    .action(async (to: number, o: ConnOpts) => {
+      const v = (await call(o, 'GET', 'api/cluster')) as ClusterView;
+      if (!v.enabled) throw new AdminCliError('not a cluster: this broker runs as a single node');
+      if (!v.leader) throw new AdminCliError(`node ${v.nodeId} knows no leader right now; try again`);
+      if (v.leader === to) return out(`node ${to} already leads`);
+      const lead = v.members?.find((m) => m.id === v.leader);
+      const url = lead?.self ? o.url : lead?.admin;
+      if (!url) throw new AdminCliError(`the leader's (node ${v.leader}) admin address is unknown`);
+      await call({ ...o, url }, 'POST', 'api/cluster/transfer-leader', { to });
+      const t0 = Date.now();
+      while (Date.now() - t0 < 10_000) {
+        const now = (await call(o, 'GET', 'api/cluster').catch(() => undefined)) as ClusterView | undefined;
+        if (now?.leader === to) return out(`node ${to} leads (term ${now.term})`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new AdminCliError(`node ${to} did not take over within 10 s (is it caught up and reachable?)`);
+    });
+}
