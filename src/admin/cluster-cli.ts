@@ -1,5 +1,5 @@
 /**
- * `wharf cluster status|transfer-leader`: the Raft view of a node (GET /api/cluster, answered by every node for
+ * `wharf cluster status|add|remove|transfer-leader`: the Raft view of a node (GET /api/cluster, answered by every node for
  * itself) and leadership transfer (POST /api/cluster/transfer-leader, sent to the leader's admin API as the
  * status names it).
  */
@@ -37,7 +37,7 @@ const nodeId = (v: string) => {
 };
 
 export function addClusterCommands(program: Command): void {
-  const cluster = program.command('cluster').description('Raft cluster: status, leadership transfer');
+  const cluster = program.command('cluster').description('Raft cluster: status, membership, leadership transfer');
 
   withConn(cluster.command('status'))
     .description("this node's view of the cluster: role, term, commit/applied index, members with lag and last contact")
@@ -61,6 +61,50 @@ export function addClusterCommands(program: Command): void {
         ),
       );
       if (v.role !== 'leader') out('(match and lag are known on the leader only)');
+    });
+
+  /** Send a leader-only request to the leader's admin API, as `o.url`'s node names it. */
+  const toLeader = async (o: ConnOpts, method: string, path: string, body?: unknown): Promise<unknown> => {
+    const v = (await call(o, 'GET', 'api/cluster')) as ClusterView;
+    if (!v.enabled) throw new AdminCliError('not a cluster: this broker runs as a single node');
+    if (!v.leader) throw new AdminCliError(`node ${v.nodeId} knows no leader right now; try again`);
+    const lead = v.members?.find((m) => m.id === v.leader);
+    const url = lead?.self ? o.url : lead?.admin;
+    if (!url) throw new AdminCliError(`the leader's (node ${v.leader}) admin address is unknown`);
+    return call({ ...o, url }, method, path, body);
+  };
+
+  const listenerPort = (v: string, prev: Record<string, number> = {}) => {
+    const m = /^([a-z]+(?:-tls)?)=(\d+)$/.exec(v);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new InvalidArgumentError('expected <listener>=<port>, e.g. stomp=61613.');
+    return { ...prev, [m[1]!]: Number(m[2]) };
+  };
+
+  withConn(cluster.command('add'))
+    .description('add a node (started with cluster.join: true) as a learner; the leader makes it a voter once it has caught up')
+    .argument('<node>', 'the new node id', nodeId)
+    .requiredOption('--host <host>', "the new node's Raft host")
+    .option('--port <port>', "the new node's Raft port", (v) => nodeId(v), 7800)
+    .option('--client-host <host>', 'where followers forward its clients (default: --host)')
+    .option('--listener <name=port>', "one of its client listener ports, e.g. stomp=61613 (repeatable; default: the leader's own ports)", listenerPort)
+    .action(async (id: number, o: ConnOpts & { host: string; port: number; clientHost?: string; listener?: Record<string, number> }) => {
+      await toLeader(o, 'POST', 'api/cluster/members', { id, host: o.host, port: o.port, clientHost: o.clientHost, listeners: o.listener ?? {} });
+      const t0 = Date.now();
+      while (Date.now() - t0 < 60_000) {
+        const v = (await call(o, 'GET', 'api/cluster').catch(() => undefined)) as (ClusterView & { learners?: number[] }) | undefined;
+        const m = v?.members?.find((x) => x.id === id);
+        if (m && m.role !== 'learner' && !v?.learners?.includes(id)) return out(`node ${id} is a voter`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new AdminCliError(`node ${id} was added as a learner but has not caught up within 60 s (is it running with cluster.join: true, and reachable?)`);
+    });
+
+  withConn(cluster.command('remove'))
+    .description('remove a node from the membership (stop its process afterwards)')
+    .argument('<node>', 'the node id', nodeId)
+    .action(async (id: number, o: ConnOpts) => {
+      await toLeader(o, 'DELETE', `api/cluster/members/${id}`);
+      out(`node ${id} removed`);
     });
 
   withConn(cluster.command('transfer-leader'))

@@ -83,6 +83,14 @@ export class Broker {
       connectionRefusals: () => ({ ...this.governor.refused }),
       clusterStatus: () => this.cluster?.status(),
       clusterReady: () => this.cluster?.ready,
+      addClusterMember: (m) => {
+        if (!this.cluster) return Promise.reject(new Error('not a cluster node'));
+        return this.cluster.addMember(m);
+      },
+      removeClusterMember: (id) => {
+        if (!this.cluster) return Promise.reject(new Error('not a cluster node'));
+        return this.cluster.removeMember(id);
+      },
       transferLeadership: (to) => {
         if (!this.cluster) throw new Error('not a cluster node');
         this.cluster.transferLeadership(to);

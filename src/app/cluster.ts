@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type net from 'node:net';
 import type { ClusterConfig, BrokerConfig } from './config.js';
 import { LISTENER_NAMES } from './config.js';
-import { ReplicatedNode, ReplicatedStore } from '../../cluster/replicated-store.js';
+import { MEMBER_KEY_PREFIX, ReplicatedNode, ReplicatedStore } from '../../cluster/replicated-store.js';
 import { TcpTransport, type PeerAddress } from '../../cluster/transport/tcp.js';
 import type { Transport } from '../../cluster/transport/transport.js';
 import type { Message, NodeId, SoftState } from '../../cluster/raft/index.js';
@@ -59,12 +59,36 @@ export interface ClusterStatus {
   lastIndex: number;
   /** This node serves clients itself (leader with its engine open) or can forward them (a leader is known). */
   serving: boolean;
+  /** Why this node stopped taking part, if it did (restart it once the cause is fixed). */
+  failed?: string;
   members: ClusterMemberStatus[];
   learners: NodeId[];
 }
 
+/** A member's addresses: from `cluster.peers`, or from the `wharf cluster add` that added it (replicated). */
+export interface MemberAddress {
+  id: NodeId;
+  host: string;
+  port: number;
+  clientHost?: string;
+  listeners?: Partial<Record<string, number>>;
+}
+
+function parseMember(id: NodeId, context: unknown): MemberAddress | undefined {
+  try {
+    const v = JSON.parse(String(context)) as MemberAddress;
+    if (typeof v.host !== 'string' || typeof v.port !== 'number') return undefined;
+    return { id, host: v.host, port: v.port, clientHost: v.clientHost, listeners: v.listeners ?? {} };
+  } catch {
+    return undefined;
+  }
+}
+
 export class ClusterRuntime {
   readonly forwarder = new Forwarder();
+  /** Every member's addresses, by id: the configured peers, overridden by what membership changes carried. */
+  private readonly book = new Map<NodeId, MemberAddress>();
+  private promoter: NodeJS.Timeout | undefined;
   private readonly roleListeners: ((s: SoftState) => void)[] = [];
   private soft: SoftState = { lead: 0, role: 'follower' };
   /** Set by the broker while its engine is open on this node. */
@@ -77,7 +101,27 @@ export class ClusterRuntime {
     private readonly transport: ObservedTransport,
     private readonly logger: Logger,
   ) {
+    for (const p of cfg.peers) this.book.set(p.id, { id: p.id, host: p.host, port: p.port, clientHost: p.clientHost, listeners: p.listeners });
+    for (const [k, v] of node.state.recovery().kv) {
+      if (!k.startsWith(MEMBER_KEY_PREFIX)) continue;
+      const m = parseMember(Number(k.slice(MEMBER_KEY_PREFIX.length)), v);
+      if (m) this.learn(m);
+    }
+    node.onConfChange((r) => {
+      if (r.change.type === 'removeNode' || r.change.context === undefined) return;
+      const m = parseMember(r.change.node, r.change.context);
+      if (m) this.learn(m);
+    });
+    // The leader promotes a learner (added by `wharf cluster add`) to voter once it has caught up.
+    this.promoter = setInterval(() => this.promoteCaughtUp(), 250);
+    this.promoter.unref();
     node.onRoleChange((s) => this.roleChanged(s));
+    node.onFailure((err) => {
+      // The node no longer takes part (e.g. its disk is full): this process cannot serve until it is restarted.
+      this.logger.fatal({ err: err.message }, `cluster node ${cfg.nodeId} stopped: ${err.message} — fix the cause and restart this process; the other nodes go on without it`);
+      this.forwarder.closeAll();
+      for (const l of this.roleListeners) l({ lead: 0, role: 'follower' });
+    });
   }
 
   static async start(config: BrokerConfig, dataDir: string, logger: Logger): Promise<ClusterRuntime> {
@@ -105,6 +149,7 @@ export class ClusterRuntime {
         electionTick: cfg.electionTicks,
         heartbeatTick: cfg.heartbeatTicks,
         snapshotEntries: cfg.snapshotEntries,
+        join: cfg.join,
         logger: (line) => raftLog.info(line),
       });
       logger.info({ nodeId: cfg.nodeId, raft: `${cfg.host}:${tcp.port}`, peers: cfg.peers.map((p) => p.id) }, `cluster node ${cfg.nodeId}: Raft on ${cfg.host}:${tcp.port}`);
@@ -151,9 +196,9 @@ export class ClusterRuntime {
 
   /** Where a client of listener `key` (`stomp`, `stomp-tls`, `sqs`, …) is forwarded to on node `id`. */
   clientTarget(id: NodeId, key: string): ForwardTarget | undefined {
-    const p = this.cfg.peers.find((x) => x.id === id);
+    const p = this.book.get(id);
     if (!p) return undefined;
-    const port = (p.listeners as Record<string, number | undefined>)[key] ?? this.ownPort(key);
+    const port = (p.listeners ?? {})[key] ?? this.ownPort(key);
     if (!port) return undefined;
     return { host: p.clientHost ?? p.host, port };
   }
@@ -196,7 +241,7 @@ export class ClusterRuntime {
     const members: ClusterMemberStatus[] = [];
     const ids = [...st.conf.voters, ...st.conf.learners];
     for (const id of ids) {
-      const peer = this.cfg.peers.find((p) => p.id === id);
+      const peer = this.book.get(id);
       const pr = this.node.raw.raft.prs.get(id);
       const heard = this.transport.lastHeard.get(id);
       const m: ClusterMemberStatus = {
@@ -225,9 +270,46 @@ export class ClusterRuntime {
       appliedIndex: this.node.appliedIndex,
       lastIndex: st.lastIndex,
       serving: this.ready,
+      ...(this.node.error ? { failed: this.node.error.message } : {}),
       members,
       learners: [...st.conf.learners],
     };
+  }
+
+  private learn(m: MemberAddress): void {
+    this.book.set(m.id, m);
+    if (m.id !== this.id) this.transport.inner.setPeer(m.id, { host: m.host, port: m.port });
+  }
+
+  /**
+   * Leader only: add node `m.id` as a learner (it receives the log but does not vote); it is promoted to voter once
+   * it has caught up. Its addresses travel with the change, so every member (and every later one) knows them.
+   */
+  async addMember(m: MemberAddress): Promise<void> {
+    this.learn(m);
+    const context = JSON.stringify({ host: m.host, port: m.port, clientHost: m.clientHost, listeners: m.listeners ?? {} });
+    await this.node.proposeConfChange({ type: 'addLearner', node: m.id, context });
+    this.logger.info({ member: m }, `cluster: node ${m.id} added as a learner; it becomes a voter once caught up`);
+  }
+
+  /** Leader only: remove node `id` from the membership (a voter or a learner). */
+  async removeMember(id: NodeId): Promise<void> {
+    await this.node.proposeConfChange({ type: 'removeNode', node: id });
+    this.logger.info({ member: id }, `cluster: node ${id} removed`);
+  }
+
+  private promoteCaughtUp(): void {
+    if (!this.node.isLeader) return;
+    const st = this.node.status();
+    for (const id of st.conf.learners) {
+      const pr = this.node.raw.raft.prs.get(id);
+      if (!pr || pr.match + 100 < st.commit) continue; // within 100 entries: it keeps up
+      this.node.proposeConfChange({ type: 'promoteLearner', node: id }).then(
+        () => this.logger.info(`cluster: node ${id} caught up and is now a voter`),
+        () => undefined, // another change pending, or leadership lost: the next round tries again
+      );
+      return; // one change at a time
+    }
   }
 
   /** Leader only: hand leadership to `to` (`wharf cluster transfer-leader`). */
@@ -236,6 +318,7 @@ export class ClusterRuntime {
   }
 
   async stop(): Promise<void> {
+    if (this.promoter) clearInterval(this.promoter);
     this.forwarder.closeAll();
     await this.node.stop();
   }

@@ -168,6 +168,9 @@ const clusterSchema = z
     heartbeatTicks: intIn(1).default(1),
     /** Compact the Raft log into a snapshot every this many applied entries (0 = never). */
     snapshotEntries: intIn(0).default(10_000),
+    /** A new node for a running cluster: start with an empty membership and wait for `wharf cluster add` (on the
+     *  leader) instead of bootstrapping `peers` as the initial voters. Ignored once the node has a Raft log. */
+    join: boolSchema.default(false),
   })
   .superRefine((c, ctx) => {
     const ids = c.peers.map((p) => p.id);

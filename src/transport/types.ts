@@ -96,4 +96,7 @@ export interface BrokerStatus {
   clusterReady?(): boolean | undefined;
   /** Cluster mode, leader only: hand leadership to node `to` (throws otherwise). */
   transferLeadership?(to: number): void;
+  /** Cluster mode, leader only: add a member (as a learner, promoted once caught up) / remove one; resolve once committed. */
+  addClusterMember?(m: { id: number; host: string; port: number; clientHost?: string; listeners?: Record<string, number> }): Promise<void>;
+  removeClusterMember?(id: number): Promise<void>;
 }

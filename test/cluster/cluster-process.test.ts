@@ -29,7 +29,12 @@ describe('cluster: three wharf processes', function () {
   it('elects one leader that serves; every node is ready and reports the members', async () => {
     const lead = await c.leader();
     for (const n of c.nodes) {
-      const res = await fetch(`http://127.0.0.1:${n.ports.admin}/readyz`);
+      // A follower is ready once it has heard from the leader (the first heartbeat after the election).
+      let res = await fetch(`http://127.0.0.1:${n.ports.admin}/readyz`);
+      for (let i = 0; i < 50 && res.status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        res = await fetch(`http://127.0.0.1:${n.ports.admin}/readyz`);
+      }
       assert.equal(res.status, 200, `node ${n.id} /readyz`);
       const s = (await c.status(n.id))!;
       assert.equal(s.leader, lead);
@@ -91,5 +96,53 @@ describe('cluster: three wharf processes', function () {
     await s.disconnect();
     await c.start(lead); // it rejoins as a follower
     await c.leader();
+  });
+
+  it('a node whose data is lost is replaced: wharf cluster remove, then add under a new id; the new node catches up and can lead', async () => {
+    const lead = await c.leader();
+    const p = await Stompit.connect({ port: c.node(lead).ports.stomp });
+    for (let i = 0; i < 30; i++) await p.send('/queue/rebuilt', `r${i}`, { persistent: 'true' });
+    await p.disconnect();
+    const lost = c.nodes.find((n) => n.id !== lead)!.id;
+    await c.retire(lost); // its disk is gone
+    const url = `http://127.0.0.1:${c.node(lead).ports.admin}`;
+    assert.match(await wharfCli(['cluster', 'remove', String(lost), '--url', url]), new RegExp(`node ${lost} removed`));
+    const n4 = await c.addNode(4);
+    await c.start(4);
+    const listeners = Object.entries(n4.ports).flatMap(([k, v]) => ['--listener', `${k}=${v}`]);
+    const added = await wharfCli(['cluster', 'add', '4', '--host', '127.0.0.1', '--port', String(n4.raftPort), ...listeners, '--url', url]);
+    assert.match(added, /node 4 is a voter/);
+    const st = (await c.status(lead))!;
+    assert.deepEqual(st.members.map((m) => m.id).sort(), [...c.nodes.map((n) => n.id)].sort());
+    const target = st.commitIndex;
+    const t0 = Date.now();
+    while (((await c.status(4))?.appliedIndex ?? 0) < target) {
+      assert.ok(Date.now() - t0 < 20_000, `node 4 did not catch up to ${target}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await c.transferLeader(lead, 4);
+    let now = await c.leader();
+    for (let i = 0; i < 50 && now !== 4; i++) now = await c.leader();
+    assert.equal(now, 4);
+    // A client of a follower is forwarded to node 4 with the ports its `add` carried.
+    const other = c.nodes.find((n) => n.id !== 4)!;
+    const s = await Stompit.connect({ port: other.ports.stomp });
+    const inbox = await s.subscribe('/queue/rebuilt', { ack: 'auto' });
+    assert.deepEqual((await inbox.take(30, 10_000)).map((m) => m.text), Array.from({ length: 30 }, (_, i) => `r${i}`));
+    await s.disconnect();
+  });
+
+  it('a full cluster restart (SIGTERM all, start all) keeps every confirmed message', async () => {
+    const lead = await c.leader();
+    const p = await Stompit.connect({ port: c.node(lead).ports.stomp });
+    for (let i = 0; i < 30; i++) await p.send('/queue/restart', `t${i}`, { persistent: 'true' });
+    await p.disconnect();
+    await Promise.all(c.nodes.map((n) => c.kill(n.id, 'SIGTERM')));
+    await c.startAll();
+    const next = await c.leader();
+    const s = await Stompit.connect({ port: c.node(next).ports.stomp });
+    const inbox = await s.subscribe('/queue/restart', { ack: 'auto' });
+    assert.deepEqual((await inbox.take(30, 10_000)).map((m) => m.text), Array.from({ length: 30 }, (_, i) => `t${i}`));
+    await s.disconnect();
   });
 });

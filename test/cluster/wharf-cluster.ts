@@ -57,6 +57,8 @@ export interface NodeInfo {
   ports: Record<ClientListener, number>;
   child?: ChildProcess;
   stopped?: boolean;
+  /** Started with cluster.join: true (added by `wharf cluster add`). */
+  join?: boolean;
 }
 
 export class WharfCluster {
@@ -78,6 +80,32 @@ export class WharfCluster {
       for (const b of c.nodes) if (a !== b) c.proxies.set(`${a.id}>${b.id}`, await FaultProxy.listen({ host: '127.0.0.1', port: b.raftPort }));
     for (const n of c.nodes) fs.mkdirSync(n.dir, { recursive: true });
     return c;
+  }
+
+  /** A new node (not started): its ports, the proxies between it and every node; `join` = start with an empty membership. */
+  async addNode(id: number, join = true): Promise<NodeInfo> {
+    const ports = {} as Record<ClientListener, number>;
+    for (const l of CLIENT_LISTENERS) ports[l] = await freePort();
+    const n: NodeInfo = { id, dir: path.join(this.root, `n${id}`), raftPort: await freePort(), ports, join };
+    for (const o of this.nodes) {
+      this.proxies.set(`${id}>${o.id}`, await FaultProxy.listen({ host: '127.0.0.1', port: o.raftPort }));
+      this.proxies.set(`${o.id}>${id}`, await FaultProxy.listen({ host: '127.0.0.1', port: n.raftPort }));
+    }
+    this.nodes.push(n);
+    fs.mkdirSync(n.dir, { recursive: true });
+    return n;
+  }
+
+  /** Kill node `id` and forget it (it was removed from the membership). */
+  async retire(id: number): Promise<void> {
+    await this.kill(id);
+    this.nodes.splice(this.nodes.indexOf(this.node(id)), 1);
+    for (const [k, p] of this.proxies) {
+      if (k.startsWith(`${id}>`) || k.endsWith(`>${id}`)) {
+        await p.close();
+        this.proxies.delete(k);
+      }
+    }
   }
 
   node(id: number): NodeInfo {
@@ -104,6 +132,7 @@ export class WharfCluster {
           port: n.id === id ? n.raftPort : this.proxies.get(`${id}>${n.id}`)!.port,
           listeners: n.ports,
         })),
+        ...(self.join ? { join: true } : {}),
         ...this.extra,
       },
     };
