@@ -251,6 +251,39 @@ export class WharfCluster {
     if (res.status !== 202) throw new Error(`transfer-leader: HTTP ${res.status} ${await res.text()}`);
   }
 
+  private async adminCall(method: string, pathname: string, body?: unknown): Promise<Response> {
+    // Leader-only calls: ask whoever leads now (retrying across a leadership change).
+    let last = '';
+    for (let i = 0; i < 20; i++) {
+      const lead = await this.leader();
+      const res = await fetch(`http://127.0.0.1:${this.node(lead).ports.admin}${pathname}`, {
+        method,
+        headers: { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (res.ok) return res;
+      last = `HTTP ${res.status} ${await res.text()}`;
+      await sleep(200);
+    }
+    throw new Error(`${method} ${pathname}: ${last}`);
+  }
+
+  /** `wharf cluster add` over the API; resolves once the leader reports node `n` as a voter. */
+  async addMember(n: NodeInfo): Promise<void> {
+    await this.adminCall('POST', '/api/cluster/members', { id: n.id, host: '127.0.0.1', port: n.raftPort, listeners: n.ports });
+    const t0 = Date.now();
+    for (;;) {
+      const s = await this.status(await this.leader());
+      if (s?.members.some((m) => m.id === n.id && (m as { role?: string }).role !== 'learner')) return;
+      if (Date.now() - t0 > 30_000) throw new Error(`node ${n.id} did not become a voter`);
+      await sleep(100);
+    }
+  }
+
+  async removeMember(id: number): Promise<void> {
+    await this.adminCall('DELETE', `/api/cluster/members/${id}`);
+  }
+
   async close(): Promise<void> {
     for (const n of this.nodes) if (n.stopped) this.resume(n.id);
     await Promise.all(this.nodes.map((n) => this.kill(n.id)));
