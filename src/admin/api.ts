@@ -289,7 +289,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
       uptime: Math.round((Date.now() - svc.startedAt) / 1000),
       state: svc.broker?.state() ?? 'started',
       listeners: svc.broker?.listeners() ?? {},
-      cluster: { enabled: false, role: 'standalone' },
+      cluster: ((cs) => (cs ? { enabled: true, role: cs.role, leader: cs.leader, term: cs.term } : { enabled: false, role: 'standalone' }))(svc.broker?.clusterStatus?.() as { role: string; leader: number; term: number } | undefined),
       counts: { connections: o.connections, queues: o.queues, topics: o.topics, subscriptions: o.subscriptions, consumers: o.consumers, depth: o.depth, scheduledTimers: o.timers },
       connectionsByProtocol: byProtocol,
       totals: { ...o.totals, ...sampler.traffic() },

@@ -62,6 +62,8 @@ export interface ClusterStatus {
   /** Why this node stopped taking part, if it did (restart it once the cause is fixed). */
   failed?: string;
   members: ClusterMemberStatus[];
+  /** The members in the shape the console's cluster page reads (id, role, state, self). */
+  nodes: (ClusterMemberStatus & { state: string })[];
   learners: NodeId[];
 }
 
@@ -272,6 +274,10 @@ export class ClusterRuntime {
       serving: this.ready,
       ...(this.node.error ? { failed: this.node.error.message } : {}),
       members,
+      nodes: members.map((m) => ({
+        ...m,
+        state: m.self ? (this.ready ? 'serving' : 'not serving') : m.lastContactMs === undefined ? 'never heard from' : m.lastContactMs > 2000 ? `silent for ${Math.round(m.lastContactMs / 1000)} s` : m.lag !== undefined ? `lag ${m.lag}` : 'ok',
+      })),
       learners: [...st.conf.learners],
     };
   }
