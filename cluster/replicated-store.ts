@@ -86,6 +86,9 @@ interface Waiter {
 
 type NodeState = 'running' | 'stopping' | 'stopped' | 'failed';
 
+/** Message types a leader may send before its own fsync of the same Ready. */
+const LEADER_EARLY = new Set<string>(['app', 'heartbeat', 'snap', 'timeoutNow']);
+
 export class ReplicatedNode {
   readonly id: NodeId;
   readonly dir: string;
@@ -274,9 +277,14 @@ export class ReplicatedNode {
     try {
       while (this.nodeState === 'running' && this.raw.hasReady()) {
         const rd = this.raw.ready();
+        // A leader may send its appends while its own fsync runs (Raft dissertation §10.2.1): they promise nothing
+        // about its disk, and it counts itself toward commit only once the entries are durable here (advance()).
+        // Everything else — vote answers, append answers, anything from a Ready that changes the role — waits.
+        const early = rd.softState === undefined && this.raw.raft.role === 'leader' && rd.messages.every((m) => LEADER_EARLY.has(m.type));
+        if (early) for (const m of rd.messages) this.transport.send(m.to, m);
         await this.persist(rd);
-        if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing
-        for (const m of rd.messages) this.transport.send(m.to, m);
+        if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing more
+        if (!early) for (const m of rd.messages) this.transport.send(m.to, m);
         if (rd.snapshot) await this.restore(rd.snapshot.data, rd.snapshot.meta.index);
         this.apply(rd);
         if (rd.softState) this.roleChanged(rd.softState);

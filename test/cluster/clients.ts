@@ -341,18 +341,24 @@ export class MqttConsumer {
     let i = 0;
     while (!this.stopped) {
       const list = this.ports();
-      let c: mqtt.MqttClient;
-      try {
-        c = await within(mqtt.connectAsync(`mqtt://127.0.0.1:${list[i % list.length]}`, { clientId: this.clientId, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000 }), 4000, 'mqtt connect');
-      } catch {
-        i++;
-        await sleep(100);
-        continue;
-      }
+      // The handlers go on before CONNACK: a resumed session's queued messages can arrive in the same read as the
+      // CONNACK, before a connectAsync() promise would have resolved (mqtt.js PUBACKs them either way).
+      const c = mqtt.connect(`mqtt://127.0.0.1:${list[i % list.length]}`, { clientId: this.clientId, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000 });
       let closed = false;
       c.on('error', () => undefined);
       c.on('close', () => (closed = true));
       c.on('message', (_t, payload, packet) => this.checker.deliver(this.topic, payload.toString(), packet.dup === true));
+      try {
+        await within(new Promise<void>((resolve, reject) => {
+          c.once('connect', () => resolve());
+          c.once('close', () => reject(new Error('closed')));
+        }), 4000, 'mqtt connect');
+      } catch {
+        c.end(true);
+        i++;
+        await sleep(100);
+        continue;
+      }
       while (!this.stopped && !closed) await sleep(100);
       c.end(true);
       if (!this.stopped) {
