@@ -400,6 +400,7 @@ export class Broker {
     const listeners = [...this.listeners.values()];
     await Promise.all(listeners.map((l) => l.close()));
     this.cluster?.forwarder.closeAll();
+    await this.cluster?.handOff().catch(() => undefined);
     await this.roleWork;
     await this.closeServing(this.shutdownTimeout);
     for (const l of listeners) l.destroyConnections();

@@ -323,6 +323,30 @@ export class ClusterRuntime {
     this.node.transferLeadership(to);
   }
 
+  /**
+   * On a graceful stop of the leader: hand leadership to the most caught-up voter first, so clients see one
+   * reconnect instead of an election timeout. Gives up after an election timeout.
+   */
+  async handOff(): Promise<void> {
+    if (!this.node.isLeader) return;
+    const st = this.node.status();
+    let best: NodeId = 0;
+    let bestMatch = -1;
+    for (const id of st.conf.voters) {
+      const m = this.node.raw.raft.prs.get(id)?.match ?? -1;
+      if (id !== this.id && m > bestMatch) [best, bestMatch] = [id, m];
+    }
+    if (!best) return;
+    try {
+      this.node.transferLeadership(best);
+    } catch {
+      return;
+    }
+    this.logger.info({ to: best }, `cluster: stopping; handing leadership to node ${best}`);
+    const deadline = Date.now() + 2 * this.cfg.electionTicks * this.cfg.tickMs;
+    while (this.node.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
+
   async stop(): Promise<void> {
     if (this.promoter) clearInterval(this.promoter);
     this.forwarder.closeAll();

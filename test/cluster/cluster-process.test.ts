@@ -132,6 +132,22 @@ describe('cluster: three wharf processes', function () {
     await s.disconnect();
   });
 
+  it('a leader stopped with SIGTERM hands leadership to a caught-up voter before it goes', async () => {
+    const lead = await c.leader();
+    await c.kill(lead, 'SIGTERM');
+    // (the log file is written by this process from the child's stdout: give the last lines a moment)
+    let log = '';
+    for (let i = 0; i < 50 && !/handing leadership/.test(log); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      log = fs.readFileSync(path.join(c.node(lead).dir, 'wharf.log'), 'utf8');
+    }
+    assert.match(log, /stopping; handing leadership to node \d/);
+    const next = await c.leader(20_000, lead);
+    assert.notEqual(next, lead);
+    await c.start(lead);
+    await c.leader();
+  });
+
   it('a full cluster restart (SIGTERM all, start all) keeps every confirmed message', async () => {
     const lead = await c.leader();
     const p = await Stompit.connect({ port: c.node(lead).ports.stomp });
