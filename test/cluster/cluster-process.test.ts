@@ -65,6 +65,16 @@ describe('cluster: three wharf processes', function () {
     sqs.destroy();
   });
 
+  it('a follower forwards STOMP over TLS unchanged (the leader terminates TLS)', async () => {
+    const lead = await c.leader();
+    const f = c.nodes.find((n) => n.id !== lead)!;
+    const p = await Stompit.connect({ port: f.ports['stomp-tls'], ssl: true });
+    await p.send('/queue/fwd-tls', 'secret', { persistent: 'true' });
+    const inbox = await p.subscribe('/queue/fwd-tls', { ack: 'auto' });
+    assert.equal((await inbox.next(10_000)).text, 'secret');
+    await p.disconnect();
+  });
+
   it('wharf cluster status and transfer-leader, pointed at a follower', async () => {
     const lead = await c.leader();
     const f = c.nodes.find((n) => n.id !== lead)!;

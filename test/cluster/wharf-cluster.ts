@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
+import { tlsFixture } from '../helpers/broker.js';
 import { FaultProxy } from './fault-proxy.js';
 
-export const CLIENT_LISTENERS = ['stomp', 'mqtt', 'amqp', 'sqs', 'admin'] as const;
+export const CLIENT_LISTENERS = ['stomp', 'stomp-tls', 'mqtt', 'amqp', 'sqs', 'admin'] as const;
 export type ClientListener = (typeof CLIENT_LISTENERS)[number];
 
 const taken = new Set<number>();
@@ -130,7 +131,9 @@ export class WharfCluster {
   configOf(id: number): Record<string, unknown> {
     const self = this.node(id);
     const listeners: Record<string, unknown> = { openwire: { enabled: false }, ws: { enabled: false } };
-    for (const l of CLIENT_LISTENERS) listeners[l] = { host: '127.0.0.1', port: self.ports[l] };
+    for (const l of CLIENT_LISTENERS) if (!l.endsWith('-tls')) listeners[l] = { host: '127.0.0.1', port: self.ports[l] };
+    // STOMP over TLS too: a follower forwards the encrypted bytes, the leader terminates TLS.
+    listeners.stomp = { host: '127.0.0.1', port: self.ports.stomp, tls: { port: self.ports['stomp-tls'], cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } };
     return {
       dataDir: path.join(self.dir, 'data'),
       log: { level: 'info', format: 'json' },
