@@ -2,6 +2,7 @@
  * Cluster benchmark (issue #16).
  *
  *   npm run bench -- cluster [--seconds 5] [--warmup 1] [--window 100] [--size 1024] [--failovers 3] [--dir TMPDIR]
+ *                            [--profile DIR]   (a V8 CPU profile per broker process; use with --failovers 0)
  *
  * 1. Throughput: `wharf start` processes (compiled CLI) on 127.0.0.1 — first a single node, then a three-node
  *    cluster in the same run — each fsync'ing. One STOMP producer sends persistent `size`-byte messages to a queue
@@ -37,6 +38,9 @@ async function freePort(): Promise<number> {
 
 // ------------------------------------------------------------------------------------------- processes
 
+/** --profile DIR: every broker process writes a V8 CPU profile there when it stops (SIGTERM). */
+let profileDir: string | undefined;
+
 interface Node {
   id: number;
   dir: string;
@@ -52,7 +56,8 @@ async function startNode(n: Node, config: Record<string, unknown>): Promise<void
   fs.writeFileSync(file, JSON.stringify(config));
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
-  const child = spawn(process.execPath, [...cliArgs, 'start', '--config', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=node${n.id}-${Date.now()}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...prof, ...cliArgs, 'start', '--config', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   n.child = child;
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
@@ -264,8 +269,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       size: { type: 'string', default: '1024' },
       failovers: { type: 'string', default: '3' },
       dir: { type: 'string' },
+      profile: { type: 'string' },
     },
   });
+  if (a.profile) profileDir = path.resolve(a.profile);
   const o = { seconds: Number(a.seconds), warmup: Number(a.warmup), window: Number(a.window), size: Number(a.size) };
   const dir = tempDir('cluster', a.dir);
   const mk = async (id: number): Promise<Node> => ({ id, dir: path.join(dir, `n${id}`), stomp: await freePort(), admin: await freePort(), raft: await freePort() });
