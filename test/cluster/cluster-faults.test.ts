@@ -3,7 +3,7 @@
  * fault-injecting proxy. Producers send persistent messages — STOMP with receipts, MQTT QoS 1, AMQP durable
  * (accepted), SQS SendMessage (200) — through the leader and through followers, while STOMP consumers (ACK with
  * receipt) and an MQTT persistent session consume; the test SIGKILLs the leader, SIGSTOPs and resumes a
- * follower, partitions the leader away from the majority, restarts nodes, transfers leadership, and replaces a member (remove, add a new one). The Checker
+ * follower, partitions the leader away from the majority, delays a follower's links, restarts nodes, transfers leadership, and replaces a member (remove, add a new one). The Checker
  * then proves: every confirmed send delivered at least once, no confirmed ack undone without the redelivered
  * flag, per-producer order of first deliveries; duplicates are counted.
  */
@@ -122,6 +122,15 @@ describe('cluster faults: STOMP, MQTT, AMQP and SQS through leader and followers
       c.heal();
       log(`round ${round}: healed`);
       await progress(50, 'heal');
+
+      // 3b. A slow link: every Raft message to and from a follower 200 ms late, then normal again.
+      lead = await c.leader();
+      const slow = c.nodes.find((n) => n.id !== lead)!.id;
+      c.delay(slow, 200);
+      log(`round ${round}: delayed node ${slow}'s links by 200 ms`);
+      await progress(100, `200 ms delay on node ${slow}`);
+      await sleep(1000);
+      c.delay(slow, 0);
 
       // 4. Transfer leadership to a follower.
       lead = await c.leader();

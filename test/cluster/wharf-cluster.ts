@@ -228,6 +228,11 @@ export class WharfCluster {
     }
   }
 
+  /** Delay every Raft message to and from node `a` by `ms` (0 = no delay). */
+  delay(a: number, ms: number): void {
+    for (const [k, p] of this.proxies) if (k.startsWith(`${a}>`) || k.endsWith(`>${a}`)) p.setDelay(ms);
+  }
+
   heal(): void {
     for (const p of this.proxies.values()) p.setMode('pass');
   }
