@@ -282,11 +282,15 @@ export class ReplicatedNode {
         // Everything else — vote answers, append answers, anything from a Ready that changes the role — waits.
         const early = rd.softState === undefined && this.raw.raft.role === 'leader' && rd.messages.every((m) => LEADER_EARLY.has(m.type));
         if (early) for (const m of rd.messages) this.transport.send(m.to, m);
+        // A leader's committed entries are durable here already (it counts itself toward commit only once its own
+        // write is done), so it applies them while this Ready's new entries are written: one fsync less per commit.
+        const applyEarly = early && !rd.snapshot;
+        if (applyEarly) this.apply(rd);
         await this.persist(rd);
         if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing more
         if (!early) for (const m of rd.messages) this.transport.send(m.to, m);
         if (rd.snapshot) await this.restore(rd.snapshot.data, rd.snapshot.meta.index);
-        this.apply(rd);
+        if (!applyEarly) this.apply(rd);
         if (rd.softState) this.roleChanged(rd.softState);
         this.raw.advance(rd);
       }
