@@ -28,12 +28,23 @@ const compiled = !import.meta.url.endsWith('.ts');
 const root = compiled ? path.resolve(here, '..', '..') : path.resolve(here, '..');
 const cliArgs = compiled ? [path.join(root, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(root, 'src', 'app', 'cli.ts')];
 
+const taken = new Set<number>();
+
+/** A free port below Linux's ephemeral range: the nodes bind it later, and a kernel-chosen port may be reused by then. */
 async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port)) continue;
+    const s = net.createServer();
+    const ok = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (!ok) continue;
+    await new Promise<void>((r) => s.close(() => r()));
+    taken.add(port);
+    return port;
+  }
 }
 
 // ------------------------------------------------------------------------------------------- processes
