@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import type net from 'node:net';
 import type { ClusterConfig, BrokerConfig } from './config.js';
-import { LISTENER_NAMES } from './config.js';
+import { ConfigError, LISTENER_NAMES } from './config.js';
+import { readFileSync } from 'node:fs';
 import { MEMBER_KEY_PREFIX, ReplicatedNode, ReplicatedStore } from '../../cluster/replicated-store.js';
 import { TcpTransport, type PeerAddress } from '../../cluster/transport/tcp.js';
 import type { Transport } from '../../cluster/transport/transport.js';
@@ -132,12 +133,21 @@ export class ClusterRuntime {
     const peers = new Map<NodeId, PeerAddress>();
     for (const p of cfg.peers) if (p.id !== cfg.nodeId) peers.set(p.id, { host: p.host, port: p.port });
     const raftLog = logger.child({ component: 'raft' });
+    const read = (what: string, file: string) => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new ConfigError([`cluster.tls.${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+      }
+    };
+    const tls = cfg.tls ? { cert: read('cert', cfg.tls.cert), key: read('key', cfg.tls.key), ca: cfg.tls.ca ? read('ca', cfg.tls.ca) : undefined } : undefined;
     const tcp = await TcpTransport.listen({
       id: cfg.nodeId,
       secret: cfg.secret,
       host: cfg.host,
       port: cfg.port ?? self.port,
       peers,
+      tls,
       logger: (line) => raftLog.debug(line),
     });
     const transport = new ObservedTransport(tcp);

@@ -168,6 +168,14 @@ const clusterSchema = z
     heartbeatTicks: intIn(1).default(1),
     /** Compact the Raft log into a snapshot every this many applied entries (0 = never). */
     snapshotEntries: intIn(0).default(10_000),
+    /** TLS on the Raft port (PEM files): each node serves cert/key and verifies the peers it dials against ca. */
+    tls: z
+      .strictObject({
+        cert: nonEmpty('a path to a PEM certificate file'),
+        key: nonEmpty('a path to a PEM private key file'),
+        ca: nonEmpty('a path to a PEM CA file').optional(),
+      })
+      .optional(),
     /** A new node for a running cluster: start with an empty membership and wait for `wharf cluster add` (on the
      *  leader) instead of bootstrapping `peers` as the initial voters. Ignored once the node has a Raft log. */
     join: boolSchema.default(false),
@@ -519,6 +527,11 @@ function resolvePaths(cfg: Record<string, unknown>, dir: string): Record<string,
       ls[name] = { ...l, tls };
     }
     out.listeners = ls;
+  }
+  if (isPlainObject(out.cluster) && isPlainObject(out.cluster.tls)) {
+    const t: Record<string, unknown> = { ...out.cluster.tls };
+    for (const k of ['cert', 'key', 'ca']) if (k in t) t[k] = abs(t[k]);
+    out.cluster = { ...out.cluster, tls: t };
   }
   return out;
 }

@@ -1,5 +1,5 @@
 /**
- * `wharf start` with a `cluster:` section, three real processes on 127.0.0.1: a leader is elected and serves,
+ * `wharf start` with a `cluster:` section, three real processes on 127.0.0.1 (Raft links over TLS): a leader is elected and serves,
  * followers forward client connections to it byte for byte (STOMP and SQS over HTTP here), /readyz holds on every
  * node, and a SIGKILLed leader is replaced while its confirmed messages survive.
  */
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Stompit } from '../protocols/stomp/helpers.js';
 import { WharfCluster, wharfCli } from './wharf-cluster.js';
+import { tlsFixture } from '../helpers/broker.js';
 
 describe('cluster: three wharf processes', function () {
   this.timeout(120_000);
@@ -18,7 +19,8 @@ describe('cluster: three wharf processes', function () {
 
   before(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-cproc-'));
-    c = await WharfCluster.create(root);
+    // The Raft links of this cluster run over TLS (the fault test's run over plain TCP).
+    c = await WharfCluster.create(root, 3, { tls: { cert: tlsFixture('server.crt'), key: tlsFixture('server.key'), ca: tlsFixture('ca.crt') } });
     await c.startAll();
   });
   after(async () => {
