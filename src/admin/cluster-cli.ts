@@ -28,6 +28,7 @@ interface ClusterView {
   appliedIndex?: number;
   lastIndex?: number;
   serving?: boolean;
+  failed?: string;
   members?: Member[];
 }
 
@@ -46,6 +47,7 @@ export function addClusterCommands(program: Command): void {
       if (o.json) return printJson(v);
       if (!v.enabled) return out('not a cluster: this broker runs as a single node');
       out(`node ${v.nodeId}: ${v.role}, term ${v.term}, leader ${v.leader || 'none'}, commit ${v.commitIndex}, applied ${v.appliedIndex}, last ${v.lastIndex}, ${v.serving ? 'serving' : 'NOT serving'}`);
+      if (v.failed) out(`FAILED: ${v.failed} — this node takes no part until its process is restarted`);
       out(
         table(
           ['id', 'role', 'raft', 'match', 'lag', 'last contact', 'replication'],
