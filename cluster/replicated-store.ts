@@ -407,6 +407,13 @@ export class ReplicatedNode {
   }
 
   private fail(err: Error): void {
+    // A failed LMDB commit carries its cause as a second promise (lmdb-js `commitError`) that rejects later;
+    // unobserved, that rejection would end the process. Observe it wherever the error came from.
+    for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+      const ce = (e as { commitError?: Promise<unknown> }).commitError;
+      if (ce && typeof ce.then === 'function') ce.then(undefined, () => undefined);
+      if (e === (e as { cause?: unknown }).cause) break;
+    }
     if (this.nodeState !== 'running') return;
     this.failure = err;
     this.nodeState = 'failed';

@@ -74,6 +74,8 @@ export interface NodeInfo {
   stopped?: boolean;
   /** Started with cluster.join: true (added by `wharf cluster add`). */
   join?: boolean;
+  /** Data directory (default `<dir>/data`). */
+  dataDir?: string;
 }
 
 export class WharfCluster {
@@ -135,7 +137,7 @@ export class WharfCluster {
     // STOMP over TLS too: a follower forwards the encrypted bytes, the leader terminates TLS.
     listeners.stomp = { host: '127.0.0.1', port: self.ports.stomp, tls: { port: self.ports['stomp-tls'], cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } };
     return {
-      dataDir: path.join(self.dir, 'data'),
+      dataDir: self.dataDir ?? path.join(self.dir, 'data'),
       log: { level: 'info', format: 'json' },
       listeners,
       cluster: {
