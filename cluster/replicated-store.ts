@@ -33,7 +33,7 @@ import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/sto
 import { BrokerError } from '../src/core/errors.js';
 import { LmdbStore, validateBatch } from '../storage/lmdb/lmdb-store.js';
 import { LmdbRaftLog } from '../storage/raft/raft-log.js';
-import { Prng, RawNode, decodeConfChange, type ConfState, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
+import { Prng, RawNode, decodeConfChange, type ConfChange, type ConfChangeRecord, type ConfState, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
 import { decodeBatch, encodeBatch } from './batch-codec.js';
 import type { Transport } from './transport/transport.js';
 
@@ -59,7 +59,13 @@ export interface ReplicatedNodeOptions {
   /** Compact the Raft log into a state snapshot once this many entries are applied past the last one
    *  (default 10,000; 0 = never). */
   snapshotEntries?: number;
+  /** A brand-new node joining a running cluster: bootstrap with no members and wait for the leader to add it
+   *  (`proposeConfChange` addLearner on the leader) instead of bootstrapping `peers` as voters. */
+  join?: boolean;
 }
+
+/** Key of the replicated kv entry holding a member's conf-change context (its addresses), kept in snapshots. */
+export const MEMBER_KEY_PREFIX = 'cluster:member:';
 
 /** A commit reached a node that is not the leader. `leader` is the node this one believes leads (0 = unknown). */
 export class NotLeaderError extends BrokerError {
@@ -79,6 +85,9 @@ interface Waiter {
 }
 
 type NodeState = 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** Message types a leader may send before its own fsync of the same Ready. */
+const LEADER_EARLY = new Set<string>(['app', 'heartbeat', 'snap', 'timeoutNow']);
 
 export class ReplicatedNode {
   readonly id: NodeId;
@@ -140,11 +149,11 @@ export class ReplicatedNode {
 
   /** Open (or create) the node's log and state store and start ticking. */
   static async start(o: ReplicatedNodeOptions): Promise<ReplicatedNode> {
-    if (!o.peers.includes(o.id)) throw new Error(`ReplicatedNode ${o.id}: peers must include the node itself`);
+    if (!o.join && !o.peers.includes(o.id)) throw new Error(`ReplicatedNode ${o.id}: peers must include the node itself`);
     const log = new LmdbRaftLog({ path: path.join(o.dir, 'raft'), noSync: o.noSync });
     let state: LmdbStore | undefined;
     try {
-      if (log.isEmpty()) await log.bootstrap({ voters: [...o.peers].sort((a, b) => a - b), learners: [] });
+      if (log.isEmpty()) await log.bootstrap(o.join ? { voters: [], learners: [] } : { voters: [...o.peers].sort((a, b) => a - b), learners: [] });
       state = new LmdbStore({ path: path.join(o.dir, 'state'), noSync: o.noSync });
       await state.open();
       // Crashed between installing a leader's snapshot in the log and restoring the state from it: finish that.
@@ -185,6 +194,31 @@ export class ReplicatedNode {
     if (this.appliedDone >= index) return Promise.resolve();
     return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
   }
+  /** Leader only: hand leadership to voter `to` once it has caught up (rolling restarts, `wharf cluster transfer-leader`). */
+  transferLeadership(to: NodeId): void {
+    if (this.nodeState !== 'running') throw new Error(`node ${this.id} is stopped`);
+    const r = this.raw.transferLeadership(to);
+    if (!r.ok) throw this.raw.raft.role === 'leader' ? new BrokerError('invalid', `leadership transfer refused: ${r.reason}`) : new NotLeaderError(this.id, r.lead, r.reason);
+    this.schedule();
+  }
+  /** Leader only: propose a membership change; resolves once it is committed and applied here. */
+  proposeConfChange(cc: ConfChange): Promise<void> {
+    if (this.nodeState !== 'running') return Promise.reject(this.failure ?? new Error(`node ${this.id} is stopped`));
+    const r = this.raw.proposeConfChange(cc);
+    if (!r.ok) {
+      if (this.raw.raft.role === 'leader') return Promise.reject(new BrokerError('invalid', `membership change refused: ${r.reason}`));
+      return Promise.reject(new NotLeaderError(this.id, r.lead, r.reason));
+    }
+    this.schedule();
+    return new Promise<void>((resolve, reject) => this.waiters.set(r.index, { term: r.term, resolve, reject }));
+  }
+
+  /** Called with every membership change this node applies (in log order). */
+  onConfChange(listener: (r: ConfChangeRecord) => void): void {
+    this.confListeners.push(listener);
+  }
+  private readonly confListeners: ((r: ConfChangeRecord) => void)[] = [];
+
   /** Start an election now (tests, tools). */
   campaign(): void {
     this.raw.campaign();
@@ -243,11 +277,20 @@ export class ReplicatedNode {
     try {
       while (this.nodeState === 'running' && this.raw.hasReady()) {
         const rd = this.raw.ready();
+        // A leader may send its appends while its own fsync runs (Raft dissertation §10.2.1): they promise nothing
+        // about its disk, and it counts itself toward commit only once the entries are durable here (advance()).
+        // Everything else — vote answers, append answers, anything from a Ready that changes the role — waits.
+        const early = rd.softState === undefined && this.raw.raft.role === 'leader' && rd.messages.every((m) => LEADER_EARLY.has(m.type));
+        if (early) for (const m of rd.messages) this.transport.send(m.to, m);
+        // A leader's committed entries are durable here already (it counts itself toward commit only once its own
+        // write is done), so it applies them while this Ready's new entries are written: one fsync less per commit.
+        const applyEarly = early && !rd.snapshot;
+        if (applyEarly) this.apply(rd);
         await this.persist(rd);
-        if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing
-        for (const m of rd.messages) this.transport.send(m.to, m);
+        if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing more
+        if (!early) for (const m of rd.messages) this.transport.send(m.to, m);
         if (rd.snapshot) await this.restore(rd.snapshot.data, rd.snapshot.meta.index);
-        this.apply(rd);
+        if (!applyEarly) this.apply(rd);
         if (rd.softState) this.roleChanged(rd.softState);
         this.raw.advance(rd);
       }
@@ -311,6 +354,13 @@ export class ReplicatedNode {
         } catch (err) {
           bad = new Error(`log entry ${e.index}: ${(err as Error).message}`);
         }
+      } else if (e.type === 'confChange') {
+        // The change's context (a new member's addresses) goes into the state, so restarts and snapshots keep it.
+        const rec = decodeConfChange(e.data);
+        const key = `${MEMBER_KEY_PREFIX}${rec.change.node}`;
+        if (rec.change.type === 'removeNode') batch = [{ t: 'kv.delete', key }];
+        else if (rec.change.context !== undefined) batch = [{ t: 'kv.put', key, value: rec.change.context }];
+        for (const l of this.confListeners) l(rec);
       }
       const index = e.index;
       const term = e.term;
@@ -357,12 +407,26 @@ export class ReplicatedNode {
   }
 
   private fail(err: Error): void {
+    // A failed LMDB commit carries its cause as a second promise (lmdb-js `commitError`) that rejects later;
+    // unobserved, that rejection would end the process. Observe it wherever the error came from.
+    for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+      const ce = (e as { commitError?: Promise<unknown> }).commitError;
+      if (ce && typeof ce.then === 'function') ce.then(undefined, () => undefined);
+      if (e === (e as { cause?: unknown }).cause) break;
+    }
     if (this.nodeState !== 'running') return;
     this.failure = err;
     this.nodeState = 'failed';
     clearInterval(this.timer);
     this.rejectWaiters(err);
     void this.transport.close();
+    for (const l of this.failureListeners) l(err);
+  }
+
+  private readonly failureListeners: ((err: Error) => void)[] = [];
+  /** Called once if the node stops by itself (a disk write failed, a log entry could not be applied). */
+  onFailure(listener: (err: Error) => void): void {
+    this.failureListeners.push(listener);
   }
 
   /** The failure that stopped this node, if any. */

@@ -139,7 +139,7 @@ sqs:
 
   it('rejects unknown keys, top-level and nested, naming them', () => {
     const p = problems(() => parseConfig({ listners: {}, listeners: { stomp: { prot: 1 }, xmpp: {} }, sqs: { regoin: 'x' } }));
-    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, composites, virtualTopics, log, store, amqp, mqtt, sqs, security, admin, resources)'), p.join('\n'));
+    assert.ok(p.includes('listners: unknown key (expected one of: dataDir, listeners, limits, destinations, composites, virtualTopics, log, store, amqp, mqtt, sqs, security, admin, cluster, resources)'), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.stomp.prot: unknown key (expected one of: host, port, enabled, tls)')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('listeners.xmpp: unknown key')), p.join('\n'));
     assert.ok(p.some((x) => x.startsWith('sqs.regoin: unknown key')), p.join('\n'));

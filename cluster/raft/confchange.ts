@@ -19,6 +19,8 @@ export type ConfChangeType = 'addVoter' | 'addLearner' | 'promoteLearner' | 'rem
 export interface ConfChange {
   readonly type: ConfChangeType;
   readonly node: NodeId;
+  /** Opaque to Raft, kept in the entry: what every member learns with the change (e.g. the new member's addresses). */
+  readonly context?: string;
 }
 
 /** What a conf-change entry holds: the change and the configuration it results in. */

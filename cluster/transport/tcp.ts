@@ -16,13 +16,14 @@
  * A connection that fails the handshake (wrong secret, wrong id, timeout, garbage) is closed and nothing it sent
  * is delivered. After it, every frame is one Raft message; a message whose `from` is not the authenticated peer,
  * or whose `to` is not this node, is dropped. The secret authenticates; it does not encrypt (run the cluster port
- * on a private network, or add TLS).
+ * on a private network, or set `tls`).
  *
  * Sending never blocks: each peer has a bounded queue (frames and bytes); when it is full, new messages are
  * dropped (Raft retransmits what matters) and counted.
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 import { Packr } from 'msgpackr';
 import type { Message, NodeId } from '../raft/index.js';
 import { decodeRaftMessage, encodeRaftMessage } from './codec.js';
@@ -54,6 +55,11 @@ export interface TcpTransportOptions {
   handshakeTimeoutMs?: number;
   /** Diagnostics (handshake failures, connection errors). */
   logger?: (line: string) => void;
+  /**
+   * TLS on the Raft links (PEM contents): every node serves `cert`/`key` and verifies the peer it dials against `ca`
+   * (host name included). Encrypts; the HMAC handshake on top still proves both ends know the secret.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -137,7 +143,9 @@ class Peer {
   private connect(): void {
     if (this.closed || !this.addr) return;
     const t = this.t;
-    const s = net.connect({ host: this.addr.host, port: this.addr.port });
+    const s = t.tls
+      ? tls.connect({ host: this.addr.host, port: this.addr.port, ca: t.tls.ca, servername: net.isIP(this.addr.host) ? undefined : this.addr.host })
+      : net.connect({ host: this.addr.host, port: this.addr.port });
     s.setNoDelay(true);
     this.socket = s;
     const reader = new FrameReader(t.maxFrameBytes);
@@ -228,6 +236,7 @@ export class TcpTransport implements Transport {
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
   readonly handshakeTimeoutMs: number;
+  readonly tls: TcpTransportOptions['tls'];
   /** Reconnect even with nothing queued (Raft heartbeats keep links busy anyway). */
   readonly keepConnected = false;
   readonly stats = { sent: 0, received: 0, dropped: 0, rejectedConnections: 0 };
@@ -248,17 +257,19 @@ export class TcpTransport implements Transport {
     this.reconnectMaxMs = o.reconnectMaxMs ?? 2000;
     this.handshakeTimeoutMs = o.handshakeTimeoutMs ?? 5000;
     this.logger = o.logger;
+    this.tls = o.tls;
     this.server = server;
     const peers = o.peers instanceof Map ? o.peers : new Map(Object.entries(o.peers ?? {}).map(([k, v]) => [Number(k), v] as const));
     for (const [id, addr] of peers) if (id !== o.id) this.setPeer(id, addr);
-    server.on('connection', (s) => this.accept(s));
+    server.on(o.tls ? 'secureConnection' : 'connection', (s: net.Socket) => this.accept(s));
+    if (o.tls) server.on('tlsClientError', (err) => this.log(`TLS handshake failed: ${err.message}`));
   }
 
   /** Start listening; resolves once bound (`port` then holds the actual port). */
   static listen(o: TcpTransportOptions): Promise<TcpTransport> {
     const secretLen = Buffer.isBuffer(o.secret) ? o.secret.length : Buffer.byteLength(o.secret ?? '');
     if (secretLen < 16) return Promise.reject(new Error('cluster secret must be at least 16 bytes'));
-    const server = net.createServer();
+    const server = o.tls ? tls.createServer({ cert: o.tls.cert, key: o.tls.key }) : net.createServer();
     const t = new TcpTransport(o, server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);

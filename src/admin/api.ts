@@ -293,7 +293,7 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
       uptime: Math.round((Date.now() - svc.startedAt) / 1000),
       state: svc.broker?.state() ?? 'started',
       listeners: svc.broker?.listeners() ?? {},
-      cluster: { enabled: false, role: 'standalone' },
+      cluster: ((cs) => (cs ? { enabled: true, role: cs.role, leader: cs.leader, term: cs.term } : { enabled: false, role: 'standalone' }))(svc.broker?.clusterStatus?.() as { role: string; leader: number; term: number } | undefined),
       counts: { connections: o.connections, queues: o.queues, topics: o.topics, subscriptions: o.subscriptions, consumers: o.consumers, depth: o.depth, scheduledTimers: o.timers },
       connectionsByProtocol: byProtocol,
       totals: { ...o.totals, ...sampler.traffic() },
@@ -555,7 +555,40 @@ export function buildApi(svc: AdminServices): Router<ApiContext> {
 
   // ------------------------------------------------------------------------------------------- cluster, policies, scheduler
 
-  r.get('/api/cluster', () => ({ enabled: false, role: 'standalone', nodes: [{ id: os.hostname(), self: true, role: 'standalone', state: svc.broker?.state() ?? 'started' }], groups: [] }));
+  r.get('/api/cluster', () => svc.broker?.clusterStatus?.() ?? ({ enabled: false, role: 'standalone', nodes: [{ id: os.hostname(), self: true, role: 'standalone', state: svc.broker?.state() ?? 'started' }], groups: [] }));
+  r.post('/api/cluster/members', async (ctx) => {
+    const b = (await readJson(ctx.req, 16 * 1024)) as { id?: unknown; host?: unknown; port?: unknown; clientHost?: unknown; listeners?: unknown };
+    const int = (v: unknown, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max;
+    if (!int(b.id, Number.MAX_SAFE_INTEGER) || typeof b.host !== 'string' || !b.host || (b.port !== undefined && !int(b.port, 65535))) {
+      throw new ApiError(400, 'bad-request', 'expected {"id": <node id>, "host": "<raft host>", "port": <raft port, default 7800>, "clientHost"?: "...", "listeners"?: {"stomp": 61613, ...}}');
+    }
+    const listeners: Record<string, number> = {};
+    if (b.listeners !== undefined) {
+      if (typeof b.listeners !== 'object' || b.listeners === null) throw new ApiError(400, 'bad-request', 'listeners: expected {"<listener>": <port>}');
+      for (const [k, v] of Object.entries(b.listeners)) {
+        if (!int(v, 65535)) throw new ApiError(400, 'bad-request', `listeners.${k}: expected a port`);
+        listeners[k] = v as number;
+      }
+    }
+    if (!svc.broker?.addClusterMember) throw new ApiError(409, 'conflict', 'this broker is not a cluster node');
+    await svc.broker.addClusterMember({ id: b.id as number, host: b.host, port: (b.port as number | undefined) ?? 7800, clientHost: typeof b.clientHost === 'string' ? b.clientHost : undefined, listeners });
+    return new Reply(201, { added: b.id, as: 'learner' });
+  });
+  r.delete('/api/cluster/members/:id', async (ctx) => {
+    const id = Number(ctx.params.id);
+    if (!Number.isInteger(id) || id < 1) throw new ApiError(400, 'bad-request', 'expected a node id');
+    if (!svc.broker?.removeClusterMember) throw new ApiError(409, 'conflict', 'this broker is not a cluster node');
+    await svc.broker.removeClusterMember(id);
+    return new Reply(200, { removed: id });
+  });
+  r.post('/api/cluster/transfer-leader', async (ctx) => {
+    const body = await readJson(ctx.req, 4096);
+    const to = (body as { to?: unknown }).to;
+    if (typeof to !== 'number' || !Number.isInteger(to) || to < 1) throw new ApiError(400, 'bad-request', 'expected {"to": <node id>}');
+    if (!svc.broker?.transferLeadership) throw new ApiError(409, 'conflict', 'this broker is not a cluster node');
+    svc.broker.transferLeadership(to);
+    return new Reply(202, { transferring: to });
+  });
   // destination policies: configured rules (read-only here) and durable runtime overrides (engine.setPolicyOverride)
   const managedBy = (kind: 'queue' | 'topic', name: string) => (kind === 'queue' ? config.definitions?.owns('policy', name)?.key : undefined);
   r.get('/api/policies', (ctx) => {

@@ -25,14 +25,14 @@ export class AdminCliError extends Error {
   }
 }
 
-interface ConnOpts {
+export interface ConnOpts {
   url: string;
   user: string;
   password: string;
   json?: boolean;
 }
 
-function withConn(cmd: Command): Command {
+export function withConn(cmd: Command): Command {
   return cmd
     .addOption(new Option('--url <url>', 'admin API base URL').env('WHARF_URL').default('http://127.0.0.1:8161'))
     .addOption(new Option('-u, --user <name>', 'admin user').env('WHARF_USER').default('admin'))
@@ -40,7 +40,7 @@ function withConn(cmd: Command): Command {
     .option('--json', 'print the API response as JSON');
 }
 
-async function call(o: ConnOpts, method: string, path: string, body?: unknown, raw?: { text: string; type: string }): Promise<unknown> {
+export async function call(o: ConnOpts, method: string, path: string, body?: unknown, raw?: { text: string; type: string }): Promise<unknown> {
   let base: URL;
   try {
     base = new URL(o.url);
@@ -72,11 +72,11 @@ async function call(o: ConnOpts, method: string, path: string, body?: unknown, r
   return json;
 }
 
-function out(s: string): void {
+export function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 }
 
-function printJson(v: unknown): void {
+export function printJson(v: unknown): void {
   out(JSON.stringify(v, null, 2));
 }
 

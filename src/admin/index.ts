@@ -83,8 +83,10 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
     } catch {
       storeOk = false;
     }
-    const checks = { store: storeOk ? 'ok' : 'unavailable', listeners: state === 'started' ? 'ok' : state, cluster: 'standalone' };
-    return { ready: storeOk && state === 'started', checks };
+    const clusterReady = ctx.broker?.clusterReady?.();
+    const cluster = clusterReady === undefined ? 'standalone' : clusterReady ? 'ok' : 'not serving';
+    const checks = { store: storeOk ? 'ok' : 'unavailable', listeners: state === 'started' ? 'ok' : state, cluster };
+    return { ready: storeOk && state === 'started' && clusterReady !== false, checks };
   };
 
   const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {

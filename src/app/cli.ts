@@ -11,6 +11,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, LOG_FORMATS, LOG_LEVELS, loadConfig, type BrokerConfigInput, type DeepPartial, type LogFormat, type LogLevel } from './config.js';
 import { ListenError, ListenerConfigError } from '../transport/errors.js';
 import { AdminCliError, addAdminCommands } from '../admin/cli.js';
+import { addClusterCommands } from '../admin/cluster-cli.js';
 import { packageVersion } from '../package-info.js';
 
 /** Errors that are the operator's to fix: one line, no stack trace. */
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
 
   // Admin subcommands over the REST admin API: status, queues, topics, browse, send, purge, dlq retry, export, import, …
   addAdminCommands(program);
+  addClusterCommands(program);
 
   return program;
 }

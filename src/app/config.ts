@@ -136,6 +136,57 @@ const passwordHashSchema = z
 /** Who an ACL rule grants a permission to: users and groups. */
 const grantees = z.array(nonEmpty('a user or group name'), { error: 'expected a list of users/groups' }).optional();
 
+/** Client listener keys a peer may name a port for (`stomp`, `stomp-tls`, …): where a follower forwards to. */
+export const FORWARDED_LISTENERS = ['openwire', 'openwire-tls', 'amqp', 'amqp-tls', 'stomp', 'stomp-tls', 'mqtt', 'mqtt-tls', 'ws', 'ws-tls', 'sqs', 'sqs-tls', 'admin', 'admin-tls'] as const;
+
+const clusterPeerSchema = z.strictObject({
+  id: intIn(1),
+  /** Host of the peer's Raft port and, unless `clientHost` says otherwise, of its client listeners. */
+  host: nonEmpty('a host name or IP address'),
+  /** The peer's Raft port. */
+  port: portSchema.default(7800),
+  /** Host clients are forwarded to (default: host). */
+  clientHost: nonEmpty('a host name or IP address').optional(),
+  /** The peer's client listener ports by listener (`stomp: 61613`, `stomp-tls: 61612`); default: this node's own ports. */
+  listeners: z.partialRecord(oneOf(FORWARDED_LISTENERS), portSchema.min(1, { error: 'expected a port between 1 and 65535' })).default({}),
+});
+
+const clusterSchema = z
+  .strictObject({
+    /** This node's id: one of the peers' ids. */
+    nodeId: intIn(1),
+    /** Shared secret every node must know (at least 16 characters): a stranger cannot join the Raft links. */
+    secret: z.string({ error: 'expected a secret of at least 16 characters' }).min(16, { error: 'expected a secret of at least 16 characters' }),
+    /** Raft listen address of this node (default: its peer entry's port on 0.0.0.0). */
+    host: nonEmpty('a host name or IP address').default('0.0.0.0'),
+    port: portSchema.optional(),
+    /** Every initial voter, this node included. Used to bootstrap an empty node; later membership is in the Raft log. */
+    peers: z.array(clusterPeerSchema, { error: 'expected a list of { id, host, port, listeners }' }).min(1, { error: 'expected at least one peer (this node)' }),
+    /** Raft tick, ms; the election timeout is electionTicks..2×electionTicks ticks, heartbeats every heartbeatTicks. */
+    tickMs: intIn(1).default(50),
+    electionTicks: intIn(2).default(10),
+    heartbeatTicks: intIn(1).default(1),
+    /** Compact the Raft log into a snapshot every this many applied entries (0 = never). */
+    snapshotEntries: intIn(0).default(10_000),
+    /** TLS on the Raft port (PEM files): each node serves cert/key and verifies the peers it dials against ca. */
+    tls: z
+      .strictObject({
+        cert: nonEmpty('a path to a PEM certificate file'),
+        key: nonEmpty('a path to a PEM private key file'),
+        ca: nonEmpty('a path to a PEM CA file').optional(),
+      })
+      .optional(),
+    /** A new node for a running cluster: start with an empty membership and wait for `wharf cluster add` (on the
+     *  leader) instead of bootstrapping `peers` as the initial voters. Ignored once the node has a Raft log. */
+    join: boolSchema.default(false),
+  })
+  .superRefine((c, ctx) => {
+    const ids = c.peers.map((p) => p.id);
+    if (new Set(ids).size !== ids.length) ctx.addIssue({ code: 'custom', path: ['peers'], message: 'peer ids must be unique' });
+    if (!ids.includes(c.nodeId)) ctx.addIssue({ code: 'custom', path: ['nodeId'], message: `expected one of the peers' ids (${ids.join(', ')})` });
+    if (c.heartbeatTicks >= c.electionTicks) ctx.addIssue({ code: 'custom', path: ['heartbeatTicks'], message: 'expected fewer heartbeat ticks than election ticks' });
+  });
+
 export const configSchema = z.strictObject({
   /** Where the store (`<dataDir>/store`) and other state live. */
   dataDir: nonEmpty('a directory path').default('./data'),
@@ -374,6 +425,8 @@ export const configSchema = z.strictObject({
       metricsTopDestinations: intIn(0).default(100),
     })
     .prefault({}),
+  /** Raft replication (docs/operations.md, examples/cluster/). Absent = a single node. */
+  cluster: clusterSchema.optional(),
   /** Resource alarms (docs/operations.md): producers wait while one is raised. */
   resources: z
     .strictObject({
@@ -390,6 +443,8 @@ export type BrokerConfig = z.output<typeof configSchema>;
 export type BrokerConfigInput = z.input<typeof configSchema>;
 export type ListenerConfig = BrokerConfig['listeners'][ListenerName];
 export type TlsConfig = NonNullable<ListenerConfig['tls']>;
+export type ClusterConfig = NonNullable<BrokerConfig['cluster']>;
+export type ClusterPeerConfig = ClusterConfig['peers'][number];
 
 // Compile-time check: config destinations are core PolicyRules.
 const _policyCheck = (c: BrokerConfig): PolicyRule[] => c.destinations;
@@ -450,6 +505,7 @@ export function envVarNames(): string[] {
     const u = l.toUpperCase();
     names.push(`WHARF_${u}_HOST`, `WHARF_${u}_PORT`, `WHARF_${u}_ENABLED`, `WHARF_${u}_TLS_PORT`, `WHARF_${u}_TLS_ENABLED`);
   }
+  names.push('WHARF_CLUSTER_NODE_ID', 'WHARF_CLUSTER_SECRET', 'WHARF_CLUSTER_HOST', 'WHARF_CLUSTER_PORT');
   return names;
 }
 
@@ -524,6 +580,11 @@ function resolvePaths(cfg: Record<string, unknown>, dir: string): Record<string,
   if (isPlainObject(sec) && isPlainObject(sec.certificates) && 'ca' in sec.certificates) {
     out.security = { ...sec, certificates: { ...sec.certificates, ca: abs(sec.certificates.ca) } };
   }
+  if (isPlainObject(out.cluster) && isPlainObject(out.cluster.tls)) {
+    const t: Record<string, unknown> = { ...out.cluster.tls };
+    for (const k of ['cert', 'key', 'ca']) if (k in t) t[k] = abs(t[k]);
+    out.cluster = { ...out.cluster, tls: t };
+  }
   return out;
 }
 
@@ -558,6 +619,11 @@ function envOverrides(env: NodeJS.ProcessEnv, sources: Map<string, string>): Rec
     if ((v = get(u + 'TLS_PORT')) !== undefined) set(['listeners', l, 'tls', 'port'], num(v), u + 'TLS_PORT');
     if ((v = get(u + 'TLS_ENABLED')) !== undefined) set(['listeners', l, 'tls', 'enabled'], bool(v), u + 'TLS_ENABLED');
   }
+  // Cluster: the per-node settings (the peer list stays in the file, the same on every node).
+  if ((v = get('WHARF_CLUSTER_NODE_ID')) !== undefined) set(['cluster', 'nodeId'], num(v), 'WHARF_CLUSTER_NODE_ID');
+  if ((v = get('WHARF_CLUSTER_SECRET')) !== undefined) set(['cluster', 'secret'], v, 'WHARF_CLUSTER_SECRET');
+  if ((v = get('WHARF_CLUSTER_HOST')) !== undefined) set(['cluster', 'host'], v.trim(), 'WHARF_CLUSTER_HOST');
+  if ((v = get('WHARF_CLUSTER_PORT')) !== undefined) set(['cluster', 'port'], num(v), 'WHARF_CLUSTER_PORT');
   return out;
 }
 

@@ -12,6 +12,7 @@ import type { ClientCertificate } from '../core/api.js';
 import { certificateIdentity, untrustedClientCertificate, verifiedClientCertificate, type Listener } from './tcp.js';
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
 import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
+import { interceptConnections, type ConnectionInterceptor } from './intercept.js';
 
 export interface HttpListenerOptions {
   /** Listener name for errors and logs, e.g. `sqs` or `admin-tls`. */
@@ -32,6 +33,8 @@ export interface HttpListenerOptions {
   /** The admin listener: counts towards no limit, so an operator can always get in. */
   reserved?: boolean;
   logger?: Logger;
+  /** Sees each raw connection first (cluster forwarding, src/transport/intercept.ts). */
+  intercept?: ConnectionInterceptor;
 }
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
@@ -172,6 +175,7 @@ export async function listenHttp(opts: HttpListenerOptions, handler: RequestHand
       release();
     });
   });
+  interceptConnections(server, opts.intercept);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log?.debug({ err: err.message }, 'client error');
     if (socket.writable && err.code !== 'ECONNRESET') {

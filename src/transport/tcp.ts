@@ -12,6 +12,7 @@ import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
 import type { PeerInfo } from './types.js';
 import { X509Certificate } from 'node:crypto';
 import type { ClientCertificate } from '../core/api.js';
+import { interceptConnections, type ConnectionInterceptor } from './intercept.js';
 
 export type { TlsFiles } from './tls-files.js';
 
@@ -27,6 +28,8 @@ export interface StreamListenerOptions {
   /** Broker-wide limits (total, per address), shared with the other listeners. */
   governor?: ConnectionGovernor;
   logger?: Logger;
+  /** Sees each raw connection first (cluster forwarding, src/transport/intercept.ts). */
+  intercept?: ConnectionInterceptor;
 }
 
 export interface Listener {
@@ -96,6 +99,7 @@ export async function listenStream(opts: StreamListenerOptions, onConnection: Co
   } else {
     server = net.createServer(accept);
   }
+  interceptConnections(server, opts.intercept);
   // Node's own limit: over it the accepted handle is closed at once and 'drop' is emitted.
   if (opts.maxConnections > 0) server.maxConnections = opts.maxConnections;
   const logDrop = throttled(10_000, (n) =>

@@ -92,4 +92,13 @@ export interface BrokerStatus {
   startedAt: number;
   /** Connections refused by the broker-wide limits since start, by reason. */
   connectionRefusals?(): Record<string, number>;
+  /** Cluster mode: this node's Raft view (GET /api/cluster); undefined on a single node. */
+  clusterStatus?(): object | undefined;
+  /** Cluster mode: this node can serve (leader with its engine open, or a follower with a leader); undefined on a single node. */
+  clusterReady?(): boolean | undefined;
+  /** Cluster mode, leader only: hand leadership to node `to` (throws otherwise). */
+  transferLeadership?(to: number): void;
+  /** Cluster mode, leader only: add a member (as a learner, promoted once caught up) / remove one; resolve once committed. */
+  addClusterMember?(m: { id: number; host: string; port: number; clientHost?: string; listeners?: Record<string, number> }): Promise<void>;
+  removeClusterMember?(id: number): Promise<void>;
 }

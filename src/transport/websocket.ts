@@ -18,6 +18,7 @@ import { setClientCertificate, type ConnectionHandler, type Listener } from './t
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
 import type { PeerInfo } from './types.js';
 import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
+import { interceptConnections, type ConnectionInterceptor } from './intercept.js';
 
 export interface WebSocketListenerOptions {
   /** Listener name for errors and logs. Default `ws` (or `ws-tls`). */
@@ -32,6 +33,8 @@ export interface WebSocketListenerOptions {
   /** Largest WebSocket message accepted, bytes (ws `maxPayload`); bigger ones close the connection with 1009. */
   maxPayload: number;
   logger?: Logger;
+  /** Sees each raw connection first (cluster forwarding, src/transport/intercept.ts). */
+  intercept?: ConnectionInterceptor;
 }
 
 export interface WebSocketListener extends Listener {
@@ -147,6 +150,7 @@ export async function listenWebSocket(
     });
   });
 
+  interceptConnections(server, opts.intercept);
   await listenServer(server, name, opts.host, opts.port);
   const addr = boundAddress(server, opts.host);
   let closed: Promise<void> | undefined;

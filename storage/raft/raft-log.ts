@@ -305,8 +305,13 @@ export class LmdbRaftLog implements Storage {
           }
         });
       } catch (err) {
-        if (ran) this.broken = new Error(`LmdbRaftLog(${this.path}): a write failed, the log is unusable: ${(err as Error).message}`, { cause: err });
-        throw err;
+        // lmdb-js hands the cause (disk full, I/O error) as a second promise that rejects later; unobserved, its
+        // rejection would end the process. Observe it, and report it as the reason.
+        const cause = (err as { commitError?: Promise<unknown> }).commitError;
+        let why = (err as Error).message;
+        if (cause && typeof cause.then === 'function') why = await cause.then(() => why, (e: unknown) => `${why}: ${(e as Error).message ?? String(e)}`);
+        if (ran) this.broken = new Error(`LmdbRaftLog(${this.path}): a write failed, the log is unusable: ${why}`, { cause: err });
+        throw this.broken ?? err;
       }
       this.stats.transactions++;
     };

@@ -5,7 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Message, NodeId } from '../../cluster/raft/index.js';
 import { ReplicatedNode } from '../../cluster/replicated-store.js';
-import { TcpTransport } from '../../cluster/transport/tcp.js';
+import { TcpTransport, type TcpTransportOptions } from '../../cluster/transport/tcp.js';
+import { tlsFixture } from '../helpers/broker.js';
 import type { Command } from '../../src/core/store.js';
 import { plainMessage } from '../storage/store-suite.js';
 import { FAST, dump, tempRoot, until } from './cluster-helpers.js';
@@ -24,10 +25,10 @@ describe('cluster TCP transport', function () {
     roots = [];
   });
 
-  async function transports(ids: NodeId[], secret = SECRET): Promise<Map<NodeId, TcpTransport>> {
+  async function transports(ids: NodeId[], secret = SECRET, tls?: TcpTransportOptions['tls']): Promise<Map<NodeId, TcpTransport>> {
     const ts = new Map<NodeId, TcpTransport>();
     for (const id of ids) {
-      const t = await TcpTransport.listen({ id, secret, reconnectMinMs: 10, reconnectMaxMs: 200 });
+      const t = await TcpTransport.listen({ id, secret, reconnectMinMs: 10, reconnectMaxMs: 200, tls });
       cleanup.push(() => t.close());
       ts.set(id, t);
     }
@@ -80,6 +81,36 @@ describe('cluster TCP transport', function () {
     await settle();
     assert.deepEqual(dump(nodes.get(f.id)!.state), dump(leader.state));
     assert.equal(nodes.get(f.id)!.store.readSeqs('q', 0, 100).length, 60);
+  });
+
+  it('replicates over TLS (each node verifies the peer it dials against the CA); a plain-TCP dialer gets nothing through', async () => {
+    const root = tempRoot();
+    roots.push(root);
+    const ids = [1, 2, 3];
+    const tlsOpts = { cert: fs.readFileSync(tlsFixture('server.crt')), key: fs.readFileSync(tlsFixture('server.key')), ca: fs.readFileSync(tlsFixture('ca.crt')) };
+    const ts = await transports(ids, SECRET, tlsOpts);
+    const nodes: ReplicatedNode[] = [];
+    for (const id of ids) {
+      const n = await ReplicatedNode.start({ ...FAST, id, peers: ids, dir: path.join(root, `n${id}`), transport: ts.get(id)!, seed: id });
+      nodes.push(n);
+      cleanup.push(() => n.stop());
+    }
+    const leader = await leaderOf(() => nodes);
+    await leader.store.open();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => leader.store.commit([enq('q', i + 1)])));
+    const target = leader.status().commit;
+    await until(() => nodes.every((n) => n.appliedIndex >= target), 'followers to apply');
+    for (const n of nodes) assert.equal(n.store.readSeqs('q', 0, 100).length, 20, `node ${n.id}`);
+
+    // A node without TLS, with the right secret, cannot talk to them.
+    const plain = await TcpTransport.listen({ id: 4, secret: SECRET, reconnectMinMs: 10, reconnectMaxMs: 50 });
+    cleanup.push(() => plain.close());
+    const t1 = ts.get(1)!;
+    plain.setPeer(1, { host: '127.0.0.1', port: t1.port });
+    for (let i = 0; i < 5; i++) plain.send(1, { type: 'heartbeat', from: 4, to: 1, term: 99, commit: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    // Had node 1 taken the term-99 heartbeat, it would have moved to term 99.
+    assert.ok(nodes.every((n) => n.status().term < 99), 'no message of the plain dialer was taken');
   });
 
   it('refuses a stranger without the secret, and garbage, delivering nothing', async () => {
