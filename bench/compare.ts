@@ -39,7 +39,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
-import { freePort, mosquitto, PeerBroker } from './mqtt-peers.js';
+import { AMQ_HOME, freePort, kahaDbAlwaysSync, launchActiveMQ, mosquitto, PeerBroker } from './mqtt-peers.js';
 
 const self = fileURLToPath(import.meta.url);
 const require = createRequire(import.meta.url);
@@ -135,43 +135,20 @@ const wharf: BrokerSpec = {
   },
 };
 
-const AMQ_HOME = '/usr/share/activemq';
-
 const activemq: BrokerSpec = {
   name: 'activemq',
   packages: ['activemq'],
   missing: () => (fs.existsSync(path.join(AMQ_HOME, 'bin/activemq.jar')) && which('java') ? null : 'ActiveMQ is not installed (apt-get install activemq)'),
   warmup: (b) => Math.max(b, 3),
   async start() {
-    const dir = tempDir('compare-activemq');
-    const port = await freePort();
-    const conf = path.join(dir, 'conf');
-    const data = path.join(dir, 'data');
-    for (const d of [conf, data]) fs.mkdirSync(d, { recursive: true });
-    fs.writeFileSync(path.join(conf, 'log4j.properties'), 'log4j.rootLogger=WARN, console\nlog4j.appender.console=org.apache.log4j.ConsoleAppender\nlog4j.appender.console.layout=org.apache.log4j.PatternLayout\n');
     // KahaDB journal synced on every write ("always", the default): a receipt means the message is on disk
-    fs.writeFileSync(
-      path.join(conf, 'activemq.xml'),
-      `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
-  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
-  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="bench" persistent="true" dataDirectory="${data}">
-    <persistenceAdapter><kahaDB directory="${data}/kahadb" journalDiskSyncStrategy="always"/></persistenceAdapter>
-    <transportConnectors>
-      <transportConnector name="stomp" uri="stomp+nio://127.0.0.1:${port}?transport.tcpNoDelay=true"/>
-    </transportConnectors>
-  </broker>
-</beans>
-`,
-    );
-    const args = [
-      '-Xms512M', '-Xmx512M', '-Dorg.apache.activemq.UseDedicatedTaskRunner=true', '--add-reads=java.xml=java.logging',
-      '--add-opens', 'java.base/java.lang=ALL-UNNAMED', '--add-opens', 'java.base/java.util=ALL-UNNAMED', '--add-opens', 'java.base/java.util.concurrent=ALL-UNNAMED',
-      `-Dlog4j.configuration=file:${conf}/log4j.properties`, `-Dactivemq.classpath=${conf}`, `-Dactivemq.home=${AMQ_HOME}`, `-Dactivemq.base=${dir}`,
-      `-Dactivemq.conf=${conf}`, `-Dactivemq.data=${data}`, '-jar', `${AMQ_HOME}/bin/activemq.jar`, 'start', `xbean:file:${conf}/activemq.xml`,
-    ];
-    const b = await PeerBroker.launch('activemq', which('java')!, args, dir, port);
-    return { name: 'activemq', pid: b.pid, stomp: port, note: 'KahaDB, journalDiskSyncStrategy=always', stop: () => b.stop() };
+    const b = await launchActiveMQ({
+      name: 'activemq',
+      persistent: true,
+      persistence: kahaDbAlwaysSync,
+      connector: (port) => `<transportConnector name="stomp" uri="stomp+nio://127.0.0.1:${port}?transport.tcpNoDelay=true"/>`,
+    });
+    return { name: 'activemq', pid: b.pid, stomp: b.port, note: 'KahaDB, journalDiskSyncStrategy=always', stop: () => b.stop() };
   },
 };
 

@@ -158,7 +158,7 @@ export const mosquitto: PeerSpec = {
 
 // ------------------------------------------------------------------------------------------ ActiveMQ
 
-const AMQ_HOME = '/usr/share/activemq';
+export const AMQ_HOME = '/usr/share/activemq';
 // ActiveMQ's MQTT transport (activemq-mqtt.jar) needs the FuseSource MQTT codec, which Debian ships in
 // libmqtt-client-java; /usr/share/activemq/lib has no link to it, so the generated ACTIVEMQ_BASE/lib gets one.
 const AMQ_EXTRA_JARS = ['mqtt-client', 'hawtdispatch', 'hawtdispatch-transport'];
@@ -174,69 +174,56 @@ export const activemq: PeerSpec = {
   warmupSeconds: (base) => Math.max(base, Number(process.env.BENCH_JVM_WARMUP ?? 3)),
   qos1Note: 'KahaDB, journal synced periodically (no fsync per message)',
   async start(workload) {
-    const dir = tempDir('activemq');
-    const port = await freePort();
-    const conf = path.join(dir, 'conf');
-    const data = path.join(dir, 'data');
-    const lib = path.join(dir, 'lib');
-    for (const d of [conf, data, lib]) fs.mkdirSync(d, { recursive: true });
-    for (const j of AMQ_EXTRA_JARS) if (fs.existsSync(`/usr/share/java/${j}.jar`)) fs.symlinkSync(`/usr/share/java/${j}.jar`, path.join(lib, `${j}.jar`));
-    fs.writeFileSync(
-      path.join(conf, 'log4j.properties'),
-      [
-        'log4j.rootLogger=WARN, console',
-        'log4j.appender.console=org.apache.log4j.ConsoleAppender',
-        'log4j.appender.console.layout=org.apache.log4j.PatternLayout',
-        'log4j.appender.console.layout.ConversionPattern=%d %-5p %c{1} - %m%n',
-        '',
-      ].join('\n'),
-    );
     // QoS 0: non-persistent broker. QoS 1 (persistent subscriber): KahaDB, like the Debian default instance, but
     // with the journal synced periodically rather than on every write (mosquitto does not fsync per message either).
-    const persistence =
-      workload === 'qos1'
-        ? `<persistenceAdapter><kahaDB directory="${data}/kahadb" journalDiskSyncStrategy="periodic"/></persistenceAdapter>`
-        : '';
-    fs.writeFileSync(
-      path.join(conf, 'activemq.xml'),
-      `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
-  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
-  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="bench" persistent="${workload === 'qos1'}" dataDirectory="${data}">
-    ${persistence}
-    <transportConnectors>
-      <transportConnector name="mqtt" uri="mqtt://127.0.0.1:${port}"/>
-    </transportConnectors>
-  </broker>
-</beans>
-`,
-    );
-    // what /usr/bin/activemq does for `start` (JVM options from /usr/share/activemq/activemq-options), minus the
-    // daemonising: the JVM is our direct child, so its pid is the broker's
-    const args = [
-      '-Xms512M',
-      '-Xmx512M',
-      '-Dorg.apache.activemq.UseDedicatedTaskRunner=true',
-      '--add-reads=java.xml=java.logging',
-      '--add-opens',
-      'java.base/java.lang=ALL-UNNAMED',
-      '--add-opens',
-      'java.base/java.util=ALL-UNNAMED',
-      '--add-opens',
-      'java.base/java.util.concurrent=ALL-UNNAMED',
-      `-Dlog4j.configuration=file:${conf}/log4j.properties`,
-      `-Dactivemq.classpath=${conf}`,
-      `-Dactivemq.home=${AMQ_HOME}`,
-      `-Dactivemq.base=${dir}`,
-      `-Dactivemq.conf=${conf}`,
-      `-Dactivemq.data=${data}`,
-      '-jar',
-      `${AMQ_HOME}/bin/activemq.jar`,
-      'start',
-      `xbean:file:${conf}/activemq.xml`,
-    ];
-    return PeerBroker.launch('activemq', which('java')!, args, dir, port);
+    return launchActiveMQ({
+      name: 'activemq',
+      persistent: workload === 'qos1',
+      persistence: (data) => (workload === 'qos1' ? `<persistenceAdapter><kahaDB directory="${data}/kahadb" journalDiskSyncStrategy="periodic"/></persistenceAdapter>` : ''),
+      connector: (port) => `<transportConnector name="mqtt" uri="mqtt://127.0.0.1:${port}"/>`,
+      extraJars: AMQ_EXTRA_JARS,
+    });
   },
 };
 
 export const PEERS: PeerSpec[] = [mosquitto, activemq];
+
+/** The durable KahaDB every persistent bench uses: the journal synced before a send is answered. */
+export const kahaDbAlwaysSync = (data: string) => `<persistenceAdapter><kahaDB directory="${data}/kahadb" journalDiskSyncStrategy="always"/></persistenceAdapter>`;
+
+/**
+ * ActiveMQ 5.17 from Debian as our child: an instance directory with WARN logging and an activemq.xml holding the
+ * given persistence and one transport connector, started the way /usr/bin/activemq does `start` (JVM options from
+ * /usr/share/activemq/activemq-options) minus the daemonising, so the JVM's pid is the broker's.
+ */
+export async function launchActiveMQ(o: { name: string; persistent: boolean; persistence: (data: string) => string; connector: (port: number) => string; extraJars?: string[] }): Promise<PeerBroker> {
+  const dir = tempDir(o.name);
+  const port = await freePort();
+  const conf = path.join(dir, 'conf');
+  const data = path.join(dir, 'data');
+  const lib = path.join(dir, 'lib');
+  for (const d of [conf, data, lib]) fs.mkdirSync(d, { recursive: true });
+  for (const j of o.extraJars ?? []) if (fs.existsSync(`/usr/share/java/${j}.jar`)) fs.symlinkSync(`/usr/share/java/${j}.jar`, path.join(lib, `${j}.jar`));
+  fs.writeFileSync(path.join(conf, 'log4j.properties'), ['log4j.rootLogger=WARN, console', 'log4j.appender.console=org.apache.log4j.ConsoleAppender', 'log4j.appender.console.layout=org.apache.log4j.PatternLayout', 'log4j.appender.console.layout.ConversionPattern=%d %-5p %c{1} - %m%n', ''].join('\n'));
+  fs.writeFileSync(
+    path.join(conf, 'activemq.xml'),
+    `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="bench" persistent="${o.persistent}" dataDirectory="${data}">
+    ${o.persistence(data)}
+    <transportConnectors>
+      ${o.connector(port)}
+    </transportConnectors>
+  </broker>
+</beans>
+`,
+  );
+  const args = [
+    '-Xms512M', '-Xmx512M', '-Dorg.apache.activemq.UseDedicatedTaskRunner=true', '--add-reads=java.xml=java.logging',
+    '--add-opens', 'java.base/java.lang=ALL-UNNAMED', '--add-opens', 'java.base/java.util=ALL-UNNAMED', '--add-opens', 'java.base/java.util.concurrent=ALL-UNNAMED',
+    `-Dlog4j.configuration=file:${conf}/log4j.properties`, `-Dactivemq.classpath=${conf}`, `-Dactivemq.home=${AMQ_HOME}`, `-Dactivemq.base=${dir}`,
+    `-Dactivemq.conf=${conf}`, `-Dactivemq.data=${data}`, '-jar', `${AMQ_HOME}/bin/activemq.jar`, 'start', `xbean:file:${conf}/activemq.xml`,
+  ];
+  return PeerBroker.launch(o.name, which('java') ?? 'java', args, dir, port);
+}

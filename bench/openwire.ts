@@ -14,13 +14,13 @@
  * per message is the broker JVM's utime + stime.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { javaHarness } from '../test/protocols/openwire/java-harness.js';
-import { benchMain, BROKER_OPTIONS, brokerChildEntry, fatal, formatTable, hostNote, serveBroker, syncNote, tempDir, withBrokerChild, type ListenerName, type StoreStats } from './lib.js';
-import { freePort, PeerBroker } from './mqtt-peers.js';
+import { benchMain, BROKER_OPTIONS, brokerChildEntry, fatal, formatTable, hostNote, serveBroker, syncNote, withBrokerChild, type ListenerName, type StoreStats } from './lib.js';
+import { AMQ_HOME, kahaDbAlwaysSync, launchActiveMQ, type PeerBroker } from './mqtt-peers.js';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -99,8 +99,6 @@ function row(broker: string, p: number, c: number, r: Result): string[] {
 
 // ------------------------------------------------------------------------------------------ ActiveMQ peer
 
-const AMQ_HOME = '/usr/share/activemq';
-
 function activemqMissing(): string | null {
   if (!existsSync(path.join(AMQ_HOME, 'bin/activemq.jar'))) return 'ActiveMQ is not installed (apt-get install activemq)';
   return null;
@@ -111,51 +109,13 @@ function activemqMissing(): string | null {
  * journalDiskSyncStrategy "always" (the journal is fsync'd before a synchronous send is answered).
  */
 async function startActiveMQ(): Promise<PeerBroker> {
-  const dir = tempDir('activemq-openwire');
-  const port = await freePort();
-  const conf = path.join(dir, 'conf');
-  const data = path.join(dir, 'data');
-  for (const d of [conf, data]) mkdirSync(d, { recursive: true });
-  writeFileSync(path.join(conf, 'log4j.properties'), 'log4j.rootLogger=WARN, console\nlog4j.appender.console=org.apache.log4j.ConsoleAppender\nlog4j.appender.console.layout=org.apache.log4j.PatternLayout\nlog4j.appender.console.layout.ConversionPattern=%d %-5p %c{1} - %m%n\n');
-  writeFileSync(
-    path.join(conf, 'activemq.xml'),
-    `<beans xmlns="http://www.springframework.org/schema/beans" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-  xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
-  http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
-  <broker xmlns="http://activemq.apache.org/schema/core" useJmx="false" brokerName="bench" persistent="true" dataDirectory="${data}">
-    <persistenceAdapter><kahaDB directory="${data}/kahadb" journalDiskSyncStrategy="always"/></persistenceAdapter>
-    <systemUsage><systemUsage><memoryUsage><memoryUsage limit="256 mb"/></memoryUsage></systemUsage></systemUsage>
-    <transportConnectors>
-      <transportConnector name="openwire" uri="tcp://127.0.0.1:${port}"/>
-    </transportConnectors>
-  </broker>
-</beans>
-`,
-  );
-  // what /usr/bin/activemq does for `start`, minus the daemonising (the JVM is our child: its pid is the broker's)
-  const args = [
-    '-Xms512M',
-    '-Xmx512M',
-    '-Dorg.apache.activemq.UseDedicatedTaskRunner=true',
-    '--add-reads=java.xml=java.logging',
-    '--add-opens',
-    'java.base/java.lang=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.util=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.util.concurrent=ALL-UNNAMED',
-    `-Dlog4j.configuration=file:${conf}/log4j.properties`,
-    `-Dactivemq.classpath=${conf}`,
-    `-Dactivemq.home=${AMQ_HOME}`,
-    `-Dactivemq.base=${dir}`,
-    `-Dactivemq.conf=${conf}`,
-    `-Dactivemq.data=${data}`,
-    '-jar',
-    `${AMQ_HOME}/bin/activemq.jar`,
-    'start',
-    `xbean:file:${conf}/activemq.xml`,
-  ];
-  return PeerBroker.launch('activemq', 'java', args, dir, port);
+  return launchActiveMQ({
+    name: 'activemq',
+    persistent: true,
+    // the memory limit keeps producer flow control out of the way of the measured sends
+    persistence: (data) => `${kahaDbAlwaysSync(data)}\n    <systemUsage><systemUsage><memoryUsage><memoryUsage limit="256 mb"/></memoryUsage></systemUsage></systemUsage>`,
+    connector: (port) => `<transportConnector name="openwire" uri="tcp://127.0.0.1:${port}"/>`,
+  });
 }
 
 export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
