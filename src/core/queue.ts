@@ -129,7 +129,8 @@ export class CoreQueue {
   /** Entries enqueued but not yet applied (in a commit) count against limits too. */
   private pendingCount = 0;
   private pendingBytes = 0;
-  private blocked: Array<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  /** Sends waiting for room (block policy), in arrival order; each is let in with its room already held. */
+  private blocked: Array<{ size: number; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
   private dispatchScheduled = false;
   private dispatching = false;
 
@@ -186,27 +187,36 @@ export class CoreQueue {
   // ---------------------------------------------------------------- limits
 
   /**
-   * Admission control before a send is committed. Resolves when there is room (block policy may wait),
-   * throws BrokerError('limit') for reject / block timeout. For drop-oldest it makes room itself.
+   * Admission control before a send is committed; on success the message's room is held (`hold`) in the same
+   * synchronous step as the check. Block policy waits, first come first served: a send never overtakes one already
+   * waiting for room, so a producer's messages keep their order behind a full queue. Throws BrokerError('limit') for
+   * reject / block timeout. For drop-oldest it makes room itself.
    */
   async admit(size: number): Promise<void> {
     const p = this.policy;
-    if (!p.maxMessages && !p.maxBytes) return;
-    if (!this.full(size)) return;
-    this.stats.limitHits++;
-    this.host.onLimit(this, `${this.limitText()}, policy ${p.limitPolicy}`);
-    if (p.limitPolicy === 'drop-oldest') return; // room is made when the message is applied (see trimToLimits)
+    const waiting = p.limitPolicy === 'block' && this.blocked.length > 0;
+    if (!waiting && !this.full(size)) return this.hold(size);
+    if (this.full(size)) {
+      this.stats.limitHits++;
+      this.host.onLimit(this, `${this.limitText()}, policy ${p.limitPolicy}`);
+    }
+    if (p.limitPolicy === 'drop-oldest') return this.hold(size); // room is made when the message is applied (see trimToLimits)
     const what = this.limitText();
     if (p.limitPolicy === 'reject') throw new BrokerError('limit', `${this.describe()} is full (${what}); message rejected`);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.blocked = this.blocked.filter((b) => b.timer !== timer);
-        reject(new BrokerError('limit', `${this.describe()} is full (${what}); producer blocked for ${p.blockTimeout} ms`));
-      }, p.blockTimeout);
-      this.blocked.push({ resolve, reject, timer });
+      const w = {
+        size,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.blocked = this.blocked.filter((b) => b !== w);
+          reject(new BrokerError('limit', `${this.describe()} is full (${what}); producer blocked for ${p.blockTimeout} ms`));
+          this.wakeBlocked(); // the next one may fit where this one did not
+        }, p.blockTimeout),
+      };
+      this.blocked.push(w);
+      this.wakeBlocked();
     });
-    // woken up: re-check (another producer may have taken the room)
-    return this.admit(size);
   }
 
   private full(size: number): boolean {
@@ -228,11 +238,14 @@ export class CoreQueue {
     return this.role === 'queue' || this.role === 'temporary' ? `queue '${this.name}'` : `subscription '${this.name}' on topic '${this.address.name}'`;
   }
 
+  /** Let waiting sends in, in arrival order, while the first one fits; its room is held before it resumes. */
   private wakeBlocked(): void {
-    if (!this.blocked.length) return;
-    const b = this.blocked.shift()!;
-    clearTimeout(b.timer);
-    b.resolve();
+    while (this.blocked.length && !this.full(this.blocked[0]!.size)) {
+      const b = this.blocked.shift()!;
+      clearTimeout(b.timer);
+      this.hold(b.size);
+      b.resolve();
+    }
   }
 
   private dropOldest(): boolean {
@@ -844,7 +857,7 @@ export class CoreQueue {
     const upTo = this.lastSeq;
     if (this.persistent) this.pageCursor = upTo;
     this.stats.dropped += removed;
-    while (this.blocked.length) this.wakeBlocked();
+    this.wakeBlocked();
     if (this.persistent) await this.removeStored(upTo);
     return removed;
   }

@@ -134,14 +134,17 @@ export class Router {
 
   private enqueueInto(plan: SendPlan, q: CoreQueue, m: Message): Promise<void> | void {
     const size = messageSize(m);
-    const doHold = () => {
-      q.hold(size);
+    const held = () => {
       plan.release.push(() => q.unreserve(size));
       plan.targets.push({ q, m, size });
     };
     const p = q.policy;
-    if (!p.maxMessages && !p.maxBytes) return doHold();
-    return q.admit(size).then(doHold);
+    if (!p.maxMessages && !p.maxBytes) {
+      q.hold(size);
+      return held();
+    }
+    // admit holds the room itself, in the same step as its check (a woken blocked send is not overtaken)
+    return q.admit(size).then(held);
   }
 
   /**

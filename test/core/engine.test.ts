@@ -273,6 +273,24 @@ describe('core engine', function () {
       assert.deepEqual(inbox.bodies(), ['1', '3']);
     });
 
+    it('block: first come, first served — a send that would fit does not overtake one waiting for room', async () => {
+      const { engine } = await open({ policies: [{ match: 'fifo.blk', maxBytes: 10_000, limitPolicy: 'block', blockTimeout: 10_000 }] });
+      await engine.send(msg('a'.repeat(6000)), queue('fifo.blk'));
+      await engine.send(msg('b'.repeat(3000)), queue('fifo.blk'));
+      const big = engine.send(msg('c'.repeat(5000)), queue('fifo.blk')); // waits for room
+      const small = engine.send(msg('d'), queue('fifo.blk')); // would fit now, but comes after the waiting one
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(engine.getQueue('fifo.blk')!.depth, 2, 'the small send waits behind the big one');
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('fifo.blk'), prefetch: 1, onMessage: (d) => {
+        inbox.push(d);
+        void c.ack(d.id);
+      } });
+      await Promise.all([big, small]);
+      await inbox.waitFor(4);
+      assert.deepEqual(inbox.bodies().map((b) => b[0]), ['a', 'b', 'c', 'd']);
+    });
+
     it('drop-oldest: makes room by dropping the oldest message', async () => {
       const { engine } = await open({ policies: [{ match: 'ring', maxMessages: 3, limitPolicy: 'drop-oldest' }] });
       for (let i = 1; i <= 5; i++) await engine.send(msg(`${i}`), queue('ring'));
