@@ -579,7 +579,7 @@ export class Engine extends EventEmitter implements EngineApi {
     } else {
       // The synchronous plan only while no asynchronous one is under way: a send must not take its seq (at
       // execute) before an earlier send to the same queue whose plan is still being awaited.
-      const plan = (this.asyncPlans === 0 ? this.router.planNow(message, address) : null) ?? (await this.planSend(message, address, opts.retain ?? false, conn));
+      const plan = (this.asyncPlans === 0 ? this.router.planNow(message, address, conn, opts.retain ?? false) : null) ?? (await this.planSend(message, address, opts.retain ?? false, conn));
       await this.executePlan(plan, kvCmds);
     }
     this.applyKv(opts.kv);

@@ -193,14 +193,12 @@ export class CoreQueue {
    * reject / block timeout. For drop-oldest it makes room itself.
    */
   async admit(size: number): Promise<void> {
+    if (this.admitsNow(size)) return this.admitNow(size);
     const p = this.policy;
-    const waiting = p.limitPolicy === 'block' && this.blocked.length > 0;
-    if (!waiting && !this.full(size)) return this.hold(size);
     if (this.full(size)) {
       this.stats.limitHits++;
       this.host.onLimit(this, `${this.limitText()}, policy ${p.limitPolicy}`);
     }
-    if (p.limitPolicy === 'drop-oldest') return this.hold(size); // room is made when the message is applied (see trimToLimits)
     const what = this.limitText();
     if (p.limitPolicy === 'reject') throw new BrokerError('limit', `${this.describe()} is full (${what}); message rejected`);
     await new Promise<void>((resolve, reject) => {
@@ -217,6 +215,22 @@ export class CoreQueue {
       this.blocked.push(w);
       this.wakeBlocked();
     });
+  }
+
+  /** Whether admit() would let a send of `size` in at once, neither waiting nor refusing it (the synchronous plan's test). */
+  admitsNow(size: number): boolean {
+    const p = this.policy;
+    if ((!p.maxMessages && !p.maxBytes) || p.limitPolicy === 'drop-oldest') return true; // drop-oldest makes room when the message is applied (see trimToLimits)
+    return !(p.limitPolicy === 'block' && this.blocked.length > 0) && !this.full(size);
+  }
+
+  /** Admit a send that admitsNow() let in: hold its room, counting the limit hit drop-oldest makes room for. */
+  admitNow(size: number): void {
+    if (this.full(size)) {
+      this.stats.limitHits++;
+      this.host.onLimit(this, `${this.limitText()}, policy ${this.policy.limitPolicy}`);
+    }
+    this.hold(size);
   }
 
   private full(size: number): boolean {

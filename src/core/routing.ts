@@ -87,14 +87,37 @@ export class Router {
   }
 
   /**
-   * The plan of the common send — to one existing queue without limits (no composite, no admission wait) —
-   * built synchronously, so the send reaches its commit without the promises and microtask hops of plan();
-   * null for everything else (plan() then does it). Same result as plan() for the sends it takes.
+   * The plan of the common send — to one existing queue, or one known topic, without limits (no composite,
+   * no admission wait, no retain) — built synchronously, so the send reaches its commit without the promises
+   * and microtask hops of plan(); null for everything else (plan() then does it). Same result as plan() for
+   * the sends it takes.
    */
-  planNow(message: Message, address: Address): SendPlan | null {
-    if (address.kind !== 'queue' || this.composites.size > 0 || address.name.includes(',')) return null;
+  planNow(message: Message, address: Address, conn: Connection | null, retain: boolean): SendPlan | null {
+    if (retain || this.composites.size > 0 || address.name.includes(',')) return null;
+    if (address.kind === 'topic') return this.planTopicNow(message, address, conn);
     const q = this.state.queues.get(address.name);
-    if (q === undefined || q.policy.maxMessages || q.policy.maxBytes) return null;
+    if (q === undefined) return null;
+    const m = this.withDefaults(message, address);
+    if (!q.admitsNow(messageSize(m))) return null;
+    const plan: SendPlan = { commands: [], apply: [], release: [], targets: [] };
+    this.enqueueInto(plan, q, m);
+    return plan;
+  }
+
+  private planTopicNow(message: Message, address: Address, conn: Connection | null): SendPlan | null {
+    const topicStats = this.state.knownTopics.get(address.name);
+    if (topicStats === undefined || this.state.virtualConsumers.has(address.name)) return null;
+    const matched = this.state.topicIndex.match(address.name);
+    const m = this.withDefaults(message, address);
+    const size = messageSize(m);
+    for (const q of matched) if (!q.admitsNow(size)) return null;
+    const plan: SendPlan = { commands: [], apply: [() => topicStats.enqueued++], release: [], targets: [] };
+    for (const q of matched) if (this.reaches(q, m, address.name, conn)) this.enqueueInto(plan, q, m);
+    return plan;
+  }
+
+  /** The message as sent to `address`: its destination set, the destination's default TTL applied. */
+  private withDefaults(message: Message, address: Address): Message {
     const dest = formatAddress(address);
     let m: Message;
     if (message.destination === undefined || message.destination === dest) {
@@ -102,12 +125,19 @@ export class Router {
       m = message;
     } else m = copyMessage(message, { destination: dest });
     if (!m.expiration) {
-      const ttl = this.host.policyOf('queue', address.name).defaultTtl;
+      const ttl = this.host.policyOf(address.kind, address.name).defaultTtl;
       if (ttl > 0) m = copyMessage(m, { expiration: m.timestamp + ttl });
     }
-    const plan: SendPlan = { commands: [], apply: [], release: [], targets: [] };
-    this.enqueueInto(plan, q, m);
-    return plan;
+    return m;
+  }
+
+  /** Whether a publish to `topicName` goes to subscription queue `q` (no-local, its selector, its reader's rights). */
+  private reaches(q: CoreQueue, m: Message, topicName: string, conn: Connection | null): boolean {
+    if (q.subscription?.noLocal && conn && this.isLocal(q, conn)) return false;
+    const sel = this.state.subscriptionSelectors.get(q);
+    if (sel && !sel(m)) return false;
+    const reader = this.state.subscriptionReaders.get(q);
+    return !(reader && !this.host.mayRead(reader, topicName));
   }
 
   /** Commit a plan (with `extra` commands in the same commit), then apply it. */
@@ -138,9 +168,8 @@ export class Router {
       plan.release.push(() => q.unreserve(size));
       plan.targets.push({ q, m, size });
     };
-    const p = q.policy;
-    if (!p.maxMessages && !p.maxBytes) {
-      q.hold(size);
+    if (q.admitsNow(size)) {
+      q.admitNow(size);
       return held();
     }
     // admit holds the room itself, in the same step as its check (a woken blocked send is not overtaken)
@@ -207,13 +236,7 @@ export class Router {
       }
     }
     for (const q of this.state.topicIndex.match(topicName)) {
-      const sub = q.subscription;
-      if (sub?.noLocal && conn && this.isLocal(q, conn)) continue;
-      const sel = this.state.subscriptionSelectors.get(q);
-      if (sel && !sel(m)) continue;
-      const reader = this.state.subscriptionReaders.get(q);
-      if (reader && !this.host.mayRead(reader, topicName)) continue;
-      await this.enqueueInto(plan, q, m);
+      if (this.reaches(q, m, topicName, conn)) await this.enqueueInto(plan, q, m);
     }
     const vqs = this.state.virtualConsumers.get(topicName);
     if (vqs) {
@@ -240,3 +263,4 @@ export class Router {
       .map((s) => ({ address: parseAddress(s, address.kind) }));
   }
 }
+

@@ -12,15 +12,21 @@ function node<T>(): Node<T> {
   return { children: new Map(), items: new Set() };
 }
 
+/** Distinct topic names whose matches are remembered; past it the memory starts over. */
+const MATCH_CACHE_LIMIT = 10_000;
+
 export class TopicIndex<T> {
   private readonly root: Node<T> = node();
   private count = 0;
+  /** match() results by topic name, valid until the next add or remove: a publish to a busy topic walks the trie once. */
+  private readonly matches = new Map<string, ReadonlySet<T>>();
 
   get size(): number {
     return this.count;
   }
 
   add(pattern: string, item: T): void {
+    this.matches.clear();
     let n = this.root;
     for (const seg of pattern.split('.')) {
       let c = n.children.get(seg);
@@ -34,6 +40,7 @@ export class TopicIndex<T> {
   }
 
   remove(pattern: string, item: T): void {
+    this.matches.clear();
     const path: Array<[Node<T>, string]> = [];
     let n: Node<T> | undefined = this.root;
     for (const seg of pattern.split('.')) {
@@ -53,7 +60,9 @@ export class TopicIndex<T> {
   }
 
   /** Every item whose pattern matches the concrete topic name. */
-  match(name: string): Set<T> {
+  match(name: string): ReadonlySet<T> {
+    const known = this.matches.get(name);
+    if (known) return known;
     const out = new Set<T>();
     const segs = name.split('.');
     const walk = (n: Node<T>, i: number) => {
@@ -69,6 +78,8 @@ export class TopicIndex<T> {
       if (star) walk(star, i + 1);
     };
     walk(this.root, 0);
+    if (this.matches.size >= MATCH_CACHE_LIMIT) this.matches.clear();
+    this.matches.set(name, out);
     return out;
   }
 }
