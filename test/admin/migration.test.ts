@@ -51,6 +51,8 @@ describe('migration import: RabbitMQ definitions and ActiveMQ activemq.xml', fun
     assert.equal(dry.json.dryRun, true);
     assert.deepEqual(dry.json.definitions.queues, [{ name: 'orders.created' }, { name: 'orders.dead', dlq: true }, { name: 'billing.invoices' }, { name: 'audit.log' }, { name: 'scratch' }]);
     assert.equal(b.broker.engine.queueInfo('orders.created'), undefined, 'a dry run creates nothing');
+    assert.equal(dry.json.definitions.acl.length, 2, 'the dry run shows the ACL rules');
+    assert.deepEqual((await client(b.url).get('/api/security/acl')).json.runtime, [], 'a dry run adds no ACL rule');
 
     const r = await post('format=rabbitmq');
     assert.equal(r.status, 200, r.text);
@@ -62,7 +64,6 @@ describe('migration import: RabbitMQ definitions and ActiveMQ activemq.xml', fun
       'exchange notifications (fanout)',
       'parameters',
       'permission grafana read',
-      'permissions',
       'policy alt',
       'policy ha-all: ha-mode',
       'policy ha-all: ha-sync-mode',
@@ -90,14 +91,22 @@ describe('migration import: RabbitMQ definitions and ActiveMQ activemq.xml', fun
     // the configuration entries the answer proposes are a valid configuration
     assert.deepEqual(r.json.config.composites, [{ name: 'notifications', kind: 'topic', targets: [{ address: 'queue://billing.invoices' }, { address: 'queue://orders.created' }] }]);
     assert.deepEqual(r.json.config.destinations, [{ match: 'orders.>', kind: 'queue', maxMessages: 50000, defaultTtl: 86400000, limitPolicy: 'reject' }]);
-    assert.deepEqual(r.json.config.security.acl, [
+    // permissions become runtime ACL rules, in force at once
+    assert.equal(r.json.created.acl, 2);
+    const rules = (await api.get('/api/security/acl')).json.runtime.map(({ match, read, write, admin }: Record<string, unknown>) => ({ match, read, write, admin }));
+    assert.deepEqual(rules, [
       { match: '>', read: ['ops'], write: ['ops'], admin: ['ops'] },
       { match: 'orders.>', read: ['orders-app'], write: ['orders-app'], admin: ['orders-app'] },
     ]);
+    assert.equal(r.json.config.security, undefined);
     parseConfig({ ...r.json.config, dataDir: b.dir });
 
+    // the listed user, given a password as the answer says (wharf users add), works under its imported rule
+    assert.equal((await api.put('/api/security/users/orders-app', { password: 'orders-app-pw' })).status, 200);
+    const anon = await Stompit.connect({ port: b.stompPort }).catch((err: Error) => err);
+    assert.ok(anon instanceof Error, 'anonymous clients are refused once users exist');
     // a STOMP consumer feels the delivery limit: three failed deliveries, then the dead-letter queue
-    const s = await Stompit.connect({ port: b.stompPort });
+    const s = await Stompit.connect({ port: b.stompPort, headers: { login: 'orders-app', passcode: 'orders-app-pw' } });
     stomps.push(s);
     await s.send('/queue/orders.created', 'order-7', { persistent: 'true' });
     const inbox = await s.subscribe('/queue/orders.created', { ack: 'client-individual' });
@@ -111,7 +120,7 @@ describe('migration import: RabbitMQ definitions and ActiveMQ activemq.xml', fun
     assert.equal(staging.json.existing.queues, 1, 'orders.created of vhost staging is the same Wharf queue');
   });
 
-  it('ActiveMQ: destinations, dead-letter and redelivery policies, users with their groups; ACLs, composites and listeners as configuration', async () => {
+  it('ActiveMQ: destinations, dead-letter and redelivery policies, users with their groups, ACL rules; composites and listeners as configuration', async () => {
     const r = await request(b.url, 'POST', '/api/definitions/import?format=activemq', { raw: AMQ, headers: { 'content-type': 'application/xml' } });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(
@@ -120,7 +129,6 @@ describe('migration import: RabbitMQ definitions and ActiveMQ activemq.xml', fun
     );
     assert.deepEqual(whats(r), [
       'authenticationUser admin',
-      'authorizationEntries',
       'persistenceAdapter',
       'policyEntry queue=">": memoryLimit="64mb"',
       'policyEntry queue=">": queuePrefetch="100"',
@@ -149,12 +157,17 @@ describe('migration import: RabbitMQ definitions and ActiveMQ activemq.xml', fun
     await s.send('/queue/orders.incoming', 'hello', { persistent: 'true' });
     await assert.rejects(Stompit.connect({ port: b.stompPort, headers: { login: 'orders-svc', passcode: 'wrong' } }));
 
-    const cfg = r.json.config;
-    assert.deepEqual(cfg.security.acl, [
+    // authorizationEntries are runtime ACL rules, in force at once: orders-svc (group orders) may write payments.> but not read it
+    assert.equal(r.json.created.acl, 3);
+    const rules = (await api.get('/api/security/acl')).json.runtime.map(({ match, kind, read, write, admin }: Record<string, unknown>) => ({ match, kind, read, write, admin }));
+    assert.deepEqual(rules, [
       { match: '>', kind: 'queue', read: ['admins'], write: ['admins'], admin: ['admins'] },
       { match: 'orders.>', kind: 'queue', read: ['orders'], write: ['orders'], admin: ['orders'] },
       { match: 'payments.>', kind: 'queue', read: ['payments'], write: ['payments', 'orders'], admin: ['payments'] },
     ]);
+    await s.send('/queue/payments.card', 'charge', { persistent: 'true' });
+    await assert.rejects(s.subscribe('/queue/payments.card', { ack: 'auto' }), /not authorized|unauthorized|denied/i);
+    const cfg = r.json.config;
     assert.equal(cfg.security.anonymous, false);
     assert.deepEqual(cfg.composites, [{ name: 'orders.all', kind: 'queue', targets: [{ address: 'queue://orders.incoming' }, { address: 'topic://orders.audit' }, { address: 'queue://orders.big', selector: 'amount > 1000' }] }]);
     assert.deepEqual(cfg.listeners.openwire, { port: 61616, host: '0.0.0.0' });

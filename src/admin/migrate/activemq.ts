@@ -9,8 +9,9 @@
  *   configuration rule (destinations:) for destinations made later. Prefetch and memory limits do not map
  *   (clients choose prefetch; Wharf pages every queue to disk) and are listed.
  * - `simpleAuthenticationPlugin` users → broker users (their plain-text passwords hashed with scrypt) with
- *   their groups; `authorizationEntries` → ACL rules and composite/virtual destinations → composites, both for
- *   the configuration file (Wharf keeps ACLs and composites there); transport connectors → listeners.
+ *   their groups; `authorizationEntries` → runtime ACL rules (in force once imported, as `wharf acl add`);
+ *   composite/virtual destinations → composites for the configuration file (Wharf keeps them there); transport
+ *   connectors → listeners.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { type AclRule, type DestinationPolicy, isWildcard, matchTopic, type PolicyRule } from '../../core/api.js';
@@ -268,10 +269,7 @@ export function planActivemq(xml: string): MigrationPlan {
     acl.push(rule);
   }
   if (kid(authMap, 'tempDestinationAuthorizationEntry')) miss('tempDestinationAuthorizationEntry', 'Wharf lets every connection use its own temporary destinations');
-  if (acl.length) {
-    (plan.config.security ??= {}).acl = acl;
-    miss('authorizationEntries', `${acl.length} entries: Wharf ACLs live in the configuration file (security.acl): add the config.security.acl rules of this answer`);
-  }
+  plan.definitions.acl.push(...acl);
 
   // ------------------------------------------------------------------ composite and virtual destinations
   const virtual = kid(kid(kid(broker, 'destinationInterceptors'), 'virtualDestinationInterceptor'), 'virtualDestinations');

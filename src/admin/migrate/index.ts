@@ -28,7 +28,7 @@ export interface MigrationResult extends Partial<ImportResult> {
   dryRun: boolean;
   /** What the source had that Wharf did not take over, and why. */
   notMapped: NotMapped[];
-  /** Entries for the configuration file (Wharf keeps wildcard policies, composites, ACLs and listeners there). */
+  /** Entries for the configuration file (Wharf keeps wildcard policies, composites and listeners there). */
   config: ConfigSuggestion;
   /** The Wharf definitions the source turned into (dry run only). */
   definitions?: MigrationPlan['definitions'];

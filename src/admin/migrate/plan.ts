@@ -1,7 +1,7 @@
 /**
  * What a migration from another broker's definitions turns into: a Wharf definitions document (imported by the
  * same code as `POST /api/definitions`), the configuration-file entries for what Wharf keeps only in its
- * configuration (wildcard policy rules, composites, ACLs, listeners), and a precise list of what did not map.
+ * configuration (wildcard policy rules, composites, listeners), and a precise list of what did not map.
  */
 import type { AclRule, DestinationPolicy, PolicyRule } from '../../core/api.js';
 
@@ -15,7 +15,7 @@ export interface NotMapped {
 export interface ConfigSuggestion {
   destinations?: PolicyRule[];
   composites?: Array<{ name: string; kind?: 'queue' | 'topic'; targets: Array<{ address: string; selector?: string }> }>;
-  security?: { acl?: AclRule[]; anonymous?: boolean };
+  security?: { anonymous?: boolean };
   virtualTopics?: { enabled: boolean };
   listeners?: Record<string, { port: number; host?: string }>;
 }
@@ -30,6 +30,8 @@ export interface MigrationPlan {
     topics: Array<{ name: string }>;
     policyOverrides: Array<{ kind: 'queue' | 'topic'; name: string; override: Partial<DestinationPolicy> }>;
     brokerUsers: Array<{ username: string; passwordHash: string; groups: string[]; roles: string[] }>;
+    /** Access rules, created as runtime ACL rules (as `wharf acl add` does), in force at once. */
+    acl: AclRule[];
   };
   /**
    * Plain-text passwords of `definitions.brokerUsers` (ActiveMQ keeps them so), by user name: hashed with scrypt
@@ -41,7 +43,7 @@ export interface MigrationPlan {
 }
 
 export function emptyPlan(format: MigrationPlan['format']): MigrationPlan {
-  return { format, definitions: { wharf: 'definitions', version: 1, queues: [], topics: [], policyOverrides: [], brokerUsers: [] }, passwords: new Map(), config: {}, notMapped: [] };
+  return { format, definitions: { wharf: 'definitions', version: 1, queues: [], topics: [], policyOverrides: [], brokerUsers: [], acl: [] }, passwords: new Map(), config: {}, notMapped: [] };
 }
 
 /** A name Wharf can hold as a queue or topic: no wildcards, commas, control characters or `queue://` prefix. */

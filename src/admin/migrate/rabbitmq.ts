@@ -11,7 +11,7 @@
  * - Fanout exchanges bound to queues become composites (configuration). Direct and topic exchange bindings do not
  *   map (Wharf routes topics to subscriptions, not to named queues) and are listed.
  * - Users: RabbitMQ keeps one salted SHA-256/MD5 round; Wharf stores only scrypt hashes, so users are listed
- *   to be given passwords, not created. `permissions` with `.*` or a plain prefix become ACL rules (configuration).
+ *   to be given passwords, not created. `permissions` with `.*` or a plain prefix become runtime ACL rules.
  */
 import type { AclRule, DestinationPolicy, PolicyRule } from '../../core/api.js';
 import { badRequest } from '../http-util.js';
@@ -213,7 +213,7 @@ export function planRabbitmq(doc: Obj, vhost = '/'): MigrationPlan {
       if (re === '' || re === undefined) continue;
       const match = regexToWildcard(String(re));
       if (!match) {
-        miss(`permission ${user} ${right === 'admin' ? 'configure' : right}`, `pattern ${JSON.stringify(re)} is not a prefix or a name: write the ACL rule by hand (security.acl)`);
+        miss(`permission ${user} ${right === 'admin' ? 'configure' : right}`, `pattern ${JSON.stringify(re)} is not a prefix or a name: write the ACL rule by hand (wharf acl add)`);
         continue;
       }
       const rule = acl.get(match) ?? { match };
@@ -221,10 +221,8 @@ export function planRabbitmq(doc: Obj, vhost = '/'): MigrationPlan {
       acl.set(match, rule);
     }
   }
-  if (acl.size) {
-    plan.config.security = { acl: [...acl.values()] };
-    miss('permissions', 'Wharf ACLs live in the configuration file (security.acl): add the config.security.acl rules of this answer (RabbitMQ configure = Wharf admin)');
-  }
+  // RabbitMQ configure = Wharf admin
+  plan.definitions.acl.push(...acl.values());
   for (const key of ['topic_permissions', 'parameters', 'global_parameters', 'operator_policies']) {
     const n = list(doc, key).filter((o) => key === 'global_parameters' || inVhost(o)).length;
     if (n && key !== 'global_parameters') miss(key, `${n} entries: ${key === 'parameters' ? 'shovels and federation upstreams' : key === 'topic_permissions' ? 'per-routing-key permissions' : 'operator policies'} have no Wharf equivalent`);
