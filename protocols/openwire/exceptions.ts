@@ -16,6 +16,28 @@ export const ILLEGAL_STATE = 'javax.jms.IllegalStateException';
 /** XAResource calls: the client turns it into an XAException for the transaction manager. */
 export const XA_EXCEPTION = 'javax.transaction.xa.XAException';
 
+/** XAException error codes (javax.transaction.xa.XAException) the broker answers with. */
+export const XaCode = {
+  /** The branch was rolled back (its work could not be prepared or committed): ActiveMQ's XATransaction uses XA_RBOTHER. */
+  RBOTHER: 104,
+  RMERR: -3,
+  /** No such branch (never started, or already committed / rolled back). */
+  NOTA: -4,
+  /** The call is not allowed in the branch's state (two-phase commit before prepare, prepare twice). */
+  PROTO: -6,
+  /** The Xid is already in use (a start of a prepared branch). */
+  DUPID: -8,
+} as const;
+
+/**
+ * An XAException for an XAResource call. Only the class name and message cross the wire (the client rebuilds the
+ * throwable with its String constructor, errorCode 0); ActiveMQ's TransactionContext.toXAException then takes the
+ * code from a trailing `xaErrorCode:<n>` in the message, and falls back to XAER_RMERR without one.
+ */
+export function xaError(code: number, message: string): JmsError {
+  return new JmsError(XA_EXCEPTION, `${message} xaErrorCode:${code}`);
+}
+
 /** An error the session raises itself, with the Java class the client should see. */
 export class JmsError extends Error {
   constructor(readonly javaClass: string, message: string) {

@@ -24,7 +24,7 @@ import type {
 } from './commands.js';
 import type { PeerInfo } from '../../src/transport/types.js';
 import { consumerKey, OwConsumer, TxAcks, type ConsumerHost } from './consumers.js';
-import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, SECURITY_EXCEPTION, TRANSACTION_ROLLED_BACK, XA_EXCEPTION } from './exceptions.js';
+import { ILLEGAL_STATE, INVALID_DESTINATION, JmsError, JMS_EXCEPTION, SECURITY_EXCEPTION, TRANSACTION_ROLLED_BACK, xaError, XaCode } from './exceptions.js';
 import { isTemporary, isTopic, producerKey, toAddress, toCoreMessage } from './mapping.js';
 import { DataType } from './schema.js';
 
@@ -359,41 +359,17 @@ export class Handlers implements ConsumerHost {
     }
     const key = txKey(t.transactionId);
     if (!key) throw new JmsError(JMS_EXCEPTION, 'TransactionInfo without a transaction id');
-    const xa = t.transactionId?.type === DataType.ACTIVEMQ_XA_TRANSACTION_ID;
+    if (t.transactionId?.type === DataType.ACTIVEMQ_XA_TRANSACTION_ID) return this.onXaTransaction(t, key);
     switch (t.transactionType) {
       case TX_BEGIN:
-        if (this.txs.has(key) || (xa && this.engine.preparedTransaction(key))) throw new JmsError(xa ? XA_EXCEPTION : JMS_EXCEPTION, `Transaction ${key} already started`);
+        if (this.txs.has(key)) throw new JmsError(JMS_EXCEPTION, `Transaction ${key} has already been started`);
         this.txs.set(key, { tx: this.engine.beginTransaction(this.connection), acks: new TxAcks() });
         return;
       case TX_END:
         return;
-      case TX_PREPARE: {
-        const tx = this.txs.get(key);
-        if (!tx) throw new JmsError(XA_EXCEPTION, `Cannot prepare ${key}: no such active transaction`);
-        this.txs.delete(key);
-        this.applyNotedAcks(tx);
-        if (tx.tx.pendingSends === 0 && tx.tx.pendingAcks === 0) {
-          // no work: read-only, nothing to commit (ActiveMQ's XATransaction.prepare answers XA_RDONLY too)
-          await tx.tx.rollback();
-          return { type: DataType.INTEGER_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, result: XA_RDONLY };
-        }
-        try {
-          await tx.tx.prepare(key);
-        } catch (err) {
-          await tx.tx.rollback();
-          throw new JmsError(XA_EXCEPTION, `Transaction ${key} could not be prepared and was rolled back: ${(err as Error).message}`);
-        }
-        return { type: DataType.INTEGER_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, result: XA_OK };
-      }
-      case TX_COMMIT_TWO_PHASE: {
-        const prepared = this.engine.preparedTransaction(key);
-        if (!prepared) throw new JmsError(XA_EXCEPTION, `Cannot commit ${key}: no such prepared transaction`);
-        await prepared.commit();
-        return;
-      }
       case TX_COMMIT_ONE_PHASE: {
         const tx = this.txs.get(key);
-        if (!tx) throw new JmsError(xa ? XA_EXCEPTION : TRANSACTION_ROLLED_BACK, `Unknown transaction ${key}`);
+        if (!tx) throw new JmsError(TRANSACTION_ROLLED_BACK, `Unknown transaction ${key}`);
         this.txs.delete(key);
         try {
           this.applyNotedAcks(tx);
@@ -407,21 +383,105 @@ export class Handlers implements ConsumerHost {
       case TX_ROLLBACK:
       case TX_FORGET: {
         const tx = this.txs.get(key);
-        if (tx) {
-          this.txs.delete(key);
-          // Acks noted in the transaction are dropped: the messages stay with their consumer, whose client
-          // redelivers them from its own buffer (ActiveMQ clients do).
-          await tx.tx.rollback();
+        if (!tx) return;
+        this.txs.delete(key);
+        // Acks noted in the transaction are dropped: the messages stay with their consumer, whose client
+        // redelivers them from its own buffer (ActiveMQ clients do).
+        await tx.tx.rollback();
+        return;
+      }
+      default:
+        throw new JmsError(JMS_EXCEPTION, `Transaction operation ${t.transactionType} is not one of a local transaction`);
+    }
+  }
+
+  /**
+   * XAResource calls. Failures are XAExceptions with the error code ActiveMQ's broker decides on (TransactionBroker,
+   * XATransaction): an Xid the broker does not know is XAER_NOTA, a call the branch's state does not allow XAER_PROTO,
+   * work that could not be done and was rolled back XA_RBOTHER; a start of a prepared Xid is XAER_DUPID. A start of
+   * a branch already active on this connection joins it, as ActiveMQ does (XAResource.start with TMJOIN from a
+   * second session sends the same BEGIN).
+   */
+  private async onXaTransaction(t: TransactionInfo, key: string): Promise<DataStructure | void> {
+    const active = this.txs.get(key);
+    switch (t.transactionType) {
+      case TX_BEGIN:
+        if (this.engine.preparedTransaction(key)) throw xaError(XaCode.DUPID, `Transaction ${key} is already prepared`);
+        if (!active) this.txs.set(key, { tx: this.engine.beginTransaction(this.connection), acks: new TxAcks() });
+        return;
+      case TX_END:
+        return;
+      case TX_PREPARE: {
+        if (!active) {
+          if (this.engine.preparedTransaction(key)) throw xaError(XaCode.PROTO, `Cannot prepare ${key}: it is already prepared`);
+          throw xaError(XaCode.NOTA, `Cannot prepare ${key}: the transaction has not been started`);
+        }
+        this.txs.delete(key);
+        this.applyNotedAcks(active);
+        if (active.tx.pendingSends === 0 && active.tx.pendingAcks === 0) {
+          // no work: read-only, nothing to commit (ActiveMQ's XATransaction.prepare answers XA_RDONLY too)
+          await active.tx.rollback();
+          return { type: DataType.INTEGER_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, result: XA_RDONLY };
+        }
+        try {
+          await active.tx.prepare(key);
+        } catch (err) {
+          await active.tx.rollback();
+          throw xaError(XaCode.RBOTHER, `Transaction ${key} could not be prepared and was rolled back: ${(err as Error).message}`);
+        }
+        return { type: DataType.INTEGER_RESPONSE, commandId: 0, responseRequired: false, correlationId: t.commandId, result: XA_OK };
+      }
+      case TX_COMMIT_TWO_PHASE: {
+        const prepared = this.engine.preparedTransaction(key);
+        if (!prepared) {
+          if (active) throw xaError(XaCode.PROTO, `Cannot do a two-phase commit of ${key}: it has not been prepared`);
+          throw xaError(XaCode.NOTA, `Cannot commit ${key}: the transaction has not been started`);
+        }
+        await this.commitPrepared(key, prepared);
+        return;
+      }
+      case TX_COMMIT_ONE_PHASE: {
+        if (!active) {
+          // ActiveMQ's XATransaction commits a prepared branch whichever phase count the call names
+          const prepared = this.engine.preparedTransaction(key);
+          if (!prepared) throw xaError(XaCode.NOTA, `Cannot commit ${key}: the transaction has not been started`);
+          await this.commitPrepared(key, prepared);
           return;
         }
-        // a prepared XA transaction (this connection's or recovered): its acked messages go back to the queue
-        const prepared = xa ? this.engine.preparedTransaction(key) : undefined;
-        if (prepared) await prepared.rollback();
-        else if (xa && t.transactionType === TX_ROLLBACK) throw new JmsError(XA_EXCEPTION, `Cannot roll back ${key}: no such transaction`);
+        this.txs.delete(key);
+        try {
+          this.applyNotedAcks(active);
+          await active.tx.commit();
+        } catch (err) {
+          await active.tx.rollback();
+          throw xaError(XaCode.RBOTHER, `Transaction ${key} could not be committed and was rolled back: ${(err as Error).message}`);
+        }
+        return;
+      }
+      case TX_ROLLBACK:
+      case TX_FORGET: {
+        if (active) {
+          this.txs.delete(key);
+          await active.tx.rollback(); // noted acks are dropped (see the local rollback)
+          return;
+        }
+        // a prepared transaction (this connection's or recovered): its acked messages go back to the queue
+        const prepared = this.engine.preparedTransaction(key);
+        if (!prepared) throw xaError(XaCode.NOTA, `Cannot ${t.transactionType === TX_FORGET ? 'forget' : 'roll back'} ${key}: the transaction has not been started`);
+        await prepared.rollback();
         return;
       }
       default:
         throw new JmsError(JMS_EXCEPTION, `Unknown transaction operation ${t.transactionType}`);
+    }
+  }
+
+  private async commitPrepared(key: string, prepared: TransactionHandle): Promise<void> {
+    try {
+      await prepared.commit();
+    } catch (err) {
+      // still prepared (the commit did not land): the transaction manager may retry it
+      throw xaError(XaCode.RMERR, `Commit of ${key} failed: ${(err as Error).message}`);
     }
   }
 

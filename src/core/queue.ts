@@ -30,6 +30,14 @@ export interface Delivery {
   readonly consumer: Consumer<CoreQueue>;
 }
 
+/** A send waiting for room under the block policy; its timer runs only once it actually had to wait. */
+interface BlockedSend {
+  size: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | null;
+}
+
 interface InFlight {
   delivery: Delivery;
   entry: Entry;
@@ -130,7 +138,7 @@ export class CoreQueue {
   private pendingCount = 0;
   private pendingBytes = 0;
   /** Sends waiting for room (block policy), in arrival order; each is let in with its room already held. */
-  private blocked: Array<{ size: number; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  private blocked: BlockedSend[] = [];
   private dispatchScheduled = false;
   private dispatching = false;
 
@@ -188,9 +196,12 @@ export class CoreQueue {
 
   /**
    * Admission control before a send is committed; on success the message's room is held (`hold`) in the same
-   * synchronous step as the check. Block policy waits, first come first served: a send never overtakes one already
-   * waiting for room, so a producer's messages keep their order behind a full queue. Throws BrokerError('limit') for
-   * reject / block timeout. For drop-oldest it makes room itself.
+   * synchronous step as the check. Block policy waits, first come first served: every send takes its place in
+   * line, even one that fits at once, and is let in by wakeBlocked. So a send never overtakes one already waiting —
+   * neither at the check nor afterwards: a send admitted at once would resume a step sooner than one woken by the
+   * same synchronous code (acks applied right before a send, as OpenWire's held acks and a STOMP frame batch do) and
+   * reach its seq first. Woken in arrival order, they all resume the same way and keep that order. Throws
+   * BrokerError('limit') for reject / block timeout. For drop-oldest it makes room itself.
    */
   async admit(size: number): Promise<void> {
     if (this.admitsNow(size)) return this.admitNow(size);
@@ -199,29 +210,30 @@ export class CoreQueue {
       this.stats.limitHits++;
       this.host.onLimit(this, `${this.limitText()}, policy ${p.limitPolicy}`);
     }
+    if (p.limitPolicy !== 'block') throw new BrokerError('limit', `${this.describe()} is full (${this.limitText()}); message rejected`);
     const what = this.limitText();
-    if (p.limitPolicy === 'reject') throw new BrokerError('limit', `${this.describe()} is full (${what}); message rejected`);
     await new Promise<void>((resolve, reject) => {
-      const w = {
-        size,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
+      const w: BlockedSend = { size, resolve, reject, timer: null };
+      this.blocked.push(w);
+      this.wakeBlocked();
+      if (this.blocked.includes(w)) {
+        w.timer = setTimeout(() => {
           this.blocked = this.blocked.filter((b) => b !== w);
           reject(new BrokerError('limit', `${this.describe()} is full (${what}); producer blocked for ${p.blockTimeout} ms`));
           this.wakeBlocked(); // the next one may fit where this one did not
-        }, p.blockTimeout),
-      };
-      this.blocked.push(w);
-      this.wakeBlocked();
+        }, p.blockTimeout);
+      }
     });
   }
 
-  /** Whether admit() would let a send of `size` in at once, neither waiting nor refusing it (the synchronous plan's test). */
+  /**
+   * Whether admit() would let a send of `size` in at once, neither waiting nor refusing it (the synchronous plan's
+   * test). Never under the block policy: there every send takes its place in line (see admit).
+   */
   admitsNow(size: number): boolean {
     const p = this.policy;
     if ((!p.maxMessages && !p.maxBytes) || p.limitPolicy === 'drop-oldest') return true; // drop-oldest makes room when the message is applied (see trimToLimits)
-    return !(p.limitPolicy === 'block' && this.blocked.length > 0) && !this.full(size);
+    return p.limitPolicy === 'reject' && !this.full(size);
   }
 
   /** Admit a send that admitsNow() let in: hold its room, counting the limit hit drop-oldest makes room for. */
@@ -256,7 +268,7 @@ export class CoreQueue {
   private wakeBlocked(): void {
     while (this.blocked.length && !this.full(this.blocked[0]!.size)) {
       const b = this.blocked.shift()!;
-      clearTimeout(b.timer);
+      if (b.timer) clearTimeout(b.timer);
       this.hold(b.size);
       b.resolve();
     }
@@ -912,7 +924,7 @@ export class CoreQueue {
     for (const e of this.scheduled) if (e.timer) this.host.timers.cancel(e.timer);
     for (const f of this.inflight.values()) if (f.lease) this.host.timers.cancel(f.lease);
     for (const b of this.blocked) {
-      clearTimeout(b.timer);
+      if (b.timer) clearTimeout(b.timer);
       b.reject(new BrokerError('not-found', `${this.describe()} was deleted`));
     }
     this.blocked = [];

@@ -291,6 +291,25 @@ describe('core engine', function () {
       assert.deepEqual(inbox.bodies().map((b) => b[0]), ['a', 'b', 'c', 'd']);
     });
 
+    it('block: a send that fits right after acks woke a waiting one does not overtake it (acks and a send in one step)', async () => {
+      // An OpenWire send applies the held acks first (ack-batcher), a STOMP frame batch can carry ACK then SEND:
+      // the acks make room and wake the waiting send, and the new send finds room in the same synchronous step.
+      const { engine } = await open({ policies: [{ match: 'fifo.step', maxMessages: 2, limitPolicy: 'block', blockTimeout: 10_000 }] });
+      const inbox = new Inbox();
+      const c = await engine.subscribe({ address: queue('fifo.step'), prefetch: 2, onMessage: inbox.push });
+      await engine.send(msg('1'), queue('fifo.step'));
+      await engine.send(msg('2'), queue('fifo.step'));
+      const [d1, d2] = await inbox.waitFor(2);
+      const third = engine.send(msg('3'), queue('fifo.step')); // waits for room
+      await settle();
+      assert.equal(engine.getQueue('fifo.step')!.depth, 2, 'the third send waits');
+      const acks = [c.ack(d1.id), c.ack(d2.id)]; // room for two: the third is let in, one place is left
+      const fourth = engine.send(msg('4'), queue('fifo.step'));
+      await Promise.all([...acks, third, fourth]);
+      await inbox.waitFor(4);
+      assert.deepEqual(inbox.bodies(), ['1', '2', '3', '4']);
+    });
+
     it('drop-oldest: makes room by dropping the oldest message', async () => {
       const { engine } = await open({ policies: [{ match: 'ring', maxMessages: 3, limitPolicy: 'drop-oldest' }] });
       for (let i = 1; i <= 5; i++) await engine.send(msg(`${i}`), queue('ring'));

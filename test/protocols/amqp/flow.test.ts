@@ -82,6 +82,29 @@ describe('AMQP: credit and drain', function () {
     }
   });
 
+  it('unsettled sends keep their order behind a full `block` queue, also when the accepts that make room come with the next transfer', async () => {
+    const t = await startBroker({ config: { destinations: [{ match: 'blk.order', kind: 'queue', maxMessages: 2, limitPolicy: 'block', blockTimeout: 10_000 }] } });
+    const x = await Client.connect(t);
+    try {
+      const r = await x.receiver('blk.order', { autoaccept: false });
+      const s = await x.sender('blk.order');
+      const outcomes = [s.send({ body: '1' }), s.send({ body: '2' }), s.send({ body: '3' })];
+      const [m1, m2] = await r.take(2);
+      assert.deepEqual([m1!.message.body, m2!.message.body], ['1', '2']);
+      await until(() => t.broker.engine.getQueue('blk.order')!.stats.limitHits === 1, 3000, 'the third send waits for room');
+      // in one event-loop turn, so in one write: two accepts make room for two, the third is let in, the fourth follows
+      m1!.delivery.accept();
+      m2!.delivery.accept();
+      s.link.send({ body: '4' });
+      const rest = await r.take(2);
+      assert.deepEqual(rest.map((m) => m.message.body), ['3', '4']);
+      for (const o of await Promise.all(outcomes)) assert.equal(o.state, 'accepted');
+    } finally {
+      await x.close();
+      await t.close();
+    }
+  });
+
   it('many consumers with large credit on one session all get messages', async () => {
     const receivers = [];
     for (let i = 0; i < 20; i++) receivers.push(await c.receiver(`many.q${i}`));

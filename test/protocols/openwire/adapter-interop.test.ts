@@ -160,8 +160,10 @@ describe('openwire adapter: interop, restart, protocol edges', function () {
     }
     // XA commit of a branch nobody prepared: an XAException for the transaction manager
     c.send({ type: DataType.TRANSACTION_INFO, commandId: 6, responseRequired: true, connectionId: { type: DataType.CONNECTION_ID, value: 'ID:raw' }, transactionId: xa, transactionType: 3 } as DataStructure);
-    const nota = (await c.waitFor(DataType.EXCEPTION_RESPONSE, 3000, (x) => (x as { correlationId: number }).correlationId === 6)) as { exception: { className: string } };
+    const nota = (await c.waitFor(DataType.EXCEPTION_RESPONSE, 3000, (x) => (x as { correlationId: number }).correlationId === 6)) as { exception: { className: string; message: string } };
     assert.equal(nota.exception.className, 'javax.transaction.xa.XAException');
+    // the code rides at the end of the message, where ActiveMQ's TransactionContext.toXAException reads it: XAER_NOTA
+    assert.match(nota.exception.message, / xaErrorCode:-4$/);
     // A send to a temporary queue that does not exist.
     c.send({ type: DataType.ACTIVEMQ_TEXT_MESSAGE, commandId: 5, responseRequired: true, destination: { type: DataType.ACTIVEMQ_TEMP_QUEUE, physicalName: 'ID:gone:1:1' }, persistent: true, priority: 4 } as DataStructure);
     const gone = (await c.waitFor(DataType.EXCEPTION_RESPONSE, 3000, (x) => (x as { correlationId: number }).correlationId === 5)) as { exception: { className: string } };

@@ -67,6 +67,11 @@ describe('openwire adapter: more JMS scenarios', function () {
     }
   });
 
+  it('XA errors carry the XAException error code ActiveMQ decides on (XAER_NOTA, XAER_PROTO); TMJOIN joins an ended branch', async () => {
+    b = await startOpenWireBroker();
+    await jms(b.port, 'xa-errors');
+  });
+
   it('failover:(tcp://…) reconnects after a broker restart and the producer and consumer go on', async () => {
     const port = await new Promise<number>((resolve) => {
       const srv = net.createServer().listen(0, '127.0.0.1', () => {

@@ -807,6 +807,26 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       const got = [await r.next(), await r.next(), await r.next()].map((f) => f.body.toString());
       assert.deepEqual(got, ['one', 'two', 'three']);
     });
+
+    it('SENDs without receipts keep their order behind a full `block` queue, also when ACKs that make room arrive with the next SEND', async () => {
+      await b.close();
+      b = await startBroker({ config: { destinations: [{ match: 'blk.order', maxMessages: 2, limitPolicy: 'block', blockTimeout: 10_000 }] } });
+      const r = await raw();
+      r.send('SUBSCRIBE', { destination: '/queue/blk.order', id: 's', ack: 'client-individual', receipt: 'sub' });
+      assert.equal(hdr(await r.next(), 'receipt-id'), 'sub');
+      for (const body of ['1', '2', '3']) r.send('SEND', { destination: '/queue/blk.order' }, body);
+      const [m1, m2] = [await r.next(), await r.next()];
+      assert.deepEqual([m1.body.toString(), m2.body.toString()], ['1', '2']);
+      await until(() => engine().getQueue('blk.order')!.stats.limitHits === 1, 3000, 'the third SEND waits for room');
+      // one TCP write: the ACKs make room for two, the third SEND is let in, and the fourth must come after it
+      r.socket.cork();
+      r.send('ACK', { id: hdr(m1, 'ack')! });
+      r.send('ACK', { id: hdr(m2, 'ack')! });
+      r.send('SEND', { destination: '/queue/blk.order' }, '4');
+      r.socket.uncork();
+      const got = [await r.next(), await r.next()].map((f) => f.body.toString());
+      assert.deepEqual(got, ['3', '4']);
+    });
   });
 
   it('maps BrokerError codes to ERROR messages (engine refusal from a hook)', async () => {
