@@ -147,6 +147,27 @@ export class OwConsumer {
     this.host.dispatch({ type: DataType.MESSAGE_DISPATCH, commandId: 0, responseRequired: false, consumerId: this.info.consumerId, destination: this.info.destination, message: null, redeliveryCounter: 0 });
   }
 
+  /**
+   * A new prefetch (ConsumerControl). The consumer's credit becomes what the new prefetch leaves after the deliveries
+   * whose credit has not come back yet; a switch to or from 0 switches pull mode too.
+   */
+  setPrefetch(prefetch: number): void {
+    const h = this.handle;
+    this.info.prefetchSize = Math.min(Math.max(prefetch, 0), this.host.maxPrefetch);
+    if (!h || this.closed) return;
+    if (this.pullMode) {
+      h.setCredit(0); // from now on one credit per MessagePull
+      return;
+    }
+    if (this.pullTimer) {
+      clearTimeout(this.pullTimer);
+      this.pullTimer = null;
+    }
+    let outstanding = 0;
+    for (const d of this.dispatched.values()) if (!d.credited) outstanding++;
+    h.setCredit(Math.max(0, this.info.prefetchSize - outstanding));
+  }
+
   pull(p: MessagePull): void {
     const h = this.handle;
     if (!h || this.closed || !this.pullMode) return;

@@ -8,6 +8,7 @@ import type { AckBatcher } from './ack-batcher.js';
 import type { AdvisoryHub } from './advisories.js';
 import type {
   ConnectionInfo,
+  ConsumerControl,
   ConsumerInfo,
   DataStructure,
   Destination,
@@ -175,8 +176,9 @@ export class Handlers implements ConsumerHost {
       case DataType.SHUTDOWN_INFO:
         this.owner.close('client shutdown');
         return;
-      case DataType.CONNECTION_CONTROL:
       case DataType.CONSUMER_CONTROL:
+        return this.onConsumerControl(cmd);
+      case DataType.CONNECTION_CONTROL:
       case DataType.CONTROL_COMMAND:
       case DataType.FLUSH_COMMAND:
       case DataType.PRODUCER_ACK:
@@ -290,6 +292,16 @@ export class Handlers implements ConsumerHost {
     p.undo();
     this.producers.delete(key);
     this.advisories.partyRemoved('Producer', key);
+  }
+
+  /**
+   * ConsumerControl from a client changes a consumer's prefetch (ActiveMQ's Region.processConsumerControl). The
+   * failover transport relies on it: a consumer restored before the client has cleared its in-progress messages comes
+   * back with prefetch 0 and gets its real prefetch this way once that is done (ConnectionStateTracker).
+   */
+  private onConsumerControl(cc: ConsumerControl): void {
+    if (!cc.consumerId) return;
+    this.consumers.get(consumerKey(cc.consumerId))?.setPrefetch(cc.prefetch);
   }
 
   private async onAck(ack: MessageAck): Promise<void> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ANONYMOUS, type SecurityHooks } from '../../../src/core/security.js';
-import { client, collect, endAll, rawClient, sleep, startBroker, type TestBroker } from './helpers.js';
+import { client, collect, endAll, rawClient, sleep, startBroker, until, type TestBroker } from './helpers.js';
 
 describe('MQTT limits, authentication, MQTT 3.1', function () {
   this.timeout(20_000);
@@ -13,6 +13,31 @@ describe('MQTT limits, authentication, MQTT 3.1', function () {
     await b.stop();
   });
   afterEach(endAll);
+
+  it('QoS 1 publishes keep their order behind a full `block` subscription, also when PUBACKs that make room come with the next PUBLISH', async () => {
+    const o = await startBroker({ destinations: [{ match: 'ord.x', kind: 'topic', maxMessages: 2, limitPolicy: 'block', blockTimeout: 10_000 }] });
+    try {
+      const c = await rawClient(o.port, 4, { clientId: 'ord-blk' });
+      c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ord/x', qos: 1 }] });
+      await c.waitFor((p) => p.cmd === 'suback');
+      // QoS 1 both ways: the deliveries stay in flight (counted against the limit) until PUBACKed
+      for (const m of ['1', '2', '3']) c.send({ cmd: 'publish', topic: 'ord/x', payload: m, qos: 1, messageId: 10 + Number(m) });
+      const delivered = () => c.packets.filter((p) => p.cmd === 'publish');
+      await until(() => delivered().length === 2, 3000, 'two deliveries');
+      const sub = [...o.broker.engine.state.subscriptions.values()][0]!;
+      await until(() => sub.stats.limitHits === 1, 3000, 'the third publish waits for room');
+      // one TCP write: both PUBACKs make room for two, the third is let in, the fourth must follow it
+      c.socket.cork();
+      for (const d of delivered()) c.send({ cmd: 'puback', messageId: d.messageId });
+      c.send({ cmd: 'publish', topic: 'ord/x', payload: '4', qos: 1, messageId: 14 });
+      c.socket.uncork();
+      await until(() => delivered().length === 4, 3000, 'two more deliveries');
+      assert.deepEqual(delivered().map((p) => p.payload.toString()), ['1', '2', '3', '4']);
+      c.destroy();
+    } finally {
+      await o.stop();
+    }
+  });
 
   it('MQTT 3.1 (MQIsdp, level 3) over TCP and WebSocket (subprotocol mqttv3.1)', async () => {
     for (const kind of ['tcp', 'ws'] as const) {

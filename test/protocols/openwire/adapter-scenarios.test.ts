@@ -86,6 +86,20 @@ describe('openwire adapter: more JMS scenarios', function () {
     await run.done;
   });
 
+  it('failover: a MessageListener busy in onMessage across the restart gets its prefetch back through ConsumerControl and receives on', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    b = await startOpenWireBroker({ config: { listeners: { openwire: { host: '127.0.0.1', port } } } });
+    const run = await jmsReady(port, 'failover-listener', 'x.failover.listener', 120_000);
+    await b.restart();
+    assert.equal(b.port, port, 'the broker is back on the same port');
+    await run.done;
+  });
+
   it('expiration: a message past its JMSExpiration is not delivered, a persistent one goes to DLQ.<queue>, a non-persistent one is dropped', async () => {
     b = await startOpenWireBroker();
     const { values } = await jms(b.port, 'expire');

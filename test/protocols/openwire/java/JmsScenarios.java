@@ -99,6 +99,7 @@ public class JmsScenarios {
             case "send": send(arg); break;
             case "recv": recvAny(arg); break;
             case "failover": failover(arg); break;
+            case "failover-listener": failoverListener(arg); break;
             case "producer-window": producerWindow(); break;
             case "xa-prepare": xaPrepare(arg); break;
             case "advisories": advisories(); break;
@@ -1055,6 +1056,57 @@ public class JmsScenarios {
             throw new AssertionError("a message after the restart: none within 30 s; the queue holds " + left);
         }
         eq("after", text(m), "after the restart");
+        c.close();
+    }
+
+    /**
+     * failover with a MessageListener still in onMessage while the broker restarts. The client clears its in-progress
+     * messages only once onMessage returns, so it reconnects first: ActiveMQ's ConnectionStateTracker then restores the
+     * consumer with prefetch 0 and sends its real prefetch in a ConsumerControl once the clearing is done. A broker
+     * that ignores that ConsumerControl leaves the consumer without credit: nothing more arrives.
+     */
+    static void failoverListener(String queue) throws Exception {
+        ActiveMQConnectionFactory f = new ActiveMQConnectionFactory("failover:(tcp://127.0.0.1:" + port
+            + ")?randomize=false&initialReconnectDelay=100&maxReconnectDelay=1000&maxReconnectAttempts=200");
+        ActiveMQConnection c = (ActiveMQConnection) f.createConnection();
+        CountDownLatch resumed = new CountDownLatch(1); // reconnected after the restart (the first connect resumes too)
+        AtomicBoolean interrupted = new AtomicBoolean();
+        c.addTransportListener(new org.apache.activemq.transport.TransportListener() {
+            public void onCommand(Object command) {}
+            public void onException(java.io.IOException error) {}
+            public void transportInterupted() { interrupted.set(true); }
+            public void transportResumed() { if (interrupted.get()) resumed.countDown(); }
+        });
+        c.start();
+        Session ps = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = ps.createProducer(ps.createQueue(queue));
+        Session ls = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        BlockingQueue<String> got = new LinkedBlockingQueue<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        ls.createConsumer(ls.createQueue(queue)).setMessageListener(m -> {
+            try {
+                String t = text(m);
+                got.add(t);
+                if (t.equals("before") && resumed.getCount() > 0) {
+                    System.out.println("READY");
+                    System.out.flush();
+                    // still in onMessage when the client reconnects to the restarted broker
+                    check(resumed.await(60, TimeUnit.SECONDS), "reconnected within 60 s");
+                }
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        p.send(ps.createTextMessage("before"), DeliveryMode.PERSISTENT, 4, 0);
+        check(resumed.await(90, TimeUnit.SECONDS), "the client reconnected");
+        p.send(ps.createTextMessage("after"), DeliveryMode.PERSISTENT, 4, 0);
+        long deadline = System.currentTimeMillis() + 30_000;
+        String t;
+        do {
+            t = got.poll(Math.max(1, deadline - System.currentTimeMillis()), TimeUnit.MILLISECONDS);
+        } while (t != null && !t.equals("after"));
+        eq(null, failure.get(), "listener failure");
+        check(t != null, "the listener gets a message sent after the reconnect (its consumer was restored with prefetch 0, then a ConsumerControl)");
         c.close();
     }
 
