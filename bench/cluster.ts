@@ -19,9 +19,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodeFrame, StompDecoder } from '../protocols/stomp/codec.js';
-import type { StompFrame } from '../protocols/stomp/frame.js';
 import { benchMain, formatTable, hostNote, Latencies, removeDir, sleep, tempDir } from './lib.js';
+import { header, StompWire } from './stomp-wire.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const compiled = !import.meta.url.endsWith('.ts');
@@ -141,16 +140,11 @@ async function leaderOf(nodes: Node[], timeoutMs = 20_000): Promise<Node> {
 
 // ------------------------------------------------------------------------------------------- STOMP client
 
-class Conn {
-  private readonly dec: StompDecoder;
-  private corked = false;
+class Conn extends StompWire {
   closed = false;
-  onFrame: (f: StompFrame) => void = () => undefined;
 
-  private constructor(readonly socket: net.Socket) {
-    socket.setNoDelay(true);
-    this.dec = new StompDecoder({ version: '1.2', maxBodySize: 64 << 20, onFrame: (f) => this.onFrame(f), onError: () => socket.destroy() });
-    socket.on('data', (c: Buffer) => this.dec.push(c));
+  private constructor(socket: net.Socket) {
+    super(socket, () => socket.destroy());
     socket.on('error', () => undefined);
     socket.on('close', () => (this.closed = true));
   }
@@ -170,23 +164,6 @@ class Conn {
     });
     return c;
   }
-
-  send(command: string, headers: Array<[string, string]>, body?: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(encodeFrame({ command, headers, body: body ?? Buffer.alloc(0) }, '1.2'));
-  }
-}
-
-function header(f: StompFrame, name: string): string | undefined {
-  for (const [k, v] of f.headers) if (k === name) return v;
-  return undefined;
 }
 
 /** Closed loop on one broker port; returns msgs/s delivered and receipt latencies over the measuring window. */
