@@ -11,7 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createMessage, type Delivery, queue } from '../../src/core/api.js';
 import { Client as AmqpClient } from '../protocols/amqp/helpers.js';
 import { openPage, prepareChromium, screenshotPath } from './browser.js';
-import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
+import { startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
 import { hashPassword } from '../../src/admin/auth.js';
 
 describe('admin web console: the review (chromium)', function () {

@@ -12,7 +12,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { hashPassword } from '../../src/core/api.js';
 import { defaultHttp, defaultProtocols } from '../../src/app/modules.js';
-import { eventually, sleep } from '../helpers/wait.js';
+import { eventually } from '../helpers/wait.js';
 import { runBroker, withPorts } from '../helpers/broker.js';
 import { repoRoot } from '../helpers/paths.js';
 import { Stompit } from '../protocols/stomp/helpers.js';
