@@ -22,7 +22,7 @@ import { JmsClient } from './openwire-client.js';
 const PW = { boss: 'boss-password', viewer: 'viewer-password', dana: 'dana-password' };
 
 async function start(lines: string[] = []) {
-  const [boss, viewer, dana] = await Promise.all([PW.boss, PW.viewer, PW.dana].map((p) => hashPassword(p)));
+  const [boss, viewer] = await Promise.all([PW.boss, PW.viewer].map((p) => hashPassword(p)));
   const r = await runBroker({
     name: 'acl-runtime',
     config: {
