@@ -21,30 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchMain, formatTable, hostNote, Latencies, removeDir, sleep, tempDir } from './lib.js';
 import { header, StompWire } from './stomp-wire.js';
+import { freePort } from '../test/helpers/ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const compiled = !import.meta.url.endsWith('.ts');
 const root = compiled ? path.resolve(here, '..', '..') : path.resolve(here, '..');
 const cliArgs = compiled ? [path.join(root, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(root, 'src', 'app', 'cli.ts')];
-
-const taken = new Set<number>();
-
-/** A free port below Linux's ephemeral range: the nodes bind it later, and a kernel-chosen port may be reused by then. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (taken.has(port)) continue;
-    const s = net.createServer();
-    const ok = await new Promise<boolean>((r) => {
-      s.once('error', () => r(false));
-      s.listen(port, '127.0.0.1', () => r(true));
-    });
-    if (!ok) continue;
-    await new Promise<void>((r) => s.close(() => r()));
-    taken.add(port);
-    return port;
-  }
-}
 
 // ------------------------------------------------------------------------------------------- processes
 

@@ -5,36 +5,14 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { tlsFixture } from '../helpers/broker.js';
+import { freePort } from '../helpers/ports.js';
 import { FaultProxy } from './fault-proxy.js';
 
 export const CLIENT_LISTENERS = ['stomp', 'stomp-tls', 'mqtt', 'amqp', 'sqs', 'admin'] as const;
 export type ClientListener = (typeof CLIENT_LISTENERS)[number];
-
-const taken = new Set<number>();
-
-/**
- * A port that is free now, below Linux's ephemeral range (32768+): the nodes are started later on fixed ports, and
- * a port the kernel hands out for port 0 is soon reused by some outgoing connection or another test's listener.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (taken.has(port)) continue;
-    const s = net.createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!ok) continue;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-    taken.add(port);
-    return port;
-  }
-}
 
 function cliArgs(): string[] {
   const compiled = !import.meta.url.endsWith('.ts');
