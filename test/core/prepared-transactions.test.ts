@@ -26,18 +26,24 @@ describe('core engine: prepared (two-phase) transactions', function () {
     return { t: started, engine, c, inbox };
   }
 
-  it('prepare holds the acked message from every consumer and hides the sends; commit after a restart applies exactly them', async () => {
-    t = await startEngine();
-    const { engine } = t;
-    await engine.send(msg('in1'), queue('src'));
-    await engine.send(msg('in2'), queue('src'));
+  /** A consumer of `src` takes in1; a transaction acks it, sends `out` to `dst` and is prepared as `key`. */
+  async function prepareAckOfIn1(engine: TestEngine['engine'], key: string) {
     const inbox = new Inbox();
     const c = await engine.subscribe({ address: queue('src'), prefetch: 1, onMessage: inbox.push });
     const [d1] = await inbox.waitFor(1);
     const tx = engine.beginTransaction();
     tx.ack(c, d1.id);
     await engine.send(msg('out'), queue('dst'), { transaction: tx });
-    await tx.prepare('test:x1');
+    await tx.prepare(key);
+    return { c, tx };
+  }
+
+  it('prepare holds the acked message from every consumer and hides the sends; commit after a restart applies exactly them', async () => {
+    t = await startEngine();
+    const { engine } = t;
+    await engine.send(msg('in1'), queue('src'));
+    await engine.send(msg('in2'), queue('src'));
+    const { c, tx } = await prepareAckOfIn1(engine, 'test:x1');
     assert.equal(tx.state, 'prepared');
     assert.deepEqual(engine.preparedTransactions(), ['test:x1']);
     assert.throws(() => tx.ack(c, 999), (e: BrokerError) => e.code === 'transaction', 'no more work once prepared');
@@ -65,13 +71,7 @@ describe('core engine: prepared (two-phase) transactions', function () {
     t = await startEngine();
     const { engine } = t;
     await engine.send(msg('in1'), queue('src'));
-    const inbox = new Inbox();
-    const c = await engine.subscribe({ address: queue('src'), prefetch: 1, onMessage: inbox.push });
-    const [d1] = await inbox.waitFor(1);
-    const tx = engine.beginTransaction();
-    tx.ack(c, d1.id);
-    await engine.send(msg('out'), queue('dst'), { transaction: tx });
-    await tx.prepare('test:x2');
+    await prepareAckOfIn1(engine, 'test:x2');
     const e2 = await t.restart();
     await e2.preparedTransaction('test:x2')!.rollback();
     assert.deepEqual(e2.preparedTransactions(), []);
