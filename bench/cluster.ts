@@ -17,16 +17,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchMain, formatTable, hostNote, Latencies, removeDir, sleep, tempDir } from './lib.js';
 import { header, StompWire } from './stomp-wire.js';
 import { freePort } from '../test/helpers/ports.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const compiled = !import.meta.url.endsWith('.ts');
-const root = compiled ? path.resolve(here, '..', '..') : path.resolve(here, '..');
-const cliArgs = compiled ? [path.join(root, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(root, 'src', 'app', 'cli.ts')];
+import { repoRoot } from '../test/helpers/paths.js';
+import { envWithoutWharf, wharfCliArgs } from '../test/helpers/wharf-process.js';
 
 // ------------------------------------------------------------------------------------------- processes
 
@@ -46,10 +42,8 @@ async function startNode(n: Node, config: Record<string, unknown>): Promise<void
   fs.mkdirSync(n.dir, { recursive: true });
   const file = path.join(n.dir, 'wharf.json');
   fs.writeFileSync(file, JSON.stringify(config));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
   const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=node${n.id}-${Date.now()}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...prof, ...cliArgs, 'start', '--config', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, ...wharfCliArgs(), 'start', '--config', file], { cwd: repoRoot, env: envWithoutWharf(), stdio: ['ignore', 'pipe', 'pipe'] });
   n.child = child;
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));

@@ -9,22 +9,16 @@ import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { tlsFixture } from '../helpers/broker.js';
 import { freePort } from '../helpers/ports.js';
+import { envWithoutWharf, wharfCliArgs } from '../helpers/wharf-process.js';
 import { FaultProxy } from './fault-proxy.js';
 
 export const CLIENT_LISTENERS = ['stomp', 'stomp-tls', 'mqtt', 'amqp', 'sqs', 'admin'] as const;
 export type ClientListener = (typeof CLIENT_LISTENERS)[number];
 
-function cliArgs(): string[] {
-  const compiled = !import.meta.url.endsWith('.ts');
-  return compiled ? [path.join(repoRoot, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts')];
-}
-
 /** Run the `wharf` command; resolves with stdout, rejects with stderr. */
 export function wharfCli(args: string[]): Promise<string> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...cliArgs(), ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [...wharfCliArgs(), ...args], { cwd: repoRoot, env: envWithoutWharf(), encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`wharf ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
     );
   });
@@ -140,10 +134,7 @@ export class WharfCluster {
     const n = this.node(id);
     const file = path.join(n.dir, 'wharf.json');
     fs.writeFileSync(file, JSON.stringify(this.configOf(id), null, 2));
-    const args = cliArgs();
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
-    const child = spawn(process.execPath, [...args, 'start', '--config', file], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...wharfCliArgs(), 'start', '--config', file], { cwd: repoRoot, env: envWithoutWharf(), stdio: ['ignore', 'pipe', 'pipe'] });
     n.child = child;
     n.stopped = false;
     const log = fs.createWriteStream(path.join(n.dir, 'wharf.log'), { flags: 'a' });
