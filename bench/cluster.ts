@@ -22,7 +22,7 @@ import { benchMain, formatTable, hostNote, Latencies, removeDir, sleep, tempDir 
 import { header, StompWire } from './stomp-wire.js';
 import { freePort } from '../test/helpers/ports.js';
 import { repoRoot } from '../test/helpers/paths.js';
-import { envWithoutWharf, wharfCliArgs } from '../test/helpers/wharf-process.js';
+import { brokerStarted, envWithoutWharf, wharfCliArgs } from '../test/helpers/wharf-process.js';
 
 // ------------------------------------------------------------------------------------------- processes
 
@@ -47,20 +47,7 @@ async function startNode(n: Node, config: Record<string, unknown>): Promise<void
   n.child = child;
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let buf = '';
-    let up = false;
-    child.stdout!.on('data', (c: Buffer) => {
-      if (up) return;
-      buf += c.toString();
-      if (buf.includes('"msg":"broker started"')) {
-        up = true;
-        buf = '';
-        resolve();
-      }
-    });
-    child.once('exit', (code) => !up && reject(new Error(`node ${n.id} exited (${code}): ${err}`)));
-  });
+  await brokerStarted(child, `node ${n.id}`, () => err);
 }
 
 function nodeConfig(n: Node, nodes: Node[] | null): Record<string, unknown> {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { tlsFixture } from '../helpers/broker.js';
 import { freePort } from '../helpers/ports.js';
-import { envWithoutWharf, wharfCliArgs } from '../helpers/wharf-process.js';
+import { brokerStarted, envWithoutWharf, wharfCliArgs } from '../helpers/wharf-process.js';
 import { FaultProxy } from './fault-proxy.js';
 
 export const CLIENT_LISTENERS = ['stomp', 'stomp-tls', 'mqtt', 'amqp', 'sqs', 'admin'] as const;
@@ -144,23 +144,8 @@ export class WharfCluster {
       stderr += c.toString();
       log.write(c);
     });
-    await new Promise<void>((resolve, reject) => {
-      let buf = '';
-      let started = false;
-      child.stdout!.on('data', (c: Buffer) => {
-        log.write(c);
-        if (started) return;
-        buf += c.toString();
-        if (buf.includes('"msg":"broker started"')) {
-          started = true;
-          buf = '';
-          resolve();
-        }
-      });
-      child.once('exit', (code, sig) => {
-        if (!started) reject(new Error(`node ${id} exited (${code ?? sig}) before it started: ${stderr}`));
-      });
-    });
+    child.stdout!.on('data', (c: Buffer) => log.write(c));
+    await brokerStarted(child, `node ${id}`, () => stderr);
   }
 
   async startAll(): Promise<void> {

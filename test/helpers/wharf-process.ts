@@ -60,3 +60,23 @@ export async function startWharf(dataDir: string): Promise<{ child: ChildProcess
   });
   return { child, ports };
 }
+
+/** Resolves when `child` logs "broker started" on stdout; rejects, with its stderr so far, if it exits first. */
+export function brokerStarted(child: ChildProcess, name: string, stderr: () => string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let buf = '';
+    let started = false;
+    child.stdout!.on('data', (c: Buffer) => {
+      if (started) return;
+      buf += c.toString();
+      if (buf.includes('"msg":"broker started"')) {
+        started = true;
+        buf = '';
+        resolve();
+      }
+    });
+    child.once('exit', (code, sig) => {
+      if (!started) reject(new Error(`${name} exited (${code ?? sig}) before it started: ${stderr()}`));
+    });
+  });
+}
