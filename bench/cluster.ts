@@ -17,35 +17,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodeFrame, StompDecoder } from '../protocols/stomp/codec.js';
-import type { StompFrame } from '../protocols/stomp/frame.js';
 import { benchMain, formatTable, hostNote, Latencies, removeDir, sleep, tempDir } from './lib.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const compiled = !import.meta.url.endsWith('.ts');
-const root = compiled ? path.resolve(here, '..', '..') : path.resolve(here, '..');
-const cliArgs = compiled ? [path.join(root, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(root, 'src', 'app', 'cli.ts')];
-
-const taken = new Set<number>();
-
-/** A free port below Linux's ephemeral range: the nodes bind it later, and a kernel-chosen port may be reused by then. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (taken.has(port)) continue;
-    const s = net.createServer();
-    const ok = await new Promise<boolean>((r) => {
-      s.once('error', () => r(false));
-      s.listen(port, '127.0.0.1', () => r(true));
-    });
-    if (!ok) continue;
-    await new Promise<void>((r) => s.close(() => r()));
-    taken.add(port);
-    return port;
-  }
-}
+import { header, StompWire } from './stomp-wire.js';
+import { freePort } from '../test/helpers/ports.js';
+import { repoRoot } from '../test/helpers/paths.js';
+import { brokerStarted, envWithoutWharf, wharfCliArgs } from '../test/helpers/wharf-process.js';
 
 // ------------------------------------------------------------------------------------------- processes
 
@@ -65,27 +42,12 @@ async function startNode(n: Node, config: Record<string, unknown>): Promise<void
   fs.mkdirSync(n.dir, { recursive: true });
   const file = path.join(n.dir, 'wharf.json');
   fs.writeFileSync(file, JSON.stringify(config));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
   const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=node${n.id}-${Date.now()}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...prof, ...cliArgs, 'start', '--config', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, ...wharfCliArgs(), 'start', '--config', file], { cwd: repoRoot, env: envWithoutWharf(), stdio: ['ignore', 'pipe', 'pipe'] });
   n.child = child;
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let buf = '';
-    let up = false;
-    child.stdout!.on('data', (c: Buffer) => {
-      if (up) return;
-      buf += c.toString();
-      if (buf.includes('"msg":"broker started"')) {
-        up = true;
-        buf = '';
-        resolve();
-      }
-    });
-    child.once('exit', (code) => !up && reject(new Error(`node ${n.id} exited (${code}): ${err}`)));
-  });
+  await brokerStarted(child, `node ${n.id}`, () => err);
 }
 
 function nodeConfig(n: Node, nodes: Node[] | null): Record<string, unknown> {
@@ -141,16 +103,11 @@ async function leaderOf(nodes: Node[], timeoutMs = 20_000): Promise<Node> {
 
 // ------------------------------------------------------------------------------------------- STOMP client
 
-class Conn {
-  private readonly dec: StompDecoder;
-  private corked = false;
+class Conn extends StompWire {
   closed = false;
-  onFrame: (f: StompFrame) => void = () => undefined;
 
-  private constructor(readonly socket: net.Socket) {
-    socket.setNoDelay(true);
-    this.dec = new StompDecoder({ version: '1.2', maxBodySize: 64 << 20, onFrame: (f) => this.onFrame(f), onError: () => socket.destroy() });
-    socket.on('data', (c: Buffer) => this.dec.push(c));
+  private constructor(socket: net.Socket) {
+    super(socket, () => socket.destroy());
     socket.on('error', () => undefined);
     socket.on('close', () => (this.closed = true));
   }
@@ -170,23 +127,6 @@ class Conn {
     });
     return c;
   }
-
-  send(command: string, headers: Array<[string, string]>, body?: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(encodeFrame({ command, headers, body: body ?? Buffer.alloc(0) }, '1.2'));
-  }
-}
-
-function header(f: StompFrame, name: string): string | undefined {
-  for (const [k, v] of f.headers) if (k === name) return v;
-  return undefined;
 }
 
 /** Closed loop on one broker port; returns msgs/s delivered and receipt latencies over the measuring window. */

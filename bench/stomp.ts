@@ -17,9 +17,8 @@
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodeFrame, StompDecoder } from '../protocols/stomp/codec.js';
-import type { StompFrame } from '../protocols/stomp/frame.js';
 import { benchMain, brokerChildEntry, ClosedLoop, fatal as fail, hostNote, LOOP_OPTIONS, runSizes, serveBroker, syncNote, withBrokerChild, type BrokerChild, type LoopResult } from './lib.js';
+import { header, StompWire } from './stomp-wire.js';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -32,15 +31,9 @@ async function brokerChild(dataDir: string, noSync: boolean): Promise<void> {
 
 // ------------------------------------------------------------------------------------------- clients
 
-class Conn {
-  private readonly dec: StompDecoder;
-  private corked = false;
-  onFrame: (f: StompFrame) => void = () => undefined;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.setNoDelay(true);
-    this.dec = new StompDecoder({ version: '1.2', maxBodySize: 64 << 20, onFrame: (f) => this.onFrame(f), onError: (e) => fatal(`client decoder: ${e.detail}`) });
-    socket.on('data', (c: Buffer) => this.dec.push(c));
+class Conn extends StompWire {
+  private constructor(socket: net.Socket) {
+    super(socket, (detail) => fatal(`client decoder: ${detail}`));
     socket.on('error', (e) => fatal(`socket: ${e.message}`));
   }
 
@@ -58,28 +51,9 @@ class Conn {
     await connected;
     return c;
   }
-
-  send(command: string, headers: Array<[string, string]>, body?: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(encodeFrame({ command, headers, body: body ?? EMPTY }, '1.2'));
-  }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 const fatal = (msg: string): never => fail('stomp', msg);
-
-function header(f: StompFrame, name: string): string | undefined {
-  for (const [k, v] of f.headers) if (k === name) return v;
-  return undefined;
-}
 
 async function runSize(port: number, size: number, o: { seconds: number; warmup: number; window: number; prefetch: number }, child: BrokerChild): Promise<LoopResult> {
   const queue = `/queue/bench.${size}.${Date.now()}`;

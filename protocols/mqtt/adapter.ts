@@ -3,13 +3,13 @@
  * connection — sessions (persisted in the engine's kv, see session.ts), will timers, session expiry, `$SYS`
  * statistics — and the keep-alive / connect-timeout sweep.
  */
-import { exportSessions, importSessions, type MqttSessionDefinition, ownsSubscription, parseSessions, type SessionOutcome } from './definitions.js';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { durableSubscriptionId, type EngineApi, type Message, sharedSubscriptionId, type SubscriptionLimits, topic as topicAddress } from '../../src/core/api.js';
 import type { AdapterContext, PeerInfo, StreamAdapter } from '../../src/transport/types.js';
 import { MqttConnection } from './connection.js';
+import { exportSessions, importSessions, type MqttSessionDefinition, ownsSubscription, parseSessions, type SessionOutcome } from './definitions.js';
 import type { MqttHost } from './host.js';
 import { deliveryTopic, publishToMessage } from './mapping.js';
 import { kvKeys, NEVER, SessionState, type StoredSession, type SubRecord, type WillRecord } from './session.js';

@@ -65,16 +65,20 @@ export function addClusterCommands(program: Command): void {
       if (v.role !== 'leader') out('(match and lag are known on the leader only)');
     });
 
-  /** Send a leader-only request to the leader's admin API, as `o.url`'s node names it. */
-  const toLeader = async (o: ConnOpts, method: string, path: string, body?: unknown): Promise<unknown> => {
+  /** `o.url`'s node's view, and how to send a leader-only request to the leader's admin API as that node names it. */
+  const leaderOf = async (o: ConnOpts) => {
     const v = (await call(o, 'GET', 'api/cluster')) as ClusterView;
     if (!v.enabled) throw new AdminCliError('not a cluster: this broker runs as a single node');
     if (!v.leader) throw new AdminCliError(`node ${v.nodeId} knows no leader right now; try again`);
     const lead = v.members?.find((m) => m.id === v.leader);
     const url = lead?.self ? o.url : lead?.admin;
-    if (!url) throw new AdminCliError(`the leader's (node ${v.leader}) admin address is unknown`);
-    return call({ ...o, url }, method, path, body);
+    const send = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+      if (!url) throw new AdminCliError(`the leader's (node ${v.leader}) admin address is unknown`);
+      return call({ ...o, url }, method, path, body);
+    };
+    return { v, send };
   };
+  const toLeader = async (o: ConnOpts, method: string, path: string, body?: unknown) => (await leaderOf(o)).send(method, path, body);
 
   const listenerPort = (v: string, prev: Record<string, number> = {}) => {
     const m = /^([a-z]+(?:-tls)?)=(\d+)$/.exec(v);
@@ -113,14 +117,9 @@ export function addClusterCommands(program: Command): void {
     .description('hand leadership to another voter (rolling restarts); waits until it leads')
     .argument('<node>', 'the node id to lead next', nodeId)
     .action(async (to: number, o: ConnOpts) => {
-      const v = (await call(o, 'GET', 'api/cluster')) as ClusterView;
-      if (!v.enabled) throw new AdminCliError('not a cluster: this broker runs as a single node');
-      if (!v.leader) throw new AdminCliError(`node ${v.nodeId} knows no leader right now; try again`);
+      const { v, send } = await leaderOf(o);
       if (v.leader === to) return out(`node ${to} already leads`);
-      const lead = v.members?.find((m) => m.id === v.leader);
-      const url = lead?.self ? o.url : lead?.admin;
-      if (!url) throw new AdminCliError(`the leader's (node ${v.leader}) admin address is unknown`);
-      await call({ ...o, url }, 'POST', 'api/cluster/transfer-leader', { to });
+      await send('POST', 'api/cluster/transfer-leader', { to });
       const t0 = Date.now();
       while (Date.now() - t0 < 10_000) {
         const now = (await call(o, 'GET', 'api/cluster').catch(() => undefined)) as ClusterView | undefined;

@@ -5,20 +5,14 @@
  * screenshot in test-output/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { SendMessageCommand, CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import mqtt from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { repoRoot } from '../helpers/paths.js';
 import { createMessage, type Delivery, queue } from '../../src/core/api.js';
 import { Client as AmqpClient } from '../protocols/amqp/helpers.js';
-import { buildConsole, launchChromium } from './browser.js';
-import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
+import { openPage, prepareChromium, screenshotPath } from './browser.js';
+import { startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
 import { hashPassword } from '../../src/admin/auth.js';
-
-const outDir = path.join(repoRoot, 'test-output');
-const slug = (s: string) => s.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 100);
 
 describe('admin web console: the review (chromium)', function () {
   this.timeout(60_000);
@@ -31,9 +25,7 @@ describe('admin web console: the review (chromium)', function () {
 
   before(async function () {
     this.timeout(120_000);
-    mkdirSync(outDir, { recursive: true });
-    buildConsole();
-    browser = await launchChromium();
+    browser = await prepareChromium();
   });
   after(async () => {
     await browser?.close();
@@ -41,14 +33,10 @@ describe('admin web console: the review (chromium)', function () {
 
   async function start(opts: Parameters<typeof startAdminBroker>[0] = {}, context: Parameters<Browser['newContext']>[0] = {}) {
     b = await startAdminBroker({ config: { destinations: [{ match: '>', kind: 'queue', maxRedeliveries: 0 }] }, ...opts });
-    ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, ...context });
-    page = await ctx.newPage();
-    pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    ({ ctx, page, errors: pageErrors } = await openPage(browser, context));
   }
   afterEach(async function () {
-    const name = slug(this.currentTest?.fullTitle() ?? 'test');
-    await page?.screenshot({ path: path.join(outDir, `console-review-${name}.png`), fullPage: true }).catch(() => undefined);
+    await page?.screenshot({ path: screenshotPath('console-review', this.currentTest?.fullTitle() ?? 'test'), fullPage: true }).catch(() => undefined);
     for (const c of closers.splice(0).reverse()) await Promise.resolve(c()).catch(() => undefined);
     await ctx?.close();
     await b?.close();

@@ -3,19 +3,13 @@
  * skip — when chromium is missing. Every test leaves a screenshot in test-output/.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { repoRoot } from '../helpers/paths.js';
 import { createMessage, type Delivery, queue } from '../../src/core/api.js';
 import { client, startAdminBroker, Stompit, until, type AdminBroker } from './helpers.js';
-import { buildConsole, launchChromium } from './browser.js';
-
-const outDir = path.join(repoRoot, 'test-output');
-
-const slug = (s: string) => s.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 100);
+import { openPage, prepareChromium, screenshotPath, testOutput } from './browser.js';
 
 describe('admin web console (chromium)', function () {
   this.timeout(90_000);
@@ -28,9 +22,7 @@ describe('admin web console (chromium)', function () {
 
   before(async function () {
     this.timeout(120_000);
-    mkdirSync(outDir, { recursive: true });
-    buildConsole();
-    browser = await launchChromium();
+    browser = await prepareChromium();
   });
   after(async () => {
     await browser?.close();
@@ -38,14 +30,10 @@ describe('admin web console (chromium)', function () {
 
   beforeEach(async () => {
     b = await startAdminBroker({ config: { destinations: [{ match: '>', kind: 'queue', maxRedeliveries: 0 }] } });
-    ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    page = await ctx.newPage();
-    pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    ({ ctx, page, errors: pageErrors } = await openPage(browser));
   });
   afterEach(async function () {
-    const name = slug(this.currentTest?.fullTitle() ?? 'test');
-    await page.screenshot({ path: path.join(outDir, `console-${name}.png`), fullPage: true }).catch(() => undefined);
+    await page.screenshot({ path: screenshotPath('console', this.currentTest?.fullTitle() ?? 'test'), fullPage: true }).catch(() => undefined);
     for (const c of clients.splice(0)) c.destroy();
     await ctx.close();
     await b.close();
@@ -365,7 +353,7 @@ describe('admin web console (chromium)', function () {
     const metrics = await api.get('/metrics');
     results.metrics_scrape_ms = Date.now() - t4;
     results.metrics_bytes = metrics.text.length;
-    writeFileSync(path.join(outDir, 'console-load-10000-destinations.json'), JSON.stringify({ destinations: N, ...results }, null, 2));
+    writeFileSync(path.join(testOutput, 'console-load-10000-destinations.json'), JSON.stringify({ destinations: N, ...results }, null, 2));
     console.log(`      console with ${N} destinations: ${JSON.stringify(results)}`);
   });
 });

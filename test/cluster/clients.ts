@@ -19,14 +19,13 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
 }
 
-/** Connect to the first node of `ports` (rotating) that accepts a STOMP session; retries until `stop()`. */
-async function connectAny(ports: () => number[], start: number, stop: () => boolean): Promise<{ conn: Stompit; index: number } | undefined> {
+/** Connect to the first node of `ports` (rotating from `start`) that `open` succeeds on; retries until `stop()`. */
+async function connectAny<C>(ports: () => number[], start: number, stop: () => boolean, open: (port: number) => Promise<C>): Promise<{ conn: C; index: number } | undefined> {
   let i = start;
   while (!stop()) {
     const list = ports();
-    const port = list[i % list.length]!;
     try {
-      const conn = await within(Stompit.connect({ port }), 3000, 'connect');
+      const conn = await within(open(list[i % list.length]!), 3000, 'connect');
       return { conn, index: i };
     } catch {
       i++;
@@ -34,6 +33,24 @@ async function connectAny(ports: () => number[], start: number, stop: () => bool
     }
   }
   return undefined;
+}
+
+/** A client that runs until stopped, reconnecting (counted) whenever its connection ends. */
+abstract class Reconnecting {
+  reconnects = 0;
+  done: Promise<void> | undefined;
+  protected stopped = false;
+
+  start(): void {
+    this.done = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  protected abstract run(): Promise<void>;
 }
 
 function watchClosed(conn: Stompit): { closed: boolean } {
@@ -56,11 +73,8 @@ export interface ProducerLink {
 /** Opens a producer link to the broker at `port` (of the protocol the producer speaks). */
 export type Dial = (port: number) => Promise<ProducerLink>;
 
-export class Producer {
+export class Producer extends Reconnecting {
   private seq = 0;
-  reconnects = 0;
-  done: Promise<void> | undefined;
-  private stopped = false;
 
   constructor(
     readonly name: string,
@@ -71,39 +85,17 @@ export class Producer {
     private readonly ports: () => number[],
     private readonly dial: Dial,
     private readonly window = 4,
-  ) {}
-
-  start(): void {
-    this.done = this.run();
+  ) {
+    super();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  private async connect(start: number): Promise<{ link: ProducerLink; index: number } | undefined> {
-    let i = start;
-    while (!this.stopped) {
-      const list = this.ports();
-      try {
-        const link = await within(this.dial(list[i % list.length]!), 3000, 'connect');
-        return { link, index: i };
-      } catch {
-        i++;
-        await sleep(100);
-      }
-    }
-    return undefined;
-  }
-
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     let index = 0;
     while (!this.stopped) {
-      const c = await this.connect(index);
+      const c = await connectAny(this.ports, index, () => this.stopped, this.dial);
       if (!c) return;
       index = c.index;
-      const { link } = c;
+      const { conn: link } = c;
       let broken = false;
       const worker = async () => {
         while (!this.stopped && !broken && !link.closed) {
@@ -141,30 +133,19 @@ export const stompDial = (queue: string): Dial => async (port) => {
   };
 };
 
-export class StompConsumer {
-  reconnects = 0;
-  done: Promise<void> | undefined;
-  private stopped = false;
-
+export class StompConsumer extends Reconnecting {
   constructor(
     readonly queue: string,
     private readonly checker: Checker,
     private readonly ports: () => number[],
-  ) {}
-
-  start(): void {
-    this.done = this.run();
+  ) {
+    super();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     let index = 0;
     while (!this.stopped) {
-      const c = await connectAny(this.ports, index, () => this.stopped);
+      const c = await connectAny(this.ports, index, () => this.stopped, (port) => Stompit.connect({ port }));
       if (!c) return;
       index = c.index;
       const { conn } = c;
@@ -309,17 +290,15 @@ export const sqsDial = (queue: string): Dial => async (port) => {
 };
 
 /** A persistent MQTT session (clean: false, QoS 1) reading `topic`; DUP is the redelivered flag. PUBACKs are not confirmed to the client. */
-export class MqttConsumer {
-  reconnects = 0;
-  done: Promise<void> | undefined;
-  private stopped = false;
-
+export class MqttConsumer extends Reconnecting {
   constructor(
     readonly clientId: string,
     readonly topic: string,
     private readonly checker: Checker,
     private readonly ports: () => number[],
-  ) {}
+  ) {
+    super();
+  }
 
   /** Create the session and its subscription (before anything is published). */
   static async subscribe(port: number, clientId: string, topic: string): Promise<void> {
@@ -328,16 +307,7 @@ export class MqttConsumer {
     await c.endAsync();
   }
 
-  start(): void {
-    this.done = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     let i = 0;
     while (!this.stopped) {
       const list = this.ports();

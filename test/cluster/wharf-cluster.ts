@@ -5,48 +5,20 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { tlsFixture } from '../helpers/broker.js';
+import { freePort } from '../helpers/ports.js';
+import { brokerStarted, envWithoutWharf, wharfCliArgs } from '../helpers/wharf-process.js';
 import { FaultProxy } from './fault-proxy.js';
 
 export const CLIENT_LISTENERS = ['stomp', 'stomp-tls', 'mqtt', 'amqp', 'sqs', 'admin'] as const;
 export type ClientListener = (typeof CLIENT_LISTENERS)[number];
 
-const taken = new Set<number>();
-
-/**
- * A port that is free now, below Linux's ephemeral range (32768+): the nodes are started later on fixed ports, and
- * a port the kernel hands out for port 0 is soon reused by some outgoing connection or another test's listener.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (taken.has(port)) continue;
-    const s = net.createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!ok) continue;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-    taken.add(port);
-    return port;
-  }
-}
-
-function cliArgs(): string[] {
-  const compiled = !import.meta.url.endsWith('.ts');
-  return compiled ? [path.join(repoRoot, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts')];
-}
-
 /** Run the `wharf` command; resolves with stdout, rejects with stderr. */
 export function wharfCli(args: string[]): Promise<string> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [...cliArgs(), ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [...wharfCliArgs(), ...args], { cwd: repoRoot, env: envWithoutWharf(), encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`wharf ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
     );
   });
@@ -162,10 +134,7 @@ export class WharfCluster {
     const n = this.node(id);
     const file = path.join(n.dir, 'wharf.json');
     fs.writeFileSync(file, JSON.stringify(this.configOf(id), null, 2));
-    const args = cliArgs();
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) env[k] = v;
-    const child = spawn(process.execPath, [...args, 'start', '--config', file], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...wharfCliArgs(), 'start', '--config', file], { cwd: repoRoot, env: envWithoutWharf(), stdio: ['ignore', 'pipe', 'pipe'] });
     n.child = child;
     n.stopped = false;
     const log = fs.createWriteStream(path.join(n.dir, 'wharf.log'), { flags: 'a' });
@@ -175,23 +144,8 @@ export class WharfCluster {
       stderr += c.toString();
       log.write(c);
     });
-    await new Promise<void>((resolve, reject) => {
-      let buf = '';
-      let started = false;
-      child.stdout!.on('data', (c: Buffer) => {
-        log.write(c);
-        if (started) return;
-        buf += c.toString();
-        if (buf.includes('"msg":"broker started"')) {
-          started = true;
-          buf = '';
-          resolve();
-        }
-      });
-      child.once('exit', (code, sig) => {
-        if (!started) reject(new Error(`node ${id} exited (${code ?? sig}) before it started: ${stderr}`));
-      });
-    });
+    child.stdout!.on('data', (c: Buffer) => log.write(c));
+    await brokerStarted(child, `node ${id}`, () => stderr);
   }
 
   async startAll(): Promise<void> {

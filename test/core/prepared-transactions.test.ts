@@ -15,18 +15,35 @@ describe('core engine: prepared (two-phase) transactions', function () {
     t = undefined;
   });
 
-  it('prepare holds the acked message from every consumer and hides the sends; commit after a restart applies exactly them', async () => {
-    t = await startEngine();
-    const { engine } = t;
-    await engine.send(msg('in1'), queue('src'));
-    await engine.send(msg('in2'), queue('src'));
+  /** m1..m6 sent to `name` and delivered to one consumer, on an engine (also in `t`, for afterEach) whose window of 2 pages the tail out after a restart. */
+  async function sixDelivered(name: string) {
+    const started = (t = await startEngine({ windowSize: 2 }));
+    const { engine } = started;
+    for (let i = 1; i <= 6; i++) await engine.send(msg(`m${i}`), queue(name));
+    const inbox = new Inbox();
+    const c = await engine.subscribe({ address: queue(name), prefetch: 10, onMessage: inbox.push });
+    await inbox.waitFor(6);
+    return { t: started, engine, c, inbox };
+  }
+
+  /** A consumer of `src` takes in1; a transaction acks it, sends `out` to `dst` and is prepared as `key`. */
+  async function prepareAckOfIn1(engine: TestEngine['engine'], key: string) {
     const inbox = new Inbox();
     const c = await engine.subscribe({ address: queue('src'), prefetch: 1, onMessage: inbox.push });
     const [d1] = await inbox.waitFor(1);
     const tx = engine.beginTransaction();
     tx.ack(c, d1.id);
     await engine.send(msg('out'), queue('dst'), { transaction: tx });
-    await tx.prepare('test:x1');
+    await tx.prepare(key);
+    return { c, tx };
+  }
+
+  it('prepare holds the acked message from every consumer and hides the sends; commit after a restart applies exactly them', async () => {
+    t = await startEngine();
+    const { engine } = t;
+    await engine.send(msg('in1'), queue('src'));
+    await engine.send(msg('in2'), queue('src'));
+    const { c, tx } = await prepareAckOfIn1(engine, 'test:x1');
     assert.equal(tx.state, 'prepared');
     assert.deepEqual(engine.preparedTransactions(), ['test:x1']);
     assert.throws(() => tx.ack(c, 999), (e: BrokerError) => e.code === 'transaction', 'no more work once prepared');
@@ -54,13 +71,7 @@ describe('core engine: prepared (two-phase) transactions', function () {
     t = await startEngine();
     const { engine } = t;
     await engine.send(msg('in1'), queue('src'));
-    const inbox = new Inbox();
-    const c = await engine.subscribe({ address: queue('src'), prefetch: 1, onMessage: inbox.push });
-    const [d1] = await inbox.waitFor(1);
-    const tx = engine.beginTransaction();
-    tx.ack(c, d1.id);
-    await engine.send(msg('out'), queue('dst'), { transaction: tx });
-    await tx.prepare('test:x2');
+    await prepareAckOfIn1(engine, 'test:x2');
     const e2 = await t.restart();
     await e2.preparedTransaction('test:x2')!.rollback();
     assert.deepEqual(e2.preparedTransactions(), []);
@@ -74,12 +85,7 @@ describe('core engine: prepared (two-phase) transactions', function () {
   });
 
   it('commit without a restart; a held message that is still paged out after a restart is removed from the store', async () => {
-    t = await startEngine({ windowSize: 2 });
-    const { engine } = t;
-    for (let i = 1; i <= 6; i++) await engine.send(msg(`m${i}`), queue('deep'));
-    const inbox = new Inbox();
-    const c = await engine.subscribe({ address: queue('deep'), prefetch: 10, onMessage: inbox.push });
-    await inbox.waitFor(6);
+    const { t, engine, c, inbox } = await sixDelivered('deep');
     // in-process: prepare and commit the ack of m1
     const tx1 = engine.beginTransaction();
     tx1.ack(c, inbox.items[0].id);
@@ -105,12 +111,7 @@ describe('core engine: prepared (two-phase) transactions', function () {
   });
 
   it('a purge keeps what a prepared transaction holds; its rollback then makes it available again', async () => {
-    t = await startEngine({ windowSize: 2 });
-    const { engine } = t;
-    for (let i = 1; i <= 6; i++) await engine.send(msg(`m${i}`), queue('pq'));
-    const inbox = new Inbox();
-    const c = await engine.subscribe({ address: queue('pq'), prefetch: 10, onMessage: inbox.push });
-    await inbox.waitFor(6);
+    const { t, engine, c, inbox } = await sixDelivered('pq');
     const tx = engine.beginTransaction();
     tx.ack(c, inbox.items[4].id);
     await tx.prepare('test:x5');

@@ -6,6 +6,8 @@ import { Engine, type EngineOptions } from '../../src/core/engine.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 import type { Delivery } from '../../src/core/api.js';
 
+export { eventually, sleep } from './wait.js';
+
 export interface TestEngine {
   engine: Engine;
   dir: string;
@@ -64,24 +66,7 @@ export class Inbox {
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Let queued microtasks and immediates run (dispatch is scheduled on a microtask). */
 export const settle = async (rounds = 3) => {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
 };
-
-/** Poll until `check` stops throwing (or returns true), for effects that land after a commit. */
-export async function eventually(check: () => unknown, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const r = check();
-      if (r !== false) return;
-      if (Date.now() > deadline) throw new Error('condition still false');
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-    }
-    await sleep(5);
-  }
-}

@@ -1,11 +1,7 @@
-/** A small deterministic PRNG (mulberry32): fuzz and garbage tests draw from a seed so a failure reproduces. */
+/** A small deterministic PRNG (the Raft simulation's mulberry32): fuzz and garbage tests draw from a seed so a failure reproduces. */
+import { Prng } from '../../cluster/raft/prng.js';
+
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }

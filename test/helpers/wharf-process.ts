@@ -3,10 +3,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from './paths.js';
 
-/** The caller's environment without WHARF_* settings, and every listener on 127.0.0.1:0. */
-export function ephemeralEnv(): NodeJS.ProcessEnv {
+/** `node` arguments that run the wharf CLI: dist/src/app/cli.js when the caller runs compiled, else src/app/cli.ts under tsx. */
+export function wharfCliArgs(): string[] {
+  const compiled = !import.meta.url.endsWith('.ts');
+  return compiled ? [path.join(repoRoot, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts')];
+}
+
+/** The caller's environment without WHARF_* settings, so a child broker takes only the configuration it is given. */
+export function envWithoutWharf(): NodeJS.ProcessEnv {
   const e: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WHARF_')) e[k] = v;
+  return e;
+}
+
+/** The caller's environment without WHARF_* settings, and every listener on 127.0.0.1:0. */
+export function ephemeralEnv(): NodeJS.ProcessEnv {
+  const e = envWithoutWharf();
   for (const l of ['OPENWIRE', 'AMQP', 'STOMP', 'MQTT', 'WS', 'ADMIN', 'SQS']) {
     e[`WHARF_${l}_PORT`] = '0';
     e[`WHARF_${l}_HOST`] = '127.0.0.1';
@@ -19,9 +31,7 @@ export function ephemeralEnv(): NodeJS.ProcessEnv {
  * resolves once it logs "broker started", with the port of each listener.
  */
 export async function startWharf(dataDir: string): Promise<{ child: ChildProcess; ports: Record<string, number> }> {
-  const compiled = !import.meta.url.endsWith('.ts');
-  const args = compiled ? [path.join(repoRoot, 'dist', 'src', 'app', 'cli.js')] : ['--import', 'tsx', path.join(repoRoot, 'src', 'app', 'cli.ts')];
-  const child = spawn(process.execPath, [...args, 'start', '--data-dir', dataDir], { cwd: repoRoot, env: ephemeralEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...wharfCliArgs(), 'start', '--data-dir', dataDir], { cwd: repoRoot, env: ephemeralEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const ports = await new Promise<Record<string, number>>((resolve, reject) => {
@@ -49,4 +59,24 @@ export async function startWharf(dataDir: string): Promise<{ child: ChildProcess
     child.once('exit', (code) => reject(new Error(`wharf exited (${code}) before it started: ${stderr}`)));
   });
   return { child, ports };
+}
+
+/** Resolves when `child` logs "broker started" on stdout; rejects, with its stderr so far, if it exits first. */
+export function brokerStarted(child: ChildProcess, name: string, stderr: () => string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let buf = '';
+    let started = false;
+    child.stdout!.on('data', (c: Buffer) => {
+      if (started) return;
+      buf += c.toString();
+      if (buf.includes('"msg":"broker started"')) {
+        started = true;
+        buf = '';
+        resolve();
+      }
+    });
+    child.once('exit', (code, sig) => {
+      if (!started) reject(new Error(`${name} exited (${code ?? sig}) before it started: ${stderr()}`));
+    });
+  });
 }

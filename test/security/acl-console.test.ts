@@ -4,41 +4,32 @@
  * chromium. Screenshots land in test-output/.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { repoRoot } from '../helpers/paths.js';
+import type { Browser, Page } from 'playwright-core';
+import { openPage, prepareChromium, testOutput } from '../admin/browser.js';
 import { client, startAdminBroker, until, type AdminBroker } from '../admin/helpers.js';
-
-const CHROMIUM = process.env.WHARF_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const outDir = path.join(repoRoot, 'test-output');
 
 describe('console: access control page (chromium)', function () {
   this.timeout(90_000);
   let browser: Browser;
   let b: AdminBroker;
-  const errors: string[] = [];
+  /** Each page's uncaught errors. */
+  const errors: string[][] = [];
 
   before(async function () {
     this.timeout(120_000);
-    if (!existsSync(CHROMIUM)) throw new Error(`browser tests need Debian's chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-    mkdirSync(outDir, { recursive: true });
-    // the console's browser modules, compiled so a tsx run sees the current code
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repoRoot, 'src', 'admin', 'ui', 'tsconfig.json')], { cwd: repoRoot, stdio: 'inherit' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
+    browser = await prepareChromium();
     b = await startAdminBroker({ config: { security: { acl: [{ match: 'audit.>', kind: 'topic', read: ['auditors'] }] } } });
   });
   after(async () => {
     await browser?.close();
     await b?.close();
-    assert.deepEqual(errors, [], 'no uncaught errors in the page');
+    assert.deepEqual(errors.flat(), [], 'no uncaught errors in the page');
   });
 
   async function open(user: string, password: string): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
+    const { page, errors: pageErrors } = await openPage(browser);
+    errors.push(pageErrors);
     await page.goto(`${b.url}/`);
     await page.getByLabel('User').fill(user);
     await page.getByLabel('Password').fill(password);
@@ -64,7 +55,7 @@ describe('console: access control page (chromium)', function () {
       const api = client(b.url);
       const listed = (await api.get('/api/security/acl')).json as { runtime: Array<{ match: string; read: string[]; by: string }> };
       assert.deepEqual(listed.runtime.map((r) => [r.match, r.read, r.by]), [['orders.>', ['consumers', 'alice'], 'admin']]);
-      await page.screenshot({ path: path.join(outDir, 'console-acl-admin.png'), fullPage: true });
+      await page.screenshot({ path: path.join(testOutput, 'console-acl-admin.png'), fullPage: true });
 
       await row.getByRole('button', { name: 'Delete' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
@@ -84,7 +75,7 @@ describe('console: access control page (chromium)', function () {
       await page.getByRole('table', { name: 'Runtime ACL rules' }).getByText('billing.>').waitFor();
       assert.equal(await page.getByRole('button', { name: 'Add rule' }).count(), 0);
       assert.equal(await page.getByRole('button', { name: 'Delete' }).count(), 0);
-      await page.screenshot({ path: path.join(outDir, 'console-acl-viewer.png'), fullPage: true });
+      await page.screenshot({ path: path.join(testOutput, 'console-acl-viewer.png'), fullPage: true });
     } finally {
       await page.context().close();
     }

@@ -10,13 +10,12 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { hashPassword } from '../../src/core/api.js';
 import { defaultHttp, defaultProtocols } from '../../src/app/modules.js';
 import type { BrokerConfigInput } from '../../src/app/config.js';
+import { eventually, sleep } from '../helpers/wait.js';
 import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { Stompit } from '../protocols/stomp/helpers.js';
 import { Client as AmqpClient } from '../protocols/amqp/helpers.js';
 import { get, presignedPath, signedRequest, xmlText } from '../protocols/sqs/sigv4-client.js';
 import { JmsClient, type JmsError } from './openwire-client.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Ports = RunningBroker & { stomp: number; mqtt: number; amqp: number; sqs: number; admin: number; openwire: number };
 
@@ -283,19 +282,6 @@ async function rejects(p: Promise<unknown>, what = ''): Promise<Error> {
   }
   await (ok as Partial<Conn> | undefined)?.close?.().catch(() => undefined);
   assert.fail(`expected a refusal ${what}`);
-}
-
-async function eventually(check: () => void, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(20);
-    }
-  }
 }
 
 describe('security: users and ACLs over every protocol', function () {

@@ -4,7 +4,6 @@
  */
 import type * as mqttPacket from 'mqtt-packet';
 import { BrokerError, type ConnectionHandle } from '../../../src/core/api.js';
-import type { PeerInfo } from '../../../src/transport/types.js';
 import { generate, RC, RC3, type Version } from '../codec.js';
 import type { ConnectionContext } from '../context.js';
 import { resendPubrels } from '../outbound.js';

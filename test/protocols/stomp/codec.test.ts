@@ -99,7 +99,9 @@ const frameText = (command: string, headers: string[], body = ''): string =>
 
 // ---------------------------------------------------------------------------------------------------------
 
-describe('STOMP codec', () => {
+describe('STOMP codec', function () {
+  // the seeded fuzz and the 100k-frame batch take about a second each; mocha's 2 s default failed them at load 28
+  this.timeout(60_000);
   describe('decoding basics', () => {
     it('decodes a frame with headers and a NUL-terminated body', () => {
       const f = one('SEND\ndestination:/queue/a\nreceipt:r1\n\nhello\0');
