@@ -62,7 +62,8 @@ export interface LmdbStoreOptions {
   path: string;
   /** Initial LMDB map size in bytes; lmdb-js grows the map automatically. */
   mapSize?: number;
-  /** Benchmarks only: do not fsync — commits are NOT durable across an OS crash. */
+  /** Do not fsync — commits are NOT durable across an OS crash. Benchmarks, and a cluster node's state store
+   *  (whose durable record is the Raft log; it calls `syncNow()` before compacting the log). */
   noSync?: boolean;
   /** Tests: on open(), recount every queue by scanning its entries and fail if the stored counters differ. */
   verifyRecovery?: boolean;
@@ -277,6 +278,19 @@ export class LmdbStore implements Store {
       this.state = 'closed';
     })();
     return this.closing;
+  }
+
+  /**
+   * Flush everything committed so far to disk (fsync), whatever `noSync` says. A cluster node's state store runs
+   * with `noSync` (the Raft log is its durable record) and calls this before the log is compacted past its
+   * applied index, and on a clean stop.
+   */
+  syncNow(): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(new Error(`LmdbStore(${this.path}): syncNow on a store that is ${this.state}`));
+    return new Promise<void>((resolve, reject) => {
+      // lmdb-js RootDatabase.sync(callback): mdb_env_sync(force) on a worker thread (not in its typings).
+      (this.env as unknown as { sync(cb: (err?: unknown) => void): void }).sync((err) => (err ? reject(asError(err)) : resolve()));
+    });
   }
 
   /** Resolves when no commit is queued or in flight. */
