@@ -266,14 +266,46 @@ export class ReplicatedNode {
     this.schedule();
   }
 
-  /** Propose an encoded batch; resolves once committed and applied locally. (ReplicatedStore.commit) */
+  /**
+   * Propose an encoded batch; resolves once committed and applied locally. (ReplicatedStore.commit)
+   * The proposals of one event turn enter the log together (`proposeMany`): one append message per follower for
+   * all of them, instead of one each, which filled the followers' in-flight windows with one-entry messages.
+   */
   propose(data: Uint8Array): Promise<void> {
     if (this.nodeState !== 'running') return Promise.reject(this.failure ?? new Error(`node ${this.id} is stopped: the store is closed`));
     if (this.raw.raft.role !== 'leader') return Promise.reject(new NotLeaderError(this.id, this.raw.raft.lead));
-    const r = this.raw.propose(data);
-    if (!r.ok) return Promise.reject(new NotLeaderError(this.id, r.lead, r.reason));
-    this.schedule();
-    return new Promise<void>((resolve, reject) => this.waiters.set(r.index, { term: r.term, resolve, reject }));
+    return new Promise<void>((resolve, reject) => {
+      this.proposals.push({ data, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private proposals: { data: Uint8Array; resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  /** Hand the proposals queued this turn to the Raft core at once. */
+  private flushProposals(): void {
+    const batch = this.proposals;
+    if (batch.length === 0) return;
+    this.proposals = [];
+    let r: ReturnType<RawNode['proposeMany']>;
+    if (this.nodeState !== 'running') {
+      const err = this.failure ?? new Error(`node ${this.id} is stopped: the store is closed`);
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    try {
+      r = this.raw.proposeMany(batch.map((p) => p.data));
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      for (const p of batch) p.reject(this.failure!);
+      return;
+    }
+    if (!r.ok) {
+      for (const p of batch) p.reject(new NotLeaderError(this.id, r.lead, r.reason));
+      return;
+    }
+    const first = r.index - batch.length + 1;
+    batch.forEach((p, i) => this.waiters.set(first + i, { term: r.term, resolve: p.resolve, reject: p.reject }));
   }
 
   // ---- the Ready loop ----
@@ -284,6 +316,7 @@ export class ReplicatedNode {
     // setImmediate: every proposal and message of this event turn goes into the same Ready.
     setImmediate(() => {
       this.scheduled = false;
+      this.flushProposals();
       if (!this.driving && this.nodeState === 'running') this.driving = this.drive().finally(() => (this.driving = undefined));
     });
   }
@@ -421,6 +454,7 @@ export class ReplicatedNode {
   private rejectWaiters(err: Error): void {
     for (const w of this.waiters.values()) w.reject(err);
     this.waiters.clear();
+    for (const p of this.proposals.splice(0)) p.reject(err);
   }
 
   private fail(err: Error): void {
