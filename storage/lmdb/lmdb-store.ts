@@ -460,7 +460,9 @@ export class LmdbStore implements Store {
     // transaction took): commit on this thread at the end of this tick, without lmdb-js's setImmediate and
     // its two writer-thread hops, which cost ~0.3 ms of latency and most of the CPU of a lone commit. Under
     // load (a transaction in flight, big groups, or commits back to back) the writer thread keeps group commit.
-    if (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook) {
+    // Without fsync a commit is memory work only: always on this thread (the writer thread's hand-offs cost more
+    // CPU than the write itself; a cluster node's state store applies every entry this way).
+    if (this.opts.noSync === true || (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook)) {
       process.nextTick(this.commitNow);
       return;
     }
