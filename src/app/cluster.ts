@@ -15,18 +15,36 @@ import type { Transport } from '../../cluster/transport/transport.js';
 import type { Message, NodeId, SoftState } from '../../cluster/raft/index.js';
 import { Forwarder, type ForwardTarget } from '../../cluster/forward.js';
 import type { ConnectionInterceptor } from '../transport/intercept.js';
+import { diskAlarm, filesystem, minFreeDiskFor } from './resources.js';
 
-/** Records when each peer was last heard from (for `lastContact` in the status). */
+/**
+ * A member's resource report to the leader, beside the Raft messages on the same authenticated links (never
+ * handed to the Raft core). `disk`: why its disk alarm is up, or null.
+ */
+interface MemberReport {
+  type: 'nodeStatus';
+  from: NodeId;
+  to: NodeId;
+  term: 0;
+  disk: string | null;
+}
+
+/** Records when each peer was last heard from (for `lastContact` in the status); takes members' reports aside. */
 class ObservedTransport implements Transport {
   readonly lastHeard = new Map<NodeId, number>();
+  onReport: (r: MemberReport) => void = () => undefined;
   constructor(readonly inner: TcpTransport) {}
   send(to: NodeId, msg: Message): void {
     this.inner.send(to, msg);
   }
+  report(r: MemberReport): void {
+    this.inner.send(r.to, r as unknown as Message);
+  }
   onMessage(handler: (msg: Message) => void): void {
     this.inner.onMessage((m) => {
       this.lastHeard.set(m.from, Date.now());
-      handler(m);
+      if ((m as { type: string }).type === 'nodeStatus') this.onReport(m as unknown as MemberReport);
+      else handler(m);
     });
   }
   close(): Promise<void> {
@@ -62,6 +80,8 @@ export interface ClusterStatus {
   serving: boolean;
   /** Why this node stopped taking part, if it did (restart it once the cause is fixed). */
   failed?: string;
+  /** This node's disk alarm (free space under resources.minFreeDisk); on any member it blocks publishers cluster-wide. */
+  diskAlarm?: string;
   members: ClusterMemberStatus[];
   /** The members in the shape the console's cluster page reads (id, role, state, self). */
   nodes: (ClusterMemberStatus & { state: string })[];
@@ -96,6 +116,11 @@ export class ClusterRuntime {
   private soft: SoftState = { lead: 0, role: 'follower' };
   /** Set by the broker while its engine is open on this node. */
   engineOpen = false;
+  /** Leader: the disk alarms members reported, with when (a member silent for a while no longer counts). */
+  private readonly memberDisk = new Map<NodeId, { reason: string; at: number }>();
+  private diskTimer: NodeJS.Timeout | undefined;
+  /** This node's own disk alarm, as last checked (followers report it to the leader). */
+  private ownDisk: string | null = null;
 
   private constructor(
     readonly cfg: ClusterConfig,
@@ -103,6 +128,7 @@ export class ClusterRuntime {
     readonly node: ReplicatedNode,
     private readonly transport: ObservedTransport,
     private readonly logger: Logger,
+    private readonly dataDir: string,
   ) {
     for (const p of cfg.peers) this.book.set(p.id, { id: p.id, host: p.host, port: p.port, clientHost: p.clientHost, listeners: p.listeners });
     for (const [k, v] of node.state.recovery().kv) {
@@ -119,6 +145,11 @@ export class ClusterRuntime {
     this.promoter = setInterval(() => this.promoteCaughtUp(), 250);
     this.promoter.unref();
     node.onRoleChange((s) => this.roleChanged(s));
+    transport.onReport = (r) => this.memberReported(r);
+    const every = Math.max(100, config.resources.checkInterval);
+    this.diskTimer = setInterval(() => this.checkDisk(), every);
+    this.diskTimer.unref();
+    this.checkDisk();
     node.onFailure((err) => {
       // The node no longer takes part (e.g. its disk is full): this process cannot serve until it is restarted.
       this.logger.fatal({ err: err.message }, `cluster node ${cfg.nodeId} stopped: ${err.message} — fix the cause and restart this process; the other nodes go on without it`);
@@ -165,7 +196,7 @@ export class ClusterRuntime {
         logger: (line) => raftLog.info(line),
       });
       logger.info({ nodeId: cfg.nodeId, raft: `${cfg.host}:${tcp.port}`, peers: cfg.peers.map((p) => p.id) }, `cluster node ${cfg.nodeId}: Raft on ${cfg.host}:${tcp.port}`);
-      return new ClusterRuntime(cfg, config, node, transport, logger);
+      return new ClusterRuntime(cfg, config, node, transport, logger, dataDir);
     } catch (err) {
       await tcp.close();
       throw err;
@@ -283,6 +314,7 @@ export class ClusterRuntime {
       lastIndex: st.lastIndex,
       serving: this.ready,
       ...(this.node.error ? { failed: this.node.error.message } : {}),
+      ...(this.ownDisk ? { diskAlarm: this.ownDisk } : {}),
       members,
       nodes: members.map((m) => ({
         ...m,
@@ -357,7 +389,54 @@ export class ClusterRuntime {
     while (this.node.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
+  /**
+   * Every node checks its own disk; a follower reports the result to the leader each round (so a new leader
+   * learns it within one round, and a member that stops reporting stops counting after a few).
+   */
+  private checkDisk(): void {
+    const fsInfo = filesystem(this.dataDir);
+    const reason = fsInfo ? diskAlarm(fsInfo, minFreeDiskFor(this.config.resources, fsInfo)) : null;
+    if (reason !== this.ownDisk) {
+      if (reason) this.logger.warn({ reason }, `cluster node ${this.id}: disk alarm: ${reason}`);
+      else this.logger.info(`cluster node ${this.id}: disk alarm cleared`);
+    }
+    this.ownDisk = reason;
+    const lead = this.leader;
+    if (lead && lead !== this.id) this.transport.report({ type: 'nodeStatus', from: this.id, to: lead, term: 0, disk: reason });
+  }
+
+  private memberReported(r: MemberReport): void {
+    if (typeof r.from !== 'number' || r.from === this.id) return;
+    if (typeof r.disk === 'string' && r.disk !== '') {
+      if (!this.memberDisk.has(r.from)) this.logger.warn({ member: r.from, reason: r.disk }, `cluster: node ${r.from} reports its disk alarm; publishers are blocked cluster-wide`);
+      this.memberDisk.set(r.from, { reason: r.disk, at: Date.now() });
+    } else if (this.memberDisk.delete(r.from)) {
+      this.logger.info({ member: r.from }, `cluster: node ${r.from} disk alarm cleared`);
+    }
+  }
+
+  /**
+   * Leader: why another member's disk is low, or null. Every member stores every message, so (as RabbitMQ's disk
+   * alarm does) one member short of disk blocks publishers everywhere, rather than letting that member fall
+   * behind until it fails. A report older than three rounds is dropped: a member that is down blocks nothing.
+   */
+  peerDiskAlarm(): string | null {
+    const stale = Date.now() - 3 * Math.max(100, this.config.resources.checkInterval) - 1000;
+    const out: string[] = [];
+    for (const [id, r] of this.memberDisk) {
+      if (r.at < stale) this.memberDisk.delete(id);
+      else out.push(`node ${id}: ${r.reason}`);
+    }
+    return out.length ? out.sort().join('; ') : null;
+  }
+
+  /** This node's own disk alarm (null: enough free space). */
+  get diskAlarm(): string | null {
+    return this.ownDisk;
+  }
+
   async stop(): Promise<void> {
+    if (this.diskTimer) clearInterval(this.diskTimer);
     if (this.promoter) clearInterval(this.promoter);
     this.forwarder.closeAll();
     await this.node.stop();
