@@ -763,9 +763,9 @@ function asError(err: unknown): Error {
 /**
  * lmdb-js 3.5 rejects, for every failed commit, one promise of its own that nothing can observe (measured: one
  * unhandled `Commit failed (see commitError for details)` per failed transaction, besides the one it hands the
- * caller). Node ends the process on an unhandled rejection, so a full disk would take the broker down. This
- * listener drops exactly those (observing their `commitError`) and rethrows anything else, which Node then
- * treats as before: an uncaught exception.
+ * caller), and sometimes leaves that `commitError` (the OS cause) unobserved too. Node ends the process on an
+ * unhandled rejection, so a full disk would take the broker down. This listener drops exactly those two kinds and
+ * rethrows anything else, which Node then treats as before: an uncaught exception.
  */
 let commitRejectionFilter = false;
 function filterLmdbCommitRejections(): void {
@@ -777,6 +777,10 @@ function filterLmdbCommitRejections(): void {
       e.commitError.then(undefined, () => undefined);
       return;
     }
+    // The cause itself (lmdb-js's `commitError` promise, e.g. `Input/output error` with errno 5 when a disk fills):
+    // rejected by its writer callback, unobserved when no failed caller's error exposed it before it fired. Every
+    // caller of that transaction already got its own rejection (and stops: a cluster node reports `failed`).
+    if (reason instanceof Error && typeof (reason as { code?: unknown }).code === 'number' && /[\\/]lmdb[\\/]write\.js:/.test(reason.stack ?? '')) return;
     throw reason;
   });
 }

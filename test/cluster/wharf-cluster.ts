@@ -62,6 +62,8 @@ export interface ClusterStatusView {
   commitIndex: number;
   appliedIndex: number;
   serving: boolean;
+  failed?: string;
+  diskAlarm?: string;
   members: { id: number; lag?: number; lastContactMs?: number }[];
 }
 
@@ -76,6 +78,8 @@ export interface NodeInfo {
   join?: boolean;
   /** Data directory (default `<dir>/data`). */
   dataDir?: string;
+  /** Top-level config sections for this node only (e.g. `resources`). */
+  config?: Record<string, unknown>;
 }
 
 export class WharfCluster {
@@ -154,6 +158,7 @@ export class WharfCluster {
         ...(self.join ? { join: true } : {}),
         ...this.extra,
       },
+      ...(self.config ?? {}),
     };
   }
 
