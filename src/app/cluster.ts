@@ -14,6 +14,7 @@ import { TcpTransport, type PeerAddress } from '../../cluster/transport/tcp.js';
 import type { Transport } from '../../cluster/transport/transport.js';
 import type { Message, NodeId, SoftState } from '../../cluster/raft/index.js';
 import { Forwarder, type ForwardTarget } from '../../cluster/forward.js';
+import { encodeProxyHeader, readProxyHeader, setPeerAddress } from '../../cluster/proxy-header.js';
 import type { ConnectionInterceptor } from '../transport/intercept.js';
 import { diskAlarm, filesystem, minFreeDiskFor } from './resources.js';
 
@@ -254,21 +255,51 @@ export class ClusterRuntime {
   }
 
   /**
-   * The hook for listener `key`: on a follower with a known leader, pipe the connection to the leader; with no
-   * leader, refuse it (the client retries); on the leader, let the listener serve it.
+   * The hook for listener `key`: on a follower with a known leader, pipe the connection to the leader behind a
+   * PROXY v2 header naming the client (cluster/proxy-header.ts); with no leader, refuse it (the client retries).
+   * On the leader, read such a header if the connection starts with one (only a cluster member can write one
+   * that verifies), make the socket report the client's address, then let the listener serve it.
    */
   interceptor(key: string): ConnectionInterceptor {
-    return (socket: net.Socket) => {
-      if (this.node.isLeader) return false;
+    return (socket: net.Socket, serve: () => void) => {
+      if (this.node.isLeader) {
+        readProxyHeader(socket, this.secret, (r) => {
+          if (r.error) {
+            this.logger.warn({ remote: socket.remoteAddress, listener: key, reason: r.error }, `refused a connection on ${key}: ${r.error}`);
+            socket.destroy();
+            return;
+          }
+          if (r.client && !setPeerAddress(socket, r.client)) {
+            this.logger.warn({ remote: socket.remoteAddress, client: r.client }, 'cannot set a forwarded connection\'s client address on this Node version: it shows the follower\'s');
+          }
+          if (!socket.destroyed) serve();
+        });
+        return true;
+      }
       const lead = this.leader;
       const target = lead && lead !== this.id ? this.clientTarget(lead, key) : undefined;
-      if (!target) {
+      if (!target || socket.remoteAddress === undefined) {
         socket.destroy();
         return true;
       }
-      this.forwarder.forward(socket, target);
+      let header: Buffer | undefined;
+      try {
+        header = encodeProxyHeader(
+          { address: socket.remoteAddress, port: socket.remotePort ?? 0, family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' },
+          { address: socket.localAddress ?? '0.0.0.0', port: socket.localPort ?? 0, family: socket.localFamily === 'IPv6' ? 'IPv6' : 'IPv4' },
+          this.secret,
+        );
+      } catch (err) {
+        this.logger.warn({ remote: socket.remoteAddress, err: (err as Error).message }, 'forwarding without the client address');
+      }
+      this.forwarder.forward(socket, target, header);
       return true;
     };
+  }
+
+  /** Key of the PROXY headers' MAC (the cluster secret). */
+  private get secret(): Buffer {
+    return Buffer.from(this.cfg.secret, 'utf8');
   }
 
   /** Ready to serve clients: the leader with its engine open, or a follower that knows a leader to forward to. */
