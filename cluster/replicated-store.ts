@@ -499,8 +499,11 @@ export class ReplicatedNode {
     await this.compacting;
     if (!failed) this.rejectWaiters(new Error(`node ${this.id}: stopped (store closed)`));
     if (!failed) {
-      await this.state.syncNow();
-      fs.rmSync(unsyncedMarker(this.dir), { force: true });
+      // Synced: the next start may trust the state even after a reboot. If the sync fails, the marker stays.
+      await this.state.syncNow().then(
+        () => fs.rmSync(unsyncedMarker(this.dir), { force: true }),
+        () => undefined,
+      );
     }
     await this.state.close();
     await this.log.close();
