@@ -228,7 +228,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   const dir = tempDir('cluster', a.dir);
   const mk = async (id: number): Promise<Node> => ({ id, dir: path.join(dir, `n${id}`), stomp: await freePort(), admin: await freePort(), raft: await freePort() });
   console.log(
-    `Cluster bench: wharf start processes (fsync on every commit; cluster: default timeouts, 50 ms ticks, election after 0.5–1 s), ` +
+    `Cluster bench: wharf start processes (fsync on every commit — in the cluster the Raft log's, the state store applies unsynced; cluster: default timeouts, 50 ms ticks, election after 0.5–1 s), ` +
       `1 STOMP producer (persistent ${o.size} B, receipt each, window ${o.window}) → 1 consumer (client-individual, prefetch 1000) on the leader; ` +
       `${o.seconds} s after ${o.warmup} s warm-up; all processes on this machine; ${hostNote()}`,
   );

@@ -21,10 +21,12 @@ export class Forwarder {
     return this.pairs.size;
   }
 
-  forward(client: net.Socket, target: ForwardTarget): void {
+  /** Pipe `client` to `target`; `header` (the client's address for the leader, see proxy-header.ts) goes first. */
+  forward(client: net.Socket, target: ForwardTarget, header?: Buffer): void {
     client.setNoDelay(true);
     const upstream = net.connect({ host: target.host, port: target.port });
     upstream.setNoDelay(true);
+    if (header) upstream.write(header);
     const pair = { client, upstream };
     this.pairs.add(pair);
     this.stats.forwarded++;

@@ -12,10 +12,22 @@
  *      its hard state goes with the next write.
  *   2. send the messages;
  *   3. apply the committed entries in order: each is `LmdbStore.commitApplied(batch, index)` — the batch and the
- *      applied index in one state transaction (group commit: all entries of a Ready share one fsync). Apply is
- *      pipelined: the loop does not wait for the state fsync before the next Ready.
+ *      applied index in one state transaction (group commit: all entries of a Ready share one transaction). Apply
+ *      is pipelined: the loop does not wait for the state commit before the next Ready.
  *   4. advance.
  * Proposals arriving while a Raft fsync is in flight are batched into the next Ready (one fsync for all).
+ *
+ * The state store is not fsync'd (LmdbStore `noSync`): the Raft log is the durable record, and the state is a
+ * cache of it that may lag. A process crash (kill -9) loses nothing of it (the writes are in the OS page cache);
+ * an OS crash or power loss may lose its latest transactions, or — LMDB without sync gives no ordering between
+ * data and meta pages — tear it. So:
+ *   - the log is never compacted past what the state store has fsync'd: compaction syncs it first
+ *     (`LmdbStore.syncNow`), and the snapshot it writes into the log is a full image anyway;
+ *   - on start, the state resumes from its recorded applied index and Raft replays every committed entry after
+ *     it from the log;
+ *   - a node that ran with unsynced state and finds, on start, that the machine rebooted since (the
+ *     `state-unsynced` marker holds the boot id it ran under) cannot trust its state: it deletes it and rebuilds
+ *     it from the log's snapshot and entries. A clean stop syncs the state and removes the marker.
  *
  * Restart: Raft starts with `applied = min(state applied index, persisted commit)`; entries at or below the
  * state's applied index are skipped on replay, so every committed entry is applied exactly once.
@@ -28,6 +40,7 @@
  *
  * Not done yet: membership changes are driven through `raw` by hand (no API yet).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/store.js';
 import { BrokerError } from '../src/core/errors.js';
@@ -54,7 +67,7 @@ export interface ReplicatedNodeOptions {
   seed?: number;
   /** Raft event log sink. */
   logger?: (line: string) => void;
-  /** Benchmarks only: no fsync (neither log nor state). */
+  /** Benchmarks only: no fsync of the Raft log either (the state store never fsyncs but to compact the log). */
   noSync?: boolean;
   /** Compact the Raft log into a state snapshot once this many entries are applied past the last one
    *  (default 10,000; 0 = never). */
@@ -154,8 +167,10 @@ export class ReplicatedNode {
     let state: LmdbStore | undefined;
     try {
       if (log.isEmpty()) await log.bootstrap(o.join ? { voters: [], learners: [] } : { voters: [...o.peers].sort((a, b) => a - b), learners: [] });
-      state = new LmdbStore({ path: path.join(o.dir, 'state'), noSync: o.noSync });
+      discardStateTornByReboot(o.dir, o.logger);
+      state = new LmdbStore({ path: path.join(o.dir, 'state'), noSync: true });
       await state.open();
+      markStateUnsynced(o.dir);
       // Crashed between installing a leader's snapshot in the log and restoring the state from it: finish that.
       const snap = log.snapshot();
       if (snap.meta.index > state.appliedIndex()) await state.importImage(snap.data, snap.meta.index);
@@ -251,14 +266,46 @@ export class ReplicatedNode {
     this.schedule();
   }
 
-  /** Propose an encoded batch; resolves once committed and applied locally. (ReplicatedStore.commit) */
+  /**
+   * Propose an encoded batch; resolves once committed and applied locally. (ReplicatedStore.commit)
+   * The proposals of one event turn enter the log together (`proposeMany`): one append message per follower for
+   * all of them, instead of one each, which filled the followers' in-flight windows with one-entry messages.
+   */
   propose(data: Uint8Array): Promise<void> {
     if (this.nodeState !== 'running') return Promise.reject(this.failure ?? new Error(`node ${this.id} is stopped: the store is closed`));
     if (this.raw.raft.role !== 'leader') return Promise.reject(new NotLeaderError(this.id, this.raw.raft.lead));
-    const r = this.raw.propose(data);
-    if (!r.ok) return Promise.reject(new NotLeaderError(this.id, r.lead, r.reason));
-    this.schedule();
-    return new Promise<void>((resolve, reject) => this.waiters.set(r.index, { term: r.term, resolve, reject }));
+    return new Promise<void>((resolve, reject) => {
+      this.proposals.push({ data, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private proposals: { data: Uint8Array; resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  /** Hand the proposals queued this turn to the Raft core at once. */
+  private flushProposals(): void {
+    const batch = this.proposals;
+    if (batch.length === 0) return;
+    this.proposals = [];
+    let r: ReturnType<RawNode['proposeMany']>;
+    if (this.nodeState !== 'running') {
+      const err = this.failure ?? new Error(`node ${this.id} is stopped: the store is closed`);
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    try {
+      r = this.raw.proposeMany(batch.map((p) => p.data));
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      for (const p of batch) p.reject(this.failure!);
+      return;
+    }
+    if (!r.ok) {
+      for (const p of batch) p.reject(new NotLeaderError(this.id, r.lead, r.reason));
+      return;
+    }
+    const first = r.index - batch.length + 1;
+    batch.forEach((p, i) => this.waiters.set(first + i, { term: r.term, resolve: p.resolve, reject: p.reject }));
   }
 
   // ---- the Ready loop ----
@@ -269,6 +316,7 @@ export class ReplicatedNode {
     // setImmediate: every proposal and message of this event turn goes into the same Ready.
     setImmediate(() => {
       this.scheduled = false;
+      this.flushProposals();
       if (!this.driving && this.nodeState === 'running') this.driving = this.drive().finally(() => (this.driving = undefined));
     });
   }
@@ -328,6 +376,8 @@ export class ReplicatedNode {
     this.compacting = (async () => {
       const { index, image } = this.state.exportImage();
       if (index <= this.log.firstIndex() - 1) return;
+      // Entries up to `index` leave the log: the state holding them must be on disk first.
+      await this.state.syncNow();
       await this.log.createSnapshot(index, this.confAt(index), image);
       this.stats.snapshotsCreated++;
     })()
@@ -404,6 +454,7 @@ export class ReplicatedNode {
   private rejectWaiters(err: Error): void {
     for (const w of this.waiters.values()) w.reject(err);
     this.waiters.clear();
+    for (const p of this.proposals.splice(0)) p.reject(err);
   }
 
   private fail(err: Error): void {
@@ -447,6 +498,13 @@ export class ReplicatedNode {
     await this.applyTail;
     await this.compacting;
     if (!failed) this.rejectWaiters(new Error(`node ${this.id}: stopped (store closed)`));
+    if (!failed) {
+      // Synced: the next start may trust the state even after a reboot. If the sync fails, the marker stays.
+      await this.state.syncNow().then(
+        () => fs.rmSync(unsyncedMarker(this.dir), { force: true }),
+        () => undefined,
+      );
+    }
     await this.state.close();
     await this.log.close();
     this.nodeState = 'stopped';
@@ -528,4 +586,46 @@ export class ReplicatedStore implements Store {
     this.closed = true;
     await Promise.allSettled([...this.inflight]);
   }
+}
+
+// ---- the state store's unsynced marker ----
+
+/** Present while a node runs with state writes that may not be on disk; holds the boot id they were made under. */
+function unsyncedMarker(dir: string): string {
+  return path.join(dir, 'state-unsynced');
+}
+
+/** This boot of the OS (Linux); undefined where unknown. */
+function bootId(): string | undefined {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function markStateUnsynced(dir: string): void {
+  const marker = unsyncedMarker(dir);
+  const tmp = `${marker}.tmp`;
+  fs.writeFileSync(tmp, bootId() ?? 'unknown');
+  fs.renameSync(tmp, marker);
+}
+
+/**
+ * The machine went down (OS crash, power loss) while this node's state store had unsynced writes: the state may
+ * have lost transactions or be torn. Delete it; start() rebuilds it from the Raft log (snapshot image + entries),
+ * which was fsync'd before anything was answered. A process crash (same boot id) keeps the state: its writes
+ * reached the page cache.
+ */
+function discardStateTornByReboot(dir: string, logger?: (line: string) => void): void {
+  let ranUnder: string;
+  try {
+    ranUnder = fs.readFileSync(unsyncedMarker(dir), 'utf8').trim();
+  } catch {
+    return; // clean stop, or a brand-new node
+  }
+  const now = bootId();
+  if (now !== undefined && ranUnder === now) return;
+  logger?.(`state store at ${path.join(dir, 'state')} had unsynced writes when the machine went down (boot ${ranUnder}, now ${now ?? 'unknown'}): rebuilding it from the Raft log`);
+  fs.rmSync(path.join(dir, 'state'), { recursive: true, force: true });
 }

@@ -86,6 +86,10 @@ export class RawNode {
   propose(data: Uint8Array): ProposeResult {
     return this.raft.propose(data);
   }
+  /** Leader only: append several commands at consecutive indexes ending at the result's index. */
+  proposeMany(data: readonly Uint8Array[]): ProposeResult {
+    return this.raft.proposeMany(data);
+  }
   /** Leader only: one membership change at a time. */
   proposeConfChange(cc: ConfChange): ProposeResult {
     return this.raft.proposeConfChange(cc);

@@ -543,6 +543,17 @@ export class Raft {
     return { ok: true, index: e.index, term: e.term };
   }
 
+  /** Several commands at once, at consecutive indexes: one MsgApp per follower for all of them (not one each).
+   *  The result names the last one's index. */
+  proposeMany(data: readonly Uint8Array[]): ProposeResult {
+    if (this.role !== 'leader') return this.refuse('not leader');
+    if (this.leadTransferee !== NONE) return this.refuse('leadership transfer in progress');
+    if (data.length === 0) return this.refuse('nothing to propose');
+    const e = this.appendEntries(data.map((d) => ({ term: 0, index: 0, type: 'normal' as const, data: d })));
+    this.bcastAppend();
+    return { ok: true, index: e.index, term: e.term };
+  }
+
   proposeConfChange(cc: ConfChange): ProposeResult {
     if (this.role !== 'leader') return this.refuse('not leader');
     if (this.leadTransferee !== NONE) return this.refuse('leadership transfer in progress');

@@ -12,7 +12,8 @@ export function encodeRaftMessage(m: Message): Buffer {
   return Buffer.from(packr.pack(m));
 }
 
-const TYPES = new Set(['app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'preVote', 'voteResp', 'preVoteResp', 'snap', 'snapResp', 'timeoutNow']);
+// `nodeStatus`: a member's resource report to the leader (src/app/cluster.ts), on the same links, not for the core.
+const TYPES = new Set(['app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'preVote', 'voteResp', 'preVoteResp', 'snap', 'snapResp', 'timeoutNow', 'nodeStatus']);
 
 /** Decode a frame; throws on anything that is not a Raft message (shape checked shallowly). */
 export function decodeRaftMessage(buf: Uint8Array): Message {

@@ -113,6 +113,7 @@ class Peer {
   private queuedBytes = 0;
   private socket: net.Socket | undefined;
   private ready = false;
+  private flushQueued = false;
   private backoff: number;
   private timer: NodeJS.Timeout | undefined;
   closed = false;
@@ -132,7 +133,14 @@ class Peer {
     }
     this.queue.push(f);
     this.queuedBytes += f.length;
-    if (this.ready) this.flush();
+    // The messages of one Ready are sent in one synchronous loop: write them together, one syscall, after it.
+    if (this.ready && !this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(() => {
+        this.flushQueued = false;
+        this.flush();
+      });
+    }
     else if (!this.socket && !this.timer) this.connect();
   }
 
@@ -208,12 +216,14 @@ class Peer {
   private flush(): void {
     const s = this.socket;
     if (!s || !this.ready) return;
+    s.cork();
     while (this.queue.length > 0 && !s.writableNeedDrain) {
       const f = this.queue.shift()!;
       this.queuedBytes -= f.length;
       s.write(f);
       this.t.stats.sent++;
     }
+    s.uncork();
   }
 
   close(): void {

@@ -222,7 +222,8 @@ export class Broker {
     if (certs && !Object.values(config.listeners).some((l) => l.tls?.enabled && (l.tls.requestClientCert || l.tls.requireClientCert || (certs.mode && l !== config.listeners.admin)))) {
       logger.warn('security.certificates is set, but no TLS listener asks clients for a certificate: set security.certificates.mode, or tls.requestClientCert on a listener');
     }
-    const monitor = new ResourceMonitor(engine, dataDir, config.resources, logger.child({ component: 'resources' }));
+    const cluster = this.cluster;
+    const monitor = new ResourceMonitor(engine, dataDir, config.resources, logger.child({ component: 'resources' }), cluster ? () => cluster.peerDiskAlarm() : undefined);
 
     const limits: ConnectionLimits = { ...config.limits };
     // per engine: the adapters of this engine register their definitions sections with it

@@ -14,19 +14,38 @@ import { TcpTransport, type PeerAddress } from '../../cluster/transport/tcp.js';
 import type { Transport } from '../../cluster/transport/transport.js';
 import type { Message, NodeId, SoftState } from '../../cluster/raft/index.js';
 import { Forwarder, type ForwardTarget } from '../../cluster/forward.js';
+import { encodeProxyHeader, readProxyHeader, setPeerAddress } from '../../cluster/proxy-header.js';
 import type { ConnectionInterceptor } from '../transport/intercept.js';
+import { diskAlarm, filesystem, minFreeDiskFor } from './resources.js';
 
-/** Records when each peer was last heard from (for `lastContact` in the status). */
+/**
+ * A member's resource report to the leader, beside the Raft messages on the same authenticated links (never
+ * handed to the Raft core). `disk`: why its disk alarm is up, or null.
+ */
+interface MemberReport {
+  type: 'nodeStatus';
+  from: NodeId;
+  to: NodeId;
+  term: 0;
+  disk: string | null;
+}
+
+/** Records when each peer was last heard from (for `lastContact` in the status); takes members' reports aside. */
 class ObservedTransport implements Transport {
   readonly lastHeard = new Map<NodeId, number>();
+  onReport: (r: MemberReport) => void = () => undefined;
   constructor(readonly inner: TcpTransport) {}
   send(to: NodeId, msg: Message): void {
     this.inner.send(to, msg);
   }
+  report(r: MemberReport): void {
+    this.inner.send(r.to, r as unknown as Message);
+  }
   onMessage(handler: (msg: Message) => void): void {
     this.inner.onMessage((m) => {
       this.lastHeard.set(m.from, Date.now());
-      handler(m);
+      if ((m as { type: string }).type === 'nodeStatus') this.onReport(m as unknown as MemberReport);
+      else handler(m);
     });
   }
   close(): Promise<void> {
@@ -62,6 +81,8 @@ export interface ClusterStatus {
   serving: boolean;
   /** Why this node stopped taking part, if it did (restart it once the cause is fixed). */
   failed?: string;
+  /** This node's disk alarm (free space under resources.minFreeDisk); on any member it blocks publishers cluster-wide. */
+  diskAlarm?: string;
   members: ClusterMemberStatus[];
   /** The members in the shape the console's cluster page reads (id, role, state, self). */
   nodes: (ClusterMemberStatus & { state: string })[];
@@ -96,6 +117,11 @@ export class ClusterRuntime {
   private soft: SoftState = { lead: 0, role: 'follower' };
   /** Set by the broker while its engine is open on this node. */
   engineOpen = false;
+  /** Leader: the disk alarms members reported, with when (a member silent for a while no longer counts). */
+  private readonly memberDisk = new Map<NodeId, { reason: string; at: number }>();
+  private diskTimer: NodeJS.Timeout | undefined;
+  /** This node's own disk alarm, as last checked (followers report it to the leader). */
+  private ownDisk: string | null = null;
 
   private constructor(
     readonly cfg: ClusterConfig,
@@ -103,6 +129,7 @@ export class ClusterRuntime {
     readonly node: ReplicatedNode,
     private readonly transport: ObservedTransport,
     private readonly logger: Logger,
+    private readonly dataDir: string,
   ) {
     for (const p of cfg.peers) this.book.set(p.id, { id: p.id, host: p.host, port: p.port, clientHost: p.clientHost, listeners: p.listeners });
     for (const [k, v] of node.state.recovery().kv) {
@@ -119,6 +146,11 @@ export class ClusterRuntime {
     this.promoter = setInterval(() => this.promoteCaughtUp(), 250);
     this.promoter.unref();
     node.onRoleChange((s) => this.roleChanged(s));
+    transport.onReport = (r) => this.memberReported(r);
+    const every = Math.max(100, config.resources.checkInterval);
+    this.diskTimer = setInterval(() => this.checkDisk(), every);
+    this.diskTimer.unref();
+    this.checkDisk();
     node.onFailure((err) => {
       // The node no longer takes part (e.g. its disk is full): this process cannot serve until it is restarted.
       this.logger.fatal({ err: err.message }, `cluster node ${cfg.nodeId} stopped: ${err.message} — fix the cause and restart this process; the other nodes go on without it`);
@@ -165,7 +197,7 @@ export class ClusterRuntime {
         logger: (line) => raftLog.info(line),
       });
       logger.info({ nodeId: cfg.nodeId, raft: `${cfg.host}:${tcp.port}`, peers: cfg.peers.map((p) => p.id) }, `cluster node ${cfg.nodeId}: Raft on ${cfg.host}:${tcp.port}`);
-      return new ClusterRuntime(cfg, config, node, transport, logger);
+      return new ClusterRuntime(cfg, config, node, transport, logger, dataDir);
     } catch (err) {
       await tcp.close();
       throw err;
@@ -223,21 +255,51 @@ export class ClusterRuntime {
   }
 
   /**
-   * The hook for listener `key`: on a follower with a known leader, pipe the connection to the leader; with no
-   * leader, refuse it (the client retries); on the leader, let the listener serve it.
+   * The hook for listener `key`: on a follower with a known leader, pipe the connection to the leader behind a
+   * PROXY v2 header naming the client (cluster/proxy-header.ts); with no leader, refuse it (the client retries).
+   * On the leader, read such a header if the connection starts with one (only a cluster member can write one
+   * that verifies), make the socket report the client's address, then let the listener serve it.
    */
   interceptor(key: string): ConnectionInterceptor {
-    return (socket: net.Socket) => {
-      if (this.node.isLeader) return false;
+    return (socket: net.Socket, serve: () => void) => {
+      if (this.node.isLeader) {
+        readProxyHeader(socket, this.secret, (r) => {
+          if (r.error) {
+            this.logger.warn({ remote: socket.remoteAddress, listener: key, reason: r.error }, `refused a connection on ${key}: ${r.error}`);
+            socket.destroy();
+            return;
+          }
+          if (r.client && !setPeerAddress(socket, r.client)) {
+            this.logger.warn({ remote: socket.remoteAddress, client: r.client }, 'cannot set a forwarded connection\'s client address on this Node version: it shows the follower\'s');
+          }
+          if (!socket.destroyed) serve();
+        });
+        return true;
+      }
       const lead = this.leader;
       const target = lead && lead !== this.id ? this.clientTarget(lead, key) : undefined;
-      if (!target) {
+      if (!target || socket.remoteAddress === undefined) {
         socket.destroy();
         return true;
       }
-      this.forwarder.forward(socket, target);
+      let header: Buffer | undefined;
+      try {
+        header = encodeProxyHeader(
+          { address: socket.remoteAddress, port: socket.remotePort ?? 0, family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' },
+          { address: socket.localAddress ?? '0.0.0.0', port: socket.localPort ?? 0, family: socket.localFamily === 'IPv6' ? 'IPv6' : 'IPv4' },
+          this.secret,
+        );
+      } catch (err) {
+        this.logger.warn({ remote: socket.remoteAddress, err: (err as Error).message }, 'forwarding without the client address');
+      }
+      this.forwarder.forward(socket, target, header);
       return true;
     };
+  }
+
+  /** Key of the PROXY headers' MAC (the cluster secret). */
+  private get secret(): Buffer {
+    return Buffer.from(this.cfg.secret, 'utf8');
   }
 
   /** Ready to serve clients: the leader with its engine open, or a follower that knows a leader to forward to. */
@@ -283,6 +345,7 @@ export class ClusterRuntime {
       lastIndex: st.lastIndex,
       serving: this.ready,
       ...(this.node.error ? { failed: this.node.error.message } : {}),
+      ...(this.ownDisk ? { diskAlarm: this.ownDisk } : {}),
       members,
       nodes: members.map((m) => ({
         ...m,
@@ -357,7 +420,54 @@ export class ClusterRuntime {
     while (this.node.isLeader && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
+  /**
+   * Every node checks its own disk; a follower reports the result to the leader each round (so a new leader
+   * learns it within one round, and a member that stops reporting stops counting after a few).
+   */
+  private checkDisk(): void {
+    const fsInfo = filesystem(this.dataDir);
+    const reason = fsInfo ? diskAlarm(fsInfo, minFreeDiskFor(this.config.resources, fsInfo)) : null;
+    if (reason !== this.ownDisk) {
+      if (reason) this.logger.warn({ reason }, `cluster node ${this.id}: disk alarm: ${reason}`);
+      else this.logger.info(`cluster node ${this.id}: disk alarm cleared`);
+    }
+    this.ownDisk = reason;
+    const lead = this.leader;
+    if (lead && lead !== this.id) this.transport.report({ type: 'nodeStatus', from: this.id, to: lead, term: 0, disk: reason });
+  }
+
+  private memberReported(r: MemberReport): void {
+    if (typeof r.from !== 'number' || r.from === this.id) return;
+    if (typeof r.disk === 'string' && r.disk !== '') {
+      if (!this.memberDisk.has(r.from)) this.logger.warn({ member: r.from, reason: r.disk }, `cluster: node ${r.from} reports its disk alarm; publishers are blocked cluster-wide`);
+      this.memberDisk.set(r.from, { reason: r.disk, at: Date.now() });
+    } else if (this.memberDisk.delete(r.from)) {
+      this.logger.info({ member: r.from }, `cluster: node ${r.from} disk alarm cleared`);
+    }
+  }
+
+  /**
+   * Leader: why another member's disk is low, or null. Every member stores every message, so (as RabbitMQ's disk
+   * alarm does) one member short of disk blocks publishers everywhere, rather than letting that member fall
+   * behind until it fails. A report older than three rounds is dropped: a member that is down blocks nothing.
+   */
+  peerDiskAlarm(): string | null {
+    const stale = Date.now() - 3 * Math.max(100, this.config.resources.checkInterval) - 1000;
+    const out: string[] = [];
+    for (const [id, r] of this.memberDisk) {
+      if (r.at < stale) this.memberDisk.delete(id);
+      else out.push(`node ${id}: ${r.reason}`);
+    }
+    return out.length ? out.sort().join('; ') : null;
+  }
+
+  /** This node's own disk alarm (null: enough free space). */
+  get diskAlarm(): string | null {
+    return this.ownDisk;
+  }
+
   async stop(): Promise<void> {
+    if (this.diskTimer) clearInterval(this.diskTimer);
     if (this.promoter) clearInterval(this.promoter);
     this.forwarder.closeAll();
     await this.node.stop();

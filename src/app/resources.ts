@@ -28,7 +28,7 @@ export function derivedMinFreeDisk(total: number): number {
   return Math.min(2 * GiB, Math.max(64 * MiB, Math.floor(total * 0.02)));
 }
 
-function filesystem(dir: string): { total: number; free: number } | null {
+export function filesystem(dir: string): { total: number; free: number } | null {
   try {
     const s = fs.statfsSync(dir);
     return { total: s.blocks * s.bsize, free: s.bavail * s.bsize };
@@ -37,7 +37,17 @@ function filesystem(dir: string): { total: number; free: number } | null {
   }
 }
 
-const fmt = (n: number) => (n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : `${(n / MiB).toFixed(1)} MiB`);
+export const fmt = (n: number) => (n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : `${(n / MiB).toFixed(1)} MiB`);
+
+/** The free-disk floor for a data directory on a filesystem (`fsInfo` null: unknown). */
+export function minFreeDiskFor(limits: Pick<ResourceLimits, 'minFreeDisk'>, fsInfo: { total: number } | null): number {
+  return limits.minFreeDisk > 0 ? limits.minFreeDisk : fsInfo ? derivedMinFreeDisk(fsInfo.total) : 64 * MiB;
+}
+
+/** Why the disk alarm is up for this filesystem, or null. */
+export function diskAlarm(fsInfo: { free: number }, minFreeDisk: number): string | null {
+  return fsInfo.free < minFreeDisk ? `${fmt(fsInfo.free)} free on the data directory's disk, under resources.minFreeDisk ${fmt(minFreeDisk)}` : null;
+}
 
 export class ResourceMonitor {
   private timer: NodeJS.Timeout | null = null;
@@ -45,9 +55,19 @@ export class ResourceMonitor {
   readonly maxStoreBytes: number;
   readonly memoryHighWater: number;
 
-  constructor(private readonly engine: Engine, private readonly dataDir: string, limits: ResourceLimits, log?: Logger) {
+  /**
+   * `peerDiskAlarm`: on a cluster leader, why another member's disk is low (null: none is). Like RabbitMQ's disk
+   * alarm, one node short of disk blocks publishers cluster-wide: every member stores every message.
+   */
+  constructor(
+    private readonly engine: Engine,
+    private readonly dataDir: string,
+    limits: ResourceLimits,
+    log?: Logger,
+    private readonly peerDiskAlarm?: () => string | null,
+  ) {
     const fsInfo = filesystem(dataDir);
-    this.minFreeDisk = limits.minFreeDisk > 0 ? limits.minFreeDisk : fsInfo ? derivedMinFreeDisk(fsInfo.total) : 64 * MiB;
+    this.minFreeDisk = minFreeDiskFor(limits, fsInfo);
     this.maxStoreBytes = limits.maxStoreBytes > 0 ? limits.maxStoreBytes : fsInfo ? Math.floor(fsInfo.total / 2) : 0;
     const hw = limits.memoryHighWater;
     this.memoryHighWater = hw <= 0 ? 0 : hw < 1 ? Math.floor(os.totalmem() * hw) : hw;
@@ -59,9 +79,8 @@ export class ResourceMonitor {
 
   check(): void {
     const fsInfo = filesystem(this.dataDir);
-    if (fsInfo) {
-      this.engine.setAlarm('disk', fsInfo.free < this.minFreeDisk ? `${fmt(fsInfo.free)} free on the data directory's disk, under resources.minFreeDisk ${fmt(this.minFreeDisk)}` : null);
-    }
+    const local = fsInfo ? diskAlarm(fsInfo, this.minFreeDisk) : null;
+    if (fsInfo || this.peerDiskAlarm) this.engine.setAlarm('disk', local ?? this.peerDiskAlarm?.() ?? null);
     if (this.maxStoreBytes > 0) {
       const stored = this.engine.storedMessageBytes();
       this.engine.setAlarm('store', stored > this.maxStoreBytes ? `${fmt(stored)} of messages stored, over resources.maxStoreBytes ${fmt(this.maxStoreBytes)}` : null);

@@ -4,8 +4,12 @@
  */
 import type net from 'node:net';
 
-/** Return true to take the socket over (the listener then leaves it alone), false to let the listener serve it. */
-export type ConnectionInterceptor = (socket: net.Socket) => boolean;
+/**
+ * Return true to take the socket over (the listener then leaves it alone), false to let the listener serve it.
+ * A hook that returned true may still hand the socket to the listener later with `serve()` (after reading a
+ * header off it, say).
+ */
+export type ConnectionInterceptor = (socket: net.Socket, serve: () => void) => boolean;
 
 /**
  * Put `intercept` in front of every 'connection' listener registered on `server` so far (Node's own TLS and HTTP
@@ -16,7 +20,9 @@ export function interceptConnections(server: net.Server, intercept: ConnectionIn
   const original = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
   server.on('connection', (socket: net.Socket) => {
-    if (intercept(socket)) return;
-    for (const l of original) l.call(server, socket);
+    const serve = () => {
+      for (const l of original) l.call(server, socket);
+    };
+    if (!intercept(socket, serve)) serve();
   });
 }

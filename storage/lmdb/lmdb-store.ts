@@ -62,7 +62,8 @@ export interface LmdbStoreOptions {
   path: string;
   /** Initial LMDB map size in bytes; lmdb-js grows the map automatically. */
   mapSize?: number;
-  /** Benchmarks only: do not fsync — commits are NOT durable across an OS crash. */
+  /** Do not fsync — commits are NOT durable across an OS crash. Benchmarks, and a cluster node's state store
+   *  (whose durable record is the Raft log; it calls `syncNow()` before compacting the log). */
   noSync?: boolean;
   /** Tests: on open(), recount every queue by scanning its entries and fail if the stored counters differ. */
   verifyRecovery?: boolean;
@@ -279,6 +280,19 @@ export class LmdbStore implements Store {
     return this.closing;
   }
 
+  /**
+   * Flush everything committed so far to disk (fsync), whatever `noSync` says. A cluster node's state store runs
+   * with `noSync` (the Raft log is its durable record) and calls this before the log is compacted past its
+   * applied index, and on a clean stop.
+   */
+  syncNow(): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(new Error(`LmdbStore(${this.path}): syncNow on a store that is ${this.state}`));
+    return new Promise<void>((resolve, reject) => {
+      // lmdb-js RootDatabase.sync(callback): mdb_env_sync(force) on a worker thread (not in its typings).
+      (this.env as unknown as { sync(cb: (err?: unknown) => void): void }).sync((err) => (err ? reject(asError(err)) : resolve()));
+    });
+  }
+
   /** Resolves when no commit is queued or in flight. */
   private whenIdle(): Promise<void> {
     if (!this.inFlight && this.pending.length === 0) return Promise.resolve();
@@ -446,7 +460,9 @@ export class LmdbStore implements Store {
     // transaction took): commit on this thread at the end of this tick, without lmdb-js's setImmediate and
     // its two writer-thread hops, which cost ~0.3 ms of latency and most of the CPU of a lone commit. Under
     // load (a transaction in flight, big groups, or commits back to back) the writer thread keeps group commit.
-    if (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook) {
+    // Without fsync a commit is memory work only: always on this thread (the writer thread's hand-offs cost more
+    // CPU than the write itself; a cluster node's state store applies every entry this way).
+    if (this.opts.noSync === true || (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook)) {
       process.nextTick(this.commitNow);
       return;
     }
@@ -747,9 +763,9 @@ function asError(err: unknown): Error {
 /**
  * lmdb-js 3.5 rejects, for every failed commit, one promise of its own that nothing can observe (measured: one
  * unhandled `Commit failed (see commitError for details)` per failed transaction, besides the one it hands the
- * caller). Node ends the process on an unhandled rejection, so a full disk would take the broker down. This
- * listener drops exactly those (observing their `commitError`) and rethrows anything else, which Node then
- * treats as before: an uncaught exception.
+ * caller), and sometimes leaves that `commitError` (the OS cause) unobserved too. Node ends the process on an
+ * unhandled rejection, so a full disk would take the broker down. This listener drops exactly those two kinds and
+ * rethrows anything else, which Node then treats as before: an uncaught exception.
  */
 let commitRejectionFilter = false;
 function filterLmdbCommitRejections(): void {
@@ -761,6 +777,10 @@ function filterLmdbCommitRejections(): void {
       e.commitError.then(undefined, () => undefined);
       return;
     }
+    // The cause itself (lmdb-js's `commitError` promise, e.g. `Input/output error` with errno 5 when a disk fills):
+    // rejected by its writer callback, unobserved when no failed caller's error exposed it before it fired. Every
+    // caller of that transaction already got its own rejection (and stops: a cluster node reports `failed`).
+    if (reason instanceof Error && typeof (reason as { code?: unknown }).code === 'number' && /[\\/]lmdb[\\/]write\.js:/.test(reason.stack ?? '')) return;
     throw reason;
   });
 }

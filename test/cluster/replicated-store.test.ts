@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { decodeBatch, encodeBatch } from '../../cluster/batch-codec.js';
 import { NotLeaderError, type ReplicatedNode } from '../../cluster/replicated-store.js';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../../src/core/store.js';
@@ -246,5 +247,65 @@ describe('ReplicatedStore', function () {
     await c.settle();
     assert.deepEqual(dump(back.state), dump(leader.state));
     assert.equal(back.state.appliedIndex(), leader.state.appliedIndex());
+  });
+
+  it('a node killed after applying without sync replays what its state lost from the Raft log', async () => {
+    const c = newCluster();
+    await c.startAll();
+    c.node(1).campaign();
+    const leader = await c.leader();
+    await leader.store.open();
+    for (let i = 1; i <= 40; i++) await leader.store.commit([enq('q', i), { t: 'kv.put', key: 'last', value: i }]);
+    await c.settle();
+    const f = c.running().find((n) => n !== leader)!;
+    const fid = f.id;
+    // What an OS crash can leave of an unsynced state store: its file as of its last sync.
+    await f.state.syncNow();
+    const stateFile = path.join(c.dir(fid), 'state', 'wharf.mdb');
+    const synced = fs.readFileSync(stateFile);
+    const syncedIndex = f.appliedIndex;
+    for (let i = 41; i <= 80; i++) await leader.store.commit([enq('q', i), { t: 'kv.put', key: 'last', value: i }, ...(i % 4 === 0 ? [{ t: 'ack', queue: 'q', seq: i - 40 } as Command] : [])]);
+    await c.settle();
+    assert.ok(f.appliedIndex >= syncedIndex + 40);
+    await c.crash(fid);
+    fs.writeFileSync(stateFile, synced);
+
+    const back = await c.start(fid);
+    assert.equal(back.state.appliedIndex(), syncedIndex, 'the state resumes from its last synced applied index');
+    await c.settle();
+    assert.equal(back.state.stats.batches, back.appliedIndex - syncedIndex, 'every entry after it replayed, once');
+    assert.deepEqual(dump(back.state), dump(leader.state));
+  });
+
+  it('after a reboot with unsynced state, a node rebuilds its state from the Raft log instead of trusting it', async () => {
+    const root = tempRoot();
+    roots.push(root);
+    const c = new TestCluster(root, [1, 2, 3], { ...FAST, snapshotEntries: 25 });
+    clusters.push(c);
+    await c.startAll();
+    c.node(1).campaign();
+    const leader = await c.leader();
+    await leader.store.open();
+    for (let i = 1; i <= 60; i++) await leader.store.commit([enq('q', i)]);
+    await c.settle();
+    const f = c.running().find((n) => n !== leader)!;
+    const fid = f.id;
+    assert.ok(f.log.firstIndex() > 1, 'the follower compacted its log (its state was synced first)');
+    await c.crash(fid);
+    // The machine went down: the marker names another boot, and the state file is torn.
+    fs.writeFileSync(path.join(c.dir(fid), 'state-unsynced'), 'a-previous-boot');
+    const stateFile = path.join(c.dir(fid), 'state', 'wharf.mdb');
+    const torn = fs.readFileSync(stateFile);
+    torn.fill(0xa5, 0, Math.min(torn.length, 64 * 1024));
+    fs.writeFileSync(stateFile, torn);
+
+    const back = await c.start(fid);
+    await c.settle();
+    assert.deepEqual(dump(back.state), dump(leader.state));
+    // A clean stop syncs and clears the marker: the next start trusts the state.
+    await c.stop(fid);
+    assert.equal(fs.existsSync(path.join(c.dir(fid), 'state-unsynced')), false);
+    const again = await c.start(fid);
+    assert.equal(again.state.appliedIndex(), back.appliedIndex);
   });
 });

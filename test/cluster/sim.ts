@@ -402,9 +402,16 @@ export class Sim {
     if (leaders.length > 0 && r.chance(0.3)) {
       const l = r.pick(leaders).node as RawNode;
       const k = 1 + r.int(this.o.burst);
-      for (let j = 0; j < k; j++) {
-        const res = l.propose(enc.encode(`p${this.o.seed}-${++this.proposals}`));
-        if (res.ok) this.trace(`${l.raft.id} proposed ${res.index}/${res.term}`);
+      if (k > 1 && (this.proposals & 1) === 1) {
+        // A burst as one proposeMany (what ReplicatedNode does with one event turn's proposals).
+        const data = Array.from({ length: k }, () => enc.encode(`p${this.o.seed}-${++this.proposals}`));
+        const res = l.proposeMany(data);
+        if (res.ok) this.trace(`${l.raft.id} proposed ${res.index - k + 1}..${res.index}/${res.term}`);
+      } else {
+        for (let j = 0; j < k; j++) {
+          const res = l.propose(enc.encode(`p${this.o.seed}-${++this.proposals}`));
+          if (res.ok) this.trace(`${l.raft.id} proposed ${res.index}/${res.term}`);
+        }
       }
     }
     if (leaders.length > 0 && r.chance(0.02)) {

@@ -34,6 +34,8 @@ export interface ClusterStatusView {
   commitIndex: number;
   appliedIndex: number;
   serving: boolean;
+  failed?: string;
+  diskAlarm?: string;
   members: { id: number; lag?: number; lastContactMs?: number }[];
 }
 
@@ -48,6 +50,8 @@ export interface NodeInfo {
   join?: boolean;
   /** Data directory (default `<dir>/data`). */
   dataDir?: string;
+  /** Top-level config sections for this node only (e.g. `resources`). */
+  config?: Record<string, unknown>;
 }
 
 export class WharfCluster {
@@ -126,6 +130,7 @@ export class WharfCluster {
         ...(self.join ? { join: true } : {}),
         ...this.extra,
       },
+      ...(self.config ?? {}),
     };
   }
 
