@@ -134,7 +134,12 @@ export class Router {
       for (const a of plan.apply) a();
       return;
     }
-    const committed = this.host.commit(cmds);
+    let committed: Promise<void>;
+    try {
+      committed = this.host.commit(cmds);
+    } catch (err) {
+      committed = Promise.reject(err);
+    }
     let applied: Array<{ q: CoreQueue; e: Entry }> | null = null;
     let gate: Promise<boolean> | undefined;
     if (early.length) {
