@@ -657,15 +657,18 @@ export class CoreQueue {
   }
 
   /**
-   * Whether a persistent enqueue should carry its redelivery mark in its own commit: a consumer is waiting
-   * with credit and nothing is queued ahead, so it will be delivered as soon as it is applied. Saves the
+   * Whether a persistent enqueue should carry its redelivery mark in its own commit: consumers are waiting
+   * with more credit than there are ready entries ahead of it, so it will be delivered as soon as it is applied. Saves the
    * mark's separate commit on the streaming path; if the broker dies in between, the message is flagged
    * redelivered without having been delivered, which "may have been delivered" allows.
    */
   wantsEagerMark(seq: number): boolean {
-    if (seq <= this.requestedMark || this.readyCount > 0 || this.pagingActive || this.paused) return false;
-    for (const c of this.consumers) if (c.credit > 0 && !c.closed) return true;
-    return false;
+    if (seq <= this.requestedMark || this.pagingActive || this.paused) return false;
+    // Ready entries take credit first: those applied early by concurrent dispatch and not yet dispatched (this
+    // microtask) are ahead of it, and should not cost it a mark commit of its own.
+    let credit = 0;
+    for (const c of this.consumers) if (c.credit > 0 && !c.closed) credit += c.credit;
+    return credit > this.readyCount;
   }
 
   noteMarkRequested(seq: number): void {
