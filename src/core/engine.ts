@@ -1,7 +1,8 @@
 /**
  * The engine: the one place where messaging semantics live. Protocol adapters call it; it decides
  * routing, dispatch, acks, redelivery, DLQ, expiry, delay, transactions and fan-out, and records every
- * durable change as a Store command, applying it only once the store has committed it.
+ * durable change as a Store command, applying it only once the store has committed it (except a plain send's
+ * enqueue under concurrent store and dispatch: applied while committed, withdrawn if the commit fails).
  */
 import { EventEmitter } from 'node:events';
 import { type Address, formatAddress, parseAddress, isWildcard, matchTopic } from './address.js';
