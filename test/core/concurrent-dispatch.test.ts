@@ -161,6 +161,20 @@ describe('core: concurrent store and dispatch', function () {
     assert.equal(inbox.items.length, 0);
   });
 
+  it('a purge while the enqueue commit is in flight removes the message from the store once it lands', async () => {
+    const { engine, held } = await open();
+    await engine.createQueue('q');
+    const sent = engine.send(msg('purged-early'), queue('q'));
+    await eventually(() => held.waiting === 1);
+    assert.equal(engine.getQueue('q')!.depth, 1);
+    assert.equal(await engine.purgeQueue('q'), 1);
+    held.release();
+    await sent;
+    await eventually(() => held.kinds().includes('ack'));
+    const restarted = await t.restart();
+    assert.equal(restarted.getQueue('q')!.depth, 0, 'the purged message does not come back');
+  });
+
   it('store.concurrentDispatch off: the consumer gets the message only after its commit', async () => {
     const { engine, held } = await open({ concurrentDispatch: false });
     await engine.createQueue('q');
