@@ -5,7 +5,8 @@
  *                            [--seconds 8] [--warmup 2] [--runs 2] [--markdown] [--others]
  *
  * Brokers (one at a time, each on its own free 127.0.0.1 ports, killed by pid at the end):
- * - wharf: `--broker-child` of this file, every commit fsync'd (`store.noSync` false), STOMP and AMQP listeners.
+ * - wharf: `--broker-child` of this file, every commit fsync'd (`store.noSync` false), STOMP and AMQP listeners;
+ *   `store.concurrentDispatch` on unless BENCH_WHARF_CONCURRENT_DISPATCH=0 (dispatch after the commit, as before).
  * - activemq: Debian's ActiveMQ 5.17 (`/usr/share/activemq`), KahaDB with `journalDiskSyncStrategy="always"` (fsync
  *   per journal write, the durable default); STOMP only (Debian's build ships no AMQP transport).
  * - rabbitmq: Debian's rabbitmq-server 3.10 with rabbitmq_stomp and rabbitmq_amqp1_0; durable queues, publisher
@@ -38,7 +39,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
+import { benchConcurrentDispatch, benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
 import { AMQ_HOME, freePort, kahaDbAlwaysSync, launchActiveMQ, mosquitto, PeerBroker } from './mqtt-peers.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -81,7 +82,7 @@ async function wharfChild(dataDir: string): Promise<void> {
   const on = { host: '127.0.0.1', port: 0 };
   const config = parseConfig({
     dataDir,
-    store: { noSync: false },
+    store: { noSync: false, concurrentDispatch: benchConcurrentDispatch() },
     log: { level: 'silent' },
     listeners: { openwire: off, amqp: on, stomp: on, admin: off, sqs: off, ws: off, mqtt: on },
     // the idle-connections scenario opens 10,000 from 127.0.0.1 (the defaults allow 10,000 per listener and half

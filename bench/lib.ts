@@ -201,6 +201,14 @@ export async function benchSecurity(): Promise<Record<string, unknown>> {
 }
 
 /**
+ * `store.concurrentDispatch` for the Wharf brokers the benches start: on (the default) unless
+ * BENCH_WHARF_CONCURRENT_DISPATCH=0, for before/after runs of the same build.
+ */
+export function benchConcurrentDispatch(): boolean {
+  return process.env.BENCH_WHARF_CONCURRENT_DISPATCH !== '0';
+}
+
+/**
  * In a child: a Broker with only `listener` (on 127.0.0.1, a free port) and the given modules, its store in
  * `dataDir` (fsync'd unless noSync), served to the parent with serveParent().
  */
@@ -223,7 +231,7 @@ export async function serveBroker(o: {
   const off = { enabled: false };
   const config = parseConfig({
     dataDir: o.dataDir,
-    store: { noSync: o.noSync },
+    store: { noSync: o.noSync, concurrentDispatch: benchConcurrentDispatch() },
     log: { level },
     ...o.config,
     listeners: { openwire: off, amqp: off, stomp: off, admin: off, sqs: off, ws: off, mqtt: off, [o.listener]: { host: '127.0.0.1', port: 0 } },

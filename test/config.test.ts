@@ -43,6 +43,8 @@ describe('config', () => {
     assert.deepEqual(c.destinations, []);
     assert.equal(c.log.level, 'info');
     assert.equal(c.store.noSync, false);
+    assert.equal(c.store.concurrentDispatch, true);
+    assert.equal(parseConfig({ store: { concurrentDispatch: false } }).store.concurrentDispatch, false);
     assert.deepEqual(c.sqs, { region: 'us-east-1', accountId: '000000000000' });
     assert.equal(c.amqp.defaultAddressKind, 'queue');
   });

@@ -208,6 +208,7 @@ export class Broker {
       composites: config.composites,
       virtualTopics: config.virtualTopics.enabled ? { topicPrefix: config.virtualTopics.topicPrefix, consumerPrefix: config.virtualTopics.consumerPrefix } : false,
       logger: logger.child({ component: 'engine' }),
+      concurrentDispatch: config.store.concurrentDispatch,
     });
     security.bind(engine);
     try {

@@ -258,6 +258,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Skip fsync on commit. Loses acknowledged messages on a crash: benchmarks only. */
       noSync: boolSchema.default(false),
+      /**
+       * Concurrent store and dispatch: hand a non-transactional persistent send to a waiting consumer while its
+       * enqueue is being fsync'd (the producer is still confirmed only after it). false: dispatch after the commit.
+       */
+      concurrentDispatch: boolSchema.default(true),
     })
     .prefault({}),
   // --- protocol-specific sections (add new ones here, strict like the rest) ---

@@ -1,7 +1,8 @@
 /**
  * The engine: the one place where messaging semantics live. Protocol adapters call it; it decides
  * routing, dispatch, acks, redelivery, DLQ, expiry, delay, transactions and fan-out, and records every
- * durable change as a Store command, applying it only once the store has committed it.
+ * durable change as a Store command, applying it only once the store has committed it (except a plain send's
+ * enqueue under concurrent store and dispatch: applied while committed, withdrawn if the commit fails).
  */
 import { EventEmitter } from 'node:events';
 import { type Address, formatAddress, parseAddress, isWildcard, matchTopic } from './address.js';
@@ -58,6 +59,13 @@ export interface EngineOptions {
   maxDestinations?: number;
   maxSubscriptions?: number;
   maxConsumersPerConnection?: number;
+  /**
+   * Concurrent store and dispatch (default true): a non-transactional persistent send is handed to a waiting
+   * consumer while its enqueue is being committed; the producer is still confirmed only once it is durable, and
+   * nothing about the message (ack, redelivery count, DLQ move) is written before its enqueue. false: dispatch
+   * only after the commit (config `store.concurrentDispatch`).
+   */
+  concurrentDispatch?: boolean;
 }
 
 export class Engine extends EventEmitter implements EngineApi {
@@ -87,6 +95,7 @@ export class Engine extends EventEmitter implements EngineApi {
   private stopped = false;
   private readonly inflightCommits = new Set<Promise<void>>();
   readonly now: () => number;
+  private readonly concurrentDispatch: boolean;
   /** Queues, subscriptions, routing tables and kv: what the engine's parts share. */
   readonly state = new EngineState();
   private readonly scheduler: Scheduler;
@@ -109,6 +118,7 @@ export class Engine extends EventEmitter implements EngineApi {
     this.opts = opts;
     this.store = opts.store;
     this.now = opts.now ?? Date.now;
+    this.concurrentDispatch = opts.concurrentDispatch !== false;
     this.timers = new TimerWheel(this.now);
     this.host.timers = this.timers;
     this.logger = opts.logger ?? silentLogger;
@@ -580,7 +590,7 @@ export class Engine extends EventEmitter implements EngineApi {
       // The synchronous plan only while no asynchronous one is under way: a send must not take its seq (at
       // execute) before an earlier send to the same queue whose plan is still being awaited.
       const plan = (this.asyncPlans === 0 ? this.router.planNow(message, address, conn, opts.retain ?? false) : null) ?? (await this.planSend(message, address, opts.retain ?? false, conn));
-      await this.executePlan(plan, kvCmds);
+      await this.router.execute(plan, kvCmds, this.concurrentDispatch);
     }
     this.applyKv(opts.kv);
   }
@@ -618,7 +628,7 @@ export class Engine extends EventEmitter implements EngineApi {
       for (const p of plans) for (const r of p.release) r();
       throw err;
     }
-    await this.executePlan(mergePlans(plans), kvCommands(kv));
+    await this.router.execute(mergePlans(plans), kvCommands(kv), this.concurrentDispatch);
     this.applyKv(kv);
     // scheduled messages are jobs of their own (rare over SQS): one commit each
     for (const i of scheduled) {
@@ -654,6 +664,7 @@ export class Engine extends EventEmitter implements EngineApi {
     this.asyncPlans--;
   };
 
+  /** Commit a plan and apply it once committed (transactions, the scheduler: no concurrent dispatch). */
   executePlan(plan: SendPlan, extra: Command[]): Promise<void> {
     return this.router.execute(plan, extra);
   }

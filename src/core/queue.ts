@@ -14,7 +14,7 @@ import type { Command, StoredEntry } from './store.js';
 import type { TimerHandle, TimerWheel } from './timers.js';
 import { BrokerError } from './errors.js';
 import type { Consumer } from './consumer.js';
-import type { Entry } from './entry.js';
+import { afterStored, type Entry } from './entry.js';
 
 export type { Entry } from './entry.js';
 import type { Address } from './address.js';
@@ -133,6 +133,13 @@ export class CoreQueue {
   lastSeq = 0;
   private committedMark = 0;
   private requestedMark = 0;
+
+  /**
+   * Enqueues whose seq is taken and that will be applied once their commit resolves (transactions, scheduled
+   * sends, sends the window could not take). While any is outstanding, no send is applied early (acceptsEarly):
+   * it would be dispatched ahead of a message with a lower seq.
+   */
+  lateApplies = 0;
 
   /** Entries enqueued but not yet applied (in a commit) count against limits too. */
   private pendingCount = 0;
@@ -282,7 +289,7 @@ export class CoreQueue {
         this.removeReadyAt(p, this.heads[p]);
         this.stats.dropped++;
         this.forget(e);
-        if (e.persisted) this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }]).catch((err) => this.host.onError(err, 'drop-oldest'));
+        if (e.persisted) afterStored(e, () => this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }])).catch((err) => this.host.onError(err, 'drop-oldest'));
         return true;
       }
     }
@@ -343,6 +350,72 @@ export class CoreQueue {
     this.place(e);
     this.trimToLimits();
     this.scheduleDispatch();
+  }
+
+  /**
+   * Concurrent store and dispatch: whether an enqueue taken now can be applied before its commit resolves. Only
+   * into the in-memory window (paging reads the store, where the entry is not yet), and only with no enqueue of a
+   * lower seq still waiting for its commit to be applied (lateApplies).
+   */
+  acceptsEarly(size: number): boolean {
+    return !this.deleted && this.lateApplies === 0 && !this.pagingActive && this.memCount < this.windowSize && this.memBytes + size <= this.windowBytes;
+  }
+
+  /**
+   * Apply an enqueue whose commit is in flight (`committing` resolves to whether it became durable; undefined
+   * when there is nothing to commit). The room held by `hold` becomes the entry's. Returns the entry, so the
+   * caller can withdraw it if the commit fails.
+   */
+  applyEarly(seq: number, message: Message, size: number, persisted: boolean, committing: Promise<boolean> | undefined): Entry {
+    this.unreserve(size);
+    this.stats.enqueued++;
+    const e: Entry = { seq, message, deliveryCount: 0, redelivered: false, size, persisted, committing };
+    this.memCount++;
+    this.memBytes += size;
+    this.place(e);
+    this.trimToLimits();
+    this.scheduleDispatch();
+    return e;
+  }
+
+  /**
+   * The enqueue commit of an entry applied early failed: the message is withdrawn. Not yet delivered: it is
+   * removed. Delivered: it stays on the consumer's books until settled, and its settlement writes nothing and
+   * does not redeliver it (see applyAck, requeue).
+   */
+  withdraw(e: Entry): void {
+    if (e.withdrawn) return;
+    e.withdrawn = true;
+    e.committing = undefined;
+    this.stats.enqueued--;
+    const p = e.message.priority;
+    const arr = this.ready[p];
+    for (let i = this.heads[p]; i < arr.length; i++) {
+      if (arr[i] === e) {
+        this.removeReadyAt(p, i);
+        this.forget(e);
+        return;
+      }
+    }
+    if (this.scheduled.delete(e)) {
+      this.scheduledCount--;
+      this.forget(e);
+      return;
+    }
+    for (const f of this.inflight.values()) {
+      if (f.entry !== e) continue;
+      if (f.pending) {
+        // waiting for its redelivery mark: the client never saw it, so it never will
+        this.inflight.delete(f.delivery.id);
+        if (f.lease) this.host.timers.cancel(f.lease);
+        f.consumer.untrack(f.delivery.id);
+        if (!f.consumer.closed) f.consumer.credit++;
+        this.forget(e);
+        this.scheduleDispatch();
+      }
+      return;
+    }
+    // taken by a transaction, locked by a prepared one, or already settled: their settlement sees `withdrawn`
   }
 
   /** drop-oldest: applied enqueues push the oldest messages out, so the limit holds however many sends raced. */
@@ -568,7 +641,7 @@ export class CoreQueue {
       // at-most-once: the message leaves the queue as it is sent
       this.stats.dequeued++;
       this.forget(e);
-      if (e.persisted) this.commitAck(e.seq).catch((err) => this.host.onError(err, 'auto-ack'));
+      if (e.persisted) afterStored(e, () => this.commitAck(e.seq)).catch((err) => this.host.onError(err, 'auto-ack'));
       c.deliver(delivery);
       if (c.prefetchMode) c.credit++;
       return;
@@ -578,7 +651,9 @@ export class CoreQueue {
     c.track(delivery.id);
     const lease = c.ackTimeout || this.policy.ackTimeout;
     if (lease > 0) this.setLease(f, lease);
-    if (e.persisted && e.seq > this.committedMark) {
+    // An entry whose enqueue commit is in flight with a mark covering it submitted (in that commit or before it)
+    // needs no wait: the mark is durable no later than the entry, and a crash before that loses both.
+    if (e.persisted && e.seq > this.committedMark && !(e.committing !== undefined && e.seq <= this.requestedMark)) {
       // Record "may have been delivered" durably before the client sees it, so a crash
       // afterwards redelivers it flagged redelivered.
       f.pending = true;
@@ -608,15 +683,18 @@ export class CoreQueue {
   }
 
   /**
-   * Whether a persistent enqueue should carry its redelivery mark in its own commit: a consumer is waiting
-   * with credit and nothing is queued ahead, so it will be delivered as soon as it is applied. Saves the
+   * Whether a persistent enqueue should carry its redelivery mark in its own commit: consumers are waiting
+   * with more credit than there are ready entries ahead of it, so it will be delivered as soon as it is applied. Saves the
    * mark's separate commit on the streaming path; if the broker dies in between, the message is flagged
    * redelivered without having been delivered, which "may have been delivered" allows.
    */
   wantsEagerMark(seq: number): boolean {
-    if (seq <= this.requestedMark || this.readyCount > 0 || this.pagingActive || this.paused) return false;
-    for (const c of this.consumers) if (c.credit > 0 && !c.closed) return true;
-    return false;
+    if (seq <= this.requestedMark || this.pagingActive || this.paused) return false;
+    // Ready entries take credit first: those applied early by concurrent dispatch and not yet dispatched (this
+    // microtask) are ahead of it, and should not cost it a mark commit of its own.
+    let credit = 0;
+    for (const c of this.consumers) if (c.credit > 0 && !c.closed) credit += c.credit;
+    return credit > this.readyCount;
   }
 
   noteMarkRequested(seq: number): void {
@@ -674,12 +752,12 @@ export class CoreQueue {
   }
 
   ackCommands(e: Entry): Command[] {
-    return e.persisted ? [{ t: 'ack', queue: this.storageName, seq: e.seq }] : [];
+    return e.persisted && !e.withdrawn ? [{ t: 'ack', queue: this.storageName, seq: e.seq }] : [];
   }
 
   /** The ack is committed (or needed no commit): the entry is gone. */
   applyAck(e: Entry, c: Consumer<CoreQueue> | null): void {
-    this.stats.dequeued++;
+    if (!e.withdrawn) this.stats.dequeued++;
     this.forget(e);
     if (c && c.prefetchMode && !c.closed) c.credit++;
     this.scheduleDispatch();
@@ -695,7 +773,9 @@ export class CoreQueue {
     } catch (err) {
       return Promise.reject(err);
     }
-    return entry.persisted ? this.commitAck(entry.seq) : RESOLVED;
+    if (!entry.persisted) return RESOLVED;
+    const seq = entry.seq;
+    return entry.committing === undefined && !entry.withdrawn ? this.commitAck(seq) : afterStored(entry, () => this.commitAck(seq));
   }
 
   /**
@@ -750,6 +830,12 @@ export class CoreQueue {
 
   private requeue(e: Entry, opts: NackOptions, from: Consumer<CoreQueue> | null): void {
     if (this.deleted) return;
+    if (e.withdrawn) {
+      // its enqueue never became durable: not redelivered (the producer was told the send failed)
+      this.forget(e);
+      this.scheduleDispatch();
+      return;
+    }
     if (opts.redelivered !== false) e.redelivered = true;
     this.stats.redelivered++;
     if (opts.deadLetter) {
@@ -764,7 +850,8 @@ export class CoreQueue {
         return;
       }
       if (e.persisted) {
-        this.host.commit([{ t: 'update', queue: this.storageName, seq: e.seq, deliveryCount: e.deliveryCount }]).catch((err) => this.host.onError(err, 'redelivery count'));
+        const deliveryCount = e.deliveryCount;
+        afterStored(e, () => this.host.commit([{ t: 'update', queue: this.storageName, seq: e.seq, deliveryCount }])).catch((err) => this.host.onError(err, 'redelivery count'));
       }
     }
     if (opts.notHere && from) from.refuse(e.seq);
@@ -782,18 +869,21 @@ export class CoreQueue {
       return;
     }
     this.forget(e);
-    if (e.persisted) this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }]).catch((err) => this.host.onError(err, 'expire'));
+    if (e.persisted) afterStored(e, () => this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }])).catch((err) => this.host.onError(err, 'expire'));
   }
 
   /** Remove an in-memory entry (not in flight) and move it to the DLQ atomically. */
   private deadLetter(e: Entry, reason: string): void {
-    const dl = this.isDeadLetterQueue ? null : this.host.deadLetter(this, e, reason);
     this.stats.deadLettered++;
     this.forget(e);
-    const cmds = [...this.ackCommands(e), ...(dl?.commands ?? [])];
-    const applyDlq = () => dl?.apply();
-    if (cmds.length) this.host.commit(cmds).then(applyDlq, (err) => this.host.onError(err, 'dead-letter'));
-    else applyDlq();
+    // planned when written: the DLQ's seq is taken in the same step as the commit carrying it
+    void afterStored(e, () => {
+      const dl = this.isDeadLetterQueue ? null : this.host.deadLetter(this, e, reason);
+      const cmds = [...this.ackCommands(e), ...(dl?.commands ?? [])];
+      const applyDlq = () => dl?.apply();
+      if (cmds.length) this.host.commit(cmds).then(applyDlq, (err) => this.host.onError(err, 'dead-letter'));
+      else applyDlq();
+    });
   }
 
   /** Periodic sweep: expire what sits in the window past its expiration. */
@@ -863,6 +953,7 @@ export class CoreQueue {
         const e = this.ready[p][i];
         this.memCount--;
         this.memBytes -= e.size;
+        if (e.committing) this.ackWhenStored(e);
       }
       this.ready[p] = [];
       this.heads[p] = 0;
@@ -873,6 +964,7 @@ export class CoreQueue {
       this.memCount--;
       this.memBytes -= e.size;
       if (e.timer) this.host.timers.cancel(e.timer);
+      if (e.committing) this.ackWhenStored(e);
     }
     this.scheduled.clear();
     this.scheduledCount = 0;
@@ -886,6 +978,11 @@ export class CoreQueue {
     this.wakeBlocked();
     if (this.persistent) await this.removeStored(upTo);
     return removed;
+  }
+
+  /** A purged entry whose enqueue is still being committed: removed from the store once it is there. */
+  private ackWhenStored(e: Entry): void {
+    if (e.persisted) afterStored(e, () => this.host.commit([{ t: 'ack', queue: this.storageName, seq: e.seq }])).catch((err) => this.host.onError(err, 'purge'));
   }
 
   /**
@@ -1017,8 +1114,10 @@ export class CoreQueue {
           this.removeReadyAt(p, i);
           this.forget(e);
           this.stats.dequeued++;
-          const cmds = this.ackCommands(e);
-          if (cmds.length) await this.host.commit(cmds);
+          await afterStored(e, () => {
+            const cmds = this.ackCommands(e);
+            if (cmds.length) return this.host.commit(cmds);
+          });
           return e.message;
         }
       }
@@ -1028,8 +1127,10 @@ export class CoreQueue {
         this.scheduled.delete(e);
         this.scheduledCount--;
         this.forget(e);
-        const cmds = this.ackCommands(e);
-        if (cmds.length) await this.host.commit(cmds);
+        await afterStored(e, () => {
+          const cmds = this.ackCommands(e);
+          if (cmds.length) return this.host.commit(cmds);
+        });
         return e.message;
       }
     }

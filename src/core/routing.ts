@@ -12,6 +12,7 @@ import { copyMessage, messageSize, newMessageId, type Message } from './message.
 import type { SendPlan } from './plan.js';
 import type { DestinationPolicy } from './policy.js';
 import type { CoreQueue } from './queue.js';
+import type { Entry } from './entry.js';
 import { compileSelector, type Selector } from './selector.js';
 import type { Principal } from './security.js';
 import type { Command } from './store.js';
@@ -39,6 +40,15 @@ export interface RouterHost {
   topicCreated(name: string): void;
   /** Whether a wildcard subscriber may read a topic it matched (security.acl; filtered at delivery). */
   mayRead(principal: Principal, topicName: string): boolean;
+}
+
+/** A target applied while its enqueue commit is in flight (concurrent store and dispatch). */
+interface EarlyEnqueue {
+  q: CoreQueue;
+  seq: number;
+  m: Message;
+  size: number;
+  persisted: boolean;
 }
 
 export class Router {
@@ -140,19 +150,54 @@ export class Router {
     return !(reader && !this.host.mayRead(reader, topicName));
   }
 
-  /** Commit a plan (with `extra` commands in the same commit), then apply it. */
-  async execute(plan: SendPlan, extra: Command[]): Promise<void> {
-    this.finalizePlan(plan);
+  /**
+   * Commit a plan (with `extra` commands in the same commit), then apply it. `concurrent` (concurrent store and
+   * dispatch, non-transactional sends): the enqueues a queue can take into its window are applied as soon as
+   * the commit is submitted, so a waiting consumer gets the message while the fsync runs; the caller (the
+   * producer's confirmation) still waits for the commit. If it fails, those entries are withdrawn.
+   */
+  async execute(plan: SendPlan, extra: Command[], concurrent = false): Promise<void> {
+    const early = this.finalizePlan(plan, concurrent);
     const cmds = extra.length ? [...extra, ...plan.commands] : plan.commands;
-    if (cmds.length) {
-      try {
-        await this.host.commit(cmds);
-      } catch (err) {
-        for (const r of plan.release) r();
-        throw err;
-      }
+    if (cmds.length === 0) {
+      for (const t of early) this.applyEarly(t, undefined);
+      for (const a of plan.apply) a();
+      return;
     }
+    let committed: Promise<void>;
+    try {
+      committed = this.host.commit(cmds);
+    } catch (err) {
+      committed = Promise.reject(err);
+    }
+    let applied: Array<{ q: CoreQueue; e: Entry }> | null = null;
+    let gate: Promise<boolean> | undefined;
+    if (early.length) {
+      gate = committed.then(
+        () => true,
+        () => false,
+      );
+      applied = early.map((t) => ({ q: t.q, e: this.applyEarly(t, gate) }));
+    }
+    try {
+      await committed;
+    } catch (err) {
+      for (const r of plan.release) r();
+      if (applied) {
+        for (const { q, e } of applied) {
+          this.state.totals.enqueued--;
+          q.withdraw(e);
+        }
+      }
+      throw err;
+    }
+    if (applied) for (const { e } of applied) if (e.committing === gate) e.committing = undefined;
     for (const a of plan.apply) a();
+  }
+
+  private applyEarly(t: EarlyEnqueue, gate: Promise<boolean> | undefined): Entry {
+    this.state.totals.enqueued++;
+    return t.q.applyEarly(t.seq, t.m, t.size, t.persisted, gate);
   }
 
   private async planQueue(plan: SendPlan, m: Message, address: Address): Promise<void> {
@@ -178,11 +223,14 @@ export class Router {
 
   /**
    * Give every target its seq and build the enqueue commands. Must run in the same synchronous step as
-   * the commit() call (see CoreQueue.nextSeq).
+   * the commit() call (see CoreQueue.nextSeq). With `concurrent`, returns the targets to apply before the
+   * commit resolves (CoreQueue.acceptsEarly); the others are applied after it, as without.
    */
-  private finalizePlan(plan: SendPlan): void {
+  private finalizePlan(plan: SendPlan, concurrent: boolean): EarlyEnqueue[] {
     const enqueues: Array<Extract<Command, { t: 'enqueue' }>> = [];
-    for (const { q, m } of plan.targets) {
+    const early: EarlyEnqueue[] = [];
+    const release: Array<() => void> = [];
+    for (const { q, m, size } of plan.targets) {
       const seq = q.nextSeq();
       const persisted = q.persistent && m.durable;
       if (persisted) {
@@ -195,17 +243,30 @@ export class Router {
           plan.apply.push(() => q.markCommitted(seq));
         }
       }
+      if (concurrent && q.acceptsEarly(size)) {
+        early.push({ q, seq, m, size, persisted });
+        continue;
+      }
+      // applied after the commit: a later send to this queue must not be applied (dispatched) before it
+      q.lateApplies++;
+      release.push(() => {
+        q.lateApplies--;
+        q.unreserve(size);
+      });
       plan.apply.push(() => {
+        q.lateApplies--;
         this.state.totals.enqueued++;
         q.applyEnqueue(seq, m, persisted, true);
       });
     }
     plan.targets = [];
+    plan.release = release;
     // A message body fanned out to several persistent queues is stored once.
     if (enqueues.length > 1 && enqueues.every((c) => c.message === enqueues[0].message)) {
       const shared = newMessageId();
       for (const c of enqueues) c.shared = shared;
     }
+    return early;
   }
 
   private async planTopic(plan: SendPlan, m: Message, topicName: string, retain: boolean, conn: Connection | null): Promise<void> {

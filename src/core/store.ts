@@ -5,7 +5,9 @@
  * Every change to durable state is a `Command`. `commit(batch)` makes the batch durable atomically
  * (all or nothing), in submission order relative to other commits, and resolves only once the batch is
  * on disk (fsync'd) — or, in a cluster, on a quorum. The engine applies a command's effect to its
- * in-memory state only after the commit resolves, so its state is a function of committed commands.
+ * in-memory state only after the commit resolves, so its state is a function of committed commands — with one
+ * exception, concurrent store and dispatch: a plain send's enqueue is applied while its commit is in flight, and
+ * withdrawn if that commit fails; nothing about such an entry is committed before its enqueue (Entry.committing).
  */
 import type { Message } from './message.js';
 

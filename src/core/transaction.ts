@@ -84,10 +84,11 @@ export class Transaction {
     this.check();
     if (this.engine.isPrepared(key)) throw new BrokerError('transaction', `A transaction ${key} is already prepared`);
     this.state = 'prepared';
+    await enqueuesStored(this.acks);
     const record: PreparedRecord = {
       sends: this.sends.map((x) => ({ message: x.message, address: formatAddress(x.address), retain: x.retain })),
       // entries of non-persistent messages are not in the store: nothing of them to recover
-      acks: this.acks.filter((a) => a.entry.persisted).map((a) => ({ queue: a.queue.storageName, seq: a.entry.seq })),
+      acks: this.acks.filter((a) => a.entry.persisted && !a.entry.withdrawn).map((a) => ({ queue: a.queue.storageName, seq: a.entry.seq })),
     };
     try {
       await this.engine.commit([{ t: 'kv.put', key: PREPARED_PREFIX + key, value: record }]);
@@ -132,6 +133,7 @@ export class Transaction {
       for (const a of acks) a.queue.returnEntry(a.entry, null, { countFailure: true, reason: 'transaction failed' });
       throw err;
     }
+    await enqueuesStored(acks);
     const ackCmds: Command[] = acks.flatMap((a) => a.queue.ackCommands(a.entry));
     const merged: SendPlan = mergePlans(plans);
     try {
@@ -195,4 +197,13 @@ export class Transaction {
     this.locked = [];
     this.engine.trackPrepared(this, false);
   }
+}
+
+/**
+ * Wait until the enqueues of the acked entries that were dispatched before their commit resolved are durable (or
+ * withdrawn), so a transaction's acks are written after them (see Entry.committing).
+ */
+async function enqueuesStored(acks: Array<{ entry: Entry }>): Promise<void> {
+  const pending = acks.flatMap((a) => (a.entry.committing ? [a.entry.committing] : []));
+  if (pending.length) await Promise.all(pending);
 }
