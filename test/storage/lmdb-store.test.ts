@@ -11,6 +11,7 @@ import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 import { assertSameMessage, fullMessage, plainMessage, storeSuite } from './store-suite.js';
 
 storeSuite('LmdbStore', (dir) => new LmdbStore({ path: dir, verifyRecovery: true }));
+storeSuite('LmdbStore with journal', (dir) => new LmdbStore({ path: dir, verifyRecovery: true, journal: true }));
 
 describe('LmdbStore specifics', function () {
   this.timeout(60_000);
