@@ -663,6 +663,12 @@ export class LmdbStore implements Store {
     this.checkpointTimer.unref();
   }
 
+  /** Journal mode counters (undefined without a journal): journal flushes, records, checkpoints, records replayed on open. */
+  journalCounters(): { syncs: number; growSyncs: number; records: number; checkpoints: number; replayed: number } | undefined {
+    if (!this.journal) return undefined;
+    return { ...this.journal.stats, ...this.journalStats };
+  }
+
   private recordedJournalSeq(): number {
     const v = this.meta.get('journal');
     return v === undefined ? 0 : v.readDoubleLE(0);
