@@ -258,6 +258,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Skip fsync on commit. Loses acknowledged messages on a crash: benchmarks only. */
       noSync: boolSchema.default(false),
+      /**
+       * Single node: a write-ahead journal makes each group commit one disk flush instead of LMDB's two (see
+       * storage/lmdb/lmdb-store.ts, "Journal"). Durability is the same. Cluster nodes journal in their Raft log.
+       */
+      journal: boolSchema.default(true),
     })
     .prefault({}),
   // --- protocol-specific sections (add new ones here, strict like the rest) ---
