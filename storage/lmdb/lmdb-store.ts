@@ -183,6 +183,8 @@ export class LmdbStore implements Store {
   /** Seq of the last journal record written (applied to LMDB, maybe not yet flushed). */
   private journalSeq = 0;
   private journalScheduled = false;
+  /** A checkpoint's first data-file flush, running on the pool (close() waits for it before closing the file). */
+  private preFlush: Promise<void> | undefined;
   private journalSyncing = false;
   /** Groups written to the journal, waiting for its flush. */
   private awaiting: Pending[][] = [];
@@ -335,6 +337,7 @@ export class LmdbStore implements Store {
     this.state = 'closing';
     this.closing = (async () => {
       await this.whenIdle();
+      await this.preFlush;
       // A clean close leaves nothing to replay.
       if (this.journal && !this.journalFailed) this.checkpoint();
       this.closeJournal();
@@ -652,15 +655,29 @@ export class LmdbStore implements Store {
     this.checkpoint();
     const every = this.opts.checkpointMs ?? 2000;
     this.checkpointTimer = setInterval(() => {
-      if (this.journalBusy() || !this.journal || this.journalFailed || this.journal.written === 0) return;
-      if (performance.now() - this.lastCheckpoint < every) return;
-      try {
-        this.checkpoint();
-      } catch {
-        // Nothing confirmed depends on it (the journal holds every record since the last one): try again later.
-      }
+      if (this.journal && this.journal.written > 0 && performance.now() - this.lastCheckpoint >= every) this.requestCheckpoint();
     }, every);
     this.checkpointTimer.unref();
+  }
+
+  /**
+   * Checkpoint soon, without stalling the event loop on the bulk of it: first flush the data file on the pool
+   * while commits go on, then checkpoint (whose own flush now finds little left to write).
+   */
+  private requestCheckpoint(): void {
+    if (this.preFlush || this.dataFd < 0 || this.journalFailed) return;
+    this.preFlush = new Promise<void>((resolve) => {
+      fs.fdatasync(this.dataFd, (err) => {
+        this.preFlush = undefined;
+        resolve();
+        if (err || !this.journal || this.state !== 'open') return;
+        try {
+          this.checkpoint(); // between two transactions: valid whatever is queued or being flushed
+        } catch {
+          // Nothing confirmed depends on it (the journal holds every record since the last one): try again later.
+        }
+      });
+    });
   }
 
   /** Journal mode counters (undefined without a journal): journal flushes, records, checkpoints, records replayed on open. */
@@ -808,14 +825,7 @@ export class LmdbStore implements Store {
       for (const g of groups) for (const p of g) p.reject(this.journalFailed);
     } else {
       for (const g of groups) for (const p of g) p.resolve();
-      const journal = this.journal;
-      if (journal && this.pending.length === 0 && journal.written >= (this.opts.checkpointBytes ?? 16 << 20)) {
-        try {
-          this.checkpoint();
-        } catch {
-          // Retried by the next flush or the timer; the journal still holds everything.
-        }
-      }
+      if (this.journal && this.journal.written >= (this.opts.checkpointBytes ?? 16 << 20)) this.requestCheckpoint();
     }
     if (this.pending.length > 0) this.journalStep();
     else this.journalIdle();
