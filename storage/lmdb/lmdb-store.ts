@@ -104,6 +104,11 @@ export interface LmdbStoreOptions {
   checkpointBytes?: number;
   /** Journal: checkpoint at least this often while commits come in (ms, default 2000). */
   checkpointMs?: number;
+  /**
+   * Journal: a group of nothing but acks waits up to this long (ms, default 1; 0: not at all) for a commit that
+   * needs a flush anyway, and shares it. Its promise still resolves only after the flush.
+   */
+  lazyAckMs?: number;
 }
 
 type Key = [string, number];
@@ -189,6 +194,8 @@ export class LmdbStore implements Store {
   /** Groups written to the journal, waiting for its flush. */
   private awaiting: Pending[][] = [];
   private lastCheckpoint = 0;
+  /** Ack-only groups are written and wait for this timer or for the next group's flush, whichever comes first. */
+  private lazyTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   /** The journal could not be flushed: nothing can be confirmed any more. */
   private journalFailed: Error | undefined;
@@ -720,7 +727,7 @@ export class LmdbStore implements Store {
   }
 
   private journalBusy(): boolean {
-    return this.journalScheduled || this.journalSyncing;
+    return this.journalScheduled || this.journalSyncing || this.awaiting.length > 0;
   }
 
   private closeJournal(): void {
@@ -745,6 +752,7 @@ export class LmdbStore implements Store {
       for (const p of group) p.reject(err);
       return this.journalIdle();
     }
+    const lazy = this.opts.lazyAckMs !== 0 && onlyAcks(group);
     if (this.journalTxn(group) !== undefined) {
       // Something in the group failed: isolate it (each batch in a transaction and record of its own).
       this.lastGroupSize = Infinity; // and the next flush goes to the pool
@@ -761,7 +769,18 @@ export class LmdbStore implements Store {
         if (err2 !== undefined) p.reject(commitFailure(err2));
       }
     }
+    if (lazy && this.awaiting.length > 0) {
+      // In a closed loop (a synchronous producer and its consumer) the consumer's ack and the producer's next send
+      // arrive a fraction of a flush apart: flushing the ack alone makes the send wait for two flushes.
+      this.lazyTimer ??= setTimeout(this.flushLazy, this.opts.lazyAckMs ?? 1);
+      return;
+    }
     this.startJournalSync();
+  };
+
+  private readonly flushLazy = (): void => {
+    this.lazyTimer = undefined;
+    if (!this.journalSyncing && !this.journalScheduled) this.startJournalSync();
   };
 
   /** One LMDB transaction applying `group` and writing its journal record; returns the error if it rolled back. */
@@ -794,6 +813,8 @@ export class LmdbStore implements Store {
   }
 
   private startJournalSync(): void {
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     if (this.awaiting.length === 0) return this.journalIdle();
     const groups = this.awaiting;
     this.awaiting = [];
@@ -1003,6 +1024,14 @@ export class LmdbStore implements Store {
   private deref(tx: TxnState, id: string): void {
     this.ref(tx, id).count--;
   }
+}
+
+function onlyAcks(group: Pending[]): boolean {
+  for (const p of group) {
+    if (p.applied !== undefined) return false;
+    for (const op of p.ops) if (op.t !== 'ack') return false;
+  }
+  return group.length > 0;
 }
 
 /** A journal record's payload: the group's batches (their prepared ops and, for commitApplied, the Raft index). */
