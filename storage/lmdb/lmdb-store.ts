@@ -29,7 +29,7 @@
  * throws, nothing of the group is written and each of its batches is retried in a transaction of its own,
  * so a batch is applied whole or not at all and only the failing batch rejects.
  *
- * Journal (`journal: true`, what `wharf start` uses on a single node). An LMDB commit costs two disk flushes:
+ * Journal (`journal: true`; `store.journal` for `wharf start` on a single node). An LMDB commit costs two disk flushes:
  * fdatasync of the data pages, then the meta page written through an O_DSYNC descriptor. KahaDB, RabbitMQ and
  * etcd flush once: an append-only log, replayed after a crash over a state that is checkpointed now and then.
  * Here: LMDB is opened with `noSync`; a group commit applies its batches in one synchronous LMDB transaction on
@@ -345,8 +345,14 @@ export class LmdbStore implements Store {
     this.closing = (async () => {
       await this.whenIdle();
       await this.preFlush;
-      // A clean close leaves nothing to replay.
-      if (this.journal && !this.journalFailed) this.checkpoint();
+      // A clean close leaves nothing to replay. If it cannot checkpoint (disk full), the journal still holds it all.
+      if (this.journal && !this.journalFailed) {
+        try {
+          this.checkpoint();
+        } catch {
+          // replayed on the next open
+        }
+      }
       this.closeJournal();
       await this.env.close();
       this.state = 'closed';
@@ -788,9 +794,11 @@ export class LmdbStore implements Store {
     const journal = this.journal!;
     const seq = this.journalSeq + 1;
     let at = -1;
+    let applied = false;
     try {
       this.env.transactionSync(() => {
         this.apply(group);
+        applied = true;
         this.putJournalSeq(seq);
         at = journal.append(seq, encodeJournalGroup(group));
       });
@@ -802,7 +810,9 @@ export class LmdbStore implements Store {
           // The record's seq is written again by the next one at this offset; replay stops there if that one is torn.
         }
       }
-      return err ?? new Error('transaction failed');
+      const e = asError(err ?? 'transaction failed');
+      // Past the apply, a failure is the disk's (journal write, LMDB commit: ENOSPC, EIO): retry later, as without the journal.
+      return applied ? new StoreWriteError(e, () => e.message) : e;
     }
     this.journalSeq = seq;
     this.stats.transactions++;
