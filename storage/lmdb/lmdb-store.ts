@@ -53,6 +53,9 @@
  * what was committed; a commit resolves only after its record was flushed, so nothing confirmed is lost.
  * Cost: between checkpoints LMDB cannot reuse freed pages (the file grows by what that interval wrote), and a
  * restart replays up to one interval. Reads see a group as soon as it is applied, before its flush.
+ * Not chosen: LMDB's own MDB_NOMETASYNC (one flush per commit, but commit N's meta page only reaches the disk
+ * with commit N+1's flush, so a lone commit would still need a second flush before it could be confirmed), and
+ * lmdb-js's overlappingSync (its background sync is still two flushes, done inside the committing thread).
  */
 import fs from 'node:fs';
 import path from 'node:path';
