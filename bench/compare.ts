@@ -82,7 +82,7 @@ async function wharfChild(dataDir: string): Promise<void> {
   const on = { host: '127.0.0.1', port: 0 };
   const config = parseConfig({
     dataDir,
-    store: { noSync: false, concurrentDispatch: benchConcurrentDispatch() },
+    store: { noSync: false, concurrentDispatch: benchConcurrentDispatch(), journal: process.env.WHARF_BENCH_JOURNAL === '1' }, // WHARF_BENCH_JOURNAL=1: with the store journal
     log: { level: 'silent' },
     listeners: { openwire: off, amqp: on, stomp: on, admin: off, sqs: off, ws: off, mqtt: on },
     // the idle-connections scenario opens 10,000 from 127.0.0.1 (the defaults allow 10,000 per listener and half

@@ -231,7 +231,8 @@ export async function serveBroker(o: {
   const off = { enabled: false };
   const config = parseConfig({
     dataDir: o.dataDir,
-    store: { noSync: o.noSync, concurrentDispatch: benchConcurrentDispatch() },
+    // WHARF_BENCH_JOURNAL=1: the store with its journal (one flush per commit; store.journal), for before/after pairs.
+    store: { noSync: o.noSync, concurrentDispatch: benchConcurrentDispatch(), journal: process.env.WHARF_BENCH_JOURNAL === '1' },
     log: { level },
     ...o.config,
     listeners: { openwire: off, amqp: off, stomp: off, admin: off, sqs: off, ws: off, mqtt: off, [o.listener]: { host: '127.0.0.1', port: 0 } },

@@ -1,7 +1,7 @@
 /**
  * Store microbenchmark (LmdbStore).
  *
- *   npx tsx bench/store.ts [--seconds 5] [--window 1000] [--size 1024] [--nosync] [--recovery 1000000]
+ *   npx tsx bench/store.ts [--seconds 5] [--window 1000] [--size 1024] [--nosync] [--journal] [--recovery 1000000]
  *
  * 1. pairs: keeps `window` messages outstanding; each message is one `commit([enqueue])` and, once that
  *    resolves, one `commit([ack])` (as the engine does: one commit per producer send and per consumer ack).
@@ -9,7 +9,8 @@
  * 2. latency: one outstanding enqueue at a time (shows the fsync per commit; compare with --nosync).
  * 3. recovery (with --recovery N): fills one queue with N entries, closes, times open().
  *
- * Durable (fsync per transaction) unless --nosync is given.
+ * Durable (fsync per transaction) unless --nosync is given; `--journal`: the store's write-ahead journal (one
+ * flush per group commit instead of LMDB's two).
  */
 import { parseArgs } from 'node:util';
 import { createMessage } from '../src/core/message.js';
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '1000' },
     size: { type: 'string', default: '1024' },
     nosync: { type: 'boolean', default: false },
+    journal: { type: 'boolean', default: false },
     recovery: { type: 'string', default: '0' },
     dir: { type: 'string' },
   },
@@ -40,7 +42,7 @@ function message(i: number) {
 
 async function pairs(): Promise<void> {
   const dir = tempDir('store', args.dir);
-  const store = new LmdbStore({ path: dir, noSync });
+  const store = new LmdbStore({ path: dir, noSync, journal: args.journal });
   await store.open();
   await store.commit([{ t: 'queue.put', queue: 'q:bench', meta: { kind: 'queue' } }]);
   let seq = 0;
@@ -84,7 +86,7 @@ async function pairs(): Promise<void> {
 
 async function latency(): Promise<void> {
   const dir = tempDir('store', args.dir);
-  const store = new LmdbStore({ path: dir, noSync });
+  const store = new LmdbStore({ path: dir, noSync, journal: args.journal });
   await store.open();
   const N = 1000;
   const lat: number[] = [];

@@ -164,7 +164,7 @@ export class Broker {
       this.cluster = await ClusterRuntime.start(config, dataDir, logger.child({ component: 'cluster' }));
       this.cluster.onRoleChange(() => this.onRole());
     } else {
-      this.store = new LmdbStore({ path: path.join(dataDir, 'store'), noSync: config.store.noSync });
+      this.store = new LmdbStore({ path: path.join(dataDir, 'store'), noSync: config.store.noSync, journal: config.store.journal });
       this.serving = await this.openServing(this.store);
     }
     await this.bindListeners();

@@ -263,6 +263,12 @@ export const configSchema = z.strictObject({
        * enqueue is being fsync'd (the producer is still confirmed only after it). false: dispatch after the commit.
        */
       concurrentDispatch: boolSchema.default(true),
+      /**
+       * Single node: a write-ahead journal makes each group commit one disk flush instead of LMDB's two (see
+       * storage/lmdb/lmdb-store.ts, "Journal"). Durability is the same. Cluster nodes journal in their Raft log.
+       * Off by default until a full disk behaves as without it (docs/performance.md, "The store journal").
+       */
+      journal: boolSchema.default(false),
     })
     .prefault({}),
   // --- protocol-specific sections (add new ones here, strict like the rest) ---

@@ -28,10 +28,39 @@
  * ran form the next transaction. The callback runs as an abortable (child) transaction: if applying
  * throws, nothing of the group is written and each of its batches is retried in a transaction of its own,
  * so a batch is applied whole or not at all and only the failing batch rejects.
+ *
+ * Journal (`journal: true`; `store.journal` for `wharf start` on a single node). An LMDB commit costs two disk flushes:
+ * fdatasync of the data pages, then the meta page written through an O_DSYNC descriptor. KahaDB, RabbitMQ and
+ * etcd flush once: an append-only log, replayed after a crash over a state that is checkpointed now and then.
+ * Here: LMDB is opened with `noSync`; a group commit applies its batches in one synchronous LMDB transaction on
+ * the main thread, appends them as one record (`journal.ts`: seq + CRC + the encoded batches) inside that
+ * transaction, and records the seq in `meta`; then one fdatasync of the journal (on this thread when idle, on
+ * libuv's pool under load), and only then do the commits resolve. New groups wait while a flush is in flight
+ * and go in the next one, so under load many commits share one flush.
+ *
+ * Why LMDB with noSync stays recoverable: after an OS crash a noSync LMDB file cannot be trusted — a meta page
+ * may have reached the disk before the pages it points to, and pages of the last flushed tree may have been
+ * reused by later transactions. So a checkpoint (every `checkpointBytes` of journal or `checkpointMs`) makes a
+ * tree that is whole on disk and keeps it whole: fdatasync the data file (everything committed so far, meta
+ * pages included), copy the two meta pages into `wharf.checkpoint` (temp file, fsync, rename, fsync the dir),
+ * then hold an LMDB read transaction on that snapshot until the next checkpoint — LMDB never reuses a page a
+ * reader can still see, so no page of the checkpointed tree is overwritten — and start the journal again at
+ * offset 0. On open, the saved meta pages are written back over the data file's (whatever the crash left
+ * there), which opens LMDB exactly at the checkpoint, and the journal records after the seq recorded there are
+ * applied again, in order, up to the first torn or corrupt one. This is the same whether the process was
+ * killed (the page cache kept LMDB's later writes) or the machine lost power (it did not): replay starts from
+ * the checkpoint either way. A record is written only for transactions that applied, so what replay applies is
+ * what was committed; a commit resolves only after its record was flushed, so nothing confirmed is lost.
+ * Cost: between checkpoints LMDB cannot reuse freed pages (the file grows by what that interval wrote), and a
+ * restart replays up to one interval. Reads see a group as soon as it is applied, before its flush.
+ * Not chosen: LMDB's own MDB_NOMETASYNC (one flush per commit, but commit N's meta page only reaches the disk
+ * with commit N+1's flush, so a lone commit would still need a second flush before it could be confirmed), and
+ * lmdb-js's overlappingSync (its background sync is still two flushes, done inside the committing thread).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { pack, unpack } from 'msgpackr';
 import { BrokerError } from '../../src/core/errors.js';
 import { messageSize } from '../../src/core/message.js';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../../src/core/store.js';
@@ -56,6 +85,7 @@ import {
   newQueueRecord,
   type QueueRecord,
 } from './codec.js';
+import { Journal, readCheckpoint, writeCheckpoint } from './journal.js';
 
 export interface LmdbStoreOptions {
   /** Directory holding the database (created if missing). */
@@ -69,6 +99,20 @@ export interface LmdbStoreOptions {
   verifyRecovery?: boolean;
   /** Commit on the main thread when the store is idle (see startTxn); default true. false: always the writer thread. */
   idleSyncCommit?: boolean;
+  /**
+   * Write-ahead journal (see "Journal" above): one disk flush per group commit instead of LMDB's two. Default
+   * false (cluster nodes journal in their Raft log). A store that has a checkpoint file is always opened journaled.
+   */
+  journal?: boolean;
+  /** Journal: checkpoint when this many bytes were journaled since the last one (default 16 MiB). */
+  checkpointBytes?: number;
+  /** Journal: checkpoint at least this often while commits come in (ms, default 2000). */
+  checkpointMs?: number;
+  /**
+   * Journal: a group of nothing but acks waits up to this long (ms, default 1; 0: not at all) for a commit that
+   * needs a flush anyway, and shares it. Its promise still resolves only after the flush.
+   */
+  lazyAckMs?: number;
 }
 
 type Key = [string, number];
@@ -140,6 +184,28 @@ export class LmdbStore implements Store {
 
   /** Counters for metrics and tests: LMDB write transactions committed, batches applied. */
   readonly stats = { transactions: 0, batches: 0, syncTransactions: 0 };
+  /** Journal mode: the journal, the data file (for the checkpoint's fdatasync) and the read transaction that keeps the checkpointed tree. */
+  private journal: Journal | undefined;
+  private dataFd = -1;
+  private metaBytes = 0;
+  private pin: { done(): void } | undefined;
+  /** Seq of the last journal record written (applied to LMDB, maybe not yet flushed). */
+  private journalSeq = 0;
+  private journalScheduled = false;
+  /** A checkpoint's first data-file flush, running on the pool (close() waits for it before closing the file). */
+  private preFlush: Promise<void> | undefined;
+  private journalSyncing = false;
+  /** Groups written to the journal, waiting for its flush. */
+  private awaiting: Pending[][] = [];
+  private lastCheckpoint = 0;
+  /** Ack-only groups are written and wait for this timer or for the next group's flush, whichever comes first. */
+  private lazyTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  /** The journal could not be flushed: nothing can be confirmed any more. */
+  private journalFailed: Error | undefined;
+  /** Journal mode counters: checkpoints, journal records replayed on open. */
+  readonly journalStats = { checkpoints: 0, replayed: 0 };
+
   /** Testing hook: when it returns true for a command, applying it throws inside the write transaction. */
   injectApplyFault: ((op: { t: string }) => boolean) | undefined;
 
@@ -157,24 +223,32 @@ export class LmdbStore implements Store {
     filterLmdbCommitRejections();
     try {
       this.prepareDirectory();
-      const env = open<Buffer, string>(path.join(this.path, 'wharf.mdb'), {
+      const dataFile = path.join(this.path, 'wharf.mdb');
+      const checkpoint = readCheckpoint(this.path);
+      const journaled = checkpoint !== undefined || (this.opts.journal === true && this.opts.noSync !== true);
+      if (checkpoint) restoreMetaPages(dataFile, checkpoint);
+      const env = open<Buffer, string>(dataFile, {
         mapSize: this.opts.mapSize,
-        noSync: this.opts.noSync === true,
+        noSync: this.opts.noSync === true || journaled,
         overlappingSync: false,
         maxDbs: 8,
       });
       this.env = env;
+      // Before any write: keeps the checkpointed tree (the one just restored) whole while replay and commits go on.
+      if (journaled) this.pin = env.useReadTransaction();
       this.entries = env.openDB<Buffer, Key>({ name: 'entries', encoding: 'binary', keyEncoding: 'ordered-binary' });
       this.shared = env.openDB<Buffer, string>({ name: 'shared', encoding: 'binary', keyEncoding: 'ordered-binary' });
       this.refs = env.openDB<Buffer, string>({ name: 'refs', encoding: 'binary', keyEncoding: 'ordered-binary' });
       this.queues = env.openDB<Buffer, string>({ name: 'queues', encoding: 'binary', keyEncoding: 'ordered-binary' });
       this.kv = env.openDB<Buffer, string>({ name: 'kv', encoding: 'binary', keyEncoding: 'ordered-binary' });
       this.meta = env.openDB<Buffer, string>({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary' });
+      if (journaled) this.openJournal(dataFile);
       const result = this.recover();
       this.state = 'open';
       return result;
     } catch (err) {
       this.state = 'failed';
+      this.closeJournal();
       if (this.env) await this.env.close().catch(() => undefined);
       const msg = err instanceof Error ? err.message : String(err);
       throw new Error(msg.includes(this.path) ? msg : `LmdbStore: cannot open storage at ${this.path}: ${msg}`, { cause: err });
@@ -274,6 +348,16 @@ export class LmdbStore implements Store {
     this.state = 'closing';
     this.closing = (async () => {
       await this.whenIdle();
+      await this.preFlush;
+      // A clean close leaves nothing to replay. If it cannot checkpoint (disk full), the journal still holds it all.
+      if (this.journal && !this.journalFailed) {
+        try {
+          this.checkpoint();
+        } catch {
+          // replayed on the next open
+        }
+      }
+      this.closeJournal();
       await this.env.close();
       this.state = 'closed';
     })();
@@ -295,7 +379,7 @@ export class LmdbStore implements Store {
 
   /** Resolves when no commit is queued or in flight. */
   private whenIdle(): Promise<void> {
-    if (!this.inFlight && this.pending.length === 0) return Promise.resolve();
+    if (!this.inFlight && !this.journalBusy() && this.pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -397,6 +481,7 @@ export class LmdbStore implements Store {
       v.writeDoubleLE(index, 0);
       this.meta.putSync('applied', v);
     });
+    if (this.journal) this.checkpoint(); // the journal's records predate the image
   }
 
   private tables(): [string, Database<Buffer, never>][] {
@@ -434,7 +519,7 @@ export class LmdbStore implements Store {
     return new Promise<Error | undefined>((resolve, reject) => {
       const p: Pending = { ops, resolve: () => resolve(p.skipped), reject, applied: index, skipped };
       this.pending.push(p);
-      if (!this.inFlight) this.startTxn();
+      this.kick();
     });
   }
 
@@ -450,8 +535,18 @@ export class LmdbStore implements Store {
     }
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ ops, resolve, reject });
-      if (!this.inFlight) this.startTxn();
+      this.kick();
     });
+  }
+
+  /** A batch was queued: start a group commit unless one is on its way (which takes the batch, or the next one will). */
+  private kick(): void {
+    if (this.journal) {
+      if (!this.journalScheduled && !this.journalSyncing) {
+        this.journalScheduled = true;
+        process.nextTick(this.journalStep);
+      }
+    } else if (!this.inFlight) this.startTxn();
   }
 
   private startTxn(): void {
@@ -567,6 +662,227 @@ export class LmdbStore implements Store {
     this.inFlight = false;
     if (this.pending.length > 0) this.startTxn();
     else for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  // --- journal ------------------------------------------------------------------------------------
+
+  /** Open the journal, replay what the checkpoint does not hold, and checkpoint (open() runs this before any commit). */
+  private openJournal(dataFile: string): void {
+    this.dataFd = fs.openSync(dataFile, 'r');
+    this.metaBytes = 2 * (this.env.getStats() as { pageSize: number }).pageSize;
+    this.journal = new Journal(this.path);
+    const base = this.recordedJournalSeq();
+    this.journalSeq = base;
+    for (const rec of this.journal.readRecords()) {
+      if (rec.seq <= base) continue; // already in the checkpoint
+      if (rec.seq !== this.journalSeq + 1) throw new Error(`LmdbStore(${this.path}): journal record ${rec.seq} follows ${this.journalSeq}: a record is missing`);
+      const group = decodeJournalGroup(rec.payload);
+      this.env.transactionSync(() => {
+        this.apply(group);
+        this.putJournalSeq(rec.seq);
+      });
+      this.journalSeq = rec.seq;
+      this.journalStats.replayed++;
+    }
+    this.checkpoint();
+    const every = this.opts.checkpointMs ?? 2000;
+    this.checkpointTimer = setInterval(() => {
+      if (this.journal && this.journal.written > 0 && performance.now() - this.lastCheckpoint >= every) this.requestCheckpoint();
+    }, every);
+    this.checkpointTimer.unref();
+  }
+
+  /**
+   * Checkpoint soon, without stalling the event loop on the bulk of it: first flush the data file on the pool
+   * while commits go on, then checkpoint (whose own flush now finds little left to write).
+   */
+  private requestCheckpoint(): void {
+    if (this.preFlush || this.dataFd < 0 || this.journalFailed) return;
+    this.preFlush = new Promise<void>((resolve) => {
+      fs.fdatasync(this.dataFd, (err) => {
+        this.preFlush = undefined;
+        resolve();
+        if (err || !this.journal || this.state !== 'open') return;
+        try {
+          this.checkpoint(); // between two transactions: valid whatever is queued or being flushed
+        } catch {
+          // Nothing confirmed depends on it (the journal holds every record since the last one): try again later.
+        }
+      });
+    });
+  }
+
+  /** Journal mode counters (undefined without a journal): journal flushes, records, checkpoints, records replayed on open. */
+  journalCounters(): { syncs: number; growSyncs: number; records: number; checkpoints: number; replayed: number } | undefined {
+    if (!this.journal) return undefined;
+    return { ...this.journal.stats, ...this.journalStats };
+  }
+
+  private recordedJournalSeq(): number {
+    const v = this.meta.get('journal');
+    return v === undefined ? 0 : v.readDoubleLE(0);
+  }
+
+  private putJournalSeq(seq: number): void {
+    const v = Buffer.allocUnsafe(8);
+    v.writeDoubleLE(seq, 0);
+    this.meta.putSync('journal', v);
+  }
+
+  /**
+   * Make the current LMDB state the one replay starts from (see "Journal" above). Synchronous, between
+   * transactions: no write may run between the data file's flush and the copy of its meta pages.
+   */
+  private checkpoint(): void {
+    fs.fdatasyncSync(this.dataFd);
+    const metas = Buffer.allocUnsafe(this.metaBytes);
+    let got = 0;
+    while (got < metas.length) {
+      const n = fs.readSync(this.dataFd, metas, got, metas.length - got, got);
+      if (n === 0) throw new Error(`LmdbStore(${this.path}): data file shorter than its meta pages`);
+      got += n;
+    }
+    writeCheckpoint(this.path, metas);
+    const old = this.pin;
+    this.pin = this.env.useReadTransaction();
+    old?.done();
+    this.journal!.reset();
+    this.lastCheckpoint = performance.now();
+    this.journalStats.checkpoints++;
+  }
+
+  private journalBusy(): boolean {
+    return this.journalScheduled || this.journalSyncing || this.awaiting.length > 0;
+  }
+
+  private closeJournal(): void {
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+    this.pin?.done();
+    this.pin = undefined;
+    this.journal?.close();
+    this.journal = undefined;
+    if (this.dataFd >= 0) fs.closeSync(this.dataFd);
+    this.dataFd = -1;
+  }
+
+  /** Journal mode: apply everything queued in one LMDB transaction with its journal record, then flush the journal. */
+  private readonly journalStep = (): void => {
+    this.journalScheduled = false;
+    const group = this.pending;
+    this.pending = [];
+    if (group.length === 0) return this.journalIdle();
+    if (this.journalFailed || !this.journal) {
+      const err = this.journalFailed ?? new Error(`LmdbStore(${this.path}): store is ${this.state}`);
+      for (const p of group) p.reject(err);
+      return this.journalIdle();
+    }
+    const lazy = this.opts.lazyAckMs !== 0 && onlyAcks(group);
+    if (this.journalTxn(group) !== undefined) {
+      // Something in the group failed: isolate it (each batch in a transaction and record of its own).
+      this.lastGroupSize = Infinity; // and the next flush goes to the pool
+      for (const p of group) {
+        const err = this.journalTxn([p]);
+        if (err === undefined) continue;
+        if (p.applied === undefined || p.ops.length === 0) {
+          p.reject(commitFailure(err));
+          continue;
+        }
+        // Replicated apply: skip the batch, still record its index.
+        p.skipped = asError(err);
+        const err2 = this.journalTxn([{ ops: [], resolve: p.resolve, reject: p.reject, applied: p.applied }]);
+        if (err2 !== undefined) p.reject(commitFailure(err2));
+      }
+    }
+    if (lazy && this.awaiting.length > 0) {
+      // In a closed loop (a synchronous producer and its consumer) the consumer's ack and the producer's next send
+      // arrive a fraction of a flush apart: flushing the ack alone makes the send wait for two flushes.
+      this.lazyTimer ??= setTimeout(this.flushLazy, this.opts.lazyAckMs ?? 1);
+      return;
+    }
+    this.startJournalSync();
+  };
+
+  private readonly flushLazy = (): void => {
+    this.lazyTimer = undefined;
+    if (!this.journalSyncing && !this.journalScheduled) this.startJournalSync();
+  };
+
+  /** One LMDB transaction applying `group` and writing its journal record; returns the error if it rolled back. */
+  private journalTxn(group: Pending[]): unknown {
+    const journal = this.journal!;
+    const seq = this.journalSeq + 1;
+    let at = -1;
+    let applied = false;
+    try {
+      this.env.transactionSync(() => {
+        this.apply(group);
+        applied = true;
+        this.putJournalSeq(seq);
+        at = journal.append(seq, encodeJournalGroup(group));
+      });
+    } catch (err) {
+      if (at >= 0) {
+        try {
+          journal.unappend(at);
+        } catch {
+          // The record's seq is written again by the next one at this offset; replay stops there if that one is torn.
+        }
+      }
+      const e = asError(err ?? 'transaction failed');
+      // Past the apply, a failure is the disk's (journal write, LMDB commit: ENOSPC, EIO): retry later, as without the journal.
+      return applied ? new StoreWriteError(e, () => e.message) : e;
+    }
+    this.journalSeq = seq;
+    this.stats.transactions++;
+    this.stats.syncTransactions++;
+    this.stats.batches += group.length;
+    this.awaiting.push(group);
+    return undefined;
+  }
+
+  private startJournalSync(): void {
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
+    if (this.awaiting.length === 0) return this.journalIdle();
+    const groups = this.awaiting;
+    this.awaiting = [];
+    let batches = 0;
+    for (const g of groups) batches += g.length;
+    this.journalSyncing = true;
+    const t0 = performance.now();
+    // Idle (as in startTxn): flush on this thread, no hop to the pool and back; under load, on the pool, so the
+    // event loop keeps reading the next group while the disk works.
+    if (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && t0 - this.lastTxnEnd >= this.lastTxnTook) {
+      let error: Error | null = null;
+      try {
+        this.journal!.sync();
+      } catch (err) {
+        error = asError(err);
+      }
+      this.journalSynced(groups, batches, t0, error);
+    } else {
+      this.journal!.syncAsync((err) => this.journalSynced(groups, batches, t0, err));
+    }
+  }
+
+  private journalSynced(groups: Pending[][], batches: number, t0: number, err: Error | null): void {
+    this.journalSyncing = false;
+    this.noteTxn(t0, batches);
+    if (err) {
+      // A failed fdatasync may have dropped the dirty pages (the kernel does not retry): nothing can be confirmed any more.
+      this.journalFailed ??= new StoreWriteError(err, () => err.message);
+      for (const g of groups) for (const p of g) p.reject(this.journalFailed);
+    } else {
+      for (const g of groups) for (const p of g) p.resolve();
+      if (this.journal && this.journal.written >= (this.opts.checkpointBytes ?? 16 << 20)) this.requestCheckpoint();
+    }
+    if (this.pending.length > 0) this.journalStep();
+    else this.journalIdle();
+  }
+
+  private journalIdle(): void {
+    if (!this.journalBusy() && this.pending.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Apply batches in order inside the current write transaction. */
@@ -736,6 +1052,40 @@ export class LmdbStore implements Store {
 
   private deref(tx: TxnState, id: string): void {
     this.ref(tx, id).count--;
+  }
+}
+
+function onlyAcks(group: Pending[]): boolean {
+  for (const p of group) {
+    if (p.applied !== undefined) return false;
+    for (const op of p.ops) if (op.t !== 'ack') return false;
+  }
+  return group.length > 0;
+}
+
+/** A journal record's payload: the group's batches (their prepared ops and, for commitApplied, the Raft index). */
+function encodeJournalGroup(group: Pending[]): Buffer {
+  return encodeValue(group.map((p) => (p.applied === undefined ? [p.ops] : [p.ops, p.applied])));
+}
+
+function decodeJournalGroup(payload: Buffer): Pending[] {
+  const batches = decodeValue(payload) as [Op[], number?][];
+  return batches.map(([ops, applied]) => ({ ops, applied, resolve: () => undefined, reject: () => undefined }));
+}
+
+/** Put the checkpoint's meta pages back at the start of the data file: LMDB then opens at the checkpointed tree. */
+function restoreMetaPages(dataFile: string, metas: Buffer): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dataFile, 'r+');
+  } catch (err) {
+    throw new Error(`a checkpoint exists but the data file ${dataFile} cannot be opened: ${(err as Error).message}`);
+  }
+  try {
+    let done = 0;
+    while (done < metas.length) done += fs.writeSync(fd, metas, done, metas.length - done, done);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

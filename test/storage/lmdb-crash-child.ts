@@ -1,13 +1,15 @@
 /**
  * Child process for the crash test in lmdb-store.test.ts: commits enqueue/ack batches to an LmdbStore
  * in a loop and prints `ok <seq>` each time an enqueue of `seq` has been committed, until it is killed.
- * Usage: node --import tsx test/storage/lmdb-crash-child.ts <dir>
+ * Usage: node --import tsx test/storage/lmdb-crash-child.ts <dir> [journal]
  */
 import { createMessage } from '../../src/core/message.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 
 const dir = process.argv[2]!;
-const store = new LmdbStore({ path: dir });
+// A small checkpoint interval, so the kill also lands during and between checkpoints.
+const journal = process.argv[3] === 'journal';
+const store = new LmdbStore({ path: dir, journal, checkpointBytes: journal ? 256 << 10 : undefined });
 await store.open();
 const body = Buffer.alloc(512, 'c');
 let seq = 0;

@@ -11,6 +11,7 @@ import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 import { assertSameMessage, fullMessage, plainMessage, storeSuite } from './store-suite.js';
 
 storeSuite('LmdbStore', (dir) => new LmdbStore({ path: dir, verifyRecovery: true }));
+storeSuite('LmdbStore with journal', (dir) => new LmdbStore({ path: dir, verifyRecovery: true, journal: true }));
 
 describe('LmdbStore specifics', function () {
   this.timeout(60_000);
@@ -186,9 +187,11 @@ describe('LmdbStore specifics', function () {
   });
 
   describe('durability', () => {
-    it('keeps every resolved commit and consistent counters when the process is killed mid-stream', async function () {
+    for (const journal of [false, true])
+    it(`keeps every resolved commit and consistent counters when the process is killed mid-stream${journal ? ' (journal)' : ''}`, async function () {
       const dir = tempDir();
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test', 'storage', 'lmdb-crash-child.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const args = [path.join(repoRoot, 'test', 'storage', 'lmdb-crash-child.ts'), dir, ...(journal ? ['journal'] : [])];
+      const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
       let lastOk = 0;
       let buf = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -214,8 +217,9 @@ describe('LmdbStore specifics', function () {
       const exited = new Promise((r) => child.on('exit', r));
       child.kill('SIGKILL');
       await exited;
-      const s = new LmdbStore({ path: dir, verifyRecovery: true }); // also checks counters against a scan
+      const s = new LmdbStore({ path: dir, verifyRecovery: true, journal }); // also checks counters against a scan
       const rec = await s.open();
+      if (journal) console.log(`      journal records replayed after the kill: ${s.journalCounters()!.replayed}`);
       const last = rec.kv.get('last') as number;
       assert.ok(last >= lastOk, `kv last ${last} must include every resolved commit (${lastOk})`);
       const q = rec.queues.find((x) => x.name === 'q')!;
