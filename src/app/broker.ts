@@ -208,7 +208,10 @@ export class Broker {
       composites: config.composites,
       virtualTopics: config.virtualTopics.enabled ? { topicPrefix: config.virtualTopics.topicPrefix, consumerPrefix: config.virtualTopics.consumerPrefix } : false,
       logger: logger.child({ component: 'engine' }),
-      concurrentDispatch: config.store.concurrentDispatch,
+      // Not on a cluster leader: a commit that fails there (leadership lost) may still be committed by the next leader,
+      // so a message withdrawn here after an early delivery would come back there unflagged (out of order, or after
+      // its ack): dispatch waits for the quorum. On one node a failed LMDB commit wrote nothing.
+      concurrentDispatch: config.store.concurrentDispatch && !this.cluster,
     });
     security.bind(engine);
     try {
