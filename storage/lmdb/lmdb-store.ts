@@ -557,8 +557,15 @@ export class LmdbStore implements Store {
     // load (a transaction in flight, big groups, or commits back to back) the writer thread keeps group commit.
     // Without fsync a commit is memory work only: always on this thread (the writer thread's hand-offs cost more
     // CPU than the write itself; a cluster node's state store applies every entry this way).
-    if (this.opts.noSync === true || (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook)) {
+    if (this.opts.noSync === true) {
       process.nextTick(this.commitNow);
+      return;
+    }
+    if (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook) {
+      // The fsync blocks this thread: let this turn's socket writes (adapters flush in setImmediate) go out first —
+      // a message dispatched while its commit is in flight (concurrent dispatch) then reaches its consumer during
+      // the fsync, not after it. Commands arriving meanwhile join the group.
+      setImmediate(this.commitNowAfterWrites);
       return;
     }
     let group: Pending[] = [];
@@ -606,6 +613,10 @@ export class LmdbStore implements Store {
    * promises resolved here are as durable as those of the writer-thread path. Same all-or-nothing contract:
    * if applying throws, the transaction is aborted and the batches are retried one by one.
    */
+  private readonly commitNowAfterWrites = (): void => {
+    setImmediate(this.commitNow);
+  };
+
   private readonly commitNow = (): void => {
     const group = this.pending;
     this.pending = [];
