@@ -43,7 +43,11 @@ export async function addAclRule(engine: EngineApi, body: Record<string, unknown
   let id: string;
   do id = randomBytes(4).toString('hex');
   while (engine.kvGet(ACL_KV_PREFIX + id) !== undefined);
-  const stored: StoredAclRule = { id, ...rule, created: Date.now(), ...(by ? { by } : {}) };
+  // Rules list oldest first (by `created`): one created in the same millisecond as the newest (an import adds
+  // many) is dated a millisecond later, so the list keeps the order they were added in.
+  let newest = 0;
+  for (const [, r] of engine.kvEntries<StoredAclRule>(ACL_KV_PREFIX)) newest = Math.max(newest, r.created);
+  const stored: StoredAclRule = { id, ...rule, created: Math.max(Date.now(), newest + 1), ...(by ? { by } : {}) };
   await engine.kvPut(ACL_KV_PREFIX + id, stored);
   return stored;
 }
