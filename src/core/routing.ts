@@ -72,20 +72,11 @@ export class Router {
   async plan(message: Message, address: Address, retain: boolean, conn: Connection | null): Promise<SendPlan> {
     const plan: SendPlan = { commands: [], apply: [], release: [], targets: [] };
     const targets = this.expandComposite(address);
-    const policyTtl = (a: Address) => this.host.policyOf(a.kind, a.name).defaultTtl;
     try {
       for (const t of targets) {
-        const dest = formatAddress(t.address);
-        let m: Message;
-        if (targets.length === 1 && (message.destination === undefined || message.destination === dest)) {
-          message.destination = dest;
-          m = message;
-        } else m = copyMessage(message, { destination: dest });
+        let m = targets.length === 1 ? this.withDestination(message, t.address) : copyMessage(message, { destination: formatAddress(t.address) });
         if (t.selector && !t.selector(m)) continue;
-        if (!m.expiration) {
-          const ttl = policyTtl(t.address);
-          if (ttl > 0) m = copyMessage(m, { expiration: m.timestamp + ttl });
-        }
+        m = this.withDefaultTtl(m, t.address);
         if (t.address.kind === 'queue') await this.planQueue(plan, m, t.address);
         else await this.planTopic(plan, m, t.address.name, retain, conn);
       }
@@ -128,17 +119,22 @@ export class Router {
 
   /** The message as sent to `address`: its destination set, the destination's default TTL applied. */
   private withDefaults(message: Message, address: Address): Message {
+    return this.withDefaultTtl(this.withDestination(message, address), address);
+  }
+
+  /** The message itself when it has no destination or already this one (it is set), else a copy naming `address`. */
+  private withDestination(message: Message, address: Address): Message {
     const dest = formatAddress(address);
-    let m: Message;
-    if (message.destination === undefined || message.destination === dest) {
-      message.destination = dest;
-      m = message;
-    } else m = copyMessage(message, { destination: dest });
-    if (!m.expiration) {
-      const ttl = this.host.policyOf(address.kind, address.name).defaultTtl;
-      if (ttl > 0) m = copyMessage(m, { expiration: m.timestamp + ttl });
-    }
-    return m;
+    if (message.destination !== undefined && message.destination !== dest) return copyMessage(message, { destination: dest });
+    message.destination = dest;
+    return message;
+  }
+
+  /** With the destination's default TTL as its expiration when it has none. */
+  private withDefaultTtl(m: Message, address: Address): Message {
+    if (m.expiration) return m;
+    const ttl = this.host.policyOf(address.kind, address.name).defaultTtl;
+    return ttl > 0 ? copyMessage(m, { expiration: m.timestamp + ttl }) : m;
   }
 
   /** Whether a publish to `topicName` goes to subscription queue `q` (no-local, its selector, its reader's rights). */
