@@ -24,7 +24,7 @@
  * - `mqtt-idle`: `--idle N` (default 10,000) idle MQTT 3.1.1 connections; the table shows connects/s in the msgs/s
  *   column and the broker's RSS growth per connection (KiB) in the µs/msg column (mosquitto is a broker here too).
  * - `stomp-backlog`: `--backlog N` (default 1,000,000) persistent 100 B messages filled with nobody consuming,
- *   then drained; prints fill and drain rates and the broker's peak RSS (msgs/s in the table = drain rate).
+ *   then drained; prints fill and drain rates, the broker's peak RSS and (Wharf) its peak V8 heap (msgs/s in the table = drain rate).
  * `--others` afterwards runs the benches that already compare with peers on their own (mqtt: mosquitto/ActiveMQ;
  * sqs: fauxqs) and prints their tables.
  *
@@ -58,6 +58,8 @@ interface Target {
   mqtt?: number;
   /** what durable means there */
   note: string;
+  /** the broker's peak V8 heap and peak Buffer (external) memory so far, MB (Wharf only: the peers' heaps are a JVM's or an Erlang VM's) */
+  peakHeapMb?(): Promise<{ heap: number; external: number }>;
   stop(): Promise<void>;
 }
 
@@ -124,6 +126,16 @@ const wharf: BrokerSpec = {
       amqp: p.amqp,
       mqtt: p.mqtt,
       note: 'LMDB, every commit fsync’d before the receipt/accepted',
+      peakHeapMb: () =>
+        new Promise<{ heap: number; external: number }>((resolve) => {
+          const on = (m: { heap?: { heap: number; external: number } }) => {
+            if (m.heap === undefined) return;
+            proc.off('message', on);
+            resolve({ heap: m.heap.heap / (1024 * 1024), external: m.heap.external / (1024 * 1024) });
+          };
+          proc.on('message', on);
+          proc.send({ cmd: 'heap' });
+        }),
       async stop() {
         if (proc.exitCode === null && proc.signalCode === null) {
           const exited = new Promise((r) => proc.once('exit', r));
@@ -462,9 +474,9 @@ async function amqpScenario(t: Target, o: Opts, size: number, pairs: number, rat
 /**
  * Backlog: one stompit producer fills a queue with `count` persistent 100 B messages (receipts, window 100) while
  * nobody consumes, then one consumer drains it. msgs/s is the drain rate; p50/p99 are of nothing (0); the broker's
- * peak RSS (VmHWM from /proc) says what the backlog cost in memory.
+ * peak RSS (VmHWM from /proc) and, for Wharf, its sampled peak V8 heap say what the backlog cost in memory.
  */
-async function backlogScenario(t: Target, count: number): Promise<Result & { fillPerSec: number; rssMb: number }> {
+async function backlogScenario(t: Target, count: number): Promise<Result & { fillPerSec: number; rssMb: number; heapMb: number; externalMb: number }> {
   const queue = `/queue/backlog.${Date.now()}`;
   const body = Buffer.alloc(100, 0x78);
   const producer = await stompConnect(t.stomp!);
@@ -504,7 +516,8 @@ async function backlogScenario(t: Target, count: number): Promise<Result & { fil
   stopping = true;
   const brokerUs = (treeCpuMicros(t.pid) - c0) / count;
   consumer.destroy();
-  return { msgsPerSec: count / el, p50: 0, p99: 0, brokerUs, clientUs: NaN, fillPerSec, rssMb: peakRssMb(t.pid) };
+  const mem = t.peakHeapMb ? await t.peakHeapMb() : { heap: NaN, external: NaN };
+  return { msgsPerSec: count / el, p50: 0, p99: 0, brokerUs, clientUs: NaN, fillPerSec, rssMb: peakRssMb(t.pid), heapMb: mem.heap, externalMb: mem.external };
 }
 
 /**
@@ -578,7 +591,7 @@ SCENARIOS.push({
   rate: false,
   async run(t) {
     const r = await backlogScenario(t, BACKLOG_COUNT);
-    console.log(`    stomp-backlog (${BACKLOG_COUNT} × 100 B): fill ${Math.round(r.fillPerSec)} msgs/s, drain ${Math.round(r.msgsPerSec)} msgs/s, broker peak RSS ${r.rssMb.toFixed(0)} MB`);
+    console.log(`    stomp-backlog (${BACKLOG_COUNT} × 100 B): fill ${Math.round(r.fillPerSec)} msgs/s, drain ${Math.round(r.msgsPerSec)} msgs/s, broker peak RSS ${r.rssMb.toFixed(0)} MB${Number.isNaN(r.heapMb) ? '' : `, peak V8 heap ${r.heapMb.toFixed(0)} MB (Buffers ${r.externalMb.toFixed(0)} MB)`}`);
     return r;
   },
 });

@@ -96,7 +96,7 @@ export function procCpuMicros(pid: number): number {
 /** LmdbStore counters (not part of the Store port): write transactions and commit() batches so far. */
 export type StoreStats = { transactions: number; batches: number; syncTransactions?: number };
 
-type Request = { cmd: 'cpu' | 'stats' | 'stop' };
+type Request = { cmd: 'cpu' | 'stats' | 'heap' | 'stop' };
 
 /** A server child (Wharf, or another server) as the parent sees it. */
 export interface BrokerChild {
@@ -163,6 +163,15 @@ export async function forkBrokerChild(self: string, args: string[], opts: ForkOp
 
 /** In a child: report `port` to the parent and answer its requests (see BrokerChild). */
 export function serveParent(s: { port: number; stop(): Promise<void>; storeStats?(): StoreStats | null; onCpu?(): void }): void {
+  // the V8 heap's and Buffers' high-water marks, sampled: VmHWM (RSS) also counts LMDB's mapped file pages
+  const peak = { heap: 0, external: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    peak.heap = Math.max(peak.heap, m.heapUsed);
+    peak.external = Math.max(peak.external, m.external);
+    return peak;
+  };
+  setInterval(sample, 100).unref();
   process.on('message', async (m: Request) => {
     if (m.cmd === 'cpu') {
       const cpu = ownCpuMicros();
@@ -170,6 +179,8 @@ export function serveParent(s: { port: number; stop(): Promise<void>; storeStats
       process.send!({ cpu });
     } else if (m.cmd === 'stats') {
       process.send!({ stats: s.storeStats?.() ?? null });
+    } else if (m.cmd === 'heap') {
+      process.send!({ heap: { ...sample() } });
     } else if (m.cmd === 'stop') {
       await s.stop();
       process.send!({ stopped: true });
