@@ -26,7 +26,7 @@
  * - `stomp-backlog`: `--backlog N` (default 1,000,000) persistent 100 B messages filled with nobody consuming,
  *   then drained; prints fill and drain rates, the broker's peak RSS and (Wharf) its peak V8 heap (msgs/s in the table = drain rate).
  * `--others` afterwards runs the benches that already compare with peers on their own (mqtt: mosquitto/ActiveMQ;
- * sqs: fauxqs) and prints their tables.
+ * sqs: fauxqs; openwire: ActiveMQ with its own JMS client, 1→1 and 4→4 at 100 B and 1 KiB) and prints their tables.
  *
  * Reported per scenario and broker: delivered msgs/s, p50/p99 (send → delivery, ms), broker CPU µs per message
  * (utime + stime of the broker process from /proc, all threads), client CPU µs per message (this process), and the
@@ -678,7 +678,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   }
   console.log('\n' + table(scenarios, brokers.map((b) => b.name), results, a.markdown));
   if (a.others) {
-    for (const [bench, args] of [['mqtt', []], ['sqs', ['--clients', '4']]] as const) {
+    for (const [bench, args] of [['mqtt', []], ['sqs', ['--clients', '4']], ['openwire', ['--pairs', '1x1,4x4']], ['openwire', ['--pairs', '1x1,4x4', '--size', '1024']]] as const) {
       console.log(`\n== npm run bench -- ${bench} ${args.join(' ')} (compares with its own peers)`);
       spawnSync(process.execPath, [path.join(path.dirname(self), 'run.js'), bench, ...args], { stdio: 'inherit' });
     }
