@@ -287,6 +287,15 @@ export class AmqpConnection implements AmqpContext {
 
   // ============================================================================= output
 
+  writeOut(b: Buffer): void {
+    this.write(b);
+  }
+
+  rheaWritable(): boolean {
+    const c = this.rconn as unknown as { socket?: unknown; socket_ready?: boolean };
+    return !!c.socket && c.socket_ready === true;
+  }
+
   private write(b: Buffer): void {
     if (this.outClosed) return;
     this.out.push(b);

@@ -209,7 +209,9 @@ export function decodeMessage(raw: Buffer, opts: MappingOptions, now = Date.now(
       const pv = toProperty(v);
       if (pv === undefined) throw new DecodeError(`application property '${k}' is not a simple type`);
       if (!Object.prototype.hasOwnProperty.call(properties, k)) np++;
-      Object.defineProperty(properties, k, { value: pv, enumerable: true, writable: true, configurable: true });
+      // a plain assignment except for the one key that would set the prototype instead
+      if (k === '__proto__') Object.defineProperty(properties, k, { value: pv, enumerable: true, writable: true, configurable: true });
+      else properties[k] = pv;
     }
   }
   annotations[A.np] = np;

@@ -8,8 +8,10 @@ import type { AmqpContext } from './context.js';
 import { linkGone } from './links.js';
 import { releaseRetained, retain } from './budget.js';
 import { applyPendingOutcomes } from './sender-flow.js';
+import { installTransferWriter } from './transfer-out.js';
 
 export function onSessionOpen(ctx: AmqpContext, rs: RSession): void {
+  installTransferWriter(rs, (b) => ctx.writeOut(b), () => ctx.rheaWritable());
   const channel = rs.remote.channel ?? 0;
   const count = Object.keys(ctx.rconn.local_channel_map).length;
   if (channel > ctx.opts.maxSessions - 1 || count > ctx.opts.maxSessions) {
