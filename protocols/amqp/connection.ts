@@ -37,6 +37,10 @@ import { mechanisms, saslAuthenticate } from './sasl.js';
 import { onSenderOpen } from './sender-link.js';
 import { applyPendingOutcomes, onOutcome, onSenderFlow, refreshAllCredit } from './sender-flow.js';
 import { onSessionClose, onSessionOpen } from './sessions.js';
+import { installTransferReader } from './transfer-in.js';
+
+/** rhea's events for a disposition of one of our deliveries ('settled' after the outcome's own). */
+const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'transactional_state', 'settled'] as const;
 
 export interface ConnectionHost {
   engine: EngineApi;
@@ -173,6 +177,7 @@ export class AmqpConnection implements AmqpContext {
       },
     };
     this.rconn.accept(facade);
+    installTransferReader(this.rconn);
     s.on('data', (chunk: Buffer) => {
       if (this.tornDown) return;
       try {
@@ -411,8 +416,18 @@ export class AmqpConnection implements AmqpContext {
     c.on('session_open', guarded((ev: { session: RSession }) => onSessionOpen(this, ev.session)));
     c.on('session_close', guarded((ev: { session: RSession }) => onSessionClose(this, ev.session)));
     c.on('session_error', () => undefined);
-    c.on('sender_open', guarded((ev: { sender: RLink }) => onSenderOpen(this, ev.sender)));
-    c.on('receiver_open', guarded((ev: { receiver: RLink }) => onReceiverOpen(this, ev.receiver)));
+    const onMessage = guarded((ev: { receiver: RLink; delivery: RDelivery; raw?: Buffer }) => onTransfer(this, ev.receiver, ev.delivery, ev.raw));
+    const onOutcomes = OUTCOME_EVENTS.map((outcome) => guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, outcome)));
+    // Per-message events are listened to on the link itself: rhea hands an event that has no listener on the
+    // link to its session and then to the connection, looking listeners up (a copied array) at every level.
+    c.on('sender_open', guarded((ev: { sender: RLink }) => {
+      OUTCOME_EVENTS.forEach((outcome, i) => ev.sender.on(outcome, onOutcomes[i]!));
+      onSenderOpen(this, ev.sender);
+    }));
+    c.on('receiver_open', guarded((ev: { receiver: RLink }) => {
+      ev.receiver.on('message', onMessage);
+      onReceiverOpen(this, ev.receiver);
+    }));
     c.on('sender_close', guarded((ev: { sender: RLink }) => onPeerDetach(this, ev.sender)));
     c.on('receiver_close', guarded((ev: { receiver: RLink }) => onPeerDetach(this, ev.receiver)));
     c.on('sender_error', () => undefined);
@@ -420,12 +435,9 @@ export class AmqpConnection implements AmqpContext {
     c.on('sender_flow', guarded((ev: { sender: RLink }) => onSenderFlow(this, ev.sender)));
     c.on('sendable', () => undefined);
     c.on('sender_draining', () => undefined);
-    c.on('message', guarded((ev: { receiver: RLink; delivery: RDelivery; raw?: Buffer }) => onTransfer(this, ev.receiver, ev.delivery, ev.raw)));
-    for (const outcome of ['accepted', 'released', 'rejected', 'modified', 'transactional_state'] as const) {
-      c.on(outcome, guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, outcome)));
-    }
+    c.on('message', onMessage);
+    OUTCOME_EVENTS.forEach((outcome, i) => c.on(outcome, onOutcomes[i]!));
     c.on('received', () => undefined);
-    c.on('settled', guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, 'settled')));
   }
 
   private rheaError(e: Error & { condition?: string }): void {
