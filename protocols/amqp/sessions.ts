@@ -9,9 +9,11 @@ import { linkGone } from './links.js';
 import { releaseRetained, retain } from './budget.js';
 import { applyPendingOutcomes } from './sender-flow.js';
 import { installTransferWriter } from './transfer-out.js';
+import { installDeliveryReader } from './transfer-in.js';
 
 export function onSessionOpen(ctx: AmqpContext, rs: RSession): void {
   installTransferWriter(rs, (b) => ctx.writeOut(b), () => ctx.rheaWritable());
+  installDeliveryReader(rs);
   const channel = rs.remote.channel ?? 0;
   const count = Object.keys(ctx.rconn.local_channel_map).length;
   if (channel > ctx.opts.maxSessions - 1 || count > ctx.opts.maxSessions) {
