@@ -39,6 +39,9 @@ import { applyPendingOutcomes, onOutcome, onSenderFlow, refreshAllCredit } from 
 import { onSessionClose, onSessionOpen } from './sessions.js';
 import { installTransferReader } from './transfer-in.js';
 
+/** A turn's output up to this many bytes is copied into one buffer for one socket write. */
+const CONCAT_LIMIT = 64 * 1024;
+
 /** rhea's events for a disposition of one of our deliveries ('settled' after the outcome's own). */
 const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'transactional_state', 'settled'] as const;
 
@@ -317,8 +320,12 @@ export class AmqpConnection implements AmqpContext {
     this.out = [];
     const s = this.stream;
     if (!this.outClosed && chunks.length > 0 && s.writable) {
+      let bytes = 0;
+      for (const c of chunks) bytes += c.length;
       if (chunks.length === 1) s.write(chunks[0]);
-      else if (this.peer.transport === 'ws' || this.peer.transport === 'wss') s.write(Buffer.concat(chunks));
+      // a turn's frames are many and small (a transfer, a disposition): one copy costs less than a stream
+      // write request and an iovec each
+      else if (bytes <= CONCAT_LIMIT || this.peer.transport === 'ws' || this.peer.transport === 'wss') s.write(Buffer.concat(chunks, bytes));
       else {
         s.cork();
         for (const c of chunks) s.write(c);
