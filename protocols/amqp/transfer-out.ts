@@ -142,3 +142,56 @@ export function installTransferWriter(rs: RSession, write: (b: Buffer) => void, 
     rheaProcess.call(this);
   };
 }
+
+// ------------------------------------------------------------------------------------ dispositions in
+
+interface DispositionFields {
+  first: number;
+  last?: number | null;
+  settled?: boolean;
+  state?: unknown;
+}
+
+interface Settleable {
+  id: number;
+  remote_settled: boolean;
+  remote_state?: unknown;
+}
+
+interface OutgoingDeliveries {
+  deliveries: { get_head(): Settleable | undefined; get_tail(): Settleable | undefined; by_id(id: number): Settleable | undefined };
+  updated: Settleable[];
+  on_disposition(fields: DispositionFields): void;
+}
+
+/**
+ * rhea's `Outgoing.on_disposition` (with the patched range clamp), unwrapping the outcome once per frame: a
+ * client settles a run of deliveries with one disposition, and rhea built the same outcome object once per
+ * delivery of the range. Deliveries only read their `remote_state`.
+ */
+export function installDispositionReader(rs: RSession, unwrapOutcome: (raw: unknown) => unknown): void {
+  const out = (rs as unknown as { outgoing: OutgoingDeliveries }).outgoing;
+  out.on_disposition = function (this: OutgoingDeliveries, fields: DispositionFields): void {
+    const head = this.deliveries.get_head();
+    const tail = this.deliveries.get_tail();
+    if (!head || !tail) return;
+    const first = Math.max(fields.first, head.id);
+    const last = Math.min(fields.last ? fields.last : fields.first, tail.id);
+    let state: unknown;
+    for (let i = first; i <= last; i++) {
+      const d = this.deliveries.by_id(i);
+      if (!d || d.remote_settled) continue;
+      let updated = false;
+      if (fields.settled) {
+        d.remote_settled = fields.settled;
+        updated = true;
+      }
+      if (fields.state && fields.state !== d.remote_state) {
+        state ??= unwrapOutcome(fields.state);
+        d.remote_state = state;
+        updated = true;
+      }
+      if (updated) this.updated.push(d);
+    }
+  };
+}
