@@ -295,6 +295,17 @@ export class AmqpConnection implements AmqpContext {
 
   // ============================================================================= output
 
+  /** A disposition from the client updated one of our deliveries (transfer-out.ts calls this per delivery). */
+  readonly onDeliveryOutcome = (delivery: unknown, outcome: string): void => {
+    if (!(OUTCOME_EVENTS as readonly string[]).includes(outcome)) return; // 'received' is not terminal; nothing else is ours
+    try {
+      onOutcome(this, delivery as RDelivery, outcome as (typeof OUTCOME_EVENTS)[number]);
+    } catch (err) {
+      this.log.error({ err, remote: this.peer.remoteAddress }, 'amqp: event handler failed');
+      this.closeConnection({ condition: 'amqp:internal-error', description: 'internal error' });
+    }
+  };
+
   writeOut(b: Buffer): void {
     this.write(b);
   }

@@ -14,7 +14,7 @@ import { installDispositionReader, installTransferWriter } from './transfer-out.
 import { installDeliveryReader } from './transfer-in.js';
 
 export function onSessionOpen(ctx: AmqpContext, rs: RSession): void {
-  installTransferWriter(rs, (b) => ctx.writeOut(b), () => ctx.rheaWritable());
+  installTransferWriter(rs, (b) => ctx.writeOut(b), () => ctx.rheaWritable(), ctx.onDeliveryOutcome);
   installDeliveryReader(rs);
   installDispositionReader(rs, (raw) => rheaMessage.unwrap_outcome(raw));
   const channel = rs.remote.channel ?? 0;

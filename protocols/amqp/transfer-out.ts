@@ -130,15 +130,39 @@ function writeTransfers(out: Outgoing, channel: number, write: (b: Buffer) => vo
   }
 }
 
+/** What a disposition from the peer did to one of our deliveries: its outcome's name, then 'settled'. */
+export type OutcomeListener = (delivery: unknown, outcome: string) => void;
+
 /**
- * Route the session's transfers through `writeTransfers`. `ready` says whether rhea would write now (its
- * socket is attached and open for writing); when it would not, rhea's own path keeps them pending.
+ * The deliveries a disposition updated, handed to `listener` directly. rhea raised an event per outcome and
+ * another for 'settled' per delivery, each through the link with a context object, and settled the delivery
+ * on our side in its 'settled' observer (senders here are created with `autosettle`); that is done here too.
  */
-export function installTransferWriter(rs: RSession, write: (b: Buffer) => void, ready: () => boolean): void {
-  const out = (rs as unknown as { outgoing: Outgoing }).outgoing;
+function notifyUpdated(out: Outgoing & { updated: Array<{ remote_state?: { constructor: { composite_type?: string } }; remote_settled: boolean; settled: boolean }> }, listener: OutcomeListener): void {
+  const updated = out.updated;
+  if (updated.length === 0) return;
+  out.updated = [];
+  for (const d of updated) {
+    const type = d.remote_state?.constructor.composite_type;
+    if (type) listener(d, type);
+    if (d.remote_settled) {
+      d.settled = true;
+      listener(d, 'settled');
+    }
+  }
+}
+
+/**
+ * Route the session's transfers through `writeTransfers` and its updated deliveries to `onOutcome`. `ready`
+ * says whether rhea would write now (its socket is attached and open for writing); when it would not,
+ * rhea's own path keeps the transfers pending.
+ */
+export function installTransferWriter(rs: RSession, write: (b: Buffer) => void, ready: () => boolean, onOutcome: OutcomeListener): void {
+  const out = (rs as unknown as { outgoing: Outgoing & { updated: [] } }).outgoing;
   const rheaProcess = out.process;
-  out.process = function (this: Outgoing) {
+  out.process = function (this: Outgoing & { updated: [] }) {
     if (ready()) writeTransfers(this, rs.local.channel, write);
+    notifyUpdated(this, onOutcome);
     rheaProcess.call(this);
   };
 }
