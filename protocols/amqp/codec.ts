@@ -162,7 +162,8 @@ export function scanMessage(buf: Buffer): ScannedMessage {
         out.content = undefined;
       }
     } else {
-      const r = decodeAt(next);
+      // header, annotations, properties, footer: flat lists/maps of simple values in practice
+      const r = readFlat(buf, next) ?? decodeAt(next);
       s.value = r.value;
       s.end = r.end;
     }
@@ -203,6 +204,177 @@ export function scanMessage(buf: Buffer): ScannedMessage {
     p = s.end;
   }
   return out;
+}
+
+// ------------------------------------------------------------------------------------ flat sections, fast
+
+/** The type objects the fast reader hangs on its values (only `typecode` is read downstream). */
+const FLAT_TYPES: Array<Typed['type'] | undefined> = [];
+function flatType(code: number): Typed['type'] {
+  return (FLAT_TYPES[code] ??= { typecode: code, name: `0x${code.toString(16)}` });
+}
+
+/** At most this many elements in one list/map on the fast path (rhea's reader bounds the rest). */
+const FLAT_MAX = 1024;
+
+/** rhea's representation of a 64-bit value: a number while it is exact enough, the 8 bytes otherwise. */
+function long64(buf: Buffer, q: number, signed: boolean): number | Buffer {
+  const hi = signed ? buf.readInt32BE(q) : buf.readUInt32BE(q);
+  const lo = buf.readUInt32BE(q + 4);
+  return hi < 2097153 && hi > -2097153 ? hi * 4294967296 + lo : buf.subarray(q, q + 8);
+}
+
+/**
+ * One value of a simple (scalar) type at `q`, as rhea's reader would give it; `next` is set to the end.
+ * undefined when the type is not one this reader knows, or the bytes run out (rhea's reader then decides).
+ */
+function readScalar(buf: Buffer, q: number, out: { next: number }): Typed | undefined {
+  const n = buf.length;
+  if (q >= n) return undefined;
+  const code = buf[q]!;
+  let value: unknown;
+  let end: number;
+  switch (code) {
+    case 0x40:
+      value = null;
+      end = q + 1;
+      break;
+    case 0x41:
+      value = true;
+      end = q + 1;
+      break;
+    case 0x42:
+      value = false;
+      end = q + 1;
+      break;
+    case 0x43:
+    case 0x44:
+      value = 0;
+      end = q + 1;
+      break;
+    case 0x50:
+    case 0x52:
+    case 0x53:
+    case 0x56:
+      end = q + 2;
+      if (end > n) return undefined;
+      value = buf[q + 1];
+      break;
+    case 0x51:
+    case 0x54:
+    case 0x55:
+      end = q + 2;
+      if (end > n) return undefined;
+      value = buf.readInt8(q + 1);
+      break;
+    case 0x60:
+      end = q + 3;
+      if (end > n) return undefined;
+      value = buf.readUInt16BE(q + 1);
+      break;
+    case 0x61:
+      end = q + 3;
+      if (end > n) return undefined;
+      value = buf.readInt16BE(q + 1);
+      break;
+    case 0x70:
+    case 0x73:
+      end = q + 5;
+      if (end > n) return undefined;
+      value = buf.readUInt32BE(q + 1);
+      break;
+    case 0x71:
+      end = q + 5;
+      if (end > n) return undefined;
+      value = buf.readInt32BE(q + 1);
+      break;
+    case 0x72:
+      end = q + 5;
+      if (end > n) return undefined;
+      value = buf.readFloatBE(q + 1);
+      break;
+    case 0x80:
+    case 0x81:
+      end = q + 9;
+      if (end > n) return undefined;
+      value = long64(buf, q + 1, code === 0x81);
+      break;
+    case 0x82:
+      end = q + 9;
+      if (end > n) return undefined;
+      value = buf.readDoubleBE(q + 1);
+      break;
+    case 0x83: {
+      end = q + 9;
+      if (end > n) return undefined;
+      const ms = long64(buf, q + 1, true);
+      if (typeof ms !== 'number') return undefined;
+      value = new Date(ms);
+      break;
+    }
+    case 0x98:
+      end = q + 17;
+      if (end > n) return undefined;
+      value = buf.subarray(q + 1, end);
+      break;
+    case 0xa0:
+    case 0xa1:
+    case 0xa3: {
+      if (q + 2 > n) return undefined;
+      end = q + 2 + buf[q + 1]!;
+      if (end > n) return undefined;
+      value = code === 0xa0 ? buf.subarray(q + 2, end) : buf.toString(code === 0xa1 ? 'utf8' : 'ascii', q + 2, end);
+      break;
+    }
+    case 0xb0:
+    case 0xb1:
+    case 0xb3: {
+      if (q + 5 > n) return undefined;
+      end = q + 5 + buf.readUInt32BE(q + 1);
+      if (end > n) return undefined;
+      value = code === 0xb0 ? buf.subarray(q + 5, end) : buf.toString(code === 0xb1 ? 'utf8' : 'ascii', q + 5, end);
+      break;
+    }
+    default:
+      return undefined;
+  }
+  out.next = end;
+  return { type: flatType(code), value };
+}
+
+/**
+ * A list or map whose elements are all simple values (what a header, properties, annotations and
+ * application-properties section holds in practice), read without rhea's generic reader and its
+ * composite objects. null when the value is anything else (nested, described, arrays...) or malformed:
+ * the caller then uses rhea's reader, which decodes or rejects it as before.
+ */
+export function readFlat(buf: Buffer, p: number): { value: Typed; end: number } | null {
+  const code = buf[p];
+  let count: number;
+  let q: number;
+  let end: number;
+  if (code === 0x45) return { value: { type: flatType(0x45), value: [] }, end: p + 1 };
+  if (code === 0xc0 || code === 0xc1) {
+    if (p + 3 > buf.length) return null;
+    end = p + 2 + buf[p + 1]!;
+    count = buf[p + 2]!;
+    q = p + 3;
+  } else if (code === 0xd0 || code === 0xd1) {
+    if (p + 9 > buf.length) return null;
+    end = p + 5 + buf.readUInt32BE(p + 1);
+    count = buf.readUInt32BE(p + 5);
+    q = p + 9;
+  } else return null;
+  if (end > buf.length || count > FLAT_MAX || count > end - q || ((code === 0xc1 || code === 0xd1) && count % 2 !== 0)) return null;
+  const items: Typed[] = new Array(count);
+  const at = { next: q };
+  for (let i = 0; i < count; i++) {
+    const v = readScalar(buf, at.next, at);
+    if (!v || at.next > end) return null;
+    items[i] = v;
+  }
+  if (at.next !== end) return null;
+  return { value: { type: flatType(code), value: items }, end };
 }
 
 // ------------------------------------------------------------------------------------ typed → JS

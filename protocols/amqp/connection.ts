@@ -37,6 +37,13 @@ import { mechanisms, saslAuthenticate } from './sasl.js';
 import { onSenderOpen } from './sender-link.js';
 import { applyPendingOutcomes, onOutcome, onSenderFlow, refreshAllCredit } from './sender-flow.js';
 import { onSessionClose, onSessionOpen } from './sessions.js';
+import { installTransferReader } from './transfer-in.js';
+
+/** A turn's output up to this many bytes is copied into one buffer for one socket write. */
+const CONCAT_LIMIT = 64 * 1024;
+
+/** rhea's events for a disposition of one of our deliveries ('settled' after the outcome's own). */
+const OUTCOME_EVENTS = ['accepted', 'released', 'rejected', 'modified', 'transactional_state', 'settled'] as const;
 
 export interface ConnectionHost {
   engine: EngineApi;
@@ -173,6 +180,7 @@ export class AmqpConnection implements AmqpContext {
       },
     };
     this.rconn.accept(facade);
+    installTransferReader(this.rconn);
     s.on('data', (chunk: Buffer) => {
       if (this.tornDown) return;
       try {
@@ -287,6 +295,26 @@ export class AmqpConnection implements AmqpContext {
 
   // ============================================================================= output
 
+  /** A disposition from the client updated one of our deliveries (transfer-out.ts calls this per delivery). */
+  readonly onDeliveryOutcome = (delivery: unknown, outcome: string): void => {
+    if (!(OUTCOME_EVENTS as readonly string[]).includes(outcome)) return; // 'received' is not terminal; nothing else is ours
+    try {
+      onOutcome(this, delivery as RDelivery, outcome as (typeof OUTCOME_EVENTS)[number]);
+    } catch (err) {
+      this.log.error({ err, remote: this.peer.remoteAddress }, 'amqp: event handler failed');
+      this.closeConnection({ condition: 'amqp:internal-error', description: 'internal error' });
+    }
+  };
+
+  writeOut(b: Buffer): void {
+    this.write(b);
+  }
+
+  rheaWritable(): boolean {
+    const c = this.rconn as unknown as { socket?: unknown; socket_ready?: boolean };
+    return !!c.socket && c.socket_ready === true;
+  }
+
   private write(b: Buffer): void {
     if (this.outClosed) return;
     this.out.push(b);
@@ -303,8 +331,12 @@ export class AmqpConnection implements AmqpContext {
     this.out = [];
     const s = this.stream;
     if (!this.outClosed && chunks.length > 0 && s.writable) {
+      let bytes = 0;
+      for (const c of chunks) bytes += c.length;
       if (chunks.length === 1) s.write(chunks[0]);
-      else if (this.peer.transport === 'ws' || this.peer.transport === 'wss') s.write(Buffer.concat(chunks));
+      // a turn's frames are many and small (a transfer, a disposition): one copy costs less than a stream
+      // write request and an iovec each
+      else if (bytes <= CONCAT_LIMIT || this.peer.transport === 'ws' || this.peer.transport === 'wss') s.write(Buffer.concat(chunks, bytes));
       else {
         s.cork();
         for (const c of chunks) s.write(c);
@@ -402,8 +434,18 @@ export class AmqpConnection implements AmqpContext {
     c.on('session_open', guarded((ev: { session: RSession }) => onSessionOpen(this, ev.session)));
     c.on('session_close', guarded((ev: { session: RSession }) => onSessionClose(this, ev.session)));
     c.on('session_error', () => undefined);
-    c.on('sender_open', guarded((ev: { sender: RLink }) => onSenderOpen(this, ev.sender)));
-    c.on('receiver_open', guarded((ev: { receiver: RLink }) => onReceiverOpen(this, ev.receiver)));
+    const onMessage = guarded((ev: { receiver: RLink; delivery: RDelivery; raw?: Buffer }) => onTransfer(this, ev.receiver, ev.delivery, ev.raw));
+    const onOutcomes = OUTCOME_EVENTS.map((outcome) => guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, outcome)));
+    // Per-message events are listened to on the link itself: rhea hands an event that has no listener on the
+    // link to its session and then to the connection, looking listeners up (a copied array) at every level.
+    c.on('sender_open', guarded((ev: { sender: RLink }) => {
+      OUTCOME_EVENTS.forEach((outcome, i) => ev.sender.on(outcome, onOutcomes[i]!));
+      onSenderOpen(this, ev.sender);
+    }));
+    c.on('receiver_open', guarded((ev: { receiver: RLink }) => {
+      ev.receiver.on('message', onMessage);
+      onReceiverOpen(this, ev.receiver);
+    }));
     c.on('sender_close', guarded((ev: { sender: RLink }) => onPeerDetach(this, ev.sender)));
     c.on('receiver_close', guarded((ev: { receiver: RLink }) => onPeerDetach(this, ev.receiver)));
     c.on('sender_error', () => undefined);
@@ -411,12 +453,9 @@ export class AmqpConnection implements AmqpContext {
     c.on('sender_flow', guarded((ev: { sender: RLink }) => onSenderFlow(this, ev.sender)));
     c.on('sendable', () => undefined);
     c.on('sender_draining', () => undefined);
-    c.on('message', guarded((ev: { receiver: RLink; delivery: RDelivery; raw?: Buffer }) => onTransfer(this, ev.receiver, ev.delivery, ev.raw)));
-    for (const outcome of ['accepted', 'released', 'rejected', 'modified', 'transactional_state'] as const) {
-      c.on(outcome, guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, outcome)));
-    }
+    c.on('message', onMessage);
+    OUTCOME_EVENTS.forEach((outcome, i) => c.on(outcome, onOutcomes[i]!));
     c.on('received', () => undefined);
-    c.on('settled', guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, 'settled')));
   }
 
   private rheaError(e: Error & { condition?: string }): void {

@@ -136,6 +136,12 @@ export interface AmqpContext {
   creditRefreshScheduled: boolean;
   connectTimer: NodeJS.Timeout | null;
 
+  /** A disposition from the client updated one of our deliveries: settle its engine delivery. */
+  readonly onDeliveryOutcome: (delivery: unknown, outcome: string) => void;
+  /** Bytes for the socket, in order with what rhea writes (coalesced into one write per turn). */
+  writeOut(b: Buffer): void;
+  /** rhea writes frames now (its socket is attached and ready); until then they wait in rhea. */
+  rheaWritable(): boolean;
   /** Send close with an error (after our open) or just end the socket. */
   closeConnection(err: AmqpError): void;
   /** The engine (admin, client-id takeover) closes this connection. */

@@ -2,7 +2,8 @@
  * The AMQP 1.0 protocol module: plain TCP (5672), TLS (5671) and WebSocket (subprotocol `amqp`) all hand
  * their streams to one adapter. Connection, session and link state machines come from rhea 3.0.5
  * (patched: patches/rhea+3.0.5.patch), behind our own header/SASL/frame-size guard (guard.ts); message
- * bytes are ours (codec.ts, mapping.ts); everything else is Engine calls (connection.ts and the modules it names).
+ * bytes are ours (codec.ts, mapping.ts), and so are the per-message frames on rhea's session bookkeeping
+ * (transfer-in.ts, transfer-out.ts); everything else is Engine calls (connection.ts and the modules it names).
  */
 import os from 'node:os';
 import type { Duplex } from 'node:stream';

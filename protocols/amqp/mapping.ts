@@ -209,7 +209,9 @@ export function decodeMessage(raw: Buffer, opts: MappingOptions, now = Date.now(
       const pv = toProperty(v);
       if (pv === undefined) throw new DecodeError(`application property '${k}' is not a simple type`);
       if (!Object.prototype.hasOwnProperty.call(properties, k)) np++;
-      Object.defineProperty(properties, k, { value: pv, enumerable: true, writable: true, configurable: true });
+      // a plain assignment except for the one key that would set the prototype instead
+      if (k === '__proto__') Object.defineProperty(properties, k, { value: pv, enumerable: true, writable: true, configurable: true });
+      else properties[k] = pv;
     }
   }
   annotations[A.np] = np;
@@ -292,22 +294,29 @@ function variableContent(b: Buffer, s: { start: number; end: number }): Buffer {
 
 // ------------------------------------------------------------------------------------ outbound
 
-/** Everything after the header, per message object (fan-out and redeliveries encode once). */
-const restCache = new WeakMap<Message, Buffer>();
+/**
+ * The last few encoded deliveries, by message object: a fan-out (or a prompt redelivery) of the same message
+ * copies everything after the header from here instead of encoding it again. A ring rather than a WeakMap
+ * entry per message, which the collector handles as an ephemeron per message.
+ */
+const RING = 16;
+const ringMessage: Array<Message | undefined> = new Array(RING).fill(undefined);
+const ringPayload: Buffer[] = new Array(RING).fill(Buffer.alloc(0));
+const ringRestStart: number[] = new Array(RING).fill(0);
+let ringNext = 0;
+/** Payloads larger than this are not kept in the ring (they would pin a large buffer). */
+const RING_MAX_BYTES = 64 * 1024;
 
 export interface DeliveryInfo {
   deliveryCount: number;
   redelivered: boolean;
 }
 
-/** The transfer payload of a delivery: a fresh header, then the cached rest of the message. */
+/** The transfer payload of a delivery: a fresh header, then the rest of the message (encoded once per fan-out). */
 export function encodeDelivery(m: Message, d: DeliveryInfo, opts: MappingOptions): Buffer {
-  let rest = restCache.get(m);
-  if (!rest) {
-    rest = encodeRest(m, opts);
-    restCache.set(m, rest);
-  }
-  const e = new Encoder(32 + rest.length);
+  const i = ringMessage.indexOf(m);
+  const cached = i >= 0 ? ringPayload[i]!.subarray(ringRestStart[i]!) : undefined;
+  const e = new Encoder(32 + (cached ? cached.length : restSizeHint(m)));
   e.descriptor(SECTION.header);
   const mark = e.begin(false);
   e.bool(m.durable);
@@ -321,8 +330,28 @@ export function encodeDelivery(m: Message, d: DeliveryInfo, opts: MappingOptions
   // JMS reads JMSRedelivered as delivery-count > 0: a redelivery that counted no failure still shows 1
   e.uint(d.deliveryCount > 0 ? d.deliveryCount : d.redelivered ? 1 : 0);
   e.end(mark, 5);
-  e.raw(rest);
-  return e.toBuffer();
+  if (cached) {
+    e.raw(cached);
+    return e.toBuffer();
+  }
+  const restStart = e.pos;
+  encodeRestInto(e, m, opts);
+  const payload = e.toBuffer();
+  if (payload.length <= RING_MAX_BYTES) {
+    ringMessage[ringNext] = m;
+    ringPayload[ringNext] = payload;
+    ringRestStart[ringNext] = restStart;
+    ringNext = (ringNext + 1) % RING;
+  }
+  return payload;
+}
+
+/** About what the sections after the header take: the kept sections' bytes and the body, plus room for the rest. */
+function restSizeHint(m: Message): number {
+  const ann = m.annotations;
+  let n = 192 + m.body.length;
+  if (ann) for (const k of [A.da, A.ma, A.props, A.appProps, A.bodyHead, A.bodyTail, A.body, A.footer]) n += buf(ann[k])?.length ?? 0;
+  return n;
 }
 
 function headerTtl(m: Message): number | undefined {
@@ -335,8 +364,13 @@ function headerTtl(m: Message): number | undefined {
 
 /** delivery-annotations … footer. */
 export function encodeRest(m: Message, opts: MappingOptions): Buffer {
+  const e = new Encoder(restSizeHint(m));
+  encodeRestInto(e, m, opts);
+  return e.toBuffer();
+}
+
+function encodeRestInto(e: Encoder, m: Message, opts: MappingOptions): void {
   const ann = m.annotations ?? {};
-  const e = new Encoder(128 + m.body.length);
   const da = buf(ann[A.da]);
   if (da) e.raw(da);
   const origMa = buf(ann[A.ma]);
@@ -362,7 +396,6 @@ export function encodeRest(m: Message, opts: MappingOptions): Buffer {
   } else encodeBody(e, m);
   const footer = buf(ann[A.footer]);
   if (footer) e.raw(footer);
-  return e.toBuffer();
 }
 
 function encodeJmsAnnotations(e: Encoder, m: Message, opts: MappingOptions): void {

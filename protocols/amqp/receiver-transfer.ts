@@ -9,10 +9,13 @@
 import { BrokerError } from '../../src/core/api.js';
 import { DecodeError } from './codec.js';
 import { addressOf, decodeMessage } from './mapping.js';
-import { rheaMessage, type RDelivery, type RLink } from './rhea.js';
+import { rheaMessage, type RDelivery, type RLink, type Typed } from './rhea.js';
 import { amqpError, HOLD_PENDING, type AmqpContext, type Tx } from './context.js';
 import { grantCredit, settleIn } from './receiver-link.js';
 import { onCoordinator } from './transactions.js';
+
+/** The accepted outcome, encoded the same for every delivery (rhea only reads it). */
+const ACCEPTED: Typed = rheaMessage.accepted().described();
 
 export function onTransfer(ctx: AmqpContext, r: RLink, d: RDelivery, raw: Buffer | undefined): void {
   const l = ctx.links.get(r);
@@ -76,20 +79,22 @@ export function onTransfer(ctx: AmqpContext, r: RLink, d: RDelivery, raw: Buffer
   const p = ctx.engine.send(inbound.message, address, { connection: ctx.conn, transaction: txn?.tx });
   if (txn) txn.ops.add(p);
   const t = txn;
+  const done = (state: Typed): void => {
+    t?.ops.delete(p);
+    try {
+      settleIn(ctx, l, d, state);
+    } finally {
+      l.inflight--;
+      ctx.pendingBytes -= size;
+      if (ctx.pendingBytes <= ctx.opts.maxPendingBytes / 2) ctx.release(HOLD_PENDING);
+      grantCredit(ctx, l);
+    }
+  };
   p.then(
-    () => {
-      const accepted = rheaMessage.accepted().described();
-      settleIn(ctx, l, d, t ? rheaMessage.transactional_state({ txn_id: t.id, outcome: accepted }).described() : accepted);
-    },
+    () => done(t ? rheaMessage.transactional_state({ txn_id: t.id, outcome: ACCEPTED }).described() : ACCEPTED),
     (err: unknown) => {
       if (!(err instanceof BrokerError)) ctx.log.warn({ err, address }, 'amqp: send failed');
-      settleIn(ctx, l, d, rheaMessage.rejected({ error: amqpError(err) }).described());
+      done(rheaMessage.rejected({ error: amqpError(err) }).described());
     },
-  ).finally(() => {
-    t?.ops.delete(p);
-    l.inflight--;
-    ctx.pendingBytes -= size;
-    if (ctx.pendingBytes <= ctx.opts.maxPendingBytes / 2) ctx.release(HOLD_PENDING);
-    grantCredit(ctx, l);
-  });
+  );
 }

@@ -184,3 +184,12 @@ export const rheaTypes: RheaTypes = rhea.types;
 export const rheaMessage: RheaMessageModule = rhea.message;
 export const rheaFrames = require('rhea/lib/frames.js') as RheaFrames;
 export const rheaTerminus = require('rhea/lib/terminus.js') as RheaTerminus;
+
+const rheaErrors = require('rhea/lib/errors.js') as { ProtocolError: new (message: string) => Error & { condition?: string } };
+
+/** rhea's ProtocolError (a connection reads its name and condition when it closes on it). */
+export function protocolError(message: string, condition: string): Error {
+  const e = new rheaErrors.ProtocolError(message);
+  e.condition = condition;
+  return e;
+}
