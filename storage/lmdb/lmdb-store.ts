@@ -129,6 +129,9 @@ type Op =
   | { t: 'kv.put'; key: string; value: Buffer }
   | { t: 'kv.delete'; key: string };
 
+/** A batch as `prepareBatch` leaves it: validated, messages encoded as they are stored. What a cluster node replicates. */
+export type PreparedOp = Op;
+
 interface Pending {
   ops: Op[];
   resolve: () => void;
@@ -516,6 +519,18 @@ export class LmdbStore implements Store {
       ops = [];
       skipped = asError(err);
     }
+    return this.commitPrepared(ops, index, skipped);
+  }
+
+  /**
+   * `commitApplied` of a batch already prepared (`prepareBatch`, here or on the node that proposed it): nothing is
+   * validated or encoded again. `skipped`: the batch could not be prepared; only the index is recorded.
+   */
+  commitPrepared(ops: PreparedOp[], index: number, skipped?: Error): Promise<Error | undefined> {
+    if (this.state !== 'open') {
+      return Promise.reject(new Error(`LmdbStore(${this.path}): commitApplied on a store that is ${this.state === 'new' ? 'not open yet' : this.state}`));
+    }
+    if (!Number.isInteger(index) || index <= 0) return Promise.reject(new TypeError(`commitApplied: bad index ${index}`));
     return new Promise<Error | undefined>((resolve, reject) => {
       const p: Pending = { ops, resolve: () => resolve(p.skipped), reject, applied: index, skipped };
       this.pending.push(p);
@@ -644,7 +659,16 @@ export class LmdbStore implements Store {
 
   /** The group transaction failed and was rolled back: isolate the failing batch(es). */
   private async retryOneByOne(group: Pending[]): Promise<void> {
-    for (const p of group) {
+    for (let i = 0; i < group.length; i++) {
+      const p = group[i]!;
+      // Batches of one replicated entry (commitPrepared with the same index, queued together) are retried together.
+      let j = i + 1;
+      while (p.applied !== undefined && j < group.length && group[j]!.applied === p.applied) j++;
+      if (j - i > 1) {
+        await this.retryEntryParts(group.slice(i, j));
+        i = j - 1;
+        continue;
+      }
       try {
         await this.env.childTransaction(() => this.apply([p]));
         this.stats.transactions++;
@@ -666,6 +690,39 @@ export class LmdbStore implements Store {
           p.reject(commitFailure(err2));
         }
       }
+    }
+  }
+
+  /**
+   * The batches of one replicated entry, in one transaction with the entry's index: each in a child transaction of
+   * its own, so a batch that cannot be applied is skipped whole while the others are written — and a crash finds
+   * either all of them applied with the index, or none (an index recorded with only some would skip the rest on replay).
+   */
+  private async retryEntryParts(parts: Pending[]): Promise<void> {
+    const index = parts[0]!.applied!;
+    const failed = new Map<Pending, Error>();
+    try {
+      await this.env.childTransaction(() => {
+        failed.clear();
+        for (const p of parts) {
+          try {
+            this.env.childTransaction(() => this.apply([p])); // nested in a write transaction: runs synchronously
+          } catch (err) {
+            failed.set(p, asError(err));
+          }
+        }
+        this.apply([{ ops: [], resolve: () => undefined, reject: () => undefined, applied: index }]);
+      });
+    } catch (err) {
+      for (const p of parts) p.reject(commitFailure(err));
+      return;
+    }
+    this.stats.transactions++;
+    this.stats.batches += parts.length;
+    for (const p of parts) {
+      const err = failed.get(p);
+      if (err) p.skipped = err;
+      p.resolve();
     }
   }
 
@@ -1187,6 +1244,11 @@ function checkSeq(c: { t: string; seq?: unknown }): number {
 /** Throw the error `commit(batch)` would reject with for a malformed batch (a replicated store checks before proposing). */
 export function validateBatch(batch: Command[]): void {
   prepare(batch);
+}
+
+/** Validate and encode a batch for `commitPrepared`; throws what `commit(batch)` would reject with. */
+export function prepareBatch(batch: Command[]): PreparedOp[] {
+  return prepare(batch);
 }
 
 /** Validate and encode a batch (outside the write transaction). Throws on a bad command. */

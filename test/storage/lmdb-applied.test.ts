@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from '../../src/core/store.js';
-import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
+import { LmdbStore, prepareBatch } from '../../storage/lmdb/lmdb-store.js';
 import { plainMessage } from './store-suite.js';
 
 const enq = (queue: string, seq: number): Command => ({ t: 'enqueue', queue, seq, message: plainMessage(seq) });
@@ -55,5 +55,31 @@ describe('LmdbStore replicated apply', function () {
     assert.equal(s.appliedIndex(), 3);
     assert.deepEqual(s.readSeqs('q', 0, 10), [4]);
     assert.equal(s.recovery().kv.size, 0);
+  });
+
+  it('the batches of one entry (commitPrepared, same index) apply together; a failing one is skipped alone, the index recorded once', async () => {
+    const { s, d } = await open();
+    await s.commitPrepared(prepareBatch([enq('q', 1)]), 1);
+    s.injectApplyFault = (op) => op.t === 'kv.put';
+    // Entry 2 carries three batches; the middle one cannot be applied. Entry 3 follows in the same group.
+    const parts = [
+      s.commitPrepared(prepareBatch([enq('q', 2)]), 2),
+      s.commitPrepared(prepareBatch([enq('q', 3), { t: 'kv.put', key: 'k', value: 1 }]), 2),
+      s.commitPrepared(prepareBatch([{ t: 'ack', queue: 'q', seq: 1 }]), 2),
+      s.commitPrepared(prepareBatch([enq('q', 4)]), 3),
+    ];
+    const rs = await Promise.all(parts);
+    assert.equal(rs[0], undefined);
+    assert.match(String(rs[1]), /injected fault/);
+    assert.equal(rs[2], undefined);
+    assert.equal(rs[3], undefined);
+    s.injectApplyFault = undefined;
+    assert.equal(s.appliedIndex(), 3);
+    assert.deepEqual(s.readSeqs('q', 0, 10), [2, 4]);
+    assert.equal(s.recovery().kv.size, 0);
+    await s.close();
+    const { s: s2 } = await open(d);
+    assert.equal(s2.appliedIndex(), 3);
+    assert.deepEqual(s2.readSeqs('q', 0, 10), [2, 4]);
   });
 });
