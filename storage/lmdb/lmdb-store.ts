@@ -992,8 +992,11 @@ export class LmdbStore implements Store {
         const key: Key = [op.queue, op.seq];
         const rec = this.queueRecord(tx, op.queue, true)!;
         // An entry already at this seq is replaced (the engine never does it; the counters stay right if it does).
-        const old = this.entries.getBinaryFast(key); // reused buffer: read it before any other get
-        if (old !== undefined) this.forgetEntry(tx, rec, old);
+        // No entry is above the queue's lastSeq (the highest seq ever enqueued): a new seq needs no read.
+        if (op.seq <= rec.lastSeq) {
+          const old = this.entries.getBinaryFast(key); // reused buffer: read it before any other get
+          if (old !== undefined) this.forgetEntry(tx, rec, old);
+        }
         if (op.shared !== undefined) {
           const ref = this.ref(tx, op.shared);
           // First reference (or first again after every earlier one went in this transaction): this message is stored.
