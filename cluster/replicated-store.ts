@@ -15,7 +15,8 @@
  *      the batches and the applied index in one state transaction (group commit: all entries of a Ready share one
  *      transaction). Apply is pipelined: the loop does not wait for the state commit before the next Ready.
  *      The leader applies the prepared batches it proposed (kept by index, recognised by the entry's data object);
- *      every other entry is decoded (cluster/batch-codec.ts).
+ *      every other entry is decoded (cluster/batch-codec.ts). A follower applies in windows (FOLLOWER_APPLY_WINDOW_MS):
+ *      nobody waits for its apply, and a window's transaction skips messages enqueued and acked within it.
  *   4. advance.
  * Proposals arriving while a Raft fsync is in flight are batched into the next Ready (one fsync for all), and the
  * proposals of one event turn into one log entry (see propose()).
@@ -49,7 +50,7 @@ import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/sto
 import { BrokerError } from '../src/core/errors.js';
 import { LmdbStore, prepareBatch, type PreparedOp } from '../storage/lmdb/lmdb-store.js';
 import { LmdbRaftLog } from '../storage/raft/raft-log.js';
-import { Prng, RawNode, decodeConfChange, type ConfChange, type ConfChangeRecord, type ConfState, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
+import { Prng, RawNode, decodeConfChange, type ConfChange, type ConfChangeRecord, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
 import { decodePrepared, encodePrepared, preparedSize } from './batch-codec.js';
 import type { Transport } from './transport/transport.js';
 
@@ -102,6 +103,16 @@ interface Waiter {
 
 /** An entry carries the proposals of one turn up to about this many bytes; more go into further entries. */
 const ENTRY_TARGET_BYTES = 256 * 1024;
+
+/**
+ * A follower applies committed entries to its state store in windows of up to this long (or this many bytes): one
+ * transaction per window, in which a message whose ack is in the same window is neither written nor deleted
+ * (LmdbStore elides the pair) — most messages, when consumers keep up. Nothing waits for a follower's apply: the
+ * entries are durable in its Raft log (a crash replays them), and a follower that becomes leader applies what it
+ * holds at once, before its own entries.
+ */
+const FOLLOWER_APPLY_WINDOW_MS = 100;
+const FOLLOWER_APPLY_MAX_BYTES = 8 * 1024 * 1024;
 
 type NodeState = 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -394,6 +405,7 @@ export class ReplicatedNode {
 
   /** Replace the local state with a leader's snapshot (after the applies in flight). */
   private async restore(image: Uint8Array, index: number): Promise<void> {
+    this.flushApplies();
     await this.applyTail;
     await this.compacting;
     if (index <= this.appliedDone) return;
@@ -426,8 +438,39 @@ export class ReplicatedNode {
     return conf;
   }
 
+  /** Committed entries not yet handed to the state store (a follower's window, FOLLOWER_APPLY_WINDOW_MS). */
+  private deferred: Entry[] = [];
+  private deferredBytes = 0;
+  private applyTimer: NodeJS.Timeout | undefined;
+
   private apply(rd: Ready): void {
+    if (rd.committedEntries.length === 0) return;
     for (const e of rd.committedEntries) {
+      this.deferred.push(e);
+      this.deferredBytes += e.data.byteLength;
+    }
+    const wait =
+      this.raw.raft.role !== 'leader' && this.nodeState === 'running' && this.deferredBytes < FOLLOWER_APPLY_MAX_BYTES && rd.committedEntries.every((e) => e.type === 'normal');
+    if (!wait) {
+      this.flushApplies();
+    } else if (!this.applyTimer) {
+      this.applyTimer = setTimeout(() => {
+        this.applyTimer = undefined;
+        if (this.nodeState === 'running') this.flushApplies();
+      }, FOLLOWER_APPLY_WINDOW_MS);
+      this.applyTimer.unref?.();
+    }
+  }
+
+  /** Hand every deferred committed entry to the state store, in order (one synchronous loop: one transaction). */
+  private flushApplies(): void {
+    if (this.applyTimer) clearTimeout(this.applyTimer);
+    this.applyTimer = undefined;
+    const entries = this.deferred;
+    if (entries.length === 0) return;
+    this.deferred = [];
+    this.deferredBytes = 0;
+    for (const e of entries) {
       if (e.index <= this.appliedQueued) continue; // applied before a restart: replay skips it
       this.appliedQueued = e.index;
       let batch: Command[] = [];
@@ -489,6 +532,7 @@ export class ReplicatedNode {
   private roleChanged(s: SoftState): void {
     const wasLeader = this.soft.role === 'leader';
     this.soft = s;
+    if (s.role === 'leader') this.flushApplies(); // the engine about to open here reads the state
     if (wasLeader && s.role !== 'leader') {
       // The engine on this node stops here; what it proposed may or may not commit under the next leader.
       this.rejectWaiters(new NotLeaderError(this.id, s.lead, 'leadership lost; the outcome of this commit is unknown'));
@@ -515,6 +559,7 @@ export class ReplicatedNode {
     this.failure = err;
     this.nodeState = 'failed';
     clearInterval(this.timer);
+    if (this.applyTimer) clearTimeout(this.applyTimer);
     this.rejectWaiters(err);
     void this.transport.close();
     for (const l of this.failureListeners) l(err);
@@ -541,6 +586,8 @@ export class ReplicatedNode {
     clearInterval(this.timer);
     await this.transport.close();
     await this.driving;
+    if (failed) clearTimeout(this.applyTimer);
+    else this.flushApplies();
     await this.applyTail;
     await this.compacting;
     if (!failed) this.rejectWaiters(new Error(`node ${this.id}: stopped (store closed)`));
@@ -568,6 +615,7 @@ export class ReplicatedNode {
     await this.transport.close();
     this.rejectWaiters(new Error(`node ${this.id}: crashed`));
     await this.driving;
+    clearTimeout(this.applyTimer); // deferred entries were never handed to the store: a crash loses them (the log has them)
     await this.applyTail;
     await this.compacting;
     await this.state.close();

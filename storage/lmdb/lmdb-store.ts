@@ -187,6 +187,8 @@ export class LmdbStore implements Store {
 
   /** Counters for metrics and tests: LMDB write transactions committed, batches applied. */
   readonly stats = { transactions: 0, batches: 0, syncTransactions: 0 };
+  /** Enqueues not written because acked in the same transaction (applyOpOrElide); tests and metrics. */
+  readonly elision = { enqueues: 0 };
   /** Journal mode: the journal, the data file (for the checkpoint's fdatasync) and the read transaction that keeps the checkpointed tree. */
   private journal: Journal | undefined;
   private dataFd = -1;
@@ -957,8 +959,10 @@ export class LmdbStore implements Store {
   private apply(group: Pending[]): void {
     const tx: TxnState = { queues: new Map(), refs: new Map() };
     let applied = 0;
+    const pairs = group.length > 1 ? ackedInGroup(group) : undefined;
     for (const p of group) {
-      for (const op of p.ops) this.applyOp(tx, op);
+      if (pairs) for (const op of p.ops) this.applyOpOrElide(tx, op, pairs);
+      else for (const op of p.ops) this.applyOp(tx, op);
       if (p.applied !== undefined && p.applied > applied) applied = p.applied;
     }
     if (applied > 0) {
@@ -983,6 +987,30 @@ export class LmdbStore implements Store {
         if (ref.message) this.shared.putSync(id, ref.message);
       }
     }
+  }
+
+  /**
+   * A message enqueued and acked within one transaction (a cluster follower applies a whole window of entries at
+   * once; consumers ack within it) is not written and then deleted: the enqueue only raises the queue's lastSeq, the
+   * ack does nothing. Same end state: nothing at that key (an enqueue above lastSeq replaces no entry), counters
+   * +0 either way, and what lies between (an update of the entry, a purge, a queue.delete) finds no entry either way.
+   */
+  private applyOpOrElide(tx: TxnState, op: Op, pairs: Map<string, ElidedPair>): void {
+    if (op.t === 'enqueue' || op.t === 'ack') {
+      const pair = pairs.get(pairKey(op.queue, op.seq));
+      if (pair && (op.t === 'ack' ? pair.ack === op && pair.elided : pair.enqueue === op)) {
+        if (this.injectApplyFault?.(op)) throw new Error(`injected fault applying ${op.t}`);
+        if (op.t === 'ack') return;
+        const rec = this.queueRecord(tx, op.queue, true)!;
+        if (op.seq > rec.lastSeq) {
+          rec.lastSeq = op.seq;
+          pair.elided = true;
+          this.elision.enqueues++;
+          return;
+        }
+      }
+    }
+    this.applyOp(tx, op);
   }
 
   private applyOp(tx: TxnState, op: Op): void {
@@ -1124,6 +1152,43 @@ export class LmdbStore implements Store {
   private deref(tx: TxnState, id: string): void {
     this.ref(tx, id).count--;
   }
+}
+
+interface ElidedPair {
+  enqueue: Op;
+  ack: Op | undefined;
+  /** Set when the enqueue was skipped (its seq was above lastSeq): then the ack is skipped too. */
+  elided: boolean;
+}
+
+function pairKey(queue: string, seq: number): string {
+  return `${seq}\u0000${queue}`;
+}
+
+/** Keys enqueued once (inline, not shared) and acked later in the same group: candidates for applyOpOrElide. */
+function ackedInGroup(group: Pending[]): Map<string, ElidedPair> | undefined {
+  let enqueued: Map<string, ElidedPair | null> | undefined;
+  let found = false;
+  for (const p of group) {
+    for (const op of p.ops) {
+      if (op.t === 'enqueue') {
+        const k = pairKey(op.queue, op.seq);
+        enqueued ??= new Map();
+        // Shared messages and a second enqueue at the same key are applied as they are.
+        enqueued.set(k, enqueued.has(k) || op.shared !== undefined ? null : { enqueue: op, ack: undefined, elided: false });
+      } else if (op.t === 'ack' && enqueued) {
+        const pair = enqueued.get(pairKey(op.queue, op.seq));
+        if (pair && pair.ack === undefined) {
+          pair.ack = op;
+          found = true;
+        }
+      }
+    }
+  }
+  if (!found) return undefined;
+  const pairs = new Map<string, ElidedPair>();
+  for (const [k, pair] of enqueued!) if (pair?.ack) pairs.set(k, pair);
+  return pairs;
 }
 
 function onlyAcks(group: Pending[]): boolean {
