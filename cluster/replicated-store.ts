@@ -362,7 +362,9 @@ export class ReplicatedNode {
     setImmediate(() => {
       this.scheduled = false;
       this.flushProposals();
-      if (!this.driving && this.nodeState === 'running') this.driving = this.drive().finally(() => (this.driving = undefined));
+      if (this.nodeState !== 'running') return;
+      if (!this.driving) this.driving = this.drive().finally(() => (this.driving = undefined));
+      else this.applyCommittedEarly();
     });
   }
 
@@ -378,12 +380,12 @@ export class ReplicatedNode {
         // A leader's committed entries are durable here already (it counts itself toward commit only once its own
         // write is done), so it applies them while this Ready's new entries are written: one fsync less per commit.
         const applyEarly = early && !rd.snapshot;
-        if (applyEarly) this.apply(rd);
+        if (applyEarly) this.apply(rd.committedEntries);
         await this.persist(rd);
         if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing more
         if (!early) for (const m of rd.messages) this.transport.send(m.to, m);
         if (rd.snapshot) await this.restore(rd.snapshot.data, rd.snapshot.meta.index);
-        if (!applyEarly) this.apply(rd);
+        if (!applyEarly) this.apply(rd.committedEntries);
         if (rd.softState) this.roleChanged(rd.softState);
         this.raw.advance(rd);
       }
@@ -443,14 +445,31 @@ export class ReplicatedNode {
   private deferredBytes = 0;
   private applyTimer: NodeJS.Timeout | undefined;
 
-  private apply(rd: Ready): void {
-    if (rd.committedEntries.length === 0) return;
-    for (const e of rd.committedEntries) {
+  /**
+   * Leader, while a Ready's write is in flight: apply what committed meanwhile (a follower's answer arrived) now, not
+   * after that write and the next Ready — its clients are waiting. Only entries durable here (below the core's
+   * unstable tail), committed, and normal (membership changes wait for their Ready); the Ready that later carries
+   * them skips them (appliedQueued), as replay after a restart does.
+   */
+  private applyCommittedEarly(): void {
+    const r = this.raw.raft;
+    if (r.role !== 'leader') return;
+    const upTo = Math.min(r.log.committed, r.log.unstable.offset - 1);
+    if (upTo <= this.appliedQueued) return;
+    const entries = r.log.slice(this.appliedQueued + 1, upTo + 1, Number.MAX_SAFE_INTEGER);
+    if (!entries) return;
+    const normal = entries.findIndex((e) => e.type !== 'normal');
+    this.apply(normal < 0 ? entries : entries.slice(0, normal));
+  }
+
+  private apply(committed: readonly Entry[]): void {
+    if (committed.length === 0) return;
+    for (const e of committed) {
       this.deferred.push(e);
       this.deferredBytes += e.data.byteLength;
     }
     const wait =
-      this.raw.raft.role !== 'leader' && this.nodeState === 'running' && this.deferredBytes < FOLLOWER_APPLY_MAX_BYTES && rd.committedEntries.every((e) => e.type === 'normal');
+      this.raw.raft.role !== 'leader' && this.nodeState === 'running' && this.deferredBytes < FOLLOWER_APPLY_MAX_BYTES && committed.every((e) => e.type === 'normal');
     if (!wait) {
       this.flushApplies();
     } else if (!this.applyTimer) {
