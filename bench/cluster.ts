@@ -7,7 +7,9 @@
  * 1. Throughput: `wharf start` processes (compiled CLI) on 127.0.0.1 — first a single node, then a three-node
  *    cluster in the same run — each fsync'ing. One STOMP producer sends persistent `size`-byte messages to a queue
  *    on the (leader) node with a receipt each, `window` receipts outstanding; one consumer (client-individual,
- *    prefetch 1000) ACKs each MESSAGE. Reported: messages/s received, SEND → RECEIPT p50/p99.
+ *    prefetch 1000) ACKs each MESSAGE. Reported: messages/s received, SEND → RECEIPT p50/p99, and the CPU time (user +
+ *    system, from /proc) each broker process and the client process spent per message over the measuring window —
+ *    on a machine shared with other work that is steadier than the rate, and it shows which node the work is on.
  * 2. Failover: with the cluster idle but connected, SIGKILL the leader and measure the time from the kill to the
  *    first RECEIPT for a persistent SEND through a surviving node (the client retries: connect, SEND, wait ≤ 1 s for
  *    the receipt, again). The killed node is restarted between rounds.
@@ -129,8 +131,34 @@ class Conn extends StompWire {
   }
 }
 
-/** Closed loop on one broker port; returns msgs/s delivered and receipt latencies over the measuring window. */
-async function throughput(port: number, o: { seconds: number; warmup: number; window: number; size: number }): Promise<{ msgsPerSec: number; receiptsPerSec: number; p50: number; p99: number }> {
+/** CPU seconds (user + system) process `pid` has used so far (Linux /proc; 0 where unavailable). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+interface Result {
+  msgsPerSec: number;
+  receiptsPerSec: number;
+  p50: number;
+  p99: number;
+  /** CPU µs per delivered message over the measuring window: each broker process, then this (client) process. */
+  cpuPerMsg: number[];
+}
+
+/**
+ * Closed loop on one broker port; returns msgs/s delivered and receipt latencies over the measuring window, and
+ * the CPU each of `nodes` (and the clients) spent per message meanwhile — on a machine shared with other work the
+ * CPU per message is steadier than the rate.
+ */
+async function throughput(port: number, o: { seconds: number; warmup: number; window: number; size: number }, nodes: Node[]): Promise<Result> {
   const queue = `/queue/bench.cluster.${Date.now()}`;
   const body = Buffer.alloc(o.size, 0x78);
   const consumer = await Conn.open(port);
@@ -170,17 +198,20 @@ async function throughput(port: number, o: { seconds: number; warmup: number; wi
   };
   for (let i = 0; i < o.window; i++) sendOne();
   await sleep(o.warmup * 1000);
+  const cpu0 = [...nodes.map((n) => cpuSeconds(n.child?.pid)), process.cpuUsage()];
   measuring = true;
   const t0 = performance.now();
   await sleep(o.seconds * 1000);
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
+  const own = process.cpuUsage(cpu0[nodes.length] as NodeJS.CpuUsage);
+  const cpu = [...nodes.map((n, i) => cpuSeconds(n.child?.pid) - (cpu0[i] as number)), (own.user + own.system) / 1e6];
   stopping = true;
   const deadline = Date.now() + 30_000;
   while ((acked < seq || received < seq) && Date.now() < deadline) await sleep(10);
   consumer.socket.destroy();
   producer.socket.destroy();
-  return { msgsPerSec: receivedIn / elapsed, receiptsPerSec: ackedIn / elapsed, ...lat.summarize() };
+  return { msgsPerSec: receivedIn / elapsed, receiptsPerSec: ackedIn / elapsed, ...lat.summarize(), cpuPerMsg: cpu.map((c) => (1e6 * c) / Math.max(1, receivedIn)) };
 }
 
 /** Time from now until a persistent SEND through one of `ports` gets its RECEIPT (retrying). */
@@ -233,25 +264,28 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       `${o.seconds} s after ${o.warmup} s warm-up; all processes on this machine; ${hostNote()}`,
   );
   const rows: string[][] = [];
-  const fmt = (r: { msgsPerSec: number; p50: number; p99: number }) => [Math.round(r.msgsPerSec).toLocaleString('en'), r.p50.toFixed(1), r.p99.toFixed(1)];
+  const fmt = (r: Result) => [Math.round(r.msgsPerSec).toLocaleString('en'), r.p50.toFixed(1), r.p99.toFixed(1)];
+  const us = (r: Result) => r.cpuPerMsg.map((c) => Math.round(c).toString());
   try {
     // single node
     const single = await mk(0);
     await startNode(single, nodeConfig(single, null));
-    const r1 = await throughput(single.stomp, o);
+    const r1 = await throughput(single.stomp, o, [single]);
     await kill(single, 'SIGTERM');
-    rows.push(['single node', ...fmt(r1), '100%']);
+    rows.push(['single node', ...fmt(r1), '100%', `${us(r1)[0]} | | | ${us(r1)[1]}`]);
 
     // three nodes
     const nodes = [await mk(1), await mk(2), await mk(3)];
     await Promise.all(nodes.map((n) => startNode(n, nodeConfig(n, nodes))));
     let lead = await leaderOf(nodes);
-    const r3 = await throughput(lead.stomp, o);
-    rows.push(['3-node cluster (client on the leader)', ...fmt(r3), `${Math.round((100 * r3.msgsPerSec) / r1.msgsPerSec)}%`]);
+    // CPU columns: the leader first, then the followers (the one the forwarded client uses first).
     const follower = nodes.find((n) => n !== lead)!;
-    const rf = await throughput(follower.stomp, o);
-    rows.push(['3-node cluster (client on a follower, forwarded)', ...fmt(rf), `${Math.round((100 * rf.msgsPerSec) / r1.msgsPerSec)}%`]);
-    console.log(formatTable(['setup', 'msgs/s', 'receipt p50 ms', 'receipt p99 ms', 'of single'], rows, { right: (i) => i > 0 }));
+    const byRole = [lead, follower, ...nodes.filter((n) => n !== lead && n !== follower)];
+    const r3 = await throughput(lead.stomp, o, byRole);
+    rows.push(['3-node cluster (client on the leader)', ...fmt(r3), `${Math.round((100 * r3.msgsPerSec) / r1.msgsPerSec)}%`, us(r3).join(' | ')]);
+    const rf = await throughput(follower.stomp, o, byRole);
+    rows.push(['3-node cluster (client on a follower, forwarded)', ...fmt(rf), `${Math.round((100 * rf.msgsPerSec) / r1.msgsPerSec)}%`, us(rf).join(' | ')]);
+    console.log(formatTable(['setup', 'msgs/s', 'receipt p50 ms', 'receipt p99 ms', 'of single', 'CPU µs/msg: leader | follower | follower | clients'], rows, { right: (i) => i > 0 && i < 5 }));
 
     // failover
     const times: number[] = [];

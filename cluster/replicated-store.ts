@@ -11,11 +11,15 @@
  *      whose only change is the commit index is not written on its own (commit is recoverable from the leader);
  *      its hard state goes with the next write.
  *   2. send the messages;
- *   3. apply the committed entries in order: each is `LmdbStore.commitApplied(batch, index)` — the batch and the
- *      applied index in one state transaction (group commit: all entries of a Ready share one transaction). Apply
- *      is pipelined: the loop does not wait for the state commit before the next Ready.
+ *   3. apply the committed entries in order: each batch an entry carries is `LmdbStore.commitPrepared(ops, index)` —
+ *      the batches and the applied index in one state transaction (group commit: all entries of a Ready share one
+ *      transaction). Apply is pipelined: the loop does not wait for the state commit before the next Ready.
+ *      The leader applies the prepared batches it proposed (kept by index, recognised by the entry's data object);
+ *      every other entry is decoded (cluster/batch-codec.ts). A follower applies in windows (FOLLOWER_APPLY_WINDOW_MS):
+ *      nobody waits for its apply, and a window's transaction skips messages enqueued and acked within it.
  *   4. advance.
- * Proposals arriving while a Raft fsync is in flight are batched into the next Ready (one fsync for all).
+ * Proposals arriving while a Raft fsync is in flight are batched into the next Ready (one fsync for all), and the
+ * proposals of one event turn into one log entry (see propose()).
  *
  * The state store is not fsync'd (LmdbStore `noSync`): the Raft log is the durable record, and the state is a
  * cache of it that may lag. A process crash (kill -9) loses nothing of it (the writes are in the OS page cache);
@@ -44,10 +48,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/store.js';
 import { BrokerError } from '../src/core/errors.js';
-import { LmdbStore, validateBatch } from '../storage/lmdb/lmdb-store.js';
+import { LmdbStore, prepareBatch, type PreparedOp } from '../storage/lmdb/lmdb-store.js';
 import { LmdbRaftLog } from '../storage/raft/raft-log.js';
-import { Prng, RawNode, decodeConfChange, type ConfChange, type ConfChangeRecord, type ConfState, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
-import { decodeBatch, encodeBatch } from './batch-codec.js';
+import { Prng, RawNode, decodeConfChange, type ConfChange, type ConfChangeRecord, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
+import { decodePrepared, encodePrepared, preparedSize } from './batch-codec.js';
 import type { Transport } from './transport/transport.js';
 
 export interface ReplicatedNodeOptions {
@@ -91,13 +95,29 @@ export class NotLeaderError extends BrokerError {
   }
 }
 
+/** Who waits for the entry at an index: one part per batch it carries (one for a membership change). */
 interface Waiter {
   term: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
+  parts: { resolve: () => void; reject: (err: Error) => void }[];
 }
 
+/** An entry carries the proposals of one turn up to about this many bytes; more go into further entries. */
+const ENTRY_TARGET_BYTES = 256 * 1024;
+
+/**
+ * A follower applies committed entries to its state store in windows of up to this long (or this many bytes): one
+ * transaction per window, in which a message whose ack is in the same window is neither written nor deleted
+ * (LmdbStore elides the pair) — most messages, when consumers keep up. Nothing waits for a follower's apply: the
+ * entries are durable in its Raft log (a crash replays them), and a follower that becomes leader applies what it
+ * holds at once, before its own entries.
+ */
+const FOLLOWER_APPLY_WINDOW_MS = 100;
+const FOLLOWER_APPLY_MAX_BYTES = 8 * 1024 * 1024;
+
 type NodeState = 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** How an entry's apply went: undefined (applied), why it was skipped, or that per batch it carries. */
+type Outcome = Error | undefined | (Error | undefined)[];
 
 /** Message types a leader may send before its own fsync of the same Ready. */
 const LEADER_EARLY = new Set<string>(['app', 'heartbeat', 'snap', 'timeoutNow']);
@@ -225,7 +245,7 @@ export class ReplicatedNode {
       return Promise.reject(new NotLeaderError(this.id, r.lead, r.reason));
     }
     this.schedule();
-    return new Promise<void>((resolve, reject) => this.waiters.set(r.index, { term: r.term, resolve, reject }));
+    return new Promise<void>((resolve, reject) => this.waiters.set(r.index, { term: r.term, parts: [{ resolve, reject }] }));
   }
 
   /** Called with every membership change this node applies (in log order). */
@@ -267,20 +287,26 @@ export class ReplicatedNode {
   }
 
   /**
-   * Propose an encoded batch; resolves once committed and applied locally. (ReplicatedStore.commit)
-   * The proposals of one event turn enter the log together (`proposeMany`): one append message per follower for
-   * all of them, instead of one each, which filled the followers' in-flight windows with one-entry messages.
+   * Propose a prepared batch; resolves once committed and applied locally. (ReplicatedStore.commit)
+   * The proposals of one event turn share one log entry (up to ENTRY_TARGET_BYTES): one entry to append, send,
+   * fsync, apply and compact on every node instead of one per commit — per-entry work was most of a follower's.
    */
-  propose(data: Uint8Array): Promise<void> {
+  propose(ops: PreparedOp[]): Promise<void> {
     if (this.nodeState !== 'running') return Promise.reject(this.failure ?? new Error(`node ${this.id} is stopped: the store is closed`));
     if (this.raw.raft.role !== 'leader') return Promise.reject(new NotLeaderError(this.id, this.raw.raft.lead));
     return new Promise<void>((resolve, reject) => {
-      this.proposals.push({ data, resolve, reject });
+      this.proposals.push({ ops, resolve, reject });
       this.schedule();
     });
   }
 
-  private proposals: { data: Uint8Array; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private proposals: { ops: PreparedOp[]; resolve: () => void; reject: (err: Error) => void }[] = [];
+  /**
+   * The prepared batches of this node's own proposals, by log index, until applied: the leader applies them instead
+   * of decoding the entry it encoded. Used only if the committed entry carries the very same data object (the Raft
+   * log hands back the entries it was given), so an entry a later leader put at that index is decoded as any other.
+   */
+  private readonly ownOps = new Map<number, { data: Uint8Array; batches: PreparedOp[][] }>();
 
   /** Hand the proposals queued this turn to the Raft core at once. */
   private flushProposals(): void {
@@ -293,8 +319,24 @@ export class ReplicatedNode {
       for (const p of batch) p.reject(err);
       return;
     }
+    const groups: (typeof batch)[] = [];
+    let group: typeof batch = [];
+    let bytes = 0;
+    for (const p of batch) {
+      const n = preparedSize(p.ops);
+      if (group.length > 0 && bytes + n > ENTRY_TARGET_BYTES) {
+        groups.push(group);
+        group = [];
+        bytes = 0;
+      }
+      group.push(p);
+      bytes += n;
+    }
+    groups.push(group);
+    let datas: Buffer[];
     try {
-      r = this.raw.proposeMany(batch.map((p) => p.data));
+      datas = groups.map((g) => encodePrepared(g.map((p) => p.ops)));
+      r = this.raw.proposeMany(datas);
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
       for (const p of batch) p.reject(this.failure!);
@@ -304,8 +346,11 @@ export class ReplicatedNode {
       for (const p of batch) p.reject(new NotLeaderError(this.id, r.lead, r.reason));
       return;
     }
-    const first = r.index - batch.length + 1;
-    batch.forEach((p, i) => this.waiters.set(first + i, { term: r.term, resolve: p.resolve, reject: p.reject }));
+    const first = r.index - groups.length + 1;
+    groups.forEach((g, i) => {
+      this.waiters.set(first + i, { term: r.term, parts: g });
+      this.ownOps.set(first + i, { data: datas[i]!, batches: g.map((p) => p.ops) });
+    });
   }
 
   // ---- the Ready loop ----
@@ -317,7 +362,9 @@ export class ReplicatedNode {
     setImmediate(() => {
       this.scheduled = false;
       this.flushProposals();
-      if (!this.driving && this.nodeState === 'running') this.driving = this.drive().finally(() => (this.driving = undefined));
+      if (this.nodeState !== 'running') return;
+      if (!this.driving) this.driving = this.drive().finally(() => (this.driving = undefined));
+      else this.applyCommittedEarly();
     });
   }
 
@@ -333,12 +380,12 @@ export class ReplicatedNode {
         // A leader's committed entries are durable here already (it counts itself toward commit only once its own
         // write is done), so it applies them while this Ready's new entries are written: one fsync less per commit.
         const applyEarly = early && !rd.snapshot;
-        if (applyEarly) this.apply(rd);
+        if (applyEarly) this.apply(rd.committedEntries);
         await this.persist(rd);
         if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing more
         if (!early) for (const m of rd.messages) this.transport.send(m.to, m);
         if (rd.snapshot) await this.restore(rd.snapshot.data, rd.snapshot.meta.index);
-        if (!applyEarly) this.apply(rd);
+        if (!applyEarly) this.apply(rd.committedEntries);
         if (rd.softState) this.roleChanged(rd.softState);
         this.raw.advance(rd);
       }
@@ -360,6 +407,7 @@ export class ReplicatedNode {
 
   /** Replace the local state with a leader's snapshot (after the applies in flight). */
   private async restore(image: Uint8Array, index: number): Promise<void> {
+    this.flushApplies();
     await this.applyTail;
     await this.compacting;
     if (index <= this.appliedDone) return;
@@ -392,15 +440,68 @@ export class ReplicatedNode {
     return conf;
   }
 
-  private apply(rd: Ready): void {
-    for (const e of rd.committedEntries) {
+  /** Committed entries not yet handed to the state store (a follower's window, FOLLOWER_APPLY_WINDOW_MS). */
+  private deferred: Entry[] = [];
+  private deferredBytes = 0;
+  private applyTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Leader, while a Ready's write is in flight: apply what committed meanwhile (a follower's answer arrived) now, not
+   * after that write and the next Ready — its clients are waiting. Only entries durable here (below the core's
+   * unstable tail), committed, and normal (membership changes wait for their Ready); the Ready that later carries
+   * them skips them (appliedQueued), as replay after a restart does.
+   */
+  private applyCommittedEarly(): void {
+    const r = this.raw.raft;
+    if (r.role !== 'leader') return;
+    const upTo = Math.min(r.log.committed, r.log.unstable.offset - 1);
+    if (upTo <= this.appliedQueued) return;
+    const entries = r.log.slice(this.appliedQueued + 1, upTo + 1, Number.MAX_SAFE_INTEGER);
+    if (!entries) return;
+    const normal = entries.findIndex((e) => e.type !== 'normal');
+    this.apply(normal < 0 ? entries : entries.slice(0, normal));
+  }
+
+  private apply(committed: readonly Entry[]): void {
+    if (committed.length === 0) return;
+    for (const e of committed) {
+      this.deferred.push(e);
+      this.deferredBytes += e.data.byteLength;
+    }
+    const wait =
+      this.raw.raft.role !== 'leader' && this.nodeState === 'running' && this.deferredBytes < FOLLOWER_APPLY_MAX_BYTES && committed.every((e) => e.type === 'normal');
+    if (!wait) {
+      this.flushApplies();
+    } else if (!this.applyTimer) {
+      this.applyTimer = setTimeout(() => {
+        this.applyTimer = undefined;
+        if (this.nodeState === 'running') this.flushApplies();
+      }, FOLLOWER_APPLY_WINDOW_MS);
+      this.applyTimer.unref?.();
+    }
+  }
+
+  /** Hand every deferred committed entry to the state store, in order (one synchronous loop: one transaction). */
+  private flushApplies(): void {
+    if (this.applyTimer) clearTimeout(this.applyTimer);
+    this.applyTimer = undefined;
+    const entries = this.deferred;
+    if (entries.length === 0) return;
+    this.deferred = [];
+    this.deferredBytes = 0;
+    for (const e of entries) {
       if (e.index <= this.appliedQueued) continue; // applied before a restart: replay skips it
       this.appliedQueued = e.index;
       let batch: Command[] = [];
+      let batches: PreparedOp[][] | undefined;
       let bad: Error | undefined;
-      if (e.type === 'normal' && e.data.byteLength > 0) {
+      const own = this.ownOps.get(e.index);
+      if (own) this.ownOps.delete(e.index);
+      if (own && own.data === e.data) {
+        batches = own.batches;
+      } else if (e.type === 'normal' && e.data.byteLength > 0) {
         try {
-          batch = decodeBatch(e.data);
+          batches = decodePrepared(e.data);
         } catch (err) {
           bad = new Error(`log entry ${e.index}: ${(err as Error).message}`);
         }
@@ -414,7 +515,9 @@ export class ReplicatedNode {
       }
       const index = e.index;
       const term = e.term;
-      const done = this.state.commitApplied(batch, index);
+      // The batches of one entry are queued in one synchronous loop: they go into the same state transaction.
+      const done: Promise<Outcome> =
+        batches && batches.length > 0 ? Promise.all(batches.map((ops) => this.state.commitPrepared(ops, index))) : this.state.commitApplied(batch, index);
       this.applyTail = done.then(
         (skipped) => this.applied(index, term, bad ?? skipped),
         (err: unknown) => this.fail(new Error(`node ${this.id}: cannot apply log entry ${index} to the state store: ${(err as Error).message}`, { cause: err })),
@@ -422,14 +525,18 @@ export class ReplicatedNode {
     }
   }
 
-  private applied(index: number, term: number, err: Error | undefined): void {
+  /** Entry `index` is applied; `outcome`: why it (or each of its batches) was skipped, if it was. */
+  private applied(index: number, term: number, outcome: Outcome): void {
     this.appliedDone = index;
     const w = this.waiters.get(index);
     if (w) {
       this.waiters.delete(index);
-      if (w.term !== term) w.reject(new NotLeaderError(this.id, this.soft.lead, `the proposal at index ${index} was replaced by a new leader`));
-      else if (err) w.reject(err);
-      else w.resolve();
+      w.parts.forEach((part, i) => {
+        const err = Array.isArray(outcome) ? outcome[i] : outcome;
+        if (w.term !== term) part.reject(new NotLeaderError(this.id, this.soft.lead, `the proposal at index ${index} was replaced by a new leader`));
+        else if (err) part.reject(err);
+        else part.resolve();
+      });
     }
     for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
       const aw = this.appliedWaiters[i]!;
@@ -444,6 +551,7 @@ export class ReplicatedNode {
   private roleChanged(s: SoftState): void {
     const wasLeader = this.soft.role === 'leader';
     this.soft = s;
+    if (s.role === 'leader') this.flushApplies(); // the engine about to open here reads the state
     if (wasLeader && s.role !== 'leader') {
       // The engine on this node stops here; what it proposed may or may not commit under the next leader.
       this.rejectWaiters(new NotLeaderError(this.id, s.lead, 'leadership lost; the outcome of this commit is unknown'));
@@ -452,8 +560,9 @@ export class ReplicatedNode {
   }
 
   private rejectWaiters(err: Error): void {
-    for (const w of this.waiters.values()) w.reject(err);
+    for (const w of this.waiters.values()) for (const part of w.parts) part.reject(err);
     this.waiters.clear();
+    this.ownOps.clear();
     for (const p of this.proposals.splice(0)) p.reject(err);
   }
 
@@ -469,6 +578,7 @@ export class ReplicatedNode {
     this.failure = err;
     this.nodeState = 'failed';
     clearInterval(this.timer);
+    if (this.applyTimer) clearTimeout(this.applyTimer);
     this.rejectWaiters(err);
     void this.transport.close();
     for (const l of this.failureListeners) l(err);
@@ -495,6 +605,8 @@ export class ReplicatedNode {
     clearInterval(this.timer);
     await this.transport.close();
     await this.driving;
+    if (failed) clearTimeout(this.applyTimer);
+    else this.flushApplies();
     await this.applyTail;
     await this.compacting;
     if (!failed) this.rejectWaiters(new Error(`node ${this.id}: stopped (store closed)`));
@@ -522,6 +634,7 @@ export class ReplicatedNode {
     await this.transport.close();
     this.rejectWaiters(new Error(`node ${this.id}: crashed`));
     await this.driving;
+    clearTimeout(this.applyTimer); // deferred entries were never handed to the store: a crash loses them (the log has them)
     await this.applyTail;
     await this.compacting;
     await this.state.close();
@@ -556,14 +669,13 @@ export class ReplicatedStore implements Store {
 
   commit(batch: Command[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`ReplicatedStore(node ${this.node.id}): commit on a closed store`));
-    let data: Uint8Array;
+    let ops: PreparedOp[];
     try {
-      validateBatch(batch);
-      data = encodeBatch(batch);
+      ops = prepareBatch(batch);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    const p = this.node.propose(data);
+    const p = this.node.propose(ops);
     this.inflight.add(p);
     const forget = () => this.inflight.delete(p);
     p.then(forget, forget);

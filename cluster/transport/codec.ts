@@ -12,6 +12,18 @@ export function encodeRaftMessage(m: Message): Buffer {
   return Buffer.from(packr.pack(m));
 }
 
+/**
+ * `[u32 BE length][msgpack]`: a message as a transport frame (tcp.ts). One copy of the packed bytes (entry data
+ * included), straight into the frame.
+ */
+export function encodeRaftFrame(m: Message): Buffer {
+  const body = packr.pack(m); // a view of packr's reusable buffer, copied below before the next pack
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  out.set(body, 4);
+  return out;
+}
+
 // `nodeStatus`: a member's resource report to the leader (src/app/cluster.ts), on the same links, not for the core.
 const TYPES = new Set(['app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'preVote', 'voteResp', 'preVoteResp', 'snap', 'snapResp', 'timeoutNow', 'nodeStatus']);
 

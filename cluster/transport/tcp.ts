@@ -26,7 +26,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Packr } from 'msgpackr';
 import type { Message, NodeId } from '../raft/index.js';
-import { decodeRaftMessage, encodeRaftMessage } from './codec.js';
+import { decodeRaftMessage, encodeRaftFrame } from './codec.js';
 import type { Transport } from './transport.js';
 
 export interface PeerAddress {
@@ -88,22 +88,45 @@ function frame(payload: Buffer): Buffer {
   return out;
 }
 
-/** Splits a byte stream into length-prefixed frames. */
-class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+/**
+ * Splits a byte stream into length-prefixed frames. A frame spread over several chunks is copied once, when its
+ * last chunk arrives (not the whole pending buffer again on every chunk); frames within a chunk are views of it.
+ */
+export class FrameReader {
+  /** Bytes received and not yet framed: `head` (a view), then `parts` (whole chunks). */
+  private head: Buffer = Buffer.alloc(0);
+  private parts: Buffer[] = [];
+  private pending = 0;
+  /** Size of the frame being collected (header included), once its header is known; 0 before. */
+  private need = 0;
   constructor(private readonly max: number) {}
   /** Frames completed by `chunk`; throws on an oversized frame. */
   push(chunk: Buffer): Buffer[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.pending === 0) this.head = chunk;
+    else this.parts.push(chunk);
+    this.pending += chunk.length;
     const out: Buffer[] = [];
-    while (this.buf.length >= 4) {
-      const n = this.buf.readUInt32BE(0);
-      if (n > this.max) throw new Error(`frame of ${n} bytes exceeds the limit of ${this.max}`);
-      if (this.buf.length < 4 + n) break;
-      out.push(this.buf.subarray(4, 4 + n));
-      this.buf = this.buf.subarray(4 + n);
+    for (;;) {
+      if (this.need === 0) {
+        if (this.pending < 4) break;
+        if (this.head.length < 4) this.gather();
+        const n = this.head.readUInt32BE(0);
+        if (n > this.max) throw new Error(`frame of ${n} bytes exceeds the limit of ${this.max}`);
+        this.need = 4 + n;
+      }
+      if (this.pending < this.need) break;
+      if (this.head.length < this.need) this.gather();
+      out.push(this.head.subarray(4, this.need));
+      this.head = this.head.subarray(this.need);
+      this.pending -= this.need;
+      this.need = 0;
     }
     return out;
+  }
+  /** Join everything pending into `head`. */
+  private gather(): void {
+    this.head = Buffer.concat([this.head, ...this.parts]);
+    this.parts = [];
   }
 }
 
@@ -317,13 +340,13 @@ export class TcpTransport implements Transport {
       this.stats.dropped++;
       return;
     }
-    const payload = encodeRaftMessage(msg);
-    if (payload.length > this.maxFrameBytes) {
-      this.log(`${this.id}→${to}: message of ${payload.length} bytes exceeds the frame limit; dropped`);
+    const f = encodeRaftFrame(msg);
+    if (f.length - 4 > this.maxFrameBytes) {
+      this.log(`${this.id}→${to}: message of ${f.length - 4} bytes exceeds the frame limit; dropped`);
       this.stats.dropped++;
       return;
     }
-    p.enqueue(frame(payload));
+    p.enqueue(f);
   }
 
   onMessage(handler: (msg: Message) => void): void {

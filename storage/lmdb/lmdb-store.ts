@@ -129,6 +129,9 @@ type Op =
   | { t: 'kv.put'; key: string; value: Buffer }
   | { t: 'kv.delete'; key: string };
 
+/** A batch as `prepareBatch` leaves it: validated, messages encoded as they are stored. What a cluster node replicates. */
+export type PreparedOp = Op;
+
 interface Pending {
   ops: Op[];
   resolve: () => void;
@@ -184,6 +187,8 @@ export class LmdbStore implements Store {
 
   /** Counters for metrics and tests: LMDB write transactions committed, batches applied. */
   readonly stats = { transactions: 0, batches: 0, syncTransactions: 0 };
+  /** Enqueues not written because acked in the same transaction (applyOpOrElide); tests and metrics. */
+  readonly elision = { enqueues: 0 };
   /** Journal mode: the journal, the data file (for the checkpoint's fdatasync) and the read transaction that keeps the checkpointed tree. */
   private journal: Journal | undefined;
   private dataFd = -1;
@@ -516,6 +521,18 @@ export class LmdbStore implements Store {
       ops = [];
       skipped = asError(err);
     }
+    return this.commitPrepared(ops, index, skipped);
+  }
+
+  /**
+   * `commitApplied` of a batch already prepared (`prepareBatch`, here or on the node that proposed it): nothing is
+   * validated or encoded again. `skipped`: the batch could not be prepared; only the index is recorded.
+   */
+  commitPrepared(ops: PreparedOp[], index: number, skipped?: Error): Promise<Error | undefined> {
+    if (this.state !== 'open') {
+      return Promise.reject(new Error(`LmdbStore(${this.path}): commitApplied on a store that is ${this.state === 'new' ? 'not open yet' : this.state}`));
+    }
+    if (!Number.isInteger(index) || index <= 0) return Promise.reject(new TypeError(`commitApplied: bad index ${index}`));
     return new Promise<Error | undefined>((resolve, reject) => {
       const p: Pending = { ops, resolve: () => resolve(p.skipped), reject, applied: index, skipped };
       this.pending.push(p);
@@ -644,7 +661,16 @@ export class LmdbStore implements Store {
 
   /** The group transaction failed and was rolled back: isolate the failing batch(es). */
   private async retryOneByOne(group: Pending[]): Promise<void> {
-    for (const p of group) {
+    for (let i = 0; i < group.length; i++) {
+      const p = group[i]!;
+      // Batches of one replicated entry (commitPrepared with the same index, queued together) are retried together.
+      let j = i + 1;
+      while (p.applied !== undefined && j < group.length && group[j]!.applied === p.applied) j++;
+      if (j - i > 1) {
+        await this.retryEntryParts(group.slice(i, j));
+        i = j - 1;
+        continue;
+      }
       try {
         await this.env.childTransaction(() => this.apply([p]));
         this.stats.transactions++;
@@ -666,6 +692,39 @@ export class LmdbStore implements Store {
           p.reject(commitFailure(err2));
         }
       }
+    }
+  }
+
+  /**
+   * The batches of one replicated entry, in one transaction with the entry's index: each in a child transaction of
+   * its own, so a batch that cannot be applied is skipped whole while the others are written — and a crash finds
+   * either all of them applied with the index, or none (an index recorded with only some would skip the rest on replay).
+   */
+  private async retryEntryParts(parts: Pending[]): Promise<void> {
+    const index = parts[0]!.applied!;
+    const failed = new Map<Pending, Error>();
+    try {
+      await this.env.childTransaction(() => {
+        failed.clear();
+        for (const p of parts) {
+          try {
+            this.env.childTransaction(() => this.apply([p])); // nested in a write transaction: runs synchronously
+          } catch (err) {
+            failed.set(p, asError(err));
+          }
+        }
+        this.apply([{ ops: [], resolve: () => undefined, reject: () => undefined, applied: index }]);
+      });
+    } catch (err) {
+      for (const p of parts) p.reject(commitFailure(err));
+      return;
+    }
+    this.stats.transactions++;
+    this.stats.batches += parts.length;
+    for (const p of parts) {
+      const err = failed.get(p);
+      if (err) p.skipped = err;
+      p.resolve();
     }
   }
 
@@ -900,8 +959,10 @@ export class LmdbStore implements Store {
   private apply(group: Pending[]): void {
     const tx: TxnState = { queues: new Map(), refs: new Map() };
     let applied = 0;
+    const pairs = group.length > 1 ? ackedInGroup(group) : undefined;
     for (const p of group) {
-      for (const op of p.ops) this.applyOp(tx, op);
+      if (pairs) for (const op of p.ops) this.applyOpOrElide(tx, op, pairs);
+      else for (const op of p.ops) this.applyOp(tx, op);
       if (p.applied !== undefined && p.applied > applied) applied = p.applied;
     }
     if (applied > 0) {
@@ -928,6 +989,30 @@ export class LmdbStore implements Store {
     }
   }
 
+  /**
+   * A message enqueued and acked within one transaction (a cluster follower applies a whole window of entries at
+   * once; consumers ack within it) is not written and then deleted: the enqueue only raises the queue's lastSeq, the
+   * ack does nothing. Same end state: nothing at that key (an enqueue above lastSeq replaces no entry), counters
+   * +0 either way, and what lies between (an update of the entry, a purge, a queue.delete) finds no entry either way.
+   */
+  private applyOpOrElide(tx: TxnState, op: Op, pairs: Map<string, ElidedPair>): void {
+    if (op.t === 'enqueue' || op.t === 'ack') {
+      const pair = pairs.get(pairKey(op.queue, op.seq));
+      if (pair && (op.t === 'ack' ? pair.ack === op && pair.elided : pair.enqueue === op)) {
+        if (this.injectApplyFault?.(op)) throw new Error(`injected fault applying ${op.t}`);
+        if (op.t === 'ack') return;
+        const rec = this.queueRecord(tx, op.queue, true)!;
+        if (op.seq > rec.lastSeq) {
+          rec.lastSeq = op.seq;
+          pair.elided = true;
+          this.elision.enqueues++;
+          return;
+        }
+      }
+    }
+    this.applyOp(tx, op);
+  }
+
   private applyOp(tx: TxnState, op: Op): void {
     if (this.injectApplyFault?.(op)) throw new Error(`injected fault applying ${op.t}`);
     switch (op.t) {
@@ -935,8 +1020,11 @@ export class LmdbStore implements Store {
         const key: Key = [op.queue, op.seq];
         const rec = this.queueRecord(tx, op.queue, true)!;
         // An entry already at this seq is replaced (the engine never does it; the counters stay right if it does).
-        const old = this.entries.getBinaryFast(key); // reused buffer: read it before any other get
-        if (old !== undefined) this.forgetEntry(tx, rec, old);
+        // No entry is above the queue's lastSeq (the highest seq ever enqueued): a new seq needs no read.
+        if (op.seq <= rec.lastSeq) {
+          const old = this.entries.getBinaryFast(key); // reused buffer: read it before any other get
+          if (old !== undefined) this.forgetEntry(tx, rec, old);
+        }
         if (op.shared !== undefined) {
           const ref = this.ref(tx, op.shared);
           // First reference (or first again after every earlier one went in this transaction): this message is stored.
@@ -1066,6 +1154,43 @@ export class LmdbStore implements Store {
   }
 }
 
+interface ElidedPair {
+  enqueue: Op;
+  ack: Op | undefined;
+  /** Set when the enqueue was skipped (its seq was above lastSeq): then the ack is skipped too. */
+  elided: boolean;
+}
+
+function pairKey(queue: string, seq: number): string {
+  return `${seq}\u0000${queue}`;
+}
+
+/** Keys enqueued once (inline, not shared) and acked later in the same group: candidates for applyOpOrElide. */
+function ackedInGroup(group: Pending[]): Map<string, ElidedPair> | undefined {
+  let enqueued: Map<string, ElidedPair | null> | undefined;
+  let found = false;
+  for (const p of group) {
+    for (const op of p.ops) {
+      if (op.t === 'enqueue') {
+        const k = pairKey(op.queue, op.seq);
+        enqueued ??= new Map();
+        // Shared messages and a second enqueue at the same key are applied as they are.
+        enqueued.set(k, enqueued.has(k) || op.shared !== undefined ? null : { enqueue: op, ack: undefined, elided: false });
+      } else if (op.t === 'ack' && enqueued) {
+        const pair = enqueued.get(pairKey(op.queue, op.seq));
+        if (pair && pair.ack === undefined) {
+          pair.ack = op;
+          found = true;
+        }
+      }
+    }
+  }
+  if (!found) return undefined;
+  const pairs = new Map<string, ElidedPair>();
+  for (const [k, pair] of enqueued!) if (pair?.ack) pairs.set(k, pair);
+  return pairs;
+}
+
 function onlyAcks(group: Pending[]): boolean {
   for (const p of group) {
     if (p.applied !== undefined) return false;
@@ -1187,6 +1312,11 @@ function checkSeq(c: { t: string; seq?: unknown }): number {
 /** Throw the error `commit(batch)` would reject with for a malformed batch (a replicated store checks before proposing). */
 export function validateBatch(batch: Command[]): void {
   prepare(batch);
+}
+
+/** Validate and encode a batch for `commitPrepared`; throws what `commit(batch)` would reject with. */
+export function prepareBatch(batch: Command[]): PreparedOp[] {
+  return prepare(batch);
 }
 
 /** Validate and encode a batch (outside the write transaction). Throws on a bad command. */

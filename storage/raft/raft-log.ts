@@ -18,6 +18,11 @@
  * keeps stepping the Raft node meanwhile; everything proposed during one fsync goes into the next Ready, i.e.
  * the next transaction (group commit).
  *
+ * The newest entries written are also kept in memory (`tail`, bounded by `cacheBytes`), the Entry objects the
+ * caller handed to save(): reads of them (a leader sending appends, every node applying what was committed, term
+ * checks) neither touch LMDB nor copy, and hand back the very objects written — a leader recognises its own
+ * proposals by them. The tail is always the newest entries, ending at the last index, and changes with the bounds.
+ *
  * Reads are synchronous. The cached bounds (first, last, hard state, snapshot) change when a write transaction's
  * body runs, not when its commit finishes: lmdb-js may expose a transaction's effects to main-thread reads before
  * the commit promise resolves, and a compaction whose removals are visible while the cached first index is still
@@ -38,6 +43,8 @@ export interface RaftLogOptions {
   mapSize?: number;
   /** Tests/benchmarks only: no fsync. */
   noSync?: boolean;
+  /** Bytes of the newest entries kept in memory for reads (default 8 MiB; 0 = none). */
+  cacheBytes?: number;
 }
 
 /** What one Ready asks to persist (a subset of the core's `Ready`). */
@@ -105,6 +112,11 @@ export class LmdbRaftLog implements Storage {
   private last: number;
   private closed = false;
   private broken: Error | undefined;
+  /** The newest entries, indexes [tailFirst, last] (or none); what they hold, in entrySize bytes. */
+  private tail: Entry[] = [];
+  private tailFirst = 0;
+  private tailBytes = 0;
+  private readonly cacheBytes: number;
   /** Writes are serialized: each one sees the bounds the previous one left. */
   private writing: Promise<unknown> = Promise.resolve();
   /** Counters for tests and metrics: write transactions committed (= fsyncs), entries written. */
@@ -112,6 +124,7 @@ export class LmdbRaftLog implements Storage {
 
   constructor(opts: RaftLogOptions) {
     this.path = path.resolve(opts.path);
+    this.cacheBytes = opts.cacheBytes ?? 8 * 1024 * 1024;
     fs.mkdirSync(this.path, { recursive: true });
     this.env = open<Buffer, string>(path.join(this.path, 'raft.mdb'), {
       mapSize: opts.mapSize,
@@ -161,6 +174,7 @@ export class LmdbRaftLog implements Storage {
     const off = this.snap.meta.index;
     if (i === off) return this.snap.meta.term;
     if (i < off || i > this.last) throw new RangeError(`term(${i}) outside [${off}, ${this.last}]`);
+    if (i >= this.tailFirst && this.tail.length > 0) return (this.tail[i - this.tailFirst] as Entry).term;
     const v = this.log.getBinaryFast(i);
     if (v === undefined) throw new Error(`LmdbRaftLog(${this.path}): entry ${i} missing`);
     return v.readDoubleLE(0);
@@ -173,6 +187,15 @@ export class LmdbRaftLog implements Storage {
     }
     const out: Entry[] = [];
     let bytes = 0;
+    if (lo >= this.tailFirst && this.tail.length > 0) {
+      for (let i = lo; i < hi; i++) {
+        const e = this.tail[i - this.tailFirst] as Entry;
+        bytes += entrySize(e);
+        if (out.length > 0 && bytes > maxBytes) break;
+        out.push(e);
+      }
+      return out;
+    }
     let expect = lo;
     for (const { key, value } of this.log.getRange({ start: lo, end: hi })) {
       if (key !== expect) throw new Error(`LmdbRaftLog(${this.path}): entry ${expect} missing`);
@@ -211,8 +234,11 @@ export class LmdbRaftLog implements Storage {
       let snap = this.snap;
       let last = this.last;
       let hard = this.hard;
+      let cached: readonly Entry[] = [];
+      let replaced = false;
       if (rd.snapshot && rd.snapshot.meta.index > snap.meta.index) {
         // Replaces the whole log (MemoryStorage.applySnapshot).
+        replaced = true;
         this.removeRange(snap.meta.index + 1, last);
         snap = rd.snapshot;
         last = snap.meta.index;
@@ -232,6 +258,7 @@ export class LmdbRaftLog implements Storage {
           }
           last = (keep[keep.length - 1] as Entry).index;
           this.stats.entries += keep.length;
+          cached = keep;
         }
       }
       if (rd.hardState) {
@@ -241,7 +268,50 @@ export class LmdbRaftLog implements Storage {
       this.snap = snap;
       this.last = last;
       this.hard = hard;
+      // Nothing below throws: the tail changes only with the bounds.
+      if (replaced) this.cacheDropThrough(Infinity);
+      this.cacheAppend(snap.meta.index, cached);
     });
+  }
+
+  /** Keep `entries` (just written, ending at `last`) in the tail, after dropping what they replaced or a snapshot covers. */
+  private cacheAppend(snapIndex: number, entries: readonly Entry[]): void {
+    if (this.cacheBytes <= 0) return;
+    if (entries.length === 0) {
+      this.cacheDropThrough(snapIndex);
+      return;
+    }
+    const start = (entries[0] as Entry).index;
+    if (this.tail.length === 0 || start < this.tailFirst || start > this.tailFirst + this.tail.length) {
+      this.tail = [];
+      this.tailBytes = 0;
+      this.tailFirst = start;
+    } else {
+      for (const e of this.tail.splice(start - this.tailFirst)) this.tailBytes -= entrySize(e);
+    }
+    for (const e of entries) {
+      this.tail.push(e);
+      this.tailBytes += entrySize(e);
+    }
+    this.cacheDropThrough(snapIndex);
+    // Over budget: the oldest go (in one splice; at least one entry stays).
+    let n = 0;
+    let bytes = this.tailBytes;
+    while (bytes > this.cacheBytes && n < this.tail.length - 1) bytes -= entrySize(this.tail[n++] as Entry);
+    if (n > 0) this.cacheDropThrough(this.tailFirst + n - 1);
+  }
+
+  /** Drop cached entries at or below `index`. */
+  private cacheDropThrough(index: number): void {
+    if (this.tail.length === 0 || index < this.tailFirst) return;
+    if (index >= this.tailFirst + this.tail.length - 1) {
+      this.tail = [];
+      this.tailBytes = 0;
+      return;
+    }
+    const n = index - this.tailFirst + 1;
+    for (const e of this.tail.splice(0, n)) this.tailBytes -= entrySize(e);
+    this.tailFirst += n;
   }
 
   /** MemoryStorage-shaped single writes (each one transaction). */
@@ -270,6 +340,7 @@ export class LmdbRaftLog implements Storage {
       this.meta.putSync('snap', encodeSnap(s));
       result = s;
       this.snap = s;
+      this.cacheDropThrough(index);
     }).then(() => result);
   }
 

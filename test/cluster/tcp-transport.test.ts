@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Message, NodeId } from '../../cluster/raft/index.js';
 import { ReplicatedNode } from '../../cluster/replicated-store.js';
-import { TcpTransport, type TcpTransportOptions } from '../../cluster/transport/tcp.js';
+import { FrameReader, TcpTransport, type TcpTransportOptions } from '../../cluster/transport/tcp.js';
 import { tlsFixture } from '../helpers/broker.js';
 import type { Command } from '../../src/core/store.js';
 import { plainMessage } from '../storage/store-suite.js';
@@ -45,6 +45,32 @@ describe('cluster TCP transport', function () {
     }, 'a leader');
     return l!;
   }
+
+  it('frames a byte stream cut anywhere: every frame whole and in order, an oversized one refused', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const check = (big: boolean, maxCut: number) => {
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 100; i++) frames.push(Buffer.alloc(rnd(5) === 0 ? 0 : big && rnd(3) === 0 ? 70_000 + rnd(50_000) : rnd(300), i & 255));
+      const stream = Buffer.concat(frames.flatMap((f) => [Buffer.from([(f.length >>> 24) & 255, (f.length >>> 16) & 255, (f.length >>> 8) & 255, f.length & 255]), f]));
+      const r = new FrameReader(1 << 20);
+      const got: Buffer[] = [];
+      for (let at = 0; at < stream.length; ) {
+        const n = 1 + rnd(maxCut);
+        for (const f of r.push(stream.subarray(at, at + n))) got.push(Buffer.from(f));
+        at += n;
+      }
+      assert.equal(got.length, frames.length, `cuts up to ${maxCut} bytes`);
+      got.forEach((f, i) => assert.ok(f.equals(frames[i]!), `frame ${i}, cuts up to ${maxCut} bytes`));
+    };
+    for (const maxCut of [1, 3, 7, 1000]) check(false, maxCut);
+    for (const maxCut of [1000, 65_536, 300_000]) check(true, maxCut);
+    const r = new FrameReader(100);
+    assert.throws(() => r.push(Buffer.from([0, 0, 0, 101, 1, 2])), /exceeds the limit/);
+  });
 
   it('replicates a 3-node cluster over TCP; a restarted follower reconnects and catches up', async () => {
     const root = tempRoot();

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from '../../src/core/store.js';
-import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
+import { LmdbStore, prepareBatch } from '../../storage/lmdb/lmdb-store.js';
 import { plainMessage } from './store-suite.js';
 
 const enq = (queue: string, seq: number): Command => ({ t: 'enqueue', queue, seq, message: plainMessage(seq) });
@@ -55,5 +55,64 @@ describe('LmdbStore replicated apply', function () {
     assert.equal(s.appliedIndex(), 3);
     assert.deepEqual(s.readSeqs('q', 0, 10), [4]);
     assert.equal(s.recovery().kv.size, 0);
+  });
+
+  it('the batches of one entry (commitPrepared, same index) apply together; a failing one is skipped alone, the index recorded once', async () => {
+    const { s, d } = await open();
+    await s.commitPrepared(prepareBatch([enq('q', 1)]), 1);
+    s.injectApplyFault = (op) => op.t === 'kv.put';
+    // Entry 2 carries three batches; the middle one cannot be applied. Entry 3 follows in the same group.
+    const parts = [
+      s.commitPrepared(prepareBatch([enq('q', 2)]), 2),
+      s.commitPrepared(prepareBatch([enq('q', 3), { t: 'kv.put', key: 'k', value: 1 }]), 2),
+      s.commitPrepared(prepareBatch([{ t: 'ack', queue: 'q', seq: 1 }]), 2),
+      s.commitPrepared(prepareBatch([enq('q', 4)]), 3),
+    ];
+    const rs = await Promise.all(parts);
+    assert.equal(rs[0], undefined);
+    assert.match(String(rs[1]), /injected fault/);
+    assert.equal(rs[2], undefined);
+    assert.equal(rs[3], undefined);
+    s.injectApplyFault = undefined;
+    assert.equal(s.appliedIndex(), 3);
+    assert.deepEqual(s.readSeqs('q', 0, 10), [2, 4]);
+    assert.equal(s.recovery().kv.size, 0);
+    await s.close();
+    const { s: s2 } = await open(d);
+    assert.equal(s2.appliedIndex(), 3);
+    assert.deepEqual(s2.readSeqs('q', 0, 10), [2, 4]);
+  });
+
+  it('a message enqueued and acked in one transaction is never written, with the same end state as writing it', async () => {
+    const { s, d } = await open();
+    await s.commitApplied([enq('q', 1), enq('q', 2), { t: 'queue.put', queue: 'p', meta: { k: 1 } }], 1);
+    const before = s.stats.transactions;
+    // One group: 3 enqueued then acked (elided); 4 enqueued, updated, acked; 2 (already stored) re-enqueued and acked
+    // (a replace: must be deleted); 5 enqueued, the queue purged, 5 acked; 6 enqueued and kept; p: enqueue, delete, ack.
+    const rs = await Promise.all([
+      s.commitApplied([enq('q', 3), enq('q', 4)], 2),
+      s.commitApplied([{ t: 'update', queue: 'q', seq: 4, deliveryCount: 3 }, { t: 'ack', queue: 'q', seq: 3 }], 3),
+      s.commitApplied([{ t: 'ack', queue: 'q', seq: 4 }, enq('q', 2)], 4),
+      s.commitApplied([{ t: 'ack', queue: 'q', seq: 2 }, enq('r', 5), { t: 'purge', queue: 'r' }, { t: 'ack', queue: 'r', seq: 5 }, enq('q', 6)], 5),
+      s.commitApplied([enq('p', 7), { t: 'queue.delete', queue: 'p' }, { t: 'ack', queue: 'p', seq: 7 }], 6),
+    ]);
+    assert.deepEqual(rs, [undefined, undefined, undefined, undefined, undefined]);
+    assert.equal(s.stats.transactions - before, 1, 'one group');
+    assert.equal(s.elision.enqueues, 4, 'q#3, q#4, r#5, p#7 (q#2 replaced a stored entry: written and deleted)');
+    const check = (st: LmdbStore) => {
+      assert.deepEqual(st.readSeqs('q', 0, 10), [1, 6]);
+      assert.deepEqual(st.readSeqs('r', 0, 10), []);
+      const qs = new Map(st.recovery().queues.map((q) => [q.name, q]));
+      assert.equal(qs.get('q')!.count, 2);
+      assert.equal(qs.get('q')!.lastSeq, 6);
+      assert.equal(qs.get('r')!.count, 0);
+      assert.equal(qs.get('r')!.lastSeq, 5);
+      assert.equal(qs.has('p'), false);
+      assert.equal(st.appliedIndex(), 6);
+    };
+    check(s);
+    await s.close();
+    const { s: s2 } = await open(d); // verifyRecovery recounts every queue from its entries
+    check(s2);
   });
 });

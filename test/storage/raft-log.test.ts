@@ -40,8 +40,8 @@ function memoryHarness(m: MemoryStorage = new MemoryStorage()): Harness {
   };
 }
 
-function lmdbHarness(dir: string): Harness {
-  const l = new LmdbRaftLog({ path: dir });
+function lmdbHarness(dir: string, cacheBytes?: number): Harness {
+  const l = new LmdbRaftLog({ path: dir, cacheBytes });
   return {
     s: l,
     append: (e) => l.append(e),
@@ -50,7 +50,7 @@ function lmdbHarness(dir: string): Harness {
     createSnapshot: (i, c, d) => l.createSnapshot(i, c, d),
     reopen: async () => {
       await l.close();
-      return lmdbHarness(dir);
+      return lmdbHarness(dir, cacheBytes);
     },
     close: () => l.close(),
   };
@@ -199,6 +199,74 @@ describe('LmdbRaftLog', function () {
 
   storageContract('MemoryStorage (reference)', () => memoryHarness());
   storageContract('LmdbRaftLog', () => lmdbHarness(tempDir()));
+  // Reads served from LMDB only, and from a cache holding the newest one or two entries (reads straddle both).
+  storageContract('LmdbRaftLog without its entry cache', () => lmdbHarness(tempDir(), 0));
+  storageContract('LmdbRaftLog with a cache of one or two entries', () => lmdbHarness(tempDir(), 40));
+
+  describe('the in-memory tail of newest entries', () => {
+    it('hands back the very entries written (a leader knows its own proposals by them)', async () => {
+      const l = new LmdbRaftLog({ path: tempDir() });
+      try {
+        const written = ents(1, 5, 1);
+        await l.append(written);
+        const read = l.entries(2, 6, Infinity);
+        read.forEach((e, i) => assert.equal(e, written[i + 1]));
+      } finally {
+        await l.close();
+      }
+    });
+
+    for (const cacheBytes of [0, 40, 400, 8 << 20]) {
+      it(`matches MemoryStorage through random appends, truncations, compactions and snapshots (cache ${cacheBytes} B)`, async () => {
+        let seed = 12345 + cacheBytes;
+        const rnd = (n: number) => {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          return (seed >>> 8) % n;
+        };
+        const dir = tempDir();
+        let l = lmdbHarness(dir, cacheBytes);
+        const m = memoryHarness();
+        let term = 1;
+        try {
+          for (let step = 0; step < 300; step++) {
+            const first = m.s.firstIndex();
+            const last = m.s.lastIndex();
+            const op = rnd(10);
+            if (op < 6) {
+              // append, sometimes replacing a suffix (a new leader's entries at a higher term)
+              const from = last >= first && rnd(3) === 0 ? first + rnd(last - first + 2) : last + 1;
+              if (from <= last) term++;
+              const batch: Entry[] = [];
+              for (let i = 0, n = 1 + rnd(6); i < n; i++) batch.push(ent(from + i, term, `s${step}-${i}`));
+              await Promise.all([l.append(batch), m.append(batch)]);
+            } else if (op < 8 && last >= first) {
+              const at = first - 1 + rnd(last - first + 2);
+              await Promise.all([l.createSnapshot(at, CONF, Buffer.from(`c${step}`)), m.createSnapshot(at, CONF, Buffer.from(`c${step}`))]);
+            } else if (op === 8) {
+              term++;
+              const snap: Snapshot = { meta: { index: last + rnd(4), term, conf: CONF }, data: Buffer.from(`i${step}`) };
+              await Promise.all([l.applySnapshot(snap), m.applySnapshot(snap)]);
+            } else {
+              l = await l.reopen();
+            }
+            assert.equal(l.s.firstIndex(), m.s.firstIndex(), `step ${step}: firstIndex`);
+            assert.equal(l.s.lastIndex(), m.s.lastIndex(), `step ${step}: lastIndex`);
+            const f = m.s.firstIndex();
+            const z = m.s.lastIndex();
+            for (let i = f - 1; i <= z; i++) assert.equal(l.s.term(i), m.s.term(i), `step ${step}: term(${i})`);
+            if (z >= f) {
+              const lo = f + rnd(z - f + 1);
+              const hi = lo + rnd(z - lo + 2);
+              const max = rnd(3) === 0 ? Infinity : rnd(120);
+              assert.deepEqual(summary(l.s.entries(lo, hi, max)), summary(m.s.entries(lo, hi, max)), `step ${step}: entries(${lo}, ${hi}, ${max})`);
+            }
+          }
+        } finally {
+          await l.close();
+        }
+      });
+    }
+  });
 
   describe('LMDB specifics', () => {
     const conf = (voters: number[]): ConfState => ({ voters, learners: [] });
