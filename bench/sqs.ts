@@ -277,6 +277,54 @@ async function undiciPhases(child: BrokerChild, nClients: number, body: string, 
   }
 }
 
+/** One SDK phase as `npm run bench -- compare` shows it: msgs/s, per-request p50/p99 ms, server and client CPU µs per message. */
+export interface SdkFigures {
+  msgsPerSec: number;
+  p50: number;
+  p99: number;
+  brokerUs: number;
+  clientUs: number;
+}
+
+const figures = (p: Phase): SdkFigures => {
+  const { p50, p99 } = p.latencies.summarize();
+  const n = Math.max(1, p.messages);
+  return { msgsPerSec: p.messages / p.seconds, p50, p99, brokerUs: p.cpuMicros / n, clientUs: p.clientCpuMicros / n };
+};
+
+/**
+ * The AWS SDK workload (`clients` producers × SendMessageBatch(10 × `size` B), then `clients` consumers × Receive +
+ * DeleteMessageBatch) against Wharf (fsync'd store, SigV4 verified) and then fauxqs, for `npm run bench -- compare`'s
+ * table. A server that cannot be run is missing from the answer (and said why on stderr).
+ */
+export async function sdkComparison(o: { clients: number; size: number; seconds: number }): Promise<Record<'wharf' | 'fauxqs', { send: SdkFigures; receive?: SdkFigures } | undefined>> {
+  const body = 'x'.repeat(o.size);
+  const run = async (server: BrokerChild, label: string) => {
+    const phases: Phase[] = [];
+    await sdkPhases(server, o.clients, body, o.seconds, [`${label} send`, `${label} receive`], phases);
+    return { send: figures(phases[0]!), receive: phases[1] && figures(phases[1]) };
+  };
+  let wharf: { send: SdkFigures; receive?: SdkFigures } | undefined;
+  let fauxqs: typeof wharf;
+  try {
+    await withBrokerChild(self, 'sqs', { nosync: false }, async (child) => {
+      wharf = await run(child, 'wharf');
+    });
+  } catch (err) {
+    console.error(`  sqs (wharf) failed: ${(err as Error).message}`);
+  }
+  let fq: BrokerChild | undefined;
+  try {
+    fq = await forkBrokerChild(self, ['--fauxqs-child'], { what: 'fauxqs' });
+    fauxqs = await run(fq, 'fauxqs');
+  } catch (err) {
+    console.error(`  sqs (fauxqs) failed: ${(err as Error).message}`);
+  } finally {
+    await fq?.stop();
+  }
+  return { wharf, fauxqs };
+}
+
 // ------------------------------------------------------------------------------------------- main
 
 export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
