@@ -25,8 +25,12 @@
  *   column and the broker's RSS growth per connection (KiB) in the µs/msg column (mosquitto is a broker here too).
  * - `stomp-backlog`: `--backlog N` (default 1,000,000) persistent 100 B messages filled with nobody consuming,
  *   then drained; prints fill and drain rates, the broker's peak RSS and (Wharf) its peak V8 heap (msgs/s in the table = drain rate).
+ * - `sqs-1k-4x4`: the AWS SDK v3 (`@aws-sdk/client-sqs`), 4 producers × SendMessageBatch(10 × 1 KiB), then 4
+ *   consumers × ReceiveMessage(10) + DeleteMessageBatch (bench/sqs.ts), against Wharf (fsync'd, SigV4 verified)
+ *   and fauxqs (npm, in memory, no auth): two rows each, `-send` and `-receive`; p50/p99 there are per HTTP request.
  * `--others` afterwards runs the benches that already compare with peers on their own (mqtt: mosquitto/ActiveMQ;
- * sqs: fauxqs; openwire: ActiveMQ with its own JMS client, 1→1 and 4→4 at 100 B and 1 KiB) and prints their tables.
+ * sqs: the same SDK workload, with Wharf's own signing client too; openwire: ActiveMQ with its own JMS client, 1→1
+ * and 4→4 at 100 B and 1 KiB) and prints their tables.
  *
  * Reported per scenario and broker: delivered msgs/s, p50/p99 (send → delivery, ms), broker CPU µs per message
  * (utime + stime of the broker process from /proc, all threads), client CPU µs per message (this process), and the
@@ -39,6 +43,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sdkComparison } from './sqs.js';
 import { benchConcurrentDispatch, benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
 import { AMQ_HOME, freePort, kahaDbAlwaysSync, launchActiveMQ, mosquitto, PeerBroker } from './mqtt-peers.js';
 
@@ -595,6 +600,8 @@ SCENARIOS.push({
     return r;
   },
 });
+/** The AWS SDK rows (`-send`, `-receive`): Wharf and fauxqs, run by bench/sqs.ts rather than per broker here. */
+const SQS_SCENARIO = 'sqs-1k-4x4';
 const QUICK = ['stomp-100-1x1', 'amqp-100-1x1', 'stomp-rate', 'amqp-rate'];
 /** messages of the backlog scenario: `--backlog N` (default 1,000,000; 100,000 with --quick) */
 let BACKLOG_COUNT = 1_000_000;
@@ -636,15 +643,16 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   BACKLOG_COUNT = Number(a.backlog ?? (a.quick ? 100_000 : 1_000_000));
   const o: Opts = { seconds: Number(a.seconds ?? (a.quick ? 4 : 8)), warmup: Number(a.warmup ?? (a.quick ? 1 : 2)) };
   const runs = Number(a.runs ?? (a.quick ? 1 : 2));
-  const wanted = (a.scenarios?.split(',') ?? (a.quick ? QUICK : SCENARIOS.map((s) => s.name))).map((s) => s.trim());
+  const wanted = (a.scenarios?.split(',') ?? (a.quick ? QUICK : [...SCENARIOS.map((s) => s.name), SQS_SCENARIO])).map((s) => s.trim());
   const scenarios = SCENARIOS.filter((s) => wanted.includes(s.name));
+  const withSqs = wanted.includes(SQS_SCENARIO);
   const brokers = a.brokers.split(',').map((n) => BROKERS.find((b) => b.name === n.trim()) ?? fail(`unknown broker ${n}`));
   if (a.install) install(brokers.filter((b) => b.missing()).flatMap((b) => b.packages));
 
-  console.log(`compare: ${scenarios.map((s) => s.name).join(', ')}; ${o.seconds} s after ${o.warmup} s warm-up, median of ${runs}; clients stompit 1.0.0 / rhea 3.0.5 with TCP_NODELAY; ${hostNote()}; ${loadNote()}`);
+  console.log(`compare: ${[...scenarios.map((s) => s.name), ...(withSqs ? [SQS_SCENARIO] : [])].join(', ')}; ${o.seconds} s after ${o.warmup} s warm-up, median of ${runs}; clients stompit 1.0.0 / rhea 3.0.5 with TCP_NODELAY; ${hostNote()}; ${loadNote()}`);
   const results = new Map<string, Map<string, Result | string>>(); // scenario → broker → result or why not
   for (const s of scenarios) results.set(s.name, new Map());
-  for (const b of brokers) {
+  for (const b of scenarios.length ? brokers : []) {
     const why = b.missing();
     if (why) {
       console.log(`  ${b.name}: skipped — ${why}`);
@@ -676,9 +684,36 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       await target.stop();
     }
   }
-  console.log('\n' + table(scenarios, brokers.map((b) => b.name), results, a.markdown));
+  const names = brokers.map((b) => b.name);
+  const shown: TableRow[] = [...scenarios];
+  if (withSqs) {
+    // its own load generator and servers (Wharf, fauxqs): bench/sqs.ts
+    console.log(`  ${SQS_SCENARIO}: AWS SDK v3, Wharf then fauxqs …`);
+    const r = await sdkComparison({ clients: 4, size: 1024, seconds: o.seconds });
+    for (const phase of ['send', 'receive'] as const) {
+      const name = `${SQS_SCENARIO}-${phase}`;
+      const byB = new Map<string, Result | string>();
+      for (const server of ['wharf', 'fauxqs'] as const) {
+        const f = r[server]?.[phase];
+        byB.set(server, f ?? 'failed');
+        if (f) console.log(`    ${name} ${server}: ${Math.round(f.msgsPerSec)} msgs/s, request p50/p99 ${f.p50.toFixed(2)}/${f.p99.toFixed(2)} ms, server ${f.brokerUs.toFixed(1)} µs/msg, client ${f.clientUs.toFixed(1)} µs/msg`);
+      }
+      results.set(name, byB);
+      shown.push({ name, protocol: 'sqs', rate: false });
+    }
+    if (!names.includes('wharf')) names.unshift('wharf');
+    names.push('fauxqs');
+  }
+  console.log('\n' + table(shown, names, results, a.markdown));
   if (a.others) {
-    for (const [bench, args] of [['mqtt', []], ['sqs', ['--clients', '4']], ['openwire', ['--pairs', '1x1,4x4']], ['openwire', ['--pairs', '1x1,4x4', '--size', '1024']]] as const) {
+    // the SQS SDK rows are in the table already (unless left out with --scenarios); its bench adds the undici client
+    const others: Array<[string, string[]]> = [
+      ['mqtt', []],
+      ['sqs', withSqs ? ['--clients', '4', '--no-sdk'] : ['--clients', '4']],
+      ['openwire', ['--pairs', '1x1,4x4']],
+      ['openwire', ['--pairs', '1x1,4x4', '--size', '1024']],
+    ];
+    for (const [bench, args] of others) {
       console.log(`\n== npm run bench -- ${bench} ${args.join(' ')} (compares with its own peers)`);
       spawnSync(process.execPath, [path.join(path.dirname(self), 'run.js'), bench, ...args], { stdio: 'inherit' });
     }
@@ -690,7 +725,10 @@ function median(rs: Result[], key: (r: Result) => number): Result | undefined {
   return [...rs].sort((x, y) => key(x) - key(y))[Math.floor((rs.length - 1) / 2)];
 }
 
-function table(scenarios: Scenario[], names: string[], results: Map<string, Map<string, Result | string>>, markdown: boolean): string {
+/** A scenario as the table shows it (the SQS rows are not run per broker here). */
+type TableRow = { name: string; protocol: Scenario['protocol'] | 'sqs'; rate: boolean };
+
+function table(scenarios: TableRow[], names: string[], results: Map<string, Map<string, Result | string>>, markdown: boolean): string {
   const head = ['scenario', 'broker', 'msgs/s', 'p50/p99 ms', 'broker µs/msg', 'client µs/msg', 'wharf/peer'];
   const rows: string[][] = [];
   for (const s of scenarios) {

@@ -1,7 +1,7 @@
 /**
  * SQS throughput benchmark.
  *
- *   npm run bench -- sqs [--seconds 5] [--clients 4] [--size 1024] [--sdk-seconds 5] [--no-sdk] [--no-fauxqs] [--nosync] [--profile DIR]
+ *   npm run bench -- sqs [--seconds 5] [--clients 4] [--size 1024] [--sdk-seconds 5] [--no-sdk] [--no-fauxqs] [--sdk-only] [--nosync] [--profile DIR]
  *   npx tsx bench/sqs.ts ...        (without a build)
  *
  * A real Broker runs in a child process with only the SQS/SNS listener, SigV4 verification against a configured
@@ -14,6 +14,8 @@
  *  3. the same SDK workload against the npm SQS emulator `fauxqs` (devDependency, pinned; 1.9.2 is the last release
  *     that runs on Node 20), started with its `startFauxqs()` in its own child process (in memory, no auth), so
  *     both servers are measured in the same run with the same client.
+ *
+ * BENCH_SEND_ONLY=1 stops each workload after its first send phase (for profiles of the send path).
  *
  * Reported per phase: messages/s, p50/p99 request latency, and the broker process's CPU time per message.
  */
@@ -38,7 +40,7 @@ async function brokerChild(dataDir: string, noSync: boolean): Promise<void> {
     config: { sqs: { credentials: [KEY] } },
     modules: { http: [sqsHttpModule] },
     onCpu: (st) => {
-      if (process.env.BENCH_DEBUG) console.error(`  [broker] LMDB transactions so far: ${st?.transactions}, t=${(performance.now() / 1000).toFixed(2)} s`);
+      if (process.env.BENCH_DEBUG) console.error(`  [broker] LMDB so far: ${JSON.stringify(st)}, t=${(performance.now() / 1000).toFixed(2)} s`);
     },
   });
 }
@@ -250,8 +252,77 @@ async function sdkPhases(server: BrokerChild, nClients: number, body: string, se
   await receivePhase('warm-up', sdk, url, Infinity, server, 1.5);
   const sent = await sendPhase(names[0], sdk, url, body, seconds, server);
   out.push(sent);
-  out.push(await receivePhase(names[1], sdk, url, sent.messages, server));
+  if (!process.env.BENCH_SEND_ONLY) out.push(await receivePhase(names[1], sdk, url, sent.messages, server));
   await Promise.all(sdk.map((c) => c.close()));
+}
+
+/** Wharf's own SigV4-signing undici client: send, receive + delete, then the same with pipelined deletes. 'stop' with BENCH_SEND_ONLY after the first send. */
+async function undiciPhases(child: BrokerChild, nClients: number, body: string, seconds: number, phases: Phase[]): Promise<'stop' | void> {
+  const signed = Array.from({ length: nClients }, () => new SignedClient(child.port));
+  try {
+    const url = ((await signed[0]!.call('CreateQueue', { QueueName: 'bench' })) as { QueueUrl: string }).QueueUrl;
+    await sendPhase('warm-up', signed, url, body, 0.5, child);
+    await receivePhase('warm-up', signed, url, Infinity, child, 1.5);
+    const sent = await sendPhase('undici: SendMessageBatch', signed, url, body, seconds, child);
+    phases.push(sent);
+    if (process.env.BENCH_SEND_ONLY) return 'stop';
+    phases.push(await receivePhase('undici: Receive + DeleteMessageBatch', signed, url, sent.messages, child));
+    // again, with each consumer's DeleteMessageBatch overlapping its next ReceiveMessage
+    const sent2 = await sendPhase('undici: SendMessageBatch (again)', signed, url, body, seconds, child);
+    phases.push(sent2);
+    phases.push(await receivePhase('undici: Receive + pipelined Delete', signed, url, sent2.messages, child, 120, true));
+    await receivePhase('drain', signed, url, Infinity, child, 1.5);
+  } finally {
+    await Promise.all(signed.map((c) => c.close()));
+  }
+}
+
+/** One SDK phase as `npm run bench -- compare` shows it: msgs/s, per-request p50/p99 ms, server and client CPU µs per message. */
+export interface SdkFigures {
+  msgsPerSec: number;
+  p50: number;
+  p99: number;
+  brokerUs: number;
+  clientUs: number;
+}
+
+const figures = (p: Phase): SdkFigures => {
+  const { p50, p99 } = p.latencies.summarize();
+  const n = Math.max(1, p.messages);
+  return { msgsPerSec: p.messages / p.seconds, p50, p99, brokerUs: p.cpuMicros / n, clientUs: p.clientCpuMicros / n };
+};
+
+/**
+ * The AWS SDK workload (`clients` producers × SendMessageBatch(10 × `size` B), then `clients` consumers × Receive +
+ * DeleteMessageBatch) against Wharf (fsync'd store, SigV4 verified) and then fauxqs, for `npm run bench -- compare`'s
+ * table. A server that cannot be run is missing from the answer (and said why on stderr).
+ */
+export async function sdkComparison(o: { clients: number; size: number; seconds: number }): Promise<Record<'wharf' | 'fauxqs', { send: SdkFigures; receive?: SdkFigures } | undefined>> {
+  const body = 'x'.repeat(o.size);
+  const run = async (server: BrokerChild, label: string) => {
+    const phases: Phase[] = [];
+    await sdkPhases(server, o.clients, body, o.seconds, [`${label} send`, `${label} receive`], phases);
+    return { send: figures(phases[0]!), receive: phases[1] && figures(phases[1]) };
+  };
+  let wharf: { send: SdkFigures; receive?: SdkFigures } | undefined;
+  let fauxqs: typeof wharf;
+  try {
+    await withBrokerChild(self, 'sqs', { nosync: false }, async (child) => {
+      wharf = await run(child, 'wharf');
+    });
+  } catch (err) {
+    console.error(`  sqs (wharf) failed: ${(err as Error).message}`);
+  }
+  let fq: BrokerChild | undefined;
+  try {
+    fq = await forkBrokerChild(self, ['--fauxqs-child'], { what: 'fauxqs' });
+    fauxqs = await run(fq, 'fauxqs');
+  } catch (err) {
+    console.error(`  sqs (fauxqs) failed: ${(err as Error).message}`);
+  } finally {
+    await fq?.stop();
+  }
+  return { wharf, fauxqs };
 }
 
 // ------------------------------------------------------------------------------------------- main
@@ -266,11 +337,11 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       size: { type: 'string', default: '1024' },
       'no-sdk': { type: 'boolean', default: false },
       'no-fauxqs': { type: 'boolean', default: false },
+      'sdk-only': { type: 'boolean', default: false },
       ...BROKER_OPTIONS,
     },
   });
   await withBrokerChild(self, 'sqs', a, async (child) => {
-    const port = child.port;
     const nClients = Number(a.clients);
     const size = Number(a.size);
     const body = 'x'.repeat(size);
@@ -280,26 +351,12 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     );
     const phases: Phase[] = [];
 
-    // 1. undici load generator
-    const signed = Array.from({ length: nClients }, () => new SignedClient(port));
-    const url = ((await signed[0]!.call('CreateQueue', { QueueName: 'bench' })) as { QueueUrl: string }).QueueUrl;
-    // warm-up
-    await sendPhase('warm-up', signed, url, body, 0.5, child);
-    await receivePhase('warm-up', signed, url, Infinity, child, 1.5);
-    const sent = await sendPhase('undici: SendMessageBatch', signed, url, body, Number(a.seconds), child);
-    phases.push(sent);
-    if (process.env.BENCH_SEND_ONLY) {
+    // 1. undici load generator (--sdk-only: only the AWS SDK phases, Wharf's and fauxqs's)
+    if (!a['sdk-only'] && (await undiciPhases(child, nClients, body, Number(a.seconds), phases)) === 'stop') {
       await child.stop();
       console.log(report(phases));
       return;
     }
-    phases.push(await receivePhase('undici: Receive + DeleteMessageBatch', signed, url, sent.messages, child));
-    // again, with each consumer's DeleteMessageBatch overlapping its next ReceiveMessage
-    const sent2 = await sendPhase('undici: SendMessageBatch (again)', signed, url, body, Number(a.seconds), child);
-    phases.push(sent2);
-    phases.push(await receivePhase('undici: Receive + pipelined Delete', signed, url, sent2.messages, child, 120, true));
-    await receivePhase('drain', signed, url, Infinity, child, 1.5);
-    await Promise.all(signed.map((c) => c.close()));
 
     // 2. the AWS SDK
     if (!a['no-sdk']) await sdkPhases(child, nClients, body, Number(a['sdk-seconds']), ['aws-sdk: SendMessageBatch', 'aws-sdk: Receive + DeleteMessageBatch'], phases);

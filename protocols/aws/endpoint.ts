@@ -305,16 +305,29 @@ function countParams(s: Buffer | string): number {
   return n;
 }
 
-/** How deep `v` nests, counted without recursion and stopping once past `limit`. */
-function jsonDepth(v: unknown, limit: number): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[v, 1]];
-  while (stack.length) {
-    const [x, d] = stack.pop()!;
-    if (x === null || typeof x !== 'object') continue;
-    if (d > max) max = d;
-    if (max > limit) return max;
-    for (const c of Array.isArray(x) ? x : Object.values(x as object)) stack.push([c, d + 1]);
+/**
+ * How deep `v` nests, stopping once past `limit` (so the recursion is at most `limit` + 1 deep): a plain walk,
+ * with no stack of its own to allocate on every request.
+ */
+function jsonDepth(v: unknown, limit: number, d = 1): number {
+  if (v === null || typeof v !== 'object') return 0;
+  if (d > limit) return d;
+  let max = d;
+  if (Array.isArray(v)) {
+    for (const c of v) {
+      if (c !== null && typeof c === 'object') {
+        const n = jsonDepth(c, limit, d + 1);
+        if (n > max && (max = n) > limit) return max;
+      }
+    }
+  } else {
+    for (const k in v) {
+      const c = (v as Record<string, unknown>)[k];
+      if (c !== null && typeof c === 'object') {
+        const n = jsonDepth(c, limit, d + 1);
+        if (n > max && (max = n) > limit) return max;
+      }
+    }
   }
   return max;
 }

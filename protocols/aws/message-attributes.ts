@@ -60,8 +60,13 @@ export function md5OfAttributes(attrs: MessageAttributes | undefined): string | 
 /** Characters SQS accepts in message bodies and string attribute values. */
 const INVALID_CHARS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 
-export function hasInvalidChars(s: string): boolean {
-  return INVALID_CHARS.test(s);
+/** Control characters other than tab, LF and CR: the only invalid ones in ASCII text. */
+const INVALID_ASCII = /[\x00-\x08\x0B\x0C\x0E-\x1F]/;
+
+/** `utf8Length`: the string's UTF-8 length, when known (equal to its length only when it is all ASCII). */
+export function hasInvalidChars(s: string, utf8Length = Buffer.byteLength(s)): boolean {
+  // the Unicode-aware test costs about twice the ASCII one on a 1 KiB body
+  return utf8Length === s.length ? INVALID_ASCII.test(s) : INVALID_CHARS.test(s);
 }
 
 const NAME_RE = /^[A-Za-z0-9_\-.]{1,256}$/;

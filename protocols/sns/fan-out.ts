@@ -98,7 +98,7 @@ export class FanOut {
     };
     const version = (this.r.topicMeta(sub.topic)?.attributes.SignatureVersion as '1' | '2' | undefined) ?? '1';
     env.SignatureVersion = version;
-    env.Signature = this.r.signer!.sign(stringToSign(env), version);
+    env.Signature = this.r.signer().sign(stringToSign(env), version);
     env.SigningCertURL = `${baseUrl}${CERT_PATH}`;
     env.UnsubscribeURL = `${baseUrl}/?Action=Unsubscribe&SubscriptionArn=${encodeURIComponent(this.r.subArn(sub))}`;
     if (Object.keys(attrs).length) {

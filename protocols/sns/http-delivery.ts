@@ -93,7 +93,7 @@ export class HttpDelivery {
     };
     const version = (this.r.topicMeta(sub.topic)?.attributes.SignatureVersion as '1' | '2' | undefined) ?? '1';
     msg.SignatureVersion = version;
-    msg.Signature = this.r.signer!.sign(stringToSign(msg), version);
+    msg.Signature = this.r.signer().sign(stringToSign(msg), version);
     msg.SigningCertURL = `${baseUrl}${CERT_PATH}`;
     const body = JSON.stringify(msg);
     const headers = { 'x-amz-sns-message-type': 'SubscriptionConfirmation', 'x-amz-sns-message-id': msg.MessageId as string, 'x-amz-sns-topic-arn': this.r.topicArn(sub.topic) };

@@ -8,7 +8,7 @@ import type { ConnectionHandle, EngineApi, Principal } from '../../src/core/api.
 import { snsError } from '../aws/errors.js';
 import type { MessageAttributes } from '../aws/message-attributes.js';
 import type { Params } from '../aws/params.js';
-import type { Signer } from './signing.js';
+import { generateSigningMaterial, Signer, type SigningMaterial } from './signing.js';
 
 /** Where the broker serves the certificate that verifies SNS message signatures (SigningCertURL). */
 export const CERT_PATH = '/_wharf/sns/SimpleNotificationService.pem';
@@ -72,8 +72,7 @@ export class SnsResources {
   readonly logger: Logger;
   readonly region: string;
   readonly accountId: string;
-  /** Set at start, from the key in kv `sns:signing`. */
-  signer?: Signer;
+  private signerCache?: Signer;
   connection?: ConnectionHandle;
   closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -83,6 +82,22 @@ export class SnsResources {
     this.logger = opts.logger;
     this.region = opts.region;
     this.accountId = opts.accountId;
+  }
+
+  /**
+   * The key that signs SNS messages, from kv `sns:signing`; made on first use when there is none (an RSA key takes
+   * a CPU-busy ~0.1–0.5 s to generate: not at start, where every broker without SNS subscriptions paid for it). The
+   * new key is stored at once; its messages are signed when delivered, so a crash before that commit only means the
+   * next start makes another key for the deliveries still to come.
+   */
+  signer(): Signer {
+    if (this.signerCache) return this.signerCache;
+    let material = this.engine.kvGet<SigningMaterial>('sns:signing');
+    if (!material) {
+      material = generateSigningMaterial();
+      this.engine.kvPut('sns:signing', material).catch((err: unknown) => this.logger.error({ err }, 'sns: the signing key could not be stored'));
+    }
+    return (this.signerCache = new Signer(material));
   }
 
   /** A delay that `clearTimers` (at close) cancels: pending retries must not keep the process alive. */

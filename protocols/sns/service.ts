@@ -11,7 +11,6 @@
  * This façade only wires the parts: topics.ts, subscriptions.ts, publish.ts, fan-out.ts (delivery to subscribers),
  * http-delivery.ts; they share resources.ts (engine, kv records, ARNs).
  */
-import { generateSigningMaterial, Signer, type SigningMaterial } from './signing.js';
 import { guardActions } from '../aws/endpoint.js';
 import type { Params } from '../aws/params.js';
 import { exportSns, importSns, parseSnsDefinitions, type SnsDefinitions, type SnsItemOutcome } from './definitions.js';
@@ -105,12 +104,6 @@ export class SnsService {
 
   async start(): Promise<void> {
     const r = this.r;
-    let material = r.engine.kvGet<SigningMaterial>('sns:signing');
-    if (!material) {
-      material = generateSigningMaterial();
-      await r.engine.kvPut('sns:signing', material);
-    }
-    r.signer = new Signer(material);
     r.connection = await r.engine.connect({ protocol: 'sns', remoteAddress: 'internal' }, { internal: true });
     for (const [, sub] of r.engine.kvEntries<SubMeta>('sns:sub:')) {
       if (sub.confirmed && r.topicMeta(sub.topic)) await this.fanOut.attach(sub).catch((err) => r.logger.error({ err, sub: sub.id }, 'sns: cannot resume subscription'));
@@ -149,7 +142,7 @@ export class SnsService {
   }
 
   certificatePem(): string {
-    return this.r.signer?.material.certPem ?? '';
+    return this.r.signer().material.certPem;
   }
 
   topicArn(name: string): string {

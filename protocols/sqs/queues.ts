@@ -113,8 +113,19 @@ export function newMeta(name: string): QueueMeta {
   return { name, created: now, modified: now, attributes: name.endsWith('.fifo') ? { FifoQueue: 'true' } : {}, tags: {} };
 }
 
+// A client sends the same few queue URLs on every request (twice read per request: the ACL check and the action).
+const urlNames = new Map<string, string | undefined>();
+
 /** The queue name in a queue URL (`http://host/<account>/<name>`, a path, or a bare name). */
 export function queueNameFromUrl(url: string): string | undefined {
+  if (urlNames.has(url)) return urlNames.get(url);
+  const name = parseQueueUrl(url);
+  if (urlNames.size >= 1000) urlNames.clear();
+  urlNames.set(url, name);
+  return name;
+}
+
+function parseQueueUrl(url: string): string | undefined {
   let path = url;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
     try {

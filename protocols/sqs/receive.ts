@@ -343,7 +343,7 @@ export class Receiver {
       throw sqsError('OverLimit', `Too many messages in flight for queue ${name} (at most ${fifo ? INFLIGHT_LIMIT_FIFO : INFLIGHT_LIMIT_STANDARD}).`);
     }
     const consumer = await this.ensureConsumer(st);
-    const got = await this.collect(st, consumer, max, wait, ctx.signal);
+    const got = await this.collect(st, consumer, max, wait, () => ctx.signal);
     const messages: Record<string, unknown>[] = [];
     const handles: string[] = [];
     const now = Date.now();
@@ -381,9 +381,13 @@ export class Receiver {
     return messages.length ? { Messages: messages } : {};
   }
 
-  /** Wait for up to `max` deliveries: return as soon as some arrived (or `wait` seconds passed). */
-  private collect(st: QueueState, consumer: ConsumerHandle, max: number, wait: number, signal?: AbortSignal): Promise<Delivery[]> {
+  /**
+   * Wait for up to `max` deliveries: return as soon as some arrived (or `wait` seconds passed). `signalOf` gives the
+   * request's abort signal; only a receive that has to wait asks for it (an AbortSignal per request is not free).
+   */
+  private collect(st: QueueState, consumer: ConsumerHandle, max: number, wait: number, signalOf?: () => AbortSignal | undefined): Promise<Delivery[]> {
     return new Promise<Delivery[]>((resolve) => {
+      let signal: AbortSignal | undefined;
       const w: Waiter = {
         want: max,
         got: [],
@@ -416,7 +420,6 @@ export class Receiver {
         aborted = true;
         w.finish();
       };
-      signal?.addEventListener('abort', onAbort);
       this.noteReceive(st, max);
       st.waiters.push(w);
       this.serveHeld(st, w);
@@ -424,6 +427,13 @@ export class Receiver {
         w.finish();
         return;
       }
+      if (w.done) return;
+      signal = signalOf?.();
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort);
       if (w.got.length > 0 && !w.flushScheduled) {
         w.flushScheduled = true;
         setImmediate(() => {

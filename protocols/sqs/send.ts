@@ -78,7 +78,7 @@ export class Sender {
 
   async sendMessage(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
     const name = this.q.resolveQueue(p, ctx);
-    const prepared = this.prepareSend(name, p, ctx, 'MessageBody');
+    const prepared = this.prepareSend(this.q.meta(name), p, ctx, 'MessageBody');
     const [r] = await this.commitSends(name, [prepared]);
     if (r instanceof AwsError) throw r;
     return r;
@@ -94,7 +94,7 @@ export class Sender {
     for (const e of entries) {
       const ep = p.sub(e, 'Entries');
       try {
-        const pr = this.prepareSend(name, ep, ctx, 'MessageBody');
+        const pr = this.prepareSend(meta, ep, ctx, 'MessageBody');
         total += pr.size;
         prepared.push(pr);
       } catch (err) {
@@ -123,16 +123,17 @@ export class Sender {
   }
 
   /** Validate one message and build its core message (not yet committed). */
-  private prepareSend(name: string, p: Params, ctx: RequestContext, bodyField: string): Prepared {
+  private prepareSend(meta: QueueMeta | undefined, p: Params, ctx: RequestContext, bodyField: string): Prepared {
     const body = p.optStr(bodyField);
     if (body === undefined) throw p.missing(bodyField);
     if (body.length === 0) throw sqsError('InvalidParameterValue', 'The request must contain non-empty message body.');
-    if (hasInvalidChars(body)) throw sqsError('InvalidMessageContents', 'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
-    const meta = this.q.meta(name);
+    // encoded once: its length, its MD5 and the core message's body
+    const bytes = Buffer.from(body, 'utf8');
+    if (hasInvalidChars(body, bytes.length)) throw sqsError('InvalidMessageContents', 'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
     const fifo = isFifoMeta(meta);
     const attrs = parseMessageAttributes(p.optMap('MessageAttributes'));
     const sys = parseMessageAttributes(p.optMap('MessageSystemAttributes'), 'system');
-    const size = Buffer.byteLength(body) + attributesSize(attrs);
+    const size = bytes.length + attributesSize(attrs);
     const maxSize = Number(attr(meta, 'MaximumMessageSize'));
     if (size > maxSize) throw sqsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${maxSize} bytes.`);
     const delay = p.optInt('DelaySeconds', 0, 900);
@@ -155,7 +156,7 @@ export class Sender {
       throw sqsError('InvalidParameterValue', `Value ${dedupId} for parameter MessageDeduplicationId is invalid. Reason: The request includes a parameter that is not valid for this queue type.`);
     }
     const inbound: InboundMessage = { body, attributes: attrs, groupId, dedupId, senderId: ctx.senderId, traceHeader: sys?.AWSTraceHeader?.StringValue };
-    const built = this.buildMessage(name, meta, inbound, delay);
+    const built = this.buildMessage(meta, inbound, delay, bytes);
     return {
       message: built.message,
       size,
@@ -169,12 +170,13 @@ export class Sender {
     };
   }
 
-  private buildMessage(name: string, meta: QueueMeta | undefined, m: InboundMessage, delaySeconds?: number): { message: Message; md5: string } {
+  /** `bytes`: the body already UTF-8 encoded, if it is. */
+  private buildMessage(meta: QueueMeta | undefined, m: InboundMessage, delaySeconds?: number, bytes = Buffer.from(m.body, 'utf8')): { message: Message; md5: string } {
     const fifo = isFifoMeta(meta);
     const now = Date.now();
     const delay = delaySeconds ?? Number(attr(meta, 'DelaySeconds') ?? 0);
     const retention = Number(attr(meta, 'MessageRetentionPeriod') ?? 345600);
-    const md5 = md5Hex(m.body);
+    const md5 = md5Hex(bytes);
     const annotations: Record<string, unknown> = { ...(m.annotations ?? {}), 'sqs.md5': md5 };
     if (m.attributes) annotations[ATTRS_ANNOTATION] = m.attributes;
     if (m.senderId) annotations['sqs.sender'] = m.senderId;
@@ -184,7 +186,7 @@ export class Sender {
     if (fifo) annotations['sqs.seq'] = this.nextSequenceNumber();
     const message = createMessage({
       messageId: randomUUID(),
-      body: Buffer.from(m.body, 'utf8'),
+      body: bytes,
       bodyType: 'text',
       properties: attributesToProperties(m.attributes),
       durable: true,
@@ -194,7 +196,6 @@ export class Sender {
       groupId: fifo ? m.groupId : undefined,
       annotations,
     });
-    void name;
     return { message, md5 };
   }
 
@@ -286,7 +287,7 @@ export class Sender {
     let dedupId = m.dedupId;
     if (fifo && dedupId === undefined) dedupId = createHash('sha256').update(m.body).digest('hex');
     const inbound = { ...m, dedupId: fifo ? dedupId : undefined, groupId: m.groupId };
-    const built = this.buildMessage(name, meta, inbound);
+    const built = this.buildMessage(meta, inbound);
     const pr: Prepared = {
       message: built.message,
       size: Buffer.byteLength(m.body),
