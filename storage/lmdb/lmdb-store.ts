@@ -85,7 +85,7 @@ import {
   newQueueRecord,
   type QueueRecord,
 } from './codec.js';
-import { Journal, readCheckpoint, writeCheckpoint } from './journal.js';
+import { CheckpointFile, Journal, readCheckpoint } from './journal.js';
 
 export interface LmdbStoreOptions {
   /** Directory holding the database (created if missing). */
@@ -189,6 +189,9 @@ export class LmdbStore implements Store {
   private dataFd = -1;
   private metaBytes = 0;
   private pin: { done(): void } | undefined;
+  /** The checkpoint file, created by the first checkpoint after open (which replaces the one restored from). */
+  private checkpointFile: CheckpointFile | undefined;
+  private restoredCheckpoint = 0;
   /** Seq of the last journal record written (applied to LMDB, maybe not yet flushed). */
   private journalSeq = 0;
   private journalScheduled = false;
@@ -226,7 +229,8 @@ export class LmdbStore implements Store {
       const dataFile = path.join(this.path, 'wharf.mdb');
       const checkpoint = readCheckpoint(this.path);
       const journaled = checkpoint !== undefined || (this.opts.journal === true && this.opts.noSync !== true);
-      if (checkpoint) restoreMetaPages(dataFile, checkpoint);
+      if (checkpoint) restoreMetaPages(dataFile, checkpoint.metas);
+      this.restoredCheckpoint = checkpoint?.counter ?? 0;
       const env = open<Buffer, string>(dataFile, {
         mapSize: this.opts.mapSize,
         noSync: this.opts.noSync === true || journaled,
@@ -753,7 +757,8 @@ export class LmdbStore implements Store {
       if (n === 0) throw new Error(`LmdbStore(${this.path}): data file shorter than its meta pages`);
       got += n;
     }
-    writeCheckpoint(this.path, metas);
+    if (this.checkpointFile) this.checkpointFile.write(metas);
+    else this.checkpointFile = CheckpointFile.create(this.path, { metas, counter: this.restoredCheckpoint + 1 });
     const old = this.pin;
     this.pin = this.env.useReadTransaction();
     old?.done();
@@ -773,6 +778,8 @@ export class LmdbStore implements Store {
     this.pin = undefined;
     this.journal?.close();
     this.journal = undefined;
+    this.checkpointFile?.close();
+    this.checkpointFile = undefined;
     if (this.dataFd >= 0) fs.closeSync(this.dataFd);
     this.dataFd = -1;
   }
@@ -789,7 +796,11 @@ export class LmdbStore implements Store {
       return this.journalIdle();
     }
     const lazy = this.opts.lazyAckMs !== 0 && onlyAcks(group);
-    if (this.journalTxn(group) !== undefined) {
+    let failed = this.journalTxn(group);
+    // Out of disk space: between checkpoints LMDB cannot reuse the pages it freed (the pin keeps them) and the
+    // journal cannot wrap. A checkpoint gives both back without needing space of its own; then try once more.
+    if (failed instanceof StoreWriteError && this.reclaimSpace()) failed = this.journalTxn(group);
+    if (failed !== undefined) {
       // Something in the group failed: isolate it (each batch in a transaction and record of its own).
       this.lastGroupSize = Infinity; // and the next flush goes to the pool
       for (const p of group) {
@@ -819,6 +830,20 @@ export class LmdbStore implements Store {
     if (!this.journalSyncing && !this.journalScheduled) this.startJournalSync();
   };
 
+  /**
+   * Checkpoint now, if anything was committed since the last one (otherwise it would free nothing): LMDB may then
+   * reuse what it freed since, and the journal starts again at its beginning. Whether it checkpointed.
+   */
+  private reclaimSpace(): boolean {
+    if (!this.journal || this.journal.written === 0 || this.journalFailed) return false;
+    try {
+      this.checkpoint();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** One LMDB transaction applying `group` and writing its journal record; returns the error if it rolled back. */
   private journalTxn(group: Pending[]): unknown {
     const journal = this.journal!;
@@ -836,8 +861,12 @@ export class LmdbStore implements Store {
       if (at >= 0) {
         try {
           journal.unappend(at);
-        } catch {
-          // The record's seq is written again by the next one at this offset; replay stops there if that one is torn.
+        } catch (e2) {
+          // The record of a transaction that rolled back stays in the journal, whole, and replay would apply it
+          // after every confirmed commit (a rejected batch would come back; nothing confirmed is lost). Write no
+          // record after it: the store confirms nothing more until it is reopened.
+          const e = asError(e2);
+          this.journalFailed ??= new StoreWriteError(e, () => e.message);
         }
       }
       const e = asError(err ?? 'transaction failed');
