@@ -646,30 +646,21 @@ export class LmdbStore implements Store {
     this.lastGroupSize = groupSize;
   }
 
-  /** The group transaction failed and was rolled back: isolate the failing batch(es). */
+  /** The group transaction failed and was rolled back: isolate the failing batch(es), each in an LMDB transaction. */
   private async retryOneByOne(group: Pending[]): Promise<void> {
-    for (const p of group) {
+    const steps = oneByOne(group);
+    for (let step = steps.next(); !step.done; ) {
+      const txn = step.value;
+      let failure: Error | undefined;
       try {
-        await this.env.childTransaction(() => this.apply([p]));
+        await this.env.childTransaction(() => this.apply(txn));
         this.stats.transactions++;
-        this.stats.batches++;
-        p.resolve();
+        this.stats.batches += txn.length;
+        for (const p of txn) p.resolve();
       } catch (err) {
-        if (p.applied === undefined || p.ops.length === 0) {
-          p.reject(commitFailure(err));
-          continue;
-        }
-        // Replicated apply: skip the batch, still record its index (if this fails too, the disk is the problem).
-        try {
-          const index = p.applied;
-          await this.env.childTransaction(() => this.apply([{ ops: [], resolve: () => undefined, reject: () => undefined, applied: index }]));
-          this.stats.transactions++;
-          p.skipped = asError(err);
-          p.resolve();
-        } catch (err2) {
-          p.reject(commitFailure(err2));
-        }
+        failure = asError(err);
       }
+      step = steps.next(failure);
     }
   }
 
@@ -801,20 +792,12 @@ export class LmdbStore implements Store {
     // journal cannot wrap. A checkpoint gives both back without needing space of its own; then try once more.
     if (failed instanceof StoreWriteError && this.reclaimSpace()) failed = this.journalTxn(group);
     if (failed !== undefined) {
-      // Something in the group failed: isolate it (each batch in a transaction and record of its own).
+      // Something in the group failed: isolate it (each batch in a transaction and record of its own, resolved
+      // after the flush like any other).
       this.lastGroupSize = Infinity; // and the next flush goes to the pool
-      for (const p of group) {
-        const err = this.journalTxn([p]);
-        if (err === undefined) continue;
-        if (p.applied === undefined || p.ops.length === 0) {
-          p.reject(commitFailure(err));
-          continue;
-        }
-        // Replicated apply: skip the batch, still record its index.
-        p.skipped = asError(err);
-        const err2 = this.journalTxn([{ ops: [], resolve: p.resolve, reject: p.reject, applied: p.applied }]);
-        if (err2 !== undefined) p.reject(commitFailure(err2));
-      }
+      const steps = oneByOne(group);
+      let step = steps.next();
+      while (!step.done) step = steps.next(this.journalTxn(step.value));
     }
     if (lazy && this.awaiting.length > 0) {
       // In a closed loop (a synchronous producer and its consumer) the consumer's ack and the producer's next send
@@ -1092,6 +1075,27 @@ export class LmdbStore implements Store {
 
   private deref(tx: TxnState, id: string): void {
     this.ref(tx, id).count--;
+  }
+}
+
+/**
+ * The batches of a group that rolled back, one transaction each (yielded; the caller runs it, resolves what it
+ * applied, and passes back its error, or undefined). A batch that fails alone is rejected — unless it is a
+ * replicated one (`commitApplied`): that one is skipped deterministically, its Raft index recorded in a
+ * transaction of its own (which fails only when the disk does).
+ */
+function* oneByOne(group: Pending[]): Generator<Pending[], void, unknown> {
+  for (const p of group) {
+    const err = yield [p];
+    if (err === undefined) continue;
+    if (p.applied === undefined || p.ops.length === 0) {
+      p.reject(commitFailure(err));
+      continue;
+    }
+    p.skipped = asError(err);
+    const indexOnly: Pending = { ops: [], applied: p.applied, resolve: () => p.resolve(), reject: (e) => p.reject(e) };
+    const err2 = yield [indexOnly];
+    if (err2 !== undefined) p.reject(commitFailure(err2));
   }
 }
 
