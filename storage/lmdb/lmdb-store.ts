@@ -85,7 +85,7 @@ import {
   newQueueRecord,
   type QueueRecord,
 } from './codec.js';
-import { CheckpointFile, Journal, readCheckpoint } from './journal.js';
+import { CheckpointFile, checkpointPath, Journal, readCheckpoint } from './journal.js';
 
 export interface LmdbStoreOptions {
   /** Directory holding the database (created if missing). */
@@ -101,7 +101,8 @@ export interface LmdbStoreOptions {
   idleSyncCommit?: boolean;
   /**
    * Write-ahead journal (see "Journal" above): one disk flush per group commit instead of LMDB's two. Default
-   * false (cluster nodes journal in their Raft log). A store that has a checkpoint file is always opened journaled.
+   * false (cluster nodes journal in their Raft log). Unset: a store that has a checkpoint file is opened journaled.
+   * false: such a store is replayed, checkpointed, and continues without its journal (`store.journal: false`).
    */
   journal?: boolean;
   /** Journal: checkpoint when this many bytes were journaled since the last one (default 16 MiB). */
@@ -231,22 +232,17 @@ export class LmdbStore implements Store {
       const journaled = checkpoint !== undefined || (this.opts.journal === true && this.opts.noSync !== true);
       if (checkpoint) restoreMetaPages(dataFile, checkpoint.metas);
       this.restoredCheckpoint = checkpoint?.counter ?? 0;
-      const env = open<Buffer, string>(dataFile, {
-        mapSize: this.opts.mapSize,
-        noSync: this.opts.noSync === true || journaled,
-        overlappingSync: false,
-        maxDbs: 8,
-      });
-      this.env = env;
+      this.openEnv(dataFile, this.opts.noSync === true || journaled);
       // Before any write: keeps the checkpointed tree (the one just restored) whole while replay and commits go on.
-      if (journaled) this.pin = env.useReadTransaction();
-      this.entries = env.openDB<Buffer, Key>({ name: 'entries', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.shared = env.openDB<Buffer, string>({ name: 'shared', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.refs = env.openDB<Buffer, string>({ name: 'refs', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.queues = env.openDB<Buffer, string>({ name: 'queues', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.kv = env.openDB<Buffer, string>({ name: 'kv', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.meta = env.openDB<Buffer, string>({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary' });
+      if (journaled) this.pin = this.env.useReadTransaction();
       if (journaled) this.openJournal(dataFile);
+      if (journaled && this.opts.journal === false) {
+        // Asked for no journal (`store.journal: false`, the way back): replayed and checkpointed, LMDB alone now
+        // holds everything, flushed. Drop the journal and open LMDB with its own fsyncs.
+        this.leaveJournal();
+        await this.env.close();
+        this.openEnv(dataFile, this.opts.noSync === true);
+      }
       const result = this.recover();
       this.state = 'open';
       return result;
@@ -257,6 +253,34 @@ export class LmdbStore implements Store {
       const msg = err instanceof Error ? err.message : String(err);
       throw new Error(msg.includes(this.path) ? msg : `LmdbStore: cannot open storage at ${this.path}: ${msg}`, { cause: err });
     }
+  }
+
+  private openEnv(dataFile: string, noSync: boolean): void {
+    const env = open<Buffer, string>(dataFile, { mapSize: this.opts.mapSize, noSync, overlappingSync: false, maxDbs: 8 });
+    this.env = env;
+    this.entries = env.openDB<Buffer, Key>({ name: 'entries', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.shared = env.openDB<Buffer, string>({ name: 'shared', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.refs = env.openDB<Buffer, string>({ name: 'refs', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.queues = env.openDB<Buffer, string>({ name: 'queues', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.kv = env.openDB<Buffer, string>({ name: 'kv', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.meta = env.openDB<Buffer, string>({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary' });
+  }
+
+  /**
+   * Right after openJournal's checkpoint (the data file flushed at the last transaction, meta pages included):
+   * remove the checkpoint file, so the next open trusts LMDB's own meta pages, then the journal (a crash in
+   * between leaves a journal whose records are all at or below the seq recorded in LMDB: never replayed).
+   */
+  private leaveJournal(): void {
+    this.closeJournal();
+    fs.unlinkSync(checkpointPath(this.path));
+    const dfd = fs.openSync(this.path, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+    fs.rmSync(path.join(this.path, 'wharf.journal'), { force: true });
   }
 
   private prepareDirectory(): void {

@@ -237,13 +237,37 @@ describe('LmdbStore journal', function () {
     assertState(r, rec, 10);
   });
 
-  it('a store written with the journal opens journaled even when the option is off', async () => {
+  it('a store written with the journal opens journaled when the option is not given', async () => {
     const dir = tempDir();
     const { s } = await openStore(dir);
     const atCheckpoint = fs.readFileSync(path.join(dir, 'wharf.mdb'));
     for (let i = 1; i <= 5; i++) await s.commit(batch(i));
-    const { s: r, rec } = await openStore(copyState(dir, atCheckpoint), { journal: false });
+    const { s: r, rec } = await openStore(copyState(dir, atCheckpoint), { journal: undefined });
     assert.equal(r.journalCounters()!.replayed, 5);
     assertState(r, rec, 5);
+  });
+
+  it('journal: false on a journaled store (the way back): replays, then goes on without a journal, durable by itself', async () => {
+    const dir = tempDir();
+    const { s } = await openStore(dir);
+    const atCheckpoint = fs.readFileSync(path.join(dir, 'wharf.mdb'));
+    for (let i = 1; i <= 5; i++) await s.commit(batch(i));
+    const copy = copyState(dir, atCheckpoint); // power loss: only the journal has batches 1..5
+    const { s: r, rec } = await openStore(copy, { journal: false });
+    assert.equal(r.journalCounters(), undefined);
+    assertState(r, rec, 5);
+    assert.ok(!fs.existsSync(path.join(copy, 'wharf.checkpoint')) && !fs.existsSync(path.join(copy, 'wharf.journal')));
+    await r.commit(batch(6));
+    // kill -9: the data file alone has everything (LMDB's own fsyncs again).
+    const killed = tempDir();
+    fs.copyFileSync(path.join(copy, 'wharf.mdb'), path.join(killed, 'wharf.mdb'));
+    const { s: k, rec: krec } = await openStore(killed, { journal: false });
+    assertState(k, krec, 6);
+    // And forth again: journaled from there on.
+    await k.close();
+    const { s: j, rec: jrec } = await openStore(killed, { journal: true });
+    assertState(j, jrec, 6);
+    await j.commit(batch(7));
+    assert.equal(j.journalCounters()!.replayed, 0);
   });
 });
