@@ -42,7 +42,8 @@
  * may have reached the disk before the pages it points to, and pages of the last flushed tree may have been
  * reused by later transactions. So a checkpoint (every `checkpointBytes` of journal or `checkpointMs`) makes a
  * tree that is whole on disk and keeps it whole: fdatasync the data file (everything committed so far, meta
- * pages included), copy the two meta pages into `wharf.checkpoint` (temp file, fsync, rename, fsync the dir),
+ * pages included), copy the two meta pages into `wharf.checkpoint` (the older of its two slots, in place, fdatasync;
+ * journal.ts),
  * then hold an LMDB read transaction on that snapshot until the next checkpoint — LMDB never reuses a page a
  * reader can still see, so no page of the checkpointed tree is overwritten — and start the journal again at
  * offset 0. On open, the saved meta pages are written back over the data file's (whatever the crash left
@@ -53,6 +54,11 @@
  * what was committed; a commit resolves only after its record was flushed, so nothing confirmed is lost.
  * Cost: between checkpoints LMDB cannot reuse freed pages (the file grows by what that interval wrote), and a
  * restart replays up to one interval. Reads see a group as soon as it is applied, before its flush.
+ * A full disk: for the same reason a commit there needs new space where LMDB alone would reuse freed pages, and
+ * would fail even for an ack. So a commit that fails for a disk error checkpoints at once (if anything was
+ * committed since the last one; a checkpoint itself writes only within files it already has) and is tried once
+ * more: LMDB gets back what the interval freed, the journal its start. A commit that still fails is rejected
+ * (StoreWriteError, `unavailable`) with nothing of it applied or journaled, as without the journal.
  * Not chosen: LMDB's own MDB_NOMETASYNC (one flush per commit, but commit N's meta page only reaches the disk
  * with commit N+1's flush, so a lone commit would still need a second flush before it could be confirmed), and
  * lmdb-js's overlappingSync (its background sync is still two flushes, done inside the committing thread).
@@ -877,8 +883,9 @@ export class LmdbStore implements Store {
         }
       }
       const e = asError(err ?? 'transaction failed');
-      // Past the apply, a failure is the disk's (journal write, LMDB commit: ENOSPC, EIO): retry later, as without the journal.
-      return applied ? new StoreWriteError(e, () => e.message) : e;
+      // Past the apply, a failure is the disk's (journal write, LMDB commit: ENOSPC, EIO): retry later, as without the
+      // journal. So is an OS error during it (LMDB spilling dirty pages to a full disk).
+      return applied || isOsError(e) ? new StoreWriteError(e, () => e.message) : e;
     }
     this.journalSeq = seq;
     this.stats.transactions++;
@@ -1112,7 +1119,8 @@ function* oneByOne(group: Pending[]): Generator<Pending[], void, unknown> {
   for (const p of group) {
     const err = yield [p];
     if (err === undefined) continue;
-    if (p.applied === undefined || p.ops.length === 0) {
+    // A disk error is no reason to skip a replicated batch (another node applies it): it fails the apply.
+    if (p.applied === undefined || p.ops.length === 0 || isDiskFailure(err)) {
       p.reject(commitFailure(err));
       continue;
     }
@@ -1211,12 +1219,23 @@ function filterLmdbCommitRejections(): void {
 function commitFailure(err: unknown): Error {
   const e = asError(err) as Error & { commitError?: Promise<unknown> };
   const inner = e.commitError;
-  if (!inner || typeof inner.then !== 'function') return e;
+  if (!inner || typeof inner.then !== 'function') return isOsError(e) ? new StoreWriteError(e, () => e.message) : e;
   let cause = e.message;
   inner.then(undefined, (c: unknown) => {
     cause = c instanceof Error ? c.message : String(c);
   });
   return new StoreWriteError(e, () => cause);
+}
+
+/** An OS error (errno: EIO, ENOSPC) from LMDB or a file write — the disk's, not the batch's. LMDB's own codes are negative. */
+function isOsError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code > 0;
+}
+
+/** A failure of the store's disk rather than of a batch: a StoreWriteError, an OS error, an LMDB commit that failed. */
+function isDiskFailure(err: unknown): boolean {
+  return err instanceof StoreWriteError || isOsError(err) || typeof (err as { commitError?: { then?: unknown } } | null)?.commitError?.then === 'function';
 }
 
 /** The store could not commit; `message` names the OS cause once lmdb-js reported it (ENOSPC: "No space left on device"). */
