@@ -578,7 +578,13 @@ export class LmdbStore implements Store {
     if (this.journal) {
       if (!this.journalScheduled && !this.journalSyncing) {
         this.journalScheduled = true;
-        process.nextTick(this.journalStep);
+        if (this.journalIdleNow()) {
+          // Idle: apply and flush after this turn's socket writes (adapters flush in setImmediate), as startTxn
+          // does — a message dispatched while its commit is in flight (concurrent dispatch) reaches its consumer
+          // before the LMDB writes and the flush that block this thread, not after them.
+          this.stepAfterWrites = true;
+          setImmediate(this.journalStepAfterWrites);
+        } else process.nextTick(this.journalStep);
       }
     } else if (!this.inFlight) this.startTxn();
   }
@@ -805,9 +811,21 @@ export class LmdbStore implements Store {
     this.dataFd = -1;
   }
 
+  /** Idle (as in startTxn): the last group was small and the disk has been quiet for as long as its flush took. */
+  private journalIdleNow(): boolean {
+    return this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook;
+  }
+
+  private stepAfterWrites = false;
+  private readonly journalStepAfterWrites = (): void => {
+    setImmediate(this.journalStep);
+  };
+
   /** Journal mode: apply everything queued in one LMDB transaction with its journal record, then flush the journal. */
   private readonly journalStep = (): void => {
     this.journalScheduled = false;
+    const afterWrites = this.stepAfterWrites;
+    this.stepAfterWrites = false;
     const group = this.pending;
     this.pending = [];
     if (group.length === 0) return this.journalIdle();
@@ -835,7 +853,7 @@ export class LmdbStore implements Store {
       this.lazyTimer ??= setTimeout(this.flushLazy, this.opts.lazyAckMs ?? 1);
       return;
     }
-    this.startJournalSync();
+    this.startJournalSync(afterWrites);
   };
 
   private readonly flushLazy = (): void => {
@@ -895,7 +913,8 @@ export class LmdbStore implements Store {
     return undefined;
   }
 
-  private startJournalSync(): void {
+  /** `afterWrites`: this turn's socket writes already went out (the step ran after them). */
+  private startJournalSync(afterWrites = false): void {
     if (this.lazyTimer) clearTimeout(this.lazyTimer);
     this.lazyTimer = undefined;
     if (this.awaiting.length === 0) return this.journalIdle();
@@ -907,17 +926,25 @@ export class LmdbStore implements Store {
     const t0 = performance.now();
     // Idle (as in startTxn): flush on this thread, no hop to the pool and back; under load, on the pool, so the
     // event loop keeps reading the next group while the disk works.
-    if (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && t0 - this.lastTxnEnd >= this.lastTxnTook) {
-      let error: Error | null = null;
-      try {
-        this.journal!.sync();
-      } catch (err) {
-        error = asError(err);
-      }
-      this.journalSynced(groups, batches, t0, error);
+    if (this.journalIdleNow()) {
+      // The flush blocks this thread: let this turn's socket writes go out first (see kick). Groups arriving
+      // meanwhile wait for the next flush.
+      if (afterWrites) this.journalSyncHere(groups, batches);
+      else setImmediate(() => setImmediate(() => this.journalSyncHere(groups, batches)));
     } else {
       this.journal!.syncAsync((err) => this.journalSynced(groups, batches, t0, err));
     }
+  }
+
+  private journalSyncHere(groups: Pending[][], batches: number): void {
+    const t0 = performance.now();
+    let error: Error | null = null;
+    try {
+      this.journal!.sync();
+    } catch (err) {
+      error = asError(err);
+    }
+    this.journalSynced(groups, batches, t0, error);
   }
 
   private journalSynced(groups: Pending[][], batches: number, t0: number, err: Error | null): void {
