@@ -129,12 +129,23 @@ export class Journal {
   private ensureAllocated(end: number): void {
     if (end <= this.allocated) return;
     const target = Math.max(this.allocated + GROW_CHUNK, Math.ceil(end / GROW_CHUNK) * GROW_CHUNK);
-    for (let at = this.allocated; at < target; ) {
-      const n = Math.min(ZEROS.length, target - at);
-      writeFully(this.fd, ZEROS.subarray(0, n), at);
-      at += n;
+    try {
+      for (let at = this.allocated; at < target; ) {
+        const n = Math.min(ZEROS.length, target - at);
+        writeFully(this.fd, ZEROS.subarray(0, n), at);
+        at += n;
+      }
+      fs.fsyncSync(this.fd); // the new size is metadata: fsync, once per chunk
+    } catch (err) {
+      // Disk full: give back what part of the chunk was written, rather than leave the disk with no byte free
+      // (which raises the disk alarm and blocks every producer, even those whose commits would fit).
+      try {
+        fs.ftruncateSync(this.fd, this.allocated);
+      } catch {
+        // the next grow writes over it
+      }
+      throw err;
     }
-    fs.fsyncSync(this.fd); // the new size is metadata: fsync, once per chunk
     this.stats.growSyncs++;
     this.allocated = target;
   }
@@ -152,51 +163,128 @@ function writeFully(fd: number, buf: Buffer, at: number): void {
 
 /**
  * The checkpoint file `<dir>/wharf.checkpoint`: a copy of LMDB's two meta pages taken right after the data
- * file was flushed, i.e. the root of a tree that is entirely on disk. Written to a temp file, fsync'd, renamed,
- * directory fsync'd: a crash leaves the old or the new copy, whole.
+ * file was flushed, i.e. the root of a tree that is entirely on disk.
+ *
+ *   header (4 KiB): magic u32 | slot size u32 | crc32 u32 (over magic and slot size)
+ *   two slots at 4096 and 4096 + slot size: length u32 | counter f64 | crc32 u32 (over length, counter, metas) | metas
+ *
+ * Created whole when the store opens (temp file, fsync, rename, directory fsync). Every later checkpoint
+ * overwrites the slot that does not hold the newest one and fdatasyncs: the file never grows, so a checkpoint
+ * needs no free disk space (what a full disk needs: a checkpoint is how LMDB gets its freed pages back), and a
+ * torn write leaves the other slot, whose tree is still whole (its pin is released only after the new slot was
+ * flushed). The valid slot with the highest counter is the checkpoint.
  */
-const CHECKPOINT_MAGIC = 0x31504357; // "WCP1"
+const CHECKPOINT_MAGIC = 0x32504357; // "WCP2"
+/** The first format: one copy, rewritten through a temp file each time (read, then replaced at open). */
+const CHECKPOINT_MAGIC_V1 = 0x31504357; // "WCP1"
+const CHECKPOINT_HEADER = 4096;
+const SLOT_HEADER = 16;
 
 export function checkpointPath(dir: string): string {
   return path.join(dir, 'wharf.checkpoint');
 }
 
-export function writeCheckpoint(dir: string, metas: Buffer): void {
-  const file = checkpointPath(dir);
-  const tmp = `${file}.tmp`;
-  const head = Buffer.allocUnsafe(12);
-  head.writeUInt32LE(CHECKPOINT_MAGIC, 0);
-  head.writeUInt32LE(metas.length, 4);
-  head.writeUInt32LE(zlib.crc32(metas), 8);
-  const fd = fs.openSync(tmp, 'w', 0o644);
-  try {
-    writeFully(fd, head, 0);
-    writeFully(fd, metas, head.length);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+export interface Checkpoint {
+  metas: Buffer;
+  /** Increases with every checkpoint. */
+  counter: number;
+}
+
+export class CheckpointFile {
+  private constructor(
+    private readonly fd: number,
+    private readonly slotSize: number,
+    private counter: number,
+  ) {}
+
+  /** Replace whatever is at `<dir>/wharf.checkpoint` by a new file holding `cp` in its first slot. */
+  static create(dir: string, cp: Checkpoint): CheckpointFile {
+    const file = checkpointPath(dir);
+    const tmp = `${file}.tmp`;
+    const slotSize = Math.ceil((SLOT_HEADER + cp.metas.length) / 4096) * 4096;
+    const buf = Buffer.alloc(CHECKPOINT_HEADER + 2 * slotSize);
+    buf.writeUInt32LE(CHECKPOINT_MAGIC, 0);
+    buf.writeUInt32LE(slotSize, 4);
+    buf.writeUInt32LE(zlib.crc32(buf.subarray(0, 8)), 8);
+    encodeSlot(cp, slotSize).copy(buf, CHECKPOINT_HEADER + (cp.counter % 2) * slotSize);
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    try {
+      writeFully(fd, buf, 0);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    const dfd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+    return new CheckpointFile(fs.openSync(file, 'r+'), slotSize, cp.counter);
   }
-  fs.renameSync(tmp, file);
-  const dfd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dfd);
-  } finally {
-    fs.closeSync(dfd);
+
+  /** Record the next checkpoint in place (the older slot), flushed when this returns. */
+  write(metas: Buffer): void {
+    const counter = this.counter + 1;
+    const slot = encodeSlot({ metas, counter }, this.slotSize);
+    writeFully(this.fd, slot, CHECKPOINT_HEADER + (counter % 2) * this.slotSize);
+    fs.fdatasyncSync(this.fd);
+    this.counter = counter;
+  }
+
+  get lastCounter(): number {
+    return this.counter;
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
   }
 }
 
-/** The meta pages of the last checkpoint, or undefined if there is none. Throws if the file is damaged. */
-export function readCheckpoint(dir: string): Buffer | undefined {
+function encodeSlot(cp: Checkpoint, slotSize: number): Buffer {
+  if (SLOT_HEADER + cp.metas.length > slotSize) throw new Error(`checkpoint: ${cp.metas.length} bytes of meta pages do not fit a ${slotSize}-byte slot`);
+  const b = Buffer.alloc(SLOT_HEADER + cp.metas.length);
+  b.writeUInt32LE(cp.metas.length, 0);
+  b.writeDoubleLE(cp.counter, 4);
+  cp.metas.copy(b, SLOT_HEADER);
+  b.writeUInt32LE(zlib.crc32(b.subarray(SLOT_HEADER), zlib.crc32(b.subarray(0, 12))), 12);
+  return b;
+}
+
+function decodeSlot(buf: Buffer, at: number, slotSize: number): Checkpoint | undefined {
+  if (at + SLOT_HEADER > buf.length) return undefined;
+  const len = buf.readUInt32LE(at);
+  if (SLOT_HEADER + len > slotSize || at + SLOT_HEADER + len > buf.length) return undefined;
+  const metas = buf.subarray(at + SLOT_HEADER, at + SLOT_HEADER + len);
+  if (zlib.crc32(metas, zlib.crc32(buf.subarray(at, at + 12))) !== buf.readUInt32LE(at + 12)) return undefined;
+  const counter = buf.readDoubleLE(at + 4);
+  return counter > 0 ? { metas, counter } : undefined;
+}
+
+/** The newest checkpoint, or undefined if there is none. Throws if the file is damaged (no valid slot). */
+export function readCheckpoint(dir: string): Checkpoint | undefined {
+  const file = checkpointPath(dir);
   let buf: Buffer;
   try {
-    buf = fs.readFileSync(checkpointPath(dir));
+    buf = fs.readFileSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  if (buf.length < 12 || buf.readUInt32LE(0) !== CHECKPOINT_MAGIC) throw new Error(`${checkpointPath(dir)} is not a Wharf checkpoint`);
-  const len = buf.readUInt32LE(4);
-  const metas = buf.subarray(12, 12 + len);
-  if (metas.length !== len || zlib.crc32(metas) !== buf.readUInt32LE(8)) throw new Error(`${checkpointPath(dir)} is damaged (length or CRC)`);
-  return metas;
+  const magic = buf.length >= 12 ? buf.readUInt32LE(0) : 0;
+  if (magic === CHECKPOINT_MAGIC_V1) {
+    const len = buf.readUInt32LE(4);
+    const metas = buf.subarray(12, 12 + len);
+    if (metas.length !== len || zlib.crc32(metas) !== buf.readUInt32LE(8)) throw new Error(`${file} is damaged (length or CRC)`);
+    return { metas, counter: 1 };
+  }
+  if (magic !== CHECKPOINT_MAGIC) throw new Error(`${file} is not a Wharf checkpoint`);
+  if (zlib.crc32(buf.subarray(0, 8)) !== buf.readUInt32LE(8)) throw new Error(`${file} is damaged (header CRC)`);
+  const slotSize = buf.readUInt32LE(4);
+  const a = decodeSlot(buf, CHECKPOINT_HEADER, slotSize);
+  const b = decodeSlot(buf, CHECKPOINT_HEADER + slotSize, slotSize);
+  const newest = a && b ? (a.counter > b.counter ? a : b) : (a ?? b);
+  if (!newest) throw new Error(`${file} is damaged (no valid slot)`);
+  return newest;
 }

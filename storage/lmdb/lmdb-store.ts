@@ -42,7 +42,8 @@
  * may have reached the disk before the pages it points to, and pages of the last flushed tree may have been
  * reused by later transactions. So a checkpoint (every `checkpointBytes` of journal or `checkpointMs`) makes a
  * tree that is whole on disk and keeps it whole: fdatasync the data file (everything committed so far, meta
- * pages included), copy the two meta pages into `wharf.checkpoint` (temp file, fsync, rename, fsync the dir),
+ * pages included), copy the two meta pages into `wharf.checkpoint` (the older of its two slots, in place, fdatasync;
+ * journal.ts),
  * then hold an LMDB read transaction on that snapshot until the next checkpoint — LMDB never reuses a page a
  * reader can still see, so no page of the checkpointed tree is overwritten — and start the journal again at
  * offset 0. On open, the saved meta pages are written back over the data file's (whatever the crash left
@@ -53,6 +54,11 @@
  * what was committed; a commit resolves only after its record was flushed, so nothing confirmed is lost.
  * Cost: between checkpoints LMDB cannot reuse freed pages (the file grows by what that interval wrote), and a
  * restart replays up to one interval. Reads see a group as soon as it is applied, before its flush.
+ * A full disk: for the same reason a commit there needs new space where LMDB alone would reuse freed pages, and
+ * would fail even for an ack. So a commit that fails for a disk error checkpoints at once (if anything was
+ * committed since the last one; a checkpoint itself writes only within files it already has) and is tried once
+ * more: LMDB gets back what the interval freed, the journal its start. A commit that still fails is rejected
+ * (StoreWriteError, `unavailable`) with nothing of it applied or journaled, as without the journal.
  * Not chosen: LMDB's own MDB_NOMETASYNC (one flush per commit, but commit N's meta page only reaches the disk
  * with commit N+1's flush, so a lone commit would still need a second flush before it could be confirmed), and
  * lmdb-js's overlappingSync (its background sync is still two flushes, done inside the committing thread).
@@ -85,7 +91,7 @@ import {
   newQueueRecord,
   type QueueRecord,
 } from './codec.js';
-import { Journal, readCheckpoint, writeCheckpoint } from './journal.js';
+import { CheckpointFile, checkpointPath, Journal, readCheckpoint } from './journal.js';
 
 export interface LmdbStoreOptions {
   /** Directory holding the database (created if missing). */
@@ -101,7 +107,8 @@ export interface LmdbStoreOptions {
   idleSyncCommit?: boolean;
   /**
    * Write-ahead journal (see "Journal" above): one disk flush per group commit instead of LMDB's two. Default
-   * false (cluster nodes journal in their Raft log). A store that has a checkpoint file is always opened journaled.
+   * false (cluster nodes journal in their Raft log). Unset: a store that has a checkpoint file is opened journaled.
+   * false: such a store is replayed, checkpointed, and continues without its journal (`store.journal: false`).
    */
   journal?: boolean;
   /** Journal: checkpoint when this many bytes were journaled since the last one (default 16 MiB). */
@@ -194,6 +201,9 @@ export class LmdbStore implements Store {
   private dataFd = -1;
   private metaBytes = 0;
   private pin: { done(): void } | undefined;
+  /** The checkpoint file, created by the first checkpoint after open (which replaces the one restored from). */
+  private checkpointFile: CheckpointFile | undefined;
+  private restoredCheckpoint = 0;
   /** Seq of the last journal record written (applied to LMDB, maybe not yet flushed). */
   private journalSeq = 0;
   private journalScheduled = false;
@@ -231,23 +241,19 @@ export class LmdbStore implements Store {
       const dataFile = path.join(this.path, 'wharf.mdb');
       const checkpoint = readCheckpoint(this.path);
       const journaled = checkpoint !== undefined || (this.opts.journal === true && this.opts.noSync !== true);
-      if (checkpoint) restoreMetaPages(dataFile, checkpoint);
-      const env = open<Buffer, string>(dataFile, {
-        mapSize: this.opts.mapSize,
-        noSync: this.opts.noSync === true || journaled,
-        overlappingSync: false,
-        maxDbs: 8,
-      });
-      this.env = env;
+      if (checkpoint) restoreMetaPages(dataFile, checkpoint.metas);
+      this.restoredCheckpoint = checkpoint?.counter ?? 0;
+      this.openEnv(dataFile, this.opts.noSync === true || journaled);
       // Before any write: keeps the checkpointed tree (the one just restored) whole while replay and commits go on.
-      if (journaled) this.pin = env.useReadTransaction();
-      this.entries = env.openDB<Buffer, Key>({ name: 'entries', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.shared = env.openDB<Buffer, string>({ name: 'shared', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.refs = env.openDB<Buffer, string>({ name: 'refs', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.queues = env.openDB<Buffer, string>({ name: 'queues', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.kv = env.openDB<Buffer, string>({ name: 'kv', encoding: 'binary', keyEncoding: 'ordered-binary' });
-      this.meta = env.openDB<Buffer, string>({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary' });
+      if (journaled) this.pin = this.env.useReadTransaction();
       if (journaled) this.openJournal(dataFile);
+      if (journaled && this.opts.journal === false) {
+        // Asked for no journal (`store.journal: false`, the way back): replayed and checkpointed, LMDB alone now
+        // holds everything, flushed. Drop the journal and open LMDB with its own fsyncs.
+        this.leaveJournal();
+        await this.env.close();
+        this.openEnv(dataFile, this.opts.noSync === true);
+      }
       const result = this.recover();
       this.state = 'open';
       return result;
@@ -258,6 +264,34 @@ export class LmdbStore implements Store {
       const msg = err instanceof Error ? err.message : String(err);
       throw new Error(msg.includes(this.path) ? msg : `LmdbStore: cannot open storage at ${this.path}: ${msg}`, { cause: err });
     }
+  }
+
+  private openEnv(dataFile: string, noSync: boolean): void {
+    const env = open<Buffer, string>(dataFile, { mapSize: this.opts.mapSize, noSync, overlappingSync: false, maxDbs: 8 });
+    this.env = env;
+    this.entries = env.openDB<Buffer, Key>({ name: 'entries', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.shared = env.openDB<Buffer, string>({ name: 'shared', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.refs = env.openDB<Buffer, string>({ name: 'refs', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.queues = env.openDB<Buffer, string>({ name: 'queues', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.kv = env.openDB<Buffer, string>({ name: 'kv', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    this.meta = env.openDB<Buffer, string>({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary' });
+  }
+
+  /**
+   * Right after openJournal's checkpoint (the data file flushed at the last transaction, meta pages included):
+   * remove the checkpoint file, so the next open trusts LMDB's own meta pages, then the journal (a crash in
+   * between leaves a journal whose records are all at or below the seq recorded in LMDB: never replayed).
+   */
+  private leaveJournal(): void {
+    this.closeJournal();
+    fs.unlinkSync(checkpointPath(this.path));
+    const dfd = fs.openSync(this.path, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+    fs.rmSync(path.join(this.path, 'wharf.journal'), { force: true });
   }
 
   private prepareDirectory(): void {
@@ -561,7 +595,13 @@ export class LmdbStore implements Store {
     if (this.journal) {
       if (!this.journalScheduled && !this.journalSyncing) {
         this.journalScheduled = true;
-        process.nextTick(this.journalStep);
+        if (this.journalIdleNow()) {
+          // Idle: apply and flush after this turn's socket writes (adapters flush in setImmediate), as startTxn
+          // does — a message dispatched while its commit is in flight (concurrent dispatch) reaches its consumer
+          // before the LMDB writes and the flush that block this thread, not after them.
+          this.stepAfterWrites = true;
+          setImmediate(this.journalStepAfterWrites);
+        } else process.nextTick(this.journalStep);
       }
     } else if (!this.inFlight) this.startTxn();
   }
@@ -659,39 +699,34 @@ export class LmdbStore implements Store {
     this.lastGroupSize = groupSize;
   }
 
-  /** The group transaction failed and was rolled back: isolate the failing batch(es). */
+  /** The group transaction failed and was rolled back: isolate the failing batch(es), each in an LMDB transaction. */
   private async retryOneByOne(group: Pending[]): Promise<void> {
-    for (let i = 0; i < group.length; i++) {
+    for (let i = 0; i < group.length; ) {
       const p = group[i]!;
       // Batches of one replicated entry (commitPrepared with the same index, queued together) are retried together.
       let j = i + 1;
       while (p.applied !== undefined && j < group.length && group[j]!.applied === p.applied) j++;
-      if (j - i > 1) {
-        await this.retryEntryParts(group.slice(i, j));
-        i = j - 1;
-        continue;
-      }
+      if (j - i > 1) await this.retryEntryParts(group.slice(i, j));
+      else await this.retryAlone(p);
+      i = j;
+    }
+  }
+
+  /** One batch of a rolled-back group in transactions of its own (`oneByOne` says which and what a failure means). */
+  private async retryAlone(p: Pending): Promise<void> {
+    const steps = oneByOne([p]);
+    for (let step = steps.next(); !step.done; ) {
+      const txn = step.value;
+      let failure: Error | undefined;
       try {
-        await this.env.childTransaction(() => this.apply([p]));
+        await this.env.childTransaction(() => this.apply(txn));
         this.stats.transactions++;
-        this.stats.batches++;
-        p.resolve();
+        this.stats.batches += txn.length;
+        for (const q of txn) q.resolve();
       } catch (err) {
-        if (p.applied === undefined || p.ops.length === 0) {
-          p.reject(commitFailure(err));
-          continue;
-        }
-        // Replicated apply: skip the batch, still record its index (if this fails too, the disk is the problem).
-        try {
-          const index = p.applied;
-          await this.env.childTransaction(() => this.apply([{ ops: [], resolve: () => undefined, reject: () => undefined, applied: index }]));
-          this.stats.transactions++;
-          p.skipped = asError(err);
-          p.resolve();
-        } catch (err2) {
-          p.reject(commitFailure(err2));
-        }
+        failure = asError(err);
       }
+      step = steps.next(failure);
     }
   }
 
@@ -710,6 +745,8 @@ export class LmdbStore implements Store {
           try {
             this.env.childTransaction(() => this.apply([p])); // nested in a write transaction: runs synchronously
           } catch (err) {
+            // a disk error is no reason to skip a replicated batch (another node applies it): it fails the whole entry
+            if (isDiskFailure(err)) throw err;
             failed.set(p, asError(err));
           }
         }
@@ -812,7 +849,8 @@ export class LmdbStore implements Store {
       if (n === 0) throw new Error(`LmdbStore(${this.path}): data file shorter than its meta pages`);
       got += n;
     }
-    writeCheckpoint(this.path, metas);
+    if (this.checkpointFile) this.checkpointFile.write(metas);
+    else this.checkpointFile = CheckpointFile.create(this.path, { metas, counter: this.restoredCheckpoint + 1 });
     const old = this.pin;
     this.pin = this.env.useReadTransaction();
     old?.done();
@@ -832,13 +870,27 @@ export class LmdbStore implements Store {
     this.pin = undefined;
     this.journal?.close();
     this.journal = undefined;
+    this.checkpointFile?.close();
+    this.checkpointFile = undefined;
     if (this.dataFd >= 0) fs.closeSync(this.dataFd);
     this.dataFd = -1;
   }
 
+  /** Idle (as in startTxn): the last group was small and the disk has been quiet for as long as its flush took. */
+  private journalIdleNow(): boolean {
+    return this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook;
+  }
+
+  private stepAfterWrites = false;
+  private readonly journalStepAfterWrites = (): void => {
+    setImmediate(this.journalStep);
+  };
+
   /** Journal mode: apply everything queued in one LMDB transaction with its journal record, then flush the journal. */
   private readonly journalStep = (): void => {
     this.journalScheduled = false;
+    const afterWrites = this.stepAfterWrites;
+    this.stepAfterWrites = false;
     const group = this.pending;
     this.pending = [];
     if (group.length === 0) return this.journalIdle();
@@ -848,21 +900,17 @@ export class LmdbStore implements Store {
       return this.journalIdle();
     }
     const lazy = this.opts.lazyAckMs !== 0 && onlyAcks(group);
-    if (this.journalTxn(group) !== undefined) {
-      // Something in the group failed: isolate it (each batch in a transaction and record of its own).
+    let failed = this.journalTxn(group);
+    // Out of disk space: between checkpoints LMDB cannot reuse the pages it freed (the pin keeps them) and the
+    // journal cannot wrap. A checkpoint gives both back without needing space of its own; then try once more.
+    if (failed instanceof StoreWriteError && this.reclaimSpace()) failed = this.journalTxn(group);
+    if (failed !== undefined) {
+      // Something in the group failed: isolate it (each batch in a transaction and record of its own, resolved
+      // after the flush like any other).
       this.lastGroupSize = Infinity; // and the next flush goes to the pool
-      for (const p of group) {
-        const err = this.journalTxn([p]);
-        if (err === undefined) continue;
-        if (p.applied === undefined || p.ops.length === 0) {
-          p.reject(commitFailure(err));
-          continue;
-        }
-        // Replicated apply: skip the batch, still record its index.
-        p.skipped = asError(err);
-        const err2 = this.journalTxn([{ ops: [], resolve: p.resolve, reject: p.reject, applied: p.applied }]);
-        if (err2 !== undefined) p.reject(commitFailure(err2));
-      }
+      const steps = oneByOne(group);
+      let step = steps.next();
+      while (!step.done) step = steps.next(this.journalTxn(step.value));
     }
     if (lazy && this.awaiting.length > 0) {
       // In a closed loop (a synchronous producer and its consumer) the consumer's ack and the producer's next send
@@ -870,13 +918,27 @@ export class LmdbStore implements Store {
       this.lazyTimer ??= setTimeout(this.flushLazy, this.opts.lazyAckMs ?? 1);
       return;
     }
-    this.startJournalSync();
+    this.startJournalSync(afterWrites);
   };
 
   private readonly flushLazy = (): void => {
     this.lazyTimer = undefined;
     if (!this.journalSyncing && !this.journalScheduled) this.startJournalSync();
   };
+
+  /**
+   * Checkpoint now, if anything was committed since the last one (otherwise it would free nothing): LMDB may then
+   * reuse what it freed since, and the journal starts again at its beginning. Whether it checkpointed.
+   */
+  private reclaimSpace(): boolean {
+    if (!this.journal || this.journal.written === 0 || this.journalFailed) return false;
+    try {
+      this.checkpoint();
+      return true;
+    } catch {
+      return false;
+    }
+  }
 
   /** One LMDB transaction applying `group` and writing its journal record; returns the error if it rolled back. */
   private journalTxn(group: Pending[]): unknown {
@@ -895,13 +957,18 @@ export class LmdbStore implements Store {
       if (at >= 0) {
         try {
           journal.unappend(at);
-        } catch {
-          // The record's seq is written again by the next one at this offset; replay stops there if that one is torn.
+        } catch (e2) {
+          // The record of a transaction that rolled back stays in the journal, whole, and replay would apply it
+          // after every confirmed commit (a rejected batch would come back; nothing confirmed is lost). Write no
+          // record after it: the store confirms nothing more until it is reopened.
+          const e = asError(e2);
+          this.journalFailed ??= new StoreWriteError(e, () => e.message);
         }
       }
       const e = asError(err ?? 'transaction failed');
-      // Past the apply, a failure is the disk's (journal write, LMDB commit: ENOSPC, EIO): retry later, as without the journal.
-      return applied ? new StoreWriteError(e, () => e.message) : e;
+      // Past the apply, a failure is the disk's (journal write, LMDB commit: ENOSPC, EIO): retry later, as without the
+      // journal. So is an OS error during it (LMDB spilling dirty pages to a full disk).
+      return applied || isOsError(e) ? new StoreWriteError(e, () => e.message) : e;
     }
     this.journalSeq = seq;
     this.stats.transactions++;
@@ -911,7 +978,8 @@ export class LmdbStore implements Store {
     return undefined;
   }
 
-  private startJournalSync(): void {
+  /** `afterWrites`: this turn's socket writes already went out (the step ran after them). */
+  private startJournalSync(afterWrites = false): void {
     if (this.lazyTimer) clearTimeout(this.lazyTimer);
     this.lazyTimer = undefined;
     if (this.awaiting.length === 0) return this.journalIdle();
@@ -923,17 +991,25 @@ export class LmdbStore implements Store {
     const t0 = performance.now();
     // Idle (as in startTxn): flush on this thread, no hop to the pool and back; under load, on the pool, so the
     // event loop keeps reading the next group while the disk works.
-    if (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && t0 - this.lastTxnEnd >= this.lastTxnTook) {
-      let error: Error | null = null;
-      try {
-        this.journal!.sync();
-      } catch (err) {
-        error = asError(err);
-      }
-      this.journalSynced(groups, batches, t0, error);
+    if (this.journalIdleNow()) {
+      // The flush blocks this thread: let this turn's socket writes go out first (see kick). Groups arriving
+      // meanwhile wait for the next flush.
+      if (afterWrites) this.journalSyncHere(groups, batches);
+      else setImmediate(() => setImmediate(() => this.journalSyncHere(groups, batches)));
     } else {
       this.journal!.syncAsync((err) => this.journalSynced(groups, batches, t0, err));
     }
+  }
+
+  private journalSyncHere(groups: Pending[][], batches: number): void {
+    const t0 = performance.now();
+    let error: Error | null = null;
+    try {
+      this.journal!.sync();
+    } catch (err) {
+      error = asError(err);
+    }
+    this.journalSynced(groups, batches, t0, error);
   }
 
   private journalSynced(groups: Pending[][], batches: number, t0: number, err: Error | null): void {
@@ -1191,6 +1267,28 @@ function ackedInGroup(group: Pending[]): Map<string, ElidedPair> | undefined {
   return pairs;
 }
 
+/**
+ * The batches of a group that rolled back, one transaction each (yielded; the caller runs it, resolves what it
+ * applied, and passes back its error, or undefined). A batch that fails alone is rejected — unless it is a
+ * replicated one (`commitApplied`): that one is skipped deterministically, its Raft index recorded in a
+ * transaction of its own (which fails only when the disk does).
+ */
+function* oneByOne(group: Pending[]): Generator<Pending[], void, unknown> {
+  for (const p of group) {
+    const err = yield [p];
+    if (err === undefined) continue;
+    // A disk error is no reason to skip a replicated batch (another node applies it): it fails the apply.
+    if (p.applied === undefined || p.ops.length === 0 || isDiskFailure(err)) {
+      p.reject(commitFailure(err));
+      continue;
+    }
+    p.skipped = asError(err);
+    const indexOnly: Pending = { ops: [], applied: p.applied, resolve: () => p.resolve(), reject: (e) => p.reject(e) };
+    const err2 = yield [indexOnly];
+    if (err2 !== undefined) p.reject(commitFailure(err2));
+  }
+}
+
 function onlyAcks(group: Pending[]): boolean {
   for (const p of group) {
     if (p.applied !== undefined) return false;
@@ -1279,12 +1377,23 @@ function filterLmdbCommitRejections(): void {
 function commitFailure(err: unknown): Error {
   const e = asError(err) as Error & { commitError?: Promise<unknown> };
   const inner = e.commitError;
-  if (!inner || typeof inner.then !== 'function') return e;
+  if (!inner || typeof inner.then !== 'function') return isOsError(e) ? new StoreWriteError(e, () => e.message) : e;
   let cause = e.message;
   inner.then(undefined, (c: unknown) => {
     cause = c instanceof Error ? c.message : String(c);
   });
   return new StoreWriteError(e, () => cause);
+}
+
+/** An OS error (errno: EIO, ENOSPC) from LMDB or a file write — the disk's, not the batch's. LMDB's own codes are negative. */
+function isOsError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code > 0;
+}
+
+/** A failure of the store's disk rather than of a batch: a StoreWriteError, an OS error, an LMDB commit that failed. */
+function isDiskFailure(err: unknown): boolean {
+  return err instanceof StoreWriteError || isOsError(err) || typeof (err as { commitError?: { then?: unknown } } | null)?.commitError?.then === 'function';
 }
 
 /** The store could not commit; `message` names the OS cause once lmdb-js reported it (ENOSPC: "No space left on device"). */

@@ -13,10 +13,10 @@ describe('LmdbStore replicated apply', function () {
   this.timeout(30_000);
   let dirs: string[] = [];
   let stores: LmdbStore[] = [];
-  const open = async (dir?: string) => {
+  const open = async (dir?: string, opts: { noSync?: boolean; journal?: boolean } = {}) => {
     const d = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'wharf-applied-'));
     if (!dir) dirs.push(d);
-    const s = new LmdbStore({ path: d, verifyRecovery: true });
+    const s = new LmdbStore({ path: d, verifyRecovery: true, ...opts });
     stores.push(s);
     await s.open();
     return { s, d };
@@ -42,20 +42,27 @@ describe('LmdbStore replicated apply', function () {
     assert.deepEqual(s2.readSeqs('q', 0, 10), [1, 2]);
   });
 
-  it('skips a batch that cannot be applied, deterministically: nothing of it written, its index recorded', async () => {
-    const { s } = await open();
-    const bad = s.commitApplied([enq('q', 1), { t: 'enqueue', queue: '', seq: 2, message: plainMessage(2) }], 1);
-    s.injectApplyFault = (op) => op.t === 'kv.put';
-    const faulty = s.commitApplied([enq('q', 3), { t: 'kv.put', key: 'k', value: 1 }], 2);
-    const good = s.commitApplied([enq('q', 4)], 3);
-    const [r1, r2, r3] = await Promise.all([bad, faulty, good]);
-    assert.ok(r1 instanceof TypeError, 'invalid batch reported');
-    assert.match(String(r2), /injected fault/);
-    assert.equal(r3, undefined);
-    assert.equal(s.appliedIndex(), 3);
-    assert.deepEqual(s.readSeqs('q', 0, 10), [4]);
-    assert.equal(s.recovery().kv.size, 0);
-  });
+  // The writer-thread group commit, the main-thread one of a noSync store (a cluster node's), the journal's.
+  for (const [mode, opts] of [
+    ['fsync', {}],
+    ['noSync', { noSync: true }],
+    ['journal', { journal: true }],
+  ] as const) {
+    it(`skips a batch that cannot be applied, deterministically: nothing of it written, its index recorded (${mode})`, async () => {
+      const { s } = await open(undefined, opts);
+      const bad = s.commitApplied([enq('q', 1), { t: 'enqueue', queue: '', seq: 2, message: plainMessage(2) }], 1);
+      s.injectApplyFault = (op) => op.t === 'kv.put';
+      const faulty = s.commitApplied([enq('q', 3), { t: 'kv.put', key: 'k', value: 1 }], 2);
+      const good = s.commitApplied([enq('q', 4)], 3);
+      const [r1, r2, r3] = await Promise.all([bad, faulty, good]);
+      assert.ok(r1 instanceof TypeError, 'invalid batch reported');
+      assert.match(String(r2), /injected fault/);
+      assert.equal(r3, undefined);
+      assert.equal(s.appliedIndex(), 3);
+      assert.deepEqual(s.readSeqs('q', 0, 10), [4]);
+      assert.equal(s.recovery().kv.size, 0);
+    });
+  }
 
   it('the batches of one entry (commitPrepared, same index) apply together; a failing one is skipped alone, the index recorded once', async () => {
     const { s, d } = await open();

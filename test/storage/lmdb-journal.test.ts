@@ -13,8 +13,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import type { Command } from '../../src/core/store.js';
-import { Journal, RECORD_HEADER } from '../../storage/lmdb/journal.js';
+import { Journal, readCheckpoint, RECORD_HEADER } from '../../storage/lmdb/journal.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 import { plainMessage } from './store-suite.js';
 
@@ -160,6 +161,54 @@ describe('LmdbStore journal', function () {
     assertState(r2, rec2, N + 1);
   });
 
+  it('a checkpoint slot torn while being written is ignored (the other one holds the newest); with both damaged the store refuses to open', async () => {
+    const dir = tempDir();
+    const { s } = await openStore(dir, { checkpointBytes: 8 << 10 });
+    for (let i = 1; i <= 60; i++) await s.commit(batch(i));
+    assert.ok(s.journalCounters()!.checkpoints > 2);
+    // Killed while writing the next checkpoint: its slot (the older one) half overwritten.
+    const copy = copyState(dir, path.join(dir, 'wharf.mdb'));
+    const cpFile = path.join(copy, 'wharf.checkpoint');
+    const newest = readCheckpoint(copy)!;
+    const buf = fs.readFileSync(cpFile);
+    const slotSize = buf.readUInt32LE(4);
+    const nextSlot = 4096 + ((newest.counter + 1) % 2) * slotSize;
+    buf.fill(0xa5, nextSlot, nextSlot + slotSize / 2);
+    fs.writeFileSync(cpFile, buf);
+    assert.equal(readCheckpoint(copy)!.counter, newest.counter);
+    const { rec } = await openStore(copy);
+    const r = stores.at(-1)!;
+    assertState(r, rec, 60);
+    // Both slots damaged: refuse to open rather than guess.
+    await r.close();
+    const bad = copyState(dir, path.join(dir, 'wharf.mdb'));
+    const b2 = fs.readFileSync(path.join(bad, 'wharf.checkpoint'));
+    b2.fill(0xa5, 4096);
+    fs.writeFileSync(path.join(bad, 'wharf.checkpoint'), b2);
+    await assert.rejects(openStore(bad), /damaged/);
+  });
+
+  it('opens a store whose checkpoint file has the first format (one copy, replaced through a temp file)', async () => {
+    const dir = tempDir();
+    const { s } = await openStore(dir);
+    const atCheckpoint = fs.readFileSync(path.join(dir, 'wharf.mdb'));
+    const metas = readCheckpoint(dir)!.metas;
+    for (let i = 1; i <= 5; i++) await s.commit(batch(i));
+    const copy = copyState(dir, atCheckpoint);
+    const head = Buffer.alloc(12);
+    head.writeUInt32LE(0x31504357, 0); // "WCP1"
+    head.writeUInt32LE(metas.length, 4);
+    head.writeUInt32LE(zlib.crc32(metas), 8);
+    fs.writeFileSync(path.join(copy, 'wharf.checkpoint'), Buffer.concat([head, metas]));
+    const { s: r, rec } = await openStore(copy);
+    assert.equal(r.journalCounters()!.replayed, 5);
+    assertState(r, rec, 5);
+    await r.commit(batch(6));
+    await r.close();
+    const { rec: rec2 } = await openStore(copy);
+    assertState(stores.at(-1)!, rec2, 6);
+  });
+
   it('a batch that fails to apply is rejected, not journaled, and the others of its group are', async () => {
     const dir = tempDir();
     const { s } = await openStore(dir);
@@ -188,13 +237,37 @@ describe('LmdbStore journal', function () {
     assertState(r, rec, 10);
   });
 
-  it('a store written with the journal opens journaled even when the option is off', async () => {
+  it('a store written with the journal opens journaled when the option is not given', async () => {
     const dir = tempDir();
     const { s } = await openStore(dir);
     const atCheckpoint = fs.readFileSync(path.join(dir, 'wharf.mdb'));
     for (let i = 1; i <= 5; i++) await s.commit(batch(i));
-    const { s: r, rec } = await openStore(copyState(dir, atCheckpoint), { journal: false });
+    const { s: r, rec } = await openStore(copyState(dir, atCheckpoint), { journal: undefined });
     assert.equal(r.journalCounters()!.replayed, 5);
     assertState(r, rec, 5);
+  });
+
+  it('journal: false on a journaled store (the way back): replays, then goes on without a journal, durable by itself', async () => {
+    const dir = tempDir();
+    const { s } = await openStore(dir);
+    const atCheckpoint = fs.readFileSync(path.join(dir, 'wharf.mdb'));
+    for (let i = 1; i <= 5; i++) await s.commit(batch(i));
+    const copy = copyState(dir, atCheckpoint); // power loss: only the journal has batches 1..5
+    const { s: r, rec } = await openStore(copy, { journal: false });
+    assert.equal(r.journalCounters(), undefined);
+    assertState(r, rec, 5);
+    assert.ok(!fs.existsSync(path.join(copy, 'wharf.checkpoint')) && !fs.existsSync(path.join(copy, 'wharf.journal')));
+    await r.commit(batch(6));
+    // kill -9: the data file alone has everything (LMDB's own fsyncs again).
+    const killed = tempDir();
+    fs.copyFileSync(path.join(copy, 'wharf.mdb'), path.join(killed, 'wharf.mdb'));
+    const { s: k, rec: krec } = await openStore(killed, { journal: false });
+    assertState(k, krec, 6);
+    // And forth again: journaled from there on.
+    await k.close();
+    const { s: j, rec: jrec } = await openStore(killed, { journal: true });
+    assertState(j, jrec, 6);
+    await j.commit(batch(7));
+    assert.equal(j.journalCounters()!.replayed, 0);
   });
 });
