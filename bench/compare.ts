@@ -6,8 +6,7 @@
  *
  * Brokers (one at a time, each on its own free 127.0.0.1 ports, killed by pid at the end):
  * - wharf: `--broker-child` of this file, every commit fsync'd (`store.noSync` false), STOMP and AMQP listeners;
- *   `store.concurrentDispatch` on unless BENCH_WHARF_CONCURRENT_DISPATCH=0 (dispatch after the commit, as before);
- *   `store.journal` on unless WHARF_BENCH_JOURNAL=0 (LMDB's own two-flush commits).
+ *   `store.concurrentDispatch` on unless BENCH_WHARF_CONCURRENT_DISPATCH=0 (dispatch after the commit, as before).
  * - activemq: Debian's ActiveMQ 5.17 (`/usr/share/activemq`), KahaDB with `journalDiskSyncStrategy="always"` (fsync
  *   per journal write, the durable default); STOMP only (Debian's build ships no AMQP transport).
  * - rabbitmq: Debian's rabbitmq-server 3.10 with rabbitmq_stomp and rabbitmq_amqp1_0; durable queues, publisher
@@ -45,7 +44,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sdkComparison } from './sqs.js';
-import { benchConcurrentDispatch, benchJournal, benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
+import { benchConcurrentDispatch, benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
 import { AMQ_HOME, freePort, kahaDbAlwaysSync, launchActiveMQ, mosquitto, PeerBroker } from './mqtt-peers.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -90,7 +89,7 @@ async function wharfChild(dataDir: string): Promise<void> {
   const on = { host: '127.0.0.1', port: 0 };
   const config = parseConfig({
     dataDir,
-    store: { noSync: false, concurrentDispatch: benchConcurrentDispatch(), journal: benchJournal() }, // WHARF_BENCH_JOURNAL=0: without the store journal
+    store: { noSync: false, concurrentDispatch: benchConcurrentDispatch(), journal: process.env.WHARF_BENCH_JOURNAL === '1' }, // WHARF_BENCH_JOURNAL=1: with the store journal
     log: { level: 'silent' },
     listeners: { openwire: off, amqp: on, stomp: on, admin: off, sqs: off, ws: off, mqtt: on },
     // the idle-connections scenario opens 10,000 from 127.0.0.1 (the defaults allow 10,000 per listener and half

@@ -215,11 +215,6 @@ export async function benchSecurity(): Promise<Record<string, unknown>> {
  * `store.concurrentDispatch` for the Wharf brokers the benches start: on (the default) unless
  * BENCH_WHARF_CONCURRENT_DISPATCH=0, for before/after runs of the same build.
  */
-/** store.journal for a bench broker: WHARF_BENCH_JOURNAL=0 off, =1 on, unset: the config default (on). */
-export function benchJournal(): boolean {
-  return process.env.WHARF_BENCH_JOURNAL !== '0';
-}
-
 export function benchConcurrentDispatch(): boolean {
   return process.env.BENCH_WHARF_CONCURRENT_DISPATCH !== '0';
 }
@@ -247,8 +242,8 @@ export async function serveBroker(o: {
   const off = { enabled: false };
   const config = parseConfig({
     dataDir: o.dataDir,
-    // WHARF_BENCH_JOURNAL=0 / 1: the store without / with its journal (store.journal; default on), for before/after pairs.
-    store: { noSync: o.noSync, concurrentDispatch: benchConcurrentDispatch(), journal: benchJournal() },
+    // WHARF_BENCH_JOURNAL=1: the store with its journal (one flush per commit; store.journal), for before/after pairs.
+    store: { noSync: o.noSync, concurrentDispatch: benchConcurrentDispatch(), journal: process.env.WHARF_BENCH_JOURNAL === '1' },
     log: { level },
     ...o.config,
     listeners: { openwire: off, amqp: off, stomp: off, admin: off, sqs: off, ws: off, mqtt: off, [o.listener]: { host: '127.0.0.1', port: 0 } },

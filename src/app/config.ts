@@ -266,9 +266,9 @@ export const configSchema = z.strictObject({
       /**
        * Single node: a write-ahead journal makes each group commit one disk flush instead of LMDB's two (see
        * storage/lmdb/lmdb-store.ts, "Journal"). Durability is the same. Cluster nodes journal in their Raft log.
-       * false: LMDB's own two-flush commits; a store written with the journal is replayed once and left without it.
+       * Off by default until a full disk behaves as without it (docs/performance.md, "The store journal").
        */
-      journal: boolSchema.default(true),
+      journal: boolSchema.default(false),
     })
     .prefault({}),
   // --- protocol-specific sections (add new ones here, strict like the rest) ---

@@ -18,15 +18,14 @@ export interface TestEngine {
 
 export async function startEngine(opts: Partial<EngineOptions> = {}, dir?: string): Promise<TestEngine> {
   const d = dir ?? mkdtempSync(join(tmpdir(), 'wharf-engine-'));
-  // journaled, as the broker's store is by default (store.journal)
-  let engine = new Engine({ ...opts, store: new LmdbStore({ path: d, journal: true }) });
+  let engine = new Engine({ ...opts, store: new LmdbStore({ path: d }) });
   await engine.start();
   const t: TestEngine = {
     engine,
     dir: d,
     async restart() {
       await engine.stop();
-      engine = new Engine({ ...opts, store: new LmdbStore({ path: d, journal: true }) });
+      engine = new Engine({ ...opts, store: new LmdbStore({ path: d }) });
       await engine.start();
       t.engine = engine;
       return engine;
