@@ -266,7 +266,8 @@ export const configSchema = z.strictObject({
       /**
        * Single node: a write-ahead journal makes each group commit one disk flush instead of LMDB's two (see
        * storage/lmdb/lmdb-store.ts, "Journal"). Durability is the same. Cluster nodes journal in their Raft log.
-       * Off by default until a full disk behaves as without it (docs/performance.md, "The store journal").
+       * Off by default: it helps producers that wait for each confirmation and costs fixed-rate latency and windowed
+       * throughput (docs/performance.md, "The store journal"). false on a journaled store: replayed once, then without.
        */
       journal: boolSchema.default(false),
     })
