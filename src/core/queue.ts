@@ -50,6 +50,9 @@ interface InFlight {
 export type { NackOptions, QueueRole } from './api.js';
 import type { NackOptions, QueueRole } from './api.js';
 
+/** How long a queue waits before asking again for a mark commit that failed. */
+const MARK_RETRY_MS = 1000;
+
 /** What a queue needs from the engine that owns it. */
 export interface QueueHost {
   readonly timers: TimerWheel;
@@ -678,8 +681,28 @@ export class CoreQueue {
     this.requestedMark = mark;
     this.host.commit([{ t: 'mark', queue: this.storageName, seq: mark }]).then(
       () => this.markCommitted(mark),
-      (err) => this.host.onError(err, 'mark'),
+      (err) => {
+        this.host.onError(err, 'mark');
+        this.retryMark(mark);
+      },
     );
+  }
+
+  /**
+   * A mark commit failed (a full or failing disk): the deliveries waiting for it must not wait forever, nor go out
+   * unmarked. Ask again after a second, for as long as one of them is still waiting — a disk that frees up lets
+   * them through.
+   */
+  private retryMark(failed: number): void {
+    if (this.requestedMark === failed) this.requestedMark = this.committedMark;
+    this.host.timers.schedule(this.host.now() + MARK_RETRY_MS, () => {
+      if (this.deleted || this.markScheduled) return;
+      let waiting = false;
+      for (const f of this.inflight.values()) if (f.pending) waiting = true;
+      if (!waiting) return;
+      this.markScheduled = true;
+      this.flushMark();
+    });
   }
 
   /**
