@@ -58,6 +58,10 @@ describe('a full disk', function () {
     const { QueueUrl: queueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'disk-sqs' }));
     const filler = path.join(mount, 'filler');
     fs.writeFileSync(filler, Buffer.alloc(24 * 1024 * 1024, 1));
+    // LMDB may fill the disk to its last byte; then the disk alarm (free < minFreeDisk = 1 byte) holds producers
+    // instead of their commits failing. Freed once the disk is full: room for no message, but above the alarm.
+    const cushion = path.join(mount, 'cushion');
+    fs.writeFileSync(cushion, Buffer.alloc(16 * 1024, 1));
     const body = 'x'.repeat(64 * 1024);
 
     // STOMP: persistent sends with receipts until one gets an ERROR
@@ -79,7 +83,8 @@ describe('a full disk', function () {
     assert.ok(stompError, 'the disk filled up');
     assert.match(String((stompError as Error & { longMessage?: string }).message), /Store unavailable|store/i);
 
-    // the others, while the disk is full
+    // the others, while the disk is full (16 KiB free: no 64 KiB message fits, and no disk alarm holds them)
+    fs.rmSync(cushion);
     const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.mqttPort}`, { protocolVersion: 5, clientId: 'disk-pub' });
     const puback = await new Promise<number>((resolve) => {
       pub.publish('disk/full', body, { qos: 1 }, (err, packet) => resolve((packet as { reasonCode?: number } | undefined)?.reasonCode ?? (err as { code?: number } | undefined)?.code ?? -1));
