@@ -180,6 +180,16 @@ const CHECKPOINT_MAGIC_V1 = 0x31504357; // "WCP1"
 const CHECKPOINT_HEADER = 4096;
 const SLOT_HEADER = 16;
 
+/** Flush a directory, so a file created, renamed or removed in it is too. */
+export function fsyncDirectory(dir: string): void {
+  const dfd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
+}
+
 export function checkpointPath(dir: string): string {
   return path.join(dir, 'wharf.checkpoint');
 }
@@ -215,12 +225,7 @@ export class CheckpointFile {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, file);
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
+    fsyncDirectory(dir);
     return new CheckpointFile(fs.openSync(file, 'r+'), slotSize, cp.counter);
   }
 

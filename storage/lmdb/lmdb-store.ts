@@ -91,7 +91,7 @@ import {
   newQueueRecord,
   type QueueRecord,
 } from './codec.js';
-import { CheckpointFile, checkpointPath, Journal, readCheckpoint } from './journal.js';
+import { CheckpointFile, checkpointPath, fsyncDirectory, Journal, readCheckpoint } from './journal.js';
 
 export interface LmdbStoreOptions {
   /** Directory holding the database (created if missing). */
@@ -285,12 +285,7 @@ export class LmdbStore implements Store {
   private leaveJournal(): void {
     this.closeJournal();
     fs.unlinkSync(checkpointPath(this.path));
-    const dfd = fs.openSync(this.path, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
+    fsyncDirectory(this.path);
     fs.rmSync(path.join(this.path, 'wharf.journal'), { force: true });
   }
 
@@ -595,7 +590,7 @@ export class LmdbStore implements Store {
     if (this.journal) {
       if (!this.journalScheduled && !this.journalSyncing) {
         this.journalScheduled = true;
-        if (this.journalIdleNow()) {
+        if (this.idleNow()) {
           // Idle: apply and flush after this turn's socket writes (adapters flush in setImmediate), as startTxn
           // does — a message dispatched while its commit is in flight (concurrent dispatch) reaches its consumer
           // before the LMDB writes and the flush that block this thread, not after them.
@@ -618,7 +613,7 @@ export class LmdbStore implements Store {
       process.nextTick(this.commitNow);
       return;
     }
-    if (this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook) {
+    if (this.idleNow()) {
       // The fsync blocks this thread: let this turn's socket writes (adapters flush in setImmediate) go out first —
       // a message dispatched while its commit is in flight (concurrent dispatch) then reaches its consumer during
       // the fsync, not after it. Commands arriving meanwhile join the group.
@@ -876,8 +871,8 @@ export class LmdbStore implements Store {
     this.dataFd = -1;
   }
 
-  /** Idle (as in startTxn): the last group was small and the disk has been quiet for as long as its flush took. */
-  private journalIdleNow(): boolean {
+  /** Idle: the last group was small and the disk has been quiet for as long as its flush took (startTxn, the journal). */
+  private idleNow(): boolean {
     return this.opts.idleSyncCommit !== false && this.lastGroupSize <= 2 && performance.now() - this.lastTxnEnd >= this.lastTxnTook;
   }
 
@@ -991,7 +986,7 @@ export class LmdbStore implements Store {
     const t0 = performance.now();
     // Idle (as in startTxn): flush on this thread, no hop to the pool and back; under load, on the pool, so the
     // event loop keeps reading the next group while the disk works.
-    if (this.journalIdleNow()) {
+    if (this.idleNow()) {
       // The flush blocks this thread: let this turn's socket writes go out first (see kick). Groups arriving
       // meanwhile wait for the next flush.
       if (afterWrites) this.journalSyncHere(groups, batches);
