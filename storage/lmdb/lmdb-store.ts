@@ -756,7 +756,9 @@ export class LmdbStore implements Store {
   /**
    * An idle commit is durable (its meta page flushed, `err` unset) or not. Its data pages were flushed before the meta
    * page was written (LMDB's MDB_NOMETASYNC order), so whatever a crash leaves, LMDB opens at this transaction or the
-   * one before it, whole: nothing is confirmed before this flush. A failed flush confirms nothing (the transaction is
+   * one before it, whole: nothing is confirmed before this flush. Reads see the transaction from its commit on, before
+   * that flush (as with the journal, and as a consumer sees a message dispatched during its commit). A failed flush
+   * confirms nothing (the transaction is
    * visible, so a producer told so may resend it: at least once), and the next commits take the writer thread, whose
    * commits flush everything themselves.
    */
