@@ -667,7 +667,7 @@ export class LmdbStore implements Store {
         ran = true;
         this.requested = false;
         // An earlier group failed and is retried batch by batch first: what is queued waits for it (afterTxn). Nothing
-        // is requested while holding, so this only guards that rule.
+        // is requested while holding, but this transaction may have been requested before an earlier commit failed.
         if (this.holding) return;
         group = this.pending;
         this.pending = [];
