@@ -8,6 +8,9 @@
  *    A finished ack starts the next enqueue. Prints enqueue+ack pairs/s, commits/s, LMDB transactions/s.
  * 2. latency: one outstanding enqueue at a time (shows the fsync per commit; compare with --nosync).
  * 3. recovery (with --recovery N): fills one queue with N entries, closes, times open().
+ * 4. idle (with --idle N): N lone commits 3 ms apart, as a producer at a fixed low rate: how long each commit the
+ *    store takes on the main thread (the idle commit) blocks the event loop — what a message arriving meanwhile waits
+ *    — and how long until it resolves (a journaled store's flush on the main thread is not counted).
  *
  * Durable (fsync per transaction) unless --nosync is given; `--journal`: the store's write-ahead journal (one
  * flush per group commit instead of LMDB's two).
@@ -26,6 +29,7 @@ const { values: args } = parseArgs({
     nosync: { type: 'boolean', default: false },
     journal: { type: 'boolean', default: false },
     recovery: { type: 'string', default: '0' },
+    idle: { type: 'string', default: '0' },
     dir: { type: 'string' },
   },
 });
@@ -34,6 +38,7 @@ const windowSize = Number(args.window);
 const bodySize = Number(args.size);
 const noSync = args.nosync;
 const recoveryN = Number(args.recovery);
+const idleN = Number(args.idle);
 
 const body = Buffer.alloc(bodySize, 'x');
 function message(i: number) {
@@ -102,6 +107,38 @@ async function latency(): Promise<void> {
   removeDir(dir);
 }
 
+async function idle(n: number): Promise<void> {
+  const dir = tempDir('store', args.dir);
+  const store = new LmdbStore({ path: dir, noSync, journal: args.journal });
+  await store.open();
+  // The main-thread commit is the store's transactionSync: time it from outside (a bench may look inside).
+  const env = (store as unknown as { env: { transactionSync: (cb: () => unknown, flags?: number) => unknown } }).env;
+  const original = env.transactionSync.bind(env);
+  const blocked: number[] = [];
+  env.transactionSync = (cb, flags) => {
+    const t = performance.now();
+    try {
+      return original(cb, flags);
+    } finally {
+      blocked.push(performance.now() - t);
+    }
+  };
+  const lat: number[] = [];
+  for (let i = 1; i <= n; i++) {
+    const t = performance.now();
+    await store.commit([{ t: 'enqueue', queue: 'q', seq: i, message: message(i) }]);
+    lat.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 3));
+  }
+  const ms = (a: number[], q: number) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor(q * (a.length - 1))]!.toFixed(3) : '–');
+  console.log(
+    `idle: ${n} lone commits 3 ms apart, ${store.stats.syncTransactions} on the main thread: event loop blocked per main-thread commit ` +
+      `p50 ${ms(blocked, 0.5)} / p90 ${ms(blocked, 0.9)} / p99 ${ms(blocked, 0.99)} ms; commit → resolved p50 ${ms(lat, 0.5)} / p90 ${ms(lat, 0.9)} / p99 ${ms(lat, 0.99)} ms`,
+  );
+  await store.close();
+  removeDir(dir);
+}
+
 async function recovery(n: number): Promise<void> {
   const dir = tempDir('store', args.dir);
   let store = new LmdbStore({ path: dir, noSync: true });
@@ -142,6 +179,10 @@ async function recovery(n: number): Promise<void> {
   removeDir(dir);
 }
 
-await pairs();
-await latency();
-if (recoveryN > 0) await recovery(recoveryN);
+if (idleN > 0) {
+  await idle(idleN);
+} else {
+  await pairs();
+  await latency();
+  if (recoveryN > 0) await recovery(recoveryN);
+}

@@ -184,6 +184,62 @@ describe('LmdbStore specifics', function () {
       assert.equal(rec.queues[0]!.lastSeq, 3);
       await s2.close();
     });
+
+    it('commits queued while a failed group is being committed wait for its batches to be retried (pipelined writer transactions)', async () => {
+      const s = new LmdbStore({ path: tempDir(), idleSyncCommit: false });
+      await s.open();
+      // Each batch enqueues one message and writes its number under one kv key: were a later batch written before an
+      // earlier one (the failed group retried after the next group was applied), the key would not end at the last.
+      const batch = (seq: number): Command[] => [
+        { t: 'enqueue', queue: 'q', seq, message: plainMessage(seq) },
+        { t: 'kv.put', key: 'last', value: seq },
+        ...(seq === 5 ? [{ t: 'mark', queue: 'q', seq } as Command] : []),
+      ];
+      const outcomes: Promise<'ok' | 'failed'>[] = [];
+      const commit = (seq: number) => outcomes.push(s.commit(batch(seq)).then(() => 'ok' as const, () => 'failed' as const));
+      let fired = false;
+      s.injectApplyFault = (op) => {
+        if (op.t !== 'mark') return false;
+        // Right after this transaction's callback, while the writer thread holds it: the next transaction is
+        // requested at once (pipelined) and its callback may run before this group's failure is known.
+        if (!fired) process.nextTick(() => [11, 12, 13, 14, 15].forEach(commit));
+        fired = true;
+        return true;
+      };
+      for (let seq = 1; seq <= 10; seq++) commit(seq);
+      await new Promise((r) => setTimeout(r, 50));
+      const got = await Promise.all(outcomes);
+      assert.equal(got.length, 15);
+      assert.deepEqual(got.flatMap((o, i) => (o === 'failed' ? [i + 1] : [])), [5]);
+      s.injectApplyFault = undefined;
+      assert.deepEqual(s.readEntries('q', 0, 100).map((e) => e.seq), [1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+      await s.close();
+      const s2 = new LmdbStore({ path: s.path, verifyRecovery: true });
+      const rec = await s2.open();
+      assert.equal(rec.kv.get('last'), 15);
+      await s2.close();
+    });
+
+    it('a stream of commits over many turns on the writer thread: every one lands, in order', async () => {
+      const s = new LmdbStore({ path: tempDir(), idleSyncCommit: false });
+      await s.open();
+      const ps: Promise<void>[] = [];
+      let seq = 0;
+      for (let turn = 0; turn < 60; turn++) {
+        for (let k = 0; k < 5; k++) {
+          seq++;
+          ps.push(s.commit([{ t: 'enqueue', queue: 'q', seq, message: plainMessage(seq) }, { t: 'kv.put', key: 'last', value: seq }]));
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await Promise.all(ps);
+      assert.equal(s.readEntries('q', 0, 1000).length, seq);
+      await s.close();
+      const s2 = new LmdbStore({ path: s.path, verifyRecovery: true });
+      const rec = await s2.open();
+      assert.equal(rec.kv.get('last'), seq);
+      await s2.close();
+    });
   });
 
   describe('durability', () => {
