@@ -2,7 +2,9 @@
  * Summarise a V8 .cpuprofile (from `--cpu-prof`, or `--profile DIR` of the benches): the top frames by self time
  * and the self time per source file, as percentages of the sampled (non-idle) time.
  *
- *   npm run bench -- profile FILE.cpuprofile [--top 30]
+ *   npm run bench -- profile FILE.cpuprofile [--top 30] [--after SECONDS]
+ *
+ * --after skips the samples of the profile's first SECONDS (the broker's start: module loading, opening the store).
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,10 +20,15 @@ interface Profile {
   timeDeltas: number[];
 }
 
-export function summarize(file: string, top = 30): string {
+export function summarize(file: string, top = 30, afterSeconds = 0): string {
   const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
   const self = new Map<number, number>();
-  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  let at = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
+    if (at < afterSeconds * 1e6) continue;
+    self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  }
   const byFrame = new Map<string, number>();
   const byFile = new Map<string, number>();
   let total = 0;
@@ -68,6 +75,6 @@ export function summarize(file: string, top = 30): string {
 }
 
 export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { top: { type: 'string', default: '30' } } });
-  for (const f of positionals) console.log(summarize(f, Number(values.top)) + '\n');
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { top: { type: 'string', default: '30' }, after: { type: 'string', default: '0' } } });
+  for (const f of positionals) console.log(summarize(f, Number(values.top), Number(values.after)) + '\n');
 }

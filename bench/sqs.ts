@@ -2,6 +2,7 @@
  * SQS throughput benchmark.
  *
  *   npm run bench -- sqs [--seconds 5] [--clients 4] [--size 1024] [--sdk-seconds 5] [--no-sdk] [--no-fauxqs] [--sdk-only] [--nosync] [--profile DIR]
+ *   npm run bench -- sqs --per-request 2000 [--size 1024] [--no-fauxqs] [--nosync] [--profile DIR]
  *   npx tsx bench/sqs.ts ...        (without a build)
  *
  * A real Broker runs in a child process with only the SQS/SNS listener, SigV4 verification against a configured
@@ -14,6 +15,10 @@
  *  3. the same SDK workload against the npm SQS emulator `fauxqs` (devDependency, pinned; 1.9.2 is the last release
  *     that runs on Node 20), started with its `startFauxqs()` in its own child process (in memory, no auth), so
  *     both servers are measured in the same run with the same client.
+ *
+ * --per-request N: what one request costs the server, without concurrency: one SDK client does N GetQueueUrl, then N
+ * SendMessageBatch (10 × `size` B), then N ReceiveMessage(10) + DeleteMessageBatch, one at a time, against Wharf and
+ * then fauxqs; server and client CPU µs per request (the client's work is the same for both servers).
  *
  * BENCH_SEND_ONLY=1 stops each workload after its first send phase (for profiles of the send path).
  *
@@ -230,6 +235,7 @@ async function sdkClients(port: number, n: number): Promise<Caller[]> {
       ReceiveMessage: sqs.ReceiveMessageCommand as never,
       DeleteMessageBatch: sqs.DeleteMessageBatchCommand as never,
       CreateQueue: sqs.CreateQueueCommand as never,
+      GetQueueUrl: sqs.GetQueueUrlCommand as never,
     };
     out.push({
       async call(action, input) {
@@ -325,6 +331,38 @@ export async function sdkComparison(o: { clients: number; size: number; seconds:
   return { wharf, fauxqs };
 }
 
+/** `--per-request`: one SDK client, one request at a time; server and client CPU per request of each kind. */
+async function perRequestRows(server: BrokerChild, label: string, n: number, body: string): Promise<string[][]> {
+  const [c] = await sdkClients(server.port, 1);
+  const url = ((await c!.call('CreateQueue', { QueueName: 'bench-per-request' })) as { QueueUrl: string }).QueueUrl;
+  const entries = (k: number) => Array.from({ length: 10 }, (_, i) => ({ Id: `m${i}`, MessageBody: body, MessageAttributes: { n: { DataType: 'Number', StringValue: String(k * 10 + i) } } }));
+  const rows: string[][] = [];
+  const time = async (what: string, one: (k: number) => Promise<void>) => {
+    for (let k = 0; k < Math.min(200, n); k++) await one(k); // warm-up
+    const cpu0 = await server.cpuMicros();
+    const c0 = ownCpuMicros();
+    const t0 = performance.now();
+    for (let k = 0; k < n; k++) await one(k);
+    const ms = (performance.now() - t0) / n;
+    const server1 = await server.cpuMicros();
+    rows.push([`${label}: ${what}`, ((server1 - cpu0) / n).toFixed(0), ((ownCpuMicros() - c0) / n).toFixed(0), ms.toFixed(2)]);
+  };
+  await time('GetQueueUrl', async () => {
+    await c!.call('GetQueueUrl', { QueueName: 'bench-per-request' });
+  });
+  await time('SendMessageBatch', async (k) => {
+    await c!.call('SendMessageBatch', { QueueUrl: url, Entries: entries(k) });
+  });
+  await c!.call('SendMessageBatch', { QueueUrl: url, Entries: entries(0) }); // for the warm-up's receives
+  await time('ReceiveMessage + DeleteMessageBatch', async () => {
+    const r = await c!.call('ReceiveMessage', { QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 120 });
+    const msgs = (r.Messages as Array<{ ReceiptHandle: string }> | undefined) ?? [];
+    if (msgs.length) await c!.call('DeleteMessageBatch', { QueueUrl: url, Entries: msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })) });
+  });
+  await c!.close();
+  return rows;
+}
+
 // ------------------------------------------------------------------------------------------- main
 
 export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -338,9 +376,29 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       'no-sdk': { type: 'boolean', default: false },
       'no-fauxqs': { type: 'boolean', default: false },
       'sdk-only': { type: 'boolean', default: false },
+      'per-request': { type: 'string' },
       ...BROKER_OPTIONS,
     },
   });
+  if (a['per-request']) {
+    const n = Number(a['per-request']);
+    const body = 'x'.repeat(Number(a.size));
+    const rows: string[][] = [];
+    await withBrokerChild(self, 'sqs', a, async (child) => {
+      rows.push(...(await perRequestRows(child, 'wharf', n, body)));
+    });
+    if (!a['no-fauxqs']) {
+      const fq = await forkBrokerChild(self, ['--fauxqs-child'], { what: 'fauxqs' });
+      try {
+        rows.push(...(await perRequestRows(fq, 'fauxqs', n, body)));
+      } finally {
+        await fq.stop();
+      }
+    }
+    console.log(`SQS per request: one AWS SDK client, ${n} requests of each kind one at a time (SendMessageBatch: 10 × ${a.size} B; Wharf ${syncNote(a.nosync)}); ${hostNote()}\n`);
+    console.log(formatTable(['request', 'server µs', 'client µs', 'ms each'], rows));
+    return;
+  }
   await withBrokerChild(self, 'sqs', a, async (child) => {
     const nClients = Number(a.clients);
     const size = Number(a.size);

@@ -3,9 +3,9 @@
  * botocore and the aws CLI sign SQS and SNS requests. The secret is looked up by access key id in the broker's
  * configured credentials; the signing key is derived per (secret, date, region, service) and cached.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { sha256Hex } from './digest.js';
+import { hashHex, hashLatin1, sha256Hex } from './digest.js';
 import { AwsError } from './errors.js';
 
 export interface SigV4Options {
@@ -154,6 +154,17 @@ function parseAmzDate(s: string): number {
   return t;
 }
 
+// Requests signed in the same second carry the same X-Amz-Date: parse it once.
+let lastAmzDate = '';
+let lastAmzTime = NaN;
+function cachedAmzDate(s: string): number {
+  if (s !== lastAmzDate) {
+    lastAmzTime = parseAmzDate(s);
+    lastAmzDate = s;
+  }
+  return lastAmzTime;
+}
+
 function canonicalQuery(rawQuery: string, presigned: boolean): string {
   if (!rawQuery) return '';
   const pairs: Array<[string, string]> = [];
@@ -210,20 +221,58 @@ function canonicalValue(v: string): string {
 }
 
 const ROOT_PATHS = ['/'];
-const keyCache = new Map<string, Buffer>();
 
-function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+/**
+ * A signing key as HMAC-SHA256 (RFC 2104) uses it: the key XOR ipad and XOR opad, each followed by room for what
+ * is hashed with it. HMAC(k, m) = H(opad ‖ H(ipad ‖ m)) in two one-shot hashes: createHmac builds a KeyObject and
+ * a stream object per call, which was the largest part of verifying a small request.
+ */
+interface HmacKey {
+  ipad: Buffer;
+  /** opad, then 32 bytes for the inner digest. */
+  outer: Buffer;
+}
+const SHA256_BLOCK = 64;
+const keyCache = new Map<string, HmacKey>();
+
+function hmacKey(key: Buffer): HmacKey {
+  // a SigV4 signing key is a SHA-256 digest: 32 bytes, shorter than the block, so it is used as it is
+  const ipad = Buffer.alloc(SHA256_BLOCK, 0x36);
+  const outer = Buffer.alloc(SHA256_BLOCK + 32, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    ipad[i] ^= key[i];
+    outer[i] ^= key[i];
+  }
+  return { ipad, outer };
+}
+
+/** HMAC-SHA256(key, data) as lowercase hex. */
+function hmacHex(k: HmacKey, data: string): string {
+  const inner = hashLatin1('sha256', Buffer.concat([k.ipad, Buffer.from(data, 'utf8')]));
+  k.outer.write(inner, SHA256_BLOCK, 'latin1');
+  return hashHex('sha256', k.outer);
+}
+
+function signingKey(secret: string, date: string, region: string, service: string): HmacKey {
   const cacheKey = `${secret}\n${date}\n${region}\n${service}`;
   let k = keyCache.get(cacheKey);
   if (!k) {
     const kDate = createHmac('sha256', 'AWS4' + secret).update(date).digest();
     const kRegion = createHmac('sha256', kDate).update(region).digest();
     const kService = createHmac('sha256', kRegion).update(service).digest();
-    k = createHmac('sha256', kService).update('aws4_request').digest();
+    k = hmacKey(createHmac('sha256', kService).update('aws4_request').digest());
     if (keyCache.size > 1000) keyCache.clear();
     keyCache.set(cacheKey, k);
   }
   return k;
+}
+
+/** `a === b` for two hex signatures, in time that depends only on their length. */
+function sameHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
 }
 
 
@@ -248,7 +297,7 @@ export function verifySigV4(req: IncomingMessage, body: Buffer, opts: SigV4Optio
     throw fail('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
   }
   const now = (opts.now ?? Date.now)();
-  const t = parseAmzDate(auth.amzDate);
+  const t = cachedAmzDate(auth.amzDate);
   if (Number.isNaN(t)) throw fail('IncompleteSignature', `Invalid X-Amz-Date '${auth.amzDate}'.`, 400);
   if (auth.amzDate.slice(0, 8) !== auth.date) {
     throw fail('SignatureDoesNotMatch', `Credential should be scoped to a valid date: '${auth.date}' does not match X-Amz-Date '${auth.amzDate}'.`, 403);
@@ -273,14 +322,14 @@ export function verifySigV4(req: IncomingMessage, body: Buffer, opts: SigV4Optio
   const cq = canonicalQuery(rawQuery, auth.presigned);
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
   const key = signingKey(secret, auth.date, auth.region, auth.service);
-  const given = Buffer.from(auth.signature, 'hex');
+  // SigV4 signatures are lowercase hex; an uppercase one is the same signature
+  const given = auth.signature.toLowerCase();
   const signedList = auth.signedHeaders.join(';');
   for (const path of canonicalPaths(rawPath)) {
     for (const ph of payloadHashes) {
       const creq = `${req.method ?? 'GET'}\n${path}\n${cq}\n${headers}\n${signedList}\n${ph}`;
       const sts = `${ALGORITHM}\n${auth.amzDate}\n${scope}\n${sha256Hex(creq)}`;
-      const expected = createHmac('sha256', key).update(sts).digest();
-      if (given.length === expected.length && timingSafeEqual(given, expected)) {
+      if (sameHex(given, hmacHex(key, sts))) {
         return { accessKeyId: auth.accessKeyId, service: auth.service, region: auth.region, verified: true };
       }
     }

@@ -2,7 +2,7 @@
  * SQS as the shared SQS/SNS endpoint (protocols/aws/endpoint.ts) serves it: AWS JSON 1.0 and the query protocol,
  * queues also addressed by the request path (`POST /<account>/<queue>`).
  */
-import type { AwsJsonApi } from '../aws/endpoint.js';
+import type { AwsJsonApi, AwsRequest } from '../aws/endpoint.js';
 import { Params } from '../aws/params.js';
 import { queueNameFromUrl, type RequestContext } from './queues.js';
 import type { SqsService } from './service.js';
@@ -19,18 +19,30 @@ export function sqsApi(sqs: SqsService): AwsJsonApi<RequestContext> {
     routingParams: ['QueueUrl'],
     queryInput: sqsQueryInput,
     params: (input, lenient) => new Params(input, lenient),
-    context: (req) => ({
-      baseUrl: req.baseUrl,
-      senderId: req.principal,
-      user: req.user,
-      lenient: req.protocol === 'query',
-      pathQueue: req.protocol === 'query' && req.path.split('/').filter(Boolean).length >= 2 ? queueNameFromUrl(req.path) : undefined,
-      get signal() {
-        return req.signal;
-      },
-    }),
+    context: (req) => new SqsRequestContext(req),
     xml: sqsXml,
     start: () => sqs.start(),
     close: () => sqs.close(),
   };
+}
+
+/** An SQS action's view of its request; `signal` is a getter on the prototype (see EndpointRequest). */
+class SqsRequestContext implements RequestContext {
+  readonly baseUrl: string;
+  readonly senderId: string;
+  readonly user: RequestContext['user'];
+  readonly lenient: boolean;
+  readonly pathQueue: string | undefined;
+
+  constructor(private readonly req: AwsRequest) {
+    this.baseUrl = req.baseUrl;
+    this.senderId = req.principal;
+    this.user = req.user;
+    this.lenient = req.protocol === 'query';
+    this.pathQueue = req.protocol === 'query' && req.path.split('/').filter(Boolean).length >= 2 ? queueNameFromUrl(req.path) : undefined;
+  }
+
+  get signal(): AbortSignal {
+    return this.req.signal;
+  }
 }
