@@ -24,6 +24,7 @@ export type { AccessKey, AclRule, Action, CertificateLogin, StoredAclRule, Clien
 export { ACL_KV_PREFIX, allowAll, ANONYMOUS, SECURITY_KV_PREFIX, USER_KV_PREFIX } from './security.js';
 export { hashPassword, isLoopback, PASSWORD_HASH_PATTERN, verifyPassword } from './passwords.js';
 export { durableSubscriptionId, sharedSubscriptionId } from './subscription-ids.js';
+export { SendBatch, type SendDone } from './send-batch.js';
 
 export type QueueRole = 'queue' | 'durable-subscription' | 'shared-subscription' | 'subscription' | 'temporary';
 

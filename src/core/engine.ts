@@ -36,6 +36,9 @@ import { AccessControl } from './access.js';
 
 export { LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS } from './access.js';
 
+/** No extra commands (Router.execute does not change it). */
+const NO_COMMANDS: Command[] = [];
+
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 export type { CompositeDestination, CompositeTarget } from './routing.js';
@@ -595,50 +598,100 @@ export class Engine extends EventEmitter implements EngineApi {
     this.applyKv(opts.kv);
   }
 
+  /**
+   * Several sends in one plan, one store commit and one promise (an adapter's sends of one socket read, an SQS
+   * batch). Each item is checked and planned on its own, in order: a refused item (rights, a bad destination, a
+   * `reject` limit) gets its error at its index and the others go on. The common items plan synchronously, as
+   * in send(); from the first that needs an asynchronous plan (a new queue, an admission wait, a composite) the
+   * rest plans asynchronously, after the asynchronous plans of earlier batches, so one producer's batches keep
+   * their order even when one of them waits for room.
+   */
   async sendMany(items: SendItem[], opts: { connection?: ConnectionHandle | null; onAlarm?: 'wait' | 'fail' } = {}): Promise<Array<Error | undefined>> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
     if (this.alarmState.active) await this.alarmState.admit(opts.onAlarm === 'fail');
     const conn = (opts.connection ?? null) as Connection | null;
-    const results: Array<Error | undefined> = new Array(items.length).fill(undefined);
+    const n = items.length;
+    const results: Array<Error | undefined> = new Array<Error | undefined>(n);
     const plans: SendPlan[] = [];
-    const kv: KvChange[] = [];
-    const scheduled: number[] = [];
-    try {
-      for (let i = 0; i < items.length; i++) {
-        const { message, address } = items[i];
+    let kv: KvChange[] | null = null;
+    let scheduled: number[] | null = null;
+    let i = 0;
+    if (this.asyncPlans === 0) {
+      for (; i < n; i++) {
+        const item = items[i]!;
+        let plan: SendPlan | null;
         try {
-          this.checkSend(conn, address);
-          if (Scheduler.applies(message)) {
-            scheduled.push(i);
+          this.checkSend(conn, item.address);
+          if (Scheduler.applies(item.message)) {
+            (scheduled ??= []).push(i);
             continue;
           }
-          plans.push(await this.planSend(message, address, false, conn));
+          plan = this.router.planNow(item.message, item.address, conn, false);
         } catch (err) {
           results[i] = err as Error;
           continue;
         }
-        if (conn) {
-          conn.stats.messagesIn++;
-          conn.stats.bytesIn += message.body.length;
-          this.senders.note(conn, address);
-        }
-        if (items[i].kv) kv.push(...items[i].kv!);
+        if (plan === null) break;
+        plans.push(plan);
+        if (conn) this.noteSent(conn, item);
+        if (item.kv) (kv ??= []).push(...item.kv);
       }
-    } catch (err) {
-      for (const p of plans) for (const r of p.release) r();
-      throw err;
     }
-    await this.router.execute(mergePlans(plans), kvCommands(kv), this.concurrentDispatch);
-    this.applyKv(kv);
-    // scheduled messages are jobs of their own (rare over SQS): one commit each
-    for (const i of scheduled) {
+    if (i < n) {
+      this.asyncPlans++;
+      const earlier = this.manyPlanned;
+      let planned!: () => void;
+      this.manyPlanned = new Promise<void>((r) => (planned = r));
       try {
-        await this.send(items[i].message, items[i].address, { connection: conn, kv: items[i].kv });
+        await earlier;
+        for (; i < n; i++) {
+          const item = items[i]!;
+          try {
+            this.checkSend(conn, item.address);
+            if (Scheduler.applies(item.message)) {
+              (scheduled ??= []).push(i);
+              continue;
+            }
+            plans.push(await this.router.plan(item.message, item.address, false, conn));
+          } catch (err) {
+            results[i] = err as Error;
+            continue;
+          }
+          if (conn) this.noteSent(conn, item);
+          if (item.kv) (kv ??= []).push(...item.kv);
+        }
       } catch (err) {
-        results[i] = err as Error;
+        for (const p of plans) for (const r of p.release) r();
+        throw err;
+      } finally {
+        this.asyncPlans--;
+        planned();
+      }
+    }
+    if (plans.length > 0 || kv !== null) {
+      await this.router.execute(plans.length === 1 ? plans[0]! : mergePlans(plans), kv === null ? NO_COMMANDS : kvCommands(kv), this.concurrentDispatch);
+      if (kv !== null) this.applyKv(kv);
+    }
+    // scheduled messages are jobs of their own (rare): one commit each
+    if (scheduled !== null) {
+      for (const k of scheduled) {
+        try {
+          await this.send(items[k]!.message, items[k]!.address, { connection: conn, kv: items[k]!.kv });
+        } catch (err) {
+          results[k] = err as Error;
+        }
       }
     }
     return results;
+  }
+
+  /** Resolves once the asynchronous plans of the last sendMany that needed them are done (see sendMany). */
+  private manyPlanned: Promise<void> = Promise.resolve();
+
+  private noteSent(conn: Connection, item: SendItem): void {
+    conn.stats.messagesIn++;
+    conn.stats.bytesIn += item.message.body.length;
+    this.senders.note(conn, item.address);
   }
 
   /** Mirror committed key/value changes in memory (also used by transactions). */
