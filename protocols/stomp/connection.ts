@@ -3,10 +3,11 @@
  * handlers/ (one module per frame, as aedes does it per packet); MESSAGE delivery and credit in delivery.ts,
  * destination names in destinations.ts. They see this class through StompContext (context.ts).
  *
- * Frames are handled in wire order. SENDs and ACKs start their engine call at once and complete
- * concurrently (their RECEIPT follows when the engine call resolved, so a persistent SEND's receipt means
- * durable); frames whose outcome later frames depend on (CONNECT, SUBSCRIBE, UNSUBSCRIBE, COMMIT) are
- * barriers: decoding and reading pause until they completed.
+ * Frames are handled in wire order. ACKs start their engine call at once; the SENDs of one socket read
+ * start together, as one engine sendMany, at the end of the read or before the next frame that is not a
+ * SEND; both complete concurrently (a RECEIPT follows when the send's own outcome is known, so a
+ * persistent SEND's receipt means durable); frames whose outcome later frames depend on (CONNECT,
+ * SUBSCRIBE, UNSUBSCRIBE, COMMIT) are barriers: decoding and reading pause until they completed.
  *
  * Output is coalesced: the stream is corked on the first write of an event turn and uncorked in
  * setImmediate. Every subscription uses explicit credit, which this connection keeps at
@@ -15,7 +16,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type EngineApi } from '../../src/core/api.js';
+import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type EngineApi, SendBatch } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import { encodeFrame, StompDecoder } from './codec.js';
 import { header, StompProtocolError, type StompFrame, type StompVersion } from './frame.js';
@@ -96,6 +97,7 @@ export class StompConnection implements StompContext {
   private resolveClosed!: () => void;
 
   readonly sendCtx: SendContext;
+  readonly sends: SendBatch<ConnectionHandle>;
 
   constructor(
     readonly host: ConnectionHost,
@@ -105,6 +107,7 @@ export class StompConnection implements StompContext {
     this.engine = host.engine;
     this.opts = host.options;
     this.log = host.logger;
+    this.sends = new SendBatch(host.engine);
     this.closedPromise = new Promise((r) => (this.resolveClosed = r));
     const max = host.limits.maxFrameSize;
     this.decoder = new StompDecoder({
@@ -131,6 +134,7 @@ export class StompConnection implements StompContext {
       this.lastReadAt = Date.now();
       if (this.state === 'closing' || this.state === 'closed') return;
       this.decoder.push(chunk);
+      this.flushSends();
     });
     s.on('end', () => {
       // WebSocket: 'end' means the WebSocket is closed, and the ws Duplex's _final would wait for a socket
@@ -166,10 +170,13 @@ export class StompConnection implements StompContext {
   private onFrame(f: StompFrame): void {
     const st = this.state;
     if (st === 'disconnecting' || st === 'closing' || st === 'closed') return;
+    // the SENDs before this frame start first (every frame but SEND may depend on them: COMMIT, DISCONNECT, …)
+    if (f.command !== 'SEND') this.flushSends();
     let r: Promise<void> | void;
     try {
       r = this.handle(f);
     } catch (err) {
+      this.flushSends();
       this.fail(err, f);
       return;
     }
@@ -184,6 +191,7 @@ export class StompConnection implements StompContext {
           this.release(HOLD_BARRIER);
           try {
             this.decoder.resume();
+            this.flushSends();
           } catch (err) {
             this.fail(err);
           }
@@ -228,6 +236,11 @@ export class StompConnection implements StompContext {
       default:
         throw new FrameError('Unknown command', `'${clip(cmd, 40)}' is not a STOMP client command.`);
     }
+  }
+
+  /** Start the SENDs collected from the input so far (one engine sendMany). */
+  private flushSends(): void {
+    if (this.sends.size > 0) this.sends.flush(this.conn);
   }
 
   // ============================================================================= shutdown, ERROR, close
@@ -309,6 +322,8 @@ export class StompConnection implements StompContext {
   /** Release everything held in the engine: transactions roll back, consumers close (unacked → redelivered). */
   private teardown(): void {
     if (this.tornDown) return;
+    // SENDs decoded before an error in the same read still go to the engine, as they did one by one
+    this.flushSends();
     this.tornDown = true;
     for (const t of [this.connectTimer, this.hbOutTimer, this.hbInTimer]) if (t) clearTimeout(t);
     this.connectTimer = this.hbOutTimer = this.hbInTimer = null;

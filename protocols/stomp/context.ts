@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Address, ConnectionHandle, ConsumerHandle, EngineApi, TransactionHandle } from '../../src/core/api.js';
+import type { Address, ConnectionHandle, ConsumerHandle, EngineApi, SendBatch, TransactionHandle } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import type { StompDecoder } from './codec.js';
 import { header, type StompFrame, type StompVersion } from './frame.js';
@@ -72,6 +72,8 @@ export interface StompContext {
   readonly peer: PeerInfo;
   readonly decoder: StompDecoder;
   readonly sendCtx: SendContext;
+  /** Non-transactional SENDs of the current socket read, started as one engine sendMany (connection.flushSends). */
+  readonly sends: SendBatch<ConnectionHandle>;
 
   readonly subs: Map<string, Sub>;
   /** Unacknowledged deliveries by delivery id (the 1.2 `ack` header). */

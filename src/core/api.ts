@@ -342,8 +342,10 @@ export interface EngineApi {
   /** Resolves once durable (persistent message, persistent destination) or routed. */
   send(message: Message, address: Address, opts?: SendOptions): Promise<void>;
   /**
-   * Send several messages in one store commit. Each item is authorized and admitted on its own: the result at
-   * its index is undefined when sent, or the error that refused it. Throws only if the commit itself fails.
+   * Send several messages, in order, in one store commit (more only when one waits for room or a new queue:
+   * what was planned before it is committed first). Each item is authorized and admitted on its own: the result
+   * at its index is undefined when sent (durable, if persistent), or the error that refused it or failed its
+   * commit. Throws only when the whole call is refused (the broker is stopping, a resource alarm with `fail`).
    */
   sendMany(items: SendItem[], opts?: { connection?: ConnectionHandle | null; onAlarm?: 'wait' | 'fail' }): Promise<Array<Error | undefined>>;
   /** Count a producer on a destination (stats); returns a function that un-counts it. */

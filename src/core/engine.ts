@@ -602,9 +602,11 @@ export class Engine extends EventEmitter implements EngineApi {
    * Several sends in one plan, one store commit and one promise (an adapter's sends of one socket read, an SQS
    * batch). Each item is checked and planned on its own, in order: a refused item (rights, a bad destination, a
    * `reject` limit) gets its error at its index and the others go on. The common items plan synchronously, as
-   * in send(); from the first that needs an asynchronous plan (a new queue, an admission wait, a composite) the
-   * rest plans asynchronously, after the asynchronous plans of earlier batches, so one producer's batches keep
-   * their order even when one of them waits for room.
+   * in send(). An item that needs an asynchronous plan (a new queue, an admission wait, a composite) plans
+   * after the asynchronous plans of earlier batches, so one producer's batches keep their order, and what was
+   * planned before it is committed first: a send waiting for room never holds back the sends before it (their
+   * delivery and acknowledgement may be what makes the room). Those are then separate commits; a failed
+   * commit is the error of its own items.
    */
   async sendMany(items: SendItem[], opts: { connection?: ConnectionHandle | null; onAlarm?: 'wait' | 'fail' } = {}): Promise<Array<Error | undefined>> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
@@ -612,9 +614,42 @@ export class Engine extends EventEmitter implements EngineApi {
     const conn = (opts.connection ?? null) as Connection | null;
     const n = items.length;
     const results: Array<Error | undefined> = new Array<Error | undefined>(n);
-    const plans: SendPlan[] = [];
+    // planned and not executed yet: the plans, their items' indices, their items' kv changes
+    let plans: SendPlan[] = [];
+    let planned: number[] = [];
     let kv: KvChange[] | null = null;
+    const commits: Array<Promise<void>> = [];
     let scheduled: number[] | null = null;
+    const admitted = (i: number, plan: SendPlan): void => {
+      const item = items[i]!;
+      plans.push(plan);
+      planned.push(i);
+      if (conn) {
+        conn.stats.messagesIn++;
+        conn.stats.bytesIn += item.message.body.length;
+        this.senders.note(conn, item.address);
+      }
+      if (item.kv) (kv ??= []).push(...item.kv);
+    };
+    const execute = (): void => {
+      if (plans.length === 0) return;
+      const ids = planned;
+      const changes = kv;
+      const p = this.router.execute(plans.length === 1 ? plans[0]! : mergePlans(plans), changes === null ? NO_COMMANDS : kvCommands(changes), this.concurrentDispatch);
+      commits.push(
+        p.then(
+          () => {
+            if (changes !== null) this.applyKv(changes);
+          },
+          (err: unknown) => {
+            for (const k of ids) results[k] = err as Error;
+          },
+        ),
+      );
+      plans = [];
+      planned = [];
+      kv = null;
+    };
     let i = 0;
     if (this.asyncPlans === 0) {
       for (; i < n; i++) {
@@ -632,16 +667,15 @@ export class Engine extends EventEmitter implements EngineApi {
           continue;
         }
         if (plan === null) break;
-        plans.push(plan);
-        if (conn) this.noteSent(conn, item);
-        if (item.kv) (kv ??= []).push(...item.kv);
+        admitted(i, plan);
       }
     }
     if (i < n) {
+      execute();
       this.asyncPlans++;
       const earlier = this.manyPlanned;
-      let planned!: () => void;
-      this.manyPlanned = new Promise<void>((r) => (planned = r));
+      let done!: () => void;
+      this.manyPlanned = new Promise<void>((r) => (done = r));
       try {
         await earlier;
         for (; i < n; i++) {
@@ -652,26 +686,23 @@ export class Engine extends EventEmitter implements EngineApi {
               (scheduled ??= []).push(i);
               continue;
             }
-            plans.push(await this.router.plan(item.message, item.address, false, conn));
+            let plan = this.router.planNow(item.message, item.address, conn, false);
+            if (plan === null) {
+              execute();
+              plan = await this.router.plan(item.message, item.address, false, conn);
+            }
+            admitted(i, plan);
           } catch (err) {
             results[i] = err as Error;
-            continue;
           }
-          if (conn) this.noteSent(conn, item);
-          if (item.kv) (kv ??= []).push(...item.kv);
         }
-      } catch (err) {
-        for (const p of plans) for (const r of p.release) r();
-        throw err;
       } finally {
         this.asyncPlans--;
-        planned();
+        done();
       }
     }
-    if (plans.length > 0 || kv !== null) {
-      await this.router.execute(plans.length === 1 ? plans[0]! : mergePlans(plans), kv === null ? NO_COMMANDS : kvCommands(kv), this.concurrentDispatch);
-      if (kv !== null) this.applyKv(kv);
-    }
+    execute();
+    if (commits.length > 0) await (commits.length === 1 ? commits[0] : Promise.all(commits));
     // scheduled messages are jobs of their own (rare): one commit each
     if (scheduled !== null) {
       for (const k of scheduled) {
@@ -687,12 +718,6 @@ export class Engine extends EventEmitter implements EngineApi {
 
   /** Resolves once the asynchronous plans of the last sendMany that needed them are done (see sendMany). */
   private manyPlanned: Promise<void> = Promise.resolve();
-
-  private noteSent(conn: Connection, item: SendItem): void {
-    conn.stats.messagesIn++;
-    conn.stats.bytesIn += item.message.body.length;
-    this.senders.note(conn, item.address);
-  }
 
   /** Mirror committed key/value changes in memory (also used by transactions). */
   applyKv(changes: KvChange[] | undefined): void {
