@@ -613,7 +613,7 @@ export class Engine extends EventEmitter implements EngineApi {
     if (this.alarmState.active) await this.alarmState.admit(opts.onAlarm === 'fail');
     const conn = (opts.connection ?? null) as Connection | null;
     const n = items.length;
-    const results: Array<Error | undefined> = new Array<Error | undefined>(n);
+    const results: Array<Error | undefined> = new Array<Error | undefined>(n).fill(undefined);
     // planned and not executed yet: the plans, their items' indices, their items' kv changes
     let plans: SendPlan[] = [];
     let planned: number[] = [];
