@@ -370,6 +370,8 @@ export interface EngineApi {
   createTemporary(kind: 'queue' | 'topic', connection: ConnectionHandle, name?: string): Address;
   /** A queue (not deleted) by name. */
   queueInfo(name: string): DestinationInfo | undefined;
+  /** Whether `name` is a live temporary queue (what `queueInfo(name)?.temporary` says, without describing the queue: per delivery). */
+  isTemporaryQueue(name: string): boolean;
   /** A durable/shared/non-durable subscription by its engine id. */
   subscriptionInfo(id: string): DestinationInfo | undefined;
   listDestinations(): DestinationInfo[];

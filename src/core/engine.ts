@@ -414,6 +414,11 @@ export class Engine extends EventEmitter implements EngineApi {
     return q && !q.deleted ? this.describeQueue(q) : undefined;
   }
 
+  isTemporaryQueue(name: string): boolean {
+    const q = this.state.queues.get(name);
+    return q !== undefined && !q.deleted && q.role === 'temporary';
+  }
+
   subscriptionInfo(id: string): DestinationInfo | undefined {
     const q = this.state.subscriptions.get(id);
     return q && !q.deleted ? this.describeQueue(q) : undefined;
