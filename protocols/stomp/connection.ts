@@ -18,7 +18,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type EngineApi, SendBatch } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
-import { encodeFrame, StompDecoder } from './codec.js';
+import { encodeFrame, type PreparedMessage, receiptFrame, StompDecoder } from './codec.js';
+import { OutputBuffer } from './output.js';
 import { header, StompProtocolError, type StompFrame, type StompVersion } from './frame.js';
 import type { SendContext } from './mapping.js';
 import type { StompOptions } from './options.js';
@@ -74,7 +75,8 @@ export class StompConnection implements StompContext {
   readonly tempLocal = new Map<string, string>();
 
   holds = 0;
-  private corked = false;
+  /** This turn's output, written to the stream at the end of the turn (flush) or once it is large. */
+  private readonly out = new OutputBuffer();
   private flushScheduled = false;
   backedUp = false;
   outClosed = false;
@@ -85,6 +87,7 @@ export class StompConnection implements StompContext {
   pendingBytes = 0;
   /** Engine calls in flight (sends, acks, barriers): DISCONNECT and shutdown wait for them. */
   ops = 0;
+  lastAckWait: Promise<unknown> | null = null;
   private idleWaiters: Array<() => void> = [];
 
   lastReadAt = Date.now();
@@ -299,11 +302,8 @@ export class StompConnection implements StompContext {
     if (this.state === 'closed' || this.outClosed) return;
     if (this.state !== 'closing') this.state = 'closing';
     this.teardown();
+    this.pushOut();
     this.outClosed = true;
-    if (this.corked) {
-      this.corked = false;
-      this.stream.uncork();
-    }
     this.stream.end();
     this.closeTimer = setTimeout(() => this.stream.destroy(), this.opts.closeGrace);
     this.closeTimer.unref();
@@ -347,24 +347,57 @@ export class StompConnection implements StompContext {
   // ============================================================================= output
 
   receipt(id: string): void {
-    this.writeFrame('RECEIPT', [['receipt-id', id]]);
+    if (this.outClosed) return;
+    this.out.string(receiptFrame(id, this.version));
+    this.wrote();
   }
 
   writeFrame(command: string, headers: Array<[string, string]>, body: Buffer = EMPTY): void {
     this.write(encodeFrame({ command, headers, body }, this.version));
   }
 
+  writeMessage(pm: PreparedMessage, lines: string): void {
+    if (this.outClosed) return;
+    if (pm.body.length >= LARGE) {
+      this.pushOut();
+      this.streamWrite(pm.encodeLines(lines));
+    } else pm.writeInto(this.out, lines);
+    this.wrote();
+  }
+
   write(buf: Buffer): void {
     if (this.outClosed) return;
-    const s = this.stream;
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-    }
+    if (buf.length >= LARGE) {
+      this.pushOut();
+      this.streamWrite(buf);
+    } else this.out.bytes(buf);
+    this.wrote();
+  }
+
+  /** Something was written: flush at the end of the turn, or now when the turn's output is large. */
+  private wrote(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
+    if (this.out.pending >= LARGE) this.pushOut();
+  }
+
+  /** The output written so far to the stream (one write per buffer; corked when there are several). */
+  private pushOut(): void {
+    const chunks = this.out.take();
+    if (chunks.length === 0) return;
+    const s = this.stream;
+    if (chunks.length === 1) this.streamWrite(chunks[0]!);
+    else {
+      s.cork();
+      for (const c of chunks) this.streamWrite(c);
+      s.uncork();
+    }
+  }
+
+  private streamWrite(buf: Buffer): void {
+    const s = this.stream;
     s.write(buf);
     this.lastWriteAt = Date.now();
     if (!this.backedUp && s.writableLength > this.opts.writeHighWater) this.backpressure();
@@ -372,10 +405,7 @@ export class StompConnection implements StompContext {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.corked) {
-      this.corked = false;
-      this.stream.uncork();
-    }
+    if (!this.outClosed) this.pushOut();
     if (this.creditDue.size > 0 && !this.backedUp) {
       for (const s of this.creditDue) replenish(this, s);
       this.creditDue.clear();
@@ -427,3 +457,5 @@ export class StompConnection implements StompContext {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A frame this large (or a turn's output) goes to the stream at once, not through the turn's buffer. */
+const LARGE = 64 * 1024;
