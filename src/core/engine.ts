@@ -21,7 +21,7 @@ import type { Command, Store } from './store.js';
 import { TimerWheel } from './timers.js';
 import { compileSelector, type Selector } from './selector.js';
 import { PREPARED_PREFIX, Transaction, type PreparedRecord } from './transaction.js';
-import { mergePlans, type SendPlan } from './plan.js';
+import { appendPlan, newPlan, truncatePlan, type SendPlan } from './plan.js';
 import { EngineState, PAUSED_PREFIX, POLICY_PREFIX, refFromKey, refKey, type QueueMeta } from './engine-state.js';
 import { RecentSenders } from './senders.js';
 import { Scheduler, type ScheduledJob } from './scheduler.js';
@@ -619,15 +619,14 @@ export class Engine extends EventEmitter implements EngineApi {
     const conn = (opts.connection ?? null) as Connection | null;
     const n = items.length;
     const results: Array<Error | undefined> = new Array<Error | undefined>(n).fill(undefined);
-    // planned and not executed yet: the plans, their items' indices, their items' kv changes
-    let plans: SendPlan[] = [];
+    // planned and not executed yet: one plan for them, their items' indices, their items' kv changes
+    let plan = newPlan();
     let planned: number[] = [];
     let kv: KvChange[] | null = null;
     const commits: Array<Promise<void>> = [];
     let scheduled: number[] | null = null;
-    const admitted = (i: number, plan: SendPlan): void => {
+    const admitted = (i: number): void => {
       const item = items[i]!;
-      plans.push(plan);
       planned.push(i);
       if (conn) {
         conn.stats.messagesIn++;
@@ -637,10 +636,10 @@ export class Engine extends EventEmitter implements EngineApi {
       if (item.kv) (kv ??= []).push(...item.kv);
     };
     const execute = (): void => {
-      if (plans.length === 0) return;
+      if (planned.length === 0) return;
       const ids = planned;
       const changes = kv;
-      const p = this.router.execute(plans.length === 1 ? plans[0]! : mergePlans(plans), changes === null ? NO_COMMANDS : kvCommands(changes), this.concurrentDispatch);
+      const p = this.router.execute(plan, changes === null ? NO_COMMANDS : kvCommands(changes), this.concurrentDispatch);
       commits.push(
         p.then(
           () => {
@@ -651,7 +650,7 @@ export class Engine extends EventEmitter implements EngineApi {
           },
         ),
       );
-      plans = [];
+      plan = newPlan();
       planned = [];
       kv = null;
     };
@@ -659,20 +658,20 @@ export class Engine extends EventEmitter implements EngineApi {
     if (this.asyncPlans === 0) {
       for (; i < n; i++) {
         const item = items[i]!;
-        let plan: SendPlan | null;
+        const t = plan.targets.length, c = plan.commands.length, a = plan.apply.length, r = plan.release.length;
         try {
           this.checkSend(conn, item.address);
           if (Scheduler.applies(item.message)) {
             (scheduled ??= []).push(i);
             continue;
           }
-          plan = this.router.planNow(item.message, item.address, conn, false);
+          if (this.router.planNow(item.message, item.address, conn, false, plan) === null) break;
         } catch (err) {
+          truncatePlan(plan, t, c, a, r);
           results[i] = err as Error;
           continue;
         }
-        if (plan === null) break;
-        admitted(i, plan);
+        admitted(i);
       }
     }
     if (i < n) {
@@ -685,19 +684,22 @@ export class Engine extends EventEmitter implements EngineApi {
         await earlier;
         for (; i < n; i++) {
           const item = items[i]!;
+          let t = plan.targets.length, c = plan.commands.length, a = plan.apply.length, r = plan.release.length;
           try {
             this.checkSend(conn, item.address);
             if (Scheduler.applies(item.message)) {
               (scheduled ??= []).push(i);
               continue;
             }
-            let plan = this.router.planNow(item.message, item.address, conn, false);
-            if (plan === null) {
+            if (this.router.planNow(item.message, item.address, conn, false, plan) === null) {
               execute();
-              plan = await this.router.plan(item.message, item.address, false, conn);
+              t = c = a = r = 0;
+              const own = await this.router.plan(item.message, item.address, false, conn);
+              appendPlan(plan, own);
             }
-            admitted(i, plan);
+            admitted(i);
           } catch (err) {
+            truncatePlan(plan, t, c, a, r);
             results[i] = err as Error;
           }
         }
