@@ -115,8 +115,11 @@ export function encodeFrame(frame: StompFrame, version: StompVersion): Buffer {
  * so they override same-named headers of the message) and copies the prepared bytes and the body.
  */
 export class PreparedMessage {
-  /** header lines, `content-length`, the blank line (bytes) */
-  private readonly tail: Buffer;
+  /**
+   * Header lines, `content-length`, the blank line. Kept as text: written once per delivery into the turn's
+   * output (or a frame buffer), so a message delivered once is never encoded into a Buffer of its own.
+   */
+  private readonly tail: string;
 
   constructor(
     readonly version: StompVersion,
@@ -128,7 +131,7 @@ export class PreparedMessage {
     let head = scratchOut.head;
     scratchOut.head = '';
     if (body.length > 0 || scratchOut.hadLength) head += 'content-length:' + body.length + '\n';
-    this.tail = Buffer.from(head + '\n', 'utf8');
+    this.tail = head + '\n';
   }
 
   /**
@@ -140,8 +143,7 @@ export class PreparedMessage {
    * `escapeHeader(…, escapeModeFor('MESSAGE', version))`, each ending in `\n` (no content-length among them).
    */
   writeInto(out: OutputBuffer, lines: string): void {
-    out.string('MESSAGE\n' + lines);
-    out.bytes(this.tail);
+    out.string('MESSAGE\n' + lines + this.tail);
     if (this.body.length > 0) out.bytes(this.body);
     out.byte(NUL);
   }
@@ -161,14 +163,12 @@ export class PreparedMessage {
 
   /** The complete MESSAGE frame as one Buffer, with header lines as writeInto takes them. */
   encodeLines(lines: string): Buffer {
-    const head = 'MESSAGE\n' + lines;
+    const head = 'MESSAGE\n' + lines + this.tail;
     const hl = Buffer.byteLength(head, 'utf8');
-    const tail = this.tail;
     const body = this.body;
-    const out = Buffer.allocUnsafe(hl + tail.length + body.length + 1);
+    const out = Buffer.allocUnsafe(hl + body.length + 1);
     out.write(head, 0, hl, 'utf8');
-    tail.copy(out, hl);
-    body.copy(out, hl + tail.length);
+    body.copy(out, hl);
     out[out.length - 1] = NUL;
     return out;
   }
