@@ -22,7 +22,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ConnectionHandle, Credentials, DestinationKind, EngineApi, KillCause } from '../../src/core/api.js';
+import { type ConnectionHandle, type Credentials, type DestinationKind, type EngineApi, type KillCause, SendBatch } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import { FrameGuard } from './guard.js';
 import type { MappingOptions } from './mapping.js';
@@ -68,6 +68,7 @@ export class AmqpConnection implements AmqpContext {
   readonly guard: FrameGuard;
   readonly rconn: RConnection;
   readonly mapOpts: MappingOptions;
+  readonly sends: SendBatch<ConnectionHandle>;
   private readonly maxFrameSize: number;
   credentials: Omit<Credentials, 'protocol'> = {};
   /** Sends our (held) open once; set while the engine connect is under way. */
@@ -112,6 +113,7 @@ export class AmqpConnection implements AmqpContext {
     this.log = host.logger;
     this.closedPromise = new Promise((r) => (this.resolveClosed = r));
     this.mapOpts = { defaultKind: host.defaultKind };
+    this.sends = new SendBatch(host.engine);
     this.maxFrameSize = Math.max(512, this.opts.maxFrameSize || Math.min(host.limits.maxFrameSize, 1024 * 1024));
     this.guard = new FrameGuard(
       {
@@ -180,7 +182,7 @@ export class AmqpConnection implements AmqpContext {
       },
     };
     this.rconn.accept(facade);
-    installTransferReader(this.rconn);
+    installTransferReader(this.rconn, this.flushSends);
     s.on('data', (chunk: Buffer) => {
       if (this.tornDown) return;
       try {
@@ -271,6 +273,8 @@ export class AmqpConnection implements AmqpContext {
   /** Everything the connection owned goes: consumers (unsettled return), transactions roll back. */
   private teardown(): void {
     if (this.tornDown) return;
+    // transfers read before the end still go to the engine, as they did one by one
+    this.flushSends();
     this.tornDown = true;
     this.state = 'closed';
     if (this.connectTimer) clearTimeout(this.connectTimer);
@@ -398,7 +402,13 @@ export class AmqpConnection implements AmqpContext {
   private toRhea(b: Buffer): void {
     if (this.tornDown) return;
     this.rheaData?.(b);
+    this.flushSends();
   }
+
+  /** Start the transfers collected from the input so far (one engine sendMany; receiver-transfer.ts). */
+  readonly flushSends = (): void => {
+    if (this.sends.size > 0) this.sends.flush(this.conn);
+  };
 
 
   private guardFailed(condition: string, description: string, amqpOpen: boolean): void {

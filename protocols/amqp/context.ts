@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type ConsumerHandle, type Credentials, type DestinationKind, type EngineApi, type KillCause, type TransactionHandle } from '../../src/core/api.js';
+import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type ConsumerHandle, type Credentials, type DestinationKind, type EngineApi, type KillCause, type SendBatch, type TransactionHandle } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import { DecodeError } from './codec.js';
 import type { FrameGuard } from './guard.js';
@@ -113,6 +113,8 @@ export interface AmqpContext {
   readonly guard: FrameGuard;
   readonly rconn: RConnection;
   readonly mapOpts: MappingOptions;
+  /** Non-transactional transfers of the current socket read, started as one engine sendMany (see connection.ts). */
+  readonly sends: SendBatch<ConnectionHandle>;
   /** What SASL authenticated (the engine connect uses them). */
   credentials: Omit<Credentials, 'protocol'>;
   /** Sends our (held) open once; set while the engine connect is under way. */

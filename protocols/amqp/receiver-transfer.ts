@@ -1,12 +1,13 @@
 /**
- * Receiver links, transfers (client → broker): each message is settled `accepted` once engine.send
- * resolved (a durable message is fsync'd by then) or `rejected` with an AMQP error (AMQP 1.0 §3.4).
+ * Receiver links, transfers (client → broker): each message is settled `accepted` once its engine send
+ * resolved (a durable message is fsync'd by then) or `rejected` with an AMQP error (AMQP 1.0 §3.4). The
+ * non-transactional transfers of one socket read go to the engine together, as one sendMany (ctx.sends).
  * §2.6.7: rhea does not enforce link credit, so a transfer beyond it closes the link
  * (amqp:link:transfer-limit-exceeded). The anonymous relay (a link without a target address) routes each
  * message by its `to`. §4.4.1: a transfer in a transactional-state is sent in that transaction.
  * Transfers on a coordinator link go to transactions.ts.
  */
-import { BrokerError } from '../../src/core/api.js';
+import { type Address, BrokerError } from '../../src/core/api.js';
 import { DecodeError } from './codec.js';
 import { addressOf, decodeMessage } from './mapping.js';
 import { rheaMessage, type RDelivery, type RLink, type Typed } from './rhea.js';
@@ -76,11 +77,8 @@ export function onTransfer(ctx: AmqpContext, r: RLink, d: RDelivery, raw: Buffer
   l.inflight++;
   ctx.pendingBytes += size;
   if (ctx.pendingBytes > ctx.opts.maxPendingBytes) ctx.hold(HOLD_PENDING);
-  const p = ctx.engine.send(inbound.message, address, { connection: ctx.conn, transaction: txn?.tx });
-  if (txn) txn.ops.add(p);
-  const t = txn;
-  const done = (state: Typed): void => {
-    t?.ops.delete(p);
+  const done = (state: Typed, p?: Promise<void>): void => {
+    if (p) txn?.ops.delete(p);
     try {
       settleIn(ctx, l, d, state);
     } finally {
@@ -90,11 +88,22 @@ export function onTransfer(ctx: AmqpContext, r: RLink, d: RDelivery, raw: Buffer
       grantCredit(ctx, l);
     }
   };
-  p.then(
-    () => done(t ? rheaMessage.transactional_state({ txn_id: t.id, outcome: ACCEPTED }).described() : ACCEPTED),
-    (err: unknown) => {
-      if (!(err instanceof BrokerError)) ctx.log.warn({ err, address }, 'amqp: send failed');
-      done(rheaMessage.rejected({ error: amqpError(err) }).described());
-    },
-  );
+  if (txn) {
+    const t = txn;
+    const p = ctx.engine.send(inbound.message, address, { connection: ctx.conn, transaction: t.tx });
+    t.ops.add(p);
+    p.then(
+      () => done(rheaMessage.transactional_state({ txn_id: t.id, outcome: ACCEPTED }).described(), p),
+      (err: unknown) => done(refused(ctx, address, err), p),
+    );
+    return;
+  }
+  // started with the other transfers of this socket read as one engine sendMany (connection.ts flushes it)
+  ctx.sends.add(inbound.message, address, (err) => done(err === undefined ? ACCEPTED : refused(ctx, address, err)));
+}
+
+/** The rejected outcome of a send the engine refused (or failed). */
+function refused(ctx: AmqpContext, address: Address, err: unknown): Typed {
+  if (!(err instanceof BrokerError)) ctx.log.warn({ err, address }, 'amqp: send failed');
+  return rheaMessage.rejected({ error: amqpError(err) }).described();
 }

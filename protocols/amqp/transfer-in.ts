@@ -163,9 +163,11 @@ export function readPlainTransfer(b: Buffer, off: number, size: number): { chann
 
 /**
  * Read plain transfers of this connection's input with `readPlainTransfer`; everything else (the protocol
- * header, every other frame) goes frame by frame to rhea's own reader, in order.
+ * header, every other frame) goes frame by frame to rhea's own reader, in order. `beforeOther` runs before a
+ * frame that may depend on the transfers before it (the adapter starts their sends): every frame but a plain
+ * transfer, flow or disposition.
  */
-export function installTransferReader(rconn: RConnection): void {
+export function installTransferReader(rconn: RConnection, beforeOther: () => void): void {
   const t = (rconn as unknown as { amqp_transport?: Transport }).amqp_transport;
   if (!t) return;
   const rheaRead = t.read;
@@ -181,12 +183,26 @@ export function installTransferReader(rconn: RConnection): void {
         this.handler.on_transfer(frame);
         continue;
       }
+      if (size < 8 || !independent(buffer, offset, size)) beforeOther();
       const read = rheaRead.call(this, buffer.subarray(offset, offset + size));
       if (read === 0) break;
       offset += read;
     }
     return offset;
   };
+}
+
+/** AMQP 1.0 §2.7 descriptor codes of the performatives that do not depend on the transfers before them. */
+const FLOW = 0x13;
+const TRANSFER = 0x14;
+const DISPOSITION = 0x15;
+
+/** Whether the frame at `off` is a flow, transfer or disposition (read from its small-ulong descriptor). */
+function independent(b: Buffer, off: number, size: number): boolean {
+  const body = off + b[off + 4]! * 4;
+  if (body + 3 > off + size || b[body] !== 0x00 || b[body + 1] !== 0x53) return false;
+  const code = b[body + 2];
+  return code === FLOW || code === TRANSFER || code === DISPOSITION;
 }
 
 // ------------------------------------------------------------------------------------ deliveries

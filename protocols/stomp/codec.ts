@@ -3,6 +3,6 @@
  * types, under one import.
  */
 export { StompDecoder, type StompDecoderOptions } from './decoder.js';
-export { encodeFrame, HEARTBEAT, PreparedMessage, prepareMessage } from './encoder.js';
+export { encodeFrame, escapeHeader, escapeModeFor, HEARTBEAT, PreparedMessage, prepareMessage, receiptFrame } from './encoder.js';
 export { header, headerAll, StompProtocolError } from './frame.js';
 export type { StompErrorCode, StompFrame, StompVersion } from './frame.js';

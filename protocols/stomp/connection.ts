@@ -3,10 +3,11 @@
  * handlers/ (one module per frame, as aedes does it per packet); MESSAGE delivery and credit in delivery.ts,
  * destination names in destinations.ts. They see this class through StompContext (context.ts).
  *
- * Frames are handled in wire order. SENDs and ACKs start their engine call at once and complete
- * concurrently (their RECEIPT follows when the engine call resolved, so a persistent SEND's receipt means
- * durable); frames whose outcome later frames depend on (CONNECT, SUBSCRIBE, UNSUBSCRIBE, COMMIT) are
- * barriers: decoding and reading pause until they completed.
+ * Frames are handled in wire order. ACKs start their engine call at once; the SENDs of one socket read
+ * start together, as one engine sendMany, at the end of the read or before the next frame that is not a
+ * SEND; both complete concurrently (a RECEIPT follows when the send's own outcome is known, so a
+ * persistent SEND's receipt means durable); frames whose outcome later frames depend on (CONNECT,
+ * SUBSCRIBE, UNSUBSCRIBE, COMMIT) are barriers: decoding and reading pause until they completed.
  *
  * Output is coalesced: the stream is corked on the first write of an event turn and uncorked in
  * setImmediate. Every subscription uses explicit credit, which this connection keeps at
@@ -15,9 +16,10 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type EngineApi } from '../../src/core/api.js';
+import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type EngineApi, SendBatch } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
-import { encodeFrame, StompDecoder } from './codec.js';
+import { encodeFrame, type PreparedMessage, receiptFrame, StompDecoder } from './codec.js';
+import { OutputBuffer } from './output.js';
 import { header, StompProtocolError, type StompFrame, type StompVersion } from './frame.js';
 import type { SendContext } from './mapping.js';
 import type { StompOptions } from './options.js';
@@ -73,7 +75,8 @@ export class StompConnection implements StompContext {
   readonly tempLocal = new Map<string, string>();
 
   holds = 0;
-  private corked = false;
+  /** This turn's output, written to the stream at the end of the turn (flush) or once it is large. */
+  private readonly out = new OutputBuffer();
   private flushScheduled = false;
   backedUp = false;
   outClosed = false;
@@ -84,6 +87,7 @@ export class StompConnection implements StompContext {
   pendingBytes = 0;
   /** Engine calls in flight (sends, acks, barriers): DISCONNECT and shutdown wait for them. */
   ops = 0;
+  lastAckWait: Promise<unknown> | null = null;
   private idleWaiters: Array<() => void> = [];
 
   lastReadAt = Date.now();
@@ -96,6 +100,7 @@ export class StompConnection implements StompContext {
   private resolveClosed!: () => void;
 
   readonly sendCtx: SendContext;
+  readonly sends: SendBatch<ConnectionHandle>;
 
   constructor(
     readonly host: ConnectionHost,
@@ -105,6 +110,7 @@ export class StompConnection implements StompContext {
     this.engine = host.engine;
     this.opts = host.options;
     this.log = host.logger;
+    this.sends = new SendBatch(host.engine);
     this.closedPromise = new Promise((r) => (this.resolveClosed = r));
     const max = host.limits.maxFrameSize;
     this.decoder = new StompDecoder({
@@ -131,6 +137,7 @@ export class StompConnection implements StompContext {
       this.lastReadAt = Date.now();
       if (this.state === 'closing' || this.state === 'closed') return;
       this.decoder.push(chunk);
+      this.flushSends();
     });
     s.on('end', () => {
       // WebSocket: 'end' means the WebSocket is closed, and the ws Duplex's _final would wait for a socket
@@ -166,10 +173,13 @@ export class StompConnection implements StompContext {
   private onFrame(f: StompFrame): void {
     const st = this.state;
     if (st === 'disconnecting' || st === 'closing' || st === 'closed') return;
+    // the SENDs before this frame start first (every frame but SEND may depend on them: COMMIT, DISCONNECT, …)
+    if (f.command !== 'SEND') this.flushSends();
     let r: Promise<void> | void;
     try {
       r = this.handle(f);
     } catch (err) {
+      this.flushSends();
       this.fail(err, f);
       return;
     }
@@ -184,6 +194,7 @@ export class StompConnection implements StompContext {
           this.release(HOLD_BARRIER);
           try {
             this.decoder.resume();
+            this.flushSends();
           } catch (err) {
             this.fail(err);
           }
@@ -228,6 +239,11 @@ export class StompConnection implements StompContext {
       default:
         throw new FrameError('Unknown command', `'${clip(cmd, 40)}' is not a STOMP client command.`);
     }
+  }
+
+  /** Start the SENDs collected from the input so far (one engine sendMany). */
+  private flushSends(): void {
+    if (this.sends.size > 0) this.sends.flush(this.conn);
   }
 
   // ============================================================================= shutdown, ERROR, close
@@ -286,11 +302,8 @@ export class StompConnection implements StompContext {
     if (this.state === 'closed' || this.outClosed) return;
     if (this.state !== 'closing') this.state = 'closing';
     this.teardown();
+    this.pushOut();
     this.outClosed = true;
-    if (this.corked) {
-      this.corked = false;
-      this.stream.uncork();
-    }
     this.stream.end();
     this.closeTimer = setTimeout(() => this.stream.destroy(), this.opts.closeGrace);
     this.closeTimer.unref();
@@ -309,6 +322,8 @@ export class StompConnection implements StompContext {
   /** Release everything held in the engine: transactions roll back, consumers close (unacked → redelivered). */
   private teardown(): void {
     if (this.tornDown) return;
+    // SENDs decoded before an error in the same read still go to the engine, as they did one by one
+    this.flushSends();
     this.tornDown = true;
     for (const t of [this.connectTimer, this.hbOutTimer, this.hbInTimer]) if (t) clearTimeout(t);
     this.connectTimer = this.hbOutTimer = this.hbInTimer = null;
@@ -332,24 +347,57 @@ export class StompConnection implements StompContext {
   // ============================================================================= output
 
   receipt(id: string): void {
-    this.writeFrame('RECEIPT', [['receipt-id', id]]);
+    if (this.outClosed) return;
+    this.out.string(receiptFrame(id, this.version));
+    this.wrote();
   }
 
   writeFrame(command: string, headers: Array<[string, string]>, body: Buffer = EMPTY): void {
     this.write(encodeFrame({ command, headers, body }, this.version));
   }
 
+  writeMessage(pm: PreparedMessage, lines: string): void {
+    if (this.outClosed) return;
+    if (pm.body.length >= LARGE) {
+      this.pushOut();
+      this.streamWrite(pm.encodeLines(lines));
+    } else pm.writeInto(this.out, lines);
+    this.wrote();
+  }
+
   write(buf: Buffer): void {
     if (this.outClosed) return;
-    const s = this.stream;
-    if (!this.corked) {
-      this.corked = true;
-      s.cork();
-    }
+    if (buf.length >= LARGE) {
+      this.pushOut();
+      this.streamWrite(buf);
+    } else this.out.bytes(buf);
+    this.wrote();
+  }
+
+  /** Something was written: flush at the end of the turn, or now when the turn's output is large. */
+  private wrote(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
+    if (this.out.pending >= LARGE) this.pushOut();
+  }
+
+  /** The output written so far to the stream (one write per buffer; corked when there are several). */
+  private pushOut(): void {
+    const chunks = this.out.take();
+    if (chunks.length === 0) return;
+    const s = this.stream;
+    if (chunks.length === 1) this.streamWrite(chunks[0]!);
+    else {
+      s.cork();
+      for (const c of chunks) this.streamWrite(c);
+      s.uncork();
+    }
+  }
+
+  private streamWrite(buf: Buffer): void {
+    const s = this.stream;
     s.write(buf);
     this.lastWriteAt = Date.now();
     if (!this.backedUp && s.writableLength > this.opts.writeHighWater) this.backpressure();
@@ -357,10 +405,7 @@ export class StompConnection implements StompContext {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.corked) {
-      this.corked = false;
-      this.stream.uncork();
-    }
+    if (!this.outClosed) this.pushOut();
     if (this.creditDue.size > 0 && !this.backedUp) {
       for (const s of this.creditDue) replenish(this, s);
       this.creditDue.clear();
@@ -412,3 +457,5 @@ export class StompConnection implements StompContext {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A frame this large (or a turn's output) goes to the stream at once, not through the turn's buffer. */
+const LARGE = 64 * 1024;

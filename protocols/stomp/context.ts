@@ -5,9 +5,9 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Address, ConnectionHandle, ConsumerHandle, EngineApi, TransactionHandle } from '../../src/core/api.js';
+import type { Address, ConnectionHandle, ConsumerHandle, EngineApi, SendBatch, TransactionHandle } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
-import type { StompDecoder } from './codec.js';
+import type { PreparedMessage, StompDecoder } from './codec.js';
 import { header, type StompFrame, type StompVersion } from './frame.js';
 import type { SendContext } from './mapping.js';
 import type { StompOptions } from './options.js';
@@ -72,6 +72,8 @@ export interface StompContext {
   readonly peer: PeerInfo;
   readonly decoder: StompDecoder;
   readonly sendCtx: SendContext;
+  /** Non-transactional SENDs of the current socket read, started as one engine sendMany (connection.flushSends). */
+  readonly sends: SendBatch<ConnectionHandle>;
 
   readonly subs: Map<string, Sub>;
   /** Unacknowledged deliveries by delivery id (the 1.2 `ack` header). */
@@ -92,6 +94,8 @@ export interface StompContext {
   pendingBytes: number;
   /** Engine calls in flight (sends, acks, barriers): DISCONNECT and shutdown wait for them. */
   ops: number;
+  /** The commit promise the last waited-for ACK got (handlers/ack.ts: later ACKs sharing it wait no more). */
+  lastAckWait: Promise<unknown> | null;
   lastReadAt: number;
   lastWriteAt: number;
   connectTimer: NodeJS.Timeout | null;
@@ -105,6 +109,8 @@ export interface StompContext {
   receipt(id: string): void;
   writeFrame(command: string, headers: Array<[string, string]>, body?: Buffer): void;
   write(buf: Buffer): void;
+  /** A MESSAGE: `lines` are the delivery's own header lines, escaped, each ending in `\n` (PreparedMessage.writeInto). */
+  writeMessage(pm: PreparedMessage, lines: string): void;
   /** Map an error to an ERROR frame and close. */
   fail(err: unknown, f?: StompFrame): void;
   errorClose(message: string, detail: string, receiptId?: string, extra?: Array<[string, string]>): void;

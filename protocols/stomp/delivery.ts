@@ -6,7 +6,7 @@
  * `prefetch − unacknowledged` (ActiveMQ's prefetch), and withdrawn while output is backed up.
  */
 import type { Delivery, Message } from '../../src/core/api.js';
-import { PreparedMessage } from './codec.js';
+import { escapeHeader, escapeModeFor, PreparedMessage } from './codec.js';
 import type { StompVersion } from './frame.js';
 import { messageHeaders } from './mapping.js';
 import { render } from './destinations.js';
@@ -44,13 +44,14 @@ export function deliver(ctx: StompContext, sub: Sub, d: Delivery): void {
   if (ctx.outClosed || sub.closed) return;
   const m = d.message;
   const pm = preparedFor(ctx.version, m);
-  const lead: Array<[string, string]> = [
-    ['subscription', sub.id],
-    ['message-id', m.messageId],
-    ['destination', m.destination !== undefined ? render(ctx, m.destination) : sub.destination],
-  ];
+  // the delivery's own header lines, escaped (first occurrence wins: they come before the message's)
+  const mode = escapeModeFor('MESSAGE', ctx.version);
+  let lines =
+    'subscription:' + escapeHeader(sub.id, mode) +
+    '\nmessage-id:' + escapeHeader(m.messageId, mode) +
+    '\ndestination:' + escapeHeader(m.destination !== undefined ? render(ctx, m.destination) : sub.destination, mode) + '\n';
   if (sub.ackMode !== 'auto') {
-    if (ctx.version === '1.2') lead.push(['ack', String(d.id)]);
+    if (ctx.version === '1.2') lines += 'ack:' + d.id + '\n';
     const p: Pending = { id: d.id, sub, messageId: m.messageId };
     sub.unacked.set(d.id, p);
     sub.byMessageId.set(m.messageId, d.id);
@@ -58,9 +59,9 @@ export function deliver(ctx: StompContext, sub: Sub, d: Delivery): void {
   } else {
     ctx.creditDue.add(sub);
   }
-  lead.push(['redelivered', d.redelivered ? 'true' : 'false']);
-  if (m.replyTo !== undefined) lead.push(['reply-to', render(ctx, m.replyTo)]);
-  ctx.write(pm.encode(lead));
+  lines += d.redelivered ? 'redelivered:true\n' : 'redelivered:false\n';
+  if (m.replyTo !== undefined) lines += 'reply-to:' + escapeHeader(render(ctx, m.replyTo), mode) + '\n';
+  ctx.writeMessage(pm, lines);
 }
 
 export function untrack(ctx: StompContext, p: Pending): void {

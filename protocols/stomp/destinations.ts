@@ -76,7 +76,7 @@ export function render(ctx: StompContext, core: string): string {
         const local = ctx.tempLocal.get(`queue:${name}`);
         if (local) return local;
       }
-      return ctx.engine.queueInfo(name)?.temporary ? `/remote-temp-queue/${name}` : `/queue/${name}`;
+      return ctx.engine.isTemporaryQueue(name) ? `/remote-temp-queue/${name}` : `/queue/${name}`;
     }
     case 'topic':
       return (ctx.tempLocal.size && ctx.tempLocal.get(`topic:${name}`)) || `/topic/${name}`;

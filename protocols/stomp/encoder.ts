@@ -10,11 +10,12 @@
  * 1.2 also `\r`; 1.0 has no escaping.
  */
 import { isConnectCommand, type StompFrame, type StompVersion } from './frame.js';
+import type { OutputBuffer } from './output.js';
 
 const NUL = 0x00;
 
 /** 0 = no escaping (1.0, CONNECT/CONNECTED), 1 = 1.1, 2 = 1.2. */
-function escapeModeFor(command: string, version: StompVersion): number {
+export function escapeModeFor(command: string, version: StompVersion): number {
   if (version === '1.0' || isConnectCommand(command)) return 0;
   return version === '1.1' ? 1 : 2;
 }
@@ -27,7 +28,7 @@ function escapeModeFor(command: string, version: StompVersion): number {
  * - NUL has no escape in any version and is rejected by many decoders (this one included): it becomes U+FFFD.
  * Fast path: one charCode scan, the string itself is returned when nothing needs changing.
  */
-function escapeHeader(s: string, mode: number): string {
+export function escapeHeader(s: string, mode: number): string {
   for (let k = 0; k < s.length; k++) {
     const c = s.charCodeAt(k);
     if (c <= 0x5c && (c === 0x5c || c === 0x3a || c === 0x0a || c === 0x0d || c === 0x00)) return escapeFrom(s, k, mode);
@@ -114,8 +115,11 @@ export function encodeFrame(frame: StompFrame, version: StompVersion): Buffer {
  * so they override same-named headers of the message) and copies the prepared bytes and the body.
  */
 export class PreparedMessage {
-  /** header lines, `content-length`, the blank line (bytes) */
-  private readonly tail: Buffer;
+  /**
+   * Header lines, `content-length`, the blank line. Kept as text: written once per delivery into the turn's
+   * output (or a frame buffer), so a message delivered once is never encoded into a Buffer of its own.
+   */
+  private readonly tail: string;
 
   constructor(
     readonly version: StompVersion,
@@ -127,30 +131,44 @@ export class PreparedMessage {
     let head = scratchOut.head;
     scratchOut.head = '';
     if (body.length > 0 || scratchOut.hadLength) head += 'content-length:' + body.length + '\n';
-    this.tail = Buffer.from(head + '\n', 'utf8');
+    this.tail = head + '\n';
   }
 
   /**
    * The complete MESSAGE frame. `leading` are the delivery's own headers (`subscription`, `ack`,
    * `message-id`, ...), escaped per this message's version; a `content-length` among them is ignored.
    */
+  /**
+   * The MESSAGE frame into `out`: `lines` are the delivery's own header lines, already escaped with
+   * `escapeHeader(…, escapeModeFor('MESSAGE', version))`, each ending in `\n` (no content-length among them).
+   */
+  writeInto(out: OutputBuffer, lines: string): void {
+    out.string('MESSAGE\n' + lines + this.tail);
+    if (this.body.length > 0) out.bytes(this.body);
+    out.byte(NUL);
+  }
+
   encode(leading?: ReadonlyArray<readonly [string, string]>): Buffer {
-    let head = 'MESSAGE\n';
+    let lines = '';
     if (leading !== undefined && leading.length > 0) {
       const mode = escapeModeFor('MESSAGE', this.version);
       for (let k = 0; k < leading.length; k++) {
         const h = leading[k]!;
         if (h[0] === 'content-length') continue;
-        head += escapeHeader(h[0], mode) + ':' + escapeHeader(h[1], mode) + '\n';
+        lines += escapeHeader(h[0], mode) + ':' + escapeHeader(h[1], mode) + '\n';
       }
     }
+    return this.encodeLines(lines);
+  }
+
+  /** The complete MESSAGE frame as one Buffer, with header lines as writeInto takes them. */
+  encodeLines(lines: string): Buffer {
+    const head = 'MESSAGE\n' + lines + this.tail;
     const hl = Buffer.byteLength(head, 'utf8');
-    const tail = this.tail;
     const body = this.body;
-    const out = Buffer.allocUnsafe(hl + tail.length + body.length + 1);
+    const out = Buffer.allocUnsafe(hl + body.length + 1);
     out.write(head, 0, hl, 'utf8');
-    tail.copy(out, hl);
-    body.copy(out, hl + tail.length);
+    body.copy(out, hl);
     out[out.length - 1] = NUL;
     return out;
   }
@@ -163,6 +181,11 @@ export function prepareMessage(
   body: Buffer,
 ): PreparedMessage {
   return new PreparedMessage(version, headers, body);
+}
+
+/** A RECEIPT frame as text (written with OutputBuffer.string; it ends in the NUL). */
+export function receiptFrame(id: string, version: StompVersion): string {
+  return 'RECEIPT\nreceipt-id:' + escapeHeader(id, escapeModeFor('RECEIPT', version)) + '\n\n\u0000';
 }
 
 /** A heart-beat (one EOL). */

@@ -24,6 +24,7 @@ export type { AccessKey, AclRule, Action, CertificateLogin, StoredAclRule, Clien
 export { ACL_KV_PREFIX, allowAll, ANONYMOUS, SECURITY_KV_PREFIX, USER_KV_PREFIX } from './security.js';
 export { hashPassword, isLoopback, PASSWORD_HASH_PATTERN, verifyPassword } from './passwords.js';
 export { durableSubscriptionId, sharedSubscriptionId } from './subscription-ids.js';
+export { SendBatch, type SendDone } from './send-batch.js';
 
 export type QueueRole = 'queue' | 'durable-subscription' | 'shared-subscription' | 'subscription' | 'temporary';
 
@@ -341,8 +342,10 @@ export interface EngineApi {
   /** Resolves once durable (persistent message, persistent destination) or routed. */
   send(message: Message, address: Address, opts?: SendOptions): Promise<void>;
   /**
-   * Send several messages in one store commit. Each item is authorized and admitted on its own: the result at
-   * its index is undefined when sent, or the error that refused it. Throws only if the commit itself fails.
+   * Send several messages, in order, in one store commit (more only when one waits for room or a new queue:
+   * what was planned before it is committed first). Each item is authorized and admitted on its own: the result
+   * at its index is undefined when sent (durable, if persistent), or the error that refused it or failed its
+   * commit. Throws only when the whole call is refused (the broker is stopping, a resource alarm with `fail`).
    */
   sendMany(items: SendItem[], opts?: { connection?: ConnectionHandle | null; onAlarm?: 'wait' | 'fail' }): Promise<Array<Error | undefined>>;
   /** Count a producer on a destination (stats); returns a function that un-counts it. */
@@ -367,6 +370,8 @@ export interface EngineApi {
   createTemporary(kind: 'queue' | 'topic', connection: ConnectionHandle, name?: string): Address;
   /** A queue (not deleted) by name. */
   queueInfo(name: string): DestinationInfo | undefined;
+  /** Whether `name` is a live temporary queue (what `queueInfo(name)?.temporary` says, without describing the queue: per delivery). */
+  isTemporaryQueue(name: string): boolean;
   /** A durable/shared/non-durable subscription by its engine id. */
   subscriptionInfo(id: string): DestinationInfo | undefined;
   listDestinations(): DestinationInfo[];

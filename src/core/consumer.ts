@@ -128,9 +128,14 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
     return left;
   }
 
-  async ack(deliveryId: number): Promise<void> {
-    this.checkOwn(deliveryId);
-    await this.queue.ack(deliveryId);
+  ack(deliveryId: number): Promise<void> {
+    try {
+      this.checkOwn(deliveryId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // the queue's own promise: the acks of one tick share it (CoreQueue.commitAck), so an adapter can wait once
+    return this.queue.ack(deliveryId);
   }
 
   /** Cumulative ack (STOMP `client`, MQTT-style): every unsettled delivery up to and including `deliveryId`. */

@@ -21,7 +21,7 @@ import type { Command, Store } from './store.js';
 import { TimerWheel } from './timers.js';
 import { compileSelector, type Selector } from './selector.js';
 import { PREPARED_PREFIX, Transaction, type PreparedRecord } from './transaction.js';
-import { mergePlans, type SendPlan } from './plan.js';
+import { appendPlan, newPlan, truncatePlan, type SendPlan } from './plan.js';
 import { EngineState, PAUSED_PREFIX, POLICY_PREFIX, refFromKey, refKey, type QueueMeta } from './engine-state.js';
 import { RecentSenders } from './senders.js';
 import { Scheduler, type ScheduledJob } from './scheduler.js';
@@ -35,6 +35,9 @@ import { Alarms, type AlarmInfo } from './alarms.js';
 import { AccessControl } from './access.js';
 
 export { LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS } from './access.js';
+
+/** No extra commands (Router.execute does not change it). */
+const NO_COMMANDS: Command[] = [];
 
 const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -411,6 +414,11 @@ export class Engine extends EventEmitter implements EngineApi {
     return q && !q.deleted ? this.describeQueue(q) : undefined;
   }
 
+  isTemporaryQueue(name: string): boolean {
+    const q = this.state.queues.get(name);
+    return q !== undefined && !q.deleted && q.role === 'temporary';
+  }
+
   subscriptionInfo(id: string): DestinationInfo | undefined {
     const q = this.state.subscriptions.get(id);
     return q && !q.deleted ? this.describeQueue(q) : undefined;
@@ -595,51 +603,128 @@ export class Engine extends EventEmitter implements EngineApi {
     this.applyKv(opts.kv);
   }
 
+  /**
+   * Several sends in one plan, one store commit and one promise (an adapter's sends of one socket read, an SQS
+   * batch). Each item is checked and planned on its own, in order: a refused item (rights, a bad destination, a
+   * `reject` limit) gets its error at its index and the others go on. The common items plan synchronously, as
+   * in send(). An item that needs an asynchronous plan (a new queue, an admission wait, a composite) plans
+   * after the asynchronous plans of earlier batches, so one producer's batches keep their order, and what was
+   * planned before it is committed first: a send waiting for room never holds back the sends before it (their
+   * delivery and acknowledgement may be what makes the room). Those are then separate commits; a failed
+   * commit is the error of its own items.
+   */
   async sendMany(items: SendItem[], opts: { connection?: ConnectionHandle | null; onAlarm?: 'wait' | 'fail' } = {}): Promise<Array<Error | undefined>> {
     if (this.stopped) throw new BrokerError('closed', 'broker is shutting down');
     if (this.alarmState.active) await this.alarmState.admit(opts.onAlarm === 'fail');
     const conn = (opts.connection ?? null) as Connection | null;
-    const results: Array<Error | undefined> = new Array(items.length).fill(undefined);
-    const plans: SendPlan[] = [];
-    const kv: KvChange[] = [];
-    const scheduled: number[] = [];
-    try {
-      for (let i = 0; i < items.length; i++) {
-        const { message, address } = items[i];
+    const n = items.length;
+    const results: Array<Error | undefined> = new Array<Error | undefined>(n).fill(undefined);
+    // planned and not executed yet: one plan for them, their items' indices, their items' kv changes
+    let plan = newPlan();
+    let planned: number[] = [];
+    let kv: KvChange[] | null = null;
+    const commits: Array<Promise<void>> = [];
+    let scheduled: number[] | null = null;
+    const admitted = (i: number): void => {
+      const item = items[i]!;
+      planned.push(i);
+      if (conn) {
+        conn.stats.messagesIn++;
+        conn.stats.bytesIn += item.message.body.length;
+        this.senders.note(conn, item.address);
+      }
+      if (item.kv) (kv ??= []).push(...item.kv);
+    };
+    const execute = (): void => {
+      if (planned.length === 0) return;
+      const ids = planned;
+      const changes = kv;
+      const p = this.router.execute(plan, changes === null ? NO_COMMANDS : kvCommands(changes), this.concurrentDispatch);
+      commits.push(
+        p.then(
+          () => {
+            if (changes !== null) this.applyKv(changes);
+          },
+          (err: unknown) => {
+            for (const k of ids) results[k] = err as Error;
+          },
+        ),
+      );
+      plan = newPlan();
+      planned = [];
+      kv = null;
+    };
+    let i = 0;
+    if (this.asyncPlans === 0) {
+      for (; i < n; i++) {
+        const item = items[i]!;
+        const t = plan.targets.length, c = plan.commands.length, a = plan.apply.length, r = plan.release.length;
         try {
-          this.checkSend(conn, address);
-          if (Scheduler.applies(message)) {
-            scheduled.push(i);
+          this.checkSend(conn, item.address);
+          if (Scheduler.applies(item.message)) {
+            (scheduled ??= []).push(i);
             continue;
           }
-          plans.push(await this.planSend(message, address, false, conn));
+          if (this.router.planNow(item.message, item.address, conn, false, plan) === null) break;
         } catch (err) {
+          truncatePlan(plan, t, c, a, r);
           results[i] = err as Error;
           continue;
         }
-        if (conn) {
-          conn.stats.messagesIn++;
-          conn.stats.bytesIn += message.body.length;
-          this.senders.note(conn, address);
-        }
-        if (items[i].kv) kv.push(...items[i].kv!);
+        admitted(i);
       }
-    } catch (err) {
-      for (const p of plans) for (const r of p.release) r();
-      throw err;
     }
-    await this.router.execute(mergePlans(plans), kvCommands(kv), this.concurrentDispatch);
-    this.applyKv(kv);
-    // scheduled messages are jobs of their own (rare over SQS): one commit each
-    for (const i of scheduled) {
+    if (i < n) {
+      execute();
+      this.asyncPlans++;
+      const earlier = this.manyPlanned;
+      let done!: () => void;
+      this.manyPlanned = new Promise<void>((r) => (done = r));
       try {
-        await this.send(items[i].message, items[i].address, { connection: conn, kv: items[i].kv });
-      } catch (err) {
-        results[i] = err as Error;
+        await earlier;
+        for (; i < n; i++) {
+          const item = items[i]!;
+          let t = plan.targets.length, c = plan.commands.length, a = plan.apply.length, r = plan.release.length;
+          try {
+            this.checkSend(conn, item.address);
+            if (Scheduler.applies(item.message)) {
+              (scheduled ??= []).push(i);
+              continue;
+            }
+            if (this.router.planNow(item.message, item.address, conn, false, plan) === null) {
+              execute();
+              t = c = a = r = 0;
+              const own = await this.router.plan(item.message, item.address, false, conn);
+              appendPlan(plan, own);
+            }
+            admitted(i);
+          } catch (err) {
+            truncatePlan(plan, t, c, a, r);
+            results[i] = err as Error;
+          }
+        }
+      } finally {
+        this.asyncPlans--;
+        done();
+      }
+    }
+    execute();
+    if (commits.length > 0) await (commits.length === 1 ? commits[0] : Promise.all(commits));
+    // scheduled messages are jobs of their own (rare): one commit each
+    if (scheduled !== null) {
+      for (const k of scheduled) {
+        try {
+          await this.send(items[k]!.message, items[k]!.address, { connection: conn, kv: items[k]!.kv });
+        } catch (err) {
+          results[k] = err as Error;
+        }
       }
     }
     return results;
   }
+
+  /** Resolves once the asynchronous plans of the last sendMany that needed them are done (see sendMany). */
+  private manyPlanned: Promise<void> = Promise.resolve();
 
   /** Mirror committed key/value changes in memory (also used by transactions). */
   applyKv(changes: KvChange[] | undefined): void {

@@ -9,7 +9,7 @@ import type { Connection } from './connection.js';
 import type { EngineState } from './engine-state.js';
 import { BrokerError } from './errors.js';
 import { copyMessage, messageSize, newMessageId, type Message } from './message.js';
-import type { SendPlan } from './plan.js';
+import { newPlan, type SendPlan } from './plan.js';
 import type { DestinationPolicy } from './policy.js';
 import type { CoreQueue } from './queue.js';
 import type { Entry } from './entry.js';
@@ -91,28 +91,30 @@ export class Router {
    * The plan of the common send — to one existing queue, or one known topic, without limits (no composite,
    * no admission wait, no retain) — built synchronously, so the send reaches its commit without the promises
    * and microtask hops of plan(); null for everything else (plan() then does it). Same result as plan() for
-   * the sends it takes.
+   * the sends it takes. With `into`, the send is added to that plan (a batch's; nothing is added when null is
+   * returned).
    */
-  planNow(message: Message, address: Address, conn: Connection | null, retain: boolean): SendPlan | null {
+  planNow(message: Message, address: Address, conn: Connection | null, retain: boolean, into?: SendPlan): SendPlan | null {
     if (retain || this.composites.size > 0 || address.name.includes(',')) return null;
-    if (address.kind === 'topic') return this.planTopicNow(message, address, conn);
+    if (address.kind === 'topic') return this.planTopicNow(message, address, conn, into);
     const q = this.state.queues.get(address.name);
     if (q === undefined) return null;
     const m = this.withDefaults(message, address);
     if (!q.admitsNow(messageSize(m))) return null;
-    const plan: SendPlan = { commands: [], apply: [], release: [], targets: [] };
+    const plan = into ?? newPlan();
     this.enqueueInto(plan, q, m);
     return plan;
   }
 
-  private planTopicNow(message: Message, address: Address, conn: Connection | null): SendPlan | null {
+  private planTopicNow(message: Message, address: Address, conn: Connection | null, into: SendPlan | undefined): SendPlan | null {
     const topicStats = this.state.knownTopics.get(address.name);
     if (topicStats === undefined || this.state.virtualConsumers.has(address.name)) return null;
     const matched = this.state.topicIndex.match(address.name);
     const m = this.withDefaults(message, address);
     const size = messageSize(m);
     for (const q of matched) if (!q.admitsNow(size)) return null;
-    const plan: SendPlan = { commands: [], apply: [() => topicStats.enqueued++], release: [], targets: [] };
+    const plan = into ?? newPlan();
+    plan.apply.push(() => topicStats.enqueued++);
     for (const q of matched) if (this.reaches(q, m, address.name, conn)) this.enqueueInto(plan, q, m);
     return plan;
   }

@@ -71,8 +71,12 @@ export function onAck(ctx: StompContext, f: StompFrame, positive: boolean): void
     if (receipt !== undefined) ctx.receipt(receipt);
     return;
   }
+  const done: Promise<unknown> = waits.length === 1 ? waits[0]! : Promise.all(waits);
+  // The acks of one read share their queue's commit promise: without a receipt to write, one wait for it
+  // (an error, the first ACK's frame in the ERROR; DISCONNECT's wait for in-flight work) serves them all.
+  if (receipt === undefined && done === ctx.lastAckWait) return;
+  ctx.lastAckWait = done;
   ctx.ops++;
-  const done = waits.length === 1 ? waits[0]! : Promise.all(waits);
   done.then(
     () => {
       ctx.opDone();
@@ -84,3 +88,4 @@ export function onAck(ctx: StompContext, f: StompFrame, positive: boolean): void
     },
   );
 }
+

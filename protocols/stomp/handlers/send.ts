@@ -1,5 +1,7 @@
 /**
- * SEND: one engine send per frame, started at once; frames after it are not held back by it.
+ * SEND: frames after it are not held back by it. A transactional SEND goes to its transaction at once; the
+ * others of one socket read are started together as one engine sendMany (ctx.sends, flushed by the
+ * connection at the end of the read and before any other frame), each answered on its own.
  *
  * STOMP 1.2 "SEND": `destination` is required; with `transaction` the message is buffered in that
  * transaction until COMMIT. STOMP 1.2 "RECEIPT": the receipt is written once engine.send resolved, so a
@@ -18,7 +20,7 @@ export function onSend(ctx: StompContext, f: StompFrame): void {
   const m = sendToMessage(f, ctx.sendCtx);
   const receipt = header(f, 'receipt');
   const txId = header(f, 'transaction');
-  let p: Promise<void>;
+  const size = f.body.length;
   if (txId !== undefined) {
     const t = getTx(ctx, txId);
     t.messages++;
@@ -26,25 +28,29 @@ export function onSend(ctx: StompContext, f: StompFrame): void {
     if (t.messages > ctx.opts.maxTransactionMessages || t.bytes > Math.max(ctx.opts.maxTransactionBytes, 2 * ctx.host.limits.maxFrameSize)) {
       throw new FrameError('Transaction too large', `Transaction '${clip(txId, 60)}' exceeds ${ctx.opts.maxTransactionMessages} messages or ${ctx.opts.maxTransactionBytes} bytes; commit it in smaller parts.`);
     }
-    p = ctx.engine.send(m, address, { connection: conn, transaction: t.tx });
-  } else {
-    p = ctx.engine.send(m, address, { connection: conn });
+    started(ctx, size);
+    ctx.engine.send(m, address, { connection: conn, transaction: t.tx }).then(
+      () => sent(ctx, f, size, receipt, undefined),
+      (err: unknown) => sent(ctx, f, size, receipt, err as Error),
+    );
+    return;
   }
-  const size = f.body.length;
+  started(ctx, size);
+  ctx.sends.add(m, address, (err) => sent(ctx, f, size, receipt, err));
+}
+
+function started(ctx: StompContext, size: number): void {
   ctx.pendingSends++;
   ctx.pendingBytes += size;
   ctx.ops++;
   if (ctx.pendingSends >= ctx.opts.maxPendingSends || ctx.pendingBytes >= ctx.opts.maxPendingBytes) ctx.hold(HOLD_SENDS);
-  p.then(
-    () => {
-      sendDone(ctx, size);
-      if (receipt !== undefined) ctx.receipt(receipt);
-    },
-    (err: unknown) => {
-      sendDone(ctx, size);
-      ctx.fail(err, f);
-    },
-  );
+}
+
+/** STOMP 1.2 "RECEIPT" once the send is done (durable, if persistent); an ERROR frame if it was refused. */
+function sent(ctx: StompContext, f: StompFrame, size: number, receipt: string | undefined, err: Error | undefined): void {
+  sendDone(ctx, size);
+  if (err !== undefined) ctx.fail(err, f);
+  else if (receipt !== undefined) ctx.receipt(receipt);
 }
 
 export function sendDone(ctx: StompContext, size: number): void {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { SecurityHooks } from '../../../src/core/security.js';
+import { allowAll, type SecurityHooks } from '../../../src/core/security.js';
 import { scanMessage } from '../../../protocols/amqp/codec.js';
 import { createMessage, queue } from '../../../src/core/api.js';
 import { rheaTerminus } from '../../../protocols/amqp/rhea.js';
@@ -260,6 +260,31 @@ describe('AMQP: addresses and routing', function () {
     assert.equal((await r1.next()).message.body, 'one');
     assert.equal((await r2.next()).message.body, 'two');
     assert.equal((await r2.next()).message.body, 'three');
+  });
+
+  it('transfers read together go to the engine together, each with its own outcome: a refused one rejected, the others accepted', async () => {
+    const e = b.broker.engine;
+    e.security = { ...allowAll, authorize: (_p, action, a) => !(action === 'send' && a?.name === 'batch.secret') };
+    try {
+      const s = await c.sender({ target: {} });
+      // sent in one turn: rhea writes them together and the broker reads them in one go
+      const outcomes = await Promise.all([
+        s.send({ to: 'batch.q', body: 'one', durable: true }),
+        s.send({ to: 'batch.secret', body: 'secret', durable: true }),
+        s.send({ to: 'topic://batch.*', body: 'wildcard', durable: true }),
+        s.send({ to: 'batch.q', body: 'two', durable: true }),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => [o.state, o.error?.condition]),
+        [['accepted', undefined], ['rejected', 'amqp:unauthorized-access'], ['rejected', 'amqp:invalid-field'], ['accepted', undefined]],
+      );
+      assert.equal(e.getQueue('batch.secret'), undefined);
+      const r = await c.receiver('batch.q');
+      assert.equal((await r.next()).message.body, 'one');
+      assert.equal((await r.next()).message.body, 'two');
+    } finally {
+      e.security = allowAll;
+    }
   });
 
   it('request/reply through a dynamic receiver (temporary queue owned by the connection)', async () => {

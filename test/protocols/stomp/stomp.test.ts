@@ -563,6 +563,28 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
   // ----------------------------------------------------------------------------------------- receipts, DISCONNECT, ERROR
 
   describe('receipts, DISCONNECT and ERROR', () => {
+    it('SENDs read together go to the engine together, each answered on its own: receipts before a refused one, its ERROR', async () => {
+      engine().security = { ...allowAll, authorize: (_p, action, a) => !(action === 'send' && a?.name === 'batch.forbidden') };
+      const r = await raw();
+      // one TCP write: the broker reads the four SENDs at once and starts them as one engine sendMany
+      r.socket.cork();
+      r.send('SEND', { destination: '/queue/batch.ok', persistent: 'true', receipt: 'r1' }, '1');
+      r.send('SEND', { destination: '/queue/batch.ok', persistent: 'true', receipt: 'r2' }, '2');
+      r.send('SEND', { destination: '/queue/batch.forbidden', persistent: 'true', receipt: 'r3' }, '3');
+      r.send('SEND', { destination: '/queue/batch.ok', persistent: 'true', receipt: 'r4' }, '4');
+      r.socket.uncork();
+      const answers = [await r.next(), await r.next(), await r.next()];
+      assert.deepEqual(answers.map((f) => [f.command, hdr(f, 'receipt-id')]), [['RECEIPT', 'r1'], ['RECEIPT', 'r2'], ['ERROR', 'r3']]);
+      assert.match(hdr(answers[2]!, 'message')!, /not authorized/i);
+      await r.waitClosed();
+      engine().security = allowAll;
+      assert.equal(engine().getQueue('batch.forbidden'), undefined);
+      const c = await raw();
+      c.send('SUBSCRIBE', { destination: '/queue/batch.ok', id: 's', ack: 'client-individual' });
+      const [m1, m2] = [await c.next(), await c.next()];
+      assert.deepEqual([m1.body.toString(), m2.body.toString()], ['1', '2']);
+    });
+
     it('answers every frame that carries a receipt', async () => {
       const r = await raw();
       const frames: Array<[string, Record<string, string>]> = [
