@@ -90,7 +90,9 @@ describe('crash safety (SIGKILL of a child-process broker under load)', function
     } finally {
       // a failed check must not leave the child producing forever
       if (current && current.exitCode === null && current.signalCode === null) current.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      // WHARF_CRASH_KEEP=1: keep the data directory for a post-mortem (see test/fixtures/engine-child.ts)
+      if (process.env.WHARF_CRASH_KEEP === '1') console.log(`crash test data kept in ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
     }
   });
 });
