@@ -3,7 +3,7 @@
  * one per connection, driven line by line over stdin/stdout.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { JAVA_JARS } from '../protocols/openwire/java-harness.js';
@@ -15,6 +15,7 @@ function compiled(): string {
   if (classpath) return classpath;
   const jars = JAVA_JARS.map(([jar]) => path.join('/usr/share/java', jar)).join(':');
   const out = mkdtempSync(path.join(tmpdir(), 'wharf-security-java-'));
+  process.once('exit', () => rmSync(out, { recursive: true, force: true })); // compiled once per test process
   execFileSync('javac', ['-nowarn', '-encoding', 'UTF-8', '-d', out, '-cp', jars, path.join(repoRoot, 'test', 'security', 'java', 'SecurityJms.java')], { stdio: ['ignore', 'ignore', 'pipe'] });
   classpath = `${out}:${jars}`;
   return classpath;

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,7 @@ export function javaHarness(): JavaHarness {
   }
   const classpath = JAVA_JARS.map(([jar]) => join(JAR_DIR, jar)).join(':');
   const out = mkdtempSync(join(tmpdir(), 'wharf-openwire-java-'));
+  process.once('exit', () => rmSync(out, { recursive: true, force: true })); // compiled once per test process
   const srcDir = join(repoRoot(), 'test', 'protocols', 'openwire', 'java');
   const sources = readdirSync(srcDir).filter((f) => f.endsWith('.java')).map((f) => join(srcDir, f));
   execFileSync('javac', ['-nowarn', '-encoding', 'UTF-8', '-d', out, '-cp', classpath, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] });
