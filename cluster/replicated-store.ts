@@ -19,7 +19,10 @@
  *      nobody waits for its apply, and a window's transaction skips messages enqueued and acked within it.
  *   4. advance.
  * Proposals arriving while a Raft fsync is in flight are batched into the next Ready (one fsync for all), and the
- * proposals of one event turn into one log entry (see propose()).
+ * proposals of one event turn into one log entry (see propose()). The leader does not hold their appends back for
+ * that Ready: before each Ready and while its write is in flight it sends what RawNode.takeSendableMessages hands
+ * out (followers write an entry while the leader does; the leader counts itself toward commit only once its own
+ * write is durable) and applies what takeDurableCommitted hands out (committed meanwhile, on its disk).
  *
  * The state store is not fsync'd (LmdbStore `noSync`): the Raft log is the durable record, and the state is a
  * cache of it that may lag. A process crash (kill -9) loses nothing of it (the writes are in the OS page cache);
