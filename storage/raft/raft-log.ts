@@ -14,10 +14,8 @@
  * Durability contract (cluster/raft/node.ts): `save(ready)` writes the Ready's snapshot, entries (truncating
  * from the first one) and hard state in ONE LMDB write transaction; the env is opened with
  * `overlappingSync: false`, so the promise resolves only once that transaction is fsync'd — the caller sends
- * the Ready's messages after it. The writes are queued (put/remove, all in one synchronous run: lmdb-js commits
- * the writes of one event turn in one transaction) and the writer thread runs that transaction start to end by
- * itself — a transaction callback would be handed to the main thread and back while it is open, and wait for a busy
- * event loop. The event loop keeps stepping the Raft node meanwhile; everything proposed during one fsync goes into the next Ready, i.e.
+ * the Ready's messages after it. The transaction runs asynchronously (lmdb-js writer thread) so the event loop
+ * keeps stepping the Raft node meanwhile; everything proposed during one fsync goes into the next Ready, i.e.
  * the next transaction (group commit).
  *
  * The newest entries written are also kept in memory (`tail`, bounded by `cacheBytes`), the Entry objects the
