@@ -101,18 +101,6 @@ function decodeSnap(v: Buffer): Snapshot {
   return { meta: { index: v.readDoubleLE(0), term: v.readDoubleLE(8), conf }, data: v.subarray(20 + n) };
 }
 
-/**
- * A queued write's promise, with its rejection (and lmdb-js's `commitError` cause promise) observed: only the last
- * write of a transaction is awaited, and an unobserved rejection of the others would end the process. Returns `p`.
- */
-function observed<T>(p: Promise<T>): Promise<T> {
-  p.then(undefined, (err: unknown) => {
-    const cause = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
-    if (cause && typeof cause.then === 'function') cause.then(undefined, () => undefined);
-  });
-  return p;
-}
-
 export class LmdbRaftLog implements Storage {
   readonly path: string;
   private readonly env: RootDatabase;
@@ -242,37 +230,31 @@ export class LmdbRaftLog implements Storage {
    * index replaces it and everything after), hard state — in one fsync'd transaction.
    */
   save(rd: RaftPersist): Promise<void> {
-    return this.writeQueued(() => {
-      // Queued writes (put/remove), not a transaction callback: everything queued in one event turn commits in one
-      // transaction (lmdb-js eventTurnBatching, on by default) that the writer thread runs on its own — no hand-off
-      // to the main thread and back while the transaction is open, which waits for a busy event loop.
+    return this.write(() => {
       let snap = this.snap;
       let last = this.last;
       let hard = this.hard;
       let cached: readonly Entry[] = [];
       let replaced = false;
-      let lastOp: Promise<unknown> | undefined;
-      // Checked before anything is queued: a queued write cannot be taken back.
-      const first = rd.entries[0]?.index;
-      const lastAfterSnap = rd.snapshot && rd.snapshot.meta.index > snap.meta.index ? rd.snapshot.meta.index : last;
-      if (first !== undefined && first > lastAfterSnap + 1) throw new Error(`LmdbRaftLog(${this.path}): append at ${first} leaves a gap after ${lastAfterSnap}`);
       if (rd.snapshot && rd.snapshot.meta.index > snap.meta.index) {
         // Replaces the whole log (MemoryStorage.applySnapshot).
         replaced = true;
-        this.removeRange(snap.meta.index + 1, last, true);
+        this.removeRange(snap.meta.index + 1, last);
         snap = rd.snapshot;
         last = snap.meta.index;
-        lastOp = observed(this.meta.put('snap', encodeSnap(snap)));
+        this.meta.putSync('snap', encodeSnap(snap));
       }
-      if (first !== undefined) {
+      if (rd.entries.length > 0) {
+        const first = (rd.entries[0] as Entry).index;
+        if (first > last + 1) throw new Error(`LmdbRaftLog(${this.path}): append at ${first} leaves a gap after ${last}`);
         const off = snap.meta.index;
         const keep = rd.entries.filter((e) => e.index > off);
         if (keep.length > 0) {
           const start = (keep[0] as Entry).index;
-          if (start <= last) this.removeRange(start, last, true);
+          if (start <= last) this.removeRange(start, last);
           for (const e of keep) {
-            lastOp = observed(this.log.put(e.index, encodeEntry(e)));
-            if (e.type === 'confChange') lastOp = observed(this.confs.put(e.index, Buffer.alloc(0)));
+            this.log.putSync(e.index, encodeEntry(e));
+            if (e.type === 'confChange') this.confs.putSync(e.index, Buffer.alloc(0));
           }
           last = (keep[keep.length - 1] as Entry).index;
           this.stats.entries += keep.length;
@@ -281,7 +263,7 @@ export class LmdbRaftLog implements Storage {
       }
       if (rd.hardState) {
         hard = rd.hardState;
-        lastOp = observed(this.meta.put('hard', encodeHard(hard)));
+        this.meta.putSync('hard', encodeHard(hard));
       }
       this.snap = snap;
       this.last = last;
@@ -289,8 +271,6 @@ export class LmdbRaftLog implements Storage {
       // Nothing below throws: the tail changes only with the bounds.
       if (replaced) this.cacheDropThrough(Infinity);
       this.cacheAppend(snap.meta.index, cached);
-      // Every write queued in this turn commits (and is fsync'd) in the same transaction as the last one.
-      return lastOp;
     });
   }
 
@@ -365,59 +345,10 @@ export class LmdbRaftLog implements Storage {
   }
 
   /** Delete log entries (and their conf index) in [lo, hi]. Inside a write transaction. */
-  private removeRange(lo: number, hi: number, queued = false): void {
+  private removeRange(lo: number, hi: number): void {
     if (hi < lo) return;
-    for (const k of Array.from(this.log.getKeys({ start: lo, end: hi + 1 }))) {
-      if (queued) observed(this.log.remove(k));
-      else this.log.removeSync(k);
-    }
-    for (const k of Array.from(this.confs.getKeys({ start: lo, end: hi + 1 }))) {
-      if (queued) observed(this.confs.remove(k));
-      else this.confs.removeSync(k);
-    }
-  }
-
-  /**
-   * Like write(), for a body that queues its writes (put/remove, all in one synchronous run: one transaction) and
-   * returns the promise of the last one, which resolves once that transaction is fsync'd.
-   */
-  private writeQueued(body: () => Promise<unknown> | undefined): Promise<void> {
-    if (this.broken) return Promise.reject(this.broken);
-    if (this.closed) return Promise.reject(new Error(`LmdbRaftLog(${this.path}): closed`));
-    const run = async (): Promise<void> => {
-      if (this.broken) throw this.broken;
-      const saved = { snap: this.snap, last: this.last, hard: this.hard };
-      let done: Promise<unknown> | undefined;
-      try {
-        done = body();
-      } catch (err) {
-        this.snap = saved.snap;
-        this.last = saved.last;
-        this.hard = saved.hard;
-        throw err;
-      }
-      if (!done) return;
-      try {
-        await done;
-      } catch (err) {
-        await this.fail(err);
-      }
-      this.stats.transactions++;
-    };
-    const p = this.writing.then(run, run);
-    this.writing = p.catch(() => undefined);
-    return p;
-  }
-
-  /** A commit failed: the cached bounds may be ahead of the disk, so the log is unusable from here on. */
-  private async fail(err: unknown): Promise<never> {
-    // lmdb-js hands the cause (disk full, I/O error) as a second promise that rejects later; unobserved, its
-    // rejection would end the process. Observe it, and report it as the reason.
-    const cause = (err as { commitError?: Promise<unknown> }).commitError;
-    let why = (err as Error).message;
-    if (cause && typeof cause.then === 'function') why = await cause.then(() => why, (e: unknown) => `${why}: ${(e as Error).message ?? String(e)}`);
-    this.broken = new Error(`LmdbRaftLog(${this.path}): a write failed, the log is unusable: ${why}`, { cause: err });
-    throw this.broken;
+    for (const k of Array.from(this.log.getKeys({ start: lo, end: hi + 1 }))) this.log.removeSync(k);
+    for (const k of Array.from(this.confs.getKeys({ start: lo, end: hi + 1 }))) this.confs.removeSync(k);
   }
 
   /**
