@@ -19,7 +19,10 @@
  *      nobody waits for its apply, and a window's transaction skips messages enqueued and acked within it.
  *   4. advance.
  * Proposals arriving while a Raft fsync is in flight are batched into the next Ready (one fsync for all), and the
- * proposals of one event turn into one log entry (see propose()).
+ * proposals of one event turn into one log entry (see propose()). The leader does not hold their appends back for
+ * that Ready: before each Ready and while its write is in flight it sends what RawNode.takeSendableMessages hands
+ * out (followers write an entry while the leader does; the leader counts itself toward commit only once its own
+ * write is durable) and applies what takeDurableCommitted hands out (committed meanwhile, on its disk).
  *
  * The state store is not fsync'd (LmdbStore `noSync`): the Raft log is the durable record, and the state is a
  * cache of it that may lag. A process crash (kill -9) loses nothing of it (the writes are in the OS page cache);
@@ -118,9 +121,6 @@ type NodeState = 'running' | 'stopping' | 'stopped' | 'failed';
 
 /** How an entry's apply went: undefined (applied), why it was skipped, or that per batch it carries. */
 type Outcome = Error | undefined | (Error | undefined)[];
-
-/** Message types a leader may send before its own fsync of the same Ready. */
-const LEADER_EARLY = new Set<string>(['app', 'heartbeat', 'snap', 'timeoutNow']);
 
 export class ReplicatedNode {
   readonly id: NodeId;
@@ -364,28 +364,33 @@ export class ReplicatedNode {
       this.flushProposals();
       if (this.nodeState !== 'running') return;
       if (!this.driving) this.driving = this.drive().finally(() => (this.driving = undefined));
-      else this.applyCommittedEarly();
+      else this.leaderWorkBeforePersist();
     });
+  }
+
+  /**
+   * Leader, before a Ready and while its write is in flight: send the appends (and heartbeats) of the proposals
+   * and answers that arrived meanwhile at once — followers write them while this node does (RawNode
+   * takeSendableMessages: the leader counts itself toward commit only once its own write is durable) — and apply
+   * what committed meanwhile (a follower's answer) and is durable here: its clients are waiting.
+   */
+  private leaderWorkBeforePersist(): void {
+    if (this.raw.raft.role !== 'leader') return;
+    for (const m of this.raw.takeSendableMessages()) this.transport.send(m.to, m);
+    this.apply(this.raw.takeDurableCommitted());
   }
 
   private async drive(): Promise<void> {
     try {
       while (this.nodeState === 'running' && this.raw.hasReady()) {
+        this.leaderWorkBeforePersist();
+        if (!this.raw.hasReady()) break;
         const rd = this.raw.ready();
-        // A leader may send its appends while its own fsync runs (Raft dissertation §10.2.1): they promise nothing
-        // about its disk, and it counts itself toward commit only once the entries are durable here (advance()).
-        // Everything else — vote answers, append answers, anything from a Ready that changes the role — waits.
-        const early = rd.softState === undefined && this.raw.raft.role === 'leader' && rd.messages.every((m) => LEADER_EARLY.has(m.type));
-        if (early) for (const m of rd.messages) this.transport.send(m.to, m);
-        // A leader's committed entries are durable here already (it counts itself toward commit only once its own
-        // write is done), so it applies them while this Ready's new entries are written: one fsync less per commit.
-        const applyEarly = early && !rd.snapshot;
-        if (applyEarly) this.apply(rd.committedEntries);
         await this.persist(rd);
         if (this.nodeState !== 'running') return; // crashed while the fsync was in flight: send nothing more
-        if (!early) for (const m of rd.messages) this.transport.send(m.to, m);
+        for (const m of rd.messages) this.transport.send(m.to, m);
         if (rd.snapshot) await this.restore(rd.snapshot.data, rd.snapshot.meta.index);
-        if (!applyEarly) this.apply(rd.committedEntries);
+        this.apply(rd.committedEntries);
         if (rd.softState) this.roleChanged(rd.softState);
         this.raw.advance(rd);
       }
@@ -444,23 +449,6 @@ export class ReplicatedNode {
   private deferred: Entry[] = [];
   private deferredBytes = 0;
   private applyTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * Leader, while a Ready's write is in flight: apply what committed meanwhile (a follower's answer arrived) now, not
-   * after that write and the next Ready — its clients are waiting. Only entries durable here (below the core's
-   * unstable tail), committed, and normal (membership changes wait for their Ready); the Ready that later carries
-   * them skips them (appliedQueued), as replay after a restart does.
-   */
-  private applyCommittedEarly(): void {
-    const r = this.raw.raft;
-    if (r.role !== 'leader') return;
-    const upTo = Math.min(r.log.committed, r.log.unstable.offset - 1);
-    if (upTo <= this.appliedQueued) return;
-    const entries = r.log.slice(this.appliedQueued + 1, upTo + 1, Number.MAX_SAFE_INTEGER);
-    if (!entries) return;
-    const normal = entries.findIndex((e) => e.type !== 'normal');
-    this.apply(normal < 0 ? entries : entries.slice(0, normal));
-  }
 
   private apply(committed: readonly Entry[]): void {
     if (committed.length === 0) return;

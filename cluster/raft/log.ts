@@ -81,14 +81,17 @@ export class Unstable {
  *            ^firstIndex                ^unstable.offset       ^lastIndex
  *
  * committed: highest index known committed (never decreases while the process lives).
- * applied:   highest index handed to the application for applying.
- * Invariant: applied <= committed <= lastIndex.
+ * applying:  highest index handed to the application for applying (in a Ready, or early, see
+ *            RawNode.takeDurableCommitted); the next hand-out starts after it.
+ * applied:   highest index the application reported applied (advance()).
+ * Invariant: applied <= applying <= committed <= lastIndex.
  */
 export class RaftLog {
   readonly storage: Storage;
   readonly unstable: Unstable;
   committed: number;
   applied: number;
+  applying: number;
 
   constructor(storage: Storage, applied = 0) {
     this.storage = storage;
@@ -96,6 +99,7 @@ export class RaftLog {
     const snapIndex = storage.firstIndex() - 1;
     this.committed = snapIndex;
     this.applied = Math.max(applied, snapIndex);
+    this.applying = this.applied;
   }
 
   firstIndex(): number {
@@ -193,14 +197,26 @@ export class RaftLog {
     return limitSize(out, maxBytes);
   }
 
-  /** Entries [applied+1, committed], which the application may apply once they are durable. */
+  /** Entries [applying+1, committed], which the application may apply once they are durable. */
   nextCommittedEntries(maxBytes = Number.MAX_SAFE_INTEGER): Entry[] {
-    const lo = Math.max(this.applied + 1, this.firstIndex());
+    const lo = Math.max(this.applying + 1, this.firstIndex());
     if (this.committed < lo) return [];
     return this.slice(lo, this.committed + 1, maxBytes) ?? [];
   }
   hasNextCommittedEntries(): boolean {
-    return this.committed > Math.max(this.applied, this.firstIndex() - 1);
+    return this.committed > Math.max(this.applying, this.firstIndex() - 1);
+  }
+
+  /** Highest index durable in storage (the unstable tail starts after it), or undefined while a snapshot
+   *  waits to be persisted (nothing above the old log may be trusted until it is). */
+  stableLastIndex(): number | undefined {
+    return this.unstable.snapshot ? undefined : this.unstable.offset - 1;
+  }
+
+  /** Entries up to `i` were handed to the application for applying. */
+  applyingTo(i: number): void {
+    if (i > this.committed) throw new Error(`applying ${i} beyond commit ${this.committed}`);
+    if (i > this.applying) this.applying = i;
   }
 
   commitTo(c: number): void {
@@ -214,6 +230,7 @@ export class RaftLog {
       throw new Error(`applied ${i} outside [${this.applied}, ${this.committed}]`);
     }
     this.applied = i;
+    if (i > this.applying) this.applying = i;
   }
 
   /** Commit `index` if it holds an entry of `term` (the current-term rule of §5.4.2 is

@@ -25,6 +25,16 @@ import type { RaftConfig } from './raft.js';
  * ticked and stepped (e.g. while an asynchronous fsync is in flight): advance() only marks
  * as durable what that Ready carried and is still current (the simulation exercises this).
  *
+ * Work that need not wait for a write — before ready() or while a Ready's write is in flight:
+ *  - takeSendableMessages(): a leader's appends, heartbeats, snapshot chunks and timeoutNow may
+ *    leave before its own write of the same entries (Raft dissertation §10.2.1; etcd's
+ *    asynchronous storage writes do the same): they promise nothing about the leader's disk,
+ *    and the leader counts itself toward commit only for entries that advance() reported
+ *    durable. Followers may then make an entry durable — and committed, on a majority — before
+ *    the leader's own write of it ends.
+ *  - takeDurableCommitted(): committed entries that are durable here, to apply at once (a
+ *    leader's commit advances as followers answer, while its next write runs).
+ *
  * Messages may be lost, duplicated, delayed and reordered by the transport: Raft tolerates
  * all of these. Learn membership from conf-change entries in `committedEntries`
  * (decodeConfChange(entry.data).conf) or from `snapshot.meta.conf`.
@@ -57,6 +67,9 @@ export interface Status {
   readonly progress: ReadonlyMap<NodeId, string>;
 }
 
+/** Message types a leader may send before its own write of what they carry (takeSendableMessages). */
+const SENDABLE_BEFORE_PERSIST = new Set<string>(['app', 'heartbeat', 'snap', 'timeoutNow']);
+
 function sameHard(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
@@ -67,11 +80,16 @@ export class RawNode {
   private prevHard: HardState;
   private prevSoft: SoftState;
   private outstanding: Ready | undefined;
+  /** Term and vote as last persisted (at start: as storage holds them; then what advance() confirmed). */
+  private durableTerm: number;
+  private durableVote: NodeId;
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
     this.prevHard = this.raft.hardState();
     this.prevSoft = this.raft.softState();
+    this.durableTerm = this.prevHard.term;
+    this.durableVote = this.prevHard.vote;
   }
 
   /** Advance logical time by one tick (the caller decides how long a tick is). */
@@ -132,6 +150,8 @@ export class RawNode {
       messages: r.msgs,
       mustSync: entries.length > 0 || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote,
     };
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted) r.log.applyingTo(lastCommitted.index);
     r.msgs = [];
     this.prevHard = hard;
     this.prevSoft = soft;
@@ -144,16 +164,66 @@ export class RawNode {
     if (rd !== this.outstanding) throw new Error('advance() with a Ready that is not the outstanding one');
     this.outstanding = undefined;
     const r = this.raft;
+    if (rd.hardState) {
+      this.durableTerm = rd.hardState.term;
+      this.durableVote = rd.hardState.vote;
+    }
     if (rd.snapshot) {
       r.log.stableSnapTo(rd.snapshot.meta.index);
-      if (rd.snapshot.meta.index > r.log.applied) r.log.applied = rd.snapshot.meta.index;
+      if (rd.snapshot.meta.index > r.log.applied) {
+        r.log.applied = rd.snapshot.meta.index;
+        if (r.log.applying < r.log.applied) r.log.applying = r.log.applied;
+      }
     }
     const last = rd.entries[rd.entries.length - 1];
     if (last) r.log.stableTo(last.index, last.term);
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastApplied && lastApplied.index > r.log.applied) r.log.appliedTo(lastApplied.index);
+    // Entries taken early while this Ready was outstanding follow its own: applied as well now.
+    if (r.log.applying > r.log.applied) r.log.appliedTo(r.log.applying);
     r.compactConfigs();
     if (last) r.onStable();
+  }
+
+  /**
+   * The messages that may leave now, before anything more is persisted (see the contract above): a leader's
+   * appends, heartbeats, snapshot chunks and timeoutNow, once its term and vote are durable — otherwise a restart
+   * could forget the vote and a second leader be elected in the same term. Taken out of the next Ready; every
+   * other message (vote and append answers: they promise a write) stays there, to go after its persistence.
+   */
+  takeSendableMessages(): Message[] {
+    const r = this.raft;
+    if (r.role !== 'leader' || r.term !== this.durableTerm || r.vote !== this.durableVote || r.msgs.length === 0) return [];
+    const now: Message[] = [];
+    const later: Message[] = [];
+    for (const m of r.msgs) (SENDABLE_BEFORE_PERSIST.has(m.type) ? now : later).push(m);
+    r.msgs = later;
+    return now;
+  }
+
+  /**
+   * Committed entries that are durable on this node and were not handed out yet, to apply now, in order; no
+   * later Ready carries them. Nothing while the outstanding Ready still has committed entries to apply (they
+   * come first) or a snapshot to install. Stops before a membership change: those come in a Ready, in order
+   * with the role change they may cause.
+   */
+  takeDurableCommitted(): Entry[] {
+    const log = this.raft.log;
+    if (this.outstanding && (this.outstanding.committedEntries.length > 0 || this.outstanding.snapshot)) return [];
+    const stable = log.stableLastIndex();
+    if (stable === undefined) return [];
+    const hi = Math.min(log.committed, stable);
+    const lo = Math.max(log.applying + 1, log.firstIndex());
+    if (hi < lo) return [];
+    let ents = log.slice(lo, hi + 1, Number.MAX_SAFE_INTEGER) ?? [];
+    const conf = ents.findIndex((e) => e.type !== 'normal');
+    if (conf >= 0) ents = ents.slice(0, conf);
+    const last = ents[ents.length - 1];
+    if (!last) return [];
+    log.applyingTo(last.index);
+    // Handed out now and applied in order after anything handed out before: as good as applied.
+    if (!this.outstanding) log.appliedTo(last.index);
+    return ents;
   }
 
   /** A Ready was handed out and not yet advanced (the application is mid-way through it). */

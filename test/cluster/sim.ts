@@ -33,10 +33,17 @@ export interface SimOptions {
   readonly tickSkip: number;
   /** Chance that a Ready's send/apply/advance half is deferred while the node keeps running. */
   readonly splitReady: number;
+  /** Chance that a Ready's write itself is deferred (an asynchronous write in flight): the node keeps running, a
+   *  crash meanwhile loses what the Ready carried. */
+  readonly asyncWrite: number;
+  /** Chance, before a Ready and after each step, that a node does the work RawNode allows before persisting: send
+   *  takeSendableMessages() (a leader's appends, also of entries not yet written here) and apply
+   *  takeDurableCommitted(). */
+  readonly early: number;
   /** Proposals per burst (exercises batching and flow control). */
   readonly burst: number;
   /** Test-only protocol violations, to prove the checker notices them. */
-  readonly bug?: 'forgetVote' | 'ackRejectedAppend';
+  readonly bug?: 'forgetVote' | 'ackRejectedAppend' | 'sendBeforeWrite';
   /** Collect a readable event trace (slower; used when replaying one seed). */
   readonly trace?: boolean;
 }
@@ -64,6 +71,8 @@ export function defaultOptions(seed: number): SimOptions {
     longDelay: [0, 0.005, 0.02][w.int(3)] as number,
     tickSkip: [0, 0.1, 0.3][w.int(3)] as number,
     splitReady: [0, 0.1, 0.3][w.int(3)] as number,
+    asyncWrite: [0, 0.2, 0.5][w.int(3)] as number,
+    early: [0, 0.5, 1][w.int(3)] as number,
   };
 }
 
@@ -93,8 +102,19 @@ interface SimNode {
   /** Permanently out (removed from the cluster): kept down so ids are never reused. */
   retired: boolean;
   removedApplied: boolean;
-  /** A Ready persisted but not yet sent/applied/advanced. */
-  pending: Ready | undefined;
+  /** Highest entry index a leader incarnation sent in an append before its Ready (takeSendableMessages). */
+  sentUpTo: number;
+  /** A Ready handed out and not yet advanced: written (`persisted`) or with its write still in flight. */
+  pending: Pending | undefined;
+}
+
+interface Pending {
+  readonly rd: Ready;
+  /** Term before each of rd.entries as the log had it at ready() (the log may change while the write is in flight). */
+  readonly prevTerms: (number | undefined)[];
+  persisted: boolean;
+  /** bug 'sendBeforeWrite': its messages already left. */
+  sent: boolean;
 }
 
 const enc = new TextEncoder();
@@ -132,6 +152,8 @@ export class Sim {
   private longDelay: number;
   private tickSkip: number;
   private splitReady: number;
+  private asyncWrite: number;
+  private early: number;
   private proposals = 0;
   readonly traceLines: string[] = [];
 
@@ -142,10 +164,11 @@ export class Sim {
   /** Committed entries as first observed: term of the entry, and the observer's term. */
   private committed = new Map<number, { term: number; seenAt: number }>();
   private maxCommitted = 0;
+  private aheadCounted = 0;
   /** State-machine hash after applying index i (hash chain = the whole applied prefix). */
   private appliedHash = new Map<number, number>();
   private leaderSeen = new Set<string>();
-  stats = { elections: 0, commits: 0, snapshotsSent: 0, restarts: 0, confChanges: 0, transfers: 0 };
+  stats = { elections: 0, commits: 0, snapshotsSent: 0, restarts: 0, confChanges: 0, transfers: 0, commitsAheadOfLeaderDisk: 0, leaderCrashesWithSentUnwritten: 0 };
 
   constructor(o: SimOptions) {
     this.o = o;
@@ -156,6 +179,8 @@ export class Sim {
     this.longDelay = o.longDelay;
     this.tickSkip = o.tickSkip;
     this.splitReady = o.splitReady;
+    this.asyncWrite = o.asyncWrite;
+    this.early = o.early;
     this.rng = new Prng(o.seed * 2654435761 + 1);
     const voters: NodeId[] = [];
     for (let i = 1; i <= o.voters; i++) voters.push(i);
@@ -175,6 +200,7 @@ export class Sim {
         retired: false,
         removedApplied: false,
         pending: undefined,
+        sentUpTo: 0,
       };
       this.nodes.set(id, n);
       this.start(n);
@@ -217,11 +243,18 @@ export class Sim {
     if (n.node.raft.log.committed !== want) this.fail(`node ${n.id} restarted with commit ${n.node.raft.log.committed}, persisted ${want}`);
     n.lastCommit = want;
     n.checkedCommit = Math.min(n.checkedCommit, want);
+    n.sentUpTo = 0;
   }
 
   crash(n: SimNode): void {
     if (!n.node) return;
     this.trace(`crash ${n.id}`);
+    if (n.pending && !n.pending.persisted && n.node.raft.role === 'leader' && n.pending.rd.entries.length > 0) {
+      // Its own write of entries it may already have sent (takeSendableMessages) is lost.
+      const last = n.pending.rd.entries[n.pending.rd.entries.length - 1] as Entry;
+      if (this.sentUpTo(n) >= (n.pending.rd.entries[0] as Entry).index) this.stats.leaderCrashesWithSentUnwritten++;
+      this.trace(`${n.id} loses its unwritten entries up to ${last.index}`);
+    }
     n.pending = undefined;
     n.node = undefined; // everything not persisted is gone
   }
@@ -237,32 +270,50 @@ export class Sim {
 
   /** Persist, send, apply, advance: the contract in node.ts, done right (unless a test bug is on).
    *  Sometimes the second half is deferred, as an application with asynchronous fsync would:
-   *  the node keeps stepping and ticking between ready() and advance(). */
+   *  the node keeps stepping and ticking between ready() and advance(); sometimes the write itself
+   *  is (still in flight: a crash loses it). */
   private handleReady(n: SimNode, crashBeforeSend: boolean): void {
     const node = n.node;
     if (!node) return;
     if (n.pending) {
+      // A write in flight often outlasts a few steps (time for followers to answer the appends it carries).
+      if (!n.pending.persisted && this.rng.chance(0.75)) return;
       this.finishReady(n, n.pending);
       return;
     }
+    if (this.rng.chance(this.early)) this.earlyWork(n);
     if (!node.hasReady()) return;
     const rd = node.ready();
-    this.persist(n, rd);
+    const prevTerms = rd.entries.map((e) => node.raft.log.term(e.index - 1));
+    if (this.rng.chance(this.asyncWrite)) {
+      const p: Pending = { rd, prevTerms, persisted: false, sent: false };
+      n.pending = p;
+      if (this.o.bug === 'sendBeforeWrite') {
+        // Answers (votes, appends) leave before the write that they promise.
+        for (const m of rd.messages) this.send(m);
+        p.sent = true;
+      }
+      return;
+    }
+    this.persist(n, rd, prevTerms);
     if (crashBeforeSend) {
       this.crash(n); // durable, but nothing sent or applied
       return;
     }
+    const p: Pending = { rd, prevTerms, persisted: true, sent: false };
     if (this.rng.chance(this.splitReady)) {
-      n.pending = rd;
+      n.pending = p;
       return;
     }
-    this.finishReady(n, rd);
+    this.finishReady(n, p);
   }
 
-  private finishReady(n: SimNode, rd: Ready): void {
+  private finishReady(n: SimNode, p: Pending): void {
     const node = n.node as RawNode;
+    const rd = p.rd;
+    if (!p.persisted) this.persist(n, rd, p.prevTerms);
     n.pending = undefined;
-    for (const m of rd.messages) this.send(m);
+    if (!p.sent) for (const m of rd.messages) this.send(m);
     if (rd.snapshot) {
       n.app = this.decodeSnapshot(n, rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.conf);
       this.trace(`${n.id} installed snapshot ${rd.snapshot.meta.index}`);
@@ -272,8 +323,39 @@ export class Sim {
     this.check();
   }
 
-  private persist(n: SimNode, rd: Ready): void {
-    const node = n.node as RawNode;
+  /** What RawNode lets a node do before (and while) a Ready's write: send a leader's appends and heartbeats, apply
+   *  committed entries that are durable here. Both promises are checked against the "disk". */
+  private earlyWork(n: SimNode): void {
+    const node = n.node;
+    if (!node) return;
+    const hs = n.storage.initialState();
+    for (const m of node.takeSendableMessages()) {
+      if (m.type !== 'app' && m.type !== 'heartbeat' && m.type !== 'snap' && m.type !== 'timeoutNow') this.fail(`node ${n.id} sent ${m.type} before its write`);
+      // A leader's term and self-vote must be on disk before it speaks for that term (else a restart could vote again).
+      if (hs.term !== m.term || hs.vote !== n.id) this.fail(`node ${n.id} sent ${m.type} at term ${m.term} with term ${hs.term} vote ${hs.vote} on disk`);
+      if (m.type === 'app' && m.entries.length > 0) {
+        const last = (m.entries[m.entries.length - 1] as Entry).index;
+        n.sentUpTo = Math.max(n.sentUpTo, last);
+      }
+      this.send(m);
+    }
+    const ents = node.takeDurableCommitted();
+    const snapIndex = n.storage.snapshot().meta.index;
+    for (const e of ents) {
+      if (e.index > snapIndex && (e.index > n.storage.lastIndex() || n.storage.term(e.index) !== e.term)) {
+        this.fail(`node ${n.id} was handed entry ${e.index}/${e.term} to apply early, which is not on its disk`);
+      }
+      this.apply(n, e);
+    }
+    if (ents.length > 0) this.trace(`${n.id} applied ${ents[0]!.index}..${ents[ents.length - 1]!.index} early`);
+    this.check();
+  }
+
+  private sentUpTo(n: SimNode): number {
+    return n.sentUpTo;
+  }
+
+  private persist(n: SimNode, rd: Ready, prevTerms: readonly (number | undefined)[]): void {
     if (rd.snapshot) n.storage.applySnapshot(rd.snapshot);
     n.storage.append(rd.entries);
     if (rd.hardState) {
@@ -282,9 +364,8 @@ export class Sim {
       n.storage.setHardState(hs);
     }
     // Log Matching, checked on everything that reaches a disk.
-    const log = node.raft.log;
-    for (const e of rd.entries) {
-      const prevTerm = log.term(e.index - 1);
+    rd.entries.forEach((e, k) => {
+      const prevTerm = prevTerms[k];
       let byTerm = this.entryIds.get(e.index);
       if (!byTerm) this.entryIds.set(e.index, (byTerm = new Map()));
       const seen = byTerm.get(e.term);
@@ -296,7 +377,7 @@ export class Sim {
           this.fail(`Log Matching: entry ${e.index}/${e.term} preceded by terms ${seen.prevTerm} and ${prevTerm}`);
         }
       }
-    }
+    });
   }
 
   private apply(n: SimNode, e: Entry): void {
@@ -366,6 +447,8 @@ export class Sim {
 
   private afterStep(n: SimNode): void {
     this.check();
+    // A write may be in flight (n.pending): the node keeps sending and applying what it may meanwhile.
+    if (this.rng.chance(this.early)) this.earlyWork(n);
     // Usually handle the Ready at once; sometimes leave state unpersisted for a while,
     // so a crash can catch it.
     if (this.rng.chance(0.7)) this.handleReady(n, this.rng.chance(this.crashRate));
@@ -395,7 +478,9 @@ export class Sim {
     }
     for (const n of this.nodes.values()) {
       if (n.retired) continue;
-      if (n.node && r.chance(this.crashRate)) this.crash(n);
+      // The case the early appends open up: a leader dies with entries sent but its own write of them lost.
+      const unwritten = n.pending && !n.pending.persisted && n.node?.raft.role === 'leader' && this.sentUpTo(n) >= (n.pending.rd.entries[0]?.index ?? Infinity);
+      if (n.node && r.chance(unwritten ? this.crashRate * 20 : this.crashRate)) this.crash(n);
       else if (!n.node && r.chance(0.05)) this.restart(n);
     }
     const leaders = this.leaders();
@@ -531,6 +616,7 @@ export class Sim {
     this.longDelay = 0;
     this.tickSkip = 0;
     this.splitReady = 0;
+    this.asyncWrite = 0;
   }
 
   private liveness(): void {
@@ -588,6 +674,11 @@ export class Sim {
           this.trace(`${n.id} leader at term ${raft.term}`);
           this.checkLeaderCompleteness(n);
         }
+      }
+      // Followers committed entries the leader has not written yet (they had its appends before its write ended).
+      if (raft.role === 'leader' && log.committed > n.storage.lastIndex() && log.committed > this.aheadCounted) {
+        this.aheadCounted = log.committed;
+        this.stats.commitsAheadOfLeaderDisk++;
       }
       // Commit index never goes backwards within an incarnation.
       if (log.committed < n.lastCommit) this.fail(`node ${n.id} commit went back from ${n.lastCommit} to ${log.committed}`);
