@@ -25,12 +25,9 @@
  * thread — the event loop is not blocked on the disk). The callback applies every batch queued by the
  * time it runs, in call order, so all commits of an event turn, plus those arriving while the previous
  * transaction was being written, share one transaction and one fsync. Batches queued after the callback
- * ran form the next transaction, which is requested while the last one is still being committed (pipelined,
- * requestTxn). The callback runs as an abortable (child) transaction: if applying
+ * ran form the next transaction. The callback runs as an abortable (child) transaction: if applying
  * throws, nothing of the group is written and each of its batches is retried in a transaction of its own,
- * before any later batch, so a batch is applied whole or not at all and only the failing batch rejects.
- * An idle store commits on the main thread instead (startTxn), with LMDB's MDB_NOMETASYNC: the data pages are
- * flushed there, the meta page by a flush on the pool, and the commits resolve after both (commitNow).
+ * so a batch is applied whole or not at all and only the failing batch rejects.
  *
  * Journal (`journal: true`; `store.journal` for `wharf start` on a single node). An LMDB commit costs two disk flushes:
  * fdatasync of the data pages, then the meta page written through an O_DSYNC descriptor. KahaDB, RabbitMQ and
@@ -127,7 +124,6 @@ export interface LmdbStoreOptions {
 
 type Key = [string, number];
 
-
 /** A command with everything that can fail (validation, encoding) already done. */
 type Op =
   | { t: 'queue.put'; queue: string; meta: Buffer }
@@ -169,12 +165,6 @@ interface TxnState {
   refs: Map<string, RefState>;
 }
 
-/**
- * lmdb-js transactionSync flags of an idle commit: abortable, committed before returning (its defaults), and LMDB's
- * MDB_NOMETASYNC for this transaction — its data pages are flushed at commit, its meta page written without a flush.
- */
-const IDLE_TXN_FLAGS = 1 | 2 | 0x40000;
-
 /** Chunk size of the range scans that delete a queue's entries. */
 const DELETE_CHUNK = 4096;
 
@@ -194,17 +184,7 @@ export class LmdbStore implements Store {
   private meta!: Database<Buffer, string>;
 
   private pending: Pending[] = [];
-  /** A commit is scheduled, in flight or being retried (the next one waits, or is pipelined: requestTxn). */
   private inFlight = false;
-  /** Writer-thread transactions requested and not yet settled (at most one being committed, one requested). */
-  private writerTxns = 0;
-  /** A writer-thread transaction is requested whose callback has not run yet: it will take what is queued. */
-  private requested = false;
-  /** A failed group is being retried batch by batch: no later batch is applied before it (requestTxn). */
-  private holding = false;
-  /** Writer-thread transactions requested so far, and the number of the last one whose callback took a group. */
-  private groupsRequested = 0;
-  private lastTaken = 0;
   /** When the last transaction ended and how long it took (performance.now(), ms): the idle test of startTxn. */
   private lastTxnEnd = -Infinity;
   private lastTxnTook = 0;
@@ -619,7 +599,6 @@ export class LmdbStore implements Store {
         } else process.nextTick(this.journalStep);
       }
     } else if (!this.inFlight) this.startTxn();
-    else if (this.writerTxns > 0 && !this.requested && !this.holding) this.requestTxn();
   }
 
   private startTxn(): void {
@@ -641,44 +620,16 @@ export class LmdbStore implements Store {
       setImmediate(this.commitNowAfterWrites);
       return;
     }
-    this.requestTxn();
-  }
-
-  /**
-   * Ask lmdb-js's writer thread for a transaction whose callback (on this thread) applies everything queued by the
-   * time it runs. Pipelined: while one transaction is being committed and fsync'd on the writer thread, the next
-   * one is already requested, so the writer begins it the moment the previous commit is done and the batches that
-   * arrived meanwhile are applied then — instead of waiting for the previous commit's resolution to reach this
-   * thread, then a setImmediate, then the writer's start-up and its call back here (together 1–2 ms per transaction
-   * on a busy event loop, more than the two flushes of the commit itself). LMDB still runs one write transaction at
-   * a time, so commits stay in order; at most one transaction is requested and not yet applied.
-   */
-  private requestTxn(): void {
-    this.writerTxns++;
-    this.requested = true;
-    const no = ++this.groupsRequested;
     let group: Pending[] = [];
     let ran = false;
-    let threw = false;
     let txn: Promise<void>;
     try {
       txn = this.env.childTransaction(() => {
         // Runs inside the write transaction: take everything queued up to now.
         ran = true;
-        this.requested = false;
-        // An earlier group failed and is retried batch by batch first: what is queued waits for it (afterTxn). Nothing
-        // is requested while holding, but this transaction may have been requested before an earlier commit failed.
-        if (this.holding) return;
         group = this.pending;
         this.pending = [];
-        this.lastTaken = no;
-        try {
-          this.apply(group);
-        } catch (err) {
-          threw = true;
-          this.holding = true; // before any later transaction's callback can take the next batches
-          throw err;
-        }
+        this.apply(group);
       });
     } catch (err) {
       txn = Promise.reject(err);
@@ -686,38 +637,24 @@ export class LmdbStore implements Store {
     const t0 = performance.now();
     txn.then(
       () => {
-        this.writerTxns--;
-        if (group.length > 0) {
-          this.stats.transactions++;
-          this.stats.batches += group.length;
-          this.noteTxn(t0, group.length);
-          for (const p of group) p.resolve();
-        }
+        this.stats.transactions++;
+        this.stats.batches += group.length;
+        this.noteTxn(t0, group.length);
+        for (const p of group) p.resolve();
         this.afterTxn();
       },
       (err: unknown) => {
-        this.writerTxns--;
         if (!ran) {
           // LMDB failed before our callback ran (environment error): fail what is queued, do not spin.
-          this.requested = false;
           group = this.pending;
           this.pending = [];
         }
-        if (threw) this.holding = false; // set for this group: retried below, or failed alone
-        if (group.length === 0) return this.afterTxn();
-        // A group that failed after a later group was applied (its commit failed — disk full, I/O error — while
-        // the next transaction was already under way) is not retried: retried now, its batches would be written
-        // after later ones. They fail as a retry on a failing disk would.
-        const overtaken = this.lastTaken !== no;
-        if (!ran || overtaken || (group.length <= 1 && group[0]?.applied === undefined)) {
+        if (!ran || (group.length <= 1 && group[0]?.applied === undefined)) {
           for (const p of group) p.reject(commitFailure(err));
-          return this.afterTxn();
-        }
-        this.holding = true;
-        void this.retryOneByOne(group).then(() => {
-          this.holding = false;
           this.afterTxn();
-        });
+        } else {
+          void this.retryOneByOne(group).then(() => this.afterTxn());
+        }
       },
     );
   }
@@ -736,11 +673,8 @@ export class LmdbStore implements Store {
     const group = this.pending;
     this.pending = [];
     const t0 = performance.now();
-    // Durable: the meta page's flush is left to the pool (MDB_NOMETASYNC, then flushMeta), so this thread is blocked
-    // for one flush (the data pages') instead of two. A message arriving meanwhile waits half as long.
-    const metaLater = this.opts.noSync !== true;
     try {
-      this.env.transactionSync(() => this.apply(group), metaLater ? IDLE_TXN_FLAGS : undefined);
+      this.env.transactionSync(() => this.apply(group));
     } catch {
       this.lastGroupSize = Infinity; // the next commits take the writer-thread path
       void this.retryOneByOne(group).then(() => this.afterTxn());
@@ -749,27 +683,10 @@ export class LmdbStore implements Store {
     this.stats.transactions++;
     this.stats.syncTransactions++;
     this.stats.batches += group.length;
-    if (!metaLater) return this.committedNow(group, t0, undefined);
-    (this.env as unknown as { sync(cb: (err?: unknown) => void): void }).sync((err) => this.committedNow(group, t0, err));
-  };
-
-  /**
-   * An idle commit is durable (its meta page flushed, `err` unset) or not. Its data pages were flushed before the meta
-   * page was written (LMDB's MDB_NOMETASYNC order), so whatever a crash leaves, LMDB opens at this transaction or the
-   * one before it, whole: nothing is confirmed before this flush. Reads see the transaction from its commit on, before
-   * that flush (as with the journal, and as a consumer sees a message dispatched during its commit). A failed flush
-   * confirms nothing (the transaction is
-   * visible, so a producer told so may resend it: at least once), and the next commits take the writer thread, whose
-   * commits flush everything themselves.
-   */
-  private committedNow(group: Pending[], t0: number, err: unknown): void {
     this.noteTxn(t0, group.length);
-    if (err !== undefined && err !== null) {
-      this.lastGroupSize = Infinity;
-      for (const p of group) p.reject(commitFailure(err));
-    } else for (const p of group) p.resolve();
+    for (const p of group) p.resolve();
     this.afterTxn();
-  }
+  };
 
   private noteTxn(t0: number, groupSize: number): void {
     this.lastTxnEnd = performance.now();
@@ -844,11 +761,6 @@ export class LmdbStore implements Store {
   }
 
   private afterTxn(): void {
-    if (this.holding) return;
-    if (this.writerTxns > 0) {
-      if (this.pending.length > 0 && !this.requested) this.requestTxn();
-      return;
-    }
     this.inFlight = false;
     if (this.pending.length > 0) this.startTxn();
     else for (const w of this.idleWaiters.splice(0)) w();
