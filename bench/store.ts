@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { createMessage } from '../src/core/message.js';
 import type { Command } from '../src/core/store.js';
 import { LmdbStore } from '../storage/lmdb/lmdb-store.js';
-import { removeDir, tempDir } from './lib.js';
+import { percentile, removeDir, tempDir } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -130,10 +130,12 @@ async function idle(n: number): Promise<void> {
     lat.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 3));
   }
-  const ms = (a: number[], q: number) => (a.length ? [...a].sort((x, y) => x - y)[Math.floor(q * (a.length - 1))]!.toFixed(3) : '–');
+  blocked.sort((x, y) => x - y);
+  lat.sort((x, y) => x - y);
+  const ms = (sorted: number[], p: number) => (sorted.length ? percentile(sorted, p).toFixed(3) : '–');
   console.log(
     `idle: ${n} lone commits 3 ms apart, ${store.stats.syncTransactions} on the main thread: event loop blocked per main-thread commit ` +
-      `p50 ${ms(blocked, 0.5)} / p90 ${ms(blocked, 0.9)} / p99 ${ms(blocked, 0.99)} ms; commit → resolved p50 ${ms(lat, 0.5)} / p90 ${ms(lat, 0.9)} / p99 ${ms(lat, 0.99)} ms`,
+      `p50 ${ms(blocked, 50)} / p90 ${ms(blocked, 90)} / p99 ${ms(blocked, 99)} ms; commit → resolved p50 ${ms(lat, 50)} / p90 ${ms(lat, 90)} / p99 ${ms(lat, 99)} ms`,
   );
   await store.close();
   removeDir(dir);
