@@ -624,7 +624,7 @@ export class Engine extends EventEmitter implements EngineApi {
     let planned: number[] = [];
     let kv: KvChange[] | null = null;
     const commits: Array<Promise<void>> = [];
-    let scheduled: number[] | null = null;
+    let scheduled = null as number[] | null; // filled inside planHere: a plain null would narrow to never below
     const admitted = (i: number): void => {
       const item = items[i]!;
       planned.push(i);
@@ -654,24 +654,32 @@ export class Engine extends EventEmitter implements EngineApi {
       planned = [];
       kv = null;
     };
+    /**
+     * Check and plan item `i` into the current plan, synchronously. 'later': it needs an asynchronous plan (nothing of it
+     * was added). A refused item gets its error and leaves nothing in the plan.
+     */
+    const planHere = (i: number): 'planned' | 'scheduled' | 'refused' | 'later' => {
+      const item = items[i]!;
+      const t = plan.targets.length, c = plan.commands.length, a = plan.apply.length, r = plan.release.length;
+      try {
+        this.checkSend(conn, item.address);
+        if (Scheduler.applies(item.message)) {
+          (scheduled ??= []).push(i);
+          return 'scheduled';
+        }
+        return this.router.planNow(item.message, item.address, conn, false, plan) === null ? 'later' : 'planned';
+      } catch (err) {
+        truncatePlan(plan, t, c, a, r);
+        results[i] = err as Error;
+        return 'refused';
+      }
+    };
     let i = 0;
     if (this.asyncPlans === 0) {
       for (; i < n; i++) {
-        const item = items[i]!;
-        const t = plan.targets.length, c = plan.commands.length, a = plan.apply.length, r = plan.release.length;
-        try {
-          this.checkSend(conn, item.address);
-          if (Scheduler.applies(item.message)) {
-            (scheduled ??= []).push(i);
-            continue;
-          }
-          if (this.router.planNow(item.message, item.address, conn, false, plan) === null) break;
-        } catch (err) {
-          truncatePlan(plan, t, c, a, r);
-          results[i] = err as Error;
-          continue;
-        }
-        admitted(i);
+        const step = planHere(i);
+        if (step === 'later') break;
+        if (step === 'planned') admitted(i);
       }
     }
     if (i < n) {
@@ -683,25 +691,19 @@ export class Engine extends EventEmitter implements EngineApi {
       try {
         await earlier;
         for (; i < n; i++) {
-          const item = items[i]!;
-          let t = plan.targets.length, c = plan.commands.length, a = plan.apply.length, r = plan.release.length;
-          try {
-            this.checkSend(conn, item.address);
-            if (Scheduler.applies(item.message)) {
-              (scheduled ??= []).push(i);
+          const step = planHere(i);
+          if (step === 'later') {
+            // what was planned before it commits first (see above); then its own plan, awaited
+            execute();
+            const item = items[i]!;
+            try {
+              appendPlan(plan, await this.router.plan(item.message, item.address, false, conn));
+            } catch (err) {
+              results[i] = err as Error;
               continue;
             }
-            if (this.router.planNow(item.message, item.address, conn, false, plan) === null) {
-              execute();
-              t = c = a = r = 0;
-              const own = await this.router.plan(item.message, item.address, false, conn);
-              appendPlan(plan, own);
-            }
-            admitted(i);
-          } catch (err) {
-            truncatePlan(plan, t, c, a, r);
-            results[i] = err as Error;
-          }
+          } else if (step !== 'planned') continue;
+          admitted(i);
         }
       } finally {
         this.asyncPlans--;
