@@ -9,8 +9,8 @@
  * persistent SEND's receipt means durable); frames whose outcome later frames depend on (CONNECT,
  * SUBSCRIBE, UNSUBSCRIBE, COMMIT) are barriers: decoding and reading pause until they completed.
  *
- * Output is coalesced: the stream is corked on the first write of an event turn and uncorked in
- * setImmediate. Every subscription uses explicit credit, which this connection keeps at
+ * Output is coalesced: an event turn's frames go into shared buffers (output.ts), written to the stream in
+ * setImmediate (or earlier once large). Every subscription uses explicit credit, which this connection keeps at
  * `prefetch − unacknowledged`; while the stream's `writableLength` is above the high-water mark, credit is
  * withdrawn and reading pauses until 'drain'.
  */
