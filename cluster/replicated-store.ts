@@ -53,6 +53,7 @@ import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/sto
 import { BrokerError } from '../src/core/errors.js';
 import { LmdbStore, prepareBatch, type PreparedOp } from '../storage/lmdb/lmdb-store.js';
 import { LmdbRaftLog } from '../storage/raft/raft-log.js';
+import { bootId } from '../storage/boot-id.js';
 import { Prng, RawNode, decodeConfChange, type ConfChange, type ConfChangeRecord, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
 import { decodePrepared, encodePrepared, preparedSize } from './batch-codec.js';
 import type { Transport } from './transport/transport.js';
@@ -693,15 +694,6 @@ export class ReplicatedStore implements Store {
 /** Present while a node runs with state writes that may not be on disk; holds the boot id they were made under. */
 function unsyncedMarker(dir: string): string {
   return path.join(dir, 'state-unsynced');
-}
-
-/** This boot of the OS (Linux); undefined where unknown. */
-function bootId(): string | undefined {
-  try {
-    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function markStateUnsynced(dir: string): void {

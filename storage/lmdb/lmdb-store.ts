@@ -46,11 +46,12 @@
  * journal.ts),
  * then hold an LMDB read transaction on that snapshot until the next checkpoint — LMDB never reuses a page a
  * reader can still see, so no page of the checkpointed tree is overwritten — and start the journal again at
- * offset 0. On open, the saved meta pages are written back over the data file's (whatever the crash left
- * there), which opens LMDB exactly at the checkpoint, and the journal records after the seq recorded there are
- * applied again, in order, up to the first torn or corrupt one. This is the same whether the process was
- * killed (the page cache kept LMDB's later writes) or the machine lost power (it did not): replay starts from
- * the checkpoint either way. A record is written only for transactions that applied, so what replay applies is
+ * offset 0. On open after an OS crash or power loss (`wharf.boot` holds another boot's id, or is missing), the
+ * saved meta pages are written back over the data file's (whatever the crash left there), which opens LMDB
+ * exactly at the checkpoint. After a process crash on this boot the page cache kept LMDB's later writes, and
+ * LMDB's own newest tree is whole (a commit never overwrites the tree before it): the store opens at that tree
+ * and checkpoints it before replaying anything. Either way the journal records after the seq recorded in the
+ * tree are applied again, in order, up to the first torn or corrupt one. A record is written only for transactions that applied, so what replay applies is
  * what was committed; a commit resolves only after its record was flushed, so nothing confirmed is lost.
  * Cost: between checkpoints LMDB cannot reuse freed pages (the file grows by what that interval wrote), and a
  * restart replays up to one interval. Reads see a group as soon as it is applied, before its flush.
@@ -68,6 +69,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { pack, unpack } from 'msgpackr';
 import { BrokerError } from '../../src/core/errors.js';
+import { bootId } from '../boot-id.js';
 import { messageSize } from '../../src/core/message.js';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../../src/core/store.js';
 import {
@@ -219,7 +221,7 @@ export class LmdbStore implements Store {
   /** The journal could not be flushed: nothing can be confirmed any more. */
   private journalFailed: Error | undefined;
   /** Journal mode counters: checkpoints, journal records replayed on open. */
-  readonly journalStats = { checkpoints: 0, replayed: 0 };
+  readonly journalStats = { checkpoints: 0, replayed: 0, restores: 0 };
 
   /** Testing hook: when it returns true for a command, applying it throws inside the write transaction. */
   injectApplyFault: ((op: { t: string }) => boolean) | undefined;
@@ -241,12 +243,20 @@ export class LmdbStore implements Store {
       const dataFile = path.join(this.path, 'wharf.mdb');
       const checkpoint = readCheckpoint(this.path);
       const journaled = checkpoint !== undefined || (this.opts.journal === true && this.opts.noSync !== true);
-      if (checkpoint) restoreMetaPages(dataFile, checkpoint.metas);
+      // A process killed on this boot left its unflushed writes in the page cache, and LMDB's newest tree with
+      // them: whole (a commit never overwrites the tree before it). Start from that tree; only an OS crash or a
+      // power loss (a new boot) needs the checkpoint's meta pages written back.
+      const trustLmdb = checkpoint !== undefined && wroteUnderThisBoot(this.path);
+      if (checkpoint && !trustLmdb) {
+        restoreMetaPages(dataFile, checkpoint.metas);
+        this.journalStats.restores++;
+      }
       this.restoredCheckpoint = checkpoint?.counter ?? 0;
+      if (journaled) recordBoot(this.path);
       this.openEnv(dataFile, this.opts.noSync === true || journaled);
-      // Before any write: keeps the checkpointed tree (the one just restored) whole while replay and commits go on.
+      // Before any write: keeps the tree replay starts from whole while replay and commits go on.
       if (journaled) this.pin = this.env.useReadTransaction();
-      if (journaled) this.openJournal(dataFile);
+      if (journaled) this.openJournal(dataFile, trustLmdb);
       if (journaled && this.opts.journal === false) {
         // Asked for no journal (`store.journal: false`, the way back): replayed and checkpointed, LMDB alone now
         // holds everything, flushed. Drop the journal and open LMDB with its own fsyncs.
@@ -287,6 +297,7 @@ export class LmdbStore implements Store {
     fs.unlinkSync(checkpointPath(this.path));
     fsyncDirectory(this.path);
     fs.rmSync(path.join(this.path, 'wharf.journal'), { force: true });
+    fs.rmSync(bootMarker(this.path), { force: true });
   }
 
   private prepareDirectory(): void {
@@ -768,14 +779,21 @@ export class LmdbStore implements Store {
 
   // --- journal ------------------------------------------------------------------------------------
 
-  /** Open the journal, replay what the checkpoint does not hold, and checkpoint (open() runs this before any commit). */
-  private openJournal(dataFile: string): void {
+  /**
+   * Open the journal, replay what LMDB does not hold yet, and checkpoint (open() runs this before any commit).
+   * `fromNewestTree`: LMDB was opened at its own newest tree, not at the checkpoint's (see open()). That tree is
+   * checkpointed before replay writes anything: the old checkpoint's tree is not pinned any more, so replay may
+   * reuse its pages, and a power loss during replay must fall back to a tree that is whole on disk.
+   */
+  private openJournal(dataFile: string, fromNewestTree: boolean): void {
     this.dataFd = fs.openSync(dataFile, 'r');
     this.metaBytes = 2 * (this.env.getStats() as { pageSize: number }).pageSize;
     this.journal = new Journal(this.path);
+    const records = this.journal.readRecords(); // before a checkpoint moves the write offset back to 0
+    if (fromNewestTree) this.checkpoint();
     const base = this.recordedJournalSeq();
     this.journalSeq = base;
-    for (const rec of this.journal.readRecords()) {
+    for (const rec of records) {
       if (rec.seq <= base) continue; // already in the checkpoint
       if (rec.seq !== this.journalSeq + 1) throw new Error(`LmdbStore(${this.path}): journal record ${rec.seq} follows ${this.journalSeq}: a record is missing`);
       const group = decodeJournalGroup(rec.payload);
@@ -814,8 +832,11 @@ export class LmdbStore implements Store {
     });
   }
 
-  /** Journal mode counters (undefined without a journal): journal flushes, records, checkpoints, records replayed on open. */
-  journalCounters(): { syncs: number; growSyncs: number; records: number; checkpoints: number; replayed: number } | undefined {
+  /**
+   * Journal mode counters (undefined without a journal): journal flushes, records, checkpoints, records replayed on
+   * open, and whether open wrote the checkpoint's meta pages back (1) or started from LMDB's newest tree (0).
+   */
+  journalCounters(): { syncs: number; growSyncs: number; records: number; checkpoints: number; replayed: number; restores: number } | undefined {
     if (!this.journal) return undefined;
     return { ...this.journal.stats, ...this.journalStats };
   }
@@ -1303,6 +1324,36 @@ function decodeJournalGroup(payload: Buffer): Pending[] {
 }
 
 /** Put the checkpoint's meta pages back at the start of the data file: LMDB then opens at the checkpointed tree. */
+/** A journaled store's record of the boot its unflushed LMDB writes were made under (see open()). */
+function bootMarker(dir: string): string {
+  return path.join(dir, 'wharf.boot');
+}
+
+function wroteUnderThisBoot(dir: string): boolean {
+  const now = bootId();
+  if (now === undefined) return false;
+  try {
+    return fs.readFileSync(bootMarker(dir), 'utf8') === now;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Not flushed: the marker only has to outlive a process crash (the page cache keeps it). After an OS crash it is
+ * an older boot's, or missing or torn, and every one of those means "restore the checkpoint".
+ */
+function recordBoot(dir: string): void {
+  const now = bootId();
+  const marker = bootMarker(dir);
+  if (now === undefined) {
+    fs.rmSync(marker, { force: true });
+    return;
+  }
+  fs.writeFileSync(`${marker}.tmp`, now);
+  fs.renameSync(`${marker}.tmp`, marker);
+}
+
 function restoreMetaPages(dataFile: string, metas: Buffer): void {
   let fd: number;
   try {

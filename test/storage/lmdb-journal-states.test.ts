@@ -1,8 +1,10 @@
 /**
  * The journaled store reopened from states a kill -9 leaves (the directory's files as the page cache holds them,
  * copied between transactions) while it commits concurrently, checkpoints every few milliseconds, and frees and
- * reuses pages (acks, overflow-page bodies). Each copy must open, hold exactly what was confirmed, and then take
- * new writes that allocate from the free pages it recovered — then open again.
+ * reuses pages (acks, overflow-page bodies). Each copy is opened twice over: as this boot left it (the store
+ * starts from LMDB's newest tree) and marked as another boot's (it writes the checkpoint's meta pages back, as
+ * after a power loss: this needs the checkpointed tree kept whole, the pin). Each must open, hold exactly what was
+ * confirmed, and then take new writes that allocate from the free pages it recovered — then open again.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -36,7 +38,7 @@ describe('LmdbStore journal: reopened from kill -9 states taken under concurrent
       /** Enqueues confirmed and not asked to be acked (must survive), acks confirmed (must stay gone). */
       const live = new Map<string, number[]>(queues.map((q) => [q, []]));
       const acked = new Set<string>();
-      const copies: Array<{ dir: string; mustHave: string[]; mustNotHave: string[] }> = [];
+      const copies: Array<{ dir: string; mustHave: string[]; mustNotHave: string[]; restored: boolean }> = [];
       const body = (seq: number, size: number) => Buffer.alloc(size, seq & 255);
       const commitOne = async () => {
         const q = queues[Math.floor(rnd() * queues.length)]!;
@@ -62,8 +64,14 @@ describe('LmdbStore journal: reopened from kill -9 states taken under concurrent
       const copyNow = () => {
         const to = tempDir('copy');
         for (const f of fs.readdirSync(dir)) if (!f.endsWith('-lock')) fs.copyFileSync(path.join(dir, f), path.join(to, f));
+        // The same state after an OS crash, as far as the store can tell (another boot's marker): it must start from
+        // the checkpoint's tree, where the copy above starts from LMDB's newest one.
+        const rebooted = tempDir('rebooted');
+        for (const f of fs.readdirSync(to)) fs.copyFileSync(path.join(to, f), path.join(rebooted, f));
+        fs.writeFileSync(path.join(rebooted, 'wharf.boot'), 'another boot');
         const mustHave = [...live].flatMap(([q, seqs]) => seqs.map((seq) => `${q}#${seq}`));
-        copies.push({ dir: to, mustHave, mustNotHave: [...acked] });
+        copies.push({ dir: to, mustHave, mustNotHave: [...acked], restored: false });
+        copies.push({ dir: rebooted, mustHave, mustNotHave: [...acked], restored: true });
       };
       await Promise.all(
         Array.from({ length: 6 }, async () => {
@@ -75,10 +83,11 @@ describe('LmdbStore journal: reopened from kill -9 states taken under concurrent
         }),
       );
       await s.close();
-      assert.ok(copies.length >= 10, `took ${copies.length} copies`);
+      assert.ok(copies.length >= 20, `took ${copies.length / 2} copies`);
       for (const c of copies) {
         const r = new LmdbStore({ path: c.dir, journal: true, verifyRecovery: true });
         await r.open();
+        assert.equal(r.journalCounters()!.restores, c.restored ? 1 : 0, `${c.dir}: started from the checkpoint's tree`);
         const have = new Set(queues.flatMap((q) => r.readEntries(q, 0, 1e9).map((e) => {
           assert.equal(e.message.body[0] ?? e.seq & 255, e.seq & 255, `${c.dir}: body of ${q}#${e.seq}`);
           return `${q}#${e.seq}`;
