@@ -24,7 +24,7 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { ACL_NOTE, benchMain, forkBrokerChild, formatTable, Latencies, removeDir, serveBroker, sleep, tempDir, type BrokerChild } from './lib.js';
+import { ACL_NOTE, benchMain, forkBrokerChild, formatTable, Latencies, ownCpuMicros, removeDir, serveBroker, sleep, tempDir, type BrokerChild } from './lib.js';
 import { PEERS, type PeerBroker, type PeerSpec, type Workload } from './mqtt-peers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -39,18 +39,18 @@ async function brokerChild(dataDir: string): Promise<void> {
 }
 
 /** A broker under test: where to connect and a snapshot of its CPU (µs, from /proc) and store counters. */
-interface Target {
+export interface MqttTarget {
   readonly port: number;
   stats(): Promise<Snapshot>;
 }
 
-interface Snapshot {
+export interface Snapshot {
   cpuMicros: number;
   /** fsync'd store transactions (Wharf only) */
   storeTransactions?: number;
 }
 
-class PeerTarget implements Target {
+class PeerTarget implements MqttTarget {
   constructor(readonly broker: PeerBroker) {}
   get port(): number {
     return this.broker.port;
@@ -61,7 +61,7 @@ class PeerTarget implements Target {
 }
 
 /** Wharf in a child process (this file with --broker-child), its store in a temporary directory. */
-class WharfTarget implements Target {
+class WharfTarget implements MqttTarget {
   private constructor(
     readonly child: BrokerChild,
     private readonly dir: string,
@@ -100,9 +100,17 @@ class WharfTarget implements Target {
 function connect(port: number, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 4, ...opts });
+    // MQTT.js leaves Nagle on: with QoS 1 PUBACKs and small publishes it would hold segments back
+    (c.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     c.once('connect', () => resolve(c));
     c.once('error', reject);
   });
+}
+
+/** How long a workload warms up and measures (s); the standalone bench takes them from BENCH_WARMUP/BENCH_SECONDS. */
+export interface Window {
+  warmup: number;
+  seconds: number;
 }
 
 // ------------------------------------------------------------------------------------------ (a) QoS 0 fan-out
@@ -113,18 +121,30 @@ export interface FanoutResult {
   publishedPerSec: number;
   brokerCpuMicrosPerMsg: number;
   brokerCpuPercent: number;
+  /** this process's CPU (publisher and subscribers) per delivered message */
+  clientCpuMicrosPerMsg: number;
+  /** publish → delivery, ms, over the delivered messages of the measured window */
+  e2eP50ms: number;
+  e2eP99ms: number;
 }
 
-async function qos0Fanout(child: Target, subscribers: number, warmup = WARMUP, window = 5000): Promise<FanoutResult> {
-  const topic = `bench/qos0/${subscribers}`;
+/**
+ * One publisher → `subscribers` at QoS 0; the publisher keeps at most `window` messages ahead of the slowest
+ * subscriber. Each burst of 100 publishes carries its send time (performance.now(), the first 8 bytes).
+ */
+export async function qos0Fanout(child: MqttTarget, subscribers: number, w: Window = { warmup: WARMUP, seconds: SECONDS }, window = 5000): Promise<FanoutResult> {
+  const topic = `bench/qos0/${subscribers}/${process.pid}-${Date.now()}`;
+  let measuring = false;
+  const e2e = new Latencies(5_000_000);
   const subs: MqttClient[] = [];
   const counts: number[] = [];
   for (let i = 0; i < subscribers; i++) {
     const c = await connect(child.port);
     const idx = i;
     counts.push(0);
-    c.on('message', () => {
+    c.on('message', (_t, payload: Buffer) => {
       counts[idx]++;
+      if (measuring) e2e.add(performance.now() - payload.readDoubleBE(0));
       if (waiting && minCount() >= sent - window / 2) {
         const w = waiting;
         waiting = null;
@@ -135,7 +155,6 @@ async function qos0Fanout(child: Target, subscribers: number, warmup = WARMUP, w
     subs.push(c);
   }
   const pub = await connect(child.port);
-  const payload = Buffer.alloc(PAYLOAD, 0x61);
   let sent = 0;
   let waiting: (() => void) | null = null;
   const minCount = () => {
@@ -147,6 +166,8 @@ async function qos0Fanout(child: Target, subscribers: number, warmup = WARMUP, w
   const loop = (async () => {
     while (running) {
       while (sent - minCount() < window && running) {
+        const payload = Buffer.alloc(PAYLOAD, 0x61);
+        payload.writeDoubleBE(performance.now(), 0);
         for (let k = 0; k < 100; k++) pub.publish(topic, payload, { qos: 0 });
         sent += 100;
         // let the socket flush between bursts
@@ -164,13 +185,17 @@ async function qos0Fanout(child: Target, subscribers: number, warmup = WARMUP, w
       });
     }
   })();
-  await sleep(warmup * 1000);
+  await sleep(w.warmup * 1000);
   const s0 = await child.stats();
+  const u0 = ownCpuMicros();
   const d0 = counts.reduce((a, b) => a + b, 0);
   const p0 = sent;
   const t0 = process.hrtime.bigint();
-  await sleep(SECONDS * 1000);
+  measuring = true;
+  await sleep(w.seconds * 1000);
+  measuring = false;
   const s1 = await child.stats();
+  const u1 = ownCpuMicros();
   const d1 = counts.reduce((a, b) => a + b, 0);
   const p1 = sent;
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -185,6 +210,9 @@ async function qos0Fanout(child: Target, subscribers: number, warmup = WARMUP, w
     publishedPerSec: Math.round((p1 - p0) / secs),
     brokerCpuMicrosPerMsg: Number((cpu / Math.max(1, delivered)).toFixed(2)),
     brokerCpuPercent: Math.round((cpu / 1e6 / secs) * 100),
+    clientCpuMicrosPerMsg: Number(((u1 - u0) / Math.max(1, delivered)).toFixed(2)),
+    e2eP50ms: Number(e2e.percentile(50).toFixed(2)),
+    e2eP99ms: Number(e2e.percentile(99).toFixed(2)),
   };
 }
 
@@ -199,13 +227,22 @@ export interface Qos1Result {
   e2eP99ms: number;
   storeTransactionsPerSec: number;
   brokerCpuMicrosPerMsg: number;
+  /** this process's CPU (publisher and subscriber) per delivered message */
+  clientCpuMicrosPerMsg: number;
 }
 
-async function qos1Durable(child: Target, warmup = WARMUP, inFlight = 100): Promise<Qos1Result> {
-  const topic = 'bench/qos1';
-  const sub = await connect(child.port, { clientId: 'bench-qos1-sub', clean: false });
+/**
+ * One publisher → one subscriber with a persistent session (clean session off), QoS 1, `inFlight` publishes
+ * outstanding. The session's client id and topic are new each call, and the session is ended afterwards (a clean
+ * reconnect), so repeated runs against one broker neither see nor keep each other's messages.
+ */
+export async function qos1Durable(child: MqttTarget, w: Window = { warmup: WARMUP, seconds: SECONDS }, inFlight = 100): Promise<Qos1Result> {
+  const run = `${process.pid}-${Date.now()}`;
+  const topic = `bench/qos1/${run}`;
+  const subId = `bench-qos1-sub-${run}`;
+  const sub = await connect(child.port, { clientId: subId, clean: false });
   await sub.subscribeAsync(topic, { qos: 1 });
-  const pub = await connect(child.port, { clientId: 'bench-qos1-pub' });
+  const pub = await connect(child.port, { clientId: `bench-qos1-pub-${run}` });
   let received = 0;
   let measuring = false;
   const e2e = new Latencies();
@@ -233,20 +270,25 @@ async function qos1Durable(child: Target, warmup = WARMUP, inFlight = 100): Prom
     });
   };
   for (let i = 0; i < inFlight; i++) one();
-  await sleep(warmup * 1000);
+  await sleep(w.warmup * 1000);
   const s0 = await child.stats();
+  const u0 = ownCpuMicros();
   const r0 = received;
   measuring = true;
   const t0 = process.hrtime.bigint();
-  await sleep(SECONDS * 1000);
+  await sleep(w.seconds * 1000);
   measuring = false;
   const s1 = await child.stats();
+  const u1 = ownCpuMicros();
   const r1 = received;
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   running = false;
   await sleep(200);
   pub.end(true);
   sub.end(true);
+  // a clean-session connect with the same client id discards the persistent session and what it still holds
+  const cleanup = await connect(child.port, { clientId: subId, clean: true });
+  await cleanup.endAsync();
   const delivered = r1 - r0;
   void acked;
   return {
@@ -258,6 +300,7 @@ async function qos1Durable(child: Target, warmup = WARMUP, inFlight = 100): Prom
     e2eP99ms: Number(e2e.percentile(99).toFixed(2)),
     storeTransactionsPerSec: s1.storeTransactions === undefined ? NaN : Math.round((s1.storeTransactions - (s0.storeTransactions ?? 0)) / secs),
     brokerCpuMicrosPerMsg: Number(((s1.cpuMicros - s0.cpuMicros) / Math.max(1, delivered)).toFixed(2)),
+    clientCpuMicrosPerMsg: Number(((u1 - u0) / Math.max(1, delivered)).toFixed(2)),
   };
 }
 
@@ -267,7 +310,7 @@ interface Contender {
   name: string;
   warmup: number;
   qos1Note: string;
-  start(workload: Workload): Promise<{ target: Target; stop(): Promise<void>; pid: number }>;
+  start(workload: Workload): Promise<{ target: MqttTarget; stop(): Promise<void>; pid: number }>;
 }
 
 const wharf: Contender = {
@@ -369,12 +412,12 @@ export async function run(): Promise<void> {
       try {
         const limit = (k.warmup + SECONDS + 30) * 1000;
         if (c.workload === 'qos0') {
-          const r = await withTimeout(qos0Fanout(h.target, c.subs!, k.warmup), limit, `${k.name} ${c.label}`);
+          const r = await withTimeout(qos0Fanout(h.target, c.subs!, { warmup: k.warmup, seconds: SECONDS }), limit, `${k.name} ${c.label}`);
           (results[k.name] ??= {})[`qos0_1to${c.subs}`] = r;
           rows.push({ broker: k.name, case: c.label, delivered: r.deliveredPerSec, cpu: r.brokerCpuMicrosPerMsg, note: `${r.publishedPerSec.toLocaleString('en')} published/s, broker ${r.brokerCpuPercent}% of a core` });
           console.log(`${k.name} (a) ${c.label}: ${r.deliveredPerSec.toLocaleString('en')} delivered msgs/s (${r.publishedPerSec.toLocaleString('en')} published/s), broker CPU ${r.brokerCpuMicrosPerMsg} µs per delivered message (${r.brokerCpuPercent}% of a core)`);
         } else {
-          const r = await withTimeout(qos1Durable(h.target, k.warmup), limit, `${k.name} ${c.label}`);
+          const r = await withTimeout(qos1Durable(h.target, { warmup: k.warmup, seconds: SECONDS }), limit, `${k.name} ${c.label}`);
           (results[k.name] ??= {}).qos1_durable = r;
           const fsyncs = Number.isNaN(r.storeTransactionsPerSec) ? '' : `; ${r.storeTransactionsPerSec.toLocaleString('en')} fsync'd store transactions/s`;
           rows.push({ broker: k.name, case: c.label, delivered: r.msgsPerSec, cpu: r.brokerCpuMicrosPerMsg, pubackP50: r.pubackP50ms, pubackP99: r.pubackP99ms, e2eP50: r.e2eP50ms, e2eP99: r.e2eP99ms, note: k.qos1Note + fsyncs });

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { javaHarness } from '../test/protocols/openwire/java-harness.js';
-import { benchMain, BROKER_OPTIONS, brokerChildEntry, fatal, formatTable, hostNote, serveBroker, syncNote, withBrokerChild, type ListenerName, type StoreStats } from './lib.js';
+import { benchMain, BROKER_OPTIONS, brokerChildEntry, formatTable, hostNote, procCpuMicros, serveBroker, syncNote, withBrokerChild, type ListenerName, type StoreStats } from './lib.js';
 import { AMQ_HOME, kahaDbAlwaysSync, launchActiveMQ, type PeerBroker } from './mqtt-peers.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -30,24 +30,31 @@ async function brokerChild(dataDir: string, noSync: boolean): Promise<void> {
   await serveBroker({ listener: 'openwire' as ListenerName, dataDir, noSync, modules: { protocols: [createOpenWireModule()] } });
 }
 
-interface Result {
+/** What JmsBench printed (RECEIVED, SENT, SECONDS, SEND_P50/P99, E2E_P50/P99 in ms) and the CPU of the measured window. */
+export interface OpenWireResult {
   received: number;
   seconds: number;
   values: Record<string, string>;
   cpuMicros: number;
+  /** the client JVM's utime + stime over the measured window, µs */
+  clientCpuMicros: number;
   /** store transactions and commit batches in the measured window (Wharf) */
   txns?: number;
   batches?: number;
 }
 
-interface Target {
+export interface OpenWireTarget {
   port: number;
   cpuMicros(): number;
   /** Wharf: its store's transaction and batch counters */
   storeStats?(): Promise<StoreStats | null>;
 }
 
-async function runPair(target: Target, producers: number, consumers: number, o: { warmup: number; seconds: number; size: number; query: string }): Promise<Result> {
+/**
+ * One JmsBench run against `target`: P producers and C consumers on one new queue; the broker's CPU (and the
+ * JVM's) is sampled when JmsBench prints START and END around its measured window.
+ */
+export async function runPair(target: OpenWireTarget, producers: number, consumers: number, o: { warmup: number; seconds: number; size: number; query: string }): Promise<OpenWireResult> {
   const java = javaHarness();
   const queue = `bench.openwire.${producers}x${consumers}.${Date.now()}`;
   const args = ['-cp', java.classpath, 'JmsBench', String(target.port), String(producers), String(consumers), String(o.warmup), String(o.seconds), String(o.size), queue, o.query];
@@ -55,6 +62,15 @@ async function runPair(target: Target, producers: number, consumers: number, o: 
   let out = '';
   let cpuStart = 0;
   let cpuEnd = 0;
+  let clientStart = 0;
+  let clientEnd = 0;
+  const clientCpu = () => {
+    try {
+      return procCpuMicros(jvm.pid!);
+    } catch {
+      return NaN; // gone already
+    }
+  };
   let stats0: Promise<StoreStats | null> | undefined;
   let stats1: Promise<StoreStats | null> | undefined;
   jvm.stdout.on('data', (d: Buffer) => {
@@ -62,15 +78,17 @@ async function runPair(target: Target, producers: number, consumers: number, o: 
     out += d.toString();
     if (!before.includes('START\n') && out.includes('START\n')) {
       cpuStart = target.cpuMicros();
+      clientStart = clientCpu();
       stats0 = target.storeStats?.();
     }
     if (!before.includes('END\n') && out.includes('END\n')) {
       cpuEnd = target.cpuMicros();
+      clientEnd = clientCpu();
       stats1 = target.storeStats?.();
     }
   });
   const code = await new Promise<number | null>((r) => jvm.once('exit', r));
-  if (code !== 0 || !cpuEnd) fatal('openwire', `JmsBench ${producers}x${consumers} failed (exit ${code}):\n${out}`);
+  if (code !== 0 || !cpuEnd) throw new Error(`JmsBench ${producers}x${consumers} failed (exit ${code}):\n${out}`);
   const values: Record<string, string> = {};
   for (const line of out.split('\n')) {
     const i = line.indexOf('\t');
@@ -78,10 +96,10 @@ async function runPair(target: Target, producers: number, consumers: number, o: 
   }
   const [s0, s1] = [await stats0, await stats1];
   const store = s0 && s1 ? { txns: s1.transactions - s0.transactions, batches: s1.batches - s0.batches } : {};
-  return { received: Number(values['RECEIVED']), seconds: Number(values['SECONDS']), values, cpuMicros: cpuEnd - cpuStart, ...store };
+  return { received: Number(values['RECEIVED']), seconds: Number(values['SECONDS']), values, cpuMicros: cpuEnd - cpuStart, clientCpuMicros: clientEnd - clientStart, ...store };
 }
 
-function row(broker: string, p: number, c: number, r: Result): string[] {
+function row(broker: string, p: number, c: number, r: OpenWireResult): string[] {
   const v = r.values;
   const ms = (k: string) => (v[k] === undefined ? '-' : Number(v[k]).toFixed(2));
   const count = c > 0 ? r.received : Number(v['SENT']);
