@@ -11,10 +11,13 @@
  * the end (see bench/mqtt-peers.ts). `--peers` (the default) runs every peer whose binaries exist and prints a
  * line for each one that is not installed; `--no-peers` measures Wharf only.
  *
- * (a) QoS 0, one publisher → 1 and → 10 subscribers, 100-byte payloads: delivered msgs/s and broker CPU µs per
- *     delivered message. The publisher keeps at most `window` messages ahead of the slowest subscriber.
+ * (a) QoS 0, one publisher → 1 and → 10 subscribers, 100-byte payloads: delivered msgs/s, broker CPU µs per
+ *     delivered message and publish → delivery p50/p99. The publisher keeps at most `window` messages ahead of the
+ *     slowest subscriber.
  * (b) QoS 1, one publisher → one subscriber with a persistent session (so every message is committed and
  *     fsync'd before its PUBACK), 100 publishes in flight: msgs/s, publish→PUBACK and end-to-end p50/p99.
+ * Both are exported for `npm run bench -- compare`, which runs them as rows of its table (every MQTT.js socket
+ * with TCP_NODELAY).
  *
  * Options (env): BENCH_SECONDS (default 5), BENCH_WARMUP (1), BENCH_ONLY (qos0-1, qos0-10 or qos1),
  * BENCH_CHILD_NODE_ARGS (extra node flags for the broker child, e.g. `--cpu-prof`), BENCH_JVM_WARMUP (ActiveMQ's
@@ -414,7 +417,7 @@ export async function run(): Promise<void> {
         if (c.workload === 'qos0') {
           const r = await withTimeout(qos0Fanout(h.target, c.subs!, { warmup: k.warmup, seconds: SECONDS }), limit, `${k.name} ${c.label}`);
           (results[k.name] ??= {})[`qos0_1to${c.subs}`] = r;
-          rows.push({ broker: k.name, case: c.label, delivered: r.deliveredPerSec, cpu: r.brokerCpuMicrosPerMsg, note: `${r.publishedPerSec.toLocaleString('en')} published/s, broker ${r.brokerCpuPercent}% of a core` });
+          rows.push({ broker: k.name, case: c.label, delivered: r.deliveredPerSec, cpu: r.brokerCpuMicrosPerMsg, e2eP50: r.e2eP50ms, e2eP99: r.e2eP99ms, note: `${r.publishedPerSec.toLocaleString('en')} published/s, broker ${r.brokerCpuPercent}% of a core` });
           console.log(`${k.name} (a) ${c.label}: ${r.deliveredPerSec.toLocaleString('en')} delivered msgs/s (${r.publishedPerSec.toLocaleString('en')} published/s), broker CPU ${r.brokerCpuMicrosPerMsg} µs per delivered message (${r.brokerCpuPercent}% of a core)`);
         } else {
           const r = await withTimeout(qos1Durable(h.target, { warmup: k.warmup, seconds: SECONDS }), limit, `${k.name} ${c.label}`);
