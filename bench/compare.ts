@@ -43,9 +43,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { JAVA_JARS, javaHarness } from '../test/protocols/openwire/java-harness.js';
 import { sdkComparison } from './sqs.js';
 import { benchConcurrentDispatch, benchMain, formatTable, hostNote, Latencies, ownCpuMicros, procCpuMicros, removeDir, serveParent, sleep, tempDir } from './lib.js';
-import { AMQ_HOME, freePort, kahaDbAlwaysSync, launchActiveMQ, mosquitto, PeerBroker } from './mqtt-peers.js';
+import { qos0Fanout, qos1Durable } from './mqtt.js';
+import { AMQ_EXTRA_JARS, AMQ_HOME, freePort, kahaDbAlwaysSync, launchActiveMQ, mosquitto, PeerBroker } from './mqtt-peers.js';
+import { runPair } from './openwire.js';
 
 const self = fileURLToPath(import.meta.url);
 const require = createRequire(import.meta.url);
@@ -61,6 +64,7 @@ interface Target {
   stomp?: number;
   amqp?: number;
   mqtt?: number;
+  openwire?: number;
   /** what durable means there */
   note: string;
   /** the broker's peak V8 heap and peak Buffer (external) memory so far, MB (Wharf only: the peers' heaps are a JVM's or an Erlang VM's) */
@@ -77,7 +81,7 @@ interface BrokerSpec {
   warmup(base: number): number;
 }
 
-/** In the Wharf child: a Broker with STOMP and AMQP listeners, fsync'd store. */
+/** In the Wharf child: a Broker with STOMP, AMQP, MQTT and OpenWire listeners, fsync'd store. */
 async function wharfChild(dataDir: string): Promise<void> {
   const { Broker } = await import('../src/app/broker.js');
   const { parseConfig } = await import('../src/app/config.js');
@@ -85,23 +89,26 @@ async function wharfChild(dataDir: string): Promise<void> {
   const { stompModule } = await import('../protocols/stomp/index.js');
   const { amqpModule } = await import('../protocols/amqp/index.js');
   const { mqttModule } = await import('../protocols/mqtt/index.js');
+  const { createOpenWireModule } = await import('../protocols/openwire/index.js');
   const off = { enabled: false };
   const on = { host: '127.0.0.1', port: 0 };
   const config = parseConfig({
     dataDir,
     store: { noSync: false, concurrentDispatch: benchConcurrentDispatch(), journal: process.env.WHARF_BENCH_JOURNAL === '1' }, // WHARF_BENCH_JOURNAL=1: with the store journal
     log: { level: 'silent' },
-    listeners: { openwire: off, amqp: on, stomp: on, admin: off, sqs: off, ws: off, mqtt: on },
+    listeners: { openwire: on, amqp: on, stomp: on, admin: off, sqs: off, ws: off, mqtt: on },
     // the idle-connections scenario opens 10,000 from 127.0.0.1 (the defaults allow 10,000 per listener and half
     // the file-descriptor limit per address)
     limits: { maxConnections: 0, maxConnectionsPerAddress: 15_000 },
   });
-  const broker = new Broker(config, { protocols: [stompModule, amqpModule, mqttModule], http: [], logger: silentLogger() });
+  const broker = new Broker(config, { protocols: [stompModule, amqpModule, mqttModule, createOpenWireModule()], http: [], logger: silentLogger() });
   await broker.start();
   const a = broker.listenerAddresses();
-  process.send!({ ports: { stomp: a.stomp!.port, amqp: a.amqp!.port, mqtt: a.mqtt!.port } });
+  process.send!({ ports: { stomp: a.stomp!.port, amqp: a.amqp!.port, mqtt: a.mqtt!.port, openwire: a.openwire!.port } } satisfies { ports: WharfPorts });
   serveParent({ port: a.stomp!.port, stop: () => broker.stop() });
 }
+
+type WharfPorts = { stomp: number; amqp: number; mqtt: number; openwire: number };
 
 const wharf: BrokerSpec = {
   name: 'wharf',
@@ -120,8 +127,8 @@ const wharf: BrokerSpec = {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       removeDir(dataDir);
     });
-    const p = await new Promise<{ stomp: number; amqp: number; mqtt: number }>((resolve, reject) => {
-      proc.on('message', (m: { ports?: { stomp: number; amqp: number; mqtt: number } }) => m.ports && resolve(m.ports));
+    const p = await new Promise<WharfPorts>((resolve, reject) => {
+      proc.on('message', (m: { ports?: WharfPorts }) => m.ports && resolve(m.ports));
       proc.once('exit', (code) => reject(new Error(`wharf child exited with ${code}`)));
     });
     return {
@@ -130,7 +137,8 @@ const wharf: BrokerSpec = {
       stomp: p.stomp,
       amqp: p.amqp,
       mqtt: p.mqtt,
-      note: 'LMDB, every commit fsync’d before the receipt/accepted',
+      openwire: p.openwire,
+      note: 'LMDB, every commit fsync’d before the receipt/accepted/PUBACK/Response',
       peakHeapMb: () =>
         new Promise<{ heap: number; external: number }>((resolve) => {
           const on = (m: { heap?: { heap: number; external: number } }) => {
@@ -153,22 +161,51 @@ const wharf: BrokerSpec = {
   },
 };
 
+/** ActiveMQ's MQTT transport needs the FuseSource MQTT codec (Debian: libmqtt-client-java); without it, no MQTT rows. */
+const amqMqttMissing = () => (fs.existsSync('/usr/share/java/mqtt-client.jar') ? null : 'libmqtt-client-java is not installed');
+
 const activemq: BrokerSpec = {
   name: 'activemq',
-  packages: ['activemq'],
+  packages: ['activemq', 'libmqtt-client-java'],
   missing: () => (fs.existsSync(path.join(AMQ_HOME, 'bin/activemq.jar')) && which('java') ? null : 'ActiveMQ is not installed (apt-get install activemq)'),
   warmup: (b) => Math.max(b, 3),
   async start() {
-    // KahaDB journal synced on every write ("always", the default): a receipt means the message is on disk
+    const [openwire, mqtt] = [await freePort(), await freePort()];
+    const noMqtt = amqMqttMissing();
+    // KahaDB journal synced on every write ("always", the default): a receipt, a Response to a persistent send or a
+    // PUBACK for a QoS 1 message to a durable (clean session off) subscription means the message is on disk
     const b = await launchActiveMQ({
       name: 'activemq',
       persistent: true,
       persistence: kahaDbAlwaysSync,
-      connector: (port) => `<transportConnector name="stomp" uri="stomp+nio://127.0.0.1:${port}?transport.tcpNoDelay=true"/>`,
+      connector: (port) =>
+        [
+          `<transportConnector name="stomp" uri="stomp+nio://127.0.0.1:${port}?transport.tcpNoDelay=true"/>`,
+          `<transportConnector name="openwire" uri="tcp://127.0.0.1:${openwire}?transport.tcpNoDelay=true"/>`,
+          noMqtt ? '' : `<transportConnector name="mqtt" uri="mqtt+nio://127.0.0.1:${mqtt}?transport.tcpNoDelay=true"/>`,
+        ].join('\n      '),
+      extraJars: AMQ_EXTRA_JARS,
     });
-    return { name: 'activemq', pid: b.pid, stomp: b.port, note: 'KahaDB, journalDiskSyncStrategy=always', stop: () => b.stop() };
+    // the JVM listens on STOMP first: give the other connectors their moment
+    for (const port of noMqtt ? [openwire] : [openwire, mqtt]) await waitForPort(port, 30_000);
+    const note = `KahaDB, journalDiskSyncStrategy=always (MQTT QoS 1 to a durable subscription too)${noMqtt ? `; no MQTT: ${noMqtt}` : ''}`;
+    return { name: 'activemq', pid: b.pid, stomp: b.port, openwire, mqtt: noMqtt ? undefined : mqtt, note, stop: () => b.stop() };
   },
 };
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms / 1000} s`);
+    await sleep(100);
+  }
+}
 
 const rabbitmq: BrokerSpec = {
   name: 'rabbitmq',
@@ -177,8 +214,8 @@ const rabbitmq: BrokerSpec = {
   warmup: (b) => Math.max(b, 2),
   async start() {
     const dir = tempDir('compare-rabbitmq');
-    const [amqp091, stomp, amqp, dist] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp,rabbitmq_amqp1_0].\n');
+    const [amqp091, stomp, amqp, dist, mqtt] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    fs.writeFileSync(path.join(dir, 'enabled_plugins'), '[rabbitmq_stomp,rabbitmq_amqp1_0,rabbitmq_mqtt].\n');
     fs.writeFileSync(
       path.join(dir, 'rabbitmq.conf'),
       [
@@ -189,6 +226,13 @@ const rabbitmq: BrokerSpec = {
         'loopback_users = none',
         'stomp.default_user = guest',
         'stomp.default_pass = guest',
+        // MQTT: anonymous clients as guest; a clean-session-off client gets a durable queue, QoS 1 publishes are
+        // persistent and PUBACKed after the publisher confirm
+        `mqtt.listeners.tcp.default = 127.0.0.1:${mqtt}`,
+        'mqtt.tcp_listen_options.nodelay = true',
+        'mqtt.allow_anonymous = true',
+        'mqtt.default_user = guest',
+        'mqtt.default_pass = guest',
         // AMQP 1.0 rides on the AMQP 0-9-1 port (protocol header negotiation) in 3.10
         '',
       ].join('\n'),
@@ -209,7 +253,8 @@ const rabbitmq: BrokerSpec = {
     void amqp;
     const b = await launchWithEnv('rabbitmq', '/usr/lib/rabbitmq/bin/rabbitmq-server', [], dir, stomp, env);
     await sleep(2000);
-    return { name: 'rabbitmq', pid: b.pid, stomp, amqp: amqp091, note: 'durable queues; receipts/accepted after confirm (fsync by the queue)', stop: () => b.stop() };
+    await waitForPort(mqtt, 30_000);
+    return { name: 'rabbitmq', pid: b.pid, stomp, amqp: amqp091, mqtt, note: 'durable queues; receipts/accepted/PUBACK after confirm (fsync by the queue)', stop: () => b.stop() };
   },
 };
 
@@ -238,7 +283,7 @@ const mosquittoBroker: BrokerSpec = {
   warmup: (b) => b,
   async start() {
     const b = await mosquitto.start('qos0');
-    return { name: 'mosquitto', pid: b.pid, mqtt: b.port, note: 'in memory (persistence false); MQTT only', stop: () => b.stop() };
+    return { name: 'mosquitto', pid: b.pid, mqtt: b.port, note: 'in memory (persistence false): QoS 1 kept in RAM only, no fsync; MQTT only', stop: () => b.stop() };
   },
 };
 
@@ -567,6 +612,26 @@ function peakRssMb(pid: number): number {
   }
 }
 
+// ------------------------------------------------------------------------------------------- MQTT (MQTT.js), OpenWire (JMS)
+
+/** bench/mqtt.ts's workloads against `t`, its CPU read the same way as the other rows'. */
+async function mqttScenario(t: Target, o: Opts, workload: { qos: 0; subscribers: number } | { qos: 1 }): Promise<Result> {
+  const target = { port: t.mqtt!, stats: async () => ({ cpuMicros: treeCpuMicros(t.pid) }) };
+  if (workload.qos === 0) {
+    const r = await qos0Fanout(target, workload.subscribers, o);
+    return { msgsPerSec: r.deliveredPerSec, p50: r.e2eP50ms, p99: r.e2eP99ms, brokerUs: r.brokerCpuMicrosPerMsg, clientUs: r.clientCpuMicrosPerMsg };
+  }
+  const r = await qos1Durable(target, o);
+  return { msgsPerSec: r.msgsPerSec, p50: r.e2eP50ms, p99: r.e2eP99ms, brokerUs: r.brokerCpuMicrosPerMsg, clientUs: r.clientCpuMicrosPerMsg };
+}
+
+/** bench/openwire.ts's JmsBench (ActiveMQ's JMS client in a JVM) against `t`; client CPU is the JVM's. */
+async function openwireScenario(t: Target, o: Opts, size: number, pairs: number): Promise<Result> {
+  const r = await runPair({ port: t.openwire!, cpuMicros: () => treeCpuMicros(t.pid) }, pairs, pairs, { ...o, size, query: '?tcpNoDelay=true' });
+  const n = Math.max(1, r.received);
+  return { msgsPerSec: r.received / r.seconds, p50: Number(r.values['E2E_P50'] ?? NaN), p99: Number(r.values['E2E_P99'] ?? NaN), brokerUs: r.cpuMicros / n, clientUs: r.clientCpuMicros / n };
+}
+
 function rheaBinary(b: Buffer): Any {
   return require('rhea').message.data_section(b);
 }
@@ -575,7 +640,7 @@ function rheaBinary(b: Buffer): Any {
 
 interface Scenario {
   name: string;
-  protocol: 'stomp' | 'amqp' | 'mqtt';
+  protocol: 'stomp' | 'amqp' | 'mqtt' | 'openwire';
   rate: boolean;
   run(t: Target, o: Opts): Promise<Result>;
 }
@@ -587,7 +652,14 @@ for (const [p, fn] of [['stomp', stompScenario], ['amqp', amqpScenario]] as cons
   }
   SCENARIOS.push({ name: `${p}-rate`, protocol: p, rate: true, run: (t, o) => fn(t, o, 100, 1, 500) });
 }
-SCENARIOS.push({ name: 'mqtt-idle', protocol: 'mqtt', rate: false, run: (t) => idleMqtt(t, IDLE_CONNECTIONS) });
+for (const [label, size] of [['100', 100], ['1k', 1024]] as const) {
+  for (const pairs of [1, 4]) SCENARIOS.push({ name: `openwire-${label}-${pairs}x${pairs}`, protocol: 'openwire', rate: false, run: (t, o) => openwireScenario(t, o, size, pairs) });
+}
+for (const subscribers of [1, 10]) SCENARIOS.push({ name: `mqtt-qos0-1x${subscribers}`, protocol: 'mqtt', rate: false, run: (t, o) => mqttScenario(t, o, { qos: 0, subscribers }) });
+SCENARIOS.push({ name: 'mqtt-qos1-1x1', protocol: 'mqtt', rate: false, run: (t, o) => mqttScenario(t, o, { qos: 1 }) });
+/** reports RSS per connection (KiB) where the other rows have CPU per message */
+const IDLE_SCENARIO = 'mqtt-idle';
+SCENARIOS.push({ name: IDLE_SCENARIO, protocol: 'mqtt', rate: false, run: (t) => idleMqtt(t, IDLE_CONNECTIONS) });
 // 1 MiB messages: 4 outstanding per producer (a window of 100 would keep 100 MiB in flight)
 SCENARIOS.push({ name: 'stomp-1m-1x1', protocol: 'stomp', rate: false, run: (t, o) => stompScenario(t, o, 1 << 20, 1, null, 4) });
 SCENARIOS.push({
@@ -647,9 +719,28 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   const scenarios = SCENARIOS.filter((s) => wanted.includes(s.name));
   const withSqs = wanted.includes(SQS_SCENARIO);
   const brokers = a.brokers.split(',').map((n) => BROKERS.find((b) => b.name === n.trim()) ?? fail(`unknown broker ${n}`));
-  if (a.install) install(brokers.filter((b) => b.missing()).flatMap((b) => b.packages));
+  const withOpenWire = scenarios.some((s) => s.protocol === 'openwire');
+  if (a.install) {
+    const pkgs = brokers.flatMap((b) => (b.missing() || (b === activemq && amqMqttMissing()) ? b.packages : []));
+    // the OpenWire rows' client: ActiveMQ's JMS client jars and javac (test/protocols/openwire/java-harness.ts)
+    if (withOpenWire) pkgs.push(...JAVA_JARS.filter(([jar]) => !fs.existsSync(path.join('/usr/share/java', jar))).map(([, pkg]) => pkg), ...(which('javac') ? [] : ['default-jdk-headless']));
+    install([...new Set(pkgs)]);
+  }
+  /** protocols whose client cannot run here, and why: their rows are n/a for every broker */
+  const noClient = new Map<Scenario['protocol'], string>();
+  if (withOpenWire) {
+    try {
+      javaHarness(); // compiles JmsBench before any broker starts
+    } catch (err) {
+      noClient.set('openwire', (err as Error).message);
+      console.log(`  openwire rows: n/a — ${(err as Error).message}`);
+    }
+  }
 
-  console.log(`compare: ${[...scenarios.map((s) => s.name), ...(withSqs ? [SQS_SCENARIO] : [])].join(', ')}; ${o.seconds} s after ${o.warmup} s warm-up, median of ${runs}; clients stompit 1.0.0 / rhea 3.0.5 with TCP_NODELAY; ${hostNote()}; ${loadNote()}`);
+  console.log(
+    `compare: ${[...scenarios.map((s) => s.name), ...(withSqs ? [SQS_SCENARIO] : [])].join(', ')}; ${o.seconds} s after ${o.warmup} s warm-up, median of ${runs}; ` +
+      `clients stompit 1.0.0 / rhea 3.0.5 / MQTT.js 5 / ActiveMQ 5.17 JMS (in a JVM) with TCP_NODELAY; ${hostNote()}; ${loadNote()}`,
+  );
   const results = new Map<string, Map<string, Result | string>>(); // scenario → broker → result or why not
   for (const s of scenarios) results.set(s.name, new Map());
   for (const b of scenarios.length ? brokers : []) {
@@ -663,7 +754,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     console.log(`  ${b.name} (pid ${target.pid}): ${target.note}`);
     try {
       for (const s of scenarios) {
-        if (!target[s.protocol]) {
+        if (!target[s.protocol] || noClient.has(s.protocol)) {
           results.get(s.name)!.set(b.name, 'n/a');
           continue;
         }
@@ -706,17 +797,11 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   }
   console.log('\n' + table(shown, names, results, a.markdown));
   if (a.others) {
-    // the SQS SDK rows are in the table already (unless left out with --scenarios); its bench adds the undici client
-    const others: Array<[string, string[]]> = [
-      ['mqtt', []],
-      ['sqs', withSqs ? ['--clients', '4', '--no-sdk'] : ['--clients', '4']],
-      ['openwire', ['--pairs', '1x1,4x4']],
-      ['openwire', ['--pairs', '1x1,4x4', '--size', '1024']],
-    ];
-    for (const [bench, args] of others) {
-      console.log(`\n== npm run bench -- ${bench} ${args.join(' ')} (compares with its own peers)`);
-      spawnSync(process.execPath, [path.join(path.dirname(self), 'run.js'), bench, ...args], { stdio: 'inherit' });
-    }
+    // what is not a row: the sqs bench's phases with Wharf's own signing client (the SDK rows are in the table
+    // already unless left out with --scenarios)
+    const args = withSqs ? ['--clients', '4', '--no-sdk'] : ['--clients', '4'];
+    console.log(`\n== npm run bench -- sqs ${args.join(' ')} (compares with fauxqs itself)`);
+    spawnSync(process.execPath, [path.join(path.dirname(self), 'run.js'), 'sqs', ...args], { stdio: 'inherit' });
   }
 }
 
@@ -745,7 +830,7 @@ function table(scenarios: TableRow[], names: string[], results: Map<string, Map<
       if (n !== 'wharf' && w && typeof w !== 'string') ratio = s.rate ? `p50 ×${(w.p50 / r.p50).toPrecision(2)}` : `×${(w.msgsPerSec / r.msgsPerSec).toFixed(2)}`;
       const num = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '');
       const lat = Number.isFinite(r.p50) && r.p50 > 0 ? `${r.p50.toFixed(2)} / ${r.p99.toFixed(2)}` : '';
-      rows.push([s.name, n, String(Math.round(r.msgsPerSec)), lat, num(r.brokerUs, 1) + (s.protocol === 'mqtt' ? ' KiB/conn' : ''), num(r.clientUs, 1), ratio]);
+      rows.push([s.name, n, String(Math.round(r.msgsPerSec)), lat, num(r.brokerUs, 1) + (s.name === IDLE_SCENARIO ? ' KiB/conn' : ''), num(r.clientUs, 1), ratio]);
     }
   }
   return formatTable(head, rows, { right: (i) => i > 1, markdown });

@@ -161,7 +161,7 @@ export const mosquitto: PeerSpec = {
 export const AMQ_HOME = '/usr/share/activemq';
 // ActiveMQ's MQTT transport (activemq-mqtt.jar) needs the FuseSource MQTT codec, which Debian ships in
 // libmqtt-client-java; /usr/share/activemq/lib has no link to it, so the generated ACTIVEMQ_BASE/lib gets one.
-const AMQ_EXTRA_JARS = ['mqtt-client', 'hawtdispatch', 'hawtdispatch-transport'];
+export const AMQ_EXTRA_JARS = ['mqtt-client', 'hawtdispatch', 'hawtdispatch-transport'];
 
 export const activemq: PeerSpec = {
   name: 'activemq',
