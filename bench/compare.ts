@@ -312,10 +312,10 @@ class Meter {
 }
 
 /**
- * CPU (µs) of `pid` and every process below it: RabbitMQ's pid is its start script, the Erlang VM its child
- * (a process that exits during the window takes its time with it; none does here).
+ * `pid` and every process below it: RabbitMQ's pid is its start script, the Erlang VM its child. The broker's CPU
+ * and memory are summed over them (a process that exits during the window takes its time with it; none does here).
  */
-function treeCpuMicros(pid: number): number {
+function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -329,19 +329,31 @@ function treeCpuMicros(pid: number): number {
       /* gone */
     }
   }
-  let total = 0;
+  const tree: number[] = [];
   const stack = [pid];
   while (stack.length) {
     const p = stack.pop()!;
+    tree.push(p);
+    stack.push(...(children.get(p) ?? []));
+  }
+  return tree;
+}
+
+/** Sum of `f` over the process tree of `pid`, skipping processes gone meanwhile. */
+function treeSum(pid: number, f: (pid: number) => number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
     try {
-      total += procCpuMicros(p);
+      total += f(p);
     } catch {
       /* gone */
     }
-    stack.push(...(children.get(p) ?? []));
   }
   return total;
 }
+
+/** CPU (µs) of the broker's process tree. */
+const treeCpuMicros = (pid: number) => treeSum(pid, procCpuMicros);
 
 async function measure(t: Target, o: Opts, meter: Meter): Promise<Result> {
   await sleep(o.warmup * 1000);
@@ -598,19 +610,17 @@ async function idleMqtt(t: Target, n: number): Promise<Result> {
   return { msgsPerSec: n / el, p50: NaN, p99: NaN, brokerUs: (rss1 - rss0) / n, clientUs: NaN };
 }
 
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
+/** A /proc/<pid>/status field in kB (0 when absent, e.g. for a zombie). */
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
 }
 
-function peakRssMb(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
+/** RSS of the broker's process tree, kB. */
+const rssKb = (pid: number) => treeSum(pid, (p) => statusKb(p, 'VmRSS'));
+
+/** Peak RSS of the broker, MB: the sum of its processes' peaks (for one-process brokers, that process's peak). */
+const peakRssMb = (pid: number) => treeSum(pid, (p) => statusKb(p, 'VmHWM')) / 1024;
 
 // ------------------------------------------------------------------------------------------- MQTT (MQTT.js), OpenWire (JMS)
 
