@@ -1,25 +1,41 @@
 /**
  * Side by side: Wharf and peer brokers under the same scenarios, the same third-party clients, one table.
  *
- *   npm run bench -- compare [--quick] [--install] [--brokers wharf,activemq,rabbitmq] [--scenarios a,b,…]
- *                            [--seconds 8] [--warmup 2] [--runs 2] [--markdown] [--others]
+ *   npm run bench -- compare [--quick] [--install] [--brokers wharf,activemq,rabbitmq,mosquitto] [--scenarios a,b,…]
+ *                            [--seconds 8] [--warmup 2] [--runs 2] [--backlog N] [--idle N] [--markdown] [--others]
  *
- * Brokers (one at a time, each on its own free 127.0.0.1 ports, killed by pid at the end):
- * - wharf: `--broker-child` of this file, every commit fsync'd (`store.noSync` false), STOMP and AMQP listeners;
- *   `store.concurrentDispatch` on unless BENCH_WHARF_CONCURRENT_DISPATCH=0 (dispatch after the commit, as before).
+ * Brokers (one at a time, each on its own free 127.0.0.1 ports, killed by pid at the end); a broker that does not
+ * speak a scenario's protocol gets `n/a` in its row:
+ * - wharf: `--broker-child` of this file, every commit fsync'd (`store.noSync` false), STOMP, AMQP, MQTT and OpenWire
+ *   listeners; `store.concurrentDispatch` on unless BENCH_WHARF_CONCURRENT_DISPATCH=0 (dispatch after the commit).
+ *   MQTT QoS 1 to a persistent session: committed and fsync'd before the PUBACK.
  * - activemq: Debian's ActiveMQ 5.17 (`/usr/share/activemq`), KahaDB with `journalDiskSyncStrategy="always"` (fsync
- *   per journal write, the durable default); STOMP only (Debian's build ships no AMQP transport).
- * - rabbitmq: Debian's rabbitmq-server 3.10 with rabbitmq_stomp and rabbitmq_amqp1_0; durable queues, publisher
- *   confirms (STOMP receipts and AMQP `accepted` are sent after the message is fsync'd by the queue).
- * `--install` apt-get installs what is missing (activemq, rabbitmq-server); without it a missing peer is skipped
- * with the reason.
+ *   per journal write, the durable default); STOMP, OpenWire and MQTT (the MQTT transport needs
+ *   `libmqtt-client-java`; QoS 1 to a durable subscription is a persistent message, journal-synced before the
+ *   PUBACK); no AMQP (Debian's build ships no AMQP transport).
+ * - rabbitmq: Debian's rabbitmq-server 3.10 with rabbitmq_stomp, rabbitmq_amqp1_0 and rabbitmq_mqtt; durable queues,
+ *   publisher confirms (STOMP receipts, AMQP `accepted` and MQTT QoS 1 PUBACKs are sent after the message is fsync'd
+ *   by the queue; a clean-session-off MQTT client gets a durable queue); no OpenWire.
+ * - mosquitto: Debian's mosquitto 2, `persistence false`: MQTT only, QoS 1 kept in RAM (no fsync), so its QoS 1 row
+ *   is not a durable one.
+ * `--install` apt-get installs what is missing (activemq, libmqtt-client-java, rabbitmq-server, mosquitto; for the
+ * OpenWire rows ActiveMQ's JMS client jars and javac); without it a missing peer is skipped with the reason, and
+ * without the JMS client the OpenWire rows are n/a.
  *
- * Scenarios (clients: stompit 1.0.0 and rhea 3.0.5, every socket with TCP_NODELAY):
+ * Scenarios (clients: stompit 1.0.0, rhea 3.0.5, MQTT.js 5 and ActiveMQ 5.17's JMS client; every socket with
+ * TCP_NODELAY):
  * - `stomp-100-1x1`, `stomp-1k-1x1`, `stomp-100-4x4`, `stomp-1k-4x4`: persistent SEND with a receipt each, up to
  *   100 receipts outstanding per producer, consumers `ack:client-individual` (prefetch 1000) ACK every MESSAGE.
  * - `amqp-100-1x1`, `amqp-1k-1x1`, `amqp-100-4x4`, `amqp-1k-4x4`: durable transfers, 100 unsettled per sender
  *   waiting for `accepted`; receivers with credit window 100 accept each message.
  * - `stomp-rate`, `amqp-rate`: one producer at a fixed 500 msgs/s (100 B), one consumer; end-to-end p50/p99.
+ * - `openwire-100-1x1`, `openwire-1k-1x1`, `openwire-100-4x4`, `openwire-1k-4x4`: bench/openwire.ts's JmsBench in a
+ *   JVM — PERSISTENT BytesMessages sent synchronously (one outstanding per producer: the next send after the
+ *   broker's Response, i.e. once durable), AUTO_ACKNOWLEDGE consumers with prefetch 1000. Client CPU is the JVM's.
+ * - `mqtt-qos0-1x1`, `mqtt-qos0-1x10`: bench/mqtt.ts's QoS 0 fan-out, one publisher → 1 or 10 subscribers, 100 B,
+ *   the publisher at most 5,000 messages ahead of the slowest subscriber; msgs/s counts deliveries.
+ * - `mqtt-qos1-1x1`: bench/mqtt.ts's QoS 1 run, one publisher (100 PUBLISHes awaiting their PUBACK) → one subscriber
+ *   with a persistent session (clean session off), 100 B.
  * - `stomp-1m-1x1`: 1 MiB persistent messages, 4 receipts outstanding.
  * - `mqtt-idle`: `--idle N` (default 10,000) idle MQTT 3.1.1 connections; the table shows connects/s in the msgs/s
  *   column and the broker's RSS growth per connection (KiB) in the µs/msg column (mosquitto is a broker here too).
@@ -28,13 +44,14 @@
  * - `sqs-1k-4x4`: the AWS SDK v3 (`@aws-sdk/client-sqs`), 4 producers × SendMessageBatch(10 × 1 KiB), then 4
  *   consumers × ReceiveMessage(10) + DeleteMessageBatch (bench/sqs.ts), against Wharf (fsync'd, SigV4 verified)
  *   and fauxqs (npm, in memory, no auth): two rows each, `-send` and `-receive`; p50/p99 there are per HTTP request.
- * `--others` afterwards runs the benches that already compare with peers on their own (mqtt: mosquitto/ActiveMQ;
- * sqs: the same SDK workload, with Wharf's own signing client too; openwire: ActiveMQ with its own JMS client, 1→1
- * and 4→4 at 100 B and 1 KiB) and prints their tables.
+ * `--others` afterwards runs what is not a row: the sqs bench's phases with Wharf's own signing client (and the SDK
+ * phases again when `sqs-1k-4x4` was left out), printed as its own table. (`npm run bench -- mqtt` and
+ * `-- openwire` still run on their own, with their extra columns: PUBACK latency, store transactions.)
  *
  * Reported per scenario and broker: delivered msgs/s, p50/p99 (send → delivery, ms), broker CPU µs per message
- * (utime + stime of the broker process from /proc, all threads), client CPU µs per message (this process), and the
- * Wharf/peer ratio of msgs/s (for rate runs: of p50). The median of `runs` runs is shown.
+ * (utime + stime of the broker's processes from /proc, all threads), client CPU µs per message (this process; for
+ * the OpenWire rows the client JVM), and the Wharf/peer ratio of msgs/s (for rate runs: of p50). The median of
+ * `runs` runs is shown.
  */
 import { fork, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
