@@ -76,7 +76,8 @@ const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 export function attributesSize(attrs: MessageAttributes | undefined): number {
   if (!attrs) return 0;
   let n = 0;
-  for (const [name, a] of Object.entries(attrs)) {
+  for (const name in attrs) {
+    const a = attrs[name];
     n += Buffer.byteLength(name) + Buffer.byteLength(a.DataType);
     n += a.BinaryValue ? a.BinaryValue.length : Buffer.byteLength(a.StringValue ?? '');
   }
@@ -116,7 +117,8 @@ export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = '
     if (typeof a.DataType !== 'string' || a.DataType === '') throw err(`The message ${kind} attribute '${name}' must contain a non-empty message attribute type.`);
     const dt = a.DataType;
     if (dt.length > 256) throw err(`The message ${kind} attribute '${name}' has a data type longer than 256 characters.`);
-    const base = dt.split('.')[0];
+    const dot = dt.indexOf('.');
+    const base = dot < 0 ? dt : dt.slice(0, dot);
     if (base !== 'String' && base !== 'Number' && base !== 'Binary') {
       throw err(`The type of message ${kind} attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`);
     }
@@ -139,8 +141,11 @@ export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = '
       if (hasInvalidChars(s)) throw err(`The message ${kind} attribute '${name}' contains characters outside the allowed set.`);
       if (base === 'Number') {
         if (!NUMBER_RE.test(s.trim())) throw err(`Can't cast the value of message ${kind} attribute '${name}' to a number.`);
-        const digits = s.replace(/[eE].*$/, '').replace(/[^0-9]/g, '').replace(/^0+/, '');
-        if (digits.length > 38) throw err(`The value of message ${kind} attribute '${name}' has more than 38 digits of precision.`);
+        // a value of 38 characters or fewer cannot hold more than 38 digits: no need to count them
+        if (s.length > 38) {
+          const digits = s.replace(/[eE].*$/, '').replace(/[^0-9]/g, '').replace(/^0+/, '');
+          if (digits.length > 38) throw err(`The value of message ${kind} attribute '${name}' has more than 38 digits of precision.`);
+        }
       }
       out[name] = { DataType: dt, StringValue: s };
     }

@@ -78,7 +78,7 @@ export class SqsQueues {
   }
 
   exists(name: string): boolean {
-    return this.engine.queueInfo(name) !== undefined;
+    return this.engine.queueExists(name);
   }
 
   isFifo(name: string): boolean {

@@ -177,7 +177,7 @@ export class Sender {
     const delay = delaySeconds ?? Number(attr(meta, 'DelaySeconds') ?? 0);
     const retention = Number(attr(meta, 'MessageRetentionPeriod') ?? 345600);
     const md5 = md5Hex(bytes);
-    const annotations: Record<string, unknown> = { ...(m.annotations ?? {}), 'sqs.md5': md5 };
+    const annotations: Record<string, unknown> = m.annotations ? { ...m.annotations, 'sqs.md5': md5 } : { 'sqs.md5': md5 };
     if (m.attributes) annotations[ATTRS_ANNOTATION] = m.attributes;
     if (m.senderId) annotations['sqs.sender'] = m.senderId;
     if (m.traceHeader) annotations['sqs.trace'] = m.traceHeader;

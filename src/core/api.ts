@@ -372,6 +372,8 @@ export interface EngineApi {
   queueInfo(name: string): DestinationInfo | undefined;
   /** Whether `name` is a live temporary queue (what `queueInfo(name)?.temporary` says, without describing the queue: per delivery). */
   isTemporaryQueue(name: string): boolean;
+  /** Whether `name` is a live queue (what `queueInfo(name) !== undefined` says, without describing it: per request). */
+  queueExists(name: string): boolean;
   /** A durable/shared/non-durable subscription by its engine id. */
   subscriptionInfo(id: string): DestinationInfo | undefined;
   listDestinations(): DestinationInfo[];

@@ -414,6 +414,11 @@ export class Engine extends EventEmitter implements EngineApi {
     return q && !q.deleted ? this.describeQueue(q) : undefined;
   }
 
+  queueExists(name: string): boolean {
+    const q = this.state.queues.get(name);
+    return q !== undefined && !q.deleted;
+  }
+
   isTemporaryQueue(name: string): boolean {
     const q = this.state.queues.get(name);
     return q !== undefined && !q.deleted && q.role === 'temporary';

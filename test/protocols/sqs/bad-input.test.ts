@@ -90,6 +90,30 @@ describe('SQS/SNS API bad input', function () {
     assertAwsError(await json('AmazonSQS.SendMessage', JSON.stringify({ QueueUrl: url, MessageBody: 42 })), 'InvalidParameterValue');
   });
 
+  it('Number attributes: at most 38 significant digits, however long the value is written', async () => {
+    const numbers = (await b.sqs.send(new CreateQueueCommand({ QueueName: 'numbers' }))).QueueUrl!;
+    const send = (StringValue: string) =>
+      b.sqs.send(new SendMessageCommand({ QueueUrl: numbers, MessageBody: 'n', MessageAttributes: { n: { DataType: 'Number', StringValue } } }));
+    const refused = async (StringValue: string, message: RegExp) => {
+      const err = await send(StringValue).then(() => undefined, (e: Error & { name: string }) => e);
+      assert.ok(err, `${StringValue} accepted`);
+      assert.equal(err.name, 'InvalidParameterValue');
+      assert.match(err.message, message);
+    };
+    for (const ok of ['9'.repeat(38), '-' + '9'.repeat(38), '0'.repeat(30) + '1.' + '5'.repeat(20), '1.' + '2'.repeat(37) + 'e-5', '7.5', '+3']) {
+      const r = await send(ok);
+      assert.ok(r.MessageId, ok);
+    }
+    await refused('9'.repeat(39), /38 digits of precision/);
+    await refused('1.' + '2'.repeat(38), /38 digits of precision/);
+    await refused('12abc', /cast the value/);
+    await refused('1e', /cast the value/);
+    // the values kept are the ones sent
+    const got = await b.sqs.send(new ReceiveMessageCommand({ QueueUrl: numbers, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+    const values = new Set((got.Messages ?? []).map((m) => m.MessageAttributes?.n?.StringValue));
+    assert.ok(values.has('9'.repeat(38)), [...values].join(', '));
+  });
+
   it('oversized bodies get RequestEntityTooLarge (413) without reading them', async () => {
     const small = await startSqsBroker();
     try {
