@@ -26,6 +26,8 @@ export interface Sub {
   /** message-id → delivery id, for 1.0/1.1 ACKs. */
   byMessageId: Map<string, number>;
   closed: boolean;
+  /** `subscription:<id, escaped>\nmessage-id:`, how each of its MESSAGE frames starts (made at the first). */
+  lead?: string;
 }
 
 export interface Pending {
