@@ -54,7 +54,8 @@ export function deliver(ctx: StompContext, sub: Sub, d: Delivery): void {
     if (ctx.version === '1.2') lines += 'ack:' + d.id + '\n';
     const p: Pending = { id: d.id, sub, messageId: m.messageId };
     sub.unacked.set(d.id, p);
-    sub.byMessageId.set(m.messageId, d.id);
+    // a 1.2 ACK names the delivery by its `ack` header; one naming it by message-id only is looked up in `unacked`
+    if (ctx.version !== '1.2') sub.byMessageId.set(m.messageId, d.id);
     ctx.pending.set(d.id, p);
   } else {
     ctx.creditDue.add(sub);
@@ -68,7 +69,7 @@ export function untrack(ctx: StompContext, p: Pending): void {
   ctx.pending.delete(p.id);
   const sub = p.sub;
   sub.unacked.delete(p.id);
-  if (sub.byMessageId.get(p.messageId) === p.id) sub.byMessageId.delete(p.messageId);
+  if (sub.byMessageId.size > 0 && sub.byMessageId.get(p.messageId) === p.id) sub.byMessageId.delete(p.messageId);
 }
 
 /** Keep a subscription's credit at prefetch − unacknowledged (none while output is backed up). */
