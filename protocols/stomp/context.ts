@@ -23,9 +23,11 @@ export interface Sub {
   consumer: ConsumerHandle | null;
   /** Delivered and not yet acknowledged (client modes), in delivery order. */
   unacked: Map<number, Pending>;
-  /** message-id → delivery id, for 1.0/1.1 ACKs. */
+  /** message-id → delivery id, for 1.0/1.1 ACKs (empty on a 1.2 connection). */
   byMessageId: Map<string, number>;
   closed: boolean;
+  /** `subscription:<id, escaped>\nmessage-id:`, how each of its MESSAGE frames starts (made at the first). */
+  lead?: string;
 }
 
 export interface Pending {

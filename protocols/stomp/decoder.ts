@@ -427,7 +427,7 @@ export class StompDecoder {
         return false;
       }
     }
-    this.command = buf.toString('latin1', s, e);
+    this.command = knownName(COMMANDS, buf, s, e) ?? buf.toString('latin1', s, e);
     this.headers = [];
     this.contentLength = -1;
     this.unescapeMode = this.version === '1.0' || isConnectCommand(this.command) ? 0 : this.version === '1.1' ? 1 : 2;
@@ -465,7 +465,12 @@ export class StompDecoder {
     }
     let name: string;
     let value: string;
-    if (ascii) {
+    const known = ascii ? knownName(HEADER_NAMES, buf, s, colon) : undefined;
+    if (known !== undefined) {
+      // a name every frame of its kind carries is a constant: only the value becomes a string
+      name = known;
+      value = (buf as unknown as Latin1Slicer).latin1Slice(colon + 1, e);
+    } else if (ascii) {
       // one string per line, then slices: cheaper than two Buffer decodes
       const line = buf.toString('latin1', s, e);
       name = line.slice(0, colon - s);
@@ -604,6 +609,40 @@ export class StompDecoder {
 }
 
 function noop(): void {}
+
+/** Buffer's own latin1 decoder, without `toString`'s argument handling (it is on Buffer.prototype in every Node). */
+interface Latin1Slicer {
+  latin1Slice(start: number, end: number): string;
+}
+
+/** Known names by their length in bytes, each with its bytes: compared in place, no string is made for them. */
+type NameTable = Array<Array<[string, Uint8Array]> | undefined>;
+
+function nameTable(names: string[]): NameTable {
+  const t: NameTable = [];
+  for (const nm of names) (t[nm.length] ??= []).push([nm, Buffer.from(nm, 'latin1')]);
+  return t;
+}
+
+/** The client commands. */
+const COMMANDS = nameTable(['SEND', 'ACK', 'NACK', 'SUBSCRIBE', 'UNSUBSCRIBE', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT', 'CONNECT', 'STOMP']);
+
+/** The headers of the frames that come once per message (SEND, ACK, NACK) and a few more. */
+const HEADER_NAMES = nameTable([
+  'destination', 'content-length', 'content-type', 'receipt', 'persistent', 'transaction', 'priority', 'expires',
+  'reply-to', 'correlation-id', 'type', 'id', 'subscription', 'message-id', 'ack',
+]);
+
+/** `b[s..e)` as one of the table's names (the same string each time), or undefined. */
+function knownName(table: NameTable, b: Buffer, s: number, e: number): string | undefined {
+  const candidates = table[e - s];
+  if (candidates === undefined) return undefined;
+  outer: for (const [name, bytes] of candidates) {
+    for (let k = 0; k < bytes.length; k++) if (b[s + k] !== bytes[k]) continue outer;
+    return name;
+  }
+  return undefined;
+}
 
 function positive(v: number | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;

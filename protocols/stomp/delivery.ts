@@ -8,7 +8,7 @@
 import type { Delivery, Message } from '../../src/core/api.js';
 import { escapeHeader, escapeModeFor, PreparedMessage } from './codec.js';
 import type { StompVersion } from './frame.js';
-import { messageHeaders } from './mapping.js';
+import { messageHeaderLines } from './mapping.js';
 import { render } from './destinations.js';
 import type { Pending, StompContext, Sub } from './context.js';
 
@@ -31,7 +31,7 @@ function preparedFor(version: StompVersion, m: Message): PreparedMessage {
   const r = prepared[version];
   const keys = r.keys;
   for (let i = 0; i < RING; i++) if (keys[i] === m) return r.vals[i]!;
-  const pm = new PreparedMessage(version, messageHeaders(m), m.body);
+  const pm = new PreparedMessage(version, messageHeaderLines(m, escapeModeFor('MESSAGE', version)), m.body);
   // the ring must not keep big bodies alive after their messages are gone; copying dominates their cost anyway
   if (m.body.length > RING_MAX_BODY) return pm;
   keys[r.next] = m;
@@ -47,14 +47,15 @@ export function deliver(ctx: StompContext, sub: Sub, d: Delivery): void {
   // the delivery's own header lines, escaped (first occurrence wins: they come before the message's)
   const mode = escapeModeFor('MESSAGE', ctx.version);
   let lines =
-    'subscription:' + escapeHeader(sub.id, mode) +
-    '\nmessage-id:' + escapeHeader(m.messageId, mode) +
+    (sub.lead ??= 'subscription:' + escapeHeader(sub.id, mode) + '\nmessage-id:') +
+    escapeHeader(m.messageId, mode) +
     '\ndestination:' + escapeHeader(m.destination !== undefined ? render(ctx, m.destination) : sub.destination, mode) + '\n';
   if (sub.ackMode !== 'auto') {
     if (ctx.version === '1.2') lines += 'ack:' + d.id + '\n';
     const p: Pending = { id: d.id, sub, messageId: m.messageId };
     sub.unacked.set(d.id, p);
-    sub.byMessageId.set(m.messageId, d.id);
+    // a 1.2 ACK names the delivery by its `ack` header; one naming it by message-id only is looked up in `unacked`
+    if (ctx.version !== '1.2') sub.byMessageId.set(m.messageId, d.id);
     ctx.pending.set(d.id, p);
   } else {
     ctx.creditDue.add(sub);
@@ -68,7 +69,7 @@ export function untrack(ctx: StompContext, p: Pending): void {
   ctx.pending.delete(p.id);
   const sub = p.sub;
   sub.unacked.delete(p.id);
-  if (sub.byMessageId.get(p.messageId) === p.id) sub.byMessageId.delete(p.messageId);
+  if (sub.byMessageId.size > 0 && sub.byMessageId.get(p.messageId) === p.id) sub.byMessageId.delete(p.messageId);
 }
 
 /** Keep a subscription's credit at prefetch − unacknowledged (none while output is backed up). */

@@ -121,16 +121,25 @@ export class PreparedMessage {
    */
   private readonly tail: string;
 
+  /**
+   * `headers`: the message's headers, or their lines already escaped for this version (`name:value\n` each, no
+   * content-length among them: the broker's hot path builds them straight from the message).
+   */
   constructor(
     readonly version: StompVersion,
-    headers: ReadonlyArray<readonly [string, string]>,
+    headers: ReadonlyArray<readonly [string, string]> | string,
     readonly body: Buffer,
   ) {
-    const mode = escapeModeFor('MESSAGE', version);
-    appendHeaders('', headers, mode, scratchOut);
-    let head = scratchOut.head;
-    scratchOut.head = '';
-    if (body.length > 0 || scratchOut.hadLength) head += 'content-length:' + body.length + '\n';
+    let head: string;
+    let hadLength = false;
+    if (typeof headers === 'string') head = headers;
+    else {
+      appendHeaders('', headers, escapeModeFor('MESSAGE', version), scratchOut);
+      head = scratchOut.head;
+      hadLength = scratchOut.hadLength;
+      scratchOut.head = '';
+    }
+    if (body.length > 0 || hadLength) head += 'content-length:' + body.length + '\n';
     this.tail = head + '\n';
   }
 

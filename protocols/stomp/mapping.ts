@@ -4,6 +4,7 @@
  */
 import { type Address, type BodyType, BrokerError, createMessage, DEFAULT_PRIORITY, type Message, type PropertyValue } from '../../src/core/api.js';
 import type { StompFrame } from './frame.js';
+import { escapeHeader } from './encoder.js';
 
 // ------------------------------------------------------------------------------------------- destinations
 
@@ -238,6 +239,27 @@ export function messageHeaders(m: Message): Array<[string, string]> {
     if (s !== undefined) h.push([k, s]);
   }
   return h;
+}
+
+/**
+ * `messageHeaders(m)` as the header lines of a MESSAGE (`name:value\n` each, escaped with `mode`), built without
+ * the pairs: the numbers and names of the fixed headers need no escaping.
+ */
+export function messageHeaderLines(m: Message, mode: number): string {
+  let s = 'expires:' + m.expiration + '\npriority:' + m.priority + '\ntimestamp:' + m.timestamp + (m.durable ? '\npersistent:true\n' : '\npersistent:false\n');
+  if (m.correlationId !== undefined) s += 'correlation-id:' + escapeHeader(m.correlationId, mode) + '\n';
+  if (m.type !== undefined) s += 'type:' + escapeHeader(m.type, mode) + '\n';
+  if (m.contentType !== undefined) s += 'content-type:' + escapeHeader(m.contentType, mode) + '\n';
+  if (m.groupId !== undefined) s += 'JMSXGroupID:' + escapeHeader(m.groupId, mode) + '\n';
+  if (m.groupSeq !== undefined) s += 'JMSXGroupSeq:' + escapeHeader(String(m.groupSeq), mode) + '\n';
+  if (m.userId !== undefined) s += 'JMSXUserID:' + escapeHeader(m.userId, mode) + '\n';
+  const props = m.properties;
+  for (const k in props) {
+    if (RESERVED.has(k) || k === '') continue;
+    const v = propertyString(props[k]);
+    if (v !== undefined) s += escapeHeader(k, mode) + ':' + escapeHeader(v, mode) + '\n';
+  }
+  return s;
 }
 
 function propertyString(v: PropertyValue | undefined): string | undefined {

@@ -6,11 +6,18 @@
 export interface TimerHandle {
   at: number;
   fn: () => void;
+  /** Cancelled, or fired: either way no longer a live entry of the heap. */
   cancelled: boolean;
 }
 
+const NOOP = (): void => undefined;
+/** A heap smaller than this is never compacted: its cancelled entries cost little and leave soon enough. */
+const COMPACT_MIN = 1024;
+
 export class TimerWheel {
   private heap: TimerHandle[] = [];
+  /** Cancelled entries still in the heap. */
+  private dead = 0;
   private timer: NodeJS.Timeout | null = null;
   private armedAt = Infinity;
   private stopped = false;
@@ -24,11 +31,28 @@ export class TimerWheel {
     return h;
   }
 
+  /**
+   * A cancelled entry stays in the heap until it reaches the top or the heap is compacted: a lease acknowledged
+   * in a millisecond would otherwise sit there for the whole lease (30 s of deliveries at full rate), its callback
+   * holding the delivery and its message. The callback is let go at once; once more than half the heap is
+   * cancelled, it is rebuilt without them (linear, so amortised constant per cancel).
+   */
   cancel(h: TimerHandle | undefined | null): void {
-    if (h) h.cancelled = true;
+    if (!h || h.cancelled) return;
+    h.cancelled = true;
+    h.fn = NOOP;
+    if (this.heap.length === 0) return; // fired, or the wheel was stopped: not in the heap any more
+    this.dead++;
+    if (this.heap.length >= COMPACT_MIN && this.dead * 2 > this.heap.length) this.compact();
   }
 
+  /** Live (not cancelled) timers. */
   get size(): number {
+    return this.heap.length - this.dead;
+  }
+
+  /** Heap entries, cancelled ones not yet dropped included. */
+  get entries(): number {
     return this.heap.length;
   }
 
@@ -37,11 +61,23 @@ export class TimerWheel {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.heap = [];
+    this.dead = 0;
+  }
+
+  /** Drop the cancelled entries and restore the heap order (bottom-up heapify). */
+  private compact(): void {
+    const a = this.heap.filter((h) => !h.cancelled);
+    this.heap = a;
+    this.dead = 0;
+    for (let i = (a.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
   private arm(): void {
     if (this.stopped) return;
-    while (this.heap.length && this.heap[0].cancelled) this.pop();
+    while (this.heap.length && this.heap[0].cancelled) {
+      this.pop();
+      this.dead--;
+    }
     if (!this.heap.length) return;
     const at = this.heap[0].at;
     if (this.timer && at >= this.armedAt) return;
@@ -58,8 +94,12 @@ export class TimerWheel {
     let n = 0;
     while (this.heap.length && this.heap[0].at <= now && n < 100_000) {
       const h = this.pop()!;
-      if (h.cancelled) continue;
+      if (h.cancelled) {
+        this.dead--;
+        continue;
+      }
       n++;
+      h.cancelled = true; // fired: a later cancel() of this handle has nothing to take out
       try {
         h.fn();
       } catch {
@@ -88,17 +128,21 @@ export class TimerWheel {
     const last = a.pop()!;
     if (a.length) {
       a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < a.length && a[l].at < a[m].at) m = l;
-        if (r < a.length && a[r].at < a[m].at) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i], a[m]];
-        i = m;
-      }
+      this.siftDown(0);
     }
     return top;
+  }
+
+  private siftDown(i: number): void {
+    const a = this.heap;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < a.length && a[l].at < a[m].at) m = l;
+      if (r < a.length && a[r].at < a[m].at) m = r;
+      if (m === i) break;
+      [a[m], a[i]] = [a[i], a[m]];
+      i = m;
+    }
   }
 }

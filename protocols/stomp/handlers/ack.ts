@@ -9,7 +9,7 @@
  */
 import { header, type StompFrame } from '../frame.js';
 import { replenish, untrack } from '../delivery.js';
-import { clip, FrameError, missing, type Pending, type StompContext } from '../context.js';
+import { clip, FrameError, missing, type Pending, type StompContext, type Sub } from '../context.js';
 import { getTx } from './transaction.js';
 
 export function findPending(ctx: StompContext, f: StompFrame): Pending {
@@ -23,12 +23,12 @@ export function findPending(ctx: StompContext, f: StompFrame): Pending {
   if (messageId !== undefined) {
     if (subId !== undefined) {
       const sub = ctx.subs.get(subId);
-      const id = sub?.byMessageId.get(messageId);
-      if (id !== undefined) return sub!.unacked.get(id)!;
+      const p = sub && byMessageId(ctx, sub, messageId);
+      if (p) return p;
     } else {
       for (const sub of ctx.subs.values()) {
-        const id = sub.byMessageId.get(messageId);
-        if (id !== undefined) return sub.unacked.get(id)!;
+        const p = byMessageId(ctx, sub, messageId);
+        if (p) return p;
       }
     }
   }
@@ -38,6 +38,17 @@ export function findPending(ctx: StompContext, f: StompFrame): Pending {
     `Unexpected ${f.command}`,
     `There is no unacknowledged message with ${what} on this connection: it was already acknowledged, its subscription uses ack:auto or was closed, or its lease expired.`,
   );
+}
+
+/** The latest unacknowledged delivery of `messageId` on `sub` (1.0/1.1 keep an index; 1.2 ACKs use `id`, so a scan). */
+function byMessageId(ctx: StompContext, sub: Sub, messageId: string): Pending | undefined {
+  if (ctx.version !== '1.2') {
+    const id = sub.byMessageId.get(messageId);
+    return id === undefined ? undefined : sub.unacked.get(id);
+  }
+  let found: Pending | undefined;
+  for (const p of sub.unacked.values()) if (p.messageId === messageId) found = p;
+  return found;
 }
 
 export function onAck(ctx: StompContext, f: StompFrame, positive: boolean): void {

@@ -187,6 +187,35 @@ describe('STOMP codec', function () {
       assert.equal(errorCode('SEND\nfoo:b\0ar\n\n\0'), 'bad-header');
     });
 
+    it('decodes known header names and commands (read in place) like any other: near misses, escapes, UTF-8, every version', () => {
+      for (const v of ['1.0', '1.1', '1.2'] as const) {
+        const f = one(
+          'ACK\nid:7\nie:8\nidx:9\nmessage-id:ID\\cwharf-1\nmessage-iD:x\ndestination:/queue/\u00e9\ndestinatioN:y\nreceipt:\nsubscription:a:b\n\n\0',
+          { version: v },
+        );
+        assert.equal(f.command, 'ACK');
+        assert.deepEqual(f.headers, [
+          ['id', '7'],
+          ['ie', '8'],
+          ['idx', '9'],
+          ['message-id', v === '1.0' ? 'ID\\cwharf-1' : 'ID:wharf-1'],
+          ['message-iD', 'x'],
+          ['destination', Buffer.from('/queue/\u00e9', 'latin1').toString('utf8')],
+          ['destinatioN', 'y'],
+          ['receipt', ''],
+          ['subscription', 'a:b'],
+        ]);
+      }
+      // UTF-8 in a known header's value, and in a command that only looks like a known one
+      const utf = one(Buffer.concat([Buffer.from('SEND\ndestination:/queue/'), Buffer.from('żółw', 'utf8'), Buffer.from('\n\n\0')]));
+      assert.equal(header(utf, 'destination'), '/queue/żółw');
+      assert.equal(one('SENDX\n\n\0').command, 'SENDX');
+      assert.equal(one('SEN\n\n\0').command, 'SEN');
+      assert.equal(one('send\n\n\0').command, 'send');
+      // the content-length read from a known name still frames the body
+      assert.equal(one('SEND\ncontent-length:2\n\n\0\0\0').body.length, 2);
+    });
+
     it('returns bodies as fresh buffers, not views of the pushed chunk', () => {
       const input = Buffer.from('SEND\ncontent-length:3\n\nabc\0SEND\n\nxyz\0');
       const run = decode(input);

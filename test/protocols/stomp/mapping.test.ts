@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createMessage } from '../../../src/core/message.js';
-import { bodyTypeOf, compositeAddress, messageHeaders, parseDestination, sendToMessage } from '../../../protocols/stomp/mapping.js';
+import { bodyTypeOf, compositeAddress, messageHeaderLines, messageHeaders, parseDestination, sendToMessage } from '../../../protocols/stomp/mapping.js';
+import { PreparedMessage } from '../../../protocols/stomp/encoder.js';
 import type { StompFrame } from '../../../protocols/stomp/frame.js';
 
 const frame = (headers: Array<[string, string]>, body = ''): StompFrame => ({ command: 'SEND', headers, body: Buffer.from(body) });
@@ -95,5 +96,30 @@ describe('STOMP mapping', () => {
       ['big', '12345678901234567890'],
       ['b', 'true'],
     ]);
+  });
+
+  it('messageHeaderLines is messageHeaders escaped and encoded: the same MESSAGE frame in every version', () => {
+    const messages = [
+      createMessage({ body: Buffer.from('x'), durable: true, priority: 4, timestamp: 1733580000123, properties: { sent: '1234.5678' } }),
+      createMessage({ body: Buffer.alloc(0), expiration: 17, properties: {} }),
+      createMessage({
+        body: Buffer.from('b'),
+        correlationId: 'c:1\\n\nx\r',
+        type: 't:',
+        contentType: 'text/plain;charset=utf-8',
+        groupId: 'g\n',
+        groupSeq: 3,
+        userId: 'ü:ser',
+        properties: { 'we:ird\nname': 'v:\\', n: 2.5, big: 12345678901234567890n, b: false, nul: null, bin: Buffer.from('z'), destination: 'shadow', '': 'empty', 'content-length': '99' },
+      }),
+    ];
+    for (const m of messages) {
+      for (const v of ['1.0', '1.1', '1.2'] as const) {
+        const mode = v === '1.0' ? 0 : v === '1.1' ? 1 : 2;
+        const fromPairs = new PreparedMessage(v, messageHeaders(m), m.body).encodeLines('subscription:1\n');
+        const fromLines = new PreparedMessage(v, messageHeaderLines(m, mode), m.body).encodeLines('subscription:1\n');
+        assert.deepEqual(fromLines, fromPairs, `version ${v}: ${fromPairs.toString('latin1')}`);
+      }
+    }
   });
 });

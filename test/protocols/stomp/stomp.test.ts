@@ -398,6 +398,25 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       }
     });
 
+    it('STOMP 1.2: an ACK without id that names the message by message-id (+ subscription) still acknowledges it', async () => {
+      const r = await raw({}, '1.2');
+      r.send('SUBSCRIBE', { destination: '/queue/v12-mid', id: 's1', ack: 'client-individual' });
+      r.send('SEND', { destination: '/queue/v12-mid' }, 'a');
+      r.send('SEND', { destination: '/queue/v12-mid' }, 'b');
+      const a = await r.next();
+      const b = await r.next();
+      assert.notEqual(hdr(a, 'ack'), undefined);
+      r.send('ACK', { 'message-id': hdr(b, 'message-id')!, subscription: 's1', receipt: 'k1' });
+      assert.equal(hdr(await r.next(), 'receipt-id'), 'k1');
+      r.send('ACK', { 'message-id': hdr(a, 'message-id')!, receipt: 'k2' });
+      assert.equal(hdr(await r.next(), 'receipt-id'), 'k2');
+      assert.equal(engine().getQueue('v12-mid')!.depth, 0);
+      r.send('ACK', { 'message-id': hdr(a, 'message-id')!, receipt: 'k3' });
+      const err = await r.next();
+      assert.equal(err.command, 'ERROR');
+      assert.match(hdr(err, 'message')!, /Unexpected ACK/);
+    });
+
     it('NACK redelivers with redelivered:true, then dead-letters per the destination policy', async () => {
       const c = await stompit();
       const inbox = await c.subscribe('/queue/dlq-test', { ack: 'client-individual' });
