@@ -41,7 +41,7 @@ export class TimerWheel {
     if (!h || h.cancelled) return;
     h.cancelled = true;
     h.fn = NOOP;
-    if (this.heap.length === 0) return; // fired, or the wheel was stopped: not in the heap any more
+    if (this.stopped || this.heap.length === 0) return; // the wheel was stopped: not in the heap any more
     this.dead++;
     if (this.heap.length >= COMPACT_MIN && this.dead * 2 > this.heap.length) this.compact();
   }
