@@ -22,7 +22,10 @@
  * proposals of one event turn into one log entry (see propose()). The leader does not hold their appends back for
  * that Ready: before each Ready and while its write is in flight it sends what RawNode.takeSendableMessages hands
  * out (followers write an entry while the leader does; the leader counts itself toward commit only once its own
- * write is durable) and applies what takeDurableCommitted hands out (committed meanwhile, on its disk).
+ * write is durable) and applies what takeCommitted hands out: committed meanwhile — durable on a majority, which
+ * two followers' answers make it while the leader's own write of it is still in flight. So the leader's state may
+ * be ahead of its own log (after a kill -9 in that window: the state is the page cache's, the log lacks the
+ * entries); restart and compaction below allow for that.
  *
  * The state store is not fsync'd (LmdbStore `noSync`): the Raft log is the durable record, and the state is a
  * cache of it that may lag. A process crash (kill -9) loses nothing of it (the writes are in the OS page cache);
@@ -37,11 +40,14 @@
  *     it from the log's snapshot and entries. A clean stop syncs the state and removes the marker.
  *
  * Restart: Raft starts with `applied = min(state applied index, persisted commit)`; entries at or below the
- * state's applied index are skipped on replay, so every committed entry is applied exactly once.
+ * state's applied index are skipped on replay, so every committed entry is applied exactly once. The state may be
+ * ahead of the log (a leader killed before its own write of entries it applied): those entries were committed, so
+ * every later leader holds them at the same indexes and this node gets them back from it (and skips them).
  *
  * Compaction: every `snapshotEntries` applied entries the node exports its state (`LmdbStore.exportImage`, the
  * whole state in memory — fine for modest stores, a streamed copy is the next step) and replaces the log up to
- * the applied index with it (`LmdbRaftLog.createSnapshot`). A follower that needs compacted entries gets that
+ * the applied index with it (`LmdbRaftLog.createSnapshot`) — once that index is committed and durable in this
+ * node's log (`compactionLimit`; the state may be ahead of both, see above). A follower that needs compacted entries gets that
  * image from the leader (InstallSnapshot) and restores it (`LmdbStore.importImage`, applied index included);
  * a crash between persisting the snapshot and restoring it is finished at the next start.
  *
@@ -83,6 +89,9 @@ export interface ReplicatedNodeOptions {
   /** A brand-new node joining a running cluster: bootstrap with no members and wait for the leader to add it
    *  (`proposeConfChange` addLearner on the leader) instead of bootstrapping `peers` as voters. */
   join?: boolean;
+  /** Tests only: while leader, wait this long before each Raft-log write (a slow leader disk), so that two
+   *  followers commit entries before the leader's own write of them ends (kill -9 tests of takeCommitted). */
+  testLeaderWriteDelayMs?: number;
 }
 
 /** Key of the replicated kv entry holding a member's conf-change context (its addresses), kept in snapshots. */
@@ -150,6 +159,7 @@ export class ReplicatedNode {
   private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
   private readonly roleListeners: ((s: SoftState) => void)[] = [];
   private readonly snapshotEntries: number;
+  private readonly testLeaderWriteDelayMs: number;
   private compacting: Promise<void> | undefined;
   /** Counters for tests and metrics. */
   readonly stats = { snapshotsCreated: 0, snapshotsInstalled: 0 };
@@ -163,6 +173,7 @@ export class ReplicatedNode {
     this.appliedQueued = applied;
     this.appliedDone = applied;
     this.snapshotEntries = o.snapshotEntries ?? 10_000;
+    this.testLeaderWriteDelayMs = o.testLeaderWriteDelayMs ?? 0;
     const hs = log.initialState();
     this.raw = new RawNode({
       id: o.id,
@@ -195,6 +206,10 @@ export class ReplicatedNode {
       // Crashed between installing a leader's snapshot in the log and restoring the state from it: finish that.
       const snap = log.snapshot();
       if (snap.meta.index > state.appliedIndex()) await state.importImage(snap.data, snap.meta.index);
+      if (state.appliedIndex() > log.lastIndex()) {
+        // A leader killed after two followers committed entries it applied and before its own write of them ended.
+        o.logger?.(`state store is ahead of the Raft log (applied ${state.appliedIndex()}, log ends at ${log.lastIndex()}): the leader sends the missing committed entries, which are not applied again`);
+      }
       return new ReplicatedNode(o, log, state, state.appliedIndex());
     } catch (err) {
       await state?.close().catch(() => undefined);
@@ -378,7 +393,7 @@ export class ReplicatedNode {
   private leaderWorkBeforePersist(): void {
     if (this.raw.raft.role !== 'leader') return;
     for (const m of this.raw.takeSendableMessages()) this.transport.send(m.to, m);
-    this.apply(this.raw.takeDurableCommitted());
+    this.apply(this.raw.takeCommitted());
   }
 
   private async drive(): Promise<void> {
@@ -394,6 +409,7 @@ export class ReplicatedNode {
         this.apply(rd.committedEntries);
         if (rd.softState) this.roleChanged(rd.softState);
         this.raw.advance(rd);
+        this.wakeCompaction();
       }
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
@@ -408,6 +424,9 @@ export class ReplicatedNode {
     if (rd.entries.length === 0 && !rd.snapshot && !rd.hardState) return;
     const hardState = rd.hardState ?? this.unsavedHard;
     this.unsavedHard = undefined;
+    if (this.testLeaderWriteDelayMs > 0 && this.raw.raft.role === 'leader' && rd.entries.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, this.testLeaderWriteDelayMs));
+    }
     await this.log.save({ snapshot: rd.snapshot, entries: rd.entries, hardState });
   }
 
@@ -415,6 +434,7 @@ export class ReplicatedNode {
   private async restore(image: Uint8Array, index: number): Promise<void> {
     this.flushApplies();
     await this.applyTail;
+    this.abandonCompaction(); // it may wait for this very loop's next write
     await this.compacting;
     if (index <= this.appliedDone) return;
     await this.state.importImage(image, index);
@@ -430,6 +450,8 @@ export class ReplicatedNode {
     this.compacting = (async () => {
       const { index, image } = this.state.exportImage();
       if (index <= this.log.firstIndex() - 1) return;
+      // The leader's state may be ahead of its own log write (RawNode.takeCommitted): wait for that write.
+      if (!(await this.untilCompactable(index))) return;
       // Entries up to `index` leave the log: the state holding them must be on disk first.
       await this.state.syncNow();
       await this.log.createSnapshot(index, this.confAt(index), image);
@@ -437,6 +459,37 @@ export class ReplicatedNode {
     })()
       .catch((err: unknown) => this.fail(new Error(`node ${this.id}: log compaction failed: ${(err as Error).message}`, { cause: err })))
       .finally(() => (this.compacting = undefined));
+  }
+
+  /**
+   * Highest index the log may be compacted at: committed, and durable in this node's log. The leader applies
+   * entries two followers committed while its own write of them is in flight (RawNode.takeCommitted), so its state
+   * may be ahead of its log; above this limit the log on disk may lack the entry, or (on a node whose log a new
+   * leader is rewriting) hold a stale one whose term must not go into a snapshot.
+   */
+  private compactionLimit(): number {
+    const log = this.raw.raft.log;
+    return Math.min(log.committed, log.stableLastIndex() ?? -1);
+  }
+
+  private compactionWaiters: { index: number; resolve: (ok: boolean) => void }[] = [];
+
+  /** Resolves true once the log may be compacted at `index`, false if the node stops or installs a snapshot first. */
+  private untilCompactable(index: number): Promise<boolean> {
+    if (index <= this.compactionLimit()) return Promise.resolve(true);
+    if (this.nodeState !== 'running') return Promise.resolve(false);
+    return new Promise((resolve) => this.compactionWaiters.push({ index, resolve }));
+  }
+
+  /** After a write (advance): wake the compaction waiting for it. */
+  private wakeCompaction(): void {
+    if (this.compactionWaiters.length === 0) return;
+    const limit = this.compactionLimit();
+    this.compactionWaiters = this.compactionWaiters.filter((w) => (w.index <= limit ? (w.resolve(true), false) : true));
+  }
+
+  private abandonCompaction(): void {
+    for (const w of this.compactionWaiters.splice(0)) w.resolve(false);
   }
 
   /** Membership as of log index `index` (from the conf-change index, no log scan). */
@@ -569,6 +622,7 @@ export class ReplicatedNode {
     clearInterval(this.timer);
     if (this.applyTimer) clearTimeout(this.applyTimer);
     this.rejectWaiters(err);
+    this.abandonCompaction();
     void this.transport.close();
     for (const l of this.failureListeners) l(err);
   }
@@ -597,6 +651,7 @@ export class ReplicatedNode {
     if (failed) clearTimeout(this.applyTimer);
     else this.flushApplies();
     await this.applyTail;
+    this.abandonCompaction();
     await this.compacting;
     if (!failed) this.rejectWaiters(new Error(`node ${this.id}: stopped (store closed)`));
     if (!failed) {
@@ -625,6 +680,7 @@ export class ReplicatedNode {
     await this.driving;
     clearTimeout(this.applyTimer); // deferred entries were never handed to the store: a crash loses them (the log has them)
     await this.applyTail;
+    this.abandonCompaction();
     await this.compacting;
     await this.state.close();
     await this.log.close();

@@ -34,6 +34,9 @@ import type { RaftConfig } from './raft.js';
  *    the leader's own write of it ends.
  *  - takeDurableCommitted(): committed entries that are durable here, to apply at once (a
  *    leader's commit advances as followers answer, while its next write runs).
+ *  - takeCommitted(): on a leader, every committed entry, also those its own write has not made
+ *    durable yet (a majority has them); the application's state may then be ahead of its log
+ *    after a crash (see the method for what that asks of restart and compaction).
  *
  * Messages may be lost, duplicated, delayed and reordered by the transport: Raft tolerates
  * all of these. Learn membership from conf-change entries in `committedEntries`
@@ -208,11 +211,29 @@ export class RawNode {
    * with the role change they may cause.
    */
   takeDurableCommitted(): Entry[] {
+    const stable = this.raft.log.stableLastIndex();
+    return stable === undefined ? [] : this.takeCommittedUpTo(stable);
+  }
+
+  /**
+   * As takeDurableCommitted(), but a leader also gets committed entries its own write has not made durable yet:
+   * committed means durable on a majority, so two followers' answers commit an entry while the leader's write of
+   * it is in flight, and no later leader can lack it (Leader Completeness). The application's state may then be
+   * ahead of this node's log after a crash; it must (a) on restart skip replayed entries at or below its state's
+   * index, and (b) never compact the log at an index above min(committed, stableLastIndex()) — below that the log
+   * on disk holds exactly the committed entries. On a node that is not leader this is takeDurableCommitted().
+   */
+  takeCommitted(): Entry[] {
+    const log = this.raft.log;
+    if (this.raft.role !== 'leader') return this.takeDurableCommitted();
+    if (log.unstable.snapshot) return [];
+    return this.takeCommittedUpTo(log.committed);
+  }
+
+  private takeCommittedUpTo(limit: number): Entry[] {
     const log = this.raft.log;
     if (this.outstanding && (this.outstanding.committedEntries.length > 0 || this.outstanding.snapshot)) return [];
-    const stable = log.stableLastIndex();
-    if (stable === undefined) return [];
-    const hi = Math.min(log.committed, stable);
+    const hi = Math.min(log.committed, limit);
     const lo = Math.max(log.applying + 1, log.firstIndex());
     if (hi < lo) return [];
     let ents = log.slice(lo, hi + 1, Number.MAX_SAFE_INTEGER) ?? [];

@@ -195,6 +195,8 @@ export class ClusterRuntime {
         snapshotEntries: cfg.snapshotEntries,
         join: cfg.join,
         logger: (line) => raftLog.info(line),
+        // Tests only (kill -9 of a leader whose followers committed what its own slow write has not written yet).
+        testLeaderWriteDelayMs: Number(process.env.WHARF_TEST_LEADER_WRITE_DELAY_MS) || undefined,
       });
       logger.info({ nodeId: cfg.nodeId, raft: `${cfg.host}:${tcp.port}`, peers: cfg.peers.map((p) => p.id) }, `cluster node ${cfg.nodeId}: Raft on ${cfg.host}:${tcp.port}`);
       return new ClusterRuntime(cfg, config, node, transport, logger, dataDir);

@@ -1,5 +1,5 @@
 // Directed cases for the work RawNode allows before a write is durable (takeSendableMessages,
-// takeDurableCommitted): the orderings the simulation draws at random, here step by step.
+// takeDurableCommitted, takeCommitted): the orderings the simulation draws at random, here step by step.
 import assert from 'node:assert/strict';
 import type { ConfState, Entry, Message, NodeId, Ready } from '../../cluster/raft/index.js';
 import { MemoryStorage, Prng, RawNode } from '../../cluster/raft/index.js';
@@ -152,5 +152,47 @@ describe('raft: work before a write is durable (RawNode.takeSendableMessages / t
     applyAll(l, early);
     assert.ok(!l.node.ready().committedEntries.some((e) => e.index <= b.index), 'no later Ready carries them again');
     assert.deepEqual(l.applied.slice(-2), [`${a.index}:a`, `${b.index}:b`]);
+  });
+
+  it('takeCommitted: a leader applies what two followers committed while its own write is in flight; a follower only what its disk has', () => {
+    const nodes = cluster();
+    const [l, f2, f3] = [nodes.get(1)!, nodes.get(2)!, nodes.get(3)!];
+    const p = l.node.propose(enc.encode('x'));
+    assert.ok(p.ok);
+    const early = l.node.takeSendableMessages();
+    const rd = l.node.ready(); // the leader's write of x: in flight
+    deliver(nodes, early.filter((m) => m.to === 2));
+    deliver(nodes, cycle(f2));
+    assert.deepEqual(l.node.takeCommitted(), [], 'leader (write in flight) + one follower: not committed, not handed out');
+    deliver(nodes, early.filter((m) => m.to === 3));
+    deliver(nodes, cycle(f3));
+    assert.ok(l.storage.lastIndex() < p.index, 'not on the leader disk');
+    const ahead = l.node.takeCommitted();
+    assert.deepEqual(ahead.map((e) => e.index), [p.index], 'committed by two followers: the leader may apply it now');
+    applyAll(l, ahead);
+    assert.deepEqual(l.node.takeCommitted(), [], 'handed out once');
+    // Its write ends; no Ready hands x out again.
+    persist(l, rd);
+    l.node.advance(rd);
+    stabilize(nodes);
+    assert.deepEqual(l.applied.filter((a) => a === `${p.index}:x`), [`${p.index}:x`]);
+
+    // A follower that knows a commit beyond its own disk gets only what its disk has.
+    const q = l.node.propose(enc.encode('y'));
+    assert.ok(q.ok);
+    deliver(nodes, cycle(l)); // appends of y (the leader's write done)
+    const f2rd = f2.node.ready(); // f2's write of y: in flight
+    assert.deepEqual(f2rd.committedEntries, [], 'nothing for f2 to apply first (the check below is about its disk)');
+    deliver(nodes, cycle(f3));
+    deliver(nodes, cycle(l)); // the commit of y reaches f2 (heartbeat/append with commit)
+    l.node.tick();
+    deliver(nodes, cycle(l));
+    assert.ok(f2.node.raft.log.committed >= q.index, 'f2 knows y is committed');
+    assert.deepEqual(f2.node.takeCommitted(), [], 'but y is not on its disk: a follower does not apply it early');
+    persist(f2, f2rd);
+    applyAll(f2, f2rd.committedEntries);
+    f2.node.advance(f2rd);
+    stabilize(nodes);
+    assert.deepEqual(f2.applied.slice(-1), [`${q.index}:y`]);
   });
 });

@@ -30,7 +30,7 @@ describe('raft: deterministic simulation', function () {
 
   it(`safety after every step, liveness after healing: ${SEEDS} seeds`, () => {
     const t0 = Date.now();
-    const total = { elections: 0, commits: 0, snapshotsSent: 0, restarts: 0, confChanges: 0, transfers: 0, commitsAheadOfLeaderDisk: 0, leaderCrashesWithSentUnwritten: 0 };
+    const total = { elections: 0, commits: 0, snapshotsSent: 0, restarts: 0, confChanges: 0, transfers: 0, commitsAheadOfLeaderDisk: 0, leaderCrashesWithSentUnwritten: 0, appliedAheadOfLeaderDisk: 0, restartsWithStateAheadOfLog: 0, replaysSkipped: 0 };
     for (let s = BASE + 1; s <= BASE + SEEDS; s++) {
       const { error, sim } = runSeed(defaultOptions(s));
       if (error) assert.fail(`seed ${s} failed: ${error}\n  replay: ${replayCommand(s)}`);
@@ -42,6 +42,10 @@ describe('raft: deterministic simulation', function () {
       // the leader had not written yet, and leaders died with appends out but their own write lost.
       assert.ok(total.commitsAheadOfLeaderDisk > 0, 'no commit ahead of the leader\'s own write');
       assert.ok(total.leaderCrashesWithSentUnwritten > 0, 'no leader crash with sent but unwritten entries');
+      // Leaders applied what two followers committed before their own write ended, and nodes restarted with a
+      // state ahead of their log (skipping the replayed entries).
+      assert.ok(total.appliedAheadOfLeaderDisk > 0, 'no leader applied an entry ahead of its own write');
+      assert.ok(total.restartsWithStateAheadOfLog > 0, 'no restart with a state ahead of the log');
     }
   });
 });
@@ -68,6 +72,10 @@ describe('raft: the simulation checker has teeth', function () {
   it('catches a node that answers before its write is durable (answers promise a write a crash then loses)', () => {
     // Or the core's own guard: a leader tells a follower a commit index beyond what that follower still holds.
     hunt('sendBeforeWrite', /Election Safety|State Machine Safety|Leader Completeness|Log Matching|commit \d+ beyond last index/, { asyncWrite: 0.5, crashRate: 0.01 });
+  });
+
+  it('catches a compaction at the log\'s end while the state is ahead of the log (a snapshot that is not the state)', () => {
+    hunt('compactAheadOfLog', /snapshot image is at \d+ but meta says|State Machine Safety/, { leaderAhead: true, keepState: 0.5, early: 1, asyncWrite: 0.5, crashRate: 0.01 });
   });
 
   it('catches a follower that acknowledges entries it rejected (commit by a minority)', () => {

@@ -342,7 +342,8 @@ describe('ReplicatedStore', function () {
     await c.settle();
     const f = c.running().find((n) => n !== leader)!;
     const fid = f.id;
-    assert.ok(f.log.firstIndex() > 1, 'the follower compacted its log (its state was synced first)');
+    // settle() waits for the applies, not for the compaction they started (a state fsync and a log write).
+    await until(() => f.log.firstIndex() > 1, 'the follower to compact its log (its state synced first)');
     await c.crash(fid);
     // The machine went down: the marker names another boot, and the state file is torn.
     fs.writeFileSync(path.join(c.dir(fid), 'state-unsynced'), 'a-previous-boot');

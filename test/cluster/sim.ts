@@ -40,10 +40,17 @@ export interface SimOptions {
    *  takeSendableMessages() (a leader's appends, also of entries not yet written here) and apply
    *  takeDurableCommitted(). */
   readonly early: number;
+  /** A leader's early work applies every committed entry (RawNode.takeCommitted), also those two followers
+   *  committed while its own write of them is in flight — not only those durable on its disk. */
+  readonly leaderAhead: boolean;
+  /** Chance that a crash keeps the state machine (a process crash: ReplicatedNode's state store is in the page
+   *  cache) instead of losing it (a machine crash: the state is rebuilt from the log). A kept state may be ahead of
+   *  the node's log (leaderAhead); the restart then skips replayed entries at or below it. */
+  readonly keepState: number;
   /** Proposals per burst (exercises batching and flow control). */
   readonly burst: number;
   /** Test-only protocol violations, to prove the checker notices them. */
-  readonly bug?: 'forgetVote' | 'ackRejectedAppend' | 'sendBeforeWrite';
+  readonly bug?: 'forgetVote' | 'ackRejectedAppend' | 'sendBeforeWrite' | 'compactAheadOfLog';
   /** Collect a readable event trace (slower; used when replaying one seed). */
   readonly trace?: boolean;
 }
@@ -73,6 +80,8 @@ export function defaultOptions(seed: number): SimOptions {
     splitReady: [0, 0.1, 0.3][w.int(3)] as number,
     asyncWrite: [0, 0.2, 0.5][w.int(3)] as number,
     early: [0, 0.5, 1][w.int(3)] as number,
+    leaderAhead: w.int(3) !== 0,
+    keepState: [0, 0.5, 1][w.int(3)] as number,
   };
 }
 
@@ -106,6 +115,8 @@ interface SimNode {
   sentUpTo: number;
   /** A Ready handed out and not yet advanced: written (`persisted`) or with its write still in flight. */
   pending: Pending | undefined;
+  /** The last crash kept the state machine (keepState): the next start resumes from it. */
+  keptApp: boolean;
 }
 
 interface Pending {
@@ -168,7 +179,7 @@ export class Sim {
   /** State-machine hash after applying index i (hash chain = the whole applied prefix). */
   private appliedHash = new Map<number, number>();
   private leaderSeen = new Set<string>();
-  stats = { elections: 0, commits: 0, snapshotsSent: 0, restarts: 0, confChanges: 0, transfers: 0, commitsAheadOfLeaderDisk: 0, leaderCrashesWithSentUnwritten: 0 };
+  stats = { elections: 0, commits: 0, snapshotsSent: 0, restarts: 0, confChanges: 0, transfers: 0, commitsAheadOfLeaderDisk: 0, leaderCrashesWithSentUnwritten: 0, appliedAheadOfLeaderDisk: 0, restartsWithStateAheadOfLog: 0, replaysSkipped: 0 };
 
   constructor(o: SimOptions) {
     this.o = o;
@@ -201,6 +212,7 @@ export class Sim {
         removedApplied: false,
         pending: undefined,
         sentUpTo: 0,
+        keptApp: false,
       };
       this.nodes.set(id, n);
       this.start(n);
@@ -221,8 +233,16 @@ export class Sim {
   private start(n: SimNode): void {
     const snap = n.storage.snapshot();
     const hs = n.storage.initialState();
-    // The state machine is volatile: rebuilt from the snapshot, then replayed from the log.
-    n.app = snap.meta.index > 0 ? this.decodeSnapshot(n, snap.data, snap.meta.index, snap.meta.conf) : { applied: 0, hash: 0, conf: snap.meta.conf };
+    // After a machine crash the state machine is rebuilt from the snapshot, then replayed from the log. After a
+    // process crash that kept it, it resumes where it was (ReplicatedNode.start): restored from the log's snapshot
+    // only if that is newer; replayed entries at or below its index are skipped (apply()).
+    if (!n.keptApp || snap.meta.index > n.app.applied) {
+      n.app = snap.meta.index > 0 ? this.decodeSnapshot(n, snap.data, snap.meta.index, snap.meta.conf) : { applied: 0, hash: 0, conf: snap.meta.conf };
+    } else if (n.app.applied > n.storage.lastIndex()) {
+      this.stats.restartsWithStateAheadOfLog++;
+      this.trace(`${n.id} restarts with its state at ${n.app.applied}, ahead of its log (last ${n.storage.lastIndex()})`);
+    }
+    n.keptApp = false;
     n.node = new RawNode({
       id: n.id,
       storage: n.storage,
@@ -236,7 +256,7 @@ export class Sim {
       maxInflightMsgs: 4,
       maxInflightBytes: 2048,
       maxSnapshotChunkBytes: 64,
-      applied: snap.meta.index,
+      applied: Math.max(Math.min(n.app.applied, hs.commit), snap.meta.index),
     });
     // A restarted node resumes exactly from its persisted commit (or its snapshot, if later).
     const want = Math.max(hs.commit, snap.meta.index);
@@ -257,6 +277,7 @@ export class Sim {
     }
     n.pending = undefined;
     n.node = undefined; // everything not persisted is gone
+    n.keptApp = this.rng.chance(this.o.keepState); // ...but a process crash keeps the state store
   }
 
   restart(n: SimNode): void {
@@ -277,7 +298,9 @@ export class Sim {
     if (!node) return;
     if (n.pending) {
       // A write in flight often outlasts a few steps (time for followers to answer the appends it carries).
-      if (!n.pending.persisted && this.rng.chance(0.75)) return;
+      // With leaderAhead, a leader's disk is slower still: two followers often answer (and commit) first.
+      const slow = this.o.leaderAhead && node.raft.role === 'leader' ? 0.95 : 0.75;
+      if (!n.pending.persisted && this.rng.chance(slow)) return;
       this.finishReady(n, n.pending);
       return;
     }
@@ -339,11 +362,16 @@ export class Sim {
       }
       this.send(m);
     }
-    const ents = node.takeDurableCommitted();
+    const ahead = this.o.leaderAhead && node.raft.role === 'leader';
+    const ents = ahead ? node.takeCommitted() : node.takeDurableCommitted();
     const snapIndex = n.storage.snapshot().meta.index;
     for (const e of ents) {
       if (e.index > snapIndex && (e.index > n.storage.lastIndex() || n.storage.term(e.index) !== e.term)) {
-        this.fail(`node ${n.id} was handed entry ${e.index}/${e.term} to apply early, which is not on its disk`);
+        // Allowed only on a leader, for an entry committed (durable on a majority) — the checker's State Machine
+        // Safety and Leader Completeness then hold it to that.
+        if (!ahead) this.fail(`node ${n.id} was handed entry ${e.index}/${e.term} to apply early, which is not on its disk`);
+        if (e.index > node.raft.log.committed) this.fail(`leader ${n.id} was handed entry ${e.index} to apply, beyond its commit ${node.raft.log.committed}`);
+        this.stats.appliedAheadOfLeaderDisk++;
       }
       this.apply(n, e);
     }
@@ -381,6 +409,17 @@ export class Sim {
   }
 
   private apply(n: SimNode, e: Entry): void {
+    if (e.index <= n.app.applied) {
+      // Replayed after a restart that kept a state ahead of the log: skipped, as ReplicatedNode does. It must be
+      // the very entry the state holds at that index.
+      const before = e.index === 1 ? 0 : this.appliedHash.get(e.index - 1);
+      const after = this.appliedHash.get(e.index);
+      if (before !== undefined && after !== undefined && hashEntry(before, e) !== after) {
+        this.fail(`State Machine Safety: node ${n.id} skipped replayed entry ${e.index}/${e.term}, which differs from the one its state applied`);
+      }
+      this.stats.replaysSkipped++;
+      return;
+    }
     if (e.index !== n.app.applied + 1) this.fail(`node ${n.id} applied ${e.index} after ${n.app.applied}`);
     const h = hashEntry(n.app.hash, e);
     const prev = this.appliedHash.get(e.index);
@@ -480,7 +519,9 @@ export class Sim {
       if (n.retired) continue;
       // The case the early appends open up: a leader dies with entries sent but its own write of them lost.
       const unwritten = n.pending && !n.pending.persisted && n.node?.raft.role === 'leader' && this.sentUpTo(n) >= (n.pending.rd.entries[0]?.index ?? Infinity);
-      if (n.node && r.chance(unwritten ? this.crashRate * 20 : this.crashRate)) this.crash(n);
+      // ...and the case takeCommitted opens up: a leader dies with its state ahead of its own log.
+      const stateAhead = n.node?.raft.role === 'leader' && n.app.applied > n.storage.lastIndex();
+      if (n.node && r.chance(stateAhead ? this.crashRate * 50 : unwritten ? this.crashRate * 20 : this.crashRate)) this.crash(n);
       else if (!n.node && r.chance(0.05)) this.restart(n);
     }
     const leaders = this.leaders();
@@ -539,9 +580,15 @@ export class Sim {
   /** The application snapshots its state machine at its applied index and compacts the log. */
   private compact(n: SimNode): void {
     const snapIndex = n.storage.snapshot().meta.index;
-    // Only durable, applied entries; and the Ready for them must have been handled.
-    const at = Math.min(n.app.applied, n.storage.lastIndex());
-    if (at <= snapIndex + 2 || n.node?.hasOutstandingReady) return;
+    const node = n.node;
+    if (!node) return;
+    // At the state's index (the image is the state), once that is committed and durable in this node's log
+    // (ReplicatedNode.compactionLimit: a leader's state may be ahead of its own write); and the Ready for it must
+    // have been handled. Test bug 'compactAheadOfLog': the log's end instead, whatever the state holds.
+    const limit = Math.min(node.raft.log.committed, node.raft.log.stableLastIndex() ?? -1);
+    const at = this.o.bug === 'compactAheadOfLog' ? Math.min(n.app.applied, n.storage.lastIndex()) : n.app.applied;
+    if (this.o.bug !== 'compactAheadOfLog' && at > limit) return;
+    if (at <= snapIndex + 2 || node.hasOutstandingReady) return;
     n.storage.createSnapshot(at, n.app.conf, this.encodeSnapshot(n));
     this.trace(`${n.id} compacted to ${at}`);
   }

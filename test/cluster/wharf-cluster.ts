@@ -52,6 +52,8 @@ export interface NodeInfo {
   dataDir?: string;
   /** Top-level config sections for this node only (e.g. `resources`). */
   config?: Record<string, unknown>;
+  /** Environment variables for this node's process (test hooks such as WHARF_TEST_LEADER_WRITE_DELAY_MS). */
+  env?: Record<string, string>;
 }
 
 export class WharfCluster {
@@ -139,7 +141,7 @@ export class WharfCluster {
     const n = this.node(id);
     const file = path.join(n.dir, 'wharf.json');
     fs.writeFileSync(file, JSON.stringify(this.configOf(id), null, 2));
-    const child = spawn(process.execPath, [...wharfCliArgs(), 'start', '--config', file], { cwd: repoRoot, env: envWithoutWharf(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...wharfCliArgs(), 'start', '--config', file], { cwd: repoRoot, env: { ...envWithoutWharf(), ...n.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     n.child = child;
     n.stopped = false;
     const log = fs.createWriteStream(path.join(n.dir, 'wharf.log'), { flags: 'a' });
