@@ -133,7 +133,9 @@ describe('admin web console: the review (chromium)', function () {
       await until(async () => (await rows('Destinations').count()) === 2, 'filtered to 2');
       await page.getByRole('button', { name: 'Messages' }).click();
       await until(() => /sort=depth/.test(page.url()) && /filter=keep/.test(page.url()), 'search and sort in the address');
-      assert.equal(await rows('Destinations').first().getByRole('link').first().innerText(), 'keep.b');
+      // the address changes before the table re-renders: wait for the sorted rows, do not sample them once
+      const firstRow = () => rows('Destinations').first().getByRole('link').first().innerText();
+      await until(async () => (await firstRow()) === 'keep.b', 'sorted by depth: keep.b (3 messages) first');
       await page.getByRole('link', { name: 'keep.a', exact: true }).click();
       await page.getByRole('heading', { name: 'Queue keep.a' }).waitFor();
       await page.goBack();
@@ -141,7 +143,7 @@ describe('admin web console: the review (chromium)', function () {
       assert.equal(await page.getByLabel(/Search destinations/).inputValue(), 'keep');
       await until(async () => (await rows('Destinations').count()) === 2, 'still filtered');
       assert.equal(await page.getByRole('columnheader', { name: /Messages/ }).getAttribute('aria-sort'), 'descending');
-      assert.equal(await rows('Destinations').first().getByRole('link').first().innerText(), 'keep.b');
+      await until(async () => (await firstRow()) === 'keep.b', 'still sorted by depth after Back');
     });
 
     it('Move… suggests existing queues and asks before a typo becomes a new queue', async () => {
