@@ -215,35 +215,9 @@ function parseIntStrict(v: string, name: string, min: number, max: number): numb
 // ------------------------------------------------------------------------------------------- core → MESSAGE
 
 /**
- * The MESSAGE headers that depend only on the message (not on the delivery or the receiving connection):
- * encoded once per message and version (see PreparedMessage). Properties become headers as strings.
- */
-export function messageHeaders(m: Message): Array<[string, string]> {
-  const h: Array<[string, string]> = [
-    ['expires', String(m.expiration)],
-    ['priority', String(m.priority)],
-    ['timestamp', String(m.timestamp)],
-    ['persistent', m.durable ? 'true' : 'false'],
-  ];
-  if (m.correlationId !== undefined) h.push(['correlation-id', m.correlationId]);
-  if (m.type !== undefined) h.push(['type', m.type]);
-  if (m.contentType !== undefined) h.push(['content-type', m.contentType]);
-  if (m.groupId !== undefined) h.push(['JMSXGroupID', m.groupId]);
-  if (m.groupSeq !== undefined) h.push(['JMSXGroupSeq', String(m.groupSeq)]);
-  if (m.userId !== undefined) h.push(['JMSXUserID', m.userId]);
-  const props = m.properties;
-  for (const k in props) {
-    if (RESERVED.has(k) || k === '') continue;
-    const v = props[k];
-    const s = propertyString(v);
-    if (s !== undefined) h.push([k, s]);
-  }
-  return h;
-}
-
-/**
- * `messageHeaders(m)` as the header lines of a MESSAGE (`name:value\n` each, escaped with `mode`), built without
- * the pairs: the numbers and names of the fixed headers need no escaping.
+ * The MESSAGE header lines that depend only on the message (not on the delivery or the receiving connection):
+ * `name:value\n` each, escaped with `mode`, built once per message and version (see PreparedMessage). Properties
+ * become headers as strings. The numbers and names of the fixed headers need no escaping.
  */
 export function messageHeaderLines(m: Message, mode: number): string {
   let s = 'expires:' + m.expiration + '\npriority:' + m.priority + '\ntimestamp:' + m.timestamp + (m.durable ? '\npersistent:true\n' : '\npersistent:false\n');
