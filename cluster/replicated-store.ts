@@ -59,7 +59,7 @@ import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/sto
 import { BrokerError } from '../src/core/errors.js';
 import { LmdbStore, prepareBatch, type PreparedOp } from '../storage/lmdb/lmdb-store.js';
 import { LmdbRaftLog } from '../storage/raft/raft-log.js';
-import { bootId } from '../storage/boot-id.js';
+import { bootId, markBoot, markedBoot } from '../storage/boot-id.js';
 import { Prng, RawNode, decodeConfChange, type ConfChange, type ConfChangeRecord, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
 import { decodePrepared, encodePrepared, preparedSize } from './batch-codec.js';
 import type { Transport } from './transport/transport.js';
@@ -753,10 +753,7 @@ function unsyncedMarker(dir: string): string {
 }
 
 function markStateUnsynced(dir: string): void {
-  const marker = unsyncedMarker(dir);
-  const tmp = `${marker}.tmp`;
-  fs.writeFileSync(tmp, bootId() ?? 'unknown');
-  fs.renameSync(tmp, marker);
+  markBoot(unsyncedMarker(dir));
 }
 
 /**
@@ -766,12 +763,8 @@ function markStateUnsynced(dir: string): void {
  * reached the page cache.
  */
 function discardStateTornByReboot(dir: string, logger?: (line: string) => void): void {
-  let ranUnder: string;
-  try {
-    ranUnder = fs.readFileSync(unsyncedMarker(dir), 'utf8').trim();
-  } catch {
-    return; // clean stop, or a brand-new node
-  }
+  const ranUnder = markedBoot(unsyncedMarker(dir));
+  if (ranUnder === undefined) return; // clean stop, or a brand-new node
   const now = bootId();
   if (now !== undefined && ranUnder === now) return;
   logger?.(`state store at ${path.join(dir, 'state')} had unsynced writes when the machine went down (boot ${ranUnder}, now ${now ?? 'unknown'}): rebuilding it from the Raft log`);

@@ -41,7 +41,9 @@ export class TimerWheel {
     if (!h || h.cancelled) return;
     h.cancelled = true;
     h.fn = NOOP;
-    if (this.stopped || this.heap.length === 0) return; // the wheel was stopped: not in the heap any more
+    // A handle not yet cancelled is in the heap (firing marks it cancelled; compaction drops only cancelled ones),
+    // unless the wheel was stopped and emptied.
+    if (this.stopped) return;
     this.dead++;
     if (this.heap.length >= COMPACT_MIN && this.dead * 2 > this.heap.length) this.compact();
   }

@@ -69,7 +69,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { pack, unpack } from 'msgpackr';
 import { BrokerError } from '../../src/core/errors.js';
-import { bootId } from '../boot-id.js';
+import { bootId, markBoot, markedBoot } from '../boot-id.js';
 import { messageSize } from '../../src/core/message.js';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../../src/core/store.js';
 import {
@@ -252,7 +252,7 @@ export class LmdbStore implements Store {
         this.journalStats.restores++;
       }
       this.restoredCheckpoint = checkpoint?.counter ?? 0;
-      if (journaled) recordBoot(this.path);
+      if (journaled) markBoot(bootMarker(this.path));
       this.openEnv(dataFile, this.opts.noSync === true || journaled);
       // Before any write: keeps the tree replay starts from whole while replay and commits go on.
       if (journaled) this.pin = this.env.useReadTransaction();
@@ -1323,7 +1323,6 @@ function decodeJournalGroup(payload: Buffer): Pending[] {
   return batches.map(([ops, applied]) => ({ ops, applied, resolve: () => undefined, reject: () => undefined }));
 }
 
-/** Put the checkpoint's meta pages back at the start of the data file: LMDB then opens at the checkpointed tree. */
 /** A journaled store's record of the boot its unflushed LMDB writes were made under (see open()). */
 function bootMarker(dir: string): string {
   return path.join(dir, 'wharf.boot');
@@ -1331,29 +1330,10 @@ function bootMarker(dir: string): string {
 
 function wroteUnderThisBoot(dir: string): boolean {
   const now = bootId();
-  if (now === undefined) return false;
-  try {
-    return fs.readFileSync(bootMarker(dir), 'utf8') === now;
-  } catch {
-    return false;
-  }
+  return now !== undefined && markedBoot(bootMarker(dir)) === now;
 }
 
-/**
- * Not flushed: the marker only has to outlive a process crash (the page cache keeps it). After an OS crash it is
- * an older boot's, or missing or torn, and every one of those means "restore the checkpoint".
- */
-function recordBoot(dir: string): void {
-  const now = bootId();
-  const marker = bootMarker(dir);
-  if (now === undefined) {
-    fs.rmSync(marker, { force: true });
-    return;
-  }
-  fs.writeFileSync(`${marker}.tmp`, now);
-  fs.renameSync(`${marker}.tmp`, marker);
-}
-
+/** Put the checkpoint's meta pages back at the start of the data file: LMDB then opens at the checkpointed tree. */
 function restoreMetaPages(dataFile: string, metas: Buffer): void {
   let fd: number;
   try {
