@@ -48,7 +48,7 @@ async function runScenario(sc: Scenario, script: string): Promise<Results> {
   const { stdout, stderr } = await run(PYTHON, [path.join(PY_DIR, script), sc.broker.endpoint], {
     env: clientEnv(),
     maxBuffer: 64 * 1024 * 1024,
-    timeout: 150_000,
+    timeout: 420_000, // a guard, not a measure: ~50 s on a quiet 2-core machine, four scripts of aws CLI processes at once
   });
   const last = stdout.trim().split('\n').pop() ?? '';
   let r: Results;
@@ -83,7 +83,7 @@ function fails(r: Results, name: string, code: string, operation: string, messag
 }
 
 describe('interop: aws CLI and boto3, what users do', function () {
-  this.timeout(180_000);
+  this.timeout(480_000);
   const scenarios: Record<'sqs' | 'fifo' | 'sns' | 'boto3', Scenario> = { sqs: {}, fifo: {}, sns: {}, boto3: {} };
   const files = { sqs: 'cli_sqs.py', fifo: 'cli_fifo_dlq.py', sns: 'cli_sns.py', boto3: 'boto3_flows.py' } as const;
 

@@ -18,7 +18,7 @@ const CREDS = { accessKeyId: 'AKIDINTEROP', secretAccessKey: 'interop-secret' };
 const clientEnv = () => awsCliEnv(CREDS);
 
 describe('interop: Debian awscli and python3-boto3', function () {
-  this.timeout(90_000);
+  this.timeout(300_000); // a guard: every step starts an aws CLI process (~1 s of CPU each)
   let b: SqsBroker;
   before(async () => {
     if (!existsSync(AWS)) throw new Error(`${AWS} is missing: install the Debian packages 'awscli python3-boto3' (apt-get install -y awscli python3-boto3)`);
