@@ -796,7 +796,8 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
         }
         const r = median(rs, s.rate ? (x) => -x.p50 : (x) => x.msgsPerSec);
         results.get(s.name)!.set(b.name, r ?? 'failed');
-        if (r) console.log(`    ${s.name}: ${Math.round(r.msgsPerSec)} msgs/s, p50/p99 ${r.p50.toFixed(2)}/${r.p99.toFixed(2)} ms, broker ${r.brokerUs.toFixed(1)} µs/msg, client ${r.clientUs.toFixed(1)} µs/msg`);
+        // mqtt-idle printed its own line (connects/s, RSS per connection): its Result has no latency or CPU figures
+        if (r && s.name !== IDLE_SCENARIO) console.log(`    ${s.name}: ${Math.round(r.msgsPerSec)} msgs/s, p50/p99 ${r.p50.toFixed(2)}/${r.p99.toFixed(2)} ms, broker ${r.brokerUs.toFixed(1)} µs/msg, client ${r.clientUs.toFixed(1)} µs/msg`);
       }
     } finally {
       await target.stop();
