@@ -427,10 +427,7 @@ export class ReplicatedNode {
     if (this.testLeaderWriteDelayMs > 0 && this.raw.raft.role === 'leader' && rd.entries.length > 0) {
       await new Promise((resolve) => setTimeout(resolve, this.testLeaderWriteDelayMs));
     }
-    // A follower commits its write on this thread: it has little else to do meanwhile (what arrives waits in the
-    // socket and goes into the next write), and the writer thread's hand-offs cost it latency and CPU. The leader's
-    // event loop serves clients and the followers' answers during its write: it keeps the writer thread.
-    await this.log.save({ snapshot: rd.snapshot, entries: rd.entries, hardState }, { onThisThread: this.raw.raft.role !== 'leader' });
+    await this.log.save({ snapshot: rd.snapshot, entries: rd.entries, hardState });
   }
 
   /** Replace the local state with a leader's snapshot (after the applies in flight). */

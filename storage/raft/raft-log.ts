@@ -14,12 +14,9 @@
  * Durability contract (cluster/raft/node.ts): `save(ready)` writes the Ready's snapshot, entries (truncating
  * from the first one) and hard state in ONE LMDB write transaction; the env is opened with
  * `overlappingSync: false`, so the promise resolves only once that transaction is fsync'd — the caller sends
- * the Ready's messages after it. By default the transaction runs asynchronously (lmdb-js writer thread) so the
- * event loop keeps stepping the Raft node meanwhile; everything proposed during one fsync goes into the next Ready,
- * i.e. the next transaction (group commit). `save(rd, { onThisThread: true })` commits the same transaction
- * synchronously on the calling thread instead (same fsyncs, resolves after them): no writer-thread hand-offs, which
- * cost ~0.4 ms of latency and more CPU than the write itself, but the event loop waits for the disk — for a node
- * with little else to do (a follower: what arrives meanwhile waits in the socket and goes into the next write).
+ * the Ready's messages after it. The transaction runs asynchronously (lmdb-js writer thread) so the event loop
+ * keeps stepping the Raft node meanwhile; everything proposed during one fsync goes into the next Ready, i.e.
+ * the next transaction (group commit).
  *
  * The newest entries written are also kept in memory (`tail`, bounded by `cacheBytes`), the Entry objects the
  * caller handed to save(): reads of them (a leader sending appends, every node applying what was committed, term
@@ -230,10 +227,9 @@ export class LmdbRaftLog implements Storage {
 
   /**
    * Persist one Ready atomically — snapshot (replacing the log up to it), entries (an entry at an existing
-   * index replaces it and everything after), hard state — in one fsync'd transaction. `onThisThread`: commit it
-   * synchronously on this thread, blocking it for the fsync (see the header); the promise still carries the outcome.
+   * index replaces it and everything after), hard state — in one fsync'd transaction.
    */
-  save(rd: RaftPersist, opts: { onThisThread?: boolean } = {}): Promise<void> {
+  save(rd: RaftPersist): Promise<void> {
     return this.write(() => {
       let snap = this.snap;
       let last = this.last;
@@ -275,7 +271,7 @@ export class LmdbRaftLog implements Storage {
       // Nothing below throws: the tail changes only with the bounds.
       if (replaced) this.cacheDropThrough(Infinity);
       this.cacheAppend(snap.meta.index, cached);
-    }, opts.onThisThread === true);
+    });
   }
 
   /** Keep `entries` (just written, ending at `last`) in the tail, after dropping what they replaced or a snapshot covers. */
@@ -356,12 +352,11 @@ export class LmdbRaftLog implements Storage {
   }
 
   /**
-   * Run `body` inside one write transaction after every earlier write (`onThisThread`: committed synchronously once
-   * its turn comes, see save()); it updates the cached bounds as it writes.
+   * Run `body` inside one write transaction after every earlier write; it updates the cached bounds as it writes.
    * If `body` throws, the transaction is aborted and the bounds restored; if the commit itself fails, the log is
    * broken (the cache may be ahead of the disk).
    */
-  private write(body: () => void, onThisThread = false): Promise<void> {
+  private write(body: () => void): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new Error(`LmdbRaftLog(${this.path}): closed`));
     const run = async (): Promise<void> => {
@@ -369,7 +364,7 @@ export class LmdbRaftLog implements Storage {
       const saved = { snap: this.snap, last: this.last, hard: this.hard };
       let ran = false;
       try {
-        const txn = () => {
+        await this.env.transaction(() => {
           try {
             body();
             ran = true;
@@ -379,9 +374,7 @@ export class LmdbRaftLog implements Storage {
             this.hard = saved.hard;
             throw err;
           }
-        };
-        if (onThisThread) this.env.transactionSync(txn);
-        else await this.env.transaction(txn);
+        });
       } catch (err) {
         // lmdb-js hands the cause (disk full, I/O error) as a second promise that rejects later; unobserved, its
         // rejection would end the process. Observe it, and report it as the reason.

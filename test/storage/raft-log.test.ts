@@ -40,19 +40,17 @@ function memoryHarness(m: MemoryStorage = new MemoryStorage()): Harness {
   };
 }
 
-/** `onThisThread`: every save() commits on the calling thread (as a follower's do), not on lmdb-js's writer thread. */
-function lmdbHarness(dir: string, cacheBytes?: number, onThisThread = false): Harness {
+function lmdbHarness(dir: string, cacheBytes?: number): Harness {
   const l = new LmdbRaftLog({ path: dir, cacheBytes });
-  const opts = { onThisThread };
   return {
     s: l,
-    append: (e) => l.save({ entries: e }, opts),
-    setHardState: (h) => l.save({ entries: [], hardState: h }, opts),
-    applySnapshot: (s) => l.save({ entries: [], snapshot: s }, opts),
+    append: (e) => l.append(e),
+    setHardState: (h) => l.setHardState(h),
+    applySnapshot: (s) => l.applySnapshot(s),
     createSnapshot: (i, c, d) => l.createSnapshot(i, c, d),
     reopen: async () => {
       await l.close();
-      return lmdbHarness(dir, cacheBytes, onThisThread);
+      return lmdbHarness(dir, cacheBytes);
     },
     close: () => l.close(),
   };
@@ -204,7 +202,6 @@ describe('LmdbRaftLog', function () {
   // Reads served from LMDB only, and from a cache holding the newest one or two entries (reads straddle both).
   storageContract('LmdbRaftLog without its entry cache', () => lmdbHarness(tempDir(), 0));
   storageContract('LmdbRaftLog with a cache of one or two entries', () => lmdbHarness(tempDir(), 40));
-  storageContract('LmdbRaftLog writing on the calling thread', () => lmdbHarness(tempDir(), undefined, true));
 
   describe('the in-memory tail of newest entries', () => {
     it('hands back the very entries written (a leader knows its own proposals by them)', async () => {
@@ -340,28 +337,6 @@ describe('LmdbRaftLog', function () {
         assert.equal(l.lastIndex(), 50);
         assert.equal(l.term(50), 2);
         assert.equal(l.initialState().commit, 50);
-      } finally {
-        await l.close();
-      }
-    });
-
-    it('a write on the calling thread waits for the writer-thread writes queued before it, and a restart sees them all', async () => {
-      const dir = tempDir();
-      let l = new LmdbRaftLog({ path: dir });
-      try {
-        const order: string[] = [];
-        const a = l.append(ents(1, 100, 1)).then(() => order.push('a'));
-        const b = l.save({ entries: [ent(50, 2, 'b')], hardState: { term: 2, vote: 1, commit: 0 } }, { onThisThread: true }).then(() => order.push('b'));
-        const c = l.save({ entries: [ent(51, 2, 'c')] }).then(() => order.push('c'));
-        const d = l.save({ entries: [], hardState: { term: 2, vote: 1, commit: 51 } }, { onThisThread: true }).then(() => order.push('d'));
-        await Promise.all([a, b, c, d]);
-        assert.deepEqual(order, ['a', 'b', 'c', 'd']);
-        assert.equal(l.stats.transactions, 4);
-        await l.close();
-        l = new LmdbRaftLog({ path: dir });
-        assert.equal(l.lastIndex(), 51);
-        assert.deepEqual(summary(l.entries(49, 52, Infinity)), ['49/1:normal:e49', '50/2:normal:b', '51/2:normal:c']);
-        assert.deepEqual(l.initialState(), { term: 2, vote: 1, commit: 51 });
       } finally {
         await l.close();
       }
