@@ -257,9 +257,29 @@ class Request(Base):
         event.connection.close()
 
 
+def blocking_hello(url, address):
+    # Proton's examples/python/helloworld_blocking.py: a receiver and a sender of one address on one
+    # BlockingConnection, which names both links "<container id>-<address>" (legal: AMQP 1.0 §2.6.1 makes a
+    # name unique per direction only)
+    from proton.utils import BlockingConnection
+    conn = BlockingConnection(url, ssl_domain=ssl_domain(), allowed_mechs="PLAIN ANONYMOUS", allow_insecure_mechs=True)
+    try:
+        receiver = conn.create_receiver(address)
+        sender = conn.create_sender(address)
+        sender.send(Message(body="Hello World!"))
+        msg = receiver.receive(timeout=10)
+        receiver.accept()
+        return {"sender": sender.link.name, "receiver": receiver.link.name, "body": msg.body}
+    finally:
+        conn.close()
+
+
 def main():
     cmd, url = sys.argv[1], sys.argv[2]
     a = sys.argv[3:]
+    if cmd == "hello":
+        print(json.dumps(blocking_hello(url, a[0])))
+        return
     if cmd == "send":
         h = Sender(url, a[0], json.loads(a[1]))
     elif cmd == "receive":
