@@ -384,7 +384,7 @@ function encodeRestInto(e: Encoder, m: Message, opts: MappingOptions): void {
   else if (!(fromAmqp && !props && propsUnchanged)) encodeProperties(e, m, opts);
   const ap = buf(ann[A.appProps]);
   if (ap && ann[A.np] === Object.keys(m.properties).length) e.raw(ap);
-  else encodeApplicationProperties(e, m.properties);
+  else encodeApplicationProperties(e, m.properties, ann[OPENWIRE_PTYPES]);
   const rawBody = buf(ann[A.body]);
   const head = buf(ann[A.bodyHead]);
   if (rawBody) e.raw(rawBody);
@@ -466,14 +466,22 @@ function encodeProperties(e: Encoder, m: Message, opts: MappingOptions): void {
   e.end(mark, n);
 }
 
-function encodeApplicationProperties(e: Encoder, props: Record<string, PropertyValue>): void {
+/**
+ * The Java types of a JMS producer's properties, kept by the OpenWire adapter (protocols/openwire/mapping.ts): a
+ * Qpid JMS consumer must get a long as a long, a double 3.0 as a double (JMS forbids reading an int as a double).
+ */
+const OPENWIRE_PTYPES = 'openwire.ptypes';
+
+function encodeApplicationProperties(e: Encoder, props: Record<string, PropertyValue>, javaTypes?: unknown): void {
   const keys = Object.keys(props);
   if (keys.length === 0) return;
   e.descriptor(SECTION.applicationProperties);
   const mark = e.begin(true);
+  const types = javaTypes !== null && typeof javaTypes === 'object' ? (javaTypes as Record<string, unknown>) : undefined;
   for (const k of keys) {
     e.string(k);
-    e.property(props[k]);
+    if (types?.[k] !== undefined) e.javaTypedProperty(props[k], types[k]);
+    else e.property(props[k]);
   }
   e.end(mark, keys.length * 2);
 }

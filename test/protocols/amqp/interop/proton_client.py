@@ -52,6 +52,7 @@ def describe(m):
         "reply_to": m.reply_to,
         "content_type": m.content_type,
         "properties": jsonable(m.properties or {}),
+        "property_types": {str(k): type(x).__name__ for k, x in (m.properties or {}).items()},
         "annotations": jsonable(m.annotations or {}),
         "delivery_count": m.delivery_count,
     }

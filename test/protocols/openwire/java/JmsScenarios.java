@@ -1336,6 +1336,17 @@ public class JmsScenarios {
                 m = mm;
                 break;
             }
+            case "typed": {
+                // every JMS property type, the integral ones with small values the core cannot tell from an int
+                m = s.createTextMessage("typed");
+                m.setByteProperty("pByte", (byte) 1);
+                m.setShortProperty("pShort", (short) 2);
+                m.setLongProperty("pLong", 3L);
+                m.setFloatProperty("pFloat", 1.5f);
+                m.setDoubleProperty("pDouble", 4.0);
+                m.setBooleanProperty("pBool", true);
+                break;
+            }
             default: throw new IllegalArgumentException(kind);
         }
         m.setStringProperty("color", "blue");
