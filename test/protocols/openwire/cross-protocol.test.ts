@@ -76,6 +76,16 @@ describe('openwire adapter: cross-protocol with AMQP, MQTT and SQS', function ()
     assert.deepEqual(m!.properties, { pByte: 1, pShort: 2, pLong: 3, pFloat: 1.5, pDouble: 4, pBool: true, color: 'blue', n: 7 });
   });
 
+  it('Qpid Proton byte/short/long/float/char/double properties reach a JMS consumer as Byte/Short/Long/Float/Character/Double', async () => {
+    const script = testSource('protocols', 'amqp', 'interop', 'proton_client.py');
+    const props = { pByte: { byte: 1 }, pShort: { short: 2 }, pLong: { long: 3 }, pFloat: { float: 1.5 }, pChar: { char: 'x' }, pDouble: { double: 4.0 }, n: 7 };
+    await run(DEBIAN_PYTHON, [script, 'send', `amqp://127.0.0.1:${b.amqp}`, 'x.amqp2jms.typed', JSON.stringify([{ body: 'typed', properties: props }])], 20_000);
+    const { values } = await jms(b.openwire, 'recv', 'queue:x.amqp2jms.typed');
+    assert.equal(values['TEXT'], 'typed');
+    // ActiveMQ's and Qpid JMS's AMQP mapping; n, a Python int, is an AMQP long
+    assert.equal(values['PROPS'], '{n=7(Long), pByte=1(Byte), pChar=x(Character), pDouble=4.0(Double), pFloat=1.5(Float), pLong=3(Long), pShort=2(Short)}');
+  });
+
   it('AMQP data section → JMS BytesMessage', async () => {
     const tx = await amqp.sender('x.amqp2jms.bytes');
     const out = await tx.send({ body: rhea.message.data_section(Buffer.from([9, 8, 0, 255])), application_properties: { color: 'green' }, durable: true, correlation_id: 'amqp-corr' });

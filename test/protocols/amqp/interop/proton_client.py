@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from proton import Message, SSLDomain, symbol, ubyte, short, ulong, char, timestamp
+from proton import Message, SSLDomain, symbol, ubyte, byte, short, ulong, char, float32, timestamp
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, DurableSubscription, Selector
 
@@ -63,7 +63,7 @@ def typed(props):
     for k, v in (props or {}).items():
         if isinstance(v, dict) and len(v) == 1:
             (t, x), = v.items()
-            out[k] = {"ubyte": ubyte, "short": short, "ulong": ulong, "symbol": symbol}[t](x)
+            out[k] = {"ubyte": ubyte, "byte": byte, "short": short, "ulong": ulong, "symbol": symbol, "float": float32, "long": int, "double": float, "char": char}[t](x)
         else:
             out[k] = v
     return out
