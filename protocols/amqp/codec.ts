@@ -599,6 +599,30 @@ export class Encoder {
     return this;
   }
 
+  short(v: number): this {
+    this.ensure(3);
+    this.buf[this.pos++] = 0x61;
+    this.buf.writeInt16BE(v, this.pos);
+    this.pos += 2;
+    return this;
+  }
+
+  float(v: number): this {
+    this.ensure(5);
+    this.buf[this.pos++] = 0x72;
+    this.buf.writeFloatBE(v, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
+  char(codePoint: number): this {
+    this.ensure(5);
+    this.buf[this.pos++] = 0x73;
+    this.buf.writeUInt32BE(codePoint, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
   double(v: number): this {
     this.ensure(9);
     this.buf[this.pos++] = 0x82;
@@ -689,6 +713,32 @@ export class Encoder {
         if (Buffer.isBuffer(v)) return this.binary(v);
         return this.string(String(v));
     }
+  }
+
+  /**
+   * A core property value with the Java type a JMS producer gave it (byte, short, long, float, double, char — what
+   * the core's numbers and strings cannot tell apart), so a JMS consumer over AMQP reads it back with that type.
+   */
+  javaTypedProperty(v: PropertyValue | undefined, javaType: unknown): this {
+    if (typeof v === 'number') {
+      const int = Number.isInteger(v);
+      switch (javaType) {
+        case 'byte':
+          if (int && v >= -128 && v <= 127) return this.byte(v);
+          break;
+        case 'short':
+          if (int && v >= -32768 && v <= 32767) return this.short(v);
+          break;
+        case 'long':
+          if (Number.isSafeInteger(v)) return this.long(v);
+          break;
+        case 'float':
+          return this.float(v);
+        case 'double':
+          return this.double(v);
+      }
+    } else if (javaType === 'char' && typeof v === 'string' && v.length === 1) return this.char(v.charCodeAt(0));
+    return this.property(v);
   }
 
   /** Plain JS (from JSON: objects, arrays, strings, numbers, booleans, null) as AMQP values. */

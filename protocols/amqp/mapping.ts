@@ -205,14 +205,18 @@ export function decodeMessage(raw: Buffer, opts: MappingOptions, now = Date.now(
   let np = 0;
   if (s.applicationProperties) {
     annotations[A.appProps] = slice(s.applicationProperties);
+    let javaTypes: Record<string, string> | undefined;
     for (const [k, v] of mapEntries(s.applicationProperties.value)) {
       const pv = toProperty(v);
       if (pv === undefined) throw new DecodeError(`application property '${k}' is not a simple type`);
+      const jt = javaTypeOf(v, pv);
+      if (jt) (javaTypes ??= {})[k] = jt;
       if (!Object.prototype.hasOwnProperty.call(properties, k)) np++;
       // a plain assignment except for the one key that would set the prototype instead
       if (k === '__proto__') Object.defineProperty(properties, k, { value: pv, enumerable: true, writable: true, configurable: true });
       else properties[k] = pv;
     }
+    if (javaTypes) annotations[OPENWIRE_PTYPES] = javaTypes;
   }
   annotations[A.np] = np;
 
@@ -384,7 +388,7 @@ function encodeRestInto(e: Encoder, m: Message, opts: MappingOptions): void {
   else if (!(fromAmqp && !props && propsUnchanged)) encodeProperties(e, m, opts);
   const ap = buf(ann[A.appProps]);
   if (ap && ann[A.np] === Object.keys(m.properties).length) e.raw(ap);
-  else encodeApplicationProperties(e, m.properties);
+  else encodeApplicationProperties(e, m.properties, ann[OPENWIRE_PTYPES]);
   const rawBody = buf(ann[A.body]);
   const head = buf(ann[A.bodyHead]);
   if (rawBody) e.raw(rawBody);
@@ -466,14 +470,47 @@ function encodeProperties(e: Encoder, m: Message, opts: MappingOptions): void {
   e.end(mark, n);
 }
 
-function encodeApplicationProperties(e: Encoder, props: Record<string, PropertyValue>): void {
+/**
+ * The Java types of a JMS producer's properties, kept by the OpenWire adapter (protocols/openwire/mapping.ts): a
+ * Qpid JMS consumer must get a long as a long, a double 3.0 as a double (JMS forbids reading an int as a double).
+ */
+const OPENWIRE_PTYPES = 'openwire.ptypes';
+
+/**
+ * The JMS type of an application property whose AMQP type the core's value does not carry (a byte, short, long,
+ * float or char, a double with an integral value): a JMS consumer reads a Qpid producer's float with
+ * getFloatProperty, which a double would refuse.
+ */
+function javaTypeOf(t: Typed, v: PropertyValue): string | undefined {
+  switch (t.type?.typecode) {
+    case 0x51:
+      return 'byte';
+    case 0x61:
+      return 'short';
+    case 0x55:
+    case 0x81:
+      return typeof v === 'number' ? 'long' : undefined;
+    case 0x72:
+      return 'float';
+    case 0x82:
+      return typeof v === 'number' && Number.isInteger(v) ? 'double' : undefined;
+    case 0x73:
+      return 'char';
+    default:
+      return undefined;
+  }
+}
+
+function encodeApplicationProperties(e: Encoder, props: Record<string, PropertyValue>, javaTypes?: unknown): void {
   const keys = Object.keys(props);
   if (keys.length === 0) return;
   e.descriptor(SECTION.applicationProperties);
   const mark = e.begin(true);
+  const types = javaTypes !== null && typeof javaTypes === 'object' ? (javaTypes as Record<string, unknown>) : undefined;
   for (const k of keys) {
     e.string(k);
-    e.property(props[k]);
+    if (types?.[k] !== undefined) e.javaTypedProperty(props[k], types[k]);
+    else e.property(props[k]);
   }
   e.end(mark, keys.length * 2);
 }

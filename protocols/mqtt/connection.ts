@@ -138,6 +138,12 @@ export class MqttConnection implements ConnectionContext {
     if (this.parseError || !p) {
       const e = this.parseError;
       this.parseError = null;
+      if (this.state === 'new' && first >> 4 === 1 && unsupportedLevel(pkt, hl)) {
+        // [MQTT-3.1.2-2]: a CONNECT of a protocol level we do not speak gets CONNACK 0x01 (the 3.1.1 form, the
+        // one every version's client reads) before the close, as mosquitto and ActiveMQ answer it
+        refuse(this, RC.unsupportedProtocolVersion, RC3.unacceptableProtocolVersion);
+        return false;
+      }
       this.protocolClose(RC.malformed, `malformed packet: ${e?.message ?? 'incomplete'}`);
       return false;
     }
@@ -377,4 +383,15 @@ export class MqttConnection implements ConnectionContext {
     if (this.state !== 'connected') return;
     releaseHeld(this);
   };
+}
+
+/** A CONNECT naming MQTT (or 3.1's MQIsdp) at a protocol level other than 3, 4 or 5, which mqtt-packet refuses to parse. */
+function unsupportedLevel(pkt: Buffer, hl: number): boolean {
+  if (pkt.length < hl + 2) return false;
+  const nameLen = pkt.readUInt16BE(hl);
+  const levelAt = hl + 2 + nameLen;
+  if (levelAt >= pkt.length) return false;
+  const name = pkt.toString('latin1', hl + 2, levelAt);
+  const level = pkt[levelAt];
+  return (name === 'MQTT' || name === 'MQIsdp') && level !== 3 && level !== 4 && level !== 5;
 }

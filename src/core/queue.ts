@@ -43,8 +43,12 @@ interface InFlight {
   entry: Entry;
   consumer: Consumer<CoreQueue>;
   lease?: TimerHandle;
-  /** Delivery callback postponed until the redelivery mark is durable. */
+  /**
+   * Delivery callback postponed: until the redelivery mark covering `markSeq` is durable, or (markSeq 0) only
+   * until the consumer's earlier postponed deliveries go out — a consumer sees its messages in dispatch order.
+   */
   pending: boolean;
+  markSeq: number;
 }
 
 export type { NackOptions, QueueRole } from './api.js';
@@ -115,6 +119,8 @@ export class CoreQueue {
   private scheduledCount = 0;
   private readonly scheduled = new Set<Entry>();
   private readonly inflight = new Map<number, InFlight>();
+  /** Postponed (pending) deliveries per consumer, so a later delivery to it knows to wait behind them. */
+  private readonly pendingPer = new Map<Consumer<CoreQueue>, number>();
   /**
    * Entries acked by a prepared (XA) transaction, by seq: out of dispatch until it commits (removed) or rolls back
    * (returned). null = recovered after a restart and not paged in yet: pageIn parks it here when it gets to it.
@@ -410,10 +416,12 @@ export class CoreQueue {
       if (f.pending) {
         // waiting for its redelivery mark: the client never saw it, so it never will
         this.inflight.delete(f.delivery.id);
+        this.unpend(f);
         if (f.lease) this.host.timers.cancel(f.lease);
         f.consumer.untrack(f.delivery.id);
         if (!f.consumer.closed) f.consumer.credit++;
         this.forget(e);
+        this.releasePending();
         this.scheduleDispatch();
       }
       return;
@@ -649,7 +657,7 @@ export class CoreQueue {
       if (c.prefetchMode) c.credit++;
       return;
     }
-    const f: InFlight = { delivery, entry: e, consumer: c, pending: false };
+    const f: InFlight = { delivery, entry: e, consumer: c, pending: false, markSeq: 0 };
     this.inflight.set(delivery.id, f);
     c.track(delivery.id);
     const lease = c.ackTimeout || this.policy.ackTimeout;
@@ -659,7 +667,7 @@ export class CoreQueue {
     if (e.persisted && e.seq > this.committedMark && !(e.committing !== undefined && e.seq <= this.requestedMark)) {
       // Record "may have been delivered" durably before the client sees it, so a crash
       // afterwards redelivers it flagged redelivered.
-      f.pending = true;
+      this.pend(f, e.seq);
       if (e.seq > this.markWanted) this.markWanted = e.seq;
       if (!this.markScheduled) {
         // one mark commit per dispatch round, covering exactly what this round delivered
@@ -668,7 +676,42 @@ export class CoreQueue {
       }
       return;
     }
+    if (this.pendingPer.has(c)) {
+      // an earlier delivery to this consumer waits for its mark (a persistent message dispatched ahead of this
+      // non-persistent one, by priority or FIFO): this one goes out after it, not before
+      this.pend(f, 0);
+      return;
+    }
     c.deliver(delivery);
+  }
+
+  private pend(f: InFlight, markSeq: number): void {
+    f.pending = true;
+    f.markSeq = markSeq;
+    this.pendingPer.set(f.consumer, (this.pendingPer.get(f.consumer) ?? 0) + 1);
+  }
+
+  private unpend(f: InFlight): void {
+    if (!f.pending) return;
+    f.pending = false;
+    const n = (this.pendingPer.get(f.consumer) ?? 1) - 1;
+    if (n > 0) this.pendingPer.set(f.consumer, n);
+    else this.pendingPer.delete(f.consumer);
+  }
+
+  /** Hand out the postponed deliveries whose mark is durable, per consumer in dispatch order (inflight's order). */
+  private releasePending(): void {
+    if (this.pendingPer.size === 0) return;
+    let blocked: Set<Consumer<CoreQueue>> | undefined;
+    for (const f of this.inflight.values()) {
+      if (!f.pending) continue;
+      if (f.markSeq > this.committedMark || blocked?.has(f.consumer)) {
+        (blocked ??= new Set()).add(f.consumer);
+        continue;
+      }
+      this.unpend(f);
+      if (!f.consumer.closed) f.consumer.deliver(f.delivery);
+    }
   }
 
   private markWanted = 0;
@@ -726,12 +769,7 @@ export class CoreQueue {
 
   markCommitted(mark: number): void {
     if (mark > this.committedMark) this.committedMark = mark;
-    for (const f of this.inflight.values()) {
-      if (f.pending && f.entry.seq <= this.committedMark) {
-        f.pending = false;
-        if (!f.consumer.closed) f.consumer.deliver(f.delivery);
-      }
-    }
+    this.releasePending();
   }
 
   private setLease(f: InFlight, ms: number): void {
@@ -769,6 +807,7 @@ export class CoreQueue {
     const f = this.inflight.get(deliveryId);
     if (!f) throw new BrokerError('not-found', `Delivery ${deliveryId} is not in flight on ${this.describe()} (already settled or lease expired)`);
     this.inflight.delete(deliveryId);
+    this.unpend(f);
     if (f.lease) this.host.timers.cancel(f.lease);
     f.consumer.untrack(deliveryId);
     return { entry: f.entry, consumer: f.consumer };
@@ -844,7 +883,10 @@ export class CoreQueue {
     if (f.consumer.prefetchMode && !f.consumer.closed) f.consumer.credit++;
     if (f.pending) {
       // the client never saw it: as if never delivered
+      this.unpend(f);
       this.insertReady(f.entry);
+      // deliveries waiting behind it go out now, unless the consumer is leaving (they come back too)
+      if (!f.consumer.closed && this.consumers.includes(f.consumer)) this.releasePending();
       this.scheduleDispatch();
       return;
     }

@@ -26,6 +26,18 @@ describe('core engine', function () {
       assert.deepEqual(inbox.bodies(), ['b', 'e', 'a', 'c', 'd']);
     });
 
+    it('keeps that order for persistent and non-persistent messages mixed: a delivery waiting for its redelivery mark holds back the later ones to the same consumer', async () => {
+      const { engine } = await open();
+      // the persistent ones are delivered once their "may have been delivered" mark is durable; the non-persistent
+      // ones need none, and once overtook them (a JMS consumer got P,N,P,N as N,N,P,P, and priority 4 before 8)
+      const sends = [['p0', true, 4], ['n1', false, 4], ['p2', true, 4], ['n3', false, 4], ['p8', true, 8], ['n8', false, 8]] as const;
+      for (const [b, durable, priority] of sends) await engine.send(msg(b, { durable, priority }), queue('mixed'));
+      const inbox = new Inbox();
+      await engine.subscribe({ address: queue('mixed'), prefetch: 10, onMessage: inbox.push });
+      await inbox.waitFor(6);
+      assert.deepEqual(inbox.bodies(), ['p8', 'n8', 'p0', 'n1', 'p2', 'n3']);
+    });
+
     it('spreads messages over competing consumers within each one\'s prefetch', async () => {
       const { engine } = await open();
       const a = new Inbox(), b = new Inbox();

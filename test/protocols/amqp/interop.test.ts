@@ -156,6 +156,12 @@ describe('AMQP interop: python3-qpid-proton', function () {
     await until(() => !b.broker.engine.getSubscription('durable:py-client:py-sub'), 3000, 'removed on close');
   });
 
+  it("proton's helloworld_blocking: a receiver and a sender of one address on one connection share their link name", async () => {
+    const res = await proton(['hello', url, 'py.hello']);
+    assert.equal(res.sender, res.receiver, 'proton names both links <container>-<address>');
+    assert.equal(res.body, 'Hello World!');
+  });
+
   it('proton request/reply through a dynamic reply queue, answered by rhea', async () => {
     const c = await Client.connect(b);
     const service = await c.receiver('py.service');

@@ -93,6 +93,27 @@ describe('MQTT garbage input', function () {
     await goodClientWorks('before');
   });
 
+  it('a CONNECT at a protocol level other than 3, 4 or 5 gets CONNACK 0x01 (unacceptable protocol version), then the close', async () => {
+    // [MQTT-3.1.2-2]; mosquitto and ActiveMQ answer so, and a client of a newer MQTT reads it to fall back
+    for (const [name, level] of [['MQTT', 6], ['MQTT', 0], ['MQTT', 2], ['MQIsdp', 4]] as const) {
+      const good = connect(4, `level-${level}`);
+      const bad = Buffer.from(good);
+      if (name === 'MQIsdp') {
+        // a 3.1 name with the 3.1.1 level: the name/level pair is refused the same way (0x01)
+        const body = Buffer.concat([Buffer.from([0x00, 0x06]), Buffer.from('MQIsdp'), Buffer.from([level]), good.subarray(2 + 6 + 1)]);
+        const s = await rawSocket(b.port);
+        s.write(Buffer.concat([Buffer.from([0x10, body.length]), body]));
+        assert.equal((await readUntilClose(s, 3000)).toString('hex'), '20020001', `${name} level ${level}`);
+        continue;
+      }
+      bad[2 + 2 + 4] = level; // fixed header, name length, 'MQTT', then the level
+      const s = await rawSocket(b.port);
+      s.write(bad);
+      assert.equal((await readUntilClose(s, 3000)).toString('hex'), '20020001', `${name} level ${level}`);
+    }
+    await goodClientWorks('level');
+  });
+
   it('SUBSCRIBE / UNSUBSCRIBE without a topic filter: v5 DISCONNECT with a protocol error, 3.1.1 closes', async () => {
     for (const [name, bytes5, bytes4] of [
       ['UNSUBSCRIBE', [0xa2, 0x03, 0x00, 0x01, 0x00], [0xa2, 0x02, 0x00, 0x01]],

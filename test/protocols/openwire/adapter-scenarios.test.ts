@@ -107,6 +107,12 @@ describe('openwire adapter: more JMS scenarios', function () {
     assert.equal(values['DLQ'], '[short]');
   });
 
+  it('PERSISTENT and NON_PERSISTENT messages mixed reach a later consumer in priority order, FIFO within a priority', async () => {
+    b = await startOpenWireBroker();
+    // the persistent ones wait for their redelivery mark; the non-persistent ones once overtook them (N,N,P,P)
+    await jms(b.port, 'mixed-order');
+  });
+
   it('message groups: a JMSXGroupID sticks to one consumer, in order, and moves when that consumer closes', async () => {
     b = await startOpenWireBroker();
     const { values } = await jms(b.port, 'groups');

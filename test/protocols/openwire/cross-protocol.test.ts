@@ -10,6 +10,7 @@ import { runBroker, withPorts, type RunningBroker } from '../../helpers/broker.j
 import { Client, rhea } from '../amqp/helpers.js';
 import { javaHarness } from './java-harness.js';
 import { jms, jmsReady } from './adapter-helpers.js';
+import { DEBIAN_PYTHON, run, testSource } from '../../helpers/external.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -61,6 +62,28 @@ describe('openwire adapter: cross-protocol with AMQP, MQTT and SQS', function ()
     assert.equal(message.application_properties?.n, 7);
     assert.equal(message.correlation_id, 'jms-corr');
     assert.equal(message.durable, true);
+  });
+
+  it('JMS byte/short/long/float/double properties reach a Qpid Proton consumer with those AMQP types', async () => {
+    // a JMS consumer over AMQP (Qpid JMS) reads them back typed: an int for a double 4.0 would be a
+    // MessageFormatException in getDoubleProperty (JMS 1.1 §3.5.4), a long 3 read as an int loses its type
+    await jms(b.openwire, 'send', 'typed:queue:x.jms2amqp.typed');
+    const script = testSource('protocols', 'amqp', 'interop', 'proton_client.py');
+    const { stdout } = await run(DEBIAN_PYTHON, [script, 'receive', `amqp://127.0.0.1:${b.amqp}`, 'x.jms2amqp.typed', '1'], 20_000);
+    const [m] = (JSON.parse(stdout.trim().split('\n').pop()!) as { messages: Array<{ body: string; properties: Record<string, unknown>; property_types: Record<string, string> }> }).messages;
+    assert.equal(m!.body, 'typed');
+    assert.deepEqual(m!.property_types, { pByte: 'byte', pShort: 'short', pLong: 'int', pFloat: 'float32', pDouble: 'float', pBool: 'bool', color: 'str', n: 'int32' });
+    assert.deepEqual(m!.properties, { pByte: 1, pShort: 2, pLong: 3, pFloat: 1.5, pDouble: 4, pBool: true, color: 'blue', n: 7 });
+  });
+
+  it('Qpid Proton byte/short/long/float/char/double properties reach a JMS consumer as Byte/Short/Long/Float/Character/Double', async () => {
+    const script = testSource('protocols', 'amqp', 'interop', 'proton_client.py');
+    const props = { pByte: { byte: 1 }, pShort: { short: 2 }, pLong: { long: 3 }, pFloat: { float: 1.5 }, pChar: { char: 'x' }, pDouble: { double: 4.0 }, n: 7 };
+    await run(DEBIAN_PYTHON, [script, 'send', `amqp://127.0.0.1:${b.amqp}`, 'x.amqp2jms.typed', JSON.stringify([{ body: 'typed', properties: props }])], 20_000);
+    const { values } = await jms(b.openwire, 'recv', 'queue:x.amqp2jms.typed');
+    assert.equal(values['TEXT'], 'typed');
+    // ActiveMQ's and Qpid JMS's AMQP mapping; n, a Python int, is an AMQP long
+    assert.equal(values['PROPS'], '{n=7(Long), pByte=1(Byte), pChar=x(Character), pDouble=4.0(Double), pFloat=1.5(Float), pLong=3(Long), pShort=2(Short)}');
   });
 
   it('AMQP data section → JMS BytesMessage', async () => {

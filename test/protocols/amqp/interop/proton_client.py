@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from proton import Message, SSLDomain, symbol, ubyte, short, ulong, char, timestamp
+from proton import Message, SSLDomain, symbol, ubyte, byte, short, ulong, char, float32, timestamp
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, DurableSubscription, Selector
 
@@ -52,6 +52,7 @@ def describe(m):
         "reply_to": m.reply_to,
         "content_type": m.content_type,
         "properties": jsonable(m.properties or {}),
+        "property_types": {str(k): type(x).__name__ for k, x in (m.properties or {}).items()},
         "annotations": jsonable(m.annotations or {}),
         "delivery_count": m.delivery_count,
     }
@@ -62,7 +63,7 @@ def typed(props):
     for k, v in (props or {}).items():
         if isinstance(v, dict) and len(v) == 1:
             (t, x), = v.items()
-            out[k] = {"ubyte": ubyte, "short": short, "ulong": ulong, "symbol": symbol}[t](x)
+            out[k] = {"ubyte": ubyte, "byte": byte, "short": short, "ulong": ulong, "symbol": symbol, "float": float32, "long": int, "double": float, "char": char}[t](x)
         else:
             out[k] = v
     return out
@@ -257,9 +258,29 @@ class Request(Base):
         event.connection.close()
 
 
+def blocking_hello(url, address):
+    # Proton's examples/python/helloworld_blocking.py: a receiver and a sender of one address on one
+    # BlockingConnection, which names both links "<container id>-<address>" (legal: AMQP 1.0 §2.6.1 makes a
+    # name unique per direction only)
+    from proton.utils import BlockingConnection
+    conn = BlockingConnection(url, ssl_domain=ssl_domain(), allowed_mechs="PLAIN ANONYMOUS", allow_insecure_mechs=True)
+    try:
+        receiver = conn.create_receiver(address)
+        sender = conn.create_sender(address)
+        sender.send(Message(body="Hello World!"))
+        msg = receiver.receive(timeout=10)
+        receiver.accept()
+        return {"sender": sender.link.name, "receiver": receiver.link.name, "body": msg.body}
+    finally:
+        conn.close()
+
+
 def main():
     cmd, url = sys.argv[1], sys.argv[2]
     a = sys.argv[3:]
+    if cmd == "hello":
+        print(json.dumps(blocking_hello(url, a[0])))
+        return
     if cmd == "send":
         h = Sender(url, a[0], json.loads(a[1]))
     elif cmd == "receive":

@@ -94,6 +94,7 @@ public class JmsScenarios {
             case "security": security(); break;
             case "expire": expire(); break;
             case "groups": groups(); break;
+            case "mixed-order": mixedOrder(); break;
             case "exclusive-option": exclusiveOption(); break;
             case "large": large(arg); break;
             case "send": send(arg); break;
@@ -1176,6 +1177,21 @@ public class JmsScenarios {
         c.close();
     }
 
+    /** PERSISTENT and NON_PERSISTENT sends mixed, consumed later: priority order, FIFO within a priority. */
+    static void mixedOrder() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.mixed.order");
+        MessageProducer p = s.createProducer(q);
+        String[][] sends = {{"p0", "P", "4"}, {"n1", "N", "4"}, {"p2", "P", "4"}, {"n3", "N", "4"}, {"p8", "P", "8"}, {"n8", "N", "8"}};
+        for (String[] x : sends) p.send(s.createTextMessage(x[0]), x[1].equals("P") ? DeliveryMode.PERSISTENT : DeliveryMode.NON_PERSISTENT, Integer.parseInt(x[2]), 0);
+        MessageConsumer consumer = s.createConsumer(q);
+        StringBuilder got = new StringBuilder();
+        for (int i = 0; i < sends.length; i++) got.append(i == 0 ? "" : " ").append(text(recv(consumer)));
+        eq("p8 n8 p0 n1 p2 n3", got.toString(), "delivery order");
+        c.close();
+    }
+
     static void groups() throws Exception {
         Connection c = connect();
         Session s1 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
@@ -1318,6 +1334,17 @@ public class JmsScenarios {
                 mm.setBoolean("b", true);
                 mm.setBytes("raw", new byte[] {1, 2, 3});
                 m = mm;
+                break;
+            }
+            case "typed": {
+                // every JMS property type, the integral ones with small values the core cannot tell from an int
+                m = s.createTextMessage("typed");
+                m.setByteProperty("pByte", (byte) 1);
+                m.setShortProperty("pShort", (short) 2);
+                m.setLongProperty("pLong", 3L);
+                m.setFloatProperty("pFloat", 1.5f);
+                m.setDoubleProperty("pDouble", 4.0);
+                m.setBooleanProperty("pBool", true);
                 break;
             }
             default: throw new IllegalArgumentException(kind);
