@@ -18,7 +18,8 @@ type AttrDef = { kind: 'int'; min: number; max: number; def: string } | { kind: 
 
 export const SETTABLE: Record<string, AttrDef & { fifoOnly?: boolean; createOnly?: boolean }> = {
   DelaySeconds: { kind: 'int', min: 0, max: 900, def: '0' },
-  MaximumMessageSize: { kind: 'int', min: 1024, max: 1048576, def: '262144' },
+  // AWS raised the limit and the default to 1 MiB in 2025 (CreateQueue: "Default: 1,048,576 bytes (1 MiB)")
+  MaximumMessageSize: { kind: 'int', min: 1024, max: 1048576, def: '1048576' },
   MessageRetentionPeriod: { kind: 'int', min: 60, max: 1209600, def: '345600' },
   ReceiveMessageWaitTimeSeconds: { kind: 'int', min: 0, max: 20, def: '0' },
   VisibilityTimeout: { kind: 'int', min: 0, max: 43200, def: '30' },

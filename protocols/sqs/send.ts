@@ -36,6 +36,8 @@ interface Prepared {
 }
 
 const DEDUP_WINDOW_MS = 5 * 60 * 1000;
+/** A SendMessageBatch's bodies and attributes together, whatever the queue's MaximumMessageSize (AWS: 1 MiB). */
+const MAX_BATCH_BYTES = 1_048_576;
 /** Message group, deduplication and receive attempt ids: 1 to 128 printable ASCII characters. */
 export const DEDUP_ID_RE = /^[\x21-\x7e]{1,128}$/;
 
@@ -88,7 +90,6 @@ export class Sender {
     const name = this.q.resolveQueue(p, ctx);
     const entries = checkBatch(p, 'SendMessageBatch');
     const meta = this.q.meta(name);
-    const maxSize = Number(attr(meta, 'MaximumMessageSize'));
     let total = 0;
     const prepared: Array<Prepared | AwsError> = [];
     for (const e of entries) {
@@ -104,8 +105,8 @@ export class Sender {
         prepared.push(err);
       }
     }
-    if (total > Math.max(maxSize, 262144)) {
-      throw sqsError('BatchRequestTooLong', `Batch requests cannot be longer than ${Math.max(maxSize, 262144)} bytes. You have sent ${total} bytes.`);
+    if (total > MAX_BATCH_BYTES) {
+      throw sqsError('BatchRequestTooLong', `Batch requests cannot be longer than ${MAX_BATCH_BYTES} bytes. You have sent ${total} bytes.`);
     }
     const toSend = prepared.filter((x): x is Prepared => !(x instanceof AwsError));
     const results = await this.commitSends(name, toSend);

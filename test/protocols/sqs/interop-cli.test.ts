@@ -131,7 +131,7 @@ describe('interop: aws CLI and boto3, what users do', function () {
     assert.deepEqual(JSON.parse(created.RedrivePolicy), { deadLetterTargetArn: `${SQS_ARN}cli-std-dlq`, maxReceiveCount: 5 });
     for (const k of ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed']) assert.equal(created[k], '0', k);
     for (const k of ['CreatedTimestamp', 'LastModifiedTimestamp']) assert.match(created[k], /^\d{10}$/, k);
-    assert.equal(created.MaximumMessageSize, '262144');
+    assert.equal(created.MaximumMessageSize, '1048576');
     assert.equal(created.MessageRetentionPeriod, '345600');
 
     // send: ids and MD5s (recomputed in Python); the per-message delay is counted as delayed

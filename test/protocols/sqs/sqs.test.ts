@@ -95,7 +95,7 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       const a = await attrs(url);
       assert.equal(a.QueueArn, 'arn:aws:sqs:us-east-1:000000000000:attrs');
       assert.equal(a.VisibilityTimeout, '30');
-      assert.equal(a.MaximumMessageSize, '262144');
+      assert.equal(a.MaximumMessageSize, '1048576', 'AWS default since 2025: 1 MiB');
       assert.equal(a.MessageRetentionPeriod, '345600');
       assert.equal(a.DelaySeconds, '0');
       assert.equal(a.ReceiveMessageWaitTimeSeconds, '0');
@@ -257,6 +257,14 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       e = await rejection(send({ MessageBody: 'x'.repeat(1000), MessageAttributes: { abcdefghij: { DataType: 'String', StringValue: 'y'.repeat(20) } } }));
       assert.match(e.message, /shorter than 1024 bytes/);
       await send({ MessageBody: 'x'.repeat(1024) });
+    });
+
+    it('a default queue takes a message over 256 KiB (AWS default MaximumMessageSize: 1 MiB)', async () => {
+      const url = await create('default-size');
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'd'.repeat(300_000) }));
+      assert.equal((await rejection(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'd'.repeat(1_048_577) })))).name, 'InvalidParameterValue');
+      const r = await receive(url);
+      assert.equal(r.Messages![0].Body!.length, 300_000);
     });
 
     it('a 1 MiB message on a queue that allows it', async () => {
@@ -452,7 +460,10 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.equal((await rejection(send(Array.from({ length: 11 }, (_, i) => ({ Id: `i${i}`, MessageBody: 'x' }))))).name, 'TooManyEntriesInBatchRequest');
       assert.equal((await rejection(send([{ Id: 'a', MessageBody: 'x' }, { Id: 'a', MessageBody: 'y' }]))).name, 'BatchEntryIdsNotDistinct');
       assert.equal((await rejection(send([{ Id: 'a b', MessageBody: 'x' }]))).name, 'InvalidBatchEntryId');
-      const big = Array.from({ length: 2 }, (_, i) => ({ Id: `b${i}`, MessageBody: 'z'.repeat(200_000) }));
+      // AWS: the batch's total payload may be 1 MiB (not the old 256 KiB)
+      const fits = Array.from({ length: 5 }, (_, i) => ({ Id: `f${i}`, MessageBody: 'z'.repeat(200_000) }));
+      assert.equal((await send(fits)).Successful?.length, 5);
+      const big = Array.from({ length: 6 }, (_, i) => ({ Id: `b${i}`, MessageBody: 'z'.repeat(200_000) }));
       assert.equal((await rejection(send(big))).name, 'BatchRequestTooLong');
       const e = await rejection(sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: [] })));
       assert.equal(e.name, 'EmptyBatchRequest');
