@@ -302,6 +302,7 @@ export class Receiver {
     const r = st.receipts.get(d.id);
     if (!r) return;
     st.dropReceipt(d.id);
+    st.lapse(r);
     this.groupDone(st, r.groupId, true);
   }
   async receiveMessage(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
@@ -369,6 +370,7 @@ export class Receiver {
       for (const d of got) {
         const r = st.receipts.get(d.id);
         st.dropReceipt(d.id);
+        if (r) st.lapse(r);
         try {
           consumer.nack(d.id, { countFailure: true, delay: 0, reason: 'visibility timeout 0' });
         } catch {

@@ -298,7 +298,7 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
   });
 
   describe('visibility and receipts', () => {
-    it('a message reappears after its visibility timeout with ApproximateReceiveCount incremented; old receipts fail', async () => {
+    it('a message reappears after its visibility timeout with ApproximateReceiveCount incremented; an old receipt still deletes it (AWS)', async () => {
       const url = await create('vis');
       await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'again' }));
       const r1 = await receive(url, { VisibilityTimeout: 1 });
@@ -311,10 +311,46 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.equal(m2.Attributes!.ApproximateReceiveCount, '2');
       assert.notEqual(m2.ReceiptHandle, m1.ReceiptHandle);
       assert.equal(m2.Attributes!.ApproximateFirstReceiveTimestamp, m1.Attributes!.ApproximateFirstReceiveTimestamp);
-      const e = await rejection(sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m1.ReceiptHandle })));
-      assert.equal(e.name, 'ReceiptHandleIsInvalid');
-      assert.equal(e.$metadata?.httpStatusCode, 404);
+      // AWS: "If you use an old ReceiptHandle, the request will succeed" (and a standard queue deletes the message)
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m1.ReceiptHandle }));
       await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m2.ReceiptHandle }));
+      const a = await attrs(url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+      assert.deepEqual(a, { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+    });
+
+    it('standard queue: a receipt whose visibility timeout ended still deletes the message; a late visibility change succeeds (AWS)', async () => {
+      const url = await create('late');
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'late' }));
+      const m = (await receive(url, { VisibilityTimeout: 1 })).Messages![0];
+      await eventually(async () => (await attrs(url, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages === '1');
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 5 }));
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
+      const a = await attrs(url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+      assert.deepEqual(a, { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+      assert.equal((await receive(url)).Messages, undefined);
+      // a visibility change of a deleted message: AWS's InvalidParameterValue
+      const e = await rejection(sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 5 })));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.match(e.message, /Reason: Message does not exist or is not available for visibility timeout change\./);
+
+      // made visible at once (VisibilityTimeout 0), then deleted with that receipt — also in a batch
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'a', MessageBody: 'a' }, { Id: 'b', MessageBody: 'b' }] }));
+      const two = (await receive(url, { MaxNumberOfMessages: 10, VisibilityTimeout: 0 })).Messages!;
+      assert.equal(two.length, 2);
+      const del = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: two.map((x, i) => ({ Id: `d${i}`, ReceiptHandle: x.ReceiptHandle })) }));
+      assert.equal(del.Successful?.length, 2);
+      assert.equal((await receive(url)).Messages, undefined);
+    });
+
+    it('FIFO queue: a receipt whose visibility ended is InvalidParameterValue "The receipt handle has expired." (AWS)', async () => {
+      const url = await create('late.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageGroupId: 'g' }));
+      const m = (await receive(url)).Messages![0];
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+      const e = await rejection(sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle })));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.equal(e.message, `Value ${m.ReceiptHandle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`);
+      assert.equal((await receive(url)).Messages![0].Body, 'x', 'not deleted');
     });
 
     it('forged, malformed and other-queue receipt handles are ReceiptHandleIsInvalid', async () => {
