@@ -68,7 +68,11 @@ const badValue = (name: string, why = '') => sqsError('InvalidAttributeValue', `
 export function normalizeAttribute(name: string, value: string, fifo: boolean): string {
   const def = SETTABLE[name];
   if (!def) throw sqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
-  if (def.fifoOnly && !fifo) throw sqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+  if (def.fifoOnly && !fifo) {
+    // AWS's words differ per attribute
+    if (name === 'ContentBasedDeduplication') throw sqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+    throw sqsError('InvalidAttributeName', `You can specify the ${name} only when FifoQueue is set to true.`);
+  }
   switch (def.kind) {
     case 'int': {
       if (!/^\s*-?\d+\s*$/.test(value)) throw badValue(name);

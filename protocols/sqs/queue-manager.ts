@@ -108,6 +108,8 @@ export class QueueManager {
     if (requested.FifoQueue !== undefined) {
       const f = requested.FifoQueue.toLowerCase();
       if (f !== 'true' && f !== 'false') throw sqsError('InvalidAttributeValue', 'Invalid value for the parameter FifoQueue.');
+      // AWS: a standard queue has no FifoQueue attribute at all, not even `false`
+      if (f === 'false' && !nameFifo) throw sqsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
       if ((f === 'true') !== nameFifo) {
         throw sqsError('InvalidParameterValue', nameFifo ? 'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix. FifoQueue must be true.' : 'The name of a FIFO queue must end with the .fifo suffix.');
       }
@@ -284,10 +286,13 @@ export class QueueManager {
     const fifo = isFifoMeta(meta);
     const attributes: Record<string, string> = {};
     for (const [k, v] of Object.entries(requested)) {
-      if (SETTABLE[k]?.createOnly) {
-        if (k === 'FifoQueue' && v.toLowerCase() === String(fifo)) continue;
-        throw sqsError('InvalidAttributeName', `Attribute ${k} can only be set when the queue is created.`);
+      if (k === 'FifoQueue') {
+        // AWS: unknown on a standard queue; on a FIFO queue `true` is a no-op and `false` is refused
+        if (!fifo) throw sqsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
+        if (v.toLowerCase() === 'true') continue;
+        throw sqsError('InvalidAttributeValue', 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.');
       }
+      if (SETTABLE[k]?.createOnly) throw sqsError('InvalidAttributeName', `Attribute ${k} can only be set when the queue is created.`);
       attributes[k] = normalizeAttribute(k, v, fifo);
     }
     await this.checkCrossAttributes(name, attributes, fifo, meta);

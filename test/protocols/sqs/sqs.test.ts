@@ -57,6 +57,29 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.match(e.message, /different value for attribute VisibilityTimeout/);
     });
 
+    it('FifoQueue and the FIFO-only attributes on the wrong queue type, as AWS answers them', async () => {
+      const unknown = await rejection(create('std', { FifoQueue: 'false' }));
+      assert.equal(unknown.name, 'InvalidAttributeName');
+      assert.equal(unknown.message, 'Unknown Attribute FifoQueue.');
+      for (const [k, v] of [['DeduplicationScope', 'queue'], ['FifoThroughputLimit', 'perQueue']]) {
+        const e = await rejection(create('std', { [k]: v }));
+        assert.equal(e.name, 'InvalidAttributeName');
+        assert.equal(e.message, `You can specify the ${k} only when FifoQueue is set to true.`);
+      }
+      assert.equal((await rejection(create('std', { ContentBasedDeduplication: 'false' }))).message, 'Unknown Attribute ContentBasedDeduplication.');
+      const std = await create('std');
+      for (const v of ['true', 'false']) {
+        const e = await rejection(sqs.send(new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { FifoQueue: v } })));
+        assert.equal(e.name, 'InvalidAttributeName');
+        assert.equal(e.message, 'Unknown Attribute FifoQueue.');
+      }
+      const fifo = await create('f.fifo', { FifoQueue: 'true' });
+      await sqs.send(new SetQueueAttributesCommand({ QueueUrl: fifo, Attributes: { FifoQueue: 'true' } }));
+      const e = await rejection(sqs.send(new SetQueueAttributesCommand({ QueueUrl: fifo, Attributes: { FifoQueue: 'false' } })));
+      assert.equal(e.name, 'InvalidAttributeValue');
+      assert.equal(e.message, 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.');
+    });
+
     it('rejects bad names and unknown/invalid attributes', async () => {
       assert.equal((await rejection(create('bad name'))).name, 'InvalidParameterValue');
       assert.equal((await rejection(create('x'.repeat(81)))).name, 'InvalidParameterValue');
