@@ -137,7 +137,7 @@ export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = '
       out[name] = { DataType: dt, BinaryValue: b };
     } else {
       const s = a.StringValue;
-      if (typeof s !== 'string' || s.length === 0) throw err(`The message ${kind} attribute '${name}' with type '${base}' must use field 'StringValue' with a non-empty value.`);
+      if (typeof s !== 'string' || s.length === 0) throw err(`Message (${kind}) attribute '${name}' must contain a non-empty value of type '${base}'.`);
       if (hasInvalidChars(s)) throw err(`The message ${kind} attribute '${name}' contains characters outside the allowed set.`);
       if (base === 'Number') {
         if (!NUMBER_RE.test(s.trim())) throw err(`Can't cast the value of message ${kind} attribute '${name}' to a number.`);

@@ -80,6 +80,30 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.equal(e.message, 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.');
     });
 
+    it('send validation worded as AWS: empty body is MissingParameter; empty attribute; group and deduplication ids; FIFO batches', async () => {
+      const url = await create('words');
+      let e = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '' })));
+      assert.equal(e.name, 'MissingParameter');
+      assert.equal(e.message, 'The request must contain the parameter MessageBody.');
+      e = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageAttributes: { ErrorDetails: { DataType: 'String', StringValue: '' } } })));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.equal(e.message, "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'.");
+      e = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageGroupId: 'group 123' })));
+      assert.equal(e.message, 'Value group 123 for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.');
+      const fifo = await create('words.fifo', { FifoQueue: 'true' });
+      e = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: fifo, MessageBody: 'x', MessageGroupId: 'g', MessageDeduplicationId: 'group 123' })));
+      assert.equal(e.message, 'Value group 123 for parameter MessageDeduplicationId is invalid. Reason: MessageDeduplicationId can only include alphanumeric and punctuation characters. 1 to 128 in length.');
+      // a FIFO batch with an entry lacking its group or deduplication id fails as a whole (no per-entry results)
+      const batch = (Entries: Array<Record<string, string>>) => sqs.send(new SendMessageBatchCommand({ QueueUrl: fifo, Entries: Entries as never }));
+      e = await rejection(batch([{ Id: 'a', MessageBody: 'a', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }, { Id: 'b', MessageBody: 'b', MessageGroupId: 'g' }]));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.equal(e.message, 'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+      e = await rejection(batch([{ Id: 'a', MessageBody: 'a', MessageDeduplicationId: 'd1' }]));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.equal(e.message, 'The request must contain the parameter MessageGroupId.');
+      assert.equal((await attrs(fifo, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages, '0', 'nothing of a refused batch was sent');
+    });
+
     it('rejects bad names and unknown/invalid attributes', async () => {
       assert.equal((await rejection(create('bad name'))).name, 'InvalidParameterValue');
       assert.equal((await rejection(create('x'.repeat(81)))).name, 'InvalidParameterValue');
