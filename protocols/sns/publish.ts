@@ -65,7 +65,7 @@ export class Publisher {
       }
     }
     const size = Buffer.byteLength(text) + attributesSize(attrs);
-    if (size > MAX_MESSAGE) throw invalid(`Message too long: ${size} bytes (at most ${MAX_MESSAGE})`);
+    if (size > MAX_MESSAGE) throw invalid('Message too long');
     const fifo = this.r.isFifoTopic(name);
     const groupId = p.optStr('MessageGroupId');
     let dedupId = p.optStr('MessageDeduplicationId');
@@ -152,7 +152,7 @@ export class Publisher {
       ids.add(id);
       total += Buffer.byteLength(ep.optStr('Message') ?? '');
     }
-    if (total > MAX_MESSAGE) throw snsError('BatchRequestTooLong', `The length of all the messages put together is more than the limit (${MAX_MESSAGE} bytes)`);
+    if (total > MAX_MESSAGE) throw snsError('BatchRequestTooLong', 'The length of all the messages put together is more than the limit.');
     const outcomes = await Promise.all(
       entries.map(async (e) => {
         const ep = p.sub(e, 'PublishBatchRequestEntries');

@@ -50,11 +50,11 @@ export class Topics {
 
   private checkTopicAttribute(k: string, v: string, fifo: boolean, create: boolean): string {
     if (k === 'FifoTopic') {
-      if (!create) throw invalid('AttributeName Reason: FifoTopic can only be set when the topic is created');
+      if (!create) throw invalid('AttributeName');
       if (!/^(true|false)$/i.test(v)) throw invalid('Attributes Reason: FifoTopic must be true or false');
       return v.toLowerCase();
     }
-    if (!SETTABLE_TOPIC.has(k)) throw invalid(`AttributeName Reason: Unknown attribute ${k}`);
+    if (!SETTABLE_TOPIC.has(k)) throw invalid(create ? `AttributeName Reason: Unknown attribute ${k}` : 'AttributeName');
     switch (k) {
       case 'DisplayName':
         if (v.length > 100) throw invalid('DisplayName Reason: must be at most 100 characters');
@@ -106,7 +106,8 @@ export class Topics {
         if ((existing.attributes[k] ?? '') !== v) throw invalid('Attributes Reason: Topic already exists with different attributes');
       }
       for (const [k, v] of Object.entries(tags)) {
-        if (existing.tags[k] !== undefined && existing.tags[k] !== v) throw invalid('Tags Reason: Topic already exists with different tags');
+        // AWS: the same tags or some of them is the same topic; a tag it does not have is a different one
+        if (existing.tags[k] !== v) throw invalid('Tags Reason: Topic already exists with different tags');
       }
       return { TopicArn: this.r.topicArn(name) };
     }

@@ -56,7 +56,8 @@ describe('SNS (AWS SDK, query protocol)', function () {
     await b.close();
   });
 
-  const topic = async (Name: string, Attributes?: Record<string, string>) => (await sns.send(new CreateTopicCommand({ Name, Attributes }))).TopicArn!;
+  const topic = async (Name: string, Attributes?: Record<string, string>, Tags?: Array<{ Key: string; Value: string }>) =>
+    (await sns.send(new CreateTopicCommand({ Name, Attributes, Tags }))).TopicArn!;
   const makeQueue = async (QueueName: string, Attributes?: Record<string, string>) => {
     const url = (await sqs.send(new CreateQueueCommand({ QueueName, Attributes }))).QueueUrl!;
     const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
@@ -90,6 +91,15 @@ describe('SNS (AWS SDK, query protocol)', function () {
     await sns.send(new SetTopicAttributesCommand({ TopicArn: arn, AttributeName: 'DisplayName', AttributeValue: 'New' }));
     assert.equal((await sns.send(new GetTopicAttributesCommand({ TopicArn: arn }))).Attributes!.DisplayName, 'New');
     assert.equal((await sns.send(new GetTopicAttributesCommand({ TopicArn: fifo }))).Attributes!.FifoTopic, 'true');
+    // AWS: CreateTopic of an existing topic with a tag it does not have is refused; with its own tags (or some) it is the topic
+    const tagged = await topic('tagged', undefined, [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }]);
+    assert.equal(await topic('tagged', undefined, [{ Key: 'a', Value: '1' }]), tagged);
+    assert.equal(await topic('tagged', undefined, []), tagged);
+    for (const tags of [[{ Key: 'c', Value: '3' }], [{ Key: 'a', Value: 'other' }]]) {
+      const dup = await rejection(topic('tagged', undefined, tags));
+      assert.equal(dup.name, 'InvalidParameterException');
+      assert.equal(dup.message, 'Invalid parameter: Tags Reason: Topic already exists with different tags');
+    }
     await sns.send(new TagResourceCommand({ ResourceArn: arn, Tags: [{ Key: 'team', Value: 'x' }, { Key: 'env', Value: 'y' }] }));
     await sns.send(new UntagResourceCommand({ ResourceArn: arn, TagKeys: ['env'] }));
     assert.deepEqual((await sns.send(new ListTagsForResourceCommand({ ResourceArn: arn }))).Tags, [{ Key: 'team', Value: 'x' }]);
@@ -149,6 +159,27 @@ describe('SNS (AWS SDK, query protocol)', function () {
     assert.equal((await drain(eu.url, 1, 0)).length, 0, 'filtered messages do not arrive');
   });
 
+  it('errors worded as AWS words them (malformed ARNs, unknown protocol and attributes, too long)', async () => {
+    const arn = await topic('words');
+    const q = await makeQueue('words-q');
+    const message = async (p: Promise<unknown>) => {
+      const e = await rejection(p);
+      assert.equal(e.name, 'InvalidParameterException');
+      return e.message;
+    };
+    assert.equal(await message(sns.send(new GetTopicAttributesCommand({ TopicArn: 'garbage' }))), 'Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1');
+    assert.equal(await message(sns.send(new PublishCommand({ TopicArn: 'arn:aws:sns:us-east-1:random', Message: 'x' }))), 'Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 5');
+    assert.equal(await message(sns.send(new UnsubscribeCommand({ SubscriptionArn: 'randomstring' }))), 'Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 1');
+    assert.equal(await message(sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'test-protocol', Endpoint: 'x' }))), 'Invalid parameter: Amazon SNS does not support this protocol string: test-protocol');
+    assert.equal(await message(sns.send(new SetTopicAttributesCommand({ TopicArn: arn, AttributeName: 'FifoTopic', AttributeValue: 'false' }))), 'Invalid parameter: AttributeName');
+    const { SubscriptionArn } = await sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'sqs', Endpoint: q.arn }));
+    assert.equal(await message(sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'Fake', AttributeValue: 'x' }))), 'Invalid parameter: AttributeName');
+    assert.equal(await message(sns.send(new PublishCommand({ TopicArn: arn, Message: 'x'.repeat(262_145) }))), 'Invalid parameter: Message too long');
+    const e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: [0, 1].map((i) => ({ Id: `m${i}`, Message: 'x'.repeat(150_000) })) })));
+    assert.equal(e.name, 'BatchRequestTooLongException');
+    assert.equal(e.message, 'The length of all the messages put together is more than the limit.');
+  });
+
   it('subscriptions: list, attributes, invalid filter policies, unsubscribe', async () => {
     const arn = await topic('subs');
     const q = await makeQueue('subs-q');
@@ -180,6 +211,11 @@ describe('SNS (AWS SDK, query protocol)', function () {
     assert.equal(JSON.parse(JSON.parse(got[0].Body!).Message).order.id, 1);
     await sns.send(new UnsubscribeCommand({ SubscriptionArn }));
     assert.equal((await sns.send(new ListSubscriptionsCommand({}))).Subscriptions!.length, 0);
+    // AWS: Unsubscribe is idempotent (a second call succeeds); GetSubscriptionAttributes of it is NotFound
+    await sns.send(new UnsubscribeCommand({ SubscriptionArn }));
+    const gone = await rejection(sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn })));
+    assert.equal(gone.name, 'NotFoundException');
+    assert.equal(gone.message, 'Subscription does not exist');
     await sns.send(new PublishCommand({ TopicArn: arn, Message: JSON.stringify({ order: { kind: 'book' } }) }));
     await sleep(200);
     assert.equal((await drain(q.url, 1, 0)).length, 0);
