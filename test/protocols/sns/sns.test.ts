@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createVerify, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import {
+  AddPermissionCommand,
   ConfirmSubscriptionCommand,
   CreateTopicCommand,
   DeleteTopicCommand,
@@ -14,6 +15,7 @@ import {
   ListTopicsCommand,
   PublishBatchCommand,
   PublishCommand,
+  RemovePermissionCommand,
   SetSubscriptionAttributesCommand,
   SetTopicAttributesCommand,
   SubscribeCommand,
@@ -178,6 +180,29 @@ describe('SNS (AWS SDK, query protocol)', function () {
     const e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: [0, 1].map((i) => ({ Id: `m${i}`, Message: 'x'.repeat(150_000) })) })));
     assert.equal(e.name, 'BatchRequestTooLongException');
     assert.equal(e.message, 'The length of all the messages put together is more than the limit.');
+  });
+
+  it('AddPermission / RemovePermission keep statements in the topic Policy, as AWS does', async () => {
+    const arn = await topic('perm');
+    const policy = async () => JSON.parse((await sns.send(new GetTopicAttributesCommand({ TopicArn: arn }))).Attributes!.Policy!);
+    await sns.send(new AddPermissionCommand({ TopicArn: arn, Label: 'test', AWSAccountId: ['111122223333'], ActionName: ['Publish'] }));
+    await sns.send(new AddPermissionCommand({ TopicArn: arn, Label: 'two', AWSAccountId: ['111122223333', '444455556666'], ActionName: ['Publish', 'Subscribe'] }));
+    const statements = (await policy()).Statement;
+    assert.equal(statements[0].Sid, '__default_statement_ID');
+    assert.deepEqual(statements[1], { Sid: 'test', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'SNS:Publish', Resource: arn });
+    assert.deepEqual(statements[2].Action, ['SNS:Publish', 'SNS:Subscribe']);
+    assert.deepEqual(statements[2].Principal.AWS, ['arn:aws:iam::111122223333:root', 'arn:aws:iam::444455556666:root']);
+    let e = await rejection(sns.send(new AddPermissionCommand({ TopicArn: arn, Label: 'test', AWSAccountId: ['111122223333'], ActionName: ['Publish'] })));
+    assert.equal(e.name, 'InvalidParameterException');
+    assert.equal(e.message, 'Invalid parameter: Statement already exists');
+    e = await rejection(sns.send(new AddPermissionCommand({ TopicArn: arn, Label: 'bad', AWSAccountId: ['111122223333'], ActionName: ['SendMessage'] })));
+    assert.equal(e.message, 'Invalid parameter: Policy statement action out of service scope!');
+    e = await rejection(sns.send(new AddPermissionCommand({ TopicArn: `${arn}-gone`, Label: 'x', AWSAccountId: ['111122223333'], ActionName: ['Publish'] })));
+    assert.equal(e.name, 'NotFoundException');
+    await sns.send(new RemovePermissionCommand({ TopicArn: arn, Label: 'test' }));
+    await sns.send(new RemovePermissionCommand({ TopicArn: arn, Label: 'two' }));
+    assert.deepEqual((await policy()).Statement.map((x: { Sid: string }) => x.Sid), ['__default_statement_ID']);
+    assert.equal((await rejection(sns.send(new RemovePermissionCommand({ TopicArn: `${arn}-gone`, Label: 'x' })))).name, 'NotFoundException');
   });
 
   it('subscriptions: list, attributes, invalid filter policies, unsubscribe', async () => {
