@@ -240,8 +240,24 @@ export class QueueManager {
     }
     this.lastPurge.set(name, now);
     this.receiver.quiesce(name);
+    // AWS purges the messages in flight too (they do not come back when their visibility ends) and forgets the
+    // FIFO deduplication ids (a message sent again after the purge is accepted)
+    await this.receiver.dropInflight(name);
     await this.q.engine.purgeQueue(name);
+    await this.forgetDedup(name);
     return {};
+  }
+
+  private async forgetDedup(name: string): Promise<void> {
+    const st = this.q.stateOf(name);
+    if (!st) return;
+    const deletes: Array<{ key: string }> = [];
+    for (const [k, d] of st.dedup) {
+      if (d.pending) continue; // a send committing right now is after the purge
+      st.dedup.delete(k);
+      deletes.push({ key: `sqs:dedup:${name}\n${k}` });
+    }
+    if (deletes.length) await this.q.engine.kvCommit(deletes);
   }
 
   private approximateCounts(name: string): { visible: number; notVisible: number; delayed: number } {

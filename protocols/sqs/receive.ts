@@ -157,6 +157,26 @@ export class Receiver {
   }
 
   /** Give back everything fetched ahead (before operations that must see every waiting message: purge, move tasks). */
+  /** PurgeQueue: delete the messages received and not yet deleted, and those held for busy FIFO groups (one commit). */
+  async dropInflight(name: string): Promise<void> {
+    const st = this.q.stateOf(name);
+    const consumer = st?.consumer;
+    if (!st || !consumer) return;
+    const tx = this.q.engine.beginTransaction(this.q.connection ?? null);
+    const ids = [...st.receipts.keys(), ...st.held.map((d) => d.id)];
+    st.clearReceipts();
+    st.held = [];
+    st.groupInflight.clear();
+    for (const id of ids) {
+      try {
+        tx.ack(consumer, id);
+      } catch {
+        /* settled meanwhile */
+      }
+    }
+    if (tx.pendingAcks > 0) await tx.commit();
+  }
+
   quiesce(name: string): void {
     const st = this.q.stateOf(name);
     if (!st) return;

@@ -202,6 +202,29 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.equal((await attrs(url)).ApproximateNumberOfMessages, '0');
       assert.equal((await receive(url)).Messages, undefined);
     });
+
+    it('PurgeQueue also deletes messages in flight and forgets FIFO deduplication ids (AWS)', async () => {
+      const url = await create('purge-inflight');
+      for (let i = 0; i < 4; i++) await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: `m${i}` }));
+      const got = (await receive(url, { MaxNumberOfMessages: 2, VisibilityTimeout: 30 })).Messages!;
+      assert.equal(got.length, 2);
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
+      const a = await attrs(url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+      assert.deepEqual(a, { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+      // their receipts still answer a delete with success, as a purged message's do in AWS
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: got[0].ReceiptHandle }));
+
+      const fifo = await create('purge-dedup.fifo', { FifoQueue: 'true' });
+      const send = (body: string) => sqs.send(new SendMessageCommand({ QueueUrl: fifo, MessageBody: body, MessageGroupId: 'g', MessageDeduplicationId: 'same' }));
+      await send('before');
+      const held = (await receive(fifo)).Messages!;
+      assert.equal(held[0].Body, 'before');
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: fifo }));
+      await send('after');
+      const r = (await receive(fifo)).Messages!;
+      assert.deepEqual(r.map((m) => m.Body), ['after'], 'accepted again after the purge, and its group is free');
+    });
+
   });
 
   describe('messages', () => {
