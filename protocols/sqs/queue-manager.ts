@@ -148,6 +148,9 @@ export class QueueManager {
   }
 
   private async checkCrossAttributes(name: string, attributes: Record<string, string>, fifo: boolean, existing?: QueueMeta): Promise<void> {
+    if (attributes.KmsMasterKeyId && attributes.SqsManagedSseEnabled === 'true') {
+      throw sqsError('InvalidAttributeName', 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
+    }
     if (attributes.RedrivePolicy) {
       const rp = checkRedrivePolicyShape(attributes.RedrivePolicy);
       const dlq = queueNameFromArn(rp.deadLetterTargetArn);

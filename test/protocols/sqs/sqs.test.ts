@@ -225,6 +225,14 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.deepEqual(r.map((m) => m.Body), ['after'], 'accepted again after the purge, and its group is free');
     });
 
+    it('KMS and SQS-managed server-side encryption at once is refused, as in AWS', async () => {
+      const url = await create('sse');
+      const e = await rejection(sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { KmsMasterKeyId: 'testKeyId', SqsManagedSseEnabled: 'true' } })));
+      assert.equal(e.name, 'InvalidAttributeName');
+      assert.equal(e.message, 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
+      await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { KmsMasterKeyId: 'testKeyId', SqsManagedSseEnabled: 'false' } }));
+      assert.deepEqual(await attrs(url, ['KmsMasterKeyId', 'SqsManagedSseEnabled']), { KmsMasterKeyId: 'testKeyId', SqsManagedSseEnabled: 'false' });
+    });
   });
 
   describe('messages', () => {
