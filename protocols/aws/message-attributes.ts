@@ -189,11 +189,12 @@ export function messageAttributesOf(m: Message): MessageAttributes {
  */
 export function selectAttributes(attrs: MessageAttributes, names: string[] | undefined): MessageAttributes | undefined {
   if (!names || names.length === 0) return undefined;
-  const all = names.some((n) => n === 'All' || n === '.*');
+  const all = names.some((n) => n === 'All' || n === '.*' || n === '*');
   const out: MessageAttributes = {};
   let any = false;
   for (const [name, a] of Object.entries(attrs)) {
-    if (all || names.some((n) => n === name || (n.endsWith('.*') && name.startsWith(n.slice(0, -1))))) {
+    // AWS: `bar.*` selects every name that starts with `bar` (`Hel.*` gives `Hello` and `Help.Me`)
+    if (all || names.some((n) => n === name || (n.endsWith('.*') && name.startsWith(n.slice(0, -2))))) {
       out[name] = a;
       any = true;
     }

@@ -334,9 +334,7 @@ export class Receiver {
     const wait = p.optInt('WaitTimeSeconds', 0, 20) ?? Number(attr(meta, 'ReceiveMessageWaitTimeSeconds'));
     const sysNames = [...(p.optStrList('AttributeNames') ?? []), ...(p.optStrList('MessageSystemAttributeNames') ?? [])];
     const attrNames = p.optStrList('MessageAttributeNames');
-    for (const n of attrNames ?? []) {
-      if (n !== 'All' && n !== '.*' && !/^[A-Za-z0-9_\-.]{1,256}(\.\*)?$/.test(n.replace(/\.\*$/, '')) ) throw p.invalid('MessageAttributeNames', `invalid attribute name ${n}.`);
-    }
+    // AWS selects no attribute for a name no attribute can have (`AWS.`, `..foo`) rather than refusing it
     const attemptId = p.optStr('ReceiveRequestAttemptId');
     if (attemptId !== undefined && !DEDUP_ID_RE.test(attemptId)) throw p.invalid('ReceiveRequestAttemptId', 'must be 1 to 128 printable ASCII characters.', attemptId);
     const st = this.q.state(name);

@@ -302,6 +302,26 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.equal(m2.Attributes, undefined, 'no system attributes asked for');
     });
 
+    it('MessageAttributeNames as AWS reads them: `Hel.*` is the prefix `Hel`, `*` is all, impossible names select nothing', async () => {
+      const url = await create('filters', { VisibilityTimeout: '0' });
+      const MessageAttributes = {
+        'Help.Me': { DataType: 'String', StringValue: 'Me' },
+        Hello: { DataType: 'String', StringValue: 'There' },
+        General: { DataType: 'String', StringValue: 'Kenobi' },
+      };
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'msg', MessageAttributes }));
+      const names = async (MessageAttributeNames: string[]) => {
+        const m = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 5, MessageAttributeNames }))).Messages![0];
+        return Object.keys(m.MessageAttributes ?? {}).sort();
+      };
+      assert.deepEqual(await names(['Hel.*']), ['Hello', 'Help.Me']);
+      assert.deepEqual(await names(['*']), ['General', 'Hello', 'Help.Me']);
+      assert.deepEqual(await names(['.*']), ['General', 'Hello', 'Help.Me']);
+      assert.deepEqual(await names(['Foo', 'Hello']), ['Hello']);
+      assert.deepEqual(await names(['AWS.']), []);
+      assert.deepEqual(await names(['..foo']), []);
+    });
+
     it('validates bodies, attributes and sizes', async () => {
       const url = await create('val', { MaximumMessageSize: '1024' });
       const send = (input: Record<string, unknown>) => sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', ...input }));
