@@ -169,7 +169,8 @@ export class Subscriptions {
       // Like AWS, a queue that does not exist (yet) is accepted: deliveries go through once it is created (until
       // then they fail and follow the subscription's redrive policy). Templates often subscribe before creating.
       const fifo = this.r.opts.sqs.exists(q) ? this.r.opts.sqs.isFifo(q) : q.endsWith('.fifo');
-      if (this.r.isFifoTopic(topicName) && !fifo) throw invalid('Invalid parameter: Endpoint Reason: FIFO SNS Topics currently only support FIFO SQS Queues as subscription endpoints.');
+      // AWS: a FIFO topic delivers to standard queues too (since 2023-09), a standard topic never to a FIFO queue
+      if (!this.r.isFifoTopic(topicName) && fifo) throw invalid('Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics');
     } else if (protocol === 'http' || protocol === 'https') {
       let u: URL;
       try {

@@ -273,12 +273,17 @@ describe('SNS (AWS SDK, query protocol)', function () {
     assert.equal(e.name, 'BatchEntryIdsNotDistinctException');
   });
 
-  it('FIFO topic to a FIFO queue keeps group order and deduplicates', async () => {
+  it('FIFO topic to a FIFO queue keeps group order and deduplicates; a standard queue may subscribe too (AWS since 2023-09)', async () => {
     const arn = await topic('events.fifo', { FifoTopic: 'true' });
     const q = await makeQueue('events.fifo', { FifoQueue: 'true' });
     await sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'sqs', Endpoint: q.arn, Attributes: { RawMessageDelivery: 'true' } }));
     const std = await makeQueue('std');
-    assert.equal((await rejection(sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'sqs', Endpoint: std.arn })))).name, 'InvalidParameterException');
+    await sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'sqs', Endpoint: std.arn, Attributes: { RawMessageDelivery: 'true' } }));
+    // the other way round is refused, in AWS's words
+    const plain = await topic('plain');
+    const e = await rejection(sns.send(new SubscribeCommand({ TopicArn: plain, Protocol: 'sqs', Endpoint: q.arn })));
+    assert.equal(e.name, 'InvalidParameterException');
+    assert.equal(e.message, 'Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics');
     assert.equal((await rejection(sns.send(new PublishCommand({ TopicArn: arn, Message: 'x', MessageDeduplicationId: 'd' })))).name, 'InvalidParameterException');
     const seqs: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -291,6 +296,8 @@ describe('SNS (AWS SDK, query protocol)', function () {
     await eventually(async () => (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes!.ApproximateNumberOfMessages === '5');
     const got = await drain(q.url, 5);
     assert.deepEqual(got.map((m) => m.Body), ['e0', 'e1', 'e2', 'e3', 'e4']);
+    const onStandard = await drain(std.url, 5);
+    assert.deepEqual(onStandard.map((m) => m.Body).sort(), ['e0', 'e1', 'e2', 'e3', 'e4'], 'the standard queue got each message once');
   });
 
   it('an SQS subscription to a queue that does not exist yet is accepted, and delivers once the queue exists', async () => {

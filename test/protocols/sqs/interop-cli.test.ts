@@ -374,7 +374,8 @@ describe('interop: aws CLI and boto3, what users do', function () {
     fails(r, 'err-publish-gone', 'NotFound', 'Publish');
     fails(r, 'err-sub-gone', 'NotFound', 'GetSubscriptionAttributes');
     fails(r, 'err-bad-protocol', 'InvalidParameter', 'Subscribe');
-    fails(r, 'err-fifo-to-standard', 'InvalidParameter', 'Subscribe', /FIFO/);
+    assert.match(ok(r, 'fifo-to-standard').SubscriptionArn, /^arn:aws:sns:us-east-1:000000000000:cli-events\.fifo:/);
+    fails(r, 'err-standard-to-fifo', 'InvalidParameter', 'Subscribe', /FIFO SQS Queues can not be subscribed to standard SNS topics/);
   });
 
   it('boto3: resource and client APIs for SQS and SNS; every MD5 checks out', async () => {
