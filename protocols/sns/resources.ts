@@ -185,6 +185,7 @@ export function tagList(p: Params, name: string): Record<string, string> {
   for (const t of list) {
     const tp = p.sub(t, name);
     const k = tp.str('Key');
+    if (Object.hasOwn(out, k)) throw invalid('Duplicated keys are not allowed.');
     out[k] = tp.optStr('Value') ?? '';
   }
   return out;

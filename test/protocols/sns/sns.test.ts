@@ -300,6 +300,21 @@ describe('SNS (AWS SDK, query protocol)', function () {
     assert.deepEqual(onStandard.map((m) => m.Body).sort(), ['e0', 'e1', 'e2', 'e3', 'e4'], 'the standard queue got each message once');
   });
 
+  it('PublishBatch fails as a whole, as AWS does, for a FIFO entry without group or deduplication id and a JSON structure without default', async () => {
+    const fifo = await topic('batch.fifo', { FifoTopic: 'true' });
+    let e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: fifo, PublishBatchRequestEntries: [{ Id: '1', Message: 'no group' }] })));
+    assert.equal(e.message, 'Invalid parameter: The MessageGroupId parameter is required for FIFO topics');
+    e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: fifo, PublishBatchRequestEntries: [{ Id: '1', Message: 'no dedup', MessageGroupId: 'g' }] })));
+    assert.equal(e.message, 'Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+    const std = await topic('batch-std');
+    e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: std, PublishBatchRequestEntries: [{ Id: '1', Message: JSON.stringify({ sqs: 'x' }), MessageStructure: 'json' }] })));
+    assert.equal(e.name, 'InvalidParameterException');
+    assert.equal(e.message, 'Invalid parameter: Message Structure - No default entry in JSON message body');
+    // tags: a key twice in one request is refused
+    e = await rejection(sns.send(new TagResourceCommand({ ResourceArn: std, Tags: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] })));
+    assert.equal(e.message, 'Invalid parameter: Duplicated keys are not allowed.');
+  });
+
   it('an SQS subscription to a queue that does not exist yet is accepted, and delivers once the queue exists', async () => {
     const arn = await topic('early');
     const queueArn = 'arn:aws:sqs:us-east-1:000000000000:late-queue';
