@@ -48,7 +48,7 @@ async function runScenario(sc: Scenario, script: string): Promise<Results> {
   const { stdout, stderr } = await run(PYTHON, [path.join(PY_DIR, script), sc.broker.endpoint], {
     env: clientEnv(),
     maxBuffer: 64 * 1024 * 1024,
-    timeout: 150_000,
+    timeout: 300_000, // four CLI scenarios at once take 100–150 s each on a loaded 2-core machine
   });
   const last = stdout.trim().split('\n').pop() ?? '';
   let r: Results;
@@ -83,7 +83,7 @@ function fails(r: Results, name: string, code: string, operation: string, messag
 }
 
 describe('interop: aws CLI and boto3, what users do', function () {
-  this.timeout(180_000);
+  this.timeout(360_000);
   const scenarios: Record<'sqs' | 'fifo' | 'sns' | 'boto3', Scenario> = { sqs: {}, fifo: {}, sns: {}, boto3: {} };
   const files = { sqs: 'cli_sqs.py', fifo: 'cli_fifo_dlq.py', sns: 'cli_sns.py', boto3: 'boto3_flows.py' } as const;
 
