@@ -137,7 +137,7 @@ export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = '
       out[name] = { DataType: dt, BinaryValue: b };
     } else {
       const s = a.StringValue;
-      if (typeof s !== 'string' || s.length === 0) throw err(`The message ${kind} attribute '${name}' with type '${base}' must use field 'StringValue' with a non-empty value.`);
+      if (typeof s !== 'string' || s.length === 0) throw err(`Message (${kind}) attribute '${name}' must contain a non-empty value of type '${base}'.`);
       if (hasInvalidChars(s)) throw err(`The message ${kind} attribute '${name}' contains characters outside the allowed set.`);
       if (base === 'Number') {
         if (!NUMBER_RE.test(s.trim())) throw err(`Can't cast the value of message ${kind} attribute '${name}' to a number.`);
@@ -189,11 +189,12 @@ export function messageAttributesOf(m: Message): MessageAttributes {
  */
 export function selectAttributes(attrs: MessageAttributes, names: string[] | undefined): MessageAttributes | undefined {
   if (!names || names.length === 0) return undefined;
-  const all = names.some((n) => n === 'All' || n === '.*');
+  const all = names.some((n) => n === 'All' || n === '.*' || n === '*');
   const out: MessageAttributes = {};
   let any = false;
   for (const [name, a] of Object.entries(attrs)) {
-    if (all || names.some((n) => n === name || (n.endsWith('.*') && name.startsWith(n.slice(0, -1))))) {
+    // AWS: `bar.*` selects every name that starts with `bar` (`Hel.*` gives `Hello` and `Help.Me`)
+    if (all || names.some((n) => n === name || (n.endsWith('.*') && name.startsWith(n.slice(0, -2))))) {
       out[name] = a;
       any = true;
     }

@@ -41,17 +41,7 @@ export class Publisher {
     }
     const structure = p.optStr('MessageStructure');
     if (structure !== undefined && structure !== 'json') throw invalid('MessageStructure Reason: must be json');
-    if (structure === 'json') {
-      let o: unknown;
-      try {
-        o = JSON.parse(text);
-      } catch {
-        throw invalid('Message Structure - JSON message body failed to parse');
-      }
-      if (!o || typeof o !== 'object' || Array.isArray(o) || typeof (o as Record<string, unknown>).default !== 'string') {
-        throw invalid('Message Structure - No default entry in JSON message body');
-      }
-    }
+    if (structure === 'json') checkJsonStructure(text);
     const attrs = parseMessageAttributes(p.optMap('MessageAttributes'), 'user', (m) => snsError('ParameterValueInvalid', m));
     if (attrs) {
       for (const [k, a] of Object.entries(attrs)) {
@@ -65,7 +55,7 @@ export class Publisher {
       }
     }
     const size = Buffer.byteLength(text) + attributesSize(attrs);
-    if (size > MAX_MESSAGE) throw invalid(`Message too long: ${size} bytes (at most ${MAX_MESSAGE})`);
+    if (size > MAX_MESSAGE) throw invalid('Message too long');
     const fifo = this.r.isFifoTopic(name);
     const groupId = p.optStr('MessageGroupId');
     let dedupId = p.optStr('MessageDeduplicationId');
@@ -143,6 +133,8 @@ export class Publisher {
     if (!entries || entries.length === 0) throw snsError('EmptyBatchRequest', 'The batch request doesn\'t contain any entries');
     if (entries.length > 10) throw snsError('TooManyEntriesInBatchRequest', 'The batch request contains more entries than permissible');
     const ids = new Set<string>();
+    const fifo = this.r.isFifoTopic(name);
+    const contentBased = this.r.topicMeta(name)?.attributes.ContentBasedDeduplication === 'true';
     let total = 0;
     for (const e of entries) {
       const ep = p.sub(e, 'PublishBatchRequestEntries');
@@ -151,8 +143,15 @@ export class Publisher {
       if (ids.has(id)) throw snsError('BatchEntryIdsNotDistinct', 'Two or more batch entries in the request have the same Id');
       ids.add(id);
       total += Buffer.byteLength(ep.optStr('Message') ?? '');
+      // AWS fails the whole batch (not the entry) for these
+      if (fifo && !ep.has('MessageGroupId')) throw invalid('The MessageGroupId parameter is required for FIFO topics');
+      if (fifo && !contentBased && !ep.has('MessageDeduplicationId')) {
+        throw invalid('The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+      }
+      const text = ep.optStr('Message');
+      if (ep.optStr('MessageStructure') === 'json' && text) checkJsonStructure(text);
     }
-    if (total > MAX_MESSAGE) throw snsError('BatchRequestTooLong', `The length of all the messages put together is more than the limit (${MAX_MESSAGE} bytes)`);
+    if (total > MAX_MESSAGE) throw snsError('BatchRequestTooLong', 'The length of all the messages put together is more than the limit.');
     const outcomes = await Promise.all(
       entries.map(async (e) => {
         const ep = p.sub(e, 'PublishBatchRequestEntries');
@@ -173,5 +172,18 @@ export class Publisher {
       else Successful.push({ Id: id, ...o });
     });
     return { Successful, Failed };
+  }
+}
+
+/** MessageStructure=json: the message must be a JSON object with a string `default` (AWS's words otherwise). */
+function checkJsonStructure(text: string): void {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    throw invalid('Message Structure - JSON message body failed to parse');
+  }
+  if (!o || typeof o !== 'object' || Array.isArray(o) || typeof (o as Record<string, unknown>).default !== 'string') {
+    throw invalid('Message Structure - No default entry in JSON message body');
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ConnectionHandle, EngineApi, Principal } from '../../src/core/api.js';
-import { snsError } from '../aws/errors.js';
+import { AwsError, snsError } from '../aws/errors.js';
 import type { MessageAttributes } from '../aws/message-attributes.js';
 import type { Params } from '../aws/params.js';
 import { generateSigningMaterial, Signer, type SigningMaterial } from './signing.js';
@@ -135,14 +135,25 @@ export class SnsResources {
   /** The topic name of a topic ARN, which must exist (NotFound otherwise). */
   topicFromArn(arn: string): string {
     const m = /^arn:aws[\w-]*:sns:[^:]*:[^:]*:([^:]+)$/.exec(arn);
-    if (!m) throw invalid(`TopicArn Reason: An ARN must have the format "arn:aws:sns:<region>:<account>:<topic>"`);
+    if (!m) throw invalid(`TopicArn Reason: ${arnShape(arn, 'arn:aws:sns:<region>:<account>:<topic>')}`);
     if (!this.topicMeta(m[1])) throw snsError('NotFound', 'Topic does not exist');
     return m[1];
   }
 
+  /** Whether a well-formed subscription ARN names an existing subscription (throws InvalidParameter if malformed). */
+  subExists(arn: string): boolean {
+    try {
+      this.subFromArn(arn);
+      return true;
+    } catch (err) {
+      if (err instanceof AwsError && err.code === 'NotFound') return false;
+      throw err;
+    }
+  }
+
   subFromArn(arn: string): SubMeta {
     const m = /^arn:aws[\w-]*:sns:[^:]*:[^:]*:([^:]+):([0-9a-f-]{36})$/.exec(arn);
-    if (!m) throw invalid('SubscriptionArn Reason: An ARN must have the format "arn:aws:sns:<region>:<account>:<topic>:<id>"');
+    if (!m) throw invalid(`SubscriptionArn Reason: ${arnShape(arn, 'arn:aws:sns:<region>:<account>:<topic>:<id>')}`);
     const sub = this.subMeta(m[2]);
     if (!sub || sub.topic !== m[1]) throw snsError('NotFound', 'Subscription does not exist');
     return sub;
@@ -151,6 +162,12 @@ export class SnsResources {
   isFifoTopic(name: string): boolean {
     return this.topicMeta(name)?.attributes.FifoTopic === 'true';
   }
+}
+
+/** Why an ARN is malformed, in AWS's words when it is too short ("An ARN must have at least 6 elements, not 1"). */
+function arnShape(arn: string, format: string): string {
+  const n = arn.split(':').length;
+  return n < 6 ? `An ARN must have at least 6 elements, not ${n}` : `An ARN must have the format "${format}"`;
 }
 
 export function nonEmpty(a: MessageAttributes | undefined): MessageAttributes | undefined {
@@ -168,6 +185,7 @@ export function tagList(p: Params, name: string): Record<string, string> {
   for (const t of list) {
     const tp = p.sub(t, name);
     const k = tp.str('Key');
+    if (Object.hasOwn(out, k)) throw invalid('Duplicated keys are not allowed.');
     out[k] = tp.optStr('Value') ?? '';
   }
   return out;

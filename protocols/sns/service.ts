@@ -36,6 +36,8 @@ const AUTHORIZE: Record<string, Action> = {
   SetTopicAttributes: 'admin',
   TagResource: 'admin',
   UntagResource: 'admin',
+  AddPermission: 'admin',
+  RemovePermission: 'admin',
   Subscribe: 'consume',
   Publish: 'send',
   PublishBatch: 'send',
@@ -77,6 +79,8 @@ export class SnsService {
       TagResource: (p) => topics.tagResource(p),
       UntagResource: (p) => topics.untagResource(p),
       ListTagsForResource: (p) => topics.listTagsForResource(p),
+      AddPermission: (p) => topics.addPermission(p),
+      RemovePermission: (p) => topics.removePermission(p),
     };
     guardActions(this.actions, AUTHORIZE, (action, need, p, c) => this.authorize(action, need, p, c));
   }

@@ -77,7 +77,7 @@ export class Subscriptions {
     const name = this.r.topicFromArn(p.str('TopicArn'));
     const protocol = p.str('Protocol').toLowerCase();
     if (UNSUPPORTED_PROTOCOLS.has(protocol)) throw invalid(`Protocol Reason: the ${protocol} protocol is not supported by this broker (supported: sqs, http, https, wharf)`);
-    if (!PROTOCOLS.has(protocol)) throw invalid(`Invalid protocol type: ${protocol}`);
+    if (!PROTOCOLS.has(protocol)) throw invalid(`Amazon SNS does not support this protocol string: ${protocol}`);
     const endpoint = p.optStr('Endpoint');
     if (!endpoint) throw invalid('Endpoint');
     this.checkEndpoint(protocol, endpoint, name);
@@ -121,7 +121,7 @@ export class Subscriptions {
     if (!this.r.topicMeta(def.topic)) throw snsError('NotFound', `Topic ${def.topic} does not exist`);
     const protocol = def.protocol.toLowerCase();
     if (UNSUPPORTED_PROTOCOLS.has(protocol)) throw invalid(`Protocol Reason: the ${protocol} protocol is not supported by this broker (supported: sqs, http, https, wharf)`);
-    if (!PROTOCOLS.has(protocol)) throw invalid(`Invalid protocol type: ${protocol}`);
+    if (!PROTOCOLS.has(protocol)) throw invalid(`Amazon SNS does not support this protocol string: ${protocol}`);
     this.checkEndpoint(protocol, def.endpoint, def.topic);
     const attributes: Record<string, string> = {};
     for (const [k, v] of Object.entries(def.attributes)) attributes[k] = this.checkSubAttribute({ protocol, topic: def.topic }, k, v, def.attributes);
@@ -169,7 +169,8 @@ export class Subscriptions {
       // Like AWS, a queue that does not exist (yet) is accepted: deliveries go through once it is created (until
       // then they fail and follow the subscription's redrive policy). Templates often subscribe before creating.
       const fifo = this.r.opts.sqs.exists(q) ? this.r.opts.sqs.isFifo(q) : q.endsWith('.fifo');
-      if (this.r.isFifoTopic(topicName) && !fifo) throw invalid('Invalid parameter: Endpoint Reason: FIFO SNS Topics currently only support FIFO SQS Queues as subscription endpoints.');
+      // AWS: a FIFO topic delivers to standard queues too (since 2023-09), a standard topic never to a FIFO queue
+      if (!this.r.isFifoTopic(topicName) && fifo) throw invalid('Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics');
     } else if (protocol === 'http' || protocol === 'https') {
       let u: URL;
       try {
@@ -200,7 +201,10 @@ export class Subscriptions {
   }
 
   async unsubscribe(p: Params, ctx: SnsContext): Promise<Record<string, unknown>> {
-    const sub = this.r.subFromArn(p.str('SubscriptionArn'));
+    const arn = p.str('SubscriptionArn');
+    // AWS: Unsubscribe is idempotent — a subscription that is gone (or never was) answers success
+    if (!this.r.subExists(arn)) return {};
+    const sub = this.r.subFromArn(arn);
     if (sub.authOnUnsubscribe && !ctx.verified) throw snsError('AuthorizationError', 'This subscription can only be removed with an authenticated request.');
     await this.removeSub(sub);
     return {};
@@ -253,6 +257,7 @@ export class Subscriptions {
     const sub = this.r.subFromArn(p.str('SubscriptionArn'));
     const k = p.str('AttributeName');
     const v = p.optStr('AttributeValue') ?? '';
+    if (!SETTABLE_SUB.has(k)) throw invalid('AttributeName'); // AWS's words for SetSubscriptionAttributes
     const value = this.checkSubAttribute(sub, k, v, { ...sub.attributes, [k]: v });
     const attributes = { ...sub.attributes };
     if (value === '') delete attributes[k];

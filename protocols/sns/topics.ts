@@ -25,6 +25,19 @@ const SETTABLE_TOPIC = new Set([
   'SQSFailureFeedbackRoleArn',
 ]);
 
+/** The topic actions an AddPermission statement may name (AWS SNS). */
+const TOPIC_ACTIONS = new Set([
+  'GetTopicAttributes',
+  'SetTopicAttributes',
+  'AddPermission',
+  'RemovePermission',
+  'DeleteTopic',
+  'Subscribe',
+  'ListSubscriptionsByTopic',
+  'Publish',
+  'Receive',
+]);
+
 export class Topics {
   constructor(
     private readonly r: SnsResources,
@@ -50,11 +63,11 @@ export class Topics {
 
   private checkTopicAttribute(k: string, v: string, fifo: boolean, create: boolean): string {
     if (k === 'FifoTopic') {
-      if (!create) throw invalid('AttributeName Reason: FifoTopic can only be set when the topic is created');
+      if (!create) throw invalid('AttributeName');
       if (!/^(true|false)$/i.test(v)) throw invalid('Attributes Reason: FifoTopic must be true or false');
       return v.toLowerCase();
     }
-    if (!SETTABLE_TOPIC.has(k)) throw invalid(`AttributeName Reason: Unknown attribute ${k}`);
+    if (!SETTABLE_TOPIC.has(k)) throw invalid(create ? `AttributeName Reason: Unknown attribute ${k}` : 'AttributeName');
     switch (k) {
       case 'DisplayName':
         if (v.length > 100) throw invalid('DisplayName Reason: must be at most 100 characters');
@@ -106,7 +119,8 @@ export class Topics {
         if ((existing.attributes[k] ?? '') !== v) throw invalid('Attributes Reason: Topic already exists with different attributes');
       }
       for (const [k, v] of Object.entries(tags)) {
-        if (existing.tags[k] !== undefined && existing.tags[k] !== v) throw invalid('Tags Reason: Topic already exists with different tags');
+        // AWS: the same tags or some of them is the same topic; a tag it does not have is a different one
+        if (existing.tags[k] !== v) throw invalid('Tags Reason: Topic already exists with different tags');
       }
       return { TopicArn: this.r.topicArn(name) };
     }
@@ -168,6 +182,48 @@ export class Topics {
     if (value === '') delete attributes[k];
     else attributes[k] = value;
     await this.r.engine.kvPut(`sns:topic:${name}`, { ...meta, attributes });
+    return {};
+  }
+
+  // ============================================================== permissions (statements in the topic's Policy, as AWS keeps them)
+
+  /** AddPermission: a statement `Label` letting the accounts do the actions (stored in Policy; security.acl decides). */
+  async addPermission(p: Params): Promise<Record<string, unknown>> {
+    const name = this.r.topicFromArn(p.str('TopicArn'));
+    const label = p.str('Label');
+    const accounts = p.optStrList('AWSAccountId') ?? [];
+    const actions = p.optStrList('ActionName') ?? [];
+    if (accounts.length === 0) throw p.missing('AWSAccountId');
+    if (actions.length === 0) throw p.missing('ActionName');
+    if (!actions.every((a) => TOPIC_ACTIONS.has(a))) throw invalid('Policy statement action out of service scope!');
+    const meta = this.r.topicMeta(name)!;
+    const policy = JSON.parse(meta.attributes.Policy || this.defaultPolicy(name)) as { Statement?: Array<Record<string, unknown>> };
+    const statements = Array.isArray(policy.Statement) ? policy.Statement : [];
+    if (statements.some((st) => st.Sid === label)) throw invalid('Statement already exists');
+    const principals = accounts.map((a) => (/^\d{12}$/.test(a) ? `arn:aws:iam::${a}:root` : a));
+    const named = actions.map((a) => `SNS:${a}`);
+    statements.push({
+      Sid: label,
+      Effect: 'Allow',
+      Principal: { AWS: principals.length === 1 ? principals[0] : principals },
+      Action: named.length === 1 ? named[0] : named,
+      Resource: this.r.topicArn(name),
+    });
+    await this.r.engine.kvPut(`sns:topic:${name}`, { ...meta, attributes: { ...meta.attributes, Policy: JSON.stringify({ ...policy, Statement: statements }) } });
+    return {};
+  }
+
+  /** RemovePermission: drop the statement `Label` (none by that label: nothing to do). */
+  async removePermission(p: Params): Promise<Record<string, unknown>> {
+    const name = this.r.topicFromArn(p.str('TopicArn'));
+    const label = p.str('Label');
+    const meta = this.r.topicMeta(name)!;
+    if (!meta.attributes.Policy) return {};
+    const policy = JSON.parse(meta.attributes.Policy) as { Statement?: Array<Record<string, unknown>> };
+    const statements = Array.isArray(policy.Statement) ? policy.Statement : [];
+    const rest = statements.filter((st) => st.Sid !== label);
+    if (rest.length === statements.length) return {};
+    await this.r.engine.kvPut(`sns:topic:${name}`, { ...meta, attributes: { ...meta.attributes, Policy: JSON.stringify({ ...policy, Statement: rest }) } });
     return {};
   }
 

@@ -25,6 +25,8 @@ export const SNS_ACTIONS = new Set([
   'TagResource',
   'UntagResource',
   'ListTagsForResource',
+  'AddPermission',
+  'RemovePermission',
 ]);
 
 function snsAttributeMap(list: QueryNode[]): Record<string, unknown> {
@@ -57,6 +59,8 @@ export function snsQueryInput(tree: QueryTree): Record<string, unknown> {
         const xt = asTree(x);
         return xt ? { Key: asString(xt.Key), Value: asString(xt.Value) } : {};
       });
+    } else if ((k === 'AWSAccountId' || k === 'ActionName') && t) {
+      out[k] = asList(t.member).map((x) => asString(x)).filter((x) => x !== undefined);
     } else if (k === 'TagKeys' && t) {
       out.TagKeys = asList(t.member).map((x) => asString(x)).filter((x) => x !== undefined);
     } else if (k === 'PublishBatchRequestEntries' && t) {
@@ -83,7 +87,7 @@ function fields(o: Record<string, unknown>): string {
   return s;
 }
 
-const NO_RESULT = new Set(['DeleteTopic', 'SetTopicAttributes', 'Unsubscribe', 'SetSubscriptionAttributes']);
+const NO_RESULT = new Set(['DeleteTopic', 'SetTopicAttributes', 'Unsubscribe', 'SetSubscriptionAttributes', 'AddPermission', 'RemovePermission']);
 
 /** Render an SNS action's output as its query-protocol XML response. */
 export function snsXml(action: string, out: Record<string, unknown>, requestId: string): string {

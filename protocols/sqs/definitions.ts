@@ -68,6 +68,8 @@ export async function importSqs(q: SqsQueues, manager: QueueManager, defs: SqsDe
     for (const [k, v] of Object.entries(d.attributes)) attributes[k] = rewriteArns(v, defs, q);
     const redrive = attributes.RedrivePolicy;
     delete attributes.RedrivePolicy;
+    // older brokers stored FifoQueue=false on standard queues; CreateQueue refuses it now, as AWS does
+    if (attributes.FifoQueue === 'false') delete attributes.FifoQueue;
     try {
       await manager.createQueue(new Params({ QueueName: d.name, Attributes: attributes, tags: d.tags }, false), ctx);
       if (redrive) redrives.push({ name: d.name, policy: redrive });

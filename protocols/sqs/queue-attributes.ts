@@ -18,7 +18,8 @@ type AttrDef = { kind: 'int'; min: number; max: number; def: string } | { kind: 
 
 export const SETTABLE: Record<string, AttrDef & { fifoOnly?: boolean; createOnly?: boolean }> = {
   DelaySeconds: { kind: 'int', min: 0, max: 900, def: '0' },
-  MaximumMessageSize: { kind: 'int', min: 1024, max: 1048576, def: '262144' },
+  // AWS raised the limit and the default to 1 MiB in 2025 (CreateQueue: "Default: 1,048,576 bytes (1 MiB)")
+  MaximumMessageSize: { kind: 'int', min: 1024, max: 1048576, def: '1048576' },
   MessageRetentionPeriod: { kind: 'int', min: 60, max: 1209600, def: '345600' },
   ReceiveMessageWaitTimeSeconds: { kind: 'int', min: 0, max: 20, def: '0' },
   VisibilityTimeout: { kind: 'int', min: 0, max: 43200, def: '30' },
@@ -67,7 +68,11 @@ const badValue = (name: string, why = '') => sqsError('InvalidAttributeValue', `
 export function normalizeAttribute(name: string, value: string, fifo: boolean): string {
   const def = SETTABLE[name];
   if (!def) throw sqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
-  if (def.fifoOnly && !fifo) throw sqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+  if (def.fifoOnly && !fifo) {
+    // AWS's words differ per attribute
+    if (name === 'ContentBasedDeduplication') throw sqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+    throw sqsError('InvalidAttributeName', `You can specify the ${name} only when FifoQueue is set to true.`);
+  }
   switch (def.kind) {
     case 'int': {
       if (!/^\s*-?\d+\s*$/.test(value)) throw badValue(name);

@@ -108,6 +108,8 @@ export class QueueManager {
     if (requested.FifoQueue !== undefined) {
       const f = requested.FifoQueue.toLowerCase();
       if (f !== 'true' && f !== 'false') throw sqsError('InvalidAttributeValue', 'Invalid value for the parameter FifoQueue.');
+      // AWS: a standard queue has no FifoQueue attribute at all, not even `false`
+      if (f === 'false' && !nameFifo) throw sqsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
       if ((f === 'true') !== nameFifo) {
         throw sqsError('InvalidParameterValue', nameFifo ? 'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix. FifoQueue must be true.' : 'The name of a FIFO queue must end with the .fifo suffix.');
       }
@@ -146,6 +148,9 @@ export class QueueManager {
   }
 
   private async checkCrossAttributes(name: string, attributes: Record<string, string>, fifo: boolean, existing?: QueueMeta): Promise<void> {
+    if (attributes.KmsMasterKeyId && attributes.SqsManagedSseEnabled === 'true') {
+      throw sqsError('InvalidAttributeName', 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
+    }
     if (attributes.RedrivePolicy) {
       const rp = checkRedrivePolicyShape(attributes.RedrivePolicy);
       const dlq = queueNameFromArn(rp.deadLetterTargetArn);
@@ -238,8 +243,24 @@ export class QueueManager {
     }
     this.lastPurge.set(name, now);
     this.receiver.quiesce(name);
+    // AWS purges the messages in flight too (they do not come back when their visibility ends) and forgets the
+    // FIFO deduplication ids (a message sent again after the purge is accepted)
+    await this.receiver.dropInflight(name);
     await this.q.engine.purgeQueue(name);
+    await this.forgetDedup(name);
     return {};
+  }
+
+  private async forgetDedup(name: string): Promise<void> {
+    const st = this.q.stateOf(name);
+    if (!st) return;
+    const deletes: Array<{ key: string }> = [];
+    for (const [k, d] of st.dedup) {
+      if (d.pending) continue; // a send committing right now is after the purge
+      st.dedup.delete(k);
+      deletes.push({ key: `sqs:dedup:${name}\n${k}` });
+    }
+    if (deletes.length) await this.q.engine.kvCommit(deletes);
   }
 
   private approximateCounts(name: string): { visible: number; notVisible: number; delayed: number } {
@@ -284,10 +305,13 @@ export class QueueManager {
     const fifo = isFifoMeta(meta);
     const attributes: Record<string, string> = {};
     for (const [k, v] of Object.entries(requested)) {
-      if (SETTABLE[k]?.createOnly) {
-        if (k === 'FifoQueue' && v.toLowerCase() === String(fifo)) continue;
-        throw sqsError('InvalidAttributeName', `Attribute ${k} can only be set when the queue is created.`);
+      if (k === 'FifoQueue') {
+        // AWS: unknown on a standard queue; on a FIFO queue `true` is a no-op and `false` is refused
+        if (!fifo) throw sqsError('InvalidAttributeName', 'Unknown Attribute FifoQueue.');
+        if (v.toLowerCase() === 'true') continue;
+        throw sqsError('InvalidAttributeValue', 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.');
       }
+      if (SETTABLE[k]?.createOnly) throw sqsError('InvalidAttributeName', `Attribute ${k} can only be set when the queue is created.`);
       attributes[k] = normalizeAttribute(k, v, fifo);
     }
     await this.checkCrossAttributes(name, attributes, fifo, meta);

@@ -14,6 +14,16 @@ export interface Receipt {
   tenant?: string;
 }
 
+/** A receipt whose receive is over (visibility timeout ended or set to 0): AWS still lets a standard queue's delete use it. */
+export interface LapsedReceipt {
+  nonce: string;
+  /** The message's seq in the core queue. */
+  seq: number;
+}
+
+/** Lapsed receipts kept per queue (the oldest are forgotten first; a forgotten one deletes nothing, still without error). */
+const LAPSED_LIMIT = 10_000;
+
 export interface Waiter {
   want: number;
   got: Delivery[];
@@ -43,6 +53,8 @@ export class QueueState {
   starting?: Promise<ConsumerHandle>;
   readonly waiters: Waiter[] = [];
   readonly receipts = new Map<number, Receipt>();
+  /** Receipts that lapsed, by delivery id (see LapsedReceipt). */
+  readonly lapsed = new Map<number, LapsedReceipt>();
   /** Fair queues (standard queues): in-flight messages per MessageGroupId, and the groups with at least FAIR_NOISY_MIN. */
   readonly tenantInflight = new Map<string, number>();
   readonly heavyTenants = new Set<string>();
@@ -81,6 +93,12 @@ export class QueueState {
     if (n > 0) this.tenantInflight.set(r.tenant, n);
     else this.tenantInflight.delete(r.tenant);
     if (n < FAIR_NOISY_MIN) this.heavyTenants.delete(r.tenant);
+  }
+
+  /** The receipt's receive is over but the message was not deleted: remember it for a late DeleteMessage. */
+  lapse(r: Receipt): void {
+    if (this.lapsed.size >= LAPSED_LIMIT) this.lapsed.delete(this.lapsed.keys().next().value!);
+    this.lapsed.set(r.delivery.id, { nonce: r.nonce, seq: r.delivery.seq });
   }
 
   clearReceipts(): void {

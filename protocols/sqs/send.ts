@@ -36,6 +36,8 @@ interface Prepared {
 }
 
 const DEDUP_WINDOW_MS = 5 * 60 * 1000;
+/** A SendMessageBatch's bodies and attributes together, whatever the queue's MaximumMessageSize (AWS: 1 MiB). */
+const MAX_BATCH_BYTES = 1_048_576;
 /** Message group, deduplication and receive attempt ids: 1 to 128 printable ASCII characters. */
 export const DEDUP_ID_RE = /^[\x21-\x7e]{1,128}$/;
 
@@ -88,7 +90,7 @@ export class Sender {
     const name = this.q.resolveQueue(p, ctx);
     const entries = checkBatch(p, 'SendMessageBatch');
     const meta = this.q.meta(name);
-    const maxSize = Number(attr(meta, 'MaximumMessageSize'));
+    if (isFifoMeta(meta)) checkFifoEntries(entries, attr(meta, 'ContentBasedDeduplication') === 'true');
     let total = 0;
     const prepared: Array<Prepared | AwsError> = [];
     for (const e of entries) {
@@ -104,8 +106,8 @@ export class Sender {
         prepared.push(err);
       }
     }
-    if (total > Math.max(maxSize, 262144)) {
-      throw sqsError('BatchRequestTooLong', `Batch requests cannot be longer than ${Math.max(maxSize, 262144)} bytes. You have sent ${total} bytes.`);
+    if (total > MAX_BATCH_BYTES) {
+      throw sqsError('BatchRequestTooLong', `Batch requests cannot be longer than ${MAX_BATCH_BYTES} bytes. You have sent ${total} bytes.`);
     }
     const toSend = prepared.filter((x): x is Prepared => !(x instanceof AwsError));
     const results = await this.commitSends(name, toSend);
@@ -126,7 +128,8 @@ export class Sender {
   private prepareSend(meta: QueueMeta | undefined, p: Params, ctx: RequestContext, bodyField: string): Prepared {
     const body = p.optStr(bodyField);
     if (body === undefined) throw p.missing(bodyField);
-    if (body.length === 0) throw sqsError('InvalidParameterValue', 'The request must contain non-empty message body.');
+    // AWS: an empty body is a missing one (the query protocol cannot tell them apart)
+    if (body.length === 0) throw p.missing(bodyField);
     // encoded once: its length, its MD5 and the core message's body
     const bytes = Buffer.from(body, 'utf8');
     if (hasInvalidChars(body, bytes.length)) throw sqsError('InvalidMessageContents', 'Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF');
@@ -142,8 +145,8 @@ export class Sender {
     }
     const groupId = p.optStr('MessageGroupId');
     let dedupId = p.optStr('MessageDeduplicationId');
-    if (groupId !== undefined && !DEDUP_ID_RE.test(groupId)) throw p.invalid('MessageGroupId', 'must be 1 to 128 printable ASCII characters.', groupId);
-    if (dedupId !== undefined && !DEDUP_ID_RE.test(dedupId)) throw p.invalid('MessageDeduplicationId', 'must be 1 to 128 printable ASCII characters.', dedupId);
+    if (groupId !== undefined && !DEDUP_ID_RE.test(groupId)) throw p.invalid('MessageGroupId', 'MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.', groupId);
+    if (dedupId !== undefined && !DEDUP_ID_RE.test(dedupId)) throw p.invalid('MessageDeduplicationId', 'MessageDeduplicationId can only include alphanumeric and punctuation characters. 1 to 128 in length.', dedupId);
     if (fifo) {
       if (groupId === undefined) throw p.missing('MessageGroupId');
       if (dedupId === undefined) {
@@ -312,4 +315,19 @@ function mapSendError(err: unknown): AwsError {
     if (err.code === 'unavailable') return sqsError('ServiceUnavailable', err.message);
   }
   throw err;
+}
+
+/**
+ * AWS fails a whole FIFO SendMessageBatch (InvalidParameterValue, no per-entry results) when an entry lacks its
+ * MessageGroupId, or its MessageDeduplicationId on a queue without content-based deduplication.
+ */
+function checkFifoEntries(entries: unknown[], contentBased: boolean): void {
+  for (const e of entries) {
+    if (!e || typeof e !== 'object') continue; // the entry's own check words the error
+    const { MessageGroupId: group, MessageDeduplicationId: dedup } = e as Input;
+    if (group === undefined || group === null) throw sqsError('InvalidParameterValue', 'The request must contain the parameter MessageGroupId.');
+    if (!contentBased && (dedup === undefined || dedup === null)) {
+      throw sqsError('InvalidParameterValue', 'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+    }
+  }
 }

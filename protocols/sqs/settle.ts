@@ -1,13 +1,14 @@
 /**
  * Settling received SQS messages by receipt handle: DeleteMessage acks, ChangeMessageVisibility extends the lease
- * (0 makes the message visible again at once), and their batch forms. A repeated delete of the same receipt
- * succeeds, as in AWS.
+ * (0 makes the message visible again at once), and their batch forms. A receipt that is no longer current is treated
+ * as AWS does (deleteStale).
  */
-import { BrokerError } from '../../src/core/api.js';
+import { BrokerError, type ConsumerHandle } from '../../src/core/api.js';
 import { AwsError, sqsError } from '../aws/errors.js';
 import type { Params } from '../aws/params.js';
 import { batchResult, checkBatch } from './batch.js';
 import type { RequestContext, SqsQueues } from './queues.js';
+import type { QueueState } from './queue-state.js';
 import { parseReceipt } from './receipt-handle.js';
 import type { Receiver } from './receive.js';
 
@@ -29,10 +30,12 @@ export class Settler {
     const { id, nonce } = parseReceipt(name, handle);
     const r = st.receipts.get(id);
     if (!r || r.nonce !== nonce) {
-      if (op === 'delete') {
-        if (this.recentlyDeleted.get(id) === nonce) return; // a retried delete of the same receipt succeeds, as in AWS
-        throw sqsError('ReceiptHandleIsInvalid', `The receipt handle has expired: the message was received again or its visibility timeout ended.`);
-      }
+      if (op === 'delete') return this.deleteStale(st, handle, id, nonce);
+      if (this.recentlyDeleted.get(id) === nonce) throw notChangeable(handle);
+      // AWS answers a standard queue's late change with success (the receive is over: nothing left to change here);
+      // once the message was received again, the old receipt's change is refused
+      const lapsed = st.lapsed.get(id);
+      if (lapsed?.nonce === nonce && !this.q.isFifo(name) && !inFlight(st, lapsed.seq)) return;
       throw sqsError('MessageNotInflight', 'The message referred to is not in flight.');
     }
     const consumer = st.consumer;
@@ -52,6 +55,7 @@ export class Settler {
     }
     if (op.visibility === 0) {
       st.dropReceipt(id);
+      st.lapse(r);
       try {
         consumer.nack(id, { countFailure: true, delay: 0, reason: 'visibility timeout changed to 0' });
       } catch {
@@ -64,6 +68,49 @@ export class Settler {
       consumer.extendLease(id, op.visibility * 1000);
     } catch {
       throw sqsError('MessageNotInflight', 'The message referred to is not in flight.');
+    }
+  }
+
+  /**
+   * DeleteMessage with a receipt that is no longer current. As AWS (checked against it by LocalStack's test suite): a
+   * repeated delete succeeds; on a standard queue a late or old receipt succeeds too and deletes the message (the
+   * receipt lapsed: its visibility timeout ended or was set to 0; whether it was received again since or waits in the
+   * queue); on a FIFO queue it is InvalidParameterValue "The receipt handle has expired."
+   */
+  private async deleteStale(st: QueueState, handle: string, id: number, nonce: string): Promise<void> {
+    if (this.recentlyDeleted.get(id) === nonce) return;
+    if (this.q.isFifo(st.name)) throw sqsError('InvalidParameterValue', `Value ${handle.slice(0, 200)} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`);
+    const lapsed = st.lapsed.get(id);
+    if (!lapsed || lapsed.nonce !== nonce) return; // forgotten (or never ours to delete): success, "might not be deleted"
+    st.lapsed.delete(id);
+    this.recentlyDeleted.set(id, nonce);
+    const consumer = st.consumer;
+    // received again: that receive's delivery is the message
+    for (const r of st.receipts.values()) {
+      if (r.delivery.seq !== lapsed.seq || !consumer) continue;
+      st.dropReceipt(r.delivery.id);
+      this.recentlyDeleted.set(r.delivery.id, r.nonce);
+      await this.ackQuietly(consumer, r.delivery.id);
+      return;
+    }
+    // fetched ahead for the next receive
+    const i = st.held.findIndex((d) => d.seq === lapsed.seq);
+    if (i >= 0 && consumer) {
+      const [d] = st.held.splice(i, 1);
+      await this.ackQuietly(consumer, d.id);
+      return;
+    }
+    // back in the queue (false: gone already, or being handed to a receive this instant)
+    await this.q.engine.removeMessage({ kind: 'queue', name: st.name }, lapsed.seq).catch((err) => {
+      if (!(err instanceof BrokerError && err.code === 'not-found')) throw err;
+    });
+  }
+
+  private async ackQuietly(consumer: ConsumerHandle, deliveryId: number): Promise<void> {
+    try {
+      await consumer.ack(deliveryId);
+    } catch (err) {
+      if (!(err instanceof BrokerError && err.code === 'not-found')) throw err;
     }
   }
 
@@ -89,6 +136,8 @@ export class Settler {
     const tx = this.q.engine.beginTransaction(this.q.connection ?? null);
     const outcomes: Array<AwsError | null> = [];
     const groups: Array<string | undefined> = [];
+    /** Entries with a lapsed receipt (standard queue): deleted after the transaction, as DeleteMessage does. */
+    const stale: Array<[index: number, id: number, nonce: string, handle: string]> = [];
     for (const e of entries) {
       const ep = p.sub(e, 'Entries');
       try {
@@ -100,7 +149,11 @@ export class Settler {
             outcomes.push(null);
             continue;
           }
-          throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired: the message was received again or its visibility timeout ended.');
+          // AWS's batch entry for a FIFO queue's expired receipt
+          if (this.q.isFifo(name)) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
+          stale.push([outcomes.length, id, nonce, handle]);
+          outcomes.push(null);
+          continue;
         }
         if (!st.consumer) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
         tx.ack(st.consumer, id);
@@ -119,6 +172,14 @@ export class Settler {
     }
     for (const g of groups) this.receiver.groupDone(st, g, false);
     if (tx.pendingAcks > 0) await tx.commit();
+    for (const [i, id, nonce, handle] of stale) {
+      try {
+        await this.deleteStale(st, handle, id, nonce);
+      } catch (err) {
+        if (!(err instanceof AwsError)) throw err;
+        outcomes[i] = err;
+      }
+    }
     return batchResult(entries, outcomes);
   }
 
@@ -143,4 +204,15 @@ export class Settler {
     );
     return batchResult(entries, outcomes);
   }
+}
+
+/** AWS's answer to a visibility change of a message that was deleted. */
+function notChangeable(handle: string): AwsError {
+  return sqsError('InvalidParameterValue', `Value ${handle.slice(0, 200)} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.`);
+}
+
+/** Whether the message at `seq` is in flight under a current receipt. */
+function inFlight(st: QueueState, seq: number): boolean {
+  for (const r of st.receipts.values()) if (r.delivery.seq === seq) return true;
+  return false;
 }

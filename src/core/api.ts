@@ -129,6 +129,8 @@ export interface Delivery {
   /** Engine-unique delivery id (the delivery tag / receipt the adapter hands out). */
   readonly id: number;
   readonly message: Message;
+  /** The message's place in its queue (what findMessage / removeMessage take), also once this delivery is over. */
+  readonly seq: number;
   /** Prior failed delivery attempts (AMQP delivery-count; JMSXDeliveryCount = deliveryCount + 1). */
   readonly deliveryCount: number;
   readonly redelivered: boolean;

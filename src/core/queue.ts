@@ -23,6 +23,8 @@ export interface Delivery {
   /** Engine-unique delivery id (the delivery tag / receipt the adapter hands out). */
   readonly id: number;
   readonly message: Message;
+  /** The message's place in this queue (findMessage / removeMessage take it), also once this delivery is over. */
+  readonly seq: number;
   /** Prior failed delivery attempts (AMQP delivery-count; JMSXDeliveryCount = deliveryCount + 1). */
   readonly deliveryCount: number;
   readonly redelivered: boolean;
@@ -645,7 +647,7 @@ export class CoreQueue {
 
   private deliver(e: Entry, c: Consumer<CoreQueue>): void {
     c.credit--;
-    const delivery: Delivery = { id: c.engine.nextDeliveryId(), message: e.message, deliveryCount: e.deliveryCount, redelivered: e.redelivered, queue: this, consumer: c };
+    const delivery: Delivery = { id: c.engine.nextDeliveryId(), seq: e.seq, message: e.message, deliveryCount: e.deliveryCount, redelivered: e.redelivered, queue: this, consumer: c };
     const gid = e.message.groupId;
     if (gid !== undefined && e.message.groupSeq === -1) this.groups.delete(gid); // JMS: groupSeq -1 closes the group
     if (c.autoAck) {

@@ -200,6 +200,14 @@ describe('definitions: export and import everything a user created', function ()
     assert.ok((await aliceSqs.send(new GetQueueAttributesCommand({ QueueUrl: aws2.url('events'), AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn, "alice's access key works on the new broker");
   });
 
+  it('imports a standard SQS queue exported with FifoQueue=false (stored by older brokers; CreateQueue refuses it now, as AWS does)', async () => {
+    const b = await start();
+    open.push(b);
+    const r = await client(b.url).post('/api/definitions', { wharf: 'definitions', version: 1, sqs: { queues: [{ name: 'legacy', attributes: { FifoQueue: 'false', VisibilityTimeout: '40' } }] } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.created.sqsQueues, 1, r.text);
+  });
+
   it('never imports the queue of an SNS subscription on its own (documents from before the fix), and says what it skipped', async () => {
     const b = await startAdminBroker();
     open.push(b);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createVerify, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import {
+  AddPermissionCommand,
   ConfirmSubscriptionCommand,
   CreateTopicCommand,
   DeleteTopicCommand,
@@ -14,6 +15,7 @@ import {
   ListTopicsCommand,
   PublishBatchCommand,
   PublishCommand,
+  RemovePermissionCommand,
   SetSubscriptionAttributesCommand,
   SetTopicAttributesCommand,
   SubscribeCommand,
@@ -56,7 +58,8 @@ describe('SNS (AWS SDK, query protocol)', function () {
     await b.close();
   });
 
-  const topic = async (Name: string, Attributes?: Record<string, string>) => (await sns.send(new CreateTopicCommand({ Name, Attributes }))).TopicArn!;
+  const topic = async (Name: string, Attributes?: Record<string, string>, Tags?: Array<{ Key: string; Value: string }>) =>
+    (await sns.send(new CreateTopicCommand({ Name, Attributes, Tags }))).TopicArn!;
   const makeQueue = async (QueueName: string, Attributes?: Record<string, string>) => {
     const url = (await sqs.send(new CreateQueueCommand({ QueueName, Attributes }))).QueueUrl!;
     const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
@@ -90,6 +93,15 @@ describe('SNS (AWS SDK, query protocol)', function () {
     await sns.send(new SetTopicAttributesCommand({ TopicArn: arn, AttributeName: 'DisplayName', AttributeValue: 'New' }));
     assert.equal((await sns.send(new GetTopicAttributesCommand({ TopicArn: arn }))).Attributes!.DisplayName, 'New');
     assert.equal((await sns.send(new GetTopicAttributesCommand({ TopicArn: fifo }))).Attributes!.FifoTopic, 'true');
+    // AWS: CreateTopic of an existing topic with a tag it does not have is refused; with its own tags (or some) it is the topic
+    const tagged = await topic('tagged', undefined, [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }]);
+    assert.equal(await topic('tagged', undefined, [{ Key: 'a', Value: '1' }]), tagged);
+    assert.equal(await topic('tagged', undefined, []), tagged);
+    for (const tags of [[{ Key: 'c', Value: '3' }], [{ Key: 'a', Value: 'other' }]]) {
+      const dup = await rejection(topic('tagged', undefined, tags));
+      assert.equal(dup.name, 'InvalidParameterException');
+      assert.equal(dup.message, 'Invalid parameter: Tags Reason: Topic already exists with different tags');
+    }
     await sns.send(new TagResourceCommand({ ResourceArn: arn, Tags: [{ Key: 'team', Value: 'x' }, { Key: 'env', Value: 'y' }] }));
     await sns.send(new UntagResourceCommand({ ResourceArn: arn, TagKeys: ['env'] }));
     assert.deepEqual((await sns.send(new ListTagsForResourceCommand({ ResourceArn: arn }))).Tags, [{ Key: 'team', Value: 'x' }]);
@@ -149,6 +161,50 @@ describe('SNS (AWS SDK, query protocol)', function () {
     assert.equal((await drain(eu.url, 1, 0)).length, 0, 'filtered messages do not arrive');
   });
 
+  it('errors worded as AWS words them (malformed ARNs, unknown protocol and attributes, too long)', async () => {
+    const arn = await topic('words');
+    const q = await makeQueue('words-q');
+    const message = async (p: Promise<unknown>) => {
+      const e = await rejection(p);
+      assert.equal(e.name, 'InvalidParameterException');
+      return e.message;
+    };
+    assert.equal(await message(sns.send(new GetTopicAttributesCommand({ TopicArn: 'garbage' }))), 'Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1');
+    assert.equal(await message(sns.send(new PublishCommand({ TopicArn: 'arn:aws:sns:us-east-1:random', Message: 'x' }))), 'Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 5');
+    assert.equal(await message(sns.send(new UnsubscribeCommand({ SubscriptionArn: 'randomstring' }))), 'Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 1');
+    assert.equal(await message(sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'test-protocol', Endpoint: 'x' }))), 'Invalid parameter: Amazon SNS does not support this protocol string: test-protocol');
+    assert.equal(await message(sns.send(new SetTopicAttributesCommand({ TopicArn: arn, AttributeName: 'FifoTopic', AttributeValue: 'false' }))), 'Invalid parameter: AttributeName');
+    const { SubscriptionArn } = await sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'sqs', Endpoint: q.arn }));
+    assert.equal(await message(sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'Fake', AttributeValue: 'x' }))), 'Invalid parameter: AttributeName');
+    assert.equal(await message(sns.send(new PublishCommand({ TopicArn: arn, Message: 'x'.repeat(262_145) }))), 'Invalid parameter: Message too long');
+    const e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: [0, 1].map((i) => ({ Id: `m${i}`, Message: 'x'.repeat(150_000) })) })));
+    assert.equal(e.name, 'BatchRequestTooLongException');
+    assert.equal(e.message, 'The length of all the messages put together is more than the limit.');
+  });
+
+  it('AddPermission / RemovePermission keep statements in the topic Policy, as AWS does', async () => {
+    const arn = await topic('perm');
+    const policy = async () => JSON.parse((await sns.send(new GetTopicAttributesCommand({ TopicArn: arn }))).Attributes!.Policy!);
+    await sns.send(new AddPermissionCommand({ TopicArn: arn, Label: 'test', AWSAccountId: ['111122223333'], ActionName: ['Publish'] }));
+    await sns.send(new AddPermissionCommand({ TopicArn: arn, Label: 'two', AWSAccountId: ['111122223333', '444455556666'], ActionName: ['Publish', 'Subscribe'] }));
+    const statements = (await policy()).Statement;
+    assert.equal(statements[0].Sid, '__default_statement_ID');
+    assert.deepEqual(statements[1], { Sid: 'test', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'SNS:Publish', Resource: arn });
+    assert.deepEqual(statements[2].Action, ['SNS:Publish', 'SNS:Subscribe']);
+    assert.deepEqual(statements[2].Principal.AWS, ['arn:aws:iam::111122223333:root', 'arn:aws:iam::444455556666:root']);
+    let e = await rejection(sns.send(new AddPermissionCommand({ TopicArn: arn, Label: 'test', AWSAccountId: ['111122223333'], ActionName: ['Publish'] })));
+    assert.equal(e.name, 'InvalidParameterException');
+    assert.equal(e.message, 'Invalid parameter: Statement already exists');
+    e = await rejection(sns.send(new AddPermissionCommand({ TopicArn: arn, Label: 'bad', AWSAccountId: ['111122223333'], ActionName: ['SendMessage'] })));
+    assert.equal(e.message, 'Invalid parameter: Policy statement action out of service scope!');
+    e = await rejection(sns.send(new AddPermissionCommand({ TopicArn: `${arn}-gone`, Label: 'x', AWSAccountId: ['111122223333'], ActionName: ['Publish'] })));
+    assert.equal(e.name, 'NotFoundException');
+    await sns.send(new RemovePermissionCommand({ TopicArn: arn, Label: 'test' }));
+    await sns.send(new RemovePermissionCommand({ TopicArn: arn, Label: 'two' }));
+    assert.deepEqual((await policy()).Statement.map((x: { Sid: string }) => x.Sid), ['__default_statement_ID']);
+    assert.equal((await rejection(sns.send(new RemovePermissionCommand({ TopicArn: `${arn}-gone`, Label: 'x' })))).name, 'NotFoundException');
+  });
+
   it('subscriptions: list, attributes, invalid filter policies, unsubscribe', async () => {
     const arn = await topic('subs');
     const q = await makeQueue('subs-q');
@@ -180,6 +236,11 @@ describe('SNS (AWS SDK, query protocol)', function () {
     assert.equal(JSON.parse(JSON.parse(got[0].Body!).Message).order.id, 1);
     await sns.send(new UnsubscribeCommand({ SubscriptionArn }));
     assert.equal((await sns.send(new ListSubscriptionsCommand({}))).Subscriptions!.length, 0);
+    // AWS: Unsubscribe is idempotent (a second call succeeds); GetSubscriptionAttributes of it is NotFound
+    await sns.send(new UnsubscribeCommand({ SubscriptionArn }));
+    const gone = await rejection(sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn })));
+    assert.equal(gone.name, 'NotFoundException');
+    assert.equal(gone.message, 'Subscription does not exist');
     await sns.send(new PublishCommand({ TopicArn: arn, Message: JSON.stringify({ order: { kind: 'book' } }) }));
     await sleep(200);
     assert.equal((await drain(q.url, 1, 0)).length, 0);
@@ -212,12 +273,17 @@ describe('SNS (AWS SDK, query protocol)', function () {
     assert.equal(e.name, 'BatchEntryIdsNotDistinctException');
   });
 
-  it('FIFO topic to a FIFO queue keeps group order and deduplicates', async () => {
+  it('FIFO topic to a FIFO queue keeps group order and deduplicates; a standard queue may subscribe too (AWS since 2023-09)', async () => {
     const arn = await topic('events.fifo', { FifoTopic: 'true' });
     const q = await makeQueue('events.fifo', { FifoQueue: 'true' });
     await sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'sqs', Endpoint: q.arn, Attributes: { RawMessageDelivery: 'true' } }));
     const std = await makeQueue('std');
-    assert.equal((await rejection(sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'sqs', Endpoint: std.arn })))).name, 'InvalidParameterException');
+    await sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'sqs', Endpoint: std.arn, Attributes: { RawMessageDelivery: 'true' } }));
+    // the other way round is refused, in AWS's words
+    const plain = await topic('plain');
+    const e = await rejection(sns.send(new SubscribeCommand({ TopicArn: plain, Protocol: 'sqs', Endpoint: q.arn })));
+    assert.equal(e.name, 'InvalidParameterException');
+    assert.equal(e.message, 'Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics');
     assert.equal((await rejection(sns.send(new PublishCommand({ TopicArn: arn, Message: 'x', MessageDeduplicationId: 'd' })))).name, 'InvalidParameterException');
     const seqs: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -230,6 +296,23 @@ describe('SNS (AWS SDK, query protocol)', function () {
     await eventually(async () => (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes!.ApproximateNumberOfMessages === '5');
     const got = await drain(q.url, 5);
     assert.deepEqual(got.map((m) => m.Body), ['e0', 'e1', 'e2', 'e3', 'e4']);
+    const onStandard = await drain(std.url, 5);
+    assert.deepEqual(onStandard.map((m) => m.Body).sort(), ['e0', 'e1', 'e2', 'e3', 'e4'], 'the standard queue got each message once');
+  });
+
+  it('PublishBatch fails as a whole, as AWS does, for a FIFO entry without group or deduplication id and a JSON structure without default', async () => {
+    const fifo = await topic('batch.fifo', { FifoTopic: 'true' });
+    let e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: fifo, PublishBatchRequestEntries: [{ Id: '1', Message: 'no group' }] })));
+    assert.equal(e.message, 'Invalid parameter: The MessageGroupId parameter is required for FIFO topics');
+    e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: fifo, PublishBatchRequestEntries: [{ Id: '1', Message: 'no dedup', MessageGroupId: 'g' }] })));
+    assert.equal(e.message, 'Invalid parameter: The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+    const std = await topic('batch-std');
+    e = await rejection(sns.send(new PublishBatchCommand({ TopicArn: std, PublishBatchRequestEntries: [{ Id: '1', Message: JSON.stringify({ sqs: 'x' }), MessageStructure: 'json' }] })));
+    assert.equal(e.name, 'InvalidParameterException');
+    assert.equal(e.message, 'Invalid parameter: Message Structure - No default entry in JSON message body');
+    // tags: a key twice in one request is refused
+    e = await rejection(sns.send(new TagResourceCommand({ ResourceArn: std, Tags: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] })));
+    assert.equal(e.message, 'Invalid parameter: Duplicated keys are not allowed.');
   });
 
   it('an SQS subscription to a queue that does not exist yet is accepted, and delivers once the queue exists', async () => {

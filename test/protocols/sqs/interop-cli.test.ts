@@ -131,7 +131,7 @@ describe('interop: aws CLI and boto3, what users do', function () {
     assert.deepEqual(JSON.parse(created.RedrivePolicy), { deadLetterTargetArn: `${SQS_ARN}cli-std-dlq`, maxReceiveCount: 5 });
     for (const k of ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed']) assert.equal(created[k], '0', k);
     for (const k of ['CreatedTimestamp', 'LastModifiedTimestamp']) assert.match(created[k], /^\d{10}$/, k);
-    assert.equal(created.MaximumMessageSize, '262144');
+    assert.equal(created.MaximumMessageSize, '1048576');
     assert.equal(created.MessageRetentionPeriod, '345600');
 
     // send: ids and MD5s (recomputed in Python); the per-message delay is counted as delayed
@@ -374,7 +374,8 @@ describe('interop: aws CLI and boto3, what users do', function () {
     fails(r, 'err-publish-gone', 'NotFound', 'Publish');
     fails(r, 'err-sub-gone', 'NotFound', 'GetSubscriptionAttributes');
     fails(r, 'err-bad-protocol', 'InvalidParameter', 'Subscribe');
-    fails(r, 'err-fifo-to-standard', 'InvalidParameter', 'Subscribe', /FIFO/);
+    assert.match(ok(r, 'fifo-to-standard').SubscriptionArn, /^arn:aws:sns:us-east-1:000000000000:cli-events\.fifo:/);
+    fails(r, 'err-standard-to-fifo', 'InvalidParameter', 'Subscribe', /FIFO SQS Queues can not be subscribed to standard SNS topics/);
   });
 
   it('boto3: resource and client APIs for SQS and SNS; every MD5 checks out', async () => {

@@ -57,6 +57,53 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.match(e.message, /different value for attribute VisibilityTimeout/);
     });
 
+    it('FifoQueue and the FIFO-only attributes on the wrong queue type, as AWS answers them', async () => {
+      const unknown = await rejection(create('std', { FifoQueue: 'false' }));
+      assert.equal(unknown.name, 'InvalidAttributeName');
+      assert.equal(unknown.message, 'Unknown Attribute FifoQueue.');
+      for (const [k, v] of [['DeduplicationScope', 'queue'], ['FifoThroughputLimit', 'perQueue']]) {
+        const e = await rejection(create('std', { [k]: v }));
+        assert.equal(e.name, 'InvalidAttributeName');
+        assert.equal(e.message, `You can specify the ${k} only when FifoQueue is set to true.`);
+      }
+      assert.equal((await rejection(create('std', { ContentBasedDeduplication: 'false' }))).message, 'Unknown Attribute ContentBasedDeduplication.');
+      const std = await create('std');
+      for (const v of ['true', 'false']) {
+        const e = await rejection(sqs.send(new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { FifoQueue: v } })));
+        assert.equal(e.name, 'InvalidAttributeName');
+        assert.equal(e.message, 'Unknown Attribute FifoQueue.');
+      }
+      const fifo = await create('f.fifo', { FifoQueue: 'true' });
+      await sqs.send(new SetQueueAttributesCommand({ QueueUrl: fifo, Attributes: { FifoQueue: 'true' } }));
+      const e = await rejection(sqs.send(new SetQueueAttributesCommand({ QueueUrl: fifo, Attributes: { FifoQueue: 'false' } })));
+      assert.equal(e.name, 'InvalidAttributeValue');
+      assert.equal(e.message, 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.');
+    });
+
+    it('send validation worded as AWS: empty body is MissingParameter; empty attribute; group and deduplication ids; FIFO batches', async () => {
+      const url = await create('words');
+      let e = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '' })));
+      assert.equal(e.name, 'MissingParameter');
+      assert.equal(e.message, 'The request must contain the parameter MessageBody.');
+      e = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageAttributes: { ErrorDetails: { DataType: 'String', StringValue: '' } } })));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.equal(e.message, "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type 'String'.");
+      e = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageGroupId: 'group 123' })));
+      assert.equal(e.message, 'Value group 123 for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.');
+      const fifo = await create('words.fifo', { FifoQueue: 'true' });
+      e = await rejection(sqs.send(new SendMessageCommand({ QueueUrl: fifo, MessageBody: 'x', MessageGroupId: 'g', MessageDeduplicationId: 'group 123' })));
+      assert.equal(e.message, 'Value group 123 for parameter MessageDeduplicationId is invalid. Reason: MessageDeduplicationId can only include alphanumeric and punctuation characters. 1 to 128 in length.');
+      // a FIFO batch with an entry lacking its group or deduplication id fails as a whole (no per-entry results)
+      const batch = (Entries: Array<Record<string, string>>) => sqs.send(new SendMessageBatchCommand({ QueueUrl: fifo, Entries: Entries as never }));
+      e = await rejection(batch([{ Id: 'a', MessageBody: 'a', MessageGroupId: 'g', MessageDeduplicationId: 'd1' }, { Id: 'b', MessageBody: 'b', MessageGroupId: 'g' }]));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.equal(e.message, 'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+      e = await rejection(batch([{ Id: 'a', MessageBody: 'a', MessageDeduplicationId: 'd1' }]));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.equal(e.message, 'The request must contain the parameter MessageGroupId.');
+      assert.equal((await attrs(fifo, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages, '0', 'nothing of a refused batch was sent');
+    });
+
     it('rejects bad names and unknown/invalid attributes', async () => {
       assert.equal((await rejection(create('bad name'))).name, 'InvalidParameterValue');
       assert.equal((await rejection(create('x'.repeat(81)))).name, 'InvalidParameterValue');
@@ -95,7 +142,7 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       const a = await attrs(url);
       assert.equal(a.QueueArn, 'arn:aws:sqs:us-east-1:000000000000:attrs');
       assert.equal(a.VisibilityTimeout, '30');
-      assert.equal(a.MaximumMessageSize, '262144');
+      assert.equal(a.MaximumMessageSize, '1048576', 'AWS default since 2025: 1 MiB');
       assert.equal(a.MessageRetentionPeriod, '345600');
       assert.equal(a.DelaySeconds, '0');
       assert.equal(a.ReceiveMessageWaitTimeSeconds, '0');
@@ -154,6 +201,37 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       await sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
       assert.equal((await attrs(url)).ApproximateNumberOfMessages, '0');
       assert.equal((await receive(url)).Messages, undefined);
+    });
+
+    it('PurgeQueue also deletes messages in flight and forgets FIFO deduplication ids (AWS)', async () => {
+      const url = await create('purge-inflight');
+      for (let i = 0; i < 4; i++) await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: `m${i}` }));
+      const got = (await receive(url, { MaxNumberOfMessages: 2, VisibilityTimeout: 30 })).Messages!;
+      assert.equal(got.length, 2);
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
+      const a = await attrs(url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+      assert.deepEqual(a, { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+      // their receipts still answer a delete with success, as a purged message's do in AWS
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: got[0].ReceiptHandle }));
+
+      const fifo = await create('purge-dedup.fifo', { FifoQueue: 'true' });
+      const send = (body: string) => sqs.send(new SendMessageCommand({ QueueUrl: fifo, MessageBody: body, MessageGroupId: 'g', MessageDeduplicationId: 'same' }));
+      await send('before');
+      const held = (await receive(fifo)).Messages!;
+      assert.equal(held[0].Body, 'before');
+      await sqs.send(new PurgeQueueCommand({ QueueUrl: fifo }));
+      await send('after');
+      const r = (await receive(fifo)).Messages!;
+      assert.deepEqual(r.map((m) => m.Body), ['after'], 'accepted again after the purge, and its group is free');
+    });
+
+    it('KMS and SQS-managed server-side encryption at once is refused, as in AWS', async () => {
+      const url = await create('sse');
+      const e = await rejection(sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { KmsMasterKeyId: 'testKeyId', SqsManagedSseEnabled: 'true' } })));
+      assert.equal(e.name, 'InvalidAttributeName');
+      assert.equal(e.message, 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
+      await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { KmsMasterKeyId: 'testKeyId', SqsManagedSseEnabled: 'false' } }));
+      assert.deepEqual(await attrs(url, ['KmsMasterKeyId', 'SqsManagedSseEnabled']), { KmsMasterKeyId: 'testKeyId', SqsManagedSseEnabled: 'false' });
     });
   });
 
@@ -224,6 +302,26 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.equal(m2.Attributes, undefined, 'no system attributes asked for');
     });
 
+    it('MessageAttributeNames as AWS reads them: `Hel.*` is the prefix `Hel`, `*` is all, impossible names select nothing', async () => {
+      const url = await create('filters', { VisibilityTimeout: '0' });
+      const MessageAttributes = {
+        'Help.Me': { DataType: 'String', StringValue: 'Me' },
+        Hello: { DataType: 'String', StringValue: 'There' },
+        General: { DataType: 'String', StringValue: 'Kenobi' },
+      };
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'msg', MessageAttributes }));
+      const names = async (MessageAttributeNames: string[]) => {
+        const m = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 5, MessageAttributeNames }))).Messages![0];
+        return Object.keys(m.MessageAttributes ?? {}).sort();
+      };
+      assert.deepEqual(await names(['Hel.*']), ['Hello', 'Help.Me']);
+      assert.deepEqual(await names(['*']), ['General', 'Hello', 'Help.Me']);
+      assert.deepEqual(await names(['.*']), ['General', 'Hello', 'Help.Me']);
+      assert.deepEqual(await names(['Foo', 'Hello']), ['Hello']);
+      assert.deepEqual(await names(['AWS.']), []);
+      assert.deepEqual(await names(['..foo']), []);
+    });
+
     it('validates bodies, attributes and sizes', async () => {
       const url = await create('val', { MaximumMessageSize: '1024' });
       const send = (input: Record<string, unknown>) => sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', ...input }));
@@ -259,6 +357,14 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       await send({ MessageBody: 'x'.repeat(1024) });
     });
 
+    it('a default queue takes a message over 256 KiB (AWS default MaximumMessageSize: 1 MiB)', async () => {
+      const url = await create('default-size');
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'd'.repeat(300_000) }));
+      assert.equal((await rejection(sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'd'.repeat(1_048_577) })))).name, 'InvalidParameterValue');
+      const r = await receive(url);
+      assert.equal(r.Messages![0].Body!.length, 300_000);
+    });
+
     it('a 1 MiB message on a queue that allows it', async () => {
       const url = await create('big', { MaximumMessageSize: '1048576' });
       const body = 'b'.repeat(1048576);
@@ -290,7 +396,7 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
   });
 
   describe('visibility and receipts', () => {
-    it('a message reappears after its visibility timeout with ApproximateReceiveCount incremented; old receipts fail', async () => {
+    it('a message reappears after its visibility timeout with ApproximateReceiveCount incremented; an old receipt still deletes it (AWS)', async () => {
       const url = await create('vis');
       await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'again' }));
       const r1 = await receive(url, { VisibilityTimeout: 1 });
@@ -303,10 +409,46 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.equal(m2.Attributes!.ApproximateReceiveCount, '2');
       assert.notEqual(m2.ReceiptHandle, m1.ReceiptHandle);
       assert.equal(m2.Attributes!.ApproximateFirstReceiveTimestamp, m1.Attributes!.ApproximateFirstReceiveTimestamp);
-      const e = await rejection(sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m1.ReceiptHandle })));
-      assert.equal(e.name, 'ReceiptHandleIsInvalid');
-      assert.equal(e.$metadata?.httpStatusCode, 404);
+      // AWS: "If you use an old ReceiptHandle, the request will succeed" (and a standard queue deletes the message)
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m1.ReceiptHandle }));
       await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m2.ReceiptHandle }));
+      const a = await attrs(url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+      assert.deepEqual(a, { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+    });
+
+    it('standard queue: a receipt whose visibility timeout ended still deletes the message; a late visibility change succeeds (AWS)', async () => {
+      const url = await create('late');
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'late' }));
+      const m = (await receive(url, { VisibilityTimeout: 1 })).Messages![0];
+      await eventually(async () => (await attrs(url, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages === '1');
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 5 }));
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
+      const a = await attrs(url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+      assert.deepEqual(a, { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
+      assert.equal((await receive(url)).Messages, undefined);
+      // a visibility change of a deleted message: AWS's InvalidParameterValue
+      const e = await rejection(sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 5 })));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.match(e.message, /Reason: Message does not exist or is not available for visibility timeout change\./);
+
+      // made visible at once (VisibilityTimeout 0), then deleted with that receipt — also in a batch
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: 'a', MessageBody: 'a' }, { Id: 'b', MessageBody: 'b' }] }));
+      const two = (await receive(url, { MaxNumberOfMessages: 10, VisibilityTimeout: 0 })).Messages!;
+      assert.equal(two.length, 2);
+      const del = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: two.map((x, i) => ({ Id: `d${i}`, ReceiptHandle: x.ReceiptHandle })) }));
+      assert.equal(del.Successful?.length, 2);
+      assert.equal((await receive(url)).Messages, undefined);
+    });
+
+    it('FIFO queue: a receipt whose visibility ended is InvalidParameterValue "The receipt handle has expired." (AWS)', async () => {
+      const url = await create('late.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x', MessageGroupId: 'g' }));
+      const m = (await receive(url)).Messages![0];
+      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+      const e = await rejection(sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle })));
+      assert.equal(e.name, 'InvalidParameterValue');
+      assert.equal(e.message, `Value ${m.ReceiptHandle} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`);
+      assert.equal((await receive(url)).Messages![0].Body, 'x', 'not deleted');
     });
 
     it('forged, malformed and other-queue receipt handles are ReceiptHandleIsInvalid', async () => {
@@ -452,7 +594,10 @@ describe('SQS (AWS SDK, JSON protocol)', function () {
       assert.equal((await rejection(send(Array.from({ length: 11 }, (_, i) => ({ Id: `i${i}`, MessageBody: 'x' }))))).name, 'TooManyEntriesInBatchRequest');
       assert.equal((await rejection(send([{ Id: 'a', MessageBody: 'x' }, { Id: 'a', MessageBody: 'y' }]))).name, 'BatchEntryIdsNotDistinct');
       assert.equal((await rejection(send([{ Id: 'a b', MessageBody: 'x' }]))).name, 'InvalidBatchEntryId');
-      const big = Array.from({ length: 2 }, (_, i) => ({ Id: `b${i}`, MessageBody: 'z'.repeat(200_000) }));
+      // AWS: the batch's total payload may be 1 MiB (not the old 256 KiB)
+      const fits = Array.from({ length: 5 }, (_, i) => ({ Id: `f${i}`, MessageBody: 'z'.repeat(200_000) }));
+      assert.equal((await send(fits)).Successful?.length, 5);
+      const big = Array.from({ length: 6 }, (_, i) => ({ Id: `b${i}`, MessageBody: 'z'.repeat(200_000) }));
       assert.equal((await rejection(send(big))).name, 'BatchRequestTooLong');
       const e = await rejection(sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: [] })));
       assert.equal(e.name, 'EmptyBatchRequest');

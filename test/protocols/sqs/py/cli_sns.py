@@ -99,7 +99,10 @@ def scenario(s):
     s.aws('err-publish-gone', 'sns', 'publish', '--topic-arn', topic, '--message', 'x')
     s.aws('err-sub-gone', 'sns', 'get-subscription-attributes', '--subscription-arn', env)
     s.aws('err-bad-protocol', 'sns', 'subscribe', '--topic-arn', fifo, '--protocol', 'carrier-pigeon', '--notification-endpoint', 'x')
-    s.aws('err-fifo-to-standard', 'sns', 'subscribe', '--topic-arn', fifo, '--protocol', 'sqs', '--notification-endpoint', ARN + 'cli-env')
+    # AWS: a FIFO topic may deliver to a standard queue (since 2023-09); a standard topic never to a FIFO queue
+    s.aws('fifo-to-standard', 'sns', 'subscribe', '--topic-arn', fifo, '--protocol', 'sqs', '--notification-endpoint', ARN + 'cli-env')
+    s.aws('err-standard-to-fifo', 'sns', 'subscribe', '--topic-arn', 'arn:aws:sns:us-east-1:000000000000:cli-plain', '--protocol', 'sqs',
+          '--notification-endpoint', ARN + 'cli-ordered.fifo')
 
 
 main(scenario)
