@@ -27,9 +27,7 @@
  * transaction was being written, share one transaction and one fsync. Batches queued after the callback
  * ran form the next transaction. The callback runs as an abortable (child) transaction: if applying
  * throws, nothing of the group is written and each of its batches is retried in a transaction of its own,
- * so a batch is applied whole or not at all and only the failing batch rejects. An idle store commits on the main
- * thread instead (see startTxn), except a group of nothing but acks: no client waits for those, so they wait up to
- * `lazyAckMs` for a commit to share and otherwise go to the writer thread, leaving the event loop free.
+ * so a batch is applied whole or not at all and only the failing batch rejects.
  *
  * Journal (`journal: true`; `store.journal` for `wharf start` on a single node). An LMDB commit costs two disk flushes:
  * fdatasync of the data pages, then the meta page written through an O_DSYNC descriptor. KahaDB, RabbitMQ and
@@ -120,9 +118,8 @@ export interface LmdbStoreOptions {
   /** Journal: checkpoint at least this often while commits come in (ms, default 2000). */
   checkpointMs?: number;
   /**
-   * A group of nothing but acks waits up to this long (ms, default 1; 0: not at all) for a commit that needs a
-   * flush anyway, and shares it; its promise still resolves only after the flush. Without the journal, an idle
-   * group of acks that found none to share goes to lmdb-js's writer thread instead of blocking the event loop.
+   * Journal: a group of nothing but acks waits up to this long (ms, default 1; 0: not at all) for a commit that
+   * needs a flush anyway, and shares it. Its promise still resolves only after the flush.
    */
   lazyAckMs?: number;
 }
@@ -612,31 +609,10 @@ export class LmdbStore implements Store {
           setImmediate(this.journalStepAfterWrites);
         } else process.nextTick(this.journalStep);
       }
-    } else if (!this.inFlight) {
-      if (this.opts.noSync !== true && this.opts.lazyAckMs !== 0 && this.idleNow() && onlyAcks(this.pending)) {
-        // Idle and nothing but acks: no client waits for them, so they need not block this thread for a flush of
-        // their own. They wait up to lazyAckMs for a commit to share (a synchronous producer's next send arrives a
-        // fraction of a flush after its consumer's ack), else go to the writer thread — a send arriving meanwhile
-        // then finds this thread free instead of in the ack's fsync (the fixed-rate tail).
-        this.lazyAckTimer ??= setTimeout(this.commitLazyAcks, this.opts.lazyAckMs ?? 1);
-        return;
-      }
-      this.startTxn();
-    }
+    } else if (!this.inFlight) this.startTxn();
   }
 
-  private lazyAckTimer: NodeJS.Timeout | undefined;
-  private readonly commitLazyAcks = (): void => {
-    this.lazyAckTimer = undefined;
-    if (!this.inFlight && this.pending.length > 0) this.startTxn(true);
-  };
-
-  /** `offThread`: commit on lmdb-js's writer thread even when idle (acks nobody waits for). */
-  private startTxn(offThread = false): void {
-    if (this.lazyAckTimer) {
-      clearTimeout(this.lazyAckTimer);
-      this.lazyAckTimer = undefined;
-    }
+  private startTxn(): void {
     this.inFlight = true;
     // Idle (the last transaction was small and the disk has been quiet for at least as long as that
     // transaction took): commit on this thread at the end of this tick, without lmdb-js's setImmediate and
@@ -648,7 +624,7 @@ export class LmdbStore implements Store {
       process.nextTick(this.commitNow);
       return;
     }
-    if (!offThread && this.idleNow()) {
+    if (this.idleNow()) {
       // The fsync blocks this thread: let this turn's socket writes (adapters flush in setImmediate) go out first —
       // a message dispatched while its commit is in flight (concurrent dispatch) then reaches its consumer during
       // the fsync, not after it. Commands arriving meanwhile join the group.

@@ -145,49 +145,6 @@ describe('LmdbStore specifics', function () {
       await w.close();
     });
 
-    it('an idle group of nothing but acks waits for a commit to share, else goes to the writer thread; lazyAckMs:0 does neither', async () => {
-      // enqueue seq 1 and 2 (one main-thread transaction), then the acks of each case
-      const filled = async (o: { lazyAckMs?: number }): Promise<LmdbStore> => {
-        const s = new LmdbStore({ path: tempDir(), ...o });
-        await s.open();
-        await Promise.all([1, 2].map((seq) => s.commit([{ t: 'enqueue', queue: 'q', seq, message: plainMessage(seq) }])));
-        await new Promise((r) => setTimeout(r, 50)); // idle again: the disk has been quiet for longer than that commit took
-        return s;
-      };
-      const delta = (s: LmdbStore, before: typeof s.stats) => ({
-        transactions: s.stats.transactions - before.transactions,
-        batches: s.stats.batches - before.batches,
-        syncTransactions: s.stats.syncTransactions - before.syncTransactions,
-      });
-
-      // alone: not on this thread (no client waits for an ack), and still durable when it resolves
-      const lone = await filled({});
-      let before = { ...lone.stats };
-      await lone.commit([{ t: 'ack', queue: 'q', seq: 1 }]);
-      assert.deepEqual(delta(lone, before), { transactions: 1, batches: 1, syncTransactions: 0 });
-      assert.deepEqual(lone.readSeqs('q', 0, 10), [2]);
-      await lone.close();
-
-      // a send arriving while the ack waits: one transaction for both, on this thread (the idle path)
-      const shared = await filled({ lazyAckMs: 60_000 });
-      before = { ...shared.stats };
-      const ack = shared.commit([{ t: 'ack', queue: 'q', seq: 1 }]);
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-      const send = shared.commit([{ t: 'enqueue', queue: 'q', seq: 3, message: plainMessage(3) }]);
-      await Promise.all([ack, send]);
-      assert.deepEqual(delta(shared, before), { transactions: 1, batches: 2, syncTransactions: 1 });
-      assert.deepEqual(shared.readSeqs('q', 0, 10), [2, 3]);
-      await shared.close();
-
-      // lazyAckMs: 0 — the ack is committed at once, on this thread, like any idle commit
-      const eager = await filled({ lazyAckMs: 0 });
-      before = { ...eager.stats };
-      await eager.commit([{ t: 'ack', queue: 'q', seq: 2 }]);
-      assert.deepEqual(delta(eager, before), { transactions: 1, batches: 1, syncTransactions: 1 });
-      await eager.close();
-    });
-
     it('commits arriving while a transaction is written form the next one', async () => {
       const s = new LmdbStore({ path: tempDir() });
       await s.open();
