@@ -19,6 +19,9 @@ describe('openwire adapter: JMS applications on ActiveMQ\'s client', function ()
   it('Text, Bytes, Map, Stream, Object and plain messages keep headers and typed properties', async () => {
     await jms(b.port, 'types');
   });
+  it('messages without a body (ObjectMessage without an object is null) and a disabled JMSTimestamp stays 0', async () => {
+    await jms(b.port, 'empty-bodies');
+  });
   it('compressed bodies (useCompression) arrive decompressed and intact', async () => {
     await jms(b.port, 'types', '?jms.useCompression=true');
   });

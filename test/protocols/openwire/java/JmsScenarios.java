@@ -105,6 +105,7 @@ public class JmsScenarios {
             case "advisories": advisories(); break;
             case "xa-recover": xaRecover(arg); break;
             case "xa-errors": xaErrors(); break;
+            case "empty-bodies": emptyBodies(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -253,6 +254,40 @@ public class JmsScenarios {
     }
 
     // ------------------------------------------------------------------------------------------ topics, acks
+
+    /** Every message type without a body, and a producer that disabled JMSTimestamp: what ActiveMQ's own broker returns. */
+    static void emptyBodies() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("empty.bodies");
+        MessageProducer p = s.createProducer(q);
+        MessageConsumer mc = s.createConsumer(q);
+        p.send(s.createTextMessage());
+        p.send(s.createTextMessage(""));
+        p.send(s.createBytesMessage());
+        p.send(s.createMapMessage());
+        p.send(s.createObjectMessage());
+        p.send(s.createStreamMessage());
+        p.send(s.createMessage());
+        eq(null, text(recv(mc)), "a TextMessage without text");
+        eq("", text(recv(mc)), "an empty TextMessage");
+        eq(0L, ((BytesMessage) recv(mc)).getBodyLength(), "an empty BytesMessage");
+        check(!((MapMessage) recv(mc)).getMapNames().hasMoreElements(), "an empty MapMessage");
+        // the broker used to send zero bytes of content, which the client cannot deserialize (EOFException)
+        eq(null, ((ObjectMessage) recv(mc)).getObject(), "an ObjectMessage without an object");
+        StreamMessage st = (StreamMessage) recv(mc);
+        try {
+            st.readObject();
+            throw new AssertionError("an empty StreamMessage has nothing to read");
+        } catch (MessageEOFException expected) {
+        }
+        Message plain = recv(mc);
+        check(!(plain instanceof TextMessage) && !(plain instanceof BytesMessage), "a plain Message, got " + plain.getClass());
+        p.setDisableMessageTimestamp(true);
+        p.send(s.createTextMessage("no timestamp"));
+        eq(0L, recv(mc).getJMSTimestamp(), "JMSTimestamp of a message sent with setDisableMessageTimestamp(true)");
+        c.close();
+    }
 
     static void topic() throws Exception {
         Connection c = connect();
