@@ -48,6 +48,9 @@ interface Dispatched {
   credited: boolean;
 }
 
+/** Messages a QueueBrowser gets per event-loop turn. */
+const BROWSE_PAGE = 500;
+
 /** The ActiveMQ message of a core message, built once and shared by every delivery of it. */
 const converted = new WeakMap<Message, OwMessage>();
 
@@ -86,13 +89,21 @@ export class OwConsumer {
     const address = toAddress(info.destination);
     if (info.browser) {
       if (address.kind !== 'queue') throw new JmsError(INVALID_DESTINATION, 'Only queues can be browsed');
-      const items = host.engine.browse(address, { selector: info.selector ?? undefined });
+      const selector = info.selector ?? undefined;
+      // The whole queue, a page at a time (the engine's browse stops at a limit: a QueueBrowser used to end after
+      // 1,000 messages); the first page here, so a bad selector fails the ConsumerInfo.
+      let page = host.engine.browse(address, { selector, limit: BROWSE_PAGE });
+      let offset = 0;
       // Dispatch after the Response, like ActiveMQ: the client registers the browser when the call returns.
-      setImmediate(() => {
+      const next = () => {
         if (this.closed) return;
-        for (const b of items) this.send(this.convert(b.message), b.deliveryCount || (b.redelivered ? 1 : 0));
-        this.end();
-      });
+        for (const b of page) this.send(this.convert(b.message), b.deliveryCount || (b.redelivered ? 1 : 0));
+        if (page.length < BROWSE_PAGE) return this.end();
+        offset += page.length;
+        page = host.engine.browse(address, { selector, limit: BROWSE_PAGE, offset });
+        setImmediate(next);
+      };
+      setImmediate(next);
       return;
     }
     const durable = info.subscriptionName && address.kind === 'topic' ? { name: info.subscriptionName, clientId: host.clientId } : undefined;

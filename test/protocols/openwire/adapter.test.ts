@@ -55,6 +55,9 @@ describe('openwire adapter: JMS applications on ActiveMQ\'s client', function ()
   it('QueueBrowser', async () => {
     await jms(b.port, 'browser');
   });
+  it('QueueBrowser enumerates a queue of 2,500 messages to the end, in order, with and without a selector', async () => {
+    await jms(b.port, 'browse-many');
+  });
   it('prefetch 0 (MessagePull)', async () => {
     await jms(b.port, 'prefetch0');
   });

@@ -106,6 +106,7 @@ public class JmsScenarios {
             case "xa-recover": xaRecover(arg); break;
             case "xa-errors": xaErrors(); break;
             case "empty-bodies": emptyBodies(); break;
+            case "browse-many": browseMany(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -530,6 +531,31 @@ public class JmsScenarios {
         eq(Arrays.asList("b1", "b2"), seen, "browsed with a selector");
         MessageConsumer consumer = s.createConsumer(q);
         for (int i = 0; i < 3; i++) eq("b" + i, text(recv(consumer)), "still there after browsing");
+        c.close();
+    }
+
+    /** A QueueBrowser enumerates the whole queue, in order, not the first page of it (it used to stop at 1,000). */
+    static void browseMany() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("browse.many");
+        MessageProducer p = s.createProducer(q);
+        p.setDeliveryMode(DeliveryMode.NON_PERSISTENT);
+        int n = 2500;
+        for (int i = 0; i < n; i++) {
+            TextMessage m = s.createTextMessage(String.valueOf(i));
+            m.setIntProperty("i", i);
+            p.send(m);
+        }
+        for (String selector : new String[] { null, "i >= 1200" }) {
+            QueueBrowser b = s.createBrowser(q, selector);
+            int next = selector == null ? 0 : 1200;
+            for (Enumeration<?> e = b.getEnumeration(); e.hasMoreElements(); next++) eq(String.valueOf(next), text((Message) e.nextElement()), "browsed in order (" + selector + ")");
+            eq(n, next, "browsed to the end (" + selector + ")");
+            b.close();
+        }
+        MessageConsumer mc = s.createConsumer(q);
+        for (int i = 0; i < n; i++) eq(String.valueOf(i), text(recv(mc)), "browsing consumed nothing");
         c.close();
     }
 
