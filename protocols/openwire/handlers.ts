@@ -282,8 +282,8 @@ export class Handlers implements ConsumerHost {
     if (!c.closed) this.advisories.partyAdded(key, { kind: 'Consumer', info });
   }
 
-  private closeConsumer(key: string, c: OwConsumer): void {
-    c.close();
+  private closeConsumer(key: string, c: OwConsumer, lastDelivered?: bigint): void {
+    c.close(lastDelivered);
     this.consumers.delete(key);
     this.advisories.partyRemoved('Consumer', key);
   }
@@ -337,7 +337,7 @@ export class Handlers implements ConsumerHost {
       case DataType.CONSUMER_ID: {
         const key = consumerKey(id);
         const c = this.consumers.get(key);
-        if (c) this.closeConsumer(key, c);
+        if (c) this.closeConsumer(key, c, r.lastDeliveredSequenceId);
         return;
       }
       case DataType.PRODUCER_ID: {
@@ -348,7 +348,9 @@ export class Handlers implements ConsumerHost {
       }
       case DataType.SESSION_ID: {
         const prefix = sessionKeyOf(id.connectionId, id.value);
-        for (const [k, c] of this.consumers) if (k.startsWith(prefix + ':')) this.closeConsumer(k, c);
+        // the session's lastDeliveredSequenceId is the highest of its consumers' (delivery ids are engine-wide);
+        // a connection's RemoveInfo carries none (ActiveMQConnection.close sends a fresh RemoveInfo)
+        for (const [k, c] of this.consumers) if (k.startsWith(prefix + ':')) this.closeConsumer(k, c, r.lastDeliveredSequenceId);
         for (const [k, p] of this.producers) if (k.startsWith(prefix + ':')) this.removeProducer(k, p);
         this.sessions.delete(prefix);
         return;

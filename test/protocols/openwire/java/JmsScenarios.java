@@ -107,6 +107,7 @@ public class JmsScenarios {
             case "xa-errors": xaErrors(); break;
             case "empty-bodies": emptyBodies(); break;
             case "browse-many": browseMany(); break;
+            case "close-prefetched": closePrefetched(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -556,6 +557,41 @@ public class JmsScenarios {
         }
         MessageConsumer mc = s.createConsumer(q);
         for (int i = 0; i < n; i++) eq(String.valueOf(i), text(recv(mc)), "browsing consumed nothing");
+        c.close();
+    }
+
+    /**
+     * Closing a consumer returns what it had prefetched but never handed to the application without the redelivered
+     * flag (ActiveMQ's broker reads RemoveInfo.lastDeliveredSequenceId); what the application saw and did not
+     * acknowledge comes back redelivered. By consumer close and by session close.
+     */
+    static void closePrefetched() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        for (boolean bySession : new boolean[] { false, true }) {
+            Queue q = s.createQueue("close.prefetched." + bySession);
+            MessageProducer p = s.createProducer(q);
+            for (int i = 0; i < 5; i++) p.send(s.createTextMessage(String.valueOf(i)));
+            Session cs = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+            MessageConsumer mc = cs.createConsumer(q);
+            eq("0", text(recv(mc)), "first");
+            eq("1", text(recv(mc)), "second");
+            // the other three sit in the client's prefetch buffer
+            if (bySession) cs.close();
+            else {
+                mc.close();
+                cs.close();
+            }
+            MessageConsumer next = s.createConsumer(q);
+            for (int i = 0; i < 5; i++) {
+                Message m = recv(next);
+                eq(String.valueOf(i), text(m), "order (" + (bySession ? "session" : "consumer") + " closed)");
+                boolean seen = i < 2;
+                eq(seen, m.getJMSRedelivered(), "JMSRedelivered of message " + i + " (" + (bySession ? "session" : "consumer") + " closed)");
+                eq(seen ? 2 : 1, m.getIntProperty("JMSXDeliveryCount"), "JMSXDeliveryCount of message " + i);
+            }
+            next.close();
+        }
         c.close();
     }
 
