@@ -40,7 +40,7 @@ describe('openwire adapter: JMS applications on ActiveMQ\'s client', function ()
   it('unacknowledged messages go to the next consumer when a connection closes', async () => {
     await jms(b.port, 'close-unacked');
   });
-  it('closing a consumer or session: prefetched messages the application never saw come back not redelivered, JMSXDeliveryCount 1', async () => {
+  it('closing a consumer, session or connection: prefetched messages the application never saw come back not redelivered, JMSXDeliveryCount 1', async () => {
     await jms(b.port, 'close-prefetched');
   });
   it('transacted sessions: commit and rollback of sends and receives', async () => {

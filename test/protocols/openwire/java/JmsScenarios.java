@@ -568,27 +568,26 @@ public class JmsScenarios {
     static void closePrefetched() throws Exception {
         Connection c = connect();
         Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
-        for (boolean bySession : new boolean[] { false, true }) {
-            Queue q = s.createQueue("close.prefetched." + bySession);
+        for (String closing : new String[] { "consumer", "session", "connection" }) {
+            Queue q = s.createQueue("close.prefetched." + closing);
             MessageProducer p = s.createProducer(q);
             for (int i = 0; i < 5; i++) p.send(s.createTextMessage(String.valueOf(i)));
-            Session cs = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+            Connection cc = connect();
+            Session cs = cc.createSession(false, Session.CLIENT_ACKNOWLEDGE);
             MessageConsumer mc = cs.createConsumer(q);
             eq("0", text(recv(mc)), "first");
             eq("1", text(recv(mc)), "second");
             // the other three sit in the client's prefetch buffer
-            if (bySession) cs.close();
-            else {
-                mc.close();
-                cs.close();
-            }
+            if (closing.equals("consumer")) mc.close();
+            if (!closing.equals("connection")) cs.close();
+            cc.close();
             MessageConsumer next = s.createConsumer(q);
             for (int i = 0; i < 5; i++) {
                 Message m = recv(next);
-                eq(String.valueOf(i), text(m), "order (" + (bySession ? "session" : "consumer") + " closed)");
+                eq(String.valueOf(i), text(m), "order (" + closing + " closed)");
                 boolean seen = i < 2;
-                eq(seen, m.getJMSRedelivered(), "JMSRedelivered of message " + i + " (" + (bySession ? "session" : "consumer") + " closed)");
-                eq(seen ? 2 : 1, m.getIntProperty("JMSXDeliveryCount"), "JMSXDeliveryCount of message " + i);
+                eq(seen, m.getJMSRedelivered(), "JMSRedelivered of message " + i + " (" + closing + " closed)");
+                eq(seen ? 2 : 1, m.getIntProperty("JMSXDeliveryCount"), "JMSXDeliveryCount of message " + i + " (" + closing + " closed)");
             }
             next.close();
         }
