@@ -369,7 +369,8 @@ export function toOpenWireMessage(m: Message): OwMessage {
     producerId: messageId.producerId,
     destination: m.destination ? fromAddressString(m.destination) : null,
     transactionId: null,
-    originalDestination: null,
+    // a dead-lettered message names where it came from, as ActiveMQ's ActiveMQMessage.getOriginalDestination() does
+    originalDestination: typeof m.properties.originalDestination === 'string' ? fromAddressString(m.properties.originalDestination) : null,
     messageId,
     originalTransactionId: null,
     groupID: m.groupId ?? null,

@@ -640,7 +640,9 @@ public class JmsScenarios {
         s.commit();
         consumer.close();
         MessageConsumer dead = s.createConsumer(s.createQueue("DLQ.jms.poison"));
-        eq("poison", text(recv(dead)), "dead-lettered");
+        Message deadLettered = recv(dead);
+        eq("poison", text(deadLettered), "dead-lettered");
+        eq(q, ((org.apache.activemq.command.ActiveMQMessage) deadLettered).getOriginalDestination(), "the dead-lettered message's original destination");
         s.commit();
         c.close();
     }
