@@ -48,6 +48,9 @@ interface Dispatched {
   credited: boolean;
 }
 
+/** Messages a QueueBrowser gets per event-loop turn. */
+const BROWSE_PAGE = 500;
+
 /** The ActiveMQ message of a core message, built once and shared by every delivery of it. */
 const converted = new WeakMap<Message, OwMessage>();
 
@@ -86,13 +89,21 @@ export class OwConsumer {
     const address = toAddress(info.destination);
     if (info.browser) {
       if (address.kind !== 'queue') throw new JmsError(INVALID_DESTINATION, 'Only queues can be browsed');
-      const items = host.engine.browse(address, { selector: info.selector ?? undefined });
+      const selector = info.selector ?? undefined;
+      // The whole queue, a page at a time (the engine's browse stops at a limit: a QueueBrowser used to end after
+      // 1,000 messages); the first page here, so a bad selector fails the ConsumerInfo.
+      let page = host.engine.browse(address, { selector, limit: BROWSE_PAGE });
+      let offset = 0;
       // Dispatch after the Response, like ActiveMQ: the client registers the browser when the call returns.
-      setImmediate(() => {
+      const next = () => {
         if (this.closed) return;
-        for (const b of items) this.send(this.convert(b.message), b.deliveryCount || (b.redelivered ? 1 : 0));
-        this.end();
-      });
+        for (const b of page) this.send(this.convert(b.message), b.deliveryCount || (b.redelivered ? 1 : 0));
+        if (page.length < BROWSE_PAGE) return this.end();
+        offset += page.length;
+        page = host.engine.browse(address, { selector, limit: BROWSE_PAGE, offset });
+        setImmediate(next);
+      };
+      setImmediate(next);
       return;
     }
     const durable = info.subscriptionName && address.kind === 'topic' ? { name: info.subscriptionName, clientId: host.clientId } : undefined;
@@ -130,15 +141,20 @@ export class OwConsumer {
     }
     const m = this.convert(d.message);
     this.dispatched.set(messageIdKey(m.messageId), { deliveryId: d.id, credited: false });
-    this.send(m, d.deliveryCount || (d.redelivered ? 1 : 0));
+    this.send(m, d.deliveryCount || (d.redelivered ? 1 : 0), d.id);
   }
 
-  private send(base: OwMessage, redeliveryCounter: number): void {
+  /**
+   * `deliveryId` rides as the MessageId's brokerSequenceId: the client names the last one it handed to the
+   * application in the RemoveInfo that closes the consumer (lastDeliveredSequenceId), see close().
+   */
+  private send(base: OwMessage, redeliveryCounter: number, deliveryId = 0): void {
     const info = this.info;
     let destination: Destination | null = base.destination ?? info.destination;
     // The engine renders temporary destinations as plain ones: give the consumer its own back.
     if (destination && info.destination && destination.physicalName === info.destination.physicalName) destination = info.destination;
-    const message = { ...base, destination, redeliveryCounter } as OwMessage;
+    const messageId = base.messageId && deliveryId > 0 ? { ...base.messageId, brokerSequenceId: BigInt(deliveryId) } : base.messageId;
+    const message = { ...base, destination, redeliveryCounter, messageId } as OwMessage;
     this.host.dispatch({ type: DataType.MESSAGE_DISPATCH, commandId: 0, responseRequired: false, consumerId: info.consumerId, destination, message, redeliveryCounter });
   }
 
@@ -273,12 +289,23 @@ export class OwConsumer {
     return ids;
   }
 
-  close(): void {
+  /**
+   * `lastDelivered`: the RemoveInfo's lastDeliveredSequenceId, the last delivery the client handed to the application.
+   * What it prefetched after that nobody saw: back to the queue not flagged redelivered and not counted, as
+   * ActiveMQ's broker does, so the next consumer gets JMSRedelivered false and JMSXDeliveryCount 1 for it.
+   */
+  close(lastDelivered?: bigint): void {
     if (this.closed) return;
     this.closed = true;
     if (this.pullTimer) clearTimeout(this.pullTimer);
     this.unsubscribeAdvisory?.();
-    this.handle?.close();
+    const h = this.handle;
+    if (h && lastDelivered !== undefined) {
+      for (const d of this.dispatched.values()) {
+        if (BigInt(d.deliveryId) > lastDelivered && h.owns(d.deliveryId)) h.nack(d.deliveryId, { countFailure: false, redelivered: false, reason: 'never delivered to the application' });
+      }
+    }
+    h?.close();
     this.dispatched.clear();
   }
 }

@@ -282,8 +282,8 @@ export class Handlers implements ConsumerHost {
     if (!c.closed) this.advisories.partyAdded(key, { kind: 'Consumer', info });
   }
 
-  private closeConsumer(key: string, c: OwConsumer): void {
-    c.close();
+  private closeConsumer(key: string, c: OwConsumer, lastDelivered?: bigint): void {
+    c.close(lastDelivered);
     this.consumers.delete(key);
     this.advisories.partyRemoved('Consumer', key);
   }
@@ -337,7 +337,7 @@ export class Handlers implements ConsumerHost {
       case DataType.CONSUMER_ID: {
         const key = consumerKey(id);
         const c = this.consumers.get(key);
-        if (c) this.closeConsumer(key, c);
+        if (c) this.closeConsumer(key, c, lastDeliveredOf(r));
         return;
       }
       case DataType.PRODUCER_ID: {
@@ -348,13 +348,14 @@ export class Handlers implements ConsumerHost {
       }
       case DataType.SESSION_ID: {
         const prefix = sessionKeyOf(id.connectionId, id.value);
-        for (const [k, c] of this.consumers) if (k.startsWith(prefix + ':')) this.closeConsumer(k, c);
+        // a session's (and a connection's) lastDeliveredSequenceId is the highest of its consumers' (delivery ids are engine-wide)
+        for (const [k, c] of this.consumers) if (k.startsWith(prefix + ':')) this.closeConsumer(k, c, lastDeliveredOf(r));
         for (const [k, p] of this.producers) if (k.startsWith(prefix + ':')) this.removeProducer(k, p);
         this.sessions.delete(prefix);
         return;
       }
       case DataType.CONNECTION_ID:
-        this.release();
+        this.release(lastDeliveredOf(r));
         return;
       default:
         return;
@@ -536,8 +537,8 @@ export class Handlers implements ConsumerHost {
   // ============================================================================= teardown
 
   /** The connection's engine state goes: consumers close (unsettled messages return), temporaries are deleted. */
-  private release(): void {
-    for (const [k, c] of this.consumers) this.closeConsumer(k, c);
+  private release(lastDelivered?: bigint): void {
+    for (const [k, c] of this.consumers) this.closeConsumer(k, c, lastDelivered);
     for (const [k, p] of this.producers) this.removeProducer(k, p);
     // transactions not prepared end with their connection; prepared (XA) ones are the engine's until a commit or rollback
     for (const t of this.txs.values()) void t.tx.rollback();
@@ -555,4 +556,12 @@ export class Handlers implements ConsumerHost {
     this.acks.flush(); // held acks of this connection's consumers land before the consumers close
     this.release();
   }
+}
+
+/** RemoveInfo.LAST_DELIVERED_UNKNOWN: the client does not know what it delivered (every unacked message counts as seen). */
+const LAST_DELIVERED_UNKNOWN = -2n;
+
+/** The RemoveInfo's lastDeliveredSequenceId when the client knows it (-1, LAST_DELIVERED_UNSET: nothing delivered yet). */
+function lastDeliveredOf(r: RemoveInfo): bigint | undefined {
+  return r.lastDeliveredSequenceId === LAST_DELIVERED_UNKNOWN ? undefined : r.lastDeliveredSequenceId;
 }

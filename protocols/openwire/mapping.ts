@@ -35,6 +35,8 @@ export const ADVISORY_PREFIX = 'ActiveMQ.Advisory.';
 const A_PTYPES = 'openwire.ptypes';
 const A_BODY = 'openwire.body';
 const A_NULL_TEXT = 'openwire.nullText';
+/** The producer disabled JMSTimestamp (MessageProducer.setDisableMessageTimestamp): the core keeps a time, JMS sees 0. */
+const A_NO_TIMESTAMP = 'openwire.noTimestamp';
 
 // ------------------------------------------------------------------------------------------- destinations
 
@@ -279,6 +281,7 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
       break;
   }
   const expiration = Number(m.expiration);
+  if (m.timestamp <= 0n) annotations[A_NO_TIMESTAMP] = true;
   return createMessage({
     messageId: messageIdString(m.messageId),
     body,
@@ -334,7 +337,9 @@ function bodyOut(m: Message): { type: OwMessage['type']; content: Buffer | null 
       break;
     }
     case 'object':
-      return { type: DataType.ACTIVEMQ_OBJECT_MESSAGE, content: m.body };
+      // createObjectMessage() without an object has no content; the client reads that as getObject() == null
+      // (a serialized null is never zero bytes)
+      return { type: DataType.ACTIVEMQ_OBJECT_MESSAGE, content: m.body.length > 0 ? m.body : null };
     case 'empty':
       return { type: DataType.ACTIVEMQ_MESSAGE, content: null };
     default:
@@ -364,7 +369,8 @@ export function toOpenWireMessage(m: Message): OwMessage {
     producerId: messageId.producerId,
     destination: m.destination ? fromAddressString(m.destination) : null,
     transactionId: null,
-    originalDestination: null,
+    // a dead-lettered message names where it came from, as ActiveMQ's ActiveMQMessage.getOriginalDestination() does
+    originalDestination: typeof m.properties.originalDestination === 'string' ? fromAddressString(m.properties.originalDestination) : null,
     messageId,
     originalTransactionId: null,
     groupID: m.groupId ?? null,
@@ -374,7 +380,7 @@ export function toOpenWireMessage(m: Message): OwMessage {
     expiration: BigInt(Math.trunc(m.expiration)),
     priority: m.priority,
     replyTo: m.replyTo ? fromAddressString(m.replyTo) : null,
-    timestamp: BigInt(Math.trunc(m.timestamp)),
+    timestamp: m.annotations?.[A_NO_TIMESTAMP] === true ? 0n : BigInt(Math.trunc(m.timestamp)),
     jmsType: m.type ?? null,
     content,
     marshalledProperties: props ? encodePrimitiveMap(props) : null,

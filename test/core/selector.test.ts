@@ -291,6 +291,16 @@ describe('JMS selectors', () => {
       assert.equal(truth('1 / 0 = 1'), 'UNKNOWN');
     });
 
+    it("modulo '%' (ActiveMQ's extension): Java's sign rules, exact for integers, by zero NULL", () => {
+      assert.equal(sel('n % 2 = 1', { n: 5 }), true);
+      assert.equal(sel('n % 2 = -1', { n: -5 }), true, 'the sign of the dividend, as in Java');
+      assert.equal(sel('n % 2 = 1.5', { n: 5.5 }), true);
+      assert.equal(sel('big % 10 = 3', { big: 9007199254740993n }), true);
+      assert.equal(sel('2 + 7 % 4 = 5'), true, 'binds like *');
+      assert.equal(truth('n % 0 = 1', { n: 5 }), 'UNKNOWN');
+      assert.throws(() => sel("s % 2 = 1 OR 'a' % 2 = 1", { s: 'x' }));
+    });
+
     it('mixes int, float and bigint; stays exact beyond 2^53', () => {
       assert.equal(sel('a + b = 3.5', { a: 1, b: 2.5 }), true);
       assert.equal(sel('big + 1 = 9007199254740994', { big: 9007199254740993n }), true);

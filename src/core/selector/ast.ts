@@ -22,7 +22,8 @@ export class SelectorError extends Error {
 }
 
 export type ComparisonOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
-export type ArithmeticOp = '+' | '-' | '*' | '/';
+/** '%' (modulo) is ActiveMQ's extension of JMS 1.1's four. */
+export type ArithmeticOp = '+' | '-' | '*' | '/' | '%';
 /** Exact numerics outside the safe-integer range are bigint; everything else numeric is a double. */
 export type NumericValue = number | bigint;
 export type LiteralValue = string | NumericValue | boolean;

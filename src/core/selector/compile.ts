@@ -86,6 +86,14 @@ function makeArithmetic(op: ArithmeticOp): (a: Value, b: Value) => Value {
       return Number(a) / d;
     };
   }
+  if (op === '%') {
+    // ActiveMQ's modulo: integers stay exact, a fraction makes it floating point; modulo by zero is NULL
+    return (a, b) => {
+      if (!isNum(a) || !isNum(b) || Number(b) === 0) return null;
+      if (isWholeNum(a) && isWholeNum(b)) return normBig(BigInt(a) % BigInt(b));
+      return Number(a) % Number(b);
+    };
+  }
   const f = op === '+' ? (x: number, y: number) => x + y : op === '-' ? (x: number, y: number) => x - y : (x: number, y: number) => x * y;
   return (a, b) => {
     if (typeof a === 'number' && typeof b === 'number') {
@@ -104,6 +112,7 @@ const ARITHMETIC: Record<ArithmeticOp, (a: Value, b: Value) => Value> = {
   '-': makeArithmetic('-'),
   '*': makeArithmetic('*'),
   '/': makeArithmetic('/'),
+  '%': makeArithmetic('%'),
 };
 
 function not3(v: Value): boolean | null {

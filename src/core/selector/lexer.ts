@@ -123,7 +123,7 @@ export function tokenize(src: string): Token[] {
       i += 2;
       continue;
     }
-    if ('=<>+-*/(),'.includes(src[i]!)) {
+    if ('=<>+-*/%(),'.includes(src[i]!)) {
       tokens.push({ type: 'operator', text: src[i]!, pos: start });
       i += 1;
       continue;

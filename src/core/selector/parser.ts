@@ -11,7 +11,7 @@
  *                     | [NOT] LIKE 'pattern' [ESCAPE 'c']
  *                     | IS [NOT] NULL ]
  *   sum        := product (('+' | '-') product)*
- *   product    := unary (('*' | '/') unary)*
+ *   product    := unary (('*' | '/' | '%') unary)*
  *   unary      := ('+' | '-') unary | primary
  *   primary    := literal | identifier | '(' orExpr ')'
  *
@@ -317,7 +317,7 @@ class Parser {
     let left = this.unary();
     for (;;) {
       const t = this.peek();
-      if (!this.isOperator(t, '*') && !this.isOperator(t, '/')) return left;
+      if (!this.isOperator(t, '*') && !this.isOperator(t, '/') && !this.isOperator(t, '%')) return left;
       this.next();
       const right = this.unary();
       left = this.arithmetic(t.text as ArithmeticOp, left, right);

@@ -19,6 +19,9 @@ describe('openwire adapter: JMS applications on ActiveMQ\'s client', function ()
   it('Text, Bytes, Map, Stream, Object and plain messages keep headers and typed properties', async () => {
     await jms(b.port, 'types');
   });
+  it('messages without a body (ObjectMessage without an object is null) and a disabled JMSTimestamp stays 0', async () => {
+    await jms(b.port, 'empty-bodies');
+  });
   it('compressed bodies (useCompression) arrive decompressed and intact', async () => {
     await jms(b.port, 'types', '?jms.useCompression=true');
   });
@@ -37,6 +40,9 @@ describe('openwire adapter: JMS applications on ActiveMQ\'s client', function ()
   it('unacknowledged messages go to the next consumer when a connection closes', async () => {
     await jms(b.port, 'close-unacked');
   });
+  it('closing a consumer, session or connection: prefetched messages the application never saw come back not redelivered, JMSXDeliveryCount 1', async () => {
+    await jms(b.port, 'close-prefetched');
+  });
   it('transacted sessions: commit and rollback of sends and receives', async () => {
     await jms(b.port, 'tx');
   });
@@ -51,6 +57,9 @@ describe('openwire adapter: JMS applications on ActiveMQ\'s client', function ()
   });
   it('QueueBrowser', async () => {
     await jms(b.port, 'browser');
+  });
+  it('QueueBrowser enumerates a queue of 2,500 messages to the end, in order, with and without a selector', async () => {
+    await jms(b.port, 'browse-many');
   });
   it('prefetch 0 (MessagePull)', async () => {
     await jms(b.port, 'prefetch0');

@@ -106,6 +106,9 @@ public class JmsScenarios {
             case "advisories": advisories(); break;
             case "xa-recover": xaRecover(arg); break;
             case "xa-errors": xaErrors(); break;
+            case "empty-bodies": emptyBodies(); break;
+            case "browse-many": browseMany(); break;
+            case "close-prefetched": closePrefetched(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -254,6 +257,40 @@ public class JmsScenarios {
     }
 
     // ------------------------------------------------------------------------------------------ topics, acks
+
+    /** Every message type without a body, and a producer that disabled JMSTimestamp: what ActiveMQ's own broker returns. */
+    static void emptyBodies() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("empty.bodies");
+        MessageProducer p = s.createProducer(q);
+        MessageConsumer mc = s.createConsumer(q);
+        p.send(s.createTextMessage());
+        p.send(s.createTextMessage(""));
+        p.send(s.createBytesMessage());
+        p.send(s.createMapMessage());
+        p.send(s.createObjectMessage());
+        p.send(s.createStreamMessage());
+        p.send(s.createMessage());
+        eq(null, text(recv(mc)), "a TextMessage without text");
+        eq("", text(recv(mc)), "an empty TextMessage");
+        eq(0L, ((BytesMessage) recv(mc)).getBodyLength(), "an empty BytesMessage");
+        check(!((MapMessage) recv(mc)).getMapNames().hasMoreElements(), "an empty MapMessage");
+        // the broker used to send zero bytes of content, which the client cannot deserialize (EOFException)
+        eq(null, ((ObjectMessage) recv(mc)).getObject(), "an ObjectMessage without an object");
+        StreamMessage st = (StreamMessage) recv(mc);
+        try {
+            st.readObject();
+            throw new AssertionError("an empty StreamMessage has nothing to read");
+        } catch (MessageEOFException expected) {
+        }
+        Message plain = recv(mc);
+        check(!(plain instanceof TextMessage) && !(plain instanceof BytesMessage), "a plain Message, got " + plain.getClass());
+        p.setDisableMessageTimestamp(true);
+        p.send(s.createTextMessage("no timestamp"));
+        eq(0L, recv(mc).getJMSTimestamp(), "JMSTimestamp of a message sent with setDisableMessageTimestamp(true)");
+        c.close();
+    }
 
     static void topic() throws Exception {
         Connection c = connect();
@@ -499,6 +536,65 @@ public class JmsScenarios {
         c.close();
     }
 
+    /** A QueueBrowser enumerates the whole queue, in order, not the first page of it (it used to stop at 1,000). */
+    static void browseMany() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("browse.many");
+        MessageProducer p = s.createProducer(q);
+        p.setDeliveryMode(DeliveryMode.NON_PERSISTENT);
+        int n = 2500;
+        for (int i = 0; i < n; i++) {
+            TextMessage m = s.createTextMessage(String.valueOf(i));
+            m.setIntProperty("i", i);
+            p.send(m);
+        }
+        for (String selector : new String[] { null, "i >= 1200" }) {
+            QueueBrowser b = s.createBrowser(q, selector);
+            int next = selector == null ? 0 : 1200;
+            for (Enumeration<?> e = b.getEnumeration(); e.hasMoreElements(); next++) eq(String.valueOf(next), text((Message) e.nextElement()), "browsed in order (" + selector + ")");
+            eq(n, next, "browsed to the end (" + selector + ")");
+            b.close();
+        }
+        MessageConsumer mc = s.createConsumer(q);
+        for (int i = 0; i < n; i++) eq(String.valueOf(i), text(recv(mc)), "browsing consumed nothing");
+        c.close();
+    }
+
+    /**
+     * Closing a consumer returns what it had prefetched but never handed to the application without the redelivered
+     * flag (ActiveMQ's broker reads RemoveInfo.lastDeliveredSequenceId); what the application saw and did not
+     * acknowledge comes back redelivered. By consumer close and by session close.
+     */
+    static void closePrefetched() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        for (String closing : new String[] { "consumer", "session", "connection" }) {
+            Queue q = s.createQueue("close.prefetched." + closing);
+            MessageProducer p = s.createProducer(q);
+            for (int i = 0; i < 5; i++) p.send(s.createTextMessage(String.valueOf(i)));
+            Connection cc = connect();
+            Session cs = cc.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+            MessageConsumer mc = cs.createConsumer(q);
+            eq("0", text(recv(mc)), "first");
+            eq("1", text(recv(mc)), "second");
+            // the other three sit in the client's prefetch buffer
+            if (closing.equals("consumer")) mc.close();
+            if (!closing.equals("connection")) cs.close();
+            cc.close();
+            MessageConsumer next = s.createConsumer(q);
+            for (int i = 0; i < 5; i++) {
+                Message m = recv(next);
+                eq(String.valueOf(i), text(m), "order (" + closing + " closed)");
+                boolean seen = i < 2;
+                eq(seen, m.getJMSRedelivered(), "JMSRedelivered of message " + i + " (" + closing + " closed)");
+                eq(seen ? 2 : 1, m.getIntProperty("JMSXDeliveryCount"), "JMSXDeliveryCount of message " + i + " (" + closing + " closed)");
+            }
+            next.close();
+        }
+        c.close();
+    }
+
     static void prefetch0() throws Exception {
         ActiveMQConnectionFactory f = factory("");
         f.getPrefetchPolicy().setAll(0);
@@ -545,7 +641,9 @@ public class JmsScenarios {
         s.commit();
         consumer.close();
         MessageConsumer dead = s.createConsumer(s.createQueue("DLQ.jms.poison"));
-        eq("poison", text(recv(dead)), "dead-lettered");
+        Message deadLettered = recv(dead);
+        eq("poison", text(deadLettered), "dead-lettered");
+        eq(q, ((org.apache.activemq.command.ActiveMQMessage) deadLettered).getOriginalDestination(), "the dead-lettered message's original destination");
         s.commit();
         c.close();
     }
