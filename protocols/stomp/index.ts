@@ -38,6 +38,9 @@ export function createStompModule(options: Partial<StompOptions> = {}): Protocol
   return {
     name: 'stomp',
     wsSubprotocols: STOMP_WS_SUBPROTOCOLS,
+    // A client offering no subprotocol (stomp.py's WSStompConnection, plain `new WebSocket(url)`) gets STOMP, as on
+    // ActiveMQ and RabbitMQ; frames go out as text frames (as those brokers send them) unless a body is not UTF-8.
+    wsOptions: { acceptNoSubprotocol: true, send: 'text-if-utf8' },
     create: (ctx) => new StompAdapter(ctx, options),
   };
 }

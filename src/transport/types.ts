@@ -27,6 +27,20 @@ export interface PeerInfo {
   wsSubprotocol?: string;
 }
 
+/** How one protocol wants its WebSocket messages. */
+export interface WebSocketRouteOptions {
+  /** Also take handshakes that offer no subprotocol at all (one route at most: the last registered wins). */
+  acceptNoSubprotocol?: boolean;
+  /**
+   * `text-if-utf8`: send each message as a text frame when its bytes are valid UTF-8, else binary (text protocols:
+   * clients such as stomp.py's WebSocket transport decode only text frames, and ActiveMQ and RabbitMQ send text).
+   * Default `binary`.
+   */
+  send?: 'binary' | 'text-if-utf8';
+  /** A text message closes the connection with 1003 before the adapter sees it (MQTT-6.0.0-1: binary frames only). */
+  binaryOnly?: boolean;
+}
+
 export interface StreamAdapter {
   /**
    * Take over one connection. The stream already has an 'error' listener that logs at debug level, so an
@@ -45,6 +59,8 @@ export interface ProtocolModule {
   name: ProtocolName;
   /** `Sec-WebSocket-Protocol` values this adapter serves on the shared WebSocket listener (e.g. `mqtt`, `v12.stomp`, `amqp`). */
   wsSubprotocols: string[];
+  /** How this protocol's WebSocket messages are framed (text or binary) and whether it takes handshakes without a subprotocol. */
+  wsOptions?: WebSocketRouteOptions;
   /** Called once per broker start; the one adapter serves the plain, TLS and WebSocket listeners. */
   create(ctx: AdapterContext): StreamAdapter;
 }

@@ -1,10 +1,12 @@
 /**
  * The shared WebSocket listener: one port (plain or TLS) for every protocol that runs over WebSocket.
  * Each connection is routed by `Sec-WebSocket-Protocol` to the adapter registered for the first offered
- * subprotocol we serve; a handshake that offers none of ours is refused with HTTP 400. Adapters get
- * `createWebSocketStream(ws)`: a Duplex where each write() is one binary message and each received
- * message (text or binary) arrives as a Buffer chunk.
+ * subprotocol we serve; a handshake that offers none is routed to the one route that accepts that (STOMP, as
+ * ActiveMQ and RabbitMQ do), and one that offers only subprotocols we do not serve is refused with HTTP 400.
+ * Adapters get `createWebSocketStream(ws)`: a Duplex where each write() is one message (binary, or text when the
+ * route asks for it and the bytes are UTF-8) and each received message arrives as a Buffer chunk.
  */
+import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -16,7 +18,7 @@ import { boundAddress, listenServer, throttled } from './errors.js';
 import { refuseUntrusted } from './http.js';
 import { setClientCertificate, type ConnectionHandler, type Listener } from './tcp.js';
 import { tlsServerOptions, type TlsFiles } from './tls-files.js';
-import type { PeerInfo } from './types.js';
+import type { PeerInfo, WebSocketRouteOptions } from './types.js';
 import { isDescriptorExhaustion, type ConnectionGovernor } from './governor.js';
 import { interceptConnections, type ConnectionInterceptor } from './intercept.js';
 
@@ -37,9 +39,15 @@ export interface WebSocketListenerOptions {
   intercept?: ConnectionInterceptor;
 }
 
+export interface WebSocketRoute {
+  subprotocols: string[];
+  handler: ConnectionHandler;
+  options?: WebSocketRouteOptions;
+}
+
 export interface WebSocketListener extends Listener {
   /** Route these subprotocols to `handler`. May be called before or after the listener starts. */
-  register(subprotocols: string[], handler: ConnectionHandler): void;
+  register(subprotocols: string[], handler: ConnectionHandler, options?: WebSocketRouteOptions): void;
   /** Subprotocols currently routed. */
   subprotocols(): string[];
 }
@@ -53,15 +61,17 @@ export function parseSubprotocols(header: string | string[] | undefined): string
 
 export async function listenWebSocket(
   opts: WebSocketListenerOptions,
-  routes: Iterable<{ subprotocols: string[]; handler: ConnectionHandler }> = [],
+  routes: Iterable<WebSocketRoute> = [],
 ): Promise<WebSocketListener> {
   const name = opts.name ?? (opts.tls ? 'ws-tls' : 'ws');
   const log = opts.logger?.child({ listener: name });
-  const table = new Map<string, ConnectionHandler>();
-  const register = (subprotocols: string[], handler: ConnectionHandler) => {
-    for (const p of subprotocols) table.set(p, handler);
+  const table = new Map<string, { handler: ConnectionHandler; options: WebSocketRouteOptions }>();
+  let fallback: { handler: ConnectionHandler; options: WebSocketRouteOptions } | undefined;
+  const register = (subprotocols: string[], handler: ConnectionHandler, options: WebSocketRouteOptions = {}) => {
+    for (const p of subprotocols) table.set(p, { handler, options });
+    if (options.acceptNoSubprotocol) fallback = { handler, options };
   };
-  for (const r of routes) register(r.subprotocols, r.handler);
+  for (const r of routes) register(r.subprotocols, r.handler, r.options);
 
   const clients = new Set<WebSocket>();
   const server = opts.tls
@@ -101,7 +111,8 @@ export async function listenWebSocket(
     socket.on('error', (err) => log?.debug({ err: err.message }, 'socket error during handshake'));
     const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
     const chosen = offered.find((p) => table.has(p));
-    if (!chosen) {
+    const route = chosen !== undefined ? table.get(chosen) : offered.length === 0 ? fallback : undefined;
+    if (!route) {
       log?.debug({ offered, remote: req.socket.remoteAddress }, 'refused WebSocket: no supported subprotocol');
       const supported = [...table.keys()].join(', ') || 'none';
       refuse(socket, 400, 'Bad Request',
@@ -122,11 +133,7 @@ export async function listenWebSocket(
     }
     socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const handler = table.get(chosen);
-      if (!handler) {
-        ws.close(1002, 'unsupported subprotocol');
-        return;
-      }
+      const { handler, options } = route;
       clients.add(ws);
       ws.once('close', () => clients.delete(ws));
       const raw = req.socket as Socket;
@@ -135,11 +142,22 @@ export async function listenWebSocket(
         remoteAddress: raw.remoteAddress ?? '',
         remotePort: raw.remotePort ?? 0,
         localPort: raw.localPort ?? 0,
-        wsSubprotocol: chosen,
+        ...(chosen !== undefined ? { wsSubprotocol: chosen } : {}),
       };
       if (raw instanceof TLSSocket) setClientCertificate(peer, raw);
+      // registered before the stream's own listener, so a refused text message never reaches the adapter
+      if (options.binaryOnly) {
+        ws.on('message', (_data, isBinary) => {
+          if (isBinary || ws.readyState !== ws.OPEN) return;
+          log?.debug({ remote: peer.remoteAddress, subprotocol: chosen }, 'closing WebSocket: text message on a binary-only protocol');
+          ws.close(1003, 'binary messages only');
+          stream.destroy();
+        });
+      }
       const stream = createWebSocketStream(ws);
-      stream._writev = writeMessages(ws, socket);
+      const asText = options.send === 'text-if-utf8';
+      stream._write = (chunk: Buffer, _encoding, callback) => ws.send(chunk, { binary: !(asText && isUtf8(chunk)) }, callback);
+      stream._writev = writeMessages(ws, socket, asText);
       stream.on('error', (err) => log?.debug({ err: err.message, remote: peer.remoteAddress }, 'websocket stream error'));
       try {
         handler(stream, peer);
@@ -181,7 +199,7 @@ export async function listenWebSocket(
  * Writes an adapter queued together (cork … uncork on the stream) leave as one WebSocket message each, framed while
  * the TCP socket is corked, so a burst of small messages costs one socket write instead of one per message.
  */
-function writeMessages(ws: WebSocket, socket: Duplex): (chunks: Array<{ chunk: unknown }>, callback: (err?: Error | null) => void) => void {
+function writeMessages(ws: WebSocket, socket: Duplex, asText: boolean): (chunks: Array<{ chunk: unknown }>, callback: (err?: Error | null) => void) => void {
   return (chunks, callback) => {
     let left = chunks.length;
     let done = false;
@@ -197,7 +215,7 @@ function writeMessages(ws: WebSocket, socket: Duplex): (chunks: Array<{ chunk: u
     };
     socket.cork();
     try {
-      for (const { chunk } of chunks) ws.send(chunk as Buffer, sent);
+      for (const { chunk } of chunks) ws.send(chunk as Buffer, { binary: !(asText && isUtf8(chunk as Buffer)) }, sent);
     } finally {
       socket.uncork();
     }

@@ -263,6 +263,60 @@ describe('STOMP over WebSocket (@stomp/stompjs)', function () {
     assert.ok(frames.some((x) => x.command === 'RECEIPT' && hdr(x, 'receipt-id') === 'x'));
   });
 
+  it('serves STOMP to a client offering no subprotocol (as ActiveMQ and RabbitMQ do), and still refuses unknown ones', async () => {
+    const c = await new Promise<Client>((resolve, reject) => {
+      const client = new Client({
+        webSocketFactory: () => new WebSocket(url()), // no Sec-WebSocket-Protocol, like stomp.py's WSStompConnection
+        reconnectDelay: 0,
+        heartbeatIncoming: 0,
+        heartbeatOutgoing: 0,
+        debug: () => undefined,
+      });
+      client.onConnect = () => resolve(client);
+      client.onStompError = (f) => reject(new Error(f.headers.message));
+      client.onWebSocketError = () => reject(new Error('websocket error'));
+      clients.push(client);
+      client.activate();
+    });
+    assert.equal(c.connectedVersion, '1.2');
+    assert.equal((c.webSocket as unknown as WebSocket).protocol, '', 'no subprotocol is echoed when none was offered');
+    const inbox = await subscribe(c, '/queue/ws.nosub');
+    await publish(c, '/queue/ws.nosub', 'no subprotocol');
+    assert.equal((await inbox.next()).body, 'no subprotocol');
+
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url(), ['xmpp']);
+      ws.once('unexpected-response', (_req, res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      ws.once('open', () => reject(new Error('an unknown subprotocol was accepted')));
+      ws.once('error', () => undefined);
+    });
+    assert.equal(status, 400);
+  });
+
+  it('sends frames as text WebSocket messages (as ActiveMQ and RabbitMQ do), binary only when a body is not UTF-8', async () => {
+    const { ws } = await rawWs();
+    const kinds: Array<{ text: string; isBinary: boolean }> = [];
+    ws.on('message', (d: Buffer, isBinary: boolean) => kinds.push({ text: d.toString('latin1'), isBinary }));
+    const f = (command: string, headers: Record<string, string>, body: Buffer = Buffer.alloc(0)) => encodeFrame({ command, headers: Object.entries(headers), body }, '1.2');
+    ws.send(f('CONNECT', { 'accept-version': '1.2', host: '/' }));
+    await until(() => kinds.length >= 1);
+    ws.send(f('SUBSCRIBE', { id: '1', destination: '/queue/ws.text', receipt: 's' }));
+    await until(() => kinds.length >= 2);
+    ws.send(f('SEND', { destination: '/queue/ws.text', 'content-type': 'text/plain' }, Buffer.from('grüße ✓')));
+    await until(() => kinds.some((k) => k.text.startsWith('MESSAGE')));
+    ws.send(f('SEND', { destination: '/queue/ws.text' }, Buffer.from([0xff, 0xfe, 0x00, 0x80])));
+    await until(() => kinds.filter((k) => k.text.startsWith('MESSAGE')).length === 2);
+    assert.deepEqual(kinds.map((k) => [k.text.split('\n')[0], k.isBinary]), [
+      ['CONNECTED', false],
+      ['RECEIPT', false],
+      ['MESSAGE', false],
+      ['MESSAGE', true],
+    ]);
+  });
+
   it('closes a silent WebSocket client after its heart-beat timeout, and answers garbage with ERROR', async () => {
     const dead = await rawWs('v11.stomp');
     dead.ws.send(encodeFrame({ command: 'CONNECT', headers: [['accept-version', '1.1'], ['heart-beat', '200,0']], body: Buffer.alloc(0) }, '1.1'));
