@@ -8,6 +8,8 @@ import { MqttAdapter } from './adapter.js';
 export const mqttModule: ProtocolModule = {
   name: 'mqtt',
   wsSubprotocols: ['mqtt', 'mqttv3.1'],
+  // MQTT-6.0.0-1: a text data frame closes the connection
+  wsOptions: { binaryOnly: true },
   create: (ctx) => new MqttAdapter(ctx),
 };
 

@@ -63,4 +63,29 @@ describe('MQTT over WebSocket: one packet per message', function () {
     for (const f of frames) assert.equal(packetSize(f), f.length, `one whole packet per message (first byte 0x${f[0].toString(16)})`);
     assert.deepEqual(frames.slice(1, 3).map((f) => f[0] >> 4).sort(), [3, 9], 'PUBLISH and SUBACK');
   });
+
+  it('a packet in a text WebSocket message closes the connection with 1003 (MQTT-6.0.0-1), binary ones are served', async () => {
+    const connect = generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'wstext', clean: true, keepalive: 30 }, { protocolVersion: 4 });
+    const open = async (): Promise<{ ws: WebSocket; frames: Buffer[]; closed: Promise<number> }> => {
+      const ws = new WebSocket(`ws://127.0.0.1:${b.wsPort}/mqtt`, 'mqtt');
+      const frames: Buffer[] = [];
+      ws.on('message', (d: Buffer) => frames.push(Buffer.from(d)));
+      const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
+      await new Promise((r, j) => {
+        ws.once('open', r);
+        ws.once('error', j);
+      });
+      return { ws, frames, closed };
+    };
+    const text = await open();
+    text.ws.send(connect.toString('latin1')); // a string is sent as a text message
+    assert.equal(await text.closed, 1003);
+    assert.equal(text.frames.length, 0, 'no CONNACK for a text message');
+
+    const bin = await open();
+    bin.ws.send(connect);
+    await until(() => bin.frames.length >= 1, 5000, 'CONNACK');
+    assert.equal(bin.frames[0]![0], 0x20);
+    bin.ws.close();
+  });
 });
