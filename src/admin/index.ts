@@ -163,8 +163,9 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
       if ((req.method === 'GET' || req.method === 'HEAD') && files.serve(req, res, p)) return;
       throw new ApiError(404, 'not-found', `nothing at ${p}`);
     } catch (err) {
-      const e = toApiError(err);
+      let e = toApiError(err);
       if (e.status >= 500 && !(err instanceof ApiError)) logger.error({ err, path: p }, 'admin request failed');
+      if (e.status === 401 && !e.headers['www-authenticate'] && !fromScript(req)) e = new ApiError(401, e.code, e.message, { ...e.headers, 'www-authenticate': 'Basic realm="wharf"' });
       sendApiError(res, e);
     }
   };
@@ -182,6 +183,18 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
       streams.clear();
     },
   };
+}
+
+/**
+ * A request made by a page's script (the console's fetch and EventSource): RFC 9110 wants a challenge on every 401,
+ * but a Basic challenge on such a request makes the browser pop up its own login dialog over the console's form, so
+ * those get the 401 without it (as Spring Security does for X-Requested-With). curl, scripts and a browser that
+ * navigates to /api/… get `WWW-Authenticate: Basic`.
+ */
+function fromScript(req: IncomingMessage): boolean {
+  if (req.headers['x-requested-with']) return true;
+  const mode = req.headers['sec-fetch-mode'];
+  return mode !== undefined && mode !== 'navigate';
 }
 
 /** Served on `listeners.admin` (see src/modules.ts). */

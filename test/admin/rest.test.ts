@@ -44,7 +44,16 @@ describe('admin REST API', function () {
     it('refuses requests without credentials with a 401 JSON error', async () => {
       const r = await request(b.url, 'GET', '/api/overview', { auth: null });
       assertJsonError(r, 401, 'unauthenticated');
-      assert.equal(r.headers['www-authenticate'], undefined, 'no basic-auth prompt for the console');
+      // RFC 9110 §15.5.2: a 401 carries a challenge (curl, requests, Prometheus-style scrapers rely on it)
+      assert.equal(r.headers['www-authenticate'], 'Basic realm="wharf"');
+      assertJsonError(await request(b.url, 'GET', '/api/overview', { headers: { authorization: 'Digest abc' }, auth: null }), 401, /unsupported/);
+      assert.equal((await request(b.url, 'GET', '/api/overview', { headers: { authorization: 'Digest abc' }, auth: null })).headers['www-authenticate'], 'Basic realm="wharf"');
+      // the console's own requests (fetch, EventSource) get no Basic challenge: it would pop up the browser's dialog
+      for (const headers of [{ 'x-requested-with': 'XMLHttpRequest' }, { 'sec-fetch-mode': 'cors' }]) {
+        const c = await request(b.url, 'GET', '/api/overview', { headers, auth: null });
+        assertJsonError(c, 401, 'unauthenticated');
+        assert.equal(c.headers['www-authenticate'], undefined, JSON.stringify(headers));
+      }
     });
 
     it('refuses a wrong password (basic auth) and asks for basic auth', async () => {
