@@ -49,7 +49,7 @@ describe('admin REST API', function () {
       assertJsonError(await request(b.url, 'GET', '/api/overview', { headers: { authorization: 'Digest abc' }, auth: null }), 401, /unsupported/);
       assert.equal((await request(b.url, 'GET', '/api/overview', { headers: { authorization: 'Digest abc' }, auth: null })).headers['www-authenticate'], 'Basic realm="wharf"');
       // the console's own requests (fetch, EventSource) get no Basic challenge: it would pop up the browser's dialog
-      for (const headers of [{ 'x-requested-with': 'XMLHttpRequest' }, { 'sec-fetch-mode': 'cors' }]) {
+      for (const headers of [{ 'x-requested-with': 'XMLHttpRequest' }, { 'sec-fetch-mode': 'cors' }] as Record<string, string>[]) {
         const c = await request(b.url, 'GET', '/api/overview', { headers, auth: null });
         assertJsonError(c, 401, 'unauthenticated');
         assert.equal(c.headers['www-authenticate'], undefined, JSON.stringify(headers));
