@@ -136,17 +136,20 @@ describe('cli', function () {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const r = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
         const child = spawn(process.execPath, ['--import', 'tsx', '--import', echoModules, cli, 'start', '--data-dir', path.join(dir, 'data')], {
           cwd: root,
           env: testEnv({ WHARF_STOMP_PORT: String(port) }),
         });
         let stderr = '';
+        let stdout = '';
         child.stderr.on('data', (c) => (stderr += c));
-        child.on('exit', (code) => resolve({ code, stderr }));
+        child.stdout.on('data', (c) => (stdout += c));
+        child.on('exit', (code) => resolve({ code, stderr, stdout }));
       });
       assert.equal(r.code, 1);
       assertOneLineError(r.stderr, new RegExp(`^wharf: stomp listener: port ${port} on 127\\.0\\.0\\.1 is already in use$`));
+      assert.doesNotMatch(r.stdout, /listener error|EADDRINUSE|\\n\s+at /, 'the log does not repeat the bind error with a stack trace');
     } finally {
       blocker.close();
     }

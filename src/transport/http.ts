@@ -187,7 +187,8 @@ export async function listenHttp(opts: HttpListenerOptions, handler: RequestHand
   });
   server.on('error', (err) => {
     if (isDescriptorExhaustion(err)) opts.governor?.outOfDescriptors();
-    else log?.error({ err }, 'listener error');
+    // a bind error is listenServer's to report (one clear ListenError), not a second line with a stack trace
+    else if (server.listening) log?.error({ err }, 'listener error');
   });
 
   const fail = (res: http.ServerResponse, err: unknown) => {

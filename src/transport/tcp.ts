@@ -108,7 +108,8 @@ export async function listenStream(opts: StreamListenerOptions, onConnection: Co
   server.on('drop', logDrop);
   server.on('error', (err) => {
     if (isDescriptorExhaustion(err)) opts.governor?.outOfDescriptors();
-    else log?.error({ err }, 'listener error');
+    // a bind error is listenServer's to report (one clear ListenError), not a second line with a stack trace
+    else if (server.listening) log?.error({ err }, 'listener error');
   });
 
   await listenServer(server, name, opts.host, opts.port);

@@ -104,7 +104,8 @@ export async function listenWebSocket(
   );
   server.on('error', (err) => {
     if (isDescriptorExhaustion(err)) opts.governor?.outOfDescriptors();
-    else log?.error({ err }, 'listener error');
+    // a bind error is listenServer's to report (one clear ListenError), not a second line with a stack trace
+    else if (server.listening) log?.error({ err }, 'listener error');
   });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
