@@ -140,13 +140,14 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
     const p = url.pathname;
     try {
       if (closed) throw new ApiError(503, 'unavailable', 'broker is shutting down');
+      if ((p === '/healthz' || p === '/readyz') && req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, 'method-not-allowed', 'GET only', { allow: 'GET, HEAD' });
       if (p === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (p === '/readyz') {
         const r = readiness();
         return sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
       }
       if (p === '/metrics' || p === '/metrics/per-destination') {
-        if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, 'method-not-allowed', 'GET only', { allow: 'GET' });
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, 'method-not-allowed', 'GET only', { allow: 'GET, HEAD' });
         if (config.metricsAuth && !(await auth.authenticate(req))) throw new ApiError(401, 'unauthenticated', 'metrics need a login (admin.metricsAuth)', { 'www-authenticate': 'Basic realm="wharf"' });
         if (p === '/metrics/per-destination') {
           res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });

@@ -226,6 +226,12 @@ describe('admin REST API', function () {
       const r = await request(b.url, 'GET', '/readyz', { auth: null });
       assert.equal(r.status, 200);
       assert.deepEqual(r.json, { status: 'ready', checks: { store: 'ok', listeners: 'ok', cluster: 'standalone' } });
+      assert.equal((await request(b.url, 'HEAD', '/healthz', { auth: null })).status, 200);
+      for (const p of ['/healthz', '/readyz', '/metrics']) {
+        const bad = await request(b.url, 'POST', p, { auth: null });
+        assertJsonError(bad, 405, 'method-not-allowed');
+        assert.equal(bad.headers.allow, 'GET, HEAD', p);
+      }
     });
 
     it('refuses bodies larger than the limit with 413', async () => {
