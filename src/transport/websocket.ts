@@ -74,6 +74,8 @@ export async function listenWebSocket(
   for (const r of routes) register(r.subprotocols, r.handler, r.options);
 
   const clients = new Set<WebSocket>();
+  /** close() was called: connections the adapters end from now on close with 1001 (going away). */
+  let shuttingDown = false;
   const server = opts.tls
     ? https.createServer({ ...tlsServerOptions(name, opts.tls), noDelay: true })
     : http.createServer({ noDelay: true });
@@ -156,6 +158,12 @@ export async function listenWebSocket(
         });
       }
       const stream = createWebSocketStream(ws);
+      // ws's own end-of-stream close sends no status code (the client sees 1005); say why the adapter said goodbye
+      const finish = stream._final.bind(stream);
+      stream._final = (callback) => {
+        if (ws.readyState === ws.OPEN) ws.close(shuttingDown ? 1001 : 1000);
+        finish(callback);
+      };
       const asText = options.send === 'text-if-utf8';
       stream._write = (chunk: Buffer, _encoding, callback) => ws.send(chunk, { binary: !(asText && isUtf8(chunk)) }, callback);
       stream._writev = writeMessages(ws, socket, asText);
@@ -181,6 +189,7 @@ export async function listenWebSocket(
     register,
     subprotocols: () => [...table.keys()],
     close() {
+      shuttingDown = true;
       closed ??= new Promise<void>((resolve) => {
         server.close();
         server.closeIdleConnections();

@@ -326,8 +326,30 @@ describe('STOMP over WebSocket (@stomp/stompjs)', function () {
     assert.equal(dead.frames[1]?.command, 'ERROR');
 
     const bad = await rawWs('stomp');
+    const code = new Promise<number>((r) => bad.ws.once('close', (c: number) => r(c)));
     bad.ws.send('CONNECT\naccept-version:1.2\n\n\0GARBAGE FRAME\n\n\0');
     await until(() => bad.closed(), 3000, 'close after ERROR');
     assert.deepEqual(bad.frames.map((x) => x.command), ['CONNECTED', 'ERROR']);
+    assert.equal(await code, 1000, 'a close frame with a status code, not an empty one (1005)');
+  });
+
+  it('a broker shutting down closes WebSocket clients with 1001 (going away)', async () => {
+    const other = await startBroker();
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${other.wsPort}/`, ['v12.stomp']);
+      sockets.push(ws);
+      const code = new Promise<number>((r) => ws.once('close', (c: number) => r(c)));
+      const connected = new Promise((r) => ws.once('message', r));
+      await new Promise((r, j) => {
+        ws.once('open', r);
+        ws.once('error', j);
+      });
+      ws.send('CONNECT\naccept-version:1.2\nhost:/\n\n\0');
+      await connected;
+      await other.close();
+      assert.equal(await code, 1001);
+    } finally {
+      await other.close().catch(() => undefined);
+    }
   });
 });
