@@ -77,6 +77,12 @@ export class StompConnection implements StompContext {
   holds = 0;
   /** This turn's output, written to the stream at the end of the turn (flush) or once it is large. */
   private readonly out = new OutputBuffer();
+  /**
+   * WebSocket only: the frames of this turn, each left as its own WebSocket message, as ActiveMQ and RabbitMQ send
+   * them (simple clients read one message as one frame); null on TCP, where the output buffer coalesces them.
+   */
+  private readonly frames: Buffer[] | null;
+  private framesBytes = 0;
   private flushScheduled = false;
   backedUp = false;
   outClosed = false;
@@ -108,6 +114,7 @@ export class StompConnection implements StompContext {
     readonly peer: PeerInfo,
   ) {
     this.engine = host.engine;
+    this.frames = peer.transport === 'ws' || peer.transport === 'wss' ? [] : null;
     this.opts = host.options;
     this.log = host.logger;
     this.sends = new SendBatch(host.engine);
@@ -348,7 +355,8 @@ export class StompConnection implements StompContext {
 
   receipt(id: string): void {
     if (this.outClosed) return;
-    this.out.string(receiptFrame(id, this.version));
+    if (this.frames) this.frame(Buffer.from(receiptFrame(id, this.version), 'utf8'));
+    else this.out.string(receiptFrame(id, this.version));
     this.wrote();
   }
 
@@ -358,7 +366,8 @@ export class StompConnection implements StompContext {
 
   writeMessage(pm: PreparedMessage, lines: string): void {
     if (this.outClosed) return;
-    if (pm.body.length >= LARGE) {
+    if (this.frames) this.frame(pm.encodeLines(lines));
+    else if (pm.body.length >= LARGE) {
       this.pushOut();
       this.streamWrite(pm.encodeLines(lines));
     } else pm.writeInto(this.out, lines);
@@ -367,7 +376,8 @@ export class StompConnection implements StompContext {
 
   write(buf: Buffer): void {
     if (this.outClosed) return;
-    if (buf.length >= LARGE) {
+    if (this.frames) this.frame(buf);
+    else if (buf.length >= LARGE) {
       this.pushOut();
       this.streamWrite(buf);
     } else this.out.bytes(buf);
@@ -380,12 +390,21 @@ export class StompConnection implements StompContext {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
-    if (this.out.pending >= LARGE) this.pushOut();
+    if (this.out.pending + this.framesBytes >= LARGE) this.pushOut();
+  }
+
+  private frame(buf: Buffer): void {
+    this.frames!.push(buf);
+    this.framesBytes += buf.length;
   }
 
   /** The output written so far to the stream (one write per buffer; corked when there are several). */
   private pushOut(): void {
-    const chunks = this.out.take();
+    let chunks: Buffer[];
+    if (this.frames) {
+      chunks = this.frames.splice(0);
+      this.framesBytes = 0;
+    } else chunks = this.out.take();
     if (chunks.length === 0) return;
     const s = this.stream;
     if (chunks.length === 1) this.streamWrite(chunks[0]!);

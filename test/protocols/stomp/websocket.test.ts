@@ -317,6 +317,28 @@ describe('STOMP over WebSocket (@stomp/stompjs)', function () {
     ]);
   });
 
+  it('sends one frame per WebSocket message, also for a burst and for bodies larger than the output chunk', async () => {
+    const tcp = await Stompit.connect({ port: b.port });
+    for (let i = 0; i < 50; i++) await tcp.send('/queue/ws.burst', `m${i}`, { persistent: 'true' });
+    await tcp.send('/queue/ws.burst', 'x'.repeat(100_000), { persistent: 'true' });
+    await tcp.disconnect();
+    const { ws } = await rawWs();
+    const messages: Buffer[] = [];
+    ws.on('message', (d: Buffer) => messages.push(Buffer.from(d)));
+    const f = (command: string, headers: Record<string, string>) => encodeFrame({ command, headers: Object.entries(headers), body: Buffer.alloc(0) }, '1.2');
+    ws.send(Buffer.concat([f('CONNECT', { 'accept-version': '1.2', host: '/' }), f('SUBSCRIBE', { id: '1', destination: '/queue/ws.burst', receipt: 'sub' })]));
+    await until(() => messages.length >= 53, 5000, 'CONNECTED, RECEIPT and 51 MESSAGE frames');
+    for (const m of messages) {
+      assert.equal(m.indexOf(0), m.length - 1, `one whole frame per message: ${m.subarray(0, 40).toString()}…`);
+      const decoded: StompFrame[] = [];
+      const dec = new StompDecoder({ version: '1.2', onFrame: (x) => decoded.push(x) });
+      dec.push(m);
+      assert.equal(decoded.length, 1);
+    }
+    assert.deepEqual(messages.slice(0, 2).map((m) => m.toString().split('\n')[0]), ['CONNECTED', 'RECEIPT']);
+    assert.equal(messages.length, 53);
+  });
+
   it('closes a silent WebSocket client after its heart-beat timeout, and answers garbage with ERROR', async () => {
     const dead = await rawWs('v11.stomp');
     dead.ws.send(encodeFrame({ command: 'CONNECT', headers: [['accept-version', '1.1'], ['heart-beat', '200,0']], body: Buffer.alloc(0) }, '1.1'));
