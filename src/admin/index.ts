@@ -93,7 +93,7 @@ export function createAdminHandler(ctx: AdapterContext, opts: AdminOptions = {})
     const method = req.method ?? 'GET';
     const m = api.match(method, url.pathname);
     if (!m) throw new ApiError(404, 'not-found', `no API endpoint ${url.pathname}`);
-    if ('allowed' in m) throw new ApiError(405, 'method-not-allowed', `${method} is not allowed on ${url.pathname}`, { allow: [...new Set(m.allowed)].join(', ') });
+    if ('allowed' in m) throw new ApiError(405, 'method-not-allowed', `${method} is not allowed on ${url.pathname}`, { allow: [...new Set(m.allowed.flatMap((x) => (x === 'GET' ? ['GET', 'HEAD'] : [x])))].join(', ') });
     const { route, params } = m;
     const isLogin = url.pathname === '/api/login';
     const who = isLogin ? null : await auth.authenticate(req);

@@ -190,7 +190,8 @@ describe('admin REST API', function () {
       assertJsonError(await api.get('/nothing-here'), 404);
       const r = await api.put('/api/overview', {});
       assertJsonError(r, 405);
-      assert.equal(r.headers.allow, 'GET');
+      assert.equal(r.headers.allow, 'GET, HEAD', 'HEAD is served wherever GET is');
+      assert.equal((await request(b.url, 'HEAD', '/api/overview', { auth: ADMIN })).status, 200);
     });
 
     it('malformed paths and percent-encoding are 400s', async () => {
