@@ -398,6 +398,25 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       }
     });
 
+    it('STOMP 1.0 has no NACK: a NACK naming a delivered message is an ERROR and the message stays unacknowledged (ActiveMQ refuses it too)', async () => {
+      const r = await raw({}, '1.0');
+      r.send('SUBSCRIBE', { destination: '/queue/v10-nack', ack: 'client' });
+      r.send('SEND', { destination: '/queue/v10-nack' }, 'a');
+      const m = await r.next();
+      r.send('NACK', { 'message-id': hdr(m, 'message-id')!, receipt: 'n' });
+      const err = await r.next();
+      assert.equal(err.command, 'ERROR');
+      assert.equal(hdr(err, 'message'), 'Unknown command');
+      assert.match(err.body.toString(), /NACK is not a STOMP 1\.0 command/);
+      await r.waitClosed();
+      // the connection is gone, so the message comes back as redelivered — not dead-lettered or counted as a NACK
+      const again = await raw({}, '1.0');
+      again.send('SUBSCRIBE', { destination: '/queue/v10-nack', ack: 'auto' });
+      const back = await again.next();
+      assert.equal(back.body.toString(), 'a');
+      assert.equal(hdr(back, 'redelivered'), 'true');
+    });
+
     it('STOMP 1.2: an ACK without id that names the message by message-id (+ subscription) still acknowledges it', async () => {
       const r = await raw({}, '1.2');
       r.send('SUBSCRIBE', { destination: '/queue/v12-mid', id: 's1', ack: 'client-individual' });
