@@ -692,7 +692,7 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
     it('ERROR frames carry a message header, a body that explains, the receipt-id, and close the connection', async () => {
       const cases: Array<[string, Record<string, string>, RegExp, RegExp]> = [
         ['FOO', {}, /Unknown command/, /not a STOMP client command/],
-        ['SEND', {}, /Missing header 'destination'/, /needs a 'destination' header/],
+        ['SEND', {}, /Missing header 'destination'/, /needs the 'destination' header/],
         ['SEND', { destination: 'orders' }, /Unknown destination/, /\/queue\/<name>/],
         ['SEND', { destination: '/topic/a.*' }, /wildcards/, /invalid/],
         ['SEND', { destination: '/queue/p', priority: 'high' }, /priority/, /integer/],
