@@ -798,6 +798,26 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       await assert.rejects(service.send(replyTo, 'late'), /does not exist/);
     });
 
+    it("only the owner consumes from its temp queue: another connection's SUBSCRIBE to /remote-temp-queue/… is an ERROR (JMS 1.1 §4.4.3, ActiveMQ)", async () => {
+      const requester = await stompit();
+      const replies = await requester.subscribe('/temp-queue/mine');
+      const service = await stompit();
+      const requests = await service.subscribe('/queue/service-own');
+      await requester.send('/queue/service-own', 'ping', { 'reply-to': '/temp-queue/mine' });
+      const replyTo = (await requests.next()).headers['reply-to']!;
+      assert.match(replyTo, /^\/remote-temp-queue\/temp\./);
+      const intruder = await raw();
+      intruder.send('SUBSCRIBE', { destination: replyTo, id: 'steal', receipt: 's' });
+      const err = await intruder.next();
+      assert.equal(err.command, 'ERROR');
+      assert.equal(hdr(err, 'receipt-id'), 's');
+      assert.match(hdr(err, 'message')!, /belongs to another connection/);
+      await intruder.waitClosed();
+      // sending to it is still every connection's right (replies), and the owner gets it
+      await service.send(replyTo, 'pong');
+      assert.equal((await replies.next()).text, 'pong');
+    });
+
     it('temp topics are scoped to the connection too', async () => {
       const a = await stompit();
       const inbox = await a.subscribe('/temp-topic/events');
