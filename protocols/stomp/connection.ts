@@ -231,6 +231,8 @@ export class StompConnection implements StompContext {
       case 'ACK':
         return onAck(this, f, true);
       case 'NACK':
+        // NACK is new in STOMP 1.1; a 1.0 session has no such command (ActiveMQ refuses it the same way).
+        if (this.version === '1.0') throw new FrameError('Unknown command', "NACK is not a STOMP 1.0 command (it was added in 1.1); connect with accept-version:1.1 or 1.2 to use it.");
         return onAck(this, f, false);
       case 'BEGIN':
         return onBegin(this, f);

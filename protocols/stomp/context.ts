@@ -126,7 +126,7 @@ export function required(f: StompFrame, name: string): string {
 }
 
 export function missing(command: string, name: string): FrameError {
-  return new FrameError(`Missing header '${name}'`, `A ${command} frame needs a '${name}' header.`);
+  return new FrameError(`Missing header '${name}'`, `The ${command} frame needs the '${name}' header.`);
 }
 
 export function clip(s: string, n: number): string {

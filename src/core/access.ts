@@ -56,8 +56,8 @@ export class AccessControl {
 
   /**
    * Authorization of a connection's operation: the broker's own calls (no connection) pass; a temporary queue
-   * may be consumed only by the connection that created it and written by anyone (replies); a queue that does
-   * not exist yet needs `create` too.
+   * may be consumed only by the connection that created it (no ACL can grant it to another) and written by anyone
+   * (replies); a queue that does not exist yet needs `create` too.
    */
   check(conn: Connection | null, action: Action, address: Address): void {
     if (!conn || conn.principal.internal) return;
@@ -65,8 +65,9 @@ export class AccessControl {
       const q = this.state.queues.get(address.name);
       if (q?.role === 'temporary' || address.temporary) {
         if (action === 'send' || conn.temporaries.has(`queue:${address.name}`)) return;
-        this.authorize(conn.principal, action, address, conn);
-        return;
+        // JMS 1.1 §4.4.3: a temporary queue's messages are consumed only by its own connection; ActiveMQ refuses
+        // the consumer ("Cannot subscribe to remote temporary destination"), whatever the ACLs grant
+        throw new BrokerError('unauthorized', `Temporary queue '${address.name}' belongs to another connection: only the connection that created it may ${action} it`);
       }
       this.authorize(conn.principal, action, address, conn);
       if (!q && !isWildcard(address.name)) this.authorize(conn.principal, 'create', address, conn);

@@ -71,12 +71,21 @@ export function onSubscribe(ctx: StompContext, f: StompFrame): Promise<void> {
 
 export function onUnsubscribe(ctx: StompContext, f: StompFrame): Promise<void> | void {
   let id = header(f, 'id');
-  if (id === undefined && ctx.version === '1.0') id = header(f, 'destination');
   const subName = header(f, 'activemq.subscriptionName') ?? header(f, 'activemq.subcriptionName') ?? header(f, 'durable-subscription-name');
+  // STOMP 1.0 "UNSUBSCRIBE" names the subscription by `destination` (or the `id` it was made with); a 1.0 client
+  // may subscribe with an id and unsubscribe by destination, which then ends every subscription to it (ActiveMQ)
+  let byDestination: Sub[] = [];
+  if (id === undefined && ctx.version === '1.0') {
+    const dest = header(f, 'destination');
+    if (dest !== undefined) {
+      byDestination = ctx.subs.has(dest) ? [ctx.subs.get(dest)!] : [...ctx.subs.values()].filter((s) => s.destination === dest);
+      id = dest;
+    }
+  }
   if (id === undefined && subName === undefined) throw missing('UNSUBSCRIBE', 'id');
-  const sub = id !== undefined ? ctx.subs.get(id) : undefined;
-  if (!sub && subName === undefined) throw new FrameError('No such subscription', `This connection has no subscription with id '${clip(id ?? '', 60)}'.`);
-  if (sub) closeSub(ctx, sub);
+  const subs = byDestination.length > 0 ? byDestination : id !== undefined && ctx.subs.has(id) ? [ctx.subs.get(id)!] : [];
+  if (subs.length === 0 && subName === undefined) throw new FrameError('No such subscription', `This connection has no subscription with id '${clip(id ?? '', 60)}'.`);
+  for (const sub of subs) closeSub(ctx, sub);
   const receipt = header(f, 'receipt');
   if (subName !== undefined) {
     const clientId = ctx.conn!.clientId;

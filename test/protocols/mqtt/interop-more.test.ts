@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { DEBIAN_PYTHON, need, run, testSource } from '../../helpers/external.js';
-import { client, collect, endAll, startBroker, until, type TestBroker } from './helpers.js';
+import { client, collect, endAll, startBroker, tlsFixture, until, type TestBroker } from './helpers.js';
 
 const PAHO_C_PUB = '/usr/bin/paho_c_pub';
 const PAHO_C_SUB = '/usr/bin/paho_c_sub';
@@ -33,10 +33,11 @@ async function paho(b: TestBroker, scenario: string, args: string[], timeoutMs =
   }
 }
 
-type Kind = 'tcp' | 'ws';
+type Kind = 'tcp' | 'ws' | 'tls';
 
 /** Where a Paho C example connects: host/port, or a ws:// URL (Wharf routes WebSockets by subprotocol, not path). */
 function target(b: TestBroker, kind: Kind): string[] {
+  if (kind === 'tls') return ['-c', `ssl://localhost:${b.tlsPort}`, '--cafile', tlsFixture('ca.crt')];
   return kind === 'tcp' ? ['-h', '127.0.0.1', '-p', String(b.port)] : ['-c', `ws://127.0.0.1:${b.wsPort}/mqtt`];
 }
 
@@ -113,7 +114,8 @@ describe('MQTT interop: Eclipse Paho C (paho.mqtt.c-examples)', function () {
     await b?.stop();
   });
 
-  for (const kind of ['tcp', 'ws'] as const) {
+  // TLS (ssl://, the CA from --cafile) only here: the library's TLS layer under the same publish/subscribe paths
+  for (const kind of ['tcp', 'ws', 'tls'] as const) {
     for (const V of ['311', '5'] as const) {
       const tag = `${kind}${V}`;
       const mqttjsVersion = V === '5' ? 5 : 4;

@@ -174,6 +174,15 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         assert.equal(r.sub2After, true);
       });
 
+      if (version === '1.0') {
+        it('1.0: a subscription made with an id ends on an UNSUBSCRIBE that names only its destination', async () => {
+          const r = await stompPy('unsubscribe_by_destination', b.port, version);
+          assert.deepEqual(r.errors, []);
+          assert.equal(r.deliveredAfterUnsubscribe, false);
+          assert.deepEqual(r.nextConsumer, ['after']);
+        });
+      }
+
       it('custom headers (escaped in 1.1/1.2) and a multi-byte UTF-8 body round-trip, also to and from stompit', async () => {
         const js = await node();
         const nodeHeaders = { 'x-from': 'stompit', 'x-utf8': 'naïve ☃', 'content-type': 'text/plain; charset=utf-8' };

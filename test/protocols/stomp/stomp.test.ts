@@ -398,6 +398,25 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       }
     });
 
+    it('STOMP 1.0 has no NACK: a NACK naming a delivered message is an ERROR and the message stays unacknowledged (ActiveMQ refuses it too)', async () => {
+      const r = await raw({}, '1.0');
+      r.send('SUBSCRIBE', { destination: '/queue/v10-nack', ack: 'client' });
+      r.send('SEND', { destination: '/queue/v10-nack' }, 'a');
+      const m = await r.next();
+      r.send('NACK', { 'message-id': hdr(m, 'message-id')!, receipt: 'n' });
+      const err = await r.next();
+      assert.equal(err.command, 'ERROR');
+      assert.equal(hdr(err, 'message'), 'Unknown command');
+      assert.match(err.body.toString(), /NACK is not a STOMP 1\.0 command/);
+      await r.waitClosed();
+      // the connection is gone, so the message comes back as redelivered — not dead-lettered or counted as a NACK
+      const again = await raw({}, '1.0');
+      again.send('SUBSCRIBE', { destination: '/queue/v10-nack', ack: 'auto' });
+      const back = await again.next();
+      assert.equal(back.body.toString(), 'a');
+      assert.equal(hdr(back, 'redelivered'), 'true');
+    });
+
     it('STOMP 1.2: an ACK without id that names the message by message-id (+ subscription) still acknowledges it', async () => {
       const r = await raw({}, '1.2');
       r.send('SUBSCRIBE', { destination: '/queue/v12-mid', id: 's1', ack: 'client-individual' });
@@ -673,7 +692,7 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
     it('ERROR frames carry a message header, a body that explains, the receipt-id, and close the connection', async () => {
       const cases: Array<[string, Record<string, string>, RegExp, RegExp]> = [
         ['FOO', {}, /Unknown command/, /not a STOMP client command/],
-        ['SEND', {}, /Missing header 'destination'/, /needs a 'destination' header/],
+        ['SEND', {}, /Missing header 'destination'/, /needs the 'destination' header/],
         ['SEND', { destination: 'orders' }, /Unknown destination/, /\/queue\/<name>/],
         ['SEND', { destination: '/topic/a.*' }, /wildcards/, /invalid/],
         ['SEND', { destination: '/queue/p', priority: 'high' }, /priority/, /integer/],
@@ -777,6 +796,26 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       requester.destroy();
       await until(() => engine().getQueue(name) === undefined);
       await assert.rejects(service.send(replyTo, 'late'), /does not exist/);
+    });
+
+    it("only the owner consumes from its temp queue: another connection's SUBSCRIBE to /remote-temp-queue/… is an ERROR (JMS 1.1 §4.4.3, ActiveMQ)", async () => {
+      const requester = await stompit();
+      const replies = await requester.subscribe('/temp-queue/mine');
+      const service = await stompit();
+      const requests = await service.subscribe('/queue/service-own');
+      await requester.send('/queue/service-own', 'ping', { 'reply-to': '/temp-queue/mine' });
+      const replyTo = (await requests.next()).headers['reply-to']!;
+      assert.match(replyTo, /^\/remote-temp-queue\/temp\./);
+      const intruder = await raw();
+      intruder.send('SUBSCRIBE', { destination: replyTo, id: 'steal', receipt: 's' });
+      const err = await intruder.next();
+      assert.equal(err.command, 'ERROR');
+      assert.equal(hdr(err, 'receipt-id'), 's');
+      assert.match(hdr(err, 'message')!, /belongs to another connection/);
+      await intruder.waitClosed();
+      // sending to it is still every connection's right (replies), and the owner gets it
+      await service.send(replyTo, 'pong');
+      assert.equal((await replies.next()).text, 'pong');
     });
 
     it('temp topics are scoped to the connection too', async () => {

@@ -340,6 +340,27 @@ def scenario_topic():
     return out
 
 
+def scenario_unsubscribe_by_destination():
+    """STOMP 1.0: SUBSCRIBE with an id, UNSUBSCRIBE naming only the destination (stomp.py's Connection10 allows
+    either header); the subscription ends, so a later message stays queued for the next consumer."""
+    out = {}
+    c, l = connect()
+    subscribe(c, l, '/queue/py.unsub10', 'u10')
+    r = rid('unsub')
+    c.unsubscribe(destination='/queue/py.unsub10', headers={'receipt': r})
+    l.receipt(r)
+    p, lp = connect()
+    send(p, lp, '/queue/py.unsub10', 'after')
+    out['deliveredAfterUnsubscribe'] = not l.none()
+    c2, l2 = connect()
+    subscribe(c2, l2, '/queue/py.unsub10', 'u10-again')
+    out['nextConsumer'] = [body_text(f) for f in l2.take(1)]
+    out['errors'] = l.errors + lp.errors + l2.errors
+    for x in (c, p, c2):
+        close(x)
+    return out
+
+
 UTF8 = 'h\u00e9llo w\u00f6rld \u2014 \u65e5\u672c\u8a9e \u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac \U0001F680\u2713'
 
 
