@@ -15,8 +15,8 @@ import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
 import { listenHttp } from '../transport/http.js';
 import { listenStream, type Listener } from '../transport/tcp.js';
 import type { TlsFiles } from '../transport/tls-files.js';
-import type { AdapterContext, BrokerStatus, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter, WebSocketRouteOptions } from '../transport/types.js';
-import { listenWebSocket } from '../transport/websocket.js';
+import type { AdapterContext, BrokerStatus, ConnectionLimits, HttpHandler, HttpModule, ProtocolModule, StreamAdapter } from '../transport/types.js';
+import { listenWebSocket, type WebSocketRoute } from '../transport/websocket.js';
 import { ConnectionGovernor } from '../transport/governor.js';
 import { ResourceMonitor } from './resources.js';
 import { UserSecurity } from '../core/security.js';
@@ -265,7 +265,7 @@ export class Broker {
     const { streams, http } = this.servedModules();
 
     // Stream protocols: plain + TLS ports, and subprotocols on the shared WebSocket listener.
-    const wsRoutes: { subprotocols: string[]; handler: StreamAdapter['handle']; name: string; options?: WebSocketRouteOptions }[] = [];
+    const wsRoutes: (WebSocketRoute & { name: string })[] = [];
     const served = new Set<string>();
     for (const mod of streams) {
       const lc = config.listeners[mod.name];
@@ -287,24 +287,23 @@ export class Broker {
           listenStream({ name: `${mod.name}-tls`, host: lc.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, mod.name), maxConnections: limits.maxConnections, governor, logger, intercept: intercept(`${mod.name}-tls`) }, handler),
         );
       }
-      if (wsWanted) wsRoutes.push({ subprotocols: mod.wsSubprotocols, handler, name: mod.name, ...(mod.wsOptions ? { options: mod.wsOptions } : {}) });
+      if (wsWanted) wsRoutes.push({ subprotocols: mod.wsSubprotocols, handler, name: mod.name, options: mod.wsOptions });
     }
 
     const ws = config.listeners.ws;
     if (wsRoutes.length === 0) {
       if (ws.enabled || ws.tls?.enabled) logger.debug('ws: no protocol module serves WebSocket yet, listener skipped');
     } else {
-      const routes = wsRoutes.map((r) => ({ subprotocols: r.subprotocols, handler: r.handler, ...(r.options ? { options: r.options } : {}) }));
       const detail = wsRoutes.map((r) => `${r.name}=${r.subprotocols.join('|')}`).join(' ');
       const maxPayload = config.limits.maxFrameSize;
       if (ws.enabled) {
         await this.addListener('ws', () =>
-          listenWebSocket({ name: 'ws', host: ws.host, port: ws.port, maxConnections: limits.maxConnections, governor, maxPayload, logger, intercept: intercept('ws') }, routes), detail);
+          listenWebSocket({ name: 'ws', host: ws.host, port: ws.port, maxConnections: limits.maxConnections, governor, maxPayload, logger, intercept: intercept('ws') }, wsRoutes), detail);
       }
       if (ws.tls?.enabled) {
         const tls = ws.tls;
         await this.addListener('ws-tls', () =>
-          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, 'ws'), maxConnections: limits.maxConnections, governor, maxPayload, logger, intercept: intercept('ws-tls') }, routes), detail);
+          listenWebSocket({ name: 'ws-tls', host: ws.host, port: tls.port, tls: tlsFiles(tls, config.security.certificates, 'ws'), maxConnections: limits.maxConnections, governor, maxPayload, logger, intercept: intercept('ws-tls') }, wsRoutes), detail);
       }
     }
 

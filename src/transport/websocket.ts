@@ -145,7 +145,7 @@ export async function listenWebSocket(
         remoteAddress: raw.remoteAddress ?? '',
         remotePort: raw.remotePort ?? 0,
         localPort: raw.localPort ?? 0,
-        ...(chosen !== undefined ? { wsSubprotocol: chosen } : {}),
+        wsSubprotocol: chosen,
       };
       if (raw instanceof TLSSocket) setClientCertificate(peer, raw);
       // registered before the stream's own listener, so a refused text message never reaches the adapter
@@ -165,7 +165,7 @@ export async function listenWebSocket(
         finish(callback);
       };
       const asText = options.send === 'text-if-utf8';
-      stream._write = (chunk: Buffer, _encoding, callback) => ws.send(chunk, { binary: !(asText && isUtf8(chunk)) }, callback);
+      stream._write = (chunk: Buffer, _encoding, callback) => ws.send(chunk, sendOptions(chunk, asText), callback);
       stream._writev = writeMessages(ws, socket, asText);
       stream.on('error', (err) => log?.debug({ err: err.message, remote: peer.remoteAddress }, 'websocket stream error'));
       try {
@@ -225,7 +225,7 @@ function writeMessages(ws: WebSocket, socket: Duplex, asText: boolean): (chunks:
     };
     socket.cork();
     try {
-      for (const { chunk } of chunks) ws.send(chunk as Buffer, { binary: !(asText && isUtf8(chunk as Buffer)) }, sent);
+      for (const { chunk } of chunks) ws.send(chunk as Buffer, sendOptions(chunk as Buffer, asText), sent);
     } finally {
       socket.uncork();
     }
@@ -242,4 +242,9 @@ function refuse(socket: Duplex, status: number, reason: string, body: string): v
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+/** How one outgoing message is framed: text when the route sends text (`asText`) and its bytes are UTF-8, else binary. */
+function sendOptions(chunk: Buffer, asText: boolean): { binary: boolean } {
+  return { binary: !(asText && isUtf8(chunk)) };
 }
