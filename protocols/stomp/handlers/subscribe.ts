@@ -74,16 +74,11 @@ export function onUnsubscribe(ctx: StompContext, f: StompFrame): Promise<void> |
   const subName = header(f, 'activemq.subscriptionName') ?? header(f, 'activemq.subcriptionName') ?? header(f, 'durable-subscription-name');
   // STOMP 1.0 "UNSUBSCRIBE" names the subscription by `destination` (or the `id` it was made with); a 1.0 client
   // may subscribe with an id and unsubscribe by destination, which then ends every subscription to it (ActiveMQ)
-  let byDestination: Sub[] = [];
-  if (id === undefined && ctx.version === '1.0') {
-    const dest = header(f, 'destination');
-    if (dest !== undefined) {
-      byDestination = ctx.subs.has(dest) ? [ctx.subs.get(dest)!] : [...ctx.subs.values()].filter((s) => s.destination === dest);
-      id = dest;
-    }
-  }
+  const dest = id === undefined && ctx.version === '1.0' ? header(f, 'destination') : undefined;
+  if (dest !== undefined) id = dest;
   if (id === undefined && subName === undefined) throw missing('UNSUBSCRIBE', 'id');
-  const subs = byDestination.length > 0 ? byDestination : id !== undefined && ctx.subs.has(id) ? [ctx.subs.get(id)!] : [];
+  const byId = id !== undefined ? ctx.subs.get(id) : undefined;
+  const subs = byId ? [byId] : dest !== undefined ? [...ctx.subs.values()].filter((s) => s.destination === dest) : [];
   if (subs.length === 0 && subName === undefined) throw new FrameError('No such subscription', `This connection has no subscription with id '${clip(id ?? '', 60)}'.`);
   for (const sub of subs) closeSub(ctx, sub);
   const receipt = header(f, 'receipt');
