@@ -156,7 +156,6 @@ export class Receiver {
     else if (desired < outstanding) this.takeBackCredit(st, outstanding - desired);
   }
 
-  /** Give back everything fetched ahead (before operations that must see every waiting message: purge, move tasks). */
   /** PurgeQueue: delete the messages received and not yet deleted, and those held for busy FIFO groups (one commit). */
   async dropInflight(name: string): Promise<void> {
     const st = this.q.stateOf(name);
@@ -177,6 +176,7 @@ export class Receiver {
     if (tx.pendingAcks > 0) await tx.commit();
   }
 
+  /** Give back everything fetched ahead (before operations that must see every waiting message: purge, move tasks). */
   quiesce(name: string): void {
     const st = this.q.stateOf(name);
     if (!st) return;
