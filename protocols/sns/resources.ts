@@ -140,13 +140,12 @@ export class SnsResources {
     return m[1];
   }
 
-  /** Whether a well-formed subscription ARN names an existing subscription (throws InvalidParameter if malformed). */
-  subExists(arn: string): boolean {
+  /** The subscription a well-formed ARN names, or undefined if there is none (throws InvalidParameter if malformed). */
+  findSub(arn: string): SubMeta | undefined {
     try {
-      this.subFromArn(arn);
-      return true;
+      return this.subFromArn(arn);
     } catch (err) {
-      if (err instanceof AwsError && err.code === 'NotFound') return false;
+      if (err instanceof AwsError && err.code === 'NotFound') return undefined;
       throw err;
     }
   }

@@ -201,10 +201,9 @@ export class Subscriptions {
   }
 
   async unsubscribe(p: Params, ctx: SnsContext): Promise<Record<string, unknown>> {
-    const arn = p.str('SubscriptionArn');
     // AWS: Unsubscribe is idempotent — a subscription that is gone (or never was) answers success
-    if (!this.r.subExists(arn)) return {};
-    const sub = this.r.subFromArn(arn);
+    const sub = this.r.findSub(p.str('SubscriptionArn'));
+    if (!sub) return {};
     if (sub.authOnUnsubscribe && !ctx.verified) throw snsError('AuthorizationError', 'This subscription can only be removed with an authenticated request.');
     await this.removeSub(sub);
     return {};
