@@ -38,6 +38,14 @@ const TOPIC_ACTIONS = new Set([
   'Receive',
 ]);
 
+type PolicyStatement = Record<string, unknown>;
+type PolicyDoc = { Statement?: PolicyStatement[] };
+
+/** A policy document's statements (none if it has no Statement list). */
+function statementsOf(policy: PolicyDoc): PolicyStatement[] {
+  return Array.isArray(policy.Statement) ? policy.Statement : [];
+}
+
 export class Topics {
   constructor(
     private readonly r: SnsResources,
@@ -197,8 +205,8 @@ export class Topics {
     if (actions.length === 0) throw p.missing('ActionName');
     if (!actions.every((a) => TOPIC_ACTIONS.has(a))) throw invalid('Policy statement action out of service scope!');
     const meta = this.r.topicMeta(name)!;
-    const policy = JSON.parse(meta.attributes.Policy || this.defaultPolicy(name)) as { Statement?: Array<Record<string, unknown>> };
-    const statements = Array.isArray(policy.Statement) ? policy.Statement : [];
+    const policy = JSON.parse(meta.attributes.Policy || this.defaultPolicy(name)) as PolicyDoc;
+    const statements = statementsOf(policy);
     if (statements.some((st) => st.Sid === label)) throw invalid('Statement already exists');
     const principals = accounts.map((a) => (/^\d{12}$/.test(a) ? `arn:aws:iam::${a}:root` : a));
     const named = actions.map((a) => `SNS:${a}`);
@@ -209,7 +217,7 @@ export class Topics {
       Action: named.length === 1 ? named[0] : named,
       Resource: this.r.topicArn(name),
     });
-    await this.r.engine.kvPut(`sns:topic:${name}`, { ...meta, attributes: { ...meta.attributes, Policy: JSON.stringify({ ...policy, Statement: statements }) } });
+    await this.putStatements(name, meta, policy, statements);
     return {};
   }
 
@@ -219,12 +227,17 @@ export class Topics {
     const label = p.str('Label');
     const meta = this.r.topicMeta(name)!;
     if (!meta.attributes.Policy) return {};
-    const policy = JSON.parse(meta.attributes.Policy) as { Statement?: Array<Record<string, unknown>> };
-    const statements = Array.isArray(policy.Statement) ? policy.Statement : [];
+    const policy = JSON.parse(meta.attributes.Policy) as PolicyDoc;
+    const statements = statementsOf(policy);
     const rest = statements.filter((st) => st.Sid !== label);
     if (rest.length === statements.length) return {};
-    await this.r.engine.kvPut(`sns:topic:${name}`, { ...meta, attributes: { ...meta.attributes, Policy: JSON.stringify({ ...policy, Statement: rest }) } });
+    await this.putStatements(name, meta, policy, rest);
     return {};
+  }
+
+  /** Store the topic's Policy with `statements` as its Statement list. */
+  private async putStatements(name: string, meta: TopicMeta, policy: PolicyDoc, statements: PolicyStatement[]): Promise<void> {
+    await this.r.engine.kvPut(`sns:topic:${name}`, { ...meta, attributes: { ...meta.attributes, Policy: JSON.stringify({ ...policy, Statement: statements }) } });
   }
 
   // ============================================================== tags
