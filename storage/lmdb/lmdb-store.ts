@@ -51,8 +51,9 @@
  * exactly at the checkpoint. After a process crash on this boot the page cache kept LMDB's later writes, and
  * LMDB's own newest tree is whole (a commit never overwrites the tree before it): the store opens at that tree
  * and checkpoints it before replaying anything. Either way the journal records after the seq recorded in the
- * tree are applied again, in order, up to the first torn or corrupt one. A record is written only for transactions that applied, so what replay applies is
- * what was committed; a commit resolves only after its record was flushed, so nothing confirmed is lost.
+ * tree are applied again, in order, up to the first torn or corrupt one. A record is written only for transactions
+ * that applied, so what replay applies is what was committed; a commit resolves only after its record was flushed,
+ * so nothing confirmed is lost.
  * Cost: between checkpoints LMDB cannot reuse freed pages (the file grows by what that interval wrote), and a
  * restart replays up to one interval. Reads see a group as soon as it is applied, before its flush.
  * A full disk: for the same reason a commit there needs new space where LMDB alone would reuse freed pages, and
