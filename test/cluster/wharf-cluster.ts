@@ -1,7 +1,7 @@
 /**
  * Three (or more) `wharf start` processes forming a cluster on 127.0.0.1, every Raft link through a FaultProxy:
  * node i reaches node j's Raft port through proxy (i→j), so a partition is a set of proxies switched to `drop`.
- * Client listeners (STOMP, MQTT, AMQP, SQS, admin) are on fixed free ports, so followers know where to forward.
+ * Client listeners (STOMP, MQTT, AMQP, OpenWire, WebSocket, SQS, admin) are on fixed free ports, so followers know where to forward.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +12,7 @@ import { freePort } from '../helpers/ports.js';
 import { brokerStarted, envWithoutWharf, wharfCliArgs } from '../helpers/wharf-process.js';
 import { FaultProxy } from './fault-proxy.js';
 
-export const CLIENT_LISTENERS = ['stomp', 'stomp-tls', 'mqtt', 'amqp', 'sqs', 'admin'] as const;
+export const CLIENT_LISTENERS = ['stomp', 'stomp-tls', 'mqtt', 'amqp', 'openwire', 'ws', 'sqs', 'admin'] as const;
 export type ClientListener = (typeof CLIENT_LISTENERS)[number];
 
 /** Run the `wharf` command; resolves with stdout, rejects with stderr. */
@@ -110,7 +110,7 @@ export class WharfCluster {
   /** The configuration of node `id`: its peers' Raft ports are the proxies it dials them through. */
   configOf(id: number): Record<string, unknown> {
     const self = this.node(id);
-    const listeners: Record<string, unknown> = { openwire: { enabled: false }, ws: { enabled: false } };
+    const listeners: Record<string, unknown> = {};
     for (const l of CLIENT_LISTENERS) if (!l.endsWith('-tls')) listeners[l] = { host: '127.0.0.1', port: self.ports[l] };
     // STOMP over TLS too: a follower forwards the encrypted bytes, the leader terminates TLS.
     listeners.stomp = { host: '127.0.0.1', port: self.ports.stomp, tls: { port: self.ports['stomp-tls'], cert: tlsFixture('server.crt'), key: tlsFixture('server.key') } };
