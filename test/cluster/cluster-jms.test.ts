@@ -3,7 +3,7 @@
  * at it: `failover:(tcp://n1,tcp://n2,tcp://n3)`. A producer sends persistent messages synchronously while a
  * consumer (connected through a follower) receives; the leader is SIGKILLed halfway. The failover transport
  * reconnects, every send the client saw confirmed is delivered, and the first deliveries keep the send order.
- * Also: MQTT over WebSocket and OpenWire through a follower (byte-for-byte forwarding of those listeners).
+ * The same with python3-qpid-proton reconnecting over the node list. Also: MQTT over WebSocket and OpenWire through a follower (byte-for-byte forwarding of those listeners).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,10 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import mqtt from 'mqtt';
+import { repoRoot } from '../helpers/paths.js';
 import { javaHarness } from '../protocols/openwire/java-harness.js';
 import { WharfCluster } from './wharf-cluster.js';
 
-interface JavaRun {
+interface ClientRun {
   lines: string[];
   exited: Promise<number | null>;
   /** Resolves once a line matching `re` has been printed. */
@@ -24,8 +25,15 @@ interface JavaRun {
   stderr(): string;
 }
 
-function runJava(args: string[]): JavaRun {
-  const child = spawn('java', ['-cp', javaHarness().classpath, 'FailoverClient', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+const runJava = (args: string[]): ClientRun => runClient('java', ['-cp', javaHarness().classpath, 'FailoverClient', ...args]);
+const PROTON_FAILOVER = path.join(repoRoot, 'test', 'cluster', 'py', 'proton_failover.py');
+// Debian's interpreter: python3-qpid-proton is installed for it, not for a pyenv shim earlier on PATH.
+const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const runProton = (args: string[]): ClientRun => runClient(PYTHON, [PROTON_FAILOVER, ...args]);
+
+/** A client process printing one line per event (READY, SENT/ACCEPTED i, GOT …, DONE). */
+function runClient(cmd: string, args: string[]): ClientRun {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   let err = '';
@@ -50,7 +58,7 @@ function runJava(args: string[]): JavaRun {
   };
 }
 
-describe('cluster: ActiveMQ JMS client with failover:, and WebSocket through a follower', function () {
+describe('cluster: ActiveMQ JMS failover: and Proton reconnect through SIGKILL of the leader; WebSocket through a follower', function () {
   this.timeout(180_000);
   let root: string;
   let c: WharfCluster;
@@ -100,6 +108,37 @@ describe('cluster: ActiveMQ JMS client with failover:, and WebSocket through a f
     assert.deepEqual(first, [...first].sort((a, b) => a - b), 'first deliveries keep the send order');
     // Duplicates are allowed (a send replayed by the failover transport, an ack lost with the leader): counted, not failed.
     console.log(`      ${got.length} deliveries of ${N} messages (${got.length - N} duplicates); new leader ${next}`);
+    await c.start(lead);
+    await c.leader();
+  });
+
+  it('python3-qpid-proton with reconnect over the node list rides through SIGKILL of the leader: every accepted send is delivered, in order', async () => {
+    const lead = await c.leader();
+    const followers = c.nodes.map((n) => n.id).filter((id) => id !== lead);
+    for (let i = 0; i < 100 && (await c.status(followers[0]!))?.leader !== lead; i++) await new Promise((r) => setTimeout(r, 100));
+    const urls = (ids: number[]) => ids.map((id) => `amqp://127.0.0.1:${c.node(id).ports.amqp}`).join(',');
+    const N = 200;
+    const consumer = runProton(['consume', urls([followers[0]!, followers[1]!, lead]), 'amqp.failover', String(N), '120']);
+    running.push(consumer.child);
+    await consumer.waitFor(/^READY$/, 60_000);
+    const producer = runProton(['produce', urls([lead, ...followers]), 'amqp.failover', String(N), '10']);
+    running.push(producer.child);
+    await producer.waitFor(/^ACCEPTED 60$/, 60_000);
+    await c.kill(lead);
+    assert.notEqual(await c.leader(20_000, lead), lead);
+
+    assert.equal(await producer.exited, 0, `producer: ${producer.stderr().slice(-2000)}`);
+    const accepted = producer.lines.filter((l) => l.startsWith('ACCEPTED ')).map((l) => Number(l.slice(9)));
+    assert.deepEqual(accepted, Array.from({ length: N }, (_, i) => i), `the producer saw every send accepted, in order: ${producer.lines.slice(-5).join(' | ')}`);
+    assert.equal(await consumer.exited, 0, `consumer: ${consumer.stderr().slice(-2000)}`);
+    assert.ok(!consumer.lines.includes('TIMEOUT'), `the consumer timed out: ${consumer.lines.slice(-5).join(' | ')}`);
+    const got = consumer.lines.filter((l) => l.startsWith('GOT ')).map((l) => Number(l.slice(5)));
+    const first: number[] = [];
+    const seen = new Set<number>();
+    for (const i of got) if (!seen.has(i)) (seen.add(i), first.push(i));
+    assert.deepEqual(accepted.filter((i) => !seen.has(i)), [], 'every accepted send was delivered');
+    assert.deepEqual(first, [...first].sort((a, b) => a - b), 'first deliveries keep the send order');
+    console.log(`      ${got.length} deliveries of ${N} messages (${got.length - N} duplicates)`);
     await c.start(lead);
     await c.leader();
   });
