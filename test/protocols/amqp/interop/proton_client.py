@@ -7,6 +7,11 @@ A python3-qpid-proton (Debian) client for the AMQP interop tests. Prints one JSO
   proton_client.py durable <url> <topic> <client-id> <sub> <count> [detach|close]
                                                                durable subscriber: receive <count>, then detach (keep) or close (remove)
   proton_client.py request <url> <service> <body>             request/reply through a dynamic reply queue
+  proton_client.py abort   <url> <address>                     with a 512-byte max-frame-size: begin a 5000-byte
+                                                               message, abort it after its first frames went out,
+                                                               then send a whole one; wait for its outcome
+  proton_client.py relay   <url> <json-messages>               send on an anonymous-relay link (null target), each
+                                                               message to its "to"; wait for every outcome
 
 <url> is amqp://host:port or amqps://host:port (CA from $PROTON_CA), optionally with user:password@.
 """
@@ -258,6 +263,57 @@ class Request(Base):
         event.connection.close()
 
 
+class Abort(Base):
+    def __init__(self, url, address):
+        super().__init__(url)
+        self.address = address
+        self.started = False
+        self.outcomes = []
+
+    def on_start(self, event):
+        self.conn = event.container.connect(self.url, allowed_mechs="PLAIN ANONYMOUS", allow_insecure_mechs=True, reconnect=False, max_frame_size=512)
+        self.sender = event.container.create_sender(self.conn, self.address)
+
+    def on_sendable(self, event):
+        if self.started:
+            return
+        self.started = True
+        self.partial = self.sender.delivery("aborted-1")
+        self.sender.stream(Message(body="A" * 5000, durable=True).encode()[:3000])
+        # the reactor writes those frames before the timer fires: the abort then is a transfer of its own
+        event.container.schedule(0.2, self)
+
+    def on_timer_task(self, event):
+        self.partial.abort()
+        self.sender.send(Message(body="whole", durable=True))
+
+    def settled(self, state, event):
+        self.outcomes.append([event.delivery.tag, state])
+        self.result = {"outcomes": self.outcomes}
+        event.connection.close()
+
+    def on_accepted(self, event):
+        self.settled("accepted", event)
+
+    def on_rejected(self, event):
+        self.settled("rejected", event)
+
+    def on_released(self, event):
+        self.settled("released", event)
+
+
+class Relay(Sender):
+    def on_start(self, event):
+        conn = self.connect(event)
+        event.container.create_sender(conn, None)
+
+    def on_sendable(self, event):
+        while event.sender.credit and self.sent < len(self.messages):
+            spec = self.messages[self.sent]
+            event.sender.send(Message(body=spec.get("body"), address=spec.get("to"), durable=True))
+            self.sent += 1
+
+
 def blocking_hello(url, address):
     # Proton's examples/python/helloworld_blocking.py: a receiver and a sender of one address on one
     # BlockingConnection, which names both links "<container id>-<address>" (legal: AMQP 1.0 §2.6.1 makes a
@@ -296,6 +352,10 @@ def main():
         return
     elif cmd == "request":
         h = Request(url, a[0], a[1])
+    elif cmd == "abort":
+        h = Abort(url, a[0])
+    elif cmd == "relay":
+        h = Relay(url, None, json.loads(a[0]))
     else:
         raise SystemExit("unknown command " + cmd)
     Container(h).run()
