@@ -199,6 +199,16 @@ describe('AMQP interop: python3-qpid-proton', function () {
     assert.deepEqual([...perId.entries()].sort((x, y) => x[0] - y[0]), [[0, ['rejected']], [1, ['accepted']], [2, ['rejected']], [3, ['rejected']]]);
   });
 
+  it('a drain sent with the attach (Proton pipelines both) is answered: what is there, then the credit used up', async () => {
+    const empty = await proton(['drain', url, 'py.drain.empty', '5']);
+    assert.deepEqual(empty, { messages: [], credit: 0 });
+    const sent = await proton(['send', url, 'py.drain', JSON.stringify([{ body: 'd1' }, { body: 'd2' }])]);
+    assert.deepEqual(sent.outcomes, ['accepted', 'accepted']);
+    const some = await proton(['drain', url, 'py.drain', '5']);
+    assert.deepEqual(some, { messages: ['d1', 'd2'], credit: 0 });
+    await until(() => b.broker.engine.getQueue('py.drain')!.depth === 0, 3000, 'accepted');
+  });
+
   it('proton request/reply through a dynamic reply queue, answered by rhea', async () => {
     const c = await Client.connect(b);
     const service = await c.receiver('py.service');

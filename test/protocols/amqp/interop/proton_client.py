@@ -10,6 +10,9 @@ A python3-qpid-proton (Debian) client for the AMQP interop tests. Prints one JSO
   proton_client.py abort   <url> <address>                     with a 512-byte max-frame-size: begin a 5000-byte
                                                                message, abort it after its first frames went out,
                                                                then send a whole one; wait for its outcome
+  proton_client.py drain   <url> <address> <credit>            attach a receiver and drain <credit> at once (attach and
+                                                               flow in one write); accept what comes until the broker's
+                                                               flow has used the credit up
   proton_client.py relay   <url> <json-messages>               send on an anonymous-relay link (null target), each
                                                                message to its "to"; wait for every outcome
 
@@ -302,6 +305,27 @@ class Abort(Base):
         self.settled("released", event)
 
 
+class Drain(Base):
+    def __init__(self, url, address, credit):
+        super().__init__(url, prefetch=0, auto_accept=True)
+        self.address = address
+        self.credit = credit
+        self.got = []
+
+    def on_start(self, event):
+        self.conn = self.connect(event)
+        self.receiver = event.container.create_receiver(self.conn, self.address)
+        self.receiver.drain(self.credit)
+
+    def on_message(self, event):
+        self.got.append(event.message.body)
+
+    def on_link_flow(self, event):
+        if event.link == self.receiver and event.link.credit == 0 and not event.link.draining():
+            self.result = {"messages": self.got, "credit": event.link.credit}
+            self.conn.close()
+
+
 class Relay(Sender):
     def on_start(self, event):
         conn = self.connect(event)
@@ -354,6 +378,8 @@ def main():
         h = Request(url, a[0], a[1])
     elif cmd == "abort":
         h = Abort(url, a[0])
+    elif cmd == "drain":
+        h = Drain(url, a[0], int(a[1]))
     elif cmd == "relay":
         h = Relay(url, None, json.loads(a[0]))
     else:
