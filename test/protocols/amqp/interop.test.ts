@@ -209,6 +209,13 @@ describe('AMQP interop: python3-qpid-proton', function () {
     await until(() => b.broker.engine.getQueue('py.drain')!.depth === 0, 3000, 'accepted');
   });
 
+  it('a receiver on a temporary queue that does not exist (any more) is detached with amqp:not-found', async () => {
+    const res = await proton(['receive', url, 'temp-queue://temp.never-made', '1']);
+    // it was amqp:unauthorized-access, "belongs to another connection", though no connection had it
+    assert.match(String(res.error), /amqp:not-found/);
+    assert.match(String(res.error), /does not exist/);
+  });
+
   it('proton request/reply through a dynamic reply queue, answered by rhea', async () => {
     const c = await Client.connect(b);
     const service = await c.receiver('py.service');
