@@ -216,6 +216,17 @@ describe('AMQP interop: python3-qpid-proton', function () {
     assert.match(String(res.error), /does not exist/);
   });
 
+  it('released: the next link gets it with delivery-count 0 (not redelivered for JMS) and first-acquirer false', async () => {
+    const sent = await proton(['send', url, 'py.release', JSON.stringify([{ body: 'once' }])]);
+    assert.deepEqual(sent.outcomes, ['accepted']);
+    const res = await proton(['release', url, 'py.release']);
+    assert.deepEqual(res.messages, [
+      { link: 'first', body: 'once', delivery_count: 0, first_acquirer: true },
+      // first-acquirer stayed true: "not acquired by any other link" though the first link had it
+      { link: 'second', body: 'once', delivery_count: 0, first_acquirer: false },
+    ]);
+  });
+
   it('proton request/reply through a dynamic reply queue, answered by rhea', async () => {
     const c = await Client.connect(b);
     const service = await c.receiver('py.service');

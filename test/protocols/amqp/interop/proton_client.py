@@ -13,6 +13,8 @@ A python3-qpid-proton (Debian) client for the AMQP interop tests. Prints one JSO
   proton_client.py drain   <url> <address> <credit>            attach a receiver and drain <credit> at once (attach and
                                                                flow in one write); accept what comes until the broker's
                                                                flow has used the credit up
+  proton_client.py release <url> <address>                     receive one message and release it, then receive it
+                                                               again on a second link and accept it
   proton_client.py relay   <url> <json-messages>               send on an anonymous-relay link (null target), each
                                                                message to its "to"; wait for every outcome
 
@@ -22,7 +24,7 @@ import json
 import os
 import sys
 
-from proton import Message, SSLDomain, symbol, ubyte, byte, short, ulong, char, float32, timestamp
+from proton import Delivery, Message, SSLDomain, symbol, ubyte, byte, short, ulong, char, float32, timestamp
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, DurableSubscription, Selector
 
@@ -326,6 +328,31 @@ class Drain(Base):
             self.conn.close()
 
 
+class Release(Base):
+    def __init__(self, url, address):
+        super().__init__(url, prefetch=0, auto_accept=False, auto_settle=False)
+        self.address = address
+        self.got = []
+
+    def on_start(self, event):
+        self.conn = self.connect(event)
+        event.container.create_receiver(self.conn, self.address, name="first").flow(1)
+
+    def on_message(self, event):
+        m = event.message
+        self.got.append({"link": event.link.name, "body": m.body, "delivery_count": m.delivery_count, "first_acquirer": m.first_acquirer})
+        if len(self.got) == 1:
+            event.delivery.update(Delivery.RELEASED)
+            event.delivery.settle()
+            event.link.close()
+            event.container.create_receiver(self.conn, self.address, name="second").flow(1)
+        else:
+            event.delivery.update(Delivery.ACCEPTED)
+            event.delivery.settle()
+            self.result = {"messages": self.got}
+            self.conn.close()
+
+
 class Relay(Sender):
     def on_start(self, event):
         conn = self.connect(event)
@@ -380,6 +407,8 @@ def main():
         h = Abort(url, a[0])
     elif cmd == "drain":
         h = Drain(url, a[0], int(a[1]))
+    elif cmd == "release":
+        h = Release(url, a[0])
     elif cmd == "relay":
         h = Relay(url, None, json.loads(a[0]))
     else:
