@@ -32,7 +32,7 @@ import { HOLD_BACKPRESSURE, HOLD_GUARD, type AmqpContext, type Link, type State,
 import { linkGone, onPeerDetach } from './links.js';
 import { onOpenForwarded, onRemoteOpen } from './open.js';
 import { onReceiverOpen } from './receiver-link.js';
-import { onTransfer } from './receiver-transfer.js';
+import { onAbortedTransfer, onTransfer } from './receiver-transfer.js';
 import { mechanisms, saslAuthenticate } from './sasl.js';
 import { onSenderOpen } from './sender-link.js';
 import { applyPendingOutcomes, onOutcome, onSenderFlow, refreshAllCredit } from './sender-flow.js';
@@ -445,6 +445,7 @@ export class AmqpConnection implements AmqpContext {
     c.on('session_close', guarded((ev: { session: RSession }) => onSessionClose(this, ev.session)));
     c.on('session_error', () => undefined);
     const onMessage = guarded((ev: { receiver: RLink; delivery: RDelivery; raw?: Buffer }) => onTransfer(this, ev.receiver, ev.delivery, ev.raw));
+    const onAborted = guarded((ev: { receiver: RLink }) => onAbortedTransfer(this, ev.receiver));
     const onOutcomes = OUTCOME_EVENTS.map((outcome) => guarded((ev: { sender?: RLink; delivery: RDelivery }) => ev.sender && onOutcome(this, ev.delivery, outcome)));
     // Per-message events are listened to on the link itself: rhea hands an event that has no listener on the
     // link to its session and then to the connection, looking listeners up (a copied array) at every level.
@@ -454,6 +455,7 @@ export class AmqpConnection implements AmqpContext {
     }));
     c.on('receiver_open', guarded((ev: { receiver: RLink }) => {
       ev.receiver.on('message', onMessage);
+      ev.receiver.on('aborted', onAborted);
       onReceiverOpen(this, ev.receiver);
     }));
     c.on('sender_close', guarded((ev: { sender: RLink }) => onPeerDetach(this, ev.sender)));

@@ -314,6 +314,8 @@ const RING_MAX_BYTES = 64 * 1024;
 export interface DeliveryInfo {
   deliveryCount: number;
   redelivered: boolean;
+  /** Released (or modified) by a link before: AMQP first-acquirer false, though delivery-count stays 0. */
+  acquiredBefore?: boolean;
 }
 
 /** The transfer payload of a delivery: a fresh header, then the rest of the message (encoded once per fan-out). */
@@ -330,7 +332,7 @@ export function encodeDelivery(m: Message, d: DeliveryInfo, opts: MappingOptions
   const ttl = headerTtl(m);
   if (ttl !== undefined) e.uint(ttl);
   else e.null();
-  e.bool(d.deliveryCount === 0 && !d.redelivered);
+  e.bool(d.deliveryCount === 0 && !d.redelivered && !d.acquiredBefore);
   // JMS reads JMSRedelivered as delivery-count > 0: a redelivery that counted no failure still shows 1
   e.uint(d.deliveryCount > 0 ? d.deliveryCount : d.redelivered ? 1 : 0);
   e.end(mark, 5);

@@ -11,7 +11,7 @@ import { type Address, BrokerError } from '../../src/core/api.js';
 import { DecodeError } from './codec.js';
 import { addressOf, decodeMessage } from './mapping.js';
 import { rheaMessage, type RDelivery, type RLink, type Typed } from './rhea.js';
-import { amqpError, HOLD_PENDING, type AmqpContext, type Tx } from './context.js';
+import { amqpError, HOLD_PENDING, type AmqpContext, type InLink, type Tx } from './context.js';
 import { grantCredit, settleIn } from './receiver-link.js';
 import { onCoordinator } from './transactions.js';
 
@@ -25,14 +25,7 @@ export function onTransfer(ctx: AmqpContext, r: RLink, d: RDelivery, raw: Buffer
     else d.update(true);
     return;
   }
-  if (--l.creditLeft < 0) {
-    // rhea only logs this; we enforce it
-    l.state = 'closed';
-    ctx.links.delete(r);
-    l.unregister?.();
-    r.close({ condition: 'amqp:link:transfer-limit-exceeded', description: 'transfer without link credit' });
-    return;
-  }
+  if (!useCredit(ctx, l)) return;
   const bytes = raw ?? Buffer.alloc(0);
   if (d.format) {
     settleIn(ctx, l, d, rheaMessage.rejected({ error: { condition: 'amqp:not-implemented', description: `message-format ${d.format} is not supported` } }).described());
@@ -100,6 +93,23 @@ export function onTransfer(ctx: AmqpContext, r: RLink, d: RDelivery, raw: Buffer
   }
   // started with the other transfers of this socket read as one engine sendMany (connection.ts flushes it)
   ctx.sends.add(inbound.message, address, (err) => done(err === undefined ? ACCEPTED : refused(ctx, address, err)));
+}
+
+/** An aborted transfer (transfer-in.ts discarded it): it used a credit, given back like any other's. */
+export function onAbortedTransfer(ctx: AmqpContext, r: RLink): void {
+  const l = ctx.links.get(r);
+  if (!l || l.kind === 'out' || l.state !== 'open') return;
+  if (useCredit(ctx, l)) grantCredit(ctx, l);
+}
+
+/** Count a transfer against the link credit we granted; one beyond it closes the link (rhea only logs it). */
+function useCredit(ctx: AmqpContext, l: InLink): boolean {
+  if (--l.creditLeft >= 0) return true;
+  l.state = 'closed';
+  ctx.links.delete(l.r);
+  l.unregister?.();
+  l.r.close({ condition: 'amqp:link:transfer-limit-exceeded', description: 'transfer without link credit' });
+  return false;
 }
 
 /** The rejected outcome of a send the engine refused (or failed). */

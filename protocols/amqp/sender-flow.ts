@@ -195,12 +195,12 @@ export function onOutcome(ctx: AmqpContext, rd: RDelivery, kind: 'accepted' | 'r
           else c.ack(w.id).catch((err) => ctx.log.debug({ err }, 'amqp: ack'));
           break;
         case 'released':
-          c.nack(w.id, { countFailure: false, redelivered: false });
+          c.nack(w.id, { countFailure: false, redelivered: false, acquired: true });
           break;
         case 'modified': {
           const failed = state?.delivery_failed === true;
           const notHere = state?.undeliverable_here === true;
-          c.nack(w.id, { countFailure: failed, notHere, redelivered: failed ? undefined : false, reason: failed ? 'modified (delivery-failed) by consumer' : undefined });
+          c.nack(w.id, { countFailure: failed, notHere, redelivered: failed ? undefined : false, acquired: true, reason: failed ? 'modified (delivery-failed) by consumer' : undefined });
           break;
         }
         case 'rejected': {

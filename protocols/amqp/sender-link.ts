@@ -10,7 +10,7 @@ import { type Address, BrokerError, durableSubscriptionId, sharedSubscriptionId,
 import { rheaTypes, type RLink, type RTerminus, type Typed } from './rhea.js';
 import { amqpError, clampSettleMode, symbols, terminus, type AmqpContext, type OutLink } from './context.js';
 import { dropConsumer, holdAttach, linkAllowed, refuse, resolveTerminus, sendAttach } from './links.js';
-import { browseMore, deliver, syncCredit } from './sender-flow.js';
+import { deliver, onSenderFlow } from './sender-flow.js';
 
 /** Filter descriptors (Apache/Qpid JMS conventions). */
 const SELECTOR_FILTER = 0x0000468c00000004;
@@ -59,13 +59,13 @@ export function onSenderOpen(ctx: AmqpContext, r: RLink): void {
       link.attachSent = true;
       // rhea writes a session's transfers before its links' attach frames in one output pass, so credit (and with
       // it deliveries) may only follow once our attach is on the wire: a client that pipelines begin, attach and
-      // flow would otherwise get a transfer for a handle it does not know yet ("no such handle")
+      // flow would otherwise get a transfer for a handle it does not know yet ("no such handle"). The flow that
+      // came before is applied now as a whole, drain included (Qpid Proton's receiver.drain(n) right after
+      // create_receiver pipelines attach and flow: its drain used to be forgotten, never echoed)
       setImmediate(() => {
         if (link.state !== 'attaching') return;
         link.state = 'open';
-        if (link.browser) {
-          if (link.credit > 0) browseMore(ctx, link);
-        } else syncCredit(ctx, link);
+        onSenderFlow(ctx, r);
       });
     },
     (err: unknown) => {

@@ -223,6 +223,7 @@ interface TransferFrame {
     message_format?: number | null;
     settled?: boolean | null;
     more?: boolean | null;
+    aborted?: boolean | null;
     state?: unknown;
     value: readonly unknown[];
   };
@@ -288,6 +289,7 @@ function onIncomingTransfer(this: Incoming, frame: TransferFrame, receiver: Rece
   const perf = frame.performative;
   if (this.next_delivery_id === undefined) this.next_delivery_id = perf.delivery_id as number;
   let current = receiver._incomplete;
+  if (perf.aborted) return onAborted(this, frame, receiver);
   if (current) {
     if (perf.delivery_id !== undefined && perf.delivery_id !== null && current.id !== perf.delivery_id) {
       throw new Error(`frame sequence error: delivery ${current.id} not complete, got ${perf.delivery_id}`);
@@ -319,6 +321,34 @@ function onIncomingTransfer(this: Incoming, frame: TransferFrame, receiver: Rece
   if (receiver.credit > 0) receiver.credit--;
   receiver.delivery_count++;
   receiver.dispatch('message', { receiver, delivery: current, raw: data, format: current.format });
+}
+
+/**
+ * §2.7.5: an aborted delivery is discarded (the payload of the aborting frame too) and implicitly settled, so no
+ * disposition goes back; it still took the link credit and a delivery-id, which the 'aborted' listener (the
+ * adapter's credit count) is told of. rhea ignores `aborted`: it handed the partial bytes on as a message.
+ */
+function onAborted(incoming: Incoming, frame: TransferFrame, receiver: ReceiverLink): void {
+  const perf = frame.performative;
+  const current = receiver._incomplete;
+  if (current) {
+    if (perf.delivery_id !== undefined && perf.delivery_id !== null && current.id !== perf.delivery_id) {
+      throw new Error(`frame sequence error: delivery ${current.id} not complete, got ${perf.delivery_id}`);
+    }
+    receiver._incomplete = undefined;
+    current.frames = undefined;
+    current.incomplete = false;
+    // settled: rhea's session drops it from its list of unsettled deliveries without a disposition
+    current.settled = true;
+  } else if (incoming.next_delivery_id === perf.delivery_id) {
+    // aborted in its first frame: nothing to discard but the delivery-id
+    incoming.next_delivery_id = (incoming.next_delivery_id as number) + 1;
+  } else {
+    throw new Error(`frame sequence error: expected ${incoming.next_delivery_id}, got ${perf.delivery_id}`);
+  }
+  if (receiver.credit > 0) receiver.credit--;
+  receiver.delivery_count++;
+  receiver.dispatch('aborted', { receiver });
 }
 
 /** Incoming transfers of this session are taken by `onIncomingTransfer` (their receivers use raw messages). */

@@ -65,6 +65,8 @@ export class AccessControl {
       const q = this.state.queues.get(address.name);
       if (q?.role === 'temporary' || address.temporary) {
         if (action === 'send' || conn.temporaries.has(`queue:${address.name}`)) return;
+        // gone (its connection closed) or never made: say so, as sends to it do, rather than blame an owner
+        if (!q) throw new BrokerError('not-found', `Temporary queue '${address.name}' does not exist`);
         // JMS 1.1 §4.4.3: a temporary queue's messages are consumed only by its own connection; ActiveMQ refuses
         // the consumer ("Cannot subscribe to remote temporary destination"), whatever the ACLs grant
         throw new BrokerError('unauthorized', `Temporary queue '${address.name}' belongs to another connection: only the connection that created it may ${action} it`);

@@ -49,6 +49,11 @@ export interface NackOptions {
   notHere?: boolean;
   /** false: do not flag the message redelivered (AMQP released: the client never processed it). Default true. */
   redelivered?: boolean;
+  /**
+   * With `redelivered: false`: the client did acquire it (AMQP released / modified), so a later delivery is not
+   * its first acquisition (AMQP first-acquirer false), though still not flagged redelivered.
+   */
+  acquired?: boolean;
 }
 
 export type KillCause = 'unauthorized';
@@ -134,6 +139,8 @@ export interface Delivery {
   /** Prior failed delivery attempts (AMQP delivery-count; JMSXDeliveryCount = deliveryCount + 1). */
   readonly deliveryCount: number;
   readonly redelivered: boolean;
+  /** A consumer acquired it before and gave it back unflagged (NackOptions.acquired): AMQP first-acquirer false. */
+  readonly acquiredBefore?: boolean;
   readonly queue: QueueView;
   readonly consumer: ConsumerHandle;
 }

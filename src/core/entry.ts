@@ -8,6 +8,8 @@ export interface Entry {
   /** Prior failed delivery attempts. */
   deliveryCount: number;
   redelivered: boolean;
+  /** Given back unflagged by a consumer that had acquired it (NackOptions.acquired); kept in memory only. */
+  acquired?: boolean;
   size: number;
   /** Stored in the queue's storage queue (durable message in a persistent queue). */
   persisted: boolean;

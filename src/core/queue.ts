@@ -28,6 +28,7 @@ export interface Delivery {
   /** Prior failed delivery attempts (AMQP delivery-count; JMSXDeliveryCount = deliveryCount + 1). */
   readonly deliveryCount: number;
   readonly redelivered: boolean;
+  readonly acquiredBefore?: boolean;
   readonly queue: CoreQueue;
   readonly consumer: Consumer<CoreQueue>;
 }
@@ -647,7 +648,7 @@ export class CoreQueue {
 
   private deliver(e: Entry, c: Consumer<CoreQueue>): void {
     c.credit--;
-    const delivery: Delivery = { id: c.engine.nextDeliveryId(), seq: e.seq, message: e.message, deliveryCount: e.deliveryCount, redelivered: e.redelivered, queue: this, consumer: c };
+    const delivery: Delivery = { id: c.engine.nextDeliveryId(), seq: e.seq, message: e.message, deliveryCount: e.deliveryCount, redelivered: e.redelivered, acquiredBefore: e.acquired, queue: this, consumer: c };
     const gid = e.message.groupId;
     if (gid !== undefined && e.message.groupSeq === -1) this.groups.delete(gid); // JMS: groupSeq -1 closes the group
     if (c.autoAck) {
@@ -904,6 +905,7 @@ export class CoreQueue {
       return;
     }
     if (opts.redelivered !== false) e.redelivered = true;
+    else if (opts.acquired) e.acquired = true;
     this.stats.redelivered++;
     if (opts.deadLetter) {
       this.deadLetter(e, opts.reason ?? 'rejected by consumer');

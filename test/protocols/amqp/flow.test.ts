@@ -180,13 +180,16 @@ describe('AMQP: dispositions', function () {
     await until(() => b.broker.engine.getQueue('disp.acc')!.depth === 0, 3000, 'acked');
   });
 
-  it('released: back to the queue, not counted as a failed delivery (delivery-count stays 0)', async () => {
+  it('released: back to the queue, not counted as a failed delivery (delivery-count stays 0), no longer first-acquirer', async () => {
     const r = await one('disp.rel', 'r');
     const m = await r.next();
+    assert.equal(m.message.first_acquirer, true);
     m.delivery.release();
     const again = await r.next();
     assert.equal(again.message.body, 'r');
     assert.equal(again.message.delivery_count ?? 0, 0);
+    // AMQP 1.0 §3.2.1: first-acquirer false once another acquisition has been (it stayed true before)
+    assert.equal(again.message.first_acquirer, false);
     again.delivery.accept();
   });
 

@@ -28,6 +28,24 @@ function proton(args: string[], env: Record<string, string> = {}, timeoutMs = 20
   });
 }
 
+/**
+ * `proton` with Proton's own frame trace (PN_TRACE_FRM=1 on stderr): also the ids each disposition from the
+ * broker covered, one entry per frame.
+ */
+function protonTraced(args: string[]): Promise<{ result: Record<string, unknown>; dispositions: Array<{ first: number; last: number; state: string }> }> {
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, [SCRIPT, ...args], { timeout: 20_000, env: { ...process.env, PN_TRACE_FRM: '1' }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`proton_client ${args.join(' ')} failed: ${err.message}\n${stderr.slice(-4000)}`));
+      const dispositions = [];
+      for (const line of stderr.split('\n')) {
+        const m = /<- @disposition\(21\) \[role=true, first=(0x[0-9a-f]+)(?:, last=(0x[0-9a-f]+))?.*?state=@(\w+)/.exec(line);
+        if (m) dispositions.push({ first: Number(m[1]), last: Number(m[2] ?? m[1]), state: m[3]! });
+      }
+      resolve({ result: JSON.parse(stdout.trim().split('\n').pop()!), dispositions });
+    });
+  });
+}
+
 interface PMsg {
   body: unknown;
   durable: boolean;
@@ -160,6 +178,53 @@ describe('AMQP interop: python3-qpid-proton', function () {
     const res = await proton(['hello', url, 'py.hello']);
     assert.equal(res.sender, res.receiver, 'proton names both links <container>-<address>');
     assert.equal(res.body, 'Hello World!');
+  });
+
+  it('an aborted multi-frame transfer is discarded: no message, no disposition for it, the next one accepted', async () => {
+    const { result, dispositions } = await protonTraced(['abort', url, 'py.abort']);
+    // rhea used to hand the partial bytes on as a message: rejected (decode-error), and that twice
+    assert.deepEqual(result.outcomes, [['1', 'accepted']]);
+    assert.deepEqual(dispositions, [{ first: 1, last: 1, state: 'accepted' }], 'implicitly settled: the aborted delivery 0 gets no disposition');
+    assert.equal(b.broker.engine.getQueue('py.abort')!.depth, 1);
+    const res = await proton(['receive', url, 'py.abort', '1']);
+    assert.equal((res.messages as PMsg[])[0]!.body, 'whole');
+  });
+
+  it('one disposition per delivery for every outcome: rejected ones are not sent twice', async () => {
+    const msgs = [{ body: 'no to 1' }, { body: 'routed', to: 'py.relay' }, { body: 'no to 2' }, { body: 'no to 3' }];
+    const { result, dispositions } = await protonTraced(['relay', url, JSON.stringify(msgs)]);
+    assert.deepEqual([...(result.outcomes as string[])].sort(), ['accepted', 'rejected', 'rejected', 'rejected']);
+    const perId = new Map<number, string[]>();
+    for (const d of dispositions) for (let id = d.first; id <= d.last; id++) perId.set(id, [...(perId.get(id) ?? []), d.state]);
+    assert.deepEqual([...perId.entries()].sort((x, y) => x[0] - y[0]), [[0, ['rejected']], [1, ['accepted']], [2, ['rejected']], [3, ['rejected']]]);
+  });
+
+  it('a drain sent with the attach (Proton pipelines both) is answered: what is there, then the credit used up', async () => {
+    const empty = await proton(['drain', url, 'py.drain.empty', '5']);
+    assert.deepEqual(empty, { messages: [], credit: 0 });
+    const sent = await proton(['send', url, 'py.drain', JSON.stringify([{ body: 'd1' }, { body: 'd2' }])]);
+    assert.deepEqual(sent.outcomes, ['accepted', 'accepted']);
+    const some = await proton(['drain', url, 'py.drain', '5']);
+    assert.deepEqual(some, { messages: ['d1', 'd2'], credit: 0 });
+    await until(() => b.broker.engine.getQueue('py.drain')!.depth === 0, 3000, 'accepted');
+  });
+
+  it('a receiver on a temporary queue that does not exist (any more) is detached with amqp:not-found', async () => {
+    const res = await proton(['receive', url, 'temp-queue://temp.never-made', '1']);
+    // it was amqp:unauthorized-access, "belongs to another connection", though no connection had it
+    assert.match(String(res.error), /amqp:not-found/);
+    assert.match(String(res.error), /does not exist/);
+  });
+
+  it('released: the next link gets it with delivery-count 0 (not redelivered for JMS) and first-acquirer false', async () => {
+    const sent = await proton(['send', url, 'py.release', JSON.stringify([{ body: 'once' }])]);
+    assert.deepEqual(sent.outcomes, ['accepted']);
+    const res = await proton(['release', url, 'py.release']);
+    assert.deepEqual(res.messages, [
+      { link: 'first', body: 'once', delivery_count: 0, first_acquirer: true },
+      // first-acquirer stayed true: "not acquired by any other link" though the first link had it
+      { link: 'second', body: 'once', delivery_count: 0, first_acquirer: false },
+    ]);
   });
 
   it('proton request/reply through a dynamic reply queue, answered by rhea', async () => {

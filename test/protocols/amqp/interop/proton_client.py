@@ -7,6 +7,16 @@ A python3-qpid-proton (Debian) client for the AMQP interop tests. Prints one JSO
   proton_client.py durable <url> <topic> <client-id> <sub> <count> [detach|close]
                                                                durable subscriber: receive <count>, then detach (keep) or close (remove)
   proton_client.py request <url> <service> <body>             request/reply through a dynamic reply queue
+  proton_client.py abort   <url> <address>                     with a 512-byte max-frame-size: begin a 5000-byte
+                                                               message, abort it after its first frames went out,
+                                                               then send a whole one; wait for its outcome
+  proton_client.py drain   <url> <address> <credit>            attach a receiver and drain <credit> at once (attach and
+                                                               flow in one write); accept what comes until the broker's
+                                                               flow has used the credit up
+  proton_client.py release <url> <address>                     receive one message and release it, then receive it
+                                                               again on a second link and accept it
+  proton_client.py relay   <url> <json-messages>               send on an anonymous-relay link (null target), each
+                                                               message to its "to"; wait for every outcome
 
 <url> is amqp://host:port or amqps://host:port (CA from $PROTON_CA), optionally with user:password@.
 """
@@ -14,7 +24,7 @@ import json
 import os
 import sys
 
-from proton import Message, SSLDomain, symbol, ubyte, byte, short, ulong, char, float32, timestamp
+from proton import Delivery, Message, SSLDomain, symbol, ubyte, byte, short, ulong, char, float32, timestamp
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, DurableSubscription, Selector
 
@@ -258,6 +268,103 @@ class Request(Base):
         event.connection.close()
 
 
+class Abort(Base):
+    def __init__(self, url, address):
+        super().__init__(url)
+        self.address = address
+        self.started = False
+        self.outcomes = []
+
+    def on_start(self, event):
+        self.conn = event.container.connect(self.url, allowed_mechs="PLAIN ANONYMOUS", allow_insecure_mechs=True, reconnect=False, max_frame_size=512)
+        self.sender = event.container.create_sender(self.conn, self.address)
+
+    def on_sendable(self, event):
+        if self.started:
+            return
+        self.started = True
+        self.partial = self.sender.delivery("aborted-1")
+        self.sender.stream(Message(body="A" * 5000, durable=True).encode()[:3000])
+        # the reactor writes those frames before the timer fires: the abort then is a transfer of its own
+        event.container.schedule(0.2, self)
+
+    def on_timer_task(self, event):
+        self.partial.abort()
+        self.sender.send(Message(body="whole", durable=True))
+
+    def settled(self, state, event):
+        self.outcomes.append([event.delivery.tag, state])
+        self.result = {"outcomes": self.outcomes}
+        event.connection.close()
+
+    def on_accepted(self, event):
+        self.settled("accepted", event)
+
+    def on_rejected(self, event):
+        self.settled("rejected", event)
+
+    def on_released(self, event):
+        self.settled("released", event)
+
+
+class Drain(Base):
+    def __init__(self, url, address, credit):
+        super().__init__(url, prefetch=0, auto_accept=True)
+        self.address = address
+        self.credit = credit
+        self.got = []
+
+    def on_start(self, event):
+        self.conn = self.connect(event)
+        self.receiver = event.container.create_receiver(self.conn, self.address)
+        self.receiver.drain(self.credit)
+
+    def on_message(self, event):
+        self.got.append(event.message.body)
+
+    def on_link_flow(self, event):
+        if event.link == self.receiver and event.link.credit == 0 and not event.link.draining():
+            self.result = {"messages": self.got, "credit": event.link.credit}
+            self.conn.close()
+
+
+class Release(Base):
+    def __init__(self, url, address):
+        super().__init__(url, prefetch=0, auto_accept=False, auto_settle=False)
+        self.address = address
+        self.got = []
+
+    def on_start(self, event):
+        self.conn = self.connect(event)
+        event.container.create_receiver(self.conn, self.address, name="first").flow(1)
+
+    def on_message(self, event):
+        m = event.message
+        self.got.append({"link": event.link.name, "body": m.body, "delivery_count": m.delivery_count, "first_acquirer": m.first_acquirer})
+        if len(self.got) == 1:
+            event.delivery.update(Delivery.RELEASED)
+            event.delivery.settle()
+            event.link.close()
+            event.container.create_receiver(self.conn, self.address, name="second").flow(1)
+        else:
+            event.delivery.update(Delivery.ACCEPTED)
+            event.delivery.settle()
+            self.result = {"messages": self.got}
+            self.conn.close()
+
+
+class Relay(Sender):
+    def on_start(self, event):
+        conn = self.connect(event)
+        event.container.create_sender(conn, None)
+
+    def on_sendable(self, event):
+        while event.sender.credit and self.sent < len(self.messages):
+            spec = self.messages[self.sent]
+            event.sender.send(Message(body=spec.get("body"), address=spec.get("to"), durable=True))
+            self.sent += 1
+
+
 def blocking_hello(url, address):
     # Proton's examples/python/helloworld_blocking.py: a receiver and a sender of one address on one
     # BlockingConnection, which names both links "<container id>-<address>" (legal: AMQP 1.0 §2.6.1 makes a
@@ -296,6 +403,14 @@ def main():
         return
     elif cmd == "request":
         h = Request(url, a[0], a[1])
+    elif cmd == "abort":
+        h = Abort(url, a[0])
+    elif cmd == "drain":
+        h = Drain(url, a[0], int(a[1]))
+    elif cmd == "release":
+        h = Release(url, a[0])
+    elif cmd == "relay":
+        h = Relay(url, None, json.loads(a[0]))
     else:
         raise SystemExit("unknown command " + cmd)
     Container(h).run()
