@@ -204,10 +204,16 @@ describe('nothing acknowledged is lost when the broker process is killed (SIGKIL
     closers.push(() => reader.destroy());
     const inboxS = await reader.subscribe('/queue/crash.stomp', { ack: 'auto' });
     const inboxA = await reader.subscribe('/queue/crash.amqp', { ack: 'auto' });
-    const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.ports.mqtt}`, { clientId: 'crash-sub', clean: false, protocolVersion: 4, reconnectPeriod: 0 });
+    // The session's queued messages follow the CONNACK at once: the handler is attached before the connection opens,
+    // or MQTT.js would PUBACK (and the broker drop) the ones that arrive before connectAsync's promise resumes us.
+    const sub = mqtt.connect(`mqtt://127.0.0.1:${b.ports.mqtt}`, { clientId: 'crash-sub', clean: false, protocolVersion: 4, reconnectPeriod: 0 });
     closers.push(() => sub.end(true));
-    assert.equal(sub.connected, true);
     sub.on('message', (_t, payload) => got.mqtt.push(payload.toString()));
+    await new Promise<void>((resolve, reject) => {
+      sub.once('connect', () => resolve());
+      sub.once('error', reject);
+    });
+    assert.equal(sub.connected, true);
     sqs.destroy();
     sqs = new SQSClient({ endpoint: sqsEndpoint(b.ports), region: 'us-east-1', credentials: CREDS, maxAttempts: 1 });
     const queueUrl = queueUrl0!.replace(/:\d+\//, `:${b.ports.sqs}/`);
