@@ -87,13 +87,17 @@ function contextAccessor(name: string): Evaluator<SelectorContext> {
   return (ctx) => normalizeValue(ctx.get(name));
 }
 
+/** ActiveMQ's selector prefix for string-to-number/boolean conversion in comparisons (compile.ts, compileNode). */
+export const CONVERT_STRING_EXPRESSIONS = 'convert_string_expressions:';
+
 function finish<T>(text: string, access: (name: string) => Evaluator<T>): (input: T) => boolean {
-  const node = parseSelector(text);
+  const convert = typeof text === 'string' && text.startsWith(CONVERT_STRING_EXPRESSIONS);
+  const node = parseSelector(convert ? text.slice(CONVERT_STRING_EXPRESSIONS.length) : text);
   if (node.kind === 'literal') {
     const result = node.value === true;
     return () => result;
   }
-  const f = compileNode(node, access);
+  const f = compileNode(node, access, convert);
   return (input) => {
     try {
       return f(input) === true;

@@ -7,7 +7,7 @@
  * activemq.prefetchSize, activemq.exclusive, activemq.noLocal, activemq.subscriptionName (durable topic
  * subscriptions, which UNSUBSCRIBE with the name removes).
  */
-import { BrokerError, type Delivery, type KillCause } from '../../../src/core/api.js';
+import { BrokerError, CONVERT_STRING_EXPRESSIONS, type Delivery, type KillCause } from '../../../src/core/api.js';
 import { header, type StompFrame } from '../frame.js';
 import { resolve } from '../destinations.js';
 import { deliver, replenish, untrack } from '../delivery.js';
@@ -32,7 +32,10 @@ export function onSubscribe(ctx: StompContext, f: StompFrame): Promise<void> {
     if (!/^\s*\d{1,10}\s*$/.test(pf) || Number(pf) < 1) throw new FrameError('Invalid activemq.prefetchSize', `activemq.prefetchSize must be a positive integer, got '${clip(pf, 40)}'.`);
     prefetch = Math.min(Number(pf), ctx.opts.maxPrefetch);
   }
-  const selector = header(f, 'selector') || undefined;
+  // as ActiveMQ's STOMP transport: headers arrive as strings, so a selector compares them as numbers or booleans
+  // where the other side is one (`n > 3` matches `n:5`)
+  const text = header(f, 'selector');
+  const selector = !text ? undefined : text.startsWith(CONVERT_STRING_EXPRESSIONS) ? text : CONVERT_STRING_EXPRESSIONS + text;
   const subName = header(f, 'activemq.subscriptionName') ?? header(f, 'activemq.subcriptionName') ?? header(f, 'durable-subscription-name');
   const address = resolve(ctx, dest, true);
   const sub: Sub = { id, destination: dest, ackMode, prefetch, consumer: null, unacked: new Map(), byMessageId: new Map(), closed: false };

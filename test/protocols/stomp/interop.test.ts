@@ -232,6 +232,24 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         assert.deepEqual(m.body, BINARY);
       });
 
+      it("selectors compare string headers with numbers and booleans as ActiveMQ's STOMP does ('5' > 3; 'abc' matches no comparison)", async () => {
+        const r = await stompPy('selector', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(r.got, {
+          'n > 3': ['n=5', 'n=7'],
+          'n = 5': ['n=5'],
+          "n = '5'": ['n=5'],
+          'n BETWEEN 1 AND 6': ['n=5', 'n=2', 'n=2.5'],
+          'n < 3.0': ['n=2', 'n=2.5'],
+          // Boolean.valueOf: 'true' in any case, everything else is false
+          'flag = TRUE': ['n=5', 'n=2'],
+          // 'abc' is no number: the comparison is UNKNOWN, and so is its NOT, as for every type mismatch in Wharf's
+          // selectors (ActiveMQ makes it FALSE, so its NOT matches 'abc'; it also reads '2.5' with Long.valueOf when
+          // the other side is an integer, and so leaves it out here)
+          'NOT (n > 3)': ['n=2', 'n=2.5'],
+        });
+      });
+
       it('a bad frame gets an ERROR carrying its receipt as receipt-id, and the connection closes', async () => {
         const r = await stompPy('error', b.port, version);
         assert.equal(r.errors.length, 1);

@@ -424,6 +424,30 @@ def scenario_error():
     return out
 
 
+def scenario_selector():
+    """Selectors over string headers, as against ActiveMQ: `n > 3` matches the header n:5 (its STOMP transport
+    reads a string compared with a number as a number), a string that is no number matches no comparison.
+    Each selector is a topic subscription that also takes the last message (done:yes), so when that arrives
+    everything it matched before has arrived too."""
+    out = {}
+    c, l = connect()
+    t = '/topic/py.sel.' + VERSION
+    sels = ["n > 3", "n = 5", "n = '5'", "n BETWEEN 1 AND 6", "n < 3.0", "flag = TRUE", "NOT (n > 3)"]
+    for i, sel in enumerate(sels):
+        r = rid('sub')
+        c.subscribe(t, id='s%d' % i, headers={'receipt': r, 'selector': "(%s) OR done = 'yes'" % sel})
+        l.receipt(r)
+    for n, flag in (('5', 'true'), ('abc', 'false'), ('2', 'TRUE'), ('7', 'no'), ('2.5', 'false')):
+        send(c, l, t, 'n=' + n, headers={'n': n, 'flag': flag})
+    send(c, l, t, 'done', headers={'done': 'yes'})
+    done = lambda i: any(f.headers.get('subscription') == 's%d' % i and body_text(f) == 'done' for f in l.messages)
+    l.wait(lambda: all(done(i) for i in range(len(sels))), 'the last message on every subscription')
+    out['got'] = {sel: [body_text(f) for f in l.messages if f.headers.get('subscription') == 's%d' % i and body_text(f) != 'done']
+                  for i, sel in enumerate(sels)}
+    out['errors'] = l.errors
+    close(c)
+    return out
+
 def main():
     watchdog = threading.Timer(25, lambda: (print(json.dumps({'error': 'watchdog: scenario took over 25 s'}), flush=True), __import__('os')._exit(2)))
     watchdog.daemon = True
