@@ -5,7 +5,7 @@
  * STOMP 1.2 "SUBSCRIBE": `destination` and `id` are required (1.0: the destination is the id), `ack` is
  * auto, client or client-individual. "UNSUBSCRIBE": `id` is required. ActiveMQ extensions honoured:
  * activemq.prefetchSize, activemq.exclusive, activemq.noLocal, activemq.subscriptionName (durable topic
- * subscriptions, which UNSUBSCRIBE with the name removes).
+ * subscriptions, which UNSUBSCRIBE with the name removes); RabbitMQ's prefetch-count.
  */
 import { BrokerError, CONVERT_STRING_EXPRESSIONS, type Delivery, type KillCause } from '../../../src/core/api.js';
 import { header, type StompFrame } from '../frame.js';
@@ -27,10 +27,13 @@ export function onSubscribe(ctx: StompContext, f: StompFrame): Promise<void> {
   const ackMode = (header(f, 'ack') ?? 'auto') as AckMode;
   if (!ACK_MODES.has(ackMode)) throw new FrameError('Invalid ack mode', `ack must be auto, client or client-individual, got '${clip(ackMode, 40)}'.`);
   let prefetch = ctx.opts.defaultPrefetch;
-  const pf = header(f, 'activemq.prefetchSize');
+  // ActiveMQ's activemq.prefetchSize, or RabbitMQ's prefetch-count (where 0 means no limit)
+  const pfName = header(f, 'activemq.prefetchSize') !== undefined ? 'activemq.prefetchSize' : 'prefetch-count';
+  const pf = header(f, pfName);
   if (pf !== undefined) {
-    if (!/^\s*\d{1,10}\s*$/.test(pf) || Number(pf) < 1) throw new FrameError('Invalid activemq.prefetchSize', `activemq.prefetchSize must be a positive integer, got '${clip(pf, 40)}'.`);
-    prefetch = Math.min(Number(pf), ctx.opts.maxPrefetch);
+    const n = Number(pf);
+    if (!/^\s*\d{1,10}\s*$/.test(pf) || (n < 1 && pfName !== 'prefetch-count')) throw new FrameError(`Invalid ${pfName}`, `${pfName} must be a positive integer, got '${clip(pf, 40)}'.`);
+    prefetch = n === 0 ? ctx.opts.maxPrefetch : Math.min(n, ctx.opts.maxPrefetch);
   }
   // as ActiveMQ's STOMP transport: headers arrive as strings, so a selector compares them as numbers or booleans
   // where the other side is one (`n > 3` matches `n:5`)

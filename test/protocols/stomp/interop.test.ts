@@ -250,6 +250,15 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         });
       });
 
+      it("RabbitMQ's destinations /amq/queue/<q> and /exchange/amq.topic/<key>, and its prefetch-count header", async () => {
+        const r = await stompPy('rabbit', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(r.first, ['q0', 'q1']);
+        assert.equal(r.noThird, true, 'prefetch-count: 2');
+        assert.deepEqual(r.afterAck, ['q2']);
+        assert.deepEqual(r.topic, ['exchange <- via exchange', 'exchange <- via topic', 'topic <- via exchange', 'topic <- via topic']);
+      });
+
       it('a bad frame gets an ERROR carrying its receipt as receipt-id, and the connection closes', async () => {
         const r = await stompPy('error', b.port, version);
         assert.equal(r.errors.length, 1);

@@ -448,6 +448,33 @@ def scenario_selector():
     close(c)
     return out
 
+def scenario_rabbit():
+    """RabbitMQ's STOMP names: /amq/queue/<q> is the queue /queue/<q>, /exchange/amq.topic/<key> the topic
+    /topic/<key>; prefetch-count bounds the unacknowledged messages of a subscription."""
+    out = {}
+    c, l = connect()
+    q = 'py.rabbit.' + VERSION.replace('.', '')
+    for i in range(4):
+        send(c, l, '/queue/' + q, 'q%d' % i)
+    r = rid('sub')
+    c.subscribe('/amq/queue/' + q, id='amq', ack='client-individual' if VERSION != '1.0' else 'client',
+                headers={'receipt': r, 'prefetch-count': '2'})
+    l.receipt(r)
+    first = l.take(2)
+    out['first'] = [body_text(f) for f in first]
+    out['noThird'] = l.none()  # prefetch-count: 2 unacknowledged at most
+    ack(c, l, first[0])
+    out['afterAck'] = [body_text(f) for f in l.take(1)]
+    subscribe(c, l, '/topic/' + q, 'topic')
+    subscribe(c, l, '/exchange/amq.topic/' + q, 'exchange')
+    send(c, l, '/exchange/amq.topic/' + q, 'via exchange')
+    send(c, l, '/topic/' + q, 'via topic')
+    got = l.take(4)
+    out['topic'] = sorted('%s <- %s' % (f.headers['subscription'], body_text(f)) for f in got)
+    out['errors'] = l.errors
+    close(c)
+    return out
+
 def main():
     watchdog = threading.Timer(25, lambda: (print(json.dumps({'error': 'watchdog: scenario took over 25 s'}), flush=True), __import__('os')._exit(2)))
     watchdog.daemon = True
