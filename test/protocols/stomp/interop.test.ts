@@ -259,6 +259,18 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         assert.deepEqual(r.topic, ['exchange <- via exchange', 'exchange <- via topic', 'topic <- via exchange', 'topic <- via topic']);
       });
 
+      it("RabbitMQ's durable topic subscription (durable:true, auto-delete:false, no client-id): kept while away, deleted by UNSUBSCRIBE durable:true", async () => {
+        const r = await stompPy('rabbit_durable', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(r.back, ['while away']);
+        assert.equal(r.afterDelete, true, 'nothing kept after the UNSUBSCRIBE with durable:true');
+        assert.equal(
+          b.broker.engine.listSubscriptions().filter((d) => d.subscription?.topicPattern === `py.rabbit-durable.${version}`).length,
+          0,
+          'no subscription left',
+        );
+      });
+
       it('a bad frame gets an ERROR carrying its receipt as receipt-id, and the connection closes', async () => {
         const r = await stompPy('error', b.port, version);
         assert.equal(r.errors.length, 1);

@@ -475,6 +475,41 @@ def scenario_rabbit():
     close(c)
     return out
 
+def scenario_rabbit_durable():
+    """RabbitMQ's durable topic subscription: SUBSCRIBE with durable:true and auto-delete:false keeps what is
+    published while the subscriber is away (no client-id needed); UNSUBSCRIBE with durable:true deletes it."""
+    out = {}
+    t = '/topic/py.rabbit-durable.' + VERSION
+    durable = {'durable': 'true', 'auto-delete': 'false'}
+    pub, pl = connect()
+
+    def sub_once(what):
+        c, l = connect()
+        r = rid('sub')
+        c.subscribe(t, id='dur', headers=dict(durable, receipt=r))
+        l.receipt(r)
+        return c, l
+
+    c, l = sub_once('first')
+    close(c)
+    send(pub, pl, t, 'while away')
+    c, l = sub_once('back')
+    out['back'] = [body_text(f) for f in l.take(1)]
+    r = rid('unsub')
+    c.unsubscribe(id='dur', headers=dict(durable, receipt=r))
+    l.receipt(r)
+    close(c)
+    send(pub, pl, t, 'after delete')
+    c, l = sub_once('again')
+    out['afterDelete'] = l.none()
+    r = rid('unsub')
+    c.unsubscribe(id='dur', headers=dict(durable, receipt=r))
+    l.receipt(r)
+    out['errors'] = l.errors + pl.errors
+    close(c)
+    close(pub)
+    return out
+
 def main():
     watchdog = threading.Timer(25, lambda: (print(json.dumps({'error': 'watchdog: scenario took over 25 s'}), flush=True), __import__('os')._exit(2)))
     watchdog.daemon = True
