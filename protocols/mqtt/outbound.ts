@@ -33,7 +33,7 @@ export function onDelivery(c: ConnectionContext, entry: SubEntry, d: Delivery): 
   // [MQTT-3.3.5-1] (3.1.1): a message matching several of the client's subscriptions is sent once, by the one with
   // the highest QoS (as mosquitto and RabbitMQ do); MQTT 5 clients get a copy per subscription, each with its
   // Subscription Identifier
-  if (c.version !== 5 && c.subEntries.size > 1 && entry.parsed.group === undefined && outranked(c, entry, t, m)) {
+  if (c.version !== 5 && c.subEntries.size > 1 && outranked(c, entry, t, m)) {
     settleQos0(c, d);
     return;
   }
@@ -57,11 +57,14 @@ export function onDelivery(c: ConnectionContext, entry: SubEntry, d: Delivery): 
 }
 
 /**
- * Another non-shared subscription of this connection matches `t`, has a higher QoS (or the same and came first), and
- * certainly has its own copy of `m` (its subscription existed before the message was made): that one sends it. A
- * subscription made while the message was on its way may not have it, and does not count (a duplicate, not a loss).
+ * Another non-shared subscription of this connection matches `t`, certainly has its own copy of `m` (its subscription
+ * existed before the message was made), and has a higher QoS (or the same and came first) — or `entry` is a shared
+ * one, whose group's copy this client then takes without sending it (as mosquitto does): that one sends it. A
+ * subscription made while the message was on its way may not have it, and does not count (a duplicate, not a loss);
+ * a shared one never outranks, its group's copy may go to another member.
  */
 function outranked(c: ConnectionContext, entry: SubEntry, t: string, m: Message): boolean {
+  const shared = entry.parsed.group !== undefined;
   let before = true;
   for (const e of c.subEntries.values()) {
     if (e === entry) {
@@ -69,7 +72,7 @@ function outranked(c: ConnectionContext, entry: SubEntry, t: string, m: Message)
       continue;
     }
     if (e.parsed.group !== undefined || !e.consumer || e.consumer.closed || !(m.timestamp > e.readyAt)) continue;
-    if (e.sub.qos < entry.sub.qos || (e.sub.qos === entry.sub.qos && !before)) continue;
+    if (!shared && (e.sub.qos < entry.sub.qos || (e.sub.qos === entry.sub.qos && !before))) continue;
     if (mqttMatch(e.parsed.filter, t)) return true;
   }
   return false;

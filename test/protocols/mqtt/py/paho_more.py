@@ -310,10 +310,11 @@ def run_userprops():
 
 def run_overlap():
     """MQTT 3.1.1 §3.3.5: a message matching several subscriptions of one client arrives once, at the highest QoS of
-    them, live and for a persistent session (clean_session=False) after it reconnects."""
+    them (a shared subscription's copy only when no other subscription matches), live and for a persistent session
+    (clean_session=False) after it reconnects."""
     tag = ARGS[0]
     base = 'pyov/' + tag
-    filters = [(base + '/#', 0), (base + '/a', 2), (base + '/+', 1), ('pyov-end/' + tag, 1)]
+    filters = [(base + '/#', 0), (base + '/a', 2), (base + '/+', 1), ('$share/g/' + base + '/+', 2), ('pyov-end/' + tag, 1)]
     pub = Client('pyov-pub-' + tag, version=mqtt.MQTTv311)
     pub.connect()
     res = {}
