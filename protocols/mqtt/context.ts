@@ -23,6 +23,11 @@ export interface SubEntry {
   consumer: ConsumerHandle | null;
   /** Filter starts with a wildcard: topics starting with `$` are not delivered to it. */
   wildFirst: boolean;
+  /**
+   * Date.now() once its engine subscription existed (0: a durable one older than this connection; Infinity: not yet):
+   * a message created later is in its queue too, which lets an overlapping 3.1.1 subscription leave it to this one.
+   */
+  readyAt: number;
 }
 
 /** An outbound QoS 1 / 2 PUBLISH in flight. */

@@ -10,6 +10,7 @@ import { encodeAck, encodePublish, encodePublishProps, publishSize, PUBREL } fro
 import type { ConnectionContext, OutboundState, OutEntry, SubEntry } from './context.js';
 import { messageQos, messageToProps } from './mapping.js';
 import { kvKeys, type SessionState, type SubRecord } from './session.js';
+import { mqttMatch } from './topics.js';
 
 /** Credit of a QoS 0 subscription's engine consumer (auto-ack): topped up as PUBLISHes leave. */
 export const QOS0_WINDOW = 1000;
@@ -26,6 +27,13 @@ export function onDelivery(c: ConnectionContext, entry: SubEntry, d: Delivery): 
   const t = c.host.topicOf(m);
   // [MQTT-4.7.2-1]: a filter starting with a wildcard does not match a topic name starting with '$'
   if (entry.wildFirst && t.charCodeAt(0) === 36 /* $ */) {
+    settleQos0(c, d);
+    return;
+  }
+  // [MQTT-3.3.5-1] (3.1.1): a message matching several of the client's subscriptions is sent once, by the one with
+  // the highest QoS (as mosquitto and RabbitMQ do); MQTT 5 clients get a copy per subscription, each with its
+  // Subscription Identifier
+  if (c.version !== 5 && c.subEntries.size > 1 && outranked(c, entry, t, m)) {
     settleQos0(c, d);
     return;
   }
@@ -46,6 +54,28 @@ export function onDelivery(c: ConnectionContext, entry: SubEntry, d: Delivery): 
     return;
   }
   sendQos(c, entry.sub, d, m, t, qos);
+}
+
+/**
+ * Another non-shared subscription of this connection matches `t`, certainly has its own copy of `m` (its subscription
+ * existed before the message was made), and has a higher QoS (or the same and came first) — or `entry` is a shared
+ * one, whose group's copy this client then takes without sending it (as mosquitto does): that one sends it. A
+ * subscription made while the message was on its way may not have it, and does not count (a duplicate, not a loss);
+ * a shared one never outranks, its group's copy may go to another member.
+ */
+function outranked(c: ConnectionContext, entry: SubEntry, t: string, m: Message): boolean {
+  const shared = entry.parsed.group !== undefined;
+  let before = true;
+  for (const e of c.subEntries.values()) {
+    if (e === entry) {
+      before = false;
+      continue;
+    }
+    if (e.parsed.group !== undefined || !e.consumer || e.consumer.closed || !(m.timestamp > e.readyAt)) continue;
+    if (!shared && (e.sub.qos < entry.sub.qos || (e.sub.qos === entry.sub.qos && !before))) continue;
+    if (mqttMatch(e.parsed.filter, t)) return true;
+  }
+  return false;
 }
 
 function settleQos0(c: ConnectionContext, d: Delivery): void {

@@ -361,6 +361,9 @@ export function toOpenWireMessage(m: Message): OwMessage {
     props ??= new Map();
     props.set(k, propertyOut(m.properties[k]!, ptypes[k]));
   }
+  // the content type a STOMP (or AMQP, MQTT 5) sender gave is the string property `content-type`, as ActiveMQ's
+  // STOMP transport keeps it; an ObjectMessage's is implied by its class
+  if (m.contentType !== undefined && m.bodyType !== 'object' && !(props?.has('content-type') ?? false)) (props ??= new Map()).set('content-type', propertyOut(m.contentType, undefined));
   const messageId = toMessageId(m.messageId);
   return {
     type,

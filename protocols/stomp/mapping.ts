@@ -23,6 +23,10 @@ const PREFIXES: Array<[string, StompDestinationType]> = [
   ['/temp-topic/', 'temp-topic'],
   ['/remote-temp-queue/', 'remote-temp-queue'],
   ['/remote-temp-topic/', 'remote-temp-topic'],
+  // RabbitMQ's names for the same things: a queue by its name, and the topic exchange with a routing key (what
+  // RabbitMQ's /topic/ publishes to)
+  ['/amq/queue/', 'queue'],
+  ['/exchange/amq.topic/', 'topic'],
 ];
 
 export const MAX_DESTINATION_LENGTH = 1024;
@@ -39,7 +43,7 @@ export function parseDestination(dest: string): StompDestination {
   }
   throw new BrokerError(
     'invalid',
-    `Unknown destination '${clip(dest)}': use /queue/<name>, /topic/<name>, /temp-queue/<name>, /temp-topic/<name>, /remote-temp-queue/<name> or /remote-temp-topic/<name>`,
+    `Unknown destination '${clip(dest)}': use /queue/<name>, /topic/<name>, /temp-queue/<name>, /temp-topic/<name>, /remote-temp-queue/<name>, /remote-temp-topic/<name>, /amq/queue/<name> or /exchange/amq.topic/<name>`,
   );
 }
 

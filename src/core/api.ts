@@ -25,6 +25,7 @@ export { ACL_KV_PREFIX, allowAll, ANONYMOUS, SECURITY_KV_PREFIX, USER_KV_PREFIX 
 export { hashPassword, isLoopback, PASSWORD_HASH_PATTERN, verifyPassword } from './passwords.js';
 export { durableSubscriptionId, sharedSubscriptionId } from './subscription-ids.js';
 export { SendBatch, type SendDone } from './send-batch.js';
+export { CONVERT_STRING_EXPRESSIONS } from './selector.js';
 
 export type QueueRole = 'queue' | 'durable-subscription' | 'shared-subscription' | 'subscription' | 'temporary';
 
@@ -200,6 +201,7 @@ export interface SubscribeOptions {
   prefetch?: number;
   /** Initial explicit credit when prefetch is not used. */
   credit?: number;
+  /** JMS selector; after the prefix `convert_string_expressions:` strings compare with numbers and booleans as ActiveMQ's STOMP does. */
   selector?: string;
   exclusive?: boolean;
   /** At-most-once: messages are removed as they are delivered. */

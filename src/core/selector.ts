@@ -87,13 +87,27 @@ function contextAccessor(name: string): Evaluator<SelectorContext> {
   return (ctx) => normalizeValue(ctx.get(name));
 }
 
+/** ActiveMQ's selector prefix for string-to-number/boolean conversion in comparisons (compile.ts, compileNode). */
+export const CONVERT_STRING_EXPRESSIONS = 'convert_string_expressions:';
+
+/**
+ * Whether a subscription made with selector `a` is the one asked for with `b`: the same text, with or without the
+ * conversion prefix, so a durable subscription kept from before STOMP added it (or made by JMS) is not replaced —
+ * and its messages lost — when a STOMP client subscribes again with the same selector.
+ */
+export function sameSelector(a: string | undefined, b: string | undefined): boolean {
+  const strip = (s: string | undefined) => (s?.startsWith(CONVERT_STRING_EXPRESSIONS) ? s.slice(CONVERT_STRING_EXPRESSIONS.length) : (s ?? ''));
+  return strip(a) === strip(b);
+}
+
 function finish<T>(text: string, access: (name: string) => Evaluator<T>): (input: T) => boolean {
-  const node = parseSelector(text);
+  const convert = typeof text === 'string' && text.startsWith(CONVERT_STRING_EXPRESSIONS);
+  const node = parseSelector(convert ? text.slice(CONVERT_STRING_EXPRESSIONS.length) : text);
   if (node.kind === 'literal') {
     const result = node.value === true;
     return () => result;
   }
-  const f = compileNode(node, access);
+  const f = compileNode(node, access, convert);
   return (input) => {
     try {
       return f(input) === true;

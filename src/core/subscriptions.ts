@@ -10,6 +10,7 @@ import type { Consumer } from './consumer.js';
 import { EngineState, PAUSED_PREFIX, refKey, type QueueMeta } from './engine-state.js';
 import { BrokerError } from './errors.js';
 import { messageSize } from './message.js';
+import { sameSelector } from './selector.js';
 import type { DestinationPolicy } from './policy.js';
 import type { CoreQueue, QueueRole } from './queue.js';
 import type { Command } from './store.js';
@@ -54,7 +55,7 @@ export class Subscriptions {
       const name = o.shared ? sharedSubscriptionId(o.shared) : durableSubscriptionId(clientId!, o.durable.name);
       const sub = { clientId, subscriptionName: o.durable.name, selector: o.selector || undefined, noLocal: o.noLocal || undefined, topicPattern: pattern };
       let q = this.state.subscriptions.get(name);
-      if (q && (q.subscription?.topicPattern !== pattern || (q.subscription?.selector ?? '') !== (o.selector ?? '') || !!q.subscription?.noLocal !== !!o.noLocal)) {
+      if (q && (q.subscription?.topicPattern !== pattern || !sameSelector(q.subscription?.selector, o.selector) || !!q.subscription?.noLocal !== !!o.noLocal)) {
         // JMS: subscribing with a different topic or selector replaces the subscription
         if (q.consumers.length && !o.shared) throw new BrokerError('invalid', `Durable subscription '${o.durable.name}' is in use`);
         await this.remove(q);

@@ -267,6 +267,26 @@ describe('JMS selectors', () => {
     });
   });
 
+  describe("ActiveMQ's convert_string_expressions: prefix (what STOMP subscriptions get)", () => {
+    const C = 'convert_string_expressions:';
+    it('reads a string compared with a number or boolean as that type; without the prefix it is a type mismatch', () => {
+      assert.equal(sel("n > 3", { n: '5' }), false);
+      assert.equal(sel(C + 'n > 3', { n: '5' }), true);
+      assert.equal(sel(C + 'n = 5', { n: '5' }), true);
+      assert.equal(sel(C + '5 = n', { n: '5' }), true);
+      assert.equal(sel(C + 'n < 3', { n: '2.5' }), true);
+      assert.equal(sel(C + 'n = 9007199254740993', { n: '9007199254740993' }), true, 'integers stay exact');
+      assert.equal(sel(C + 'n BETWEEN 1 AND 6', { n: '+4' }), true);
+      assert.equal(sel(C + 'n BETWEEN a AND b', { n: '4', a: 1, b: 6 }), true);
+      assert.equal(sel(C + 'n = m', { n: '4', m: 4 }), true);
+      assert.equal(sel(C + 'flag = TRUE', { flag: 'True' }), true);
+      assert.equal(sel(C + "n = '5'", { n: '5' }), true);
+      assert.equal(sel(C + "n = '5'", { n: 5 }), false, 'a number is not read as a string');
+      assert.equal(sel(C + 'n > 3', { n: 'abc' }) || sel(C + 'NOT (n > 3)', { n: 'abc' }), false, "'abc' > 3 is UNKNOWN");
+      assert.equal(sel(C + 'JMSPriority > 3', {}, { priority: 9 }), true);
+    });
+  });
+
   describe('arithmetic', () => {
     it('operators and precedence', () => {
       assert.equal(sel('2 + 3 * 4 = 14'), true);

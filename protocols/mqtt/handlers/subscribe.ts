@@ -81,7 +81,7 @@ export async function restoreSubscriptions(c: ConnectionContext, session: Sessio
 async function attach(c: ConnectionContext, rec: SubRecord, restoring: boolean, existed = false): Promise<void> {
   const parsed = parseFilter(rec.filter, c.host.cfg) as ParsedFilter;
   const old = c.subEntries.get(rec.filter);
-  const entry: SubEntry = { sub: rec, parsed, consumer: null, wildFirst: startsWithWildcard(parsed.filter) };
+  const entry: SubEntry = { sub: rec, parsed, consumer: null, wildFirst: startsWithWildcard(parsed.filter), readyAt: Infinity };
   // Retain Handling: [MQTT-3.3.1-9] 0 sends retained messages, [MQTT-3.3.1-10] 1 only for a new subscription,
   // [MQTT-3.3.1-11] 2 never; a shared subscription gets none
   if (parsed.filter.startsWith('$SYS')) {
@@ -130,4 +130,6 @@ async function attach(c: ConnectionContext, rec: SubRecord, restoring: boolean, 
     return;
   }
   entry.consumer = consumer;
+  // a resumed or re-made durable subscription keeps its queue, which holds what was published before
+  entry.readyAt = restoring ? 0 : existed && rec.durable && old?.sub.durable ? old.readyAt : Date.now();
 }

@@ -5,9 +5,10 @@
  * STOMP 1.2 "SUBSCRIBE": `destination` and `id` are required (1.0: the destination is the id), `ack` is
  * auto, client or client-individual. "UNSUBSCRIBE": `id` is required. ActiveMQ extensions honoured:
  * activemq.prefetchSize, activemq.exclusive, activemq.noLocal, activemq.subscriptionName (durable topic
- * subscriptions, which UNSUBSCRIBE with the name removes).
+ * subscriptions, which UNSUBSCRIBE with the name removes); RabbitMQ's prefetch-count and durable topic
+ * subscriptions (durable:true, removed by an UNSUBSCRIBE with durable:true).
  */
-import { BrokerError, type Delivery, type KillCause } from '../../../src/core/api.js';
+import { BrokerError, CONVERT_STRING_EXPRESSIONS, type Delivery, type KillCause, sharedSubscriptionId } from '../../../src/core/api.js';
 import { header, type StompFrame } from '../frame.js';
 import { resolve } from '../destinations.js';
 import { deliver, replenish, untrack } from '../delivery.js';
@@ -27,15 +28,24 @@ export function onSubscribe(ctx: StompContext, f: StompFrame): Promise<void> {
   const ackMode = (header(f, 'ack') ?? 'auto') as AckMode;
   if (!ACK_MODES.has(ackMode)) throw new FrameError('Invalid ack mode', `ack must be auto, client or client-individual, got '${clip(ackMode, 40)}'.`);
   let prefetch = ctx.opts.defaultPrefetch;
-  const pf = header(f, 'activemq.prefetchSize');
+  // ActiveMQ's activemq.prefetchSize, or RabbitMQ's prefetch-count (where 0 means no limit)
+  const pfName = header(f, 'activemq.prefetchSize') !== undefined ? 'activemq.prefetchSize' : 'prefetch-count';
+  const pf = header(f, pfName);
   if (pf !== undefined) {
-    if (!/^\s*\d{1,10}\s*$/.test(pf) || Number(pf) < 1) throw new FrameError('Invalid activemq.prefetchSize', `activemq.prefetchSize must be a positive integer, got '${clip(pf, 40)}'.`);
-    prefetch = Math.min(Number(pf), ctx.opts.maxPrefetch);
+    const n = Number(pf);
+    if (!/^\s*\d{1,10}\s*$/.test(pf) || (n < 1 && pfName !== 'prefetch-count')) throw new FrameError(`Invalid ${pfName}`, `${pfName} must be a positive integer, got '${clip(pf, 40)}'.`);
+    prefetch = n === 0 ? ctx.opts.maxPrefetch : Math.min(n, ctx.opts.maxPrefetch);
   }
-  const selector = header(f, 'selector') || undefined;
+  // as ActiveMQ's STOMP transport: headers arrive as strings, so a selector compares them as numbers or booleans
+  // where the other side is one (`n > 3` matches `n:5`)
+  const text = header(f, 'selector');
+  const selector = !text ? undefined : text.startsWith(CONVERT_STRING_EXPRESSIONS) ? text : CONVERT_STRING_EXPRESSIONS + text;
   const subName = header(f, 'activemq.subscriptionName') ?? header(f, 'activemq.subcriptionName') ?? header(f, 'durable-subscription-name');
   const address = resolve(ctx, dest, true);
   const sub: Sub = { id, destination: dest, ackMode, prefetch, consumer: null, unacked: new Map(), byMessageId: new Map(), closed: false };
+  // RabbitMQ's durable topic subscription (durable:true, or its older alias persistent:true, with auto-delete:false):
+  // one queue per subscription id × destination, kept while away, shared by whoever subscribes with both
+  const group = subName === undefined && address.kind === 'topic' && rabbitDurable(f) ? rabbitGroup(id, dest) : undefined;
   ctx.subs.set(id, sub);
   const receipt = header(f, 'receipt');
   return ctx.engine
@@ -47,7 +57,8 @@ export function onSubscribe(ctx: StompContext, f: StompFrame): Promise<void> {
       autoAck: ackMode === 'auto',
       exclusive: header(f, 'activemq.exclusive') === 'true',
       noLocal: header(f, 'activemq.noLocal') === 'true',
-      durable: subName && address.kind === 'topic' ? { name: subName } : undefined,
+      durable: group !== undefined ? { name: id } : subName && address.kind === 'topic' ? { name: subName } : undefined,
+      shared: group,
       onMessage: (d) => deliver(ctx, sub, d),
       onClose: (reason, cause) => subscriptionClosed(ctx, sub, reason, cause),
       onLeaseExpired: (d) => leaseExpired(ctx, sub, d),
@@ -79,9 +90,16 @@ export function onUnsubscribe(ctx: StompContext, f: StompFrame): Promise<void> |
   if (id === undefined && subName === undefined) throw missing('UNSUBSCRIBE', 'id');
   const byId = id !== undefined ? ctx.subs.get(id) : undefined;
   const subs = byId ? [byId] : dest !== undefined ? [...ctx.subs.values()].filter((s) => s.destination === dest) : [];
-  if (subs.length === 0 && subName === undefined) throw new FrameError('No such subscription', `This connection has no subscription with id '${clip(id ?? '', 60)}'.`);
+  // RabbitMQ: UNSUBSCRIBE with durable:true deletes the durable subscription (of this id and its destination)
+  const rabbitDest = rabbitDurable(f) && id !== undefined ? (byId?.destination ?? header(f, 'destination')) : undefined;
+  if (subs.length === 0 && subName === undefined && rabbitDest === undefined) throw new FrameError('No such subscription', `This connection has no subscription with id '${clip(id ?? '', 60)}'.`);
   for (const sub of subs) closeSub(ctx, sub);
   const receipt = header(f, 'receipt');
+  if (rabbitDest !== undefined && subName === undefined) {
+    return ctx.engine.deleteSubscription(sharedSubscriptionId(rabbitGroup(id!, rabbitDest))).then(() => {
+      if (receipt !== undefined) ctx.receipt(receipt);
+    });
+  }
   if (subName !== undefined) {
     const clientId = ctx.conn!.clientId;
     if (!clientId) throw new FrameError('No client-id', 'Removing a durable subscription needs the client-id header on CONNECT.');
@@ -90,6 +108,16 @@ export function onUnsubscribe(ctx: StompContext, f: StompFrame): Promise<void> |
     });
   }
   if (receipt !== undefined) ctx.receipt(receipt);
+}
+
+function rabbitDurable(f: StompFrame): boolean {
+  // RabbitMQ 3.10 auto-deletes the subscription's queue when its last subscriber leaves unless told otherwise
+  return (header(f, 'durable') ?? header(f, 'persistent')) === 'true' && header(f, 'auto-delete') === 'false';
+}
+
+/** The engine share group of a RabbitMQ-style durable subscription. */
+function rabbitGroup(id: string, destination: string): string {
+  return `stomp:${destination}:${id}`;
 }
 
 export function closeSub(ctx: StompContext, sub: Sub): void {

@@ -63,6 +63,40 @@ const COMPARE: Record<ComparisonOp, (a: Value, b: Value) => boolean | null> = {
   '>=': (a, b) => (isNum(a) && isNum(b) ? a >= b : null),
 };
 
+type Cmp = (a: Value, b: Value) => boolean | null;
+
+/**
+ * A string read as `like`'s type: Boolean.valueOf for a boolean; for a number, an integer (exact) or a decimal
+ * ('2.5' < 3 holds, where ActiveMQ, reading it with Long.valueOf for an integer literal, says FALSE); null when
+ * it does not read as one.
+ */
+function stringAs(s: string, like: Value): Value {
+  if (typeof like === 'boolean') return s.toLowerCase() === 'true';
+  if (typeof like !== 'number' && typeof like !== 'bigint') return s;
+  if (/^[+-]?\d+$/.test(s)) return normBig(BigInt(s));
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?\s*$/.test(s) ? Number(s.trim().replace(/[dDfF]$/, '')) : null;
+}
+
+/** Both operands of a comparison with a string on one side and a number or boolean on the other read as the latter's type. */
+function coerce(a: Value, b: Value): [Value, Value] {
+  if (typeof a === 'string' && b !== null && typeof b !== 'string') return [stringAs(a, b), b];
+  if (typeof b === 'string' && a !== null && typeof a !== 'string') return [a, stringAs(b, a)];
+  return [a, b];
+}
+
+function coerced(cmp: Cmp): Cmp {
+  return (a, b) => cmp(...coerce(a, b));
+}
+
+/** An operand compared with the constant `k`: a string value read as k's type. */
+function asTypeOf<T>(f: Evaluator<T>, k: Value): Evaluator<T> {
+  if (k === null || typeof k === 'string') return f;
+  return (x) => {
+    const v = f(x);
+    return typeof v === 'string' ? stringAs(v, k) : v;
+  };
+}
+
 const MIRROR: Record<ComparisonOp, ComparisonOp> = { '=': '=', '<>': '<>', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
 
 const LONG_LIMIT = 2 ** 63;
@@ -137,11 +171,16 @@ function constant<T>(v: Value): Compiled<T> {
   return { f: () => v, k: { v } };
 }
 
-export function compileNode<T>(node: SelectorNode, access: Accessor<T>): Evaluator<T> {
-  return compile(node, access).f;
+/**
+ * `convertStrings`: ActiveMQ's `convert_string_expressions:` mode (what its STOMP transport puts before every
+ * SUBSCRIBE selector, STOMP headers being strings): in a comparison of a string with a number or boolean, the
+ * string is read as the other side's type first ('5' > 3); a string that does not read as one compares UNKNOWN.
+ */
+export function compileNode<T>(node: SelectorNode, access: Accessor<T>, convertStrings = false): Evaluator<T> {
+  return compile(node, access, convertStrings).f;
 }
 
-function compile<T>(node: SelectorNode, access: Accessor<T>): Compiled<T> {
+function compile<T>(node: SelectorNode, access: Accessor<T>, cs: boolean): Compiled<T> {
   switch (node.kind) {
     case 'literal':
       return constant(node.value);
@@ -150,7 +189,7 @@ function compile<T>(node: SelectorNode, access: Accessor<T>): Compiled<T> {
       return { f: access(node.name) };
 
     case 'unary': {
-      const o = compile(node.operand, access);
+      const o = compile(node.operand, access, cs);
       const op = node.op === '-' ? (v: Value): Value => (typeof v === 'number' ? -v : typeof v === 'bigint' ? normBig(-v) : null) : (v: Value): Value => (isNum(v) ? v : null);
       if (o.k) return constant(op(o.k.v));
       const of = o.f;
@@ -158,8 +197,8 @@ function compile<T>(node: SelectorNode, access: Accessor<T>): Compiled<T> {
     }
 
     case 'arithmetic': {
-      const l = compile(node.left, access);
-      const r = compile(node.right, access);
+      const l = compile(node.left, access, cs);
+      const r = compile(node.right, access, cs);
       const op = ARITHMETIC[node.op];
       if (l.k && r.k) return constant(op(l.k.v, r.k.v));
       const lf = l.f;
@@ -168,22 +207,22 @@ function compile<T>(node: SelectorNode, access: Accessor<T>): Compiled<T> {
     }
 
     case 'comparison': {
-      const l = compile(node.left, access);
-      const r = compile(node.right, access);
-      if (l.k && r.k) return constant(COMPARE[node.op](l.k.v, r.k.v));
-      if (r.k) return { f: compareWithConstant(node.op, l.f, r.k.v) };
-      if (l.k) return { f: compareWithConstant(MIRROR[node.op], r.f, l.k.v) };
-      const cmp = COMPARE[node.op];
+      const l = compile(node.left, access, cs);
+      const r = compile(node.right, access, cs);
+      if (l.k && r.k) return constant(cs ? COMPARE[node.op](...coerce(l.k.v, r.k.v)) : COMPARE[node.op](l.k.v, r.k.v));
+      if (r.k) return { f: compareWithConstant(node.op, cs ? asTypeOf(l.f, r.k.v) : l.f, r.k.v) };
+      if (l.k) return { f: compareWithConstant(MIRROR[node.op], cs ? asTypeOf(r.f, l.k.v) : r.f, l.k.v) };
+      const cmp = cs ? coerced(COMPARE[node.op]) : COMPARE[node.op];
       const lf = l.f;
       const rf = r.f;
       return { f: (x) => cmp(lf(x), rf(x)) };
     }
 
     case 'between': {
-      const vf = compile(node.value, access).f;
-      const lo = compile(node.low, access);
-      const hi = compile(node.high, access);
+      const lo = compile(node.low, access, cs);
+      const hi = compile(node.high, access, cs);
       const negated = node.negated;
+      const vf = cs && lo.k ? asTypeOf(compile(node.value, access, cs).f, lo.k.v) : compile(node.value, access, cs).f;
       if (lo.k && hi.k && isNum(lo.k.v) && isNum(hi.k.v)) {
         const a = lo.k.v;
         const b = hi.k.v;
@@ -201,25 +240,26 @@ function compile<T>(node: SelectorNode, access: Accessor<T>): Compiled<T> {
       }
       const lf = lo.f;
       const hf = hi.f;
+      const [lt, gt, ge, le] = (['<', '>', '>=', '<='] as const).map((op) => (cs ? coerced(COMPARE[op]) : COMPARE[op])) as [Cmp, Cmp, Cmp, Cmp];
       // BETWEEN ≡ v >= lo AND v <= hi;  NOT BETWEEN ≡ v < lo OR v > hi (JMS 1.1 §3.8.1.2).
       return {
         f: negated
           ? (x) => {
               const v = vf(x);
-              return or3(COMPARE['<'](v, lf(x)), COMPARE['>'](v, hf(x)));
+              return or3(lt(v, lf(x)), gt(v, hf(x)));
             }
           : (x) => {
               const v = vf(x);
-              return and3(COMPARE['>='](v, lf(x)), COMPARE['<='](v, hf(x)));
+              return and3(ge(v, lf(x)), le(v, hf(x)));
             },
       };
     }
 
     case 'in':
-      return { f: compileIn(compile(node.value, access).f, node.list, node.negated) };
+      return { f: compileIn(compile(node.value, access, cs).f, node.list, node.negated) };
 
     case 'like': {
-      const vf = compile(node.value, access).f;
+      const vf = compile(node.value, access, cs).f;
       const match = compileLike(node.pattern, node.escape);
       const negated = node.negated;
       return {
@@ -231,12 +271,12 @@ function compile<T>(node: SelectorNode, access: Accessor<T>): Compiled<T> {
     }
 
     case 'isNull': {
-      const vf = compile(node.value, access).f;
+      const vf = compile(node.value, access, cs).f;
       return { f: node.negated ? (x) => vf(x) !== null : (x) => vf(x) === null };
     }
 
     case 'not': {
-      const o = compile(node.operand, access);
+      const o = compile(node.operand, access, cs);
       if (o.k) return constant(not3(o.k.v));
       const of = o.f;
       return { f: (x) => not3(of(x)) };
@@ -244,7 +284,7 @@ function compile<T>(node: SelectorNode, access: Accessor<T>): Compiled<T> {
 
     case 'and':
     case 'or': {
-      const fs = node.operands.map((o) => compile(o, access).f);
+      const fs = node.operands.map((o) => compile(o, access, cs).f);
       return { f: node.kind === 'and' ? andOf(fs) : orOf(fs) };
     }
   }

@@ -3,7 +3,8 @@
  * - the Eclipse Paho C client (Debian paho.mqtt.c-examples: paho_c_pub / paho_c_sub on the asynchronous library,
  *   paho_cs_pub / paho_cs_sub on the synchronous one), MQTT 3.1.1 and 5, over TCP and WebSocket;
  * - python3-paho-mqtt (1.6) over WebSocket, and its MQTT 5 features: shared subscriptions, will delay, session
- *   expiry, topic aliases, retain handling, user properties, CONNACK properties (scenarios in py/paho_more.py).
+ *   expiry, topic aliases, retain handling, user properties, CONNACK properties, and 3.1.1 overlapping subscriptions
+ *   (scenarios in py/paho_more.py).
  * These tests fail (not skip) when the packages are missing:
  *   apt-get install -y paho.mqtt.c-examples python3-paho-mqtt
  */
@@ -302,6 +303,22 @@ describe('MQTT interop: python3-paho-mqtt over WebSocket and its MQTT 5 features
     assert.deepEqual(res.rh0.slice(0, 2), [['old', true], ['live', false]]);
     assert.deepEqual(res.rh2BeforeLive, []);
     assert.deepEqual(res.rh2[0], ['live', false]);
+  });
+
+  it('MQTT 3.1.1 overlapping subscriptions: one copy at the highest QoS of the matching ones (as mosquitto), live and queued for a persistent session', async () => {
+    const res = await paho(b, 'overlap', ['o1']);
+    assert.deepEqual(res.granted, [0, 2, 1, 2, 1]);
+    assert.equal(res.sessionPresent, 1);
+    for (const phase of ['live', 'queued']) {
+      // /a matches all four filters, /b '#' (QoS 0), '+' (QoS 1) and '$share/g/…/+' (QoS 2, but a shared copy yields
+      // to the client's own subscriptions, as in mosquitto), /c/d only '#'; the QoS 0 message stays QoS 0
+      assert.deepEqual(res[phase], [
+        ['/a', `${phase}-a0`, 0],
+        ['/a', `${phase}-a2`, 2],
+        ['/b', `${phase}-b2`, 1],
+        ['/c/d', `${phase}-cd1`, 0],
+      ]);
+    }
   });
 
   it('user properties round trip paho → Wharf → paho: order, repeated names, UTF-8, empty values (QoS 0/1/2)', async () => {

@@ -113,6 +113,7 @@ describe('openwire adapter: interop, restart, protocol edges', function () {
     assert.equal(values['CLASS'], 'ActiveMQTextMessage');
     assert.equal(values['TEXT'], 'from stomp');
     assert.equal(values['COLOR'], 'green');
+    assert.equal(values['CONTENT_TYPE'], 'text/plain', "the STOMP content-type is the JMS property 'content-type' (as in ActiveMQ)");
     assert.equal(values['CORR'], 'st-corr');
     assert.equal(values['PRIORITY'], '3');
     assert.equal(values['PERSISTENT'], 'true');

@@ -232,6 +232,45 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         assert.deepEqual(m.body, BINARY);
       });
 
+      it("selectors compare string headers with numbers and booleans as ActiveMQ's STOMP does ('5' > 3; 'abc' matches no comparison)", async () => {
+        const r = await stompPy('selector', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(r.got, {
+          'n > 3': ['n=5', 'n=7'],
+          'n = 5': ['n=5'],
+          "n = '5'": ['n=5'],
+          'n BETWEEN 1 AND 6': ['n=5', 'n=2', 'n=2.5'],
+          'n < 3.0': ['n=2', 'n=2.5'],
+          // Boolean.valueOf: 'true' in any case, everything else is false
+          'flag = TRUE': ['n=5', 'n=2'],
+          // 'abc' is no number: the comparison is UNKNOWN, and so is its NOT, as for every type mismatch in Wharf's
+          // selectors (ActiveMQ makes it FALSE, so its NOT matches 'abc'; it also reads '2.5' with Long.valueOf when
+          // the other side is an integer, and so leaves it out here)
+          'NOT (n > 3)': ['n=2', 'n=2.5'],
+        });
+      });
+
+      it("RabbitMQ's destinations /amq/queue/<q> and /exchange/amq.topic/<key>, and its prefetch-count header", async () => {
+        const r = await stompPy('rabbit', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(r.first, ['q0', 'q1']);
+        assert.equal(r.noThird, true, 'prefetch-count: 2');
+        assert.deepEqual(r.afterAck, ['q2']);
+        assert.deepEqual(r.topic, ['exchange <- via exchange', 'exchange <- via topic', 'topic <- via exchange', 'topic <- via topic']);
+      });
+
+      it("RabbitMQ's durable topic subscription (durable:true, auto-delete:false, no client-id): kept while away, deleted by UNSUBSCRIBE durable:true", async () => {
+        const r = await stompPy('rabbit_durable', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(r.back, ['while away']);
+        assert.equal(r.afterDelete, true, 'nothing kept after the UNSUBSCRIBE with durable:true');
+        assert.equal(
+          b.broker.engine.listSubscriptions().filter((d) => d.subscription?.topicPattern === `py.rabbit-durable.${version}`).length,
+          0,
+          'no subscription left',
+        );
+      });
+
       it('a bad frame gets an ERROR carrying its receipt as receipt-id, and the connection closes', async () => {
         const r = await stompPy('error', b.port, version);
         assert.equal(r.errors.length, 1);

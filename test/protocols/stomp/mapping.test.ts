@@ -13,6 +13,9 @@ describe('STOMP mapping', () => {
     assert.deepEqual(parseDestination('/topic/a.>'), { type: 'topic', name: 'a.>' });
     assert.deepEqual(parseDestination('/temp-queue/x'), { type: 'temp-queue', name: 'x' });
     assert.deepEqual(parseDestination('/remote-temp-topic/t.1'), { type: 'remote-temp-topic', name: 't.1' });
+    assert.deepEqual(parseDestination('/amq/queue/a.b'), { type: 'queue', name: 'a.b' });
+    assert.deepEqual(parseDestination('/exchange/amq.topic/a.*'), { type: 'topic', name: 'a.*' });
+    assert.throws(() => parseDestination('/exchange/amq.direct/a'), /Unknown destination/);
     assert.throws(() => parseDestination('/queue/'), /empty name/);
     assert.throws(() => parseDestination('queue/a'), /Unknown destination/);
     assert.throws(() => parseDestination(`/queue/${'x'.repeat(2000)}`), /longer than/);

@@ -516,6 +516,18 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       const c = await stompit();
       await assert.rejects(c.subscribe('/topic/news', { 'activemq.subscriptionName': 'x' }), /client id/);
     });
+
+    it('one made with a selector before STOMP selectors compared strings as numbers (or by JMS) is kept, with what it collected, when STOMP subscribes again with that selector', async () => {
+      const old = await engine().subscribe({ address: { kind: 'topic', name: 'sel.kept' }, durable: { name: 'r', clientId: 'app-2' }, selector: "region = 'eu'", credit: 0, onMessage: () => undefined });
+      old.close();
+      const pub = await stompit();
+      await pub.send('/topic/sel.kept', 'eu-1', { region: 'eu', persistent: 'true' });
+      await pub.send('/topic/sel.kept', 'us-1', { region: 'us', persistent: 'true' });
+      const back = await stompit({ 'client-id': 'app-2' });
+      const inbox = await back.subscribe('/topic/sel.kept', { 'activemq.subscriptionName': 'r', selector: "region = 'eu'" });
+      assert.deepEqual((await inbox.take(1)).map((m) => m.text), ['eu-1']);
+      assert.equal(engine().getSubscription('durable:app-2:r')?.subscription?.selector, "region = 'eu'");
+    });
   });
 
   // ----------------------------------------------------------------------------------------- transactions

@@ -10,7 +10,8 @@ Usage: paho_more.py <scenario> <host> <port> [args...]
   alias <tag>                   publisher uses a Topic Alias
   retain <tag>                  Retain Handling 0 vs 2
   userprops <tag>               user properties (order, repeated names, UTF-8) round trip
-Everything is MQTT 5 except `ws 311`. Exit status 0 even on failed expectations: mocha asserts the JSON.
+  overlap <tag>                 MQTT 3.1.1 overlapping subscriptions, live and queued for a persistent session
+Everything is MQTT 5 except `ws 311` and `overlap`. Exit status 0 even on failed expectations: mocha asserts the JSON.
 """
 import json
 import subprocess
@@ -49,8 +50,8 @@ def props_dict(p):
 class Client:
     """A paho client with its messages, CONNACK and SUBACKs collected; loop in a background thread."""
 
-    def __init__(self, client_id, version=mqtt.MQTTv5, transport='tcp', port=PORT, ws_path='/mqtt'):
-        self.c = mqtt.Client(client_id=client_id, protocol=version, transport=transport)
+    def __init__(self, client_id, version=mqtt.MQTTv5, transport='tcp', port=PORT, ws_path='/mqtt', clean_session=None):
+        self.c = mqtt.Client(client_id=client_id, protocol=version, transport=transport, clean_session=clean_session)
         if transport == 'websockets':
             self.c.ws_set_options(path=ws_path)
         self.version = version
@@ -307,5 +308,45 @@ def run_userprops():
                   for m in msgs]})
 
 
-{'ws': run_ws, 'connack': run_connack, 'shared': run_shared, 'will': run_will, 'victim': run_victim,
+def run_overlap():
+    """MQTT 3.1.1 §3.3.5: a message matching several subscriptions of one client arrives once, at the highest QoS of
+    them (a shared subscription's copy only when no other subscription matches), live and for a persistent session
+    (clean_session=False) after it reconnects."""
+    tag = ARGS[0]
+    base = 'pyov/' + tag
+    filters = [(base + '/#', 0), (base + '/a', 2), (base + '/+', 1), ('$share/g/' + base + '/+', 2), ('pyov-end/' + tag, 1)]
+    pub = Client('pyov-pub-' + tag, version=mqtt.MQTTv311)
+    pub.connect()
+    res = {}
+    for phase in ('live', 'queued'):
+        sub = Client('pyov-' + tag, version=mqtt.MQTTv311, clean_session=False)
+        sub.connect()
+        if phase == 'live':
+            rc, mid = sub.c.subscribe(filters)
+            with sub.lock:
+                sub.lock.wait_for(lambda: mid in sub.subacks, 5)
+            res['granted'] = sub.subacks.get(mid)
+            publish_all(pub, base, tag, phase)
+        else:
+            res['sessionPresent'] = sub.connack['flags'].get('session present')
+        with sub.lock:
+            sub.lock.wait_for(lambda: any(m['topic'].startswith('pyov-end/') for m in sub.msgs), 10)
+        time.sleep(0.5)  # a second copy of anything would be here by now
+        res[phase] = sorted([m['topic'][len(base):], m['payload'], m['qos']] for m in sub.msgs if not m['topic'].startswith('pyov-end/'))
+        sub.disconnect()
+        if phase == 'live':
+            publish_all(pub, base, tag, 'queued')  # while the persistent session is offline
+    pub.disconnect()
+    out(res)
+
+
+def publish_all(pub, base, tag, phase):
+    pub.publish(base + '/a', phase + '-a2', qos=2)  # all three filters: QoS 2
+    pub.publish(base + '/b', phase + '-b2', qos=2)  # '#' and '+': QoS 1
+    pub.publish(base + '/c/d', phase + '-cd1', qos=1)  # '#' only: QoS 0
+    pub.publish(base + '/a', phase + '-a0', qos=0)  # QoS 0 is what it is
+    pub.publish('pyov-end/' + tag, 'end', qos=1)
+
+
+{'overlap': run_overlap, 'ws': run_ws, 'connack': run_connack, 'shared': run_shared, 'will': run_will, 'victim': run_victim,
  'session': run_session, 'alias': run_alias, 'retain': run_retain, 'userprops': run_userprops}[scenario]()

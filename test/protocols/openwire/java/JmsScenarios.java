@@ -1099,6 +1099,7 @@ public class JmsScenarios {
         System.out.println("CLASS\t" + m.getClass().getSimpleName());
         System.out.println("TEXT\t" + (m instanceof TextMessage ? text(m) : "-"));
         System.out.println("COLOR\t" + m.getObjectProperty("color"));
+        System.out.println("CONTENT_TYPE\t" + m.getObjectProperty("content-type"));
         System.out.println("CORR\t" + m.getJMSCorrelationID());
         System.out.println("PRIORITY\t" + m.getJMSPriority());
         System.out.println("PERSISTENT\t" + (m.getJMSDeliveryMode() == DeliveryMode.PERSISTENT));

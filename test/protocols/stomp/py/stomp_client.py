@@ -424,6 +424,92 @@ def scenario_error():
     return out
 
 
+def scenario_selector():
+    """Selectors over string headers, as against ActiveMQ: `n > 3` matches the header n:5 (its STOMP transport
+    reads a string compared with a number as a number), a string that is no number matches no comparison.
+    Each selector is a topic subscription that also takes the last message (done:yes), so when that arrives
+    everything it matched before has arrived too."""
+    out = {}
+    c, l = connect()
+    t = '/topic/py.sel.' + VERSION
+    sels = ["n > 3", "n = 5", "n = '5'", "n BETWEEN 1 AND 6", "n < 3.0", "flag = TRUE", "NOT (n > 3)"]
+    for i, sel in enumerate(sels):
+        r = rid('sub')
+        c.subscribe(t, id='s%d' % i, headers={'receipt': r, 'selector': "(%s) OR done = 'yes'" % sel})
+        l.receipt(r)
+    for n, flag in (('5', 'true'), ('abc', 'false'), ('2', 'TRUE'), ('7', 'no'), ('2.5', 'false')):
+        send(c, l, t, 'n=' + n, headers={'n': n, 'flag': flag})
+    send(c, l, t, 'done', headers={'done': 'yes'})
+    done = lambda i: any(f.headers.get('subscription') == 's%d' % i and body_text(f) == 'done' for f in l.messages)
+    l.wait(lambda: all(done(i) for i in range(len(sels))), 'the last message on every subscription')
+    out['got'] = {sel: [body_text(f) for f in l.messages if f.headers.get('subscription') == 's%d' % i and body_text(f) != 'done']
+                  for i, sel in enumerate(sels)}
+    out['errors'] = l.errors
+    close(c)
+    return out
+
+def scenario_rabbit():
+    """RabbitMQ's STOMP names: /amq/queue/<q> is the queue /queue/<q>, /exchange/amq.topic/<key> the topic
+    /topic/<key>; prefetch-count bounds the unacknowledged messages of a subscription."""
+    out = {}
+    c, l = connect()
+    q = 'py.rabbit.' + VERSION.replace('.', '')
+    for i in range(4):
+        send(c, l, '/queue/' + q, 'q%d' % i)
+    r = rid('sub')
+    c.subscribe('/amq/queue/' + q, id='amq', ack='client-individual' if VERSION != '1.0' else 'client',
+                headers={'receipt': r, 'prefetch-count': '2'})
+    l.receipt(r)
+    first = l.take(2)
+    out['first'] = [body_text(f) for f in first]
+    out['noThird'] = l.none()  # prefetch-count: 2 unacknowledged at most
+    ack(c, l, first[0])
+    out['afterAck'] = [body_text(f) for f in l.take(1)]
+    subscribe(c, l, '/topic/' + q, 'topic')
+    subscribe(c, l, '/exchange/amq.topic/' + q, 'exchange')
+    send(c, l, '/exchange/amq.topic/' + q, 'via exchange')
+    send(c, l, '/topic/' + q, 'via topic')
+    got = l.take(4)
+    out['topic'] = sorted('%s <- %s' % (f.headers['subscription'], body_text(f)) for f in got)
+    out['errors'] = l.errors
+    close(c)
+    return out
+
+def scenario_rabbit_durable():
+    """RabbitMQ's durable topic subscription: SUBSCRIBE with durable:true and auto-delete:false keeps what is
+    published while the subscriber is away (no client-id needed); UNSUBSCRIBE with durable:true deletes it."""
+    out = {}
+    t = '/topic/py.rabbit-durable.' + VERSION
+    durable = {'durable': 'true', 'auto-delete': 'false'}
+    pub, pl = connect()
+
+    def sub_once(what):
+        c, l = connect()
+        r = rid('sub')
+        c.subscribe(t, id='dur', headers=dict(durable, receipt=r))
+        l.receipt(r)
+        return c, l
+
+    c, l = sub_once('first')
+    close(c)
+    send(pub, pl, t, 'while away')
+    c, l = sub_once('back')
+    out['back'] = [body_text(f) for f in l.take(1)]
+    r = rid('unsub')
+    c.unsubscribe(id='dur', headers=dict(durable, receipt=r))
+    l.receipt(r)
+    close(c)
+    send(pub, pl, t, 'after delete')
+    c, l = sub_once('again')
+    out['afterDelete'] = l.none()
+    r = rid('unsub')
+    c.unsubscribe(id='dur', headers=dict(durable, receipt=r))
+    l.receipt(r)
+    out['errors'] = l.errors + pl.errors
+    close(c)
+    close(pub)
+    return out
+
 def main():
     watchdog = threading.Timer(25, lambda: (print(json.dumps({'error': 'watchdog: scenario took over 25 s'}), flush=True), __import__('os')._exit(2)))
     watchdog.daemon = True
