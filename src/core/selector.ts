@@ -1,7 +1,7 @@
 /**
  * JMS 1.1 message selectors (JMS 1.1 §3.8.1): parse once, compile to closures, evaluate per message
- * with SQL three-valued logic. A selector matches only when it evaluates to TRUE; FALSE and UNKNOWN
- * (NULLs, type mismatches, division by zero) do not match. Evaluation never throws.
+ * with SQL three-valued logic. A selector matches only when it evaluates to TRUE; FALSE (also a comparison of
+ * non-like types) and UNKNOWN (NULLs, division by zero) do not match. Evaluation never throws.
  *
  * Identifiers resolve against the canonical Message: the JMS header names below map to message
  * fields, everything else is an application property (missing → NULL, Buffer → NULL).

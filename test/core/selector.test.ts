@@ -222,33 +222,38 @@ describe('JMS selectors', () => {
       assert.equal(sel('n < m', { n: 2n ** 70n, m: 1e30 }), true);
     });
 
-    it('strings compare with = and <> only', () => {
+    it('strings compare with = and <>; two string properties order as Java strings (ActiveMQ), a string literal cannot', () => {
       assert.equal(sel("s = 'abc'", { s: 'abc' }), true);
       assert.equal(sel("s <> 'abc'", { s: 'abd' }), true);
       assert.equal(sel("s = 'ABC'", { s: 'abc' }), false, 'case-sensitive');
-      assert.equal(truth('s < t', { s: 'a', t: 'b' }), 'UNKNOWN');
-      assert.equal(truth('s >= t', { s: 'b', t: 'b' }), 'UNKNOWN');
+      assert.equal(truth('s < t', { s: 'a', t: 'b' }), 'TRUE');
+      assert.equal(truth('s >= t', { s: 'b', t: 'b' }), 'TRUE');
+      assert.equal(truth('s > t', { s: 'B', t: 'a' }), 'FALSE', 'by UTF-16 code unit, as compareTo');
       rejects("s < 'b'", 4, /numeric operand for '<'/);
     });
 
-    it('booleans compare with = and <> only', () => {
+    it('booleans compare with = and <>; two boolean properties order false < true (ActiveMQ), a literal cannot', () => {
       assert.equal(sel('a = b', { a: true, b: true }), true);
       assert.equal(sel('a <> b', { a: true, b: false }), true);
-      assert.equal(truth('a < b', { a: false, b: true }), 'UNKNOWN');
+      assert.equal(truth('a < b', { a: false, b: true }), 'TRUE');
       assert.equal(sel('(n > 1) = TRUE', { n: 2 }), true);
       rejects('a > TRUE', 4, /numeric operand/);
     });
 
-    it('type mismatches are UNKNOWN, never TRUE even under NOT', () => {
-      assert.equal(truth('s = 5', { s: '5' }), 'UNKNOWN');
-      assert.equal(truth('s <> 5', { s: '5' }), 'UNKNOWN');
-      assert.equal(truth("n = '5'", { n: 5 }), 'UNKNOWN');
-      assert.equal(truth('b = 1', { b: true }), 'UNKNOWN');
-      assert.equal(truth("b = 'true'", { b: true }), 'UNKNOWN');
-      assert.equal(truth('s > 1', { s: '5' }), 'UNKNOWN');
-      assert.equal(sel('NOT (s = 5)', { s: '5' }), false);
-      assert.equal(truth('a = b', { a: '1', b: 1 }), 'UNKNOWN', 'two identifiers of different types');
-      assert.equal(truth('a <> b', { a: true, b: 'true' }), 'UNKNOWN');
+    it("comparisons of non-like types are FALSE (JMS 1.1 §3.8.1.2), and <> is NOT = (TRUE), as ActiveMQ's broker evaluates them", () => {
+      assert.equal(truth('s = 5', { s: '5' }), 'FALSE');
+      assert.equal(truth('s <> 5', { s: '5' }), 'TRUE');
+      assert.equal(truth("n = '5'", { n: 5 }), 'FALSE');
+      assert.equal(truth("n <> '5'", { n: 5 }), 'TRUE');
+      assert.equal(truth('b = 1', { b: true }), 'FALSE');
+      assert.equal(truth("b = 'true'", { b: true }), 'FALSE');
+      assert.equal(truth('s > 1', { s: '5' }), 'FALSE');
+      assert.equal(truth('s <= 1', { s: '5' }), 'FALSE');
+      assert.equal(sel('NOT (s = 5)', { s: '5' }), true, 'a migrated NOT (kind = 5) matches string kinds, as on ActiveMQ');
+      assert.equal(truth('a = b', { a: '1', b: 1 }), 'FALSE', 'two identifiers of different types');
+      assert.equal(truth('a <> b', { a: true, b: 'true' }), 'TRUE');
+      assert.equal(truth('a > b', { a: true, b: 1 }), 'FALSE');
+      assert.equal(truth('s = 5 OR n = 1', { s: 'x' }), 'UNKNOWN', 'NULL stays UNKNOWN');
     });
 
     it('rejects statically mismatched literal comparisons and chained comparisons', () => {
@@ -282,7 +287,9 @@ describe('JMS selectors', () => {
       assert.equal(sel(C + 'flag = TRUE', { flag: 'True' }), true);
       assert.equal(sel(C + "n = '5'", { n: '5' }), true);
       assert.equal(sel(C + "n = '5'", { n: 5 }), false, 'a number is not read as a string');
-      assert.equal(sel(C + 'n > 3', { n: 'abc' }) || sel(C + 'NOT (n > 3)', { n: 'abc' }), false, "'abc' > 3 is UNKNOWN");
+      assert.equal(sel(C + 'n > 3', { n: 'abc' }), false);
+      assert.equal(sel(C + 'NOT (n > 3)', { n: 'abc' }), true, "'abc' does not read as a number: FALSE, as ActiveMQ's NumberFormatException");
+      assert.equal(sel(C + 'n <> 3', { n: 'abc' }), true);
       assert.equal(sel(C + 'JMSPriority > 3', {}, { priority: 9 }), true);
     });
   });
@@ -431,10 +438,12 @@ describe('JMS selectors', () => {
       assert.equal(sel('NOT age BETWEEN 15 AND 19', { age: 17 }), false);
     });
 
-    it('NULL and mismatched operands are UNKNOWN', () => {
+    it('NULL operands are UNKNOWN; a non-numeric value is neither BETWEEN nor NOT BETWEEN (both comparisons FALSE)', () => {
       assert.equal(truth('age BETWEEN 1 AND 2'), 'UNKNOWN');
       assert.equal(truth('age NOT BETWEEN 1 AND 2'), 'UNKNOWN');
-      assert.equal(truth('age BETWEEN 1 AND 2', { age: '1' }), 'UNKNOWN');
+      assert.equal(truth('age BETWEEN 1 AND 2', { age: '1' }), 'FALSE');
+      assert.equal(sel('age NOT BETWEEN 1 AND 2', { age: '1' }), false);
+      assert.equal(sel('age NOT BETWEEN lo AND hi', { age: '1', lo: 1, hi: 2 }), false);
       // bounds from properties: a NULL bound gives UNKNOWN unless the other comparison decides
       assert.equal(truth('age BETWEEN lo AND hi', { age: 5, hi: 10 }), 'UNKNOWN');
       assert.equal(truth('age BETWEEN lo AND hi', { age: 50, hi: 10 }), 'FALSE');
@@ -555,10 +564,11 @@ describe('JMS selectors', () => {
       assert.equal(sel("s LIKE '%_'", { s: '😀' }), true);
     });
 
-    it('NULL and non-string values are UNKNOWN', () => {
+    it('NULL is UNKNOWN; a number or boolean is not LIKE any pattern (ActiveMQ: FALSE, NOT LIKE TRUE)', () => {
       assert.equal(truth("s LIKE 'a%'"), 'UNKNOWN');
       assert.equal(truth("s NOT LIKE 'a%'"), 'UNKNOWN');
-      assert.equal(truth("n LIKE '1%'", { n: 12 }), 'UNKNOWN');
+      assert.equal(truth("n LIKE '1%'", { n: 12 }), 'FALSE');
+      assert.equal(sel("n NOT LIKE '1%'", { n: 12 }), true);
     });
 
     it('stays fast on pathological patterns', () => {

@@ -2,8 +2,10 @@
  * Compiles a selector AST into a tree of closures evaluated with SQL three-valued logic.
  *
  * Run-time values are string | number | bigint | boolean | null, where null is both SQL NULL and the
- * truth value UNKNOWN. Nothing here throws for any input: type mismatches, NULL operands and division
- * by zero all yield null (UNKNOWN), which a selector treats as "no match".
+ * truth value UNKNOWN. Nothing here throws for any input: NULL operands, arithmetic on non-numbers and division
+ * by zero yield null (UNKNOWN), which a selector treats as "no match". A comparison of values of non-like types
+ * (a string with a number, a boolean with a string) is FALSE (JMS 1.1 §3.8.1.2), and `<>` is NOT `=`, so it is
+ * TRUE there — as ActiveMQ's and Artemis's brokers evaluate it; a migrated `NOT (kind = 5)` matches the same messages.
  *
  * Numbers: integers that fit a double exactly are numbers; larger exact integers are bigint.
  * Comparisons across number/bigint are exact. + - * on integers stay exact (bigint when they leave the
@@ -43,12 +45,22 @@ function numEq(a: NumericValue, b: NumericValue): boolean {
   return (a as unknown) == (b as unknown);
 }
 
+/** Like types (JMS 1.1 §3.8.1.2): both numeric, or both strings, or both booleans. */
+function likeTypes(a: string | number | bigint | boolean, b: string | number | bigint | boolean): boolean {
+  return typeof a === typeof b || (isNum(a) && isNum(b));
+}
+
 function eq(a: Value, b: Value): boolean | null {
   if (a === null || b === null) return null;
   const ta = typeof a;
   if (ta === typeof b) return a === b;
   if (isNum(a) && isNum(b)) return numEq(a, b);
-  return null; // type mismatch → UNKNOWN
+  return false; // non-like types
+}
+
+/** An ordering test: UNKNOWN with a NULL, FALSE for non-like types; strings and booleans compare as Java's compareTo does (ActiveMQ). */
+function ordering(test: (a: string | number | bigint | boolean, b: string | number | bigint | boolean) => boolean): (a: Value, b: Value) => boolean | null {
+  return (a, b) => (a === null || b === null ? null : likeTypes(a, b) ? test(a, b) : false);
 }
 
 const COMPARE: Record<ComparisonOp, (a: Value, b: Value) => boolean | null> = {
@@ -57,24 +69,25 @@ const COMPARE: Record<ComparisonOp, (a: Value, b: Value) => boolean | null> = {
     const r = eq(a, b);
     return r === null ? null : !r;
   },
-  '<': (a, b) => (isNum(a) && isNum(b) ? a < b : null),
-  '<=': (a, b) => (isNum(a) && isNum(b) ? a <= b : null),
-  '>': (a, b) => (isNum(a) && isNum(b) ? a > b : null),
-  '>=': (a, b) => (isNum(a) && isNum(b) ? a >= b : null),
+  '<': ordering((a, b) => a < b),
+  '<=': ordering((a, b) => a <= b),
+  '>': ordering((a, b) => a > b),
+  '>=': ordering((a, b) => a >= b),
 };
 
 type Cmp = (a: Value, b: Value) => boolean | null;
 
 /**
  * A string read as `like`'s type: Boolean.valueOf for a boolean; for a number, an integer (exact) or a decimal
- * ('2.5' < 3 holds, where ActiveMQ, reading it with Long.valueOf for an integer literal, says FALSE); null when
- * it does not read as one.
+ * ('2.5' < 3 holds, where ActiveMQ, reading it with Long.valueOf for an integer literal, says FALSE); the string
+ * itself when it does not read as one (then the comparison is of non-like types: FALSE, as ActiveMQ's
+ * NumberFormatException makes it).
  */
 function stringAs(s: string, like: Value): Value {
   if (typeof like === 'boolean') return s.toLowerCase() === 'true';
   if (typeof like !== 'number' && typeof like !== 'bigint') return s;
   if (/^[+-]?\d+$/.test(s)) return normBig(BigInt(s));
-  return /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?\s*$/.test(s) ? Number(s.trim().replace(/[dDfF]$/, '')) : null;
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[dDfF]?\s*$/.test(s) ? Number(s.trim().replace(/[dDfF]$/, '')) : s;
 }
 
 /** Both operands of a comparison with a string on one side and a number or boolean on the other read as the latter's type. */
@@ -227,14 +240,15 @@ function compile<T>(node: SelectorNode, access: Accessor<T>, cs: boolean): Compi
         const a = lo.k.v;
         const b = hi.k.v;
         return {
+          // a non-numeric value: both comparisons are FALSE, so BETWEEN and NOT BETWEEN are FALSE
           f: negated
             ? (x) => {
                 const v = vf(x);
-                return isNum(v) ? v < a || v > b : null;
+                return isNum(v) ? v < a || v > b : v === null ? null : false;
               }
             : (x) => {
                 const v = vf(x);
-                return isNum(v) ? v >= a && v <= b : null;
+                return isNum(v) ? v >= a && v <= b : v === null ? null : false;
               },
         };
       }
@@ -265,7 +279,8 @@ function compile<T>(node: SelectorNode, access: Accessor<T>, cs: boolean): Compi
       return {
         f: (x) => {
           const v = vf(x);
-          return typeof v === 'string' ? match(v) !== negated : null;
+          // LIKE on a number or boolean is FALSE, and NOT LIKE its negation (ActiveMQ)
+          return typeof v === 'string' ? match(v) !== negated : v === null ? null : negated;
         },
       };
     }
@@ -294,45 +309,49 @@ function compile<T>(node: SelectorNode, access: Accessor<T>, cs: boolean): Compi
 function compareWithConstant<T>(op: ComparisonOp, vf: Evaluator<T>, k: Value): Evaluator<T> {
   if (k === null) return () => null;
   if (typeof k === 'string' || typeof k === 'boolean') {
-    if (op !== '=' && op !== '<>') return () => null;
+    if (op !== '=' && op !== '<>') {
+      const cmp = COMPARE[op];
+      return (x) => cmp(vf(x), k);
+    }
     const want = op === '=';
     const type = typeof k;
     return (x) => {
       const v = vf(x);
-      return typeof v === type ? (v === k) === want : null;
+      return v === null ? null : typeof v === type ? (v === k) === want : !want;
     };
   }
+  // a value of another type than the number: FALSE, and TRUE for <> (see the file comment)
   const n = k; // number | bigint
   switch (op) {
     case '=':
       return (x) => {
         const v = vf(x);
-        return typeof v === 'number' ? v === n || (typeof n === 'bigint' && numEq(v, n)) : typeof v === 'bigint' ? numEq(v, n) : null;
+        return typeof v === 'number' ? v === n || (typeof n === 'bigint' && numEq(v, n)) : typeof v === 'bigint' ? numEq(v, n) : v === null ? null : false;
       };
     case '<>':
       return (x) => {
         const v = vf(x);
-        return isNum(v) ? !numEq(v, n) : null;
+        return isNum(v) ? !numEq(v, n) : v === null ? null : true;
       };
     case '<':
       return (x) => {
         const v = vf(x);
-        return isNum(v) ? v < n : null;
+        return isNum(v) ? v < n : v === null ? null : false;
       };
     case '<=':
       return (x) => {
         const v = vf(x);
-        return isNum(v) ? v <= n : null;
+        return isNum(v) ? v <= n : v === null ? null : false;
       };
     case '>':
       return (x) => {
         const v = vf(x);
-        return isNum(v) ? v > n : null;
+        return isNum(v) ? v > n : v === null ? null : false;
       };
     case '>=':
       return (x) => {
         const v = vf(x);
-        return isNum(v) ? v >= n : null;
+        return isNum(v) ? v >= n : v === null ? null : false;
       };
   }
 }
