@@ -113,6 +113,7 @@ export class OwConsumer {
       credit: Math.min(Math.max(info.prefetchSize, 0), host.maxPrefetch),
       selector: info.selector ?? undefined,
       exclusive: info.exclusive,
+      priority: info.priority,
       noLocal: info.noLocal,
       durable,
       onMessage: (d) => this.onDelivery(d),

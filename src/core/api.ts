@@ -195,6 +195,8 @@ export interface SubscribeOptions {
   credit?: number;
   selector?: string;
   exclusive?: boolean;
+  /** Queue: higher first — each message goes to the highest-priority consumers with room (ActiveMQ consumer.priority). */
+  priority?: number;
   /** At-most-once: messages are removed as they are delivered. */
   autoAck?: boolean;
   noLocal?: boolean;

@@ -560,6 +560,7 @@ export class CoreQueue {
 
   addConsumer(c: Consumer<CoreQueue>): void {
     this.consumers.push(c);
+    if (c.priority !== 0) this.prioritized = true;
     // Not a microtask: the adapter gets its Consumer back from subscribe() before the first delivery.
     setImmediate(() => this.scheduleDispatch());
   }
@@ -568,6 +569,7 @@ export class CoreQueue {
   removeConsumer(c: Consumer<CoreQueue>, countFailures = false): void {
     const i = this.consumers.indexOf(c);
     if (i >= 0) this.consumers.splice(i, 1);
+    this.prioritized = this.consumers.some((x) => x.priority !== 0);
     for (const [gid, owner] of this.groups) if (owner === c) this.groups.delete(gid);
     for (const f of [...this.inflight.values()]) {
       if (f.consumer === c) this.settleBack(f, { countFailure: countFailures });
@@ -583,6 +585,9 @@ export class CoreQueue {
       this.dispatch();
     });
   }
+
+  /** Some consumer has a non-zero priority: dispatch looks at every candidate, not the first that fits. */
+  private prioritized = false;
 
   private anyCredit(): boolean {
     for (const c of this.consumers) if (c.credit > 0 && !c.closed) return true;
@@ -632,17 +637,22 @@ export class CoreQueue {
     const exclusive = candidates.find((c) => c.exclusive && !c.closed);
     if (exclusive) candidates = [exclusive];
     const n = candidates.length;
+    // round-robin among the highest-priority consumers that can take it (all 0 unless a client set consumer.priority)
+    let chosen: Consumer<CoreQueue> | null = null;
+    let chosenIdx = 0;
     for (let k = 0; k < n; k++) {
       const idx = (this.rr + k) % n;
       const c = candidates[idx];
+      if (chosen && c.priority <= chosen.priority) continue;
       if (c.closed || c.credit <= 0 || !c.accepts(e)) continue;
-      this.rr = idx + 1;
-      if (gid !== undefined) {
-        this.groups.set(gid, c);
-      }
-      return c;
+      chosen = c;
+      chosenIdx = idx;
+      if (!this.prioritized) break;
     }
-    return null;
+    if (!chosen) return null;
+    this.rr = chosenIdx + 1;
+    if (gid !== undefined) this.groups.set(gid, chosen);
+    return chosen;
   }
 
   private deliver(e: Entry, c: Consumer<CoreQueue>): void {

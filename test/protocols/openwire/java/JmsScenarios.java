@@ -109,6 +109,8 @@ public class JmsScenarios {
             case "empty-bodies": emptyBodies(); break;
             case "browse-many": browseMany(); break;
             case "close-prefetched": closePrefetched(); break;
+            case "selector-redelivered": selectorRedelivered(); break;
+            case "consumer-priority": consumerPriority(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -1492,6 +1494,49 @@ public class JmsScenarios {
         System.out.println("PERSISTENT\t" + (m.getJMSDeliveryMode() == DeliveryMode.PERSISTENT));
         System.out.println("CORR\t" + m.getJMSCorrelationID());
         System.out.println("ID\t" + m.getJMSMessageID());
+        c.close();
+    }
+
+    // Compared with ActiveMQ 5.17's broker: a queue consumer's selector sees JMSRedelivered and JMSXDeliveryCount
+    // as the consumer would get them.
+    static void selectorRedelivered() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.selector.redelivered");
+        MessageProducer p = s.createProducer(q);
+        p.send(s.createTextMessage("seen"));
+        p.send(s.createTextMessage("unseen"));
+        Session auto = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer early = auto.createConsumer(q, "JMSRedelivered = TRUE");
+        none(early);
+        early.close();
+        MessageConsumer first = s.createConsumer(q);
+        eq("seen", text(recv(first)), "first delivery");
+        first.close(); // "seen" comes back redelivered; "unseen", only prefetched, does not
+        MessageConsumer redelivered = auto.createConsumer(q, "JMSRedelivered = TRUE AND JMSXDeliveryCount = 2");
+        Message m = recv(redelivered);
+        eq("seen", text(m), "the redelivered message");
+        eq(true, m.getJMSRedelivered(), "JMSRedelivered");
+        none(redelivered);
+        redelivered.close();
+        MessageConsumer fresh = auto.createConsumer(q, "NOT JMSRedelivered AND JMSXDeliveryCount < 2");
+        eq("unseen", text(recv(fresh)), "the message never handed to the application");
+        c.close();
+    }
+
+    // consumer.priority: a queue offers each message to its highest-priority consumer with room (as ActiveMQ does).
+    static void consumerPriority() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer low = s.createConsumer(s.createQueue("jms.consumer.priority?consumer.priority=1&consumer.prefetchSize=1"));
+        MessageConsumer high = s.createConsumer(s.createQueue("jms.consumer.priority?consumer.priority=9&consumer.prefetchSize=1"));
+        MessageProducer p = s.createProducer(s.createQueue("jms.consumer.priority"));
+        for (int i = 0; i < 3; i++) p.send(s.createTextMessage("m" + i));
+        eq("m0", text(recv(high)), "the first message goes to the high-priority consumer");
+        eq("m2", text(recv(high)), "and, once it has room again, the third");
+        eq("m1", text(recv(low)), "the low-priority consumer gets what the other had no room for");
+        none(low);
+        none(high);
         c.close();
     }
 }

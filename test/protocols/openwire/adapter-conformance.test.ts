@@ -1,0 +1,28 @@
+/**
+ * JMS behaviour found different from ActiveMQ 5.17's own broker by running the same programs (ActiveMQ's client) against
+ * both: each scenario asserts what ActiveMQ's broker does.
+ */
+import { javaHarness } from './java-harness.js';
+import { jms, startOpenWireBroker, type OpenWireBroker } from './adapter-helpers.js';
+
+describe('openwire adapter: conformance with ActiveMQ 5.17', function () {
+  this.timeout(120_000);
+  let b: OpenWireBroker;
+
+  before(function () {
+    javaHarness();
+  });
+  beforeEach(async () => {
+    b = await startOpenWireBroker();
+  });
+  afterEach(async () => {
+    await b.close();
+  });
+
+  it('a queue consumer selector on JMSRedelivered / JMSXDeliveryCount matches the delivery state the consumer would get', async () => {
+    await jms(b.port, 'selector-redelivered');
+  });
+  it('consumer.priority: a message goes to the highest-priority consumer with room', async () => {
+    await jms(b.port, 'consumer-priority');
+  });
+});
