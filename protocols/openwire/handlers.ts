@@ -500,7 +500,7 @@ export class Handlers implements ConsumerHost {
 
   /** Acks noted by a transaction's consumers go into its engine transaction (at commit or prepare). */
   private applyNotedAcks(tx: Tx): void {
-    for (const a of tx.acks.acks) for (const id of a.consumer.take(a.keys)) tx.tx.ack(a.consumer.handle!, id);
+    for (const a of tx.acks.acks) for (const [handle, id] of a.consumer.take(a.keys)) tx.tx.ack(handle, id);
     tx.acks.acks.length = 0;
   }
 

@@ -25,4 +25,10 @@ describe('openwire adapter: conformance with ActiveMQ 5.17', function () {
   it('consumer.priority: a message goes to the highest-priority consumer with room', async () => {
     await jms(b.port, 'consumer-priority');
   });
+  it('a queue consumer on a wildcard reads every matching queue, also one created later (transacted, prefetch 0)', async () => {
+    await jms(b.port, 'wildcard-queue');
+  });
+  it('a queue consumer on a composite destination reads each of its queues; CLIENT_ACKNOWLEDGE acks across them', async () => {
+    await jms(b.port, 'composite-consumer');
+  });
 });

@@ -111,6 +111,8 @@ public class JmsScenarios {
             case "close-prefetched": closePrefetched(); break;
             case "selector-redelivered": selectorRedelivered(); break;
             case "consumer-priority": consumerPriority(); break;
+            case "wildcard-queue": wildcardQueue(); break;
+            case "composite-consumer": compositeConsumer(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -1538,5 +1540,67 @@ public class JmsScenarios {
         none(low);
         none(high);
         c.close();
+    }
+
+    static List<String> drain(MessageConsumer c, int n) throws JMSException {
+        List<String> got = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Message m = recv(c);
+            got.add(text(m) + "@" + m.getJMSDestination() + (m.getJMSRedelivered() ? " redelivered" : ""));
+        }
+        Collections.sort(got);
+        return got;
+    }
+
+    // A queue consumer on a wildcard reads every matching queue, also one created after it subscribed (as ActiveMQ).
+    static void wildcardQueue() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(null);
+        p.send(s.createQueue("jms.wild.orders.eu"), s.createTextMessage("eu"));
+        p.send(s.createQueue("jms.wild.orders.us.ny"), s.createTextMessage("ny"));
+        p.send(s.createQueue("jms.wild.other"), s.createTextMessage("other"));
+        Session tx = c.createSession(true, Session.SESSION_TRANSACTED);
+        MessageConsumer all = tx.createConsumer(tx.createQueue("jms.wild.orders.>"));
+        eq(Arrays.asList("eu@queue://jms.wild.orders.eu", "ny@queue://jms.wild.orders.us.ny"), drain(all, 2), "the matching queues' messages, each with its own JMSDestination");
+        p.send(s.createQueue("jms.wild.orders.new"), s.createTextMessage("new"));
+        eq(Arrays.asList("new@queue://jms.wild.orders.new"), drain(all, 1), "a queue created after the consumer");
+        tx.rollback();
+        eq(Arrays.asList("eu@queue://jms.wild.orders.eu redelivered", "new@queue://jms.wild.orders.new redelivered", "ny@queue://jms.wild.orders.us.ny redelivered"), drain(all, 3), "redelivered after rollback");
+        tx.commit();
+        none(all);
+        all.close();
+        MessageConsumer one = s.createConsumer(s.createQueue("jms.wild.orders.*?consumer.prefetchSize=0"));
+        p.send(s.createQueue("jms.wild.orders.us.ny"), s.createTextMessage("ny2"));
+        p.send(s.createQueue("jms.wild.orders.eu"), s.createTextMessage("eu2"));
+        eq(Arrays.asList("eu2@queue://jms.wild.orders.eu"), drain(one, 1), "* matches one level (prefetch 0: MessagePull)");
+        none(one);
+        one.close();
+        eq("ny2", text(recv(s.createConsumer(s.createQueue("jms.wild.orders.us.ny")))), "left on its queue");
+        eq("other", text(recv(s.createConsumer(s.createQueue("jms.wild.other")))), "a queue the wildcard does not match");
+        c.close();
+    }
+
+    // A consumer on a composite destination reads each of its queues (as ActiveMQ); CLIENT_ACKNOWLEDGE acks across them.
+    static void compositeConsumer() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        MessageConsumer both = s.createConsumer(s.createQueue("jms.cc.a,jms.cc.b"));
+        MessageProducer p = s.createProducer(null);
+        p.send(s.createQueue("jms.cc.a"), s.createTextMessage("a"));
+        p.send(s.createQueue("jms.cc.b"), s.createTextMessage("b"));
+        p.send(s.createQueue("jms.cc.c"), s.createTextMessage("c"));
+        Message m1 = recv(both), m2 = recv(both);
+        List<String> got = new ArrayList<>(Arrays.asList(text(m1) + "@" + m1.getJMSDestination(), text(m2) + "@" + m2.getJMSDestination()));
+        Collections.sort(got);
+        eq(Arrays.asList("a@queue://jms.cc.a", "b@queue://jms.cc.b"), got, "both queues");
+        none(both);
+        m2.acknowledge();
+        c.close();
+        Connection c2 = connect();
+        Session s2 = c2.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        none(s2.createConsumer(s2.createQueue("jms.cc.a,jms.cc.b")));
+        eq("c", text(recv(s2.createConsumer(s2.createQueue("jms.cc.c")))), "a queue outside the composite");
+        c2.close();
     }
 }
