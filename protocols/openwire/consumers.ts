@@ -114,7 +114,7 @@ export class OwConsumer {
       setImmediate(next);
       return;
     }
-    const parts = address.kind === 'queue' ? fanInParts(address) : null;
+    const parts = info.subscriptionName ? null : fanInParts(address); // a durable subscription stays one (engine) subscription
     if (parts) {
       await this.openFanIn(parts);
       return;
@@ -381,13 +381,13 @@ async function ackUpTo(entries: Array<[string, Dispatched]>): Promise<void> {
 }
 
 /**
- * The parts a queue consumer reads when it is more than one queue: a wildcard (`orders.>`), or a composite
- * (`queue://a,topic://b` as toAddress writes it, whose parts may be wildcards too). null for a plain queue.
+ * The parts a consumer reads when it is more than one destination: a queue wildcard (`orders.>`), or a composite
+ * (`queue://a,topic://b` as toAddress writes it, whose parts may be wildcards too). null for one queue or topic.
  */
 function fanInParts(address: Address): Address[] | null {
   if (address.temporary) return null;
-  if (address.name.includes(',')) return address.name.split(',').map((p) => parseAddress(p.trim(), 'queue'));
-  return isWildcard(address.name) ? [address] : null;
+  if (address.name.includes(',')) return address.name.split(',').map((p) => parseAddress(p.trim(), address.kind));
+  return address.kind === 'queue' && isWildcard(address.name) ? [address] : null; // topic wildcards are the engine's
 }
 
 /** The acks a local transaction has collected, per consumer, applied at commit. */

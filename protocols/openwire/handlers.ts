@@ -527,6 +527,8 @@ export class Handlers implements ConsumerHost {
         this.advisories.removed(dest);
         if (!isTopic(dest)) await this.engine.deleteQueue(dest.physicalName);
       } else if (!isTopic(dest)) {
+        // ActiveMQConnection.destroyDestination of a queue someone reads is refused, as ActiveMQ's broker does
+        if ((this.engine.queueInfo(dest.physicalName)?.consumers ?? 0) > 0) throw new JmsError(JMS_EXCEPTION, `Destination: queue://${dest.physicalName} still has an active subscription`);
         await this.engine.deleteQueue(dest.physicalName);
       }
       return;

@@ -31,4 +31,10 @@ describe('openwire adapter: conformance with ActiveMQ 5.17', function () {
   it('a queue consumer on a composite destination reads each of its queues; CLIENT_ACKNOWLEDGE acks across them', async () => {
     await jms(b.port, 'composite-consumer');
   });
+  it('a topic consumer on a composite destination gets what is published to each of its topics', async () => {
+    await jms(b.port, 'composite-topic-consumer');
+  });
+  it('destroyDestination is refused while the queue has a consumer, then removes the queue and its messages', async () => {
+    await jms(b.port, 'destroy-destination');
+  });
 });

@@ -113,6 +113,8 @@ public class JmsScenarios {
             case "consumer-priority": consumerPriority(); break;
             case "wildcard-queue": wildcardQueue(); break;
             case "composite-consumer": compositeConsumer(); break;
+            case "composite-topic-consumer": compositeTopicConsumer(); break;
+            case "destroy-destination": destroyDestination(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -1602,5 +1604,40 @@ public class JmsScenarios {
         none(s2.createConsumer(s2.createQueue("jms.cc.a,jms.cc.b")));
         eq("c", text(recv(s2.createConsumer(s2.createQueue("jms.cc.c")))), "a queue outside the composite");
         c2.close();
+    }
+
+    // A topic consumer on a composite (`a,b`) gets what is published to either topic (as ActiveMQ).
+    static void compositeTopicConsumer() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer both = s.createConsumer(s.createTopic("jms.ct.a,jms.ct.b"));
+        MessageProducer p = s.createProducer(null);
+        p.send(s.createTopic("jms.ct.a"), s.createTextMessage("a"));
+        p.send(s.createTopic("jms.ct.b"), s.createTextMessage("b"));
+        p.send(s.createTopic("jms.ct.c"), s.createTextMessage("c"));
+        eq(Arrays.asList("a@topic://jms.ct.a", "b@topic://jms.ct.b"), drain(both, 2), "both topics");
+        none(both);
+        c.close();
+    }
+
+    // ActiveMQConnection.destroyDestination: refused while the queue has a consumer, then removes it with its messages.
+    static void destroyDestination() throws Exception {
+        ActiveMQConnection c = (ActiveMQConnection) connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        ActiveMQQueue q = new ActiveMQQueue("jms.destroy");
+        s.createProducer(q).send(s.createTextMessage("x"));
+        MessageConsumer reader = s.createConsumer(q);
+        try {
+            c.destroyDestination(q);
+            throw new AssertionError("destroyDestination of a queue with a consumer was not refused");
+        } catch (JMSException e) {
+            check(e.getMessage().contains("still has an active subscription"), "the refusal names the cause: " + e.getMessage());
+        }
+        eq("x", text(recv(reader)), "the queue is untouched");
+        s.createProducer(q).send(s.createTextMessage("y"));
+        reader.close();
+        c.destroyDestination(q);
+        none(s.createConsumer(q));
+        c.close();
     }
 }
