@@ -177,8 +177,7 @@ export class OwConsumer {
         if (e.kind !== 'queue' || !patterns.some((p) => matchTopic(p, e.name)) || host.engine.isTemporaryQueue(e.name)) return;
         void attach({ kind: 'queue', name: e.name }, true);
       };
-      host.engine.on('destination.created', onCreated);
-      this.unwatch = () => host.engine.off('destination.created', onCreated);
+      this.unwatch = watchCreations(host.engine, onCreated);
     }
     for (const a of parts) if (!(a.kind === 'queue' && isWildcard(a.name))) await attach(a, false);
     for (const d of host.engine.listDestinations()) {
@@ -371,6 +370,22 @@ export class OwConsumer {
     for (const h of this.handles) h.close();
     this.dispatched.clear();
   }
+}
+
+/** One engine listener per engine for every wildcard consumer's watch (not one each: EventEmitter warns past 10). */
+const creationWatchers = new WeakMap<EngineApi, Set<(e: EngineEvents['destination.created']) => void>>();
+
+function watchCreations(engine: EngineApi, cb: (e: EngineEvents['destination.created']) => void): () => void {
+  let set = creationWatchers.get(engine);
+  if (!set) {
+    const watchers = (set = new Set());
+    creationWatchers.set(engine, watchers);
+    engine.on('destination.created', (e) => {
+      for (const w of watchers) w(e);
+    });
+  }
+  set.add(cb);
+  return () => set.delete(cb);
 }
 
 /** A cumulative ack over entries from one or (fan-in) several engine consumers: each acks up to its own last one. */

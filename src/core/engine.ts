@@ -811,6 +811,7 @@ export class Engine extends EventEmitter implements EngineApi {
       if (!this.state.knownTopics.has(o.address.name) && !isWildcard(o.address.name)) {
         this.state.checkNewDestination('topic', o.address.name);
         this.state.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
+        this.emit('destination.created', { kind: 'topic', name: o.address.name });
       }
       ({ queue, ownsQueue } = await this.subs.queueFor(o, conn));
       if (selector) this.state.subscriptionSelectors.set(queue, selector);

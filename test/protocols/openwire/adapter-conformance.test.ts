@@ -37,4 +37,7 @@ describe('openwire adapter: conformance with ActiveMQ 5.17', function () {
   it('destroyDestination is refused while the queue has a consumer, then removes the queue and its messages', async () => {
     await jms(b.port, 'destroy-destination');
   });
+  it('DestinationSource (ActiveMQ.Advisory.Queue / Topic) lists the queues and topics there are, then those created and destroyed', async () => {
+    await jms(b.port, 'destination-source');
+  });
 });

@@ -115,6 +115,7 @@ public class JmsScenarios {
             case "composite-consumer": compositeConsumer(); break;
             case "composite-topic-consumer": compositeTopicConsumer(); break;
             case "destroy-destination": destroyDestination(); break;
+            case "destination-source": destinationSource(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -1638,6 +1639,35 @@ public class JmsScenarios {
         reader.close();
         c.destroyDestination(q);
         none(s.createConsumer(q));
+        c.close();
+    }
+
+    // ActiveMQConnection's DestinationSource (ActiveMQ.Advisory.Queue / Topic / TempQueue): the queues and topics there
+    // are, then those created and destroyed while it watches.
+    static void destinationSource() throws Exception {
+        ActiveMQConnection c = (ActiveMQConnection) connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        s.createProducer(s.createQueue("jms.ds.queue")).send(s.createTextMessage("x"));
+        s.createConsumer(s.createTopic("jms.ds.topic"));
+        TemporaryQueue temp = s.createTemporaryQueue();
+        final BlockingQueue<String> events = new LinkedBlockingQueue<>();
+        org.apache.activemq.advisory.DestinationSource ds = new org.apache.activemq.advisory.DestinationSource(c);
+        ds.setDestinationListener(e -> {
+            String name = e.getDestination().getPhysicalName();
+            if (name.startsWith("jms.ds.") || e.getDestination().isTemporary()) events.add((e.isAddOperation() ? "+" : "-") + e.getDestination().getQualifiedName());
+        });
+        ds.start();
+        Set<String> seen = new TreeSet<>();
+        for (int i = 0; i < 3; i++) seen.add(events.poll(5, TimeUnit.SECONDS));
+        eq(new TreeSet<>(Arrays.asList("+queue://jms.ds.queue", "+topic://jms.ds.topic", "+temp-queue://" + temp.getQueueName())), seen, "the destinations there are");
+        s.createProducer(s.createQueue("jms.ds.later")).send(s.createTextMessage("y"));
+        eq("+queue://jms.ds.later", events.poll(5, TimeUnit.SECONDS), "a queue created while it watches");
+        c.destroyDestination(new ActiveMQQueue("jms.ds.later"));
+        eq("-queue://jms.ds.later", events.poll(5, TimeUnit.SECONDS), "a destroyed queue");
+        Set<String> queues = new TreeSet<>();
+        for (Object q : ds.getQueues()) if (q.toString().startsWith("queue://jms.ds.")) queues.add(q.toString());
+        eq(new TreeSet<>(Arrays.asList("queue://jms.ds.queue")), queues, "getQueues()");
+        ds.stop();
         c.close();
     }
 }
