@@ -216,7 +216,23 @@ export class OwConsumer {
     if (destination && info.destination && destination.physicalName === info.destination.physicalName) destination = info.destination;
     const messageId = base.messageId && deliveryId > 0 ? { ...base.messageId, brokerSequenceId: BigInt(deliveryId) } : base.messageId;
     const message = { ...base, destination, redeliveryCounter, messageId } as OwMessage;
+    if (base.groupID != null && deliveryId > 0) message.jmsxGroupFirstForConsumer = this.firstOfGroup(base.groupID, base.groupSequence);
     this.host.dispatch({ type: DataType.MESSAGE_DISPATCH, commandId: 0, responseRequired: false, consumerId: info.consumerId, destination, message, redeliveryCounter });
+  }
+
+  /** Message groups this consumer has been given a message of (JMSXGroupFirstForConsumer), until a group closes. */
+  private groups: Set<string> | null = null;
+
+  /**
+   * JMSXGroupFirstForConsumer: true on the first message of a group this consumer gets — also when the group comes to
+   * it from a consumer that closed, and after the group was closed (JMSXGroupSeq -1) — as ActiveMQ's broker sets it.
+   */
+  private firstOfGroup(groupId: string, groupSeq: number): boolean {
+    const groups = (this.groups ??= new Set());
+    const first = !groups.has(groupId);
+    if (groupSeq === -1) groups.delete(groupId);
+    else groups.add(groupId);
+    return first;
   }
 
   /** The empty dispatch that ends a browse or answers a pull that timed out. */

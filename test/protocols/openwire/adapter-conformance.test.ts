@@ -40,4 +40,7 @@ describe('openwire adapter: conformance with ActiveMQ 5.17', function () {
   it('DestinationSource (ActiveMQ.Advisory.Queue / Topic) lists the queues and topics there are, then those created and destroyed', async () => {
     await jms(b.port, 'destination-source');
   });
+  it('JMSXGroupFirstForConsumer marks the first message of a group a consumer gets (assigned, moved, reopened)', async () => {
+    await jms(b.port, 'group-first');
+  });
 });

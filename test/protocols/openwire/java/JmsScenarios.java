@@ -116,6 +116,7 @@ public class JmsScenarios {
             case "composite-topic-consumer": compositeTopicConsumer(); break;
             case "destroy-destination": destroyDestination(); break;
             case "destination-source": destinationSource(); break;
+            case "group-first": groupFirst(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -1668,6 +1669,46 @@ public class JmsScenarios {
         for (Object q : ds.getQueues()) if (q.toString().startsWith("queue://jms.ds.")) queues.add(q.toString());
         eq(new TreeSet<>(Arrays.asList("queue://jms.ds.queue")), queues, "getQueues()");
         ds.stop();
+        c.close();
+    }
+
+    static String groupMark(Message m) throws JMSException {
+        return text(m) + (m.getBooleanProperty("JMSXGroupFirstForConsumer") ? " first" : "");
+    }
+
+    // JMSXGroupFirstForConsumer marks a consumer's first message of a group: when the group is assigned to it, again
+    // when the group moves to another consumer, and after the group was closed with JMSXGroupSeq -1.
+    static void groupFirst() throws Exception {
+        Connection c = connect();
+        Session s1 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s1.createQueue("jms.group.first");
+        MessageConsumer first = s1.createConsumer(q);
+        MessageProducer p = s1.createProducer(q);
+        for (int i = 0; i < 2; i++) {
+            Message m = s1.createTextMessage("a" + i);
+            m.setStringProperty("JMSXGroupID", "A");
+            p.send(m);
+        }
+        eq("a0 first", groupMark(recv(first)), "the group's first message");
+        eq("a1", groupMark(recv(first)), "the group's next message");
+        Message close = s1.createTextMessage("a-close");
+        close.setStringProperty("JMSXGroupID", "A");
+        close.setIntProperty("JMSXGroupSeq", -1);
+        p.send(close);
+        eq("a-close", groupMark(recv(first)), "the message that closes the group");
+        Message again = s1.createTextMessage("a-again");
+        again.setStringProperty("JMSXGroupID", "A");
+        p.send(again);
+        eq("a-again first", groupMark(recv(first)), "the group reopened");
+        first.close();
+        MessageConsumer second = s2.createConsumer(q);
+        Message moved = s1.createTextMessage("a-moved");
+        moved.setStringProperty("JMSXGroupID", "A");
+        p.send(moved);
+        eq("a-moved first", groupMark(recv(second)), "the group on its new consumer");
+        p.send(s1.createTextMessage("plain"));
+        eq("plain", groupMark(recv(second)), "a message without a group");
         c.close();
     }
 }
