@@ -874,10 +874,10 @@ export class Engine extends EventEmitter implements EngineApi {
   browse(address: Address, opts: { limit?: number; offset?: number; selector?: string } = {}): BrowsedMessage[] {
     const q = address.kind === 'queue' ? this.state.queues.get(address.name) : this.state.subscriptions.get(address.name);
     if (!q) return [];
-    let filter: Selector | undefined;
+    let filter: DeliverySelector | undefined;
     if (opts.selector) {
       try {
-        filter = compileSelector(opts.selector);
+        filter = compileDeliverySelector(opts.selector); // a browse sees each message as its next consumer would
       } catch (err) {
         throw new BrokerError('invalid', `Invalid selector: ${(err as Error).message}`);
       }

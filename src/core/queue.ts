@@ -14,6 +14,7 @@ import type { Command, StoredEntry } from './store.js';
 import type { TimerHandle, TimerWheel } from './timers.js';
 import { BrokerError } from './errors.js';
 import type { Consumer } from './consumer.js';
+import type { DeliverySelector } from './selector.js';
 import { afterStored, type Entry } from './entry.js';
 
 export type { Entry } from './entry.js';
@@ -988,7 +989,7 @@ export class CoreQueue {
   // ---------------------------------------------------------------- browse, purge, delete
 
   /** Messages in queue order without consuming them (in-memory window, then paged from the store). */
-  browse(limit = 1000, offset = 0, filter?: (m: Message) => boolean): Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: 'ready' | 'scheduled' | 'inflight' }> {
+  browse(limit = 1000, offset = 0, filter?: DeliverySelector): Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: 'ready' | 'scheduled' | 'inflight' }> {
     const out: Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: 'ready' | 'scheduled' | 'inflight' }> = [];
     const mem: Array<{ e: Entry; state: 'ready' | 'scheduled' | 'inflight' }> = [];
     for (let p = PRIORITIES - 1; p >= 0; p--) for (let i = this.heads[p]; i < this.ready[p].length; i++) mem.push({ e: this.ready[p][i], state: 'ready' });
@@ -997,7 +998,7 @@ export class CoreQueue {
     mem.sort((a, b) => b.e.message.priority - a.e.message.priority || a.e.seq - b.e.seq);
     let skipped = 0;
     const take = (seq: number, message: Message, deliveryCount: number, redelivered: boolean, state: 'ready' | 'scheduled' | 'inflight') => {
-      if (filter && !filter(message)) return;
+      if (filter && !filter({ message, deliveryCount, redelivered })) return;
       if (skipped < offset) {
         skipped++;
         return;

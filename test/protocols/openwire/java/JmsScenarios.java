@@ -1519,6 +1519,9 @@ public class JmsScenarios {
         MessageConsumer first = s.createConsumer(q);
         eq("seen", text(recv(first)), "first delivery");
         first.close(); // "seen" comes back redelivered; "unseen", only prefetched, does not
+        List<String> browsed = new ArrayList<>();
+        for (Enumeration<?> e = auto.createBrowser(q, "JMSRedelivered AND JMSXDeliveryCount = 2").getEnumeration(); e.hasMoreElements(); ) browsed.add(text((Message) e.nextElement()));
+        eq(Arrays.asList("seen"), browsed, "a QueueBrowser's selector sees the delivery state too");
         MessageConsumer redelivered = auto.createConsumer(q, "JMSRedelivered = TRUE AND JMSXDeliveryCount = 2");
         Message m = recv(redelivered);
         eq("seen", text(m), "the redelivered message");
