@@ -151,6 +151,8 @@ export class OwConsumer {
   private async openFanIn(parts: Address[]): Promise<void> {
     const { host } = this;
     const patterns = parts.filter((a) => a.kind === 'queue' && isWildcard(a.name)).map((a) => a.name);
+    // a user who may read nothing under a pattern is refused (JMSSecurityException), not given a consumer that gets nothing
+    for (const name of patterns) host.engine.authorize(host.connection.principal, 'consume', { kind: 'queue', name }, host.connection);
     const attached = new Set<string>();
     const attach = async (a: Address, optional: boolean): Promise<void> => {
       const key = `${a.kind}:${a.name}`;

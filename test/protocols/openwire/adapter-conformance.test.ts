@@ -43,4 +43,11 @@ describe('openwire adapter: conformance with ActiveMQ 5.17', function () {
   it('JMSXGroupFirstForConsumer marks the first message of a group a consumer gets (assigned, moved, reopened)', async () => {
     await jms(b.port, 'group-first');
   });
+  it('with ACLs a wildcard queue consumer reads only the queues its user may read, and is refused when that is none', async () => {
+    b.broker.engine.security = {
+      authenticate: async (c) => (c.username === 'alice' ? { username: 'alice', anonymous: false, groups: [] } : null),
+      authorize: (_p, action, a) => !(action === 'consume' && (a?.name.startsWith('jms.secret') || a?.name === 'jms.acl.hidden')),
+    };
+    await jms(b.port, 'wildcard-acl');
+  });
 });

@@ -117,6 +117,7 @@ public class JmsScenarios {
             case "destroy-destination": destroyDestination(); break;
             case "destination-source": destinationSource(); break;
             case "group-first": groupFirst(); break;
+            case "wildcard-acl": wildcardAcl(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -1712,6 +1713,27 @@ public class JmsScenarios {
         eq("a-moved first", groupMark(recv(second)), "the group on its new consumer");
         p.send(s1.createTextMessage("plain"));
         eq("plain", groupMark(recv(second)), "a message without a group");
+        c.close();
+    }
+
+    // With ACLs (the test's hooks: no consume under jms.secret, nor of jms.acl.hidden): a wildcard queue consumer reads
+    // the matching queues its user may read; one on a pattern it may read nothing under is refused.
+    static void wildcardAcl() throws Exception {
+        Connection c = factory("").createConnection("alice", "secret");
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(null);
+        p.send(s.createQueue("jms.acl.open"), s.createTextMessage("open"));
+        p.send(s.createQueue("jms.acl.hidden"), s.createTextMessage("hidden"));
+        p.send(s.createQueue("jms.secret.x"), s.createTextMessage("secret"));
+        MessageConsumer all = s.createConsumer(s.createQueue("jms.acl.>"));
+        eq(Arrays.asList("open@queue://jms.acl.open"), drain(all, 1), "the queues the user may read");
+        none(all);
+        try {
+            s.createConsumer(s.createQueue("jms.secret.>"));
+            throw new AssertionError("a wildcard consumer on queues the user may not read was accepted");
+        } catch (JMSSecurityException expected) {
+        }
         c.close();
     }
 }
