@@ -16,7 +16,7 @@ import { isWildcard, matchTopic, parseAddress, type Address, type ConnectionHand
 import type { ConsumerId, ConsumerInfo, Destination, MessageAck, MessageDispatch, MessagePull, Message as OwMessage } from './commands.js';
 import type { AckBatcher } from './ack-batcher.js';
 import { AdvisoryHub } from './advisories.js';
-import { JmsError, INVALID_DESTINATION } from './exceptions.js';
+import { JmsError, INVALID_DESTINATION, JMS_EXCEPTION } from './exceptions.js';
 import { messageIdKey, toAddress, toOpenWireMessage } from './mapping.js';
 import { DataType } from './schema.js';
 
@@ -120,6 +120,8 @@ export class OwConsumer {
       return;
     }
     const durable = info.subscriptionName && address.kind === 'topic' ? { name: info.subscriptionName, clientId: host.clientId } : undefined;
+    // ActiveMQ's words (TempTopicRegion): the subscription would outlive the topic
+    if (durable && address.temporary) throw new JmsError(JMS_EXCEPTION, 'A durable subscription cannot be created for a temporary topic.');
     const handle = await this.subscribePart(address, durable, (reason, cause) => {
       host.logger.debug({ consumer: this.key, reason }, 'openwire: consumer closed by the broker');
       if (cause === 'unauthorized') host.revoked(this, reason);

@@ -50,4 +50,7 @@ describe('openwire adapter: conformance with ActiveMQ 5.17', function () {
     };
     await jms(b.port, 'wildcard-acl');
   });
+  it('a durable subscription on a temporary topic is refused', async () => {
+    await jms(b.port, 'durable-temp-topic');
+  });
 });

@@ -118,6 +118,7 @@ public class JmsScenarios {
             case "destination-source": destinationSource(); break;
             case "group-first": groupFirst(); break;
             case "wildcard-acl": wildcardAcl(); break;
+            case "durable-temp-topic": durableTempTopic(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -1734,6 +1735,23 @@ public class JmsScenarios {
             throw new AssertionError("a wildcard consumer on queues the user may not read was accepted");
         } catch (JMSSecurityException expected) {
         }
+        c.close();
+    }
+
+    // A durable subscription on a temporary topic is refused, as ActiveMQ's broker refuses it; the connection goes on.
+    static void durableTempTopic() throws Exception {
+        Connection c = connect("jms-durable-temp");
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        TemporaryTopic tt = s.createTemporaryTopic();
+        try {
+            s.createDurableSubscriber(tt, "sub");
+            throw new AssertionError("a durable subscription on a temporary topic was accepted");
+        } catch (JMSException e) {
+            check(e.getMessage().contains("temporary topic"), "the refusal says why: " + e.getMessage());
+        }
+        MessageConsumer plain = s.createConsumer(tt);
+        s.createProducer(tt).send(s.createTextMessage("still works"));
+        eq("still works", text(recv(plain)), "a plain consumer on the temporary topic");
         c.close();
     }
 }
