@@ -23,7 +23,7 @@ export class OpenWireAdapter extends ConnectionAdapter<OpenWireConnection> {
   ) {
     super();
     this.options = { ...DEFAULT_OPENWIRE_OPTIONS, ...(ctx.options as Partial<OpenWireOptions> | undefined), ...options };
-    this.advisories = new AdvisoryHub();
+    this.advisories = new AdvisoryHub(ctx.engine);
     this.acks = new AckBatcher(ctx.logger);
   }
 

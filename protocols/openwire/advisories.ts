@@ -13,8 +13,12 @@
  * consumers and producers, replays them to each new advisory consumer (as AdvisoryBroker does) and announces
  * every add and remove. It sees OpenWire's own consumers and producers only: those of STOMP, AMQP, MQTT or SQS
  * clients get no advisories. Consumers on other advisory topics are accepted and get nothing.
+ *
+ * `ActiveMQ.Advisory.Queue` / `…Topic` (what `ActiveMQConnection.getDestinationSource()` watches) carry a
+ * DestinationInfo for every queue and topic of the engine, whoever created it: the existing ones replayed to a new
+ * subscriber, then each one created or deleted.
  */
-import { matchTopic } from '../../src/core/api.js';
+import { matchTopic, type EngineApi, type EngineEvents } from '../../src/core/api.js';
 import type { ActiveMQMessage, ConnectionId, ConsumerInfo, DataStructure, Destination, DestinationInfo, ProducerId, ProducerInfo, RemoveInfo } from './commands.js';
 import { encodePrimitiveMap, int } from './properties.js';
 import { ADVISORY_PREFIX } from './mapping.js';
@@ -22,6 +26,8 @@ import { DataType } from './schema.js';
 
 export const TEMP_QUEUE_ADVISORY = `${ADVISORY_PREFIX}TempQueue`;
 export const TEMP_TOPIC_ADVISORY = `${ADVISORY_PREFIX}TempTopic`;
+export const QUEUE_ADVISORY = `${ADVISORY_PREFIX}Queue`;
+export const TOPIC_ADVISORY = `${ADVISORY_PREFIX}Topic`;
 
 export const CONSUMER_ADVISORY_PREFIX = `${ADVISORY_PREFIX}Consumer.`;
 export const PRODUCER_ADVISORY_PREFIX = `${ADVISORY_PREFIX}Producer.`;
@@ -70,6 +76,11 @@ export class AdvisoryHub {
   private readonly counts = new Map<string, number>();
   private readonly subscribers = new Set<AdvisorySubscriber>();
   private seq = 0n;
+  /** Engine queues and topics announced on the destination advisory topics (`queue:name`), once someone asked. */
+  private destinations: Set<string> | null = null;
+
+  /** `engine`: the source of the queue and topic advisories (none without it). */
+  constructor(private readonly engine?: EngineApi) {}
 
   static isAdvisory(d: Destination | null): boolean {
     return !!d?.physicalName && d.physicalName.split(',').every((p) => p.trim().startsWith(ADVISORY_PREFIX));
@@ -83,6 +94,12 @@ export class AdvisoryHub {
   subscribe(s: AdvisorySubscriber): () => void {
     this.subscribers.add(s);
     for (const t of this.temps.values()) this.deliverTo(s, t, DESTINATION_ADD);
+    if (s.topics.some((x) => matchTopic(x, QUEUE_ADVISORY) || matchTopic(x, TOPIC_ADVISORY))) {
+      for (const key of this.watchDestinations()) {
+        const i = key.indexOf(':');
+        this.destinationTo(s, key.slice(0, i) as 'queue' | 'topic', key.slice(i + 1), DESTINATION_ADD);
+      }
+    }
     // AdvisoryBroker replays the consumers/producers already there, each with the current count
     for (const p of this.parties.values()) if (s.topics.some((x) => matchTopic(x, p.topic))) s.deliver(this.partyMessage(p.topic, p.kind, p.info, this.counts.get(p.topic) ?? 0));
     return () => this.subscribers.delete(s);
@@ -156,6 +173,35 @@ export class AdvisoryHub {
       timeout: 0n,
       brokerPath: null,
     };
+    s.deliver(this.message(topic, info));
+  }
+
+  /** The engine's queues and topics, from the first destination advisory subscriber on kept up to date by its events. */
+  private watchDestinations(): Set<string> {
+    if (this.destinations) return this.destinations;
+    const known = (this.destinations = new Set());
+    const engine = this.engine;
+    if (!engine) return known;
+    // temporary destinations have advisories of their own (the engine lists a temporary topic as a topic)
+    const visible = (kind: string, name: string) =>
+      !name.startsWith(ADVISORY_PREFIX) && (kind === 'queue' ? !engine.isTemporaryQueue(name) : !this.temps.has(`${DataType.ACTIVEMQ_TEMP_TOPIC}:${name}`));
+    for (const d of engine.listDestinations()) if ((d.kind === 'topic' || d.role === 'queue') && visible(d.kind, d.name)) known.add(`${d.kind}:${d.name}`);
+    const change = (op: number) => (e: EngineEvents['destination.created']) => {
+      const key = `${e.kind}:${e.name}`;
+      if (op === DESTINATION_ADD ? known.has(key) || !visible(e.kind, e.name) : !known.delete(key)) return;
+      if (op === DESTINATION_ADD) known.add(key);
+      for (const s of this.subscribers) this.destinationTo(s, e.kind, e.name, op);
+    };
+    engine.on('destination.created', change(DESTINATION_ADD));
+    engine.on('destination.deleted', change(DESTINATION_REMOVE));
+    return known;
+  }
+
+  private destinationTo(s: AdvisorySubscriber, kind: 'queue' | 'topic', name: string, op: number): void {
+    const topic = kind === 'queue' ? QUEUE_ADVISORY : TOPIC_ADVISORY;
+    if (!s.topics.some((p) => matchTopic(p, topic))) return;
+    const destination = { type: kind === 'queue' ? DataType.ACTIVEMQ_QUEUE : DataType.ACTIVEMQ_TOPIC, physicalName: name } as Destination;
+    const info: DestinationInfo = { type: DataType.DESTINATION_INFO, commandId: 0, responseRequired: false, connectionId: null, destination, operationType: op, timeout: 0n, brokerPath: null };
     s.deliver(this.message(topic, info));
   }
 

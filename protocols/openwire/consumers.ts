@@ -12,11 +12,11 @@
  * policy, a POISON ack, which dead-letters the messages.
  */
 import type { Logger } from 'pino';
-import { type ConnectionHandle, type ConsumerHandle, type Delivery, type EngineApi, type Message } from '../../src/core/api.js';
+import { isWildcard, matchTopic, parseAddress, type Address, type ConnectionHandle, type ConsumerHandle, type Delivery, type EngineApi, type EngineEvents, type Message } from '../../src/core/api.js';
 import type { ConsumerId, ConsumerInfo, Destination, MessageAck, MessageDispatch, MessagePull, Message as OwMessage } from './commands.js';
 import type { AckBatcher } from './ack-batcher.js';
 import { AdvisoryHub } from './advisories.js';
-import { JmsError, INVALID_DESTINATION } from './exceptions.js';
+import { JmsError, INVALID_DESTINATION, JMS_EXCEPTION } from './exceptions.js';
 import { messageIdKey, toAddress, toOpenWireMessage } from './mapping.js';
 import { DataType } from './schema.js';
 
@@ -46,6 +46,8 @@ export interface ConsumerHost {
 interface Dispatched {
   deliveryId: number;
   credited: boolean;
+  /** The engine consumer it came from (one of several for a wildcard or composite queue consumer). */
+  handle: ConsumerHandle;
 }
 
 /** Messages a QueueBrowser gets per event-loop turn. */
@@ -59,7 +61,13 @@ export function consumerKey(id: ConsumerId | null): string {
 }
 
 export class OwConsumer {
-  handle: ConsumerHandle | null = null;
+  /**
+   * Its engine consumers: one, or for a queue consumer on a wildcard (`orders.>`) or a composite (`a,b`) one per queue
+   * it reads, as ActiveMQ's broker consumes from every matching queue (also one created later). Each gets the whole
+   * prefetch as credit (the client takes what comes), and a delivery's credit goes back to the consumer that spent it.
+   */
+  readonly handles: ConsumerHandle[] = [];
+  private unwatch: (() => void) | null = null;
   /** Dispatched and not settled, by OpenWire message id, in dispatch order. */
   readonly dispatched = new Map<string, Dispatched>();
   closed = false;
@@ -106,22 +114,79 @@ export class OwConsumer {
       setImmediate(next);
       return;
     }
+    const parts = info.subscriptionName ? null : fanInParts(address); // a durable subscription stays one (engine) subscription
+    if (parts) {
+      await this.openFanIn(parts);
+      return;
+    }
     const durable = info.subscriptionName && address.kind === 'topic' ? { name: info.subscriptionName, clientId: host.clientId } : undefined;
-    this.handle = await host.engine.subscribe({
+    // ActiveMQ's words (TempTopicRegion): the subscription would outlive the topic
+    if (durable && address.temporary) throw new JmsError(JMS_EXCEPTION, 'A durable subscription cannot be created for a temporary topic.');
+    const handle = await this.subscribePart(address, durable, (reason, cause) => {
+      host.logger.debug({ consumer: this.key, reason }, 'openwire: consumer closed by the broker');
+      if (cause === 'unauthorized') host.revoked(this, reason);
+    });
+    this.handles.push(handle);
+    if (this.closed) handle.close();
+  }
+
+  private subscribePart(address: Address, durable: { name: string; clientId: string | undefined } | undefined, onClose: (reason: string, cause?: string) => void): Promise<ConsumerHandle> {
+    const { info, host } = this;
+    return host.engine.subscribe({
       address,
       connection: host.connection,
       credit: Math.min(Math.max(info.prefetchSize, 0), host.maxPrefetch),
       selector: info.selector ?? undefined,
       exclusive: info.exclusive,
+      priority: info.priority,
       noLocal: info.noLocal,
       durable,
       onMessage: (d) => this.onDelivery(d),
-      onClose: (reason, cause) => {
-        host.logger.debug({ consumer: this.key, reason }, 'openwire: consumer closed by the broker');
-        if (cause === 'unauthorized') host.revoked(this, reason);
-      },
+      onClose,
     });
-    if (this.closed) this.handle.close();
+  }
+
+  /**
+   * A consumer on several queues. Explicit parts must subscribe (their errors fail the ConsumerInfo); a wildcard part
+   * reads every queue that matches it now and every one created later, skipping those its user may not read.
+   */
+  private async openFanIn(parts: Address[]): Promise<void> {
+    const { host } = this;
+    const patterns = parts.filter((a) => a.kind === 'queue' && isWildcard(a.name)).map((a) => a.name);
+    // a user who may read nothing under a pattern is refused (JMSSecurityException), not given a consumer that gets nothing
+    for (const name of patterns) host.engine.authorize(host.connection.principal, 'consume', { kind: 'queue', name }, host.connection);
+    const attached = new Set<string>();
+    const attach = async (a: Address, optional: boolean): Promise<void> => {
+      const key = `${a.kind}:${a.name}`;
+      if (this.closed || attached.has(key)) return;
+      attached.add(key);
+      let handle: ConsumerHandle;
+      try {
+        handle = await this.subscribePart(a, undefined, () => {
+          // its queue was deleted (or its right revoked): the other queues go on
+          const i = this.handles.indexOf(handle);
+          if (i >= 0) this.handles.splice(i, 1);
+          attached.delete(key);
+        });
+      } catch (err) {
+        attached.delete(key);
+        if (optional) return host.logger.debug({ consumer: this.key, queue: a.name, err }, 'openwire: wildcard consumer skips a queue');
+        throw err;
+      }
+      if (this.closed) return handle.close();
+      this.handles.push(handle);
+    };
+    if (patterns.length > 0) {
+      const onCreated = (e: EngineEvents['destination.created']): void => {
+        if (e.kind !== 'queue' || !patterns.some((p) => matchTopic(p, e.name)) || host.engine.isTemporaryQueue(e.name)) return;
+        void attach({ kind: 'queue', name: e.name }, true);
+      };
+      this.unwatch = watchCreations(host.engine, onCreated);
+    }
+    for (const a of parts) if (!(a.kind === 'queue' && isWildcard(a.name))) await attach(a, false);
+    for (const d of host.engine.listDestinations()) {
+      if (d.kind === 'queue' && d.role === 'queue' && patterns.some((p) => matchTopic(p, d.name))) await attach({ kind: 'queue', name: d.name }, true);
+    }
   }
 
   private convert(m: Message): OwMessage {
@@ -140,7 +205,7 @@ export class OwConsumer {
       this.pullTimer = null;
     }
     const m = this.convert(d.message);
-    this.dispatched.set(messageIdKey(m.messageId), { deliveryId: d.id, credited: false });
+    this.dispatched.set(messageIdKey(m.messageId), { deliveryId: d.id, credited: false, handle: d.consumer });
     this.send(m, d.deliveryCount || (d.redelivered ? 1 : 0), d.id);
   }
 
@@ -155,7 +220,23 @@ export class OwConsumer {
     if (destination && info.destination && destination.physicalName === info.destination.physicalName) destination = info.destination;
     const messageId = base.messageId && deliveryId > 0 ? { ...base.messageId, brokerSequenceId: BigInt(deliveryId) } : base.messageId;
     const message = { ...base, destination, redeliveryCounter, messageId } as OwMessage;
+    if (base.groupID != null && deliveryId > 0) message.jmsxGroupFirstForConsumer = this.firstOfGroup(base.groupID, base.groupSequence);
     this.host.dispatch({ type: DataType.MESSAGE_DISPATCH, commandId: 0, responseRequired: false, consumerId: info.consumerId, destination, message, redeliveryCounter });
+  }
+
+  /** Message groups this consumer has been given a message of (JMSXGroupFirstForConsumer), until a group closes. */
+  private groups: Set<string> | null = null;
+
+  /**
+   * JMSXGroupFirstForConsumer: true on the first message of a group this consumer gets — also when the group comes to
+   * it from a consumer that closed, and after the group was closed (JMSXGroupSeq -1) — as ActiveMQ's broker sets it.
+   */
+  private firstOfGroup(groupId: string, groupSeq: number): boolean {
+    const groups = (this.groups ??= new Set());
+    const first = !groups.has(groupId);
+    if (groupSeq === -1) groups.delete(groupId);
+    else groups.add(groupId);
+    return first;
   }
 
   /** The empty dispatch that ends a browse or answers a pull that timed out. */
@@ -168,33 +249,36 @@ export class OwConsumer {
    * whose credit has not come back yet; a switch to or from 0 switches pull mode too.
    */
   setPrefetch(prefetch: number): void {
-    const h = this.handle;
     this.info.prefetchSize = Math.min(Math.max(prefetch, 0), this.host.maxPrefetch);
-    if (!h || this.closed) return;
+    if (this.handles.length === 0 || this.closed) return;
     if (this.pullMode) {
-      h.setCredit(0); // from now on one credit per MessagePull
+      for (const h of this.handles) h.setCredit(0); // from now on one credit per MessagePull
       return;
     }
     if (this.pullTimer) {
       clearTimeout(this.pullTimer);
       this.pullTimer = null;
     }
-    let outstanding = 0;
-    for (const d of this.dispatched.values()) if (!d.credited) outstanding++;
-    h.setCredit(Math.max(0, this.info.prefetchSize - outstanding));
+    for (const h of this.handles) {
+      let outstanding = 0;
+      for (const d of this.dispatched.values()) if (!d.credited && d.handle === h) outstanding++;
+      h.setCredit(Math.max(0, this.info.prefetchSize - outstanding));
+    }
   }
 
   pull(p: MessagePull): void {
-    const h = this.handle;
-    if (!h || this.closed || !this.pullMode) return;
-    if (h.credit === 0) h.addCredit(1);
+    const hs = this.handles;
+    if (hs.length === 0 || this.closed || !this.pullMode) return;
+    for (const h of hs) if (h.credit === 0) h.addCredit(1);
     const timeout = Number(p.timeout);
     if (timeout === 0) return; // receive(): wait as long as it takes
     if (this.pullTimer) clearTimeout(this.pullTimer);
     this.pullTimer = setTimeout(() => {
       this.pullTimer = null;
       if (this.closed) return;
-      if (h.drain() > 0) this.end();
+      let left = 0;
+      for (const h of this.handles) left += h.drain();
+      if (left > 0) this.end();
     }, timeout > 0 ? timeout : 10);
   }
 
@@ -215,14 +299,13 @@ export class OwConsumer {
   }
 
   private credit(entries: Array<[string, Dispatched]>): void {
-    let n = 0;
+    const back = this.closed || this.pullMode ? undefined : new Map<ConsumerHandle, number>();
     for (const [, d] of entries) {
-      if (!d.credited) {
-        d.credited = true;
-        n++;
-      }
+      if (d.credited) continue;
+      d.credited = true;
+      back?.set(d.handle, (back.get(d.handle) ?? 0) + 1);
     }
-    if (n > 0 && this.handle && !this.closed && !this.pullMode) this.handle.addCredit(n);
+    if (back) for (const [h, n] of back) h.addCredit(n);
   }
 
   /**
@@ -230,8 +313,7 @@ export class OwConsumer {
    * the returned entries are acknowledged by the transaction at commit.
    */
   async ack(ack: MessageAck, tx: TxAcks | null): Promise<void> {
-    const h = this.handle;
-    if (!h) return; // advisory or browser consumer
+    if (this.handles.length === 0 && this.dispatched.size === 0) return; // advisory or browser consumer
     switch (ack.ackType) {
       case ACK_DELIVERED:
         this.credit(this.range(ack, true));
@@ -249,7 +331,7 @@ export class OwConsumer {
           return;
         }
         for (const [k] of entries) this.dispatched.delete(k);
-        const settle = ack.ackType === ACK_INDIVIDUAL ? () => h.ack(entries[0]![1].deliveryId) : () => h.ackUpTo(entries.at(-1)![1].deliveryId);
+        const settle = ack.ackType === ACK_INDIVIDUAL ? () => entries[0]![1].handle.ack(entries[0]![1].deliveryId) : () => ackUpTo(entries);
         // nobody waits for this ack: the engine call is held so its commit shares the next one (ack-batcher.ts)
         if (!ack.responseRequired) this.host.acks.defer(settle);
         else await settle();
@@ -262,7 +344,7 @@ export class OwConsumer {
         const reason = ack.ackType === ACK_EXPIRED ? 'expired' : (ack.poisonCause?.message ?? 'poison ack');
         for (const [k, d] of entries) {
           this.dispatched.delete(k);
-          if (h.owns(d.deliveryId)) h.nack(d.deliveryId, { deadLetter: true, countFailure: true, reason });
+          if (d.handle.owns(d.deliveryId)) d.handle.nack(d.deliveryId, { deadLetter: true, countFailure: true, reason });
         }
         return;
       }
@@ -277,16 +359,16 @@ export class OwConsumer {
     return d ? [[k, d]] : [];
   }
 
-  /** Delivery ids of still-dispatched entries (a transaction's acks at commit); removes them. */
-  take(keys: string[]): number[] {
-    const ids: number[] = [];
+  /** Still-dispatched entries (a transaction's acks at commit), with their engine consumer; removes them. */
+  take(keys: string[]): Array<[ConsumerHandle, number]> {
+    const out: Array<[ConsumerHandle, number]> = [];
     for (const k of keys) {
       const d = this.dispatched.get(k);
       if (!d) continue;
       this.dispatched.delete(k);
-      if (this.handle?.owns(d.deliveryId)) ids.push(d.deliveryId);
+      if (d.handle.owns(d.deliveryId)) out.push([d.handle, d.deliveryId]);
     }
-    return ids;
+    return out;
   }
 
   /**
@@ -299,15 +381,48 @@ export class OwConsumer {
     this.closed = true;
     if (this.pullTimer) clearTimeout(this.pullTimer);
     this.unsubscribeAdvisory?.();
-    const h = this.handle;
-    if (h && lastDelivered !== undefined) {
+    this.unwatch?.();
+    if (lastDelivered !== undefined) {
       for (const d of this.dispatched.values()) {
-        if (BigInt(d.deliveryId) > lastDelivered && h.owns(d.deliveryId)) h.nack(d.deliveryId, { countFailure: false, redelivered: false, reason: 'never delivered to the application' });
+        if (BigInt(d.deliveryId) > lastDelivered && d.handle.owns(d.deliveryId)) d.handle.nack(d.deliveryId, { countFailure: false, redelivered: false, reason: 'never delivered to the application' });
       }
     }
-    h?.close();
+    for (const h of this.handles) h.close();
     this.dispatched.clear();
   }
+}
+
+/** One engine listener per engine for every wildcard consumer's watch (not one each: EventEmitter warns past 10). */
+const creationWatchers = new WeakMap<EngineApi, Set<(e: EngineEvents['destination.created']) => void>>();
+
+function watchCreations(engine: EngineApi, cb: (e: EngineEvents['destination.created']) => void): () => void {
+  let set = creationWatchers.get(engine);
+  if (!set) {
+    const watchers = (set = new Set());
+    creationWatchers.set(engine, watchers);
+    engine.on('destination.created', (e) => {
+      for (const w of watchers) w(e);
+    });
+  }
+  set.add(cb);
+  return () => set.delete(cb);
+}
+
+/** A cumulative ack over entries from one or (fan-in) several engine consumers: each acks up to its own last one. */
+async function ackUpTo(entries: Array<[string, Dispatched]>): Promise<void> {
+  const last = new Map<ConsumerHandle, number>();
+  for (const [, d] of entries) last.set(d.handle, Math.max(last.get(d.handle) ?? 0, d.deliveryId));
+  await Promise.all([...last].map(([h, id]) => h.ackUpTo(id)));
+}
+
+/**
+ * The parts a consumer reads when it is more than one destination: a queue wildcard (`orders.>`), or a composite
+ * (`queue://a,topic://b` as toAddress writes it, whose parts may be wildcards too). null for one queue or topic.
+ */
+function fanInParts(address: Address): Address[] | null {
+  if (address.temporary) return null;
+  if (address.name.includes(',')) return address.name.split(',').map((p) => parseAddress(p.trim(), address.kind));
+  return address.kind === 'queue' && isWildcard(address.name) ? [address] : null; // topic wildcards are the engine's
 }
 
 /** The acks a local transaction has collected, per consumer, applied at commit. */

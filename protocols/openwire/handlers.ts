@@ -500,7 +500,7 @@ export class Handlers implements ConsumerHost {
 
   /** Acks noted by a transaction's consumers go into its engine transaction (at commit or prepare). */
   private applyNotedAcks(tx: Tx): void {
-    for (const a of tx.acks.acks) for (const id of a.consumer.take(a.keys)) tx.tx.ack(a.consumer.handle!, id);
+    for (const a of tx.acks.acks) for (const [handle, id] of a.consumer.take(a.keys)) tx.tx.ack(handle, id);
     tx.acks.acks.length = 0;
   }
 
@@ -527,6 +527,8 @@ export class Handlers implements ConsumerHost {
         this.advisories.removed(dest);
         if (!isTopic(dest)) await this.engine.deleteQueue(dest.physicalName);
       } else if (!isTopic(dest)) {
+        // ActiveMQConnection.destroyDestination of a queue someone reads is refused, as ActiveMQ's broker does
+        if ((this.engine.queueInfo(dest.physicalName)?.consumers ?? 0) > 0) throw new JmsError(JMS_EXCEPTION, `Destination: queue://${dest.physicalName} still has an active subscription`);
         await this.engine.deleteQueue(dest.physicalName);
       }
       return;

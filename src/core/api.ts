@@ -204,6 +204,8 @@ export interface SubscribeOptions {
   /** JMS selector; after the prefix `convert_string_expressions:` strings compare with numbers and booleans as ActiveMQ's STOMP does. */
   selector?: string;
   exclusive?: boolean;
+  /** Queue: higher first — each message goes to the highest-priority consumers with room (ActiveMQ consumer.priority). */
+  priority?: number;
   /** At-most-once: messages are removed as they are delivered. */
   autoAck?: boolean;
   noLocal?: boolean;

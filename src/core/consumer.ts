@@ -6,7 +6,7 @@
  */
 import type { ConnectionHandle, Delivery, KillCause, NackOptions, QueueView } from './api.js';
 import type { Entry } from './entry.js';
-import type { Selector } from './selector.js';
+import type { DeliverySelector } from './selector.js';
 import { BrokerError } from './errors.js';
 
 /** What a consumer asks of the queue it reads (CoreQueue implements it). */
@@ -29,8 +29,10 @@ export interface ConsumerInit<Q extends ConsumerQueue> {
   connection: ConnectionHandle | null;
   prefetch?: number;
   credit?: number;
-  selector?: Selector;
+  selector?: DeliverySelector;
   exclusive?: boolean;
+  /** Higher first: a queue offers each message to its highest-priority consumers with room (ActiveMQ consumer.priority). */
+  priority?: number;
   autoAck?: boolean;
   ackTimeout?: number;
   onMessage: (d: Delivery) => void;
@@ -49,11 +51,12 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
   readonly prefetchMode: boolean;
   readonly prefetch: number;
   readonly exclusive: boolean;
+  readonly priority: number;
   readonly autoAck: boolean;
   readonly ackTimeout: number;
   readonly ownsQueue: boolean;
   closed = false;
-  private readonly selector?: Selector;
+  private readonly selector?: DeliverySelector;
   private readonly onMessage: (d: Delivery) => void;
   private readonly onClose?: (reason: string, cause?: KillCause) => void;
   readonly onLeaseExpired?: (d: Delivery) => void;
@@ -71,6 +74,7 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
     this.credit = this.prefetchMode ? this.prefetch : init.credit ?? 0;
     this.selector = init.selector;
     this.exclusive = init.exclusive ?? false;
+    this.priority = init.priority ?? 0;
     this.autoAck = init.autoAck ?? false;
     this.ackTimeout = init.ackTimeout ?? 0;
     this.onMessage = init.onMessage;
@@ -82,7 +86,7 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
   /** Whether this consumer may take the entry (selector, undeliverable-here). */
   accepts(e: Entry): boolean {
     if (this.refused?.has(e.seq)) return false;
-    return this.selector ? this.selector(e.message) : true;
+    return this.selector ? this.selector(e) : true;
   }
 
   refuse(seq: number): void {

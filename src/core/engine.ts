@@ -19,7 +19,7 @@ import type {
 } from './api.js';
 import type { Command, Store } from './store.js';
 import { TimerWheel } from './timers.js';
-import { compileSelector, type Selector } from './selector.js';
+import { compileDeliverySelector, compileSelector, type DeliverySelector, type Selector } from './selector.js';
 import { PREPARED_PREFIX, Transaction, type PreparedRecord } from './transaction.js';
 import { appendPlan, newPlan, truncatePlan, type SendPlan } from './plan.js';
 import { EngineState, PAUSED_PREFIX, POLICY_PREFIX, refFromKey, refKey, type QueueMeta } from './engine-state.js';
@@ -789,26 +789,29 @@ export class Engine extends EventEmitter implements EngineApi {
     const conn = (o.connection ?? null) as Connection | null;
     this.check(conn, 'consume', o.address);
     let selector: Selector | undefined;
+    let consumerSelector: DeliverySelector | undefined;
     if (o.selector && o.selector.trim()) {
       try {
-        selector = compileSelector(o.selector);
+        // a queue consumer's selector sees the entry's delivery state too (JMSRedelivered, JMSXDeliveryCount)
+        if (o.address.kind === 'queue') consumerSelector = compileDeliverySelector(o.selector);
+        else selector = compileSelector(o.selector);
       } catch (err) {
         throw new BrokerError('invalid', `Invalid selector: ${(err as Error).message}`);
       }
     }
     let queue: CoreQueue;
     let ownsQueue = false;
-    let consumerSelector = selector;
     if (o.address.kind === 'queue') {
       if (isWildcard(o.address.name)) throw new BrokerError('invalid', `Wildcards are not supported for queue consumers: '${o.address.name}'`);
       const existing = this.state.queues.get(o.address.name);
       if (!existing && o.address.temporary) throw new BrokerError('not-found', `Temporary queue '${o.address.name}' does not exist`);
       queue = existing ?? (await this.openQueue(o.address.name));
     } else {
-      consumerSelector = undefined; // topic selectors filter at routing time
+      // topic selectors filter at routing time
       if (!this.state.knownTopics.has(o.address.name) && !isWildcard(o.address.name)) {
         this.state.checkNewDestination('topic', o.address.name);
         this.state.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
+        this.emit('destination.created', { kind: 'topic', name: o.address.name });
       }
       ({ queue, ownsQueue } = await this.subs.queueFor(o, conn));
       if (selector) this.state.subscriptionSelectors.set(queue, selector);
@@ -828,6 +831,7 @@ export class Engine extends EventEmitter implements EngineApi {
         credit: o.credit,
         selector: consumerSelector,
         exclusive: o.exclusive,
+        priority: o.priority,
         autoAck: o.autoAck,
         ackTimeout: o.ackTimeout,
         onMessage: (d) => {
@@ -870,10 +874,10 @@ export class Engine extends EventEmitter implements EngineApi {
   browse(address: Address, opts: { limit?: number; offset?: number; selector?: string } = {}): BrowsedMessage[] {
     const q = address.kind === 'queue' ? this.state.queues.get(address.name) : this.state.subscriptions.get(address.name);
     if (!q) return [];
-    let filter: Selector | undefined;
+    let filter: DeliverySelector | undefined;
     if (opts.selector) {
       try {
-        filter = compileSelector(opts.selector);
+        filter = compileDeliverySelector(opts.selector); // a browse sees each message as its next consumer would
       } catch (err) {
         throw new BrokerError('invalid', `Invalid selector: ${(err as Error).message}`);
       }

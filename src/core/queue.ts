@@ -14,6 +14,7 @@ import type { Command, StoredEntry } from './store.js';
 import type { TimerHandle, TimerWheel } from './timers.js';
 import { BrokerError } from './errors.js';
 import type { Consumer } from './consumer.js';
+import type { DeliverySelector } from './selector.js';
 import { afterStored, type Entry } from './entry.js';
 
 export type { Entry } from './entry.js';
@@ -561,6 +562,7 @@ export class CoreQueue {
 
   addConsumer(c: Consumer<CoreQueue>): void {
     this.consumers.push(c);
+    if (c.priority !== 0) this.prioritized = true;
     // Not a microtask: the adapter gets its Consumer back from subscribe() before the first delivery.
     setImmediate(() => this.scheduleDispatch());
   }
@@ -569,6 +571,7 @@ export class CoreQueue {
   removeConsumer(c: Consumer<CoreQueue>, countFailures = false): void {
     const i = this.consumers.indexOf(c);
     if (i >= 0) this.consumers.splice(i, 1);
+    this.prioritized = this.consumers.some((x) => x.priority !== 0);
     for (const [gid, owner] of this.groups) if (owner === c) this.groups.delete(gid);
     for (const f of [...this.inflight.values()]) {
       if (f.consumer === c) this.settleBack(f, { countFailure: countFailures });
@@ -584,6 +587,9 @@ export class CoreQueue {
       this.dispatch();
     });
   }
+
+  /** Some consumer has a non-zero priority: dispatch looks at every candidate, not the first that fits. */
+  private prioritized = false;
 
   private anyCredit(): boolean {
     for (const c of this.consumers) if (c.credit > 0 && !c.closed) return true;
@@ -633,17 +639,22 @@ export class CoreQueue {
     const exclusive = candidates.find((c) => c.exclusive && !c.closed);
     if (exclusive) candidates = [exclusive];
     const n = candidates.length;
+    // round-robin among the highest-priority consumers that can take it (all 0 unless a client set consumer.priority)
+    let chosen: Consumer<CoreQueue> | null = null;
+    let chosenIdx = 0;
     for (let k = 0; k < n; k++) {
       const idx = (this.rr + k) % n;
       const c = candidates[idx];
+      if (chosen && c.priority <= chosen.priority) continue;
       if (c.closed || c.credit <= 0 || !c.accepts(e)) continue;
-      this.rr = idx + 1;
-      if (gid !== undefined) {
-        this.groups.set(gid, c);
-      }
-      return c;
+      chosen = c;
+      chosenIdx = idx;
+      if (!this.prioritized) break;
     }
-    return null;
+    if (!chosen) return null;
+    this.rr = chosenIdx + 1;
+    if (gid !== undefined) this.groups.set(gid, chosen);
+    return chosen;
   }
 
   private deliver(e: Entry, c: Consumer<CoreQueue>): void {
@@ -980,7 +991,7 @@ export class CoreQueue {
   // ---------------------------------------------------------------- browse, purge, delete
 
   /** Messages in queue order without consuming them (in-memory window, then paged from the store). */
-  browse(limit = 1000, offset = 0, filter?: (m: Message) => boolean): Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: 'ready' | 'scheduled' | 'inflight' }> {
+  browse(limit = 1000, offset = 0, filter?: DeliverySelector): Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: 'ready' | 'scheduled' | 'inflight' }> {
     const out: Array<{ seq: number; message: Message; deliveryCount: number; redelivered: boolean; state: 'ready' | 'scheduled' | 'inflight' }> = [];
     const mem: Array<{ e: Entry; state: 'ready' | 'scheduled' | 'inflight' }> = [];
     for (let p = PRIORITIES - 1; p >= 0; p--) for (let i = this.heads[p]; i < this.ready[p].length; i++) mem.push({ e: this.ready[p][i], state: 'ready' });
@@ -989,7 +1000,7 @@ export class CoreQueue {
     mem.sort((a, b) => b.e.message.priority - a.e.message.priority || a.e.seq - b.e.seq);
     let skipped = 0;
     const take = (seq: number, message: Message, deliveryCount: number, redelivered: boolean, state: 'ready' | 'scheduled' | 'inflight') => {
-      if (filter && !filter(message)) return;
+      if (filter && !filter({ message, deliveryCount, redelivered })) return;
       if (skipped < offset) {
         skipped++;
         return;

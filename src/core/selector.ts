@@ -4,7 +4,10 @@
  * non-like types) and UNKNOWN (NULLs, division by zero) do not match. Evaluation never throws.
  *
  * Identifiers resolve against the canonical Message: the JMS header names below map to message
- * fields, everything else is an application property (missing → NULL, Buffer → NULL).
+ * fields, everything else is an application property (missing → NULL, Buffer → NULL). JMSRedelivered and
+ * JMSXDeliveryCount (ActiveMQ evaluates them) are delivery state, not message: a queue consumer's selector
+ * (compileDeliverySelector) reads them off the queue entry; a plain message selector (topic routing, browse)
+ * sees a first delivery.
  */
 import type { Message } from './message.js';
 import { compileNode, normalizeValue, type Evaluator, type Value } from './selector/compile.js';
@@ -78,6 +81,10 @@ function messageAccessor(name: string): Evaluator<Message> {
       return (m) => (m.groupSeq !== undefined ? num(m.groupSeq) : normalizeValue(m.properties[name]));
     case 'JMSXUserID':
       return (m) => (m.userId !== undefined ? str(m.userId) : normalizeValue(m.properties[name]));
+    case 'JMSRedelivered':
+      return () => false;
+    case 'JMSXDeliveryCount':
+      return () => 1;
     default:
       return (m) => normalizeValue(m.properties[name]);
   }
@@ -123,6 +130,28 @@ function finish<T>(text: string, access: (name: string) => Evaluator<T>): (input
  */
 export function compileSelector(text: string): Selector {
   return finish(text, messageAccessor);
+}
+
+/** What a queue consumer's selector sees: a message and its delivery state (a queue entry is one). */
+export interface DeliveryView {
+  readonly message: Message;
+  /** Prior failed delivery attempts. */
+  readonly deliveryCount: number;
+  readonly redelivered: boolean;
+}
+export type DeliverySelector = (v: DeliveryView) => boolean;
+
+/**
+ * Like compileSelector, for a queue consumer: JMSRedelivered and JMSXDeliveryCount are the entry's, as the
+ * consumer would get them (a message only flagged redelivered counts as a second delivery, as adapters render it).
+ */
+export function compileDeliverySelector(text: string): DeliverySelector {
+  return finish<DeliveryView>(text, (name) => {
+    if (name === 'JMSRedelivered') return (v) => v.redelivered || v.deliveryCount > 0;
+    if (name === 'JMSXDeliveryCount') return (v) => (v.deliveryCount || (v.redelivered ? 1 : 0)) + 1;
+    const read = messageAccessor(name);
+    return (v) => read(v.message);
+  });
 }
 
 /** Like compileSelector, but evaluates against any identifier source (e.g. a queue entry view). */

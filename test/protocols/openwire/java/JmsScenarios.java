@@ -109,6 +109,16 @@ public class JmsScenarios {
             case "empty-bodies": emptyBodies(); break;
             case "browse-many": browseMany(); break;
             case "close-prefetched": closePrefetched(); break;
+            case "selector-redelivered": selectorRedelivered(); break;
+            case "consumer-priority": consumerPriority(); break;
+            case "wildcard-queue": wildcardQueue(); break;
+            case "composite-consumer": compositeConsumer(); break;
+            case "composite-topic-consumer": compositeTopicConsumer(); break;
+            case "destroy-destination": destroyDestination(); break;
+            case "destination-source": destinationSource(); break;
+            case "group-first": groupFirst(); break;
+            case "wildcard-acl": wildcardAcl(); break;
+            case "durable-temp-topic": durableTempTopic(); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("PASS");
@@ -1493,6 +1503,256 @@ public class JmsScenarios {
         System.out.println("PERSISTENT\t" + (m.getJMSDeliveryMode() == DeliveryMode.PERSISTENT));
         System.out.println("CORR\t" + m.getJMSCorrelationID());
         System.out.println("ID\t" + m.getJMSMessageID());
+        c.close();
+    }
+
+    // Compared with ActiveMQ 5.17's broker: a queue consumer's selector sees JMSRedelivered and JMSXDeliveryCount
+    // as the consumer would get them.
+    static void selectorRedelivered() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.selector.redelivered");
+        MessageProducer p = s.createProducer(q);
+        p.send(s.createTextMessage("seen"));
+        p.send(s.createTextMessage("unseen"));
+        Session auto = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer early = auto.createConsumer(q, "JMSRedelivered = TRUE");
+        none(early);
+        early.close();
+        MessageConsumer first = s.createConsumer(q);
+        eq("seen", text(recv(first)), "first delivery");
+        first.close(); // "seen" comes back redelivered; "unseen", only prefetched, does not
+        List<String> browsed = new ArrayList<>();
+        for (Enumeration<?> e = auto.createBrowser(q, "JMSRedelivered AND JMSXDeliveryCount = 2").getEnumeration(); e.hasMoreElements(); ) browsed.add(text((Message) e.nextElement()));
+        eq(Arrays.asList("seen"), browsed, "a QueueBrowser's selector sees the delivery state too");
+        MessageConsumer redelivered = auto.createConsumer(q, "JMSRedelivered = TRUE AND JMSXDeliveryCount = 2");
+        Message m = recv(redelivered);
+        eq("seen", text(m), "the redelivered message");
+        eq(true, m.getJMSRedelivered(), "JMSRedelivered");
+        none(redelivered);
+        redelivered.close();
+        MessageConsumer fresh = auto.createConsumer(q, "NOT JMSRedelivered AND JMSXDeliveryCount < 2");
+        eq("unseen", text(recv(fresh)), "the message never handed to the application");
+        c.close();
+    }
+
+    // consumer.priority: a queue offers each message to its highest-priority consumer with room (as ActiveMQ does).
+    static void consumerPriority() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer low = s.createConsumer(s.createQueue("jms.consumer.priority?consumer.priority=1&consumer.prefetchSize=1"));
+        MessageConsumer high = s.createConsumer(s.createQueue("jms.consumer.priority?consumer.priority=9&consumer.prefetchSize=1"));
+        MessageProducer p = s.createProducer(s.createQueue("jms.consumer.priority"));
+        for (int i = 0; i < 3; i++) p.send(s.createTextMessage("m" + i));
+        eq("m0", text(recv(high)), "the first message goes to the high-priority consumer");
+        eq("m2", text(recv(high)), "and, once it has room again, the third");
+        eq("m1", text(recv(low)), "the low-priority consumer gets what the other had no room for");
+        none(low);
+        none(high);
+        c.close();
+    }
+
+    static List<String> drain(MessageConsumer c, int n) throws JMSException {
+        List<String> got = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Message m = recv(c);
+            got.add(text(m) + "@" + m.getJMSDestination() + (m.getJMSRedelivered() ? " redelivered" : ""));
+        }
+        Collections.sort(got);
+        return got;
+    }
+
+    // A queue consumer on a wildcard reads every matching queue, also one created after it subscribed (as ActiveMQ).
+    static void wildcardQueue() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(null);
+        p.send(s.createQueue("jms.wild.orders.eu"), s.createTextMessage("eu"));
+        p.send(s.createQueue("jms.wild.orders.us.ny"), s.createTextMessage("ny"));
+        p.send(s.createQueue("jms.wild.other"), s.createTextMessage("other"));
+        Session tx = c.createSession(true, Session.SESSION_TRANSACTED);
+        MessageConsumer all = tx.createConsumer(tx.createQueue("jms.wild.orders.>"));
+        eq(Arrays.asList("eu@queue://jms.wild.orders.eu", "ny@queue://jms.wild.orders.us.ny"), drain(all, 2), "the matching queues' messages, each with its own JMSDestination");
+        p.send(s.createQueue("jms.wild.orders.new"), s.createTextMessage("new"));
+        eq(Arrays.asList("new@queue://jms.wild.orders.new"), drain(all, 1), "a queue created after the consumer");
+        tx.rollback();
+        eq(Arrays.asList("eu@queue://jms.wild.orders.eu redelivered", "new@queue://jms.wild.orders.new redelivered", "ny@queue://jms.wild.orders.us.ny redelivered"), drain(all, 3), "redelivered after rollback");
+        tx.commit();
+        none(all);
+        all.close();
+        MessageConsumer one = s.createConsumer(s.createQueue("jms.wild.orders.*?consumer.prefetchSize=0"));
+        p.send(s.createQueue("jms.wild.orders.us.ny"), s.createTextMessage("ny2"));
+        p.send(s.createQueue("jms.wild.orders.eu"), s.createTextMessage("eu2"));
+        eq(Arrays.asList("eu2@queue://jms.wild.orders.eu"), drain(one, 1), "* matches one level (prefetch 0: MessagePull)");
+        none(one);
+        one.close();
+        eq("ny2", text(recv(s.createConsumer(s.createQueue("jms.wild.orders.us.ny")))), "left on its queue");
+        eq("other", text(recv(s.createConsumer(s.createQueue("jms.wild.other")))), "a queue the wildcard does not match");
+        c.close();
+    }
+
+    // A consumer on a composite destination reads each of its queues (as ActiveMQ); CLIENT_ACKNOWLEDGE acks across them.
+    static void compositeConsumer() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        MessageConsumer both = s.createConsumer(s.createQueue("jms.cc.a,jms.cc.b"));
+        MessageProducer p = s.createProducer(null);
+        p.send(s.createQueue("jms.cc.a"), s.createTextMessage("a"));
+        p.send(s.createQueue("jms.cc.b"), s.createTextMessage("b"));
+        p.send(s.createQueue("jms.cc.c"), s.createTextMessage("c"));
+        Message m1 = recv(both), m2 = recv(both);
+        List<String> got = new ArrayList<>(Arrays.asList(text(m1) + "@" + m1.getJMSDestination(), text(m2) + "@" + m2.getJMSDestination()));
+        Collections.sort(got);
+        eq(Arrays.asList("a@queue://jms.cc.a", "b@queue://jms.cc.b"), got, "both queues");
+        none(both);
+        m2.acknowledge();
+        c.close();
+        Connection c2 = connect();
+        Session s2 = c2.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        none(s2.createConsumer(s2.createQueue("jms.cc.a,jms.cc.b")));
+        eq("c", text(recv(s2.createConsumer(s2.createQueue("jms.cc.c")))), "a queue outside the composite");
+        c2.close();
+    }
+
+    // A topic consumer on a composite (`a,b`) gets what is published to either topic (as ActiveMQ).
+    static void compositeTopicConsumer() throws Exception {
+        Connection c = connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer both = s.createConsumer(s.createTopic("jms.ct.a,jms.ct.b"));
+        MessageProducer p = s.createProducer(null);
+        p.send(s.createTopic("jms.ct.a"), s.createTextMessage("a"));
+        p.send(s.createTopic("jms.ct.b"), s.createTextMessage("b"));
+        p.send(s.createTopic("jms.ct.c"), s.createTextMessage("c"));
+        eq(Arrays.asList("a@topic://jms.ct.a", "b@topic://jms.ct.b"), drain(both, 2), "both topics");
+        none(both);
+        c.close();
+    }
+
+    // ActiveMQConnection.destroyDestination: refused while the queue has a consumer, then removes it with its messages.
+    static void destroyDestination() throws Exception {
+        ActiveMQConnection c = (ActiveMQConnection) connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        ActiveMQQueue q = new ActiveMQQueue("jms.destroy");
+        s.createProducer(q).send(s.createTextMessage("x"));
+        MessageConsumer reader = s.createConsumer(q);
+        try {
+            c.destroyDestination(q);
+            throw new AssertionError("destroyDestination of a queue with a consumer was not refused");
+        } catch (JMSException e) {
+            check(e.getMessage().contains("still has an active subscription"), "the refusal names the cause: " + e.getMessage());
+        }
+        eq("x", text(recv(reader)), "the queue is untouched");
+        s.createProducer(q).send(s.createTextMessage("y"));
+        reader.close();
+        c.destroyDestination(q);
+        none(s.createConsumer(q));
+        c.close();
+    }
+
+    // ActiveMQConnection's DestinationSource (ActiveMQ.Advisory.Queue / Topic / TempQueue): the queues and topics there
+    // are, then those created and destroyed while it watches.
+    static void destinationSource() throws Exception {
+        ActiveMQConnection c = (ActiveMQConnection) connect();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        s.createProducer(s.createQueue("jms.ds.queue")).send(s.createTextMessage("x"));
+        s.createConsumer(s.createTopic("jms.ds.topic"));
+        TemporaryQueue temp = s.createTemporaryQueue();
+        final BlockingQueue<String> events = new LinkedBlockingQueue<>();
+        org.apache.activemq.advisory.DestinationSource ds = new org.apache.activemq.advisory.DestinationSource(c);
+        ds.setDestinationListener(e -> {
+            String name = e.getDestination().getPhysicalName();
+            if (name.startsWith("jms.ds.") || e.getDestination().isTemporary()) events.add((e.isAddOperation() ? "+" : "-") + e.getDestination().getQualifiedName());
+        });
+        ds.start();
+        Set<String> seen = new TreeSet<>();
+        for (int i = 0; i < 3; i++) seen.add(events.poll(5, TimeUnit.SECONDS));
+        eq(new TreeSet<>(Arrays.asList("+queue://jms.ds.queue", "+topic://jms.ds.topic", "+temp-queue://" + temp.getQueueName())), seen, "the destinations there are");
+        s.createProducer(s.createQueue("jms.ds.later")).send(s.createTextMessage("y"));
+        eq("+queue://jms.ds.later", events.poll(5, TimeUnit.SECONDS), "a queue created while it watches");
+        c.destroyDestination(new ActiveMQQueue("jms.ds.later"));
+        eq("-queue://jms.ds.later", events.poll(5, TimeUnit.SECONDS), "a destroyed queue");
+        Set<String> queues = new TreeSet<>();
+        for (Object q : ds.getQueues()) if (q.toString().startsWith("queue://jms.ds.")) queues.add(q.toString());
+        eq(new TreeSet<>(Arrays.asList("queue://jms.ds.queue")), queues, "getQueues()");
+        ds.stop();
+        c.close();
+    }
+
+    static String groupMark(Message m) throws JMSException {
+        return text(m) + (m.getBooleanProperty("JMSXGroupFirstForConsumer") ? " first" : "");
+    }
+
+    // JMSXGroupFirstForConsumer marks a consumer's first message of a group: when the group is assigned to it, again
+    // when the group moves to another consumer, and after the group was closed with JMSXGroupSeq -1.
+    static void groupFirst() throws Exception {
+        Connection c = connect();
+        Session s1 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Session s2 = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s1.createQueue("jms.group.first");
+        MessageConsumer first = s1.createConsumer(q);
+        MessageProducer p = s1.createProducer(q);
+        for (int i = 0; i < 2; i++) {
+            Message m = s1.createTextMessage("a" + i);
+            m.setStringProperty("JMSXGroupID", "A");
+            p.send(m);
+        }
+        eq("a0 first", groupMark(recv(first)), "the group's first message");
+        eq("a1", groupMark(recv(first)), "the group's next message");
+        Message close = s1.createTextMessage("a-close");
+        close.setStringProperty("JMSXGroupID", "A");
+        close.setIntProperty("JMSXGroupSeq", -1);
+        p.send(close);
+        eq("a-close", groupMark(recv(first)), "the message that closes the group");
+        Message again = s1.createTextMessage("a-again");
+        again.setStringProperty("JMSXGroupID", "A");
+        p.send(again);
+        eq("a-again first", groupMark(recv(first)), "the group reopened");
+        first.close();
+        MessageConsumer second = s2.createConsumer(q);
+        Message moved = s1.createTextMessage("a-moved");
+        moved.setStringProperty("JMSXGroupID", "A");
+        p.send(moved);
+        eq("a-moved first", groupMark(recv(second)), "the group on its new consumer");
+        p.send(s1.createTextMessage("plain"));
+        eq("plain", groupMark(recv(second)), "a message without a group");
+        c.close();
+    }
+
+    // With ACLs (the test's hooks: no consume under jms.secret, nor of jms.acl.hidden): a wildcard queue consumer reads
+    // the matching queues its user may read; one on a pattern it may read nothing under is refused.
+    static void wildcardAcl() throws Exception {
+        Connection c = factory("").createConnection("alice", "secret");
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(null);
+        p.send(s.createQueue("jms.acl.open"), s.createTextMessage("open"));
+        p.send(s.createQueue("jms.acl.hidden"), s.createTextMessage("hidden"));
+        p.send(s.createQueue("jms.secret.x"), s.createTextMessage("secret"));
+        MessageConsumer all = s.createConsumer(s.createQueue("jms.acl.>"));
+        eq(Arrays.asList("open@queue://jms.acl.open"), drain(all, 1), "the queues the user may read");
+        none(all);
+        try {
+            s.createConsumer(s.createQueue("jms.secret.>"));
+            throw new AssertionError("a wildcard consumer on queues the user may not read was accepted");
+        } catch (JMSSecurityException expected) {
+        }
+        c.close();
+    }
+
+    // A durable subscription on a temporary topic is refused, as ActiveMQ's broker refuses it; the connection goes on.
+    static void durableTempTopic() throws Exception {
+        Connection c = connect("jms-durable-temp");
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        TemporaryTopic tt = s.createTemporaryTopic();
+        try {
+            s.createDurableSubscriber(tt, "sub");
+            throw new AssertionError("a durable subscription on a temporary topic was accepted");
+        } catch (JMSException e) {
+            check(e.getMessage().contains("temporary topic"), "the refusal says why: " + e.getMessage());
+        }
+        MessageConsumer plain = s.createConsumer(tt);
+        s.createProducer(tt).send(s.createTextMessage("still works"));
+        eq("still works", text(recv(plain)), "a plain consumer on the temporary topic");
         c.close();
     }
 }
