@@ -154,6 +154,7 @@ export class Engine extends EventEmitter implements EngineApi {
       commit: (batch) => this.commit(batch),
       emit: (event, payload) => this.emit(event, payload),
       nextId: () => this.nextDeliveryId(),
+      mayRead: (principal, name) => this.security.authorize(principal, 'consume', { kind: 'topic', name }),
     });
     this.deadLetters = new DeadLetters(this.state, {
       ensureQueue: (name, pending, o) => this.ensureQueue(name, pending, o),

@@ -11,6 +11,7 @@ import { EngineState, PAUSED_PREFIX, refKey, type QueueMeta } from './engine-sta
 import { BrokerError } from './errors.js';
 import { messageSize } from './message.js';
 import type { DestinationPolicy } from './policy.js';
+import type { Principal } from './security.js';
 import type { CoreQueue, QueueRole } from './queue.js';
 import type { Command } from './store.js';
 import { durableSubscriptionId, sharedSubscriptionId, volatileSharedSubscriptionId } from './subscription-ids.js';
@@ -24,6 +25,8 @@ export interface SubscriptionsHost {
   emit(event: string, payload: unknown): void;
   /** A fresh engine-unique number (names non-durable subscription queues). */
   nextId(): number;
+  /** Whether a principal may read a topic (wildcard subscribers get only the retained messages they may read). */
+  mayRead(principal: Principal, topicName: string): boolean;
 }
 
 function sameLimits(a: SubscriptionLimits | undefined, b: SubscriptionLimits | undefined): boolean {
@@ -36,9 +39,13 @@ export class Subscriptions {
   /** Matching retained messages go to a new subscriber first, from memory (they are durable as retained). */
   deliverRetained(queue: CoreQueue, pattern: string): void {
     const sel = this.state.subscriptionSelectors.get(queue);
+    // a wildcard filter no single rule covers: routing checks each live message, and so must the retained ones,
+    // else `#` would hand over every retained message of the broker (mosquitto checks them against the ACL too)
+    const reader = this.state.subscriptionReaders.get(queue);
     for (const [topicName, m] of this.state.retained) {
       if (!matchTopic(pattern, topicName)) continue;
       if (sel && !sel(m)) continue;
+      if (reader && !this.host.mayRead(reader, topicName)) continue;
       const seq = queue.reserve(messageSize(m));
       // retained copies are delivered from memory: they are already durable as the topic's retained message
       queue.applyEnqueue(seq, m, false, true);
