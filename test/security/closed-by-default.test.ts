@@ -1,7 +1,8 @@
 /**
  * "Closed by default" under ACLs, with clients no one here wrote: what a user without a right must not get around
- * the ACL by a side door. MQTT with Debian's python3-paho-mqtt (retained messages through a wildcard), checked
- * against mosquitto 2.0 with an acl_file (it behaves the same: retained messages are filtered per topic).
+ * the ACL by a side door. MQTT with Debian's python3-paho-mqtt (retained messages through a wildcard, wills), checked
+ * against mosquitto 2.0 with an acl_file (it behaves the same: retained messages are filtered per topic, a will to a
+ * topic its client may not write is dropped). Each refusal is audited, and the connection goes on.
  */
 import assert from 'node:assert/strict';
 import pino from 'pino';
@@ -75,6 +76,15 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
         assert.deepEqual(unreadable, [], JSON.stringify(r.received));
         assert.ok(r.received.some(([, body, retained]) => body === `retained news/sports/${tag}` && retained), JSON.stringify(r.received));
         assert.ok(r.received.some(([, body]) => body === `live news/sports/${tag}`), JSON.stringify(r.received));
+      });
+
+      it('a will to a topic its user may not write is dropped (the CONNECT is accepted); the denial is audited', async () => {
+        const tag = `will${version}`;
+        const r = await paho(b, 'will', version, tag);
+        assert.equal(r.connack, 0);
+        // the control will (a user who may write) arrives; the reader's does not
+        assert.deepEqual(r.received.map(([t, body]) => [t, body]), [[`news/sports/${tag}/control`, 'will-of-publisher']]);
+        assert.ok(audit().some((e) => e.event === 'denied' && e.user === 'reader' && e.action === 'send' && e.destination === `topic://news.sports.${tag}.will`), 'audit line for the will');
       });
     });
   }
