@@ -2,7 +2,8 @@
  * "Closed by default" under ACLs, with clients no one here wrote: what a user without a right must not get around
  * the ACL by a side door. MQTT with Debian's python3-paho-mqtt (retained messages through a wildcard, wills), checked
  * against mosquitto 2.0 with an acl_file (it behaves the same: retained messages are filtered per topic, a will to a
- * topic its client may not write is dropped). Each refusal is audited, and the connection goes on.
+ * topic its client may not write is dropped); OpenWire with ActiveMQ 5.17's JMS client (QueueBrowser,
+ * destroyDestination, someone else's temporary queue). Each refusal is audited, and the connection goes on.
  */
 import assert from 'node:assert/strict';
 import pino from 'pino';
@@ -10,6 +11,8 @@ import { hashPassword } from '../../src/core/api.js';
 import { defaultHttp, defaultProtocols } from '../../src/app/modules.js';
 import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { DEBIAN_PYTHON, need, run, testSource } from '../helpers/external.js';
+import { eventually } from '../helpers/wait.js';
+import { JmsClient, type JmsError } from './openwire-client.js';
 
 const PAHO_ACL = testSource('security', 'py', 'paho_acl.py');
 const USERS = ['publisher', 'fan', 'reader', 'writer', 'plain'] as const;
@@ -28,6 +31,20 @@ async function paho(b: Ports, scenario: string, version: '311' | '5', tag: strin
   const { stdout } = await run(DEBIAN_PYTHON, [PAHO_ACL, scenario, '127.0.0.1', String(b.mqtt), version, tag], 60_000);
   const last = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as { connack?: number; granted?: unknown; received: Array<[string, string, boolean]> };
+}
+
+function jmsSecurityException(err: unknown, text: string): void {
+  assert.equal((err as JmsError).javaClass, 'javax.jms.JMSSecurityException', String(err));
+  assert.ok((err as Error).message.includes(text), (err as Error).message);
+}
+
+async function refused(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  assert.fail('expected a refusal');
 }
 
 describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', function () {
@@ -88,4 +105,55 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
       });
     });
   }
+
+  describe('OpenWire (ActiveMQ JMS client)', () => {
+    it('a QueueBrowser needs read: JMSSecurityException for a user who may only write; the connection goes on', async () => {
+      const writer = await JmsClient.connect(b.openwire, 'writer', 'writer-pw');
+      const publisher = await JmsClient.connect(b.openwire, 'publisher', 'publisher-pw');
+      try {
+        await publisher.send('queue://orders.browse', 'secret');
+        jmsSecurityException(await refused(writer.browse('queue://orders.browse')), "User 'writer' is not authorized to browse queue://orders.browse");
+        await writer.send('queue://orders.browse', 'still-sending');
+        const reader = await JmsClient.connect(b.openwire, 'reader', 'reader-pw');
+        assert.equal(await reader.browse('queue://orders.browse'), 2);
+        await reader.close();
+        assert.ok(audit().some((e) => e.event === 'denied' && e.user === 'writer' && e.action === 'browse' && e.destination === 'queue://orders.browse'));
+      } finally {
+        await Promise.all([writer.close(), publisher.close()]);
+      }
+    });
+
+    it('destroyDestination needs admin: JMSSecurityException for users with write or read; the queue and its messages stay', async () => {
+      const publisher = await JmsClient.connect(b.openwire, 'publisher', 'publisher-pw');
+      const writer = await JmsClient.connect(b.openwire, 'writer', 'writer-pw');
+      const reader = await JmsClient.connect(b.openwire, 'reader', 'reader-pw');
+      try {
+        await publisher.send('queue://orders.keep', 'kept');
+        jmsSecurityException(await refused(writer.destroy('queue://orders.keep')), "User 'writer' is not authorized to delete queue://orders.keep");
+        jmsSecurityException(await refused(reader.destroy('queue://orders.keep')), "User 'reader' is not authorized to delete queue://orders.keep");
+        assert.equal(await reader.browse('queue://orders.keep'), 1);
+        assert.ok(b.broker.engine.queueInfo('orders.keep'));
+        await publisher.destroy('queue://orders.keep');
+        assert.equal(b.broker.engine.queueInfo('orders.keep'), undefined);
+        assert.ok(audit().some((e) => e.event === 'denied' && e.user === 'writer' && e.action === 'delete' && e.destination === 'queue://orders.keep'));
+      } finally {
+        await Promise.all([publisher.close(), writer.close(), reader.close()]);
+      }
+    });
+
+    it("an ordinary user's temporary queue takes replies, and no other connection can destroy it", async () => {
+      const plain = await JmsClient.connect(b.openwire, 'plain', 'plain-pw');
+      const writer = await JmsClient.connect(b.openwire, 'writer', 'writer-pw');
+      try {
+        const tq = await plain.tempQueue();
+        jmsSecurityException(await refused(writer.destroy(`temp-queue://${tq.name}`)), 'belongs to another connection');
+        // anyone may send to a temporary queue (replies); the owner still has it
+        await writer.send(`temp-queue://${tq.name}`, 'reply');
+        await eventually(() => assert.deepEqual(tq.received, ['reply']));
+        await plain.destroy(`temp-queue://${tq.name}`);
+      } finally {
+        await Promise.all([plain.close(), writer.close()]);
+      }
+    });
+  });
 });
