@@ -811,6 +811,7 @@ export class Engine extends EventEmitter implements EngineApi {
         this.state.checkNewDestination('topic', o.address.name);
         this.state.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
       }
+      if (conn && o.shared) this.access.checkShared(conn, o.address);
       ({ queue, ownsQueue } = await this.subs.queueFor(o, conn));
       if (selector) this.state.subscriptionSelectors.set(queue, selector);
       // a wildcard filter no single ACL rule covers: each routed message is checked against the subscriber's read rights

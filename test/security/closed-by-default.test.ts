@@ -95,6 +95,16 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
         assert.ok(r.received.some(([, body]) => body === `live news/sports/${tag}`), JSON.stringify(r.received));
       });
 
+      it('a shared subscription to a wildcard needs read on all of it (one queue serves the group); within its rights it works', async () => {
+        const tag = `share${version}`;
+        const r = (await paho(b, 'shared', version, tag)) as Awaited<ReturnType<typeof paho>> & { publisher: string[] };
+        // SUBACK: MQTT 5 0x87 Not authorized, 3.1.1 0x80 Failure
+        assert.deepEqual(r.granted, [[version === '5' ? 0x87 : 0x80], [1], [1]]);
+        assert.deepEqual(r.received.map(([t, body]) => [t, body]), [[`news/sports/${tag}/end`, 'end']]);
+        assert.deepEqual(r.publisher, ['end', 'politics 0', 'politics 1', 'politics 2', 'politics 3', 'politics 4']);
+        assert.ok(audit().some((e) => e.event === 'denied' && e.user === 'fan' && e.action === 'consume' && e.destination === 'topic://>'), 'audit line for the shared subscription');
+      });
+
       it('a will to a topic its user may not write is dropped (the CONNECT is accepted); the denial is audited', async () => {
         const tag = `will${version}`;
         const r = await paho(b, 'will', version, tag);

@@ -6,6 +6,9 @@ Usage: paho_acl.py <scenario> <host> <port> <311|5> <tag>
              news/+/<tag>: which retained (and live) messages reach it
   will       `reader` (may not write news/sports/...) connects with a will on news/sports/<tag>/will and its socket
              dies; `fan` subscribed to that topic: whether the will arrives (and whether the CONNECT was accepted)
+  shared     `fan` asks for $share/g<tag>/# (refused: one queue serves the group, it cannot be filtered for one
+             member) and $share/s<tag>/news/sports/<tag>/# (granted); `publisher` joins $share/g<tag>/# and gets
+             every message published to news/politics/<tag>
 Users and passwords: <user>-pw. Exit status 0 even on failed expectations: mocha asserts the JSON.
 """
 import json
@@ -97,6 +100,20 @@ elif scenario == 'will':
         time.sleep(0.05)
     out['received'] = sorted(fst['msgs'])
     end(fan)
+elif scenario == 'shared':
+    fan, fst, fsub = client('fan')
+    pub, pst, psub = client('publisher')
+    out['granted'] = [fsub(f'$share/g{TAG}/#'), fsub(f'$share/s{TAG}/news/sports/{TAG}/#'), psub(f'$share/g{TAG}/#')]
+    for i in range(5):
+        pub.publish(f'news/politics/{TAG}', f'politics {i}', qos=1).wait_for_publish(10)
+    pub.publish(f'news/sports/{TAG}/end', 'end', qos=1).wait_for_publish(10)
+    deadline = time.time() + 10
+    while time.time() < deadline and not (any(m[1] == 'end' for m in fst['msgs']) and any(m[1] == 'end' for m in pst['msgs'])):
+        time.sleep(0.05)
+    out['received'] = sorted(fst['msgs'])
+    out['publisher'] = sorted(m[1] for m in pst['msgs'])
+    end(fan)
+    end(pub)
 else:
     out['error'] = f'unknown scenario {scenario}'
 print(json.dumps(out), flush=True)
