@@ -17,7 +17,7 @@ import { JmsClient, type JmsError } from './openwire-client.js';
 const PAHO_ACL = testSource('security', 'py', 'paho_acl.py');
 const USERS = ['publisher', 'fan', 'reader', 'writer', 'plain'] as const;
 
-type Ports = RunningBroker & { mqtt: number; openwire: number };
+type Ports = RunningBroker & { mqtt: number; openwire: number; sqs: number };
 
 interface AuditLine {
   audit?: boolean;
@@ -60,7 +60,7 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
       name: 'closed-by-default',
       config: {
         security: {
-          users: USERS.map((username, i) => ({ username, passwordHash: hashes[i]!, groups: [] })),
+          users: USERS.map((username, i) => ({ username, passwordHash: hashes[i]!, groups: [], accessKeys: [{ accessKeyId: `AKID${username.toUpperCase()}`, secretAccessKey: `${username}-secret` }] })),
           acl: [
             { match: '>', read: ['publisher'], write: ['publisher'], admin: ['publisher'] },
             { match: 'news.sports.>', kind: 'topic', read: ['fan'] },
@@ -69,12 +69,12 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
             { match: 'svc.>', kind: 'queue', write: ['*'] },
           ],
         },
-        listeners: { mqtt: { host: '127.0.0.1', port: 0 }, openwire: { host: '127.0.0.1', port: 0 } },
+        listeners: { mqtt: { host: '127.0.0.1', port: 0 }, openwire: { host: '127.0.0.1', port: 0 }, sqs: { host: '127.0.0.1', port: 0 } },
       },
       logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }),
       modules: () => ({ protocols: defaultProtocols, http: defaultHttp }),
     });
-    b = withPorts(r, { mqtt: 'mqtt', openwire: 'openwire' });
+    b = withPorts(r, { mqtt: 'mqtt', openwire: 'openwire', sqs: 'sqs' });
   });
   after(async () => {
     await b?.close();
@@ -163,6 +163,25 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
         await plain.destroy(`temp-queue://${tq.name}`);
       } finally {
         await Promise.all([plain.close(), writer.close()]);
+      }
+    });
+  });
+
+  describe('SQS and SNS (boto3)', () => {
+    it("a SigV4 signature more than 15 minutes off is AWS's 403 SignatureDoesNotMatch 'Signature expired' / 'not yet current'", async () => {
+      const { stdout } = await run(DEBIAN_PYTHON, [testSource('security', 'py', 'boto3_skew.py'), `http://127.0.0.1:${b.sqs}`, 'AKIDPLAIN', 'plain-secret', '-16', '16', '-14', '14'], 60_000);
+      const r = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, Record<'sqs' | 'sns', [number | 'ok', string?, string?]>>;
+      for (const svc of ['sqs', 'sns'] as const) {
+        const [status, code, message] = r['-16']![svc];
+        assert.equal(status, 403, JSON.stringify(r));
+        assert.equal(code, 'SignatureDoesNotMatch');
+        assert.match(message!, /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 15 min\.\)$/);
+        const [fStatus, fCode, fMessage] = r['16']![svc];
+        assert.equal(fStatus, 403, JSON.stringify(r));
+        assert.equal(fCode, 'SignatureDoesNotMatch');
+        assert.match(fMessage!, /^Signature not yet current: \d{8}T\d{6}Z is still later than \d{8}T\d{6}Z \(\d{8}T\d{6}Z \+ 15 min\.\)$/);
+        // within the window both work
+        assert.deepEqual([r['-14']![svc], r['14']![svc]], [['ok'], ['ok']]);
       }
     });
   });
