@@ -290,7 +290,8 @@ export class Engine extends EventEmitter implements EngineApi {
     const principal = await this.checkLogin(creds);
     if (!principal) {
       this.access.loginFailed(creds);
-      throw new BrokerError('unauthenticated', creds.username ? 'Authentication failed: bad username or password' : 'Authentication failed: anonymous access is not allowed from this address');
+      // the refused client learns only what it can act on; why (users configured, remote address) goes to the audit log
+      throw new BrokerError('unauthenticated', creds.username ? 'Authentication failed: bad username or password' : 'Authentication failed: anonymous access is not allowed here: log in with a username and password');
     }
     const c = this.connections.open(info, principal);
     if (!principal.internal) {

@@ -117,6 +117,15 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
   }
 
   describe('OpenWire (ActiveMQ JMS client)', () => {
+    it('an unknown user, a wrong password and an anonymous client are each a JMSSecurityException that says which', async () => {
+      jmsSecurityException(await refused(JmsClient.connect(b.openwire, 'nobody', 'x')), 'Authentication failed: bad username or password');
+      jmsSecurityException(await refused(JmsClient.connect(b.openwire, 'writer', 'not-the-password')), 'Authentication failed: bad username or password');
+      // from loopback too (users exist): not "from this address", which would send the user hunting for a network cause
+      const anon = await refused(JmsClient.connect(b.openwire));
+      jmsSecurityException(anon, 'anonymous access is not allowed here: log in with a username and password');
+      assert.ok(!(anon as Error).message.includes('address'), (anon as Error).message);
+    });
+
     it('a QueueBrowser needs read: JMSSecurityException for a user who may only write; the connection goes on', async () => {
       const writer = await JmsClient.connect(b.openwire, 'writer', 'writer-pw');
       const publisher = await JmsClient.connect(b.openwire, 'publisher', 'publisher-pw');
