@@ -193,5 +193,17 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
         assert.deepEqual([r['-14']![svc], r['14']![svc]], [['ok'], ['ok']]);
       }
     });
+
+    it("a user without read on a topic may not unsubscribe or reconfigure another's subscription (AuthorizationError 403)", async () => {
+      const args = [testSource('security', 'py', 'boto3_sns_subs.py'), `http://127.0.0.1:${b.sqs}`, 'AKIDPUBLISHER', 'publisher-secret', 'AKIDPLAIN', 'plain-secret', 'subs'];
+      const r = JSON.parse((await run(DEBIAN_PYTHON, args, 60_000)).stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+      assert.equal(r.listed, true);
+      assert.deepEqual(r.setAttributes, [403, 'AuthorizationError']);
+      assert.deepEqual(r.unsubscribe, [403, 'AuthorizationError']);
+      assert.equal(r.raw, 'false');
+      assert.deepEqual(r.delivered, ['still-subscribed']);
+      assert.deepEqual(r.ownerUnsubscribe, ['ok']);
+      assert.ok(audit().some((e) => e.event === 'denied' && e.user === 'plain' && e.action === 'consume' && e.destination === 'topic://t-subs'));
+    });
   });
 });
