@@ -12,7 +12,7 @@ import { PolicyResolver, type DestinationPolicy, type PolicyRule } from './polic
 import { CoreQueue, type Entry, type QueueRole } from './queue.js';
 import { Consumer } from './consumer.js';
 import { Connection } from './connection.js';
-import { ACL_KV_PREFIX, allowAll, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+import { ACL_KV_PREFIX, allowAll, ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
 import type {
   BrowsedMessage, EngineOverview, ConnectionHandle, ConnectionInfo, KillCause, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
   SendItem, SendOptions, SubscribeOptions, TransactionHandle,
@@ -198,6 +198,12 @@ export class Engine extends EventEmitter implements EngineApi {
       byStorage.set(r.name, q);
       for (const seq of lockedSeqs.get(r.name) ?? []) q.lockSeq(seq);
       q.recover(r.count, r.bytes, r.lastSeq, r.mark);
+      // a durable wildcard subscription is filtered by its user's rights from the start, not once its subscriber is back
+      const pattern = meta.subscription?.topicPattern;
+      if (meta.role === 'durable-subscription' && meta.reader && pattern && isWildcard(pattern) && this.security.principalFor) {
+        const p = meta.reader.anonymous ? ANONYMOUS : this.security.principalFor(meta.reader.username);
+        if (this.security.filterAtDelivery?.(p, pattern)) this.state.subscriptionReaders.set(q, p);
+      }
     }
     for (const [key, record] of preparedRecords) this.prepared.set(key, Transaction.recovered(this, key, record, (name) => byStorage.get(name)));
     for (const [k, v] of this.state.kv) {

@@ -69,7 +69,8 @@ export class Subscriptions {
       }
       if (q && !o.shared && q.consumers.some((c) => !c.closed)) throw new BrokerError('invalid', `Durable subscription '${o.durable.name}' of client '${clientId}' already has an active consumer`);
       if (!q) {
-        const meta: QueueMeta = { role: o.shared ? 'shared-subscription' : 'durable-subscription', durable: true, name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: sub, limits: o.limits };
+        const reader = conn && !conn.principal.internal ? { username: conn.principal.username, ...(conn.principal.anonymous ? { anonymous: true } : {}) } : undefined;
+        const meta: QueueMeta = { role: o.shared ? 'shared-subscription' : 'durable-subscription', durable: true, name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: sub, limits: o.limits, ...(reader ? { reader } : {}) };
         this.state.checkNewSubscription();
         q = this.host.instantiateQueue(meta, this.host.storageNameFor(meta.role, name));
         await this.host.commit([{ t: 'queue.put', queue: q.storageName, meta: meta as Record<string, unknown> }]);

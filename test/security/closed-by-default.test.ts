@@ -105,6 +105,17 @@ describe('security: closed by default (paho-mqtt, ActiveMQ JMS client)', functio
         assert.ok(audit().some((e) => e.event === 'denied' && e.user === 'fan' && e.action === 'consume' && e.destination === 'topic://>'), 'audit line for the shared subscription');
       });
 
+      it("a durable `#` subscription is filtered by its user's rights after a restart, before its subscriber is back", async () => {
+        const tag = `dur${version}`;
+        const sub = await paho(b, 'durable', version, tag);
+        assert.equal(sub.connack, 0);
+        assert.deepEqual(sub.granted, [1]);
+        await b.restart();
+        const r = await paho(b, 'resume', version, tag);
+        assert.equal(r.connack, 0);
+        assert.deepEqual(r.received.map(([t, body]) => [t, body]), [[`news/sports/${tag}`, `offline news/sports/${tag}`]]);
+      });
+
       it('a will to a topic its user may not write is dropped (the CONNECT is accepted); the denial is audited', async () => {
         const tag = `will${version}`;
         const r = await paho(b, 'will', version, tag);

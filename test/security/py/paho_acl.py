@@ -9,6 +9,9 @@ Usage: paho_acl.py <scenario> <host> <port> <311|5> <tag>
   shared     `fan` asks for $share/g<tag>/# (refused: one queue serves the group, it cannot be filtered for one
              member) and $share/s<tag>/news/sports/<tag>/# (granted); `publisher` joins $share/g<tag>/# and gets
              every message published to news/politics/<tag>
+  durable    `fan` (clean session off, session expiry never) subscribes to `#` at QoS 1 and disconnects
+  resume     (after a broker restart) `publisher` publishes to news/politics/<tag>, orders/<tag> and
+             news/sports/<tag>; then `fan` resumes its session: what it gets
 Users and passwords: <user>-pw. Exit status 0 even on failed expectations: mocha asserts the JSON.
 """
 import json
@@ -22,8 +25,12 @@ scenario, HOST, PORT, VERSION, TAG = sys.argv[1], sys.argv[2], int(sys.argv[3]),
 PROTO = mqtt.MQTTv5 if VERSION == '5' else mqtt.MQTTv311
 
 
-def client(user, will=None):
-    c = mqtt.Client(client_id=f'{user}-{scenario}-{TAG}', protocol=PROTO)
+def client(user, will=None, persistent=False):
+    cid = f'{user}-durable-{TAG}' if persistent else f'{user}-{scenario}-{TAG}'
+    if PROTO == mqtt.MQTTv5:
+        c = mqtt.Client(client_id=cid, protocol=PROTO)
+    else:
+        c = mqtt.Client(client_id=cid, protocol=PROTO, clean_session=not persistent)
     c.username_pw_set(user, f'{user}-pw')
     if will:
         c.will_set(will, b'will-of-' + user.encode(), qos=1)
@@ -43,7 +50,14 @@ def client(user, will=None):
     c.on_connect = on_connect
     c.on_subscribe = on_subscribe
     c.on_message = lambda cl, ud, m: st['msgs'].append([m.topic, m.payload.decode(), bool(m.retain)])
-    c.connect(HOST, PORT, keepalive=30)
+    if PROTO == mqtt.MQTTv5 and persistent:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0xFFFFFFFF
+        c.connect(HOST, PORT, keepalive=30, clean_start=False, properties=props)
+    else:
+        c.connect(HOST, PORT, keepalive=30)
     c.loop_start()
     ready.wait(10)
 
@@ -114,6 +128,24 @@ elif scenario == 'shared':
     out['publisher'] = sorted(m[1] for m in pst['msgs'])
     end(fan)
     end(pub)
+elif scenario == 'durable':
+    fan, st, subscribe = client('fan', persistent=True)
+    out['connack'] = st['rc']
+    out['granted'] = subscribe('#')
+    end(fan)
+elif scenario == 'resume':
+    pub, _, _ = client('publisher')
+    for t in (f'news/politics/{TAG}', f'orders/{TAG}', f'news/sports/{TAG}'):
+        pub.publish(t, 'offline ' + t, qos=1).wait_for_publish(10)
+    end(pub)
+    fan, st, _ = client('fan', persistent=True)
+    out['connack'] = st['rc']
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(m[1] == f'offline news/sports/{TAG}' for m in st['msgs']):
+        time.sleep(0.05)
+    time.sleep(0.3)  # anything queued after the sports message would have come by now (the queue is FIFO)
+    out['received'] = sorted(m for m in st['msgs'] if TAG in m[0])
+    end(fan)
 else:
     out['error'] = f'unknown scenario {scenario}'
 print(json.dumps(out), flush=True)
