@@ -147,6 +147,11 @@ function parseAuth(req: IncomingMessage, query: URLSearchParams): ParsedAuth | n
 }
 
 /** `20240102T030405Z` → epoch ms, or NaN. */
+/** `20150619T100249Z` */
+function amzDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
 function parseAmzDate(s: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (m) return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
@@ -278,7 +283,8 @@ function sameHex(a: string, b: string): boolean {
 
 /**
  * Verify a request's signature. Returns who signed it; throws an AwsError (InvalidClientTokenId,
- * SignatureDoesNotMatch, IncompleteSignature, MissingAuthenticationToken, RequestExpired) otherwise.
+ * SignatureDoesNotMatch — a bad signature, or one outside the clock skew —, IncompleteSignature, MissingAuthenticationToken,
+ * RequestExpired — a presigned URL past its X-Amz-Expires) otherwise.
  */
 export function verifySigV4(req: IncomingMessage, body: Buffer, opts: SigV4Options): AuthResult {
   const url = req.url ?? '/';
@@ -308,7 +314,11 @@ export function verifySigV4(req: IncomingMessage, body: Buffer, opts: SigV4Optio
     if (now > t + expires) throw fail('RequestExpired', `Request has expired (signed ${auth.amzDate}, valid for ${expires / 1000} s).`, 400);
     if (t - now > skew) throw fail('RequestExpired', `Signature not yet current: ${auth.amzDate} is later than the broker's time plus ${opts.maxClockSkew} s.`, 400);
   } else if (Math.abs(now - t) > skew) {
-    throw fail('RequestExpired', `Signature expired: ${auth.amzDate} is more than ${opts.maxClockSkew} s away from the broker's time ${new Date(now).toISOString()}.`, 400);
+    // what SQS and SNS answer (and the SDKs' clock-skew correction knows): 403 SignatureDoesNotMatch with this text,
+    // not the RequestExpired of the generic error list
+    const span = `${opts.maxClockSkew % 60 === 0 ? `${opts.maxClockSkew / 60} min.` : `${opts.maxClockSkew} s`}`;
+    if (t < now) throw fail('SignatureDoesNotMatch', `Signature expired: ${auth.amzDate} is now earlier than ${amzDate(now - skew)} (${amzDate(now)} - ${span})`, 403);
+    throw fail('SignatureDoesNotMatch', `Signature not yet current: ${auth.amzDate} is still later than ${amzDate(now + skew)} (${amzDate(now)} + ${span})`, 403);
   }
   if (!auth.signedHeaders.includes('host')) throw fail('SignatureDoesNotMatch', "The 'host' header must be signed.", 403);
 

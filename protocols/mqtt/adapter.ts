@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { durableSubscriptionId, type EngineApi, type Message, sharedSubscriptionId, type SubscriptionLimits, topic as topicAddress } from '../../src/core/api.js';
+import { BrokerError, type ConnectionHandle, durableSubscriptionId, type EngineApi, type Message, sharedSubscriptionId, type SubscriptionLimits, topic as topicAddress } from '../../src/core/api.js';
 import type { AdapterContext, PeerInfo, StreamAdapter } from '../../src/transport/types.js';
 import { MqttConnection } from './connection.js';
 import { exportSessions, importSessions, type MqttSessionDefinition, ownsSubscription, parseSessions, type SessionOutcome } from './definitions.js';
@@ -274,6 +274,21 @@ export class MqttAdapter implements StreamAdapter, MqttHost {
   }
 
   // ================================================================ wills
+
+  /**
+   * A will is a publish on behalf of its client: without `write` on its topic it is dropped, not sent (mosquitto 2.0
+   * accepts such a CONNECT and checks the ACL when it would send the will). Checked at CONNECT and again when the
+   * connection is lost, so rights revoked meanwhile count.
+   */
+  willAllowed(w: WillRecord, conn: ConnectionHandle): boolean {
+    try {
+      this.engine.authorize(conn.principal, 'send', topicAddress(topicToCore(w.topic)), conn);
+      return true;
+    } catch (err) {
+      if (err instanceof BrokerError && err.code === 'unauthorized') return false;
+      throw err;
+    }
+  }
 
   scheduleWill(cid: string, w: WillRecord, delaySec: number): void {
     this.cancelWill(cid);

@@ -322,6 +322,7 @@ export class MqttConnection implements ConnectionContext {
       // [MQTT-3.1.2-8]: the will is published once the connection is gone and its delay has passed or the
       // session ends; a normal DISCONNECT deleted it ([MQTT-3.14.4-3])
       if (o.normal) this.host.dropWill(this.clientId);
+      else if (this.engineConnection && !this.host.willAllowed(this.will, this.engineConnection)) this.host.dropWill(this.clientId);
       else {
         const delay = s && s.persistent ? Math.min(this.will.properties?.willDelayInterval ?? 0, s.expiry) : 0;
         this.host.scheduleWill(this.clientId, this.will, delay);

@@ -3,7 +3,7 @@
  * this interface, never on the adapter, so the adapter can create them without an import cycle.
  */
 import type { Logger } from 'pino';
-import type { EngineApi, Message, SubscriptionLimits } from '../../src/core/api.js';
+import type { ConnectionHandle, EngineApi, Message, SubscriptionLimits } from '../../src/core/api.js';
 import type { MqttConfig } from './options.js';
 import type { SessionState, SubRecord, WillRecord } from './session.js';
 
@@ -65,6 +65,8 @@ export interface MqttHost {
   /** A session no longer holds a subscription: remove the engine subscription behind it when nothing else needs it. */
   dropDurable(s: SessionState, rec: SubRecord): Promise<void>;
 
+  /** Whether the connection's user may publish its will (a denial is audited). */
+  willAllowed(w: WillRecord, conn: ConnectionHandle): boolean;
   scheduleWill(cid: string, w: WillRecord, delaySec: number): void;
   cancelWill(cid: string): void;
   dropWill(cid: string): void;

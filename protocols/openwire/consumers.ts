@@ -97,6 +97,9 @@ export class OwConsumer {
     const address = toAddress(info.destination);
     if (info.browser) {
       if (address.kind !== 'queue') throw new JmsError(INVALID_DESTINATION, 'Only queues can be browsed');
+      // a QueueBrowser reads the queue: `read` (browse), like a consumer (docs/security.md); the engine's browse
+      // takes no connection, so the check is here
+      host.engine.authorize(host.connection.principal, 'browse', address, host.connection);
       const selector = info.selector ?? undefined;
       // The whole queue, a page at a time (the engine's browse stops at a limit: a QueueBrowser used to end after
       // 1,000 messages); the first page here, so a bad selector fails the ConsumerInfo.

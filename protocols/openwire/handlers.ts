@@ -517,16 +517,26 @@ export class Handlers implements ConsumerHost {
         this.temps.set(key, dest);
         this.advisories.added(dest, this.info?.connectionId ?? null);
       } else if (!isTopic(dest)) {
+        // creating a queue is `admin` (as an auto-create on send or subscribe); an existing one needs nothing
+        if (!this.engine.queueExists(dest.physicalName)) this.engine.authorize(this.connection.principal, 'create', { kind: 'queue', name: dest.physicalName }, this.connection);
         await this.engine.createQueue(dest.physicalName);
       }
       return;
     }
     if (d.operationType === DESTINATION_REMOVE) {
       if (isTemporary(dest)) {
+        // only the connection that made a temporary destination deletes it: destroyDestination(new
+        // ActiveMQTempQueue(name)) from another connection would pull a reply queue from under its owner
+        if (!this.temps.has(key)) {
+          if (this.engine.isTemporaryQueue(dest.physicalName) && !isTopic(dest)) throw new JmsError(SECURITY_EXCEPTION, `Temporary queue '${dest.physicalName}' belongs to another connection: only the connection that created it may delete it`);
+          return;
+        }
         this.temps.delete(key);
         this.advisories.removed(dest);
         if (!isTopic(dest)) await this.engine.deleteQueue(dest.physicalName);
       } else if (!isTopic(dest)) {
+        // ActiveMQConnection.destroyDestination: deleting a queue is `admin` (docs/security.md), as SQS DeleteQueue
+        this.engine.authorize(this.connection.principal, 'delete', { kind: 'queue', name: dest.physicalName }, this.connection);
         // ActiveMQConnection.destroyDestination of a queue someone reads is refused, as ActiveMQ's broker does
         if ((this.engine.queueInfo(dest.physicalName)?.consumers ?? 0) > 0) throw new JmsError(JMS_EXCEPTION, `Destination: queue://${dest.physicalName} still has an active subscription`);
         await this.engine.deleteQueue(dest.physicalName);

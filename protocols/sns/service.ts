@@ -39,6 +39,10 @@ const AUTHORIZE: Record<string, Action> = {
   AddPermission: 'admin',
   RemovePermission: 'admin',
   Subscribe: 'consume',
+  // changing or removing a subscription takes what making it took (read on its topic): else any signed user could
+  // unsubscribe others' queues (ListSubscriptions names them) or rewrite their filter and redrive policies
+  Unsubscribe: 'consume',
+  SetSubscriptionAttributes: 'consume',
   Publish: 'send',
   PublishBatch: 'send',
 };
@@ -92,8 +96,9 @@ export class SnsService {
       name = p.optStr('Name');
       if (!name || this.r.topicMeta(name)) return; // creating an existing topic is a lookup
     } else {
-      const arn = p.optStr('TopicArn') ?? p.optStr('TargetArn') ?? p.optStr('ResourceArn');
-      name = arn === undefined ? undefined : /^arn:aws[\w-]*:sns:[^:]*:[^:]*:([^:]+)$/.exec(arn)?.[1];
+      const arn = p.optStr('TopicArn') ?? p.optStr('TargetArn') ?? p.optStr('ResourceArn') ?? p.optStr('SubscriptionArn');
+      // a topic ARN, or a subscription's (`…:<topic>:<id>`)
+      name = arn === undefined ? undefined : /^arn:aws[\w-]*:sns:[^:]*:[^:]*:([^:]+)(?::[0-9a-f-]{36})?$/.exec(arn)?.[1];
     }
     if (!name) return; // the action reports the missing or malformed parameter itself
     try {

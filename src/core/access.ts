@@ -55,6 +55,24 @@ export class AccessControl {
   }
 
   /**
+   * A shared subscription to a wildcard filter: one queue serves every member, so it cannot be filtered for one
+   * member's rights (the others would lose messages, or this one get what it may not read). Each member must be
+   * able to read the whole filter; else the subscribe is refused (audited like any denial).
+   */
+  checkShared(conn: Connection, address: Address): void {
+    if (conn.principal.internal || !isWildcard(address.name) || !this.security().filterAtDelivery?.(conn.principal, address.name)) return;
+    const dest = formatAddress(address);
+    if (!conn.denied.has(`shared:${dest}`)) {
+      conn.denied.add(`shared:${dest}`);
+      this.logger.warn(
+        { audit: true, event: 'denied', user: conn.principal.username, action: 'consume', destination: dest, shared: true, connection: conn.id, protocol: conn.protocol, remote: conn.remoteAddress },
+        `denied: ${conn.principal.username} may not read all of ${dest}, as a shared subscription needs`,
+      );
+    }
+    throw new BrokerError('unauthorized', `User '${conn.principal.username}' is not authorized to consume all of ${dest}: a shared subscription to a wildcard needs read on every topic it matches`);
+  }
+
+  /**
    * Authorization of a connection's operation: the broker's own calls (no connection) pass; a temporary queue
    * may be consumed only by the connection that created it (no ACL can grant it to another) and written by anyone
    * (replies); a queue that does not exist yet needs `create` too.
@@ -119,10 +137,14 @@ export class AccessControl {
         if (this.mayStillRead(conn, address)) {
           if (address.kind === 'topic' && isWildcard(address.name)) {
             const q = consumer.queue as unknown as CoreQueue;
-            if (sec.filterAtDelivery?.(p, address.name)) this.state.subscriptionReaders.set(q, p);
-            else this.state.subscriptionReaders.delete(q);
-          }
-          continue;
+            const filtered = !!sec.filterAtDelivery?.(p, address.name);
+            if (!(filtered && q.role === 'shared-subscription')) {
+              if (filtered) this.state.subscriptionReaders.set(q, p);
+              else this.state.subscriptionReaders.delete(q);
+              continue;
+            }
+            // a shared subscription cannot be filtered for one member (checkShared): that member goes
+          } else continue;
         }
         const dest = formatAddress(address);
         this.logger.warn({ audit: true, event: 'revoked', user: p.username, action: 'consume', destination: dest, connection: conn.id, protocol: conn.protocol, remote: conn.remoteAddress }, `revoked: ${p.username} may no longer consume ${dest}; closing its consumer`);

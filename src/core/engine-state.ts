@@ -22,6 +22,11 @@ export interface QueueMeta {
   subscription?: CoreQueue['subscription'];
   /** Limits given by the subscriber (SubscribeOptions.limits), used when no destination policy sets one. */
   limits?: SubscriptionLimits;
+  /**
+   * A durable subscription: the user who made it, whose read rights filter a wildcard filter again after a restart
+   * (before its subscriber is back, routing would otherwise fill it with topics that user may not read).
+   */
+  reader?: { username: string; anonymous?: boolean };
   [key: string]: unknown;
 }
 

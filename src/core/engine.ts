@@ -12,7 +12,7 @@ import { PolicyResolver, type DestinationPolicy, type PolicyRule } from './polic
 import { CoreQueue, type Entry, type QueueRole } from './queue.js';
 import { Consumer } from './consumer.js';
 import { Connection } from './connection.js';
-import { ACL_KV_PREFIX, allowAll, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
+import { ACL_KV_PREFIX, allowAll, ANONYMOUS, type Action, type Credentials, type Principal, type SecurityHooks } from './security.js';
 import type {
   BrowsedMessage, EngineOverview, ConnectionHandle, ConnectionInfo, KillCause, ConsumerHandle, DestinationInfo, EngineApi, KvChange, Logger, QueueRef,
   SendItem, SendOptions, SubscribeOptions, TransactionHandle,
@@ -154,6 +154,7 @@ export class Engine extends EventEmitter implements EngineApi {
       commit: (batch) => this.commit(batch),
       emit: (event, payload) => this.emit(event, payload),
       nextId: () => this.nextDeliveryId(),
+      mayRead: (principal, name) => this.security.authorize(principal, 'consume', { kind: 'topic', name }),
     });
     this.deadLetters = new DeadLetters(this.state, {
       ensureQueue: (name, pending, o) => this.ensureQueue(name, pending, o),
@@ -197,6 +198,12 @@ export class Engine extends EventEmitter implements EngineApi {
       byStorage.set(r.name, q);
       for (const seq of lockedSeqs.get(r.name) ?? []) q.lockSeq(seq);
       q.recover(r.count, r.bytes, r.lastSeq, r.mark);
+      // a durable wildcard subscription is filtered by its user's rights from the start, not once its subscriber is back
+      const pattern = meta.subscription?.topicPattern;
+      if (meta.role === 'durable-subscription' && meta.reader && pattern && isWildcard(pattern) && this.security.principalFor) {
+        const p = meta.reader.anonymous ? ANONYMOUS : this.security.principalFor(meta.reader.username);
+        if (this.security.filterAtDelivery?.(p, pattern)) this.state.subscriptionReaders.set(q, p);
+      }
     }
     for (const [key, record] of preparedRecords) this.prepared.set(key, Transaction.recovered(this, key, record, (name) => byStorage.get(name)));
     for (const [k, v] of this.state.kv) {
@@ -289,7 +296,8 @@ export class Engine extends EventEmitter implements EngineApi {
     const principal = await this.checkLogin(creds);
     if (!principal) {
       this.access.loginFailed(creds);
-      throw new BrokerError('unauthenticated', creds.username ? 'Authentication failed: bad username or password' : 'Authentication failed: anonymous access is not allowed from this address');
+      // the refused client learns only what it can act on; why (users configured, remote address) goes to the audit log
+      throw new BrokerError('unauthenticated', creds.username ? 'Authentication failed: bad username or password' : 'Authentication failed: anonymous access is not allowed here: log in with a username and password');
     }
     const c = this.connections.open(info, principal);
     if (!principal.internal) {
@@ -813,6 +821,7 @@ export class Engine extends EventEmitter implements EngineApi {
         this.state.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
         this.emit('destination.created', { kind: 'topic', name: o.address.name });
       }
+      if (conn && o.shared) this.access.checkShared(conn, o.address);
       ({ queue, ownsQueue } = await this.subs.queueFor(o, conn));
       if (selector) this.state.subscriptionSelectors.set(queue, selector);
       // a wildcard filter no single ACL rule covers: each routed message is checked against the subscriber's read rights

@@ -77,6 +77,8 @@ export interface SecurityHooks {
    * is not wholly covered by one rule granting read). Implementations without ACLs return false.
    */
   filterAtDelivery?(principal: Principal, filter: string): boolean;
+  /** The principal of a user by name (a durable subscription's owner after a restart); a removed user has no groups. */
+  principalFor?(username: string): Principal;
   /** Why an anonymous client was refused, for the adapter's log line. */
   refusalHint?(credentials: Credentials): string | undefined;
   /** Users or ACL rules changed (a `security:` kv key): forget cached decisions. */
@@ -258,6 +260,11 @@ export class UserSecurity implements SecurityHooks {
     p.groups = [...(u.groups ?? [])];
     p.roles = [...(u.roles ?? [])];
     return true;
+  }
+
+  principalFor(username: string): Principal {
+    const u = this.user(username);
+    return u ? this.principalOf(u) : { username, anonymous: false, groups: [] };
   }
 
   /** The user name a certificate maps to (`security.certificates`), or undefined. */

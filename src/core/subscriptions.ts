@@ -12,6 +12,7 @@ import { BrokerError } from './errors.js';
 import { messageSize } from './message.js';
 import { sameSelector } from './selector.js';
 import type { DestinationPolicy } from './policy.js';
+import type { Principal } from './security.js';
 import type { CoreQueue, QueueRole } from './queue.js';
 import type { Command } from './store.js';
 import { durableSubscriptionId, sharedSubscriptionId, volatileSharedSubscriptionId } from './subscription-ids.js';
@@ -25,6 +26,8 @@ export interface SubscriptionsHost {
   emit(event: string, payload: unknown): void;
   /** A fresh engine-unique number (names non-durable subscription queues). */
   nextId(): number;
+  /** Whether a principal may read a topic (wildcard subscribers get only the retained messages they may read). */
+  mayRead(principal: Principal, topicName: string): boolean;
 }
 
 function sameLimits(a: SubscriptionLimits | undefined, b: SubscriptionLimits | undefined): boolean {
@@ -37,9 +40,13 @@ export class Subscriptions {
   /** Matching retained messages go to a new subscriber first, from memory (they are durable as retained). */
   deliverRetained(queue: CoreQueue, pattern: string): void {
     const sel = this.state.subscriptionSelectors.get(queue);
+    // a wildcard filter no single rule covers: routing checks each live message, and so must the retained ones,
+    // else `#` would hand over every retained message of the broker (mosquitto checks them against the ACL too)
+    const reader = this.state.subscriptionReaders.get(queue);
     for (const [topicName, m] of this.state.retained) {
       if (!matchTopic(pattern, topicName)) continue;
       if (sel && !sel(m)) continue;
+      if (reader && !this.host.mayRead(reader, topicName)) continue;
       const seq = queue.reserve(messageSize(m));
       // retained copies are delivered from memory: they are already durable as the topic's retained message
       queue.applyEnqueue(seq, m, false, true);
@@ -63,7 +70,8 @@ export class Subscriptions {
       }
       if (q && !o.shared && q.consumers.some((c) => !c.closed)) throw new BrokerError('invalid', `Durable subscription '${o.durable.name}' of client '${clientId}' already has an active consumer`);
       if (!q) {
-        const meta: QueueMeta = { role: o.shared ? 'shared-subscription' : 'durable-subscription', durable: true, name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: sub, limits: o.limits };
+        const reader = conn && !conn.principal.internal ? { username: conn.principal.username, ...(conn.principal.anonymous ? { anonymous: true } : {}) } : undefined;
+        const meta: QueueMeta = { role: o.shared ? 'shared-subscription' : 'durable-subscription', durable: true, name, kind: 'topic', address: formatAddress({ kind: 'topic', name: pattern }), subscription: sub, limits: o.limits, ...(reader ? { reader } : {}) };
         this.state.checkNewSubscription();
         q = this.host.instantiateQueue(meta, this.host.storageNameFor(meta.role, name));
         await this.host.commit([{ t: 'queue.put', queue: q.storageName, meta: meta as Record<string, unknown> }]);

@@ -121,6 +121,25 @@ export class JmsClient {
     return list;
   }
 
+  /** A QueueBrowser over `dest`: how many messages its enumeration gave. */
+  async browse(dest: string): Promise<number> {
+    return Number((await this.command('browse', dest)).split('\t')[1]);
+  }
+
+  /** ActiveMQConnection.destroyDestination (`queue://x`, `temp-queue://ID:…`). */
+  async destroy(dest: string): Promise<void> {
+    await this.command('destroy', dest);
+  }
+
+  /** createTemporaryQueue with a consumer on it: its name, and the list its messages land in. */
+  async tempQueue(): Promise<{ name: string; received: string[] }> {
+    const id = String(this.nextId++);
+    const received: string[] = [];
+    this.received.set(id, received);
+    const r = await this.command('tempqueue', id);
+    return { name: r.split('\t')[1]!, received };
+  }
+
   async close(): Promise<void> {
     if (this.exited) return;
     const exit = new Promise((r) => this.child.once('exit', r));

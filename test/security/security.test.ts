@@ -393,8 +393,8 @@ describe('security: users and ACLs over every protocol', function () {
     assert.equal(wrong.status, 403);
     assert.equal(xmlText(wrong.body, 'Code'), 'SignatureDoesNotMatch');
     const old = await signedRequest(b.sqs, KEYS.opsy, { headers: FORM, body, signingDate: new Date(Date.now() - 16 * 60_000) });
-    assert.equal(old.status, 400);
-    assert.equal(xmlText(old.body, 'Code'), 'RequestExpired');
+    assert.equal(old.status, 403);
+    assert.equal(xmlText(old.body, 'Code'), 'SignatureDoesNotMatch');
     const path = await presignedPath(b.sqs, KEYS.opsy, { Action: 'ListQueues', Version: '2012-11-05' }, 60);
     assert.equal((await get(b.sqs, path)).status, 200);
     const bad = await get(b.sqs, path.replace('ListQueues', 'ListQueuez'));
@@ -407,8 +407,8 @@ describe('security: users and ACLs over every protocol', function () {
     assert.equal(snsWrong.status, 403);
     assert.equal(xmlText(snsWrong.body, 'Code'), 'SignatureDoesNotMatch');
     const snsOld = await signedRequest(b.sqs, KEYS.opsy, { headers: FORM, body: sns, service: 'sns', signingDate: new Date(Date.now() - 16 * 60_000) });
-    assert.equal(snsOld.status, 400);
-    assert.equal(xmlText(snsOld.body, 'Code'), 'RequestExpired');
+    assert.equal(snsOld.status, 403);
+    assert.equal(xmlText(snsOld.body, 'Code'), 'SignatureDoesNotMatch');
   });
 
   it('audit: the engine logged the denials and logins (audit: true)', async () => {

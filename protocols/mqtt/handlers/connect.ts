@@ -91,6 +91,8 @@ export async function handleConnect(c: ConnectionContext, p: mqttPacket.IConnect
       return;
     }
     c.engineConnection = conn;
+    // a will to a topic the user may not publish to is dropped; the connection goes on (as mosquitto does)
+    if (will && !host.willAllowed(will, conn)) will = undefined;
     // a will still waiting for its delay is not sent once the client is back (MQTT 5 §3.1.3.2.2)
     host.cancelWill(cid);
     let s = host.sessions.get(cid);

@@ -3,6 +3,9 @@
 // CONNECTED, or ERROR<TAB>exception class<TAB>message and exits. Then one command a line (tab-separated):
 //   send <dest> <body>      -> SENT | ERROR...          (persistent, so the send is synchronous)
 //   subscribe <id> <dest>   -> SUBSCRIBED | ERROR...    (then MSG<TAB>id<TAB>text for each message)
+//   browse <dest>           -> BROWSED<TAB>count | ERROR...   (a QueueBrowser's whole enumeration)
+//   destroy <dest>          -> DESTROYED | ERROR...  (ActiveMQConnection.destroyDestination; temp-queue://name too)
+//   tempqueue <id>          -> TEMP<TAB>name | ERROR...  (createTemporaryQueue + a consumer on it, as subscribe)
 //   close                   -> CLOSED, exit
 // <dest> is queue://name, topic://name or a bare queue name. A broker-side connection failure prints
 // CONNECTION-ERROR<TAB>class<TAB>message; a consumer the broker closed stops receiving.
@@ -25,6 +28,7 @@ public class SecurityJms {
     static Destination dest(Session s, String d) throws JMSException {
         if (d.startsWith("topic://")) return s.createTopic(d.substring(8));
         if (d.startsWith("queue://")) return s.createQueue(d.substring(8));
+        if (d.startsWith("temp-queue://")) return new org.apache.activemq.command.ActiveMQTempQueue(d.substring(13));
         return s.createQueue(d);
     }
 
@@ -71,6 +75,32 @@ public class SecurityJms {
                             }
                         });
                         out("SUBSCRIBED");
+                        break;
+                    }
+                    case "browse": {
+                        QueueBrowser b = session.createBrowser((javax.jms.Queue) dest(session, a[1]));
+                        int n = 0;
+                        for (Enumeration<?> e = b.getEnumeration(); e.hasMoreElements(); e.nextElement()) n++;
+                        b.close();
+                        out("BROWSED\t" + n);
+                        break;
+                    }
+                    case "destroy": {
+                        ((org.apache.activemq.ActiveMQConnection) c).destroyDestination((org.apache.activemq.command.ActiveMQDestination) dest(session, a[1]));
+                        out("DESTROYED");
+                        break;
+                    }
+                    case "tempqueue": {
+                        final String id = a[1];
+                        TemporaryQueue tq = session.createTemporaryQueue();
+                        session.createConsumer(tq).setMessageListener(m -> {
+                            try {
+                                out("MSG\t" + id + "\t" + ((TextMessage) m).getText());
+                            } catch (JMSException e) {
+                                out("MSG-ERROR\t" + id);
+                            }
+                        });
+                        out("TEMP\t" + tq.getQueueName());
                         break;
                     }
                     case "close":
