@@ -252,9 +252,11 @@ export function decodeMessage(raw: Buffer, opts: MappingOptions, now = Date.now(
       if (code === 0xc1 || code === 0xd1) {
         body = Buffer.from(JSON.stringify(jsonSafe(js)));
         bodyType = 'map';
+        noteBinaryEntries(annotations, js);
       } else if (code === 0x45 || code === 0xc0 || code === 0xd0 || code === 0xe0 || code === 0xf0) {
         body = Buffer.from(JSON.stringify(jsonSafe(js)));
         bodyType = 'stream';
+        noteBinaryEntries(annotations, js);
       } else {
         body = Buffer.from(typeof js === 'string' ? js : JSON.stringify(jsonSafe(js)));
         bodyType = 'text';
@@ -477,6 +479,26 @@ function encodeProperties(e: Encoder, m: Message, opts: MappingOptions): void {
 const OPENWIRE_PTYPES = 'openwire.ptypes';
 
 /**
+ * The keys (map) or indices (list) of a map/stream body whose JSON string is the base64 of a binary value, shared
+ * with the OpenWire adapter: a JMS MapMessage's byte[] is an AMQP binary for an AMQP consumer, and an AMQP map's
+ * binary a byte[] for a JMS consumer, while STOMP/MQTT/SQS read the JSON.
+ */
+const BINARY_ENTRIES = 'openwire.binaryEntries';
+
+function noteBinaryEntries(annotations: Record<string, unknown>, js: unknown): void {
+  if (js === null || typeof js !== 'object') return;
+  const keys = Array.isArray(js) ? js.flatMap((x, i) => (Buffer.isBuffer(x) ? [i] : [])) : Object.keys(js).filter((k) => Buffer.isBuffer((js as Record<string, unknown>)[k]));
+  if (keys.length > 0) annotations[BINARY_ENTRIES] = keys;
+}
+
+function withBinaryEntries(js: unknown, keys: unknown): unknown {
+  if (!Array.isArray(keys) || js === null || typeof js !== 'object') return js;
+  const o = js as Record<string | number, unknown>;
+  for (const k of keys) if ((typeof k === 'string' || typeof k === 'number') && typeof o[k] === 'string') o[k] = Buffer.from(o[k] as string, 'base64');
+  return js;
+}
+
+/**
  * The JMS type of an application property whose AMQP type the core's value does not carry (a byte, short, long,
  * float or char, a double with an integral value): a JMS consumer reads a Qpid producer's float with
  * getFloatProperty, which a double would refuse.
@@ -521,10 +543,10 @@ function encodeBody(e: Encoder, m: Message): void {
       e.descriptor(SECTION.value).string(m.body.toString('utf8'));
       return;
     case 'map':
-      e.descriptor(SECTION.value).value(parseJson(m.body));
+      e.descriptor(SECTION.value).value(withBinaryEntries(parseJson(m.body), m.annotations?.[BINARY_ENTRIES]));
       return;
     case 'stream':
-      e.descriptor(SECTION.sequence).value(parseJson(m.body));
+      e.descriptor(SECTION.sequence).value(withBinaryEntries(parseJson(m.body), m.annotations?.[BINARY_ENTRIES]));
       return;
     case 'empty':
       e.descriptor(SECTION.value).null();

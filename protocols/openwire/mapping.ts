@@ -35,6 +35,12 @@ export const ADVISORY_PREFIX = 'ActiveMQ.Advisory.';
 const A_PTYPES = 'openwire.ptypes';
 const A_BODY = 'openwire.body';
 const A_NULL_TEXT = 'openwire.nullText';
+/**
+ * The keys (MapMessage) or indices (StreamMessage) whose JSON string is the base64 of a byte[], so other
+ * protocols with a binary type (AMQP) get one and a byte[] comes back from them; read and written by the AMQP
+ * adapter too.
+ */
+const A_BINARY_ENTRIES = 'openwire.binaryEntries';
 /** The producer disabled JMSTimestamp (MessageProducer.setDisableMessageTimestamp): the core keeps a time, JMS sees 0. */
 const A_NO_TIMESTAMP = 'openwire.noTimestamp';
 
@@ -210,6 +216,21 @@ function fromJson(v: unknown, depth = 0): OwValue {
   return String(v);
 }
 
+/** The byte[] entries of a map/stream body from another protocol (AMQP binary), named in `openwire.binaryEntries`. */
+function withBinaryEntries(v: OwValue, m: Message): OwValue {
+  const keys = m.annotations?.[A_BINARY_ENTRIES];
+  if (!Array.isArray(keys)) return v;
+  for (const k of keys) {
+    if (v instanceof Map && typeof k === 'string') {
+      const x = v.get(k);
+      if (typeof x === 'string') v.set(k, Buffer.from(x, 'base64'));
+    } else if (Array.isArray(v) && typeof k === 'number' && typeof v[k] === 'string') {
+      v[k] = Buffer.from(v[k] as string, 'base64');
+    }
+  }
+  return v;
+}
+
 // ------------------------------------------------------------------------------------------- JMS → core
 
 export interface InboundContext {
@@ -255,14 +276,20 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
       break;
     case DataType.ACTIVEMQ_MAP_MESSAGE: {
       const raw = m.content ? (m.compressed ? inflateContent(m.content) : m.content) : null;
-      body = Buffer.from(JSON.stringify(toJson(decodeMapBody(raw, false))));
+      const map = decodeMapBody(raw, false);
+      body = Buffer.from(JSON.stringify(toJson(map)));
+      const binary = [...map].flatMap(([k, v]) => (Buffer.isBuffer(v) ? [k] : []));
+      if (binary.length > 0) annotations[A_BINARY_ENTRIES] = binary;
       if (raw) annotations[A_BODY] = raw;
       bodyType = 'map';
       break;
     }
     case DataType.ACTIVEMQ_STREAM_MESSAGE: {
       const raw = m.content ? (m.compressed ? inflateContent(m.content) : m.content) : null;
-      body = Buffer.from(JSON.stringify(toJson(decodeStreamBody(raw, false))));
+      const list = decodeStreamBody(raw, false);
+      body = Buffer.from(JSON.stringify(toJson(list)));
+      const binary = list.flatMap((v, i) => (Buffer.isBuffer(v) ? [i] : []));
+      if (binary.length > 0) annotations[A_BINARY_ENTRIES] = binary;
       if (raw) annotations[A_BODY] = raw;
       bodyType = 'stream';
       break;
@@ -327,13 +354,13 @@ function bodyOut(m: Message): { type: OwMessage['type']; content: Buffer | null 
     case 'map': {
       if (keep) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: keep };
       const js = parseJson(m.body);
-      if (js && typeof js === 'object' && !Array.isArray(js)) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: encodeMapBody(fromJson(js) as OwMap) };
+      if (js && typeof js === 'object' && !Array.isArray(js)) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: encodeMapBody(withBinaryEntries(fromJson(js), m) as OwMap) };
       break;
     }
     case 'stream': {
       if (keep) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: keep };
       const js = parseJson(m.body);
-      if (Array.isArray(js)) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: encodeStreamBody(fromJson(js) as OwList) };
+      if (Array.isArray(js)) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: encodeStreamBody(withBinaryEntries(fromJson(js), m) as OwList) };
       break;
     }
     case 'object':
