@@ -128,7 +128,7 @@ function javaCase(c: Case): string {
   return f.join('\t');
 }
 
-function command(p: Proto, mode: 'send' | 'recv', port: number): [string, string[]] {
+function command(p: Proto, mode: string, port: number): [string, string[]] {
   if (p === 'jms') return ['java', ['-cp', javaHarness().classpath, 'MatrixJms', String(port), mode]];
   return [DEBIAN_PYTHON, [testSource('interop', 'py', 'matrix_client.py'), mode, p, String(port)]];
 }
@@ -140,7 +140,7 @@ interface Proc {
   exit: Promise<void>;
 }
 
-function start(p: Proto, mode: 'send' | 'recv', port: number, input: string, timeoutMs: number): Proc {
+function start(p: Proto, mode: string, port: number, input: string, timeoutMs: number): Proc {
   const [cmd, args] = command(p, mode, port);
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
@@ -197,4 +197,29 @@ export async function transfer(b: MatrixBroker, sender: Proto, receiver: Proto, 
 
 function defaultDest(c: Case): Dest {
   return { id: '', kind: c.kind, name: c.name };
+}
+
+export interface ReplyResult {
+  /** The reply-to as the responder's client showed it. */
+  seen?: string | null;
+  /** What the requester got back. */
+  reply: { body?: string; correlationId?: unknown; destination?: string; replyToSent?: string };
+}
+
+/**
+ * Request/reply across protocols: the responder listens on `dest`, the requester sends a request whose reply-to is
+ * its own temporary queue (`temp`) or the topic `replyName`, in its own syntax; the responder replies to the reply-to
+ * as its client shows it.
+ */
+export async function requestReply(b: MatrixBroker, requester: Proto, responder: Proto, dest: Dest, reply: 'temp' | 'topic', replyName: string): Promise<ReplyResult> {
+  const rIn = responder === 'jms' ? `${dest.kind}\t${hexOf(dest.name)}\n` : JSON.stringify(dest);
+  const rx = start(responder, 'respond', portOf(b, responder), rIn, 60_000);
+  await rx.marker('READY');
+  const qIn = requester === 'jms' ? `${dest.kind}\t${hexOf(dest.name)}\t${reply}\t${hexOf(replyName)}\n` : JSON.stringify({ ...dest, reply, replyName });
+  const tx = start(requester, 'request', portOf(b, requester), qIn, 60_000);
+  await tx.exit;
+  await rx.exit;
+  const seen = rx.lines.find((l) => l.startsWith('{'));
+  const got = tx.lines.find((l) => l.startsWith('{'));
+  return { seen: seen ? (JSON.parse(seen) as { replyTo?: string | null }).replyTo : undefined, reply: got ? JSON.parse(got) : {} };
 }

@@ -5,7 +5,7 @@
  * every receiver reports what its client saw, and `expectations` states what the documented mapping promises.
  */
 import assert from 'node:assert/strict';
-import { startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
+import { requestReply, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
 
 const TEXT = 'héllo ☃ 𝄞 wharf – ünïcödé\nline 2';
 const BINARY = '00ff0001fe0a0d3a5c00ff';
@@ -289,6 +289,50 @@ describe('interop matrix: every sender × every receiver with third-party client
         const errors = cases.flatMap(([cn, c], i) => check(s, r, cn, c, got.get(i)));
         assert.deepEqual(errors, []);
       });
+    }
+  }
+});
+
+describe('interop matrix: request/reply with reply-to in each protocol\'s own syntax', function () {
+  this.timeout(300_000);
+  let b: MatrixBroker;
+  before(async () => {
+    b = await startMatrixBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  const REQUESTERS: Proto[] = ['stomp', 'mqtt5', 'amqp', 'jms'];
+  const RESPONDERS: Proto[] = ['stomp', 'mqtt5', 'amqp', 'jms'];
+  /** A reply-to topic as each responder's client shows it. */
+  const topicSeen: Partial<Record<Proto, (n: string) => string>> = {
+    stomp: (n) => `/topic/${n}`,
+    amqp: (n) => `topic://${n}`,
+    jms: (n) => `topic://${n}`,
+    mqtt5: (n) => n.replaceAll('.', '/'),
+  };
+  /** A requester's temporary queue as each responder's client shows it (STOMP: ActiveMQ's /remote-temp-queue/). */
+  const tempSeen: Partial<Record<Proto, RegExp>> = {
+    stomp: /^\/remote-temp-queue\/[^/]+$/,
+    amqp: /^temp-queue:\/\/./,
+    jms: /^temp-queue:\/\/./,
+  };
+  for (const q of REQUESTERS) {
+    for (const r of RESPONDERS) {
+      const kind = q === 'mqtt5' || r === 'mqtt5' ? 'topic' : 'queue';
+      // MQTT has no queues: an MQTT responder can answer a topic only, an MQTT requester listens on a topic only
+      const modes: Array<'temp' | 'topic'> = q === 'mqtt5' || r === 'mqtt5' ? ['topic'] : ['temp', 'topic'];
+      for (const mode of modes) {
+        it(`${q} asks, ${r} answers to its ${mode === 'temp' ? 'temporary queue' : 'reply topic'}`, async () => {
+          const replyName = `mx.rr.${q}.${r}`;
+          const res = await requestReply(b, q, r, { id: '', kind, name: `mx-rr-${q}-${r}-${mode}` }, mode, replyName);
+          assert.equal(res.reply.body, `reply from ${r}`, `${JSON.stringify(res)}`);
+          assert.equal(res.reply.correlationId, 'req-1');
+          if (mode === 'topic') assert.equal(res.seen, topicSeen[r]!(replyName));
+          else assert.match(String(res.seen), tempSeen[r]!);
+        });
+      }
     }
   }
 });

@@ -95,8 +95,9 @@ def stomp_send(cases):
     for case in cases:
         b = case['body']
         h = {'persistent': 'true' if case.get('durable', True) else 'false'}
-        if b['t'] in ('text', 'bytes', 'big'):
-            # ActiveMQ's header: without it a frame with content-length (stomp.py always sends one) is bytes
+        if b['t'] in ('text', 'bytes', 'big') and 'contentType' not in case:
+            # ActiveMQ's header: without it (or a content-type) a frame with content-length (stomp.py always
+            # sends one) is bytes; with a content-type, as most STOMP clients send, that decides
             h['amq-msg-type'] = 'text' if b['t'] == 'text' else 'bytes'
         if 'priority' in case:
             h['priority'] = str(case['priority'])
@@ -465,6 +466,182 @@ def sqs_recv(dests):
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m['ReceiptHandle'])
 
 
+# ---------------------------------------------------------------- request / reply
+# request: {"kind", "name", "reply": "temp"|"topic", "replyName"}: listen for the reply (on a temporary queue, or a
+# topic), send the request with reply-to in this protocol's own syntax, print the reply as JSON.
+# respond: {"kind", "name"}: print READY, take one request, print what its reply-to looked like, send a reply to it
+# (in this protocol's own syntax, as the client got it) with the request's correlation id.
+
+def stomp_request(a):
+    import stomp
+    got = threading.Event()
+    reply = {}
+
+    class L(stomp.ConnectionListener):
+        def on_message(self, f):
+            reply.update({'body': f.body.decode('utf-8'), 'correlationId': f.headers.get('correlation-id'), 'destination': f.headers.get('destination')})
+            got.set()
+
+    c = stomp_conn()
+    c.set_listener('l', L())
+    c.connect(wait=True)
+    rt = '/temp-queue/replies' if a['reply'] == 'temp' else '/topic/' + a['replyName']
+    c.subscribe(rt, id='r', ack='auto')
+    c.send(stomp_dest(a['kind'], a['name']), b'request', headers={'reply-to': rt, 'correlation-id': 'req-1', 'receipt': 'x'})
+    got.wait(30)
+    out(reply)
+    c.disconnect()
+
+
+def stomp_respond(a):
+    import stomp
+    got = threading.Event()
+    req = []
+
+    class L(stomp.ConnectionListener):
+        def on_message(self, f):
+            req.append(f)
+            got.set()
+
+    c = stomp_conn()
+    c.set_listener('l', L())
+    c.connect(wait=True)
+    c.subscribe(stomp_dest(a['kind'], a['name']), id='s', ack='auto', headers={'receipt': 'sub'})
+    time.sleep(0.3)
+    out('READY')
+    got.wait(30)
+    f = req[0]
+    rt = f.headers.get('reply-to')
+    out({'replyTo': rt})
+    c.send(rt, b'reply from stomp', headers={'correlation-id': f.headers.get('correlation-id', ''), 'receipt': 'done'})
+    c.disconnect(receipt='bye')
+
+
+def mqtt_request(a):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    got = threading.Event()
+    subd = threading.Event()
+    reply = {}
+    c = mqtt_client(True)
+
+    def on_message(_c, _u, m):
+        cd = getattr(m.properties, 'CorrelationData', None)
+        reply.update({'body': m.payload.decode('utf-8'), 'correlationId': cd.decode('utf-8') if cd else None, 'destination': m.topic})
+        got.set()
+
+    c.on_message = on_message
+    c.on_subscribe = lambda *_a: subd.set()
+    c.connect(HOST, PORT)
+    c.loop_start()
+    rt = mqtt_topic(a['replyName'])
+    c.subscribe(rt, qos=1)
+    subd.wait(10)
+    p = Properties(PacketTypes.PUBLISH)
+    p.ResponseTopic = rt
+    p.CorrelationData = b'req-1'
+    c.publish(mqtt_topic(a['name']), b'request', qos=1, properties=p).wait_for_publish(10)
+    got.wait(30)
+    out(reply)
+    c.disconnect()
+    c.loop_stop()
+
+
+def mqtt_respond(a):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    got = threading.Event()
+    subd = threading.Event()
+    req = []
+    c = mqtt_client(True)
+    c.on_message = lambda _c, _u, m: (req.append(m), got.set())
+    c.on_subscribe = lambda *_a: subd.set()
+    c.connect(HOST, PORT)
+    c.loop_start()
+    c.subscribe(mqtt_topic(a['name']), qos=1)
+    subd.wait(10)
+    out('READY')
+    got.wait(30)
+    m = req[0]
+    rt = getattr(m.properties, 'ResponseTopic', None)
+    out({'replyTo': rt})
+    p = Properties(PacketTypes.PUBLISH)
+    cd = getattr(m.properties, 'CorrelationData', None)
+    if cd:
+        p.CorrelationData = cd
+    c.publish(rt, b'reply from mqtt5', qos=1, properties=p).wait_for_publish(10)
+    c.disconnect()
+    c.loop_stop()
+
+
+def amqp_request(a):
+    from proton import Message
+    from proton.handlers import MessagingHandler
+    from proton.reactor import Container, DynamicNodeProperties
+
+    class Q(MessagingHandler):
+        def __init__(self):
+            super().__init__()
+            self.reply = {}
+
+        def on_start(self, e):
+            self.conn = e.container.connect('amqp://%s:%d' % (HOST, PORT), reconnect=False)
+            if a['reply'] == 'temp':
+                self.rx = e.container.create_receiver(self.conn, None, dynamic=True)
+            else:
+                self.rx = e.container.create_receiver(self.conn, 'topic://' + a['replyName'])
+            self.tx = e.container.create_sender(self.conn, amqp_addr(a['kind'], a['name']))
+            self.timer = e.container.schedule(30, self)
+
+        def on_link_opened(self, e):
+            if e.receiver == self.rx:
+                self.reply_to = self.rx.remote_source.address
+                self.tx.send(Message(body='request', reply_to=self.reply_to, correlation_id='req-1'))
+
+        def on_timer_task(self, e):
+            self.conn.close()
+
+        def on_message(self, e):
+            m = e.message
+            self.reply = {'body': m.body if isinstance(m.body, str) else bytes(m.body).decode('utf-8'), 'correlationId': m.correlation_id, 'destination': m.address, 'replyToSent': self.reply_to}
+            self.timer.cancel()
+            e.connection.close()
+
+    q = Q()
+    Container(q).run()
+    out(q.reply)
+
+
+def amqp_respond(a):
+    from proton import Message
+    from proton.handlers import MessagingHandler
+    from proton.reactor import Container
+
+    class R(MessagingHandler):
+        def on_start(self, e):
+            self.conn = e.container.connect('amqp://%s:%d' % (HOST, PORT), reconnect=False)
+            e.container.create_receiver(self.conn, amqp_addr(a['kind'], a['name']))
+            self.tx = e.container.create_sender(self.conn, None)
+
+        def on_link_opened(self, e):
+            if e.receiver:
+                out('READY')
+
+        def on_message(self, e):
+            m = e.message
+            out({'replyTo': m.reply_to})
+            self.tx.send(Message(address=m.reply_to, body='reply from amqp', correlation_id=m.correlation_id))
+
+        def on_accepted(self, e):
+            e.connection.close()
+
+        def on_rejected(self, e):
+            out({'rejected': str(e.delivery.remote.condition)})
+            e.connection.close()
+
+    Container(R()).run()
+
+
 def main():
     mode = sys.argv[1]
     data = json.load(sys.stdin)
@@ -472,6 +649,11 @@ def main():
         {'stomp': stomp_send, 'mqtt3': lambda c: mqtt_send(c, False), 'mqtt5': lambda c: mqtt_send(c, True),
          'amqp': amqp_send, 'sqs': sqs_send, 'sns': sns_send}[proto](data)
         out('SENT')
+    elif mode == 'request':
+        {'stomp': stomp_request, 'mqtt5': mqtt_request, 'amqp': amqp_request}[proto](data)
+    elif mode == 'respond':
+        {'stomp': stomp_respond, 'mqtt5': mqtt_respond, 'amqp': amqp_respond}[proto](data)
+        out('DONE')
     else:
         {'stomp': stomp_recv, 'mqtt3': lambda d: mqtt_recv(d, False), 'mqtt5': lambda d: mqtt_recv(d, True),
          'amqp': amqp_recv, 'sqs': sqs_recv}[proto](data)

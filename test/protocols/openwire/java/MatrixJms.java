@@ -2,6 +2,10 @@
 //   java MatrixJms <port> send   < cases    one line per case, TAB-separated key=value (strings hex-encoded UTF-8)
 //   java MatrixJms <port> recv   < dests    one line per destination: id TAB queue|topic TAB hex(name); prints READY,
 //                                           then one JSON line per message, then DONE
+//   java MatrixJms <port> request < kind TAB hex(name) TAB temp|topic TAB hex(reply topic): a request with JMSReplyTo
+//                                           (a temporary queue or that topic); prints the reply as JSON
+//   java MatrixJms <port> respond < kind TAB hex(name): prints READY, takes one request, prints its JMSReplyTo,
+//                                           replies to it with the request's JMSCorrelationID
 import java.nio.charset.StandardCharsets;
 import java.util.*;
 import javax.jms.*;
@@ -44,7 +48,13 @@ public class MatrixJms {
         Scanner in = new Scanner(System.in, "UTF-8");
         List<String> lines = new ArrayList<>();
         while (in.hasNextLine()) { String l = in.nextLine(); if (!l.isEmpty()) lines.add(l); }
-        if (args[1].equals("send")) send(s, lines); else recv(s, lines);
+        switch (args[1]) {
+            case "send": send(s, lines); break;
+            case "recv": recv(s, lines); break;
+            case "request": request(s, lines.get(0).split("\t")); break;
+            case "respond": respond(s, lines.get(0).split("\t")); break;
+            default: throw new IllegalArgumentException(args[1]);
+        }
         c.close();
     }
 
@@ -96,6 +106,39 @@ public class MatrixJms {
             p.send(dest(s, kv.get("kind"), unhex(kv.get("name"))), m, mode, prio, ttl);
         }
         System.out.println("SENT");
+    }
+
+    static void request(Session s, String[] a) throws Exception {
+        Destination replyTo = a[2].equals("temp") ? s.createTemporaryQueue() : s.createTopic(unhex(a[3]));
+        MessageConsumer replies = s.createConsumer(replyTo);
+        TextMessage req = s.createTextMessage("request");
+        req.setJMSReplyTo(replyTo);
+        req.setJMSCorrelationID("req-1");
+        s.createProducer(dest(s, a[0], unhex(a[1]))).send(req);
+        Message r = replies.receive(30_000);
+        if (r == null) { System.out.println("{}"); return; }
+        String body = r instanceof TextMessage ? ((TextMessage) r).getText() : null;
+        if (r instanceof BytesMessage) {
+            byte[] b = new byte[(int) ((BytesMessage) r).getBodyLength()];
+            ((BytesMessage) r).readBytes(b);
+            body = new String(b, StandardCharsets.UTF_8);
+        }
+        System.out.println("{\"body\":" + Json.str(body) + ",\"correlationId\":" + Json.str(r.getJMSCorrelationID())
+            + ",\"destination\":" + Json.str(String.valueOf(r.getJMSDestination())) + ",\"replyToSent\":" + Json.str(replyTo.toString()) + "}");
+    }
+
+    static void respond(Session s, String[] a) throws Exception {
+        MessageConsumer c = s.createConsumer(dest(s, a[0], unhex(a[1])));
+        System.out.println("READY");
+        System.out.flush();
+        Message m = c.receive(30_000);
+        if (m == null) throw new AssertionError("no request within 30 s");
+        Destination rt = m.getJMSReplyTo();
+        System.out.println("{\"replyTo\":" + Json.str(rt == null ? null : rt.toString()) + "}");
+        TextMessage reply = s.createTextMessage("reply from jms");
+        reply.setJMSCorrelationID(m.getJMSCorrelationID());
+        s.createProducer(rt).send(reply);
+        System.out.println("DONE");
     }
 
     static String jtyped(Object v) {
