@@ -223,3 +223,32 @@ export async function requestReply(b: MatrixBroker, requester: Proto, responder:
   const got = tx.lines.find((l) => l.startsWith('{'));
   return { seen: seen ? (JSON.parse(seen) as { replyTo?: string | null }).replyTo : undefined, reply: got ? JSON.parse(got) : {} };
 }
+
+/** Takes one message from `dest` with `p`'s client and goes away without settling it; resolves with the body seen (hex). */
+export async function abandon(b: MatrixBroker, p: Proto, dest: Dest): Promise<string | null> {
+  const input = p === 'jms' ? `${dest.kind}\t${hexOf(dest.name)}\n` : JSON.stringify(dest);
+  const proc = start(p, 'abandon', portOf(b, p), input, 60_000);
+  await proc.exit;
+  const line = proc.lines.find((l) => l.startsWith('{'));
+  return line ? (JSON.parse(line) as { hex: string | null }).hex : null;
+}
+
+/** Sends the cases with `p`'s client (nobody need be subscribed: queues keep them). */
+export async function sendOnly(b: MatrixBroker, p: Proto, cases: Case[]): Promise<void> {
+  await start(p, 'send', portOf(b, p), p === 'jms' ? cases.map(javaCase).join('\n') + '\n' : JSON.stringify(cases), 60_000).exit;
+}
+
+/** Receives one message from each destination with `p`'s client. */
+export async function receiveOnly(b: MatrixBroker, p: Proto, dests: Dest[]): Promise<Map<number, Received>> {
+  const ds = dests.map((d, i) => ({ ...d, id: String(i) }));
+  const input = p === 'jms' ? ds.map((d) => `${d.id}\t${d.kind}\t${hexOf(d.name)}`).join('\n') + '\n' : JSON.stringify(ds);
+  const rx = start(p, 'recv', portOf(b, p), input, 90_000);
+  await rx.exit;
+  const got = new Map<number, Received>();
+  for (const line of rx.lines) {
+    if (!line.startsWith('{')) continue;
+    const r = JSON.parse(line) as Received;
+    got.set(Number(r.dest), r);
+  }
+  return got;
+}

@@ -5,7 +5,7 @@
  * every receiver reports what its client saw, and `expectations` states what the documented mapping promises.
  */
 import assert from 'node:assert/strict';
-import { requestReply, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
+import { abandon, receiveOnly, requestReply, sendOnly, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
 
 const TEXT = 'héllo ☃ 𝄞 wharf – ünïcödé\nline 2';
 const BINARY = '00ff0001fe0a0d3a5c00ff';
@@ -335,4 +335,77 @@ describe('interop matrix: request/reply with reply-to in each protocol\'s own sy
       }
     }
   }
+});
+
+describe('interop matrix: a message one protocol\'s consumer left unsettled is redelivered, flagged, to another', function () {
+  this.timeout(300_000);
+  let b: MatrixBroker;
+  before(async () => {
+    b = await startMatrixBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  const SIDES: Proto[] = ['stomp', 'amqp', 'jms', 'sqs'];
+  for (const first of SIDES) {
+    for (const then of SIDES) {
+      it(`${first} takes it and goes away, ${then} gets it flagged redelivered`, async () => {
+        const name = `mx-rd-${first}-${then}`;
+        const c: Case = { kind: 'queue', name, body: { t: 'text', v: TEXT } };
+        // sent by a third protocol
+        await sendOnly(b, first === 'jms' || then === 'jms' ? 'amqp' : 'jms', [c]);
+        const seen = await abandon(b, first, { id: '', kind: 'queue', name });
+        assert.equal(seen, sentHex(c), `${first} took the message`);
+        const got = (await receiveOnly(b, then, [{ id: '', kind: 'queue', name }])).get(0);
+        assert.ok(got, `${then} got it again`);
+        assert.equal(got.hex, sentHex(c));
+        assert.equal(got.redelivered, true, `${then} sees it redelivered: ${JSON.stringify(got)}`);
+      });
+    }
+  }
+});
+
+describe('interop matrix: names — MQTT levels ⇄ dotted names, wildcards, special characters', function () {
+  this.timeout(300_000);
+  let b: MatrixBroker;
+  before(async () => {
+    b = await startMatrixBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  const one = (kind: 'queue' | 'topic', name: string): Case => ({ kind, name, body: { t: 'text', v: `to ${name}` } });
+
+  async function expectOne(s: Proto, r: Proto, sent: Case, subscribe: string, topicSeen?: string): Promise<void> {
+    const got = (await transfer(b, s, r, [sent], () => ({ id: '', kind: sent.kind, name: subscribe }))).get(0);
+    assert.ok(got, `${s} → ${r}: nothing on ${subscribe}`);
+    assert.equal(Buffer.from(got.hex, 'hex').toString('utf8'), `to ${sent.name}`);
+    if (topicSeen !== undefined) assert.equal(got.topic, topicSeen);
+  }
+
+  // MQTT names are given here dotted; the MQTT clients turn every '.' into '/' (mx.w1.a.b is mx/w1/a/b)
+  it('an MQTT 5 publish to mx/w1/a/b reaches STOMP mx.w1.>, AMQP mx.w1.*.b, JMS mx.w1.a.* and MQTT 3.1.1 mx/w1/#', async () => {
+    const c = one('topic', 'mx.w1.a.b');
+    await expectOne('mqtt5', 'stomp', c, 'mx.w1.>');
+    await expectOne('mqtt5', 'amqp', c, 'mx.w1.*.b');
+    await expectOne('mqtt5', 'jms', c, 'mx.w1.a.*');
+    await expectOne('mqtt5', 'mqtt3', c, 'mx.w1.#', 'mx/w1/a/b');
+  });
+
+  it('STOMP, AMQP and JMS publishes to topic mx.w2.a.b reach MQTT filters mx/w2/+/b and mx/w2/# as topic mx/w2/a/b', async () => {
+    for (const s of ['stomp', 'amqp', 'jms'] as Proto[]) {
+      await expectOne(s, 'mqtt5', one('topic', 'mx.w2.a.b'), 'mx.w2.+.b', 'mx/w2/a/b');
+      await expectOne(s, 'mqtt3', one('topic', 'mx.w2.a.b'), 'mx.w2.#', 'mx/w2/a/b');
+    }
+  });
+
+  it('names with spaces, non-ASCII letters, dashes, tildes and colons reach the same queue over STOMP, AMQP and JMS', async () => {
+    const names = ['mx.sp ace.ünï', 'mx.dash-under_tilde~', 'mx.colon:x'];
+    const protos: Proto[] = ['stomp', 'amqp', 'jms'];
+    for (const name of names) {
+      for (const s of protos) for (const r of protos) if (s !== r) await expectOne(s, r, one('queue', name), name);
+    }
+  });
 });

@@ -235,7 +235,11 @@ def mqtt_recv(dests, v5):
                 if hasattr(p, attr):
                     pd[attr] = getattr(p, attr)
         raw = bytes(m.payload)
-        o = {'dest': by_topic.get(m.topic, m.topic), 'topic': m.topic}
+        did = by_topic.get(m.topic)
+        if did is None:  # a wildcard filter
+            import paho.mqtt.client as mqtt
+            did = next((i for f, i in by_topic.items() if mqtt.topic_matches_sub(f, m.topic)), m.topic)
+        o = {'dest': did, 'topic': m.topic}
         o.update(body_out('empty' if len(raw) == 0 else 'text' if pd.get('PayloadFormatIndicator') == 1 else 'bytes', raw))
         o['props'] = {n: ['string', v] for n, v in pd.get('UserProperty', [])}
         o['contentType'] = pd.get('ContentType')
@@ -642,6 +646,67 @@ def amqp_respond(a):
     Container(R()).run()
 
 
+# ---------------------------------------------------------------- abandon: take one message, never settle it, go away
+# {"kind", "name"}: prints the body as JSON once the message arrived, then disconnects without acknowledging it.
+
+def stomp_abandon(a):
+    import stomp
+    got = threading.Event()
+    seen = []
+
+    class L(stomp.ConnectionListener):
+        def on_message(self, f):
+            seen.append(f.body)
+            got.set()
+
+    c = stomp_conn()
+    c.set_listener('l', L())
+    c.connect(wait=True)
+    c.subscribe(stomp_dest(a['kind'], a['name']), id='s', ack='client-individual')
+    got.wait(30)
+    out({'hex': seen[0].hex() if seen else None})
+    c.disconnect()
+
+
+def amqp_abandon(a):
+    from proton.handlers import MessagingHandler
+    from proton.reactor import Container
+
+    class R(MessagingHandler):
+        def __init__(self):
+            super().__init__(prefetch=1, auto_accept=False)
+            self.seen = None
+
+        def on_start(self, e):
+            self.conn = e.container.connect('amqp://%s:%d' % (HOST, PORT), reconnect=False)
+            e.container.create_receiver(self.conn, amqp_addr(a['kind'], a['name']))
+            self.timer = e.container.schedule(30, self)
+
+        def on_timer_task(self, e):
+            self.conn.close()
+
+        def on_message(self, e):
+            b = e.message.body
+            self.seen = (b.encode('utf-8') if isinstance(b, str) else bytes(b)).hex()
+            self.timer.cancel()
+            e.connection.close()
+
+    r = R()
+    Container(r).run()
+    out({'hex': r.seen})
+
+
+def sqs_abandon(a):
+    sqs = aws('sqs')
+    url = sqs.create_queue(QueueName=a['name'])['QueueUrl']
+    msgs = []
+    deadline = time.time() + 30
+    while not msgs and time.time() < deadline:
+        # visibility 0: the receive counts and the message is visible again at once
+        msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, VisibilityTimeout=0).get('Messages', [])
+    out({'hex': msgs[0]['Body'].encode('utf-8').hex() if msgs else None})
+
+
 def main():
     mode = sys.argv[1]
     data = json.load(sys.stdin)
@@ -651,6 +716,8 @@ def main():
         out('SENT')
     elif mode == 'request':
         {'stomp': stomp_request, 'mqtt5': mqtt_request, 'amqp': amqp_request}[proto](data)
+    elif mode == 'abandon':
+        {'stomp': stomp_abandon, 'amqp': amqp_abandon, 'sqs': sqs_abandon}[proto](data)
     elif mode == 'respond':
         {'stomp': stomp_respond, 'mqtt5': mqtt_respond, 'amqp': amqp_respond}[proto](data)
         out('DONE')

@@ -6,6 +6,7 @@
 //                                           (a temporary queue or that topic); prints the reply as JSON
 //   java MatrixJms <port> respond < kind TAB hex(name): prints READY, takes one request, prints its JMSReplyTo,
 //                                           replies to it with the request's JMSCorrelationID
+//   java MatrixJms <port> abandon < kind TAB hex(name): takes one message (CLIENT_ACKNOWLEDGE), closes without acking
 import java.nio.charset.StandardCharsets;
 import java.util.*;
 import javax.jms.*;
@@ -53,6 +54,7 @@ public class MatrixJms {
             case "recv": recv(s, lines); break;
             case "request": request(s, lines.get(0).split("\t")); break;
             case "respond": respond(s, lines.get(0).split("\t")); break;
+            case "abandon": abandon(c, lines.get(0).split("\t")); break;
             default: throw new IllegalArgumentException(args[1]);
         }
         c.close();
@@ -139,6 +141,14 @@ public class MatrixJms {
         reply.setJMSCorrelationID(m.getJMSCorrelationID());
         s.createProducer(rt).send(reply);
         System.out.println("DONE");
+    }
+
+    static void abandon(Connection c, String[] a) throws Exception {
+        Session s = c.createSession(false, Session.CLIENT_ACKNOWLEDGE);
+        Message m = s.createConsumer(dest(s, a[0], unhex(a[1]))).receive(30_000);
+        String hex = null;
+        if (m instanceof TextMessage) hex = Json.hex(((TextMessage) m).getText().getBytes(StandardCharsets.UTF_8));
+        System.out.println("{\"hex\":" + Json.str(hex) + "}");
     }
 
     static String jtyped(Object v) {
