@@ -240,15 +240,16 @@ export async function sendOnly(b: MatrixBroker, p: Proto, cases: Case[]): Promis
 
 /** Receives one message from each destination with `p`'s client. */
 export async function receiveOnly(b: MatrixBroker, p: Proto, dests: Dest[]): Promise<Map<number, Received>> {
+  const got = new Map<number, Received>();
+  for (const r of await receiveList(b, p, dests)) got.set(Number(r.dest), r);
+  return got;
+}
+
+/** Receives `count` (default 1) messages from each destination with `p`'s client (STOMP only for counts above 1). */
+export async function receiveList(b: MatrixBroker, p: Proto, dests: Array<Dest & { count?: number }>): Promise<Received[]> {
   const ds = dests.map((d, i) => ({ ...d, id: String(i) }));
   const input = p === 'jms' ? ds.map((d) => `${d.id}\t${d.kind}\t${hexOf(d.name)}`).join('\n') + '\n' : JSON.stringify(ds);
   const rx = start(p, 'recv', portOf(b, p), input, 90_000);
   await rx.exit;
-  const got = new Map<number, Received>();
-  for (const line of rx.lines) {
-    if (!line.startsWith('{')) continue;
-    const r = JSON.parse(line) as Received;
-    got.set(Number(r.dest), r);
-  }
-  return got;
+  return rx.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Received);
 }

@@ -5,7 +5,7 @@
  * every receiver reports what its client saw, and `expectations` states what the documented mapping promises.
  */
 import assert from 'node:assert/strict';
-import { abandon, receiveOnly, requestReply, sendOnly, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
+import { abandon, receiveList, receiveOnly, requestReply, sendOnly, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
 
 const TEXT = 'héllo ☃ 𝄞 wharf – ünïcödé\nline 2';
 const BINARY = '00ff0001fe0a0d3a5c00ff';
@@ -364,6 +364,29 @@ describe('interop matrix: a message one protocol\'s consumer left unsettled is r
       });
     }
   }
+});
+
+describe('interop matrix: what SQS fetched ahead and gave back is not redelivered', function () {
+  this.timeout(300_000);
+  let b: MatrixBroker;
+  before(async () => {
+    b = await startMatrixBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  it('boto3 receives one of five, STOMP gets the other four (SQS read them ahead) with redelivered:false', async () => {
+    const name = 'mx-prefetch';
+    const cases: Case[] = [0, 1, 2, 3, 4].map((i) => ({ kind: 'queue', name, body: { t: 'text', v: `m${i}` } }));
+    await sendOnly(b, 'amqp', cases);
+    const first = (await receiveOnly(b, 'sqs', [{ id: '', kind: 'queue', name }])).get(0);
+    assert.ok(first && !first.redelivered);
+    // they come back to the queue once SQS receives stop
+    const all = await receiveList(b, 'stomp', [{ id: '', kind: 'queue', name, count: 4 }]);
+    assert.equal(all.length, 4, JSON.stringify(all));
+    for (const m of all) assert.equal(m.redelivered, false, `never handed to an SQS client: ${JSON.stringify(m)}`);
+  });
 });
 
 describe('interop matrix: names — MQTT levels ⇄ dotted names, wildcards, special characters', function () {

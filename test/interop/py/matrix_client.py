@@ -126,10 +126,12 @@ def stomp_recv(dests):
     got = []
     done = threading.Event()
 
+    want = sum(d.get('count', 1) for d in dests)
+
     class L(stomp.ConnectionListener):
         def on_message(self, frame):
             got.append(frame)
-            if len(got) >= len(dests):
+            if len(got) >= want:
                 done.set()
 
     c = stomp_conn()
