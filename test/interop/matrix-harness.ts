@@ -253,3 +253,19 @@ export async function receiveList(b: MatrixBroker, p: Proto, dests: Array<Dest &
   await rx.exit;
   return rx.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Received);
 }
+
+/** Sends the cases with `sender`; `via` takes each message from its destination and sends it on to `<name>.next`, where `receiver` takes it. */
+export async function forwardThrough(b: MatrixBroker, sender: Proto, via: Proto, receiver: Proto, c: Case): Promise<Received | undefined> {
+  const next: Dest = { id: '0', kind: c.kind, name: `${c.name}.next` };
+  const rxIn = receiver === 'jms' ? `0\t${next.kind}\t${hexOf(next.name)}\n` : JSON.stringify([next]);
+  const rx = start(receiver, 'recv', portOf(b, receiver), rxIn, 90_000);
+  await rx.marker('READY');
+  const fwIn = via === 'jms' ? `${c.kind}\t${hexOf(c.name)}\t${next.kind}\t${hexOf(next.name)}\n` : JSON.stringify({ from: { kind: c.kind, name: c.name }, to: next });
+  const fw = start(via, 'forward', portOf(b, via), fwIn, 60_000);
+  await fw.marker('READY');
+  await sendOnly(b, sender, [c]);
+  await fw.exit;
+  await rx.exit;
+  const line = rx.lines.find((l) => l.startsWith('{'));
+  return line ? (JSON.parse(line) as Received) : undefined;
+}

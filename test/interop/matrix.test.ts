@@ -5,7 +5,7 @@
  * every receiver reports what its client saw, and `expectations` states what the documented mapping promises.
  */
 import assert from 'node:assert/strict';
-import { abandon, receiveList, receiveOnly, requestReply, sendOnly, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
+import { abandon, forwardThrough, receiveList, receiveOnly, requestReply, sendOnly, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
 
 const TEXT = 'héllo ☃ 𝄞 wharf – ünïcödé\nline 2';
 const BINARY = '00ff0001fe0a0d3a5c00ff';
@@ -387,6 +387,50 @@ describe('interop matrix: what SQS fetched ahead and gave back is not redelivere
     assert.equal(all.length, 4, JSON.stringify(all));
     for (const m of all) assert.equal(m.redelivered, false, `never handed to an SQS client: ${JSON.stringify(m)}`);
   });
+});
+
+describe('interop matrix: typed properties survive a second hop through another protocol', function () {
+  this.timeout(300_000);
+  let b: MatrixBroker;
+  before(async () => {
+    b = await startMatrixBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  const PROPS: NonNullable<Case['props']> = [
+    ['pInt', 'int', 7],
+    ['pLong', 'long', 3],
+    ['pBigLong', 'long', 2 ** 40],
+    ['pDouble', 'double', 2.5],
+    ['pWholeDouble', 'double', 4],
+    ['pFloat', 'float', 1.5],
+    ['pByte', 'byte', 1],
+    ['pShort', 'short', 2],
+    ['pBool', 'bool', true],
+    ['pString', 'string', 'x ☃'],
+  ];
+  const AMQP_TYPES: Record<string, string> = { pInt: 'int32', pLong: 'int', pBigLong: 'int', pDouble: 'float', pWholeDouble: 'float', pFloat: 'float32', pByte: 'byte', pShort: 'short', pBool: 'bool', pString: 'str' };
+  const JMS_TYPES: Record<string, string> = { pInt: 'Integer', pLong: 'Long', pBigLong: 'Long', pDouble: 'Double', pWholeDouble: 'Double', pFloat: 'Float', pByte: 'Byte', pShort: 'Short', pBool: 'Boolean', pString: 'String' };
+
+  for (const [sender, via] of [
+    ['amqp', 'jms'],
+    ['jms', 'amqp'],
+    ['amqp', 'amqp'],
+    ['jms', 'jms'],
+  ] as Array<[Proto, Proto]>) {
+    it(`${sender} → ${via} (sends the received message on) → ${sender}: every property keeps its type and value`, async () => {
+      const c: Case = { kind: 'queue', name: `mx.hop.${sender}.${via}`, body: { t: 'text', v: TEXT }, props: PROPS };
+      const got = await forwardThrough(b, sender, via, sender, c);
+      assert.ok(got, 'the forwarded message arrived');
+      const types = sender === 'amqp' ? AMQP_TYPES : JMS_TYPES;
+      const seen = Object.fromEntries(PROPS.map(([n]) => [n, got.props[n]?.[0]]));
+      assert.deepEqual(seen, types);
+      for (const [n, , v] of PROPS) assert.equal(String(got.props[n]?.[1]), String(v), n);
+      assert.equal(Buffer.from(got.hex, 'hex').toString('utf8'), TEXT);
+    });
+  }
 });
 
 describe('interop matrix: names — MQTT levels ⇄ dotted names, wildcards, special characters', function () {

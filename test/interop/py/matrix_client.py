@@ -709,6 +709,34 @@ def sqs_abandon(a):
     out({'hex': msgs[0]['Body'].encode('utf-8').hex() if msgs else None})
 
 
+# ---------------------------------------------------------------- forward: {"from": {"kind", "name"}, "to": {...}}
+# takes one message and sends that same message object on (prints READY once the receiver is attached)
+
+def amqp_forward(a):
+    from proton.handlers import MessagingHandler
+    from proton.reactor import Container
+
+    class F(MessagingHandler):
+        def on_start(self, e):
+            self.conn = e.container.connect('amqp://%s:%d' % (HOST, PORT), reconnect=False)
+            e.container.create_receiver(self.conn, amqp_addr(a['from']['kind'], a['from']['name']))
+            self.tx = e.container.create_sender(self.conn, amqp_addr(a['to']['kind'], a['to']['name']))
+
+        def on_link_opened(self, e):
+            if e.receiver:
+                out('READY')
+
+        def on_message(self, e):
+            m = e.message
+            m.address = None
+            self.tx.send(m)
+
+        def on_accepted(self, e):
+            e.connection.close()
+
+    Container(F()).run()
+
+
 def main():
     mode = sys.argv[1]
     data = json.load(sys.stdin)
@@ -718,6 +746,9 @@ def main():
         out('SENT')
     elif mode == 'request':
         {'stomp': stomp_request, 'mqtt5': mqtt_request, 'amqp': amqp_request}[proto](data)
+    elif mode == 'forward':
+        amqp_forward(data)
+        out('DONE')
     elif mode == 'abandon':
         {'stomp': stomp_abandon, 'amqp': amqp_abandon, 'sqs': sqs_abandon}[proto](data)
     elif mode == 'respond':

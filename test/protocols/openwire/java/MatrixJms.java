@@ -6,6 +6,8 @@
 //                                           (a temporary queue or that topic); prints the reply as JSON
 //   java MatrixJms <port> respond < kind TAB hex(name): prints READY, takes one request, prints its JMSReplyTo,
 //                                           replies to it with the request's JMSCorrelationID
+//   java MatrixJms <port> forward < kind TAB hex(name) TAB kind TAB hex(name): prints READY, takes one message, sends
+//                                           that message object on to the second destination
 //   java MatrixJms <port> abandon < kind TAB hex(name): takes one message (CLIENT_ACKNOWLEDGE), closes without acking
 import java.nio.charset.StandardCharsets;
 import java.util.*;
@@ -55,6 +57,7 @@ public class MatrixJms {
             case "request": request(s, lines.get(0).split("\t")); break;
             case "respond": respond(s, lines.get(0).split("\t")); break;
             case "abandon": abandon(c, lines.get(0).split("\t")); break;
+            case "forward": forward(s, lines.get(0).split("\t")); break;
             default: throw new IllegalArgumentException(args[1]);
         }
         c.close();
@@ -140,6 +143,16 @@ public class MatrixJms {
         TextMessage reply = s.createTextMessage("reply from jms");
         reply.setJMSCorrelationID(m.getJMSCorrelationID());
         s.createProducer(rt).send(reply);
+        System.out.println("DONE");
+    }
+
+    static void forward(Session s, String[] a) throws Exception {
+        MessageConsumer c = s.createConsumer(dest(s, a[0], unhex(a[1])));
+        System.out.println("READY");
+        System.out.flush();
+        Message m = c.receive(30_000);
+        if (m == null) throw new AssertionError("nothing to forward within 30 s");
+        s.createProducer(dest(s, a[2], unhex(a[3]))).send(m);
         System.out.println("DONE");
     }
 
