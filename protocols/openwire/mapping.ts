@@ -33,6 +33,8 @@ export const OBJECT_CONTENT_TYPE = 'application/x-java-serialized-object';
 export const ADVISORY_PREFIX = 'ActiveMQ.Advisory.';
 
 const A_PTYPES = 'openwire.ptypes';
+/** The JMS String property that carries the core `contentType` both ways (ActiveMQ's name for STOMP's header). */
+const CONTENT_TYPE_PROPERTY = 'content-type';
 const A_BODY = 'openwire.body';
 const A_NULL_TEXT = 'openwire.nullText';
 /**
@@ -259,6 +261,9 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
     }
     if (typed) annotations[A_PTYPES] = ptypes;
   }
+  // ActiveMQ's convention (its STOMP bridge): the content type is the String property `content-type`
+  const ctProp = properties[CONTENT_TYPE_PROPERTY];
+  if (typeof ctProp === 'string' && m.type !== DataType.ACTIVEMQ_OBJECT_MESSAGE) delete properties[CONTENT_TYPE_PROPERTY];
   let body: Buffer;
   let bodyType: BodyType;
   let contentType: string | undefined;
@@ -307,6 +312,7 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
       bodyType = body.length > 0 ? 'bytes' : 'empty';
       break;
   }
+  if (typeof ctProp === 'string' && m.type !== DataType.ACTIVEMQ_OBJECT_MESSAGE) contentType = ctProp;
   const expiration = Number(m.expiration);
   if (m.timestamp <= 0n) annotations[A_NO_TIMESTAMP] = true;
   return createMessage({
@@ -387,6 +393,10 @@ export function toOpenWireMessage(m: Message): OwMessage {
     if (k === '') continue;
     props ??= new Map();
     props.set(k, propertyOut(m.properties[k]!, ptypes[k]));
+  }
+  // a STOMP/AMQP/MQTT 5 content type reaches JMS as ActiveMQ's STOMP bridge shows it (ObjectMessage's own aside)
+  if (m.contentType !== undefined && m.contentType !== OBJECT_CONTENT_TYPE && !Object.prototype.hasOwnProperty.call(m.properties, CONTENT_TYPE_PROPERTY)) {
+    (props ??= new Map()).set(CONTENT_TYPE_PROPERTY, m.contentType);
   }
   const messageId = toMessageId(m.messageId);
   return {

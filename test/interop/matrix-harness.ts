@@ -119,6 +119,8 @@ function javaCase(c: Case): string {
     f.push(`body=map:${entries.join(',')}`);
   } else f.push('body=empty:');
   for (const [n, t, v] of c.props ?? []) f.push(`p=${t}:${hexOf(n)}:${hexOf(String(v))}`);
+  // a JMS producer's content type: the String property ActiveMQ's STOMP bridge uses
+  if (c.contentType !== undefined) f.push(`p=string:${hexOf('content-type')}:${hexOf(c.contentType)}`);
   if (c.correlationId !== undefined) f.push(`corr=${hexOf(c.correlationId)}`);
   if (c.type !== undefined) f.push(`type=${hexOf(c.type)}`);
   if (c.replyTo) f.push(`rk=${c.replyTo.kind}`, `rn=${hexOf(c.replyTo.name)}`);

@@ -19,7 +19,7 @@ const CARRIES: Record<Proto, { headers: boolean; contentType: boolean; typedProp
   mqtt3: { headers: false, contentType: false, typedProps: false, props: false, binary: true, empty: true, big: true, ttl: false, priority: false, type: false, map: false },
   mqtt5: { headers: true, contentType: true, typedProps: false, props: true, binary: true, empty: true, big: true, ttl: true, priority: false, type: false, map: false },
   amqp: { headers: true, contentType: true, typedProps: true, props: true, binary: true, empty: true, big: true, ttl: true, priority: true, type: true, map: true },
-  jms: { headers: true, contentType: false, typedProps: true, props: true, binary: true, empty: true, big: true, ttl: true, priority: true, type: true, map: true },
+  jms: { headers: true, contentType: true, typedProps: true, props: true, binary: true, empty: true, big: true, ttl: true, priority: true, type: true, map: true },
   sqs: { headers: false, contentType: false, typedProps: true, props: true, binary: false, empty: false, big: false, ttl: false, priority: false, type: false, map: false },
   sns: { headers: false, contentType: false, typedProps: true, props: true, binary: false, empty: false, big: false, ttl: false, priority: false, type: false, map: false },
 };
@@ -216,6 +216,10 @@ function check(s: Proto, r: Proto, cn: CaseName, c: Case, got: Received | undefi
   }
   if (carries.contentType && c.contentType && (r === 'stomp' || r === 'mqtt5' || r === 'amqp') && got.contentType !== c.contentType) {
     e.push(`${where}: content-type ${JSON.stringify(got.contentType)}, sent ${c.contentType}`);
+  }
+  // JMS has no content-type header: ActiveMQ shows STOMP's as the String property `content-type`
+  if (carries.contentType && c.contentType && r === 'jms' && JSON.stringify(got.props['content-type']) !== JSON.stringify(['String', c.contentType])) {
+    e.push(`${where}: JMS property content-type ${JSON.stringify(got.props['content-type'])}, sent ${c.contentType}`);
   }
   if (carries.type && c.type && (r === 'stomp' || r === 'amqp' || r === 'jms') && got.type !== c.type) {
     e.push(`${where}: type ${JSON.stringify(got.type)}, sent ${c.type}`);
