@@ -213,7 +213,7 @@ export interface ReplyResult {
  * its own temporary queue (`temp`) or the topic `replyName`, in its own syntax; the responder replies to the reply-to
  * as its client shows it.
  */
-export async function requestReply(b: MatrixBroker, requester: Proto, responder: Proto, dest: Dest, reply: 'temp' | 'topic', replyName: string): Promise<ReplyResult> {
+export async function requestReply(b: MatrixBroker, requester: Proto, responder: Proto, dest: Dest, reply: 'temp' | 'temp-topic' | 'topic', replyName: string): Promise<ReplyResult> {
   const rIn = responder === 'jms' ? `${dest.kind}\t${hexOf(dest.name)}\n` : JSON.stringify(dest);
   const rx = start(responder, 'respond', portOf(b, responder), rIn, 60_000);
   await rx.marker('READY');

@@ -341,6 +341,31 @@ describe('interop matrix: request/reply with reply-to in each protocol\'s own sy
   }
 });
 
+describe('interop matrix: replies to a temporary topic', function () {
+  this.timeout(300_000);
+  let b: MatrixBroker;
+  before(async () => {
+    b = await startMatrixBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  for (const [q, r, seen] of [
+    ['stomp', 'jms', /^temp-topic:\/\/./],
+    ['stomp', 'amqp', /^temp-topic:\/\/./],
+    ['jms', 'stomp', /^\/remote-temp-topic\/./],
+    ['jms', 'amqp', /^temp-topic:\/\/./],
+  ] as Array<[Proto, Proto, RegExp]>) {
+    it(`${q} asks with a temporary topic as reply-to, ${r} answers to it`, async () => {
+      const res = await requestReply(b, q, r, { id: '', kind: 'queue', name: `mx-rt-${q}-${r}` }, 'temp-topic', '');
+      assert.equal(res.reply.body, `reply from ${r}`, JSON.stringify(res));
+      assert.equal(res.reply.correlationId, 'req-1');
+      assert.match(String(res.seen), seen);
+    });
+  }
+});
+
 describe('interop matrix: a message one protocol\'s consumer left unsettled is redelivered, flagged, to another', function () {
   this.timeout(300_000);
   let b: MatrixBroker;

@@ -491,7 +491,7 @@ def stomp_request(a):
     c = stomp_conn()
     c.set_listener('l', L())
     c.connect(wait=True)
-    rt = '/temp-queue/replies' if a['reply'] == 'temp' else '/topic/' + a['replyName']
+    rt = {'temp': '/temp-queue/replies', 'temp-topic': '/temp-topic/replies'}.get(a['reply'], '/topic/' + a['replyName'])
     c.subscribe(rt, id='r', ack='auto')
     c.send(stomp_dest(a['kind'], a['name']), b'request', headers={'reply-to': rt, 'correlation-id': 'req-1', 'receipt': 'x'})
     got.wait(30)

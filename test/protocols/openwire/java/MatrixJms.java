@@ -114,7 +114,7 @@ public class MatrixJms {
     }
 
     static void request(Session s, String[] a) throws Exception {
-        Destination replyTo = a[2].equals("temp") ? s.createTemporaryQueue() : s.createTopic(unhex(a[3]));
+        Destination replyTo = a[2].equals("temp") ? s.createTemporaryQueue() : a[2].equals("temp-topic") ? s.createTemporaryTopic() : s.createTopic(unhex(a[3]));
         MessageConsumer replies = s.createConsumer(replyTo);
         TextMessage req = s.createTextMessage("request");
         req.setJMSReplyTo(replyTo);
