@@ -252,11 +252,11 @@ export function decodeMessage(raw: Buffer, opts: MappingOptions, now = Date.now(
       if (code === 0xc1 || code === 0xd1) {
         body = Buffer.from(JSON.stringify(jsonSafe(js)));
         bodyType = 'map';
-        noteBinaryEntries(annotations, js);
+        noteEntryTypes(annotations, mapEntries(v));
       } else if (code === 0x45 || code === 0xc0 || code === 0xd0 || code === 0xe0 || code === 0xf0) {
         body = Buffer.from(JSON.stringify(jsonSafe(js)));
         bodyType = 'stream';
-        noteBinaryEntries(annotations, js);
+        if (code !== 0xe0 && code !== 0xf0) noteEntryTypes(annotations, elements(v).map((x, i) => [String(i), x]));
       } else {
         body = Buffer.from(typeof js === 'string' ? js : JSON.stringify(jsonSafe(js)));
         bodyType = 'text';
@@ -479,23 +479,49 @@ function encodeProperties(e: Encoder, m: Message, opts: MappingOptions): void {
 const OPENWIRE_PTYPES = 'openwire.ptypes';
 
 /**
- * The keys (map) or indices (list) of a map/stream body whose JSON string is the base64 of a binary value, shared
- * with the OpenWire adapter: a JMS MapMessage's byte[] is an AMQP binary for an AMQP consumer, and an AMQP map's
- * binary a byte[] for a JMS consumer, while STOMP/MQTT/SQS read the JSON.
+ * The Java types of the entries of a map/stream body that its JSON cannot tell (`bytes` for binary, which the JSON
+ * holds as base64; byte, short, long, float, an integral double, char), by key or index, shared with the OpenWire
+ * adapter as for properties: a JMS MapMessage's byte[] or float is an AMQP binary or float for an AMQP consumer, an
+ * AMQP map's binary or double 4.0 a byte[] or Double for a JMS consumer; STOMP/MQTT/SQS read the JSON.
  */
-const BINARY_ENTRIES = 'openwire.binaryEntries';
+const ENTRY_TYPES = 'openwire.etypes';
 
-function noteBinaryEntries(annotations: Record<string, unknown>, js: unknown): void {
-  if (js === null || typeof js !== 'object') return;
-  const keys = Array.isArray(js) ? js.flatMap((x, i) => (Buffer.isBuffer(x) ? [i] : [])) : Object.keys(js).filter((k) => Buffer.isBuffer((js as Record<string, unknown>)[k]));
-  if (keys.length > 0) annotations[BINARY_ENTRIES] = keys;
+function noteEntryTypes(annotations: Record<string, unknown>, entries: Array<[string, Typed]>): void {
+  let types: Record<string, string> | undefined;
+  for (const [k, t] of entries) {
+    const pv = toProperty(t);
+    if (pv === undefined) continue;
+    const jt = Buffer.isBuffer(pv) ? 'bytes' : javaTypeOf(t, pv);
+    if (jt) (types ??= {})[k] = jt;
+  }
+  if (types) annotations[ENTRY_TYPES] = types;
 }
 
-function withBinaryEntries(js: unknown, keys: unknown): unknown {
-  if (!Array.isArray(keys) || js === null || typeof js !== 'object') return js;
-  const o = js as Record<string | number, unknown>;
-  for (const k of keys) if ((typeof k === 'string' || typeof k === 'number') && typeof o[k] === 'string') o[k] = Buffer.from(o[k] as string, 'base64');
-  return js;
+/** A map/list body from JSON, the entries named in `openwire.etypes` with their types. */
+function encodeTypedEntries(e: Encoder, js: unknown, types: unknown): void {
+  const t = types !== null && typeof types === 'object' ? (types as Record<string, unknown>) : undefined;
+  if (!t || js === null || typeof js !== 'object') {
+    e.value(js);
+    return;
+  }
+  const one = (k: string, x: unknown) => {
+    if (t[k] === 'bytes' && typeof x === 'string') e.property(Buffer.from(x, 'base64'));
+    else if (t[k] !== undefined && (typeof x === 'number' || typeof x === 'string')) e.javaTypedProperty(x, t[k]);
+    else e.value(x, 1);
+  };
+  if (Array.isArray(js)) {
+    const mark = e.begin(false);
+    js.forEach((x, i) => one(String(i), x));
+    e.end(mark, js.length);
+    return;
+  }
+  const entries = Object.entries(js as Record<string, unknown>);
+  const mark = e.begin(true);
+  for (const [k, x] of entries) {
+    e.string(k);
+    one(k, x);
+  }
+  e.end(mark, entries.length * 2);
 }
 
 /**
@@ -543,10 +569,10 @@ function encodeBody(e: Encoder, m: Message): void {
       e.descriptor(SECTION.value).string(m.body.toString('utf8'));
       return;
     case 'map':
-      e.descriptor(SECTION.value).value(withBinaryEntries(parseJson(m.body), m.annotations?.[BINARY_ENTRIES]));
+      encodeTypedEntries(e.descriptor(SECTION.value), parseJson(m.body), m.annotations?.[ENTRY_TYPES]);
       return;
     case 'stream':
-      e.descriptor(SECTION.sequence).value(withBinaryEntries(parseJson(m.body), m.annotations?.[BINARY_ENTRIES]));
+      encodeTypedEntries(e.descriptor(SECTION.sequence), parseJson(m.body), m.annotations?.[ENTRY_TYPES]);
       return;
     case 'empty':
       e.descriptor(SECTION.value).null();

@@ -38,11 +38,11 @@ const CONTENT_TYPE_PROPERTY = 'content-type';
 const A_BODY = 'openwire.body';
 const A_NULL_TEXT = 'openwire.nullText';
 /**
- * The keys (MapMessage) or indices (StreamMessage) whose JSON string is the base64 of a byte[], so other
- * protocols with a binary type (AMQP) get one and a byte[] comes back from them; read and written by the AMQP
- * adapter too.
+ * The Java types of MapMessage / StreamMessage entries (by key or index) that the JSON body cannot tell: `bytes`
+ * (base64 in the JSON), byte, short, long, float, an integral double, char. So other protocols with such types
+ * (AMQP) get them, and get them back; read and written by the AMQP adapter too.
  */
-const A_BINARY_ENTRIES = 'openwire.binaryEntries';
+const A_ENTRY_TYPES = 'openwire.etypes';
 /** The producer disabled JMSTimestamp (MessageProducer.setDisableMessageTimestamp): the core keeps a time, JMS sees 0. */
 const A_NO_TIMESTAMP = 'openwire.noTimestamp';
 
@@ -218,19 +218,30 @@ function fromJson(v: unknown, depth = 0): OwValue {
   return String(v);
 }
 
-/** The byte[] entries of a map/stream body from another protocol (AMQP binary), named in `openwire.binaryEntries`. */
-function withBinaryEntries(v: OwValue, m: Message): OwValue {
-  const keys = m.annotations?.[A_BINARY_ENTRIES];
-  if (!Array.isArray(keys)) return v;
-  for (const k of keys) {
-    if (v instanceof Map && typeof k === 'string') {
-      const x = v.get(k);
-      if (typeof x === 'string') v.set(k, Buffer.from(x, 'base64'));
-    } else if (Array.isArray(v) && typeof k === 'number' && typeof v[k] === 'string') {
-      v[k] = Buffer.from(v[k] as string, 'base64');
-    }
+/** The Java types of a map's / list's entries the JSON loses (`openwire.etypes`). */
+function entryTypes(entries: Iterable<[string, OwValue]>): Record<string, string> | undefined {
+  let types: Record<string, string> | undefined;
+  for (const [k, v] of entries) {
+    const t = Buffer.isBuffer(v) ? 'bytes' : v instanceof Map || Array.isArray(v) ? undefined : propertyIn(v)[1];
+    if (t) (types ??= {})[k] = t;
   }
-  return v;
+  return types;
+}
+
+/** A JSON map/list body as MapMessage / StreamMessage values, with the entry types `openwire.etypes` names. */
+function fromJsonTyped(js: object, m: Message): OwValue {
+  const a = m.annotations?.[A_ENTRY_TYPES];
+  const types = a !== null && typeof a === 'object' ? (a as Record<string, unknown>) : {};
+  const one = (k: string, x: unknown): OwValue => {
+    const t = types[k];
+    if (t === 'bytes' && typeof x === 'string') return Buffer.from(x, 'base64');
+    if ((t === 'byte' || t === 'short' || t === 'long' || t === 'float' || t === 'double' || t === 'char') && (typeof x === 'number' || typeof x === 'string')) return propertyOut(x, t);
+    return fromJson(x, 1);
+  };
+  if (Array.isArray(js)) return js.map((x, i) => one(String(i), x));
+  const out: OwMap = new Map();
+  for (const [k, x] of Object.entries(js)) out.set(k, one(k, x));
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------- JMS → core
@@ -283,8 +294,8 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
       const raw = m.content ? (m.compressed ? inflateContent(m.content) : m.content) : null;
       const map = decodeMapBody(raw, false);
       body = Buffer.from(JSON.stringify(toJson(map)));
-      const binary = [...map].flatMap(([k, v]) => (Buffer.isBuffer(v) ? [k] : []));
-      if (binary.length > 0) annotations[A_BINARY_ENTRIES] = binary;
+      const types = entryTypes(map);
+      if (types) annotations[A_ENTRY_TYPES] = types;
       if (raw) annotations[A_BODY] = raw;
       bodyType = 'map';
       break;
@@ -293,8 +304,8 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
       const raw = m.content ? (m.compressed ? inflateContent(m.content) : m.content) : null;
       const list = decodeStreamBody(raw, false);
       body = Buffer.from(JSON.stringify(toJson(list)));
-      const binary = list.flatMap((v, i) => (Buffer.isBuffer(v) ? [i] : []));
-      if (binary.length > 0) annotations[A_BINARY_ENTRIES] = binary;
+      const types = entryTypes(list.map((v, i) => [String(i), v]));
+      if (types) annotations[A_ENTRY_TYPES] = types;
       if (raw) annotations[A_BODY] = raw;
       bodyType = 'stream';
       break;
@@ -360,13 +371,13 @@ function bodyOut(m: Message): { type: OwMessage['type']; content: Buffer | null 
     case 'map': {
       if (keep) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: keep };
       const js = parseJson(m.body);
-      if (js && typeof js === 'object' && !Array.isArray(js)) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: encodeMapBody(withBinaryEntries(fromJson(js), m) as OwMap) };
+      if (js && typeof js === 'object' && !Array.isArray(js)) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: encodeMapBody(fromJsonTyped(js, m) as OwMap) };
       break;
     }
     case 'stream': {
       if (keep) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: keep };
       const js = parseJson(m.body);
-      if (Array.isArray(js)) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: encodeStreamBody(withBinaryEntries(fromJson(js), m) as OwList) };
+      if (Array.isArray(js)) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: encodeStreamBody(fromJsonTyped(js, m) as OwList) };
       break;
     }
     case 'object':

@@ -22,6 +22,7 @@ export type Body =
   | { t: 'bytes'; hex: string }
   | { t: 'big'; n: number }
   | { t: 'map'; v: Record<string, unknown>; types?: Record<string, PropType> }
+  | { t: 'list'; v: unknown[]; types?: Array<PropType | null> }
   | { t: 'empty' };
 
 export interface Case {
@@ -50,7 +51,7 @@ export interface Received {
   bodyKind: string;
   hex: string;
   size: number;
-  value?: Record<string, unknown>;
+  value?: Record<string, unknown> | unknown[];
   valueTypes?: Record<string, string>;
   props: Record<string, [string, unknown]>;
   contentType?: string | null;

@@ -5,13 +5,15 @@
  * every receiver reports what its client saw, and `expectations` states what the documented mapping promises.
  */
 import assert from 'node:assert/strict';
-import { abandon, forwardThrough, receiveList, receiveOnly, requestReply, sendOnly, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
+import { abandon, forwardThrough, type PropType, receiveList, receiveOnly, requestReply, sendOnly, startMatrixBroker, transfer, type Case, type MatrixBroker, type Proto, type Received } from './matrix-harness.js';
 
 const TEXT = 'héllo ☃ 𝄞 wharf – ünïcödé\nline 2';
 const BINARY = '00ff0001fe0a0d3a5c00ff';
 const BIG = 1024 * 1024 + 7;
 /** A map body; `raw` is binary (hex here): base64 in the JSON other protocols see. */
-const MAP = { s: 'str ☃', i: 42, d: 2.5, b: true, raw: '0001ff' };
+const MAP = { s: 'str ☃', i: 42, d: 2.5, b: true, raw: '0001ff', f: 1.5, w: 4 };
+/** The entries whose type JSON cannot carry: a float, a double with an integral value, binary. */
+const MAP_TYPES: Record<string, PropType> = { raw: 'binary', f: 'float', w: 'double' };
 
 /** What each sender can put on the wire. */
 const CARRIES: Record<Proto, { headers: boolean; contentType: boolean; typedProps: boolean; props: boolean; binary: boolean; empty: boolean; big: boolean; ttl: boolean; priority: boolean; type: boolean; map: boolean }> = {
@@ -85,7 +87,7 @@ function casesFor(s: Proto, r: Proto, kind: 'queue' | 'topic'): Array<[CaseName,
   }
   if (c.empty) out.push(['empty', { kind, name: name('empty'), body: { t: 'empty' } }]);
   if (c.big && r !== 'sqs') out.push(['big', { kind, name: name('big'), body: { t: 'big', n: BIG } }]);
-  if (c.map) out.push(['map', { kind, name: name('map'), body: { t: 'map', v: MAP, types: { raw: 'binary' } } }]);
+  if (c.map) out.push(['map', { kind, name: name('map'), body: { t: 'map', v: MAP, types: MAP_TYPES } }]);
   return out;
 }
 
@@ -157,7 +159,7 @@ function check(s: Proto, r: Proto, cn: CaseName, c: Case, got: Received | undefi
   // the body: bytes as sent (a map body: JSON for receivers that have no map type)
   if (core === 'map') {
     if (r === 'amqp' || r === 'jms') {
-      const v = got.value ?? {};
+      const v = (got.value ?? {}) as Record<string, unknown>;
       for (const [k, x] of Object.entries(MAP)) {
         const gv = v[k];
         let val = Array.isArray(gv) ? gv[1] : gv;
@@ -169,6 +171,10 @@ function check(s: Proto, r: Proto, cn: CaseName, c: Case, got: Received | undefi
         }
         if (stringForm(val) !== stringForm(x)) e.push(`${where}: map entry ${k} = ${JSON.stringify(gv)}, sent ${JSON.stringify(x)}`);
       }
+      // the Java / AMQP types survive
+      const typeSeen = r === 'jms' ? { f: (v.f as [string])?.[0], w: (v.w as [string])?.[0] } : { f: got.valueTypes?.f, w: got.valueTypes?.w };
+      const typeWant = r === 'jms' ? { f: 'Float', w: 'Double' } : { f: 'float32', w: 'float' };
+      if (JSON.stringify(typeSeen) !== JSON.stringify(typeWant)) e.push(`${where}: map entry types ${JSON.stringify(typeSeen)}, expected ${JSON.stringify(typeWant)}`);
     } else {
       const text = Buffer.from(got.hex, 'hex').toString('utf8');
       let parsed: unknown;
@@ -339,6 +345,39 @@ describe('interop matrix: request/reply with reply-to in each protocol\'s own sy
       }
     }
   }
+});
+
+describe('interop matrix: an AMQP list body (amqp-value list)', function () {
+  this.timeout(300_000);
+  let b: MatrixBroker;
+  before(async () => {
+    b = await startMatrixBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  const LIST = ['a ☃', 42, 2.5, true, '0001ff'];
+  const c = (r: Proto): Case => ({ kind: 'queue', name: `mx-list-${r}`, body: { t: 'list', v: LIST, types: [null, null, null, null, 'binary'] } });
+
+  it('reaches a JMS consumer as a StreamMessage with String, Long, Double, Boolean and byte[] (AMQP long 42: a Long, not an Integer)', async () => {
+    const got = (await transfer(b, 'amqp', 'jms', [c('jms')])).get(0);
+    assert.equal(got?.bodyKind, 'list');
+    assert.deepEqual(got?.value, [['String', 'a ☃'], ['Long', 42], ['Double', 2.5], ['Boolean', true], ['byte[]', '0001ff']]);
+  });
+
+  it('reaches an AMQP consumer as the same list', async () => {
+    const got = (await transfer(b, 'amqp', 'amqp', [c('amqp')])).get(0);
+    assert.equal(got?.bodyKind, 'list');
+    assert.deepEqual(got?.value, ['a ☃', 42, 2.5, true, { binary: '0001ff' }]);
+  });
+
+  it('reaches STOMP and SQS as JSON (binary base64)', async () => {
+    for (const r of ['stomp', 'sqs'] as Proto[]) {
+      const got = (await transfer(b, 'amqp', r, [c(r)])).get(0);
+      assert.deepEqual(JSON.parse(Buffer.from(got!.hex, 'hex').toString('utf8')), ['a ☃', 42, 2.5, true, 'AAH/'], r);
+    }
+  });
 });
 
 describe('interop matrix: replies to a temporary topic', function () {

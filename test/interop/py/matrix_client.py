@@ -300,9 +300,12 @@ def amqp_send(cases):
                     m.inferred = True  # one data section, as Qpid JMS sends a BytesMessage
                 elif t == 'map':
                     types = b.get('types', {})
-                    m.body = {k: bytes.fromhex(v) if types.get(k) == 'binary' else v for k, v in b['v'].items()}
+                    from proton import float32
+                    conv = {'binary': bytes.fromhex, 'float': lambda x: float32(x), 'double': float}
+                    m.body = {k: conv[types[k]](v) if k in types else v for k, v in b['v'].items()}
                 elif t == 'list':
-                    m.body = b['v']
+                    types = b.get('types', [])
+                    m.body = [bytes.fromhex(v) if i < len(types) and types[i] == 'binary' else v for i, v in enumerate(b['v'])]
                 else:
                     m.body = None
                 m.durable = case.get('durable', True)

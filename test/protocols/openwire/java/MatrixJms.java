@@ -221,6 +221,17 @@ public class MatrixJms {
             o.append(",\"value\":{").append(v).append("}");
         } else if (m instanceof StreamMessage) {
             kind = "list";
+            StreamMessage sm = (StreamMessage) m;
+            StringBuilder v = new StringBuilder();
+            try {
+                for (;;) {
+                    Object x = sm.readObject();
+                    v.append(v.length() == 0 ? "" : ",").append(jtyped(x));
+                }
+            } catch (MessageEOFException end) {
+                // the end of the stream
+            }
+            o.append(",\"value\":[").append(v).append("]");
         } else if (m instanceof ObjectMessage) {
             kind = "object";
         } else {
