@@ -252,9 +252,11 @@ export function decodeMessage(raw: Buffer, opts: MappingOptions, now = Date.now(
       if (code === 0xc1 || code === 0xd1) {
         body = Buffer.from(JSON.stringify(jsonSafe(js)));
         bodyType = 'map';
+        noteEntryTypes(annotations, mapEntries(v));
       } else if (code === 0x45 || code === 0xc0 || code === 0xd0 || code === 0xe0 || code === 0xf0) {
         body = Buffer.from(JSON.stringify(jsonSafe(js)));
         bodyType = 'stream';
+        if (code !== 0xe0 && code !== 0xf0) noteEntryTypes(annotations, elements(v).map((x, i) => [String(i), x]));
       } else {
         body = Buffer.from(typeof js === 'string' ? js : JSON.stringify(jsonSafe(js)));
         bodyType = 'text';
@@ -479,6 +481,52 @@ function encodeProperties(e: Encoder, m: Message, opts: MappingOptions): void {
 const OPENWIRE_PTYPES = 'openwire.ptypes';
 
 /**
+ * The Java types of the entries of a map/stream body that its JSON cannot tell (`bytes` for binary, which the JSON
+ * holds as base64; byte, short, long, float, an integral double, char), by key or index, shared with the OpenWire
+ * adapter as for properties: a JMS MapMessage's byte[] or float is an AMQP binary or float for an AMQP consumer, an
+ * AMQP map's binary or double 4.0 a byte[] or Double for a JMS consumer; STOMP/MQTT/SQS read the JSON.
+ */
+const ENTRY_TYPES = 'openwire.etypes';
+
+function noteEntryTypes(annotations: Record<string, unknown>, entries: Array<[string, Typed]>): void {
+  let types: Record<string, string> | undefined;
+  for (const [k, t] of entries) {
+    const pv = toProperty(t);
+    if (pv === undefined) continue;
+    const jt = Buffer.isBuffer(pv) ? 'bytes' : javaTypeOf(t, pv);
+    if (jt) (types ??= {})[k] = jt;
+  }
+  if (types) annotations[ENTRY_TYPES] = types;
+}
+
+/** A map/list body from JSON, the entries named in `openwire.etypes` with their types. */
+function encodeTypedEntries(e: Encoder, js: unknown, types: unknown): void {
+  const t = types !== null && typeof types === 'object' ? (types as Record<string, unknown>) : undefined;
+  if (!t || js === null || typeof js !== 'object') {
+    e.value(js);
+    return;
+  }
+  const one = (k: string, x: unknown) => {
+    if (t[k] === 'bytes' && typeof x === 'string') e.property(Buffer.from(x, 'base64'));
+    else if (t[k] !== undefined && (typeof x === 'number' || typeof x === 'string')) e.javaTypedProperty(x, t[k]);
+    else e.value(x, 1);
+  };
+  if (Array.isArray(js)) {
+    const mark = e.begin(false);
+    js.forEach((x, i) => one(String(i), x));
+    e.end(mark, js.length);
+    return;
+  }
+  const entries = Object.entries(js as Record<string, unknown>);
+  const mark = e.begin(true);
+  for (const [k, x] of entries) {
+    e.string(k);
+    one(k, x);
+  }
+  e.end(mark, entries.length * 2);
+}
+
+/**
  * The JMS type of an application property whose AMQP type the core's value does not carry (a byte, short, long,
  * float or char, a double with an integral value): a JMS consumer reads a Qpid producer's float with
  * getFloatProperty, which a double would refuse.
@@ -523,10 +571,10 @@ function encodeBody(e: Encoder, m: Message): void {
       e.descriptor(SECTION.value).string(m.body.toString('utf8'));
       return;
     case 'map':
-      e.descriptor(SECTION.value).value(parseJson(m.body));
+      encodeTypedEntries(e.descriptor(SECTION.value), parseJson(m.body), m.annotations?.[ENTRY_TYPES]);
       return;
     case 'stream':
-      e.descriptor(SECTION.sequence).value(parseJson(m.body));
+      encodeTypedEntries(e.descriptor(SECTION.sequence), parseJson(m.body), m.annotations?.[ENTRY_TYPES]);
       return;
     case 'empty':
       e.descriptor(SECTION.value).null();

@@ -9,6 +9,8 @@ import { ConnectionAdapter } from '../../src/transport/connection-adapter.js';
 import type { AdapterContext, PeerInfo, ProtocolModule } from '../../src/transport/types.js';
 import { AckBatcher } from './ack-batcher.js';
 import { AdvisoryHub } from './advisories.js';
+import type { Destination } from './commands.js';
+import { DataType } from './schema.js';
 import { DEFAULT_OPENWIRE_OPTIONS, OpenWireConnection, type OpenWireOptions } from './connection.js';
 
 export class OpenWireAdapter extends ConnectionAdapter<OpenWireConnection> {
@@ -25,6 +27,28 @@ export class OpenWireAdapter extends ConnectionAdapter<OpenWireConnection> {
     this.options = { ...DEFAULT_OPENWIRE_OPTIONS, ...(ctx.options as Partial<OpenWireOptions> | undefined), ...options };
     this.advisories = new AdvisoryHub(ctx.engine);
     this.acks = new AckBatcher(ctx.logger);
+    // ActiveMQ's client refuses to send to a temporary destination it has no advisory for ("Cannot publish to a
+    // deleted Destination"): a JMS reply to a STOMP /temp-queue/ or an AMQP dynamic queue needs one, as ActiveMQ's
+    // broker sends for every protocol. After a microtask, so an OpenWire connection's own temporary is announced
+    // by its handler (with its connection id) and this is a no-op.
+    const temp = (e: { kind: 'queue' | 'topic'; name: string; temporary?: boolean }): Destination | undefined =>
+      e.temporary ? ({ type: e.kind === 'topic' ? DataType.ACTIVEMQ_TEMP_TOPIC : DataType.ACTIVEMQ_TEMP_QUEUE, physicalName: e.name } as Destination) : undefined;
+    const pending = new Set<string>();
+    ctx.engine.on('destination.created', (e) => {
+      const d = temp(e);
+      if (!d) return;
+      const key = `${d.type}:${e.name}`;
+      pending.add(key);
+      queueMicrotask(() => {
+        if (pending.delete(key)) this.advisories.added(d, null);
+      });
+    });
+    ctx.engine.on('destination.deleted', (e) => {
+      const d = temp(e);
+      if (!d) return;
+      pending.delete(`${d.type}:${e.name}`);
+      this.advisories.removed(d);
+    });
   }
 
   protected createConnection(stream: Duplex, peer: PeerInfo, closed: (s: OpenWireConnection) => void): OpenWireConnection {

@@ -33,8 +33,16 @@ export const OBJECT_CONTENT_TYPE = 'application/x-java-serialized-object';
 export const ADVISORY_PREFIX = 'ActiveMQ.Advisory.';
 
 const A_PTYPES = 'openwire.ptypes';
+/** The JMS String property that carries the core `contentType` both ways (ActiveMQ's name for STOMP's header). */
+const CONTENT_TYPE_PROPERTY = 'content-type';
 const A_BODY = 'openwire.body';
 const A_NULL_TEXT = 'openwire.nullText';
+/**
+ * The Java types of MapMessage / StreamMessage entries (by key or index) that the JSON body cannot tell: `bytes`
+ * (base64 in the JSON), byte, short, long, float, an integral double, char. So other protocols with such types
+ * (AMQP) get them, and get them back; read and written by the AMQP adapter too.
+ */
+const A_ENTRY_TYPES = 'openwire.etypes';
 /** The producer disabled JMSTimestamp (MessageProducer.setDisableMessageTimestamp): the core keeps a time, JMS sees 0. */
 const A_NO_TIMESTAMP = 'openwire.noTimestamp';
 
@@ -210,6 +218,32 @@ function fromJson(v: unknown, depth = 0): OwValue {
   return String(v);
 }
 
+/** The Java types of a map's / list's entries the JSON loses (`openwire.etypes`). */
+function entryTypes(entries: Iterable<[string, OwValue]>): Record<string, string> | undefined {
+  let types: Record<string, string> | undefined;
+  for (const [k, v] of entries) {
+    const t = Buffer.isBuffer(v) ? 'bytes' : v instanceof Map || Array.isArray(v) ? undefined : propertyIn(v)[1];
+    if (t) (types ??= {})[k] = t;
+  }
+  return types;
+}
+
+/** A JSON map/list body as MapMessage / StreamMessage values, with the entry types `openwire.etypes` names. */
+function fromJsonTyped(js: object, m: Message): OwValue {
+  const a = m.annotations?.[A_ENTRY_TYPES];
+  const types = a !== null && typeof a === 'object' ? (a as Record<string, unknown>) : {};
+  const one = (k: string, x: unknown): OwValue => {
+    const t = types[k];
+    if (t === 'bytes' && typeof x === 'string') return Buffer.from(x, 'base64');
+    if ((t === 'byte' || t === 'short' || t === 'long' || t === 'float' || t === 'double' || t === 'char') && (typeof x === 'number' || typeof x === 'string')) return propertyOut(x, t);
+    return fromJson(x, 1);
+  };
+  if (Array.isArray(js)) return js.map((x, i) => one(String(i), x));
+  const out: OwMap = new Map();
+  for (const [k, x] of Object.entries(js)) out.set(k, one(k, x));
+  return out;
+}
+
 // ------------------------------------------------------------------------------------------- JMS → core
 
 export interface InboundContext {
@@ -238,6 +272,9 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
     }
     if (typed) annotations[A_PTYPES] = ptypes;
   }
+  // ActiveMQ's convention (its STOMP bridge): the content type is the String property `content-type`
+  const ctProp = properties[CONTENT_TYPE_PROPERTY];
+  if (typeof ctProp === 'string' && m.type !== DataType.ACTIVEMQ_OBJECT_MESSAGE) delete properties[CONTENT_TYPE_PROPERTY];
   let body: Buffer;
   let bodyType: BodyType;
   let contentType: string | undefined;
@@ -255,14 +292,20 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
       break;
     case DataType.ACTIVEMQ_MAP_MESSAGE: {
       const raw = m.content ? (m.compressed ? inflateContent(m.content) : m.content) : null;
-      body = Buffer.from(JSON.stringify(toJson(decodeMapBody(raw, false))));
+      const map = decodeMapBody(raw, false);
+      body = Buffer.from(JSON.stringify(toJson(map)));
+      const types = entryTypes(map);
+      if (types) annotations[A_ENTRY_TYPES] = types;
       if (raw) annotations[A_BODY] = raw;
       bodyType = 'map';
       break;
     }
     case DataType.ACTIVEMQ_STREAM_MESSAGE: {
       const raw = m.content ? (m.compressed ? inflateContent(m.content) : m.content) : null;
-      body = Buffer.from(JSON.stringify(toJson(decodeStreamBody(raw, false))));
+      const list = decodeStreamBody(raw, false);
+      body = Buffer.from(JSON.stringify(toJson(list)));
+      const types = entryTypes(list.map((v, i) => [String(i), v]));
+      if (types) annotations[A_ENTRY_TYPES] = types;
       if (raw) annotations[A_BODY] = raw;
       bodyType = 'stream';
       break;
@@ -280,6 +323,7 @@ export function toCoreMessage(m: OwMessage, ctx: InboundContext): Message {
       bodyType = body.length > 0 ? 'bytes' : 'empty';
       break;
   }
+  if (typeof ctProp === 'string' && m.type !== DataType.ACTIVEMQ_OBJECT_MESSAGE) contentType = ctProp;
   const expiration = Number(m.expiration);
   if (m.timestamp <= 0n) annotations[A_NO_TIMESTAMP] = true;
   return createMessage({
@@ -327,13 +371,13 @@ function bodyOut(m: Message): { type: OwMessage['type']; content: Buffer | null 
     case 'map': {
       if (keep) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: keep };
       const js = parseJson(m.body);
-      if (js && typeof js === 'object' && !Array.isArray(js)) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: encodeMapBody(fromJson(js) as OwMap) };
+      if (js && typeof js === 'object' && !Array.isArray(js)) return { type: DataType.ACTIVEMQ_MAP_MESSAGE, content: encodeMapBody(fromJsonTyped(js, m) as OwMap) };
       break;
     }
     case 'stream': {
       if (keep) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: keep };
       const js = parseJson(m.body);
-      if (Array.isArray(js)) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: encodeStreamBody(fromJson(js) as OwList) };
+      if (Array.isArray(js)) return { type: DataType.ACTIVEMQ_STREAM_MESSAGE, content: encodeStreamBody(fromJsonTyped(js, m) as OwList) };
       break;
     }
     case 'object':
@@ -361,9 +405,10 @@ export function toOpenWireMessage(m: Message): OwMessage {
     props ??= new Map();
     props.set(k, propertyOut(m.properties[k]!, ptypes[k]));
   }
-  // the content type a STOMP (or AMQP, MQTT 5) sender gave is the string property `content-type`, as ActiveMQ's
-  // STOMP transport keeps it; an ObjectMessage's is implied by its class
-  if (m.contentType !== undefined && m.bodyType !== 'object' && !(props?.has('content-type') ?? false)) (props ??= new Map()).set('content-type', propertyOut(m.contentType, undefined));
+  // a STOMP/AMQP/MQTT 5 content type reaches JMS as ActiveMQ's STOMP bridge shows it (ObjectMessage's own aside)
+  if (m.contentType !== undefined && m.contentType !== OBJECT_CONTENT_TYPE && !Object.prototype.hasOwnProperty.call(m.properties, CONTENT_TYPE_PROPERTY)) {
+    (props ??= new Map()).set(CONTENT_TYPE_PROPERTY, m.contentType);
+  }
   const messageId = toMessageId(m.messageId);
   return {
     type,

@@ -226,10 +226,10 @@ export class Receiver {
     }
   }
 
-  /** Give a delivery the client never saw back to the queue (not counted as a receive). */
+  /** Give a delivery the client never saw back to the queue (not counted as a receive, not flagged redelivered). */
   private release(st: QueueState, d: Delivery): void {
     try {
-      st.consumer?.extendLease(d.id, 0);
+      st.consumer?.nack(d.id, { countFailure: false, redelivered: false, delay: 0, reason: 'prefetch released' });
     } catch {
       /* already settled */
     }
@@ -496,7 +496,9 @@ export class Receiver {
       const a: Record<string, string> = {};
       if (want('SenderId')) a.SenderId = (ann['sqs.sender'] as string | undefined) ?? m.userId ?? this.q.accountId;
       if (want('SentTimestamp')) a.SentTimestamp = String(m.timestamp);
-      if (want('ApproximateReceiveCount')) a.ApproximateReceiveCount = String(d.deliveryCount + 1);
+      // a message flagged redelivered without a counted failure (a STOMP/JMS/AMQP consumer took it and went away)
+      // was received before: at least 2, as AMQP's delivery-count shows it at least 1
+      if (want('ApproximateReceiveCount')) a.ApproximateReceiveCount = String(Math.max(d.deliveryCount, d.redelivered ? 1 : 0) + 1);
       if (want('ApproximateFirstReceiveTimestamp')) a.ApproximateFirstReceiveTimestamp = String(ann['sqs.firstReceive'] ?? Date.now());
       if (want('SequenceNumber') && ann['sqs.seq'] !== undefined) a.SequenceNumber = String(ann['sqs.seq']);
       if (want('MessageDeduplicationId') && ann['sqs.dedup'] !== undefined) a.MessageDeduplicationId = String(ann['sqs.dedup']);

@@ -316,8 +316,9 @@ export interface EngineEvents {
   'connection.closed': ConnectionHandle;
   'consumer.opened': ConsumerHandle;
   'consumer.closed': ConsumerHandle;
-  'destination.created': { kind: 'queue' | 'topic'; name: string };
-  'destination.deleted': { kind: 'queue' | 'topic'; name: string };
+  /** `temporary`: a connection's temporary queue or topic (OpenWire announces those of every protocol as ActiveMQ advisories). */
+  'destination.created': { kind: 'queue' | 'topic'; name: string; temporary?: boolean };
+  'destination.deleted': { kind: 'queue' | 'topic'; name: string; temporary?: boolean };
   'destination.limit': { name: string; detail: string };
   'subscription.created': { name: string };
   'subscription.deleted': { name: string };

@@ -139,7 +139,10 @@ export class Engine extends EventEmitter implements EngineApi {
     }, opts.composites ?? []);
     this.connections = new ConnectionRegistry({
       deleteQueue: (name) => this.deleteQueue(name).catch((err) => this.onError(err, 'temp queue delete')),
-      forgetTopic: (name) => this.state.knownTopics.delete(name),
+      forgetTopic: (name) => {
+        this.state.knownTopics.delete(name);
+        this.emit('destination.deleted', { kind: 'topic', name, temporary: true });
+      },
       emit: (event, c) => {
         if (event === 'connection.closed') this.senders.release(c);
         this.emit(event, c);
@@ -488,7 +491,7 @@ export class Engine extends EventEmitter implements EngineApi {
       if (pending) pending.push(cmd);
       else this.commit([cmd]).catch((err) => this.onError(err, 'queue create'));
     }
-    this.emit('destination.created', { kind: 'queue', name });
+    this.emit('destination.created', opts.temporary ? { kind: 'queue', name, temporary: true } : { kind: 'queue', name });
     return q;
   }
 
@@ -529,7 +532,7 @@ export class Engine extends EventEmitter implements EngineApi {
       for (const key of stateKeys) this.state.kv.delete(key);
       this.state.overrides.delete(`queue:${name}`);
     }
-    this.emit('destination.deleted', { kind: 'queue', name });
+    this.emit('destination.deleted', q.role === 'temporary' ? { kind: 'queue', name, temporary: true } : { kind: 'queue', name });
     return true;
   }
 
@@ -544,7 +547,10 @@ export class Engine extends EventEmitter implements EngineApi {
     const connection = handle as Connection;
     const n = name ?? `temp.${connection.id}.${++this.tempIds}`;
     if (kind === 'queue') this.ensureQueue(n, undefined, { temporary: true });
-    else this.state.knownTopics.set(n, { enqueued: 0, producers: 0, createdAt: Date.now() });
+    else {
+      this.state.knownTopics.set(n, { enqueued: 0, producers: 0, createdAt: Date.now() });
+      this.emit('destination.created', { kind: 'topic', name: n, temporary: true });
+    }
     connection.temporaries.add(`${kind}:${n}`);
     return { kind, name: n, temporary: true };
   }
