@@ -57,6 +57,8 @@ export interface AwsRequest {
   readonly path: string;
   /** Aborted when the client goes away; created on first use (an AbortSignal per request is not free). */
   readonly signal: AbortSignal;
+  /** The X-Ray trace header (`X-Amzn-Trace-Id`) the request came with: sent messages keep it as AWSTraceHeader. */
+  readonly traceHeader?: string;
 }
 
 /** An AWS API as the endpoint serves it: its actions, its query-protocol wire format, its lifecycle. */
@@ -162,7 +164,7 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
         throw Object.assign(new AwsError('IncompleteBody', `The request body could not be read: ${(err as Error).message}.`, 400), { closeConnection: true });
       }
       const request = (authed: AuthResult, protocol: 'json' | 'query', user?: Principal): AwsRequest =>
-        new EndpointRequest(baseUrl, authed, authed.accessKeyId ?? accountId, user, protocol, path, res);
+        new EndpointRequest(baseUrl, authed, authed.accessKeyId ?? accountId, user, protocol, path, res, traceHeaderOf(req));
       const target = req.headers['x-amz-target'];
       if (typeof target === 'string' && target) {
         // ------------------------------------------------------------------ SQS JSON
@@ -278,11 +280,17 @@ class EndpointRequest implements AwsRequest {
     readonly protocol: 'json' | 'query',
     readonly path: string,
     private readonly res: ServerResponse,
+    readonly traceHeader: string | undefined,
   ) {}
 
   get signal(): AbortSignal {
     return (this.abort ??= abortSignal(this.res));
   }
+}
+
+function traceHeaderOf(req: IncomingMessage): string | undefined {
+  const h = req.headers['x-amzn-trace-id'];
+  return typeof h === 'string' && h.length > 0 && h.length <= 1024 ? h : undefined;
 }
 
 function sendXml(res: ServerResponse, status: number, xml: string, requestId: string, close = false): void {

@@ -171,6 +171,9 @@ export function attributesToProperties(attrs: MessageAttributes | undefined): Re
 export function messageAttributesOf(m: Message): MessageAttributes {
   const kept = m.annotations?.[ATTRS_ANNOTATION] as MessageAttributes | undefined;
   if (kept) return kept;
+  // sent over SQS (or SNS) without attributes: the properties the core adds on the way (a dead-letter move's
+  // cause and origin) are no attributes of the message
+  if (m.annotations?.['sqs.md5'] !== undefined) return {};
   const out: MessageAttributes = {};
   for (const [name, v] of Object.entries(m.properties)) {
     if (v === null || v === undefined || !NAME_RE.test(name)) continue;

@@ -403,7 +403,7 @@ export class QueueManager {
     const policy = parsePolicy(meta.attributes.Policy, this.q.queueArn(name));
     const before = policy.Statement.length;
     policy.Statement = policy.Statement.filter((s) => s.Sid !== label);
-    if (policy.Statement.length === before) throw p.invalid('Label', `Value ${label} for parameter Label is invalid. Reason: can't find label.`);
+    if (policy.Statement.length === before) throw p.invalid('Label', "can't find label.", label);
     const attributes = { ...meta.attributes };
     if (policy.Statement.length) attributes.Policy = JSON.stringify(policy);
     else delete attributes.Policy;

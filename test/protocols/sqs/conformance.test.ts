@@ -1,0 +1,172 @@
+/**
+ * Answers compared with AWS's own (as recorded against AWS in LocalStack's validated snapshot tests), driven by
+ * Debian's python3-boto3 (query protocol) and the AWS SDK v3 (JSON protocol).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { awsCliEnv, KEY, rejection, startSqsBroker, type SqsBroker } from './helpers.js';
+import { rawRequest } from './sigv4-client.js';
+
+const run = promisify(execFile);
+const PYTHON = '/usr/bin/python3';
+
+/** Run a boto3 script (argv[1] is the endpoint); it prints one JSON object last. */
+async function boto3(b: SqsBroker, script: string): Promise<Record<string, unknown>> {
+  const { stdout } = await run(PYTHON, ['-c', script, b.endpoint], { env: awsCliEnv(KEY) });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+const BOTO3_PRELUDE = `
+import json, sys
+import boto3
+from botocore.exceptions import ClientError
+sqs = boto3.client('sqs', endpoint_url=sys.argv[1], region_name='us-east-1')
+sns = boto3.client('sns', endpoint_url=sys.argv[1], region_name='us-east-1')
+out = {}
+def err(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return [e.response['Error']['Code'], e.response['Error']['Message'], e.response['ResponseMetadata']['HTTPStatusCode']]
+    return None
+`;
+
+describe('SQS answers as AWS gives them', function () {
+  this.timeout(60_000);
+  let b: SqsBroker;
+  before(async () => {
+    b = await startSqsBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  it('ReceiveMessage range errors in AWS words (boto3, query protocol)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+u = sqs.create_queue(QueueName='conf-range')['QueueUrl']
+out['max'] = err(sqs.receive_message, QueueUrl=u, MaxNumberOfMessages=11)
+out['wait'] = err(sqs.receive_message, QueueUrl=u, WaitTimeSeconds=21)
+out['wait_neg'] = err(sqs.receive_message, QueueUrl=u, WaitTimeSeconds=-1)
+out['gone'] = err(sqs.get_queue_attributes, QueueUrl=u + '-nope', AttributeNames=['All'])
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.max, ['InvalidParameterValue', 'Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.', 400]);
+    assert.deepEqual(out.wait, ['InvalidParameterValue', 'Value 21 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.', 400]);
+    assert.deepEqual(out.wait_neg, ['InvalidParameterValue', 'Value -1 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.', 400]);
+    // the query protocol's own wording
+    assert.deepEqual(out.gone, ['AWS.SimpleQueueService.NonExistentQueue', 'The specified queue does not exist for this wsdl version.', 400]);
+  });
+
+  it('JSON protocol: the range errors, the common errors\' __type names, and no empty Failed list (SDK v3)', async () => {
+    const { QueueUrl } = await b.sqs.send(new CreateQueueCommand({ QueueName: 'conf-json' }));
+    const e = await rejection(b.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 11 })));
+    assert.equal(e.name, 'InvalidParameterValue');
+    assert.equal(e.message, 'Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.');
+    const json = (action: string, input: object) =>
+      rawRequest(b.port, { headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${action}` }, body: JSON.stringify(input) });
+    const invalid = await json('ReceiveMessage', { QueueUrl, WaitTimeSeconds: 21 });
+    assert.equal(invalid.status, 400);
+    assert.equal(JSON.parse(invalid.body).__type, 'com.amazonaws.sqs#InvalidParameterValueException');
+    assert.equal(invalid.headers['x-amzn-query-error'], 'InvalidParameterValue;Sender');
+    const missing = await json('SendMessage', { QueueUrl, MessageBody: '' });
+    assert.equal(JSON.parse(missing.body).__type, 'com.amazonaws.sqs#MissingRequiredParameterException');
+    assert.equal(missing.headers['x-amzn-query-error'], 'MissingParameter;Sender');
+    const gone = await json('GetQueueAttributes', { QueueUrl: `${QueueUrl}-nope` });
+    assert.deepEqual(JSON.parse(gone.body), { __type: 'com.amazonaws.sqs#QueueDoesNotExist', message: 'The specified queue does not exist.' });
+
+    const ok = await b.sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'a', MessageBody: 'a' }, { Id: 'b', MessageBody: 'b' }] }));
+    assert.equal(ok.Successful!.length, 2);
+    assert.equal(ok.Failed, undefined);
+    const bad = await b.sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'a', MessageBody: 'a', DelaySeconds: 901 }] }));
+    assert.equal(bad.Successful, undefined);
+    assert.equal(bad.Failed!.length, 1);
+  });
+
+  it('X-Amzn-Trace-Id on SendMessage becomes the message\'s AWSTraceHeader (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+TRACE = 'Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1'
+def add_trace(request, **kwargs):
+    request.headers['X-Amzn-Trace-Id'] = TRACE
+sqs.meta.events.register('before-send.sqs.SendMessage', add_trace)
+u = sqs.create_queue(QueueName='conf-trace-sqs')['QueueUrl']
+sqs.send_message(QueueUrl=u, MessageBody='traced')
+m = sqs.receive_message(QueueUrl=u, AttributeNames=['AWSTraceHeader'], WaitTimeSeconds=2)['Messages'][0]
+out['sqs'] = m.get('Attributes', {}).get('AWSTraceHeader')
+print(json.dumps(out))
+`,
+    );
+    assert.equal(out.sqs, 'Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1');
+  });
+
+  it('FIFO: one receive returns the messages of a group together; DelaySeconds 0 per message keeps the queue\'s delay (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+u = sqs.create_queue(QueueName='conf-order.fifo', Attributes={'FifoQueue': 'true', 'ContentBasedDeduplication': 'true'})['QueueUrl']
+for body, group in [('g1-m1', '1'), ('g2-m1', '2'), ('g1-m2', '1'), ('g1-m3', '1')]:
+    sqs.send_message(QueueUrl=u, MessageBody=body, MessageGroupId=group)
+got = []
+for _ in range(10):
+    got += [m['Body'] for m in sqs.receive_message(QueueUrl=u, MaxNumberOfMessages=10, WaitTimeSeconds=1).get('Messages', [])]
+    if len(got) >= 4: break
+out['order'] = got
+d = sqs.create_queue(QueueName='conf-delay.fifo', Attributes={'FifoQueue': 'true', 'ContentBasedDeduplication': 'true', 'DelaySeconds': '900'})['QueueUrl']
+sqs.send_message(QueueUrl=d, MessageBody='later', MessageGroupId='g', DelaySeconds=0)
+out['delayed'] = sqs.get_queue_attributes(QueueUrl=d, AttributeNames=['ApproximateNumberOfMessagesDelayed', 'ApproximateNumberOfMessages'])['Attributes']
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.order, ['g1-m1', 'g1-m2', 'g1-m3', 'g2-m1']);
+    assert.deepEqual(out.delayed, { ApproximateNumberOfMessagesDelayed: '1', ApproximateNumberOfMessages: '0' });
+  });
+
+  it('a dead-lettered message keeps its receive count and gains no attributes (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+dlq = sqs.create_queue(QueueName='conf-dlq-count')['QueueUrl']
+dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+u = sqs.create_queue(QueueName='conf-dlq-src', Attributes={'RedrivePolicy': json.dumps({'deadLetterTargetArn': dlq_arn, 'maxReceiveCount': 1})})['QueueUrl']
+sqs.send_message(QueueUrl=u, MessageBody='plain')
+sqs.send_message(QueueUrl=u, MessageBody='with attribute', MessageAttributes={'MyAttribute': {'DataType': 'String', 'StringValue': 'foobar'}})
+for _ in range(6):
+    sqs.receive_message(QueueUrl=u, VisibilityTimeout=0, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+got = {}
+for _ in range(10):
+    for m in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=['ApproximateReceiveCount'], MessageAttributeNames=['All']).get('Messages', []):
+        got[m['Body']] = [m['Attributes']['ApproximateReceiveCount'], sorted(m.get('MessageAttributes', {}).keys())]
+    if len(got) >= 2: break
+out['dlq'] = got
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.dlq, { plain: ['2', []], 'with attribute': ['2', ['MyAttribute']] });
+  });
+
+  it('a batch entry over MaximumMessageSize and RemovePermission of an unknown label, as AWS words them (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+u = sqs.create_queue(QueueName='conf-small', Attributes={'MaximumMessageSize': '1024'})['QueueUrl']
+r = sqs.send_message_batch(QueueUrl=u, Entries=[{'Id': 'ok', 'MessageBody': 'a'}, {'Id': 'big', 'MessageBody': 'a' * 1025}])
+out['failed'] = [[f['Id'], f['Code'], f['Message']] for f in r['Failed']]
+out['label'] = err(sqs.remove_permission, QueueUrl=u, Label='nope')
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.failed, [['big', 'InvalidParameterValue', 'One or more parameters cannot be validated. Reason: Message must be shorter than 1024 bytes.']]);
+    assert.deepEqual(out.label, ['InvalidParameterValue', "Value nope for parameter Label is invalid. Reason: can't find label.", 400]);
+  });
+});
