@@ -54,7 +54,15 @@ export function effectiveDeliveryPolicyDoc(topicPolicy?: string, subPolicy?: str
   } catch {
     /* defaults */
   }
-  return { http: { defaultHealthyRetryPolicy: pol, disableSubscriptionOverrides: false } };
+  // AWS shows the topic's request policy (the Content-Type of HTTP deliveries), plain text unless it sets one
+  let requestPolicy: unknown = { headerContentType: 'text/plain; charset=UTF-8' };
+  try {
+    const set = topicPolicy ? (JSON.parse(topicPolicy) as { http?: { defaultRequestPolicy?: unknown } }).http?.defaultRequestPolicy : undefined;
+    if (set && typeof set === 'object') requestPolicy = set;
+  } catch {
+    /* the default */
+  }
+  return { http: { defaultHealthyRetryPolicy: pol, disableSubscriptionOverrides: false, defaultRequestPolicy: requestPolicy } };
 }
 
 /** Delay before retry number `n` (1-based), seconds. */

@@ -135,9 +135,11 @@ export class FanOut {
           await this.r.opts.sqs.deliver(q, {
             body: payload,
             attributes: raw ? nonEmpty(messageAttributesOf(m)) : undefined,
-            groupId,
+            // a FIFO topic's group reaches FIFO queues only (AWS: a standard queue's message has no MessageGroupId)
+            groupId: this.r.opts.sqs.isFifo(q) ? groupId : undefined,
             dedupId: dedupId ?? (this.r.opts.sqs.isFifo(q) ? m.messageId : undefined),
             senderId: this.r.accountId,
+            traceHeader: ann['sns.trace'] as string | undefined,
             annotations: { 'sns.topicArn': this.r.topicArn(sub.topic), 'sns.messageId': m.messageId },
           });
         }

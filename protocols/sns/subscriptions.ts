@@ -4,7 +4,7 @@
  * delivery and redrive policies). A confirmed subscription is attached to the fan-out at once.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { snsError } from '../aws/errors.js';
+import { AwsError, snsError } from '../aws/errors.js';
 import { BrokerError, formatAddress, parseAddress, type Address } from '../../src/core/api.js';
 import type { Params } from '../aws/params.js';
 import { effectiveDeliveryPolicyDoc, parseDeliveryPolicy } from './delivery-policy.js';
@@ -85,7 +85,7 @@ export class Subscriptions {
     const requested = stringMap(p, 'Attributes');
     const returnArn = p.optBool('ReturnSubscriptionArn') ?? false;
     const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(requested)) attributes[k] = this.checkSubAttribute({ protocol, topic: name }, k, v, requested);
+    for (const [k, v] of Object.entries(requested)) attributes[k] = subscribeAttribute(() => this.checkSubAttribute({ protocol, topic: name }, k, v, requested));
     const existing = this.r.engine.kvEntries<SubMeta>('sns:sub:').map(([, s]) => s).find((s) => s.topic === name && s.protocol === protocol && s.endpoint === endpoint);
     if (existing) {
       for (const [k, v] of Object.entries(attributes)) {
@@ -186,8 +186,17 @@ export class Subscriptions {
   }
 
   async confirmSubscription(p: Params, ctx: SnsContext): Promise<Record<string, unknown>> {
-    const name = this.r.topicFromArn(p.str('TopicArn'));
     const token = p.str('Token');
+    let name: string;
+    try {
+      name = this.r.topicFromArn(p.str('TopicArn'));
+    } catch (err) {
+      // AWS: a token for a topic that does not exist is an invalid token, not a missing topic
+      if (err instanceof AwsError && err.code === 'NotFound') throw invalid('Token');
+      throw err;
+    }
+    // AWS tells a string that cannot be a token (its tokens are long hex strings) from an unknown token
+    if (!/^[0-9a-f]{64,}$/i.test(token)) throw snsError('InvalidParameter', 'Invalid token');
     const auth = p.optStr('AuthenticateOnUnsubscribe');
     const sub = this.r.engine.kvEntries<SubMeta>('sns:sub:').map(([, s]) => s).find((s) => s.topic === name && s.token === token);
     if (!sub) throw invalid('Token');
@@ -247,6 +256,8 @@ export class Subscriptions {
       SubscriptionPrincipal: `arn:aws:iam::${this.r.accountId}:root`,
     };
     for (const [k, v] of Object.entries(sub.attributes)) if (v !== '') a[k] = v;
+    // AWS shows the scope only with a filter policy
+    if (!sub.attributes.FilterPolicy) delete a.FilterPolicyScope;
     if (sub.protocol === 'http' || sub.protocol === 'https') a.EffectiveDeliveryPolicy = JSON.stringify(effectiveDeliveryPolicyDoc(this.r.topicMeta(sub.topic)?.attributes.DeliveryPolicy, sub.attributes.DeliveryPolicy));
     if (sub.attributes.FilterPolicy && !a.FilterPolicyScope) a.FilterPolicyScope = 'MessageAttributes';
     return { Attributes: a };
@@ -264,5 +275,18 @@ export class Subscriptions {
     await this.r.engine.kvPut(`sns:sub:${sub.id}`, { ...sub, attributes });
     this.fanOut.filterChanged(sub.id);
     return {};
+  }
+}
+
+/** Subscribe words a bad attribute as about its Attributes parameter (SetSubscriptionAttributes does not). */
+function subscribeAttribute(check: () => string): string {
+  try {
+    return check();
+  } catch (err) {
+    const prefix = 'Invalid parameter: ';
+    if (err instanceof AwsError && err.code === 'InvalidParameter' && err.message.startsWith(prefix) && !err.message.startsWith(`${prefix}Attributes Reason:`)) {
+      throw snsError('InvalidParameter', `${prefix}Attributes Reason: ${err.message.slice(prefix.length)}`);
+    }
+    throw err;
   }
 }

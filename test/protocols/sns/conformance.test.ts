@@ -1,0 +1,144 @@
+/**
+ * SNS answers compared with AWS's own (as recorded against AWS in LocalStack's validated snapshot tests), driven by
+ * Debian's python3-boto3.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { awsCliEnv, KEY, startSqsBroker, type SqsBroker } from '../sqs/helpers.js';
+
+const run = promisify(execFile);
+const PYTHON = '/usr/bin/python3';
+
+/** Run a boto3 script (argv[1] is the endpoint); it prints one JSON object last. */
+async function boto3(b: SqsBroker, script: string): Promise<Record<string, unknown>> {
+  const { stdout } = await run(PYTHON, ['-c', script, b.endpoint], { env: awsCliEnv(KEY) });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
+}
+
+const BOTO3_PRELUDE = `
+import json, sys
+import boto3
+from botocore.exceptions import ClientError
+sqs = boto3.client('sqs', endpoint_url=sys.argv[1], region_name='us-east-1')
+sns = boto3.client('sns', endpoint_url=sys.argv[1], region_name='us-east-1')
+out = {}
+def err(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return [e.response['Error']['Code'], e.response['Error']['Message'], e.response['ResponseMetadata']['HTTPStatusCode']]
+    return None
+`;
+
+describe('SNS answers as AWS gives them', function () {
+  this.timeout(60_000);
+  let b: SqsBroker;
+  before(async () => {
+    b = await startSqsBroker();
+  });
+  after(async () => {
+    await b?.close();
+  });
+
+  it('X-Amzn-Trace-Id on Publish reaches the SQS subscriber as AWSTraceHeader (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+TRACE = 'Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1'
+def add_trace(request, **kwargs):
+    request.headers['X-Amzn-Trace-Id'] = TRACE
+sns.meta.events.register('before-send.sns.Publish', add_trace)
+u = sqs.create_queue(QueueName='conf-trace')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+t = sns.create_topic(Name='conf-trace')['TopicArn']
+sns.subscribe(TopicArn=t, Protocol='sqs', Endpoint=arn)
+sns.publish(TopicArn=t, Message='traced via sns')
+m = sqs.receive_message(QueueUrl=u, AttributeNames=['AWSTraceHeader'], WaitTimeSeconds=5)['Messages'][0]
+out['sns'] = m.get('Attributes', {}).get('AWSTraceHeader')
+print(json.dumps(out))
+`,
+    );
+    const trace = 'Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1';
+    assert.equal(out.sns, trace);
+  });
+
+  it('SNS validation and attributes in AWS words (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+t = sns.create_topic(Name='conf-sns')['TopicArn']
+out['name'] = err(sns.create_topic, Name='bad name!')
+out['fifo_name'] = err(sns.create_topic, Name='conf-sns.fifo')
+out['subject'] = err(sns.publish, TopicArn=t, Message='m', Subject='')
+out['endpoint'] = err(sns.publish, TargetArn=t.rsplit(':', 1)[0] + ':endpoint/APNS/app/0f7d5971-aa8b-4bd5-b585-0826e9f93a66', Message='m')
+out['token_topic'] = err(sns.confirm_subscription, TopicArn=t + 'x', Token='51b2ff3edb475b7d91550e0ab6edf0c1de2a34e6ebaf6c2262a001bcb7e051c43aa00022ceecce70bd2a67')
+out['token_bad'] = err(sns.confirm_subscription, TopicArn=t, Token='randomtoken')
+out['token_unknown'] = err(sns.confirm_subscription, TopicArn=t, Token='51b2ff3edb475b7d91550e0ab6edf0c1de2a34e6ebaf6c2262a001bcb7e051c43aa00022ceecce70bd2a67')
+out['batch_dot'] = err(sns.publish_batch, TopicArn=t, PublishBatchRequestEntries=[{'Id': 'message.id', 'Message': 'm'}])
+out['batch_long'] = err(sns.publish_batch, TopicArn=t, PublishBatchRequestEntries=[{'Id': 'a' * 81, 'Message': 'm'}])
+out['batch_many'] = err(sns.publish_batch, TopicArn=t, PublishBatchRequestEntries=[{'Id': 'i%d' % i, 'Message': 'm'} for i in range(11)])
+ft = sns.create_topic(Name='conf-sns.fifo', Attributes={'FifoTopic': 'true'})['TopicArn']
+out['batch_same_id'] = err(sns.publish_batch, TopicArn=ft, PublishBatchRequestEntries=[{'Id': '1', 'Message': 'm'}, {'Id': '1', 'Message': 'm'}])
+out['batch_no_default'] = err(sns.publish_batch, TopicArn=ft, PublishBatchRequestEntries=[{'Id': '1', 'Message': json.dumps({'sqs': 'x'}), 'MessageStructure': 'json'}])
+u = sqs.create_queue(QueueName='conf-sns-q')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+out['sub_attr'] = err(sns.subscribe, TopicArn=t, Protocol='sqs', Endpoint=arn, Attributes={'RawMessageDelivery': 'wrongvalue'})
+s = sns.subscribe(TopicArn=t, Protocol='sqs', Endpoint=arn, ReturnSubscriptionArn=True, Attributes={'RawMessageDelivery': 'TrUe', 'FilterPolicyScope': 'MessageBody', 'FilterPolicy': ''})['SubscriptionArn']
+out['sub_attrs'] = sns.get_subscription_attributes(SubscriptionArn=s)['Attributes']
+out['topic_policy'] = json.loads(sns.get_topic_attributes(TopicArn=t)['Attributes']['EffectiveDeliveryPolicy'])
+print(json.dumps(out))
+`,
+    );
+    const inv = (m: string) => ['InvalidParameter', m, 400];
+    assert.deepEqual(out.name, inv('Invalid parameter: Topic Name'));
+    assert.deepEqual(out.fifo_name, inv('Invalid parameter: Topic Name'));
+    assert.deepEqual(out.subject, inv('Invalid parameter: Subject'));
+    assert.deepEqual(out.endpoint, inv('Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified'));
+    assert.deepEqual(out.token_topic, inv('Invalid parameter: Token'));
+    assert.deepEqual(out.token_bad, inv('Invalid token'));
+    assert.deepEqual(out.token_unknown, inv('Invalid parameter: Token'));
+    assert.deepEqual(out.batch_dot, ['InvalidBatchEntryId', 'The Id of a batch entry in the batch request contains an impermissible character: message.id', 400]);
+    assert.deepEqual(out.batch_long, ['InvalidBatchEntryId', `The Id of a batch entry in the batch request is too long: ${'a'.repeat(81)}`, 400]);
+    assert.deepEqual(out.batch_many, ['TooManyEntriesInBatchRequest', 'The batch request contains more entries than permissible.', 400]);
+    assert.deepEqual(out.batch_same_id, ['BatchEntryIdsNotDistinct', 'Two or more batch entries in the request have the same Id.', 400]);
+    assert.deepEqual(out.batch_no_default, inv('Invalid parameter: Message Structure - No default entry in JSON message body'));
+    assert.deepEqual(out.sub_attr, inv('Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value [wrongvalue]. Must be true or false.'));
+    const subAttrs = out.sub_attrs as Record<string, string>;
+    assert.equal(subAttrs.RawMessageDelivery, 'true');
+    assert.equal(subAttrs.FilterPolicyScope, undefined, 'no scope without a filter policy');
+    assert.deepEqual((out.topic_policy as { http: Record<string, unknown> }).http.defaultRequestPolicy, { headerContentType: 'text/plain; charset=UTF-8' });
+  });
+
+  it('SNS to SQS: a FIFO topic\'s group stays off a standard queue; a dead-lettered message carries no attributes of its own (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+ft = sns.create_topic(Name='conf-group.fifo', Attributes={'FifoTopic': 'true', 'ContentBasedDeduplication': 'true'})['TopicArn']
+u = sqs.create_queue(QueueName='conf-group-std')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=ft, Protocol='sqs', Endpoint=arn)
+sns.publish(TopicArn=ft, Message='grouped', MessageGroupId='g1')
+m = sqs.receive_message(QueueUrl=u, AttributeNames=['All'], WaitTimeSeconds=5)['Messages'][0]
+out['group'] = sorted(m['Attributes'].keys())
+t = sns.create_topic(Name='conf-dlq')['TopicArn']
+dlq = sqs.create_queue(QueueName='conf-dlq')['QueueUrl']
+dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+gone = sqs.create_queue(QueueName='conf-gone')['QueueUrl']
+gone_arn = sqs.get_queue_attributes(QueueUrl=gone, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=t, Protocol='sqs', Endpoint=gone_arn, Attributes={'RawMessageDelivery': 'true', 'RedrivePolicy': json.dumps({'deadLetterTargetArn': dlq_arn})})
+sqs.delete_queue(QueueUrl=gone)
+sns.publish(TopicArn=t, Message='undeliverable', MessageAttributes={'a': {'DataType': 'String', 'StringValue': 'v'}})
+m = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=['All'], WaitTimeSeconds=5)['Messages'][0]
+out['dlq'] = [m['Body'], sorted(m.get('MessageAttributes', {}).keys())]
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.group, ['ApproximateFirstReceiveTimestamp', 'ApproximateReceiveCount', 'SenderId', 'SentTimestamp']);
+    assert.deepEqual(out.dlq, ['undeliverable', ['a']]);
+  });
+});
+
