@@ -69,7 +69,8 @@ export function hasInvalidChars(s: string, utf8Length = Buffer.byteLength(s)): b
   return utf8Length === s.length ? INVALID_ASCII.test(s) : INVALID_CHARS.test(s);
 }
 
-const NAME_RE = /^[A-Za-z0-9_\-.]{1,256}$/;
+/** AWS takes letters and digits of any script (`attr.1øßä`), not other symbols (`§`). */
+const NAME_RE = /^[\p{L}\p{N}_\-.]{1,256}$/u;
 const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Bytes an attribute adds to the message size (name + type + value), as SQS counts it. */
@@ -107,7 +108,7 @@ export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = '
     if (kind === 'system') {
       if (name !== 'AWSTraceHeader') throw err(`Message system attribute name '${name}' is invalid.`);
     } else {
-      if (!NAME_RE.test(name)) throw err(`Message (user) attribute name '${name}' is invalid: use 1 to 256 characters from A-Z, a-z, 0-9, underscore, hyphen and period.`);
+      if (!NAME_RE.test(name)) throw err(`Message (user) attribute name '${name}' is invalid: use 1 to 256 letters, digits, underscores, hyphens and periods.`);
       const lower = name.toLowerCase();
       if (lower.startsWith('aws.') || lower.startsWith('amazon.')) throw err(`Message (user) attribute name '${name}' is reserved for use by Amazon.`);
       if (name.startsWith('.') || name.endsWith('.') || name.includes('..')) throw err(`Message (user) attribute name '${name}' must not start or end with a period or contain consecutive periods.`);

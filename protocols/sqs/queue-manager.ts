@@ -151,6 +151,8 @@ export class QueueManager {
     if (attributes.KmsMasterKeyId && attributes.SqsManagedSseEnabled === 'true') {
       throw sqsError('InvalidAttributeName', 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
     }
+    // AWS: turning KMS encryption on turns SQS-managed encryption off (and it stays off when the key is removed)
+    if (attributes.KmsMasterKeyId && attributes.SqsManagedSseEnabled === undefined) attributes.SqsManagedSseEnabled = 'false';
     if (attributes.RedrivePolicy) {
       const rp = checkRedrivePolicyShape(attributes.RedrivePolicy);
       const dlq = queueNameFromArn(rp.deadLetterTargetArn);

@@ -169,4 +169,38 @@ print(json.dumps(out))
     assert.deepEqual(out.failed, [['big', 'InvalidParameterValue', 'One or more parameters cannot be validated. Reason: Message must be shorter than 1024 bytes.']]);
     assert.deepEqual(out.label, ['InvalidParameterValue', "Value nope for parameter Label is invalid. Reason: can't find label.", 400]);
   });
+
+  it('KMS encryption turns SQS-managed encryption off; attribute names in any script; an old receipt changes the visibility of the message received again (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+u = sqs.create_queue(QueueName='conf-sse')['QueueUrl']
+want = ['KmsMasterKeyId', 'KmsDataKeyReusePeriodSeconds', 'SqsManagedSseEnabled']
+out['before'] = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=want)['Attributes']
+sqs.set_queue_attributes(QueueUrl=u, Attributes={'KmsMasterKeyId': 'testKeyId', 'KmsDataKeyReusePeriodSeconds': '6000'})
+out['kms'] = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=want)['Attributes']
+sqs.set_queue_attributes(QueueUrl=u, Attributes={'KmsMasterKeyId': '', 'KmsDataKeyReusePeriodSeconds': '300'})
+out['after'] = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=want)['Attributes']
+r = sqs.send_message(QueueUrl=u, MessageBody='test', MessageAttributes={'attr.1øßä': {'DataType': 'String', 'StringValue': 'Valida'}})
+out['unicode_name'] = 'MessageId' in r
+out['symbol_name'] = err(sqs.send_message, QueueUrl=u, MessageBody='test', MessageAttributes={'Invalid-§-attr': {'DataType': 'String', 'StringValue': 'v'}})
+v = sqs.create_queue(QueueName='conf-old-receipt')['QueueUrl']
+sqs.send_message(QueueUrl=v, MessageBody='test')
+first = sqs.receive_message(QueueUrl=v, WaitTimeSeconds=2, VisibilityTimeout=0)['Messages'][0]['ReceiptHandle']
+out['second'] = len(sqs.receive_message(QueueUrl=v, VisibilityTimeout=300, WaitTimeSeconds=2).get('Messages', []))
+sqs.change_message_visibility(QueueUrl=v, ReceiptHandle=first, VisibilityTimeout=0)
+out['third'] = len(sqs.receive_message(QueueUrl=v, WaitTimeSeconds=2).get('Messages', []))
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.before, { SqsManagedSseEnabled: 'true' });
+    assert.deepEqual(out.kms, { KmsMasterKeyId: 'testKeyId', KmsDataKeyReusePeriodSeconds: '6000', SqsManagedSseEnabled: 'false' });
+    assert.deepEqual(out.after, { SqsManagedSseEnabled: 'false' });
+    assert.equal(out.unicode_name, true);
+    assert.equal((out.symbol_name as string[])[0], 'InvalidParameterValue');
+    assert.equal(out.second, 1);
+    assert.equal(out.third, 1, 'the first receipt made the message visible again');
+  });
 });
+
