@@ -149,7 +149,8 @@ export class Publisher {
     }
     let total = 0;
     for (const ep of eps) {
-      total += Buffer.byteLength(ep.optStr('Message') ?? '');
+      // AWS counts the attributes too (names, types and values)
+      total += Buffer.byteLength(ep.optStr('Message') ?? '') + rawAttributesSize(ep.optMap('MessageAttributes'));
       const text = ep.optStr('Message');
       if (ep.optStr('MessageStructure') === 'json' && text) checkJsonStructure(text);
       // AWS fails the whole batch (not the entry) for these
@@ -193,4 +194,19 @@ function checkJsonStructure(text: string): void {
   if (!o || typeof o !== 'object' || Array.isArray(o) || typeof (o as Record<string, unknown>).default !== 'string') {
     throw invalid('Message Structure - No default entry in JSON message body');
   }
+}
+
+/** Bytes of message attributes as sent (not yet checked): names, data types and values. */
+function rawAttributesSize(raw: Record<string, unknown> | undefined): number {
+  let n = 0;
+  for (const [name, v] of Object.entries(raw ?? {})) {
+    n += Buffer.byteLength(name);
+    if (!v || typeof v !== 'object') continue;
+    const a = v as { DataType?: unknown; StringValue?: unknown; BinaryValue?: unknown };
+    if (typeof a.DataType === 'string') n += Buffer.byteLength(a.DataType);
+    if (typeof a.StringValue === 'string') n += Buffer.byteLength(a.StringValue);
+    else if (a.BinaryValue instanceof Uint8Array) n += a.BinaryValue.length;
+    else if (typeof a.BinaryValue === 'string') n += Buffer.from(a.BinaryValue, 'base64').length;
+  }
+  return n;
 }

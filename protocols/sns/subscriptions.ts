@@ -18,6 +18,9 @@ const UNSUPPORTED_PROTOCOLS = new Set(['email', 'email-json', 'sms', 'applicatio
 const TOKEN_TTL_MS = 3 * 24 * 3600 * 1000;
 const SETTABLE_SUB = new Set(['DeliveryPolicy', 'FilterPolicy', 'FilterPolicyScope', 'RawMessageDelivery', 'RedrivePolicy', 'SubscriptionRoleArn', 'ReplayPolicy']);
 
+/** Subscription attributes' values when not set. */
+const SUB_DEFAULTS: Record<string, string> = { RawMessageDelivery: 'false', FilterPolicyScope: 'MessageAttributes' };
+
 export class Subscriptions {
   constructor(
     private readonly r: SnsResources,
@@ -25,7 +28,7 @@ export class Subscriptions {
     private readonly http: HttpDelivery,
   ) {}
 
-  private checkSubAttribute(sub: Pick<SubMeta, 'protocol' | 'topic'>, k: string, v: string, all: Record<string, string>): string {
+  private checkSubAttribute(sub: Pick<SubMeta, 'protocol' | 'topic' | 'endpoint'>, k: string, v: string, all: Record<string, string>): string {
     if (!SETTABLE_SUB.has(k)) throw invalid(`AttributeName Reason: Unknown attribute ${k}`);
     switch (k) {
       case 'RawMessageDelivery':
@@ -45,14 +48,18 @@ export class Subscriptions {
         let o: Record<string, unknown>;
         try {
           o = JSON.parse(v);
-        } catch {
-          throw invalid('RedrivePolicy: Redrive policy is not a valid JSON');
+        } catch (err) {
+          throw invalid(`RedrivePolicy: failed to parse JSON. ${(err as Error).message}`);
         }
         const arn = o?.deadLetterTargetArn;
         if (typeof arn !== 'string') throw invalid('RedrivePolicy: deadLetterTargetArn is missing');
         const q = this.r.opts.sqs.nameFromArn(arn);
         if (!q || !this.r.opts.sqs.exists(q)) throw invalid('RedrivePolicy: deadLetterTargetArn is an invalid arn');
-        if (this.r.isFifoTopic(sub.topic) !== this.r.opts.sqs.isFifo(q)) throw invalid('RedrivePolicy: must use a queue of the same type (FIFO or standard) as the topic');
+        // AWS: a FIFO subscription (a FIFO queue on a FIFO topic) needs a FIFO DLQ; a standard queue on a FIFO topic a standard one
+        const endpointQueue = sub.protocol === 'sqs' ? this.r.opts.sqs.nameFromArn(sub.endpoint) : undefined;
+        const fifoSub = this.r.isFifoTopic(sub.topic) && (endpointQueue === undefined || this.r.opts.sqs.isFifo(endpointQueue));
+        if (fifoSub && !this.r.opts.sqs.isFifo(q)) throw invalid('RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic.');
+        if (!fifoSub && this.r.opts.sqs.isFifo(q)) throw invalid('RedrivePolicy: must use a queue of the same type (FIFO or standard) as the subscription');
         return v;
       }
       case 'DeliveryPolicy':
@@ -85,11 +92,12 @@ export class Subscriptions {
     const requested = stringMap(p, 'Attributes');
     const returnArn = p.optBool('ReturnSubscriptionArn') ?? false;
     const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(requested)) attributes[k] = subscribeAttribute(() => this.checkSubAttribute({ protocol, topic: name }, k, v, requested));
+    for (const [k, v] of Object.entries(requested)) attributes[k] = subscribeAttribute(() => this.checkSubAttribute({ protocol, topic: name, endpoint }, k, v, requested));
     const existing = this.r.engine.kvEntries<SubMeta>('sns:sub:').map(([, s]) => s).find((s) => s.topic === name && s.protocol === protocol && s.endpoint === endpoint);
     if (existing) {
+      // compared with the values in effect: asking for a default (FilterPolicyScope MessageAttributes) is no difference
       for (const [k, v] of Object.entries(attributes)) {
-        if ((existing.attributes[k] ?? '') !== v) throw invalid('Attributes Reason: Subscription already exists with different attributes');
+        if ((existing.attributes[k] ?? SUB_DEFAULTS[k] ?? '') !== (v === '' ? (SUB_DEFAULTS[k] ?? '') : v)) throw invalid('Attributes Reason: Subscription already exists with different attributes');
       }
       if (!existing.confirmed && (protocol === 'http' || protocol === 'https')) this.http.sendConfirmation(existing, ctx.baseUrl);
       return { SubscriptionArn: existing.confirmed || returnArn ? this.r.subArn(existing) : 'pending confirmation' };
@@ -124,7 +132,7 @@ export class Subscriptions {
     if (!PROTOCOLS.has(protocol)) throw invalid(`Amazon SNS does not support this protocol string: ${protocol}`);
     this.checkEndpoint(protocol, def.endpoint, def.topic);
     const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(def.attributes)) attributes[k] = this.checkSubAttribute({ protocol, topic: def.topic }, k, v, def.attributes);
+    for (const [k, v] of Object.entries(def.attributes)) attributes[k] = this.checkSubAttribute({ protocol, topic: def.topic, endpoint: def.endpoint }, k, v, def.attributes);
     const same = this.r.engine.kvEntries<SubMeta>('sns:sub:').map(([, s]) => s).find((s) => s.id === def.id || (s.topic === def.topic && s.protocol === protocol && s.endpoint === def.endpoint));
     if (same) return false;
     const needsConfirm = (protocol === 'http' || protocol === 'https') && !def.confirmed;

@@ -120,6 +120,8 @@ export class Topics {
     if (fifoAttr !== fifoName) throw invalid('Topic Name');
     const attributes: Record<string, string> = {};
     for (const [k, v] of Object.entries(requested)) attributes[k] = this.checkTopicAttribute(k, v, fifoName, true);
+    // FifoTopic=false is what a standard topic is: nothing to keep or to compare
+    if (attributes.FifoTopic?.toLowerCase() === 'false') delete attributes.FifoTopic;
     const tags = tagList(p, 'Tags');
     const existing = this.r.topicMeta(name);
     if (existing) {
@@ -172,7 +174,8 @@ export class Topics {
       SubscriptionsDeleted: '0',
       EffectiveDeliveryPolicy: JSON.stringify(effectiveDeliveryPolicyDoc(meta.attributes.DeliveryPolicy)),
     };
-    for (const [k, v] of Object.entries(meta.attributes)) if (k !== 'Policy' && v !== '') a[k] = v;
+    // AWS shows FifoTopic on FIFO topics only (a standard topic created with FifoTopic=false has none)
+    for (const [k, v] of Object.entries(meta.attributes)) if (k !== 'Policy' && k !== 'FifoTopic' && v !== '') a[k] = v;
     if (fifo) {
       a.FifoTopic = 'true';
       a.ContentBasedDeduplication = meta.attributes.ContentBasedDeduplication ?? 'false';

@@ -140,5 +140,48 @@ print(json.dumps(out))
     assert.deepEqual(out.group, ['ApproximateFirstReceiveTimestamp', 'ApproximateReceiveCount', 'SenderId', 'SentTimestamp']);
     assert.deepEqual(out.dlq, ['undeliverable', ['a']]);
   });
+
+  it('idempotent CreateTopic and Subscribe as AWS judges them; DLQ types of FIFO subscriptions; batch size counts attributes (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+t = sns.create_topic(Name='conf-idem', Attributes={'DisplayName': 'Value1'})['TopicArn']
+out['same_fifo_false'] = sns.create_topic(Name='conf-idem', Attributes={'FifoTopic': 'false'})['TopicArn'] == t
+out['diff'] = err(sns.create_topic, Name='conf-idem', Attributes={'DisplayName': 'Value2'})
+s = sns.create_topic(Name='conf-std', Attributes={'FifoTopic': 'false'})['TopicArn']
+out['std_attrs'] = sorted(sns.get_topic_attributes(TopicArn=s)['Attributes'].keys())
+u = sqs.create_queue(QueueName='conf-idem-q')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+def sub(**attrs):
+    return sns.subscribe(TopicArn=t, Protocol='sqs', Endpoint=arn, ReturnSubscriptionArn=True, Attributes=attrs)['SubscriptionArn']
+first = sub(RawMessageDelivery='True')
+out['idempotent'] = [sub(RawMessageDelivery='true') == first, sub(RawMessageDelivery='true', FilterPolicyScope='MessageAttributes') == first, sub() == first, sub(FilterPolicyScope='MessageAttributes') == first]
+out['sub_diff'] = err(sns.subscribe, TopicArn=t, Protocol='sqs', Endpoint=arn, Attributes={'RawMessageDelivery': 'false', 'FilterPolicyScope': 'MessageBody'})
+ft = sns.create_topic(Name='conf-ff.fifo', Attributes={'FifoTopic': 'true'})['TopicArn']
+fq = sqs.create_queue(QueueName='conf-ff.fifo', Attributes={'FifoQueue': 'true'})['QueueUrl']
+fq_arn = sqs.get_queue_attributes(QueueUrl=fq, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+std_dlq = sqs.create_queue(QueueName='conf-ff-dlq')['QueueUrl']
+std_dlq_arn = sqs.get_queue_attributes(QueueUrl=std_dlq, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+std_sub = sns.subscribe(TopicArn=ft, Protocol='sqs', Endpoint=arn, ReturnSubscriptionArn=True)['SubscriptionArn']
+out['std_on_fifo_dlq'] = err(sns.set_subscription_attributes, SubscriptionArn=std_sub, AttributeName='RedrivePolicy', AttributeValue=json.dumps({'deadLetterTargetArn': std_dlq_arn}))
+fifo_sub = sns.subscribe(TopicArn=ft, Protocol='sqs', Endpoint=fq_arn, ReturnSubscriptionArn=True)['SubscriptionArn']
+out['fifo_dlq'] = err(sns.set_subscription_attributes, SubscriptionArn=fifo_sub, AttributeName='RedrivePolicy', AttributeValue=json.dumps({'deadLetterTargetArn': std_dlq_arn}))
+out['bad_json'] = err(sns.set_subscription_attributes, SubscriptionArn=std_sub, AttributeName='RedrivePolicy', AttributeValue='{invalid')
+big = 'x' * (262144 - 10)
+out['batch_attrs'] = err(sns.publish_batch, TopicArn=t, PublishBatchRequestEntries=[{'Id': '1', 'Message': big, 'MessageAttributes': {'attribute': {'DataType': 'String', 'StringValue': 'a value that tips it over'}}}])
+print(json.dumps(out))
+`,
+    );
+    assert.equal(out.same_fifo_false, true);
+    assert.deepEqual(out.diff, ['InvalidParameter', 'Invalid parameter: Attributes Reason: Topic already exists with different attributes', 400]);
+    assert.ok(!(out.std_attrs as string[]).includes('FifoTopic'), 'a standard topic shows no FifoTopic');
+    assert.deepEqual(out.idempotent, [true, true, true, true]);
+    assert.deepEqual(out.sub_diff, ['InvalidParameter', 'Invalid parameter: Attributes Reason: Subscription already exists with different attributes', 400]);
+    assert.equal(out.std_on_fifo_dlq, null, 'a standard queue on a FIFO topic takes a standard DLQ');
+    assert.deepEqual(out.fifo_dlq, ['InvalidParameter', 'Invalid parameter: RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic.', 400]);
+    assert.match((out.bad_json as string[])[1], /^Invalid parameter: RedrivePolicy: failed to parse JSON\. /);
+    assert.deepEqual(out.batch_attrs, ['BatchRequestTooLong', 'The length of all the messages put together is more than the limit.', 400]);
+  });
 });
 
