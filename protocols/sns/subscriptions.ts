@@ -75,7 +75,7 @@ export class Subscriptions {
     try {
       parseFilterPolicy(text, scope as FilterScope);
     } catch (err) {
-      if (err instanceof FilterPolicyError) throw invalid(`FilterPolicy: ${err.message}`);
+      if (err instanceof FilterPolicyError) throw invalid(err.unprefixed ? err.message : `FilterPolicy: ${err.message}`);
       throw err;
     }
   }

@@ -183,5 +183,70 @@ print(json.dumps(out))
     assert.match((out.bad_json as string[])[1], /^Invalid parameter: RedrivePolicy: failed to parse JSON\. /);
     assert.deepEqual(out.batch_attrs, ['BatchRequestTooLong', 'The length of all the messages put together is more than the limit.', 400]);
   });
+
+  it('filter policy errors in AWS words (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+t = sns.create_topic(Name='conf-filter')['TopicArn']
+u = sqs.create_queue(QueueName='conf-filter-q')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+s = sns.subscribe(TopicArn=t, Protocol='sqs', Endpoint=arn, ReturnSubscriptionArn=True)['SubscriptionArn']
+def setp(policy):
+    return err(sns.set_subscription_attributes, SubscriptionArn=s, AttributeName='FilterPolicy', AttributeValue=json.dumps(policy))
+def subp(policy):
+    r = err(sns.subscribe, TopicArn=t, Protocol='sqs', Endpoint=arn, Attributes={'FilterPolicy': json.dumps(policy)})
+    return r and r[1]
+out['nested'] = setp({'object': {'key': [{'prefix': 'auto-'}]}})
+out['msgs'] = [subp(p) for p in [
+    {'key': [['value']]},
+    {'key': [{'suffix': 'value', 'prefix': 'value2'}]},
+    {'key': []},
+    {'key': {'suffix': 'value'}},
+    {'key': [{'numeric': []}]},
+    {'key': [{'numeric': ['operator']}]},
+    {'key': [{'numeric': [1, '<=']}]},
+    {'key': [{'numeric': ['=', '000']}]},
+    {'key': [{'numeric': ['<', 100, '>', 10]}]},
+    {'key': [{'numeric': ['>', 10, '>', 20]}]},
+    {'key': [{'numeric': ['>', 10, 30]}]},
+    {'key': [{'numeric': ['>', 0, '<', 10, '>', 20]}]},
+    {'key': [{'cidr': 'bad-filter'}]},
+    {'key': [{'cidr': 'bad-filter/64'}]},
+    {'key': [{'cidr': 'bad-/64filter'}]},
+    {'key': [{'anything-but': {'wrong-operator': None}}]},
+    {'key': ['value%d' % i for i in range(151)]},
+    {'k%d' % i: ['v'] for i in range(6)},
+]]
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.nested, ['InvalidParameter', 'Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy', 400]);
+    const p = 'Invalid parameter: Attributes Reason: FilterPolicy: ';
+    assert.deepEqual(
+      out.msgs,
+      [
+        'Match value must be String, number, true, false, or null',
+        'Only one key allowed in match expression',
+        'Empty arrays are not allowed',
+        '"suffix" must be an object or an array',
+        'Invalid member in numeric match: ]',
+        'Unrecognized numeric range operator: operator',
+        'Invalid member in numeric match: 1',
+        'Value of equals must be numeric',
+        'Too many elements in numeric expression',
+        'Bad numeric range operator: >',
+        'Bad value in numeric range: 30',
+        'Too many terms in numeric range expression',
+        "Malformed CIDR, one '/' required",
+        'Nonstandard IP address: bad-filter',
+        'Malformed CIDR, mask bits must be an integer',
+        'Unsupported anything-but pattern: wrong-operator',
+        'Filter policy is too complex',
+        'Filter policy can not have more than 5 keys',
+      ].map((m) => p + m),
+    );
+  });
 });
 
