@@ -290,25 +290,26 @@ function attributeValues(a: FilterAttribute | undefined): { present: boolean; va
   return { present: true, values: [] };
 }
 
-function bodyValues(body: unknown, path: string[]): { present: boolean; values: Val[] } {
-  let nodes: unknown[] = [body];
-  for (const seg of path) {
-    const next: unknown[] = [];
-    for (const n of nodes) {
-      const items = Array.isArray(n) ? n : [n];
-      for (const it of items) {
-        if (it && typeof it === 'object' && !Array.isArray(it) && Object.prototype.hasOwnProperty.call(it, seg)) next.push((it as Record<string, unknown>)[seg]);
-      }
+/** A JSON body's leaves by dotted path (keys joined with '.'; an array's elements all count under the array's path). */
+function flattenBody(body: unknown): Map<string, { present: boolean; values: Val[] }> {
+  const out = new Map<string, { present: boolean; values: Val[] }>();
+  const visit = (node: unknown, path: string) => {
+    if (Array.isArray(node)) {
+      if (path) entry(path);
+      for (const it of node) visit(it, path);
+    } else if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node as Record<string, unknown>)) visit(v, path ? `${path}.${k}` : k);
+    } else if (path) {
+      entry(path).values.push(node as Val);
     }
-    nodes = next;
-    if (nodes.length === 0) return { present: false, values: [] };
-  }
-  const values: Val[] = [];
-  for (const n of nodes) {
-    const items = Array.isArray(n) ? n : [n];
-    for (const it of items) if (it === null || ['string', 'number', 'boolean'].includes(typeof it)) values.push(it as Val);
-  }
-  return { present: true, values };
+  };
+  const entry = (path: string) => {
+    let e = out.get(path);
+    if (!e) out.set(path, (e = { present: true, values: [] }));
+    return e;
+  };
+  visit(body, '');
+  return out;
 }
 
 /** Whether a message passes a (parsed, valid) filter policy. */
@@ -321,7 +322,9 @@ export function matchesFilter(policy: Record<string, unknown>, scope: FilterScop
       return false; // a body that is not JSON matches no body-scoped policy
     }
     if (!parsed || typeof parsed !== 'object') return false;
-    return matchObject(policy, (path) => bodyValues(parsed, path), []);
+    // AWS compares dotted paths: the policy key "a.b" is the nested key a → b, and the other way round
+    const flat = flattenBody(parsed);
+    return matchObject(policy, (path) => flat.get(path.join('.')) ?? { present: false, values: [] }, []);
   }
   return matchObject(policy, (path) => attributeValues(attrs[path[0]]), []);
 }

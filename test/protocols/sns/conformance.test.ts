@@ -248,5 +248,39 @@ print(json.dumps(out))
       ].map((m) => p + m),
     );
   });
+
+  it('a MessageBody filter policy compares dotted paths both ways (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+def setup(name, policy):
+    t = sns.create_topic(Name=name)['TopicArn']
+    u = sqs.create_queue(QueueName=name)['QueueUrl']
+    arn = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+    sns.subscribe(TopicArn=t, Protocol='sqs', Endpoint=arn, Attributes={'FilterPolicyScope': 'MessageBody', 'FilterPolicy': json.dumps(policy), 'RawMessageDelivery': 'true'})
+    return t, u
+def delivered(t, u, msgs):
+    for m in msgs:
+        sns.publish(TopicArn=t, Message=json.dumps(m))
+    sns.publish(TopicArn=t, Message=json.dumps({'end': True, 'object': {'nested': 'string.value'}}))
+    # the marker matches too; deliveries to a standard queue may come in any order, so wait for it and the two others
+    got = []
+    for _ in range(10):
+        got += [m['Body'] for m in sqs.receive_message(QueueUrl=u, MaxNumberOfMessages=10, WaitTimeSeconds=2).get('Messages', [])]
+        if len(got) >= 3 and any('end' in json.loads(g) for g in got):
+            break
+    got += [m['Body'] for m in sqs.receive_message(QueueUrl=u, MaxNumberOfMessages=10, WaitTimeSeconds=1).get('Messages', [])]
+    return sorted(g for g in got if 'end' not in json.loads(g))
+msgs = [{'object': {'nested': 'string.value'}}, {'object.nested': 'string.value'}, {'object': {'nested': 'test-auto'}}]
+out['dotted_policy'] = delivered(*setup('conf-dot1', {'object.nested': ['string.value']}), msgs)
+out['nested_policy'] = delivered(*setup('conf-dot2', {'object': {'nested': ['string.value']}}), msgs)
+print(json.dumps(out))
+`,
+    );
+    const both = ['{"object": {"nested": "string.value"}}', '{"object.nested": "string.value"}'];
+    assert.deepEqual(out.dotted_policy, both);
+    assert.deepEqual(out.nested_policy, both);
+  });
 });
 
