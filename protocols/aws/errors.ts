@@ -161,8 +161,8 @@ export function jsonError(err: AwsError, shapePrefix: string): { status: number;
 }
 
 /** An error as a query-protocol `<ErrorResponse>` in the API's XML namespace. */
-export function queryError(ns: string, err: AwsError, requestId: string): string {
+export function queryError(ns: string, err: AwsError, requestId: string, detail = true): string {
   // the query protocol's wording of a missing queue is older than the JSON protocol's
   const message = err.code === 'QueueDoesNotExist' && err.message === NO_QUEUE ? 'The specified queue does not exist for this wsdl version.' : err.message;
-  return errorResponse(ns, err.fault, err.queryCode, message, requestId);
+  return errorResponse(ns, err.fault, err.queryCode, message, requestId, detail);
 }

@@ -202,5 +202,25 @@ print(json.dumps(out))
     assert.equal(out.second, 1);
     assert.equal(out.third, 1, 'the first receipt made the message visible again');
   });
+
+  it('query protocol XML as AWS writes it: an empty result element, CreateQueue/ListQueues refused on a queue URL, a bare request to a queue URL, SNS errors without Detail', async () => {
+    const { QueueUrl } = await b.sqs.send(new CreateQueueCommand({ QueueName: 'conf-xml' }));
+    const form = (path: string, body: string) => rawRequest(b.port, { path, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const queuePath = new URL(QueueUrl!).pathname;
+    const empty = await form(queuePath, 'Action=ReceiveMessage&Version=2012-11-05');
+    assert.equal(empty.status, 200);
+    assert.match(empty.body, /<ReceiveMessageResult\/>/);
+    for (const action of ['CreateQueue&QueueName=other', 'ListQueues']) {
+      const r = await form(queuePath, `Action=${action}&Version=2012-11-05`);
+      assert.equal(r.status, 400);
+      assert.match(r.body, /<Code>InvalidAction<\/Code><Message>The action (CreateQueue|ListQueues) is not valid for this endpoint\.<\/Message><Detail\/>/);
+    }
+    const bare = await rawRequest(b.port, { method: 'GET', path: queuePath });
+    assert.equal(bare.status, 404);
+    assert.match(bare.body, /<UnknownOperationException\/>/);
+    const sns = await form('/', 'Action=GetTopicAttributes&Version=2010-03-31&TopicArn=arn:aws:sns:us-east-1:000000000000:nope');
+    assert.equal(sns.status, 404);
+    assert.match(sns.body, /<Code>NotFound<\/Code><Message>Topic does not exist<\/Message><\/Error>/);
+  });
 });
 
