@@ -24,6 +24,11 @@ const PREFETCH_MAX = 100;
 const PREFETCH_IDLE_MS = 1000;
 const INFLIGHT_LIMIT_STANDARD = 120_000;
 const INFLIGHT_LIMIT_FIFO = 120_000;
+/**
+ * FIFO receives take this many deliveries more than they return, so a receive can be filled from one group as AWS
+ * fills it ("as many messages of the same message group as possible"); the others go back at once.
+ */
+const FIFO_LOOKAHEAD = 10;
 
 export class Receiver {
   constructor(private readonly q: SqsQueues) {}
@@ -411,8 +416,10 @@ export class Receiver {
   private collect(st: QueueState, consumer: ConsumerHandle, max: number, wait: number, signalOf?: () => AbortSignal | undefined): Promise<Delivery[]> {
     return new Promise<Delivery[]>((resolve) => {
       let signal: AbortSignal | undefined;
+      const fifoQueue = this.q.isFifo(st.name);
       const w: Waiter = {
-        want: max,
+        want: fifoQueue ? max + FIFO_LOOKAHEAD : max,
+        keep: fifoQueue ? max : undefined,
         got: [],
         groups: new Set(),
         done: false,
@@ -433,6 +440,14 @@ export class Receiver {
             this.adjustCredit(st);
             resolve([]);
             return;
+          }
+          if (w.keep !== undefined && w.got.length > w.keep) {
+            const chosen = groupedInOrder(w.got);
+            w.got = chosen.slice(0, w.keep);
+            for (const d of chosen.slice(w.keep)) {
+              this.release(st, d);
+              this.groupDone(st, d.message.groupId, true);
+            }
           }
           this.adjustCredit(st);
           resolve(w.got);
@@ -540,7 +555,7 @@ function rangedInt(p: Params, name: string, min: number, max: number, reason: st
 
 /** Deliveries with those of one FIFO group together, each group where its first message was, each in its order. */
 function groupedInOrder(got: Delivery[]): Delivery[] {
-  if (got.length < 3) return got;
+  if (got.length < 2) return got;
   const groups = new Map<string | undefined, Delivery[]>();
   for (const d of got) {
     const g = groups.get(d.message.groupId);

@@ -107,7 +107,7 @@ print(json.dumps(out))
     assert.equal(out.sqs, 'Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1');
   });
 
-  it('FIFO: one receive returns the messages of a group together; DelaySeconds 0 per message keeps the queue\'s delay (boto3)', async () => {
+  it('FIFO: one receive returns the messages of a group together and is filled from one group first; DelaySeconds 0 per message keeps the queue\'s delay (boto3)', async () => {
     const out = await boto3(
       b,
       BOTO3_PRELUDE +
@@ -120,6 +120,11 @@ for _ in range(10):
     got += [m['Body'] for m in sqs.receive_message(QueueUrl=u, MaxNumberOfMessages=10, WaitTimeSeconds=1).get('Messages', [])]
     if len(got) >= 4: break
 out['order'] = got
+w = sqs.create_queue(QueueName='conf-fill.fifo', Attributes={'FifoQueue': 'true', 'ContentBasedDeduplication': 'true'})['QueueUrl']
+for body, group in [('g1-m1', '1'), ('g2-m1', '2'), ('g2-m2', '2'), ('g3-m1', '3'), ('g1-m2', '1')]:
+    sqs.send_message(QueueUrl=w, MessageBody=body, MessageGroupId=group)
+out['fill'] = [m['Body'] for m in sqs.receive_message(QueueUrl=w, MaxNumberOfMessages=3, WaitTimeSeconds=1).get('Messages', [])]
+out['rest'] = [m['Body'] for m in sqs.receive_message(QueueUrl=w, MaxNumberOfMessages=10, WaitTimeSeconds=1).get('Messages', [])]
 d = sqs.create_queue(QueueName='conf-delay.fifo', Attributes={'FifoQueue': 'true', 'ContentBasedDeduplication': 'true', 'DelaySeconds': '900'})['QueueUrl']
 sqs.send_message(QueueUrl=d, MessageBody='later', MessageGroupId='g', DelaySeconds=0)
 out['delayed'] = sqs.get_queue_attributes(QueueUrl=d, AttributeNames=['ApproximateNumberOfMessagesDelayed', 'ApproximateNumberOfMessages'])['Attributes']
@@ -127,6 +132,9 @@ print(json.dumps(out))
 `,
     );
     assert.deepEqual(out.order, ['g1-m1', 'g1-m2', 'g1-m3', 'g2-m1']);
+    // AWS fills a receive from one group first (LocalStack's validated test_fifo_receive_message_with_zero_visibility_timeout)
+    assert.deepEqual(out.fill, ['g1-m1', 'g1-m2', 'g2-m1']);
+    assert.deepEqual(out.rest, ['g3-m1'], 'g2 is in flight; g3 is free');
     assert.deepEqual(out.delayed, { ApproximateNumberOfMessagesDelayed: '1', ApproximateNumberOfMessages: '0' });
   });
 
