@@ -84,7 +84,9 @@ export class QueueManager {
     const meta = this.q.meta(name);
     if (!meta) return;
     const redrive = parseRedrivePolicy(meta.attributes.RedrivePolicy);
-    const dlq = redrive ? queueNameFromArn(redrive.deadLetterTargetArn) : undefined;
+    // a queue that is its own dead-letter queue (AWS accepts it): moving a message there is keeping it, so no move
+    const target = redrive ? queueNameFromArn(redrive.deadLetterTargetArn) : undefined;
+    const dlq = target === name ? undefined : target;
     const override: Partial<DestinationPolicy> = {
       maxRedeliveries: redrive && dlq ? redrive.maxReceiveCount - 1 : -1,
       deadLetterQueue: redrive && dlq ? dlq : '',
@@ -157,7 +159,6 @@ export class QueueManager {
       const rp = checkRedrivePolicyShape(attributes.RedrivePolicy);
       const dlq = queueNameFromArn(rp.deadLetterTargetArn);
       if (!dlq || !this.q.exists(dlq)) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`);
-      if (dlq === name) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: A queue cannot be its own dead-letter queue.`);
       if (this.q.isFifo(dlq) !== fifo) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.`);
       const allow = parseRedriveAllowPolicy(this.q.meta(dlq)?.attributes.RedriveAllowPolicy);
       if (allow && (allow.redrivePermission === 'denyAll' || (allow.redrivePermission === 'byQueue' && !(allow.sourceQueueArns ?? []).includes(this.q.queueArn(name))))) {

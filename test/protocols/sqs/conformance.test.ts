@@ -230,5 +230,30 @@ print(json.dumps(out))
     assert.equal(sns.status, 404);
     assert.match(sns.body, /<Code>NotFound<\/Code><Message>Topic does not exist<\/Message><\/Error>/);
   });
+
+  it('a queue may be its own dead-letter queue (AWS accepts it); its messages are kept, and an empty RedrivePolicy removes it (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+u = sqs.create_queue(QueueName='conf-self-dlq')['QueueUrl']
+arn = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sqs.set_queue_attributes(QueueUrl=u, Attributes={'RedrivePolicy': json.dumps({'deadLetterTargetArn': arn, 'maxReceiveCount': '1'})})
+out['policy'] = json.loads(sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['RedrivePolicy'])['Attributes']['RedrivePolicy'])
+sqs.send_message(QueueUrl=u, MessageBody='kept')
+counts = []
+for _ in range(3):
+    m = sqs.receive_message(QueueUrl=u, VisibilityTimeout=0, WaitTimeSeconds=2, AttributeNames=['ApproximateReceiveCount']).get('Messages', [])
+    counts.append(len(m))
+out['received'] = counts
+sqs.set_queue_attributes(QueueUrl=u, Attributes={'RedrivePolicy': ''})
+out['after'] = 'RedrivePolicy' in sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['All'])['Attributes']
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.policy, { deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:conf-self-dlq', maxReceiveCount: 1 });
+    assert.deepEqual(out.received, [1, 1, 1]);
+    assert.equal(out.after, false);
+  });
 });
 
