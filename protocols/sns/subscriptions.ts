@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { AwsError, snsError } from '../aws/errors.js';
 import { BrokerError, formatAddress, parseAddress, type Address } from '../../src/core/api.js';
 import type { Params } from '../aws/params.js';
-import { effectiveDeliveryPolicyDoc, parseDeliveryPolicy } from './delivery-policy.js';
+import { parseDeliveryPolicy, subscriptionDeliveryPolicyDoc } from './delivery-policy.js';
 import type { FanOut } from './fan-out.js';
 import { FilterPolicyError, parseFilterPolicy, type FilterScope } from './filter-policy.js';
 import type { HttpDelivery } from './http-delivery.js';
@@ -266,7 +266,7 @@ export class Subscriptions {
     for (const [k, v] of Object.entries(sub.attributes)) if (v !== '') a[k] = v;
     // AWS shows the scope only with a filter policy
     if (!sub.attributes.FilterPolicy) delete a.FilterPolicyScope;
-    if (sub.protocol === 'http' || sub.protocol === 'https') a.EffectiveDeliveryPolicy = JSON.stringify(effectiveDeliveryPolicyDoc(this.r.topicMeta(sub.topic)?.attributes.DeliveryPolicy, sub.attributes.DeliveryPolicy));
+    if (sub.protocol === 'http' || sub.protocol === 'https') a.EffectiveDeliveryPolicy = JSON.stringify(subscriptionDeliveryPolicyDoc(this.r.topicMeta(sub.topic)?.attributes.DeliveryPolicy, sub.attributes.DeliveryPolicy));
     if (sub.attributes.FilterPolicy && !a.FilterPolicyScope) a.FilterPolicyScope = 'MessageAttributes';
     return { Attributes: a };
   }
