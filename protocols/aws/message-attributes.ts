@@ -97,7 +97,14 @@ export interface RawAttribute {
  * Validate and normalise message attributes as received on the wire (binary values already decoded to Buffers,
  * or base64 strings). `kind` words the errors ('message' user attributes or 'system' attributes).
  */
-export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = 'user', err: (msg: string) => AwsError = (m) => sqsError('InvalidParameterValue', m)): MessageAttributes | undefined {
+export function parseMessageAttributes(
+  raw: unknown,
+  kind: 'user' | 'system' = 'user',
+  err: (msg: string) => AwsError = (m) => sqsError('InvalidParameterValue', m),
+  service: 'sqs' | 'sns' = 'sqs',
+): MessageAttributes | undefined {
+  // SNS words a bad data type its own way, one message for both cases
+  const snsType = (name: string) => `The message attribute '${name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.`;
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw err(`Message ${kind} attributes must be a map of name to attribute value.`);
   const entries = Object.entries(raw as Record<string, unknown>);
@@ -121,9 +128,11 @@ export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = '
     const dot = dt.indexOf('.');
     const base = dot < 0 ? dt : dt.slice(0, dot);
     if (base !== 'String' && base !== 'Number' && base !== 'Binary') {
+      if (service === 'sns') throw err(snsType(name));
       throw err(`The type of message ${kind} attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`);
     }
     if (dt.length > base.length && (dt[base.length] !== '.' || dt.length === base.length + 1 || hasInvalidChars(dt))) {
+      if (service === 'sns') throw err(snsType(name));
       throw err(`The type of message ${kind} attribute '${name}' is invalid: a custom type must follow the base type after a period.`);
     }
     if (kind === 'system' && dt !== 'String') throw err(`The message system attribute '${name}' must be of type String.`);

@@ -42,7 +42,7 @@ export class Publisher {
     const structure = p.optStr('MessageStructure');
     if (structure !== undefined && structure !== 'json') throw invalid('MessageStructure Reason: must be json');
     if (structure === 'json') checkJsonStructure(text);
-    const attrs = parseMessageAttributes(p.optMap('MessageAttributes'), 'user', (m) => snsError('ParameterValueInvalid', m));
+    const attrs = parseMessageAttributes(p.optMap('MessageAttributes'), 'user', (m) => snsError('ParameterValueInvalid', m), 'sns');
     if (attrs) {
       for (const [k, a] of Object.entries(attrs)) {
         if (a.DataType === 'String.Array') {

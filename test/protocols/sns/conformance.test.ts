@@ -282,5 +282,45 @@ print(json.dumps(out))
     assert.deepEqual(out.dotted_policy, both);
     assert.deepEqual(out.nested_policy, both);
   });
+
+  it('envelopes as AWS sends them: a FIFO topic\'s unsigned, a standard topic\'s MessageGroupId kept, a non-string MessageStructure entry ignored, the SNS wording of a bad attribute type (boto3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+def queue(name, **attrs):
+    u = sqs.create_queue(QueueName=name, Attributes=attrs)['QueueUrl']
+    return u, sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+def one(u):
+    m = sqs.receive_message(QueueUrl=u, AttributeNames=['All'], WaitTimeSeconds=5)['Messages'][0]
+    sqs.delete_message(QueueUrl=u, ReceiptHandle=m['ReceiptHandle'])
+    return m
+ft = sns.create_topic(Name='conf-env.fifo', Attributes={'FifoTopic': 'true', 'ContentBasedDeduplication': 'true'})['TopicArn']
+fu, farn = queue('conf-env.fifo', FifoQueue='true')
+sns.subscribe(TopicArn=ft, Protocol='sqs', Endpoint=farn)
+sns.publish(TopicArn=ft, Message='fifo', MessageGroupId='g')
+out['fifo_keys'] = sorted(json.loads(one(fu)['Body']).keys())
+t = sns.create_topic(Name='conf-env')['TopicArn']
+u, arn = queue('conf-env')
+sns.subscribe(TopicArn=t, Protocol='sqs', Endpoint=arn)
+sns.publish(TopicArn=t, Message='grouped', MessageGroupId='my-group-id-1')
+m = one(u)
+out['group'] = m['Attributes'].get('MessageGroupId')
+out['std_signed'] = 'Signature' in json.loads(m['Body'])
+sns.publish(TopicArn=t, MessageStructure='json', Message=json.dumps({'default': 'default field', 'sqs': {'field': 'value'}}))
+out['structure'] = json.loads(one(u)['Body'])['Message']
+out['type'] = err(sns.publish, TopicArn=t, Message='m', MessageAttributes={'attr1': {'DataType': 'String.', 'StringValue': 'v'}})
+out['type2'] = err(sns.publish, TopicArn=t, Message='m', MessageAttributes={'attr1': {'DataType': 'Stringprefixed', 'StringValue': 'v'}})
+print(json.dumps(out))
+`,
+    );
+    assert.deepEqual(out.fifo_keys, ['Message', 'MessageId', 'SequenceNumber', 'Timestamp', 'TopicArn', 'Type', 'UnsubscribeURL']);
+    assert.equal(out.group, 'my-group-id-1');
+    assert.equal(out.std_signed, true);
+    assert.equal(out.structure, 'default field');
+    const typeErr = ['ParameterValueInvalid', "The message attribute 'attr1' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", 400];
+    assert.deepEqual(out.type, typeErr);
+    assert.deepEqual(out.type2, typeErr);
+  });
 });
 
