@@ -297,7 +297,8 @@ export class QueueManager {
       const v = meta ? attr(meta, k) : k === 'FifoQueue' ? (fifo ? 'true' : undefined) : attr(undefined, k);
       if (v !== undefined && v !== '') out[k] = v;
     }
-    return { Attributes: out };
+    // AWS leaves the map out when none of the names has a value (a Policy asked for after the last RemovePermission)
+    return Object.keys(out).length ? { Attributes: out } : {};
   }
 
   async setQueueAttributes(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
@@ -388,11 +389,14 @@ export class QueueManager {
     const meta = this.q.meta(name) ?? newMeta(name);
     const policy = parsePolicy(meta.attributes.Policy, this.q.queueArn(name));
     if (policy.Statement.some((s) => s.Sid === label)) throw p.invalid('Label', `Already exists.`, label);
+    // as AWS writes it: a single principal or action is a string, several a list
+    const principals = accounts.map((a) => `arn:aws:iam::${a}:root`);
+    const granted = actions.map((a) => `SQS:${a}`);
     policy.Statement.push({
       Sid: label,
       Effect: 'Allow',
-      Principal: { AWS: accounts.map((a) => `arn:aws:iam::${a}:root`) },
-      Action: actions.map((a) => `SQS:${a}`),
+      Principal: { AWS: principals.length === 1 ? principals[0] : principals },
+      Action: granted.length === 1 ? granted[0] : granted,
       Resource: this.q.queueArn(name),
     });
     await this.q.putMeta({ ...meta, attributes: { ...meta.attributes, Policy: JSON.stringify(policy) }, modified: Math.floor(Date.now() / 1000) });
@@ -457,7 +461,8 @@ function parsePolicy(s: string | undefined, arn: string): PolicyDoc {
       /* replace */
     }
   }
-  return { Version: '2012-10-17', Id: `${arn}/SQSDefaultPolicy`, Statement: [] };
+  // the policy document AddPermission starts, as AWS writes it
+  return { Version: '2008-10-17', Id: `${arn}/SQSDefaultPolicy`, Statement: [] };
 }
 
 function samePolicy(a: Partial<DestinationPolicy> | undefined, b: Partial<DestinationPolicy>): boolean {

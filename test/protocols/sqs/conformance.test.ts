@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { awsCliEnv, KEY, rejection, startSqsBroker, type SqsBroker } from './helpers.js';
 import { rawRequest } from './sigv4-client.js';
 
@@ -254,6 +254,32 @@ print(json.dumps(out))
     assert.deepEqual(out.policy, { deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:conf-self-dlq', maxReceiveCount: 1 });
     assert.deepEqual(out.received, [1, 1, 1]);
     assert.equal(out.after, false);
+  });
+
+  it('AddPermission writes the policy as AWS does; GetQueueAttributes leaves Attributes out when none has a value (boto3, SDK v3)', async () => {
+    const out = await boto3(
+      b,
+      BOTO3_PRELUDE +
+        `
+u = sqs.create_queue(QueueName='conf-perm')['QueueUrl']
+sqs.add_permission(QueueUrl=u, Label='crossaccountpermission', AWSAccountIds=['668614515564', '000000000000'], Actions=['ReceiveMessage'])
+sqs.add_permission(QueueUrl=u, Label='crossaccountpermission2', AWSAccountIds=['000000000000'], Actions=['ReceiveMessage', 'SendMessage'])
+out['policy'] = json.loads(sqs.get_queue_attributes(QueueUrl=u, AttributeNames=['Policy'])['Attributes']['Policy'])
+print(json.dumps(out))
+`,
+    );
+    const arn = 'arn:aws:sqs:us-east-1:000000000000:conf-perm';
+    assert.deepEqual(out.policy, {
+      Version: '2008-10-17',
+      Id: `${arn}/SQSDefaultPolicy`,
+      Statement: [
+        { Sid: 'crossaccountpermission', Effect: 'Allow', Principal: { AWS: ['arn:aws:iam::668614515564:root', 'arn:aws:iam::000000000000:root'] }, Action: 'SQS:ReceiveMessage', Resource: arn },
+        { Sid: 'crossaccountpermission2', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: ['SQS:ReceiveMessage', 'SQS:SendMessage'], Resource: arn },
+      ],
+    });
+    const { QueueUrl } = await b.sqs.send(new CreateQueueCommand({ QueueName: 'conf-no-policy' }));
+    const none = await b.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Policy'] }));
+    assert.equal(none.Attributes, undefined);
   });
 });
 
