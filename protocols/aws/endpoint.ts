@@ -57,6 +57,8 @@ export interface AwsRequest {
   readonly path: string;
   /** Aborted when the client goes away; created on first use (an AbortSignal per request is not free). */
   readonly signal: AbortSignal;
+  /** The X-Ray trace header (`X-Amzn-Trace-Id`) the request came with: sent messages keep it as AWSTraceHeader. */
+  readonly traceHeader?: string;
 }
 
 /** An AWS API as the endpoint serves it: its actions, its query-protocol wire format, its lifecycle. */
@@ -162,7 +164,7 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
         throw Object.assign(new AwsError('IncompleteBody', `The request body could not be read: ${(err as Error).message}.`, 400), { closeConnection: true });
       }
       const request = (authed: AuthResult, protocol: 'json' | 'query', user?: Principal): AwsRequest =>
-        new EndpointRequest(baseUrl, authed, authed.accessKeyId ?? accountId, user, protocol, path, res);
+        new EndpointRequest(baseUrl, authed, authed.accessKeyId ?? accountId, user, protocol, path, res, traceHeaderOf(req));
       const target = req.headers['x-amz-target'];
       if (typeof target === 'string' && target) {
         // ------------------------------------------------------------------ SQS JSON
@@ -196,7 +198,14 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
       }
       const action = params.get('Action');
       api = chooseApi(action, params, path);
-      if (!action) throw new AwsError('MissingAction', 'The request must contain the parameter Action.', 400);
+      if (!action) {
+        // AWS answers a bare request to a queue's URL (a GET of it, say) so, whatever the request's content type
+        if (api !== 'sns' && path.split('/').filter(Boolean).length >= 2) {
+          sendXml(res, 404, '<?xml version="1.0"?><UnknownOperationException/>', requestId);
+          return;
+        }
+        throw new AwsError('MissingAction', 'The request must contain the parameter Action.', 400);
+      }
       const queryApi: AwsApi<Q> | AwsApi<N> = api === 'sns' ? sns : sqs;
       let authed: AuthResult;
       let user: Principal | undefined;
@@ -214,7 +223,9 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
         return;
       }
       const fn = Object.hasOwn(sqs.actions, action) ? sqs.actions[action] : undefined;
-      if (!fn) throw sqsError('InvalidAction', `The action ${action.slice(0, 100)} is not valid for this endpoint.`);
+      // AWS: a queue's URL takes the actions on that queue, not CreateQueue or ListQueues
+      const queuePath = path.split('/').filter(Boolean).length >= 2;
+      if (!fn || (queuePath && (action === 'CreateQueue' || action === 'ListQueues'))) throw sqsError('InvalidAction', `The action ${action.slice(0, 100)} is not valid for this endpoint.`);
       const out = await fn(sqs.params(sqs.queryInput(tree), true), sqs.context(request(authed, 'query', user)));
       sendXml(res, 200, sqs.xml(action, out, requestId), requestId);
     } catch (err) {
@@ -234,7 +245,7 @@ export function createAwsEndpoint<Q, N>(opts: AwsEndpointOptions<Q, N>): HttpHan
         res.writeHead(r.status, { ...r.headers, 'x-amzn-requestid': requestId, ...(close ? { connection: 'close' } : {}) });
         res.end(r.body);
       } else {
-        sendXml(res, e.status, queryError(api === 'sns' ? sns.namespace : sqs.namespace, e, requestId), requestId, close);
+        sendXml(res, e.status, api === 'sns' ? queryError(sns.namespace, e, requestId, false) : queryError(sqs.namespace, e, requestId), requestId, close);
       }
     }
   }
@@ -278,11 +289,17 @@ class EndpointRequest implements AwsRequest {
     readonly protocol: 'json' | 'query',
     readonly path: string,
     private readonly res: ServerResponse,
+    readonly traceHeader: string | undefined,
   ) {}
 
   get signal(): AbortSignal {
     return (this.abort ??= abortSignal(this.res));
   }
+}
+
+function traceHeaderOf(req: IncomingMessage): string | undefined {
+  const h = req.headers['x-amzn-trace-id'];
+  return typeof h === 'string' && h.length > 0 && h.length <= 1024 ? h : undefined;
 }
 
 function sendXml(res: ServerResponse, status: number, xml: string, requestId: string, close = false): void {

@@ -69,7 +69,8 @@ export function sqsError(code: keyof typeof SQS_ERRORS | string, message: string
   return e ? new AwsError(code, message, e[1], e[0]) : new AwsError(code, message, 400);
 }
 
-export const noQueue = () => sqsError('QueueDoesNotExist', 'The specified queue does not exist.');
+const NO_QUEUE = 'The specified queue does not exist.';
+export const noQueue = () => sqsError('QueueDoesNotExist', NO_QUEUE);
 
 /** SNS errors: query code → [SDK exception name, status]. From the AWS SNS service model. */
 const SNS_ERRORS: Record<string, number> = {
@@ -138,6 +139,15 @@ export function toAwsError(err: unknown, service: 'sqs' | 'sns' = 'sqs'): AwsErr
     : snsError('InternalError', 'The request processing has failed because of an unknown error, exception or failure.');
 }
 
+/**
+ * The JSON protocol's `__type` for the common errors SQS does not model: AWS names them so (boto3 shows it as
+ * `QueryErrorCode`; the SDKs take the error's name from the query-error header either way).
+ */
+const JSON_TYPES: Record<string, string> = {
+  InvalidParameterValue: 'InvalidParameterValueException',
+  MissingParameter: 'MissingRequiredParameterException',
+};
+
 /** An error in the AWS JSON 1.0 protocol: `__type` names the shape (`<shapePrefix>#<code>`), the header carries the query code. */
 export function jsonError(err: AwsError, shapePrefix: string): { status: number; headers: Record<string, string>; body: string } {
   return {
@@ -146,11 +156,13 @@ export function jsonError(err: AwsError, shapePrefix: string): { status: number;
       'content-type': 'application/x-amz-json-1.0',
       'x-amzn-query-error': `${err.queryCode};${err.fault}`,
     },
-    body: JSON.stringify({ __type: `${shapePrefix}#${err.code}`, message: err.message }),
+    body: JSON.stringify({ __type: `${shapePrefix}#${JSON_TYPES[err.code] ?? err.code}`, message: err.message }),
   };
 }
 
 /** An error as a query-protocol `<ErrorResponse>` in the API's XML namespace. */
-export function queryError(ns: string, err: AwsError, requestId: string): string {
-  return errorResponse(ns, err.fault, err.queryCode, err.message, requestId);
+export function queryError(ns: string, err: AwsError, requestId: string, detail = true): string {
+  // the query protocol's wording of a missing queue is older than the JSON protocol's
+  const message = err.code === 'QueueDoesNotExist' && err.message === NO_QUEUE ? 'The specified queue does not exist for this wsdl version.' : err.message;
+  return errorResponse(ns, err.fault, err.queryCode, message, requestId, detail);
 }

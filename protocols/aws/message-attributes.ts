@@ -69,7 +69,8 @@ export function hasInvalidChars(s: string, utf8Length = Buffer.byteLength(s)): b
   return utf8Length === s.length ? INVALID_ASCII.test(s) : INVALID_CHARS.test(s);
 }
 
-const NAME_RE = /^[A-Za-z0-9_\-.]{1,256}$/;
+/** AWS takes letters and digits of any script (`attr.1øßä`), not other symbols (`§`). */
+const NAME_RE = /^[\p{L}\p{N}_\-.]{1,256}$/u;
 const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Bytes an attribute adds to the message size (name + type + value), as SQS counts it. */
@@ -96,7 +97,14 @@ export interface RawAttribute {
  * Validate and normalise message attributes as received on the wire (binary values already decoded to Buffers,
  * or base64 strings). `kind` words the errors ('message' user attributes or 'system' attributes).
  */
-export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = 'user', err: (msg: string) => AwsError = (m) => sqsError('InvalidParameterValue', m)): MessageAttributes | undefined {
+export function parseMessageAttributes(
+  raw: unknown,
+  kind: 'user' | 'system' = 'user',
+  err: (msg: string) => AwsError = (m) => sqsError('InvalidParameterValue', m),
+  service: 'sqs' | 'sns' = 'sqs',
+): MessageAttributes | undefined {
+  // SNS words a bad data type its own way, one message for both cases
+  const snsType = (name: string) => `The message attribute '${name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.`;
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw err(`Message ${kind} attributes must be a map of name to attribute value.`);
   const entries = Object.entries(raw as Record<string, unknown>);
@@ -107,7 +115,7 @@ export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = '
     if (kind === 'system') {
       if (name !== 'AWSTraceHeader') throw err(`Message system attribute name '${name}' is invalid.`);
     } else {
-      if (!NAME_RE.test(name)) throw err(`Message (user) attribute name '${name}' is invalid: use 1 to 256 characters from A-Z, a-z, 0-9, underscore, hyphen and period.`);
+      if (!NAME_RE.test(name)) throw err(`Message (user) attribute name '${name}' is invalid: use 1 to 256 letters, digits, underscores, hyphens and periods.`);
       const lower = name.toLowerCase();
       if (lower.startsWith('aws.') || lower.startsWith('amazon.')) throw err(`Message (user) attribute name '${name}' is reserved for use by Amazon.`);
       if (name.startsWith('.') || name.endsWith('.') || name.includes('..')) throw err(`Message (user) attribute name '${name}' must not start or end with a period or contain consecutive periods.`);
@@ -120,9 +128,11 @@ export function parseMessageAttributes(raw: unknown, kind: 'user' | 'system' = '
     const dot = dt.indexOf('.');
     const base = dot < 0 ? dt : dt.slice(0, dot);
     if (base !== 'String' && base !== 'Number' && base !== 'Binary') {
+      if (service === 'sns') throw err(snsType(name));
       throw err(`The type of message ${kind} attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`);
     }
     if (dt.length > base.length && (dt[base.length] !== '.' || dt.length === base.length + 1 || hasInvalidChars(dt))) {
+      if (service === 'sns') throw err(snsType(name));
       throw err(`The type of message ${kind} attribute '${name}' is invalid: a custom type must follow the base type after a period.`);
     }
     if (kind === 'system' && dt !== 'String') throw err(`The message system attribute '${name}' must be of type String.`);
@@ -171,6 +181,9 @@ export function attributesToProperties(attrs: MessageAttributes | undefined): Re
 export function messageAttributesOf(m: Message): MessageAttributes {
   const kept = m.annotations?.[ATTRS_ANNOTATION] as MessageAttributes | undefined;
   if (kept) return kept;
+  // sent over SQS (or SNS) without attributes: the properties the core adds on the way (a dead-letter move's
+  // cause and origin) are no attributes of the message
+  if (m.annotations?.['sqs.md5'] !== undefined) return {};
   const out: MessageAttributes = {};
   for (const [name, v] of Object.entries(m.properties)) {
     if (v === null || v === undefined || !NAME_RE.test(name)) continue;

@@ -20,10 +20,11 @@ export function wrap(name: string, inner: string): string {
 
 /** A whole query-protocol response. */
 export function response(action: string, ns: string, result: string | null, requestId: string): string {
-  const body = result === null ? '' : `<${action}Result>${result}</${action}Result>`;
+  const body = result === null ? '' : result === '' ? `<${action}Result/>` : `<${action}Result>${result}</${action}Result>`;
   return `<?xml version="1.0"?><${action}Response xmlns="${ns}">${body}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
 }
 
-export function errorResponse(ns: string, type: string, code: string, message: string, requestId: string): string {
-  return `<?xml version="1.0"?><ErrorResponse xmlns="${ns}"><Error><Type>${type}</Type><Code>${esc(code)}</Code><Message>${esc(message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+/** `detail`: SQS's errors carry an empty `<Detail/>`, SNS's none. */
+export function errorResponse(ns: string, type: string, code: string, message: string, requestId: string, detail = true): string {
+  return `<?xml version="1.0"?><ErrorResponse xmlns="${ns}"><Error><Type>${type}</Type><Code>${esc(code)}</Code><Message>${esc(message)}</Message>${detail ? '<Detail/>' : ''}</Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }

@@ -27,7 +27,7 @@ export function snsApi(sns: SnsService): AwsApi<SnsContext> {
     document: { path: SnsService.CERT_PATH, contentType: 'application/x-pem-file', body: () => sns.certificatePem() },
     queryInput: snsQueryInput,
     params: (input, lenient) => new Params(input, lenient, paramError),
-    context: (req) => ({ baseUrl: req.baseUrl, principal: req.principal, verified: req.auth.verified, user: req.user }),
+    context: (req) => ({ baseUrl: req.baseUrl, principal: req.principal, verified: req.auth.verified, user: req.user, traceHeader: req.traceHeader }),
     xml: snsXml,
     start: () => sns.start(),
     close: () => sns.close(),

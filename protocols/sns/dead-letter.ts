@@ -10,14 +10,12 @@ export async function deadLetter(r: SnsResources, sub: SubMeta, payload: string,
     r.logger.warn({ sub: r.subArn(sub), reason }, 'sns: message dropped after failed delivery (no redrive policy)');
     return;
   }
+  r.logger.info({ sub: r.subArn(sub), reason, dlq: q }, 'sns: message dead-lettered after failed delivery');
   await r.opts.sqs.deliver(q, {
     body: payload,
-    attributes: nonEmpty({
-      ...(attrs ?? {}),
-      ErrorCode: { DataType: 'String', StringValue: 'DeliveryFailed' },
-      ErrorMessage: { DataType: 'String', StringValue: reason.slice(0, 1000) },
-    }),
-    groupId,
+    // AWS dead-letters the message as it would have been delivered: no attributes of its own (the reason is logged)
+    attributes: attrs ? nonEmpty(attrs) : undefined,
+    groupId: r.opts.sqs.isFifo(q) ? groupId : undefined,
     dedupId: dedupId ?? (r.opts.sqs.isFifo(q) ? randomUUID() : undefined),
     senderId: r.accountId,
   });

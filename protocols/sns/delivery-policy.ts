@@ -46,15 +46,57 @@ export function parseDeliveryPolicy(text: string, topicLevel: boolean): RetryPol
   return pol;
 }
 
-export function effectiveDeliveryPolicyDoc(topicPolicy?: string, subPolicy?: string): Record<string, unknown> {
-  let pol = DEFAULT_HTTP_POLICY;
+const DEFAULT_CONTENT_TYPE = 'text/plain; charset=UTF-8';
+
+function jsonObject(text: string | undefined): Record<string, unknown> | undefined {
+  if (!text) return undefined;
   try {
-    if (subPolicy) pol = parseDeliveryPolicy(subPolicy, false);
-    else if (topicPolicy) pol = parseDeliveryPolicy(topicPolicy, true);
+    const o = JSON.parse(text) as unknown;
+    return o && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A policy's request policy (`requestPolicy`, or a topic's `http.defaultRequestPolicy`) if it sets a content type. */
+function requestPolicyOf(text: string | undefined, topicLevel: boolean): { headerContentType: string } | undefined {
+  const o = jsonObject(text);
+  const rp = (topicLevel ? (o?.http as Record<string, unknown> | undefined)?.defaultRequestPolicy : o?.requestPolicy) as Record<string, unknown> | undefined;
+  return rp && typeof rp.headerContentType === 'string' ? { headerContentType: rp.headerContentType } : undefined;
+}
+
+/** The Content-Type of HTTP(S) notifications: the subscription's request policy, else the topic's, else plain text (AWS). */
+export function notificationContentType(topicPolicy?: string, subPolicy?: string): string {
+  return (requestPolicyOf(subPolicy, false) ?? requestPolicyOf(topicPolicy, true))?.headerContentType ?? DEFAULT_CONTENT_TYPE;
+}
+
+function healthyPolicy(topicPolicy?: string, subPolicy?: string): RetryPolicy {
+  try {
+    if (subPolicy) return parseDeliveryPolicy(subPolicy, false);
+    if (topicPolicy) return parseDeliveryPolicy(topicPolicy, true);
   } catch {
     /* defaults */
   }
-  return { http: { defaultHealthyRetryPolicy: pol, disableSubscriptionOverrides: false } };
+  return DEFAULT_HTTP_POLICY;
+}
+
+/** A topic's EffectiveDeliveryPolicy. */
+export function effectiveDeliveryPolicyDoc(topicPolicy?: string): Record<string, unknown> {
+  // AWS shows the topic's request policy (the Content-Type of HTTP deliveries), plain text unless it sets one
+  const requestPolicy = requestPolicyOf(topicPolicy, true) ?? { headerContentType: DEFAULT_CONTENT_TYPE };
+  return { http: { defaultHealthyRetryPolicy: healthyPolicy(topicPolicy), disableSubscriptionOverrides: false, defaultRequestPolicy: requestPolicy } };
+}
+
+/** An HTTP(S) subscription's EffectiveDeliveryPolicy, in the subscription-level shape AWS answers with. */
+export function subscriptionDeliveryPolicyDoc(topicPolicy?: string, subPolicy?: string): Record<string, unknown> {
+  const throttle = jsonObject(subPolicy)?.throttlePolicy;
+  return {
+    healthyRetryPolicy: healthyPolicy(topicPolicy, subPolicy),
+    sicklyRetryPolicy: null,
+    throttlePolicy: throttle && typeof throttle === 'object' ? throttle : null,
+    requestPolicy: { headerContentType: notificationContentType(topicPolicy, subPolicy) },
+    guaranteed: false,
+  };
 }
 
 /** Delay before retry number `n` (1-based), seconds. */

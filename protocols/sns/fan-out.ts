@@ -76,7 +76,9 @@ export class FanOut {
     if (m.annotations?.['sns.structure'] !== 'json') return text;
     try {
       const o = JSON.parse(text) as Record<string, unknown>;
-      const v = o[protocol] ?? o.default;
+      // AWS takes a protocol's entry only when it is a string; otherwise `default`
+      const own = o[protocol];
+      const v = typeof own === 'string' ? own : o.default;
       return typeof v === 'string' ? v : JSON.stringify(v);
     } catch {
       return text;
@@ -96,10 +98,13 @@ export class FanOut {
       Message: text,
       Timestamp: new Date(m.timestamp).toISOString(),
     };
-    const version = (this.r.topicMeta(sub.topic)?.attributes.SignatureVersion as '1' | '2' | undefined) ?? '1';
-    env.SignatureVersion = version;
-    env.Signature = this.r.signer().sign(stringToSign(env), version);
-    env.SigningCertURL = `${baseUrl}${CERT_PATH}`;
+    // AWS signs no notification of a FIFO topic (they reach SQS queues only)
+    if (!this.r.isFifoTopic(sub.topic)) {
+      const version = (this.r.topicMeta(sub.topic)?.attributes.SignatureVersion as '1' | '2' | undefined) ?? '1';
+      env.SignatureVersion = version;
+      env.Signature = this.r.signer().sign(stringToSign(env), version);
+      env.SigningCertURL = `${baseUrl}${CERT_PATH}`;
+    }
     env.UnsubscribeURL = `${baseUrl}/?Action=Unsubscribe&SubscriptionArn=${encodeURIComponent(this.r.subArn(sub))}`;
     if (Object.keys(attrs).length) {
       const ma: Record<string, { Type: string; Value: string }> = {};
@@ -135,9 +140,11 @@ export class FanOut {
           await this.r.opts.sqs.deliver(q, {
             body: payload,
             attributes: raw ? nonEmpty(messageAttributesOf(m)) : undefined,
-            groupId,
+            // AWS: a FIFO topic's group reaches FIFO queues only; a standard topic's (fair queues) reaches any queue
+            groupId: this.r.opts.sqs.isFifo(q) || !this.r.isFifoTopic(sub.topic) ? groupId : undefined,
             dedupId: dedupId ?? (this.r.opts.sqs.isFifo(q) ? m.messageId : undefined),
             senderId: this.r.accountId,
+            traceHeader: ann['sns.trace'] as string | undefined,
             annotations: { 'sns.topicArn': this.r.topicArn(sub.topic), 'sns.messageId': m.messageId },
           });
         }

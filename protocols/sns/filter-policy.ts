@@ -10,10 +10,19 @@ import { isIP } from 'node:net';
 
 export type FilterScope = 'MessageAttributes' | 'MessageBody';
 
-export class FilterPolicyError extends Error {}
+export class FilterPolicyError extends Error {
+  /** AWS words a few errors without the `FilterPolicy: ` prefix. */
+  constructor(
+    message: string,
+    readonly unprefixed = false,
+  ) {
+    super(message);
+  }
+}
 
 const MAX_COMBINATIONS = 150;
 const MAX_DEPTH = 5;
+const MAX_KEYS = 5;
 const OPS = new Set(['<', '<=', '=', '>', '>=']);
 
 type Cond = unknown;
@@ -33,8 +42,10 @@ export function parseFilterPolicy(text: string, scope: FilterScope): Record<stri
     throw new FilterPolicyError(`failed to parse JSON. ${(err as Error).message}`);
   }
   if (!policy || typeof policy !== 'object' || Array.isArray(policy)) throw new FilterPolicyError('Filter policy must be a JSON object');
+  // AWS: at most five keys (of a nested policy, the top-level ones) and 150 combinations of values
+  if (Object.keys(policy).length > MAX_KEYS) throw new FilterPolicyError(`Filter policy can not have more than ${MAX_KEYS} keys`);
   const combos = checkObject(policy as Record<string, unknown>, scope, 1);
-  if (combos > MAX_COMBINATIONS) throw new FilterPolicyError(`Filter policy is too complex: ${combos} combinations (at most ${MAX_COMBINATIONS})`);
+  if (combos > MAX_COMBINATIONS) throw new FilterPolicyError('Filter policy is too complex');
   return policy as Record<string, unknown>;
 }
 
@@ -56,29 +67,30 @@ function checkObject(o: Record<string, unknown>, scope: FilterScope, depth: numb
       combos *= sum;
       continue;
     }
+    // as AWS: an object is checked inside first, so the error names the innermost key
     if (Array.isArray(v)) {
-      if (v.length === 0) throw new FilterPolicyError(`Empty arrays are not allowed (key ${k})`);
-      for (const c of v) checkCondition(c, k);
+      if (v.length === 0) throw new FilterPolicyError('Empty arrays are not allowed');
+      for (const c of v) checkCondition(c);
       combos *= v.length;
     } else if (v && typeof v === 'object') {
-      if (scope === 'MessageAttributes') throw new FilterPolicyError(`"${k}" must be an object or an array`);
       combos *= checkObject(v as Record<string, unknown>, scope, depth + 1);
     } else {
       throw new FilterPolicyError(`"${k}" must be an object or an array`);
     }
   }
+  if (scope === 'MessageAttributes' && depth > 1) throw new FilterPolicyError('Filter policy scope MessageAttributes does not support nested filter policy', true);
   return combos;
 }
 
-function checkCondition(c: Cond, key: string): void {
+function checkCondition(c: Cond): void {
   if (c === null || typeof c === 'string' || typeof c === 'boolean') return;
   if (typeof c === 'number') {
-    if (!Number.isFinite(c)) throw new FilterPolicyError(`Invalid number for key ${key}`);
+    if (!Number.isFinite(c)) throw new FilterPolicyError('Match value must be String, number, true, false, or null');
     return;
   }
-  if (Array.isArray(c) || typeof c !== 'object') throw new FilterPolicyError(`Match value must be String, number, true, false, or null (key ${key})`);
+  if (Array.isArray(c) || typeof c !== 'object') throw new FilterPolicyError('Match value must be String, number, true, false, or null');
   const entries = Object.entries(c as Record<string, unknown>);
-  if (entries.length !== 1) throw new FilterPolicyError(`Only one key allowed in match expression (key ${key})`);
+  if (entries.length !== 1) throw new FilterPolicyError('Only one key allowed in match expression');
   const [op, arg] = entries[0];
   switch (op) {
     case 'prefix':
@@ -100,29 +112,50 @@ function checkCondition(c: Cond, key: string): void {
       }
       if (arg && typeof arg === 'object') {
         const inner = Object.entries(arg as Record<string, unknown>);
-        if (inner.length === 1 && ['prefix', 'suffix', 'equals-ignore-case'].includes(inner[0][0]) && (typeof inner[0][1] === 'string' || Array.isArray(inner[0][1]))) return;
+        for (const [op2] of inner) if (!['prefix', 'suffix', 'equals-ignore-case'].includes(op2)) throw new FilterPolicyError(`Unsupported anything-but pattern: ${op2}`);
+        if (inner.length === 1 && (typeof inner[0][1] === 'string' || Array.isArray(inner[0][1]))) return;
       }
       throw new FilterPolicyError('Value of anything-but must be an array or single string/number value.');
     }
-    case 'numeric': {
-      if (!Array.isArray(arg) || (arg.length !== 2 && arg.length !== 4)) throw new FilterPolicyError('Value of numeric must be an array of 2 or 4 elements.');
-      for (let i = 0; i < arg.length; i += 2) {
-        if (typeof arg[i] !== 'string' || !OPS.has(arg[i] as string)) throw new FilterPolicyError(`Unrecognized numeric range operator: ${String(arg[i])}`);
-        if (typeof arg[i + 1] !== 'number' || !Number.isFinite(arg[i + 1])) throw new FilterPolicyError('Value of numeric range must be numeric.');
-      }
-      if (arg.length === 4) {
-        const [o1, , o2] = arg as [string, number, string, number];
-        if (!o1.startsWith('>') || !o2.startsWith('<')) throw new FilterPolicyError('Bad numeric range: use a lower bound (> or >=) then an upper bound (< or <=).');
-        if ((arg[1] as number) >= (arg[3] as number)) throw new FilterPolicyError('Bottom must be less than top');
-      }
+    case 'numeric':
+      checkNumeric(arg);
       return;
-    }
     case 'cidr':
-      if (typeof arg !== 'string' || !parseCidr(arg)) throw new FilterPolicyError(`Malformed CIDR, one '/' required: ${String(arg)}`);
+      checkCidr(arg);
       return;
     default:
       throw new FilterPolicyError(`Unrecognized match type ${op}`);
   }
+}
+
+/** A numeric condition, checked term by term in the order (and words) of AWS's parser. */
+function checkNumeric(arg: unknown): void {
+  const terms = Array.isArray(arg) ? [...arg] : [arg];
+  if (terms.length === 0) throw new FilterPolicyError('Invalid member in numeric match: ]');
+  const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  const op = terms.shift();
+  if (typeof op !== 'string') throw new FilterPolicyError(`Invalid member in numeric match: ${String(op)}`);
+  if (!OPS.has(op)) throw new FilterPolicyError(`Unrecognized numeric range operator: ${op}`);
+  const value = terms.shift();
+  if (!isNum(value)) throw new FilterPolicyError(`Value of ${op === '=' ? 'equals' : op} must be numeric`);
+  if (terms.length === 0) return;
+  if (op !== '>' && op !== '>=') throw new FilterPolicyError('Too many elements in numeric expression');
+  const op2 = terms.shift();
+  if (typeof op2 !== 'string') throw new FilterPolicyError(`Bad value in numeric range: ${String(op2)}`);
+  if (op2 !== '<' && op2 !== '<=') throw new FilterPolicyError(`Bad numeric range operator: ${op2}`);
+  const value2 = terms.shift();
+  if (!isNum(value2)) throw new FilterPolicyError(`Value of ${op2} must be numeric`);
+  if (value2 <= value) throw new FilterPolicyError('Bottom must be less than top');
+  if (terms.length) throw new FilterPolicyError('Too many terms in numeric range expression');
+}
+
+function checkCidr(arg: unknown): void {
+  // AWS's parser reads a cidr value as it reads a prefix
+  if (typeof arg !== 'string') throw new FilterPolicyError('prefix match pattern must be a string');
+  const parts = arg.split('/');
+  if (parts.length !== 2) throw new FilterPolicyError("Malformed CIDR, one '/' required");
+  if (!/^-?\d+$/.test(parts[1])) throw new FilterPolicyError('Malformed CIDR, mask bits must be an integer');
+  if (!parseCidr(arg)) throw new FilterPolicyError(`Nonstandard IP address: ${parts[0]}`);
 }
 
 // ------------------------------------------------------------------------------------------ matching
@@ -257,25 +290,26 @@ function attributeValues(a: FilterAttribute | undefined): { present: boolean; va
   return { present: true, values: [] };
 }
 
-function bodyValues(body: unknown, path: string[]): { present: boolean; values: Val[] } {
-  let nodes: unknown[] = [body];
-  for (const seg of path) {
-    const next: unknown[] = [];
-    for (const n of nodes) {
-      const items = Array.isArray(n) ? n : [n];
-      for (const it of items) {
-        if (it && typeof it === 'object' && !Array.isArray(it) && Object.prototype.hasOwnProperty.call(it, seg)) next.push((it as Record<string, unknown>)[seg]);
-      }
+/** A JSON body's leaves by dotted path (keys joined with '.'; an array's elements all count under the array's path). */
+function flattenBody(body: unknown): Map<string, { present: boolean; values: Val[] }> {
+  const out = new Map<string, { present: boolean; values: Val[] }>();
+  const visit = (node: unknown, path: string) => {
+    if (Array.isArray(node)) {
+      if (path) entry(path);
+      for (const it of node) visit(it, path);
+    } else if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node as Record<string, unknown>)) visit(v, path ? `${path}.${k}` : k);
+    } else if (path) {
+      entry(path).values.push(node as Val);
     }
-    nodes = next;
-    if (nodes.length === 0) return { present: false, values: [] };
-  }
-  const values: Val[] = [];
-  for (const n of nodes) {
-    const items = Array.isArray(n) ? n : [n];
-    for (const it of items) if (it === null || ['string', 'number', 'boolean'].includes(typeof it)) values.push(it as Val);
-  }
-  return { present: true, values };
+  };
+  const entry = (path: string) => {
+    let e = out.get(path);
+    if (!e) out.set(path, (e = { present: true, values: [] }));
+    return e;
+  };
+  visit(body, '');
+  return out;
 }
 
 /** Whether a message passes a (parsed, valid) filter policy. */
@@ -288,7 +322,9 @@ export function matchesFilter(policy: Record<string, unknown>, scope: FilterScop
       return false; // a body that is not JSON matches no body-scoped policy
     }
     if (!parsed || typeof parsed !== 'object') return false;
-    return matchObject(policy, (path) => bodyValues(parsed, path), []);
+    // AWS compares dotted paths: the policy key "a.b" is the nested key a → b, and the other way round
+    const flat = flattenBody(parsed);
+    return matchObject(policy, (path) => flat.get(path.join('.')) ?? { present: false, values: [] }, []);
   }
   return matchObject(policy, (path) => attributeValues(attrs[path[0]]), []);
 }

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { ConsumerHandle, Delivery, Message } from '../../src/core/api.js';
 import { messageAttributesOf } from '../aws/message-attributes.js';
 import { deadLetter } from './dead-letter.js';
-import { DEFAULT_HTTP_POLICY, parseDeliveryPolicy, retryDelay, type RetryPolicy } from './delivery-policy.js';
+import { DEFAULT_HTTP_POLICY, notificationContentType, parseDeliveryPolicy, retryDelay, type RetryPolicy } from './delivery-policy.js';
 import { CERT_PATH, type SnsResources, type SubMeta } from './resources.js';
 import { stringToSign } from './signing.js';
 
@@ -54,6 +54,7 @@ export class HttpDelivery {
   async deliverHttp(sub: SubMeta, m: Message, payload: string, raw: boolean, d: Delivery, consumer: ConsumerHandle): Promise<void> {
     const pol = this.retryPolicy(sub);
     const headers: Record<string, string> = {
+      'content-type': notificationContentType(this.r.topicMeta(sub.topic)?.attributes.DeliveryPolicy, sub.attributes.DeliveryPolicy),
       'x-amz-sns-message-type': 'Notification',
       'x-amz-sns-message-id': m.messageId,
       'x-amz-sns-topic-arn': this.r.topicArn(sub.topic),

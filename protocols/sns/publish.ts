@@ -37,12 +37,12 @@ export class Publisher {
     if (text.length === 0) throw invalid('Empty message');
     const subject = p.optStr('Subject');
     if (subject !== undefined && (subject.length === 0 || subject.length > 100 || /[\x00-\x1f\x7f]/.test(subject))) {
-      throw invalid('Subject Reason: Subject must be 1 to 100 printable ASCII characters without line breaks.');
+      throw invalid('Subject');
     }
     const structure = p.optStr('MessageStructure');
     if (structure !== undefined && structure !== 'json') throw invalid('MessageStructure Reason: must be json');
     if (structure === 'json') checkJsonStructure(text);
-    const attrs = parseMessageAttributes(p.optMap('MessageAttributes'), 'user', (m) => snsError('ParameterValueInvalid', m));
+    const attrs = parseMessageAttributes(p.optMap('MessageAttributes'), 'user', (m) => snsError('ParameterValueInvalid', m), 'sns');
     if (attrs) {
       for (const [k, a] of Object.entries(attrs)) {
         if (a.DataType === 'String.Array') {
@@ -81,6 +81,7 @@ export class Publisher {
     if (groupId !== undefined) annotations['sns.group'] = groupId;
     if (dedupId !== undefined) annotations['sns.dedup'] = dedupId;
     if (fifo) annotations['sns.seq'] = this.nextSequenceNumber();
+    if (ctx.traceHeader !== undefined) annotations['sns.trace'] = ctx.traceHeader;
     const message = createMessage({
       messageId: randomUUID(),
       body: Buffer.from(text, 'utf8'),
@@ -118,6 +119,8 @@ export class Publisher {
       if (p.has('PhoneNumber')) throw invalid('PhoneNumber Reason: SMS is not supported by this broker');
       throw invalid('TopicArn or TargetArn Reason: no value for required parameter');
     }
+    // a platform endpoint (mobile push) ARN: there are none here, and AWS words it so
+    if (p.optStr('TopicArn') === undefined && /^arn:aws[\w-]*:sns:[^:]*:[^:]*:endpoint\//.test(arn)) throw invalid('TargetArn Reason: No endpoint found for the target arn specified');
     return this.r.topicFromArn(arn);
   }
 
@@ -131,25 +134,30 @@ export class Publisher {
     const name = this.r.topicFromArn(p.str('TopicArn'));
     const entries = p.optList('PublishBatchRequestEntries');
     if (!entries || entries.length === 0) throw snsError('EmptyBatchRequest', 'The batch request doesn\'t contain any entries');
-    if (entries.length > 10) throw snsError('TooManyEntriesInBatchRequest', 'The batch request contains more entries than permissible');
+    if (entries.length > 10) throw snsError('TooManyEntriesInBatchRequest', 'The batch request contains more entries than permissible.');
     const ids = new Set<string>();
     const fifo = this.r.isFifoTopic(name);
     const contentBased = this.r.topicMeta(name)?.attributes.ContentBasedDeduplication === 'true';
-    let total = 0;
-    for (const e of entries) {
-      const ep = p.sub(e, 'PublishBatchRequestEntries');
-      const id = ep.optStr('Id');
-      if (id === undefined || !/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw snsError('InvalidBatchEntryId', 'The Id of a batch entry in a batch request doesn\'t abide by the specification');
-      if (ids.has(id)) throw snsError('BatchEntryIdsNotDistinct', 'Two or more batch entries in the request have the same Id');
+    // AWS checks every entry's Id first, then each entry's message structure, then the FIFO parameters
+    const eps = entries.map((e) => p.sub(e, 'PublishBatchRequestEntries'));
+    for (const ep of eps) {
+      const id = ep.optStr('Id') ?? '';
+      if (id.length > 80) throw snsError('InvalidBatchEntryId', `The Id of a batch entry in the batch request is too long: ${id}`);
+      if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) throw snsError('InvalidBatchEntryId', `The Id of a batch entry in the batch request contains an impermissible character: ${id}`);
+      if (ids.has(id)) throw snsError('BatchEntryIdsNotDistinct', 'Two or more batch entries in the request have the same Id.');
       ids.add(id);
-      total += Buffer.byteLength(ep.optStr('Message') ?? '');
+    }
+    let total = 0;
+    for (const ep of eps) {
+      // AWS counts the attributes too (names, types and values)
+      total += Buffer.byteLength(ep.optStr('Message') ?? '') + rawAttributesSize(ep.optMap('MessageAttributes'));
+      const text = ep.optStr('Message');
+      if (ep.optStr('MessageStructure') === 'json' && text) checkJsonStructure(text);
       // AWS fails the whole batch (not the entry) for these
       if (fifo && !ep.has('MessageGroupId')) throw invalid('The MessageGroupId parameter is required for FIFO topics');
       if (fifo && !contentBased && !ep.has('MessageDeduplicationId')) {
         throw invalid('The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
       }
-      const text = ep.optStr('Message');
-      if (ep.optStr('MessageStructure') === 'json' && text) checkJsonStructure(text);
     }
     if (total > MAX_MESSAGE) throw snsError('BatchRequestTooLong', 'The length of all the messages put together is more than the limit.');
     const outcomes = await Promise.all(
@@ -186,4 +194,19 @@ function checkJsonStructure(text: string): void {
   if (!o || typeof o !== 'object' || Array.isArray(o) || typeof (o as Record<string, unknown>).default !== 'string') {
     throw invalid('Message Structure - No default entry in JSON message body');
   }
+}
+
+/** Bytes of message attributes as sent (not yet checked): names, data types and values. */
+function rawAttributesSize(raw: Record<string, unknown> | undefined): number {
+  let n = 0;
+  for (const [name, v] of Object.entries(raw ?? {})) {
+    n += Buffer.byteLength(name);
+    if (!v || typeof v !== 'object') continue;
+    const a = v as { DataType?: unknown; StringValue?: unknown; BinaryValue?: unknown };
+    if (typeof a.DataType === 'string') n += Buffer.byteLength(a.DataType);
+    if (typeof a.StringValue === 'string') n += Buffer.byteLength(a.StringValue);
+    else if (a.BinaryValue instanceof Uint8Array) n += a.BinaryValue.length;
+    else if (typeof a.BinaryValue === 'string') n += Buffer.from(a.BinaryValue, 'base64').length;
+  }
+  return n;
 }

@@ -19,7 +19,7 @@ export interface SqsBridge {
   isFifo(name: string): boolean;
   deliver(
     name: string,
-    m: { body: string; attributes?: MessageAttributes; groupId?: string; dedupId?: string; senderId?: string; annotations?: Record<string, unknown> },
+    m: { body: string; attributes?: MessageAttributes; groupId?: string; dedupId?: string; senderId?: string; traceHeader?: string; annotations?: Record<string, unknown> },
   ): Promise<{ messageId: string }>;
   nameFromArn(arn: string): string | undefined;
 }
@@ -42,6 +42,8 @@ export interface SnsContext {
   verified: boolean;
   /** The broker user behind the request's access key (security.users[].accessKeys), for security.acl. */
   user?: Principal;
+  /** The request's X-Ray trace header (`X-Amzn-Trace-Id`): SQS subscribers get it as AWSTraceHeader. */
+  traceHeader?: string;
 }
 
 export interface TopicMeta {

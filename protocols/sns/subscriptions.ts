@@ -4,10 +4,10 @@
  * delivery and redrive policies). A confirmed subscription is attached to the fan-out at once.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { snsError } from '../aws/errors.js';
+import { AwsError, snsError } from '../aws/errors.js';
 import { BrokerError, formatAddress, parseAddress, type Address } from '../../src/core/api.js';
 import type { Params } from '../aws/params.js';
-import { effectiveDeliveryPolicyDoc, parseDeliveryPolicy } from './delivery-policy.js';
+import { parseDeliveryPolicy, subscriptionDeliveryPolicyDoc } from './delivery-policy.js';
 import type { FanOut } from './fan-out.js';
 import { FilterPolicyError, parseFilterPolicy, type FilterScope } from './filter-policy.js';
 import type { HttpDelivery } from './http-delivery.js';
@@ -18,6 +18,9 @@ const UNSUPPORTED_PROTOCOLS = new Set(['email', 'email-json', 'sms', 'applicatio
 const TOKEN_TTL_MS = 3 * 24 * 3600 * 1000;
 const SETTABLE_SUB = new Set(['DeliveryPolicy', 'FilterPolicy', 'FilterPolicyScope', 'RawMessageDelivery', 'RedrivePolicy', 'SubscriptionRoleArn', 'ReplayPolicy']);
 
+/** Subscription attributes' values when not set. */
+const SUB_DEFAULTS: Record<string, string> = { RawMessageDelivery: 'false', FilterPolicyScope: 'MessageAttributes' };
+
 export class Subscriptions {
   constructor(
     private readonly r: SnsResources,
@@ -25,7 +28,7 @@ export class Subscriptions {
     private readonly http: HttpDelivery,
   ) {}
 
-  private checkSubAttribute(sub: Pick<SubMeta, 'protocol' | 'topic'>, k: string, v: string, all: Record<string, string>): string {
+  private checkSubAttribute(sub: Pick<SubMeta, 'protocol' | 'topic' | 'endpoint'>, k: string, v: string, all: Record<string, string>): string {
     if (!SETTABLE_SUB.has(k)) throw invalid(`AttributeName Reason: Unknown attribute ${k}`);
     switch (k) {
       case 'RawMessageDelivery':
@@ -45,14 +48,18 @@ export class Subscriptions {
         let o: Record<string, unknown>;
         try {
           o = JSON.parse(v);
-        } catch {
-          throw invalid('RedrivePolicy: Redrive policy is not a valid JSON');
+        } catch (err) {
+          throw invalid(`RedrivePolicy: failed to parse JSON. ${(err as Error).message}`);
         }
         const arn = o?.deadLetterTargetArn;
         if (typeof arn !== 'string') throw invalid('RedrivePolicy: deadLetterTargetArn is missing');
         const q = this.r.opts.sqs.nameFromArn(arn);
         if (!q || !this.r.opts.sqs.exists(q)) throw invalid('RedrivePolicy: deadLetterTargetArn is an invalid arn');
-        if (this.r.isFifoTopic(sub.topic) !== this.r.opts.sqs.isFifo(q)) throw invalid('RedrivePolicy: must use a queue of the same type (FIFO or standard) as the topic');
+        // AWS: a FIFO subscription (a FIFO queue on a FIFO topic) needs a FIFO DLQ; a standard queue on a FIFO topic a standard one
+        const endpointQueue = sub.protocol === 'sqs' ? this.r.opts.sqs.nameFromArn(sub.endpoint) : undefined;
+        const fifoSub = this.r.isFifoTopic(sub.topic) && (endpointQueue === undefined || this.r.opts.sqs.isFifo(endpointQueue));
+        if (fifoSub && !this.r.opts.sqs.isFifo(q)) throw invalid('RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic.');
+        if (!fifoSub && this.r.opts.sqs.isFifo(q)) throw invalid('RedrivePolicy: must use a queue of the same type (FIFO or standard) as the subscription');
         return v;
       }
       case 'DeliveryPolicy':
@@ -68,7 +75,7 @@ export class Subscriptions {
     try {
       parseFilterPolicy(text, scope as FilterScope);
     } catch (err) {
-      if (err instanceof FilterPolicyError) throw invalid(`FilterPolicy: ${err.message}`);
+      if (err instanceof FilterPolicyError) throw invalid(err.unprefixed ? err.message : `FilterPolicy: ${err.message}`);
       throw err;
     }
   }
@@ -85,11 +92,12 @@ export class Subscriptions {
     const requested = stringMap(p, 'Attributes');
     const returnArn = p.optBool('ReturnSubscriptionArn') ?? false;
     const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(requested)) attributes[k] = this.checkSubAttribute({ protocol, topic: name }, k, v, requested);
+    for (const [k, v] of Object.entries(requested)) attributes[k] = subscribeAttribute(() => this.checkSubAttribute({ protocol, topic: name, endpoint }, k, v, requested));
     const existing = this.r.engine.kvEntries<SubMeta>('sns:sub:').map(([, s]) => s).find((s) => s.topic === name && s.protocol === protocol && s.endpoint === endpoint);
     if (existing) {
+      // compared with the values in effect: asking for a default (FilterPolicyScope MessageAttributes) is no difference
       for (const [k, v] of Object.entries(attributes)) {
-        if ((existing.attributes[k] ?? '') !== v) throw invalid('Attributes Reason: Subscription already exists with different attributes');
+        if ((existing.attributes[k] ?? SUB_DEFAULTS[k] ?? '') !== (v === '' ? (SUB_DEFAULTS[k] ?? '') : v)) throw invalid('Attributes Reason: Subscription already exists with different attributes');
       }
       if (!existing.confirmed && (protocol === 'http' || protocol === 'https')) this.http.sendConfirmation(existing, ctx.baseUrl);
       return { SubscriptionArn: existing.confirmed || returnArn ? this.r.subArn(existing) : 'pending confirmation' };
@@ -124,7 +132,7 @@ export class Subscriptions {
     if (!PROTOCOLS.has(protocol)) throw invalid(`Amazon SNS does not support this protocol string: ${protocol}`);
     this.checkEndpoint(protocol, def.endpoint, def.topic);
     const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(def.attributes)) attributes[k] = this.checkSubAttribute({ protocol, topic: def.topic }, k, v, def.attributes);
+    for (const [k, v] of Object.entries(def.attributes)) attributes[k] = this.checkSubAttribute({ protocol, topic: def.topic, endpoint: def.endpoint }, k, v, def.attributes);
     const same = this.r.engine.kvEntries<SubMeta>('sns:sub:').map(([, s]) => s).find((s) => s.id === def.id || (s.topic === def.topic && s.protocol === protocol && s.endpoint === def.endpoint));
     if (same) return false;
     const needsConfirm = (protocol === 'http' || protocol === 'https') && !def.confirmed;
@@ -186,8 +194,17 @@ export class Subscriptions {
   }
 
   async confirmSubscription(p: Params, ctx: SnsContext): Promise<Record<string, unknown>> {
-    const name = this.r.topicFromArn(p.str('TopicArn'));
     const token = p.str('Token');
+    let name: string;
+    try {
+      name = this.r.topicFromArn(p.str('TopicArn'));
+    } catch (err) {
+      // AWS: a token for a topic that does not exist is an invalid token, not a missing topic
+      if (err instanceof AwsError && err.code === 'NotFound') throw invalid('Token');
+      throw err;
+    }
+    // AWS tells a string that cannot be a token (its tokens are long hex strings) from an unknown token
+    if (!/^[0-9a-f]{64,}$/i.test(token)) throw snsError('InvalidParameter', 'Invalid token');
     const auth = p.optStr('AuthenticateOnUnsubscribe');
     const sub = this.r.engine.kvEntries<SubMeta>('sns:sub:').map(([, s]) => s).find((s) => s.topic === name && s.token === token);
     if (!sub) throw invalid('Token');
@@ -247,7 +264,9 @@ export class Subscriptions {
       SubscriptionPrincipal: `arn:aws:iam::${this.r.accountId}:root`,
     };
     for (const [k, v] of Object.entries(sub.attributes)) if (v !== '') a[k] = v;
-    if (sub.protocol === 'http' || sub.protocol === 'https') a.EffectiveDeliveryPolicy = JSON.stringify(effectiveDeliveryPolicyDoc(this.r.topicMeta(sub.topic)?.attributes.DeliveryPolicy, sub.attributes.DeliveryPolicy));
+    // AWS shows the scope only with a filter policy
+    if (!sub.attributes.FilterPolicy) delete a.FilterPolicyScope;
+    if (sub.protocol === 'http' || sub.protocol === 'https') a.EffectiveDeliveryPolicy = JSON.stringify(subscriptionDeliveryPolicyDoc(this.r.topicMeta(sub.topic)?.attributes.DeliveryPolicy, sub.attributes.DeliveryPolicy));
     if (sub.attributes.FilterPolicy && !a.FilterPolicyScope) a.FilterPolicyScope = 'MessageAttributes';
     return { Attributes: a };
   }
@@ -264,5 +283,18 @@ export class Subscriptions {
     await this.r.engine.kvPut(`sns:sub:${sub.id}`, { ...sub, attributes });
     this.fanOut.filterChanged(sub.id);
     return {};
+  }
+}
+
+/** Subscribe words a bad attribute as about its Attributes parameter (SetSubscriptionAttributes does not). */
+function subscribeAttribute(check: () => string): string {
+  try {
+    return check();
+  } catch (err) {
+    const prefix = 'Invalid parameter: ';
+    if (err instanceof AwsError && err.code === 'InvalidParameter' && err.message.startsWith(prefix) && !err.message.startsWith(`${prefix}Attributes Reason:`)) {
+      throw snsError('InvalidParameter', `${prefix}Attributes Reason: ${err.message.slice(prefix.length)}`);
+    }
+    throw err;
   }
 }

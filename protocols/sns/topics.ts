@@ -113,13 +113,15 @@ export class Topics {
     const fifoName = name.endsWith('.fifo');
     const base = fifoName ? name.slice(0, -5) : name;
     if (!TOPIC_NAME_RE.test(base) || name.length > 256) {
-      throw invalid('Topic Name Reason: Topic names must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.');
+      throw invalid('Topic Name'); // AWS gives no reason
     }
     const requested = stringMap(p, 'Attributes');
     const fifoAttr = requested.FifoTopic?.toLowerCase() === 'true';
-    if (fifoAttr !== fifoName) throw invalid(fifoName ? 'Topic Name Reason: FIFO topic names must end with .fifo and set FifoTopic to true' : 'Topic Name Reason: Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.');
+    if (fifoAttr !== fifoName) throw invalid('Topic Name');
     const attributes: Record<string, string> = {};
     for (const [k, v] of Object.entries(requested)) attributes[k] = this.checkTopicAttribute(k, v, fifoName, true);
+    // FifoTopic=false is what a standard topic is: nothing to keep or to compare
+    if (attributes.FifoTopic?.toLowerCase() === 'false') delete attributes.FifoTopic;
     const tags = tagList(p, 'Tags');
     const existing = this.r.topicMeta(name);
     if (existing) {
@@ -172,7 +174,8 @@ export class Topics {
       SubscriptionsDeleted: '0',
       EffectiveDeliveryPolicy: JSON.stringify(effectiveDeliveryPolicyDoc(meta.attributes.DeliveryPolicy)),
     };
-    for (const [k, v] of Object.entries(meta.attributes)) if (k !== 'Policy' && v !== '') a[k] = v;
+    // AWS shows FifoTopic on FIFO topics only (a standard topic created with FifoTopic=false has none)
+    for (const [k, v] of Object.entries(meta.attributes)) if (k !== 'Policy' && k !== 'FifoTopic' && v !== '') a[k] = v;
     if (fifo) {
       a.FifoTopic = 'true';
       a.ContentBasedDeduplication = meta.attributes.ContentBasedDeduplication ?? 'false';

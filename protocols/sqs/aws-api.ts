@@ -33,12 +33,14 @@ class SqsRequestContext implements RequestContext {
   readonly user: RequestContext['user'];
   readonly lenient: boolean;
   readonly pathQueue: string | undefined;
+  readonly traceHeader: string | undefined;
 
   constructor(private readonly req: AwsRequest) {
     this.baseUrl = req.baseUrl;
     this.senderId = req.principal;
     this.user = req.user;
     this.lenient = req.protocol === 'query';
+    this.traceHeader = req.traceHeader;
     this.pathQueue = req.protocol === 'query' && req.path.split('/').filter(Boolean).length >= 2 ? queueNameFromUrl(req.path) : undefined;
   }
 

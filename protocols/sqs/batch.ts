@@ -14,7 +14,15 @@ export function batchResult(entries: unknown[], outcomes: Array<AwsError | null>
     if (o) Failed.push({ Id: id, SenderFault: o.fault === 'Sender', Code: o.queryCode, Message: o.message });
     else Successful.push({ Id: id });
   });
-  return { Successful, Failed };
+  return batchLists(Successful, Failed);
+}
+
+/** AWS leaves an empty Successful or Failed list out of a batch answer (the JSON protocol shows it). */
+export function batchLists(Successful: unknown[], Failed: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (Successful.length) out.Successful = Successful;
+  if (Failed.length) out.Failed = Failed;
+  return out;
 }
 
 export function checkBatch(p: Params, action: 'SendMessageBatch' | 'DeleteMessageBatch' | 'ChangeMessageVisibilityBatch'): unknown[] {

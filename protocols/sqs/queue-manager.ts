@@ -84,7 +84,9 @@ export class QueueManager {
     const meta = this.q.meta(name);
     if (!meta) return;
     const redrive = parseRedrivePolicy(meta.attributes.RedrivePolicy);
-    const dlq = redrive ? queueNameFromArn(redrive.deadLetterTargetArn) : undefined;
+    // a queue that is its own dead-letter queue (AWS accepts it): moving a message there is keeping it, so no move
+    const target = redrive ? queueNameFromArn(redrive.deadLetterTargetArn) : undefined;
+    const dlq = target === name ? undefined : target;
     const override: Partial<DestinationPolicy> = {
       maxRedeliveries: redrive && dlq ? redrive.maxReceiveCount - 1 : -1,
       deadLetterQueue: redrive && dlq ? dlq : '',
@@ -151,11 +153,12 @@ export class QueueManager {
     if (attributes.KmsMasterKeyId && attributes.SqsManagedSseEnabled === 'true') {
       throw sqsError('InvalidAttributeName', 'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.');
     }
+    // AWS: turning KMS encryption on turns SQS-managed encryption off (and it stays off when the key is removed)
+    if (attributes.KmsMasterKeyId && attributes.SqsManagedSseEnabled === undefined) attributes.SqsManagedSseEnabled = 'false';
     if (attributes.RedrivePolicy) {
       const rp = checkRedrivePolicyShape(attributes.RedrivePolicy);
       const dlq = queueNameFromArn(rp.deadLetterTargetArn);
       if (!dlq || !this.q.exists(dlq)) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`);
-      if (dlq === name) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: A queue cannot be its own dead-letter queue.`);
       if (this.q.isFifo(dlq) !== fifo) throw sqsError('InvalidParameterValue', `Value ${attributes.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.`);
       const allow = parseRedriveAllowPolicy(this.q.meta(dlq)?.attributes.RedriveAllowPolicy);
       if (allow && (allow.redrivePermission === 'denyAll' || (allow.redrivePermission === 'byQueue' && !(allow.sourceQueueArns ?? []).includes(this.q.queueArn(name))))) {
@@ -294,7 +297,8 @@ export class QueueManager {
       const v = meta ? attr(meta, k) : k === 'FifoQueue' ? (fifo ? 'true' : undefined) : attr(undefined, k);
       if (v !== undefined && v !== '') out[k] = v;
     }
-    return { Attributes: out };
+    // AWS leaves the map out when none of the names has a value (a Policy asked for after the last RemovePermission)
+    return Object.keys(out).length ? { Attributes: out } : {};
   }
 
   async setQueueAttributes(p: Params, ctx: RequestContext): Promise<Record<string, unknown>> {
@@ -385,11 +389,14 @@ export class QueueManager {
     const meta = this.q.meta(name) ?? newMeta(name);
     const policy = parsePolicy(meta.attributes.Policy, this.q.queueArn(name));
     if (policy.Statement.some((s) => s.Sid === label)) throw p.invalid('Label', `Already exists.`, label);
+    // as AWS writes it: a single principal or action is a string, several a list
+    const principals = accounts.map((a) => `arn:aws:iam::${a}:root`);
+    const granted = actions.map((a) => `SQS:${a}`);
     policy.Statement.push({
       Sid: label,
       Effect: 'Allow',
-      Principal: { AWS: accounts.map((a) => `arn:aws:iam::${a}:root`) },
-      Action: actions.map((a) => `SQS:${a}`),
+      Principal: { AWS: principals.length === 1 ? principals[0] : principals },
+      Action: granted.length === 1 ? granted[0] : granted,
       Resource: this.q.queueArn(name),
     });
     await this.q.putMeta({ ...meta, attributes: { ...meta.attributes, Policy: JSON.stringify(policy) }, modified: Math.floor(Date.now() / 1000) });
@@ -403,7 +410,7 @@ export class QueueManager {
     const policy = parsePolicy(meta.attributes.Policy, this.q.queueArn(name));
     const before = policy.Statement.length;
     policy.Statement = policy.Statement.filter((s) => s.Sid !== label);
-    if (policy.Statement.length === before) throw p.invalid('Label', `Value ${label} for parameter Label is invalid. Reason: can't find label.`);
+    if (policy.Statement.length === before) throw p.invalid('Label', "can't find label.", label);
     const attributes = { ...meta.attributes };
     if (policy.Statement.length) attributes.Policy = JSON.stringify(policy);
     else delete attributes.Policy;
@@ -454,7 +461,8 @@ function parsePolicy(s: string | undefined, arn: string): PolicyDoc {
       /* replace */
     }
   }
-  return { Version: '2012-10-17', Id: `${arn}/SQSDefaultPolicy`, Statement: [] };
+  // the policy document AddPermission starts, as AWS writes it
+  return { Version: '2008-10-17', Id: `${arn}/SQSDefaultPolicy`, Statement: [] };
 }
 
 function samePolicy(a: Partial<DestinationPolicy> | undefined, b: Partial<DestinationPolicy>): boolean {

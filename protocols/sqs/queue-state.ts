@@ -25,7 +25,10 @@ export interface LapsedReceipt {
 const LAPSED_LIMIT = 10_000;
 
 export interface Waiter {
+  /** Deliveries it takes (FIFO: the client's maximum plus a look-ahead). */
   want: number;
+  /** FIFO: how many it returns, chosen group by group from what it took; the rest go back. */
+  keep?: number;
   got: Delivery[];
   groups: Set<string>;
   done: boolean;

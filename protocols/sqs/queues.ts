@@ -22,6 +22,8 @@ export interface RequestContext {
   signal?: AbortSignal;
   /** The broker user behind the request (undefined: not checked, e.g. SQS used without the endpoint). */
   user?: Principal;
+  /** The request's X-Ray trace header (`X-Amzn-Trace-Id`). */
+  traceHeader?: string;
 }
 
 export class SqsQueues {

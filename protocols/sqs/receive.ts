@@ -24,6 +24,11 @@ const PREFETCH_MAX = 100;
 const PREFETCH_IDLE_MS = 1000;
 const INFLIGHT_LIMIT_STANDARD = 120_000;
 const INFLIGHT_LIMIT_FIFO = 120_000;
+/**
+ * FIFO receives take this many deliveries more than they return, so a receive can be filled from one group as AWS
+ * fills it ("as many messages of the same message group as possible"); the others go back at once.
+ */
+const FIFO_LOOKAHEAD = 10;
 
 export class Receiver {
   constructor(private readonly q: SqsQueues) {}
@@ -329,9 +334,10 @@ export class Receiver {
     const name = this.q.resolveQueue(p, ctx);
     const meta = this.q.meta(name);
     const fifo = isFifoMeta(meta);
-    const max = p.optInt('MaxNumberOfMessages', 1, 10) ?? 1;
+    // AWS words these two range errors its own way
+    const max = rangedInt(p, 'MaxNumberOfMessages', 1, 10, 'Must be between 1 and 10, if provided.') ?? 1;
     const visibility = p.optInt('VisibilityTimeout', 0, 43200) ?? Number(attr(meta, 'VisibilityTimeout'));
-    const wait = p.optInt('WaitTimeSeconds', 0, 20) ?? Number(attr(meta, 'ReceiveMessageWaitTimeSeconds'));
+    const wait = rangedInt(p, 'WaitTimeSeconds', 0, 20, 'Must be >= 0 and <= 20, if provided.') ?? Number(attr(meta, 'ReceiveMessageWaitTimeSeconds'));
     const sysNames = [...(p.optStrList('AttributeNames') ?? []), ...(p.optStrList('MessageSystemAttributeNames') ?? [])];
     const attrNames = p.optStrList('MessageAttributeNames');
     // AWS selects no attribute for a name no attribute can have (`AWS.`, `..foo`) rather than refusing it
@@ -362,7 +368,9 @@ export class Receiver {
       throw sqsError('OverLimit', `Too many messages in flight for queue ${name} (at most ${fifo ? INFLIGHT_LIMIT_FIFO : INFLIGHT_LIMIT_STANDARD}).`);
     }
     const consumer = await this.ensureConsumer(st);
-    const got = await this.collect(st, consumer, max, wait, () => ctx.signal);
+    const collected = await this.collect(st, consumer, max, wait, () => ctx.signal);
+    // AWS returns a FIFO receive's messages of one group together (in the order their groups first came)
+    const got = fifo ? groupedInOrder(collected) : collected;
     const messages: Record<string, unknown>[] = [];
     const handles: string[] = [];
     const now = Date.now();
@@ -408,8 +416,10 @@ export class Receiver {
   private collect(st: QueueState, consumer: ConsumerHandle, max: number, wait: number, signalOf?: () => AbortSignal | undefined): Promise<Delivery[]> {
     return new Promise<Delivery[]>((resolve) => {
       let signal: AbortSignal | undefined;
+      const fifoQueue = this.q.isFifo(st.name);
       const w: Waiter = {
-        want: max,
+        want: fifoQueue ? max + FIFO_LOOKAHEAD : max,
+        keep: fifoQueue ? max : undefined,
         got: [],
         groups: new Set(),
         done: false,
@@ -430,6 +440,14 @@ export class Receiver {
             this.adjustCredit(st);
             resolve([]);
             return;
+          }
+          if (w.keep !== undefined && w.got.length > w.keep) {
+            const chosen = groupedInOrder(w.got);
+            w.got = chosen.slice(0, w.keep);
+            for (const d of chosen.slice(w.keep)) {
+              this.release(st, d);
+              this.groupDone(st, d.message.groupId, true);
+            }
           }
           this.adjustCredit(st);
           resolve(w.got);
@@ -496,9 +514,13 @@ export class Receiver {
       const a: Record<string, string> = {};
       if (want('SenderId')) a.SenderId = (ann['sqs.sender'] as string | undefined) ?? m.userId ?? this.q.accountId;
       if (want('SentTimestamp')) a.SentTimestamp = String(m.timestamp);
-      // a message flagged redelivered without a counted failure (a STOMP/JMS/AMQP consumer took it and went away)
-      // was received before: at least 2, as AMQP's delivery-count shows it at least 1
-      if (want('ApproximateReceiveCount')) a.ApproximateReceiveCount = String(Math.max(d.deliveryCount, d.redelivered ? 1 : 0) + 1);
+      if (want('ApproximateReceiveCount')) {
+        // AWS: a dead-lettered message keeps counting the receives it had in its source queue
+        const before = ann['sqs.md5'] !== undefined && typeof m.properties.originalDeliveryCount === 'number' ? m.properties.originalDeliveryCount : 0;
+        // a message flagged redelivered without a counted failure (a STOMP/JMS/AMQP consumer took it and went away)
+        // was received before: at least 2, as AMQP's delivery-count shows it at least 1
+        a.ApproximateReceiveCount = String(before + Math.max(d.deliveryCount, d.redelivered ? 1 : 0) + 1);
+      }
       if (want('ApproximateFirstReceiveTimestamp')) a.ApproximateFirstReceiveTimestamp = String(ann['sqs.firstReceive'] ?? Date.now());
       if (want('SequenceNumber') && ann['sqs.seq'] !== undefined) a.SequenceNumber = String(ann['sqs.seq']);
       if (want('MessageDeduplicationId') && ann['sqs.dedup'] !== undefined) a.MessageDeduplicationId = String(ann['sqs.dedup']);
@@ -524,4 +546,23 @@ export class Receiver {
     }
     return out;
   }
+}
+
+/** An optional integer parameter whose out-of-range error has AWS's own reason. */
+function rangedInt(p: Params, name: string, min: number, max: number, reason: string): number | undefined {
+  const n = p.optInt(name, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  if (n !== undefined && (n < min || n > max)) throw p.invalid(name, reason, String(n));
+  return n;
+}
+
+/** Deliveries with those of one FIFO group together, each group where its first message was, each in its order. */
+function groupedInOrder(got: Delivery[]): Delivery[] {
+  if (got.length < 2) return got;
+  const groups = new Map<string | undefined, Delivery[]>();
+  for (const d of got) {
+    const g = groups.get(d.message.groupId);
+    if (g) g.push(d);
+    else groups.set(d.message.groupId, [d]);
+  }
+  return groups.size === 1 ? got : [...groups.values()].flat();
 }

@@ -10,7 +10,7 @@ import { md5Hex } from '../aws/digest.js';
 import { AwsError, noQueue, sqsError } from '../aws/errors.js';
 import { attributesSize, attributesToProperties, ATTRS_ANNOTATION, hasInvalidChars, md5OfAttributes, parseMessageAttributes, type MessageAttributes } from '../aws/message-attributes.js';
 import type { Input, Params } from '../aws/params.js';
-import { checkBatch } from './batch.js';
+import { batchLists, checkBatch } from './batch.js';
 import { attr, isFifoMeta, type QueueMeta } from './queue-attributes.js';
 import type { DedupEntry } from './queue-state.js';
 import type { RequestContext, SqsQueues } from './queues.js';
@@ -96,7 +96,7 @@ export class Sender {
     for (const e of entries) {
       const ep = p.sub(e, 'Entries');
       try {
-        const pr = this.prepareSend(meta, ep, ctx, 'MessageBody');
+        const pr = this.prepareSend(meta, ep, ctx, 'MessageBody', true);
         total += pr.size;
         prepared.push(pr);
       } catch (err) {
@@ -121,11 +121,11 @@ export class Sender {
       if (r instanceof AwsError) Failed.push({ Id: id, SenderFault: r.fault === 'Sender', Code: r.queryCode, Message: r.message });
       else Successful.push({ Id: id, MessageId: r.MessageId, ...r });
     }
-    return { Successful, Failed };
+    return batchLists(Successful, Failed);
   }
 
   /** Validate one message and build its core message (not yet committed). */
-  private prepareSend(meta: QueueMeta | undefined, p: Params, ctx: RequestContext, bodyField: string): Prepared {
+  private prepareSend(meta: QueueMeta | undefined, p: Params, ctx: RequestContext, bodyField: string, inBatch = false): Prepared {
     const body = p.optStr(bodyField);
     if (body === undefined) throw p.missing(bodyField);
     // AWS: an empty body is a missing one (the query protocol cannot tell them apart)
@@ -138,7 +138,8 @@ export class Sender {
     const sys = parseMessageAttributes(p.optMap('MessageSystemAttributes'), 'system');
     const size = bytes.length + attributesSize(attrs);
     const maxSize = Number(attr(meta, 'MaximumMessageSize'));
-    if (size > maxSize) throw sqsError('InvalidParameterValue', `One or more parameters are invalid. Reason: Message must be shorter than ${maxSize} bytes.`);
+    // AWS words it differently for a batch entry
+    if (size > maxSize) throw sqsError('InvalidParameterValue', `One or more parameters ${inBatch ? 'cannot be validated' : 'are invalid'}. Reason: Message must be shorter than ${maxSize} bytes.`);
     const delay = p.optInt('DelaySeconds', 0, 900);
     if (fifo && delay !== undefined && delay > 0) {
       throw sqsError('InvalidParameterValue', `Value ${delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`);
@@ -158,8 +159,10 @@ export class Sender {
     } else if (dedupId !== undefined) {
       throw sqsError('InvalidParameterValue', `Value ${dedupId} for parameter MessageDeduplicationId is invalid. Reason: The request includes a parameter that is not valid for this queue type.`);
     }
-    const inbound: InboundMessage = { body, attributes: attrs, groupId, dedupId, senderId: ctx.senderId, traceHeader: sys?.AWSTraceHeader?.StringValue };
-    const built = this.buildMessage(meta, inbound, delay, bytes);
+    // AWS: the AWSTraceHeader system attribute, else the request's X-Amzn-Trace-Id header
+    const inbound: InboundMessage = { body, attributes: attrs, groupId, dedupId, senderId: ctx.senderId, traceHeader: sys?.AWSTraceHeader?.StringValue ?? ctx.traceHeader };
+    // a FIFO queue takes only DelaySeconds 0 per message, and then its own delay applies (AWS)
+    const built = this.buildMessage(meta, inbound, fifo ? undefined : delay, bytes);
     return {
       message: built.message,
       size,

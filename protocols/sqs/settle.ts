@@ -8,7 +8,7 @@ import { AwsError, sqsError } from '../aws/errors.js';
 import type { Params } from '../aws/params.js';
 import { batchResult, checkBatch } from './batch.js';
 import type { RequestContext, SqsQueues } from './queues.js';
-import type { QueueState } from './queue-state.js';
+import type { QueueState, Receipt } from './queue-state.js';
 import { parseReceipt } from './receipt-handle.js';
 import type { Receiver } from './receive.js';
 
@@ -27,16 +27,21 @@ export class Settler {
 
   private async settleOne(name: string, handle: string, op: 'delete' | { visibility: number }): Promise<void> {
     const st = this.q.state(name);
-    const { id, nonce } = parseReceipt(name, handle);
-    const r = st.receipts.get(id);
+    const parsed = parseReceipt(name, handle);
+    let { id } = parsed;
+    const { nonce } = parsed;
+    let r = st.receipts.get(id);
     if (!r || r.nonce !== nonce) {
       if (op === 'delete') return this.deleteStale(st, handle, id, nonce);
       if (this.recentlyDeleted.get(id) === nonce) throw notChangeable(handle);
-      // AWS answers a standard queue's late change with success (the receive is over: nothing left to change here);
-      // once the message was received again, the old receipt's change is refused
       const lapsed = st.lapsed.get(id);
-      if (lapsed?.nonce === nonce && !this.q.isFifo(name) && !inFlight(st, lapsed.seq)) return;
-      throw sqsError('MessageNotInflight', 'The message referred to is not in flight.');
+      if (lapsed?.nonce !== nonce || this.q.isFifo(name)) throw sqsError('MessageNotInflight', 'The message referred to is not in flight.');
+      // AWS, standard queue: a late change succeeds; when the message was received again since, it changes that
+      // receive's visibility (checked against AWS by LocalStack's test_terminate_visibility_timeout_after_receive)
+      const current = inFlightReceipt(st, lapsed.seq);
+      if (!current) return;
+      r = current;
+      id = current.delivery.id;
     }
     const consumer = st.consumer;
     if (!consumer) throw sqsError('ReceiptHandleIsInvalid', 'The receipt handle has expired.');
@@ -211,8 +216,8 @@ function notChangeable(handle: string): AwsError {
   return sqsError('InvalidParameterValue', `Value ${handle.slice(0, 200)} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.`);
 }
 
-/** Whether the message at `seq` is in flight under a current receipt. */
-function inFlight(st: QueueState, seq: number): boolean {
-  for (const r of st.receipts.values()) if (r.delivery.seq === seq) return true;
-  return false;
+/** The current receipt of the message at `seq`, if it is in flight. */
+function inFlightReceipt(st: QueueState, seq: number): Receipt | undefined {
+  for (const r of st.receipts.values()) if (r.delivery.seq === seq) return r;
+  return undefined;
 }

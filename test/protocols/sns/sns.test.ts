@@ -419,7 +419,12 @@ describe('SNS (AWS SDK, query protocol)', function () {
       assert.ok(!notes.some((r) => r.body.includes('before confirmation')), 'nothing delivered before confirmation');
       const a = (await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: notes[2].headers['x-amz-sns-subscription-arn'] as string }))).Attributes!;
       assert.equal(a.PendingConfirmation, 'false');
-      assert.equal(JSON.parse(a.EffectiveDeliveryPolicy).http.defaultHealthyRetryPolicy.numRetries, 3);
+      // a subscription's effective policy in AWS's subscription-level shape, the topic's retries inherited
+      const eff = JSON.parse(a.EffectiveDeliveryPolicy);
+      assert.equal(eff.healthyRetryPolicy.numRetries, 3);
+      assert.deepEqual(eff.requestPolicy, { headerContentType: 'text/plain; charset=UTF-8' });
+      assert.equal(eff.guaranteed, false);
+      assert.equal(notes[2].headers['content-type'], 'text/plain; charset=UTF-8');
       // the UnsubscribeURL in the notification works without a signature, as with AWS
       const un = new URL(n.UnsubscribeURL);
       assert.equal((await get(b.port, un.pathname + un.search)).status, 200);
@@ -441,9 +446,28 @@ describe('SNS (AWS SDK, query protocol)', function () {
       const got = await drain(dlq.url, 1, 6);
       assert.equal(got.length, 1);
       assert.equal(got[0].Body, 'undeliverable');
-      assert.equal(got[0].MessageAttributes!.ErrorCode.StringValue, 'DeliveryFailed');
+      // AWS dead-letters the message as it would have been delivered, with no attributes of its own
+      assert.equal(got[0].MessageAttributes?.ErrorCode, undefined);
       assert.equal(received.filter((r) => r.headers['x-amz-sns-message-type'] === 'Notification').length, 2);
       assert.equal(received.find((r) => r.headers['x-amz-sns-message-type'] === 'Notification')!.headers['x-amz-sns-rawdelivery'], 'true');
+    });
+
+    it('notifications carry the Content-Type of the subscription\'s requestPolicy, else of the topic\'s defaultRequestPolicy (AWS)', async () => {
+      const arn = await topic('web3', { DeliveryPolicy: JSON.stringify({ http: { defaultRequestPolicy: { headerContentType: 'application/json' } } }) });
+      assert.deepEqual(JSON.parse((await sns.send(new GetTopicAttributesCommand({ TopicArn: arn }))).Attributes!.EffectiveDeliveryPolicy!).http.defaultRequestPolicy, { headerContentType: 'application/json' });
+      await sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: 'http', Endpoint: `http://127.0.0.1:${port}/hook` }));
+      const conf = await eventually(() => received.find((r) => r.headers['x-amz-sns-message-type'] === 'SubscriptionConfirmation'), 5000);
+      assert.equal(conf!.headers['content-type'], 'text/plain; charset=UTF-8');
+      const { SubscriptionArn } = await sns.send(new ConfirmSubscriptionCommand({ TopicArn: arn, Token: JSON.parse(conf!.body).Token }));
+      await sns.send(new PublishCommand({ TopicArn: arn, Message: 'json typed' }));
+      const first = await eventually(() => received.find((r) => r.body.includes('json typed')), 5000);
+      assert.equal(first!.headers['content-type'], 'application/json');
+      await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn, AttributeName: 'DeliveryPolicy', AttributeValue: JSON.stringify({ requestPolicy: { headerContentType: 'text/csv' } }) }));
+      const eff = JSON.parse((await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn }))).Attributes!.EffectiveDeliveryPolicy!);
+      assert.deepEqual(eff.requestPolicy, { headerContentType: 'text/csv' });
+      await sns.send(new PublishCommand({ TopicArn: arn, Message: 'csv typed' }));
+      const second = await eventually(() => received.find((r) => r.body.includes('csv typed')), 5000);
+      assert.equal(second!.headers['content-type'], 'text/csv');
     });
   });
 });
