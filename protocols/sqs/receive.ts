@@ -57,6 +57,7 @@ export class Receiver {
         address: queueAddress(st.name),
         connection: this.q.connection ?? null,
         credit: 0,
+        readAhead: true,
         onMessage: (d) => this.onDelivery(st, d),
         onLeaseExpired: (d) => this.onLeaseExpired(st, d),
         onClose: () => this.onConsumerClosed(st),
@@ -382,6 +383,7 @@ export class Receiver {
       handles.push(r.handle);
       messages.push(this.renderMessage(name, d, r.handle, sysNames, attrNames));
     }
+    consumer.handedOut(got.map((d) => d.id));
     // leases start now; a visibility timeout of 0 makes them visible again at once (still counted as received)
     for (const d of got) {
       if (visibility > 0) {

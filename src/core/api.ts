@@ -122,6 +122,11 @@ export interface ConsumerHandle {
   ackUpTo(deliveryId: number): Promise<void>;
   nack(deliveryId: number, opts?: NackOptions): void;
   extendLease(deliveryId: number, ms: number): void;
+  /**
+   * A `readAhead` consumer gave these deliveries to its client: record durably (asynchronously, not awaited) that they may
+   * have been delivered, so after a crash they come back flagged redelivered. No-op for ids it no longer owns.
+   */
+  handedOut(deliveryIds: readonly number[]): void;
   /** Is this delivery still unsettled on this consumer (not acked, not returned to its queue)? */
   owns(deliveryId: number): boolean;
   addCredit(n: number): void;
@@ -218,6 +223,12 @@ export interface SubscribeOptions {
   /** Topic: bound the subscription's queue when no destination policy does (MQTT maxQueuedMessages). */
   limits?: SubscriptionLimits;
   ackTimeout?: number;
+  /**
+   * The adapter fetches ahead on its own behalf (SQS's read-ahead for receives to come): a dispatch is not recorded as
+   * "may have been delivered", so a crash does not flag, and count as received, messages no client ever got. The adapter
+   * records that with `handedOut` once it gives deliveries to a client.
+   */
+  readAhead?: boolean;
   onMessage: (d: Delivery) => void;
   /**
    * The engine closed the consumer (its queue or subscription was deleted, or `cause: 'unauthorized'`: its user may

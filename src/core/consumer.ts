@@ -16,6 +16,7 @@ export interface ConsumerQueue extends QueueView {
   ack(deliveryId: number): Promise<void>;
   nack(deliveryId: number, opts?: NackOptions): void;
   extendLease(deliveryId: number, ms: number): void;
+  markHandedOut(deliveryIds: readonly number[]): void;
   removeConsumer(c: Consumer, countFailures?: boolean): void;
 }
 
@@ -35,6 +36,8 @@ export interface ConsumerInit<Q extends ConsumerQueue> {
   priority?: number;
   autoAck?: boolean;
   ackTimeout?: number;
+  /** SubscribeOptions.readAhead: dispatches write no redelivery mark; `handedOut` does. */
+  readAhead?: boolean;
   onMessage: (d: Delivery) => void;
   onClose?: (reason: string, cause?: KillCause) => void;
   onLeaseExpired?: (d: Delivery) => void;
@@ -54,6 +57,7 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
   readonly priority: number;
   readonly autoAck: boolean;
   readonly ackTimeout: number;
+  readonly readAhead: boolean;
   readonly ownsQueue: boolean;
   closed = false;
   private readonly selector?: DeliverySelector;
@@ -77,6 +81,7 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
     this.priority = init.priority ?? 0;
     this.autoAck = init.autoAck ?? false;
     this.ackTimeout = init.ackTimeout ?? 0;
+    this.readAhead = init.readAhead ?? false;
     this.onMessage = init.onMessage;
     this.onClose = init.onClose;
     this.onLeaseExpired = init.onLeaseExpired;
@@ -157,6 +162,11 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
   extendLease(deliveryId: number, ms: number): void {
     this.checkOwn(deliveryId);
     this.queue.extendLease(deliveryId, ms);
+  }
+
+  handedOut(deliveryIds: readonly number[]): void {
+    const mine = deliveryIds.filter((id) => this.unsettled.has(id));
+    if (mine.length) this.queue.markHandedOut(mine);
   }
 
   owns(deliveryId: number): boolean {

@@ -849,6 +849,7 @@ export class Engine extends EventEmitter implements EngineApi {
         priority: o.priority,
         autoAck: o.autoAck,
         ackTimeout: o.ackTimeout,
+        readAhead: o.readAhead,
         onMessage: (d) => {
           this.state.totals.delivered++;
           if (conn) {

@@ -676,6 +676,11 @@ export class CoreQueue {
     c.track(delivery.id);
     const lease = c.ackTimeout || this.policy.ackTimeout;
     if (lease > 0) this.setLease(f, lease);
+    if (c.readAhead) {
+      // fetched ahead by the adapter: marked when it hands the message to a client (markHandedOut), not now
+      c.deliver(delivery);
+      return;
+    }
     // An entry whose enqueue commit is in flight with a mark covering it submitted (in that commit or before it)
     // needs no wait: the mark is durable no later than the entry, and a crash before that loses both.
     if (e.persisted && e.seq > this.committedMark && !(e.committing !== undefined && e.seq <= this.requestedMark)) {
@@ -773,8 +778,27 @@ export class CoreQueue {
     // Ready entries take credit first: those applied early by concurrent dispatch and not yet dispatched (this
     // microtask) are ahead of it, and should not cost it a mark commit of its own.
     let credit = 0;
-    for (const c of this.consumers) if (c.credit > 0 && !c.closed) credit += c.credit;
+    for (const c of this.consumers) if (c.credit > 0 && !c.closed && !c.readAhead) credit += c.credit; // read-ahead is marked when handed out
     return credit > this.readyCount;
+  }
+
+  /**
+   * A read-ahead consumer handed these deliveries to its client: cover them with a mark. Nothing waits for it (the
+   * client already has them): if the broker dies before it is durable, they come back unflagged — an undercount the
+   * adapter's "approximate" receive count allows, where marking at dispatch counted messages nobody received.
+   */
+  markHandedOut(deliveryIds: readonly number[]): void {
+    let max = 0;
+    for (const id of deliveryIds) {
+      const f = this.inflight.get(id);
+      if (f && f.entry.persisted && f.entry.seq > max) max = f.entry.seq;
+    }
+    if (max <= this.requestedMark) return;
+    if (max > this.markWanted) this.markWanted = max;
+    if (!this.markScheduled) {
+      this.markScheduled = true;
+      queueMicrotask(() => this.flushMark());
+    }
   }
 
   noteMarkRequested(seq: number): void {
