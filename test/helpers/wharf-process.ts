@@ -28,10 +28,11 @@ export function ephemeralEnv(): NodeJS.ProcessEnv {
 
 /**
  * Start `wharf start --data-dir DIR` (compiled from dist/ when the caller runs compiled, else src/app/cli.ts under tsx);
- * resolves once it logs "broker started", with the port of each listener.
+ * resolves once it logs "broker started", with the port of each listener. `env` overrides (a fixed port, so clients
+ * that reconnect on their own find the restarted broker).
  */
-export async function startWharf(dataDir: string): Promise<{ child: ChildProcess; ports: Record<string, number> }> {
-  const child = spawn(process.execPath, [...wharfCliArgs(), 'start', '--data-dir', dataDir], { cwd: repoRoot, env: ephemeralEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startWharf(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; ports: Record<string, number> }> {
+  const child = spawn(process.execPath, [...wharfCliArgs(), 'start', '--data-dir', dataDir], { cwd: repoRoot, env: { ...ephemeralEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const ports = await new Promise<Record<string, number>>((resolve, reject) => {
