@@ -5,6 +5,7 @@
  * handlers/acks.ts, outbound delivery in outbound.ts; see adapter.ts for what outlives a connection.
  * Spec clause ids in comments (`[MQTT-3.1.2-4]`) are MQTT 5.0's; an id numbered after 3.1.1 says so.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import * as mqttPacket from 'mqtt-packet';
 import type { ConnectionHandle, KillCause, Message } from '../../src/core/api.js';
@@ -152,6 +153,11 @@ export class MqttConnection implements ConnectionContext {
       this.protocolClose(RC.malformed, `malformed ${p.cmd.toUpperCase()}: ${pkt.length - hl - this.parsedBytes} bytes after its last field`);
       return false;
     }
+    const violation = wireViolation(p, pkt);
+    if (violation) {
+      this.protocolClose(violation[0], violation[1]);
+      return false;
+    }
     if (p.cmd === 'publish' && this.version === 5) keepUserPropertyOrder(p, pkt, hl);
     else if (p.cmd === 'connect' && p.protocolVersion === 5) keepWillUserPropertyOrder(p, pkt, hl);
     if (this.state === 'connecting') {
@@ -178,6 +184,10 @@ export class MqttConnection implements ConnectionContext {
         const tlen = pkt.readUInt16BE(off);
         off += 2;
         if (off + tlen > pkt.length) return false;
+        if (!isUtf8(pkt.subarray(off, off + tlen))) {
+          this.protocolClose(RC.malformed, 'PUBLISH topic name is not well-formed UTF-8');
+          return true;
+        }
         const topic = pkt.toString('utf8', off, off + tlen);
         off += tlen;
         let messageId: number | undefined;
@@ -185,6 +195,10 @@ export class MqttConnection implements ConnectionContext {
           if (off + 2 > pkt.length) return false;
           messageId = pkt.readUInt16BE(off);
           off += 2;
+          if (messageId === 0) {
+            this.protocolClose(RC.protocolError, 'PUBLISH at QoS > 0 with Packet Identifier 0');
+            return true;
+          }
         }
         if (this.version === 5) {
           if (off >= pkt.length || pkt[off] !== 0) return false;
@@ -395,4 +409,45 @@ function unsupportedLevel(pkt: Buffer, hl: number): boolean {
   const name = pkt.toString('latin1', hl + 2, levelAt);
   const level = pkt[levelAt];
   return (name === 'MQTT' || name === 'MQIsdp') && level !== 3 && level !== 4 && level !== 5;
+}
+
+const REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
+
+/**
+ * What mqtt-packet lets through but MQTT calls a Malformed Packet or a Protocol Error: a UTF-8 string field that is
+ * not well-formed UTF-8 (incl. encoded surrogates) [MQTT-1.5.3-1] — mqtt-packet decodes it lossily into U+FFFD, so
+ * a U+FFFD in a field of a packet whose bytes hold no encoded U+FFFD came from bad bytes — and a Packet Identifier
+ * of 0 on SUBSCRIBE, UNSUBSCRIBE or a QoS > 0 PUBLISH [MQTT-2.3.1-1]. mosquitto closes the connection for both.
+ */
+function wireViolation(p: mqttPacket.Packet, pkt: Buffer): [number, string] | null {
+  const pidZero = (p.cmd === 'subscribe' || p.cmd === 'unsubscribe' || (p.cmd === 'publish' && p.qos > 0)) && p.messageId === 0;
+  if (pidZero) return [RC.protocolError, `${p.cmd.toUpperCase()} with Packet Identifier 0`];
+  const strings: unknown[] = [];
+  const props = (p as { properties?: Record<string, unknown> }).properties;
+  switch (p.cmd) {
+    case 'publish':
+      strings.push(p.topic);
+      break;
+    case 'subscribe':
+      for (const s of p.subscriptions) strings.push(s.topic);
+      break;
+    case 'unsubscribe':
+      strings.push(...p.unsubscriptions);
+      break;
+    case 'connect':
+      strings.push(p.clientId, p.username, p.will?.topic);
+      collectPropertyStrings(p.will?.properties as Record<string, unknown> | undefined, strings);
+      break;
+  }
+  collectPropertyStrings(props, strings);
+  if (!strings.some((s) => typeof s === 'string' && s.includes('\uFFFD'))) return null;
+  if (pkt.includes(REPLACEMENT)) return null; // a genuine U+FFFD may be among them: give the benefit of the doubt
+  return [RC.malformed, `${p.cmd.toUpperCase()} has a string field that is not well-formed UTF-8`];
+}
+
+function collectPropertyStrings(props: Record<string, unknown> | undefined, out: unknown[]): void {
+  if (!props) return;
+  for (const k of ['contentType', 'responseTopic', 'reasonString', 'authenticationMethod']) out.push(props[k]);
+  const up = props.userProperties as Record<string, string | string[]> | undefined;
+  if (up) for (const [k, v] of Object.entries(up)) out.push(k, ...(Array.isArray(v) ? v : [v]));
 }
