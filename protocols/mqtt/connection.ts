@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import * as mqttPacket from 'mqtt-packet';
 import type { ConnectionHandle, KillCause, Message } from '../../src/core/api.js';
 import type { PeerInfo } from '../../src/transport/types.js';
-import { generate, keepUserPropertyOrder, keepWillUserPropertyOrder, RC, RC3, type Version } from './codec.js';
+import { generate, keepUserPropertyOrder, keepWillUserPropertyOrder, publishDuplicateProperty, RC, RC3, type Version } from './codec.js';
 import type { CloseOptions, ConnectionContext, ConnectionState, InboundState, OutboundState, SubEntry } from './context.js';
 import { FrameError, Framer, splitPackets } from './framer.js';
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './handlers/acks.js';
@@ -158,7 +158,15 @@ export class MqttConnection implements ConnectionContext {
       this.protocolClose(violation[0], violation[1]);
       return false;
     }
-    if (p.cmd === 'publish' && this.version === 5) keepUserPropertyOrder(p, pkt, hl);
+    if (p.cmd === 'publish' && this.version === 5) {
+      const dup = publishDuplicateProperty(pkt, hl);
+      if (dup !== undefined) {
+        // as mosquitto: the connection ends (v5: with the reason, [MQTT-4.13.1-1])
+        this.protocolClose(RC.protocolError, `PUBLISH carries property 0x${dup.toString(16).padStart(2, '0')} more than once`);
+        return false;
+      }
+      keepUserPropertyOrder(p, pkt, hl);
+    }
     else if (p.cmd === 'connect' && p.protocolVersion === 5) keepWillUserPropertyOrder(p, pkt, hl);
     if (this.state === 'connecting') {
       this.queued.push(p);

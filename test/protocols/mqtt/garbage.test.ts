@@ -133,7 +133,7 @@ describe('MQTT garbage input', function () {
     await goodClientWorks('empty');
   });
 
-  it('a string field that is not well-formed UTF-8, or a Packet Identifier 0: v5 DISCONNECT 0x81 / 0x82, 3.1.1 closes', async () => {
+  it('a string field that is not well-formed UTF-8, a Packet Identifier 0, a repeated property: v5 DISCONNECT 0x81 / 0x82, 3.1.1 closes', async () => {
     const str = (b: number[]) => [b.length >> 8, b.length & 0xff, ...b];
     const badTopic = [0x61, 0x2f, 0xff, 0xfe]; // a/ then two bytes no UTF-8 sequence starts with
     const surrogate = [0x61, 0xed, 0xa0, 0x80]; // an encoded U+D800 [MQTT-1.5.3-1]
@@ -164,6 +164,10 @@ describe('MQTT garbage input', function () {
     const c5 = await rawClient(b.port, 5, { clientId: 'utf8-5-userprop' });
     c5.socket.write(Buffer.from([0x30, 3 + 8 + 1, ...str([0x61]), 7, 0x26, 0, 1, 0xff, 0, 1, 0x61, 0x78]));
     assert.equal((await c5.waitFor((p) => p.cmd === 'disconnect', 3000, 'DISCONNECT after a bad User Property')).reasonCode, 0x81);
+    // a property other than User Property given twice (Payload Format Indicator) is a Protocol Error [MQTT 5 §2.2.2.2]
+    const twice = await rawClient(b.port, 5, { clientId: 'dup-property' });
+    twice.socket.write(Buffer.from([0x30, 3 + 5 + 1, ...str([0x61]), 4, 0x01, 0x00, 0x01, 0x00, 0x78]));
+    assert.equal((await twice.waitFor((p) => p.cmd === 'disconnect', 3000, 'DISCONNECT after a repeated property')).reasonCode, 0x82);
     // a CONNECT whose Client Identifier is bad bytes is refused: no CONNACK 0, the connection closed
     for (const v of [4, 5] as const) {
       const s = await rawSocket(b.port);
