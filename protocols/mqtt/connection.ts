@@ -40,6 +40,7 @@ export class MqttConnection implements ConnectionContext {
   connectExpiry = 0;
   will: WillRecord | undefined;
   queued: mqttPacket.Packet[] = [];
+  deferredClose: [number, string] | null = null;
   congested = false;
   readonly subEntries = new Map<string, SubEntry>();
   readonly inbound: InboundState;
@@ -91,13 +92,13 @@ export class MqttConnection implements ConnectionContext {
   // ================================================================ input
 
   private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.deferredClose) return;
     this.lastRx = this.host.now();
     try {
       this.framer.push(chunk, this.onFrame);
     } catch (err) {
       if (err instanceof FrameError) {
-        this.protocolClose(err.kind === 'too-large' ? RC.packetTooLarge : RC.malformed, err.message);
+        this.malformed(err.kind === 'too-large' ? RC.packetTooLarge : RC.malformed, err.message);
       } else {
         this.host.logger.warn({ err }, 'mqtt: error handling input');
         this.protocolClose(RC.implementationSpecific, 'internal error');
@@ -106,7 +107,7 @@ export class MqttConnection implements ConnectionContext {
   }
 
   private readonly onFrame = (first: number, pkt: Buffer, hl: number): boolean => {
-    if (this.state === 'closed') return false;
+    if (this.state === 'closed' || this.deferredClose) return false;
     if (this.chainPending > 0) {
       // a SUBSCRIBE/UNSUBSCRIBE (or a session's restore) is still being applied: what follows waits for it, so
       // packets take effect in arrival order — a PUBLISH pipelined behind a SUBSCRIBE reaches that subscription
@@ -145,24 +146,24 @@ export class MqttConnection implements ConnectionContext {
         refuse(this, RC.unsupportedProtocolVersion, RC3.unacceptableProtocolVersion);
         return false;
       }
-      this.protocolClose(RC.malformed, `malformed packet: ${e?.message ?? 'incomplete'}`);
+      this.malformed(RC.malformed, `malformed packet: ${e?.message ?? 'incomplete'}`);
       return false;
     }
     if (p.cmd !== 'publish' && this.parsedBytes !== pkt.length - hl) {
       // a malformed packet (MQTT 5 §1.2, §4.13; 3.1.1 §4.8): its Remaining Length announced more than its fields hold
-      this.protocolClose(RC.malformed, `malformed ${p.cmd.toUpperCase()}: ${pkt.length - hl - this.parsedBytes} bytes after its last field`);
+      this.malformed(RC.malformed, `malformed ${p.cmd.toUpperCase()}: ${pkt.length - hl - this.parsedBytes} bytes after its last field`);
       return false;
     }
     const violation = wireViolation(p, pkt);
     if (violation) {
-      this.protocolClose(violation[0], violation[1]);
+      this.malformed(violation[0], violation[1]);
       return false;
     }
     if (p.cmd === 'publish' && this.version === 5) {
       const dup = publishDuplicateProperty(pkt, hl);
       if (dup !== undefined) {
         // as mosquitto: the connection ends (v5: with the reason, [MQTT-4.13.1-1])
-        this.protocolClose(RC.protocolError, `PUBLISH carries property 0x${dup.toString(16).padStart(2, '0')} more than once`);
+        this.malformed(RC.protocolError, `PUBLISH carries property 0x${dup.toString(16).padStart(2, '0')} more than once`);
         return false;
       }
       keepUserPropertyOrder(p, pkt, hl);
@@ -305,6 +306,15 @@ export class MqttConnection implements ConnectionContext {
       this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
     }
     this.close({ normal: false, reason });
+  }
+
+  /** A malformed packet: closes now, or — pipelined behind a CONNECT still being handled — right after its CONNACK. */
+  private malformed(rc: number, message: string): void {
+    if (this.state === 'connecting') {
+      this.deferredClose ??= [rc, message];
+      return;
+    }
+    this.protocolClose(rc, message);
   }
 
   /** Protocol violation: v5 gets DISCONNECT with the reason first (once connected), then the connection closes. */

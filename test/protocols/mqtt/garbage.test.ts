@@ -186,6 +186,22 @@ describe('MQTT garbage input', function () {
     await goodClientWorks('utf8');
   });
 
+  it('a malformed packet pipelined behind CONNECT: the CONNACK first, then v5 DISCONNECT 0x81 (3.1.1: the close)', async () => {
+    const { parser: mkParser } = await import('mqtt-packet');
+    for (const v of [4, 5] as const) {
+      const s = await rawSocket(b.port);
+      s.write(Buffer.concat([connect(v, `pipelined-${v}`), Buffer.from([0x36, 0x03, 0x00, 0x01, 0x61])])); // a PUBLISH at QoS 3, same write
+      const got: Array<{ cmd: string; reasonCode?: number; returnCode?: number }> = [];
+      const parser = mkParser({ protocolVersion: v });
+      parser.on('packet', (p) => got.push(p as never));
+      parser.parse(await readUntilClose(s, 3000));
+      assert.deepEqual(got.map((p) => p.cmd), v === 5 ? ['connack', 'disconnect'] : ['connack'], `v${v}`);
+      assert.equal(v === 5 ? got[0].reasonCode : got[0].returnCode, 0);
+      if (v === 5) assert.equal(got[1].reasonCode, 0x81);
+    }
+    await goodClientWorks('pipelined');
+  });
+
   it('a CONNECT (or another packet) with bytes after its last field is malformed: closed, never CONNACK 0', async () => {
     for (const v of [4, 5] as const) {
       const good = connect(v, `trailing-${v}`);
