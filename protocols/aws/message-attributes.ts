@@ -110,7 +110,8 @@ export function parseMessageAttributes(
   const entries = Object.entries(raw as Record<string, unknown>);
   if (entries.length === 0) return undefined;
   if (kind === 'user' && entries.length > 10) throw err(`Number of message attributes [${entries.length}] exceeds the allowed maximum [10].`);
-  const out: MessageAttributes = {};
+  // null prototype: a name AWS allows, `__proto__`, must be an entry, not the map's prototype
+  const out: MessageAttributes = Object.create(null);
   for (const [name, v] of entries) {
     if (kind === 'system') {
       if (name !== 'AWSTraceHeader') throw err(`Message system attribute name '${name}' is invalid.`);
@@ -165,7 +166,7 @@ export function parseMessageAttributes(
 
 /** Core application properties for other protocols' consumers. */
 export function attributesToProperties(attrs: MessageAttributes | undefined): Record<string, PropertyValue> {
-  const props: Record<string, PropertyValue> = {};
+  const props: Record<string, PropertyValue> = Object.create(null);
   if (!attrs) return props;
   for (const [name, a] of Object.entries(attrs)) {
     if (a.BinaryValue !== undefined) props[name] = a.BinaryValue;
@@ -184,7 +185,7 @@ export function messageAttributesOf(m: Message): MessageAttributes {
   // sent over SQS (or SNS) without attributes: the properties the core adds on the way (a dead-letter move's
   // cause and origin) are no attributes of the message
   if (m.annotations?.['sqs.md5'] !== undefined) return {};
-  const out: MessageAttributes = {};
+  const out: MessageAttributes = Object.create(null);
   for (const [name, v] of Object.entries(m.properties)) {
     if (v === null || v === undefined || !NAME_RE.test(name)) continue;
     if (typeof v === 'string') out[name] = { DataType: 'String', StringValue: v };
@@ -203,7 +204,7 @@ export function messageAttributesOf(m: Message): MessageAttributes {
 export function selectAttributes(attrs: MessageAttributes, names: string[] | undefined): MessageAttributes | undefined {
   if (!names || names.length === 0) return undefined;
   const all = names.some((n) => n === 'All' || n === '.*' || n === '*');
-  const out: MessageAttributes = {};
+  const out: MessageAttributes = Object.create(null);
   let any = false;
   for (const [name, a] of Object.entries(attrs)) {
     // AWS: `bar.*` selects every name that starts with `bar` (`Hel.*` gives `Hello` and `Help.Me`)

@@ -73,7 +73,8 @@ export function asString(n: QueryNode | undefined): string | undefined {
 
 /** `Name/Value` (or `key/value`, `Key/Value`) pairs in a flattened list into a map. */
 export function pairsToMap(list: QueryNode[], keyName: string, valueName: string): Record<string, QueryNode> {
-  const out: Record<string, QueryNode> = {};
+  // null prototype: a pair named `__proto__` is kept (and refused by name later), not swallowed by the setter
+  const out: Record<string, QueryNode> = Object.create(null);
   for (const item of list) {
     const t = asTree(item);
     if (!t) continue;

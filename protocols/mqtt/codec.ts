@@ -99,7 +99,7 @@ export function userPropertyEntries(up: UserProperties): Array<[string, string]>
  * Walk a v5 property block starting at `off` (its Variable Byte Integer length first): the User Properties in wire
  * order and where the block ends, or null when it cannot be walked.
  */
-function walkProperties(pkt: Buffer, off: number): { pairs: Array<[string, string]>; end: number } | null {
+function walkProperties(pkt: Buffer, off: number): { pairs: Array<[string, string]>; end: number; duplicate?: number } | null {
   let len = 0;
   let mul = 1;
   for (let k = 0; ; k++) {
@@ -120,8 +120,16 @@ function walkProperties(pkt: Buffer, off: number): { pairs: Array<[string, strin
     off += 2 + n;
     return s;
   };
+  let seen = 0n;
+  let duplicate: number | undefined;
   while (off < end) {
     const id = pkt[off++];
+    // every property but User Property (and the Subscription Identifier a server repeats) may appear once [MQTT 5 §2.2.2.2]
+    if (id !== 0x26 && id !== 0x0b && id < 64) {
+      const bit = 1n << BigInt(id);
+      if (seen & bit) duplicate ??= id;
+      seen |= bit;
+    }
     switch (id) {
       case 0x01: // payload format indicator
       case 0x17: // request problem information
@@ -161,7 +169,17 @@ function walkProperties(pkt: Buffer, off: number): { pairs: Array<[string, strin
         return null;
     }
   }
-  return off === end ? { pairs, end } : null;
+  return off === end ? { pairs, end, duplicate } : null;
+}
+
+/** A property that a v5 PUBLISH carries more than once (a Protocol Error), or undefined. */
+export function publishDuplicateProperty(pkt: Buffer, hl: number): number | undefined {
+  const qos = (pkt[0] >> 1) & 3;
+  let off = hl;
+  if (off + 2 > pkt.length) return undefined;
+  off += 2 + pkt.readUInt16BE(off);
+  if (qos > 0) off += 2;
+  return walkProperties(pkt, off)?.duplicate;
 }
 
 /**

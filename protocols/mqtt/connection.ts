@@ -5,11 +5,12 @@
  * handlers/acks.ts, outbound delivery in outbound.ts; see adapter.ts for what outlives a connection.
  * Spec clause ids in comments (`[MQTT-3.1.2-4]`) are MQTT 5.0's; an id numbered after 3.1.1 says so.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import * as mqttPacket from 'mqtt-packet';
 import type { ConnectionHandle, KillCause, Message } from '../../src/core/api.js';
 import type { PeerInfo } from '../../src/transport/types.js';
-import { generate, keepUserPropertyOrder, keepWillUserPropertyOrder, RC, RC3, type Version } from './codec.js';
+import { generate, keepUserPropertyOrder, keepWillUserPropertyOrder, publishDuplicateProperty, RC, RC3, type Version } from './codec.js';
 import type { CloseOptions, ConnectionContext, ConnectionState, InboundState, OutboundState, SubEntry } from './context.js';
 import { FrameError, Framer, splitPackets } from './framer.js';
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './handlers/acks.js';
@@ -39,6 +40,7 @@ export class MqttConnection implements ConnectionContext {
   connectExpiry = 0;
   will: WillRecord | undefined;
   queued: mqttPacket.Packet[] = [];
+  deferredClose: [number, string] | null = null;
   congested = false;
   readonly subEntries = new Map<string, SubEntry>();
   readonly inbound: InboundState;
@@ -90,13 +92,13 @@ export class MqttConnection implements ConnectionContext {
   // ================================================================ input
 
   private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.deferredClose) return;
     this.lastRx = this.host.now();
     try {
       this.framer.push(chunk, this.onFrame);
     } catch (err) {
       if (err instanceof FrameError) {
-        this.protocolClose(err.kind === 'too-large' ? RC.packetTooLarge : RC.malformed, err.message);
+        this.malformed(err.kind === 'too-large' ? RC.packetTooLarge : RC.malformed, err.message);
       } else {
         this.host.logger.warn({ err }, 'mqtt: error handling input');
         this.protocolClose(RC.implementationSpecific, 'internal error');
@@ -105,7 +107,7 @@ export class MqttConnection implements ConnectionContext {
   }
 
   private readonly onFrame = (first: number, pkt: Buffer, hl: number): boolean => {
-    if (this.state === 'closed') return false;
+    if (this.state === 'closed' || this.deferredClose) return false;
     if (this.chainPending > 0) {
       // a SUBSCRIBE/UNSUBSCRIBE (or a session's restore) is still being applied: what follows waits for it, so
       // packets take effect in arrival order — a PUBLISH pipelined behind a SUBSCRIBE reaches that subscription
@@ -144,15 +146,28 @@ export class MqttConnection implements ConnectionContext {
         refuse(this, RC.unsupportedProtocolVersion, RC3.unacceptableProtocolVersion);
         return false;
       }
-      this.protocolClose(RC.malformed, `malformed packet: ${e?.message ?? 'incomplete'}`);
+      this.malformed(RC.malformed, `malformed packet: ${e?.message ?? 'incomplete'}`);
       return false;
     }
     if (p.cmd !== 'publish' && this.parsedBytes !== pkt.length - hl) {
       // a malformed packet (MQTT 5 §1.2, §4.13; 3.1.1 §4.8): its Remaining Length announced more than its fields hold
-      this.protocolClose(RC.malformed, `malformed ${p.cmd.toUpperCase()}: ${pkt.length - hl - this.parsedBytes} bytes after its last field`);
+      this.malformed(RC.malformed, `malformed ${p.cmd.toUpperCase()}: ${pkt.length - hl - this.parsedBytes} bytes after its last field`);
       return false;
     }
-    if (p.cmd === 'publish' && this.version === 5) keepUserPropertyOrder(p, pkt, hl);
+    const violation = wireViolation(p, pkt);
+    if (violation) {
+      this.malformed(violation[0], violation[1]);
+      return false;
+    }
+    if (p.cmd === 'publish' && this.version === 5) {
+      const dup = publishDuplicateProperty(pkt, hl);
+      if (dup !== undefined) {
+        // as mosquitto: the connection ends (v5: with the reason, [MQTT-4.13.1-1])
+        this.malformed(RC.protocolError, `PUBLISH carries property 0x${dup.toString(16).padStart(2, '0')} more than once`);
+        return false;
+      }
+      keepUserPropertyOrder(p, pkt, hl);
+    }
     else if (p.cmd === 'connect' && p.protocolVersion === 5) keepWillUserPropertyOrder(p, pkt, hl);
     if (this.state === 'connecting') {
       this.queued.push(p);
@@ -178,6 +193,10 @@ export class MqttConnection implements ConnectionContext {
         const tlen = pkt.readUInt16BE(off);
         off += 2;
         if (off + tlen > pkt.length) return false;
+        if (!isUtf8(pkt.subarray(off, off + tlen))) {
+          this.protocolClose(RC.malformed, 'PUBLISH topic name is not well-formed UTF-8');
+          return true;
+        }
         const topic = pkt.toString('utf8', off, off + tlen);
         off += tlen;
         let messageId: number | undefined;
@@ -185,6 +204,10 @@ export class MqttConnection implements ConnectionContext {
           if (off + 2 > pkt.length) return false;
           messageId = pkt.readUInt16BE(off);
           off += 2;
+          if (messageId === 0) {
+            this.protocolClose(RC.protocolError, 'PUBLISH at QoS > 0 with Packet Identifier 0');
+            return true;
+          }
         }
         if (this.version === 5) {
           if (off >= pkt.length || pkt[off] !== 0) return false;
@@ -283,6 +306,15 @@ export class MqttConnection implements ConnectionContext {
       this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
     }
     this.close({ normal: false, reason });
+  }
+
+  /** A malformed packet: closes now, or — pipelined behind a CONNECT still being handled — right after its CONNACK. */
+  private malformed(rc: number, message: string): void {
+    if (this.state === 'connecting') {
+      this.deferredClose ??= [rc, message];
+      return;
+    }
+    this.protocolClose(rc, message);
   }
 
   /** Protocol violation: v5 gets DISCONNECT with the reason first (once connected), then the connection closes. */
@@ -395,4 +427,45 @@ function unsupportedLevel(pkt: Buffer, hl: number): boolean {
   const name = pkt.toString('latin1', hl + 2, levelAt);
   const level = pkt[levelAt];
   return (name === 'MQTT' || name === 'MQIsdp') && level !== 3 && level !== 4 && level !== 5;
+}
+
+const REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
+
+/**
+ * What mqtt-packet lets through but MQTT calls a Malformed Packet or a Protocol Error: a UTF-8 string field that is
+ * not well-formed UTF-8 (incl. encoded surrogates) [MQTT-1.5.3-1] — mqtt-packet decodes it lossily into U+FFFD, so
+ * a U+FFFD in a field of a packet whose bytes hold no encoded U+FFFD came from bad bytes — and a Packet Identifier
+ * of 0 on SUBSCRIBE, UNSUBSCRIBE or a QoS > 0 PUBLISH [MQTT-2.3.1-1]. mosquitto closes the connection for both.
+ */
+function wireViolation(p: mqttPacket.Packet, pkt: Buffer): [number, string] | null {
+  const pidZero = (p.cmd === 'subscribe' || p.cmd === 'unsubscribe' || (p.cmd === 'publish' && p.qos > 0)) && p.messageId === 0;
+  if (pidZero) return [RC.protocolError, `${p.cmd.toUpperCase()} with Packet Identifier 0`];
+  const strings: unknown[] = [];
+  const props = (p as { properties?: Record<string, unknown> }).properties;
+  switch (p.cmd) {
+    case 'publish':
+      strings.push(p.topic);
+      break;
+    case 'subscribe':
+      for (const s of p.subscriptions) strings.push(s.topic);
+      break;
+    case 'unsubscribe':
+      strings.push(...p.unsubscriptions);
+      break;
+    case 'connect':
+      strings.push(p.clientId, p.username, p.will?.topic);
+      collectPropertyStrings(p.will?.properties as Record<string, unknown> | undefined, strings);
+      break;
+  }
+  collectPropertyStrings(props, strings);
+  if (!strings.some((s) => typeof s === 'string' && s.includes('\uFFFD'))) return null;
+  if (pkt.includes(REPLACEMENT)) return null; // a genuine U+FFFD may be among them: give the benefit of the doubt
+  return [RC.malformed, `${p.cmd.toUpperCase()} has a string field that is not well-formed UTF-8`];
+}
+
+function collectPropertyStrings(props: Record<string, unknown> | undefined, out: unknown[]): void {
+  if (!props) return;
+  for (const k of ['contentType', 'responseTopic', 'reasonString', 'authenticationMethod']) out.push(props[k]);
+  const up = props.userProperties as Record<string, string | string[]> | undefined;
+  if (up) for (const [k, v] of Object.entries(up)) out.push(k, ...(Array.isArray(v) ? v : [v]));
 }

@@ -111,6 +111,11 @@ export interface ConnectionContext extends DirectReceiver {
   will: WillRecord | undefined;
   /** Packets received while the CONNECT is being handled. */
   queued: mqttPacket.Packet[];
+  /**
+   * A malformed packet pipelined behind the CONNECT (reason code, message): the connection ends once the CONNACK
+   * and the packets before it are out, so a v5 client reads the DISCONNECT's reason rather than a bare close.
+   */
+  deferredClose: [number, string] | null;
   /** Unsent output above the high-water mark: QoS 0 flow is held back until the socket drains. */
   readonly congested: boolean;
   /** Subscriptions of this connection by filter as sent. */

@@ -107,7 +107,7 @@ export class FanOut {
     }
     env.UnsubscribeURL = `${baseUrl}/?Action=Unsubscribe&SubscriptionArn=${encodeURIComponent(this.r.subArn(sub))}`;
     if (Object.keys(attrs).length) {
-      const ma: Record<string, { Type: string; Value: string }> = {};
+      const ma: Record<string, { Type: string; Value: string }> = Object.create(null); // `__proto__` is a name AWS allows
       for (const [k, a] of Object.entries(attrs)) ma[k] = { Type: a.DataType, Value: a.BinaryValue !== undefined ? Buffer.from(a.BinaryValue).toString('base64') : a.StringValue ?? '' };
       env.MessageAttributes = ma;
     }

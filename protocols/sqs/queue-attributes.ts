@@ -46,6 +46,11 @@ export const READ_ONLY = [
 
 export const ALL_NAMES = new Set([...Object.keys(SETTABLE), ...READ_ONLY]);
 
+/** The definition of a settable attribute; only SETTABLE's own names (`toString` or `__proto__` is no attribute). */
+export function settableDef(name: string): (typeof SETTABLE)[string] | undefined {
+  return Object.hasOwn(SETTABLE, name) ? SETTABLE[name] : undefined;
+}
+
 export const QUEUE_NAME_RE = /^[A-Za-z0-9_-]{1,80}$/;
 
 /** Queue name rules: 1–80 characters of A-Z a-z 0-9 _ -, FIFO queues end in `.fifo` (counted in the 80). */
@@ -66,7 +71,7 @@ const badValue = (name: string, why = '') => sqsError('InvalidAttributeValue', `
  * checked by the caller, which knows the queues.
  */
 export function normalizeAttribute(name: string, value: string, fifo: boolean): string {
-  const def = SETTABLE[name];
+  const def = settableDef(name);
   if (!def) throw sqsError('InvalidAttributeName', `Unknown Attribute ${name}.`);
   if (def.fifoOnly && !fifo) {
     // AWS's words differ per attribute
@@ -102,7 +107,7 @@ export function normalizeAttribute(name: string, value: string, fifo: boolean): 
 }
 
 export function defaultAttribute(name: string, fifo: boolean): string | undefined {
-  const def = SETTABLE[name];
+  const def = settableDef(name);
   if (!def) return undefined;
   if (def.fifoOnly && !fifo) return undefined;
   if (name === 'FifoQueue') return fifo ? 'true' : undefined;

@@ -17,6 +17,7 @@ import {
   parseRedriveAllowPolicy,
   parseRedrivePolicy,
   SETTABLE,
+  settableDef,
   validateQueueName,
   type QueueMeta,
 } from './queue-attributes.js';
@@ -315,7 +316,7 @@ export class QueueManager {
         if (v.toLowerCase() === 'true') continue;
         throw sqsError('InvalidAttributeValue', 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.');
       }
-      if (SETTABLE[k]?.createOnly) throw sqsError('InvalidAttributeName', `Attribute ${k} can only be set when the queue is created.`);
+      if (settableDef(k)?.createOnly) throw sqsError('InvalidAttributeName', `Attribute ${k} can only be set when the queue is created.`);
       attributes[k] = normalizeAttribute(k, v, fifo);
     }
     await this.checkCrossAttributes(name, attributes, fifo, meta);

@@ -540,7 +540,7 @@ export class Receiver {
     const selected = selectAttributes(messageAttributesOf(m), attrNames);
     if (selected) {
       out.MD5OfMessageAttributes = md5OfAttributes(selected);
-      const ma: Record<string, unknown> = {};
+      const ma: Record<string, unknown> = Object.create(null); // `__proto__` is a name AWS allows
       for (const [k, v] of Object.entries(selected)) {
         ma[k] = v.BinaryValue !== undefined ? { DataType: v.DataType, BinaryValue: Buffer.from(v.BinaryValue).toString('base64') } : { DataType: v.DataType, StringValue: v.StringValue };
       }

@@ -58,7 +58,8 @@ const EMPTY_LISTS = new Set(['Entries', ...Object.values(LIST_RENAMES)]);
 const EMPTY_MAPS = new Set(['Attributes', 'Tags', 'MessageAttributes', 'MessageSystemAttributes']);
 
 function messageAttributeMap(list: QueryNode[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  // null prototype: an attribute AWS allows to be named `__proto__` is kept, not swallowed by the setter
+  const out: Record<string, unknown> = Object.create(null);
   for (const [k, v] of Object.entries(pairsToMap(list, 'Name', 'Value'))) {
     const t = asTree(v);
     out[k] = t ? { DataType: asString(t.DataType), StringValue: asString(t.StringValue), BinaryValue: asString(t.BinaryValue) } : {};
@@ -68,13 +69,13 @@ function messageAttributeMap(list: QueryNode[]): Record<string, unknown> {
 
 /** A query-protocol parameter tree in the JSON protocol's input shape. */
 export function sqsQueryInput(tree: QueryTree): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [k, v] of Object.entries(tree)) {
     if (k === 'Action' || k === 'Version') continue;
-    if (v === '' && (EMPTY_LISTS.has(k) || EMPTY_MAPS.has(k) || ENTRY_LISTS.includes(k) || k in LIST_RENAMES)) {
+    if (v === '' && (EMPTY_LISTS.has(k) || EMPTY_MAPS.has(k) || ENTRY_LISTS.includes(k) || Object.hasOwn(LIST_RENAMES, k))) {
       const name = ENTRY_LISTS.includes(k) ? 'Entries' : (LIST_RENAMES[k] ?? k);
       out[name] ??= EMPTY_MAPS.has(k) ? {} : [];
-    } else if (k in LIST_RENAMES) {
+    } else if (Object.hasOwn(LIST_RENAMES, k)) {
       const name = LIST_RENAMES[k];
       const list = asList(v).map((x) => asString(x)).filter((x): x is string => x !== undefined);
       out[name] = [...((out[name] as string[] | undefined) ?? []), ...list];
@@ -101,7 +102,7 @@ export function sqsQueryInput(tree: QueryTree): Record<string, unknown> {
 }
 
 function stringMap(m: Record<string, QueryNode>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(m)) out[k] = typeof v === 'string' ? v : '';
   return out;
 }

@@ -13,6 +13,7 @@
  * - the first `content-length` header decides the body: exactly that many bytes then a NUL, otherwise
  *   the body runs to the first NUL.
  */
+import { isUtf8 } from 'node:buffer';
 import { isConnectCommand, StompProtocolError, type StompErrorCode, type StompFrame, type StompVersion } from './frame.js';
 
 const LF = 0x0a;
@@ -476,6 +477,12 @@ export class StompDecoder {
       name = line.slice(0, colon - s);
       value = line.slice(colon - s + 1);
     } else {
+      // STOMP 1.1 and 1.2 headers are UTF-8: bad bytes would become U+FFFD and silently name another destination
+      // or selector (ActiveMQ and RabbitMQ decode them lossily); CONNECT and 1.0 frames predate that rule
+      if (this.unescapeMode !== 0 && !isUtf8(buf.subarray(s, e))) {
+        this.fail('bad-utf8', 'invalid UTF-8 in header', `a header of the ${this.command} frame is not well-formed UTF-8, as STOMP ${this.version} requires`);
+        return false;
+      }
       name = buf.toString('utf8', s, colon);
       value = buf.toString('utf8', colon + 1, e);
     }

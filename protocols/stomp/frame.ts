@@ -37,6 +37,7 @@ export type StompErrorCode =
   | 'bad-command' // empty or non-printable command line
   | 'bad-header' // header line without ':', empty name, NUL in the header section
   | 'bad-escape' // undefined escape sequence (1.1+)
+  | 'bad-utf8' // a header that is not well-formed UTF-8 (1.1+)
   | 'bad-content-length' // not a non-negative decimal integer
   | 'missing-nul' // the byte after a content-length body is not NUL
   | 'line-too-long'

@@ -107,9 +107,10 @@ export function readBody(req: http.IncomingMessage, max: number): Promise<Buffer
       cleanup();
       resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     };
-    const onError = (err: Error) => {
+    const onError = () => {
+      // the client went away mid-body (Node's "aborted", ECONNRESET): its doing, not a server failure to log
       cleanup();
-      reject(err);
+      reject(new HttpError(400, 'request aborted'));
     };
     const onClose = () => {
       if (req.complete) return;

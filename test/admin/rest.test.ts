@@ -757,3 +757,40 @@ describe('admin REST API', function () {
     });
   });
 });
+
+describe('admin REST: a client that goes away mid-body', () => {
+  it('is no server failure: nothing is logged at error level (was "admin request failed" with a stack), the API keeps answering', async () => {
+    const { pino } = await import('pino');
+    const { runBroker, withPorts } = await import('../helpers/broker.js');
+    const { createAdminHandler } = await import('../../src/admin/index.js');
+    const net = await import('node:net');
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const r = await runBroker({
+      name: 'admin-aborted',
+      config: { listeners: { admin: { host: '127.0.0.1', port: 0 } } },
+      modules: () => ({ protocols: [], http: [{ name: 'admin', create: (ctx) => createAdminHandler(ctx) }] }),
+      logger,
+    }).then((x) => withPorts(x, { adminPort: 'admin' }));
+    try {
+      for (const path of ['/api/login', '/api/queues', '/api/definitions']) {
+        const s = net.connect(r.adminPort, '127.0.0.1');
+        await new Promise((ok) => s.once('connect', ok));
+        const closed = new Promise((ok) => s.once('close', ok));
+        s.on('error', () => undefined);
+        // a body announced as 1000 bytes, 10 sent, then the socket gone
+        s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"user":"a`);
+        s.once('data', () => undefined);
+        setImmediate(() => s.destroy());
+        await closed;
+      }
+      // the same broker still answers (Node's own HTTP client)
+      const api = client(`http://127.0.0.1:${r.adminPort}`);
+      assert.equal((await api.get('/api/overview')).status, 200);
+      const loud = lines.filter((l) => l.level >= 50);
+      assert.deepEqual(loud, [], 'no error-level lines for a client that hung up');
+    } finally {
+      await r.close();
+    }
+  });
+});

@@ -155,6 +155,7 @@ export async function handleConnect(c: ConnectionContext, p: mqttPacket.IConnect
     if (c.currentState() !== 'connected') return;
     c.dispatch(q);
   }
+  if (c.deferredClose && c.currentState() === 'connected') return c.protocolClose(...c.deferredClose);
   if (c.currentState() === 'connected' && !c.inbound.paused) c.stream.resume();
 }
 

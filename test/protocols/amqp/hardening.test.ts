@@ -14,6 +14,8 @@
  * | decoder errors throw out of the socket callback without an error listener | connection + container `error`/`protocol_error` handlers | "malformed performatives" (child process) |
  * | link credit not enforced | per-link transfer count in the session | flow.test.ts "exceeding it detaches the link" |
  * | output back-pressure ignored | writableLength check, credit withheld, deliveries given back | flow.test.ts "output back-pressure" |
+ * | (found probing) a chain of descriptors recursed without the nesting bound, until the stack overflowed | patch: types.js read_constructor counts each descriptor as a nesting level | "a chain of 50,000 descriptors" (child process) |
+ * | (found probing) begin on a channel in use, attach on a handle in use: silently replaced the first session/link; transfer or flow on an unattached handle closed with amqp:internal-error | patch: connection.js on_begin (framing-error), session.js on_attach (amqp:session:handle-in-use), _get_link (amqp:session:unattached-handle) | "session misuse ends the connection with the spec condition" |
  * | re-encoding changes value types | raw section bytes kept (`raw_messages` patch, codec.ts) | mapping.test.ts "typed values round-trip byte for byte" |
  *
  * Plus the parameters a peer sends that rhea would take as they are: idle-time-out (timer overflow →
@@ -90,6 +92,12 @@ function describedList(code: number, elements: Buffer[]): Buffer {
 
 const NULL = Buffer.from([0x40]);
 const str8 = (s: string) => Buffer.concat([Buffer.from([0xa1, Buffer.byteLength(s)]), Buffer.from(s)]);
+const uint = (n: number) => {
+  const b = Buffer.alloc(5);
+  b[0] = 0x70;
+  b.writeUInt32BE(n, 1);
+  return b;
+};
 
 describe('AMQP hardening: rhea defects (child-process broker)', function () {
   this.timeout(60_000);
@@ -153,6 +161,16 @@ describe('AMQP hardening: rhea defects (child-process broker)', function () {
       const cond = await r.closeCondition(5000);
       assert.ok(cond.startsWith('amqp:') || cond === 'socket closed', `${body.toString('hex')}: ${cond}`);
     }
+    await stillServes();
+  });
+
+  it('a chain of 50,000 descriptors (each describing the next) ends with amqp:decode-error at the nesting limit, not by overflowing the stack', async () => {
+    const r = await RawAmqp.open(c.port);
+    r.write(rawFrame(describedList(0x11, [NULL, uint(0), uint(100), uint(100)])));
+    r.write(rawFrame(describedList(0x12, [Buffer.concat([Buffer.alloc(50_000), Buffer.from([0x53, 0x01])])])));
+    assert.equal(await r.closeCondition(5000), 'amqp:decode-error');
+    const close = r.frames.find((f) => f.performative?.constructor?.toString?.().startsWith('close'));
+    assert.match(String(close.performative.error?.description), /nested more than 32 deep/);
     await stillServes();
   });
 
@@ -247,6 +265,36 @@ describe('AMQP hardening: limits and peer parameters', function () {
   });
   after(async () => {
     await b?.close();
+  });
+
+  it('session misuse ends the connection with the spec condition: begin on a channel in use, transfer or flow on an unattached handle, attach on a handle in use', async () => {
+    const begin = rawFrame(describedList(0x11, [NULL, uint(0), uint(100), uint(100)]));
+    const attach = (name: string, handle: number) =>
+      rawFrame(describedList(0x12, [str8(name), uint(handle), Buffer.from([0x42]), NULL, NULL, describedList(0x28, [str8('src')]), describedList(0x29, [str8('misuse.q')])]));
+    const transfer = rawFrame(Buffer.concat([describedList(0x14, [uint(5), uint(0), Buffer.from([0xa0, 0x01, 0x74]), uint(0), Buffer.from([0x42])]), Buffer.from([0x00, 0x53, 0x77, 0xa1, 0x01, 0x78])]));
+    const flow = rawFrame(describedList(0x13, [uint(0), uint(100), uint(0), uint(100), uint(7), uint(0), uint(10)]));
+    const cases: Array<[string, Buffer[], string, RegExp]> = [
+      ['second begin on channel 0', [begin, begin], 'amqp:connection:framing-error', /channel 0, which is already in use/],
+      ['transfer on handle 5, never attached', [begin, transfer], 'amqp:session:unattached-handle', /handle 5/],
+      ['flow for handle 7, never attached', [begin, flow], 'amqp:session:unattached-handle', /handle 7/],
+      ['attach of another link on handle 0, still attached', [begin, attach('a', 0), attach('b', 0)], 'amqp:session:handle-in-use', /handle 0 is already in use/],
+    ];
+    for (const [name, bytes, condition, description] of cases) {
+      const r = await RawAmqp.open(b.port);
+      r.write(Buffer.concat(bytes));
+      assert.equal(await r.closeCondition(5000), condition, name);
+      const close = r.frames.find((f) => f.performative?.constructor?.toString?.().startsWith('close'));
+      assert.match(String(close.performative.error?.description), description, name);
+      r.destroy();
+    }
+    // what stays legal: a handle reused after its detach (rhea gives each new sender the lowest free handle)
+    const x = await Client.connectTo(b.port);
+    for (let i = 0; i < 3; i++) {
+      const s = await x.sender('misuse.q');
+      assert.equal((await s.send({ body: `still here ${i}` })).state, 'accepted');
+      await s.close();
+    }
+    await x.close();
   });
 
   it('dispositions with different outcomes settled together: each keeps its own outcome', async () => {

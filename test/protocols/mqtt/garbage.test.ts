@@ -133,6 +133,75 @@ describe('MQTT garbage input', function () {
     await goodClientWorks('empty');
   });
 
+  it('a string field that is not well-formed UTF-8, a Packet Identifier 0, a repeated property: v5 DISCONNECT 0x81 / 0x82, 3.1.1 closes', async () => {
+    const str = (b: number[]) => [b.length >> 8, b.length & 0xff, ...b];
+    const badTopic = [0x61, 0x2f, 0xff, 0xfe]; // a/ then two bytes no UTF-8 sequence starts with
+    const surrogate = [0x61, 0xed, 0xa0, 0x80]; // an encoded U+D800 [MQTT-1.5.3-1]
+    const cases: Array<[string, (v: 4 | 5) => number[], number]> = [
+      ['PUBLISH topic 0xff', (v) => [0x30, 2 + 4 + (v === 5 ? 1 : 0) + 1, ...str(badTopic), ...(v === 5 ? [0] : []), 0x78], 0x81],
+      ['PUBLISH topic surrogate', (v) => [0x32, 2 + 4 + 2 + (v === 5 ? 1 : 0), ...str(surrogate), 0, 1, ...(v === 5 ? [0] : [])], 0x81],
+      ['SUBSCRIBE filter 0xff', (v) => [0x82, 2 + (v === 5 ? 1 : 0) + 6 + 1, 0, 1, ...(v === 5 ? [0] : []), ...str(badTopic), 1], 0x81],
+      ['UNSUBSCRIBE filter 0xff', (v) => [0xa2, 2 + (v === 5 ? 1 : 0) + 6, 0, 1, ...(v === 5 ? [0] : []), ...str(badTopic)], 0x81],
+      ['PUBLISH QoS 1 Packet Identifier 0', (v) => [0x32, 3 + 2 + (v === 5 ? 1 : 0), ...str([0x61]), 0, 0, ...(v === 5 ? [0] : [])], 0x82],
+      ['SUBSCRIBE Packet Identifier 0', (v) => [0x82, 2 + (v === 5 ? 1 : 0) + 3 + 1, 0, 0, ...(v === 5 ? [0] : []), ...str([0x61]), 1], 0x82],
+    ];
+    const watcher = await client(b, { protocolVersion: 5 });
+    const got = collect(watcher);
+    await watcher.subscribeAsync(['a', 'a/#'], { qos: 1 });
+    for (const [name, bytes, rc] of cases) {
+      const c5 = await rawClient(b.port, 5, { clientId: `utf8-5-${name}` });
+      c5.socket.write(Buffer.from(bytes(5)));
+      const d = await c5.waitFor((p) => p.cmd === 'disconnect', 3000, `DISCONNECT after ${name}`);
+      assert.equal(d.reasonCode, rc, name);
+      await c5.waitClose();
+      assert.ok(!c5.packets.some((p) => p.cmd === 'suback' || p.cmd === 'unsuback' || p.cmd === 'puback'), `${name}: not acknowledged`);
+      const c4 = await rawClient(b.port, 4, { clientId: `utf8-4-${name}` });
+      c4.socket.write(Buffer.from(bytes(4)));
+      await c4.waitClose();
+      assert.ok(!c4.packets.some((p) => p.cmd === 'suback' || p.cmd === 'unsuback' || p.cmd === 'puback'), `${name}: not acknowledged (3.1.1)`);
+    }
+    // a v5 User Property name of bad bytes (decoded by mqtt-packet, not the fast path)
+    const c5 = await rawClient(b.port, 5, { clientId: 'utf8-5-userprop' });
+    c5.socket.write(Buffer.from([0x30, 3 + 8 + 1, ...str([0x61]), 7, 0x26, 0, 1, 0xff, 0, 1, 0x61, 0x78]));
+    assert.equal((await c5.waitFor((p) => p.cmd === 'disconnect', 3000, 'DISCONNECT after a bad User Property')).reasonCode, 0x81);
+    // a property other than User Property given twice (Payload Format Indicator) is a Protocol Error [MQTT 5 §2.2.2.2]
+    const twice = await rawClient(b.port, 5, { clientId: 'dup-property' });
+    twice.socket.write(Buffer.from([0x30, 3 + 5 + 1, ...str([0x61]), 4, 0x01, 0x00, 0x01, 0x00, 0x78]));
+    assert.equal((await twice.waitFor((p) => p.cmd === 'disconnect', 3000, 'DISCONNECT after a repeated property')).reasonCode, 0x82);
+    // a CONNECT whose Client Identifier is bad bytes is refused: no CONNACK 0, the connection closed
+    for (const v of [4, 5] as const) {
+      const s = await rawSocket(b.port);
+      s.write(Buffer.from([0x10, 10 + (v === 5 ? 1 : 0) + 4, ...str([0x4d, 0x51, 0x54, 0x54]), v, 0x02, 0, 30, ...(v === 5 ? [0] : []), ...str([0xc3, 0x28])]));
+      const r = await readUntilClose(s, 3000);
+      assert.ok(r.length === 0 || (r[0] === 0x20 && r[3] !== 0), `v${v} CONNECT: ${r.toString('hex')}`);
+    }
+    // a genuine U+FFFD (encoded EF BF BD) is a valid character, delivered as sent
+    const ok = await client(b, { protocolVersion: 5 });
+    const inbox = collect(ok);
+    await ok.subscribeAsync('utf8/\uFFFD', { qos: 1 });
+    await ok.publishAsync('utf8/\uFFFD', 'fine', { qos: 1 });
+    await inbox.wait(1);
+    ok.end(true);
+    assert.deepEqual(got.texts(), [], 'nothing malformed was delivered');
+    await goodClientWorks('utf8');
+  });
+
+  it('a malformed packet pipelined behind CONNECT: the CONNACK first, then v5 DISCONNECT 0x81 (3.1.1: the close)', async () => {
+    const { parser: mkParser } = await import('mqtt-packet');
+    for (const v of [4, 5] as const) {
+      const s = await rawSocket(b.port);
+      s.write(Buffer.concat([connect(v, `pipelined-${v}`), Buffer.from([0x36, 0x03, 0x00, 0x01, 0x61])])); // a PUBLISH at QoS 3, same write
+      const got: Array<{ cmd: string; reasonCode?: number; returnCode?: number }> = [];
+      const parser = mkParser({ protocolVersion: v });
+      parser.on('packet', (p) => got.push(p as never));
+      parser.parse(await readUntilClose(s, 3000));
+      assert.deepEqual(got.map((p) => p.cmd), v === 5 ? ['connack', 'disconnect'] : ['connack'], `v${v}`);
+      assert.equal(v === 5 ? got[0].reasonCode : got[0].returnCode, 0);
+      if (v === 5) assert.equal(got[1].reasonCode, 0x81);
+    }
+    await goodClientWorks('pipelined');
+  });
+
   it('a CONNECT (or another packet) with bytes after its last field is malformed: closed, never CONNACK 0', async () => {
     for (const v of [4, 5] as const) {
       const good = connect(v, `trailing-${v}`);

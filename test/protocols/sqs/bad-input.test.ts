@@ -116,6 +116,37 @@ describe('SQS/SNS API bad input', function () {
     assert.ok(values.has('9'.repeat(38)), [...values].join(', '));
   });
 
+  it('names that are Object.prototype members: unknown queue attributes are refused, a message attribute named __proto__ is kept (never a 500)', async () => {
+    // queue attributes: AWS knows none of these names
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      assertAwsError(await json('AmazonSQS.CreateQueue', `{"QueueName":"proto-q","Attributes":{"${name}":"1"}}`), 'InvalidAttributeName', 400);
+      assertAwsError(await query(`Action=CreateQueue&QueueName=proto-q&Attribute.1.Name=${name}&Attribute.1.Value=1`), 'InvalidAttributeName', 400);
+      assertAwsError(await query(`Action=SetQueueAttributes&QueueUrl=${encodeURIComponent(url)}&Attribute.1.Name=${name}&Attribute.1.Value=1`), 'InvalidAttributeName', 400);
+    }
+    // a message attribute name AWS allows ([letters digits _ - .]), over both protocols; JSON.parse keeps the key
+    const attr = '{"__proto__":{"DataType":"String","StringValue":"p"},"b":{"DataType":"Number","StringValue":"2"}}';
+    const proto = (await b.sqs.send(new CreateQueueCommand({ QueueName: 'proto-attrs' }))).QueueUrl!;
+    const sent = await json('AmazonSQS.SendMessage', `{"QueueUrl":"${proto}","MessageBody":"j","MessageAttributes":${attr}}`);
+    assert.equal(sent.status, 200, sent.body);
+    const q = await query(
+      `Action=SendMessage&QueueUrl=${encodeURIComponent(proto)}&MessageBody=q&MessageAttribute.1.Name=__proto__&MessageAttribute.1.Value.DataType=String&MessageAttribute.1.Value.StringValue=p` +
+        '&MessageAttribute.2.Name=b&MessageAttribute.2.Value.DataType=Number&MessageAttribute.2.Value.StringValue=2',
+    );
+    assert.equal(q.status, 200, q.body);
+    assert.equal(xmlText(q.body, 'MD5OfMessageAttributes'), JSON.parse(sent.body).MD5OfMessageAttributes, 'both forms digest the same two attributes');
+    const got = await json('AmazonSQS.ReceiveMessage', `{"QueueUrl":"${proto}","MaxNumberOfMessages":10,"MessageAttributeNames":["All"],"WaitTimeSeconds":1}`);
+    const msgs = JSON.parse(got.body).Messages as Array<{ Body: string; MessageAttributes: Record<string, { StringValue: string }>; MD5OfMessageAttributes: string }>;
+    assert.equal(msgs.length, 2, got.body);
+    for (const m of msgs) {
+      assert.deepEqual(Object.keys(m.MessageAttributes).sort(), ['__proto__', 'b'], m.Body);
+      assert.equal(m.MD5OfMessageAttributes, JSON.parse(sent.body).MD5OfMessageAttributes);
+    }
+    // an honest AWS SDK client on the same broker
+    await b.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'honest', MessageAttributes: { a: { DataType: 'String', StringValue: 'x' } } }));
+    const honest = await b.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+    assert.ok(honest.Messages?.some((m) => m.Body === 'honest' && m.MessageAttributes?.a?.StringValue === 'x'));
+  });
+
   it('oversized bodies get RequestEntityTooLarge (413) without reading them', async () => {
     const small = await startSqsBroker();
     try {

@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { encodeFrame, StompDecoder } from '../../../protocols/stomp/codec.js';
 import type { StompFrame } from '../../../protocols/stomp/frame.js';
-import { hdr, RawClient, sleep, startBroker, type TestBroker } from './helpers.js';
+import { hdr, RawClient, sleep, startBroker, Stompit, type TestBroker } from './helpers.js';
 import { mulberry32 as prng } from '../../helpers/prng.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -165,6 +165,28 @@ describe('STOMP garbage', function () {
     b = await startBroker({ stomp: { connectTimeout: 2000 } });
   });
   after(async () => b.close());
+
+  it('a STOMP 1.1/1.2 header that is not well-formed UTF-8 gets ERROR (message: invalid UTF-8 in header), then the close; honest clients keep working', async () => {
+    const honest = await Stompit.connect({ port: b.port });
+    const inbox = await honest.subscribe('/queue/utf8.\u00e9t\u00e9');
+    for (const version of ['1.1', '1.2'] as const) {
+      for (const line of [Buffer.from([...Buffer.from('destination:/queue/utf8.'), 0xff, 0xfe]), Buffer.from([0xc3, 0x28, ...Buffer.from(':x')]), Buffer.from([...Buffer.from('x:'), 0xed, 0xa0, 0x80])]) {
+        const c = await RawClient.open(b.port, {}, version);
+        c.write(Buffer.concat([Buffer.from('SEND\ndestination:/queue/utf8.x\n'), line, Buffer.from('\n\nbody\0')]));
+        const f = await c.next();
+        assert.equal(f.command, 'ERROR', `${version} ${line.toString('hex')}`);
+        assert.equal(hdr(f, 'message'), 'invalid UTF-8 in header');
+        await c.waitClosed();
+      }
+    }
+    // well-formed UTF-8 (é, in a 1.2 destination and a property) is taken as sent
+    await honest.send('/queue/utf8.\u00e9t\u00e9', 'fine', { 'x-caf\u00e9': '\u00e7a' });
+    const m = await inbox.next(5000);
+    assert.equal(m.text, 'fine');
+    assert.equal(m.headers['x-caf\u00e9'], '\u00e7a');
+    assert.equal(b.broker.engine.queueInfo('utf8.\uFFFD\uFFFD'), undefined, 'no queue named after the lossy decoding');
+    honest.destroy();
+  });
 
   it(`${CONNECTIONS} connections × ${FRAMES_PER_CONNECTION} random/mutated frames: each ends in ERROR or a close; a good client keeps working; memory stays flat`, async () => {
     const engine = b.broker.engine;
