@@ -251,6 +251,7 @@ export function addAdminCommands(program: Command): void {
       }
       const topic = dest.startsWith('topic://');
       const name = dest.replace(/^(queue|topic):\/\//, '');
+      if (!name) throw new AdminCliError(`send: ${dest} names no destination`);
       const v = await call(o, 'POST', `api/${topic ? 'topics' : 'queues'}/${q(name)}/messages`, {
         body,
         bodyEncoding,
