@@ -251,6 +251,7 @@ export function addAdminCommands(program: Command): void {
       }
       const topic = dest.startsWith('topic://');
       const name = dest.replace(/^(queue|topic):\/\//, '');
+      if (!name) throw new AdminCliError(`send: ${dest} names no destination`);
       const v = await call(o, 'POST', `api/${topic ? 'topics' : 'queues'}/${q(name)}/messages`, {
         body,
         bodyEncoding,
@@ -426,7 +427,7 @@ export function addAdminCommands(program: Command): void {
   program
     .command('hash-password')
     .argument('[password]', 'the password (default: read from standard input)')
-    .description('print an scrypt hash for admin.users[].passwordHash in the config file')
+    .description('print an scrypt hash for passwordHash in the config file (security.users, admin.users)')
     .action(async (password?: string) => {
       const pw = password ?? (await readStdin()).replace(/\r?\n$/, '');
       if (!pw) throw new AdminCliError('hash-password: empty password');

@@ -58,7 +58,7 @@ export function buildProgram(): Command {
     .option('-d, --data-dir <dir>', 'data directory (overrides dataDir and $WHARF_DATA_DIR)')
     .option('-l, --log-level <level>', `log level: ${LOG_LEVELS.join(', ')}`, parseLogLevel)
     .option('--log-format <format>', 'json (JSON lines), pretty (readable lines) or auto: pretty on a terminal (default)', parseLogFormat)
-    .addHelpText('after', '\nEnvironment: WHARF_CONFIG, WHARF_DATA_DIR, WHARF_LOG_LEVEL, WHARF_<LISTENER>_PORT|HOST|ENABLED|TLS_PORT|TLS_ENABLED\n(LISTENER: OPENWIRE AMQP STOMP MQTT WS ADMIN SQS). See docs/configuration.md.')
+    .addHelpText('after', '\nEnvironment: WHARF_CONFIG, WHARF_DATA_DIR, WHARF_LOG_LEVEL, WHARF_LOG_FORMAT,\nWHARF_<LISTENER>_PORT|HOST|ENABLED|TLS_PORT|TLS_ENABLED (LISTENER: OPENWIRE AMQP STOMP MQTT WS ADMIN SQS),\nWHARF_CLUSTER_NODE_ID|SECRET|HOST|PORT. See docs/configuration.md.')
     .action(async (opts: StartOptions) => {
       await runStart(opts);
     });

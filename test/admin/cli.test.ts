@@ -195,6 +195,9 @@ describe('wharf admin CLI', function () {
     assertOneLineError(down.stderr, new RegExp(`^wharf: cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED$`));
     const usage = await wharf(['send', 'q', ...url]);
     assertOneLineError(usage.stderr, /give --body/);
+    const empty = await wharf(['send', 'topic://', ...url, '--body', 'x']);
+    assert.equal(empty.code, 1);
+    assertOneLineError(empty.stderr, /^wharf: send: topic:\/\/ names no destination$/);
   });
 
   it('takes the URL and credentials from WHARF_URL / WHARF_USER / WHARF_PASSWORD; hash-password makes usable hashes', async () => {

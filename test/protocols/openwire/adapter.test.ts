@@ -25,6 +25,9 @@ describe('openwire adapter: JMS applications on ActiveMQ\'s client', function ()
   it('compressed bodies (useCompression) arrive decompressed and intact', async () => {
     await jms(b.port, 'types', '?jms.useCompression=true');
   });
+  it('a client connecting with a nio:// URL (README ports table)', async () => {
+    await jms(b.port, 'nio');
+  });
   it('a topic with two subscribers (one on a wildcard)', async () => {
     await jms(b.port, 'topic');
   });

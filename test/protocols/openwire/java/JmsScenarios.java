@@ -72,6 +72,7 @@ public class JmsScenarios {
         switch (scenario) {
             case "types": types(arg); break;
             case "topic": topic(); break;
+            case "nio": nio(); break;
             case "ack-auto": ackAuto(); break;
             case "ack-client": ackClient(); break;
             case "ack-individual": ackIndividual(); break;
@@ -317,6 +318,19 @@ public class JmsScenarios {
             eq(t, m.getJMSDestination(), "destination");
         }
         none(a);
+        c.close();
+    }
+
+    /** The `nio://` scheme (ActiveMQ's NIO client transport) speaks the same OpenWire to the same port. */
+    static void nio() throws Exception {
+        Connection c = new ActiveMQConnectionFactory("nio://127.0.0.1:" + port).createConnection();
+        c.start();
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue("jms.nio");
+        s.createProducer(q).send(s.createTextMessage("over nio"));
+        MessageConsumer consumer = s.createConsumer(q);
+        eq("over nio", text(recv(consumer)), "nio:// round trip");
+        none(consumer);
         c.close();
     }
 
