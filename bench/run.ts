@@ -14,5 +14,12 @@ if (!name || !/^[a-z0-9-]+$/.test(name)) {
 process.argv.splice(2, 1);
 const here = path.dirname(new URL(import.meta.url).pathname);
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const mod = (await import(pathToFileURL(path.join(here, `${name}${ext}`)).href)) as { run?: () => Promise<void> };
-if (typeof mod.run === 'function') await mod.run();
+try {
+  const mod = (await import(pathToFileURL(path.join(here, `${name}${ext}`)).href)) as { run?: () => Promise<void> };
+  if (typeof mod.run === 'function') await mod.run();
+} catch (err) {
+  // an unknown option or a missing value (--help included) is a usage error, not a stack trace
+  if (!String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) throw err;
+  console.error(`bench ${name}: ${(err as Error).message}; its options are described at the top of bench/${name}.ts`);
+  process.exit(2);
+}
