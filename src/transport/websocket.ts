@@ -59,6 +59,9 @@ export function parseSubprotocols(header: string | string[] | undefined): string
   return joined.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
+/** A handshake's headers must arrive within 20 s, as on the SQS and admin listeners (Node's default is 60 s, checked every 30 s): a byte-at-a-time upgrade holds a socket no longer. */
+const WS_HTTP_OPTIONS: http.ServerOptions = { noDelay: true, headersTimeout: 20_000, connectionsCheckingInterval: 5_000 };
+
 export async function listenWebSocket(
   opts: WebSocketListenerOptions,
   routes: Iterable<WebSocketRoute> = [],
@@ -77,8 +80,8 @@ export async function listenWebSocket(
   /** close() was called: connections the adapters end from now on close with 1001 (going away). */
   let shuttingDown = false;
   const server = opts.tls
-    ? https.createServer({ ...tlsServerOptions(name, opts.tls), noDelay: true })
-    : http.createServer({ noDelay: true });
+    ? https.createServer({ ...tlsServerOptions(name, opts.tls), ...WS_HTTP_OPTIONS })
+    : http.createServer(WS_HTTP_OPTIONS);
   if (opts.tls) server.on('secureConnection', refuseUntrusted(log));
   const wss = new WebSocketServer({
     noServer: true,
