@@ -4,6 +4,7 @@
  * SASL and link state stay with rhea; messages never go through rhea's encode/decode, which changes value
  * types on a round trip (a ubyte comes back a uint, a symbol a string...).
  */
+import { isUtf8 } from 'node:buffer';
 import { type PropertyValue } from '../../src/core/api.js';
 import { rheaTypes, type Typed } from './rhea.js';
 
@@ -323,6 +324,7 @@ function readScalar(buf: Buffer, q: number, out: { next: number }): Typed | unde
       if (q + 2 > n) return undefined;
       end = q + 2 + buf[q + 1]!;
       if (end > n) return undefined;
+      if (code === 0xa1 && !isUtf8(buf.subarray(q + 2, end))) return undefined; // rhea's reader throws the decode error
       value = code === 0xa0 ? buf.subarray(q + 2, end) : buf.toString(code === 0xa1 ? 'utf8' : 'ascii', q + 2, end);
       break;
     }
@@ -332,6 +334,7 @@ function readScalar(buf: Buffer, q: number, out: { next: number }): Typed | unde
       if (q + 5 > n) return undefined;
       end = q + 5 + buf.readUInt32BE(q + 1);
       if (end > n) return undefined;
+      if (code === 0xb1 && !isUtf8(buf.subarray(q + 5, end))) return undefined;
       value = code === 0xb0 ? buf.subarray(q + 5, end) : buf.toString(code === 0xb1 ? 'utf8' : 'ascii', q + 5, end);
       break;
     }

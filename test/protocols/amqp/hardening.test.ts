@@ -16,6 +16,7 @@
  * | output back-pressure ignored | writableLength check, credit withheld, deliveries given back | flow.test.ts "output back-pressure" |
  * | (found probing) a chain of descriptors recursed without the nesting bound, until the stack overflowed | patch: types.js read_constructor counts each descriptor as a nesting level | "a chain of 50,000 descriptors" (child process) |
  * | (found probing) begin on a channel in use, attach on a handle in use: silently replaced the first session/link; transfer or flow on an unattached handle closed with amqp:internal-error | patch: connection.js on_begin (framing-error), session.js on_attach (amqp:session:handle-in-use), _get_link (amqp:session:unattached-handle) | "session misuse ends the connection with the spec condition" |
+ * | (found probing) strings that are not well-formed UTF-8 decoded lossily into U+FFFD (an address or property silently became another) | patch: types.js read_variable_width checks str8/str32 (isUtf8); codec.ts's fast reader leaves such a string to it | "a string that is not well-formed UTF-8" (child process) |
  * | re-encoding changes value types | raw section bytes kept (`raw_messages` patch, codec.ts) | mapping.test.ts "typed values round-trip byte for byte" |
  *
  * Plus the parameters a peer sends that rhea would take as they are: idle-time-out (timer overflow →
@@ -171,6 +172,35 @@ describe('AMQP hardening: rhea defects (child-process broker)', function () {
     assert.equal(await r.closeCondition(5000), 'amqp:decode-error');
     const close = r.frames.find((f) => f.performative?.constructor?.toString?.().startsWith('close'));
     assert.match(String(close.performative.error?.description), /nested more than 32 deep/);
+    await stillServes();
+  });
+
+  it('a string that is not well-formed UTF-8 is amqp:decode-error: in a performative the connection ends, in a message the transfer is rejected', async () => {
+    const badString = Buffer.from([0xa1, 0x03, 0x61, 0xff, 0x62]); // 'a', a lone 0xff, 'b'
+    let r = await RawAmqp.open(c.port);
+    r.write(rawFrame(describedList(0x11, [NULL, uint(0), uint(100), uint(100)])));
+    r.write(rawFrame(describedList(0x12, [badString, uint(0), Buffer.from([0x42])])));
+    assert.equal(await r.closeCondition(5000), 'amqp:decode-error');
+    const close = r.frames.find((f) => f.performative?.constructor?.toString?.().startsWith('close'));
+    assert.match(String(close.performative.error?.description), /not well-formed UTF-8/);
+
+    // a sending link, then a message whose application property holds the bad string
+    r = await RawAmqp.open(c.port);
+    r.write(amqpFrame(0, frames.begin({ next_outgoing_id: 0, incoming_window: 100, outgoing_window: 100 })));
+    await r.waitFor((f) => String(f.performative?.constructor).startsWith('begin'), 'begin');
+    r.write(amqpFrame(0, frames.attach({ name: 'utf8-sender', handle: 0, role: false, target: { address: 'utf8.q' }, source: {}, initial_delivery_count: 0 })));
+    await r.waitFor((f) => String(f.performative?.constructor).startsWith('flow'), 'credit');
+    const props = Buffer.concat([Buffer.from([0x00, 0x53, 0x74, 0xc1, 9, 2]), Buffer.from([0xa1, 0x01, 0x6b]), badString]);
+    const body = Buffer.concat([Buffer.from([0x00, 0x53, 0x77]), Buffer.from([0xa1, 0x02, 0x6f, 0x6b])]);
+    const transfer = describedList(0x14, [uint(0), uint(0), Buffer.from([0xa0, 0x01, 0x01]), uint(0), Buffer.from([0x42])]);
+    r.write(rawFrame(Buffer.concat([transfer, props, body])));
+    const d = await r.waitFor((f) => String(f.performative?.constructor).startsWith('disposition'), 'disposition', 5000);
+    // rejected (0x25) { error: [condition, description] }, undecoded: rhea's frame reader leaves outcome states as described lists
+    const state = d.performative.state as { descriptor: unknown; value: unknown };
+    assert.equal(Number(state.descriptor), 0x25, 'rejected');
+    const [condition, description] = JSON.parse(JSON.stringify(state.value))[0] as [string, string];
+    assert.equal(condition, 'amqp:decode-error');
+    assert.match(description, /not well-formed UTF-8/);
     await stillServes();
   });
 
