@@ -30,6 +30,13 @@ export interface QueueMeta {
   [key: string]: unknown;
 }
 
+/** What the engine counts for a topic it knows. */
+export interface TopicStats {
+  enqueued: number;
+  producers: number;
+  createdAt: number;
+}
+
 export class EngineState {
   /** Queues (incl. DLQs and temporary queues) by name. */
   readonly queues = new Map<string, CoreQueue>();
@@ -37,7 +44,7 @@ export class EngineState {
   readonly subscriptions = new Map<string, CoreQueue>();
   readonly topicIndex = new TopicIndex<CoreQueue>();
   /** Topics that have ever been published to or subscribed (for listing). */
-  readonly knownTopics = new Map<string, { enqueued: number; producers: number; createdAt: number }>();
+  readonly knownTopics = new Map<string, TopicStats>();
   /** Virtual-topic consumer queues by topic name. */
   readonly virtualConsumers = new Map<string, Set<CoreQueue>>();
   readonly retained = new Map<string, Message>();

@@ -22,7 +22,7 @@ import { TimerWheel } from './timers.js';
 import { compileDeliverySelector, compileSelector, type DeliverySelector, type Selector } from './selector.js';
 import { PREPARED_PREFIX, Transaction, type PreparedRecord } from './transaction.js';
 import { appendPlan, newPlan, truncatePlan, type SendPlan } from './plan.js';
-import { EngineState, PAUSED_PREFIX, POLICY_PREFIX, refFromKey, refKey, type QueueMeta } from './engine-state.js';
+import { EngineState, PAUSED_PREFIX, POLICY_PREFIX, refFromKey, refKey, type QueueMeta, type TopicStats } from './engine-state.js';
 import { RecentSenders } from './senders.js';
 import { Scheduler, type ScheduledJob } from './scheduler.js';
 import { Router, type CompositeDestination } from './routing.js';
@@ -134,7 +134,7 @@ export class Engine extends EventEmitter implements EngineApi {
       ensureQueue: (name, pending) => this.ensureQueue(name, pending),
       policyOf: (kind, name) => this.policyOf(kind, name),
       commit: (batch) => this.commit(batch),
-      topicCreated: (name) => this.emit('destination.created', { kind: 'topic', name }),
+      knowTopic: (name) => this.knowTopic(name),
       mayRead: (principal, name) => this.security.authorize(principal, 'consume', { kind: 'topic', name }),
     }, opts.composites ?? []);
     this.connections = new ConnectionRegistry({
@@ -478,6 +478,14 @@ export class Engine extends EventEmitter implements EngineApi {
    * The queue named `name`, created (and its creation committed) if missing.
    * Returns the commands that create it when `deferCommit` (so a send can commit creation and enqueue together).
    */
+  /** A topic the engine now knows (first publish, first subscriber, a temporary topic): counted, and announced. */
+  private knowTopic(name: string, temporary = false): TopicStats {
+    const t: TopicStats = { enqueued: 0, producers: 0, createdAt: Date.now() };
+    this.state.knownTopics.set(name, t);
+    this.emit('destination.created', temporary ? { kind: 'topic', name, temporary: true } : { kind: 'topic', name });
+    return t;
+  }
+
   private ensureQueue(name: string, pending?: Command[], opts: { dlq?: boolean; temporary?: boolean } = {}): CoreQueue {
     let q = this.state.queues.get(name);
     if (q) return q;
@@ -547,10 +555,7 @@ export class Engine extends EventEmitter implements EngineApi {
     const connection = handle as Connection;
     const n = name ?? `temp.${connection.id}.${++this.tempIds}`;
     if (kind === 'queue') this.ensureQueue(n, undefined, { temporary: true });
-    else {
-      this.state.knownTopics.set(n, { enqueued: 0, producers: 0, createdAt: Date.now() });
-      this.emit('destination.created', { kind: 'topic', name: n, temporary: true });
-    }
+    else this.knowTopic(n, true);
     connection.temporaries.add(`${kind}:${n}`);
     return { kind, name: n, temporary: true };
   }
@@ -824,8 +829,7 @@ export class Engine extends EventEmitter implements EngineApi {
       // topic selectors filter at routing time
       if (!this.state.knownTopics.has(o.address.name) && !isWildcard(o.address.name)) {
         this.state.checkNewDestination('topic', o.address.name);
-        this.state.knownTopics.set(o.address.name, { enqueued: 0, producers: 0, createdAt: Date.now() });
-        this.emit('destination.created', { kind: 'topic', name: o.address.name });
+        this.knowTopic(o.address.name);
       }
       if (conn && o.shared) this.access.checkShared(conn, o.address);
       ({ queue, ownsQueue } = await this.subs.queueFor(o, conn));

@@ -6,7 +6,7 @@
  */
 import { formatAddress, isWildcard, parseAddress, type Address } from './address.js';
 import type { Connection } from './connection.js';
-import type { EngineState } from './engine-state.js';
+import type { EngineState, TopicStats } from './engine-state.js';
 import { BrokerError } from './errors.js';
 import { copyMessage, messageSize, newMessageId, type Message } from './message.js';
 import { newPlan, type SendPlan } from './plan.js';
@@ -37,7 +37,8 @@ export interface RouterHost {
   ensureQueue(name: string, pending: Command[]): CoreQueue;
   policyOf(kind: 'queue' | 'topic', name: string): DestinationPolicy;
   commit(batch: Command[]): Promise<void>;
-  topicCreated(name: string): void;
+  /** Record and announce a topic first published to (Engine.knowTopic). */
+  knowTopic(name: string): TopicStats;
   /** Whether a wildcard subscriber may read a topic it matched (security.acl; filtered at delivery). */
   mayRead(principal: Principal, topicName: string): boolean;
 }
@@ -272,8 +273,7 @@ export class Router {
     let t = this.state.knownTopics.get(topicName);
     if (!t) {
       this.state.checkNewDestination('topic', topicName);
-      this.state.knownTopics.set(topicName, (t = { enqueued: 0, producers: 0, createdAt: Date.now() }));
-      this.host.topicCreated(topicName);
+      t = this.host.knowTopic(topicName);
     }
     const topicStats = t;
     plan.apply.push(() => topicStats.enqueued++);
