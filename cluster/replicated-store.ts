@@ -15,8 +15,10 @@
  *      the batches and the applied index in one state transaction (group commit: all entries of a Ready share one
  *      transaction). Apply is pipelined: the loop does not wait for the state commit before the next Ready.
  *      The leader applies the prepared batches it proposed (kept by index, recognised by the entry's data object);
- *      every other entry is decoded (cluster/batch-codec.ts). A follower applies in windows (FOLLOWER_APPLY_WINDOW_MS):
- *      nobody waits for its apply, and a window's transaction skips messages enqueued and acked within it.
+ *      every other entry is decoded (cluster/batch-codec.ts). Every node applies in windows (APPLY_WINDOW_MS):
+ *      nobody waits for an apply, and a window's transaction skips messages enqueued and acked within it. The
+ *      leader confirms a proposal to the engine when its entry is committed (`confirm`), before the apply; the
+ *      engine's reads of the state (paging, recovery) first put every committed entry into it (`applyNow`).
  *   4. advance.
  * Proposals arriving while a Raft fsync is in flight are batched into the next Ready (one fsync for all), and the
  * proposals of one event turn into one log entry (see propose()). The leader does not hold their appends back for
@@ -118,14 +120,14 @@ interface Waiter {
 const ENTRY_TARGET_BYTES = 256 * 1024;
 
 /**
- * A follower applies committed entries to its state store in windows of up to this long (or this many bytes): one
+ * Every node applies committed entries to its state store in windows of up to this long (or this many bytes): one
  * transaction per window, in which a message whose ack is in the same window is neither written nor deleted
- * (LmdbStore elides the pair) — most messages, when consumers keep up. Nothing waits for a follower's apply: the
- * entries are durable in its Raft log (a crash replays them), and a follower that becomes leader applies what it
- * holds at once, before its own entries.
+ * (LmdbStore elides the pair) — most messages, when consumers keep up. Nothing waits for an apply: the entries are
+ * committed (on a majority's Raft logs; a crash replays them), a follower that becomes leader applies what it holds
+ * at once, before its own entries, and the leader's engine reads the state only after `applyNow`.
  */
-const FOLLOWER_APPLY_WINDOW_MS = 100;
-const FOLLOWER_APPLY_MAX_BYTES = 8 * 1024 * 1024;
+const APPLY_WINDOW_MS = 100;
+const APPLY_MAX_BYTES = 8 * 1024 * 1024;
 
 type NodeState = 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -499,7 +501,7 @@ export class ReplicatedNode {
     return conf;
   }
 
-  /** Committed entries not yet handed to the state store (a follower's window, FOLLOWER_APPLY_WINDOW_MS). */
+  /** Committed entries not yet handed to the state store (a window, APPLY_WINDOW_MS). */
   private deferred: Entry[] = [];
   private deferredBytes = 0;
   private applyTimer: NodeJS.Timeout | undefined;
@@ -509,18 +511,48 @@ export class ReplicatedNode {
     for (const e of committed) {
       this.deferred.push(e);
       this.deferredBytes += e.data.byteLength;
+      if (e.type === 'normal') this.confirm(e);
     }
-    const wait =
-      this.raw.raft.role !== 'leader' && this.nodeState === 'running' && this.deferredBytes < FOLLOWER_APPLY_MAX_BYTES && committed.every((e) => e.type === 'normal');
+    const wait = this.nodeState === 'running' && this.deferredBytes < APPLY_MAX_BYTES && committed.every((e) => e.type === 'normal');
     if (!wait) {
       this.flushApplies();
     } else if (!this.applyTimer) {
       this.applyTimer = setTimeout(() => {
         this.applyTimer = undefined;
         if (this.nodeState === 'running') this.flushApplies();
-      }, FOLLOWER_APPLY_WINDOW_MS);
+      }, APPLY_WINDOW_MS);
       this.applyTimer.unref?.();
     }
+  }
+
+  /**
+   * A normal entry is committed (on a majority, so every later leader holds it): resolve the proposals it carries
+   * now, not after its apply — the state store is a cache of the log, and what the engine reads from it is applied
+   * first (`applyNow`). A proposal whose index a new leader filled with another entry is told so.
+   */
+  private confirm(e: Entry): void {
+    const w = this.waiters.get(e.index);
+    if (!w) return;
+    this.waiters.delete(e.index);
+    const replaced = w.term !== e.term ? new NotLeaderError(this.id, this.soft.lead, `the proposal at index ${e.index} was replaced by a new leader`) : undefined;
+    for (const part of w.parts) {
+      if (replaced) part.reject(replaced);
+      else part.resolve();
+    }
+    if (!replaced) this.confirmedUpTo = e.index;
+  }
+
+  /** Highest index whose proposals were confirmed to the engine before their apply: a skip there is fatal (applied()). */
+  private confirmedUpTo = 0;
+
+  /**
+   * Put every committed entry handed out so far into the state store now, synchronously: the engine's reads
+   * (paging, recovery) see everything its commits resolved.
+   */
+  applyNow(): void {
+    if (this.deferred.length === 0 || this.nodeState !== 'running') return;
+    this.flushApplies();
+    this.state.flushPending();
   }
 
   /** Hand every deferred committed entry to the state store, in order (one synchronous loop: one transaction). */
@@ -570,6 +602,13 @@ export class ReplicatedNode {
   /** Entry `index` is applied; `outcome`: why it (or each of its batches) was skipped, if it was. */
   private applied(index: number, term: number, outcome: Outcome): void {
     this.appliedDone = index;
+    if (index <= this.confirmedUpTo && outcome && (!Array.isArray(outcome) || outcome.some((o) => o))) {
+      // Confirmed at commit, then not applied: the engine holds what the state does not. Deterministic (every node
+      // skips it), so stop this node; the next leader's engine opens from the state.
+      const why = Array.isArray(outcome) ? outcome.find((o) => o)! : outcome;
+      this.fail(new Error(`node ${this.id}: log entry ${index}, confirmed to the engine, could not be applied: ${why.message}`, { cause: why }));
+      return;
+    }
     const w = this.waiters.get(index);
     if (w) {
       this.waiters.delete(index);
@@ -709,6 +748,7 @@ export class ReplicatedStore implements Store {
   async open(): Promise<{ queues: QueueRecovery[]; kv: Map<string, unknown> }> {
     if (this.closed) throw new Error(`ReplicatedStore(node ${this.node.id}): store is closed`);
     await this.commit([]);
+    this.node.applyNow();
     return this.node.state.recovery();
   }
 
@@ -728,14 +768,17 @@ export class ReplicatedStore implements Store {
   }
 
   readEntries(queue: string, afterSeq: number, limit: number): StoredEntry[] {
+    this.node.applyNow();
     return this.node.state.readEntries(queue, afterSeq, limit);
   }
 
   readSeqs(queue: string, afterSeq: number, limit: number): number[] {
+    this.node.applyNow();
     return this.node.state.readSeqs(queue, afterSeq, limit);
   }
 
   size(): number {
+    this.node.applyNow();
     return this.node.state.size();
   }
 

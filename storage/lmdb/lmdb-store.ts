@@ -681,15 +681,33 @@ export class LmdbStore implements Store {
     setImmediate(this.commitNow);
   };
 
+  /**
+   * `noSync` stores: commit what is queued now, on this thread, instead of at the end of the tick — a replicated
+   * node's engine is about to read what its commits resolved (ReplicatedNode.applyNow).
+   */
+  flushPending(): void {
+    if (this.opts.noSync !== true || this.journal || this.retrying || this.pending.length === 0 || this.state !== 'open') return;
+    this.inFlight = true;
+    this.commitNow();
+  }
+
+  /** commitNow's transaction failed and its batches are being retried one by one (asynchronously). */
+  private retrying = false;
+
   private readonly commitNow = (): void => {
     const group = this.pending;
     this.pending = [];
+    if (group.length === 0) return; // flushPending took them; the tick that was scheduled finds nothing
     const t0 = performance.now();
     try {
       this.env.transactionSync(() => this.apply(group));
     } catch {
       this.lastGroupSize = Infinity; // the next commits take the writer-thread path
-      void this.retryOneByOne(group).then(() => this.afterTxn());
+      this.retrying = true;
+      void this.retryOneByOne(group).then(() => {
+        this.retrying = false;
+        this.afterTxn();
+      });
       return;
     }
     this.stats.transactions++;
