@@ -778,7 +778,6 @@ export class ReplicatedStore implements Store {
   }
 
   size(): number {
-    this.node.applyNow();
     return this.node.state.size();
   }
 
