@@ -1,6 +1,7 @@
 /**
- * The Raft core's Storage contract, run against the reference (MemoryStorage) and the LMDB log
- * (storage/raft/raft-log.ts): the same expectations, so the LMDB log behaves exactly like the reference.
+ * The Raft core's Storage contract, run against the reference (MemoryStorage), the write-ahead log cluster nodes
+ * use (storage/raft/wal-raft-log.ts) and the LMDB log it replaced (storage/raft/raft-log.ts, still read to migrate
+ * an older node): the same expectations, so both behave exactly like the reference.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -8,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MemoryStorage, encodeConfChange, type ConfState, type Entry, type HardState, type Snapshot, type Storage } from '../../cluster/raft/index.js';
 import { LmdbRaftLog } from '../../storage/raft/raft-log.js';
+import { WalRaftLog, openRaftLog } from '../../storage/raft/wal-raft-log.js';
 
 /** Uniform async write surface over both implementations. */
 interface Harness {
@@ -51,6 +53,22 @@ function lmdbHarness(dir: string, cacheBytes?: number): Harness {
     reopen: async () => {
       await l.close();
       return lmdbHarness(dir, cacheBytes);
+    },
+    close: () => l.close(),
+  };
+}
+
+function walHarness(dir: string, o: { cacheBytes?: number; segmentBytes?: number } = {}): Harness {
+  const l = new WalRaftLog({ path: dir, ...o });
+  return {
+    s: l,
+    append: (e) => l.append(e),
+    setHardState: (h) => l.setHardState(h),
+    applySnapshot: (s) => l.applySnapshot(s),
+    createSnapshot: (i, c, d) => l.createSnapshot(i, c, d),
+    reopen: async () => {
+      await l.close();
+      return walHarness(dir, o);
     },
     close: () => l.close(),
   };
@@ -202,6 +220,8 @@ describe('LmdbRaftLog', function () {
   // Reads served from LMDB only, and from a cache holding the newest one or two entries (reads straddle both).
   storageContract('LmdbRaftLog without its entry cache', () => lmdbHarness(tempDir(), 0));
   storageContract('LmdbRaftLog with a cache of one or two entries', () => lmdbHarness(tempDir(), 40));
+  storageContract('WalRaftLog', () => walHarness(tempDir()));
+  storageContract('WalRaftLog without its entry cache, in segments of 200 bytes', () => walHarness(tempDir(), { cacheBytes: 0, segmentBytes: 200 }));
 
   describe('the in-memory tail of newest entries', () => {
     it('hands back the very entries written (a leader knows its own proposals by them)', async () => {
@@ -216,15 +236,21 @@ describe('LmdbRaftLog', function () {
       }
     });
 
+    const variants: { name: string; make: (dir: string, cacheBytes: number) => Harness }[] = [
+      { name: 'LmdbRaftLog', make: (dir, cacheBytes) => lmdbHarness(dir, cacheBytes) },
+      // Small segments: many start and are deleted by compactions, replays read across them.
+      { name: 'WalRaftLog', make: (dir, cacheBytes) => walHarness(dir, { cacheBytes, segmentBytes: 300 }) },
+    ];
+    for (const v of variants)
     for (const cacheBytes of [0, 40, 400, 8 << 20]) {
-      it(`matches MemoryStorage through random appends, truncations, compactions and snapshots (cache ${cacheBytes} B)`, async () => {
+      it(`${v.name} matches MemoryStorage through random appends, truncations, compactions, snapshots and restarts (cache ${cacheBytes} B)`, async () => {
         let seed = 12345 + cacheBytes;
         const rnd = (n: number) => {
           seed = (seed * 1103515245 + 12345) >>> 0;
           return (seed >>> 8) % n;
         };
         const dir = tempDir();
-        let l = lmdbHarness(dir, cacheBytes);
+        let l = v.make(dir, cacheBytes);
         const m = memoryHarness();
         let term = 1;
         try {
@@ -268,7 +294,8 @@ describe('LmdbRaftLog', function () {
     }
   });
 
-  describe('LMDB specifics', () => {
+  for (const [name, Log] of [['LmdbRaftLog', LmdbRaftLog], ['WalRaftLog', WalRaftLog]] as const)
+  describe(`${name} specifics`, () => {
     const conf = (voters: number[]): ConfState => ({ voters, learners: [] });
     const confEnt = (index: number, term: number, voters: number[]): Entry => ({
       index,
@@ -277,8 +304,8 @@ describe('LmdbRaftLog', function () {
       data: encodeConfChange({ change: { type: 'addVoter', node: voters[voters.length - 1]! }, conf: conf(voters) }),
     });
 
-    it('saves snapshot + entries + hard state of one Ready in one transaction', async () => {
-      const l = new LmdbRaftLog({ path: tempDir() });
+    it('saves snapshot + entries + hard state of one Ready in one transaction (one flush)', async () => {
+      const l = new Log({ path: tempDir() });
       try {
         const before = l.stats.transactions;
         await l.save({
@@ -297,12 +324,12 @@ describe('LmdbRaftLog', function () {
 
     it('bootstraps the initial membership durably, once', async () => {
       const dir = tempDir();
-      let l = new LmdbRaftLog({ path: dir });
+      let l = new Log({ path: dir });
       assert.ok(l.isEmpty());
       await l.bootstrap(CONF);
       await assert.rejects(l.bootstrap(CONF), /non-empty/);
       await l.close();
-      l = new LmdbRaftLog({ path: dir });
+      l = new Log({ path: dir });
       assert.ok(!l.isEmpty());
       assert.deepEqual(l.snapshot().meta, { index: 0, term: 0, conf: CONF });
       await l.close();
@@ -310,7 +337,7 @@ describe('LmdbRaftLog', function () {
 
     it('indexes conf-change entries: truncation and compaction drop them, a restart finds them without a scan', async () => {
       const dir = tempDir();
-      let l = new LmdbRaftLog({ path: dir });
+      let l = new Log({ path: dir });
       await l.append([ent(1, 1), confEnt(2, 1, [1, 2]), ent(3, 1), confEnt(4, 1, [1, 2, 3]), ent(5, 1)]);
       assert.deepEqual(l.confEntries().map((e) => e.index), [2, 4]);
       await l.append([ent(4, 2, 'over')]); // truncates the conf change at 4
@@ -318,7 +345,7 @@ describe('LmdbRaftLog', function () {
       await l.append([confEnt(5, 2, [1, 2, 4])]);
       await l.createSnapshot(3, conf([1, 2]), Buffer.alloc(0)); // compacts the one at 2
       await l.close();
-      l = new LmdbRaftLog({ path: dir });
+      l = new Log({ path: dir });
       const cs = l.confEntries();
       assert.deepEqual(cs.map((e) => e.index), [5]);
       assert.equal(cs[0]!.type, 'confChange');
@@ -328,7 +355,7 @@ describe('LmdbRaftLog', function () {
     });
 
     it('groups: a write queued while another is in flight runs after it, in order', async () => {
-      const l = new LmdbRaftLog({ path: tempDir() });
+      const l = new Log({ path: tempDir() });
       try {
         const a = l.append(ents(1, 100, 1));
         const b = l.append([ent(50, 2, 'b')]);
@@ -340,6 +367,99 @@ describe('LmdbRaftLog', function () {
       } finally {
         await l.close();
       }
+    });
+  });
+  describe('WalRaftLog: segments, torn writes, migration', () => {
+    const segFiles = (dir: string) => fs.readdirSync(path.join(dir, 'wal')).filter((f) => f.endsWith('.wal'));
+
+    it('starts new segments as they fill; compaction deletes those its snapshot covers; a restart reads across the rest', async () => {
+      const dir = tempDir();
+      let l = new WalRaftLog({ path: dir, segmentBytes: 1000 });
+      for (let i = 1; i <= 60; i += 3) await l.save({ entries: ents(i, i + 2, 1).map((e) => ({ ...e, data: Buffer.alloc(100, i) })), hardState: { term: 1, vote: 1, commit: i } });
+      assert.ok(l.stats.segments >= 6, `segments started: ${l.stats.segments}`);
+      const before = segFiles(dir).length;
+      await l.createSnapshot(40, CONF, Buffer.from('img40'));
+      assert.ok(l.stats.segmentsDeleted > 0 && segFiles(dir).length < before, `${before} → ${segFiles(dir).length} segment files`);
+      await l.close();
+      l = new WalRaftLog({ path: dir, segmentBytes: 1000 });
+      assert.equal(l.firstIndex(), 41);
+      assert.equal(l.lastIndex(), 60);
+      assert.deepEqual(l.initialState(), { term: 1, vote: 1, commit: 58 });
+      assert.equal(Buffer.from(l.snapshot().data).toString(), 'img40');
+      assert.deepEqual(l.entries(41, 61, Infinity).map((e) => [e.index, Buffer.from(e.data)[0]]), ents(41, 60, 1).map((e) => [e.index, e.index - ((e.index - 1) % 3)]));
+      await l.close();
+    });
+
+    it('a torn last write is dropped at restart, zeroed, and writes after it replay cleanly', async () => {
+      const dir = tempDir();
+      let l = new WalRaftLog({ path: dir });
+      await l.append(ents(1, 3, 1));
+      await l.append([ent(4, 1, 'x'.repeat(500))]);
+      await l.close();
+      // The last record half on disk: its second half is lost, the rest of the file is what it held before (zeros).
+      const file = path.join(dir, 'wal', segFiles(dir)[0]!);
+      const buf = fs.readFileSync(file);
+      let end = buf.length;
+      while (buf[end - 1] === 0) end--;
+      const fd = fs.openSync(file, 'r+');
+      fs.writeSync(fd, Buffer.alloc(250), 0, 250, end - 250);
+      fs.closeSync(fd);
+      l = new WalRaftLog({ path: dir });
+      assert.equal(l.lastIndex(), 3, 'the torn entry is not in the log');
+      await l.append([ent(4, 2, 'y')]);
+      await l.close();
+      l = new WalRaftLog({ path: dir });
+      assert.deepEqual(summary(l.entries(3, 5, Infinity)), ['3/1:normal:e3', '4/2:normal:y']);
+      await l.close();
+    });
+
+    it('a segment lost from the middle of the log is an error at open, not a shorter log', async () => {
+      const dir = tempDir();
+      const l = new WalRaftLog({ path: dir, segmentBytes: 300 });
+      for (let i = 1; i <= 12; i++) await l.append([ent(i, 1, 'z'.repeat(100))]);
+      await l.close();
+      const files = segFiles(dir).sort();
+      assert.ok(files.length >= 4);
+      fs.rmSync(path.join(dir, 'wal', files[1]!));
+      assert.throws(() => new WalRaftLog({ path: dir, segmentBytes: 300 }), /missing/);
+    });
+
+    it('openRaftLog migrates a log kept in LMDB by an earlier version: same hard state, snapshot, entries and conf entries', async () => {
+      const dir = tempDir();
+      const old = new LmdbRaftLog({ path: dir });
+      await old.bootstrap(CONF);
+      await old.append([...ents(1, 4, 1), { index: 5, term: 1, type: 'confChange', data: encodeConfChange({ change: { type: 'addVoter', node: 4 }, conf: { voters: [1, 2, 3, 4], learners: [] } }) }, ...ents(6, 9, 2)]);
+      await old.createSnapshot(3, CONF, Buffer.from('state@3'));
+      await old.setHardState({ term: 2, vote: 3, commit: 8 });
+      await old.close();
+      let l = await openRaftLog({ path: dir });
+      const check = () => {
+        assert.deepEqual(l.initialState(), { term: 2, vote: 3, commit: 8 });
+        assert.deepEqual(l.snapshot().meta, { index: 3, term: 1, conf: CONF });
+        assert.equal(Buffer.from(l.snapshot().data).toString(), 'state@3');
+        assert.deepEqual(summary(l.entries(4, 10, Infinity)).map((x) => x.split(':').slice(0, 2).join(':')), ['4/1:normal', '5/1:confChange', '6/2:normal', '7/2:normal', '8/2:normal', '9/2:normal']);
+        assert.deepEqual(l.confEntries().map((e) => e.index), [5]);
+      };
+      check();
+      assert.ok(!fs.existsSync(path.join(dir, 'raft.mdb')), 'the LMDB log is removed');
+      await l.append([ent(10, 2)]);
+      await l.close();
+      l = await openRaftLog({ path: dir });
+      check();
+      assert.equal(l.lastIndex(), 10);
+      await l.close();
+    });
+
+    it('openRaftLog on a brand-new directory gives an empty log; bootstrap makes it non-empty', async () => {
+      const dir = tempDir();
+      let l = await openRaftLog({ path: dir });
+      assert.ok(l.isEmpty());
+      await l.bootstrap(CONF);
+      await l.close();
+      l = await openRaftLog({ path: dir });
+      assert.ok(!l.isEmpty());
+      assert.deepEqual(l.snapshot().meta.conf, CONF);
+      await l.close();
     });
   });
 });
