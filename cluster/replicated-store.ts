@@ -1,13 +1,14 @@
 /**
- * One cluster node: a Raft core (`cluster/raft` RawNode) on an LMDB Raft log (`storage/raft`), a local LMDB
+ * One cluster node: a Raft core (`cluster/raft` RawNode) on a write-ahead Raft log (`storage/raft`), a local LMDB
  * state store (`LmdbStore`) every committed batch is applied to, and the Store port for the engine
  * (`ReplicatedStore`), which only works on the leader.
  *
- * Directory layout: `<dir>/raft/raft.mdb` (Raft log, hard state, snapshot), `<dir>/state/wharf.mdb` (the same
+ * Directory layout: `<dir>/raft/wal/` (Raft log, hard state, snapshot: storage/raft/wal-raft-log.ts; a `raft.mdb` of an
+ * earlier version is migrated at start), `<dir>/state/wharf.mdb` (the same
  * tables as a single-node broker, plus the applied index).
  *
  * The Ready loop (durability contract of cluster/raft/node.ts):
- *   1. persist: snapshot + entries + hard state in one fsync'd LMDB transaction (LmdbRaftLog.save); a Ready
+ *   1. persist: snapshot + entries + hard state in one write and one fdatasync of the Raft WAL (WalRaftLog.save); a Ready
  *      whose only change is the commit index is not written on its own (commit is recoverable from the leader);
  *      its hard state goes with the next write.
  *   2. send the messages;
@@ -48,7 +49,7 @@
  *
  * Compaction: every `snapshotEntries` applied entries the node exports its state (`LmdbStore.exportImage`, the
  * whole state in memory — fine for modest stores, a streamed copy is the next step) and replaces the log up to
- * the applied index with it (`LmdbRaftLog.createSnapshot`) — once that index is committed and durable in this
+ * the applied index with it (`WalRaftLog.createSnapshot`) — once that index is committed and durable in this
  * node's log (`compactionLimit`; the state may be ahead of both, see above). A follower that needs compacted entries gets that
  * image from the leader (InstallSnapshot) and restores it (`LmdbStore.importImage`, applied index included);
  * a crash between persisting the snapshot and restoring it is finished at the next start.
@@ -60,7 +61,7 @@ import path from 'node:path';
 import type { Command, QueueRecovery, Store, StoredEntry } from '../src/core/store.js';
 import { BrokerError } from '../src/core/errors.js';
 import { LmdbStore, prepareBatch, type PreparedOp } from '../storage/lmdb/lmdb-store.js';
-import { LmdbRaftLog } from '../storage/raft/raft-log.js';
+import { openRaftLog, type WalRaftLog } from '../storage/raft/wal-raft-log.js';
 import { bootId, markBoot, markedBoot } from '../storage/boot-id.js';
 import { Prng, RawNode, decodeConfChange, type ConfChange, type ConfChangeRecord, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready, type SoftState, type Status } from './raft/index.js';
 import { decodePrepared, encodePrepared, preparedSize } from './batch-codec.js';
@@ -141,7 +142,7 @@ export class ReplicatedNode {
   readonly raw: RawNode;
   /** The local state store committed entries are applied to. */
   readonly state: LmdbStore;
-  readonly log: LmdbRaftLog;
+  readonly log: WalRaftLog;
   /** The Store port for the engine (leader only). */
   readonly store: ReplicatedStore;
   private readonly transport: Transport;
@@ -166,7 +167,7 @@ export class ReplicatedNode {
   /** Counters for tests and metrics. */
   readonly stats = { snapshotsCreated: 0, snapshotsInstalled: 0 };
 
-  private constructor(o: ReplicatedNodeOptions, log: LmdbRaftLog, state: LmdbStore, applied: number) {
+  private constructor(o: ReplicatedNodeOptions, log: WalRaftLog, state: LmdbStore, applied: number) {
     this.id = o.id;
     this.dir = path.resolve(o.dir);
     this.log = log;
@@ -197,7 +198,7 @@ export class ReplicatedNode {
   /** Open (or create) the node's log and state store and start ticking. */
   static async start(o: ReplicatedNodeOptions): Promise<ReplicatedNode> {
     if (!o.join && !o.peers.includes(o.id)) throw new Error(`ReplicatedNode ${o.id}: peers must include the node itself`);
-    const log = new LmdbRaftLog({ path: path.join(o.dir, 'raft'), noSync: o.noSync });
+    const log = await openRaftLog({ path: path.join(o.dir, 'raft'), noSync: o.noSync });
     let state: LmdbStore | undefined;
     try {
       if (log.isEmpty()) await log.bootstrap(o.join ? { voters: [], learners: [] } : { voters: [...o.peers].sort((a, b) => a - b), learners: [] });

@@ -5,9 +5,9 @@
  * once, see `open`).
  *
  * Layout, under `<path>/wal/`:
- * - `seg-<n>.wal`: segments of records, n = 1, 2, … in write order. A segment is zero-filled ahead of the writes
- *   in chunks (fsync'd once per chunk), so an append never changes the file's size and its fdatasync has no
- *   metadata to write. A segment is never rewritten; a new one starts once it holds SEGMENT_BYTES.
+ * - `seg-<n>.wal`: segments of records, n = 1, 2, … in write order, appended to and never rewritten; a new one
+ *   starts once one holds SEGMENT_BYTES. (Zero-filling a segment ahead of the writes, so that an fdatasync has no
+ *   file size to record, was tried: it doubled the bytes written, and the fill's flushes delayed the commits'.)
  * - `snap-<gen>.snap`: the snapshot in effect (index, term, membership, data, CRC), written whole (temp file,
  *   fsync, rename, directory fsync) before the record naming it.
  *
@@ -17,8 +17,8 @@
  * - HARD `term f64 | vote f64 | commit f64`.
  * - SNAP `gen f64 | index f64 | term f64 | replace u8`: snapshot `gen` is in effect; with `replace` (InstallSnapshot)
  *   it replaces the whole log, otherwise (compaction) it drops the entries up to its index.
- * Replay reads the segments in order and stops, in each, at the first record that is not whole (zeros after the
- * last record; a torn write at the end of the newest). A gap in the indexes is corruption (an error).
+ * Replay reads the segments in order and stops, in each, at the first record that is not whole (a torn write at
+ * the end of the newest, which is cut off). A gap in the indexes is corruption (an error).
  *
  * Each new segment begins with the hard state and the snapshot in effect, so a segment whose entries are all
  * covered by the snapshot can be deleted (compaction deletes them) with everything later still replayable.
@@ -61,8 +61,6 @@ const SNAP_RECORD = HEADER + 25;
 const TYPE_NORMAL = 0;
 const TYPE_CONF = 1;
 const SNAP_MAGIC = 0x31504e53; // "SNP1"
-const GROW_CHUNK = 4 << 20;
-const ZEROS = Buffer.alloc(1 << 20);
 const ZERO_HARD: HardState = { term: 0, vote: 0, commit: 0 };
 
 /** Where an entry is: its segment, the offset of its data there, and what a read needs without the data. */
@@ -77,14 +75,12 @@ interface Loc {
 interface Segment {
   n: number;
   fd: number;
-  /** Bytes zero-filled (and fsync'd) in the file. */
-  allocated: number;
-  /** Where the next record goes. */
+  /** Where the next record goes (the file's size). */
   offset: number;
   /** Highest entry index written in it (0: none). */
   maxIndex: number;
-  /** The zero-fill of the next chunk, on the thread pool (growAhead). */
-  growing?: Promise<void> | undefined;
+  /** Created and its directory entry not flushed yet: the first write's flush does it. */
+  newFile: boolean;
 }
 
 function segName(n: number): string {
@@ -129,6 +125,15 @@ function decodeSnapFile(file: string, v: Buffer): Snapshot {
   return { meta: { index: v.readDoubleLE(8), term: v.readDoubleLE(16), conf }, data: v.subarray(32 + n) };
 }
 
+function fsyncDirectoryAsync(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.open(dir, 'r', (err, fd) => {
+      if (err) return reject(err);
+      fs.fsync(fd, (e) => fs.close(fd, () => (e ? reject(e) : resolve())));
+    });
+  });
+}
+
 function writeFully(fd: number, buf: Buffer, at: number): void {
   let done = 0;
   while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, at + done);
@@ -151,8 +156,6 @@ export class WalRaftLog implements Storage {
   private readonly noSync: boolean;
   private readonly cacheBytes: number;
   private readonly segmentBytes: number;
-  /** Zero-fill this much at a time (small segments, in tests, take small chunks). */
-  private readonly growChunk: number;
   private hard: HardState = ZERO_HARD;
   private snap: Snapshot = EMPTY_SNAPSHOT;
   private snapGen = 0;
@@ -177,7 +180,6 @@ export class WalRaftLog implements Storage {
     this.noSync = opts.noSync === true;
     this.cacheBytes = opts.cacheBytes ?? 8 * 1024 * 1024;
     this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
-    this.growChunk = Math.min(GROW_CHUNK, Math.max(64 * 1024, this.segmentBytes));
     fs.mkdirSync(this.dir, { recursive: true });
     this.replay();
   }
@@ -200,9 +202,10 @@ export class WalRaftLog implements Storage {
       const fd = fs.openSync(file, fs.constants.O_RDWR);
       const size = fs.fstatSync(fd).size;
       const buf = size > 0 ? readFully(fd, size, 0) : Buffer.alloc(0);
-      const seg: Segment = { n, fd, allocated: size, offset: 0, maxIndex: 0 };
+      const seg: Segment = { n, fd, offset: 0, maxIndex: 0, newFile: false };
       this.segs.push(seg);
       let at = 0;
+      let records = 0;
       while (at + HEADER <= buf.length) {
         if (buf.readUInt32LE(at) !== MAGIC) break;
         const len = buf.readUInt32LE(at + 4);
@@ -242,15 +245,22 @@ export class WalRaftLog implements Storage {
           throw new Error(`WalRaftLog(${this.path}): unknown record kind ${kind} in ${segName(n)}`);
         }
         this.everWritten = true;
+        records++;
         at = p + len;
       }
+      if (records < 2 && seg.maxIndex === 0 && n !== segNs[0] && n === segNs[segNs.length - 1]) {
+        // A segment started just before a crash, its head (hard state, snapshot) not whole: writes go on in the one
+        // before (a segment other than the first must begin with its head).
+        fs.closeSync(fd);
+        fs.rmSync(file, { force: true });
+        this.segs.pop();
+        continue;
+      }
       seg.offset = at;
-      // Whatever follows the last whole record (a torn write) is zeroed, so that records appended there can never
+      // Whatever follows the last whole record (a torn write) is cut off, so that records appended there can never
       // be followed, at the next replay, by a remnant of it that happens to parse.
-      let dirtyEnd = buf.length;
-      while (dirtyEnd > at && buf[dirtyEnd - 1] === 0) dirtyEnd--;
-      if (dirtyEnd > at) {
-        writeFully(fd, Buffer.alloc(dirtyEnd - at), at);
+      if (at < buf.length) {
+        fs.ftruncateSync(fd, at);
         if (!this.noSync) fs.fsyncSync(fd);
       }
     }
@@ -500,34 +510,21 @@ export class WalRaftLog implements Storage {
     this.dirty = true;
     const n = (this.segs[this.segs.length - 1]?.n ?? 0) + 1;
     const fd = fs.openSync(path.join(this.dir, segName(n)), fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    const seg: Segment = { n, fd, allocated: 0, offset: 0, maxIndex: 0 };
+    const seg: Segment = { n, fd, offset: 0, maxIndex: 0, newFile: true };
     this.segs.push(seg);
     this.stats.segments++;
-    if (!this.noSync) fsyncDirectory(this.dir);
     if (this.snapGen > 0 || this.hard !== ZERO_HARD) {
+      // Flushed with the segment's first write, which follows at once.
       const head = Buffer.concat([this.snapRecordBytes(this.snapGen, this.snap, false), this.hardRecord(this.hard)]);
-      this.ensureAllocated(seg, head.length);
       writeFully(seg.fd, head, 0);
       seg.offset = head.length;
     }
     return seg;
   }
 
-  private ensureAllocated(seg: Segment, end: number): void {
-    if (end <= seg.allocated) return;
-    const target = Math.max(seg.allocated + this.growChunk, Math.ceil(end / this.growChunk) * this.growChunk);
-    for (let at = seg.allocated; at < target; ) {
-      const n = Math.min(ZEROS.length, target - at);
-      writeFully(seg.fd, ZEROS.subarray(0, n), at);
-      at += n;
-    }
-    if (!this.noSync) fs.fsyncSync(seg.fd); // the new size is metadata: fsync, once per chunk
-    seg.allocated = target;
-  }
-
   /** Delete the segments (not the newest) whose entries the snapshot covers, oldest first. */
   private dropCoveredSegments(): void {
-    while (this.segs.length > 1 && (this.segs[0] as Segment).maxIndex <= this.snap.meta.index && !(this.segs[0] as Segment).growing) {
+    while (this.segs.length > 1 && (this.segs[0] as Segment).maxIndex <= this.snap.meta.index) {
       const seg = this.segs.shift() as Segment;
       fs.closeSync(seg.fd);
       fs.rmSync(path.join(this.dir, segName(seg.n)), { force: true });
@@ -587,16 +584,14 @@ export class WalRaftLog implements Storage {
         const out = body();
         if (!out) return;
         const { seg, bytes } = out;
-        const end = seg.offset + bytes.length;
-        if (end > seg.allocated) {
-          await seg.growing;
-          this.ensureAllocated(seg, end);
-        }
         writeFully(seg.fd, bytes, seg.offset);
-        seg.offset = end;
+        seg.offset += bytes.length;
         this.everWritten = true;
-        if (!this.noSync) await new Promise<void>((resolve, reject) => fs.fdatasync(seg.fd, (err) => (err ? reject(err) : resolve())));
-        this.growAhead(seg);
+        if (!this.noSync) {
+          await new Promise<void>((resolve, reject) => fs.fdatasync(seg.fd, (err) => (err ? reject(err) : resolve())));
+          if (seg.newFile) await fsyncDirectoryAsync(this.dir);
+        }
+        seg.newFile = false;
       } catch (err) {
         if (!this.dirty) throw err;
         this.broken = new Error(`WalRaftLog(${this.path}): a write failed, the log is unusable: ${(err as Error).message}`, { cause: err });
@@ -613,34 +608,11 @@ export class WalRaftLog implements Storage {
     return p;
   }
 
-  /**
-   * Zero-fill the next chunk of `seg` on the thread pool once less than half a chunk is left, so that appends do
-   * not wait for it on this thread. Writes go only below `allocated`, which moves once the chunk is flushed.
-   */
-  private growAhead(seg: Segment): void {
-    if (seg.growing || seg.allocated - seg.offset >= this.growChunk / 2 || this.closed) return;
-    const from = seg.allocated;
-    const target = from + this.growChunk;
-    seg.growing = (async () => {
-      const fh = seg.fd;
-      for (let at = from; at < target; ) {
-        const n = Math.min(ZEROS.length, target - at);
-        await new Promise<void>((resolve, reject) => fs.write(fh, ZEROS, 0, n, at, (err) => (err ? reject(err) : resolve())));
-        at += n;
-      }
-      if (!this.noSync) await new Promise<void>((resolve, reject) => fs.fsync(fh, (err) => (err ? reject(err) : resolve())));
-      if (seg.allocated === from) seg.allocated = target;
-    })()
-      .catch(() => undefined) // the next write grows the file on its own and reports the failure
-      .finally(() => (seg.growing = undefined));
-  }
-
   /** Waits for the writes in flight, then closes the files. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.writing;
-    await Promise.all(this.segs.map((s) => s.growing));
     for (const s of this.segs) fs.closeSync(s.fd);
     this.segs = [];
   }

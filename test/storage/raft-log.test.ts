@@ -390,7 +390,7 @@ describe('LmdbRaftLog', function () {
       await l.close();
     });
 
-    it('a torn last write is dropped at restart, zeroed, and writes after it replay cleanly', async () => {
+    it('a torn last write is cut off at restart, and writes after it replay cleanly', async () => {
       const dir = tempDir();
       let l = new WalRaftLog({ path: dir });
       await l.append(ents(1, 3, 1));
@@ -410,6 +410,25 @@ describe('LmdbRaftLog', function () {
       await l.close();
       l = new WalRaftLog({ path: dir });
       assert.deepEqual(summary(l.entries(3, 5, Infinity)), ['3/1:normal:e3', '4/2:normal:y']);
+      await l.close();
+    });
+
+    it('a segment started just before a crash, its head torn, is removed at open and writes go on before it', async () => {
+      const dir = tempDir();
+      let l = new WalRaftLog({ path: dir, segmentBytes: 300 });
+      for (let i = 1; i <= 6; i++) await l.save({ entries: [ent(i, 1, 'w'.repeat(100))], hardState: { term: 1, vote: 2, commit: i - 1 } });
+      await l.close();
+      const files = segFiles(dir).sort();
+      const next = `seg-${String(Number(files[files.length - 1]!.slice(4, -4)) + 1).padStart(12, '0')}.wal`;
+      fs.writeFileSync(path.join(dir, 'wal', next), Buffer.from([0x52, 0x46, 0x54, 0x31, 9, 9]));
+      l = new WalRaftLog({ path: dir, segmentBytes: 300 });
+      assert.ok(!segFiles(dir).includes(next));
+      assert.equal(l.lastIndex(), 6);
+      await l.append([ent(7, 1)]);
+      await l.close();
+      l = new WalRaftLog({ path: dir, segmentBytes: 300 });
+      assert.equal(l.lastIndex(), 7);
+      assert.deepEqual(l.initialState(), { term: 1, vote: 2, commit: 5 });
       await l.close();
     });
 
