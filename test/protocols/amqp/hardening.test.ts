@@ -17,6 +17,7 @@
  * | (found probing) a chain of descriptors recursed without the nesting bound, until the stack overflowed | patch: types.js read_constructor counts each descriptor as a nesting level | "a chain of 50,000 descriptors" (child process) |
  * | (found probing) begin on a channel in use, attach on a handle in use: silently replaced the first session/link; transfer or flow on an unattached handle closed with amqp:internal-error | patch: connection.js on_begin (framing-error), session.js on_attach (amqp:session:handle-in-use), _get_link (amqp:session:unattached-handle) | "session misuse ends the connection with the spec condition" |
  * | (found probing) strings that are not well-formed UTF-8 decoded lossily into U+FFFD (an address or property silently became another) | patch: types.js read_variable_width checks str8/str32 (isUtf8); codec.ts's fast reader leaves such a string to it | "a string that is not well-formed UTF-8" (child process) |
+ * | (found by a conformance probe) a flow with echo=true (§2.7.4) went unanswered | patch: session.js on_flow marks the link or session, link.js/session.js _process answer it (a link's once its attach is out) | flow.test.ts "flow with echo=true" |
  * | re-encoding changes value types | raw section bytes kept (`raw_messages` patch, codec.ts) | mapping.test.ts "typed values round-trip byte for byte" |
  *
  * Plus the parameters a peer sends that rhea would take as they are: idle-time-out (timer overflow →
