@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type ConsumerHandle, type Credentials, type DestinationKind, type EngineApi, type KillCause, type SendBatch, type TransactionHandle } from '../../src/core/api.js';
+import { type Address, BrokerError, type BrokerErrorCode, type ConnectionHandle, type ConsumerHandle, type Credentials, type DestinationKind, type EngineApi, type KillCause, type Message, type SendBatch, type TransactionHandle } from '../../src/core/api.js';
 import type { ConnectionLimits, PeerInfo } from '../../src/transport/types.js';
 import { DecodeError } from './codec.js';
 import type { FrameGuard } from './guard.js';
@@ -95,6 +95,8 @@ export interface OutDeliveryTag {
   id: number;
   consumer: ConsumerHandle;
   done: boolean;
+  /** What was delivered (a modified outcome's message-annotations are merged into its own). */
+  message: Message;
 }
 
 export type State = 'new' | 'connecting' | 'open' | 'closing' | 'closed';

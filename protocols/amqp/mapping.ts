@@ -9,8 +9,8 @@
  * so a JMS client sees the right message and destination types.
  */
 import { type Address, type BodyType, clampPriority, createMessage, type DestinationKind, type Message, parseAddress, type PropertyValue } from '../../src/core/api.js';
-import { DecodeError, elements, Encoder, jsonSafe, mapEntries, scanMessage, SECTION, toJs, toProperty, type ScannedMessage } from './codec.js';
-import type { Typed } from './rhea.js';
+import { DecodeError, elements, Encoder, jsonSafe, mapEntries, readDescriptor, scanMessage, SECTION, toJs, toProperty, type ScannedMessage } from './codec.js';
+import { rheaTypes, type Typed } from './rhea.js';
 
 /** Qpid JMS message annotations. */
 export const JMS_MSG_TYPE = 'x-opt-jms-msg-type';
@@ -404,6 +404,81 @@ function encodeRestInto(e: Encoder, m: Message, opts: MappingOptions): void {
   } else encodeBody(e, m);
   const footer = buf(ann[A.footer]);
   if (footer) e.raw(footer);
+}
+
+/** A merged message-annotations section larger than this is not kept (a client could grow a message at each modified). */
+const MAX_MERGED_ANNOTATIONS = 64 * 1024;
+
+/**
+ * AMQP 1.0 §3.4.5 modified: its message-annotations are "combined with the existing message-annotations" of the
+ * message for its next delivery. Returns the annotation to set on the message (the section's new bytes): the
+ * message's own entries, exactly as they were, each one the outcome names replaced by the outcome's value, then the
+ * outcome's new ones. A message from another protocol starts from the JMS annotations it is sent with. undefined:
+ * nothing to merge, or the result would be over MAX_MERGED_ANNOTATIONS.
+ */
+export function mergedAnnotations(m: Message, added: Typed | undefined, opts: MappingOptions): Record<string, unknown> | undefined {
+  const add = elements(added);
+  if (add.length < 2 || !added || (added.type.typecode !== 0xc1 && added.type.typecode !== 0xd1)) return undefined;
+  const ann = m.annotations ?? {};
+  let section = buf(ann[A.ma]);
+  if (!section && ann[A.np] === undefined) {
+    const e = new Encoder(64);
+    encodeJmsAnnotations(e, m, opts);
+    section = e.toBuffer();
+  }
+  const entries: Array<[string, Buffer, Buffer]> = section ? sectionEntries(section) : [];
+  for (let i = 0; i + 1 < add.length; i += 2) {
+    const k = add[i]!;
+    const id = keyId(k);
+    const v = encodeTyped(add[i + 1]!);
+    const at = entries.findIndex(([x]) => x === id);
+    if (at >= 0) entries[at]![2] = v;
+    else entries.push([id, encodeTyped(k), v]);
+  }
+  const e = new Encoder(64);
+  e.descriptor(SECTION.messageAnnotations);
+  const mark = e.begin(true);
+  for (const [, k, v] of entries) e.raw(k).raw(v);
+  e.end(mark, entries.length * 2);
+  const out = e.toBuffer();
+  return out.length > MAX_MERGED_ANNOTATIONS ? undefined : { [A.ma]: Buffer.from(out) };
+}
+
+/** A message-annotations section's entries: key identity, key bytes and value bytes, as they are encoded. */
+function sectionEntries(section: Buffer): Array<[string, Buffer, Buffer]> {
+  const { next } = readDescriptor(section, 0);
+  const code = section[next];
+  let p: number;
+  let count: number;
+  if (code === 0xc1) {
+    count = section[next + 2]!;
+    p = next + 3;
+  } else if (code === 0xd1) {
+    count = section.readUInt32BE(next + 5);
+    p = next + 9;
+  } else return [];
+  const reader = new rheaTypes.Reader(section);
+  reader.position = p;
+  const out: Array<[string, Buffer, Buffer]> = [];
+  for (let i = 0; i + 1 < count; i += 2) {
+    const k0 = reader.position;
+    const k = reader.read();
+    const v0 = reader.position;
+    reader.read();
+    out.push([keyId(k), section.subarray(k0, v0), section.subarray(v0, reader.position)]);
+  }
+  return out;
+}
+
+/** Annotation keys are symbols (or ulongs, reserved): one symbol key is the same key whatever its width. */
+function keyId(k: Typed): string {
+  return typeof k.value === 'string' ? `s:${k.value}` : `${k.type.typecode}:${JSON.stringify(jsonSafe(toJs(k)))}`;
+}
+
+function encodeTyped(t: Typed): Buffer {
+  const w = new rheaTypes.Writer();
+  w.write(t);
+  return w.toBuffer();
 }
 
 function encodeJmsAnnotations(e: Encoder, m: Message, opts: MappingOptions): void {

@@ -17,6 +17,7 @@ export interface Typed {
 
 export interface RheaTypes {
   Reader: new (buf: Buffer) => { position: number; read(): Typed; remaining(): number };
+  Writer: new () => { write(t: Typed): void; toBuffer(): Buffer };
   wrap_described(value: unknown, descriptor: number | string): Typed;
   wrap_symbol(s: string): Typed;
   wrap_string(s: string): Typed;

@@ -11,8 +11,8 @@
  * §4.4.2 transactional acquisition: an outcome inside a transactional-state joins that transaction.
  */
 import type { Delivery } from '../../src/core/api.js';
-import { encodeDelivery } from './mapping.js';
-import { rheaMessage, type RDelivery, type RLink, type RSession } from './rhea.js';
+import { encodeDelivery, mergedAnnotations } from './mapping.js';
+import { rheaMessage, type RDelivery, type RLink, type RSession, type Typed } from './rhea.js';
 import { SESSION_MARGIN, type AmqpContext, type OutDeliveryTag, type OutLink, type Tx } from './context.js';
 
 export function onSenderFlow(ctx: AmqpContext, r: RLink): void {
@@ -103,7 +103,7 @@ export function deliver(ctx: AmqpContext, l: OutLink, d: Delivery): void {
   }
   l.deliveryCount++;
   l.credit--;
-  if (!l.presettled) rd.wharf = { id: d.id, consumer: d.consumer, done: false } satisfies OutDeliveryTag;
+  if (!l.presettled) rd.wharf = { id: d.id, consumer: d.consumer, done: false, message: d.message } satisfies OutDeliveryTag;
   if (l.draining) maybeFinishDrain(ctx, l);
   else if (l.allowance < Math.min(l.credit, ctx.opts.maxConsumerCredit) / 2) syncCredit(ctx, l);
 }
@@ -164,6 +164,19 @@ export function applyPendingOutcomes(ctx: AmqpContext, rs: RSession, only?: RLin
   for (const d of updated) if ((!only || d.link === only) && (d.remote_state || d.remote_settled)) onOutcome(ctx, d, 'settled');
 }
 
+/** The message's annotations merged with those of a modified outcome (§3.4.5), for its next delivery. */
+function modifiedAnnotations(ctx: AmqpContext, w: OutDeliveryTag, state: object | undefined): Record<string, unknown> | undefined {
+  const fields = (state as { value?: unknown } | undefined)?.value;
+  const added = Array.isArray(fields) ? (fields[2] as Typed | undefined) : undefined;
+  if (!added) return undefined;
+  try {
+    return mergedAnnotations(w.message, added, ctx.mapOpts);
+  } catch (err) {
+    ctx.log.debug({ err: (err as Error).message }, 'amqp: modified message-annotations not merged');
+    return undefined;
+  }
+}
+
 /** A disposition from the client for one of our deliveries. */
 export function onOutcome(ctx: AmqpContext, rd: RDelivery, kind: 'accepted' | 'released' | 'rejected' | 'modified' | 'transactional_state' | 'settled'): void {
   const w = rd.wharf as OutDeliveryTag | undefined;
@@ -200,7 +213,8 @@ export function onOutcome(ctx: AmqpContext, rd: RDelivery, kind: 'accepted' | 'r
         case 'modified': {
           const failed = state?.delivery_failed === true;
           const notHere = state?.undeliverable_here === true;
-          c.nack(w.id, { countFailure: failed, notHere, redelivered: failed ? undefined : false, acquired: true, reason: failed ? 'modified (delivery-failed) by consumer' : undefined });
+          const annotations = modifiedAnnotations(ctx, w, state);
+          c.nack(w.id, { countFailure: failed, notHere, redelivered: failed ? undefined : false, acquired: true, reason: failed ? 'modified (delivery-failed) by consumer' : undefined, annotations });
           break;
         }
         case 'rejected': {

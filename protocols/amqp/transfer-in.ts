@@ -16,7 +16,7 @@ import { protocolError, type RConnection, type RSession } from './rhea.js';
 interface Transport {
   header_received?: unknown;
   read_complete: boolean;
-  handler: { on_transfer(frame: unknown): void };
+  handler: { on_transfer(frame: unknown): void; remote?: { close?: unknown } };
   read(buffer: Buffer): number;
 }
 
@@ -177,7 +177,8 @@ export function installTransferReader(rconn: RConnection, beforeOther: () => voi
     while (offset < buffer.length - 4 && !this.read_complete) {
       const size = buffer.readUInt32BE(offset);
       if (buffer.length < offset + size) break;
-      const frame = size >= 8 ? readPlainTransfer(buffer, offset, size) : null;
+      // after the peer's close rhea's read skips every frame (patch: transport.js): transfers too
+      const frame = size >= 8 && !this.handler.remote?.close ? readPlainTransfer(buffer, offset, size) : null;
       if (frame) {
         offset += size;
         this.handler.on_transfer(frame);

@@ -60,13 +60,19 @@ export interface InboundState {
   readonly sendDone: () => void;
 }
 
+/** A write in the outbound hold queue: run in order once it and every slot before it are ready. */
+export interface HoldSlot {
+  ready: boolean;
+  run: () => void;
+}
+
 /** Outbound delivery (outbound.ts). */
 export interface OutboundState {
   /**
-   * Delivery writes queued behind a QoS 2 PUBLISH whose packet id is still being stored: written in order once
-   * the slots before them are ready (empty in the common case).
+   * Delivery writes queued behind a QoS 2 PUBLISH whose packet id is still being stored, or behind the SUBACK of a
+   * SUBSCRIBE being handled: written in order once the slots before them are ready (empty in the common case).
    */
-  hold: Array<{ ready: boolean; run: () => void }>;
+  hold: HoldSlot[];
   /** QoS 1 / 2 PUBLISHes in flight by packet id. */
   readonly inflight: Map<number, OutEntry>;
   /** Deliveries waiting for room in the in-flight window, in order. */

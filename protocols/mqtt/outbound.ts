@@ -7,7 +7,7 @@
  */
 import type { Delivery, Message } from '../../src/core/api.js';
 import { encodeAck, encodePublish, encodePublishProps, publishSize, PUBREL } from './codec.js';
-import type { ConnectionContext, OutboundState, OutEntry, SubEntry } from './context.js';
+import type { ConnectionContext, HoldSlot, OutboundState, OutEntry, SubEntry } from './context.js';
 import { messageQos, messageToProps } from './mapping.js';
 import { kvKeys, type SessionState, type SubRecord } from './session.js';
 import { mqttMatch } from './topics.js';
@@ -131,6 +131,18 @@ function sendQos(c: ConnectionContext, sub: SubRecord, d: Delivery, m: Message, 
   else send();
 }
 
+/** A slot every later delivery write waits behind, until releaseOutbound runs it. */
+export function holdOutbound(c: ConnectionContext): HoldSlot {
+  const slot: HoldSlot = { ready: false, run: () => undefined };
+  c.outbound.hold.push(slot);
+  return slot;
+}
+
+export function releaseOutbound(c: ConnectionContext, slot: HoldSlot): void {
+  slot.ready = true;
+  drainHold(c);
+}
+
 function drainHold(c: ConnectionContext): void {
   const h = c.outbound.hold;
   while (h.length && h[0].ready) h.shift()!.run();
@@ -191,6 +203,11 @@ function sendPublish(c: ConnectionContext, sub: SubRecord | null, m: Message, t:
 
 /** A retained or $SYS message written directly (not through an engine queue). */
 export function sendDirect(c: ConnectionContext, sub: SubRecord, m: Message, t: string): void {
+  if (c.outbound.hold.length) c.outbound.hold.push({ ready: true, run: () => writeDirect(c, sub, m, t) });
+  else writeDirect(c, sub, m, t);
+}
+
+function writeDirect(c: ConnectionContext, sub: SubRecord, m: Message, t: string): void {
   if (c.state !== 'connected') return;
   const qos = Math.min(sub.qos, messageQos(m));
   if (qos === 0) {

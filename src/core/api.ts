@@ -55,6 +55,12 @@ export interface NackOptions {
    * its first acquisition (AMQP first-acquirer false), though still not flagged redelivered.
    */
   acquired?: boolean;
+  /**
+   * Annotations set on the message before it is offered again (merged over its own, key by key): what a consumer
+   * changed in the message as it gave it back (AMQP `modified` message-annotations). Kept in memory: the stored
+   * copy keeps the original annotations, so a restart delivers those (its delivery count is stored).
+   */
+  annotations?: Record<string, unknown>;
 }
 
 export type KillCause = 'unauthorized';

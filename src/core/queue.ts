@@ -8,7 +8,7 @@
  * dead-letter, expiry and limit policies.
  */
 import type { Message } from './message.js';
-import { messageSize } from './message.js';
+import { copyMessage, messageSize } from './message.js';
 import { PolicyResolver, type DestinationPolicy } from './policy.js';
 import type { Command, StoredEntry } from './store.js';
 import type { TimerHandle, TimerWheel } from './timers.js';
@@ -941,6 +941,8 @@ export class CoreQueue {
     }
     if (opts.redelivered !== false) e.redelivered = true;
     else if (opts.acquired) e.acquired = true;
+    // a copy: the message object may be shared with the other queues a topic fanned it out to
+    if (opts.annotations) e.message = copyMessage(e.message, { annotations: { ...e.message.annotations, ...opts.annotations } });
     this.stats.redelivered++;
     if (opts.deadLetter) {
       this.deadLetter(e, opts.reason ?? 'rejected by consumer');

@@ -7,7 +7,7 @@ import type * as mqttPacket from 'mqtt-packet';
 import { BrokerError, type SubscribeOptions, topic as topicAddress } from '../../../src/core/api.js';
 import { generate, RC } from '../codec.js';
 import type { ConnectionContext, SubEntry } from '../context.js';
-import { onDelivery, QOS0_WINDOW } from '../outbound.js';
+import { holdOutbound, onDelivery, QOS0_WINDOW, releaseOutbound } from '../outbound.js';
 import type { SessionState, SubRecord } from '../session.js';
 import { filterToCore, mqttShareGroup, parseFilter, startsWithWildcard, type ParsedFilter } from '../topics.js';
 
@@ -19,12 +19,29 @@ export function handleSubscribe(c: ConnectionContext, p: mqttPacket.ISubscribePa
 
 async function subscribe(c: ConnectionContext, p: mqttPacket.ISubscribePacket): Promise<void> {
   if (c.state !== 'connected') return;
+  // The SUBACK goes out before the retained (or stored) messages the new subscriptions bring, as mosquitto does and
+  // clients expect (a client that waits for the SUBACK before it looks at messages must not see them first). The
+  // engine delivers them while the subscriptions are being made, so every delivery write waits behind this slot.
+  const suback = holdOutbound(c);
+  try {
+    suback.run = await subscriptions(c, p);
+  } finally {
+    releaseOutbound(c, suback);
+  }
+}
+
+/** Make the subscriptions of one SUBSCRIBE; the writer of its SUBACK, or a no-op when there is none to send. */
+async function subscriptions(c: ConnectionContext, p: mqttPacket.ISubscribePacket): Promise<() => void> {
+  const none = () => undefined;
   const cfg = c.host.cfg;
   const v5 = c.version === 5;
   const s = c.session!;
   const subId = p.properties?.subscriptionIdentifier;
   // MQTT 5 §3.8.2.1.2: a Subscription Identifier of 0 is a protocol error
-  if (v5 && subId === 0) return c.protocolClose(RC.protocolError, 'subscription identifier 0');
+  if (v5 && subId === 0) {
+    c.protocolClose(RC.protocolError, 'subscription identifier 0');
+    return none;
+  }
   const codes: number[] = [];
   let changed = false;
   for (const req of p.subscriptions) {
@@ -35,7 +52,10 @@ async function subscribe(c: ConnectionContext, p: mqttPacket.ISubscribePacket): 
     }
     // [MQTT-3.8.3-4]: No Local on a shared subscription is a protocol error
     if (parsed.group !== undefined && req.nl) {
-      if (v5) return c.protocolClose(RC.protocolError, 'No Local on a shared subscription');
+      if (v5) {
+        c.protocolClose(RC.protocolError, 'No Local on a shared subscription');
+        return none;
+      }
       codes.push(0x80);
       continue;
     }
@@ -57,12 +77,15 @@ async function subscribe(c: ConnectionContext, p: mqttPacket.ISubscribePacket): 
       if (code !== 'unauthorized') c.host.logger.warn({ err, clientId: c.clientId, filter: req.topic }, 'mqtt: subscribe failed');
       codes.push(!v5 ? 0x80 : code === 'unauthorized' ? RC.notAuthorized : code === 'invalid' ? RC.topicFilterInvalid : RC.unspecified);
     }
-    if (c.currentState() !== 'connected') return;
+    if (c.currentState() !== 'connected') return none;
   }
   if (changed && (s.persistent || s.stored)) await c.host.saveSession(s);
-  if (c.currentState() !== 'connected') return;
+  if (c.currentState() !== 'connected') return none;
   // [MQTT-3.8.4-1]: SUBACK, one return code per filter in order
-  c.write(generate({ cmd: 'suback', messageId: p.messageId, granted: codes }, c.version));
+  const suback = generate({ cmd: 'suback', messageId: p.messageId, granted: codes }, c.version);
+  return () => {
+    if (c.state === 'connected') c.write(suback);
+  };
 }
 
 /** A resumed session's subscriptions are attached again (after CONNACK, in the subscription chain). */

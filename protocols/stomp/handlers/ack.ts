@@ -1,8 +1,9 @@
 /**
  * ACK / NACK.
  *
- * STOMP 1.2 "ACK": names the message by the MESSAGE's `ack` header (`id`); 1.0/1.1 by `message-id` (and
- * 1.1 `subscription`). "SUBSCRIBE ack Header": with ack:client an ACK is cumulative (everything that
+ * STOMP 1.2 "ACK": names the message by the MESSAGE's `ack` header (`id`, REQUIRED: one naming it by `message-id`
+ * only is refused with ERROR, as RabbitMQ 3.10 and ActiveMQ 5.17 do); 1.0/1.1 by `message-id` (and 1.1
+ * `subscription`). "SUBSCRIBE ack Header": with ack:client an ACK is cumulative (everything that
  * subscription received up to the message), with client-individual it covers that message only.
  * "NACK": the message was not consumed (here: back to the queue, counted as a failed delivery).
  * With `transaction`, ACKs join the transaction and NACKs are applied when it ends.
@@ -18,37 +19,42 @@ export function findPending(ctx: StompContext, f: StompFrame): Pending {
     const p = ctx.pending.get(Number(ackId));
     if (p) return p;
   }
+  if (ctx.version === '1.2') {
+    if (ackId === undefined) {
+      const hint = header(f, 'message-id') !== undefined ? " (STOMP 1.2 names the message by the 'ack' header of its MESSAGE, not by message-id)" : '';
+      throw new FrameError(`Missing header 'id'`, `The ${f.command} frame needs the 'id' header${hint}.`);
+    }
+    throw unexpected(f, `ack id '${clip(ackId, 60)}'`);
+  }
   const messageId = header(f, 'message-id');
   const subId = header(f, 'subscription');
   if (messageId !== undefined) {
     if (subId !== undefined) {
       const sub = ctx.subs.get(subId);
-      const p = sub && byMessageId(ctx, sub, messageId);
+      const p = sub && byMessageId(sub, messageId);
       if (p) return p;
     } else {
       for (const sub of ctx.subs.values()) {
-        const p = byMessageId(ctx, sub, messageId);
+        const p = byMessageId(sub, messageId);
         if (p) return p;
       }
     }
   }
-  if (ackId === undefined && messageId === undefined) throw missing(f.command, ctx.version === '1.2' ? 'id' : 'message-id');
-  const what = ackId !== undefined ? `ack id '${clip(ackId, 60)}'` : `message-id '${clip(messageId!, 80)}'${subId !== undefined ? ` on subscription '${clip(subId, 60)}'` : ''}`;
-  throw new FrameError(
+  if (ackId === undefined && messageId === undefined) throw missing(f.command, 'message-id');
+  throw unexpected(f, ackId !== undefined ? `ack id '${clip(ackId, 60)}'` : `message-id '${clip(messageId!, 80)}'${subId !== undefined ? ` on subscription '${clip(subId, 60)}'` : ''}`);
+}
+
+function unexpected(f: StompFrame, what: string): FrameError {
+  return new FrameError(
     `Unexpected ${f.command}`,
     `There is no unacknowledged message with ${what} on this connection: it was already acknowledged, its subscription uses ack:auto or was closed, or its lease expired.`,
   );
 }
 
-/** The latest unacknowledged delivery of `messageId` on `sub` (1.0/1.1 keep an index; 1.2 ACKs use `id`, so a scan). */
-function byMessageId(ctx: StompContext, sub: Sub, messageId: string): Pending | undefined {
-  if (ctx.version !== '1.2') {
-    const id = sub.byMessageId.get(messageId);
-    return id === undefined ? undefined : sub.unacked.get(id);
-  }
-  let found: Pending | undefined;
-  for (const p of sub.unacked.values()) if (p.messageId === messageId) found = p;
-  return found;
+/** The latest unacknowledged delivery of `messageId` on `sub` (STOMP 1.0/1.1; 1.2 keeps no such index). */
+function byMessageId(sub: Sub, messageId: string): Pending | undefined {
+  const id = sub.byMessageId.get(messageId);
+  return id === undefined ? undefined : sub.unacked.get(id);
 }
 
 export function onAck(ctx: StompContext, f: StompFrame, positive: boolean): void {

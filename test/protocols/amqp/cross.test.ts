@@ -46,6 +46,21 @@ describe('AMQP ⇄ STOMP', function () {
     assert.equal(m.to, 'x.s2a');
   });
 
+  it('STOMP SEND → AMQP receiver that settles it modified with message-annotations: the next delivery has them next to the Qpid JMS ones', async () => {
+    const r = await amqp.receiver('x.s2a.mod', { autoaccept: false, credit_window: 0 });
+    await stomp.send('/queue/x.s2a.mod', 'from stomp', { persistent: 'true' });
+    r.flow(1);
+    const first = await r.next();
+    assert.equal(first.message.message_annotations['x-opt-jms-msg-type'], 5);
+    first.delivery.modified({ delivery_failed: true, message_annotations: { 'x-opt-tried-by': 'amqp', 'x-opt-jms-dest': 0 } });
+    r.flow(1);
+    const again = await r.next();
+    assert.deepEqual(again.message.message_annotations, { 'x-opt-jms-msg-type': 5, 'x-opt-jms-dest': 0, 'x-opt-tried-by': 'amqp' });
+    assert.equal(again.message.delivery_count, 1);
+    assert.equal(again.message.body, 'from stomp');
+    again.delivery.accept();
+  });
+
   it('STOMP binary SEND (content-length) → AMQP data section', async () => {
     const r = await amqp.receiver('x.s2a.bin');
     const bytes = Buffer.from([0, 1, 2, 0xff, 0]);

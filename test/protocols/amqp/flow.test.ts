@@ -4,7 +4,7 @@
  * broker-issued credit on sending links, and output back-pressure.
  */
 import assert from 'node:assert/strict';
-import { Client, rhea, sleep, startBroker, until, type TestBroker } from './helpers.js';
+import { Client, frames, rhea, sleep, startBroker, until, type TestBroker } from './helpers.js';
 
 describe('AMQP: credit and drain', function () {
   this.timeout(15_000);
@@ -54,6 +54,65 @@ describe('AMQP: credit and drain', function () {
     await e.drain();
     assert.equal(e.inbox.items.length, 0);
     assert.equal(e.link.credit, 0);
+  });
+
+  it('flow with echo=true (§2.7.4) is answered with our flow state: a link\'s (sending and receiving links) and the session\'s, never echo=true back', async () => {
+    const x = await Client.connect(b);
+    try {
+      const r = await x.receiver('echo.q', { credit_window: 0, autoaccept: false });
+      const s = await x.sender('echo.q');
+      const session = r.link.session;
+      // rhea writes the flow performatives; every flow the broker sends is recorded as it arrives, in order
+      const seen: Array<Record<string, unknown>> = [];
+      const onFlow = session.on_flow.bind(session);
+      session.on_flow = (frame: { performative: Record<string, unknown> }) => {
+        seen.push(frame.performative);
+        onFlow(frame);
+      };
+      const flow = (fields: Record<string, unknown>) =>
+        session.output(
+          frames.flow({
+            next_incoming_id: session.incoming.next_transfer_id,
+            incoming_window: session.incoming.window,
+            next_outgoing_id: session.outgoing.next_transfer_id,
+            outgoing_window: session.outgoing.window,
+            ...fields,
+          }),
+        );
+      /** The first flow the broker sent since `from` for this handle (undefined: the session's). */
+      const answer = async (from: number, handle: number | undefined, what: string) => {
+        const find = () => seen.slice(from).find((p) => p.handle === handle);
+        await until(() => find() !== undefined, 3000, what);
+        return find()!;
+      };
+      // our receiving link (the broker's sender): credit 4 with echo, answered with delivery-count and link-credit
+      let n = seen.length;
+      flow({ handle: r.link.local.handle, delivery_count: r.link.delivery_count, link_credit: 4, echo: true });
+      let f = await answer(n, r.link.remote.attach.handle, 'the echo of the receiving link');
+      assert.equal(f.link_credit, 4);
+      assert.equal(f.delivery_count, 0);
+      assert.notEqual(f.echo, true);
+      // our sending link (the broker's receiver): the credit the broker granted
+      n = seen.length;
+      flow({ handle: s.link.local.handle, delivery_count: s.link.delivery_count, link_credit: 0, echo: true });
+      f = await answer(n, s.link.remote.attach.handle, 'the echo of the sending link');
+      assert.equal(f.link_credit, s.link.credit);
+      assert.ok((f.link_credit as number) > 0);
+      assert.notEqual(f.echo, true);
+      // the session: a flow without a handle and without echo is not answered, the one with echo is, once
+      n = seen.length;
+      flow({});
+      flow({ echo: true });
+      f = await answer(n, undefined, 'the echo of the session');
+      assert.equal(f.next_incoming_id, session.outgoing.next_transfer_id);
+      assert.notEqual(f.echo, true);
+      // the link still works on the credit it was given
+      await s.send({ body: 'after echo' });
+      assert.equal((await r.next()).message.body, 'after echo');
+      assert.equal(seen.filter((p) => p.handle === undefined).length, 1, 'one session flow: the answer to the echo');
+    } finally {
+      await x.close();
+    }
   });
 
   it('the broker grants credit on sending links and counts transfers: exceeding it detaches the link', async () => {

@@ -17,6 +17,9 @@
  * | (found probing) a chain of descriptors recursed without the nesting bound, until the stack overflowed | patch: types.js read_constructor counts each descriptor as a nesting level | "a chain of 50,000 descriptors" (child process) |
  * | (found probing) begin on a channel in use, attach on a handle in use: silently replaced the first session/link; transfer or flow on an unattached handle closed with amqp:internal-error | patch: connection.js on_begin (framing-error), session.js on_attach (amqp:session:handle-in-use), _get_link (amqp:session:unattached-handle) | "session misuse ends the connection with the spec condition" |
  * | (found probing) strings that are not well-formed UTF-8 decoded lossily into U+FFFD (an address or property silently became another) | patch: types.js read_variable_width checks str8/str32 (isUtf8); codec.ts's fast reader leaves such a string to it | "a string that is not well-formed UTF-8" (child process) |
+ * | (found by a conformance probe) a flow with echo=true (§2.7.4) went unanswered | patch: session.js on_flow marks the link or session, link.js/session.js _process answer it (a link's once its attach is out) | flow.test.ts "flow with echo=true" |
+ * | (found by a conformance probe) a frame body that is not a performative of its frame type (unknown descriptor, no descriptor, a SASL performative in an AMQP frame) failed as a TypeError whose message became the close's description | patch: frames.js read_frame throws amqp:decode-error naming what it got | "a frame body that is not a performative of its frame" |
+ * | (found by a conformance probe) frames after the peer's close were acted on (a begin after close was answered) | patch: transport.js read skips every frame once the peer's close was read | "frames after the peer's close are not acted on" |
  * | re-encoding changes value types | raw section bytes kept (`raw_messages` patch, codec.ts) | mapping.test.ts "typed values round-trip byte for byte" |
  *
  * Plus the parameters a peer sends that rhea would take as they are: idle-time-out (timer overflow →
@@ -325,6 +328,48 @@ describe('AMQP hardening: limits and peer parameters', function () {
       await s.close();
     }
     await x.close();
+  });
+
+  it('a frame body that is not a performative of its frame ends the connection with amqp:decode-error, saying what it was', async () => {
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['unknown numeric descriptor', rawFrame(Buffer.from([0x00, 0x53, 0x99, 0x45])), /^unknown AMQP performative \(descriptor 0x99\)$/],
+      ['unknown symbolic descriptor', rawFrame(Buffer.from([0x00, 0xa3, 0x05, 0x6e, 0x6f, 0x70, 0x65, 0x21, 0x45])), /^unknown AMQP performative \(descriptor 'nope!'\)$/],
+      ['a filter descriptor, not a performative', rawFrame(Buffer.from([0x00, 0x80, 0x00, 0x00, 0x46, 0x8c, 0x00, 0x00, 0x00, 0x04, 0x45])), /^unknown AMQP performative \(descriptor 0x468c00000004\)$/],
+      ['a bare list', rawFrame(Buffer.from([0x45])), /^an AMQP frame body must be a described performative, not a list$/],
+      ['sasl-init in an AMQP frame', amqpFrame(0, frames.sasl_init({ mechanism: 'PLAIN' })), /^sasl-init is not a performative of an AMQP frame$/],
+    ];
+    for (const [name, bytes, description] of cases) {
+      const r = await RawAmqp.open(b.port);
+      r.write(bytes);
+      assert.equal(await r.closeCondition(5000), 'amqp:decode-error', name);
+      const close = r.frames.find((f) => f.performative?.constructor?.toString?.().startsWith('close'));
+      assert.match(String(close.performative.error?.description), description, name);
+      r.destroy();
+    }
+  });
+
+  it('frames after the peer\'s close are not acted on (§2.7.9): a begin, or an attach and a transfer, get no answer and send nothing', async () => {
+    const name = (f: { performative?: { constructor?: { toString?: () => string } } }) => String(f.performative?.constructor?.toString?.() ?? '').split('#')[0];
+    const begin = amqpFrame(0, frames.begin({ next_outgoing_id: 0, incoming_window: 100, outgoing_window: 100 }));
+    const close = amqpFrame(0, frames.close({}));
+    // close, then a begin in the same write
+    const r = await RawAmqp.open(b.port);
+    r.write(Buffer.concat([close, begin]));
+    assert.equal(await r.closeCondition(5000), 'close without error');
+    await r.waitClosed(5000);
+    assert.deepEqual(r.frames.map(name), ['open', 'close']);
+    // a session, then close followed by an attach of a sender and a transfer on it
+    const q = `after.close.${Date.now()}`;
+    const r2 = await RawAmqp.open(b.port);
+    r2.write(begin);
+    await r2.waitFor((f) => name(f) === 'begin', 'begin');
+    const attach = rawFrame(describedList(0x12, [str8('late'), uint(0), Buffer.from([0x42]), NULL, NULL, describedList(0x28, [str8('src')]), describedList(0x29, [str8(q)])]));
+    const transfer = rawFrame(Buffer.concat([describedList(0x14, [uint(0), uint(0), Buffer.from([0xa0, 0x01, 0x74]), uint(0), Buffer.from([0x41])]), Buffer.from([0x00, 0x53, 0x77, 0xa1, 0x01, 0x78])]));
+    r2.write(Buffer.concat([close, attach, transfer]));
+    assert.equal(await r2.closeCondition(5000), 'close without error');
+    await r2.waitClosed(5000);
+    assert.deepEqual(r2.frames.map(name), ['open', 'begin', 'close']);
+    assert.equal(b.broker.engine.getQueue(q)?.depth ?? 0, 0, 'nothing was sent to the queue');
   });
 
   it('dispositions with different outcomes settled together: each keeps its own outcome', async () => {

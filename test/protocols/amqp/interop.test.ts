@@ -227,6 +227,17 @@ describe('AMQP interop: python3-qpid-proton', function () {
     ]);
   });
 
+  it('modified (§3.4.5): its message-annotations are merged into the message for the next delivery, delivery-failed counts, undeliverable-here goes to another link', async () => {
+    const res = await proton(['modify', url, 'py.modify']);
+    assert.deepEqual(res.messages, [
+      { link: 'first', body: 'annotated', delivery_count: 0, first_acquirer: true, annotations: { 'x-opt-origin': 'py', 'x-opt-n': 1 } },
+      // delivery-failed: counted; x-opt-n replaced, x-opt-why added, the rest kept
+      { link: 'first', body: 'annotated', delivery_count: 1, first_acquirer: false, annotations: { 'x-opt-origin': 'py', 'x-opt-n': 2, 'x-opt-why': 'retry' } },
+      // undeliverable-here without delivery-failed: not counted again, and not back to "first" though it had credit
+      { link: 'second', body: 'annotated', delivery_count: 1, first_acquirer: false, annotations: { 'x-opt-origin': 'py', 'x-opt-n': 2, 'x-opt-why': 'retry', 'x-opt-hop': 'first' } },
+    ]);
+  });
+
   it('proton request/reply through a dynamic reply queue, answered by rhea', async () => {
     const c = await Client.connect(b);
     const service = await c.receiver('py.service');

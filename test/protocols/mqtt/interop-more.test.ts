@@ -3,8 +3,8 @@
  * - the Eclipse Paho C client (Debian paho.mqtt.c-examples: paho_c_pub / paho_c_sub on the asynchronous library,
  *   paho_cs_pub / paho_cs_sub on the synchronous one), MQTT 3.1.1 and 5, over TCP and WebSocket;
  * - python3-paho-mqtt (1.6) over WebSocket, and its MQTT 5 features: shared subscriptions, will delay, session
- *   expiry, topic aliases, retain handling, user properties, CONNACK properties, and 3.1.1 overlapping subscriptions
- *   (scenarios in py/paho_more.py).
+ *   expiry, topic aliases, retain handling, user properties, CONNACK properties, 3.1.1 overlapping subscriptions, and
+ *   the order of a SUBACK and the retained messages it brings (scenarios in py/paho_more.py).
  * These tests fail (not skip) when the packages are missing:
  *   apt-get install -y paho.mqtt.c-examples python3-paho-mqtt
  */
@@ -304,6 +304,20 @@ describe('MQTT interop: python3-paho-mqtt over WebSocket and its MQTT 5 features
     assert.deepEqual(res.rh2BeforeLive, []);
     assert.deepEqual(res.rh2[0], ['live', false]);
   });
+
+  for (const V of ['311', '5'] as const) {
+    it(`MQTT ${V === '5' ? '5' : '3.1.1'}: the SUBACK comes before the retained messages of the subscription (as mosquitto), for a new subscription and for the same filter again`, async () => {
+      const res = await paho(b, 'suback', [`sa${V}`, V]);
+      const [m1, m2] = res.mids as number[];
+      // QoS 0, 1 and 2 retained messages; the 3.1.1 session is persistent, whose QoS 2 packet id is stored first
+      const kept = [['msg', 'kept0', true], ['msg', 'kept1', true], ['msg', 'kept2', true]];
+      const sorted = (e: unknown[][]) => [...e].sort((x, y) => String(x[1]).localeCompare(String(y[1])));
+      assert.deepEqual(res.events[0], ['suback', m1], JSON.stringify(res.events));
+      assert.deepEqual(sorted(res.events.slice(1, 4)), kept, JSON.stringify(res.events));
+      assert.deepEqual(res.events[4], ['suback', m2], JSON.stringify(res.events));
+      assert.deepEqual(sorted(res.events.slice(5)), kept, JSON.stringify(res.events));
+    });
+  }
 
   it('MQTT 3.1.1 overlapping subscriptions: one copy at the highest QoS of the matching ones (as mosquitto), live and queued for a persistent session', async () => {
     const res = await paho(b, 'overlap', ['o1']);

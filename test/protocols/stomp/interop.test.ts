@@ -270,6 +270,21 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         );
       });
 
+      if (version === '1.2') {
+        it('1.2: an ACK naming the message by message-id instead of id gets ERROR (as RabbitMQ and ActiveMQ); the message comes back and the id form acknowledges it', async () => {
+          const r = await stompPy('ack_message_id', b.port, version);
+          assert.equal(r.errors.length, 1);
+          assert.equal(r.errors[0].headers.message, "Missing header 'id'");
+          assert.equal(r.errors[0].headers['receipt-id'], 'bad-ack');
+          assert.match(r.errors[0].body, /not by message-id/);
+          assert.ok(!r.receipts.includes('bad-ack'));
+          assert.equal(r.again.body, 'once');
+          assert.equal(r.again.headers.redelivered, 'true');
+          assert.equal(r.rest, true);
+          assert.deepEqual(r.errors2, []);
+        });
+      }
+
       it('a bad frame gets an ERROR carrying its receipt as receipt-id, and the connection closes', async () => {
         const r = await stompPy('error', b.port, version);
         assert.equal(r.errors.length, 1);

@@ -338,8 +338,8 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       assert.equal((await inbox.take(5)).map((m) => m.text).join(), 'm0,m1,m2,m3,m4');
       assert.equal((await inbox.items[0]!).headers.ack, undefined, 'no ack header in auto mode');
       await until(() => engine().getQueue('auto')!.depth === 0);
-      // ACK of an auto message is a protocol error
-      await assert.rejects(c.ack(inbox.items[0]!), /Unexpected ACK/);
+      // ACK of an auto message is a protocol error: it has no ack header, so stompit's ACK carries no id (1.2)
+      await assert.rejects(c.ack(inbox.items[0]!), /Missing header 'id'/);
     });
 
     it('client: an ACK is cumulative, everything received before it is acknowledged too', async () => {
@@ -417,23 +417,30 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       assert.equal(hdr(back, 'redelivered'), 'true');
     });
 
-    it('STOMP 1.2: an ACK without id that names the message by message-id (+ subscription) still acknowledges it', async () => {
-      const r = await raw({}, '1.2');
-      r.send('SUBSCRIBE', { destination: '/queue/v12-mid', id: 's1', ack: 'client-individual' });
-      r.send('SEND', { destination: '/queue/v12-mid' }, 'a');
-      r.send('SEND', { destination: '/queue/v12-mid' }, 'b');
-      const a = await r.next();
-      const b = await r.next();
-      assert.notEqual(hdr(a, 'ack'), undefined);
-      r.send('ACK', { 'message-id': hdr(b, 'message-id')!, subscription: 's1', receipt: 'k1' });
-      assert.equal(hdr(await r.next(), 'receipt-id'), 'k1');
-      r.send('ACK', { 'message-id': hdr(a, 'message-id')!, receipt: 'k2' });
-      assert.equal(hdr(await r.next(), 'receipt-id'), 'k2');
-      assert.equal(engine().getQueue('v12-mid')!.depth, 0);
-      r.send('ACK', { 'message-id': hdr(a, 'message-id')!, receipt: 'k3' });
-      const err = await r.next();
-      assert.equal(err.command, 'ERROR');
-      assert.match(hdr(err, 'message')!, /Unexpected ACK/);
+    it('STOMP 1.2: an ACK or NACK without id (naming the message by message-id) is refused with ERROR, as RabbitMQ and ActiveMQ do', async () => {
+      for (const command of ['ACK', 'NACK']) {
+        const r = await raw({}, '1.2');
+        r.send('SUBSCRIBE', { destination: '/queue/v12-mid', id: 's1', ack: 'client-individual' });
+        r.send('SEND', { destination: '/queue/v12-mid' }, 'a');
+        const a = await r.next();
+        assert.notEqual(hdr(a, 'ack'), undefined);
+        r.send(command, { 'message-id': hdr(a, 'message-id')!, subscription: 's1', receipt: 'k1' });
+        const err = await r.next();
+        assert.equal(err.command, 'ERROR');
+        assert.equal(hdr(err, 'message'), "Missing header 'id'");
+        assert.equal(hdr(err, 'receipt-id'), 'k1');
+        await r.waitClosed();
+        // the message was neither acknowledged nor NACKed: it comes back for the next subscriber, id acks it
+        const again = await raw({}, '1.2');
+        again.send('SUBSCRIBE', { destination: '/queue/v12-mid', id: 's2', ack: 'client-individual' });
+        const back = await again.next();
+        assert.equal(back.body.toString(), 'a');
+        assert.equal(hdr(back, 'redelivered'), 'true');
+        again.send('ACK', { id: hdr(back, 'ack')!, receipt: 'k2' });
+        assert.equal(hdr(await again.next(), 'receipt-id'), 'k2');
+        assert.equal(engine().getQueue('v12-mid')!.depth, 0);
+        again.destroy();
+      }
     });
 
     it('NACK redelivers with redelivered:true, then dead-letters per the destination policy', async () => {

@@ -17,6 +17,10 @@ A python3-qpid-proton (Debian) client for the AMQP interop tests. Prints one JSO
                                                                again on a second link and accept it
   proton_client.py relay   <url> <json-messages>               send on an anonymous-relay link (null target), each
                                                                message to its "to"; wait for every outcome
+  proton_client.py modify  <url> <address>                     send one annotated message; on link "first" settle it
+                                                               modified (delivery-failed, with message-annotations),
+                                                               then modified undeliverable-here (annotations again)
+                                                               while "first" still has credit; accept it on "second"
 
 <url> is amqp://host:port or amqps://host:port (CA from $PROTON_CA), optionally with user:password@.
 """
@@ -365,6 +369,52 @@ class Relay(Sender):
             self.sent += 1
 
 
+class Modify(Base):
+    def __init__(self, url, address):
+        super().__init__(url, prefetch=0, auto_accept=False, auto_settle=False)
+        self.address = address
+        self.got = []
+
+    def on_start(self, event):
+        self.conn = self.connect(event)
+        self.sender = event.container.create_sender(self.conn, self.address)
+        self.first = event.container.create_receiver(self.conn, self.address, name="first")
+
+    def on_sendable(self, event):
+        if event.sender == self.sender and not getattr(self, "sent", False):
+            self.sent = True
+            self.sender.send(Message(body="annotated", durable=True, annotations={symbol("x-opt-origin"): "py", symbol("x-opt-n"): 1}))
+
+    def on_accepted(self, event):
+        if event.sender == self.sender:
+            self.first.flow(1)
+
+    def modify(self, delivery, failed, undeliverable, annotations):
+        delivery.local.failed = failed
+        delivery.local.undeliverable = undeliverable
+        delivery.local.annotations = annotations
+        delivery.update(Delivery.MODIFIED)
+        delivery.settle()
+
+    def on_message(self, event):
+        m = event.message
+        self.got.append({"link": event.link.name, "body": m.body, "delivery_count": m.delivery_count,
+                         "first_acquirer": m.first_acquirer, "annotations": jsonable(m.annotations or {})})
+        if len(self.got) == 1:
+            self.modify(event.delivery, True, False, {symbol("x-opt-n"): 2, symbol("x-opt-why"): "retry"})
+            self.first.flow(1)
+        elif len(self.got) == 2:
+            # "first" keeps a credit: the message may only go to "second" (undeliverable-here)
+            self.modify(event.delivery, False, True, {symbol("x-opt-hop"): "first"})
+            self.first.flow(1)
+            event.container.create_receiver(self.conn, self.address, name="second").flow(1)
+        else:
+            event.delivery.update(Delivery.ACCEPTED)
+            event.delivery.settle()
+            self.result = {"messages": self.got}
+            self.conn.close()
+
+
 def blocking_hello(url, address):
     # Proton's examples/python/helloworld_blocking.py: a receiver and a sender of one address on one
     # BlockingConnection, which names both links "<container id>-<address>" (legal: AMQP 1.0 §2.6.1 makes a
@@ -411,6 +461,8 @@ def main():
         h = Release(url, a[0])
     elif cmd == "relay":
         h = Relay(url, None, json.loads(a[0]))
+    elif cmd == "modify":
+        h = Modify(url, a[0])
     else:
         raise SystemExit("unknown command " + cmd)
     Container(h).run()

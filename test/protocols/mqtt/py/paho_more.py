@@ -11,6 +11,7 @@ Usage: paho_more.py <scenario> <host> <port> [args...]
   retain <tag>                  Retain Handling 0 vs 2
   userprops <tag>               user properties (order, repeated names, UTF-8) round trip
   overlap <tag>                 MQTT 3.1.1 overlapping subscriptions, live and queued for a persistent session
+  suback <tag> <311|5>          SUBACK before the retained messages of a subscription (new, and the same filter again)
 Everything is MQTT 5 except `ws 311` and `overlap`. Exit status 0 even on failed expectations: mocha asserts the JSON.
 """
 import json
@@ -340,6 +341,38 @@ def run_overlap():
     out(res)
 
 
+def run_suback():
+    """The SUBACK of a SUBSCRIBE comes before the retained messages it brings (as mosquitto does): paho's callbacks
+    run in the order its network loop reads the packets, so one list of events shows the order on the wire."""
+    tag, version = ARGS[0], ARGS[1]
+    v = mqtt.MQTTv5 if version == '5' else mqtt.MQTTv311
+    base = 'pysuback/' + tag
+    pub = Client('pysuback-pub-' + tag, version=v)
+    pub.connect()
+    for q in (0, 1, 2):
+        pub.publish('%s/q%d' % (base, q), 'kept%d' % q, qos=q, retain=True)
+    # a persistent 3.1.1 session: its outbound QoS 2 packet ids are stored before the PUBLISH leaves
+    sub = Client('pysuback-sub-' + tag, version=v, clean_session=False if v == mqtt.MQTTv311 else None)
+    events = []
+    sub.c.on_subscribe = lambda c, u, mid, granted, properties=None: events.append(['suback', mid])
+    sub.c.on_message = lambda c, u, m: events.append(['msg', m.payload.decode(), bool(m.retain)])
+    sub.connect()
+    mids = []
+    for _ in range(2):  # a new subscription, then the same filter again (its retained messages are sent again)
+        rc, mid = sub.c.subscribe(base + '/#', qos=2)
+        mids.append(mid)
+        deadline = time.time() + 10
+        while time.time() < deadline and (['suback', mid] not in events or sum(1 for e in events if e[0] == 'msg') < 3 * len(mids)):
+            time.sleep(0.05)
+    seen = list(events)
+    for q in (0, 1, 2):
+        pub.publish('%s/q%d' % (base, q), '', qos=1, retain=True)
+    sub.c.unsubscribe(base + '/#')
+    sub.disconnect()
+    pub.disconnect()
+    out({'mids': mids, 'events': seen})
+
+
 def publish_all(pub, base, tag, phase):
     pub.publish(base + '/a', phase + '-a2', qos=2)  # all three filters: QoS 2
     pub.publish(base + '/b', phase + '-b2', qos=2)  # '#' and '+': QoS 1
@@ -349,4 +382,4 @@ def publish_all(pub, base, tag, phase):
 
 
 {'overlap': run_overlap, 'ws': run_ws, 'connack': run_connack, 'shared': run_shared, 'will': run_will, 'victim': run_victim,
- 'session': run_session, 'alias': run_alias, 'retain': run_retain, 'userprops': run_userprops}[scenario]()
+ 'session': run_session, 'alias': run_alias, 'retain': run_retain, 'userprops': run_userprops, 'suback': run_suback}[scenario]()

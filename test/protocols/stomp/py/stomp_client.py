@@ -424,6 +424,31 @@ def scenario_error():
     return out
 
 
+def scenario_ack_message_id():
+    """STOMP 1.2: an ACK naming the message by message-id (+ subscription) instead of the REQUIRED id header gets an
+    ERROR and the connection closes (RabbitMQ 3.10 and ActiveMQ 5.17 refuse it too); the message, not acknowledged,
+    comes back flagged redelivered and stomp.py's own ack (the MESSAGE's ack header as id) acknowledges it."""
+    out = {}
+    dest = '/queue/py-ack-mid-' + VERSION
+    c, l = connect()
+    subscribe(c, l, dest, 'mid', ack='client-individual')
+    send(c, l, dest, 'once')
+    (m,) = l.take(1)
+    c.send_frame('ACK', {'message-id': m.headers['message-id'], 'subscription': 'mid', 'receipt': 'bad-ack'})
+    l.wait(lambda: l.errors and l.disconnected, 'ERROR and close')
+    out['errors'] = l.errors
+    out['receipts'] = l.receipts
+    c2, l2 = connect()
+    subscribe(c2, l2, dest, 'mid2', ack='client-individual')
+    (again,) = l2.take(1)
+    out['again'] = msg(again)
+    ack(c2, l2, again)
+    out['rest'] = l2.none()
+    out['errors2'] = l2.errors
+    close(c2)
+    return out
+
+
 def scenario_selector():
     """Selectors over string headers, as against ActiveMQ: `n > 3` matches the header n:5 (its STOMP transport
     reads a string compared with a number as a number), a string that is no number matches no comparison.
