@@ -18,10 +18,8 @@
  * keeps stepping the Raft node meanwhile; everything proposed during one fsync goes into the next Ready, i.e.
  * the next transaction (group commit).
  *
- * The newest entries written are also kept in memory (`tail`, bounded by `cacheBytes`), the Entry objects the
- * caller handed to save(): reads of them (a leader sending appends, every node applying what was committed, term
- * checks) neither touch LMDB nor copy, and hand back the very objects written — a leader recognises its own
- * proposals by them. The tail is always the newest entries, ending at the last index, and changes with the bounds.
+ * The newest entries written are also kept in memory (`tail`, entry-tail.ts): reads of them (a leader sending
+ * appends, every node applying what was committed, term checks) neither touch LMDB nor copy.
  *
  * Reads are synchronous. The cached bounds (first, last, hard state, snapshot) change when a write transaction's
  * body runs, not when its commit finishes: lmdb-js may expose a transaction's effects to main-thread reads before
@@ -36,6 +34,7 @@ import fs from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ConfState, Entry, EntryType, HardState, Snapshot, Storage } from '../../cluster/raft/index.js';
 import { EMPTY_SNAPSHOT, entrySize } from '../../cluster/raft/index.js';
+import { EntryTail } from './entry-tail.js';
 
 export interface RaftLogOptions {
   /** Directory holding `raft.mdb` (created if missing). */
@@ -112,11 +111,8 @@ export class LmdbRaftLog implements Storage {
   private last: number;
   private closed = false;
   private broken: Error | undefined;
-  /** The newest entries, indexes [tailFirst, last] (or none); what they hold, in entrySize bytes. */
-  private tail: Entry[] = [];
-  private tailFirst = 0;
-  private tailBytes = 0;
-  private readonly cacheBytes: number;
+  /** The newest entries written (see entry-tail.ts). */
+  private readonly tail: EntryTail;
   /** Writes are serialized: each one sees the bounds the previous one left. */
   private writing: Promise<unknown> = Promise.resolve();
   /** Counters for tests and metrics: write transactions committed (= fsyncs), entries written. */
@@ -124,7 +120,7 @@ export class LmdbRaftLog implements Storage {
 
   constructor(opts: RaftLogOptions) {
     this.path = path.resolve(opts.path);
-    this.cacheBytes = opts.cacheBytes ?? 8 * 1024 * 1024;
+    this.tail = new EntryTail(opts.cacheBytes ?? 8 * 1024 * 1024);
     fs.mkdirSync(this.path, { recursive: true });
     this.env = open<Buffer, string>(path.join(this.path, 'raft.mdb'), {
       mapSize: opts.mapSize,
@@ -174,7 +170,8 @@ export class LmdbRaftLog implements Storage {
     const off = this.snap.meta.index;
     if (i === off) return this.snap.meta.term;
     if (i < off || i > this.last) throw new RangeError(`term(${i}) outside [${off}, ${this.last}]`);
-    if (i >= this.tailFirst && this.tail.length > 0) return (this.tail[i - this.tailFirst] as Entry).term;
+    const cached = this.tail.get(i);
+    if (cached) return cached.term;
     const v = this.log.getBinaryFast(i);
     if (v === undefined) throw new Error(`LmdbRaftLog(${this.path}): entry ${i} missing`);
     return v.readDoubleLE(0);
@@ -187,9 +184,10 @@ export class LmdbRaftLog implements Storage {
     }
     const out: Entry[] = [];
     let bytes = 0;
-    if (lo >= this.tailFirst && this.tail.length > 0) {
+    if (this.tail.get(lo)) {
+      // The tail ends at the last index: [lo, hi) is all in it.
       for (let i = lo; i < hi; i++) {
-        const e = this.tail[i - this.tailFirst] as Entry;
+        const e = this.tail.get(i) as Entry;
         bytes += entrySize(e);
         if (out.length > 0 && bytes > maxBytes) break;
         out.push(e);
@@ -269,49 +267,10 @@ export class LmdbRaftLog implements Storage {
       this.last = last;
       this.hard = hard;
       // Nothing below throws: the tail changes only with the bounds.
-      if (replaced) this.cacheDropThrough(Infinity);
-      this.cacheAppend(snap.meta.index, cached);
+      if (replaced) this.tail.dropThrough(Infinity);
+      this.tail.append(cached);
+      this.tail.dropThrough(snap.meta.index);
     });
-  }
-
-  /** Keep `entries` (just written, ending at `last`) in the tail, after dropping what they replaced or a snapshot covers. */
-  private cacheAppend(snapIndex: number, entries: readonly Entry[]): void {
-    if (this.cacheBytes <= 0) return;
-    if (entries.length === 0) {
-      this.cacheDropThrough(snapIndex);
-      return;
-    }
-    const start = (entries[0] as Entry).index;
-    if (this.tail.length === 0 || start < this.tailFirst || start > this.tailFirst + this.tail.length) {
-      this.tail = [];
-      this.tailBytes = 0;
-      this.tailFirst = start;
-    } else {
-      for (const e of this.tail.splice(start - this.tailFirst)) this.tailBytes -= entrySize(e);
-    }
-    for (const e of entries) {
-      this.tail.push(e);
-      this.tailBytes += entrySize(e);
-    }
-    this.cacheDropThrough(snapIndex);
-    // Over budget: the oldest go (in one splice; at least one entry stays).
-    let n = 0;
-    let bytes = this.tailBytes;
-    while (bytes > this.cacheBytes && n < this.tail.length - 1) bytes -= entrySize(this.tail[n++] as Entry);
-    if (n > 0) this.cacheDropThrough(this.tailFirst + n - 1);
-  }
-
-  /** Drop cached entries at or below `index`. */
-  private cacheDropThrough(index: number): void {
-    if (this.tail.length === 0 || index < this.tailFirst) return;
-    if (index >= this.tailFirst + this.tail.length - 1) {
-      this.tail = [];
-      this.tailBytes = 0;
-      return;
-    }
-    const n = index - this.tailFirst + 1;
-    for (const e of this.tail.splice(0, n)) this.tailBytes -= entrySize(e);
-    this.tailFirst += n;
   }
 
   /** MemoryStorage-shaped single writes (each one transaction). */
@@ -340,7 +299,7 @@ export class LmdbRaftLog implements Storage {
       this.meta.putSync('snap', encodeSnap(s));
       result = s;
       this.snap = s;
-      this.cacheDropThrough(index);
+      this.tail.dropThrough(index);
     }).then(() => result);
   }
 

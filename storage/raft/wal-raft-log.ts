@@ -38,6 +38,7 @@ import type { ConfState, Entry, EntryType, HardState, Snapshot, Storage } from '
 import { EMPTY_SNAPSHOT, entrySize } from '../../cluster/raft/index.js';
 import { LmdbRaftLog, type RaftPersist } from './raft-log.js';
 import { fsyncDirectory } from '../lmdb/journal.js';
+import { EntryTail } from './entry-tail.js';
 
 export interface WalRaftLogOptions {
   /** Directory holding `wal/` (created if missing). */
@@ -154,7 +155,6 @@ export class WalRaftLog implements Storage {
   readonly path: string;
   private readonly dir: string;
   private readonly noSync: boolean;
-  private readonly cacheBytes: number;
   private readonly segmentBytes: number;
   private hard: HardState = ZERO_HARD;
   private snap: Snapshot = EMPTY_SNAPSHOT;
@@ -165,10 +165,8 @@ export class WalRaftLog implements Storage {
   private everWritten = false;
   private closed = false;
   private broken: Error | undefined;
-  /** The newest entries, indexes [tailFirst, last] (or none); what they hold, in entrySize bytes. */
-  private tail: Entry[] = [];
-  private tailFirst = 0;
-  private tailBytes = 0;
+  /** The newest entries written (see entry-tail.ts). */
+  private readonly tail: EntryTail;
   /** Writes are serialized: each one sees the bounds the previous one left. */
   private writing: Promise<unknown> = Promise.resolve();
   /** Counters for tests and metrics: flushed writes, entries written, segments started and deleted. */
@@ -178,7 +176,7 @@ export class WalRaftLog implements Storage {
     this.path = path.resolve(opts.path);
     this.dir = path.join(this.path, 'wal');
     this.noSync = opts.noSync === true;
-    this.cacheBytes = opts.cacheBytes ?? 8 * 1024 * 1024;
+    this.tail = new EntryTail(opts.cacheBytes ?? 8 * 1024 * 1024);
     this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
     fs.mkdirSync(this.dir, { recursive: true });
     this.replay();
@@ -321,7 +319,7 @@ export class WalRaftLog implements Storage {
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
-      const e = i >= this.tailFirst && this.tail.length > 0 ? (this.tail[i - this.tailFirst] as Entry) : this.readEntry(i);
+      const e = this.tail.get(i) ?? this.readEntry(i);
       bytes += entrySize(e);
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(e);
@@ -337,7 +335,7 @@ export class WalRaftLog implements Storage {
     const out: Entry[] = [];
     const off = this.snap.meta.index;
     this.locs.forEach((l, k) => {
-      if (l.type === 'confChange') out.push(k + off + 1 >= this.tailFirst && this.tail.length > 0 ? (this.tail[k + off + 1 - this.tailFirst] as Entry) : this.readEntry(k + off + 1));
+      if (l.type === 'confChange') out.push(this.tail.get(k + off + 1) ?? this.readEntry(k + off + 1));
     });
     return out;
   }
@@ -433,7 +431,7 @@ export class WalRaftLog implements Storage {
     }
     seg.maxIndex = Math.max(seg.maxIndex, (keep[keep.length - 1] as Entry).index);
     this.stats.entries += keep.length;
-    this.cacheAppend(keep);
+    this.tail.append(keep);
     return at;
   }
 
@@ -471,10 +469,10 @@ export class WalRaftLog implements Storage {
     const old = this.snapGen;
     if (replace || s.meta.index > this.lastIndex()) {
       this.locs = [];
-      this.cacheDropThrough(Infinity);
+      this.tail.dropThrough(Infinity);
     } else {
       this.locs.splice(0, s.meta.index - this.snap.meta.index);
-      this.cacheDropThrough(s.meta.index);
+      this.tail.dropThrough(s.meta.index);
     }
     this.snap = s;
     this.snapGen = gen;
@@ -530,40 +528,6 @@ export class WalRaftLog implements Storage {
       fs.rmSync(path.join(this.dir, segName(seg.n)), { force: true });
       this.stats.segmentsDeleted++;
     }
-  }
-
-  /** Keep `entries` (just written, ending at the last index) in the tail, after dropping what they replaced. */
-  private cacheAppend(entries: readonly Entry[]): void {
-    if (this.cacheBytes <= 0) return;
-    const start = (entries[0] as Entry).index;
-    if (this.tail.length === 0 || start < this.tailFirst || start > this.tailFirst + this.tail.length) {
-      this.tail = [];
-      this.tailBytes = 0;
-      this.tailFirst = start;
-    } else {
-      for (const e of this.tail.splice(start - this.tailFirst)) this.tailBytes -= entrySize(e);
-    }
-    for (const e of entries) {
-      this.tail.push(e);
-      this.tailBytes += entrySize(e);
-    }
-    let n = 0;
-    let bytes = this.tailBytes;
-    while (bytes > this.cacheBytes && n < this.tail.length - 1) bytes -= entrySize(this.tail[n++] as Entry);
-    if (n > 0) this.cacheDropThrough(this.tailFirst + n - 1);
-  }
-
-  /** Drop cached entries at or below `index`. */
-  private cacheDropThrough(index: number): void {
-    if (this.tail.length === 0 || index < this.tailFirst) return;
-    if (index >= this.tailFirst + this.tail.length - 1) {
-      this.tail = [];
-      this.tailBytes = 0;
-      return;
-    }
-    const n = index - this.tailFirst + 1;
-    for (const e of this.tail.splice(0, n)) this.tailBytes -= entrySize(e);
-    this.tailFirst += n;
   }
 
   /** Set by the first change a write's body makes: a failure after it leaves the log broken. */

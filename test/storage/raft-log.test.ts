@@ -42,8 +42,17 @@ function memoryHarness(m: MemoryStorage = new MemoryStorage()): Harness {
   };
 }
 
-function lmdbHarness(dir: string, cacheBytes?: number): Harness {
-  const l = new LmdbRaftLog({ path: dir, cacheBytes });
+/** A log on disk under `dir`, reopened from it by `reopen`. */
+interface DiskLog extends Storage {
+  append(e: readonly Entry[]): Promise<void>;
+  setHardState(h: HardState): Promise<void>;
+  applySnapshot(s: Snapshot): Promise<void>;
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot>;
+  close(): Promise<void>;
+}
+
+function diskHarness(open: () => DiskLog): Harness {
+  const l = open();
   return {
     s: l,
     append: (e) => l.append(e),
@@ -52,27 +61,14 @@ function lmdbHarness(dir: string, cacheBytes?: number): Harness {
     createSnapshot: (i, c, d) => l.createSnapshot(i, c, d),
     reopen: async () => {
       await l.close();
-      return lmdbHarness(dir, cacheBytes);
+      return diskHarness(open);
     },
     close: () => l.close(),
   };
 }
 
-function walHarness(dir: string, o: { cacheBytes?: number; segmentBytes?: number } = {}): Harness {
-  const l = new WalRaftLog({ path: dir, ...o });
-  return {
-    s: l,
-    append: (e) => l.append(e),
-    setHardState: (h) => l.setHardState(h),
-    applySnapshot: (s) => l.applySnapshot(s),
-    createSnapshot: (i, c, d) => l.createSnapshot(i, c, d),
-    reopen: async () => {
-      await l.close();
-      return walHarness(dir, o);
-    },
-    close: () => l.close(),
-  };
-}
+const lmdbHarness = (dir: string, cacheBytes?: number): Harness => diskHarness(() => new LmdbRaftLog({ path: dir, cacheBytes }));
+const walHarness = (dir: string, o: { cacheBytes?: number; segmentBytes?: number } = {}): Harness => diskHarness(() => new WalRaftLog({ path: dir, ...o }));
 
 const CONF: ConfState = { voters: [1, 2, 3], learners: [] };
 
