@@ -46,9 +46,8 @@ export class Forwarder {
     client.on('error', end);
     upstream.on('close', end);
     client.on('close', end);
-    // pipe() handles back-pressure both ways; a half-close is passed on as one.
-    client.pipe(upstream);
-    upstream.pipe(client);
+    relay(client, upstream);
+    relay(upstream, client);
   }
 
   /** End every forwarded connection (the leader changed, or the node stops). */
@@ -59,4 +58,42 @@ export class Forwarder {
       p.upstream.destroy();
     }
   }
+}
+
+/**
+ * Copy `from` to `to` as pipe() would (back-pressure, a half-close passed on), but write what one event-loop turn
+ * read in one go: a client's small writes (a STOMP frame, an MQTT packet each) then cost one write on the other
+ * socket per turn, not one each.
+ */
+function relay(from: net.Socket, to: net.Socket): void {
+  let held: Buffer[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (held.length === 0 || to.destroyed) return;
+    const chunks = held;
+    held = [];
+    let ok = true;
+    if (chunks.length === 1) ok = to.write(chunks[0]!);
+    else {
+      to.cork();
+      for (const c of chunks) ok = to.write(c);
+      to.uncork();
+    }
+    if (!ok) {
+      from.pause();
+      to.once('drain', () => from.resume());
+    }
+  };
+  from.on('data', (chunk: Buffer) => {
+    held.push(chunk);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  });
+  from.on('end', () => {
+    flush();
+    to.end();
+  });
 }
