@@ -195,6 +195,14 @@ describe('Broker', function () {
     });
     const under = make(parseConfig({ dataDir: path.join(notADir, 'sub'), listeners: allOnLoopback() }), { protocols: [], http: [] });
     await assert.rejects(under.start(), /data directory .*file\/sub is not usable: a parent path is not a directory$/);
+    // A directory that cannot be created although its parent exists (procfs answers ENOENT): an error, not a hang
+    // (Node's recursive mkdir retries such a path forever).
+    const proc = make(parseConfig({ dataDir: '/proc/wharf-no-such/data', listeners: allOnLoopback() }), { protocols: [], http: [] });
+    await assert.rejects(proc.start(), (err: unknown) => {
+      assert.ok(err instanceof DataDirError);
+      assert.match(err.message, /^cannot create data directory \/proc\/wharf-no-such\/data: .*ENOENT/);
+      return true;
+    });
   });
 
   it('fails start with a named port-in-use error and cleans up what it started', async () => {

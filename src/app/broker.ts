@@ -12,6 +12,7 @@ import { defaultHttp, defaultProtocols, moduleOptions, type SharedServices } fro
 import { DefinitionsRegistry } from '../admin/definitions-port.js';
 import { registerAdapterDefinitions } from './definitions-sections.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
+import { mkdirs } from '../../storage/mkdirs.js';
 import { listenHttp } from '../transport/http.js';
 import { listenStream, type Listener } from '../transport/tcp.js';
 import type { TlsFiles } from '../transport/tls-files.js';
@@ -485,7 +486,7 @@ export function prepareDataDir(dir: string): void {
   if (st && !st.isDirectory()) throw new DataDirError(`data directory ${dir} exists but is not a directory`);
   if (!st) {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      mkdirs(dir);
     } catch (err) {
       throw new DataDirError(`cannot create data directory ${dir}: ${reason(err)}`, { cause: err });
     }

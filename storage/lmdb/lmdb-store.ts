@@ -95,6 +95,7 @@ import {
   type QueueRecord,
 } from './codec.js';
 import { CheckpointFile, checkpointPath, fsyncDirectory, Journal, readCheckpoint } from './journal.js';
+import { mkdirs } from '../mkdirs.js';
 
 export interface LmdbStoreOptions {
   /** Directory holding the database (created if missing). */
@@ -1365,23 +1366,6 @@ function restoreMetaPages(dataFile: string, metas: Buffer): void {
     while (done < metas.length) done += fs.writeSync(fd, metas, done, metas.length - done, done);
   } finally {
     fs.closeSync(fd);
-  }
-}
-
-/**
- * mkdir -p without `fs.mkdirSync(p, { recursive: true })`, which loops forever on Node 20 where a
- * directory cannot be created although its parent exists (e.g. under /proc: ENOENT every time).
- */
-function mkdirs(p: string): void {
-  try {
-    fs.mkdirSync(p);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
-    const parent = path.dirname(p);
-    if (code !== 'ENOENT' || parent === p || fs.existsSync(parent)) throw err;
-    mkdirs(parent);
-    fs.mkdirSync(p);
   }
 }
 

@@ -35,6 +35,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ConfState, Entry, EntryType, HardState, Snapshot, Storage } from '../../cluster/raft/index.js';
 import { EMPTY_SNAPSHOT, entrySize } from '../../cluster/raft/index.js';
 import { EntryTail } from './entry-tail.js';
+import { mkdirs } from '../mkdirs.js';
 
 export interface RaftLogOptions {
   /** Directory holding `raft.mdb` (created if missing). */
@@ -121,7 +122,7 @@ export class LmdbRaftLog implements Storage {
   constructor(opts: RaftLogOptions) {
     this.path = path.resolve(opts.path);
     this.tail = new EntryTail(opts.cacheBytes ?? 8 * 1024 * 1024);
-    fs.mkdirSync(this.path, { recursive: true });
+    mkdirs(this.path);
     this.env = open<Buffer, string>(path.join(this.path, 'raft.mdb'), {
       mapSize: opts.mapSize,
       noSync: opts.noSync === true,

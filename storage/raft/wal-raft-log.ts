@@ -39,6 +39,7 @@ import { EMPTY_SNAPSHOT, entrySize } from '../../cluster/raft/index.js';
 import { LmdbRaftLog, type RaftPersist } from './raft-log.js';
 import { fsyncDirectory } from '../lmdb/journal.js';
 import { EntryTail } from './entry-tail.js';
+import { mkdirs } from '../mkdirs.js';
 
 export interface WalRaftLogOptions {
   /** Directory holding `wal/` (created if missing). */
@@ -178,7 +179,7 @@ export class WalRaftLog implements Storage {
     this.noSync = opts.noSync === true;
     this.tail = new EntryTail(opts.cacheBytes ?? 8 * 1024 * 1024);
     this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
-    fs.mkdirSync(this.dir, { recursive: true });
+    mkdirs(this.dir);
     this.replay();
   }
 
