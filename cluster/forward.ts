@@ -61,7 +61,8 @@ export class Forwarder {
 }
 
 /**
- * Copy `from` to `to` as pipe() would (back-pressure, a half-close passed on), but write what one event-loop turn
+ * Copy `from` to `to` as pipe() would (back-pressure; an end passed on — a half-close does not survive it, because
+ * the listeners' sockets end their side once the client's ends, as for local clients), but write what one event-loop turn
  * read in one go: a client's small writes (a STOMP frame, an MQTT packet each) then cost one write on the other
  * socket per turn, not one each.
  */
