@@ -321,7 +321,13 @@ export class MqttConnection implements ConnectionContext {
   protocolClose(rc: number, message: string): void {
     if (this.state === 'closed') return;
     this.host.logger.debug({ clientId: this.clientId, remote: this.peer.remoteAddress, reason: message, rc }, 'mqtt: closing connection');
-    if (this.version === 5 && this.state === 'connected') this.write(generate({ cmd: 'disconnect', reasonCode: rc }, 5));
+    if (this.version === 5 && this.state === 'connected') {
+      // MQTT 5 §3.14.2.2.3: the Reason String says what was wrong. paho-mqtt 1.6 also hands a server DISCONNECT's reason
+      // code to on_disconnect only when the packet has properties (without, it reports a lost connection). Left out
+      // where it would exceed the client's Maximum Packet Size ([MQTT-3.14.2-3])
+      const props = Buffer.byteLength(message) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: message } } : {};
+      this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
+    }
     this.close({ normal: false, reason: message });
   }
 

@@ -1,0 +1,50 @@
+"""Drive Wharf with Debian's python3-paho-mqtt (1.6.x, MQTT 5) into protocol errors; print one JSON line for mocha.
+
+Usage: paho_v5_errors.py <scenario> <host> <port>
+  wildtopic      PUBLISH to a topic name with a wildcard
+  emptytopic     PUBLISH with a zero-length topic name and no Topic Alias
+paho's own publish() refuses both, so the packet is written by paho's internal _send_publish. The result is the
+server's DISCONNECT as paho reports it to on_disconnect (paho 1.6 reports its reason code only when the packet
+has properties; otherwise it reports 7, connection lost).
+Exit status 0 even on failed expectations: mocha asserts the JSON.
+"""
+import json
+import sys
+import threading
+
+import paho.mqtt.client as mqtt
+
+scenario, HOST, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+connected = threading.Event()
+gone = threading.Event()
+result = {}
+
+
+def on_connect(c, u, flags, rc, properties=None):
+    result['connack'] = int(rc.value)
+    connected.set()
+
+
+def on_disconnect(c, u, rc, properties=None):
+    # the first call is the server's DISCONNECT (a ReasonCodes), or the lost socket (an int)
+    if 'disconnect' not in result:
+        result['disconnect'] = {'rc': int(rc.value) if hasattr(rc, 'value') else rc,
+                                'reasonString': getattr(properties, 'ReasonString', None) if properties is not None else None}
+    gone.set()
+
+
+c = mqtt.Client(client_id='paho-err-' + scenario, protocol=mqtt.MQTTv5)
+c.on_connect = on_connect
+c.on_disconnect = on_disconnect
+c.connect(HOST, PORT, keepalive=30)
+c.loop_start()
+if not connected.wait(5):
+    print(json.dumps({'error': 'no CONNACK'}), flush=True)
+    sys.exit(0)
+topic = {'wildtopic': b'dt/+/x', 'emptytopic': b''}[scenario]
+mid = c._mid_generate()
+c._send_publish(mid, topic, b'x', 0, info=mqtt.MQTTMessageInfo(mid))
+gone.wait(5)
+c.loop_stop()
+print(json.dumps(result), flush=True)

@@ -1,0 +1,40 @@
+/**
+ * MQTT 5 protocol errors as python3-paho-mqtt (1.6) sees them: the server's DISCONNECT reason code (and Reason
+ * String) that paho hands to on_disconnect. Scenarios in py/paho_v5_errors.py. Fails (not skips) without the package:
+ *   apt-get install -y python3-paho-mqtt
+ */
+import assert from 'node:assert/strict';
+import { DEBIAN_PYTHON, need, run, testSource } from '../../helpers/external.js';
+import { startBroker, type TestBroker } from './helpers.js';
+
+const SCRIPT = testSource('protocols', 'mqtt', 'py', 'paho_v5_errors.py');
+
+async function paho(b: TestBroker, scenario: string, ...args: string[]): Promise<any> {
+  const { stdout } = await run(DEBIAN_PYTHON, [SCRIPT, scenario, '127.0.0.1', String(b.port), ...args], 20_000);
+  const last = stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last);
+  } catch {
+    throw new Error(`paho_v5_errors.py ${scenario}: no JSON result:\n${stdout}`);
+  }
+}
+
+describe('MQTT 5 protocol errors seen by paho-mqtt', function () {
+  this.timeout(30_000);
+  let b: TestBroker;
+  before(async () => {
+    need('/usr/lib/python3/dist-packages/paho/mqtt/client.py', 'python3-paho-mqtt');
+    b = await startBroker();
+  });
+  after(async () => {
+    await b?.stop();
+  });
+
+  it('a protocol error closes with DISCONNECT carrying a Reason String, so paho reports the reason code (PUBLISH to a wildcard topic name: 0x90)', async () => {
+    const res = await paho(b, 'wildtopic');
+    assert.equal(res.connack, 0);
+    // paho 1.6 drops a DISCONNECT's reason code when the packet has no properties (mosquitto 2.0 sends none: paho reports 7, connection lost)
+    assert.equal(res.disconnect?.rc, 0x90, JSON.stringify(res));
+    assert.match(res.disconnect.reasonString, /invalid topic name 'dt\/\+\/x'/);
+  });
+});
