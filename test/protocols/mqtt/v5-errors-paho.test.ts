@@ -37,4 +37,11 @@ describe('MQTT 5 protocol errors seen by paho-mqtt', function () {
     assert.equal(res.disconnect?.rc, 0x90, JSON.stringify(res));
     assert.match(res.disconnect.reasonString, /invalid topic name 'dt\/\+\/x'/);
   });
+
+  it('PUBLISH with an empty topic name and no Topic Alias: DISCONNECT 0x82 Protocol Error (MQTT 5 §3.3.2.1; mosquitto 2.0 too), not 0x90', async () => {
+    const res = await paho(b, 'emptytopic');
+    assert.equal(res.connack, 0);
+    assert.equal(res.disconnect?.rc, 0x82, JSON.stringify(res));
+    assert.match(res.disconnect.reasonString, /empty topic name/);
+  });
 });
