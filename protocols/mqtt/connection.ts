@@ -441,11 +441,14 @@ const REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
  * What mqtt-packet lets through but MQTT calls a Malformed Packet or a Protocol Error: a UTF-8 string field that is
  * not well-formed UTF-8 (incl. encoded surrogates) [MQTT-1.5.3-1] — mqtt-packet decodes it lossily into U+FFFD, so
  * a U+FFFD in a field of a packet whose bytes hold no encoded U+FFFD came from bad bytes — and a Packet Identifier
- * of 0 on SUBSCRIBE, UNSUBSCRIBE or a QoS > 0 PUBLISH [MQTT-2.3.1-1]. mosquitto closes the connection for both.
+ * of 0 on SUBSCRIBE, UNSUBSCRIBE or a QoS > 0 PUBLISH [MQTT-2.3.1-1], and a Will QoS of 3. mosquitto closes the
+ * connection for all of them.
  */
 function wireViolation(p: mqttPacket.Packet, pkt: Buffer): [number, string] | null {
   const pidZero = (p.cmd === 'subscribe' || p.cmd === 'unsubscribe' || (p.cmd === 'publish' && p.qos > 0)) && p.messageId === 0;
   if (pidZero) return [RC.protocolError, `${p.cmd.toUpperCase()} with Packet Identifier 0`];
+  // [MQTT-3.1.2-12] (3.1.1: [MQTT-3.1.2-14]): a Will QoS of 3 is malformed; mqtt-packet lets it through
+  if (p.cmd === 'connect' && p.will && (p.will.qos ?? 0) > 2) return [RC.malformed, 'CONNECT with Will QoS 3'];
   const strings: unknown[] = [];
   const props = (p as { properties?: Record<string, unknown> }).properties;
   switch (p.cmd) {

@@ -1,5 +1,5 @@
 /**
- * MQTT 5 protocol errors as python3-paho-mqtt (1.6) sees them: the server's DISCONNECT reason code (and Reason
+ * MQTT protocol errors as python3-paho-mqtt (1.6) sees them: the server's DISCONNECT reason code (and Reason
  * String) that paho hands to on_disconnect. Scenarios in py/paho_v5_errors.py. Fails (not skips) without the package:
  *   apt-get install -y python3-paho-mqtt
  */
@@ -44,4 +44,12 @@ describe('MQTT 5 protocol errors seen by paho-mqtt', function () {
     assert.equal(res.disconnect?.rc, 0x82, JSON.stringify(res));
     assert.match(res.disconnect.reasonString, /empty topic name/);
   });
+
+  for (const V of ['5', '311'] as const) {
+    it(`MQTT ${V === '5' ? '5' : '3.1.1'}: a CONNECT with Will QoS 3 is malformed: closed without CONNACK (as mosquitto 2.0), was accepted`, async () => {
+      const res = await paho(b, 'willqos3', V);
+      assert.equal(res.connack, undefined, JSON.stringify(res));
+      assert.equal(res.disconnect?.rc, 7, JSON.stringify(res)); // paho: connection lost
+    });
+  }
 });

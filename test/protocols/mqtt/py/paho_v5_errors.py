@@ -3,7 +3,8 @@
 Usage: paho_v5_errors.py <scenario> <host> <port>
   wildtopic      PUBLISH to a topic name with a wildcard
   emptytopic     PUBLISH with a zero-length topic name and no Topic Alias
-paho's own publish() refuses both, so the packet is written by paho's internal _send_publish. The result is the
+  willqos3 <5|311>  CONNECT with a will of QoS 3 (paho's will_set refuses it: set on the client after will_set)
+paho's own publish() refuses the first two, so the packet is written by paho's internal _send_publish. The result is the
 server's DISCONNECT as paho reports it to on_disconnect (paho 1.6 reports its reason code only when the packet
 has properties; otherwise it reports 7, connection lost).
 Exit status 0 even on failed expectations: mocha asserts the JSON.
@@ -33,6 +34,20 @@ def on_disconnect(c, u, rc, properties=None):
                                 'reasonString': getattr(properties, 'ReasonString', None) if properties is not None else None}
     gone.set()
 
+
+if scenario == 'willqos3':
+    version = mqtt.MQTTv5 if sys.argv[4] == '5' else mqtt.MQTTv311
+    c = mqtt.Client(client_id='paho-err-willqos3-' + sys.argv[4], protocol=version)
+    c.on_connect = on_connect
+    c.on_disconnect = on_disconnect
+    c.will_set('paho-err/will', 'will', qos=2)
+    c._will_qos = 3
+    c.connect(HOST, PORT, keepalive=30)
+    c.loop_start()
+    gone.wait(5)
+    c.loop_stop()
+    print(json.dumps(result), flush=True)
+    sys.exit(0)
 
 c = mqtt.Client(client_id='paho-err-' + scenario, protocol=mqtt.MQTTv5)
 c.on_connect = on_connect
