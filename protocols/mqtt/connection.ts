@@ -301,8 +301,9 @@ export class MqttConnection implements ConnectionContext {
     if (this.state === 'closed') return;
     if (this.version === 5 && this.state === 'connected') {
       const rc = cause === 'unauthorized' ? RC.notAuthorized : /taken over/.test(reason) ? RC.sessionTakenOver : RC.administrativeAction;
-      // a revoked right says which (MQTT 5 §3.14.2.2.3 Reason String), unless that would exceed the client's packet limit
-      const props = cause === 'unauthorized' && Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
+      // the Reason String says why (a revoked right: which one; MQTT 5 §3.14.2.2.3), and paho-mqtt 1.6 reports the
+      // reason code only of a DISCONNECT with properties; left out where it would exceed the client's packet limit
+      const props = Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
       this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
     }
     this.close({ normal: false, reason });
@@ -339,8 +340,11 @@ export class MqttConnection implements ConnectionContext {
   /** Broker shutdown: v5 clients are told why; sessions and wills stay stored (wills fire at the next start). */
   shutdown(): void {
     if (this.state === 'closed') return;
-    if (this.version === 5 && this.state === 'connected') this.write(generate({ cmd: 'disconnect', reasonCode: RC.serverShuttingDown }, 5));
-    this.close({ normal: true, reason: 'broker shutting down', shutdown: true });
+    const reason = 'broker shutting down';
+    // with a Reason String, as kill() (paho-mqtt 1.6 reports the reason code only then)
+    const props = Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
+    if (this.version === 5 && this.state === 'connected') this.write(generate({ cmd: 'disconnect', reasonCode: RC.serverShuttingDown, ...props }, 5));
+    this.close({ normal: true, reason, shutdown: true });
   }
 
   close(o: CloseOptions): void {

@@ -4,6 +4,7 @@
  *   apt-get install -y python3-paho-mqtt
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { DEBIAN_PYTHON, need, run, testSource } from '../../helpers/external.js';
 import { startBroker, type TestBroker } from './helpers.js';
 
@@ -52,4 +53,34 @@ describe('MQTT 5 protocol errors seen by paho-mqtt', function () {
       assert.equal(res.disconnect?.rc, 7, JSON.stringify(res)); // paho: connection lost
     });
   }
+
+  it('a session taken over: the old connection gets DISCONNECT 0x8E with a Reason String, so paho reports 0x8E (mosquitto 2.0 just closes: paho reports 7)', async () => {
+    const res = await paho(b, 'takeover');
+    assert.equal(res.connack, 0);
+    assert.equal(res.disconnect?.rc, 0x8e, JSON.stringify(res));
+    assert.match(res.disconnect.reasonString, /taken over/);
+  });
+
+  it('broker shutdown: DISCONNECT 0x8B with a Reason String, so paho reports 0x8B', async () => {
+    const other = await startBroker();
+    const proc = spawn(DEBIAN_PYTHON, [SCRIPT, 'shutdown', '127.0.0.1', String(other.port)]);
+    let out = '';
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('connected\n')) resolve();
+        });
+        proc.once('exit', () => reject(new Error(`paho exited before connecting: ${out}`)));
+      });
+    } finally {
+      await other.stop();
+    }
+    await exited;
+    const res = JSON.parse(out.trim().split('\n').pop() ?? '');
+    assert.equal(res.connack, 0);
+    assert.equal(res.disconnect?.rc, 0x8b, JSON.stringify(res));
+    assert.match(res.disconnect.reasonString, /shutting down/);
+  });
 });
