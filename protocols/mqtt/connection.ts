@@ -301,8 +301,9 @@ export class MqttConnection implements ConnectionContext {
     if (this.state === 'closed') return;
     if (this.version === 5 && this.state === 'connected') {
       const rc = cause === 'unauthorized' ? RC.notAuthorized : /taken over/.test(reason) ? RC.sessionTakenOver : RC.administrativeAction;
-      // a revoked right says which (MQTT 5 §3.14.2.2.3 Reason String), unless that would exceed the client's packet limit
-      const props = cause === 'unauthorized' && Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
+      // the Reason String says why (a revoked right: which one; MQTT 5 §3.14.2.2.3), and paho-mqtt 1.6 reports the
+      // reason code only of a DISCONNECT with properties; left out where it would exceed the client's packet limit
+      const props = Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
       this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
     }
     this.close({ normal: false, reason });
@@ -321,7 +322,13 @@ export class MqttConnection implements ConnectionContext {
   protocolClose(rc: number, message: string): void {
     if (this.state === 'closed') return;
     this.host.logger.debug({ clientId: this.clientId, remote: this.peer.remoteAddress, reason: message, rc }, 'mqtt: closing connection');
-    if (this.version === 5 && this.state === 'connected') this.write(generate({ cmd: 'disconnect', reasonCode: rc }, 5));
+    if (this.version === 5 && this.state === 'connected') {
+      // MQTT 5 §3.14.2.2.3: the Reason String says what was wrong. paho-mqtt 1.6 also hands a server DISCONNECT's reason
+      // code to on_disconnect only when the packet has properties (without, it reports a lost connection). Left out
+      // where it would exceed the client's Maximum Packet Size ([MQTT-3.14.2-3])
+      const props = Buffer.byteLength(message) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: message } } : {};
+      this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
+    }
     this.close({ normal: false, reason: message });
   }
 
@@ -333,8 +340,11 @@ export class MqttConnection implements ConnectionContext {
   /** Broker shutdown: v5 clients are told why; sessions and wills stay stored (wills fire at the next start). */
   shutdown(): void {
     if (this.state === 'closed') return;
-    if (this.version === 5 && this.state === 'connected') this.write(generate({ cmd: 'disconnect', reasonCode: RC.serverShuttingDown }, 5));
-    this.close({ normal: true, reason: 'broker shutting down', shutdown: true });
+    const reason = 'broker shutting down';
+    // with a Reason String, as kill() (paho-mqtt 1.6 reports the reason code only then)
+    const props = Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
+    if (this.version === 5 && this.state === 'connected') this.write(generate({ cmd: 'disconnect', reasonCode: RC.serverShuttingDown, ...props }, 5));
+    this.close({ normal: true, reason, shutdown: true });
   }
 
   close(o: CloseOptions): void {
@@ -435,11 +445,14 @@ const REPLACEMENT = Buffer.from([0xef, 0xbf, 0xbd]);
  * What mqtt-packet lets through but MQTT calls a Malformed Packet or a Protocol Error: a UTF-8 string field that is
  * not well-formed UTF-8 (incl. encoded surrogates) [MQTT-1.5.3-1] — mqtt-packet decodes it lossily into U+FFFD, so
  * a U+FFFD in a field of a packet whose bytes hold no encoded U+FFFD came from bad bytes — and a Packet Identifier
- * of 0 on SUBSCRIBE, UNSUBSCRIBE or a QoS > 0 PUBLISH [MQTT-2.3.1-1]. mosquitto closes the connection for both.
+ * of 0 on SUBSCRIBE, UNSUBSCRIBE or a QoS > 0 PUBLISH [MQTT-2.3.1-1], and a Will QoS of 3. mosquitto closes the
+ * connection for all of them.
  */
 function wireViolation(p: mqttPacket.Packet, pkt: Buffer): [number, string] | null {
   const pidZero = (p.cmd === 'subscribe' || p.cmd === 'unsubscribe' || (p.cmd === 'publish' && p.qos > 0)) && p.messageId === 0;
   if (pidZero) return [RC.protocolError, `${p.cmd.toUpperCase()} with Packet Identifier 0`];
+  // [MQTT-3.1.2-12] (3.1.1: [MQTT-3.1.2-14]): a Will QoS of 3 is malformed; mqtt-packet lets it through
+  if (p.cmd === 'connect' && p.will && (p.will.qos ?? 0) > 2) return [RC.malformed, 'CONNECT with Will QoS 3'];
   const strings: unknown[] = [];
   const props = (p as { properties?: Record<string, unknown> }).properties;
   switch (p.cmd) {

@@ -42,6 +42,9 @@ export function handlePublish(c: ConnectionContext, p: mqttPacket.IPublishPacket
     // [MQTT-3.3.4-6]: a PUBLISH from a client carries no Subscription Identifier
     if (props.subscriptionIdentifier !== undefined) return c.protocolClose(RC.protocolError, 'PUBLISH from a client must not carry a subscription identifier');
   }
+  // MQTT 5 §3.3.2.1: a zero-length Topic Name without a Topic Alias is a Protocol Error (0x82, as mosquitto answers),
+  // not an invalid topic name (0x90)
+  if (v5 && topic === '') return c.protocolClose(RC.protocolError, 'PUBLISH with an empty topic name and no topic alias');
   const qos = p.qos;
   const pid = p.messageId ?? 0;
   if (qos === 2 && s.in2.has(pid)) {
