@@ -10,6 +10,8 @@ export interface MqttOptions {
   maxTopicLevels: number;
   maxSubscriptionsPerClient: number;
   topicAliasMaximum: number;
+  /** Use topic aliases towards v5 clients that allow them (off: paho-mqtt 1.6 does not resolve them; mosquitto never sends them). */
+  outboundTopicAliases: boolean;
   maxKeepAlive: number;
   connectTimeout: number;
   maxSessionExpiry: number;
@@ -28,6 +30,7 @@ export const MQTT_DEFAULTS: MqttConfig = {
   maxTopicLevels: 128,
   maxSubscriptionsPerClient: 10_000,
   topicAliasMaximum: 1024,
+  outboundTopicAliases: false,
   maxKeepAlive: 0,
   connectTimeout: 10_000,
   maxSessionExpiry: NEVER,

@@ -297,6 +297,12 @@ export const configSchema = z.strictObject({
       maxSubscriptionsPerClient: intIn(0).default(10_000),
       /** Topic aliases a v5 client may use towards the broker (CONNACK Topic Alias Maximum); 0 = none. */
       topicAliasMaximum: intIn(0, 65535).default(1024),
+      /**
+       * Send topic aliases to v5 clients whose CONNECT allows them (Topic Alias Maximum > 0). Off by default: paho-mqtt 1.6
+       * advertises a maximum when asked but does not resolve incoming aliases (later messages arrive with an empty topic),
+       * and mosquitto never sends them. MQTT.js resolves them.
+       */
+      outboundTopicAliases: boolSchema.default(false),
       /** Largest keep-alive accepted, seconds; longer (or 0) is lowered to it (v5 Server Keep Alive). 0 = client's choice. */
       maxKeepAlive: intIn(0, 65535).default(0),
       /** Close connections that send no CONNECT within this many ms. */

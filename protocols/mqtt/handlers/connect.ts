@@ -51,7 +51,7 @@ export async function handleConnect(c: ConnectionContext, p: mqttPacket.IConnect
   if (v === 5) {
     out.maxOut = Math.min(cfg.maxInflight, props.receiveMaximum ?? 65535);
     out.clientMaxPacket = props.maximumPacketSize ?? Infinity;
-    out.clientAliasMax = props.topicAliasMaximum ?? 0;
+    out.clientAliasMax = cfg.outboundTopicAliases ? (props.topicAliasMaximum ?? 0) : 0;
   } else out.maxOut = cfg.maxInflight;
   let will: WillRecord | undefined;
   if (p.will) {

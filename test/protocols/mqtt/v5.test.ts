@@ -7,7 +7,7 @@ describe('MQTT 5 features', function () {
   this.timeout(20_000);
   let b: TestBroker;
   before(async () => {
-    b = await startBroker({ mqtt: { maxPacketSize: 64 * 1024, topicAliasMaximum: 5, maxKeepAlive: 30, maxSubscriptionsPerClient: 3, receiveMaximum: 50 } });
+    b = await startBroker({ mqtt: { maxPacketSize: 64 * 1024, topicAliasMaximum: 5, outboundTopicAliases: true, maxKeepAlive: 30, maxSubscriptionsPerClient: 3, receiveMaximum: 50 } });
   });
   after(async () => {
     await endAll();

@@ -90,12 +90,14 @@ class Client:
             self.msgs.append(d)
             self.lock.notify_all()
 
-    def connect(self, clean_start=True, session_expiry=None, will=None, keepalive=30):
+    def connect(self, clean_start=True, session_expiry=None, will=None, keepalive=30, topic_alias_max=None):
         props = None
         if self.version == mqtt.MQTTv5:
             props = Properties(PacketTypes.CONNECT)
             if session_expiry is not None:
                 props.SessionExpiryInterval = session_expiry
+            if topic_alias_max is not None:
+                props.TopicAliasMaximum = topic_alias_max
         if will is not None:
             topic, payload, delay = will
             wp = None
@@ -263,6 +265,24 @@ def run_alias():
          'publisherStillConnected': pub_connected, 'msgs': [[m['topic'], m['payload']] for m in msgs]})
 
 
+def run_aliasout():
+    # A subscriber that allows topic aliases (paho 1.6 sends Topic Alias Maximum when asked, but does not resolve
+    # the aliases it receives): every message must still arrive with its topic.
+    tag = ARGS[0]
+    topic = 'pyaliasout/' + tag
+    sub = Client('pyaliasout-sub-' + tag)
+    sub.connect(topic_alias_max=10)
+    sub.subscribe(topic, qos=1)
+    pub = Client('pyaliasout-pub-' + tag)
+    pub.connect()
+    for i in range(3):
+        pub.publish(topic, 'o%d' % i, qos=1)
+    msgs = sub.wait(3, 5)
+    pub.disconnect()
+    sub.disconnect()
+    out({'msgs': [[m['topic'], m['payload']] for m in msgs]})
+
+
 def run_retain():
     tag = ARGS[0]
     topic = 'pyret/' + tag
@@ -382,4 +402,4 @@ def publish_all(pub, base, tag, phase):
 
 
 {'overlap': run_overlap, 'ws': run_ws, 'connack': run_connack, 'shared': run_shared, 'will': run_will, 'victim': run_victim,
- 'session': run_session, 'alias': run_alias, 'retain': run_retain, 'userprops': run_userprops, 'suback': run_suback}[scenario]()
+ 'session': run_session, 'alias': run_alias, 'aliasout': run_aliasout, 'retain': run_retain, 'userprops': run_userprops, 'suback': run_suback}[scenario]()
