@@ -58,6 +58,10 @@ export class Receiver {
         connection: this.q.connection ?? null,
         credit: 0,
         readAhead: true,
+        // a visibility timeout outlives a restart, as on AWS. Not on FIFO queues: the group of a message held back
+        // after a restart is not known to be busy there (that is adapter state), so its later messages would
+        // overtake it; visible at once keeps the group's order.
+        durableLeases: !this.q.isFifo(st.name),
         onMessage: (d) => this.onDelivery(st, d),
         onLeaseExpired: (d) => this.onLeaseExpired(st, d),
         onClose: () => this.onConsumerClosed(st),

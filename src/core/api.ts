@@ -235,6 +235,14 @@ export interface SubscribeOptions {
    * records that with `handedOut` once it gives deliveries to a client.
    */
   readAhead?: boolean;
+  /**
+   * A lease `extendLease` gives a delivery of a persistent entry is also written as the entry's stored delivery time
+   * (with the delivery's nacks with a delay), so a restart holds the message back until the lease would have ended —
+   * SQS's visibility timeout, which is not tied to a connection. Best effort: the write is not awaited; losing it makes
+   * the message available at once after a restart. Settling it back early writes it available again. Other
+   * protocols' ack timeouts belong to a connection that a restart ends: they leave this off and write nothing.
+   */
+  durableLeases?: boolean;
   onMessage: (d: Delivery) => void;
   /**
    * The engine closed the consumer (its queue or subscription was deleted, or `cause: 'unauthorized'`: its user may

@@ -38,6 +38,8 @@ export interface ConsumerInit<Q extends ConsumerQueue> {
   ackTimeout?: number;
   /** SubscribeOptions.readAhead: dispatches write no redelivery mark; `handedOut` does. */
   readAhead?: boolean;
+  /** SubscribeOptions.durableLeases: extendLease also stores the lease's end as the entry's delivery time. */
+  durableLeases?: boolean;
   onMessage: (d: Delivery) => void;
   onClose?: (reason: string, cause?: KillCause) => void;
   onLeaseExpired?: (d: Delivery) => void;
@@ -58,6 +60,7 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
   readonly autoAck: boolean;
   readonly ackTimeout: number;
   readonly readAhead: boolean;
+  readonly durableLeases: boolean;
   readonly ownsQueue: boolean;
   closed = false;
   private readonly selector?: DeliverySelector;
@@ -82,6 +85,7 @@ export class Consumer<Q extends ConsumerQueue = ConsumerQueue> {
     this.autoAck = init.autoAck ?? false;
     this.ackTimeout = init.ackTimeout ?? 0;
     this.readAhead = init.readAhead ?? false;
+    this.durableLeases = init.durableLeases ?? false;
     this.onMessage = init.onMessage;
     this.onClose = init.onClose;
     this.onLeaseExpired = init.onLeaseExpired;

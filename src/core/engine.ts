@@ -854,6 +854,7 @@ export class Engine extends EventEmitter implements EngineApi {
         autoAck: o.autoAck,
         ackTimeout: o.ackTimeout,
         readAhead: o.readAhead,
+        durableLeases: o.durableLeases,
         onMessage: (d) => {
           this.state.totals.delivered++;
           if (conn) {

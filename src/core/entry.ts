@@ -13,6 +13,11 @@ export interface Entry {
   size: number;
   /** Stored in the queue's storage queue (durable message in a persistent queue). */
   persisted: boolean;
+  /**
+   * A durable lease (SubscribeOptions.durableLeases) wrote its end as this entry's stored delivery time: settling it
+   * back to the queue must store it available again. Kept in memory only.
+   */
+  leaseStored?: boolean;
   /** Timer of a scheduled (delayed) entry. */
   timer?: TimerHandle;
   /**

@@ -735,13 +735,53 @@ export class CoreQueue {
 
   private markWanted = 0;
   private markScheduled = false;
+  /** Delivery-state updates (redelivery counts, stored lease ends) waiting for this tick's commit, by seq. */
+  private updates: Map<number, Command & { t: 'update' }> | null = null;
+  private updatesScheduled = false;
+
+  /**
+   * Store `e`'s delivery count (and, when given, its delivery time) in this tick's update commit — the mark's, when
+   * one is due — once its enqueue is durable. Not awaited by anyone: a lost update is a count or a lease the next
+   * restart does not see. Later updates of an entry in the same tick replace earlier ones.
+   */
+  private queueUpdate(e: Entry, deliveryTime?: number): void {
+    const deliveryCount = e.deliveryCount;
+    void afterStored(e, () => {
+      const updates = (this.updates ??= new Map());
+      const prev = updates.get(e.seq);
+      updates.set(e.seq, { t: 'update', queue: this.storageName, seq: e.seq, deliveryCount, deliveryTime: deliveryTime ?? prev?.deliveryTime });
+      if (this.markScheduled || this.updatesScheduled) return;
+      this.updatesScheduled = true;
+      queueMicrotask(() => {
+        this.updatesScheduled = false;
+        const batch = this.takeUpdates();
+        if (batch.length) this.commitUpdates(batch);
+      });
+    });
+  }
+
+  private takeUpdates(): Command[] {
+    const u = this.updates;
+    if (u === null) return [];
+    this.updates = null;
+    return [...u.values()];
+  }
+
+  private commitUpdates(batch: Command[]): void {
+    this.host.commit(batch).catch((err) => this.host.onError(err, 'delivery state'));
+  }
 
   private flushMark(): void {
     this.markScheduled = false;
-    if (this.markWanted <= this.requestedMark) return;
+    // the delivery-state updates of this tick (an SQS receive's leases) ride in the mark's commit
+    const updates = this.takeUpdates();
+    if (this.markWanted <= this.requestedMark) {
+      if (updates.length) this.commitUpdates(updates);
+      return;
+    }
     const mark = this.markWanted;
     this.requestedMark = mark;
-    this.host.commit([{ t: 'mark', queue: this.storageName, seq: mark }]).then(
+    this.host.commit([{ t: 'mark', queue: this.storageName, seq: mark }, ...updates]).then(
       () => this.markCommitted(mark),
       (err) => {
         this.host.onError(err, 'mark');
@@ -832,6 +872,11 @@ export class CoreQueue {
       return;
     }
     this.setLease(f, ms);
+    if (f.consumer.durableLeases && f.entry.persisted && !f.entry.withdrawn) {
+      // a restart holds the message back until then, as this lease does (SQS visibility timeout)
+      f.entry.leaseStored = true;
+      this.queueUpdate(f.entry, this.host.now() + ms);
+    }
   }
 
   hasInflight(deliveryId: number): boolean {
@@ -955,14 +1000,22 @@ export class CoreQueue {
         this.deadLetter(e, opts.reason ? `${opts.reason}; delivery attempts exceeded maxRedeliveries=${max}` : `Delivery attempts exceeded maxRedeliveries=${max}`);
         return;
       }
-      if (e.persisted) {
-        const deliveryCount = e.deliveryCount;
-        afterStored(e, () => this.host.commit([{ t: 'update', queue: this.storageName, seq: e.seq, deliveryCount }])).catch((err) => this.host.onError(err, 'redelivery count'));
-      }
     }
     if (opts.notHere && from) from.refuse(e.seq);
     const delay = opts.delay ?? (opts.countFailure ? PolicyResolver.redeliveryDelay(this.policy, e.deliveryCount) : 0);
-    this.place(e, delay > 0 ? this.host.now() + delay : 0);
+    const availableAt = delay > 0 ? this.host.now() + delay : 0;
+    if (e.persisted) {
+      if (from?.durableLeases && delay > 0) {
+        e.leaseStored = true;
+        this.queueUpdate(e, availableAt);
+      } else if (e.leaseStored && from && !from.closed) {
+        // given back before its stored lease ended: available again after a restart too. A closing consumer
+        // (the broker stopping) leaves the stored lease as it is, so the restart still holds the message back.
+        e.leaseStored = undefined;
+        this.queueUpdate(e, this.host.now());
+      } else if (opts.countFailure) this.queueUpdate(e);
+    }
+    this.place(e, availableAt);
     this.scheduleDispatch();
   }
 
