@@ -258,6 +258,20 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         assert.deepEqual(r.topic, ['exchange <- via exchange', 'exchange <- via topic', 'topic <- via exchange', 'topic <- via topic']);
       });
 
+      it('a destination without a /prefix is the queue of that name (as RabbitMQ and ActiveMQ): SEND and SUBSCRIBE by plain name meet /queue/<name>', async () => {
+        const r = await stompPy('plain', b.port, version);
+        assert.deepEqual(r.errors, []);
+        const queue = `/queue/py.plain.${version.replace('.', '')}`;
+        assert.deepEqual(
+          r.byName.map((m: Json) => [m.body, m.headers.destination]),
+          [['to the prefixed name', queue], ['to the plain name', queue]],
+        );
+        assert.deepEqual(
+          r.byPrefix.map((m: Json) => [m.body, m.headers.destination]),
+          [['plain again', queue]],
+        );
+      });
+
       it("RabbitMQ's durable topic subscription (durable:true, auto-delete:false, no client-id): kept while away, deleted by UNSUBSCRIBE durable:true", async () => {
         const r = await stompPy('rabbit_durable', b.port, version);
         assert.deepEqual(r.errors, []);

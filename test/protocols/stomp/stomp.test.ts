@@ -728,7 +728,7 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       const cases: Array<[string, Record<string, string>, RegExp, RegExp]> = [
         ['FOO', {}, /Unknown command/, /not a STOMP client command/],
         ['SEND', {}, /Missing header 'destination'/, /needs the 'destination' header/],
-        ['SEND', { destination: 'orders' }, /Unknown destination/, /\/queue\/<name>/],
+        ['SEND', { destination: '/queues/orders' }, /Unknown destination/, /\/queue\/<name>/],
         ['SEND', { destination: '/topic/a.*' }, /wildcards/, /invalid/],
         ['SEND', { destination: '/queue/p', priority: 'high' }, /priority/, /integer/],
         ['SUBSCRIBE', { destination: '/queue/a', id: 'x', ack: 'sometimes' }, /Invalid ack mode/, /client-individual/],

@@ -425,6 +425,30 @@ def scenario_binary():
     return out
 
 
+def scenario_plain():
+    """A destination without a /prefix is the queue of that name, as RabbitMQ 3.10 and ActiveMQ 5.17 take it: a SEND
+    to `py.plain` reaches a SUBSCRIBE to `/queue/py.plain` and one to the plain name, and the other way round."""
+    out = {}
+    plain = 'py.plain.' + VERSION.replace('.', '')
+    c, l = connect()
+    subscribe(c, l, plain, 'by-name', ack='client-individual')
+    send(c, l, '/queue/' + plain, 'to the prefixed name')
+    send(c, l, plain, 'to the plain name')
+    got = l.take(2)
+    out['byName'] = [msg(f) for f in got]
+    for f in got:
+        ack(c, l, f)
+    r = rid('unsub')
+    c.unsubscribe('by-name', headers={'receipt': r})
+    l.receipt(r)
+    subscribe(c, l, '/queue/' + plain, 'by-prefix')
+    send(c, l, plain, 'plain again')
+    out['byPrefix'] = [msg(f) for f in l.take(1)]
+    out['errors'] = l.errors
+    close(c)
+    return out
+
+
 def scenario_error():
     """A bad frame gets an ERROR (with the frame's receipt as receipt-id) and the connection closes."""
     out = {}
