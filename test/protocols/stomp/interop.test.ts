@@ -299,6 +299,15 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         });
       }
 
+      if (version === '1.0') {
+        it('a CONNECT without accept-version is STOMP 1.0 and its CONNECTED says version:1.0 (as RabbitMQ and ActiveMQ)', async () => {
+          const r = await stompPy('no_accept_version', b.port, version);
+          assert.deepEqual(r.errors, []);
+          assert.equal(r.connected.version, '1.0');
+          assert.ok(r.connected.session);
+        });
+      }
+
       it('a bad frame gets an ERROR carrying its receipt as receipt-id, and the connection closes', async () => {
         const r = await stompPy('error', b.port, version);
         assert.equal(r.errors.length, 1);

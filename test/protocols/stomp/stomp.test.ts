@@ -46,12 +46,12 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       }
     });
 
-    it('treats CONNECT without accept-version as STOMP 1.0 (no version header) and accepts the STOMP command', async () => {
+    it('treats CONNECT without accept-version as STOMP 1.0 (CONNECTED says version:1.0) and accepts the STOMP command', async () => {
       const c = track(await RawClient.connect(b.port, { version: '1.0' }));
       c.send('CONNECT', { login: '', passcode: '' });
       const f = await c.next();
       assert.equal(f.command, 'CONNECTED');
-      assert.equal(hdr(f, 'version'), undefined);
+      assert.equal(hdr(f, 'version'), '1.0');
       assert.ok(hdr(f, 'session'));
       const s = track(await RawClient.connect(b.port));
       s.send('STOMP', { 'accept-version': '1.2', host: '/' });

@@ -449,6 +449,21 @@ def scenario_plain():
     return out
 
 
+def scenario_no_accept_version():
+    """A CONNECT without accept-version (a STOMP 1.0 client; stomp.py always offers its version, so the frame goes
+    out through stomp.py's own transport and comes back through its parser): CONNECTED says version 1.0, as the
+    1.1/1.2 specs require of every CONNECTED and RabbitMQ 3.10 and ActiveMQ 5.17 answer."""
+    c, l = new_connection()
+    c.transport.start()
+    c.transport.transmit(stomp.utils.Frame('CONNECT', {'login': 'py', 'passcode': 'secret'}))
+    l.wait(lambda: l.connected_headers is not None, 'CONNECTED')
+    out = {'connected': l.connected_headers}
+    send(c, l, '/queue/py.noaccept', 'after a 1.0 CONNECT')
+    out['errors'] = l.errors
+    close(c)
+    return out
+
+
 def scenario_error():
     """A bad frame gets an ERROR (with the frame's receipt as receipt-id) and the connection closes."""
     out = {}
