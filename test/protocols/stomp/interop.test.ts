@@ -308,6 +308,15 @@ describe('STOMP interop: python3-stomp (stomp.py)', function () {
         });
       }
 
+      it("headers as large as ActiveMQ takes them (a 10 KiB line, 1000 headers) arrive intact; a longer line gets ERROR", async () => {
+        const r = await stompPy('header_limits', b.port, version);
+        assert.deepEqual(r.errors, []);
+        assert.equal(r.bigIntact, true);
+        assert.equal(r.manyIntact, true);
+        assert.match(r.tooLarge.headers.message, /line too long/);
+        assert.deepEqual(r.tooLargeReceipts, []);
+      });
+
       it('a bad frame gets an ERROR carrying its receipt as receipt-id, and the connection closes', async () => {
         const r = await stompPy('error', b.port, version);
         assert.equal(r.errors.length, 1);
