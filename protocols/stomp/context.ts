@@ -41,8 +41,12 @@ export interface Tx {
   tx: TransactionHandle;
   messages: number;
   bytes: number;
-  /** NACKs sent in the transaction: applied when it ends (commit or abort), not before. */
-  nacks: Array<{ consumer: ConsumerHandle; id: number }>;
+  /**
+   * ACKs and NACKs sent in the transaction, each with the deliveries it covers: settled at COMMIT. Until then
+   * they stay delivered and unacknowledged, and ABORT leaves them so (as RabbitMQ and ActiveMQ do): the client
+   * may ACK or NACK them again, by the same ids.
+   */
+  settles: Array<{ target: Pending; cumulative: boolean; positive: boolean }>;
 }
 
 export type State = 'new' | 'connecting' | 'connected' | 'disconnecting' | 'closing' | 'closed';

@@ -1,5 +1,5 @@
 /**
- * STOMP destinations ⇄ engine addresses for one connection: `/queue/x`, `/topic/x`, composites (`a,b`,
+ * STOMP destinations ⇄ engine addresses for one connection: `/queue/x` (or plain `x`), `/topic/x`, composites (`a,b`,
  * send only), and this connection's temporary destinations (`/temp-queue/x`, created on first use and
  * rendered back to their local name for the owner; other connections see `/remote-temp-queue/…`).
  */
@@ -13,7 +13,7 @@ export function resolve(ctx: StompContext, dest: string, forSubscribe: boolean):
     if (forSubscribe) throw new BrokerError('invalid', 'Composite destinations can be sent to, not subscribed to');
     return compositeAddress(dest);
   }
-  const d = parseDestination(dest);
+  const d = parseDestination(dest, true);
   switch (d.type) {
     case 'queue':
       return { kind: 'queue', name: d.name };

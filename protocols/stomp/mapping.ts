@@ -31,8 +31,17 @@ const PREFIXES: Array<[string, StompDestinationType]> = [
 
 export const MAX_DESTINATION_LENGTH = 1024;
 
-/** Parse one STOMP destination (`/queue/orders`); throws BrokerError('invalid') with a helpful message. */
-export function parseDestination(dest: string): StompDestination {
+/**
+ * Parse one STOMP destination (`/queue/orders`); throws BrokerError('invalid') with a helpful message. With
+ * `plainIsQueue`, a name without a leading `/` is the queue of that name, as RabbitMQ 3.10 and ActiveMQ 5.17 take it
+ * in SEND and SUBSCRIBE (`orders` = `/queue/orders`); an unknown `/…` prefix stays an error (RabbitMQ), a typo
+ * such as `/queues/orders` should not quietly become a queue of its own.
+ */
+export function parseDestination(dest: string, plainIsQueue = false): StompDestination {
+  if (plainIsQueue && dest !== '' && !dest.startsWith('/')) {
+    if (dest.length > MAX_DESTINATION_LENGTH) throw new BrokerError('invalid', `Destination name is longer than ${MAX_DESTINATION_LENGTH} characters`);
+    return { type: 'queue', name: dest };
+  }
   for (const [prefix, type] of PREFIXES) {
     if (dest.startsWith(prefix)) {
       const name = dest.slice(prefix.length);
@@ -43,7 +52,7 @@ export function parseDestination(dest: string): StompDestination {
   }
   throw new BrokerError(
     'invalid',
-    `Unknown destination '${clip(dest)}': use /queue/<name>, /topic/<name>, /temp-queue/<name>, /temp-topic/<name>, /remote-temp-queue/<name>, /remote-temp-topic/<name>, /amq/queue/<name> or /exchange/amq.topic/<name>`,
+    `Unknown destination '${clip(dest)}': use /queue/<name>, /topic/<name>, /temp-queue/<name>, /temp-topic/<name>, /remote-temp-queue/<name>, /remote-temp-topic/<name>, /amq/queue/<name>, /exchange/amq.topic/<name> or a queue's plain <name>`,
   );
 }
 
@@ -60,7 +69,7 @@ export function kindOf(type: StompDestinationType): 'queue' | 'topic' {
 export function compositeAddress(dest: string): Address {
   const parts = dest.split(',').map((s) => s.trim());
   if (parts.some((p) => p === '')) throw new BrokerError('invalid', `Composite destination '${clip(dest)}' has an empty part`);
-  const first = parseDestination(parts[0]!);
+  const first = parseDestination(parts[0]!, true);
   if (first.type !== 'queue' && first.type !== 'topic') throw new BrokerError('invalid', 'Temporary destinations cannot be part of a composite destination');
   const names = parts.map((p, i) => {
     if (i === 0) return `${first.type}://${first.name}`;

@@ -6,7 +6,9 @@
  * `subscription`). "SUBSCRIBE ack Header": with ack:client an ACK is cumulative (everything that
  * subscription received up to the message), with client-individual it covers that message only.
  * "NACK": the message was not consumed (here: back to the queue, counted as a failed delivery).
- * With `transaction`, ACKs join the transaction and NACKs are applied when it ends.
+ * With `transaction`, both are settled at COMMIT (the ACKs in the engine transaction, the NACKs once it committed);
+ * ABORT undoes them: the messages stay delivered and unacknowledged, so the client can settle them again by the
+ * same ids (RabbitMQ 3.10 and ActiveMQ 5.17 do the same; redelivering them instead left a 1.2 client's ack ids dead).
  */
 import { header, type StompFrame } from '../frame.js';
 import { replenish, untrack } from '../delivery.js';
@@ -63,6 +65,14 @@ export function onAck(ctx: StompContext, f: StompFrame, positive: boolean): void
   const consumer = sub.consumer!;
   const txId = header(f, 'transaction');
   const t = txId !== undefined ? getTx(ctx, txId) : undefined;
+  if (t) {
+    // a cumulative one is expanded at COMMIT: what precedes the target then is what preceded it now, less what was
+    // settled since (and one list per ACK would grow with the square of the messages ACKed one by one)
+    t.settles.push({ target, cumulative: sub.ackMode === 'client', positive });
+    const receipt = header(f, 'receipt');
+    if (receipt !== undefined) ctx.receipt(receipt);
+    return;
+  }
   let list: Pending[];
   if (sub.ackMode === 'client') {
     // cumulative: everything this subscription received up to and including the target, in delivery order
@@ -75,11 +85,7 @@ export function onAck(ctx: StompContext, f: StompFrame, positive: boolean): void
   let waits: Promise<void>[] | null = null;
   for (const p of list) {
     untrack(ctx, p);
-    if (!positive) {
-      if (t) t.nacks.push({ consumer, id: p.id });
-      else consumer.nack(p.id, { countFailure: true, reason: 'NACK from STOMP client' });
-    }
-    else if (t) t.tx.ack(consumer, p.id);
+    if (!positive) consumer.nack(p.id, { countFailure: true, reason: 'NACK from STOMP client' });
     else (waits ??= []).push(consumer.ack(p.id));
   }
   replenish(ctx, sub);

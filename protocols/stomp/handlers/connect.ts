@@ -57,8 +57,9 @@ export function onConnect(ctx: StompContext, f: StompFrame): Promise<void> {
       ctx.connectTimer = null;
       const out = cy > 0 ? Math.max(cy, ctx.opts.heartbeatMin) : 0;
       const inn = cx > 0 ? Math.max(cx, ctx.opts.heartbeatMin) : 0;
-      const headers: Array<[string, string]> = [];
-      if (accept !== undefined) headers.push(['version', version]);
+      // version even for a 1.0 client (no accept-version): the 1.1/1.2 specs require it on every CONNECTED, a 1.0
+      // client ignores it, and RabbitMQ and ActiveMQ send version:1.0
+      const headers: Array<[string, string]> = [['version', version]];
       headers.push(['session', conn.id], ['server', ctx.host.serverName], ['heart-beat', `${out},${inn}`]);
       ctx.writeFrame('CONNECTED', headers);
       startHeartbeats(ctx, out, inn);

@@ -46,12 +46,12 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       }
     });
 
-    it('treats CONNECT without accept-version as STOMP 1.0 (no version header) and accepts the STOMP command', async () => {
+    it('treats CONNECT without accept-version as STOMP 1.0 (CONNECTED says version:1.0) and accepts the STOMP command', async () => {
       const c = track(await RawClient.connect(b.port, { version: '1.0' }));
       c.send('CONNECT', { login: '', passcode: '' });
       const f = await c.next();
       assert.equal(f.command, 'CONNECTED');
-      assert.equal(hdr(f, 'version'), undefined);
+      assert.equal(hdr(f, 'version'), '1.0');
       assert.ok(hdr(f, 'session'));
       const s = track(await RawClient.connect(b.port));
       s.send('STOMP', { 'accept-version': '1.2', host: '/' });
@@ -555,7 +555,7 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       await inbox.none(150);
     });
 
-    it('ACKs in a committed transaction consume; ACKs in an aborted one redeliver (redelivered:true)', async () => {
+    it('ACKs in a committed transaction consume; ABORT undoes ACKs: the messages stay delivered and unacknowledged, and ACK again by the same ids', async () => {
       const c = await stompit();
       for (let i = 0; i < 3; i++) await c.send('/queue/txack', `m${i}`, { persistent: 'true' });
       const inbox = await c.subscribe('/queue/txack', { ack: 'client-individual' });
@@ -564,17 +564,17 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       await c.ack(ms[0]!, { transaction: 'a' });
       await c.ack(ms[1]!, { transaction: 'a' });
       await c.frame('ABORT', { transaction: 'a' });
-      const again = await inbox.take(2);
-      assert.deepEqual(again.map((m) => [m.text, m.headers.redelivered]), [['m0', 'true'], ['m1', 'true']]);
+      await inbox.none(100);
+      assert.equal(engine().getQueue('txack')!.inflightCount, 3, 'still delivered to this subscription');
       await c.frame('BEGIN', { transaction: 'b' });
-      for (const m of [...again, ms[2]!]) await c.ack(m, { transaction: 'b' });
+      for (const m of ms) await c.ack(m, { transaction: 'b' });
       assert.equal(engine().getQueue('txack')!.depth, 3, 'acked in an open transaction: still stored');
       await c.frame('COMMIT', { transaction: 'b' });
       assert.equal(engine().getQueue('txack')!.depth, 0);
       await inbox.none(100);
     });
 
-    it('a NACK inside a transaction takes effect when it ends: at COMMIT, or at ABORT', async () => {
+    it('a NACK inside a transaction takes effect at COMMIT; ABORT undoes it (the message stays delivered)', async () => {
       const c = await stompit();
       for (let i = 0; i < 2; i++) await c.send('/queue/txnack', `m${i}`, { persistent: 'true' });
       const inbox = await c.subscribe('/queue/txnack', { ack: 'client-individual' });
@@ -588,10 +588,26 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       assert.deepEqual([again!.text, again!.headers.redelivered], ['m0', 'true']);
       await c.frame('BEGIN', { transaction: 'n2' });
       await c.nack(ms[1]!, { transaction: 'n2' });
-      await inbox.none(200);
       await c.frame('ABORT', { transaction: 'n2' });
+      await inbox.none(200);
+      assert.equal(engine().getQueue('txnack')!.inflightCount, 2);
+      await c.nack(ms[1]!);
       const [back] = await inbox.take(1);
       assert.deepEqual([back!.text, back!.headers.redelivered], ['m1', 'true']);
+    });
+
+    it('client (cumulative) ACKs in a transaction cover, at COMMIT, what preceded each ACKed message', async () => {
+      const c = await stompit();
+      for (let i = 0; i < 4; i++) await c.send('/queue/txcum2', `m${i}`, { persistent: 'true' });
+      const inbox = await c.subscribe('/queue/txcum2', { ack: 'client' });
+      const ms = await inbox.take(4);
+      await c.frame('BEGIN', { transaction: 'y' });
+      await c.ack(ms[1]!, { transaction: 'y' });
+      await c.ack(ms[2]!, { transaction: 'y' });
+      assert.equal(engine().getQueue('txcum2')!.depth, 4);
+      await c.frame('COMMIT', { transaction: 'y' });
+      assert.equal(engine().getQueue('txcum2')!.depth, 1, 'm0..m2 consumed, m3 still unacknowledged');
+      assert.equal(engine().getQueue('txcum2')!.inflightCount, 1);
     });
 
     it('client (cumulative) ACK inside a transaction, and transactions roll back when the connection drops', async () => {
@@ -712,7 +728,7 @@ describe('STOMP adapter (stompit over TCP/TLS, raw frames)', function () {
       const cases: Array<[string, Record<string, string>, RegExp, RegExp]> = [
         ['FOO', {}, /Unknown command/, /not a STOMP client command/],
         ['SEND', {}, /Missing header 'destination'/, /needs the 'destination' header/],
-        ['SEND', { destination: 'orders' }, /Unknown destination/, /\/queue\/<name>/],
+        ['SEND', { destination: '/queues/orders' }, /Unknown destination/, /\/queue\/<name>/],
         ['SEND', { destination: '/topic/a.*' }, /wildcards/, /invalid/],
         ['SEND', { destination: '/queue/p', priority: 'high' }, /priority/, /integer/],
         ['SUBSCRIBE', { destination: '/queue/a', id: 'x', ack: 'sometimes' }, /Invalid ack mode/, /client-individual/],

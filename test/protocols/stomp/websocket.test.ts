@@ -160,7 +160,7 @@ describe('STOMP over WebSocket (@stomp/stompjs)', function () {
     assert.equal((await dead.next()).body, 'bad');
   });
 
-  it('transactions: commit publishes and acks, abort discards and redelivers', async () => {
+  it('transactions: commit publishes and acks; abort undoes the acks (the messages stay delivered, acked again by the same ids)', async () => {
     const c = await connect();
     const inbox = await subscribe(c, '/queue/ws.tx', { ack: 'client-individual' });
     const tx = c.begin();
@@ -174,10 +174,10 @@ describe('STOMP over WebSocket (@stomp/stompjs)', function () {
     for (const m of ms) m.ack({ transaction: tx2.id });
     tx2.abort();
     await sync(c);
-    const again = await inbox.take(2);
-    assert.deepEqual(again.map((m) => [m.body, m.headers.redelivered]), [['a', 'true'], ['b', 'true']]);
+    await inbox.none(100);
+    assert.equal(engine().getQueue('ws.tx')!.inflightCount, 2);
     const tx3 = c.begin();
-    for (const m of again) m.ack({ transaction: tx3.id });
+    for (const m of ms) m.ack({ transaction: tx3.id });
     assert.equal(engine().getQueue('ws.tx')!.depth, 2);
     tx3.commit();
     await sync(c);
