@@ -3,7 +3,14 @@
  * against mosquitto 2.0 (`protocol websockets`) and RabbitMQ 3.10 (web-mqtt, web-stomp).
  */
 import assert from 'node:assert/strict';
+import { Client as StompClient } from '@stomp/stompjs';
+import mqtt from 'mqtt';
+import rhea from 'rhea';
+import { WebSocket } from 'ws';
+import { amqpModule } from '../../protocols/amqp/index.js';
 import { mqttModule } from '../../protocols/mqtt/index.js';
+import { stompModule } from '../../protocols/stomp/index.js';
+import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
 import { client, collect, endAll, startBroker, type TestBroker } from '../protocols/mqtt/helpers.js';
 
 describe('WebSocket listener conformance (third-party clients)', function () {
@@ -30,6 +37,78 @@ describe('WebSocket listener conformance (third-party clients)', function () {
       await Promise.race([pub.publishAsync('ws/limit', payload, { qos: 1 }), closed]);
       const [m] = await inbox.wait(1);
       assert.equal(m!.payload.length, payload.length);
+    });
+  });
+  describe('a handshake without Sec-WebSocket-Protocol on the shared listener', () => {
+    let r: RunningBroker & { readonly wsPort: number };
+    const closers: Array<() => unknown> = [];
+    before(async () => {
+      r = withPorts(
+        await runBroker({
+          name: 'ws-conf',
+          config: { listeners: { ws: { host: '127.0.0.1', port: 0 } } },
+          modules: () => ({ protocols: [stompModule, mqttModule, amqpModule] }),
+        }),
+        { wsPort: 'ws' },
+      );
+    });
+    after(async () => {
+      for (const c of closers.splice(0)) await c();
+      await r.close();
+    });
+    const url = () => `ws://127.0.0.1:${r.wsPort}/`;
+
+    it('MQTT.js offering none is served MQTT (as mosquitto and RabbitMQ web-mqtt do), known by its CONNECT', async () => {
+      const offered: string[] = [];
+      const c = mqtt.connect(url(), {
+        protocolVersion: 4,
+        clientId: 'ws-none',
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+        // MQTT.js always offers `mqtt`: this factory drops it, as clients that send no subprotocol do
+        createWebsocket: (u: string) => {
+          const ws = new WebSocket(u);
+          ws.once('upgrade', (res) => offered.push(String(res.headers['sec-websocket-protocol'] ?? '')));
+          return ws;
+        },
+      });
+      closers.push(() => c.endAsync(true));
+      await new Promise<void>((resolve, reject) => {
+        c.once('connect', () => resolve());
+        c.once('error', reject);
+        c.once('close', () => reject(new Error('closed before CONNACK')));
+      });
+      assert.deepEqual(offered, ['']);
+      await c.subscribeAsync('ws/none', { qos: 1 });
+      const got = new Promise<string>((resolve) => c.once('message', (_t, p) => resolve(p.toString())));
+      await c.publishAsync('ws/none', 'over ws without subprotocol', { qos: 1 });
+      assert.equal(await got, 'over ws without subprotocol');
+    });
+
+    it('rhea offering none is served AMQP, known by its protocol header', async () => {
+      const container = rhea.create_container({ id: 'ws-none-amqp' });
+      container.on('error', () => undefined);
+      const ws = container.websocket_connect(WebSocket);
+      // no subprotocols: rhea's WebSocket transport passes its list to ws, which then sends no Sec-WebSocket-Protocol
+      const conn = container.connect({ connection_details: ws(url(), [], {}), reconnect: false, host: '127.0.0.1', idle_time_out: 0 } as never);
+      closers.push(() => conn.close());
+      const product = await new Promise<unknown>((resolve, reject) => {
+        conn.once('connection_open', (ctx) => resolve(ctx.connection.remote.open.properties?.product));
+        conn.once('disconnected', (ctx) => reject(new Error(`disconnected: ${ctx.error?.message ?? 'closed'}`)));
+      });
+      assert.equal(product, 'Wharf');
+    });
+
+    it('stompjs offering none is still served STOMP, in text messages', async () => {
+      const client = new StompClient({ webSocketFactory: () => new WebSocket(url()), reconnectDelay: 0, heartbeatIncoming: 0, heartbeatOutgoing: 0, debug: () => undefined });
+      closers.push(() => client.deactivate({ force: true }));
+      const version = await new Promise<string>((resolve, reject) => {
+        client.onConnect = (f) => resolve(f.headers.version ?? '');
+        client.onStompError = (f) => reject(new Error(f.headers.message));
+        client.onWebSocketClose = () => reject(new Error('closed'));
+        client.activate();
+      });
+      assert.equal(version, '1.2');
     });
   });
 });
