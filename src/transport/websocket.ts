@@ -160,7 +160,7 @@ export async function listenWebSocket(
       ws.once('message', (data, isBinary) => {
         clearTimeout(timer);
         const first = data as Buffer;
-        const claimed = isBinary ? claims.find((c) => first.subarray(0, c.prefix.length).equals(c.prefix))?.route : undefined;
+        const claimed = isBinary ? claims.find((c) => startsLike(first, c.prefix))?.route : undefined;
         const to = claimed ?? fallback;
         if (!to) {
           log?.debug({ remote: req.socket.remoteAddress }, 'closing WebSocket: no subprotocol, and no protocol takes its first message');
@@ -283,4 +283,10 @@ function refuse(socket: Duplex, status: number, reason: string, body: string): v
 /** How one outgoing message is framed: text when the route sends text (`asText`) and its bytes are UTF-8, else binary. */
 function sendOptions(chunk: Buffer, asText: boolean): { binary: boolean } {
   return { binary: !(asText && isUtf8(chunk)) };
+}
+
+/** `data` starts with `prefix`, or is a non-empty start of it (a client may split its first packet over messages). */
+function startsLike(data: Buffer, prefix: Buffer): boolean {
+  const n = Math.min(data.length, prefix.length);
+  return n > 0 && data.subarray(0, n).equals(prefix.subarray(0, n));
 }

@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { Client as StompClient } from '@stomp/stompjs';
 import mqtt from 'mqtt';
+import { generate } from 'mqtt-packet';
 import rhea from 'rhea';
 import { WebSocket } from 'ws';
 import { amqpModule } from '../../protocols/amqp/index.js';
 import { mqttModule } from '../../protocols/mqtt/index.js';
 import { stompModule } from '../../protocols/stomp/index.js';
 import { runBroker, withPorts, type RunningBroker } from '../helpers/broker.js';
-import { client, collect, endAll, startBroker, type TestBroker } from '../protocols/mqtt/helpers.js';
+import { client, collect, endAll, startBroker, until, type TestBroker } from '../protocols/mqtt/helpers.js';
 
 describe('WebSocket listener conformance (third-party clients)', function () {
   this.timeout(20_000);
@@ -97,6 +98,32 @@ describe('WebSocket listener conformance (third-party clients)', function () {
         conn.once('disconnected', (ctx) => reject(new Error(`disconnected: ${ctx.error?.message ?? 'closed'}`)));
       });
       assert.equal(product, 'Wharf');
+    });
+
+    it('a first packet split over messages is still recognised (raw ws: AMQP header in two, MQTT CONNECT from its first byte)', async () => {
+      const open = async (): Promise<{ ws: WebSocket; got: Buffer[] }> => {
+        const ws = new WebSocket(url());
+        const got: Buffer[] = [];
+        ws.on('message', (d: Buffer) => got.push(Buffer.from(d)));
+        closers.push(() => ws.terminate());
+        await new Promise((resolve, reject) => {
+          ws.once('open', resolve);
+          ws.once('error', reject);
+        });
+        return { ws, got };
+      };
+      const amqp = await open();
+      amqp.ws.send(Buffer.from('AM'));
+      amqp.ws.send(Buffer.from([0x51, 0x50, 0, 1, 0, 0]));
+      await until(() => amqp.got.length > 0, 5000, 'the AMQP header');
+      assert.deepEqual(amqp.got[0], Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]));
+
+      const connect = generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'ws-split', clean: true, keepalive: 30 }, { protocolVersion: 4 });
+      const m = await open();
+      m.ws.send(connect.subarray(0, 1));
+      m.ws.send(connect.subarray(1));
+      await until(() => m.got.length > 0, 5000, 'the CONNACK');
+      assert.deepEqual([...m.got[0]!], [0x20, 2, 0, 0]);
     });
 
     it('stompjs offering none is still served STOMP, in text messages', async () => {
