@@ -41,8 +41,8 @@ export interface WebSocketRouteOptions {
   binaryOnly?: boolean;
   /**
    * A handshake that offers no subprotocol is routed here when its first message is binary and starts with these
-   * bytes (MQTT's CONNECT 0x10, AMQP's protocol header), instead of to the `acceptNoSubprotocol` route: mosquitto and
-   * RabbitMQ's web-mqtt serve MQTT clients that offer none, on ports of their own.
+   * bytes, or is a start of them (MQTT's CONNECT 0x10, AMQP's protocol header), instead of to the `acceptNoSubprotocol`
+   * route: RabbitMQ's web-mqtt serves MQTT clients that offer none, on a port of its own.
    */
   firstBytes?: readonly number[];
 }

@@ -59,7 +59,7 @@ describe('WebSocket listener conformance (third-party clients)', function () {
     });
     const url = () => `ws://127.0.0.1:${r.wsPort}/`;
 
-    it('MQTT.js offering none is served MQTT (as mosquitto and RabbitMQ web-mqtt do), known by its CONNECT', async () => {
+    it('MQTT.js offering none is served MQTT (as RabbitMQ web-mqtt does), known by its CONNECT', async () => {
       const offered: string[] = [];
       const c = mqtt.connect(url(), {
         protocolVersion: 4,
