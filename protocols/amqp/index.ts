@@ -67,6 +67,8 @@ export function createAmqpModule(options: Partial<AmqpOptions> = {}): ProtocolMo
   return {
     name: 'amqp',
     wsSubprotocols: AMQP_WS_SUBPROTOCOLS,
+    // a client offering no subprotocol is known by its protocol header ('AMQP' then SASL or AMQP)
+    wsOptions: { firstBytes: [...Buffer.from('AMQP')] },
     create: (ctx) => new AmqpAdapter(ctx, options),
   };
 }

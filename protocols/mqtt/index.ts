@@ -8,8 +8,8 @@ import { MqttAdapter } from './adapter.js';
 export const mqttModule: ProtocolModule = {
   name: 'mqtt',
   wsSubprotocols: ['mqtt', 'mqttv3.1'],
-  // MQTT-6.0.0-1: a text data frame closes the connection
-  wsOptions: { binaryOnly: true },
+  // MQTT-6.0.0-1: a text data frame closes the connection; a client offering no subprotocol is known by its CONNECT
+  wsOptions: { binaryOnly: true, firstBytes: [0x10] },
   create: (ctx) => new MqttAdapter(ctx),
 };
 

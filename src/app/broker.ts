@@ -8,7 +8,7 @@ import { Engine } from '../core/engine.js';
 import type { BrokerConfig, ListenerConfig, ListenerName, TlsConfig } from './config.js';
 import { LISTENER_NAMES } from './config.js';
 import { createLogger } from './log.js';
-import { defaultHttp, defaultProtocols, moduleOptions, type SharedServices } from './modules.js';
+import { defaultHttp, defaultProtocols, moduleOptions, webSocketMessageLimit, type SharedServices } from './modules.js';
 import { DefinitionsRegistry } from '../admin/definitions-port.js';
 import { registerAdapterDefinitions } from './definitions-sections.js';
 import { LmdbStore } from '../../storage/lmdb/lmdb-store.js';
@@ -296,7 +296,7 @@ export class Broker {
       if (ws.enabled || ws.tls?.enabled) logger.debug('ws: no protocol module serves WebSocket yet, listener skipped');
     } else {
       const detail = wsRoutes.map((r) => `${r.name}=${r.subprotocols.join('|')}`).join(' ');
-      const maxPayload = config.limits.maxFrameSize;
+      const maxPayload = webSocketMessageLimit(config, wsRoutes.map((r) => r.name));
       if (ws.enabled) {
         await this.addListener('ws', () =>
           listenWebSocket({ name: 'ws', host: ws.host, port: ws.port, maxConnections: limits.maxConnections, governor, maxPayload, logger, intercept: intercept('ws') }, wsRoutes), detail);

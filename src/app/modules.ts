@@ -41,3 +41,14 @@ export function moduleOptions(name: string, config: BrokerConfig, shared?: Share
       return undefined;
   }
 }
+
+/**
+ * The largest WebSocket message the shared listener takes: the frame limit, or a protocol's own larger packet limit
+ * (mqtt.maxPacketSize, advertised to v5 clients as their Maximum Packet Size and served over TCP) when that protocol
+ * is on the listener. The adapters still bound what they accept themselves.
+ */
+export function webSocketMessageLimit(config: BrokerConfig, served: readonly string[]): number {
+  let max = config.limits.maxFrameSize;
+  if (served.includes('mqtt')) max = Math.max(max, config.mqtt.maxPacketSize);
+  return max;
+}

@@ -39,6 +39,12 @@ export interface WebSocketRouteOptions {
   send?: 'binary' | 'text-if-utf8';
   /** A text message closes the connection with 1003 before the adapter sees it (MQTT-6.0.0-1: binary frames only). */
   binaryOnly?: boolean;
+  /**
+   * A handshake that offers no subprotocol is routed here when its first message is binary and starts with these
+   * bytes, or is a start of them (MQTT's CONNECT 0x10, AMQP's protocol header), instead of to the `acceptNoSubprotocol`
+   * route: RabbitMQ's web-mqtt serves MQTT clients that offer none, on a port of its own.
+   */
+  firstBytes?: readonly number[];
 }
 
 export interface StreamAdapter {

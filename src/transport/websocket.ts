@@ -1,8 +1,9 @@
 /**
  * The shared WebSocket listener: one port (plain or TLS) for every protocol that runs over WebSocket.
  * Each connection is routed by `Sec-WebSocket-Protocol` to the adapter registered for the first offered
- * subprotocol we serve; a handshake that offers none is routed to the one route that accepts that (STOMP, as
- * ActiveMQ and RabbitMQ do), and one that offers only subprotocols we do not serve is refused with HTTP 400.
+ * subprotocol we serve; a handshake that offers none is routed by its first message: to a route whose `firstBytes`
+ * it starts with (an MQTT CONNECT, an AMQP header), else to the one route that accepts that (STOMP, as ActiveMQ and
+ * RabbitMQ do). One that offers only subprotocols we do not serve is refused with HTTP 400.
  * Adapters get `createWebSocketStream(ws)`: a Duplex where each write() is one message (binary, or text when the
  * route asks for it and the bytes are UTF-8) and each received message arrives as a Buffer chunk.
  */
@@ -59,6 +60,9 @@ export function parseSubprotocols(header: string | string[] | undefined): string
   return joined.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
+/** How long a handshake without subprotocol may wait with its first message, which picks its protocol. */
+const FIRST_MESSAGE_TIMEOUT_MS = 30_000;
+
 /** A handshake's headers must arrive within 20 s, as on the SQS and admin listeners (Node's default is 60 s, checked every 30 s): a byte-at-a-time upgrade holds a socket no longer. */
 const WS_HTTP_OPTIONS: http.ServerOptions = { noDelay: true, headersTimeout: 20_000, connectionsCheckingInterval: 5_000 };
 
@@ -70,9 +74,12 @@ export async function listenWebSocket(
   const log = opts.logger?.child({ listener: name });
   const table = new Map<string, { handler: ConnectionHandler; options: WebSocketRouteOptions }>();
   let fallback: { handler: ConnectionHandler; options: WebSocketRouteOptions } | undefined;
+  /** Routes that claim a handshake without subprotocol by the first bytes of its first message. */
+  const claims: Array<{ prefix: Buffer; route: { handler: ConnectionHandler; options: WebSocketRouteOptions } }> = [];
   const register = (subprotocols: string[], handler: ConnectionHandler, options: WebSocketRouteOptions = {}) => {
     for (const p of subprotocols) table.set(p, { handler, options });
     if (options.acceptNoSubprotocol) fallback = { handler, options };
+    if (options.firstBytes?.length) claims.push({ prefix: Buffer.from(options.firstBytes), route: { handler, options } });
   };
   for (const r of routes) register(r.subprotocols, r.handler, r.options);
 
@@ -118,7 +125,9 @@ export async function listenWebSocket(
     const offered = parseSubprotocols(req.headers['sec-websocket-protocol']);
     const chosen = offered.find((p) => table.has(p));
     const route = chosen !== undefined ? table.get(chosen) : offered.length === 0 ? fallback : undefined;
-    if (!route) {
+    // no subprotocol: the first message decides between the routes that claim it by its bytes and the fallback
+    const byFirstMessage = offered.length === 0 && claims.length > 0;
+    if (!route && !byFirstMessage) {
       log?.debug({ offered, remote: req.socket.remoteAddress }, 'refused WebSocket: no supported subprotocol');
       const supported = [...table.keys()].join(', ') || 'none';
       refuse(socket, 400, 'Bad Request',
@@ -139,46 +148,70 @@ export async function listenWebSocket(
     }
     socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const { handler, options } = route;
       clients.add(ws);
       ws.once('close', () => clients.delete(ws));
-      const raw = req.socket as Socket;
-      const peer: PeerInfo = {
-        transport: opts.tls ? 'wss' : 'ws',
-        remoteAddress: raw.remoteAddress ?? '',
-        remotePort: raw.remotePort ?? 0,
-        localPort: raw.localPort ?? 0,
-        wsSubprotocol: chosen,
-      };
-      if (raw instanceof TLSSocket) setClientCertificate(peer, raw);
-      // registered before the stream's own listener, so a refused text message never reaches the adapter
-      if (options.binaryOnly) {
-        ws.on('message', (_data, isBinary) => {
-          if (isBinary || ws.readyState !== ws.OPEN) return;
-          log?.debug({ remote: peer.remoteAddress, subprotocol: chosen }, 'closing WebSocket: text message on a binary-only protocol');
-          ws.close(1003, 'binary messages only');
-          stream.destroy();
-        });
+      if (!byFirstMessage) {
+        attach(ws, req, socket, route!, chosen);
+        return;
       }
-      const stream = createWebSocketStream(ws);
-      // ws's own end-of-stream close sends no status code (the client sees 1005); say why the adapter said goodbye
-      const finish = stream._final.bind(stream);
-      stream._final = (callback) => {
-        if (ws.readyState === ws.OPEN) ws.close(shuttingDown ? 1001 : 1000);
-        finish(callback);
-      };
-      const asText = options.send === 'text-if-utf8';
-      stream._write = (chunk: Buffer, _encoding, callback) => ws.send(chunk, sendOptions(chunk, asText), callback);
-      stream._writev = writeMessages(ws, socket, asText);
-      stream.on('error', (err) => log?.debug({ err: err.message, remote: peer.remoteAddress }, 'websocket stream error'));
-      try {
-        handler(stream, peer);
-      } catch (err) {
-        log?.error({ err }, 'connection handler failed');
-        ws.terminate();
-      }
+      // the adapters' own connect timeouts start with the stream: until then this one bounds a silent client
+      const timer = setTimeout(() => ws.close(1000, 'nothing received'), FIRST_MESSAGE_TIMEOUT_MS);
+      ws.once('close', () => clearTimeout(timer));
+      ws.once('message', (data, isBinary) => {
+        clearTimeout(timer);
+        const first = data as Buffer;
+        const claimed = isBinary ? claims.find((c) => startsLike(first, c.prefix))?.route : undefined;
+        const to = claimed ?? fallback;
+        if (!to) {
+          log?.debug({ remote: req.socket.remoteAddress }, 'closing WebSocket: no subprotocol, and no protocol takes its first message');
+          ws.close(1003, 'no Sec-WebSocket-Protocol');
+          return;
+        }
+        attach(ws, req, socket, to, undefined, first);
+      });
     });
   });
+
+  /** Hand an open WebSocket to its route's adapter as a stream; `first` is a message already read (routing by it). */
+  function attach(ws: WebSocket, req: http.IncomingMessage, socket: Duplex, route: { handler: ConnectionHandler; options: WebSocketRouteOptions }, chosen: string | undefined, first?: Buffer): void {
+    const { handler, options } = route;
+    const raw = req.socket as Socket;
+    const peer: PeerInfo = {
+      transport: opts.tls ? 'wss' : 'ws',
+      remoteAddress: raw.remoteAddress ?? '',
+      remotePort: raw.remotePort ?? 0,
+      localPort: raw.localPort ?? 0,
+      wsSubprotocol: chosen,
+    };
+    if (raw instanceof TLSSocket) setClientCertificate(peer, raw);
+    // registered before the stream's own listener, so a refused text message never reaches the adapter
+    if (options.binaryOnly) {
+      ws.on('message', (_data, isBinary) => {
+        if (isBinary || ws.readyState !== ws.OPEN) return;
+        log?.debug({ remote: peer.remoteAddress, subprotocol: chosen }, 'closing WebSocket: text message on a binary-only protocol');
+        ws.close(1003, 'binary messages only');
+        stream.destroy();
+      });
+    }
+    const stream = createWebSocketStream(ws);
+    // ws's own end-of-stream close sends no status code (the client sees 1005); say why the adapter said goodbye
+    const finish = stream._final.bind(stream);
+    stream._final = (callback) => {
+      if (ws.readyState === ws.OPEN) ws.close(shuttingDown ? 1001 : 1000);
+      finish(callback);
+    };
+    const asText = options.send === 'text-if-utf8';
+    stream._write = (chunk: Buffer, _encoding, callback) => ws.send(chunk, sendOptions(chunk, asText), callback);
+    stream._writev = writeMessages(ws, socket, asText);
+    stream.on('error', (err) => log?.debug({ err: err.message, remote: peer.remoteAddress }, 'websocket stream error'));
+    if (first) stream.push(first);
+    try {
+      handler(stream, peer);
+    } catch (err) {
+      log?.error({ err }, 'connection handler failed');
+      ws.terminate();
+    }
+  }
 
   interceptConnections(server, opts.intercept);
   await listenServer(server, name, opts.host, opts.port);
@@ -250,4 +283,10 @@ function refuse(socket: Duplex, status: number, reason: string, body: string): v
 /** How one outgoing message is framed: text when the route sends text (`asText`) and its bytes are UTF-8, else binary. */
 function sendOptions(chunk: Buffer, asText: boolean): { binary: boolean } {
   return { binary: !(asText && isUtf8(chunk)) };
+}
+
+/** `data` starts with `prefix`, or is a non-empty start of it (a client may split its first packet over messages). */
+function startsLike(data: Buffer, prefix: Buffer): boolean {
+  const n = Math.min(data.length, prefix.length);
+  return n > 0 && data.subarray(0, n).equals(prefix.subarray(0, n));
 }
