@@ -1,6 +1,6 @@
 import { repoRoot } from '../helpers/paths.js';
+import { killAfterOks } from '../helpers/crash-child.js';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -247,32 +247,8 @@ describe('LmdbStore specifics', function () {
     it(`keeps every resolved commit and consistent counters when the process is killed mid-stream${journal ? ' (journal)' : ''}`, async function () {
       const dir = tempDir();
       const args = [path.join(repoRoot, 'test', 'storage', 'lmdb-crash-child.ts'), dir, ...(journal ? ['journal'] : [])];
-      const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let lastOk = 0;
-      let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const lines = buf.split('\n');
-        buf = lines.pop()!;
-        for (const l of lines) if (l.startsWith('ok ')) lastOk = Math.max(lastOk, Number(l.slice(3)));
-      });
       // Let it run well into the steady state, then kill it without warning.
-      await new Promise<void>((resolve, reject) => {
-        const t = setInterval(() => {
-          if (lastOk >= 20_000) {
-            clearInterval(t);
-            resolve();
-          }
-        }, 5);
-        child.on('exit', (code) => {
-          clearInterval(t);
-          reject(new Error(`child exited early with ${code}`));
-        });
-      });
-      child.removeAllListeners('exit');
-      const exited = new Promise((r) => child.on('exit', r));
-      child.kill('SIGKILL');
-      await exited;
+      const lastOk = await killAfterOks(args, 20_000);
       const s = new LmdbStore({ path: dir, verifyRecovery: true, journal }); // also checks counters against a scan
       const rec = await s.open();
       if (journal) console.log(`      journal records replayed after the kill: ${s.journalCounters()!.replayed}`);

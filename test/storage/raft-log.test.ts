@@ -10,8 +10,8 @@ import path from 'node:path';
 import { MemoryStorage, encodeConfChange, type ConfState, type Entry, type HardState, type Snapshot, type Storage } from '../../cluster/raft/index.js';
 import { LmdbRaftLog } from '../../storage/raft/raft-log.js';
 import { WalRaftLog, openRaftLog } from '../../storage/raft/wal-raft-log.js';
-import { spawn } from 'node:child_process';
 import { repoRoot } from '../helpers/paths.js';
+import { killAfterOks } from '../helpers/crash-child.js';
 import { CRASH_CONF, WalOps } from './raft-wal-ops.js';
 
 /** Uniform async write surface over both implementations. */
@@ -493,32 +493,7 @@ describe('LmdbRaftLog', function () {
     for (const [seed, killAfter] of [[11, 150], [12, 400], [13, 900]] as const) {
       it(`keeps every flushed write, whole, and nothing half-written (seed ${seed}, killed after ${killAfter}+ writes)`, async () => {
         const dir = tempDir();
-        const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test', 'storage', 'raft-wal-crash-child.ts'), dir, String(seed)], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let acked = 0;
-        let buf = '';
-        child.stdout.on('data', (d: Buffer) => {
-          buf += d.toString();
-          const lines = buf.split('\n');
-          buf = lines.pop()!;
-          for (const l of lines) if (l.startsWith('ok ')) acked = Math.max(acked, Number(l.slice(3)));
-        });
-        await new Promise<void>((resolve, reject) => {
-          const t = setInterval(() => {
-            if (acked >= killAfter) {
-              clearInterval(t);
-              resolve();
-            }
-          }, 1);
-          child.on('exit', (code) => {
-            clearInterval(t);
-            reject(new Error(`child exited early with ${code}`));
-          });
-        });
-        child.removeAllListeners('exit');
-        const exited = new Promise((r) => child.on('exit', r));
-        child.kill('SIGKILL');
-        await exited;
-        const ackedAtKill = acked;
+        const ackedAtKill = await killAfterOks([path.join(repoRoot, 'test', 'storage', 'raft-wal-crash-child.ts'), dir, String(seed)], killAfter);
 
         // The model: the same writes on MemoryStorage; the log must hold all acknowledged ones, and at most the one
         // that was in flight besides.
