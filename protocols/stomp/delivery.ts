@@ -72,6 +72,20 @@ export function untrack(ctx: StompContext, p: Pending): void {
   if (sub.byMessageId.size > 0 && sub.byMessageId.get(p.messageId) === p.id) sub.byMessageId.delete(p.messageId);
 }
 
+/**
+ * The deliveries an ACK/NACK of `target` settles: with ack:client (cumulative) everything its subscription still has
+ * unacknowledged up to and including it, in delivery order; otherwise the target alone.
+ */
+export function covered(target: Pending, cumulative: boolean): Pending[] {
+  if (!cumulative) return [target];
+  const list: Pending[] = [];
+  for (const p of target.sub.unacked.values()) {
+    list.push(p);
+    if (p === target) break;
+  }
+  return list;
+}
+
 /** Keep a subscription's credit at prefetch − unacknowledged (none while output is backed up). */
 export function replenish(ctx: StompContext, sub: Sub): void {
   const c = sub.consumer;

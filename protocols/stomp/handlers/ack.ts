@@ -11,7 +11,7 @@
  * same ids (RabbitMQ 3.10 and ActiveMQ 5.17 do the same; redelivering them instead left a 1.2 client's ack ids dead).
  */
 import { header, type StompFrame } from '../frame.js';
-import { replenish, untrack } from '../delivery.js';
+import { covered, replenish, untrack } from '../delivery.js';
 import { clip, FrameError, missing, type Pending, type StompContext, type Sub } from '../context.js';
 import { getTx } from './transaction.js';
 
@@ -73,15 +73,7 @@ export function onAck(ctx: StompContext, f: StompFrame, positive: boolean): void
     if (receipt !== undefined) ctx.receipt(receipt);
     return;
   }
-  let list: Pending[];
-  if (sub.ackMode === 'client') {
-    // cumulative: everything this subscription received up to and including the target, in delivery order
-    list = [];
-    for (const p of sub.unacked.values()) {
-      list.push(p);
-      if (p === target) break;
-    }
-  } else list = [target];
+  const list = covered(target, sub.ackMode === 'client');
   let waits: Promise<void>[] | null = null;
   for (const p of list) {
     untrack(ctx, p);

@@ -9,8 +9,8 @@
 import { BrokerError } from '../../../src/core/api.js';
 import type { ConsumerHandle } from '../../../src/core/api.js';
 import { header, type StompFrame } from '../frame.js';
-import { replenish, untrack } from '../delivery.js';
-import { clip, FrameError, type Pending, required, type StompContext, type Sub, type Tx } from '../context.js';
+import { covered, replenish, untrack } from '../delivery.js';
+import { clip, FrameError, required, type StompContext, type Sub, type Tx } from '../context.js';
 
 export function getTx(ctx: StompContext, id: string): Tx {
   const t = ctx.txs.get(id);
@@ -57,15 +57,7 @@ function settle(ctx: StompContext, t: Tx): Array<{ consumer: ConsumerHandle; id:
     const sub = target.sub;
     const consumer = sub.consumer;
     if (ctx.pending.get(target.id) !== target || !consumer || consumer.closed) continue;
-    // cumulative (ack:client): everything the subscription still has unacknowledged up to the target
-    const list: Pending[] = [];
-    if (cumulative) {
-      for (const p of sub.unacked.values()) {
-        list.push(p);
-        if (p === target) break;
-      }
-    } else list.push(target);
-    for (const p of list) {
+    for (const p of covered(target, cumulative)) {
       untrack(ctx, p);
       if (positive) t.tx.ack(consumer, p.id);
       else nacks.push({ consumer, id: p.id });
