@@ -299,13 +299,8 @@ export class MqttConnection implements ConnectionContext {
 
   kill(reason: string, cause?: KillCause): void {
     if (this.state === 'closed') return;
-    if (this.version === 5 && this.state === 'connected') {
-      const rc = cause === 'unauthorized' ? RC.notAuthorized : /taken over/.test(reason) ? RC.sessionTakenOver : RC.administrativeAction;
-      // the Reason String says why (a revoked right: which one; MQTT 5 §3.14.2.2.3), and paho-mqtt 1.6 reports the
-      // reason code only of a DISCONNECT with properties; left out where it would exceed the client's packet limit
-      const props = Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
-      this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
-    }
+    // a revoked right says which
+    this.sendDisconnect(cause === 'unauthorized' ? RC.notAuthorized : /taken over/.test(reason) ? RC.sessionTakenOver : RC.administrativeAction, reason);
     this.close({ normal: false, reason });
   }
 
@@ -322,13 +317,7 @@ export class MqttConnection implements ConnectionContext {
   protocolClose(rc: number, message: string): void {
     if (this.state === 'closed') return;
     this.host.logger.debug({ clientId: this.clientId, remote: this.peer.remoteAddress, reason: message, rc }, 'mqtt: closing connection');
-    if (this.version === 5 && this.state === 'connected') {
-      // MQTT 5 §3.14.2.2.3: the Reason String says what was wrong. paho-mqtt 1.6 also hands a server DISCONNECT's reason
-      // code to on_disconnect only when the packet has properties (without, it reports a lost connection). Left out
-      // where it would exceed the client's Maximum Packet Size ([MQTT-3.14.2-3])
-      const props = Buffer.byteLength(message) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: message } } : {};
-      this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
-    }
+    this.sendDisconnect(rc, message);
     this.close({ normal: false, reason: message });
   }
 
@@ -341,10 +330,20 @@ export class MqttConnection implements ConnectionContext {
   shutdown(): void {
     if (this.state === 'closed') return;
     const reason = 'broker shutting down';
-    // with a Reason String, as kill() (paho-mqtt 1.6 reports the reason code only then)
-    const props = Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
-    if (this.version === 5 && this.state === 'connected') this.write(generate({ cmd: 'disconnect', reasonCode: RC.serverShuttingDown, ...props }, 5));
+    this.sendDisconnect(RC.serverShuttingDown, reason);
     this.close({ normal: true, reason, shutdown: true });
+  }
+
+  /**
+   * v5, once connected: a DISCONNECT with `rc` and `reason` as its Reason String (MQTT 5 §3.14.2.2.3 — paho-mqtt 1.6
+   * also hands a server DISCONNECT's reason code to on_disconnect only when the packet has properties, and reports a
+   * lost connection otherwise). The Reason String is left out where it would exceed the client's Maximum Packet Size
+   * ([MQTT-3.14.2-3]).
+   */
+  private sendDisconnect(rc: number, reason: string): void {
+    if (this.version !== 5 || this.state !== 'connected') return;
+    const props = Buffer.byteLength(reason) + 16 <= this.outbound.clientMaxPacket ? { properties: { reasonString: reason } } : {};
+    this.write(generate({ cmd: 'disconnect', reasonCode: rc, ...props }, 5));
   }
 
   close(o: CloseOptions): void {
