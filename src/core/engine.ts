@@ -474,10 +474,6 @@ export class Engine extends EventEmitter implements EngineApi {
     return this.runtime.setPaused(this.queueOrThrow(ref), ref, paused);
   }
 
-  /**
-   * The queue named `name`, created (and its creation committed) if missing.
-   * Returns the commands that create it when `deferCommit` (so a send can commit creation and enqueue together).
-   */
   /** A topic the engine now knows (first publish, first subscriber, a temporary topic): counted, and announced. */
   private knowTopic(name: string, temporary = false): TopicStats {
     const t: TopicStats = { enqueued: 0, producers: 0, createdAt: Date.now() };
@@ -486,6 +482,10 @@ export class Engine extends EventEmitter implements EngineApi {
     return t;
   }
 
+  /**
+   * The queue named `name`, created (and its creation committed) if missing.
+   * Returns the commands that create it when `deferCommit` (so a send can commit creation and enqueue together).
+   */
   private ensureQueue(name: string, pending?: Command[], opts: { dlq?: boolean; temporary?: boolean } = {}): CoreQueue {
     let q = this.state.queues.get(name);
     if (q) return q;

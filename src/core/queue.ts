@@ -687,12 +687,7 @@ export class CoreQueue {
       // Record "may have been delivered" durably before the client sees it, so a crash
       // afterwards redelivers it flagged redelivered.
       this.pend(f, e.seq);
-      if (e.seq > this.markWanted) this.markWanted = e.seq;
-      if (!this.markScheduled) {
-        // one mark commit per dispatch round, covering exactly what this round delivered
-        this.markScheduled = true;
-        queueMicrotask(() => this.flushMark());
-      }
+      this.wantMark(e.seq);
       return;
     }
     if (this.pendingPer.has(c)) {
@@ -833,8 +828,12 @@ export class CoreQueue {
       const f = this.inflight.get(id);
       if (f && f.entry.persisted && f.entry.seq > max) max = f.entry.seq;
     }
-    if (max <= this.requestedMark) return;
-    if (max > this.markWanted) this.markWanted = max;
+    if (max > this.requestedMark) this.wantMark(max);
+  }
+
+  /** Cover `seq` with the mark commit of this round: one per dispatch round, covering exactly what it delivered. */
+  private wantMark(seq: number): void {
+    if (seq > this.markWanted) this.markWanted = seq;
     if (!this.markScheduled) {
       this.markScheduled = true;
       queueMicrotask(() => this.flushMark());
