@@ -37,12 +37,20 @@ def on_disconnect(c, u, rc, properties=None):
     gone.set()
 
 
-if scenario == 'shutdown':
-    c = mqtt.Client(client_id='paho-err-shutdown', protocol=mqtt.MQTTv5)
+def started(client_id, protocol=mqtt.MQTTv5, before_connect=None):
+    """A client reporting to on_connect/on_disconnect, connected with its network loop running."""
+    c = mqtt.Client(client_id=client_id, protocol=protocol)
     c.on_connect = on_connect
     c.on_disconnect = on_disconnect
+    if before_connect:
+        before_connect(c)
     c.connect(HOST, PORT, keepalive=30)
     c.loop_start()
+    return c
+
+
+if scenario == 'shutdown':
+    c = started('paho-err-shutdown')
     connected.wait(5)
     print('connected', flush=True)
     gone.wait(20)
@@ -51,11 +59,7 @@ if scenario == 'shutdown':
     sys.exit(0)
 
 if scenario == 'takeover':
-    c = mqtt.Client(client_id='paho-err-takeover', protocol=mqtt.MQTTv5)
-    c.on_connect = on_connect
-    c.on_disconnect = on_disconnect
-    c.connect(HOST, PORT, keepalive=30)
-    c.loop_start()
+    c = started('paho-err-takeover')
     connected.wait(5)
     second = mqtt.Client(client_id='paho-err-takeover', protocol=mqtt.MQTTv5)
     second.connect(HOST, PORT, keepalive=30)
@@ -68,24 +72,17 @@ if scenario == 'takeover':
     sys.exit(0)
 
 if scenario == 'willqos3':
-    version = mqtt.MQTTv5 if sys.argv[4] == '5' else mqtt.MQTTv311
-    c = mqtt.Client(client_id='paho-err-willqos3-' + sys.argv[4], protocol=version)
-    c.on_connect = on_connect
-    c.on_disconnect = on_disconnect
-    c.will_set('paho-err/will', 'will', qos=2)
-    c._will_qos = 3
-    c.connect(HOST, PORT, keepalive=30)
-    c.loop_start()
+    def will_qos3(c):
+        c.will_set('paho-err/will', 'will', qos=2)
+        c._will_qos = 3
+
+    c = started('paho-err-willqos3-' + sys.argv[4], mqtt.MQTTv5 if sys.argv[4] == '5' else mqtt.MQTTv311, will_qos3)
     gone.wait(5)
     c.loop_stop()
     print(json.dumps(result), flush=True)
     sys.exit(0)
 
-c = mqtt.Client(client_id='paho-err-' + scenario, protocol=mqtt.MQTTv5)
-c.on_connect = on_connect
-c.on_disconnect = on_disconnect
-c.connect(HOST, PORT, keepalive=30)
-c.loop_start()
+c = started('paho-err-' + scenario)
 if not connected.wait(5):
     print(json.dumps({'error': 'no CONNACK'}), flush=True)
     sys.exit(0)
