@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateQueueCommand, ReceiveMessageCommand, DeleteMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import mqtt from 'mqtt';
-import { startWharf } from './helpers/wharf-process.js';
+import { kill9, startWharf } from './helpers/wharf-process.js';
 import { Stompit } from './protocols/stomp/helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -34,13 +34,6 @@ async function startBroker(dataDir: string): Promise<{ child: ChildProcess; port
   return { child, ports: { stomp: p.stomp, mqtt: p.mqtt, amqp: p.amqp, sqs: p.sqs } };
 }
 
-function kill9(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

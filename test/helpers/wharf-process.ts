@@ -81,3 +81,12 @@ export function brokerStarted(child: ChildProcess, name: string, stderr: () => s
     });
   });
 }
+
+/** SIGKILL a child (a `wharf start` the test is crashing) and wait until it is gone; nothing if it already is. */
+export function kill9(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}

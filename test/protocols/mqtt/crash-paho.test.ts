@@ -11,18 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../helpers/paths.js';
 import { freePort } from '../../helpers/ports.js';
-import { startWharf } from '../../helpers/wharf-process.js';
+import { kill9, startWharf } from '../../helpers/wharf-process.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(repoRoot, 'test', 'protocols', 'mqtt', 'py', 'paho_crash_qos2.py');
 const COUNT = 300;
 
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 describe('MQTT QoS 2 across SIGKILL of `wharf start` (python3-paho-mqtt)', function () {
   this.timeout(120_000);

@@ -9,16 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChangeMessageVisibilityCommand, CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { startWharf } from '../../helpers/wharf-process.js';
+import { kill9, startWharf } from '../../helpers/wharf-process.js';
 
 const CREDS = { accessKeyId: 'AKIDCRASH', secretAccessKey: 'crash-secret' };
 
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 describe('SQS across SIGKILL of `wharf start`', function () {
   this.timeout(120_000);
