@@ -60,6 +60,9 @@ export function parseSubprotocols(header: string | string[] | undefined): string
   return joined.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
+/** Where a connection goes: its adapter's handler, with the route's options. */
+type Route = { handler: ConnectionHandler; options: WebSocketRouteOptions };
+
 /** How long a handshake without subprotocol may wait with its first message, which picks its protocol. */
 const FIRST_MESSAGE_TIMEOUT_MS = 30_000;
 
@@ -72,10 +75,10 @@ export async function listenWebSocket(
 ): Promise<WebSocketListener> {
   const name = opts.name ?? (opts.tls ? 'ws-tls' : 'ws');
   const log = opts.logger?.child({ listener: name });
-  const table = new Map<string, { handler: ConnectionHandler; options: WebSocketRouteOptions }>();
-  let fallback: { handler: ConnectionHandler; options: WebSocketRouteOptions } | undefined;
+  const table = new Map<string, Route>();
+  let fallback: Route | undefined;
   /** Routes that claim a handshake without subprotocol by the first bytes of its first message. */
-  const claims: Array<{ prefix: Buffer; route: { handler: ConnectionHandler; options: WebSocketRouteOptions } }> = [];
+  const claims: Array<{ prefix: Buffer; route: Route }> = [];
   const register = (subprotocols: string[], handler: ConnectionHandler, options: WebSocketRouteOptions = {}) => {
     for (const p of subprotocols) table.set(p, { handler, options });
     if (options.acceptNoSubprotocol) fallback = { handler, options };
@@ -173,7 +176,7 @@ export async function listenWebSocket(
   });
 
   /** Hand an open WebSocket to its route's adapter as a stream; `first` is a message already read (routing by it). */
-  function attach(ws: WebSocket, req: http.IncomingMessage, socket: Duplex, route: { handler: ConnectionHandler; options: WebSocketRouteOptions }, chosen: string | undefined, first?: Buffer): void {
+  function attach(ws: WebSocket, req: http.IncomingMessage, socket: Duplex, route: Route, chosen: string | undefined, first?: Buffer): void {
     const { handler, options } = route;
     const raw = req.socket as Socket;
     const peer: PeerInfo = {
